@@ -1,0 +1,98 @@
+//===- GemmaDialect.cpp - dialect registration, types, attributes ---------===//
+
+#include "dialects/gemma/GemmaDialect.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace gemmac::gemma;
+
+#include "dialects/gemma/GemmaDialect.cpp.inc"
+#include "dialects/gemma/GemmaEnums.cpp.inc"
+
+#define GET_TYPEDEF_CLASSES
+#include "dialects/gemma/GemmaTypes.cpp.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "dialects/gemma/GemmaAttrs.cpp.inc"
+
+void GemmaDialect::initialize() {
+  addOperations<
+#define GET_OP_LIST
+#include "dialects/gemma/GemmaOps.cpp.inc"
+      >();
+  addTypes<
+#define GET_TYPEDEF_LIST
+#include "dialects/gemma/GemmaTypes.cpp.inc"
+      >();
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "dialects/gemma/GemmaAttrs.cpp.inc"
+      >();
+}
+
+//===----------------------------------------------------------------------===//
+// WeightType
+//===----------------------------------------------------------------------===//
+
+LogicalResult WeightType::verify(function_ref<InFlightDiagnostic()> emitError,
+                                 WeightFormat format, ArrayRef<int64_t> shape) {
+  if (shape.empty() || shape.size() > 2)
+    return emitError() << "weight must be 1-D or 2-D, got rank " << shape.size();
+  for (int64_t d : shape)
+    if (d <= 0)
+      return emitError() << "weight dimensions must be positive";
+  int64_t block = formatBlockElems(format);
+  if (shape.back() % block != 0)
+    return emitError() << "weight row of " << shape.back()
+                       << " elements is not a whole number of "
+                       << stringifyWeightFormat(format) << " blocks of "
+                       << block;
+  return success();
+}
+
+int64_t WeightType::getNumElements() const {
+  int64_t n = 1;
+  for (int64_t d : getShape())
+    n *= d;
+  return n;
+}
+
+int64_t WeightType::getStorageBytes() const {
+  return getNumElements() / formatBlockElems(getFormat()) *
+         formatBlockBytes(getFormat());
+}
+
+//===----------------------------------------------------------------------===//
+// RopeAttr: #gemma.rope<theta = 1.0e+04, rotated_pairs = 128, freq_dim = 256>
+//===----------------------------------------------------------------------===//
+
+Attribute RopeAttr::parse(AsmParser &parser, Type) {
+  double theta = 0;
+  int64_t pairs = 0, freqDim = 0;
+  if (parser.parseLess() || parser.parseKeyword("theta") ||
+      parser.parseEqual() || parser.parseFloat(theta) || parser.parseComma() ||
+      parser.parseKeyword("rotated_pairs") || parser.parseEqual() ||
+      parser.parseInteger(pairs) || parser.parseComma() ||
+      parser.parseKeyword("freq_dim") || parser.parseEqual() ||
+      parser.parseInteger(freqDim) || parser.parseGreater())
+    return {};
+  if (theta <= 0 || pairs < 0 || freqDim <= 0 || freqDim % 2 != 0 ||
+      2 * pairs > freqDim) {
+    parser.emitError(parser.getNameLoc(),
+                     "rope needs theta > 0, an even freq_dim > 0 and "
+                     "0 <= rotated_pairs <= freq_dim / 2");
+    return {};
+  }
+  return RopeAttr::get(parser.getContext(), llvm::APFloat(theta), pairs,
+                      freqDim);
+}
+
+void RopeAttr::print(AsmPrinter &printer) const {
+  printer << "<theta = ";
+  printer.printFloat(getTheta());
+  printer << ", rotated_pairs = " << getRotatedPairs()
+          << ", freq_dim = " << getFreqDim() << ">";
+}

@@ -1,0 +1,45 @@
+//===- GemmaDialect.h - the gemma dialect -------------------------*- C++ -*-===//
+#pragma once
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "dialects/gemma/GemmaDialect.h.inc"
+#include "dialects/gemma/GemmaEnums.h.inc"
+
+#define GET_TYPEDEF_CLASSES
+#include "dialects/gemma/GemmaTypes.h.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "dialects/gemma/GemmaAttrs.h.inc"
+
+namespace gemmac::gemma {
+
+/// The KV caches of a compiled model: attention reads them, kv_store writes.
+struct KVCacheResource
+    : public mlir::SideEffects::Resource::Base<KVCacheResource> {
+  llvm::StringRef getName() final { return "gemma.kv_cache"; }
+};
+
+/// Elements per block and bytes per block of a storage format.
+int64_t formatBlockElems(WeightFormat format);
+int64_t formatBlockBytes(WeightFormat format);
+/// True for the formats whose values are plain floats (usable for norms).
+bool isFloatFormat(WeightFormat format);
+
+/// Names of module attributes the importer records the model config under.
+namespace attr {
+inline constexpr llvm::StringLiteral kEntry = "gemma.entry";
+} // namespace attr
+
+} // namespace gemmac::gemma
+
+#define GET_OP_CLASSES
+#include "dialects/gemma/GemmaOps.h.inc"

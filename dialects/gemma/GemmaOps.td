@@ -1,0 +1,335 @@
+//===- GemmaOps.td - the gemma dialect ---------------------*- tablegen -*-===//
+//
+// Model-level operations that carry Gemma 4 semantics as attributes. Every
+// layer is unrolled and specialized: a layer's head dim, kv heads, window and
+// rope are attributes of its ops, so code generation sees them as constants.
+// Activations are 2-D f32 tensors [tokens, width] with a dynamic token count.
+// Weights are referenced by handle (gemma.weight_def symbols), never stored in
+// the IR.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GEMMAC_GEMMA_OPS
+#define GEMMAC_GEMMA_OPS
+
+include "mlir/IR/OpBase.td"
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/IR/EnumAttr.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Dialect/LLVMIR/LLVMOpBase.td"
+
+def Gemma_Dialect : Dialect {
+  let name = "gemma";
+  let cppNamespace = "::gemmac::gemma";
+  let summary = "Gemma 4 model-level operations";
+  let useDefaultTypePrinterParser = 1;
+  let useDefaultAttributePrinterParser = 1;
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::LLVM::LLVMDialect"];
+  let hasConstantMaterializer = 0;
+}
+
+//===----------------------------------------------------------------------===//
+// Enums, types, attributes
+//===----------------------------------------------------------------------===//
+
+// Values equal ggml's type ids so GGUF tensor types map one to one.
+def Gemma_WeightFormat : I32EnumAttr<"WeightFormat", "storage format of a weight", [
+    I32EnumAttrCase<"f32", 0>,
+    I32EnumAttrCase<"f16", 1>,
+    I32EnumAttrCase<"q4_0", 2>,
+    I32EnumAttrCase<"q4_1", 3>,
+    I32EnumAttrCase<"q5_0", 6>,
+    I32EnumAttrCase<"q5_1", 7>,
+    I32EnumAttrCase<"q8_0", 8>,
+    I32EnumAttrCase<"q4_k", 12>,
+    I32EnumAttrCase<"q5_k", 13>,
+    I32EnumAttrCase<"q6_k", 14>,
+    I32EnumAttrCase<"bf16", 30>
+  ]> {
+  let cppNamespace = "::gemmac::gemma";
+  let genSpecializedAttr = 0;
+}
+
+def Gemma_GeluApprox : I32EnumAttr<"GeluApprox", "GELU formula", [
+    I32EnumAttrCase<"tanh", 0>,
+    I32EnumAttrCase<"erf", 1>
+  ]> {
+  let cppNamespace = "::gemmac::gemma";
+  let genSpecializedAttr = 0;
+}
+
+def Gemma_GeluApproxAttr : EnumAttr<Gemma_Dialect, Gemma_GeluApprox, "gelu">;
+
+def Gemma_WeightType : TypeDef<Gemma_Dialect, "Weight"> {
+  let mnemonic = "weight";
+  let summary = "a weight tensor in its storage format, [rows, cols] (out, in)";
+  let parameters = (ins EnumParameter<Gemma_WeightFormat>:$format,
+                        ArrayRefParameter<"int64_t">:$shape);
+  let assemblyFormat = "`<` $format `,` `[` $shape `]` `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    int64_t getRank() const { return getShape().size(); }
+    /// Output features of a 2-D weight (its row count).
+    int64_t getRows() const { return getShape().size() == 2 ? getShape()[0] : 1; }
+    /// Input features (the contiguous, block-quantized dimension).
+    int64_t getCols() const { return getShape().back(); }
+    int64_t getNumElements() const;
+    /// Bytes the weight occupies in its storage format.
+    int64_t getStorageBytes() const;
+  }];
+}
+
+def Gemma_RopeAttr : AttrDef<Gemma_Dialect, "Rope"> {
+  let mnemonic = "rope";
+  let summary = "NeoX rotary embedding of one layer type";
+  let description = [{
+    Pair j of a head couples dims (j, j + head_dim/2) and rotates by
+    pos * theta^(-2j/freq_dim) for j < rotated_pairs; the other pairs pass
+    through. Gemma 4 local layers rotate every pair (freq_dim = head_dim);
+    global layers use "proportional" RoPE: 64 of 256 pairs rotate with
+    frequencies computed over the full head (freq_dim = 512).
+  }];
+  let parameters = (ins APFloatParameter<"rotation base">:$theta, "int64_t":$rotatedPairs,
+                        "int64_t":$freqDim);
+  let hasCustomAssemblyFormat = 1;
+  let extraClassDeclaration = [{
+    double getThetaValue() const { return getTheta().convertToDouble(); }
+  }];
+}
+
+class Gemma_Op<string mnemonic, list<Trait> traits = []>
+    : Op<Gemma_Dialect, mnemonic, traits>;
+
+def Gemma_Activation : TensorRankOf<[F32], [2]>;
+def Gemma_Tokens : TensorRankOf<[I32], [1]>;
+
+//===----------------------------------------------------------------------===//
+// Weights
+//===----------------------------------------------------------------------===//
+
+def Gemma_WeightDefOp : Gemma_Op<"weight_def", [Symbol]> {
+  let summary = "declares a weight stored in the checkpoint";
+  let description = [{
+    A handle to tensor data that stays in the checkpoint file: its storage
+    format, shape and byte offset. `blob_offset` is assigned when the weight
+    blob of the compiled program is laid out. Scalars the model needs at
+    compile time (a layer's output scale) may carry their `value`.
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name,
+                       TypeAttrOf<Gemma_WeightType>:$type,
+                       I64Attr:$source_offset,
+                       OptionalAttr<I64Attr>:$blob_offset,
+                       OptionalAttr<FloatElementsAttr<32>>:$value);
+  let assemblyFormat = "$sym_name `:` $type attr-dict";
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    WeightType getWeightType() { return ::llvm::cast<WeightType>(getType()); }
+  }];
+}
+
+def Gemma_WeightOp : Gemma_Op<"weight",
+    [Pure, DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "references a weight by its symbol";
+  let arguments = (ins FlatSymbolRefAttr:$name);
+  let results = (outs Gemma_WeightType:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+}
+
+//===----------------------------------------------------------------------===//
+// Model operations
+//===----------------------------------------------------------------------===//
+
+def Gemma_EmbedOp : Gemma_Op<"embed", [Pure]> {
+  let summary = "embedding lookup, dequantized and scaled";
+  let description = [{ out[t] = table[tokens[t]] * scale. }];
+  let arguments = (ins Gemma_Tokens:$tokens, Gemma_WeightType:$table,
+                       F32Attr:$scale);
+  let results = (outs Gemma_Activation:$result);
+  let assemblyFormat = [{
+    $tokens `,` $table attr-dict `:` type($tokens) `,` type($table) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Gemma_RMSNormOp : Gemma_Op<"rms_norm", [Pure]> {
+  let summary = "RMSNorm over groups of `group` features";
+  let description = [{
+    y = x / sqrt(mean(x^2) + eps) * w for every group of `group` consecutive
+    features (a whole row, or one attention head). Without a weight the norm is
+    unweighted (Gemma 4's V norm). Gemma 4 uses the weight as stored (no 1+w).
+  }];
+  let arguments = (ins Gemma_Activation:$input,
+                       Optional<Gemma_WeightType>:$weight,
+                       F32Attr:$eps, I64Attr:$group);
+  let results = (outs Gemma_Activation:$result);
+  let assemblyFormat = [{
+    $input (`,` $weight^ `:` type($weight))? attr-dict `:` type($input) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Gemma_LinearOp : Gemma_Op<"linear", [Pure]> {
+  let summary = "activation times the transpose of a stored weight";
+  let description = [{
+    y[t, n] = sum_k x[t, k] * W[n, k]. `kernel` names the kernel chosen for
+    the weight's format, the target and the shape.
+  }];
+  let arguments = (ins Gemma_Activation:$input, Gemma_WeightType:$weight,
+                       OptionalAttr<StrAttr>:$kernel);
+  let results = (outs Gemma_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $weight attr-dict `:` type($input) `,` type($weight) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Gemma_GeGLUOp : Gemma_Op<"geglu", [Pure]> {
+  let summary = "fused gate/up projections with GELU gating";
+  let description = [{
+    gelu(x W_gate^T) * (x W_up^T): one kernel reads both weights in a single
+    pass over the activation.
+  }];
+  let arguments = (ins Gemma_Activation:$input, Gemma_WeightType:$gate,
+                       Gemma_WeightType:$up, Gemma_GeluApproxAttr:$approximation,
+                       OptionalAttr<StrAttr>:$kernel);
+  let results = (outs Gemma_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $gate `,` $up attr-dict `:` type($input) `,` type($gate) `,` type($up) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Gemma_RopeOp : Gemma_Op<"rope", [Pure]> {
+  let summary = "NeoX rotary position embedding of every head";
+  let arguments = (ins Gemma_Activation:$input, Index:$pos0,
+                       I64Attr:$num_heads, I64Attr:$head_dim,
+                       Gemma_RopeAttr:$rope);
+  let results = (outs Gemma_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $pos0 attr-dict `:` type($input) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def KVCacheResource : Resource<"::gemmac::gemma::KVCacheResource">;
+
+def Gemma_AttentionOp : Gemma_Op<"attention",
+    [MemoryEffects<[MemRead<KVCacheResource>]>]> {
+  let summary = "causal (optionally sliding-window) GQA attention";
+  let description = [{
+    Attends the queries of tokens pos0.. over the keys of cache `kv_cache`
+    (earlier tokens) and the new keys `k`/`v` of this batch. `window` = 0 is
+    global causal attention; otherwise a query at p sees keys in (p-window, p].
+    Layers that share another layer's KV pass that layer's k/v and cache.
+    Scores are q.k * scale (Gemma 4: 1.0); softmax in f32.
+  }];
+  let arguments = (ins Gemma_Activation:$q, Gemma_Activation:$k,
+                       Gemma_Activation:$v, Index:$pos0,
+                       I64Attr:$layer, I64Attr:$num_heads, I64Attr:$num_kv_heads,
+                       I64Attr:$head_dim, I64Attr:$window, I64Attr:$kv_cache,
+                       F32Attr:$scale);
+  let results = (outs Gemma_Activation:$result);
+  let assemblyFormat = [{
+    $q `,` $k `,` $v `,` $pos0 attr-dict `:` type($q) `,` type($k) `,` type($v) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Gemma_KVStoreOp : Gemma_Op<"kv_store",
+    [MemoryEffects<[MemWrite<KVCacheResource>]>]> {
+  let summary = "appends a batch's keys and values to a KV cache";
+  let description = [{
+    Placed after the last attention that reads cache `kv_cache` in the step, so
+    a sliding layer's ring buffer of `window` rows never overwrites a key a
+    later reader of the same step still needs.
+  }];
+  let arguments = (ins Gemma_Activation:$k, Gemma_Activation:$v, Index:$pos0,
+                       I64Attr:$kv_cache);
+  let assemblyFormat = [{
+    $k `,` $v `,` $pos0 attr-dict `:` type($k) `,` type($v)
+  }];
+  let hasVerifier = 1;
+}
+
+def Gemma_GeluOp : Gemma_Op<"gelu", [Pure, SameOperandsAndResultType]> {
+  let summary = "GELU, tanh approximation or exact erf";
+  let arguments = (ins Gemma_Activation:$input,
+                       Gemma_GeluApproxAttr:$approximation);
+  let results = (outs Gemma_Activation:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def Gemma_MulOp : Gemma_Op<"mul", [Pure, SameOperandsAndResultType, Commutative]> {
+  let summary = "elementwise product";
+  let arguments = (ins Gemma_Activation:$lhs, Gemma_Activation:$rhs);
+  let results = (outs Gemma_Activation:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($lhs)";
+}
+
+def Gemma_AddOp : Gemma_Op<"add", [Pure, SameOperandsAndResultType, Commutative]> {
+  let summary = "elementwise sum (residual connection)";
+  let arguments = (ins Gemma_Activation:$lhs, Gemma_Activation:$rhs);
+  let results = (outs Gemma_Activation:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($lhs)";
+}
+
+def Gemma_ScaleOp : Gemma_Op<"scale", [Pure, SameOperandsAndResultType]> {
+  let summary = "multiplication by a compile-time constant";
+  let arguments = (ins Gemma_Activation:$input, F32Attr:$factor);
+  let results = (outs Gemma_Activation:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def Gemma_ScaleByWeightOp : Gemma_Op<"scale_by_weight", [Pure]> {
+  let summary = "multiplication by a one-element weight (a layer's output scale)";
+  let arguments = (ins Gemma_Activation:$input, Gemma_WeightType:$factor);
+  let results = (outs Gemma_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $factor attr-dict `:` type($input) `,` type($factor) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Gemma_SoftcapOp : Gemma_Op<"softcap", [Pure, SameOperandsAndResultType]> {
+  let summary = "cap * tanh(x / cap)";
+  let arguments = (ins Gemma_Activation:$input, F32Attr:$cap);
+  let results = (outs Gemma_Activation:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let hasVerifier = 1;
+}
+
+def Gemma_ColumnSliceOp : Gemma_Op<"column_slice", [Pure]> {
+  let summary = "features [offset, offset + size) of every row";
+  let arguments = (ins Gemma_Activation:$input, I64Attr:$offset, I64Attr:$size);
+  let results = (outs Gemma_Activation:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Gemma_LastRowsOp : Gemma_Op<"last_rows", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "the last `count` rows (the tokens whose logits are wanted)";
+  let arguments = (ins Gemma_Activation:$input, Index:$count);
+  let results = (outs Gemma_Activation:$result);
+  let assemblyFormat = "$input `,` $count attr-dict `:` type($input)";
+}
+
+//===----------------------------------------------------------------------===//
+// Kernel-phase operations
+//===----------------------------------------------------------------------===//
+
+def Gemma_BufferOp : Gemma_Op<"buffer", [Pure]> {
+  let summary = "views `bytes` bytes at a pointer the runtime passes in";
+  let description = [{
+    The compiled entry point receives raw pointers (weights, KV cache, scratch
+    arena, tokens, logits) under a C ABI; this op turns one into a memref so
+    the kernel-phase IR can address it.
+  }];
+  let arguments = (ins LLVM_AnyPointer:$ptr, Index:$bytes);
+  let results = (outs MemRefRankOf<[I8], [1]>:$result);
+  let assemblyFormat = "$ptr `,` $bytes attr-dict `:` qualified(type($ptr)) `->` type($result)";
+}
+
+#endif // GEMMAC_GEMMA_OPS
