@@ -11,6 +11,9 @@ using namespace gemmac::gemma;
 #define GET_OP_CLASSES
 #include "dialects/gemma/GemmaOps.cpp.inc"
 
+/// I64Attr getters return uint64_t; verifiers compare signed values.
+static int64_t sv(uint64_t v) { return static_cast<int64_t>(v); }
+
 /// Features per row of a [tokens, features] activation.
 static int64_t width(Value v) {
   return cast<RankedTensorType>(v.getType()).getDimSize(1);
@@ -25,7 +28,7 @@ static LogicalResult checkWidth(Operation *op, StringRef what, int64_t got,
 }
 
 LogicalResult WeightDefOp::verify() {
-  if (getSourceOffset() < 0)
+  if (sv(getSourceOffset()) < 0)
     return emitOpError("source_offset must be non-negative");
   if (auto value = getValueAttr()) {
     int64_t n = cast<ElementsAttr>(value).getNumElements();
@@ -57,7 +60,8 @@ LogicalResult EmbedOp::verify() {
 
 LogicalResult RMSNormOp::verify() {
   int64_t n = width(getInput());
-  if (getGroup() <= 0 || (!ShapedType::isDynamic(n) && n % getGroup() != 0))
+  if (sv(getGroup()) <= 0 ||
+      (!ShapedType::isDynamic(n) && n % sv(getGroup()) != 0))
     return emitOpError("group ") << getGroup() << " does not divide the "
                                  << n << " features";
   if (getEps().convertToFloat() < 0)
@@ -66,7 +70,7 @@ LogicalResult RMSNormOp::verify() {
     return emitOpError("result type must equal the input type");
   if (Value w = getWeight()) {
     auto wt = cast<WeightType>(w.getType());
-    if (wt.getRank() != 1 || wt.getCols() != getGroup())
+    if (wt.getRank() != 1 || wt.getCols() != sv(getGroup()))
       return emitOpError("norm weight must be 1-D of ")
              << getGroup() << " elements, got " << wt;
     if (!isFloatFormat(wt.getFormat()))
@@ -94,17 +98,17 @@ LogicalResult GeGLUOp::verify() {
 }
 
 LogicalResult RopeOp::verify() {
-  if (getNumHeads() <= 0 || getHeadDim() <= 0 || getHeadDim() % 2 != 0)
+  if (sv(getNumHeads()) <= 0 || sv(getHeadDim()) <= 0 || getHeadDim() % 2 != 0)
     return emitOpError("needs positive num_heads and an even head_dim");
   if (failed(checkWidth(*this, "input", width(getInput()),
                         getNumHeads() * getHeadDim())))
     return failure();
   if (getInput().getType() != getResult().getType())
     return emitOpError("result type must equal the input type");
-  if (2 * getRope().getRotatedPairs() > getHeadDim())
-    return emitOpError("rotates ") << getRope().getRotatedPairs()
-                                   << " pairs of a " << getHeadDim()
-                                   << "-wide head";
+  if (getRope().getFreqDim() > sv(getHeadDim()))
+    return emitOpError("rope freq_dim ")
+           << getRope().getFreqDim() << " exceeds the head dim "
+           << getHeadDim();
   return success();
 }
 
@@ -115,7 +119,7 @@ LogicalResult AttentionOp::verify() {
   if (nh % nkv != 0)
     return emitOpError("num_heads ") << nh << " is not a multiple of num_kv_heads "
                                      << nkv;
-  if (getWindow() < 0 || getKvCache() < 0 || getLayer() < 0)
+  if (sv(getWindow()) < 0 || sv(getKvCache()) < 0 || sv(getLayer()) < 0)
     return emitOpError("window, kv_cache and layer must be non-negative");
   if (failed(checkWidth(*this, "q", width(getQ()), nh * hd)) ||
       failed(checkWidth(*this, "k", width(getK()), nkv * hd)) ||
@@ -128,7 +132,7 @@ LogicalResult AttentionOp::verify() {
 LogicalResult KVStoreOp::verify() {
   if (getK().getType() != getV().getType())
     return emitOpError("k and v must have the same type");
-  if (getKvCache() < 0)
+  if (sv(getKvCache()) < 0)
     return emitOpError("kv_cache must be non-negative");
   return success();
 }
@@ -150,8 +154,9 @@ LogicalResult SoftcapOp::verify() {
 
 LogicalResult ColumnSliceOp::verify() {
   int64_t n = width(getInput());
-  if (getOffset() < 0 || getSize() <= 0 ||
-      (!ShapedType::isDynamic(n) && getOffset() + getSize() > n))
+  if (sv(getOffset()) < 0 || sv(getSize()) <= 0 ||
+      (!ShapedType::isDynamic(n) &&
+       sv(getOffset() + getSize()) > n))
     return emitOpError("slice [")
            << getOffset() << ", " << getOffset() + getSize()
            << ") is outside the " << n << " features";

@@ -86,11 +86,12 @@ def Gemma_RopeAttr : AttrDef<Gemma_Dialect, "Rope"> {
   let mnemonic = "rope";
   let summary = "NeoX rotary embedding of one layer type";
   let description = [{
-    Pair j of a head couples dims (j, j + head_dim/2) and rotates by
-    pos * theta^(-2j/freq_dim) for j < rotated_pairs; the other pairs pass
-    through. Gemma 4 local layers rotate every pair (freq_dim = head_dim);
-    global layers use "proportional" RoPE: 64 of 256 pairs rotate with
-    frequencies computed over the full head (freq_dim = 512).
+    ggml's NeoX rotation: for pair j < freq_dim/2, dims (j, j + freq_dim/2) of
+    each head rotate by pos * theta^(-2j/freq_dim) when j < rotated_pairs and
+    pass through otherwise; dims >= freq_dim pass through. Gemma 4 local layers
+    rotate every pair of the head (freq_dim = head_dim); global layers use
+    "proportional" RoPE: 64 of 256 pairs rotate with frequencies computed over
+    the full 512-wide head.
   }];
   let parameters = (ins APFloatParameter<"rotation base">:$theta, "int64_t":$rotatedPairs,
                         "int64_t":$freqDim);

@@ -1,0 +1,291 @@
+//===- Gemma4Builder.cpp - Gemma 4 config + weights -> gemma IR -----------===//
+//
+// Emits the model in its unfused form (separate gate/up linears, GELU, mul),
+// so that fusion and specialization are passes with tests of their own.
+
+#include "frontends/common/Gemma4Builder.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace gemmac;
+using namespace gemmac::gemma;
+
+namespace {
+
+class ModuleBuilder {
+public:
+  ModuleBuilder(MLIRContext &ctx, const Gemma4Config &cfg, const WeightSource &ws,
+          StringRef path)
+      : ctx(ctx), cfg(cfg), ws(ws), b(&ctx), path(path.str()),
+        fileLoc(FileLineColLoc::get(&ctx, path, 0, 0)) {}
+
+  llvm::Expected<OwningOpRef<ModuleOp>> build();
+
+private:
+  RankedTensorType act(int64_t width) {
+    return RankedTensorType::get({ShapedType::kDynamic, width},
+                                 b.getF32Type());
+  }
+  Location locFor(const Twine &name) {
+    return NameLoc::get(b.getStringAttr(name), fileLoc);
+  }
+
+  /// A weight handle: declares it once at module level, references it here.
+  llvm::Expected<Value> weight(StringRef name, ArrayRef<int64_t> shape);
+  llvm::Expected<Value> optionalWeight(StringRef name, ArrayRef<int64_t> shape,
+                                       bool &present);
+
+  Value rmsNorm(Value x, Value w, int64_t group) {
+    return RMSNormOp::create(b, loc,
+                             x.getType(), x, w, b.getF32FloatAttr(cfg.rmsEps),
+                             b.getI64IntegerAttr(group));
+  }
+  Value linear(Value x, Value w) {
+    auto wt = cast<WeightType>(w.getType());
+    return LinearOp::create(b, loc, act(wt.getRows()), x, w, StringAttr());
+  }
+  Value add(Value a, Value c) { return AddOp::create(b, loc, a, c); }
+  Value mul(Value a, Value c) { return MulOp::create(b, loc, a, c); }
+  Value scale(Value x, float f) {
+    return ScaleOp::create(b, loc, x, b.getF32FloatAttr(f));
+  }
+  Value gelu(Value x) {
+    return GeluOp::create(b, loc, x,
+                          GeluApproxAttr::get(&ctx, GeluApprox::tanh));
+  }
+
+  llvm::Error buildLayer(int64_t l, Value &h, Value ple, Value pos0,
+                         std::vector<std::pair<Value, Value>> &layerKV);
+
+  MLIRContext &ctx;
+  const Gemma4Config &cfg;
+  const WeightSource &ws;
+  OpBuilder b;
+  std::string path;
+  Location fileLoc;
+  Location loc = UnknownLoc::get(&ctx);
+  ModuleOp module;
+  llvm::StringMap<WeightDefOp> defs;
+};
+
+llvm::Expected<Value> ModuleBuilder::weight(StringRef name,
+                                      ArrayRef<int64_t> shape) {
+  auto ref = ws.get(name, shape);
+  if (!ref)
+    return ref.takeError();
+  auto type = WeightType::get(&ctx, ref->format, ref->shape);
+  auto it = defs.find(name);
+  if (it == defs.end()) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(module.getBody(), std::prev(module.getBody()->end()));
+    auto def = WeightDefOp::create(b, locFor(name), b.getStringAttr(name),
+                                   TypeAttr::get(type),
+                                   b.getI64IntegerAttr(ref->offset),
+                                   IntegerAttr(), DenseFPElementsAttr());
+    if (ref->scalar)
+      def.setValueAttr(DenseFPElementsAttr::get(
+          RankedTensorType::get({1}, b.getF32Type()), {*ref->scalar}));
+    it = defs.try_emplace(name, def).first;
+  }
+  return WeightOp::create(b, loc, type, FlatSymbolRefAttr::get(&ctx, name))
+      .getResult();
+}
+
+llvm::Expected<Value> ModuleBuilder::optionalWeight(StringRef name,
+                                              ArrayRef<int64_t> shape,
+                                              bool &present) {
+  present = ws.has(name);
+  if (!present)
+    return Value();
+  return weight(name, shape);
+}
+
+llvm::Error ModuleBuilder::buildLayer(int64_t l, Value &h, Value ple, Value pos0,
+                                std::vector<std::pair<Value, Value>> &layerKV) {
+  const Gemma4LayerConfig &L = cfg.layers[l];
+  const int64_t H = cfg.hidden, hd = L.headDim, nh = L.numHeads,
+                nkv = L.numKVHeads;
+  std::string p = llvm::formatv("blk.{0}.", l).str();
+  loc = locFor("blk." + Twine(l));
+  auto W = [&](StringRef suffix, ArrayRef<int64_t> shape) {
+    return weight(p + suffix.str(), shape);
+  };
+#define TRY(var, expr)                                                         \
+  auto var##OrErr = (expr);                                                    \
+  if (!var##OrErr)                                                             \
+    return var##OrErr.takeError();                                             \
+  Value var = *var##OrErr;
+
+  // Attention block.
+  TRY(attnNorm, W("attn_norm.weight", {H}));
+  Value a = rmsNorm(h, attnNorm, H);
+  TRY(wq, W("attn_q.weight", {nh * hd, H}));
+  TRY(qNorm, W("attn_q_norm.weight", {hd}));
+  Value q = rmsNorm(linear(a, wq), qNorm, hd);
+  auto rope = RopeAttr::get(&ctx, llvm::APFloat(L.ropeTheta), L.rotatedPairs,
+                            L.ropeFreqDim);
+  q = RopeOp::create(b, loc, q.getType(), q, pos0, b.getI64IntegerAttr(nh),
+                     b.getI64IntegerAttr(hd), rope);
+
+  int64_t source = L.kvSource < 0 ? l : L.kvSource;
+  if (L.kvSource < 0) {
+    TRY(wk, W("attn_k.weight", {nkv * hd, H}));
+    Value k = linear(a, wk);
+    Value v = k; // K=V global layers: V is the K projection before k_norm
+    if (!L.kEqualsV) {
+      TRY(wv, W("attn_v.weight", {nkv * hd, H}));
+      v = linear(a, wv);
+    }
+    TRY(kNorm, W("attn_k_norm.weight", {hd}));
+    k = rmsNorm(k, kNorm, hd);
+    k = RopeOp::create(b, loc, k.getType(), k, pos0, b.getI64IntegerAttr(nkv),
+                       b.getI64IntegerAttr(hd), rope);
+    v = rmsNorm(v, Value(), hd);
+    layerKV[l] = {k, v};
+  }
+  auto [k, v] = layerKV[source];
+  Value o = AttentionOp::create(
+      b, loc, act(nh * hd), q, k, v, pos0, b.getI64IntegerAttr(l),
+      b.getI64IntegerAttr(nh), b.getI64IntegerAttr(nkv),
+      b.getI64IntegerAttr(hd), b.getI64IntegerAttr(L.window),
+      b.getI64IntegerAttr(source), b.getF32FloatAttr(1.0f));
+  // The cache is written after its last reader in this step, so a sliding
+  // layer's ring of `window` rows never loses a key a later reader needs.
+  for (int64_t owner = 0; owner <= l; ++owner)
+    if (cfg.layers[owner].kvSource < 0 && cfg.lastReaderOf(owner) == l)
+      KVStoreOp::create(b, loc, layerKV[owner].first, layerKV[owner].second,
+                        pos0, b.getI64IntegerAttr(owner));
+  TRY(wo, W("attn_output.weight", {H, nh * hd}));
+  TRY(postAttnNorm, W("post_attention_norm.weight", {H}));
+  h = add(h, rmsNorm(linear(o, wo), postAttnNorm, H));
+
+  // GeGLU MLP.
+  TRY(ffnNorm, W("ffn_norm.weight", {H}));
+  Value f = rmsNorm(h, ffnNorm, H);
+  TRY(wg, W("ffn_gate.weight", {L.ffnDim, H}));
+  TRY(wu, W("ffn_up.weight", {L.ffnDim, H}));
+  TRY(wd, W("ffn_down.weight", {H, L.ffnDim}));
+  Value m = mul(gelu(linear(f, wg)), linear(f, wu));
+  TRY(postFfnNorm, W("post_ffw_norm.weight", {H}));
+  h = add(h, rmsNorm(linear(m, wd), postFfnNorm, H));
+
+  // Per-layer embedding injection (E2B/E4B).
+  if (ple) {
+    const int64_t D = cfg.perLayerInputDim;
+    TRY(gate, W("inp_gate.weight", {D, H}));
+    TRY(proj, W("proj.weight", {H, D}));
+    TRY(postNorm, W("post_norm.weight", {H}));
+    Value slice = ColumnSliceOp::create(b, loc, act(D), ple,
+                                        b.getI64IntegerAttr(l * D),
+                                        b.getI64IntegerAttr(D));
+    Value g = mul(gelu(linear(h, gate)), slice);
+    h = add(h, rmsNorm(linear(g, proj), postNorm, H));
+  }
+
+  if (L.hasOutputScale) {
+    TRY(s, W("layer_output_scale.weight", {1}));
+    h = ScaleByWeightOp::create(b, loc, h.getType(), h, s);
+  }
+#undef TRY
+  return llvm::Error::success();
+}
+
+llvm::Expected<OwningOpRef<ModuleOp>> ModuleBuilder::build() {
+  OwningOpRef<ModuleOp> owned = ModuleOp::create(fileLoc);
+  module = *owned;
+  module->setAttr("gemma.arch", b.getStringAttr("gemma4"));
+  module->setAttr("gemma.source", b.getStringAttr(path));
+  module->setAttr("gemma.vocab_size", b.getI64IntegerAttr(cfg.vocabSize));
+  module->setAttr("gemma.hidden_size", b.getI64IntegerAttr(cfg.hidden));
+  module->setAttr("gemma.num_layers", b.getI64IntegerAttr(cfg.numLayers));
+  module->setAttr("gemma.context_length",
+                  b.getI64IntegerAttr(cfg.contextLength));
+
+  const int64_t H = cfg.hidden, V = cfg.vocabSize;
+  auto tokensType = RankedTensorType::get({ShapedType::kDynamic},
+                                          b.getI32Type());
+  auto fnType = b.getFunctionType({tokensType, b.getIndexType(),
+                                   b.getIndexType()},
+                                  {act(V)});
+  b.setInsertionPointToEnd(module.getBody());
+  auto fn = func::FuncOp::create(b, fileLoc, "forward", fnType);
+  fn->setAttr(attr::kEntry, b.getUnitAttr());
+  fn.setArgAttr(0, "gemma.name", b.getStringAttr("tokens"));
+  fn.setArgAttr(1, "gemma.name", b.getStringAttr("pos0"));
+  fn.setArgAttr(2, "gemma.name", b.getStringAttr("num_outputs"));
+  Block *entry = fn.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  Value tokens = entry->getArgument(0), pos0 = entry->getArgument(1),
+        numOut = entry->getArgument(2);
+
+  // Token embedding: the table is tied to the output projection.
+  loc = locFor("token_embd");
+  auto table = weight("token_embd.weight", {V, H});
+  if (!table)
+    return table.takeError();
+  // llama.cpp and HF scale by sqrt(H) computed in f32.
+  Value x0 = EmbedOp::create(b, loc, act(H), tokens, *table,
+                             b.getF32FloatAttr(std::sqrt(float(H))));
+
+  // Per-layer inputs, computed once for all layers: [T, L*D].
+  Value ple;
+  if (cfg.perLayerInputDim > 0) {
+    const int64_t D = cfg.perLayerInputDim, LD = cfg.numLayers * D;
+    loc = locFor("per_layer_inputs");
+    auto tok = weight("per_layer_token_embd.weight", {V, LD});
+    if (!tok)
+      return tok.takeError();
+    auto proj = weight("per_layer_model_proj.weight", {LD, H});
+    if (!proj)
+      return proj.takeError();
+    auto norm = weight("per_layer_proj_norm.weight", {D});
+    if (!norm)
+      return norm.takeError();
+    Value fromTokens = EmbedOp::create(b, loc, act(LD), tokens, *tok,
+                                       b.getF32FloatAttr(std::sqrt(float(D))));
+    Value fromHidden = scale(linear(x0, *proj), 1.0f / std::sqrt(float(H)));
+    fromHidden = rmsNorm(fromHidden, *norm, D);
+    ple = scale(add(fromHidden, fromTokens), 1.0f / std::sqrt(2.0f));
+  }
+
+  Value h = x0;
+  std::vector<std::pair<Value, Value>> layerKV(cfg.numLayers);
+  for (int64_t l = 0; l < cfg.numLayers; ++l)
+    if (llvm::Error e = buildLayer(l, h, ple, pos0, layerKV))
+      return std::move(e);
+
+  loc = locFor("output");
+  h = LastRowsOp::create(b, loc, h, numOut);
+  auto outNorm = weight("output_norm.weight", {H});
+  if (!outNorm)
+    return outNorm.takeError();
+  h = rmsNorm(h, *outNorm, H);
+  Value lmHead = *table;
+  if (ws.has("output.weight")) {
+    auto out = weight("output.weight", {V, H});
+    if (!out)
+      return out.takeError();
+    lmHead = *out;
+  }
+  Value logits = linear(h, lmHead);
+  if (cfg.finalSoftcap > 0)
+    logits = SoftcapOp::create(b, loc, logits,
+                               b.getF32FloatAttr(cfg.finalSoftcap));
+  func::ReturnOp::create(b, loc, logits);
+  return std::move(owned);
+}
+
+} // namespace
+
+llvm::Expected<OwningOpRef<ModuleOp>>
+gemmac::buildGemma4Module(MLIRContext &context, const Gemma4Config &config,
+                          const WeightSource &weights, StringRef sourcePath) {
+  context.getOrLoadDialect<GemmaDialect>();
+  context.getOrLoadDialect<func::FuncDialect>();
+  return ModuleBuilder(context, config, weights, sourcePath).build();
+}

@@ -1,0 +1,45 @@
+//===- Gemma4Builder.h - Gemma 4 config + weights -> gemma IR -----*- C++ -*-===//
+//
+// Builds the `gemma` dialect module of a Gemma 4 text model from a config and
+// a source of weight handles. Shared by every checkpoint frontend: each one
+// only reads its own config keys and tensor table.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "dialects/gemma/GemmaDialect.h"
+#include "frontends/common/Gemma4Config.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+#include "llvm/Support/Error.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gemmac {
+
+/// A weight as a checkpoint stores it: never its data, only where it is.
+struct WeightRef {
+  gemma::WeightFormat format;
+  std::vector<int64_t> shape; // [rows, cols] (out, in) or [n]
+  int64_t offset = 0;         // byte offset of the data in the checkpoint
+  std::optional<float> scalar; // the value of a one-element f32 weight
+};
+
+class WeightSource {
+public:
+  virtual ~WeightSource() = default;
+  virtual bool has(llvm::StringRef name) const = 0;
+  /// Looks a weight up and checks it has `shape`; errors name the tensor.
+  virtual llvm::Expected<WeightRef> get(llvm::StringRef name,
+                                        llvm::ArrayRef<int64_t> shape) const = 0;
+};
+
+/// `sourcePath` names the checkpoint in locations and provenance attributes.
+llvm::Expected<mlir::OwningOpRef<mlir::ModuleOp>>
+buildGemma4Module(mlir::MLIRContext &context, const Gemma4Config &config,
+                  const WeightSource &weights, llvm::StringRef sourcePath);
+
+} // namespace gemmac

@@ -1,0 +1,54 @@
+//===- Gemma4Config.h - a Gemma 4 text model, layer by layer ------*- C++ -*-===//
+//
+// What every frontend extracts from its checkpoint before building IR: the
+// model-wide hyperparameters and each layer's specialization (head dim, kv
+// heads, window, rope, KV source). Names follow the HF config where they
+// exist. See docs/gemma4-architecture.md in the shared docs.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace gemmac {
+
+struct Gemma4LayerConfig {
+  bool sliding = false;     // local layer with a window; else global causal
+  int64_t headDim = 0;      // 256 local / 512 global on real models
+  int64_t numHeads = 0;
+  int64_t numKVHeads = 0;
+  int64_t ffnDim = 0;       // intermediate size (doubled on E2B shared layers)
+  int64_t window = 0;       // 0 on global layers
+  double ropeTheta = 0;     // 1e4 local / 1e6 global
+  int64_t ropeFreqDim = 0;  // dims the rotation frequencies are spread over
+  int64_t rotatedPairs = 0; // pairs that rotate (proportional RoPE: 64 of 256)
+  int64_t kvSource = -1;    // -1: owns its KV; else the layer whose KV it reads
+  bool kEqualsV = false;    // no v projection: V is the K projection (pre-norm)
+  bool hasOutputScale = false;
+};
+
+struct Gemma4Config {
+  int64_t numLayers = 0;
+  int64_t hidden = 0;
+  int64_t vocabSize = 0;
+  int64_t contextLength = 0;
+  int64_t perLayerInputDim = 0; // PLE width (E2B/E4B); 0 if absent
+  int64_t slidingWindow = 0;
+  float rmsEps = 1e-6f;
+  float finalSoftcap = 0;       // 0: none
+  std::vector<int32_t> suppressTokens;
+  std::vector<Gemma4LayerConfig> layers;
+
+  /// The last layer that reads the KV cache owned by layer `owner`.
+  int64_t lastReaderOf(int64_t owner) const {
+    int64_t last = owner;
+    for (int64_t l = 0; l < numLayers; ++l)
+      if (layers[l].kvSource == owner)
+        last = l;
+    return last;
+  }
+};
+
+} // namespace gemmac

@@ -1,0 +1,316 @@
+//===- GGUFImport.cpp - Gemma 4 GGUF -> gemma IR --------------------------===//
+
+#include "frontends/gguf/GGUFImport.h"
+#include "runtime/formats/ggml_types.h"
+
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cmath>
+#include <cstring>
+
+using namespace gemmac;
+using namespace gemmac::gguf;
+using llvm::Error;
+using llvm::Expected;
+using llvm::StringRef;
+
+namespace {
+
+/// Tensor handles of a GGUF file, shape- and type-checked on lookup.
+class GGUFWeights : public WeightSource {
+public:
+  explicit GGUFWeights(const GGUFFile &file) : file(file) {}
+
+  bool has(StringRef name) const override { return file.findTensor(name); }
+
+  Expected<WeightRef> get(StringRef name,
+                          llvm::ArrayRef<int64_t> shape) const override {
+    const TensorInfo *t = file.findTensor(name);
+    if (!t)
+      return file.error("missing tensor '" + name + "'");
+    // GGUF lists dims innermost first; gemma weights are [rows, cols].
+    std::vector<int64_t> got;
+    for (int d = t->nDims - 1; d >= 0; --d)
+      got.push_back(t->ne[d]);
+    while (got.size() > 1 && got.front() == 1 && got.size() > shape.size())
+      got.erase(got.begin());
+    if (llvm::ArrayRef<int64_t>(got) != shape) {
+      auto fmt = [](llvm::ArrayRef<int64_t> s) {
+        std::string r = "[";
+        for (size_t i = 0; i < s.size(); ++i)
+          r += (i ? ", " : "") + std::to_string(s[i]);
+        return r + "]";
+      };
+      return file.error("tensor '" + name + "' has shape " + fmt(got) +
+                            " (rows, cols), expected " + fmt(shape),
+                        t->infoOffset);
+    }
+    const GGMLTypeInfo *ti = findGGMLType(t->type);
+    if (!ti->supported)
+      return file.error("tensor '" + name + "' has type " + ti->name +
+                            ", which gemmac does not support (supported: "
+                            "F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K "
+                            "Q5_K Q6_K)",
+                        t->infoOffset);
+    WeightRef ref;
+    ref.format = static_cast<gemma::WeightFormat>(t->type);
+    ref.shape.assign(shape.begin(), shape.end());
+    ref.offset = static_cast<int64_t>(t->fileOffset(file.dataOffset()));
+    if (t->numElements() == 1 && t->type == 0) {
+      float v;
+      std::memcpy(&v, t->data, 4);
+      if (!std::isfinite(v))
+        return file.error("tensor '" + name + "' holds a non-finite value",
+                          t->fileOffset(file.dataOffset()));
+      ref.scalar = v;
+    }
+    return ref;
+  }
+
+private:
+  const GGUFFile &file;
+};
+
+/// Number of leading 1.0 frequency factors in rope_freqs, checking that the
+/// rest switch rotation off (ggml divides the angle by them: >= 1e20 is off).
+Expected<int64_t> rotatedPairsFromFreqs(const GGUFFile &file, int64_t pairs) {
+  const TensorInfo *t = file.findTensor("rope_freqs.weight");
+  if (!t)
+    return pairs;
+  if (t->type != 0 || t->numElements() != pairs)
+    return file.error("tensor 'rope_freqs.weight' must be F32 with " +
+                          llvm::Twine(pairs) + " elements (one per pair)",
+                      t->infoOffset);
+  std::vector<float> f(pairs);
+  std::memcpy(f.data(), t->data, pairs * 4);
+  int64_t n = 0;
+  while (n < pairs && f[n] == 1.0f)
+    ++n;
+  for (int64_t i = n; i < pairs; ++i)
+    if (!(f[i] >= 1e20f))
+      return file.error(
+          llvm::formatv("tensor 'rope_freqs.weight': factor {0} = {1} is "
+                        "neither 1 (rotate) nor >= 1e20 (pass through); "
+                        "general frequency factors are not supported",
+                        i, f[i])
+              .str(),
+          t->fileOffset(file.dataOffset()));
+  return n;
+}
+
+} // namespace
+
+Expected<Gemma4Config> gemmac::gguf::readGemma4Config(const GGUFFile &file) {
+  auto arch = file.getString("general.architecture");
+  if (!arch)
+    return arch.takeError();
+  if (*arch != "gemma4")
+    return file.error("architecture '" + *arch +
+                      "' is not supported: gemmac compiles 'gemma4' models");
+
+  Gemma4Config cfg;
+  auto u = [&](StringRef key, int64_t &out) -> Error {
+    auto v = file.getUInt(("gemma4." + key).str());
+    if (!v)
+      return v.takeError();
+    out = static_cast<int64_t>(*v);
+    return Error::success();
+  };
+  auto optU = [&](StringRef key, int64_t &out, int64_t dflt) -> Error {
+    if (!file.find(("gemma4." + key).str())) {
+      out = dflt;
+      return Error::success();
+    }
+    return u(key, out);
+  };
+  auto optF = [&](StringRef key, double dflt) -> Expected<double> {
+    std::string k = ("gemma4." + key).str();
+    if (!file.find(k))
+      return dflt;
+    return file.getFloat(k);
+  };
+
+  int64_t ctxLen, hdGlobal, hdLocal, vGlobal, vLocal, nShared, nRotGlobal,
+      nRotLocal, nExperts;
+  if (Error e = u("block_count", cfg.numLayers))
+    return std::move(e);
+  if (cfg.numLayers <= 0 || cfg.numLayers > 1024)
+    return file.error("gemma4.block_count " + llvm::Twine(cfg.numLayers) +
+                      " is out of range (1..1024)");
+  if (Error e = u("embedding_length", cfg.hidden))
+    return std::move(e);
+  if (Error e = optU("context_length", ctxLen, 131072))
+    return std::move(e);
+  cfg.contextLength = ctxLen;
+  if (Error e = u("attention.key_length", hdGlobal))
+    return std::move(e);
+  if (Error e = optU("attention.value_length", vGlobal, hdGlobal))
+    return std::move(e);
+  if (Error e = optU("attention.key_length_swa", hdLocal, hdGlobal))
+    return std::move(e);
+  if (Error e = optU("attention.value_length_swa", vLocal, hdLocal))
+    return std::move(e);
+  if (vGlobal != hdGlobal || vLocal != hdLocal)
+    return file.error("gemma4 needs key_length == value_length (global " +
+                      llvm::Twine(hdGlobal) + "/" + llvm::Twine(vGlobal) +
+                      ", sliding " + llvm::Twine(hdLocal) + "/" +
+                      llvm::Twine(vLocal) + ")");
+  if (Error e = u("attention.sliding_window", cfg.slidingWindow))
+    return std::move(e);
+  if (Error e = optU("attention.shared_kv_layers", nShared, 0))
+    return std::move(e);
+  if (Error e = optU("embedding_length_per_layer_input", cfg.perLayerInputDim,
+                     0))
+    return std::move(e);
+  if (Error e = optU("rope.dimension_count", nRotGlobal, hdGlobal))
+    return std::move(e);
+  if (Error e = optU("rope.dimension_count_swa", nRotLocal, nRotGlobal))
+    return std::move(e);
+  if (Error e = optU("expert_count", nExperts, 0))
+    return std::move(e);
+  if (nExperts > 0 || file.findTensor("blk.0.ffn_gate_inp.weight"))
+    return file.error("mixture-of-experts Gemma 4 (26B-A4B) is not supported "
+                      "yet");
+
+  auto eps = optF("attention.layer_norm_rms_epsilon", 1e-6);
+  auto thetaGlobal = optF("rope.freq_base", 1e6);
+  auto thetaLocal = optF("rope.freq_base_swa", 1e4);
+  auto softcap = optF("final_logit_softcapping", 0);
+  for (auto *v : {&eps, &thetaGlobal, &thetaLocal, &softcap})
+    if (!*v)
+      return v->takeError();
+  cfg.rmsEps = static_cast<float>(*eps);
+  cfg.finalSoftcap = static_cast<float>(*softcap);
+
+  const int64_t L = cfg.numLayers;
+  auto heads = file.getIntOrArray("gemma4.attention.head_count", L);
+  if (!heads)
+    return heads.takeError();
+  std::vector<int64_t> kvHeads = *heads;
+  if (file.find("gemma4.attention.head_count_kv")) {
+    auto kv = file.getIntOrArray("gemma4.attention.head_count_kv", L);
+    if (!kv)
+      return kv.takeError();
+    kvHeads = *kv;
+  }
+  auto ffn = file.getIntOrArray("gemma4.feed_forward_length", L);
+  if (!ffn)
+    return ffn.takeError();
+
+  const MetadataValue *pattern =
+      file.find("gemma4.attention.sliding_window_pattern");
+  if (!pattern)
+    return file.error(
+        "missing metadata key 'gemma4.attention.sliding_window_pattern'");
+  if (pattern->type != ValueType::Array ||
+      (pattern->elemType != ValueType::Bool && !pattern->arrayIsInteger()) ||
+      pattern->count != static_cast<uint64_t>(L))
+    return file.error("'gemma4.attention.sliding_window_pattern' must be an "
+                      "array of " +
+                          llvm::Twine(L) + " bools (one per layer)",
+                      pattern->fileOffset);
+
+  // Vocabulary size comes from the tokenizer; the embedding must agree.
+  const MetadataValue *tokens = file.find("tokenizer.ggml.tokens");
+  if (!tokens || tokens->type != ValueType::Array ||
+      tokens->elemType != ValueType::String)
+    return file.error("missing or malformed 'tokenizer.ggml.tokens' "
+                      "(an array of strings)");
+  cfg.vocabSize = static_cast<int64_t>(tokens->count);
+  if (cfg.vocabSize <= 0)
+    return file.error("'tokenizer.ggml.tokens' is empty");
+  if (const MetadataValue *s = file.find("tokenizer.ggml.suppress_tokens")) {
+    if (!s->arrayIsInteger())
+      return file.error("'tokenizer.ggml.suppress_tokens' must be an integer "
+                        "array",
+                        s->fileOffset);
+    for (uint64_t i = 0; i < s->count; ++i) {
+      int64_t id = s->arrayInt(i);
+      if (id < 0 || id >= cfg.vocabSize)
+        return file.error("'tokenizer.ggml.suppress_tokens' holds token " +
+                              llvm::Twine(id) + ", outside the vocabulary",
+                          s->fileOffset);
+      cfg.suppressTokens.push_back(static_cast<int32_t>(id));
+    }
+  }
+
+  if (cfg.hidden <= 0 || cfg.hidden > (1 << 16))
+    return file.error("gemma4.embedding_length " + llvm::Twine(cfg.hidden) +
+                      " is out of range");
+  if (cfg.slidingWindow <= 0)
+    return file.error("gemma4.attention.sliding_window must be positive");
+  if (nShared < 0 || nShared >= L)
+    return file.error("gemma4.attention.shared_kv_layers " +
+                      llvm::Twine(nShared) + " must be below the " +
+                      llvm::Twine(L) + " layers");
+
+  auto globalPairs = rotatedPairsFromFreqs(file, nRotGlobal / 2);
+  if (!globalPairs)
+    return globalPairs.takeError();
+
+  const int64_t firstShared = L - nShared;
+  cfg.layers.resize(L);
+  for (int64_t l = 0; l < L; ++l) {
+    Gemma4LayerConfig &lc = cfg.layers[l];
+    lc.sliding = pattern->elemType == ValueType::Bool
+                     ? pattern->arrayData[l] != 0
+                     : pattern->arrayInt(l) != 0;
+    lc.headDim = lc.sliding ? hdLocal : hdGlobal;
+    lc.numHeads = (*heads)[l];
+    lc.numKVHeads = kvHeads[l];
+    lc.ffnDim = (*ffn)[l];
+    lc.window = lc.sliding ? cfg.slidingWindow : 0;
+    lc.ropeTheta = lc.sliding ? *thetaLocal : *thetaGlobal;
+    lc.ropeFreqDim = lc.sliding ? nRotLocal : nRotGlobal;
+    lc.rotatedPairs = lc.sliding ? nRotLocal / 2 : *globalPairs;
+    std::string p = llvm::formatv("blk.{0}.", l).str();
+    lc.kEqualsV = !file.findTensor(p + "attn_v.weight");
+    lc.hasOutputScale = file.findTensor(p + "layer_output_scale.weight");
+    std::string where = llvm::formatv("layer {0}: ", l).str();
+    if (lc.numHeads <= 0 || lc.numKVHeads <= 0 ||
+        lc.numHeads % lc.numKVHeads != 0)
+      return file.error(where + "head_count " + llvm::Twine(lc.numHeads) +
+                        " is not a positive multiple of head_count_kv " +
+                        llvm::Twine(lc.numKVHeads));
+    if (lc.headDim <= 0 || lc.headDim % 2 != 0 || lc.headDim > 4096)
+      return file.error(where + "head dim " + llvm::Twine(lc.headDim) +
+                        " must be even and in 2..4096");
+    if (lc.ffnDim <= 0)
+      return file.error(where + "feed_forward_length must be positive");
+    if (lc.ropeFreqDim <= 0 || lc.ropeFreqDim % 2 != 0 ||
+        lc.ropeFreqDim > lc.headDim)
+      return file.error(where + "rope dimension count " +
+                        llvm::Twine(lc.ropeFreqDim) +
+                        " must be even and at most the head dim " +
+                        llvm::Twine(lc.headDim));
+    // KV sharing as HF defines it: a shared layer reads the last non-shared
+    // layer of its own type.
+    if (l >= firstShared) {
+      lc.kvSource = -1;
+      for (int64_t s = firstShared - 1; s >= 0; --s)
+        if (cfg.layers[s].sliding == lc.sliding) {
+          lc.kvSource = s;
+          break;
+        }
+      if (lc.kvSource < 0)
+        return file.error(where + "shares KV but no earlier layer of its "
+                                  "type owns a cache");
+      const Gemma4LayerConfig &src = cfg.layers[lc.kvSource];
+      if (src.numKVHeads != lc.numKVHeads || src.headDim != lc.headDim)
+        return file.error(where + "shares the KV of layer " +
+                          llvm::Twine(lc.kvSource) +
+                          ", whose kv heads or head dim differ");
+      lc.kEqualsV = src.kEqualsV;
+    }
+  }
+  return cfg;
+}
+
+Expected<mlir::OwningOpRef<mlir::ModuleOp>>
+gemmac::gguf::importGemma4(mlir::MLIRContext &context, const GGUFFile &file) {
+  auto cfg = readGemma4Config(file);
+  if (!cfg)
+    return cfg.takeError();
+  GGUFWeights weights(file);
+  return buildGemma4Module(context, *cfg, weights, file.path());
+}

@@ -1,0 +1,564 @@
+// ggml block formats: conversions, dequantization and quantization.
+
+#include "runtime/formats/formats.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace gemmac::fmt {
+
+static inline uint32_t floatBits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+static inline float bitsFloat(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+float f16ToF32(uint16_t h) {
+  uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
+  uint32_t exp = (h >> 10) & 0x1F;
+  uint32_t mant = h & 0x3FF;
+  if (exp == 0) {
+    // Zero or subnormal: mant * 2^-24, exact in f32.
+    float v = static_cast<float>(mant) * 0x1p-24f;
+    return bitsFloat(floatBits(v) | sign);
+  }
+  if (exp == 31)
+    return bitsFloat(sign | 0x7F800000u | (mant << 13));
+  return bitsFloat(sign | ((exp + 112) << 23) | (mant << 13));
+}
+
+uint16_t f32ToF16(float f) {
+  uint32_t u = floatBits(f);
+  uint32_t sign = (u >> 16) & 0x8000;
+  u &= 0x7FFFFFFFu;
+  if (u >= 0x7F800000u) // inf or NaN (NaN stays a quiet NaN)
+    return sign | 0x7C00 | (u > 0x7F800000u ? 0x200 | ((u >> 13) & 0x3FF) : 0);
+  if (u >= 0x47800000u) // >= 65536: overflows to infinity
+    return sign | 0x7C00;
+  if (u < 0x38800000u) {
+    // Result is subnormal or zero: let the FPU round by adding 0.5 (2^-1),
+    // which aligns the half's subnormal step (2^-24) to the f32 ulp.
+    float v = bitsFloat(u) + 0.5f;
+    return sign | static_cast<uint16_t>(floatBits(v) - floatBits(0.5f));
+  }
+  // Normal: rebias the exponent and round the 13 dropped bits to nearest even.
+  uint32_t odd = (u >> 13) & 1;
+  u += 0xC8000FFFu + odd; // (15 - 127) << 23 plus the rounding bias
+  return sign | static_cast<uint16_t>(u >> 13);
+}
+
+uint16_t f32ToBF16(float f) {
+  uint32_t u = floatBits(f);
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u)
+    return static_cast<uint16_t>((u >> 16) | 64);
+  return static_cast<uint16_t>((u + (0x7FFF + ((u >> 16) & 1))) >> 16);
+}
+
+size_t blockElems(Type t) {
+  switch (t) {
+  case Type::F32:
+  case Type::F16:
+  case Type::BF16:
+    return 1;
+  case Type::Q4_0:
+  case Type::Q4_1:
+  case Type::Q5_0:
+  case Type::Q5_1:
+  case Type::Q8_0:
+    return QK;
+  case Type::Q4_K:
+  case Type::Q5_K:
+  case Type::Q6_K:
+    return QK_K;
+  }
+  return 0;
+}
+
+size_t blockBytes(Type t) {
+  switch (t) {
+  case Type::F32: return 4;
+  case Type::F16: return 2;
+  case Type::BF16: return 2;
+  case Type::Q4_0: return sizeof(BlockQ4_0);
+  case Type::Q4_1: return sizeof(BlockQ4_1);
+  case Type::Q5_0: return sizeof(BlockQ5_0);
+  case Type::Q5_1: return sizeof(BlockQ5_1);
+  case Type::Q8_0: return sizeof(BlockQ8_0);
+  case Type::Q4_K: return sizeof(BlockQ4_K);
+  case Type::Q5_K: return sizeof(BlockQ5_K);
+  case Type::Q6_K: return sizeof(BlockQ6_K);
+  }
+  return 0;
+}
+
+bool isSupported(uint32_t id) {
+  switch (static_cast<Type>(id)) {
+  case Type::F32: case Type::F16: case Type::BF16: case Type::Q4_0:
+  case Type::Q4_1: case Type::Q5_0: case Type::Q5_1: case Type::Q8_0:
+  case Type::Q4_K: case Type::Q5_K: case Type::Q6_K:
+    return true;
+  }
+  return false;
+}
+
+const char *typeName(Type t) {
+  switch (t) {
+  case Type::F32: return "f32";
+  case Type::F16: return "f16";
+  case Type::BF16: return "bf16";
+  case Type::Q4_0: return "q4_0";
+  case Type::Q4_1: return "q4_1";
+  case Type::Q5_0: return "q5_0";
+  case Type::Q5_1: return "q5_1";
+  case Type::Q8_0: return "q8_0";
+  case Type::Q4_K: return "q4_k";
+  case Type::Q5_K: return "q5_k";
+  case Type::Q6_K: return "q6_k";
+  }
+  return "?";
+}
+
+// ---- dequantization --------------------------------------------------------
+
+static void dequantQ4_0(const BlockQ4_0 *b, float *y, size_t nb) {
+  for (size_t i = 0; i < nb; ++i, y += QK) {
+    float d = f16ToF32(b[i].d);
+    for (int j = 0; j < 16; ++j) {
+      y[j] = d * ((b[i].qs[j] & 0xF) - 8);
+      y[j + 16] = d * ((b[i].qs[j] >> 4) - 8);
+    }
+  }
+}
+
+static void dequantQ4_1(const BlockQ4_1 *b, float *y, size_t nb) {
+  for (size_t i = 0; i < nb; ++i, y += QK) {
+    float d = f16ToF32(b[i].d), m = f16ToF32(b[i].m);
+    for (int j = 0; j < 16; ++j) {
+      y[j] = d * (b[i].qs[j] & 0xF) + m;
+      y[j + 16] = d * (b[i].qs[j] >> 4) + m;
+    }
+  }
+}
+
+static void dequantQ5_0(const BlockQ5_0 *b, float *y, size_t nb) {
+  for (size_t i = 0; i < nb; ++i, y += QK) {
+    float d = f16ToF32(b[i].d);
+    uint32_t qh;
+    std::memcpy(&qh, b[i].qh, 4);
+    for (int j = 0; j < 16; ++j) {
+      int lo = (b[i].qs[j] & 0xF) | (((qh >> j) & 1) << 4);
+      int hi = (b[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4);
+      y[j] = d * (lo - 16);
+      y[j + 16] = d * (hi - 16);
+    }
+  }
+}
+
+static void dequantQ5_1(const BlockQ5_1 *b, float *y, size_t nb) {
+  for (size_t i = 0; i < nb; ++i, y += QK) {
+    float d = f16ToF32(b[i].d), m = f16ToF32(b[i].m);
+    uint32_t qh;
+    std::memcpy(&qh, b[i].qh, 4);
+    for (int j = 0; j < 16; ++j) {
+      int lo = (b[i].qs[j] & 0xF) | (((qh >> j) & 1) << 4);
+      int hi = (b[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4);
+      y[j] = d * lo + m;
+      y[j + 16] = d * hi + m;
+    }
+  }
+}
+
+static void dequantQ8_0(const BlockQ8_0 *b, float *y, size_t nb) {
+  for (size_t i = 0; i < nb; ++i, y += QK) {
+    float d = f16ToF32(b[i].d);
+    for (int j = 0; j < QK; ++j)
+      y[j] = d * b[i].qs[j];
+  }
+}
+
+static void dequantQ4_K(const BlockQ4_K *b, float *y, size_t nb) {
+  for (size_t i = 0; i < nb; ++i) {
+    float d = f16ToF32(b[i].d), dmin = f16ToF32(b[i].dmin);
+    const uint8_t *q = b[i].qs;
+    for (int c = 0; c < 4; ++c, q += 32) {
+      uint8_t sc, m;
+      scaleMinK4(2 * c, b[i].scales, sc, m);
+      float d1 = d * sc, m1 = dmin * m;
+      scaleMinK4(2 * c + 1, b[i].scales, sc, m);
+      float d2 = d * sc, m2 = dmin * m;
+      for (int l = 0; l < 32; ++l) {
+        *y++ = d1 * (q[l] & 0xF) - m1;
+      }
+      for (int l = 0; l < 32; ++l)
+        *y++ = d2 * (q[l] >> 4) - m2;
+    }
+  }
+}
+
+static void dequantQ5_K(const BlockQ5_K *b, float *y, size_t nb) {
+  for (size_t i = 0; i < nb; ++i) {
+    float d = f16ToF32(b[i].d), dmin = f16ToF32(b[i].dmin);
+    const uint8_t *q = b[i].qs;
+    for (int c = 0; c < 4; ++c, q += 32) {
+      uint8_t sc, m;
+      scaleMinK4(2 * c, b[i].scales, sc, m);
+      float d1 = d * sc, m1 = dmin * m;
+      scaleMinK4(2 * c + 1, b[i].scales, sc, m);
+      float d2 = d * sc, m2 = dmin * m;
+      for (int l = 0; l < 32; ++l)
+        *y++ = d1 * ((q[l] & 0xF) + ((b[i].qh[l] >> (2 * c)) & 1 ? 16 : 0)) - m1;
+      for (int l = 0; l < 32; ++l)
+        *y++ = d2 * ((q[l] >> 4) + ((b[i].qh[l] >> (2 * c + 1)) & 1 ? 16 : 0)) - m2;
+    }
+  }
+}
+
+static void dequantQ6_K(const BlockQ6_K *b, float *y, size_t nb) {
+  for (size_t i = 0; i < nb; ++i) {
+    float d = f16ToF32(b[i].d);
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t *ql = b[i].ql + 64 * h, *qh = b[i].qh + 32 * h;
+      const int8_t *s = b[i].scales + 8 * h;
+      float *Y = y + 256 * i + 128 * h;
+      for (int l = 0; l < 32; ++l) {
+        int t = l / 16;
+        int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+        int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+        int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+        int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+        Y[l] = d * s[t] * q1;
+        Y[l + 32] = d * s[t + 2] * q2;
+        Y[l + 64] = d * s[t + 4] * q3;
+        Y[l + 96] = d * s[t + 6] * q4;
+      }
+    }
+  }
+}
+
+void dequantizeRow(Type t, const void *src, float *dst, size_t n) {
+  size_t nb = n / blockElems(t);
+  switch (t) {
+  case Type::F32:
+    std::memcpy(dst, src, n * 4);
+    return;
+  case Type::F16: {
+    const uint16_t *h = static_cast<const uint16_t *>(src);
+    for (size_t i = 0; i < n; ++i)
+      dst[i] = f16ToF32(h[i]);
+    return;
+  }
+  case Type::BF16: {
+    const uint16_t *h = static_cast<const uint16_t *>(src);
+    for (size_t i = 0; i < n; ++i)
+      dst[i] = bf16ToF32(h[i]);
+    return;
+  }
+  case Type::Q4_0: return dequantQ4_0(static_cast<const BlockQ4_0 *>(src), dst, nb);
+  case Type::Q4_1: return dequantQ4_1(static_cast<const BlockQ4_1 *>(src), dst, nb);
+  case Type::Q5_0: return dequantQ5_0(static_cast<const BlockQ5_0 *>(src), dst, nb);
+  case Type::Q5_1: return dequantQ5_1(static_cast<const BlockQ5_1 *>(src), dst, nb);
+  case Type::Q8_0: return dequantQ8_0(static_cast<const BlockQ8_0 *>(src), dst, nb);
+  case Type::Q4_K: return dequantQ4_K(static_cast<const BlockQ4_K *>(src), dst, nb);
+  case Type::Q5_K: return dequantQ5_K(static_cast<const BlockQ5_K *>(src), dst, nb);
+  case Type::Q6_K: return dequantQ6_K(static_cast<const BlockQ6_K *>(src), dst, nb);
+  }
+}
+
+// ---- activation quantizers -------------------------------------------------
+
+// llama.cpp's AVX2 quantizer multiplies by 127/amax (not 1/d) and rounds the
+// f32 product half to even; nearbyintf does the same in the default mode.
+static inline int8_t roundQ8(float v) {
+  return static_cast<int8_t>(std::clamp(std::nearbyintf(v), -127.0f, 127.0f));
+}
+
+void quantizeRowQ8_0(const float *x, BlockQ8_0 *y, size_t n) {
+  for (size_t i = 0; i < n / QK; ++i, x += QK) {
+    float amax = 0;
+    for (int j = 0; j < QK; ++j)
+      amax = std::max(amax, std::fabs(x[j]));
+    float d = amax / 127.0f;
+    float id = amax != 0 ? 127.0f / amax : 0.0f;
+    y[i].d = f32ToF16(d);
+    for (int j = 0; j < QK; ++j)
+      y[i].qs[j] = roundQ8(x[j] * id);
+  }
+}
+
+void quantizeRowQ8_1(const float *x, BlockQ8_1 *y, size_t n) {
+  for (size_t i = 0; i < n / QK; ++i, x += QK) {
+    float amax = 0;
+    for (int j = 0; j < QK; ++j)
+      amax = std::max(amax, std::fabs(x[j]));
+    float d = amax / 127.0f;
+    float id = amax != 0 ? 127.0f / amax : 0.0f;
+    int sum = 0;
+    for (int j = 0; j < QK; ++j) {
+      y[i].qs[j] = roundQ8(x[j] * id);
+      sum += y[i].qs[j];
+    }
+    y[i].d = f32ToF16(d);
+    y[i].s = f32ToF16(d * static_cast<float>(sum));
+  }
+}
+
+void quantizeRowQ8_K(const float *x, BlockQ8_K *y, size_t n) {
+  for (size_t i = 0; i < n / QK_K; ++i, x += QK_K) {
+    float amax = 0, max = 0;
+    for (int j = 0; j < QK_K; ++j) {
+      float ax = std::fabs(x[j]);
+      if (ax > amax) {
+        amax = ax;
+        max = x[j];
+      }
+    }
+    if (amax == 0) {
+      y[i].d = 0;
+      std::memset(y[i].qs, 0, sizeof(y[i].qs));
+      std::memset(y[i].bsums, 0, sizeof(y[i].bsums));
+      continue;
+    }
+    float iscale = -127.0f / max;
+    for (int j = 0; j < QK_K; ++j)
+      y[i].qs[j] = static_cast<int8_t>(
+          std::min(127.0f, std::nearbyintf(iscale * x[j])));
+    for (int g = 0; g < 16; ++g) {
+      int sum = 0;
+      for (int j = 0; j < 16; ++j)
+        sum += y[i].qs[16 * g + j];
+      y[i].bsums[g] = static_cast<int16_t>(sum);
+    }
+    y[i].d = 1.0f / iscale;
+  }
+}
+
+// ---- weight quantizers -----------------------------------------------------
+
+/// The element of largest magnitude, with its sign.
+static float signedMax(const float *x, int n) {
+  float amax = 0, max = 0;
+  for (int j = 0; j < n; ++j)
+    if (std::fabs(x[j]) > amax) {
+      amax = std::fabs(x[j]);
+      max = x[j];
+    }
+  return max;
+}
+
+static void quantQ4_0(const float *x, BlockQ4_0 *y, size_t nb) {
+  for (size_t i = 0; i < nb; ++i, x += QK) {
+    float d = signedMax(x, QK) / -8.0f;
+    float id = d != 0 ? 1.0f / d : 0.0f;
+    y[i].d = f32ToF16(d);
+    for (int j = 0; j < 16; ++j) {
+      int lo = std::min(15, static_cast<int>(x[j] * id + 8.5f));
+      int hi = std::min(15, static_cast<int>(x[j + 16] * id + 8.5f));
+      y[i].qs[j] = static_cast<uint8_t>(lo | (hi << 4));
+    }
+  }
+}
+
+static void minMax(const float *x, int n, float &lo, float &hi) {
+  lo = hi = x[0];
+  for (int j = 1; j < n; ++j) {
+    lo = std::min(lo, x[j]);
+    hi = std::max(hi, x[j]);
+  }
+}
+
+static void quantQ4_1(const float *x, BlockQ4_1 *y, size_t nb) {
+  for (size_t i = 0; i < nb; ++i, x += QK) {
+    float lo, hi;
+    minMax(x, QK, lo, hi);
+    float d = (hi - lo) / 15.0f, id = d != 0 ? 1.0f / d : 0.0f;
+    y[i].d = f32ToF16(d);
+    y[i].m = f32ToF16(lo);
+    for (int j = 0; j < 16; ++j) {
+      int a = std::min(15, static_cast<int>((x[j] - lo) * id + 0.5f));
+      int b = std::min(15, static_cast<int>((x[j + 16] - lo) * id + 0.5f));
+      y[i].qs[j] = static_cast<uint8_t>(a | (b << 4));
+    }
+  }
+}
+
+static void quantQ5_0(const float *x, BlockQ5_0 *y, size_t nb) {
+  for (size_t i = 0; i < nb; ++i, x += QK) {
+    float d = signedMax(x, QK) / -16.0f;
+    float id = d != 0 ? 1.0f / d : 0.0f;
+    y[i].d = f32ToF16(d);
+    uint32_t qh = 0;
+    for (int j = 0; j < 16; ++j) {
+      int a = std::min(31, static_cast<int>(x[j] * id + 16.5f));
+      int b = std::min(31, static_cast<int>(x[j + 16] * id + 16.5f));
+      y[i].qs[j] = static_cast<uint8_t>((a & 0xF) | ((b & 0xF) << 4));
+      qh |= static_cast<uint32_t>((a >> 4) & 1) << j;
+      qh |= static_cast<uint32_t>((b >> 4) & 1) << (j + 16);
+    }
+    std::memcpy(y[i].qh, &qh, 4);
+  }
+}
+
+static void quantQ5_1(const float *x, BlockQ5_1 *y, size_t nb) {
+  for (size_t i = 0; i < nb; ++i, x += QK) {
+    float lo, hi;
+    minMax(x, QK, lo, hi);
+    float d = (hi - lo) / 31.0f, id = d != 0 ? 1.0f / d : 0.0f;
+    y[i].d = f32ToF16(d);
+    y[i].m = f32ToF16(lo);
+    uint32_t qh = 0;
+    for (int j = 0; j < 16; ++j) {
+      int a = std::min(31, static_cast<int>((x[j] - lo) * id + 0.5f));
+      int b = std::min(31, static_cast<int>((x[j + 16] - lo) * id + 0.5f));
+      y[i].qs[j] = static_cast<uint8_t>((a & 0xF) | ((b & 0xF) << 4));
+      qh |= static_cast<uint32_t>((a >> 4) & 1) << j;
+      qh |= static_cast<uint32_t>((b >> 4) & 1) << (j + 16);
+    }
+    std::memcpy(y[i].qh, &qh, 4);
+  }
+}
+
+static void quantQ8_0(const float *x, BlockQ8_0 *y, size_t nb) {
+  for (size_t i = 0; i < nb; ++i, x += QK) {
+    float amax = 0;
+    for (int j = 0; j < QK; ++j)
+      amax = std::max(amax, std::fabs(x[j]));
+    float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+    y[i].d = f32ToF16(d);
+    for (int j = 0; j < QK; ++j)
+      y[i].qs[j] = static_cast<int8_t>(std::lround(x[j] * id));
+  }
+}
+
+/// Packs 8 six-bit scales and mins into the 12-byte Q4_K/Q5_K layout.
+static void packScalesK4(const uint8_t *sc, const uint8_t *m, uint8_t *q) {
+  for (int j = 0; j < 4; ++j) {
+    q[j] = (sc[j] & 63) | ((sc[j + 4] >> 4) << 6);
+    q[j + 4] = (m[j] & 63) | ((m[j + 4] >> 4) << 6);
+    q[j + 8] = (sc[j + 4] & 0xF) | ((m[j + 4] & 0xF) << 4);
+  }
+}
+
+/// Shared by Q4_K (levels 15) and Q5_K (levels 31): per sub-block of 32 an
+/// affine map x ~ d*sc*q - dmin*m with 6-bit sc, m and q in [0, levels].
+static void quantAffineK(const float *x, int levels, uint16_t &dOut,
+                         uint16_t &dminOut, uint8_t *scales, uint8_t *q) {
+  float scale[8], offs[8];
+  for (int j = 0; j < 8; ++j) {
+    float lo, hi;
+    minMax(x + 32 * j, 32, lo, hi);
+    lo = std::min(lo, 0.0f);
+    scale[j] = (hi - lo) / levels;
+    offs[j] = -lo;
+  }
+  float maxScale = *std::max_element(scale, scale + 8);
+  float maxOffs = *std::max_element(offs, offs + 8);
+  float d = maxScale / 63.0f, dmin = maxOffs / 63.0f;
+  dOut = f32ToF16(d);
+  dminOut = f32ToF16(dmin);
+  float dq = f16ToF32(dOut), dminq = f16ToF32(dminOut);
+  uint8_t sc[8], mn[8];
+  for (int j = 0; j < 8; ++j) {
+    sc[j] = dq > 0 ? static_cast<uint8_t>(std::min(63L, std::lround(scale[j] / dq))) : 0;
+    mn[j] = dminq > 0 ? static_cast<uint8_t>(std::min(63L, std::lround(offs[j] / dminq))) : 0;
+    float step = dq * sc[j], off = dminq * mn[j];
+    for (int l = 0; l < 32; ++l) {
+      long v = step > 0 ? std::lround((x[32 * j + l] + off) / step) : 0;
+      q[32 * j + l] = static_cast<uint8_t>(std::clamp(v, 0L, static_cast<long>(levels)));
+    }
+  }
+  packScalesK4(sc, mn, scales);
+}
+
+static void quantQ4_K(const float *x, BlockQ4_K *y, size_t nb) {
+  uint8_t q[QK_K];
+  for (size_t i = 0; i < nb; ++i, x += QK_K) {
+    quantAffineK(x, 15, y[i].d, y[i].dmin, y[i].scales, q);
+    for (int c = 0; c < 4; ++c)
+      for (int l = 0; l < 32; ++l)
+        y[i].qs[32 * c + l] = q[64 * c + l] | (q[64 * c + 32 + l] << 4);
+  }
+}
+
+static void quantQ5_K(const float *x, BlockQ5_K *y, size_t nb) {
+  uint8_t q[QK_K];
+  for (size_t i = 0; i < nb; ++i, x += QK_K) {
+    quantAffineK(x, 31, y[i].d, y[i].dmin, y[i].scales, q);
+    std::memset(y[i].qh, 0, 32);
+    for (int c = 0; c < 4; ++c)
+      for (int l = 0; l < 32; ++l) {
+        uint8_t a = q[64 * c + l], b = q[64 * c + 32 + l];
+        y[i].qs[32 * c + l] = (a & 0xF) | ((b & 0xF) << 4);
+        y[i].qh[l] |= ((a >> 4) << (2 * c)) | ((b >> 4) << (2 * c + 1));
+      }
+  }
+}
+
+static void quantQ6_K(const float *x, BlockQ6_K *y, size_t nb) {
+  for (size_t i = 0; i < nb; ++i, x += QK_K) {
+    float scale[16];
+    float amaxScale = 0;
+    for (int j = 0; j < 16; ++j) {
+      scale[j] = signedMax(x + 16 * j, 16) / -32.0f;
+      amaxScale = std::max(amaxScale, std::fabs(scale[j]));
+    }
+    float d = amaxScale / 127.0f;
+    y[i].d = f32ToF16(d);
+    float dq = f16ToF32(y[i].d);
+    uint8_t q[QK_K];
+    for (int j = 0; j < 16; ++j) {
+      long s = dq > 0 ? std::lround(scale[j] / dq) : 0;
+      y[i].scales[j] = static_cast<int8_t>(std::clamp(s, -127L, 127L));
+      float step = dq * y[i].scales[j];
+      for (int l = 0; l < 16; ++l) {
+        long v = step != 0 ? std::lround(x[16 * j + l] / step) : 0;
+        q[16 * j + l] = static_cast<uint8_t>(std::clamp(v, -32L, 31L) + 32);
+      }
+    }
+    for (int h = 0; h < 2; ++h) {
+      uint8_t *ql = y[i].ql + 64 * h, *qh = y[i].qh + 32 * h;
+      const uint8_t *Q = q + 128 * h;
+      for (int l = 0; l < 32; ++l) {
+        ql[l] = (Q[l] & 0xF) | ((Q[l + 64] & 0xF) << 4);
+        ql[l + 32] = (Q[l + 32] & 0xF) | ((Q[l + 96] & 0xF) << 4);
+        qh[l] = (Q[l] >> 4) | ((Q[l + 32] >> 4) << 2) | ((Q[l + 64] >> 4) << 4) |
+                ((Q[l + 96] >> 4) << 6);
+      }
+    }
+  }
+}
+
+void quantizeRow(Type t, const float *x, void *dst, size_t n) {
+  size_t nb = n / blockElems(t);
+  switch (t) {
+  case Type::F32:
+    std::memcpy(dst, x, n * 4);
+    return;
+  case Type::F16: {
+    uint16_t *h = static_cast<uint16_t *>(dst);
+    for (size_t i = 0; i < n; ++i)
+      h[i] = f32ToF16(x[i]);
+    return;
+  }
+  case Type::BF16: {
+    uint16_t *h = static_cast<uint16_t *>(dst);
+    for (size_t i = 0; i < n; ++i)
+      h[i] = f32ToBF16(x[i]);
+    return;
+  }
+  case Type::Q4_0: return quantQ4_0(x, static_cast<BlockQ4_0 *>(dst), nb);
+  case Type::Q4_1: return quantQ4_1(x, static_cast<BlockQ4_1 *>(dst), nb);
+  case Type::Q5_0: return quantQ5_0(x, static_cast<BlockQ5_0 *>(dst), nb);
+  case Type::Q5_1: return quantQ5_1(x, static_cast<BlockQ5_1 *>(dst), nb);
+  case Type::Q8_0: return quantQ8_0(x, static_cast<BlockQ8_0 *>(dst), nb);
+  case Type::Q4_K: return quantQ4_K(x, static_cast<BlockQ4_K *>(dst), nb);
+  case Type::Q5_K: return quantQ5_K(x, static_cast<BlockQ5_K *>(dst), nb);
+  case Type::Q6_K: return quantQ6_K(x, static_cast<BlockQ6_K *>(dst), nb);
+  }
+}
+
+} // namespace gemmac::fmt

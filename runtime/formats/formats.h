@@ -1,0 +1,93 @@
+// ggml block formats: layouts, dequantization, the activation quantizers
+// (rounded exactly as llama.cpp's AVX2 CPU build rounds them) and weight
+// quantizers for writing test and benchmark models. Plain C++, no
+// dependencies: the runtime, the compiler and the tools share it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+namespace gemmac::fmt {
+
+// ---- half precision -------------------------------------------------------
+
+/// IEEE binary16 <-> f32 with round-to-nearest-even (what F16C does).
+float f16ToF32(uint16_t h);
+uint16_t f32ToF16(float f);
+/// bfloat16 <-> f32, round-to-nearest-even, NaN quieted.
+inline float bf16ToF32(uint16_t h) {
+  uint32_t u = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+uint16_t f32ToBF16(float f);
+inline float roundToF16(float f) { return f16ToF32(f32ToF16(f)); }
+inline float roundToBF16(float f) { return bf16ToF32(f32ToBF16(f)); }
+
+// ---- block layouts (little-endian, packed) --------------------------------
+
+constexpr int QK = 32;   // legacy block
+constexpr int QK_K = 256; // k-quant super-block
+
+struct BlockQ4_0 { uint16_t d; uint8_t qs[16]; };
+struct BlockQ4_1 { uint16_t d, m; uint8_t qs[16]; };
+struct BlockQ5_0 { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; };
+struct BlockQ5_1 { uint16_t d, m; uint8_t qh[4]; uint8_t qs[16]; };
+struct BlockQ8_0 { uint16_t d; int8_t qs[32]; };
+struct BlockQ8_1 { uint16_t d, s; int8_t qs[32]; };
+struct BlockQ4_K { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; };
+struct BlockQ5_K { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]; };
+struct BlockQ6_K { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; };
+struct BlockQ8_K { float d; int8_t qs[256]; int16_t bsums[16]; };
+
+static_assert(sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_1) == 20);
+static_assert(sizeof(BlockQ5_0) == 22 && sizeof(BlockQ5_1) == 24);
+static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ8_1) == 36);
+static_assert(sizeof(BlockQ4_K) == 144 && sizeof(BlockQ5_K) == 176);
+static_assert(sizeof(BlockQ6_K) == 210 && sizeof(BlockQ8_K) == 292);
+
+/// ggml type ids of the formats gemmac computes with.
+enum class Type : uint32_t {
+  F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8,
+  Q4_K = 12, Q5_K = 13, Q6_K = 14, BF16 = 30,
+};
+
+/// Elements and bytes per block; 0 for a type gemmac does not compute with.
+size_t blockElems(Type t);
+size_t blockBytes(Type t);
+inline size_t rowBytes(Type t, size_t n) { return n / blockElems(t) * blockBytes(t); }
+bool isSupported(uint32_t ggmlType);
+const char *typeName(Type t);
+
+/// 6-bit scale and min of sub-block j of a Q4_K/Q5_K super-block.
+inline void scaleMinK4(int j, const uint8_t *q, uint8_t &sc, uint8_t &m) {
+  if (j < 4) {
+    sc = q[j] & 63;
+    m = q[j + 4] & 63;
+  } else {
+    sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+    m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+  }
+}
+
+/// Dequantizes n elements (a multiple of the block size) of a row.
+void dequantizeRow(Type t, const void *src, float *dst, size_t n);
+
+// ---- activation quantizers (llama.cpp AVX2 rounding) -----------------------
+
+/// Q8_0: d = amax/127 stored as f16, q = rne(x * 127/amax).
+void quantizeRowQ8_0(const float *x, BlockQ8_0 *y, size_t n);
+/// Q8_1: as Q8_0 plus s = f16(d * sum(q)) with the f32 d.
+void quantizeRowQ8_1(const float *x, BlockQ8_1 *y, size_t n);
+/// Q8_K: iscale = -127/max (signed max), q = min(127, rne(iscale x)), d = 1/iscale.
+void quantizeRowQ8_K(const float *x, BlockQ8_K *y, size_t n);
+
+// ---- weight quantizers (test and benchmark models) -------------------------
+
+/// Encodes n floats of a row into `t`. Any valid encoding serves: both gemmac
+/// and llama.cpp read what is written.
+void quantizeRow(Type t, const float *x, void *dst, size_t n);
+
+} // namespace gemmac::fmt

@@ -1,0 +1,381 @@
+//===- gemmac-gen-model.cpp - writes random-weight Gemma 4 GGUFs ----------===//
+//
+// Tiny models for the parity tests and full-size ones for benchmarks, with
+// the shapes, metadata and tensor names llama.cpp expects of gemma4 files.
+// Values are random: speed does not depend on them, and parity only needs
+// both engines to read the same file.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Vocab.h"
+#include "frontends/gguf/GGUFWriter.h"
+#include "runtime/formats/formats.h"
+
+#include <cmath>
+#include <unistd.h>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace gemmac;
+using gemmac::fmt::Type;
+
+namespace {
+
+struct Variant {
+  const char *name;
+  const char *description;
+  int64_t layers, hidden, heads, kvLocal, kvGlobal, hdLocal, hdGlobal, ffn;
+  int64_t pleDim, window, vocab, context;
+  int period;        // every period-th layer is global
+  int sharedKV;      // trailing layers that reuse earlier KV (E models)
+  bool doubleWide;   // E2B: shared layers have a 2x MLP
+  bool kEqualsV;     // 12B/31B: global layers have no attn_v
+  float embedStd;
+};
+
+const Variant kVariants[] = {
+    {"dense", "tiny 12B-like: K=V global layers, 1 global kv head, period 6",
+     12, 256, 4, 2, 1, 64, 128, 512, 0, 16, 1024, 512, 6, 0, false, true,
+     0.15f},
+    {"e2b", "tiny E2B-like: PLE, period 5, shared KV, double-wide MLP", 10,
+     256, 4, 1, 1, 64, 128, 512, 128, 16, 1024, 512, 5, 5, true, false, 0.15f},
+    {"e4b", "tiny E4B-like: PLE, period 6, shared KV", 12, 256, 4, 2, 2, 64,
+     128, 512, 128, 16, 1024, 512, 6, 6, false, false, 0.15f},
+    {"12b", "full-size Gemma 4 12B shapes", 48, 3840, 16, 8, 1, 256, 512,
+     15360, 0, 1024, 262144, 131072, 6, 0, false, true, 0.05f},
+    {"e4b-full", "full-size Gemma 4 E4B shapes", 42, 2560, 8, 2, 2, 256, 512,
+     10240, 256, 512, 262144, 131072, 6, 18, false, false, 0.06f},
+    {"e2b-full", "full-size Gemma 4 E2B shapes", 35, 1536, 8, 1, 1, 256, 512,
+     6144, 256, 512, 262144, 131072, 5, 20, true, false, 0.08f},
+};
+
+struct FileType {
+  const char *name;
+  uint32_t llamaFtype; // general.file_type
+  Type base;
+  bool kMix; // llama-quantize's _M mix (Q6_K embeddings, bumped attn_v/ffn_down)
+};
+
+const FileType kFileTypes[] = {
+    {"f32", 0, Type::F32, false},    {"f16", 1, Type::F16, false},
+    {"bf16", 32, Type::BF16, false}, {"q8_0", 7, Type::Q8_0, false},
+    {"q4_0", 2, Type::Q4_0, false},  {"q4_1", 3, Type::Q4_1, false},
+    {"q5_0", 8, Type::Q5_0, false},  {"q5_1", 9, Type::Q5_1, false},
+    {"q4_k", 14, Type::Q4_K, false}, {"q5_k", 16, Type::Q5_K, false},
+    {"q6_k", 18, Type::Q6_K, false}, {"q4_k_m", 15, Type::Q4_K, true},
+    {"q5_k_m", 17, Type::Q5_K, true},
+};
+
+uint64_t splitmix(uint64_t &s) {
+  uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+float uniform01(uint64_t &s) { return (splitmix(s) >> 40) * 0x1p-24f; }
+
+uint64_t hashName(const std::string &n, uint64_t seed) {
+  uint64_t h = 1469598103934665603ull ^ seed;
+  for (char c : n)
+    h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  return h;
+}
+
+/// How a tensor's values are drawn.
+enum class Init { Linear, Embedding, Norm, OutputScale, RopeFreqs };
+
+struct TensorSpec {
+  std::string name;
+  std::vector<int64_t> ne; // ggml order: ne[0] contiguous
+  Type type;
+  Init init;
+};
+
+bool useMoreBits(int i, int n) {
+  return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
+}
+
+/// llama-quantize's fallback when a row is not a whole number of 256-blocks.
+Type fallback(Type t, int64_t ne0) {
+  if (ne0 % 256 == 0)
+    return t;
+  switch (t) {
+  case Type::Q4_K: return Type::Q5_0;
+  case Type::Q5_K: return Type::Q5_1;
+  case Type::Q6_K: return Type::Q8_0;
+  default: return t;
+  }
+}
+
+std::vector<TensorSpec> tensorList(const Variant &v, const FileType &ft) {
+  std::vector<TensorSpec> out;
+  const bool isFloat = ft.base == Type::F32 || ft.base == Type::F16 ||
+                       ft.base == Type::BF16;
+  const Type floatType = isFloat ? ft.base : Type::F32;
+  const Type embType = ft.kMix ? Type::Q6_K : ft.base;
+  auto lin = [&](const std::string &n, int64_t in, int64_t outF, Type t) {
+    out.push_back({n, {in, outF}, fallback(t, in), Init::Linear});
+  };
+  auto norm = [&](const std::string &n, int64_t len) {
+    out.push_back({n, {len}, Type::F32, Init::Norm});
+  };
+  const int64_t H = v.hidden, L = v.layers;
+  out.push_back({"token_embd.weight", {H, v.vocab}, fallback(embType, H),
+                 Init::Embedding});
+  if (v.pleDim) {
+    out.push_back({"per_layer_token_embd.weight", {L * v.pleDim, v.vocab},
+                   fallback(embType, L * v.pleDim), Init::Embedding});
+    out.push_back({"per_layer_model_proj.weight", {H, L * v.pleDim},
+                   floatType, Init::Linear});
+    norm("per_layer_proj_norm.weight", v.pleDim);
+  }
+  out.push_back({"rope_freqs.weight", {v.hdGlobal / 2}, Type::F32,
+                 Init::RopeFreqs});
+  norm("output_norm.weight", H);
+
+  const int64_t firstShared = L - v.sharedKV;
+  // attn_v tensors in file order, for the Q4_K_M "more bits" rule.
+  int nAttnV = 0;
+  for (int64_t l = 0; l < firstShared; ++l)
+    if (!(v.kEqualsV && (l + 1) % v.period == 0))
+      ++nAttnV;
+  int iAttnV = 0;
+  for (int64_t l = 0; l < L; ++l) {
+    const bool global = (l + 1) % v.period == 0;
+    const int64_t hd = global ? v.hdGlobal : v.hdLocal;
+    const int64_t nkv = global ? v.kvGlobal : v.kvLocal;
+    const int64_t ffn = (v.doubleWide && l >= firstShared) ? 2 * v.ffn : v.ffn;
+    const std::string p = "blk." + std::to_string(l) + ".";
+    norm(p + "attn_norm.weight", H);
+    lin(p + "attn_q.weight", H, v.heads * hd, ft.base);
+    if (l < firstShared) {
+      lin(p + "attn_k.weight", H, nkv * hd, ft.base);
+      if (!(v.kEqualsV && global)) {
+        Type vt = ft.base;
+        if (ft.kMix && useMoreBits(iAttnV, nAttnV))
+          vt = Type::Q6_K;
+        ++iAttnV;
+        lin(p + "attn_v.weight", H, nkv * hd, vt);
+      }
+      norm(p + "attn_k_norm.weight", hd);
+    }
+    lin(p + "attn_output.weight", v.heads * hd, H, ft.base);
+    norm(p + "attn_q_norm.weight", hd);
+    norm(p + "post_attention_norm.weight", H);
+    norm(p + "ffn_norm.weight", H);
+    lin(p + "ffn_gate.weight", H, ffn, ft.base);
+    lin(p + "ffn_up.weight", H, ffn, ft.base);
+    Type down = ft.base;
+    if (ft.kMix && useMoreBits(static_cast<int>(l), static_cast<int>(L)))
+      down = Type::Q6_K;
+    lin(p + "ffn_down.weight", ffn, H, down);
+    norm(p + "post_ffw_norm.weight", H);
+    if (v.pleDim) {
+      lin(p + "inp_gate.weight", H, v.pleDim, ft.base);
+      lin(p + "proj.weight", v.pleDim, H, ft.base);
+      norm(p + "post_norm.weight", H);
+    }
+    out.push_back({p + "layer_output_scale.weight", {1}, Type::F32,
+                   Init::OutputScale});
+  }
+  return out;
+}
+
+/// Draws the values of one row of a tensor.
+void drawRow(const TensorSpec &t, const Variant &v, uint64_t &rng,
+             float *row) {
+  const int64_t n = t.ne[0];
+  switch (t.init) {
+  case Init::Linear: {
+    float a = std::sqrt(3.0f / static_cast<float>(n));
+    for (int64_t i = 0; i < n; ++i)
+      row[i] = (2 * uniform01(rng) - 1) * a;
+    return;
+  }
+  case Init::Embedding: {
+    float a = v.embedStd * std::sqrt(3.0f);
+    for (int64_t i = 0; i < n; ++i)
+      row[i] = (2 * uniform01(rng) - 1) * a;
+    return;
+  }
+  case Init::Norm:
+    for (int64_t i = 0; i < n; ++i)
+      row[i] = 0.8f + 0.4f * uniform01(rng);
+    return;
+  case Init::OutputScale:
+    row[0] = 0.4f + 0.6f * uniform01(rng);
+    return;
+  case Init::RopeFreqs:
+    // Proportional RoPE: a quarter of the pairs rotate, the rest do not.
+    for (int64_t i = 0; i < n; ++i)
+      row[i] = i < n / 4 ? 1.0f : 1e30f;
+    return;
+  }
+}
+
+void fillTensor(const TensorSpec &t, const Variant &v, uint64_t seed,
+                uint8_t *dst, unsigned threads) {
+  int64_t rows = 1;
+  for (size_t d = 1; d < t.ne.size(); ++d)
+    rows *= t.ne[d];
+  const size_t rb = fmt::rowBytes(t.type, t.ne[0]);
+  auto work = [&](int64_t r0, int64_t r1) {
+    std::vector<float> row(t.ne[0]);
+    for (int64_t r = r0; r < r1; ++r) {
+      uint64_t rng = hashName(t.name, seed) + 0x9E3779B97F4A7C15ull * r;
+      drawRow(t, v, rng, row.data());
+      fmt::quantizeRow(t.type, row.data(), dst + r * rb, t.ne[0]);
+    }
+  };
+  if (rows < 64 || threads <= 1)
+    return work(0, rows);
+  std::vector<std::thread> pool;
+  for (unsigned i = 0; i < threads; ++i)
+    pool.emplace_back(work, rows * i / threads, rows * (i + 1) / threads);
+  for (auto &th : pool)
+    th.join();
+}
+
+void usage() {
+  std::printf(
+      "usage: gemmac-gen-model --variant NAME --type TYPE [--seed N] -o FILE\n"
+      "Writes a random-weight Gemma 4 GGUF that llama.cpp and gemmac load.\n\n"
+      "variants:\n");
+  for (const Variant &v : kVariants)
+    std::printf("  %-9s %s\n", v.name, v.description);
+  std::printf("types:\n ");
+  for (const FileType &f : kFileTypes)
+    std::printf(" %s", f.name);
+  std::printf("\n");
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  std::string variantName, typeName, out;
+  uint64_t seed = 1;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "gemmac-gen-model: %s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--variant")
+      variantName = next();
+    else if (a == "--type")
+      typeName = next();
+    else if (a == "--seed")
+      seed = std::strtoull(next().c_str(), nullptr, 10);
+    else if (a == "-o")
+      out = next();
+    else if (a == "-h" || a == "--help") {
+      usage();
+      return 0;
+    } else {
+      std::fprintf(stderr, "gemmac-gen-model: unknown argument '%s'\n",
+                   a.c_str());
+      return 2;
+    }
+  }
+  const Variant *v = nullptr;
+  for (const Variant &x : kVariants)
+    if (variantName == x.name)
+      v = &x;
+  const FileType *ft = nullptr;
+  for (const FileType &x : kFileTypes)
+    if (typeName == x.name)
+      ft = &x;
+  if (!v || !ft || out.empty()) {
+    usage();
+    return 2;
+  }
+
+  gguf::GGUFWriter w;
+  const int64_t L = v->layers;
+  w.addString("general.architecture", "gemma4");
+  w.addString("general.name", std::string("gemmac random ") + v->name);
+  w.addU32("general.file_type", ft->llamaFtype);
+  w.addU32("general.quantization_version", 2);
+  w.addU32("gemma4.context_length", static_cast<uint32_t>(v->context));
+  w.addU32("gemma4.embedding_length", static_cast<uint32_t>(v->hidden));
+  w.addU32("gemma4.block_count", static_cast<uint32_t>(L));
+  const int64_t firstShared = L - v->sharedKV;
+  std::vector<int32_t> ffn(L), kv(L);
+  std::vector<bool> pattern(L);
+  for (int64_t l = 0; l < L; ++l) {
+    bool global = (l + 1) % v->period == 0;
+    pattern[l] = !global;
+    ffn[l] = static_cast<int32_t>(
+        (v->doubleWide && l >= firstShared) ? 2 * v->ffn : v->ffn);
+    kv[l] = static_cast<int32_t>(global ? v->kvGlobal : v->kvLocal);
+  }
+  if (v->doubleWide)
+    w.addArrayI32("gemma4.feed_forward_length", ffn);
+  else
+    w.addU32("gemma4.feed_forward_length", static_cast<uint32_t>(v->ffn));
+  w.addU32("gemma4.attention.head_count", static_cast<uint32_t>(v->heads));
+  if (v->kvGlobal != v->kvLocal)
+    w.addArrayI32("gemma4.attention.head_count_kv", kv);
+  else
+    w.addU32("gemma4.attention.head_count_kv",
+             static_cast<uint32_t>(v->kvLocal));
+  w.addU32("gemma4.attention.key_length", static_cast<uint32_t>(v->hdGlobal));
+  w.addU32("gemma4.attention.value_length", static_cast<uint32_t>(v->hdGlobal));
+  w.addU32("gemma4.attention.key_length_swa", static_cast<uint32_t>(v->hdLocal));
+  w.addU32("gemma4.attention.value_length_swa",
+           static_cast<uint32_t>(v->hdLocal));
+  w.addU32("gemma4.attention.sliding_window", static_cast<uint32_t>(v->window));
+  w.addArrayBool("gemma4.attention.sliding_window_pattern", pattern);
+  w.addF32("gemma4.attention.layer_norm_rms_epsilon", 1e-6f);
+  w.addF32("gemma4.rope.freq_base", 1e6f);
+  w.addF32("gemma4.rope.freq_base_swa", 1e4f);
+  w.addU32("gemma4.rope.dimension_count", static_cast<uint32_t>(v->hdGlobal));
+  w.addU32("gemma4.rope.dimension_count_swa", static_cast<uint32_t>(v->hdLocal));
+  w.addU32("gemma4.attention.shared_kv_layers",
+           static_cast<uint32_t>(v->sharedKV));
+  w.addU32("gemma4.embedding_length_per_layer_input",
+           static_cast<uint32_t>(v->pleDim));
+  w.addF32("gemma4.final_logit_softcapping", 30.0f);
+
+  gen::Vocab vocab = gen::buildVocab(v->vocab);
+  w.addString("tokenizer.ggml.model", "gemma4");
+  w.addArrayString("tokenizer.ggml.tokens", vocab.tokens);
+  w.addArrayF32("tokenizer.ggml.scores", vocab.scores);
+  w.addArrayI32("tokenizer.ggml.token_type", vocab.types);
+  w.addArrayString("tokenizer.ggml.merges", vocab.merges);
+  w.addU32("tokenizer.ggml.bos_token_id", vocab.bos);
+  w.addU32("tokenizer.ggml.eos_token_id", vocab.eos);
+  w.addU32("tokenizer.ggml.eot_token_id", static_cast<uint32_t>(vocab.eot));
+  w.addU32("tokenizer.ggml.unknown_token_id", vocab.unk);
+  w.addU32("tokenizer.ggml.padding_token_id", vocab.pad);
+  w.addBool("tokenizer.ggml.add_bos_token", true);
+  w.addBool("tokenizer.ggml.add_space_prefix", false);
+  w.addString("tokenizer.chat_template", gen::chatTemplate());
+
+  std::vector<TensorSpec> specs = tensorList(*v, *ft);
+  for (const TensorSpec &t : specs)
+    w.addTensor(t.name, static_cast<uint32_t>(t.type), t.ne);
+
+  unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  const bool tty = isatty(fileno(stderr));
+  std::string err = w.write(out, [&](size_t i, uint8_t *dst) {
+    if (tty)
+      std::fprintf(stderr, "\r[%zu/%zu] %-40s", i + 1, specs.size(),
+                   specs[i].name.c_str());
+    fillTensor(specs[i], *v, seed, dst, threads);
+  });
+  if (tty)
+    std::fprintf(stderr, "\n");
+  if (!err.empty()) {
+    std::fprintf(stderr, "gemmac-gen-model: %s\n", err.c_str());
+    return 1;
+  }
+  return 0;
+}

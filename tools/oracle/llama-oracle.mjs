@@ -1,0 +1,67 @@
+// llama.cpp as the independent reference: evaluates a token sequence with
+// node-llama-cpp's prebuilt CPU llama.cpp and writes the logits it computes
+// at every position (float32 little-endian, one row of n_vocab per token).
+//
+//   node tools/oracle/llama-oracle.mjs MODEL.gguf --tokens 2,105,... --logits OUT
+//   node tools/oracle/llama-oracle.mjs MODEL.gguf --tokenize "text"   (prints ids)
+//   node tools/oracle/llama-oracle.mjs MODEL.gguf --info               (prints vocab facts)
+import {getLlama, LlamaLogLevel} from "node-llama-cpp";
+import fs from "node:fs";
+
+function fail(msg) {
+    console.error(`llama-oracle: ${msg}`);
+    process.exit(2);
+}
+
+const args = process.argv.slice(2);
+const modelPath = args[0];
+if (!modelPath || modelPath.startsWith("--"))
+    fail("usage: llama-oracle.mjs MODEL.gguf (--tokens LIST --logits FILE | --tokenize TEXT | --info) [--threads N]");
+const opt = (name) => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1] : undefined;
+};
+const threads = Number(opt("--threads") ?? 2);
+
+const llama = await getLlama({gpu: false, build: "never", logLevel: LlamaLogLevel.error});
+const model = await llama.loadModel({modelPath, gpuLayers: 0, vocabOnly: args.includes("--tokenize") || args.includes("--info")});
+
+if (args.includes("--tokenize")) {
+    const text = opt("--tokenize");
+    const ids = model.tokenize(text, true);
+    console.log(ids.join(","));
+    process.exit(0);
+}
+if (args.includes("--info")) {
+    console.log(JSON.stringify({bos: model.tokens.bos, eos: model.tokens.eos, eot: model.tokens.eot}));
+    process.exit(0);
+}
+
+const tokens = (opt("--tokens") ?? fail("--tokens is required")).split(",").map(Number);
+const out = opt("--logits") ?? fail("--logits is required");
+const nVocab = model.fileInfo.metadata.tokenizer.ggml.tokens.length;
+
+// One batch for the whole sequence: llama.cpp then runs its tiled f32
+// flash-attention path (>= 64 tokens), the exact one.
+const batch = Math.max(64, tokens.length);
+const context = await model.createContext({
+    contextSize: Math.max(256, tokens.length + 8),
+    batchSize: batch,
+    threads,
+    sequences: 1,
+});
+const sequence = context.getSequence();
+const res = await sequence.controlledEvaluate(
+    tokens.map((t) => [t, {generateNext: {logits: true}}]));
+
+const buf = Buffer.alloc(tokens.length * Number(nVocab) * 4);
+for (let i = 0; i < tokens.length; i++) {
+    const logits = res[i]?.next?.logits;
+    if (!logits || logits.size !== Number(nVocab))
+        fail(`position ${i}: expected ${nVocab} logits, got ${logits?.size}`);
+    for (const [tok, value] of logits)
+        buf.writeFloatLE(value, (i * Number(nVocab) + tok) * 4);
+}
+fs.writeFileSync(out, buf);
+await context.dispose();
+await model.dispose();
