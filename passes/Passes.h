@@ -1,6 +1,11 @@
 //===- Passes.h - gemmac passes ----------------------------------*- C++ -*-===//
 #pragma once
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Pass/Pass.h"
 
 namespace gemmac {
@@ -10,5 +15,26 @@ namespace gemmac {
 
 #define GEN_PASS_REGISTRATION
 #include "passes/Passes.h.inc"
+
+/// Names shared by the lowering, the runtime ABI and the artifact writer.
+namespace abi {
+inline constexpr llvm::StringLiteral kForward = "gemmac_forward";
+inline constexpr llvm::StringLiteral kKVBytes = "gemmac_kv_bytes";
+inline constexpr llvm::StringLiteral kArenaBytes = "gemmac_arena_bytes";
+inline constexpr llvm::StringLiteral kModelMeta = "gemmac_model_meta";
+/// Entries of gemmac_model_meta (runtime/src/model_abi.h mirrors them).
+enum MetaIndex {
+  kMetaAbiVersion = 0,
+  kMetaVocab,
+  kMetaHidden,
+  kMetaLayers,
+  kMetaContext,
+  kMetaWeightsBytes,
+  kMetaFingerprint,
+  kMetaMaxBatch,
+  kMetaCount = 16
+};
+inline constexpr int64_t kAbiVersion = 1;
+} // namespace abi
 
 } // namespace gemmac

@@ -1,9 +1,11 @@
 //===- gemmac-opt.cpp - parse, verify, transform and print gemma IR -------===//
 
 #include "dialects/gemma/GemmaDialect.h"
+#include "compiler/pipeline/Pipeline.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -20,9 +22,10 @@ int main(int argc, char **argv) {
                   mlir::arith::ArithDialect, mlir::memref::MemRefDialect,
                   mlir::linalg::LinalgDialect, mlir::scf::SCFDialect,
                   mlir::math::MathDialect, mlir::tensor::TensorDialect,
-                  mlir::LLVM::LLVMDialect>();
+                  mlir::LLVM::LLVMDialect, mlir::cf::ControlFlowDialect>();
   mlir::registerTransformsPasses();
   gemmac::registerGemmacPasses();
+  gemmac::registerPhasePipelines();
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "gemmac optimizer driver\n", registry));
 }

@@ -86,7 +86,7 @@ uint64_t hashName(const std::string &n, uint64_t seed) {
 }
 
 /// How a tensor's values are drawn.
-enum class Init { Linear, Embedding, Norm, OutputScale, RopeFreqs };
+enum class Init { Linear, Embedding, Norm, PostNorm, QKNorm, OutputScale, RopeFreqs };
 
 struct TensorSpec {
   std::string name;
@@ -123,6 +123,9 @@ std::vector<TensorSpec> tensorList(const Variant &v, const FileType &ft) {
   auto norm = [&](const std::string &n, int64_t len) {
     out.push_back({n, {len}, Type::F32, Init::Norm});
   };
+  auto postNorm = [&](const std::string &n, int64_t len) {
+    out.push_back({n, {len}, Type::F32, Init::PostNorm});
+  };
   const int64_t H = v.hidden, L = v.layers;
   out.push_back({"token_embd.weight", {H, v.vocab}, fallback(embType, H),
                  Init::Embedding});
@@ -133,8 +136,9 @@ std::vector<TensorSpec> tensorList(const Variant &v, const FileType &ft) {
                    floatType, Init::Linear});
     norm("per_layer_proj_norm.weight", v.pleDim);
   }
-  out.push_back({"rope_freqs.weight", {v.hdGlobal / 2}, Type::F32,
-                 Init::RopeFreqs});
+  if (L >= v.period) // only global layers read it
+    out.push_back({"rope_freqs.weight", {v.hdGlobal / 2}, Type::F32,
+                   Init::RopeFreqs});
   norm("output_norm.weight", H);
 
   const int64_t firstShared = L - v.sharedKV;
@@ -161,11 +165,11 @@ std::vector<TensorSpec> tensorList(const Variant &v, const FileType &ft) {
         ++iAttnV;
         lin(p + "attn_v.weight", H, nkv * hd, vt);
       }
-      norm(p + "attn_k_norm.weight", hd);
+      out.push_back({p + "attn_k_norm.weight", {hd}, Type::F32, Init::QKNorm});
     }
     lin(p + "attn_output.weight", v.heads * hd, H, ft.base);
-    norm(p + "attn_q_norm.weight", hd);
-    norm(p + "post_attention_norm.weight", H);
+    out.push_back({p + "attn_q_norm.weight", {hd}, Type::F32, Init::QKNorm});
+    postNorm(p + "post_attention_norm.weight", H);
     norm(p + "ffn_norm.weight", H);
     lin(p + "ffn_gate.weight", H, ffn, ft.base);
     lin(p + "ffn_up.weight", H, ffn, ft.base);
@@ -173,11 +177,11 @@ std::vector<TensorSpec> tensorList(const Variant &v, const FileType &ft) {
     if (ft.kMix && useMoreBits(static_cast<int>(l), static_cast<int>(L)))
       down = Type::Q6_K;
     lin(p + "ffn_down.weight", ffn, H, down);
-    norm(p + "post_ffw_norm.weight", H);
+    postNorm(p + "post_ffw_norm.weight", H);
     if (v.pleDim) {
       lin(p + "inp_gate.weight", H, v.pleDim, ft.base);
       lin(p + "proj.weight", v.pleDim, H, ft.base);
-      norm(p + "post_norm.weight", H);
+      postNorm(p + "post_norm.weight", H);
     }
     out.push_back({p + "layer_output_scale.weight", {1}, Type::F32,
                    Init::OutputScale});
@@ -206,6 +210,26 @@ void drawRow(const TensorSpec &t, const Variant &v, uint64_t &rng,
     for (int64_t i = 0; i < n; ++i)
       row[i] = 0.8f + 0.4f * uniform01(rng);
     return;
+  case Init::PostNorm: {
+    // Each layer adds a normed branch to the residual stream. The MLP
+    // branch is kept small: llama.cpp rounds GELU through an f16 table, and a
+    // random network with a full-size MLP branch turns the table's rounding
+    // steps into large swings (measured in docs/testing.md), which would hide
+    // real errors. The attention branch keeps a moderate scale.
+    float c = t.name.find("post_ffw") != std::string::npos ? 0.1f : 0.3f;
+    for (int64_t i = 0; i < n; ++i)
+      row[i] = c * (0.8f + 0.4f * uniform01(rng));
+    return;
+  }
+  case Init::QKNorm: {
+    // Attention scale is 1.0 and q, k are RMS-normed: these weights set the
+    // score spread. Aim for scores of standard deviation ~1, as a trained
+    // model has, rather than sqrt(head_dim), which makes attention one-hot.
+    float c = std::sqrt(1.0f / std::sqrt(static_cast<float>(n)));
+    for (int64_t i = 0; i < n; ++i)
+      row[i] = c * (0.8f + 0.4f * uniform01(rng));
+    return;
+  }
   case Init::OutputScale:
     row[0] = 0.4f + 0.6f * uniform01(rng);
     return;
@@ -242,7 +266,8 @@ void fillTensor(const TensorSpec &t, const Variant &v, uint64_t seed,
 
 void usage() {
   std::printf(
-      "usage: gemmac-gen-model --variant NAME --type TYPE [--seed N] -o FILE\n"
+      "usage: gemmac-gen-model --variant NAME --type TYPE [--seed N] "
+      "[--layers N] -o FILE\n"
       "Writes a random-weight Gemma 4 GGUF that llama.cpp and gemmac load.\n\n"
       "variants:\n");
   for (const Variant &v : kVariants)
@@ -258,6 +283,7 @@ void usage() {
 int main(int argc, char **argv) {
   std::string variantName, typeName, out;
   uint64_t seed = 1;
+  int64_t layers = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -273,6 +299,8 @@ int main(int argc, char **argv) {
       typeName = next();
     else if (a == "--seed")
       seed = std::strtoull(next().c_str(), nullptr, 10);
+    else if (a == "--layers")
+      layers = std::strtoll(next().c_str(), nullptr, 10);
     else if (a == "-o")
       out = next();
     else if (a == "-h" || a == "--help") {
@@ -295,6 +323,13 @@ int main(int argc, char **argv) {
   if (!v || !ft || out.empty()) {
     usage();
     return 2;
+  }
+  Variant custom = *v;
+  if (layers > 0) {
+    // Fewer layers (debugging): keep the last sharedKV layers shared.
+    custom.layers = layers;
+    custom.sharedKV = std::min<int>(custom.sharedKV, std::max<int64_t>(0, layers - 2));
+    v = &custom;
   }
 
   gguf::GGUFWriter w;

@@ -5,6 +5,7 @@
 //   node tools/oracle/llama-oracle.mjs MODEL.gguf --tokens 2,105,... --logits OUT
 //   node tools/oracle/llama-oracle.mjs MODEL.gguf --tokenize "text"   (prints ids)
 //   node tools/oracle/llama-oracle.mjs MODEL.gguf --info               (prints vocab facts)
+// Options: --threads N, --kv-type F16|F32, --no-flash-attention
 import {getLlama, LlamaLogLevel} from "node-llama-cpp";
 import fs from "node:fs";
 
@@ -46,6 +47,10 @@ const nVocab = model.fileInfo.metadata.tokenizer.ggml.tokens.length;
 const batch = Math.max(64, tokens.length);
 const context = await model.createContext({
     contextSize: Math.max(256, tokens.length + 8),
+    // --kv-type F32 (with flash attention off: llama.cpp's FA path would
+    // cast an F32 cache back to F16) makes llama.cpp's attention exact f32.
+    ...(opt("--kv-type") ? {experimentalKvCacheKeyType: opt("--kv-type"), experimentalKvCacheValueType: opt("--kv-type")} : {}),
+    ...(args.includes("--no-flash-attention") ? {flashAttention: false} : {}),
     batchSize: batch,
     threads,
     sequences: 1,

@@ -1,0 +1,148 @@
+//===- WeightsFile.cpp - the weight file beside a compiled program --------===//
+
+#include "compiler/artifact/WeightsFile.h"
+#include "dialects/gemma/GemmaDialect.h"
+#include "runtime/src/artifact_format.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <cstring>
+
+using namespace gemmac;
+using namespace gemmac::gemma;
+using llvm::Error;
+
+namespace {
+
+template <typename T> void put(std::string &out, T v) {
+  out.append(reinterpret_cast<const char *>(&v), sizeof(T));
+}
+void putBytes(std::string &out, llvm::StringRef s) {
+  put<uint32_t>(out, static_cast<uint32_t>(s.size()));
+  out.append(s.data(), s.size());
+}
+
+std::string serializeTokenizer(const TokenizerData &t) {
+  std::string out(artifact::kTokenizerMagic, 4);
+  put<uint32_t>(out, artifact::kTokenizerVersion);
+  put<uint32_t>(out, static_cast<uint32_t>(t.tokens.size()));
+  for (size_t i = 0; i < t.tokens.size(); ++i) {
+    putBytes(out, t.tokens[i]);
+    put<int32_t>(out, t.types[i]);
+    put<float>(out, t.scores[i]);
+  }
+  put<uint32_t>(out, static_cast<uint32_t>(t.merges.size()));
+  for (const std::string &m : t.merges)
+    putBytes(out, m);
+  for (int32_t id : {t.bos, t.eos, t.eot, t.pad, t.unk})
+    put<int32_t>(out, id);
+  put<uint32_t>(out, t.addBos ? 1 : 0);
+  put<uint32_t>(out, static_cast<uint32_t>(t.endOfGeneration.size()));
+  for (int32_t id : t.endOfGeneration)
+    put<int32_t>(out, id);
+  put<uint32_t>(out, static_cast<uint32_t>(t.suppress.size()));
+  for (int32_t id : t.suppress)
+    put<int32_t>(out, id);
+  putBytes(out, t.chatTemplate);
+  return out;
+}
+
+void copyString(char *dst, size_t cap, llvm::StringRef s) {
+  size_t n = std::min(cap - 1, s.size());
+  std::memcpy(dst, s.data(), n);
+  dst[n] = 0;
+}
+
+} // namespace
+
+llvm::Expected<WeightLayout> gemmac::collectWeightLayout(mlir::ModuleOp module) {
+  auto bytesAttr =
+      module->getAttrOfType<mlir::IntegerAttr>("gemma.weights_bytes");
+  auto fpAttr =
+      module->getAttrOfType<mlir::IntegerAttr>("gemma.weights_fingerprint");
+  if (!bytesAttr || !fpAttr)
+    return llvm::createStringError("module has no weight layout");
+  WeightLayout layout;
+  layout.totalBytes = bytesAttr.getInt();
+  layout.fingerprint = static_cast<uint64_t>(fpAttr.getInt());
+  for (WeightDefOp def : module.getOps<WeightDefOp>()) {
+    if (!def.getBlobOffset())
+      return llvm::createStringError("weight '" + def.getSymName() +
+                                     "' has no blob offset");
+    layout.weights.push_back({def.getSymName().str(), def.getSourceOffset(),
+                              *def.getBlobOffset(),
+                              static_cast<uint64_t>(
+                                  def.getWeightType().getStorageBytes())});
+  }
+  std::sort(layout.weights.begin(), layout.weights.end(),
+            [](auto &a, auto &b) { return a.blobOffset < b.blobOffset; });
+  return layout;
+}
+
+Error gemmac::writeWeightsFile(llvm::StringRef path, const WeightLayout &layout,
+                               const WeightsSource &source,
+                               const TokenizerData &tokenizer,
+                               llvm::StringRef target, bool progress) {
+  const uint64_t weightsBytes = layout.totalBytes;
+  const uint64_t tokenizerOffset =
+      (artifact::kHeaderBytes + weightsBytes + 4095) / 4096 * 4096;
+  std::string tok = serializeTokenizer(tokenizer);
+
+  artifact::ArtifactHeader h{};
+  std::memcpy(h.magic, artifact::kMagic, 8);
+  h.version = artifact::kVersion;
+  h.headerBytes = artifact::kHeaderBytes;
+  h.fingerprint = layout.fingerprint;
+  h.weightsOffset = artifact::kHeaderBytes;
+  h.weightsBytes = weightsBytes;
+  h.tokenizerOffset = tokenizerOffset;
+  h.tokenizerBytes = tok.size();
+  h.sourceBytes = source.size;
+  copyString(h.source, sizeof h.source, llvm::sys::path::filename(source.name));
+  copyString(h.target, sizeof h.target, target);
+  copyString(h.compiler, sizeof h.compiler, "gemmac 0.1");
+
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_None);
+  if (ec)
+    return llvm::createStringError(ec, path + ": " + ec.message());
+  std::string header(artifact::kHeaderBytes, '\0');
+  std::memcpy(header.data(), &h, sizeof h);
+  os << header;
+
+  uint64_t written = 0, done = 0;
+  for (const WeightPlacement &w : layout.weights) {
+    if (w.sourceOffset > source.size || w.bytes > source.size - w.sourceOffset)
+      return llvm::createStringError(source.name + ": weight '" + w.name +
+                                     "' at offset " +
+                                     std::to_string(w.sourceOffset) +
+                                     " runs past the end of the checkpoint");
+    if (w.blobOffset < written)
+      return llvm::createStringError("weight blob offsets overlap");
+    os.write_zeros(w.blobOffset - written);
+    // Stream in 64 MiB pieces: the page cache, not the heap, holds the data.
+    for (uint64_t off = 0; off < w.bytes; off += 64ull << 20) {
+      uint64_t n = std::min<uint64_t>(64ull << 20, w.bytes - off);
+      os.write(reinterpret_cast<const char *>(source.data + w.sourceOffset + off),
+               n);
+    }
+    written = w.blobOffset + w.bytes;
+    done += w.bytes;
+    if (progress)
+      llvm::errs() << llvm::format("\rwriting weights %5.1f%%",
+                                   100.0 * done /
+                                       std::max<uint64_t>(1, weightsBytes));
+  }
+  if (progress)
+    llvm::errs() << "\n";
+  os.write_zeros(tokenizerOffset - artifact::kHeaderBytes - written);
+  os << tok;
+  os.close();
+  if (os.has_error())
+    return llvm::createStringError(path + ": write failed (disk full?)");
+  return Error::success();
+}

@@ -1,0 +1,196 @@
+//===- compile-model.cpp - a Gemma 4 checkpoint in, a program out ---------===//
+//
+//   compile-model MODEL.gguf --target cpu -o OUT
+//
+// writes OUT (a native executable) and OUT.weights (mmapped by OUT at run
+// time). --compile-to=PHASE stops after a phase and prints its IR.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/artifact/WeightsFile.h"
+#include "compiler/pipeline/Pipeline.h"
+#include "compiler/targets/cpu/CpuTarget.h"
+#include "dialects/gemma/GemmaDialect.h"
+#include "frontends/gguf/GGUFImport.h"
+#include "frontends/gguf/GGUFTokenizer.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+#include <sys/resource.h>
+#include <unistd.h>
+
+using namespace gemmac;
+namespace cl = llvm::cl;
+
+static cl::OptionCategory category("compile-model options");
+static cl::opt<std::string> inputPath(cl::Positional, cl::desc("MODEL.gguf"),
+                                      cl::cat(category));
+static cl::opt<std::string> outputPath("o", cl::desc("output program path"),
+                                       cl::value_desc("OUT"),
+                                       cl::cat(category));
+static cl::opt<std::string>
+    targetSpec("target",
+               cl::desc("cpu, or cpu:<cpu name>/cpu:<+feature,...> "
+                        "(default: the host CPU)"),
+               cl::init("cpu"), cl::cat(category));
+static cl::opt<std::string> compileTo(
+    "compile-to",
+    cl::desc("stop after a phase and print its IR: import, model, quant, "
+             "kernel, target"),
+    cl::cat(category));
+static cl::list<std::string>
+    disabledPasses("disable-pass", cl::desc("switch off an optional pass"),
+                   cl::value_desc("NAME"), cl::cat(category));
+static cl::opt<std::string>
+    kvCacheType("kv-cache",
+                cl::desc("element type of the KV cache: f16 (default, as "
+                         "llama.cpp) or f32"),
+                cl::init("f16"), cl::cat(category));
+static cl::opt<bool> keepObject("keep-object",
+                                cl::desc("keep OUT.o after linking"),
+                                cl::cat(category));
+static cl::opt<bool> quiet("quiet", cl::desc("no progress or summary"),
+                           cl::cat(category));
+
+static int fail(const llvm::Twine &message) {
+  llvm::WithColor::error(llvm::errs(), "compile-model") << message << "\n";
+  return 1;
+}
+
+static int fail(llvm::Error e) {
+  std::string msg = llvm::toString(std::move(e));
+  return fail(msg);
+}
+
+/// Peak resident memory of this process in MiB.
+static long peakRssMiB() {
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss / 1024;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(category);
+  cl::SetVersionPrinter(
+      [](llvm::raw_ostream &os) { os << "compile-model (gemmac) 0.1\n"; });
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "compile-model: compiles a Gemma 4 checkpoint into a native program\n\n"
+      "  compile-model MODEL.gguf --target cpu -o OUT\n\n"
+      "writes OUT and OUT.weights; run `OUT --help` for the program's CLI.\n");
+  auto start = std::chrono::steady_clock::now();
+
+  if (inputPath.empty())
+    return fail("no input model (usage: compile-model MODEL.gguf -o OUT)");
+  std::optional<Phase> stopAfter = Phase::Artifact;
+  if (!compileTo.empty()) {
+    stopAfter = parsePhase(compileTo);
+    if (!stopAfter || *stopAfter == Phase::Artifact)
+      return fail("unknown phase '" + compileTo +
+                  "' (import, model, quant, kernel, target)");
+  }
+  if (*stopAfter == Phase::Artifact && outputPath.empty())
+    return fail("no output path (-o OUT)");
+  auto target = parseCpuTarget(targetSpec);
+  if (!target)
+    return fail(target.takeError());
+
+  mlir::DialectRegistry registry;
+  registry.insert<gemma::GemmaDialect, mlir::func::FuncDialect,
+                  mlir::arith::ArithDialect, mlir::memref::MemRefDialect,
+                  mlir::linalg::LinalgDialect, mlir::scf::SCFDialect,
+                  mlir::math::MathDialect, mlir::cf::ControlFlowDialect,
+                  mlir::LLVM::LLVMDialect>();
+  mlir::MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+
+  auto file = gguf::GGUFFile::open(inputPath);
+  if (!file)
+    return fail(file.takeError());
+  auto module = gguf::importGemma4(context, **file);
+  if (!module)
+    return fail(module.takeError());
+  if (mlir::failed(mlir::verify(**module)))
+    return fail(inputPath + ": the imported module does not verify");
+  if (kvCacheType != "f16" && kvCacheType != "f32")
+    return fail("--kv-cache must be f16 or f32, got '" + kvCacheType + "'");
+  (**module)->setAttr("gemma.kv_cache_type",
+                      mlir::StringAttr::get(&context, kvCacheType));
+  auto tokenizer = gguf::readTokenizer(**file);
+  if (!tokenizer)
+    return fail(tokenizer.takeError());
+
+  WeightLayout layout;
+  PipelineOptions options;
+  for (const std::string &p : disabledPasses)
+    options.disabledPasses.insert(p);
+  for (Phase phase : {Phase::Import, Phase::Model, Phase::Quant, Phase::Kernel,
+                      Phase::Target}) {
+    mlir::PassManager pm(&context);
+    addPhasePasses(pm, phase, options);
+    if (mlir::failed(pm.run(**module)))
+      return fail("the " + phaseName(phase) + " phase failed on " + inputPath);
+    if (phase == Phase::Quant) {
+      auto collected = collectWeightLayout(**module);
+      if (!collected)
+        return fail(collected.takeError());
+      layout = std::move(*collected);
+    }
+    if (phase == *stopAfter) {
+      (*module)->print(llvm::outs());
+      llvm::outs() << "\n";
+      return 0;
+    }
+  }
+
+  const bool tty = !quiet && isatty(2);
+  std::string object = outputPath + ".o";
+  if (llvm::Error e = emitObject(**module, *target, object))
+    return fail(std::move(e));
+  static int anchor;
+  std::string exeDir = llvm::sys::path::parent_path(
+                           llvm::sys::fs::getMainExecutable(argv[0], &anchor))
+                           .str();
+  std::string runtime = exeDir + "/../lib/libgemmac_runtime.a";
+  if (llvm::Error e = linkProgram(object, runtime, outputPath))
+    return fail(std::move(e));
+  if (!keepObject)
+    llvm::sys::fs::remove(object);
+  WeightsSource source{(*file)->base(), (*file)->fileSize(), inputPath};
+  if (llvm::Error e = writeWeightsFile(outputPath + ".weights", layout,
+                                       source, *tokenizer,
+                                       target->describe(), tty))
+    return fail(std::move(e));
+
+  if (!quiet) {
+    double secs = std::chrono::duration<double>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+    llvm::errs() << llvm::format(
+        "compile-model: wrote %s and %s.weights in %.1f s (peak memory %ld "
+        "MiB, target %s)\n",
+        outputPath.c_str(), outputPath.c_str(), secs, peakRssMiB(),
+        target->describe().c_str());
+  }
+  return 0;
+}

@@ -1,0 +1,35 @@
+//===- Pipeline.h - compile-model's phases ------------------------*- C++ -*-===//
+//
+// import -> model -> quant -> kernel -> target -> artifact. Each phase is a
+// pass pipeline that can be run alone and stopped after (--compile-to).
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/StringRef.h"
+
+#include <optional>
+#include <set>
+#include <string>
+
+namespace gemmac {
+
+enum class Phase { Import, Model, Quant, Kernel, Target, Artifact };
+
+std::optional<Phase> parsePhase(llvm::StringRef name);
+llvm::StringRef phaseName(Phase phase);
+
+struct PipelineOptions {
+  /// Passes switched off by name (--disable-pass).
+  std::set<std::string> disabledPasses;
+};
+
+/// Adds the passes of `phase` (Model..Target) to `pm`.
+void addPhasePasses(mlir::OpPassManager &pm, Phase phase,
+                    const PipelineOptions &options);
+
+/// Registers the phase pipelines with gemmac-opt (-gemmac-<phase>-phase).
+void registerPhasePipelines();
+
+} // namespace gemmac

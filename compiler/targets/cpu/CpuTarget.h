@@ -1,0 +1,33 @@
+//===- CpuTarget.h - LLVM dialect -> native object -> executable --*- C++ -*-===//
+#pragma once
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/Error.h"
+
+#include <string>
+
+namespace gemmac {
+
+struct CpuTarget {
+  std::string triple;   // empty: the host's
+  std::string cpu;      // e.g. "znver3", "haswell"; empty: the host's
+  std::string features; // e.g. "+avx2,+fma"; empty with an empty cpu: host's
+  std::string describe() const { return "cpu:" + cpu; }
+};
+
+/// Parses "cpu", "cpu:<cpu name>" or "cpu:<+feature,...>" (host by default).
+llvm::Expected<CpuTarget> parseCpuTarget(llvm::StringRef spec);
+
+/// Translates an LLVM-dialect module to LLVM IR, optimizes it at O3 for the
+/// target and writes a relocatable object file.
+llvm::Error emitObject(mlir::ModuleOp module, const CpuTarget &target,
+                       llvm::StringRef objectPath);
+
+/// Links the object with the runtime into a program. `runtimeArchive` is
+/// libgemmac_runtime.a; the C++ driver is $GEMMAC_CXX or the one gemmac was
+/// built with.
+llvm::Error linkProgram(llvm::StringRef objectPath,
+                        llvm::StringRef runtimeArchive,
+                        llvm::StringRef outputPath);
+
+} // namespace gemmac

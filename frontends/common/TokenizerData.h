@@ -1,0 +1,24 @@
+//===- TokenizerData.h - a checkpoint's tokenizer -----------------*- C++ -*-===//
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace gemmac {
+
+/// What the compiled program needs to tokenize, detokenize and stop.
+struct TokenizerData {
+  std::vector<std::string> tokens;
+  std::vector<int32_t> types;  // llama.cpp token types: 1 normal, 2 unknown,
+                               // 3 control, 4 user-defined, 5 unused, 6 byte
+  std::vector<float> scores;
+  std::vector<std::string> merges; // "left right", rank = index
+  int32_t bos = -1, eos = -1, eot = -1, pad = -1, unk = -1;
+  bool addBos = true;
+  std::vector<int32_t> endOfGeneration;
+  std::vector<int32_t> suppress;
+  std::string chatTemplate;
+};
+
+} // namespace gemmac

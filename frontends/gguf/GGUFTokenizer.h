@@ -1,0 +1,13 @@
+//===- GGUFTokenizer.h - the gemma4 tokenizer of a GGUF -----------*- C++ -*-===//
+#pragma once
+
+#include "frontends/common/TokenizerData.h"
+#include "frontends/gguf/GGUFFile.h"
+
+namespace gemmac::gguf {
+
+/// Reads tokenizer.ggml.* (model "gemma4"): tokens, types, merges, special
+/// ids and the chat template, with every id checked against the vocabulary.
+llvm::Expected<TokenizerData> readTokenizer(const GGUFFile &file);
+
+} // namespace gemmac::gguf

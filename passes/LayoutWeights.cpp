@@ -1,0 +1,72 @@
+//===- LayoutWeights.cpp - place weights in the program's weight blob -----===//
+
+#include "dialects/gemma/GemmaDialect.h"
+#include "passes/Passes.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/SetVector.h"
+
+namespace gemmac {
+#define GEN_PASS_DEF_LAYOUTWEIGHTS
+#include "passes/Passes.h.inc"
+} // namespace gemmac
+
+using namespace mlir;
+using namespace gemmac;
+using namespace gemmac::gemma;
+
+namespace {
+
+constexpr int64_t kAlignment = 64;
+
+/// FNV-1a, enough to tell two layouts apart.
+struct Fingerprint {
+  uint64_t h = 1469598103934665603ull;
+  void add(StringRef s) {
+    for (char c : s)
+      h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+    add(uint64_t(s.size()));
+  }
+  void add(uint64_t v) {
+    for (int i = 0; i < 8; ++i)
+      h = (h ^ ((v >> (8 * i)) & 0xFF)) * 1099511628211ull;
+  }
+};
+
+struct LayoutWeightsPass
+    : public gemmac::impl::LayoutWeightsBase<LayoutWeightsPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    llvm::SetVector<StringRef> used;
+    module.walk([&](WeightOp op) { used.insert(op.getName()); });
+
+    Fingerprint fp;
+    if (auto src = module->getAttrOfType<StringAttr>("gemma.source"))
+      fp.add(src.getValue());
+    int64_t offset = 0;
+    for (WeightDefOp def :
+         llvm::make_early_inc_range(module.getOps<WeightDefOp>())) {
+      if (!used.contains(def.getSymName())) {
+        def.erase();
+        continue;
+      }
+      WeightType type = def.getWeightType();
+      offset = (offset + kAlignment - 1) / kAlignment * kAlignment;
+      def.setBlobOffsetAttr(
+          IntegerAttr::get(IntegerType::get(&getContext(), 64), offset));
+      fp.add(def.getSymName());
+      fp.add(static_cast<uint64_t>(type.getFormat()));
+      for (int64_t d : type.getShape())
+        fp.add(static_cast<uint64_t>(d));
+      fp.add(static_cast<uint64_t>(def.getSourceOffset()));
+      fp.add(static_cast<uint64_t>(offset));
+      offset += type.getStorageBytes();
+    }
+    Builder b(&getContext());
+    module->setAttr("gemma.weights_bytes", b.getI64IntegerAttr(offset));
+    module->setAttr("gemma.weights_fingerprint",
+                    b.getI64IntegerAttr(static_cast<int64_t>(fp.h)));
+  }
+};
+
+} // namespace

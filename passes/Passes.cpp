@@ -1,1 +1,0 @@
-#include "passes/Passes.h"

@@ -1,0 +1,92 @@
+/* gemmac.h - the C API of a compiled Gemma 4 model.
+ *
+ * A program built by compile-model contains the model's code; this API opens
+ * its weight file, creates sessions (each with its own KV cache), feeds
+ * tokens, reads logits, samples and generates. Functions that can fail return
+ * NULL or a negative value; gemmac_last_error() says why.
+ */
+#ifndef GEMMAC_H
+#define GEMMAC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef int32_t gemmac_token;
+typedef struct gemmac_model gemmac_model;
+typedef struct gemmac_session gemmac_session;
+
+/* The message of the last failure on this thread ("" if none). */
+const char *gemmac_last_error(void);
+
+/* Opens the weight file compiled for this program (NULL: the program's own
+ * path + ".weights"). n_threads <= 0 uses every core. */
+gemmac_model *gemmac_model_open(const char *weights_path, int n_threads);
+void gemmac_model_close(gemmac_model *model);
+
+int32_t gemmac_model_vocab_size(const gemmac_model *model);
+int32_t gemmac_model_context_length(const gemmac_model *model);
+int32_t gemmac_model_threads(const gemmac_model *model);
+/* Bytes of weights one decoded token reads (the whole weight blob). */
+uint64_t gemmac_model_weight_bytes(const gemmac_model *model);
+
+/* Tokenizer. Returns the number of tokens written, or -(needed) if cap is too
+ * small. add_bos prepends <bos>; parse_special recognizes control tokens
+ * written in the text. */
+int32_t gemmac_tokenize(const gemmac_model *model, const char *text,
+                        size_t len, int add_bos, int parse_special,
+                        gemmac_token *out, int32_t cap);
+/* Writes the bytes of a token (control tokens only if special); returns the
+ * length, or -(needed) if cap is too small. */
+int32_t gemmac_token_to_piece(const gemmac_model *model, gemmac_token token,
+                              char *buf, int32_t cap, int special);
+int gemmac_token_is_eog(const gemmac_model *model, gemmac_token token);
+gemmac_token gemmac_token_bos(const gemmac_model *model);
+
+/* A session holds a KV cache for n_ctx tokens (<= 0: the model's context,
+ * capped at 4096). Sliding-window layers keep only their window. */
+gemmac_session *gemmac_session_new(gemmac_model *model, int32_t n_ctx);
+void gemmac_session_free(gemmac_session *session);
+void gemmac_session_reset(gemmac_session *session);
+int32_t gemmac_session_position(const gemmac_session *session);
+int32_t gemmac_session_context(const gemmac_session *session);
+/* Bytes of KV cache the session allocated. */
+uint64_t gemmac_session_kv_bytes(const gemmac_session *session);
+
+/* Feeds n tokens after the ones already seen. logits (may be NULL) receives
+ * the logits of the last token, or of every token when all_logits is set
+ * (n * vocab floats). Returns 0, or -1 on error. */
+int gemmac_session_eval(gemmac_session *session, const gemmac_token *tokens,
+                        int32_t n, float *logits, int all_logits);
+
+typedef struct {
+  float temperature; /* <= 0: greedy */
+  int32_t top_k;     /* <= 0: off */
+  float top_p;       /* >= 1: off */
+  float min_p;       /* <= 0: off */
+  uint64_t seed;
+} gemmac_sampler_params;
+
+gemmac_sampler_params gemmac_sampler_defaults(void);
+gemmac_token gemmac_sample(gemmac_session *session, const float *logits,
+                           const gemmac_sampler_params *params);
+
+/* Receives each generated piece; returns nonzero to stop. */
+typedef int (*gemmac_piece_fn)(const char *piece, size_t len, void *user);
+
+/* Tokenizes prompt (with <bos>, special tokens parsed), evaluates it and
+ * generates up to max_tokens tokens, stopping at end-of-generation tokens.
+ * Returns the number of tokens generated, or -1 on error. */
+int32_t gemmac_generate(gemmac_session *session, const char *prompt,
+                        int32_t max_tokens,
+                        const gemmac_sampler_params *params,
+                        gemmac_piece_fn on_piece, void *user);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GEMMAC_H */

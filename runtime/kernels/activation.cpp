@@ -1,0 +1,55 @@
+// GELU. The tanh form goes through a table of f16 results indexed by the f16
+// input, the way llama.cpp's CPU backend computes it: models are checked
+// against llama.cpp, and a table lookup is also cheaper than tanhf.
+
+#include "runtime/formats/formats.h"
+#include "runtime/src/rt.h"
+
+#include <cmath>
+#include <memory>
+
+using namespace gemmac::fmt;
+
+namespace {
+
+float geluTanh(float x) {
+  const float kSqrt2OverPi = 0.79788456080286535587989211986876f;
+  const float kA = 0.044715f;
+  return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + kA * x * x)));
+}
+
+const uint16_t *geluTable() {
+  static const std::unique_ptr<uint16_t[]> table = [] {
+    std::unique_ptr<uint16_t[]> t(new uint16_t[1 << 16]);
+    for (uint32_t h = 0; h < (1u << 16); ++h)
+      t[h] = f32ToF16(geluTanh(f16ToF32(static_cast<uint16_t>(h))));
+    return t;
+  }();
+  return table.get();
+}
+
+} // namespace
+
+extern "C" void gmk_gelu_tanh(gemmac_rt *rt, float *out, const float *in,
+                              int64_t n) {
+  const uint16_t *table = geluTable();
+  rt->pool.parallelFor(n, 4096, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const float x = in[i];
+      if (x <= -10.0f)
+        out[i] = 0.0f;
+      else if (x >= 10.0f)
+        out[i] = x;
+      else
+        out[i] = f16ToF32(table[f32ToF16(x)]);
+    }
+  });
+}
+
+extern "C" void gmk_gelu_erf(gemmac_rt *rt, float *out, const float *in,
+                             int64_t n) {
+  rt->pool.parallelFor(n, 4096, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i)
+      out[i] = 0.5f * in[i] * (1.0f + std::erf(in[i] * 0.70710678118654752f));
+  });
+}

@@ -1,0 +1,79 @@
+// The kernel ABI between code that compile-model generates and the runtime.
+// Generated code calls these with shapes as constants and raw pointers (bare
+// pointer calling convention); every kernel may split its work over the
+// runtime's thread pool. Kernels are stateless: scratch comes from `rt`.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct gemmac_rt gemmac_rt;
+
+/// Bytes of per-call scratch memory `rt` hands out; it grows on demand.
+void *gemmac_rt_scratch(gemmac_rt *rt, size_t bytes);
+
+// out[t] = dequant(table[tokens[t]]) * scale; out is [n_tokens, n_cols].
+// One symbol per table format: gmk_embed_<fmt>.
+#define GEMMAC_FOR_EACH_FORMAT(X)                                              \
+  X(f32) X(f16) X(bf16) X(q8_0) X(q4_0) X(q4_1) X(q5_0) X(q5_1) X(q4_k)       \
+  X(q5_k) X(q6_k)
+
+#define GEMMAC_DECLARE_EMBED(F)                                                \
+  void gmk_embed_##F(gemmac_rt *rt, float *out, const int32_t *tokens,        \
+                     int64_t n_tokens, const uint8_t *table, int64_t n_rows,  \
+                     int64_t n_cols, float scale);
+GEMMAC_FOR_EACH_FORMAT(GEMMAC_DECLARE_EMBED)
+
+// out[t, n] = sum_k in[t, k] * W[n, k]; W is [n_out, n_in] in format <fmt>.
+// Activations are rounded as llama.cpp's CPU backend rounds them (int8
+// blocks for quantized weights, f16/bf16 for half weights).
+#define GEMMAC_DECLARE_LINEAR(F)                                               \
+  void gmk_linear_##F(gemmac_rt *rt, float *out, const float *in,             \
+                      int64_t n_tokens, const uint8_t *weight, int64_t n_out, \
+                      int64_t n_in);
+GEMMAC_FOR_EACH_FORMAT(GEMMAC_DECLARE_LINEAR)
+
+// RMSNorm of every group of `group` features; weight (f32/f16/bf16 per
+// weight_format, a ggml type id) may be null. out may alias in.
+void gmk_rms_norm(gemmac_rt *rt, float *out, const float *in, int64_t rows,
+                  int64_t width, int64_t group, const uint8_t *weight,
+                  int32_t weight_format, float eps);
+void gmk_rms_norm_unweighted(gemmac_rt *rt, float *out, const float *in,
+                             int64_t rows, int64_t width, int64_t group,
+                             float eps);
+
+// NeoX RoPE of [n_tokens, n_heads * head_dim]; see #gemma.rope. out may alias.
+void gmk_rope(gemmac_rt *rt, float *out, const float *in, int64_t n_tokens,
+              int64_t n_heads, int64_t head_dim, int64_t pos0, float theta,
+              int64_t freq_dim, int64_t rotated_pairs);
+
+// Causal GQA attention of n_tokens queries at positions pos0.. over the cache
+// (positions < pos0, rows [capacity, n_kv_heads * head_dim]; a ring of
+// `window` rows when window > 0) and the batch's own k/v. The batch's k/v are
+// rounded to the cache's element type first, so a token sees the same keys
+// whether it is evaluated in a batch or alone. One symbol per cache type.
+#define GEMMAC_DECLARE_ATTENTION(T, CT)                                        \
+  void gmk_attention_##T(gemmac_rt *rt, float *out, const float *q,           \
+                         const float *k, const float *v, int64_t n_tokens,    \
+                         int64_t pos0, int64_t n_heads, int64_t n_kv_heads,   \
+                         int64_t head_dim, int64_t window, const CT *k_cache, \
+                         const CT *v_cache, int64_t capacity, float scale);   \
+  void gmk_kv_store_##T(gemmac_rt *rt, CT *k_cache, CT *v_cache,              \
+                        const float *k, const float *v, int64_t n_tokens,     \
+                        int64_t pos0, int64_t width, int64_t window,          \
+                        int64_t capacity);
+GEMMAC_DECLARE_ATTENTION(f16, uint16_t)
+GEMMAC_DECLARE_ATTENTION(f32, float)
+
+// GELU of n values. The tanh form rounds its input and output to f16 through
+// a 64K-entry table (as llama.cpp's CPU backend does), exact outside +-10.
+void gmk_gelu_tanh(gemmac_rt *rt, float *out, const float *in, int64_t n);
+void gmk_gelu_erf(gemmac_rt *rt, float *out, const float *in, int64_t n);
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,47 @@
+// The weight file written beside a compiled program (OUT.weights), shared by
+// compile-model (writer) and the runtime (reader). Little-endian.
+//
+//   [0, 4096)    header (ArtifactHeader, zero padded)
+//   weights      at header.weightsOffset, each tensor at its blob offset
+//   tokenizer    at header.tokenizerOffset (TokenizerSection below)
+//
+// The program refuses a file whose fingerprint differs from the one compiled
+// into it: weights laid out for another build are never used.
+#pragma once
+
+#include <cstdint>
+
+namespace gemmac::artifact {
+
+inline constexpr char kMagic[8] = {'G', 'E', 'M', 'M', 'A', 'C', 'W', '\0'};
+inline constexpr uint32_t kVersion = 1;
+inline constexpr uint64_t kHeaderBytes = 4096;
+
+struct ArtifactHeader {
+  char magic[8];
+  uint32_t version;
+  uint32_t headerBytes;
+  uint64_t fingerprint;     // must equal gemmac_model_meta[fingerprint]
+  uint64_t weightsOffset;
+  uint64_t weightsBytes;
+  uint64_t tokenizerOffset;
+  uint64_t tokenizerBytes;
+  uint64_t sourceBytes;     // size of the checkpoint it was compiled from
+  char source[256];         // checkpoint file name (provenance)
+  char target[64];          // e.g. "cpu:znver3"
+  char compiler[64];        // "gemmac <version>"
+};
+static_assert(sizeof(ArtifactHeader) <= kHeaderBytes);
+
+// Tokenizer section, all integers little-endian:
+//   char magic[4] = "GMTK"; u32 version = 1
+//   u32 n_tokens;  n_tokens x { u32 len; bytes; i32 type; f32 score }
+//   u32 n_merges;  n_merges x { u32 len; bytes }      ("left right")
+//   i32 bos, eos, eot, pad, unk; u32 add_bos
+//   u32 n_eog;     n_eog x i32         (ids that end generation)
+//   u32 n_suppress; n_suppress x i32   (ids whose logits are -inf)
+//   u32 template_len; bytes            (the checkpoint's chat template)
+inline constexpr char kTokenizerMagic[4] = {'G', 'M', 'T', 'K'};
+inline constexpr uint32_t kTokenizerVersion = 1;
+
+} // namespace gemmac::artifact

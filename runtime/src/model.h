@@ -1,0 +1,42 @@
+// Internal definitions of the C API's objects.
+#pragma once
+
+#include "runtime/include/gemmac.h"
+#include "runtime/src/rt.h"
+#include "runtime/src/tokenizer.h"
+
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace gemmac::rt {
+/// Records a failure for gemmac_last_error(); returns false/NULL helpers.
+void setError(const std::string &message);
+} // namespace gemmac::rt
+
+struct gemmac_model {
+  ~gemmac_model();
+  std::string path;
+  const uint8_t *map = nullptr; // the whole weight file, mmapped
+  size_t mapBytes = 0;
+  const uint8_t *weights = nullptr;
+  uint64_t weightsBytes = 0;
+  gemmac::rt::Tokenizer tokenizer;
+  int32_t vocab = 0, context = 0, maxBatch = 0;
+  std::unique_ptr<gemmac_rt> rt;
+};
+
+struct gemmac_session {
+  gemmac_model *model = nullptr;
+  int32_t nCtx = 0;
+  int32_t pos = 0;
+  uint8_t *kv = nullptr;
+  uint64_t kvBytes = 0;
+  uint8_t *arena = nullptr;
+  std::vector<float> scratchLogits;
+  std::mt19937_64 rng;
+  uint64_t seededWith = 0;
+  bool seeded = false;
+  ~gemmac_session();
+};

@@ -1,0 +1,36 @@
+// The symbols compile-model generates for every model (passes/LowerToCPU.cpp
+// emits them; passes/Passes.h names them).
+#pragma once
+
+#include "runtime/kernels/kernels.h"
+
+#include <cstdint>
+
+extern "C" {
+/// Model facts, indexed by gemmac::rt::Meta.
+extern const int64_t gemmac_model_meta[16];
+/// One forward step over n_tokens tokens at positions pos0..; writes the
+/// logits of the last n_out tokens.
+void gemmac_forward(gemmac_rt *rt, const uint8_t *weights, uint8_t *kv,
+                    uint8_t *arena, const int32_t *tokens, float *logits,
+                    int64_t n_tokens, int64_t pos0, int64_t n_ctx,
+                    int64_t n_out);
+/// Bytes of KV cache for a context of n_ctx tokens.
+int64_t gemmac_kv_bytes(int64_t n_ctx);
+/// Bytes of scratch arena for a forward step of n_tokens tokens.
+int64_t gemmac_arena_bytes(int64_t n_tokens);
+}
+
+namespace gemmac::rt {
+enum Meta {
+  kMetaAbiVersion = 0,
+  kMetaVocab,
+  kMetaHidden,
+  kMetaLayers,
+  kMetaContext,
+  kMetaWeightsBytes,
+  kMetaFingerprint,
+  kMetaMaxBatch,
+};
+inline constexpr int64_t kAbiVersion = 1;
+} // namespace gemmac::rt

@@ -1,0 +1,180 @@
+// Sessions: a KV cache and a scratch arena sized by the compiled model,
+// token evaluation in chunks of the model's batch size, sampling and
+// generation.
+
+#include "runtime/src/model.h"
+#include "runtime/src/model_abi.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+using namespace gemmac;
+
+gemmac_session::~gemmac_session() {
+  std::free(kv);
+  std::free(arena);
+}
+
+extern "C" gemmac_session *gemmac_session_new(gemmac_model *model,
+                                              int32_t nCtx) {
+  if (nCtx <= 0)
+    nCtx = std::min<int32_t>(model->context > 0 ? model->context : 4096, 4096);
+  auto s = std::make_unique<gemmac_session>();
+  s->model = model;
+  s->nCtx = nCtx;
+  s->kvBytes = static_cast<uint64_t>(gemmac_kv_bytes(nCtx));
+  // Zeroed: an unwritten cache row must never be read, but make it benign.
+  s->kv = static_cast<uint8_t *>(std::calloc(1, s->kvBytes + 64));
+  size_t arenaBytes = static_cast<size_t>(gemmac_arena_bytes(model->maxBatch));
+  s->arena = static_cast<uint8_t *>(std::aligned_alloc(64, (arenaBytes + 63) / 64 * 64));
+  if (!s->kv || !s->arena) {
+    rt::setError("out of memory allocating a session (KV cache " +
+                 std::to_string(s->kvBytes) + " bytes, arena " +
+                 std::to_string(arenaBytes) + " bytes)");
+    return nullptr;
+  }
+  return s.release();
+}
+
+extern "C" void gemmac_session_free(gemmac_session *s) { delete s; }
+extern "C" void gemmac_session_reset(gemmac_session *s) { s->pos = 0; }
+extern "C" int32_t gemmac_session_position(const gemmac_session *s) {
+  return s->pos;
+}
+extern "C" int32_t gemmac_session_context(const gemmac_session *s) {
+  return s->nCtx;
+}
+extern "C" uint64_t gemmac_session_kv_bytes(const gemmac_session *s) {
+  return s->kvBytes;
+}
+
+extern "C" int gemmac_session_eval(gemmac_session *s,
+                                   const gemmac_token *tokens, int32_t n,
+                                   float *logits, int allLogits) {
+  gemmac_model *m = s->model;
+  if (n <= 0)
+    return 0;
+  if (static_cast<int64_t>(s->pos) + n > s->nCtx) {
+    rt::setError("context full: " + std::to_string(s->pos) + " + " +
+                 std::to_string(n) + " tokens exceed the session's " +
+                 std::to_string(s->nCtx));
+    return -1;
+  }
+  for (int32_t i = 0; i < n; ++i)
+    if (tokens[i] < 0 || tokens[i] >= m->vocab) {
+      rt::setError("token " + std::to_string(tokens[i]) + " at index " +
+                   std::to_string(i) + " is outside the vocabulary of " +
+                   std::to_string(m->vocab));
+      return -1;
+    }
+  const int32_t V = m->vocab;
+  for (int32_t done = 0; done < n;) {
+    const int32_t chunk = std::min(n - done, m->maxBatch);
+    const bool last = done + chunk == n;
+    int64_t nOut = allLogits ? chunk : (last && logits ? 1 : 0);
+    float *out = nullptr;
+    if (nOut > 0)
+      out = allLogits ? logits + static_cast<size_t>(done) * V : logits;
+    else {
+      s->scratchLogits.resize(V);
+      out = s->scratchLogits.data();
+    }
+    gemmac_forward(m->rt.get(), m->weights, s->kv, s->arena, tokens + done,
+                   out, chunk, s->pos, s->nCtx, nOut);
+    for (int64_t r = 0; r < nOut; ++r)
+      for (int32_t id : m->tokenizer.suppressed())
+        out[r * V + id] = -INFINITY;
+    s->pos += chunk;
+    done += chunk;
+  }
+  return 0;
+}
+
+extern "C" gemmac_sampler_params gemmac_sampler_defaults(void) {
+  gemmac_sampler_params p;
+  p.temperature = 1.0f;
+  p.top_k = 64;
+  p.top_p = 0.95f;
+  p.min_p = 0.0f;
+  p.seed = 0;
+  return p;
+}
+
+extern "C" gemmac_token gemmac_sample(gemmac_session *s, const float *logits,
+                                      const gemmac_sampler_params *p) {
+  const int32_t V = s->model->vocab;
+  if (!p || p->temperature <= 0)
+    return static_cast<gemmac_token>(std::max_element(logits, logits + V) -
+                                     logits);
+  if (!s->seeded || s->seededWith != p->seed) {
+    s->rng.seed(p->seed);
+    s->seeded = true;
+    s->seededWith = p->seed;
+  }
+  std::vector<int32_t> ids(V);
+  std::iota(ids.begin(), ids.end(), 0);
+  int32_t k = (p->top_k > 0 && p->top_k < V) ? p->top_k : V;
+  std::partial_sort(ids.begin(), ids.begin() + k, ids.end(),
+                    [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
+  ids.resize(k);
+  std::vector<double> prob(k);
+  double maxL = logits[ids[0]], sum = 0;
+  for (int32_t i = 0; i < k; ++i) {
+    prob[i] = std::exp((logits[ids[i]] - maxL) / p->temperature);
+    sum += prob[i];
+  }
+  for (double &x : prob)
+    x /= sum;
+  // top-p: the smallest prefix whose mass reaches p; min-p: relative floor.
+  int32_t keep = k;
+  if (p->top_p < 1.0f) {
+    double acc = 0;
+    for (int32_t i = 0; i < k; ++i) {
+      acc += prob[i];
+      if (acc >= p->top_p) {
+        keep = i + 1;
+        break;
+      }
+    }
+  }
+  if (p->min_p > 0)
+    while (keep > 1 && prob[keep - 1] < p->min_p * prob[0])
+      --keep;
+  double total = std::accumulate(prob.begin(), prob.begin() + keep, 0.0);
+  double r = std::uniform_real_distribution<double>(0, total)(s->rng);
+  for (int32_t i = 0; i < keep; ++i) {
+    r -= prob[i];
+    if (r <= 0)
+      return ids[i];
+  }
+  return ids[keep - 1];
+}
+
+extern "C" int32_t gemmac_generate(gemmac_session *s, const char *prompt,
+                                   int32_t maxTokens,
+                                   const gemmac_sampler_params *params,
+                                   gemmac_piece_fn onPiece, void *user) {
+  gemmac_model *m = s->model;
+  std::vector<int32_t> ids = m->tokenizer.encode(prompt, s->pos == 0, true);
+  std::vector<float> logits(m->vocab);
+  if (gemmac_session_eval(s, ids.data(), static_cast<int32_t>(ids.size()),
+                          logits.data(), 0) != 0)
+    return -1;
+  int32_t produced = 0;
+  while (produced < maxTokens) {
+    gemmac_token t = gemmac_sample(s, logits.data(), params);
+    if (m->tokenizer.isEndOfGeneration(t))
+      break;
+    ++produced;
+    std::string piece = m->tokenizer.piece(t);
+    if (onPiece && onPiece(piece.data(), piece.size(), user))
+      break;
+    if (s->pos >= s->nCtx)
+      break;
+    if (gemmac_session_eval(s, &t, 1, logits.data(), 0) != 0)
+      return -1;
+  }
+  return produced;
+}

@@ -1,0 +1,76 @@
+// Parity of a compiled program with llama.cpp on the same GGUF.
+//
+//   node tools/parity/parity.mjs --bin build/bin --variant dense --type q4_0 [--work DIR]
+//
+// Writes a random-weight model, compiles it, evaluates one token sequence
+// several times longer than the model's sliding window with the compiled
+// program (in one batch, and again in steps of 7 tokens so that the KV ring
+// buffers wrap between calls) and with llama.cpp, and compares the next-token
+// distributions at every position:
+//   top-1 agreement wherever llama.cpp's top two differ by more than 0.01 in
+//   log-probability, and max |delta log p| over llama.cpp's top 10 tokens,
+//   which must stay within 1e-3 for F32 weights and 5e-2 otherwise.
+import {execFileSync} from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import {fileURLToPath} from "node:url";
+import {compare, readLogits} from "./compare.mjs";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1] : dflt;
+};
+const bin = opt("--bin", "build/bin");
+const variant = opt("--variant");
+const type = opt("--type");
+const work = opt("--work", fs.mkdtempSync("/tmp/gemmac-parity-"));
+const nTokens = Number(opt("--tokens", 72));
+if (!variant || !type) {
+    console.error("usage: parity.mjs --bin DIR --variant NAME --type TYPE [--work DIR] [--tokens N]");
+    process.exit(2);
+}
+fs.mkdirSync(work, {recursive: true});
+const run = (cmd, argv) => execFileSync(cmd, argv, {stdio: ["ignore", "pipe", "inherit"]}).toString();
+
+// F32 weights are checked tightly, so both engines keep an f32 KV cache:
+// llama.cpp's default f16 cache (and its flash-attention path) round K and V.
+const exact = type === "f32";
+const tolerance = exact ? 1e-3 : 5e-2;
+const nVocab = 1024;
+
+const gguf = path.join(work, `${variant}-${type}.gguf`);
+const program = path.join(work, `${variant}-${type}`);
+run(path.join(bin, "gemmac-gen-model"), ["--variant", variant, "--type", type, "-o", gguf]);
+run(path.join(bin, "compile-model"), [gguf, "--target", "cpu", "-o", program, "--quiet",
+    ...(exact ? ["--kv-cache", "f32"] : [])]);
+
+// A fixed pseudo-random sequence after <bos>.
+let seed = 12345;
+const tokens = [2];
+while (tokens.length < nTokens) {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    tokens.push(20 + (seed % (nVocab - 20)));
+}
+const list = tokens.join(",");
+
+const ours = path.join(work, "ours.bin"), oursSteps = path.join(work, "ours-steps.bin");
+const ref = path.join(work, "llama.bin");
+run(program, ["eval", "--tokens", list, "--logits", ours]);
+run(program, ["eval", "--tokens", list, "--logits", oursSteps, "--batch", "7"]);
+run("node", [path.join(here, "../oracle/llama-oracle.mjs"), gguf, "--tokens", list, "--logits", ref,
+    ...(exact ? ["--kv-type", "F32", "--no-flash-attention"] : [])]);
+
+const refRows = readLogits(ref, nVocab);
+let ok = true;
+for (const [label, file] of [["one batch", ours], ["steps of 7", oursSteps]]) {
+    const r = compare(readLogits(file, nVocab), refRows);
+    const pass = r.agree === r.checked && r.maxDelta <= tolerance;
+    ok &&= pass;
+    console.log(`${variant} ${type} (${label}): top-1 ${r.agree}/${r.checked} agree, ` +
+        `max |dlogp| top-10 ${r.maxDelta.toExponential(2)} (position ${r.worstPos}), ` +
+        `tolerance ${tolerance} ${pass ? "PASS" : "FAIL"}` +
+        (r.disagreements.length ? ` disagreements at ${r.disagreements.slice(0, 8).join(",")}` : ""));
+}
+process.exit(ok ? 0 : 1);
