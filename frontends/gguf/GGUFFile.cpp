@@ -299,6 +299,7 @@ Error GGUFFile::parseAll() {
                        llvm::Twine(*typeId),
                    c.pos - 4);
     MetadataValue v;
+    v.keyOffset = keyAt;
     v.type = static_cast<ValueType>(*typeId);
     v.fileOffset = c.pos;
     std::string what = ("value of '" + *key + "'").str();
@@ -359,6 +360,7 @@ Error GGUFFile::parseAll() {
                      c.pos);
       c.pos += n;
     }
+    v.endOffset = c.pos;
     keyOrder_.push_back(key->str());
     metadata_.try_emplace(*key, std::move(v));
   }

@@ -47,7 +47,9 @@ size_t valueTypeSize(ValueType type);
 /// little-endian payload (numbers) or a list of string views.
 struct MetadataValue {
   ValueType type = ValueType::UInt8;
+  uint64_t keyOffset = 0;  // where the entry (its key) starts
   uint64_t fileOffset = 0; // where the value starts, for error messages
+  uint64_t endOffset = 0;  // one past the value's last byte
   uint64_t uintValue = 0;  // unsigned and bool scalars
   int64_t intValue = 0;    // signed scalars
   double floatValue = 0;   // float scalars

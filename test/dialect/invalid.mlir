@@ -1,0 +1,159 @@
+// RUN: gemmac-opt %s -split-input-file -verify-diagnostics
+
+// expected-error @+1 {{weight row of 100 elements is not a whole number of q4_0 blocks of 32}}
+gemma.weight_def @w : !gemma.weight<q4_0, [10, 100]> {source_offset = 0 : i64}
+
+// -----
+
+// expected-error @+1 {{weight must be 1-D or 2-D, got rank 3}}
+gemma.weight_def @w : !gemma.weight<f32, [2, 2, 2]> {source_offset = 0 : i64}
+
+// -----
+
+// expected-error @+1 {{value has 2 elements, the weight 1}}
+gemma.weight_def @w : !gemma.weight<f32, [1]> {source_offset = 0 : i64, value = dense<[1.0, 2.0]> : tensor<2xf32>}
+
+// -----
+
+func.func @f() {
+  // expected-error @+1 {{references unknown weight @missing}}
+  %w = gemma.weight @missing : !gemma.weight<f32, [4]>
+  return
+}
+
+// -----
+
+gemma.weight_def @w : !gemma.weight<f32, [4]> {source_offset = 0 : i64}
+func.func @f() {
+  // expected-error @+1 {{does not match the definition's}}
+  %w = gemma.weight @w : !gemma.weight<f32, [8]>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x256xf32>, %w: !gemma.weight<q8_0, [512, 128]>) {
+  // expected-error @+1 {{input has 256 features, expected 128}}
+  %y = gemma.linear %x, %w : tensor<?x256xf32>, !gemma.weight<q8_0, [512, 128]> -> tensor<?x512xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x128xf32>, %w: !gemma.weight<q8_0, [512, 128]>) {
+  // expected-error @+1 {{result has 256 features, expected 512}}
+  %y = gemma.linear %x, %w : tensor<?x128xf32>, !gemma.weight<q8_0, [512, 128]> -> tensor<?x256xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x256xf32>) {
+  // expected-error @+1 {{group 96 does not divide the 256 features}}
+  %y = gemma.rms_norm %x {eps = 1.0e-6 : f32, group = 96 : i64} : tensor<?x256xf32> -> tensor<?x256xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x256xf32>, %w: !gemma.weight<q8_0, [2, 128]>) {
+  // expected-error @+1 {{norm weight must be 1-D of 256 elements}}
+  %y = gemma.rms_norm %x, %w : !gemma.weight<q8_0, [2, 128]> {eps = 1.0e-6 : f32, group = 256 : i64} : tensor<?x256xf32> -> tensor<?x256xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x256xf32>, %w: !gemma.weight<q8_0, [256]>) {
+  // expected-error @+1 {{norm weight must be f32, f16 or bf16}}
+  %y = gemma.rms_norm %x, %w : !gemma.weight<q8_0, [256]> {eps = 1.0e-6 : f32, group = 256 : i64} : tensor<?x256xf32> -> tensor<?x256xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<?x256xf32>, %k: tensor<?x128xf32>, %p: index) {
+  // expected-error @+1 {{num_heads 4 is not a multiple of num_kv_heads 3}}
+  %o = gemma.attention %q, %k, %k, %p {layer = 0 : i64, num_heads = 4 : i64, num_kv_heads = 3 : i64, head_dim = 64 : i64, window = 0 : i64, kv_cache = 0 : i64, scale = 1.0 : f32} : tensor<?x256xf32>, tensor<?x128xf32>, tensor<?x128xf32> -> tensor<?x256xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<?x256xf32>, %k: tensor<?x128xf32>, %p: index) {
+  // expected-error @+1 {{k has 128 features, expected 64}}
+  %o = gemma.attention %q, %k, %k, %p {layer = 0 : i64, num_heads = 4 : i64, num_kv_heads = 1 : i64, head_dim = 64 : i64, window = 0 : i64, kv_cache = 0 : i64, scale = 1.0 : f32} : tensor<?x256xf32>, tensor<?x128xf32>, tensor<?x128xf32> -> tensor<?x256xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<?x256xf32>, %k: tensor<?x128xf32>, %p: index) {
+  // expected-error @+1 {{window, kv_cache and layer must be non-negative}}
+  %o = gemma.attention %q, %k, %k, %p {layer = 0 : i64, num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, window = -1 : i64, kv_cache = 0 : i64, scale = 1.0 : f32} : tensor<?x256xf32>, tensor<?x128xf32>, tensor<?x128xf32> -> tensor<?x256xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x256xf32>, %p: index) {
+  // expected-error @+1 {{rope freq_dim 128 exceeds the head dim 64}}
+  %y = gemma.rope %x, %p {num_heads = 4 : i64, head_dim = 64 : i64, rope = #gemma.rope<theta = 1.0e4, rotated_pairs = 32, freq_dim = 128>} : tensor<?x256xf32> -> tensor<?x256xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x256xf32>, %p: index) {
+  // expected-error @+1 {{input has 256 features, expected 192}}
+  %y = gemma.rope %x, %p {num_heads = 3 : i64, head_dim = 64 : i64, rope = #gemma.rope<theta = 1.0e4, rotated_pairs = 32, freq_dim = 64>} : tensor<?x256xf32> -> tensor<?x256xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x256xf32>, %p: index) {
+  // expected-error @+1 {{rope needs theta > 0, an even freq_dim > 0 and 0 <= rotated_pairs <= freq_dim / 2}}
+  %y = gemma.rope %x, %p {num_heads = 4 : i64, head_dim = 64 : i64, rope = #gemma.rope<theta = 1.0e4, rotated_pairs = 40, freq_dim = 64>} : tensor<?x256xf32> -> tensor<?x256xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x256xf32>, %w: !gemma.weight<f32, [2]>) {
+  // expected-error @+1 {{factor must be a one-element f32 weight}}
+  %y = gemma.scale_by_weight %x, %w : tensor<?x256xf32>, !gemma.weight<f32, [2]> -> tensor<?x256xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x256xf32>) {
+  // expected-error @+1 {{cap must be positive}}
+  %y = gemma.softcap %x {cap = 0.0 : f32} : tensor<?x256xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x256xf32>) {
+  // expected-error @+1 {{slice [200, 300) is outside the 256 features}}
+  %y = gemma.column_slice %x {offset = 200 : i64, size = 100 : i64} : tensor<?x256xf32> -> tensor<?x100xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x256xf32>, %g: !gemma.weight<q8_0, [512, 256]>, %u: !gemma.weight<q8_0, [256, 256]>) {
+  // expected-error @+1 {{gate and up weights must be 2-D of the same shape}}
+  %y = gemma.geglu %x, %g, %u {approximation = #gemma<gelu tanh>} : tensor<?x256xf32>, !gemma.weight<q8_0, [512, 256]>, !gemma.weight<q8_0, [256, 256]> -> tensor<?x512xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x256xf32>, %tok: tensor<?xi32>, %t: !gemma.weight<q8_0, [100, 128]>) {
+  // expected-error @+1 {{result has 256 features, expected 128}}
+  %y = gemma.embed %tok, %t {scale = 1.0 : f32} : tensor<?xi32>, !gemma.weight<q8_0, [100, 128]> -> tensor<?x256xf32>
+  return
+}

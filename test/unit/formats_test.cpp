@@ -1,0 +1,232 @@
+// Block formats: every dequantizer against an element-by-element reference
+// written from the format description (docs: quant-formats.md section 2),
+// half-precision conversions, and the activation quantizers' rounding.
+
+#include "runtime/formats/formats.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+using namespace gemmac::fmt;
+
+namespace {
+
+std::vector<uint8_t> randomBytes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> b(n);
+  for (auto &x : b)
+    x = static_cast<uint8_t>(rng());
+  return b;
+}
+
+/// A small, finite f16 (scales): exponent kept in a sane range.
+uint16_t halfScale(std::mt19937 &rng) {
+  float v = std::ldexp(1.0f + (rng() % 1024) / 1024.0f, -int(rng() % 8) - 2);
+  return f32ToF16((rng() & 1) ? -v : v);
+}
+
+/// Reference value of element i of a block, straight from the layout.
+float refElement(Type t, const uint8_t *b, int i) {
+  auto h = [&](int off) {
+    uint16_t v;
+    std::memcpy(&v, b + off, 2);
+    return f16ToF32(v);
+  };
+  switch (t) {
+  case Type::Q4_0: {
+    int q = i < 16 ? (b[2 + i] & 15) : (b[2 + i - 16] >> 4);
+    return h(0) * (q - 8);
+  }
+  case Type::Q4_1: {
+    int q = i < 16 ? (b[4 + i] & 15) : (b[4 + i - 16] >> 4);
+    return h(0) * q + h(2);
+  }
+  case Type::Q5_0: {
+    uint32_t qh;
+    std::memcpy(&qh, b + 2, 4);
+    int lo = i < 16 ? (b[6 + i] & 15) : (b[6 + i - 16] >> 4);
+    int q = lo | static_cast<int>(((qh >> i) & 1) << 4);
+    return h(0) * (q - 16);
+  }
+  case Type::Q5_1: {
+    uint32_t qh;
+    std::memcpy(&qh, b + 4, 4);
+    int lo = i < 16 ? (b[8 + i] & 15) : (b[8 + i - 16] >> 4);
+    int q = lo | static_cast<int>(((qh >> i) & 1) << 4);
+    return h(0) * q + h(2);
+  }
+  case Type::Q8_0:
+    return h(0) * static_cast<int8_t>(b[2 + i]);
+  case Type::Q4_K:
+  case Type::Q5_K: {
+    const bool five = t == Type::Q5_K;
+    const uint8_t *sc = b + 4, *qs = b + (five ? 48 : 16), *qh = b + 16;
+    int sub = i / 32, chunk = i / 64, l = i % 32;
+    uint8_t s, m;
+    scaleMinK4(sub, sc, s, m);
+    int q = (sub % 2 == 0) ? (qs[32 * chunk + l] & 15) : (qs[32 * chunk + l] >> 4);
+    if (five && ((qh[l] >> sub) & 1))
+      q += 16;
+    return h(0) * s * q - h(2) * m;
+  }
+  case Type::Q6_K: {
+    // Element i: half i/128; within it, quarter (i%128)/32 and l = i%32.
+    int half = i / 128, r = i % 128, quarter = r / 32, l = r % 32;
+    const uint8_t *ql = b + 64 * half, *qh = b + 128 + 32 * half;
+    const int8_t *sc = reinterpret_cast<const int8_t *>(b + 192);
+    int q;
+    switch (quarter) {
+    case 0: q = (ql[l] & 15) | (((qh[l] >> 0) & 3) << 4); break;
+    case 1: q = (ql[l + 32] & 15) | (((qh[l] >> 2) & 3) << 4); break;
+    case 2: q = (ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4); break;
+    default: q = (ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4); break;
+    }
+    return h(208) * sc[i / 16] * (q - 32);
+  }
+  default:
+    return 0;
+  }
+}
+
+class BlockFormat : public ::testing::TestWithParam<Type> {};
+
+TEST_P(BlockFormat, DequantizeMatchesReference) {
+  const Type t = GetParam();
+  const size_t nb = 8, be = blockElems(t), bb = blockBytes(t);
+  std::vector<uint8_t> data = randomBytes(nb * bb, 42 + static_cast<int>(t));
+  // Scales at fixed offsets must be finite; overwrite them with sane halves.
+  std::mt19937 rng(7);
+  for (size_t k = 0; k < nb; ++k) {
+    uint8_t *b = data.data() + k * bb;
+    auto put = [&](int off) {
+      uint16_t v = halfScale(rng);
+      std::memcpy(b + off, &v, 2);
+    };
+    switch (t) {
+    case Type::Q4_1: case Type::Q5_1: case Type::Q4_K: case Type::Q5_K:
+      put(0); put(2); break;
+    case Type::Q6_K: put(208); break;
+    default: put(0); break;
+    }
+  }
+  std::vector<float> out(nb * be);
+  dequantizeRow(t, data.data(), out.data(), nb * be);
+  for (size_t k = 0; k < nb; ++k)
+    for (size_t i = 0; i < be; ++i)
+      ASSERT_FLOAT_EQ(out[k * be + i], refElement(t, data.data() + k * bb, i))
+          << typeName(t) << " block " << k << " element " << i;
+}
+
+TEST_P(BlockFormat, QuantizeRoundTripIsClose) {
+  const Type t = GetParam();
+  const size_t n = 1024;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> x(n), y(n);
+  for (float &v : x)
+    v = dist(rng);
+  std::vector<uint8_t> q(rowBytes(t, n));
+  quantizeRow(t, x.data(), q.data(), n);
+  dequantizeRow(t, q.data(), y.data(), n);
+  double err = 0, ref = 0;
+  for (size_t i = 0; i < n; ++i) {
+    err += (x[i] - y[i]) * (x[i] - y[i]);
+    ref += x[i] * x[i];
+  }
+  // Relative RMS error bounded by the format's precision.
+  double bound = t == Type::Q8_0 ? 0.01 : t == Type::Q6_K ? 0.03
+               : (t == Type::Q5_0 || t == Type::Q5_1 || t == Type::Q5_K) ? 0.06
+                                                                          : 0.13;
+  EXPECT_LT(std::sqrt(err / ref), bound) << typeName(t);
+}
+
+INSTANTIATE_TEST_SUITE_P(All, BlockFormat,
+                         ::testing::Values(Type::Q4_0, Type::Q4_1, Type::Q5_0,
+                                           Type::Q5_1, Type::Q8_0, Type::Q4_K,
+                                           Type::Q5_K, Type::Q6_K),
+                         [](const auto &info) {
+                           return std::string(typeName(info.param));
+                         });
+
+TEST(Half, EveryF16RoundTripsThroughF32) {
+  for (uint32_t h = 0; h < 65536; ++h) {
+    uint16_t x = static_cast<uint16_t>(h);
+    if ((x & 0x7C00) == 0x7C00 && (x & 0x3FF)) // NaN payloads: any NaN will do
+      continue;
+    ASSERT_EQ(f32ToF16(f16ToF32(x)), x) << std::hex << h;
+  }
+}
+
+TEST(Half, RoundsToNearestEven) {
+  // 1 + 2^-11 is halfway between 1 and 1 + 2^-10: ties go to the even 1.
+  EXPECT_EQ(f32ToF16(1.0f + std::ldexp(1.0f, -11)), 0x3C00);
+  // 1 + 3*2^-11 is halfway between 1+2^-10 (odd) and 1+2^-9 (even).
+  EXPECT_EQ(f32ToF16(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3C02);
+  EXPECT_EQ(f32ToF16(65504.0f), 0x7BFF);
+  EXPECT_EQ(f32ToF16(65520.0f), 0x7C00); // rounds up to infinity
+  EXPECT_EQ(f32ToF16(std::ldexp(1.0f, -24)), 0x0001); // smallest subnormal
+  EXPECT_EQ(f32ToF16(std::ldexp(1.0f, -25)), 0x0000); // tie to even: zero
+  EXPECT_EQ(f32ToF16(-0.0f), 0x8000);
+}
+
+TEST(Half, BFloat16RoundsToNearestEven) {
+  EXPECT_EQ(f32ToBF16(1.0f), 0x3F80);
+  float tie;
+  uint32_t u = 0x3F808000; // halfway between 0x3F80 and 0x3F81
+  std::memcpy(&tie, &u, 4);
+  EXPECT_EQ(f32ToBF16(tie), 0x3F80);
+  u = 0x3F818000;
+  std::memcpy(&tie, &u, 4);
+  EXPECT_EQ(f32ToBF16(tie), 0x3F82);
+}
+
+TEST(ActivationQuant, Q8_0RoundsHalfToEvenWithReciprocalOfAmax) {
+  float x[32] = {0};
+  x[0] = 127.0f; // amax: id = 1
+  x[1] = 2.5f;   // tie: rounds to 2
+  x[2] = 3.5f;   // tie: rounds to 4
+  x[3] = -2.5f;  // tie: rounds to -2
+  BlockQ8_0 b;
+  quantizeRowQ8_0(x, &b, 32);
+  EXPECT_EQ(b.qs[0], 127);
+  EXPECT_EQ(b.qs[1], 2);
+  EXPECT_EQ(b.qs[2], 4);
+  EXPECT_EQ(b.qs[3], -2);
+  EXPECT_EQ(f16ToF32(b.d), 1.0f);
+}
+
+TEST(ActivationQuant, Q8_1CarriesScaledSum) {
+  float x[32];
+  for (int i = 0; i < 32; ++i)
+    x[i] = static_cast<float>(i) - 10.0f;
+  BlockQ8_1 b;
+  quantizeRowQ8_1(x, &b, 32);
+  int sum = 0;
+  for (int i = 0; i < 32; ++i)
+    sum += b.qs[i];
+  EXPECT_EQ(b.s, f32ToF16((21.0f / 127.0f) * sum));
+}
+
+TEST(ActivationQuant, Q8_KUsesSignedMaxAndBlockSums) {
+  std::vector<float> x(256);
+  for (int i = 0; i < 256; ++i)
+    x[i] = std::sin(0.1f * i) * 3.0f;
+  x[17] = -5.0f; // the signed maximum is negative
+  BlockQ8_K b;
+  quantizeRowQ8_K(x.data(), &b, 256);
+  // iscale = -127/max: the extreme element maps to -127 and d = 1/iscale.
+  EXPECT_EQ(b.qs[17], -127);
+  EXPECT_FLOAT_EQ(b.d, 5.0f / 127.0f);
+  for (int g = 0; g < 16; ++g) {
+    int s = 0;
+    for (int j = 0; j < 16; ++j)
+      s += b.qs[16 * g + j];
+    EXPECT_EQ(b.bsums[g], s);
+  }
+}
+
+} // namespace

@@ -1,0 +1,314 @@
+// CPU kernels against scalar references: matrix products for every weight
+// format (with the activation rounding each format pairs with), RMSNorm,
+// RoPE, attention over a KV cache including sliding-window rings evaluated
+// in several steps, and GELU.
+
+#include "runtime/formats/formats.h"
+#include "runtime/kernels/kernels.h"
+#include "runtime/src/rt.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+using namespace gemmac::fmt;
+
+namespace {
+
+std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(n);
+  for (float &x : v)
+    x = d(rng);
+  return v;
+}
+
+/// The activation row as the kernel sees it after its format's rounding.
+std::vector<float> roundedActivation(Type w, const float *x, int64_t k) {
+  std::vector<float> out(k);
+  switch (w) {
+  case Type::F32:
+    out.assign(x, x + k);
+    break;
+  case Type::F16:
+    for (int64_t i = 0; i < k; ++i)
+      out[i] = roundToF16(x[i]);
+    break;
+  case Type::BF16:
+    for (int64_t i = 0; i < k; ++i)
+      out[i] = roundToBF16(x[i]);
+    break;
+  case Type::Q4_1:
+  case Type::Q5_1: {
+    std::vector<BlockQ8_1> q(k / 32);
+    quantizeRowQ8_1(x, q.data(), k);
+    for (int64_t i = 0; i < k; ++i)
+      out[i] = f16ToF32(q[i / 32].d) * q[i / 32].qs[i % 32];
+    break;
+  }
+  case Type::Q4_K:
+  case Type::Q5_K:
+  case Type::Q6_K: {
+    std::vector<BlockQ8_K> q(k / 256);
+    quantizeRowQ8_K(x, q.data(), k);
+    for (int64_t i = 0; i < k; ++i)
+      out[i] = q[i / 256].d * q[i / 256].qs[i % 256];
+    break;
+  }
+  default: {
+    std::vector<BlockQ8_0> q(k / 32);
+    quantizeRowQ8_0(x, q.data(), k);
+    for (int64_t i = 0; i < k; ++i)
+      out[i] = f16ToF32(q[i / 32].d) * q[i / 32].qs[i % 32];
+  }
+  }
+  return out;
+}
+
+using LinearFn = void (*)(gemmac_rt *, float *, const float *, int64_t,
+                          const uint8_t *, int64_t, int64_t);
+
+struct LinearCase {
+  Type type;
+  LinearFn fn;
+};
+
+class Linear : public ::testing::TestWithParam<LinearCase> {};
+
+TEST_P(Linear, MatchesDequantizedReference) {
+  const auto [type, fn] = GetParam();
+  const int64_t T = 3, N = 40, K = 512;
+  std::vector<float> w = randn(N * K, 1, 0.05f), x = randn(T * K, 2);
+  std::vector<uint8_t> wq(rowBytes(type, K) * N);
+  for (int64_t n = 0; n < N; ++n)
+    quantizeRow(type, w.data() + n * K, wq.data() + n * rowBytes(type, K), K);
+  gemmac_rt rt(2);
+  std::vector<float> y(T * N);
+  fn(&rt, y.data(), x.data(), T, wq.data(), N, K);
+  std::vector<float> wd(K);
+  const bool affine = type == Type::Q4_1 || type == Type::Q5_1;
+  for (int64_t t = 0; t < T; ++t) {
+    std::vector<float> a = roundedActivation(type, x.data() + t * K, K);
+    // Q4_1/Q5_1 pair with Q8_1, whose block sum s is stored as f16: the
+    // minimum's term uses that rounded sum.
+    std::vector<BlockQ8_1> q81(K / 32);
+    quantizeRowQ8_1(x.data() + t * K, q81.data(), K);
+    for (int64_t n = 0; n < N; ++n) {
+      dequantizeRow(type, wq.data() + n * rowBytes(type, K), wd.data(), K);
+      double ref = 0, mag = 0;
+      for (int64_t k = 0; k < K; ++k) {
+        ref += static_cast<double>(wd[k]) * a[k];
+        mag += std::fabs(static_cast<double>(wd[k]) * a[k]);
+      }
+      if (affine) {
+        const uint8_t *row = wq.data() + n * rowBytes(type, K);
+        const size_t bb = blockBytes(type);
+        for (int64_t blk = 0; blk < K / 32; ++blk) {
+          uint16_t mh;
+          std::memcpy(&mh, row + blk * bb + 2, 2);
+          double exactSum = 0;
+          for (int j = 0; j < 32; ++j)
+            exactSum += a[blk * 32 + j];
+          ref += f16ToF32(mh) * (f16ToF32(q81[blk].s) - exactSum);
+        }
+      }
+      EXPECT_NEAR(y[t * N + n], ref, 1e-5 * mag + 1e-7)
+          << typeName(type) << " t=" << t << " n=" << n;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    All, Linear,
+    ::testing::Values(LinearCase{Type::F32, gmk_linear_f32},
+                      LinearCase{Type::F16, gmk_linear_f16},
+                      LinearCase{Type::BF16, gmk_linear_bf16},
+                      LinearCase{Type::Q8_0, gmk_linear_q8_0},
+                      LinearCase{Type::Q4_0, gmk_linear_q4_0},
+                      LinearCase{Type::Q4_1, gmk_linear_q4_1},
+                      LinearCase{Type::Q5_0, gmk_linear_q5_0},
+                      LinearCase{Type::Q5_1, gmk_linear_q5_1},
+                      LinearCase{Type::Q4_K, gmk_linear_q4_k},
+                      LinearCase{Type::Q5_K, gmk_linear_q5_k},
+                      LinearCase{Type::Q6_K, gmk_linear_q6_k}),
+    [](const auto &info) { return std::string(typeName(info.param.type)); });
+
+TEST(Embed, DequantizesAndScales) {
+  const int64_t V = 10, H = 64;
+  std::vector<float> table = randn(V * H, 5);
+  std::vector<uint8_t> q(rowBytes(Type::Q8_0, H) * V);
+  for (int64_t v = 0; v < V; ++v)
+    quantizeRow(Type::Q8_0, table.data() + v * H,
+                q.data() + v * rowBytes(Type::Q8_0, H), H);
+  gemmac_rt rt(1);
+  int32_t tokens[2] = {7, 3};
+  std::vector<float> out(2 * H), row(H);
+  gmk_embed_q8_0(&rt, out.data(), tokens, 2, q.data(), V, H, 2.0f);
+  dequantizeRow(Type::Q8_0, q.data() + 3 * rowBytes(Type::Q8_0, H), row.data(), H);
+  for (int64_t i = 0; i < H; ++i)
+    EXPECT_EQ(out[H + i], row[i] * 2.0f);
+}
+
+TEST(RMSNorm, PerGroupWithWeightAndWithout) {
+  const int64_t rows = 2, width = 8, group = 4;
+  std::vector<float> x = randn(rows * width, 9), w = {0.5f, 1, 2, 3};
+  gemmac_rt rt(1);
+  std::vector<float> y(rows * width), u(rows * width);
+  gmk_rms_norm(&rt, y.data(), x.data(), rows, width, group,
+               reinterpret_cast<const uint8_t *>(w.data()), 0, 1e-6f);
+  gmk_rms_norm_unweighted(&rt, u.data(), x.data(), rows, width, group, 1e-6f);
+  for (int64_t g = 0; g < rows * width / group; ++g) {
+    double ss = 0;
+    for (int i = 0; i < group; ++i)
+      ss += x[g * group + i] * x[g * group + i];
+    double s = 1.0 / std::sqrt(ss / group + 1e-6);
+    for (int i = 0; i < group; ++i) {
+      EXPECT_NEAR(u[g * group + i], x[g * group + i] * s, 1e-5);
+      EXPECT_NEAR(y[g * group + i], x[g * group + i] * s * w[i], 1e-5);
+    }
+  }
+}
+
+TEST(Rope, RotatesLeadingPairsAndPassesTheRest) {
+  const int64_t T = 3, heads = 2, hd = 16, freqDim = 16, pairs = 4;
+  std::vector<float> x = randn(T * heads * hd, 11), y(x.size());
+  gemmac_rt rt(1);
+  const int64_t pos0 = 5;
+  gmk_rope(&rt, y.data(), x.data(), T, heads, hd, pos0, 10000.0f, freqDim,
+           pairs);
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t h = 0; h < heads; ++h) {
+      const float *a = x.data() + (t * heads + h) * hd;
+      const float *b = y.data() + (t * heads + h) * hd;
+      for (int64_t j = 0; j < freqDim / 2; ++j) {
+        double ang = j < pairs ? (pos0 + t) * std::pow(10000.0, -2.0 * j / freqDim) : 0.0;
+        double e0 = a[j] * std::cos(ang) - a[j + 8] * std::sin(ang);
+        double e1 = a[j] * std::sin(ang) + a[j + 8] * std::cos(ang);
+        EXPECT_NEAR(b[j], e0, 1e-4);
+        EXPECT_NEAR(b[j + 8], e1, 1e-4);
+      }
+    }
+}
+
+/// Naive attention over full-precision keys rounded to the cache type.
+std::vector<float> naiveAttention(const std::vector<float> &q,
+                                  const std::vector<float> &k,
+                                  const std::vector<float> &v, int64_t T,
+                                  int64_t nh, int64_t nkv, int64_t hd,
+                                  int64_t window, bool f16) {
+  auto r = [&](float x) { return f16 ? roundToF16(x) : x; };
+  std::vector<float> out(T * nh * hd);
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t h = 0; h < nh; ++h) {
+      int64_t g = h / (nh / nkv);
+      int64_t first = window ? std::max<int64_t>(0, t - window + 1) : 0;
+      std::vector<double> s;
+      double mx = -1e30;
+      for (int64_t j = first; j <= t; ++j) {
+        double d = 0;
+        for (int64_t i = 0; i < hd; ++i)
+          d += q[(t * nh + h) * hd + i] * r(k[(j * nkv + g) * hd + i]);
+        s.push_back(d);
+        mx = std::max(mx, d);
+      }
+      double sum = 0;
+      for (double &e : s)
+        sum += (e = std::exp(e - mx));
+      for (int64_t i = 0; i < hd; ++i) {
+        double acc = 0;
+        for (int64_t j = first; j <= t; ++j)
+          acc += s[j - first] * r(v[(j * nkv + g) * hd + i]);
+        out[(t * nh + h) * hd + i] = static_cast<float>(acc / sum);
+      }
+    }
+  return out;
+}
+
+/// Runs attention over T tokens fed in steps of `step`, as the runtime does
+/// for a prompt followed by decoding, through a cache of `capacity` rows.
+template <typename CT, typename Att, typename Store>
+std::vector<float> stepped(Att att, Store store, const std::vector<float> &q,
+                           const std::vector<float> &k,
+                           const std::vector<float> &v, int64_t T, int64_t nh,
+                           int64_t nkv, int64_t hd, int64_t window,
+                           int64_t step) {
+  gemmac_rt rt(2);
+  const int64_t width = nkv * hd, capacity = window ? window : T;
+  std::vector<CT> kc(capacity * width), vc(capacity * width);
+  std::vector<float> out(T * nh * hd);
+  for (int64_t p = 0; p < T; p += step) {
+    int64_t n = std::min(step, T - p);
+    att(&rt, out.data() + p * nh * hd, q.data() + p * nh * hd,
+        k.data() + p * width, v.data() + p * width, n, p, nh, nkv, hd, window,
+        kc.data(), vc.data(), capacity, 1.0f);
+    store(&rt, kc.data(), vc.data(), k.data() + p * width,
+          v.data() + p * width, n, p, width, window, capacity);
+  }
+  return out;
+}
+
+TEST(Attention, SlidingWindowRingMatchesNaiveForEveryStepSize) {
+  const int64_t T = 50, nh = 4, nkv = 2, hd = 16, window = 8;
+  auto q = randn(T * nh * hd, 21, 0.3f), k = randn(T * nkv * hd, 22),
+       v = randn(T * nkv * hd, 23);
+  for (bool f16 : {true, false}) {
+    auto ref = naiveAttention(q, k, v, T, nh, nkv, hd, window, f16);
+    for (int64_t step : {1, 3, 7, 8, 50}) {
+      std::vector<float> got =
+          f16 ? stepped<uint16_t>(gmk_attention_f16, gmk_kv_store_f16, q, k, v,
+                                  T, nh, nkv, hd, window, step)
+              : stepped<float>(gmk_attention_f32, gmk_kv_store_f32, q, k, v, T,
+                               nh, nkv, hd, window, step);
+      for (size_t i = 0; i < ref.size(); ++i)
+        ASSERT_NEAR(got[i], ref[i], 1e-5)
+            << (f16 ? "f16" : "f32") << " step " << step << " at " << i;
+    }
+  }
+}
+
+TEST(Attention, GlobalCausalMatchesNaive) {
+  const int64_t T = 20, nh = 2, nkv = 1, hd = 32;
+  auto q = randn(T * nh * hd, 31, 0.2f), k = randn(T * nkv * hd, 32),
+       v = randn(T * nkv * hd, 33);
+  auto ref = naiveAttention(q, k, v, T, nh, nkv, hd, 0, true);
+  auto got = stepped<uint16_t>(gmk_attention_f16, gmk_kv_store_f16, q, k, v, T,
+                               nh, nkv, hd, 0, 6);
+  for (size_t i = 0; i < ref.size(); ++i)
+    ASSERT_NEAR(got[i], ref[i], 1e-5);
+}
+
+TEST(Gelu, TanhTableMatchesFormulaOnHalfInputs) {
+  gemmac_rt rt(1);
+  std::vector<float> x = {-12.0f, -3.0f, -0.5f, 0.0f, 0.25f, 1.0f, 4.0f, 11.0f};
+  std::vector<float> y(x.size());
+  gmk_gelu_tanh(&rt, y.data(), x.data(), x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    double a = x[i];
+    double ref = 0.5 * a * (1 + std::tanh(0.7978845608 * (a + 0.044715 * a * a * a)));
+    if (a <= -10) ref = 0;
+    if (a >= 10) ref = a;
+    EXPECT_NEAR(y[i], ref, 2e-3 * std::fabs(ref) + 1e-6) << x[i];
+  }
+  gmk_gelu_erf(&rt, y.data(), x.data(), x.size());
+  for (size_t i = 0; i < x.size(); ++i)
+    EXPECT_NEAR(y[i], 0.5 * x[i] * (1 + std::erf(x[i] / std::sqrt(2.0))), 1e-6);
+}
+
+TEST(ThreadPool, CoversEveryIndexOnce) {
+  gemmac::rt::ThreadPool pool(4);
+  for (int64_t n : {1, 7, 1000, 12345}) {
+    std::vector<std::atomic<int>> hits(n);
+    pool.parallelFor(n, 1, [&](int64_t a, int64_t b) {
+      for (int64_t i = a; i < b; ++i)
+        hits[i]++;
+    });
+    for (int64_t i = 0; i < n; ++i)
+      ASSERT_EQ(hits[i].load(), 1);
+  }
+}
+
+} // namespace

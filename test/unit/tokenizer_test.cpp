@@ -1,0 +1,183 @@
+// The Gemma 4 tokenizer on a hand-made vocabulary: special-token splitting,
+// U+2581 spaces, newline runs, merge ranks, byte fallback, detokenization.
+
+#include "runtime/src/artifact_format.h"
+#include "runtime/src/tokenizer.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+using gemmac::rt::Tokenizer;
+
+namespace {
+
+struct Vocab {
+  std::vector<std::pair<std::string, int32_t>> tokens; // text, type
+  std::vector<std::string> merges;
+};
+
+template <typename T> void put(std::string &s, T v) {
+  s.append(reinterpret_cast<const char *>(&v), sizeof(T));
+}
+void putBytes(std::string &s, const std::string &b) {
+  put<uint32_t>(s, static_cast<uint32_t>(b.size()));
+  s += b;
+}
+
+/// Serializes like compile-model does (runtime/src/artifact_format.h).
+std::string section(const Vocab &v, int32_t bos, std::vector<int32_t> eog) {
+  std::string s(gemmac::artifact::kTokenizerMagic, 4);
+  put<uint32_t>(s, gemmac::artifact::kTokenizerVersion);
+  put<uint32_t>(s, static_cast<uint32_t>(v.tokens.size()));
+  for (auto &[text, type] : v.tokens) {
+    putBytes(s, text);
+    put<int32_t>(s, type);
+    put<float>(s, 0.0f);
+  }
+  put<uint32_t>(s, static_cast<uint32_t>(v.merges.size()));
+  for (auto &m : v.merges)
+    putBytes(s, m);
+  for (int32_t id : {bos, 1, -1, 0, 3})
+    put<int32_t>(s, id);
+  put<uint32_t>(s, 1);
+  put<uint32_t>(s, static_cast<uint32_t>(eog.size()));
+  for (int32_t id : eog)
+    put<int32_t>(s, id);
+  put<uint32_t>(s, 0);
+  putBytes(s, "");
+  return s;
+}
+
+const std::string kSpace = "\xE2\x96\x81";
+
+class TokenizerTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    Vocab v;
+    auto add = [&](const std::string &t, int32_t type) {
+      v.tokens.push_back({t, type});
+      return static_cast<int32_t>(v.tokens.size() - 1);
+    };
+    add("<pad>", 3);
+    add("<eos>", 3);
+    add("<bos>", 3);
+    add("<unk>", 2);
+    turnOpen = add("<|turn>", 3);
+    turnClose = add("<turn|>", 3);
+    quote = add("<|\"|>", 4); // user-defined: always matched
+    for (int b = 0; b < 256; ++b) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "<0x%02X>", b);
+      add(buf, 6);
+    }
+    for (const char *c : {"h", "e", "l", "o", "w", "r", "d", "a", "b", "\n"})
+      add(c, 1);
+    space = add(kSpace, 1);
+    nn = add("\n\n", 1);
+    he = add("he", 1);
+    ll = add("ll", 1);
+    hell = add("hell", 1);
+    hello = add("hello", 1);
+    spaceW = add(kSpace + "w", 1);
+    // Merges in rank order; "o w" produces a piece that is not in the vocab.
+    v.merges = {"l l", "h e", "he ll", "hell o", kSpace + " w", "a b"};
+    std::string bytes = section(v, 2, {1, turnClose});
+    std::string err;
+    ASSERT_TRUE(tok.load(reinterpret_cast<const uint8_t *>(bytes.data()),
+                         bytes.size(), err))
+        << err;
+  }
+
+  int32_t byteToken(unsigned char c) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "<0x%02X>", c);
+    return tok.find(buf);
+  }
+
+  Tokenizer tok;
+  int32_t turnOpen, turnClose, quote, space, nn, he, ll, hell, hello, spaceW;
+};
+
+TEST_F(TokenizerTest, MergesByRankAndAddsBos) {
+  EXPECT_EQ(tok.encode("hello", true, false),
+            (std::vector<int32_t>{2, hello}));
+  EXPECT_EQ(tok.encode("hello", false, false), (std::vector<int32_t>{hello}));
+}
+
+TEST_F(TokenizerTest, SpacesBecomeU2581AndMergeAcrossWords) {
+  std::vector<int32_t> ids = tok.encode("hello world", false, false);
+  ASSERT_GE(ids.size(), 3u);
+  EXPECT_EQ(ids[0], hello);
+  EXPECT_EQ(ids[1], spaceW);
+}
+
+TEST_F(TokenizerTest, NewlineRunsSplitAndStayWholeWhenInVocab) {
+  std::vector<int32_t> ids = tok.encode("he\n\nhe\n\n\n", false, false);
+  // "\n\n\n" is not a token: it is split into characters.
+  int32_t nl = tok.find("\n");
+  EXPECT_EQ(ids, (std::vector<int32_t>{he, nn, he, nl, nl, nl}));
+}
+
+TEST_F(TokenizerTest, UnknownCharactersFallBackToBytes) {
+  std::vector<int32_t> ids = tok.encode("h\xC3\xA9", false, false); // "hé"
+  EXPECT_EQ(ids, (std::vector<int32_t>{tok.find("h"), byteToken(0xC3),
+                                       byteToken(0xA9)}));
+}
+
+TEST_F(TokenizerTest, MergedPieceOutsideVocabFallsBackToBytes) {
+  // "ab" is merged but is not a token: its bytes are emitted.
+  EXPECT_EQ(tok.encode("ab", false, false),
+            (std::vector<int32_t>{byteToken('a'), byteToken('b')}));
+}
+
+TEST_F(TokenizerTest, InvalidUtf8BecomesReplacementCharacter) {
+  std::vector<int32_t> ids = tok.encode("h\xFFh", false, false);
+  EXPECT_EQ(ids, (std::vector<int32_t>{tok.find("h"), byteToken(0xEF),
+                                       byteToken(0xBF), byteToken(0xBD),
+                                       tok.find("h")}));
+}
+
+TEST_F(TokenizerTest, ControlTokensOnlyWithParseSpecial) {
+  std::vector<int32_t> on = tok.encode("<|turn>he<turn|>", false, true);
+  EXPECT_EQ(on, (std::vector<int32_t>{turnOpen, he, turnClose}));
+  std::vector<int32_t> off = tok.encode("<|turn>", false, false);
+  EXPECT_GT(off.size(), 1u);
+  EXPECT_EQ(off.front(), byteToken('<'));
+  // User-defined tokens are matched either way.
+  EXPECT_EQ(tok.encode("<|\"|>", false, false), (std::vector<int32_t>{quote}));
+}
+
+TEST_F(TokenizerTest, PiecesRenderSpacesBytesAndSpecials) {
+  EXPECT_EQ(tok.piece(spaceW), " w");
+  EXPECT_EQ(tok.piece(byteToken(0x41)), "A");
+  EXPECT_EQ(tok.piece(turnClose), "");
+  EXPECT_EQ(tok.piece(turnClose, true), "<turn|>");
+  EXPECT_EQ(tok.piece(quote), "<|\"|>");
+  EXPECT_TRUE(tok.isEndOfGeneration(turnClose));
+  EXPECT_TRUE(tok.isEndOfGeneration(1));
+  EXPECT_FALSE(tok.isEndOfGeneration(turnOpen));
+}
+
+TEST(TokenizerLoad, RejectsTruncatedAndOutOfRangeSections) {
+  Tokenizer t;
+  std::string err;
+  std::string bad = "GMTK";
+  EXPECT_FALSE(t.load(reinterpret_cast<const uint8_t *>(bad.data()),
+                      bad.size(), err));
+  Vocab v;
+  v.tokens = {{"<pad>", 3}, {"a", 1}};
+  std::string s = section(v, 7 /* bos out of range */, {});
+  Tokenizer t2;
+  EXPECT_FALSE(t2.load(reinterpret_cast<const uint8_t *>(s.data()), s.size(),
+                       err));
+  EXPECT_NE(err.find("out of range"), std::string::npos);
+  std::string ok = section(v, 0, {});
+  Tokenizer t3;
+  EXPECT_FALSE(t3.load(reinterpret_cast<const uint8_t *>(ok.data()),
+                       ok.size() - 3, err));
+}
+
+} // namespace

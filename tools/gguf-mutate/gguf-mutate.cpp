@@ -1,0 +1,213 @@
+//===- gguf-mutate.cpp - writes malformed variants of a valid GGUF --------===//
+//
+// The malformed-input tests start from a valid generated model and damage it
+// in one precise way, so each test shows one error message.
+//
+//   gguf-mutate IN.gguf MUTATION -o OUT.gguf
+//
+//===----------------------------------------------------------------------===//
+
+#include "frontends/gguf/GGUFFile.h"
+#include "frontends/gguf/GGUFWriter.h"
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+using namespace gemmac::gguf;
+
+namespace {
+
+const char *kMutations[][2] = {
+    {"bad-magic", "the first four bytes are not 'GGUF'"},
+    {"bad-version", "GGUF version 7"},
+    {"truncate-metadata", "the file ends inside the metadata"},
+    {"truncate-data", "the file ends inside the tensor data"},
+    {"offset-past-end", "a tensor's data offset points past the end"},
+    {"absurd-dims", "a tensor claims 2^40 rows"},
+    {"duplicate-key", "general.architecture appears twice"},
+    {"duplicate-tensor", "two tensors share a name"},
+    {"wrong-arch", "general.architecture is 'llama'"},
+    {"missing-tensor", "blk.0.attn_q.weight is absent"},
+    {"unknown-type", "a tensor has ggml type 99"},
+    {"unsupported-type", "a tensor has type Q2_K (known, not supported)"},
+    {"bad-shape", "blk.0.ffn_up.weight has the wrong number of rows"},
+    {"bad-layer-array", "feed_forward_length has one entry too few"},
+};
+
+int usage() {
+  std::fprintf(stderr, "usage: gguf-mutate IN.gguf MUTATION -o OUT.gguf\nmutations:\n");
+  for (auto &m : kMutations)
+    std::fprintf(stderr, "  %-18s %s\n", m[0], m[1]);
+  return 2;
+}
+
+std::vector<uint8_t> slurp(const std::string &path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)),
+                              std::istreambuf_iterator<char>());
+}
+
+bool spit(const std::string &path, const std::vector<uint8_t> &bytes) {
+  std::ofstream f(path, std::ios::binary);
+  f.write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
+  return static_cast<bool>(f);
+}
+
+template <typename T> void poke(std::vector<uint8_t> &b, uint64_t at, T v) {
+  std::memcpy(b.data() + at, &v, sizeof(T));
+}
+
+/// Offsets of the fields of a tensor-info entry.
+struct InfoFields {
+  uint64_t ne, type, offset;
+};
+InfoFields fieldsOf(const TensorInfo &t) {
+  uint64_t p = t.infoOffset + 8 + t.name.size() + 4;
+  return {p, p + 8 * t.nDims, p + 8 * t.nDims + 4};
+}
+
+/// Rewrites the file through GGUFWriter, letting `edit` change metadata
+/// (raw entries) and the tensor list.
+struct Entry {
+  std::string key;
+  uint32_t type;
+  std::vector<uint8_t> payload;
+};
+struct Tensor {
+  std::string name;
+  uint32_t type;
+  std::vector<int64_t> ne;
+  const uint8_t *data;
+  uint64_t bytes;
+};
+
+int rewrite(const GGUFFile &f, const std::string &out,
+            const std::function<void(std::vector<Entry> &,
+                                     std::vector<Tensor> &)> &edit) {
+  std::vector<Entry> entries;
+  for (const std::string &k : f.keys()) {
+    const MetadataValue *v = f.find(k);
+    entries.push_back({k, static_cast<uint32_t>(v->type),
+                       std::vector<uint8_t>(f.base() + v->fileOffset,
+                                            f.base() + v->endOffset)});
+  }
+  std::vector<Tensor> tensors;
+  for (const TensorInfo &t : f.tensors())
+    tensors.push_back({t.name, t.type,
+                       std::vector<int64_t>(t.ne, t.ne + t.nDims), t.data,
+                       t.nbytes});
+  edit(entries, tensors);
+  GGUFWriter w;
+  for (Entry &e : entries)
+    w.addRaw(e.key, e.type, e.payload);
+  for (Tensor &t : tensors)
+    w.addTensor(t.name, t.type, t.ne);
+  std::string err = w.write(out, [&](size_t i, uint8_t *dst) {
+    std::memcpy(dst, tensors[i].data,
+                std::min<uint64_t>(tensors[i].bytes, w.tensorBytes(i)));
+  });
+  if (!err.empty()) {
+    std::fprintf(stderr, "gguf-mutate: %s\n", err.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+std::vector<uint8_t> stringPayload(const std::string &s) {
+  std::vector<uint8_t> p(8);
+  uint64_t n = s.size();
+  std::memcpy(p.data(), &n, 8);
+  p.insert(p.end(), s.begin(), s.end());
+  return p;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  if (argc != 5 || std::string(argv[3]) != "-o")
+    return usage();
+  std::string in = argv[1], mutation = argv[2], out = argv[4];
+  auto file = GGUFFile::open(in);
+  if (!file) {
+    std::fprintf(stderr, "gguf-mutate: %s\n",
+                 llvm::toString(file.takeError()).c_str());
+    return 1;
+  }
+  const GGUFFile &f = **file;
+  std::vector<uint8_t> b = slurp(in);
+  const TensorInfo &first = f.tensors().front();
+  const TensorInfo &last = f.tensors().back();
+
+  if (mutation == "bad-magic") {
+    std::memcpy(b.data(), "GGML", 4);
+  } else if (mutation == "bad-version") {
+    poke<uint32_t>(b, 4, 7);
+  } else if (mutation == "truncate-metadata") {
+    b.resize(f.find("general.architecture")->endOffset + 40);
+  } else if (mutation == "truncate-data") {
+    b.resize(last.fileOffset(f.dataOffset()) + last.nbytes / 2);
+  } else if (mutation == "offset-past-end") {
+    poke<uint64_t>(b, fieldsOf(last).offset, (b.size() + 4096) / 32 * 32);
+  } else if (mutation == "absurd-dims") {
+    poke<int64_t>(b, fieldsOf(first).ne + 8, int64_t(1) << 40);
+  } else if (mutation == "unknown-type") {
+    poke<uint32_t>(b, fieldsOf(*f.findTensor("blk.0.attn_q.weight")).type, 99);
+  } else if (mutation == "unsupported-type") {
+    // Q2_K: 84 bytes per 256 weights; keep the byte size consistent by
+    // declaring it on a tensor whose row is a multiple of 256.
+    poke<uint32_t>(b, fieldsOf(*f.findTensor("blk.0.attn_q.weight")).type, 10);
+  } else if (mutation == "duplicate-key") {
+    return rewrite(f, out, [](auto &entries, auto &) {
+      entries.push_back({"general.architecture", 8, stringPayload("gemma4")});
+    });
+  } else if (mutation == "duplicate-tensor") {
+    return rewrite(f, out, [](auto &, auto &tensors) {
+      tensors[2].name = tensors[1].name;
+    });
+  } else if (mutation == "wrong-arch") {
+    return rewrite(f, out, [](auto &entries, auto &) {
+      for (Entry &e : entries)
+        if (e.key == "general.architecture")
+          e.payload = stringPayload("llama");
+    });
+  } else if (mutation == "missing-tensor") {
+    return rewrite(f, out, [](auto &, auto &tensors) {
+      std::erase_if(tensors, [](const Tensor &t) {
+        return t.name == "blk.0.attn_q.weight";
+      });
+    });
+  } else if (mutation == "bad-shape") {
+    return rewrite(f, out, [](auto &, auto &tensors) {
+      for (Tensor &t : tensors)
+        if (t.name == "blk.0.ffn_up.weight")
+          t.ne[1] -= 32;
+    });
+  } else if (mutation == "bad-layer-array") {
+    return rewrite(f, out, [&](auto &entries, auto &) {
+      const MetadataValue *blocks = f.find("gemma4.block_count");
+      uint32_t n = static_cast<uint32_t>(blocks->uintValue) - 1;
+      std::vector<uint8_t> p(12 + 4 * n);
+      uint32_t elem = 5; // int32
+      uint64_t count = n;
+      std::memcpy(p.data(), &elem, 4);
+      std::memcpy(p.data() + 4, &count, 8);
+      for (uint32_t i = 0; i < n; ++i) {
+        int32_t v = 512;
+        std::memcpy(p.data() + 12 + 4 * i, &v, 4);
+      }
+      for (Entry &e : entries)
+        if (e.key == "gemma4.feed_forward_length") {
+          e.type = 9;
+          e.payload = p;
+        }
+    });
+  } else {
+    std::fprintf(stderr, "gguf-mutate: unknown mutation '%s'\n",
+                 mutation.c_str());
+    return usage();
+  }
+  return spit(out, b) ? 0 : 1;
+}
