@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Sets up a Debian 12 machine for gemmac and builds it: LLVM/MLIR 22 and the
+# other toolchain packages from apt, llama.cpp (node-llama-cpp, the parity
+# and speed reference) from npm, then the CMake build in ./build.
+# Idempotent: packages already installed are not reinstalled.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+packages=(
+  cmake ninja-build ccache g++ python3 nodejs npm
+  llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 lld-22
+  libgtest-dev libssl-dev spirv-tools mesa-vulkan-drivers libvulkan-dev
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+
+# llama.cpp's prebuilt CPU build (85 MB; --omit=optional skips GPU builds).
+if [ ! -d node_modules/@node-llama-cpp/linux-x64 ]; then
+  echo "setup: installing node-llama-cpp"
+  npm install --omit=optional --no-audit --no-fund --ignore-scripts
+fi
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
+cmake --build build
