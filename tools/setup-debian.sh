@@ -10,7 +10,7 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 packages=(
-  cmake ninja-build ccache g++ python3 nodejs npm
+  cmake ninja-build ccache g++ python3
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 lld-22
   libgtest-dev libssl-dev spirv-tools mesa-vulkan-drivers libvulkan-dev
 )
@@ -18,6 +18,10 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
+# Node.js may come from elsewhere than Debian (nodesource, nvm): only install
+# Debian's when there is none.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   $SUDO apt-get update -qq
@@ -29,6 +33,15 @@ if [ ! -d node_modules/@node-llama-cpp/linux-x64 ]; then
   echo "setup: installing node-llama-cpp"
   npm install --omit=optional --no-audit --no-fund --ignore-scripts
 fi
+
+# The reference is llama.cpp's AVX2 ("haswell") CPU build on every machine:
+# node-llama-cpp would otherwise pick an AVX-512 variant where the CPU has it,
+# whose float summation order differs, and gemmac's kernels reproduce the
+# AVX2 build's arithmetic exactly (docs/numerics.md).
+bins=node_modules/@node-llama-cpp/linux-x64/bins/linux-x64
+for v in alderlake cannonlake cascadelake cooperlake icelake sapphirerapids skylakex zen4; do
+  rm -f "$bins/libggml-cpu-$v.so"
+done
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build build

@@ -12,10 +12,13 @@ using namespace gemmac::fmt;
 
 namespace {
 
+/// The tanh GELU with llama.cpp's operation order (its 1 + A*x*x is fused).
 float geluTanh(float x) {
   const float kSqrt2OverPi = 0.79788456080286535587989211986876f;
   const float kA = 0.044715f;
-  return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + kA * x * x)));
+  const float inner = std::fma(kA * x, x, 1.0f);
+  const float t = std::tanh((kSqrt2OverPi * x) * inner);
+  return (0.5f * x) * (1.0f + t);
 }
 
 const uint16_t *geluTable() {

@@ -1,17 +1,25 @@
-// Causal attention over a KV cache of f16 or f32 rows. The batch's own K and
-// V are rounded to the cache's type exactly as if they had been read back
-// from it. Scores, softmax and the weighted sum of V are f32.
+// Causal attention over a KV cache of f16 (or f32) rows, computed the way
+// llama.cpp's tiled flash-attention CPU kernel computes it: keys in tiles of
+// 64 positions, scores as one fused chain over the head, an online softmax
+// rescaled per tile with expf, probabilities from ggml's polynomial exp
+// summed in eight-wide groups into a double, V accumulated as one fused chain
+// per position. The batch's own K and V are rounded to the cache's type
+// exactly as if they had been read back from it, so a token sees the same
+// keys whether it is evaluated in a batch or alone.
 
 #include "runtime/formats/formats.h"
 #include "runtime/src/rt.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 using namespace gemmac::fmt;
 
 namespace {
+
+constexpr int kTile = 64;
 
 inline float load(uint16_t h) { return f16ToF32(h); }
 inline float load(float f) { return f; }
@@ -22,6 +30,44 @@ template <typename T> inline float roundTo(float f) {
     return roundToF16(f);
   else
     return f;
+}
+
+inline uint32_t bitsOf(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+inline float floatOf(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+/// ggml's vectorized exp (ggml_v_expf), one lane: a degree-5 polynomial after
+/// a range reduction by ln 2, with the same constants and fused operations.
+float polyExp(float x) {
+  const float z = std::fma(x, 0x1.715476p+0f, 0x1.8p23f);
+  const float n = z - 0x1.8p23f;
+  const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
+  const uint32_t e = bitsOf(z) << 23;
+  const float k = floatOf(e + bitsOf(1.0f));
+  const float u = b * b;
+  const float j = std::fma(
+      std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u,
+               std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
+      u, 0x1.ffffecp-1f * b);
+  if (std::fabs(n) <= 126.0f)
+    return std::fma(j, k, k);
+  const uint32_t g = n <= 0 ? 0x82000000u : 0u;
+  const float s1 = floatOf(g + 0x7f000000u);
+  const float s2 = floatOf(e - g);
+  if (std::fabs(n) > 192.0f)
+    return s1 * s1;
+  return std::fma(s2, j, s2) * s1;
+}
+
+inline float hsum8(const float *v) {
+  return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
 }
 
 template <typename T>
@@ -51,47 +97,77 @@ void attention(gemmac_rt *rt, float *out, const float *q, const float *k,
   const int64_t width = nKVHeads * headDim;
   const int64_t group = nHeads / nKVHeads;
   rt->pool.parallelFor(nTokens * nHeads, 1, [&](int64_t w0, int64_t w1) {
-    std::vector<float> scores, row(headDim), acc(headDim);
+    std::vector<float> kRow(headDim), vRows(kTile * headDim), acc(headDim);
+    float p[kTile];
     for (int64_t w = w0; w < w1; ++w) {
       const int64_t t = w / nHeads, h = w % nHeads, g = h / group;
       const int64_t pos = pos0 + t;
       const int64_t first = window > 0 ? std::max<int64_t>(0, pos - window + 1) : 0;
       const float *qh = q + (t * nHeads + h) * headDim;
-      // Key or value of position p: from the cache before pos0, else fresh.
-      auto rowAt = [&](int64_t p, const T *cache, const float *fresh) {
-        if (p < pos0) {
-          const int64_t r = window > 0 ? p % capacity : p;
+      // Key or value of position j: from the cache before pos0, else fresh.
+      auto rowAt = [&](int64_t j, const T *cache, const float *fresh,
+                       float *dst) {
+        if (j < pos0) {
+          const int64_t r = window > 0 ? j % capacity : j;
           const T *src = cache + r * width + g * headDim;
           for (int64_t i = 0; i < headDim; ++i)
-            row[i] = load(src[i]);
+            dst[i] = load(src[i]);
         } else {
-          const float *src = fresh + (p - pos0) * width + g * headDim;
+          const float *src = fresh + (j - pos0) * width + g * headDim;
           for (int64_t i = 0; i < headDim; ++i)
-            row[i] = roundTo<T>(src[i]);
+            dst[i] = roundTo<T>(src[i]);
         }
       };
-      const int64_t n = pos - first + 1;
-      scores.resize(n);
-      float maxScore = -INFINITY;
-      for (int64_t j = 0; j < n; ++j) {
-        rowAt(first + j, kCache, k);
-        float s = 0;
-        for (int64_t i = 0; i < headDim; ++i)
-          s += qh[i] * row[i];
-        scores[j] = s * scale;
-        maxScore = std::max(maxScore, scores[j]);
-      }
+      float M = -INFINITY, S = 0.0f;
       std::fill(acc.begin(), acc.end(), 0.0f);
-      float sum = 0;
-      for (int64_t j = 0; j < n; ++j) {
-        const float p = std::exp(scores[j] - maxScore);
-        sum += p;
-        rowAt(first + j, vCache, v);
-        for (int64_t i = 0; i < headDim; ++i)
-          acc[i] += p * row[i];
+      // Tiles of 64 positions; only those holding a visible key count.
+      for (int64_t tile = first / kTile * kTile; tile <= pos; tile += kTile) {
+        float tmax = -INFINITY;
+        for (int j = 0; j < kTile; ++j) {
+          const int64_t kp = tile + j;
+          if (kp < first || kp > pos) {
+            p[j] = -INFINITY;
+            continue;
+          }
+          rowAt(kp, kCache, k, kRow.data());
+          float s = 0.0f;
+          for (int64_t i = 0; i < headDim; ++i)
+            s = std::fma(qh[i], kRow[i], s);
+          p[j] = s * scale + 0.0f;
+          tmax = std::max(tmax, p[j]);
+        }
+        const float Mnew = std::fmax(M, tmax);
+        if (Mnew > M) {
+          const float ms = std::exp(M - Mnew);
+          for (int64_t i = 0; i < headDim; ++i)
+            acc[i] = acc[i] * ms;
+          S = S * ms;
+        }
+        M = Mnew;
+        double sum = 0.0;
+        for (int gi = 0; gi < kTile; gi += 8) {
+          for (int l = 0; l < 8; ++l)
+            p[gi + l] = polyExp(p[gi + l] - M);
+          sum = sum + static_cast<double>(hsum8(p + gi));
+        }
+        S = static_cast<float>(static_cast<double>(S) + sum);
+        for (int j = 0; j < kTile; ++j) {
+          const int64_t kp = tile + j;
+          float *row = vRows.data() + j * headDim;
+          if (kp < first || kp > pos)
+            std::fill(row, row + headDim, 0.0f);
+          else
+            rowAt(kp, vCache, v, row);
+        }
+        for (int64_t i = 0; i < headDim; ++i) {
+          float o = acc[i];
+          for (int j = 0; j < kTile; ++j)
+            o = std::fma(p[j], vRows[j * headDim + i], o);
+          acc[i] = o;
+        }
       }
       float *o = out + (t * nHeads + h) * headDim;
-      const float inv = 1.0f / sum;
+      const float inv = S == 0.0f ? 0.0f : 1.0f / S;
       for (int64_t i = 0; i < headDim; ++i)
         o[i] = acc[i] * inv;
     }

@@ -1,231 +1,301 @@
-// Matrix products against stored weights: activations are converted once per
-// call to the type llama.cpp pairs with each weight format (Q8_0, Q8_1, Q8_K,
-// f16, bf16 or f32), then every output row is an integer (or float) dot
-// product with one float scale per block.
+// Matrix products against stored weights.
+//
+// Activations are converted once per call to the type llama.cpp pairs with
+// each weight format (Q8_0, Q8_1, Q8_K, f16, bf16 or f32). Each output is
+// then one accumulation chain whose floating-point operations -- lane
+// structure, fused multiply-adds, horizontal sums -- are those of llama.cpp's
+// AVX2 batched kernels (tinyBLAS, the repacked Q4_0/Q4_K GEMMs, vec_dot), so
+// that results agree to the last bit (docs/numerics.md). The order does not
+// depend on the token count or the thread count: evaluating a prompt in one
+// batch or in pieces gives identical results.
 
 #include "runtime/formats/formats.h"
 #include "runtime/src/rt.h"
 
+#include <cmath>
 #include <cstring>
 
 using namespace gemmac::fmt;
 
 namespace {
 
-// ---- dot products of one weight row with one converted activation row ----
-
-float dotF32(const float *w, const float *x, int64_t n) {
-  float acc[8] = {0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j)
-      acc[j] += w[i + j] * x[i + j];
-  float s = 0;
-  for (; i < n; ++i)
-    s += w[i] * x[i];
-  for (float a : acc)
-    s += a;
-  return s;
+/// ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)): the AVX2 horizontal sum.
+inline float hsum8(const float *v) {
+  return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
 }
 
-template <float (*Cvt)(uint16_t)>
-float dotHalf(const uint16_t *w, const uint16_t *x, int64_t n) {
-  float acc[8] = {0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j)
-      acc[j] += Cvt(w[i + j]) * Cvt(x[i + j]);
-  float s = 0;
-  for (; i < n; ++i)
-    s += Cvt(w[i]) * Cvt(x[i]);
-  for (float a : acc)
-    s += a;
-  return s;
+/// ((v0+v4)+(v1+v5)) + ((v2+v6)+(v3+v7)): GGML_F32x8_REDUCE's order.
+inline float reduce8(const float *v) {
+  return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
 }
 
-float dotQ8_0(const BlockQ8_0 *w, const BlockQ8_0 *a, int64_t nb) {
-  float acc = 0;
+// ---- float weights ---------------------------------------------------------
+
+template <typename T> inline float widen(T v);
+template <> inline float widen<float>(float v) { return v; }
+
+struct F16 {
+  uint16_t bits;
+};
+struct BF16 {
+  uint16_t bits;
+};
+template <> inline float widen<F16>(F16 v) { return f16ToF32(v.bits); }
+template <> inline float widen<BF16>(BF16 v) { return bf16ToF32(v.bits); }
+
+/// tinyBLAS: eight lanes, lane t takes elements t, t+8, ...; one FMA each.
+template <typename T>
+float dotTiny(const T *w, const T *x, int64_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int64_t l = 0; l < n; l += 8)
+    for (int t = 0; t < 8; ++t)
+      acc[t] = std::fma(widen(w[l + t]), widen(x[l + t]), acc[t]);
+  return hsum8(acc);
+}
+
+/// ggml_vec_dot_f32/f16 (shapes tinyBLAS declines): 4x8 lanes over blocks of
+/// 32, then the leftovers.
+template <typename T>
+float dotVec(const T *w, const T *x, int64_t n) {
+  float acc[4][8] = {};
+  const int64_t np = n & ~int64_t(31);
+  for (int64_t i = 0; i < np; i += 32)
+    for (int a = 0; a < 4; ++a)
+      for (int t = 0; t < 8; ++t)
+        acc[a][t] = std::fma(widen(w[i + 8 * a + t]), widen(x[i + 8 * a + t]),
+                             acc[a][t]);
+  float v[8];
+  for (int t = 0; t < 8; ++t)
+    v[t] = (acc[0][t] + acc[2][t]) + (acc[1][t] + acc[3][t]);
+  double sum = reduce8(v);
+  for (int64_t i = np; i < n; ++i)
+    sum += static_cast<double>(widen(w[i]) * widen(x[i]));
+  return static_cast<float>(sum);
+}
+
+// ---- quantized weights -----------------------------------------------------
+
+/// Signed weight quants of one 32-block in element order.
+inline void unpackQ4_0(const BlockQ4_0 &b, int *q) {
+  for (int j = 0; j < 16; ++j) {
+    q[j] = (b.qs[j] & 0xF) - 8;
+    q[j + 16] = (b.qs[j] >> 4) - 8;
+  }
+}
+inline void unpackQ5_0(const BlockQ5_0 &b, int *q) {
+  uint32_t qh;
+  std::memcpy(&qh, b.qh, 4);
+  for (int j = 0; j < 16; ++j) {
+    q[j] = ((b.qs[j] & 0xF) | static_cast<int>(((qh >> j) & 1) << 4)) - 16;
+    q[j + 16] =
+        ((b.qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1) << 4)) - 16;
+  }
+}
+inline void unpackQ8_0(const BlockQ8_0 &b, int *q) {
+  for (int j = 0; j < 32; ++j)
+    q[j] = b.qs[j];
+}
+inline void unpackQ4_1(const BlockQ4_1 &b, int *q) {
+  for (int j = 0; j < 16; ++j) {
+    q[j] = b.qs[j] & 0xF;
+    q[j + 16] = b.qs[j] >> 4;
+  }
+}
+inline void unpackQ5_1(const BlockQ5_1 &b, int *q) {
+  uint32_t qh;
+  std::memcpy(&qh, b.qh, 4);
+  for (int j = 0; j < 16; ++j) {
+    q[j] = (b.qs[j] & 0xF) | static_cast<int>(((qh >> j) & 1) << 4);
+    q[j + 16] = (b.qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1) << 4);
+  }
+}
+
+/// Q8_0/Q5_0/Q4_0 x Q8_0 (tinyBLAS_Q0 and vec_dot): lane t sums elements
+/// 4t..4t+3 of every block; d = dW*dA is exact in f32.
+template <typename B, void (*Unpack)(const B &, int *)>
+float dotLanes(const B *w, const BlockQ8_0 *a, int64_t nb) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int q[32];
   for (int64_t b = 0; b < nb; ++b) {
-    int sum = 0;
-    for (int j = 0; j < QK; ++j)
-      sum += w[b].qs[j] * a[b].qs[j];
-    acc += f16ToF32(w[b].d) * f16ToF32(a[b].d) * static_cast<float>(sum);
+    Unpack(w[b], q);
+    const float d = f16ToF32(w[b].d) * f16ToF32(a[b].d);
+    for (int t = 0; t < 8; ++t) {
+      int isum = 0;
+      for (int e = 4 * t; e < 4 * t + 4; ++e)
+        isum += q[e] * a[b].qs[e];
+      acc[t] = std::fma(d, static_cast<float>(isum), acc[t]);
+    }
+  }
+  return hsum8(acc);
+}
+
+/// Q4_0 repacked for llama.cpp's q4_0_8x8 GEMM (weights with a multiple of 8
+/// rows): one chain, one FMA per block.
+float dotQ4_0Chain(const BlockQ4_0 *w, const BlockQ8_0 *a, int64_t nb) {
+  float acc = 0;
+  int q[32];
+  for (int64_t b = 0; b < nb; ++b) {
+    unpackQ4_0(w[b], q);
+    int isum = 0;
+    for (int e = 0; e < 32; ++e)
+      isum += q[e] * a[b].qs[e];
+    acc = std::fma(static_cast<float>(isum), f16ToF32(w[b].d) * f16ToF32(a[b].d),
+                   acc);
   }
   return acc;
 }
 
-float dotQ4_0(const BlockQ4_0 *w, const BlockQ8_0 *a, int64_t nb) {
-  float acc = 0;
+/// Q4_1/Q5_1 x Q8_1: lanes as above, the minimum through the stored sum.
+template <typename B, void (*Unpack)(const B &, int *)>
+float dotLanesAffine(const B *w, const BlockQ8_1 *a, int64_t nb) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  float summs = 0;
+  int q[32];
   for (int64_t b = 0; b < nb; ++b) {
-    int sum = 0;
-    for (int j = 0; j < 16; ++j) {
-      sum += ((w[b].qs[j] & 0xF) - 8) * a[b].qs[j];
-      sum += ((w[b].qs[j] >> 4) - 8) * a[b].qs[j + 16];
+    summs = summs + f16ToF32(w[b].m) * f16ToF32(a[b].s);
+    Unpack(w[b], q);
+    const float d = f16ToF32(w[b].d) * f16ToF32(a[b].d);
+    for (int t = 0; t < 8; ++t) {
+      int isum = 0;
+      for (int e = 4 * t; e < 4 * t + 4; ++e)
+        isum += q[e] * a[b].qs[e];
+      acc[t] = std::fma(d, static_cast<float>(isum), acc[t]);
     }
-    acc += f16ToF32(w[b].d) * f16ToF32(a[b].d) * static_cast<float>(sum);
   }
-  return acc;
+  return hsum8(acc) + summs;
 }
 
-float dotQ5_0(const BlockQ5_0 *w, const BlockQ8_0 *a, int64_t nb) {
-  float acc = 0;
-  for (int64_t b = 0; b < nb; ++b) {
-    uint32_t qh;
-    std::memcpy(&qh, w[b].qh, 4);
-    int sum = 0;
-    for (int j = 0; j < 16; ++j) {
-      int lo = ((w[b].qs[j] & 0xF) | (((qh >> j) & 1) << 4)) - 16;
-      int hi = ((w[b].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - 16;
-      sum += lo * a[b].qs[j] + hi * a[b].qs[j + 16];
-    }
-    acc += f16ToF32(w[b].d) * f16ToF32(a[b].d) * static_cast<float>(sum);
-  }
-  return acc;
-}
-
-float dotQ4_1(const BlockQ4_1 *w, const BlockQ8_1 *a, int64_t nb) {
-  float acc = 0, mins = 0;
-  for (int64_t b = 0; b < nb; ++b) {
-    int sum = 0;
-    for (int j = 0; j < 16; ++j)
-      sum += (w[b].qs[j] & 0xF) * a[b].qs[j] + (w[b].qs[j] >> 4) * a[b].qs[j + 16];
-    acc += f16ToF32(w[b].d) * f16ToF32(a[b].d) * static_cast<float>(sum);
-    mins += f16ToF32(w[b].m) * f16ToF32(a[b].s);
-  }
-  return acc + mins;
-}
-
-float dotQ5_1(const BlockQ5_1 *w, const BlockQ8_1 *a, int64_t nb) {
-  float acc = 0, mins = 0;
-  for (int64_t b = 0; b < nb; ++b) {
-    uint32_t qh;
-    std::memcpy(&qh, w[b].qh, 4);
-    int sum = 0;
-    for (int j = 0; j < 16; ++j) {
-      int lo = (w[b].qs[j] & 0xF) | (((qh >> j) & 1) << 4);
-      int hi = (w[b].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4);
-      sum += lo * a[b].qs[j] + hi * a[b].qs[j + 16];
-    }
-    acc += f16ToF32(w[b].d) * f16ToF32(a[b].d) * static_cast<float>(sum);
-    mins += f16ToF32(w[b].m) * f16ToF32(a[b].s);
-  }
-  return acc + mins;
-}
-
-// K-quants: integer sums per sub-block, the sub-block scales applied in
-// integers, one float multiply per super-block; the mins go through the
-// activation block sums (bsums).
-float dotQ4_K(const BlockQ4_K *w, const BlockQ8_K *a, int64_t nb) {
-  float acc = 0;
-  for (int64_t b = 0; b < nb; ++b) {
-    int sumi = 0, summ = 0;
-    const uint8_t *q = w[b].qs;
-    const int8_t *y = a[b].qs;
-    for (int c = 0; c < 4; ++c, q += 32, y += 64) {
-      uint8_t sc0, m0, sc1, m1;
-      scaleMinK4(2 * c, w[b].scales, sc0, m0);
-      scaleMinK4(2 * c + 1, w[b].scales, sc1, m1);
-      int s0 = 0, s1 = 0;
-      for (int l = 0; l < 32; ++l) {
-        s0 += (q[l] & 0xF) * y[l];
-        s1 += (q[l] >> 4) * y[l + 32];
+/// Unsigned 4/5-bit quants of a Q4_K/Q5_K super-block in element order.
+template <bool Five, typename B> void unpackK(const B &b, int *u) {
+  for (int c = 0; c < 4; ++c)
+    for (int l = 0; l < 32; ++l) {
+      uint8_t byte = b.qs[32 * c + l];
+      int lo = byte & 0xF, hi = byte >> 4;
+      if constexpr (Five) {
+        lo |= ((b.qh[l] >> (2 * c)) & 1) << 4;
+        hi |= ((b.qh[l] >> (2 * c + 1)) & 1) << 4;
       }
-      sumi += sc0 * s0 + sc1 * s1;
-      summ += m0 * (a[b].bsums[4 * c] + a[b].bsums[4 * c + 1]) +
-              m1 * (a[b].bsums[4 * c + 2] + a[b].bsums[4 * c + 3]);
+      u[64 * c + l] = lo;
+      u[64 * c + 32 + l] = hi;
     }
-    float d = a[b].d * f16ToF32(w[b].d);
-    float dmin = -a[b].d * f16ToF32(w[b].dmin);
-    acc += d * static_cast<float>(sumi) + dmin * static_cast<float>(summ);
-  }
-  return acc;
 }
 
-float dotQ5_K(const BlockQ5_K *w, const BlockQ8_K *a, int64_t nb) {
-  float acc = 0;
+/// Per sub-block integer dot products and 6-bit scales/mins of a K block.
+template <bool Five, typename B>
+void subBlocksK(const B &b, const BlockQ8_K &a, int *dot, int *sc, int *mn,
+                int *u) {
+  unpackK<Five>(b, u);
+  for (int s = 0; s < 8; ++s) {
+    uint8_t scale, min;
+    scaleMinK4(s, b.scales, scale, min);
+    sc[s] = scale;
+    mn[s] = min;
+    int d = 0;
+    for (int e = 32 * s; e < 32 * s + 32; ++e)
+      d += u[e] * a.qs[e];
+    dot[s] = d;
+  }
+}
+
+/// Q4_K repacked for llama.cpp's q4_K_8x8 GEMM: two sub-blocks per FMA, the
+/// minimums in their own chain, subtracted at the end.
+float dotQ4_KGemm(const BlockQ4_K *w, const BlockQ8_K *a, int64_t nb) {
+  float acc = 0, accm = 0;
+  int dot[8], sc[8], mn[8], u[256];
   for (int64_t b = 0; b < nb; ++b) {
-    int sumi = 0, summ = 0;
-    const uint8_t *q = w[b].qs;
-    const int8_t *y = a[b].qs;
-    for (int c = 0; c < 4; ++c, q += 32, y += 64) {
-      uint8_t sc0, m0, sc1, m1;
-      scaleMinK4(2 * c, w[b].scales, sc0, m0);
-      scaleMinK4(2 * c + 1, w[b].scales, sc1, m1);
-      int s0 = 0, s1 = 0;
-      for (int l = 0; l < 32; ++l) {
-        int lo = (q[l] & 0xF) | (((w[b].qh[l] >> (2 * c)) & 1) << 4);
-        int hi = (q[l] >> 4) | (((w[b].qh[l] >> (2 * c + 1)) & 1) << 4);
-        s0 += lo * y[l];
-        s1 += hi * y[l + 32];
-      }
-      sumi += sc0 * s0 + sc1 * s1;
-      summ += m0 * (a[b].bsums[4 * c] + a[b].bsums[4 * c + 1]) +
-              m1 * (a[b].bsums[4 * c + 2] + a[b].bsums[4 * c + 3]);
+    subBlocksK<false>(w[b], a[b], dot, sc, mn, u);
+    const float D = f16ToF32(w[b].d) * a[b].d;
+    const float Dm = f16ToF32(w[b].dmin) * a[b].d;
+    for (int sb = 0; sb < 4; ++sb) {
+      int S = sc[2 * sb] * dot[2 * sb] + sc[2 * sb + 1] * dot[2 * sb + 1];
+      int bs0 = a[b].bsums[4 * sb] + a[b].bsums[4 * sb + 1];
+      int bs1 = a[b].bsums[4 * sb + 2] + a[b].bsums[4 * sb + 3];
+      int M = bs0 * mn[2 * sb] + bs1 * mn[2 * sb + 1];
+      acc = std::fma(static_cast<float>(S), D, acc);
+      accm = std::fma(static_cast<float>(M), Dm, accm);
     }
-    float d = a[b].d * f16ToF32(w[b].d);
-    float dmin = -a[b].d * f16ToF32(w[b].dmin);
-    acc += d * static_cast<float>(sumi) + dmin * static_cast<float>(summ);
   }
-  return acc;
+  return acc - accm;
 }
 
+/// Q4_K/Q5_K x Q8_K (vec_dot): lane t sums elements 4t..4t+3 of every
+/// sub-block weighted by its scale; minimums in 4 lanes (Q4_K) or one fused
+/// chain (Q5_K).
+template <bool Five, typename B>
+float dotK(const B *w, const BlockQ8_K *a, int64_t nb) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  float am[4] = {0, 0, 0, 0};
+  float summs = 0;
+  int dot[8], sc[8], mn[8], u[256];
+  for (int64_t b = 0; b < nb; ++b) {
+    subBlocksK<Five>(w[b], a[b], dot, sc, mn, u);
+    const float d = a[b].d * f16ToF32(w[b].d);
+    const float dmin = -(a[b].d * f16ToF32(w[b].dmin));
+    int P[4];
+    for (int k = 0; k < 4; ++k) {
+      int bs0 = a[b].bsums[4 * k] + a[b].bsums[4 * k + 1];
+      int bs1 = a[b].bsums[4 * k + 2] + a[b].bsums[4 * k + 3];
+      P[k] = mn[2 * k] * bs0 + mn[2 * k + 1] * bs1;
+    }
+    if constexpr (Five) {
+      summs = std::fma(static_cast<float>(P[0] + P[1] + P[2] + P[3]), dmin,
+                       summs);
+    } else {
+      for (int k = 0; k < 4; ++k)
+        am[k] = std::fma(dmin, static_cast<float>(P[k]), am[k]);
+    }
+    for (int t = 0; t < 8; ++t) {
+      int L = 0;
+      for (int s = 0; s < 8; ++s) {
+        int part = 0;
+        for (int e = 32 * s + 4 * t; e < 32 * s + 4 * t + 4; ++e)
+          part += u[e] * a[b].qs[e];
+        L += sc[s] * part;
+      }
+      acc[t] = std::fma(d, static_cast<float>(L), acc[t]);
+    }
+  }
+  if constexpr (Five)
+    return hsum8(acc) + summs;
+  return hsum8(acc) + ((am[0] + am[2]) + (am[1] + am[3]));
+}
+
+/// Q6_K x Q8_K (vec_dot): unsigned 6-bit quants with the -32 applied through
+/// the activation block sums, per lane.
 float dotQ6_K(const BlockQ6_K *w, const BlockQ8_K *a, int64_t nb) {
-  float acc = 0;
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int u[256];
   for (int64_t b = 0; b < nb; ++b) {
-    int sumi = 0;
     for (int h = 0; h < 2; ++h) {
       const uint8_t *ql = w[b].ql + 64 * h, *qh = w[b].qh + 32 * h;
-      const int8_t *s = w[b].scales + 8 * h;
-      const int8_t *y = a[b].qs + 128 * h;
-      int part[8] = {0};
+      int *U = u + 128 * h;
       for (int l = 0; l < 32; ++l) {
-        int t = l / 16;
-        int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
-        int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
-        int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
-        int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
-        part[t + 0] += q1 * y[l];
-        part[t + 2] += q2 * y[l + 32];
-        part[t + 4] += q3 * y[l + 64];
-        part[t + 6] += q4 * y[l + 96];
+        U[l] = (ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4);
+        U[l + 32] = (ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4);
+        U[l + 64] = (ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4);
+        U[l + 96] = (ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4);
       }
-      for (int j = 0; j < 8; ++j)
-        sumi += s[j] * part[j];
     }
-    acc += a[b].d * f16ToF32(w[b].d) * static_cast<float>(sumi);
+    const int8_t *sc = w[b].scales;
+    const float d = a[b].d * f16ToF32(w[b].d);
+    for (int t = 0; t < 8; ++t) {
+      int L = 0;
+      for (int c = 0; c < 8; ++c) {
+        int part = 0;
+        for (int e = 32 * c + 4 * t; e < 32 * c + 4 * t + 4; ++e)
+          part += u[e] * a[b].qs[e];
+        L += sc[2 * c + (t >= 4)] * part;
+      }
+      L -= 32 * (a[b].bsums[2 * t] * sc[2 * t] + a[b].bsums[2 * t + 1] * sc[2 * t + 1]);
+      acc[t] = std::fma(d, static_cast<float>(L), acc[t]);
+    }
   }
-  return acc;
+  return hsum8(acc);
 }
 
-/// Activation type paired with each weight format.
-enum class Act { F32, F16, BF16, Q8_0, Q8_1, Q8_K };
+// ---- activation conversion -------------------------------------------------
 
-template <Type W> struct Traits;
-#define TRAITS(W, A, WB, AB, DOT)                                              \
-  template <> struct Traits<Type::W> {                                         \
-    static constexpr Act act = Act::A;                                         \
-    using WBlock = WB;                                                         \
-    using ABlock = AB;                                                         \
-    static float dot(const void *w, const void *a, int64_t n) {                \
-      return DOT;                                                              \
-    }                                                                          \
-  };
-#define W_ static_cast<const WBlock *>(w)
-#define A_ static_cast<const ABlock *>(a)
-TRAITS(F32, F32, float, float, dotF32(W_, A_, n))
-TRAITS(F16, F16, uint16_t, uint16_t, dotHalf<f16ToF32>(W_, A_, n))
-TRAITS(BF16, BF16, uint16_t, uint16_t, dotHalf<bf16ToF32>(W_, A_, n))
-TRAITS(Q8_0, Q8_0, BlockQ8_0, BlockQ8_0, dotQ8_0(W_, A_, n / QK))
-TRAITS(Q4_0, Q8_0, BlockQ4_0, BlockQ8_0, dotQ4_0(W_, A_, n / QK))
-TRAITS(Q5_0, Q8_0, BlockQ5_0, BlockQ8_0, dotQ5_0(W_, A_, n / QK))
-TRAITS(Q4_1, Q8_1, BlockQ4_1, BlockQ8_1, dotQ4_1(W_, A_, n / QK))
-TRAITS(Q5_1, Q8_1, BlockQ5_1, BlockQ8_1, dotQ5_1(W_, A_, n / QK))
-TRAITS(Q4_K, Q8_K, BlockQ4_K, BlockQ8_K, dotQ4_K(W_, A_, n / QK_K))
-TRAITS(Q5_K, Q8_K, BlockQ5_K, BlockQ8_K, dotQ5_K(W_, A_, n / QK_K))
-TRAITS(Q6_K, Q8_K, BlockQ6_K, BlockQ8_K, dotQ6_K(W_, A_, n / QK_K))
-#undef W_
-#undef A_
-#undef TRAITS
+enum class Act { F32, F16, BF16, Q8_0, Q8_1, Q8_K };
 
 size_t actRowBytes(Act act, int64_t n) {
   switch (act) {
@@ -258,28 +328,91 @@ void convertRow(Act act, const float *x, void *dst, int64_t n) {
   }
 }
 
-template <Type W>
-void linear(gemmac_rt *rt, float *out, const float *in, int64_t T,
+/// A dot product of one weight row with one converted activation row, as
+/// llama.cpp's batched path computes it for an N x K weight.
+using Dot = float (*)(const void *w, const void *a, int64_t k);
+
+template <typename WB, typename AB, float (*F)(const WB *, const AB *, int64_t),
+          int Per>
+float blocks(const void *w, const void *a, int64_t k) {
+  return F(static_cast<const WB *>(w), static_cast<const AB *>(a), k / Per);
+}
+template <typename T, float (*F)(const T *, const T *, int64_t)>
+float floats(const void *w, const void *a, int64_t k) {
+  return F(static_cast<const T *>(w), static_cast<const T *>(a), k);
+}
+
+struct Plan {
+  Act act;
+  Dot dot;
+};
+
+Plan planFor(Type t, int64_t n, int64_t k) {
+  // tinyBLAS takes float weights when k % 8 == 0 and the row count % 4 == 0.
+  const bool tiny = k % 8 == 0 && n % 4 == 0;
+  // llama.cpp repacks Q4_0/Q4_K weights whose row count is a multiple of 8.
+  const bool repacked = n % 8 == 0;
+  switch (t) {
+  case Type::F32:
+    return {Act::F32, tiny ? floats<float, dotTiny<float>>
+                           : floats<float, dotVec<float>>};
+  case Type::F16:
+    return {Act::F16, tiny ? floats<F16, dotTiny<F16>> : floats<F16, dotVec<F16>>};
+  case Type::BF16:
+    return {Act::BF16,
+            tiny ? floats<BF16, dotTiny<BF16>> : floats<BF16, dotVec<BF16>>};
+  case Type::Q8_0:
+    return {Act::Q8_0, blocks<BlockQ8_0, BlockQ8_0,
+                              dotLanes<BlockQ8_0, unpackQ8_0>, QK>};
+  case Type::Q5_0:
+    return {Act::Q8_0, blocks<BlockQ5_0, BlockQ8_0,
+                              dotLanes<BlockQ5_0, unpackQ5_0>, QK>};
+  case Type::Q4_0:
+    return {Act::Q8_0,
+            repacked ? blocks<BlockQ4_0, BlockQ8_0, dotQ4_0Chain, QK>
+                     : blocks<BlockQ4_0, BlockQ8_0,
+                              dotLanes<BlockQ4_0, unpackQ4_0>, QK>};
+  case Type::Q4_1:
+    return {Act::Q8_1, blocks<BlockQ4_1, BlockQ8_1,
+                              dotLanesAffine<BlockQ4_1, unpackQ4_1>, QK>};
+  case Type::Q5_1:
+    return {Act::Q8_1, blocks<BlockQ5_1, BlockQ8_1,
+                              dotLanesAffine<BlockQ5_1, unpackQ5_1>, QK>};
+  case Type::Q4_K:
+    return {Act::Q8_K,
+            repacked ? blocks<BlockQ4_K, BlockQ8_K, dotQ4_KGemm, QK_K>
+                     : blocks<BlockQ4_K, BlockQ8_K, dotK<false, BlockQ4_K>,
+                              QK_K>};
+  case Type::Q5_K:
+    return {Act::Q8_K,
+            blocks<BlockQ5_K, BlockQ8_K, dotK<true, BlockQ5_K>, QK_K>};
+  case Type::Q6_K:
+    return {Act::Q8_K, blocks<BlockQ6_K, BlockQ8_K, dotQ6_K, QK_K>};
+  }
+  return {Act::F32, nullptr};
+}
+
+void linear(Type type, gemmac_rt *rt, float *out, const float *in, int64_t T,
             const uint8_t *weight, int64_t N, int64_t K) {
-  using Tr = Traits<W>;
-  const size_t ab = actRowBytes(Tr::act, K);
+  const Plan plan = planFor(type, N, K);
+  const size_t ab = actRowBytes(plan.act, K);
   auto *act = static_cast<uint8_t *>(gemmac_rt_scratch(rt, ab * T));
   rt->pool.parallelFor(T, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t)
-      convertRow(Tr::act, in + t * K, act + t * ab, K);
+      convertRow(plan.act, in + t * K, act + t * ab, K);
   });
-  const size_t wb = rowBytes(W, K);
+  const size_t wb = rowBytes(type, K);
   rt->pool.parallelFor(N, 16, [&](int64_t n0, int64_t n1) {
     for (int64_t n = n0; n < n1; ++n)
       for (int64_t t = 0; t < T; ++t)
-        out[t * N + n] = Tr::dot(weight + n * wb, act + t * ab, K);
+        out[t * N + n] = plan.dot(weight + n * wb, act + t * ab, K);
   });
 }
 
-template <Type W>
-void embed(gemmac_rt *rt, float *out, const int32_t *tokens, int64_t T,
-           const uint8_t *table, int64_t rows, int64_t cols, float scale) {
-  const size_t rb = rowBytes(W, cols);
+void embed(Type type, gemmac_rt *rt, float *out, const int32_t *tokens,
+           int64_t T, const uint8_t *table, int64_t rows, int64_t cols,
+           float scale) {
+  const size_t rb = rowBytes(type, cols);
   rt->pool.parallelFor(T, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       float *o = out + t * cols;
@@ -288,7 +421,7 @@ void embed(gemmac_rt *rt, float *out, const int32_t *tokens, int64_t T,
         std::memset(o, 0, cols * 4);
         continue;
       }
-      dequantizeRow(W, table + id * rb, o, cols);
+      dequantizeRow(type, table + id * rb, o, cols);
       for (int64_t i = 0; i < cols; ++i)
         o[i] *= scale;
     }
@@ -301,13 +434,13 @@ void embed(gemmac_rt *rt, float *out, const int32_t *tokens, int64_t T,
   extern "C" void gmk_linear_##F(gemmac_rt *rt, float *out, const float *in,  \
                                  int64_t n_tokens, const uint8_t *weight,     \
                                  int64_t n_out, int64_t n_in) {               \
-    linear<Type::T>(rt, out, in, n_tokens, weight, n_out, n_in);               \
+    linear(Type::T, rt, out, in, n_tokens, weight, n_out, n_in);               \
   }                                                                            \
   extern "C" void gmk_embed_##F(gemmac_rt *rt, float *out,                    \
                                 const int32_t *tokens, int64_t n_tokens,      \
                                 const uint8_t *table, int64_t n_rows,         \
                                 int64_t n_cols, float scale) {                \
-    embed<Type::T>(rt, out, tokens, n_tokens, table, n_rows, n_cols, scale);   \
+    embed(Type::T, rt, out, tokens, n_tokens, table, n_rows, n_cols, scale);   \
   }
 DEFINE_KERNELS(f32, F32)
 DEFINE_KERNELS(f16, F16)

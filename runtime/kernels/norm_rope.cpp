@@ -1,11 +1,13 @@
 // RMSNorm and rotary embeddings, rounded as llama.cpp rounds them: the sum of
 // squares in double, 1/sqrtf(mean + eps) in f32, x*scale then *w; RoPE angles
-// by repeated f32 multiplication from (float)pos.
+// by repeated f32 multiplication from (float)pos, glibc's sincosf, and the
+// rotation with one fused multiply-add per output.
 
 #include "runtime/formats/formats.h"
 #include "runtime/src/rt.h"
 
 #include <cmath>
+#include <math.h>
 #include <vector>
 
 using namespace gemmac::fmt;
@@ -51,15 +53,15 @@ extern "C" void gmk_rope(gemmac_rt *rt, float *out, const float *in,
                          int64_t pos0, float theta, int64_t freq_dim,
                          int64_t rotated_pairs) {
   const int64_t half = freq_dim / 2;
-  const float thetaScale = std::pow(theta, -2.0f / static_cast<float>(freq_dim));
+  const float thetaScale =
+      std::pow(theta, -2.0f / static_cast<float>(freq_dim));
   rt->pool.parallelFor(n_tokens, 1, [&](int64_t t0, int64_t t1) {
     std::vector<float> cs(2 * rotated_pairs);
     for (int64_t t = t0; t < t1; ++t) {
       float angle = static_cast<float>(pos0 + t);
       for (int64_t j = 0; j < rotated_pairs; ++j) {
-        cs[2 * j] = std::cos(angle);
-        cs[2 * j + 1] = std::sin(angle);
-        angle *= thetaScale;
+        ::sincosf(angle, &cs[2 * j + 1], &cs[2 * j]);
+        angle = angle * thetaScale;
       }
       for (int64_t h = 0; h < n_heads; ++h) {
         const float *x = in + (t * n_heads + h) * head_dim;
@@ -67,8 +69,8 @@ extern "C" void gmk_rope(gemmac_rt *rt, float *out, const float *in,
         for (int64_t j = 0; j < rotated_pairs; ++j) {
           const float a = x[j], b = x[j + half];
           const float c = cs[2 * j], s = cs[2 * j + 1];
-          y[j] = a * c - b * s;
-          y[j + half] = a * s + b * c;
+          y[j] = std::fma(a, c, -(b * s));
+          y[j + half] = std::fma(a, s, b * c);
         }
         if (y != x) {
           for (int64_t j = rotated_pairs; j < half; ++j) {
