@@ -1,0 +1,76 @@
+// RUN: gemmac-opt %s -gemma-lower-to-cpu -canonicalize -cse | FileCheck %s
+
+// A one-layer model lowered to the C entry point: kernel calls with constant
+// shapes, generated loops for elementwise ops, a sliding cache as a ring of
+// `window` rows, the logits written to the caller's buffer.
+
+module attributes {gemma.weights_bytes = 4096 : i64, gemma.weights_fingerprint = 7 : i64, gemma.vocab_size = 64 : i64, gemma.hidden_size = 32 : i64, gemma.num_layers = 1 : i64, gemma.context_length = 128 : i64} {
+  gemma.weight_def @emb : !gemma.weight<q8_0, [64, 32]> {source_offset = 0 : i64, blob_offset = 0 : i64}
+  gemma.weight_def @norm : !gemma.weight<f32, [32]> {source_offset = 0 : i64, blob_offset = 2176 : i64}
+  gemma.weight_def @wq : !gemma.weight<q8_0, [32, 32]> {source_offset = 0 : i64, blob_offset = 2304 : i64}
+  gemma.weight_def @wk : !gemma.weight<q8_0, [16, 32]> {source_offset = 0 : i64, blob_offset = 3456 : i64}
+  gemma.weight_def @s : !gemma.weight<f32, [1]> {source_offset = 0 : i64, blob_offset = 4032 : i64, value = dense<0.5> : tensor<1xf32>}
+  func.func @forward(%tokens: tensor<?xi32>, %pos0: index, %n: index) -> tensor<?x64xf32> attributes {gemma.entry} {
+    %emb = gemma.weight @emb : !gemma.weight<q8_0, [64, 32]>
+    %norm = gemma.weight @norm : !gemma.weight<f32, [32]>
+    %wq = gemma.weight @wq : !gemma.weight<q8_0, [32, 32]>
+    %wk = gemma.weight @wk : !gemma.weight<q8_0, [16, 32]>
+    %s = gemma.weight @s : !gemma.weight<f32, [1]>
+    %x = gemma.embed %tokens, %emb {scale = 2.0 : f32} : tensor<?xi32>, !gemma.weight<q8_0, [64, 32]> -> tensor<?x32xf32>
+    %a = gemma.rms_norm %x, %norm : !gemma.weight<f32, [32]> {eps = 1.0e-6 : f32, group = 32 : i64} : tensor<?x32xf32> -> tensor<?x32xf32>
+    %q = gemma.linear %a, %wq : tensor<?x32xf32>, !gemma.weight<q8_0, [32, 32]> -> tensor<?x32xf32>
+    %qr = gemma.rope %q, %pos0 {num_heads = 2 : i64, head_dim = 16 : i64, rope = #gemma.rope<theta = 1.0e4, rotated_pairs = 8, freq_dim = 16>} : tensor<?x32xf32> -> tensor<?x32xf32>
+    %k = gemma.linear %a, %wk : tensor<?x32xf32>, !gemma.weight<q8_0, [16, 32]> -> tensor<?x16xf32>
+    %v = gemma.rms_norm %k {eps = 1.0e-6 : f32, group = 16 : i64} : tensor<?x16xf32> -> tensor<?x16xf32>
+    %o = gemma.attention %qr, %k, %v, %pos0 {layer = 0 : i64, num_heads = 2 : i64, num_kv_heads = 1 : i64, head_dim = 16 : i64, window = 8 : i64, kv_cache = 0 : i64, scale = 1.0 : f32} : tensor<?x32xf32>, tensor<?x16xf32>, tensor<?x16xf32> -> tensor<?x32xf32>
+    gemma.kv_store %k, %v, %pos0 {kv_cache = 0 : i64} : tensor<?x16xf32>, tensor<?x16xf32>
+    %h = gemma.add %x, %o : tensor<?x32xf32>
+    %g = gemma.gelu %h {approximation = #gemma<gelu tanh>} : tensor<?x32xf32>
+    %hs = gemma.scale_by_weight %g, %s : tensor<?x32xf32>, !gemma.weight<f32, [1]> -> tensor<?x32xf32>
+    %last = gemma.last_rows %hs, %n : tensor<?x32xf32>
+    %logits = gemma.linear %last, %emb : tensor<?x32xf32>, !gemma.weight<q8_0, [64, 32]> -> tensor<?x64xf32>
+    %c = gemma.softcap %logits {cap = 30.0 : f32} : tensor<?x64xf32>
+    return %c : tensor<?x64xf32>
+  }
+}
+
+// CHECK-DAG: func.func private @gmk_embed_q8_0(!llvm.ptr, memref<?xf32>, memref<?xi32>, index, memref<?xi8>, index, index, f32)
+// CHECK-DAG: func.func private @gmk_linear_q8_0(!llvm.ptr, memref<?xf32>, memref<?xf32>, index, memref<?xi8>, index, index)
+// CHECK-DAG: func.func private @gmk_attention_f16(
+// CHECK-DAG: func.func private @gmk_kv_store_f16(
+// CHECK-NOT: gemma.weight_def
+// CHECK: func.func @gemmac_forward(%[[RT:.*]]: !llvm.ptr {gemma.name = "rt"}, %[[W:.*]]: !llvm.ptr {gemma.name = "weights"}, %[[KV:.*]]: !llvm.ptr {gemma.name = "kv"}, %{{.*}}: !llvm.ptr {gemma.name = "arena"}, %{{.*}}: !llvm.ptr {gemma.name = "tokens"}, %{{.*}}: !llvm.ptr {gemma.name = "logits"}, %[[T:.*]]: index {gemma.name = "n_tokens"}, %[[POS:.*]]: index {gemma.name = "pos0"}, %[[CTX:.*]]: index {gemma.name = "n_ctx"}, %[[NOUT:.*]]: index {gemma.name = "n_out"})
+// Weights: a 4096-byte blob. The KV cache: one ring of 8 rows, 512 bytes
+// whatever the context.
+// CHECK: gemma.buffer %[[W]], %c4096
+// CHECK: gemma.buffer %[[KV]], %c512
+// The embedding table is the first 2176 bytes of the blob (64 x 34).
+// CHECK: memref.view %{{.*}}[%c0][] : memref<?xi8> to memref<2176xi8>
+// CHECK: call @gmk_embed_q8_0(%[[RT]], %{{.*}}, %{{.*}}, %[[T]], %{{.*}}, %c64, %c32, %{{.*}})
+// CHECK: call @gmk_rms_norm(%[[RT]], %{{.*}}, %{{.*}}, %[[T]], %c32, %c32, %{{.*}}, %c0_i32, %{{.*}})
+// CHECK: call @gmk_linear_q8_0(%[[RT]], %[[Q:.*]], %{{.*}}, %[[T]], %{{.*}}, %c32, %c32)
+// RoPE in place: two heads of 16, 8 rotated pairs.
+// CHECK: call @gmk_rope(%[[RT]], %[[Q]], %[[Q]], %[[T]], %c2, %c16, %[[POS]], %{{.*}}, %c16, %c8)
+// CHECK: call @gmk_linear_q8_0(%[[RT]], %{{.*}}, %{{.*}}, %[[T]], %{{.*}}, %c16, %c32)
+// CHECK: call @gmk_rms_norm_unweighted
+// Window 8: the cache's capacity is the constant 8, not n_ctx.
+// CHECK: call @gmk_attention_f16(%[[RT]], %{{.*}}, %[[Q]], %{{.*}}, %{{.*}}, %[[T]], %[[POS]], %c2, %c1, %c16, %c8, %{{.*}}, %{{.*}}, %c8, %{{.*}})
+// CHECK: call @gmk_kv_store_f16(%[[RT]], %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[T]], %[[POS]], %c16, %c8, %c8)
+// The residual add is a generated loop, in place.
+// CHECK: linalg.generic
+// CHECK: arith.addf
+// CHECK: call @gmk_gelu_tanh
+// The layer scale is the weight's known value, a constant.
+// CHECK: linalg.generic
+// CHECK: arith.mulf %{{.*}}, %cst{{.*}} : f32
+// The last n_out rows are a view at row n_tokens - n_out: no copy.
+// CHECK: arith.subi %[[T]], %[[NOUT]]
+// CHECK: call @gmk_linear_q8_0(%[[RT]], %{{.*}}, %{{.*}}, %[[NOUT]], %{{.*}}, %c64, %c32)
+// The softcap writes the caller's logits.
+// CHECK: math.tanh
+// CHECK: return
+// CHECK: func.func @gemmac_kv_bytes(%{{.*}}: index) -> index
+// CHECK: return %c512
+// CHECK: func.func @gemmac_arena_bytes(%[[N:.*]]: index) -> index
+// CHECK: arith.muli %[[N]], %c576
+// CHECK: llvm.mlir.global external constant @gemmac_model_meta(dense<[1, 64, 32, 1, 128, 4096, 7, 512, 0, 0, 0, 0, 0, 0, 0, 0]> : tensor<16xi64>)
