@@ -15,6 +15,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialects/gemma/GemmaDialect.h"
+#include "passes/KVPlan.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -101,12 +102,6 @@ private:
   int64_t end = 0;
 };
 
-struct CacheInfo {
-  int64_t width = 0;  // kv heads * head dim
-  int64_t window = 0; // 0: global (n_ctx rows)
-  bool seenAttention = false;
-};
-
 /// Where an activation lives: a buffer of the arena (or the caller's logits)
 /// and a view of it.
 struct Buffer {
@@ -158,7 +153,8 @@ private:
                    function_ref<Value(OpBuilder &, Location, ValueRange)> body);
 
   Value weightView(Value handle);
-  std::pair<Value, Value> cacheViews(int64_t cache, Value &capacity);
+  FailureOr<std::pair<Value, Value>> cacheViews(Operation *op, int64_t cache,
+                                                Value &capacity);
   Activation &act(Value v) { return acts[v]; }
   Activation &allocate(Value result, Value rows, Operation *op,
                        Value reuseFrom = {});
@@ -181,13 +177,11 @@ private:
       nOut;
   Value returned; // the tensor the old entry returns
 
-  std::map<int64_t, CacheInfo> caches;
+  std::map<int64_t, KVCacheAttr> plan;
   // Element type of the KV caches (module attribute gemma.kv_cache_type).
   Type kvElement;
   int64_t kvBytes = 2;
   StringRef kvName = "f16";
-  // Per cache: byte offset of its K and V arrays = fixed + perCtx * n_ctx.
-  std::map<int64_t, std::pair<int64_t, int64_t>> cacheOffsets;
   int64_t kvFixedBytes = 0, kvPerCtxBytes = 0;
 
   llvm::DenseMap<Operation *, int64_t> order;
@@ -199,40 +193,24 @@ private:
 };
 
 LogicalResult Lowering::collectCaches() {
-  WalkResult r = entry.walk([&](Operation *op) {
-    if (auto store = dyn_cast<KVStoreOp>(op)) {
-      CacheInfo &c = caches[store.getKvCache()];
-      c.width = widthOf(store.getK());
-    } else if (auto att = dyn_cast<AttentionOp>(op)) {
-      CacheInfo &c = caches[att.getKvCache()];
-      int64_t window = att.getWindow();
-      if (c.seenAttention && c.window != window) {
-        att.emitOpError("reads cache ")
-            << att.getKvCache() << " with window " << window
-            << " but another layer reads it with window " << c.window;
-        return WalkResult::interrupt();
-      }
-      c.window = window;
-      c.seenAttention = true;
-      c.width = att.getNumKvHeads() * att.getHeadDim();
+  // The plan of gemma-plan-kv-cache, or without it one row per context token
+  // for every cache (always correct, just larger).
+  if (auto recorded = module->getAttrOfType<ArrayAttr>("gemma.kv_plan")) {
+    for (Attribute a : recorded) {
+      auto cache = dyn_cast<KVCacheAttr>(a);
+      if (!cache)
+        return module.emitError("gemma.kv_plan holds a non-cache attribute");
+      plan[cache.getOwner()] = cache;
     }
-    return WalkResult::advance();
-  });
-  if (r.wasInterrupted())
-    return failure();
-  // Rings first (their size does not depend on n_ctx), then global caches at
-  // offsets that grow with the context.
-  for (auto &[id, c] : caches)
-    if (c.window > 0) {
-      cacheOffsets[id] = {kvFixedBytes, 0};
-      kvFixedBytes += alignUp(2 * c.window * c.width * kvBytes);
-    }
-  for (auto &[id, c] : caches)
-    if (c.window == 0) {
-      cacheOffsets[id] = {0, kvPerCtxBytes};
-      kvPerCtxBytes += 2 * c.width * kvBytes;
-    }
-  kvPerCtxBytes = alignUp(kvPerCtxBytes);
+  } else {
+    auto computed = computeKVPlan(module, entry, /*rings=*/false);
+    if (failed(computed))
+      return failure();
+    plan = std::move(*computed);
+  }
+  KVPlanSize size = kvPlanSize(plan, kvBytes);
+  kvFixedBytes = size.fixed;
+  kvPerCtxBytes = size.perToken;
   return success();
 }
 
@@ -285,18 +263,20 @@ Value Lowering::weightView(Value handle) {
               idx(type.getStorageBytes()), b.getI8Type());
 }
 
-/// K and V arrays of a cache: rings sit at fixed offsets; global caches
-/// follow all rings, each taking n_ctx rows of K then n_ctx rows of V.
-std::pair<Value, Value> Lowering::cacheViews(int64_t cache, Value &capacity) {
-  const CacheInfo &c = caches[cache];
-  auto [fixed, perCtx] = cacheOffsets[cache];
-  capacity = c.window > 0 ? idx(c.window) : nCtx;
-  Value base = c.window > 0 ? idx(fixed)
-                            : add(idx(kvFixedBytes), mul(nCtx, idx(perCtx)));
-  Value elems = mul(capacity, idx(c.width));
+/// K and V arrays of a cache: K at offset + per_token * n_ctx, V after it.
+FailureOr<std::pair<Value, Value>> Lowering::cacheViews(Operation *op,
+                                                        int64_t cache,
+                                                        Value &capacity) {
+  auto it = plan.find(cache);
+  if (it == plan.end())
+    return op->emitOpError("uses KV cache ") << cache << ", which the plan lacks";
+  KVCacheAttr c = it->second;
+  capacity = c.getRows() ? idx(c.getRows()) : nCtx;
+  Value base = add(idx(c.getOffset()), mul(nCtx, idx(c.getPerToken())));
+  Value elems = mul(capacity, idx(c.getWidth()));
   Value k = view(kv, base, elems, kvElement);
   Value v = view(kv, add(base, mul(elems, idx(kvBytes))), elems, kvElement);
-  return {k, v};
+  return std::pair<Value, Value>(k, v);
 }
 
 Activation &Lowering::allocate(Value result, Value rows, Operation *op,
@@ -347,7 +327,11 @@ LogicalResult Lowering::lowerOp(Operation *op) {
       .Case<EmbedOp>([&](EmbedOp e) {
         WeightType t = e.getTable().getType();
         Activation &out = allocate(e.getResult(), nTokens, op);
-        callKernel(("gmk_embed_" + stringifyWeightFormat(t.getFormat())).str(),
+        std::string kernel =
+            e->hasAttr("kernel")
+                ? e->getAttrOfType<StringAttr>("kernel").str()
+                : ("gmk_embed_" + stringifyWeightFormat(t.getFormat())).str();
+        callKernel(kernel,
                    {rt, out.view, tokens, nTokens, weightView(e.getTable()),
                     idx(t.getRows()), idx(t.getCols()),
                     f32(e.getScale().convertToFloat())});
@@ -384,6 +368,20 @@ LogicalResult Lowering::lowerOp(Operation *op) {
                             idx(t.getCols())});
         return success();
       })
+      .Case<GeGLUOp>([&](GeGLUOp g) {
+        WeightType t = g.getGate().getType();
+        Activation in = acts[g.getInput()];
+        Activation &out = allocate(g.getResult(), in.rows, op);
+        std::string kernel =
+            g.getKernel() ? g.getKernel()->str()
+                          : ("gmk_geglu_" +
+                             stringifyWeightFormat(t.getFormat()))
+                                .str();
+        callKernel(kernel, {rt, out.view, in.view, in.rows,
+                            weightView(g.getGate()), weightView(g.getUp()),
+                            idx(t.getRows()), idx(t.getCols())});
+        return success();
+      })
       .Case<RopeOp>([&](RopeOp r) {
         Activation in = acts[r.getInput()];
         Activation &out = allocate(r.getResult(), in.rows, op, r.getInput());
@@ -398,8 +396,14 @@ LogicalResult Lowering::lowerOp(Operation *op) {
       .Case<AttentionOp>([&](AttentionOp a) {
         Activation &out = allocate(a.getResult(), nTokens, op);
         Value capacity;
-        auto [kCache, vCache] = cacheViews(a.getKvCache(), capacity);
-        callKernel(("gmk_attention_" + kvName).str(),
+        auto views = cacheViews(op, a.getKvCache(), capacity);
+        if (failed(views))
+          return failure();
+        auto [kCache, vCache] = *views;
+        std::string kernel = a->hasAttr("kernel")
+            ? a->getAttrOfType<StringAttr>("kernel").str()
+            : ("gmk_attention_" + kvName).str();
+        callKernel(kernel,
                    {rt, out.view, acts[a.getQ()].view, acts[a.getK()].view,
                     acts[a.getV()].view, nTokens, pos0, idx(a.getNumHeads()),
                     idx(a.getNumKvHeads()), idx(a.getHeadDim()),
@@ -408,13 +412,16 @@ LogicalResult Lowering::lowerOp(Operation *op) {
         return success();
       })
       .Case<KVStoreOp>([&](KVStoreOp s) {
-        const CacheInfo &c = caches[s.getKvCache()];
         Value capacity;
-        auto [kCache, vCache] = cacheViews(s.getKvCache(), capacity);
+        auto views = cacheViews(op, s.getKvCache(), capacity);
+        if (failed(views))
+          return failure();
+        auto [kCache, vCache] = *views;
+        KVCacheAttr c = plan[s.getKvCache()];
         callKernel(("gmk_kv_store_" + kvName).str(),
                    {rt, kCache, vCache, acts[s.getK()].view,
-                    acts[s.getV()].view, nTokens, pos0, idx(c.width),
-                    idx(c.window), capacity});
+                    acts[s.getV()].view, nTokens, pos0, idx(c.getWidth()),
+                    idx(c.getRows()), capacity});
         return success();
       })
       .Case<AddOp, MulOp>([&](auto e) {

@@ -10,6 +10,46 @@
 include "mlir/Pass/PassBase.td"
 
 //===----------------------------------------------------------------------===//
+// model phase
+//===----------------------------------------------------------------------===//
+
+def FuseGeGLU : Pass<"gemma-fuse-geglu", "mlir::func::FuncOp"> {
+  let summary = "fuse gate/up linears, tanh GELU and the product into gemma.geglu";
+  let description = [{
+    Rewrites mul(gelu_tanh(linear(x, Wg)), linear(x, Wu)) into
+    gemma.geglu(x, Wg, Wu), whose kernel converts x once and reads both
+    weights in one pass. Only the exact pattern fuses: an erf GELU, another
+    activation, different inputs or weight shapes/formats, or intermediate
+    values used elsewhere leave the ops as they are.
+  }];
+}
+
+def SpecializeLayers : Pass<"gemma-specialize-layers", "mlir::ModuleOp"> {
+  let summary = "pin each decoder layer's shape and pick shape-specialized kernels";
+  let description = [{
+    Collects each layer's specialization from its ops (kind, head dim, heads,
+    kv heads, window, rope, kv source, K=V, MLP width), checks that the ops of
+    a layer agree, records the list as `gemma.layers` on the module, and gives
+    attention and RoPE ops the kernel instantiated for their head dim (loops
+    with constant trip counts), shared by every layer of that shape. Head
+    dims without an instantiation keep the generic kernel.
+  }];
+}
+
+def PlanKVCache : Pass<"gemma-plan-kv-cache", "mlir::ModuleOp"> {
+  let summary = "lay out the KV caches: rings for sliding layers, aliases for shared KV";
+  let description = [{
+    Gives every cache a place in the KV buffer: a ring of `window` rows for a
+    sliding layer (independent of the context), one row per context token for
+    a global one; layers that share another layer's KV read that cache (an
+    alias, no copy). Each cache's kv_store moves after its last reader, so a
+    ring never overwrites a key a later reader of the same step needs. The
+    plan is recorded as `gemma.kv_plan`; code generation and the runtime
+    allocate exactly what it says.
+  }];
+}
+
+//===----------------------------------------------------------------------===//
 // quant phase
 //===----------------------------------------------------------------------===//
 
@@ -61,6 +101,21 @@ def ConvertToLLVM : Pass<"gemma-convert-to-llvm", "mlir::ModuleOp"> {
     its first element.
   }];
   let dependentDialects = ["mlir::LLVM::LLVMDialect"];
+}
+
+def SelectKernels : Pass<"gemma-select-kernels", "mlir::ModuleOp"> {
+  let summary = "choose the kernel of each weight op by format, target and shape";
+  let description = [{
+    Records a `kernel` attribute on every linear, geglu and embed op: the
+    storage format picks the arithmetic, the target's features the
+    instruction set, and the shape the variant (the vocabulary-sized output
+    projection and small projections get their own). The choices are what
+    `compile-model --kernel-report` prints.
+  }];
+  let options = [
+    Option<"features", "features", "std::string", /*default=*/"\"\"",
+           "target CPU features, e.g. +avx2,+fma">
+  ];
 }
 
 #endif // GEMMAC_PASSES

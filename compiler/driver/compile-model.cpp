@@ -13,6 +13,7 @@
 #include "dialects/gemma/GemmaDialect.h"
 #include "frontends/gguf/GGUFImport.h"
 #include "frontends/gguf/GGUFTokenizer.h"
+#include "compiler/driver/Reports.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -65,6 +66,18 @@ static cl::opt<std::string>
                 cl::desc("element type of the KV cache: f16 (default, as "
                          "llama.cpp) or f32"),
                 cl::init("f16"), cl::cat(category));
+static cl::opt<bool> printMemoryPlan(
+    "print-memory-plan",
+    cl::desc("print the KV cache plan (per-layer bytes and total) for --ctx "
+             "tokens and exit"),
+    cl::cat(category));
+static cl::opt<int64_t> contextTokens(
+    "ctx", cl::desc("context length for --print-memory-plan (default 4096)"),
+    cl::init(4096), cl::cat(category));
+static cl::opt<bool> kernelReport(
+    "kernel-report",
+    cl::desc("print the kernel chosen for every weight op and exit"),
+    cl::cat(category));
 static cl::opt<bool> keepObject("keep-object",
                                 cl::desc("keep OUT.o after linking"),
                                 cl::cat(category));
@@ -109,7 +122,8 @@ int main(int argc, char **argv) {
       return fail("unknown phase '" + compileTo +
                   "' (import, model, quant, kernel, target)");
   }
-  if (*stopAfter == Phase::Artifact && outputPath.empty())
+  if (*stopAfter == Phase::Artifact && outputPath.empty() && !printMemoryPlan &&
+      !kernelReport)
     return fail("no output path (-o OUT)");
   auto target = parseCpuTarget(targetSpec);
   if (!target)
@@ -142,14 +156,31 @@ int main(int argc, char **argv) {
 
   WeightLayout layout;
   PipelineOptions options;
-  for (const std::string &p : disabledPasses)
+  options.targetFeatures = target->features;
+  for (const std::string &p : disabledPasses) {
+    if (!llvm::is_contained(optionalPasses(), p)) {
+      std::string known;
+      for (llvm::StringRef n : optionalPasses())
+        known += " " + n.str();
+      return fail("--disable-pass: unknown pass '" + p + "' (optional:" +
+                  known + ")");
+    }
     options.disabledPasses.insert(p);
+  }
   for (Phase phase : {Phase::Import, Phase::Model, Phase::Quant, Phase::Kernel,
                       Phase::Target}) {
     mlir::PassManager pm(&context);
     addPhasePasses(pm, phase, options);
     if (mlir::failed(pm.run(**module)))
       return fail("the " + phaseName(phase) + " phase failed on " + inputPath);
+    if (phase == Phase::Model && printMemoryPlan) {
+      printKVPlan(**module, contextTokens);
+      return 0;
+    }
+    if (phase == Phase::Quant && kernelReport) {
+      printKernelReport(**module);
+      return 0;
+    }
     if (phase == Phase::Quant) {
       auto collected = collectWeightLayout(**module);
       if (!collected)

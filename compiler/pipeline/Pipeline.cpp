@@ -22,6 +22,13 @@ static const std::pair<Phase, llvm::StringLiteral> kNames[] = {
     {Phase::Target, "target"}, {Phase::Artifact, "artifact"},
 };
 
+llvm::ArrayRef<llvm::StringLiteral> optionalPasses() {
+  static const llvm::StringLiteral names[] = {
+      "canonicalize", "fuse-geglu", "specialize-layers", "plan-kv-cache",
+      "select-kernels"};
+  return names;
+}
+
 std::optional<Phase> parsePhase(llvm::StringRef name) {
   for (auto &[p, n] : kNames)
     if (n == name)
@@ -48,8 +55,16 @@ void addPhasePasses(OpPassManager &pm, Phase phase,
   case Phase::Model:
     if (enabled("canonicalize"))
       pm.addPass(createCanonicalizerPass());
+    if (enabled("fuse-geglu"))
+      pm.addNestedPass<func::FuncOp>(createFuseGeGLU());
+    if (enabled("specialize-layers"))
+      pm.addPass(createSpecializeLayers());
+    if (enabled("plan-kv-cache"))
+      pm.addPass(createPlanKVCache());
     return;
   case Phase::Quant:
+    if (enabled("select-kernels"))
+      pm.addPass(createSelectKernels(SelectKernelsOptions{options.targetFeatures}));
     pm.addPass(createLayoutWeights());
     return;
   case Phase::Kernel:

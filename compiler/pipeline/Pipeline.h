@@ -23,7 +23,13 @@ llvm::StringRef phaseName(Phase phase);
 struct PipelineOptions {
   /// Passes switched off by name (--disable-pass).
   std::set<std::string> disabledPasses;
+  /// The target's CPU features ("+avx2,+fma,...") for kernel selection.
+  std::string targetFeatures;
 };
+
+/// Names --disable-pass accepts: the optimizations, each of which the parity
+/// suite runs without.
+llvm::ArrayRef<llvm::StringLiteral> optionalPasses();
 
 /// Adds the passes of `phase` (Model..Target) to `pm`.
 void addPhasePasses(mlir::OpPassManager &pm, Phase phase,

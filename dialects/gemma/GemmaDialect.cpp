@@ -15,6 +15,21 @@ using namespace gemmac::gemma;
 #define GET_TYPEDEF_CLASSES
 #include "dialects/gemma/GemmaTypes.cpp.inc"
 
+// `sliding` or `global` for a layer's kind.
+static ParseResult parseLayerKind(AsmParser &parser, bool &sliding) {
+  StringRef kind;
+  if (parser.parseKeyword(&kind))
+    return failure();
+  if (kind != "sliding" && kind != "global")
+    return parser.emitError(parser.getCurrentLocation(),
+                            "expected 'sliding' or 'global'");
+  sliding = kind == "sliding";
+  return success();
+}
+static void printLayerKind(AsmPrinter &printer, bool sliding) {
+  printer << (sliding ? "sliding" : "global");
+}
+
 #define GET_ATTRDEF_CLASSES
 #include "dialects/gemma/GemmaAttrs.cpp.inc"
 

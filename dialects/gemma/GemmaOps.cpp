@@ -4,6 +4,9 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/PatternMatch.h"
+
+#include <cmath>
 
 using namespace mlir;
 using namespace gemmac::gemma;
@@ -161,4 +164,102 @@ LogicalResult ColumnSliceOp::verify() {
            << getOffset() << ", " << getOffset() + getSize()
            << ") is outside the " << n << " features";
   return checkWidth(*this, "result", width(getResult()), getSize());
+}
+
+//===----------------------------------------------------------------------===//
+// Canonicalization: folds that give the same bits as the unfolded form.
+//===----------------------------------------------------------------------===//
+
+/// True when f is a power of two: multiplying by it is exact (barring
+/// overflow), so (x*a)*f == x*(a*f) and the two scales may merge.
+static bool isPowerOfTwo(float f) {
+  int exp;
+  return f != 0 && std::isfinite(f) && std::fabs(std::frexp(f, &exp)) == 0.5f;
+}
+
+/// a*b in f32, if merging the two multiplications changes no result.
+static std::optional<float> exactProduct(float a, float b) {
+  if (!isPowerOfTwo(a) && !isPowerOfTwo(b))
+    return std::nullopt;
+  float p = a * b;
+  if (!std::isfinite(p) || p == 0 || !std::isnormal(p))
+    return std::nullopt;
+  return p;
+}
+
+OpFoldResult ScaleOp::fold(FoldAdaptor) {
+  if (getFactor().convertToFloat() == 1.0f)
+    return getInput();
+  return {};
+}
+
+namespace {
+/// scale(scale(x, a), b) -> scale(x, a*b) when exact.
+struct MergeScales : public OpRewritePattern<ScaleOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ScaleOp op,
+                                PatternRewriter &rewriter) const override {
+    auto inner = op.getInput().getDefiningOp<ScaleOp>();
+    if (!inner || !inner->hasOneUse())
+      return failure();
+    auto p = exactProduct(inner.getFactor().convertToFloat(),
+                          op.getFactor().convertToFloat());
+    if (!p)
+      return failure();
+    rewriter.replaceOpWithNewOp<ScaleOp>(op, inner.getInput(),
+                                         rewriter.getF32FloatAttr(*p));
+    rewriter.eraseOp(inner);
+    return success();
+  }
+};
+
+/// scale(embed(t, s), f) -> embed(t, s*f) when exact.
+struct ScaleIntoEmbed : public OpRewritePattern<ScaleOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ScaleOp op,
+                                PatternRewriter &rewriter) const override {
+    auto embed = op.getInput().getDefiningOp<EmbedOp>();
+    if (!embed || !embed->hasOneUse())
+      return failure();
+    auto p = exactProduct(embed.getScale().convertToFloat(),
+                          op.getFactor().convertToFloat());
+    if (!p)
+      return failure();
+    rewriter.replaceOpWithNewOp<EmbedOp>(op, op.getType(), embed.getTokens(),
+                                         embed.getTable(),
+                                         rewriter.getF32FloatAttr(*p));
+    rewriter.eraseOp(embed);
+    return success();
+  }
+};
+
+/// scale_by_weight(x, w) -> scale(x, value of w) when the value is known.
+struct KnownWeightScale : public OpRewritePattern<ScaleByWeightOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ScaleByWeightOp op,
+                                PatternRewriter &rewriter) const override {
+    auto w = op.getFactor().getDefiningOp<WeightOp>();
+    if (!w)
+      return failure();
+    auto def = SymbolTable::lookupNearestSymbolFrom<WeightDefOp>(
+        op, w.getNameAttr());
+    if (!def || !def.getValueAttr())
+      return failure();
+    float value = cast<DenseFPElementsAttr>(def.getValueAttr())
+                      .getValues<float>()[0];
+    rewriter.replaceOpWithNewOp<ScaleOp>(op, op.getInput(),
+                                         rewriter.getF32FloatAttr(value));
+    return success();
+  }
+};
+} // namespace
+
+void ScaleOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                          MLIRContext *context) {
+  results.add<MergeScales, ScaleIntoEmbed>(context);
+}
+
+void ScaleByWeightOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                                  MLIRContext *context) {
+  results.add<KnownWeightScale>(context);
 }

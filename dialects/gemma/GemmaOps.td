@@ -101,6 +101,43 @@ def Gemma_RopeAttr : AttrDef<Gemma_Dialect, "Rope"> {
   }];
 }
 
+def Gemma_KVCacheAttr : AttrDef<Gemma_Dialect, "KVCache"> {
+  let mnemonic = "kv_cache";
+  let summary = "one KV cache of the memory plan";
+  let description = [{
+    The cache owned by layer `owner` and read by `readers`, with rows of
+    `width` elements (kv heads x head dim). `rows` = 0 means one row per
+    context token; otherwise the cache is a ring of `rows` rows (a sliding
+    window). Its K array starts at byte `offset` + `per_token` x n_ctx of the
+    KV buffer and its V array right after it.
+  }];
+  let parameters = (ins "int64_t":$owner,
+                        ArrayRefParameter<"int64_t">:$readers,
+                        "int64_t":$width, "int64_t":$rows,
+                        "int64_t":$offset, "int64_t":$per_token);
+  let assemblyFormat = [{
+    `<` `owner` `=` $owner `,` `readers` `=` `[` $readers `]` `,`
+        `width` `=` $width `,` `rows` `=` $rows `,`
+        `offset` `=` $offset `,` `per_token` `=` $per_token `>`
+  }];
+}
+
+def Gemma_LayerAttr : AttrDef<Gemma_Dialect, "Layer"> {
+  let mnemonic = "layer";
+  let summary = "the specialization of one decoder layer";
+  let parameters = (ins "int64_t":$index, "bool":$sliding,
+                        "int64_t":$headDim, "int64_t":$numHeads,
+                        "int64_t":$numKvHeads, "int64_t":$window,
+                        "int64_t":$kvSource, "bool":$kEqualsV,
+                        "int64_t":$ffnDim, Gemma_RopeAttr:$rope);
+  let assemblyFormat = [{
+    `<` $index `,` custom<LayerKind>($sliding) `,` `head_dim` `=` $headDim `,`
+        `heads` `=` $numHeads `,` `kv_heads` `=` $numKvHeads `,`
+        `window` `=` $window `,` `kv_source` `=` $kvSource `,`
+        `k_eq_v` `=` $kEqualsV `,` `ffn` `=` $ffnDim `,` `rope` `=` $rope `>`
+  }];
+}
+
 class Gemma_Op<string mnemonic, list<Trait> traits = []>
     : Op<Gemma_Dialect, mnemonic, traits>;
 
@@ -279,13 +316,24 @@ def Gemma_AddOp : Gemma_Op<"add", [Pure, SameOperandsAndResultType, Commutative]
 
 def Gemma_ScaleOp : Gemma_Op<"scale", [Pure, SameOperandsAndResultType]> {
   let summary = "multiplication by a compile-time constant";
+  let description = [{
+    Folds away a factor of 1, and merges into a preceding scale or embedding
+    only where that is exact (one factor a power of two, so that one rounding
+    gives the same bits as two).
+  }];
   let arguments = (ins Gemma_Activation:$input, F32Attr:$factor);
   let results = (outs Gemma_Activation:$result);
   let assemblyFormat = "$input attr-dict `:` type($input)";
+  let hasFolder = 1;
+  let hasCanonicalizer = 1;
 }
 
 def Gemma_ScaleByWeightOp : Gemma_Op<"scale_by_weight", [Pure]> {
   let summary = "multiplication by a one-element weight (a layer's output scale)";
+  let description = [{
+    Becomes gemma.scale when the weight's value is known at compile time.
+  }];
+  let hasCanonicalizer = 1;
   let arguments = (ins Gemma_Activation:$input, Gemma_WeightType:$factor);
   let results = (outs Gemma_Activation:$result);
   let assemblyFormat = [{

@@ -154,12 +154,10 @@ llvm::Error ModuleBuilder::buildLayer(int64_t l, Value &h, Value ple, Value pos0
       b.getI64IntegerAttr(nh), b.getI64IntegerAttr(nkv),
       b.getI64IntegerAttr(hd), b.getI64IntegerAttr(L.window),
       b.getI64IntegerAttr(source), b.getF32FloatAttr(1.0f));
-  // The cache is written after its last reader in this step, so a sliding
-  // layer's ring of `window` rows never loses a key a later reader needs.
-  for (int64_t owner = 0; owner <= l; ++owner)
-    if (cfg.layers[owner].kvSource < 0 && cfg.lastReaderOf(owner) == l)
-      KVStoreOp::create(b, loc, layerKV[owner].first, layerKV[owner].second,
-                        pos0, b.getI64IntegerAttr(owner));
+  // The owner writes its cache right after reading it; the KV planning
+  // pass moves the store after the cache's last reader.
+  if (L.kvSource < 0)
+    KVStoreOp::create(b, loc, k, v, pos0, b.getI64IntegerAttr(l));
   TRY(wo, W("attn_output.weight", {H, nh * hd}));
   TRY(postAttnNorm, W("post_attention_norm.weight", {H}));
   h = add(h, rmsNorm(linear(o, wo), postAttnNorm, H));

@@ -41,14 +41,6 @@ struct Gemma4Config {
   std::vector<int32_t> suppressTokens;
   std::vector<Gemma4LayerConfig> layers;
 
-  /// The last layer that reads the KV cache owned by layer `owner`.
-  int64_t lastReaderOf(int64_t owner) const {
-    int64_t last = owner;
-    for (int64_t l = 0; l < numLayers; ++l)
-      if (layers[l].kvSource == owner)
-        last = l;
-    return last;
-  }
 };
 
 } // namespace gemmac

@@ -4,6 +4,7 @@
 #include "runtime/formats/ggml_types.h"
 
 #include <cstdio>
+#include <unistd.h>
 #include <cstring>
 #include <memory>
 
@@ -107,7 +108,8 @@ size_t GGUFWriter::addTensor(const std::string &name, uint32_t ggmlType,
   return tensors_.size() - 1;
 }
 
-std::string GGUFWriter::write(const std::string &path, const Fill &fill) const {
+std::string GGUFWriter::write(const std::string &path, const Fill &fill,
+                              const std::function<bool(size_t)> &skip) const {
   std::vector<uint8_t> head;
   head.insert(head.end(), {'G', 'G', 'U', 'F'});
   put<uint32_t>(head, 3);
@@ -138,13 +140,22 @@ std::string GGUFWriter::write(const std::string &path, const Fill &fill) const {
   if (std::fwrite(head.data(), 1, head.size(), f.get()) != head.size())
     return path + ": write failed";
   std::vector<uint8_t> buf;
+  uint64_t end = head.size();
   for (size_t i = 0; i < tensors_.size(); ++i) {
-    buf.assign(pad(tensors_[i].nbytes), 0);
+    uint64_t n = pad(tensors_[i].nbytes);
+    end += n;
+    if (skip && skip(i)) {
+      if (std::fseek(f.get(), static_cast<long>(n), SEEK_CUR) != 0)
+        return path + ": seek failed";
+      continue;
+    }
+    buf.assign(n, 0);
     fill(i, buf.data());
     if (std::fwrite(buf.data(), 1, buf.size(), f.get()) != buf.size())
       return path + ": write failed (disk full?)";
   }
-  if (std::fflush(f.get()) != 0)
+  if (std::fflush(f.get()) != 0 ||
+      ftruncate(fileno(f.get()), static_cast<off_t>(end)) != 0)
     return path + ": write failed";
   return {};
 }

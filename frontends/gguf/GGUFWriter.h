@@ -43,8 +43,10 @@ public:
 
   /// Fills one tensor's bytes; called once per tensor, in order.
   using Fill = std::function<void(size_t index, uint8_t *dst)>;
-  /// Writes the file; on failure returns a message naming the path.
-  std::string write(const std::string &path, const Fill &fill) const;
+  /// Writes the file; on failure returns a message naming the path. Tensors
+  /// for which `skip` says yes are left as holes (a sparse file of zeros).
+  std::string write(const std::string &path, const Fill &fill,
+                    const std::function<bool(size_t)> &skip = {}) const;
 
 private:
   struct KV {

@@ -2,7 +2,7 @@
 // input, the way llama.cpp's CPU backend computes it: models are checked
 // against llama.cpp, and a table lookup is also cheaper than tanhf.
 
-#include "runtime/formats/formats.h"
+#include "runtime/kernels/gelu.h"
 #include "runtime/src/rt.h"
 
 #include <cmath>
@@ -21,7 +21,9 @@ float geluTanh(float x) {
   return (0.5f * x) * (1.0f + t);
 }
 
-const uint16_t *geluTable() {
+} // namespace
+
+const uint16_t *gemmac::rt::geluTanhTable() {
   static const std::unique_ptr<uint16_t[]> table = [] {
     std::unique_ptr<uint16_t[]> t(new uint16_t[1 << 16]);
     for (uint32_t h = 0; h < (1u << 16); ++h)
@@ -31,21 +33,12 @@ const uint16_t *geluTable() {
   return table.get();
 }
 
-} // namespace
-
 extern "C" void gmk_gelu_tanh(gemmac_rt *rt, float *out, const float *in,
                               int64_t n) {
-  const uint16_t *table = geluTable();
+  const uint16_t *table = gemmac::rt::geluTanhTable();
   rt->pool.parallelFor(n, 4096, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {
-      const float x = in[i];
-      if (x <= -10.0f)
-        out[i] = 0.0f;
-      else if (x >= 10.0f)
-        out[i] = x;
-      else
-        out[i] = f16ToF32(table[f32ToF16(x)]);
-    }
+    for (int64_t i = i0; i < i1; ++i)
+      out[i] = gemmac::rt::geluTanhLookup(table, in[i]);
   });
 }
 

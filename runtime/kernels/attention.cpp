@@ -88,12 +88,14 @@ void kvStore(gemmac_rt *rt, T *kCache, T *vCache, const float *k,
   });
 }
 
-template <typename T>
+/// HD > 0 makes the head dim a compile-time constant.
+template <typename T, int64_t HD = 0>
 void attention(gemmac_rt *rt, float *out, const float *q, const float *k,
                const float *v, int64_t nTokens, int64_t pos0, int64_t nHeads,
-               int64_t nKVHeads, int64_t headDim, int64_t window,
+               int64_t nKVHeads, int64_t runtimeHeadDim, int64_t window,
                const T *kCache, const T *vCache, int64_t capacity,
                float scale) {
+  const int64_t headDim = HD > 0 ? HD : runtimeHeadDim;
   const int64_t width = nKVHeads * headDim;
   const int64_t group = nHeads / nKVHeads;
   rt->pool.parallelFor(nTokens * nHeads, 1, [&](int64_t w0, int64_t w1) {
@@ -195,3 +197,20 @@ void attention(gemmac_rt *rt, float *out, const float *q, const float *k,
   }
 DEFINE_ATTENTION(f16, uint16_t)
 DEFINE_ATTENTION(f32, float)
+
+#define DEFINE_ATTENTION_D(T, CT, D)                                           \
+  extern "C" void gmk_attention_##T##_d##D(                                    \
+      gemmac_rt *rt, float *out, const float *q, const float *k,              \
+      const float *v, int64_t n_tokens, int64_t pos0, int64_t n_heads,        \
+      int64_t n_kv_heads, int64_t head_dim, int64_t window,                   \
+      const CT *k_cache, const CT *v_cache, int64_t capacity, float scale) {  \
+    attention<CT, D>(rt, out, q, k, v, n_tokens, pos0, n_heads, n_kv_heads,    \
+                     head_dim, window, k_cache, v_cache, capacity, scale);     \
+  }
+#define DEFINE_ATTENTION_DIMS(T, CT)                                           \
+  DEFINE_ATTENTION_D(T, CT, 64)                                                \
+  DEFINE_ATTENTION_D(T, CT, 128)                                               \
+  DEFINE_ATTENTION_D(T, CT, 256)                                               \
+  DEFINE_ATTENTION_D(T, CT, 512)
+DEFINE_ATTENTION_DIMS(f16, uint16_t)
+DEFINE_ATTENTION_DIMS(f32, float)

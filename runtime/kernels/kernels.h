@@ -30,12 +30,25 @@ GEMMAC_FOR_EACH_FORMAT(GEMMAC_DECLARE_EMBED)
 
 // out[t, n] = sum_k in[t, k] * W[n, k]; W is [n_out, n_in] in format <fmt>.
 // Activations are rounded as llama.cpp's CPU backend rounds them (int8
-// blocks for quantized weights, f16/bf16 for half weights).
+// blocks for quantized weights, f16/bf16 for half weights). gmk_logits_<fmt>
+// is the same product for the vocabulary-sized output projection: rows go to
+// threads in large slabs, each streamed once for all tokens.
 #define GEMMAC_DECLARE_LINEAR(F)                                               \
   void gmk_linear_##F(gemmac_rt *rt, float *out, const float *in,             \
                       int64_t n_tokens, const uint8_t *weight, int64_t n_out, \
+                      int64_t n_in);                                           \
+  void gmk_logits_##F(gemmac_rt *rt, float *out, const float *in,             \
+                      int64_t n_tokens, const uint8_t *weight, int64_t n_out, \
                       int64_t n_in);
 GEMMAC_FOR_EACH_FORMAT(GEMMAC_DECLARE_LINEAR)
+
+// out[t, n] = gelu_tanh(x W_gate^T)[t, n] * (x W_up^T)[t, n]: the activation
+// is converted once and every output reads its gate and up rows together.
+#define GEMMAC_DECLARE_GEGLU(F)                                                \
+  void gmk_geglu_##F(gemmac_rt *rt, float *out, const float *in,              \
+                     int64_t n_tokens, const uint8_t *gate,                   \
+                     const uint8_t *up, int64_t n_out, int64_t n_in);
+GEMMAC_FOR_EACH_FORMAT(GEMMAC_DECLARE_GEGLU)
 
 // RMSNorm of every group of `group` features; weight (f32/f16/bf16 per
 // weight_format, a ggml type id) may be null. out may alias in.
@@ -68,6 +81,22 @@ void gmk_rope(gemmac_rt *rt, float *out, const float *in, int64_t n_tokens,
                         int64_t capacity);
 GEMMAC_DECLARE_ATTENTION(f16, uint16_t)
 GEMMAC_DECLARE_ATTENTION(f32, float)
+
+// The same attention with the head dim a compile-time constant (loops with
+// constant trip counts); the head_dim argument must equal D.
+#define GEMMAC_DECLARE_ATTENTION_D(T, CT, D)                                   \
+  void gmk_attention_##T##_d##D(                                               \
+      gemmac_rt *rt, float *out, const float *q, const float *k,              \
+      const float *v, int64_t n_tokens, int64_t pos0, int64_t n_heads,        \
+      int64_t n_kv_heads, int64_t head_dim, int64_t window, const CT *k_cache,\
+      const CT *v_cache, int64_t capacity, float scale);
+#define GEMMAC_DECLARE_ATTENTION_DIMS(T, CT)                                   \
+  GEMMAC_DECLARE_ATTENTION_D(T, CT, 64)                                        \
+  GEMMAC_DECLARE_ATTENTION_D(T, CT, 128)                                       \
+  GEMMAC_DECLARE_ATTENTION_D(T, CT, 256)                                       \
+  GEMMAC_DECLARE_ATTENTION_D(T, CT, 512)
+GEMMAC_DECLARE_ATTENTION_DIMS(f16, uint16_t)
+GEMMAC_DECLARE_ATTENTION_DIMS(f32, float)
 
 // GELU of n values. The tanh form rounds its input and output to f16 through
 // a 64K-entry table (as llama.cpp's CPU backend does), exact outside +-10.

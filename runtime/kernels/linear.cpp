@@ -10,6 +10,7 @@
 // batch or in pieces gives identical results.
 
 #include "runtime/formats/formats.h"
+#include "runtime/kernels/gelu.h"
 #include "runtime/src/rt.h"
 
 #include <cmath>
@@ -392,20 +393,50 @@ Plan planFor(Type t, int64_t n, int64_t k) {
   return {Act::F32, nullptr};
 }
 
-void linear(Type type, gemmac_rt *rt, float *out, const float *in, int64_t T,
-            const uint8_t *weight, int64_t N, int64_t K) {
-  const Plan plan = planFor(type, N, K);
-  const size_t ab = actRowBytes(plan.act, K);
+/// Converts T activation rows for `plan` into scratch memory.
+const uint8_t *convertActivations(gemmac_rt *rt, const Plan &plan,
+                                  const float *in, int64_t T, int64_t K,
+                                  size_t &rowStride) {
+  rowStride = actRowBytes(plan.act, K);
+  const size_t ab = rowStride;
   auto *act = static_cast<uint8_t *>(gemmac_rt_scratch(rt, ab * T));
   rt->pool.parallelFor(T, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t)
       convertRow(plan.act, in + t * K, act + t * ab, K);
   });
+  return act;
+}
+
+/// Rows go to threads in chunks of at least `grain`; each row is read once
+/// for all tokens.
+void linear(Type type, gemmac_rt *rt, float *out, const float *in, int64_t T,
+            const uint8_t *weight, int64_t N, int64_t K, int64_t grain) {
+  const Plan plan = planFor(type, N, K);
+  size_t ab;
+  const uint8_t *act = convertActivations(rt, plan, in, T, K, ab);
   const size_t wb = rowBytes(type, K);
-  rt->pool.parallelFor(N, 16, [&](int64_t n0, int64_t n1) {
+  rt->pool.parallelFor(N, grain, [&](int64_t n0, int64_t n1) {
     for (int64_t n = n0; n < n1; ++n)
       for (int64_t t = 0; t < T; ++t)
         out[t * N + n] = plan.dot(weight + n * wb, act + t * ab, K);
+  });
+}
+
+/// gelu(x Wg^T) * (x Wu^T): both products of a row, then the gate.
+void geglu(Type type, gemmac_rt *rt, float *out, const float *in, int64_t T,
+           const uint8_t *gate, const uint8_t *up, int64_t N, int64_t K) {
+  const Plan plan = planFor(type, N, K);
+  size_t ab;
+  const uint8_t *act = convertActivations(rt, plan, in, T, K, ab);
+  const size_t wb = rowBytes(type, K);
+  const uint16_t *table = gemmac::rt::geluTanhTable();
+  rt->pool.parallelFor(N, 16, [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n)
+      for (int64_t t = 0; t < T; ++t) {
+        const float g = plan.dot(gate + n * wb, act + t * ab, K);
+        const float u = plan.dot(up + n * wb, act + t * ab, K);
+        out[t * N + n] = gemmac::rt::gegluLookup(table, g, u);
+      }
   });
 }
 
@@ -434,7 +465,18 @@ void embed(Type type, gemmac_rt *rt, float *out, const int32_t *tokens,
   extern "C" void gmk_linear_##F(gemmac_rt *rt, float *out, const float *in,  \
                                  int64_t n_tokens, const uint8_t *weight,     \
                                  int64_t n_out, int64_t n_in) {               \
-    linear(Type::T, rt, out, in, n_tokens, weight, n_out, n_in);               \
+    linear(Type::T, rt, out, in, n_tokens, weight, n_out, n_in, 16);           \
+  }                                                                            \
+  extern "C" void gmk_logits_##F(gemmac_rt *rt, float *out, const float *in,  \
+                                 int64_t n_tokens, const uint8_t *weight,     \
+                                 int64_t n_out, int64_t n_in) {               \
+    linear(Type::T, rt, out, in, n_tokens, weight, n_out, n_in, 1024);         \
+  }                                                                            \
+  extern "C" void gmk_geglu_##F(gemmac_rt *rt, float *out, const float *in,   \
+                                int64_t n_tokens, const uint8_t *gate,        \
+                                const uint8_t *up, int64_t n_out,             \
+                                int64_t n_in) {                               \
+    geglu(Type::T, rt, out, in, n_tokens, gate, up, n_out, n_in);              \
   }                                                                            \
   extern "C" void gmk_embed_##F(gemmac_rt *rt, float *out,                    \
                                 const int32_t *tokens, int64_t n_tokens,      \

@@ -4,7 +4,7 @@
 // shapes, generated loops for elementwise ops, a sliding cache as a ring of
 // `window` rows, the logits written to the caller's buffer.
 
-module attributes {gemma.weights_bytes = 4096 : i64, gemma.weights_fingerprint = 7 : i64, gemma.vocab_size = 64 : i64, gemma.hidden_size = 32 : i64, gemma.num_layers = 1 : i64, gemma.context_length = 128 : i64} {
+module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], width = 16, rows = 8, offset = 0, per_token = 0>], gemma.weights_bytes = 4096 : i64, gemma.weights_fingerprint = 7 : i64, gemma.vocab_size = 64 : i64, gemma.hidden_size = 32 : i64, gemma.num_layers = 1 : i64, gemma.context_length = 128 : i64} {
   gemma.weight_def @emb : !gemma.weight<q8_0, [64, 32]> {source_offset = 0 : i64, blob_offset = 0 : i64}
   gemma.weight_def @norm : !gemma.weight<f32, [32]> {source_offset = 0 : i64, blob_offset = 2176 : i64}
   gemma.weight_def @wq : !gemma.weight<q8_0, [32, 32]> {source_offset = 0 : i64, blob_offset = 2304 : i64}

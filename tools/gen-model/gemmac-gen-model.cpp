@@ -267,8 +267,10 @@ void fillTensor(const TensorSpec &t, const Variant &v, uint64_t seed,
 void usage() {
   std::printf(
       "usage: gemmac-gen-model --variant NAME --type TYPE [--seed N] "
-      "[--layers N] -o FILE\n"
-      "Writes a random-weight Gemma 4 GGUF that llama.cpp and gemmac load.\n\n"
+      "[--layers N] [--sparse] -o FILE\n"
+      "Writes a random-weight Gemma 4 GGUF that llama.cpp and gemmac load.\n"
+      "--sparse leaves every matrix as a hole of zeros (a sparse file: shapes\n"
+      "and metadata for compile-time tests, no values).\n\n"
       "variants:\n");
   for (const Variant &v : kVariants)
     std::printf("  %-9s %s\n", v.name, v.description);
@@ -284,6 +286,7 @@ int main(int argc, char **argv) {
   std::string variantName, typeName, out;
   uint64_t seed = 1;
   int64_t layers = 0;
+  bool sparse = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -299,6 +302,8 @@ int main(int argc, char **argv) {
       typeName = next();
     else if (a == "--seed")
       seed = std::strtoull(next().c_str(), nullptr, 10);
+    else if (a == "--sparse")
+      sparse = true;
     else if (a == "--layers")
       layers = std::strtoll(next().c_str(), nullptr, 10);
     else if (a == "-o")
@@ -400,12 +405,15 @@ int main(int argc, char **argv) {
 
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   const bool tty = isatty(fileno(stderr));
-  std::string err = w.write(out, [&](size_t i, uint8_t *dst) {
-    if (tty)
-      std::fprintf(stderr, "\r[%zu/%zu] %-40s", i + 1, specs.size(),
-                   specs[i].name.c_str());
-    fillTensor(specs[i], *v, seed, dst, threads);
-  });
+  std::string err = w.write(
+      out,
+      [&](size_t i, uint8_t *dst) {
+        if (tty)
+          std::fprintf(stderr, "\r[%zu/%zu] %-40s", i + 1, specs.size(),
+                       specs[i].name.c_str());
+        fillTensor(specs[i], *v, seed, dst, threads);
+      },
+      [&](size_t i) { return sparse && specs[i].ne.size() > 1; });
   if (tty)
     std::fprintf(stderr, "\n");
   if (!err.empty()) {

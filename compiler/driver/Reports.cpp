@@ -1,0 +1,101 @@
+//===- Reports.cpp - compile-model's --print-memory-plan, --kernel-report -===//
+
+#include "compiler/driver/Reports.h"
+#include "dialects/gemma/GemmaDialect.h"
+#include "passes/KVPlan.h"
+
+#include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <map>
+
+using namespace mlir;
+using namespace gemmac;
+using namespace gemmac::gemma;
+
+static std::string mib(int64_t bytes) {
+  return llvm::formatv("{0:F2} MiB", bytes / (1024.0 * 1024.0)).str();
+}
+
+void gemmac::printKVPlan(ModuleOp module, int64_t nCtx) {
+  llvm::raw_ostream &os = llvm::outs();
+  auto planAttr = module->getAttrOfType<ArrayAttr>("gemma.kv_plan");
+  auto elem = kvElementBytes(module);
+  if (!planAttr || failed(elem)) {
+    os << "no KV plan (gemma-plan-kv-cache did not run)\n";
+    return;
+  }
+  std::map<int64_t, KVCacheAttr> plan;
+  std::map<int64_t, int64_t> cacheOfLayer;
+  for (Attribute a : planAttr) {
+    auto c = cast<KVCacheAttr>(a);
+    plan[c.getOwner()] = c;
+    for (int64_t r : c.getReaders())
+      cacheOfLayer[r] = c.getOwner();
+  }
+  os << llvm::formatv("KV cache plan for a context of {0} tokens "
+                      "({1}-byte elements)\n",
+                      nCtx, *elem);
+  os << "layer  cache  rows            width  bytes\n";
+  int64_t full = 0;
+  for (auto &[layer, owner] : cacheOfLayer) {
+    KVCacheAttr c = plan[owner];
+    std::string rows = c.getRows()
+                           ? llvm::formatv("ring {0}", c.getRows()).str()
+                           : llvm::formatv("context {0}", nCtx).str();
+    // A full-length cache for every layer is what planning avoids.
+    full += kvCacheBytes(KVCacheAttr::get(module.getContext(), owner, {},
+                                          c.getWidth(), 0, 0, 0),
+                         *elem, nCtx);
+    if (owner == layer)
+      os << llvm::formatv("{0,5}  {1,5}  {2,-14}  {3,5}  {4}\n", layer, owner,
+                          rows, c.getWidth(),
+                          kvCacheBytes(c, *elem, nCtx));
+    else
+      os << llvm::formatv("{0,5}  {1,5}  {2,-14}  {3,5}  0 (reads layer {1})\n",
+                          layer, owner, rows, c.getWidth());
+  }
+  int64_t total = kvPlanSize(plan, *elem).bytes(nCtx);
+  os << llvm::formatv("total {0} bytes ({1}); a full-length cache for every "
+                      "layer: {2} bytes ({3}), {4:F1}x larger\n",
+                      total, mib(total), full, mib(full),
+                      total ? double(full) / total : 0.0);
+}
+
+void gemmac::printKernelReport(ModuleOp module) {
+  llvm::raw_ostream &os = llvm::outs();
+  os << "op          weight(s)                                 format  shape           kernel\n";
+  module.walk([&](Operation *op) {
+    auto kernel = op->getAttrOfType<StringAttr>("kernel");
+    std::string weights, format, shape;
+    auto describe = [&](Value w) {
+      auto def = w.getDefiningOp<WeightOp>();
+      auto t = cast<WeightType>(w.getType());
+      weights += (weights.empty() ? "" : "+") +
+                 (def ? def.getName().str() : std::string("?"));
+      format = stringifyWeightFormat(t.getFormat()).str();
+      shape = llvm::formatv("{0}x{1}", t.getRows(), t.getCols()).str();
+    };
+    if (auto l = dyn_cast<LinearOp>(op))
+      describe(l.getWeight());
+    else if (auto g = dyn_cast<GeGLUOp>(op)) {
+      describe(g.getGate());
+      describe(g.getUp());
+    } else if (auto e = dyn_cast<EmbedOp>(op))
+      describe(e.getTable());
+    else if (!isa<AttentionOp>(op))
+      return;
+    if (isa<AttentionOp>(op)) {
+      auto a = cast<AttentionOp>(op);
+      weights = llvm::formatv("layer {0} (kv cache {1})", a.getLayer(),
+                              a.getKvCache())
+                    .str();
+      format = "-";
+      shape = llvm::formatv("{0}x{1}", a.getNumHeads(), a.getHeadDim()).str();
+    }
+    os << llvm::formatv("{0,-11} {1,-41} {2,-7} {3,-15} {4}\n",
+                        op->getName().stripDialect(), weights, format, shape,
+                        kernel ? kernel.getValue() : "(default)");
+  });
+}

@@ -1,0 +1,63 @@
+//===- FuseGeGLU.cpp - gate/up linears + tanh GELU + product -> geglu -----===//
+
+#include "dialects/gemma/GemmaDialect.h"
+#include "passes/Passes.h"
+
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace gemmac {
+#define GEN_PASS_DEF_FUSEGEGLU
+#include "passes/Passes.h.inc"
+} // namespace gemmac
+
+using namespace mlir;
+using namespace gemmac::gemma;
+
+namespace {
+
+/// mul(gelu_tanh(linear(x, Wg)), linear(x, Wu)) -> geglu(x, Wg, Wu).
+struct FuseGeGLUPattern : public OpRewritePattern<MulOp> {
+  using OpRewritePattern<MulOp>::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(MulOp mul,
+                                PatternRewriter &rewriter) const override {
+    for (int gateSide = 0; gateSide < 2; ++gateSide) {
+      Value gated = mul->getOperand(gateSide);
+      Value other = mul->getOperand(1 - gateSide);
+      auto gelu = gated.getDefiningOp<GeluOp>();
+      auto up = other.getDefiningOp<LinearOp>();
+      if (!gelu || !up || gelu.getApproximation() != GeluApprox::tanh)
+        continue;
+      auto gate = gelu.getInput().getDefiningOp<LinearOp>();
+      if (!gate || gate.getInput() != up.getInput())
+        continue;
+      WeightType wg = gate.getWeight().getType(), wu = up.getWeight().getType();
+      if (wg != wu)
+        continue; // different shapes or formats: no single kernel reads both
+      // The intermediates must not be needed anywhere else.
+      if (!gate->hasOneUse() || !gelu->hasOneUse() || !up->hasOneUse())
+        continue;
+      rewriter.replaceOpWithNewOp<GeGLUOp>(
+          mul, mul.getType(), gate.getInput(), gate.getWeight(),
+          up.getWeight(), GeluApproxAttr::get(getContext(), GeluApprox::tanh),
+          StringAttr());
+      rewriter.eraseOp(gelu);
+      rewriter.eraseOp(gate);
+      rewriter.eraseOp(up);
+      return success();
+    }
+    return rewriter.notifyMatchFailure(mul, "not a tanh GeGLU");
+  }
+};
+
+struct FuseGeGLUPass : public gemmac::impl::FuseGeGLUBase<FuseGeGLUPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    patterns.add<FuseGeGLUPattern>(&getContext());
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace

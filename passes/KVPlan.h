@@ -1,0 +1,36 @@
+//===- KVPlan.h - where each KV cache lives ------------------------*- C++ -*-===//
+#pragma once
+
+#include "dialects/gemma/GemmaDialect.h"
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <map>
+
+namespace gemmac {
+
+/// Bytes of one KV element for the module's gemma.kv_cache_type (f16 or f32).
+mlir::FailureOr<int64_t> kvElementBytes(mlir::ModuleOp module);
+
+/// The caches the entry function's attention ops read, keyed by owner layer.
+/// `rings`: sliding caches hold `window` rows; otherwise every cache holds
+/// one row per context token. Layouts rings first, then per-context caches.
+mlir::FailureOr<std::map<int64_t, gemma::KVCacheAttr>>
+computeKVPlan(mlir::ModuleOp module, mlir::func::FuncOp entry, bool rings);
+
+/// Bytes of a plan: `fixed` + `perToken` x n_ctx. Code generation sizes the
+/// KV buffer (gemmac_kv_bytes) and --print-memory-plan reports with this.
+struct KVPlanSize {
+  int64_t fixed = 0, perToken = 0;
+  int64_t bytes(int64_t nCtx) const { return fixed + perToken * nCtx; }
+};
+KVPlanSize kvPlanSize(const std::map<int64_t, gemma::KVCacheAttr> &plan,
+                      int64_t elementBytes);
+
+/// Bytes one cache takes for a context of n_ctx tokens (K and V).
+inline int64_t kvCacheBytes(gemma::KVCacheAttr c, int64_t elementBytes,
+                            int64_t nCtx) {
+  return 2 * (c.getRows() ? c.getRows() : nCtx) * c.getWidth() * elementBytes;
+}
+
+} // namespace gemmac
