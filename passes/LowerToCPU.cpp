@@ -155,7 +155,9 @@ private:
   Value weightView(Value handle);
   FailureOr<std::pair<Value, Value>> cacheViews(Operation *op, int64_t cache,
                                                 Value &capacity);
-  Activation &act(Value v) { return acts[v]; }
+  /// The buffer of an activation lowered before (every operand of a gemma op
+  /// is: the entry's only tensor argument is the token list).
+  bool known(Value v) { return acts.count(v); }
   Activation &allocate(Value result, Value rows, Operation *op,
                        Value reuseFrom = {});
   void releaseDead(int64_t index);
@@ -322,6 +324,11 @@ void Lowering::releaseDead(int64_t index) {
 
 LogicalResult Lowering::lowerOp(Operation *op) {
   loc = op->getLoc();
+  if (!isa<EmbedOp, WeightOp, func::ReturnOp>(op))
+    for (Value operand : op->getOperands())
+      if (isa<RankedTensorType>(operand.getType()) && !known(operand))
+        return op->emitOpError("operand is not an activation computed in the "
+                               "entry function");
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
       .Case<WeightOp>([&](auto) { return success(); })
       .Case<EmbedOp>([&](EmbedOp e) {
@@ -578,6 +585,16 @@ void Lowering::emitMeta() {
 LogicalResult Lowering::run() {
   if (!entry.getBody().hasOneBlock())
     return entry.emitOpError("entry must be a single block");
+  // The entry's signature is the C ABI's: (tokens, pos0, num_outputs).
+  FunctionType fnType = entry.getFunctionType();
+  auto tokensType = dyn_cast<RankedTensorType>(
+      fnType.getNumInputs() ? fnType.getInput(0) : Type());
+  if (fnType.getNumInputs() != 3 || !tokensType || tokensType.getRank() != 1 ||
+      !tokensType.getElementType().isInteger(32) ||
+      !fnType.getInput(1).isIndex() || !fnType.getInput(2).isIndex() ||
+      fnType.getNumResults() != 1)
+    return entry.emitOpError("entry must take (tensor<?xi32> tokens, index "
+                             "pos0, index num_outputs) and return the logits");
   if (!module->hasAttr("gemma.weights_bytes"))
     return module.emitError("weights have no blob layout; run "
                             "gemma-layout-weights first");
