@@ -40,6 +40,8 @@ module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], wi
 // CHECK-DAG: func.func private @gmk_kv_store_f16(
 // CHECK-NOT: gemma.weight_def
 // CHECK: func.func @gemmac_forward(%[[RT:.*]]: !llvm.ptr {gemma.name = "rt"}, %[[W:.*]]: !llvm.ptr {gemma.name = "weights"}, %[[KV:.*]]: !llvm.ptr {gemma.name = "kv"}, %{{.*}}: !llvm.ptr {gemma.name = "arena"}, %{{.*}}: !llvm.ptr {gemma.name = "tokens"}, %{{.*}}: !llvm.ptr {gemma.name = "logits"}, %[[T:.*]]: index {gemma.name = "n_tokens"}, %[[POS:.*]]: index {gemma.name = "pos0"}, %[[CTX:.*]]: index {gemma.name = "n_ctx"}, %[[NOUT:.*]]: index {gemma.name = "n_out"})
+// CHECK-DAG: %[[CAP:.*]] = arith.constant 3.000000e+01 : f32
+// CHECK-DAG: %[[INV:.*]] = arith.constant 0.0333333351 : f32
 // Weights: a 4096-byte blob. The KV cache: one ring of 8 rows, 512 bytes
 // whatever the context.
 // CHECK: gemma.buffer %[[W]], %c4096
@@ -66,8 +68,11 @@ module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], wi
 // The last n_out rows are a view at row n_tokens - n_out: no copy.
 // CHECK: arith.subi %[[T]], %[[NOUT]]
 // CHECK: call @gmk_linear_q8_0(%[[RT]], %{{.*}}, %{{.*}}, %[[NOUT]], %{{.*}}, %c64, %c32)
-// The softcap writes the caller's logits.
-// CHECK: math.tanh
+// The softcap writes the caller's logits; 1/cap was folded at compile time
+// (x * (1/cap), as llama.cpp's ggml_scale computes it).
+// CHECK: arith.mulf %{{.*}}, %[[INV]] : f32
+// CHECK-NEXT: math.tanh
+// CHECK-NEXT: arith.mulf %{{.*}}, %[[CAP]] : f32
 // CHECK: return
 // CHECK: func.func @gemmac_kv_bytes(%{{.*}}: index) -> index
 // CHECK: return %c512
