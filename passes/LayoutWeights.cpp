@@ -56,6 +56,7 @@ struct LayoutWeightsPass
           IntegerAttr::get(IntegerType::get(&getContext(), 64), offset));
       fp.add(def.getSymName());
       fp.add(static_cast<uint64_t>(type.getFormat()));
+      fp.add(static_cast<uint64_t>(def.isInterleaved()));
       for (int64_t d : type.getShape())
         fp.add(static_cast<uint64_t>(d));
       fp.add(static_cast<uint64_t>(def.getSourceOffset()));

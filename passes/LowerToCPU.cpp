@@ -152,6 +152,8 @@ private:
   void elementwise(ArrayRef<Value> ins, Value out,
                    function_ref<Value(OpBuilder &, Location, ValueRange)> body);
 
+  FailureOr<std::string> weightKernel(Operation *op, StringRef kind,
+                                      ArrayRef<Value> handles);
   Value weightView(Value handle);
   FailureOr<std::pair<Value, Value>> cacheViews(Operation *op, int64_t cache,
                                                 Value &capacity);
@@ -257,6 +259,33 @@ void Lowering::elementwise(
       });
 }
 
+/// The kernel of a weight op: the one chosen by gemma-select-kernels, else
+/// the default for the weight's format and layout. A kernel must read the
+/// layout the weights are written in ("_x8" kernels the interleaved one).
+FailureOr<std::string> Lowering::weightKernel(Operation *op, StringRef kind,
+                                              ArrayRef<Value> handles) {
+  bool interleaved = false;
+  for (auto [i, handle] : llvm::enumerate(handles)) {
+    auto def = module.lookupSymbol<WeightDefOp>(
+        handle.getDefiningOp<WeightOp>().getNameAttr());
+    if (i > 0 && def.isInterleaved() != interleaved)
+      return op->emitOpError("reads weights in different layouts");
+    interleaved = def.isInterleaved();
+  }
+  WeightType t = cast<WeightType>(handles.front().getType());
+  std::string kernel =
+      op->hasAttr("kernel")
+          ? op->getAttrOfType<StringAttr>("kernel").str()
+          : ("gmk_" + kind + "_" + stringifyWeightFormat(t.getFormat()) +
+             (interleaved ? "_x8" : ""))
+                .str();
+  if (StringRef(kernel).ends_with("_x8") != interleaved)
+    return op->emitOpError("kernel '")
+           << kernel << "' does not read the "
+           << (interleaved ? "x8" : "rows") << " layout of its weights";
+  return kernel;
+}
+
 Value Lowering::weightView(Value handle) {
   auto op = handle.getDefiningOp<WeightOp>();
   auto def = module.lookupSymbol<WeightDefOp>(op.getNameAttr());
@@ -333,12 +362,11 @@ LogicalResult Lowering::lowerOp(Operation *op) {
       .Case<WeightOp>([&](auto) { return success(); })
       .Case<EmbedOp>([&](EmbedOp e) {
         WeightType t = e.getTable().getType();
+        FailureOr<std::string> kernel = weightKernel(op, "embed", e.getTable());
+        if (failed(kernel))
+          return failure();
         Activation &out = allocate(e.getResult(), nTokens, op);
-        std::string kernel =
-            e->hasAttr("kernel")
-                ? e->getAttrOfType<StringAttr>("kernel").str()
-                : ("gmk_embed_" + stringifyWeightFormat(t.getFormat())).str();
-        callKernel(kernel,
+        callKernel(*kernel,
                    {rt, out.view, tokens, nTokens, weightView(e.getTable()),
                     idx(t.getRows()), idx(t.getCols()),
                     f32(e.getScale().convertToFloat())});
@@ -364,13 +392,12 @@ LogicalResult Lowering::lowerOp(Operation *op) {
       .Case<LinearOp>([&](LinearOp l) {
         WeightType t = l.getWeight().getType();
         Activation in = acts[l.getInput()];
+        FailureOr<std::string> kernel =
+            weightKernel(op, "linear", l.getWeight());
+        if (failed(kernel))
+          return failure();
         Activation &out = allocate(l.getResult(), in.rows, op);
-        std::string kernel =
-            l.getKernel() ? l.getKernel()->str()
-                          : ("gmk_linear_" +
-                             stringifyWeightFormat(t.getFormat()))
-                                .str();
-        callKernel(kernel, {rt, out.view, in.view, in.rows,
+        callKernel(*kernel, {rt, out.view, in.view, in.rows,
                             weightView(l.getWeight()), idx(t.getRows()),
                             idx(t.getCols())});
         return success();
@@ -378,13 +405,12 @@ LogicalResult Lowering::lowerOp(Operation *op) {
       .Case<GeGLUOp>([&](GeGLUOp g) {
         WeightType t = g.getGate().getType();
         Activation in = acts[g.getInput()];
+        FailureOr<std::string> kernel =
+            weightKernel(op, "geglu", {g.getGate(), g.getUp()});
+        if (failed(kernel))
+          return failure();
         Activation &out = allocate(g.getResult(), in.rows, op);
-        std::string kernel =
-            g.getKernel() ? g.getKernel()->str()
-                          : ("gmk_geglu_" +
-                             stringifyWeightFormat(t.getFormat()))
-                                .str();
-        callKernel(kernel, {rt, out.view, in.view, in.rows,
+        callKernel(*kernel, {rt, out.view, in.view, in.rows,
                             weightView(g.getGate()), weightView(g.getUp()),
                             idx(t.getRows()), idx(t.getCols())});
         return success();

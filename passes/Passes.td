@@ -109,8 +109,12 @@ def SelectKernels : Pass<"gemma-select-kernels", "mlir::ModuleOp"> {
     Records a `kernel` attribute on every linear, geglu and embed op: the
     storage format picks the arithmetic, the target's features the
     instruction set, and the shape the variant (the vocabulary-sized output
-    projection and small projections get their own). The choices are what
-    `compile-model --kernel-report` prints.
+    projection and small projections get their own). Q4_0 and Q4_K weights
+    with a multiple of 8 rows whose readers all have kernels for it get
+    `layout = #gemma<layout x8>`: compile-model writes their rows
+    interleaved eight at a time and the x8 kernels stream a group of eight
+    rows per pass. The choices are what `compile-model --kernel-report`
+    prints.
   }];
   let options = [
     Option<"features", "features", "std::string", /*default=*/"\"\"",

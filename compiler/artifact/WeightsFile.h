@@ -18,16 +18,21 @@ struct WeightPlacement {
   uint64_t sourceOffset = 0;
   uint64_t blobOffset = 0;
   uint64_t bytes = 0;
+  /// Rows interleaved eight at a time (runtime/formats/repack.h): the ggml
+  /// type and row length the repacking needs.
+  bool interleaved = false;
+  uint32_t ggmlType = 0;
+  uint64_t rowElements = 0;
 };
 
 /// The weight blob of a module after the quant phase (gemma-layout-weights).
-struct WeightLayout {
+struct WeightBlobLayout {
   std::vector<WeightPlacement> weights; // in blob order
   uint64_t totalBytes = 0;
   uint64_t fingerprint = 0;
 };
 
-llvm::Expected<WeightLayout> collectWeightLayout(mlir::ModuleOp module);
+llvm::Expected<WeightBlobLayout> collectBlobLayout(mlir::ModuleOp module);
 
 struct WeightsSource {
   const uint8_t *data = nullptr; // the mapped checkpoint
@@ -37,8 +42,9 @@ struct WeightsSource {
 
 /// Writes OUT.weights (runtime/src/artifact_format.h): the header, every
 /// weight copied from the checkpoint in blob order (streamed, never all in
-/// memory), then the tokenizer.
-llvm::Error writeWeightsFile(llvm::StringRef path, const WeightLayout &layout,
+/// memory; interleaved weights repacked eight rows at a time), then the
+/// tokenizer.
+llvm::Error writeWeightsFile(llvm::StringRef path, const WeightBlobLayout &layout,
                              const WeightsSource &source,
                              const TokenizerData &tokenizer,
                              llvm::StringRef target, bool progress);

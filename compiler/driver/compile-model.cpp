@@ -154,7 +154,7 @@ int main(int argc, char **argv) {
   if (!tokenizer)
     return fail(tokenizer.takeError());
 
-  WeightLayout layout;
+  WeightBlobLayout layout;
   PipelineOptions options;
   options.targetFeatures = target->features;
   for (const std::string &p : disabledPasses) {
@@ -182,7 +182,7 @@ int main(int argc, char **argv) {
       return 0;
     }
     if (phase == Phase::Quant) {
-      auto collected = collectWeightLayout(**module);
+      auto collected = collectBlobLayout(**module);
       if (!collected)
         return fail(collected.takeError());
       layout = std::move(*collected);

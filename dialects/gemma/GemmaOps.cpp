@@ -33,6 +33,14 @@ static LogicalResult checkWidth(Operation *op, StringRef what, int64_t got,
 LogicalResult WeightDefOp::verify() {
   if (sv(getSourceOffset()) < 0)
     return emitOpError("source_offset must be non-negative");
+  if (isInterleaved()) {
+    WeightType t = getWeightType();
+    if (t.getFormat() != WeightFormat::q4_0 && t.getFormat() != WeightFormat::q4_k)
+      return emitOpError("layout x8 exists only for q4_0 and q4_k weights, not ")
+             << stringifyWeightFormat(t.getFormat());
+    if (t.getShape().size() != 2 || t.getRows() % 8 != 0)
+      return emitOpError("layout x8 needs a matrix with a multiple of 8 rows");
+  }
   if (auto value = getValueAttr()) {
     int64_t n = cast<ElementsAttr>(value).getNumElements();
     if (n != getWeightType().getNumElements())

@@ -53,6 +53,18 @@ def Gemma_WeightFormat : I32EnumAttr<"WeightFormat", "storage format of a weight
   let genSpecializedAttr = 0;
 }
 
+// How a weight's rows are arranged in the compiled program's weight blob
+// (runtime/formats/repack.h): as stored, or interleaved eight rows at a time.
+def Gemma_WeightLayout : I32EnumAttr<"WeightLayout", "arrangement of a weight's rows", [
+    I32EnumAttrCase<"rows", 0>,
+    I32EnumAttrCase<"x8", 1>
+  ]> {
+  let cppNamespace = "::gemmac::gemma";
+  let genSpecializedAttr = 0;
+}
+
+def Gemma_WeightLayoutAttr : EnumAttr<Gemma_Dialect, Gemma_WeightLayout, "layout">;
+
 def Gemma_GeluApprox : I32EnumAttr<"GeluApprox", "GELU formula", [
     I32EnumAttrCase<"tanh", 0>,
     I32EnumAttrCase<"erf", 1>
@@ -153,18 +165,24 @@ def Gemma_WeightDefOp : Gemma_Op<"weight_def", [Symbol]> {
   let description = [{
     A handle to tensor data that stays in the checkpoint file: its storage
     format, shape and byte offset. `blob_offset` is assigned when the weight
-    blob of the compiled program is laid out. Scalars the model needs at
-    compile time (a layer's output scale) may carry their `value`.
+    blob of the compiled program is laid out, `layout` when kernel selection
+    picks kernels that read the rows interleaved (the blob then holds them
+    in that order). Scalars the model needs at compile time (a layer's
+    output scale) may carry their `value`.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name,
                        TypeAttrOf<Gemma_WeightType>:$type,
                        I64Attr:$source_offset,
                        OptionalAttr<I64Attr>:$blob_offset,
+                       OptionalAttr<Gemma_WeightLayoutAttr>:$layout,
                        OptionalAttr<FloatElementsAttr<32>>:$value);
   let assemblyFormat = "$sym_name `:` $type attr-dict";
   let hasVerifier = 1;
   let extraClassDeclaration = [{
     WeightType getWeightType() { return ::llvm::cast<WeightType>(getType()); }
+    bool isInterleaved() {
+      return getLayout() && *getLayout() == WeightLayout::x8;
+    }
   }];
 }
 

@@ -86,7 +86,8 @@ llvm::Expected<Value> ModuleBuilder::weight(StringRef name,
     auto def = WeightDefOp::create(b, locFor(name), b.getStringAttr(name),
                                    TypeAttr::get(type),
                                    b.getI64IntegerAttr(ref->offset),
-                                   IntegerAttr(), DenseFPElementsAttr());
+                                   IntegerAttr(), WeightLayoutAttr(),
+                                   DenseFPElementsAttr());
     if (ref->scalar)
       def.setValueAttr(DenseFPElementsAttr::get(
           RankedTensorType::get({1}, b.getF32Type()), {*ref->scalar}));

@@ -50,6 +50,13 @@ GEMMAC_FOR_EACH_FORMAT(GEMMAC_DECLARE_LINEAR)
                      const uint8_t *up, int64_t n_out, int64_t n_in);
 GEMMAC_FOR_EACH_FORMAT(GEMMAC_DECLARE_GEGLU)
 
+// The same four kernels for weights stored in the interleaved "x8" layout
+// (runtime/formats/repack.h; row counts a multiple of 8): gmk_*_<fmt>_x8.
+#define GEMMAC_FOR_EACH_X8_FORMAT(X) X(q4_0_x8) X(q4_k_x8)
+GEMMAC_FOR_EACH_X8_FORMAT(GEMMAC_DECLARE_EMBED)
+GEMMAC_FOR_EACH_X8_FORMAT(GEMMAC_DECLARE_LINEAR)
+GEMMAC_FOR_EACH_X8_FORMAT(GEMMAC_DECLARE_GEGLU)
+
 // RMSNorm of every group of `group` features; weight (f32/f16/bf16 per
 // weight_format, a ggml type id) may be null. out may alias in.
 void gmk_rms_norm(gemmac_rt *rt, float *out, const float *in, int64_t rows,

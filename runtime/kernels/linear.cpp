@@ -1,298 +1,28 @@
-// Matrix products against stored weights.
+// Matrix products against stored weights: activation conversion, kernel
+// choice and the split over threads.
 //
 // Activations are converted once per call to the type llama.cpp pairs with
-// each weight format (Q8_0, Q8_1, Q8_K, f16, bf16 or f32). Each output is
-// then one accumulation chain whose floating-point operations -- lane
-// structure, fused multiply-adds, horizontal sums -- are those of llama.cpp's
-// AVX2 batched kernels (tinyBLAS, the repacked Q4_0/Q4_K GEMMs, vec_dot), so
-// that results agree to the last bit (docs/numerics.md). The order does not
-// depend on the token count or the thread count: evaluating a prompt in one
-// batch or in pieces gives identical results.
+// each weight format (Q8_0, Q8_1, Q8_K, f16, bf16 or f32). Each output is then
+// one accumulation chain whose floating-point operations are those of
+// llama.cpp's AVX2 batched kernels (dot_reference.h), so results agree to the
+// last bit (docs/numerics.md). The order depends neither on the token count
+// nor on the thread count: a prompt evaluated in one batch or in pieces gives
+// identical results.
 
-#include "runtime/formats/formats.h"
+#include "runtime/formats/repack.h"
+#include "runtime/kernels/dot_reference.h"
 #include "runtime/kernels/gelu.h"
+#include "runtime/kernels/matmul.h"
 #include "runtime/src/rt.h"
 
-#include <cmath>
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 using namespace gemmac::fmt;
+using namespace gemmac::rt;
 
 namespace {
-
-/// ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)): the AVX2 horizontal sum.
-inline float hsum8(const float *v) {
-  return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
-}
-
-/// ((v0+v4)+(v1+v5)) + ((v2+v6)+(v3+v7)): GGML_F32x8_REDUCE's order.
-inline float reduce8(const float *v) {
-  return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
-}
-
-// ---- float weights ---------------------------------------------------------
-
-template <typename T> inline float widen(T v);
-template <> inline float widen<float>(float v) { return v; }
-
-struct F16 {
-  uint16_t bits;
-};
-struct BF16 {
-  uint16_t bits;
-};
-template <> inline float widen<F16>(F16 v) { return f16ToF32(v.bits); }
-template <> inline float widen<BF16>(BF16 v) { return bf16ToF32(v.bits); }
-
-/// tinyBLAS: eight lanes, lane t takes elements t, t+8, ...; one FMA each.
-template <typename T>
-float dotTiny(const T *w, const T *x, int64_t n) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  for (int64_t l = 0; l < n; l += 8)
-    for (int t = 0; t < 8; ++t)
-      acc[t] = std::fma(widen(w[l + t]), widen(x[l + t]), acc[t]);
-  return hsum8(acc);
-}
-
-/// ggml_vec_dot_f32/f16 (shapes tinyBLAS declines): 4x8 lanes over blocks of
-/// 32, then the leftovers.
-template <typename T>
-float dotVec(const T *w, const T *x, int64_t n) {
-  float acc[4][8] = {};
-  const int64_t np = n & ~int64_t(31);
-  for (int64_t i = 0; i < np; i += 32)
-    for (int a = 0; a < 4; ++a)
-      for (int t = 0; t < 8; ++t)
-        acc[a][t] = std::fma(widen(w[i + 8 * a + t]), widen(x[i + 8 * a + t]),
-                             acc[a][t]);
-  float v[8];
-  for (int t = 0; t < 8; ++t)
-    v[t] = (acc[0][t] + acc[2][t]) + (acc[1][t] + acc[3][t]);
-  double sum = reduce8(v);
-  for (int64_t i = np; i < n; ++i)
-    sum += static_cast<double>(widen(w[i]) * widen(x[i]));
-  return static_cast<float>(sum);
-}
-
-// ---- quantized weights -----------------------------------------------------
-
-/// Signed weight quants of one 32-block in element order.
-inline void unpackQ4_0(const BlockQ4_0 &b, int *q) {
-  for (int j = 0; j < 16; ++j) {
-    q[j] = (b.qs[j] & 0xF) - 8;
-    q[j + 16] = (b.qs[j] >> 4) - 8;
-  }
-}
-inline void unpackQ5_0(const BlockQ5_0 &b, int *q) {
-  uint32_t qh;
-  std::memcpy(&qh, b.qh, 4);
-  for (int j = 0; j < 16; ++j) {
-    q[j] = ((b.qs[j] & 0xF) | static_cast<int>(((qh >> j) & 1) << 4)) - 16;
-    q[j + 16] =
-        ((b.qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1) << 4)) - 16;
-  }
-}
-inline void unpackQ8_0(const BlockQ8_0 &b, int *q) {
-  for (int j = 0; j < 32; ++j)
-    q[j] = b.qs[j];
-}
-inline void unpackQ4_1(const BlockQ4_1 &b, int *q) {
-  for (int j = 0; j < 16; ++j) {
-    q[j] = b.qs[j] & 0xF;
-    q[j + 16] = b.qs[j] >> 4;
-  }
-}
-inline void unpackQ5_1(const BlockQ5_1 &b, int *q) {
-  uint32_t qh;
-  std::memcpy(&qh, b.qh, 4);
-  for (int j = 0; j < 16; ++j) {
-    q[j] = (b.qs[j] & 0xF) | static_cast<int>(((qh >> j) & 1) << 4);
-    q[j + 16] = (b.qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1) << 4);
-  }
-}
-
-/// Q8_0/Q5_0/Q4_0 x Q8_0 (tinyBLAS_Q0 and vec_dot): lane t sums elements
-/// 4t..4t+3 of every block; d = dW*dA is exact in f32.
-template <typename B, void (*Unpack)(const B &, int *)>
-float dotLanes(const B *w, const BlockQ8_0 *a, int64_t nb) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int q[32];
-  for (int64_t b = 0; b < nb; ++b) {
-    Unpack(w[b], q);
-    const float d = f16ToF32(w[b].d) * f16ToF32(a[b].d);
-    for (int t = 0; t < 8; ++t) {
-      int isum = 0;
-      for (int e = 4 * t; e < 4 * t + 4; ++e)
-        isum += q[e] * a[b].qs[e];
-      acc[t] = std::fma(d, static_cast<float>(isum), acc[t]);
-    }
-  }
-  return hsum8(acc);
-}
-
-/// Q4_0 repacked for llama.cpp's q4_0_8x8 GEMM (weights with a multiple of 8
-/// rows): one chain, one FMA per block.
-float dotQ4_0Chain(const BlockQ4_0 *w, const BlockQ8_0 *a, int64_t nb) {
-  float acc = 0;
-  int q[32];
-  for (int64_t b = 0; b < nb; ++b) {
-    unpackQ4_0(w[b], q);
-    int isum = 0;
-    for (int e = 0; e < 32; ++e)
-      isum += q[e] * a[b].qs[e];
-    acc = std::fma(static_cast<float>(isum), f16ToF32(w[b].d) * f16ToF32(a[b].d),
-                   acc);
-  }
-  return acc;
-}
-
-/// Q4_1/Q5_1 x Q8_1: lanes as above, the minimum through the stored sum.
-template <typename B, void (*Unpack)(const B &, int *)>
-float dotLanesAffine(const B *w, const BlockQ8_1 *a, int64_t nb) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  float summs = 0;
-  int q[32];
-  for (int64_t b = 0; b < nb; ++b) {
-    summs = summs + f16ToF32(w[b].m) * f16ToF32(a[b].s);
-    Unpack(w[b], q);
-    const float d = f16ToF32(w[b].d) * f16ToF32(a[b].d);
-    for (int t = 0; t < 8; ++t) {
-      int isum = 0;
-      for (int e = 4 * t; e < 4 * t + 4; ++e)
-        isum += q[e] * a[b].qs[e];
-      acc[t] = std::fma(d, static_cast<float>(isum), acc[t]);
-    }
-  }
-  return hsum8(acc) + summs;
-}
-
-/// Unsigned 4/5-bit quants of a Q4_K/Q5_K super-block in element order.
-template <bool Five, typename B> void unpackK(const B &b, int *u) {
-  for (int c = 0; c < 4; ++c)
-    for (int l = 0; l < 32; ++l) {
-      uint8_t byte = b.qs[32 * c + l];
-      int lo = byte & 0xF, hi = byte >> 4;
-      if constexpr (Five) {
-        lo |= ((b.qh[l] >> (2 * c)) & 1) << 4;
-        hi |= ((b.qh[l] >> (2 * c + 1)) & 1) << 4;
-      }
-      u[64 * c + l] = lo;
-      u[64 * c + 32 + l] = hi;
-    }
-}
-
-/// Per sub-block integer dot products and 6-bit scales/mins of a K block.
-template <bool Five, typename B>
-void subBlocksK(const B &b, const BlockQ8_K &a, int *dot, int *sc, int *mn,
-                int *u) {
-  unpackK<Five>(b, u);
-  for (int s = 0; s < 8; ++s) {
-    uint8_t scale, min;
-    scaleMinK4(s, b.scales, scale, min);
-    sc[s] = scale;
-    mn[s] = min;
-    int d = 0;
-    for (int e = 32 * s; e < 32 * s + 32; ++e)
-      d += u[e] * a.qs[e];
-    dot[s] = d;
-  }
-}
-
-/// Q4_K repacked for llama.cpp's q4_K_8x8 GEMM: two sub-blocks per FMA, the
-/// minimums in their own chain, subtracted at the end.
-float dotQ4_KGemm(const BlockQ4_K *w, const BlockQ8_K *a, int64_t nb) {
-  float acc = 0, accm = 0;
-  int dot[8], sc[8], mn[8], u[256];
-  for (int64_t b = 0; b < nb; ++b) {
-    subBlocksK<false>(w[b], a[b], dot, sc, mn, u);
-    const float D = f16ToF32(w[b].d) * a[b].d;
-    const float Dm = f16ToF32(w[b].dmin) * a[b].d;
-    for (int sb = 0; sb < 4; ++sb) {
-      int S = sc[2 * sb] * dot[2 * sb] + sc[2 * sb + 1] * dot[2 * sb + 1];
-      int bs0 = a[b].bsums[4 * sb] + a[b].bsums[4 * sb + 1];
-      int bs1 = a[b].bsums[4 * sb + 2] + a[b].bsums[4 * sb + 3];
-      int M = bs0 * mn[2 * sb] + bs1 * mn[2 * sb + 1];
-      acc = std::fma(static_cast<float>(S), D, acc);
-      accm = std::fma(static_cast<float>(M), Dm, accm);
-    }
-  }
-  return acc - accm;
-}
-
-/// Q4_K/Q5_K x Q8_K (vec_dot): lane t sums elements 4t..4t+3 of every
-/// sub-block weighted by its scale; minimums in 4 lanes (Q4_K) or one fused
-/// chain (Q5_K).
-template <bool Five, typename B>
-float dotK(const B *w, const BlockQ8_K *a, int64_t nb) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  float am[4] = {0, 0, 0, 0};
-  float summs = 0;
-  int dot[8], sc[8], mn[8], u[256];
-  for (int64_t b = 0; b < nb; ++b) {
-    subBlocksK<Five>(w[b], a[b], dot, sc, mn, u);
-    const float d = a[b].d * f16ToF32(w[b].d);
-    const float dmin = -(a[b].d * f16ToF32(w[b].dmin));
-    int P[4];
-    for (int k = 0; k < 4; ++k) {
-      int bs0 = a[b].bsums[4 * k] + a[b].bsums[4 * k + 1];
-      int bs1 = a[b].bsums[4 * k + 2] + a[b].bsums[4 * k + 3];
-      P[k] = mn[2 * k] * bs0 + mn[2 * k + 1] * bs1;
-    }
-    if constexpr (Five) {
-      summs = std::fma(static_cast<float>(P[0] + P[1] + P[2] + P[3]), dmin,
-                       summs);
-    } else {
-      for (int k = 0; k < 4; ++k)
-        am[k] = std::fma(dmin, static_cast<float>(P[k]), am[k]);
-    }
-    for (int t = 0; t < 8; ++t) {
-      int L = 0;
-      for (int s = 0; s < 8; ++s) {
-        int part = 0;
-        for (int e = 32 * s + 4 * t; e < 32 * s + 4 * t + 4; ++e)
-          part += u[e] * a[b].qs[e];
-        L += sc[s] * part;
-      }
-      acc[t] = std::fma(d, static_cast<float>(L), acc[t]);
-    }
-  }
-  if constexpr (Five)
-    return hsum8(acc) + summs;
-  return hsum8(acc) + ((am[0] + am[2]) + (am[1] + am[3]));
-}
-
-/// Q6_K x Q8_K (vec_dot): unsigned 6-bit quants with the -32 applied through
-/// the activation block sums, per lane.
-float dotQ6_K(const BlockQ6_K *w, const BlockQ8_K *a, int64_t nb) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int u[256];
-  for (int64_t b = 0; b < nb; ++b) {
-    for (int h = 0; h < 2; ++h) {
-      const uint8_t *ql = w[b].ql + 64 * h, *qh = w[b].qh + 32 * h;
-      int *U = u + 128 * h;
-      for (int l = 0; l < 32; ++l) {
-        U[l] = (ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4);
-        U[l + 32] = (ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4);
-        U[l + 64] = (ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4);
-        U[l + 96] = (ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4);
-      }
-    }
-    const int8_t *sc = w[b].scales;
-    const float d = a[b].d * f16ToF32(w[b].d);
-    for (int t = 0; t < 8; ++t) {
-      int L = 0;
-      for (int c = 0; c < 8; ++c) {
-        int part = 0;
-        for (int e = 32 * c + 4 * t; e < 32 * c + 4 * t + 4; ++e)
-          part += u[e] * a[b].qs[e];
-        L += sc[2 * c + (t >= 4)] * part;
-      }
-      L -= 32 * (a[b].bsums[2 * t] * sc[2 * t] + a[b].bsums[2 * t + 1] * sc[2 * t + 1]);
-      acc[t] = std::fma(d, static_cast<float>(L), acc[t]);
-    }
-  }
-  return hsum8(acc);
-}
 
 // ---- activation conversion -------------------------------------------------
 
@@ -306,6 +36,15 @@ size_t actRowBytes(Act act, int64_t n) {
   case Act::Q8_0: return n / QK * sizeof(BlockQ8_0);
   case Act::Q8_1: return n / QK * sizeof(BlockQ8_1);
   case Act::Q8_K: return n / QK_K * sizeof(BlockQ8_K);
+  }
+  return 0;
+}
+
+size_t auxRowBytes(ActAux aux, int64_t n) {
+  switch (aux) {
+  case ActAux::None: return 0;
+  case ActAux::Q8_0Sums: return n / QK * sizeof(int32_t);
+  case ActAux::Q8_KPairSums: return n / QK_K * 8 * sizeof(int16_t);
   }
   return 0;
 }
@@ -329,8 +68,28 @@ void convertRow(Act act, const float *x, void *dst, int64_t n) {
   }
 }
 
-/// A dot product of one weight row with one converted activation row, as
-/// llama.cpp's batched path computes it for an N x K weight.
+void computeAux(ActAux aux, const void *act, void *dst, int64_t n) {
+  if (aux == ActAux::Q8_0Sums) {
+    const auto *a = static_cast<const BlockQ8_0 *>(act);
+    for (int64_t b = 0; b < n / QK; ++b) {
+      int32_t s = 0;
+      for (int e = 0; e < QK; ++e)
+        s += a[b].qs[e];
+      static_cast<int32_t *>(dst)[b] = s;
+    }
+  } else if (aux == ActAux::Q8_KPairSums) {
+    const auto *a = static_cast<const BlockQ8_K *>(act);
+    auto *p = static_cast<int16_t *>(dst);
+    for (int64_t b = 0; b < n / QK_K; ++b)
+      for (int j = 0; j < 8; ++j)
+        p[8 * b + j] = static_cast<int16_t>(a[b].bsums[2 * j] +
+                                            a[b].bsums[2 * j + 1]);
+  }
+}
+
+// ---- kernel choice -----------------------------------------------------------
+
+/// A dot product of one weight row with one converted activation row.
 using Dot = float (*)(const void *w, const void *a, int64_t k);
 
 template <typename WB, typename AB, float (*F)(const WB *, const AB *, int64_t),
@@ -343,108 +102,206 @@ float floats(const void *w, const void *a, int64_t k) {
   return F(static_cast<const T *>(w), static_cast<const T *>(a), k);
 }
 
+/// The scalar reference as a rows kernel, for formats without a SIMD one.
+template <Dot D> void rowsScalar(const MatmulTask &m, int64_t n0, int64_t n1) {
+  for (int64_t n = n0; n < n1; ++n)
+    for (int64_t t = 0; t < m.T; ++t)
+      m.out[t * m.outStride + n - m.outFirstRow] =
+          D(m.weight + n * m.rowBytes, m.act + t * m.actStride, m.K);
+}
+
 struct Plan {
   Act act;
-  Dot dot;
+  ActAux aux;
+  RowsKernel kernel;
+  int rowsPerUnit; // 8 for x8 layouts
 };
 
-Plan planFor(Type t, int64_t n, int64_t k) {
+using ref::BF16;
+using ref::F16;
+
+Plan planFor(Type t, Layout layout, int64_t n, int64_t k) {
   // tinyBLAS takes float weights when k % 8 == 0 and the row count % 4 == 0.
   const bool tiny = k % 8 == 0 && n % 4 == 0;
-  // llama.cpp repacks Q4_0/Q4_K weights whose row count is a multiple of 8.
+  // llama.cpp repacks Q4_0/Q4_K weights whose row count is a multiple of 8;
+  // so do we (the x8 layout), and the arithmetic follows its repacked GEMM.
   const bool repacked = n % 8 == 0;
+  if (layout == Layout::X8) {
+    if (t == Type::Q4_0)
+      return {Act::Q8_0, ActAux::Q8_0Sums, rowsQ4_0x8, 8};
+    return {Act::Q8_K, ActAux::Q8_KPairSums, rowsQ4_Kx8, 8};
+  }
   switch (t) {
   case Type::F32:
-    return {Act::F32, tiny ? floats<float, dotTiny<float>>
-                           : floats<float, dotVec<float>>};
+    return {Act::F32, ActAux::None,
+            tiny ? rowsF32Tiny : rowsScalar<floats<float, ref::dotVec<float>>>,
+            1};
   case Type::F16:
-    return {Act::F16, tiny ? floats<F16, dotTiny<F16>> : floats<F16, dotVec<F16>>};
+    return {Act::F16, ActAux::None,
+            tiny ? rowsF16Tiny : rowsScalar<floats<F16, ref::dotVec<F16>>>, 1};
   case Type::BF16:
-    return {Act::BF16,
-            tiny ? floats<BF16, dotTiny<BF16>> : floats<BF16, dotVec<BF16>>};
-  case Type::Q8_0:
-    return {Act::Q8_0, blocks<BlockQ8_0, BlockQ8_0,
-                              dotLanes<BlockQ8_0, unpackQ8_0>, QK>};
-  case Type::Q5_0:
-    return {Act::Q8_0, blocks<BlockQ5_0, BlockQ8_0,
-                              dotLanes<BlockQ5_0, unpackQ5_0>, QK>};
+    return {Act::BF16, ActAux::None,
+            tiny ? rowsBF16Tiny : rowsScalar<floats<BF16, ref::dotVec<BF16>>>,
+            1};
+  case Type::Q8_0: return {Act::Q8_0, ActAux::None, rowsQ8_0, 1};
+  case Type::Q5_0: return {Act::Q8_0, ActAux::None, rowsQ5_0, 1};
   case Type::Q4_0:
-    return {Act::Q8_0,
-            repacked ? blocks<BlockQ4_0, BlockQ8_0, dotQ4_0Chain, QK>
-                     : blocks<BlockQ4_0, BlockQ8_0,
-                              dotLanes<BlockQ4_0, unpackQ4_0>, QK>};
+    return {Act::Q8_0, ActAux::None,
+            repacked ? rowsScalar<blocks<BlockQ4_0, BlockQ8_0,
+                                         ref::dotQ4_0Chain, QK>>
+                     : rowsQ4_0Lanes,
+            1};
   case Type::Q4_1:
-    return {Act::Q8_1, blocks<BlockQ4_1, BlockQ8_1,
-                              dotLanesAffine<BlockQ4_1, unpackQ4_1>, QK>};
+    return {Act::Q8_1, ActAux::None,
+            rowsScalar<blocks<BlockQ4_1, BlockQ8_1,
+                              ref::dotLanesAffine<BlockQ4_1, ref::unpackQ4_1>,
+                              QK>>,
+            1};
   case Type::Q5_1:
-    return {Act::Q8_1, blocks<BlockQ5_1, BlockQ8_1,
-                              dotLanesAffine<BlockQ5_1, unpackQ5_1>, QK>};
+    return {Act::Q8_1, ActAux::None,
+            rowsScalar<blocks<BlockQ5_1, BlockQ8_1,
+                              ref::dotLanesAffine<BlockQ5_1, ref::unpackQ5_1>,
+                              QK>>,
+            1};
   case Type::Q4_K:
-    return {Act::Q8_K,
-            repacked ? blocks<BlockQ4_K, BlockQ8_K, dotQ4_KGemm, QK_K>
-                     : blocks<BlockQ4_K, BlockQ8_K, dotK<false, BlockQ4_K>,
-                              QK_K>};
+    return {Act::Q8_K, ActAux::None,
+            repacked
+                ? rowsScalar<blocks<BlockQ4_K, BlockQ8_K, ref::dotQ4_KGemm,
+                                    QK_K>>
+                : rowsScalar<blocks<BlockQ4_K, BlockQ8_K,
+                                    ref::dotK<false, BlockQ4_K>, QK_K>>,
+            1};
   case Type::Q5_K:
-    return {Act::Q8_K,
-            blocks<BlockQ5_K, BlockQ8_K, dotK<true, BlockQ5_K>, QK_K>};
-  case Type::Q6_K:
-    return {Act::Q8_K, blocks<BlockQ6_K, BlockQ8_K, dotQ6_K, QK_K>};
+    return {Act::Q8_K, ActAux::None,
+            rowsScalar<blocks<BlockQ5_K, BlockQ8_K, ref::dotK<true, BlockQ5_K>,
+                              QK_K>>,
+            1};
+  case Type::Q6_K: return {Act::Q8_K, ActAux::None, rowsQ6_K, 1};
   }
-  return {Act::F32, nullptr};
+  return {Act::F32, ActAux::None, nullptr, 1};
 }
 
-/// Converts T activation rows for `plan` into scratch memory.
-const uint8_t *convertActivations(gemmac_rt *rt, const Plan &plan,
-                                  const float *in, int64_t T, int64_t K,
-                                  size_t &rowStride) {
-  rowStride = actRowBytes(plan.act, K);
-  const size_t ab = rowStride;
-  auto *act = static_cast<uint8_t *>(gemmac_rt_scratch(rt, ab * T));
+/// Converted activations (and their side data) for T rows of K inputs.
+struct Converted {
+  const uint8_t *act;
+  size_t actStride;
+  const uint8_t *aux;
+  size_t auxStride;
+};
+
+Converted convertActivations(gemmac_rt *rt, const Plan &plan, const float *in,
+                             int64_t T, int64_t K) {
+  Converted c;
+  c.actStride = actRowBytes(plan.act, K);
+  c.auxStride = (auxRowBytes(plan.aux, K) + 31) / 32 * 32;
+  const size_t actBytes = (c.actStride * T + 63) / 64 * 64;
+  auto *base = static_cast<uint8_t *>(
+      gemmac_rt_scratch(rt, actBytes + c.auxStride * T));
+  c.act = base;
+  c.aux = base + actBytes;
   rt->pool.parallelFor(T, 1, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t)
-      convertRow(plan.act, in + t * K, act + t * ab, K);
+    for (int64_t t = t0; t < t1; ++t) {
+      uint8_t *a = base + t * c.actStride;
+      convertRow(plan.act, in + t * K, a, K);
+      computeAux(plan.aux, a, base + actBytes + t * c.auxStride, K);
+    }
   });
-  return act;
+  return c;
 }
 
-/// Rows go to threads in chunks of at least `grain`; each row is read once
-/// for all tokens.
-void linear(Type type, gemmac_rt *rt, float *out, const float *in, int64_t T,
-            const uint8_t *weight, int64_t N, int64_t K, int64_t grain) {
-  const Plan plan = planFor(type, N, K);
-  size_t ab;
-  const uint8_t *act = convertActivations(rt, plan, in, T, K, ab);
-  const size_t wb = rowBytes(type, K);
-  rt->pool.parallelFor(N, grain, [&](int64_t n0, int64_t n1) {
-    for (int64_t n = n0; n < n1; ++n)
-      for (int64_t t = 0; t < T; ++t)
-        out[t * N + n] = plan.dot(weight + n * wb, act + t * ab, K);
-  });
+/// Rows per chunk handed to a thread. One token: enough chunks to balance the
+/// threads. Several: a chunk whose weights stay in L2 while every token tile
+/// passes over them.
+int64_t chunkRows(gemmac_rt *rt, const Plan &plan, size_t rowBytes, int64_t N,
+                  int64_t T, int64_t minRows) {
+  const int64_t unit = plan.rowsPerUnit;
+  int64_t rows;
+  if (T == 1)
+    rows = std::max<int64_t>(minRows, N / (8 * rt->pool.size()));
+  else
+    rows = std::max<int64_t>(unit, static_cast<int64_t>((192u << 10) / rowBytes));
+  return std::max<int64_t>(unit, rows / unit * unit);
 }
 
-/// gelu(x Wg^T) * (x Wu^T): both products of a row, then the gate.
-void geglu(Type type, gemmac_rt *rt, float *out, const float *in, int64_t T,
-           const uint8_t *gate, const uint8_t *up, int64_t N, int64_t K) {
-  const Plan plan = planFor(type, N, K);
-  size_t ab;
-  const uint8_t *act = convertActivations(rt, plan, in, T, K, ab);
-  const size_t wb = rowBytes(type, K);
-  const uint16_t *table = gemmac::rt::geluTanhTable();
-  rt->pool.parallelFor(N, 16, [&](int64_t n0, int64_t n1) {
-    for (int64_t n = n0; n < n1; ++n)
-      for (int64_t t = 0; t < T; ++t) {
-        const float g = plan.dot(gate + n * wb, act + t * ab, K);
-        const float u = plan.dot(up + n * wb, act + t * ab, K);
-        out[t * N + n] = gemmac::rt::gegluLookup(table, g, u);
-      }
+/// Calls fn(n0, n1) over [0, N) in chunks of whole units, in parallel.
+template <typename Fn>
+void forRowChunks(gemmac_rt *rt, int64_t N, int64_t chunk, int unit, Fn &&fn) {
+  const int64_t units = N / unit, perChunk = chunk / unit;
+  const int64_t nChunks = (units + perChunk - 1) / perChunk;
+  rt->pool.parallelFor(nChunks, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c)
+      fn(c * chunk, std::min(N, (c + 1) * chunk));
   });
 }
 
-void embed(Type type, gemmac_rt *rt, float *out, const int32_t *tokens,
-           int64_t T, const uint8_t *table, int64_t rows, int64_t cols,
-           float scale) {
+void linear(Type type, Layout layout, gemmac_rt *rt, float *out,
+            const float *in, int64_t T, const uint8_t *weight, int64_t N,
+            int64_t K, int64_t minRows) {
+  const Plan plan = planFor(type, layout, N, K);
+  const Converted c = convertActivations(rt, plan, in, T, K);
+  MatmulTask m;
+  m.weight = weight;
+  m.rowBytes = rowBytes(type, K);
+  m.act = c.act;
+  m.actStride = c.actStride;
+  m.aux = c.aux;
+  m.auxStride = c.auxStride;
+  m.K = K;
+  m.T = T;
+  m.out = out;
+  m.outStride = N;
+  forRowChunks(rt, N, chunkRows(rt, plan, m.rowBytes, N, T, minRows),
+               plan.rowsPerUnit,
+               [&](int64_t n0, int64_t n1) { plan.kernel(m, n0, n1); });
+}
+
+/// gelu(x Wg^T) * (x Wu^T): a chunk's gate and up products for every token
+/// into thread-local buffers, then the gate.
+void geglu(Type type, Layout layout, gemmac_rt *rt, float *out,
+           const float *in, int64_t T, const uint8_t *gate, const uint8_t *up,
+           int64_t N, int64_t K) {
+  const Plan plan = planFor(type, layout, N, K);
+  const Converted c = convertActivations(rt, plan, in, T, K);
+  const uint16_t *table = geluTanhTable();
+  MatmulTask m;
+  m.rowBytes = rowBytes(type, K);
+  m.act = c.act;
+  m.actStride = c.actStride;
+  m.aux = c.aux;
+  m.auxStride = c.auxStride;
+  m.K = K;
+  m.T = T;
+  // Gate and up rows together: the chunk is half the size of a linear's.
+  const int64_t chunk = std::max<int64_t>(
+      plan.rowsPerUnit,
+      chunkRows(rt, plan, m.rowBytes, N, T, 16) / 2 / plan.rowsPerUnit *
+          plan.rowsPerUnit);
+  forRowChunks(rt, N, chunk, plan.rowsPerUnit, [&](int64_t n0, int64_t n1) {
+    thread_local std::vector<float> g, u;
+    const int64_t w = n1 - n0;
+    g.resize(static_cast<size_t>(w * T));
+    u.resize(static_cast<size_t>(w * T));
+    MatmulTask part = m;
+    part.outStride = w;
+    part.outFirstRow = n0;
+    part.weight = gate;
+    part.out = g.data();
+    plan.kernel(part, n0, n1);
+    part.weight = up;
+    part.out = u.data();
+    plan.kernel(part, n0, n1);
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t j = 0; j < w; ++j)
+        out[t * N + n0 + j] = gegluLookup(table, g[t * w + j], u[t * w + j]);
+  });
+}
+
+void embed(Type type, Layout layout, gemmac_rt *rt, float *out,
+           const int32_t *tokens, int64_t T, const uint8_t *table,
+           int64_t rows, int64_t cols, float scale) {
   const size_t rb = rowBytes(type, cols);
   rt->pool.parallelFor(T, 1, [&](int64_t t0, int64_t t1) {
+    std::vector<uint8_t> row(layout == Layout::X8 ? rb : 0);
     for (int64_t t = t0; t < t1; ++t) {
       float *o = out + t * cols;
       int64_t id = tokens[t];
@@ -452,7 +309,13 @@ void embed(Type type, gemmac_rt *rt, float *out, const int32_t *tokens,
         std::memset(o, 0, cols * 4);
         continue;
       }
-      dequantizeRow(type, table + id * rb, o, cols);
+      const uint8_t *src = table + id * rb;
+      if (layout == Layout::X8) {
+        unpackX8Row(type, table + (id / 8) * 8 * rb, static_cast<int>(id % 8),
+                    row.data(), cols);
+        src = row.data();
+      }
+      dequantizeRow(type, src, o, cols);
       for (int64_t i = 0; i < cols; ++i)
         o[i] *= scale;
     }
@@ -461,37 +324,40 @@ void embed(Type type, gemmac_rt *rt, float *out, const int32_t *tokens,
 
 } // namespace
 
-#define DEFINE_KERNELS(F, T)                                                   \
-  extern "C" void gmk_linear_##F(gemmac_rt *rt, float *out, const float *in,  \
-                                 int64_t n_tokens, const uint8_t *weight,     \
-                                 int64_t n_out, int64_t n_in) {               \
-    linear(Type::T, rt, out, in, n_tokens, weight, n_out, n_in, 16);           \
+#define DEFINE_KERNELS(F, T, L, SUFFIX)                                        \
+  extern "C" void gmk_linear_##F##SUFFIX(                                      \
+      gemmac_rt *rt, float *out, const float *in, int64_t n_tokens,           \
+      const uint8_t *weight, int64_t n_out, int64_t n_in) {                   \
+    linear(Type::T, Layout::L, rt, out, in, n_tokens, weight, n_out, n_in,     \
+           16);                                                                \
   }                                                                            \
-  extern "C" void gmk_logits_##F(gemmac_rt *rt, float *out, const float *in,  \
-                                 int64_t n_tokens, const uint8_t *weight,     \
-                                 int64_t n_out, int64_t n_in) {               \
-    linear(Type::T, rt, out, in, n_tokens, weight, n_out, n_in, 1024);         \
+  extern "C" void gmk_logits_##F##SUFFIX(                                      \
+      gemmac_rt *rt, float *out, const float *in, int64_t n_tokens,           \
+      const uint8_t *weight, int64_t n_out, int64_t n_in) {                   \
+    linear(Type::T, Layout::L, rt, out, in, n_tokens, weight, n_out, n_in,     \
+           1024);                                                              \
   }                                                                            \
-  extern "C" void gmk_geglu_##F(gemmac_rt *rt, float *out, const float *in,   \
-                                int64_t n_tokens, const uint8_t *gate,        \
-                                const uint8_t *up, int64_t n_out,             \
-                                int64_t n_in) {                               \
-    geglu(Type::T, rt, out, in, n_tokens, gate, up, n_out, n_in);              \
+  extern "C" void gmk_geglu_##F##SUFFIX(                                       \
+      gemmac_rt *rt, float *out, const float *in, int64_t n_tokens,           \
+      const uint8_t *gate, const uint8_t *up, int64_t n_out, int64_t n_in) {  \
+    geglu(Type::T, Layout::L, rt, out, in, n_tokens, gate, up, n_out, n_in);   \
   }                                                                            \
-  extern "C" void gmk_embed_##F(gemmac_rt *rt, float *out,                    \
-                                const int32_t *tokens, int64_t n_tokens,      \
-                                const uint8_t *table, int64_t n_rows,         \
-                                int64_t n_cols, float scale) {                \
-    embed(Type::T, rt, out, tokens, n_tokens, table, n_rows, n_cols, scale);   \
+  extern "C" void gmk_embed_##F##SUFFIX(                                       \
+      gemmac_rt *rt, float *out, const int32_t *tokens, int64_t n_tokens,     \
+      const uint8_t *table, int64_t n_rows, int64_t n_cols, float scale) {    \
+    embed(Type::T, Layout::L, rt, out, tokens, n_tokens, table, n_rows,        \
+          n_cols, scale);                                                      \
   }
-DEFINE_KERNELS(f32, F32)
-DEFINE_KERNELS(f16, F16)
-DEFINE_KERNELS(bf16, BF16)
-DEFINE_KERNELS(q8_0, Q8_0)
-DEFINE_KERNELS(q4_0, Q4_0)
-DEFINE_KERNELS(q4_1, Q4_1)
-DEFINE_KERNELS(q5_0, Q5_0)
-DEFINE_KERNELS(q5_1, Q5_1)
-DEFINE_KERNELS(q4_k, Q4_K)
-DEFINE_KERNELS(q5_k, Q5_K)
-DEFINE_KERNELS(q6_k, Q6_K)
+DEFINE_KERNELS(f32, F32, Rows, )
+DEFINE_KERNELS(f16, F16, Rows, )
+DEFINE_KERNELS(bf16, BF16, Rows, )
+DEFINE_KERNELS(q8_0, Q8_0, Rows, )
+DEFINE_KERNELS(q4_0, Q4_0, Rows, )
+DEFINE_KERNELS(q4_1, Q4_1, Rows, )
+DEFINE_KERNELS(q5_0, Q5_0, Rows, )
+DEFINE_KERNELS(q5_1, Q5_1, Rows, )
+DEFINE_KERNELS(q4_k, Q4_K, Rows, )
+DEFINE_KERNELS(q5_k, Q5_K, Rows, )
+DEFINE_KERNELS(q6_k, Q6_K, Rows, )
+DEFINE_KERNELS(q4_0, Q4_0, X8, _x8)
+DEFINE_KERNELS(q4_k, Q4_K, X8, _x8)

@@ -157,3 +157,13 @@ func.func @f(%x: tensor<?x256xf32>, %tok: tensor<?xi32>, %t: !gemma.weight<q8_0,
   %y = gemma.embed %tok, %t {scale = 1.0 : f32} : tensor<?xi32>, !gemma.weight<q8_0, [100, 128]> -> tensor<?x256xf32>
   return
 }
+
+// -----
+
+// expected-error @+1 {{layout x8 exists only for q4_0 and q4_k weights, not q8_0}}
+gemma.weight_def @w : !gemma.weight<q8_0, [16, 64]> {layout = #gemma<layout x8>, source_offset = 0 : i64}
+
+// -----
+
+// expected-error @+1 {{layout x8 needs a matrix with a multiple of 8 rows}}
+gemma.weight_def @w : !gemma.weight<q4_0, [12, 64]> {layout = #gemma<layout x8>, source_offset = 0 : i64}

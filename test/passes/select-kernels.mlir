@@ -2,8 +2,14 @@
 // RUN: gemmac-opt %s -split-input-file -gemma-select-kernels="features=+avx2,+fma,+f16c" | FileCheck %s --check-prefix=AVX2
 
 // The format picks the arithmetic, the shape the variant: the
-// vocabulary-sized output projection gets its own kernel. A kernel chosen
-// before stays; the instruction set only selects variants the runtime has.
+// vocabulary-sized output projection gets its own kernel, and Q4_0/Q4_K
+// weights with a multiple of 8 rows are interleaved (x8 layout) for kernels
+// that stream eight rows at once. A kernel chosen before stays; the
+// instruction set only selects variants the runtime has.
+// CHECK: gemma.weight_def @emb : {{.*}} {source_offset
+// CHECK: gemma.weight_def @wq : {{.*}} {layout = #gemma<layout x8>
+// CHECK: gemma.weight_def @wg : {{.*}} {layout = #gemma<layout x8>
+// CHECK: gemma.weight_def @wk : {{.*}} {source_offset
 
 gemma.weight_def @emb : !gemma.weight<q6_k, [262144, 256]> {source_offset = 0 : i64}
 gemma.weight_def @wq : !gemma.weight<q4_0, [256, 256]> {source_offset = 0 : i64}
@@ -18,13 +24,13 @@ func.func @f(%t: tensor<?xi32>) -> tensor<?x262144xf32> {
   %wk = gemma.weight @wk : !gemma.weight<bf16, [64, 256]>
   // CHECK: gemma.embed {{.*}}kernel = "gmk_embed_q6_k"
   %x = gemma.embed %t, %emb {scale = 16.0 : f32} : tensor<?xi32>, !gemma.weight<q6_k, [262144, 256]> -> tensor<?x256xf32>
-  // CHECK: gemma.linear {{.*}}{kernel = "gmk_linear_q4_0"}
+  // CHECK: gemma.linear {{.*}}{kernel = "gmk_linear_q4_0_x8"}
   %q = gemma.linear %x, %wq : tensor<?x256xf32>, !gemma.weight<q4_0, [256, 256]> -> tensor<?x256xf32>
   // CHECK: gemma.linear {{.*}}{kernel = "gmk_linear_bf16"}
   %k = gemma.linear %q, %wk : tensor<?x256xf32>, !gemma.weight<bf16, [64, 256]> -> tensor<?x64xf32>
   // CHECK: gemma.linear {{.*}}{kernel = "chosen"}
   %k2 = gemma.linear %q, %wk {kernel = "chosen"} : tensor<?x256xf32>, !gemma.weight<bf16, [64, 256]> -> tensor<?x64xf32>
-  // CHECK: gemma.geglu {{.*}}kernel = "gmk_geglu_q4_k"
+  // CHECK: gemma.geglu {{.*}}kernel = "gmk_geglu_q4_k_x8"
   %m = gemma.geglu %q, %wg, %wg {approximation = #gemma<gelu tanh>} : tensor<?x256xf32>, !gemma.weight<q4_k, [512, 256]>, !gemma.weight<q4_k, [512, 256]> -> tensor<?x512xf32>
   // CHECK: gemma.linear {{.*}}{kernel = "gmk_logits_q6_k"}
   // AVX2: gemma.linear {{.*}}{kernel = "gmk_logits_q6_k{{(_avx2)?}}"}
@@ -56,12 +62,46 @@ func.func @kept(%x: tensor<?x64xf32>) -> tensor<?x64xf32> {
 gemma.weight_def @small : !gemma.weight<q4_0, [32736, 64]> {source_offset = 0 : i64}
 gemma.weight_def @vocab : !gemma.weight<q4_0, [32768, 64]> {source_offset = 0 : i64}
 // CHECK-LABEL: func.func @threshold
-// CHECK: gemma.linear {{.*}}{kernel = "gmk_linear_q4_0"}
-// CHECK: gemma.linear {{.*}}{kernel = "gmk_logits_q4_0"}
+// CHECK: gemma.linear {{.*}}{kernel = "gmk_linear_q4_0_x8"}
+// CHECK: gemma.linear {{.*}}{kernel = "gmk_logits_q4_0_x8"}
 func.func @threshold(%x: tensor<?x64xf32>) -> (tensor<?x32736xf32>, tensor<?x32768xf32>) {
   %s = gemma.weight @small : !gemma.weight<q4_0, [32736, 64]>
   %v = gemma.weight @vocab : !gemma.weight<q4_0, [32768, 64]>
   %a = gemma.linear %x, %s : tensor<?x64xf32>, !gemma.weight<q4_0, [32736, 64]> -> tensor<?x32736xf32>
   %b = gemma.linear %x, %v : tensor<?x64xf32>, !gemma.weight<q4_0, [32768, 64]> -> tensor<?x32768xf32>
   return %a, %b : tensor<?x32736xf32>, tensor<?x32768xf32>
+}
+
+// -----
+
+// A tied table (embedding and output projection) is interleaved when both
+// readers have x8 kernels. Must not interleave: rows not a multiple of 8, a
+// format without the layout, or a reader whose kernel was chosen before.
+// CHECK: gemma.weight_def @tied : {{.*}} {layout = #gemma<layout x8>
+// CHECK: gemma.weight_def @odd : {{.*}} {source_offset
+// CHECK: gemma.weight_def @q8 : {{.*}} {source_offset
+// CHECK: gemma.weight_def @pinned : {{.*}} {source_offset
+// CHECK-LABEL: func.func @layouts
+// CHECK: gemma.embed {{.*}}kernel = "gmk_embed_q4_0_x8"
+// CHECK: gemma.linear {{.*}}{kernel = "gmk_linear_q4_0"}
+// CHECK: gemma.linear {{.*}}{kernel = "gmk_linear_q8_0"}
+// CHECK: gemma.linear {{.*}}{kernel = "gmk_linear_q4_k"}
+// CHECK: gemma.linear {{.*}}{kernel = "gmk_linear_q4_k"}
+// CHECK: gemma.linear {{.*}}{kernel = "gmk_logits_q4_0_x8"}
+gemma.weight_def @tied : !gemma.weight<q4_0, [32768, 64]> {source_offset = 0 : i64}
+gemma.weight_def @odd : !gemma.weight<q4_0, [60, 64]> {source_offset = 0 : i64}
+gemma.weight_def @q8 : !gemma.weight<q8_0, [64, 64]> {source_offset = 0 : i64}
+gemma.weight_def @pinned : !gemma.weight<q4_k, [64, 256]> {source_offset = 0 : i64}
+func.func @layouts(%t: tensor<?xi32>, %y: tensor<?x256xf32>) -> tensor<?x32768xf32> {
+  %tied = gemma.weight @tied : !gemma.weight<q4_0, [32768, 64]>
+  %odd = gemma.weight @odd : !gemma.weight<q4_0, [60, 64]>
+  %q8 = gemma.weight @q8 : !gemma.weight<q8_0, [64, 64]>
+  %p = gemma.weight @pinned : !gemma.weight<q4_k, [64, 256]>
+  %x = gemma.embed %t, %tied {scale = 8.0 : f32} : tensor<?xi32>, !gemma.weight<q4_0, [32768, 64]> -> tensor<?x64xf32>
+  %a = gemma.linear %x, %odd : tensor<?x64xf32>, !gemma.weight<q4_0, [60, 64]> -> tensor<?x60xf32>
+  %b = gemma.linear %x, %q8 : tensor<?x64xf32>, !gemma.weight<q8_0, [64, 64]> -> tensor<?x64xf32>
+  %c = gemma.linear %y, %p : tensor<?x256xf32>, !gemma.weight<q4_k, [64, 256]> -> tensor<?x64xf32>
+  %d = gemma.linear %y, %p {kernel = "gmk_linear_q4_k"} : tensor<?x256xf32>, !gemma.weight<q4_k, [64, 256]> -> tensor<?x64xf32>
+  %l = gemma.linear %x, %tied : tensor<?x64xf32>, !gemma.weight<q4_0, [32768, 64]> -> tensor<?x32768xf32>
+  return %l : tensor<?x32768xf32>
 }

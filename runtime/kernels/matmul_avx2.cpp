@@ -1,0 +1,400 @@
+// AVX2 matrix-product kernels. Integer parts (sums of int8 products) are
+// exact in any order, so they are computed with maddubs/madd however suits
+// the data; the floating-point operations per output -- which lanes, which
+// FMAs, in which order, the final horizontal sum -- are exactly those of the
+// scalar references in dot_reference.h.
+//
+// Two shapes of kernel:
+//  - "x8" kernels (Q4_0, Q4_K with the interleaved layout of repack.h) keep
+//    one accumulation chain per row, as llama.cpp's repacked GEMMs do, with
+//    the eight rows of a group in the eight lanes of a vector;
+//  - row kernels keep eight lanes per row (as llama.cpp's vec_dot and
+//    tinyBLAS do) and finish with the AVX2 horizontal sum.
+// Both work on tiles of up to four tokens so that every weight byte loaded
+// (and unpacked) serves several tokens, and walk a chunk of rows small enough
+// to stay in L2 while all token tiles pass over it.
+
+#include "runtime/formats/formats.h"
+#include "runtime/kernels/matmul.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+using namespace gemmac::fmt;
+
+namespace gemmac::rt {
+namespace {
+
+inline int32_t load32(const void *p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+/// ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)), as ref::hsum8.
+inline float hsum8(__m256 v) {
+  __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+  x = _mm_add_ss(x, _mm_movehdup_ps(x));
+  return _mm_cvtss_f32(x);
+}
+
+/// Low and high nibbles of 32 bytes.
+inline __m256i lowNibbles(__m256i p) {
+  return _mm256_and_si256(p, _mm256_set1_epi8(0x0F));
+}
+inline __m256i highNibbles(__m256i p) {
+  return _mm256_and_si256(_mm256_srli_epi16(p, 4), _mm256_set1_epi8(0x0F));
+}
+
+/// Signed int8 products summed in groups of four: lane t of the result is
+/// sum(w[4t..4t+3] * a[4t..4t+3]).
+inline __m256i dot4Signed(__m256i w, __m256i a) {
+  const __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(a, w));
+  return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+inline __m256 splat(float f) { return _mm256_set1_ps(f); }
+
+/// Walks rows [n0, n1) in L2-sized blocks, and within a block every tile of
+/// up to F::kTile tokens over every unit of F::kRows rows.
+template <class F> void runTiles(const MatmulTask &m, int64_t n0, int64_t n1) {
+  constexpr int R = F::kRows;
+  const int64_t block = std::max<int64_t>(
+      R, static_cast<int64_t>((160u << 10) / (m.rowBytes * R)) * R);
+  for (int64_t b0 = n0; b0 < n1; b0 += block) {
+    const int64_t b1 = std::min(n1, b0 + block);
+    for (int64_t t0 = 0; t0 < m.T; t0 += F::kTile) {
+      const int64_t nt = std::min<int64_t>(F::kTile, m.T - t0);
+      for (int64_t n = b0; n < b1; n += R) {
+        switch (nt) {
+        case 1: F::template tile<1>(m, n, t0); break;
+        case 2: F::template tile<2>(m, n, t0); break;
+        case 3: F::template tile<3>(m, n, t0); break;
+        default: F::template tile<4>(m, n, t0); break;
+        }
+      }
+    }
+  }
+}
+
+template <typename B, int NT>
+inline void tokenRows(const MatmulTask &m, int64_t t0, const B **a) {
+  for (int i = 0; i < NT; ++i)
+    a[i] = reinterpret_cast<const B *>(m.act + (t0 + i) * m.actStride);
+}
+
+inline float *outAt(const MatmulTask &m, int64_t t, int64_t n) {
+  return m.out + t * m.outStride + n - m.outFirstRow;
+}
+
+// ---- Q4_0, x8: one chain per row, acc = fma(isum, dW*dA, acc) per block ----
+
+struct Q4_0x8 {
+  static constexpr int kRows = 8, kTile = 4;
+  template <int NT>
+  static void tile(const MatmulTask &m, int64_t n, int64_t t0) {
+    const int64_t nb = m.K / QK;
+    const uint8_t *g = m.weight + n * m.rowBytes; // group n/8 starts at row n
+    const BlockQ8_0 *a[NT];
+    const int32_t *sums[NT];
+    tokenRows<BlockQ8_0, NT>(m, t0, a);
+    for (int i = 0; i < NT; ++i)
+      sums[i] = reinterpret_cast<const int32_t *>(m.aux + (t0 + i) * m.auxStride);
+    __m256 acc[NT];
+    for (int i = 0; i < NT; ++i)
+      acc[i] = _mm256_setzero_ps();
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t *blk = g + b * 144;
+      const __m256 dw =
+          _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(blk)));
+      // u[c], lane r: the unsigned quants of elements 4c..4c+3 of row r.
+      __m256i u[8];
+      for (int c = 0; c < 4; ++c) {
+        const __m256i p = _mm256_loadu_si256(
+            reinterpret_cast<const __m256i *>(blk + 16 + 32 * c));
+        u[c] = lowNibbles(p);
+        u[c + 4] = highNibbles(p);
+      }
+      for (int i = 0; i < NT; ++i) {
+        const int8_t *q = a[i][b].qs;
+        // Eight partial sums of at most 2*15*127 each fit in int16.
+        __m256i s = _mm256_maddubs_epi16(u[0], _mm256_set1_epi32(load32(q)));
+        for (int c = 1; c < 8; ++c)
+          s = _mm256_add_epi16(
+              s, _mm256_maddubs_epi16(u[c], _mm256_set1_epi32(load32(q + 4 * c))));
+        // sum((u - 8) * a) = sum(u * a) - 8 * sum(a).
+        const __m256i isum = _mm256_sub_epi32(_mm256_madd_epi16(s, ones),
+                                              _mm256_set1_epi32(8 * sums[i][b]));
+        const __m256 d = _mm256_mul_ps(dw, splat(f16ToF32(a[i][b].d)));
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), d, acc[i]);
+      }
+    }
+    for (int i = 0; i < NT; ++i)
+      _mm256_storeu_ps(outAt(m, t0 + i, n), acc[i]);
+  }
+};
+
+// ---- Q4_K, x8: per pair of sub-blocks, acc = fma(S, dW*dA, acc) and the
+// minimums' chain accm = fma(M, dminW*dA, accm); result acc - accm ----------
+
+struct Q4_Kx8 {
+  static constexpr int kRows = 8, kTile = 2;
+  template <int NT>
+  static void tile(const MatmulTask &m, int64_t n, int64_t t0) {
+    const int64_t nb = m.K / QK_K;
+    const uint8_t *g = m.weight + n * m.rowBytes;
+    const BlockQ8_K *a[NT];
+    const int32_t *pairs[NT]; // two int16 pair sums per 32-bit word
+    tokenRows<BlockQ8_K, NT>(m, t0, a);
+    for (int i = 0; i < NT; ++i)
+      pairs[i] = reinterpret_cast<const int32_t *>(m.aux + (t0 + i) * m.auxStride);
+    __m256 acc[NT], accm[NT];
+    for (int i = 0; i < NT; ++i)
+      acc[i] = accm[i] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t *blk = g + b * 1152;
+      const __m256 dw =
+          _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(blk)));
+      const __m256 dmw = _mm256_cvtph_ps(
+          _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + 16)));
+      // Scales as int16 pairs per row lane (sub-block s), minimums as the
+      // pair (mn[2p], mn[2p+1]) per row lane (sub-block pair p).
+      alignas(32) int16_t sc[8][16], mn[4][16];
+      for (int r = 0; r < 8; ++r) {
+        const uint8_t *packed = blk + 32 + 12 * r;
+        for (int s = 0; s < 8; ++s) {
+          uint8_t scale, min;
+          scaleMinK4(s, packed, scale, min);
+          sc[s][2 * r] = sc[s][2 * r + 1] = scale;
+          mn[s / 2][2 * r + (s & 1)] = min;
+        }
+      }
+      __m256 D[NT], Dm[NT];
+      for (int i = 0; i < NT; ++i) {
+        D[i] = _mm256_mul_ps(dw, splat(a[i][b].d));
+        Dm[i] = _mm256_mul_ps(dmw, splat(a[i][b].d));
+      }
+      for (int c = 0; c < 4; ++c) {
+        const uint8_t *qs = blk + 128 + 256 * c;
+        const __m256i scLo = _mm256_load_si256(reinterpret_cast<const __m256i *>(sc[2 * c]));
+        const __m256i scHi = _mm256_load_si256(reinterpret_cast<const __m256i *>(sc[2 * c + 1]));
+        const __m256i mins = _mm256_load_si256(reinterpret_cast<const __m256i *>(mn[c]));
+        for (int i = 0; i < NT; ++i) {
+          const int8_t *q = a[i][b].qs + 64 * c;
+          __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
+          for (int k = 0; k < 8; ++k) {
+            const __m256i p =
+                _mm256_loadu_si256(reinterpret_cast<const __m256i *>(qs + 32 * k));
+            lo = _mm256_add_epi16(
+                lo, _mm256_maddubs_epi16(lowNibbles(p),
+                                         _mm256_set1_epi32(load32(q + 4 * k))));
+            hi = _mm256_add_epi16(
+                hi, _mm256_maddubs_epi16(highNibbles(p),
+                                         _mm256_set1_epi32(load32(q + 32 + 4 * k))));
+          }
+          const __m256i S = _mm256_add_epi32(_mm256_madd_epi16(lo, scLo),
+                                             _mm256_madd_epi16(hi, scHi));
+          const __m256i M =
+              _mm256_madd_epi16(mins, _mm256_set1_epi32(pairs[i][4 * b + c]));
+          acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(S), D[i], acc[i]);
+          accm[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(M), Dm[i], accm[i]);
+        }
+      }
+    }
+    for (int i = 0; i < NT; ++i)
+      _mm256_storeu_ps(outAt(m, t0 + i, n), _mm256_sub_ps(acc[i], accm[i]));
+  }
+};
+
+// ---- lanes per row: acc[t] = fma(dW*dA, isum_t, acc[t]), t over the eight
+// groups of four elements of a 32-block; then the horizontal sum ------------
+
+/// Signed quants of one 32-block of a legacy format, in element order.
+template <typename B> __m256i signedQuants(const B &b);
+
+template <> inline __m256i signedQuants<BlockQ8_0>(const BlockQ8_0 &b) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i *>(b.qs));
+}
+
+template <> inline __m256i signedQuants<BlockQ4_0>(const BlockQ4_0 &b) {
+  const __m128i p = _mm_loadu_si128(reinterpret_cast<const __m128i *>(b.qs));
+  const __m256i both = _mm256_set_m128i(_mm_srli_epi16(p, 4), p);
+  return _mm256_sub_epi8(lowNibbles(both), _mm256_set1_epi8(8));
+}
+
+/// 0xFF in byte e where bit e of `bits` is set.
+inline __m256i bitsToBytes(uint32_t bits) {
+  const __m256i spread = _mm256_shuffle_epi8(
+      _mm256_set1_epi32(static_cast<int32_t>(bits)),
+      _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
+                        0x0101010101010101, 0x0000000000000000));
+  const __m256i select = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
+  return _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
+}
+
+template <> inline __m256i signedQuants<BlockQ5_0>(const BlockQ5_0 &b) {
+  const __m128i p = _mm_loadu_si128(reinterpret_cast<const __m128i *>(b.qs));
+  const __m256i low4 = lowNibbles(_mm256_set_m128i(_mm_srli_epi16(p, 4), p));
+  uint32_t qh;
+  std::memcpy(&qh, b.qh, 4);
+  const __m256i bit4 = _mm256_and_si256(bitsToBytes(qh), _mm256_set1_epi8(0x10));
+  return _mm256_sub_epi8(_mm256_or_si256(low4, bit4), _mm256_set1_epi8(16));
+}
+
+template <typename B> struct LegacyLanes {
+  static constexpr int kRows = 1, kTile = 4;
+  template <int NT>
+  static void tile(const MatmulTask &m, int64_t n, int64_t t0) {
+    const int64_t nb = m.K / QK;
+    const B *w = reinterpret_cast<const B *>(m.weight + n * m.rowBytes);
+    const BlockQ8_0 *a[NT];
+    tokenRows<BlockQ8_0, NT>(m, t0, a);
+    __m256 acc[NT];
+    for (int i = 0; i < NT; ++i)
+      acc[i] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const __m256i q = signedQuants(w[b]);
+      const float dw = f16ToF32(w[b].d);
+      for (int i = 0; i < NT; ++i) {
+        const __m256i av =
+            _mm256_loadu_si256(reinterpret_cast<const __m256i *>(a[i][b].qs));
+        const float d = dw * f16ToF32(a[i][b].d);
+        acc[i] = _mm256_fmadd_ps(splat(d), _mm256_cvtepi32_ps(dot4Signed(q, av)),
+                                 acc[i]);
+      }
+    }
+    for (int i = 0; i < NT; ++i)
+      *outAt(m, t0 + i, n) = hsum8(acc[i]);
+  }
+};
+
+// ---- Q6_K (vec_dot lanes): lane t of super-block b gathers the scaled
+// four-element sums of every 32-chunk, minus 32 * the scaled block sums ------
+
+struct Q6_KLanes {
+  static constexpr int kRows = 1, kTile = 4;
+  template <int NT>
+  static void tile(const MatmulTask &m, int64_t n, int64_t t0) {
+    const int64_t nb = m.K / QK_K;
+    const BlockQ6_K *w = reinterpret_cast<const BlockQ6_K *>(m.weight + n * m.rowBytes);
+    const BlockQ8_K *a[NT];
+    tokenRows<BlockQ8_K, NT>(m, t0, a);
+    __m256 acc[NT];
+    for (int i = 0; i < NT; ++i)
+      acc[i] = _mm256_setzero_ps();
+    const __m256i m3 = _mm256_set1_epi8(3);
+    for (int64_t b = 0; b < nb; ++b) {
+      const BlockQ6_K &wb = w[b];
+      // u[c]: the unsigned 6-bit quants of elements 32c..32c+31.
+      __m256i u[8];
+      for (int h = 0; h < 2; ++h) {
+        const __m256i q0 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wb.ql + 64 * h));
+        const __m256i q1 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wb.ql + 64 * h + 32));
+        const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wb.qh + 32 * h));
+        auto high2 = [&](int shift) {
+          return _mm256_slli_epi16(
+              _mm256_and_si256(_mm256_srli_epi16(hb, shift), m3), 4);
+        };
+        u[4 * h + 0] = _mm256_or_si256(lowNibbles(q0), high2(0));
+        u[4 * h + 1] = _mm256_or_si256(lowNibbles(q1), high2(2));
+        u[4 * h + 2] = _mm256_or_si256(highNibbles(q0), high2(4));
+        u[4 * h + 3] = _mm256_or_si256(highNibbles(q1), high2(6));
+      }
+      const __m256i sc16 = _mm256_cvtepi8_epi16(
+          _mm_loadu_si128(reinterpret_cast<const __m128i *>(wb.scales)));
+      // Chunk c's first 16 elements use scale 2c, the next 16 scale 2c+1.
+      __m256i scv[8];
+      for (int c = 0; c < 8; ++c)
+        scv[c] = _mm256_set_m128i(_mm_set1_epi16(wb.scales[2 * c + 1]),
+                                  _mm_set1_epi16(wb.scales[2 * c]));
+      const float dw = f16ToF32(wb.d);
+      for (int i = 0; i < NT; ++i) {
+        const BlockQ8_K &ab = a[i][b];
+        __m256i L = _mm256_setzero_si256();
+        for (int c = 0; c < 8; ++c) {
+          const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(ab.qs + 32 * c));
+          L = _mm256_add_epi32(
+              L, _mm256_madd_epi16(_mm256_maddubs_epi16(u[c], av), scv[c]));
+        }
+        const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(ab.bsums));
+        L = _mm256_sub_epi32(L, _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5));
+        const float d = ab.d * dw;
+        acc[i] = _mm256_fmadd_ps(splat(d), _mm256_cvtepi32_ps(L), acc[i]);
+      }
+    }
+    for (int i = 0; i < NT; ++i)
+      *outAt(m, t0 + i, n) = hsum8(acc[i]);
+  }
+};
+
+// ---- float weights (tinyBLAS): eight lanes over k, one FMA per element -----
+
+inline __m256 widen8(const float *p) { return _mm256_loadu_ps(p); }
+inline __m256 widen8(const uint16_t *p, bool bf16) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
+  if (bf16)
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  return _mm256_cvtph_ps(h);
+}
+
+template <typename T, bool BF16 = false> struct FloatTiny {
+  static constexpr int kRows = 1, kTile = 4;
+  static __m256 load(const T *p) {
+    if constexpr (sizeof(T) == 4)
+      return widen8(p);
+    else
+      return widen8(p, BF16);
+  }
+  template <int NT>
+  static void tile(const MatmulTask &m, int64_t n, int64_t t0) {
+    const T *w = reinterpret_cast<const T *>(m.weight + n * m.rowBytes);
+    const T *a[NT];
+    tokenRows<T, NT>(m, t0, a);
+    __m256 acc[NT];
+    for (int i = 0; i < NT; ++i)
+      acc[i] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < m.K; k += 8) {
+      const __m256 wv = load(w + k);
+      for (int i = 0; i < NT; ++i)
+        acc[i] = _mm256_fmadd_ps(wv, load(a[i] + k), acc[i]);
+    }
+    for (int i = 0; i < NT; ++i)
+      *outAt(m, t0 + i, n) = hsum8(acc[i]);
+  }
+};
+
+} // namespace
+
+void rowsQ4_0x8(const MatmulTask &m, int64_t n0, int64_t n1) {
+  runTiles<Q4_0x8>(m, n0, n1);
+}
+void rowsQ4_Kx8(const MatmulTask &m, int64_t n0, int64_t n1) {
+  runTiles<Q4_Kx8>(m, n0, n1);
+}
+void rowsQ8_0(const MatmulTask &m, int64_t n0, int64_t n1) {
+  runTiles<LegacyLanes<BlockQ8_0>>(m, n0, n1);
+}
+void rowsQ4_0Lanes(const MatmulTask &m, int64_t n0, int64_t n1) {
+  runTiles<LegacyLanes<BlockQ4_0>>(m, n0, n1);
+}
+void rowsQ5_0(const MatmulTask &m, int64_t n0, int64_t n1) {
+  runTiles<LegacyLanes<BlockQ5_0>>(m, n0, n1);
+}
+void rowsQ6_K(const MatmulTask &m, int64_t n0, int64_t n1) {
+  runTiles<Q6_KLanes>(m, n0, n1);
+}
+void rowsF32Tiny(const MatmulTask &m, int64_t n0, int64_t n1) {
+  runTiles<FloatTiny<float>>(m, n0, n1);
+}
+void rowsF16Tiny(const MatmulTask &m, int64_t n0, int64_t n1) {
+  runTiles<FloatTiny<uint16_t>>(m, n0, n1);
+}
+void rowsBF16Tiny(const MatmulTask &m, int64_t n0, int64_t n1) {
+  runTiles<FloatTiny<uint16_t, true>>(m, n0, n1);
+}
+
+} // namespace gemmac::rt

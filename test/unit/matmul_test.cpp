@@ -1,0 +1,260 @@
+// The SIMD matrix-product kernels against the scalar references of
+// dot_reference.h, bit for bit: every format, row counts with and without the
+// x8 layout, token counts that exercise every tile size, 1-3 threads, and
+// weights at the edges of their ranges. Also the x8 layout's packing.
+
+#include "runtime/formats/formats.h"
+#include "runtime/formats/repack.h"
+#include "runtime/kernels/dot_reference.h"
+#include "runtime/kernels/kernels.h"
+#include "runtime/src/rt.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <random>
+#include <vector>
+
+using namespace gemmac::fmt;
+namespace ref = gemmac::rt::ref;
+
+namespace {
+
+std::vector<float> randn(size_t n, uint32_t seed, float scale) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(n);
+  for (float &x : v)
+    x = d(rng);
+  return v;
+}
+
+std::vector<uint8_t> quantizeRows(Type t, const std::vector<float> &w,
+                                  int64_t N, int64_t K) {
+  std::vector<uint8_t> q(rowBytes(t, K) * N);
+  for (int64_t n = 0; n < N; ++n)
+    quantizeRow(t, w.data() + n * K, q.data() + n * rowBytes(t, K), K);
+  return q;
+}
+
+std::vector<uint8_t> packAll(Type t, const std::vector<uint8_t> &rows,
+                             int64_t N, int64_t K) {
+  std::vector<uint8_t> out(rows.size());
+  const size_t g = x8GroupBytes(t, K);
+  for (int64_t n = 0; n < N; n += 8)
+    packX8(t, rows.data() + (n / 8) * g, out.data() + (n / 8) * g, K);
+  return out;
+}
+
+/// One output of the scalar reference, from the row layout.
+float reference(Type t, const uint8_t *row, const float *x, int64_t N,
+                int64_t K) {
+  const bool repacked = N % 8 == 0, tiny = K % 8 == 0 && N % 4 == 0;
+  switch (t) {
+  case Type::F32:
+    return tiny ? ref::dotTiny(reinterpret_cast<const float *>(row), x, K)
+                : ref::dotVec(reinterpret_cast<const float *>(row), x, K);
+  case Type::F16:
+  case Type::BF16: {
+    std::vector<ref::F16> a(K);
+    for (int64_t i = 0; i < K; ++i)
+      a[i].bits = t == Type::F16 ? f32ToF16(x[i]) : f32ToBF16(x[i]);
+    if (t == Type::F16) {
+      auto *w = reinterpret_cast<const ref::F16 *>(row);
+      return tiny ? ref::dotTiny(w, a.data(), K) : ref::dotVec(w, a.data(), K);
+    }
+    std::vector<ref::BF16> b(K);
+    for (int64_t i = 0; i < K; ++i)
+      b[i].bits = a[i].bits;
+    auto *w = reinterpret_cast<const ref::BF16 *>(row);
+    return tiny ? ref::dotTiny(w, b.data(), K) : ref::dotVec(w, b.data(), K);
+  }
+  case Type::Q8_0:
+  case Type::Q4_0:
+  case Type::Q5_0: {
+    std::vector<BlockQ8_0> a(K / QK);
+    quantizeRowQ8_0(x, a.data(), K);
+    if (t == Type::Q8_0)
+      return ref::dotLanes<BlockQ8_0, ref::unpackQ8_0>(
+          reinterpret_cast<const BlockQ8_0 *>(row), a.data(), K / QK);
+    if (t == Type::Q5_0)
+      return ref::dotLanes<BlockQ5_0, ref::unpackQ5_0>(
+          reinterpret_cast<const BlockQ5_0 *>(row), a.data(), K / QK);
+    auto *w = reinterpret_cast<const BlockQ4_0 *>(row);
+    return repacked ? ref::dotQ4_0Chain(w, a.data(), K / QK)
+                    : ref::dotLanes<BlockQ4_0, ref::unpackQ4_0>(w, a.data(),
+                                                                K / QK);
+  }
+  case Type::Q4_K:
+  case Type::Q6_K: {
+    std::vector<BlockQ8_K> a(K / QK_K);
+    quantizeRowQ8_K(x, a.data(), K);
+    if (t == Type::Q6_K)
+      return ref::dotQ6_K(reinterpret_cast<const BlockQ6_K *>(row), a.data(),
+                          K / QK_K);
+    auto *w = reinterpret_cast<const BlockQ4_K *>(row);
+    return repacked ? ref::dotQ4_KGemm(w, a.data(), K / QK_K)
+                    : ref::dotK<false, BlockQ4_K>(w, a.data(), K / QK_K);
+  }
+  default: ADD_FAILURE() << "no reference for " << typeName(t); return 0;
+  }
+}
+
+using LinearFn = void (*)(gemmac_rt *, float *, const float *, int64_t,
+                          const uint8_t *, int64_t, int64_t);
+
+struct Case {
+  Type type;
+  LinearFn rows, x8; // x8: the kernel for the interleaved layout, if any
+};
+
+class Matmul : public ::testing::TestWithParam<Case> {};
+
+TEST_P(Matmul, BitExactWithScalarReference) {
+  const Case c = GetParam();
+  const int64_t K = 512;
+  for (int64_t N : {40, 36, 27}) {
+    std::vector<float> w = randn(N * K, 11, 0.05f);
+    std::vector<uint8_t> q = quantizeRows(c.type, w, N, K);
+    const bool x8 = c.x8 && N % 8 == 0;
+    std::vector<uint8_t> packed = x8 ? packAll(c.type, q, N, K) : q;
+    for (int threads : {1, 3}) {
+      gemmac_rt rt(threads);
+      for (int64_t T : {1, 2, 3, 4, 5, 9}) {
+        std::vector<float> x = randn(T * K, 100 + T, 1.0f);
+        std::vector<float> y(T * N, -1.0f);
+        (x8 ? c.x8 : c.rows)(&rt, y.data(), x.data(), T, packed.data(), N, K);
+        for (int64_t t = 0; t < T; ++t)
+          for (int64_t n = 0; n < N; ++n) {
+            const float want = reference(c.type, q.data() + n * rowBytes(c.type, K),
+                                         x.data() + t * K, N, K);
+            ASSERT_EQ(std::memcmp(&y[t * N + n], &want, 4), 0)
+                << typeName(c.type) << (x8 ? " x8" : "") << " N=" << N
+                << " T=" << T << " threads=" << threads << " t=" << t
+                << " n=" << n << ": " << y[t * N + n] << " vs " << want;
+          }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Formats, Matmul,
+    ::testing::Values(Case{Type::F32, gmk_linear_f32, nullptr},
+                      Case{Type::F16, gmk_linear_f16, nullptr},
+                      Case{Type::BF16, gmk_linear_bf16, nullptr},
+                      Case{Type::Q8_0, gmk_linear_q8_0, nullptr},
+                      Case{Type::Q4_0, gmk_linear_q4_0, gmk_linear_q4_0_x8},
+                      Case{Type::Q5_0, gmk_linear_q5_0, nullptr},
+                      Case{Type::Q4_K, gmk_linear_q4_k, gmk_linear_q4_k_x8},
+                      Case{Type::Q6_K, gmk_linear_q6_k, nullptr}),
+    [](const auto &info) { return std::string(typeName(info.param.type)); });
+
+/// Extreme stored values: Q8_0 quants of -128 and +127 (a file may hold
+/// either), Q6_K scales of -128, maximal nibbles; and activations whose
+/// blocks hit +-127 everywhere.
+TEST(Matmul, ExtremeQuantsStayExact) {
+  const int64_t N = 8, K = 256;
+  std::mt19937 rng(5);
+  gemmac_rt rt(2);
+  std::vector<float> x(K);
+  for (int64_t i = 0; i < K; ++i)
+    x[i] = (i % 3 == 0) ? -1.0f : 1.0f;
+  // Q8_0 with -128/127 quants.
+  std::vector<uint8_t> q8(rowBytes(Type::Q8_0, K) * N);
+  for (int64_t b = 0; b < N * K / QK; ++b) {
+    BlockQ8_0 blk;
+    blk.d = f32ToF16(0.01f);
+    for (int j = 0; j < QK; ++j)
+      blk.qs[j] = (j + b) % 2 ? -128 : 127;
+    std::memcpy(q8.data() + b * sizeof blk, &blk, sizeof blk);
+  }
+  // Q6_K with scales of -128 and all-ones quants, Q4_K/Q4_0 all-15 nibbles.
+  std::vector<uint8_t> q6(rowBytes(Type::Q6_K, K) * N);
+  for (int64_t b = 0; b < N; ++b) {
+    BlockQ6_K blk;
+    std::memset(blk.ql, 0xFF, sizeof blk.ql);
+    std::memset(blk.qh, 0xFF, sizeof blk.qh);
+    for (int s = 0; s < 16; ++s)
+      blk.scales[s] = static_cast<int8_t>(s % 2 ? -128 : 127);
+    blk.d = f32ToF16(0.001f);
+    std::memcpy(q6.data() + b * sizeof blk, &blk, sizeof blk);
+  }
+  std::vector<uint8_t> q4k(rowBytes(Type::Q4_K, K) * N);
+  for (int64_t b = 0; b < N; ++b) {
+    BlockQ4_K blk;
+    blk.d = f32ToF16(0.01f);
+    blk.dmin = f32ToF16(0.02f);
+    std::memset(blk.scales, 0xFF, sizeof blk.scales);
+    std::memset(blk.qs, 0xFF, sizeof blk.qs);
+    std::memcpy(q4k.data() + b * sizeof blk, &blk, sizeof blk);
+  }
+  struct {
+    Type t;
+    std::vector<uint8_t> &rows;
+    LinearFn fn;
+    bool x8;
+  } cases[] = {{Type::Q8_0, q8, gmk_linear_q8_0, false},
+               {Type::Q6_K, q6, gmk_linear_q6_k, false},
+               {Type::Q4_K, q4k, gmk_linear_q4_k_x8, true}};
+  for (auto &c : cases) {
+    std::vector<uint8_t> w = c.x8 ? packAll(c.t, c.rows, N, K) : c.rows;
+    std::vector<float> y(N);
+    c.fn(&rt, y.data(), x.data(), 1, w.data(), N, K);
+    for (int64_t n = 0; n < N; ++n) {
+      const float want =
+          reference(c.t, c.rows.data() + n * rowBytes(c.t, K), x.data(), N, K);
+      EXPECT_EQ(std::memcmp(&y[n], &want, 4), 0)
+          << typeName(c.t) << " n=" << n << ": " << y[n] << " vs " << want;
+    }
+  }
+}
+
+TEST(Matmul, GegluAndEmbedReadTheX8Layout) {
+  const int64_t N = 24, K = 256, T = 5;
+  for (Type t : {Type::Q4_0, Type::Q4_K}) {
+    std::vector<uint8_t> gate = quantizeRows(t, randn(N * K, 1, 0.1f), N, K);
+    std::vector<uint8_t> up = quantizeRows(t, randn(N * K, 2, 0.1f), N, K);
+    std::vector<uint8_t> gateX8 = packAll(t, gate, N, K),
+                         upX8 = packAll(t, up, N, K);
+    std::vector<float> x = randn(T * K, 3, 1.0f), a(T * N), b(T * N);
+    gemmac_rt rt(2);
+    auto geglu = t == Type::Q4_0 ? gmk_geglu_q4_0 : gmk_geglu_q4_k;
+    auto gegluX8 = t == Type::Q4_0 ? gmk_geglu_q4_0_x8 : gmk_geglu_q4_k_x8;
+    geglu(&rt, a.data(), x.data(), T, gate.data(), up.data(), N, K);
+    gegluX8(&rt, b.data(), x.data(), T, gateX8.data(), upX8.data(), N, K);
+    EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * 4), 0) << typeName(t);
+
+    auto embed = t == Type::Q4_0 ? gmk_embed_q4_0 : gmk_embed_q4_k;
+    auto embedX8 = t == Type::Q4_0 ? gmk_embed_q4_0_x8 : gmk_embed_q4_k_x8;
+    const int32_t tokens[] = {0, 7, 8, 23, 13};
+    std::vector<float> e(5 * K), f(5 * K);
+    embed(&rt, e.data(), tokens, 5, gate.data(), N, K, 2.0f);
+    embedX8(&rt, f.data(), tokens, 5, gateX8.data(), N, K, 2.0f);
+    EXPECT_EQ(std::memcmp(e.data(), f.data(), e.size() * 4), 0) << typeName(t);
+  }
+}
+
+TEST(Repack, X8KeepsEveryByteAndUnpacksEveryRow) {
+  for (Type t : {Type::Q4_0, Type::Q4_K}) {
+    const int64_t K = 512;
+    const size_t rb = rowBytes(t, K);
+    std::vector<uint8_t> rows(8 * rb), group(8 * rb), back(rb);
+    std::mt19937 rng(9);
+    for (uint8_t &v : rows)
+      v = static_cast<uint8_t>(rng());
+    packX8(t, rows.data(), group.data(), K);
+    std::vector<uint8_t> a = rows, b = group;
+    std::sort(a.begin(), a.end());
+    std::sort(b.begin(), b.end());
+    EXPECT_EQ(a, b) << "a permutation of the bytes";
+    for (int r = 0; r < 8; ++r) {
+      unpackX8Row(t, group.data(), r, back.data(), K);
+      EXPECT_EQ(std::memcmp(back.data(), rows.data() + r * rb, rb), 0)
+          << typeName(t) << " row " << r;
+    }
+  }
+}
+
+} // namespace
