@@ -169,6 +169,7 @@ private:
   LogicalResult lowerOp(Operation *op);
   void emitSizeFunctions();
   void emitMeta();
+  int64_t decodeWeightBytes();
 
   ModuleOp module;
   func::FuncOp entry;
@@ -187,6 +188,7 @@ private:
   int64_t kvBytes = 2;
   StringRef kvName = "f16";
   int64_t kvFixedBytes = 0, kvPerCtxBytes = 0;
+  int64_t decodeBytes = 0;
 
   llvm::DenseMap<Operation *, int64_t> order;
   llvm::DenseMap<Value, int64_t> lastUse;
@@ -584,6 +586,28 @@ void Lowering::emitSizeFunctions() {
   makeFn(abi::kArenaBytes, planner.peak, kAlign);
 }
 
+/// Weight bytes one decoded token reads: every matrix a product reads, one
+/// row of a table only looked up, and the small vectors (norms, scalars).
+int64_t Lowering::decodeWeightBytes() {
+  llvm::StringMap<bool> lookedUpOnly;
+  entry.walk([&](WeightOp w) {
+    bool lookup = llvm::all_of(w->getUsers(),
+                               [](Operation *u) { return isa<EmbedOp>(u); });
+    auto [it, inserted] = lookedUpOnly.try_emplace(w.getName(), lookup);
+    if (!inserted)
+      it->second = it->second && lookup;
+  });
+  int64_t bytes = 0;
+  for (WeightDefOp def : module.getOps<WeightDefOp>()) {
+    auto it = lookedUpOnly.find(def.getSymName());
+    if (it == lookedUpOnly.end())
+      continue;
+    WeightType t = def.getWeightType();
+    bytes += it->second ? t.getStorageBytes() / t.getRows() : t.getStorageBytes();
+  }
+  return bytes;
+}
+
 void Lowering::emitMeta() {
   auto attrInt = [&](StringRef name) -> int64_t {
     if (auto a = module->getAttrOfType<IntegerAttr>(name))
@@ -599,6 +623,7 @@ void Lowering::emitMeta() {
   meta[abi::kMetaWeightsBytes] = attrInt("gemma.weights_bytes");
   meta[abi::kMetaFingerprint] = attrInt("gemma.weights_fingerprint");
   meta[abi::kMetaMaxBatch] = kMaxBatch;
+  meta[abi::kMetaDecodeBytes] = decodeBytes;
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToEnd(module.getBody());
   auto type = LLVM::LLVMArrayType::get(b.getI64Type(), abi::kMetaCount);
@@ -638,6 +663,7 @@ LogicalResult Lowering::run() {
   }
   if (failed(collectCaches()))
     return failure();
+  decodeBytes = decodeWeightBytes();
   auto ret = cast<func::ReturnOp>(entry.front().getTerminator());
   returned = ret.getOperand(0);
   computeLiveness();

@@ -32,6 +32,7 @@ enum MetaIndex {
   kMetaWeightsBytes,
   kMetaFingerprint,
   kMetaMaxBatch,
+  kMetaDecodeBytes, // weight bytes one decoded token reads
   kMetaCount = 16
 };
 inline constexpr int64_t kAbiVersion = 1;

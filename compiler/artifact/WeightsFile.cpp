@@ -11,6 +11,10 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#ifdef __linux__
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
 #include <cstring>
 #include <vector>
 
@@ -51,6 +55,22 @@ std::string serializeTokenizer(const TokenizerData &t) {
     put<int32_t>(out, id);
   putBytes(out, t.chatTemplate);
   return out;
+}
+
+/// Lets the kernel drop our mapping of checkpoint bytes already written: they
+/// stay in the page cache but stop counting as this process's memory, so
+/// compile-model's footprint does not grow with the model.
+void releasePages(const uint8_t *p, uint64_t n) {
+#ifdef __linux__
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  uintptr_t begin = reinterpret_cast<uintptr_t>(p) & ~(page - 1);
+  uintptr_t end = reinterpret_cast<uintptr_t>(p + n) & ~(page - 1);
+  if (end > begin)
+    madvise(reinterpret_cast<void *>(begin), end - begin, MADV_DONTNEED);
+#else
+  (void)p;
+  (void)n;
+#endif
 }
 
 void copyString(char *dst, size_t cap, llvm::StringRef s) {
@@ -141,14 +161,18 @@ Error gemmac::writeWeightsFile(llvm::StringRef path, const WeightBlobLayout &lay
       for (uint64_t off = 0; off < w.bytes; off += group) {
         fmt::packX8(type, src + off, packed.data(), w.rowElements);
         os.write(reinterpret_cast<const char *>(packed.data()), group);
+        if ((off / group) % 4096 == 4095)
+          releasePages(src + off + group - 4096 * group, 4096 * group);
       }
     } else {
       // Stream in 64 MiB pieces: the page cache, not the heap, holds the data.
       for (uint64_t off = 0; off < w.bytes; off += 64ull << 20) {
         uint64_t n = std::min<uint64_t>(64ull << 20, w.bytes - off);
         os.write(reinterpret_cast<const char *>(src + off), n);
+        releasePages(src + off, n);
       }
     }
+    releasePages(src, w.bytes);
     written = w.blobOffset + w.bytes;
     done += w.bytes;
     if (progress)

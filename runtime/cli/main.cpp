@@ -2,16 +2,19 @@
 //   OUT run -p "text" -n N [--temp T --top-k K --top-p P --min-p M --seed S]
 //   OUT eval --tokens 2,105,... [--logits FILE] [--batch N]
 //   OUT tokenize "text"
+//   OUT bench [-p 512] [-n 128] [--reps R] [--json]
 //   OUT --help
 
 #include "runtime/include/gemmac.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <ctime>
 #include <vector>
 
 namespace {
@@ -30,11 +33,18 @@ const char *kUsage =
     "      --logits FILE         write float32 logits, one row of vocab per token\n"
     "      --batch N             feed N tokens per step (default: all at once)\n"
     "  tokenize TEXT             print the token ids of TEXT (with <bos>)\n"
+    "  bench [-p N] [-n M]       time a prompt of N tokens (default 512) in one\n"
+    "                            batch, then M decoded tokens (default 128)\n"
+    "      --reps R              repeat R times, report medians (default 1)\n"
+    "      --json                one JSON object: prefill_tok_s, decode_tok_s,\n"
+    "                            bytes_per_token, decode_gb_s, ...\n"
     "\n"
     "Common options:\n"
     "  --ctx N                   context length of the session (default 4096)\n"
     "  --threads N               worker threads (default: all cores)\n"
     "  --weights PATH            weight file (default: this program's path + .weights)\n"
+    "  --mmap                    read weights through the file mapping, never\n"
+    "                            copied into huge pages (less memory, slower)\n"
     "  -h, --help                this help\n";
 
 [[noreturn]] void die(const std::string &msg) {
@@ -46,7 +56,8 @@ struct Args {
   std::string command;
   std::vector<std::string> positional;
   std::string prompt, tokens, logitsPath, weights;
-  long nPredict = 128, ctx = 0, threads = 0, batch = 0;
+  long nPredict = 128, ctx = 0, threads = 0, batch = 0, reps = 1;
+  bool json = false, mmap = false;
   gemmac_sampler_params sampler = gemmac_sampler_defaults();
 };
 
@@ -93,6 +104,9 @@ Args parse(int argc, char **argv) {
     else if (s == "--ctx") a.ctx = toLong(s, value());
     else if (s == "--threads") a.threads = toLong(s, value());
     else if (s == "--weights") a.weights = value();
+    else if (s == "--reps") a.reps = toLong(s, value());
+    else if (s == "--json") a.json = true;
+    else if (s == "--mmap") a.mmap = true;
     else if (!s.empty() && s[0] == '-') die("unknown option '" + s + "' (see --help)");
     else if (a.command.empty()) a.command = s;
     else a.positional.push_back(s);
@@ -105,8 +119,11 @@ Args parse(int argc, char **argv) {
 }
 
 gemmac_model *openModel(const Args &a) {
-  gemmac_model *m = gemmac_model_open(a.weights.empty() ? nullptr : a.weights.c_str(),
-                                      static_cast<int>(a.threads));
+  gemmac_model_options o = gemmac_model_default_options();
+  o.n_threads = static_cast<int>(a.threads);
+  o.weights_in_memory = a.mmap ? 0 : -1;
+  gemmac_model *m =
+      gemmac_model_open_with(a.weights.empty() ? nullptr : a.weights.c_str(), &o);
   if (!m)
     die(gemmac_last_error());
   return m;
@@ -216,6 +233,90 @@ int cmdTokenize(const Args &a) {
   return 0;
 }
 
+double seconds() {
+  timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+gemmac_token argmax(const std::vector<float> &logits) {
+  return static_cast<gemmac_token>(
+      std::max_element(logits.begin(), logits.end()) - logits.begin());
+}
+
+/// Prefill: one prompt of `p` tokens evaluated as a batch (in chunks of the
+/// model's batch size). Decode: `n` tokens, each the argmax of the last
+/// logits, one evaluation per token. Token ids are a fixed pseudo-random
+/// sequence: speed does not depend on them.
+int cmdBench(const Args &a) {
+  const long p = a.prompt.empty() ? 512 : toLong("-p", a.prompt);
+  const long n = a.nPredict;
+  if (p < 1 || n < 1 || a.reps < 1)
+    die("bench needs -p >= 1, -n >= 1 and --reps >= 1");
+  gemmac_model *m = openModel(a);
+  const int32_t V = gemmac_model_vocab_size(m);
+  const long ctx = std::max(a.ctx, p + n + 1);
+  gemmac_session *s = gemmac_session_new(m, static_cast<int32_t>(ctx));
+  if (!s)
+    die(gemmac_last_error());
+  std::vector<gemmac_token> prompt(p);
+  uint64_t state = 0x9E3779B97F4A7C15ull;
+  prompt[0] = gemmac_token_bos(m);
+  for (long i = 1; i < p; ++i) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    prompt[i] = static_cast<gemmac_token>((state >> 33) % static_cast<uint64_t>(V));
+  }
+  std::vector<float> logits(V);
+  auto eval = [&](const gemmac_token *t, long count) {
+    if (gemmac_session_eval(s, t, static_cast<int32_t>(count), logits.data(), 0) != 0)
+      die(gemmac_last_error());
+  };
+  // One untimed step brings every weight page in.
+  eval(prompt.data(), 1);
+  std::vector<double> prefill, decode;
+  for (long r = 0; r < a.reps; ++r) {
+    gemmac_session_reset(s);
+    const double t0 = seconds();
+    eval(prompt.data(), p);
+    const double t1 = seconds();
+    gemmac_token tok = argmax(logits);
+    for (long i = 0; i < n; ++i) {
+      eval(&tok, 1);
+      tok = argmax(logits);
+    }
+    const double t2 = seconds();
+    prefill.push_back(p / (t1 - t0));
+    decode.push_back(n / (t2 - t1));
+  }
+  const double prefillRate = median(prefill), decodeRate = median(decode);
+  const uint64_t bytes = gemmac_model_decode_bytes(m);
+  const double gbs = bytes * decodeRate / 1e9;
+  const int threads = gemmac_model_threads(m);
+  if (a.json) {
+    std::printf("{\"prefill_tok_s\": %.4f, \"decode_tok_s\": %.4f, "
+                "\"bytes_per_token\": %llu, \"decode_gb_s\": %.4f, "
+                "\"prompt_tokens\": %ld, \"decode_tokens\": %ld, "
+                "\"threads\": %d, \"reps\": %ld}\n",
+                prefillRate, decodeRate, static_cast<unsigned long long>(bytes),
+                gbs, p, n, threads, a.reps);
+  } else {
+    std::printf("threads %d, median of %ld run(s)\n", threads, a.reps);
+    std::printf("prefill  %6ld tokens  %10.2f tok/s\n", p, prefillRate);
+    std::printf("decode   %6ld tokens  %10.2f tok/s\n", n, decodeRate);
+    std::printf("weights read per decoded token  %.3f GB  -> %.2f GB/s\n",
+                bytes / 1e9, gbs);
+  }
+  gemmac_session_free(s);
+  gemmac_model_close(m);
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -226,5 +327,7 @@ int main(int argc, char **argv) {
     return cmdEval(a);
   if (a.command == "tokenize")
     return cmdTokenize(a);
+  if (a.command == "bench")
+    return cmdBench(a);
   die("unknown command '" + a.command + "' (see --help)");
 }

@@ -25,13 +25,27 @@ const char *gemmac_last_error(void);
 /* Opens the weight file compiled for this program (NULL: the program's own
  * path + ".weights"). n_threads <= 0 uses every core. */
 gemmac_model *gemmac_model_open(const char *weights_path, int n_threads);
+
+typedef struct {
+  int n_threads;         /* <= 0: every core */
+  int weights_in_memory; /* -1 (default): copy the weights into huge pages
+                            when the system has them and the memory to spare,
+                            else read them through the file mapping; 0: always
+                            the mapping; 1: the copy or fail */
+} gemmac_model_options;
+gemmac_model_options gemmac_model_default_options(void);
+gemmac_model *gemmac_model_open_with(const char *weights_path,
+                                     const gemmac_model_options *options);
 void gemmac_model_close(gemmac_model *model);
 
 int32_t gemmac_model_vocab_size(const gemmac_model *model);
 int32_t gemmac_model_context_length(const gemmac_model *model);
 int32_t gemmac_model_threads(const gemmac_model *model);
-/* Bytes of weights one decoded token reads (the whole weight blob). */
+/* Bytes of the weight blob. */
 uint64_t gemmac_model_weight_bytes(const gemmac_model *model);
+/* Weight bytes one decoded token reads: every matrix of a product, one row
+ * of each table that is only looked up (embeddings), the norms. */
+uint64_t gemmac_model_decode_bytes(const gemmac_model *model);
 
 /* Tokenizer. Returns the number of tokens written, or -(needed) if cap is too
  * small. add_bos prepends <bos>; parse_special recognizes control tokens

@@ -15,6 +15,7 @@
 // to stay in L2 while all token tiles pass over it.
 
 #include "runtime/formats/formats.h"
+#include "runtime/kernels/half.h"
 #include "runtime/kernels/matmul.h"
 
 #include <immintrin.h>
@@ -57,6 +58,15 @@ inline __m256i dot4Signed(__m256i w, __m256i a) {
 }
 
 inline __m256 splat(float f) { return _mm256_set1_ps(f); }
+
+#ifndef GEMMAC_PREFETCH
+#define GEMMAC_PREFETCH 1024
+#endif
+/// Asks for the weight bytes a few blocks ahead of [p, p + n).
+inline void prefetchAhead(const uint8_t *p, int n) {
+  for (int off = 0; off < n; off += 64)
+    _mm_prefetch(reinterpret_cast<const char *>(p + GEMMAC_PREFETCH + off), _MM_HINT_T0);
+}
 
 /// Walks rows [n0, n1) in L2-sized blocks, and within a block every tile of
 /// up to F::kTile tokens over every unit of F::kRows rows.
@@ -109,6 +119,7 @@ struct Q4_0x8 {
     const __m256i ones = _mm256_set1_epi16(1);
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t *blk = g + b * 144;
+      prefetchAhead(blk, 144);
       const __m256 dw =
           _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(blk)));
       // u[c], lane r: the unsigned quants of elements 4c..4c+3 of row r.
@@ -129,7 +140,7 @@ struct Q4_0x8 {
         // sum((u - 8) * a) = sum(u * a) - 8 * sum(a).
         const __m256i isum = _mm256_sub_epi32(_mm256_madd_epi16(s, ones),
                                               _mm256_set1_epi32(8 * sums[i][b]));
-        const __m256 d = _mm256_mul_ps(dw, splat(f16ToF32(a[i][b].d)));
+        const __m256 d = _mm256_mul_ps(dw, splat(halfToFloat(a[i][b].d)));
         acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), d, acc[i]);
       }
     }
@@ -258,11 +269,11 @@ template <typename B> struct LegacyLanes {
       acc[i] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
       const __m256i q = signedQuants(w[b]);
-      const float dw = f16ToF32(w[b].d);
+      const float dw = halfToFloat(w[b].d);
       for (int i = 0; i < NT; ++i) {
         const __m256i av =
             _mm256_loadu_si256(reinterpret_cast<const __m256i *>(a[i][b].qs));
-        const float d = dw * f16ToF32(a[i][b].d);
+        const float d = dw * halfToFloat(a[i][b].d);
         acc[i] = _mm256_fmadd_ps(splat(d), _mm256_cvtepi32_ps(dot4Signed(q, av)),
                                  acc[i]);
       }
@@ -311,7 +322,7 @@ struct Q6_KLanes {
       for (int c = 0; c < 8; ++c)
         scv[c] = _mm256_set_m128i(_mm_set1_epi16(wb.scales[2 * c + 1]),
                                   _mm_set1_epi16(wb.scales[2 * c]));
-      const float dw = f16ToF32(wb.d);
+      const float dw = halfToFloat(wb.d);
       for (int i = 0; i < NT; ++i) {
         const BlockQ8_K &ab = a[i][b];
         __m256i L = _mm256_setzero_si256();

@@ -20,7 +20,9 @@ struct gemmac_model {
   std::string path;
   const uint8_t *map = nullptr; // the whole weight file, mmapped
   size_t mapBytes = 0;
-  const uint8_t *weights = nullptr;
+  const uint8_t *weights = nullptr; // in the map, or in the huge-page copy
+  void *copyMapping = nullptr;
+  size_t copyMappingBytes = 0;
   uint64_t weightsBytes = 0;
   gemmac::rt::Tokenizer tokenizer;
   int32_t vocab = 0, context = 0, maxBatch = 0;

@@ -31,6 +31,7 @@ enum Meta {
   kMetaWeightsBytes,
   kMetaFingerprint,
   kMetaMaxBatch,
+  kMetaDecodeBytes, // weight bytes one decoded token reads
 };
 inline constexpr int64_t kAbiVersion = 1;
 } // namespace gemmac::rt

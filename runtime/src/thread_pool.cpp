@@ -1,8 +1,15 @@
 #include "runtime/src/thread_pool.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 
 namespace gemmac::rt {
+
+namespace {
+/// About a millisecond of pause instructions before a worker goes to sleep.
+constexpr int kSpinsBeforeSleep = 1 << 15;
+} // namespace
 
 ThreadPool::ThreadPool(int threads) {
   for (int i = 1; i < std::max(1, threads); ++i)
@@ -12,7 +19,7 @@ ThreadPool::ThreadPool(int threads) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    stop_ = true;
+    stop_.store(true);
   }
   wake_.notify_all();
   for (std::thread &t : workers_)
@@ -31,20 +38,31 @@ void ThreadPool::runChunks() {
 void ThreadPool::workerLoop() {
   uint64_t seen = 0;
   for (;;) {
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_)
+    int spins = 0;
+    uint64_t g;
+    while ((g = generation_.load(std::memory_order_acquire)) == seen) {
+      if (stop_.load(std::memory_order_relaxed))
         return;
-      seen = generation_;
-      ++active_;
+      if (++spins < kSpinsBeforeSleep) {
+        _mm_pause();
+        continue;
+      }
+      // Announce the sleep before checking once more (sequentially
+      // consistent with parallelFor's bump-then-check), so a job published
+      // in between is either seen here or woken up for.
+      std::unique_lock<std::mutex> lock(mutex_);
+      sleeping_.fetch_add(1);
+      wake_.wait(lock, [&] {
+        return stop_.load() || generation_.load() != seen;
+      });
+      sleeping_.fetch_sub(1);
+      spins = 0;
     }
+    if (stop_.load(std::memory_order_relaxed))
+      return;
+    seen = g;
     runChunks();
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (--active_ == 0)
-        done_.notify_one();
-    }
+    pending_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }
 
@@ -58,21 +76,19 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain,
     return;
   }
   // A few chunks per thread balance uneven rows without much contention.
-  int64_t chunk = std::max<int64_t>(grain, (n + 4 * threads - 1) / (4 * threads));
-  {
+  fn_ = &fn;
+  n_ = n;
+  chunk_ = std::max<int64_t>(grain, (n + 4 * threads - 1) / (4 * threads));
+  next_.store(0, std::memory_order_relaxed);
+  pending_.store(threads - 1, std::memory_order_relaxed);
+  generation_.fetch_add(1); // publishes the job (sequentially consistent)
+  if (sleeping_.load() > 0) {
     std::lock_guard<std::mutex> lock(mutex_);
-    fn_ = &fn;
-    n_ = n;
-    chunk_ = chunk;
-    next_.store(0, std::memory_order_relaxed);
-    ++generation_;
+    wake_.notify_all();
   }
-  wake_.notify_all();
   runChunks();
-  std::unique_lock<std::mutex> lock(mutex_);
-  done_.wait(lock, [&] {
-    return active_ == 0 && next_.load(std::memory_order_relaxed) >= n_;
-  });
+  while (pending_.load(std::memory_order_acquire) != 0)
+    _mm_pause();
   fn_ = nullptr;
 }
 

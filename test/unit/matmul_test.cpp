@@ -6,6 +6,7 @@
 #include "runtime/formats/formats.h"
 #include "runtime/formats/repack.h"
 #include "runtime/kernels/dot_reference.h"
+#include "runtime/kernels/half.h"
 #include "runtime/kernels/kernels.h"
 #include "runtime/src/rt.h"
 
@@ -233,6 +234,24 @@ TEST(Matmul, GegluAndEmbedReadTheX8Layout) {
     embed(&rt, e.data(), tokens, 5, gate.data(), N, K, 2.0f);
     embedX8(&rt, f.data(), tokens, 5, gateX8.data(), N, K, 2.0f);
     EXPECT_EQ(std::memcmp(e.data(), f.data(), e.size() * 4), 0) << typeName(t);
+  }
+}
+
+TEST(Half, F16CConversionsEqualThePortableOnes) {
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const float a = gemmac::rt::halfToFloat(static_cast<uint16_t>(h));
+    const float b = f16ToF32(static_cast<uint16_t>(h));
+    if (a == a || b == b) // NaN payloads may differ; every number must not
+      ASSERT_EQ(std::memcmp(&a, &b, 4), 0) << "half " << h;
+  }
+  std::mt19937 rng(3);
+  for (int i = 0; i < 1000000; ++i) {
+    uint32_t bits = rng();
+    float f;
+    std::memcpy(&f, &bits, 4);
+    if (f != f)
+      continue;
+    ASSERT_EQ(gemmac::rt::floatToHalf(f), f32ToF16(f)) << "float bits " << bits;
   }
 }
 
