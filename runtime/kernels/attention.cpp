@@ -1,73 +1,284 @@
-// Causal attention over a KV cache of f16 (or f32) rows, computed the way
-// llama.cpp's tiled flash-attention CPU kernel computes it: keys in tiles of
-// 64 positions, scores as one fused chain over the head, an online softmax
-// rescaled per tile with expf, probabilities from ggml's polynomial exp
-// summed in eight-wide groups into a double, V accumulated as one fused chain
-// per position. The batch's own K and V are rounded to the cache's type
-// exactly as if they had been read back from it, so a token sees the same
-// keys whether it is evaluated in a batch or alone.
+// Causal attention over a KV cache of f16 (or f32) rows: the arithmetic of
+// llama.cpp's tiled flash-attention CPU kernel (attention_reference.h holds
+// the scalar statement of it), vectorized with AVX2 without changing a
+// single floating-point operation:
+//  - scores: eight keys in the eight lanes, each lane one fused chain over
+//    the head dim (the tile's keys are transposed once for that);
+//  - softmax: ggml's polynomial exp on eight lanes, the same eight-wide
+//    horizontal sums added into a double;
+//  - values: eight head dims in the lanes, each one fused chain over the
+//    tile's positions.
+// Work is split over (kv head, block of queries, group of heads): each item
+// converts a tile of keys and values once for all the queries and heads it
+// serves. The batch's own K and V are rounded to the cache's type exactly as
+// if read back from it, so a token sees the same keys whether it is
+// evaluated in a batch or alone.
 
-#include "runtime/formats/formats.h"
+#include "runtime/kernels/attention_reference.h"
+#include "runtime/kernels/half.h"
 #include "runtime/src/rt.h"
+
+#include <immintrin.h>
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <vector>
 
-using namespace gemmac::fmt;
+using namespace gemmac::rt;
 
 namespace {
 
-constexpr int kTile = 64;
+constexpr int kTile = ref::kTile;
 
-inline float load(uint16_t h) { return f16ToF32(h); }
-inline float load(float f) { return f; }
-inline void storeTo(uint16_t &dst, float f) { dst = f32ToF16(f); }
-inline void storeTo(float &dst, float f) { dst = f; }
-template <typename T> inline float roundTo(float f) {
+inline __m256 bitsToFloat(__m256i v) { return _mm256_castsi256_ps(v); }
+
+/// ref::polyExp on eight lanes.
+__m256 polyExp8(__m256 x) {
+  const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f),
+                                   _mm256_set1_ps(0x1.8p23f));
+  const __m256 n = _mm256_sub_ps(z, _mm256_set1_ps(0x1.8p23f));
+  const __m256 b = _mm256_fnmadd_ps(
+      n, _mm256_set1_ps(0x1.7f7d1cp-20f),
+      _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+  const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);
+  const __m256 k = bitsToFloat(
+      _mm256_add_epi32(e, _mm256_castps_si256(_mm256_set1_ps(1.0f))));
+  const __m256 u = _mm256_mul_ps(b, b);
+  const __m256 j = _mm256_fmadd_ps(
+      _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b,
+                                      _mm256_set1_ps(0x1.573e2ep-5f)),
+                      u,
+                      _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b,
+                                      _mm256_set1_ps(0x1.fffdb6p-2f))),
+      u, _mm256_mul_ps(_mm256_set1_ps(0x1.ffffecp-1f), b));
+  const __m256 absN = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), n);
+  const __m256 inRange = _mm256_cmp_ps(absN, _mm256_set1_ps(126.0f), _CMP_LE_OQ);
+  const __m256 common = _mm256_fmadd_ps(j, k, k);
+  if (_mm256_movemask_ps(inRange) == 0xFF)
+    return common;
+  // Lanes whose exponent leaves the normal range: scale in two steps.
+  const __m256i g = _mm256_and_si256(
+      _mm256_castps_si256(_mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ)),
+      _mm256_set1_epi32(static_cast<int>(0x82000000u)));
+  const __m256 s1 =
+      bitsToFloat(_mm256_add_epi32(g, _mm256_set1_epi32(0x7f000000)));
+  const __m256 s2 = bitsToFloat(_mm256_sub_epi32(e, g));
+  const __m256 huge = _mm256_cmp_ps(absN, _mm256_set1_ps(192.0f), _CMP_GT_OQ);
+  const __m256 far = _mm256_blendv_ps(
+      _mm256_mul_ps(_mm256_fmadd_ps(s2, j, s2), s1), _mm256_mul_ps(s1, s1), huge);
+  return _mm256_blendv_ps(far, common, inRange);
+}
+
+inline float hsum8(__m256 v) {
+  __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+  x = _mm_add_ss(x, _mm_movehdup_ps(x));
+  return _mm_cvtss_f32(x);
+}
+
+/// Eight cached (or fresh, rounded as if cached) values as f32.
+inline __m256 load8(const uint16_t *p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p)));
+}
+inline __m256 load8(const float *p) { return _mm256_loadu_ps(p); }
+template <typename T> inline __m256 roundFresh8(const float *p) {
+  const __m256 x = _mm256_loadu_ps(p);
   if constexpr (sizeof(T) == 2)
-    return roundToF16(f);
+    return _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
   else
-    return f;
+    return x;
 }
 
-inline uint32_t bitsOf(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
-inline float floatOf(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
+/// The softmax state of one query and head.
+struct QueryState {
+  float M, S;
+  float *acc; // head dim
+};
+
+struct Shape {
+  int64_t hd, width, window, capacity, pos0;
+};
+
+/// Loads positions [tile, tile + 64) of kv head g that lie in [lo, hi] into
+/// a transposed key tile kt[i * 64 + j] and a value tile vt[j * hd + i].
+template <typename T>
+void loadTile(const Shape &s, int64_t g, int64_t tile, int64_t lo, int64_t hi,
+              const float *k, const float *v, const T *kCache,
+              const T *vCache, float *kt, float *vt) {
+  const int64_t hd = s.hd;
+  for (int j = 0; j < kTile; ++j) {
+    const int64_t kp = tile + j;
+    float *vrow = vt + j * hd;
+    if (kp < lo || kp > hi) {
+      for (int64_t i = 0; i < hd; ++i)
+        kt[i * kTile + j] = 0.0f;
+      continue;
+    }
+    alignas(32) float krow[8];
+    if (kp < s.pos0) {
+      const int64_t r = s.window > 0 ? kp % s.capacity : kp;
+      const T *kc = kCache + r * s.width + g * hd;
+      const T *vc = vCache + r * s.width + g * hd;
+      for (int64_t i = 0; i < hd; i += 8) {
+        _mm256_store_ps(krow, load8(kc + i));
+        for (int l = 0; l < 8; ++l)
+          kt[(i + l) * kTile + j] = krow[l];
+        _mm256_storeu_ps(vrow + i, load8(vc + i));
+      }
+    } else {
+      const float *kf = k + (kp - s.pos0) * s.width + g * hd;
+      const float *vf = v + (kp - s.pos0) * s.width + g * hd;
+      for (int64_t i = 0; i < hd; i += 8) {
+        _mm256_store_ps(krow, roundFresh8<T>(kf + i));
+        for (int l = 0; l < 8; ++l)
+          kt[(i + l) * kTile + j] = krow[l];
+        _mm256_storeu_ps(vrow + i, roundFresh8<T>(vf + i));
+      }
+    }
+  }
 }
 
-/// ggml's vectorized exp (ggml_v_expf), one lane: a degree-5 polynomial after
-/// a range reduction by ln 2, with the same constants and fused operations.
-float polyExp(float x) {
-  const float z = std::fma(x, 0x1.715476p+0f, 0x1.8p23f);
-  const float n = z - 0x1.8p23f;
-  const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
-  const uint32_t e = bitsOf(z) << 23;
-  const float k = floatOf(e + bitsOf(1.0f));
-  const float u = b * b;
-  const float j = std::fma(
-      std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u,
-               std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
-      u, 0x1.ffffecp-1f * b);
-  if (std::fabs(n) <= 126.0f)
-    return std::fma(j, k, k);
-  const uint32_t g = n <= 0 ? 0x82000000u : 0u;
-  const float s1 = floatOf(g + 0x7f000000u);
-  const float s2 = floatOf(e - g);
-  if (std::fabs(n) > 192.0f)
-    return s1 * s1;
-  return std::fma(s2, j, s2) * s1;
+/// One tile for one query and head whose visible keys are [first, pos].
+template <int64_t HD>
+void attendTile(const Shape &s, int64_t tile, int64_t first, int64_t pos,
+                const float *q, const float *kt, const float *vt, float scale,
+                QueryState &st) {
+  const int64_t hd = HD > 0 ? HD : s.hd;
+  // Scores: lane l of sv[c] is key 8c + l, one FMA chain over the head dim.
+  __m256 sv[8];
+  for (int c = 0; c < 8; ++c)
+    sv[c] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < hd; ++i) {
+    const __m256 qi = _mm256_broadcast_ss(q + i);
+    const float *row = kt + i * kTile;
+    for (int c = 0; c < 8; ++c)
+      sv[c] = _mm256_fmadd_ps(qi, _mm256_loadu_ps(row + 8 * c), sv[c]);
+  }
+  // p = s * scale + 0 (the mask's zero), -inf outside [first, pos].
+  const __m256 lane = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256 from = _mm256_set1_ps(static_cast<float>(first - tile));
+  const __m256 to = _mm256_set1_ps(static_cast<float>(pos - tile));
+  __m256 pv[8];
+  __m256 vmax = _mm256_set1_ps(-INFINITY);
+  for (int c = 0; c < 8; ++c) {
+    const __m256 idx = _mm256_add_ps(lane, _mm256_set1_ps(8.0f * c));
+    const __m256 visible = _mm256_and_ps(_mm256_cmp_ps(idx, from, _CMP_GE_OQ),
+                                         _mm256_cmp_ps(idx, to, _CMP_LE_OQ));
+    const __m256 p = _mm256_add_ps(_mm256_mul_ps(sv[c], _mm256_set1_ps(scale)),
+                                   _mm256_setzero_ps());
+    pv[c] = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), p, visible);
+    vmax = _mm256_max_ps(vmax, pv[c]);
+  }
+  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
+  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+  m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+  const float tmax = _mm_cvtss_f32(m4);
+
+  const float Mnew = std::fmax(st.M, tmax);
+  if (Mnew > st.M) {
+    const float ms = std::exp(st.M - Mnew);
+    const __m256 msv = _mm256_set1_ps(ms);
+    for (int64_t i = 0; i < hd; i += 8)
+      _mm256_storeu_ps(st.acc + i, _mm256_mul_ps(_mm256_loadu_ps(st.acc + i), msv));
+    st.S = st.S * ms;
+  }
+  st.M = Mnew;
+  alignas(32) float p[kTile];
+  double sum = 0.0;
+  const __m256 Mv = _mm256_set1_ps(Mnew);
+  for (int c = 0; c < 8; ++c) {
+    const __m256 e = polyExp8(_mm256_sub_ps(pv[c], Mv));
+    _mm256_store_ps(p + 8 * c, e);
+    sum = sum + static_cast<double>(hsum8(e));
+  }
+  st.S = static_cast<float>(static_cast<double>(st.S) + sum);
+  // Values: eight dims per vector, one FMA chain over the visible positions
+  // (a hidden position adds p = 0 times a zero row: nothing).
+  const int j0 = static_cast<int>(std::max<int64_t>(first - tile, 0));
+  const int j1 = static_cast<int>(std::min<int64_t>(pos - tile, kTile - 1));
+  for (int64_t i = 0; i < hd; i += 32) {
+    // Four vectors at a time: four independent chains.
+    const int64_t n = std::min<int64_t>(32, hd - i);
+    __m256 o[4];
+    for (int u = 0; u < 4; ++u)
+      o[u] = u * 8 < n ? _mm256_loadu_ps(st.acc + i + 8 * u) : _mm256_setzero_ps();
+    for (int j = j0; j <= j1; ++j) {
+      const __m256 pj = _mm256_broadcast_ss(p + j);
+      const float *vr = vt + j * hd + i;
+      for (int u = 0; u < 4; ++u)
+        if (u * 8 < n)
+          o[u] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr + 8 * u), o[u]);
+    }
+    for (int u = 0; u < 4; ++u)
+      if (u * 8 < n)
+        _mm256_storeu_ps(st.acc + i + 8 * u, o[u]);
+  }
 }
 
-inline float hsum8(const float *v) {
-  return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
+template <typename T, int64_t HD>
+void attention(gemmac_rt *rt, float *out, const float *q, const float *k,
+               const float *v, int64_t nTokens, int64_t pos0, int64_t nHeads,
+               int64_t nKVHeads, int64_t headDim, int64_t window,
+               const T *kCache, const T *vCache, int64_t capacity,
+               float scale) {
+  if (headDim % 8 != 0) // no vector shape: the reference computes it
+    return ref::attention<T>(rt, out, q, k, v, nTokens, pos0, nHeads,
+                             nKVHeads, headDim, window, kCache, vCache,
+                             capacity, scale);
+  const Shape s{HD > 0 ? HD : headDim, nKVHeads * headDim, window, capacity,
+                pos0};
+  const int64_t group = nHeads / nKVHeads;
+  const int threads = rt->pool.size();
+  // Items: (kv head, block of queries, group of heads), enough of them to
+  // keep every thread busy, each as large as that allows.
+  int64_t qb = std::clamp<int64_t>(nTokens * nKVHeads / (4 * threads), 1, 16);
+  const int64_t nBlocks = (nTokens + qb - 1) / qb;
+  int64_t headChunks = 1;
+  while (nKVHeads * nBlocks * headChunks < 2 * threads &&
+         headChunks < group && group % (headChunks * 2) == 0)
+    headChunks *= 2;
+  const int64_t hpc = group / headChunks;
+  const int64_t items = nKVHeads * nBlocks * headChunks;
+  auto firstVisible = [&](int64_t pos) {
+    return window > 0 ? std::max<int64_t>(0, pos - window + 1) : 0;
+  };
+  rt->pool.parallelFor(items, 1, [&](int64_t w0, int64_t w1) {
+    thread_local std::vector<float> kt, vt, acc;
+    kt.resize(static_cast<size_t>(s.hd * kTile));
+    vt.resize(static_cast<size_t>(s.hd * kTile));
+    acc.resize(static_cast<size_t>(qb * hpc * s.hd));
+    std::vector<QueryState> states(static_cast<size_t>(qb * hpc));
+    for (int64_t w = w0; w < w1; ++w) {
+      const int64_t g = w / (nBlocks * headChunks);
+      const int64_t blk = (w / headChunks) % nBlocks;
+      const int64_t h0 = g * group + (w % headChunks) * hpc;
+      const int64_t t0 = blk * qb, t1 = std::min(nTokens, t0 + qb);
+      for (size_t i = 0; i < states.size(); ++i)
+        states[i] = {-INFINITY, 0.0f, acc.data() + i * s.hd};
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      const int64_t lo = firstVisible(pos0 + t0), hi = pos0 + t1 - 1;
+      for (int64_t tile = lo / kTile * kTile; tile <= hi; tile += kTile) {
+        loadTile<T>(s, g, tile, lo, hi, k, v, kCache, vCache, kt.data(), vt.data());
+        for (int64_t t = t0; t < t1; ++t) {
+          const int64_t pos = pos0 + t, first = firstVisible(pos);
+          if (tile > pos || tile + kTile <= first / kTile * kTile)
+            continue;
+          for (int64_t hh = 0; hh < hpc; ++hh)
+            attendTile<HD>(s, tile, first, pos,
+                           q + (t * nHeads + h0 + hh) * s.hd, kt.data(),
+                           vt.data(), scale, states[(t - t0) * hpc + hh]);
+        }
+      }
+      for (int64_t t = t0; t < t1; ++t)
+        for (int64_t hh = 0; hh < hpc; ++hh) {
+          const QueryState &st = states[(t - t0) * hpc + hh];
+          float *o = out + (t * nHeads + h0 + hh) * s.hd;
+          const __m256 inv = _mm256_set1_ps(st.S == 0.0f ? 0.0f : 1.0f / st.S);
+          for (int64_t i = 0; i < s.hd; i += 8)
+            _mm256_storeu_ps(o + i, _mm256_mul_ps(_mm256_loadu_ps(st.acc + i), inv));
+        }
+    }
+  });
 }
 
 template <typename T>
@@ -80,98 +291,17 @@ void kvStore(gemmac_rt *rt, T *kCache, T *vCache, const float *k,
     for (int64_t i = first + i0; i < first + i1; ++i) {
       const int64_t pos = pos0 + i;
       const int64_t row = window > 0 ? pos % capacity : pos;
-      for (int64_t c = 0; c < width; ++c) {
-        storeTo(kCache[row * width + c], k[i * width + c]);
-        storeTo(vCache[row * width + c], v[i * width + c]);
+      T *kd = kCache + row * width, *vd = vCache + row * width;
+      const float *ks = k + i * width, *vs = v + i * width;
+      if constexpr (sizeof(T) == 2) {
+        for (int64_t c = 0; c < width; ++c) {
+          kd[c] = floatToHalf(ks[c]);
+          vd[c] = floatToHalf(vs[c]);
+        }
+      } else {
+        std::copy(ks, ks + width, kd);
+        std::copy(vs, vs + width, vd);
       }
-    }
-  });
-}
-
-/// HD > 0 makes the head dim a compile-time constant.
-template <typename T, int64_t HD = 0>
-void attention(gemmac_rt *rt, float *out, const float *q, const float *k,
-               const float *v, int64_t nTokens, int64_t pos0, int64_t nHeads,
-               int64_t nKVHeads, int64_t runtimeHeadDim, int64_t window,
-               const T *kCache, const T *vCache, int64_t capacity,
-               float scale) {
-  const int64_t headDim = HD > 0 ? HD : runtimeHeadDim;
-  const int64_t width = nKVHeads * headDim;
-  const int64_t group = nHeads / nKVHeads;
-  rt->pool.parallelFor(nTokens * nHeads, 1, [&](int64_t w0, int64_t w1) {
-    std::vector<float> kRow(headDim), vRows(kTile * headDim), acc(headDim);
-    float p[kTile];
-    for (int64_t w = w0; w < w1; ++w) {
-      const int64_t t = w / nHeads, h = w % nHeads, g = h / group;
-      const int64_t pos = pos0 + t;
-      const int64_t first = window > 0 ? std::max<int64_t>(0, pos - window + 1) : 0;
-      const float *qh = q + (t * nHeads + h) * headDim;
-      // Key or value of position j: from the cache before pos0, else fresh.
-      auto rowAt = [&](int64_t j, const T *cache, const float *fresh,
-                       float *dst) {
-        if (j < pos0) {
-          const int64_t r = window > 0 ? j % capacity : j;
-          const T *src = cache + r * width + g * headDim;
-          for (int64_t i = 0; i < headDim; ++i)
-            dst[i] = load(src[i]);
-        } else {
-          const float *src = fresh + (j - pos0) * width + g * headDim;
-          for (int64_t i = 0; i < headDim; ++i)
-            dst[i] = roundTo<T>(src[i]);
-        }
-      };
-      float M = -INFINITY, S = 0.0f;
-      std::fill(acc.begin(), acc.end(), 0.0f);
-      // Tiles of 64 positions; only those holding a visible key count.
-      for (int64_t tile = first / kTile * kTile; tile <= pos; tile += kTile) {
-        float tmax = -INFINITY;
-        for (int j = 0; j < kTile; ++j) {
-          const int64_t kp = tile + j;
-          if (kp < first || kp > pos) {
-            p[j] = -INFINITY;
-            continue;
-          }
-          rowAt(kp, kCache, k, kRow.data());
-          float s = 0.0f;
-          for (int64_t i = 0; i < headDim; ++i)
-            s = std::fma(qh[i], kRow[i], s);
-          p[j] = s * scale + 0.0f;
-          tmax = std::max(tmax, p[j]);
-        }
-        const float Mnew = std::fmax(M, tmax);
-        if (Mnew > M) {
-          const float ms = std::exp(M - Mnew);
-          for (int64_t i = 0; i < headDim; ++i)
-            acc[i] = acc[i] * ms;
-          S = S * ms;
-        }
-        M = Mnew;
-        double sum = 0.0;
-        for (int gi = 0; gi < kTile; gi += 8) {
-          for (int l = 0; l < 8; ++l)
-            p[gi + l] = polyExp(p[gi + l] - M);
-          sum = sum + static_cast<double>(hsum8(p + gi));
-        }
-        S = static_cast<float>(static_cast<double>(S) + sum);
-        for (int j = 0; j < kTile; ++j) {
-          const int64_t kp = tile + j;
-          float *row = vRows.data() + j * headDim;
-          if (kp < first || kp > pos)
-            std::fill(row, row + headDim, 0.0f);
-          else
-            rowAt(kp, vCache, v, row);
-        }
-        for (int64_t i = 0; i < headDim; ++i) {
-          float o = acc[i];
-          for (int j = 0; j < kTile; ++j)
-            o = std::fma(p[j], vRows[j * headDim + i], o);
-          acc[i] = o;
-        }
-      }
-      float *o = out + (t * nHeads + h) * headDim;
-      const float inv = S == 0.0f ? 0.0f : 1.0f / S;
-      for (int64_t i = 0; i < headDim; ++i)
-        o[i] = acc[i] * inv;
     }
   });
 }
@@ -184,8 +314,8 @@ void attention(gemmac_rt *rt, float *out, const float *q, const float *k,
       const float *v, int64_t n_tokens, int64_t pos0, int64_t n_heads,        \
       int64_t n_kv_heads, int64_t head_dim, int64_t window,                   \
       const CT *k_cache, const CT *v_cache, int64_t capacity, float scale) {  \
-    attention<CT>(rt, out, q, k, v, n_tokens, pos0, n_heads, n_kv_heads,       \
-                  head_dim, window, k_cache, v_cache, capacity, scale);        \
+    attention<CT, 0>(rt, out, q, k, v, n_tokens, pos0, n_heads, n_kv_heads,    \
+                     head_dim, window, k_cache, v_cache, capacity, scale);     \
   }                                                                            \
   extern "C" void gmk_kv_store_##T(gemmac_rt *rt, CT *k_cache, CT *v_cache,   \
                                    const float *k, const float *v,            \

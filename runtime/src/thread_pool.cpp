@@ -7,8 +7,11 @@
 namespace gemmac::rt {
 
 namespace {
-/// About a millisecond of pause instructions before a worker goes to sleep.
-constexpr int kSpinsBeforeSleep = 1 << 15;
+/// Tens of microseconds of pause instructions (the gap between two kernels of
+/// one forward step), then a while of yielding the core (another process may
+/// want it), then sleep.
+constexpr int kPauseSpins = 1 << 11;
+constexpr int kSpinsBeforeSleep = kPauseSpins + 256;
 } // namespace
 
 ThreadPool::ThreadPool(int threads) {
@@ -43,8 +46,12 @@ void ThreadPool::workerLoop() {
     while ((g = generation_.load(std::memory_order_acquire)) == seen) {
       if (stop_.load(std::memory_order_relaxed))
         return;
-      if (++spins < kSpinsBeforeSleep) {
+      if (++spins < kPauseSpins) {
         _mm_pause();
+        continue;
+      }
+      if (spins < kSpinsBeforeSleep) {
+        std::this_thread::yield();
         continue;
       }
       // Announce the sleep before checking once more (sequentially

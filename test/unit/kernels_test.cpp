@@ -4,6 +4,7 @@
 // in several steps, and GELU.
 
 #include "runtime/formats/formats.h"
+#include "runtime/kernels/attention_reference.h"
 #include "runtime/kernels/kernels.h"
 #include "runtime/src/rt.h"
 
@@ -279,6 +280,48 @@ TEST(Attention, GlobalCausalMatchesNaive) {
                                nh, nkv, hd, 0, 6);
   for (size_t i = 0; i < ref.size(); ++i)
     ASSERT_NEAR(got[i], ref[i], 1e-5);
+}
+
+/// The vectorized kernel against the scalar statement of llama.cpp's
+/// arithmetic, bit for bit: head dims with and without an instantiation,
+/// sliding and global, grouped heads, prompts then steps, both cache types.
+TEST(Attention, BitExactWithScalarReference) {
+  struct Shape {
+    int64_t T, nh, nkv, hd, window, step;
+  } shapes[] = {{150, 4, 2, 64, 40, 150}, {150, 4, 2, 64, 40, 1},
+                {90, 8, 1, 128, 0, 7},    {70, 4, 4, 256, 0, 70},
+                {130, 16, 1, 512, 0, 33}, {40, 6, 3, 24, 16, 5}};
+  for (const Shape &sh : shapes)
+    for (bool f16 : {true, false}) {
+      auto q = randn(sh.T * sh.nh * sh.hd, 41, 0.3f),
+           k = randn(sh.T * sh.nkv * sh.hd, 42),
+           v = randn(sh.T * sh.nkv * sh.hd, 43);
+      auto refAtt = [&](gemmac_rt *rt, float *out, const float *qq,
+                        const float *kk, const float *vv, int64_t n,
+                        int64_t pos0, int64_t nh, int64_t nkv, int64_t hd,
+                        int64_t window, const auto *kc, const auto *vc,
+                        int64_t cap, float scale) {
+        gemmac::rt::ref::attention(rt, out, qq, kk, vv, n, pos0, nh, nkv, hd,
+                                   window, kc, vc, cap, scale);
+      };
+      std::vector<float> want, got;
+      if (f16) {
+        auto att = sh.hd == 512 ? gmk_attention_f16_d512 : gmk_attention_f16;
+        want = stepped<uint16_t>(refAtt, gmk_kv_store_f16, q, k, v, sh.T, sh.nh,
+                                 sh.nkv, sh.hd, sh.window, sh.step);
+        got = stepped<uint16_t>(att, gmk_kv_store_f16, q, k, v, sh.T, sh.nh,
+                                sh.nkv, sh.hd, sh.window, sh.step);
+      } else {
+        auto att = sh.hd == 64 ? gmk_attention_f32_d64 : gmk_attention_f32;
+        want = stepped<float>(refAtt, gmk_kv_store_f32, q, k, v, sh.T, sh.nh,
+                              sh.nkv, sh.hd, sh.window, sh.step);
+        got = stepped<float>(att, gmk_kv_store_f32, q, k, v, sh.T, sh.nh,
+                             sh.nkv, sh.hd, sh.window, sh.step);
+      }
+      ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * 4), 0)
+          << "T=" << sh.T << " hd=" << sh.hd << " window=" << sh.window
+          << " step=" << sh.step << (f16 ? " f16" : " f32");
+    }
 }
 
 TEST(Gelu, TanhTableMatchesFormulaOnHalfInputs) {
