@@ -41,6 +41,25 @@ void moveQ4_0(BlockQ4_0 &row, uint8_t *g, int r) {
   }
 }
 
+/// Field v (0..15) of row r in the regrouped scale area: sets it from
+/// `value` (ToGroup) or returns it.
+template <bool ToGroup> uint8_t scaleField(uint8_t *area, int v, int r, uint8_t value) {
+  uint8_t *f = area + 6 * v;
+  uint32_t lo;
+  uint16_t hi;
+  std::memcpy(&lo, f, 4);
+  std::memcpy(&hi, f + 4, 2);
+  if (ToGroup) {
+    lo = (lo & ~(0xFu << (4 * r))) | (static_cast<uint32_t>(value & 0xF) << (4 * r));
+    hi = static_cast<uint16_t>((hi & ~(3u << (2 * r))) |
+                               (static_cast<uint32_t>(value >> 4) << (2 * r)));
+    std::memcpy(f, &lo, 4);
+    std::memcpy(f + 4, &hi, 2);
+    return value;
+  }
+  return static_cast<uint8_t>(((lo >> (4 * r)) & 0xF) | (((hi >> (2 * r)) & 3) << 4));
+}
+
 template <bool ToGroup>
 void moveQ4_K(BlockQ4_K &row, uint8_t *g, int r) {
   auto move = [&](void *rowPart, uint8_t *groupPart, size_t n) {
@@ -51,7 +70,20 @@ void moveQ4_K(BlockQ4_K &row, uint8_t *g, int r) {
   };
   move(&row.d, g + 2 * r, 2);
   move(&row.dmin, g + 16 + 2 * r, 2);
-  move(row.scales, g + 32 + 12 * r, 12);
+  uint8_t sc[8], mn[8];
+  if (ToGroup)
+    for (int s = 0; s < 8; ++s)
+      scaleMinK4(s, row.scales, sc[s], mn[s]);
+  for (int s = 0; s < 8; ++s) {
+    sc[s] = scaleField<ToGroup>(g + 32, s, r, sc[s]);
+    mn[s] = scaleField<ToGroup>(g + 32, 8 + s, r, mn[s]);
+  }
+  if (!ToGroup) // the 12-byte encoding scaleMinK4 reads, bit for bit
+    for (int j = 0; j < 4; ++j) {
+      row.scales[j] = static_cast<uint8_t>(sc[j] | ((sc[j + 4] >> 4) << 6));
+      row.scales[j + 4] = static_cast<uint8_t>(mn[j] | ((mn[j + 4] >> 4) << 6));
+      row.scales[j + 8] = static_cast<uint8_t>((sc[j + 4] & 0xF) | ((mn[j + 4] & 0xF) << 4));
+    }
   for (int c = 0; c < 4; ++c)
     for (int k = 0; k < 8; ++k)
       move(row.qs + 32 * c + 4 * k, g + 128 + 32 * (8 * c + k) + 4 * r, 4);

@@ -1,6 +1,6 @@
 // Interleaved weight layouts that compile-model writes for the kernels that
-// stream eight rows at once. A layout keeps every byte of the original rows
-// (same total size) and only reorders them, so it is chosen per weight at
+// stream eight rows at once. A layout keeps every bit of the original rows in
+// the same total size and only rearranges them, so it is chosen per weight at
 // compile time and undone exactly when a single row is needed (embedding
 // lookups of a tied table, tests).
 //
@@ -11,7 +11,13 @@
 //
 //   Q4_0 block (144 bytes):  d[8] (f16), then for c in 0..3, row r in 0..7:
 //                            qs[4c .. 4c+3] of row r at 16 + 32c + 4r.
-//   Q4_K super-block (1152): d[8], dmin[8] (f16), scales[8][12] (as stored),
+//   Q4_K super-block (1152): d[8], dmin[8] (f16); then the 6-bit scales and
+//                            minimums regrouped per sub-block for SIMD
+//                            decoding: for v in 0..15 (v < 8: the scales of
+//                            sub-block v, else the minimums of sub-block
+//                            v - 8), six bytes at 32 + 6v: a 32-bit word
+//                            holding row r's low 4 bits at bit 4r, then a
+//                            16-bit word with its high 2 bits at bit 2r;
 //                            then for c in 0..3, k in 0..7, row r:
 //                            qs[32c+4k .. +3] of row r at 128 + 32(8c+k) + 4r.
 #pragma once

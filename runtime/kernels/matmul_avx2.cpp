@@ -168,22 +168,25 @@ struct Q4_Kx8 {
       acc[i] = accm[i] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t *blk = g + b * 1152;
+      prefetchAhead(blk, 1152);
       const __m256 dw =
           _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(blk)));
       const __m256 dmw = _mm256_cvtph_ps(
           _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + 16)));
-      // Scales as int16 pairs per row lane (sub-block s), minimums as the
-      // pair (mn[2p], mn[2p+1]) per row lane (sub-block pair p).
-      alignas(32) int16_t sc[8][16], mn[4][16];
-      for (int r = 0; r < 8; ++r) {
-        const uint8_t *packed = blk + 32 + 12 * r;
-        for (int s = 0; s < 8; ++s) {
-          uint8_t scale, min;
-          scaleMinK4(s, packed, scale, min);
-          sc[s][2 * r] = sc[s][2 * r + 1] = scale;
-          mn[s / 2][2 * r + (s & 1)] = min;
-        }
-      }
+      // Field v of the regrouped scale area as eight 32-bit row lanes.
+      const __m256i loShift = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
+      const __m256i hiShift = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+      auto field = [&](int v) {
+        const uint8_t *f = blk + 32 + 6 * v;
+        uint16_t hi;
+        std::memcpy(&hi, f + 4, 2);
+        const __m256i lo4 = _mm256_and_si256(
+            _mm256_srlv_epi32(_mm256_set1_epi32(load32(f)), loShift),
+            _mm256_set1_epi32(0xF));
+        const __m256i hi2 = _mm256_and_si256(
+            _mm256_srlv_epi32(_mm256_set1_epi32(hi), hiShift), _mm256_set1_epi32(3));
+        return _mm256_or_si256(lo4, _mm256_slli_epi32(hi2, 4));
+      };
       __m256 D[NT], Dm[NT];
       for (int i = 0; i < NT; ++i) {
         D[i] = _mm256_mul_ps(dw, splat(a[i][b].d));
@@ -191,9 +194,13 @@ struct Q4_Kx8 {
       }
       for (int c = 0; c < 4; ++c) {
         const uint8_t *qs = blk + 128 + 256 * c;
-        const __m256i scLo = _mm256_load_si256(reinterpret_cast<const __m256i *>(sc[2 * c]));
-        const __m256i scHi = _mm256_load_si256(reinterpret_cast<const __m256i *>(sc[2 * c + 1]));
-        const __m256i mins = _mm256_load_si256(reinterpret_cast<const __m256i *>(mn[c]));
+        // Per row lane as int16 pairs: (scale, scale) of sub-blocks 2c and
+        // 2c+1, and (min of 2c, min of 2c+1).
+        const __m256i s0 = field(2 * c), s1 = field(2 * c + 1);
+        const __m256i scLo = _mm256_or_si256(s0, _mm256_slli_epi32(s0, 16));
+        const __m256i scHi = _mm256_or_si256(s1, _mm256_slli_epi32(s1, 16));
+        const __m256i mins =
+            _mm256_or_si256(field(8 + 2 * c), _mm256_slli_epi32(field(9 + 2 * c), 16));
         for (int i = 0; i < NT; ++i) {
           const int8_t *q = a[i][b].qs + 64 * c;
           __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();

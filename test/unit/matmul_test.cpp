@@ -255,7 +255,7 @@ TEST(Half, F16CConversionsEqualThePortableOnes) {
   }
 }
 
-TEST(Repack, X8KeepsEveryByteAndUnpacksEveryRow) {
+TEST(Repack, X8KeepsEveryBitAndUnpacksEveryRow) {
   for (Type t : {Type::Q4_0, Type::Q4_K}) {
     const int64_t K = 512;
     const size_t rb = rowBytes(t, K);
@@ -264,10 +264,12 @@ TEST(Repack, X8KeepsEveryByteAndUnpacksEveryRow) {
     for (uint8_t &v : rows)
       v = static_cast<uint8_t>(rng());
     packX8(t, rows.data(), group.data(), K);
-    std::vector<uint8_t> a = rows, b = group;
-    std::sort(a.begin(), a.end());
-    std::sort(b.begin(), b.end());
-    EXPECT_EQ(a, b) << "a permutation of the bytes";
+    if (t == Type::Q4_0) { // Q4_K regroups the bits of its scales
+      std::vector<uint8_t> a = rows, b = group;
+      std::sort(a.begin(), a.end());
+      std::sort(b.begin(), b.end());
+      EXPECT_EQ(a, b) << "a permutation of the bytes";
+    }
     for (int r = 0; r < 8; ++r) {
       unpackX8Row(t, group.data(), r, back.data(), K);
       EXPECT_EQ(std::memcmp(back.data(), rows.data() + r * rb, rb), 0)
