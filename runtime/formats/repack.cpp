@@ -42,22 +42,32 @@ void moveQ4_0(BlockQ4_0 &row, uint8_t *g, int r) {
 }
 
 /// Field v (0..15) of row r in the regrouped scale area: sets it from
-/// `value` (ToGroup) or returns it.
-template <bool ToGroup> uint8_t scaleField(uint8_t *area, int v, int r, uint8_t value) {
-  uint8_t *f = area + 6 * v;
-  uint32_t lo;
-  uint16_t hi;
-  std::memcpy(&lo, f, 4);
-  std::memcpy(&hi, f + 4, 2);
+/// `value` (ToGroup) or returns it. Row r owns the 32-bit words at 4r, 32 + 4r
+/// and 64 + 4r: fields 5k..5k+4 in bits 0..29 of word k, field 15's bit pairs
+/// in bits 30..31 of the three words.
+template <bool ToGroup>
+uint8_t scaleField(uint8_t *area, int v, int r, uint8_t value) {
+  auto word = [&](int k) -> uint32_t {
+    uint32_t w;
+    std::memcpy(&w, area + 32 * k + 4 * r, 4);
+    return w;
+  };
+  auto setBits = [&](int k, int shift, uint32_t bits, uint32_t mask) {
+    uint32_t w = (word(k) & ~(mask << shift)) | ((bits & mask) << shift);
+    std::memcpy(area + 32 * k + 4 * r, &w, 4);
+  };
+  if (v < 15) {
+    if (ToGroup)
+      setBits(v / 5, 6 * (v % 5), value, 63);
+    return ToGroup ? value : static_cast<uint8_t>((word(v / 5) >> (6 * (v % 5))) & 63);
+  }
   if (ToGroup) {
-    lo = (lo & ~(0xFu << (4 * r))) | (static_cast<uint32_t>(value & 0xF) << (4 * r));
-    hi = static_cast<uint16_t>((hi & ~(3u << (2 * r))) |
-                               (static_cast<uint32_t>(value >> 4) << (2 * r)));
-    std::memcpy(f, &lo, 4);
-    std::memcpy(f + 4, &hi, 2);
+    for (int k = 0; k < 3; ++k)
+      setBits(k, 30, value >> (2 * k), 3);
     return value;
   }
-  return static_cast<uint8_t>(((lo >> (4 * r)) & 0xF) | (((hi >> (2 * r)) & 3) << 4));
+  return static_cast<uint8_t>((word(0) >> 30) | ((word(1) >> 30) << 2) |
+                              ((word(2) >> 30) << 4));
 }
 
 template <bool ToGroup>

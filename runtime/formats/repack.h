@@ -11,14 +11,15 @@
 //
 //   Q4_0 block (144 bytes):  d[8] (f16), then for c in 0..3, row r in 0..7:
 //                            qs[4c .. 4c+3] of row r at 16 + 32c + 4r.
-//   Q4_K super-block (1152): d[8], dmin[8] (f16); then the 6-bit scales and
-//                            minimums regrouped per sub-block for SIMD
-//                            decoding: for v in 0..15 (v < 8: the scales of
-//                            sub-block v, else the minimums of sub-block
-//                            v - 8), six bytes at 32 + 6v: a 32-bit word
-//                            holding row r's low 4 bits at bit 4r, then a
-//                            16-bit word with its high 2 bits at bit 2r;
-//                            then for c in 0..3, k in 0..7, row r:
+//   Q4_K super-block (1152): d[8], dmin[8] (f16); then the sixteen 6-bit
+//                            scales (v < 8: sub-block v's scale, else
+//                            sub-block v-8's minimum) of each row regrouped
+//                            so that one shift and mask give a field for all
+//                            eight rows: row r owns the 32-bit words at
+//                            32 + 4r, 64 + 4r and 96 + 4r, with fields
+//                            5k..5k+4 at bits 0, 6, .., 24 of word k and
+//                            field 15's bit pairs in bits 30..31 of the
+//                            three; then for c in 0..3, k in 0..7, row r:
 //                            qs[32c+4k .. +3] of row r at 128 + 32(8c+k) + 4r.
 #pragma once
 

@@ -217,7 +217,7 @@ int64_t chunkRows(gemmac_rt *rt, const Plan &plan, size_t rowBytes, int64_t N,
   const int64_t unit = plan.rowsPerUnit;
   int64_t rows;
   if (T == 1)
-    rows = std::max<int64_t>(minRows, N / (8 * rt->pool.size()));
+    rows = std::max<int64_t>(minRows, N / (32 * rt->pool.size()));
   else
     rows = std::max<int64_t>(unit, static_cast<int64_t>((192u << 10) / rowBytes));
   return std::max<int64_t>(unit, rows / unit * unit);
@@ -335,7 +335,7 @@ void embed(Type type, Layout layout, gemmac_rt *rt, float *out,
       gemmac_rt *rt, float *out, const float *in, int64_t n_tokens,           \
       const uint8_t *weight, int64_t n_out, int64_t n_in) {                   \
     linear(Type::T, Layout::L, rt, out, in, n_tokens, weight, n_out, n_in,     \
-           1024);                                                              \
+           256);                                                              \
   }                                                                            \
   extern "C" void gmk_geglu_##F##SUFFIX(                                       \
       gemmac_rt *rt, float *out, const float *in, int64_t n_tokens,           \

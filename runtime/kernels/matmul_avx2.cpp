@@ -19,6 +19,12 @@
 #include "runtime/kernels/matmul.h"
 
 #include <immintrin.h>
+#ifndef GEMMAC_PF_K
+#define GEMMAC_PF_K -1
+#endif
+#ifndef GEMMAC_PF_6
+#define GEMMAC_PF_6 840
+#endif
 
 #include <algorithm>
 #include <cstring>
@@ -59,13 +65,12 @@ inline __m256i dot4Signed(__m256i w, __m256i a) {
 
 inline __m256 splat(float f) { return _mm256_set1_ps(f); }
 
-#ifndef GEMMAC_PREFETCH
-#define GEMMAC_PREFETCH 1024
-#endif
-/// Asks for the weight bytes a few blocks ahead of [p, p + n).
-inline void prefetchAhead(const uint8_t *p, int n) {
+/// Asks for the weight bytes `Distance` ahead of [p, p + n): the hardware
+/// prefetcher alone leaves decoding short of the memory's bandwidth.
+template <int Distance> inline void prefetchAhead(const uint8_t *p, int n) {
+  if (Distance < 0) return;
   for (int off = 0; off < n; off += 64)
-    _mm_prefetch(reinterpret_cast<const char *>(p + GEMMAC_PREFETCH + off), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char *>(p + Distance + off), _MM_HINT_T0);
 }
 
 /// Walks rows [n0, n1) in L2-sized blocks, and within a block every tile of
@@ -119,7 +124,7 @@ struct Q4_0x8 {
     const __m256i ones = _mm256_set1_epi16(1);
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t *blk = g + b * 144;
-      prefetchAhead(blk, 144);
+      prefetchAhead<1024>(blk, 144);
       const __m256 dw =
           _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(blk)));
       // u[c], lane r: the unsigned quants of elements 4c..4c+3 of row r.
@@ -152,6 +157,31 @@ struct Q4_0x8 {
 // ---- Q4_K, x8: per pair of sub-blocks, acc = fma(S, dW*dA, acc) and the
 // minimums' chain accm = fma(M, dminW*dA, accm); result acc - accm ----------
 
+/// Field V (0..15) of the eight rows' regrouped Q4_K scales (repack.h).
+template <int V>
+inline __m256i scaleField(__m256i w0, __m256i w1, __m256i w2) {
+  if constexpr (V == 15)
+    return _mm256_or_si256(
+        _mm256_srli_epi32(w0, 30),
+        _mm256_or_si256(_mm256_slli_epi32(_mm256_srli_epi32(w1, 30), 2),
+                        _mm256_slli_epi32(_mm256_srli_epi32(w2, 30), 4)));
+  const __m256i w = V < 5 ? w0 : V < 10 ? w1 : w2;
+  return _mm256_and_si256(_mm256_srli_epi32(w, 6 * (V % 5)), _mm256_set1_epi32(63));
+}
+
+/// The madd operands of sub-block pair C: (sc, sc) of 2C, of 2C+1, and
+/// (min of 2C, min of 2C+1), as int16 pairs per row lane.
+template <int C>
+inline void scalePairs(__m256i w0, __m256i w1, __m256i w2, __m256i *scLo,
+                       __m256i *scHi, __m256i *mins) {
+  const __m256i s0 = scaleField<2 * C>(w0, w1, w2);
+  const __m256i s1 = scaleField<2 * C + 1>(w0, w1, w2);
+  scLo[C] = _mm256_or_si256(s0, _mm256_slli_epi32(s0, 16));
+  scHi[C] = _mm256_or_si256(s1, _mm256_slli_epi32(s1, 16));
+  mins[C] = _mm256_or_si256(scaleField<8 + 2 * C>(w0, w1, w2),
+                            _mm256_slli_epi32(scaleField<9 + 2 * C>(w0, w1, w2), 16));
+}
+
 struct Q4_Kx8 {
   static constexpr int kRows = 8, kTile = 2;
   template <int NT>
@@ -168,39 +198,30 @@ struct Q4_Kx8 {
       acc[i] = accm[i] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t *blk = g + b * 1152;
-      prefetchAhead(blk, 1152);
+      prefetchAhead<GEMMAC_PF_K>(blk, 1152);
       const __m256 dw =
           _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(blk)));
       const __m256 dmw = _mm256_cvtph_ps(
           _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + 16)));
-      // Field v of the regrouped scale area as eight 32-bit row lanes.
-      const __m256i loShift = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
-      const __m256i hiShift = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
-      auto field = [&](int v) {
-        const uint8_t *f = blk + 32 + 6 * v;
-        uint16_t hi;
-        std::memcpy(&hi, f + 4, 2);
-        const __m256i lo4 = _mm256_and_si256(
-            _mm256_srlv_epi32(_mm256_set1_epi32(load32(f)), loShift),
-            _mm256_set1_epi32(0xF));
-        const __m256i hi2 = _mm256_and_si256(
-            _mm256_srlv_epi32(_mm256_set1_epi32(hi), hiShift), _mm256_set1_epi32(3));
-        return _mm256_or_si256(lo4, _mm256_slli_epi32(hi2, 4));
-      };
+      // Per row lane, as int16 pairs for madd: (scale, scale) of sub-blocks
+      // 2c and 2c+1, and (min of 2c, min of 2c+1), from the regrouped 6-bit
+      // fields (repack.h).
+      const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(blk + 32));
+      const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(blk + 64));
+      const __m256i w2 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(blk + 96));
+      __m256i scLo[4], scHi[4], mins[4];
+      scalePairs<0>(w0, w1, w2, scLo, scHi, mins);
+      scalePairs<1>(w0, w1, w2, scLo, scHi, mins);
+      scalePairs<2>(w0, w1, w2, scLo, scHi, mins);
+      scalePairs<3>(w0, w1, w2, scLo, scHi, mins);
       __m256 D[NT], Dm[NT];
       for (int i = 0; i < NT; ++i) {
         D[i] = _mm256_mul_ps(dw, splat(a[i][b].d));
         Dm[i] = _mm256_mul_ps(dmw, splat(a[i][b].d));
       }
+#pragma GCC unroll 4
       for (int c = 0; c < 4; ++c) {
         const uint8_t *qs = blk + 128 + 256 * c;
-        // Per row lane as int16 pairs: (scale, scale) of sub-blocks 2c and
-        // 2c+1, and (min of 2c, min of 2c+1).
-        const __m256i s0 = field(2 * c), s1 = field(2 * c + 1);
-        const __m256i scLo = _mm256_or_si256(s0, _mm256_slli_epi32(s0, 16));
-        const __m256i scHi = _mm256_or_si256(s1, _mm256_slli_epi32(s1, 16));
-        const __m256i mins =
-            _mm256_or_si256(field(8 + 2 * c), _mm256_slli_epi32(field(9 + 2 * c), 16));
         for (int i = 0; i < NT; ++i) {
           const int8_t *q = a[i][b].qs + 64 * c;
           __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
@@ -214,10 +235,10 @@ struct Q4_Kx8 {
                 hi, _mm256_maddubs_epi16(highNibbles(p),
                                          _mm256_set1_epi32(load32(q + 32 + 4 * k))));
           }
-          const __m256i S = _mm256_add_epi32(_mm256_madd_epi16(lo, scLo),
-                                             _mm256_madd_epi16(hi, scHi));
+          const __m256i S = _mm256_add_epi32(_mm256_madd_epi16(lo, scLo[c]),
+                                             _mm256_madd_epi16(hi, scHi[c]));
           const __m256i M =
-              _mm256_madd_epi16(mins, _mm256_set1_epi32(pairs[i][4 * b + c]));
+              _mm256_madd_epi16(mins[c], _mm256_set1_epi32(pairs[i][4 * b + c]));
           acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(S), D[i], acc[i]);
           accm[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(M), Dm[i], accm[i]);
         }
@@ -293,6 +314,17 @@ template <typename B> struct LegacyLanes {
 // ---- Q6_K (vec_dot lanes): lane t of super-block b gathers the scaled
 // four-element sums of every 32-chunk, minus 32 * the scaled block sums ------
 
+/// pshufb masks giving [s[2c] x 8, s[2c+1] x 8] from 16 scale bytes.
+const __m128i kScalePairMask[8] = {
+    _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+    _mm_setr_epi8(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
+    _mm_setr_epi8(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),
+    _mm_setr_epi8(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7),
+    _mm_setr_epi8(8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9),
+    _mm_setr_epi8(10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11),
+    _mm_setr_epi8(12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13),
+    _mm_setr_epi8(14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15)};
+
 struct Q6_KLanes {
   static constexpr int kRows = 1, kTile = 4;
   template <int NT>
@@ -307,37 +339,39 @@ struct Q6_KLanes {
     const __m256i m3 = _mm256_set1_epi8(3);
     for (int64_t b = 0; b < nb; ++b) {
       const BlockQ6_K &wb = w[b];
-      // u[c]: the unsigned 6-bit quants of elements 32c..32c+31.
+      prefetchAhead<GEMMAC_PF_6>(reinterpret_cast<const uint8_t *>(&wb), 210);
+      // u[c]: the unsigned 6-bit quants of elements 32c..32c+31: a nibble
+      // of ql and two bits of qh moved to bits 4-5.
+      const __m256i m30 = _mm256_set1_epi8(0x30);
       __m256i u[8];
       for (int h = 0; h < 2; ++h) {
         const __m256i q0 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wb.ql + 64 * h));
         const __m256i q1 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wb.ql + 64 * h + 32));
         const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wb.qh + 32 * h));
-        auto high2 = [&](int shift) {
-          return _mm256_slli_epi16(
-              _mm256_and_si256(_mm256_srli_epi16(hb, shift), m3), 4);
-        };
-        u[4 * h + 0] = _mm256_or_si256(lowNibbles(q0), high2(0));
-        u[4 * h + 1] = _mm256_or_si256(lowNibbles(q1), high2(2));
-        u[4 * h + 2] = _mm256_or_si256(highNibbles(q0), high2(4));
-        u[4 * h + 3] = _mm256_or_si256(highNibbles(q1), high2(6));
+        u[4 * h + 0] = _mm256_or_si256(lowNibbles(q0), _mm256_and_si256(_mm256_slli_epi16(hb, 4), m30));
+        u[4 * h + 1] = _mm256_or_si256(lowNibbles(q1), _mm256_and_si256(_mm256_slli_epi16(hb, 2), m30));
+        u[4 * h + 2] = _mm256_or_si256(highNibbles(q0), _mm256_and_si256(hb, m30));
+        u[4 * h + 3] = _mm256_or_si256(highNibbles(q1), _mm256_and_si256(_mm256_srli_epi16(hb, 2), m30));
       }
-      const __m256i sc16 = _mm256_cvtepi8_epi16(
-          _mm_loadu_si128(reinterpret_cast<const __m128i *>(wb.scales)));
+      const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i *>(wb.scales));
+      const __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
       // Chunk c's first 16 elements use scale 2c, the next 16 scale 2c+1.
       __m256i scv[8];
       for (int c = 0; c < 8; ++c)
-        scv[c] = _mm256_set_m128i(_mm_set1_epi16(wb.scales[2 * c + 1]),
-                                  _mm_set1_epi16(wb.scales[2 * c]));
+        scv[c] = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc8, kScalePairMask[c]));
       const float dw = halfToFloat(wb.d);
       for (int i = 0; i < NT; ++i) {
         const BlockQ8_K &ab = a[i][b];
-        __m256i L = _mm256_setzero_si256();
+        __m256i part[8];
         for (int c = 0; c < 8; ++c) {
           const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(ab.qs + 32 * c));
-          L = _mm256_add_epi32(
-              L, _mm256_madd_epi16(_mm256_maddubs_epi16(u[c], av), scv[c]));
+          part[c] = _mm256_madd_epi16(_mm256_maddubs_epi16(u[c], av), scv[c]);
         }
+        __m256i L = _mm256_add_epi32(
+            _mm256_add_epi32(_mm256_add_epi32(part[0], part[1]),
+                             _mm256_add_epi32(part[2], part[3])),
+            _mm256_add_epi32(_mm256_add_epi32(part[4], part[5]),
+                             _mm256_add_epi32(part[6], part[7])));
         const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(ab.bsums));
         L = _mm256_sub_epi32(L, _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5));
         const float d = ab.d * dw;
