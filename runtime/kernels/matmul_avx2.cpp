@@ -19,12 +19,6 @@
 #include "runtime/kernels/matmul.h"
 
 #include <immintrin.h>
-#ifndef GEMMAC_PF_K
-#define GEMMAC_PF_K -1
-#endif
-#ifndef GEMMAC_PF_6
-#define GEMMAC_PF_6 840
-#endif
 
 #include <algorithm>
 #include <cstring>
@@ -65,10 +59,10 @@ inline __m256i dot4Signed(__m256i w, __m256i a) {
 
 inline __m256 splat(float f) { return _mm256_set1_ps(f); }
 
-/// Asks for the weight bytes `Distance` ahead of [p, p + n): the hardware
-/// prefetcher alone leaves decoding short of the memory's bandwidth.
+/// Asks for the weight bytes `Distance` ahead of [p, p + n): for Q4_0 and
+/// Q6_K the hardware prefetcher alone leaves decoding short of the memory's
+/// bandwidth (measured distances; the Q4_K kernel is faster without).
 template <int Distance> inline void prefetchAhead(const uint8_t *p, int n) {
-  if (Distance < 0) return;
   for (int off = 0; off < n; off += 64)
     _mm_prefetch(reinterpret_cast<const char *>(p + Distance + off), _MM_HINT_T0);
 }
@@ -198,7 +192,6 @@ struct Q4_Kx8 {
       acc[i] = accm[i] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t *blk = g + b * 1152;
-      prefetchAhead<GEMMAC_PF_K>(blk, 1152);
       const __m256 dw =
           _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(blk)));
       const __m256 dmw = _mm256_cvtph_ps(
@@ -339,7 +332,7 @@ struct Q6_KLanes {
     const __m256i m3 = _mm256_set1_epi8(3);
     for (int64_t b = 0; b < nb; ++b) {
       const BlockQ6_K &wb = w[b];
-      prefetchAhead<GEMMAC_PF_6>(reinterpret_cast<const uint8_t *>(&wb), 210);
+      prefetchAhead<840>(reinterpret_cast<const uint8_t *>(&wb), 210);
       // u[c]: the unsigned 6-bit quants of elements 32c..32c+31: a nibble
       // of ql and two bits of qh moved to bits 4-5.
       const __m256i m30 = _mm256_set1_epi8(0x30);

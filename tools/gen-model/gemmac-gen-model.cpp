@@ -214,7 +214,7 @@ void drawRow(const TensorSpec &t, const Variant &v, uint64_t &rng,
     // Each layer adds a normed branch to the residual stream. The MLP
     // branch is kept small: llama.cpp rounds GELU through an f16 table, and a
     // random network with a full-size MLP branch turns the table's rounding
-    // steps into large swings (measured in docs/testing.md), which would hide
+    // steps into large swings (see docs/numerics.md), which would hide
     // real errors. The attention branch keeps a moderate scale.
     float c = t.name.find("post_ffw") != std::string::npos ? 0.1f : 0.3f;
     for (int64_t i = 0; i < n; ++i)
