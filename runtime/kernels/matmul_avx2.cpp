@@ -329,7 +329,6 @@ struct Q6_KLanes {
     __m256 acc[NT];
     for (int i = 0; i < NT; ++i)
       acc[i] = _mm256_setzero_ps();
-    const __m256i m3 = _mm256_set1_epi8(3);
     for (int64_t b = 0; b < nb; ++b) {
       const BlockQ6_K &wb = w[b];
       prefetchAhead<840>(reinterpret_cast<const uint8_t *>(&wb), 210);
