@@ -94,8 +94,14 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain,
     wake_.notify_all();
   }
   runChunks();
-  while (pending_.load(std::memory_order_acquire) != 0)
-    _mm_pause();
+  // The workers are busy with their last chunks; if one of them lost its
+  // core (another process wants it), let it have ours.
+  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
+    if (spins < kPauseSpins)
+      _mm_pause();
+    else
+      std::this_thread::yield();
+  }
   fn_ = nullptr;
 }
 
