@@ -122,4 +122,24 @@ def SelectKernels : Pass<"gemma-select-kernels", "mlir::ModuleOp"> {
   ];
 }
 
+def LowerToGPU : Pass<"gemma-lower-to-gpu", "mlir::ModuleOp"> {
+  let summary = "build the device kernels of a GPU target in a gpu.module";
+  let description = [{
+    The kernel phase for CUDA and Vulkan, device half: every gemma op of the
+    entry function gets a kernel in `gpu.module @gemmac_kernels`, specialized
+    for its shapes and constants (one kernel per distinct specialization,
+    shared by the layers that need the same one), and records its name in a
+    `gpu_kernel` attribute. Kernels use the gpu, scf, arith, math and memref
+    dialects only, so one source lowers to NVVM (PTX) and to SPIR-V.
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"nvvm\"",
+           "nvvm (bare-pointer static buffers) or spirv (runtime arrays)">
+  ];
+  let dependentDialects = ["mlir::gpu::GPUDialect", "mlir::scf::SCFDialect",
+                           "mlir::arith::ArithDialect",
+                           "mlir::math::MathDialect",
+                           "mlir::memref::MemRefDialect"];
+}
+
 #endif // GEMMAC_PASSES

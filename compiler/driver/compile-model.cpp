@@ -1,15 +1,19 @@
 //===- compile-model.cpp - a Gemma 4 checkpoint in, a program out ---------===//
 //
 //   compile-model MODEL.gguf --target cpu -o OUT
+//   compile-model MODEL.gguf --target cuda:sm_90 --emit ptx -o OUT.ptx
+//   compile-model MODEL.gguf --target vulkan --emit spirv -o OUT.spv
 //
 // writes OUT (a native executable) and OUT.weights (mmapped by OUT at run
-// time). --compile-to=PHASE stops after a phase and prints its IR.
+// time), or with --emit the device code alone. --compile-to=PHASE stops
+// after a phase and prints its IR.
 //
 //===----------------------------------------------------------------------===//
 
 #include "compiler/artifact/WeightsFile.h"
 #include "compiler/pipeline/Pipeline.h"
 #include "compiler/targets/cpu/CpuTarget.h"
+#include "compiler/targets/gpu/GpuTarget.h"
 #include "dialects/gemma/GemmaDialect.h"
 #include "frontends/gguf/GGUFImport.h"
 #include "frontends/gguf/GGUFTokenizer.h"
@@ -51,7 +55,8 @@ static cl::opt<std::string> outputPath("o", cl::desc("output program path"),
 static cl::opt<std::string>
     targetSpec("target",
                cl::desc("cpu, or cpu:<cpu name>/cpu:<+feature,...> "
-                        "(default: the host CPU)"),
+                        "(default: the host CPU); cuda[:sm_80|sm_89|sm_90|"
+                        "sm_100|sm_120]; vulkan"),
                cl::init("cpu"), cl::cat(category));
 static cl::opt<std::string> compileTo(
     "compile-to",
@@ -78,6 +83,12 @@ static cl::opt<bool> kernelReport(
     "kernel-report",
     cl::desc("print the kernel chosen for every weight op and exit"),
     cl::cat(category));
+static cl::opt<std::string>
+    emitDeviceCode("emit",
+                   cl::desc("write the device code alone to -o (a file, or "
+                            "a directory to hold one file per module): ptx "
+                            "(--target cuda) or spirv (--target vulkan)"),
+                   cl::value_desc("ptx|spirv"), cl::cat(category));
 static cl::opt<bool> keepObject("keep-object",
                                 cl::desc("keep OUT.o after linking"),
                                 cl::cat(category));
@@ -99,6 +110,54 @@ static long peakRssMiB() {
   struct rusage u;
   getrusage(RUSAGE_SELF, &u);
   return u.ru_maxrss / 1024;
+}
+
+static double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                       start)
+      .count();
+}
+
+/// --emit: PTX or SPIR-V of the kernel module, to `path` or, when `path` is
+/// a directory, to path/gemmac_kernels.{ptx,spv}.
+static int writeDeviceCode(mlir::ModuleOp module, const GpuTarget &target,
+                           llvm::StringRef path,
+                           std::chrono::steady_clock::time_point start) {
+  bool cuda = target.kind == GpuTarget::Kind::CUDA;
+  std::string file = path.str();
+  if (llvm::sys::fs::is_directory(path) || path.ends_with("/")) {
+    if (std::error_code ec = llvm::sys::fs::create_directories(path))
+      return fail(path + ": " + ec.message());
+    llvm::SmallString<256> joined(path);
+    llvm::sys::path::append(joined, cuda ? "gemmac_kernels.ptx"
+                                         : "gemmac_kernels.spv");
+    file = joined.str().str();
+  }
+  std::error_code ec;
+  llvm::raw_fd_ostream os(file, ec);
+  if (ec)
+    return fail(file + ": " + ec.message());
+  if (cuda) {
+    auto ptx = emitPTX(module, target);
+    if (!ptx)
+      return fail(ptx.takeError());
+    os << *ptx;
+  } else {
+    auto words = emitSPIRV(module);
+    if (!words)
+      return fail(words.takeError());
+    os.write(reinterpret_cast<const char *>(words->data()),
+             words->size() * sizeof(uint32_t));
+  }
+  os.close();
+  if (os.has_error())
+    return fail(file + ": " + os.error().message());
+  if (!quiet)
+    llvm::errs() << llvm::format(
+        "compile-model: wrote %s in %.1f s (peak memory %ld MiB, target %s)\n",
+        file.c_str(), secondsSince(start), peakRssMiB(),
+        target.describe().c_str());
+  return 0;
 }
 
 int main(int argc, char **argv) {
@@ -125,7 +184,28 @@ int main(int argc, char **argv) {
   if (*stopAfter == Phase::Artifact && outputPath.empty() && !printMemoryPlan &&
       !kernelReport)
     return fail("no output path (-o OUT)");
-  auto target = parseCpuTarget(targetSpec);
+  std::optional<GpuTarget> gpuTarget;
+  if (isGpuTargetSpec(targetSpec)) {
+    auto parsed = parseGpuTarget(targetSpec);
+    if (!parsed)
+      return fail(parsed.takeError());
+    gpuTarget = *parsed;
+    const char *code =
+        gpuTarget->kind == GpuTarget::Kind::CUDA ? "ptx" : "spirv";
+    if (!emitDeviceCode.empty() && emitDeviceCode != code)
+      return fail("--emit " + emitDeviceCode + " does not fit --target " +
+                  targetSpec + " (it emits " + code + ")");
+    if (emitDeviceCode.empty() && *stopAfter == Phase::Artifact &&
+        !printMemoryPlan && !kernelReport)
+      return fail("--target " + targetSpec +
+                  ": only the device code can be written so far; add --emit " +
+                  code + " (the GPU runtime backends are not built yet)");
+  } else if (!emitDeviceCode.empty()) {
+    return fail("--emit " + emitDeviceCode +
+                " needs --target cuda[:sm_XX] or --target vulkan");
+  }
+  auto target =
+      parseCpuTarget(gpuTarget ? llvm::StringRef("cpu") : targetSpec);
   if (!target)
     return fail(target.takeError());
 
@@ -135,6 +215,7 @@ int main(int argc, char **argv) {
                   mlir::linalg::LinalgDialect, mlir::scf::SCFDialect,
                   mlir::math::MathDialect, mlir::cf::ControlFlowDialect,
                   mlir::LLVM::LLVMDialect>();
+  registerGpuTargetDialects(registry);
   mlir::MLIRContext context(registry);
   context.loadAllAvailableDialects();
 
@@ -157,6 +238,9 @@ int main(int argc, char **argv) {
   WeightBlobLayout layout;
   PipelineOptions options;
   options.targetFeatures = target->features;
+  if (gpuTarget)
+    options.gpuTarget =
+        gpuTarget->kind == GpuTarget::Kind::CUDA ? "nvvm" : "spirv";
   for (const std::string &p : disabledPasses) {
     if (!llvm::is_contained(optionalPasses(), p)) {
       std::string known;
@@ -194,6 +278,9 @@ int main(int argc, char **argv) {
     }
   }
 
+  if (gpuTarget)
+    return writeDeviceCode(**module, *gpuTarget, outputPath, start);
+
   const bool tty = !quiet && isatty(2);
   std::string object = outputPath + ".o";
   if (llvm::Error e = emitObject(**module, *target, object))
@@ -214,9 +301,7 @@ int main(int argc, char **argv) {
     return fail(std::move(e));
 
   if (!quiet) {
-    double secs = std::chrono::duration<double>(
-                      std::chrono::steady_clock::now() - start)
-                      .count();
+    double secs = secondsSince(start);
     llvm::errs() << llvm::format(
         "compile-model: wrote %s and %s.weights in %.1f s (peak memory %ld "
         "MiB, target %s)\n",

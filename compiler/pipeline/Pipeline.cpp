@@ -63,16 +63,24 @@ void addPhasePasses(OpPassManager &pm, Phase phase,
       pm.addPass(createPlanKVCache());
     return;
   case Phase::Quant:
-    if (enabled("select-kernels"))
+    // The CPU kernel catalogue and its x8 layouts; GPU kernels read the
+    // checkpoint's rows as they are.
+    if (enabled("select-kernels") && options.gpuTarget.empty())
       pm.addPass(createSelectKernels(SelectKernelsOptions{options.targetFeatures}));
     pm.addPass(createLayoutWeights());
     return;
   case Phase::Kernel:
+    if (!options.gpuTarget.empty()) {
+      pm.addPass(createLowerToGPU(LowerToGPUOptions{options.gpuTarget}));
+      return;
+    }
     pm.addPass(createLowerToCPU());
     pm.addPass(createCanonicalizerPass());
     pm.addPass(createCSEPass());
     return;
   case Phase::Target:
+    if (!options.gpuTarget.empty())
+      return; // device code comes from compiler/targets/gpu
     pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
     pm.addPass(createLowerAffinePass());
     pm.addPass(createSCFToControlFlowPass());

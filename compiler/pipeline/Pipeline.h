@@ -25,6 +25,8 @@ struct PipelineOptions {
   std::set<std::string> disabledPasses;
   /// The target's CPU features ("+avx2,+fma,...") for kernel selection.
   std::string targetFeatures;
+  /// GPU targets: "nvvm" (CUDA) or "spirv" (Vulkan); empty for the CPU.
+  std::string gpuTarget;
 };
 
 /// Names --disable-pass accepts: the optimizations, each of which the parity

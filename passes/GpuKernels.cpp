@@ -1,0 +1,915 @@
+//===- GpuKernels.cpp - Gemma 4's device kernels in the gpu dialect -------===//
+//
+// Each kernel is written once with the helpers below and specialized by its
+// constants. Reductions go through workgroup memory with barriers (a tree
+// over the 64 threads), which every Vulkan device and every CUDA GPU runs the
+// same way, whatever its subgroup size.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/GpuKernels.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cmath>
+#include <cstring>
+
+using namespace mlir;
+using namespace gemmac;
+using namespace gemmac::gemma;
+using namespace gemmac::gpukernels;
+
+namespace {
+
+constexpr int64_t kWG = kWorkgroupSize;
+
+/// A float constant's bits, for kernel names that must tell values apart.
+std::string bitsOf(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return llvm::utohexstr(u, /*LowerCase=*/true);
+}
+
+/// Builds one kernel body: thin wrappers over arith/memref/scf/gpu ops.
+class Emitter {
+public:
+  explicit Emitter(ImplicitLocOpBuilder &b) : b(b) {}
+  ImplicitLocOpBuilder &b;
+
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
+  Value f32(float v) {
+    return arith::ConstantOp::create(b, b.getF32FloatAttr(v));
+  }
+  Value i32(int64_t v) {
+    return arith::ConstantOp::create(b, b.getI32IntegerAttr(v));
+  }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
+  Value sub(Value x, Value y) { return arith::SubIOp::create(b, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, x, y); }
+  Value div(Value x, Value y) { return arith::DivUIOp::create(b, x, y); }
+  Value rem(Value x, Value y) { return arith::RemUIOp::create(b, x, y); }
+  Value add(Value x, int64_t y) { return add(x, idx(y)); }
+  Value mul(Value x, int64_t y) { return mul(x, idx(y)); }
+  Value div(Value x, int64_t y) { return div(x, idx(y)); }
+  Value rem(Value x, int64_t y) { return rem(x, idx(y)); }
+  Value fadd(Value x, Value y) { return arith::AddFOp::create(b, x, y); }
+  Value fsub(Value x, Value y) { return arith::SubFOp::create(b, x, y); }
+  Value fmul(Value x, Value y) { return arith::MulFOp::create(b, x, y); }
+  Value fdiv(Value x, Value y) { return arith::DivFOp::create(b, x, y); }
+  Value fma(Value x, Value y, Value z) { return math::FmaOp::create(b, x, y, z); }
+  Value fmax(Value x, Value y) { return arith::MaximumFOp::create(b, x, y); }
+  Value sel(Value c, Value x, Value y) {
+    return arith::SelectOp::create(b, c, x, y);
+  }
+  Value ult(Value x, Value y) {
+    return arith::CmpIOp::create(b, arith::CmpIPredicate::ult, x, y);
+  }
+  Value ule(Value x, Value y) {
+    return arith::CmpIOp::create(b, arith::CmpIPredicate::ule, x, y);
+  }
+  Value eq(Value x, Value y) {
+    return arith::CmpIOp::create(b, arith::CmpIPredicate::eq, x, y);
+  }
+  Value fcmp(arith::CmpFPredicate p, Value x, Value y) {
+    return arith::CmpFOp::create(b, p, x, y);
+  }
+  // i32 bit operations.
+  Value band(Value x, int64_t m) { return arith::AndIOp::create(b, x, i32(m)); }
+  Value bor(Value x, Value y) { return arith::OrIOp::create(b, x, y); }
+  Value shl(Value x, Value s) { return arith::ShLIOp::create(b, x, s); }
+  Value shr(Value x, Value s) { return arith::ShRUIOp::create(b, x, s); }
+  Value shl(Value x, int64_t s) { return shl(x, i32(s)); }
+  Value shr(Value x, int64_t s) { return shr(x, i32(s)); }
+  Value toI32(Value index) {
+    return arith::IndexCastOp::create(b, b.getI32Type(), index);
+  }
+  Value toIndex(Value i) {
+    return arith::IndexCastOp::create(b, b.getIndexType(), i);
+  }
+  Value sitofp(Value i) { return arith::SIToFPOp::create(b, b.getF32Type(), i); }
+  Value uitofp(Value i) { return arith::UIToFPOp::create(b, b.getF32Type(), i); }
+  Value bitcastF32(Value i) {
+    return arith::BitcastOp::create(b, b.getF32Type(), i);
+  }
+  Value bitcastI32(Value f) {
+    return arith::BitcastOp::create(b, b.getI32Type(), f);
+  }
+
+  Value load(Value mem, Value i) { return memref::LoadOp::create(b, mem, i); }
+  void store(Value v, Value mem, Value i) { memref::StoreOp::create(b, v, mem, i); }
+  /// A byte of an i8 buffer, zero- or sign-extended to i32.
+  Value u8(Value mem, Value i) {
+    return arith::ExtUIOp::create(b, b.getI32Type(), load(mem, i));
+  }
+  Value s8(Value mem, Value i) {
+    return arith::ExtSIOp::create(b, b.getI32Type(), load(mem, i));
+  }
+  /// A little-endian f16 at byte offset i, as f32.
+  Value f16At(Value mem, Value i) {
+    Value bits = bor(u8(mem, i), shl(u8(mem, add(i, 1)), 8));
+    Value h = arith::TruncIOp::create(b, b.getI16Type(), bits);
+    Value f = arith::BitcastOp::create(b, b.getF16Type(), h);
+    return arith::ExtFOp::create(b, b.getF32Type(), f);
+  }
+  /// A little-endian u32 at byte offset i.
+  Value u32At(Value mem, Value i) {
+    Value v = u8(mem, i);
+    for (int k = 1; k < 4; ++k)
+      v = bor(v, shl(u8(mem, add(i, k)), 8 * k));
+    return v;
+  }
+
+  Value threadId() { return gpu::ThreadIdOp::create(b, gpu::Dimension::x); }
+  Value blockId(gpu::Dimension d) { return gpu::BlockIdOp::create(b, d); }
+  void barrier() { gpu::BarrierOp::create(b); }
+
+  /// for (iv = lb; iv < ub; iv += step) body(iv).
+  void loop(Value lb, Value ub, Value step, llvm::function_ref<void(Value)> body) {
+    auto forOp = scf::ForOp::create(b, lb, ub, step);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(forOp.getBody()->getTerminator());
+    body(forOp.getInductionVar());
+  }
+  /// A loop carrying values: body(iv, carried) returns the next ones.
+  SmallVector<Value>
+  loop(Value lb, Value ub, Value step, ValueRange init,
+       llvm::function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+    auto forOp = scf::ForOp::create(b, lb, ub, step, init);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      Block *block = forOp.getBody();
+      if (!block->empty() && block->back().hasTrait<OpTrait::IsTerminator>())
+        block->back().erase();
+      b.setInsertionPointToEnd(block);
+      SmallVector<Value> next =
+          body(forOp.getInductionVar(), forOp.getRegionIterArgs());
+      scf::YieldOp::create(b, next);
+    }
+    return SmallVector<Value>(forOp.getResults());
+  }
+  /// if (cond) body().
+  void when(Value cond, llvm::function_ref<void()> body) {
+    auto ifOp = scf::IfOp::create(b, cond, /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    body();
+  }
+
+  /// Sum (or max) of one value per thread over the workgroup, through the
+  /// workgroup buffer `scratch` of 64 floats. Every thread gets the result.
+  Value reduce(Value v, Value scratch, Value tid, bool isMax) {
+    barrier(); // earlier readers of scratch are done
+    store(v, scratch, tid);
+    barrier();
+    for (int64_t s = kWG / 2; s >= 1; s /= 2) {
+      when(ult(tid, idx(s)), [&] {
+        Value x = load(scratch, tid), y = load(scratch, add(tid, s));
+        store(isMax ? fmax(x, y) : fadd(x, y), scratch, tid);
+      });
+      barrier();
+    }
+    return load(scratch, idx(0));
+  }
+
+  /// ggml's vectorized exp (ggml_v_expf), one lane: a degree-5 polynomial
+  /// after a range reduction by ln 2.
+  Value exp(Value x) {
+    Value z = fma(x, f32(0x1.715476p+0f), f32(0x1.8p23f));
+    Value n = fsub(z, f32(0x1.8p23f));
+    Value negN = fsub(f32(0.0f), n);
+    Value r = fma(negN, f32(0x1.7f7d1cp-20f), fma(negN, f32(0x1.62e4p-1f), x));
+    Value e = shl(bitcastI32(z), 23);
+    Value k = bitcastF32(add32(e, bitcastI32(f32(1.0f))));
+    Value u = fmul(r, r);
+    Value j = fma(fma(fma(f32(0x1.0e4020p-7f), r, f32(0x1.573e2ep-5f)), u,
+                      fma(f32(0x1.555e66p-3f), r, f32(0x1.fffdb6p-2f))),
+                  u, fmul(f32(0x1.ffffecp-1f), r));
+    Value normal = fma(j, k, k);
+    Value absN = math::AbsFOp::create(b, n);
+    Value negative = fcmp(arith::CmpFPredicate::OLE, n, f32(0.0f));
+    Value g = sel(negative, i32(static_cast<int32_t>(0x82000000u)), i32(0));
+    Value s1 = bitcastF32(add32(g, i32(0x7f000000)));
+    Value s2 = bitcastF32(arith::SubIOp::create(b, e, g));
+    Value huge = fmul(s1, s1);
+    Value scaled = fmul(fma(s2, j, s2), s1);
+    Value far = fcmp(arith::CmpFPredicate::OGT, absN, f32(192.0f));
+    Value out = sel(far, huge, scaled);
+    Value inRange = fcmp(arith::CmpFPredicate::OLE, absN, f32(126.0f));
+    out = sel(inRange, normal, out);
+    // exp(-inf) = 0 (the reduction above turns -inf into NaN).
+    Value minusInf = fcmp(arith::CmpFPredicate::OEQ, x, f32(-INFINITY));
+    return sel(minusInf, f32(0.0f), out);
+  }
+  Value add32(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
+
+  /// tanh(y) = sign(y) (1 - 2 / (exp(2|y|) + 1)).
+  Value tanh(Value y) {
+    Value a = math::AbsFOp::create(b, y);
+    Value e = exp(fmul(a, f32(2.0f)));
+    Value t = fsub(f32(1.0f), fdiv(f32(2.0f), fadd(e, f32(1.0f))));
+    return math::CopySignOp::create(b, t, y);
+  }
+  /// erf(x), Abramowitz & Stegun 7.1.26 refined (|error| < 1.5e-7).
+  Value erf(Value x) {
+    Value a = math::AbsFOp::create(b, x);
+    Value t = fdiv(f32(1.0f), fma(a, f32(0.3275911f), f32(1.0f)));
+    Value p = f32(1.061405429f);
+    for (float c : {-1.453152027f, 1.421413741f, -0.284496736f, 0.254829592f})
+      p = fma(p, t, f32(c));
+    p = fmul(p, t);
+    Value e = exp(fsub(f32(0.0f), fmul(a, a)));
+    Value r = fsub(f32(1.0f), fmul(p, e));
+    return math::CopySignOp::create(b, r, x);
+  }
+  Value geluTanh(Value x) {
+    Value inner = fmul(fmul(f32(0.7978845608028654f), x),
+                       fma(fmul(f32(0.044715f), x), x, f32(1.0f)));
+    return fmul(fmul(f32(0.5f), x), fadd(f32(1.0f), tanh(inner)));
+  }
+  Value geluErf(Value x) {
+    Value e = erf(fmul(x, f32(0.70710678118654752f)));
+    return fmul(fmul(f32(0.5f), x), fadd(f32(1.0f), e));
+  }
+
+  /// sin and cos of x: Cody-Waite reduction by pi/2 in three parts, then
+  /// minimax polynomials on [-pi/4, pi/4].
+  std::pair<Value, Value> sincos(Value x) {
+    Value q = math::RoundEvenOp::create(b, fmul(x, f32(0.63661977236758134f)));
+    Value r = fma(q, f32(-1.5703125f), x);
+    r = fma(q, f32(-4.837512969970703125e-4f), r);
+    r = fma(q, f32(-7.54978995489188216e-8f), r);
+    Value r2 = fmul(r, r);
+    Value s = f32(-1.9515295891e-4f);
+    s = fma(s, r2, f32(8.3321608736e-3f));
+    s = fma(s, r2, f32(-1.6666654611e-1f));
+    s = fma(fmul(s, r2), r, r);
+    Value c = f32(2.443315711809948e-5f);
+    c = fma(c, r2, f32(-1.388731625493765e-3f));
+    c = fma(c, r2, f32(4.166664568298827e-2f));
+    c = fma(fmul(c, r2), r2, fma(r2, f32(-0.5f), f32(1.0f)));
+    Value qi = band(arith::FPToSIOp::create(b, b.getI32Type(), q), 3);
+    Value swap = arith::CmpIOp::create(b, arith::CmpIPredicate::ne,
+                                       band(qi, 1), i32(0));
+    Value sinV = sel(swap, c, s), cosV = sel(swap, s, c);
+    Value negS = arith::CmpIOp::create(b, arith::CmpIPredicate::ne,
+                                       band(qi, 2), i32(0));
+    Value negC = arith::CmpIOp::create(
+        b, arith::CmpIPredicate::ne,
+        band(arith::AddIOp::create(b, qi, i32(1)), 2), i32(0));
+    sinV = sel(negS, arith::NegFOp::create(b, sinV), sinV);
+    cosV = sel(negC, arith::NegFOp::create(b, cosV), cosV);
+    return {sinV, cosV};
+  }
+
+  /// Weight element (row, col) of a [rows, cols] weight in `format`.
+  Value weightAt(WeightFormat format, Value w, Value row, Value col,
+                 int64_t cols);
+};
+
+Value Emitter::weightAt(WeightFormat format, Value w, Value row, Value col,
+                        int64_t cols) {
+  switch (format) {
+  case WeightFormat::f32:
+    return load(w, add(mul(row, cols), col));
+  case WeightFormat::f16:
+    return arith::ExtFOp::create(b, b.getF32Type(),
+                                 load(w, add(mul(row, cols), col)));
+  case WeightFormat::bf16: {
+    Value bits = arith::ExtUIOp::create(b, b.getI32Type(),
+                                        load(w, add(mul(row, cols), col)));
+    return bitcastF32(shl(bits, 16));
+  }
+  default:
+    break;
+  }
+  const int64_t be = formatBlockElems(format), bb = formatBlockBytes(format);
+  Value base = mul(add(mul(row, cols / be), div(col, be)), bb);
+  Value e = rem(col, be);
+  // The nibble of quant byte (e mod 16) in 32-element formats.
+  auto nibble32 = [&](int64_t qsOffset) {
+    Value byte = u8(w, add(add(base, qsOffset), rem(e, 16)));
+    return band(shr(byte, toI32(mul(div(e, 16), 4))), 15);
+  };
+  switch (format) {
+  case WeightFormat::q8_0:
+    return fmul(f16At(w, base), sitofp(s8(w, add(add(base, 2), e))));
+  case WeightFormat::q4_0:
+    return fmul(f16At(w, base),
+                sitofp(arith::SubIOp::create(b, nibble32(2), i32(8))));
+  case WeightFormat::q4_1:
+    return fadd(fmul(f16At(w, base), uitofp(nibble32(4))),
+                f16At(w, add(base, 2)));
+  case WeightFormat::q5_0:
+  case WeightFormat::q5_1: {
+    bool hasMin = format == WeightFormat::q5_1;
+    Value qh = u32At(w, add(base, hasMin ? 4 : 2));
+    Value high = band(shr(qh, toI32(e)), 1);
+    Value q = bor(nibble32(hasMin ? 8 : 6), shl(high, 4));
+    if (!hasMin)
+      return fmul(f16At(w, base),
+                  sitofp(arith::SubIOp::create(b, q, i32(16))));
+    return fadd(fmul(f16At(w, base), uitofp(q)), f16At(w, add(base, 2)));
+  }
+  case WeightFormat::q4_k:
+  case WeightFormat::q5_k: {
+    // 8 sub-blocks of 32 with 6-bit scales and mins (get_scale_min_k4).
+    Value g = div(e, 64), l = rem(e, 64), upper = div(l, 32);
+    Value j = add(mul(g, 2), upper);
+    Value s = add(base, 4);
+    Value low = ult(j, idx(4));
+    Value a = u8(w, add(s, sel(low, j, add(j, 4))));
+    Value bq = u8(w, add(s, sel(low, add(j, 4), sub(j, idx(4)))));
+    Value c = u8(w, add(s, j));
+    Value sc = sel(low, band(a, 63), bor(band(a, 15), shl(shr(bq, 6), 4)));
+    Value mn = sel(low, band(bq, 63), bor(shr(a, 4), shl(shr(c, 6), 4)));
+    bool five = format == WeightFormat::q5_k;
+    Value qsBase = add(base, five ? 48 : 16);
+    Value byte = u8(w, add(add(qsBase, mul(g, 32)), rem(l, 32)));
+    Value q = band(shr(byte, toI32(mul(upper, 4))), 15);
+    if (five) {
+      Value hb = band(shr(u8(w, add(add(base, 16), rem(l, 32))), toI32(j)), 1);
+      q = bor(q, shl(hb, 4));
+    }
+    Value d = fmul(f16At(w, base), uitofp(sc));
+    Value m = fmul(f16At(w, add(base, 2)), uitofp(mn));
+    return fsub(fmul(d, uitofp(q)), m);
+  }
+  case WeightFormat::q6_k: {
+    Value n = div(e, 128), r = rem(e, 128), qd = div(r, 32), l = rem(r, 32);
+    Value qlb = u8(w, add(base, add(add(mul(n, 64), l), mul(rem(qd, 2), 32))));
+    Value lo = band(shr(qlb, toI32(mul(div(qd, 2), 4))), 15);
+    Value qhb = u8(w, add(base, add(add(mul(n, 32), l), idx(128))));
+    Value hi = band(shr(qhb, toI32(mul(qd, 2))), 3);
+    Value q = arith::SubIOp::create(b, bor(lo, shl(hi, 4)), i32(32));
+    Value scIdx = add(add(base, 192), add(add(mul(n, 8), div(l, 16)), mul(qd, 2)));
+    Value d = fmul(f16At(w, add(base, 208)), sitofp(s8(w, scIdx)));
+    return fmul(d, sitofp(q));
+  }
+  default:
+    llvm_unreachable("float formats are handled above");
+  }
+}
+
+/// A 1-D buffer argument type: runtime-sized for SPIR-V (a runtime array),
+/// static for NVVM's bare-pointer convention (the size only documents).
+MemRefType bufferType(Target target, Type element, int64_t count) {
+  int64_t n = target == Target::SPIRV ? ShapedType::kDynamic
+                                      : std::max<int64_t>(count, 1);
+  return MemRefType::get({n}, element);
+}
+
+Type weightElementType(MLIRContext *ctx, WeightFormat format) {
+  switch (format) {
+  case WeightFormat::f32:
+    return Float32Type::get(ctx);
+  case WeightFormat::f16:
+    return Float16Type::get(ctx);
+  case WeightFormat::bf16:
+    return IntegerType::get(ctx, 16);
+  default:
+    return IntegerType::get(ctx, 8);
+  }
+}
+
+int64_t weightElementCount(WeightFormat format, int64_t elements) {
+  if (isFloatFormat(format))
+    return elements;
+  return elements / formatBlockElems(format) * formatBlockBytes(format);
+}
+
+} // namespace
+
+namespace gemmac::gpukernels {
+
+namespace {
+/// Creates kernel `name` with the given buffer arguments and `scratch`
+/// workgroup buffers of 64 floats (plus `extraScratch` more floats in one
+/// more buffer when > 0), and builds its body.
+struct KernelBuilder {
+  gpu::GPUModuleOp module;
+  Target target;
+
+  bool exists(StringRef name) { return module.lookupSymbol(name) != nullptr; }
+
+  void build(StringRef name, ArrayRef<Type> args, int scratch,
+             int64_t extraScratch,
+             llvm::function_ref<void(Emitter &, ValueRange, ValueRange)> body) {
+    MLIRContext *ctx = module.getContext();
+    ImplicitLocOpBuilder b(module.getLoc(), ctx);
+    b.setInsertionPointToEnd(module.getBody());
+    // Workgroup memory: the gpu dialect's address space for NVVM, Vulkan's
+    // numeric space 3 (map-memref-spirv-storage-class: Workgroup) for SPIR-V.
+    Attribute workgroup =
+        target == Target::NVVM
+            ? Attribute(gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup))
+            : Attribute(b.getI64IntegerAttr(3));
+    SmallVector<Type> shared;
+    for (int i = 0; i < scratch; ++i)
+      shared.push_back(MemRefType::get({kWG}, b.getF32Type(),
+                                       MemRefLayoutAttrInterface(), workgroup));
+    if (extraScratch > 0)
+      shared.push_back(MemRefType::get({extraScratch}, b.getF32Type(),
+                                       MemRefLayoutAttrInterface(), workgroup));
+    // NVVM takes workgroup memory as the function's attributions; the SPIR-V
+    // conversion takes it as allocations in the workgroup address space.
+    bool attributions = target == Target::NVVM;
+    auto fn = gpu::GPUFuncOp::create(
+        b, name, b.getFunctionType(args, {}),
+        attributions ? TypeRange(shared) : TypeRange(), TypeRange());
+    fn->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+    fn.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr({kWG, 1, 1}));
+    Block &entry = fn.getBody().front();
+    b.setInsertionPointToStart(&entry);
+    SmallVector<Value> sharedValues(fn.getWorkgroupAttributions());
+    if (!attributions)
+      for (Type t : shared)
+        sharedValues.push_back(memref::AllocOp::create(b, cast<MemRefType>(t)));
+    Emitter e(b);
+    body(e, fn.getArguments(), sharedValues);
+    gpu::ReturnOp::create(b);
+  }
+
+  Type buf(Type element, int64_t count) {
+    return bufferType(target, element, count);
+  }
+  Type f32Buf(int64_t count) {
+    return buf(Float32Type::get(module.getContext()), count);
+  }
+  Type params() {
+    return MemRefType::get({kNumParams},
+                           IntegerType::get(module.getContext(), 32));
+  }
+};
+
+/// The runtime scalar `p` of the params buffer as an index.
+Value param(Emitter &e, Value params, Param p) {
+  return e.toIndex(e.load(params, e.idx(p)));
+}
+} // namespace
+
+KernelLibrary::KernelLibrary(gpu::GPUModuleOp module, Target target)
+    : module(module), target(target) {}
+
+static std::string formatName(WeightFormat f) {
+  return stringifyWeightFormat(f).str();
+}
+
+std::string KernelLibrary::linear(WeightFormat format, int64_t rows,
+                                  int64_t cols) {
+  std::string name =
+      llvm::formatv("linear_{0}_{1}x{2}", formatName(format), rows, cols);
+  KernelBuilder kb{module, target};
+  if (kb.exists(name))
+    return name;
+  MLIRContext *ctx = module.getContext();
+  Type w = kb.buf(weightElementType(ctx, format),
+                  weightElementCount(format, rows * cols));
+  kb.build(name, {w, kb.f32Buf(kMaxBatch * cols), kb.f32Buf(kMaxBatch * rows)},
+           1, 0, [&](Emitter &e, ValueRange a, ValueRange shared) {
+             Value row = e.blockId(gpu::Dimension::x);
+             Value t = e.blockId(gpu::Dimension::y);
+             Value tid = e.threadId();
+             Value xBase = e.mul(t, cols);
+             Value partial =
+                 e.loop(tid, e.idx(cols), e.idx(kWG), {e.f32(0.0f)},
+                        [&](Value c, ValueRange acc) -> SmallVector<Value> {
+                          Value wv = e.weightAt(format, a[0], row, c, cols);
+                          Value xv = e.load(a[1], e.add(xBase, c));
+                          return {e.fma(wv, xv, acc[0])};
+                        })[0];
+             Value sum = e.reduce(partial, shared[0], tid, false);
+             e.when(e.eq(tid, e.idx(0)), [&] {
+               e.store(sum, a[2], e.add(e.mul(t, rows), row));
+             });
+           });
+  return name;
+}
+
+std::string KernelLibrary::geglu(WeightFormat format, int64_t rows,
+                                 int64_t cols) {
+  std::string name =
+      llvm::formatv("geglu_{0}_{1}x{2}", formatName(format), rows, cols);
+  KernelBuilder kb{module, target};
+  if (kb.exists(name))
+    return name;
+  MLIRContext *ctx = module.getContext();
+  Type w = kb.buf(weightElementType(ctx, format),
+                  weightElementCount(format, rows * cols));
+  kb.build(name,
+           {w, w, kb.f32Buf(kMaxBatch * cols), kb.f32Buf(kMaxBatch * rows)}, 1,
+           0, [&](Emitter &e, ValueRange a, ValueRange shared) {
+             Value row = e.blockId(gpu::Dimension::x);
+             Value t = e.blockId(gpu::Dimension::y);
+             Value tid = e.threadId();
+             Value xBase = e.mul(t, cols);
+             SmallVector<Value> partial = e.loop(
+                 tid, e.idx(cols), e.idx(kWG), {e.f32(0.0f), e.f32(0.0f)},
+                 [&](Value c, ValueRange acc) -> SmallVector<Value> {
+                   Value xv = e.load(a[2], e.add(xBase, c));
+                   Value g = e.weightAt(format, a[0], row, c, cols);
+                   Value u = e.weightAt(format, a[1], row, c, cols);
+                   return {e.fma(g, xv, acc[0]), e.fma(u, xv, acc[1])};
+                 });
+             Value gate = e.reduce(partial[0], shared[0], tid, false);
+             Value up = e.reduce(partial[1], shared[0], tid, false);
+             e.when(e.eq(tid, e.idx(0)), [&] {
+               e.store(e.fmul(e.geluTanh(gate), up), a[3],
+                       e.add(e.mul(t, rows), row));
+             });
+           });
+  return name;
+}
+
+std::string KernelLibrary::embed(WeightFormat format, int64_t rows,
+                                 int64_t cols, float scale) {
+  std::string name = llvm::formatv("embed_{0}_{1}x{2}_s{3}", formatName(format),
+                                   rows, cols, bitsOf(scale));
+  KernelBuilder kb{module, target};
+  if (kb.exists(name))
+    return name;
+  MLIRContext *ctx = module.getContext();
+  Type w = kb.buf(weightElementType(ctx, format),
+                  weightElementCount(format, rows * cols));
+  Type tokens = kb.buf(IntegerType::get(ctx, 32), kMaxBatch);
+  kb.build(name, {w, tokens, kb.f32Buf(kMaxBatch * cols)}, 0, 0,
+           [&](Emitter &e, ValueRange a, ValueRange) {
+             Value t = e.blockId(gpu::Dimension::y);
+             Value c = e.add(e.mul(e.blockId(gpu::Dimension::x), kWG),
+                             e.threadId());
+             e.when(e.ult(c, e.idx(cols)), [&] {
+               Value token = e.toIndex(e.load(a[1], t));
+               Value v = e.weightAt(format, a[0], token, c, cols);
+               e.store(e.fmul(v, e.f32(scale)), a[2],
+                       e.add(e.mul(t, cols), c));
+             });
+           });
+  return name;
+}
+
+std::string KernelLibrary::rmsNorm(int64_t width, int64_t group,
+                                   std::optional<WeightFormat> weight,
+                                   float eps) {
+  std::string name = llvm::formatv(
+      "rms_norm_{0}_g{1}_{2}_e{3}", width, group,
+      weight ? formatName(*weight) : std::string("unweighted"), bitsOf(eps));
+  KernelBuilder kb{module, target};
+  if (kb.exists(name))
+    return name;
+  MLIRContext *ctx = module.getContext();
+  SmallVector<Type> args = {kb.f32Buf(kMaxBatch * width),
+                            kb.f32Buf(kMaxBatch * width)};
+  if (weight)
+    args.push_back(kb.buf(weightElementType(ctx, *weight),
+                          weightElementCount(*weight, group)));
+  kb.build(name, args, 1, 0, [&](Emitter &e, ValueRange a, ValueRange shared) {
+    Value g = e.blockId(gpu::Dimension::x);
+    Value t = e.blockId(gpu::Dimension::y);
+    Value tid = e.threadId();
+    Value base = e.add(e.mul(t, width), e.mul(g, group));
+    Value partial = e.loop(tid, e.idx(group), e.idx(kWG), {e.f32(0.0f)},
+                           [&](Value i, ValueRange acc) -> SmallVector<Value> {
+                             Value x = e.load(a[0], e.add(base, i));
+                             return {e.fma(x, x, acc[0])};
+                           })[0];
+    Value sum = e.reduce(partial, shared[0], tid, false);
+    Value mean = e.fdiv(sum, e.f32(static_cast<float>(group)));
+    Value scale = e.fdiv(e.f32(1.0f),
+                         math::SqrtOp::create(e.b, e.fadd(mean, e.f32(eps))));
+    e.loop(tid, e.idx(group), e.idx(kWG), [&](Value i) {
+      Value y = e.fmul(e.load(a[0], e.add(base, i)), scale);
+      if (weight)
+        y = e.fmul(y, e.weightAt(*weight, a[2], e.idx(0), i, group));
+      e.store(y, a[1], e.add(base, i));
+    });
+  });
+  return name;
+}
+
+std::string KernelLibrary::rope(int64_t heads, int64_t headDim, float theta,
+                                int64_t freqDim, int64_t rotatedPairs) {
+  std::string name =
+      llvm::formatv("rope_h{0}_d{1}_t{2}_f{3}_p{4}", heads, headDim,
+                    bitsOf(theta), freqDim, rotatedPairs);
+  KernelBuilder kb{module, target};
+  if (kb.exists(name))
+    return name;
+  const int64_t width = heads * headDim, half = freqDim / 2;
+  const float thetaScale =
+      std::pow(theta, -2.0f / static_cast<float>(freqDim));
+  kb.build(name,
+           {kb.f32Buf(kMaxBatch * width), kb.f32Buf(kMaxBatch * width),
+            kb.params()},
+           0, 0, [&](Emitter &e, ValueRange a, ValueRange) {
+             Value h = e.blockId(gpu::Dimension::x);
+             Value t = e.blockId(gpu::Dimension::y);
+             Value tid = e.threadId();
+             Value base = e.add(e.mul(t, width), e.mul(h, headDim));
+             Value pos = e.add(param(e, a[2], kPos0), t);
+             Value posF = e.uitofp(e.toI32(pos));
+             e.loop(tid, e.idx(headDim), e.idx(kWG), [&](Value i) {
+               // Lane i of the head: rotated with its partner, or copied.
+               Value j = e.rem(i, half);
+               Value rotated = arith::AndIOp::create(e.b, 
+                   e.ult(i, e.idx(freqDim)), e.ult(j, e.idx(rotatedPairs)));
+               Value x = e.load(a[0], e.add(base, i));
+               auto ifOp = scf::IfOp::create(e.b, e.b.getF32Type(), rotated,
+                                             /*withElseRegion=*/true);
+               {
+                 OpBuilder::InsertionGuard guard(e.b);
+                 e.b.setInsertionPointToStart(ifOp.thenBlock());
+                 // The angle by repeated multiplication, as the CPU kernel.
+                 Value angle = e.loop(e.idx(0), j, e.idx(1), {posF},
+                                      [&](Value, ValueRange v) -> SmallVector<Value> {
+                                        return {e.fmul(v[0], e.f32(thetaScale))};
+                                      })[0];
+                 auto [s, c] = e.sincos(angle);
+                 Value first = e.ult(i, e.idx(half));
+                 Value partner = e.load(
+                     a[0], e.add(base, e.sel(first, e.add(i, half),
+                                             e.sub(i, e.idx(half)))));
+                 // first half: x c - p s; second half: p s + x c.
+                 Value sx = e.sel(first, e.fmul(partner, s),
+                                  arith::NegFOp::create(e.b, e.fmul(partner, s)));
+                 scf::YieldOp::create(e.b, e.fsub(e.fmul(x, c), sx));
+                 e.b.setInsertionPointToStart(ifOp.elseBlock());
+                 scf::YieldOp::create(e.b, x);
+               }
+               e.store(ifOp.getResult(0), a[1], e.add(base, i));
+             });
+           });
+  return name;
+}
+
+std::string KernelLibrary::attention(int64_t heads, int64_t kvHeads,
+                                     int64_t headDim, int64_t window,
+                                     int64_t ringRows, float scale,
+                                     bool f16Cache) {
+  std::string name = llvm::formatv(
+      "attention_h{0}_kv{1}_d{2}_w{3}_r{4}_s{5}_{6}", heads, kvHeads, headDim,
+      window, ringRows, bitsOf(scale), f16Cache ? "f16" : "f32");
+  KernelBuilder kb{module, target};
+  if (kb.exists(name))
+    return name;
+  MLIRContext *ctx = module.getContext();
+  const int64_t width = kvHeads * headDim, group = heads / kvHeads;
+  Type cacheElem = f16Cache ? Type(Float16Type::get(ctx)) : Float32Type::get(ctx);
+  Type cache = kb.buf(cacheElem, ringRows ? ringRows * width : int64_t(1) << 30);
+  Type q = kb.f32Buf(kMaxBatch * heads * headDim);
+  Type kv = kb.f32Buf(kMaxBatch * width);
+  // Arguments: q, k, v (the batch), k cache, v cache, out, params.
+  kb.build(
+      name, {q, kv, kv, cache, cache, q, kb.params()}, 2, headDim,
+      [&](Emitter &e, ValueRange a, ValueRange shared) {
+        Value scratch = shared[0], probs = shared[1], acc = shared[2];
+        Value h = e.blockId(gpu::Dimension::x);
+        Value t = e.blockId(gpu::Dimension::y);
+        Value tid = e.threadId();
+        Value pos0 = param(e, a[6], kPos0);
+        Value pos = e.add(pos0, t);
+        Value first = e.idx(0);
+        if (window > 0) {
+          Value lo = e.sub(e.add(pos, 1), e.idx(window));
+          first = e.sel(e.ult(pos, e.idx(window)), e.idx(0), lo);
+        }
+        Value g = e.div(h, group);
+        Value qBase = e.add(e.mul(t, heads * headDim), e.mul(h, headDim));
+        // Element i of the key or value at position p: from the cache before
+        // pos0, else from the batch (rounded as the cache would store it).
+        auto kvAt = [&](Value cacheBuf, Value fresh, Value p, Value i) {
+          Value inCache = e.ult(p, pos0);
+          auto ifOp = scf::IfOp::create(e.b, e.b.getF32Type(), inCache, true);
+          OpBuilder::InsertionGuard guard(e.b);
+          e.b.setInsertionPointToStart(ifOp.thenBlock());
+          Value r = ringRows ? e.rem(p, ringRows) : p;
+          Value v = e.load(cacheBuf, e.add(e.add(e.mul(r, width),
+                                                 e.mul(g, headDim)), i));
+          if (f16Cache)
+            v = arith::ExtFOp::create(e.b, e.b.getF32Type(), v);
+          scf::YieldOp::create(e.b, v);
+          e.b.setInsertionPointToStart(ifOp.elseBlock());
+          Value f = e.load(fresh, e.add(e.add(e.mul(e.sub(p, pos0), width),
+                                              e.mul(g, headDim)), i));
+          if (f16Cache)
+            f = arith::ExtFOp::create(
+                e.b, e.b.getF32Type(),
+                Value(arith::TruncFOp::create(e.b, e.b.getF16Type(), f)));
+          scf::YieldOp::create(e.b, f);
+          return ifOp.getResult(0);
+        };
+        e.loop(tid, e.idx(headDim), e.idx(kWG),
+               [&](Value i) { e.store(e.f32(0.0f), acc, i); });
+        Value negInf = e.f32(-INFINITY);
+        SmallVector<Value> ms = e.loop(
+            first, e.add(pos, 1), e.idx(kWG), {negInf, e.f32(0.0f)},
+            [&](Value tile, ValueRange carried) -> SmallVector<Value> {
+              Value m = carried[0], s = carried[1];
+              Value kp = e.add(tile, tid);
+              Value visible = e.ule(kp, pos);
+              auto ifOp = scf::IfOp::create(e.b, e.b.getF32Type(), visible, true);
+              {
+                OpBuilder::InsertionGuard guard(e.b);
+                e.b.setInsertionPointToStart(ifOp.thenBlock());
+                Value dot = e.loop(e.idx(0), e.idx(headDim), e.idx(1),
+                                   {e.f32(0.0f)},
+                                   [&](Value i, ValueRange d) -> SmallVector<Value> {
+                                     Value qi = e.load(a[0], e.add(qBase, i));
+                                     return {e.fma(qi, kvAt(a[3], a[1], kp, i),
+                                                   d[0])};
+                                   })[0];
+                scf::YieldOp::create(e.b, e.fmul(dot, e.f32(scale)));
+                e.b.setInsertionPointToStart(ifOp.elseBlock());
+                scf::YieldOp::create(e.b, negInf);
+              }
+              Value score = ifOp.getResult(0);
+              Value tileMax = e.reduce(score, scratch, tid, true);
+              Value mNew = e.fmax(m, tileMax);
+              Value p = e.exp(e.fsub(score, mNew));
+              e.store(p, probs, tid);
+              Value psum = e.reduce(p, scratch, tid, false);
+              Value corr = e.exp(e.fsub(m, mNew));
+              Value sNew = e.fma(s, corr, psum);
+              // Each thread owns lanes i = tid, tid + 64, ... of the output.
+              Value count = e.sub(e.add(pos, 1), tile);
+              Value n = e.sel(e.ult(count, e.idx(kWG)), count, e.idx(kWG));
+              e.loop(tid, e.idx(headDim), e.idx(kWG), [&](Value i) {
+                Value o = e.fmul(e.load(acc, i), corr);
+                o = e.loop(e.idx(0), n, e.idx(1), {o},
+                           [&](Value j, ValueRange v) -> SmallVector<Value> {
+                             Value vj = kvAt(a[4], a[2], e.add(tile, j), i);
+                             return {e.fma(e.load(probs, j), vj, v[0])};
+                           })[0];
+                e.store(o, acc, i);
+              });
+              return {mNew, sNew};
+            });
+        Value inv = e.fdiv(e.f32(1.0f), ms[1]);
+        Value oBase = qBase;
+        e.loop(tid, e.idx(headDim), e.idx(kWG), [&](Value i) {
+          e.store(e.fmul(e.load(acc, i), inv), a[5], e.add(oBase, i));
+        });
+      });
+  return name;
+}
+
+std::string KernelLibrary::kvStore(int64_t width, int64_t ringRows,
+                                   bool f16Cache) {
+  std::string name = llvm::formatv("kv_store_{0}_r{1}_{2}", width, ringRows,
+                                   f16Cache ? "f16" : "f32");
+  KernelBuilder kb{module, target};
+  if (kb.exists(name))
+    return name;
+  MLIRContext *ctx = module.getContext();
+  Type cacheElem = f16Cache ? Type(Float16Type::get(ctx)) : Float32Type::get(ctx);
+  Type cache = kb.buf(cacheElem, ringRows ? ringRows * width : int64_t(1) << 30);
+  Type kv = kb.f32Buf(kMaxBatch * width);
+  kb.build(name, {kv, kv, cache, cache, kb.params()}, 0, 0,
+           [&](Emitter &e, ValueRange a, ValueRange) {
+             Value t = e.blockId(gpu::Dimension::y);
+             Value i = e.add(e.mul(e.blockId(gpu::Dimension::x), kWG),
+                             e.threadId());
+             Value tokens = param(e, a[4], kTokens);
+             Value pos = e.add(param(e, a[4], kPos0), t);
+             Value store = e.ult(i, e.idx(width));
+             if (ringRows) // only the batch's last ringRows tokens survive
+               store = arith::AndIOp::create(e.b, 
+                   store, e.ule(tokens, e.add(t, ringRows)));
+             e.when(store, [&] {
+               Value r = ringRows ? e.rem(pos, ringRows) : pos;
+               for (int c = 0; c < 2; ++c) {
+                 Value v = e.load(a[c], e.add(e.mul(t, width), i));
+                 if (f16Cache)
+                   v = arith::TruncFOp::create(e.b, e.b.getF16Type(), v);
+                 e.store(v, a[2 + c], e.add(e.mul(r, width), i));
+               }
+             });
+           });
+  return name;
+}
+
+std::string KernelLibrary::unary(Unary op, int64_t width, float constant) {
+  static const char *names[] = {"scale", "gelu_tanh", "gelu_erf", "softcap",
+                                "copy"};
+  std::string name = llvm::formatv("{0}_{1}", names[static_cast<int>(op)],
+                                   width);
+  if (op == Unary::Scale || op == Unary::Softcap)
+    name += "_c" + bitsOf(constant);
+  KernelBuilder kb{module, target};
+  if (kb.exists(name))
+    return name;
+  Type act = kb.f32Buf(kMaxBatch * width);
+  kb.build(name, {act, act}, 0, 0, [&](Emitter &e, ValueRange a, ValueRange) {
+    Value t = e.blockId(gpu::Dimension::y);
+    Value i = e.add(e.mul(e.blockId(gpu::Dimension::x), kWG), e.threadId());
+    e.when(e.ult(i, e.idx(width)), [&] {
+      Value at = e.add(e.mul(t, width), i);
+      Value x = e.load(a[0], at);
+      Value y = x;
+      switch (op) {
+      case Unary::Scale:
+        y = e.fmul(x, e.f32(constant));
+        break;
+      case Unary::GeluTanh:
+        y = e.geluTanh(x);
+        break;
+      case Unary::GeluErf:
+        y = e.geluErf(x);
+        break;
+      case Unary::Softcap:
+        y = e.fmul(e.tanh(e.fmul(x, e.f32(1.0f / constant))), e.f32(constant));
+        break;
+      case Unary::Copy:
+        break;
+      }
+      e.store(y, a[1], at);
+    });
+  });
+  return name;
+}
+
+std::string KernelLibrary::binary(Binary op, int64_t width) {
+  std::string name = llvm::formatv("{0}_{1}", op == Binary::Add ? "add" : "mul",
+                                   width);
+  KernelBuilder kb{module, target};
+  if (kb.exists(name))
+    return name;
+  Type act = kb.f32Buf(kMaxBatch * width);
+  kb.build(name, {act, act, act}, 0, 0, [&](Emitter &e, ValueRange a, ValueRange) {
+    Value t = e.blockId(gpu::Dimension::y);
+    Value i = e.add(e.mul(e.blockId(gpu::Dimension::x), kWG), e.threadId());
+    e.when(e.ult(i, e.idx(width)), [&] {
+      Value at = e.add(e.mul(t, width), i);
+      Value x = e.load(a[0], at), y = e.load(a[1], at);
+      e.store(op == Binary::Add ? e.fadd(x, y) : e.fmul(x, y), a[2], at);
+    });
+  });
+  return name;
+}
+
+std::string KernelLibrary::scaleByWeight(int64_t width) {
+  std::string name = llvm::formatv("scale_by_weight_{0}", width);
+  KernelBuilder kb{module, target};
+  if (kb.exists(name))
+    return name;
+  Type act = kb.f32Buf(kMaxBatch * width);
+  kb.build(name, {act, kb.f32Buf(1), act}, 0, 0,
+           [&](Emitter &e, ValueRange a, ValueRange) {
+             Value t = e.blockId(gpu::Dimension::y);
+             Value i = e.add(e.mul(e.blockId(gpu::Dimension::x), kWG),
+                             e.threadId());
+             e.when(e.ult(i, e.idx(width)), [&] {
+               Value at = e.add(e.mul(t, width), i);
+               e.store(e.fmul(e.load(a[0], at), e.load(a[1], e.idx(0))), a[2],
+                       at);
+             });
+           });
+  return name;
+}
+
+std::string KernelLibrary::columnSlice(int64_t width, int64_t offset,
+                                       int64_t size) {
+  std::string name =
+      llvm::formatv("column_slice_{0}_{1}_{2}", width, offset, size);
+  KernelBuilder kb{module, target};
+  if (kb.exists(name))
+    return name;
+  kb.build(name, {kb.f32Buf(kMaxBatch * width), kb.f32Buf(kMaxBatch * size)},
+           0, 0, [&](Emitter &e, ValueRange a, ValueRange) {
+             Value t = e.blockId(gpu::Dimension::y);
+             Value i = e.add(e.mul(e.blockId(gpu::Dimension::x), kWG),
+                             e.threadId());
+             e.when(e.ult(i, e.idx(size)), [&] {
+               Value x = e.load(a[0], e.add(e.add(e.mul(t, width), offset), i));
+               e.store(x, a[1], e.add(e.mul(t, size), i));
+             });
+           });
+  return name;
+}
+
+std::string KernelLibrary::lastRows(int64_t width) {
+  std::string name = llvm::formatv("last_rows_{0}", width);
+  KernelBuilder kb{module, target};
+  if (kb.exists(name))
+    return name;
+  Type act = kb.f32Buf(kMaxBatch * width);
+  kb.build(name, {act, act, kb.params()}, 0, 0,
+           [&](Emitter &e, ValueRange a, ValueRange) {
+             Value t = e.blockId(gpu::Dimension::y);
+             Value i = e.add(e.mul(e.blockId(gpu::Dimension::x), kWG),
+                             e.threadId());
+             e.when(e.ult(i, e.idx(width)), [&] {
+               Value skip = e.sub(param(e, a[2], kTokens),
+                                  param(e, a[2], kOutRows));
+               Value x = e.load(a[0], e.add(e.mul(e.add(skip, t), width), i));
+               e.store(x, a[1], e.add(e.mul(t, width), i));
+             });
+           });
+  return name;
+}
+
+} // namespace gemmac::gpukernels

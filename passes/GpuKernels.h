@@ -1,0 +1,87 @@
+//===- GpuKernels.h - Gemma 4's device kernels in the gpu dialect -*- C++ -*-===//
+//
+// Builds the kernels a GPU program launches as `gpu.func`s in one
+// `gpu.module`, each specialized for its shapes (every size a constant). One
+// kernel source serves CUDA and Vulkan: the kernels use only gpu, scf, arith,
+// math.fma/sqrt and memref ops, which lower both to NVVM (PTX) and to SPIR-V.
+// exp and tanh are written out in arith (ggml's polynomial exp) so that no
+// vendor math library (libdevice) is needed.
+//
+// Conventions (the host side launches with these):
+//   - 64 threads per workgroup along x; grid.y is the token (row) index.
+//   - Buffers are 1-D memrefs passed as bare pointers: static sizes for
+//     NVVM, runtime-sized (`?`) for SPIR-V, where they become runtime arrays.
+//   - Runtime scalars come in a small i32 buffer `params`:
+//     [0] tokens in the batch, [1] position of the first token,
+//     [2] rows of the output (n_out), [3] rows of per-context KV caches.
+//   - Weights are bytes in their GGUF block format ("rows" layout); F32, F16
+//     and BF16 weights are typed views (f32, f16, i16).
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "dialects/gemma/GemmaDialect.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/Builders.h"
+
+#include <string>
+
+namespace gemmac::gpukernels {
+
+enum class Target { NVVM, SPIRV };
+
+constexpr int64_t kWorkgroupSize = 64;
+constexpr int64_t kMaxBatch = 512; // tokens per forward call
+
+/// Index of each runtime scalar in the params buffer.
+enum Param { kTokens = 0, kPos0 = 1, kOutRows = 2, kContextRows = 3,
+             kNumParams = 8 };
+
+/// Element-wise kernels over [rows, width] activations.
+enum class Unary { Scale, GeluTanh, GeluErf, Softcap, Copy };
+enum class Binary { Add, Mul };
+
+/// Adds kernels to `module` on demand; each builder returns the kernel's
+/// symbol name and builds it once per distinct specialization.
+class KernelLibrary {
+public:
+  KernelLibrary(mlir::gpu::GPUModuleOp module, Target target);
+
+  /// y[t, r] = sum_c x[t, c] * W[r, c]. Grid (rows, tokens).
+  std::string linear(gemma::WeightFormat format, int64_t rows, int64_t cols);
+  /// y = gelu_tanh(x Wg^T) * (x Wu^T). Grid (rows, tokens).
+  std::string geglu(gemma::WeightFormat format, int64_t rows, int64_t cols);
+  /// y[t, c] = W[token[t], c] * scale. Grid (ceil(cols/64), tokens).
+  std::string embed(gemma::WeightFormat format, int64_t rows, int64_t cols,
+                    float scale);
+  /// RMSNorm over groups of `group` columns, optionally times a weight of
+  /// `group` elements. Grid (width/group, tokens).
+  std::string rmsNorm(int64_t width, int64_t group,
+                      std::optional<gemma::WeightFormat> weight, float eps);
+  /// NeoX RoPE of `heads` heads. Grid (heads, tokens).
+  std::string rope(int64_t heads, int64_t headDim, float theta,
+                   int64_t freqDim, int64_t rotatedPairs);
+  /// Causal attention over the KV cache (positions before pos0) and the
+  /// batch's fresh K/V, `window` 0 for global layers. Grid (heads, tokens).
+  std::string attention(int64_t heads, int64_t kvHeads, int64_t headDim,
+                        int64_t window, int64_t ringRows, float scale,
+                        bool f16Cache);
+  /// Writes the batch's K and V into the cache (a ring of `ringRows` rows,
+  /// or one row per position when 0). Grid (ceil(width/64), tokens).
+  std::string kvStore(int64_t width, int64_t ringRows, bool f16Cache);
+  std::string unary(Unary op, int64_t width, float constant = 0.0f);
+  std::string binary(Binary op, int64_t width);
+  /// y = x * (a scalar read from a weight). Grid (ceil(width/64), tokens).
+  std::string scaleByWeight(int64_t width);
+  /// y[t, :] = x[t, offset:offset+size]. Grid (ceil(size/64), tokens).
+  std::string columnSlice(int64_t width, int64_t offset, int64_t size);
+  /// y[t, :] = x[tokens - n_out + t, :]. Grid (ceil(width/64), n_out).
+  std::string lastRows(int64_t width);
+
+private:
+  mlir::gpu::GPUModuleOp module;
+  Target target;
+};
+
+} // namespace gemmac::gpukernels

@@ -1,0 +1,185 @@
+//===- LowerToGPU.cpp - the device kernels of a GPU target ----------------===//
+//
+// The kernel phase for CUDA and Vulkan, device half: each gemma op of the
+// entry function asks the kernel library (GpuKernels.h) for its specialized
+// kernel, which lands once in `gpu.module @gemmac_kernels`; the op records
+// the kernel's name in `gpu_kernel`, which the host side launches.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialects/gemma/GemmaDialect.h"
+#include "passes/GpuKernels.h"
+#include "passes/KVPlan.h"
+#include "passes/Passes.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+namespace gemmac {
+#define GEN_PASS_DEF_LOWERTOGPU
+#include "passes/Passes.h.inc"
+} // namespace gemmac
+
+using namespace mlir;
+using namespace gemmac;
+using namespace gemmac::gemma;
+using gpukernels::KernelLibrary;
+
+namespace {
+
+int64_t widthOf(Value v) {
+  return cast<RankedTensorType>(v.getType()).getDimSize(1);
+}
+
+/// The kernel of one op, or failure with a diagnostic.
+FailureOr<std::string> kernelFor(Operation *op, KernelLibrary &lib,
+                                 const std::map<int64_t, KVCacheAttr> &plan,
+                                 bool f16Cache) {
+  auto cacheOf = [&](int64_t id) -> FailureOr<KVCacheAttr> {
+    auto it = plan.find(id);
+    if (it == plan.end())
+      return op->emitOpError("uses KV cache ") << id << ", which the plan lacks";
+    return it->second;
+  };
+  using R = FailureOr<std::string>;
+  return llvm::TypeSwitch<Operation *, R>(op)
+      .Case<EmbedOp>([&](EmbedOp e) -> R {
+        WeightType t = e.getTable().getType();
+        return lib.embed(t.getFormat(), t.getRows(), t.getCols(),
+                         e.getScale().convertToFloat());
+      })
+      .Case<RMSNormOp>([&](RMSNormOp n) -> R {
+        std::optional<WeightFormat> wf;
+        if (Value w = n.getWeight())
+          wf = cast<WeightType>(w.getType()).getFormat();
+        return lib.rmsNorm(widthOf(n.getInput()), n.getGroup(), wf,
+                           n.getEps().convertToFloat());
+      })
+      .Case<LinearOp>([&](LinearOp l) -> R {
+        WeightType t = l.getWeight().getType();
+        return lib.linear(t.getFormat(), t.getRows(), t.getCols());
+      })
+      .Case<GeGLUOp>([&](GeGLUOp g) -> R {
+        if (g.getApproximation() != GeluApprox::tanh)
+          return op->emitOpError("has no GPU kernel for erf GELU in geglu");
+        WeightType t = g.getGate().getType();
+        if (g.getUp().getType() != t)
+          return op->emitOpError("gate and up weights differ in format or "
+                                 "shape; the GPU kernel reads both alike");
+        return lib.geglu(t.getFormat(), t.getRows(), t.getCols());
+      })
+      .Case<RopeOp>([&](RopeOp r) -> R {
+        RopeAttr rope = r.getRope();
+        return lib.rope(r.getNumHeads(), r.getHeadDim(),
+                        static_cast<float>(rope.getThetaValue()),
+                        rope.getFreqDim(), rope.getRotatedPairs());
+      })
+      .Case<AttentionOp>([&](AttentionOp a) -> R {
+        auto cache = cacheOf(a.getKvCache());
+        if (failed(cache))
+          return failure();
+        return lib.attention(a.getNumHeads(), a.getNumKvHeads(),
+                             a.getHeadDim(), a.getWindow(), cache->getRows(),
+                             a.getScale().convertToFloat(), f16Cache);
+      })
+      .Case<KVStoreOp>([&](KVStoreOp s) -> R {
+        auto cache = cacheOf(s.getKvCache());
+        if (failed(cache))
+          return failure();
+        return lib.kvStore(cache->getWidth(), cache->getRows(), f16Cache);
+      })
+      .Case<AddOp>([&](AddOp o) -> R {
+        return lib.binary(gpukernels::Binary::Add, widthOf(o.getResult()));
+      })
+      .Case<MulOp>([&](MulOp o) -> R {
+        return lib.binary(gpukernels::Binary::Mul, widthOf(o.getResult()));
+      })
+      .Case<ScaleOp>([&](ScaleOp s) -> R {
+        return lib.unary(gpukernels::Unary::Scale, widthOf(s.getResult()),
+                         s.getFactor().convertToFloat());
+      })
+      .Case<ScaleByWeightOp>([&](ScaleByWeightOp s) -> R {
+        return lib.scaleByWeight(widthOf(s.getResult()));
+      })
+      .Case<GeluOp>([&](GeluOp g) -> R {
+        return lib.unary(g.getApproximation() == GeluApprox::tanh
+                             ? gpukernels::Unary::GeluTanh
+                             : gpukernels::Unary::GeluErf,
+                         widthOf(g.getResult()));
+      })
+      .Case<SoftcapOp>([&](SoftcapOp s) -> R {
+        return lib.unary(gpukernels::Unary::Softcap, widthOf(s.getResult()),
+                         s.getCap().convertToFloat());
+      })
+      .Case<ColumnSliceOp>([&](ColumnSliceOp s) -> R {
+        return lib.columnSlice(widthOf(s.getInput()), s.getOffset(),
+                               s.getSize());
+      })
+      .Case<LastRowsOp>([&](LastRowsOp r) -> R {
+        return lib.lastRows(widthOf(r.getInput()));
+      })
+      .Default([&](Operation *other) -> R {
+        return other->emitOpError("has no GPU kernel");
+      });
+}
+
+struct LowerToGPUPass : public gemmac::impl::LowerToGPUBase<LowerToGPUPass> {
+  using LowerToGPUBase::LowerToGPUBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    gpukernels::Target kind;
+    if (target == "nvvm") {
+      kind = gpukernels::Target::NVVM;
+    } else if (target == "spirv") {
+      kind = gpukernels::Target::SPIRV;
+    } else {
+      module.emitError("gemma-lower-to-gpu: unknown target '")
+          << target << "' (nvvm or spirv)";
+      return signalPassFailure();
+    }
+    func::FuncOp entry;
+    for (auto fn : module.getOps<func::FuncOp>())
+      if (fn->hasAttr(attr::kEntry))
+        entry = fn;
+    if (!entry) {
+      module.emitError("no function marked gemma.entry");
+      return signalPassFailure();
+    }
+    bool f16Cache = true;
+    if (auto t = module->getAttrOfType<StringAttr>("gemma.kv_cache_type"))
+      f16Cache = t.getValue() != "f32";
+
+    // The plan of gemma-plan-kv-cache, or one row per context token.
+    std::map<int64_t, KVCacheAttr> plan;
+    if (auto recorded = module->getAttrOfType<ArrayAttr>("gemma.kv_plan")) {
+      for (Attribute a : recorded)
+        if (auto cache = dyn_cast<KVCacheAttr>(a))
+          plan[cache.getOwner()] = cache;
+    } else {
+      auto computed = computeKVPlan(module, entry, /*rings=*/false);
+      if (failed(computed))
+        return signalPassFailure();
+      plan = std::move(*computed);
+    }
+
+    OpBuilder b(module.getBodyRegion());
+    b.setInsertionPointToEnd(module.getBody());
+    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                    b.getUnitAttr());
+    auto kernels = gpu::GPUModuleOp::create(b, module.getLoc(),
+                                            "gemmac_kernels");
+    KernelLibrary lib(kernels, kind);
+    for (Operation &op : entry.front()) {
+      if (isa<WeightOp, func::ReturnOp>(op))
+        continue;
+      FailureOr<std::string> name = kernelFor(&op, lib, plan, f16Cache);
+      if (failed(name))
+        return signalPassFailure();
+      op.setAttr("gpu_kernel", FlatSymbolRefAttr::get(b.getContext(), *name));
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,75 @@
+// RUN: gemmac-opt %s -gemma-lower-to-gpu | FileCheck %s --check-prefixes=CHECK,NVVM
+// RUN: gemmac-opt %s '-gemma-lower-to-gpu=target=spirv' | FileCheck %s --check-prefixes=CHECK,SPIRV
+// RUN: not gemmac-opt %s '-gemma-lower-to-gpu=target=metal' 2>&1 | FileCheck %s --check-prefix=BADTARGET
+
+// The device half of a GPU target: one kernel per distinct specialization
+// in gpu.module @gemmac_kernels, named after its constants, and each op
+// records the kernel it launches. NVVM buffers are static (bare pointers),
+// SPIR-V ones runtime-sized.
+
+module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], width = 16, rows = 8, offset = 0, per_token = 0>], gemma.weights_bytes = 4096 : i64, gemma.weights_fingerprint = 7 : i64, gemma.vocab_size = 64 : i64, gemma.hidden_size = 32 : i64, gemma.num_layers = 1 : i64, gemma.context_length = 128 : i64} {
+  gemma.weight_def @emb : !gemma.weight<q8_0, [64, 32]> {source_offset = 0 : i64, blob_offset = 0 : i64}
+  gemma.weight_def @norm : !gemma.weight<f32, [32]> {source_offset = 0 : i64, blob_offset = 2176 : i64}
+  gemma.weight_def @wq : !gemma.weight<q8_0, [32, 32]> {source_offset = 0 : i64, blob_offset = 2304 : i64}
+  gemma.weight_def @wk : !gemma.weight<q8_0, [16, 32]> {source_offset = 0 : i64, blob_offset = 3456 : i64}
+  gemma.weight_def @s : !gemma.weight<f32, [1]> {source_offset = 0 : i64, blob_offset = 4032 : i64, value = dense<0.5> : tensor<1xf32>}
+  func.func @forward(%tokens: tensor<?xi32>, %pos0: index, %n: index) -> tensor<?x64xf32> attributes {gemma.entry} {
+    %emb = gemma.weight @emb : !gemma.weight<q8_0, [64, 32]>
+    %norm = gemma.weight @norm : !gemma.weight<f32, [32]>
+    %wq = gemma.weight @wq : !gemma.weight<q8_0, [32, 32]>
+    %wk = gemma.weight @wk : !gemma.weight<q8_0, [16, 32]>
+    %s = gemma.weight @s : !gemma.weight<f32, [1]>
+    %x = gemma.embed %tokens, %emb {scale = 2.0 : f32} : tensor<?xi32>, !gemma.weight<q8_0, [64, 32]> -> tensor<?x32xf32>
+    %a = gemma.rms_norm %x, %norm : !gemma.weight<f32, [32]> {eps = 1.0e-6 : f32, group = 32 : i64} : tensor<?x32xf32> -> tensor<?x32xf32>
+    %q = gemma.linear %a, %wq : tensor<?x32xf32>, !gemma.weight<q8_0, [32, 32]> -> tensor<?x32xf32>
+    %qr = gemma.rope %q, %pos0 {num_heads = 2 : i64, head_dim = 16 : i64, rope = #gemma.rope<theta = 1.0e4, rotated_pairs = 8, freq_dim = 16>} : tensor<?x32xf32> -> tensor<?x32xf32>
+    %q2 = gemma.linear %a, %wq : tensor<?x32xf32>, !gemma.weight<q8_0, [32, 32]> -> tensor<?x32xf32>
+    %k = gemma.linear %a, %wk : tensor<?x32xf32>, !gemma.weight<q8_0, [16, 32]> -> tensor<?x16xf32>
+    %v = gemma.rms_norm %k {eps = 1.0e-6 : f32, group = 16 : i64} : tensor<?x16xf32> -> tensor<?x16xf32>
+    %o = gemma.attention %qr, %k, %v, %pos0 {layer = 0 : i64, num_heads = 2 : i64, num_kv_heads = 1 : i64, head_dim = 16 : i64, window = 8 : i64, kv_cache = 0 : i64, scale = 1.0 : f32} : tensor<?x32xf32>, tensor<?x16xf32>, tensor<?x16xf32> -> tensor<?x32xf32>
+    gemma.kv_store %k, %v, %pos0 {kv_cache = 0 : i64} : tensor<?x16xf32>, tensor<?x16xf32>
+    %h = gemma.add %x, %o : tensor<?x32xf32>
+    %g = gemma.gelu %h {approximation = #gemma<gelu tanh>} : tensor<?x32xf32>
+    %hs = gemma.scale_by_weight %g, %s : tensor<?x32xf32>, !gemma.weight<f32, [1]> -> tensor<?x32xf32>
+    %last = gemma.last_rows %hs, %n : tensor<?x32xf32>
+    %logits = gemma.linear %last, %emb : tensor<?x32xf32>, !gemma.weight<q8_0, [64, 32]> -> tensor<?x64xf32>
+    %c = gemma.softcap %logits {cap = 30.0 : f32} : tensor<?x64xf32>
+    return %c : tensor<?x64xf32>
+  }
+}
+
+// CHECK: module attributes {gemma.context_length = 128 : i64{{.*}}gpu.container_module
+// CHECK: gemma.embed {{.*}}gpu_kernel = @embed_q8_0_64x32_s40000000
+// CHECK: gemma.rms_norm {{.*}}gpu_kernel = @rms_norm_32_g32_f32_e358637bd
+// CHECK: gemma.linear {{.*}}gpu_kernel = @linear_q8_0_32x32
+// CHECK: gemma.rope {{.*}}gpu_kernel = @rope_h2_d16_t461c4000_f16_p8
+// The second 32x32 projection shares the first one's kernel.
+// CHECK: gemma.linear {{.*}}gpu_kernel = @linear_q8_0_32x32
+// CHECK: gemma.linear {{.*}}gpu_kernel = @linear_q8_0_16x32
+// CHECK: gemma.rms_norm {{.*}}gpu_kernel = @rms_norm_16_g16_unweighted_e358637bd
+// The window-8 cache is a ring of 8 rows.
+// CHECK: gemma.attention {{.*}}gpu_kernel = @attention_h2_kv1_d16_w8_r8_s3f800000_f16
+// CHECK: gemma.kv_store {{.*}}gpu_kernel = @kv_store_16_r8_f16
+// CHECK: gemma.add {{.*}}gpu_kernel = @add_32
+// CHECK: gemma.gelu {{.*}}gpu_kernel = @gelu_tanh_32
+// CHECK: gemma.scale_by_weight {{.*}}gpu_kernel = @scale_by_weight_32
+// CHECK: gemma.last_rows {{.*}}gpu_kernel = @last_rows_32
+// CHECK: gemma.linear {{.*}}gpu_kernel = @linear_q8_0_64x32
+// CHECK: gemma.softcap {{.*}}gpu_kernel = @softcap_64_c41f00000
+// CHECK: gpu.module @gemmac_kernels
+// 64 x 32 Q8_0 = 64 x 34 bytes; activations sized for 512 tokens.
+// NVVM: gpu.func @embed_q8_0_64x32_s40000000(%{{.*}}: memref<2176xi8>, %{{.*}}: memref<512xi32>, %{{.*}}: memref<16384xf32>) kernel attributes {known_block_size = array<i32: 64, 1, 1>}
+// SPIRV: gpu.func @embed_q8_0_64x32_s40000000(%{{.*}}: memref<?xi8>, %{{.*}}: memref<?xi32>, %{{.*}}: memref<?xf32>) kernel
+// Reductions go through 64 floats of workgroup memory: attributions for
+// NVVM, allocations in Vulkan's workgroup space 3 for SPIR-V.
+// NVVM: gpu.func @linear_q8_0_32x32({{.*}}) workgroup(%{{.*}} : memref<64xf32, #gpu.address_space<workgroup>>) kernel
+// SPIRV: gpu.func @linear_q8_0_32x32({{.*}}) kernel
+// SPIRV: memref.alloc() : memref<64xf32, 3>
+// CHECK: gpu.barrier
+// CHECK-NOT: gpu.func @linear_q8_0_32x32
+// NVVM: gpu.func @attention_h2_kv1_d16_w8_r8_s3f800000_f16({{.*}}) workgroup({{.*}}memref<64xf32, #gpu.address_space<workgroup>>, {{.*}}memref<64xf32, #gpu.address_space<workgroup>>, {{.*}}memref<16xf32, #gpu.address_space<workgroup>>)
+// SPIRV: gpu.func @attention_h2_kv1_d16_w8_r8_s3f800000_f16(
+// SPIRV-COUNT-2: memref.alloc() : memref<64xf32, 3>
+// SPIRV: memref.alloc() : memref<16xf32, 3>
+
+// BADTARGET: unknown target 'metal' (nvvm or spirv)
