@@ -99,41 +99,67 @@ struct Shape {
   int64_t hd, width, window, capacity, pos0;
 };
 
+/// In-register transpose of eight rows of eight floats.
+inline void transpose8(__m256 r[8]) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+    r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+  }
+}
+
 /// Loads positions [tile, tile + 64) of kv head g that lie in [lo, hi] into
-/// a transposed key tile kt[i * 64 + j] and a value tile vt[j * hd + i].
+/// a transposed key tile kt[i * 64 + j] and a value tile vt[j * hd + i]
+/// (hidden positions: zero keys; their value rows are never read). Keys are
+/// transposed eight positions by eight dims in registers.
 template <typename T>
 void loadTile(const Shape &s, int64_t g, int64_t tile, int64_t lo, int64_t hi,
               const float *k, const float *v, const T *kCache,
               const T *vCache, float *kt, float *vt) {
   const int64_t hd = s.hd;
-  for (int j = 0; j < kTile; ++j) {
-    const int64_t kp = tile + j;
-    float *vrow = vt + j * hd;
-    if (kp < lo || kp > hi) {
-      for (int64_t i = 0; i < hd; ++i)
-        kt[i * kTile + j] = 0.0f;
-      continue;
+  for (int j0 = 0; j0 < kTile; j0 += 8) {
+    // Where each of the eight positions' key and value rows come from.
+    const T *kc[8] = {}, *vc[8] = {};
+    const float *kf[8] = {}, *vf[8] = {};
+    for (int l = 0; l < 8; ++l) {
+      const int64_t kp = tile + j0 + l;
+      if (kp < lo || kp > hi)
+        continue;
+      if (kp < s.pos0) {
+        const int64_t r = s.window > 0 ? kp % s.capacity : kp;
+        kc[l] = kCache + r * s.width + g * hd;
+        vc[l] = vCache + r * s.width + g * hd;
+      } else {
+        kf[l] = k + (kp - s.pos0) * s.width + g * hd;
+        vf[l] = v + (kp - s.pos0) * s.width + g * hd;
+      }
     }
-    alignas(32) float krow[8];
-    if (kp < s.pos0) {
-      const int64_t r = s.window > 0 ? kp % s.capacity : kp;
-      const T *kc = kCache + r * s.width + g * hd;
-      const T *vc = vCache + r * s.width + g * hd;
-      for (int64_t i = 0; i < hd; i += 8) {
-        _mm256_store_ps(krow, load8(kc + i));
-        for (int l = 0; l < 8; ++l)
-          kt[(i + l) * kTile + j] = krow[l];
-        _mm256_storeu_ps(vrow + i, load8(vc + i));
+    for (int64_t i = 0; i < hd; i += 8) {
+      __m256 r[8];
+      for (int l = 0; l < 8; ++l) {
+        if (kc[l]) {
+          r[l] = load8(kc[l] + i);
+          _mm256_storeu_ps(vt + (j0 + l) * hd + i, load8(vc[l] + i));
+        } else if (kf[l]) {
+          r[l] = roundFresh8<T>(kf[l] + i);
+          _mm256_storeu_ps(vt + (j0 + l) * hd + i, roundFresh8<T>(vf[l] + i));
+        } else {
+          r[l] = _mm256_setzero_ps();
+        }
       }
-    } else {
-      const float *kf = k + (kp - s.pos0) * s.width + g * hd;
-      const float *vf = v + (kp - s.pos0) * s.width + g * hd;
-      for (int64_t i = 0; i < hd; i += 8) {
-        _mm256_store_ps(krow, roundFresh8<T>(kf + i));
-        for (int l = 0; l < 8; ++l)
-          kt[(i + l) * kTile + j] = krow[l];
-        _mm256_storeu_ps(vrow + i, roundFresh8<T>(vf + i));
-      }
+      transpose8(r);
+      for (int l = 0; l < 8; ++l)
+        _mm256_storeu_ps(kt + (i + l) * kTile + j0, r[l]);
     }
   }
 }
