@@ -128,7 +128,7 @@ Error RealPackResiduals::loadLayer(const std::string &layer,
     const PickleValue *v = entry.get(key);
     if (!v)
       return err("missing tensor \"" + key + "\"");
-    auto t = packed_->tensor(*v, layer + "." + key);
+    auto t = packed_->tensor(*v, (layer + "." + key).str());
     if (!t)
       return t.takeError();
     if (t->dtype != dtype)

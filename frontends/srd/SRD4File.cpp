@@ -272,3 +272,37 @@ gemmac::srd::scanBlockInvariants(const ResidualSource &source,
   }
   return found;
 }
+
+std::vector<std::string>
+gemmac::srd::locateChangedBlocks(const SRD4File &original,
+                                 llvm::ArrayRef<uint8_t> changed,
+                                 size_t maxReports) {
+  std::vector<std::string> out;
+  const auto *a = reinterpret_cast<const uint8_t *>(
+      original.buffer().getBufferStart());
+  uint64_t n = std::min<uint64_t>(original.fileSize(), changed.size());
+  for (uint64_t i = 0; i < n && out.size() < maxReports; ++i) {
+    if (a[i] == changed[i])
+      continue;
+    std::optional<SRD4Location> loc = original.locate(i);
+    if (!loc) {
+      out.push_back(llvm::formatv("outside every tensor (offset {0})", i).str());
+      continue;
+    }
+    if (loc->inHeader) {
+      out.push_back(llvm::formatv("header (offset {0})", i).str());
+      i = original.dataOffset() - 1;
+      continue;
+    }
+    const ResidualTensorInfo &t = original.tensors()[loc->tensor];
+    out.push_back(llvm::formatv("{0} row {1} group {2} (offset {3})", t.name,
+                                loc->row, loc->group, i)
+                      .str());
+    i = original.blockOffset(loc->tensor, loc->row, loc->group) + kBlockBytes - 1;
+  }
+  if (original.fileSize() != changed.size() && out.size() < maxReports)
+    out.push_back(llvm::formatv("the size changed from {0} to {1} bytes",
+                                original.fileSize(), changed.size())
+                      .str());
+  return out;
+}

@@ -54,6 +54,7 @@ public:
   /// File offset of the first block byte.
   uint64_t dataOffset() const { return dataOffset_; }
   uint64_t fileSize() const { return buffer_->getBufferSize(); }
+  const llvm::MemoryBuffer &buffer() const { return *buffer_; }
   llvm::ArrayRef<SRD4Entry> entries() const { return entries_; }
   const uint8_t *block(size_t index, int64_t row, int64_t group) const;
   /// File offset of a block.
@@ -75,6 +76,14 @@ private:
   std::vector<ResidualTensorInfo> tensors_;
   std::vector<SRD4Entry> entries_;
 };
+
+/// Where `changed` differs from `original`, located through the original's
+/// layout: "TENSOR row R group G (offset O)" per differing block, "header
+/// (offset O)" for the header, and a note when the sizes differ. For the case
+/// an unaltered copy is at hand; without one see scanBlockInvariants.
+std::vector<std::string> locateChangedBlocks(const SRD4File &original,
+                                             llvm::ArrayRef<uint8_t> changed,
+                                             size_t maxReports = 32);
 
 /// SRD invariants a block written by the reference quantizer satisfies:
 /// W4 never -8 (|W/S4| <= 7), some |W4| == 7 unless the group is all zero,

@@ -67,10 +67,12 @@ gemmac::srd::writeTestData(llvm::StringRef dir,
   for (ResidualLayout layout :
        {ResidualLayout::SRD4File, ResidualLayout::RealPack}) {
     ao.layout = layout;
-    auto files = buildAXM(set, ao, &out.axmFingerprint);
+    bool srd4 = layout == ResidualLayout::SRD4File;
+    auto files = buildAXM(set, ao,
+                          srd4 ? &out.axmSrd4Fingerprint
+                               : &out.axmRealPackFingerprint);
     if (!files)
       return files.takeError();
-    bool srd4 = layout == ResidualLayout::SRD4File;
     std::string zip = path(srd4 ? "model-srd4.axm" : "model-realpack.axm");
     std::string d = zip + ".d";
     if (llvm::Error e = writeAXMZip(*files, zip))

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include "frontends/srd/Crypto.h"
 #include "frontends/srd/SRDQuantizer.h"
 
 #include <optional>
@@ -45,7 +46,8 @@ struct TestDataPaths {
   std::string axmRealPackZip;  // model-realpack.axm
   std::string axmRealPackDir;  // model-realpack.axm.d/
   std::string sealed;          // model.qrc
-  std::string axmFingerprint;  // both .axm share it
+  std::string axmSrd4Fingerprint;     // of model-srd4.axm(.d)
+  std::string axmRealPackFingerprint; // of model-realpack.axm(.d)
 };
 
 /// Quantizes `tensors` once and writes every format under `dir`.

@@ -46,7 +46,8 @@ TorchValue TorchValue::tensor(std::string storageType,
   return t;
 }
 TorchValue &TorchValue::add(std::string key, TorchValue v) {
-  entries.emplace_back(std::move(key), std::move(v));
+  keys.push_back(std::move(key));
+  values.push_back(std::move(v));
   return *this;
 }
 
@@ -105,12 +106,12 @@ struct Emitter {
       return;
     case TorchValue::Kind::Dict:
       w.emptyDict();
-      if (v.entries.empty())
+      if (v.keys.empty())
         return;
       w.mark();
-      for (auto &[k, x] : v.entries) {
-        w.string(k);
-        emit(x);
+      for (size_t i = 0; i < v.keys.size(); ++i) {
+        w.string(v.keys[i]);
+        emit(v.values[i]);
       }
       w.setItems();
       return;

@@ -25,7 +25,10 @@ struct TorchValue {
   bool boolean = false;
   std::string text;
   std::vector<TorchValue> items;                         // Tuple
-  std::vector<std::pair<std::string, TorchValue>> entries; // Dict
+  // Dict, in order (two vectors: a pair of an incomplete type cannot be
+  // stored in the type itself).
+  std::vector<std::string> keys;
+  std::vector<TorchValue> values;
   // Tensor: torch storage type ("FloatStorage", ...), shape, raw bytes.
   std::string storageType;
   std::vector<int64_t> shape;

@@ -37,8 +37,10 @@ const char *kDown = "model.layers.0.mlp.down_proj";
 const char *kQ = "model.layers.0.self_attn.q_proj";
 
 std::string tempDir(const char *name) {
-  llvm::SmallString<128> p;
-  EXPECT_FALSE(llvm::sys::fs::createUniqueDirectory(name, p));
+  llvm::SmallString<128> model, p;
+  llvm::sys::path::system_temp_directory(/*ErasedOnReboot=*/true, model);
+  llvm::sys::path::append(model, name);
+  EXPECT_FALSE(llvm::sys::fs::createUniqueDirectory(model, p));
   return std::string(p);
 }
 
@@ -71,6 +73,24 @@ template <typename T> std::string errorOf(llvm::Expected<T> v) {
   if (v)
     return "";
   return llvm::toString(v.takeError());
+}
+
+ResidualOpenOptions masterOptions() {
+  ResidualOpenOptions o;
+  o.master = kMaster;
+  return o;
+}
+
+ResidualOpenOptions partialOptions() {
+  ResidualOpenOptions o = masterOptions();
+  o.allowPartial = true;
+  return o;
+}
+
+SealedKeys masterKeys(const char *master = kMaster) {
+  SealedKeys k;
+  k.master = master;
+  return k;
 }
 
 std::vector<GenTensor> testTensors() {
@@ -118,7 +138,7 @@ void expectBitExact(const ResidualSource &source, const SRDTensorSet &ref,
   }
 }
 
-struct Fixture : ::testing::Test {
+struct SRDContainers : ::testing::Test {
   std::string dir;
   TestDataPaths paths;
   std::vector<GenTensor> tensors = testTensors();
@@ -227,7 +247,7 @@ TEST(SRDPyJSON, MatchesPythonCanonicalJSONAndHeaderMAC) {
 // .srd4
 //===----------------------------------------------------------------------===//
 
-TEST_F(Fixture, SRD4ReadsBackBitExactWithAlphaOverride) {
+TEST_F(SRDContainers, SRD4ReadsBackBitExactWithAlphaOverride) {
   auto f = SRD4File::open(paths.srd4);
   ASSERT_TRUE(bool(f)) << errorOf(std::move(f));
   EXPECT_EQ((*f)->alpha(), 0.75f);
@@ -240,6 +260,21 @@ TEST_F(Fixture, SRD4ReadsBackBitExactWithAlphaOverride) {
   EXPECT_EQ((*f)->tensors()[loc->tensor].name, kQ);
   EXPECT_EQ(loc->row, 3);
   EXPECT_EQ(loc->group, 1);
+}
+
+TEST_F(SRDContainers, SRD4ChangesAreLocatedAgainstAnOriginal) {
+  auto f = SRD4File::open(paths.srd4);
+  ASSERT_TRUE(bool(f));
+  auto changed = readBytes(paths.srd4);
+  size_t q = *(*f)->find(kQ);
+  changed[(*f)->blockOffset(q, 2, 1) + 40] ^= 1;  // a D8 byte
+  changed[(*f)->blockOffset(q, 2, 1) + 41] ^= 1;  // same block: one report
+  changed[20] ^= 1;                               // the header
+  auto where = locateChangedBlocks(**f, changed);
+  ASSERT_EQ(where.size(), 2u);
+  EXPECT_EQ(where[0], "header (offset 20)");
+  EXPECT_EQ(where[1], std::string(kQ) + " row 2 group 1 (offset " +
+                          std::to_string((*f)->blockOffset(q, 2, 1) + 40) + ")");
 }
 
 /// An .srd4 image with `header` as its JSON and `dataBytes` zero bytes.
@@ -482,18 +517,21 @@ TEST(SRDPickle, RefusesAnythingThatWouldRunCode) {
 // .axm: reading
 //===----------------------------------------------------------------------===//
 
-TEST_F(Fixture, AXMVerifiesAndReadsBackEveryLayout) {
+TEST_F(SRDContainers, AXMVerifiesAndReadsBackEveryLayout) {
   for (const std::string &p : {paths.axmSrd4Zip, paths.axmSrd4Dir,
                                paths.axmRealPackZip, paths.axmRealPackDir}) {
     SCOPED_TRACE(p);
     AXMVerification v = verify(p);
     EXPECT_TRUE(v.ok()) << errorText(v.toError(p));
-    EXPECT_EQ(v.fingerprint, paths.axmFingerprint);
+    bool realPack = p == paths.axmRealPackZip || p == paths.axmRealPackDir;
+    std::string fp = realPack ? paths.axmRealPackFingerprint
+                              : paths.axmSrd4Fingerprint;
+    EXPECT_EQ(v.fingerprint, fp);
     EXPECT_EQ(v.macsChecked, 9u); // header, delegate, trajectory, vertex, 5 ledger
-    auto opened = openResiduals(p, {.master = std::string(kMaster)});
+    auto opened = openResiduals(p, masterOptions());
     ASSERT_TRUE(bool(opened)) << errorOf(std::move(opened));
     EXPECT_EQ(opened->format, ResidualFormat::AXM);
-    EXPECT_EQ(opened->fingerprint, paths.axmFingerprint);
+    EXPECT_EQ(opened->fingerprint, fp);
     expectBitExact(*opened->source, ref);
     expectBitExact(*opened->source, ref, 1.0f);
   }
@@ -503,7 +541,7 @@ TEST_F(Fixture, AXMVerifiesAndReadsBackEveryLayout) {
 // .axm: tampering, one precise change at a time
 //===----------------------------------------------------------------------===//
 
-TEST_F(Fixture, AXMFlippedWeightByteNamesTheTensor) {
+TEST_F(SRDContainers, AXMFlippedWeightByteNamesTheTensor) {
   std::string srd4 = join(paths.axmSrd4Dir, "weights/model.srd4");
   auto f = SRD4File::open(srd4);
   ASSERT_TRUE(bool(f));
@@ -523,13 +561,13 @@ TEST_F(Fixture, AXMFlippedWeightByteNamesTheTensor) {
       << x.detail;
   // And the whole compile-time entry point refuses it.
   std::string e = errorOf(openResiduals(paths.axmSrd4Dir,
-                                        {.master = std::string(kMaster)}));
+                                        masterOptions()));
   EXPECT_NE(e.find("manifest SHA-256"), std::string::npos) << e;
   EXPECT_NE(e.find(std::string("[tensors: ") + kDown + "]"), std::string::npos)
       << e;
 }
 
-TEST_F(Fixture, AXMFlippedByteThatKeepsInvariantsIsReportedHonestly) {
+TEST_F(SRDContainers, AXMFlippedByteThatKeepsInvariantsIsReportedHonestly) {
   std::string srd4 = join(paths.axmSrd4Dir, "weights/model.srd4");
   auto f = SRD4File::open(srd4);
   ASSERT_TRUE(bool(f));
@@ -544,7 +582,7 @@ TEST_F(Fixture, AXMFlippedByteThatKeepsInvariantsIsReportedHonestly) {
             std::string::npos);
 }
 
-TEST_F(Fixture, AXMFlippedRealPackStorageNamesTheTensor) {
+TEST_F(SRDContainers, AXMFlippedRealPackStorageNamesTheTensor) {
   std::string pt = join(paths.axmRealPackDir, "weights/srd_packed.pt");
   auto z = ZipArchive::open(pt);
   ASSERT_TRUE(bool(z));
@@ -562,7 +600,7 @@ TEST_F(Fixture, AXMFlippedRealPackStorageNamesTheTensor) {
             std::vector<std::string>{std::string(kDown) + ".s4"});
 }
 
-TEST_F(Fixture, AXMFlippedManifestHeaderLedgerAndCoreBytes) {
+TEST_F(SRDContainers, AXMFlippedManifestHeaderLedgerAndCoreBytes) {
   // The manifest: its hash no longer matches the ledger's.
   {
     std::string d = tempDir("srd-manifest");
@@ -626,7 +664,7 @@ TEST_F(Fixture, AXMFlippedManifestHeaderLedgerAndCoreBytes) {
   }
 }
 
-TEST_F(Fixture, AXMExtraWeightFileIsRefused) {
+TEST_F(SRDContainers, AXMExtraWeightFileIsRefused) {
   writeBytes(join(paths.axmRealPackDir, "weights/extra.bin"), {1, 2, 3});
   AXMVerification v = verify(paths.axmRealPackDir);
   ASSERT_EQ(v.findings.size(), 1u);
@@ -634,7 +672,7 @@ TEST_F(Fixture, AXMExtraWeightFileIsRefused) {
   EXPECT_EQ(v.findings[0].check, "unlisted file");
 }
 
-TEST_F(Fixture, AXMWrongKeyIsNotTampering) {
+TEST_F(SRDContainers, AXMWrongKeyIsNotTampering) {
   for (const std::string &p : {paths.axmSrd4Zip, paths.axmRealPackDir}) {
     AXMVerification v = verify(p, "another-key");
     EXPECT_TRUE(v.wrongKey);
@@ -658,7 +696,7 @@ TEST_F(Fixture, AXMWrongKeyIsNotTampering) {
                   .wrongKey);
 }
 
-TEST_F(Fixture, AXMMaliciousPickleIsRefused) {
+TEST_F(SRDContainers, AXMMaliciousPickleIsRefused) {
   PickleWriter w;
   w.emptyDict();
   w.mark();
@@ -684,7 +722,7 @@ TEST_F(Fixture, AXMMaliciousPickleIsRefused) {
       << e;
 }
 
-TEST_F(Fixture, AXMTruncatedOrEscapingZipIsRefused) {
+TEST_F(SRDContainers, AXMTruncatedOrEscapingZipIsRefused) {
   auto bytes = readBytes(paths.axmSrd4Zip);
   std::string cut = join(dir, "cut.axm");
   writeBytes(cut, std::vector<uint8_t>(bytes.begin(), bytes.end() - 30));
@@ -706,7 +744,7 @@ TEST_F(Fixture, AXMTruncatedOrEscapingZipIsRefused) {
       << e;
 }
 
-TEST_F(Fixture, AXMChangedZipMemberNamesTheFile) {
+TEST_F(SRDContainers, AXMChangedZipMemberNamesTheFile) {
   auto z = ZipArchive::open(paths.axmSrd4Zip);
   ASSERT_TRUE(bool(z));
   uint64_t at = (*z)->find("weights/model.srd4")->dataOffset + 200;
@@ -721,8 +759,8 @@ TEST_F(Fixture, AXMChangedZipMemberNamesTheFile) {
 // The sealed container
 //===----------------------------------------------------------------------===//
 
-TEST_F(Fixture, SealedReadsBackBitExact) {
-  auto c = SealedContainer::open(paths.sealed, {.master = std::string(kMaster)});
+TEST_F(SRDContainers, SealedReadsBackBitExact) {
+  auto c = SealedContainer::open(paths.sealed, masterKeys());
   ASSERT_TRUE(bool(c)) << errorOf(std::move(c));
   EXPECT_TRUE((*c)->damagedShards().empty());
   EXPECT_TRUE((*c)->notes().empty());
@@ -731,7 +769,7 @@ TEST_F(Fixture, SealedReadsBackBitExact) {
   expectBitExact(**c, ref, 0.5f);
 }
 
-TEST_F(Fixture, SealedSignatureVerifiesPublicly) {
+TEST_F(SRDContainers, SealedSignatureVerifiesPublicly) {
   SealOptions so;
   so.master = kMaster;
   so.signingSeed = *digestFromHex(
@@ -750,8 +788,8 @@ TEST_F(Fixture, SealedSignatureVerifiesPublicly) {
   EXPECT_NE(e.find("signed by a different key"), std::string::npos) << e;
 }
 
-TEST_F(Fixture, SealedFlippedByteNamesTensorAndRows) {
-  auto c = SealedContainer::open(paths.sealed, {.master = std::string(kMaster)});
+TEST_F(SRDContainers, SealedFlippedByteNamesTensorAndRows) {
+  auto c = SealedContainer::open(paths.sealed, masterKeys());
   ASSERT_TRUE(bool(c));
   // down_proj has 8 rows in shards of 2: flip a byte in row 5 (shard 2).
   uint64_t rowBytes = 4 * 104;
@@ -759,14 +797,13 @@ TEST_F(Fixture, SealedFlippedByteNamesTensorAndRows) {
   c->reset();
   flipByte(paths.sealed, at, 0x04);
 
-  std::string e = errorOf(openResiduals(paths.sealed, {.master = std::string(kMaster)}));
+  std::string e = errorOf(openResiduals(paths.sealed, masterOptions()));
   EXPECT_NE(e.find("1 damaged shard(s)"), std::string::npos) << e;
   EXPECT_NE(e.find(std::string("tensor ") + kDown + " rows [4, 6): shard 2"),
             std::string::npos)
       << e;
 
-  auto partial = openResiduals(paths.sealed, {.master = std::string(kMaster),
-                                              .allowPartial = true});
+  auto partial = openResiduals(paths.sealed, partialOptions());
   ASSERT_TRUE(bool(partial)) << errorOf(std::move(partial));
   ASSERT_EQ(partial->warnings.size(), 1u);
   EXPECT_NE(partial->warnings[0].find(std::string("rows [4, 6) of ") + kDown +
@@ -790,7 +827,7 @@ TEST_F(Fixture, SealedFlippedByteNamesTensorAndRows) {
   EXPECT_TRUE(s.unusableRows(*s.find(kQ)).empty());
 }
 
-TEST_F(Fixture, SealedTableWrongKeyAndTruncation) {
+TEST_F(SRDContainers, SealedTableWrongKeyAndTruncation) {
   auto bytes = readBytes(paths.sealed);
   // A changed shard-table byte: nothing can be trusted.
   sealed::Preamble p;
@@ -799,27 +836,27 @@ TEST_F(Fixture, SealedTableWrongKeyAndTruncation) {
   auto t = bytes;
   t[p.manifestOff + p.manifestLen - 40] ^= 1;
   writeBytes(table, t);
-  std::string e = errorOf(SealedContainer::open(table, {.master = std::string(kMaster)}));
+  std::string e = errorOf(SealedContainer::open(table, masterKeys()));
   EXPECT_NE(e.find("trailer MAC mismatch"), std::string::npos) << e;
 
-  e = errorOf(SealedContainer::open(paths.sealed, {.master = std::string("nope")}));
+  e = errorOf(SealedContainer::open(paths.sealed, masterKeys("nope")));
   EXPECT_NE(e.find("wrong key"), std::string::npos) << e;
 
   std::string cut = join(dir, "cut.qrc");
   writeBytes(cut, std::vector<uint8_t>(bytes.begin(), bytes.end() - 1));
-  e = errorOf(SealedContainer::open(cut, {.master = std::string(kMaster)}));
+  e = errorOf(SealedContainer::open(cut, masterKeys()));
   EXPECT_NE(e.find("truncated"), std::string::npos) << e;
 }
 
-TEST_F(Fixture, SealsAnAXMInput) {
-  auto opened = openResiduals(paths.axmRealPackZip, {.master = std::string(kMaster)});
+TEST_F(SRDContainers, SealsAnAXMInput) {
+  auto opened = openResiduals(paths.axmRealPackZip, masterOptions());
   ASSERT_TRUE(bool(opened));
   SealOptions so;
   so.master = kMaster;
   so.sourceFingerprint = opened->fingerprint;
   std::string out = join(dir, "from-axm.qrc");
   ASSERT_FALSE(writeSealed(*opened->source, so, out));
-  auto sealedBack = openResiduals(out, {.master = std::string(kMaster)});
+  auto sealedBack = openResiduals(out, masterOptions());
   ASSERT_TRUE(bool(sealedBack)) << errorOf(std::move(sealedBack));
   EXPECT_EQ(sealedBack->format, ResidualFormat::Sealed);
   expectBitExact(*sealedBack->source, ref);

@@ -15,6 +15,7 @@
 #include "frontends/srd/SRDTestData.h"
 #include "frontends/srd/ZipWriter.h"
 
+#include "llvm/ADT/SmallString.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
@@ -109,6 +110,7 @@ int main(int argc, char **argv) {
   }
   llvm::outs() << "wrote " << paths->srd4 << ", " << paths->axmSrd4Zip << "(.d), "
                << paths->axmRealPackZip << "(.d), " << paths->sealed
-               << "\n.axm fingerprint " << paths->axmFingerprint << "\n";
+               << "\n.axm fingerprints " << paths->axmSrd4Fingerprint << " (srd4), "
+               << paths->axmRealPackFingerprint << " (real-pack)\n";
   return 0;
 }
