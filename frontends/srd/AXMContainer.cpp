@@ -179,8 +179,8 @@ private:
                                   const llvm::Twine &where = "") {
     auto v = PyJSON::parse(text);
     if (!v) {
-      content(rel, "JSON", where + "not valid JSON: " +
-                               llvm::toString(v.takeError()));
+      content(rel, "JSON",
+              where + "not valid JSON: " + llvm::toString(v.takeError()));
       return std::nullopt;
     }
     return std::move(*v);
@@ -198,12 +198,12 @@ private:
       ++out.macsValid;
       return true;
     }
-    macFindings.push_back(
-        {tree.displayName(rel), check.str(),
-         (what + (sig ? " does not match its signed fields"
-                      : " has no \"signature\""))
-             .str(),
-         {}});
+    macFindings.push_back({tree.displayName(rel),
+                           check.str(),
+                           (what + (sig ? " does not match its signed fields"
+                                        : " has no \"signature\""))
+                               .str(),
+                           {}});
     return false;
   }
 
@@ -235,7 +235,8 @@ private:
     }
     auto qm = payload.get("quant_map")->kind();
     if (qm != PyJSON::Kind::String && qm != PyJSON::Kind::Object) {
-      content(rel, "structure", "\"quant_map\" is neither a string nor an object");
+      content(rel, "structure",
+              "\"quant_map\" is neither a string nor an object");
       return;
     }
     auto delegates = listOrEmpty(*data, "delegates");
@@ -289,13 +290,14 @@ private:
       const PyJSON *wm = data->get("weight_manifest");
       payload.set("weight_manifest", wm ? *wm : PyJSON::string(""));
       bool bad = false;
-      for (auto [key, def] : {std::pair<const char *, const char *>{
-                                  "prompt_budget", "512"},
-                              {"output_budget", "256"}}) {
+      for (auto [key, def] :
+           {std::pair<const char *, const char *>{"prompt_budget", "512"},
+            {"output_budget", "256"}}) {
         if (const PyJSON *v = data->get(key)) {
           auto i = pyInt(*v);
           if (!i) {
-            content(rel, "structure", llvm::Twine("\"") + key + "\" is not an integer");
+            content(rel, "structure",
+                    llvm::Twine("\"") + key + "\" is not an integer");
             bad = true;
           } else if (i->text() != def) {
             payload.set(key, *i);
@@ -335,12 +337,14 @@ private:
         const PyJSON *id = data->get("id"), *tp = data->get("task_pattern");
         auto seq = listOrEmpty(*data, "action_sequence");
         if (!id || !tp || !seq) {
-          content(rel, "structure", where + "missing \"id\" or \"task_pattern\"");
+          content(rel, "structure",
+                  where + "missing \"id\" or \"task_pattern\"");
           continue;
         }
         PyJSON payload = PyJSON::object();
-        payload.set("id", *id).set("task_pattern", *tp).set("action_sequence",
-                                                            *seq);
+        payload.set("id", *id)
+            .set("task_pattern", *tp)
+            .set("action_sequence", *seq);
         mac(keys.proof, payload, *data, rel, "trajectory MAC",
             where + "the record's signature");
       }
@@ -366,8 +370,9 @@ private:
       const PyJSON *sc = e.get("semantic_class"), *vc = e.get("vertex_cluster");
       auto where = llvm::formatv("entry {0}: ", i).str();
       if (!sc || !vc) {
-        content(rel, "structure", where + "missing \"semantic_class\" or "
-                                          "\"vertex_cluster\"");
+        content(rel, "structure",
+                where + "missing \"semantic_class\" or "
+                        "\"vertex_cluster\"");
         continue;
       }
       PyJSON payload = PyJSON::object();
@@ -423,7 +428,9 @@ private:
         continue;
       }
       PyJSON payload = PyJSON::object();
-      payload.set("subject", *subject).set("claim", *claim).set("file_sha", *sha);
+      payload.set("subject", *subject)
+          .set("claim", *claim)
+          .set("file_sha", *sha);
       mac(keys.proof, payload, *data, rel, "ledger MAC",
           where + "the entry for \"" + subject->text() + "\"");
 
@@ -436,8 +443,8 @@ private:
       covered.insert(file);
       if (!tree.contains(file)) {
         content(file, "ledger SHA-256",
-                "missing, though the ledger (" + where.substr(0, where.size() - 2) +
-                    ") covers it");
+                "missing, though the ledger (" +
+                    where.substr(0, where.size() - 2) + ") covers it");
         continue;
       }
       auto bytes = readText(file);
@@ -448,8 +455,9 @@ private:
         manifestAltered |= file == "weights/manifest.json";
         content(file, "ledger SHA-256",
                 "its SHA-256 " + actual + " differs from the ledger's " +
-                    (sha->kind() == PyJSON::Kind::String ? sha->text()
-                                                         : std::string("(none)")) +
+                    (sha->kind() == PyJSON::Kind::String
+                         ? sha->text()
+                         : std::string("(none)")) +
                     ": the file was changed after signing");
       }
     }
@@ -492,13 +500,15 @@ private:
     for (auto &[path, hash] : data->members()) {
       std::string why = ZipArchive::unsafeNameReason(path);
       if (!why.empty()) {
-        content(rel, "structure", "entry \"" + path + "\" escapes weights/: " + why);
+        content(rel, "structure",
+                "entry \"" + path + "\" escapes weights/: " + why);
         continue;
       }
       std::string file = "weights/" + path;
       listed.insert(file);
       if (!tree.contains(file)) {
-        content(file, "manifest", "listed in weights/manifest.json but missing");
+        content(file, "manifest",
+                "listed in weights/manifest.json but missing");
         continue;
       }
       auto buf = tree.read(file, /*checkCRC=*/false);
@@ -516,8 +526,9 @@ private:
       std::string where = locateDamage(file, std::move(*buf), tensors);
       content(file, "manifest SHA-256",
               "its SHA-256 " + actual + " differs from the manifest's " +
-                  (hash.kind() == PyJSON::Kind::String ? hash.text()
-                                                       : std::string("(none)")) +
+                  (hash.kind() == PyJSON::Kind::String
+                       ? hash.text()
+                       : std::string("(none)")) +
                   "; " + where +
                   (manifestAltered ? " (the manifest itself was changed, so "
                                      "its entries cannot be trusted either)"
@@ -555,7 +566,8 @@ private:
     if (file.ends_with(".srd4")) {
       auto srd = SRD4File::parse(std::move(buf), name);
       if (!srd)
-        return "and it no longer parses (" + llvm::toString(srd.takeError()) + ")";
+        return "and it no longer parses (" + llvm::toString(srd.takeError()) +
+               ")";
       auto anomalies = scanBlockInvariants(**srd);
       if (anomalies.empty())
         return "the change could not be narrowed to a tensor: every block "
@@ -565,11 +577,11 @@ private:
       std::set<std::string> names;
       for (const BlockAnomaly &a : anomalies) {
         const auto &t = (*srd)->tensors()[a.tensor];
-        detail += llvm::formatv(" {0} row {1} group {2} (offset {3}: {4});",
-                                t.name, a.row, a.group,
-                                (*srd)->blockOffset(a.tensor, a.row, a.group),
-                                a.what)
-                      .str();
+        detail +=
+            llvm::formatv(" {0} row {1} group {2} (offset {3}: {4});", t.name,
+                          a.row, a.group,
+                          (*srd)->blockOffset(a.tensor, a.row, a.group), a.what)
+                .str();
         if (names.insert(t.name).second)
           tensors.push_back(t.name);
       }

@@ -1,4 +1,5 @@
-//===- AXMContainer.h - Orivael .axm containers: verify, then read -*- C++ -*-===//
+//===- AXMContainer.h - Orivael .axm containers: verify, then read -*- C++
+//-*-===//
 //
 // The container (quant-formats.md §5.2) is a ZIP or a directory:
 //   header.json            signed with K_container
@@ -28,8 +29,8 @@
 namespace gemmac::srd {
 
 struct AXMFinding {
-  std::string file;   // as FileTree::displayName
-  std::string check;  // "header MAC", "ledger SHA-256", "manifest SHA-256", ...
+  std::string file;  // as FileTree::displayName
+  std::string check; // "header MAC", "ledger SHA-256", "manifest SHA-256", ...
   std::string detail;
   /// Damaged tensors, when the change could be narrowed down.
   std::vector<std::string> tensors;
@@ -54,7 +55,8 @@ struct AXMVerification {
 
 class AXMContainer {
 public:
-  static llvm::Expected<std::unique_ptr<AXMContainer>> open(llvm::StringRef path);
+  static llvm::Expected<std::unique_ptr<AXMContainer>>
+  open(llvm::StringRef path);
   explicit AXMContainer(std::unique_ptr<FileTree> tree)
       : tree_(std::move(tree)) {}
 
@@ -68,7 +70,8 @@ public:
   /// verify(), and residuals() only when it passed; `fingerprint` receives
   /// the container's fingerprint.
   llvm::Expected<std::unique_ptr<ResidualSource>>
-  verifiedResiduals(const AxiomKeys &keys, std::string *fingerprint = nullptr) const;
+  verifiedResiduals(const AxiomKeys &keys,
+                    std::string *fingerprint = nullptr) const;
 
 private:
   std::unique_ptr<FileTree> tree_;

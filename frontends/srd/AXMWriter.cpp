@@ -43,9 +43,8 @@ Expected<AXMFiles> gemmac::srd::buildRealPack(const ResidualSource &source,
       for (int64_t g = 0; g < gpr; ++g) {
         const SRDGroup &G = groups[g];
         for (int j = 0; j < kGroupSize / 2; ++j)
-          w4[r * (t.cols / 2) + g * 32 + j] =
-              static_cast<uint8_t>(((G.w4[2 * j] + 8) & 15) |
-                                   (((G.w4[2 * j + 1] + 8) & 15) << 4));
+          w4[r * (t.cols / 2) + g * 32 + j] = static_cast<uint8_t>(
+              ((G.w4[2 * j] + 8) & 15) | (((G.w4[2 * j + 1] + 8) & 15) << 4));
         for (int k = 0; k < kGroupSize; ++k)
           if (G.d8[k]) {
             int64_t bit = r * t.cols + g * kGroupSize + k;
@@ -58,16 +57,21 @@ Expected<AXMFiles> gemmac::srd::buildRealPack(const ResidualSource &source,
     }
     int64_t nnz = static_cast<int64_t>(vals.size());
     TorchValue entry = TorchValue::dict();
-    entry.add("w4_packed", TorchValue::tensor("ByteStorage", {t.rows, t.cols / 2},
-                                              std::move(w4)))
+    entry
+        .add("w4_packed",
+             TorchValue::tensor("ByteStorage", {t.rows, t.cols / 2},
+                                std::move(w4)))
         .add("orig_cols", TorchValue::integerValue(t.cols))
-        .add("d8_mask", TorchValue::tensor("ByteStorage", {(n + 7) / 8},
-                                           std::move(mask)))
-        .add("d8_vals", TorchValue::tensor("CharStorage", {nnz}, std::move(vals)))
+        .add("d8_mask",
+             TorchValue::tensor("ByteStorage", {(n + 7) / 8}, std::move(mask)))
+        .add("d8_vals",
+             TorchValue::tensor("CharStorage", {nnz}, std::move(vals)))
         .add("d8_shape", TorchValue::tuple({TorchValue::integerValue(t.rows),
                                             TorchValue::integerValue(t.cols)}))
-        .add("s4", TorchValue::tensor("FloatStorage", {t.rows, gpr}, std::move(s4)))
-        .add("s8", TorchValue::tensor("FloatStorage", {t.rows, gpr}, std::move(s8)))
+        .add("s4",
+             TorchValue::tensor("FloatStorage", {t.rows, gpr}, std::move(s4)))
+        .add("s8",
+             TorchValue::tensor("FloatStorage", {t.rows, gpr}, std::move(s8)))
         .add("group_size", TorchValue::integerValue(kGroupSize))
         .add("top_k_pct", TorchValue::floatValue(topKPct))
         .add("original_dtype", TorchValue::stringValue("float16"));
@@ -87,9 +91,9 @@ Expected<AXMFiles> gemmac::srd::buildRealPack(const ResidualSource &source,
       .set("layers", PyJSON::array(std::move(layers)));
   // The dense checkpoint: the unquantized parameters (one norm, in FP16).
   TorchValue dense = TorchValue::dict();
-  dense.add("model.norm.weight",
-            TorchValue::tensor("HalfStorage", {64},
-                               std::vector<uint8_t>(128, 0x3C)));
+  dense.add(
+      "model.norm.weight",
+      TorchValue::tensor("HalfStorage", {64}, std::vector<uint8_t>(128, 0x3C)));
   PyJSON config = PyJSON::object();
   config.set("model_type", PyJSON::string("gemma4"));
 

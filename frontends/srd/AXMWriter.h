@@ -1,4 +1,5 @@
-//===- AXMWriter.h - writes .axm containers as upstream packs them -*- C++ -*-===//
+//===- AXMWriter.h - writes .axm containers as upstream packs them -*- C++
+//-*-===//
 //
 // Mirrors axiom_axm.AXMContainer.pack(): core.json, an optional delegate,
 // optional vertices and trajectories, weights/ with manifest.json, the
@@ -22,13 +23,13 @@ namespace gemmac::srd {
 enum class ResidualLayout { SRD4File, RealPack };
 
 struct AXMWriteOptions {
-  std::string master;                  // the master secret
+  std::string master; // the master secret
   KeyDerivation derivation = KeyDerivation::HmacLabel;
   ResidualLayout layout = ResidualLayout::SRD4File;
   std::string srd4Name = "model.srd4"; // under weights/ (SRD4File layout)
   double topKPct = 0.0;
-  bool withDelegate = true;   // delegates/summarize/skill.json
-  bool withRecords = true;    // vertices.json, trajectories/history.jsonl
+  bool withDelegate = true; // delegates/summarize/skill.json
+  bool withRecords = true;  // vertices.json, trajectories/history.jsonl
   std::string coreLogic = "gemma4_srd4";
 };
 

@@ -1,4 +1,5 @@
-//===- AxiomKeys.h - the .axm signing keys -------------------------*- C++ -*-===//
+//===- AxiomKeys.h - the .axm signing keys -------------------------*- C++
+//-*-===//
 //
 // Orivael derives one key per purpose from a master secret (a string, in
 // AXIOM_MASTER_KEY): K_label = HMAC-SHA256(key = label, msg = master UTF-8)
@@ -17,7 +18,8 @@ namespace gemmac::srd {
 enum class KeyDerivation { HmacLabel, Sha256Concat };
 
 struct AxiomKeys {
-  static constexpr llvm::StringLiteral kContainerLabel = "axiom-axm-container-v1";
+  static constexpr llvm::StringLiteral kContainerLabel =
+      "axiom-axm-container-v1";
   static constexpr llvm::StringLiteral kDelegateLabel = "axiom-axm-delegate-v1";
   static constexpr llvm::StringLiteral kProofLabel = "axiom-axm-proof-v1";
   static constexpr llvm::StringLiteral kDefaultEnv = "AXIOM_MASTER_KEY";

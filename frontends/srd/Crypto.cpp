@@ -149,7 +149,8 @@ Ed25519Signature gemmac::srd::ed25519Sign(const Ed25519Seed &seed,
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
   Ed25519Signature sig;
   size_t len = sig.size();
-  if (!key || !ctx || !EVP_DigestSignInit(ctx, nullptr, nullptr, nullptr, key) ||
+  if (!key || !ctx ||
+      !EVP_DigestSignInit(ctx, nullptr, nullptr, nullptr, key) ||
       !EVP_DigestSign(ctx, sig.data(), &len, message.data(), message.size()) ||
       len != sig.size())
     fatal("Ed25519 sign");

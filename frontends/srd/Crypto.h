@@ -1,4 +1,5 @@
-//===- Crypto.h - SHA-256, HMAC, HKDF and Ed25519 through OpenSSL -*- C++ -*-===//
+//===- Crypto.h - SHA-256, HMAC, HKDF and Ed25519 through OpenSSL -*- C++
+//-*-===//
 //
 // The few primitives the residual containers need, as plain functions over
 // bytes. Digests are fixed-size arrays so a wrong length cannot slip through;

@@ -71,8 +71,9 @@ Expected<std::unique_ptr<DirectoryTree>> DirectoryTree::open(StringRef path) {
   std::error_code ec;
   // Symbolic links are not followed and are refused: in a ZIP they do not
   // exist, and here one could point outside the container.
-  for (llvm::sys::fs::recursive_directory_iterator it(t->root_, ec,
-                                                      /*follow_symlinks=*/false),
+  for (llvm::sys::fs::recursive_directory_iterator
+           it(t->root_, ec,
+              /*follow_symlinks=*/false),
        end;
        it != end && !ec; it.increment(ec)) {
     StringRef full = it->path();
@@ -97,8 +98,8 @@ Expected<std::unique_ptr<DirectoryTree>> DirectoryTree::open(StringRef path) {
   return std::move(t);
 }
 
-Expected<std::unique_ptr<llvm::MemoryBuffer>>
-DirectoryTree::read(StringRef rel, bool) const {
+Expected<std::unique_ptr<llvm::MemoryBuffer>> DirectoryTree::read(StringRef rel,
+                                                                  bool) const {
   std::string why = ZipArchive::unsafeNameReason(rel);
   if (!why.empty())
     return fileError(displayName(rel), std::nullopt,

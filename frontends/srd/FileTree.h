@@ -1,4 +1,5 @@
-//===- FileTree.h - a container's files, from a ZIP or a directory -*- C++ -*-===//
+//===- FileTree.h - a container's files, from a ZIP or a directory -*- C++
+//-*-===//
 //
 // An .axm container is a ZIP archive or the same tree unpacked. Both are
 // read through this interface: '/'-separated relative paths, listed and read
@@ -28,8 +29,9 @@ public:
   /// Every file, sorted, as relative '/'-separated paths.
   virtual const std::vector<std::string> &files() const = 0;
   bool contains(llvm::StringRef rel) const;
-  /// A file's bytes, owned by the caller. For a ZIP, `checkCRC` = false leaves a changed member to
-  /// the caller's own hashes (the CRC would report it without saying more).
+  /// A file's bytes, owned by the caller. For a ZIP, `checkCRC` = false leaves
+  /// a changed member to the caller's own hashes (the CRC would report it
+  /// without saying more).
   virtual llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>>
   read(llvm::StringRef rel, bool checkCRC = true) const = 0;
   /// "ROOT/rel" for a directory, "ROOT:rel" for an archive: the name errors

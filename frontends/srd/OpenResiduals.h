@@ -1,4 +1,5 @@
-//===- OpenResiduals.h - one entry point for every residual format -*- C++ -*-===//
+//===- OpenResiduals.h - one entry point for every residual format -*- C++
+//-*-===//
 //
 // What `compile-model --srd PATH` needs: recognise the file (an .axm
 // directory or ZIP, a .srd4 sidecar, a sealed container), verify its
@@ -44,7 +45,7 @@ struct OpenedResiduals {
 };
 
 llvm::Expected<ResidualFormat> detectResidualFormat(llvm::StringRef path);
-llvm::Expected<OpenedResiduals> openResiduals(llvm::StringRef path,
-                                              const ResidualOpenOptions &options);
+llvm::Expected<OpenedResiduals>
+openResiduals(llvm::StringRef path, const ResidualOpenOptions &options);
 
 } // namespace gemmac::srd

@@ -1,4 +1,5 @@
-//===- PickleWriter.h - emits protocol-2 pickle opcodes ------------*- C++ -*-===//
+//===- PickleWriter.h - emits protocol-2 pickle opcodes ------------*- C++
+//-*-===//
 //
 // The opcode-level writer behind the generator's PyTorch checkpoints, and
 // behind the tests' hostile pickles (it does not judge what it writes).
@@ -32,7 +33,7 @@ public:
   void global(llvm::StringRef module, llvm::StringRef name);
   void reduce();
   void binPersId();
-  void opcode(uint8_t op); // anything, for hostile test pickles
+  void opcode(uint8_t op);       // anything, for hostile test pickles
   std::vector<uint8_t> finish(); // STOP
 
   size_t size() const { return out_.size(); }

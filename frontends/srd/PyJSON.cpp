@@ -95,8 +95,8 @@ std::string gemmac::srd::pythonFloatRepr(double v) {
     return v < 0 ? "-Infinity" : "Infinity";
   // Shortest round-trip digits in scientific form: "-d.ddde[+-]x".
   char buf[64];
-  auto res = std::to_chars(buf, buf + sizeof buf, v,
-                           std::chars_format::scientific);
+  auto res =
+      std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
   std::string sci(buf, res.ptr);
   std::string sign;
   size_t i = 0;
@@ -148,8 +148,8 @@ static uint32_t decodeUTF8(StringRef s, size_t &i) {
     return cp;
   }
   if ((c & 0xF0) == 0xE0 && cont(i + 1) && cont(i + 2)) {
-    uint32_t cp = ((c & 0x0F) << 12) | ((b(i + 1) & 0x3F) << 6) |
-                  (b(i + 2) & 0x3F);
+    uint32_t cp =
+        ((c & 0x0F) << 12) | ((b(i + 1) & 0x3F) << 6) | (b(i + 2) & 0x3F);
     i += 3;
     return cp;
   }
@@ -259,9 +259,10 @@ void PyJSON::write(std::string &out, bool sortKeys, int indent, int depth,
     for (auto &m : members_)
       order.push_back(&m);
     // Python sorts str keys by code point; UTF-8 byte order is the same.
+    // Keys are unique (set() replaces), so an unstable sort is enough.
     if (sortKeys)
-      std::stable_sort(order.begin(), order.end(),
-                       [](auto *a, auto *b) { return a->first < b->first; });
+      std::sort(order.begin(), order.end(),
+                [](auto *a, auto *b) { return a->first < b->first; });
     out.push_back('{');
     for (size_t i = 0; i < order.size(); ++i) {
       if (i)
@@ -269,8 +270,7 @@ void PyJSON::write(std::string &out, bool sortKeys, int indent, int depth,
       newline(depth + 1);
       out += pythonJSONQuote(order[i]->first);
       out += keySep;
-      order[i]->second.write(out, sortKeys, indent, depth + 1, itemSep,
-                             keySep);
+      order[i]->second.write(out, sortKeys, indent, depth + 1, itemSep, keySep);
     }
     newline(depth);
     out.push_back('}');
@@ -327,8 +327,8 @@ private:
   }
 
   void skipSpace() {
-    while (pos < s.size() &&
-           (s[pos] == ' ' || s[pos] == '\t' || s[pos] == '\n' || s[pos] == '\r'))
+    while (pos < s.size() && (s[pos] == ' ' || s[pos] == '\t' ||
+                              s[pos] == '\n' || s[pos] == '\r'))
       ++pos;
   }
 
@@ -377,7 +377,9 @@ private:
 
   Expected<PyJSON> parseNumber() {
     size_t start = pos;
-    auto digit = [&] { return pos < s.size() && s[pos] >= '0' && s[pos] <= '9'; };
+    auto digit = [&] {
+      return pos < s.size() && s[pos] >= '0' && s[pos] <= '9';
+    };
     if (s[pos] == '-')
       ++pos;
     if (!digit())

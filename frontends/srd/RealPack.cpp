@@ -67,7 +67,8 @@ RealPackResiduals::load(const FileTree &tree, StringRef dir) {
     auto buf = tree.read(denseRel);
     if (!buf)
       return buf.takeError();
-    auto dense = TorchCheckpoint::parse(std::move(*buf), tree.displayName(denseRel));
+    auto dense =
+        TorchCheckpoint::parse(std::move(*buf), tree.displayName(denseRel));
     if (!dense)
       return dense.takeError();
     if ((*dense)->root().kind != PickleValue::Kind::Dict)
@@ -89,7 +90,8 @@ RealPackResiduals::load(const FileTree &tree, StringRef dir) {
   r->packed_ = std::move(*packed);
   const PickleValue &root = r->packed_->root();
   if (root.kind != PickleValue::Kind::Dict)
-    return fileError(r->name_, std::nullopt, "the pickled object is not a dict");
+    return fileError(r->name_, std::nullopt,
+                     "the pickled object is not a dict");
   llvm::StringSet<> listed;
   for (auto &n : layerNames)
     listed.insert(n);
@@ -206,8 +208,8 @@ Error RealPackResiduals::loadLayer(const std::string &layer,
   }
   L.rowValueStart[rows] = count;
   if (count != vals->numel())
-    return err("d8_mask marks " + llvm::Twine(count) + " residuals but d8_vals holds " +
-               llvm::Twine(vals->numel()));
+    return err("d8_mask marks " + llvm::Twine(count) +
+               " residuals but d8_vals holds " + llvm::Twine(vals->numel()));
   L.w4 = std::move(*w4);
   L.s4 = std::move(*s4);
   L.s8 = std::move(*s8);

@@ -21,9 +21,10 @@ bool ResidualSource::rowUsable(size_t index, int64_t row) const {
   return true;
 }
 
-llvm::Error ResidualSource::correctedRow(size_t index, int64_t row,
-                                         std::optional<float> alpha,
-                                         llvm::MutableArrayRef<float> out) const {
+llvm::Error
+ResidualSource::correctedRow(size_t index, int64_t row,
+                             std::optional<float> alpha,
+                             llvm::MutableArrayRef<float> out) const {
   const ResidualTensorInfo &t = tensors()[index];
   if (out.size() != static_cast<size_t>(t.cols))
     return llvm::createStringError(
@@ -41,7 +42,8 @@ llvm::Error ResidualSource::correctedRow(size_t index, int64_t row,
 }
 
 llvm::Expected<std::vector<float>>
-ResidualSource::correctedTensor(size_t index, std::optional<float> alpha) const {
+ResidualSource::correctedTensor(size_t index,
+                                std::optional<float> alpha) const {
   const ResidualTensorInfo &t = tensors()[index];
   std::vector<float> w(static_cast<size_t>(t.rows * t.cols));
   for (int64_t r = 0; r < t.rows; ++r)

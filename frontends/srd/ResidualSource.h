@@ -1,4 +1,5 @@
-//===- ResidualSource.h - SRD corrections, whatever file holds them -*- C++ -*-===//
+//===- ResidualSource.h - SRD corrections, whatever file holds them -*- C++
+//-*-===//
 //
 // The .srd4 sidecar, the .axm real-pack trio and the sealed container all
 // yield the same thing: for each weight (by its HF name), per row, the SRD
@@ -56,11 +57,13 @@ public:
   bool rowUsable(size_t index, int64_t row) const;
 
   /// W' for one row (cols floats), with `alpha` overriding the file's.
-  llvm::Error correctedRow(size_t index, int64_t row, std::optional<float> alpha,
+  llvm::Error correctedRow(size_t index, int64_t row,
+                           std::optional<float> alpha,
                            llvm::MutableArrayRef<float> out) const;
   /// W' for a whole tensor, row-major.
   llvm::Expected<std::vector<float>>
-  correctedTensor(size_t index, std::optional<float> alpha = std::nullopt) const;
+  correctedTensor(size_t index,
+                  std::optional<float> alpha = std::nullopt) const;
 };
 
 } // namespace gemmac::srd

@@ -42,9 +42,9 @@ SRD4File::parse(std::unique_ptr<llvm::MemoryBuffer> buffer, StringRef name) {
 }
 
 /// A non-negative integer member of a JSON object, or an error naming it.
-static Expected<uint64_t> getCount(const llvm::json::Object &o, StringRef key,
-                                   const llvm::Twine &where,
-                                   const std::function<Error(const llvm::Twine &)> &err) {
+static Expected<uint64_t>
+getCount(const llvm::json::Object &o, StringRef key, const llvm::Twine &where,
+         const std::function<Error(const llvm::Twine &)> &err) {
   const llvm::json::Value *v = o.get(key);
   if (!v)
     return err(where + ": missing key \"" + key + "\"");
@@ -56,11 +56,13 @@ static Expected<uint64_t> getCount(const llvm::json::Object &o, StringRef key,
 
 Error SRD4File::parseAll() {
   const uint64_t size = buffer_->getBufferSize();
-  const auto *base = reinterpret_cast<const uint8_t *>(buffer_->getBufferStart());
+  const auto *base =
+      reinterpret_cast<const uint8_t *>(buffer_->getBufferStart());
   if (size < 12)
-    return error("truncated: " + llvm::Twine(size) +
-                     " bytes, too short for the 12-byte magic and header length",
-                 0);
+    return error(
+        "truncated: " + llvm::Twine(size) +
+            " bytes, too short for the 12-byte magic and header length",
+        0);
   if (std::memcmp(base, kMagic, 8) != 0)
     return error("bad magic: not an SRD4 sidecar (expected \"AXMSRD4\\0\")", 0);
   uint32_t jsonLen;
@@ -278,15 +280,16 @@ gemmac::srd::locateChangedBlocks(const SRD4File &original,
                                  llvm::ArrayRef<uint8_t> changed,
                                  size_t maxReports) {
   std::vector<std::string> out;
-  const auto *a = reinterpret_cast<const uint8_t *>(
-      original.buffer().getBufferStart());
+  const auto *a =
+      reinterpret_cast<const uint8_t *>(original.buffer().getBufferStart());
   uint64_t n = std::min<uint64_t>(original.fileSize(), changed.size());
   for (uint64_t i = 0; i < n && out.size() < maxReports; ++i) {
     if (a[i] == changed[i])
       continue;
     std::optional<SRD4Location> loc = original.locate(i);
     if (!loc) {
-      out.push_back(llvm::formatv("outside every tensor (offset {0})", i).str());
+      out.push_back(
+          llvm::formatv("outside every tensor (offset {0})", i).str());
       continue;
     }
     if (loc->inHeader) {
@@ -298,7 +301,8 @@ gemmac::srd::locateChangedBlocks(const SRD4File &original,
     out.push_back(llvm::formatv("{0} row {1} group {2} (offset {3})", t.name,
                                 loc->row, loc->group, i)
                       .str());
-    i = original.blockOffset(loc->tensor, loc->row, loc->group) + kBlockBytes - 1;
+    i = original.blockOffset(loc->tensor, loc->row, loc->group) + kBlockBytes -
+        1;
   }
   if (original.fileSize() != changed.size() && out.size() < maxReports)
     out.push_back(llvm::formatv("the size changed from {0} to {1} bytes",

@@ -1,4 +1,5 @@
-//===- SRD4File.h - the .srd4 residual sidecar ---------------------*- C++ -*-===//
+//===- SRD4File.h - the .srd4 residual sidecar ---------------------*- C++
+//-*-===//
 //
 // Layout (Orivael's axm_to_srd4_gguf.py):
 //   "AXMSRD4\0" | u32 LE JSON length | JSON header | blocks
@@ -21,7 +22,7 @@
 namespace gemmac::srd {
 
 struct SRD4Entry {
-  uint64_t offset = 0;   // relative to the first block byte
+  uint64_t offset = 0; // relative to the first block byte
   uint64_t nBytes = 0;
   uint64_t nBlocks = 0;
 };

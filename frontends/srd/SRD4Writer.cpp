@@ -17,12 +17,13 @@ gemmac::srd::writeSRD4Bytes(const ResidualSource &source,
     uint64_t nBlocks = uint64_t(t.rows) * t.groupsPerRow();
     PyJSON e = PyJSON::object();
     e.set("hf_name", PyJSON::string(t.name))
-        .set("shape", PyJSON::array({PyJSON::integer(t.rows),
-                                     PyJSON::integer(t.cols)}))
+        .set("shape",
+             PyJSON::array({PyJSON::integer(t.rows), PyJSON::integer(t.cols)}))
         .set("group_size", PyJSON::integer(kGroupSize))
         .set("n_blocks", PyJSON::integer(static_cast<int64_t>(nBlocks)))
         .set("offset", PyJSON::integer(static_cast<int64_t>(offset)))
-        .set("n_bytes", PyJSON::integer(static_cast<int64_t>(nBlocks * kBlockBytes)));
+        .set("n_bytes",
+             PyJSON::integer(static_cast<int64_t>(nBlocks * kBlockBytes)));
     list.push_back(std::move(e));
     offset += nBlocks * kBlockBytes;
   }

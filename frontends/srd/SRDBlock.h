@@ -1,4 +1,5 @@
-//===- SRDBlock.h - one SRD group of 64 weights and its 104-byte block -*- C++ -*-===//
+//===- SRDBlock.h - one SRD group of 64 weights and its 104-byte block -*- C++
+//-*-===//
 //
 // SRD ("SRD-4" in the Orivael tools) stores each row of a weight W[out, in]
 // in groups of 64 columns: an int4 base W4 with an f32 scale S4 and an int8
@@ -20,7 +21,8 @@
 namespace gemmac::srd {
 
 constexpr int kGroupSize = 64;
-/// w4[32] (value+8, even element in the low nibble) | f32 s4 | i8 d8[64] | f32 s8
+/// w4[32] (value+8, even element in the low nibble) | f32 s4 | i8 d8[64] | f32
+/// s8
 constexpr int kBlockBytes = 104;
 constexpr int kBlockS4Offset = 32;
 constexpr int kBlockD8Offset = 36;

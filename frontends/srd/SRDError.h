@@ -1,4 +1,5 @@
-//===- SRDError.h - errors that say which file and where -----------*- C++ -*-===//
+//===- SRDError.h - errors that say which file and where -----------*- C++
+//-*-===//
 #pragma once
 
 #include "llvm/ADT/Twine.h"

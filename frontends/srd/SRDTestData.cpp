@@ -34,7 +34,8 @@ SRDTensorSet gemmac::srd::quantizeAll(const std::vector<GenTensor> &tensors,
                                       const TestDataOptions &options) {
   std::vector<SRDTensor> q;
   for (const GenTensor &t : tensors)
-    q.push_back(quantizeSRD(t.name, t.rows, t.cols, t.weights, options.topKPct));
+    q.push_back(
+        quantizeSRD(t.name, t.rows, t.cols, t.weights, options.topKPct));
   return SRDTensorSet(std::move(q), options.alpha, "generated");
 }
 
@@ -68,9 +69,8 @@ gemmac::srd::writeTestData(llvm::StringRef dir,
        {ResidualLayout::SRD4File, ResidualLayout::RealPack}) {
     ao.layout = layout;
     bool srd4 = layout == ResidualLayout::SRD4File;
-    auto files = buildAXM(set, ao,
-                          srd4 ? &out.axmSrd4Fingerprint
-                               : &out.axmRealPackFingerprint);
+    auto files = buildAXM(
+        set, ao, srd4 ? &out.axmSrd4Fingerprint : &out.axmRealPackFingerprint);
     if (!files)
       return files.takeError();
     std::string zip = path(srd4 ? "model-srd4.axm" : "model-realpack.axm");

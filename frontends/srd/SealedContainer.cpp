@@ -85,7 +85,8 @@ Error SealedContainer::parseAll(const SealedKeys &keys) {
                   {"trailer", p.trailerOff, p.trailerLen}};
   uint64_t prevEnd = kPreambleBytes;
   for (const Section &s : sections) {
-    if (s.off % kAlign || s.off < prevEnd || s.off > size || s.len > size - s.off)
+    if (s.off % kAlign || s.off < prevEnd || s.off > size ||
+        s.len > size - s.off)
       return error(llvm::formatv("preamble: {0} section [{1}, +{2}) is "
                                  "misplaced (file size {3}): the file is "
                                  "truncated or its preamble was changed",
@@ -97,10 +98,11 @@ Error SealedContainer::parseAll(const SealedKeys &keys) {
   bool isSigned = p.flags & kFlagSigned;
   if (p.trailerLen != (isSigned ? kSignedTrailerBytes : kMacBytes) ||
       p.trailerOff + p.trailerLen != size)
-    return error("preamble: the trailer is not the file's last " +
-                     llvm::Twine(isSigned ? kSignedTrailerBytes : kMacBytes) +
-                     " bytes: the file is truncated or its preamble was changed",
-                 64);
+    return error(
+        "preamble: the trailer is not the file's last " +
+            llvm::Twine(isSigned ? kSignedTrailerBytes : kMacBytes) +
+            " bytes: the file is truncated or its preamble was changed",
+        64);
 
   // Authenticate preamble || header || manifest before reading any of it.
   std::vector<uint8_t> message(b, b + kPreambleBytes);
@@ -138,7 +140,8 @@ Error SealedContainer::parseAll(const SealedKeys &keys) {
     std::memcpy(embedded.data(), trailer + kMacBytes, 32);
     if (embedded != *keys.publicKey)
       return error("signed by a different key (" + toHex(embedded) +
-                       ") than the trusted one (" + toHex(*keys.publicKey) + ")",
+                       ") than the trusted one (" + toHex(*keys.publicKey) +
+                       ")",
                    p.trailerOff + kMacBytes);
     Ed25519Signature sig;
     std::memcpy(sig.data(), trailer + kMacBytes + 32, 64);
@@ -163,7 +166,7 @@ Error SealedContainer::parseAll(const SealedKeys &keys) {
       if (a->kind() == PyJSON::Kind::Float)
         alpha_ = static_cast<float>(a->asFloat());
       else if (double d; a->kind() == PyJSON::Kind::Int &&
-                              !StringRef(a->text()).getAsDouble(d))
+                         !StringRef(a->text()).getAsDouble(d))
         alpha_ = static_cast<float>(d);
     }
 
@@ -172,8 +175,8 @@ Error SealedContainer::parseAll(const SealedKeys &keys) {
   uint32_t nEntries, nShards;
   std::memcpy(&nEntries, b + p.manifestOff, 4);
   std::memcpy(&nShards, b + p.manifestOff + 4, 4);
-  if (p.manifestLen != 8 + uint64_t(nEntries) * kEntryBytes +
-                           uint64_t(nShards) * kShardBytes)
+  if (p.manifestLen !=
+      8 + uint64_t(nEntries) * kEntryBytes + uint64_t(nShards) * kShardBytes)
     return error("manifest length does not match its counts", p.manifestOff);
   const uint8_t *entryAt = b + p.manifestOff + 8;
   const uint8_t *shardAt = entryAt + uint64_t(nEntries) * kEntryBytes;
@@ -225,8 +228,8 @@ Error SealedContainer::parseAll(const SealedKeys &keys) {
     nextShard = t.firstShard + t.nShards;
     uint64_t end = t.payloadOff + t.payloadLen;
     nextPayload = alignUp(end);
-    padding.push_back({p.shardsOff + end,
-                       p.shardsOff + std::min(nextPayload, p.shardsLen)});
+    padding.push_back(
+        {p.shardsOff + end, p.shardsOff + std::min(nextPayload, p.shardsLen)});
     tensors_.push_back({name, rows, cols});
     records_.push_back(t);
   }
@@ -243,9 +246,13 @@ Error SealedContainer::parseAll(const SealedKeys &keys) {
     else if (k && !constantTimeEqual(shardTag(k->shard, s, sh), sh.tag))
       reason = "its tag does not verify";
     if (!reason.empty())
-      damaged_.push_back({s, sh.tensor, tensors_[sh.tensor].name,
+      damaged_.push_back({s,
+                          sh.tensor,
+                          tensors_[sh.tensor].name,
                           {int64_t(sh.rowBegin), int64_t(sh.rowEnd)},
-                          p.shardsOff + sh.offset, sh.length, reason});
+                          p.shardsOff + sh.offset,
+                          sh.length,
+                          reason});
   }
 
   // Padding is unauthenticated; sealed files keep it zero.

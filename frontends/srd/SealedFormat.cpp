@@ -48,8 +48,9 @@ void sealed::decodePreamble(const uint8_t *in, Preamble &p) {
   Reader r{in + 8};
   r.get(p.version);
   r.get(p.flags);
-  for (uint64_t *v : {&p.headerOff, &p.headerLen, &p.manifestOff, &p.manifestLen,
-                      &p.shardsOff, &p.shardsLen, &p.trailerOff, &p.trailerLen})
+  for (uint64_t *v :
+       {&p.headerOff, &p.headerLen, &p.manifestOff, &p.manifestLen,
+        &p.shardsOff, &p.shardsLen, &p.trailerOff, &p.trailerLen})
     r.get(*v);
   r.bytes(p.keyId, 16);
   r.bytes(p.baseDigest, 32);

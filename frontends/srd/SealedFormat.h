@@ -1,4 +1,5 @@
-//===- SealedFormat.h - byte layout of gemmac's sealed SRD container -*- C++ -*-===//
+//===- SealedFormat.h - byte layout of gemmac's sealed SRD container -*- C++
+//-*-===//
 //
 // The sealed container ("QRC", quant-formats.md §5.5, adapted to SRD; the
 // full layout is in docs/srd.md). Little-endian, every section 64-aligned:
@@ -78,7 +79,9 @@ struct ShardRecord {
   Digest tag{};
 };
 
-inline uint64_t alignUp(uint64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
+inline uint64_t alignUp(uint64_t v) {
+  return (v + kAlign - 1) / kAlign * kAlign;
+}
 
 struct Keys {
   uint8_t keyId[16];

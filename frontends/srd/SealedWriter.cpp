@@ -41,7 +41,8 @@ gemmac::srd::sealResiduals(const ResidualSource &source,
       .set("version", PyJSON::integer(kVersion))
       .set("residual", residual)
       .set("source", src)
-      .set("shard_bytes", PyJSON::integer(static_cast<int64_t>(options.shardBytes)))
+      .set("shard_bytes",
+           PyJSON::integer(static_cast<int64_t>(options.shardBytes)))
       .set("mac", PyJSON::string("HMAC-SHA256"))
       .set("kdf", PyJSON::string("HKDF-SHA256"))
       .set("signature",
@@ -83,8 +84,8 @@ gemmac::srd::sealResiduals(const ResidualSource &source,
           encodeBlock(groups[g], payload.data() + at + g * kBlockBytes);
       }
       sh.length = static_cast<uint32_t>(payload.size() - sh.offset);
-      sh.sha256 = sha256(llvm::ArrayRef<uint8_t>(payload.data() + sh.offset,
-                                                 sh.length));
+      sh.sha256 = sha256(
+          llvm::ArrayRef<uint8_t>(payload.data() + sh.offset, sh.length));
       sh.tag = shardTag(keys.shard, shards.size(), sh);
       shards.push_back(sh);
     }
@@ -100,7 +101,8 @@ gemmac::srd::sealResiduals(const ResidualSource &source,
   p.headerOff = kPreambleBytes;
   p.headerLen = headerText.size();
   p.manifestOff = alignUp(p.headerOff + p.headerLen);
-  p.manifestLen = 8 + records.size() * kEntryBytes + shards.size() * kShardBytes;
+  p.manifestLen =
+      8 + records.size() * kEntryBytes + shards.size() * kShardBytes;
   p.shardsOff = alignUp(p.manifestOff + p.manifestLen);
   p.shardsLen = payload.size();
   p.trailerOff = alignUp(p.shardsOff + p.shardsLen);

@@ -22,12 +22,12 @@ static bool storageDtype(StringRef type, std::string &dtype, unsigned &size) {
   static const struct {
     const char *type, *dtype;
     unsigned size;
-  } table[] = {{"FloatStorage", "float32", 4}, {"HalfStorage", "float16", 2},
-               {"BFloat16Storage", "bfloat16", 2},
-               {"DoubleStorage", "float64", 8}, {"ByteStorage", "uint8", 1},
-               {"CharStorage", "int8", 1},      {"ShortStorage", "int16", 2},
-               {"IntStorage", "int32", 4},      {"LongStorage", "int64", 8},
-               {"BoolStorage", "bool", 1}};
+  } table[] = {
+      {"FloatStorage", "float32", 4},     {"HalfStorage", "float16", 2},
+      {"BFloat16Storage", "bfloat16", 2}, {"DoubleStorage", "float64", 8},
+      {"ByteStorage", "uint8", 1},        {"CharStorage", "int8", 1},
+      {"ShortStorage", "int16", 2},       {"IntStorage", "int32", 4},
+      {"LongStorage", "int64", 8},        {"BoolStorage", "bool", 1}};
   for (auto &e : table)
     if (type == e.type) {
       dtype = e.dtype;
@@ -65,8 +65,9 @@ Error TorchCheckpoint::load() {
     }
   }
   if (!pkl)
-    return fileError(name_, std::nullopt,
-                     "no <prefix>/data.pkl member: not a PyTorch zip checkpoint");
+    return fileError(
+        name_, std::nullopt,
+        "no <prefix>/data.pkl member: not a PyTorch zip checkpoint");
   prefix_ = StringRef(pkl->name).drop_back(strlen("data.pkl")).str();
   if (const ZipMember *bo = zip_->find(prefix_ + "byteorder")) {
     auto b = zip_->read(*bo);
@@ -80,11 +81,11 @@ Error TorchCheckpoint::load() {
   auto data = zip_->read(*pkl);
   if (!data)
     return data.takeError();
-  auto root = unpickle(
-      llvm::ArrayRef<uint8_t>(
-          reinterpret_cast<const uint8_t *>((*data)->getBufferStart()),
-          (*data)->getBufferSize()),
-      name_ + ":" + pkl->name);
+  auto root =
+      unpickle(llvm::ArrayRef<uint8_t>(
+                   reinterpret_cast<const uint8_t *>((*data)->getBufferStart()),
+                   (*data)->getBufferSize()),
+               name_ + ":" + pkl->name);
   if (!root)
     return root.takeError();
   root_ = std::move(*root);
@@ -162,9 +163,10 @@ std::vector<std::string> TorchCheckpoint::changedMembers() const {
 }
 
 /// Collects (path, storage member) for every tensor under `v`.
-static void collectTensors(const PickleValue &v, const std::string &path,
-                           llvm::StringRef prefix, int depth,
-                           std::vector<std::pair<std::string, std::string>> &out) {
+static void
+collectTensors(const PickleValue &v, const std::string &path,
+               llvm::StringRef prefix, int depth,
+               std::vector<std::pair<std::string, std::string>> &out) {
   if (depth > 64)
     return;
   if (v.kind == PickleValue::Kind::Tensor) {

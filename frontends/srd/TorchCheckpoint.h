@@ -1,4 +1,5 @@
-//===- TorchCheckpoint.h - PyTorch zip checkpoints, read without Python -*- C++ -*-===//
+//===- TorchCheckpoint.h - PyTorch zip checkpoints, read without Python -*- C++
+//-*-===//
 //
 // torch.save writes a ZIP holding PREFIX/data.pkl (the pickled object),
 // PREFIX/data/<key> (one member per storage), PREFIX/version and
@@ -20,10 +21,10 @@
 namespace gemmac::srd {
 
 struct TorchTensor {
-  std::string dtype;   // "float32", "float16", "bfloat16", "uint8", "int8", ...
+  std::string dtype; // "float32", "float16", "bfloat16", "uint8", "int8", ...
   unsigned elementSize = 0;
   std::vector<int64_t> shape;
-  std::string storageMember; // the ZIP member holding the storage
+  std::string storageMember;     // the ZIP member holding the storage
   llvm::ArrayRef<uint8_t> bytes; // exactly the tensor's elements
   int64_t numel() const;
 };

@@ -166,10 +166,11 @@ package(const std::vector<uint8_t> &pickle,
     zip.add(p + "data/" + std::to_string(i), *storages[i],
             ZipWriter::Method::Stored, 64);
   llvm::StringRef version = "3\n";
-  zip.add(p + "version",
-          llvm::ArrayRef<uint8_t>(
-              reinterpret_cast<const uint8_t *>(version.data()), version.size()),
-          ZipWriter::Method::Stored, 64);
+  zip.add(
+      p + "version",
+      llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(version.data()),
+                              version.size()),
+      ZipWriter::Method::Stored, 64);
   return zip.finish();
 }
 } // namespace

@@ -1,4 +1,5 @@
-//===- TorchSave.h - writes PyTorch zip checkpoints ----------------*- C++ -*-===//
+//===- TorchSave.h - writes PyTorch zip checkpoints ----------------*- C++
+//-*-===//
 //
 // What torch.save writes for a nested dict of tensors and scalars: a ZIP
 // with PREFIX/data.pkl (protocol 2, tensors through _rebuild_tensor_v2 and
@@ -24,7 +25,7 @@ struct TorchValue {
   double number = 0;
   bool boolean = false;
   std::string text;
-  std::vector<TorchValue> items;                         // Tuple
+  std::vector<TorchValue> items; // Tuple
   // Dict, in order (two vectors: a pair of an incomplete type cannot be
   // stored in the type itself).
   std::vector<std::string> keys;

@@ -103,8 +103,8 @@ const char *refusedOpcodeName(uint8_t op) {
 /// torch.<T>Storage types a checkpoint may name.
 bool isStorageType(StringRef name) {
   static const char *types[] = {
-      "FloatStorage", "HalfStorage",  "BFloat16Storage", "DoubleStorage",
-      "ByteStorage",  "CharStorage",  "ShortStorage",    "IntStorage",
+      "FloatStorage", "HalfStorage", "BFloat16Storage", "DoubleStorage",
+      "ByteStorage",  "CharStorage", "ShortStorage",    "IntStorage",
       "LongStorage",  "BoolStorage"};
   for (const char *t : types)
     if (name == t)
@@ -116,8 +116,7 @@ constexpr int kMaxDepth = 256;
 
 class Machine {
 public:
-  Machine(llvm::ArrayRef<uint8_t> data, StringRef name)
-      : d(data), name(name) {}
+  Machine(llvm::ArrayRef<uint8_t> data, StringRef name) : d(data), name(name) {}
 
   Expected<PickleRef> run();
 
@@ -268,16 +267,18 @@ private:
               (module == "collections" && attr == "OrderedDict") ||
               (module == "torch" && isStorageType(attr));
     if (!ok)
-      return error("refused global " + full +
-                   ": a checkpoint may only name torch._utils._rebuild_tensor_v2, "
-                   "collections.OrderedDict and torch.*Storage (loading it "
-                   "would run code)");
+      return error(
+          "refused global " + full +
+          ": a checkpoint may only name torch._utils._rebuild_tensor_v2, "
+          "collections.OrderedDict and torch.*Storage (loading it "
+          "would run code)");
     auto g = make(PickleValue::Kind::Global);
     g->text = full;
     return g;
   }
 
-  Expected<std::vector<int64_t>> intTuple(const PickleRef &v, const char *what) {
+  Expected<std::vector<int64_t>> intTuple(const PickleRef &v,
+                                          const char *what) {
     if (v->kind != PickleValue::Kind::Tuple)
       return error(llvm::Twine("_rebuild_tensor_v2: ") + what +
                    " is not a tuple");
@@ -650,7 +651,8 @@ Error Machine::step(uint8_t op) {
         ++pos;
       if (pos >= d.size())
         return fileError(name, start, "truncated pickle: GLOBAL name");
-      StringRef s(reinterpret_cast<const char *>(d.data() + start), pos - start);
+      StringRef s(reinterpret_cast<const char *>(d.data() + start),
+                  pos - start);
       ++pos;
       return s;
     };
@@ -709,8 +711,8 @@ Error Machine::step(uint8_t op) {
     return error(llvm::Twine("refused opcode ") + n +
                  llvm::formatv(" (0x{0:x-2})", unsigned(op)).str() +
                  ": not needed by a dict of tensors");
-  return error(llvm::formatv("unknown or refused opcode 0x{0:x-2}", unsigned(op))
-                   .str());
+  return error(
+      llvm::formatv("unknown or refused opcode 0x{0:x-2}", unsigned(op)).str());
 }
 
 Expected<PickleRef> Machine::run() {

@@ -1,4 +1,5 @@
-//===- Unpickler.h - a restricted unpickler for PyTorch checkpoints -*- C++ -*-===//
+//===- Unpickler.h - a restricted unpickler for PyTorch checkpoints -*- C++
+//-*-===//
 //
 // A pickle is a program for a stack machine whose GLOBAL and REDUCE opcodes
 // import and call arbitrary Python. This reader runs nothing: it interprets
@@ -52,7 +53,7 @@ struct PickleValue {
     Tuple,
     List,
     Dict,
-    Global,    // an allowed callable or storage type, not yet applied
+    Global,     // an allowed callable or storage type, not yet applied
     StorageRef, // a persistent id resolved to a storage
     Tensor,
   };
@@ -60,10 +61,10 @@ struct PickleValue {
   bool boolean = false;
   int64_t integer = 0;
   double number = 0;
-  std::string text; // String/Bytes payload; Global: "module.name"
-  std::vector<PickleRef> items;                       // Tuple, List
+  std::string text;             // String/Bytes payload; Global: "module.name"
+  std::vector<PickleRef> items; // Tuple, List
   std::vector<std::pair<PickleRef, PickleRef>> entries; // Dict, in order
-  PickledTensor tensor;                               // StorageRef, Tensor
+  PickledTensor tensor;                                 // StorageRef, Tensor
   bool fromOrderedDict = false;
 
   const char *kindName() const;

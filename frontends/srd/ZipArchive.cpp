@@ -137,7 +137,8 @@ Error ZipArchive::parseAll() {
 
   uint64_t p = cdOffset;
   for (uint64_t i = 0; i < entries; ++i) {
-    if (cdOffset + cdSize - p < kCentralSize || le<uint32_t>(b + p) != kCentralSig)
+    if (cdOffset + cdSize - p < kCentralSize ||
+        le<uint32_t>(b + p) != kCentralSig)
       return error("central directory entry " + llvm::Twine(i) +
                        " is missing or truncated",
                    p);
@@ -209,13 +210,14 @@ Error ZipArchive::parseAll() {
       return error("member " + m.name + ": local header at offset " +
                        llvm::Twine(lh) + " is missing or damaged",
                    m.centralOffset);
-    uint64_t dataOff = lh + kLocalSize + le<uint16_t>(b + lh + 26) +
-                       le<uint16_t>(b + lh + 28);
+    uint64_t dataOff =
+        lh + kLocalSize + le<uint16_t>(b + lh + 26) + le<uint16_t>(b + lh + 28);
     if (dataOff > cdOffset || m.compressedSize > cdOffset - dataOff)
       return error("member " + m.name + ": data [" + llvm::Twine(dataOff) +
                        ", " + llvm::Twine(dataOff + m.compressedSize) +
                        ") runs into the central directory at " +
-                       llvm::Twine(cdOffset) + ": the archive is truncated or damaged",
+                       llvm::Twine(cdOffset) +
+                       ": the archive is truncated or damaged",
                    lh);
     StringRef localName(reinterpret_cast<const char *>(b + lh + kLocalSize),
                         std::min<uint64_t>(le<uint16_t>(b + lh + 26),
@@ -267,7 +269,8 @@ ZipArchive::read(const ZipMember &m, bool checkCRC) const {
         StringRef(reinterpret_cast<const char *>(raw.data()), raw.size()),
         display, /*RequiresNullTerminator=*/false);
   } else {
-    auto buf = llvm::WritableMemoryBuffer::getNewUninitMemBuffer(m.size, display);
+    auto buf =
+        llvm::WritableMemoryBuffer::getNewUninitMemBuffer(m.size, display);
     if (!buf)
       return error("member " + m.name + ": cannot allocate " +
                    llvm::Twine(m.size) + " bytes");
@@ -309,14 +312,14 @@ ZipArchive::read(const ZipMember &m, bool checkCRC) const {
     }
     inflateEnd(&zs);
     if (rc != Z_STREAM_END)
-      return error("member " + m.name + ": deflate data is damaged or truncated (" +
-                       (zs.msg ? StringRef(zs.msg) : StringRef("ends early")) +
-                       ")",
-                   m.dataOffset + (raw.size() - inLeft));
+      return error(
+          "member " + m.name + ": deflate data is damaged or truncated (" +
+              (zs.msg ? StringRef(zs.msg) : StringRef("ends early")) + ")",
+          m.dataOffset + (raw.size() - inLeft));
     if (outLeft != 0)
       return error("member " + m.name + ": inflates to " +
-                       llvm::Twine(m.size - outLeft) + " bytes, its header says " +
-                       llvm::Twine(m.size),
+                       llvm::Twine(m.size - outLeft) +
+                       " bytes, its header says " + llvm::Twine(m.size),
                    m.dataOffset);
     out = std::move(buf);
   }

@@ -1,4 +1,5 @@
-//===- ZipArchive.h - a defensive ZIP reader ------------------------*- C++ -*-===//
+//===- ZipArchive.h - a defensive ZIP reader ------------------------*- C++
+//-*-===//
 //
 // Reads the central directory (ZIP64 included), checks every member before
 // anything looks at it: its local header and data lie inside the archive
@@ -31,7 +32,7 @@ struct ZipMember {
   uint64_t compressedSize = 0;
   uint64_t size = 0;
   uint64_t localHeaderOffset = 0;
-  uint64_t dataOffset = 0; // first byte of the (compressed) data
+  uint64_t dataOffset = 0;    // first byte of the (compressed) data
   uint64_t centralOffset = 0; // its central directory entry
 };
 

@@ -36,7 +36,10 @@ void ZipWriter::add(llvm::StringRef name, llvm::ArrayRef<uint8_t> data,
   } else {
     payload.assign(data.begin(), data.end());
   }
-  Entry e{name.str(), m, crc32(data), static_cast<uint32_t>(payload.size()),
+  Entry e{name.str(),
+          m,
+          crc32(data),
+          static_cast<uint32_t>(payload.size()),
           static_cast<uint32_t>(data.size()),
           static_cast<uint32_t>(body_.size())};
   // Padding extra field (id 0x4246 "FB", as PyTorch's writer uses) so the

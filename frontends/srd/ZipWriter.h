@@ -1,4 +1,5 @@
-//===- ZipWriter.h - writes small ZIP archives ---------------------*- C++ -*-===//
+//===- ZipWriter.h - writes small ZIP archives ---------------------*- C++
+//-*-===//
 //
 // Stored or deflated members, with optional data alignment for stored ones
 // (PyTorch aligns its storages to 64 bytes through a padding extra field).
@@ -24,8 +25,7 @@ public:
 
   /// Appends a member; `align` (stored only) aligns its data offset.
   void add(llvm::StringRef name, llvm::ArrayRef<uint8_t> data,
-           Method method = Method::Deflate, unsigned align = 0,
-           int level = 1);
+           Method method = Method::Deflate, unsigned align = 0, int level = 1);
   /// The archive image (central directory and end record appended).
   std::vector<uint8_t> finish() const;
   llvm::Error writeTo(llvm::StringRef path) const;

@@ -190,9 +190,10 @@ TEST(SRDCrypto, KnownAnswers) {
   EXPECT_EQ(toHex(pub),
             "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
   Ed25519Signature sig = ed25519Sign(*seed, {});
-  EXPECT_EQ(toHex(sig), "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06"
-                        "5224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe"
-                        "24655141438e7a100b");
+  EXPECT_EQ(toHex(sig),
+            "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06"
+            "5224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe"
+            "24655141438e7a100b");
   EXPECT_TRUE(ed25519Verify(pub, {}, sig));
   sig[0] ^= 1;
   EXPECT_FALSE(ed25519Verify(pub, {}, sig));
@@ -209,12 +210,13 @@ TEST(SRDPyJSON, MatchesPythonCanonicalJSONAndHeaderMAC) {
           "hardware_map": "compile_on_load"})");
   ASSERT_TRUE(bool(v)) << errorOf(std::move(v));
   std::string canonical = v->canonical();
-  EXPECT_EQ(canonical,
-            R"({"core_logic":"gemma4 \u00e9\ud83d\ude00","delegates":[],)"
-            R"("format_version":"0.1-concept","hardware_map":"compile_on_load",)"
-            R"("quant_map":{"alpha":1.0,"big":1e+16,"bpw":5.0,"group_size":64,)"
-            R"("neg":-2.5e-07,"packed":true,"scheme":"srd","tiny":1e-05,)"
-            R"("top_k_pct":0.0,"x":0.1},"safety_proofs":true})");
+  EXPECT_EQ(
+      canonical,
+      R"({"core_logic":"gemma4 \u00e9\ud83d\ude00","delegates":[],)"
+      R"("format_version":"0.1-concept","hardware_map":"compile_on_load",)"
+      R"("quant_map":{"alpha":1.0,"big":1e+16,"bpw":5.0,"group_size":64,)"
+      R"("neg":-2.5e-07,"packed":true,"scheme":"srd","tiny":1e-05,)"
+      R"("top_k_pct":0.0,"x":0.1},"safety_proofs":true})");
   AxiomKeys keys = AxiomKeys::derive(kMaster);
   EXPECT_EQ(toHex(keys.container),
             "dfde15665adf77ccd3daae7b41e697529acf93750be458dba4963ce6786bb23b");
@@ -267,14 +269,15 @@ TEST_F(SRDContainers, SRD4ChangesAreLocatedAgainstAnOriginal) {
   ASSERT_TRUE(bool(f));
   auto changed = readBytes(paths.srd4);
   size_t q = *(*f)->find(kQ);
-  changed[(*f)->blockOffset(q, 2, 1) + 40] ^= 1;  // a D8 byte
-  changed[(*f)->blockOffset(q, 2, 1) + 41] ^= 1;  // same block: one report
-  changed[20] ^= 1;                               // the header
+  changed[(*f)->blockOffset(q, 2, 1) + 40] ^= 1; // a D8 byte
+  changed[(*f)->blockOffset(q, 2, 1) + 41] ^= 1; // same block: one report
+  changed[20] ^= 1;                              // the header
   auto where = locateChangedBlocks(**f, changed);
   ASSERT_EQ(where.size(), 2u);
   EXPECT_EQ(where[0], "header (offset 20)");
   EXPECT_EQ(where[1], std::string(kQ) + " row 2 group 1 (offset " +
-                          std::to_string((*f)->blockOffset(q, 2, 1) + 40) + ")");
+                          std::to_string((*f)->blockOffset(q, 2, 1) + 40) +
+                          ")");
 }
 
 /// An .srd4 image with `header` as its JSON and `dataBytes` zero bytes.
@@ -290,8 +293,8 @@ std::vector<uint8_t> srd4Image(const std::string &header, size_t dataBytes,
 }
 
 std::string srd4Error(const std::vector<uint8_t> &bytes) {
-  auto buf = llvm::MemoryBuffer::getMemBufferCopy(
-      llvm::StringRef(reinterpret_cast<const char *>(bytes.data()), bytes.size()));
+  auto buf = llvm::MemoryBuffer::getMemBufferCopy(llvm::StringRef(
+      reinterpret_cast<const char *>(bytes.data()), bytes.size()));
   return errorOf(SRD4File::parse(std::move(buf), "bad.srd4"));
 }
 
@@ -333,7 +336,8 @@ TEST(SRD4Reader, RejectsMalformedSidecars) {
       << e;
 
   e = srd4Error(srd4Image(tensorHeader("[2,128]", 4, 0, 400), 416));
-  EXPECT_NE(e.find("n_bytes 400 is not n_blocks * 104"), std::string::npos) << e;
+  EXPECT_NE(e.find("n_bytes 400 is not n_blocks * 104"), std::string::npos)
+      << e;
 
   e = srd4Error(srd4Image(tensorHeader("[2,128]", 4, 0, 416, ""), 416));
   EXPECT_NE(e.find("tensors[0]: missing or empty \"hf_name\""),
@@ -345,7 +349,8 @@ TEST(SRD4Reader, RejectsMalformedSidecars) {
             std::string::npos)
       << e;
 
-  e = srd4Error(srd4Image("{\"alpha\":1.0,\"group_size\":32,\"tensors\":[]}", 0));
+  e = srd4Error(
+      srd4Image("{\"alpha\":1.0,\"group_size\":32,\"tensors\":[]}", 0));
   EXPECT_NE(e.find("group_size 32 is not supported"), std::string::npos) << e;
 }
 
@@ -354,8 +359,8 @@ TEST(SRD4Reader, RejectsMalformedSidecars) {
 //===----------------------------------------------------------------------===//
 
 std::string zipError(const std::vector<uint8_t> &bytes) {
-  auto buf = llvm::MemoryBuffer::getMemBufferCopy(
-      llvm::StringRef(reinterpret_cast<const char *>(bytes.data()), bytes.size()));
+  auto buf = llvm::MemoryBuffer::getMemBufferCopy(llvm::StringRef(
+      reinterpret_cast<const char *>(bytes.data()), bytes.size()));
   return errorOf(ZipArchive::parse(std::move(buf), "t.zip"));
 }
 
@@ -378,7 +383,8 @@ TEST(SRDZip, ReadsStoredAndDeflatedMembers) {
     auto data = (*z)->read(m);
     ASSERT_TRUE(bool(data)) << errorOf(std::move(data));
     ASSERT_EQ((*data)->getBufferSize(), big.size());
-    EXPECT_EQ(std::memcmp((*data)->getBufferStart(), big.data(), big.size()), 0);
+    EXPECT_EQ(std::memcmp((*data)->getBufferStart(), big.data(), big.size()),
+              0);
   }
   // A changed stored byte fails its CRC, naming the member.
   bytes[(*z)->find("a/stored.bin")->dataOffset + 10] ^= 1;
@@ -398,7 +404,8 @@ TEST(SRDZip, RejectsTruncatedArchivesAndEscapingMembers) {
   auto bytes = w.finish();
   std::vector<uint8_t> cut(bytes.begin(), bytes.begin() + bytes.size() / 2);
   std::string e = zipError(cut);
-  EXPECT_NE(e.find("t.zip: no end-of-central-directory record"), std::string::npos)
+  EXPECT_NE(e.find("t.zip: no end-of-central-directory record"),
+            std::string::npos)
       << e;
   EXPECT_NE(e.find("truncated"), std::string::npos) << e;
   // The end record survives but the central directory it points at is gone.
@@ -412,9 +419,9 @@ TEST(SRDZip, RejectsTruncatedArchivesAndEscapingMembers) {
     ZipWriter bad;
     bad.add(name, data);
     e = zipError(bad.finish());
-    EXPECT_NE(e.find(std::string("member \"") + name +
-                     "\" escapes the archive root"),
-              std::string::npos)
+    EXPECT_NE(
+        e.find(std::string("member \"") + name + "\" escapes the archive root"),
+        std::string::npos)
         << e;
   }
 }
@@ -486,7 +493,8 @@ TEST(SRDPickle, RefusesAnythingThatWouldRunCode) {
   w3.opcode('N');
   w3.opcode(0x81); // NEWOBJ
   e = errorOf(unpickle(w3.finish(), "evil3.pkl"));
-  EXPECT_NE(e.find("offset 28: refused opcode NEWOBJ (0x81)"), std::string::npos)
+  EXPECT_NE(e.find("offset 28: refused opcode NEWOBJ (0x81)"),
+            std::string::npos)
       << e;
 
   PickleWriter w4;
@@ -524,10 +532,11 @@ TEST_F(SRDContainers, AXMVerifiesAndReadsBackEveryLayout) {
     AXMVerification v = verify(p);
     EXPECT_TRUE(v.ok()) << errorText(v.toError(p));
     bool realPack = p == paths.axmRealPackZip || p == paths.axmRealPackDir;
-    std::string fp = realPack ? paths.axmRealPackFingerprint
-                              : paths.axmSrd4Fingerprint;
+    std::string fp =
+        realPack ? paths.axmRealPackFingerprint : paths.axmSrd4Fingerprint;
     EXPECT_EQ(v.fingerprint, fp);
-    EXPECT_EQ(v.macsChecked, 9u); // header, delegate, trajectory, vertex, 5 ledger
+    EXPECT_EQ(v.macsChecked,
+              9u); // header, delegate, trajectory, vertex, 5 ledger
     auto opened = openResiduals(p, masterOptions());
     ASSERT_TRUE(bool(opened)) << errorOf(std::move(opened));
     EXPECT_EQ(opened->format, ResidualFormat::AXM);
@@ -560,8 +569,7 @@ TEST_F(SRDContainers, AXMFlippedWeightByteNamesTheTensor) {
             std::string::npos)
       << x.detail;
   // And the whole compile-time entry point refuses it.
-  std::string e = errorOf(openResiduals(paths.axmSrd4Dir,
-                                        masterOptions()));
+  std::string e = errorOf(openResiduals(paths.axmSrd4Dir, masterOptions()));
   EXPECT_NE(e.find("manifest SHA-256"), std::string::npos) << e;
   EXPECT_NE(e.find(std::string("[tensors: ") + kDown + "]"), std::string::npos)
       << e;
@@ -593,7 +601,8 @@ TEST_F(SRDContainers, AXMFlippedRealPackStorageNamesTheTensor) {
   z->reset();
   flipByte(pt, at, 0x10);
   AXMVerification v = verify(paths.axmRealPackDir);
-  ASSERT_EQ(v.findings.size(), 1u) << errorText(v.toError(paths.axmRealPackDir));
+  ASSERT_EQ(v.findings.size(), 1u)
+      << errorText(v.toError(paths.axmRealPackDir));
   EXPECT_EQ(v.findings[0].file, pt);
   EXPECT_EQ(v.findings[0].check, "manifest SHA-256");
   EXPECT_EQ(v.findings[0].tensors,
@@ -668,7 +677,8 @@ TEST_F(SRDContainers, AXMExtraWeightFileIsRefused) {
   writeBytes(join(paths.axmRealPackDir, "weights/extra.bin"), {1, 2, 3});
   AXMVerification v = verify(paths.axmRealPackDir);
   ASSERT_EQ(v.findings.size(), 1u);
-  EXPECT_EQ(v.findings[0].file, join(paths.axmRealPackDir, "weights/extra.bin"));
+  EXPECT_EQ(v.findings[0].file,
+            join(paths.axmRealPackDir, "weights/extra.bin"));
   EXPECT_EQ(v.findings[0].check, "unlisted file");
 }
 
@@ -679,7 +689,8 @@ TEST_F(SRDContainers, AXMWrongKeyIsNotTampering) {
     EXPECT_TRUE(v.findings.empty());
     EXPECT_EQ(v.macsValid, 0u);
     std::string e = errorText(v.toError(p));
-    EXPECT_NE(e.find("wrong key: none of the 9 MACs verifies"), std::string::npos)
+    EXPECT_NE(e.find("wrong key: none of the 9 MACs verifies"),
+              std::string::npos)
         << e;
     EXPECT_NE(e.find("the content is intact"), std::string::npos) << e;
   }
@@ -692,8 +703,9 @@ TEST_F(SRDContainers, AXMWrongKeyIsNotTampering) {
   // And the legacy key derivation is a different key.
   auto c = AXMContainer::open(paths.axmSrd4Zip);
   ASSERT_TRUE(bool(c));
-  EXPECT_TRUE((*c)->verify(AxiomKeys::derive(kMaster, KeyDerivation::Sha256Concat))
-                  .wrongKey);
+  EXPECT_TRUE(
+      (*c)->verify(AxiomKeys::derive(kMaster, KeyDerivation::Sha256Concat))
+          .wrongKey);
 }
 
 TEST_F(SRDContainers, AXMMaliciousPickleIsRefused) {

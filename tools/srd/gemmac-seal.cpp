@@ -1,4 +1,5 @@
-//===- gemmac-seal.cpp - seals SRD residuals, verifies any residual file ---===//
+//===- gemmac-seal.cpp - seals SRD residuals, verifies any residual file
+//---===//
 //
 //   gemmac-seal IN(.srd4|.axm) -o OUT.qrc [--key-env NAME]
 //               [--sign-seed-env NAME] [--shard-bytes N]
@@ -25,32 +26,37 @@
 using namespace gemmac::srd;
 namespace cl = llvm::cl;
 
+static cl::OptionCategory category("gemmac-seal options");
+
 static cl::opt<std::string> input(cl::Positional, cl::desc("INPUT"),
-                                  cl::Required);
+                                  cl::Required, cl::cat(category));
 static cl::opt<std::string> output("o", cl::desc("sealed output file"),
-                                   cl::value_desc("OUT.qrc"));
+                                   cl::value_desc("OUT.qrc"),
+                                   cl::cat(category));
 static cl::opt<bool> verifyOnly("verify",
-                                cl::desc("verify INPUT instead of sealing it"));
+                                cl::desc("verify INPUT instead of sealing it"),
+                                cl::cat(category));
 static cl::opt<std::string>
     keyEnv("key-env", cl::desc("environment variable holding the master key"),
-           cl::init("AXIOM_MASTER_KEY"));
+           cl::init("AXIOM_MASTER_KEY"), cl::cat(category));
 static cl::opt<std::string>
     signSeedEnv("sign-seed-env",
                 cl::desc("environment variable holding a 64-hex-digit Ed25519 "
                          "seed: adds a public signature"),
-                cl::init(""));
+                cl::init(""), cl::cat(category));
 static cl::opt<std::string>
     publicKey("public-key",
               cl::desc("trusted Ed25519 public key (64 hex digits) to verify a "
                        "signed container without the master key"),
-              cl::init(""));
+              cl::init(""), cl::cat(category));
 static cl::opt<bool> allowPartial(
     "allow-partial",
     cl::desc("accept a sealed container with damaged shards, reporting the "
-             "rows that would stay uncorrected"));
+             "rows that would stay uncorrected"),
+    cl::cat(category));
 static cl::opt<uint64_t> shardBytes("shard-bytes",
                                     cl::desc("shard size target in bytes"),
-                                    cl::init(4u << 20));
+                                    cl::init(4u << 20), cl::cat(category));
 
 static int fail(const llvm::Twine &msg) {
   llvm::errs() << "gemmac-seal: " << msg << "\n";
@@ -59,6 +65,7 @@ static int fail(const llvm::Twine &msg) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv,
                               "seals SRD residuals with located-tamper "
                               "verification, or verifies a residual file\n");
@@ -78,7 +85,10 @@ int main(int argc, char **argv) {
     llvm::errs() << "gemmac-seal: warning: " << w << "\n";
 
   if (verifyOnly) {
-    llvm::outs() << input << ": verified";
+    llvm::outs() << input
+                 << (opened->format == ResidualFormat::SRD4
+                         ? ": well-formed (unsigned: nothing to verify)"
+                         : ": verified");
     if (!opened->fingerprint.empty())
       llvm::outs() << ", fingerprint " << opened->fingerprint;
     llvm::outs() << ", " << opened->source->tensors().size() << " tensors\n";

@@ -1,4 +1,5 @@
-//===- gemmac-srd-gen.cpp - writes SRD residual test data ------------------===//
+//===- gemmac-srd-gen.cpp - writes SRD residual test data
+//------------------===//
 //
 // Quantizes pseudo-random weights with SRD and writes every residual format
 // the compiler reads, signed with one master key:
@@ -26,31 +27,36 @@
 using namespace gemmac::srd;
 namespace cl = llvm::cl;
 
+static cl::OptionCategory category("gemmac-srd-gen options");
+
 static cl::opt<std::string> outDir("o", cl::desc("output directory"),
-                                   cl::value_desc("DIR"), cl::Required);
+                                   cl::value_desc("DIR"), cl::Required,
+                                   cl::cat(category));
 static cl::list<std::string>
-    tensorSpecs("tensor", cl::desc("a tensor NAME:OUT:IN (IN a multiple of 64); "
-                                   "default: two small projections"),
-                cl::value_desc("NAME:OUT:IN"));
+    tensorSpecs("tensor",
+                cl::desc("a tensor NAME:OUT:IN (IN a multiple of 64); "
+                         "default: two small projections"),
+                cl::value_desc("NAME:OUT:IN"), cl::cat(category));
 static cl::opt<uint64_t> seed("seed", cl::desc("weight generator seed"),
-                              cl::init(1));
+                              cl::init(1), cl::cat(category));
 static cl::opt<float> alpha("alpha", cl::desc("alpha recorded in the files"),
-                            cl::init(1.0f));
-static cl::opt<double> topK("top-k",
-                            cl::desc("fraction of D8 kept (0 = SRD-4, 1 = dense)"),
-                            cl::init(0.0));
+                            cl::init(1.0f), cl::cat(category));
+static cl::opt<double>
+    topK("top-k", cl::desc("fraction of D8 kept (0 = SRD-4, 1 = dense)"),
+         cl::init(0.0), cl::cat(category));
 static cl::opt<std::string>
-    keyEnv("key-env", cl::desc("environment variable holding the master key "
-                               "(a fixed test key when unset)"),
-           cl::init("AXIOM_MASTER_KEY"));
+    keyEnv("key-env",
+           cl::desc("environment variable holding the master key "
+                    "(a fixed test key when unset)"),
+           cl::init("AXIOM_MASTER_KEY"), cl::cat(category));
 static cl::opt<std::string>
     signSeedEnv("sign-seed-env",
                 cl::desc("environment variable holding a 64-hex-digit Ed25519 "
                          "seed: signs the sealed container"),
-                cl::init(""));
+                cl::init(""), cl::cat(category));
 static cl::opt<uint64_t> shardBytes("shard-bytes",
                                     cl::desc("sealed shard size target"),
-                                    cl::init(4u << 20));
+                                    cl::init(4u << 20), cl::cat(category));
 
 static int fail(const llvm::Twine &msg) {
   llvm::errs() << "gemmac-srd-gen: " << msg << "\n";
@@ -59,6 +65,7 @@ static int fail(const llvm::Twine &msg) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv, "writes SRD residual test data\n");
 
   std::vector<GenTensor> tensors;
@@ -72,9 +79,10 @@ int main(int argc, char **argv) {
     auto [head, in] = rest.rsplit(':');
     auto [name, out] = head.rsplit(':');
     int64_t rows, cols;
-    if (name.empty() || out.getAsInteger(10, rows) || in.getAsInteger(10, cols) ||
-        rows <= 0 || cols <= 0 || cols % 64)
-      return fail("bad --tensor " + spec + ": expected NAME:OUT:IN with IN a "
+    if (name.empty() || out.getAsInteger(10, rows) ||
+        in.getAsInteger(10, cols) || rows <= 0 || cols <= 0 || cols % 64)
+      return fail("bad --tensor " + spec +
+                  ": expected NAME:OUT:IN with IN a "
                   "positive multiple of 64");
     tensors.push_back(randomTensor(name.str(), rows, cols, s++));
   }
@@ -103,14 +111,16 @@ int main(int argc, char **argv) {
       return fail(llvm::toString(w.takeError()));
     llvm::SmallString<256> p(outDir.getValue());
     llvm::sys::path::append(p, "reference", set.tensors()[i].name + ".f32");
-    if (llvm::Error e = writeFileBytes(
-            p, llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(w->data()),
-                                       w->size() * sizeof(float))))
+    if (llvm::Error e =
+            writeFileBytes(p, llvm::ArrayRef<uint8_t>(
+                                  reinterpret_cast<const uint8_t *>(w->data()),
+                                  w->size() * sizeof(float))))
       return fail(llvm::toString(std::move(e)));
   }
-  llvm::outs() << "wrote " << paths->srd4 << ", " << paths->axmSrd4Zip << "(.d), "
-               << paths->axmRealPackZip << "(.d), " << paths->sealed
-               << "\n.axm fingerprints " << paths->axmSrd4Fingerprint << " (srd4), "
-               << paths->axmRealPackFingerprint << " (real-pack)\n";
+  llvm::outs() << "wrote " << paths->srd4 << ", " << paths->axmSrd4Zip
+               << "(.d), " << paths->axmRealPackZip << "(.d), " << paths->sealed
+               << "\n.axm fingerprints " << paths->axmSrd4Fingerprint
+               << " (srd4), " << paths->axmRealPackFingerprint
+               << " (real-pack)\n";
   return 0;
 }
