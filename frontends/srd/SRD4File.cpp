@@ -79,8 +79,12 @@ Error SRD4File::parseAll() {
     return error("JSON header (at offset 12) is not valid JSON: " +
                      llvm::toString(parsed.takeError()),
                  12);
+  // Errors point at the JSON header, or at the entry's hf_name once the
+  // entry is known (found textually; escaped names fall back to the header).
+  uint64_t errAt = 12;
+  size_t searchFrom = 0;
   auto hdrErr = [&](const llvm::Twine &m) {
-    return error("JSON header: " + m, 12);
+    return error("JSON header: " + m, errAt);
   };
   const llvm::json::Object *root = parsed->getAsObject();
   if (!root)
@@ -116,6 +120,10 @@ Error SRD4File::parseAll() {
     if (!nameV || nameV->empty())
       return hdrErr(where + ": missing or empty \"hf_name\"");
     std::string tname = nameV->str();
+    size_t at = text.find("\"" + tname + "\"", searchFrom);
+    errAt = at == StringRef::npos ? 12 : 12 + at;
+    if (at != StringRef::npos)
+      searchFrom = at + 1;
     where += " (" + tname + ")";
     if (!seen.insert(tname).second)
       return hdrErr(where + ": duplicate hf_name");

@@ -325,7 +325,9 @@ TEST(SRD4Reader, RejectsMalformedSidecars) {
   EXPECT_NE(e.find("run past the end of the file"), std::string::npos) << e;
 
   e = srd4Error(srd4Image(tensorHeader("[2,100]", 3, 0, 312), 312));
-  EXPECT_NE(e.find("tensors[0] (t): shape [2, 100]: in-features not "
+  // The offset is that of the entry's name: 12 + its position (51) in the JSON.
+  EXPECT_NE(e.find("bad.srd4: offset 63: JSON header: tensors[0] (t): shape "
+                   "[2, 100]: in-features not "
                    "divisible by the group size 64"),
             std::string::npos)
       << e;
