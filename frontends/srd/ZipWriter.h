@@ -29,6 +29,10 @@ public:
   /// The archive image (central directory and end record appended).
   std::vector<uint8_t> finish() const;
   llvm::Error writeTo(llvm::StringRef path) const;
+  /// Writes ZIP64 records for every member and the end of the directory, as
+  /// archives over 4 GiB need (for testing the reader's ZIP64 path). Call
+  /// before add().
+  void forceZip64() { zip64_ = true; }
 
 private:
   struct Entry {
@@ -41,6 +45,7 @@ private:
   };
   std::vector<uint8_t> body_;
   std::vector<Entry> entries_;
+  bool zip64_ = false;
 };
 
 /// Writes bytes to a file, creating parent directories.

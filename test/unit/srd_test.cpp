@@ -399,6 +399,35 @@ TEST(SRDZip, ReadsStoredAndDeflatedMembers) {
   EXPECT_NE(e.find("member a/stored.bin: CRC-32"), std::string::npos) << e;
 }
 
+TEST(SRDZip, ReadsZip64Records) {
+  std::vector<uint8_t> data(3000);
+  for (size_t i = 0; i < data.size(); ++i)
+    data[i] = uint8_t(i % 251);
+  ZipWriter w;
+  w.forceZip64();
+  w.add("weights/a.bin", data, ZipWriter::Method::Stored);
+  w.add("weights/b.bin", data, ZipWriter::Method::Deflate);
+  auto bytes = w.finish();
+  auto z = ZipArchive::parse(
+      llvm::MemoryBuffer::getMemBufferCopy(llvm::StringRef(
+          reinterpret_cast<const char *>(bytes.data()), bytes.size())),
+      "z64.zip");
+  ASSERT_TRUE(bool(z)) << errorOf(std::move(z));
+  ASSERT_EQ((*z)->members().size(), 2u);
+  for (const ZipMember &m : (*z)->members()) {
+    EXPECT_EQ(m.size, data.size());
+    auto b = (*z)->read(m);
+    ASSERT_TRUE(bool(b)) << errorOf(std::move(b));
+    EXPECT_EQ(std::memcmp((*b)->getBufferStart(), data.data(), data.size()), 0);
+  }
+  // Without its locator the ZIP64 end record cannot be found.
+  std::vector<uint8_t> broken = bytes;
+  broken[broken.size() - 22 - 20] ^= 1;
+  std::string e = zipError(broken);
+  EXPECT_NE(e.find("ZIP64 fields without a ZIP64 locator"), std::string::npos)
+      << e;
+}
+
 TEST(SRDZip, RejectsTruncatedArchivesAndEscapingMembers) {
   ZipWriter w;
   std::vector<uint8_t> data(300, 7);
