@@ -810,6 +810,14 @@ TEST_F(SRDContainers, SealedReadsBackBitExact) {
   EXPECT_EQ((*c)->fingerprint().size(), 16u);
   expectBitExact(**c, ref);
   expectBitExact(**c, ref, 0.5f);
+  // The streamed file and the in-memory image are the same bytes.
+  SealOptions so;
+  so.master = kMaster;
+  so.shardBytes = options.shardBytes;
+  so.sourceName = "generated";
+  auto image = sealResiduals(ref, so);
+  ASSERT_TRUE(bool(image));
+  EXPECT_EQ(*image, readBytes(paths.sealed));
 }
 
 TEST_F(SRDContainers, SealedSignatureVerifiesPublicly) {
