@@ -498,6 +498,65 @@ TEST(SRDPickle, ReadsWhatTorchSaveWrites) {
   EXPECT_TRUE((*c)->changedTensors().empty());
 }
 
+// The opcode stream torch.save produces, memo and all: CPython's pickler
+// (protocol 2) on an OrderedDict of tensors whose __reduce_ex__ and
+// persistent ids are torch's, with stub torch modules. A shared storage
+// (w_again views elements 3..5 of w's), reused tuples and globals via
+// BINGET, BININT, BINFLOAT.
+TEST(SRDPickle, ReadsCPythonsMemoizedStream) {
+  const char *hex =
+      "800263636f6c6c656374696f6e730a4f726465726564446963740a7100295271"
+      "0158050000006c6179657271027d710328580100000077710463746f7263682e"
+      "5f7574696c730a5f72656275696c645f74656e736f725f76320a710528285807"
+      "00000073746f72616765710663746f7263680a466c6f617453746f726167650a"
+      "71075801000000307108580300000063707571094b0674710a514b004b024b03"
+      "86710b4b034b0186710c8968002952710d74710e52710f580100000076711068"
+      "052828680663746f7263680a4368617253746f726167650a7111580100000031"
+      "711268094b04747113514b004b048571144b0185711589680029527116747117"
+      "5271185807000000775f616761696e71196805282868066807680868094b0674"
+      "711a514b034b0385711b68158968002952711c74711d52711e58050000007368"
+      "617065711f680b5801000000707120473fe000000000000058040000006e616d"
+      "6571215807000000666c6f61743136712258010000006e71234a701101005803"
+      "0000006e656771244afdffffff75732e";
+  std::vector<uint8_t> pkl;
+  for (size_t i = 0; hex[i]; i += 2)
+    pkl.push_back(uint8_t(std::stoi(std::string(hex + i, 2), nullptr, 16)));
+  std::vector<uint8_t> f32(24), i8 = {1, 0xFF, 3, 0x80};
+  for (int i = 0; i < 6; ++i) {
+    float x = 1.5f * i;
+    std::memcpy(&f32[4 * i], &x, 4);
+  }
+  ZipWriter zip;
+  zip.add("archive/data.pkl", pkl, ZipWriter::Method::Stored, 64);
+  zip.add("archive/data/0", f32, ZipWriter::Method::Stored, 64);
+  zip.add("archive/data/1", i8, ZipWriter::Method::Stored, 64);
+  auto bytes = zip.finish();
+  auto c = TorchCheckpoint::parse(
+      llvm::MemoryBuffer::getMemBufferCopy(llvm::StringRef(
+          reinterpret_cast<const char *>(bytes.data()), bytes.size())),
+      "cpython.pt");
+  ASSERT_TRUE(bool(c)) << errorOf(std::move(c));
+  EXPECT_TRUE((*c)->root().fromOrderedDict);
+  const PickleValue *layer = (*c)->root().get("layer");
+  ASSERT_TRUE(layer);
+  EXPECT_EQ(layer->get("n")->integer, 70000);
+  EXPECT_EQ(layer->get("neg")->integer, -3);
+  EXPECT_EQ(layer->get("p")->number, 0.5);
+  EXPECT_EQ(layer->get("name")->text, "float16");
+  ASSERT_EQ(layer->get("shape")->items.size(), 2u);
+  auto w = (*c)->tensor(*layer->get("w"), "layer.w");
+  auto v = (*c)->tensor(*layer->get("v"), "layer.v");
+  auto again = (*c)->tensor(*layer->get("w_again"), "layer.w_again");
+  ASSERT_TRUE(w && v && again);
+  EXPECT_EQ(w->shape, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(v->dtype, "int8");
+  EXPECT_EQ(v->bytes[3], 0x80);
+  float third;
+  std::memcpy(&third, again->bytes.data(), 4);
+  EXPECT_EQ(third, 4.5f);
+  EXPECT_EQ(again->bytes.size(), 12u);
+}
+
 TEST(SRDPickle, RefusesAnythingThatWouldRunCode) {
   // os.system("echo pwned"): refused at the GLOBAL, before any call.
   PickleWriter w;
