@@ -9,6 +9,8 @@
 #include <openssl/hmac.h>
 #include <zlib.h>
 
+#include "llvm/Support/FileSystem.h"
+
 #include <cstdlib>
 #include <cstring>
 
@@ -187,4 +189,31 @@ uint32_t gemmac::srd::crc32(llvm::ArrayRef<uint8_t> data) {
     n -= chunk;
   }
   return static_cast<uint32_t>(crc);
+}
+
+llvm::Expected<Digest> gemmac::srd::sha256File(llvm::StringRef path) {
+  llvm::Expected<llvm::sys::fs::file_t> fd =
+      llvm::sys::fs::openNativeFileForRead(path);
+  if (!fd)
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        path + ": cannot open: " + llvm::toString(fd.takeError()));
+  Sha256 h;
+  std::vector<char> buf(1 << 20);
+  while (true) {
+    llvm::Expected<size_t> n = llvm::sys::fs::readNativeFile(
+        *fd, llvm::MutableArrayRef<char>(buf.data(), buf.size()));
+    if (!n) {
+      llvm::sys::fs::closeFile(*fd);
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          path + ": read failed: " + llvm::toString(n.takeError()));
+    }
+    if (*n == 0)
+      break;
+    h.update(llvm::ArrayRef<uint8_t>(
+        reinterpret_cast<const uint8_t *>(buf.data()), *n));
+  }
+  llvm::sys::fs::closeFile(*fd);
+  return h.final();
 }

@@ -68,6 +68,9 @@ Ed25519Signature ed25519Sign(const Ed25519Seed &seed,
 bool ed25519Verify(const Ed25519PublicKey &key, llvm::ArrayRef<uint8_t> message,
                    const Ed25519Signature &signature);
 
+/// SHA-256 of a file, read in pieces; the error names the file.
+llvm::Expected<Digest> sha256File(llvm::StringRef path);
+
 /// CRC-32 (the ZIP polynomial), through zlib.
 uint32_t crc32(llvm::ArrayRef<uint8_t> data);
 

@@ -272,6 +272,28 @@ Error SealedContainer::parseAll(const SealedKeys &keys) {
   return Error::success();
 }
 
+std::optional<Digest> SealedContainer::baseDigest() const {
+  Digest d;
+  std::memcpy(d.data(), preamble_.baseDigest, 32);
+  if (d == Digest{})
+    return std::nullopt;
+  return d;
+}
+
+Error SealedContainer::checkBase(StringRef ggufPath) const {
+  std::optional<Digest> want = baseDigest();
+  if (!want)
+    return Error::success();
+  auto got = sha256File(ggufPath);
+  if (!got)
+    return got.takeError();
+  if (*got != *want)
+    return error("sealed for the base GGUF with SHA-256 " + toHex(*want) +
+                 ", but " + ggufPath + " has " + toHex(*got) +
+                 ": its residuals must not be applied to another base");
+  return Error::success();
+}
+
 std::vector<RowRange> SealedContainer::unusableRows(size_t index) const {
   std::vector<RowRange> out;
   for (const DamagedShard &d : damaged_)

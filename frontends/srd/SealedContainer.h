@@ -72,6 +72,11 @@ public:
   const sealed::Preamble &preamble() const { return preamble_; }
   /// The canonical header JSON.
   llvm::StringRef header() const;
+  /// The SHA-256 of the base GGUF the residuals were sealed for, if bound.
+  std::optional<Digest> baseDigest() const;
+  /// Refuses a base GGUF other than the bound one (§5.5 step 3): residuals
+  /// must never be applied to a different base. Succeeds when unbound.
+  llvm::Error checkBase(llvm::StringRef ggufPath) const;
 
 private:
   SealedContainer() = default;

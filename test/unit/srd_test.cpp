@@ -892,9 +892,27 @@ TEST_F(SRDContainers, SealedSignatureVerifiesPublicly) {
   ASSERT_TRUE(bool(c)) << errorOf(std::move(c));
   EXPECT_TRUE((*c)->isSigned());
   expectBitExact(**c, ref);
-  Ed25519PublicKey other = pub;
-  other[3] ^= 1;
-  std::string e = errorOf(SealedContainer::open(path, {std::nullopt, other}));
+  // Bound to a base GGUF: another file is refused.
+  std::string base = join(dir, "base.gguf"), other = join(dir, "other.gguf");
+  writeBytes(base, {'G', 'G', 'U', 'F', 1});
+  writeBytes(other, {'G', 'G', 'U', 'F', 2});
+  auto digest = sha256File(base);
+  ASSERT_TRUE(bool(digest));
+  so.baseDigest = *digest;
+  std::string bound = join(dir, "bound.qrc");
+  ASSERT_FALSE(writeSealed(ref, so, bound));
+  auto b = SealedContainer::open(bound, masterKeys());
+  ASSERT_TRUE(bool(b));
+  EXPECT_FALSE((*b)->checkBase(base));
+  std::string be = errorText((*b)->checkBase(other));
+  EXPECT_NE(be.find("must not be applied to another base"), std::string::npos)
+      << be;
+  EXPECT_FALSE((*c)->checkBase(other)); // unbound: nothing to check
+
+  Ed25519PublicKey otherKey = pub;
+  otherKey[3] ^= 1;
+  std::string e =
+      errorOf(SealedContainer::open(path, {std::nullopt, otherKey}));
   EXPECT_NE(e.find("signed by a different key"), std::string::npos) << e;
 }
 

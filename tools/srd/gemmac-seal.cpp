@@ -2,9 +2,9 @@
 //---===//
 //
 //   gemmac-seal IN(.srd4|.axm) -o OUT.qrc [--key-env NAME]
-//               [--sign-seed-env NAME] [--shard-bytes N]
+//               [--sign-seed-env NAME] [--shard-bytes N] [--base BASE.gguf]
 //   gemmac-seal --verify FILE [--key-env NAME] [--public-key HEX]
-//               [--allow-partial]
+//               [--allow-partial] [--base BASE.gguf]
 //
 // Sealing verifies an .axm input first (its master key comes from the same
 // environment variable). Verifying reports every failure: for a sealed
@@ -15,6 +15,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "frontends/srd/OpenResiduals.h"
+#include "frontends/srd/SealedContainer.h"
 #include "frontends/srd/SealedWriter.h"
 
 #include "llvm/Support/CommandLine.h"
@@ -54,6 +55,11 @@ static cl::opt<bool> allowPartial(
     cl::desc("accept a sealed container with damaged shards, reporting the "
              "rows that would stay uncorrected"),
     cl::cat(category));
+static cl::opt<std::string>
+    baseGGUF("base",
+             cl::desc("sealing: bind the residuals to this base GGUF (its "
+                      "SHA-256); verifying: check the binding"),
+             cl::value_desc("BASE.gguf"), cl::init(""), cl::cat(category));
 static cl::opt<uint64_t> shardBytes("shard-bytes",
                                     cl::desc("shard size target in bytes"),
                                     cl::init(4u << 20), cl::cat(category));
@@ -85,6 +91,17 @@ int main(int argc, char **argv) {
     llvm::errs() << "gemmac-seal: warning: " << w << "\n";
 
   if (verifyOnly) {
+    if (!baseGGUF.empty()) {
+      auto *sealedSource =
+          opened->format == ResidualFormat::Sealed
+              ? static_cast<SealedContainer *>(opened->source.get())
+              : nullptr;
+      if (!sealedSource)
+        return fail("--base checks a sealed container's binding; " + input +
+                    " is not one");
+      if (llvm::Error e = sealedSource->checkBase(baseGGUF))
+        return fail(llvm::toString(std::move(e)));
+    }
     llvm::outs() << input
                  << (opened->format == ResidualFormat::SRD4
                          ? ": well-formed (unsigned: nothing to verify)"
@@ -104,6 +121,12 @@ int main(int argc, char **argv) {
   so.shardBytes = shardBytes;
   so.sourceName = input;
   so.sourceFingerprint = opened->fingerprint;
+  if (!baseGGUF.empty()) {
+    auto d = sha256File(baseGGUF);
+    if (!d)
+      return fail(llvm::toString(d.takeError()));
+    so.baseDigest = *d;
+  }
   if (!signSeedEnv.empty()) {
     const char *hex = std::getenv(signSeedEnv.c_str());
     auto d = hex ? digestFromHex(hex) : std::nullopt;
