@@ -12,7 +12,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 packages=(
   cmake ninja-build ccache g++ python3
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 lld-22
-  libgtest-dev libssl-dev spirv-tools mesa-vulkan-drivers libvulkan-dev
+  libgtest-dev libssl-dev zlib1g-dev spirv-tools mesa-vulkan-drivers libvulkan-dev
 )
 missing=()
 for p in "${packages[@]}"; do
