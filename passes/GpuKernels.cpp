@@ -177,36 +177,28 @@ public:
     return load(scratch, idx(0));
   }
 
-  /// ggml's vectorized exp (ggml_v_expf), one lane: a degree-5 polynomial
-  /// after a range reduction by ln 2.
+  /// exp(x): n = round(x / ln 2) and r = x - n ln 2 (Cody-Waite, two
+  /// parts), e^r by ggml's degree-5 polynomial, times 2^n built from n's
+  /// bits. n comes from a rounding instruction rather than the add-and-
+  /// subtract-1.5*2^23 trick: Vulkan drivers may simplify float arithmetic
+  /// that SPIR-V does not mark exact, and (x + M) - M folds to x.
   Value exp(Value x) {
-    Value z = fma(x, f32(0x1.715476p+0f), f32(0x1.8p23f));
-    Value n = fsub(z, f32(0x1.8p23f));
-    Value negN = fsub(f32(0.0f), n);
-    Value r = fma(negN, f32(0x1.7f7d1cp-20f), fma(negN, f32(0x1.62e4p-1f), x));
-    Value e = shl(bitcastI32(z), 23);
-    Value k = bitcastF32(add32(e, bitcastI32(f32(1.0f))));
+    Value xc = fmax(arith::MinimumFOp::create(b, x, f32(88.0f)), f32(-87.0f));
+    Value n = math::RoundEvenOp::create(b, fmul(xc, f32(0x1.715476p+0f)));
+    Value negN = arith::NegFOp::create(b, n);
+    Value r = fma(negN, f32(0x1.7f7d1cp-20f), fma(negN, f32(0x1.62e4p-1f), xc));
+    Value ni = arith::FPToSIOp::create(b, b.getI32Type(), n);
+    Value k = bitcastF32(shl(add(ni, i32(127)), 23));
     Value u = fmul(r, r);
     Value j = fma(fma(fma(f32(0x1.0e4020p-7f), r, f32(0x1.573e2ep-5f)), u,
                       fma(f32(0x1.555e66p-3f), r, f32(0x1.fffdb6p-2f))),
                   u, fmul(f32(0x1.ffffecp-1f), r));
-    Value normal = fma(j, k, k);
-    Value absN = math::AbsFOp::create(b, n);
-    Value negative = fcmp(arith::CmpFPredicate::OLE, n, f32(0.0f));
-    Value g = sel(negative, i32(static_cast<int32_t>(0x82000000u)), i32(0));
-    Value s1 = bitcastF32(add32(g, i32(0x7f000000)));
-    Value s2 = bitcastF32(arith::SubIOp::create(b, e, g));
-    Value huge = fmul(s1, s1);
-    Value scaled = fmul(fma(s2, j, s2), s1);
-    Value far = fcmp(arith::CmpFPredicate::OGT, absN, f32(192.0f));
-    Value out = sel(far, huge, scaled);
-    Value inRange = fcmp(arith::CmpFPredicate::OLE, absN, f32(126.0f));
-    out = sel(inRange, normal, out);
-    // exp(-inf) = 0 (the reduction above turns -inf into NaN).
-    Value minusInf = fcmp(arith::CmpFPredicate::OEQ, x, f32(-INFINITY));
-    return sel(minusInf, f32(0.0f), out);
+    Value out = fma(j, k, k);
+    Value over = fcmp(arith::CmpFPredicate::OGT, x, f32(88.72f));
+    Value under = fcmp(arith::CmpFPredicate::OLT, x, f32(-87.33f));
+    out = sel(over, f32(INFINITY), out);
+    return sel(under, f32(0.0f), out); // exp(-inf) = 0 too
   }
-  Value add32(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
 
   /// tanh(y) = sign(y) (1 - 2 / (exp(2|y|) + 1)).
   Value tanh(Value y) {
@@ -261,7 +253,7 @@ public:
                                        band(qi, 2), i32(0));
     Value negC = arith::CmpIOp::create(
         b, arith::CmpIPredicate::ne,
-        band(arith::AddIOp::create(b, qi, i32(1)), 2), i32(0));
+        band(add(qi, i32(1)), 2), i32(0));
     sinV = sel(negS, arith::NegFOp::create(b, sinV), sinV);
     cosV = sel(negC, arith::NegFOp::create(b, cosV), cosV);
     return {sinV, cosV};
@@ -301,7 +293,7 @@ Value Emitter::weightAt(WeightFormat format, Value w, Value row, Value col,
     return fmul(f16At(w, base), sitofp(s8(w, add(add(base, 2), e))));
   case WeightFormat::q4_0:
     return fmul(f16At(w, base),
-                sitofp(arith::SubIOp::create(b, nibble32(2), i32(8))));
+                sitofp(sub(nibble32(2), i32(8))));
   case WeightFormat::q4_1:
     return fadd(fmul(f16At(w, base), uitofp(nibble32(4))),
                 f16At(w, add(base, 2)));
@@ -313,7 +305,7 @@ Value Emitter::weightAt(WeightFormat format, Value w, Value row, Value col,
     Value q = bor(nibble32(hasMin ? 8 : 6), shl(high, 4));
     if (!hasMin)
       return fmul(f16At(w, base),
-                  sitofp(arith::SubIOp::create(b, q, i32(16))));
+                  sitofp(sub(q, i32(16))));
     return fadd(fmul(f16At(w, base), uitofp(q)), f16At(w, add(base, 2)));
   }
   case WeightFormat::q4_k:
@@ -346,7 +338,7 @@ Value Emitter::weightAt(WeightFormat format, Value w, Value row, Value col,
     Value lo = band(shr(qlb, toI32(mul(div(qd, 2), 4))), 15);
     Value qhb = u8(w, add(base, add(add(mul(n, 32), l), idx(128))));
     Value hi = band(shr(qhb, toI32(mul(qd, 2))), 3);
-    Value q = arith::SubIOp::create(b, bor(lo, shl(hi, 4)), i32(32));
+    Value q = sub(bor(lo, shl(hi, 4)), i32(32));
     Value scIdx = add(add(base, 192), add(add(mul(n, 8), div(l, 16)), mul(qd, 2)));
     Value d = fmul(f16At(w, add(base, 208)), sitofp(s8(w, scIdx)));
     return fmul(d, sitofp(q));
@@ -460,70 +452,59 @@ static std::string formatName(WeightFormat f) {
   return stringifyWeightFormat(f).str();
 }
 
-std::string KernelLibrary::linear(WeightFormat format, int64_t rows,
-                                  int64_t cols) {
-  std::string name =
-      llvm::formatv("linear_{0}_{1}x{2}", formatName(format), rows, cols);
+/// linear (one weight) and geglu (gate and up, then gelu(gate) * up): a
+/// workgroup per output row and token, threads striding over the columns.
+static std::string matvec(gpu::GPUModuleOp module, Target target,
+                          WeightFormat format, int64_t rows, int64_t cols,
+                          bool geglu) {
+  std::string name = llvm::formatv("{0}_{1}_{2}x{3}",
+                                   geglu ? "geglu" : "linear",
+                                   formatName(format), rows, cols);
   KernelBuilder kb{module, target};
   if (kb.exists(name))
     return name;
   MLIRContext *ctx = module.getContext();
   Type w = kb.buf(weightElementType(ctx, format),
                   weightElementCount(format, rows * cols));
-  kb.build(name, {w, kb.f32Buf(kMaxBatch * cols), kb.f32Buf(kMaxBatch * rows)},
-           1, 0, [&](Emitter &e, ValueRange a, ValueRange shared) {
-             Value row = e.blockId(gpu::Dimension::x);
-             Value t = e.blockId(gpu::Dimension::y);
-             Value tid = e.threadId();
-             Value xBase = e.mul(t, cols);
-             Value partial =
-                 e.loop(tid, e.idx(cols), e.idx(kWG), {e.f32(0.0f)},
-                        [&](Value c, ValueRange acc) -> SmallVector<Value> {
-                          Value wv = e.weightAt(format, a[0], row, c, cols);
-                          Value xv = e.load(a[1], e.add(xBase, c));
-                          return {e.fma(wv, xv, acc[0])};
-                        })[0];
-             Value sum = e.reduce(partial, shared[0], tid, false);
-             e.when(e.eq(tid, e.idx(0)), [&] {
-               e.store(sum, a[2], e.add(e.mul(t, rows), row));
-             });
-           });
+  const unsigned nw = geglu ? 2 : 1;
+  SmallVector<Type> args(nw, w);
+  args.push_back(kb.f32Buf(kMaxBatch * cols));
+  args.push_back(kb.f32Buf(kMaxBatch * rows));
+  // One scratch buffer per sum: the second reduction must not overwrite the
+  // first one's result before every thread has read it.
+  kb.build(name, args, nw, 0, [&](Emitter &e, ValueRange a, ValueRange shared) {
+    Value row = e.blockId(gpu::Dimension::x);
+    Value t = e.blockId(gpu::Dimension::y);
+    Value tid = e.threadId();
+    Value xBase = e.mul(t, cols);
+    SmallVector<Value> init(nw, e.f32(0.0f));
+    SmallVector<Value> partial = e.loop(
+        tid, e.idx(cols), e.idx(kWG), init,
+        [&](Value c, ValueRange acc) -> SmallVector<Value> {
+          Value xv = e.load(a[nw], e.add(xBase, c));
+          SmallVector<Value> next;
+          for (unsigned k = 0; k < nw; ++k)
+            next.push_back(
+                e.fma(e.weightAt(format, a[k], row, c, cols), xv, acc[k]));
+          return next;
+        });
+    Value y = e.reduce(partial[0], shared[0], tid, false);
+    if (geglu)
+      y = e.fmul(e.geluTanh(y), e.reduce(partial[1], shared[1], tid, false));
+    e.when(e.eq(tid, e.idx(0)),
+           [&] { e.store(y, a[nw + 1], e.add(e.mul(t, rows), row)); });
+  });
   return name;
+}
+
+std::string KernelLibrary::linear(WeightFormat format, int64_t rows,
+                                  int64_t cols) {
+  return matvec(module, target, format, rows, cols, /*geglu=*/false);
 }
 
 std::string KernelLibrary::geglu(WeightFormat format, int64_t rows,
                                  int64_t cols) {
-  std::string name =
-      llvm::formatv("geglu_{0}_{1}x{2}", formatName(format), rows, cols);
-  KernelBuilder kb{module, target};
-  if (kb.exists(name))
-    return name;
-  MLIRContext *ctx = module.getContext();
-  Type w = kb.buf(weightElementType(ctx, format),
-                  weightElementCount(format, rows * cols));
-  kb.build(name,
-           {w, w, kb.f32Buf(kMaxBatch * cols), kb.f32Buf(kMaxBatch * rows)}, 1,
-           0, [&](Emitter &e, ValueRange a, ValueRange shared) {
-             Value row = e.blockId(gpu::Dimension::x);
-             Value t = e.blockId(gpu::Dimension::y);
-             Value tid = e.threadId();
-             Value xBase = e.mul(t, cols);
-             SmallVector<Value> partial = e.loop(
-                 tid, e.idx(cols), e.idx(kWG), {e.f32(0.0f), e.f32(0.0f)},
-                 [&](Value c, ValueRange acc) -> SmallVector<Value> {
-                   Value xv = e.load(a[2], e.add(xBase, c));
-                   Value g = e.weightAt(format, a[0], row, c, cols);
-                   Value u = e.weightAt(format, a[1], row, c, cols);
-                   return {e.fma(g, xv, acc[0]), e.fma(u, xv, acc[1])};
-                 });
-             Value gate = e.reduce(partial[0], shared[0], tid, false);
-             Value up = e.reduce(partial[1], shared[0], tid, false);
-             e.when(e.eq(tid, e.idx(0)), [&] {
-               e.store(e.fmul(e.geluTanh(gate), up), a[3],
-                       e.add(e.mul(t, rows), row));
-             });
-           });
-  return name;
+  return matvec(module, target, format, rows, cols, /*geglu=*/true);
 }
 
 std::string KernelLibrary::embed(WeightFormat format, int64_t rows,

@@ -734,10 +734,7 @@ LogicalResult Lowering::run() {
 struct LowerToCPUPass : public gemmac::impl::LowerToCPUBase<LowerToCPUPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    func::FuncOp entry;
-    for (auto fn : module.getOps<func::FuncOp>())
-      if (fn->hasAttr(attr::kEntry))
-        entry = fn;
+    func::FuncOp entry = lookupEntry(module);
     if (!entry) {
       module.emitError("no function marked gemma.entry");
       return signalPassFailure();

@@ -139,10 +139,7 @@ struct LowerToGPUPass : public gemmac::impl::LowerToGPUBase<LowerToGPUPass> {
           << target << "' (nvvm or spirv)";
       return signalPassFailure();
     }
-    func::FuncOp entry;
-    for (auto fn : module.getOps<func::FuncOp>())
-      if (fn->hasAttr(attr::kEntry))
-        entry = fn;
+    func::FuncOp entry = lookupEntry(module);
     if (!entry) {
       module.emitError("no function marked gemma.entry");
       return signalPassFailure();

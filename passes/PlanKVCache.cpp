@@ -21,10 +21,7 @@ struct PlanKVCachePass
     : public gemmac::impl::PlanKVCacheBase<PlanKVCachePass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    func::FuncOp entry;
-    for (auto fn : module.getOps<func::FuncOp>())
-      if (fn->hasAttr(attr::kEntry))
-        entry = fn;
+    func::FuncOp entry = lookupEntry(module);
     if (!entry)
       return; // nothing to plan
 

@@ -111,3 +111,10 @@ void RopeAttr::print(AsmPrinter &printer) const {
   printer << ", rotated_pairs = " << getRotatedPairs()
           << ", freq_dim = " << getFreqDim() << ">";
 }
+
+mlir::func::FuncOp gemmac::gemma::lookupEntry(mlir::ModuleOp module) {
+  for (auto fn : module.getOps<mlir::func::FuncOp>())
+    if (fn->hasAttr(attr::kEntry))
+      return fn;
+  return {};
+}

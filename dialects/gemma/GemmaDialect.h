@@ -39,6 +39,9 @@ namespace attr {
 inline constexpr llvm::StringLiteral kEntry = "gemma.entry";
 } // namespace attr
 
+/// The module's function marked gemma.entry, or null when there is none.
+mlir::func::FuncOp lookupEntry(mlir::ModuleOp module);
+
 } // namespace gemmac::gemma
 
 #define GET_OP_CLASSES
