@@ -186,6 +186,25 @@ private:
     return std::move(*v);
   }
 
+  /// The parsed JSON of file `rel`, or nothing after recording why not.
+  std::optional<PyJSON> readJSON(StringRef rel) {
+    auto text = readText(rel);
+    if (!text)
+      return std::nullopt;
+    return parseJSON(rel, *text);
+  }
+
+  /// readJSON, and the top-level value must be of `kind`.
+  std::optional<PyJSON> readJSONOf(StringRef rel, PyJSON::Kind kind,
+                                   StringRef kindName) {
+    auto data = readJSON(rel);
+    if (data && data->kind() != kind) {
+      content(rel, "structure", ("not a JSON " + kindName).str());
+      return std::nullopt;
+    }
+    return data;
+  }
+
   /// Checks HMAC(key, canonical(payload)) against the record's "signature".
   bool mac(const Digest &key, const PyJSON &payload, const PyJSON &record,
            StringRef rel, StringRef check, const llvm::Twine &what) {
@@ -213,16 +232,9 @@ private:
       content(rel, "presence", "missing: the container has no signed header");
       return;
     }
-    auto text = readText(rel);
-    if (!text)
-      return;
-    auto data = parseJSON(rel, *text);
+    auto data = readJSONOf(rel, PyJSON::Kind::Object, "object");
     if (!data)
       return;
-    if (data->kind() != PyJSON::Kind::Object) {
-      content(rel, "structure", "not a JSON object");
-      return;
-    }
     // Upstream's AXMHeader._payload(): these six fields, with its defaults.
     PyJSON payload = PyJSON::object();
     for (const char *key : {"format_version", "core_logic", "quant_map"}) {
@@ -265,10 +277,7 @@ private:
         continue;
       std::string name = rel.drop_front(10).drop_back(11).str();
       delegateNames.insert(name);
-      auto text = readText(rel);
-      if (!text)
-        continue;
-      auto data = parseJSON(rel, *text);
+      auto data = readJSON(rel);
       if (!data)
         continue;
       // Upstream's SkillDelegate._payload(): budgets and backend chain only
@@ -355,16 +364,9 @@ private:
     const char *rel = "vertices.json";
     if (!tree.contains(rel))
       return;
-    auto text = readText(rel);
-    if (!text)
-      return;
-    auto data = parseJSON(rel, *text);
+    auto data = readJSONOf(rel, PyJSON::Kind::Array, "array");
     if (!data)
       return;
-    if (data->kind() != PyJSON::Kind::Array) {
-      content(rel, "structure", "not a JSON array");
-      return;
-    }
     for (size_t i = 0; i < data->items().size(); ++i) {
       const PyJSON &e = data->items()[i];
       const PyJSON *sc = e.get("semantic_class"), *vc = e.get("vertex_cluster");
@@ -486,16 +488,9 @@ private:
       content(rel, "presence", "missing: the weight files are not covered");
       return;
     }
-    auto text = readText(rel);
-    if (!text)
-      return;
-    auto data = parseJSON(rel, *text);
+    auto data = readJSONOf(rel, PyJSON::Kind::Object, "object");
     if (!data)
       return;
-    if (data->kind() != PyJSON::Kind::Object) {
-      content(rel, "structure", "not a JSON object");
-      return;
-    }
     llvm::StringSet<> listed;
     for (auto &[path, hash] : data->members()) {
       std::string why = ZipArchive::unsafeNameReason(path);
