@@ -9,6 +9,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Pass/Pass.h"
+#include "runtime/src/model_meta.h"
 
 namespace gemmac {
 
@@ -24,20 +25,6 @@ inline constexpr llvm::StringLiteral kForward = "gemmac_forward";
 inline constexpr llvm::StringLiteral kKVBytes = "gemmac_kv_bytes";
 inline constexpr llvm::StringLiteral kArenaBytes = "gemmac_arena_bytes";
 inline constexpr llvm::StringLiteral kModelMeta = "gemmac_model_meta";
-/// Entries of gemmac_model_meta (runtime/src/model_abi.h mirrors them).
-enum MetaIndex {
-  kMetaAbiVersion = 0,
-  kMetaVocab,
-  kMetaHidden,
-  kMetaLayers,
-  kMetaContext,
-  kMetaWeightsBytes,
-  kMetaFingerprint,
-  kMetaMaxBatch,
-  kMetaDecodeBytes, // weight bytes one decoded token reads
-  kMetaCount = 16
-};
-inline constexpr int64_t kAbiVersion = 1;
 } // namespace abi
 
 } // namespace gemmac

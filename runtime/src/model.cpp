@@ -125,7 +125,7 @@ extern "C" gemmac_model *gemmac_model_open_with(const char *weightsPath,
   auto model = std::make_unique<gemmac_model>();
   model->path = weightsPath ? weightsPath : defaultWeightsPath();
   const std::string &path = model->path;
-  if (gemmac_model_meta[rt::kMetaAbiVersion] != rt::kAbiVersion) {
+  if (gemmac_model_meta[abi::kMetaAbiVersion] != abi::kAbiVersion) {
     setError("program and runtime ABI versions differ");
     return nullptr;
   }
@@ -167,9 +167,9 @@ extern "C" gemmac_model *gemmac_model_open_with(const char *weightsPath,
     return nullptr;
   }
   if (h.fingerprint !=
-          static_cast<uint64_t>(gemmac_model_meta[rt::kMetaFingerprint]) ||
+          static_cast<uint64_t>(gemmac_model_meta[abi::kMetaFingerprint]) ||
       h.weightsBytes !=
-          static_cast<uint64_t>(gemmac_model_meta[rt::kMetaWeightsBytes])) {
+          static_cast<uint64_t>(gemmac_model_meta[abi::kMetaWeightsBytes])) {
     setError(path + ": these weights were compiled for another program "
                     "(layout fingerprint differs); recompile the model");
     return nullptr;
@@ -182,9 +182,9 @@ extern "C" gemmac_model *gemmac_model_open_with(const char *weightsPath,
     setError(path + ": " + err);
     return nullptr;
   }
-  model->vocab = static_cast<int32_t>(gemmac_model_meta[rt::kMetaVocab]);
-  model->context = static_cast<int32_t>(gemmac_model_meta[rt::kMetaContext]);
-  model->maxBatch = static_cast<int32_t>(gemmac_model_meta[rt::kMetaMaxBatch]);
+  model->vocab = static_cast<int32_t>(gemmac_model_meta[abi::kMetaVocab]);
+  model->context = static_cast<int32_t>(gemmac_model_meta[abi::kMetaContext]);
+  model->maxBatch = static_cast<int32_t>(gemmac_model_meta[abi::kMetaMaxBatch]);
   if (model->tokenizer.vocabSize() != model->vocab) {
     setError(path + ": tokenizer has " +
              std::to_string(model->tokenizer.vocabSize()) +
@@ -227,7 +227,7 @@ extern "C" uint64_t gemmac_model_weight_bytes(const gemmac_model *m) {
   return m->weightsBytes;
 }
 extern "C" uint64_t gemmac_model_decode_bytes(const gemmac_model *) {
-  return static_cast<uint64_t>(gemmac_model_meta[rt::kMetaDecodeBytes]);
+  return static_cast<uint64_t>(gemmac_model_meta[abi::kMetaDecodeBytes]);
 }
 
 extern "C" int32_t gemmac_tokenize(const gemmac_model *m, const char *text,

@@ -3,12 +3,13 @@
 #pragma once
 
 #include "runtime/kernels/kernels.h"
+#include "runtime/src/model_meta.h"
 
 #include <cstdint>
 
 extern "C" {
-/// Model facts, indexed by gemmac::rt::Meta.
-extern const int64_t gemmac_model_meta[16];
+/// Model facts, indexed by gemmac::abi::MetaIndex.
+extern const int64_t gemmac_model_meta[gemmac::abi::kMetaCount];
 /// One forward step over n_tokens tokens at positions pos0..; writes the
 /// logits of the last n_out tokens.
 void gemmac_forward(gemmac_rt *rt, const uint8_t *weights, uint8_t *kv,
@@ -20,18 +21,3 @@ int64_t gemmac_kv_bytes(int64_t n_ctx);
 /// Bytes of scratch arena for a forward step of n_tokens tokens.
 int64_t gemmac_arena_bytes(int64_t n_tokens);
 }
-
-namespace gemmac::rt {
-enum Meta {
-  kMetaAbiVersion = 0,
-  kMetaVocab,
-  kMetaHidden,
-  kMetaLayers,
-  kMetaContext,
-  kMetaWeightsBytes,
-  kMetaFingerprint,
-  kMetaMaxBatch,
-  kMetaDecodeBytes, // weight bytes one decoded token reads
-};
-inline constexpr int64_t kAbiVersion = 1;
-} // namespace gemmac::rt
