@@ -4,23 +4,13 @@
 # spirv-val for Vulkan 1.1. Exits 77 (CTest: skipped) when a tool is missing.
 #   tools/gpu/check-device-code.sh --bin build/bin --variant dense --work DIR
 set -euo pipefail
-bin=build/bin variant=dense work=$(mktemp -d)
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --bin) bin=$2; shift 2 ;;
-    --variant) variant=$2; shift 2 ;;
-    --work) work=$2; shift 2 ;;
-    *) echo "usage: $0 [--bin DIR] [--variant V] [--work DIR]" >&2; exit 2 ;;
-  esac
-done
+source "$(dirname "$0")/args.sh"
 ptxas=${PTXAS:-$(command -v ptxas || echo /usr/local/cuda/bin/ptxas)}
 spirv_val=$(command -v spirv-val || true)
 if [ ! -x "$ptxas" ] || [ -z "$spirv_val" ]; then
   echo "SKIP: needs ptxas (CUDA toolkit; set PTXAS) and spirv-val (spirv-tools)"
   exit 77
 fi
-mkdir -p "$work"
-types="f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k q4_k_m q5_k_m"
 archs="sm_80 sm_89 sm_90 sm_100 sm_120"
 checked=0
 for type in $types; do

@@ -1,0 +1,14 @@
+# Options shared by the GPU check scripts (sourced):
+#   [--bin DIR] [--variant dense|e2b|e4b] [--work DIR]
+# and the weight types every check covers.
+bin=build/bin variant=dense work=$(mktemp -d)
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --bin) bin=$2; shift 2 ;;
+    --variant) variant=$2; shift 2 ;;
+    --work) work=$2; shift 2 ;;
+    *) echo "usage: $0 [--bin DIR] [--variant V] [--work DIR]" >&2; exit 2 ;;
+  esac
+done
+mkdir -p "$work"
+types="f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k q4_k_m q5_k_m"
