@@ -61,8 +61,10 @@ inline __m256 splat(float f) { return _mm256_set1_ps(f); }
 
 /// Asks for the weight bytes `Distance` ahead of [p, p + n): the hardware
 /// prefetcher alone leaves decoding short of the memory's bandwidth
-/// (distances measured on Zen 2: Q4_0 x8 1024, Q4_K x8 one block, 1152 bytes,
-/// +5%; two blocks or more are slower than none).
+/// (distances measured on Zen 2, one 61440x3840 matrix: Q4_0 x8 1024 bytes,
+/// 2048 is 15% slower; Q4_K x8 one 1152-byte block, +5%, two or more blocks
+/// are slower than none; Q6_K 2520 bytes = 12 blocks, 31 GB/s where 840
+/// gave 27 and 1680-3360 are alike).
 template <int Distance> inline void prefetchAhead(const uint8_t *p, int n) {
   for (int off = 0; off < n; off += 64)
     _mm_prefetch(reinterpret_cast<const char *>(p + Distance + off), _MM_HINT_T0);
@@ -333,7 +335,7 @@ struct Q6_KLanes {
       acc[i] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
       const BlockQ6_K &wb = w[b];
-      prefetchAhead<840>(reinterpret_cast<const uint8_t *>(&wb), 210);
+      prefetchAhead<2520>(reinterpret_cast<const uint8_t *>(&wb), 210);
       // u[c]: the unsigned 6-bit quants of elements 32c..32c+31: a nibble
       // of ql and two bits of qh moved to bits 4-5.
       const __m256i m30 = _mm256_set1_epi8(0x30);
