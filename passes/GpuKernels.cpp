@@ -161,6 +161,14 @@ public:
     body();
   }
 
+  /// The element-wise grid (ceil(n/64), rows): body(t, i) for row t and
+  /// column i < n of this thread.
+  void forEachColumn(int64_t n, llvm::function_ref<void(Value, Value)> body) {
+    Value t = blockId(gpu::Dimension::y);
+    Value i = add(mul(blockId(gpu::Dimension::x), idx(kWG)), threadId());
+    when(ult(i, idx(n)), [&] { body(t, i); });
+  }
+
   /// Sum (or max) of one value per thread over the workgroup, through the
   /// workgroup buffer `scratch` of 64 floats. Every thread gets the result.
   Value reduce(Value v, Value scratch, Value tid, bool isMax) {
@@ -520,10 +528,7 @@ std::string KernelLibrary::embed(WeightFormat format, int64_t rows,
   Type tokens = kb.buf(IntegerType::get(ctx, 32), kMaxBatch);
   kb.build(name, {w, tokens, kb.f32Buf(kMaxBatch * cols)}, 0, 0,
            [&](Emitter &e, ValueRange a, ValueRange) {
-             Value t = e.blockId(gpu::Dimension::y);
-             Value c = e.add(e.mul(e.blockId(gpu::Dimension::x), kWG),
-                             e.threadId());
-             e.when(e.ult(c, e.idx(cols)), [&] {
+             e.forEachColumn(cols, [&](Value t, Value c) {
                Value token = e.toIndex(e.load(a[1], t));
                Value v = e.weightAt(format, a[0], token, c, cols);
                e.store(e.fmul(v, e.f32(scale)), a[2],
@@ -785,9 +790,7 @@ std::string KernelLibrary::unary(Unary op, int64_t width, float constant) {
     return name;
   Type act = kb.f32Buf(kMaxBatch * width);
   kb.build(name, {act, act}, 0, 0, [&](Emitter &e, ValueRange a, ValueRange) {
-    Value t = e.blockId(gpu::Dimension::y);
-    Value i = e.add(e.mul(e.blockId(gpu::Dimension::x), kWG), e.threadId());
-    e.when(e.ult(i, e.idx(width)), [&] {
+    e.forEachColumn(width, [&](Value t, Value i) {
       Value at = e.add(e.mul(t, width), i);
       Value x = e.load(a[0], at);
       Value y = x;
@@ -821,9 +824,7 @@ std::string KernelLibrary::binary(Binary op, int64_t width) {
     return name;
   Type act = kb.f32Buf(kMaxBatch * width);
   kb.build(name, {act, act, act}, 0, 0, [&](Emitter &e, ValueRange a, ValueRange) {
-    Value t = e.blockId(gpu::Dimension::y);
-    Value i = e.add(e.mul(e.blockId(gpu::Dimension::x), kWG), e.threadId());
-    e.when(e.ult(i, e.idx(width)), [&] {
+    e.forEachColumn(width, [&](Value t, Value i) {
       Value at = e.add(e.mul(t, width), i);
       Value x = e.load(a[0], at), y = e.load(a[1], at);
       e.store(op == Binary::Add ? e.fadd(x, y) : e.fmul(x, y), a[2], at);
@@ -840,10 +841,7 @@ std::string KernelLibrary::scaleByWeight(int64_t width) {
   Type act = kb.f32Buf(kMaxBatch * width);
   kb.build(name, {act, kb.f32Buf(1), act}, 0, 0,
            [&](Emitter &e, ValueRange a, ValueRange) {
-             Value t = e.blockId(gpu::Dimension::y);
-             Value i = e.add(e.mul(e.blockId(gpu::Dimension::x), kWG),
-                             e.threadId());
-             e.when(e.ult(i, e.idx(width)), [&] {
+             e.forEachColumn(width, [&](Value t, Value i) {
                Value at = e.add(e.mul(t, width), i);
                e.store(e.fmul(e.load(a[0], at), e.load(a[1], e.idx(0))), a[2],
                        at);
@@ -861,10 +859,7 @@ std::string KernelLibrary::columnSlice(int64_t width, int64_t offset,
     return name;
   kb.build(name, {kb.f32Buf(kMaxBatch * width), kb.f32Buf(kMaxBatch * size)},
            0, 0, [&](Emitter &e, ValueRange a, ValueRange) {
-             Value t = e.blockId(gpu::Dimension::y);
-             Value i = e.add(e.mul(e.blockId(gpu::Dimension::x), kWG),
-                             e.threadId());
-             e.when(e.ult(i, e.idx(size)), [&] {
+             e.forEachColumn(size, [&](Value t, Value i) {
                Value x = e.load(a[0], e.add(e.add(e.mul(t, width), offset), i));
                e.store(x, a[1], e.add(e.mul(t, size), i));
              });
@@ -880,10 +875,7 @@ std::string KernelLibrary::lastRows(int64_t width) {
   Type act = kb.f32Buf(kMaxBatch * width);
   kb.build(name, {act, act, kb.params()}, 0, 0,
            [&](Emitter &e, ValueRange a, ValueRange) {
-             Value t = e.blockId(gpu::Dimension::y);
-             Value i = e.add(e.mul(e.blockId(gpu::Dimension::x), kWG),
-                             e.threadId());
-             e.when(e.ult(i, e.idx(width)), [&] {
+             e.forEachColumn(width, [&](Value t, Value i) {
                Value skip = e.sub(param(e, a[2], kTokens),
                                   param(e, a[2], kOutRows));
                Value x = e.load(a[0], e.add(e.mul(e.add(skip, t), width), i));
