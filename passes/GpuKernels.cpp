@@ -13,6 +13,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -110,6 +111,43 @@ public:
   Value s8(Value mem, Value i) {
     return arith::ExtSIOp::create(b, b.getI32Type(), load(mem, i));
   }
+  // f16 <-> f32 in integer arithmetic: Vulkan lets a driver round OpFConvert
+  // to f16 toward zero where llama.cpp rounds to nearest even, so KV caches
+  // hold f16 bits in i16 buffers and every rounding to f16 is done here.
+
+  /// The f32 value of the f16 bits in the low half of i32 `h`.
+  Value halfToFloat(Value h) {
+    Value sign = shl(band(h, 0x8000), 16);
+    Value em = band(h, 0x7fff);
+    Value exp = shr(em, 10);
+    Value normal = bitcastF32(add(shl(em, 13), i32(112 << 23)));
+    // Subnormals scaled as integers: no f32 denormal ever appears.
+    Value subnormal = fmul(uitofp(em), f32(0x1p-24f));
+    Value special = bitcastF32(bor(shl(em, 13), i32(0x7f800000)));
+    Value v = sel(eq(exp, i32(0)), subnormal,
+                  sel(eq(exp, i32(31)), special, normal));
+    return bitcastF32(bor(bitcastI32(v), sign));
+  }
+  /// f16 bits (in an i32) of f32 `f`, rounded to nearest even.
+  Value floatToHalf(Value f) {
+    Value x = bitcastI32(f);
+    Value sign = band(shr(x, 16), 0x8000);
+    Value ax = band(x, 0x7fffffff);
+    Value m = sub(ax, i32(0x38000000)); // rebias 127 -> 15
+    Value normal = shr(add(add(m, i32(0xfff)), band(shr(m, 13), 1)), 13);
+    Value subnormal = arith::FPToUIOp::create(
+        b, b.getI32Type(),
+        math::RoundEvenOp::create(b, fmul(bitcastF32(ax), f32(0x1p24f))));
+    Value inf = i32(0x7c00);
+    Value nan = i32(0x7e00);
+    Value h = sel(ult(ax, i32(0x38800000)), subnormal,
+                  sel(ult(ax, i32(0x477ff000)), normal,
+                      sel(ult(i32(0x7f800000), ax), nan, inf)));
+    return bor(h, sign);
+  }
+  Value fromI16(Value v) { return arith::ExtUIOp::create(b, b.getI32Type(), v); }
+  Value toI16(Value v) { return arith::TruncIOp::create(b, b.getI16Type(), v); }
+
   /// A little-endian f16 at byte offset i, as f32.
   Value f16At(Value mem, Value i) {
     Value bits = bor(u8(mem, i), shl(u8(mem, add(i, 1)), 8));
@@ -137,9 +175,29 @@ public:
     body(forOp.getInductionVar());
   }
   /// A loop carrying values: body(iv, carried) returns the next ones.
+  /// MLIR's SCF-to-SPIR-V conversion carries the values in variables that
+  /// only the loop body stores, so a loop that runs zero times would yield
+  /// garbage: unless the bounds show it runs, the loop sits in an scf.if
+  /// whose other branch yields `init`.
   SmallVector<Value>
   loop(Value lb, Value ub, Value step, ValueRange init,
        llvm::function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+    std::optional<int64_t> l = getConstantIntValue(lb),
+                           u = getConstantIntValue(ub);
+    if (init.empty() || (l && u && *l < *u))
+      return forLoop(lb, ub, step, init, body);
+    auto ifOp = scf::IfOp::create(b, init.getTypes(), ult(lb, ub),
+                                  /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    scf::YieldOp::create(b, forLoop(lb, ub, step, init, body));
+    b.setInsertionPointToStart(ifOp.elseBlock());
+    scf::YieldOp::create(b, init);
+    return SmallVector<Value>(ifOp.getResults());
+  }
+  SmallVector<Value>
+  forLoop(Value lb, Value ub, Value step, ValueRange init,
+          llvm::function_ref<SmallVector<Value>(Value, ValueRange)> body) {
     auto forOp = scf::ForOp::create(b, lb, ub, step, init);
     {
       OpBuilder::InsertionGuard guard(b);
@@ -231,6 +289,14 @@ public:
     Value inner = fmul(fmul(f32(0.7978845608028654f), x),
                        fma(fmul(f32(0.044715f), x), x, f32(1.0f)));
     return fmul(fmul(f32(0.5f), x), fadd(f32(1.0f), tanh(inner)));
+  }
+  /// gelu_tanh as llama.cpp's CPU backend computes it: through a table
+  /// indexed by x rounded to f16, holding f16 results; exact outside +-10.
+  Value geluTanhTable(Value x) {
+    Value g = halfToFloat(floatToHalf(geluTanh(halfToFloat(floatToHalf(x)))));
+    Value low = fcmp(arith::CmpFPredicate::OLE, x, f32(-10.0f));
+    Value high = fcmp(arith::CmpFPredicate::OGE, x, f32(10.0f));
+    return sel(low, f32(0.0f), sel(high, x, g));
   }
   Value geluErf(Value x) {
     Value e = erf(fmul(x, f32(0.70710678118654752f)));
@@ -498,7 +564,7 @@ static std::string matvec(gpu::GPUModuleOp module, Target target,
         });
     Value y = e.reduce(partial[0], shared[0], tid, false);
     if (geglu)
-      y = e.fmul(e.geluTanh(y), e.reduce(partial[1], shared[1], tid, false));
+      y = e.fmul(e.geluTanhTable(y), e.reduce(partial[1], shared[1], tid, false));
     e.when(e.eq(tid, e.idx(0)),
            [&] { e.store(y, a[nw + 1], e.add(e.mul(t, rows), row)); });
   });
@@ -644,7 +710,7 @@ std::string KernelLibrary::attention(int64_t heads, int64_t kvHeads,
     return name;
   MLIRContext *ctx = module.getContext();
   const int64_t width = kvHeads * headDim, group = heads / kvHeads;
-  Type cacheElem = f16Cache ? Type(Float16Type::get(ctx)) : Float32Type::get(ctx);
+  Type cacheElem = f16Cache ? Type(IntegerType::get(ctx, 16)) : Float32Type::get(ctx);
   Type cache = kb.buf(cacheElem, ringRows ? ringRows * width : int64_t(1) << 30);
   Type q = kb.f32Buf(kMaxBatch * heads * headDim);
   Type kv = kb.f32Buf(kMaxBatch * width);
@@ -676,15 +742,13 @@ std::string KernelLibrary::attention(int64_t heads, int64_t kvHeads,
           Value v = e.load(cacheBuf, e.add(e.add(e.mul(r, width),
                                                  e.mul(g, headDim)), i));
           if (f16Cache)
-            v = arith::ExtFOp::create(e.b, e.b.getF32Type(), v);
+            v = e.halfToFloat(e.fromI16(v));
           scf::YieldOp::create(e.b, v);
           e.b.setInsertionPointToStart(ifOp.elseBlock());
           Value f = e.load(fresh, e.add(e.add(e.mul(e.sub(p, pos0), width),
                                               e.mul(g, headDim)), i));
           if (f16Cache)
-            f = arith::ExtFOp::create(
-                e.b, e.b.getF32Type(),
-                Value(arith::TruncFOp::create(e.b, e.b.getF16Type(), f)));
+            f = e.halfToFloat(e.floatToHalf(f));
           scf::YieldOp::create(e.b, f);
           return ifOp.getResult(0);
         };
@@ -751,7 +815,7 @@ std::string KernelLibrary::kvStore(int64_t width, int64_t ringRows,
   if (kb.exists(name))
     return name;
   MLIRContext *ctx = module.getContext();
-  Type cacheElem = f16Cache ? Type(Float16Type::get(ctx)) : Float32Type::get(ctx);
+  Type cacheElem = f16Cache ? Type(IntegerType::get(ctx, 16)) : Float32Type::get(ctx);
   Type cache = kb.buf(cacheElem, ringRows ? ringRows * width : int64_t(1) << 30);
   Type kv = kb.f32Buf(kMaxBatch * width);
   kb.build(name, {kv, kv, cache, cache, kb.params()}, 0, 0,
@@ -770,7 +834,7 @@ std::string KernelLibrary::kvStore(int64_t width, int64_t ringRows,
                for (int c = 0; c < 2; ++c) {
                  Value v = e.load(a[c], e.add(e.mul(t, width), i));
                  if (f16Cache)
-                   v = arith::TruncFOp::create(e.b, e.b.getF16Type(), v);
+                   v = e.toI16(e.floatToHalf(v));
                  e.store(v, a[2 + c], e.add(e.mul(r, width), i));
                }
              });
@@ -799,7 +863,7 @@ std::string KernelLibrary::unary(Unary op, int64_t width, float constant) {
         y = e.fmul(x, e.f32(constant));
         break;
       case Unary::GeluTanh:
-        y = e.geluTanh(x);
+        y = e.geluTanhTable(x);
         break;
       case Unary::GeluErf:
         y = e.geluErf(x);

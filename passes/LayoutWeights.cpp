@@ -17,8 +17,6 @@ using namespace gemmac::gemma;
 
 namespace {
 
-constexpr int64_t kAlignment = 64;
-
 /// FNV-1a, enough to tell two layouts apart.
 struct Fingerprint {
   uint64_t h = 1469598103934665603ull;
@@ -35,7 +33,14 @@ struct Fingerprint {
 
 struct LayoutWeightsPass
     : public gemmac::impl::LayoutWeightsBase<LayoutWeightsPass> {
+  using LayoutWeightsBase::LayoutWeightsBase;
+
   void runOnOperation() override {
+    if (alignment <= 0 || (alignment & (alignment - 1)) != 0) {
+      getOperation().emitError("gemma-layout-weights: alignment ")
+          << alignment << " is not a power of two";
+      return signalPassFailure();
+    }
     ModuleOp module = getOperation();
     llvm::SetVector<StringRef> used;
     module.walk([&](WeightOp op) { used.insert(op.getName()); });
@@ -51,7 +56,7 @@ struct LayoutWeightsPass
         continue;
       }
       WeightType type = def.getWeightType();
-      offset = (offset + kAlignment - 1) / kAlignment * kAlignment;
+      offset = (offset + alignment - 1) / alignment * alignment;
       def.setBlobOffsetAttr(
           IntegerAttr::get(IntegerType::get(&getContext(), 64), offset));
       fp.add(def.getSymName());

@@ -15,7 +15,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialects/gemma/GemmaDialect.h"
+#include "passes/ArenaPlanner.h"
 #include "passes/KVPlan.h"
+#include "passes/ModelMeta.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -52,55 +54,6 @@ int64_t alignUp(int64_t x) { return (x + kAlign - 1) / kAlign * kAlign; }
 int64_t widthOf(Value v) {
   return cast<RankedTensorType>(v.getType()).getDimSize(1);
 }
-
-/// First-fit allocator over per-token byte offsets.
-class ArenaPlanner {
-public:
-  int64_t allocate(int64_t size) {
-    for (auto it = free.begin(); it != free.end(); ++it) {
-      if (it->second < size)
-        continue;
-      int64_t off = it->first, rest = it->second - size;
-      free.erase(it);
-      if (rest)
-        free[off + size] = rest;
-      return off;
-    }
-    // Grow from the end, absorbing a free gap that touches it.
-    int64_t off = end;
-    if (!free.empty()) {
-      auto last = std::prev(free.end());
-      if (last->first + last->second == end) {
-        off = last->first;
-        free.erase(last);
-      }
-    }
-    end = off + size;
-    peak = std::max(peak, end);
-    return off;
-  }
-  void release(int64_t off, int64_t size) {
-    auto [it, inserted] = free.emplace(off, size);
-    (void)inserted;
-    auto next = std::next(it);
-    if (next != free.end() && it->first + it->second == next->first) {
-      it->second += next->second;
-      free.erase(next);
-    }
-    if (it != free.begin()) {
-      auto prev = std::prev(it);
-      if (prev->first + prev->second == it->first) {
-        prev->second += it->second;
-        free.erase(it);
-      }
-    }
-  }
-  int64_t peak = 0;
-
-private:
-  std::map<int64_t, int64_t> free; // offset -> size
-  int64_t end = 0;
-};
 
 /// Where an activation lives: a buffer of the arena (or the caller's logits)
 /// and a view of it.
@@ -168,8 +121,6 @@ private:
   void computeLiveness();
   LogicalResult lowerOp(Operation *op);
   void emitSizeFunctions();
-  void emitMeta();
-  int64_t decodeWeightBytes();
 
   ModuleOp module;
   func::FuncOp entry;
@@ -188,7 +139,7 @@ private:
   int64_t kvBytes = 2;
   StringRef kvName = "f16";
   int64_t kvFixedBytes = 0, kvPerCtxBytes = 0;
-  int64_t decodeBytes = 0;
+  SmallVector<int64_t> meta; // gemmac_model_meta
 
   llvm::DenseMap<Operation *, int64_t> order;
   llvm::DenseMap<Value, int64_t> lastUse;
@@ -586,53 +537,6 @@ void Lowering::emitSizeFunctions() {
   makeFn(abi::kArenaBytes, planner.peak, kAlign);
 }
 
-/// Weight bytes one decoded token reads: every matrix a product reads, one
-/// row of a table only looked up, and the small vectors (norms, scalars).
-int64_t Lowering::decodeWeightBytes() {
-  llvm::StringMap<bool> lookedUpOnly;
-  entry.walk([&](WeightOp w) {
-    bool lookup = llvm::all_of(w->getUsers(),
-                               [](Operation *u) { return isa<EmbedOp>(u); });
-    auto [it, inserted] = lookedUpOnly.try_emplace(w.getName(), lookup);
-    if (!inserted)
-      it->second = it->second && lookup;
-  });
-  int64_t bytes = 0;
-  for (WeightDefOp def : module.getOps<WeightDefOp>()) {
-    auto it = lookedUpOnly.find(def.getSymName());
-    if (it == lookedUpOnly.end())
-      continue;
-    WeightType t = def.getWeightType();
-    bytes += it->second ? t.getStorageBytes() / t.getRows() : t.getStorageBytes();
-  }
-  return bytes;
-}
-
-void Lowering::emitMeta() {
-  auto attrInt = [&](StringRef name) -> int64_t {
-    if (auto a = module->getAttrOfType<IntegerAttr>(name))
-      return a.getInt();
-    return 0;
-  };
-  SmallVector<int64_t> meta(abi::kMetaCount, 0);
-  meta[abi::kMetaAbiVersion] = abi::kAbiVersion;
-  meta[abi::kMetaVocab] = attrInt("gemma.vocab_size");
-  meta[abi::kMetaHidden] = attrInt("gemma.hidden_size");
-  meta[abi::kMetaLayers] = attrInt("gemma.num_layers");
-  meta[abi::kMetaContext] = attrInt("gemma.context_length");
-  meta[abi::kMetaWeightsBytes] = attrInt("gemma.weights_bytes");
-  meta[abi::kMetaFingerprint] = attrInt("gemma.weights_fingerprint");
-  meta[abi::kMetaMaxBatch] = kMaxBatch;
-  meta[abi::kMetaDecodeBytes] = decodeBytes;
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToEnd(module.getBody());
-  auto type = LLVM::LLVMArrayType::get(b.getI64Type(), abi::kMetaCount);
-  auto value = DenseIntElementsAttr::get(
-      RankedTensorType::get({abi::kMetaCount}, b.getI64Type()), meta);
-  LLVM::GlobalOp::create(b, loc, type, /*isConstant=*/true,
-                         LLVM::Linkage::External, abi::kModelMeta, value);
-}
-
 LogicalResult Lowering::run() {
   if (!entry.getBody().hasOneBlock())
     return entry.emitOpError("entry must be a single block");
@@ -663,7 +567,7 @@ LogicalResult Lowering::run() {
   }
   if (failed(collectCaches()))
     return failure();
-  decodeBytes = decodeWeightBytes();
+  meta = computeModelMeta(module, entry, kMaxBatch);
   auto ret = cast<func::ReturnOp>(entry.front().getTerminator());
   returned = ret.getOperand(0);
   computeLiveness();
@@ -723,7 +627,7 @@ LogicalResult Lowering::run() {
   }
 
   emitSizeFunctions();
-  emitMeta();
+  emitModelMeta(module, meta);
   entry.erase();
   // Weight handles are now constant offsets into the weight buffer.
   for (WeightDefOp def : llvm::make_early_inc_range(module.getOps<WeightDefOp>()))

@@ -56,12 +56,17 @@ def PlanKVCache : Pass<"gemma-plan-kv-cache", "mlir::ModuleOp"> {
 def LayoutWeights : Pass<"gemma-layout-weights", "mlir::ModuleOp"> {
   let summary = "place every used weight in the compiled program's weight blob";
   let description = [{
-    Assigns each referenced `gemma.weight_def` a 64-byte aligned
-    `blob_offset`, drops definitions nothing references, and records the
+    Assigns each referenced `gemma.weight_def` an aligned `blob_offset`
+    (64 bytes, 256 for GPU targets: Vulkan's largest storage buffer offset
+    alignment), drops definitions nothing references, and records the
     blob's size and a fingerprint of its layout on the module
     (`gemma.weights_bytes`, `gemma.weights_fingerprint`) so that a program
     refuses a weight file laid out for another build.
   }];
+  let options = [
+    Option<"alignment", "alignment", "int64_t", /*default=*/"64",
+           "byte alignment of every weight in the blob">,
+  ];
 }
 
 //===----------------------------------------------------------------------===//

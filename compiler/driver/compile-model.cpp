@@ -13,6 +13,7 @@
 #include "compiler/artifact/WeightsFile.h"
 #include "compiler/pipeline/Pipeline.h"
 #include "compiler/targets/cpu/CpuTarget.h"
+#include "compiler/targets/gpu/GpuProgram.h"
 #include "compiler/targets/gpu/GpuTarget.h"
 #include "dialects/gemma/GemmaDialect.h"
 #include "frontends/gguf/GGUFImport.h"
@@ -89,6 +90,11 @@ static cl::opt<std::string>
                             "a directory to hold one file per module): ptx "
                             "(--target cuda) or spirv (--target vulkan)"),
                    cl::value_desc("ptx|spirv"), cl::cat(category));
+static cl::opt<bool> printLaunchPlan(
+    "print-launch-plan",
+    cl::desc("GPU targets: print every kernel launch of a forward step with "
+             "its grid and buffer ranges, and exit"),
+    cl::cat(category));
 static cl::opt<bool> keepObject("keep-object",
                                 cl::desc("keep OUT.o after linking"),
                                 cl::cat(category));
@@ -118,10 +124,26 @@ static double secondsSince(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
-/// --emit: PTX or SPIR-V of the kernel module, to `path` or, when `path` is
-/// a directory, to path/gemmac_kernels.{ptx,spv}.
-static int writeDeviceCode(mlir::ModuleOp module, const GpuTarget &target,
-                           llvm::StringRef path,
+/// The device code of the kernel module: PTX text or SPIR-V words as bytes.
+static llvm::Expected<std::vector<uint8_t>>
+deviceCode(mlir::ModuleOp module, const GpuTarget &target) {
+  if (target.kind == GpuTarget::Kind::CUDA) {
+    auto ptx = emitPTX(module, target);
+    if (!ptx)
+      return ptx.takeError();
+    return std::vector<uint8_t>(ptx->begin(), ptx->end());
+  }
+  auto words = emitSPIRV(module);
+  if (!words)
+    return words.takeError();
+  const auto *bytes = reinterpret_cast<const uint8_t *>(words->data());
+  return std::vector<uint8_t>(bytes, bytes + words->size() * sizeof(uint32_t));
+}
+
+/// --emit: the device code to `path` or, when `path` is a directory, to
+/// path/gemmac_kernels.{ptx,spv}.
+static int writeDeviceCode(llvm::ArrayRef<uint8_t> code,
+                           const GpuTarget &target, llvm::StringRef path,
                            std::chrono::steady_clock::time_point start) {
   bool cuda = target.kind == GpuTarget::Kind::CUDA;
   std::string file = path.str();
@@ -137,18 +159,7 @@ static int writeDeviceCode(mlir::ModuleOp module, const GpuTarget &target,
   llvm::raw_fd_ostream os(file, ec);
   if (ec)
     return fail(file + ": " + ec.message());
-  if (cuda) {
-    auto ptx = emitPTX(module, target);
-    if (!ptx)
-      return fail(ptx.takeError());
-    os << *ptx;
-  } else {
-    auto words = emitSPIRV(module);
-    if (!words)
-      return fail(words.takeError());
-    os.write(reinterpret_cast<const char *>(words->data()),
-             words->size() * sizeof(uint32_t));
-  }
+  os.write(reinterpret_cast<const char *>(code.data()), code.size());
   os.close();
   if (os.has_error())
     return fail(file + ": " + os.error().message());
@@ -182,7 +193,7 @@ int main(int argc, char **argv) {
                   "' (import, model, quant, kernel, target)");
   }
   if (*stopAfter == Phase::Artifact && outputPath.empty() && !printMemoryPlan &&
-      !kernelReport)
+      !kernelReport && !printLaunchPlan)
     return fail("no output path (-o OUT)");
   std::optional<GpuTarget> gpuTarget;
   if (isGpuTargetSpec(targetSpec)) {
@@ -195,13 +206,9 @@ int main(int argc, char **argv) {
     if (!emitDeviceCode.empty() && emitDeviceCode != code)
       return fail("--emit " + emitDeviceCode + " does not fit --target " +
                   targetSpec + " (it emits " + code + ")");
-    if (emitDeviceCode.empty() && *stopAfter == Phase::Artifact &&
-        !printMemoryPlan && !kernelReport)
-      return fail("--target " + targetSpec +
-                  ": only the device code can be written so far; add --emit " +
-                  code + " (the GPU runtime backends are not built yet)");
-  } else if (!emitDeviceCode.empty()) {
-    return fail("--emit " + emitDeviceCode +
+  } else if (!emitDeviceCode.empty() || printLaunchPlan) {
+    return fail(std::string(printLaunchPlan ? "--print-launch-plan"
+                                            : "--emit " + emitDeviceCode) +
                 " needs --target cuda[:sm_XX] or --target vulkan");
   }
   auto target =
@@ -278,13 +285,27 @@ int main(int argc, char **argv) {
     }
   }
 
-  if (gpuTarget)
-    return writeDeviceCode(**module, *gpuTarget, outputPath, start);
-
   const bool tty = !quiet && isatty(2);
   std::string object = outputPath + ".o";
-  if (llvm::Error e = emitObject(**module, *target, object))
+  if (gpuTarget) {
+    auto code = deviceCode(**module, *gpuTarget);
+    if (!code)
+      return fail(code.takeError());
+    if (!emitDeviceCode.empty())
+      return writeDeviceCode(*code, *gpuTarget, outputPath, start);
+    auto image = buildGpuProgram(**module, *code,
+                                 gpuTarget->kind == GpuTarget::Kind::CUDA);
+    if (!image)
+      return fail(image.takeError());
+    if (printLaunchPlan) {
+      printGpuProgram(*image, llvm::outs());
+      return 0;
+    }
+    if (llvm::Error e = emitGpuProgramObject(**module, *image, *target, object))
+      return fail(std::move(e));
+  } else if (llvm::Error e = emitObject(**module, *target, object)) {
     return fail(std::move(e));
+  }
   static int anchor;
   std::string exeDir = llvm::sys::path::parent_path(
                            llvm::sys::fs::getMainExecutable(argv[0], &anchor))
@@ -294,10 +315,11 @@ int main(int argc, char **argv) {
     return fail(std::move(e));
   if (!keepObject)
     llvm::sys::fs::remove(object);
+  std::string targetName =
+      gpuTarget ? gpuTarget->describe() : target->describe();
   WeightsSource source{(*file)->base(), (*file)->fileSize(), inputPath};
   if (llvm::Error e = writeWeightsFile(outputPath + ".weights", layout,
-                                       source, *tokenizer,
-                                       target->describe(), tty))
+                                       source, *tokenizer, targetName, tty))
     return fail(std::move(e));
 
   if (!quiet) {
@@ -306,7 +328,7 @@ int main(int argc, char **argv) {
         "compile-model: wrote %s and %s.weights in %.1f s (peak memory %ld "
         "MiB, target %s)\n",
         outputPath.c_str(), outputPath.c_str(), secs, peakRssMiB(),
-        target->describe().c_str());
+        targetName.c_str());
   }
   return 0;
 }

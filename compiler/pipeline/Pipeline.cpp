@@ -67,7 +67,8 @@ void addPhasePasses(OpPassManager &pm, Phase phase,
     // checkpoint's rows as they are.
     if (enabled("select-kernels") && options.gpuTarget.empty())
       pm.addPass(createSelectKernels(SelectKernelsOptions{options.targetFeatures}));
-    pm.addPass(createLayoutWeights());
+    pm.addPass(createLayoutWeights(
+        LayoutWeightsOptions{options.gpuTarget.empty() ? 64 : 256}));
     return;
   case Phase::Kernel:
     if (!options.gpuTarget.empty()) {

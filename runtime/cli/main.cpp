@@ -42,6 +42,7 @@ const char *kUsage =
     "Common options:\n"
     "  --ctx N                   context length of the session (default 4096)\n"
     "  --threads N               worker threads (default: all cores)\n"
+    "  --device N                GPU programs: the CUDA or Vulkan device (default 0)\n"
     "  --weights PATH            weight file (default: this program's path + .weights)\n"
     "  --mmap                    read weights through the file mapping, never\n"
     "                            copied into huge pages (less memory, slower)\n"
@@ -56,7 +57,7 @@ struct Args {
   std::string command;
   std::vector<std::string> positional;
   std::string prompt, tokens, logitsPath, weights;
-  long nPredict = 128, ctx = 0, threads = 0, batch = 0, reps = 1;
+  long nPredict = 128, ctx = 0, threads = 0, batch = 0, reps = 1, device = 0;
   bool json = false, mmap = false;
   gemmac_sampler_params sampler = gemmac_sampler_defaults();
 };
@@ -103,6 +104,7 @@ Args parse(int argc, char **argv) {
     else if (s == "--batch") a.batch = toLong(s, value());
     else if (s == "--ctx") a.ctx = toLong(s, value());
     else if (s == "--threads") a.threads = toLong(s, value());
+    else if (s == "--device") a.device = toLong(s, value());
     else if (s == "--weights") a.weights = value();
     else if (s == "--reps") a.reps = toLong(s, value());
     else if (s == "--json") a.json = true;
@@ -122,6 +124,7 @@ gemmac_model *openModel(const Args &a) {
   gemmac_model_options o = gemmac_model_default_options();
   o.n_threads = static_cast<int>(a.threads);
   o.weights_in_memory = a.mmap ? 0 : -1;
+  o.device = static_cast<int>(a.device);
   gemmac_model *m =
       gemmac_model_open_with(a.weights.empty() ? nullptr : a.weights.c_str(), &o);
   if (!m)
@@ -302,11 +305,12 @@ int cmdBench(const Args &a) {
     std::printf("{\"prefill_tok_s\": %.4f, \"decode_tok_s\": %.4f, "
                 "\"bytes_per_token\": %llu, \"decode_gb_s\": %.4f, "
                 "\"prompt_tokens\": %ld, \"decode_tokens\": %ld, "
-                "\"threads\": %d, \"reps\": %ld}\n",
+                "\"threads\": %d, \"reps\": %ld, \"device\": \"%s\"}\n",
                 prefillRate, decodeRate, static_cast<unsigned long long>(bytes),
-                gbs, p, n, threads, a.reps);
+                gbs, p, n, threads, a.reps, gemmac_model_device(m));
   } else {
-    std::printf("threads %d, median of %ld run(s)\n", threads, a.reps);
+    std::printf("%s, threads %d, median of %ld run(s)\n", gemmac_model_device(m),
+                threads, a.reps);
     std::printf("prefill  %6ld tokens  %10.2f tok/s\n", p, prefillRate);
     std::printf("decode   %6ld tokens  %10.2f tok/s\n", n, decodeRate);
     std::printf("weights read per decoded token  %.3f GB  -> %.2f GB/s\n",

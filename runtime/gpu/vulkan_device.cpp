@@ -100,6 +100,7 @@ struct Device::Impl {
   uint32_t queueFamily = 0;
   VkPhysicalDeviceMemoryProperties memory{};
   std::string name;
+  uint64_t offsetAlignment = 256, maxRange = 0;
   VkShaderModule module = VK_NULL_HANDLE;
   std::map<std::string, Pipeline> pipelines;
   VkDescriptorPool pool = VK_NULL_HANDLE;
@@ -339,6 +340,8 @@ std::unique_ptr<Device> Device::open(int index, std::string &error) {
   VkPhysicalDeviceProperties props;
   d->GetPhysicalDeviceProperties(d->physical, &props);
   d->name = props.deviceName;
+  d->offsetAlignment = props.limits.minStorageBufferOffsetAlignment;
+  d->maxRange = props.limits.maxStorageBufferRange;
   d->GetPhysicalDeviceMemoryProperties(d->physical, &d->memory);
 
   float priority = 1.0f;
@@ -415,9 +418,15 @@ std::unique_ptr<Device> Device::open(int index, std::string &error) {
   return std::unique_ptr<Device>(new Device(std::move(d)));
 }
 
-Buffer *Device::createBuffer(uint64_t bytes, std::string &error) {
-  return impl->allocBuffer(bytes, /*hostVisible=*/false, error);
+Buffer *Device::createBuffer(uint64_t bytes, std::string &error,
+                             bool hostVisible) {
+  return impl->allocBuffer(bytes, hostVisible, error);
 }
+
+uint64_t Device::storageOffsetAlignment() const {
+  return impl->offsetAlignment;
+}
+uint64_t Device::maxStorageRange() const { return impl->maxRange; }
 
 void Device::destroyBuffer(Buffer *buffer) {
   if (buffer) {

@@ -34,8 +34,13 @@ public:
   /// The device's name and driver, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)".
   const std::string &name() const;
 
-  /// A storage buffer of `bytes` in device memory (null + error on failure).
-  Buffer *createBuffer(uint64_t bytes, std::string &error);
+  /// A storage buffer of `bytes` in device memory, or in memory the host
+  /// writes directly (small per-step inputs); null + error on failure.
+  Buffer *createBuffer(uint64_t bytes, std::string &error,
+                       bool hostVisible = false);
+  /// Limits of storage buffer bindings: offset alignment, largest range.
+  uint64_t storageOffsetAlignment() const;
+  uint64_t maxStorageRange() const;
   void destroyBuffer(Buffer *buffer);
   bool upload(Buffer *buffer, uint64_t offset, const void *data, uint64_t bytes,
               std::string &error);

@@ -32,11 +32,15 @@ typedef struct {
                             when the system has them and the memory to spare,
                             else read them through the file mapping; 0: always
                             the mapping; 1: the copy or fail */
+  int device;            /* GPU programs (CUDA, Vulkan): the device index
+                            (default 0); ignored by CPU programs */
 } gemmac_model_options;
 gemmac_model_options gemmac_model_default_options(void);
 gemmac_model *gemmac_model_open_with(const char *weights_path,
                                      const gemmac_model_options *options);
 void gemmac_model_close(gemmac_model *model);
+/* What runs the model: "cpu", or "cuda: <name>" / "vulkan: <name>". */
+const char *gemmac_model_device(const gemmac_model *model);
 
 int32_t gemmac_model_vocab_size(const gemmac_model *model);
 int32_t gemmac_model_context_length(const gemmac_model *model);

@@ -107,6 +107,7 @@ extern "C" gemmac_model_options gemmac_model_default_options(void) {
   gemmac_model_options o;
   o.n_threads = 0;
   o.weights_in_memory = -1;
+  o.device = 0;
   return o;
 }
 
@@ -194,7 +195,21 @@ extern "C" gemmac_model *gemmac_model_open_with(const char *weightsPath,
   if (nThreads <= 0)
     nThreads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   model->rt = std::make_unique<gemmac_rt>(nThreads);
-  if (o.weights_in_memory != 0) {
+  if (gemmac_gpu_program) {
+    // The weights go to the device once; the mapping's pages are not needed
+    // after the upload.
+    std::string err;
+    model->gpu = gpu::openBackend(gemmac_gpu_program,
+                                  static_cast<uint64_t>(gemmac_gpu_program_bytes),
+                                  model->weights, model->weightsBytes, o.device,
+                                  err);
+    if (!model->gpu) {
+      setError(err);
+      return nullptr;
+    }
+    model->device = model->gpu->deviceName();
+    madvise(const_cast<uint8_t *>(model->map), h.tokenizerOffset, MADV_DONTNEED);
+  } else if (o.weights_in_memory != 0) {
     HugeCopy copy = copyToHugePages(model->weights, model->weightsBytes,
                                     model->rt->pool);
     if (copy.data) {
@@ -213,6 +228,10 @@ extern "C" gemmac_model *gemmac_model_open_with(const char *weightsPath,
 }
 
 extern "C" void gemmac_model_close(gemmac_model *model) { delete model; }
+
+extern "C" const char *gemmac_model_device(const gemmac_model *m) {
+  return m->device.c_str();
+}
 
 extern "C" int32_t gemmac_model_vocab_size(const gemmac_model *m) {
   return m->vocab;

@@ -1,6 +1,7 @@
 // Internal definitions of the C API's objects.
 #pragma once
 
+#include "runtime/gpu/gpu_backend.h"
 #include "runtime/include/gemmac.h"
 #include "runtime/src/rt.h"
 #include "runtime/src/tokenizer.h"
@@ -27,6 +28,9 @@ struct gemmac_model {
   gemmac::rt::Tokenizer tokenizer;
   int32_t vocab = 0, context = 0, maxBatch = 0;
   std::unique_ptr<gemmac_rt> rt;
+  /// GPU programs: the backend holding the weights (null for CPU programs).
+  std::unique_ptr<gemmac::gpu::Backend> gpu;
+  std::string device = "cpu";
 };
 
 struct gemmac_session {
@@ -36,6 +40,7 @@ struct gemmac_session {
   uint8_t *kv = nullptr;
   uint64_t kvBytes = 0;
   uint8_t *arena = nullptr;
+  std::unique_ptr<gemmac::gpu::Session> gpu; // GPU programs
   std::vector<float> scratchLogits;
   std::mt19937_64 rng;
   uint64_t seededWith = 0;

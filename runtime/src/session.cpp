@@ -24,6 +24,16 @@ extern "C" gemmac_session *gemmac_session_new(gemmac_model *model,
   auto s = std::make_unique<gemmac_session>();
   s->model = model;
   s->nCtx = nCtx;
+  if (model->gpu) {
+    std::string err;
+    s->gpu = model->gpu->newSession(nCtx, err);
+    if (!s->gpu) {
+      rt::setError(err);
+      return nullptr;
+    }
+    s->kvBytes = s->gpu->kvBytes();
+    return s.release();
+  }
   s->kvBytes = static_cast<uint64_t>(gemmac_kv_bytes(nCtx));
   // Zeroed: an unwritten cache row must never be read, but make it benign.
   s->kv = static_cast<uint8_t *>(std::calloc(1, s->kvBytes + 64));
@@ -81,8 +91,16 @@ extern "C" int gemmac_session_eval(gemmac_session *s,
       s->scratchLogits.resize(V);
       out = s->scratchLogits.data();
     }
-    gemmac_forward(m->rt.get(), m->weights, s->kv, s->arena, tokens + done,
-                   out, chunk, s->pos, s->nCtx, nOut);
+    if (s->gpu) {
+      std::string err;
+      if (!s->gpu->forward({tokens + done, chunk, s->pos, nOut, out}, err)) {
+        rt::setError(err);
+        return -1;
+      }
+    } else {
+      gemmac_forward(m->rt.get(), m->weights, s->kv, s->arena, tokens + done,
+                     out, chunk, s->pos, s->nCtx, nOut);
+    }
     for (int64_t r = 0; r < nOut; ++r)
       for (int32_t id : m->tokenizer.suppressed())
         out[r * V + id] = -INFINITY;

@@ -5,14 +5,20 @@
 // Runs the weight kernels that `compile-model MODEL.gguf --target vulkan
 // --emit spirv` generated (linear_*, geglu_*, embed_*) on the model's own
 // tensors and compares each output with a scalar reference: ggml's
-// dequantization (runtime/formats) and dot products in double. Exits 77
-// (CTest: skipped) when no Vulkan device can run the kernels.
+// dequantization (runtime/formats) and dot products in double; and the
+// kernels without weights (rope_*, attention_*, rms_norm_*_unweighted_*,
+// gelu_*) on random inputs against the CPU runtime's kernels, which follow
+// llama.cpp's arithmetic. Shapes and constants come from the kernel names.
+// Exits 77 (CTest: skipped) when no Vulkan device can run the kernels.
 //
 //===----------------------------------------------------------------------===//
 
 #include "frontends/gguf/GGUFFile.h"
 #include "runtime/formats/formats.h"
 #include "runtime/gpu/vulkan_device.h"
+#include "runtime/kernels/gelu.h"
+#include "runtime/kernels/kernels.h"
+#include "runtime/src/rt.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
@@ -37,14 +43,42 @@ static cl::opt<int> deviceIndex("device", cl::desc("Vulkan device"),
 namespace {
 
 constexpr int64_t kTokens = 3;
+constexpr int64_t kPos0 = 21; // past a 16-row ring: its rows have wrapped
+constexpr int64_t kContext = 64;
 
-float geluTanh(double x) {
-  return static_cast<float>(
-      0.5 * x * (1.0 + std::tanh(0.7978845608028654 * x * (1.0 + 0.044715 * x * x))));
+/// The f32 whose bits a kernel name spells in hex.
+float floatFromHex(llvm::StringRef hex) {
+  uint32_t bits = 0;
+  hex.getAsInteger(16, bits);
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+/// Splits "rope_h4_d64_t461c4000_f64_p32" after `prefix` into the fields
+/// that follow each letter: {h:4, d:64, t:461c4000, ...}.
+std::map<std::string, std::string> nameFields(llvm::StringRef name,
+                                              llvm::StringRef prefix) {
+  std::map<std::string, std::string> fields;
+  llvm::SmallVector<llvm::StringRef> parts;
+  name.drop_front(prefix.size()).split(parts, '_');
+  for (llvm::StringRef p : parts) {
+    size_t letters = p.find_first_of("0123456789");
+    if (letters == llvm::StringRef::npos || letters == 0)
+      fields[p.str()] = "";
+    else
+      fields[p.take_front(letters).str()] = p.drop_front(letters).str();
+  }
+  return fields;
+}
+long field(const std::map<std::string, std::string> &f, const char *key) {
+  auto it = f.find(key);
+  return it == f.end() ? -1 : std::stol(it->second);
 }
 
 struct Checker {
   vk::Device &dev;
+  gemmac_rt rt{1};
   std::set<std::string> entries;
   std::mt19937 rng{1234};
   int checked = 0, failed = 0;
@@ -78,11 +112,11 @@ struct Checker {
     return b;
   }
 
-  /// Runs `kernel` over `buffers`, grid (gx, kTokens), returns the last
-  /// buffer's `outCount` floats.
+  /// Runs `kernel` over `buffers`, grid (gx, kTokens), returns `outCount`
+  /// floats of buffer `outIndex` (default: the last).
   std::vector<float> run(const std::string &kernel,
                          const std::vector<vk::Buffer *> &buffers, uint32_t gx,
-                         size_t outCount) {
+                         size_t outCount, int outIndex = -1) {
     std::string error;
     vk::Pipeline *p = dev.pipeline(kernel, buffers.size(), error);
     std::vector<vk::Binding> bindings;
@@ -92,7 +126,8 @@ struct Checker {
     if (!p || !dev.begin(error) ||
         !dev.dispatch(p, bindings, gx, kTokens, 1, error) ||
         !dev.submit(error) ||
-        !dev.download(buffers.back(), 0, out.data(), outCount * 4, error)) {
+        !dev.download(outIndex < 0 ? buffers.back() : buffers[outIndex], 0,
+                      out.data(), outCount * 4, error)) {
       llvm::errs() << "vk-kernel-check: " << kernel << ": " << error << "\n";
       std::exit(1);
     }
@@ -126,6 +161,115 @@ struct Checker {
       llvm::outs() << llvm::format(" (entry %zu: %g, want %g)", at, got[at],
                                    want[at]);
     llvm::outs() << "\n";
+  }
+
+  vk::Buffer *params() {
+    const int32_t p[8] = {int32_t(kTokens), int32_t(kPos0), int32_t(kTokens), int32_t(kContext)};
+    return upload(p, sizeof p);
+  }
+
+  /// Compares with a CPU runtime kernel's output; `scale` bounds rounding.
+  void compareWith(const std::string &kernel, const std::vector<float> &got,
+                   const std::vector<float> &want, double scale) {
+    std::vector<double> w(want.begin(), want.end());
+    compare(kernel, got, w, std::vector<double>(got.size(), scale));
+  }
+
+  static double maxAbs(const std::vector<float> &v) {
+    double m = 0;
+    for (float x : v)
+      m = std::max(m, double(std::fabs(x)));
+    return m;
+  }
+
+  void rope(const std::string &kernel) {
+    auto f = nameFields(kernel, "rope_");
+    const long heads = field(f, "h"), dim = field(f, "d");
+    const float theta = floatFromHex(f["t"]);
+    std::vector<float> x = randomVector(kTokens * heads * dim);
+    std::vector<float> y = run(kernel,
+                               {upload(x.data(), x.size() * 4),
+                                upload(nullptr, x.size() * 4), params()},
+                               heads, x.size(), 1);
+    std::vector<float> want(x.size());
+    gmk_rope(&rt, want.data(), x.data(), kTokens, heads, dim, kPos0, theta,
+             field(f, "f"), field(f, "p"));
+    compareWith(kernel, y, want, 2 * maxAbs(x));
+  }
+
+  void rmsNormUnweighted(const std::string &kernel) {
+    // rms_norm_<width>_g<group>_unweighted_e<eps bits>
+    auto f = nameFields(kernel, "rms_norm_");
+    long width = std::stol(llvm::StringRef(kernel).drop_front(9).split('_').first.str());
+    const long group = field(f, "g");
+    std::vector<float> x = randomVector(kTokens * width);
+    std::vector<float> y = run(kernel,
+                               {upload(x.data(), x.size() * 4),
+                                upload(nullptr, x.size() * 4)},
+                               width / group, x.size());
+    std::vector<float> want(x.size());
+    gmk_rms_norm_unweighted(&rt, want.data(), x.data(), kTokens, width, group,
+                            floatFromHex(f["e"]));
+    compareWith(kernel, y, want, maxAbs(want));
+  }
+
+  void gelu(const std::string &kernel, bool tanhForm) {
+    long width = std::stol(kernel.substr(kernel.rfind('_') + 1));
+    std::vector<float> x = randomVector(kTokens * width);
+    for (float &v : x)
+      v *= 4; // both tails and the middle
+    std::vector<float> y = run(kernel,
+                               {upload(x.data(), x.size() * 4),
+                                upload(nullptr, x.size() * 4)},
+                               (width + 63) / 64, x.size());
+    std::vector<float> want(x.size());
+    (tanhForm ? gmk_gelu_tanh : gmk_gelu_erf)(&rt, want.data(), x.data(),
+                                              x.size());
+    // Both round through f16 tables: identical inputs give identical f16
+    // results up to the last bit of tanh before rounding.
+    compareWith(kernel, y, want, maxAbs(want) * 0x1p-10 / 1e-5);
+  }
+
+  void attention(const std::string &kernel) {
+    // attention_h<heads>_kv<kv heads>_d<dim>_w<window>_r<ring>_s<scale>_<f16|f32>
+    auto f = nameFields(kernel, "attention_");
+    const long heads = field(f, "h"), kvHeads = field(f, "kv"),
+               dim = field(f, "d"), window = field(f, "w"), ring = field(f, "r");
+    const bool f16 = llvm::StringRef(kernel).ends_with("_f16");
+    const float scale = floatFromHex(f["s"]);
+    const long width = kvHeads * dim, rows = ring ? ring : kContext;
+    std::vector<float> q = randomVector(kTokens * heads * dim);
+    std::vector<float> k = randomVector(kTokens * width);
+    std::vector<float> v = randomVector(kTokens * width);
+    std::vector<float> kc = randomVector(rows * width);
+    std::vector<float> vc = randomVector(rows * width);
+    std::vector<float> want(q.size());
+    std::vector<float> got;
+    auto buffers = [&](const void *kData, const void *vData, size_t bytes) {
+      return std::vector<vk::Buffer *>{
+          upload(q.data(), q.size() * 4), upload(k.data(), k.size() * 4),
+          upload(v.data(), v.size() * 4), upload(kData, bytes),
+          upload(vData, bytes), upload(nullptr, q.size() * 4), params()};
+    };
+    if (f16) {
+      std::vector<uint16_t> kh(kc.size()), vh(vc.size());
+      for (size_t i = 0; i < kc.size(); ++i) {
+        kh[i] = fmt::f32ToF16(kc[i]);
+        vh[i] = fmt::f32ToF16(vc[i]);
+      }
+      got = run(kernel, buffers(kh.data(), vh.data(), kh.size() * 2), heads,
+                q.size(), 5);
+      gmk_attention_f16(&rt, want.data(), q.data(), k.data(), v.data(),
+                        kTokens, kPos0, heads, kvHeads, dim, window, kh.data(),
+                        vh.data(), rows, scale);
+    } else {
+      got = run(kernel, buffers(kc.data(), vc.data(), kc.size() * 4), heads,
+                q.size(), 5);
+      gmk_attention_f32(&rt, want.data(), q.data(), k.data(), v.data(),
+                        kTokens, kPos0, heads, kvHeads, dim, window, kc.data(),
+                        vc.data(), rows, scale);
+    }
+    compareWith(kernel, got, want, 1.0);
   }
 
   void linear(const gguf::TensorInfo &t, const std::string &kernel) {
@@ -174,9 +318,14 @@ struct Checker {
           mg += std::fabs(wg[r * cols + c] * xv);
           mu += std::fabs(wu[r * cols + c] * xv);
         }
-        want[tk * rows + r] = geluTanh(g) * u;
-        // gelu's slope is at most ~1.13; |gelu(g)| <= |g| + 0.2.
-        mag[tk * rows + r] = (std::fabs(g) + 0.2) * mu + 1.2 * mg * std::fabs(u);
+        // llama.cpp's GELU: an f16 table indexed by f16(g).
+        want[tk * rows + r] =
+            rt::gegluLookup(rt::geluTanhTable(), static_cast<float>(g), u);
+        // gelu's slope is at most ~1.13; |gelu(g)| <= |g| + 0.2. A g one ulp
+        // from an f16 rounding boundary may land on either side: allow one
+        // f16 step of gelu(g) (2^-10 relative) too.
+        mag[tk * rows + r] = (std::fabs(g) + 0.2) * mu + 1.2 * mg * std::fabs(u) +
+                             (std::fabs(g) + 0.2) * std::fabs(u) * 0x1p-10 / 1e-5;
       }
     compare(kernel, y, want, mag);
   }
@@ -267,6 +416,17 @@ int main(int argc, char **argv) {
         check.embed(t, e, scale);
       }
   }
+  for (const std::string &e : check.entries) {
+    llvm::StringRef n(e);
+    if (n.starts_with("rope_"))
+      check.rope(e);
+    else if (n.starts_with("attention_"))
+      check.attention(e);
+    else if (n.starts_with("rms_norm_") && n.contains("_unweighted_"))
+      check.rmsNormUnweighted(e);
+    else if (n.starts_with("gelu_tanh_") || n.starts_with("gelu_erf_"))
+      check.gelu(e, n.starts_with("gelu_tanh_"));
+  }
   llvm::outs() << check.checked << " kernels checked, " << check.failed
                << " failed\n";
   if (check.checked == 0) {
@@ -276,3 +436,4 @@ int main(int argc, char **argv) {
   }
   return check.failed ? 1 : 0;
 }
+

@@ -2,6 +2,7 @@
 //
 //   node tools/parity/parity.mjs --bin build/bin --variant dense --type q4_0 [--work DIR]
 //        [--disable-pass NAME ...]   (compile without an optional pass)
+//        [--target vulkan]           (compile for a GPU target and run it there)
 //
 // Writes a random-weight model, compiles it, evaluates one token sequence
 // several times longer than the model's sliding window with the compiled
@@ -28,6 +29,7 @@ const variant = opt("--variant");
 const type = opt("--type");
 const work = opt("--work", fs.mkdtempSync("/tmp/gemmac-parity-"));
 const nTokens = Number(opt("--tokens", 72));
+const target = opt("--target", "cpu");
 const disabled = args.flatMap((a, i) => (a === "--disable-pass" ? [args[i + 1]] : []));
 if (!variant || !type) {
     console.error("usage: parity.mjs --bin DIR --variant NAME --type TYPE [--work DIR] [--tokens N]");
@@ -42,7 +44,7 @@ const nVocab = 1024;
 const gguf = path.join(work, `${variant}-${type}.gguf`);
 const program = path.join(work, `${variant}-${type}`);
 run(path.join(bin, "gemmac-gen-model"), ["--variant", variant, "--type", type, "-o", gguf]);
-run(path.join(bin, "compile-model"), [gguf, "--target", "cpu", "-o", program, "--quiet",
+run(path.join(bin, "compile-model"), [gguf, "--target", target, "-o", program, "--quiet",
     ...disabled.flatMap((p) => ["--disable-pass", p])]);
 
 // A fixed pseudo-random sequence after <bos>.
@@ -66,7 +68,8 @@ for (const [label, file] of [["one batch", ours], ["steps of 7", oursSteps]]) {
     const r = compare(readLogits(file, nVocab), refRows);
     const pass = r.agree === r.checked && r.maxDelta <= tolerance;
     ok &&= pass;
-    const config = disabled.length ? ` without ${disabled.join(", ")}` : "";
+    const config = (disabled.length ? ` without ${disabled.join(", ")}` : "") +
+        (target !== "cpu" ? ` on ${target}` : "");
     console.log(`${variant} ${type}${config} (${label}): top-1 ${r.agree}/${r.checked} agree, ` +
         `max |dlogp| top-10 ${r.maxDelta.toExponential(2)}` +
         (r.worstPos >= 0 ? ` (position ${r.worstPos})` : "") + ", " +

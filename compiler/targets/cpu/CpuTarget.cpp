@@ -139,10 +139,11 @@ Error gemmac::linkProgram(llvm::StringRef objectPath,
   if (!llvm::sys::fs::exists(runtimeArchive))
     return llvm::createStringError("runtime library " + runtimeArchive +
                                    " not found");
-  // The program depends only on libc, libm and pthreads.
+  // The program depends only on libc, libm, pthreads and libdl (GPU
+  // drivers are opened at run time).
   llvm::SmallVector<llvm::StringRef> args = {
       *program, "-o", outputPath, objectPath, runtimeArchive,
-      "-static-libstdc++", "-static-libgcc", "-pthread", "-lm"};
+      "-static-libstdc++", "-static-libgcc", "-pthread", "-lm", "-ldl"};
   std::string message;
   int rc = llvm::sys::ExecuteAndWait(*program, args, std::nullopt, {}, 0, 0,
                                      &message);

@@ -1,0 +1,463 @@
+//===- GpuProgram.cpp - launch plan and program image of a GPU target -----===//
+//
+// Every activation gets a slot of max_batch rows in the arena (first fit,
+// released after its last use, never shared with the op's own operands: GPU
+// kernels read neighbours of the element they write), so every descriptor
+// range is a compile-time constant and a backend binds each launch once per
+// session. KV ranges grow with the session's context: offset and size are
+// `fixed + perCtx x n_ctx`, as the CPU target lays them out.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/targets/gpu/GpuProgram.h"
+#include "dialects/gemma/GemmaDialect.h"
+#include "passes/ArenaPlanner.h"
+#include "passes/GpuKernels.h"
+#include "passes/KVPlan.h"
+#include "passes/ModelMeta.h"
+#include "runtime/gpu/gpu_program.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/Format.h"
+
+#include <cstring>
+
+using namespace mlir;
+using namespace gemmac::gemma;
+namespace g = gemmac::gpu;
+
+namespace gemmac {
+namespace {
+
+constexpr int64_t kWG = gpukernels::kWorkgroupSize;
+constexpr int64_t kBatch = gpukernels::kMaxBatch;
+constexpr int64_t kSlotAlign = 256; // per-row bytes; x max_batch stays aligned
+
+llvm::Error error(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+int64_t widthOf(Value v) {
+  return cast<RankedTensorType>(v.getType()).getDimSize(1);
+}
+uint32_t ceilDiv(int64_t a, int64_t b) {
+  return static_cast<uint32_t>((a + b - 1) / b);
+}
+
+class Planner {
+public:
+  Planner(ModuleOp module, func::FuncOp entry, mlir::gpu::GPUModuleOp kernels)
+      : module(module), entry(entry), kernels(kernels) {}
+
+  llvm::Error run();
+
+  std::vector<g::KernelEntry> kernelTable;
+  std::vector<g::LaunchEntry> launches;
+  std::vector<g::BindingEntry> bindings;
+  std::vector<float> constants;
+  int64_t arenaBytes = 0;
+  KVPlanSize kvSize;
+  int64_t logitsOffset = 0, logitsWidth = 0;
+
+private:
+  struct Slot {
+    int64_t offset = 0, bytes = 0; // per row
+    g::Rows rows = g::Rows::Tokens;
+  };
+
+  llvm::Error planOp(Operation *op);
+  g::BindingEntry act(Value v) {
+    const Slot &s = slots.at(v);
+    return {static_cast<uint32_t>(g::Space::Arena), 0,
+            static_cast<uint64_t>(s.offset * kBatch), 0,
+            static_cast<uint64_t>(s.bytes * kBatch), 0};
+  }
+  g::BindingEntry weight(Value handle) {
+    auto def = module.lookupSymbol<WeightDefOp>(
+        handle.getDefiningOp<WeightOp>().getNameAttr());
+    return {static_cast<uint32_t>(g::Space::Weights), 0,
+            static_cast<uint64_t>(*def.getBlobOffset()), 0,
+            static_cast<uint64_t>(def.getWeightType().getStorageBytes()), 0};
+  }
+  g::BindingEntry space(g::Space s, uint64_t bytes) {
+    return {static_cast<uint32_t>(s), 0, 0, 0, bytes, 0};
+  }
+  g::BindingEntry params() {
+    return space(g::Space::Params, gpukernels::kNumParams * 4);
+  }
+  /// The K and V ranges of cache `id`.
+  llvm::Expected<std::pair<g::BindingEntry, g::BindingEntry>>
+  cache(Operation *op, int64_t id);
+  Value allocate(Value result, g::Rows rows);
+  g::Rows rowsOf(Value v) { return slots.at(v).rows; }
+
+  ModuleOp module;
+  func::FuncOp entry;
+  mlir::gpu::GPUModuleOp kernels;
+  std::map<int64_t, KVCacheAttr> plan;
+  int64_t kvElement = 2;
+  ArenaPlanner arena;
+  llvm::DenseMap<Value, Slot> slots;
+  llvm::DenseMap<Value, int64_t> lastUse;
+  llvm::StringMap<uint32_t> kernelIndex;
+  Value returned;
+};
+
+Value Planner::allocate(Value result, g::Rows rows) {
+  int64_t bytes = (widthOf(result) * 4 + kSlotAlign - 1) / kSlotAlign * kSlotAlign;
+  slots[result] = {arena.allocate(bytes), bytes, rows};
+  return result;
+}
+
+llvm::Expected<std::pair<g::BindingEntry, g::BindingEntry>>
+Planner::cache(Operation *op, int64_t id) {
+  auto it = plan.find(id);
+  if (it == plan.end())
+    return error("op " + op->getName().getStringRef() + " uses KV cache " +
+                 llvm::Twine(id) + ", which the plan lacks");
+  KVCacheAttr c = it->second;
+  // K at offset + perToken x n_ctx, V right after it.
+  uint64_t rowBytes = c.getWidth() * kvElement;
+  g::BindingEntry k{static_cast<uint32_t>(g::Space::KV), 0,
+                    static_cast<uint64_t>(c.getOffset()),
+                    static_cast<uint64_t>(c.getPerToken()), 0, 0};
+  if (c.getRows())
+    k.bytes = c.getRows() * rowBytes;
+  else
+    k.bytesPerCtx = rowBytes;
+  g::BindingEntry v = k;
+  v.offset += k.bytes;
+  v.offsetPerCtx += k.bytesPerCtx;
+  return std::make_pair(k, v);
+}
+
+llvm::Error Planner::planOp(Operation *op) {
+  auto kernelAttr = op->getAttrOfType<FlatSymbolRefAttr>("gpu_kernel");
+  if (!kernelAttr)
+    return error("op " + op->getName().getStringRef() +
+                 " has no gpu_kernel (run gemma-lower-to-gpu first)");
+  StringRef name = kernelAttr.getValue();
+  auto fn = kernels.lookupSymbol<mlir::gpu::GPUFuncOp>(name);
+  if (!fn)
+    return error("kernel @" + name + " is not in the gpu.module");
+  if (name.size() >= sizeof(g::KernelEntry::name))
+    return error("kernel name @" + name + " is too long");
+  auto [it, inserted] = kernelIndex.try_emplace(name, kernelTable.size());
+  if (inserted) {
+    g::KernelEntry e{};
+    std::memcpy(e.name, name.data(), name.size());
+    e.numBuffers = fn.getNumArguments();
+    kernelTable.push_back(e);
+  }
+  for (Value operand : op->getOperands())
+    if (isa<RankedTensorType>(operand.getType()) && !slots.count(operand) &&
+        !isa<EmbedOp>(op))
+      return error("op " + op->getName().getStringRef() +
+                   " reads a value no earlier op computes");
+
+  std::vector<g::BindingEntry> args;
+  uint32_t gridX = 1;
+  g::Rows rows = g::Rows::Tokens;
+  auto columns = [&](int64_t width, g::Rows r) {
+    gridX = ceilDiv(width, kWG);
+    rows = r;
+  };
+  std::string failure;
+  llvm::TypeSwitch<Operation *>(op)
+      .Case<EmbedOp>([&](EmbedOp e) {
+        allocate(e.getResult(), g::Rows::Tokens);
+        args = {weight(e.getTable()), space(g::Space::Tokens, kBatch * 4),
+                act(e.getResult())};
+        columns(e.getTable().getType().getCols(), g::Rows::Tokens);
+      })
+      .Case<RMSNormOp>([&](RMSNormOp n) {
+        allocate(n.getResult(), rowsOf(n.getInput()));
+        args = {act(n.getInput()), act(n.getResult())};
+        if (Value w = n.getWeight())
+          args.push_back(weight(w));
+        gridX = static_cast<uint32_t>(widthOf(n.getInput()) / n.getGroup());
+        rows = rowsOf(n.getInput());
+      })
+      .Case<LinearOp>([&](LinearOp l) {
+        allocate(l.getResult(), rowsOf(l.getInput()));
+        args = {weight(l.getWeight()), act(l.getInput()), act(l.getResult())};
+        gridX = static_cast<uint32_t>(l.getWeight().getType().getRows());
+        rows = rowsOf(l.getInput());
+      })
+      .Case<GeGLUOp>([&](GeGLUOp gg) {
+        allocate(gg.getResult(), rowsOf(gg.getInput()));
+        args = {weight(gg.getGate()), weight(gg.getUp()), act(gg.getInput()),
+                act(gg.getResult())};
+        gridX = static_cast<uint32_t>(gg.getGate().getType().getRows());
+        rows = rowsOf(gg.getInput());
+      })
+      .Case<RopeOp>([&](RopeOp r) {
+        allocate(r.getResult(), rowsOf(r.getInput()));
+        args = {act(r.getInput()), act(r.getResult()), params()};
+        gridX = static_cast<uint32_t>(r.getNumHeads());
+        rows = rowsOf(r.getInput());
+      })
+      .Case<AttentionOp>([&](AttentionOp a) {
+        auto kv = cache(op, a.getKvCache());
+        if (!kv) {
+          failure = llvm::toString(kv.takeError());
+          return;
+        }
+        allocate(a.getResult(), g::Rows::Tokens);
+        args = {act(a.getQ()), act(a.getK()), act(a.getV()), kv->first,
+                kv->second, act(a.getResult()), params()};
+        gridX = static_cast<uint32_t>(a.getNumHeads());
+      })
+      .Case<KVStoreOp>([&](KVStoreOp s) {
+        auto kv = cache(op, s.getKvCache());
+        if (!kv) {
+          failure = llvm::toString(kv.takeError());
+          return;
+        }
+        args = {act(s.getK()), act(s.getV()), kv->first, kv->second, params()};
+        columns(plan[s.getKvCache()].getWidth(), g::Rows::Tokens);
+      })
+      .Case<AddOp, MulOp>([&](auto e) {
+        allocate(e.getResult(), rowsOf(e.getLhs()));
+        args = {act(e.getLhs()), act(e.getRhs()), act(e.getResult())};
+        columns(widthOf(e.getResult()), rowsOf(e.getLhs()));
+      })
+      .Case<ScaleOp, GeluOp, SoftcapOp>([&](auto e) {
+        allocate(e.getResult(), rowsOf(e.getInput()));
+        args = {act(e.getInput()), act(e.getResult())};
+        columns(widthOf(e.getResult()), rowsOf(e.getInput()));
+      })
+      .Case<ScaleByWeightOp>([&](ScaleByWeightOp s) {
+        allocate(s.getResult(), rowsOf(s.getInput()));
+        auto w = s.getFactor().getDefiningOp<WeightOp>();
+        auto def = module.lookupSymbol<WeightDefOp>(w.getNameAttr());
+        g::BindingEntry factor;
+        if (auto value = def.getValueAttr()) {
+          // A scalar the checkpoint stores as metadata: a program constant.
+          factor = {static_cast<uint32_t>(g::Space::Constants), 0,
+                    constants.size() * 4, 0, 4, 0};
+          constants.push_back(
+              cast<DenseFPElementsAttr>(value).getValues<float>()[0]);
+        } else {
+          factor = weight(s.getFactor());
+          factor.bytes = 4;
+        }
+        args = {act(s.getInput()), factor, act(s.getResult())};
+        columns(widthOf(s.getResult()), rowsOf(s.getInput()));
+      })
+      .Case<ColumnSliceOp>([&](ColumnSliceOp s) {
+        allocate(s.getResult(), rowsOf(s.getInput()));
+        args = {act(s.getInput()), act(s.getResult())};
+        columns(s.getSize(), rowsOf(s.getInput()));
+      })
+      .Case<LastRowsOp>([&](LastRowsOp r) {
+        allocate(r.getResult(), g::Rows::Outputs);
+        args = {act(r.getInput()), act(r.getResult()), params()};
+        columns(widthOf(r.getResult()), g::Rows::Outputs);
+      })
+      .Default([&](Operation *other) {
+        failure = ("op " + other->getName().getStringRef() +
+                   " has no GPU launch").str();
+      });
+  if (!failure.empty())
+    return error(failure);
+  if (args.size() != kernelTable[it->second].numBuffers)
+    return error("kernel @" + name + " takes " +
+                 llvm::Twine(kernelTable[it->second].numBuffers) +
+                 " buffers, its op supplies " + llvm::Twine(args.size()));
+  launches.push_back({it->second, gridX, static_cast<uint32_t>(rows),
+                      static_cast<uint32_t>(bindings.size()),
+                      static_cast<uint32_t>(args.size()), 0});
+  bindings.insert(bindings.end(), args.begin(), args.end());
+  return llvm::Error::success();
+}
+
+llvm::Error Planner::run() {
+  if (!entry.getBody().hasOneBlock())
+    return error("the entry function must be a single block");
+  if (auto recorded = module->getAttrOfType<ArrayAttr>("gemma.kv_plan")) {
+    for (Attribute a : recorded)
+      if (auto c = dyn_cast<KVCacheAttr>(a))
+        plan[c.getOwner()] = c;
+  } else {
+    auto computed = computeKVPlan(module, entry, /*rings=*/false);
+    if (mlir::failed(computed))
+      return error("no KV cache plan for the entry function");
+    plan = std::move(*computed);
+  }
+  auto bytes = kvElementBytes(module);
+  if (mlir::failed(bytes))
+    return error("unknown KV cache element type");
+  kvElement = *bytes;
+  kvSize = kvPlanSize(plan, kvElement);
+
+  Block &body = entry.front();
+  returned = cast<func::ReturnOp>(body.getTerminator()).getOperand(0);
+  llvm::DenseMap<Operation *, int64_t> order;
+  int64_t i = 0;
+  for (Operation &op : body)
+    order[&op] = i++;
+  for (Operation &op : body)
+    for (Value operand : op.getOperands())
+      lastUse[operand] = std::max(lastUse.lookup(operand), order[&op]);
+
+  for (Operation &op : body) {
+    if (isa<WeightOp, func::ReturnOp>(op))
+      continue;
+    if (llvm::Error e = planOp(&op))
+      return e;
+    // Operands whose last reader this was give their slots back; outputs
+    // were placed first, so a kernel never writes what it reads.
+    for (Value operand : op.getOperands()) {
+      auto it = slots.find(operand);
+      if (it != slots.end() && operand != returned &&
+          lastUse.lookup(operand) == order[&op] && it->second.bytes) {
+        arena.release(it->second.offset, it->second.bytes);
+        it->second.bytes = 0;
+      }
+    }
+  }
+  auto out = slots.find(returned);
+  if (out == slots.end() || out->second.rows != g::Rows::Outputs)
+    return error("the entry function must return the last n_out rows");
+  logitsOffset = out->second.offset * kBatch;
+  logitsWidth = widthOf(returned);
+  arenaBytes = arena.peak * kBatch;
+  return llvm::Error::success();
+}
+
+template <typename T> void append(std::vector<uint8_t> &out, const T *p,
+                                  size_t n) {
+  const auto *bytes = reinterpret_cast<const uint8_t *>(p);
+  out.insert(out.end(), bytes, bytes + n * sizeof(T));
+}
+
+} // namespace
+
+llvm::Expected<std::vector<uint8_t>>
+buildGpuProgram(ModuleOp module, llvm::ArrayRef<uint8_t> code, bool ptx) {
+  func::FuncOp entry = lookupEntry(module);
+  auto kernels = module.lookupSymbol<mlir::gpu::GPUModuleOp>("gemmac_kernels");
+  if (!entry || !kernels)
+    return error("no entry function or gpu.module @gemmac_kernels (run the "
+                 "kernel phase of a GPU target first)");
+  Planner p(module, entry, kernels);
+  if (llvm::Error e = p.run())
+    return std::move(e);
+
+  g::ProgramHeader h{};
+  std::memcpy(h.magic, g::kProgramMagic, sizeof h.magic);
+  h.version = g::kProgramVersion;
+  h.codeKind = static_cast<uint32_t>(ptx ? g::CodeKind::PTX : g::CodeKind::SPIRV);
+  h.numKernels = p.kernelTable.size();
+  h.numLaunches = p.launches.size();
+  h.numBindings = p.bindings.size();
+  h.numConstants = p.constants.size();
+  h.maxBatch = kBatch;
+  h.workgroupSize = kWG;
+  h.arenaBytes = p.arenaBytes;
+  h.kvFixedBytes = p.kvSize.fixed;
+  h.kvPerCtxBytes = p.kvSize.perToken;
+  h.logitsOffset = p.logitsOffset;
+  h.logitsWidth = p.logitsWidth;
+  uint64_t tables = sizeof h + p.kernelTable.size() * sizeof(g::KernelEntry) +
+                    p.launches.size() * sizeof(g::LaunchEntry) +
+                    p.bindings.size() * sizeof(g::BindingEntry) +
+                    p.constants.size() * sizeof(float);
+  h.codeOffset = (tables + 15) / 16 * 16;
+  h.codeBytes = code.size() + (ptx ? 1 : 0); // PTX keeps its terminating NUL
+
+  std::vector<uint8_t> image;
+  image.reserve(h.codeOffset + h.codeBytes);
+  append(image, &h, 1);
+  append(image, p.kernelTable.data(), p.kernelTable.size());
+  append(image, p.launches.data(), p.launches.size());
+  append(image, p.bindings.data(), p.bindings.size());
+  append(image, p.constants.data(), p.constants.size());
+  image.resize(h.codeOffset, 0);
+  image.insert(image.end(), code.begin(), code.end());
+  if (ptx)
+    image.push_back(0);
+  return image;
+}
+
+void printGpuProgram(llvm::ArrayRef<uint8_t> image, llvm::raw_ostream &os) {
+  // The image is 8-byte aligned in the executable; copy it to be so here.
+  std::vector<uint64_t> aligned((image.size() + 7) / 8);
+  std::memcpy(aligned.data(), image.data(), image.size());
+  g::ProgramView v;
+  std::string err;
+  if (!g::parseGpuProgram(reinterpret_cast<const uint8_t *>(aligned.data()),
+                          image.size(), v, err)) {
+    os << err << "\n";
+    return;
+  }
+  const g::ProgramHeader &h = *v.header;
+  static const char *spaces[] = {"weights", "arena", "kv", "tokens", "params",
+                                 "constants"};
+  static const char *rows[] = {"1", "tokens", "n_out"};
+  os << llvm::format("gpu program: %s, %u kernels, %u launches, arena %llu "
+                     "bytes, kv %llu + %llu x n_ctx bytes, logits at arena "
+                     "+%llu (%llu per row)\n",
+                     h.codeKind == static_cast<uint32_t>(g::CodeKind::PTX)
+                         ? "ptx"
+                         : "spirv",
+                     h.numKernels, h.numLaunches,
+                     (unsigned long long)h.arenaBytes,
+                     (unsigned long long)h.kvFixedBytes,
+                     (unsigned long long)h.kvPerCtxBytes,
+                     (unsigned long long)h.logitsOffset,
+                     (unsigned long long)h.logitsWidth);
+  for (uint32_t i = 0; i < h.numLaunches; ++i) {
+    const g::LaunchEntry &l = v.launches[i];
+    os << llvm::format("%4u %s grid(%u, %s)", i, v.kernels[l.kernel].name,
+                       l.gridX, rows[l.rows]);
+    for (uint32_t j = 0; j < l.numBindings; ++j) {
+      const g::BindingEntry &b = v.bindings[l.firstBinding + j];
+      os << " " << spaces[b.space] << "[" << b.offset;
+      if (b.offsetPerCtx)
+        os << "+" << b.offsetPerCtx << "c";
+      os << ":" << b.bytes;
+      if (b.bytesPerCtx)
+        os << "+" << b.bytesPerCtx << "c";
+      os << "]";
+    }
+    os << "\n";
+  }
+}
+
+llvm::Error emitGpuProgramObject(ModuleOp module, llvm::ArrayRef<uint8_t> image,
+                                 const CpuTarget &host,
+                                 llvm::StringRef objectPath) {
+  func::FuncOp entry = lookupEntry(module);
+  if (!entry)
+    return error("no entry function");
+  SmallVector<int64_t> meta = computeModelMeta(module, entry, kBatch);
+  MLIRContext *ctx = module.getContext();
+  OwningOpRef<ModuleOp> host_module = ModuleOp::create(UnknownLoc::get(ctx));
+  emitModelMeta(*host_module, meta);
+  OpBuilder b(ctx);
+  b.setInsertionPointToEnd(host_module->getBody());
+  Location loc = host_module->getLoc();
+  auto bytesType = RankedTensorType::get({static_cast<int64_t>(image.size())},
+                                         b.getI8Type());
+  auto value = DenseElementsAttr::getFromRawBuffer(
+      bytesType, llvm::ArrayRef<char>(
+                     reinterpret_cast<const char *>(image.data()), image.size()));
+  auto program = LLVM::GlobalOp::create(
+      b, loc, LLVM::LLVMArrayType::get(b.getI8Type(), image.size()),
+      /*isConstant=*/true, LLVM::Linkage::External, "gemmac_gpu_program",
+      value);
+  program.setAlignment(16);
+  LLVM::GlobalOp::create(b, loc, b.getI64Type(), /*isConstant=*/true,
+                         LLVM::Linkage::External, "gemmac_gpu_program_bytes",
+                         b.getI64IntegerAttr(image.size()));
+  return emitObject(*host_module, host, objectPath);
+}
+
+} // namespace gemmac

@@ -1,0 +1,40 @@
+//===- GpuProgram.h - the host half of a GPU program ---------------*- C++ -*-===//
+//
+// After gemma-lower-to-gpu has given every op of the entry function its
+// kernel, the launch plan turns the ops into a straight line of launches over
+// five buffers (weights, activation arena, KV caches, tokens, params) with
+// every range fixed at compile time; the image (runtime/gpu/gpu_program.h)
+// carries the plan and the device code into the executable, where the
+// runtime's CUDA or Vulkan backend runs it.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "compiler/targets/cpu/CpuTarget.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace gemmac {
+
+/// The program image for `module` (after the kernel phase of a GPU target)
+/// and its device code (`ptx` true: PTX text, else SPIR-V words as bytes).
+llvm::Expected<std::vector<uint8_t>>
+buildGpuProgram(mlir::ModuleOp module, llvm::ArrayRef<uint8_t> code, bool ptx);
+
+/// The launch plan of an image, one line per launch (--print-launch-plan).
+void printGpuProgram(llvm::ArrayRef<uint8_t> image, llvm::raw_ostream &os);
+
+/// A host object defining gemmac_model_meta and gemmac_gpu_program (the
+/// image) for linking with the runtime.
+llvm::Error emitGpuProgramObject(mlir::ModuleOp module,
+                                 llvm::ArrayRef<uint8_t> image,
+                                 const CpuTarget &host,
+                                 llvm::StringRef objectPath);
+
+} // namespace gemmac

@@ -1,0 +1,69 @@
+// The runtime's GPU backends: they run a program image (gpu_program.h) on a
+// CUDA device (driver API, libcuda opened at run time) or a Vulkan device
+// (vulkan_device.h), with the weights uploaded once per model and the KV
+// cache, activation arena, tokens and params buffers per session.
+#pragma once
+
+#include "runtime/gpu/gpu_program.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace gemmac::gpu {
+
+/// One forward step: n_tokens tokens at positions pos0..; the logits of the
+/// last n_out tokens (n_out x vocab floats) go to `logits`.
+struct Step {
+  const int32_t *tokens = nullptr;
+  int64_t nTokens = 0, pos0 = 0, nOut = 0;
+  float *logits = nullptr;
+};
+
+class Session {
+public:
+  virtual ~Session();
+  virtual bool forward(const Step &step, std::string &error) = 0;
+  virtual uint64_t kvBytes() const = 0;
+};
+
+class Backend {
+public:
+  virtual ~Backend();
+  /// e.g. "vulkan: llvmpipe (LLVM 15.0.6, 256 bits)", "cuda: NVIDIA H100".
+  virtual std::string deviceName() const = 0;
+  virtual std::unique_ptr<Session> newSession(int64_t nCtx,
+                                              std::string &error) = 0;
+};
+
+/// The backend for the image's code kind on device `device`, with the
+/// weights uploaded; null + `error` when the image is malformed, the driver
+/// or the device is missing, or the upload fails.
+std::unique_ptr<Backend> openBackend(const uint8_t *image, uint64_t imageBytes,
+                                     const uint8_t *weights,
+                                     uint64_t weightsBytes, int device,
+                                     std::string &error);
+
+/// Sizes of the buffers a session binds, indexed by Space.
+struct SpaceSizes {
+  uint64_t bytes[kNumSpaces] = {};
+};
+SpaceSizes spaceSizes(const ProgramView &program, uint64_t weightsBytes,
+                      int64_t nCtx);
+
+/// The byte range of a binding for a context of n_ctx tokens, checked
+/// against its buffer's size.
+bool bindingRange(const BindingEntry &b, int64_t nCtx, const SpaceSizes &sizes,
+                  uint64_t &offset, uint64_t &bytes, std::string &error);
+
+/// Backends by code kind (the ones not built in say so).
+std::unique_ptr<Backend> openVulkanBackend(const ProgramView &program,
+                                           const uint8_t *weights,
+                                           uint64_t weightsBytes, int device,
+                                           std::string &error);
+std::unique_ptr<Backend> openCudaBackend(const ProgramView &program,
+                                         const uint8_t *weights,
+                                         uint64_t weightsBytes, int device,
+                                         std::string &error);
+
+} // namespace gemmac::gpu

@@ -1,0 +1,93 @@
+// The GPU program a compiled CUDA or Vulkan model carries: its device code
+// (PTX or SPIR-V) and the launch plan, the straight line of kernel launches
+// one forward step makes. compile-model writes it (compiler/targets/gpu/
+// GpuProgram.cpp) into the executable as the byte array `gemmac_gpu_program`;
+// the runtime's backends (runtime/gpu/) read it with `parseGpuProgram`, which
+// checks every count and offset before anything is used. Little-endian.
+//
+//   ProgramHeader
+//   KernelEntry[numKernels]      entry points and their buffer counts
+//   LaunchEntry[numLaunches]     in execution order
+//   BindingEntry[numBindings]    the buffer ranges of every launch
+//   float constants[numConstants]
+//   device code (codeBytes)
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace gemmac::gpu {
+
+inline constexpr char kProgramMagic[8] = {'G', 'M', 'C', 'G', 'P', 'U', '1', '\0'};
+inline constexpr uint32_t kProgramVersion = 1;
+
+enum class CodeKind : uint32_t { SPIRV = 1, PTX = 2 };
+
+/// The buffer a binding points into.
+enum class Space : uint32_t {
+  Weights = 0,   // the weight blob (OUT.weights), uploaded once
+  Arena = 1,     // activations: each value a slot of max_batch rows
+  KV = 2,        // the session's KV caches
+  Tokens = 3,    // the step's token ids (i32, max_batch)
+  Params = 4,    // i32[8]: tokens, pos0, n_out, context rows
+  Constants = 5, // the program's f32 constants
+};
+inline constexpr uint32_t kNumSpaces = 6;
+
+/// How many rows a launch covers along grid.y.
+enum class Rows : uint32_t { One = 0, Tokens = 1, Outputs = 2 };
+
+struct ProgramHeader {
+  char magic[8];
+  uint32_t version;
+  uint32_t codeKind;
+  uint32_t numKernels, numLaunches, numBindings, numConstants;
+  uint32_t maxBatch;
+  uint32_t workgroupSize; // threads per workgroup along x
+  uint64_t codeOffset, codeBytes;
+  uint64_t arenaBytes;                   // the whole arena (max_batch rows)
+  uint64_t kvFixedBytes, kvPerCtxBytes;  // KV bytes = fixed + perCtx x n_ctx
+  uint64_t logitsOffset;                 // arena offset of the output rows
+  uint64_t logitsWidth;                  // floats per output row (vocab)
+};
+
+struct KernelEntry {
+  char name[120];
+  uint32_t numBuffers;
+  uint32_t reserved;
+};
+
+struct LaunchEntry {
+  uint32_t kernel;
+  uint32_t gridX;
+  uint32_t rows; // Rows
+  uint32_t firstBinding;
+  uint32_t numBindings;
+  uint32_t reserved;
+};
+
+/// Offset and size of a range, each `fixed + perCtx x n_ctx` bytes (only KV
+/// ranges depend on the context length).
+struct BindingEntry {
+  uint32_t space; // Space
+  uint32_t reserved;
+  uint64_t offset, offsetPerCtx;
+  uint64_t bytes, bytesPerCtx;
+};
+
+/// A checked view of a program image.
+struct ProgramView {
+  const ProgramHeader *header = nullptr;
+  const KernelEntry *kernels = nullptr;
+  const LaunchEntry *launches = nullptr;
+  const BindingEntry *bindings = nullptr;
+  const float *constants = nullptr;
+  const uint8_t *code = nullptr;
+};
+
+/// Validates `bytes` bytes at `data` (alignment, magic, version, counts,
+/// every index and offset in range) into `view`; false + `error` otherwise.
+bool parseGpuProgram(const uint8_t *data, uint64_t bytes, ProgramView &view,
+                     std::string &error);
+
+} // namespace gemmac::gpu

@@ -1,0 +1,202 @@
+// Runs a SPIR-V program image on a Vulkan device: one pipeline per kernel,
+// the weights and constants in device buffers for the model's life, per
+// session the KV caches, the arena and host-visible tokens/params buffers.
+// A step records every launch into one command buffer (a barrier after
+// each) and reads the logits back.
+
+#include "runtime/gpu/gpu_backend.h"
+
+#ifdef GEMMAC_HAVE_VULKAN
+#include "runtime/gpu/vulkan_device.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+namespace gemmac::gpu {
+namespace {
+
+class VulkanBackend;
+
+class VulkanSession : public Session {
+public:
+  VulkanSession(VulkanBackend &backend, int64_t nCtx)
+      : backend(backend), nCtx(nCtx) {}
+  ~VulkanSession() override;
+  bool init(std::string &error);
+  bool forward(const Step &step, std::string &error) override;
+  uint64_t kvBytes() const override { return kv ? kvSize : 0; }
+
+private:
+  VulkanBackend &backend;
+  int64_t nCtx;
+  uint64_t kvSize = 0;
+  vk::Buffer *arena = nullptr, *kv = nullptr, *tokens = nullptr,
+             *params = nullptr;
+  std::vector<std::vector<vk::Binding>> launchBindings;
+};
+
+class VulkanBackend : public Backend {
+public:
+  VulkanBackend(const ProgramView &program, uint64_t weightsBytes)
+      : program(program), weightsBytes(weightsBytes) {}
+  ~VulkanBackend() override {
+    if (device) {
+      if (weights)
+        device->destroyBuffer(weights);
+      if (constants)
+        device->destroyBuffer(constants);
+    }
+  }
+
+  bool open(const uint8_t *weightData, int index, std::string &error) {
+    device = vk::Device::open(index, error);
+    if (!device)
+      return false;
+    const ProgramHeader &h = *program.header;
+    if (h.codeBytes % 4 != 0) {
+      error = "GPU program: SPIR-V code is not a whole number of words";
+      return false;
+    }
+    std::vector<uint32_t> words(h.codeBytes / 4);
+    std::memcpy(words.data(), program.code, h.codeBytes);
+    if (!device->loadModule(words.data(), words.size(), error))
+      return false;
+    for (uint32_t i = 0; i < h.numKernels; ++i) {
+      vk::Pipeline *p = device->pipeline(program.kernels[i].name,
+                                         program.kernels[i].numBuffers, error);
+      if (!p)
+        return false;
+      pipelines.push_back(p);
+    }
+    weights = device->createBuffer(weightsBytes, error);
+    if (!weights || !device->upload(weights, 0, weightData, weightsBytes, error))
+      return false;
+    constants = device->createBuffer(std::max<uint64_t>(h.numConstants * 4, 4),
+                                     error);
+    return constants && device->upload(constants, 0, program.constants,
+                                       h.numConstants * 4, error);
+  }
+
+  std::string deviceName() const override {
+    return "vulkan: " + device->name();
+  }
+
+  std::unique_ptr<Session> newSession(int64_t nCtx,
+                                      std::string &error) override {
+    auto s = std::make_unique<VulkanSession>(*this, nCtx);
+    if (!s->init(error))
+      return nullptr;
+    return s;
+  }
+
+  ProgramView program;
+  uint64_t weightsBytes;
+  std::unique_ptr<vk::Device> device;
+  vk::Buffer *weights = nullptr, *constants = nullptr;
+  std::vector<vk::Pipeline *> pipelines;
+};
+
+VulkanSession::~VulkanSession() {
+  for (vk::Buffer *b : {arena, kv, tokens, params})
+    if (b)
+      backend.device->destroyBuffer(b);
+}
+
+bool VulkanSession::init(std::string &error) {
+  vk::Device &d = *backend.device;
+  const ProgramView &p = backend.program;
+  SpaceSizes sizes = spaceSizes(p, backend.weightsBytes, nCtx);
+  kvSize = sizes.bytes[static_cast<int>(Space::KV)];
+  arena = d.createBuffer(p.header->arenaBytes, error);
+  kv = arena ? d.createBuffer(kvSize, error) : nullptr;
+  tokens = kv ? d.createBuffer(sizes.bytes[static_cast<int>(Space::Tokens)],
+                               error, /*hostVisible=*/true)
+              : nullptr;
+  params = tokens ? d.createBuffer(sizes.bytes[static_cast<int>(Space::Params)],
+                                   error, /*hostVisible=*/true)
+                  : nullptr;
+  if (!params)
+    return false;
+  vk::Buffer *buffers[kNumSpaces] = {backend.weights, arena, kv,
+                                     tokens,          params, backend.constants};
+  const uint64_t align = d.storageOffsetAlignment();
+  const uint64_t maxRange = d.maxStorageRange();
+  for (uint32_t i = 0; i < p.header->numLaunches; ++i) {
+    const LaunchEntry &l = p.launches[i];
+    std::vector<vk::Binding> bs;
+    for (uint32_t j = 0; j < l.numBindings; ++j) {
+      const BindingEntry &b = p.bindings[l.firstBinding + j];
+      uint64_t offset, bytes;
+      if (!bindingRange(b, nCtx, sizes, offset, bytes, error))
+        return false;
+      if (offset % align != 0 || (maxRange && bytes > maxRange)) {
+        error = std::string("kernel ") + p.kernels[l.kernel].name +
+                ": buffer range at " + std::to_string(offset) + " (+" +
+                std::to_string(bytes) + ") breaks the device's limits "
+                "(offset alignment " + std::to_string(align) +
+                ", largest range " + std::to_string(maxRange) + ")";
+        return false;
+      }
+      bs.push_back({buffers[b.space], offset, bytes});
+    }
+    launchBindings.push_back(std::move(bs));
+  }
+  return true;
+}
+
+bool VulkanSession::forward(const Step &step, std::string &error) {
+  vk::Device &d = *backend.device;
+  const ProgramView &p = backend.program;
+  const int32_t values[8] = {static_cast<int32_t>(step.nTokens),
+                             static_cast<int32_t>(step.pos0),
+                             static_cast<int32_t>(step.nOut),
+                             static_cast<int32_t>(nCtx)};
+  if (!d.upload(tokens, 0, step.tokens, step.nTokens * 4, error) ||
+      !d.upload(params, 0, values, sizeof values, error) || !d.begin(error))
+    return false;
+  for (uint32_t i = 0; i < p.header->numLaunches; ++i) {
+    const LaunchEntry &l = p.launches[i];
+    int64_t rows = l.rows == static_cast<uint32_t>(Rows::Tokens)    ? step.nTokens
+                   : l.rows == static_cast<uint32_t>(Rows::Outputs) ? step.nOut
+                                                                   : 1;
+    if (rows == 0)
+      continue;
+    if (!d.dispatch(backend.pipelines[l.kernel], launchBindings[i], l.gridX,
+                    static_cast<uint32_t>(rows), 1, error))
+      return false;
+  }
+  if (!d.submit(error))
+    return false;
+  if (step.nOut == 0)
+    return true;
+  return d.download(arena, p.header->logitsOffset, step.logits,
+                    step.nOut * p.header->logitsWidth * sizeof(float), error);
+}
+
+} // namespace
+
+std::unique_ptr<Backend> openVulkanBackend(const ProgramView &program,
+                                           const uint8_t *weights,
+                                           uint64_t weightsBytes, int device,
+                                           std::string &error) {
+  auto backend = std::make_unique<VulkanBackend>(program, weightsBytes);
+  if (!backend->open(weights, device, error))
+    return nullptr;
+  return backend;
+}
+
+} // namespace gemmac::gpu
+
+#else
+
+namespace gemmac::gpu {
+std::unique_ptr<Backend> openVulkanBackend(const ProgramView &, const uint8_t *,
+                                           uint64_t, int, std::string &error) {
+  error = "this runtime was built without Vulkan headers (Debian: "
+          "libvulkan-dev); rebuild gemmac to run Vulkan programs";
+  return nullptr;
+}
+} // namespace gemmac::gpu
+
+#endif
