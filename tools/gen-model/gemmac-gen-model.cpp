@@ -309,7 +309,7 @@ std::string hfName(const std::string &gguf) {
 /// base file holds quantized.
 int writeSRD(const std::string &dir, const std::vector<TensorSpec> &specs,
              const Variant &v, uint64_t seed,
-             const std::vector<std::string> &bakedTypes,
+             const std::vector<std::string> &bakedTypes, uint64_t shardBytes,
              const std::function<std::string(const std::string &,
                                              const std::vector<TensorSpec> &,
                                              const gguf::GGUFWriter::Fill &)>
@@ -332,6 +332,8 @@ int writeSRD(const std::string &dir, const std::vector<TensorSpec> &specs,
     specOf.push_back(i);
   }
   srd::TestDataOptions o;
+  if (shardBytes)
+    o.shardBytes = shardBytes;
   if (const char *k = std::getenv("AXIOM_MASTER_KEY"); k && *k)
     o.master = k;
   // A fixed signing key: the sealed container's public key is
@@ -401,7 +403,8 @@ int writeSRD(const std::string &dir, const std::vector<TensorSpec> &specs,
 void usage() {
   std::printf(
       "usage: gemmac-gen-model --variant NAME --type TYPE [--seed N] "
-      "[--layers N] [--sparse] [--srd DIR [--srd-baked TYPE]...] -o FILE\n"
+      "[--layers N] [--sparse]\n"
+      "       [--srd DIR [--srd-baked TYPE]... [--srd-shard-bytes N]] -o FILE\n"
       "Writes a random-weight Gemma 4 GGUF that llama.cpp and gemmac load.\n"
       "--sparse leaves every matrix as a hole of zeros (a sparse file: shapes\n"
       "and metadata for compile-time tests, no values).\n"
@@ -409,7 +412,8 @@ void usage() {
       "(model.srd4, model-srd4.axm(.d), model-realpack.axm(.d), model.qrc,\n"
       "signed with $AXIOM_MASTER_KEY or a fixed test key; public-key.hex)\n"
       "and DIR/baked-f32.gguf, the base file with W' in place of each\n"
-      "corrected weight (--srd-baked TYPE: also baked-TYPE.gguf).\n\n"
+      "corrected weight (--srd-baked TYPE: also baked-TYPE.gguf;\n"
+      "--srd-shard-bytes: the sealed container's shard size).\n\n"
       "variants:\n");
   for (const Variant &v : kVariants)
     std::printf("  %-9s %s\n", v.name, v.description);
@@ -428,6 +432,7 @@ int main(int argc, char **argv) {
   bool sparse = false;
   std::string srdDir;
   std::vector<std::string> bakedTypes = {"f32"};
+  uint64_t srdShardBytes = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -453,6 +458,8 @@ int main(int argc, char **argv) {
       srdDir = next();
     else if (a == "--srd-baked")
       bakedTypes.push_back(next());
+    else if (a == "--srd-shard-bytes")
+      srdShardBytes = std::strtoull(next().c_str(), nullptr, 10);
     else if (a == "-h" || a == "--help") {
       usage();
       return 0;
@@ -571,6 +578,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (!srdDir.empty())
-    return writeSRD(srdDir, specs, *v, seed, bakedTypes, writeGGUF);
+    return writeSRD(srdDir, specs, *v, seed, bakedTypes, srdShardBytes,
+                    writeGGUF);
   return 0;
 }
