@@ -83,33 +83,37 @@ struct FoldSRDPass : public gemmac::impl::FoldSRDBase<FoldSRDPass> {
 
     std::shared_ptr<const srd::ResidualSource> src = source;
     if (!src) {
-      if (path.empty())
-        return error(module, "gemma-fold-srd: no residuals (path=FILE)"),
-               signalPassFailure();
+      if (path.empty()) {
+        error(module, "gemma-fold-srd: no residuals (path=FILE)");
+        return signalPassFailure();
+      }
       srd::ResidualOpenOptions o;
       o.allowPartial = allowPartial;
       auto opened = srd::openResiduals(path, o);
-      if (!opened)
-        return error(module, llvm::toString(opened.takeError())),
-               signalPassFailure();
+      if (!opened) {
+        error(module, llvm::toString(opened.takeError()));
+        return signalPassFailure();
+      }
       src = std::move(opened->source);
     }
 
     std::optional<WeightFormat> forced;
     if (!format.empty()) {
       forced = symbolizeWeightFormat(format);
-      if (!forced)
-        return error(module, "unknown SRD storage format '" + format +
-                                 "' (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, "
-                                 "q5_1, q4_k, q5_k, q6_k)"),
-               signalPassFailure();
+      if (!forced) {
+        error(module, "unknown SRD storage format '" + format +
+                          "' (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, "
+                          "q4_k, q5_k, q6_k)");
+        return signalPassFailure();
+      }
     }
     float a = src->alpha();
     if (!alpha.empty()) {
       double v;
-      if (llvm::StringRef(alpha).getAsDouble(v) || !std::isfinite(v))
-        return error(module, "SRD alpha '" + alpha + "' is not a number"),
-               signalPassFailure();
+      if (llvm::StringRef(alpha).getAsDouble(v) || !std::isfinite(v)) {
+        error(module, "SRD alpha '" + alpha + "' is not a number");
+        return signalPassFailure();
+      }
       a = static_cast<float>(v);
     }
 

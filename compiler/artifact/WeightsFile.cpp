@@ -217,21 +217,10 @@ Error gemmac::writeWeightsFile(llvm::StringRef path, const WeightBlobLayout &lay
 
   uint64_t written = 0, done = 0;
   for (const WeightPlacement &w : layout.weights) {
-    if (w.residual) {
-      if (!source.residuals)
-        return llvm::createStringError("weight '" + w.name +
-                                       "' is corrected but no residuals "
-                                       "were given");
-      if (w.blobOffset < written)
-        return llvm::createStringError("weight blob offsets overlap");
-      os.write_zeros(w.blobOffset - written);
-      if (Error e = writeCorrected(os, w, source))
-        return e;
-      written = w.blobOffset + w.bytes;
-      done += w.bytes;
-      continue;
-    }
-    if (w.sourceOffset > source.size || w.bytes > source.size - w.sourceOffset)
+    // A corrected weight's size is that of its new format; writeCorrected
+    // checks the base rows it reads.
+    if (!w.residual &&
+        (w.sourceOffset > source.size || w.bytes > source.size - w.sourceOffset))
       return llvm::createStringError(source.name + ": weight '" + w.name +
                                      "' at offset " +
                                      std::to_string(w.sourceOffset) +
@@ -240,7 +229,14 @@ Error gemmac::writeWeightsFile(llvm::StringRef path, const WeightBlobLayout &lay
       return llvm::createStringError("weight blob offsets overlap");
     os.write_zeros(w.blobOffset - written);
     const uint8_t *src = source.data + w.sourceOffset;
-    if (w.interleaved) {
+    if (w.residual) {
+      if (!source.residuals)
+        return llvm::createStringError("weight '" + w.name +
+                                       "' is corrected but no residuals "
+                                       "were given");
+      if (Error e = writeCorrected(os, w, source))
+        return e;
+    } else if (w.interleaved) {
       // Eight rows at a time, through one group-sized buffer.
       const auto type = static_cast<fmt::Type>(w.ggmlType);
       const uint64_t group = fmt::x8GroupBytes(type, w.rowElements);
@@ -259,7 +255,8 @@ Error gemmac::writeWeightsFile(llvm::StringRef path, const WeightBlobLayout &lay
         releasePages(src + off, n);
       }
     }
-    releasePages(src, w.bytes);
+    if (!w.residual)
+      releasePages(src, w.bytes);
     written = w.blobOffset + w.bytes;
     done += w.bytes;
     if (progress)
