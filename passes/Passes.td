@@ -49,6 +49,10 @@ def PlanKVCache : Pass<"gemma-plan-kv-cache", "mlir::ModuleOp"> {
   }];
 }
 
+//===----------------------------------------------------------------------===//
+// right after import (compile-model --srd)
+//===----------------------------------------------------------------------===//
+
 def FoldSRD : Pass<"gemma-fold-srd", "mlir::ModuleOp"> {
   let summary = "attach SRD corrections to their weights and give them the stored format";
   let description = [{
