@@ -50,6 +50,37 @@ def PlanKVCache : Pass<"gemma-plan-kv-cache", "mlir::ModuleOp"> {
 }
 
 //===----------------------------------------------------------------------===//
+// right after import (compile-model --srd)
+//===----------------------------------------------------------------------===//
+
+def FoldSRD : Pass<"gemma-fold-srd", "mlir::ModuleOp"> {
+  let summary = "attach SRD corrections to their weights and give them the stored format";
+  let description = [{
+    Maps each tensor of an SRD residual source (HF module names) to the GGUF
+    weight it replaces, checks the shape, changes the weight's format to the
+    one W' is stored in (`format`, default the base weight's) and records
+    `gemma.srd = {tensor, format, base, alpha}` on its `gemma.weight_def`.
+    compile-model then writes W' for those weights instead of the
+    checkpoint's bytes. It runs before the model phase so that GeGLU fusion,
+    kernel selection (x8 layouts) and the blob layout see the final format.
+    compile-model hands it the opened, verified source; `path` opens one
+    itself (tests).
+  }];
+  let options = [
+    Option<"path", "path", "std::string", /*default=*/"\"\"",
+           "residuals to open (.srd4, .axm, sealed container)">,
+    Option<"format", "format", "std::string", /*default=*/"\"\"",
+           "storage format of W' (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, "
+           "q5_1, q4_k, q5_k, q6_k); default: the base weight's">,
+    Option<"alpha", "alpha", "std::string", /*default=*/"\"\"",
+           "alpha overriding the file's">,
+    Option<"allowPartial", "allow-partial", "bool", /*default=*/"false",
+           "accept a sealed container with damaged shards (their rows keep "
+           "the base weight)">
+  ];
+}
+
+//===----------------------------------------------------------------------===//
 // quant phase
 //===----------------------------------------------------------------------===//
 

@@ -15,3 +15,6 @@ config.environment["PATH"] = os.pathsep.join(
 for name in ["HOME", "TMPDIR"]:
     if name in os.environ:
         config.environment[name] = os.environ[name]
+# The master key the SRD test data is signed with (gemmac-gen-model --srd,
+# gemmac-srd-gen); compile-model reads it from the environment.
+config.substitutions.append(("%srdkey", "env AXIOM_MASTER_KEY=gemmac-test-master-key"))

@@ -2,6 +2,9 @@
 
 #include "compiler/artifact/WeightsFile.h"
 #include "dialects/gemma/GemmaDialect.h"
+#include "frontends/srd/ResidualSource.h"
+#include "passes/FoldSRD.h"
+#include "runtime/formats/formats.h"
 #include "runtime/formats/repack.h"
 #include "runtime/src/artifact_format.h"
 
@@ -79,6 +82,61 @@ void copyString(char *dst, size_t cap, llvm::StringRef s) {
   dst[n] = 0;
 }
 
+/// Writes a weight gemma-fold-srd corrected: each row is W' from the
+/// residuals quantized into the weight's format; a row the source cannot
+/// vouch for (a damaged sealed shard under --allow-partial) keeps the
+/// checkpoint's row, copied when the format is unchanged and re-encoded
+/// through f32 otherwise. Eight rows at a time when interleaved.
+Error writeCorrected(llvm::raw_ostream &os, const WeightPlacement &w,
+                     const WeightsSource &source) {
+  const srd::ResidualSource &res = *source.residuals;
+  const auto type = static_cast<fmt::Type>(w.ggmlType);
+  const auto baseType = static_cast<fmt::Type>(w.baseGgmlType);
+  const uint64_t cols = w.rowElements;
+  const uint64_t rowBytes = fmt::rowBytes(type, cols);
+  const uint64_t baseRowBytes = fmt::rowBytes(baseType, cols);
+  const uint64_t rows = w.bytes / rowBytes;
+  if (*w.residual >= res.tensors().size() ||
+      res.tensors()[*w.residual].rows != static_cast<int64_t>(rows) ||
+      res.tensors()[*w.residual].cols != static_cast<int64_t>(cols))
+    return llvm::createStringError("weight '" + w.name + "': residual tensor #" +
+                                   std::to_string(*w.residual) + " of " +
+                                   res.sourceName().str() +
+                                   " does not have its shape");
+  if (rows * baseRowBytes > source.size - std::min(source.size, w.sourceOffset))
+    return llvm::createStringError(source.name + ": weight '" + w.name +
+                                   "' runs past the end of the checkpoint");
+  const uint64_t step = w.interleaved ? 8 : 1;
+  std::vector<uint8_t> chunk(step * rowBytes), packed(step * rowBytes);
+  std::vector<float> row(cols);
+  for (uint64_t r0 = 0; r0 < rows; r0 += step) {
+    for (uint64_t k = 0; k < step; ++k) {
+      const int64_t r = static_cast<int64_t>(r0 + k);
+      uint8_t *dst = chunk.data() + k * rowBytes;
+      const uint8_t *base = source.data + w.sourceOffset + r * baseRowBytes;
+      if (res.rowUsable(*w.residual, r)) {
+        if (Error e = res.correctedRow(*w.residual, r, w.alpha, row))
+          return llvm::createStringError(
+              "weight '" + w.name + "' row " + std::to_string(r) + ": " +
+              llvm::toString(std::move(e)));
+        fmt::quantizeRow(type, row.data(), dst, cols);
+      } else if (baseType == type) {
+        std::memcpy(dst, base, rowBytes);
+      } else {
+        fmt::dequantizeRow(baseType, base, row.data(), cols);
+        fmt::quantizeRow(type, row.data(), dst, cols);
+      }
+    }
+    const uint8_t *out = chunk.data();
+    if (w.interleaved) {
+      fmt::packX8(type, chunk.data(), packed.data(), cols);
+      out = packed.data();
+    }
+    os.write(reinterpret_cast<const char *>(out), chunk.size());
+  }
+  return Error::success();
+}
+
 } // namespace
 
 llvm::Expected<WeightBlobLayout> gemmac::collectBlobLayout(mlir::ModuleOp module) {
@@ -104,6 +162,20 @@ llvm::Expected<WeightBlobLayout> gemmac::collectBlobLayout(mlir::ModuleOp module
     w.interleaved = def.isInterleaved();
     w.ggmlType = static_cast<uint32_t>(type.getFormat());
     w.rowElements = static_cast<uint64_t>(type.getCols());
+    if (auto srd = def->getAttrOfType<mlir::DictionaryAttr>(kSRDAttr)) {
+      auto tensor = srd.getAs<mlir::IntegerAttr>("tensor");
+      auto base = srd.getAs<mlir::StringAttr>("base");
+      auto alpha = srd.getAs<mlir::FloatAttr>("alpha");
+      std::optional<WeightFormat> baseFormat =
+          base ? symbolizeWeightFormat(base.getValue()) : std::nullopt;
+      if (!tensor || !baseFormat || !alpha)
+        return llvm::createStringError("weight '" + def.getSymName() +
+                                       "' has a malformed " + kSRDAttr +
+                                       " attribute");
+      w.residual = static_cast<size_t>(tensor.getInt());
+      w.baseGgmlType = static_cast<uint32_t>(*baseFormat);
+      w.alpha = alpha.getValueAsDouble();
+    }
     layout.weights.push_back(std::move(w));
   }
   std::sort(layout.weights.begin(), layout.weights.end(),
@@ -133,6 +205,7 @@ Error gemmac::writeWeightsFile(llvm::StringRef path, const WeightBlobLayout &lay
   copyString(h.source, sizeof h.source, llvm::sys::path::filename(source.name));
   copyString(h.target, sizeof h.target, target);
   copyString(h.compiler, sizeof h.compiler, "gemmac 0.1");
+  copyString(h.residuals, sizeof h.residuals, source.residualProvenance);
 
   std::error_code ec;
   llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_None);
@@ -144,7 +217,10 @@ Error gemmac::writeWeightsFile(llvm::StringRef path, const WeightBlobLayout &lay
 
   uint64_t written = 0, done = 0;
   for (const WeightPlacement &w : layout.weights) {
-    if (w.sourceOffset > source.size || w.bytes > source.size - w.sourceOffset)
+    // A corrected weight's size is that of its new format; writeCorrected
+    // checks the base rows it reads.
+    if (!w.residual &&
+        (w.sourceOffset > source.size || w.bytes > source.size - w.sourceOffset))
       return llvm::createStringError(source.name + ": weight '" + w.name +
                                      "' at offset " +
                                      std::to_string(w.sourceOffset) +
@@ -153,7 +229,14 @@ Error gemmac::writeWeightsFile(llvm::StringRef path, const WeightBlobLayout &lay
       return llvm::createStringError("weight blob offsets overlap");
     os.write_zeros(w.blobOffset - written);
     const uint8_t *src = source.data + w.sourceOffset;
-    if (w.interleaved) {
+    if (w.residual) {
+      if (!source.residuals)
+        return llvm::createStringError("weight '" + w.name +
+                                       "' is corrected but no residuals "
+                                       "were given");
+      if (Error e = writeCorrected(os, w, source))
+        return e;
+    } else if (w.interleaved) {
       // Eight rows at a time, through one group-sized buffer.
       const auto type = static_cast<fmt::Type>(w.ggmlType);
       const uint64_t group = fmt::x8GroupBytes(type, w.rowElements);
@@ -172,7 +255,8 @@ Error gemmac::writeWeightsFile(llvm::StringRef path, const WeightBlobLayout &lay
         releasePages(src + off, n);
       }
     }
-    releasePages(src, w.bytes);
+    if (!w.residual)
+      releasePages(src, w.bytes);
     written = w.blobOffset + w.bytes;
     done += w.bytes;
     if (progress)

@@ -3,6 +3,7 @@
 //   compile-model MODEL.gguf --target cpu -o OUT
 //   compile-model MODEL.gguf --target cuda:sm_90 --emit ptx -o OUT.ptx
 //   compile-model MODEL.gguf --target vulkan --emit spirv -o OUT.spv
+//   compile-model MODEL.gguf --srd RESIDUALS [--srd-format F] -o OUT
 //
 // writes OUT (a native executable) and OUT.weights (mmapped by OUT at run
 // time), or with --emit the device code alone. --compile-to=PHASE stops
@@ -18,7 +19,10 @@
 #include "dialects/gemma/GemmaDialect.h"
 #include "frontends/gguf/GGUFImport.h"
 #include "frontends/gguf/GGUFTokenizer.h"
+#include "frontends/srd/OpenResiduals.h"
+#include "frontends/srd/SealedContainer.h"
 #include "compiler/driver/Reports.h"
+#include "passes/FoldSRD.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -100,6 +104,35 @@ static cl::opt<bool> keepObject("keep-object",
                                 cl::cat(category));
 static cl::opt<bool> quiet("quiet", cl::desc("no progress or summary"),
                            cl::cat(category));
+static cl::opt<std::string>
+    srdPath("srd",
+            cl::desc("fold SRD corrections into the weights, verified first: "
+                     "a .srd4 sidecar, an .axm container (ZIP or directory) "
+                     "or a sealed container (gemmac-seal)"),
+            cl::value_desc("PATH"), cl::cat(category));
+static cl::opt<std::string> srdFormat(
+    "srd-format",
+    cl::desc("storage format of corrected weights (default: the base "
+             "weight's): f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k"),
+    cl::value_desc("F"), cl::cat(category));
+static cl::opt<std::string>
+    srdAlpha("srd-alpha", cl::desc("alpha of W' = S4*W4 + alpha*S8*D8 "
+                                   "(default: the residual file's)"),
+             cl::value_desc("A"), cl::cat(category));
+static cl::opt<std::string> srdKeyEnv(
+    "srd-key-env",
+    cl::desc("environment variable holding the residuals' master key"),
+    cl::value_desc("NAME"), cl::init("AXIOM_MASTER_KEY"), cl::cat(category));
+static cl::opt<std::string> srdPublicKey(
+    "srd-public-key",
+    cl::desc("trusted Ed25519 public key (64 hex digits) that must have "
+             "signed a sealed container"),
+    cl::value_desc("HEX"), cl::cat(category));
+static cl::opt<bool> allowPartial(
+    "allow-partial",
+    cl::desc("compile with a sealed container's undamaged corrections; rows "
+             "of damaged shards keep the base weights"),
+    cl::cat(category));
 
 static int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "compile-model") << message << "\n";
@@ -122,6 +155,51 @@ static double secondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                        start)
       .count();
+}
+
+struct FoldedResiduals {
+  std::shared_ptr<const srd::ResidualSource> source;
+  std::string provenance; // recorded in OUT.weights
+};
+
+/// --srd: opens and verifies the residuals (any failure stops the compile),
+/// prints the reader's warnings and attaches the corrections to the weights.
+static llvm::Expected<FoldedResiduals> foldResiduals(mlir::ModuleOp module) {
+  srd::ResidualOpenOptions o;
+  o.keyEnv = srdKeyEnv;
+  o.allowPartial = allowPartial;
+  if (!srdPublicKey.empty()) {
+    auto key = srd::digestFromHex(srdPublicKey);
+    if (!key)
+      return llvm::createStringError("--srd-public-key must be 64 hex digits");
+    o.publicKey = *key;
+  }
+  auto opened = srd::openResiduals(srdPath, o);
+  if (!opened)
+    return opened.takeError();
+  for (const std::string &w : opened->warnings)
+    llvm::WithColor::warning(llvm::errs(), "compile-model") << w << "\n";
+  if (opened->format == srd::ResidualFormat::Sealed)
+    if (llvm::Error e = static_cast<const srd::SealedContainer &>(
+                            *opened->source)
+                            .checkBase(inputPath))
+      return std::move(e);
+  static const char *kKinds[] = {"srd4", "axm", "sealed"};
+  FoldedResiduals out;
+  out.provenance = kKinds[static_cast<int>(opened->format)];
+  if (!opened->fingerprint.empty())
+    out.provenance += " " + opened->fingerprint;
+  out.source = std::move(opened->source);
+  FoldSRDOptions fold;
+  fold.format = srdFormat;
+  fold.alpha = srdAlpha;
+  mlir::PassManager pm(module.getContext());
+  pm.addPass(createFoldSRD(out.source, fold));
+  if (mlir::failed(pm.run(module)))
+    return llvm::createStringError("--srd " + srdPath +
+                                   ": the corrections do not fit " +
+                                   inputPath);
+  return out;
 }
 
 /// The device code of the kernel module: PTX text or SPIR-V words as bytes.
@@ -234,6 +312,19 @@ int main(int argc, char **argv) {
     return fail(module.takeError());
   if (mlir::failed(mlir::verify(**module)))
     return fail(inputPath + ": the imported module does not verify");
+  // Before the model phase, so GeGLU fusion, kernel selection and the blob
+  // layout see the corrected weights' format.
+  FoldedResiduals residuals;
+  if (!srdPath.empty()) {
+    auto folded = foldResiduals(**module);
+    if (!folded)
+      return fail(folded.takeError());
+    residuals = std::move(*folded);
+  } else if (!srdFormat.empty() || !srdAlpha.empty() || allowPartial ||
+             !srdPublicKey.empty()) {
+    return fail("--srd-format, --srd-alpha, --srd-public-key and "
+                "--allow-partial need --srd PATH");
+  }
   if (kvCacheType != "f16" && kvCacheType != "f32")
     return fail("--kv-cache must be f16 or f32, got '" + kvCacheType + "'");
   (**module)->setAttr("gemma.kv_cache_type",
@@ -317,7 +408,8 @@ int main(int argc, char **argv) {
     llvm::sys::fs::remove(object);
   std::string targetName =
       gpuTarget ? gpuTarget->describe() : target->describe();
-  WeightsSource source{(*file)->base(), (*file)->fileSize(), inputPath};
+  WeightsSource source{(*file)->base(), (*file)->fileSize(), inputPath,
+                       residuals.source.get(), residuals.provenance};
   if (llvm::Error e = writeWeightsFile(outputPath + ".weights", layout,
                                        source, *tokenizer, targetName, tty))
     return fail(std::move(e));

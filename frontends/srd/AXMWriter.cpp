@@ -107,7 +107,8 @@ Expected<AXMFiles> gemmac::srd::buildRealPack(const ResidualSource &source,
 
 Expected<AXMFiles> gemmac::srd::buildAXM(const ResidualSource &source,
                                          const AXMWriteOptions &o,
-                                         std::string *fingerprint) {
+                                         std::string *fingerprint,
+                                         const AlterWeights &alterWeights) {
   AxiomKeys keys = AxiomKeys::derive(o.master, o.derivation);
   AXMFiles files;
   auto add = [&](std::string rel, std::vector<uint8_t> bytes) {
@@ -176,6 +177,8 @@ Expected<AXMFiles> gemmac::srd::buildAXM(const ResidualSource &source,
       return trio.takeError();
     weights = std::move(*trio);
   }
+  if (alterWeights)
+    alterWeights(weights);
   PyJSON manifest = PyJSON::object();
   for (auto &[rel, bytes] : weights) {
     manifest.set(rel, PyJSON::string(toHex(sha256(bytes))));

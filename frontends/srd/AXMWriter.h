@@ -14,6 +14,7 @@
 #include "frontends/srd/AxiomKeys.h"
 #include "frontends/srd/ResidualSource.h"
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -36,10 +37,15 @@ struct AXMWriteOptions {
 /// Relative path -> bytes, in the order upstream writes them.
 using AXMFiles = std::vector<std::pair<std::string, std::vector<uint8_t>>>;
 
+/// Changes weights/ before the manifest is hashed and signed: a hostile pack
+/// signed with the right key (tests of the readers behind the MACs).
+using AlterWeights = std::function<void(AXMFiles &weights)>;
+
 /// The container's files, signed. `fingerprint` receives its fingerprint.
 llvm::Expected<AXMFiles> buildAXM(const ResidualSource &source,
                                   const AXMWriteOptions &options,
-                                  std::string *fingerprint = nullptr);
+                                  std::string *fingerprint = nullptr,
+                                  const AlterWeights &alterWeights = {});
 /// The real-pack trio (plus config.json) for `weights/`.
 llvm::Expected<AXMFiles> buildRealPack(const ResidualSource &source,
                                        double topKPct);

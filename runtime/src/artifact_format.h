@@ -30,6 +30,9 @@ struct ArtifactHeader {
   char source[256];         // checkpoint file name (provenance)
   char target[64];          // e.g. "cpu:znver3"
   char compiler[64];        // "gemmac <version>"
+  // Added after version 1 shipped, inside the zero padding: older files read
+  // as "no residuals".
+  char residuals[64];       // SRD corrections folded in: "FORMAT FINGERPRINT"
 };
 static_assert(sizeof(ArtifactHeader) <= kHeaderBytes);
 

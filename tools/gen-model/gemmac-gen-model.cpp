@@ -5,17 +5,28 @@
 // Values are random: speed does not depend on them, and parity only needs
 // both engines to read the same file.
 //
+// --srd DIR also writes SRD corrections of every linear weight (from the
+// same float values the base file quantizes) in each residual format, and
+// DIR/baked-f32.gguf: the base file with each corrected weight replaced by W'
+// stored as F32, the reference llama.cpp runs for the fold-srd parity tests.
+//
 //===----------------------------------------------------------------------===//
 
 #include "Vocab.h"
 #include "frontends/gguf/GGUFWriter.h"
+#include "frontends/srd/SRDTestData.h"
 #include "runtime/formats/formats.h"
+
+#include "llvm/Support/Error.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
 #include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -241,6 +252,13 @@ void drawRow(const TensorSpec &t, const Variant &v, uint64_t &rng,
   }
 }
 
+/// Row r of a tensor before quantization.
+void drawTensorRow(const TensorSpec &t, const Variant &v, uint64_t seed,
+                   int64_t r, float *row) {
+  uint64_t rng = hashName(t.name, seed) + 0x9E3779B97F4A7C15ull * r;
+  drawRow(t, v, rng, row);
+}
+
 void fillTensor(const TensorSpec &t, const Variant &v, uint64_t seed,
                 uint8_t *dst, unsigned threads) {
   int64_t rows = 1;
@@ -250,8 +268,7 @@ void fillTensor(const TensorSpec &t, const Variant &v, uint64_t seed,
   auto work = [&](int64_t r0, int64_t r1) {
     std::vector<float> row(t.ne[0]);
     for (int64_t r = r0; r < r1; ++r) {
-      uint64_t rng = hashName(t.name, seed) + 0x9E3779B97F4A7C15ull * r;
-      drawRow(t, v, rng, row.data());
+      drawTensorRow(t, v, seed, r, row.data());
       fmt::quantizeRow(t.type, row.data(), dst + r * rb, t.ne[0]);
     }
   };
@@ -264,13 +281,139 @@ void fillTensor(const TensorSpec &t, const Variant &v, uint64_t seed,
     th.join();
 }
 
+/// The Hugging Face module a GGUF linear weight comes from (Gemma 4's
+/// multimodal checkpoints nest the text model under model.language_model).
+std::string hfName(const std::string &gguf) {
+  static const std::map<std::string, std::string> kLayer = {
+      {"attn_q", "self_attn.q_proj"},   {"attn_k", "self_attn.k_proj"},
+      {"attn_v", "self_attn.v_proj"},   {"attn_output", "self_attn.o_proj"},
+      {"ffn_gate", "mlp.gate_proj"},    {"ffn_up", "mlp.up_proj"},
+      {"ffn_down", "mlp.down_proj"},    {"inp_gate", "per_layer_input_gate"},
+      {"proj", "per_layer_projection"},
+  };
+  const std::string root = "model.language_model.";
+  if (gguf == "per_layer_model_proj.weight")
+    return root + "per_layer_model_projection";
+  size_t dot1 = gguf.find('.'), dot2 = gguf.find('.', dot1 + 1);
+  if (gguf.rfind("blk.", 0) != 0 || dot2 == std::string::npos)
+    return "";
+  auto it = kLayer.find(gguf.substr(dot2 + 1, gguf.size() - dot2 - 8));
+  if (it == kLayer.end())
+    return "";
+  return root + "layers." + gguf.substr(dot1 + 1, dot2 - dot1 - 1) + "." +
+         it->second;
+}
+
+/// --srd DIR: the residual files and the baked references. Every linear
+/// weight is corrected; its SRD quantization starts from the same floats the
+/// base file holds quantized.
+int writeSRD(const std::string &dir, const std::vector<TensorSpec> &specs,
+             const Variant &v, uint64_t seed,
+             const std::vector<std::string> &bakedTypes, uint64_t shardBytes,
+             const std::function<std::string(const std::string &,
+                                             const std::vector<TensorSpec> &,
+                                             const gguf::GGUFWriter::Fill &)>
+                 &writeGGUF) {
+  std::vector<srd::GenTensor> tensors;
+  std::vector<size_t> specOf;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const TensorSpec &t = specs[i];
+    std::string hf = hfName(t.name);
+    if (t.init != Init::Linear || t.ne.size() != 2 || hf.empty())
+      continue;
+    srd::GenTensor g;
+    g.name = hf;
+    g.rows = t.ne[1];
+    g.cols = t.ne[0];
+    g.weights.resize(g.rows * g.cols);
+    for (int64_t r = 0; r < g.rows; ++r)
+      drawTensorRow(t, v, seed, r, g.weights.data() + r * g.cols);
+    tensors.push_back(std::move(g));
+    specOf.push_back(i);
+  }
+  srd::TestDataOptions o;
+  if (shardBytes)
+    o.shardBytes = shardBytes;
+  if (const char *k = std::getenv("AXIOM_MASTER_KEY"); k && *k)
+    o.master = k;
+  // A fixed signing key: the sealed container's public key is
+  // DIR/public-key.hex.
+  o.signingSeed = *srd::digestFromHex(
+      "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
+  if (std::error_code ec = llvm::sys::fs::create_directories(dir)) {
+    std::fprintf(stderr, "gemmac-gen-model: %s: %s\n", dir.c_str(),
+                 ec.message().c_str());
+    return 1;
+  }
+  auto paths = srd::writeTestData(dir, tensors, o);
+  if (!paths) {
+    std::fprintf(stderr, "gemmac-gen-model: %s\n",
+                 llvm::toString(paths.takeError()).c_str());
+    return 1;
+  }
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream pk(dir + "/public-key.hex", ec);
+    pk << srd::toHex(srd::ed25519PublicKey(*o.signingSeed)) << "\n";
+  }
+
+  srd::SRDTensorSet set = srd::quantizeAll(tensors, o);
+  std::map<size_t, size_t> corrected; // spec index -> residual tensor index
+  for (size_t i = 0; i < specOf.size(); ++i)
+    corrected[specOf[i]] = i;
+  for (const std::string &typeName : bakedTypes) {
+    const FileType *ft = nullptr;
+    for (const FileType &x : kFileTypes)
+      if (typeName == x.name && !x.kMix)
+        ft = &x;
+    if (!ft) {
+      std::fprintf(stderr, "gemmac-gen-model: unknown --srd-baked type '%s'\n",
+                   typeName.c_str());
+      return 2;
+    }
+    std::vector<TensorSpec> baked = specs;
+    for (auto [i, r] : corrected)
+      baked[i].type = ft->base;
+    std::string err = writeGGUF(
+        dir + "/baked-" + typeName + ".gguf", baked,
+        [&](size_t i, uint8_t *dst) {
+          auto it = corrected.find(i);
+          if (it == corrected.end())
+            return fillTensor(specs[i], v, seed, dst, 1);
+          auto w = set.correctedTensor(it->second);
+          if (!w) {
+            std::fprintf(stderr, "gemmac-gen-model: %s\n",
+                         llvm::toString(w.takeError()).c_str());
+            std::exit(1);
+          }
+          const int64_t cols = baked[i].ne[0];
+          const size_t rb = fmt::rowBytes(ft->base, cols);
+          for (int64_t r = 0; r < baked[i].ne[1]; ++r)
+            fmt::quantizeRow(ft->base, w->data() + r * cols, dst + r * rb,
+                             cols);
+        });
+    if (!err.empty()) {
+      std::fprintf(stderr, "gemmac-gen-model: %s\n", err.c_str());
+      return 1;
+    }
+  }
+  return 0;
+}
+
 void usage() {
   std::printf(
       "usage: gemmac-gen-model --variant NAME --type TYPE [--seed N] "
-      "[--layers N] [--sparse] -o FILE\n"
+      "[--layers N] [--sparse]\n"
+      "       [--srd DIR [--srd-baked TYPE]... [--srd-shard-bytes N]] -o FILE\n"
       "Writes a random-weight Gemma 4 GGUF that llama.cpp and gemmac load.\n"
       "--sparse leaves every matrix as a hole of zeros (a sparse file: shapes\n"
-      "and metadata for compile-time tests, no values).\n\n"
+      "and metadata for compile-time tests, no values).\n"
+      "--srd DIR writes SRD corrections of every linear weight to DIR\n"
+      "(model.srd4, model-srd4.axm(.d), model-realpack.axm(.d), model.qrc,\n"
+      "signed with $AXIOM_MASTER_KEY or a fixed test key; public-key.hex)\n"
+      "and DIR/baked-f32.gguf, the base file with W' in place of each\n"
+      "corrected weight (--srd-baked TYPE: also baked-TYPE.gguf;\n"
+      "--srd-shard-bytes: the sealed container's shard size).\n\n"
       "variants:\n");
   for (const Variant &v : kVariants)
     std::printf("  %-9s %s\n", v.name, v.description);
@@ -287,6 +430,9 @@ int main(int argc, char **argv) {
   uint64_t seed = 1;
   int64_t layers = 0;
   bool sparse = false;
+  std::string srdDir;
+  std::vector<std::string> bakedTypes = {"f32"};
+  uint64_t srdShardBytes = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -308,6 +454,12 @@ int main(int argc, char **argv) {
       layers = std::strtoll(next().c_str(), nullptr, 10);
     else if (a == "-o")
       out = next();
+    else if (a == "--srd")
+      srdDir = next();
+    else if (a == "--srd-baked")
+      bakedTypes.push_back(next());
+    else if (a == "--srd-shard-bytes")
+      srdShardBytes = std::strtoull(next().c_str(), nullptr, 10);
     else if (a == "-h" || a == "--help") {
       usage();
       return 0;
@@ -337,88 +489,96 @@ int main(int argc, char **argv) {
     v = &custom;
   }
 
-  gguf::GGUFWriter w;
-  const int64_t L = v->layers;
-  w.addString("general.architecture", "gemma4");
-  w.addString("general.name", std::string("gemmac random ") + v->name);
-  w.addU32("general.file_type", ft->llamaFtype);
-  w.addU32("general.quantization_version", 2);
-  w.addU32("gemma4.context_length", static_cast<uint32_t>(v->context));
-  w.addU32("gemma4.embedding_length", static_cast<uint32_t>(v->hidden));
-  w.addU32("gemma4.block_count", static_cast<uint32_t>(L));
-  const int64_t firstShared = L - v->sharedKV;
-  std::vector<int32_t> ffn(L), kv(L);
-  std::vector<bool> pattern(L);
-  for (int64_t l = 0; l < L; ++l) {
-    bool global = (l + 1) % v->period == 0;
-    pattern[l] = !global;
-    ffn[l] = static_cast<int32_t>(
-        (v->doubleWide && l >= firstShared) ? 2 * v->ffn : v->ffn);
-    kv[l] = static_cast<int32_t>(global ? v->kvGlobal : v->kvLocal);
-  }
-  if (v->doubleWide)
-    w.addArrayI32("gemma4.feed_forward_length", ffn);
-  else
-    w.addU32("gemma4.feed_forward_length", static_cast<uint32_t>(v->ffn));
-  w.addU32("gemma4.attention.head_count", static_cast<uint32_t>(v->heads));
-  if (v->kvGlobal != v->kvLocal)
-    w.addArrayI32("gemma4.attention.head_count_kv", kv);
-  else
-    w.addU32("gemma4.attention.head_count_kv",
-             static_cast<uint32_t>(v->kvLocal));
-  w.addU32("gemma4.attention.key_length", static_cast<uint32_t>(v->hdGlobal));
-  w.addU32("gemma4.attention.value_length", static_cast<uint32_t>(v->hdGlobal));
-  w.addU32("gemma4.attention.key_length_swa", static_cast<uint32_t>(v->hdLocal));
-  w.addU32("gemma4.attention.value_length_swa",
-           static_cast<uint32_t>(v->hdLocal));
-  w.addU32("gemma4.attention.sliding_window", static_cast<uint32_t>(v->window));
-  w.addArrayBool("gemma4.attention.sliding_window_pattern", pattern);
-  w.addF32("gemma4.attention.layer_norm_rms_epsilon", 1e-6f);
-  w.addF32("gemma4.rope.freq_base", 1e6f);
-  w.addF32("gemma4.rope.freq_base_swa", 1e4f);
-  w.addU32("gemma4.rope.dimension_count", static_cast<uint32_t>(v->hdGlobal));
-  w.addU32("gemma4.rope.dimension_count_swa", static_cast<uint32_t>(v->hdLocal));
-  w.addU32("gemma4.attention.shared_kv_layers",
-           static_cast<uint32_t>(v->sharedKV));
-  w.addU32("gemma4.embedding_length_per_layer_input",
-           static_cast<uint32_t>(v->pleDim));
-  w.addF32("gemma4.final_logit_softcapping", 30.0f);
+  // The metadata and tensor table of a file with these tensors.
+  auto writeGGUF = [&](const std::string &path,
+                       const std::vector<TensorSpec> &specs,
+                       const gguf::GGUFWriter::Fill &fill) {
+    gguf::GGUFWriter w;
+    const int64_t L = v->layers;
+    w.addString("general.architecture", "gemma4");
+    w.addString("general.name", std::string("gemmac random ") + v->name);
+    w.addU32("general.file_type", ft->llamaFtype);
+    w.addU32("general.quantization_version", 2);
+    w.addU32("gemma4.context_length", static_cast<uint32_t>(v->context));
+    w.addU32("gemma4.embedding_length", static_cast<uint32_t>(v->hidden));
+    w.addU32("gemma4.block_count", static_cast<uint32_t>(L));
+    const int64_t firstShared = L - v->sharedKV;
+    std::vector<int32_t> ffn(L), kv(L);
+    std::vector<bool> pattern(L);
+    for (int64_t l = 0; l < L; ++l) {
+      bool global = (l + 1) % v->period == 0;
+      pattern[l] = !global;
+      ffn[l] = static_cast<int32_t>(
+          (v->doubleWide && l >= firstShared) ? 2 * v->ffn : v->ffn);
+      kv[l] = static_cast<int32_t>(global ? v->kvGlobal : v->kvLocal);
+    }
+    if (v->doubleWide)
+      w.addArrayI32("gemma4.feed_forward_length", ffn);
+    else
+      w.addU32("gemma4.feed_forward_length", static_cast<uint32_t>(v->ffn));
+    w.addU32("gemma4.attention.head_count", static_cast<uint32_t>(v->heads));
+    if (v->kvGlobal != v->kvLocal)
+      w.addArrayI32("gemma4.attention.head_count_kv", kv);
+    else
+      w.addU32("gemma4.attention.head_count_kv",
+               static_cast<uint32_t>(v->kvLocal));
+    w.addU32("gemma4.attention.key_length", static_cast<uint32_t>(v->hdGlobal));
+    w.addU32("gemma4.attention.value_length", static_cast<uint32_t>(v->hdGlobal));
+    w.addU32("gemma4.attention.key_length_swa", static_cast<uint32_t>(v->hdLocal));
+    w.addU32("gemma4.attention.value_length_swa",
+             static_cast<uint32_t>(v->hdLocal));
+    w.addU32("gemma4.attention.sliding_window", static_cast<uint32_t>(v->window));
+    w.addArrayBool("gemma4.attention.sliding_window_pattern", pattern);
+    w.addF32("gemma4.attention.layer_norm_rms_epsilon", 1e-6f);
+    w.addF32("gemma4.rope.freq_base", 1e6f);
+    w.addF32("gemma4.rope.freq_base_swa", 1e4f);
+    w.addU32("gemma4.rope.dimension_count", static_cast<uint32_t>(v->hdGlobal));
+    w.addU32("gemma4.rope.dimension_count_swa", static_cast<uint32_t>(v->hdLocal));
+    w.addU32("gemma4.attention.shared_kv_layers",
+             static_cast<uint32_t>(v->sharedKV));
+    w.addU32("gemma4.embedding_length_per_layer_input",
+             static_cast<uint32_t>(v->pleDim));
+    w.addF32("gemma4.final_logit_softcapping", 30.0f);
 
-  gen::Vocab vocab = gen::buildVocab(v->vocab);
-  w.addString("tokenizer.ggml.model", "gemma4");
-  w.addArrayString("tokenizer.ggml.tokens", vocab.tokens);
-  w.addArrayF32("tokenizer.ggml.scores", vocab.scores);
-  w.addArrayI32("tokenizer.ggml.token_type", vocab.types);
-  w.addArrayString("tokenizer.ggml.merges", vocab.merges);
-  w.addU32("tokenizer.ggml.bos_token_id", vocab.bos);
-  w.addU32("tokenizer.ggml.eos_token_id", vocab.eos);
-  w.addU32("tokenizer.ggml.eot_token_id", static_cast<uint32_t>(vocab.eot));
-  w.addU32("tokenizer.ggml.unknown_token_id", vocab.unk);
-  w.addU32("tokenizer.ggml.padding_token_id", vocab.pad);
-  w.addBool("tokenizer.ggml.add_bos_token", true);
-  w.addBool("tokenizer.ggml.add_space_prefix", false);
-  w.addString("tokenizer.chat_template", gen::chatTemplate());
-
+    gen::Vocab vocab = gen::buildVocab(v->vocab);
+    w.addString("tokenizer.ggml.model", "gemma4");
+    w.addArrayString("tokenizer.ggml.tokens", vocab.tokens);
+    w.addArrayF32("tokenizer.ggml.scores", vocab.scores);
+    w.addArrayI32("tokenizer.ggml.token_type", vocab.types);
+    w.addArrayString("tokenizer.ggml.merges", vocab.merges);
+    w.addU32("tokenizer.ggml.bos_token_id", vocab.bos);
+    w.addU32("tokenizer.ggml.eos_token_id", vocab.eos);
+    w.addU32("tokenizer.ggml.eot_token_id", static_cast<uint32_t>(vocab.eot));
+    w.addU32("tokenizer.ggml.unknown_token_id", vocab.unk);
+    w.addU32("tokenizer.ggml.padding_token_id", vocab.pad);
+    w.addBool("tokenizer.ggml.add_bos_token", true);
+    w.addBool("tokenizer.ggml.add_space_prefix", false);
+    w.addString("tokenizer.chat_template", gen::chatTemplate());
+    for (const TensorSpec &t : specs)
+      w.addTensor(t.name, static_cast<uint32_t>(t.type), t.ne);
+    return w.write(path, fill, [&](size_t i) {
+      return sparse && specs[i].ne.size() > 1;
+    });
+  };
   std::vector<TensorSpec> specs = tensorList(*v, *ft);
-  for (const TensorSpec &t : specs)
-    w.addTensor(t.name, static_cast<uint32_t>(t.type), t.ne);
 
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   const bool tty = isatty(fileno(stderr));
-  std::string err = w.write(
-      out,
-      [&](size_t i, uint8_t *dst) {
+  std::string err =
+      writeGGUF(out, specs, [&](size_t i, uint8_t *dst) {
         if (tty)
           std::fprintf(stderr, "\r[%zu/%zu] %-40s", i + 1, specs.size(),
                        specs[i].name.c_str());
         fillTensor(specs[i], *v, seed, dst, threads);
-      },
-      [&](size_t i) { return sparse && specs[i].ne.size() > 1; });
+      });
   if (tty)
     std::fprintf(stderr, "\n");
   if (!err.empty()) {
     std::fprintf(stderr, "gemmac-gen-model: %s\n", err.c_str());
     return 1;
   }
+  if (!srdDir.empty())
+    return writeSRD(srdDir, specs, *v, seed, bakedTypes, srdShardBytes,
+                    writeGGUF);
   return 0;
 }

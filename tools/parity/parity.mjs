@@ -3,6 +3,13 @@
 //   node tools/parity/parity.mjs --bin build/bin --variant dense --type q4_0 [--work DIR]
 //        [--disable-pass NAME ...]   (compile without an optional pass)
 //        [--target vulkan]           (compile for a GPU target and run it there)
+//        [--model GGUF] [--reference GGUF] [--compile-arg ARG ...] [--label TEXT]
+//
+// --model compiles a given GGUF instead of writing one (--variant and --type
+// then only name the case; --type still picks the tolerance), --reference is
+// the GGUF llama.cpp runs instead of the compiled one (SRD: base + residuals
+// compiled, W' baked into a GGUF independently), --compile-arg passes an
+// extra argument to compile-model.
 //
 // Writes a random-weight model, compiles it, evaluates one token sequence
 // several times longer than the model's sliding window with the compiled
@@ -30,7 +37,10 @@ const type = opt("--type");
 const work = opt("--work", fs.mkdtempSync("/tmp/gemmac-parity-"));
 const nTokens = Number(opt("--tokens", 72));
 const target = opt("--target", "cpu");
-const disabled = args.flatMap((a, i) => (a === "--disable-pass" ? [args[i + 1]] : []));
+const many = (name) => args.flatMap((a, i) => (a === name ? [args[i + 1]] : []));
+const disabled = many("--disable-pass");
+const compileArgs = many("--compile-arg");
+const caseLabel = opt("--label", "");
 if (!variant || !type) {
     console.error("usage: parity.mjs --bin DIR --variant NAME --type TYPE [--work DIR] [--tokens N]");
     process.exit(2);
@@ -41,11 +51,13 @@ const run = (cmd, argv) => execFileSync(cmd, argv, {stdio: ["ignore", "pipe", "i
 const tolerance = type === "f32" ? 1e-3 : 5e-2;
 const nVocab = 1024;
 
-const gguf = path.join(work, `${variant}-${type}.gguf`);
+const gguf = opt("--model", path.join(work, `${variant}-${type}.gguf`));
+const reference = opt("--reference", gguf);
 const program = path.join(work, `${variant}-${type}`);
-run(path.join(bin, "gemmac-gen-model"), ["--variant", variant, "--type", type, "-o", gguf]);
+if (!args.includes("--model"))
+    run(path.join(bin, "gemmac-gen-model"), ["--variant", variant, "--type", type, "-o", gguf]);
 run(path.join(bin, "compile-model"), [gguf, "--target", target, "-o", program, "--quiet",
-    ...disabled.flatMap((p) => ["--disable-pass", p])]);
+    ...disabled.flatMap((p) => ["--disable-pass", p]), ...compileArgs]);
 
 // A fixed pseudo-random sequence after <bos>.
 let seed = 12345;
@@ -60,7 +72,7 @@ const ours = path.join(work, "ours.bin"), oursSteps = path.join(work, "ours-step
 const ref = path.join(work, "llama.bin");
 run(program, ["eval", "--tokens", list, "--logits", ours]);
 run(program, ["eval", "--tokens", list, "--logits", oursSteps, "--batch", "7"]);
-run("node", [path.join(here, "../oracle/llama-oracle.mjs"), gguf, "--tokens", list, "--logits", ref]);
+run("node", [path.join(here, "../oracle/llama-oracle.mjs"), reference, "--tokens", list, "--logits", ref]);
 
 const refRows = readLogits(ref, nVocab);
 let ok = true;
@@ -68,7 +80,8 @@ for (const [label, file] of [["one batch", ours], ["steps of 7", oursSteps]]) {
     const r = compare(readLogits(file, nVocab), refRows);
     const pass = r.agree === r.checked && r.maxDelta <= tolerance;
     ok &&= pass;
-    const config = (disabled.length ? ` without ${disabled.join(", ")}` : "") +
+    const config = (caseLabel ? ` ${caseLabel}` : "") +
+        (disabled.length ? ` without ${disabled.join(", ")}` : "") +
         (target !== "cpu" ? ` on ${target}` : "");
     console.log(`${variant} ${type}${config} (${label}): top-1 ${r.agree}/${r.checked} agree, ` +
         `max |dlogp| top-10 ${r.maxDelta.toExponential(2)}` +

@@ -6,14 +6,21 @@
 //
 //   gemmac-srd-gen -o DIR [--tensor NAME:OUT:IN]... [--seed N] [--alpha A]
 //                  [--top-k P] [--key-env NAME] [--sign-seed-env NAME]
-//                  [--shard-bytes N]
+//                  [--shard-bytes N] [--hostile]
 //
 // DIR receives model.srd4, model-srd4.axm(.d), model-realpack.axm(.d),
 // model.qrc and reference/<NAME>.f32 (W' row-major, little-endian f32).
+// --hostile adds containers that verify but must still be refused:
+// model-pickle.axm.d (a real pack whose srd_dense.pt calls os.system,
+// signed with the right key) and model-escape.axm (a ZIP with a member
+// "weights/../../escape.sh").
 //
 //===----------------------------------------------------------------------===//
 
+#include "frontends/srd/AXMWriter.h"
+#include "frontends/srd/PickleWriter.h"
 #include "frontends/srd/SRDTestData.h"
+#include "frontends/srd/TorchSave.h"
 #include "frontends/srd/ZipWriter.h"
 
 #include "llvm/ADT/SmallString.h"
@@ -57,6 +64,11 @@ static cl::opt<std::string>
 static cl::opt<uint64_t> shardBytes("shard-bytes",
                                     cl::desc("sealed shard size target"),
                                     cl::init(4u << 20), cl::cat(category));
+
+static cl::opt<bool>
+    hostile("hostile",
+            cl::desc("also write model-pickle.axm.d and model-escape.axm"),
+            cl::cat(category));
 
 static int fail(const llvm::Twine &msg) {
   llvm::errs() << "gemmac-srd-gen: " << msg << "\n";
@@ -115,6 +127,43 @@ int main(int argc, char **argv) {
             writeFileBytes(p, llvm::ArrayRef<uint8_t>(
                                   reinterpret_cast<const uint8_t *>(w->data()),
                                   w->size() * sizeof(float))))
+      return fail(llvm::toString(std::move(e)));
+  }
+  if (hostile) {
+    AXMWriteOptions pickle;
+    pickle.master = o.master;
+    pickle.layout = ResidualLayout::RealPack;
+    auto alter = [](AXMFiles &weights) {
+      PickleWriter w;
+      w.emptyDict();
+      w.mark();
+      w.string("model.norm.weight");
+      w.global("os", "system");
+      w.string("touch /tmp/gemmac-pwned");
+      w.tuple(1);
+      w.reduce();
+      w.setItems();
+      for (auto &[rel, bytes] : weights)
+        if (rel == "srd_dense.pt")
+          bytes = torchSaveRawPickle(w.finish(), "srd_dense");
+    };
+    auto files = buildAXM(set, pickle, nullptr, alter);
+    if (!files)
+      return fail(llvm::toString(files.takeError()));
+    llvm::SmallString<256> p(outDir.getValue());
+    llvm::sys::path::append(p, "model-pickle.axm.d");
+    if (llvm::Error e = writeAXMDirectory(*files, p))
+      return fail(llvm::toString(std::move(e)));
+
+    AXMWriteOptions plain;
+    plain.master = o.master;
+    auto escape = buildAXM(set, plain);
+    if (!escape)
+      return fail(llvm::toString(escape.takeError()));
+    escape->emplace_back("weights/../../escape.sh", std::vector<uint8_t>{'x'});
+    llvm::SmallString<256> z(outDir.getValue());
+    llvm::sys::path::append(z, "model-escape.axm");
+    if (llvm::Error e = writeAXMZip(*escape, z))
       return fail(llvm::toString(std::move(e)));
   }
   llvm::outs() << "wrote " << paths->srd4 << ", " << paths->axmSrd4Zip

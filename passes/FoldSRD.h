@@ -1,0 +1,29 @@
+//===- FoldSRD.h - gemma-fold-srd with an opened residual source -*- C++ -*-===//
+#pragma once
+
+#include "passes/Passes.h"
+
+#include <memory>
+
+namespace gemmac {
+namespace srd {
+class ResidualSource;
+}
+
+/// The attribute gemma-fold-srd records on a corrected gemma.weight_def:
+/// {tensor = index in the source, format = W' storage format, base = the
+/// checkpoint's format, alpha = the alpha W' is computed with}.
+inline constexpr llvm::StringLiteral kSRDAttr = "gemma.srd";
+
+/// The HF module name an SRD tensor carries, as the GGUF tensor name gemmac
+/// imports it under; nullopt for a name that is not one of Gemma 4's linear
+/// weights.
+std::optional<std::string> ggufNameForHF(llvm::StringRef hfName);
+
+/// gemma-fold-srd with residuals compile-model opened and verified already
+/// (`options.path` must be empty).
+std::unique_ptr<mlir::Pass>
+createFoldSRD(std::shared_ptr<const srd::ResidualSource> source,
+              FoldSRDOptions options);
+
+} // namespace gemmac
