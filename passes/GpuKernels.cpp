@@ -40,8 +40,15 @@ std::string bitsOf(float f) {
 /// Builds one kernel body: thin wrappers over arith/memref/scf/gpu ops.
 class Emitter {
 public:
-  explicit Emitter(ImplicitLocOpBuilder &b) : b(b) {}
+  Emitter(ImplicitLocOpBuilder &b, bool fmaThroughDouble)
+      : b(b), fmaThroughDouble(fmaThroughDouble) {}
   ImplicitLocOpBuilder &b;
+  /// Vulkan allows OpExtInst Fma to round twice (lavapipe does): an f32 fma
+  /// is then computed in double, where the product is exact and the sum is
+  /// rounded once before the final rounding to f32 (which differs from a
+  /// fused fma only when the double lands on an f32 midpoint, about 2^-28
+  /// of the time). CUDA's fma.rn is fused.
+  bool fmaThroughDouble;
 
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
   Value f32(float v) {
@@ -63,7 +70,17 @@ public:
   Value fsub(Value x, Value y) { return arith::SubFOp::create(b, x, y); }
   Value fmul(Value x, Value y) { return arith::MulFOp::create(b, x, y); }
   Value fdiv(Value x, Value y) { return arith::DivFOp::create(b, x, y); }
-  Value fma(Value x, Value y, Value z) { return math::FmaOp::create(b, x, y, z); }
+  Value fma(Value x, Value y, Value z) {
+    if (fmaThroughDouble && x.getType().isF32()) {
+      auto wide = [&](Value v) {
+        return arith::ExtFOp::create(b, b.getF64Type(), v);
+      };
+      Value sum = arith::AddFOp::create(
+          b, arith::MulFOp::create(b, wide(x), wide(y)), wide(z));
+      return arith::TruncFOp::create(b, b.getF32Type(), sum);
+    }
+    return math::FmaOp::create(b, x, y, z);
+  }
   Value fmax(Value x, Value y) { return arith::MaximumFOp::create(b, x, y); }
   Value sel(Value c, Value x, Value y) {
     return arith::SelectOp::create(b, c, x, y);
@@ -147,6 +164,71 @@ public:
   }
   Value fromI16(Value v) { return arith::ExtUIOp::create(b, b.getI32Type(), v); }
   Value toI16(Value v) { return arith::TruncIOp::create(b, b.getI16Type(), v); }
+  /// f32 rounded to bf16 (nearest even) and back.
+  Value roundToBF16(Value f) {
+    Value x = bitcastI32(f);
+    Value rounded = add(add(x, i32(0x7fff)), band(shr(x, 16), 1));
+    return bitcastF32(shl(shr(rounded, 16), 16));
+  }
+  Value roundToF16(Value f) { return halfToFloat(floatToHalf(f)); }
+
+  // f64 arithmetic (SPIR-V Float64, PTX .f64) where llama.cpp sums in double.
+  Value f64(double v) {
+    return arith::ConstantOp::create(b, b.getF64FloatAttr(v));
+  }
+  Value toF64(Value f) { return arith::ExtFOp::create(b, b.getF64Type(), f); }
+  Value toF32(Value d) { return arith::TruncFOp::create(b, b.getF32Type(), d); }
+
+  /// ggml's vectorized exp (ggml_v_expf) on one lane, operation by operation
+  /// (runtime/kernels/attention_reference.h, polyExp). Exact only because
+  /// the SPIR-V marks every operation NoContraction.
+  Value polyExp(Value x) {
+    Value magic = f32(0x1.8p23f);
+    Value z = fma(x, f32(0x1.715476p+0f), magic);
+    Value n = fsub(z, magic);
+    Value negN = arith::NegFOp::create(b, n);
+    Value bb = fma(negN, f32(0x1.7f7d1cp-20f), fma(negN, f32(0x1.62e4p-1f), x));
+    Value e = shl(bitcastI32(z), 23);
+    Value k = bitcastF32(add(e, i32(0x3f800000)));
+    Value u = fmul(bb, bb);
+    Value j = fma(fma(fma(f32(0x1.0e4020p-7f), bb, f32(0x1.573e2ep-5f)), u,
+                      fma(f32(0x1.555e66p-3f), bb, f32(0x1.fffdb6p-2f))),
+                  u, fmul(f32(0x1.ffffecp-1f), bb));
+    Value absN = math::AbsFOp::create(b, n);
+    Value g = sel(fcmp(arith::CmpFPredicate::OLE, n, f32(0.0f)),
+                  i32(static_cast<int32_t>(0x82000000u)), i32(0));
+    Value s1 = bitcastF32(add(g, i32(0x7f000000)));
+    Value s2 = bitcastF32(sub(e, g));
+    Value big = sel(fcmp(arith::CmpFPredicate::OGT, absN, f32(192.0f)),
+                    fmul(s1, s1), fmul(fma(s2, j, s2), s1));
+    return sel(fcmp(arith::CmpFPredicate::OLE, absN, f32(126.0f)), fma(j, k, k),
+               big);
+  }
+
+  /// expf(x) for x <= 0 as glibc returns it (correctly rounded): e^x in
+  /// double to ~1e-16 relative, rounded once to f32. x = k ln2 + r, e^r by
+  /// its Taylor series to r^13 (|r| <= ln2/2), 2^k as two exact f32 powers.
+  Value expfNonPositive(Value x) {
+    Value xd = toF64(fmax(x, f32(-150.0f))); // below: 0 after rounding
+    Value kd = math::RoundEvenOp::create(b, fmul(xd, f64(1.4426950408889634)));
+    Value r = fma(arith::NegFOp::create(b, kd), f64(0x1.62e42fefa39efp-1), xd);
+    r = fma(arith::NegFOp::create(b, kd), f64(0x1.abc9e3b39803fp-56), r);
+    Value p = f64(1.0 / 6227020800.0); // 1/13!
+    double fact = 6227020800.0;
+    for (int i = 12; i >= 0; --i) {
+      fact /= (i + 1);
+      p = fma(p, r, f64(1.0 / fact));
+    }
+    Value k = arith::FPToSIOp::create(b, b.getI32Type(), kd);
+    // k in [-217, 0]: 2^k = 2^k1 * 2^k2 with both within f32's normal range.
+    Value k1 = arith::MaxSIOp::create(b, k, i32(-126));
+    Value k2 = sub(k, k1);
+    Value pow1 = toF64(bitcastF32(shl(add(k1, i32(127)), 23)));
+    Value pow2 = toF64(bitcastF32(shl(add(k2, i32(127)), 23)));
+    Value result = toF32(fmul(fmul(p, pow1), pow2));
+    return sel(fcmp(arith::CmpFPredicate::OLT, x, f32(-150.0f)), f32(0.0f),
+               result);
+  }
 
   /// A little-endian f16 at byte offset i, as f32.
   Value f16At(Value mem, Value i) {
@@ -242,6 +324,20 @@ public:
     }
     return load(scratch, idx(0));
   }
+  /// Sum of one f64 per thread through an f64 workgroup buffer.
+  Value reduceF64(Value v, Value scratch, Value tid) {
+    barrier();
+    store(v, scratch, tid);
+    barrier();
+    for (int64_t s = kWG / 2; s >= 1; s /= 2) {
+      when(ult(tid, idx(s)), [&] {
+        store(fadd(load(scratch, tid), load(scratch, add(tid, s))), scratch,
+              tid);
+      });
+      barrier();
+    }
+    return load(scratch, idx(0));
+  }
 
   /// exp(x): n = round(x / ln 2) and r = x - n ln 2 (Cody-Waite, two
   /// parts), e^r by ggml's degree-5 polynomial, times 2^n built from n's
@@ -290,10 +386,11 @@ public:
                        fma(fmul(f32(0.044715f), x), x, f32(1.0f)));
     return fmul(fmul(f32(0.5f), x), fadd(f32(1.0f), tanh(inner)));
   }
-  /// gelu_tanh as llama.cpp's CPU backend computes it: through a table
-  /// indexed by x rounded to f16, holding f16 results; exact outside +-10.
-  Value geluTanhTable(Value x) {
-    Value g = halfToFloat(floatToHalf(geluTanh(halfToFloat(floatToHalf(x)))));
+  /// gelu_tanh as llama.cpp's CPU backend computes it: its table of f16
+  /// results indexed by x rounded to f16 (`table`, built by the runtime);
+  /// exact outside +-10.
+  Value geluTanhTable(Value x, Value table) {
+    Value g = halfToFloat(fromI16(load(table, toIndex(floatToHalf(x)))));
     Value low = fcmp(arith::CmpFPredicate::OLE, x, f32(-10.0f));
     Value high = fcmp(arith::CmpFPredicate::OGE, x, f32(10.0f));
     return sel(low, f32(0.0f), sel(high, x, g));
@@ -465,7 +562,8 @@ struct KernelBuilder {
 
   void build(StringRef name, ArrayRef<Type> args, int scratch,
              int64_t extraScratch,
-             llvm::function_ref<void(Emitter &, ValueRange, ValueRange)> body) {
+             llvm::function_ref<void(Emitter &, ValueRange, ValueRange)> body,
+             bool f64Scratch = false) {
     MLIRContext *ctx = module.getContext();
     ImplicitLocOpBuilder b(module.getLoc(), ctx);
     b.setInsertionPointToEnd(module.getBody());
@@ -482,6 +580,9 @@ struct KernelBuilder {
     if (extraScratch > 0)
       shared.push_back(MemRefType::get({extraScratch}, b.getF32Type(),
                                        MemRefLayoutAttrInterface(), workgroup));
+    if (f64Scratch) // after the f32 ones: shared.back()
+      shared.push_back(MemRefType::get({kWG}, b.getF64Type(),
+                                       MemRefLayoutAttrInterface(), workgroup));
     // NVVM takes workgroup memory as the function's attributions; the SPIR-V
     // conversion takes it as allocations in the workgroup address space.
     bool attributions = target == Target::NVVM;
@@ -496,7 +597,7 @@ struct KernelBuilder {
     if (!attributions)
       for (Type t : shared)
         sharedValues.push_back(memref::AllocOp::create(b, cast<MemRefType>(t)));
-    Emitter e(b);
+    Emitter e(b, /*fmaThroughDouble=*/target == Target::SPIRV);
     body(e, fn.getArguments(), sharedValues);
     gpu::ReturnOp::create(b);
   }
@@ -510,6 +611,10 @@ struct KernelBuilder {
   Type params() {
     return MemRefType::get({kNumParams},
                            IntegerType::get(module.getContext(), 32));
+  }
+  /// llama.cpp's GELU table: f16 results indexed by f16 inputs.
+  Type geluTable() {
+    return buf(IntegerType::get(module.getContext(), 16), kGeluTableEntries);
   }
 };
 
@@ -526,8 +631,98 @@ static std::string formatName(WeightFormat f) {
   return stringifyWeightFormat(f).str();
 }
 
-/// linear (one weight) and geglu (gate and up, then gelu(gate) * up): a
-/// workgroup per output row and token, threads striding over the columns.
+/// Float weights (F32/F16/BF16) as llama.cpp's CPU backend multiplies them:
+/// activations rounded to the weight's type, then (tinyBLAS, k % 8 == 0 and
+/// rows % 4 == 0) eight lanes per row, lane t one fused chain over elements
+/// t, t+8, ..., summed ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)); or (vec_dot)
+/// 4x8 lanes over blocks of 32, the leftovers added in double. A workgroup
+/// takes eight rows (tinyBLAS) or two (vec_dot) of one token.
+static void floatMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
+                            int64_t cols, unsigned nw, ValueRange a,
+                            ValueRange shared) {
+  const bool tiny = cols % 8 == 0 && rows % 4 == 0;
+  const int64_t lanes = tiny ? 8 : 32;
+  Value tid = e.threadId();
+  Value t = e.blockId(gpu::Dimension::y);
+  Value row = e.add(e.mul(e.blockId(gpu::Dimension::x), kWG / lanes),
+                    e.div(tid, lanes));
+  Value lane = e.rem(tid, lanes);
+  Value live = e.ult(row, e.idx(rows));
+  Value safeRow = e.sel(live, row, e.idx(0));
+  Value xBase = e.mul(t, cols);
+  auto act = [&](Value c) {
+    Value x = e.load(a[nw], e.add(xBase, c));
+    if (format == WeightFormat::f16)
+      return e.roundToF16(x);
+    if (format == WeightFormat::bf16)
+      return e.roundToBF16(x);
+    return x;
+  };
+  // This lane's fused chain(s), one per weight.
+  SmallVector<Value> init(nw, e.f32(0.0f));
+  const int64_t np = tiny ? cols : cols / 32 * 32;
+  SmallVector<Value> acc;
+  if (tiny) {
+    acc = e.loop(lane, e.idx(np), e.idx(8), init,
+                 [&](Value c, ValueRange v) -> SmallVector<Value> {
+                   Value x = act(c);
+                   SmallVector<Value> next;
+                   for (unsigned k = 0; k < nw; ++k)
+                     next.push_back(e.fma(
+                         e.weightAt(format, a[k], safeRow, c, cols), x, v[k]));
+                   return next;
+                 });
+  } else {
+    acc = e.loop(e.idx(0), e.idx(np), e.idx(32), init,
+                 [&](Value i, ValueRange v) -> SmallVector<Value> {
+                   Value c = e.add(i, lane);
+                   Value x = act(c);
+                   SmallVector<Value> next;
+                   for (unsigned k = 0; k < nw; ++k)
+                     next.push_back(e.fma(
+                         e.weightAt(format, a[k], safeRow, c, cols), x, v[k]));
+                   return next;
+                 });
+  }
+  SmallVector<Value> sums;
+  for (unsigned k = 0; k < nw; ++k) {
+    Value scratch = shared[k];
+    e.barrier();
+    e.store(acc[k], scratch, tid);
+    e.barrier();
+    Value base = e.mul(e.div(tid, lanes), lanes); // this row's first lane
+    auto lv = [&](int64_t l) { return e.load(scratch, e.add(base, l)); };
+    Value sum;
+    if (tiny) {
+      sum = e.fadd(e.fadd(e.fadd(lv(0), lv(4)), e.fadd(lv(2), lv(6))),
+                   e.fadd(e.fadd(lv(1), lv(5)), e.fadd(lv(3), lv(7))));
+    } else {
+      // lane 8a + j holds acc[a][j]: v[j] = (acc0+acc2) + (acc1+acc3).
+      Value v[8];
+      for (int j = 0; j < 8; ++j)
+        v[j] = e.fadd(e.fadd(lv(j), lv(16 + j)), e.fadd(lv(8 + j), lv(24 + j)));
+      Value r8 = e.fadd(e.fadd(e.fadd(v[0], v[4]), e.fadd(v[1], v[5])),
+                        e.fadd(e.fadd(v[2], v[6]), e.fadd(v[3], v[7])));
+      Value d = e.loop(e.idx(np), e.idx(cols), e.idx(1), {e.toF64(r8)},
+                       [&](Value c, ValueRange s) -> SmallVector<Value> {
+                         Value p = e.fmul(
+                             e.weightAt(format, a[k], safeRow, c, cols), act(c));
+                         return {e.fadd(s[0], e.toF64(p))};
+                       })[0];
+      sum = e.toF32(d);
+    }
+    sums.push_back(sum);
+  }
+  Value y = sums[0];
+  if (nw == 2)
+    y = e.fmul(e.geluTanhTable(sums[0], a[nw + 2]), sums[1]);
+  e.when(arith::AndIOp::create(e.b, live, e.eq(lane, e.idx(0))),
+         [&] { e.store(y, a[nw + 1], e.add(e.mul(t, rows), row)); });
+}
+
+/// linear (one weight) and geglu (gate and up, then gelu(gate) * up). Float
+/// weights: floatMatvecBody. Quantized weights: a workgroup per output row
+/// and token, threads striding over the columns.
 static std::string matvec(gpu::GPUModuleOp module, Target target,
                           WeightFormat format, int64_t rows, int64_t cols,
                           bool geglu) {
@@ -544,9 +739,13 @@ static std::string matvec(gpu::GPUModuleOp module, Target target,
   SmallVector<Type> args(nw, w);
   args.push_back(kb.f32Buf(kMaxBatch * cols));
   args.push_back(kb.f32Buf(kMaxBatch * rows));
+  if (geglu)
+    args.push_back(kb.geluTable());
   // One scratch buffer per sum: the second reduction must not overwrite the
   // first one's result before every thread has read it.
   kb.build(name, args, nw, 0, [&](Emitter &e, ValueRange a, ValueRange shared) {
+    if (isFloatFormat(format))
+      return floatMatvecBody(e, format, rows, cols, nw, a, shared);
     Value row = e.blockId(gpu::Dimension::x);
     Value t = e.blockId(gpu::Dimension::y);
     Value tid = e.threadId();
@@ -564,7 +763,8 @@ static std::string matvec(gpu::GPUModuleOp module, Target target,
         });
     Value y = e.reduce(partial[0], shared[0], tid, false);
     if (geglu)
-      y = e.fmul(e.geluTanhTable(y), e.reduce(partial[1], shared[1], tid, false));
+      y = e.fmul(e.geluTanhTable(y, a[nw + 2]),
+                 e.reduce(partial[1], shared[1], tid, false));
     e.when(e.eq(tid, e.idx(0)),
            [&] { e.store(y, a[nw + 1], e.add(e.mul(t, rows), row)); });
   });
@@ -619,80 +819,80 @@ std::string KernelLibrary::rmsNorm(int64_t width, int64_t group,
   if (weight)
     args.push_back(kb.buf(weightElementType(ctx, *weight),
                           weightElementCount(*weight, group)));
-  kb.build(name, args, 1, 0, [&](Emitter &e, ValueRange a, ValueRange shared) {
-    Value g = e.blockId(gpu::Dimension::x);
-    Value t = e.blockId(gpu::Dimension::y);
-    Value tid = e.threadId();
-    Value base = e.add(e.mul(t, width), e.mul(g, group));
-    Value partial = e.loop(tid, e.idx(group), e.idx(kWG), {e.f32(0.0f)},
-                           [&](Value i, ValueRange acc) -> SmallVector<Value> {
-                             Value x = e.load(a[0], e.add(base, i));
-                             return {e.fma(x, x, acc[0])};
-                           })[0];
-    Value sum = e.reduce(partial, shared[0], tid, false);
-    Value mean = e.fdiv(sum, e.f32(static_cast<float>(group)));
-    Value scale = e.fdiv(e.f32(1.0f),
-                         math::SqrtOp::create(e.b, e.fadd(mean, e.f32(eps))));
-    e.loop(tid, e.idx(group), e.idx(kWG), [&](Value i) {
-      Value y = e.fmul(e.load(a[0], e.add(base, i)), scale);
-      if (weight)
-        y = e.fmul(y, e.weightAt(*weight, a[2], e.idx(0), i, group));
-      e.store(y, a[1], e.add(base, i));
-    });
-  });
+  // As llama.cpp: the squares (rounded to f32) summed in double, the mean
+  // rounded to f32, scale = 1/sqrtf(mean + eps), then (x * scale) * w.
+  kb.build(
+      name, args, 0, 0,
+      [&](Emitter &e, ValueRange a, ValueRange shared) {
+        Value g = e.blockId(gpu::Dimension::x);
+        Value t = e.blockId(gpu::Dimension::y);
+        Value tid = e.threadId();
+        Value base = e.add(e.mul(t, width), e.mul(g, group));
+        Value partial =
+            e.loop(tid, e.idx(group), e.idx(kWG), {e.f64(0.0)},
+                   [&](Value i, ValueRange acc) -> SmallVector<Value> {
+                     Value x = e.load(a[0], e.add(base, i));
+                     return {e.fadd(acc[0], e.toF64(e.fmul(x, x)))};
+                   })[0];
+        Value sum = e.reduceF64(partial, shared.back(), tid);
+        Value mean = e.toF32(e.fdiv(sum, e.f64(static_cast<double>(group))));
+        Value scale = e.fdiv(
+            e.f32(1.0f), math::SqrtOp::create(e.b, e.fadd(mean, e.f32(eps))));
+        e.loop(tid, e.idx(group), e.idx(kWG), [&](Value i) {
+          Value y = e.fmul(e.load(a[0], e.add(base, i)), scale);
+          if (weight)
+            y = e.fmul(y, e.weightAt(*weight, a[2], e.idx(0), i, group));
+          e.store(y, a[1], e.add(base, i));
+        });
+      },
+      /*f64Scratch=*/true);
   return name;
 }
 
-std::string KernelLibrary::rope(int64_t heads, int64_t headDim, float theta,
+std::string KernelLibrary::rope(int64_t heads, int64_t headDim,
                                 int64_t freqDim, int64_t rotatedPairs) {
-  std::string name =
-      llvm::formatv("rope_h{0}_d{1}_t{2}_f{3}_p{4}", heads, headDim,
-                    bitsOf(theta), freqDim, rotatedPairs);
+  std::string name = llvm::formatv("rope_h{0}_d{1}_f{2}_p{3}", heads, headDim,
+                                   freqDim, rotatedPairs);
   KernelBuilder kb{module, target};
   if (kb.exists(name))
     return name;
   const int64_t width = heads * headDim, half = freqDim / 2;
-  const float thetaScale =
-      std::pow(theta, -2.0f / static_cast<float>(freqDim));
+  // The angles' cos and sin come from a table the runtime fills with the
+  // host's sincosf (as llama.cpp computes them): [position][pair] (cos, sin).
   kb.build(name,
            {kb.f32Buf(kMaxBatch * width), kb.f32Buf(kMaxBatch * width),
-            kb.params()},
+            kb.params(), kb.f32Buf(int64_t(1) << 30)},
            0, 0, [&](Emitter &e, ValueRange a, ValueRange) {
              Value h = e.blockId(gpu::Dimension::x);
              Value t = e.blockId(gpu::Dimension::y);
              Value tid = e.threadId();
              Value base = e.add(e.mul(t, width), e.mul(h, headDim));
              Value pos = e.add(param(e, a[2], kPos0), t);
-             Value posF = e.uitofp(e.toI32(pos));
+             Value rowBase = e.mul(pos, 2 * rotatedPairs);
+             // Thread pairs: element j with j + half for j < rotatedPairs.
+             e.loop(tid, e.idx(rotatedPairs), e.idx(kWG), [&](Value j) {
+               Value c = e.load(a[3], e.add(rowBase, e.mul(j, 2)));
+               Value sn = e.load(a[3], e.add(e.add(rowBase, e.mul(j, 2)), 1));
+               Value x0 = e.load(a[0], e.add(base, j));
+               Value x1 = e.load(a[0], e.add(base, e.add(j, half)));
+               e.store(e.fma(x0, c, arith::NegFOp::create(e.b, e.fmul(x1, sn))),
+                       a[1], e.add(base, j));
+               e.store(e.fma(x0, sn, e.fmul(x1, c)), a[1],
+                       e.add(base, e.add(j, half)));
+             });
+             // Everything else is copied.
              e.loop(tid, e.idx(headDim), e.idx(kWG), [&](Value i) {
-               // Lane i of the head: rotated with its partner, or copied.
                Value j = e.rem(i, half);
-               Value rotated = arith::AndIOp::create(e.b, 
-                   e.ult(i, e.idx(freqDim)), e.ult(j, e.idx(rotatedPairs)));
-               Value x = e.load(a[0], e.add(base, i));
-               auto ifOp = scf::IfOp::create(e.b, e.b.getF32Type(), rotated,
-                                             /*withElseRegion=*/true);
-               {
-                 OpBuilder::InsertionGuard guard(e.b);
-                 e.b.setInsertionPointToStart(ifOp.thenBlock());
-                 // The angle by repeated multiplication, as the CPU kernel.
-                 Value angle = e.loop(e.idx(0), j, e.idx(1), {posF},
-                                      [&](Value, ValueRange v) -> SmallVector<Value> {
-                                        return {e.fmul(v[0], e.f32(thetaScale))};
-                                      })[0];
-                 auto [s, c] = e.sincos(angle);
-                 Value first = e.ult(i, e.idx(half));
-                 Value partner = e.load(
-                     a[0], e.add(base, e.sel(first, e.add(i, half),
-                                             e.sub(i, e.idx(half)))));
-                 // first half: x c - p s; second half: p s + x c.
-                 Value sx = e.sel(first, e.fmul(partner, s),
-                                  arith::NegFOp::create(e.b, e.fmul(partner, s)));
-                 scf::YieldOp::create(e.b, e.fsub(e.fmul(x, c), sx));
-                 e.b.setInsertionPointToStart(ifOp.elseBlock());
-                 scf::YieldOp::create(e.b, x);
-               }
-               e.store(ifOp.getResult(0), a[1], e.add(base, i));
+               Value rotated = arith::AndIOp::create(
+                   e.b, e.ult(i, e.idx(freqDim)),
+                   e.ult(j, e.idx(rotatedPairs)));
+               e.when(arith::XOrIOp::create(
+                          e.b, rotated,
+                          arith::ConstantIntOp::create(e.b, 1, 1)),
+                      [&] {
+                        e.store(e.load(a[0], e.add(base, i)), a[1],
+                                e.add(base, i));
+                      });
              });
            });
   return name;
@@ -754,13 +954,17 @@ std::string KernelLibrary::attention(int64_t heads, int64_t kvHeads,
         };
         e.loop(tid, e.idx(headDim), e.idx(kWG),
                [&](Value i) { e.store(e.f32(0.0f), acc, i); });
+        // llama.cpp's tiled flash attention (attention_reference.h): tiles
+        // of 64 positions aligned to 64, a thread per key of the tile.
         Value negInf = e.f32(-INFINITY);
+        Value tile0 = e.mul(e.div(first, kWG), kWG);
         SmallVector<Value> ms = e.loop(
-            first, e.add(pos, 1), e.idx(kWG), {negInf, e.f32(0.0f)},
+            tile0, e.add(pos, 1), e.idx(kWG), {negInf, e.f32(0.0f)},
             [&](Value tile, ValueRange carried) -> SmallVector<Value> {
               Value m = carried[0], s = carried[1];
               Value kp = e.add(tile, tid);
-              Value visible = e.ule(kp, pos);
+              Value visible = arith::AndIOp::create(e.b, e.ule(first, kp),
+                                                    e.ule(kp, pos));
               auto ifOp = scf::IfOp::create(e.b, e.b.getF32Type(), visible, true);
               {
                 OpBuilder::InsertionGuard guard(e.b);
@@ -772,24 +976,40 @@ std::string KernelLibrary::attention(int64_t heads, int64_t kvHeads,
                                      return {e.fma(qi, kvAt(a[3], a[1], kp, i),
                                                    d[0])};
                                    })[0];
-                scf::YieldOp::create(e.b, e.fmul(dot, e.f32(scale)));
+                scf::YieldOp::create(
+                    e.b, e.fadd(e.fmul(dot, e.f32(scale)), e.f32(0.0f)));
                 e.b.setInsertionPointToStart(ifOp.elseBlock());
                 scf::YieldOp::create(e.b, negInf);
               }
               Value score = ifOp.getResult(0);
               Value tileMax = e.reduce(score, scratch, tid, true);
               Value mNew = e.fmax(m, tileMax);
-              Value p = e.exp(e.fsub(score, mNew));
+              Value grew = e.fcmp(arith::CmpFPredicate::OGT, mNew, m);
+              Value corr = e.sel(grew, e.expfNonPositive(e.fsub(m, mNew)),
+                                 e.f32(1.0f));
+              s = e.sel(grew, e.fmul(s, corr), s);
+              Value p = e.polyExp(e.fsub(score, mNew));
+              e.barrier(); // the last tile's readers of probs are done
               e.store(p, probs, tid);
-              Value psum = e.reduce(p, scratch, tid, false);
-              Value corr = e.exp(e.fsub(m, mNew));
-              Value sNew = e.fma(s, corr, psum);
-              // Each thread owns lanes i = tid, tid + 64, ... of the output.
-              Value count = e.sub(e.add(pos, 1), tile);
-              Value n = e.sel(e.ult(count, e.idx(kWG)), count, e.idx(kWG));
+              e.barrier();
+              // Eight-wide horizontal sums, added into a double in order.
+              Value sum = e.f64(0.0);
+              for (int g8 = 0; g8 < kWG / 8; ++g8) {
+                auto pv = [&](int l) { return e.load(probs, e.idx(8 * g8 + l)); };
+                Value h = e.fadd(e.fadd(e.fadd(pv(0), pv(4)), e.fadd(pv(2), pv(6))),
+                                 e.fadd(e.fadd(pv(1), pv(5)), e.fadd(pv(3), pv(7))));
+                sum = e.fadd(sum, e.toF64(h));
+              }
+              Value sNew = e.toF32(e.fadd(e.toF64(s), sum));
+              // Visible positions of the tile: [lo, hi) from its start.
+              Value lo = e.sub(e.sel(e.ult(tile, first), first, tile), tile);
+              Value end = e.add(pos, 1);
+              Value tileEnd = e.add(tile, kWG);
+              Value hi = e.sub(e.sel(e.ult(end, tileEnd), end, tileEnd), tile);
               e.loop(tid, e.idx(headDim), e.idx(kWG), [&](Value i) {
-                Value o = e.fmul(e.load(acc, i), corr);
-                o = e.loop(e.idx(0), n, e.idx(1), {o},
+                Value o = e.load(acc, i);
+                o = e.sel(grew, e.fmul(o, corr), o);
+                o = e.loop(lo, hi, e.idx(1), {o},
                            [&](Value j, ValueRange v) -> SmallVector<Value> {
                              Value vj = kvAt(a[4], a[2], e.add(tile, j), i);
                              return {e.fma(e.load(probs, j), vj, v[0])};
@@ -798,7 +1018,9 @@ std::string KernelLibrary::attention(int64_t heads, int64_t kvHeads,
               });
               return {mNew, sNew};
             });
-        Value inv = e.fdiv(e.f32(1.0f), ms[1]);
+        Value total = ms[1];
+        Value inv = e.sel(e.fcmp(arith::CmpFPredicate::OEQ, total, e.f32(0.0f)),
+                          e.f32(0.0f), e.fdiv(e.f32(1.0f), total));
         Value oBase = qBase;
         e.loop(tid, e.idx(headDim), e.idx(kWG), [&](Value i) {
           e.store(e.fmul(e.load(acc, i), inv), a[5], e.add(oBase, i));
@@ -853,7 +1075,10 @@ std::string KernelLibrary::unary(Unary op, int64_t width, float constant) {
   if (kb.exists(name))
     return name;
   Type act = kb.f32Buf(kMaxBatch * width);
-  kb.build(name, {act, act}, 0, 0, [&](Emitter &e, ValueRange a, ValueRange) {
+  SmallVector<Type> args = {act, act};
+  if (op == Unary::GeluTanh)
+    args.push_back(kb.geluTable());
+  kb.build(name, args, 0, 0, [&](Emitter &e, ValueRange a, ValueRange) {
     e.forEachColumn(width, [&](Value t, Value i) {
       Value at = e.add(e.mul(t, width), i);
       Value x = e.load(a[0], at);
@@ -863,7 +1088,7 @@ std::string KernelLibrary::unary(Unary op, int64_t width, float constant) {
         y = e.fmul(x, e.f32(constant));
         break;
       case Unary::GeluTanh:
-        y = e.geluTanhTable(x);
+        y = e.geluTanhTable(x, a[2]);
         break;
       case Unary::GeluErf:
         y = e.geluErf(x);

@@ -33,6 +33,8 @@ enum class Target { NVVM, SPIRV };
 
 constexpr int64_t kWorkgroupSize = 64;
 constexpr int64_t kMaxBatch = 512; // tokens per forward call
+constexpr int64_t kGeluTableEntries = 65536;
+
 
 /// Index of each runtime scalar in the params buffer.
 enum Param { kTokens = 0, kPos0 = 1, kOutRows = 2, kContextRows = 3,
@@ -59,9 +61,10 @@ public:
   /// `group` elements. Grid (width/group, tokens).
   std::string rmsNorm(int64_t width, int64_t group,
                       std::optional<gemma::WeightFormat> weight, float eps);
-  /// NeoX RoPE of `heads` heads. Grid (heads, tokens).
-  std::string rope(int64_t heads, int64_t headDim, float theta,
-                   int64_t freqDim, int64_t rotatedPairs);
+  /// NeoX RoPE of `heads` heads, cos/sin from a table (position x pairs).
+  /// Grid (heads, tokens).
+  std::string rope(int64_t heads, int64_t headDim, int64_t freqDim,
+                   int64_t rotatedPairs);
   /// Causal attention over the KV cache (positions before pos0) and the
   /// batch's fresh K/V, `window` 0 for global layers. Grid (heads, tokens).
   std::string attention(int64_t heads, int64_t kvHeads, int64_t headDim,

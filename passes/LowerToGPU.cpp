@@ -71,9 +71,8 @@ FailureOr<std::string> kernelFor(Operation *op, KernelLibrary &lib,
       })
       .Case<RopeOp>([&](RopeOp r) -> R {
         RopeAttr rope = r.getRope();
-        return lib.rope(r.getNumHeads(), r.getHeadDim(),
-                        static_cast<float>(rope.getThetaValue()),
-                        rope.getFreqDim(), rope.getRotatedPairs());
+        return lib.rope(r.getNumHeads(), r.getHeadDim(), rope.getFreqDim(),
+                        rope.getRotatedPairs());
       })
       .Case<AttentionOp>([&](AttentionOp a) -> R {
         auto cache = cacheOf(a.getKvCache());

@@ -129,7 +129,7 @@ private:
   int64_t nCtx;
   uint64_t kvSize = 0;
   CUstream stream = nullptr;
-  CUdeviceptr arena = 0, kv = 0, tokens = 0, params = 0;
+  CUdeviceptr arena = 0, kv = 0, tokens = 0, params = 0, rope = 0;
   // Per launch, its kernel's arguments (device pointers) and pointers to
   // them, as cuLaunchKernel takes them.
   std::vector<std::vector<CUdeviceptr>> args;
@@ -150,6 +150,8 @@ public:
       driver.cuMemFree_v2(weights);
     if (constants)
       driver.cuMemFree_v2(constants);
+    if (tables)
+      driver.cuMemFree_v2(tables);
     if (module)
       driver.cuModuleUnload(module);
     driver.cuDevicePrimaryCtxRelease_v2(device);
@@ -199,7 +201,9 @@ public:
       functions.push_back(f);
     }
     return allocUpload(weights, weightsBytes, weightData, error) &&
-           allocUpload(constants, h.numConstants * 4, program.constants, error);
+           allocUpload(constants, h.numConstants * 4, program.constants,
+                       error) &&
+           allocUpload(tables, kGeluTableBytes, modelTables(), error);
   }
 
   bool allocUpload(CUdeviceptr &ptr, uint64_t bytes, const void *data,
@@ -232,7 +236,7 @@ public:
   CUmodule module = nullptr;
   std::string name;
   std::vector<CUfunction> functions;
-  CUdeviceptr weights = 0, constants = 0;
+  CUdeviceptr weights = 0, constants = 0, tables = 0;
 };
 
 CudaSession::~CudaSession() {
@@ -242,7 +246,7 @@ CudaSession::~CudaSession() {
     d.cuGraphExecDestroy(decodeExec);
   if (decodeGraph)
     d.cuGraphDestroy(decodeGraph);
-  for (CUdeviceptr p : {arena, kv, tokens, params})
+  for (CUdeviceptr p : {arena, kv, tokens, params, rope})
     if (p)
       d.cuMemFree_v2(p);
   if (stream)
@@ -274,8 +278,12 @@ bool CudaSession::init(std::string &error) {
   // Unwritten cache rows are never read; zero them anyway.
   if (!d.check(d.cuMemsetD8_v2(kv, 0, kvSize), "cuMemsetD8", error))
     return false;
-  const CUdeviceptr bases[kNumSpaces] = {backend.weights, arena,  kv,
-                                         tokens,          params, backend.constants};
+  std::vector<float> ropeData = ropeTables(p, nCtx);
+  if (!backend.allocUpload(rope, ropeData.size() * 4, ropeData.data(), error))
+    return false;
+  const CUdeviceptr bases[kNumSpaces] = {
+      backend.weights, arena,  kv, tokens, params, backend.constants,
+      backend.tables,  rope};
   args.resize(p.header->numLaunches);
   argPointers.resize(p.header->numLaunches);
   for (uint32_t i = 0; i < p.header->numLaunches; ++i) {

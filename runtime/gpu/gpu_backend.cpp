@@ -2,6 +2,9 @@
 // binding ranges.
 
 #include "runtime/gpu/gpu_backend.h"
+#include "runtime/kernels/gelu.h"
+
+#include <cmath>
 
 namespace gemmac::gpu {
 
@@ -19,7 +22,36 @@ SpaceSizes spaceSizes(const ProgramView &program, uint64_t weightsBytes,
   s.bytes[static_cast<int>(Space::Tokens)] = uint64_t(h.maxBatch) * 4;
   s.bytes[static_cast<int>(Space::Params)] = 8 * 4;
   s.bytes[static_cast<int>(Space::Constants)] = uint64_t(h.numConstants) * 4;
+  s.bytes[static_cast<int>(Space::Tables)] = kGeluTableBytes;
+  uint64_t ropeBytes = 0;
+  for (uint32_t i = 0; i < h.numRopes; ++i)
+    ropeBytes += uint64_t(program.ropes[i].pairs) * 8 * nCtx;
+  s.bytes[static_cast<int>(Space::Rope)] = ropeBytes;
   return s;
+}
+
+const void *modelTables() { return rt::geluTanhTable(); }
+
+std::vector<float> ropeTables(const ProgramView &program, int64_t nCtx) {
+  std::vector<float> out;
+  for (uint32_t i = 0; i < program.header->numRopes; ++i) {
+    const RopeEntry &r = program.ropes[i];
+    // As the CPU kernel (and llama.cpp): powf, repeated multiplication,
+    // sincosf.
+    const float thetaScale =
+        std::pow(r.theta, -2.0f / static_cast<float>(r.freqDim));
+    for (int64_t p = 0; p < nCtx; ++p) {
+      float angle = static_cast<float>(p);
+      for (uint32_t j = 0; j < r.pairs; ++j) {
+        float s, c;
+        ::sincosf(angle, &s, &c);
+        out.push_back(c);
+        out.push_back(s);
+        angle = angle * thetaScale;
+      }
+    }
+  }
+  return out;
 }
 
 bool bindingRange(const BindingEntry &b, int64_t nCtx, const SpaceSizes &sizes,

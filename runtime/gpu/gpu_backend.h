@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace gemmac::gpu {
 
@@ -50,6 +51,11 @@ struct SpaceSizes {
 };
 SpaceSizes spaceSizes(const ProgramView &program, uint64_t weightsBytes,
                       int64_t nCtx);
+
+/// Model-wide tables (Space::Tables): llama.cpp's GELU table.
+const void *modelTables();
+/// A session's RoPE tables (Space::Rope) for a context of n_ctx tokens.
+std::vector<float> ropeTables(const ProgramView &program, int64_t nCtx);
 
 /// The byte range of a binding for a context of n_ctx tokens, checked
 /// against its buffer's size.

@@ -36,11 +36,12 @@ bool parseGpuProgram(const uint8_t *data, uint64_t bytes, ProgramView &view,
     at += count * size;
     return true;
   };
-  const void *k, *l, *b, *c;
+  const void *k, *l, *b, *c, *r;
   if (!table(h->numKernels, sizeof(KernelEntry), "kernel", k) ||
       !table(h->numLaunches, sizeof(LaunchEntry), "launch", l) ||
       !table(h->numBindings, sizeof(BindingEntry), "binding", b) ||
-      !table(h->numConstants, sizeof(float), "constant", c))
+      !table(h->numConstants, sizeof(float), "constant", c) ||
+      !table(h->numRopes, sizeof(RopeEntry), "rope", r))
     return false;
   if (h->codeOffset < at || h->codeOffset > bytes ||
       h->codeBytes > bytes - h->codeOffset || h->codeBytes == 0)
@@ -48,7 +49,13 @@ bool parseGpuProgram(const uint8_t *data, uint64_t bytes, ProgramView &view,
   view = {h, static_cast<const KernelEntry *>(k),
           static_cast<const LaunchEntry *>(l),
           static_cast<const BindingEntry *>(b), static_cast<const float *>(c),
-          data + h->codeOffset};
+          static_cast<const RopeEntry *>(r), data + h->codeOffset};
+  for (uint32_t i = 0; i < h->numRopes; ++i) {
+    const RopeEntry &e = view.ropes[i];
+    if (e.freqDim == 0 || e.pairs == 0 || e.pairs > e.freqDim / 2 ||
+        !(e.theta > 0))
+      return fail("RoPE table " + std::to_string(i) + " is malformed");
+  }
   for (uint32_t i = 0; i < h->numKernels; ++i) {
     const KernelEntry &e = view.kernels[i];
     if (std::memchr(e.name, 0, sizeof e.name) == nullptr || e.name[0] == 0)

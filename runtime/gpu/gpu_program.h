@@ -10,6 +10,7 @@
 //   LaunchEntry[numLaunches]     in execution order
 //   BindingEntry[numBindings]    the buffer ranges of every launch
 //   float constants[numConstants]
+//   RopeEntry[numRopes]          the RoPE tables a session fills
 //   device code (codeBytes)
 #pragma once
 
@@ -31,8 +32,11 @@ enum class Space : uint32_t {
   Tokens = 3,    // the step's token ids (i32, max_batch)
   Params = 4,    // i32[8]: tokens, pos0, n_out, context rows
   Constants = 5, // the program's f32 constants
+  Tables = 6,    // model-wide tables: llama.cpp's GELU (65536 f16 results)
+  Rope = 7,      // per session: each RoPE's (cos, sin) per position and pair
 };
-inline constexpr uint32_t kNumSpaces = 6;
+inline constexpr uint32_t kNumSpaces = 8;
+inline constexpr uint64_t kGeluTableBytes = 65536 * 2;
 
 /// How many rows a launch covers along grid.y.
 enum class Rows : uint32_t { One = 0, Tokens = 1, Outputs = 2 };
@@ -41,7 +45,8 @@ struct ProgramHeader {
   char magic[8];
   uint32_t version;
   uint32_t codeKind;
-  uint32_t numKernels, numLaunches, numBindings, numConstants;
+  uint32_t numKernels, numLaunches, numBindings, numConstants, numRopes;
+  uint32_t reserved;
   uint32_t maxBatch;
   uint32_t workgroupSize; // threads per workgroup along x
   uint64_t codeOffset, codeBytes;
@@ -75,6 +80,26 @@ struct BindingEntry {
   uint64_t bytes, bytesPerCtx;
 };
 
+/// One RoPE's table: for every position p < n_ctx and pair j < pairs,
+/// (cos, sin) of p * theta^(-2j/freqDim), the angle by repeated f32
+/// multiplication and the host's sincosf, as llama.cpp computes them.
+struct RopeEntry {
+  float theta;
+  uint32_t freqDim;
+  uint32_t pairs;
+  uint32_t reserved;
+};
+
+/// Output rows one workgroup of a linear/geglu kernel computes (grid.x is
+/// rows / this, rounded up): float weights take 8 (tinyBLAS's eight lanes
+/// per row) or 2 (vec_dot's 32 lanes), quantized weights 1.
+inline int64_t matvecRowsPerGroup(bool floatWeights, int64_t rows,
+                                  int64_t cols) {
+  if (!floatWeights)
+    return 1;
+  return cols % 8 == 0 && rows % 4 == 0 ? 8 : 2;
+}
+
 /// A checked view of a program image.
 struct ProgramView {
   const ProgramHeader *header = nullptr;
@@ -82,6 +107,7 @@ struct ProgramView {
   const LaunchEntry *launches = nullptr;
   const BindingEntry *bindings = nullptr;
   const float *constants = nullptr;
+  const RopeEntry *ropes = nullptr;
   const uint8_t *code = nullptr;
 };
 

@@ -32,7 +32,7 @@ private:
   int64_t nCtx;
   uint64_t kvSize = 0;
   vk::Buffer *arena = nullptr, *kv = nullptr, *tokens = nullptr,
-             *params = nullptr;
+             *params = nullptr, *rope = nullptr;
   std::vector<std::vector<vk::Binding>> launchBindings;
 };
 
@@ -46,6 +46,8 @@ public:
         device->destroyBuffer(weights);
       if (constants)
         device->destroyBuffer(constants);
+      if (tables)
+        device->destroyBuffer(tables);
     }
   }
 
@@ -74,8 +76,13 @@ public:
       return false;
     constants = device->createBuffer(std::max<uint64_t>(h.numConstants * 4, 4),
                                      error);
-    return constants && device->upload(constants, 0, program.constants,
-                                       h.numConstants * 4, error);
+    if (!constants ||
+        !device->upload(constants, 0, program.constants, h.numConstants * 4,
+                        error))
+      return false;
+    tables = device->createBuffer(kGeluTableBytes, error);
+    return tables &&
+           device->upload(tables, 0, modelTables(), kGeluTableBytes, error);
   }
 
   std::string deviceName() const override {
@@ -93,12 +100,12 @@ public:
   ProgramView program;
   uint64_t weightsBytes;
   std::unique_ptr<vk::Device> device;
-  vk::Buffer *weights = nullptr, *constants = nullptr;
+  vk::Buffer *weights = nullptr, *constants = nullptr, *tables = nullptr;
   std::vector<vk::Pipeline *> pipelines;
 };
 
 VulkanSession::~VulkanSession() {
-  for (vk::Buffer *b : {arena, kv, tokens, params})
+  for (vk::Buffer *b : {arena, kv, tokens, params, rope})
     if (b)
       backend.device->destroyBuffer(b);
 }
@@ -118,8 +125,13 @@ bool VulkanSession::init(std::string &error) {
                   : nullptr;
   if (!params)
     return false;
-  vk::Buffer *buffers[kNumSpaces] = {backend.weights, arena, kv,
-                                     tokens,          params, backend.constants};
+  std::vector<float> ropeData = ropeTables(p, nCtx);
+  rope = d.createBuffer(std::max<uint64_t>(ropeData.size() * 4, 4), error);
+  if (!rope || !d.upload(rope, 0, ropeData.data(), ropeData.size() * 4, error))
+    return false;
+  vk::Buffer *buffers[kNumSpaces] = {
+      backend.weights, arena,  kv, tokens, params, backend.constants,
+      backend.tables,  rope};
   const uint64_t align = d.storageOffsetAlignment();
   const uint64_t maxRange = d.maxStorageRange();
   for (uint32_t i = 0; i < p.header->numLaunches; ++i) {

@@ -312,7 +312,8 @@ std::unique_ptr<Device> Device::open(int index, std::string &error) {
     d->GetPhysicalDeviceFeatures2(pd, &f);
     bool ok = props.apiVersion >= VK_API_VERSION_1_2 &&
               f11.storageBuffer16BitAccess && f12.storageBuffer8BitAccess &&
-              f12.shaderInt8 && f12.shaderFloat16 && f.features.shaderInt16;
+              f12.shaderInt8 && f12.shaderFloat16 && f.features.shaderInt16 &&
+              f.features.shaderFloat64;
     uint32_t families = 0;
     d->GetPhysicalDeviceQueueFamilyProperties(pd, &families, nullptr);
     std::vector<VkQueueFamilyProperties> qf(families);
@@ -331,7 +332,7 @@ std::unique_ptr<Device> Device::open(int index, std::string &error) {
   if (index < 0 || static_cast<size_t>(index) >= usable.size()) {
     error = "no Vulkan device " + std::to_string(index) + " (" +
             std::to_string(usable.size()) +
-            " usable with 8/16-bit storage, int8 and float16" +
+            " usable with 8/16-bit storage, int8, float16 and float64" +
             (rejected.empty() ? "" : "; lacking them:" + rejected) + ")";
     return nullptr;
   }
@@ -360,6 +361,7 @@ std::unique_ptr<Device> Device::open(int index, std::string &error) {
   e11.pNext = &e12;
   VkPhysicalDeviceFeatures2 enable{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
   enable.features.shaderInt16 = VK_TRUE;
+  enable.features.shaderFloat64 = VK_TRUE; // sums llama.cpp does in double
   enable.pNext = &e11;
   VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
   dci.pNext = &enable;

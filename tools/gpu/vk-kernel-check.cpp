@@ -15,6 +15,7 @@
 
 #include "frontends/gguf/GGUFFile.h"
 #include "runtime/formats/formats.h"
+#include "runtime/gpu/gpu_backend.h"
 #include "runtime/gpu/vulkan_device.h"
 #include "runtime/kernels/gelu.h"
 #include "runtime/kernels/kernels.h"
@@ -75,6 +76,17 @@ long field(const std::map<std::string, std::string> &f, const char *key) {
   auto it = f.find(key);
   return it == f.end() ? -1 : std::stol(it->second);
 }
+
+using LinearFn = void (*)(gemmac_rt *, float *, const float *, int64_t,
+                         const uint8_t *, int64_t, int64_t);
+using GegluFn = void (*)(gemmac_rt *, float *, const float *, int64_t,
+                        const uint8_t *, const uint8_t *, int64_t, int64_t);
+#define LINEAR_ENTRY(F) {#F, gmk_linear_##F},
+#define GEGLU_ENTRY(F) {#F, gmk_geglu_##F},
+const std::map<std::string, LinearFn> cpuLinear = {
+    GEMMAC_FOR_EACH_FORMAT(LINEAR_ENTRY)};
+const std::map<std::string, GegluFn> cpuGeglu = {
+    GEMMAC_FOR_EACH_FORMAT(GEGLU_ENTRY)};
 
 struct Checker {
   vk::Device &dev;
@@ -139,7 +151,7 @@ struct Checker {
   /// Compares with the reference; `scale[i]` bounds the rounding of entry i.
   void compare(const std::string &kernel, const std::vector<float> &got,
                const std::vector<double> &want,
-               const std::vector<double> &scale) {
+               const std::vector<double> &scale, bool exact = false) {
     double worst = 0;
     size_t at = 0;
     for (size_t i = 0; i < got.size(); ++i) {
@@ -150,13 +162,14 @@ struct Checker {
       }
     }
     ++checked;
-    // f32 arithmetic in another order than the reference: a few ulps of the
-    // sum of magnitudes.
-    bool ok = worst <= 1e-5;
+    // Exact kernels: the reference's bits. Others: f32 arithmetic in another
+    // order than the reference, a few ulps of the sum of magnitudes.
+    bool ok = exact ? worst == 0 : worst <= 1e-5;
     if (!ok)
       ++failed;
-    llvm::outs() << llvm::format("%-4s %-44s max error %.2e of magnitude",
-                                 ok ? "ok" : "FAIL", kernel.c_str(), worst);
+    llvm::outs() << llvm::format("%-4s %-44s max error %.2e of magnitude%s",
+                                 ok ? "ok" : "FAIL", kernel.c_str(), worst,
+                                 exact ? " (must be exact)" : "");
     if (!ok)
       llvm::outs() << llvm::format(" (entry %zu: %g, want %g)", at, got[at],
                                    want[at]);
@@ -170,9 +183,10 @@ struct Checker {
 
   /// Compares with a CPU runtime kernel's output; `scale` bounds rounding.
   void compareWith(const std::string &kernel, const std::vector<float> &got,
-                   const std::vector<float> &want, double scale) {
+                   const std::vector<float> &want, double scale,
+                   bool exact = true) {
     std::vector<double> w(want.begin(), want.end());
-    compare(kernel, got, w, std::vector<double>(got.size(), scale));
+    compare(kernel, got, w, std::vector<double>(got.size(), scale), exact);
   }
 
   static double maxAbs(const std::vector<float> &v) {
@@ -184,16 +198,25 @@ struct Checker {
 
   void rope(const std::string &kernel) {
     auto f = nameFields(kernel, "rope_");
-    const long heads = field(f, "h"), dim = field(f, "d");
-    const float theta = floatFromHex(f["t"]);
+    const long heads = field(f, "h"), dim = field(f, "d"),
+               freqDim = field(f, "f"), pairs = field(f, "p");
+    const float theta = 10000.0f; // the table carries it, not the kernel
     std::vector<float> x = randomVector(kTokens * heads * dim);
+    gpu::RopeEntry entry{theta, uint32_t(freqDim), uint32_t(pairs), 0};
+    gpu::ProgramHeader header{};
+    header.numRopes = 1;
+    gpu::ProgramView view;
+    view.header = &header;
+    view.ropes = &entry;
+    std::vector<float> table = gpu::ropeTables(view, kPos0 + kTokens);
     std::vector<float> y = run(kernel,
                                {upload(x.data(), x.size() * 4),
-                                upload(nullptr, x.size() * 4), params()},
+                                upload(nullptr, x.size() * 4), params(),
+                                upload(table.data(), table.size() * 4)},
                                heads, x.size(), 1);
     std::vector<float> want(x.size());
     gmk_rope(&rt, want.data(), x.data(), kTokens, heads, dim, kPos0, theta,
-             field(f, "f"), field(f, "p"));
+             freqDim, pairs);
     compareWith(kernel, y, want, 2 * maxAbs(x));
   }
 
@@ -218,16 +241,17 @@ struct Checker {
     std::vector<float> x = randomVector(kTokens * width);
     for (float &v : x)
       v *= 4; // both tails and the middle
-    std::vector<float> y = run(kernel,
-                               {upload(x.data(), x.size() * 4),
-                                upload(nullptr, x.size() * 4)},
-                               (width + 63) / 64, x.size());
+    std::vector<vk::Buffer *> buffers = {upload(x.data(), x.size() * 4),
+                                         upload(nullptr, x.size() * 4)};
+    if (tanhForm)
+      buffers.push_back(upload(rt::geluTanhTable(), gpu::kGeluTableBytes));
+    std::vector<float> y =
+        run(kernel, buffers, (width + 63) / 64, x.size(), 1);
     std::vector<float> want(x.size());
     (tanhForm ? gmk_gelu_tanh : gmk_gelu_erf)(&rt, want.data(), x.data(),
                                               x.size());
-    // Both round through f16 tables: identical inputs give identical f16
-    // results up to the last bit of tanh before rounding.
-    compareWith(kernel, y, want, maxAbs(want) * 0x1p-10 / 1e-5);
+    // tanh: the same table, exact. erf: our erf against glibc's erff.
+    compareWith(kernel, y, want, maxAbs(want), tanhForm);
   }
 
   void attention(const std::string &kernel) {
@@ -272,62 +296,61 @@ struct Checker {
     compareWith(kernel, got, want, 1.0);
   }
 
-  void linear(const gguf::TensorInfo &t, const std::string &kernel) {
-    const int64_t rows = t.ne[1], cols = t.ne[0];
-    std::vector<float> w = dequantize(t);
+  /// linear and geglu against the CPU runtime's kernels (llama.cpp's
+  /// arithmetic): identical bits required where the GPU reproduces it
+  /// (`exact`), else within 1e-5 of the sum of product magnitudes.
+  void matvec(const gguf::TensorInfo &w0, const gguf::TensorInfo *w1,
+              const std::string &kernel, const std::string &format,
+              bool exact) {
+    const int64_t rows = w0.ne[1], cols = w0.ne[0];
     std::vector<float> x = randomVector(kTokens * cols);
-    std::vector<float> y = run(kernel,
-                               {upload(t.data, t.nbytes),
-                                upload(x.data(), x.size() * 4),
-                                upload(nullptr, kTokens * rows * 4)},
-                               rows, kTokens * rows);
-    std::vector<double> want(y.size()), mag(y.size());
+    std::vector<vk::Buffer *> buffers = {upload(w0.data, w0.nbytes)};
+    if (w1)
+      buffers.push_back(upload(w1->data, w1->nbytes));
+    buffers.push_back(upload(x.data(), x.size() * 4));
+    buffers.push_back(upload(nullptr, kTokens * rows * 4));
+    if (w1)
+      buffers.push_back(upload(rt::geluTanhTable(), gpu::kGeluTableBytes));
+    const bool floats = format == "f32" || format == "f16" || format == "bf16";
+    const int64_t perGroup = gpu::matvecRowsPerGroup(floats, rows, cols);
+    std::vector<float> y =
+        run(kernel, buffers, (rows + perGroup - 1) / perGroup,
+            kTokens * rows, w1 ? 3 : 2);
+    // Magnitudes of the products bound float reordering; without `exact`
+    // the reference is ggml's dequantization and double dot products.
+    std::vector<float> d0 = dequantize(w0), d1 = w1 ? dequantize(*w1) : d0;
+    std::vector<double> mag(y.size()), wantD(y.size());
     for (int64_t tk = 0; tk < kTokens; ++tk)
       for (int64_t r = 0; r < rows; ++r) {
-        double s = 0, m = 0;
+        double m0 = 0, m1 = 0, s0 = 0, s1 = 0;
         for (int64_t c = 0; c < cols; ++c) {
-          double p = double(w[r * cols + c]) * x[tk * cols + c];
-          s += p;
-          m += std::fabs(p);
+          double p0 = double(d0[r * cols + c]) * x[tk * cols + c];
+          double p1 = double(d1[r * cols + c]) * x[tk * cols + c];
+          s0 += p0;
+          s1 += p1;
+          m0 += std::fabs(p0);
+          m1 += std::fabs(p1);
         }
-        want[tk * rows + r] = s;
-        mag[tk * rows + r] = m;
+        wantD[tk * rows + r] =
+            w1 ? rt::gegluLookup(rt::geluTanhTable(), static_cast<float>(s0),
+                                 static_cast<float>(s1))
+               : s0;
+        // geglu: gelu's slope is at most ~1.13 and one f16 step of the
+        // table (2^-10 relative) may separate two near-equal gate sums.
+        mag[tk * rows + r] =
+            w1 ? (m0 + 0.2) * m1 * (1.2 + 0x1p-10 / 1e-5) + 1.2 * m0 * m1 : m0;
       }
-    compare(kernel, y, want, mag);
-  }
-
-  void geglu(const gguf::TensorInfo &gate, const gguf::TensorInfo &up,
-             const std::string &kernel) {
-    const int64_t rows = gate.ne[1], cols = gate.ne[0];
-    std::vector<float> wg = dequantize(gate), wu = dequantize(up);
-    std::vector<float> x = randomVector(kTokens * cols);
-    std::vector<float> y = run(kernel,
-                               {upload(gate.data, gate.nbytes),
-                                upload(up.data, up.nbytes),
-                                upload(x.data(), x.size() * 4),
-                                upload(nullptr, kTokens * rows * 4)},
-                               rows, kTokens * rows);
-    std::vector<double> want(y.size()), mag(y.size());
-    for (int64_t tk = 0; tk < kTokens; ++tk)
-      for (int64_t r = 0; r < rows; ++r) {
-        double g = 0, u = 0, mg = 0, mu = 0;
-        for (int64_t c = 0; c < cols; ++c) {
-          double xv = x[tk * cols + c];
-          g += wg[r * cols + c] * xv;
-          u += wu[r * cols + c] * xv;
-          mg += std::fabs(wg[r * cols + c] * xv);
-          mu += std::fabs(wu[r * cols + c] * xv);
-        }
-        // llama.cpp's GELU: an f16 table indexed by f16(g).
-        want[tk * rows + r] =
-            rt::gegluLookup(rt::geluTanhTable(), static_cast<float>(g), u);
-        // gelu's slope is at most ~1.13; |gelu(g)| <= |g| + 0.2. A g one ulp
-        // from an f16 rounding boundary may land on either side: allow one
-        // f16 step of gelu(g) (2^-10 relative) too.
-        mag[tk * rows + r] = (std::fabs(g) + 0.2) * mu + 1.2 * mg * std::fabs(u) +
-                             (std::fabs(g) + 0.2) * std::fabs(u) * 0x1p-10 / 1e-5;
-      }
-    compare(kernel, y, want, mag);
+    if (exact) {
+      std::vector<float> want(y.size());
+      if (w1)
+        cpuGeglu.at(format)(&rt, want.data(), x.data(), kTokens, w0.data,
+                            w1->data, rows, cols);
+      else
+        cpuLinear.at(format)(&rt, want.data(), x.data(), kTokens, w0.data,
+                             rows, cols);
+      wantD.assign(want.begin(), want.end());
+    }
+    compare(kernel, y, wantD, mag, exact);
   }
 
   void embed(const gguf::TensorInfo &t, const std::string &kernel,
@@ -394,8 +417,11 @@ int main(int argc, char **argv) {
     std::string type = fmt::typeName(static_cast<fmt::Type>(t.type));
     std::string shape = std::to_string(t.ne[1]) + "x" + std::to_string(t.ne[0]);
     std::string lin = "linear_" + type + "_" + shape;
+    // Float weights reproduce llama.cpp exactly; quantized ones do not yet
+    // quantize activations.
+    const bool exact = type == "f32" || type == "f16" || type == "bf16";
     if (check.entries.count(lin) && done.insert(lin).second)
-      check.linear(t, lin);
+      check.matvec(t, nullptr, lin, type, exact);
     // geglu kernels: a layer's gate with its up projection.
     llvm::StringRef name(t.name);
     if (name.ends_with(".ffn_gate.weight")) {
@@ -404,7 +430,7 @@ int main(int argc, char **argv) {
       std::string gg = "geglu_" + type + "_" + shape;
       if (up && up->type == t.type && check.entries.count(gg) &&
           done.insert(gg).second)
-        check.geglu(t, *up, gg);
+        check.matvec(t, up, gg, type, exact);
     }
     // embed kernels carry their scale's bits in the name.
     std::string prefix = "embed_" + type + "_" + shape + "_s";

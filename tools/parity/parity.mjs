@@ -68,6 +68,20 @@ while (tokens.length < nTokens) {
 }
 const list = tokens.join(",");
 
+// A GPU program on a machine without the device: skipped (CTest: 77).
+if (target !== "cpu") {
+    try {
+        execFileSync(program, ["eval", "--tokens", "2"], {stdio: "pipe"});
+    } catch (e) {
+        const why = String(e.stderr);
+        if (/no Vulkan device|Vulkan loader|CUDA driver not found|no CUDA device/.test(why)) {
+            console.log(`SKIP: ${why.trim()}`);
+            process.exit(77);
+        }
+        throw e;
+    }
+}
+
 const ours = path.join(work, "ours.bin"), oursSteps = path.join(work, "ours-steps.bin");
 const ref = path.join(work, "llama.bin");
 run(program, ["eval", "--tokens", list, "--logits", ours]);

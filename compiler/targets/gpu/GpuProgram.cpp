@@ -60,6 +60,7 @@ public:
   std::vector<g::LaunchEntry> launches;
   std::vector<g::BindingEntry> bindings;
   std::vector<float> constants;
+  std::vector<g::RopeEntry> ropes;
   int64_t arenaBytes = 0;
   KVPlanSize kvSize;
   int64_t logitsOffset = 0, logitsWidth = 0;
@@ -90,6 +91,11 @@ private:
   g::BindingEntry params() {
     return space(g::Space::Params, gpukernels::kNumParams * 4);
   }
+  g::BindingEntry geluTable() {
+    return space(g::Space::Tables, g::kGeluTableBytes);
+  }
+  /// The (cos, sin) table of a RoPE, shared by the ops with its constants.
+  g::BindingEntry ropeTable(RopeOp r);
   /// The K and V ranges of cache `id`.
   llvm::Expected<std::pair<g::BindingEntry, g::BindingEntry>>
   cache(Operation *op, int64_t id);
@@ -107,6 +113,26 @@ private:
   llvm::StringMap<uint32_t> kernelIndex;
   Value returned;
 };
+
+g::BindingEntry Planner::ropeTable(RopeOp r) {
+  RopeAttr rope = r.getRope();
+  g::RopeEntry want{static_cast<float>(rope.getThetaValue()),
+                    static_cast<uint32_t>(rope.getFreqDim()),
+                    static_cast<uint32_t>(rope.getRotatedPairs()), 0};
+  auto binding = [](uint64_t before, uint32_t pairs) {
+    return g::BindingEntry{static_cast<uint32_t>(g::Space::Rope), 0, 0, before,
+                           0, uint64_t(pairs) * 8};
+  };
+  uint64_t before = 0; // bytes per context token of the tables before it
+  for (const g::RopeEntry &e : ropes) {
+    if (e.theta == want.theta && e.freqDim == want.freqDim &&
+        e.pairs == want.pairs)
+      return binding(before, e.pairs);
+    before += uint64_t(e.pairs) * 8;
+  }
+  ropes.push_back(want);
+  return binding(before, want.pairs);
+}
 
 Value Planner::allocate(Value result, g::Rows rows) {
   int64_t bytes = (widthOf(result) * 4 + kSlotAlign - 1) / kSlotAlign * kSlotAlign;
@@ -186,19 +212,25 @@ llvm::Error Planner::planOp(Operation *op) {
       .Case<LinearOp>([&](LinearOp l) {
         allocate(l.getResult(), rowsOf(l.getInput()));
         args = {weight(l.getWeight()), act(l.getInput()), act(l.getResult())};
-        gridX = static_cast<uint32_t>(l.getWeight().getType().getRows());
+        WeightType t = l.getWeight().getType();
+        gridX = ceilDiv(t.getRows(),
+                        g::matvecRowsPerGroup(isFloatFormat(t.getFormat()),
+                                              t.getRows(), t.getCols()));
         rows = rowsOf(l.getInput());
       })
       .Case<GeGLUOp>([&](GeGLUOp gg) {
         allocate(gg.getResult(), rowsOf(gg.getInput()));
         args = {weight(gg.getGate()), weight(gg.getUp()), act(gg.getInput()),
-                act(gg.getResult())};
-        gridX = static_cast<uint32_t>(gg.getGate().getType().getRows());
+                act(gg.getResult()), geluTable()};
+        WeightType t = gg.getGate().getType();
+        gridX = ceilDiv(t.getRows(),
+                        g::matvecRowsPerGroup(isFloatFormat(t.getFormat()),
+                                              t.getRows(), t.getCols()));
         rows = rowsOf(gg.getInput());
       })
       .Case<RopeOp>([&](RopeOp r) {
         allocate(r.getResult(), rowsOf(r.getInput()));
-        args = {act(r.getInput()), act(r.getResult()), params()};
+        args = {act(r.getInput()), act(r.getResult()), params(), ropeTable(r)};
         gridX = static_cast<uint32_t>(r.getNumHeads());
         rows = rowsOf(r.getInput());
       })
@@ -230,6 +262,9 @@ llvm::Error Planner::planOp(Operation *op) {
       .Case<ScaleOp, GeluOp, SoftcapOp>([&](auto e) {
         allocate(e.getResult(), rowsOf(e.getInput()));
         args = {act(e.getInput()), act(e.getResult())};
+        if constexpr (std::is_same_v<decltype(e), GeluOp>)
+          if (e.getApproximation() == GeluApprox::tanh)
+            args.push_back(geluTable());
         columns(widthOf(e.getResult()), rowsOf(e.getInput()));
       })
       .Case<ScaleByWeightOp>([&](ScaleByWeightOp s) {
@@ -358,6 +393,7 @@ buildGpuProgram(ModuleOp module, llvm::ArrayRef<uint8_t> code, bool ptx) {
   h.numLaunches = p.launches.size();
   h.numBindings = p.bindings.size();
   h.numConstants = p.constants.size();
+  h.numRopes = p.ropes.size();
   h.maxBatch = kBatch;
   h.workgroupSize = kWG;
   h.arenaBytes = p.arenaBytes;
@@ -368,7 +404,8 @@ buildGpuProgram(ModuleOp module, llvm::ArrayRef<uint8_t> code, bool ptx) {
   uint64_t tables = sizeof h + p.kernelTable.size() * sizeof(g::KernelEntry) +
                     p.launches.size() * sizeof(g::LaunchEntry) +
                     p.bindings.size() * sizeof(g::BindingEntry) +
-                    p.constants.size() * sizeof(float);
+                    p.constants.size() * sizeof(float) +
+                    p.ropes.size() * sizeof(g::RopeEntry);
   h.codeOffset = (tables + 15) / 16 * 16;
   h.codeBytes = code.size() + (ptx ? 1 : 0); // PTX keeps its terminating NUL
 
@@ -379,6 +416,7 @@ buildGpuProgram(ModuleOp module, llvm::ArrayRef<uint8_t> code, bool ptx) {
   append(image, p.launches.data(), p.launches.size());
   append(image, p.bindings.data(), p.bindings.size());
   append(image, p.constants.data(), p.constants.size());
+  append(image, p.ropes.data(), p.ropes.size());
   image.resize(h.codeOffset, 0);
   image.insert(image.end(), code.begin(), code.end());
   if (ptx)
@@ -398,8 +436,9 @@ void printGpuProgram(llvm::ArrayRef<uint8_t> image, llvm::raw_ostream &os) {
     return;
   }
   const g::ProgramHeader &h = *v.header;
-  static const char *spaces[] = {"weights", "arena", "kv", "tokens", "params",
-                                 "constants"};
+  static const char *spaces[] = {"weights", "arena",     "kv",
+                                 "tokens",  "params",    "constants",
+                                 "tables",  "rope"};
   static const char *rows[] = {"1", "tokens", "n_out"};
   os << llvm::format("gpu program: %s, %u kernels, %u launches, arena %llu "
                      "bytes, kv %llu + %llu x n_ctx bytes, logits at arena "

@@ -198,7 +198,8 @@ llvm::Expected<std::vector<uint32_t>> emitSPIRV(ModuleOp module) {
   auto triple = spirv::VerCapExtAttr::get(
       spirv::Version::V_1_3,
       {Capability::Shader, Capability::Int8, Capability::Int16,
-       Capability::Float16, Capability::StorageBuffer8BitAccess,
+       Capability::Float16, Capability::Float64,
+       Capability::StorageBuffer8BitAccess,
        Capability::StorageBuffer16BitAccess},
       {Extension::SPV_KHR_8bit_storage, Extension::SPV_KHR_16bit_storage,
        Extension::SPV_KHR_storage_buffer_storage_class},
@@ -231,6 +232,14 @@ llvm::Expected<std::vector<uint32_t>> emitSPIRV(ModuleOp module) {
   holder->walk([&](spirv::ModuleOp m) { spirvModule = m; });
   if (!spirvModule)
     return llvm::createStringError("the SPIR-V conversion produced no module");
+  // Every float operation exactly as written: without NoContraction a driver
+  // may fuse a multiply into an add or reassociate (Mesa does), and the
+  // kernels reproduce llama.cpp's arithmetic operation by operation.
+  spirvModule.walk([&](Operation *op) {
+    if (isa<spirv::FAddOp, spirv::FSubOp, spirv::FMulOp, spirv::FDivOp,
+            spirv::FNegateOp, spirv::FRemOp, spirv::FModOp>(op))
+      op->setAttr("no_contraction", UnitAttr::get(ctx));
+  });
   SmallVector<uint32_t> words;
   if (failed(spirv::serialize(spirvModule, words)))
     return llvm::createStringError("serializing the SPIR-V module failed");
