@@ -111,6 +111,12 @@ public:
     return arith::IndexCastOp::create(b, b.getIndexType(), i);
   }
   Value sitofp(Value i) { return arith::SIToFPOp::create(b, b.getF32Type(), i); }
+  Value fptosi(Value f) {
+    return arith::FPToSIOp::create(b, b.getI32Type(), f);
+  }
+  Value iadd(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
+  Value imul(Value x, Value y) { return arith::MulIOp::create(b, x, y); }
+  Value imul(Value x, int64_t y) { return imul(x, i32(y)); }
   Value uitofp(Value i) { return arith::UIToFPOp::create(b, b.getF32Type(), i); }
   Value bitcastF32(Value i) {
     return arith::BitcastOp::create(b, b.getF32Type(), i);
@@ -631,6 +637,303 @@ static std::string formatName(WeightFormat f) {
   return stringifyWeightFormat(f).str();
 }
 
+namespace {
+/// One row of a quantized weight against one token's int8 activation blocks,
+/// with exactly the operations of runtime/kernels/dot_reference.h (llama.cpp's
+/// AVX2 kernels): integer block sums, then f32 chains per lane in block
+/// order and the AVX2 horizontal sum. One thread computes one output.
+struct QuantDot {
+  Emitter &e;
+  WeightFormat format;
+  Value w, qs, aux; // weight bytes, activation quants (i8), side values
+  int64_t rows, cols;
+  Value row, t;
+
+  int64_t be() const { return formatBlockElems(format); }
+  int64_t bb() const { return formatBlockBytes(format); }
+  int64_t nb() const { return cols / be(); }
+  ActQuant aq() const { return activationQuant(format); }
+
+  Value i32(int64_t v) { return e.i32(v); }
+  Value blockBase(Value b) {
+    return e.mul(e.add(e.mul(row, nb()), b), bb());
+  }
+  /// Activation quant `el` (an index offset) of block b, as i32.
+  Value act(Value b, Value el) {
+    return e.s8(qs, e.add(e.add(e.mul(t, cols), e.mul(b, be())), el));
+  }
+  Value act(Value b, int64_t el) { return act(b, e.idx(el)); }
+  Value auxAt(Value b, int64_t k) {
+    int64_t per = actAuxPerBlock(aq());
+    int64_t blocks = cols / actBlockElems(aq());
+    return e.load(aux, e.add(e.mul(e.add(e.mul(t, blocks), b), per), k));
+  }
+  Value byteAt(Value base, int64_t off) { return e.u8(w, e.add(base, off)); }
+  Value byteAt(Value base, Value off) { return e.u8(w, e.add(base, off)); }
+  Value nibble(Value byte, bool high) {
+    return high ? e.shr(byte, 4) : e.band(byte, 15);
+  }
+
+  static Value hsum8(Emitter &e, ArrayRef<Value> v) {
+    return e.fadd(e.fadd(e.fadd(v[0], v[4]), e.fadd(v[2], v[6])),
+                  e.fadd(e.fadd(v[1], v[5]), e.fadd(v[3], v[7])));
+  }
+
+  /// The signed (Q8_0/Q4_0/Q5_0) or unsigned (Q4_1/Q5_1) quants of a 32-block.
+  SmallVector<Value> quants32(Value base) {
+    SmallVector<Value> q(32);
+    Value qh;
+    int64_t qsOff = 2;
+    switch (format) {
+    case WeightFormat::q8_0:
+      for (int j = 0; j < 32; ++j)
+        q[j] = e.s8(w, e.add(base, 2 + j));
+      return q;
+    case WeightFormat::q4_1: qsOff = 4; break;
+    case WeightFormat::q5_0: qh = e.u32At(w, e.add(base, 2)); qsOff = 6; break;
+    case WeightFormat::q5_1: qh = e.u32At(w, e.add(base, 4)); qsOff = 8; break;
+    default: break;
+    }
+    for (int j = 0; j < 16; ++j) {
+      Value byte = byteAt(base, qsOff + j);
+      q[j] = nibble(byte, false);
+      q[j + 16] = nibble(byte, true);
+      if (qh) {
+        q[j] = e.bor(q[j], e.shl(e.band(e.shr(qh, j), 1), 4));
+        q[j + 16] = e.bor(q[j + 16], e.shl(e.band(e.shr(qh, j + 16), 1), 4));
+      }
+    }
+    int64_t bias = format == WeightFormat::q4_0 ? 8
+                   : format == WeightFormat::q5_0 ? 16 : 0;
+    if (bias)
+      for (Value &v : q)
+        v = e.sub(v, i32(bias));
+    return q;
+  }
+
+  /// 6-bit scale and min of sub-block j (a Value in 0..7) of a K block.
+  std::pair<Value, Value> scaleMin(Value base, Value j) {
+    Value sBase = e.add(base, 4);
+    Value low = e.ult(j, e.idx(4));
+    Value a = byteAt(sBase, e.sel(low, j, e.add(j, 4)));
+    Value bq = byteAt(sBase, e.sel(low, e.add(j, 4), e.sub(j, e.idx(4))));
+    Value c = byteAt(sBase, j);
+    Value sc = e.sel(low, e.band(a, 63), e.bor(e.band(a, 15), e.shl(e.shr(bq, 6), 4)));
+    Value mn = e.sel(low, e.band(bq, 63), e.bor(e.shr(a, 4), e.shl(e.shr(c, 6), 4)));
+    return {sc, mn};
+  }
+  /// Unsigned quant l (constant 0..31) of sub-block s of a Q4_K/Q5_K block.
+  Value quantK(Value base, Value s, int64_t l) {
+    bool five = format == WeightFormat::q5_k;
+    Value chunk = e.div(s, 2), upper = e.rem(s, 2);
+    Value byte = byteAt(e.add(base, five ? 48 : 16), e.add(e.mul(chunk, 32), l));
+    Value q = e.band(e.shr(byte, e.toI32(e.mul(upper, 4))), 15);
+    if (five) {
+      Value hb = e.band(e.shr(byteAt(base, 16 + l), e.toI32(s)), 1);
+      q = e.bor(q, e.shl(hb, 4));
+    }
+    return q;
+  }
+  /// Unsigned 6-bit quant l (constant 0..31) of chunk c (0..7) of Q6_K.
+  Value quant6(Value base, Value c, int64_t l) {
+    Value n = e.div(c, 4), qd = e.rem(c, 4);
+    Value qlb = byteAt(base, e.add(e.add(e.mul(n, 64), l), e.mul(e.rem(qd, 2), 32)));
+    Value lo = e.band(e.shr(qlb, e.toI32(e.mul(e.div(qd, 2), 4))), 15);
+    Value qhb = byteAt(base, e.add(e.add(e.mul(n, 32), l), 128));
+    Value hi = e.band(e.shr(qhb, e.toI32(e.mul(qd, 2))), 3);
+    return e.bor(lo, e.shl(hi, 4));
+  }
+  Value bsum(Value b, int64_t g) { return e.fptosi(auxAt(b, 1 + g)); }
+
+  Value dot() {
+    switch (format) {
+    case WeightFormat::q8_0:
+    case WeightFormat::q5_0:
+      return lanes32(false);
+    case WeightFormat::q4_0:
+      return rows % 8 == 0 ? chainQ4_0() : lanes32(false);
+    case WeightFormat::q4_1:
+    case WeightFormat::q5_1:
+      return lanes32(true);
+    case WeightFormat::q4_k:
+      return rows % 8 == 0 ? gemmQ4_K() : lanesK();
+    case WeightFormat::q5_k:
+      return lanesK();
+    case WeightFormat::q6_k:
+      return lanesQ6_K();
+    default:
+      llvm_unreachable("float formats take floatMatvecBody");
+    }
+  }
+
+  /// dotLanes / dotLanesAffine.
+  Value lanes32(bool affine) {
+    SmallVector<Value> init(affine ? 9 : 8, e.f32(0.0f));
+    SmallVector<Value> acc = e.loop(
+        e.idx(0), e.idx(nb()), e.idx(1), init,
+        [&](Value b, ValueRange v) -> SmallVector<Value> {
+          Value base = blockBase(b);
+          SmallVector<Value> next(v.begin(), v.end());
+          if (affine)
+            next[8] = e.fadd(v[8], e.fmul(e.f16At(w, e.add(base, 2)), auxAt(b, 1)));
+          SmallVector<Value> q = quants32(base);
+          Value d = e.fmul(e.f16At(w, base), auxAt(b, 0));
+          for (int l = 0; l < 8; ++l) {
+            Value isum = i32(0);
+            for (int j = 4 * l; j < 4 * l + 4; ++j)
+              isum = e.iadd(isum, e.imul(q[j], act(b, j)));
+            next[l] = e.fma(d, e.sitofp(isum), v[l]);
+          }
+          return next;
+        });
+    Value sum = hsum8(e, ArrayRef<Value>(acc).take_front(8));
+    return affine ? e.fadd(sum, acc[8]) : sum;
+  }
+
+  /// dotQ4_0Chain: one chain, one fused step per block.
+  Value chainQ4_0() {
+    return e.loop(e.idx(0), e.idx(nb()), e.idx(1), {e.f32(0.0f)},
+                  [&](Value b, ValueRange v) -> SmallVector<Value> {
+                    Value base = blockBase(b);
+                    SmallVector<Value> q = quants32(base);
+                    Value isum = i32(0);
+                    for (int j = 0; j < 32; ++j)
+                      isum = e.iadd(isum, e.imul(q[j], act(b, j)));
+                    Value d = e.fmul(e.f16At(w, base), auxAt(b, 0));
+                    return {e.fma(e.sitofp(isum), d, v[0])};
+                  })[0];
+  }
+
+  /// Integer dot of sub-block s (a Value) with the activation quants.
+  Value subDotK(Value base, Value b, Value s) {
+    Value d = i32(0);
+    for (int l = 0; l < 32; ++l)
+      d = e.iadd(d, e.imul(quantK(base, s, l),
+                           act(b, e.add(e.mul(s, 32), l))));
+    return d;
+  }
+
+  /// dotQ4_KGemm: pairs of sub-blocks per fused step; minimums apart.
+  Value gemmQ4_K() {
+    SmallVector<Value> r = e.loop(
+        e.idx(0), e.idx(nb()), e.idx(1), {e.f32(0.0f), e.f32(0.0f)},
+        [&](Value b, ValueRange v) -> SmallVector<Value> {
+          Value base = blockBase(b);
+          Value ad = auxAt(b, 0);
+          Value D = e.fmul(e.f16At(w, base), ad);
+          Value Dm = e.fmul(e.f16At(w, e.add(base, 2)), ad);
+          Value acc = v[0], accm = v[1];
+          for (int sb = 0; sb < 4; ++sb) {
+            Value s0 = e.idx(2 * sb), s1 = e.idx(2 * sb + 1);
+            auto [sc0, mn0] = scaleMin(base, s0);
+            auto [sc1, mn1] = scaleMin(base, s1);
+            Value S = e.iadd(e.imul(sc0, subDotK(base, b, s0)),
+                             e.imul(sc1, subDotK(base, b, s1)));
+            Value bs0 = e.iadd(bsum(b, 4 * sb), bsum(b, 4 * sb + 1));
+            Value bs1 = e.iadd(bsum(b, 4 * sb + 2), bsum(b, 4 * sb + 3));
+            Value M = e.iadd(e.imul(bs0, mn0), e.imul(bs1, mn1));
+            acc = e.fma(e.sitofp(S), D, acc);
+            accm = e.fma(e.sitofp(M), Dm, accm);
+          }
+          return {acc, accm};
+        });
+    return e.fsub(r[0], r[1]);
+  }
+
+  /// dotK: eight lanes weighted by sub-block scales; Q4_K's minimums in four
+  /// lanes, Q5_K's in one fused chain.
+  Value lanesK() {
+    bool five = format == WeightFormat::q5_k;
+    // acc[0..7], then am[0..3] (Q4_K) or summs (Q5_K).
+    SmallVector<Value> init(five ? 9 : 12, e.f32(0.0f));
+    SmallVector<Value> r = e.loop(
+        e.idx(0), e.idx(nb()), e.idx(1), init,
+        [&](Value b, ValueRange v) -> SmallVector<Value> {
+          Value base = blockBase(b);
+          Value ad = auxAt(b, 0);
+          Value d = e.fmul(ad, e.f16At(w, base));
+          Value dmin = arith::NegFOp::create(
+              e.b, e.fmul(ad, e.f16At(w, e.add(base, 2))));
+          SmallVector<Value> next(v.begin(), v.end());
+          Value P[4];
+          for (int k = 0; k < 4; ++k) {
+            Value bs0 = e.iadd(bsum(b, 4 * k), bsum(b, 4 * k + 1));
+            Value bs1 = e.iadd(bsum(b, 4 * k + 2), bsum(b, 4 * k + 3));
+            Value mn0 = scaleMin(base, e.idx(2 * k)).second;
+            Value mn1 = scaleMin(base, e.idx(2 * k + 1)).second;
+            P[k] = e.iadd(e.imul(mn0, bs0), e.imul(mn1, bs1));
+          }
+          if (five) {
+            Value all = e.iadd(e.iadd(e.iadd(P[0], P[1]), P[2]), P[3]);
+            next[8] = e.fma(e.sitofp(all), dmin, v[8]);
+          } else {
+            for (int k = 0; k < 4; ++k)
+              next[8 + k] = e.fma(dmin, e.sitofp(P[k]), v[8 + k]);
+          }
+          // L[lane] = sum over sub-blocks of scale * (4-element part).
+          SmallVector<Value> L = e.loop(
+              e.idx(0), e.idx(8), e.idx(1), SmallVector<Value>(8, i32(0)),
+              [&](Value sIdx, ValueRange lv) -> SmallVector<Value> {
+                Value sc = scaleMin(base, sIdx).first;
+                SmallVector<Value> out;
+                for (int l = 0; l < 8; ++l) {
+                  Value part = i32(0);
+                  for (int j = 4 * l; j < 4 * l + 4; ++j)
+                    part = e.iadd(part,
+                                  e.imul(quantK(base, sIdx, j),
+                                         act(b, e.add(e.mul(sIdx, 32), j))));
+                  out.push_back(e.iadd(lv[l], e.imul(sc, part)));
+                }
+                return out;
+              });
+          for (int l = 0; l < 8; ++l)
+            next[l] = e.fma(d, e.sitofp(L[l]), v[l]);
+          return next;
+        });
+    Value sum = hsum8(e, ArrayRef<Value>(r).take_front(8));
+    if (five)
+      return e.fadd(sum, r[8]);
+    return e.fadd(sum, e.fadd(e.fadd(r[8], r[10]), e.fadd(r[9], r[11])));
+  }
+
+  /// dotQ6_K: eight lanes; the -32 through the activation sums.
+  Value lanesQ6_K() {
+    SmallVector<Value> acc = e.loop(
+        e.idx(0), e.idx(nb()), e.idx(1), SmallVector<Value>(8, e.f32(0.0f)),
+        [&](Value b, ValueRange v) -> SmallVector<Value> {
+          Value base = blockBase(b);
+          auto scale = [&](Value i) {
+            return e.s8(w, e.add(e.add(base, 192), i));
+          };
+          Value d = e.fmul(auxAt(b, 0), e.f16At(w, e.add(base, 208)));
+          SmallVector<Value> L = e.loop(
+              e.idx(0), e.idx(8), e.idx(1), SmallVector<Value>(8, i32(0)),
+              [&](Value c, ValueRange lv) -> SmallVector<Value> {
+                SmallVector<Value> out;
+                for (int l = 0; l < 8; ++l) {
+                  Value part = i32(0);
+                  for (int j = 4 * l; j < 4 * l + 4; ++j)
+                    part = e.iadd(part, e.imul(quant6(base, c, j),
+                                               act(b, e.add(e.mul(c, 32), j))));
+                  Value sc = scale(e.add(e.mul(c, 2), l >= 4 ? 1 : 0));
+                  out.push_back(e.iadd(lv[l], e.imul(sc, part)));
+                }
+                return out;
+              });
+          SmallVector<Value> next;
+          for (int l = 0; l < 8; ++l) {
+            Value corr = e.iadd(e.imul(bsum(b, 2 * l), scale(e.idx(2 * l))),
+                                e.imul(bsum(b, 2 * l + 1), scale(e.idx(2 * l + 1))));
+            Value Ll = e.sub(L[l], e.imul(corr, 32));
+            next.push_back(e.fma(d, e.sitofp(Ll), v[l]));
+          }
+          return next;
+        });
+    return hsum8(e, acc);
+  }
+};
+} // namespace
+
 /// Float weights (F32/F16/BF16) as llama.cpp's CPU backend multiplies them:
 /// activations rounded to the weight's type, then (tinyBLAS, k % 8 == 0 and
 /// rows % 4 == 0) eight lanes per row, lane t one fused chain over elements
@@ -721,8 +1024,8 @@ static void floatMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
 }
 
 /// linear (one weight) and geglu (gate and up, then gelu(gate) * up). Float
-/// weights: floatMatvecBody. Quantized weights: a workgroup per output row
-/// and token, threads striding over the columns.
+/// weights: floatMatvecBody. Quantized weights: a thread per output row
+/// (QuantDot) over the activation blocks quantize() wrote.
 static std::string matvec(gpu::GPUModuleOp module, Target target,
                           WeightFormat format, int64_t rows, int64_t cols,
                           bool geglu) {
@@ -736,8 +1039,15 @@ static std::string matvec(gpu::GPUModuleOp module, Target target,
   Type w = kb.buf(weightElementType(ctx, format),
                   weightElementCount(format, rows * cols));
   const unsigned nw = geglu ? 2 : 1;
+  const ActQuant aq = activationQuant(format);
   SmallVector<Type> args(nw, w);
-  args.push_back(kb.f32Buf(kMaxBatch * cols));
+  if (aq == ActQuant::None) {
+    args.push_back(kb.f32Buf(kMaxBatch * cols));
+  } else {
+    args.push_back(kb.buf(IntegerType::get(ctx, 8), kMaxBatch * cols));
+    args.push_back(kb.f32Buf(kMaxBatch * cols / actBlockElems(aq) *
+                             actAuxPerBlock(aq)));
+  }
   args.push_back(kb.f32Buf(kMaxBatch * rows));
   if (geglu)
     args.push_back(kb.geluTable());
@@ -746,28 +1056,126 @@ static std::string matvec(gpu::GPUModuleOp module, Target target,
   kb.build(name, args, nw, 0, [&](Emitter &e, ValueRange a, ValueRange shared) {
     if (isFloatFormat(format))
       return floatMatvecBody(e, format, rows, cols, nw, a, shared);
-    Value row = e.blockId(gpu::Dimension::x);
+    // A thread per output row: QuantDot.
     Value t = e.blockId(gpu::Dimension::y);
-    Value tid = e.threadId();
-    Value xBase = e.mul(t, cols);
-    SmallVector<Value> init(nw, e.f32(0.0f));
-    SmallVector<Value> partial = e.loop(
-        tid, e.idx(cols), e.idx(kWG), init,
-        [&](Value c, ValueRange acc) -> SmallVector<Value> {
-          Value xv = e.load(a[nw], e.add(xBase, c));
-          SmallVector<Value> next;
-          for (unsigned k = 0; k < nw; ++k)
-            next.push_back(
-                e.fma(e.weightAt(format, a[k], row, c, cols), xv, acc[k]));
-          return next;
-        });
-    Value y = e.reduce(partial[0], shared[0], tid, false);
+    Value row = e.add(e.mul(e.blockId(gpu::Dimension::x), kWG), e.threadId());
+    Value live = e.ult(row, e.idx(rows));
+    Value safeRow = e.sel(live, row, e.idx(0));
+    SmallVector<Value> sums;
+    for (unsigned k = 0; k < nw; ++k) {
+      QuantDot dot{e, format, a[k], a[nw], a[nw + 1], rows, cols, safeRow, t};
+      sums.push_back(dot.dot());
+    }
+    Value y = sums[0];
     if (geglu)
-      y = e.fmul(e.geluTanhTable(y, a[nw + 2]),
-                 e.reduce(partial[1], shared[1], tid, false));
-    e.when(e.eq(tid, e.idx(0)),
-           [&] { e.store(y, a[nw + 1], e.add(e.mul(t, rows), row)); });
+      y = e.fmul(e.geluTanhTable(sums[0], a[nw + 3]), sums[1]);
+    e.when(live, [&] { e.store(y, a[nw + 2], e.add(e.mul(t, rows), row)); });
   });
+  return name;
+}
+
+ActQuant activationQuant(WeightFormat format) {
+  switch (format) {
+  case WeightFormat::q8_0:
+  case WeightFormat::q4_0:
+  case WeightFormat::q5_0:
+    return ActQuant::Q8_0;
+  case WeightFormat::q4_1:
+  case WeightFormat::q5_1:
+    return ActQuant::Q8_1;
+  case WeightFormat::q4_k:
+  case WeightFormat::q5_k:
+  case WeightFormat::q6_k:
+    return ActQuant::Q8_K;
+  default:
+    return ActQuant::None;
+  }
+}
+int64_t actBlockElems(ActQuant q) { return q == ActQuant::Q8_K ? 256 : 32; }
+int64_t actAuxPerBlock(ActQuant q) {
+  return q == ActQuant::Q8_K ? 17 : q == ActQuant::Q8_1 ? 2 : 1;
+}
+
+/// llama.cpp's activation quantizers (runtime/formats quantizeRowQ8_*), a
+/// thread per block: Q8_0/Q8_1 q = rne(x * (127/amax)), d = f16(amax/127)
+/// (Q8_1: s = f16(d * sum q)); Q8_K iscale = -127/max with max the first
+/// element of largest magnitude, q = min(127, rne(iscale x)), d = 1/iscale,
+/// sums of 16 quants.
+std::string KernelLibrary::quantize(ActQuant q, int64_t cols) {
+  static const char *names[] = {"", "q8_0", "q8_1", "q8_k"};
+  std::string name =
+      llvm::formatv("quantize_{0}_{1}", names[static_cast<int>(q)], cols);
+  KernelBuilder kb{module, target};
+  if (kb.exists(name))
+    return name;
+  MLIRContext *ctx = module.getContext();
+  const int64_t be = actBlockElems(q), per = actAuxPerBlock(q);
+  const int64_t blocks = cols / be;
+  kb.build(
+      name,
+      {kb.f32Buf(kMaxBatch * cols),
+       kb.buf(IntegerType::get(ctx, 8), kMaxBatch * cols),
+       kb.f32Buf(kMaxBatch * blocks * per)},
+      0, 0, [&](Emitter &e, ValueRange a, ValueRange) {
+        Value t = e.blockId(gpu::Dimension::y);
+        Value blk = e.add(e.mul(e.blockId(gpu::Dimension::x), kWG),
+                          e.threadId());
+        e.when(e.ult(blk, e.idx(blocks)), [&] {
+          Value base = e.add(e.mul(t, cols), e.mul(blk, be));
+          Value auxBase = e.mul(e.add(e.mul(t, blocks), blk), per);
+          auto x = [&](Value i) { return e.load(a[0], e.add(base, i)); };
+          auto store = [&](Value i, Value qv) {
+            e.store(arith::TruncIOp::create(e.b, e.b.getI8Type(), qv), a[1],
+                    e.add(base, i));
+          };
+          // amax (and Q8_K: the signed value of the first largest).
+          SmallVector<Value> mx = e.loop(
+              e.idx(0), e.idx(be), e.idx(1), {e.f32(0.0f), e.f32(0.0f)},
+              [&](Value i, ValueRange v) -> SmallVector<Value> {
+                Value xi = x(i);
+                Value ax = math::AbsFOp::create(e.b, xi);
+                Value bigger = e.fcmp(arith::CmpFPredicate::OGT, ax, v[0]);
+                return {e.sel(bigger, ax, v[0]), e.sel(bigger, xi, v[1])};
+              });
+          Value amax = mx[0];
+          Value zero = e.fcmp(arith::CmpFPredicate::OEQ, amax, e.f32(0.0f));
+          if (q != ActQuant::Q8_K) {
+            Value d = e.fdiv(amax, e.f32(127.0f));
+            Value id = e.sel(zero, e.f32(0.0f), e.fdiv(e.f32(127.0f), amax));
+            Value sum = e.loop(
+                e.idx(0), e.idx(be), e.idx(1), {e.i32(0)},
+                [&](Value i, ValueRange v) -> SmallVector<Value> {
+                  Value r = math::RoundEvenOp::create(e.b, e.fmul(x(i), id));
+                  r = e.fmax(arith::MinimumFOp::create(e.b, r, e.f32(127.0f)),
+                             e.f32(-127.0f));
+                  Value qi = e.fptosi(r);
+                  store(i, qi);
+                  return {e.iadd(v[0], qi)};
+                })[0];
+            e.store(e.roundToF16(d), a[2], auxBase);
+            if (q == ActQuant::Q8_1)
+              e.store(e.roundToF16(e.fmul(d, e.sitofp(sum))), a[2],
+                      e.add(auxBase, 1));
+            return;
+          }
+          Value iscale = e.fdiv(e.f32(-127.0f), mx[1]);
+          for (int g = 0; g < 16; ++g) {
+            Value sum = e.loop(
+                e.idx(16 * g), e.idx(16 * g + 16), e.idx(1), {e.i32(0)},
+                [&](Value i, ValueRange v) -> SmallVector<Value> {
+                  Value r = arith::MinimumFOp::create(
+                      e.b, math::RoundEvenOp::create(e.b, e.fmul(iscale, x(i))),
+                      e.f32(127.0f));
+                  Value qi = e.sel(zero, e.i32(0), e.fptosi(r));
+                  store(i, qi);
+                  return {e.iadd(v[0], qi)};
+                })[0];
+            e.store(e.sitofp(sum), a[2], e.add(auxBase, 1 + g));
+          }
+          e.store(e.sel(zero, e.f32(0.0f), e.fdiv(e.f32(1.0f), iscale)), a[2],
+                  auxBase);
+        });
+      });
   return name;
 }
 

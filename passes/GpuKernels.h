@@ -44,14 +44,28 @@ enum Param { kTokens = 0, kPos0 = 1, kOutRows = 2, kContextRows = 3,
 enum class Unary { Scale, GeluTanh, GeluErf, Softcap, Copy };
 enum class Binary { Add, Mul };
 
+/// The int8 activation blocks llama.cpp multiplies a quantized weight with.
+enum class ActQuant { None, Q8_0, Q8_1, Q8_K };
+ActQuant activationQuant(gemma::WeightFormat format);
+/// Elements per activation block and f32 side values per block (Q8_0: d;
+/// Q8_1: d, s; Q8_K: d and 16 sums of 16 quants).
+int64_t actBlockElems(ActQuant q);
+int64_t actAuxPerBlock(ActQuant q);
+
 /// Adds kernels to `module` on demand; each builder returns the kernel's
 /// symbol name and builds it once per distinct specialization.
 class KernelLibrary {
 public:
   KernelLibrary(mlir::gpu::GPUModuleOp module, Target target);
 
-  /// y[t, r] = sum_c x[t, c] * W[r, c]. Grid (rows, tokens).
+  /// y[t, r] = sum_c x[t, c] * W[r, c], with llama.cpp's arithmetic. Float
+  /// weights: (W, x, y), grid (rows / matvecRowsPerGroup, tokens). Quantized
+  /// weights read the activations quantize() wrote: (W, qs, aux, y), grid
+  /// (ceil(rows / 64), tokens).
   std::string linear(gemma::WeightFormat format, int64_t rows, int64_t cols);
+  /// x [tokens, cols] -> int8 quants qs [tokens, cols] and f32 side values
+  /// aux [tokens, blocks x actAuxPerBlock]. Grid (ceil(blocks / 64), tokens).
+  std::string quantize(ActQuant q, int64_t cols);
   /// y = gelu_tanh(x Wg^T) * (x Wu^T). Grid (rows, tokens).
   std::string geglu(gemma::WeightFormat format, int64_t rows, int64_t cols);
   /// y[t, c] = W[token[t], c] * scale. Grid (ceil(cols/64), tokens).

@@ -42,6 +42,15 @@ FailureOr<std::string> kernelFor(Operation *op, KernelLibrary &lib,
       return op->emitOpError("uses KV cache ") << id << ", which the plan lacks";
     return it->second;
   };
+  // Quantized weights multiply int8 activation blocks, which a kernel of
+  // their own writes first (`gpu_quantize`).
+  auto quantizeFirst = [&](WeightType t) {
+    gpukernels::ActQuant q = gpukernels::activationQuant(t.getFormat());
+    if (q != gpukernels::ActQuant::None)
+      op->setAttr("gpu_quantize",
+                  FlatSymbolRefAttr::get(op->getContext(),
+                                         lib.quantize(q, t.getCols())));
+  };
   using R = FailureOr<std::string>;
   return llvm::TypeSwitch<Operation *, R>(op)
       .Case<EmbedOp>([&](EmbedOp e) -> R {
@@ -58,6 +67,7 @@ FailureOr<std::string> kernelFor(Operation *op, KernelLibrary &lib,
       })
       .Case<LinearOp>([&](LinearOp l) -> R {
         WeightType t = l.getWeight().getType();
+        quantizeFirst(t);
         return lib.linear(t.getFormat(), t.getRows(), t.getCols());
       })
       .Case<GeGLUOp>([&](GeGLUOp g) -> R {
@@ -67,6 +77,7 @@ FailureOr<std::string> kernelFor(Operation *op, KernelLibrary &lib,
         if (g.getUp().getType() != t)
           return op->emitOpError("gate and up weights differ in format or "
                                  "shape; the GPU kernel reads both alike");
+        quantizeFirst(t);
         return lib.geglu(t.getFormat(), t.getRows(), t.getCols());
       })
       .Case<RopeOp>([&](RopeOp r) -> R {

@@ -92,11 +92,11 @@ struct RopeEntry {
 
 /// Output rows one workgroup of a linear/geglu kernel computes (grid.x is
 /// rows / this, rounded up): float weights take 8 (tinyBLAS's eight lanes
-/// per row) or 2 (vec_dot's 32 lanes), quantized weights 1.
+/// per row) or 2 (vec_dot's 32 lanes), quantized weights 64 (a thread each).
 inline int64_t matvecRowsPerGroup(bool floatWeights, int64_t rows,
                                   int64_t cols) {
   if (!floatWeights)
-    return 1;
+    return 64;
   return cols % 8 == 0 && rows % 4 == 0 ? 8 : 2;
 }
 

@@ -41,8 +41,9 @@ module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], wi
 // CHECK: module attributes {gemma.context_length = 128 : i64{{.*}}gpu.container_module
 // CHECK: gemma.embed {{.*}}gpu_kernel = @embed_q8_0_64x32_s40000000
 // CHECK: gemma.rms_norm {{.*}}gpu_kernel = @rms_norm_32_g32_f32_e358637bd
-// CHECK: gemma.linear {{.*}}gpu_kernel = @linear_q8_0_32x32
-// CHECK: gemma.rope {{.*}}gpu_kernel = @rope_h2_d16_t461c4000_f16_p8
+// Quantized weights multiply int8 activation blocks a quantizer writes first.
+// CHECK: gemma.linear {{.*}}gpu_kernel = @linear_q8_0_32x32, gpu_quantize = @quantize_q8_0_32
+// CHECK: gemma.rope {{.*}}gpu_kernel = @rope_h2_d16_f16_p8
 // The second 32x32 projection shares the first one's kernel.
 // CHECK: gemma.linear {{.*}}gpu_kernel = @linear_q8_0_32x32
 // CHECK: gemma.linear {{.*}}gpu_kernel = @linear_q8_0_16x32
@@ -60,12 +61,15 @@ module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], wi
 // 64 x 32 Q8_0 = 64 x 34 bytes; activations sized for 512 tokens.
 // NVVM: gpu.func @embed_q8_0_64x32_s40000000(%{{.*}}: memref<2176xi8>, %{{.*}}: memref<512xi32>, %{{.*}}: memref<16384xf32>) kernel attributes {known_block_size = array<i32: 64, 1, 1>}
 // SPIRV: gpu.func @embed_q8_0_64x32_s40000000(%{{.*}}: memref<?xi8>, %{{.*}}: memref<?xi32>, %{{.*}}: memref<?xf32>) kernel
-// Reductions go through 64 floats of workgroup memory: attributions for
-// NVVM, allocations in Vulkan's workgroup space 3 for SPIR-V.
-// NVVM: gpu.func @linear_q8_0_32x32({{.*}}) workgroup(%{{.*}} : memref<64xf32, #gpu.address_space<workgroup>>) kernel
-// SPIRV: gpu.func @linear_q8_0_32x32({{.*}}) kernel
-// SPIRV: memref.alloc() : memref<64xf32, 3>
+// Reductions go through workgroup memory (RMSNorm: 64 doubles, as llama.cpp
+// sums the squares in double): attributions for NVVM, allocations in
+// Vulkan's workgroup space 3 for SPIR-V.
+// NVVM: gpu.func @rms_norm_32_g32_f32_e358637bd({{.*}}) workgroup(%{{.*}} : memref<64xf64, #gpu.address_space<workgroup>>) kernel
+// SPIRV: gpu.func @rms_norm_32_g32_f32_e358637bd({{.*}}) kernel
+// SPIRV: memref.alloc() : memref<64xf64, 3>
 // CHECK: gpu.barrier
+// CHECK: gpu.func @quantize_q8_0_32(
+// CHECK: gpu.func @linear_q8_0_32x32(
 // CHECK-NOT: gpu.func @linear_q8_0_32x32
 // NVVM: gpu.func @attention_h2_kv1_d16_w8_r8_s3f800000_f16({{.*}}) workgroup({{.*}}memref<64xf32, #gpu.address_space<workgroup>>, {{.*}}memref<64xf32, #gpu.address_space<workgroup>>, {{.*}}memref<16xf32, #gpu.address_space<workgroup>>)
 // SPIRV: gpu.func @attention_h2_kv1_d16_w8_r8_s3f800000_f16(

@@ -124,28 +124,54 @@ struct Checker {
     return b;
   }
 
-  /// Runs `kernel` over `buffers`, grid (gx, kTokens), returns `outCount`
-  /// floats of buffer `outIndex` (default: the last).
-  std::vector<float> run(const std::string &kernel,
-                         const std::vector<vk::Buffer *> &buffers, uint32_t gx,
-                         size_t outCount, int outIndex = -1) {
+  /// One dispatch: a kernel over some of the buffers, grid (gx, kTokens).
+  struct Dispatch {
+    std::string kernel;
+    std::vector<int> buffers;
+    uint32_t gx;
+  };
+
+  /// Runs the dispatches in order, returns `outCount` floats of buffer
+  /// `outIndex`, and frees the buffers.
+  std::vector<float> runAll(const std::vector<Dispatch> &dispatches,
+                            const std::vector<vk::Buffer *> &buffers,
+                            size_t outCount, int outIndex) {
     std::string error;
-    vk::Pipeline *p = dev.pipeline(kernel, buffers.size(), error);
-    std::vector<vk::Binding> bindings;
-    for (vk::Buffer *b : buffers)
-      bindings.push_back({b, 0, 0});
     std::vector<float> out(outCount);
-    if (!p || !dev.begin(error) ||
-        !dev.dispatch(p, bindings, gx, kTokens, 1, error) ||
-        !dev.submit(error) ||
-        !dev.download(outIndex < 0 ? buffers.back() : buffers[outIndex], 0,
-                      out.data(), outCount * 4, error)) {
-      llvm::errs() << "vk-kernel-check: " << kernel << ": " << error << "\n";
+    bool ok = dev.begin(error);
+    for (const Dispatch &d : dispatches) {
+      vk::Pipeline *p =
+          ok ? dev.pipeline(d.kernel, d.buffers.size(), error) : nullptr;
+      std::vector<vk::Binding> bindings;
+      for (int i : d.buffers)
+        bindings.push_back({buffers[i], 0, 0});
+      ok = p && dev.dispatch(p, bindings, d.gx, kTokens, 1, error);
+      if (!ok) {
+        error = d.kernel + ": " + error;
+        break;
+      }
+    }
+    if (!ok || !dev.submit(error) ||
+        !dev.download(buffers[outIndex], 0, out.data(), outCount * 4, error)) {
+      llvm::errs() << "vk-kernel-check: " << error << "\n";
       std::exit(1);
     }
     for (vk::Buffer *b : buffers)
       dev.destroyBuffer(b);
     return out;
+  }
+
+  /// Runs `kernel` over all `buffers`, grid (gx, kTokens), returns `outCount`
+  /// floats of buffer `outIndex` (default: the last).
+  std::vector<float> run(const std::string &kernel,
+                         const std::vector<vk::Buffer *> &buffers, uint32_t gx,
+                         size_t outCount, int outIndex = -1) {
+    std::vector<int> all;
+    for (size_t i = 0; i < buffers.size(); ++i)
+      all.push_back(static_cast<int>(i));
+    return runAll({{kernel, all, gx}}, buffers, outCount,
+                  outIndex < 0 ? static_cast<int>(buffers.size()) - 1
+                               : outIndex);
   }
 
   /// Compares with the reference; `scale[i]` bounds the rounding of entry i.
@@ -297,60 +323,55 @@ struct Checker {
   }
 
   /// linear and geglu against the CPU runtime's kernels (llama.cpp's
-  /// arithmetic): identical bits required where the GPU reproduces it
-  /// (`exact`), else within 1e-5 of the sum of product magnitudes.
+  /// arithmetic), bit for bit. Quantized weights: the activation quantizer
+  /// the program launches first (`quantize`, empty for float weights).
   void matvec(const gguf::TensorInfo &w0, const gguf::TensorInfo *w1,
               const std::string &kernel, const std::string &format,
-              bool exact) {
+              const std::string &quantize, int64_t auxPerBlock,
+              int64_t blockElems) {
     const int64_t rows = w0.ne[1], cols = w0.ne[0];
     std::vector<float> x = randomVector(kTokens * cols);
+    // Buffers: weights, x, [qs, aux], y, [table].
     std::vector<vk::Buffer *> buffers = {upload(w0.data, w0.nbytes)};
     if (w1)
       buffers.push_back(upload(w1->data, w1->nbytes));
+    const int nw = buffers.size(), xi = nw;
     buffers.push_back(upload(x.data(), x.size() * 4));
-    buffers.push_back(upload(nullptr, kTokens * rows * 4));
-    if (w1)
-      buffers.push_back(upload(rt::geluTanhTable(), gpu::kGeluTableBytes));
-    const bool floats = format == "f32" || format == "f16" || format == "bf16";
-    const int64_t perGroup = gpu::matvecRowsPerGroup(floats, rows, cols);
-    std::vector<float> y =
-        run(kernel, buffers, (rows + perGroup - 1) / perGroup,
-            kTokens * rows, w1 ? 3 : 2);
-    // Magnitudes of the products bound float reordering; without `exact`
-    // the reference is ggml's dequantization and double dot products.
-    std::vector<float> d0 = dequantize(w0), d1 = w1 ? dequantize(*w1) : d0;
-    std::vector<double> mag(y.size()), wantD(y.size());
-    for (int64_t tk = 0; tk < kTokens; ++tk)
-      for (int64_t r = 0; r < rows; ++r) {
-        double m0 = 0, m1 = 0, s0 = 0, s1 = 0;
-        for (int64_t c = 0; c < cols; ++c) {
-          double p0 = double(d0[r * cols + c]) * x[tk * cols + c];
-          double p1 = double(d1[r * cols + c]) * x[tk * cols + c];
-          s0 += p0;
-          s1 += p1;
-          m0 += std::fabs(p0);
-          m1 += std::fabs(p1);
-        }
-        wantD[tk * rows + r] =
-            w1 ? rt::gegluLookup(rt::geluTanhTable(), static_cast<float>(s0),
-                                 static_cast<float>(s1))
-               : s0;
-        // geglu: gelu's slope is at most ~1.13 and one f16 step of the
-        // table (2^-10 relative) may separate two near-equal gate sums.
-        mag[tk * rows + r] =
-            w1 ? (m0 + 0.2) * m1 * (1.2 + 0x1p-10 / 1e-5) + 1.2 * m0 * m1 : m0;
-      }
-    if (exact) {
-      std::vector<float> want(y.size());
-      if (w1)
-        cpuGeglu.at(format)(&rt, want.data(), x.data(), kTokens, w0.data,
-                            w1->data, rows, cols);
-      else
-        cpuLinear.at(format)(&rt, want.data(), x.data(), kTokens, w0.data,
-                             rows, cols);
-      wantD.assign(want.begin(), want.end());
+    std::vector<Dispatch> dispatches;
+    std::vector<int> matvecArgs;
+    for (int i = 0; i < nw; ++i)
+      matvecArgs.push_back(i);
+    if (!quantize.empty()) {
+      const int64_t blocks = cols / blockElems;
+      buffers.push_back(upload(nullptr, kTokens * cols));
+      buffers.push_back(upload(nullptr, kTokens * blocks * auxPerBlock * 4));
+      dispatches.push_back(
+          {quantize, {xi, xi + 1, xi + 2}, uint32_t((blocks + 63) / 64)});
+      matvecArgs.push_back(xi + 1);
+      matvecArgs.push_back(xi + 2);
+    } else {
+      matvecArgs.push_back(xi);
     }
-    compare(kernel, y, wantD, mag, exact);
+    const int yi = buffers.size();
+    buffers.push_back(upload(nullptr, kTokens * rows * 4));
+    matvecArgs.push_back(yi);
+    if (w1) {
+      matvecArgs.push_back(buffers.size());
+      buffers.push_back(upload(rt::geluTanhTable(), gpu::kGeluTableBytes));
+    }
+    const int64_t perGroup =
+        gpu::matvecRowsPerGroup(quantize.empty(), rows, cols);
+    dispatches.push_back(
+        {kernel, matvecArgs, uint32_t((rows + perGroup - 1) / perGroup)});
+    std::vector<float> y = runAll(dispatches, buffers, kTokens * rows, yi);
+    std::vector<float> want(y.size());
+    if (w1)
+      cpuGeglu.at(format)(&rt, want.data(), x.data(), kTokens, w0.data,
+                          w1->data, rows, cols);
+    else
+      cpuLinear.at(format)(&rt, want.data(), x.data(), kTokens, w0.data, rows,
+                           cols);
+    compareWith(kernel, y, want, maxAbs(want));
   }
 
   void embed(const gguf::TensorInfo &t, const std::string &kernel,
@@ -417,11 +438,22 @@ int main(int argc, char **argv) {
     std::string type = fmt::typeName(static_cast<fmt::Type>(t.type));
     std::string shape = std::to_string(t.ne[1]) + "x" + std::to_string(t.ne[0]);
     std::string lin = "linear_" + type + "_" + shape;
-    // Float weights reproduce llama.cpp exactly; quantized ones do not yet
-    // quantize activations.
-    const bool exact = type == "f32" || type == "f16" || type == "bf16";
+    // The activation quantizer of a quantized format, by its name.
+    std::string quantize;
+    int64_t auxPer = 0, blockElems = 0;
+    const char *act = type == "q4_1" || type == "q5_1" ? "q8_1"
+                      : type == "q4_k" || type == "q5_k" || type == "q6_k"
+                          ? "q8_k"
+                      : type == "f32" || type == "f16" || type == "bf16"
+                          ? nullptr
+                          : "q8_0";
+    if (act) {
+      quantize = "quantize_" + std::string(act) + "_" + std::to_string(t.ne[0]);
+      auxPer = act[3] == 'k' ? 17 : act[3] == '1' ? 2 : 1;
+      blockElems = act[3] == 'k' ? 256 : 32;
+    }
     if (check.entries.count(lin) && done.insert(lin).second)
-      check.matvec(t, nullptr, lin, type, exact);
+      check.matvec(t, nullptr, lin, type, quantize, auxPer, blockElems);
     // geglu kernels: a layer's gate with its up projection.
     llvm::StringRef name(t.name);
     if (name.ends_with(".ffn_gate.weight")) {
@@ -430,7 +462,7 @@ int main(int argc, char **argv) {
       std::string gg = "geglu_" + type + "_" + shape;
       if (up && up->type == t.type && check.entries.count(gg) &&
           done.insert(gg).second)
-        check.matvec(t, up, gg, type, exact);
+        check.matvec(t, up, gg, type, quantize, auxPer, blockElems);
     }
     // embed kernels carry their scale's bits in the name.
     std::string prefix = "embed_" + type + "_" + shape + "_s";

@@ -72,6 +72,18 @@ private:
   };
 
   llvm::Error planOp(Operation *op);
+  llvm::Expected<uint32_t> kernel(Operation *op, StringRef attr);
+  llvm::Error launch(uint32_t kernel, uint32_t gridX, g::Rows rows,
+                     ArrayRef<g::BindingEntry> args);
+  llvm::Expected<std::pair<g::BindingEntry, g::BindingEntry>>
+  quantizeInput(Operation *op, Value input, WeightType weight);
+  /// The input activation of a linear/geglu: f32 rows, or int8 blocks.
+  llvm::Error matvecInput(Operation *op, Value input, WeightType weight,
+                          std::vector<g::BindingEntry> &args);
+  struct Range {
+    int64_t offset, bytes;
+  };
+  std::vector<Range> temporaries; // released after their op
   g::BindingEntry act(Value v) {
     const Slot &s = slots.at(v);
     return {static_cast<uint32_t>(g::Space::Arena), 0,
@@ -162,11 +174,11 @@ Planner::cache(Operation *op, int64_t id) {
   return std::make_pair(k, v);
 }
 
-llvm::Error Planner::planOp(Operation *op) {
-  auto kernelAttr = op->getAttrOfType<FlatSymbolRefAttr>("gpu_kernel");
+llvm::Expected<uint32_t> Planner::kernel(Operation *op, StringRef attr) {
+  auto kernelAttr = op->getAttrOfType<FlatSymbolRefAttr>(attr);
   if (!kernelAttr)
-    return error("op " + op->getName().getStringRef() +
-                 " has no gpu_kernel (run gemma-lower-to-gpu first)");
+    return error("op " + op->getName().getStringRef() + " has no " + attr +
+                 " (run gemma-lower-to-gpu first)");
   StringRef name = kernelAttr.getValue();
   auto fn = kernels.lookupSymbol<mlir::gpu::GPUFuncOp>(name);
   if (!fn)
@@ -180,6 +192,52 @@ llvm::Error Planner::planOp(Operation *op) {
     e.numBuffers = fn.getNumArguments();
     kernelTable.push_back(e);
   }
+  return it->second;
+}
+
+llvm::Error Planner::launch(uint32_t kernel, uint32_t gridX, g::Rows rows,
+                            ArrayRef<g::BindingEntry> args) {
+  const g::KernelEntry &k = kernelTable[kernel];
+  if (args.size() != k.numBuffers)
+    return error(llvm::Twine("kernel @") + k.name + " takes " +
+                 llvm::Twine(k.numBuffers) + " buffers, its op supplies " +
+                 llvm::Twine(args.size()));
+  launches.push_back({kernel, gridX, static_cast<uint32_t>(rows),
+                      static_cast<uint32_t>(bindings.size()),
+                      static_cast<uint32_t>(args.size()), 0});
+  bindings.insert(bindings.end(), args.begin(), args.end());
+  return llvm::Error::success();
+}
+
+/// Quantized weights: a launch of the op's `gpu_quantize` kernel writes the
+/// input's int8 blocks into a scratch slot; returns their two ranges.
+llvm::Expected<std::pair<g::BindingEntry, g::BindingEntry>>
+Planner::quantizeInput(Operation *op, Value input, WeightType weight) {
+  gpukernels::ActQuant q = gpukernels::activationQuant(weight.getFormat());
+  const int64_t cols = weight.getCols();
+  const int64_t qsBytes = (cols + kSlotAlign - 1) / kSlotAlign * kSlotAlign;
+  const int64_t auxBytes = cols / gpukernels::actBlockElems(q) *
+                           gpukernels::actAuxPerBlock(q) * 4;
+  const int64_t slot = qsBytes + (auxBytes + kSlotAlign - 1) / kSlotAlign * kSlotAlign;
+  const int64_t offset = arena.allocate(slot);
+  temporaries.push_back({offset, slot});
+  g::BindingEntry qs{static_cast<uint32_t>(g::Space::Arena), 0,
+                     static_cast<uint64_t>(offset * kBatch), 0,
+                     static_cast<uint64_t>(cols * kBatch), 0};
+  g::BindingEntry aux{static_cast<uint32_t>(g::Space::Arena), 0,
+                      static_cast<uint64_t>((offset + qsBytes) * kBatch), 0,
+                      static_cast<uint64_t>(auxBytes * kBatch), 0};
+  auto index = kernel(op, "gpu_quantize");
+  if (!index)
+    return index.takeError();
+  const int64_t blocks = cols / gpukernels::actBlockElems(q);
+  if (llvm::Error e = launch(*index, ceilDiv(blocks, kWG), rowsOf(input),
+                             {act(input), qs, aux}))
+    return std::move(e);
+  return std::make_pair(qs, aux);
+}
+
+llvm::Error Planner::planOp(Operation *op) {
   for (Value operand : op->getOperands())
     if (isa<RankedTensorType>(operand.getType()) && !slots.count(operand) &&
         !isa<EmbedOp>(op))
@@ -210,19 +268,29 @@ llvm::Error Planner::planOp(Operation *op) {
         rows = rowsOf(n.getInput());
       })
       .Case<LinearOp>([&](LinearOp l) {
-        allocate(l.getResult(), rowsOf(l.getInput()));
-        args = {weight(l.getWeight()), act(l.getInput()), act(l.getResult())};
         WeightType t = l.getWeight().getType();
+        args = {weight(l.getWeight())};
+        if (llvm::Error e = matvecInput(op, l.getInput(), t, args)) {
+          failure = llvm::toString(std::move(e));
+          return;
+        }
+        allocate(l.getResult(), rowsOf(l.getInput()));
+        args.push_back(act(l.getResult()));
         gridX = ceilDiv(t.getRows(),
                         g::matvecRowsPerGroup(isFloatFormat(t.getFormat()),
                                               t.getRows(), t.getCols()));
         rows = rowsOf(l.getInput());
       })
       .Case<GeGLUOp>([&](GeGLUOp gg) {
-        allocate(gg.getResult(), rowsOf(gg.getInput()));
-        args = {weight(gg.getGate()), weight(gg.getUp()), act(gg.getInput()),
-                act(gg.getResult()), geluTable()};
         WeightType t = gg.getGate().getType();
+        args = {weight(gg.getGate()), weight(gg.getUp())};
+        if (llvm::Error e = matvecInput(op, gg.getInput(), t, args)) {
+          failure = llvm::toString(std::move(e));
+          return;
+        }
+        allocate(gg.getResult(), rowsOf(gg.getInput()));
+        args.push_back(act(gg.getResult()));
+        args.push_back(geluTable());
         gridX = ceilDiv(t.getRows(),
                         g::matvecRowsPerGroup(isFloatFormat(t.getFormat()),
                                               t.getRows(), t.getCols()));
@@ -301,14 +369,23 @@ llvm::Error Planner::planOp(Operation *op) {
       });
   if (!failure.empty())
     return error(failure);
-  if (args.size() != kernelTable[it->second].numBuffers)
-    return error("kernel @" + name + " takes " +
-                 llvm::Twine(kernelTable[it->second].numBuffers) +
-                 " buffers, its op supplies " + llvm::Twine(args.size()));
-  launches.push_back({it->second, gridX, static_cast<uint32_t>(rows),
-                      static_cast<uint32_t>(bindings.size()),
-                      static_cast<uint32_t>(args.size()), 0});
-  bindings.insert(bindings.end(), args.begin(), args.end());
+  auto index = kernel(op, "gpu_kernel");
+  if (!index)
+    return index.takeError();
+  return launch(*index, gridX, rows, args);
+}
+
+llvm::Error Planner::matvecInput(Operation *op, Value input, WeightType weight,
+                                 std::vector<g::BindingEntry> &args) {
+  if (isFloatFormat(weight.getFormat())) {
+    args.push_back(act(input));
+    return llvm::Error::success();
+  }
+  auto blocks = quantizeInput(op, input, weight);
+  if (!blocks)
+    return blocks.takeError();
+  args.push_back(blocks->first);
+  args.push_back(blocks->second);
   return llvm::Error::success();
 }
 
@@ -346,6 +423,9 @@ llvm::Error Planner::run() {
       continue;
     if (llvm::Error e = planOp(&op))
       return e;
+    for (const Range &r : temporaries)
+      arena.release(r.offset, r.bytes);
+    temporaries.clear();
     // Operands whose last reader this was give their slots back; outputs
     // were placed first, so a kernel never writes what it reads.
     for (Value operand : op.getOperands()) {

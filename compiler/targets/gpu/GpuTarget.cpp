@@ -122,15 +122,19 @@ static llvm::Error defineDeviceMath(gpu::GPUModuleOp kernels) {
     Location loc = fn.getLoc();
     auto args = entry->getArguments();
     Value r;
-    if (name == "__nv_sqrtf")
+    // f32 ("...f") and f64 forms alike.
+    StringRef base = name.drop_front(5);
+    if (base.ends_with("f"))
+      base = base.drop_back();
+    if (base == "sqrt")
       r = LLVM::SqrtOp::create(b, loc, args[0]);
-    else if (name == "__nv_fmaf")
+    else if (base == "fma")
       r = LLVM::FMAOp::create(b, loc, args[0], args[1], args[2]);
-    else if (name == "__nv_fabsf")
+    else if (base == "fabs")
       r = LLVM::FAbsOp::create(b, loc, args[0]);
-    else if (name == "__nv_copysignf")
+    else if (base == "copysign")
       r = LLVM::CopySignOp::create(b, loc, args[0], args[1]);
-    else if (name == "__nv_rintf")
+    else if (base == "rint")
       r = LLVM::RoundEvenOp::create(b, loc, args[0]);
     if (!r) {
       error = llvm::createStringError("a GPU kernel calls " + name.str() +
