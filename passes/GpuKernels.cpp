@@ -387,11 +387,6 @@ public:
     Value r = fsub(f32(1.0f), fmul(p, e));
     return math::CopySignOp::create(b, r, x);
   }
-  Value geluTanh(Value x) {
-    Value inner = fmul(fmul(f32(0.7978845608028654f), x),
-                       fma(fmul(f32(0.044715f), x), x, f32(1.0f)));
-    return fmul(fmul(f32(0.5f), x), fadd(f32(1.0f), tanh(inner)));
-  }
   /// gelu_tanh as llama.cpp's CPU backend computes it: its table of f16
   /// results indexed by x rounded to f16 (`table`, built by the runtime);
   /// exact outside +-10.
@@ -406,35 +401,6 @@ public:
     return fmul(fmul(f32(0.5f), x), fadd(f32(1.0f), e));
   }
 
-  /// sin and cos of x: Cody-Waite reduction by pi/2 in three parts, then
-  /// minimax polynomials on [-pi/4, pi/4].
-  std::pair<Value, Value> sincos(Value x) {
-    Value q = math::RoundEvenOp::create(b, fmul(x, f32(0.63661977236758134f)));
-    Value r = fma(q, f32(-1.5703125f), x);
-    r = fma(q, f32(-4.837512969970703125e-4f), r);
-    r = fma(q, f32(-7.54978995489188216e-8f), r);
-    Value r2 = fmul(r, r);
-    Value s = f32(-1.9515295891e-4f);
-    s = fma(s, r2, f32(8.3321608736e-3f));
-    s = fma(s, r2, f32(-1.6666654611e-1f));
-    s = fma(fmul(s, r2), r, r);
-    Value c = f32(2.443315711809948e-5f);
-    c = fma(c, r2, f32(-1.388731625493765e-3f));
-    c = fma(c, r2, f32(4.166664568298827e-2f));
-    c = fma(fmul(c, r2), r2, fma(r2, f32(-0.5f), f32(1.0f)));
-    Value qi = band(arith::FPToSIOp::create(b, b.getI32Type(), q), 3);
-    Value swap = arith::CmpIOp::create(b, arith::CmpIPredicate::ne,
-                                       band(qi, 1), i32(0));
-    Value sinV = sel(swap, c, s), cosV = sel(swap, s, c);
-    Value negS = arith::CmpIOp::create(b, arith::CmpIPredicate::ne,
-                                       band(qi, 2), i32(0));
-    Value negC = arith::CmpIOp::create(
-        b, arith::CmpIPredicate::ne,
-        band(add(qi, i32(1)), 2), i32(0));
-    sinV = sel(negS, arith::NegFOp::create(b, sinV), sinV);
-    cosV = sel(negC, arith::NegFOp::create(b, cosV), cosV);
-    return {sinV, cosV};
-  }
 
   /// Weight element (row, col) of a [rows, cols] weight in `format`.
   Value weightAt(WeightFormat format, Value w, Value row, Value col,

@@ -3,9 +3,12 @@
 // Builds the kernels a GPU program launches as `gpu.func`s in one
 // `gpu.module`, each specialized for its shapes (every size a constant). One
 // kernel source serves CUDA and Vulkan: the kernels use only gpu, scf, arith,
-// math.fma/sqrt and memref ops, which lower both to NVVM (PTX) and to SPIR-V.
-// exp and tanh are written out in arith (ggml's polynomial exp) so that no
-// vendor math library (libdevice) is needed.
+// math.fma/sqrt/roundeven and memref ops, which lower both to NVVM (PTX) and
+// to SPIR-V; exp, tanh and erf are written out so that no vendor math
+// library (libdevice) is needed. The arithmetic is llama.cpp's CPU
+// arithmetic operation by operation (docs/gpu.md): int8 activation blocks,
+// per-format lane structure, double sums where it sums in double, its GELU
+// table and RoPE angles from tables the runtime fills.
 //
 // Conventions (the host side launches with these):
 //   - 64 threads per workgroup along x; grid.y is the token (row) index.
@@ -15,7 +18,8 @@
 //     [0] tokens in the batch, [1] position of the first token,
 //     [2] rows of the output (n_out), [3] rows of per-context KV caches.
 //   - Weights are bytes in their GGUF block format ("rows" layout); F32, F16
-//     and BF16 weights are typed views (f32, f16, i16).
+//     and BF16 weights are typed views (f32, f16, i16). KV caches hold f16
+//     bits in i16 buffers (or f32).
 //
 //===----------------------------------------------------------------------===//
 #pragma once
