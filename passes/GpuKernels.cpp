@@ -930,29 +930,18 @@ static void floatMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
   // This lane's fused chain(s), one per weight.
   SmallVector<Value> init(nw, e.f32(0.0f));
   const int64_t np = tiny ? cols : cols / 32 * 32;
-  SmallVector<Value> acc;
-  if (tiny) {
-    acc = e.loop(lane, e.idx(np), e.idx(8), init,
-                 [&](Value c, ValueRange v) -> SmallVector<Value> {
-                   Value x = act(c);
-                   SmallVector<Value> next;
-                   for (unsigned k = 0; k < nw; ++k)
-                     next.push_back(e.fma(
-                         e.weightAt(format, a[k], safeRow, c, cols), x, v[k]));
-                   return next;
-                 });
-  } else {
-    acc = e.loop(e.idx(0), e.idx(np), e.idx(32), init,
-                 [&](Value i, ValueRange v) -> SmallVector<Value> {
-                   Value c = e.add(i, lane);
-                   Value x = act(c);
-                   SmallVector<Value> next;
-                   for (unsigned k = 0; k < nw; ++k)
-                     next.push_back(e.fma(
-                         e.weightAt(format, a[k], safeRow, c, cols), x, v[k]));
-                   return next;
-                 });
-  }
+  // tinyBLAS: lane t takes t, t+8, ...; vec_dot: lane 8a+t takes 8a+t,
+  // 8a+t+32, ... of the whole blocks of 32.
+  SmallVector<Value> acc = e.loop(
+      lane, e.idx(np), e.idx(tiny ? 8 : 32), init,
+      [&](Value c, ValueRange v) -> SmallVector<Value> {
+        Value x = act(c);
+        SmallVector<Value> next;
+        for (unsigned k = 0; k < nw; ++k)
+          next.push_back(
+              e.fma(e.weightAt(format, a[k], safeRow, c, cols), x, v[k]));
+        return next;
+      });
   SmallVector<Value> sums;
   for (unsigned k = 0; k < nw; ++k) {
     Value scratch = shared[k];

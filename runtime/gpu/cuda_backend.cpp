@@ -222,10 +222,7 @@ public:
 
   std::unique_ptr<Session> newSession(int64_t nCtx,
                                       std::string &error) override {
-    auto s = std::make_unique<CudaSession>(*this, nCtx);
-    if (!s->init(error))
-      return nullptr;
-    return s;
+    return startSession<CudaSession>(*this, nCtx, error);
   }
 
   Driver driver;

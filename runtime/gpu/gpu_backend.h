@@ -37,6 +37,17 @@ public:
                                               std::string &error) = 0;
 };
 
+/// A backend's session S(backend, nCtx), or null + `error` when its init
+/// (buffers, bindings) fails.
+template <typename S, typename B>
+std::unique_ptr<Session> startSession(B &backend, int64_t nCtx,
+                                      std::string &error) {
+  auto s = std::make_unique<S>(backend, nCtx);
+  if (!s->init(error))
+    return nullptr;
+  return s;
+}
+
 /// The backend for the image's code kind on device `device`, with the
 /// weights uploaded; null + `error` when the image is malformed, the driver
 /// or the device is missing, or the upload fails.

@@ -91,10 +91,7 @@ public:
 
   std::unique_ptr<Session> newSession(int64_t nCtx,
                                       std::string &error) override {
-    auto s = std::make_unique<VulkanSession>(*this, nCtx);
-    if (!s->init(error))
-      return nullptr;
-    return s;
+    return startSession<VulkanSession>(*this, nCtx, error);
   }
 
   ProgramView program;
