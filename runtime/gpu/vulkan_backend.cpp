@@ -42,8 +42,8 @@ public:
       : program(program), weightsBytes(weightsBytes) {}
   ~VulkanBackend() override {
     if (device) {
-      if (weights)
-        device->destroyBuffer(weights);
+      for (const Chunk &c : chunks)
+        device->destroyBuffer(c.buffer);
       if (constants)
         device->destroyBuffer(constants);
       if (tables)
@@ -71,8 +71,7 @@ public:
         return false;
       pipelines.push_back(p);
     }
-    weights = device->createBuffer(weightsBytes, error);
-    if (!weights || !device->upload(weights, 0, weightData, weightsBytes, error))
+    if (!uploadWeights(weightData, error))
       return false;
     constants = device->createBuffer(std::max<uint64_t>(h.numConstants * 4, 4),
                                      error);
@@ -89,6 +88,59 @@ public:
     return "vulkan: " + device->name();
   }
 
+  /// Weights go into buffers of at most kChunkBytes (drivers cap one
+  /// allocation: lavapipe at a few GiB, others at maxMemoryAllocationSize),
+  /// split where no launch reads across: each chunk starts at a weight.
+  static constexpr uint64_t kChunkBytes = 1ull << 30;
+  struct Chunk {
+    uint64_t begin, end;
+    vk::Buffer *buffer;
+  };
+
+  bool uploadWeights(const uint8_t *data, std::string &error) {
+    std::vector<std::pair<uint64_t, uint64_t>> ranges; // [begin, end)
+    for (uint32_t i = 0; i < program.header->numBindings; ++i) {
+      const BindingEntry &b = program.bindings[i];
+      if (b.space != static_cast<uint32_t>(Space::Weights))
+        continue;
+      if (b.offset > weightsBytes || b.bytes > weightsBytes - b.offset) {
+        error = "GPU program: a weight range lies outside the weights";
+        return false;
+      }
+      ranges.push_back({b.offset, b.offset + b.bytes});
+    }
+    std::sort(ranges.begin(), ranges.end());
+    for (const auto &[begin, end] : ranges) {
+      if (!chunks.empty() && end <= chunks.back().end)
+        continue; // inside the last chunk
+      if (!chunks.empty() && begin < chunks.back().end) {
+        chunks.back().end = end; // overlaps it: grow it
+        continue;
+      }
+      if (!chunks.empty() && end - chunks.back().begin <= kChunkBytes) {
+        chunks.back().end = end;
+        continue;
+      }
+      chunks.push_back({begin, end, nullptr});
+    }
+    for (Chunk &c : chunks) {
+      c.buffer = device->createBuffer(c.end - c.begin, error);
+      if (!c.buffer)
+        return false;
+      if (!device->upload(c.buffer, 0, data + c.begin, c.end - c.begin, error))
+        return false;
+    }
+    return true;
+  }
+
+  /// The chunk holding weight bytes [offset, offset + bytes).
+  const Chunk *chunkOf(uint64_t offset, uint64_t bytes) const {
+    for (const Chunk &c : chunks)
+      if (offset >= c.begin && offset + bytes <= c.end)
+        return &c;
+    return nullptr;
+  }
+
   std::unique_ptr<Session> newSession(int64_t nCtx,
                                       std::string &error) override {
     return startSession<VulkanSession>(*this, nCtx, error);
@@ -97,7 +149,8 @@ public:
   ProgramView program;
   uint64_t weightsBytes;
   std::unique_ptr<vk::Device> device;
-  vk::Buffer *weights = nullptr, *constants = nullptr, *tables = nullptr;
+  std::vector<Chunk> chunks;
+  vk::Buffer *constants = nullptr, *tables = nullptr;
   std::vector<vk::Pipeline *> pipelines;
 };
 
@@ -127,8 +180,8 @@ bool VulkanSession::init(std::string &error) {
   if (!rope || !d.upload(rope, 0, ropeData.data(), ropeData.size() * 4, error))
     return false;
   vk::Buffer *buffers[kNumSpaces] = {
-      backend.weights, arena,  kv, tokens, params, backend.constants,
-      backend.tables,  rope};
+      nullptr,        arena, kv, tokens, params, backend.constants,
+      backend.tables, rope}; // weights: their chunk
   const uint64_t align = d.storageOffsetAlignment();
   const uint64_t maxRange = d.maxStorageRange();
   for (uint32_t i = 0; i < p.header->numLaunches; ++i) {
@@ -147,7 +200,17 @@ bool VulkanSession::init(std::string &error) {
                 ", largest range " + std::to_string(maxRange) + ")";
         return false;
       }
-      bs.push_back({buffers[b.space], offset, bytes});
+      vk::Buffer *buffer = buffers[b.space];
+      if (b.space == static_cast<uint32_t>(Space::Weights)) {
+        const VulkanBackend::Chunk *c = backend.chunkOf(offset, bytes);
+        if (!c) {
+          error = "GPU program: a weight range spans two weight buffers";
+          return false;
+        }
+        buffer = c->buffer;
+        offset -= c->begin;
+      }
+      bs.push_back({buffer, offset, bytes});
     }
     launchBindings.push_back(std::move(bs));
   }
