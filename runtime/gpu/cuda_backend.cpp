@@ -304,9 +304,7 @@ bool CudaSession::launchAll(const Step &step, std::string &error) {
   const unsigned threads = p.header->workgroupSize;
   for (uint32_t i = 0; i < p.header->numLaunches; ++i) {
     const LaunchEntry &l = p.launches[i];
-    int64_t rows = l.rows == static_cast<uint32_t>(Rows::Tokens)    ? step.nTokens
-                   : l.rows == static_cast<uint32_t>(Rows::Outputs) ? step.nOut
-                                                                   : 1;
+    const int64_t rows = launchRows(l, step);
     if (rows == 0)
       continue;
     if (!d.check(d.cuLaunchKernel(backend.functions[l.kernel], l.gridX,
@@ -323,15 +321,13 @@ bool CudaSession::launchAll(const Step &step, std::string &error) {
 bool CudaSession::forward(const Step &step, std::string &error) {
   const Driver &d = backend.driver;
   const ProgramView &p = backend.program;
-  const int32_t values[8] = {static_cast<int32_t>(step.nTokens),
-                             static_cast<int32_t>(step.pos0),
-                             static_cast<int32_t>(step.nOut),
-                             static_cast<int32_t>(nCtx)};
+  const StepParams values = stepParams(step, nCtx);
   if (!d.check(d.cuCtxSetCurrent(backend.context), "cuCtxSetCurrent", error) ||
       !d.check(d.cuMemcpyHtoDAsync_v2(tokens, step.tokens, step.nTokens * 4,
                                       stream),
                "uploading tokens", error) ||
-      !d.check(d.cuMemcpyHtoDAsync_v2(params, values, sizeof values, stream),
+      !d.check(d.cuMemcpyHtoDAsync_v2(params, values.values, sizeof values.values,
+                                      stream),
                "uploading params", error))
     return false;
   const bool decode = step.nTokens == 1 && step.nOut == 1;

@@ -21,6 +21,24 @@ struct Step {
   float *logits = nullptr;
 };
 
+/// Rows a launch covers in a step (grid.y); 0: the launch is skipped.
+inline int64_t launchRows(const LaunchEntry &l, const Step &step) {
+  if (l.rows == static_cast<uint32_t>(Rows::Tokens))
+    return step.nTokens;
+  if (l.rows == static_cast<uint32_t>(Rows::Outputs))
+    return step.nOut;
+  return 1;
+}
+
+/// The params buffer of a step (gpukernels::Param order).
+struct StepParams {
+  int32_t values[8];
+};
+inline StepParams stepParams(const Step &step, int64_t nCtx) {
+  return {{static_cast<int32_t>(step.nTokens), static_cast<int32_t>(step.pos0),
+           static_cast<int32_t>(step.nOut), static_cast<int32_t>(nCtx)}};
+}
+
 class Session {
 public:
   virtual ~Session();

@@ -220,18 +220,13 @@ bool VulkanSession::init(std::string &error) {
 bool VulkanSession::forward(const Step &step, std::string &error) {
   vk::Device &d = *backend.device;
   const ProgramView &p = backend.program;
-  const int32_t values[8] = {static_cast<int32_t>(step.nTokens),
-                             static_cast<int32_t>(step.pos0),
-                             static_cast<int32_t>(step.nOut),
-                             static_cast<int32_t>(nCtx)};
+  const StepParams values = stepParams(step, nCtx);
   if (!d.upload(tokens, 0, step.tokens, step.nTokens * 4, error) ||
-      !d.upload(params, 0, values, sizeof values, error) || !d.begin(error))
+      !d.upload(params, 0, values.values, sizeof values.values, error) || !d.begin(error))
     return false;
   for (uint32_t i = 0; i < p.header->numLaunches; ++i) {
     const LaunchEntry &l = p.launches[i];
-    int64_t rows = l.rows == static_cast<uint32_t>(Rows::Tokens)    ? step.nTokens
-                   : l.rows == static_cast<uint32_t>(Rows::Outputs) ? step.nOut
-                                                                   : 1;
+    const int64_t rows = launchRows(l, step);
     if (rows == 0)
       continue;
     if (!d.dispatch(backend.pipelines[l.kernel], launchBindings[i], l.gridX,
