@@ -22,6 +22,21 @@ FailureOr<int64_t> gemmac::kvElementBytes(ModuleOp module) {
 }
 
 FailureOr<std::map<int64_t, KVCacheAttr>>
+gemmac::moduleKVPlan(ModuleOp module, func::FuncOp entry) {
+  auto recorded = module->getAttrOfType<ArrayAttr>("gemma.kv_plan");
+  if (!recorded)
+    return computeKVPlan(module, entry, /*rings=*/false);
+  std::map<int64_t, KVCacheAttr> plan;
+  for (Attribute a : recorded) {
+    auto cache = dyn_cast<KVCacheAttr>(a);
+    if (!cache)
+      return module.emitError("gemma.kv_plan holds a non-cache attribute");
+    plan[cache.getOwner()] = cache;
+  }
+  return plan;
+}
+
+FailureOr<std::map<int64_t, KVCacheAttr>>
 gemmac::computeKVPlan(ModuleOp module, func::FuncOp entry, bool rings) {
   auto elemBytes = kvElementBytes(module);
   if (failed(elemBytes))

@@ -18,6 +18,12 @@ mlir::FailureOr<int64_t> kvElementBytes(mlir::ModuleOp module);
 mlir::FailureOr<std::map<int64_t, gemma::KVCacheAttr>>
 computeKVPlan(mlir::ModuleOp module, mlir::func::FuncOp entry, bool rings);
 
+/// The plan the code generators use: gemma-plan-kv-cache's (module
+/// attribute gemma.kv_plan), or without it one row per context token for
+/// every cache (always correct, just larger).
+mlir::FailureOr<std::map<int64_t, gemma::KVCacheAttr>>
+moduleKVPlan(mlir::ModuleOp module, mlir::func::FuncOp entry);
+
 /// Bytes of a plan: `fixed` + `perToken` x n_ctx. Code generation sizes the
 /// KV buffer (gemmac_kv_bytes) and --print-memory-plan reports with this.
 struct KVPlanSize {

@@ -150,21 +150,10 @@ private:
 };
 
 LogicalResult Lowering::collectCaches() {
-  // The plan of gemma-plan-kv-cache, or without it one row per context token
-  // for every cache (always correct, just larger).
-  if (auto recorded = module->getAttrOfType<ArrayAttr>("gemma.kv_plan")) {
-    for (Attribute a : recorded) {
-      auto cache = dyn_cast<KVCacheAttr>(a);
-      if (!cache)
-        return module.emitError("gemma.kv_plan holds a non-cache attribute");
-      plan[cache.getOwner()] = cache;
-    }
-  } else {
-    auto computed = computeKVPlan(module, entry, /*rings=*/false);
-    if (failed(computed))
-      return failure();
-    plan = std::move(*computed);
-  }
+  auto recorded = moduleKVPlan(module, entry);
+  if (failed(recorded))
+    return failure();
+  plan = std::move(*recorded);
   KVPlanSize size = kvPlanSize(plan, kvBytes);
   kvFixedBytes = size.fixed;
   kvPerCtxBytes = size.perToken;

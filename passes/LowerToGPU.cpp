@@ -158,18 +158,9 @@ struct LowerToGPUPass : public gemmac::impl::LowerToGPUBase<LowerToGPUPass> {
     if (auto t = module->getAttrOfType<StringAttr>("gemma.kv_cache_type"))
       f16Cache = t.getValue() != "f32";
 
-    // The plan of gemma-plan-kv-cache, or one row per context token.
-    std::map<int64_t, KVCacheAttr> plan;
-    if (auto recorded = module->getAttrOfType<ArrayAttr>("gemma.kv_plan")) {
-      for (Attribute a : recorded)
-        if (auto cache = dyn_cast<KVCacheAttr>(a))
-          plan[cache.getOwner()] = cache;
-    } else {
-      auto computed = computeKVPlan(module, entry, /*rings=*/false);
-      if (failed(computed))
-        return signalPassFailure();
-      plan = std::move(*computed);
-    }
+    auto plan = moduleKVPlan(module, entry);
+    if (failed(plan))
+      return signalPassFailure();
 
     OpBuilder b(module.getBodyRegion());
     b.setInsertionPointToEnd(module.getBody());
@@ -181,7 +172,7 @@ struct LowerToGPUPass : public gemmac::impl::LowerToGPUBase<LowerToGPUPass> {
     for (Operation &op : entry.front()) {
       if (isa<WeightOp, func::ReturnOp>(op))
         continue;
-      FailureOr<std::string> name = kernelFor(&op, lib, plan, f16Cache);
+      FailureOr<std::string> name = kernelFor(&op, lib, *plan, f16Cache);
       if (failed(name))
         return signalPassFailure();
       op.setAttr("gpu_kernel", FlatSymbolRefAttr::get(b.getContext(), *name));

@@ -392,16 +392,10 @@ llvm::Error Planner::matvecInput(Operation *op, Value input, WeightType weight,
 llvm::Error Planner::run() {
   if (!entry.getBody().hasOneBlock())
     return error("the entry function must be a single block");
-  if (auto recorded = module->getAttrOfType<ArrayAttr>("gemma.kv_plan")) {
-    for (Attribute a : recorded)
-      if (auto c = dyn_cast<KVCacheAttr>(a))
-        plan[c.getOwner()] = c;
-  } else {
-    auto computed = computeKVPlan(module, entry, /*rings=*/false);
-    if (mlir::failed(computed))
-      return error("no KV cache plan for the entry function");
-    plan = std::move(*computed);
-  }
+  auto recorded = moduleKVPlan(module, entry);
+  if (mlir::failed(recorded))
+    return error("no usable KV cache plan for the entry function");
+  plan = std::move(*recorded);
   auto bytes = kvElementBytes(module);
   if (mlir::failed(bytes))
     return error("unknown KV cache element type");
