@@ -8,11 +8,15 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/GpuKernels.h"
+#include "runtime/gpu/gpu_program.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SPIRV/IR/SPIRVOps.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "llvm/ADT/StringExtras.h"
@@ -40,9 +44,10 @@ std::string bitsOf(float f) {
 /// Builds one kernel body: thin wrappers over arith/memref/scf/gpu ops.
 class Emitter {
 public:
-  Emitter(ImplicitLocOpBuilder &b, bool fmaThroughDouble)
-      : b(b), fmaThroughDouble(fmaThroughDouble) {}
+  Emitter(ImplicitLocOpBuilder &b, bool spirv)
+      : b(b), spirv(spirv), fmaThroughDouble(spirv) {}
   ImplicitLocOpBuilder &b;
+  bool spirv; // SPIR-V (Vulkan) rather than NVVM (CUDA)
   /// Vulkan allows OpExtInst Fma to round twice (lavapipe does): an f32 fma
   /// is then computed in double, where the product is exact and the sum is
   /// rounded once before the final rounding to f32 (which differs from a
@@ -104,6 +109,22 @@ public:
   Value shr(Value x, Value s) { return arith::ShRUIOp::create(b, x, s); }
   Value shl(Value x, int64_t s) { return shl(x, i32(s)); }
   Value shr(Value x, int64_t s) { return shr(x, i32(s)); }
+  Value shrs(Value x, int64_t s) { return arith::ShRSIOp::create(b, x, i32(s)); }
+  Value bxor(Value x, int64_t m) { return arith::XOrIOp::create(b, x, i32(m)); }
+  /// acc + the dot product of the four signed bytes of x and of y: dp4a on
+  /// NVVM, OpSDot on SPIR-V. Integer sums: exact in any order.
+  Value dot4(Value x, Value y, Value acc) {
+    if (spirv) {
+      auto packed = spirv::PackedVectorFormatAttr::get(
+          b.getContext(), spirv::PackedVectorFormat::PackedVectorFormat4x8Bit);
+      return iadd(spirv::SDotOp::create(b, b.getI32Type(), x, y, packed), acc);
+    }
+    auto bytes = VectorType::get({4}, b.getI8Type());
+    return NVVM::DotAccumulate4WayOp::create(
+        b, b.getI32Type(), LLVM::BitcastOp::create(b, bytes, x),
+        NVVM::DotAccumulateType::SIGNED, LLVM::BitcastOp::create(b, bytes, y),
+        NVVM::DotAccumulateType::SIGNED, acc);
+  }
   Value toI32(Value index) {
     return arith::IndexCastOp::create(b, b.getI32Type(), index);
   }
@@ -251,9 +272,9 @@ public:
     return v;
   }
 
-  Value threadId() { return gpu::ThreadIdOp::create(b, gpu::Dimension::x); }
-  Value blockId(gpu::Dimension d) { return gpu::BlockIdOp::create(b, d); }
-  void barrier() { gpu::BarrierOp::create(b); }
+  Value threadId() { return mlir::gpu::ThreadIdOp::create(b, mlir::gpu::Dimension::x); }
+  Value blockId(mlir::gpu::Dimension d) { return mlir::gpu::BlockIdOp::create(b, d); }
+  void barrier() { mlir::gpu::BarrierOp::create(b); }
 
   /// for (iv = lb; iv < ub; iv += step) body(iv).
   void loop(Value lb, Value ub, Value step, llvm::function_ref<void(Value)> body) {
@@ -310,8 +331,8 @@ public:
   /// The element-wise grid (ceil(n/64), rows): body(t, i) for row t and
   /// column i < n of this thread.
   void forEachColumn(int64_t n, llvm::function_ref<void(Value, Value)> body) {
-    Value t = blockId(gpu::Dimension::y);
-    Value i = add(mul(blockId(gpu::Dimension::x), idx(kWG)), threadId());
+    Value t = blockId(mlir::gpu::Dimension::y);
+    Value i = add(mul(blockId(mlir::gpu::Dimension::x), idx(kWG)), threadId());
     when(ult(i, idx(n)), [&] { body(t, i); });
   }
 
@@ -527,7 +548,7 @@ namespace {
 /// workgroup buffers of 64 floats (plus `extraScratch` more floats in one
 /// more buffer when > 0), and builds its body.
 struct KernelBuilder {
-  gpu::GPUModuleOp module;
+  mlir::gpu::GPUModuleOp module;
   Target target;
 
   bool exists(StringRef name) { return module.lookupSymbol(name) != nullptr; }
@@ -535,7 +556,7 @@ struct KernelBuilder {
   void build(StringRef name, ArrayRef<Type> args, int scratch,
              int64_t extraScratch,
              llvm::function_ref<void(Emitter &, ValueRange, ValueRange)> body,
-             bool f64Scratch = false) {
+             bool f64Scratch = false, int64_t i32Scratch = 0) {
     MLIRContext *ctx = module.getContext();
     ImplicitLocOpBuilder b(module.getLoc(), ctx);
     b.setInsertionPointToEnd(module.getBody());
@@ -543,7 +564,7 @@ struct KernelBuilder {
     // numeric space 3 (map-memref-spirv-storage-class: Workgroup) for SPIR-V.
     Attribute workgroup =
         target == Target::NVVM
-            ? Attribute(gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup))
+            ? Attribute(mlir::gpu::AddressSpaceAttr::get(ctx, mlir::gpu::AddressSpace::Workgroup))
             : Attribute(b.getI64IntegerAttr(3));
     SmallVector<Type> shared;
     for (int i = 0; i < scratch; ++i)
@@ -555,13 +576,16 @@ struct KernelBuilder {
     if (f64Scratch) // after the f32 ones: shared.back()
       shared.push_back(MemRefType::get({kWG}, b.getF64Type(),
                                        MemRefLayoutAttrInterface(), workgroup));
+    if (i32Scratch > 0) // last: shared.back()
+      shared.push_back(MemRefType::get({i32Scratch}, b.getI32Type(),
+                                       MemRefLayoutAttrInterface(), workgroup));
     // NVVM takes workgroup memory as the function's attributions; the SPIR-V
     // conversion takes it as allocations in the workgroup address space.
     bool attributions = target == Target::NVVM;
-    auto fn = gpu::GPUFuncOp::create(
+    auto fn = mlir::gpu::GPUFuncOp::create(
         b, name, b.getFunctionType(args, {}),
         attributions ? TypeRange(shared) : TypeRange(), TypeRange());
-    fn->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+    fn->setAttr(mlir::gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
     fn.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr({kWG, 1, 1}));
     Block &entry = fn.getBody().front();
     b.setInsertionPointToStart(&entry);
@@ -569,9 +593,9 @@ struct KernelBuilder {
     if (!attributions)
       for (Type t : shared)
         sharedValues.push_back(memref::AllocOp::create(b, cast<MemRefType>(t)));
-    Emitter e(b, /*fmaThroughDouble=*/target == Target::SPIRV);
+    Emitter e(b, /*spirv=*/target == Target::SPIRV);
     body(e, fn.getArguments(), sharedValues);
-    gpu::ReturnOp::create(b);
+    mlir::gpu::ReturnOp::create(b);
   }
 
   Type buf(Type element, int64_t count) {
@@ -596,7 +620,7 @@ Value param(Emitter &e, Value params, Param p) {
 }
 } // namespace
 
-KernelLibrary::KernelLibrary(gpu::GPUModuleOp module, Target target)
+KernelLibrary::KernelLibrary(mlir::gpu::GPUModuleOp module, Target target)
     : module(module), target(target) {}
 
 static std::string formatName(WeightFormat f) {
@@ -604,298 +628,340 @@ static std::string formatName(WeightFormat f) {
 }
 
 namespace {
-/// One row of a quantized weight against one token's int8 activation blocks,
-/// with exactly the operations of runtime/kernels/dot_reference.h (llama.cpp's
-/// AVX2 kernels): integer block sums, then f32 chains per lane in block
-/// order and the AVX2 horizontal sum. One thread computes one output.
+/// A quantized weight row against int8 activation blocks, with exactly the
+/// operations of runtime/kernels/dot_reference.h (llama.cpp's AVX2 kernels),
+/// in two phases so that a workgroup can share the work out:
+///   - terms(): one block's integer sums for one token, from packed quants
+///     through dot4 (dp4a / OpSDot). Integer sums are exact, so any thread
+///     may compute any block, and a block's unpacked quants serve every
+///     token of the workgroup;
+///   - step(): the f32 chains, advanced block after block in order by the
+///     one thread that owns the (row, token), then finish(): the AVX2
+///     horizontal sum.
+/// Weights are read as 16-bit words (every block size and field offset is
+/// even), activation quants as 32-bit words of four.
 struct QuantDot {
+  enum Kind { Lanes32, Lanes32Affine, ChainQ4_0, GemmQ4_K, LanesK, LanesQ6_K };
   Emitter &e;
   WeightFormat format;
-  Value w, qs, aux; // weight bytes, activation quants (i8), side values
   int64_t rows, cols;
-  Value row, t;
+  Value qs, aux; // activation quant words (i32) and side values (f32)
+  Kind kind = kindOf(format, rows);
 
+  static Kind kindOf(WeightFormat format, int64_t rows) {
+    switch (format) {
+    case WeightFormat::q4_0:
+      return rows % 8 == 0 ? ChainQ4_0 : Lanes32;
+    case WeightFormat::q4_1:
+    case WeightFormat::q5_1:
+      return Lanes32Affine;
+    case WeightFormat::q4_k:
+      return rows % 8 == 0 ? GemmQ4_K : LanesK;
+    case WeightFormat::q5_k:
+      return LanesK;
+    case WeightFormat::q6_k:
+      return LanesQ6_K;
+    default: // q8_0, q5_0
+      return Lanes32;
+    }
+  }
+  /// Integer terms per (block, token); f32 accumulators per (row, token).
+  static int64_t numTerms(Kind kind) { return kind == ChainQ4_0 ? 1 : 8; }
+  int64_t numTerms() const { return numTerms(kind); }
+  int64_t numAcc() const {
+    switch (kind) {
+    case Lanes32Affine: return 9;
+    case ChainQ4_0: return 1;
+    case GemmQ4_K: return 2;
+    case LanesK: return format == WeightFormat::q5_k ? 9 : 12;
+    default: return 8;
+    }
+  }
   int64_t be() const { return formatBlockElems(format); }
   int64_t bb() const { return formatBlockBytes(format); }
   int64_t nb() const { return cols / be(); }
-  ActQuant aq() const { return activationQuant(format); }
 
   Value i32(int64_t v) { return e.i32(v); }
-  Value blockBase(Value b) {
-    return e.mul(e.add(e.mul(row, nb()), b), bb());
+  /// Index of the first 16-bit word of block b of `row`.
+  Value blockWord(Value row, Value b) {
+    return e.add(e.mul(row, nb() * bb() / 2), e.mul(b, bb() / 2));
   }
-  /// Activation quant `el` (an index offset) of block b, as i32.
-  Value act(Value b, Value el) {
-    return e.s8(qs, e.add(e.add(e.mul(t, cols), e.mul(b, be())), el));
+  Value u16(Value w, Value base, int64_t off) { // off even
+    return e.fromI16(e.load(w, e.add(base, off / 2)));
   }
-  Value act(Value b, int64_t el) { return act(b, e.idx(el)); }
-  Value auxAt(Value b, int64_t k) {
-    int64_t per = actAuxPerBlock(aq());
-    int64_t blocks = cols / actBlockElems(aq());
+  Value u32(Value w, Value base, int64_t off) {
+    return e.bor(u16(w, base, off), e.shl(u16(w, base, off + 2), 16));
+  }
+  Value byteAt(Value w, Value base, int64_t off) {
+    Value h = u16(w, base, off & ~int64_t(1));
+    return e.band(off & 1 ? e.shr(h, 8) : h, 255);
+  }
+  Value f16At(Value w, Value base, int64_t off) {
+    Value h = e.load(w, e.add(base, off / 2));
+    Value f = arith::BitcastOp::create(e.b, e.b.getF16Type(), h);
+    return arith::ExtFOp::create(e.b, e.b.getF32Type(), f);
+  }
+  /// Activation word k (quants 4k..4k+3) of block b of token t.
+  Value actWord(Value t, Value b, int64_t k) {
+    return e.load(qs, e.add(e.add(e.mul(t, cols / 4), e.mul(b, be() / 4)),
+                            e.idx(k)));
+  }
+  Value auxAt(Value t, Value b, int64_t k) {
+    ActQuant aq = activationQuant(format);
+    int64_t per = actAuxPerBlock(aq), blocks = cols / actBlockElems(aq);
     return e.load(aux, e.add(e.mul(e.add(e.mul(t, blocks), b), per), k));
   }
-  Value byteAt(Value base, int64_t off) { return e.u8(w, e.add(base, off)); }
-  Value byteAt(Value base, Value off) { return e.u8(w, e.add(base, off)); }
-  Value nibble(Value byte, bool high) {
-    return high ? e.shr(byte, 4) : e.band(byte, 15);
+  Value bsum(Value t, Value b, int64_t g) { return e.fptosi(auxAt(t, b, 1 + g)); }
+
+  /// Bytes x - bias of bytes in [0, 2 bias): biased past 0x80 so that no
+  /// borrow crosses a byte.
+  Value unbias(Value x, int64_t bias) {
+    Value up = e.sub(e.bor(x, i32(0x80808080)), i32(bias * 0x01010101));
+    return e.bxor(up, 0x80808080);
+  }
+  /// 6-bit scale and min of sub-block j of a Q4_K/Q5_K block.
+  std::pair<Value, Value> scaleMin(Value w, Value base, int64_t j) {
+    auto s = [&](int64_t k) { return byteAt(w, base, 4 + k); };
+    if (j < 4)
+      return {e.band(s(j), 63), e.band(s(j + 4), 63)};
+    Value a = s(j + 4), lo = s(j - 4), hi = s(j);
+    return {e.bor(e.band(a, 15), e.shl(e.shr(lo, 6), 4)),
+            e.bor(e.shr(a, 4), e.shl(e.shr(hi, 6), 4))};
+  }
+
+  /// A weight block's quants as signed bytes, four per word in element
+  /// order (K formats: word 8s + l holds quants 4l.. of sub-block s), and
+  /// the sub-block scales (and Q4_K/Q5_K minimums).
+  struct Block {
+    SmallVector<Value> words, scales, mins;
+  };
+  Block load(Value w, Value row, Value b) {
+    Block k;
+    Value base = blockWord(row, b);
+    switch (format) {
+    case WeightFormat::q8_0:
+      for (int l = 0; l < 8; ++l)
+        k.words.push_back(u32(w, base, 2 + 4 * l));
+      break;
+    case WeightFormat::q4_0:
+    case WeightFormat::q4_1:
+    case WeightFormat::q5_0:
+    case WeightFormat::q5_1: {
+      bool q50 = format == WeightFormat::q5_0, q51 = format == WeightFormat::q5_1;
+      int64_t qsOff = format == WeightFormat::q4_0 ? 2
+                      : format == WeightFormat::q4_1 ? 4
+                      : q50 ? 6 : 8;
+      int64_t bias = format == WeightFormat::q4_0 ? 8 : q50 ? 16 : 0;
+      Value qh = q50 ? u32(w, base, 2) : q51 ? u32(w, base, 4) : Value();
+      Value v[4];
+      for (int l = 0; l < 4; ++l)
+        v[l] = u32(w, base, qsOff + 4 * l);
+      for (int l = 0; l < 8; ++l) {
+        // Quants 4l..4l+3: low nibbles of bytes 4l.. (l < 4), else high.
+        Value q = e.band(l < 4 ? v[l] : e.shr(v[l - 4], 4), 0x0F0F0F0F);
+        if (qh) { // fifth bits 4l..4l+3 of qh to bit 4 of each byte
+          Value x = e.shr(qh, 4 * l);
+          q = e.bor(q, e.bor(e.bor(e.shl(e.band(x, 1), 4),
+                                   e.shl(e.band(x, 2), 11)),
+                             e.bor(e.shl(e.band(x, 4), 18),
+                                   e.shl(e.band(x, 8), 25))));
+        }
+        k.words.push_back(bias ? unbias(q, bias) : q);
+      }
+      break;
+    }
+    case WeightFormat::q4_k:
+    case WeightFormat::q5_k: {
+      bool five = format == WeightFormat::q5_k;
+      for (int s = 0; s < 8; ++s) {
+        auto [sc, mn] = scaleMin(w, base, s);
+        k.scales.push_back(sc);
+        k.mins.push_back(mn);
+      }
+      Value high[8];
+      if (five)
+        for (int l = 0; l < 8; ++l)
+          high[l] = u32(w, base, 16 + 4 * l);
+      for (int pair = 0; pair < 4; ++pair) {
+        Value v[8];
+        for (int l = 0; l < 8; ++l)
+          v[l] = u32(w, base, (five ? 48 : 16) + 32 * pair + 4 * l);
+        for (int s = 2 * pair; s < 2 * pair + 2; ++s)
+          for (int l = 0; l < 8; ++l) {
+            Value q = e.band(e.shr(v[l], 4 * (s % 2)), 0x0F0F0F0F);
+            if (five)
+              q = e.bor(q, e.shl(e.band(e.shr(high[l], s), 0x01010101), 4));
+            k.words.push_back(q);
+          }
+      }
+      break;
+    }
+    case WeightFormat::q6_k:
+      for (int c = 0; c < 8; ++c) {
+        int64_t n = c / 4, qd = c % 4;
+        for (int l = 0; l < 8; ++l) {
+          Value lo = e.band(
+              e.shr(u32(w, base, 64 * n + 32 * (qd % 2) + 4 * l), 4 * (qd / 2)),
+              0x0F0F0F0F);
+          Value hi = e.band(e.shr(u32(w, base, 128 + 32 * n + 4 * l), 2 * qd),
+                            0x03030303);
+          k.words.push_back(e.bor(lo, e.shl(hi, 4)));
+        }
+      }
+      for (int i = 0; i < 16; ++i) // signed 8-bit scales
+        k.scales.push_back(e.shrs(e.shl(byteAt(w, base, 192 + i), 24), 24));
+      break;
+    default:
+      llvm_unreachable("float formats take floatMatvecBody");
+    }
+    return k;
+  }
+
+  /// Block b's integer terms for token t.
+  SmallVector<Value> terms(const Block &k, Value t, Value b) {
+    auto dot = [&](int64_t word, Value acc) {
+      return e.dot4(k.words[word], actWord(t, b, word), acc);
+    };
+    SmallVector<Value> out;
+    switch (kind) {
+    case Lanes32:
+    case Lanes32Affine: // lane l: quants 4l..4l+3
+      for (int l = 0; l < 8; ++l)
+        out.push_back(dot(l, i32(0)));
+      break;
+    case ChainQ4_0: {
+      Value sum = i32(0);
+      for (int l = 0; l < 8; ++l)
+        sum = dot(l, sum);
+      out.push_back(sum);
+      break;
+    }
+    case GemmQ4_K: { // scaled sums of sub-block pairs, then minimums
+      Value sub[8];
+      for (int s = 0; s < 8; ++s) {
+        sub[s] = i32(0);
+        for (int l = 0; l < 8; ++l)
+          sub[s] = dot(8 * s + l, sub[s]);
+      }
+      for (int p = 0; p < 4; ++p)
+        out.push_back(e.iadd(e.imul(k.scales[2 * p], sub[2 * p]),
+                             e.imul(k.scales[2 * p + 1], sub[2 * p + 1])));
+      for (int p = 0; p < 4; ++p) {
+        Value bs0 = e.iadd(bsum(t, b, 4 * p), bsum(t, b, 4 * p + 1));
+        Value bs1 = e.iadd(bsum(t, b, 4 * p + 2), bsum(t, b, 4 * p + 3));
+        out.push_back(e.iadd(e.imul(bs0, k.mins[2 * p]),
+                             e.imul(bs1, k.mins[2 * p + 1])));
+      }
+      break;
+    }
+    case LanesK: // lane l: sum over sub-blocks of scale * (4 products)
+      for (int l = 0; l < 8; ++l) {
+        Value sum = i32(0);
+        for (int s = 0; s < 8; ++s)
+          sum = e.iadd(sum, e.imul(k.scales[s], dot(8 * s + l, i32(0))));
+        out.push_back(sum);
+      }
+      break;
+    case LanesQ6_K: // the -32 through the activation sums
+      for (int l = 0; l < 8; ++l) {
+        Value sum = i32(0);
+        for (int c = 0; c < 8; ++c)
+          sum = e.iadd(sum, e.imul(k.scales[2 * c + (l >= 4 ? 1 : 0)],
+                                   dot(8 * c + l, i32(0))));
+        Value corr = e.iadd(e.imul(bsum(t, b, 2 * l), k.scales[2 * l]),
+                            e.imul(bsum(t, b, 2 * l + 1), k.scales[2 * l + 1]));
+        out.push_back(e.sub(sum, e.imul(corr, 32)));
+      }
+      break;
+    }
+    return out;
+  }
+
+  /// The f32 chains after block b of token t (terms `T`).
+  SmallVector<Value> step(Value w, Value row, Value t, Value b,
+                          ArrayRef<Value> T, ValueRange acc) {
+    Value base = blockWord(row, b);
+    SmallVector<Value> next(acc.begin(), acc.end());
+    switch (kind) {
+    case Lanes32:
+    case Lanes32Affine: {
+      if (kind == Lanes32Affine)
+        next[8] = e.fadd(acc[8], e.fmul(f16At(w, base, 2), auxAt(t, b, 1)));
+      Value d = e.fmul(f16At(w, base, 0), auxAt(t, b, 0));
+      for (int l = 0; l < 8; ++l)
+        next[l] = e.fma(d, e.sitofp(T[l]), acc[l]);
+      break;
+    }
+    case ChainQ4_0: {
+      Value d = e.fmul(f16At(w, base, 0), auxAt(t, b, 0));
+      next[0] = e.fma(e.sitofp(T[0]), d, acc[0]);
+      break;
+    }
+    case GemmQ4_K: {
+      Value ad = auxAt(t, b, 0);
+      Value D = e.fmul(f16At(w, base, 0), ad);
+      Value Dm = e.fmul(f16At(w, base, 2), ad);
+      for (int p = 0; p < 4; ++p) {
+        next[0] = e.fma(e.sitofp(T[p]), D, next[0]);
+        next[1] = e.fma(e.sitofp(T[4 + p]), Dm, next[1]);
+      }
+      break;
+    }
+    case LanesK: {
+      Value ad = auxAt(t, b, 0);
+      Value d = e.fmul(ad, f16At(w, base, 0));
+      Value dmin =
+          arith::NegFOp::create(e.b, e.fmul(ad, f16At(w, base, 2)));
+      Value P[4];
+      for (int p = 0; p < 4; ++p) {
+        Value bs0 = e.iadd(bsum(t, b, 4 * p), bsum(t, b, 4 * p + 1));
+        Value bs1 = e.iadd(bsum(t, b, 4 * p + 2), bsum(t, b, 4 * p + 3));
+        P[p] = e.iadd(e.imul(scaleMin(w, base, 2 * p).second, bs0),
+                      e.imul(scaleMin(w, base, 2 * p + 1).second, bs1));
+      }
+      if (format == WeightFormat::q5_k) {
+        Value all = e.iadd(e.iadd(e.iadd(P[0], P[1]), P[2]), P[3]);
+        next[8] = e.fma(e.sitofp(all), dmin, acc[8]);
+      } else {
+        for (int p = 0; p < 4; ++p)
+          next[8 + p] = e.fma(dmin, e.sitofp(P[p]), acc[8 + p]);
+      }
+      for (int l = 0; l < 8; ++l)
+        next[l] = e.fma(d, e.sitofp(T[l]), acc[l]);
+      break;
+    }
+    case LanesQ6_K: {
+      Value d = e.fmul(auxAt(t, b, 0), f16At(w, base, 208));
+      for (int l = 0; l < 8; ++l)
+        next[l] = e.fma(d, e.sitofp(T[l]), acc[l]);
+      break;
+    }
+    }
+    return next;
   }
 
   static Value hsum8(Emitter &e, ArrayRef<Value> v) {
     return e.fadd(e.fadd(e.fadd(v[0], v[4]), e.fadd(v[2], v[6])),
                   e.fadd(e.fadd(v[1], v[5]), e.fadd(v[3], v[7])));
   }
-
-  /// The signed (Q8_0/Q4_0/Q5_0) or unsigned (Q4_1/Q5_1) quants of a 32-block.
-  SmallVector<Value> quants32(Value base) {
-    SmallVector<Value> q(32);
-    Value qh;
-    int64_t qsOff = 2;
-    switch (format) {
-    case WeightFormat::q8_0:
-      for (int j = 0; j < 32; ++j)
-        q[j] = e.s8(w, e.add(base, 2 + j));
-      return q;
-    case WeightFormat::q4_1: qsOff = 4; break;
-    case WeightFormat::q5_0: qh = e.u32At(w, e.add(base, 2)); qsOff = 6; break;
-    case WeightFormat::q5_1: qh = e.u32At(w, e.add(base, 4)); qsOff = 8; break;
-    default: break;
+  /// The row's dot product from its accumulators.
+  Value finish(ArrayRef<Value> acc) {
+    switch (kind) {
+    case ChainQ4_0:
+      return acc[0];
+    case GemmQ4_K:
+      return e.fsub(acc[0], acc[1]);
+    case Lanes32Affine:
+    case LanesK: {
+      Value sum = hsum8(e, acc.take_front(8));
+      if (acc.size() == 9)
+        return e.fadd(sum, acc[8]);
+      return e.fadd(sum, e.fadd(e.fadd(acc[8], acc[10]),
+                                e.fadd(acc[9], acc[11])));
     }
-    for (int j = 0; j < 16; ++j) {
-      Value byte = byteAt(base, qsOff + j);
-      q[j] = nibble(byte, false);
-      q[j + 16] = nibble(byte, true);
-      if (qh) {
-        q[j] = e.bor(q[j], e.shl(e.band(e.shr(qh, j), 1), 4));
-        q[j + 16] = e.bor(q[j + 16], e.shl(e.band(e.shr(qh, j + 16), 1), 4));
-      }
-    }
-    int64_t bias = format == WeightFormat::q4_0 ? 8
-                   : format == WeightFormat::q5_0 ? 16 : 0;
-    if (bias)
-      for (Value &v : q)
-        v = e.sub(v, i32(bias));
-    return q;
-  }
-
-  /// 6-bit scale and min of sub-block j (a Value in 0..7) of a K block.
-  std::pair<Value, Value> scaleMin(Value base, Value j) {
-    Value sBase = e.add(base, 4);
-    Value low = e.ult(j, e.idx(4));
-    Value a = byteAt(sBase, e.sel(low, j, e.add(j, 4)));
-    Value bq = byteAt(sBase, e.sel(low, e.add(j, 4), e.sub(j, e.idx(4))));
-    Value c = byteAt(sBase, j);
-    Value sc = e.sel(low, e.band(a, 63), e.bor(e.band(a, 15), e.shl(e.shr(bq, 6), 4)));
-    Value mn = e.sel(low, e.band(bq, 63), e.bor(e.shr(a, 4), e.shl(e.shr(c, 6), 4)));
-    return {sc, mn};
-  }
-  /// Unsigned quant l (constant 0..31) of sub-block s of a Q4_K/Q5_K block.
-  Value quantK(Value base, Value s, int64_t l) {
-    bool five = format == WeightFormat::q5_k;
-    Value chunk = e.div(s, 2), upper = e.rem(s, 2);
-    Value byte = byteAt(e.add(base, five ? 48 : 16), e.add(e.mul(chunk, 32), l));
-    Value q = e.band(e.shr(byte, e.toI32(e.mul(upper, 4))), 15);
-    if (five) {
-      Value hb = e.band(e.shr(byteAt(base, 16 + l), e.toI32(s)), 1);
-      q = e.bor(q, e.shl(hb, 4));
-    }
-    return q;
-  }
-  /// Unsigned 6-bit quant l (constant 0..31) of chunk c (0..7) of Q6_K.
-  Value quant6(Value base, Value c, int64_t l) {
-    Value n = e.div(c, 4), qd = e.rem(c, 4);
-    Value qlb = byteAt(base, e.add(e.add(e.mul(n, 64), l), e.mul(e.rem(qd, 2), 32)));
-    Value lo = e.band(e.shr(qlb, e.toI32(e.mul(e.div(qd, 2), 4))), 15);
-    Value qhb = byteAt(base, e.add(e.add(e.mul(n, 32), l), 128));
-    Value hi = e.band(e.shr(qhb, e.toI32(e.mul(qd, 2))), 3);
-    return e.bor(lo, e.shl(hi, 4));
-  }
-  Value bsum(Value b, int64_t g) { return e.fptosi(auxAt(b, 1 + g)); }
-
-  Value dot() {
-    switch (format) {
-    case WeightFormat::q8_0:
-    case WeightFormat::q5_0:
-      return lanes32(false);
-    case WeightFormat::q4_0:
-      return rows % 8 == 0 ? chainQ4_0() : lanes32(false);
-    case WeightFormat::q4_1:
-    case WeightFormat::q5_1:
-      return lanes32(true);
-    case WeightFormat::q4_k:
-      return rows % 8 == 0 ? gemmQ4_K() : lanesK();
-    case WeightFormat::q5_k:
-      return lanesK();
-    case WeightFormat::q6_k:
-      return lanesQ6_K();
     default:
-      llvm_unreachable("float formats take floatMatvecBody");
+      return hsum8(e, acc.take_front(8));
     }
-  }
-
-  /// dotLanes / dotLanesAffine.
-  Value lanes32(bool affine) {
-    SmallVector<Value> init(affine ? 9 : 8, e.f32(0.0f));
-    SmallVector<Value> acc = e.loop(
-        e.idx(0), e.idx(nb()), e.idx(1), init,
-        [&](Value b, ValueRange v) -> SmallVector<Value> {
-          Value base = blockBase(b);
-          SmallVector<Value> next(v.begin(), v.end());
-          if (affine)
-            next[8] = e.fadd(v[8], e.fmul(e.f16At(w, e.add(base, 2)), auxAt(b, 1)));
-          SmallVector<Value> q = quants32(base);
-          Value d = e.fmul(e.f16At(w, base), auxAt(b, 0));
-          for (int l = 0; l < 8; ++l) {
-            Value isum = i32(0);
-            for (int j = 4 * l; j < 4 * l + 4; ++j)
-              isum = e.iadd(isum, e.imul(q[j], act(b, j)));
-            next[l] = e.fma(d, e.sitofp(isum), v[l]);
-          }
-          return next;
-        });
-    Value sum = hsum8(e, ArrayRef<Value>(acc).take_front(8));
-    return affine ? e.fadd(sum, acc[8]) : sum;
-  }
-
-  /// dotQ4_0Chain: one chain, one fused step per block.
-  Value chainQ4_0() {
-    return e.loop(e.idx(0), e.idx(nb()), e.idx(1), {e.f32(0.0f)},
-                  [&](Value b, ValueRange v) -> SmallVector<Value> {
-                    Value base = blockBase(b);
-                    SmallVector<Value> q = quants32(base);
-                    Value isum = i32(0);
-                    for (int j = 0; j < 32; ++j)
-                      isum = e.iadd(isum, e.imul(q[j], act(b, j)));
-                    Value d = e.fmul(e.f16At(w, base), auxAt(b, 0));
-                    return {e.fma(e.sitofp(isum), d, v[0])};
-                  })[0];
-  }
-
-  /// Integer dot of sub-block s (a Value) with the activation quants.
-  Value subDotK(Value base, Value b, Value s) {
-    Value d = i32(0);
-    for (int l = 0; l < 32; ++l)
-      d = e.iadd(d, e.imul(quantK(base, s, l),
-                           act(b, e.add(e.mul(s, 32), l))));
-    return d;
-  }
-
-  /// dotQ4_KGemm: pairs of sub-blocks per fused step; minimums apart.
-  Value gemmQ4_K() {
-    SmallVector<Value> r = e.loop(
-        e.idx(0), e.idx(nb()), e.idx(1), {e.f32(0.0f), e.f32(0.0f)},
-        [&](Value b, ValueRange v) -> SmallVector<Value> {
-          Value base = blockBase(b);
-          Value ad = auxAt(b, 0);
-          Value D = e.fmul(e.f16At(w, base), ad);
-          Value Dm = e.fmul(e.f16At(w, e.add(base, 2)), ad);
-          Value acc = v[0], accm = v[1];
-          for (int sb = 0; sb < 4; ++sb) {
-            Value s0 = e.idx(2 * sb), s1 = e.idx(2 * sb + 1);
-            auto [sc0, mn0] = scaleMin(base, s0);
-            auto [sc1, mn1] = scaleMin(base, s1);
-            Value S = e.iadd(e.imul(sc0, subDotK(base, b, s0)),
-                             e.imul(sc1, subDotK(base, b, s1)));
-            Value bs0 = e.iadd(bsum(b, 4 * sb), bsum(b, 4 * sb + 1));
-            Value bs1 = e.iadd(bsum(b, 4 * sb + 2), bsum(b, 4 * sb + 3));
-            Value M = e.iadd(e.imul(bs0, mn0), e.imul(bs1, mn1));
-            acc = e.fma(e.sitofp(S), D, acc);
-            accm = e.fma(e.sitofp(M), Dm, accm);
-          }
-          return {acc, accm};
-        });
-    return e.fsub(r[0], r[1]);
-  }
-
-  /// dotK: eight lanes weighted by sub-block scales; Q4_K's minimums in four
-  /// lanes, Q5_K's in one fused chain.
-  Value lanesK() {
-    bool five = format == WeightFormat::q5_k;
-    // acc[0..7], then am[0..3] (Q4_K) or summs (Q5_K).
-    SmallVector<Value> init(five ? 9 : 12, e.f32(0.0f));
-    SmallVector<Value> r = e.loop(
-        e.idx(0), e.idx(nb()), e.idx(1), init,
-        [&](Value b, ValueRange v) -> SmallVector<Value> {
-          Value base = blockBase(b);
-          Value ad = auxAt(b, 0);
-          Value d = e.fmul(ad, e.f16At(w, base));
-          Value dmin = arith::NegFOp::create(
-              e.b, e.fmul(ad, e.f16At(w, e.add(base, 2))));
-          SmallVector<Value> next(v.begin(), v.end());
-          Value P[4];
-          for (int k = 0; k < 4; ++k) {
-            Value bs0 = e.iadd(bsum(b, 4 * k), bsum(b, 4 * k + 1));
-            Value bs1 = e.iadd(bsum(b, 4 * k + 2), bsum(b, 4 * k + 3));
-            Value mn0 = scaleMin(base, e.idx(2 * k)).second;
-            Value mn1 = scaleMin(base, e.idx(2 * k + 1)).second;
-            P[k] = e.iadd(e.imul(mn0, bs0), e.imul(mn1, bs1));
-          }
-          if (five) {
-            Value all = e.iadd(e.iadd(e.iadd(P[0], P[1]), P[2]), P[3]);
-            next[8] = e.fma(e.sitofp(all), dmin, v[8]);
-          } else {
-            for (int k = 0; k < 4; ++k)
-              next[8 + k] = e.fma(dmin, e.sitofp(P[k]), v[8 + k]);
-          }
-          // L[lane] = sum over sub-blocks of scale * (4-element part).
-          SmallVector<Value> L = e.loop(
-              e.idx(0), e.idx(8), e.idx(1), SmallVector<Value>(8, i32(0)),
-              [&](Value sIdx, ValueRange lv) -> SmallVector<Value> {
-                Value sc = scaleMin(base, sIdx).first;
-                SmallVector<Value> out;
-                for (int l = 0; l < 8; ++l) {
-                  Value part = i32(0);
-                  for (int j = 4 * l; j < 4 * l + 4; ++j)
-                    part = e.iadd(part,
-                                  e.imul(quantK(base, sIdx, j),
-                                         act(b, e.add(e.mul(sIdx, 32), j))));
-                  out.push_back(e.iadd(lv[l], e.imul(sc, part)));
-                }
-                return out;
-              });
-          for (int l = 0; l < 8; ++l)
-            next[l] = e.fma(d, e.sitofp(L[l]), v[l]);
-          return next;
-        });
-    Value sum = hsum8(e, ArrayRef<Value>(r).take_front(8));
-    if (five)
-      return e.fadd(sum, r[8]);
-    return e.fadd(sum, e.fadd(e.fadd(r[8], r[10]), e.fadd(r[9], r[11])));
-  }
-
-  /// dotQ6_K: eight lanes; the -32 through the activation sums.
-  Value lanesQ6_K() {
-    SmallVector<Value> acc = e.loop(
-        e.idx(0), e.idx(nb()), e.idx(1), SmallVector<Value>(8, e.f32(0.0f)),
-        [&](Value b, ValueRange v) -> SmallVector<Value> {
-          Value base = blockBase(b);
-          auto scale = [&](Value i) {
-            return e.s8(w, e.add(e.add(base, 192), i));
-          };
-          Value d = e.fmul(auxAt(b, 0), e.f16At(w, e.add(base, 208)));
-          SmallVector<Value> L = e.loop(
-              e.idx(0), e.idx(8), e.idx(1), SmallVector<Value>(8, i32(0)),
-              [&](Value c, ValueRange lv) -> SmallVector<Value> {
-                SmallVector<Value> out;
-                for (int l = 0; l < 8; ++l) {
-                  Value part = i32(0);
-                  for (int j = 4 * l; j < 4 * l + 4; ++j)
-                    part = e.iadd(part, e.imul(quant6(base, c, j),
-                                               act(b, e.add(e.mul(c, 32), j))));
-                  Value sc = scale(e.add(e.mul(c, 2), l >= 4 ? 1 : 0));
-                  out.push_back(e.iadd(lv[l], e.imul(sc, part)));
-                }
-                return out;
-              });
-          SmallVector<Value> next;
-          for (int l = 0; l < 8; ++l) {
-            Value corr = e.iadd(e.imul(bsum(b, 2 * l), scale(e.idx(2 * l))),
-                                e.imul(bsum(b, 2 * l + 1), scale(e.idx(2 * l + 1))));
-            Value Ll = e.sub(L[l], e.imul(corr, 32));
-            next.push_back(e.fma(d, e.sitofp(Ll), v[l]));
-          }
-          return next;
-        });
-    return hsum8(e, acc);
   }
 };
 } // namespace
@@ -912,8 +978,8 @@ static void floatMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
   const bool tiny = cols % 8 == 0 && rows % 4 == 0;
   const int64_t lanes = tiny ? 8 : 32;
   Value tid = e.threadId();
-  Value t = e.blockId(gpu::Dimension::y);
-  Value row = e.add(e.mul(e.blockId(gpu::Dimension::x), kWG / lanes),
+  Value t = e.blockId(mlir::gpu::Dimension::y);
+  Value row = e.add(e.mul(e.blockId(mlir::gpu::Dimension::x), kWG / lanes),
                     e.div(tid, lanes));
   Value lane = e.rem(tid, lanes);
   Value live = e.ult(row, e.idx(rows));
@@ -978,54 +1044,131 @@ static void floatMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
          [&] { e.store(y, a[nw + 1], e.add(e.mul(t, rows), row)); });
 }
 
+/// Quantized weights: a workgroup takes matvecRowsPerGroup rows and
+/// kQuantMatvecTokensPerGroup tokens, 32 threads per row. Per chunk of 32
+/// blocks, thread j unpacks block j of its row once and computes its integer
+/// terms for every token of the group (coalesced weight reads, shared
+/// across tokens: the prefill GEMM's reuse); then thread j < tokens advances
+/// token j's f32 chains over the chunk's blocks in order.
+static void quantMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
+                            int64_t cols, unsigned nw, Param rowsParam,
+                            ValueRange a, Value terms) {
+  const int64_t R = gemmac::gpu::matvecRowsPerGroup(false, rows, cols);
+  const int64_t G = kWG / R, TT = gemmac::gpu::kQuantMatvecTokensPerGroup;
+  QuantDot dot{e, format, rows, cols, a[nw], a[nw + 1]};
+  const int64_t K = dot.numTerms(), NA = dot.numAcc(), nb = dot.nb();
+  Value tid = e.threadId();
+  Value r = e.div(tid, G), j = e.rem(tid, G);
+  Value row = e.add(e.mul(e.blockId(mlir::gpu::Dimension::x), R), r);
+  Value live = e.ult(row, e.idx(rows));
+  Value safeRow = e.sel(live, row, e.idx(0));
+  Value t0 = e.mul(e.blockId(mlir::gpu::Dimension::y), TT);
+  Value nT = param(e, a[a.size() - 1], rowsParam);
+  Value token = e.add(t0, j); // the token whose chains thread j advances
+  Value owner = arith::AndIOp::create(e.b, e.ult(j, e.idx(TT)), e.ult(token, nT));
+  // terms[r][tt][k][term][block in chunk]
+  auto slot = [&](Value tt, unsigned k, int64_t term, Value blockInChunk) {
+    Value i = e.add(e.mul(e.add(e.mul(r, TT), tt), nw), e.idx(k));
+    return e.add(e.mul(e.add(e.mul(i, K), e.idx(term)), G), blockInChunk);
+  };
+  SmallVector<Value> init(nw * NA, e.f32(0.0f));
+  SmallVector<Value> acc = e.loop(
+      e.idx(0), e.idx((nb + G - 1) / G), e.idx(1), init,
+      [&](Value c, ValueRange v) -> SmallVector<Value> {
+        Value b = e.add(e.mul(c, G), j);
+        e.when(e.ult(b, e.idx(nb)), [&] {
+          for (unsigned k = 0; k < nw; ++k) {
+            QuantDot::Block blk = dot.load(a[k], safeRow, b);
+            // This group's tokens: min(TT, max(nT - t0, 0)).
+            Value tokens = arith::MinUIOp::create(
+                e.b, e.idx(TT),
+                e.sub(arith::MaxUIOp::create(e.b, t0, nT), t0));
+            e.loop(e.idx(0), tokens, e.idx(1), [&](Value tt) {
+              SmallVector<Value> T = dot.terms(blk, e.add(t0, tt), b);
+              for (int64_t term = 0; term < K; ++term)
+                e.store(T[term], terms, slot(tt, k, term, j));
+            });
+          }
+        });
+        e.barrier();
+        Value inChunk = arith::MinUIOp::create(e.b, e.idx(G),
+                                               e.sub(e.idx(nb), e.mul(c, G)));
+        SmallVector<Value> next = e.loop(
+            e.idx(0), e.sel(owner, inChunk, e.idx(0)), e.idx(1), v,
+            [&](Value i, ValueRange cur) -> SmallVector<Value> {
+              SmallVector<Value> out;
+              for (unsigned k = 0; k < nw; ++k) {
+                SmallVector<Value> T;
+                for (int64_t term = 0; term < K; ++term)
+                  T.push_back(e.load(terms, slot(j, k, term, i)));
+                SmallVector<Value> s =
+                    dot.step(a[k], safeRow, token, e.add(e.mul(c, G), i), T,
+                             cur.slice(k * NA, NA));
+                out.append(s.begin(), s.end());
+              }
+              return out;
+            });
+        e.barrier(); // the terms are read before the next chunk's stores
+        return next;
+      });
+  Value y = dot.finish(ArrayRef<Value>(acc).take_front(NA));
+  if (nw == 2)
+    y = e.fmul(e.geluTanhTable(y, a[nw + 3]),
+               dot.finish(ArrayRef<Value>(acc).slice(NA, NA)));
+  e.when(arith::AndIOp::create(e.b, owner, live),
+         [&] { e.store(y, a[nw + 2], e.add(e.mul(token, rows), row)); });
+}
+
 /// linear (one weight) and geglu (gate and up, then gelu(gate) * up). Float
-/// weights: floatMatvecBody. Quantized weights: a thread per output row
-/// (QuantDot) over the activation blocks quantize() wrote.
-static std::string matvec(gpu::GPUModuleOp module, Target target,
+/// weights: floatMatvecBody, a token per grid row. Quantized weights:
+/// quantMatvecBody over the activation blocks quantize() wrote, with the
+/// params buffer last for the row count (`rowsParam`).
+static std::string matvec(mlir::gpu::GPUModuleOp module, Target target,
                           WeightFormat format, int64_t rows, int64_t cols,
-                          bool geglu) {
-  std::string name = llvm::formatv("{0}_{1}_{2}x{3}",
-                                   geglu ? "geglu" : "linear",
-                                   formatName(format), rows, cols);
+                          bool geglu, Param rowsParam) {
+  const bool quantized = !isFloatFormat(format);
+  std::string name = llvm::formatv(
+      "{0}_{1}_{2}x{3}{4}", geglu ? "geglu" : "linear", formatName(format),
+      rows, cols, quantized && rowsParam == kOutRows ? "_out" : "");
   KernelBuilder kb{module, target};
   if (kb.exists(name))
     return name;
   MLIRContext *ctx = module.getContext();
-  Type w = kb.buf(weightElementType(ctx, format),
-                  weightElementCount(format, rows * cols));
   const unsigned nw = geglu ? 2 : 1;
-  const ActQuant aq = activationQuant(format);
-  SmallVector<Type> args(nw, w);
-  if (aq == ActQuant::None) {
+  SmallVector<Type> args;
+  if (!quantized) {
+    args.append(nw, kb.buf(weightElementType(ctx, format), rows * cols));
     args.push_back(kb.f32Buf(kMaxBatch * cols));
   } else {
-    args.push_back(kb.buf(IntegerType::get(ctx, 8), kMaxBatch * cols));
+    // Weights as 16-bit words; activation quants as words of four.
+    const ActQuant aq = activationQuant(format);
+    args.append(nw, kb.buf(IntegerType::get(ctx, 16),
+                           weightElementCount(format, rows * cols) / 2));
+    args.push_back(kb.buf(IntegerType::get(ctx, 32), kMaxBatch * cols / 4));
     args.push_back(kb.f32Buf(kMaxBatch * cols / actBlockElems(aq) *
                              actAuxPerBlock(aq)));
   }
   args.push_back(kb.f32Buf(kMaxBatch * rows));
   if (geglu)
     args.push_back(kb.geluTable());
-  // One scratch buffer per sum: the second reduction must not overwrite the
-  // first one's result before every thread has read it.
-  kb.build(name, args, nw, 0, [&](Emitter &e, ValueRange a, ValueRange shared) {
-    if (isFloatFormat(format))
-      return floatMatvecBody(e, format, rows, cols, nw, a, shared);
-    // A thread per output row: QuantDot.
-    Value t = e.blockId(gpu::Dimension::y);
-    Value row = e.add(e.mul(e.blockId(gpu::Dimension::x), kWG), e.threadId());
-    Value live = e.ult(row, e.idx(rows));
-    Value safeRow = e.sel(live, row, e.idx(0));
-    SmallVector<Value> sums;
-    for (unsigned k = 0; k < nw; ++k) {
-      QuantDot dot{e, format, a[k], a[nw], a[nw + 1], rows, cols, safeRow, t};
-      sums.push_back(dot.dot());
-    }
-    Value y = sums[0];
-    if (geglu)
-      y = e.fmul(e.geluTanhTable(sums[0], a[nw + 3]), sums[1]);
-    e.when(live, [&] { e.store(y, a[nw + 2], e.add(e.mul(t, rows), row)); });
-  });
+  if (quantized)
+    args.push_back(kb.params());
+  const int64_t termScratch =
+      quantized ? kWG * gemmac::gpu::kQuantMatvecTokensPerGroup * nw *
+                      QuantDot::numTerms(QuantDot::kindOf(format, rows))
+                : 0;
+  // Float weights: one scratch buffer per sum (the second reduction must not
+  // overwrite the first one's result before every thread has read it).
+  kb.build(
+      name, args, quantized ? 0 : nw, 0,
+      [&](Emitter &e, ValueRange a, ValueRange shared) {
+        if (quantized)
+          quantMatvecBody(e, format, rows, cols, nw, rowsParam, a,
+                          shared.back());
+        else
+          floatMatvecBody(e, format, rows, cols, nw, a, shared);
+      },
+      /*f64Scratch=*/false, termScratch);
   return name;
 }
 
@@ -1069,19 +1212,32 @@ std::string KernelLibrary::quantize(ActQuant q, int64_t cols) {
   kb.build(
       name,
       {kb.f32Buf(kMaxBatch * cols),
-       kb.buf(IntegerType::get(ctx, 8), kMaxBatch * cols),
+       kb.buf(IntegerType::get(ctx, 32), kMaxBatch * cols / 4),
        kb.f32Buf(kMaxBatch * blocks * per)},
       0, 0, [&](Emitter &e, ValueRange a, ValueRange) {
-        Value t = e.blockId(gpu::Dimension::y);
-        Value blk = e.add(e.mul(e.blockId(gpu::Dimension::x), kWG),
+        Value t = e.blockId(mlir::gpu::Dimension::y);
+        Value blk = e.add(e.mul(e.blockId(mlir::gpu::Dimension::x), kWG),
                           e.threadId());
         e.when(e.ult(blk, e.idx(blocks)), [&] {
           Value base = e.add(e.mul(t, cols), e.mul(blk, be));
           Value auxBase = e.mul(e.add(e.mul(t, blocks), blk), per);
           auto x = [&](Value i) { return e.load(a[0], e.add(base, i)); };
-          auto store = [&](Value i, Value qv) {
-            e.store(arith::TruncIOp::create(e.b, e.b.getI8Type(), qv), a[1],
-                    e.add(base, i));
+          // Quants i .. i+3 per 32-bit word (little-endian bytes, as the
+          // CPU's int8 rows): quantOf(i) for elements [lo, hi); their sum.
+          auto quantWords = [&](int64_t lo, int64_t hi,
+                                llvm::function_ref<Value(Value)> quantOf) {
+            return e.loop(
+                e.idx(lo / 4), e.idx(hi / 4), e.idx(1), {e.i32(0)},
+                [&](Value wi, ValueRange v) -> SmallVector<Value> {
+                  Value word = e.i32(0), sum = v[0];
+                  for (int k = 0; k < 4; ++k) {
+                    Value qi = quantOf(e.add(e.mul(wi, 4), k));
+                    word = e.bor(word, e.shl(e.band(qi, 255), 8 * k));
+                    sum = e.iadd(sum, qi);
+                  }
+                  e.store(word, a[1], e.add(e.div(base, 4), wi));
+                  return {sum};
+                })[0];
           };
           // amax (and Q8_K: the signed value of the first largest).
           SmallVector<Value> mx = e.loop(
@@ -1097,16 +1253,12 @@ std::string KernelLibrary::quantize(ActQuant q, int64_t cols) {
           if (q != ActQuant::Q8_K) {
             Value d = e.fdiv(amax, e.f32(127.0f));
             Value id = e.sel(zero, e.f32(0.0f), e.fdiv(e.f32(127.0f), amax));
-            Value sum = e.loop(
-                e.idx(0), e.idx(be), e.idx(1), {e.i32(0)},
-                [&](Value i, ValueRange v) -> SmallVector<Value> {
-                  Value r = math::RoundEvenOp::create(e.b, e.fmul(x(i), id));
-                  r = e.fmax(arith::MinimumFOp::create(e.b, r, e.f32(127.0f)),
-                             e.f32(-127.0f));
-                  Value qi = e.fptosi(r);
-                  store(i, qi);
-                  return {e.iadd(v[0], qi)};
-                })[0];
+            Value sum = quantWords(0, be, [&](Value i) {
+              Value r = math::RoundEvenOp::create(e.b, e.fmul(x(i), id));
+              r = e.fmax(arith::MinimumFOp::create(e.b, r, e.f32(127.0f)),
+                         e.f32(-127.0f));
+              return e.fptosi(r);
+            });
             e.store(e.roundToF16(d), a[2], auxBase);
             if (q == ActQuant::Q8_1)
               e.store(e.roundToF16(e.fmul(d, e.sitofp(sum))), a[2],
@@ -1115,16 +1267,12 @@ std::string KernelLibrary::quantize(ActQuant q, int64_t cols) {
           }
           Value iscale = e.fdiv(e.f32(-127.0f), mx[1]);
           for (int g = 0; g < 16; ++g) {
-            Value sum = e.loop(
-                e.idx(16 * g), e.idx(16 * g + 16), e.idx(1), {e.i32(0)},
-                [&](Value i, ValueRange v) -> SmallVector<Value> {
-                  Value r = arith::MinimumFOp::create(
-                      e.b, math::RoundEvenOp::create(e.b, e.fmul(iscale, x(i))),
-                      e.f32(127.0f));
-                  Value qi = e.sel(zero, e.i32(0), e.fptosi(r));
-                  store(i, qi);
-                  return {e.iadd(v[0], qi)};
-                })[0];
+            Value sum = quantWords(16 * g, 16 * g + 16, [&](Value i) {
+              Value r = arith::MinimumFOp::create(
+                  e.b, math::RoundEvenOp::create(e.b, e.fmul(iscale, x(i))),
+                  e.f32(127.0f));
+              return e.sel(zero, e.i32(0), e.fptosi(r));
+            });
             e.store(e.sitofp(sum), a[2], e.add(auxBase, 1 + g));
           }
           e.store(e.sel(zero, e.f32(0.0f), e.fdiv(e.f32(1.0f), iscale)), a[2],
@@ -1135,13 +1283,14 @@ std::string KernelLibrary::quantize(ActQuant q, int64_t cols) {
 }
 
 std::string KernelLibrary::linear(WeightFormat format, int64_t rows,
-                                  int64_t cols) {
-  return matvec(module, target, format, rows, cols, /*geglu=*/false);
+                                  int64_t cols, Param rowsParam) {
+  return matvec(module, target, format, rows, cols, /*geglu=*/false,
+                rowsParam);
 }
 
 std::string KernelLibrary::geglu(WeightFormat format, int64_t rows,
-                                 int64_t cols) {
-  return matvec(module, target, format, rows, cols, /*geglu=*/true);
+                                 int64_t cols, Param rowsParam) {
+  return matvec(module, target, format, rows, cols, /*geglu=*/true, rowsParam);
 }
 
 std::string KernelLibrary::embed(WeightFormat format, int64_t rows,
@@ -1187,8 +1336,8 @@ std::string KernelLibrary::rmsNorm(int64_t width, int64_t group,
   kb.build(
       name, args, 0, 0,
       [&](Emitter &e, ValueRange a, ValueRange shared) {
-        Value g = e.blockId(gpu::Dimension::x);
-        Value t = e.blockId(gpu::Dimension::y);
+        Value g = e.blockId(mlir::gpu::Dimension::x);
+        Value t = e.blockId(mlir::gpu::Dimension::y);
         Value tid = e.threadId();
         Value base = e.add(e.mul(t, width), e.mul(g, group));
         Value partial =
@@ -1226,8 +1375,8 @@ std::string KernelLibrary::rope(int64_t heads, int64_t headDim,
            {kb.f32Buf(kMaxBatch * width), kb.f32Buf(kMaxBatch * width),
             kb.params(), kb.f32Buf(int64_t(1) << 30)},
            0, 0, [&](Emitter &e, ValueRange a, ValueRange) {
-             Value h = e.blockId(gpu::Dimension::x);
-             Value t = e.blockId(gpu::Dimension::y);
+             Value h = e.blockId(mlir::gpu::Dimension::x);
+             Value t = e.blockId(mlir::gpu::Dimension::y);
              Value tid = e.threadId();
              Value base = e.add(e.mul(t, width), e.mul(h, headDim));
              Value pos = e.add(param(e, a[2], kPos0), t);
@@ -1282,8 +1431,8 @@ std::string KernelLibrary::attention(int64_t heads, int64_t kvHeads,
       name, {q, kv, kv, cache, cache, q, kb.params()}, 2, headDim,
       [&](Emitter &e, ValueRange a, ValueRange shared) {
         Value scratch = shared[0], probs = shared[1], acc = shared[2];
-        Value h = e.blockId(gpu::Dimension::x);
-        Value t = e.blockId(gpu::Dimension::y);
+        Value h = e.blockId(mlir::gpu::Dimension::x);
+        Value t = e.blockId(mlir::gpu::Dimension::y);
         Value tid = e.threadId();
         Value pos0 = param(e, a[6], kPos0);
         Value pos = e.add(pos0, t);
@@ -1405,8 +1554,8 @@ std::string KernelLibrary::kvStore(int64_t width, int64_t ringRows,
   Type kv = kb.f32Buf(kMaxBatch * width);
   kb.build(name, {kv, kv, cache, cache, kb.params()}, 0, 0,
            [&](Emitter &e, ValueRange a, ValueRange) {
-             Value t = e.blockId(gpu::Dimension::y);
-             Value i = e.add(e.mul(e.blockId(gpu::Dimension::x), kWG),
+             Value t = e.blockId(mlir::gpu::Dimension::y);
+             Value i = e.add(e.mul(e.blockId(mlir::gpu::Dimension::x), kWG),
                              e.threadId());
              Value tokens = param(e, a[4], kTokens);
              Value pos = e.add(param(e, a[4], kPos0), t);

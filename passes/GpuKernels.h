@@ -11,7 +11,8 @@
 // table and RoPE angles from tables the runtime fills.
 //
 // Conventions (the host side launches with these):
-//   - 64 threads per workgroup along x; grid.y is the token (row) index.
+//   - 64 threads per workgroup along x; grid.y is the token (row) index
+//     (quantized linear/geglu: a group of kQuantMatvecTokensPerGroup).
 //   - Buffers are 1-D memrefs passed as bare pointers: static sizes for
 //     NVVM, runtime-sized (`?`) for SPIR-V, where they become runtime arrays.
 //   - Runtime scalars come in a small i32 buffer `params`:
@@ -64,14 +65,19 @@ public:
 
   /// y[t, r] = sum_c x[t, c] * W[r, c], with llama.cpp's arithmetic. Float
   /// weights: (W, x, y), grid (rows / matvecRowsPerGroup, tokens). Quantized
-  /// weights read the activations quantize() wrote: (W, qs, aux, y), grid
-  /// (ceil(rows / 64), tokens).
-  std::string linear(gemma::WeightFormat format, int64_t rows, int64_t cols);
-  /// x [tokens, cols] -> int8 quants qs [tokens, cols] and f32 side values
-  /// aux [tokens, blocks x actAuxPerBlock]. Grid (ceil(blocks / 64), tokens).
+  /// weights read the activations quantize() wrote: (W, qs, aux, y, params),
+  /// grid (rows / matvecRowsPerGroup, tokens / kQuantMatvecTokensPerGroup),
+  /// both rounded up; params[rowsParam] is the number of tokens.
+  std::string linear(gemma::WeightFormat format, int64_t rows, int64_t cols,
+                     Param rowsParam = kTokens);
+  /// x [tokens, cols] -> int8 quants qs [tokens, cols] (four per i32 word)
+  /// and f32 side values aux [tokens, blocks x actAuxPerBlock]. Grid
+  /// (ceil(blocks / 64), tokens).
   std::string quantize(ActQuant q, int64_t cols);
-  /// y = gelu_tanh(x Wg^T) * (x Wu^T). Grid (rows, tokens).
-  std::string geglu(gemma::WeightFormat format, int64_t rows, int64_t cols);
+  /// y = gelu_tanh(x Wg^T) * (x Wu^T): (Wg, Wu, inputs as linear's, y,
+  /// gelu table[, params]), grid as linear's.
+  std::string geglu(gemma::WeightFormat format, int64_t rows, int64_t cols,
+                    Param rowsParam = kTokens);
   /// y[t, c] = W[token[t], c] * scale. Grid (ceil(cols/64), tokens).
   std::string embed(gemma::WeightFormat format, int64_t rows, int64_t cols,
                     float scale);

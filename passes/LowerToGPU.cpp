@@ -14,6 +14,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 namespace gemmac {
@@ -32,10 +33,17 @@ int64_t widthOf(Value v) {
   return cast<RankedTensorType>(v.getType()).getDimSize(1);
 }
 
-/// The kernel of one op, or failure with a diagnostic.
+/// The kernel of one op, or failure with a diagnostic. `outputRows`: the
+/// values that have n_out rows (computed from gemma.last_rows), not one per
+/// token.
 FailureOr<std::string> kernelFor(Operation *op, KernelLibrary &lib,
                                  const std::map<int64_t, KVCacheAttr> &plan,
-                                 bool f16Cache) {
+                                 bool f16Cache,
+                                 const llvm::DenseSet<Value> &outputRows) {
+  auto rowsParam = [&](Value input) {
+    return outputRows.contains(input) ? gpukernels::kOutRows
+                                      : gpukernels::kTokens;
+  };
   auto cacheOf = [&](int64_t id) -> FailureOr<KVCacheAttr> {
     auto it = plan.find(id);
     if (it == plan.end())
@@ -68,7 +76,8 @@ FailureOr<std::string> kernelFor(Operation *op, KernelLibrary &lib,
       .Case<LinearOp>([&](LinearOp l) -> R {
         WeightType t = l.getWeight().getType();
         quantizeFirst(t);
-        return lib.linear(t.getFormat(), t.getRows(), t.getCols());
+        return lib.linear(t.getFormat(), t.getRows(), t.getCols(),
+                          rowsParam(l.getInput()));
       })
       .Case<GeGLUOp>([&](GeGLUOp g) -> R {
         if (g.getApproximation() != GeluApprox::tanh)
@@ -78,7 +87,8 @@ FailureOr<std::string> kernelFor(Operation *op, KernelLibrary &lib,
           return op->emitOpError("gate and up weights differ in format or "
                                  "shape; the GPU kernel reads both alike");
         quantizeFirst(t);
-        return lib.geglu(t.getFormat(), t.getRows(), t.getCols());
+        return lib.geglu(t.getFormat(), t.getRows(), t.getCols(),
+                         rowsParam(g.getInput()));
       })
       .Case<RopeOp>([&](RopeOp r) -> R {
         RopeAttr rope = r.getRope();
@@ -169,10 +179,16 @@ struct LowerToGPUPass : public gemmac::impl::LowerToGPUBase<LowerToGPUPass> {
     auto kernels = gpu::GPUModuleOp::create(b, module.getLoc(),
                                             "gemmac_kernels");
     KernelLibrary lib(kernels, kind);
+    llvm::DenseSet<Value> outputRows;
     for (Operation &op : entry.front()) {
       if (isa<WeightOp, func::ReturnOp>(op))
         continue;
-      FailureOr<std::string> name = kernelFor(&op, lib, *plan, f16Cache);
+      if (isa<LastRowsOp>(op) || llvm::any_of(op.getOperands(), [&](Value v) {
+            return outputRows.contains(v);
+          }))
+        outputRows.insert(op.result_begin(), op.result_end());
+      FailureOr<std::string> name =
+          kernelFor(&op, lib, *plan, f16Cache, outputRows);
       if (failed(name))
         return signalPassFailure();
       op.setAttr("gpu_kernel", FlatSymbolRefAttr::get(b.getContext(), *name));

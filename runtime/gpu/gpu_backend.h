@@ -21,13 +21,15 @@ struct Step {
   float *logits = nullptr;
 };
 
-/// Rows a launch covers in a step (grid.y); 0: the launch is skipped.
+/// Workgroup rows of a launch in a step (grid.y); 0: the launch is skipped.
 inline int64_t launchRows(const LaunchEntry &l, const Step &step) {
+  int64_t rows = 1;
   if (l.rows == static_cast<uint32_t>(Rows::Tokens))
-    return step.nTokens;
-  if (l.rows == static_cast<uint32_t>(Rows::Outputs))
-    return step.nOut;
-  return 1;
+    rows = step.nTokens;
+  else if (l.rows == static_cast<uint32_t>(Rows::Outputs))
+    rows = step.nOut;
+  const int64_t group = l.tokensPerGroup > 1 ? l.tokensPerGroup : 1;
+  return (rows + group - 1) / group;
 }
 
 /// The params buffer of a step (gpukernels::Param order).

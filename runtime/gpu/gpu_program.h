@@ -68,7 +68,7 @@ struct LaunchEntry {
   uint32_t rows; // Rows
   uint32_t firstBinding;
   uint32_t numBindings;
-  uint32_t reserved;
+  uint32_t tokensPerGroup; // grid.y = ceil(rows / this); 0 reads as 1
 };
 
 /// Offset and size of a range, each `fixed + perCtx x n_ctx` bytes (only KV
@@ -92,13 +92,16 @@ struct RopeEntry {
 
 /// Output rows one workgroup of a linear/geglu kernel computes (grid.x is
 /// rows / this, rounded up): float weights take 8 (tinyBLAS's eight lanes
-/// per row) or 2 (vec_dot's 32 lanes), quantized weights 64 (a thread each).
+/// per row) or 2 (vec_dot's 32 lanes), quantized weights 2 (32 threads
+/// each).
 inline int64_t matvecRowsPerGroup(bool floatWeights, int64_t rows,
                                   int64_t cols) {
   if (!floatWeights)
-    return 64;
+    return 2;
   return cols % 8 == 0 && rows % 4 == 0 ? 8 : 2;
 }
+/// Tokens one workgroup of a quantized linear/geglu kernel computes.
+constexpr int64_t kQuantMatvecTokensPerGroup = 4;
 
 /// A checked view of a program image.
 struct ProgramView {

@@ -273,7 +273,7 @@ std::unique_ptr<Device> Device::open(int index, std::string &error) {
       d->getInstanceProcAddr(VK_NULL_HANDLE, "vkCreateInstance"));
   VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
   app.pApplicationName = "gemmac";
-  app.apiVersion = VK_API_VERSION_1_2;
+  app.apiVersion = VK_API_VERSION_1_3;
   VkInstanceCreateInfo ici{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
   ici.pApplicationInfo = &app;
   VkResult r = createInstance ? createInstance(&ici, nullptr, &d->instance)
@@ -302,18 +302,23 @@ std::unique_ptr<Device> Device::open(int index, std::string &error) {
   for (VkPhysicalDevice pd : devices) {
     VkPhysicalDeviceProperties props;
     d->GetPhysicalDeviceProperties(pd, &props);
+    // Vulkan 1.3 features are only defined for 1.3 devices.
+    const bool v13 = props.apiVersion >= VK_API_VERSION_1_3;
+    VkPhysicalDeviceVulkan13Features f13{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES};
     VkPhysicalDeviceVulkan12Features f12{
         VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+    f12.pNext = v13 ? &f13 : nullptr;
     VkPhysicalDeviceVulkan11Features f11{
         VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
     f11.pNext = &f12;
     VkPhysicalDeviceFeatures2 f{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
     f.pNext = &f11;
     d->GetPhysicalDeviceFeatures2(pd, &f);
-    bool ok = props.apiVersion >= VK_API_VERSION_1_2 &&
-              f11.storageBuffer16BitAccess && f12.storageBuffer8BitAccess &&
-              f12.shaderInt8 && f12.shaderFloat16 && f.features.shaderInt16 &&
-              f.features.shaderFloat64;
+    bool ok = v13 && f11.storageBuffer16BitAccess &&
+              f12.storageBuffer8BitAccess && f12.shaderInt8 &&
+              f12.shaderFloat16 && f.features.shaderInt16 &&
+              f.features.shaderFloat64 && f13.shaderIntegerDotProduct;
     uint32_t families = 0;
     d->GetPhysicalDeviceQueueFamilyProperties(pd, &families, nullptr);
     std::vector<VkQueueFamilyProperties> qf(families);
@@ -332,7 +337,8 @@ std::unique_ptr<Device> Device::open(int index, std::string &error) {
   if (index < 0 || static_cast<size_t>(index) >= usable.size()) {
     error = "no Vulkan device " + std::to_string(index) + " (" +
             std::to_string(usable.size()) +
-            " usable with 8/16-bit storage, int8, float16 and float64" +
+            " usable: Vulkan 1.3 with 8/16-bit storage, int8, float16, "
+            "float64 and integer dot products" +
             (rejected.empty() ? "" : "; lacking them:" + rejected) + ")";
     return nullptr;
   }
@@ -350,8 +356,12 @@ std::unique_ptr<Device> Device::open(int index, std::string &error) {
   qci.queueFamilyIndex = d->queueFamily;
   qci.queueCount = 1;
   qci.pQueuePriorities = &priority;
+  VkPhysicalDeviceVulkan13Features e13{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES};
+  e13.shaderIntegerDotProduct = VK_TRUE; // OpSDot in the quantized matvecs
   VkPhysicalDeviceVulkan12Features e12{
       VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+  e12.pNext = &e13;
   e12.storageBuffer8BitAccess = VK_TRUE;
   e12.shaderInt8 = VK_TRUE;
   e12.shaderFloat16 = VK_TRUE;

@@ -55,7 +55,8 @@ module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], wi
 // CHECK: gemma.gelu {{.*}}gpu_kernel = @gelu_tanh_32
 // CHECK: gemma.scale_by_weight {{.*}}gpu_kernel = @scale_by_weight_32
 // CHECK: gemma.last_rows {{.*}}gpu_kernel = @last_rows_32
-// CHECK: gemma.linear {{.*}}gpu_kernel = @linear_q8_0_64x32
+// The logits rows are n_out, not one per token: a kernel of their own.
+// CHECK: gemma.linear {{.*}}gpu_kernel = @linear_q8_0_64x32_out
 // CHECK: gemma.softcap {{.*}}gpu_kernel = @softcap_64_c41f00000
 // CHECK: gpu.module @gemmac_kernels
 // 64 x 32 Q8_0 = 64 x 34 bytes; activations sized for 512 tokens.
@@ -69,8 +70,15 @@ module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], wi
 // SPIRV: memref.alloc() : memref<64xf64, 3>
 // CHECK: gpu.barrier
 // CHECK: gpu.func @quantize_q8_0_32(
-// CHECK: gpu.func @linear_q8_0_32x32(
-// CHECK-NOT: gpu.func @linear_q8_0_32x32
+// Quantized matvecs: weights as 16-bit words, activation quants as words of
+// four, the params buffer last; the integer terms in workgroup memory (64
+// threads x 4 tokens x 8 lane sums) and int8 dot products in words.
+// NVVM: gpu.func @linear_q8_0_32x32(%{{.*}}: memref<544xi16>, %{{.*}}: memref<4096xi32>, %{{.*}}: memref<512xf32>, %{{.*}}: memref<16384xf32>, %{{.*}}: memref<8xi32>) workgroup(%{{.*}} : memref<2048xi32, #gpu.address_space<workgroup>>) kernel
+// NVVM: nvvm.dot.accumulate.4way {{.*}} <signed>, {{.*}} <signed>
+// SPIRV: gpu.func @linear_q8_0_32x32(%{{.*}}: memref<?xi16>, %{{.*}}: memref<?xi32>, %{{.*}}: memref<?xf32>, %{{.*}}: memref<?xf32>, %{{.*}}: memref<8xi32>) kernel
+// SPIRV: memref.alloc() : memref<2048xi32, 3>
+// SPIRV: spirv.SDot {{.*}} <PackedVectorFormat4x8Bit>
+// CHECK-NOT: gpu.func @linear_q8_0_32x32(
 // NVVM: gpu.func @attention_h2_kv1_d16_w8_r8_s3f800000_f16({{.*}}) workgroup({{.*}}memref<64xf32, #gpu.address_space<workgroup>>, {{.*}}memref<64xf32, #gpu.address_space<workgroup>>, {{.*}}memref<16xf32, #gpu.address_space<workgroup>>)
 // SPIRV: gpu.func @attention_h2_kv1_d16_w8_r8_s3f800000_f16(
 // SPIRV-COUNT-2: memref.alloc() : memref<64xf32, 3>

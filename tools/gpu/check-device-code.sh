@@ -24,7 +24,7 @@ for type in $types; do
   done
   spv=$work/$variant-$type.spv
   "$bin/compile-model" "$model" --target vulkan --emit spirv -o "$spv" --quiet
-  "$spirv_val" --target-env vulkan1.1 "$spv"
+  "$spirv_val" --target-env vulkan1.3 "$spv"
   checked=$((checked + 1))
   echo "$variant $type: PTX ($archs) and SPIR-V valid"
 done

@@ -43,7 +43,7 @@ static cl::opt<int> deviceIndex("device", cl::desc("Vulkan device"),
 
 namespace {
 
-constexpr int64_t kTokens = 3;
+constexpr int64_t kTokens = 6; // two groups of a quantized matvec, the second partial
 constexpr int64_t kPos0 = 21; // past a 16-row ring: its rows have wrapped
 constexpr int64_t kContext = 64;
 
@@ -124,11 +124,12 @@ struct Checker {
     return b;
   }
 
-  /// One dispatch: a kernel over some of the buffers, grid (gx, kTokens).
+  /// One dispatch: a kernel over some of the buffers, grid (gx, gy).
   struct Dispatch {
     std::string kernel;
     std::vector<int> buffers;
     uint32_t gx;
+    uint32_t gy = kTokens;
   };
 
   /// Runs the dispatches in order, returns `outCount` floats of buffer
@@ -145,7 +146,7 @@ struct Checker {
       std::vector<vk::Binding> bindings;
       for (int i : d.buffers)
         bindings.push_back({buffers[i], 0, 0});
-      ok = p && dev.dispatch(p, bindings, d.gx, kTokens, 1, error);
+      ok = p && dev.dispatch(p, bindings, d.gx, d.gy, 1, error);
       if (!ok) {
         error = d.kernel + ": " + error;
         break;
@@ -361,8 +362,15 @@ struct Checker {
     }
     const int64_t perGroup =
         gpu::matvecRowsPerGroup(quantize.empty(), rows, cols);
-    dispatches.push_back(
-        {kernel, matvecArgs, uint32_t((rows + perGroup - 1) / perGroup)});
+    uint32_t gy = kTokens;
+    if (!quantize.empty()) { // groups of tokens, the count in params
+      matvecArgs.push_back(buffers.size());
+      buffers.push_back(params());
+      const int64_t tg = gpu::kQuantMatvecTokensPerGroup;
+      gy = (kTokens + tg - 1) / tg;
+    }
+    dispatches.push_back({kernel, matvecArgs,
+                          uint32_t((rows + perGroup - 1) / perGroup), gy});
     std::vector<float> y = runAll(dispatches, buffers, kTokens * rows, yi);
     std::vector<float> want(y.size());
     if (w1)

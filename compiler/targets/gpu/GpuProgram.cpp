@@ -74,7 +74,8 @@ private:
   llvm::Error planOp(Operation *op);
   llvm::Expected<uint32_t> kernel(Operation *op, StringRef attr);
   llvm::Error launch(uint32_t kernel, uint32_t gridX, g::Rows rows,
-                     ArrayRef<g::BindingEntry> args);
+                     ArrayRef<g::BindingEntry> args,
+                     uint32_t tokensPerGroup = 1);
   llvm::Expected<std::pair<g::BindingEntry, g::BindingEntry>>
   quantizeInput(Operation *op, Value input, WeightType weight);
   /// The input activation of a linear/geglu: f32 rows, or int8 blocks.
@@ -196,7 +197,8 @@ llvm::Expected<uint32_t> Planner::kernel(Operation *op, StringRef attr) {
 }
 
 llvm::Error Planner::launch(uint32_t kernel, uint32_t gridX, g::Rows rows,
-                            ArrayRef<g::BindingEntry> args) {
+                            ArrayRef<g::BindingEntry> args,
+                            uint32_t tokensPerGroup) {
   const g::KernelEntry &k = kernelTable[kernel];
   if (args.size() != k.numBuffers)
     return error(llvm::Twine("kernel @") + k.name + " takes " +
@@ -204,7 +206,7 @@ llvm::Error Planner::launch(uint32_t kernel, uint32_t gridX, g::Rows rows,
                  llvm::Twine(args.size()));
   launches.push_back({kernel, gridX, static_cast<uint32_t>(rows),
                       static_cast<uint32_t>(bindings.size()),
-                      static_cast<uint32_t>(args.size()), 0});
+                      static_cast<uint32_t>(args.size()), tokensPerGroup});
   bindings.insert(bindings.end(), args.begin(), args.end());
   return llvm::Error::success();
 }
@@ -251,6 +253,17 @@ llvm::Error Planner::planOp(Operation *op) {
     gridX = ceilDiv(width, kWG);
     rows = r;
   };
+  uint32_t tokensPerGroup = 1;
+  // Quantized matvecs take groups of tokens and the params buffer last.
+  auto matvecGrid = [&](WeightType t) {
+    bool quantized = !isFloatFormat(t.getFormat());
+    gridX = ceilDiv(t.getRows(), g::matvecRowsPerGroup(!quantized, t.getRows(),
+                                                       t.getCols()));
+    if (quantized) {
+      args.push_back(params());
+      tokensPerGroup = g::kQuantMatvecTokensPerGroup;
+    }
+  };
   std::string failure;
   llvm::TypeSwitch<Operation *>(op)
       .Case<EmbedOp>([&](EmbedOp e) {
@@ -276,9 +289,7 @@ llvm::Error Planner::planOp(Operation *op) {
         }
         allocate(l.getResult(), rowsOf(l.getInput()));
         args.push_back(act(l.getResult()));
-        gridX = ceilDiv(t.getRows(),
-                        g::matvecRowsPerGroup(isFloatFormat(t.getFormat()),
-                                              t.getRows(), t.getCols()));
+        matvecGrid(t);
         rows = rowsOf(l.getInput());
       })
       .Case<GeGLUOp>([&](GeGLUOp gg) {
@@ -291,9 +302,7 @@ llvm::Error Planner::planOp(Operation *op) {
         allocate(gg.getResult(), rowsOf(gg.getInput()));
         args.push_back(act(gg.getResult()));
         args.push_back(geluTable());
-        gridX = ceilDiv(t.getRows(),
-                        g::matvecRowsPerGroup(isFloatFormat(t.getFormat()),
-                                              t.getRows(), t.getCols()));
+        matvecGrid(t);
         rows = rowsOf(gg.getInput());
       })
       .Case<RopeOp>([&](RopeOp r) {
@@ -372,7 +381,7 @@ llvm::Error Planner::planOp(Operation *op) {
   auto index = kernel(op, "gpu_kernel");
   if (!index)
     return index.takeError();
-  return launch(*index, gridX, rows, args);
+  return launch(*index, gridX, rows, args, tokensPerGroup);
 }
 
 llvm::Error Planner::matvecInput(Operation *op, Value input, WeightType weight,
@@ -528,8 +537,11 @@ void printGpuProgram(llvm::ArrayRef<uint8_t> image, llvm::raw_ostream &os) {
                      (unsigned long long)h.logitsWidth);
   for (uint32_t i = 0; i < h.numLaunches; ++i) {
     const g::LaunchEntry &l = v.launches[i];
-    os << llvm::format("%4u %s grid(%u, %s)", i, v.kernels[l.kernel].name,
+    os << llvm::format("%4u %s grid(%u, %s", i, v.kernels[l.kernel].name,
                        l.gridX, rows[l.rows]);
+    if (l.tokensPerGroup > 1)
+      os << " / " << l.tokensPerGroup;
+    os << ")";
     for (uint32_t j = 0; j < l.numBindings; ++j) {
       const g::BindingEntry &b = v.bindings[l.firstBinding + j];
       os << " " << spaces[b.space] << "[" << b.offset;

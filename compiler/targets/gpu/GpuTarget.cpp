@@ -195,18 +195,21 @@ llvm::Expected<std::vector<uint32_t>> emitSPIRV(ModuleOp module) {
   if (!copied)
     return copied.takeError();
   auto &[holder, kernels] = *copied;
-  // Vulkan 1.1 (SPIR-V 1.3) with 8- and 16-bit storage: weights are bytes,
-  // KV caches f16. spirv-update-vce keeps only what the code uses.
+  // Vulkan 1.3 (SPIR-V 1.6: MLIR takes OpSDot's capabilities from 1.6 on)
+  // with 8- and 16-bit storage: weights are bytes, KV caches f16, int8 dot
+  // products packed in words. spirv-update-vce keeps only what the code uses.
   using spirv::Capability;
   using spirv::Extension;
   auto triple = spirv::VerCapExtAttr::get(
-      spirv::Version::V_1_3,
+      spirv::Version::V_1_6,
       {Capability::Shader, Capability::Int8, Capability::Int16,
        Capability::Float16, Capability::Float64,
        Capability::StorageBuffer8BitAccess,
-       Capability::StorageBuffer16BitAccess},
+       Capability::StorageBuffer16BitAccess, Capability::DotProduct,
+       Capability::DotProductInput4x8BitPacked},
       {Extension::SPV_KHR_8bit_storage, Extension::SPV_KHR_16bit_storage,
-       Extension::SPV_KHR_storage_buffer_storage_class},
+       Extension::SPV_KHR_storage_buffer_storage_class,
+       Extension::SPV_KHR_integer_dot_product},
       ctx);
   kernels->setAttr(spirv::getTargetEnvAttrName(),
                    spirv::TargetEnvAttr::get(
@@ -236,6 +239,14 @@ llvm::Expected<std::vector<uint32_t>> emitSPIRV(ModuleOp module) {
   holder->walk([&](spirv::ModuleOp m) { spirvModule = m; });
   if (!spirvModule)
     return llvm::createStringError("the SPIR-V conversion produced no module");
+  // The lowering lists every global variable in the entry points'
+  // interfaces, which SPIR-V allows from 1.4 on: keep 1.6 where
+  // spirv-update-vce deduced less (a module without int8 dot products).
+  if (auto vce = spirvModule.getVceTriple();
+      vce && vce->getVersion() < spirv::Version::V_1_6)
+    spirvModule.setVceTripleAttr(spirv::VerCapExtAttr::get(
+        spirv::Version::V_1_6, llvm::to_vector(vce->getCapabilities()),
+        llvm::to_vector(vce->getExtensions()), ctx));
   // Every float operation exactly as written: without NoContraction a driver
   // may fuse a multiply into an add or reassociate (Mesa does), and the
   // kernels reproduce llama.cpp's arithmetic operation by operation.
