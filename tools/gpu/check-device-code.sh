@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Device code of one tiny variant in every weight format, checked by the
 # standard tools: the PTX of each CUDA architecture by ptxas, the SPIR-V by
-# spirv-val for Vulkan 1.1. Exits 77 (CTest: skipped) when a tool is missing.
+# spirv-val for Vulkan 1.3. Exits 77 (CTest: skipped) when a tool is missing.
 #   tools/gpu/check-device-code.sh --bin build/bin --variant dense --work DIR
 set -euo pipefail
 source "$(dirname "$0")/args.sh"

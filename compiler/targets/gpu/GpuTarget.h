@@ -38,7 +38,7 @@ void registerGpuTargetDialects(mlir::DialectRegistry &registry);
 llvm::Expected<std::string> emitPTX(mlir::ModuleOp module,
                                     const GpuTarget &target);
 
-/// A SPIR-V binary (Vulkan 1.1 environment) for the module's gpu.module.
+/// A SPIR-V binary (Vulkan 1.3 environment, SPIR-V 1.6) for the module's gpu.module.
 llvm::Expected<std::vector<uint32_t>> emitSPIRV(mlir::ModuleOp module);
 
 } // namespace gemmac
