@@ -35,11 +35,6 @@ public:
   static llvm::Expected<std::unique_ptr<RealPackResiduals>>
   load(const FileTree &tree, llvm::StringRef dir);
 
-  llvm::StringRef sourceName() const override { return name_; }
-  llvm::ArrayRef<ResidualTensorInfo> tensors() const override {
-    return tensors_;
-  }
-  float alpha() const override { return alpha_; }
   llvm::Error readRow(size_t index, int64_t row,
                       llvm::MutableArrayRef<SRDGroup> out) const override;
 
@@ -51,10 +46,7 @@ private:
     TorchTensor w4, mask, vals, s4, s8;
     std::vector<int64_t> rowValueStart; // index of each row's first value
   };
-  std::string name_;
-  float alpha_ = 1.0f;
   std::unique_ptr<TorchCheckpoint> packed_;
-  std::vector<ResidualTensorInfo> tensors_;
   std::vector<Layer> layers_;
 };
 

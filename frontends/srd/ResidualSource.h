@@ -40,10 +40,10 @@ public:
   virtual ~ResidualSource();
 
   /// The file (or container member) the corrections come from, for messages.
-  virtual llvm::StringRef sourceName() const = 0;
-  virtual llvm::ArrayRef<ResidualTensorInfo> tensors() const = 0;
+  llvm::StringRef sourceName() const { return name_; }
+  llvm::ArrayRef<ResidualTensorInfo> tensors() const { return tensors_; }
   /// The alpha the file asks for.
-  virtual float alpha() const = 0;
+  float alpha() const { return alpha_; }
   /// Decodes the groups of `row` of tensor `index` into `out`
   /// (groupsPerRow() entries).
   virtual llvm::Error readRow(size_t index, int64_t row,
@@ -64,6 +64,12 @@ public:
   llvm::Expected<std::vector<float>>
   correctedTensor(size_t index,
                   std::optional<float> alpha = std::nullopt) const;
+
+protected:
+  // Each reader fills these when it opens its source.
+  std::string name_;
+  float alpha_ = 1.0f;
+  std::vector<ResidualTensorInfo> tensors_;
 };
 
 } // namespace gemmac::srd

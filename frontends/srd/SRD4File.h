@@ -44,11 +44,6 @@ public:
   static llvm::Expected<std::unique_ptr<SRD4File>>
   parse(std::unique_ptr<llvm::MemoryBuffer> buffer, llvm::StringRef name);
 
-  llvm::StringRef sourceName() const override { return name_; }
-  llvm::ArrayRef<ResidualTensorInfo> tensors() const override {
-    return tensors_;
-  }
-  float alpha() const override { return alpha_; }
   llvm::Error readRow(size_t index, int64_t row,
                       llvm::MutableArrayRef<SRDGroup> out) const override;
 
@@ -70,11 +65,8 @@ private:
   llvm::Error error(const llvm::Twine &message,
                     std::optional<uint64_t> offset = std::nullopt) const;
 
-  std::string name_;
   std::unique_ptr<llvm::MemoryBuffer> buffer_;
-  float alpha_ = 1.0f;
   uint64_t dataOffset_ = 0;
-  std::vector<ResidualTensorInfo> tensors_;
   std::vector<SRD4Entry> entries_;
 };
 

@@ -59,14 +59,16 @@ SRDTensor gemmac::srd::quantizeSRD(llvm::StringRef name, int64_t rows,
 
 SRDTensorSet::SRDTensorSet(std::vector<SRDTensor> tensors, float alpha,
                            std::string name)
-    : tensors_(std::move(tensors)), alpha_(alpha), name_(std::move(name)) {
-  for (auto &t : tensors_)
-    infos_.push_back(t.info);
+    : data_(std::move(tensors)) {
+  alpha_ = alpha;
+  name_ = std::move(name);
+  for (auto &t : data_)
+    tensors_.push_back(t.info);
 }
 
 llvm::Error SRDTensorSet::readRow(size_t index, int64_t row,
                                   llvm::MutableArrayRef<SRDGroup> out) const {
-  const SRDTensor &t = tensors_[index];
+  const SRDTensor &t = data_[index];
   int64_t gpr = t.info.groupsPerRow();
   if (row < 0 || row >= t.info.rows || out.size() != size_t(gpr))
     return llvm::createStringError(llvm::inconvertibleErrorCode(),

@@ -31,18 +31,12 @@ class SRDTensorSet : public ResidualSource {
 public:
   SRDTensorSet(std::vector<SRDTensor> tensors, float alpha,
                std::string name = "(memory)");
-  llvm::StringRef sourceName() const override { return name_; }
-  llvm::ArrayRef<ResidualTensorInfo> tensors() const override { return infos_; }
-  float alpha() const override { return alpha_; }
   llvm::Error readRow(size_t index, int64_t row,
                       llvm::MutableArrayRef<SRDGroup> out) const override;
-  const SRDTensor &tensor(size_t i) const { return tensors_[i]; }
+  const SRDTensor &tensor(size_t i) const { return data_[i]; }
 
 private:
-  std::vector<SRDTensor> tensors_;
-  std::vector<ResidualTensorInfo> infos_;
-  float alpha_;
-  std::string name_;
+  std::vector<SRDTensor> data_;
 };
 
 } // namespace gemmac::srd

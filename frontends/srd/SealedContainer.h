@@ -50,11 +50,6 @@ public:
   parse(std::unique_ptr<llvm::MemoryBuffer> buffer, llvm::StringRef name,
         const SealedKeys &keys);
 
-  llvm::StringRef sourceName() const override { return name_; }
-  llvm::ArrayRef<ResidualTensorInfo> tensors() const override {
-    return tensors_;
-  }
-  float alpha() const override { return alpha_; }
   llvm::Error readRow(size_t index, int64_t row,
                       llvm::MutableArrayRef<SRDGroup> out) const override;
   std::vector<RowRange> unusableRows(size_t index) const override;
@@ -87,11 +82,8 @@ private:
     return reinterpret_cast<const uint8_t *>(buffer_->getBufferStart());
   }
 
-  std::string name_;
   std::unique_ptr<llvm::MemoryBuffer> buffer_;
   sealed::Preamble preamble_;
-  float alpha_ = 1.0f;
-  std::vector<ResidualTensorInfo> tensors_;
   std::vector<sealed::TensorRecord> records_;
   std::vector<sealed::ShardRecord> shards_;
   std::vector<DamagedShard> damaged_;
