@@ -2,6 +2,7 @@
 
 #include "frontends/srd/Crypto.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/ErrorHandling.h"
 
 #include <openssl/crypto.h>
@@ -100,15 +101,10 @@ static std::optional<std::array<uint8_t, N>> fromHex(llvm::StringRef hex) {
   for (size_t i = 0; i < N; ++i) {
     unsigned v = 0;
     for (char c : hex.substr(2 * i, 2)) {
-      v <<= 4;
-      if (c >= '0' && c <= '9')
-        v |= c - '0';
-      else if (c >= 'a' && c <= 'f')
-        v |= c - 'a' + 10;
-      else if (c >= 'A' && c <= 'F')
-        v |= c - 'A' + 10;
-      else
+      unsigned digit = llvm::hexDigitValue(c);
+      if (digit == ~0U)
         return std::nullopt;
+      v = (v << 4) | digit;
     }
     out[i] = static_cast<uint8_t>(v);
   }

@@ -3,6 +3,7 @@
 #include "frontends/srd/PyJSON.h"
 
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 
 #include <algorithm>
@@ -443,16 +444,10 @@ private:
       return error("truncated \\u escape");
     uint32_t v = 0;
     for (int k = 0; k < 4; ++k) {
-      char c = s[pos++];
-      v <<= 4;
-      if (c >= '0' && c <= '9')
-        v |= c - '0';
-      else if (c >= 'a' && c <= 'f')
-        v |= c - 'a' + 10;
-      else if (c >= 'A' && c <= 'F')
-        v |= c - 'A' + 10;
-      else
+      unsigned digit = llvm::hexDigitValue(s[pos++]);
+      if (digit == ~0U)
         return error("bad hex digit in \\u escape");
+      v = (v << 4) | digit;
     }
     return v;
   }
