@@ -29,6 +29,8 @@ using namespace mlir;
 using namespace gemmac;
 using namespace gemmac::gemma;
 using namespace gemmac::gpukernels;
+// MLIR's gpu dialect; gemmac::gpu is the runtime's program format.
+namespace mgpu = mlir::gpu;
 
 namespace {
 
@@ -109,7 +111,9 @@ public:
   Value shr(Value x, Value s) { return arith::ShRUIOp::create(b, x, s); }
   Value shl(Value x, int64_t s) { return shl(x, i32(s)); }
   Value shr(Value x, int64_t s) { return shr(x, i32(s)); }
-  Value shrs(Value x, int64_t s) { return arith::ShRSIOp::create(b, x, i32(s)); }
+  Value shrs(Value x, int64_t s) {
+    return arith::ShRSIOp::create(b, x, i32(s));
+  }
   Value bxor(Value x, int64_t m) { return arith::XOrIOp::create(b, x, i32(m)); }
   /// acc + the dot product of the four signed bytes of x and of y: dp4a on
   /// NVVM, OpSDot on SPIR-V. Integer sums: exact in any order.
@@ -272,9 +276,9 @@ public:
     return v;
   }
 
-  Value threadId() { return mlir::gpu::ThreadIdOp::create(b, mlir::gpu::Dimension::x); }
-  Value blockId(mlir::gpu::Dimension d) { return mlir::gpu::BlockIdOp::create(b, d); }
-  void barrier() { mlir::gpu::BarrierOp::create(b); }
+  Value threadId() { return mgpu::ThreadIdOp::create(b, mgpu::Dimension::x); }
+  Value blockId(mgpu::Dimension d) { return mgpu::BlockIdOp::create(b, d); }
+  void barrier() { mgpu::BarrierOp::create(b); }
 
   /// for (iv = lb; iv < ub; iv += step) body(iv).
   void loop(Value lb, Value ub, Value step, llvm::function_ref<void(Value)> body) {
@@ -331,8 +335,8 @@ public:
   /// The element-wise grid (ceil(n/64), rows): body(t, i) for row t and
   /// column i < n of this thread.
   void forEachColumn(int64_t n, llvm::function_ref<void(Value, Value)> body) {
-    Value t = blockId(mlir::gpu::Dimension::y);
-    Value i = add(mul(blockId(mlir::gpu::Dimension::x), idx(kWG)), threadId());
+    Value t = blockId(mgpu::Dimension::y);
+    Value i = add(mul(blockId(mgpu::Dimension::x), idx(kWG)), threadId());
     when(ult(i, idx(n)), [&] { body(t, i); });
   }
 
@@ -548,7 +552,7 @@ namespace {
 /// workgroup buffers of 64 floats (plus `extraScratch` more floats in one
 /// more buffer when > 0), and builds its body.
 struct KernelBuilder {
-  mlir::gpu::GPUModuleOp module;
+  mgpu::GPUModuleOp module;
   Target target;
 
   bool exists(StringRef name) { return module.lookupSymbol(name) != nullptr; }
@@ -564,7 +568,8 @@ struct KernelBuilder {
     // numeric space 3 (map-memref-spirv-storage-class: Workgroup) for SPIR-V.
     Attribute workgroup =
         target == Target::NVVM
-            ? Attribute(mlir::gpu::AddressSpaceAttr::get(ctx, mlir::gpu::AddressSpace::Workgroup))
+            ? Attribute(mgpu::AddressSpaceAttr::get(
+                  ctx, mgpu::AddressSpace::Workgroup))
             : Attribute(b.getI64IntegerAttr(3));
     SmallVector<Type> shared;
     for (int i = 0; i < scratch; ++i)
@@ -582,10 +587,10 @@ struct KernelBuilder {
     // NVVM takes workgroup memory as the function's attributions; the SPIR-V
     // conversion takes it as allocations in the workgroup address space.
     bool attributions = target == Target::NVVM;
-    auto fn = mlir::gpu::GPUFuncOp::create(
+    auto fn = mgpu::GPUFuncOp::create(
         b, name, b.getFunctionType(args, {}),
         attributions ? TypeRange(shared) : TypeRange(), TypeRange());
-    fn->setAttr(mlir::gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+    fn->setAttr(mgpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
     fn.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr({kWG, 1, 1}));
     Block &entry = fn.getBody().front();
     b.setInsertionPointToStart(&entry);
@@ -595,7 +600,7 @@ struct KernelBuilder {
         sharedValues.push_back(memref::AllocOp::create(b, cast<MemRefType>(t)));
     Emitter e(b, /*spirv=*/target == Target::SPIRV);
     body(e, fn.getArguments(), sharedValues);
-    mlir::gpu::ReturnOp::create(b);
+    mgpu::ReturnOp::create(b);
   }
 
   Type buf(Type element, int64_t count) {
@@ -620,7 +625,7 @@ Value param(Emitter &e, Value params, Param p) {
 }
 } // namespace
 
-KernelLibrary::KernelLibrary(mlir::gpu::GPUModuleOp module, Target target)
+KernelLibrary::KernelLibrary(mgpu::GPUModuleOp module, Target target)
     : module(module), target(target) {}
 
 static std::string formatName(WeightFormat f) {
@@ -711,7 +716,9 @@ struct QuantDot {
     int64_t per = actAuxPerBlock(aq), blocks = cols / actBlockElems(aq);
     return e.load(aux, e.add(e.mul(e.add(e.mul(t, blocks), b), per), k));
   }
-  Value bsum(Value t, Value b, int64_t g) { return e.fptosi(auxAt(t, b, 1 + g)); }
+  Value bsum(Value t, Value b, int64_t g) {
+    return e.fptosi(auxAt(t, b, 1 + g));
+  }
 
   /// Bytes x - bias of bytes in [0, 2 bias): biased past 0x80 so that no
   /// borrow crosses a byte.
@@ -747,7 +754,8 @@ struct QuantDot {
     case WeightFormat::q4_1:
     case WeightFormat::q5_0:
     case WeightFormat::q5_1: {
-      bool q50 = format == WeightFormat::q5_0, q51 = format == WeightFormat::q5_1;
+      bool q50 = format == WeightFormat::q5_0;
+      bool q51 = format == WeightFormat::q5_1;
       int64_t qsOff = format == WeightFormat::q4_0 ? 2
                       : format == WeightFormat::q4_1 ? 4
                       : q50 ? 6 : 8;
@@ -978,8 +986,8 @@ static void floatMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
   const bool tiny = cols % 8 == 0 && rows % 4 == 0;
   const int64_t lanes = tiny ? 8 : 32;
   Value tid = e.threadId();
-  Value t = e.blockId(mlir::gpu::Dimension::y);
-  Value row = e.add(e.mul(e.blockId(mlir::gpu::Dimension::x), kWG / lanes),
+  Value t = e.blockId(mgpu::Dimension::y);
+  Value row = e.add(e.mul(e.blockId(mgpu::Dimension::x), kWG / lanes),
                     e.div(tid, lanes));
   Value lane = e.rem(tid, lanes);
   Value live = e.ult(row, e.idx(rows));
@@ -1059,13 +1067,14 @@ static void quantMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
   const int64_t K = dot.numTerms(), NA = dot.numAcc(), nb = dot.nb();
   Value tid = e.threadId();
   Value r = e.div(tid, G), j = e.rem(tid, G);
-  Value row = e.add(e.mul(e.blockId(mlir::gpu::Dimension::x), R), r);
+  Value row = e.add(e.mul(e.blockId(mgpu::Dimension::x), R), r);
   Value live = e.ult(row, e.idx(rows));
   Value safeRow = e.sel(live, row, e.idx(0));
-  Value t0 = e.mul(e.blockId(mlir::gpu::Dimension::y), TT);
+  Value t0 = e.mul(e.blockId(mgpu::Dimension::y), TT);
   Value nT = param(e, a[a.size() - 1], rowsParam);
   Value token = e.add(t0, j); // the token whose chains thread j advances
-  Value owner = arith::AndIOp::create(e.b, e.ult(j, e.idx(TT)), e.ult(token, nT));
+  Value owner =
+      arith::AndIOp::create(e.b, e.ult(j, e.idx(TT)), e.ult(token, nT));
   // terms[r][tt][k][term][block in chunk]
   auto slot = [&](Value tt, unsigned k, int64_t term, Value blockInChunk) {
     Value i = e.add(e.mul(e.add(e.mul(r, TT), tt), nw), e.idx(k));
@@ -1123,7 +1132,7 @@ static void quantMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
 /// weights: floatMatvecBody, a token per grid row. Quantized weights:
 /// quantMatvecBody over the activation blocks quantize() wrote, with the
 /// params buffer last for the row count (`rowsParam`).
-static std::string matvec(mlir::gpu::GPUModuleOp module, Target target,
+static std::string matvec(mgpu::GPUModuleOp module, Target target,
                           WeightFormat format, int64_t rows, int64_t cols,
                           bool geglu, Param rowsParam) {
   const bool quantized = !isFloatFormat(format);
@@ -1215,8 +1224,8 @@ std::string KernelLibrary::quantize(ActQuant q, int64_t cols) {
        kb.buf(IntegerType::get(ctx, 32), kMaxBatch * cols / 4),
        kb.f32Buf(kMaxBatch * blocks * per)},
       0, 0, [&](Emitter &e, ValueRange a, ValueRange) {
-        Value t = e.blockId(mlir::gpu::Dimension::y);
-        Value blk = e.add(e.mul(e.blockId(mlir::gpu::Dimension::x), kWG),
+        Value t = e.blockId(mgpu::Dimension::y);
+        Value blk = e.add(e.mul(e.blockId(mgpu::Dimension::x), kWG),
                           e.threadId());
         e.when(e.ult(blk, e.idx(blocks)), [&] {
           Value base = e.add(e.mul(t, cols), e.mul(blk, be));
@@ -1336,8 +1345,8 @@ std::string KernelLibrary::rmsNorm(int64_t width, int64_t group,
   kb.build(
       name, args, 0, 0,
       [&](Emitter &e, ValueRange a, ValueRange shared) {
-        Value g = e.blockId(mlir::gpu::Dimension::x);
-        Value t = e.blockId(mlir::gpu::Dimension::y);
+        Value g = e.blockId(mgpu::Dimension::x);
+        Value t = e.blockId(mgpu::Dimension::y);
         Value tid = e.threadId();
         Value base = e.add(e.mul(t, width), e.mul(g, group));
         Value partial =
@@ -1375,8 +1384,8 @@ std::string KernelLibrary::rope(int64_t heads, int64_t headDim,
            {kb.f32Buf(kMaxBatch * width), kb.f32Buf(kMaxBatch * width),
             kb.params(), kb.f32Buf(int64_t(1) << 30)},
            0, 0, [&](Emitter &e, ValueRange a, ValueRange) {
-             Value h = e.blockId(mlir::gpu::Dimension::x);
-             Value t = e.blockId(mlir::gpu::Dimension::y);
+             Value h = e.blockId(mgpu::Dimension::x);
+             Value t = e.blockId(mgpu::Dimension::y);
              Value tid = e.threadId();
              Value base = e.add(e.mul(t, width), e.mul(h, headDim));
              Value pos = e.add(param(e, a[2], kPos0), t);
@@ -1431,8 +1440,8 @@ std::string KernelLibrary::attention(int64_t heads, int64_t kvHeads,
       name, {q, kv, kv, cache, cache, q, kb.params()}, 2, headDim,
       [&](Emitter &e, ValueRange a, ValueRange shared) {
         Value scratch = shared[0], probs = shared[1], acc = shared[2];
-        Value h = e.blockId(mlir::gpu::Dimension::x);
-        Value t = e.blockId(mlir::gpu::Dimension::y);
+        Value h = e.blockId(mgpu::Dimension::x);
+        Value t = e.blockId(mgpu::Dimension::y);
         Value tid = e.threadId();
         Value pos0 = param(e, a[6], kPos0);
         Value pos = e.add(pos0, t);
@@ -1554,8 +1563,8 @@ std::string KernelLibrary::kvStore(int64_t width, int64_t ringRows,
   Type kv = kb.f32Buf(kMaxBatch * width);
   kb.build(name, {kv, kv, cache, cache, kb.params()}, 0, 0,
            [&](Emitter &e, ValueRange a, ValueRange) {
-             Value t = e.blockId(mlir::gpu::Dimension::y);
-             Value i = e.add(e.mul(e.blockId(mlir::gpu::Dimension::x), kWG),
+             Value t = e.blockId(mgpu::Dimension::y);
+             Value i = e.add(e.mul(e.blockId(mgpu::Dimension::x), kWG),
                              e.threadId());
              Value tokens = param(e, a[4], kTokens);
              Value pos = e.add(param(e, a[4], kPos0), t);

@@ -81,10 +81,16 @@ private:
   /// The input activation of a linear/geglu: f32 rows, or int8 blocks.
   llvm::Error matvecInput(Operation *op, Value input, WeightType weight,
                           std::vector<g::BindingEntry> &args);
-  struct Range {
+  /// An activation's int8 blocks for one ActQuant, in an arena slot of
+  /// their own: written once, read by every quantized matvec of that input
+  /// (q, k and v share one), released with the activation.
+  struct QuantizedInput {
     int64_t offset, bytes;
+    g::BindingEntry qs, aux;
   };
-  std::vector<Range> temporaries; // released after their op
+  llvm::DenseMap<std::pair<Value, unsigned>, QuantizedInput> quantized;
+  /// Releases v's slot and its quantized copies.
+  void release(Value v);
   g::BindingEntry act(Value v) {
     const Slot &s = slots.at(v);
     return {static_cast<uint32_t>(g::Space::Arena), 0,
@@ -211,18 +217,21 @@ llvm::Error Planner::launch(uint32_t kernel, uint32_t gridX, g::Rows rows,
   return llvm::Error::success();
 }
 
-/// Quantized weights: a launch of the op's `gpu_quantize` kernel writes the
-/// input's int8 blocks into a scratch slot; returns their two ranges.
+/// Quantized weights: the input's int8 blocks, written by a launch of the
+/// op's `gpu_quantize` kernel unless an earlier op's launch already did;
+/// returns their two ranges.
 llvm::Expected<std::pair<g::BindingEntry, g::BindingEntry>>
 Planner::quantizeInput(Operation *op, Value input, WeightType weight) {
   gpukernels::ActQuant q = gpukernels::activationQuant(weight.getFormat());
+  auto key = std::make_pair(input, static_cast<unsigned>(q));
+  if (auto it = quantized.find(key); it != quantized.end())
+    return std::make_pair(it->second.qs, it->second.aux);
   const int64_t cols = weight.getCols();
   const int64_t qsBytes = (cols + kSlotAlign - 1) / kSlotAlign * kSlotAlign;
   const int64_t auxBytes = cols / gpukernels::actBlockElems(q) *
                            gpukernels::actAuxPerBlock(q) * 4;
   const int64_t slot = qsBytes + (auxBytes + kSlotAlign - 1) / kSlotAlign * kSlotAlign;
   const int64_t offset = arena.allocate(slot);
-  temporaries.push_back({offset, slot});
   g::BindingEntry qs{static_cast<uint32_t>(g::Space::Arena), 0,
                      static_cast<uint64_t>(offset * kBatch), 0,
                      static_cast<uint64_t>(cols * kBatch), 0};
@@ -236,7 +245,20 @@ Planner::quantizeInput(Operation *op, Value input, WeightType weight) {
   if (llvm::Error e = launch(*index, ceilDiv(blocks, kWG), rowsOf(input),
                              {act(input), qs, aux}))
     return std::move(e);
+  quantized[key] = {offset, slot, qs, aux};
   return std::make_pair(qs, aux);
+}
+
+void Planner::release(Value v) {
+  Slot &s = slots.find(v)->second;
+  arena.release(s.offset, s.bytes);
+  s.bytes = 0;
+  for (unsigned q = 0; q <= static_cast<unsigned>(gpukernels::ActQuant::Q8_K);
+       ++q)
+    if (auto it = quantized.find({v, q}); it != quantized.end()) {
+      arena.release(it->second.offset, it->second.bytes);
+      quantized.erase(it);
+    }
 }
 
 llvm::Error Planner::planOp(Operation *op) {
@@ -426,18 +448,13 @@ llvm::Error Planner::run() {
       continue;
     if (llvm::Error e = planOp(&op))
       return e;
-    for (const Range &r : temporaries)
-      arena.release(r.offset, r.bytes);
-    temporaries.clear();
     // Operands whose last reader this was give their slots back; outputs
     // were placed first, so a kernel never writes what it reads.
     for (Value operand : op.getOperands()) {
       auto it = slots.find(operand);
       if (it != slots.end() && operand != returned &&
-          lastUse.lookup(operand) == order[&op] && it->second.bytes) {
-        arena.release(it->second.offset, it->second.bytes);
-        it->second.bytes = 0;
-      }
+          lastUse.lookup(operand) == order[&op] && it->second.bytes)
+        release(operand);
     }
   }
   auto out = slots.find(returned);
