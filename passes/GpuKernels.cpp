@@ -613,6 +613,14 @@ struct KernelBuilder {
     return MemRefType::get({kNumParams},
                            IntegerType::get(module.getContext(), 32));
   }
+  /// The int8 activation quants of [max_batch, cols], four per word, and
+  /// their f32 side values.
+  Type actQuants(int64_t cols) {
+    return buf(IntegerType::get(module.getContext(), 32), kMaxBatch * cols / 4);
+  }
+  Type actAux(ActQuant q, int64_t cols) {
+    return f32Buf(kMaxBatch * cols / actBlockElems(q) * actAuxPerBlock(q));
+  }
   /// llama.cpp's GELU table: f16 results indexed by f16 inputs.
   Type geluTable() {
     return buf(IntegerType::get(module.getContext(), 16), kGeluTableEntries);
@@ -1071,7 +1079,9 @@ static void quantMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
   Value live = e.ult(row, e.idx(rows));
   Value safeRow = e.sel(live, row, e.idx(0));
   Value t0 = e.mul(e.blockId(mgpu::Dimension::y), TT);
-  Value nT = param(e, a[a.size() - 1], rowsParam);
+  // params follows y and the GELU table (not a.back(): on NVVM `a` ends
+  // with the workgroup buffers).
+  Value nT = param(e, a[nw + 3 + (nw == 2 ? 1 : 0)], rowsParam);
   Value token = e.add(t0, j); // the token whose chains thread j advances
   Value owner =
       arith::AndIOp::create(e.b, e.ult(j, e.idx(TT)), e.ult(token, nT));
@@ -1150,12 +1160,10 @@ static std::string matvec(mgpu::GPUModuleOp module, Target target,
     args.push_back(kb.f32Buf(kMaxBatch * cols));
   } else {
     // Weights as 16-bit words; activation quants as words of four.
-    const ActQuant aq = activationQuant(format);
     args.append(nw, kb.buf(IntegerType::get(ctx, 16),
                            weightElementCount(format, rows * cols) / 2));
-    args.push_back(kb.buf(IntegerType::get(ctx, 32), kMaxBatch * cols / 4));
-    args.push_back(kb.f32Buf(kMaxBatch * cols / actBlockElems(aq) *
-                             actAuxPerBlock(aq)));
+    args.push_back(kb.actQuants(cols));
+    args.push_back(kb.actAux(activationQuant(format), cols));
   }
   args.push_back(kb.f32Buf(kMaxBatch * rows));
   if (geglu)
@@ -1199,95 +1207,102 @@ ActQuant activationQuant(WeightFormat format) {
   }
 }
 int64_t actBlockElems(ActQuant q) { return q == ActQuant::Q8_K ? 256 : 32; }
+static const char *actQuantName(ActQuant q) {
+  static const char *names[] = {"", "q8_0", "q8_1", "q8_k"};
+  return names[static_cast<int>(q)];
+}
 int64_t actAuxPerBlock(ActQuant q) {
   return q == ActQuant::Q8_K ? 17 : q == ActQuant::Q8_1 ? 2 : 1;
 }
 
-/// llama.cpp's activation quantizers (runtime/formats quantizeRowQ8_*), a
-/// thread per block: Q8_0/Q8_1 q = rne(x * (127/amax)), d = f16(amax/127)
-/// (Q8_1: s = f16(d * sum q)); Q8_K iscale = -127/max with max the first
-/// element of largest magnitude, q = min(127, rne(iscale x)), d = 1/iscale,
-/// sums of 16 quants.
+/// llama.cpp's activation quantizers (runtime/formats quantizeRowQ8_*) for
+/// one block whose element i is x(i): Q8_0/Q8_1 q = rne(x * (127/amax)),
+/// d = f16(amax/127) (Q8_1: s = f16(d * sum q)); Q8_K iscale = -127/max
+/// with max the first element of largest magnitude, q = min(127,
+/// rne(iscale x)), d = 1/iscale, sums of 16 quants. The quants go to
+/// words [base/4, ...) of `qs` (four per word, little-endian, as the CPU's
+/// int8 rows), the side values to aux[auxBase...].
+static void quantizeBlock(Emitter &e, ActQuant q,
+                          llvm::function_ref<Value(Value)> x, Value qs,
+                          Value aux, Value base, Value auxBase) {
+  const int64_t be = actBlockElems(q);
+  // quantOf(i) for elements [lo, hi), four to a word; their sum.
+  auto quantWords = [&](int64_t lo, int64_t hi,
+                        llvm::function_ref<Value(Value)> quantOf) {
+    return e.loop(
+        e.idx(lo / 4), e.idx(hi / 4), e.idx(1), {e.i32(0)},
+        [&](Value wi, ValueRange v) -> SmallVector<Value> {
+          Value word = e.i32(0), sum = v[0];
+          for (int k = 0; k < 4; ++k) {
+            Value qi = quantOf(e.add(e.mul(wi, 4), k));
+            word = e.bor(word, e.shl(e.band(qi, 255), 8 * k));
+            sum = e.iadd(sum, qi);
+          }
+          e.store(word, qs, e.add(e.div(base, 4), wi));
+          return {sum};
+        })[0];
+  };
+  // amax (and Q8_K: the signed value of the first largest).
+  SmallVector<Value> mx = e.loop(
+      e.idx(0), e.idx(be), e.idx(1), {e.f32(0.0f), e.f32(0.0f)},
+      [&](Value i, ValueRange v) -> SmallVector<Value> {
+        Value xi = x(i);
+        Value ax = math::AbsFOp::create(e.b, xi);
+        Value bigger = e.fcmp(arith::CmpFPredicate::OGT, ax, v[0]);
+        return {e.sel(bigger, ax, v[0]), e.sel(bigger, xi, v[1])};
+      });
+  Value amax = mx[0];
+  Value zero = e.fcmp(arith::CmpFPredicate::OEQ, amax, e.f32(0.0f));
+  if (q != ActQuant::Q8_K) {
+    Value d = e.fdiv(amax, e.f32(127.0f));
+    Value id = e.sel(zero, e.f32(0.0f), e.fdiv(e.f32(127.0f), amax));
+    Value sum = quantWords(0, be, [&](Value i) {
+      Value r = math::RoundEvenOp::create(e.b, e.fmul(x(i), id));
+      r = e.fmax(arith::MinimumFOp::create(e.b, r, e.f32(127.0f)),
+                 e.f32(-127.0f));
+      return e.fptosi(r);
+    });
+    e.store(e.roundToF16(d), aux, auxBase);
+    if (q == ActQuant::Q8_1)
+      e.store(e.roundToF16(e.fmul(d, e.sitofp(sum))), aux, e.add(auxBase, 1));
+    return;
+  }
+  Value iscale = e.fdiv(e.f32(-127.0f), mx[1]);
+  for (int g = 0; g < 16; ++g) {
+    Value sum = quantWords(16 * g, 16 * g + 16, [&](Value i) {
+      Value r = arith::MinimumFOp::create(
+          e.b, math::RoundEvenOp::create(e.b, e.fmul(iscale, x(i))),
+          e.f32(127.0f));
+      return e.sel(zero, e.i32(0), e.fptosi(r));
+    });
+    e.store(e.sitofp(sum), aux, e.add(auxBase, 1 + g));
+  }
+  e.store(e.sel(zero, e.f32(0.0f), e.fdiv(e.f32(1.0f), iscale)), aux,
+          auxBase);
+}
+
+/// The int8 blocks of x (quantizeBlock), a thread per block.
 std::string KernelLibrary::quantize(ActQuant q, int64_t cols) {
-  static const char *names[] = {"", "q8_0", "q8_1", "q8_k"};
-  std::string name =
-      llvm::formatv("quantize_{0}_{1}", names[static_cast<int>(q)], cols);
+  std::string name = llvm::formatv("quantize_{0}_{1}", actQuantName(q), cols);
   KernelBuilder kb{module, target};
   if (kb.exists(name))
     return name;
-  MLIRContext *ctx = module.getContext();
   const int64_t be = actBlockElems(q), per = actAuxPerBlock(q);
   const int64_t blocks = cols / be;
-  kb.build(
-      name,
-      {kb.f32Buf(kMaxBatch * cols),
-       kb.buf(IntegerType::get(ctx, 32), kMaxBatch * cols / 4),
-       kb.f32Buf(kMaxBatch * blocks * per)},
-      0, 0, [&](Emitter &e, ValueRange a, ValueRange) {
-        Value t = e.blockId(mgpu::Dimension::y);
-        Value blk = e.add(e.mul(e.blockId(mgpu::Dimension::x), kWG),
-                          e.threadId());
-        e.when(e.ult(blk, e.idx(blocks)), [&] {
-          Value base = e.add(e.mul(t, cols), e.mul(blk, be));
-          Value auxBase = e.mul(e.add(e.mul(t, blocks), blk), per);
-          auto x = [&](Value i) { return e.load(a[0], e.add(base, i)); };
-          // Quants i .. i+3 per 32-bit word (little-endian bytes, as the
-          // CPU's int8 rows): quantOf(i) for elements [lo, hi); their sum.
-          auto quantWords = [&](int64_t lo, int64_t hi,
-                                llvm::function_ref<Value(Value)> quantOf) {
-            return e.loop(
-                e.idx(lo / 4), e.idx(hi / 4), e.idx(1), {e.i32(0)},
-                [&](Value wi, ValueRange v) -> SmallVector<Value> {
-                  Value word = e.i32(0), sum = v[0];
-                  for (int k = 0; k < 4; ++k) {
-                    Value qi = quantOf(e.add(e.mul(wi, 4), k));
-                    word = e.bor(word, e.shl(e.band(qi, 255), 8 * k));
-                    sum = e.iadd(sum, qi);
-                  }
-                  e.store(word, a[1], e.add(e.div(base, 4), wi));
-                  return {sum};
-                })[0];
-          };
-          // amax (and Q8_K: the signed value of the first largest).
-          SmallVector<Value> mx = e.loop(
-              e.idx(0), e.idx(be), e.idx(1), {e.f32(0.0f), e.f32(0.0f)},
-              [&](Value i, ValueRange v) -> SmallVector<Value> {
-                Value xi = x(i);
-                Value ax = math::AbsFOp::create(e.b, xi);
-                Value bigger = e.fcmp(arith::CmpFPredicate::OGT, ax, v[0]);
-                return {e.sel(bigger, ax, v[0]), e.sel(bigger, xi, v[1])};
-              });
-          Value amax = mx[0];
-          Value zero = e.fcmp(arith::CmpFPredicate::OEQ, amax, e.f32(0.0f));
-          if (q != ActQuant::Q8_K) {
-            Value d = e.fdiv(amax, e.f32(127.0f));
-            Value id = e.sel(zero, e.f32(0.0f), e.fdiv(e.f32(127.0f), amax));
-            Value sum = quantWords(0, be, [&](Value i) {
-              Value r = math::RoundEvenOp::create(e.b, e.fmul(x(i), id));
-              r = e.fmax(arith::MinimumFOp::create(e.b, r, e.f32(127.0f)),
-                         e.f32(-127.0f));
-              return e.fptosi(r);
-            });
-            e.store(e.roundToF16(d), a[2], auxBase);
-            if (q == ActQuant::Q8_1)
-              e.store(e.roundToF16(e.fmul(d, e.sitofp(sum))), a[2],
-                      e.add(auxBase, 1));
-            return;
-          }
-          Value iscale = e.fdiv(e.f32(-127.0f), mx[1]);
-          for (int g = 0; g < 16; ++g) {
-            Value sum = quantWords(16 * g, 16 * g + 16, [&](Value i) {
-              Value r = arith::MinimumFOp::create(
-                  e.b, math::RoundEvenOp::create(e.b, e.fmul(iscale, x(i))),
-                  e.f32(127.0f));
-              return e.sel(zero, e.i32(0), e.fptosi(r));
-            });
-            e.store(e.sitofp(sum), a[2], e.add(auxBase, 1 + g));
-          }
-          e.store(e.sel(zero, e.f32(0.0f), e.fdiv(e.f32(1.0f), iscale)), a[2],
-                  auxBase);
-        });
-      });
+  kb.build(name, {kb.f32Buf(kMaxBatch * cols), kb.actQuants(cols),
+                  kb.actAux(q, cols)},
+           0, 0, [&](Emitter &e, ValueRange a, ValueRange) {
+             Value t = e.blockId(mgpu::Dimension::y);
+             Value blk = e.add(e.mul(e.blockId(mgpu::Dimension::x), kWG),
+                               e.threadId());
+             e.when(e.ult(blk, e.idx(blocks)), [&] {
+               Value base = e.add(e.mul(t, cols), e.mul(blk, be));
+               quantizeBlock(
+                   e, q, [&](Value i) { return e.load(a[0], e.add(base, i)); },
+                   a[1], a[2], base,
+                   e.mul(e.add(e.mul(t, blocks), blk), per));
+             });
+           });
   return name;
 }
 
@@ -1327,10 +1342,13 @@ std::string KernelLibrary::embed(WeightFormat format, int64_t rows,
 
 std::string KernelLibrary::rmsNorm(int64_t width, int64_t group,
                                    std::optional<WeightFormat> weight,
-                                   float eps) {
+                                   float eps, ActQuant quantizeAs) {
+  const bool quantize = quantizeAs != ActQuant::None;
+  assert((!quantize || group == width) && "quantizing needs whole rows");
   std::string name = llvm::formatv(
-      "rms_norm_{0}_g{1}_{2}_e{3}", width, group,
-      weight ? formatName(*weight) : std::string("unweighted"), bitsOf(eps));
+      "rms_norm_{0}_g{1}_{2}_e{3}{4}{5}", width, group,
+      weight ? formatName(*weight) : std::string("unweighted"), bitsOf(eps),
+      quantize ? "_" : "", quantize ? actQuantName(quantizeAs) : "");
   KernelBuilder kb{module, target};
   if (kb.exists(name))
     return name;
@@ -1340,6 +1358,10 @@ std::string KernelLibrary::rmsNorm(int64_t width, int64_t group,
   if (weight)
     args.push_back(kb.buf(weightElementType(ctx, *weight),
                           weightElementCount(*weight, group)));
+  if (quantize) {
+    args.push_back(kb.actQuants(width));
+    args.push_back(kb.actAux(quantizeAs, width));
+  }
   // As llama.cpp: the squares (rounded to f32) summed in double, the mean
   // rounded to f32, scale = 1/sqrtf(mean + eps), then (x * scale) * w.
   kb.build(
@@ -1359,11 +1381,30 @@ std::string KernelLibrary::rmsNorm(int64_t width, int64_t group,
         Value mean = e.toF32(e.fdiv(sum, e.f64(static_cast<double>(group))));
         Value scale = e.fdiv(
             e.f32(1.0f), math::SqrtOp::create(e.b, e.fadd(mean, e.f32(eps))));
-        e.loop(tid, e.idx(group), e.idx(kWG), [&](Value i) {
+        auto normed = [&](Value i) {
           Value y = e.fmul(e.load(a[0], e.add(base, i)), scale);
           if (weight)
             y = e.fmul(y, e.weightAt(*weight, a[2], e.idx(0), i, group));
-          e.store(y, a[1], e.add(base, i));
+          return y;
+        };
+        e.loop(tid, e.idx(group), e.idx(kWG), [&](Value i) {
+          e.store(normed(i), a[1], e.add(base, i));
+        });
+        if (!quantize)
+          return;
+        // The quantizer of the matvecs that read y, fused: a thread per
+        // block recomputes the block's outputs (the same operations, so the
+        // same bits) rather than reading back what other threads stored.
+        const int64_t be = actBlockElems(quantizeAs);
+        const int64_t blocks = width / be, per = actAuxPerBlock(quantizeAs);
+        // (Not a.take_back: on NVVM `a` ends with the workgroup buffers.)
+        ValueRange out = a.slice(weight ? 3 : 2, 2);
+        e.loop(tid, e.idx(blocks), e.idx(kWG), [&](Value blk) {
+          Value first = e.mul(blk, be);
+          quantizeBlock(
+              e, quantizeAs, [&](Value i) { return normed(e.add(first, i)); },
+              out[0], out[1], e.add(base, first),
+              e.mul(e.add(e.mul(t, blocks), blk), per));
         });
       },
       /*f64Scratch=*/true);

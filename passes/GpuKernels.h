@@ -82,9 +82,12 @@ public:
   std::string embed(gemma::WeightFormat format, int64_t rows, int64_t cols,
                     float scale);
   /// RMSNorm over groups of `group` columns, optionally times a weight of
-  /// `group` elements. Grid (width/group, tokens).
+  /// `group` elements: (x, y[, w]). Grid (width/group, tokens). With
+  /// `quantizeAs` (whole rows only) it also writes y's int8 blocks as
+  /// quantize() does: (x, y[, w], qs, aux).
   std::string rmsNorm(int64_t width, int64_t group,
-                      std::optional<gemma::WeightFormat> weight, float eps);
+                      std::optional<gemma::WeightFormat> weight, float eps,
+                      ActQuant quantizeAs = ActQuant::None);
   /// NeoX RoPE of `heads` heads, cos/sin from a table (position x pairs).
   /// Grid (heads, tokens).
   std::string rope(int64_t heads, int64_t headDim, int64_t freqDim,

@@ -70,8 +70,29 @@ FailureOr<std::string> kernelFor(Operation *op, KernelLibrary &lib,
         std::optional<WeightFormat> wf;
         if (Value w = n.getWeight())
           wf = cast<WeightType>(w.getType()).getFormat();
+        // A whole-row norm read by quantized matvecs writes their int8
+        // blocks too (`gpu_result_quant`), saving the quantizer's launch.
+        gpukernels::ActQuant q = gpukernels::ActQuant::None;
+        if (n.getGroup() == widthOf(n.getInput()))
+          for (Operation *user : n.getResult().getUsers()) {
+            Value w;
+            if (auto l = dyn_cast<LinearOp>(user))
+              w = l.getWeight();
+            else if (auto g = dyn_cast<GeGLUOp>(user))
+              w = g.getGate();
+            if (!w || user->getOperand(0) != n.getResult())
+              continue;
+            q = gpukernels::activationQuant(
+                cast<WeightType>(w.getType()).getFormat());
+            if (q != gpukernels::ActQuant::None)
+              break;
+          }
+        if (q != gpukernels::ActQuant::None)
+          op->setAttr("gpu_result_quant",
+                      IntegerAttr::get(IntegerType::get(op->getContext(), 32),
+                                       static_cast<int>(q)));
         return lib.rmsNorm(widthOf(n.getInput()), n.getGroup(), wf,
-                           n.getEps().convertToFloat());
+                           n.getEps().convertToFloat(), q);
       })
       .Case<LinearOp>([&](LinearOp l) -> R {
         WeightType t = l.getWeight().getType();

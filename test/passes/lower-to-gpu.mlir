@@ -40,8 +40,10 @@ module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], wi
 
 // CHECK: module attributes {gemma.context_length = 128 : i64{{.*}}gpu.container_module
 // CHECK: gemma.embed {{.*}}gpu_kernel = @embed_q8_0_64x32_s40000000
-// CHECK: gemma.rms_norm {{.*}}gpu_kernel = @rms_norm_32_g32_f32_e358637bd
-// Quantized weights multiply int8 activation blocks a quantizer writes first.
+// A whole-row norm read by Q8_0 matvecs also writes their int8 blocks.
+// CHECK: gemma.rms_norm {{.*}}gpu_kernel = @rms_norm_32_g32_f32_e358637bd_q8_0, gpu_result_quant = 1 : i32
+// Quantized weights multiply int8 activation blocks a quantizer writes first
+// (where no norm wrote them already: the launch plan decides).
 // CHECK: gemma.linear {{.*}}gpu_kernel = @linear_q8_0_32x32, gpu_quantize = @quantize_q8_0_32
 // CHECK: gemma.rope {{.*}}gpu_kernel = @rope_h2_d16_f16_p8
 // The second 32x32 projection shares the first one's kernel.
@@ -65,8 +67,8 @@ module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], wi
 // Reductions go through workgroup memory (RMSNorm: 64 doubles, as llama.cpp
 // sums the squares in double): attributions for NVVM, allocations in
 // Vulkan's workgroup space 3 for SPIR-V.
-// NVVM: gpu.func @rms_norm_32_g32_f32_e358637bd({{.*}}) workgroup(%{{.*}} : memref<64xf64, #gpu.address_space<workgroup>>) kernel
-// SPIRV: gpu.func @rms_norm_32_g32_f32_e358637bd({{.*}}) kernel
+// NVVM: gpu.func @rms_norm_32_g32_f32_e358637bd_q8_0(%{{.*}}: memref<16384xf32>, %{{.*}}: memref<16384xf32>, %{{.*}}: memref<32xf32>, %{{.*}}: memref<4096xi32>, %{{.*}}: memref<512xf32>) workgroup(%{{.*}} : memref<64xf64, #gpu.address_space<workgroup>>) kernel
+// SPIRV: gpu.func @rms_norm_32_g32_f32_e358637bd_q8_0({{.*}}) kernel
 // SPIRV: memref.alloc() : memref<64xf64, 3>
 // CHECK: gpu.barrier
 // CHECK: gpu.func @quantize_q8_0_32(
@@ -74,6 +76,9 @@ module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], wi
 // four, the params buffer last; the integer terms in workgroup memory (64
 // threads x 4 tokens x 8 lane sums) and int8 dot products in words.
 // NVVM: gpu.func @linear_q8_0_32x32(%{{.*}}: memref<544xi16>, %{{.*}}: memref<4096xi32>, %{{.*}}: memref<512xf32>, %{{.*}}: memref<16384xf32>, %{{.*}}: memref<8xi32>) workgroup(%{{.*}} : memref<2048xi32, #gpu.address_space<workgroup>>) kernel
+// The token count comes from params (%arg4), not from the workgroup buffer
+// that follows it among the entry block's arguments.
+// NVVM: memref.load %arg4[%{{.*}}] : memref<8xi32>
 // NVVM: nvvm.dot.accumulate.4way {{.*}} <signed>, {{.*}} <signed>
 // SPIRV: gpu.func @linear_q8_0_32x32(%{{.*}}: memref<?xi16>, %{{.*}}: memref<?xi32>, %{{.*}}: memref<?xf32>, %{{.*}}: memref<?xf32>, %{{.*}}: memref<8xi32>) kernel
 // SPIRV: memref.alloc() : memref<2048xi32, 3>

@@ -89,6 +89,9 @@ private:
     g::BindingEntry qs, aux;
   };
   llvm::DenseMap<std::pair<Value, unsigned>, QuantizedInput> quantized;
+  /// Allocates v's int8 blocks for `q`; returns their (qs, aux) ranges.
+  std::pair<g::BindingEntry, g::BindingEntry>
+  quantizedSlot(Value v, gpukernels::ActQuant q);
   /// Releases v's slot and its quantized copies.
   void release(Value v);
   g::BindingEntry act(Value v) {
@@ -223,14 +226,28 @@ llvm::Error Planner::launch(uint32_t kernel, uint32_t gridX, g::Rows rows,
 llvm::Expected<std::pair<g::BindingEntry, g::BindingEntry>>
 Planner::quantizeInput(Operation *op, Value input, WeightType weight) {
   gpukernels::ActQuant q = gpukernels::activationQuant(weight.getFormat());
-  auto key = std::make_pair(input, static_cast<unsigned>(q));
-  if (auto it = quantized.find(key); it != quantized.end())
+  if (auto it = quantized.find({input, static_cast<unsigned>(q)});
+      it != quantized.end())
     return std::make_pair(it->second.qs, it->second.aux);
-  const int64_t cols = weight.getCols();
+  auto [qs, aux] = quantizedSlot(input, q);
+  auto index = kernel(op, "gpu_quantize");
+  if (!index)
+    return index.takeError();
+  const int64_t blocks = weight.getCols() / gpukernels::actBlockElems(q);
+  if (llvm::Error e = launch(*index, ceilDiv(blocks, kWG), rowsOf(input),
+                             {act(input), qs, aux}))
+    return std::move(e);
+  return std::make_pair(qs, aux);
+}
+
+std::pair<g::BindingEntry, g::BindingEntry>
+Planner::quantizedSlot(Value v, gpukernels::ActQuant q) {
+  const int64_t cols = widthOf(v);
   const int64_t qsBytes = (cols + kSlotAlign - 1) / kSlotAlign * kSlotAlign;
   const int64_t auxBytes = cols / gpukernels::actBlockElems(q) *
                            gpukernels::actAuxPerBlock(q) * 4;
-  const int64_t slot = qsBytes + (auxBytes + kSlotAlign - 1) / kSlotAlign * kSlotAlign;
+  const int64_t slot =
+      qsBytes + (auxBytes + kSlotAlign - 1) / kSlotAlign * kSlotAlign;
   const int64_t offset = arena.allocate(slot);
   g::BindingEntry qs{static_cast<uint32_t>(g::Space::Arena), 0,
                      static_cast<uint64_t>(offset * kBatch), 0,
@@ -238,15 +255,8 @@ Planner::quantizeInput(Operation *op, Value input, WeightType weight) {
   g::BindingEntry aux{static_cast<uint32_t>(g::Space::Arena), 0,
                       static_cast<uint64_t>((offset + qsBytes) * kBatch), 0,
                       static_cast<uint64_t>(auxBytes * kBatch), 0};
-  auto index = kernel(op, "gpu_quantize");
-  if (!index)
-    return index.takeError();
-  const int64_t blocks = cols / gpukernels::actBlockElems(q);
-  if (llvm::Error e = launch(*index, ceilDiv(blocks, kWG), rowsOf(input),
-                             {act(input), qs, aux}))
-    return std::move(e);
-  quantized[key] = {offset, slot, qs, aux};
-  return std::make_pair(qs, aux);
+  quantized[{v, static_cast<unsigned>(q)}] = {offset, slot, qs, aux};
+  return {qs, aux};
 }
 
 void Planner::release(Value v) {
@@ -299,6 +309,12 @@ llvm::Error Planner::planOp(Operation *op) {
         args = {act(n.getInput()), act(n.getResult())};
         if (Value w = n.getWeight())
           args.push_back(weight(w));
+        if (auto q = op->getAttrOfType<IntegerAttr>("gpu_result_quant")) {
+          auto [qs, aux] = quantizedSlot(
+              n.getResult(), static_cast<gpukernels::ActQuant>(q.getInt()));
+          args.push_back(qs);
+          args.push_back(aux);
+        }
         gridX = static_cast<uint32_t>(widthOf(n.getInput()) / n.getGroup());
         rows = rowsOf(n.getInput());
       })
