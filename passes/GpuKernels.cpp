@@ -23,6 +23,7 @@
 #include "llvm/Support/FormatVariadic.h"
 
 #include <cmath>
+#include <functional>
 #include <cstring>
 
 using namespace mlir;
@@ -1340,6 +1341,32 @@ std::string KernelLibrary::embed(WeightFormat format, int64_t rows,
   return name;
 }
 
+/// RMSNorm of the `group` values at x[base...] as llama.cpp computes it:
+/// the squares (rounded to f32) summed in double (through the f64
+/// workgroup buffer `scratch`), the mean rounded to f32, scale =
+/// 1/sqrtf(mean + eps); returns i -> (x[base + i] * scale) * w[i].
+static std::function<Value(Value)>
+rmsNormed(Emitter &e, Value x, Value base, int64_t group, Value w,
+          std::optional<WeightFormat> weight, float eps, Value scratch) {
+  Value tid = e.threadId();
+  Value partial =
+      e.loop(tid, e.idx(group), e.idx(kWG), {e.f64(0.0)},
+             [&](Value i, ValueRange acc) -> SmallVector<Value> {
+               Value xi = e.load(x, e.add(base, i));
+               return {e.fadd(acc[0], e.toF64(e.fmul(xi, xi)))};
+             })[0];
+  Value sum = e.reduceF64(partial, scratch, tid);
+  Value mean = e.toF32(e.fdiv(sum, e.f64(static_cast<double>(group))));
+  Value scale = e.fdiv(e.f32(1.0f),
+                       math::SqrtOp::create(e.b, e.fadd(mean, e.f32(eps))));
+  return [&e, x, base, scale, w, weight, group](Value i) {
+    Value y = e.fmul(e.load(x, e.add(base, i)), scale);
+    if (weight)
+      y = e.fmul(y, e.weightAt(*weight, w, e.idx(0), i, group));
+    return y;
+  };
+}
+
 std::string KernelLibrary::rmsNorm(int64_t width, int64_t group,
                                    std::optional<WeightFormat> weight,
                                    float eps, ActQuant quantizeAs) {
@@ -1362,8 +1389,6 @@ std::string KernelLibrary::rmsNorm(int64_t width, int64_t group,
     args.push_back(kb.actQuants(width));
     args.push_back(kb.actAux(quantizeAs, width));
   }
-  // As llama.cpp: the squares (rounded to f32) summed in double, the mean
-  // rounded to f32, scale = 1/sqrtf(mean + eps), then (x * scale) * w.
   kb.build(
       name, args, 0, 0,
       [&](Emitter &e, ValueRange a, ValueRange shared) {
@@ -1371,22 +1396,8 @@ std::string KernelLibrary::rmsNorm(int64_t width, int64_t group,
         Value t = e.blockId(mgpu::Dimension::y);
         Value tid = e.threadId();
         Value base = e.add(e.mul(t, width), e.mul(g, group));
-        Value partial =
-            e.loop(tid, e.idx(group), e.idx(kWG), {e.f64(0.0)},
-                   [&](Value i, ValueRange acc) -> SmallVector<Value> {
-                     Value x = e.load(a[0], e.add(base, i));
-                     return {e.fadd(acc[0], e.toF64(e.fmul(x, x)))};
-                   })[0];
-        Value sum = e.reduceF64(partial, shared.back(), tid);
-        Value mean = e.toF32(e.fdiv(sum, e.f64(static_cast<double>(group))));
-        Value scale = e.fdiv(
-            e.f32(1.0f), math::SqrtOp::create(e.b, e.fadd(mean, e.f32(eps))));
-        auto normed = [&](Value i) {
-          Value y = e.fmul(e.load(a[0], e.add(base, i)), scale);
-          if (weight)
-            y = e.fmul(y, e.weightAt(*weight, a[2], e.idx(0), i, group));
-          return y;
-        };
+        auto normed = rmsNormed(e, a[0], base, group, weight ? a[2] : Value(),
+                                weight, eps, shared.back());
         e.loop(tid, e.idx(group), e.idx(kWG), [&](Value i) {
           e.store(normed(i), a[1], e.add(base, i));
         });
@@ -1412,31 +1423,51 @@ std::string KernelLibrary::rmsNorm(int64_t width, int64_t group,
 }
 
 std::string KernelLibrary::rope(int64_t heads, int64_t headDim,
-                                int64_t freqDim, int64_t rotatedPairs) {
+                                int64_t freqDim, int64_t rotatedPairs,
+                                std::optional<HeadNorm> norm) {
   std::string name = llvm::formatv("rope_h{0}_d{1}_f{2}_p{3}", heads, headDim,
                                    freqDim, rotatedPairs);
+  if (norm)
+    name = llvm::formatv(
+        "rms_norm_{0}_{1}_e{2}_{3}", headDim,
+        norm->weight ? formatName(*norm->weight) : std::string("unweighted"),
+        bitsOf(norm->eps), name);
   KernelBuilder kb{module, target};
   if (kb.exists(name))
     return name;
+  MLIRContext *ctx = module.getContext();
   const int64_t width = heads * headDim, half = freqDim / 2;
+  SmallVector<Type> args = {kb.f32Buf(kMaxBatch * width),
+                            kb.f32Buf(kMaxBatch * width), kb.params(),
+                            kb.f32Buf(int64_t(1) << 30)};
+  if (norm && norm->weight)
+    args.push_back(kb.buf(weightElementType(ctx, *norm->weight),
+                          weightElementCount(*norm->weight, headDim)));
   // The angles' cos and sin come from a table the runtime fills with the
   // host's sincosf (as llama.cpp computes them): [position][pair] (cos, sin).
-  kb.build(name,
-           {kb.f32Buf(kMaxBatch * width), kb.f32Buf(kMaxBatch * width),
-            kb.params(), kb.f32Buf(int64_t(1) << 30)},
-           0, 0, [&](Emitter &e, ValueRange a, ValueRange) {
+  kb.build(name, args, 0, 0,
+           [&](Emitter &e, ValueRange a, ValueRange shared) {
              Value h = e.blockId(mgpu::Dimension::x);
              Value t = e.blockId(mgpu::Dimension::y);
              Value tid = e.threadId();
              Value base = e.add(e.mul(t, width), e.mul(h, headDim));
              Value pos = e.add(param(e, a[2], kPos0), t);
              Value rowBase = e.mul(pos, 2 * rotatedPairs);
+             // The head's input element i: x, or (fused) its RMSNorm, which
+             // every thread recomputes for the elements it reads.
+             std::function<Value(Value)> in = [&](Value i) {
+               return e.load(a[0], e.add(base, i));
+             };
+             if (norm)
+               in = rmsNormed(e, a[0], base, headDim,
+                              norm->weight ? a[4] : Value(), norm->weight,
+                              norm->eps, shared.back());
              // Thread pairs: element j with j + half for j < rotatedPairs.
              e.loop(tid, e.idx(rotatedPairs), e.idx(kWG), [&](Value j) {
                Value c = e.load(a[3], e.add(rowBase, e.mul(j, 2)));
                Value sn = e.load(a[3], e.add(e.add(rowBase, e.mul(j, 2)), 1));
-               Value x0 = e.load(a[0], e.add(base, j));
-               Value x1 = e.load(a[0], e.add(base, e.add(j, half)));
+               Value x0 = in(j);
+               Value x1 = in(e.add(j, half));
                e.store(e.fma(x0, c, arith::NegFOp::create(e.b, e.fmul(x1, sn))),
                        a[1], e.add(base, j));
                e.store(e.fma(x0, sn, e.fmul(x1, c)), a[1],
@@ -1451,12 +1482,10 @@ std::string KernelLibrary::rope(int64_t heads, int64_t headDim,
                e.when(arith::XOrIOp::create(
                           e.b, rotated,
                           arith::ConstantIntOp::create(e.b, 1, 1)),
-                      [&] {
-                        e.store(e.load(a[0], e.add(base, i)), a[1],
-                                e.add(base, i));
-                      });
+                      [&] { e.store(in(i), a[1], e.add(base, i)); });
              });
-           });
+           },
+           /*f64Scratch=*/norm.has_value());
   return name;
 }
 

@@ -88,10 +88,17 @@ public:
   std::string rmsNorm(int64_t width, int64_t group,
                       std::optional<gemma::WeightFormat> weight, float eps,
                       ActQuant quantizeAs = ActQuant::None);
-  /// NeoX RoPE of `heads` heads, cos/sin from a table (position x pairs).
-  /// Grid (heads, tokens).
+  /// A per-head RMSNorm fused into the RoPE that reads it.
+  struct HeadNorm {
+    std::optional<gemma::WeightFormat> weight;
+    float eps;
+  };
+  /// NeoX RoPE of `heads` heads, cos/sin from a table (position x pairs):
+  /// (x, y, params, table[, norm weight]). Grid (heads, tokens). With `norm`
+  /// it rotates RMSNorm(x) (groups of headDim) rather than x.
   std::string rope(int64_t heads, int64_t headDim, int64_t freqDim,
-                   int64_t rotatedPairs);
+                   int64_t rotatedPairs,
+                   std::optional<HeadNorm> norm = std::nullopt);
   /// Causal attention over the KV cache (positions before pos0) and the
   /// batch's fresh K/V, `window` 0 for global layers. Grid (heads, tokens).
   std::string attention(int64_t heads, int64_t kvHeads, int64_t headDim,

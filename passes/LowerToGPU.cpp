@@ -33,6 +33,16 @@ int64_t widthOf(Value v) {
   return cast<RankedTensorType>(v.getType()).getDimSize(1);
 }
 
+/// The per-head RMSNorm a RoPE rotates, when the RoPE's kernel can compute
+/// it (one workgroup per head in both; the RoPE is its only reader).
+RMSNormOp headNormOf(RopeOp r) {
+  auto norm = r.getInput().getDefiningOp<RMSNormOp>();
+  if (!norm || norm.getGroup() != r.getHeadDim() ||
+      !norm.getResult().hasOneUse())
+    return {};
+  return norm;
+}
+
 /// The kernel of one op, or failure with a diagnostic. `outputRows`: the
 /// values that have n_out rows (computed from gemma.last_rows), not one per
 /// token.
@@ -70,6 +80,13 @@ FailureOr<std::string> kernelFor(Operation *op, KernelLibrary &lib,
         std::optional<WeightFormat> wf;
         if (Value w = n.getWeight())
           wf = cast<WeightType>(w.getType()).getFormat();
+        // A per-head norm the RoPE computes launches nothing of its own.
+        if (n.getResult().hasOneUse() &&
+            isa<RopeOp>(*n.getResult().getUsers().begin()) &&
+            headNormOf(cast<RopeOp>(*n.getResult().getUsers().begin())) == n) {
+          op->setAttr("gpu_fused_into_user", UnitAttr::get(op->getContext()));
+          return std::string();
+        }
         // A whole-row norm read by quantized matvecs writes their int8
         // blocks too (`gpu_result_quant`), saving the quantizer's launch.
         gpukernels::ActQuant q = gpukernels::ActQuant::None;
@@ -113,8 +130,15 @@ FailureOr<std::string> kernelFor(Operation *op, KernelLibrary &lib,
       })
       .Case<RopeOp>([&](RopeOp r) -> R {
         RopeAttr rope = r.getRope();
+        std::optional<KernelLibrary::HeadNorm> norm;
+        if (RMSNormOp n = headNormOf(r)) {
+          norm.emplace();
+          if (Value w = n.getWeight())
+            norm->weight = cast<WeightType>(w.getType()).getFormat();
+          norm->eps = n.getEps().convertToFloat();
+        }
         return lib.rope(r.getNumHeads(), r.getHeadDim(), rope.getFreqDim(),
-                        rope.getRotatedPairs());
+                        rope.getRotatedPairs(), norm);
       })
       .Case<AttentionOp>([&](AttentionOp a) -> R {
         auto cache = cacheOf(a.getKvCache());
@@ -212,7 +236,8 @@ struct LowerToGPUPass : public gemmac::impl::LowerToGPUBase<LowerToGPUPass> {
           kernelFor(&op, lib, *plan, f16Cache, outputRows);
       if (failed(name))
         return signalPassFailure();
-      op.setAttr("gpu_kernel", FlatSymbolRefAttr::get(b.getContext(), *name));
+      if (!name->empty()) // empty: fused into its user's kernel
+        op.setAttr("gpu_kernel", FlatSymbolRefAttr::get(b.getContext(), *name));
     }
   }
 };

@@ -223,12 +223,32 @@ struct Checker {
     return m;
   }
 
+  /// rope_h<heads>_d<dim>_f<freqDim>_p<pairs>, or the same with a per-head
+  /// RMSNorm fused in front: rms_norm_<dim>_<f32|unweighted>_e<eps>_rope_...
+  /// (its weight random here; the reference is gmk_rms_norm, then gmk_rope).
   void rope(const std::string &kernel) {
-    auto f = nameFields(kernel, "rope_");
+    llvm::StringRef name(kernel);
+    const size_t at = name.find("rope_");
+    auto f = nameFields(name.drop_front(at), "rope_");
     const long heads = field(f, "h"), dim = field(f, "d"),
                freqDim = field(f, "f"), pairs = field(f, "p");
     const float theta = 10000.0f; // the table carries it, not the kernel
     std::vector<float> x = randomVector(kTokens * heads * dim);
+    std::vector<float> normWeight, rotated = x;
+    if (at > 0) {
+      auto n = nameFields(name.take_front(at - 1), "rms_norm_");
+      const bool weighted = n.count("f") && n["f"] == "32"; // "f32"
+      if (!weighted && !n.count("unweighted")) {
+        llvm::outs() << "skip " << kernel << " (norm weight format)\n";
+        return;
+      }
+      if (weighted)
+        normWeight = randomVector(dim);
+      gmk_rms_norm(&rt, rotated.data(), x.data(), kTokens, heads * dim, dim,
+                   weighted ? reinterpret_cast<const uint8_t *>(normWeight.data())
+                            : nullptr,
+                   /*GGML_TYPE_F32=*/0, floatFromHex(n["e"]));
+    }
     gpu::RopeEntry entry{theta, uint32_t(freqDim), uint32_t(pairs), 0};
     gpu::ProgramHeader header{};
     header.numRopes = 1;
@@ -236,15 +256,16 @@ struct Checker {
     view.header = &header;
     view.ropes = &entry;
     std::vector<float> table = gpu::ropeTables(view, kPos0 + kTokens);
-    std::vector<float> y = run(kernel,
-                               {upload(x.data(), x.size() * 4),
-                                upload(nullptr, x.size() * 4), params(),
-                                upload(table.data(), table.size() * 4)},
-                               heads, x.size(), 1);
+    std::vector<vk::Buffer *> buffers = {
+        upload(x.data(), x.size() * 4), upload(nullptr, x.size() * 4),
+        params(), upload(table.data(), table.size() * 4)};
+    if (!normWeight.empty())
+      buffers.push_back(upload(normWeight.data(), normWeight.size() * 4));
+    std::vector<float> y = run(kernel, buffers, heads, x.size(), 1);
     std::vector<float> want(x.size());
-    gmk_rope(&rt, want.data(), x.data(), kTokens, heads, dim, kPos0, theta,
-             freqDim, pairs);
-    compareWith(kernel, y, want, 2 * maxAbs(x));
+    gmk_rope(&rt, want.data(), rotated.data(), kTokens, heads, dim, kPos0,
+             theta, freqDim, pairs);
+    compareWith(kernel, y, want, 2 * maxAbs(rotated));
   }
 
   void rmsNormUnweighted(const std::string &kernel) {
@@ -484,7 +505,7 @@ int main(int argc, char **argv) {
   }
   for (const std::string &e : check.entries) {
     llvm::StringRef n(e);
-    if (n.starts_with("rope_"))
+    if (n.starts_with("rope_") || n.contains("_rope_"))
       check.rope(e);
     else if (n.starts_with("attention_"))
       check.attention(e);

@@ -94,6 +94,19 @@ private:
   quantizedSlot(Value v, gpukernels::ActQuant q);
   /// Releases v's slot and its quantized copies.
   void release(Value v);
+  /// The values op's kernel reads: its operands, with a fused op's result
+  /// (`gpu_fused_into_user`) replaced by that op's own operands.
+  static SmallVector<Value> reads(Operation *op) {
+    SmallVector<Value> out;
+    for (Value v : op->getOperands()) {
+      Operation *def = v.getDefiningOp();
+      if (def && def->hasAttr("gpu_fused_into_user"))
+        out.append(def->operand_begin(), def->operand_end());
+      else
+        out.push_back(v);
+    }
+    return out;
+  }
   g::BindingEntry act(Value v) {
     const Slot &s = slots.at(v);
     return {static_cast<uint32_t>(g::Space::Arena), 0,
@@ -272,7 +285,9 @@ void Planner::release(Value v) {
 }
 
 llvm::Error Planner::planOp(Operation *op) {
-  for (Value operand : op->getOperands())
+  if (op->hasAttr("gpu_fused_into_user"))
+    return llvm::Error::success(); // its user's kernel computes it
+  for (Value operand : reads(op))
     if (isa<RankedTensorType>(operand.getType()) && !slots.count(operand) &&
         !isa<EmbedOp>(op))
       return error("op " + op->getName().getStringRef() +
@@ -344,10 +359,17 @@ llvm::Error Planner::planOp(Operation *op) {
         rows = rowsOf(gg.getInput());
       })
       .Case<RopeOp>([&](RopeOp r) {
-        allocate(r.getResult(), rowsOf(r.getInput()));
-        args = {act(r.getInput()), act(r.getResult()), params(), ropeTable(r)};
+        // A fused per-head norm: the RoPE reads the norm's input and weight.
+        auto norm = r.getInput().getDefiningOp<RMSNormOp>();
+        if (!norm || !norm->hasAttr("gpu_fused_into_user"))
+          norm = {};
+        Value input = norm ? norm.getInput() : r.getInput();
+        allocate(r.getResult(), rowsOf(input));
+        args = {act(input), act(r.getResult()), params(), ropeTable(r)};
+        if (norm && norm.getWeight())
+          args.push_back(weight(norm.getWeight()));
         gridX = static_cast<uint32_t>(r.getNumHeads());
-        rows = rowsOf(r.getInput());
+        rows = rowsOf(input);
       })
       .Case<AttentionOp>([&](AttentionOp a) {
         auto kv = cache(op, a.getKvCache());
@@ -456,7 +478,7 @@ llvm::Error Planner::run() {
   for (Operation &op : body)
     order[&op] = i++;
   for (Operation &op : body)
-    for (Value operand : op.getOperands())
+    for (Value operand : reads(&op))
       lastUse[operand] = std::max(lastUse.lookup(operand), order[&op]);
 
   for (Operation &op : body) {
@@ -466,7 +488,7 @@ llvm::Error Planner::run() {
       return e;
     // Operands whose last reader this was give their slots back; outputs
     // were placed first, so a kernel never writes what it reads.
-    for (Value operand : op.getOperands()) {
+    for (Value operand : reads(&op)) {
       auto it = slots.find(operand);
       if (it != slots.end() && operand != returned &&
           lastUse.lookup(operand) == order[&op] && it->second.bytes)
