@@ -181,40 +181,25 @@ static void dequantQ8_0(const BlockQ8_0 *b, float *y, size_t nb) {
   }
 }
 
-static void dequantQ4_K(const BlockQ4_K *b, float *y, size_t nb) {
+/// Q4_K and Q5_K: four pairs of 32-quant sub-blocks with 6-bit scales and
+/// minimums; Q5_K adds each quant's fifth bit from qh.
+template <typename Block, bool kFifthBit>
+static void dequantK(const Block *b, float *y, size_t nb) {
   for (size_t i = 0; i < nb; ++i) {
     float d = f16ToF32(b[i].d), dmin = f16ToF32(b[i].dmin);
     const uint8_t *q = b[i].qs;
-    for (int c = 0; c < 4; ++c, q += 32) {
-      uint8_t sc, m;
-      scaleMinK4(2 * c, b[i].scales, sc, m);
-      float d1 = d * sc, m1 = dmin * m;
-      scaleMinK4(2 * c + 1, b[i].scales, sc, m);
-      float d2 = d * sc, m2 = dmin * m;
-      for (int l = 0; l < 32; ++l) {
-        *y++ = d1 * (q[l] & 0xF) - m1;
+    for (int c = 0; c < 4; ++c, q += 32)
+      for (int half = 0; half < 2; ++half) {
+        uint8_t sc, m;
+        scaleMinK4(2 * c + half, b[i].scales, sc, m);
+        float ds = d * sc, ms = dmin * m;
+        for (int l = 0; l < 32; ++l) {
+          int v = half ? q[l] >> 4 : q[l] & 0xF;
+          if constexpr (kFifthBit)
+            v += (b[i].qh[l] >> (2 * c + half)) & 1 ? 16 : 0;
+          *y++ = ds * v - ms;
+        }
       }
-      for (int l = 0; l < 32; ++l)
-        *y++ = d2 * (q[l] >> 4) - m2;
-    }
-  }
-}
-
-static void dequantQ5_K(const BlockQ5_K *b, float *y, size_t nb) {
-  for (size_t i = 0; i < nb; ++i) {
-    float d = f16ToF32(b[i].d), dmin = f16ToF32(b[i].dmin);
-    const uint8_t *q = b[i].qs;
-    for (int c = 0; c < 4; ++c, q += 32) {
-      uint8_t sc, m;
-      scaleMinK4(2 * c, b[i].scales, sc, m);
-      float d1 = d * sc, m1 = dmin * m;
-      scaleMinK4(2 * c + 1, b[i].scales, sc, m);
-      float d2 = d * sc, m2 = dmin * m;
-      for (int l = 0; l < 32; ++l)
-        *y++ = d1 * ((q[l] & 0xF) + ((b[i].qh[l] >> (2 * c)) & 1 ? 16 : 0)) - m1;
-      for (int l = 0; l < 32; ++l)
-        *y++ = d2 * ((q[l] >> 4) + ((b[i].qh[l] >> (2 * c + 1)) & 1 ? 16 : 0)) - m2;
-    }
   }
 }
 
@@ -263,8 +248,8 @@ void dequantizeRow(Type t, const void *src, float *dst, size_t n) {
   case Type::Q5_0: return dequantQ5_0(static_cast<const BlockQ5_0 *>(src), dst, nb);
   case Type::Q5_1: return dequantQ5_1(static_cast<const BlockQ5_1 *>(src), dst, nb);
   case Type::Q8_0: return dequantQ8_0(static_cast<const BlockQ8_0 *>(src), dst, nb);
-  case Type::Q4_K: return dequantQ4_K(static_cast<const BlockQ4_K *>(src), dst, nb);
-  case Type::Q5_K: return dequantQ5_K(static_cast<const BlockQ5_K *>(src), dst, nb);
+  case Type::Q4_K: return dequantK<BlockQ4_K, false>(static_cast<const BlockQ4_K *>(src), dst, nb);
+  case Type::Q5_K: return dequantK<BlockQ5_K, true>(static_cast<const BlockQ5_K *>(src), dst, nb);
   case Type::Q6_K: return dequantQ6_K(static_cast<const BlockQ6_K *>(src), dst, nb);
   }
 }
