@@ -1422,6 +1422,44 @@ std::string KernelLibrary::rmsNorm(int64_t width, int64_t group,
   return name;
 }
 
+std::string KernelLibrary::rmsNormAdd(int64_t width,
+                                      std::optional<WeightFormat> weight,
+                                      float eps, NormEpilogue epilogue) {
+  std::string name = llvm::formatv(
+      "rms_norm_{0}_{1}_e{2}_add{3}{4}", width,
+      weight ? formatName(*weight) : std::string("unweighted"), bitsOf(eps),
+      epilogue.scale ? "_scale_c" : "",
+      epilogue.scale ? bitsOf(*epilogue.scale) : std::string());
+  KernelBuilder kb{module, target};
+  if (kb.exists(name))
+    return name;
+  MLIRContext *ctx = module.getContext();
+  SmallVector<Type> args = {kb.f32Buf(kMaxBatch * width),
+                            kb.f32Buf(kMaxBatch * width)};
+  if (weight)
+    args.push_back(kb.buf(weightElementType(ctx, *weight),
+                          weightElementCount(*weight, width)));
+  args.push_back(kb.f32Buf(kMaxBatch * width));
+  // The add and scale kernels' operations, on the norm's values.
+  kb.build(
+      name, args, 0, 0,
+      [&](Emitter &e, ValueRange a, ValueRange shared) {
+        Value t = e.blockId(mgpu::Dimension::y);
+        Value base = e.mul(t, width);
+        auto normed = rmsNormed(e, a[0], base, width, weight ? a[2] : Value(),
+                                weight, eps, shared.back());
+        Value residual = a[weight ? 3 : 2];
+        e.loop(e.threadId(), e.idx(width), e.idx(kWG), [&](Value i) {
+          Value y = e.fadd(normed(i), e.load(residual, e.add(base, i)));
+          if (epilogue.scale)
+            y = e.fmul(y, e.f32(*epilogue.scale));
+          e.store(y, a[1], e.add(base, i));
+        });
+      },
+      /*f64Scratch=*/true);
+  return name;
+}
+
 std::string KernelLibrary::rope(int64_t heads, int64_t headDim,
                                 int64_t freqDim, int64_t rotatedPairs,
                                 std::optional<HeadNorm> norm) {

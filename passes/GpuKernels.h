@@ -88,6 +88,14 @@ public:
   std::string rmsNorm(int64_t width, int64_t group,
                       std::optional<gemma::WeightFormat> weight, float eps,
                       ActQuant quantizeAs = ActQuant::None);
+  /// Element-wise ops after a whole-row RMSNorm, fused into its kernel:
+  /// y = (norm + residual) [* scale]: (x, y[, w], residual).
+  struct NormEpilogue {
+    std::optional<float> scale;
+  };
+  std::string rmsNormAdd(int64_t width,
+                         std::optional<gemma::WeightFormat> weight, float eps,
+                         NormEpilogue epilogue);
   /// A per-head RMSNorm fused into the RoPE that reads it.
   struct HeadNorm {
     std::optional<gemma::WeightFormat> weight;

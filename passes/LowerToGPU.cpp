@@ -43,6 +43,36 @@ RMSNormOp headNormOf(RopeOp r) {
   return norm;
 }
 
+std::optional<WeightFormat> weightFormat(RMSNormOp n) {
+  if (Value w = n.getWeight())
+    return cast<WeightType>(w.getType()).getFormat();
+  return std::nullopt;
+}
+
+/// The single user of v as an Op, if v has exactly one use.
+template <typename Op> Op soleUser(Value v) {
+  if (!v.hasOneUse())
+    return {};
+  return dyn_cast<Op>(*v.getUsers().begin());
+}
+
+/// A whole-row norm whose only reader is a residual add: the add's kernel
+/// computes it (when the add's other operand is no norm: one per kernel).
+bool normIntoAdd(RMSNormOp n) {
+  AddOp add = soleUser<AddOp>(n.getResult());
+  if (!add || n.getGroup() != widthOf(n.getInput()))
+    return false;
+  Value other = add.getLhs() == n.getResult() ? add.getRhs() : add.getLhs();
+  return !other.getDefiningOp<RMSNormOp>();
+}
+/// The norm an add's kernel computes (normIntoAdd), if any.
+RMSNormOp normOfAdd(AddOp a) {
+  for (Value v : {a.getLhs(), a.getRhs()})
+    if (auto n = v.getDefiningOp<RMSNormOp>(); n && normIntoAdd(n))
+      return n;
+  return {};
+}
+
 /// The kernel of one op, or failure with a diagnostic. `outputRows`: the
 /// values that have n_out rows (computed from gemma.last_rows), not one per
 /// token.
@@ -77,16 +107,16 @@ FailureOr<std::string> kernelFor(Operation *op, KernelLibrary &lib,
                          e.getScale().convertToFloat());
       })
       .Case<RMSNormOp>([&](RMSNormOp n) -> R {
-        std::optional<WeightFormat> wf;
-        if (Value w = n.getWeight())
-          wf = cast<WeightType>(w.getType()).getFormat();
-        // A per-head norm the RoPE computes launches nothing of its own.
-        if (n.getResult().hasOneUse() &&
-            isa<RopeOp>(*n.getResult().getUsers().begin()) &&
-            headNormOf(cast<RopeOp>(*n.getResult().getUsers().begin())) == n) {
+        std::optional<WeightFormat> wf = weightFormat(n);
+        auto fused = [&] {
           op->setAttr("gpu_fused_into_user", UnitAttr::get(op->getContext()));
           return std::string();
-        }
+        };
+        if (normIntoAdd(n))
+          return fused();
+        // A per-head norm the RoPE computes launches nothing of its own.
+        if (auto r = soleUser<RopeOp>(n.getResult()); r && headNormOf(r) == n)
+          return fused();
         // A whole-row norm read by quantized matvecs writes their int8
         // blocks too (`gpu_result_quant`), saving the quantizer's launch.
         gpukernels::ActQuant q = gpukernels::ActQuant::None;
@@ -131,12 +161,9 @@ FailureOr<std::string> kernelFor(Operation *op, KernelLibrary &lib,
       .Case<RopeOp>([&](RopeOp r) -> R {
         RopeAttr rope = r.getRope();
         std::optional<KernelLibrary::HeadNorm> norm;
-        if (RMSNormOp n = headNormOf(r)) {
-          norm.emplace();
-          if (Value w = n.getWeight())
-            norm->weight = cast<WeightType>(w.getType()).getFormat();
-          norm->eps = n.getEps().convertToFloat();
-        }
+        if (RMSNormOp n = headNormOf(r))
+          norm = KernelLibrary::HeadNorm{weightFormat(n),
+                                         n.getEps().convertToFloat()};
         return lib.rope(r.getNumHeads(), r.getHeadDim(), rope.getFreqDim(),
                         rope.getRotatedPairs(), norm);
       })
@@ -155,12 +182,28 @@ FailureOr<std::string> kernelFor(Operation *op, KernelLibrary &lib,
         return lib.kvStore(cache->getWidth(), cache->getRows(), f16Cache);
       })
       .Case<AddOp>([&](AddOp o) -> R {
+        // norm + residual [* scale]: one kernel (the scale's, if any).
+        if (RMSNormOp n = normOfAdd(o)) {
+          if (soleUser<ScaleOp>(o.getResult())) {
+            op->setAttr("gpu_fused_into_user", UnitAttr::get(op->getContext()));
+            return std::string();
+          }
+          return lib.rmsNormAdd(widthOf(o.getResult()), weightFormat(n),
+                                n.getEps().convertToFloat(), {});
+        }
         return lib.binary(gpukernels::Binary::Add, widthOf(o.getResult()));
       })
       .Case<MulOp>([&](MulOp o) -> R {
         return lib.binary(gpukernels::Binary::Mul, widthOf(o.getResult()));
       })
       .Case<ScaleOp>([&](ScaleOp s) -> R {
+        if (auto add = s.getInput().getDefiningOp<AddOp>();
+            add && add->hasAttr("gpu_fused_into_user")) {
+          RMSNormOp n = normOfAdd(add);
+          return lib.rmsNormAdd(widthOf(s.getResult()), weightFormat(n),
+                                n.getEps().convertToFloat(),
+                                {s.getFactor().convertToFloat()});
+        }
         return lib.unary(gpukernels::Unary::Scale, widthOf(s.getResult()),
                          s.getFactor().convertToFloat());
       })

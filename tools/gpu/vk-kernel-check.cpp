@@ -268,6 +268,42 @@ struct Checker {
     compareWith(kernel, y, want, 2 * maxAbs(rotated));
   }
 
+  /// rms_norm_<width>_<f32|unweighted>_e<eps>_add[_scale_c<bits>]: the
+  /// norm (random weight), the residual added, optionally scaled; against
+  /// gmk_rms_norm, then the add and the scale as their kernels do them.
+  void rmsNormAdd(const std::string &kernel) {
+    auto f = nameFields(kernel, "rms_norm_");
+    const long width =
+        std::stol(llvm::StringRef(kernel).drop_front(9).split('_').first.str());
+    const bool weighted = f.count("f") && f["f"] == "32"; // "f32"
+    if (!weighted && !f.count("unweighted")) {
+      llvm::outs() << "skip " << kernel << " (norm weight format)\n";
+      return;
+    }
+    std::vector<float> x = randomVector(kTokens * width);
+    std::vector<float> residual = randomVector(kTokens * width);
+    std::vector<float> w = weighted ? randomVector(width) : std::vector<float>();
+    std::vector<vk::Buffer *> buffers = {upload(x.data(), x.size() * 4),
+                                         upload(nullptr, x.size() * 4)};
+    if (weighted)
+      buffers.push_back(upload(w.data(), w.size() * 4));
+    buffers.push_back(upload(residual.data(), residual.size() * 4));
+    std::vector<float> y = run(kernel, buffers, 1, x.size(), 1);
+    std::vector<float> want(x.size());
+    gmk_rms_norm(&rt, want.data(), x.data(), kTokens, width, width,
+                 weighted ? reinterpret_cast<const uint8_t *>(w.data())
+                          : nullptr,
+                 /*GGML_TYPE_F32=*/0, floatFromHex(f["e"]));
+    const bool scaled = f.count("c");
+    const float scale = scaled ? floatFromHex(f["c"]) : 1.0f;
+    for (size_t i = 0; i < want.size(); ++i) {
+      want[i] += residual[i];
+      if (scaled)
+        want[i] *= scale;
+    }
+    compareWith(kernel, y, want, maxAbs(want));
+  }
+
   void rmsNormUnweighted(const std::string &kernel) {
     // rms_norm_<width>_g<group>_unweighted_e<eps bits>
     auto f = nameFields(kernel, "rms_norm_");
@@ -509,6 +545,9 @@ int main(int argc, char **argv) {
       check.rope(e);
     else if (n.starts_with("attention_"))
       check.attention(e);
+    else if (n.starts_with("rms_norm_") &&
+             (n.ends_with("_add") || n.contains("_add_scale_")))
+      check.rmsNormAdd(e);
     else if (n.starts_with("rms_norm_") && n.contains("_unweighted_"))
       check.rmsNormUnweighted(e);
     else if (n.starts_with("gelu_tanh_") || n.starts_with("gelu_erf_"))

@@ -99,13 +99,28 @@ private:
   static SmallVector<Value> reads(Operation *op) {
     SmallVector<Value> out;
     for (Value v : op->getOperands()) {
-      Operation *def = v.getDefiningOp();
-      if (def && def->hasAttr("gpu_fused_into_user"))
-        out.append(def->operand_begin(), def->operand_end());
+      if (Operation *def = fused(v))
+        out.append(reads(def));
       else
         out.push_back(v);
     }
     return out;
+  }
+  /// The op computing v inside its user's kernel, if any.
+  static Operation *fused(Value v) {
+    Operation *def = v.getDefiningOp();
+    return def && def->hasAttr("gpu_fused_into_user") ? def : nullptr;
+  }
+  /// The arguments of a fused norm + residual kernel (rmsNormAdd) that
+  /// computes `add`: (x, y[, w], residual).
+  void normAddArgs(AddOp add, Value result, std::vector<g::BindingEntry> &args) {
+    bool lhs = fused(add.getLhs()) != nullptr;
+    auto norm = cast<RMSNormOp>(fused(lhs ? add.getLhs() : add.getRhs()));
+    allocate(result, rowsOf(norm.getInput()));
+    args = {act(norm.getInput()), act(result)};
+    if (Value w = norm.getWeight())
+      args.push_back(weight(w));
+    args.push_back(act(lhs ? add.getRhs() : add.getLhs()));
   }
   g::BindingEntry act(Value v) {
     const Slot &s = slots.at(v);
@@ -392,11 +407,23 @@ llvm::Error Planner::planOp(Operation *op) {
         columns(plan[s.getKvCache()].getWidth(), g::Rows::Tokens);
       })
       .Case<AddOp, MulOp>([&](auto e) {
+        if constexpr (std::is_same_v<decltype(e), AddOp>)
+          if (fused(e.getLhs()) || fused(e.getRhs())) {
+            normAddArgs(e, e.getResult(), args);
+            rows = rowsOf(e.getResult()); // one workgroup per row
+            return;
+          }
         allocate(e.getResult(), rowsOf(e.getLhs()));
         args = {act(e.getLhs()), act(e.getRhs()), act(e.getResult())};
         columns(widthOf(e.getResult()), rowsOf(e.getLhs()));
       })
       .Case<ScaleOp, GeluOp, SoftcapOp>([&](auto e) {
+        if constexpr (std::is_same_v<decltype(e), ScaleOp>)
+          if (fused(e.getInput())) { // norm + residual, then this scale
+            normAddArgs(cast<AddOp>(fused(e.getInput())), e.getResult(), args);
+            rows = rowsOf(e.getResult());
+            return;
+          }
         allocate(e.getResult(), rowsOf(e.getInput()));
         args = {act(e.getInput()), act(e.getResult())};
         if constexpr (std::is_same_v<decltype(e), GeluOp>)
