@@ -614,6 +614,11 @@ struct KernelBuilder {
     return MemRefType::get({kNumParams},
                            IntegerType::get(module.getContext(), 32));
   }
+  /// A weight of `elements` elements in `format`.
+  Type weightBuf(WeightFormat format, int64_t elements) {
+    return buf(weightElementType(module.getContext(), format),
+               weightElementCount(format, elements));
+  }
   /// The int8 activation quants of [max_batch, cols], four per word, and
   /// their f32 side values.
   Type actQuants(int64_t cols) {
@@ -1341,6 +1346,13 @@ std::string KernelLibrary::embed(WeightFormat format, int64_t rows,
   return name;
 }
 
+/// A norm's part of a kernel name: its weight's format (or "unweighted")
+/// and "_e" with its epsilon's bits.
+static std::string normTag(std::optional<WeightFormat> weight, float eps) {
+  return (weight ? formatName(*weight) : std::string("unweighted")) + "_e" +
+         bitsOf(eps);
+}
+
 /// RMSNorm of the `group` values at x[base...] as llama.cpp computes it:
 /// the squares (rounded to f32) summed in double (through the f64
 /// workgroup buffer `scratch`), the mean rounded to f32, scale =
@@ -1373,18 +1385,15 @@ std::string KernelLibrary::rmsNorm(int64_t width, int64_t group,
   const bool quantize = quantizeAs != ActQuant::None;
   assert((!quantize || group == width) && "quantizing needs whole rows");
   std::string name = llvm::formatv(
-      "rms_norm_{0}_g{1}_{2}_e{3}{4}{5}", width, group,
-      weight ? formatName(*weight) : std::string("unweighted"), bitsOf(eps),
+      "rms_norm_{0}_g{1}_{2}{3}{4}", width, group, normTag(weight, eps),
       quantize ? "_" : "", quantize ? actQuantName(quantizeAs) : "");
   KernelBuilder kb{module, target};
   if (kb.exists(name))
     return name;
-  MLIRContext *ctx = module.getContext();
   SmallVector<Type> args = {kb.f32Buf(kMaxBatch * width),
                             kb.f32Buf(kMaxBatch * width)};
   if (weight)
-    args.push_back(kb.buf(weightElementType(ctx, *weight),
-                          weightElementCount(*weight, group)));
+    args.push_back(kb.weightBuf(*weight, group));
   if (quantize) {
     args.push_back(kb.actQuants(width));
     args.push_back(kb.actAux(quantizeAs, width));
@@ -1426,19 +1435,16 @@ std::string KernelLibrary::rmsNormAdd(int64_t width,
                                       std::optional<WeightFormat> weight,
                                       float eps, NormEpilogue epilogue) {
   std::string name = llvm::formatv(
-      "rms_norm_{0}_{1}_e{2}_add{3}{4}", width,
-      weight ? formatName(*weight) : std::string("unweighted"), bitsOf(eps),
+      "rms_norm_{0}_{1}_add{2}{3}", width, normTag(weight, eps),
       epilogue.scale ? "_scale_c" : "",
       epilogue.scale ? bitsOf(*epilogue.scale) : std::string());
   KernelBuilder kb{module, target};
   if (kb.exists(name))
     return name;
-  MLIRContext *ctx = module.getContext();
   SmallVector<Type> args = {kb.f32Buf(kMaxBatch * width),
                             kb.f32Buf(kMaxBatch * width)};
   if (weight)
-    args.push_back(kb.buf(weightElementType(ctx, *weight),
-                          weightElementCount(*weight, width)));
+    args.push_back(kb.weightBuf(*weight, width));
   args.push_back(kb.f32Buf(kMaxBatch * width));
   // The add and scale kernels' operations, on the norm's values.
   kb.build(
@@ -1466,21 +1472,17 @@ std::string KernelLibrary::rope(int64_t heads, int64_t headDim,
   std::string name = llvm::formatv("rope_h{0}_d{1}_f{2}_p{3}", heads, headDim,
                                    freqDim, rotatedPairs);
   if (norm)
-    name = llvm::formatv(
-        "rms_norm_{0}_{1}_e{2}_{3}", headDim,
-        norm->weight ? formatName(*norm->weight) : std::string("unweighted"),
-        bitsOf(norm->eps), name);
+    name = llvm::formatv("rms_norm_{0}_{1}_{2}", headDim,
+                         normTag(norm->weight, norm->eps), name);
   KernelBuilder kb{module, target};
   if (kb.exists(name))
     return name;
-  MLIRContext *ctx = module.getContext();
   const int64_t width = heads * headDim, half = freqDim / 2;
   SmallVector<Type> args = {kb.f32Buf(kMaxBatch * width),
                             kb.f32Buf(kMaxBatch * width), kb.params(),
                             kb.f32Buf(int64_t(1) << 30)};
   if (norm && norm->weight)
-    args.push_back(kb.buf(weightElementType(ctx, *norm->weight),
-                          weightElementCount(*norm->weight, headDim)));
+    args.push_back(kb.weightBuf(*norm->weight, headDim));
   // The angles' cos and sin come from a table the runtime fills with the
   // host's sincosf (as llama.cpp computes them): [position][pair] (cos, sin).
   kb.build(name, args, 0, 0,
