@@ -8,9 +8,11 @@ using namespace gemmac::srd;
 using namespace gemmac::srd::sealed;
 
 namespace {
+// A record's fields go through one function per record (`*Fields`), called
+// with a Writer to encode and a Reader to decode, so the two cannot drift.
 struct Writer {
   uint8_t *p;
-  template <typename T> void put(T v) {
+  template <typename T> void field(const T &v) {
     std::memcpy(p, &v, sizeof(T));
     p += sizeof(T);
   }
@@ -21,7 +23,7 @@ struct Writer {
 };
 struct Reader {
   const uint8_t *p;
-  template <typename T> void get(T &v) {
+  template <typename T> void field(T &v) {
     std::memcpy(&v, p, sizeof(T));
     p += sizeof(T);
   }
@@ -30,81 +32,73 @@ struct Reader {
     p += n;
   }
 };
+
+/// After the magic.
+template <typename IO, typename P> void preambleFields(IO &io, P &p) {
+  io.field(p.version);
+  io.field(p.flags);
+  for (auto *v : {&p.headerOff, &p.headerLen, &p.manifestOff, &p.manifestLen,
+                  &p.shardsOff, &p.shardsLen, &p.trailerOff, &p.trailerLen})
+    io.field(*v);
+  io.bytes(p.keyId, 16);
+  io.bytes(p.baseDigest, 32);
+}
+
+/// Before the 12 reserved bytes.
+template <typename IO, typename T> void tensorFields(IO &io, T &t) {
+  io.bytes(t.name, kNameBytes);
+  io.field(t.encoding);
+  io.field(t.nDims);
+  for (auto &v : t.ne)
+    io.field(v);
+  io.field(t.payloadOff);
+  io.field(t.payloadLen);
+  io.field(t.firstShard);
+  io.field(t.nShards);
+  io.field(t.alpha);
+}
+
+template <typename IO, typename S> void shardFields(IO &io, S &s) {
+  io.field(s.offset);
+  io.field(s.length);
+  io.field(s.tensor);
+  io.field(s.rowBegin);
+  io.field(s.rowEnd);
+  io.bytes(s.sha256.data(), 32);
+  io.bytes(s.tag.data(), 32);
+}
 } // namespace
 
 void sealed::encodePreamble(const Preamble &p, uint8_t *out) {
   Writer w{out};
   w.bytes(kMagic, 8);
-  w.put(p.version);
-  w.put(p.flags);
-  for (uint64_t v : {p.headerOff, p.headerLen, p.manifestOff, p.manifestLen,
-                     p.shardsOff, p.shardsLen, p.trailerOff, p.trailerLen})
-    w.put(v);
-  w.bytes(p.keyId, 16);
-  w.bytes(p.baseDigest, 32);
+  preambleFields(w, p);
 }
 
 void sealed::decodePreamble(const uint8_t *in, Preamble &p) {
   Reader r{in + 8};
-  r.get(p.version);
-  r.get(p.flags);
-  for (uint64_t *v :
-       {&p.headerOff, &p.headerLen, &p.manifestOff, &p.manifestLen,
-        &p.shardsOff, &p.shardsLen, &p.trailerOff, &p.trailerLen})
-    r.get(*v);
-  r.bytes(p.keyId, 16);
-  r.bytes(p.baseDigest, 32);
+  preambleFields(r, p);
 }
 
 void sealed::encodeTensor(const TensorRecord &t, uint8_t *out) {
   Writer w{out};
-  w.bytes(t.name, kNameBytes);
-  w.put(t.encoding);
-  w.put(t.nDims);
-  for (uint64_t v : t.ne)
-    w.put(v);
-  w.put(t.payloadOff);
-  w.put(t.payloadLen);
-  w.put(t.firstShard);
-  w.put(t.nShards);
-  w.put(t.alpha);
+  tensorFields(w, t);
   std::memset(w.p, 0, 12); // reserved
 }
 
 void sealed::decodeTensor(const uint8_t *in, TensorRecord &t) {
   Reader r{in};
-  r.bytes(t.name, kNameBytes);
-  r.get(t.encoding);
-  r.get(t.nDims);
-  for (uint64_t &v : t.ne)
-    r.get(v);
-  r.get(t.payloadOff);
-  r.get(t.payloadLen);
-  r.get(t.firstShard);
-  r.get(t.nShards);
-  r.get(t.alpha);
+  tensorFields(r, t);
 }
 
 void sealed::encodeShard(const ShardRecord &s, uint8_t *out) {
   Writer w{out};
-  w.put(s.offset);
-  w.put(s.length);
-  w.put(s.tensor);
-  w.put(s.rowBegin);
-  w.put(s.rowEnd);
-  w.bytes(s.sha256.data(), 32);
-  w.bytes(s.tag.data(), 32);
+  shardFields(w, s);
 }
 
 void sealed::decodeShard(const uint8_t *in, ShardRecord &s) {
   Reader r{in};
-  r.get(s.offset);
-  r.get(s.length);
-  r.get(s.tensor);
-  r.get(s.rowBegin);
-  r.get(s.rowEnd);
-  r.bytes(s.sha256.data(), 32);
-  r.bytes(s.tag.data(), 32);
+  shardFields(r, s);
 }
 
 Digest sealed::shardTag(const Digest &shardKey, uint64_t index,
@@ -112,12 +106,12 @@ Digest sealed::shardTag(const Digest &shardKey, uint64_t index,
   std::vector<uint8_t> msg(4 + 8 + 8 + 4 + 4 + 8 + 8 + 32);
   Writer w{msg.data()};
   w.bytes("QRC1", 4);
-  w.put(index);
-  w.put(s.offset);
-  w.put(s.length);
-  w.put(s.tensor);
-  w.put(s.rowBegin);
-  w.put(s.rowEnd);
+  w.field(index);
+  w.field(s.offset);
+  w.field(s.length);
+  w.field(s.tensor);
+  w.field(s.rowBegin);
+  w.field(s.rowEnd);
   w.bytes(s.sha256.data(), 32);
   return hmacSha256(shardKey, msg);
 }
