@@ -186,6 +186,21 @@ private:
     return std::move(*v);
   }
 
+  /// fn(where, record) for each non-empty line of JSON-lines `text` (file
+  /// `rel`) that parses; `where` ("line N: ") prefixes its messages.
+  void forEachJSONLine(
+      StringRef rel, StringRef text,
+      llvm::function_ref<void(const std::string &, const PyJSON &)> fn) {
+    auto lines = splitLines(text);
+    for (size_t i = 0; i < lines.size(); ++i) {
+      if (lines[i].empty())
+        continue;
+      auto where = llvm::formatv("line {0}: ", i + 1).str();
+      if (auto data = parseJSON(rel, lines[i], where))
+        fn(where, *data);
+    }
+  }
+
   /// The parsed JSON of file `rel`, or nothing after recording why not.
   std::optional<PyJSON> readJSON(StringRef rel) {
     auto text = readText(rel);
@@ -335,28 +350,22 @@ private:
       auto text = readText(rel);
       if (!text)
         continue;
-      auto lines = splitLines(*text);
-      for (size_t i = 0; i < lines.size(); ++i) {
-        if (lines[i].empty())
-          continue;
-        auto where = llvm::formatv("line {0}: ", i + 1).str();
-        auto data = parseJSON(rel, lines[i], where);
-        if (!data)
-          continue;
-        const PyJSON *id = data->get("id"), *tp = data->get("task_pattern");
-        auto seq = listOrEmpty(*data, "action_sequence");
+      forEachJSONLine(rel, *text, [&](const std::string &where,
+                                      const PyJSON &data) {
+        const PyJSON *id = data.get("id"), *tp = data.get("task_pattern");
+        auto seq = listOrEmpty(data, "action_sequence");
         if (!id || !tp || !seq) {
           content(rel, "structure",
                   where + "missing \"id\" or \"task_pattern\"");
-          continue;
+          return;
         }
         PyJSON payload = PyJSON::object();
         payload.set("id", *id)
             .set("task_pattern", *tp)
             .set("action_sequence", *seq);
-        mac(keys.proof, payload, *data, rel, "trajectory MAC",
+        mac(keys.proof, payload, data, rel, "trajectory MAC",
             where + "the record's signature");
-      }
+      });
     }
   }
 
@@ -413,45 +422,39 @@ private:
     if (!text)
       return;
     llvm::StringSet<> covered;
-    auto lines = splitLines(*text);
-    for (size_t i = 0; i < lines.size(); ++i) {
-      if (lines[i].empty())
-        continue;
-      auto where = llvm::formatv("line {0}: ", i + 1).str();
-      auto data = parseJSON(rel, lines[i], where);
-      if (!data)
-        continue;
-      const PyJSON *subject = data->get("subject"), *claim = data->get("claim"),
-                   *sha = data->get("file_sha");
+    forEachJSONLine(rel, *text, [&](const std::string &where,
+                                    const PyJSON &data) {
+      const PyJSON *subject = data.get("subject"), *claim = data.get("claim"),
+                   *sha = data.get("file_sha");
       if (!subject || !claim || !sha ||
           subject->kind() != PyJSON::Kind::String) {
         content(rel, "structure",
                 where + "missing \"subject\", \"claim\" or \"file_sha\"");
-        continue;
+        return;
       }
       PyJSON payload = PyJSON::object();
       payload.set("subject", *subject)
           .set("claim", *claim)
           .set("file_sha", *sha);
-      mac(keys.proof, payload, *data, rel, "ledger MAC",
+      mac(keys.proof, payload, data, rel, "ledger MAC",
           where + "the entry for \"" + subject->text() + "\"");
 
       std::string file = subjectFile(subject->text());
       if (file.empty()) {
         content(rel, "structure",
                 where + "unknown subject \"" + subject->text() + "\"");
-        continue;
+        return;
       }
       covered.insert(file);
       if (!tree.contains(file)) {
         content(file, "ledger SHA-256",
                 "missing, though the ledger (" +
                     where.substr(0, where.size() - 2) + ") covers it");
-        continue;
+        return;
       }
       auto bytes = readText(file);
       if (!bytes)
-        continue;
+        return;
       std::string actual = toHex(sha256(bytesOf(*bytes)));
       if (sha->kind() != PyJSON::Kind::String || sha->text() != actual) {
         manifestAltered |= file == "weights/manifest.json";
@@ -462,7 +465,7 @@ private:
                          : std::string("(none)")) +
                     ": the file was changed after signing");
       }
-    }
+    });
     // Subjects upstream always writes: without them a file is unprotected.
     std::vector<std::string> required = {"header.json", "core/core.json"};
     if (tree.contains("weights/manifest.json"))

@@ -58,13 +58,18 @@ template <typename IO, typename T> void tensorFields(IO &io, T &t) {
   io.field(t.alpha);
 }
 
-template <typename IO, typename S> void shardFields(IO &io, S &s) {
+/// A shard record's fields up to its tag (what the tag authenticates).
+template <typename IO, typename S> void shardTagged(IO &io, S &s) {
   io.field(s.offset);
   io.field(s.length);
   io.field(s.tensor);
   io.field(s.rowBegin);
   io.field(s.rowEnd);
   io.bytes(s.sha256.data(), 32);
+}
+
+template <typename IO, typename S> void shardFields(IO &io, S &s) {
+  shardTagged(io, s);
   io.bytes(s.tag.data(), 32);
 }
 } // namespace
@@ -107,11 +112,6 @@ Digest sealed::shardTag(const Digest &shardKey, uint64_t index,
   Writer w{msg.data()};
   w.bytes("QRC1", 4);
   w.field(index);
-  w.field(s.offset);
-  w.field(s.length);
-  w.field(s.tensor);
-  w.field(s.rowBegin);
-  w.field(s.rowEnd);
-  w.bytes(s.sha256.data(), 32);
+  shardTagged(w, s);
   return hmacSha256(shardKey, msg);
 }
