@@ -619,6 +619,16 @@ struct KernelBuilder {
     return buf(weightElementType(module.getContext(), format),
                weightElementCount(format, elements));
   }
+  /// An RMSNorm's (x, y[, w]) over [max_batch, width], w of `group`.
+  SmallVector<Type> normArgs(int64_t width,
+                             std::optional<WeightFormat> weight,
+                             int64_t group) {
+    SmallVector<Type> args = {f32Buf(kMaxBatch * width),
+                              f32Buf(kMaxBatch * width)};
+    if (weight)
+      args.push_back(weightBuf(*weight, group));
+    return args;
+  }
   /// The int8 activation quants of [max_batch, cols], four per word, and
   /// their f32 side values.
   Type actQuants(int64_t cols) {
@@ -1390,10 +1400,7 @@ std::string KernelLibrary::rmsNorm(int64_t width, int64_t group,
   KernelBuilder kb{module, target};
   if (kb.exists(name))
     return name;
-  SmallVector<Type> args = {kb.f32Buf(kMaxBatch * width),
-                            kb.f32Buf(kMaxBatch * width)};
-  if (weight)
-    args.push_back(kb.weightBuf(*weight, group));
+  SmallVector<Type> args = kb.normArgs(width, weight, group);
   if (quantize) {
     args.push_back(kb.actQuants(width));
     args.push_back(kb.actAux(quantizeAs, width));
@@ -1441,10 +1448,7 @@ std::string KernelLibrary::rmsNormAdd(int64_t width,
   KernelBuilder kb{module, target};
   if (kb.exists(name))
     return name;
-  SmallVector<Type> args = {kb.f32Buf(kMaxBatch * width),
-                            kb.f32Buf(kMaxBatch * width)};
-  if (weight)
-    args.push_back(kb.weightBuf(*weight, width));
+  SmallVector<Type> args = kb.normArgs(width, weight, width);
   args.push_back(kb.f32Buf(kMaxBatch * width));
   // The add and scale kernels' operations, on the norm's values.
   kb.build(
