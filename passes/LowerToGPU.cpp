@@ -1,14 +1,14 @@
 //===- LowerToGPU.cpp - the device kernels of a GPU target ----------------===//
 //
 // The kernel phase for CUDA and Vulkan, device half: each gemma op of the
-// entry function asks the kernel library (GpuKernels.h) for its specialized
+// entry function asks the kernel library (compiler/targets/gpu/kernels) for its specialized
 // kernel, which lands once in `gpu.module @gemmac_kernels`; the op records
 // the kernel's name in `gpu_kernel`, which the host side launches.
 //
 //===----------------------------------------------------------------------===//
 
 #include "dialects/gemma/GemmaDialect.h"
-#include "passes/GpuKernels.h"
+#include "compiler/targets/gpu/kernels/KernelLibrary.h"
 #include "passes/KVPlan.h"
 #include "passes/Passes.h"
 

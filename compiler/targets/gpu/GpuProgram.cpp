@@ -12,7 +12,7 @@
 #include "compiler/targets/gpu/GpuProgram.h"
 #include "dialects/gemma/GemmaDialect.h"
 #include "passes/ArenaPlanner.h"
-#include "passes/GpuKernels.h"
+#include "compiler/targets/gpu/kernels/KernelLibrary.h"
 #include "passes/KVPlan.h"
 #include "passes/ModelMeta.h"
 #include "runtime/gpu/gpu_program.h"

@@ -1,4 +1,4 @@
-//===- GpuKernels.h - Gemma 4's device kernels in the gpu dialect -*- C++ -*-===//
+//===- KernelLibrary.h - Gemma 4's device kernels ---------------*- C++ -*-===//
 //
 // Builds the kernels a GPU program launches as `gpu.func`s in one
 // `gpu.module`, each specialized for its shapes (every size a constant). One
