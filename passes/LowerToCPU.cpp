@@ -17,6 +17,7 @@
 #include "dialects/gemma/GemmaDialect.h"
 #include "passes/ArenaPlanner.h"
 #include "passes/KVPlan.h"
+#include "passes/KernelCatalogue.h"
 #include "passes/ModelMeta.h"
 #include "passes/Passes.h"
 
@@ -101,7 +102,7 @@ private:
                                   ValueRange{count});
   }
 
-  void callKernel(StringRef name, ArrayRef<Value> args);
+  LogicalResult callKernel(Operation *op, StringRef name, ArrayRef<Value> args);
   void elementwise(ArrayRef<Value> ins, Value out,
                    function_ref<Value(OpBuilder &, Location, ValueRange)> body);
 
@@ -174,18 +175,15 @@ void Lowering::computeLiveness() {
                                             lastUse.lookup(rowsOp.getResult()));
 }
 
-void Lowering::callKernel(StringRef name, ArrayRef<Value> args) {
-  SmallVector<Type> types;
-  for (Value a : args)
-    types.push_back(a.getType());
-  if (!module.lookupSymbol<func::FuncOp>(name)) {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(module.getBody());
-    auto fn = func::FuncOp::create(b, loc, name,
-                                   b.getFunctionType(types, {}));
-    fn.setPrivate();
-  }
-  func::CallOp::create(b, loc, name, TypeRange{}, args);
+/// A call of a catalogue kernel, its arguments checked against the row's
+/// signature.
+LogicalResult Lowering::callKernel(Operation *op, StringRef name,
+                                   ArrayRef<Value> args) {
+  const KernelRow *row = lookupKernel(name);
+  if (!row)
+    return op->emitOpError("kernel '")
+           << name << "' is not in the runtime's catalogue (abi/kernels.def)";
+  return buildKernelCall(b, loc, op, module, *row, args);
 }
 
 void Lowering::elementwise(
@@ -221,10 +219,18 @@ FailureOr<std::string> Lowering::weightKernel(Operation *op, StringRef kind,
           : ("gmk_" + kind + "_" + stringifyWeightFormat(t.getFormat()) +
              (interleaved ? "_x8" : ""))
                 .str();
-  if (StringRef(kernel).ends_with("_x8") != interleaved)
+  const KernelRow *row = lookupKernel(kernel);
+  if (!row)
+    return op->emitOpError("kernel '")
+           << kernel << "' is not in the runtime's catalogue (abi/kernels.def)";
+  if (row->isInterleaved() != interleaved)
     return op->emitOpError("kernel '")
            << kernel << "' does not read the "
            << (interleaved ? "x8" : "rows") << " layout of its weights";
+  if (row->format != stringifyWeightFormat(t.getFormat()))
+    return op->emitOpError("kernel '")
+           << kernel << "' reads " << row->format << " weights, not "
+           << stringifyWeightFormat(t.getFormat());
   return kernel;
 }
 
@@ -308,28 +314,27 @@ LogicalResult Lowering::lowerOp(Operation *op) {
         if (failed(kernel))
           return failure();
         Activation &out = allocate(e.getResult(), nTokens, op);
-        callKernel(*kernel,
-                   {rt, out.view, tokens, nTokens, weightView(e.getTable()),
-                    idx(t.getRows()), idx(t.getCols()),
-                    f32(e.getScale().convertToFloat())});
-        return success();
+        return callKernel(op, *kernel,
+                          {rt, out.view, tokens, nTokens,
+                           weightView(e.getTable()), idx(t.getRows()),
+                           idx(t.getCols()),
+                           f32(e.getScale().convertToFloat())});
       })
       .Case<RMSNormOp>([&](RMSNormOp n) {
         Activation in = acts[n.getInput()];
         Activation &out = allocate(n.getResult(), in.rows, op, n.getInput());
         if (Value w = n.getWeight()) {
           auto wt = cast<WeightType>(w.getType());
-          callKernel("gmk_rms_norm",
-                     {rt, out.view, in.view, in.rows, idx(in.width),
-                      idx(n.getGroup()), weightView(w),
-                      i32(static_cast<int32_t>(wt.getFormat())),
-                      f32(n.getEps().convertToFloat())});
-        } else {
-          callKernel("gmk_rms_norm_unweighted",
-                     {rt, out.view, in.view, in.rows, idx(in.width),
-                      idx(n.getGroup()), f32(n.getEps().convertToFloat())});
+          return callKernel(op, "gmk_rms_norm",
+                            {rt, out.view, in.view, in.rows, idx(in.width),
+                             idx(n.getGroup()), weightView(w),
+                             i32(static_cast<int32_t>(wt.getFormat())),
+                             f32(n.getEps().convertToFloat())});
         }
-        return success();
+        return callKernel(op, "gmk_rms_norm_unweighted",
+                          {rt, out.view, in.view, in.rows, idx(in.width),
+                           idx(n.getGroup()),
+                           f32(n.getEps().convertToFloat())});
       })
       .Case<LinearOp>([&](LinearOp l) {
         WeightType t = l.getWeight().getType();
@@ -339,10 +344,10 @@ LogicalResult Lowering::lowerOp(Operation *op) {
         if (failed(kernel))
           return failure();
         Activation &out = allocate(l.getResult(), in.rows, op);
-        callKernel(*kernel, {rt, out.view, in.view, in.rows,
-                            weightView(l.getWeight()), idx(t.getRows()),
-                            idx(t.getCols())});
-        return success();
+        return callKernel(op, *kernel,
+                          {rt, out.view, in.view, in.rows,
+                           weightView(l.getWeight()), idx(t.getRows()),
+                           idx(t.getCols())});
       })
       .Case<GeGLUOp>([&](GeGLUOp g) {
         WeightType t = g.getGate().getType();
@@ -352,21 +357,21 @@ LogicalResult Lowering::lowerOp(Operation *op) {
         if (failed(kernel))
           return failure();
         Activation &out = allocate(g.getResult(), in.rows, op);
-        callKernel(*kernel, {rt, out.view, in.view, in.rows,
-                            weightView(g.getGate()), weightView(g.getUp()),
-                            idx(t.getRows()), idx(t.getCols())});
-        return success();
+        return callKernel(op, *kernel,
+                          {rt, out.view, in.view, in.rows,
+                           weightView(g.getGate()), weightView(g.getUp()),
+                           idx(t.getRows()), idx(t.getCols())});
       })
       .Case<RopeOp>([&](RopeOp r) {
         Activation in = acts[r.getInput()];
         Activation &out = allocate(r.getResult(), in.rows, op, r.getInput());
         RopeAttr rope = r.getRope();
-        callKernel("gmk_rope",
-                   {rt, out.view, in.view, in.rows, idx(r.getNumHeads()),
-                    idx(r.getHeadDim()), pos0,
-                    f32(static_cast<float>(rope.getThetaValue())),
-                    idx(rope.getFreqDim()), idx(rope.getRotatedPairs())});
-        return success();
+        return callKernel(op, "gmk_rope",
+                          {rt, out.view, in.view, in.rows, idx(r.getNumHeads()),
+                           idx(r.getHeadDim()), pos0,
+                           f32(static_cast<float>(rope.getThetaValue())),
+                           idx(rope.getFreqDim()),
+                           idx(rope.getRotatedPairs())});
       })
       .Case<AttentionOp>([&](AttentionOp a) {
         Activation &out = allocate(a.getResult(), nTokens, op);
@@ -378,13 +383,12 @@ LogicalResult Lowering::lowerOp(Operation *op) {
         std::string kernel = a->hasAttr("kernel")
             ? a->getAttrOfType<StringAttr>("kernel").str()
             : ("gmk_attention_" + kvName).str();
-        callKernel(kernel,
-                   {rt, out.view, acts[a.getQ()].view, acts[a.getK()].view,
-                    acts[a.getV()].view, nTokens, pos0, idx(a.getNumHeads()),
-                    idx(a.getNumKvHeads()), idx(a.getHeadDim()),
-                    idx(a.getWindow()), kCache, vCache, capacity,
-                    f32(a.getScale().convertToFloat())});
-        return success();
+        return callKernel(
+            op, kernel,
+            {rt, out.view, acts[a.getQ()].view, acts[a.getK()].view,
+             acts[a.getV()].view, nTokens, pos0, idx(a.getNumHeads()),
+             idx(a.getNumKvHeads()), idx(a.getHeadDim()), idx(a.getWindow()),
+             kCache, vCache, capacity, f32(a.getScale().convertToFloat())});
       })
       .Case<KVStoreOp>([&](KVStoreOp s) {
         Value capacity;
@@ -393,11 +397,10 @@ LogicalResult Lowering::lowerOp(Operation *op) {
           return failure();
         auto [kCache, vCache] = *views;
         KVCacheAttr c = plan[s.getKvCache()];
-        callKernel(("gmk_kv_store_" + kvName).str(),
-                   {rt, kCache, vCache, acts[s.getK()].view,
-                    acts[s.getV()].view, nTokens, pos0, idx(c.getWidth()),
-                    idx(c.getRows()), capacity});
-        return success();
+        return callKernel(op, ("gmk_kv_store_" + kvName).str(),
+                          {rt, kCache, vCache, acts[s.getK()].view,
+                           acts[s.getV()].view, nTokens, pos0,
+                           idx(c.getWidth()), idx(c.getRows()), capacity});
       })
       .Case<AddOp, MulOp>([&](auto e) {
         Activation lhs = acts[e.getLhs()], rhs = acts[e.getRhs()];
@@ -444,10 +447,11 @@ LogicalResult Lowering::lowerOp(Operation *op) {
       .Case<GeluOp>([&](GeluOp g) {
         Activation in = acts[g.getInput()];
         Activation &out = allocate(g.getResult(), in.rows, op, g.getInput());
-        callKernel(g.getApproximation() == GeluApprox::tanh ? "gmk_gelu_tanh"
-                                                            : "gmk_gelu_erf",
-                   {rt, out.view, in.view, mul(in.rows, idx(in.width))});
-        return success();
+        return callKernel(op,
+                          g.getApproximation() == GeluApprox::tanh
+                              ? "gmk_gelu_tanh"
+                              : "gmk_gelu_erf",
+                          {rt, out.view, in.view, mul(in.rows, idx(in.width))});
       })
       .Case<SoftcapOp>([&](SoftcapOp s) {
         Activation in = acts[s.getInput()];

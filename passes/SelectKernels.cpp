@@ -1,6 +1,7 @@
 //===- SelectKernels.cpp - a kernel for every weight op -------------------===//
 
 #include "dialects/gemma/GemmaDialect.h"
+#include "passes/KernelCatalogue.h"
 #include "passes/Passes.h"
 
 #include "mlir/IR/Builders.h"
@@ -17,18 +18,6 @@ using namespace gemmac;
 using namespace gemmac::gemma;
 
 namespace {
-
-/// Every kernel the runtime provides (runtime/kernels/catalogue.def).
-const llvm::StringSet<> &availableKernels() {
-  static const llvm::StringSet<> names = [] {
-    llvm::StringSet<> s;
-#define GEMMAC_KERNEL(symbol, kind, format, variant) s.insert(#symbol);
-#include "runtime/kernels/catalogue.def"
-#undef GEMMAC_KERNEL
-    return s;
-  }();
-  return names;
-}
 
 /// Rows from which a projection is the vocabulary-sized output projection:
 /// its own kernel splits the rows over threads in large slabs and streams the
@@ -90,13 +79,13 @@ struct SelectKernelsPass
       return w && interleaved.contains(w.getName()) ? "_x8" : "";
     };
 
-    // The variant for this target's instruction set when the runtime has
-    // one, else the portable kernel.
+    // The variant for this target's instruction set when the runtime's
+    // catalogue (abi/kernels.def) has one, else the portable kernel.
     auto set = [&](Operation *op, const std::string &base) {
       if (op->hasAttr("kernel"))
         return;
       std::string name = base + suffix;
-      if (!availableKernels().contains(name))
+      if (!lookupKernel(name))
         name = base;
       op->setAttr("kernel", StringAttr::get(ctx, name));
     };

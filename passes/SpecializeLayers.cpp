@@ -1,6 +1,7 @@
 //===- SpecializeLayers.cpp - each layer's shape, pinned ------------------===//
 
 #include "dialects/gemma/GemmaDialect.h"
+#include "passes/KernelCatalogue.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -17,9 +18,14 @@ using namespace gemmac::gemma;
 
 namespace {
 
-/// Head dims the runtime has attention kernels instantiated for.
-bool hasSpecializedAttention(int64_t headDim) {
-  return headDim == 64 || headDim == 128 || headDim == 256 || headDim == 512;
+/// The runtime's attention over `kvType` caches instantiated for `headDim`
+/// (a "_d<N>" row of abi/kernels.def), if it has one.
+const KernelRow *specializedAttention(StringRef kvType, int64_t headDim) {
+  for (const KernelRow &row : kernelCatalogue())
+    if (row.kind == "attention" && row.format == kvType &&
+        row.variant == std::to_string(headDim))
+      return &row;
+  return nullptr;
 }
 
 /// The decoder layer an op belongs to, from the importer's "blk.N" location.
@@ -82,10 +88,9 @@ struct SpecializeLayersPass
           att.getNumHeads(), att.getNumKvHeads(), att.getWindow(),
           att.getKvCache(), kEqualsV, ffn.lookup(layer), rope.getRope()));
       // One instantiation per head dim, shared by every layer of that shape.
-      if (!att->hasAttr("kernel") && hasSpecializedAttention(att.getHeadDim()))
-        att->setAttr("kernel",
-                     StringAttr::get(ctx, "gmk_attention_" + kv.str() + "_d" +
-                                              std::to_string(att.getHeadDim())));
+      if (!att->hasAttr("kernel"))
+        if (const KernelRow *row = specializedAttention(kv, att.getHeadDim()))
+          att->setAttr("kernel", StringAttr::get(ctx, row->symbol));
       return WalkResult::advance();
     });
     if (r.wasInterrupted())

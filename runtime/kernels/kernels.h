@@ -2,6 +2,8 @@
 // Generated code calls these with shapes as constants and raw pointers (bare
 // pointer calling convention); every kernel may split its work over the
 // runtime's thread pool. Kernels are stateless: scratch comes from `rt`.
+// Each declaration is checked against its row of abi/kernels.def (end of
+// file): a kernel whose C signature drifts from the catalogue breaks the build.
 #pragma once
 
 #include <stddef.h>
@@ -112,4 +114,14 @@ void gmk_gelu_erf(gemmac_rt *rt, float *out, const float *in, int64_t n);
 
 #ifdef __cplusplus
 }
+
+#include "abi/kernel_signature.h"
+
+// Every catalogue row names a kernel declared above with its signature.
+#define GEMMAC_KERNEL(symbol, kind, format, variant, signature)                \
+  static_assert(                                                               \
+      std::is_same_v<decltype(symbol), gemmac::abi::KernelType<signature>>,    \
+      "abi/kernels.def: " #symbol "'s signature is " signature);
+#include "abi/kernels.def"
+#undef GEMMAC_KERNEL
 #endif

@@ -22,10 +22,10 @@ module attributes {gemma.weights_bytes = 2176 : i64, gemma.weights_fingerprint =
 
 // -----
 
-// A fused GeGLU calls its kernel with both weights; a selected kernel name
-// is used as given; f32 caches use the f32 attention.
+// A fused GeGLU calls its kernel with both weights; f32 caches use the f32
+// attention.
 // CHECK-LABEL: func.func @gemmac_forward
-// CHECK: call @gmk_geglu_q8_0_custom(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %c64, %c32)
+// CHECK: call @gmk_geglu_q8_0(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %c64, %c32)
 // CHECK: call @gmk_attention_f32(
 // CHECK: call @gmk_kv_store_f32(
 module attributes {gemma.kv_cache_type = "f32", gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], width = 64, rows = 4, offset = 0, per_token = 0>], gemma.weights_bytes = 6528 : i64, gemma.weights_fingerprint = 1 : i64} {
@@ -37,7 +37,7 @@ module attributes {gemma.kv_cache_type = "f32", gemma.kv_plan = [#gemma.kv_cache
     %g = gemma.weight @g : !gemma.weight<q8_0, [64, 32]>
     %u = gemma.weight @u : !gemma.weight<q8_0, [64, 32]>
     %x = gemma.embed %t, %e {scale = 1.0 : f32} : tensor<?xi32>, !gemma.weight<q8_0, [64, 32]> -> tensor<?x32xf32>
-    %m = gemma.geglu %x, %g, %u {approximation = #gemma<gelu tanh>, kernel = "gmk_geglu_q8_0_custom"} : tensor<?x32xf32>, !gemma.weight<q8_0, [64, 32]>, !gemma.weight<q8_0, [64, 32]> -> tensor<?x64xf32>
+    %m = gemma.geglu %x, %g, %u {approximation = #gemma<gelu tanh>} : tensor<?x32xf32>, !gemma.weight<q8_0, [64, 32]>, !gemma.weight<q8_0, [64, 32]> -> tensor<?x64xf32>
     %o = gemma.attention %m, %m, %m, %pos0 {layer = 0 : i64, num_heads = 1 : i64, num_kv_heads = 1 : i64, head_dim = 64 : i64, window = 4 : i64, kv_cache = 0 : i64, scale = 1.0 : f32} : tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x64xf32> -> tensor<?x64xf32>
     gemma.kv_store %m, %m, %pos0 {kv_cache = 0 : i64} : tensor<?x64xf32>, tensor<?x64xf32>
     return %o : tensor<?x64xf32>

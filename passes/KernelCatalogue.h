@@ -1,0 +1,48 @@
+//===- KernelCatalogue.h - the runtime's kernels, compiler side -*- C++ -*-===//
+//
+// abi/kernels.def read once: kernel selection picks symbols from it and the
+// CPU lowering builds every kernel call from a row's signature, checking the
+// operands' types as it does.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Operation.h"
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringRef.h"
+
+namespace gemmac {
+
+/// One row of abi/kernels.def.
+struct KernelRow {
+  llvm::StringRef symbol;
+  llvm::StringRef kind;      // linear, logits, geglu, embed, attention, ...
+  llvm::StringRef format;    // weight format / KV element type / "none"
+  llvm::StringRef variant;   // weight layout, head dim or form; "" = plain
+  llvm::StringRef signature; // abi/kernel_signature.h
+
+  bool isInterleaved() const { return variant == "x8"; }
+};
+
+/// Every kernel the runtime provides, in catalogue order.
+llvm::ArrayRef<KernelRow> kernelCatalogue();
+
+/// The row of `symbol`, or null when the runtime has no such kernel.
+const KernelRow *lookupKernel(llvm::StringRef symbol);
+
+/// The IR type a kernel argument of signature character `c` is passed as
+/// (null for an unknown character).
+mlir::Type kernelArgType(char c, mlir::MLIRContext *ctx);
+
+/// Declares `row`'s kernel in `module` (once) and calls it with `args` at the
+/// builder's insertion point. An argument list that does not fit the row's
+/// signature is an error on `op` naming the op, the kernel and the argument.
+mlir::LogicalResult buildKernelCall(mlir::OpBuilder &b, mlir::Location loc,
+                                    mlir::Operation *op, mlir::ModuleOp module,
+                                    const KernelRow &row,
+                                    llvm::ArrayRef<mlir::Value> args);
+
+} // namespace gemmac
