@@ -9,7 +9,8 @@
 
 #include "passes/FoldSRD.h"
 #include "dialects/gemma/GemmaDialect.h"
-#include "frontends/srd/OpenResiduals.h"
+#include "formats/srd/SRD4File.h"
+#include "frontends/common/TensorNames.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/StringMap.h"
@@ -25,39 +26,6 @@ namespace gemmac {
 using namespace mlir;
 using namespace gemmac;
 using namespace gemmac::gemma;
-
-std::optional<std::string> gemmac::ggufNameForHF(llvm::StringRef hfName) {
-  llvm::StringRef n = hfName;
-  n.consume_back(".weight");
-  if (n == "lm_head")
-    return std::string("output.weight");
-  // Gemma 4 checkpoints nest the text model under model.language_model;
-  // text-only exports drop the middle level.
-  for (llvm::StringRef prefix :
-       {"model.language_model.", "language_model.model.", "model."})
-    if (n.consume_front(prefix))
-      break;
-  if (n == "per_layer_model_projection")
-    return std::string("per_layer_model_proj.weight");
-  if (!n.consume_front("layers."))
-    return std::nullopt;
-  auto [index, module] = n.split('.');
-  unsigned layer;
-  if (index.empty() || !llvm::all_of(index, llvm::isDigit) ||
-      index.getAsInteger(10, layer))
-    return std::nullopt;
-  static const std::pair<llvm::StringLiteral, llvm::StringLiteral> kLayer[] = {
-      {"self_attn.q_proj", "attn_q"},      {"self_attn.k_proj", "attn_k"},
-      {"self_attn.v_proj", "attn_v"},      {"self_attn.o_proj", "attn_output"},
-      {"mlp.gate_proj", "ffn_gate"},       {"mlp.up_proj", "ffn_up"},
-      {"mlp.down_proj", "ffn_down"},       {"per_layer_input_gate", "inp_gate"},
-      {"per_layer_projection", "proj"},
-  };
-  for (const auto &[hf, gguf] : kLayer)
-    if (module == hf)
-      return llvm::formatv("blk.{0}.{1}.weight", layer, gguf).str();
-  return std::nullopt;
-}
 
 namespace {
 
@@ -87,14 +55,15 @@ struct FoldSRDPass : public gemmac::impl::FoldSRDBase<FoldSRDPass> {
         error(module, "gemma-fold-srd: no residuals (path=FILE)");
         return signalPassFailure();
       }
-      srd::ResidualOpenOptions o;
-      o.allowPartial = allowPartial;
-      auto opened = srd::openResiduals(path, o);
+      // The pass reads a .srd4 sidecar itself (lit tests); the verified
+      // containers (.axm, sealed) are opened by compile-model, which links
+      // their crypto, and handed in as a ResidualSource.
+      auto opened = srd::SRD4File::open(path);
       if (!opened) {
         error(module, llvm::toString(opened.takeError()));
         return signalPassFailure();
       }
-      src = std::move(opened->source);
+      src = std::move(*opened);
     }
 
     std::optional<WeightFormat> forced;
@@ -130,10 +99,11 @@ struct FoldSRDPass : public gemmac::impl::FoldSRDBase<FoldSRDPass> {
               .str();
       std::optional<std::string> gguf = ggufNameForHF(t.name);
       if (!gguf) {
-        error(module, what + " is not a linear weight of Gemma 4 (q/k/v/o_proj, "
-                             "gate/up/down_proj, per_layer_input_gate, "
-                             "per_layer_projection, per_layer_model_projection, "
-                             "lm_head)");
+        error(module, what +
+                          " is not a linear weight of Gemma 4 (q/k/v/o_proj, "
+                          "gate/up/down_proj, per_layer_input_gate, "
+                          "per_layer_projection, per_layer_model_projection, "
+                          "lm_head)");
         continue;
       }
       auto it = defs.find(*gguf);

@@ -15,11 +15,6 @@ class ResidualSource;
 /// checkpoint's format, alpha = the alpha W' is computed with}.
 inline constexpr llvm::StringLiteral kSRDAttr = "gemma.srd";
 
-/// The HF module name an SRD tensor carries, as the GGUF tensor name gemmac
-/// imports it under; nullopt for a name that is not one of Gemma 4's linear
-/// weights.
-std::optional<std::string> ggufNameForHF(llvm::StringRef hfName);
-
 /// gemma-fold-srd with residuals compile-model opened and verified already
 /// (`options.path` must be empty).
 std::unique_ptr<mlir::Pass>

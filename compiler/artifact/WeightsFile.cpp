@@ -2,7 +2,7 @@
 
 #include "compiler/artifact/WeightsFile.h"
 #include "dialects/gemma/GemmaDialect.h"
-#include "frontends/srd/ResidualSource.h"
+#include "formats/srd/ResidualSource.h"
 #include "passes/FoldSRD.h"
 #include "runtime/formats/formats.h"
 #include "runtime/formats/repack.h"

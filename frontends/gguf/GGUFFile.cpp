@@ -20,63 +20,27 @@ constexpr uint64_t kMaxStringLength = 1ull << 30; // ggml's cap
 constexpr uint32_t kMaxNameLength = 63;           // GGML_MAX_NAME - 1
 constexpr uint32_t kMaxDims = 4;
 
-/// Bounds-checked little-endian reads from the mapped file.
-class Cursor {
-public:
-  Cursor(const GGUFFile &file, const uint8_t *base, uint64_t size)
-      : file(file), base(base), size(size) {}
-
-  uint64_t pos = 0;
-
-  uint64_t remaining() const { return size - pos; }
-
-  Error need(uint64_t n, const llvm::Twine &what) {
-    if (n > remaining())
-      return file.error("truncated: " + what + " needs " + llvm::Twine(n) +
-                            " bytes but the file ends " +
-                            llvm::Twine(remaining()) + " bytes later",
-                        pos);
-    return Error::success();
-  }
-
-  template <typename T> Expected<T> read(const llvm::Twine &what) {
-    if (Error e = need(sizeof(T), what))
-      return std::move(e);
-    T v;
-    std::memcpy(&v, base + pos, sizeof(T));
-    pos += sizeof(T);
-    return v;
-  }
-
-  Expected<StringRef> readString(const llvm::Twine &what) {
-    uint64_t at = pos;
-    auto len = read<uint64_t>(what + " length");
-    if (!len)
-      return len.takeError();
-    if (*len > kMaxStringLength)
-      return file.error(what + " claims " + llvm::Twine(*len) +
-                            " bytes, more than the 1 GiB limit",
-                        at);
-    if (Error e = need(*len, what))
-      return std::move(e);
-    StringRef s(reinterpret_cast<const char *>(base + pos), *len);
-    pos += *len;
-    return s;
-  }
-
-private:
-  const GGUFFile &file;
-  const uint8_t *base;
-  uint64_t size;
-};
+/// A GGUF string: a u64 length and that many bytes, at most 1 GiB.
+Expected<StringRef> readString(gemmac::support::BinaryReader &c,
+                               const llvm::Twine &what) {
+  uint64_t at = c.tell();
+  auto len = c.read<uint64_t>(what + " length");
+  if (!len)
+    return len.takeError();
+  if (*len > kMaxStringLength)
+    return c.error(what + " claims " + llvm::Twine(*len) +
+                       " bytes, more than the 1 GiB limit",
+                   at);
+  return c.readBytes(*len, what);
+}
 
 bool isKnownValueType(uint32_t t) { return t <= 12; }
 } // namespace
 
 const char *gemmac::gguf::valueTypeName(ValueType type) {
-  static const char *names[] = {"uint8",  "int8",   "uint16", "int16", "uint32",
-                                "int32",  "float32", "bool",  "string", "array",
-                                "uint64", "int64",  "float64"};
+  static const char *names[] = {
+      "uint8", "int8",   "uint16", "int16",  "uint32", "int32",  "float32",
+      "bool",  "string", "array",  "uint64", "int64",  "float64"};
   auto i = static_cast<uint32_t>(type);
   return i < 13 ? names[i] : "unknown";
 }
@@ -127,8 +91,8 @@ static bool isSignedType(ValueType t) {
 }
 
 /// Decodes one little-endian scalar at p into the matching field of v.
-static void decodeScalar(ValueType t, const uint8_t *p, int64_t &i,
-                         uint64_t &u, double &f) {
+static void decodeScalar(ValueType t, const uint8_t *p, int64_t &i, uint64_t &u,
+                         double &f) {
   switch (t) {
   case ValueType::UInt8:
   case ValueType::Bool:
@@ -209,37 +173,17 @@ double MetadataValue::arrayFloat(uint64_t i) const {
                                 : static_cast<double>(uv);
 }
 
-Error GGUFFile::error(const llvm::Twine &message,
-                      std::optional<uint64_t> offset) const {
-  std::string where = path_;
-  if (offset)
-    where += llvm::formatv(": offset {0}", *offset).str();
-  return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                 where + ": " + message.str());
-}
-
 Expected<std::unique_ptr<GGUFFile>> GGUFFile::open(StringRef path) {
-  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                            /*RequiresNullTerminator=*/false);
-  if (!buffer)
-    return llvm::createStringError(buffer.getError(),
-                                   path + ": cannot open: " +
-                                       buffer.getError().message());
-  return parse(std::move(*buffer), path);
+  return openAs<GGUFFile>(path);
 }
 
 Expected<std::unique_ptr<GGUFFile>>
 GGUFFile::parse(std::unique_ptr<llvm::MemoryBuffer> buffer, StringRef name) {
-  std::unique_ptr<GGUFFile> file(new GGUFFile());
-  file->path_ = name.str();
-  file->buffer_ = std::move(buffer);
-  if (Error e = file->parseAll())
-    return std::move(e);
-  return std::move(file);
+  return parseAs<GGUFFile>(std::move(buffer), name);
 }
 
 Error GGUFFile::parseAll() {
-  Cursor c(*this, base(), fileSize());
+  support::BinaryReader c = reader();
 
   if (fileSize() < 4)
     return error("not a GGUF file: only " + llvm::Twine(fileSize()) + " bytes");
@@ -247,7 +191,7 @@ Error GGUFFile::parseAll() {
     return error("big-endian GGUF files are not supported", 0);
   if (std::memcmp(base(), "GGUF", 4) != 0)
     return error("not a GGUF file: bad magic (expected 'GGUF')", 0);
-  c.pos = 4;
+  c.seek(4);
 
   auto version = c.read<uint32_t>("version");
   if (!version)
@@ -271,19 +215,39 @@ Error GGUFFile::parseAll() {
   // allocating anything.
   if (*nKV > c.remaining() / 12)
     return error("metadata count " + llvm::Twine(*nKV) +
-                     " is impossible for a file of " +
-                     llvm::Twine(fileSize()) + " bytes",
+                     " is impossible for a file of " + llvm::Twine(fileSize()) +
+                     " bytes",
                  16);
   if (*nTensors > c.remaining() / 24)
     return error("tensor count " + llvm::Twine(*nTensors) +
-                     " is impossible for a file of " +
-                     llvm::Twine(fileSize()) + " bytes",
+                     " is impossible for a file of " + llvm::Twine(fileSize()) +
+                     " bytes",
                  8);
 
-  // Metadata.
-  for (uint64_t k = 0; k < *nKV; ++k) {
-    uint64_t keyAt = c.pos;
-    auto key = c.readString("key of metadata entry " + llvm::Twine(k));
+  if (Error e = parseMetadata(c, *nKV))
+    return e;
+  if (const MetadataValue *a = find("general.alignment")) {
+    if (a->type != ValueType::UInt32)
+      return error("general.alignment must be uint32, got " +
+                       llvm::Twine(valueTypeName(a->type)),
+                   a->fileOffset);
+    if (a->uintValue == 0 || !llvm::isPowerOf2_64(a->uintValue))
+      return error("general.alignment " + llvm::Twine(a->uintValue) +
+                       " is not a power of two",
+                   a->fileOffset);
+    alignment_ = a->uintValue;
+  }
+
+  if (Error e = parseTensorInfos(c, *nTensors))
+    return e;
+  return placeTensorData(c.tell());
+}
+
+/// The key/value section: every value bounds-checked, keys unique.
+Error GGUFFile::parseMetadata(support::BinaryReader &c, uint64_t count) {
+  for (uint64_t k = 0; k < count; ++k) {
+    uint64_t keyAt = c.tell();
+    auto key = readString(c, "key of metadata entry " + llvm::Twine(k));
     if (!key)
       return key.takeError();
     if (key->empty())
@@ -297,14 +261,14 @@ Error GGUFFile::parseAll() {
     if (!isKnownValueType(*typeId))
       return error("metadata key '" + *key + "' has unknown value type " +
                        llvm::Twine(*typeId),
-                   c.pos - 4);
+                   c.tell() - 4);
     MetadataValue v;
     v.keyOffset = keyAt;
     v.type = static_cast<ValueType>(*typeId);
-    v.fileOffset = c.pos;
+    v.fileOffset = c.tell();
     std::string what = ("value of '" + *key + "'").str();
     if (v.type == ValueType::String) {
-      auto s = c.readString(what);
+      auto s = readString(c, what);
       if (!s)
         return s.takeError();
       v.stringValue = *s;
@@ -315,9 +279,8 @@ Error GGUFFile::parseAll() {
       if (!isKnownValueType(*elem) ||
           static_cast<ValueType>(*elem) == ValueType::Array)
         return error("metadata array '" + *key +
-                         "' has unsupported element type " +
-                         llvm::Twine(*elem),
-                     c.pos - 4);
+                         "' has unsupported element type " + llvm::Twine(*elem),
+                     c.tell() - 4);
       v.elemType = static_cast<ValueType>(*elem);
       auto count = c.read<uint64_t>("element count of '" + *key + "'");
       if (!count)
@@ -328,11 +291,11 @@ Error GGUFFile::parseAll() {
           return error("metadata array '" + *key + "' claims " +
                            llvm::Twine(v.count) +
                            " strings, more than the file can hold",
-                       c.pos - 8);
+                       c.tell() - 8);
         v.strings.reserve(v.count);
         for (uint64_t i = 0; i < v.count; ++i) {
-          auto s = c.readString("element " + llvm::Twine(i) + " of '" + *key +
-                                "'");
+          auto s =
+              readString(c, "element " + llvm::Twine(i) + " of '" + *key + "'");
           if (!s)
             return s.takeError();
           v.strings.push_back(*s);
@@ -340,55 +303,45 @@ Error GGUFFile::parseAll() {
       } else {
         uint64_t elemSize = valueTypeSize(v.elemType);
         if (v.count > c.remaining() / elemSize)
-          return error("metadata array '" + *key + "' of " +
-                           llvm::Twine(v.count) + " " +
-                           valueTypeName(v.elemType) +
-                           " runs past the end of the file",
-                       c.pos - 8);
-        v.arrayData = base() + c.pos;
-        c.pos += v.count * elemSize;
+          return error(
+              "metadata array '" + *key + "' of " + llvm::Twine(v.count) + " " +
+                  valueTypeName(v.elemType) + " runs past the end of the file",
+              c.tell() - 8);
+        v.arrayData = base() + c.tell();
+        c.seek(c.tell() + v.count * elemSize);
       }
     } else {
       size_t n = valueTypeSize(v.type);
       if (Error e = c.need(n, what))
         return e;
-      decodeScalar(v.type, base() + c.pos, v.intValue, v.uintValue,
+      decodeScalar(v.type, base() + c.tell(), v.intValue, v.uintValue,
                    v.floatValue);
       if (v.type == ValueType::Bool && v.uintValue > 1)
         return error("metadata key '" + *key + "' has invalid bool value " +
                          llvm::Twine(v.uintValue),
-                     c.pos);
-      c.pos += n;
+                     c.tell());
+      c.seek(c.tell() + n);
     }
-    v.endOffset = c.pos;
+    v.endOffset = c.tell();
     keyOrder_.push_back(key->str());
     metadata_.try_emplace(*key, std::move(v));
   }
 
-  if (const MetadataValue *a = find("general.alignment")) {
-    if (a->type != ValueType::UInt32)
-      return error("general.alignment must be uint32, got " +
-                       llvm::Twine(valueTypeName(a->type)),
-                   a->fileOffset);
-    if (a->uintValue == 0 || !llvm::isPowerOf2_64(a->uintValue))
-      return error("general.alignment " + llvm::Twine(a->uintValue) +
-                       " is not a power of two",
-                   a->fileOffset);
-    alignment_ = a->uintValue;
-  }
+  return Error::success();
+}
 
-  // Tensor infos.
-  tensors_.reserve(*nTensors);
-  for (uint64_t t = 0; t < *nTensors; ++t) {
+/// The tensor-info section: names, dimensions, types and sizes.
+Error GGUFFile::parseTensorInfos(support::BinaryReader &c, uint64_t count) {
+  tensors_.reserve(count);
+  for (uint64_t t = 0; t < count; ++t) {
     TensorInfo info;
-    info.infoOffset = c.pos;
-    auto name = c.readString("name of tensor " + llvm::Twine(t));
+    info.infoOffset = c.tell();
+    auto name = readString(c, "name of tensor " + llvm::Twine(t));
     if (!name)
       return name.takeError();
     if (name->empty() || name->size() > kMaxNameLength)
       return error("tensor " + llvm::Twine(t) + " has a name of " +
-                       llvm::Twine(name->size()) +
-                       " bytes (must be 1 to 63)",
+                       llvm::Twine(name->size()) + " bytes (must be 1 to 63)",
                    info.infoOffset);
     info.name = name->str();
     if (tensorIndex_.count(info.name))
@@ -400,7 +353,7 @@ Error GGUFFile::parseAll() {
     if (*nDims == 0 || *nDims > kMaxDims)
       return error(what + " has " + llvm::Twine(*nDims) +
                        " dimensions (must be 1 to 4)",
-                   c.pos - 4);
+                   c.tell() - 4);
     info.nDims = *nDims;
     for (uint32_t d = 0; d < info.nDims; ++d) {
       auto ne = c.read<int64_t>(what + " dimension");
@@ -409,7 +362,7 @@ Error GGUFFile::parseAll() {
       if (*ne <= 0)
         return error(what + " has dimension " + llvm::Twine(d) + " = " +
                          llvm::Twine(*ne) + " (must be positive)",
-                     c.pos - 8);
+                     c.tell() - 8);
       info.ne[d] = *ne;
     }
     auto type = c.read<uint32_t>(what + " type");
@@ -418,7 +371,7 @@ Error GGUFFile::parseAll() {
     const GGMLTypeInfo *ti = findGGMLType(*type);
     if (!ti)
       return error(what + " has unknown ggml type " + llvm::Twine(*type),
-                   c.pos - 4);
+                   c.tell() - 4);
     info.type = *type;
     auto offset = c.read<uint64_t>(what + " offset");
     if (!offset)
@@ -449,12 +402,17 @@ Error GGUFFile::parseAll() {
     tensors_.push_back(std::move(info));
   }
 
-  dataOffset_ = llvm::alignTo(c.pos, alignment_);
+  return Error::success();
+}
+
+/// Places each tensor's data: aligned, inside the file, and not overlapping.
+Error GGUFFile::placeTensorData(uint64_t infoEnd) {
+  dataOffset_ = llvm::alignTo(infoEnd, alignment_);
   if (!tensors_.empty() && dataOffset_ > fileSize())
     return error("truncated: the tensor data section would start at offset " +
                      llvm::Twine(dataOffset_) + " but the file has " +
                      llvm::Twine(fileSize()) + " bytes",
-                 c.pos);
+                 infoEnd);
 
   // Tensor data: aligned, inside the file, and not overlapping.
   std::vector<size_t> order(tensors_.size());
@@ -553,9 +511,9 @@ Expected<std::vector<int64_t>> GGUFFile::getIntOrArray(StringRef key,
                        valueTypeName(v->elemType),
                    v->fileOffset);
     if (v->count != n)
-      return error("metadata array '" + key + "' has " +
-                       llvm::Twine(v->count) + " elements, expected " +
-                       llvm::Twine(n) + " (one per layer)",
+      return error("metadata array '" + key + "' has " + llvm::Twine(v->count) +
+                       " elements, expected " + llvm::Twine(n) +
+                       " (one per layer)",
                    v->fileOffset);
     std::vector<int64_t> out(n);
     for (size_t i = 0; i < n; ++i)

@@ -1,4 +1,5 @@
-//===- GGUFFile.h - a defensive GGUF v2/v3 reader ----------------*- C++ -*-===//
+//===- GGUFFile.h - a defensive GGUF v2/v3 reader ----------------*- C++
+//-*-===//
 //
 // Maps a GGUF file and validates all of it before anything else looks at it:
 // every metadata value is bounds-checked, keys and tensor names are unique,
@@ -9,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include "support/BinaryReader.h"
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringRef.h"
@@ -83,21 +85,17 @@ struct TensorInfo {
   int64_t numElements() const { return ne[0] * ne[1] * ne[2] * ne[3]; }
 };
 
-class GGUFFile {
+class GGUFFile : public support::MappedFile {
 public:
   static llvm::Expected<std::unique_ptr<GGUFFile>> open(llvm::StringRef path);
   /// Parses an in-memory image (tests); `name` stands for the file in errors.
   static llvm::Expected<std::unique_ptr<GGUFFile>>
   parse(std::unique_ptr<llvm::MemoryBuffer> buffer, llvm::StringRef name);
 
-  llvm::StringRef path() const { return path_; }
+  llvm::StringRef path() const { return fileName(); }
   uint32_t version() const { return version_; }
   uint64_t alignment() const { return alignment_; }
   uint64_t dataOffset() const { return dataOffset_; }
-  uint64_t fileSize() const { return buffer_->getBufferSize(); }
-  const uint8_t *base() const {
-    return reinterpret_cast<const uint8_t *>(buffer_->getBufferStart());
-  }
 
   llvm::ArrayRef<std::string> keys() const { return keyOrder_; }
   const MetadataValue *find(llvm::StringRef key) const;
@@ -112,16 +110,16 @@ public:
   llvm::Expected<std::vector<int64_t>> getIntOrArray(llvm::StringRef key,
                                                      size_t n) const;
 
-  /// An error prefixed with "FILE: " (and ", offset N" when given).
-  llvm::Error error(const llvm::Twine &message,
-                    std::optional<uint64_t> offset = std::nullopt) const;
+  // error(MESSAGE, OFFSET) (from MappedFile) says "FILE: offset N: MESSAGE".
 
 private:
+  friend class support::MappedFile;
   GGUFFile() = default;
   llvm::Error parseAll();
+  llvm::Error parseMetadata(support::BinaryReader &c, uint64_t count);
+  llvm::Error parseTensorInfos(support::BinaryReader &c, uint64_t count);
+  llvm::Error placeTensorData(uint64_t infoEnd);
 
-  std::string path_;
-  std::unique_ptr<llvm::MemoryBuffer> buffer_;
   uint32_t version_ = 0;
   uint64_t alignment_ = 32;
   uint64_t dataOffset_ = 0;

@@ -1,6 +1,7 @@
 //===- GGUFImport.cpp - Gemma 4 GGUF -> gemma IR --------------------------===//
 
 #include "frontends/gguf/GGUFImport.h"
+#include "frontends/gguf/GGUFTokenizer.h"
 #include "runtime/formats/ggml_types.h"
 
 #include "llvm/Support/FormatVariadic.h"
@@ -98,6 +99,67 @@ Expected<int64_t> rotatedPairsFromFreqs(const GGUFFile &file, int64_t pairs) {
   return n;
 }
 
+/// The vocabulary size (from the tokenizer; the embedding must agree) and
+/// the tokens the sampler never picks.
+Error readVocabulary(const GGUFFile &file, Gemma4Config &cfg) {
+  const MetadataValue *tokens = file.find("tokenizer.ggml.tokens");
+  if (!tokens || tokens->type != ValueType::Array ||
+      tokens->elemType != ValueType::String)
+    return file.error("missing or malformed 'tokenizer.ggml.tokens' "
+                      "(an array of strings)");
+  cfg.vocabSize = static_cast<int64_t>(tokens->count);
+  if (cfg.vocabSize <= 0)
+    return file.error("'tokenizer.ggml.tokens' is empty");
+  auto suppress = readSuppressTokens(file, cfg.vocabSize);
+  if (!suppress)
+    return suppress.takeError();
+  cfg.suppressTokens = std::move(*suppress);
+  return Error::success();
+}
+
+/// Checks layer `l`'s shapes and, for a layer from `firstShared` on, finds
+/// the layer whose KV cache it reads.
+Error checkLayer(const GGUFFile &file, Gemma4Config &cfg, int64_t l,
+                 int64_t firstShared) {
+  Gemma4LayerConfig &lc = cfg.layers[l];
+  std::string where = llvm::formatv("layer {0}: ", l).str();
+  if (lc.numHeads <= 0 || lc.numKVHeads <= 0 ||
+      lc.numHeads % lc.numKVHeads != 0)
+    return file.error(where + "head_count " + llvm::Twine(lc.numHeads) +
+                      " is not a positive multiple of head_count_kv " +
+                      llvm::Twine(lc.numKVHeads));
+  if (lc.headDim <= 0 || lc.headDim % 2 != 0 || lc.headDim > 4096)
+    return file.error(where + "head dim " + llvm::Twine(lc.headDim) +
+                      " must be even and in 2..4096");
+  if (lc.ffnDim <= 0)
+    return file.error(where + "feed_forward_length must be positive");
+  if (lc.ropeFreqDim <= 0 || lc.ropeFreqDim % 2 != 0 ||
+      lc.ropeFreqDim > lc.headDim)
+    return file.error(
+        where + "rope dimension count " + llvm::Twine(lc.ropeFreqDim) +
+        " must be even and at most the head dim " + llvm::Twine(lc.headDim));
+  // KV sharing as HF defines it: a shared layer reads the last non-shared
+  // layer of its own type.
+  if (l >= firstShared) {
+    lc.kvSource = -1;
+    for (int64_t s = firstShared - 1; s >= 0; --s)
+      if (cfg.layers[s].sliding == lc.sliding) {
+        lc.kvSource = s;
+        break;
+      }
+    if (lc.kvSource < 0)
+      return file.error(where + "shares KV but no earlier layer of its "
+                                "type owns a cache");
+    const Gemma4LayerConfig &src = cfg.layers[lc.kvSource];
+    if (src.numKVHeads != lc.numKVHeads || src.headDim != lc.headDim)
+      return file.error(where + "shares the KV of layer " +
+                        llvm::Twine(lc.kvSource) +
+                        ", whose kv heads or head dim differ");
+    lc.kEqualsV = src.kEqualsV;
+  }
+  return Error::success();
+}
+
 } // namespace
 
 Expected<Gemma4Config> gemmac::gguf::readGemma4Config(const GGUFFile &file) {
@@ -159,8 +221,8 @@ Expected<Gemma4Config> gemmac::gguf::readGemma4Config(const GGUFFile &file) {
     return std::move(e);
   if (Error e = optU("attention.shared_kv_layers", nShared, 0))
     return std::move(e);
-  if (Error e = optU("embedding_length_per_layer_input", cfg.perLayerInputDim,
-                     0))
+  if (Error e =
+          optU("embedding_length_per_layer_input", cfg.perLayerInputDim, 0))
     return std::move(e);
   if (Error e = optU("rope.dimension_count", nRotGlobal, hdGlobal))
     return std::move(e);
@@ -210,29 +272,8 @@ Expected<Gemma4Config> gemmac::gguf::readGemma4Config(const GGUFFile &file) {
                           llvm::Twine(L) + " bools (one per layer)",
                       pattern->fileOffset);
 
-  // Vocabulary size comes from the tokenizer; the embedding must agree.
-  const MetadataValue *tokens = file.find("tokenizer.ggml.tokens");
-  if (!tokens || tokens->type != ValueType::Array ||
-      tokens->elemType != ValueType::String)
-    return file.error("missing or malformed 'tokenizer.ggml.tokens' "
-                      "(an array of strings)");
-  cfg.vocabSize = static_cast<int64_t>(tokens->count);
-  if (cfg.vocabSize <= 0)
-    return file.error("'tokenizer.ggml.tokens' is empty");
-  if (const MetadataValue *s = file.find("tokenizer.ggml.suppress_tokens")) {
-    if (!s->arrayIsInteger())
-      return file.error("'tokenizer.ggml.suppress_tokens' must be an integer "
-                        "array",
-                        s->fileOffset);
-    for (uint64_t i = 0; i < s->count; ++i) {
-      int64_t id = s->arrayInt(i);
-      if (id < 0 || id >= cfg.vocabSize)
-        return file.error("'tokenizer.ggml.suppress_tokens' holds token " +
-                              llvm::Twine(id) + ", outside the vocabulary",
-                          s->fileOffset);
-      cfg.suppressTokens.push_back(static_cast<int32_t>(id));
-    }
-  }
+  if (Error e = readVocabulary(file, cfg))
+    return std::move(e);
 
   if (cfg.hidden <= 0 || cfg.hidden > (1 << 16))
     return file.error("gemma4.embedding_length " + llvm::Twine(cfg.hidden) +
@@ -266,42 +307,8 @@ Expected<Gemma4Config> gemmac::gguf::readGemma4Config(const GGUFFile &file) {
     std::string p = llvm::formatv("blk.{0}.", l).str();
     lc.kEqualsV = !file.findTensor(p + "attn_v.weight");
     lc.hasOutputScale = file.findTensor(p + "layer_output_scale.weight");
-    std::string where = llvm::formatv("layer {0}: ", l).str();
-    if (lc.numHeads <= 0 || lc.numKVHeads <= 0 ||
-        lc.numHeads % lc.numKVHeads != 0)
-      return file.error(where + "head_count " + llvm::Twine(lc.numHeads) +
-                        " is not a positive multiple of head_count_kv " +
-                        llvm::Twine(lc.numKVHeads));
-    if (lc.headDim <= 0 || lc.headDim % 2 != 0 || lc.headDim > 4096)
-      return file.error(where + "head dim " + llvm::Twine(lc.headDim) +
-                        " must be even and in 2..4096");
-    if (lc.ffnDim <= 0)
-      return file.error(where + "feed_forward_length must be positive");
-    if (lc.ropeFreqDim <= 0 || lc.ropeFreqDim % 2 != 0 ||
-        lc.ropeFreqDim > lc.headDim)
-      return file.error(where + "rope dimension count " +
-                        llvm::Twine(lc.ropeFreqDim) +
-                        " must be even and at most the head dim " +
-                        llvm::Twine(lc.headDim));
-    // KV sharing as HF defines it: a shared layer reads the last non-shared
-    // layer of its own type.
-    if (l >= firstShared) {
-      lc.kvSource = -1;
-      for (int64_t s = firstShared - 1; s >= 0; --s)
-        if (cfg.layers[s].sliding == lc.sliding) {
-          lc.kvSource = s;
-          break;
-        }
-      if (lc.kvSource < 0)
-        return file.error(where + "shares KV but no earlier layer of its "
-                                  "type owns a cache");
-      const Gemma4LayerConfig &src = cfg.layers[lc.kvSource];
-      if (src.numKVHeads != lc.numKVHeads || src.headDim != lc.headDim)
-        return file.error(where + "shares the KV of layer " +
-                          llvm::Twine(lc.kvSource) +
-                          ", whose kv heads or head dim differ");
-      lc.kEqualsV = src.kEqualsV;
-    }
+    if (Error e = checkLayer(file, cfg, l, firstShared))
+      return std::move(e);
   }
   return cfg;
 }

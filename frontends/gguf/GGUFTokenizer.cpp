@@ -99,22 +99,33 @@ Expected<TokenizerData> gemmac::gguf::readTokenizer(const GGUFFile &file) {
   }
   t.endOfGeneration.assign(eog.begin(), eog.end());
 
-  if (const MetadataValue *s = file.find("tokenizer.ggml.suppress_tokens")) {
-    if (!s->arrayIsInteger())
-      return file.error("'tokenizer.ggml.suppress_tokens' must be an integer "
-                        "array",
-                        s->fileOffset);
-    for (uint64_t i = 0; i < s->count; ++i) {
-      int64_t v = s->arrayInt(i);
-      if (v < 0 || static_cast<uint64_t>(v) >= n)
-        return file.error("'tokenizer.ggml.suppress_tokens' holds token " +
-                              llvm::Twine(v) + ", outside the vocabulary",
-                          s->fileOffset);
-      t.suppress.push_back(static_cast<int32_t>(v));
-    }
-  }
+  auto suppress = readSuppressTokens(file, n);
+  if (!suppress)
+    return suppress.takeError();
+  t.suppress = std::move(*suppress);
   if (const MetadataValue *tmpl = file.find("tokenizer.chat_template"))
     if (tmpl->type == ValueType::String)
       t.chatTemplate = tmpl->stringValue.str();
   return t;
+}
+
+Expected<std::vector<int32_t>>
+gemmac::gguf::readSuppressTokens(const GGUFFile &file, uint64_t vocabSize) {
+  std::vector<int32_t> ids;
+  const MetadataValue *s = file.find("tokenizer.ggml.suppress_tokens");
+  if (!s)
+    return ids;
+  if (!s->arrayIsInteger())
+    return file.error("'tokenizer.ggml.suppress_tokens' must be an integer "
+                      "array",
+                      s->fileOffset);
+  for (uint64_t i = 0; i < s->count; ++i) {
+    int64_t v = s->arrayInt(i);
+    if (v < 0 || static_cast<uint64_t>(v) >= vocabSize)
+      return file.error("'tokenizer.ggml.suppress_tokens' holds token " +
+                            llvm::Twine(v) + ", outside the vocabulary",
+                        s->fileOffset);
+    ids.push_back(static_cast<int32_t>(v));
+  }
+  return ids;
 }

@@ -1,4 +1,5 @@
-//===- GGUFTokenizer.h - the gemma4 tokenizer of a GGUF -----------*- C++ -*-===//
+//===- GGUFTokenizer.h - the gemma4 tokenizer of a GGUF -----------*- C++
+//-*-===//
 #pragma once
 
 #include "frontends/common/TokenizerData.h"
@@ -9,5 +10,10 @@ namespace gemmac::gguf {
 /// Reads tokenizer.ggml.* (model "gemma4"): tokens, types, merges, special
 /// ids and the chat template, with every id checked against the vocabulary.
 llvm::Expected<TokenizerData> readTokenizer(const GGUFFile &file);
+
+/// tokenizer.ggml.suppress_tokens (empty when absent): ids the sampler never
+/// picks, each checked against a vocabulary of `vocabSize` tokens.
+llvm::Expected<std::vector<int32_t>> readSuppressTokens(const GGUFFile &file,
+                                                        uint64_t vocabSize);
 
 } // namespace gemmac::gguf

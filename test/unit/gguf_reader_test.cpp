@@ -1,6 +1,8 @@
 // The GGUF reader: every metadata type, arrays, alignment and tensor layout,
-// and the defensive checks on in-memory files built to break one rule each.
+// and the defensive checks on in-memory files built to break one rule each;
+// the shared binary reader under it, and the Gemma 4 tensor-name table.
 
+#include "frontends/common/TensorNames.h"
 #include "frontends/gguf/GGUFFile.h"
 #include "frontends/gguf/GGUFWriter.h"
 
@@ -215,3 +217,52 @@ TEST(GGUFReader, RejectsEachViolation) {
 }
 
 } // namespace
+
+TEST(BinaryReader, ErrorsNameTheFileWhatAndOffset) {
+  const uint8_t bytes[] = {1, 2, 3};
+  gemmac::support::BinaryReader r("f.bin", bytes);
+  auto v = r.read<uint16_t>("a count");
+  ASSERT_TRUE(bool(v));
+  EXPECT_EQ(*v, 0x0201);
+  auto w = r.read<uint32_t>("a length");
+  ASSERT_FALSE(bool(w));
+  EXPECT_EQ(llvm::toString(w.takeError()),
+            "f.bin: offset 2: truncated: a length needs 4 bytes but the file "
+            "ends 1 bytes later");
+  EXPECT_EQ(r.tell(), 2u); // a failed read does not move
+  EXPECT_TRUE(r.contains(2, 1));
+  EXPECT_FALSE(r.contains(2, 2));
+  EXPECT_FALSE(r.contains(4, 0));
+  auto rest = r.readBytes(1, "a tail");
+  ASSERT_TRUE(bool(rest));
+  EXPECT_EQ(rest->size(), 1u);
+  EXPECT_EQ(r.remaining(), 0u);
+}
+
+TEST(TensorNames, GGUFAndHFNamesMapBothWays) {
+  for (llvm::StringRef gguf :
+       {"blk.0.attn_q.weight", "blk.3.attn_k.weight", "blk.3.attn_v.weight",
+        "blk.12.attn_output.weight", "blk.1.ffn_gate.weight",
+        "blk.1.ffn_up.weight", "blk.1.ffn_down.weight", "blk.2.inp_gate.weight",
+        "blk.2.proj.weight", "per_layer_model_proj.weight"}) {
+    std::optional<std::string> hf = gemmac::hfNameForGGUF(gguf);
+    ASSERT_TRUE(hf.has_value()) << gguf.str();
+    EXPECT_EQ(gemmac::ggufNameForHF(*hf), gguf.str());
+    EXPECT_EQ(gemmac::ggufNameForHF(*hf + ".weight"), gguf.str());
+  }
+  EXPECT_EQ(gemmac::hfNameForGGUF("blk.0.ffn_down.weight"),
+            "model.language_model.layers.0.mlp.down_proj");
+  EXPECT_EQ(gemmac::ggufNameForHF("model.layers.4.self_attn.o_proj"),
+            "blk.4.attn_output.weight");
+  EXPECT_EQ(gemmac::ggufNameForHF("language_model.model.layers.4.mlp.up_proj"),
+            "blk.4.ffn_up.weight");
+  EXPECT_EQ(gemmac::ggufNameForHF("lm_head"), "output.weight");
+  for (llvm::StringRef other :
+       {"token_embd.weight", "blk.0.attn_norm.weight", "blk.x.attn_q.weight",
+        "output_norm.weight"})
+    EXPECT_FALSE(gemmac::hfNameForGGUF(other).has_value()) << other.str();
+  for (llvm::StringRef other :
+       {"model.vision_tower.encoder.fc1", "model.layers.x.mlp.up_proj",
+        "model.layers.0.input_layernorm"})
+    EXPECT_FALSE(gemmac::ggufNameForHF(other).has_value()) << other.str();
+}

@@ -13,8 +13,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "Vocab.h"
+#include "frontends/common/TensorNames.h"
 #include "frontends/gguf/GGUFWriter.h"
-#include "frontends/srd/SRDTestData.h"
+#include "tools/srd/SRDTestData.h"
 #include "runtime/formats/formats.h"
 
 #include "llvm/Support/Error.h"
@@ -281,29 +282,6 @@ void fillTensor(const TensorSpec &t, const Variant &v, uint64_t seed,
     th.join();
 }
 
-/// The Hugging Face module a GGUF linear weight comes from (Gemma 4's
-/// multimodal checkpoints nest the text model under model.language_model).
-std::string hfName(const std::string &gguf) {
-  static const std::map<std::string, std::string> kLayer = {
-      {"attn_q", "self_attn.q_proj"},   {"attn_k", "self_attn.k_proj"},
-      {"attn_v", "self_attn.v_proj"},   {"attn_output", "self_attn.o_proj"},
-      {"ffn_gate", "mlp.gate_proj"},    {"ffn_up", "mlp.up_proj"},
-      {"ffn_down", "mlp.down_proj"},    {"inp_gate", "per_layer_input_gate"},
-      {"proj", "per_layer_projection"},
-  };
-  const std::string root = "model.language_model.";
-  if (gguf == "per_layer_model_proj.weight")
-    return root + "per_layer_model_projection";
-  size_t dot1 = gguf.find('.'), dot2 = gguf.find('.', dot1 + 1);
-  if (gguf.rfind("blk.", 0) != 0 || dot2 == std::string::npos)
-    return "";
-  auto it = kLayer.find(gguf.substr(dot2 + 1, gguf.size() - dot2 - 8));
-  if (it == kLayer.end())
-    return "";
-  return root + "layers." + gguf.substr(dot1 + 1, dot2 - dot1 - 1) + "." +
-         it->second;
-}
-
 /// --srd DIR: the residual files and the baked references. Every linear
 /// weight is corrected; its SRD quantization starts from the same floats the
 /// base file holds quantized.
@@ -318,11 +296,11 @@ int writeSRD(const std::string &dir, const std::vector<TensorSpec> &specs,
   std::vector<size_t> specOf;
   for (size_t i = 0; i < specs.size(); ++i) {
     const TensorSpec &t = specs[i];
-    std::string hf = hfName(t.name);
-    if (t.init != Init::Linear || t.ne.size() != 2 || hf.empty())
+    std::optional<std::string> hf = gemmac::hfNameForGGUF(t.name);
+    if (t.init != Init::Linear || t.ne.size() != 2 || !hf)
       continue;
     srd::GenTensor g;
-    g.name = hf;
+    g.name = *hf;
     g.rows = t.ne[1];
     g.cols = t.ne[0];
     g.weights.resize(g.rows * g.cols);

@@ -14,9 +14,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "frontends/srd/OpenResiduals.h"
-#include "frontends/srd/SealedContainer.h"
-#include "frontends/srd/SealedWriter.h"
+#include "formats/srd/OpenResiduals.h"
+#include "formats/srd/SealedContainer.h"
+#include "tools/srd/SealedWriter.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"

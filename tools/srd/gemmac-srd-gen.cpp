@@ -17,11 +17,11 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "frontends/srd/AXMWriter.h"
-#include "frontends/srd/PickleWriter.h"
-#include "frontends/srd/SRDTestData.h"
-#include "frontends/srd/TorchSave.h"
-#include "frontends/srd/ZipWriter.h"
+#include "tools/srd/AXMWriter.h"
+#include "tools/srd/PickleWriter.h"
+#include "tools/srd/SRDTestData.h"
+#include "tools/srd/TorchSave.h"
+#include "tools/srd/ZipWriter.h"
 
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/CommandLine.h"

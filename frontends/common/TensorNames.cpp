@@ -1,0 +1,86 @@
+//===- TensorNames.cpp - Gemma 4 tensor names, Hugging Face <-> GGUF ------===//
+
+#include "frontends/common/TensorNames.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FormatVariadic.h"
+
+using llvm::StringRef;
+
+namespace {
+struct LinearName {
+  llvm::StringLiteral hf;   // module under "layers.N."
+  llvm::StringLiteral gguf; // tensor under "blk.N." (before ".weight")
+};
+
+/// The per-layer linear weights.
+constexpr LinearName kLayerLinears[] = {
+    {"self_attn.q_proj", "attn_q"},   {"self_attn.k_proj", "attn_k"},
+    {"self_attn.v_proj", "attn_v"},   {"self_attn.o_proj", "attn_output"},
+    {"mlp.gate_proj", "ffn_gate"},    {"mlp.up_proj", "ffn_up"},
+    {"mlp.down_proj", "ffn_down"},    {"per_layer_input_gate", "inp_gate"},
+    {"per_layer_projection", "proj"},
+};
+
+/// The model-level linear weights besides the tied embedding.
+constexpr LinearName kModelLinears[] = {
+    {"per_layer_model_projection", "per_layer_model_proj"},
+};
+
+constexpr StringRef kHFRoot = "model.language_model.";
+
+/// A layer index: decimal digits only.
+std::optional<unsigned> layerIndex(StringRef text) {
+  unsigned layer;
+  if (text.empty() || !llvm::all_of(text, llvm::isDigit) ||
+      text.getAsInteger(10, layer))
+    return std::nullopt;
+  return layer;
+}
+} // namespace
+
+std::optional<std::string> gemmac::ggufNameForHF(StringRef hfName) {
+  StringRef n = hfName;
+  n.consume_back(".weight");
+  if (n == "lm_head")
+    return std::string("output.weight");
+  // Gemma 4 checkpoints nest the text model under model.language_model;
+  // text-only exports drop the middle level.
+  for (StringRef prefix :
+       {"model.language_model.", "language_model.model.", "model."})
+    if (n.consume_front(prefix))
+      break;
+  for (const LinearName &m : kModelLinears)
+    if (n == m.hf)
+      return (m.gguf + ".weight").str();
+  if (!n.consume_front("layers."))
+    return std::nullopt;
+  auto [index, module] = n.split('.');
+  std::optional<unsigned> layer = layerIndex(index);
+  if (!layer)
+    return std::nullopt;
+  for (const LinearName &m : kLayerLinears)
+    if (module == m.hf)
+      return llvm::formatv("blk.{0}.{1}.weight", *layer, m.gguf).str();
+  return std::nullopt;
+}
+
+std::optional<std::string> gemmac::hfNameForGGUF(StringRef ggufName) {
+  StringRef n = ggufName;
+  if (!n.consume_back(".weight"))
+    return std::nullopt;
+  for (const LinearName &m : kModelLinears)
+    if (n == m.gguf)
+      return (kHFRoot + m.hf).str();
+  if (!n.consume_front("blk."))
+    return std::nullopt;
+  auto [index, tensor] = n.split('.');
+  std::optional<unsigned> layer = layerIndex(index);
+  if (!layer)
+    return std::nullopt;
+  for (const LinearName &m : kLayerLinears)
+    if (tensor == m.gguf)
+      return llvm::formatv("{0}layers.{1}.{2}", kHFRoot, *layer, m.hf).str();
+  return std::nullopt;
+}

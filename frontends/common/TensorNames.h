@@ -1,0 +1,30 @@
+//===- TensorNames.h - Gemma 4 tensor names, Hugging Face <-> GGUF -*- C++
+//-*-===//
+//
+// One table of Gemma 4's linear weights under both spellings: the SRD fold
+// maps a residual's HF module name to the GGUF weight it corrects, the model
+// generator names its residuals the other way, and the safetensors frontend
+// will import HF checkpoints through it.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "llvm/ADT/StringRef.h"
+
+#include <optional>
+#include <string>
+
+namespace gemmac {
+
+/// The GGUF tensor name of a Gemma 4 linear weight given by its HF module
+/// name ("model.language_model.layers.3.mlp.down_proj", with or without
+/// ".weight", also under "language_model.model." or "model."); nullopt for a
+/// name that is not one of Gemma 4's linear weights.
+std::optional<std::string> ggufNameForHF(llvm::StringRef hfName);
+
+/// The HF module name (under "model.language_model.", as Gemma 4's
+/// multimodal checkpoints nest the text model) of a GGUF linear weight;
+/// nullopt for any other tensor.
+std::optional<std::string> hfNameForGGUF(llvm::StringRef ggufName);
+
+} // namespace gemmac
