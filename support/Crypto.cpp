@@ -1,6 +1,7 @@
 //===- Crypto.cpp - SHA-256, HMAC, HKDF and Ed25519 through OpenSSL -------===//
 
 #include "support/Crypto.h"
+#include "support/BinaryReader.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/ErrorHandling.h"
@@ -161,9 +162,8 @@ llvm::Expected<Digest> gemmac::support::sha256File(llvm::StringRef path) {
   llvm::Expected<llvm::sys::fs::file_t> fd =
       llvm::sys::fs::openNativeFileForRead(path);
   if (!fd)
-    return llvm::createStringError(
-        llvm::inconvertibleErrorCode(),
-        path + ": cannot open: " + llvm::toString(fd.takeError()));
+    return fileError(path, std::nullopt,
+                     "cannot open: " + llvm::toString(fd.takeError()));
   Sha256 h;
   std::vector<char> buf(1 << 20);
   while (true) {
@@ -171,9 +171,8 @@ llvm::Expected<Digest> gemmac::support::sha256File(llvm::StringRef path) {
         *fd, llvm::MutableArrayRef<char>(buf.data(), buf.size()));
     if (!n) {
       llvm::sys::fs::closeFile(*fd);
-      return llvm::createStringError(
-          llvm::inconvertibleErrorCode(),
-          path + ": read failed: " + llvm::toString(n.takeError()));
+      return fileError(path, std::nullopt,
+                       "read failed: " + llvm::toString(n.takeError()));
     }
     if (*n == 0)
       break;

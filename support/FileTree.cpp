@@ -104,12 +104,7 @@ Expected<std::unique_ptr<llvm::MemoryBuffer>> DirectoryTree::read(StringRef rel,
   if (!why.empty())
     return fileError(displayName(rel), std::nullopt,
                      "path escapes the container root: " + why);
-  auto buffer = llvm::MemoryBuffer::getFile(displayName(rel), /*IsText=*/false,
-                                            /*RequiresNullTerminator=*/false);
-  if (!buffer)
-    return fileError(displayName(rel), std::nullopt,
-                     "cannot read: " + buffer.getError().message());
-  return std::move(*buffer);
+  return mapFile(displayName(rel));
 }
 
 std::string DirectoryTree::displayName(StringRef rel) const {

@@ -25,12 +25,6 @@ std::string DamagedShard::str() const {
       .str();
 }
 
-bool SealedContainer::hasMagic(StringRef path) {
-  auto buf = llvm::MemoryBuffer::getFileSlice(path, 8, 0, /*IsVolatile=*/false);
-  return buf && (*buf)->getBufferSize() == 8 &&
-         std::memcmp((*buf)->getBufferStart(), kMagic, 8) == 0;
-}
-
 Expected<std::unique_ptr<SealedContainer>>
 SealedContainer::open(StringRef path, const SealedKeys &keys) {
   return openAs<SealedContainer>(path, keys);

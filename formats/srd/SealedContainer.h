@@ -42,7 +42,6 @@ struct DamagedShard {
 
 class SealedContainer : public ResidualSource, public support::MappedFile {
 public:
-  static bool hasMagic(llvm::StringRef path);
   static llvm::Expected<std::unique_ptr<SealedContainer>>
   open(llvm::StringRef path, const SealedKeys &keys);
   static llvm::Expected<std::unique_ptr<SealedContainer>>

@@ -2,9 +2,8 @@
 
 #include "frontends/gguf/GGUFWriter.h"
 #include "runtime/formats/ggml_types.h"
+#include "support/FileOutput.h"
 
-#include <cstdio>
-#include <unistd.h>
 #include <cstring>
 #include <memory>
 
@@ -61,18 +60,18 @@ void GGUFWriter::addString(const std::string &key, const std::string &v) {
 }
 void GGUFWriter::addArrayI32(const std::string &key,
                              const std::vector<int32_t> &v) {
-  kvs_.push_back({key, uint32_t(ValueType::Array),
-                  arrayPayload(ValueType::Int32, v)});
+  kvs_.push_back(
+      {key, uint32_t(ValueType::Array), arrayPayload(ValueType::Int32, v)});
 }
 void GGUFWriter::addArrayU32(const std::string &key,
                              const std::vector<uint32_t> &v) {
-  kvs_.push_back({key, uint32_t(ValueType::Array),
-                  arrayPayload(ValueType::UInt32, v)});
+  kvs_.push_back(
+      {key, uint32_t(ValueType::Array), arrayPayload(ValueType::UInt32, v)});
 }
 void GGUFWriter::addArrayF32(const std::string &key,
                              const std::vector<float> &v) {
-  kvs_.push_back({key, uint32_t(ValueType::Array),
-                  arrayPayload(ValueType::Float32, v)});
+  kvs_.push_back(
+      {key, uint32_t(ValueType::Array), arrayPayload(ValueType::Float32, v)});
 }
 void GGUFWriter::addArrayBool(const std::string &key,
                               const std::vector<bool> &v) {
@@ -120,7 +119,9 @@ std::string GGUFWriter::write(const std::string &path, const Fill &fill,
     put<uint32_t>(head, kv.type);
     head.insert(head.end(), kv.payload.begin(), kv.payload.end());
   }
-  auto pad = [&](uint64_t x) { return (x + alignment_ - 1) / alignment_ * alignment_; };
+  auto pad = [&](uint64_t x) {
+    return (x + alignment_ - 1) / alignment_ * alignment_;
+  };
   uint64_t offset = 0;
   for (const Tensor &t : tensors_) {
     putString(head, t.name);
@@ -133,29 +134,28 @@ std::string GGUFWriter::write(const std::string &path, const Fill &fill,
   }
   head.resize(pad(head.size()), 0);
 
-  std::unique_ptr<FILE, int (*)(FILE *)> f(std::fopen(path.c_str(), "wb"),
-                                           std::fclose);
-  if (!f)
-    return path + ": cannot open for writing: " + std::strerror(errno);
-  if (std::fwrite(head.data(), 1, head.size(), f.get()) != head.size())
-    return path + ": write failed";
-  std::vector<uint8_t> buf;
-  uint64_t end = head.size();
-  for (size_t i = 0; i < tensors_.size(); ++i) {
-    uint64_t n = pad(tensors_[i].nbytes);
-    end += n;
-    if (skip && skip(i)) {
-      if (std::fseek(f.get(), static_cast<long>(n), SEEK_CUR) != 0)
-        return path + ": seek failed";
-      continue;
+  llvm::Error e = support::writeFileWith(path, [&](llvm::raw_fd_ostream &os) {
+    os.write(reinterpret_cast<const char *>(head.data()), head.size());
+    std::vector<uint8_t> buf;
+    uint64_t end = head.size();
+    for (size_t i = 0; i < tensors_.size(); ++i) {
+      uint64_t n = pad(tensors_[i].nbytes);
+      end += n;
+      if (skip && skip(i)) {
+        os.seek(end); // a hole: the bytes read as zero
+        continue;
+      }
+      buf.assign(n, 0);
+      fill(i, buf.data());
+      os.write(reinterpret_cast<const char *>(buf.data()), buf.size());
     }
-    buf.assign(n, 0);
-    fill(i, buf.data());
-    if (std::fwrite(buf.data(), 1, buf.size(), f.get()) != buf.size())
-      return path + ": write failed (disk full?)";
-  }
-  if (std::fflush(f.get()) != 0 ||
-      ftruncate(fileno(f.get()), static_cast<off_t>(end)) != 0)
-    return path + ": write failed";
+    if (os.tell() < end) { // trailing holes: the last byte sets the size
+      os.seek(end - 1);
+      os << '\0';
+    }
+    return llvm::Error::success();
+  });
+  if (e)
+    return llvm::toString(std::move(e));
   return {};
 }

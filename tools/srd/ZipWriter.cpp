@@ -150,32 +150,3 @@ std::vector<uint8_t> ZipWriter::finish() const {
 llvm::Error ZipWriter::writeTo(llvm::StringRef path) const {
   return writeFileBytes(path, finish());
 }
-
-llvm::Error gemmac::srd::writeFileWith(
-    llvm::StringRef path,
-    llvm::function_ref<llvm::Error(llvm::raw_fd_ostream &)> write) {
-  llvm::StringRef parent = llvm::sys::path::parent_path(path);
-  if (!parent.empty())
-    if (std::error_code ec = llvm::sys::fs::create_directories(parent))
-      return fileError(parent, std::nullopt,
-                       "cannot create directory: " + ec.message());
-  std::error_code ec;
-  llvm::raw_fd_ostream os(path, ec);
-  if (ec)
-    return fileError(path, std::nullopt, "cannot write: " + ec.message());
-  if (llvm::Error e = write(os))
-    return e;
-  os.close();
-  if (os.has_error())
-    return fileError(path, std::nullopt,
-                     "write failed: " + os.error().message());
-  return llvm::Error::success();
-}
-
-llvm::Error gemmac::srd::writeFileBytes(llvm::StringRef path,
-                                        llvm::ArrayRef<uint8_t> data) {
-  return writeFileWith(path, [&](llvm::raw_fd_ostream &os) {
-    os.write(reinterpret_cast<const char *>(data.data()), data.size());
-    return llvm::Error::success();
-  });
-}

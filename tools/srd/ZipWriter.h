@@ -9,11 +9,10 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include "support/FileOutput.h"
 #include "llvm/ADT/ArrayRef.h"
-#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
-#include "llvm/Support/raw_ostream.h"
 
 #include <cstdint>
 #include <string>
@@ -49,15 +48,5 @@ private:
   std::vector<Entry> entries_;
   bool zip64_ = false;
 };
-
-/// Creates `path` (and its parent directories), lets `write` fill it, and
-/// reports any failure with the file's name: the one file writer of the
-/// test-data tools.
-llvm::Error
-writeFileWith(llvm::StringRef path,
-              llvm::function_ref<llvm::Error(llvm::raw_fd_ostream &)> write);
-
-/// Writes bytes to a file, creating parent directories.
-llvm::Error writeFileBytes(llvm::StringRef path, llvm::ArrayRef<uint8_t> data);
 
 } // namespace gemmac::srd
