@@ -78,3 +78,16 @@ module attributes {gemma.kv_cache_type = "f32", gemma.kv_plan = [#gemma.kv_cache
   }
 }
 
+// -----
+
+// An attention instantiated for one head dim cannot read heads of another.
+module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], width = 32, rows = 4, offset = 0, per_token = 0>], gemma.weights_bytes = 2176 : i64, gemma.weights_fingerprint = 1 : i64} {
+  gemma.weight_def @e : !gemma.weight<q8_0, [64, 32]> {source_offset = 0 : i64, blob_offset = 0 : i64}
+  func.func @forward(%t: tensor<?xi32>, %pos0: index, %n: index) -> tensor<?x32xf32> attributes {gemma.entry} {
+    %e = gemma.weight @e : !gemma.weight<q8_0, [64, 32]>
+    %x = gemma.embed %t, %e {scale = 1.0 : f32} : tensor<?xi32>, !gemma.weight<q8_0, [64, 32]> -> tensor<?x32xf32>
+    // expected-error @+1 {{'gemma.attention' op kernel 'gmk_attention_f16_d64' is instantiated for head dim 64, not 32}}
+    %o = gemma.attention %x, %x, %x, %pos0 {layer = 0 : i64, num_heads = 1 : i64, num_kv_heads = 1 : i64, head_dim = 32 : i64, window = 4 : i64, kv_cache = 0 : i64, scale = 1.0 : f32, kernel = "gmk_attention_f16_d64"} : tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32> -> tensor<?x32xf32>
+    return %o : tensor<?x32xf32>
+  }
+}

@@ -79,3 +79,40 @@ module attributes {gemma.weights_bytes = 4096 : i64, gemma.weights_fingerprint =
     return %l : tensor<?x64xf32>
   }
 }
+
+// -----
+
+// An op without a CPU lowering pattern is an error naming it.
+module attributes {gemma.weights_bytes = 2176 : i64, gemma.weights_fingerprint = 1 : i64} {
+  gemma.weight_def @e : !gemma.weight<q8_0, [64, 32]> {source_offset = 0 : i64, blob_offset = 0 : i64}
+  func.func @forward(%t: tensor<?xi32>, %pos0: index, %n: index) -> tensor<?x32xf32> attributes {gemma.entry} {
+    %e = gemma.weight @e : !gemma.weight<q8_0, [64, 32]>
+    %x = gemma.embed %t, %e {scale = 1.0 : f32} : tensor<?xi32>, !gemma.weight<q8_0, [64, 32]> -> tensor<?x32xf32>
+    // expected-error @+1 {{'tensor.cast' op has no CPU lowering}}
+    %c = tensor.cast %x : tensor<?x32xf32> to tensor<2x32xf32>
+    return %x : tensor<?x32xf32>
+  }
+}
+
+// -----
+
+// A column slice copies its columns row by row; the last n_out rows are a
+// view of their input, copied only into the caller's logits buffer.
+// CHECK-LABEL: func.func @gemmac_forward
+// CHECK: call @gmk_embed_q8_0(
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: memref.load
+// CHECK: memref.store
+// CHECK: linalg.generic
+// CHECK: return
+module attributes {gemma.weights_bytes = 2176 : i64, gemma.weights_fingerprint = 1 : i64} {
+  gemma.weight_def @e : !gemma.weight<q8_0, [64, 32]> {source_offset = 0 : i64, blob_offset = 0 : i64}
+  func.func @forward(%t: tensor<?xi32>, %pos0: index, %n: index) -> tensor<?x16xf32> attributes {gemma.entry} {
+    %e = gemma.weight @e : !gemma.weight<q8_0, [64, 32]>
+    %x = gemma.embed %t, %e {scale = 1.0 : f32} : tensor<?xi32>, !gemma.weight<q8_0, [64, 32]> -> tensor<?x32xf32>
+    %s = gemma.column_slice %x {offset = 16 : i64, size = 16 : i64} : tensor<?x32xf32> -> tensor<?x16xf32>
+    %l = gemma.last_rows %s, %n : tensor<?x16xf32>
+    return %l : tensor<?x16xf32>
+  }
+}

@@ -1,0 +1,84 @@
+//===- Attention.cpp - CPU lowering of attention, KV stores and RoPE ------===//
+//
+// Attention reads the batch's q/k/v and its KV cache's K and V arrays (views
+// of the KV buffer at the cache's planned offset); gemma.kv_store writes the
+// batch's k/v into them; RoPE rotates queries and keys in place.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/KernelCatalogue.h"
+#include "passes/cpu/CPULowering.h"
+
+using namespace mlir;
+using namespace gemmac;
+using namespace gemmac::cpu;
+using namespace gemmac::gemma;
+
+namespace {
+
+struct RopeLowering : CPUOpLowering<RopeOp> {
+  using CPUOpLowering::CPUOpLowering;
+  LogicalResult lower(RopeOp r, CPULowering &l) const override {
+    Activation in = l.act(r.getInput());
+    Activation &out = l.allocate(r.getResult(), in.rows, r.getInput());
+    RopeAttr rope = r.getRope();
+    return l.callKernel(r, "gmk_rope",
+                        {l.rt, out.view, in.view, in.rows,
+                         l.idx(r.getNumHeads()), l.idx(r.getHeadDim()), l.pos0,
+                         l.f32(static_cast<float>(rope.getThetaValue())),
+                         l.idx(rope.getFreqDim()),
+                         l.idx(rope.getRotatedPairs())});
+  }
+};
+
+/// The kernel gemma-specialize-layers chose (a head dim's instantiation),
+/// else the one for any head dim over this module's caches.
+struct AttentionLowering : CPUOpLowering<AttentionOp> {
+  using CPUOpLowering::CPUOpLowering;
+  LogicalResult lower(AttentionOp a, CPULowering &l) const override {
+    Activation &out = l.allocate(a.getResult(), l.nTokens);
+    FailureOr<KVCacheAttr> cache = l.kvCache(a, a.getKvCache());
+    if (failed(cache))
+      return failure();
+    CPULowering::CacheViews c = l.cacheViews(*cache);
+    std::string kernel = a->hasAttr("kernel")
+                             ? a->getAttrOfType<StringAttr>("kernel").str()
+                             : ("gmk_attention_" + l.kvName).str();
+    // An instantiation for one head dim reads heads of that size only.
+    int64_t dim;
+    if (const KernelRow *row = lookupKernel(kernel))
+      if (row->kind == "attention" && !row->variant.getAsInteger(10, dim) &&
+          dim != static_cast<int64_t>(a.getHeadDim()))
+        return a.emitOpError("kernel '")
+               << kernel << "' is instantiated for head dim " << dim << ", not "
+               << a.getHeadDim();
+    return l.callKernel(
+        a, kernel,
+        {l.rt, out.view, l.act(a.getQ()).view, l.act(a.getK()).view,
+         l.act(a.getV()).view, l.nTokens, l.pos0, l.idx(a.getNumHeads()),
+         l.idx(a.getNumKvHeads()), l.idx(a.getHeadDim()), l.idx(a.getWindow()),
+         c.k, c.v, c.capacity, l.f32(a.getScale().convertToFloat())});
+  }
+};
+
+struct KVStoreLowering : CPUOpLowering<KVStoreOp> {
+  using CPUOpLowering::CPUOpLowering;
+  LogicalResult lower(KVStoreOp s, CPULowering &l) const override {
+    FailureOr<KVCacheAttr> cache = l.kvCache(s, s.getKvCache());
+    if (failed(cache))
+      return failure();
+    CPULowering::CacheViews c = l.cacheViews(*cache);
+    return l.callKernel(s, ("gmk_kv_store_" + l.kvName).str(),
+                        {l.rt, c.k, c.v, l.act(s.getK()).view,
+                         l.act(s.getV()).view, l.nTokens, l.pos0,
+                         l.idx(cache->getWidth()), l.idx(cache->getRows()),
+                         c.capacity});
+  }
+};
+
+} // namespace
+
+void gemmac::cpu::populateAttentionLowerings(RewritePatternSet &patterns,
+                                             CPULowering &lowering) {
+  patterns.add<RopeLowering, AttentionLowering, KVStoreLowering>(lowering);
+}

@@ -1,0 +1,339 @@
+//===- CPULowering.cpp - the state the CPU lowering patterns share --------===//
+//
+// Buffers of the new entry point:
+//   - activations live in a scratch arena. Every activation is [tokens, width]
+//     and all of them scale with the token count, so offsets are planned once
+//     per token and multiplied by n_tokens at run time;
+//   - KV caches: a ring of `window` rows per sliding cache (independent of the
+//     context), `n_ctx` rows per global cache;
+//   - the returned logits are written straight into the caller's buffer.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/cpu/CPULowering.h"
+#include "passes/KVPlan.h"
+#include "passes/KernelCatalogue.h"
+#include "passes/ModelMeta.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+
+using namespace mlir;
+using namespace gemmac;
+using namespace gemmac::cpu;
+using namespace gemmac::gemma;
+
+namespace {
+
+constexpr int64_t kAlign = 64;
+constexpr int64_t kMaxBatch = 512; // tokens per forward call (runtime chunks)
+
+int64_t alignUp(int64_t x) { return (x + kAlign - 1) / kAlign * kAlign; }
+
+int64_t widthOf(Value v) {
+  return cast<RankedTensorType>(v.getType()).getDimSize(1);
+}
+
+MemRefType dyn(Type elem) {
+  return MemRefType::get({ShapedType::kDynamic}, elem);
+}
+
+} // namespace
+
+CPULowering::CPULowering(ModuleOp module, func::FuncOp entry)
+    : module(module), entry(entry), b(module.getContext()),
+      ctx(module.getContext()), currentLoc(entry.getLoc()) {}
+
+// -- builders -----------------------------------------------------------------
+
+Value CPULowering::idx(int64_t v) {
+  return arith::ConstantIndexOp::create(b, currentLoc, v);
+}
+Value CPULowering::f32(float v) {
+  return arith::ConstantOp::create(b, currentLoc, b.getF32FloatAttr(v));
+}
+Value CPULowering::i32(int32_t v) {
+  return arith::ConstantOp::create(b, currentLoc, b.getI32IntegerAttr(v));
+}
+Value CPULowering::mul(Value a, Value c) {
+  return arith::MulIOp::create(b, currentLoc, a, c);
+}
+Value CPULowering::add(Value a, Value c) {
+  return arith::AddIOp::create(b, currentLoc, a, c);
+}
+Value CPULowering::view(Value bytes, Value shift, Value count, Type elem) {
+  return memref::ViewOp::create(b, currentLoc, dyn(elem), bytes, shift,
+                                ValueRange{count});
+}
+
+void CPULowering::elementwise(
+    ArrayRef<Value> ins, Value out,
+    function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+  SmallVector<AffineMap> maps(ins.size() + 1,
+                              AffineMap::getMultiDimIdentityMap(1, ctx));
+  linalg::GenericOp::create(
+      b, currentLoc, ValueRange(ins), ValueRange{out}, maps,
+      SmallVector<utils::IteratorType>{utils::IteratorType::parallel},
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        linalg::YieldOp::create(nb, l, body(nb, l, args.drop_back()));
+      });
+}
+
+// -- kernels, weights and caches
+// ------------------------------------------------
+
+LogicalResult CPULowering::callKernel(Operation *op, StringRef name,
+                                      ArrayRef<Value> args) {
+  const KernelRow *row = lookupKernel(name);
+  if (!row)
+    return op->emitOpError("kernel '")
+           << name << "' is not in the runtime's catalogue (abi/kernels.def)";
+  return buildKernelCall(b, currentLoc, op, module, *row, args);
+}
+
+FailureOr<std::string> CPULowering::weightKernel(Operation *op, StringRef kind,
+                                                 ArrayRef<Value> handles) {
+  bool interleaved = false;
+  for (auto [i, handle] : llvm::enumerate(handles)) {
+    WeightDefOp def = weightDef(handle);
+    if (i > 0 && def.isInterleaved() != interleaved)
+      return op->emitOpError("reads weights in different layouts");
+    interleaved = def.isInterleaved();
+  }
+  WeightType t = cast<WeightType>(handles.front().getType());
+  StringRef format = stringifyWeightFormat(t.getFormat());
+  std::string kernel =
+      op->hasAttr("kernel")
+          ? op->getAttrOfType<StringAttr>("kernel").str()
+          : ("gmk_" + kind + "_" + format + (interleaved ? "_x8" : "")).str();
+  const KernelRow *row = lookupKernel(kernel);
+  if (!row)
+    return op->emitOpError("kernel '")
+           << kernel << "' is not in the runtime's catalogue (abi/kernels.def)";
+  if (row->isInterleaved() != interleaved)
+    return op->emitOpError("kernel '")
+           << kernel << "' does not read the " << (interleaved ? "x8" : "rows")
+           << " layout of its weights";
+  if (row->format != format)
+    return op->emitOpError("kernel '")
+           << kernel << "' reads " << row->format << " weights, not " << format;
+  return kernel;
+}
+
+WeightDefOp CPULowering::weightDef(Value handle) {
+  return module.lookupSymbol<WeightDefOp>(
+      handle.getDefiningOp<WeightOp>().getNameAttr());
+}
+
+Value CPULowering::weightView(Value handle) {
+  WeightDefOp def = weightDef(handle);
+  WeightType type = def.getWeightType();
+  return view(weights, idx(*def.getBlobOffset()), idx(type.getStorageBytes()),
+              b.getI8Type());
+}
+
+FailureOr<KVCacheAttr> CPULowering::kvCache(Operation *op, int64_t cache) {
+  auto it = plan.find(cache);
+  if (it == plan.end())
+    return op->emitOpError("uses KV cache ")
+           << cache << ", which the plan lacks";
+  return it->second;
+}
+
+/// K at offset + per_token * n_ctx, V after it.
+CPULowering::CacheViews CPULowering::cacheViews(KVCacheAttr c) {
+  Value capacity = c.getRows() ? idx(c.getRows()) : nCtx;
+  Value base = add(idx(c.getOffset()), mul(nCtx, idx(c.getPerToken())));
+  Value elems = mul(capacity, idx(c.getWidth()));
+  Value k = view(kv, base, elems, kvElement);
+  Value v = view(kv, add(base, mul(elems, idx(kvBytes))), elems, kvElement);
+  return {k, v, capacity};
+}
+
+// -- activations
+// ----------------------------------------------------------------
+
+void CPULowering::computeLiveness() {
+  int64_t i = 0;
+  for (Operation &op : entry.front())
+    order[&op] = i++;
+  for (Operation &op : entry.front())
+    for (Value operand : op.getOperands())
+      lastUse[operand] = std::max(lastUse.lookup(operand), order[&op]);
+  // A view keeps the buffer it looks into alive.
+  for (Operation &op : llvm::reverse(entry.front()))
+    if (auto rowsOp = dyn_cast<LastRowsOp>(op))
+      lastUse[rowsOp.getInput()] = std::max(lastUse.lookup(rowsOp.getInput()),
+                                            lastUse.lookup(rowsOp.getResult()));
+}
+
+Activation &CPULowering::allocate(Value result, Value rows, Value reuseFrom) {
+  Activation a;
+  a.rows = rows;
+  a.width = widthOf(result);
+  Value count = mul(rows, idx(a.width));
+  if (result == returned) {
+    // The model's output goes straight to the caller's logits buffer.
+    a.view = view(logitsBytes, idx(0), count, b.getF32Type());
+    buffers.push_back({0, 0, lastUse.lookup(result), true});
+    a.buffer = buffers.size() - 1;
+    return acts[result] = a;
+  }
+  int64_t size = alignUp(a.width * 4);
+  if (reuseFrom) {
+    Activation &src = acts[reuseFrom];
+    Buffer &buf = buffers[src.buffer];
+    if (src.wholeBuffer && !buf.external && buf.lastUse == current &&
+        buf.size == size && lastUse.lookup(reuseFrom) == current) {
+      // Elementwise op on a value that dies here: write in place.
+      buf.lastUse = lastUse.lookup(result);
+      a.buffer = src.buffer;
+      a.view = src.view;
+      return acts[result] = a;
+    }
+  }
+  int64_t offset = planner.allocate(size);
+  buffers.push_back({offset, size, lastUse.lookup(result), false});
+  a.buffer = buffers.size() - 1;
+  a.view = view(arena, mul(nTokens, idx(offset)), count, b.getF32Type());
+  return acts[result] = a;
+}
+
+void CPULowering::beginOp(Operation *op) {
+  currentLoc = op->getLoc();
+  current = order.lookup(op);
+  b.setInsertionPointToEnd(body);
+}
+
+void CPULowering::endOp(Operation *op) {
+  int64_t index = order.lookup(op);
+  for (Buffer &buf : buffers)
+    if (!buf.external && buf.size > 0 && buf.lastUse == index) {
+      planner.release(buf.offset, buf.size);
+      buf.size = 0; // released
+    }
+}
+
+// -- the entry point
+// --------------------------------------------------------------
+
+LogicalResult CPULowering::checkEntry() {
+  if (!entry.getBody().hasOneBlock())
+    return entry.emitOpError("entry must be a single block");
+  // The entry's signature is the C ABI's: (tokens, pos0, num_outputs).
+  FunctionType fnType = entry.getFunctionType();
+  auto tokensType = dyn_cast<RankedTensorType>(
+      fnType.getNumInputs() ? fnType.getInput(0) : Type());
+  if (fnType.getNumInputs() != 3 || !tokensType || tokensType.getRank() != 1 ||
+      !tokensType.getElementType().isInteger(32) ||
+      !fnType.getInput(1).isIndex() || !fnType.getInput(2).isIndex() ||
+      fnType.getNumResults() != 1)
+    return entry.emitOpError("entry must take (tensor<?xi32> tokens, index "
+                             "pos0, index num_outputs) and return the logits");
+  if (!module->hasAttr("gemma.weights_bytes"))
+    return module.emitError("weights have no blob layout; run "
+                            "gemma-layout-weights first");
+  kvElement = b.getF16Type();
+  if (auto t = module->getAttrOfType<StringAttr>("gemma.kv_cache_type")) {
+    if (t.getValue() == "f32") {
+      kvElement = b.getF32Type();
+      kvBytes = 4;
+      kvName = "f32";
+    } else if (t.getValue() != "f16") {
+      return module.emitError("gemma.kv_cache_type must be \"f16\" or "
+                              "\"f32\", got \"")
+             << t.getValue() << "\"";
+    }
+  }
+  return success();
+}
+
+LogicalResult CPULowering::begin() {
+  if (failed(checkEntry()))
+    return failure();
+  auto recorded = moduleKVPlan(module, entry);
+  if (failed(recorded))
+    return failure();
+  plan = std::move(*recorded);
+  KVPlanSize size = kvPlanSize(plan, kvBytes);
+  kvFixedBytes = size.fixed;
+  kvPerCtxBytes = size.perToken;
+  meta = computeModelMeta(module, entry, kMaxBatch);
+  returned = cast<func::ReturnOp>(entry.front().getTerminator()).getOperand(0);
+  computeLiveness();
+
+  // The C entry point.
+  auto ptr = LLVM::LLVMPointerType::get(ctx);
+  auto idxTy = b.getIndexType();
+  b.setInsertionPointToEnd(module.getBody());
+  currentLoc = entry.getLoc();
+  auto fn = func::FuncOp::create(
+      b, currentLoc, abi::kForward,
+      b.getFunctionType(
+          {ptr, ptr, ptr, ptr, ptr, ptr, idxTy, idxTy, idxTy, idxTy}, {}));
+  const char *names[] = {"rt",     "weights",  "kv",   "arena", "tokens",
+                         "logits", "n_tokens", "pos0", "n_ctx", "n_out"};
+  for (unsigned i = 0; i < 10; ++i)
+    fn.setArgAttr(i, "gemma.name", b.getStringAttr(names[i]));
+  body = fn.addEntryBlock();
+  b.setInsertionPointToStart(body);
+  rt = body->getArgument(0);
+  nTokens = body->getArgument(6);
+  pos0 = body->getArgument(7);
+  nCtx = body->getArgument(8);
+  nOut = body->getArgument(9);
+  auto bytesTy = dyn(b.getI8Type());
+  int64_t weightBytes =
+      module->getAttrOfType<IntegerAttr>("gemma.weights_bytes").getInt();
+  weights = BufferOp::create(b, currentLoc, bytesTy, body->getArgument(1),
+                             idx(weightBytes));
+  kv = BufferOp::create(b, currentLoc, bytesTy, body->getArgument(2),
+                        add(mul(nCtx, idx(kvPerCtxBytes)), idx(kvFixedBytes)));
+  // The arena's size is known once every activation has its place: its
+  // size operand is set in finish().
+  arenaOp =
+      BufferOp::create(b, currentLoc, bytesTy, body->getArgument(3), nTokens);
+  arena = arenaOp->getResult(0);
+  Value tokBytes = BufferOp::create(b, currentLoc, bytesTy,
+                                    body->getArgument(4), mul(nTokens, idx(4)));
+  tokens = view(tokBytes, idx(0), nTokens, b.getI32Type());
+  logitsBytes = BufferOp::create(b, currentLoc, bytesTy, body->getArgument(5),
+                                 mul(nOut, idx(widthOf(returned) * 4)));
+  return success();
+}
+
+void CPULowering::emitSizeFunctions() {
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToEnd(module.getBody());
+  auto idxTy = b.getIndexType();
+  auto makeFn = [&](StringRef name, int64_t perUnit, int64_t fixed) {
+    auto fn = func::FuncOp::create(b, currentLoc, name,
+                                   b.getFunctionType({idxTy}, {idxTy}));
+    Block *fnBody = fn.addEntryBlock();
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(fnBody);
+    Value r = add(mul(fnBody->getArgument(0), idx(perUnit)), idx(fixed));
+    func::ReturnOp::create(b, currentLoc, r);
+  };
+  makeFn(abi::kKVBytes, kvPerCtxBytes, kvFixedBytes);
+  makeFn(abi::kArenaBytes, planner.peak, kAlign);
+}
+
+void CPULowering::finish() {
+  currentLoc = entry.getLoc();
+  b.setInsertionPointToEnd(body);
+  func::ReturnOp::create(b, currentLoc);
+  b.setInsertionPoint(arenaOp);
+  arenaOp->setOperand(1, add(mul(nTokens, idx(planner.peak)), idx(kAlign)));
+
+  emitSizeFunctions();
+  emitModelMeta(module, meta);
+  entry.erase();
+  // Weight handles are now constant offsets into the weight buffer.
+  for (WeightDefOp def :
+       llvm::make_early_inc_range(module.getOps<WeightDefOp>()))
+    def.erase();
+}

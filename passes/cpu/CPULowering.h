@@ -1,0 +1,210 @@
+//===- CPULowering.h - what the CPU lowering patterns share -----*- C++ -*-===//
+//
+// gemma-lower-to-cpu (passes/LowerToCPU.cpp) rewrites the tensor-level entry
+// function into `gemmac_forward(rt, weights, kv, arena, tokens, logits,
+// n_tokens, pos0, n_ctx, n_out)`: a straight line of kernel calls and loops
+// over views of byte buffers. One pattern per gemma op, grouped one file per
+// op family in this folder, builds that op's code; this header is what they
+// share:
+//   - CPULowering: the entry point's values, where every activation lives
+//     (arena views planned by liveness with passes/ArenaPlanner.h), and the
+//     builders for views, constants, loops and catalogue kernel calls;
+//   - CPUOpLowering<Op>: the base of every pattern.
+// The pass visits the entry's ops in order and applies the pattern of each,
+// so an op's pattern runs after those of its operands and the arena plan
+// follows program order. Adding an op is one pattern in its family's file.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "dialects/gemma/GemmaDialect.h"
+#include "passes/ArenaPlanner.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/PatternMatch.h"
+#include "llvm/ADT/DenseMap.h"
+
+#include <map>
+#include <vector>
+
+namespace gemmac::cpu {
+
+/// Where an activation lives: a range of the arena (or the caller's logits).
+struct Buffer {
+  int64_t offset = 0; // per-token bytes into the arena
+  int64_t size = 0;   // 0 once released
+  int64_t lastUse = -1;
+  bool external = false; // the logits buffer: never released
+};
+
+/// An activation and the view it is read and written through.
+struct Activation {
+  mlir::Value view; // memref<?xf32> over rows * width elements
+  mlir::Value rows; // index: the token count or n_out
+  int64_t width = 0;
+  int buffer = -1;
+  bool wholeBuffer = true; // false for views into part of a buffer
+};
+
+class CPULowering {
+public:
+  CPULowering(mlir::ModuleOp module, mlir::func::FuncOp entry);
+
+  /// Checks the module and the entry, plans the KV caches and the entry's
+  /// liveness, and builds the new entry point up to its body.
+  mlir::LogicalResult begin();
+  /// Starts lowering `op`: code goes to the end of the new body, at op's
+  /// location.
+  void beginOp(mlir::Operation *op);
+  /// Gives back the arena ranges whose last reader was `op`.
+  void endOp(mlir::Operation *op);
+  /// Closes the new entry point, emits the size functions and the model
+  /// table, and removes the tensor-level entry and the weight definitions.
+  void finish();
+
+  mlir::PatternRewriter &rewriter() { return b; }
+  mlir::MLIRContext *getContext() { return ctx; }
+  mlir::ModuleOp getModule() { return module; }
+  /// The tensor-level entry's ops, in program order.
+  mlir::Block &entryBlock() { return entry.front(); }
+
+  // -- the entry point's values --------------------------------------------
+  mlir::Value rt, weights, kv, arena, tokens, logitsBytes, nTokens, pos0, nCtx,
+      nOut;
+  /// The KV caches' element type (module attribute gemma.kv_cache_type).
+  mlir::Type kvElement;
+  int64_t kvBytes = 2;
+  llvm::StringRef kvName = "f16";
+
+  // -- builders at the current op ------------------------------------------
+  mlir::Location loc() const { return currentLoc; }
+  mlir::Value idx(int64_t v);
+  mlir::Value f32(float v);
+  mlir::Value i32(int32_t v);
+  mlir::Value mul(mlir::Value a, mlir::Value c);
+  mlir::Value add(mlir::Value a, mlir::Value c);
+  /// A view of `count` elements of `elem` at byte `shift` of a byte buffer.
+  mlir::Value view(mlir::Value bytes, mlir::Value shift, mlir::Value count,
+                   mlir::Type elem);
+  /// A linalg.generic over 1-D views: out[i] = body(ins[i]...).
+  void
+  elementwise(llvm::ArrayRef<mlir::Value> ins, mlir::Value out,
+              llvm::function_ref<mlir::Value(mlir::OpBuilder &, mlir::Location,
+                                             mlir::ValueRange)>
+                  body);
+
+  /// A call of catalogue kernel `name` (abi/kernels.def) for `op`, its
+  /// arguments checked against the kernel's signature.
+  mlir::LogicalResult callKernel(mlir::Operation *op, llvm::StringRef name,
+                                 llvm::ArrayRef<mlir::Value> args);
+  /// The kernel of a weight op: the one gemma-select-kernels chose, else the
+  /// default of `kind` for the weights' format and layout. It must read the
+  /// weights' format and layout.
+  mlir::FailureOr<std::string>
+  weightKernel(mlir::Operation *op, llvm::StringRef kind,
+               llvm::ArrayRef<mlir::Value> handles);
+  /// The bytes of a weight (a gemma.weight handle) in the weight buffer.
+  mlir::Value weightView(mlir::Value handle);
+  /// The weight definition a gemma.weight handle names.
+  gemma::WeightDefOp weightDef(mlir::Value handle);
+  /// The plan of KV cache `cache`; an error on `op` when the plan lacks it.
+  mlir::FailureOr<gemma::KVCacheAttr> kvCache(mlir::Operation *op,
+                                              int64_t cache);
+  /// K and V arrays of a cache and its capacity in rows.
+  struct CacheViews {
+    mlir::Value k, v, capacity;
+  };
+  CacheViews cacheViews(gemma::KVCacheAttr cache);
+
+  // -- activations ----------------------------------------------------------
+  /// The activation an earlier op computed for `v`.
+  Activation &act(mlir::Value v) { return acts[v]; }
+  bool isComputed(mlir::Value v) const { return acts.count(v); }
+  /// Places `result` ([rows, width] f32): in the caller's logits buffer when
+  /// the entry returns it, in place of `reuseFrom` when that dies here and
+  /// has the same size, else in a new arena range.
+  Activation &allocate(mlir::Value result, mlir::Value rows,
+                       mlir::Value reuseFrom = {});
+  /// Makes `a` (a view into an earlier activation's buffer) `result`'s.
+  void bind(mlir::Value result, const Activation &a) { acts[result] = a; }
+  /// Whether the entry returns `v` (it is written to the caller's buffer).
+  bool isReturned(mlir::Value v) const { return v == returned; }
+  Buffer &bufferOf(const Activation &a) { return buffers[a.buffer]; }
+  /// The position of the last op that reads `v`.
+  int64_t lastUseOf(mlir::Value v) const { return lastUse.lookup(v); }
+
+  /// An error was reported on some op: the pass fails once the patterns ran.
+  void markFailed() { anyFailed = true; }
+  bool hasFailed() const { return anyFailed; }
+
+private:
+  mlir::LogicalResult checkEntry();
+  void computeLiveness();
+  void emitSizeFunctions();
+
+  mlir::ModuleOp module;
+  mlir::func::FuncOp entry;
+  mlir::PatternRewriter b;
+  mlir::MLIRContext *ctx;
+  mlir::Location currentLoc;
+  mlir::Block *body = nullptr;        // the new entry point's
+  mlir::Operation *arenaOp = nullptr; // its arena buffer, sized at the end
+  mlir::Value returned;               // the tensor the old entry returns
+
+  std::map<int64_t, gemma::KVCacheAttr> plan;
+  int64_t kvFixedBytes = 0, kvPerCtxBytes = 0;
+  llvm::SmallVector<int64_t> meta; // gemmac_model_meta
+
+  llvm::DenseMap<mlir::Operation *, int64_t> order;
+  llvm::DenseMap<mlir::Value, int64_t> lastUse;
+  llvm::DenseMap<mlir::Value, Activation> acts;
+  std::vector<Buffer> buffers;
+  ArenaPlanner planner;
+  int64_t current = 0;
+  bool anyFailed = false;
+};
+
+/// The base of the CPU lowering patterns: a pattern for gemma op OpT whose
+/// `lower` builds the op's code through the shared CPULowering. The pattern
+/// matches every OpT; an error is recorded for the pass rather than letting
+/// the pattern driver try another.
+template <typename OpT>
+class CPUOpLowering : public mlir::OpRewritePattern<OpT> {
+public:
+  explicit CPUOpLowering(CPULowering &lowering)
+      : mlir::OpRewritePattern<OpT>(lowering.getContext()), lowering(lowering) {
+  }
+
+  mlir::LogicalResult matchAndRewrite(OpT op,
+                                      mlir::PatternRewriter &) const final {
+    lowering.beginOp(op);
+    if (mlir::failed(lower(op, lowering)))
+      lowering.markFailed();
+    return mlir::success();
+  }
+
+protected:
+  virtual mlir::LogicalResult lower(OpT op, CPULowering &l) const = 0;
+
+private:
+  CPULowering &lowering;
+};
+
+/// The patterns of each op family, one file each.
+/// WeightProducts.cpp: gemma.embed, gemma.linear (projections and logits),
+/// gemma.geglu.
+void populateWeightProductLowerings(mlir::RewritePatternSet &patterns,
+                                    CPULowering &lowering);
+/// Attention.cpp: gemma.attention, gemma.kv_store, gemma.rope.
+void populateAttentionLowerings(mlir::RewritePatternSet &patterns,
+                                CPULowering &lowering);
+/// Norms.cpp: gemma.rms_norm.
+void populateNormLowerings(mlir::RewritePatternSet &patterns,
+                           CPULowering &lowering);
+/// Elementwise.cpp: gemma.add/mul/scale/scale_by_weight/gelu/softcap and the
+/// slices gemma.column_slice/last_rows.
+void populateElementwiseLowerings(mlir::RewritePatternSet &patterns,
+                                  CPULowering &lowering);
+
+} // namespace gemmac::cpu

@@ -1,0 +1,170 @@
+//===- Elementwise.cpp - CPU lowering of element-wise ops and slices ------===//
+//
+// Residual adds, products, scales and softcap become linalg.generic loops
+// over the activations' views (written in place when the input dies here);
+// GELU calls its kernel (the tanh form rounds through llama.cpp's table).
+// gemma.column_slice copies columns; gemma.last_rows is a view of the last
+// n_out rows, copied only when it is the entry's result.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/cpu/CPULowering.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+using namespace mlir;
+using namespace gemmac;
+using namespace gemmac::cpu;
+using namespace gemmac::gemma;
+
+namespace {
+
+template <typename OpT, typename ArithOp>
+struct BinaryLowering : CPUOpLowering<OpT> {
+  using CPUOpLowering<OpT>::CPUOpLowering;
+  LogicalResult lower(OpT e, CPULowering &l) const override {
+    Activation lhs = l.act(e.getLhs()), rhs = l.act(e.getRhs());
+    Activation &out = l.allocate(e.getResult(), lhs.rows, e.getLhs());
+    l.elementwise({lhs.view, rhs.view}, out.view,
+                  [](OpBuilder &nb, Location loc, ValueRange x) -> Value {
+                    return ArithOp::create(nb, loc, x[0], x[1]);
+                  });
+    return success();
+  }
+};
+
+/// out = in * factor, for a factor computed before the loop.
+void scaleBy(CPULowering &l, Activation in, Activation &out, Value factor) {
+  l.elementwise({in.view}, out.view,
+                [&](OpBuilder &nb, Location loc, ValueRange x) -> Value {
+                  return arith::MulFOp::create(nb, loc, x[0], factor);
+                });
+}
+
+struct ScaleLowering : CPUOpLowering<ScaleOp> {
+  using CPUOpLowering::CPUOpLowering;
+  LogicalResult lower(ScaleOp s, CPULowering &l) const override {
+    Activation in = l.act(s.getInput());
+    Activation &out = l.allocate(s.getResult(), in.rows, s.getInput());
+    scaleBy(l, in, out, l.f32(s.getFactor().convertToFloat()));
+    return success();
+  }
+};
+
+/// The factor is a one-element weight: a constant when the importer folded
+/// its value in, else loaded from the weight buffer.
+struct ScaleByWeightLowering : CPUOpLowering<ScaleByWeightOp> {
+  using CPUOpLowering::CPUOpLowering;
+  LogicalResult lower(ScaleByWeightOp s, CPULowering &l) const override {
+    Activation in = l.act(s.getInput());
+    Activation &out = l.allocate(s.getResult(), in.rows, s.getInput());
+    WeightDefOp def = l.weightDef(s.getFactor());
+    Value factor;
+    if (auto value = def.getValueAttr()) {
+      factor = l.f32(cast<DenseFPElementsAttr>(value).getValues<float>()[0]);
+    } else {
+      Value cell = l.view(l.weights, l.idx(*def.getBlobOffset()), l.idx(1),
+                          l.rewriter().getF32Type());
+      factor = memref::LoadOp::create(l.rewriter(), l.loc(), cell,
+                                      ValueRange{l.idx(0)});
+    }
+    scaleBy(l, in, out, factor);
+    return success();
+  }
+};
+
+struct GeluLowering : CPUOpLowering<GeluOp> {
+  using CPUOpLowering::CPUOpLowering;
+  LogicalResult lower(GeluOp g, CPULowering &l) const override {
+    Activation in = l.act(g.getInput());
+    Activation &out = l.allocate(g.getResult(), in.rows, g.getInput());
+    return l.callKernel(
+        g,
+        g.getApproximation() == GeluApprox::tanh ? "gmk_gelu_tanh"
+                                                 : "gmk_gelu_erf",
+        {l.rt, out.view, in.view, l.mul(in.rows, l.idx(in.width))});
+  }
+};
+
+/// cap * tanh(x / cap).
+struct SoftcapLowering : CPUOpLowering<SoftcapOp> {
+  using CPUOpLowering::CPUOpLowering;
+  LogicalResult lower(SoftcapOp s, CPULowering &l) const override {
+    Activation in = l.act(s.getInput());
+    Activation &out = l.allocate(s.getResult(), in.rows, s.getInput());
+    float cap = s.getCap().convertToFloat();
+    Value inv = l.f32(1.0f / cap), capV = l.f32(cap);
+    l.elementwise({in.view}, out.view,
+                  [&](OpBuilder &nb, Location loc, ValueRange x) -> Value {
+                    Value t = math::TanhOp::create(
+                        nb, loc, arith::MulFOp::create(nb, loc, x[0], inv));
+                    return arith::MulFOp::create(nb, loc, t, capV);
+                  });
+    return success();
+  }
+};
+
+struct ColumnSliceLowering : CPUOpLowering<ColumnSliceOp> {
+  using CPUOpLowering::CPUOpLowering;
+  LogicalResult lower(ColumnSliceOp s, CPULowering &l) const override {
+    Activation in = l.act(s.getInput());
+    Activation &out = l.allocate(s.getResult(), in.rows);
+    int64_t w = in.width, off = s.getOffset(), n = s.getSize();
+    OpBuilder &b = l.rewriter();
+    Location loc = l.loc();
+    Value c0 = l.idx(0), c1 = l.idx(1);
+    auto rowsLoop = scf::ForOp::create(b, loc, c0, in.rows, c1);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(rowsLoop.getBody());
+    Value t = rowsLoop.getInductionVar();
+    auto colLoop = scf::ForOp::create(b, loc, c0, l.idx(n), c1);
+    b.setInsertionPointToStart(colLoop.getBody());
+    Value c = colLoop.getInductionVar();
+    Value src = l.add(l.add(l.mul(t, l.idx(w)), l.idx(off)), c);
+    Value dst = l.add(l.mul(t, l.idx(n)), c);
+    Value v = memref::LoadOp::create(b, loc, in.view, ValueRange{src});
+    memref::StoreOp::create(b, loc, v, out.view, ValueRange{dst});
+    return success();
+  }
+};
+
+/// The last n_out rows of the input: a view at row (T - n_out), which keeps
+/// the input's buffer alive as long as it is read.
+struct LastRowsLowering : CPUOpLowering<LastRowsOp> {
+  using CPUOpLowering::CPUOpLowering;
+  LogicalResult lower(LastRowsOp r, CPULowering &l) const override {
+    Activation in = l.act(r.getInput());
+    Activation a = in;
+    a.rows = l.nOut;
+    a.wholeBuffer = false;
+    Buffer &buf = l.bufferOf(in);
+    buf.lastUse = std::max(buf.lastUse, l.lastUseOf(r.getResult()));
+    Value skip =
+        arith::SubIOp::create(l.rewriter(), l.loc(), l.nTokens, l.nOut);
+    Value shift = l.add(l.mul(l.nTokens, l.idx(buf.offset)),
+                        l.mul(skip, l.idx(in.width * 4)));
+    a.view = l.view(l.arena, shift, l.mul(l.nOut, l.idx(in.width)),
+                    l.rewriter().getF32Type());
+    if (l.isReturned(r.getResult())) {
+      Activation &out = l.allocate(r.getResult(), l.nOut);
+      l.elementwise({a.view}, out.view,
+                    [](OpBuilder &, Location, ValueRange x) { return x[0]; });
+      return success();
+    }
+    l.bind(r.getResult(), a);
+    return success();
+  }
+};
+
+} // namespace
+
+void gemmac::cpu::populateElementwiseLowerings(RewritePatternSet &patterns,
+                                               CPULowering &lowering) {
+  patterns.add<BinaryLowering<AddOp, arith::AddFOp>,
+               BinaryLowering<MulOp, arith::MulFOp>, ScaleLowering,
+               ScaleByWeightLowering, GeluLowering, SoftcapLowering,
+               ColumnSliceLowering, LastRowsLowering>(lowering);
+}
