@@ -11,14 +11,8 @@ using namespace gemmac::gemma;
 static int64_t alignUp(int64_t x) { return (x + 63) / 64 * 64; }
 
 FailureOr<int64_t> gemmac::kvElementBytes(ModuleOp module) {
-  auto t = module->getAttrOfType<StringAttr>("gemma.kv_cache_type");
-  if (!t || t.getValue() == "f16")
-    return 2;
-  if (t.getValue() == "f32")
-    return 4;
-  return module.emitError("gemma.kv_cache_type must be \"f16\" or \"f32\", "
-                          "got \"")
-         << t.getValue() << "\"";
+  // The dialect verifies gemma.kv_cache_type is f16 or f32.
+  return int64_t(kvCacheType(module).getIntOrFloatBitWidth() / 8);
 }
 
 FailureOr<std::map<int64_t, KVCacheAttr>>

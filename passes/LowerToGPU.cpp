@@ -252,9 +252,7 @@ struct LowerToGPUPass : public gemmac::impl::LowerToGPUBase<LowerToGPUPass> {
       module.emitError("no function marked gemma.entry");
       return signalPassFailure();
     }
-    bool f16Cache = true;
-    if (auto t = module->getAttrOfType<StringAttr>("gemma.kv_cache_type"))
-      f16Cache = t.getValue() != "f32";
+    bool f16Cache = kvCacheType(module).isF16();
 
     auto plan = moduleKVPlan(module, entry);
     if (failed(plan))

@@ -44,9 +44,7 @@ struct SpecializeLayersPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
-    StringRef kv = "f16";
-    if (auto t = module->getAttrOfType<StringAttr>("gemma.kv_cache_type"))
-      kv = t.getValue();
+    StringRef kv = kvCacheType(module).isF32() ? "f32" : "f16";
 
     // The widest MLP projection of each layer (its intermediate size).
     DenseMap<int64_t, int64_t> ffn;

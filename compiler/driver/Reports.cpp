@@ -20,7 +20,8 @@ static std::string mib(int64_t bytes) {
 
 void gemmac::printKVPlan(ModuleOp module, int64_t nCtx) {
   llvm::raw_ostream &os = llvm::outs();
-  auto planAttr = module->getAttrOfType<ArrayAttr>("gemma.kv_plan");
+  ArrayAttr planAttr =
+      gemmaDialect(module.getContext())->getKvPlanAttrHelper().getAttr(module);
   auto elem = kvElementBytes(module);
   if (!planAttr || failed(elem)) {
     os << "no KV plan (gemma-plan-kv-cache did not run)\n";

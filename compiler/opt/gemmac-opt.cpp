@@ -2,6 +2,7 @@
 
 #include "dialects/gemma/GemmaDialect.h"
 #include "compiler/pipeline/Pipeline.h"
+#include "compiler/targets/Target.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -23,6 +24,8 @@ int main(int argc, char **argv) {
                   mlir::linalg::LinalgDialect, mlir::scf::SCFDialect,
                   mlir::math::MathDialect, mlir::tensor::TensorDialect,
                   mlir::LLVM::LLVMDialect, mlir::cf::ControlFlowDialect>();
+  // GPU dumps (gpu.module, NVVM, SPIR-V) parse and continue as CPU ones do.
+  gemmac::registerTargetDialects(registry);
   mlir::registerTransformsPasses();
   gemmac::registerGemmacPasses();
   gemmac::registerPhasePipelines();

@@ -1,14 +1,11 @@
 //===- Pipeline.cpp - compile-model's phases ------------------------------===//
 
 #include "compiler/pipeline/Pipeline.h"
+#include "compiler/targets/Target.h"
 #include "passes/Passes.h"
 
-#include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
-#include "mlir/Conversion/MathToLibm/MathToLibm.h"
-#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
-#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
@@ -43,54 +40,75 @@ llvm::StringRef phaseName(Phase phase) {
   return "?";
 }
 
+/// The model phase: the same for every target.
+static void addModelPhase(OpPassManager &pm, const PipelineOptions &options) {
+  if (options.enabled("canonicalize"))
+    pm.addPass(createCanonicalizerPass());
+  if (options.enabled("fuse-geglu"))
+    pm.addNestedPass<func::FuncOp>(createFuseGeGLU());
+  if (options.enabled("specialize-layers"))
+    pm.addPass(createSpecializeLayers());
+  if (options.enabled("plan-kv-cache"))
+    pm.addPass(createPlanKVCache());
+}
+
 void addPhasePasses(OpPassManager &pm, Phase phase,
-                    const PipelineOptions &options) {
-  auto enabled = [&](llvm::StringRef name) {
-    return !options.disabledPasses.count(name.str());
-  };
+                    const PipelineOptions &options, const Target &target) {
   switch (phase) {
   case Phase::Import:
   case Phase::Artifact:
     return;
   case Phase::Model:
-    if (enabled("canonicalize"))
-      pm.addPass(createCanonicalizerPass());
-    if (enabled("fuse-geglu"))
-      pm.addNestedPass<func::FuncOp>(createFuseGeGLU());
-    if (enabled("specialize-layers"))
-      pm.addPass(createSpecializeLayers());
-    if (enabled("plan-kv-cache"))
-      pm.addPass(createPlanKVCache());
+    addModelPhase(pm, options);
     return;
   case Phase::Quant:
-    // The CPU kernel catalogue and its x8 layouts; GPU kernels read the
-    // checkpoint's rows as they are.
-    if (enabled("select-kernels") && options.gpuTarget.empty())
-      pm.addPass(createSelectKernels(SelectKernelsOptions{options.targetFeatures}));
-    pm.addPass(createLayoutWeights(
-        LayoutWeightsOptions{options.gpuTarget.empty() ? 64 : 256}));
-    return;
   case Phase::Kernel:
-    if (!options.gpuTarget.empty()) {
-      pm.addPass(createLowerToGPU(LowerToGPUOptions{options.gpuTarget}));
-      return;
-    }
-    pm.addPass(createLowerToCPU());
-    pm.addPass(createCanonicalizerPass());
-    pm.addPass(createCSEPass());
-    return;
   case Phase::Target:
-    if (!options.gpuTarget.empty())
-      return; // device code comes from compiler/targets/gpu
-    pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
-    pm.addPass(createLowerAffinePass());
-    pm.addPass(createSCFToControlFlowPass());
-    pm.addPass(createConvertMathToLibmPass());
-    pm.addPass(createConvertToLLVM());
-    pm.addPass(createReconcileUnrealizedCastsPass());
+    target.addPhasePasses(pm, phase, options);
     return;
   }
 }
+
+namespace {
+/// gemmac-opt's -gemmac-<phase>-phase: the phase's passes for the target the
+/// module records, run as a dynamic pipeline.
+struct PhasePass : PassWrapper<PhasePass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(PhasePass)
+  explicit PhasePass(Phase phase) : phase(phase) {}
+  StringRef getArgument() const override { return "gemmac-phase"; }
+
+  // A dynamic pipeline loads no dialects: every pipeline this pass may run
+  // declares its dialects up front.
+  void getDependentDialects(DialectRegistry &registry) const override {
+    registerTargetDialects(registry);
+    for (llvm::StringRef spec : {"cpu:x86-64", "cuda", "vulkan"}) {
+      auto target = parseTarget(spec);
+      if (!target) {
+        llvm::consumeError(target.takeError());
+        continue;
+      }
+      OpPassManager pm(ModuleOp::getOperationName());
+      addPhasePasses(pm, phase, PipelineOptions(), **target);
+      pm.getDependentDialects(registry);
+    }
+  }
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto target = recordedTarget(module);
+    if (!target) {
+      module.emitError(llvm::toString(target.takeError()));
+      return signalPassFailure();
+    }
+    OpPassManager pm(ModuleOp::getOperationName());
+    addPhasePasses(pm, phase, PipelineOptions(), **target);
+    if (failed(runPipeline(pm, module)))
+      signalPassFailure();
+  }
+
+  Phase phase;
+};
+} // namespace
 
 void registerPhasePipelines() {
   // The registry keeps StringRefs: names and descriptions must be literals.
@@ -99,15 +117,18 @@ void registerPhasePipelines() {
     const char *name, *description;
   } kPipelines[] = {
       {Phase::Model, "gemmac-model-phase", "compile-model's model phase"},
-      {Phase::Quant, "gemmac-quant-phase", "compile-model's quant phase"},
-      {Phase::Kernel, "gemmac-kernel-phase", "compile-model's kernel phase"},
-      {Phase::Target, "gemmac-target-phase", "compile-model's target phase"},
+      {Phase::Quant, "gemmac-quant-phase",
+       "compile-model's quant phase for the module's gemma.target"},
+      {Phase::Kernel, "gemmac-kernel-phase",
+       "compile-model's kernel phase for the module's gemma.target"},
+      {Phase::Target, "gemmac-target-phase",
+       "compile-model's target phase for the module's gemma.target"},
   };
   for (const auto &p : kPipelines) {
     Phase phase = p.phase;
     PassPipelineRegistration<>(p.name, p.description,
                                [phase](OpPassManager &pm) {
-                                 addPhasePasses(pm, phase, PipelineOptions());
+                                 pm.addPass(std::make_unique<PhasePass>(phase));
                                });
   }
 }

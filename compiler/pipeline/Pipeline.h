@@ -1,7 +1,9 @@
 //===- Pipeline.h - compile-model's phases ------------------------*- C++ -*-===//
 //
 // import -> model -> quant -> kernel -> target -> artifact. Each phase is a
-// pass pipeline that can be run alone and stopped after (--compile-to).
+// pass pipeline that can be run alone and stopped after (--compile-to); the
+// target (compiler/targets/Target.h) supplies the quant, kernel and target
+// phases' passes.
 //
 //===----------------------------------------------------------------------===//
 #pragma once
@@ -20,24 +22,27 @@ enum class Phase { Import, Model, Quant, Kernel, Target, Artifact };
 std::optional<Phase> parsePhase(llvm::StringRef name);
 llvm::StringRef phaseName(Phase phase);
 
+class Target;
+
 struct PipelineOptions {
   /// Passes switched off by name (--disable-pass).
   std::set<std::string> disabledPasses;
-  /// The target's CPU features ("+avx2,+fma,...") for kernel selection.
-  std::string targetFeatures;
-  /// GPU targets: "nvvm" (CUDA) or "spirv" (Vulkan); empty for the CPU.
-  std::string gpuTarget;
+  bool enabled(llvm::StringRef pass) const {
+    return !disabledPasses.count(pass.str());
+  }
 };
 
 /// Names --disable-pass accepts: the optimizations, each of which the parity
 /// suite runs without.
 llvm::ArrayRef<llvm::StringLiteral> optionalPasses();
 
-/// Adds the passes of `phase` (Model..Target) to `pm`.
+/// Adds the passes of `phase` (Model..Target) to `pm`: the model phase is the
+/// same for every target, the later ones are the target's.
 void addPhasePasses(mlir::OpPassManager &pm, Phase phase,
-                    const PipelineOptions &options);
+                    const PipelineOptions &options, const Target &target);
 
 /// Registers the phase pipelines with gemmac-opt (-gemmac-<phase>-phase).
+/// Each runs the phase for the target the module records (gemma.target).
 void registerPhasePipelines();
 
 } // namespace gemmac

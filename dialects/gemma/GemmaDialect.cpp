@@ -118,3 +118,57 @@ mlir::func::FuncOp gemmac::gemma::lookupEntry(mlir::ModuleOp module) {
       return fn;
   return {};
 }
+
+//===----------------------------------------------------------------------===//
+// Discardable attributes
+//===----------------------------------------------------------------------===//
+
+GemmaDialect *gemmac::gemma::gemmaDialect(MLIRContext *context) {
+  return context->getOrLoadDialect<GemmaDialect>();
+}
+
+Type gemmac::gemma::kvCacheType(ModuleOp module) {
+  auto helper = gemmaDialect(module.getContext())->getKvCacheTypeAttrHelper();
+  if (TypeAttr t = helper.getAttr(module))
+    return t.getValue();
+  return Float16Type::get(module.getContext());
+}
+
+LogicalResult GemmaDialect::verifyOperationAttribute(Operation *op,
+                                                     NamedAttribute attr) {
+  StringAttr name = attr.getName();
+  if (name == getKvCacheTypeAttrHelper().getName()) {
+    auto type = dyn_cast<TypeAttr>(attr.getValue());
+    if (!type || !(type.getValue().isF16() || type.getValue().isF32()))
+      return op->emitOpError()
+             << "'" << name.getValue() << "' must be f16 or f32, got "
+             << attr.getValue();
+    return success();
+  }
+  // The others need the kind of attribute their declaration names.
+  auto expect = [&](bool ok, StringRef kind) -> LogicalResult {
+    if (ok)
+      return success();
+    return op->emitOpError() << "'" << name.getValue() << "' must be "
+                             << kind << ", got " << attr.getValue();
+  };
+  Attribute value = attr.getValue();
+  if (name == getTargetAttrHelper().getName() ||
+      name == getTargetFeaturesAttrHelper().getName() ||
+      name == getArchAttrHelper().getName() ||
+      name == getSourceAttrHelper().getName())
+    return expect(isa<StringAttr>(value), "a string");
+  if (name == getVocabSizeAttrHelper().getName() ||
+      name == getHiddenSizeAttrHelper().getName() ||
+      name == getNumLayersAttrHelper().getName() ||
+      name == getContextLengthAttrHelper().getName() ||
+      name == getWeightsBytesAttrHelper().getName() ||
+      name == getWeightsFingerprintAttrHelper().getName())
+    return expect(isa<IntegerAttr>(value), "an integer");
+  if (name == getLayersAttrHelper().getName() ||
+      name == getKvPlanAttrHelper().getName())
+    return expect(isa<ArrayAttr>(value), "an array");
+  if (name == getEntryAttrHelper().getName())
+    return expect(isa<UnitAttr>(value), "a unit attribute");
+  return success();
+}

@@ -36,8 +36,16 @@ bool isFloatFormat(WeightFormat format);
 
 /// Names of module attributes the importer records the model config under.
 namespace attr {
-inline constexpr llvm::StringLiteral kEntry = "gemma.entry";
+inline constexpr llvm::StringLiteral kEntry = GemmaDialect::EntryAttrHelper::getNameStr();
 } // namespace attr
+
+/// The dialect, for its discardable attributes' accessors
+/// (gemmaDialect(ctx)->getKvCacheTypeAttrHelper().getAttr(module)).
+GemmaDialect *gemmaDialect(mlir::MLIRContext *context);
+
+/// The module's KV cache element type (gemma.kv_cache_type): f16 unless the
+/// module records f32 (the verifier admits nothing else).
+mlir::Type kvCacheType(mlir::ModuleOp module);
 
 /// The module's function marked gemma.entry, or null when there is none.
 mlir::func::FuncOp lookupEntry(mlir::ModuleOp module);

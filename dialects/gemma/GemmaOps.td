@@ -29,6 +29,33 @@ def Gemma_Dialect : Dialect {
   let dependentDialects = ["::mlir::func::FuncDialect",
                            "::mlir::LLVM::LLVMDialect"];
   let hasConstantMaterializer = 0;
+
+  // The discardable attributes `gemma.<name>` (generated accessors:
+  // GemmaDialect::get<Name>AttrHelper(); verified by
+  // verifyOperationAttribute).
+  let discardableAttrs = (ins
+    // On the module, set at import: the model config ...
+    "::mlir::StringAttr":$arch,
+    "::mlir::StringAttr":$source,
+    "::mlir::IntegerAttr":$vocab_size,
+    "::mlir::IntegerAttr":$hidden_size,
+    "::mlir::IntegerAttr":$num_layers,
+    "::mlir::IntegerAttr":$context_length,
+    // ... the target the phases compile for (cpu:<cpu>, cuda:<sm>, vulkan)
+    // and, for a CPU, the features kernel selection uses ...
+    "::mlir::StringAttr":$target,
+    "::mlir::StringAttr":$target_features,
+    // ... and the KV caches' element type, f16 or f32.
+    "::mlir::TypeAttr":$kv_cache_type,
+    // On the module, set by the model and quant phases.
+    "::mlir::ArrayAttr":$layers,
+    "::mlir::ArrayAttr":$kv_plan,
+    "::mlir::IntegerAttr":$weights_bytes,
+    "::mlir::IntegerAttr":$weights_fingerprint,
+    // On the function the program runs (the entry).
+    "::mlir::UnitAttr":$entry
+  );
+  let hasOperationAttrVerify = 1;
 }
 
 //===----------------------------------------------------------------------===//

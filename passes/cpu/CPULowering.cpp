@@ -237,16 +237,10 @@ LogicalResult CPULowering::checkEntry() {
     return module.emitError("weights have no blob layout; run "
                             "gemma-layout-weights first");
   kvElement = b.getF16Type();
-  if (auto t = module->getAttrOfType<StringAttr>("gemma.kv_cache_type")) {
-    if (t.getValue() == "f32") {
-      kvElement = b.getF32Type();
-      kvBytes = 4;
-      kvName = "f32";
-    } else if (t.getValue() != "f16") {
-      return module.emitError("gemma.kv_cache_type must be \"f16\" or "
-                              "\"f32\", got \"")
-             << t.getValue() << "\"";
-    }
+  if (kvCacheType(module).isF32()) { // the dialect admits f16 or f32
+    kvElement = b.getF32Type();
+    kvBytes = 4;
+    kvName = "f32";
   }
   return success();
 }

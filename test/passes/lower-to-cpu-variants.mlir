@@ -28,7 +28,7 @@ module attributes {gemma.weights_bytes = 2176 : i64, gemma.weights_fingerprint =
 // CHECK: call @gmk_geglu_q8_0(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %c64, %c32)
 // CHECK: call @gmk_attention_f32(
 // CHECK: call @gmk_kv_store_f32(
-module attributes {gemma.kv_cache_type = "f32", gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], width = 64, rows = 4, offset = 0, per_token = 0>], gemma.weights_bytes = 6528 : i64, gemma.weights_fingerprint = 1 : i64} {
+module attributes {gemma.kv_cache_type = f32, gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], width = 64, rows = 4, offset = 0, per_token = 0>], gemma.weights_bytes = 6528 : i64, gemma.weights_fingerprint = 1 : i64} {
   gemma.weight_def @e : !gemma.weight<q8_0, [64, 32]> {source_offset = 0 : i64, blob_offset = 0 : i64}
   gemma.weight_def @g : !gemma.weight<q8_0, [64, 32]> {source_offset = 0 : i64, blob_offset = 2176 : i64}
   gemma.weight_def @u : !gemma.weight<q8_0, [64, 32]> {source_offset = 0 : i64, blob_offset = 4352 : i64}

@@ -45,8 +45,8 @@ func.func @unshared(%q: tensor<?x64xf32>, %k: tensor<?x32xf32>, %v: tensor<?x32x
 // -----
 
 // With f32 elements a ring takes twice the bytes.
-// CHECK: module attributes {gemma.kv_cache_type = "f32", gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], width = 32, rows = 8, offset = 0, per_token = 0>]}
-module attributes {gemma.kv_cache_type = "f32"} {
+// CHECK: module attributes {gemma.kv_cache_type = f32, gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], width = 32, rows = 8, offset = 0, per_token = 0>]}
+module attributes {gemma.kv_cache_type = f32} {
   func.func @f32cache(%q: tensor<?x64xf32>, %k: tensor<?x32xf32>, %v: tensor<?x32xf32>, %p: index) attributes {gemma.entry} {
     %o0 = gemma.attention %q, %k, %v, %p {layer = 0 : i64, num_heads = 2 : i64, num_kv_heads = 1 : i64, head_dim = 32 : i64, window = 8 : i64, kv_cache = 0 : i64, scale = 1.0 : f32} : tensor<?x64xf32>, tensor<?x32xf32>, tensor<?x32xf32> -> tensor<?x64xf32>
     gemma.kv_store %k, %v, %p {kv_cache = 0 : i64} : tensor<?x32xf32>, tensor<?x32xf32>

@@ -52,7 +52,7 @@ module {
 
 // f32 KV caches get the f32 instantiation.
 // CHECK: gemma.attention {{.*}}kernel = "gmk_attention_f32_d64"
-module attributes {gemma.kv_cache_type = "f32"} {
+module attributes {gemma.kv_cache_type = f32} {
   func.func @f32(%x: tensor<?x128xf32>, %k: tensor<?x64xf32>, %p: index) attributes {gemma.entry} {
     %q = gemma.rope %x, %p {num_heads = 2 : i64, head_dim = 64 : i64, rope = #gemma.rope<theta = 1.0e4, rotated_pairs = 32, freq_dim = 64>} : tensor<?x128xf32> -> tensor<?x128xf32>
     %o = gemma.attention %q, %k, %k, %p {layer = 0 : i64, num_heads = 2 : i64, num_kv_heads = 1 : i64, head_dim = 64 : i64, window = 8 : i64, kv_cache = 0 : i64, scale = 1.0 : f32} : tensor<?x128xf32>, tensor<?x64xf32>, tensor<?x64xf32> -> tensor<?x128xf32>

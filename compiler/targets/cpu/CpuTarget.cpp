@@ -1,6 +1,15 @@
 //===- CpuTarget.cpp - LLVM dialect -> native object -> executable --------===//
 
 #include "compiler/targets/cpu/CpuTarget.h"
+#include "passes/Passes.h"
+
+#include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
+#include "mlir/Conversion/MathToLibm/MathToLibm.h"
+#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
+#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Transforms/Passes.h"
 
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
@@ -17,10 +26,6 @@
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
 #include "llvm/TargetParser/Triple.h"
-
-#ifndef GEMMAC_DEFAULT_CXX
-#define GEMMAC_DEFAULT_CXX "c++"
-#endif
 
 using namespace gemmac;
 using llvm::Error;
@@ -46,6 +51,55 @@ llvm::Expected<CpuTarget> gemmac::parseCpuTarget(llvm::StringRef spec) {
     t.cpu = rest.str();
   }
   return t;
+}
+
+Error CpuTarget::checkOptions(const EmitOptions &options) const {
+  if (!options.deviceCode.empty() || options.printLaunchPlan)
+    return llvm::createStringError(
+        std::string(options.printLaunchPlan ? "--print-launch-plan"
+                                            : "--emit " + options.deviceCode) +
+        " needs --target cuda[:sm_XX] or --target vulkan");
+  return Error::success();
+}
+
+void CpuTarget::addPhasePasses(mlir::OpPassManager &pm, Phase phase,
+                               const PipelineOptions &options) const {
+  switch (phase) {
+  case Phase::Quant:
+    // The CPU kernel catalogue and its x8 layouts.
+    if (options.enabled("select-kernels"))
+      pm.addPass(createSelectKernels(SelectKernelsOptions{features}));
+    pm.addPass(createLayoutWeights(LayoutWeightsOptions{64}));
+    return;
+  case Phase::Kernel:
+    pm.addPass(createLowerToCPU());
+    pm.addPass(mlir::createCanonicalizerPass());
+    pm.addPass(mlir::createCSEPass());
+    return;
+  case Phase::Target:
+    pm.addNestedPass<mlir::func::FuncOp>(
+        mlir::createConvertLinalgToLoopsPass());
+    pm.addPass(mlir::createLowerAffinePass());
+    pm.addPass(mlir::createSCFToControlFlowPass());
+    pm.addPass(mlir::createConvertMathToLibmPass());
+    pm.addPass(createConvertToLLVM());
+    pm.addPass(mlir::createReconcileUnrealizedCastsPass());
+    return;
+  default:
+    return;
+  }
+}
+
+llvm::Expected<Emitted> CpuTarget::emit(mlir::ModuleOp module,
+                                        const EmitOptions &options) const {
+  std::string object = options.outputPath + ".o";
+  if (Error e = emitObject(module, *this, object))
+    return std::move(e);
+  if (Error e = linkProgram(object, options.runtimeArchive, options.outputPath))
+    return std::move(e);
+  if (!options.keepObject)
+    llvm::sys::fs::remove(object);
+  return Emitted{options.outputPath, /*program=*/true};
 }
 
 static void initializeTargets() {
@@ -126,16 +180,34 @@ Error gemmac::emitObject(mlir::ModuleOp module, const CpuTarget &target,
   return Error::success();
 }
 
+/// The C++ driver that links programs, found at run time: $GEMMAC_CXX when
+/// set (and then only it), else the first of clang++-22, clang++, c++ and
+/// g++ on PATH. The error names everything that was tried.
+static llvm::Expected<std::string> findLinker() {
+  if (const char *env = std::getenv("GEMMAC_CXX")) {
+    // findProgramByName returns a name with a slash as it is.
+    auto program = llvm::sys::findProgramByName(env);
+    if (program && llvm::sys::fs::can_execute(*program))
+      return *program;
+    return llvm::createStringError(
+        "cannot find the C++ driver to link with: tried GEMMAC_CXX=" +
+        std::string(env) + " (set GEMMAC_CXX to a C++ compiler driver)");
+  }
+  static const char *kDrivers[] = {"clang++-22", "clang++", "c++", "g++"};
+  for (const char *name : kDrivers)
+    if (auto program = llvm::sys::findProgramByName(name))
+      return *program;
+  return llvm::createStringError(
+      "cannot find a C++ driver to link with: tried clang++-22, clang++, "
+      "c++ and g++ on PATH (install one, or set GEMMAC_CXX)");
+}
+
 Error gemmac::linkProgram(llvm::StringRef objectPath,
                           llvm::StringRef runtimeArchive,
                           llvm::StringRef outputPath) {
-  std::string cxx = GEMMAC_DEFAULT_CXX;
-  if (const char *env = std::getenv("GEMMAC_CXX"))
-    cxx = env;
-  auto program = llvm::sys::findProgramByName(cxx);
+  auto program = findLinker();
   if (!program)
-    return llvm::createStringError("cannot find the C++ driver '" + cxx +
-                                   "' to link with (set GEMMAC_CXX)");
+    return program.takeError();
   if (!llvm::sys::fs::exists(runtimeArchive))
     return llvm::createStringError("runtime library " + runtimeArchive +
                                    " not found");

@@ -1,6 +1,8 @@
 //===- CpuTarget.h - LLVM dialect -> native object -> executable --*- C++ -*-===//
 #pragma once
 
+#include "compiler/targets/Target.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/Error.h"
 
@@ -8,11 +10,22 @@
 
 namespace gemmac {
 
-struct CpuTarget {
+/// A native program for a CPU: kernel selection for its features, the
+/// lowering to calls of the runtime's kernels, LLVM, an object linked with
+/// the runtime.
+class CpuTarget : public Target {
+public:
   std::string triple;   // empty: the host's
   std::string cpu;      // e.g. "znver3", "haswell"; empty: the host's
   std::string features; // e.g. "+avx2,+fma"; empty with an empty cpu: host's
-  std::string describe() const { return "cpu:" + cpu; }
+
+  std::string describe() const override { return "cpu:" + cpu; }
+  std::string targetFeatures() const override { return features; }
+  llvm::Error checkOptions(const EmitOptions &options) const override;
+  void addPhasePasses(mlir::OpPassManager &pm, Phase phase,
+                      const PipelineOptions &options) const override;
+  llvm::Expected<Emitted> emit(mlir::ModuleOp module,
+                               const EmitOptions &options) const override;
 };
 
 /// Parses "cpu", "cpu:<cpu name>" or "cpu:<+feature,...>" (host by default).
@@ -24,8 +37,8 @@ llvm::Error emitObject(mlir::ModuleOp module, const CpuTarget &target,
                        llvm::StringRef objectPath);
 
 /// Links the object with the runtime into a program. `runtimeArchive` is
-/// libgemmac_runtime.a; the C++ driver is $GEMMAC_CXX or the one gemmac was
-/// built with.
+/// libgemmac_runtime.a; the C++ driver is $GEMMAC_CXX or the first of
+/// clang++-22, clang++, c++ and g++ on PATH.
 llvm::Error linkProgram(llvm::StringRef objectPath,
                         llvm::StringRef runtimeArchive,
                         llvm::StringRef outputPath);

@@ -1,21 +1,16 @@
 //===- GpuTarget.cpp - device code for CUDA (PTX) and Vulkan (SPIR-V) -----===//
 
 #include "compiler/targets/gpu/GpuTarget.h"
+#include "compiler/targets/gpu/GpuProgram.h"
+#include "passes/Passes.h"
 
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
 #include "mlir/Conversion/GPUToNVVM/GPUToNVVM.h"
 #include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
 #include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
-#include "mlir/Conversion/MathToSPIRV/MathToSPIRVPass.h"
-#include "mlir/Conversion/Passes.h"
 #include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
-#include "mlir/Conversion/MemRefToSPIRV/MemRefToSPIRVPass.h"
 #include "mlir/Conversion/UBToLLVM/UBToLLVM.h"
-#include "mlir/Conversion/GPUToSPIRV/GPUToSPIRVPass.h"
-#include "mlir/Conversion/Passes.h"
-#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
-#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
@@ -23,9 +18,6 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/SPIRV/IR/SPIRVDialect.h"
 #include "mlir/Dialect/SPIRV/IR/SPIRVOps.h"
-#include "mlir/Dialect/SPIRV/IR/TargetAndABI.h"
-#include "mlir/Dialect/SPIRV/Transforms/Passes.h"
-#include "mlir/IR/Builders.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVM/NVVM/Target.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
@@ -33,17 +25,15 @@
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 #include "mlir/Target/SPIRV/Serialization.h"
-#include "mlir/Transforms/Passes.h"
 #include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
 
 using namespace mlir;
 
 namespace gemmac {
 
-static constexpr llvm::StringLiteral kKernelModule = "gemmac_kernels";
-
-/// PTX ISA version each supported architecture needs at least.
-static const char *ptxFeatures(llvm::StringRef chip) {
+const char *ptxFeatures(llvm::StringRef chip) {
   return llvm::StringSwitch<const char *>(chip)
       .Case("sm_80", "+ptx70")
       .Case("sm_89", "+ptx78")
@@ -58,14 +48,17 @@ bool isGpuTargetSpec(llvm::StringRef spec) {
 }
 
 llvm::Expected<GpuTarget> parseGpuTarget(llvm::StringRef spec) {
+  auto host = parseCpuTarget("cpu");
+  if (!host)
+    return host.takeError();
   GpuTarget t;
+  t.spec = spec.str();
+  t.host = *host;
   if (spec == "vulkan") {
     t.kind = GpuTarget::Kind::Vulkan;
     return t;
   }
   t.chip = spec.consume_front("cuda:") ? spec.str() : "sm_80";
-  if (spec == "cuda")
-    t.chip = "sm_80";
   if (!ptxFeatures(t.chip))
     return llvm::createStringError(
         "--target cuda:" + t.chip +
@@ -90,96 +83,58 @@ void registerGpuTargetDialects(DialectRegistry &registry) {
   registerGPUDialectTranslation(registry);
 }
 
-/// A module holding a copy of `module`'s kernel module, so that each target
-/// lowers its own copy.
-static llvm::Expected<std::pair<OwningOpRef<ModuleOp>, gpu::GPUModuleOp>>
-copyKernels(ModuleOp module) {
-  auto kernels = module.lookupSymbol<gpu::GPUModuleOp>(kKernelModule);
-  if (!kernels)
+llvm::Error GpuTarget::checkOptions(const EmitOptions &options) const {
+  const char *code = kind == Kind::CUDA ? "ptx" : "spirv";
+  if (!options.deviceCode.empty() && options.deviceCode != code)
+    return llvm::createStringError("--emit " + options.deviceCode +
+                                   " does not fit --target " + spec +
+                                   " (it emits " + code + ")");
+  return llvm::Error::success();
+}
+
+void GpuTarget::addPhasePasses(OpPassManager &pm, Phase phase,
+                               const PipelineOptions &options) const {
+  switch (phase) {
+  case Phase::Quant:
+    // GPU kernels read the checkpoint's rows as they are.
+    pm.addPass(createLayoutWeights(LayoutWeightsOptions{256}));
+    return;
+  case Phase::Kernel:
+    pm.addPass(createLowerToGPU(
+        LowerToGPUOptions{kind == Kind::CUDA ? "nvvm" : "spirv"}));
+    return;
+  case Phase::Target:
+    pm.addPass(createLowerDeviceCode(chip));
+    return;
+  default:
+    return;
+  }
+}
+
+/// The target phase's output, or an error saying it is missing.
+static llvm::Expected<ModuleOp> loweredDeviceCode(ModuleOp module) {
+  auto device = module.lookupSymbol<ModuleOp>(kDeviceModule);
+  if (!device)
     return llvm::createStringError(
-        "the module has no gpu.module @gemmac_kernels (run "
-        "gemma-lower-to-gpu first)");
-  OwningOpRef<ModuleOp> holder = ModuleOp::create(module.getLoc());
-  (*holder)->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
-                     UnitAttr::get(module.getContext()));
-  OpBuilder b(holder->getBodyRegion());
-  auto copy = cast<gpu::GPUModuleOp>(b.clone(*kernels));
-  return std::make_pair(std::move(holder), copy);
+        "the module has no module @gemmac_device (run the target phase of a "
+        "GPU target first)");
+  return device;
 }
 
-/// MLIR's NVVM lowering calls libdevice for a few math functions. The ones
-/// the kernels use have exact PTX instructions, so they are defined here as
-/// LLVM intrinsics: the PTX needs no libdevice and no CUDA toolkit.
-static llvm::Error defineDeviceMath(gpu::GPUModuleOp kernels) {
-  llvm::Error error = llvm::Error::success();
-  kernels.walk([&](LLVM::LLVMFuncOp fn) {
-    if (!fn.isExternal() || !fn.getName().starts_with("__nv_") || error)
-      return;
-    StringRef name = fn.getName();
-    OpBuilder b(fn.getContext());
-    Block *entry = fn.addEntryBlock(b);
-    b.setInsertionPointToStart(entry);
-    Location loc = fn.getLoc();
-    auto args = entry->getArguments();
-    Value r;
-    // f32 ("...f") and f64 forms alike.
-    StringRef base = name.drop_front(5);
-    if (base.ends_with("f"))
-      base = base.drop_back();
-    if (base == "sqrt")
-      r = LLVM::SqrtOp::create(b, loc, args[0]);
-    else if (base == "fma")
-      r = LLVM::FMAOp::create(b, loc, args[0], args[1], args[2]);
-    else if (base == "fabs")
-      r = LLVM::FAbsOp::create(b, loc, args[0]);
-    else if (base == "copysign")
-      r = LLVM::CopySignOp::create(b, loc, args[0], args[1]);
-    else if (base == "rint")
-      r = LLVM::RoundEvenOp::create(b, loc, args[0]);
-    if (!r) {
-      error = llvm::createStringError("a GPU kernel calls " + name.str() +
-                                      ", which gemmac does not provide");
-      return;
-    }
-    LLVM::ReturnOp::create(b, loc, r);
-    fn.setLinkage(LLVM::Linkage::Internal);
-  });
-  return error;
-}
-
-llvm::Expected<std::string> emitPTX(ModuleOp module, const GpuTarget &target) {
-  MLIRContext *ctx = module.getContext();
-  auto copied = copyKernels(module);
-  if (!copied)
-    return copied.takeError();
-  auto &[holder, kernels] = *copied;
-  kernels.setTargetsAttr(ArrayAttr::get(
-      ctx, {NVVM::NVVMTargetAttr::get(ctx, /*optLevel=*/3,
-                                      "nvptx64-nvidia-cuda", target.chip,
-                                      ptxFeatures(target.chip))}));
-
-  PassManager lower(ctx);
-  OpPassManager &onKernels = lower.nest<gpu::GPUModuleOp>();
-  onKernels.addPass(createCanonicalizerPass());
-  onKernels.addPass(createSCFToControlFlowPass());
-  ConvertGpuOpsToNVVMOpsOptions nvvm;
-  nvvm.useBarePtrCallConv = true;
-  onKernels.addPass(createConvertGpuOpsToNVVMOps(nvvm));
-  lower.addPass(createReconcileUnrealizedCastsPass());
-  if (failed(lower.run(*holder)))
-    return llvm::createStringError("lowering the kernels to NVVM failed");
-  if (llvm::Error e = defineDeviceMath(kernels))
-    return std::move(e);
-
-  PassManager serialize(ctx);
+llvm::Expected<std::string> emitPTX(ModuleOp module) {
+  auto device = loweredDeviceCode(module);
+  if (!device)
+    return device.takeError();
+  // Serialized from a copy: the module keeps its NVVM form.
+  OwningOpRef<ModuleOp> copy(device->clone());
+  PassManager serialize(module.getContext());
   GpuModuleToBinaryPassOptions binary;
   binary.compilationTarget = "isa";
   serialize.addPass(createGpuModuleToBinaryPass(binary));
-  if (failed(serialize.run(*holder)))
-    return llvm::createStringError("generating PTX for " + target.chip +
-                                   " failed");
+  if (failed(serialize.run(*copy)))
+    return llvm::createStringError("generating PTX failed");
   std::string ptx;
-  holder->walk([&](gpu::BinaryOp bin) {
+  copy->walk([&](gpu::BinaryOp bin) {
     for (Attribute a : bin.getObjects())
       if (auto object = dyn_cast<gpu::ObjectAttr>(a))
         ptx = object.getObject().str();
@@ -190,75 +145,87 @@ llvm::Expected<std::string> emitPTX(ModuleOp module, const GpuTarget &target) {
 }
 
 llvm::Expected<std::vector<uint32_t>> emitSPIRV(ModuleOp module) {
-  MLIRContext *ctx = module.getContext();
-  auto copied = copyKernels(module);
-  if (!copied)
-    return copied.takeError();
-  auto &[holder, kernels] = *copied;
-  // Vulkan 1.3 (SPIR-V 1.6: MLIR takes OpSDot's capabilities from 1.6 on)
-  // with 8- and 16-bit storage: weights are bytes, KV caches f16, int8 dot
-  // products packed in words. spirv-update-vce keeps only what the code uses.
-  using spirv::Capability;
-  using spirv::Extension;
-  auto triple = spirv::VerCapExtAttr::get(
-      spirv::Version::V_1_6,
-      {Capability::Shader, Capability::Int8, Capability::Int16,
-       Capability::Float16, Capability::Float64,
-       Capability::StorageBuffer8BitAccess,
-       Capability::StorageBuffer16BitAccess, Capability::DotProduct,
-       Capability::DotProductInput4x8BitPacked},
-      {Extension::SPV_KHR_8bit_storage, Extension::SPV_KHR_16bit_storage,
-       Extension::SPV_KHR_storage_buffer_storage_class,
-       Extension::SPV_KHR_integer_dot_product},
-      ctx);
-  kernels->setAttr(spirv::getTargetEnvAttrName(),
-                   spirv::TargetEnvAttr::get(
-                       triple, spirv::getDefaultResourceLimits(ctx),
-                       spirv::ClientAPI::Vulkan));
-  kernels.walk([&](gpu::GPUFuncOp fn) {
-    SmallVector<int32_t, 3> size = {1, 1, 1};
-    if (auto known = fn.getKnownBlockSizeAttr())
-      size.assign(known.asArrayRef().begin(), known.asArrayRef().end());
-    fn->setAttr(spirv::getEntryPointABIAttrName(),
-                spirv::getEntryPointABIAttr(ctx, size));
-  });
-
-  PassManager pm(ctx);
-  OpPassManager &onKernels = pm.nest<gpu::GPUModuleOp>();
-  onKernels.addPass(createCanonicalizerPass());
-  onKernels.addPass(createConvertMathToSPIRVPass()); // fma, sqrt, abs, ...
-  pm.addPass(createMapMemRefStorageClassPass());
-  pm.addPass(createConvertGPUToSPIRVPass(/*mapMemorySpace=*/true));
-  OpPassManager &spv = pm.nest<spirv::ModuleOp>();
-  spv.addPass(spirv::createSPIRVLowerABIAttributesPass());
-  spv.addPass(spirv::createSPIRVUpdateVCEPass());
-  if (failed(pm.run(*holder)))
-    return llvm::createStringError("lowering the kernels to SPIR-V failed");
-
+  auto device = loweredDeviceCode(module);
+  if (!device)
+    return device.takeError();
   spirv::ModuleOp spirvModule;
-  holder->walk([&](spirv::ModuleOp m) { spirvModule = m; });
+  device->walk([&](spirv::ModuleOp m) { spirvModule = m; });
   if (!spirvModule)
-    return llvm::createStringError("the SPIR-V conversion produced no module");
-  // The lowering lists every global variable in the entry points'
-  // interfaces, which SPIR-V allows from 1.4 on: keep 1.6 where
-  // spirv-update-vce deduced less (a module without int8 dot products).
-  if (auto vce = spirvModule.getVceTriple();
-      vce && vce->getVersion() < spirv::Version::V_1_6)
-    spirvModule.setVceTripleAttr(spirv::VerCapExtAttr::get(
-        spirv::Version::V_1_6, llvm::to_vector(vce->getCapabilities()),
-        llvm::to_vector(vce->getExtensions()), ctx));
-  // Every float operation exactly as written: without NoContraction a driver
-  // may fuse a multiply into an add or reassociate (Mesa does), and the
-  // kernels reproduce llama.cpp's arithmetic operation by operation.
-  spirvModule.walk([&](Operation *op) {
-    if (isa<spirv::FAddOp, spirv::FSubOp, spirv::FMulOp, spirv::FDivOp,
-            spirv::FNegateOp, spirv::FRemOp, spirv::FModOp>(op))
-      op->setAttr("no_contraction", UnitAttr::get(ctx));
-  });
+    return llvm::createStringError("module @gemmac_device holds no SPIR-V");
   SmallVector<uint32_t> words;
   if (failed(spirv::serialize(spirvModule, words)))
     return llvm::createStringError("serializing the SPIR-V module failed");
   return std::vector<uint32_t>(words.begin(), words.end());
+}
+
+/// The device code: PTX text or SPIR-V words as bytes.
+static llvm::Expected<std::vector<uint8_t>>
+deviceCode(ModuleOp module, GpuTarget::Kind kind) {
+  if (kind == GpuTarget::Kind::CUDA) {
+    auto ptx = emitPTX(module);
+    if (!ptx)
+      return ptx.takeError();
+    return std::vector<uint8_t>(ptx->begin(), ptx->end());
+  }
+  auto words = emitSPIRV(module);
+  if (!words)
+    return words.takeError();
+  const auto *bytes = reinterpret_cast<const uint8_t *>(words->data());
+  return std::vector<uint8_t>(bytes, bytes + words->size() * sizeof(uint32_t));
+}
+
+/// --emit: the device code to `path` or, when `path` is a directory, to
+/// path/gemmac_kernels.{ptx,spv}. Returns the file written.
+static llvm::Expected<std::string>
+writeDeviceCode(llvm::ArrayRef<uint8_t> code, bool cuda, llvm::StringRef path) {
+  std::string file = path.str();
+  if (llvm::sys::fs::is_directory(path) || path.ends_with("/")) {
+    if (std::error_code ec = llvm::sys::fs::create_directories(path))
+      return llvm::createStringError(path + ": " + ec.message());
+    llvm::SmallString<256> joined(path);
+    llvm::sys::path::append(joined, cuda ? "gemmac_kernels.ptx"
+                                         : "gemmac_kernels.spv");
+    file = joined.str().str();
+  }
+  std::error_code ec;
+  llvm::raw_fd_ostream os(file, ec);
+  if (ec)
+    return llvm::createStringError(file + ": " + ec.message());
+  os.write(reinterpret_cast<const char *>(code.data()), code.size());
+  os.close();
+  if (os.has_error())
+    return llvm::createStringError(file + ": " + os.error().message());
+  return file;
+}
+
+llvm::Expected<Emitted> GpuTarget::emit(ModuleOp module,
+                                        const EmitOptions &options) const {
+  bool cuda = kind == Kind::CUDA;
+  auto code = deviceCode(module, kind);
+  if (!code)
+    return code.takeError();
+  if (!options.deviceCode.empty()) {
+    auto file = writeDeviceCode(*code, cuda, options.outputPath);
+    if (!file)
+      return file.takeError();
+    return Emitted{*file, /*program=*/false};
+  }
+  auto image = buildGpuProgram(module, *code, cuda);
+  if (!image)
+    return image.takeError();
+  if (options.printLaunchPlan) {
+    printGpuProgram(*image, llvm::outs());
+    return Emitted{};
+  }
+  std::string object = options.outputPath + ".o";
+  if (llvm::Error e = emitGpuProgramObject(module, *image, host, object))
+    return std::move(e);
+  if (llvm::Error e =
+          linkProgram(object, options.runtimeArchive, options.outputPath))
+    return std::move(e);
+  if (!options.keepObject)
+    llvm::sys::fs::remove(object);
+  return Emitted{options.outputPath, /*program=*/true};
 }
 
 } // namespace gemmac

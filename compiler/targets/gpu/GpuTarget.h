@@ -1,14 +1,21 @@
 //===- GpuTarget.h - device code for CUDA (PTX) and Vulkan (SPIR-V) -*- C++ -*-===//
 //
-// The target phase of GPU targets: the kernels gemma-lower-to-gpu built in
-// `gpu.module @gemmac_kernels` become PTX (through NVVM and LLVM's NVPTX
-// back end, in process) or a SPIR-V binary (through MLIR's SPIR-V dialect).
+// GPU targets: gemma-lower-to-gpu builds the kernels in
+// `gpu.module @gemmac_kernels` (kernel phase); the target phase lowers a copy
+// of them to NVVM or to the SPIR-V dialect in `module @gemmac_device`
+// (gemmac-lower-device-code); emission serializes that module (PTX through
+// LLVM's NVPTX back end, in process, or a SPIR-V binary) and, for a program,
+// adds the launch plan and the host object (GpuProgram.h).
 //
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include "compiler/targets/Target.h"
+#include "compiler/targets/cpu/CpuTarget.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectRegistry.h"
+#include "mlir/Pass/Pass.h"
 #include "llvm/Support/Error.h"
 
 #include <cstdint>
@@ -17,12 +24,24 @@
 
 namespace gemmac {
 
-struct GpuTarget {
+/// Where the target phase puts the lowered device code.
+inline constexpr llvm::StringLiteral kDeviceModule = "gemmac_device";
+
+class GpuTarget : public Target {
+public:
   enum class Kind { CUDA, Vulkan } kind = Kind::CUDA;
+  std::string spec; // as given to --target, for messages
   std::string chip; // CUDA: sm_80, sm_89, sm_90, sm_100 or sm_120
-  std::string describe() const {
+  CpuTarget host;   // compiles the host object of a program
+
+  std::string describe() const override {
     return kind == Kind::CUDA ? "cuda:" + chip : std::string("vulkan");
   }
+  llvm::Error checkOptions(const EmitOptions &options) const override;
+  void addPhasePasses(mlir::OpPassManager &pm, Phase phase,
+                      const PipelineOptions &options) const override;
+  llvm::Expected<Emitted> emit(mlir::ModuleOp module,
+                               const EmitOptions &options) const override;
 };
 
 /// True for "cuda", "cuda:<sm>" and "vulkan" (everything else is a CPU spec).
@@ -34,11 +53,20 @@ llvm::Expected<GpuTarget> parseGpuTarget(llvm::StringRef spec);
 /// Dialects and interfaces the device pipelines need, for the context.
 void registerGpuTargetDialects(mlir::DialectRegistry &registry);
 
-/// PTX for the module's gpu.module (left unchanged), for `target.chip`.
-llvm::Expected<std::string> emitPTX(mlir::ModuleOp module,
-                                    const GpuTarget &target);
+/// The GPU target phase: lowers a copy of gpu.module @gemmac_kernels to NVVM
+/// (`chip` sm_XX) or, with an empty chip, to a SPIR-V module for Vulkan, in
+/// `module @gemmac_device` beside it. The kernel module stays as it is: the
+/// launch plan reads the kernels' signatures from it.
+std::unique_ptr<mlir::Pass> createLowerDeviceCode(llvm::StringRef chip);
 
-/// A SPIR-V binary (Vulkan 1.3 environment, SPIR-V 1.6) for the module's gpu.module.
+/// PTX for the module's lowered device code (gemmac-lower-device-code).
+llvm::Expected<std::string> emitPTX(mlir::ModuleOp module);
+
+/// A SPIR-V binary (Vulkan 1.3 environment, SPIR-V 1.6) for the module's
+/// lowered device code.
 llvm::Expected<std::vector<uint32_t>> emitSPIRV(mlir::ModuleOp module);
+
+/// The PTX ISA features a CUDA architecture needs, or null when unknown.
+const char *ptxFeatures(llvm::StringRef chip);
 
 } // namespace gemmac

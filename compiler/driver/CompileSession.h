@@ -1,0 +1,73 @@
+//===- CompileSession.h - import, run the phases, emit ------------*- C++ -*-===//
+//
+// One compile of one checkpoint for one target: the session imports the
+// checkpoint (recording the target and the KV cache type on the module),
+// runs the phases one at a time, and emits what the target writes plus, for
+// a program, OUT.weights.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "compiler/artifact/WeightsFile.h"
+#include "compiler/pipeline/Pipeline.h"
+#include "compiler/targets/Target.h"
+#include "frontends/gguf/GGUFImport.h"
+#include "frontends/gguf/GGUFTokenizer.h"
+#include "formats/srd/OpenResiduals.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include <memory>
+#include <string>
+
+namespace gemmac {
+
+/// --srd and its companions.
+struct ResidualOptions {
+  std::string path;   // --srd; empty: none
+  std::string format; // --srd-format
+  std::string alpha;  // --srd-alpha
+  std::string keyEnv; // --srd-key-env
+  std::string publicKey;
+  bool allowPartial = false;
+};
+
+class CompileSession {
+public:
+  CompileSession(std::unique_ptr<Target> target, PipelineOptions options);
+
+  const Target &target() const { return *target_; }
+  mlir::ModuleOp module() { return *module_; }
+
+  /// Opens and imports the checkpoint, folds the residuals (before the model
+  /// phase, so that kernel selection and the blob layout see the corrected
+  /// weights' format) and records the target and the KV cache type.
+  llvm::Error import(llvm::StringRef path, const ResidualOptions &residuals,
+                     llvm::StringRef kvCacheType);
+
+  /// Runs one phase's passes (after the quant phase, collects the weight
+  /// blob layout OUT.weights is written with).
+  llvm::Error runPhase(Phase phase);
+
+  /// After the target phase: what the target writes, then OUT.weights
+  /// beside a program.
+  llvm::Expected<Emitted> emit(const EmitOptions &options, bool progress);
+
+private:
+  llvm::Error foldResiduals(const ResidualOptions &options);
+
+  std::unique_ptr<Target> target_;
+  PipelineOptions options_;
+  mlir::MLIRContext context_;
+  std::string inputPath_;
+  std::unique_ptr<gguf::GGUFFile> file_;
+  mlir::OwningOpRef<mlir::ModuleOp> module_;
+  TokenizerData tokenizer_;
+  WeightBlobLayout layout_;
+  std::shared_ptr<const srd::ResidualSource> residuals_;
+  std::string residualProvenance_; // recorded in OUT.weights
+};
+
+} // namespace gemmac

@@ -1,0 +1,73 @@
+//===- Target.h - what a compile target owns ----------------------*- C++ -*-===//
+//
+// compile-model runs the same phases for every target; a Target supplies the
+// target-dependent parts: its --target spec, the passes of the quant, kernel
+// and target phases, and what is written after them (an object linked into a
+// program, or device code, a launch plan and a GPU program). The spec is
+// recorded on the module at import (gemma.target), so that gemmac-opt can
+// continue any --compile-to dump with the same pipeline.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "compiler/pipeline/Pipeline.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "llvm/Support/Error.h"
+
+#include <memory>
+#include <string>
+
+namespace gemmac {
+
+/// compile-model's output flags, as far as the target handles them.
+struct EmitOptions {
+  std::string outputPath;     // -o
+  std::string deviceCode;     // --emit: ptx or spirv (GPU targets)
+  bool printLaunchPlan = false;
+  bool keepObject = false;
+  std::string runtimeArchive; // libgemmac_runtime.a, to link programs with
+};
+
+/// What Target::emit wrote.
+struct Emitted {
+  std::string file;     // empty when it printed a report instead
+  bool program = false; // a program, which needs OUT.weights beside it
+};
+
+class Target {
+public:
+  virtual ~Target();
+
+  /// The spec as gemma.target records it: cpu:<cpu>, cuda:<sm> or vulkan.
+  virtual std::string describe() const = 0;
+  /// The CPU features kernel selection uses (empty for GPU targets).
+  virtual std::string targetFeatures() const { return ""; }
+
+  /// Rejects output flags that do not fit the target.
+  virtual llvm::Error checkOptions(const EmitOptions &options) const = 0;
+
+  /// Adds the target's passes of `phase` (Quant, Kernel or Target).
+  virtual void addPhasePasses(mlir::OpPassManager &pm, Phase phase,
+                              const PipelineOptions &options) const = 0;
+
+  /// After the target phase: writes what `options` asks for.
+  virtual llvm::Expected<Emitted> emit(mlir::ModuleOp module,
+                                       const EmitOptions &options) const = 0;
+};
+
+/// Parses --target: cpu[:<cpu name>|:<+feature,...>], cuda[:sm_XX] or vulkan.
+llvm::Expected<std::unique_ptr<Target>> parseTarget(llvm::StringRef spec);
+
+/// Records `target` on the module (gemma.target and gemma.target_features).
+void recordTarget(mlir::ModuleOp module, const Target &target);
+
+/// The target recorded on the module; a module without one (hand-written IR)
+/// gets the CPU target with no features, as the phases always assumed.
+llvm::Expected<std::unique_ptr<Target>> recordedTarget(mlir::ModuleOp module);
+
+/// Dialects and interfaces every target's pipelines need.
+void registerTargetDialects(mlir::DialectRegistry &registry);
+
+} // namespace gemmac
