@@ -8,7 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/GpuKernels.h"
-#include "runtime/gpu/gpu_program.h"
+#include "abi/gpu_program.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"

@@ -13,9 +13,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "Vocab.h"
+#include "formats/formats.h"
 #include "frontends/gguf/GGUFWriter.h"
 #include "frontends/srd/SRDTestData.h"
-#include "runtime/formats/formats.h"
 
 #include "llvm/Support/Error.h"
 #include "llvm/Support/FileSystem.h"
