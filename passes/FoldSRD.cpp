@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/FoldSRD.h"
+#include "abi/formats.h"
 #include "dialects/gemma/GemmaDialect.h"
 #include "formats/srd/SRD4File.h"
 #include "frontends/common/TensorNames.h"
@@ -70,9 +71,11 @@ struct FoldSRDPass : public gemmac::impl::FoldSRDBase<FoldSRDPass> {
     if (!format.empty()) {
       forced = symbolizeWeightFormat(format);
       if (!forced) {
-        error(module, "unknown SRD storage format '" + format +
-                          "' (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, "
-                          "q4_k, q5_k, q6_k)");
+        std::string known;
+        for (const abi::FormatInfo &f : abi::kFormats)
+          known += (known.empty() ? "" : ", ") + std::string(f.name);
+        error(module,
+              "unknown SRD storage format '" + format + "' (" + known + ")");
         return signalPassFailure();
       }
     }

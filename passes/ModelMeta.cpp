@@ -3,7 +3,6 @@
 #include "passes/ModelMeta.h"
 #include "dialects/gemma/GemmaDialect.h"
 #include "passes/Passes.h"
-#include "runtime/src/model_meta.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "llvm/ADT/StringMap.h"

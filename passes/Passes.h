@@ -1,6 +1,8 @@
 //===- Passes.h - gemmac passes ----------------------------------*- C++ -*-===//
 #pragma once
 
+#include "abi/model_abi.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -11,7 +13,6 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SPIRV/IR/SPIRVDialect.h"
 #include "mlir/Pass/Pass.h"
-#include "runtime/src/model_meta.h"
 
 namespace gemmac {
 
@@ -21,12 +22,12 @@ namespace gemmac {
 #define GEN_PASS_REGISTRATION
 #include "passes/Passes.h.inc"
 
-/// Names shared by the lowering, the runtime ABI and the artifact writer.
+/// The program's symbols (abi/model_abi.h) as the lowering spells them.
 namespace abi {
-inline constexpr llvm::StringLiteral kForward = "gemmac_forward";
-inline constexpr llvm::StringLiteral kKVBytes = "gemmac_kv_bytes";
-inline constexpr llvm::StringLiteral kArenaBytes = "gemmac_arena_bytes";
-inline constexpr llvm::StringLiteral kModelMeta = "gemmac_model_meta";
+inline constexpr llvm::StringLiteral kForward = kForwardSymbol;
+inline constexpr llvm::StringLiteral kKVBytes = kKVBytesSymbol;
+inline constexpr llvm::StringLiteral kArenaBytes = kArenaBytesSymbol;
+inline constexpr llvm::StringLiteral kModelMeta = kModelMetaSymbol;
 } // namespace abi
 
 } // namespace gemmac

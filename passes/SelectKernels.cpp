@@ -1,5 +1,6 @@
 //===- SelectKernels.cpp - a kernel for every weight op -------------------===//
 
+#include "abi/formats.h"
 #include "dialects/gemma/GemmaDialect.h"
 #include "passes/KernelCatalogue.h"
 #include "passes/Passes.h"
@@ -40,10 +41,9 @@ struct SelectKernelsPass
   /// kernel chosen before.
   static bool canInterleave(WeightDefOp def, ArrayRef<Operation *> users) {
     WeightType t = def.getWeightType();
-    if (t.getFormat() != WeightFormat::q4_0 &&
-        t.getFormat() != WeightFormat::q4_k)
-      return false;
-    if (t.getRank() != 2 || t.getRows() % 8 != 0 || users.empty())
+    if (t.getRank() != 2 || users.empty() ||
+        !abi::isRepackedShape(static_cast<abi::Format>(t.getFormat()),
+                              t.getRows()))
       return false;
     return llvm::all_of(users, [](Operation *op) {
       return isa<LinearOp, GeGLUOp, EmbedOp>(op) && !op->hasAttr("kernel");

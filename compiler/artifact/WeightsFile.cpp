@@ -1,12 +1,12 @@
 //===- WeightsFile.cpp - the weight file beside a compiled program --------===//
 
 #include "compiler/artifact/WeightsFile.h"
+#include "abi/artifact_format.h"
 #include "dialects/gemma/GemmaDialect.h"
+#include "formats/formats.h"
+#include "formats/repack.h"
 #include "formats/srd/ResidualSource.h"
 #include "passes/FoldSRD.h"
-#include "runtime/formats/formats.h"
-#include "runtime/formats/repack.h"
-#include "runtime/src/artifact_format.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"

@@ -22,7 +22,7 @@ struct WeightPlacement {
   uint64_t sourceOffset = 0;
   uint64_t blobOffset = 0;
   uint64_t bytes = 0;
-  /// Rows interleaved eight at a time (runtime/formats/repack.h): the ggml
+  /// Rows interleaved eight at a time (formats/repack.h): the ggml
   /// type and row length the repacking needs.
   bool interleaved = false;
   uint32_t ggmlType = 0;
@@ -53,7 +53,7 @@ struct WeightsSource {
   std::string residualProvenance;
 };
 
-/// Writes OUT.weights (runtime/src/artifact_format.h): the header, every
+/// Writes OUT.weights (abi/artifact_format.h): the header, every
 /// weight copied from the checkpoint in blob order (streamed, never all in
 /// memory; interleaved weights repacked eight rows at a time; corrected
 /// weights computed row by row from the residuals and quantized), then the

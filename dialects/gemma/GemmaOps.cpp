@@ -1,5 +1,6 @@
 //===- GemmaOps.cpp - verifiers of the gemma operations -------------------===//
 
+#include "abi/formats.h"
 #include "dialects/gemma/GemmaDialect.h"
 
 #include "mlir/IR/Builders.h"
@@ -35,10 +36,12 @@ LogicalResult WeightDefOp::verify() {
     return emitOpError("source_offset must be non-negative");
   if (isInterleaved()) {
     WeightType t = getWeightType();
-    if (t.getFormat() != WeightFormat::q4_0 && t.getFormat() != WeightFormat::q4_k)
+    const auto format = static_cast<gemmac::abi::Format>(t.getFormat());
+    if (!gemmac::abi::hasX8Layout(format))
       return emitOpError("layout x8 exists only for q4_0 and q4_k weights, not ")
              << stringifyWeightFormat(t.getFormat());
-    if (t.getShape().size() != 2 || t.getRows() % 8 != 0)
+    if (t.getShape().size() != 2 ||
+        !gemmac::abi::isRepackedShape(format, t.getRows()))
       return emitOpError("layout x8 needs a matrix with a multiple of 8 rows");
   }
   if (auto value = getValueAttr()) {

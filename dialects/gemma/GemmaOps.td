@@ -81,7 +81,7 @@ def Gemma_WeightFormat : I32EnumAttr<"WeightFormat", "storage format of a weight
 }
 
 // How a weight's rows are arranged in the compiled program's weight blob
-// (runtime/formats/repack.h): as stored, or interleaved eight rows at a time.
+// (formats/repack.h): as stored, or interleaved eight rows at a time.
 def Gemma_WeightLayout : I32EnumAttr<"WeightLayout", "arrangement of a weight's rows", [
     I32EnumAttrCase<"rows", 0>,
     I32EnumAttrCase<"x8", 1>

@@ -1,7 +1,7 @@
 //===- GGUFFile.cpp - a defensive GGUF v2/v3 reader -----------------------===//
 
 #include "frontends/gguf/GGUFFile.h"
-#include "runtime/formats/ggml_types.h"
+#include "abi/ggml_types.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/FormatVariadic.h"

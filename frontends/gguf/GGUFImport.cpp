@@ -1,8 +1,8 @@
 //===- GGUFImport.cpp - Gemma 4 GGUF -> gemma IR --------------------------===//
 
 #include "frontends/gguf/GGUFImport.h"
+#include "abi/ggml_types.h"
 #include "frontends/gguf/GGUFTokenizer.h"
-#include "runtime/formats/ggml_types.h"
 
 #include "llvm/Support/FormatVariadic.h"
 
@@ -47,12 +47,15 @@ public:
                         t->infoOffset);
     }
     const GGMLTypeInfo *ti = findGGMLType(t->type);
-    if (!ti->supported)
+    if (!ti->supported) {
+      std::string supported;
+      for (const abi::FormatInfo &f : abi::kFormats)
+        supported += (supported.empty() ? "" : " ") + std::string(f.ggmlName);
       return file.error("tensor '" + name + "' has type " + ti->name +
-                            ", which gemmac does not support (supported: "
-                            "F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K "
-                            "Q5_K Q6_K)",
+                            ", which gemmac does not support (supported: " +
+                            supported + ")",
                         t->infoOffset);
+    }
     WeightRef ref;
     ref.format = static_cast<gemma::WeightFormat>(t->type);
     ref.shape.assign(shape.begin(), shape.end());

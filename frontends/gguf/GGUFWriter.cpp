@@ -1,7 +1,7 @@
 //===- GGUFWriter.cpp - writes GGUF v3 files ------------------------------===//
 
 #include "frontends/gguf/GGUFWriter.h"
-#include "runtime/formats/ggml_types.h"
+#include "abi/ggml_types.h"
 #include "support/FileOutput.h"
 
 #include <cstring>

@@ -29,7 +29,7 @@ using namespace gemmac::gemma;
 namespace {
 
 constexpr int64_t kAlign = 64;
-constexpr int64_t kMaxBatch = 512; // tokens per forward call (runtime chunks)
+using abi::kMaxBatch; // tokens per forward call (runtime chunks)
 
 int64_t alignUp(int64_t x) { return (x + kAlign - 1) / kAlign * kAlign; }
 

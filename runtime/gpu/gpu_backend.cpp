@@ -20,7 +20,7 @@ SpaceSizes spaceSizes(const ProgramView &program, uint64_t weightsBytes,
   s.bytes[static_cast<int>(Space::KV)] =
       h.kvFixedBytes + h.kvPerCtxBytes * static_cast<uint64_t>(nCtx);
   s.bytes[static_cast<int>(Space::Tokens)] = uint64_t(h.maxBatch) * 4;
-  s.bytes[static_cast<int>(Space::Params)] = 8 * 4;
+  s.bytes[static_cast<int>(Space::Params)] = sizeof(StepParams::values);
   s.bytes[static_cast<int>(Space::Constants)] = uint64_t(h.numConstants) * 4;
   s.bytes[static_cast<int>(Space::Tables)] = kGeluTableBytes;
   uint64_t ropeBytes = 0;

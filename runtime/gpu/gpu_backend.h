@@ -4,7 +4,7 @@
 // cache, activation arena, tokens and params buffers per session.
 #pragma once
 
-#include "runtime/gpu/gpu_program.h"
+#include "abi/gpu_program.h"
 
 #include <cstdint>
 #include <memory>
@@ -32,13 +32,17 @@ inline int64_t launchRows(const LaunchEntry &l, const Step &step) {
   return (rows + group - 1) / group;
 }
 
-/// The params buffer of a step (gpukernels::Param order).
+/// The params buffer of a step (slots abi::GpuParam).
 struct StepParams {
-  int32_t values[8];
+  int32_t values[abi::kNumParams];
 };
 inline StepParams stepParams(const Step &step, int64_t nCtx) {
-  return {{static_cast<int32_t>(step.nTokens), static_cast<int32_t>(step.pos0),
-           static_cast<int32_t>(step.nOut), static_cast<int32_t>(nCtx)}};
+  StepParams p{};
+  p.values[abi::kTokens] = static_cast<int32_t>(step.nTokens);
+  p.values[abi::kPos0] = static_cast<int32_t>(step.pos0);
+  p.values[abi::kOutRows] = static_cast<int32_t>(step.nOut);
+  p.values[abi::kContextRows] = static_cast<int32_t>(nCtx);
+  return p;
 }
 
 class Session {

@@ -7,7 +7,7 @@
 // identical bits.
 #pragma once
 
-#include "runtime/formats/formats.h"
+#include "formats/formats.h"
 #include "runtime/kernels/dot_reference.h"
 #include "runtime/src/rt.h"
 

@@ -6,7 +6,7 @@
 // kernel use them directly.
 #pragma once
 
-#include "runtime/formats/formats.h"
+#include "formats/formats.h"
 
 #include <cmath>
 #include <cstdint>

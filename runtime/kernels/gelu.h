@@ -2,7 +2,7 @@
 // table, exact outside +-10. Shared by the GELU and fused GeGLU kernels.
 #pragma once
 
-#include "runtime/formats/formats.h"
+#include "formats/formats.h"
 
 #include <cstdint>
 

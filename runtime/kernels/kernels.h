@@ -53,7 +53,7 @@ GEMMAC_FOR_EACH_FORMAT(GEMMAC_DECLARE_LINEAR)
 GEMMAC_FOR_EACH_FORMAT(GEMMAC_DECLARE_GEGLU)
 
 // The same four kernels for weights stored in the interleaved "x8" layout
-// (runtime/formats/repack.h; row counts a multiple of 8): gmk_*_<fmt>_x8.
+// (formats/repack.h; row counts a multiple of 8): gmk_*_<fmt>_x8.
 #define GEMMAC_FOR_EACH_X8_FORMAT(X) X(q4_0_x8) X(q4_k_x8)
 GEMMAC_FOR_EACH_X8_FORMAT(GEMMAC_DECLARE_EMBED)
 GEMMAC_FOR_EACH_X8_FORMAT(GEMMAC_DECLARE_LINEAR)

@@ -9,7 +9,7 @@
 // nor on the thread count: a prompt evaluated in one batch or in pieces gives
 // identical results.
 
-#include "runtime/formats/repack.h"
+#include "formats/repack.h"
 #include "runtime/kernels/dot_reference.h"
 #include "runtime/kernels/gelu.h"
 #include "runtime/kernels/matmul.h"
@@ -121,11 +121,11 @@ using ref::BF16;
 using ref::F16;
 
 Plan planFor(Type t, Layout layout, int64_t n, int64_t k) {
-  // tinyBLAS takes float weights when k % 8 == 0 and the row count % 4 == 0.
-  const bool tiny = k % 8 == 0 && n % 4 == 0;
+  // tinyBLAS takes float weights of some shapes (abi/formats.h).
+  const bool tiny = gemmac::abi::usesTinyMatmul(t, n, k);
   // llama.cpp repacks Q4_0/Q4_K weights whose row count is a multiple of 8;
   // so do we (the x8 layout), and the arithmetic follows its repacked GEMM.
-  const bool repacked = n % 8 == 0;
+  const bool repacked = gemmac::abi::isRepackedShape(t, n);
   if (layout == Layout::X8) {
     if (t == Type::Q4_0)
       return {Act::Q8_0, ActAux::Q8_0Sums, rowsQ4_0x8, 8};

@@ -38,7 +38,7 @@ using RowsKernel = void (*)(const MatmulTask &task, int64_t n0, int64_t n1);
 enum class ActAux { None, Q8_0Sums, Q8_KPairSums };
 
 // AVX2 kernels (matmul_avx2.cpp). The "x8" ones read the interleaved layout
-// of runtime/formats/repack.h.
+// of formats/repack.h.
 void rowsQ4_0x8(const MatmulTask &, int64_t, int64_t);
 void rowsQ4_Kx8(const MatmulTask &, int64_t, int64_t);
 void rowsQ8_0(const MatmulTask &, int64_t, int64_t);

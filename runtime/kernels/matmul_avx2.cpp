@@ -14,7 +14,7 @@
 // (and unpacked) serves several tokens, and walk a chunk of rows small enough
 // to stay in L2 while all token tiles pass over it.
 
-#include "runtime/formats/formats.h"
+#include "formats/formats.h"
 #include "runtime/kernels/half.h"
 #include "runtime/kernels/matmul.h"
 

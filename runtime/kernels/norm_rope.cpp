@@ -3,7 +3,7 @@
 // by repeated f32 multiplication from (float)pos, glibc's sincosf, and the
 // rotation with one fused multiply-add per output.
 
-#include "runtime/formats/formats.h"
+#include "formats/formats.h"
 #include "runtime/src/rt.h"
 
 #include <cmath>

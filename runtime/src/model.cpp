@@ -2,8 +2,8 @@
 // this program, load the tokenizer.
 
 #include "runtime/src/model.h"
-#include "runtime/src/artifact_format.h"
-#include "runtime/src/model_abi.h"
+#include "abi/artifact_format.h"
+#include "abi/model_abi.h"
 
 #include <cstring>
 #include <fcntl.h>

@@ -2,8 +2,8 @@
 // token evaluation in chunks of the model's batch size, sampling and
 // generation.
 
+#include "abi/model_abi.h"
 #include "runtime/src/model.h"
-#include "runtime/src/model_abi.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,5 +1,5 @@
 #include "runtime/src/tokenizer.h"
-#include "runtime/src/artifact_format.h"
+#include "abi/artifact_format.h"
 
 #include <algorithm>
 #include <cstddef>

@@ -1,11 +1,15 @@
 // Block formats: every dequantizer against an element-by-element reference
 // written from the format description (docs: quant-formats.md section 2),
-// half-precision conversions, and the activation quantizers' rounding.
+// half-precision conversions, the activation quantizers' rounding, and the
+// format table (abi/formats.def) against the code that implements it.
 
-#include "runtime/formats/formats.h"
+#include "abi/ggml_types.h"
+#include "formats/formats.h"
+#include "formats/repack.h"
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -144,10 +148,17 @@ TEST_P(BlockFormat, QuantizeRoundTripIsClose) {
   EXPECT_LT(std::sqrt(err / ref), bound) << typeName(t);
 }
 
+/// Every block-quantized row of the format table.
+std::vector<Type> quantizedFormats() {
+  std::vector<Type> out;
+  for (const gemmac::abi::FormatInfo &f : gemmac::abi::kFormats)
+    if (!gemmac::abi::isFloatFormat(f.format))
+      out.push_back(f.format);
+  return out;
+}
+
 INSTANTIATE_TEST_SUITE_P(All, BlockFormat,
-                         ::testing::Values(Type::Q4_0, Type::Q4_1, Type::Q5_0,
-                                           Type::Q5_1, Type::Q8_0, Type::Q4_K,
-                                           Type::Q5_K, Type::Q6_K),
+                         ::testing::ValuesIn(quantizedFormats()),
                          [](const auto &info) {
                            return std::string(typeName(info.param));
                          });
@@ -226,6 +237,107 @@ TEST(ActivationQuant, Q8_KUsesSignedMaxAndBlockSums) {
     for (int j = 0; j < 16; ++j)
       s += b.qs[16 * g + j];
     EXPECT_EQ(b.bsums[g], s);
+  }
+}
+
+// ---- the format table -----------------------------------------------------
+
+TEST(FormatTable, NamesAndIdsRoundTrip) {
+  using namespace gemmac::abi;
+  for (const FormatInfo &f : kFormats) {
+    const uint32_t id = static_cast<uint32_t>(f.format);
+    EXPECT_TRUE(isSupported(id)) << f.name;
+    EXPECT_EQ(findFormat(id), &f) << f.name;
+    EXPECT_STREQ(typeName(f.format), f.name);
+    // The dialect's name is ggml's, lowercased.
+    std::string lower(f.ggmlName);
+    for (char &c : lower)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    EXPECT_EQ(lower, f.name);
+    const gemmac::GGMLTypeInfo *g = gemmac::findGGMLType(id);
+    ASSERT_NE(g, nullptr) << f.name;
+    EXPECT_TRUE(g->supported);
+    EXPECT_STREQ(g->name, f.ggmlName);
+    EXPECT_EQ(g->blockElems, f.blockElems);
+    EXPECT_EQ(g->blockBytes, f.blockBytes);
+  }
+  // Every ggml type the table lacks is marked unsupported.
+  for (const gemmac::GGMLTypeInfo &g : gemmac::kGGMLTypes)
+    EXPECT_EQ(g.supported, findFormat(g.id) != nullptr) << g.name;
+}
+
+TEST(FormatTable, BlockGeometryMatchesTheStructs) {
+  using namespace gemmac::abi;
+  EXPECT_EQ(sizeof(BlockQ4_0), blockBytes(Format::Q4_0));
+  EXPECT_EQ(sizeof(BlockQ4_K), blockBytes(Format::Q4_K));
+  EXPECT_EQ(sizeof(BlockQ6_K), blockBytes(Format::Q6_K));
+  EXPECT_EQ(sizeof(BlockQ8_K), actQuantInfo(ActQuant::Q8_K).blockBytes);
+  EXPECT_EQ(QK, 32);
+  EXPECT_EQ(QK_K, 256);
+  for (const FormatInfo &f : kFormats) {
+    // A row of two blocks has twice the block bytes; every format's
+    // quantizer and dequantizer accept it (the dispatch covers the table).
+    const size_t n = 2 * f.blockElems * (f.blockElems == 1 ? 256 : 1);
+    EXPECT_EQ(rowBytes(f.format, n), n / f.blockElems * f.blockBytes);
+    std::vector<float> x(n), y(n, -1.0f);
+    for (size_t i = 0; i < n; ++i)
+      x[i] = std::sin(0.37f * static_cast<float>(i));
+    std::vector<uint8_t> row(rowBytes(f.format, n));
+    quantizeRow(f.format, x.data(), row.data(), n);
+    dequantizeRow(f.format, row.data(), y.data(), n);
+    double err = 0;
+    for (size_t i = 0; i < n; ++i)
+      err = std::max(err, std::fabs(double(x[i]) - y[i]));
+    EXPECT_LT(err, 0.2) << f.name;
+  }
+}
+
+TEST(FormatTable, RulesMatchTheKernelsAssumptions) {
+  using namespace gemmac::abi;
+  for (const FormatInfo &f : kFormats) {
+    // Float weights multiply f32 activations; quantized ones an activation
+    // block of their own block size.
+    if (isFloatFormat(f.format)) {
+      EXPECT_EQ(f.blockElems, 1u) << f.name;
+      EXPECT_TRUE(f.tinyMatmul) << f.name;
+    } else {
+      EXPECT_EQ(actQuantInfo(f.actQuant).blockElems, f.blockElems) << f.name;
+    }
+    EXPECT_EQ(hasX8Layout(f.format),
+              f.format == Format::Q4_0 || f.format == Format::Q4_K)
+        << f.name;
+    EXPECT_EQ(isRepackedShape(f.format, 16), f.x8) << f.name;
+    EXPECT_FALSE(isRepackedShape(f.format, 12)) << f.name;
+  }
+  EXPECT_EQ(activationQuant(Format::Q4_0), ActQuant::Q8_0);
+  EXPECT_EQ(activationQuant(Format::Q5_1), ActQuant::Q8_1);
+  EXPECT_EQ(activationQuant(Format::Q6_K), ActQuant::Q8_K);
+  EXPECT_TRUE(usesTinyMatmul(Format::F16, 4, 8));
+  EXPECT_FALSE(usesTinyMatmul(Format::F16, 6, 8));
+  EXPECT_FALSE(usesTinyMatmul(Format::F32, 4, 12));
+  EXPECT_FALSE(usesTinyMatmul(Format::Q8_0, 4, 32));
+}
+
+TEST(FormatTable, X8RepackRoundTripsForEveryX8Format) {
+  using namespace gemmac::abi;
+  for (const FormatInfo &f : kFormats) {
+    if (!f.x8)
+      continue;
+    const size_t n = 2 * f.blockElems;
+    const size_t rb = rowBytes(f.format, n);
+    std::vector<float> x(8 * n);
+    for (size_t i = 0; i < x.size(); ++i)
+      x[i] = std::cos(0.11f * static_cast<float>(i));
+    std::vector<uint8_t> rows(8 * rb), group(x8GroupBytes(f.format, n)),
+        back(rb);
+    for (int r = 0; r < 8; ++r)
+      quantizeRow(f.format, x.data() + r * n, rows.data() + r * rb, n);
+    packX8(f.format, rows.data(), group.data(), n);
+    for (int r = 0; r < 8; ++r) {
+      unpackX8Row(f.format, group.data(), r, back.data(), n);
+      EXPECT_EQ(0, std::memcmp(back.data(), rows.data() + r * rb, rb))
+          << f.name << " row " << r;
+    }
   }
 }
 

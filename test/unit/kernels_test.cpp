@@ -3,7 +3,7 @@
 // RoPE, attention over a KV cache including sliding-window rings evaluated
 // in several steps, and GELU.
 
-#include "runtime/formats/formats.h"
+#include "formats/formats.h"
 #include "runtime/kernels/attention_reference.h"
 #include "runtime/kernels/kernels.h"
 #include "runtime/src/rt.h"

@@ -3,8 +3,8 @@
 // x8 layout, token counts that exercise every tile size, 1-3 threads, and
 // weights at the edges of their ranges. Also the x8 layout's packing.
 
-#include "runtime/formats/formats.h"
-#include "runtime/formats/repack.h"
+#include "formats/formats.h"
+#include "formats/repack.h"
 #include "runtime/kernels/dot_reference.h"
 #include "runtime/kernels/half.h"
 #include "runtime/kernels/kernels.h"

@@ -1,7 +1,7 @@
 // The Gemma 4 tokenizer on a hand-made vocabulary: special-token splitting,
 // U+2581 spaces, newline runs, merge ranks, byte fallback, detokenization.
 
-#include "runtime/src/artifact_format.h"
+#include "abi/artifact_format.h"
 #include "runtime/src/tokenizer.h"
 
 #include <gtest/gtest.h>
@@ -27,7 +27,7 @@ void putBytes(std::string &s, const std::string &b) {
   s += b;
 }
 
-/// Serializes like compile-model does (runtime/src/artifact_format.h).
+/// Serializes like compile-model does (abi/artifact_format.h).
 std::string section(const Vocab &v, int32_t bos, std::vector<int32_t> eog) {
   std::string s(gemmac::artifact::kTokenizerMagic, 4);
   put<uint32_t>(s, gemmac::artifact::kTokenizerVersion);

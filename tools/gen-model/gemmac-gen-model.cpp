@@ -13,10 +13,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "Vocab.h"
+#include "formats/formats.h"
 #include "frontends/common/TensorNames.h"
 #include "frontends/gguf/GGUFWriter.h"
 #include "tools/srd/SRDTestData.h"
-#include "runtime/formats/formats.h"
 
 #include "llvm/Support/Error.h"
 #include "llvm/Support/FileSystem.h"

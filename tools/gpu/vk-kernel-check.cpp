@@ -5,7 +5,7 @@
 // Runs the weight kernels that `compile-model MODEL.gguf --target vulkan
 // --emit spirv` generated (linear_*, geglu_*, embed_*) on the model's own
 // tensors and compares each output with a scalar reference: ggml's
-// dequantization (runtime/formats) and dot products in double; and the
+// dequantization (formats/) and dot products in double; and the
 // kernels without weights (rope_*, attention_*, rms_norm_*_unweighted_*,
 // gelu_*) on random inputs against the CPU runtime's kernels, which follow
 // llama.cpp's arithmetic. Shapes and constants come from the kernel names.
@@ -13,8 +13,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "formats/formats.h"
 #include "frontends/gguf/GGUFFile.h"
-#include "runtime/formats/formats.h"
 #include "runtime/gpu/gpu_backend.h"
 #include "runtime/gpu/vulkan_device.h"
 #include "runtime/kernels/gelu.h"

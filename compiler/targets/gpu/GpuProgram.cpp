@@ -10,12 +10,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/targets/gpu/GpuProgram.h"
+#include "abi/gpu_program.h"
+#include "abi/model_abi.h"
 #include "dialects/gemma/GemmaDialect.h"
 #include "passes/ArenaPlanner.h"
 #include "compiler/targets/gpu/kernels/KernelLibrary.h"
 #include "passes/KVPlan.h"
 #include "passes/ModelMeta.h"
-#include "runtime/gpu/gpu_program.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -658,11 +659,11 @@ llvm::Error emitGpuProgramObject(ModuleOp module, llvm::ArrayRef<uint8_t> image,
                      reinterpret_cast<const char *>(image.data()), image.size()));
   auto program = LLVM::GlobalOp::create(
       b, loc, LLVM::LLVMArrayType::get(b.getI8Type(), image.size()),
-      /*isConstant=*/true, LLVM::Linkage::External, "gemmac_gpu_program",
+      /*isConstant=*/true, LLVM::Linkage::External, abi::kGpuProgramSymbol,
       value);
   program.setAlignment(16);
   LLVM::GlobalOp::create(b, loc, b.getI64Type(), /*isConstant=*/true,
-                         LLVM::Linkage::External, "gemmac_gpu_program_bytes",
+                         LLVM::Linkage::External, abi::kGpuProgramBytesSymbol,
                          b.getI64IntegerAttr(image.size()));
   return emitObject(*host_module, host, objectPath);
 }

@@ -3,7 +3,7 @@
 // After gemma-lower-to-gpu has given every op of the entry function its
 // kernel, the launch plan turns the ops into a straight line of launches over
 // five buffers (weights, activation arena, KV caches, tokens, params) with
-// every range fixed at compile time; the image (runtime/gpu/gpu_program.h)
+// every range fixed at compile time; the image (abi/gpu_program.h)
 // carries the plan and the device code into the executable, where the
 // runtime's CUDA or Vulkan backend runs it.
 //

@@ -15,9 +15,8 @@
 //     (quantized linear/geglu: a group of kQuantMatvecTokensPerGroup).
 //   - Buffers are 1-D memrefs passed as bare pointers: static sizes for
 //     NVVM, runtime-sized (`?`) for SPIR-V, where they become runtime arrays.
-//   - Runtime scalars come in a small i32 buffer `params`:
-//     [0] tokens in the batch, [1] position of the first token,
-//     [2] rows of the output (n_out), [3] rows of per-context KV caches.
+//   - Runtime scalars come in a small i32 buffer `params`, slots
+//     abi::GpuParam (abi/gpu_params.h).
 //   - Weights are bytes in their GGUF block format ("rows" layout); F32, F16
 //     and BF16 weights are typed views (f32, f16, i16). KV caches hold f16
 //     bits in i16 buffers (or f32).
@@ -25,6 +24,8 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include "abi/gpu_params.h"
+#include "abi/model_abi.h"
 #include "dialects/gemma/GemmaDialect.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -37,13 +38,12 @@ namespace gemmac::gpukernels {
 enum class Target { NVVM, SPIRV };
 
 constexpr int64_t kWorkgroupSize = 64;
-constexpr int64_t kMaxBatch = 512; // tokens per forward call
+using abi::kMaxBatch; // tokens per forward call
 constexpr int64_t kGeluTableEntries = 65536;
 
-
 /// Index of each runtime scalar in the params buffer.
-enum Param { kTokens = 0, kPos0 = 1, kOutRows = 2, kContextRows = 3,
-             kNumParams = 8 };
+using Param = abi::GpuParam;
+using enum abi::GpuParam;
 
 /// Element-wise kernels over [rows, width] activations.
 enum class Unary { Scale, GeluTanh, GeluErf, Softcap, Copy };

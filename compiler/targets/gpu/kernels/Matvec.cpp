@@ -7,7 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/targets/gpu/kernels/QuantDot.h"
-#include "runtime/gpu/gpu_program.h"
+#include "abi/gpu_program.h"
 
 #include "llvm/Support/FormatVariadic.h"
 

@@ -1,5 +1,5 @@
 // Entries of gemmac_model_meta, the table of model facts every compiled
-// program exports: compile-model writes it (passes/LowerToCPU.cpp) and the
+// program exports: compile-model writes it (passes/ModelMeta.cpp) and the
 // runtime reads it (runtime/src/model.cpp), both from this one header.
 #pragma once
 

@@ -1,10 +1,10 @@
-#include "runtime/formats/repack.h"
+// The x8 layouts of Q4_0 and Q4_K (repack.h).
+
+#include "formats/repack.h"
 
 #include <cstring>
 
 namespace gemmac::fmt {
-
-bool hasX8Layout(Type t) { return t == Type::Q4_0 || t == Type::Q4_K; }
 
 const char *layoutName(Layout l) { return l == Layout::X8 ? "x8" : "rows"; }
 
@@ -19,6 +19,16 @@ bool parseLayout(const char *name, Layout &out) {
 }
 
 namespace {
+
+// The layouts below exist for Q4_0 and Q4_K: a format the table marks x8
+// needs its code here first.
+constexpr bool x8FormatsHaveCode() {
+  for (const abi::FormatInfo &f : abi::kFormats)
+    if (f.x8 && f.format != Type::Q4_0 && f.format != Type::Q4_K)
+      return false;
+  return true;
+}
+static_assert(x8FormatsHaveCode(), "an x8 format without a repack");
 
 constexpr size_t kQ4_0GroupBlock = 8 * sizeof(BlockQ4_0);
 constexpr size_t kQ4_KGroupBlock = 8 * sizeof(BlockQ4_K);

@@ -1,6 +1,6 @@
 // ggml block formats: conversions, dequantization and quantization.
 
-#include "runtime/formats/formats.h"
+#include "formats/formats.h"
 
 #include <algorithm>
 #include <cmath>
@@ -59,73 +59,9 @@ uint16_t f32ToBF16(float f) {
   return static_cast<uint16_t>((u + (0x7FFF + ((u >> 16) & 1))) >> 16);
 }
 
-size_t blockElems(Type t) {
-  switch (t) {
-  case Type::F32:
-  case Type::F16:
-  case Type::BF16:
-    return 1;
-  case Type::Q4_0:
-  case Type::Q4_1:
-  case Type::Q5_0:
-  case Type::Q5_1:
-  case Type::Q8_0:
-    return QK;
-  case Type::Q4_K:
-  case Type::Q5_K:
-  case Type::Q6_K:
-    return QK_K;
-  }
-  return 0;
-}
-
-size_t blockBytes(Type t) {
-  switch (t) {
-  case Type::F32: return 4;
-  case Type::F16: return 2;
-  case Type::BF16: return 2;
-  case Type::Q4_0: return sizeof(BlockQ4_0);
-  case Type::Q4_1: return sizeof(BlockQ4_1);
-  case Type::Q5_0: return sizeof(BlockQ5_0);
-  case Type::Q5_1: return sizeof(BlockQ5_1);
-  case Type::Q8_0: return sizeof(BlockQ8_0);
-  case Type::Q4_K: return sizeof(BlockQ4_K);
-  case Type::Q5_K: return sizeof(BlockQ5_K);
-  case Type::Q6_K: return sizeof(BlockQ6_K);
-  }
-  return 0;
-}
-
-bool isSupported(uint32_t id) {
-  switch (static_cast<Type>(id)) {
-  case Type::F32: case Type::F16: case Type::BF16: case Type::Q4_0:
-  case Type::Q4_1: case Type::Q5_0: case Type::Q5_1: case Type::Q8_0:
-  case Type::Q4_K: case Type::Q5_K: case Type::Q6_K:
-    return true;
-  }
-  return false;
-}
-
-const char *typeName(Type t) {
-  switch (t) {
-  case Type::F32: return "f32";
-  case Type::F16: return "f16";
-  case Type::BF16: return "bf16";
-  case Type::Q4_0: return "q4_0";
-  case Type::Q4_1: return "q4_1";
-  case Type::Q5_0: return "q5_0";
-  case Type::Q5_1: return "q5_1";
-  case Type::Q8_0: return "q8_0";
-  case Type::Q4_K: return "q4_k";
-  case Type::Q5_K: return "q5_k";
-  case Type::Q6_K: return "q6_k";
-  }
-  return "?";
-}
-
 // ---- dequantization --------------------------------------------------------
 
-static void dequantQ4_0(const BlockQ4_0 *b, float *y, size_t nb) {
+static void dequantBlocksQ4_0(const BlockQ4_0 *b, float *y, size_t nb) {
   for (size_t i = 0; i < nb; ++i, y += QK) {
     float d = f16ToF32(b[i].d);
     for (int j = 0; j < 16; ++j) {
@@ -135,7 +71,7 @@ static void dequantQ4_0(const BlockQ4_0 *b, float *y, size_t nb) {
   }
 }
 
-static void dequantQ4_1(const BlockQ4_1 *b, float *y, size_t nb) {
+static void dequantBlocksQ4_1(const BlockQ4_1 *b, float *y, size_t nb) {
   for (size_t i = 0; i < nb; ++i, y += QK) {
     float d = f16ToF32(b[i].d), m = f16ToF32(b[i].m);
     for (int j = 0; j < 16; ++j) {
@@ -145,7 +81,7 @@ static void dequantQ4_1(const BlockQ4_1 *b, float *y, size_t nb) {
   }
 }
 
-static void dequantQ5_0(const BlockQ5_0 *b, float *y, size_t nb) {
+static void dequantBlocksQ5_0(const BlockQ5_0 *b, float *y, size_t nb) {
   for (size_t i = 0; i < nb; ++i, y += QK) {
     float d = f16ToF32(b[i].d);
     uint32_t qh;
@@ -159,7 +95,7 @@ static void dequantQ5_0(const BlockQ5_0 *b, float *y, size_t nb) {
   }
 }
 
-static void dequantQ5_1(const BlockQ5_1 *b, float *y, size_t nb) {
+static void dequantBlocksQ5_1(const BlockQ5_1 *b, float *y, size_t nb) {
   for (size_t i = 0; i < nb; ++i, y += QK) {
     float d = f16ToF32(b[i].d), m = f16ToF32(b[i].m);
     uint32_t qh;
@@ -173,7 +109,7 @@ static void dequantQ5_1(const BlockQ5_1 *b, float *y, size_t nb) {
   }
 }
 
-static void dequantQ8_0(const BlockQ8_0 *b, float *y, size_t nb) {
+static void dequantBlocksQ8_0(const BlockQ8_0 *b, float *y, size_t nb) {
   for (size_t i = 0; i < nb; ++i, y += QK) {
     float d = f16ToF32(b[i].d);
     for (int j = 0; j < QK; ++j)
@@ -203,7 +139,7 @@ static void dequantK(const Block *b, float *y, size_t nb) {
   }
 }
 
-static void dequantQ6_K(const BlockQ6_K *b, float *y, size_t nb) {
+static void dequantBlocksQ6_K(const BlockQ6_K *b, float *y, size_t nb) {
   for (size_t i = 0; i < nb; ++i) {
     float d = f16ToF32(b[i].d);
     for (int h = 0; h < 2; ++h) {
@@ -225,32 +161,40 @@ static void dequantQ6_K(const BlockQ6_K *b, float *y, size_t nb) {
   }
 }
 
+// One dequantizer per row of abi/formats.def, dequant<Enum>(src, dst, n).
+static void dequantF32(const void *src, float *dst, size_t n) {
+  std::memcpy(dst, src, n * 4);
+}
+static void dequantF16(const void *src, float *dst, size_t n) {
+  const uint16_t *h = static_cast<const uint16_t *>(src);
+  for (size_t i = 0; i < n; ++i)
+    dst[i] = f16ToF32(h[i]);
+}
+static void dequantBF16(const void *src, float *dst, size_t n) {
+  const uint16_t *h = static_cast<const uint16_t *>(src);
+  for (size_t i = 0; i < n; ++i)
+    dst[i] = bf16ToF32(h[i]);
+}
+#define BLOCK_DEQUANT(E, FN)                                                   \
+  static void dequant##E(const void *src, float *dst, size_t n) {              \
+    FN(static_cast<const Block##E *>(src), dst, n / blockElems(Type::E));      \
+  }
+BLOCK_DEQUANT(Q4_0, dequantBlocksQ4_0)
+BLOCK_DEQUANT(Q4_1, dequantBlocksQ4_1)
+BLOCK_DEQUANT(Q5_0, dequantBlocksQ5_0)
+BLOCK_DEQUANT(Q5_1, dequantBlocksQ5_1)
+BLOCK_DEQUANT(Q8_0, dequantBlocksQ8_0)
+BLOCK_DEQUANT(Q4_K, (dequantK<BlockQ4_K, false>))
+BLOCK_DEQUANT(Q5_K, (dequantK<BlockQ5_K, true>))
+BLOCK_DEQUANT(Q6_K, dequantBlocksQ6_K)
+#undef BLOCK_DEQUANT
+
 void dequantizeRow(Type t, const void *src, float *dst, size_t n) {
-  size_t nb = n / blockElems(t);
   switch (t) {
-  case Type::F32:
-    std::memcpy(dst, src, n * 4);
-    return;
-  case Type::F16: {
-    const uint16_t *h = static_cast<const uint16_t *>(src);
-    for (size_t i = 0; i < n; ++i)
-      dst[i] = f16ToF32(h[i]);
-    return;
-  }
-  case Type::BF16: {
-    const uint16_t *h = static_cast<const uint16_t *>(src);
-    for (size_t i = 0; i < n; ++i)
-      dst[i] = bf16ToF32(h[i]);
-    return;
-  }
-  case Type::Q4_0: return dequantQ4_0(static_cast<const BlockQ4_0 *>(src), dst, nb);
-  case Type::Q4_1: return dequantQ4_1(static_cast<const BlockQ4_1 *>(src), dst, nb);
-  case Type::Q5_0: return dequantQ5_0(static_cast<const BlockQ5_0 *>(src), dst, nb);
-  case Type::Q5_1: return dequantQ5_1(static_cast<const BlockQ5_1 *>(src), dst, nb);
-  case Type::Q8_0: return dequantQ8_0(static_cast<const BlockQ8_0 *>(src), dst, nb);
-  case Type::Q4_K: return dequantK<BlockQ4_K, false>(static_cast<const BlockQ4_K *>(src), dst, nb);
-  case Type::Q5_K: return dequantK<BlockQ5_K, true>(static_cast<const BlockQ5_K *>(src), dst, nb);
-  case Type::Q6_K: return dequantQ6_K(static_cast<const BlockQ6_K *>(src), dst, nb);
+#define GEMMAC_FORMAT(E, name, id, elems, bytes, act, x8, tiny)                \
+  case Type::E:                                                                \
+    return dequant##E(src, dst, n);
+#include "abi/formats.def"
   }
 }
 
@@ -335,7 +279,7 @@ static float signedMax(const float *x, int n) {
   return max;
 }
 
-static void quantQ4_0(const float *x, BlockQ4_0 *y, size_t nb) {
+static void quantBlocksQ4_0(const float *x, BlockQ4_0 *y, size_t nb) {
   for (size_t i = 0; i < nb; ++i, x += QK) {
     float d = signedMax(x, QK) / -8.0f;
     float id = d != 0 ? 1.0f / d : 0.0f;
@@ -356,7 +300,7 @@ static void minMax(const float *x, int n, float &lo, float &hi) {
   }
 }
 
-static void quantQ4_1(const float *x, BlockQ4_1 *y, size_t nb) {
+static void quantBlocksQ4_1(const float *x, BlockQ4_1 *y, size_t nb) {
   for (size_t i = 0; i < nb; ++i, x += QK) {
     float lo, hi;
     minMax(x, QK, lo, hi);
@@ -371,7 +315,7 @@ static void quantQ4_1(const float *x, BlockQ4_1 *y, size_t nb) {
   }
 }
 
-static void quantQ5_0(const float *x, BlockQ5_0 *y, size_t nb) {
+static void quantBlocksQ5_0(const float *x, BlockQ5_0 *y, size_t nb) {
   for (size_t i = 0; i < nb; ++i, x += QK) {
     float d = signedMax(x, QK) / -16.0f;
     float id = d != 0 ? 1.0f / d : 0.0f;
@@ -388,7 +332,7 @@ static void quantQ5_0(const float *x, BlockQ5_0 *y, size_t nb) {
   }
 }
 
-static void quantQ5_1(const float *x, BlockQ5_1 *y, size_t nb) {
+static void quantBlocksQ5_1(const float *x, BlockQ5_1 *y, size_t nb) {
   for (size_t i = 0; i < nb; ++i, x += QK) {
     float lo, hi;
     minMax(x, QK, lo, hi);
@@ -407,7 +351,7 @@ static void quantQ5_1(const float *x, BlockQ5_1 *y, size_t nb) {
   }
 }
 
-static void quantQ8_0(const float *x, BlockQ8_0 *y, size_t nb) {
+static void quantBlocksQ8_0(const float *x, BlockQ8_0 *y, size_t nb) {
   for (size_t i = 0; i < nb; ++i, x += QK) {
     float amax = 0;
     for (int j = 0; j < QK; ++j)
@@ -459,7 +403,7 @@ static void quantAffineK(const float *x, int levels, uint16_t &dOut,
   packScalesK4(sc, mn, scales);
 }
 
-static void quantQ4_K(const float *x, BlockQ4_K *y, size_t nb) {
+static void quantBlocksQ4_K(const float *x, BlockQ4_K *y, size_t nb) {
   uint8_t q[QK_K];
   for (size_t i = 0; i < nb; ++i, x += QK_K) {
     quantAffineK(x, 15, y[i].d, y[i].dmin, y[i].scales, q);
@@ -469,7 +413,7 @@ static void quantQ4_K(const float *x, BlockQ4_K *y, size_t nb) {
   }
 }
 
-static void quantQ5_K(const float *x, BlockQ5_K *y, size_t nb) {
+static void quantBlocksQ5_K(const float *x, BlockQ5_K *y, size_t nb) {
   uint8_t q[QK_K];
   for (size_t i = 0; i < nb; ++i, x += QK_K) {
     quantAffineK(x, 31, y[i].d, y[i].dmin, y[i].scales, q);
@@ -483,7 +427,7 @@ static void quantQ5_K(const float *x, BlockQ5_K *y, size_t nb) {
   }
 }
 
-static void quantQ6_K(const float *x, BlockQ6_K *y, size_t nb) {
+static void quantBlocksQ6_K(const float *x, BlockQ6_K *y, size_t nb) {
   for (size_t i = 0; i < nb; ++i, x += QK_K) {
     float scale[16];
     float amaxScale = 0;
@@ -517,32 +461,40 @@ static void quantQ6_K(const float *x, BlockQ6_K *y, size_t nb) {
   }
 }
 
+// One weight quantizer per row of abi/formats.def, quant<Enum>(x, dst, n).
+static void quantF32(const float *x, void *dst, size_t n) {
+  std::memcpy(dst, x, n * 4);
+}
+static void quantF16(const float *x, void *dst, size_t n) {
+  uint16_t *h = static_cast<uint16_t *>(dst);
+  for (size_t i = 0; i < n; ++i)
+    h[i] = f32ToF16(x[i]);
+}
+static void quantBF16(const float *x, void *dst, size_t n) {
+  uint16_t *h = static_cast<uint16_t *>(dst);
+  for (size_t i = 0; i < n; ++i)
+    h[i] = f32ToBF16(x[i]);
+}
+#define BLOCK_QUANT(E)                                                         \
+  static void quant##E(const float *x, void *dst, size_t n) {                  \
+    quantBlocks##E(x, static_cast<Block##E *>(dst), n / blockElems(Type::E));  \
+  }
+BLOCK_QUANT(Q4_0)
+BLOCK_QUANT(Q4_1)
+BLOCK_QUANT(Q5_0)
+BLOCK_QUANT(Q5_1)
+BLOCK_QUANT(Q8_0)
+BLOCK_QUANT(Q4_K)
+BLOCK_QUANT(Q5_K)
+BLOCK_QUANT(Q6_K)
+#undef BLOCK_QUANT
+
 void quantizeRow(Type t, const float *x, void *dst, size_t n) {
-  size_t nb = n / blockElems(t);
   switch (t) {
-  case Type::F32:
-    std::memcpy(dst, x, n * 4);
-    return;
-  case Type::F16: {
-    uint16_t *h = static_cast<uint16_t *>(dst);
-    for (size_t i = 0; i < n; ++i)
-      h[i] = f32ToF16(x[i]);
-    return;
-  }
-  case Type::BF16: {
-    uint16_t *h = static_cast<uint16_t *>(dst);
-    for (size_t i = 0; i < n; ++i)
-      h[i] = f32ToBF16(x[i]);
-    return;
-  }
-  case Type::Q4_0: return quantQ4_0(x, static_cast<BlockQ4_0 *>(dst), nb);
-  case Type::Q4_1: return quantQ4_1(x, static_cast<BlockQ4_1 *>(dst), nb);
-  case Type::Q5_0: return quantQ5_0(x, static_cast<BlockQ5_0 *>(dst), nb);
-  case Type::Q5_1: return quantQ5_1(x, static_cast<BlockQ5_1 *>(dst), nb);
-  case Type::Q8_0: return quantQ8_0(x, static_cast<BlockQ8_0 *>(dst), nb);
-  case Type::Q4_K: return quantQ4_K(x, static_cast<BlockQ4_K *>(dst), nb);
-  case Type::Q5_K: return quantQ5_K(x, static_cast<BlockQ5_K *>(dst), nb);
-  case Type::Q6_K: return quantQ6_K(x, static_cast<BlockQ6_K *>(dst), nb);
+#define GEMMAC_FORMAT(E, name, id, elems, bytes, act, x8, tiny)                \
+  case Type::E:                                                                \
+    return quant##E(x, dst, n);
+#include "abi/formats.def"
   }
 }
 

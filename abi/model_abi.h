@@ -1,18 +1,31 @@
-// The symbols compile-model generates for every model (passes/LowerToCPU.cpp
-// emits them; passes/Passes.h names them).
+// The symbols compile-model generates for every model: their names, which
+// the compiler emits (passes/LowerToCPU.cpp, compiler/targets/gpu/
+// GpuProgram.cpp), and their declarations, which the runtime calls.
 #pragma once
 
-#include "runtime/kernels/kernels.h"
-#include "runtime/src/model_meta.h"
+#include "abi/model_meta.h"
 
 #include <cstdint>
 
+namespace gemmac::abi {
+inline constexpr char kForwardSymbol[] = "gemmac_forward";
+inline constexpr char kKVBytesSymbol[] = "gemmac_kv_bytes";
+inline constexpr char kArenaBytesSymbol[] = "gemmac_arena_bytes";
+inline constexpr char kModelMetaSymbol[] = "gemmac_model_meta";
+inline constexpr char kGpuProgramSymbol[] = "gemmac_gpu_program";
+inline constexpr char kGpuProgramBytesSymbol[] = "gemmac_gpu_program_bytes";
+} // namespace gemmac::abi
+
 extern "C" {
+/// The runtime's per-call state, which kernels receive (runtime/kernels/
+/// kernels.h).
+typedef struct gemmac_rt gemmac_rt;
+
 /// Model facts, indexed by gemmac::abi::MetaIndex.
 extern const int64_t gemmac_model_meta[gemmac::abi::kMetaCount];
 
 // A CPU program defines the three functions below; a GPU program defines
-// instead its image (runtime/gpu/gpu_program.h) and the image's size. Both
+// instead its image (abi/gpu_program.h) and the image's size. Both
 // sides are weak so that the runtime links with either.
 
 extern const uint8_t gemmac_gpu_program[] __attribute__((weak));

@@ -1,8 +1,10 @@
 // ggml block formats: layouts, dequantization, the activation quantizers
 // (rounded exactly as llama.cpp's AVX2 CPU build rounds them) and weight
-// quantizers for writing test and benchmark models. Plain C++, no
-// dependencies: the runtime, the compiler and the tools share it.
+// quantizers for writing test and benchmark models. Plain C++ over
+// abi/formats.def: the runtime, the compiler and the tools share it.
 #pragma once
+
+#include "abi/formats.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -28,9 +30,17 @@ inline float roundToBF16(float f) { return bf16ToF32(f32ToBF16(f)); }
 
 // ---- block layouts (little-endian, packed) --------------------------------
 
-constexpr int QK = 32;   // legacy block
-constexpr int QK_K = 256; // k-quant super-block
+/// A weight's format: ggml's type ids, one enumerator per row of
+/// abi/formats.def.
+using Type = abi::Format;
 
+constexpr int QK = abi::actQuantInfo(abi::ActQuant::Q8_0).blockElems;   // legacy block
+constexpr int QK_K = abi::actQuantInfo(abi::ActQuant::Q8_K).blockElems; // k-quant super-block
+
+// One storage type per row of abi/formats.def, named Block<Enum>.
+using BlockF32 = float;
+using BlockF16 = uint16_t;
+using BlockBF16 = uint16_t;
 struct BlockQ4_0 { uint16_t d; uint8_t qs[16]; };
 struct BlockQ4_1 { uint16_t d, m; uint8_t qs[16]; };
 struct BlockQ5_0 { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; };
@@ -42,24 +52,26 @@ struct BlockQ5_K { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t
 struct BlockQ6_K { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; };
 struct BlockQ8_K { float d; int8_t qs[256]; int16_t bsums[16]; };
 
-static_assert(sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_1) == 20);
-static_assert(sizeof(BlockQ5_0) == 22 && sizeof(BlockQ5_1) == 24);
-static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ8_1) == 36);
-static_assert(sizeof(BlockQ4_K) == 144 && sizeof(BlockQ5_K) == 176);
-static_assert(sizeof(BlockQ6_K) == 210 && sizeof(BlockQ8_K) == 292);
+// The table's block bytes are these structs' sizes: a row without a struct,
+// or a struct of another size, does not compile.
+#define GEMMAC_FORMAT(E, name, id, elems, bytes, act, x8, tiny)                \
+  static_assert(sizeof(Block##E) == (bytes),                                   \
+                "Block" #E " disagrees with abi/formats.def");
+#define GEMMAC_ACT_QUANT(E, name, id, elems, bytes)                            \
+  static_assert(sizeof(Block##E) == (bytes),                                   \
+                "Block" #E " disagrees with abi/formats.def");
+#include "abi/formats.def"
 
-/// ggml type ids of the formats gemmac computes with.
-enum class Type : uint32_t {
-  F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8,
-  Q4_K = 12, Q5_K = 13, Q6_K = 14, BF16 = 30,
-};
-
-/// Elements and bytes per block; 0 for a type gemmac does not compute with.
-size_t blockElems(Type t);
-size_t blockBytes(Type t);
+/// Elements and bytes per block.
+using abi::blockBytes;
+using abi::blockElems;
 inline size_t rowBytes(Type t, size_t n) { return n / blockElems(t) * blockBytes(t); }
-bool isSupported(uint32_t ggmlType);
-const char *typeName(Type t);
+/// Whether gemmac computes with ggml type `ggmlType` (a row of the table).
+constexpr bool isSupported(uint32_t ggmlType) {
+  return abi::findFormat(ggmlType) != nullptr;
+}
+/// The dialect's spelling ("q4_k").
+constexpr const char *typeName(Type t) { return abi::formatInfo(t).name; }
 
 /// 6-bit scale and min of sub-block j of a Q4_K/Q5_K super-block.
 inline void scaleMinK4(int j, const uint8_t *q, uint8_t &sc, uint8_t &m) {

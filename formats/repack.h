@@ -4,10 +4,11 @@
 // compile time and undone exactly when a single row is needed (embedding
 // lookups of a tied table, tests).
 //
-// "x8" (Q4_0 and Q4_K with a multiple of 8 rows): rows are taken in groups of
-// eight; a group stores, for each block, the eight rows' scales followed by
-// their quants interleaved four bytes at a time, so that one 32-byte load
-// holds the same four quant bytes of all eight rows.
+// "x8" (the formats abi/formats.def marks x8, Q4_0 and Q4_K, with a
+// multiple of 8 rows): rows are taken in groups of eight; a group stores,
+// for each block, the eight rows' scales followed by their quants
+// interleaved four bytes at a time, so that one 32-byte load holds the same
+// four quant bytes of all eight rows.
 //
 //   Q4_0 block (144 bytes):  d[8] (f16), then for c in 0..3, row r in 0..7:
 //                            qs[4c .. 4c+3] of row r at 16 + 32c + 4r.
@@ -23,17 +24,17 @@
 //                            qs[32c+4k .. +3] of row r at 128 + 32(8c+k) + 4r.
 #pragma once
 
-#include "runtime/formats/formats.h"
+#include "formats/formats.h"
 
 #include <cstddef>
 #include <cstdint>
 
 namespace gemmac::fmt {
 
-enum class Layout : uint32_t { Rows = 0, X8 = 1 };
+using abi::Layout;
 
 /// Whether `t` has an x8 layout (the row count must also be a multiple of 8).
-bool hasX8Layout(Type t);
+using abi::hasX8Layout;
 /// The layout's name in IR and reports ("rows", "x8"); parses it back.
 const char *layoutName(Layout l);
 bool parseLayout(const char *name, Layout &out);

@@ -4,6 +4,7 @@
 // GpuProgram.cpp) into the executable as the byte array `gemmac_gpu_program`;
 // the runtime's backends (runtime/gpu/) read it with `parseGpuProgram`, which
 // checks every count and offset before anything is used. Little-endian.
+// Header only: both sides compile it.
 //
 //   ProgramHeader
 //   KernelEntry[numKernels]      entry points and their buffer counts
@@ -14,7 +15,11 @@
 //   device code (codeBytes)
 #pragma once
 
+#include "abi/formats.h"
+#include "abi/gpu_params.h"
+
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 namespace gemmac::gpu {
@@ -30,7 +35,7 @@ enum class Space : uint32_t {
   Arena = 1,     // activations: each value a slot of max_batch rows
   KV = 2,        // the session's KV caches
   Tokens = 3,    // the step's token ids (i32, max_batch)
-  Params = 4,    // i32[8]: tokens, pos0, n_out, context rows
+  Params = 4,    // i32[abi::kNumParams], slots abi::GpuParam
   Constants = 5, // the program's f32 constants
   Tables = 6,    // model-wide tables: llama.cpp's GELU (65536 f16 results)
   Rope = 7,      // per session: each RoPE's (cos, sin) per position and pair
@@ -96,9 +101,7 @@ struct RopeEntry {
 /// each).
 inline int64_t matvecRowsPerGroup(bool floatWeights, int64_t rows,
                                   int64_t cols) {
-  if (!floatWeights)
-    return 2;
-  return cols % 8 == 0 && rows % 4 == 0 ? 8 : 2;
+  return floatWeights && abi::isTinyMatmulShape(rows, cols) ? 8 : 2;
 }
 /// Tokens one workgroup of a quantized linear/geglu kernel computes.
 constexpr int64_t kQuantMatvecTokensPerGroup = 4;
@@ -116,7 +119,82 @@ struct ProgramView {
 
 /// Validates `bytes` bytes at `data` (alignment, magic, version, counts,
 /// every index and offset in range) into `view`; false + `error` otherwise.
-bool parseGpuProgram(const uint8_t *data, uint64_t bytes, ProgramView &view,
-                     std::string &error);
+inline bool parseGpuProgram(const uint8_t *data, uint64_t bytes, ProgramView &view,
+                     std::string &error) {
+  auto fail = [&](const std::string &what) {
+    error = "GPU program: " + what;
+    return false;
+  };
+  if (!data || bytes < sizeof(ProgramHeader))
+    return fail("missing or shorter than its header");
+  if (reinterpret_cast<uintptr_t>(data) % alignof(ProgramHeader) != 0)
+    return fail("misaligned");
+  const auto *h = reinterpret_cast<const ProgramHeader *>(data);
+  if (std::memcmp(h->magic, kProgramMagic, sizeof kProgramMagic) != 0)
+    return fail("bad magic");
+  if (h->version != kProgramVersion)
+    return fail("version " + std::to_string(h->version) + ", runtime knows " +
+                std::to_string(kProgramVersion));
+  if (h->codeKind != static_cast<uint32_t>(CodeKind::SPIRV) &&
+      h->codeKind != static_cast<uint32_t>(CodeKind::PTX))
+    return fail("unknown code kind " + std::to_string(h->codeKind));
+  if (h->maxBatch == 0 || h->workgroupSize == 0)
+    return fail("zero batch or workgroup size");
+  uint64_t at = sizeof(ProgramHeader);
+  auto table = [&](uint64_t count, uint64_t size, const char *what,
+                   const void *&out) {
+    if (count > (bytes - at) / size)
+      return fail(std::string(what) + " table runs past the end");
+    out = data + at;
+    at += count * size;
+    return true;
+  };
+  const void *k, *l, *b, *c, *r;
+  if (!table(h->numKernels, sizeof(KernelEntry), "kernel", k) ||
+      !table(h->numLaunches, sizeof(LaunchEntry), "launch", l) ||
+      !table(h->numBindings, sizeof(BindingEntry), "binding", b) ||
+      !table(h->numConstants, sizeof(float), "constant", c) ||
+      !table(h->numRopes, sizeof(RopeEntry), "rope", r))
+    return false;
+  if (h->codeOffset < at || h->codeOffset > bytes ||
+      h->codeBytes > bytes - h->codeOffset || h->codeBytes == 0)
+    return fail("device code outside the image");
+  view = {h, static_cast<const KernelEntry *>(k),
+          static_cast<const LaunchEntry *>(l),
+          static_cast<const BindingEntry *>(b), static_cast<const float *>(c),
+          static_cast<const RopeEntry *>(r), data + h->codeOffset};
+  for (uint32_t i = 0; i < h->numRopes; ++i) {
+    const RopeEntry &e = view.ropes[i];
+    if (e.freqDim == 0 || e.pairs == 0 || e.pairs > e.freqDim / 2 ||
+        !(e.theta > 0))
+      return fail("RoPE table " + std::to_string(i) + " is malformed");
+  }
+  for (uint32_t i = 0; i < h->numKernels; ++i) {
+    const KernelEntry &e = view.kernels[i];
+    if (std::memchr(e.name, 0, sizeof e.name) == nullptr || e.name[0] == 0)
+      return fail("kernel " + std::to_string(i) + " has no valid name");
+    if (e.numBuffers == 0 || e.numBuffers > 16)
+      return fail(std::string("kernel ") + e.name + " takes " +
+                  std::to_string(e.numBuffers) + " buffers");
+  }
+  for (uint32_t i = 0; i < h->numLaunches; ++i) {
+    const LaunchEntry &e = view.launches[i];
+    if (e.kernel >= h->numKernels)
+      return fail("launch " + std::to_string(i) + " names kernel " +
+                  std::to_string(e.kernel));
+    if (e.rows > static_cast<uint32_t>(Rows::Outputs) || e.gridX == 0)
+      return fail("launch " + std::to_string(i) + " has a bad grid");
+    if (e.numBindings != view.kernels[e.kernel].numBuffers ||
+        e.firstBinding > h->numBindings ||
+        e.numBindings > h->numBindings - e.firstBinding)
+      return fail("launch " + std::to_string(i) + " (" +
+                  view.kernels[e.kernel].name + ") has bad bindings");
+  }
+  for (uint32_t i = 0; i < h->numBindings; ++i)
+    if (view.bindings[i].space >= kNumSpaces)
+      return fail("binding " + std::to_string(i) + " names space " +
+                  std::to_string(view.bindings[i].space));
+  return true;
+}
 
 } // namespace gemmac::gpu
