@@ -119,8 +119,8 @@ struct ProgramView {
 
 /// Validates `bytes` bytes at `data` (alignment, magic, version, counts,
 /// every index and offset in range) into `view`; false + `error` otherwise.
-inline bool parseGpuProgram(const uint8_t *data, uint64_t bytes, ProgramView &view,
-                     std::string &error) {
+inline bool parseGpuProgram(const uint8_t *data, uint64_t bytes,
+                            ProgramView &view, std::string &error) {
   auto fail = [&](const std::string &what) {
     error = "GPU program: " + what;
     return false;

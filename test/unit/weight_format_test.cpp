@@ -21,7 +21,8 @@ TEST(WeightFormat, EveryTableRowIsADialectFormat) {
     EXPECT_EQ(stringifyWeightFormat(*w).str(), f.name);
     EXPECT_EQ(formatBlockElems(*w), f.blockElems) << f.name;
     EXPECT_EQ(formatBlockBytes(*w), f.blockBytes) << f.name;
-    EXPECT_EQ(isFloatFormat(*w), gemmac::abi::isFloatFormat(f.format)) << f.name;
+    EXPECT_EQ(isFloatFormat(*w), gemmac::abi::isFloatFormat(f.format))
+        << f.name;
   }
 }
 
