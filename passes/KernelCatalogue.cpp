@@ -31,6 +31,14 @@ const KernelRow *lookupKernel(StringRef symbol) {
   return bySymbol.lookup(symbol);
 }
 
+const KernelRow *findKernel(StringRef kind, StringRef format,
+                            StringRef variant) {
+  for (const KernelRow &row : kernelCatalogue())
+    if (row.kind == kind && row.format == format && row.variant == variant)
+      return &row;
+  return nullptr;
+}
+
 Type kernelArgType(char c, MLIRContext *ctx) {
   auto buffer = [&](Type elem) {
     return MemRefType::get({ShapedType::kDynamic}, elem);

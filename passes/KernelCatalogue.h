@@ -33,6 +33,11 @@ llvm::ArrayRef<KernelRow> kernelCatalogue();
 /// The row of `symbol`, or null when the runtime has no such kernel.
 const KernelRow *lookupKernel(llvm::StringRef symbol);
 
+/// The kernel of `kind` for `format` in `variant`, or null when the runtime
+/// has none.
+const KernelRow *findKernel(llvm::StringRef kind, llvm::StringRef format,
+                            llvm::StringRef variant = "");
+
 /// The IR type a kernel argument of signature character `c` is passed as
 /// (null for an unknown character).
 mlir::Type kernelArgType(char c, mlir::MLIRContext *ctx);

@@ -36,17 +36,40 @@ struct SelectKernelsPass
     return avx2 ? "_avx2" : "";
   }
 
+  /// The catalogue kind of the kernel a weight op calls, if it calls one.
+  static std::optional<StringRef> kindOf(Operation *op) {
+    if (auto l = dyn_cast<LinearOp>(op))
+      return l.getWeight().getType().getRows() >= kVocabRows ? "logits"
+                                                             : "linear";
+    if (isa<GeGLUOp>(op))
+      return "geglu";
+    if (isa<EmbedOp>(op))
+      return "embed";
+    return std::nullopt;
+  }
+
+  /// The (first) weight a weight op reads.
+  static Value weightOf(Operation *op) {
+    if (auto l = dyn_cast<LinearOp>(op))
+      return l.getWeight();
+    if (auto g = dyn_cast<GeGLUOp>(op))
+      return g.getGate();
+    return cast<EmbedOp>(op).getTable();
+  }
+
   /// Whether every op reading `def` can take its rows interleaved by eight:
-  /// the format has the layout, the row count allows it, and no op had its
-  /// kernel chosen before.
+  /// the runtime has an x8 kernel of its kind for the format, the row count
+  /// allows the layout, and no op had its kernel chosen before.
   static bool canInterleave(WeightDefOp def, ArrayRef<Operation *> users) {
     WeightType t = def.getWeightType();
     if (t.getRank() != 2 || users.empty() ||
         !abi::isRepackedShape(static_cast<abi::Format>(t.getFormat()),
                               t.getRows()))
       return false;
-    return llvm::all_of(users, [](Operation *op) {
-      return isa<LinearOp, GeGLUOp, EmbedOp>(op) && !op->hasAttr("kernel");
+    StringRef format = stringifyWeightFormat(t.getFormat());
+    return llvm::all_of(users, [&](Operation *op) {
+      std::optional<StringRef> kind = kindOf(op);
+      return kind && !op->hasAttr("kernel") && findKernel(*kind, format, "x8");
     });
   }
 
@@ -74,39 +97,37 @@ struct SelectKernelsPass
       if (def.isInterleaved())
         interleaved.insert(def.getSymName());
     }
-    auto layoutOf = [&](Value weight) -> std::string {
+    auto isInterleaved = [&](Value weight) {
       auto w = weight.getDefiningOp<WeightOp>();
-      return w && interleaved.contains(w.getName()) ? "_x8" : "";
+      return w && interleaved.contains(w.getName());
     };
 
-    // The variant for this target's instruction set when the runtime's
-    // catalogue (abi/kernels.def) has one, else the portable kernel.
-    auto set = [&](Operation *op, const std::string &base) {
-      if (op->hasAttr("kernel"))
-        return;
-      std::string name = base + suffix;
-      if (!lookupKernel(name))
-        name = base;
-      op->setAttr("kernel", StringAttr::get(ctx, name));
-    };
-    module.walk([&](Operation *op) {
-      if (auto l = dyn_cast<LinearOp>(op)) {
-        WeightType w = l.getWeight().getType();
-        std::string fmt = stringifyWeightFormat(w.getFormat()).str();
-        set(op, (w.getRows() >= kVocabRows ? "gmk_logits_" : "gmk_linear_") +
-                    fmt + layoutOf(l.getWeight()));
-      } else if (auto g = dyn_cast<GeGLUOp>(op)) {
-        set(op, "gmk_geglu_" +
-                    stringifyWeightFormat(g.getGate().getType().getFormat())
-                        .str() +
-                    layoutOf(g.getGate()));
-      } else if (auto e = dyn_cast<EmbedOp>(op)) {
-        set(op, "gmk_embed_" +
-                    stringifyWeightFormat(e.getTable().getType().getFormat())
-                        .str() +
-                    layoutOf(e.getTable()));
+    // The catalogue's kernel for the op's kind, its weights' format and
+    // layout (abi/kernels.def); the variant for this target's instruction set
+    // when the runtime has one, else the portable kernel.
+    WalkResult result = module.walk([&](Operation *op) {
+      std::optional<StringRef> kind = kindOf(op);
+      if (!kind || op->hasAttr("kernel"))
+        return WalkResult::advance();
+      Value weight = weightOf(op);
+      WeightType t = cast<WeightType>(weight.getType());
+      StringRef format = stringifyWeightFormat(t.getFormat());
+      bool x8 = isInterleaved(weight);
+      const KernelRow *row = findKernel(*kind, format, x8 ? "x8" : "");
+      if (!row) {
+        op->emitOpError("the runtime has no ")
+            << *kind << " kernel for " << format << " weights"
+            << (x8 ? " in the x8 layout" : "");
+        return WalkResult::interrupt();
       }
+      std::string name = (row->symbol + suffix).str();
+      if (!lookupKernel(name))
+        name = row->symbol.str();
+      op->setAttr("kernel", StringAttr::get(ctx, name));
+      return WalkResult::advance();
     });
+    if (result.wasInterrupted())
+      signalPassFailure();
   }
 };
 

@@ -41,19 +41,21 @@ struct AttentionLowering : CPUOpLowering<AttentionOp> {
     if (failed(cache))
       return failure();
     CPULowering::CacheViews c = l.cacheViews(*cache);
-    std::string kernel = a->hasAttr("kernel")
-                             ? a->getAttrOfType<StringAttr>("kernel").str()
-                             : ("gmk_attention_" + l.kvName).str();
+    FailureOr<StringRef> kernel =
+        a->hasAttr("kernel") ? a->getAttrOfType<StringAttr>("kernel").getValue()
+                             : l.catalogueKernel(a, "attention", l.kvName);
+    if (failed(kernel))
+      return failure();
     // An instantiation for one head dim reads heads of that size only.
     int64_t dim;
-    if (const KernelRow *row = lookupKernel(kernel))
+    if (const KernelRow *row = lookupKernel(*kernel))
       if (row->kind == "attention" && !row->variant.getAsInteger(10, dim) &&
           dim != static_cast<int64_t>(a.getHeadDim()))
         return a.emitOpError("kernel '")
-               << kernel << "' is instantiated for head dim " << dim << ", not "
-               << a.getHeadDim();
+               << *kernel << "' is instantiated for head dim " << dim
+               << ", not " << a.getHeadDim();
     return l.callKernel(
-        a, kernel,
+        a, *kernel,
         {l.rt, out.view, l.act(a.getQ()).view, l.act(a.getK()).view,
          l.act(a.getV()).view, l.nTokens, l.pos0, l.idx(a.getNumHeads()),
          l.idx(a.getNumKvHeads()), l.idx(a.getHeadDim()), l.idx(a.getWindow()),
@@ -67,8 +69,11 @@ struct KVStoreLowering : CPUOpLowering<KVStoreOp> {
     FailureOr<KVCacheAttr> cache = l.kvCache(s, s.getKvCache());
     if (failed(cache))
       return failure();
+    FailureOr<StringRef> kernel = l.catalogueKernel(s, "kv_store", l.kvName);
+    if (failed(kernel))
+      return failure();
     CPULowering::CacheViews c = l.cacheViews(*cache);
-    return l.callKernel(s, ("gmk_kv_store_" + l.kvName).str(),
+    return l.callKernel(s, *kernel,
                         {l.rt, c.k, c.v, l.act(s.getK()).view,
                          l.act(s.getV()).view, l.nTokens, l.pos0,
                          l.idx(cache->getWidth()), l.idx(cache->getRows()),

@@ -105,22 +105,39 @@ FailureOr<std::string> CPULowering::weightKernel(Operation *op, StringRef kind,
   }
   WeightType t = cast<WeightType>(handles.front().getType());
   StringRef format = stringifyWeightFormat(t.getFormat());
-  std::string kernel =
+  // The kernel gemma-select-kernels chose, else the catalogue's for the
+  // weights' format and layout.
+  FailureOr<StringRef> kernel =
       op->hasAttr("kernel")
-          ? op->getAttrOfType<StringAttr>("kernel").str()
-          : ("gmk_" + kind + "_" + format + (interleaved ? "_x8" : "")).str();
-  const KernelRow *row = lookupKernel(kernel);
+          ? op->getAttrOfType<StringAttr>("kernel").getValue()
+          : catalogueKernel(op, kind, format, interleaved ? "x8" : "");
+  if (failed(kernel))
+    return failure();
+  const KernelRow *row = lookupKernel(*kernel);
   if (!row)
     return op->emitOpError("kernel '")
-           << kernel << "' is not in the runtime's catalogue (abi/kernels.def)";
+           << *kernel
+           << "' is not in the runtime's catalogue (abi/kernels.def)";
   if (row->isInterleaved() != interleaved)
     return op->emitOpError("kernel '")
-           << kernel << "' does not read the " << (interleaved ? "x8" : "rows")
+           << *kernel << "' does not read the " << (interleaved ? "x8" : "rows")
            << " layout of its weights";
   if (row->format != format)
-    return op->emitOpError("kernel '")
-           << kernel << "' reads " << row->format << " weights, not " << format;
-  return kernel;
+    return op->emitOpError("kernel '") << *kernel << "' reads " << row->format
+                                       << " weights, not " << format;
+  return kernel->str();
+}
+
+FailureOr<StringRef> CPULowering::catalogueKernel(Operation *op, StringRef kind,
+                                                  StringRef format,
+                                                  StringRef variant) {
+  if (const KernelRow *row = findKernel(kind, format, variant))
+    return row->symbol;
+  InFlightDiagnostic diag = op->emitOpError("the runtime has no ")
+                            << kind << " kernel for " << format;
+  if (!variant.empty())
+    diag << " (" << variant << ")";
+  return failure();
 }
 
 WeightDefOp CPULowering::weightDef(Value handle) {

@@ -104,6 +104,11 @@ public:
   mlir::FailureOr<std::string>
   weightKernel(mlir::Operation *op, llvm::StringRef kind,
                llvm::ArrayRef<mlir::Value> handles);
+  /// The catalogue's kernel of `kind` for `format` in `variant`; an error on
+  /// `op` when the runtime has none.
+  mlir::FailureOr<llvm::StringRef>
+  catalogueKernel(mlir::Operation *op, llvm::StringRef kind,
+                  llvm::StringRef format, llvm::StringRef variant = "");
   /// The bytes of a weight (a gemma.weight handle) in the weight buffer.
   mlir::Value weightView(mlir::Value handle);
   /// The weight definition a gemma.weight handle names.
