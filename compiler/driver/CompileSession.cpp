@@ -52,8 +52,8 @@ llvm::Error CompileSession::import(llvm::StringRef path,
     if (llvm::Error e = foldResiduals(residuals))
       return e;
   mlir::Type kvType = kvCacheType == "f32"
-                         ? mlir::Type(mlir::Float32Type::get(&context_))
-                         : mlir::Type(mlir::Float16Type::get(&context_));
+                          ? mlir::Type(mlir::Float32Type::get(&context_))
+                          : mlir::Type(mlir::Float16Type::get(&context_));
   gemma::gemmaDialect(&context_)->getKvCacheTypeAttrHelper().setAttr(
       *module_, mlir::TypeAttr::get(kvType));
   recordTarget(*module_, *target_);
@@ -82,9 +82,9 @@ llvm::Error CompileSession::foldResiduals(const ResidualOptions &options) {
   for (const std::string &w : opened->warnings)
     llvm::WithColor::warning(llvm::errs(), "compile-model") << w << "\n";
   if (opened->format == srd::ResidualFormat::Sealed)
-    if (llvm::Error e = static_cast<const srd::SealedContainer &>(
-                            *opened->source)
-                            .checkBase(inputPath_))
+    if (llvm::Error e =
+            static_cast<const srd::SealedContainer &>(*opened->source)
+                .checkBase(inputPath_))
       return e;
   static const char *kKinds[] = {"srd4", "axm", "sealed"};
   residualProvenance_ = kKinds[static_cast<int>(opened->format)];
@@ -97,9 +97,8 @@ llvm::Error CompileSession::foldResiduals(const ResidualOptions &options) {
   mlir::PassManager pm(&context_);
   pm.addPass(createFoldSRD(residuals_, fold));
   if (mlir::failed(pm.run(*module_)))
-    return llvm::createStringError("--srd " + options.path +
-                                   ": the corrections do not fit " +
-                                   inputPath_);
+    return llvm::createStringError(
+        "--srd " + options.path + ": the corrections do not fit " + inputPath_);
   return llvm::Error::success();
 }
 
@@ -125,9 +124,9 @@ llvm::Expected<Emitted> CompileSession::emit(const EmitOptions &options,
     return emitted;
   WeightsSource source{file_->base(), file_->fileSize(), inputPath_,
                        residuals_.get(), residualProvenance_};
-  if (llvm::Error e = writeWeightsFile(options.outputPath + ".weights",
-                                       layout_, source, tokenizer_,
-                                       target_->describe(), progress))
+  if (llvm::Error e =
+          writeWeightsFile(options.outputPath + ".weights", layout_, source,
+                           tokenizer_, target_->describe(), progress))
     return std::move(e);
   return emitted;
 }

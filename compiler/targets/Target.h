@@ -1,4 +1,5 @@
-//===- Target.h - what a compile target owns ----------------------*- C++ -*-===//
+//===- Target.h - what a compile target owns ----------------------*- C++
+//-*-===//
 //
 // compile-model runs the same phases for every target; a Target supplies the
 // target-dependent parts: its --target spec, the passes of the quant, kernel
@@ -23,8 +24,8 @@ namespace gemmac {
 
 /// compile-model's output flags, as far as the target handles them.
 struct EmitOptions {
-  std::string outputPath;     // -o
-  std::string deviceCode;     // --emit: ptx or spirv (GPU targets)
+  std::string outputPath; // -o
+  std::string deviceCode; // --emit: ptx or spirv (GPU targets)
   bool printLaunchPlan = false;
   bool keepObject = false;
   std::string runtimeArchive; // libgemmac_runtime.a, to link programs with

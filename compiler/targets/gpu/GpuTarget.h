@@ -1,4 +1,5 @@
-//===- GpuTarget.h - device code for CUDA (PTX) and Vulkan (SPIR-V) -*- C++ -*-===//
+//===- GpuTarget.h - device code for CUDA (PTX) and Vulkan (SPIR-V) -*- C++
+//-*-===//
 //
 // GPU targets: gemma-lower-to-gpu builds the kernels in
 // `gpu.module @gemmac_kernels` (kernel phase); the target phase lowers a copy

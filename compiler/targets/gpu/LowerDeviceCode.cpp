@@ -91,10 +91,10 @@ static void setVulkanTargetEnv(gpu::GPUModuleOp kernels) {
        Extension::SPV_KHR_storage_buffer_storage_class,
        Extension::SPV_KHR_integer_dot_product},
       ctx);
-  kernels->setAttr(spirv::getTargetEnvAttrName(),
-                   spirv::TargetEnvAttr::get(
-                       triple, spirv::getDefaultResourceLimits(ctx),
-                       spirv::ClientAPI::Vulkan));
+  kernels->setAttr(
+      spirv::getTargetEnvAttrName(),
+      spirv::TargetEnvAttr::get(triple, spirv::getDefaultResourceLimits(ctx),
+                                spirv::ClientAPI::Vulkan));
   kernels.walk([&](gpu::GPUFuncOp fn) {
     SmallVector<int32_t, 3> size = {1, 1, 1};
     if (auto known = fn.getKnownBlockSizeAttr())
@@ -126,8 +126,7 @@ static void finishSPIRV(spirv::ModuleOp spirvModule) {
 }
 
 namespace {
-struct LowerDeviceCode
-    : PassWrapper<LowerDeviceCode, OperationPass<ModuleOp>> {
+struct LowerDeviceCode : PassWrapper<LowerDeviceCode, OperationPass<ModuleOp>> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(LowerDeviceCode)
   explicit LowerDeviceCode(StringRef chip) : chip(chip.str()) {}
   StringRef getArgument() const override { return "gemmac-lower-device-code"; }
@@ -191,9 +190,9 @@ void LowerDeviceCode::runOnOperation() {
   auto copy = cast<gpu::GPUModuleOp>(inDevice.clone(*kernels));
   if (cuda())
     copy.setTargetsAttr(ArrayAttr::get(
-        ctx, {NVVM::NVVMTargetAttr::get(ctx, /*optLevel=*/3,
-                                        "nvptx64-nvidia-cuda", chip,
-                                        ptxFeatures(chip))}));
+        ctx,
+        {NVVM::NVVMTargetAttr::get(ctx, /*optLevel=*/3, "nvptx64-nvidia-cuda",
+                                   chip, ptxFeatures(chip))}));
   else
     setVulkanTargetEnv(copy);
 
