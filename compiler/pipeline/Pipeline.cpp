@@ -72,6 +72,15 @@ void addPhasePasses(OpPassManager &pm, Phase phase,
     return;
   case Phase::Kernel:
     if (!options.gpuTarget.empty()) {
+      // The GPU fusions, as gemma ops that get one kernel each; the norm
+      // fusions first, so that the quantizer sees what is left to quantize.
+      if (enabled("fuse-rms-norm-rope"))
+        pm.addNestedPass<func::FuncOp>(createFuseRMSNormRope());
+      if (enabled("fuse-rms-norm-add"))
+        pm.addNestedPass<func::FuncOp>(createFuseRMSNormAdd());
+      if (enabled("fuse-rms-norm-quantize"))
+        pm.addNestedPass<func::FuncOp>(createFuseRMSNormQuantize());
+      pm.addNestedPass<func::FuncOp>(createQuantizeActivations());
       pm.addPass(createLowerToGPU(LowerToGPUOptions{options.gpuTarget}));
       return;
     }
