@@ -3,7 +3,9 @@
 // The kernel phase for CUDA and Vulkan, device half: each gemma op of the
 // entry function asks the kernel library (compiler/targets/gpu/kernels) for its specialized
 // kernel, which lands once in `gpu.module @gemmac_kernels`; the op records
-// the kernel's name in `gpu_kernel`, which the host side launches.
+// the kernel's name in `gpu_kernel`, which the host side launches. Fusions
+// are ops of their own by now (the Fuse* passes, QuantizeActivations): each
+// op is one kernel.
 //
 //===----------------------------------------------------------------------===//
 
@@ -33,44 +35,14 @@ int64_t widthOf(Value v) {
   return cast<RankedTensorType>(v.getType()).getDimSize(1);
 }
 
-/// The per-head RMSNorm a RoPE rotates, when the RoPE's kernel can compute
-/// it (one workgroup per head in both; the RoPE is its only reader).
-RMSNormOp headNormOf(RopeOp r) {
-  auto norm = r.getInput().getDefiningOp<RMSNormOp>();
-  if (!norm || norm.getGroup() != r.getHeadDim() ||
-      !norm.getResult().hasOneUse())
-    return {};
-  return norm;
-}
-
-std::optional<WeightFormat> weightFormat(RMSNormOp n) {
-  if (Value w = n.getWeight())
-    return cast<WeightType>(w.getType()).getFormat();
+std::optional<WeightFormat> weightFormat(Value weight) {
+  if (weight)
+    return cast<WeightType>(weight.getType()).getFormat();
   return std::nullopt;
 }
 
-/// The single user of v as an Op, if v has exactly one use.
-template <typename Op> Op soleUser(Value v) {
-  if (!v.hasOneUse())
-    return {};
-  return dyn_cast<Op>(*v.getUsers().begin());
-}
-
-/// A whole-row norm whose only reader is a residual add: the add's kernel
-/// computes it (when the add's other operand is no norm: one per kernel).
-bool normIntoAdd(RMSNormOp n) {
-  AddOp add = soleUser<AddOp>(n.getResult());
-  if (!add || n.getGroup() != widthOf(n.getInput()))
-    return false;
-  Value other = add.getLhs() == n.getResult() ? add.getRhs() : add.getLhs();
-  return !other.getDefiningOp<RMSNormOp>();
-}
-/// The norm an add's kernel computes (normIntoAdd), if any.
-RMSNormOp normOfAdd(AddOp a) {
-  for (Value v : {a.getLhs(), a.getRhs()})
-    if (auto n = v.getDefiningOp<RMSNormOp>(); n && normIntoAdd(n))
-      return n;
-  return {};
+gpukernels::ActQuant actQuant(ActBlocksType blocks) {
+  return static_cast<gpukernels::ActQuant>(blocks.getQuantizer());
 }
 
 /// The kernel of one op, or failure with a diagnostic. `outputRows`: the
@@ -90,14 +62,13 @@ FailureOr<std::string> kernelFor(Operation *op, KernelLibrary &lib,
       return op->emitOpError("uses KV cache ") << id << ", which the plan lacks";
     return it->second;
   };
-  // Quantized weights multiply int8 activation blocks, which a kernel of
-  // their own writes first (`gpu_quantize`).
-  auto quantizeFirst = [&](WeightType t) {
-    gpukernels::ActQuant q = gpukernels::activationQuant(t.getFormat());
-    if (q != gpukernels::ActQuant::None)
-      op->setAttr("gpu_quantize",
-                  FlatSymbolRefAttr::get(op->getContext(),
-                                         lib.quantize(q, t.getCols())));
+  // Quantized weights multiply the int8 blocks gemma-quantize-activations
+  // (or a norm) wrote; float weights read the f32 rows.
+  auto checkInput = [&](Value input, WeightType t) -> LogicalResult {
+    if (isa<ActBlocksType>(input.getType()) == !isFloatFormat(t.getFormat()))
+      return success();
+    return op->emitOpError("a quantized weight needs its input's int8 blocks "
+                           "(run gemma-quantize-activations first)");
   };
   using R = FailureOr<std::string>;
   return llvm::TypeSwitch<Operation *, R>(op)
@@ -107,43 +78,32 @@ FailureOr<std::string> kernelFor(Operation *op, KernelLibrary &lib,
                          e.getScale().convertToFloat());
       })
       .Case<RMSNormOp>([&](RMSNormOp n) -> R {
-        std::optional<WeightFormat> wf = weightFormat(n);
-        auto fused = [&] {
-          op->setAttr("gpu_fused_into_user", UnitAttr::get(op->getContext()));
-          return std::string();
-        };
-        if (normIntoAdd(n))
-          return fused();
-        // A per-head norm the RoPE computes launches nothing of its own.
-        if (auto r = soleUser<RopeOp>(n.getResult()); r && headNormOf(r) == n)
-          return fused();
-        // A whole-row norm read by quantized matvecs writes their int8
-        // blocks too (`gpu_result_quant`), saving the quantizer's launch.
-        gpukernels::ActQuant q = gpukernels::ActQuant::None;
-        if (n.getGroup() == widthOf(n.getInput()))
-          for (Operation *user : n.getResult().getUsers()) {
-            Value w;
-            if (auto l = dyn_cast<LinearOp>(user))
-              w = l.getWeight();
-            else if (auto g = dyn_cast<GeGLUOp>(user))
-              w = g.getGate();
-            if (!w || user->getOperand(0) != n.getResult())
-              continue;
-            q = gpukernels::activationQuant(
-                cast<WeightType>(w.getType()).getFormat());
-            if (q != gpukernels::ActQuant::None)
-              break;
-          }
-        if (q != gpukernels::ActQuant::None)
-          op->setAttr("gpu_result_quant",
-                      IntegerAttr::get(IntegerType::get(op->getContext(), 32),
-                                       static_cast<int>(q)));
-        return lib.rmsNorm(widthOf(n.getInput()), n.getGroup(), wf,
-                           n.getEps().convertToFloat(), q);
+        return lib.rmsNorm(widthOf(n.getInput()), n.getGroup(),
+                           weightFormat(n.getWeight()),
+                           n.getEps().convertToFloat());
+      })
+      .Case<RMSNormQuantizeOp>([&](RMSNormQuantizeOp n) -> R {
+        int64_t width = widthOf(n.getInput());
+        return lib.rmsNorm(width, width, weightFormat(n.getWeight()),
+                           n.getEps().convertToFloat(),
+                           actQuant(n.getBlocks().getType()));
+      })
+      .Case<RMSNormAddOp>([&](RMSNormAddOp n) -> R {
+        std::optional<float> scale;
+        if (n.getScale())
+          scale = n.getScale()->convertToFloat();
+        return lib.rmsNormAdd(widthOf(n.getInput()),
+                              weightFormat(n.getWeight()),
+                              n.getEps().convertToFloat(), {scale});
+      })
+      .Case<QuantizeActivationOp>([&](QuantizeActivationOp q) -> R {
+        ActBlocksType blocks = q.getResult().getType();
+        return lib.quantize(actQuant(blocks), blocks.getCols());
       })
       .Case<LinearOp>([&](LinearOp l) -> R {
         WeightType t = l.getWeight().getType();
-        quantizeFirst(t);
+        if (failed(checkInput(l.getInput(), t)))
+          return failure();
         return lib.linear(t.getFormat(), t.getRows(), t.getCols(),
                           rowsParam(l.getInput()));
       })
@@ -154,18 +114,22 @@ FailureOr<std::string> kernelFor(Operation *op, KernelLibrary &lib,
         if (g.getUp().getType() != t)
           return op->emitOpError("gate and up weights differ in format or "
                                  "shape; the GPU kernel reads both alike");
-        quantizeFirst(t);
+        if (failed(checkInput(g.getInput(), t)))
+          return failure();
         return lib.geglu(t.getFormat(), t.getRows(), t.getCols(),
                          rowsParam(g.getInput()));
       })
       .Case<RopeOp>([&](RopeOp r) -> R {
         RopeAttr rope = r.getRope();
-        std::optional<KernelLibrary::HeadNorm> norm;
-        if (RMSNormOp n = headNormOf(r))
-          norm = KernelLibrary::HeadNorm{weightFormat(n),
-                                         n.getEps().convertToFloat()};
         return lib.rope(r.getNumHeads(), r.getHeadDim(), rope.getFreqDim(),
-                        rope.getRotatedPairs(), norm);
+                        rope.getRotatedPairs());
+      })
+      .Case<RMSNormRopeOp>([&](RMSNormRopeOp r) -> R {
+        RopeAttr rope = r.getRope();
+        return lib.rope(r.getNumHeads(), r.getHeadDim(), rope.getFreqDim(),
+                        rope.getRotatedPairs(),
+                        KernelLibrary::HeadNorm{weightFormat(r.getWeight()),
+                                                r.getEps().convertToFloat()});
       })
       .Case<AttentionOp>([&](AttentionOp a) -> R {
         auto cache = cacheOf(a.getKvCache());
@@ -182,28 +146,12 @@ FailureOr<std::string> kernelFor(Operation *op, KernelLibrary &lib,
         return lib.kvStore(cache->getWidth(), cache->getRows(), f16Cache);
       })
       .Case<AddOp>([&](AddOp o) -> R {
-        // norm + residual [* scale]: one kernel (the scale's, if any).
-        if (RMSNormOp n = normOfAdd(o)) {
-          if (soleUser<ScaleOp>(o.getResult())) {
-            op->setAttr("gpu_fused_into_user", UnitAttr::get(op->getContext()));
-            return std::string();
-          }
-          return lib.rmsNormAdd(widthOf(o.getResult()), weightFormat(n),
-                                n.getEps().convertToFloat(), {});
-        }
         return lib.binary(gpukernels::Binary::Add, widthOf(o.getResult()));
       })
       .Case<MulOp>([&](MulOp o) -> R {
         return lib.binary(gpukernels::Binary::Mul, widthOf(o.getResult()));
       })
       .Case<ScaleOp>([&](ScaleOp s) -> R {
-        if (auto add = s.getInput().getDefiningOp<AddOp>();
-            add && add->hasAttr("gpu_fused_into_user")) {
-          RMSNormOp n = normOfAdd(add);
-          return lib.rmsNormAdd(widthOf(s.getResult()), weightFormat(n),
-                                n.getEps().convertToFloat(),
-                                {s.getFactor().convertToFloat()});
-        }
         return lib.unary(gpukernels::Unary::Scale, widthOf(s.getResult()),
                          s.getFactor().convertToFloat());
       })
@@ -277,8 +225,7 @@ struct LowerToGPUPass : public gemmac::impl::LowerToGPUBase<LowerToGPUPass> {
           kernelFor(&op, lib, *plan, f16Cache, outputRows);
       if (failed(name))
         return signalPassFailure();
-      if (!name->empty()) // empty: fused into its user's kernel
-        op.setAttr("gpu_kernel", FlatSymbolRefAttr::get(b.getContext(), *name));
+      op.setAttr("gpu_kernel", FlatSymbolRefAttr::get(b.getContext(), *name));
     }
   }
 };

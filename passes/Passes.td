@@ -158,6 +158,45 @@ def SelectKernels : Pass<"gemma-select-kernels", "mlir::ModuleOp"> {
   ];
 }
 
+def FuseRMSNormRope : Pass<"gemma-fuse-rms-norm-rope", "mlir::func::FuncOp"> {
+  let summary = "compute a per-head q/k RMSNorm inside the RoPE that reads it";
+  let description = [{
+    GPU kernel phase. A gemma.rms_norm over groups of one head whose only
+    reader is a gemma.rope over those heads becomes gemma.rms_norm_rope,
+    which one kernel computes (a workgroup normalizes and rotates a head).
+    A norm with other readers, or grouped otherwise, stays.
+  }];
+}
+
+def FuseRMSNormAdd : Pass<"gemma-fuse-rms-norm-add", "mlir::func::FuncOp"> {
+  let summary = "compute a whole-row RMSNorm in the residual add that reads it";
+  let description = [{
+    GPU kernel phase. A whole-row gemma.rms_norm read only by a gemma.add
+    (whose other operand is no norm) becomes gemma.rms_norm_add with the
+    add's other operand as the residual; a gemma.scale that is the sum's
+    only reader (the layer scale) joins as its `scale`.
+  }];
+}
+
+def FuseRMSNormQuantize : Pass<"gemma-fuse-rms-norm-quantize", "mlir::func::FuncOp"> {
+  let summary = "let a whole-row RMSNorm write the int8 blocks its matvecs read";
+  let description = [{
+    GPU kernel phase, before gemma-quantize-activations. A whole-row
+    gemma.rms_norm read by a linear or geglu over a quantized weight becomes
+    gemma.rms_norm_quantize, whose second result (the int8 blocks of the
+    first such reader's quantizer) every reader of that quantizer takes.
+  }];
+}
+
+def QuantizeActivations : Pass<"gemma-quantize-activations", "mlir::func::FuncOp"> {
+  let summary = "quantize each matvec input once into the int8 blocks it needs";
+  let description = [{
+    GPU kernel phase. Every linear or geglu over a quantized weight whose
+    input is still f32 rows reads a gemma.quantize_activation of that input
+    instead, one per (input, quantizer), placed before its first reader.
+  }];
+}
+
 def LowerToGPU : Pass<"gemma-lower-to-gpu", "mlir::ModuleOp"> {
   let summary = "build the device kernels of a GPU target in a gpu.module";
   let description = [{

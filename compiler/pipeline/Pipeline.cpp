@@ -21,8 +21,9 @@ static const std::pair<Phase, llvm::StringLiteral> kNames[] = {
 
 llvm::ArrayRef<llvm::StringLiteral> optionalPasses() {
   static const llvm::StringLiteral names[] = {
-      "canonicalize", "fuse-geglu", "specialize-layers", "plan-kv-cache",
-      "select-kernels"};
+      "canonicalize",       "fuse-geglu",        "specialize-layers",
+      "plan-kv-cache",      "select-kernels",    "fuse-rms-norm-rope",
+      "fuse-rms-norm-add",  "fuse-rms-norm-quantize"};
   return names;
 }
 

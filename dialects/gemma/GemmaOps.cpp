@@ -20,6 +20,8 @@ static int64_t sv(uint64_t v) { return static_cast<int64_t>(v); }
 
 /// Features per row of a [tokens, features] activation.
 static int64_t width(Value v) {
+  if (auto blocks = dyn_cast<ActBlocksType>(v.getType()))
+    return blocks.getCols();
   return cast<RankedTensorType>(v.getType()).getDimSize(1);
 }
 
@@ -29,6 +31,17 @@ static LogicalResult checkWidth(Operation *op, StringRef what, int64_t got,
     return success();
   return op->emitOpError() << what << " has " << got << " features, expected "
                            << want;
+}
+
+/// A matvec's input: f32 rows, or the int8 blocks its weight multiplies.
+static LogicalResult checkMatvecInput(Operation *op, Value input,
+                                      WeightType w) {
+  if (auto blocks = dyn_cast<ActBlocksType>(input.getType()))
+    if (ActBlocksType::quantizerFor(w.getFormat()) != blocks.getQuantizer())
+      return op->emitOpError("input ")
+             << blocks << " is not what a "
+             << stringifyWeightFormat(w.getFormat()) << " weight multiplies";
+  return checkWidth(op, "input", width(input), w.getCols());
 }
 
 LogicalResult WeightDefOp::verify() {
@@ -97,7 +110,7 @@ LogicalResult LinearOp::verify() {
   WeightType w = getWeight().getType();
   if (w.getRank() != 2)
     return emitOpError("weight must be 2-D");
-  if (failed(checkWidth(*this, "input", width(getInput()), w.getCols())))
+  if (failed(checkMatvecInput(*this, getInput(), w)))
     return failure();
   return checkWidth(*this, "result", width(getResult()), w.getRows());
 }
@@ -106,7 +119,7 @@ LogicalResult GeGLUOp::verify() {
   WeightType g = getGate().getType(), u = getUp().getType();
   if (g.getRank() != 2 || g.getShape() != u.getShape())
     return emitOpError("gate and up weights must be 2-D of the same shape");
-  if (failed(checkWidth(*this, "input", width(getInput()), g.getCols())))
+  if (failed(checkMatvecInput(*this, getInput(), g)))
     return failure();
   return checkWidth(*this, "result", width(getResult()), g.getRows());
 }
@@ -273,4 +286,93 @@ void ScaleOp::getCanonicalizationPatterns(RewritePatternSet &results,
 void ScaleByWeightOp::getCanonicalizationPatterns(RewritePatternSet &results,
                                                   MLIRContext *context) {
   results.add<KnownWeightScale>(context);
+}
+
+//===----------------------------------------------------------------------===//
+// Activation blocks and the fused operations
+//===----------------------------------------------------------------------===//
+
+std::optional<ActQuantizer> ActBlocksType::quantizerFor(WeightFormat format) {
+  switch (format) {
+  case WeightFormat::q8_0:
+  case WeightFormat::q4_0:
+  case WeightFormat::q5_0:
+    return ActQuantizer::q8_0;
+  case WeightFormat::q4_1:
+  case WeightFormat::q5_1:
+    return ActQuantizer::q8_1;
+  case WeightFormat::q4_k:
+  case WeightFormat::q5_k:
+  case WeightFormat::q6_k:
+    return ActQuantizer::q8_k;
+  default:
+    return std::nullopt;
+  }
+}
+
+LogicalResult
+ActBlocksType::verify(function_ref<InFlightDiagnostic()> emitError,
+                      ActQuantizer quantizer, int64_t cols) {
+  if (cols <= 0 || cols % blockElems(quantizer) != 0)
+    return emitError() << stringifyActQuantizer(quantizer)
+                       << " blocks need a positive multiple of "
+                       << blockElems(quantizer) << " columns, got " << cols;
+  return success();
+}
+
+/// An RMSNorm's optional weight: 1-D of `group` float elements.
+static LogicalResult checkNormWeight(Operation *op, Value weight, int64_t group,
+                                     FloatAttr eps) {
+  if (eps.getValueAsDouble() < 0)
+    return op->emitOpError("eps must be non-negative");
+  if (!weight)
+    return success();
+  auto wt = cast<WeightType>(weight.getType());
+  if (wt.getRank() != 1 || wt.getCols() != group)
+    return op->emitOpError("norm weight must be 1-D of ")
+           << group << " elements, got " << wt;
+  if (!isFloatFormat(wt.getFormat()))
+    return op->emitOpError("norm weight must be f32, f16 or bf16");
+  return success();
+}
+
+LogicalResult QuantizeActivationOp::verify() {
+  return checkWidth(*this, "input", width(getInput()),
+                    getResult().getType().getCols());
+}
+
+LogicalResult RMSNormQuantizeOp::verify() {
+  if (getInput().getType() != getResult().getType())
+    return emitOpError("result type must equal the input type");
+  int64_t n = width(getInput());
+  if (ShapedType::isDynamic(n))
+    return emitOpError("needs a static row width");
+  if (failed(checkWidth(*this, "blocks", getBlocks().getType().getCols(), n)))
+    return failure();
+  return checkNormWeight(*this, getWeight(), n, getEpsAttr());
+}
+
+LogicalResult RMSNormAddOp::verify() {
+  if (getInput().getType() != getResult().getType() ||
+      getResidual().getType() != getResult().getType())
+    return emitOpError("input, residual and result types must be equal");
+  int64_t n = width(getInput());
+  if (ShapedType::isDynamic(n))
+    return emitOpError("needs a static row width");
+  return checkNormWeight(*this, getWeight(), n, getEpsAttr());
+}
+
+LogicalResult RMSNormRopeOp::verify() {
+  if (sv(getNumHeads()) <= 0 || sv(getHeadDim()) <= 0 || getHeadDim() % 2 != 0)
+    return emitOpError("needs positive num_heads and an even head_dim");
+  if (failed(checkWidth(*this, "input", width(getInput()),
+                        getNumHeads() * getHeadDim())))
+    return failure();
+  if (getInput().getType() != getResult().getType())
+    return emitOpError("result type must equal the input type");
+  if (getRope().getFreqDim() > sv(getHeadDim()))
+    return emitOpError("rope freq_dim ")
+           << getRope().getFreqDim() << " exceeds the head dim "
+           << getHeadDim();
+  return checkNormWeight(*this, getWeight(), sv(getHeadDim()), getEpsAttr());
 }

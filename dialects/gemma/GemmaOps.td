@@ -121,6 +121,44 @@ def Gemma_WeightType : TypeDef<Gemma_Dialect, "Weight"> {
   }];
 }
 
+// The int8 blocks llama.cpp multiplies a quantized weight with
+// (gemma.quantize_activation); values match the GPU kernels' ActQuant.
+def Gemma_ActQuantizer : I32EnumAttr<"ActQuantizer",
+    "int8 block format an activation is quantized into", [
+    I32EnumAttrCase<"q8_0", 1>,
+    I32EnumAttrCase<"q8_1", 2>,
+    I32EnumAttrCase<"q8_k", 3>
+  ]> {
+  let cppNamespace = "::gemmac::gemma";
+  let genSpecializedAttr = 0;
+}
+
+def Gemma_ActBlocksType : TypeDef<Gemma_Dialect, "ActBlocks"> {
+  let mnemonic = "act_blocks";
+  let summary = "a [tokens, cols] activation quantized into int8 blocks";
+  let description = [{
+    Every row of an f32 activation as llama.cpp's int8 blocks of `quantizer`
+    (32 elements for q8_0/q8_1, 256 for q8_k): the quants and, per block,
+    their f32 side values (q8_0: d; q8_1: d and s; q8_k: d and 16 sums).
+    A linear or geglu over a weight whose kernels multiply int8 blocks takes
+    these instead of the f32 rows, so that an activation read by several
+    such matvecs is quantized once.
+  }];
+  let parameters = (ins EnumParameter<Gemma_ActQuantizer>:$quantizer,
+                        "int64_t":$cols);
+  let assemblyFormat = "`<` $quantizer `,` $cols `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// Elements per block (32, or 256 for q8_k).
+    static int64_t blockElems(ActQuantizer q) {
+      return q == ActQuantizer::q8_k ? 256 : 32;
+    }
+    /// The blocks a weight of `format` is multiplied with, if it is one of
+    /// the quantized formats (llama.cpp's vec_dot_type).
+    static std::optional<ActQuantizer> quantizerFor(WeightFormat format);
+  }];
+}
+
 def Gemma_RopeAttr : AttrDef<Gemma_Dialect, "Rope"> {
   let mnemonic = "rope";
   let summary = "NeoX rotary embedding of one layer type";
@@ -182,6 +220,9 @@ class Gemma_Op<string mnemonic, list<Trait> traits = []>
 
 def Gemma_Activation : TensorRankOf<[F32], [2]>;
 def Gemma_Tokens : TensorRankOf<[I32], [1]>;
+// A matvec's input: f32 rows, or (GPU kernel phase) the int8 blocks that a
+// quantized weight multiplies (gemma-quantize-activations).
+def Gemma_MatvecInput : AnyTypeOf<[Gemma_Activation, Gemma_ActBlocksType]>;
 
 //===----------------------------------------------------------------------===//
 // Weights
@@ -260,7 +301,7 @@ def Gemma_LinearOp : Gemma_Op<"linear", [Pure]> {
     y[t, n] = sum_k x[t, k] * W[n, k]. `kernel` names the kernel chosen for
     the weight's format, the target and the shape.
   }];
-  let arguments = (ins Gemma_Activation:$input, Gemma_WeightType:$weight,
+  let arguments = (ins Gemma_MatvecInput:$input, Gemma_WeightType:$weight,
                        OptionalAttr<StrAttr>:$kernel);
   let results = (outs Gemma_Activation:$result);
   let assemblyFormat = [{
@@ -275,7 +316,7 @@ def Gemma_GeGLUOp : Gemma_Op<"geglu", [Pure]> {
     gelu(x W_gate^T) * (x W_up^T): one kernel reads both weights in a single
     pass over the activation.
   }];
-  let arguments = (ins Gemma_Activation:$input, Gemma_WeightType:$gate,
+  let arguments = (ins Gemma_MatvecInput:$input, Gemma_WeightType:$gate,
                        Gemma_WeightType:$up, Gemma_GeluApproxAttr:$approximation,
                        OptionalAttr<StrAttr>:$kernel);
   let results = (outs Gemma_Activation:$result);
@@ -408,6 +449,77 @@ def Gemma_LastRowsOp : Gemma_Op<"last_rows", [Pure, AllTypesMatch<["input", "res
   let arguments = (ins Gemma_Activation:$input, Index:$count);
   let results = (outs Gemma_Activation:$result);
   let assemblyFormat = "$input `,` $count attr-dict `:` type($input)";
+}
+
+//===----------------------------------------------------------------------===//
+// Fused operations: created by the fusion passes of a GPU target's kernel
+// phase (passes/Fuse*.cpp, QuantizeActivations.cpp), each computing what the
+// ops it replaces compute, rounding for rounding, in one kernel.
+//===----------------------------------------------------------------------===//
+
+def Gemma_QuantizeActivationOp : Gemma_Op<"quantize_activation", [Pure]> {
+  let summary = "an activation's int8 blocks, shared by the matvecs that read it";
+  let description = [{
+    Quantizes every row of `input` as llama.cpp quantizes a matvec's
+    activation for the result type's quantizer (runtime/formats
+    quantizeRowQ8_*). Every quantized linear or geglu of that input and
+    quantizer reads the one result.
+  }];
+  let arguments = (ins Gemma_Activation:$input);
+  let results = (outs Gemma_ActBlocksType:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Gemma_RMSNormQuantizeOp : Gemma_Op<"rms_norm_quantize", [Pure]> {
+  let summary = "a whole-row RMSNorm that also writes its result's int8 blocks";
+  let description = [{
+    `result` is gemma.rms_norm of `input` over whole rows; `blocks` is
+    gemma.quantize_activation of `result`, computed from the same values in
+    the same kernel.
+  }];
+  let arguments = (ins Gemma_Activation:$input,
+                       Optional<Gemma_WeightType>:$weight, F32Attr:$eps);
+  let results = (outs Gemma_Activation:$result, Gemma_ActBlocksType:$blocks);
+  let assemblyFormat = [{
+    $input (`,` $weight^ `:` type($weight))? attr-dict `:` type($input) `->` type($result) `,` type($blocks)
+  }];
+  let hasVerifier = 1;
+}
+
+def Gemma_RMSNormAddOp : Gemma_Op<"rms_norm_add",
+    [Pure, AllTypesMatch<["input", "residual", "result"]>]> {
+  let summary = "a whole-row RMSNorm added to a residual, optionally scaled";
+  let description = [{
+    (rms_norm(input) * weight + residual) [* scale]: gemma.rms_norm over
+    whole rows, gemma.add and (with `scale`) gemma.scale, each rounded as
+    those ops round.
+  }];
+  let arguments = (ins Gemma_Activation:$input, Gemma_Activation:$residual,
+                       Optional<Gemma_WeightType>:$weight, F32Attr:$eps,
+                       OptionalAttr<F32Attr>:$scale);
+  let results = (outs Gemma_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $residual (`,` $weight^ `:` type($weight))? attr-dict `:` type($input) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Gemma_RMSNormRopeOp : Gemma_Op<"rms_norm_rope", [Pure]> {
+  let summary = "a per-head RMSNorm and the NeoX RoPE of its result";
+  let description = [{
+    gemma.rope of gemma.rms_norm(input) with a group of `head_dim`: every
+    head is normalized (times `weight`, if any) and rotated.
+  }];
+  let arguments = (ins Gemma_Activation:$input, Index:$pos0,
+                       Optional<Gemma_WeightType>:$weight, F32Attr:$eps,
+                       I64Attr:$num_heads, I64Attr:$head_dim,
+                       Gemma_RopeAttr:$rope);
+  let results = (outs Gemma_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $pos0 (`,` $weight^ `:` type($weight))? attr-dict `:` type($input) `->` type($result)
+  }];
+  let hasVerifier = 1;
 }
 
 //===----------------------------------------------------------------------===//

@@ -1,11 +1,13 @@
-// RUN: gemmac-opt %s -gemma-lower-to-gpu | FileCheck %s --check-prefixes=CHECK,NVVM
-// RUN: gemmac-opt %s '-gemma-lower-to-gpu=target=spirv' | FileCheck %s --check-prefixes=CHECK,SPIRV
+// RUN: gemmac-opt %s -gemma-fuse-rms-norm-quantize -gemma-quantize-activations -gemma-lower-to-gpu | FileCheck %s --check-prefixes=CHECK,NVVM
+// RUN: gemmac-opt %s -gemma-fuse-rms-norm-quantize -gemma-quantize-activations '-gemma-lower-to-gpu=target=spirv' | FileCheck %s --check-prefixes=CHECK,SPIRV
 // RUN: not gemmac-opt %s '-gemma-lower-to-gpu=target=metal' 2>&1 | FileCheck %s --check-prefix=BADTARGET
+// RUN: not gemmac-opt %s -gemma-lower-to-gpu 2>&1 | FileCheck %s --check-prefix=UNQUANTIZED
 
 // The device half of a GPU target: one kernel per distinct specialization
 // in gpu.module @gemmac_kernels, named after its constants, and each op
 // records the kernel it launches. NVVM buffers are static (bare pointers),
-// SPIR-V ones runtime-sized.
+// SPIR-V ones runtime-sized. The fusions are ops by now (the fusion passes
+// have their own tests): one op, one kernel.
 
 module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], width = 16, rows = 8, offset = 0, per_token = 0>], gemma.weights_bytes = 4096 : i64, gemma.weights_fingerprint = 7 : i64, gemma.vocab_size = 64 : i64, gemma.hidden_size = 32 : i64, gemma.num_layers = 1 : i64, gemma.context_length = 128 : i64} {
   gemma.weight_def @emb : !gemma.weight<q8_0, [64, 32]> {source_offset = 0 : i64, blob_offset = 0 : i64}
@@ -40,11 +42,10 @@ module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], wi
 
 // CHECK: module attributes {gemma.context_length = 128 : i64{{.*}}gpu.container_module
 // CHECK: gemma.embed {{.*}}gpu_kernel = @embed_q8_0_64x32_s40000000
-// A whole-row norm read by Q8_0 matvecs also writes their int8 blocks.
-// CHECK: gemma.rms_norm {{.*}}gpu_kernel = @rms_norm_32_g32_f32_e358637bd_q8_0, gpu_result_quant = 1 : i32
-// Quantized weights multiply int8 activation blocks a quantizer writes first
-// (where no norm wrote them already: the launch plan decides).
-// CHECK: gemma.linear {{.*}}gpu_kernel = @linear_q8_0_32x32, gpu_quantize = @quantize_q8_0_32
+// A whole-row norm read by Q8_0 matvecs also writes their int8 blocks,
+// which the matvecs read.
+// CHECK: gemma.rms_norm_quantize {{.*}}gpu_kernel = @rms_norm_32_g32_f32_e358637bd_q8_0}
+// CHECK: gemma.linear %{{.*}}, %{{.*}} {gpu_kernel = @linear_q8_0_32x32} : !gemma.act_blocks<q8_0, 32>
 // CHECK: gemma.rope {{.*}}gpu_kernel = @rope_h2_d16_f16_p8
 // The second 32x32 projection shares the first one's kernel.
 // CHECK: gemma.linear {{.*}}gpu_kernel = @linear_q8_0_32x32
@@ -57,6 +58,8 @@ module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], wi
 // CHECK: gemma.gelu {{.*}}gpu_kernel = @gelu_tanh_32
 // CHECK: gemma.scale_by_weight {{.*}}gpu_kernel = @scale_by_weight_32
 // CHECK: gemma.last_rows {{.*}}gpu_kernel = @last_rows_32
+// Other quantized matvec inputs are quantized by a kernel of their own.
+// CHECK: gemma.quantize_activation {{.*}}gpu_kernel = @quantize_q8_0_32
 // The logits rows are n_out, not one per token: a kernel of their own.
 // CHECK: gemma.linear {{.*}}gpu_kernel = @linear_q8_0_64x32_out
 // CHECK: gemma.softcap {{.*}}gpu_kernel = @softcap_64_c41f00000
@@ -71,7 +74,6 @@ module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], wi
 // SPIRV: gpu.func @rms_norm_32_g32_f32_e358637bd_q8_0({{.*}}) kernel
 // SPIRV: memref.alloc() : memref<64xf64, 3>
 // CHECK: gpu.barrier
-// CHECK: gpu.func @quantize_q8_0_32(
 // Quantized matvecs: weights as 16-bit words, activation quants as words of
 // four, the params buffer last; the integer terms in workgroup memory (64
 // threads x 4 tokens x 8 lane sums) and int8 dot products in words.
@@ -88,5 +90,8 @@ module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], wi
 // SPIRV: gpu.func @attention_h2_kv1_d16_w8_r8_s3f800000_f16(
 // SPIRV-COUNT-2: memref.alloc() : memref<64xf32, 3>
 // SPIRV: memref.alloc() : memref<16xf32, 3>
+// The quantizer of the logits' input (the norm wrote the others).
+// CHECK: gpu.func @quantize_q8_0_32(
 
 // BADTARGET: unknown target 'metal' (nvvm or spirv)
+// UNQUANTIZED: error: 'gemma.linear' op a quantized weight needs its input's int8 blocks (run gemma-quantize-activations first)

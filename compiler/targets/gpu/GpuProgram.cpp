@@ -72,16 +72,30 @@ private:
     g::Rows rows = g::Rows::Tokens;
   };
 
+  /// A launch's arguments and grid.
+  struct Launch {
+    std::vector<g::BindingEntry> args;
+    uint32_t gridX = 1;
+    g::Rows rows = g::Rows::Tokens;
+    uint32_t tokensPerGroup = 1;
+    void columns(int64_t width, g::Rows r) {
+      gridX = ceilDiv(width, kWG);
+      rows = r;
+    }
+  };
   llvm::Error planOp(Operation *op);
-  llvm::Expected<uint32_t> kernel(Operation *op, StringRef attr);
-  llvm::Error launch(uint32_t kernel, uint32_t gridX, g::Rows rows,
-                     ArrayRef<g::BindingEntry> args,
-                     uint32_t tokensPerGroup = 1);
-  llvm::Expected<std::pair<g::BindingEntry, g::BindingEntry>>
-  quantizeInput(Operation *op, Value input, WeightType weight);
-  /// The input activation of a linear/geglu: f32 rows, or int8 blocks.
-  llvm::Error matvecInput(Operation *op, Value input, WeightType weight,
-                          std::vector<g::BindingEntry> &args);
+  /// The launch of a norm, RoPE or quantizer (fused or not); false if `op`
+  /// is none of them.
+  bool planNormOp(Operation *op, Launch &l);
+  /// The launch of a linear or geglu.
+  llvm::Error planMatvec(Operation *op, Launch &l);
+  llvm::Expected<uint32_t> kernel(Operation *op);
+  llvm::Error launch(uint32_t kernel, const Launch &l);
+  /// The input of a linear/geglu: f32 rows, or the int8 blocks an earlier
+  /// launch wrote.
+  llvm::Error matvecInput(Value input, std::vector<g::BindingEntry> &args);
+  /// A one-element weight: a program constant when its value is known.
+  g::BindingEntry scalarWeight(Value handle);
   /// An activation's int8 blocks for one ActQuant, in an arena slot of
   /// their own: written once, read by every quantized matvec of that input
   /// (q, k and v share one), released with the activation.
@@ -95,33 +109,24 @@ private:
   quantizedSlot(Value v, gpukernels::ActQuant q);
   /// Releases v's slot and its quantized copies.
   void release(Value v);
-  /// The values op's kernel reads: its operands, with a fused op's result
-  /// (`gpu_fused_into_user`) replaced by that op's own operands.
+  /// The activations op's kernel reads: its operands, with int8 blocks
+  /// standing for the activation they quantize (the blocks live and die
+  /// with it).
   static SmallVector<Value> reads(Operation *op) {
     SmallVector<Value> out;
-    for (Value v : op->getOperands()) {
-      if (Operation *def = fused(v))
-        out.append(reads(def));
-      else
-        out.push_back(v);
-    }
+    for (Value v : op->getOperands())
+      out.push_back(blocksSource(v));
     return out;
   }
-  /// The op computing v inside its user's kernel, if any.
-  static Operation *fused(Value v) {
-    Operation *def = v.getDefiningOp();
-    return def && def->hasAttr("gpu_fused_into_user") ? def : nullptr;
+  static Value blocksSource(Value v) {
+    if (!isa<ActBlocksType>(v.getType()))
+      return v;
+    if (auto q = v.getDefiningOp<QuantizeActivationOp>())
+      return q.getInput();
+    return cast<RMSNormQuantizeOp>(v.getDefiningOp()).getResult();
   }
-  /// The arguments of a fused norm + residual kernel (rmsNormAdd) that
-  /// computes `add`: (x, y[, w], residual).
-  void normAddArgs(AddOp add, Value result, std::vector<g::BindingEntry> &args) {
-    bool lhs = fused(add.getLhs()) != nullptr;
-    auto norm = cast<RMSNormOp>(fused(lhs ? add.getLhs() : add.getRhs()));
-    allocate(result, rowsOf(norm.getInput()));
-    args = {act(norm.getInput()), act(result)};
-    if (Value w = norm.getWeight())
-      args.push_back(weight(w));
-    args.push_back(act(lhs ? add.getRhs() : add.getLhs()));
+  static gpukernels::ActQuant actQuant(ActBlocksType t) {
+    return static_cast<gpukernels::ActQuant>(t.getQuantizer());
   }
   g::BindingEntry act(Value v) {
     const Slot &s = slots.at(v);
@@ -146,7 +151,7 @@ private:
     return space(g::Space::Tables, g::kGeluTableBytes);
   }
   /// The (cos, sin) table of a RoPE, shared by the ops with its constants.
-  g::BindingEntry ropeTable(RopeOp r);
+  g::BindingEntry ropeTable(RopeAttr rope);
   /// The K and V ranges of cache `id`.
   llvm::Expected<std::pair<g::BindingEntry, g::BindingEntry>>
   cache(Operation *op, int64_t id);
@@ -165,8 +170,7 @@ private:
   Value returned;
 };
 
-g::BindingEntry Planner::ropeTable(RopeOp r) {
-  RopeAttr rope = r.getRope();
+g::BindingEntry Planner::ropeTable(RopeAttr rope) {
   g::RopeEntry want{static_cast<float>(rope.getThetaValue()),
                     static_cast<uint32_t>(rope.getFreqDim()),
                     static_cast<uint32_t>(rope.getRotatedPairs()), 0};
@@ -213,11 +217,11 @@ Planner::cache(Operation *op, int64_t id) {
   return std::make_pair(k, v);
 }
 
-llvm::Expected<uint32_t> Planner::kernel(Operation *op, StringRef attr) {
-  auto kernelAttr = op->getAttrOfType<FlatSymbolRefAttr>(attr);
+llvm::Expected<uint32_t> Planner::kernel(Operation *op) {
+  auto kernelAttr = op->getAttrOfType<FlatSymbolRefAttr>("gpu_kernel");
   if (!kernelAttr)
-    return error("op " + op->getName().getStringRef() + " has no " + attr +
-                 " (run gemma-lower-to-gpu first)");
+    return error("op " + op->getName().getStringRef() +
+                 " has no gpu_kernel (run gemma-lower-to-gpu first)");
   StringRef name = kernelAttr.getValue();
   auto fn = kernels.lookupSymbol<mlir::gpu::GPUFuncOp>(name);
   if (!fn)
@@ -234,39 +238,17 @@ llvm::Expected<uint32_t> Planner::kernel(Operation *op, StringRef attr) {
   return it->second;
 }
 
-llvm::Error Planner::launch(uint32_t kernel, uint32_t gridX, g::Rows rows,
-                            ArrayRef<g::BindingEntry> args,
-                            uint32_t tokensPerGroup) {
+llvm::Error Planner::launch(uint32_t kernel, const Launch &l) {
   const g::KernelEntry &k = kernelTable[kernel];
-  if (args.size() != k.numBuffers)
+  if (l.args.size() != k.numBuffers)
     return error(llvm::Twine("kernel @") + k.name + " takes " +
                  llvm::Twine(k.numBuffers) + " buffers, its op supplies " +
-                 llvm::Twine(args.size()));
-  launches.push_back({kernel, gridX, static_cast<uint32_t>(rows),
+                 llvm::Twine(l.args.size()));
+  launches.push_back({kernel, l.gridX, static_cast<uint32_t>(l.rows),
                       static_cast<uint32_t>(bindings.size()),
-                      static_cast<uint32_t>(args.size()), tokensPerGroup});
-  bindings.insert(bindings.end(), args.begin(), args.end());
+                      static_cast<uint32_t>(l.args.size()), l.tokensPerGroup});
+  bindings.insert(bindings.end(), l.args.begin(), l.args.end());
   return llvm::Error::success();
-}
-
-/// Quantized weights: the input's int8 blocks, written by a launch of the
-/// op's `gpu_quantize` kernel unless an earlier op's launch already did;
-/// returns their two ranges.
-llvm::Expected<std::pair<g::BindingEntry, g::BindingEntry>>
-Planner::quantizeInput(Operation *op, Value input, WeightType weight) {
-  gpukernels::ActQuant q = gpukernels::activationQuant(weight.getFormat());
-  if (auto it = quantized.find({input, static_cast<unsigned>(q)});
-      it != quantized.end())
-    return std::make_pair(it->second.qs, it->second.aux);
-  auto [qs, aux] = quantizedSlot(input, q);
-  auto index = kernel(op, "gpu_quantize");
-  if (!index)
-    return index.takeError();
-  const int64_t blocks = weight.getCols() / gpukernels::actBlockElems(q);
-  if (llvm::Error e = launch(*index, ceilDiv(blocks, kWG), rowsOf(input),
-                             {act(input), qs, aux}))
-    return std::move(e);
-  return std::make_pair(qs, aux);
 }
 
 std::pair<g::BindingEntry, g::BindingEntry>
@@ -300,189 +282,198 @@ void Planner::release(Value v) {
     }
 }
 
+bool Planner::planNormOp(Operation *op, Launch &l) {
+  // The (x, y[, w]) of a norm kernel, y allocated with x's rows.
+  auto normArgs = [&](Value input, Value result, Value w) {
+    allocate(result, rowsOf(input));
+    l.args = {act(input), act(result)};
+    if (w)
+      l.args.push_back(weight(w));
+    l.rows = rowsOf(input);
+  };
+  return llvm::TypeSwitch<Operation *, bool>(op)
+      .Case<RMSNormOp>([&](RMSNormOp n) {
+        normArgs(n.getInput(), n.getResult(), n.getWeight());
+        l.gridX = static_cast<uint32_t>(widthOf(n.getInput()) / n.getGroup());
+        return true;
+      })
+      .Case<RMSNormQuantizeOp>([&](RMSNormQuantizeOp n) {
+        normArgs(n.getInput(), n.getResult(), n.getWeight());
+        auto [qs, aux] =
+            quantizedSlot(n.getResult(), actQuant(n.getBlocks().getType()));
+        l.args.push_back(qs);
+        l.args.push_back(aux);
+        return true;
+      })
+      .Case<RMSNormAddOp>([&](RMSNormAddOp n) {
+        // One workgroup per row: (x, y[, w], residual).
+        normArgs(n.getInput(), n.getResult(), n.getWeight());
+        l.args.push_back(act(n.getResidual()));
+        return true;
+      })
+      .Case<QuantizeActivationOp>([&](QuantizeActivationOp q) {
+        ActBlocksType t = q.getResult().getType();
+        auto [qs, aux] = quantizedSlot(q.getInput(), actQuant(t));
+        l.args = {act(q.getInput()), qs, aux};
+        l.columns(t.getCols() / ActBlocksType::blockElems(t.getQuantizer()),
+                  rowsOf(q.getInput()));
+        return true;
+      })
+      .Case<RopeOp, RMSNormRopeOp>([&](auto r) {
+        // (x, y, params, table[, the fused norm's weight]).
+        allocate(r.getResult(), rowsOf(r.getInput()));
+        l.args = {act(r.getInput()), act(r.getResult()), params(),
+                  ropeTable(r.getRope())};
+        if constexpr (std::is_same_v<decltype(r), RMSNormRopeOp>)
+          if (Value w = r.getWeight())
+            l.args.push_back(weight(w));
+        l.gridX = static_cast<uint32_t>(r.getNumHeads());
+        l.rows = rowsOf(r.getInput());
+        return true;
+      })
+      .Default([](Operation *) { return false; });
+}
+
+llvm::Error Planner::planMatvec(Operation *op, Launch &l) {
+  auto linear = dyn_cast<LinearOp>(op);
+  auto geglu = dyn_cast<GeGLUOp>(op);
+  Value input = op->getOperand(0), result = op->getResult(0);
+  WeightType t =
+      linear ? linear.getWeight().getType() : geglu.getGate().getType();
+  l.args = {weight(linear ? linear.getWeight() : geglu.getGate())};
+  if (geglu)
+    l.args.push_back(weight(geglu.getUp()));
+  if (llvm::Error e = matvecInput(input, l.args))
+    return e;
+  g::Rows rows = rowsOf(blocksSource(input));
+  allocate(result, rows);
+  l.args.push_back(act(result));
+  if (geglu)
+    l.args.push_back(geluTable());
+  // Quantized matvecs take groups of tokens and the params buffer last.
+  bool quantized = !isFloatFormat(t.getFormat());
+  l.gridX = ceilDiv(t.getRows(), g::matvecRowsPerGroup(!quantized, t.getRows(),
+                                                       t.getCols()));
+  if (quantized) {
+    l.args.push_back(params());
+    l.tokensPerGroup = g::kQuantMatvecTokensPerGroup;
+  }
+  l.rows = rows;
+  return llvm::Error::success();
+}
+
 llvm::Error Planner::planOp(Operation *op) {
-  if (op->hasAttr("gpu_fused_into_user"))
-    return llvm::Error::success(); // its user's kernel computes it
   for (Value operand : reads(op))
     if (isa<RankedTensorType>(operand.getType()) && !slots.count(operand) &&
         !isa<EmbedOp>(op))
       return error("op " + op->getName().getStringRef() +
                    " reads a value no earlier op computes");
 
-  std::vector<g::BindingEntry> args;
-  uint32_t gridX = 1;
-  g::Rows rows = g::Rows::Tokens;
-  auto columns = [&](int64_t width, g::Rows r) {
-    gridX = ceilDiv(width, kWG);
-    rows = r;
-  };
-  uint32_t tokensPerGroup = 1;
-  // Quantized matvecs take groups of tokens and the params buffer last.
-  auto matvecGrid = [&](WeightType t) {
-    bool quantized = !isFloatFormat(t.getFormat());
-    gridX = ceilDiv(t.getRows(), g::matvecRowsPerGroup(!quantized, t.getRows(),
-                                                       t.getCols()));
-    if (quantized) {
-      args.push_back(params());
-      tokensPerGroup = g::kQuantMatvecTokensPerGroup;
-    }
-  };
+  Launch l;
   std::string failure;
-  llvm::TypeSwitch<Operation *>(op)
-      .Case<EmbedOp>([&](EmbedOp e) {
-        allocate(e.getResult(), g::Rows::Tokens);
-        args = {weight(e.getTable()), space(g::Space::Tokens, kBatch * 4),
-                act(e.getResult())};
-        columns(e.getTable().getType().getCols(), g::Rows::Tokens);
-      })
-      .Case<RMSNormOp>([&](RMSNormOp n) {
-        allocate(n.getResult(), rowsOf(n.getInput()));
-        args = {act(n.getInput()), act(n.getResult())};
-        if (Value w = n.getWeight())
-          args.push_back(weight(w));
-        if (auto q = op->getAttrOfType<IntegerAttr>("gpu_result_quant")) {
-          auto [qs, aux] = quantizedSlot(
-              n.getResult(), static_cast<gpukernels::ActQuant>(q.getInt()));
-          args.push_back(qs);
-          args.push_back(aux);
-        }
-        gridX = static_cast<uint32_t>(widthOf(n.getInput()) / n.getGroup());
-        rows = rowsOf(n.getInput());
-      })
-      .Case<LinearOp>([&](LinearOp l) {
-        WeightType t = l.getWeight().getType();
-        args = {weight(l.getWeight())};
-        if (llvm::Error e = matvecInput(op, l.getInput(), t, args)) {
-          failure = llvm::toString(std::move(e));
-          return;
-        }
-        allocate(l.getResult(), rowsOf(l.getInput()));
-        args.push_back(act(l.getResult()));
-        matvecGrid(t);
-        rows = rowsOf(l.getInput());
-      })
-      .Case<GeGLUOp>([&](GeGLUOp gg) {
-        WeightType t = gg.getGate().getType();
-        args = {weight(gg.getGate()), weight(gg.getUp())};
-        if (llvm::Error e = matvecInput(op, gg.getInput(), t, args)) {
-          failure = llvm::toString(std::move(e));
-          return;
-        }
-        allocate(gg.getResult(), rowsOf(gg.getInput()));
-        args.push_back(act(gg.getResult()));
-        args.push_back(geluTable());
-        matvecGrid(t);
-        rows = rowsOf(gg.getInput());
-      })
-      .Case<RopeOp>([&](RopeOp r) {
-        // A fused per-head norm: the RoPE reads the norm's input and weight.
-        auto norm = r.getInput().getDefiningOp<RMSNormOp>();
-        if (!norm || !norm->hasAttr("gpu_fused_into_user"))
-          norm = {};
-        Value input = norm ? norm.getInput() : r.getInput();
-        allocate(r.getResult(), rowsOf(input));
-        args = {act(input), act(r.getResult()), params(), ropeTable(r)};
-        if (norm && norm.getWeight())
-          args.push_back(weight(norm.getWeight()));
-        gridX = static_cast<uint32_t>(r.getNumHeads());
-        rows = rowsOf(input);
-      })
-      .Case<AttentionOp>([&](AttentionOp a) {
-        auto kv = cache(op, a.getKvCache());
-        if (!kv) {
-          failure = llvm::toString(kv.takeError());
-          return;
-        }
-        allocate(a.getResult(), g::Rows::Tokens);
-        args = {act(a.getQ()), act(a.getK()), act(a.getV()), kv->first,
-                kv->second, act(a.getResult()), params()};
-        gridX = static_cast<uint32_t>(a.getNumHeads());
-      })
-      .Case<KVStoreOp>([&](KVStoreOp s) {
-        auto kv = cache(op, s.getKvCache());
-        if (!kv) {
-          failure = llvm::toString(kv.takeError());
-          return;
-        }
-        args = {act(s.getK()), act(s.getV()), kv->first, kv->second, params()};
-        columns(plan[s.getKvCache()].getWidth(), g::Rows::Tokens);
-      })
-      .Case<AddOp, MulOp>([&](auto e) {
-        if constexpr (std::is_same_v<decltype(e), AddOp>)
-          if (fused(e.getLhs()) || fused(e.getRhs())) {
-            normAddArgs(e, e.getResult(), args);
-            rows = rowsOf(e.getResult()); // one workgroup per row
+  if (isa<LinearOp, GeGLUOp>(op)) {
+    if (llvm::Error e = planMatvec(op, l))
+      return e;
+  } else if (!planNormOp(op, l)) {
+    llvm::TypeSwitch<Operation *>(op)
+        .Case<EmbedOp>([&](EmbedOp e) {
+          allocate(e.getResult(), g::Rows::Tokens);
+          l.args = {weight(e.getTable()), space(g::Space::Tokens, kBatch * 4),
+                    act(e.getResult())};
+          l.columns(e.getTable().getType().getCols(), g::Rows::Tokens);
+        })
+        .Case<AttentionOp>([&](AttentionOp a) {
+          auto kv = cache(op, a.getKvCache());
+          if (!kv) {
+            failure = llvm::toString(kv.takeError());
             return;
           }
-        allocate(e.getResult(), rowsOf(e.getLhs()));
-        args = {act(e.getLhs()), act(e.getRhs()), act(e.getResult())};
-        columns(widthOf(e.getResult()), rowsOf(e.getLhs()));
-      })
-      .Case<ScaleOp, GeluOp, SoftcapOp>([&](auto e) {
-        if constexpr (std::is_same_v<decltype(e), ScaleOp>)
-          if (fused(e.getInput())) { // norm + residual, then this scale
-            normAddArgs(cast<AddOp>(fused(e.getInput())), e.getResult(), args);
-            rows = rowsOf(e.getResult());
+          allocate(a.getResult(), g::Rows::Tokens);
+          l.args = {act(a.getQ()), act(a.getK()), act(a.getV()), kv->first,
+                    kv->second, act(a.getResult()), params()};
+          l.gridX = static_cast<uint32_t>(a.getNumHeads());
+        })
+        .Case<KVStoreOp>([&](KVStoreOp s) {
+          auto kv = cache(op, s.getKvCache());
+          if (!kv) {
+            failure = llvm::toString(kv.takeError());
             return;
           }
-        allocate(e.getResult(), rowsOf(e.getInput()));
-        args = {act(e.getInput()), act(e.getResult())};
-        if constexpr (std::is_same_v<decltype(e), GeluOp>)
-          if (e.getApproximation() == GeluApprox::tanh)
-            args.push_back(geluTable());
-        columns(widthOf(e.getResult()), rowsOf(e.getInput()));
-      })
-      .Case<ScaleByWeightOp>([&](ScaleByWeightOp s) {
-        allocate(s.getResult(), rowsOf(s.getInput()));
-        auto w = s.getFactor().getDefiningOp<WeightOp>();
-        auto def = module.lookupSymbol<WeightDefOp>(w.getNameAttr());
-        g::BindingEntry factor;
-        if (auto value = def.getValueAttr()) {
-          // A scalar the checkpoint stores as metadata: a program constant.
-          factor = {static_cast<uint32_t>(g::Space::Constants), 0,
-                    constants.size() * 4, 0, 4, 0};
-          constants.push_back(
-              cast<DenseFPElementsAttr>(value).getValues<float>()[0]);
-        } else {
-          factor = weight(s.getFactor());
-          factor.bytes = 4;
-        }
-        args = {act(s.getInput()), factor, act(s.getResult())};
-        columns(widthOf(s.getResult()), rowsOf(s.getInput()));
-      })
-      .Case<ColumnSliceOp>([&](ColumnSliceOp s) {
-        allocate(s.getResult(), rowsOf(s.getInput()));
-        args = {act(s.getInput()), act(s.getResult())};
-        columns(s.getSize(), rowsOf(s.getInput()));
-      })
-      .Case<LastRowsOp>([&](LastRowsOp r) {
-        allocate(r.getResult(), g::Rows::Outputs);
-        args = {act(r.getInput()), act(r.getResult()), params()};
-        columns(widthOf(r.getResult()), g::Rows::Outputs);
-      })
-      .Default([&](Operation *other) {
-        failure = ("op " + other->getName().getStringRef() +
-                   " has no GPU launch").str();
-      });
+          l.args = {act(s.getK()), act(s.getV()), kv->first, kv->second,
+                    params()};
+          l.columns(plan[s.getKvCache()].getWidth(), g::Rows::Tokens);
+        })
+        .Case<AddOp, MulOp>([&](auto e) {
+          allocate(e.getResult(), rowsOf(e.getLhs()));
+          l.args = {act(e.getLhs()), act(e.getRhs()), act(e.getResult())};
+          l.columns(widthOf(e.getResult()), rowsOf(e.getLhs()));
+        })
+        .Case<ScaleOp, GeluOp, SoftcapOp>([&](auto e) {
+          allocate(e.getResult(), rowsOf(e.getInput()));
+          l.args = {act(e.getInput()), act(e.getResult())};
+          if constexpr (std::is_same_v<decltype(e), GeluOp>)
+            if (e.getApproximation() == GeluApprox::tanh)
+              l.args.push_back(geluTable());
+          l.columns(widthOf(e.getResult()), rowsOf(e.getInput()));
+        })
+        .Case<ScaleByWeightOp>([&](ScaleByWeightOp s) {
+          allocate(s.getResult(), rowsOf(s.getInput()));
+          l.args = {act(s.getInput()), scalarWeight(s.getFactor()),
+                    act(s.getResult())};
+          l.columns(widthOf(s.getResult()), rowsOf(s.getInput()));
+        })
+        .Case<ColumnSliceOp>([&](ColumnSliceOp s) {
+          allocate(s.getResult(), rowsOf(s.getInput()));
+          l.args = {act(s.getInput()), act(s.getResult())};
+          l.columns(s.getSize(), rowsOf(s.getInput()));
+        })
+        .Case<LastRowsOp>([&](LastRowsOp r) {
+          allocate(r.getResult(), g::Rows::Outputs);
+          l.args = {act(r.getInput()), act(r.getResult()), params()};
+          l.columns(widthOf(r.getResult()), g::Rows::Outputs);
+        })
+        .Default([&](Operation *other) {
+          failure = ("op " + other->getName().getStringRef() +
+                     " has no GPU launch")
+                        .str();
+        });
+  }
   if (!failure.empty())
     return error(failure);
-  auto index = kernel(op, "gpu_kernel");
+  auto index = kernel(op);
   if (!index)
     return index.takeError();
-  return launch(*index, gridX, rows, args, tokensPerGroup);
+  return launch(*index, l);
 }
 
-llvm::Error Planner::matvecInput(Operation *op, Value input, WeightType weight,
+g::BindingEntry Planner::scalarWeight(Value handle) {
+  auto w = handle.getDefiningOp<WeightOp>();
+  auto def = module.lookupSymbol<WeightDefOp>(w.getNameAttr());
+  if (auto value = def.getValueAttr()) {
+    // A scalar the checkpoint stores as metadata: a program constant.
+    g::BindingEntry factor{static_cast<uint32_t>(g::Space::Constants), 0,
+                           constants.size() * 4, 0, 4, 0};
+    constants.push_back(cast<DenseFPElementsAttr>(value).getValues<float>()[0]);
+    return factor;
+  }
+  g::BindingEntry factor = weight(handle);
+  factor.bytes = 4;
+  return factor;
+}
+
+llvm::Error Planner::matvecInput(Value input,
                                  std::vector<g::BindingEntry> &args) {
-  if (isFloatFormat(weight.getFormat())) {
+  auto blocks = dyn_cast<ActBlocksType>(input.getType());
+  if (!blocks) {
     args.push_back(act(input));
     return llvm::Error::success();
   }
-  auto blocks = quantizeInput(op, input, weight);
-  if (!blocks)
-    return blocks.takeError();
-  args.push_back(blocks->first);
-  args.push_back(blocks->second);
+  auto it = quantized.find(
+      {blocksSource(input), static_cast<unsigned>(actQuant(blocks))});
+  if (it == quantized.end())
+    return error("int8 blocks read before any launch wrote them");
+  args.push_back(it->second.qs);
+  args.push_back(it->second.aux);
   return llvm::Error::success();
 }
 

@@ -12,6 +12,7 @@
 #include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
 #include "mlir/Conversion/UBToLLVM/UBToLLVM.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -100,6 +101,15 @@ void GpuTarget::addPhasePasses(OpPassManager &pm, Phase phase,
     pm.addPass(createLayoutWeights(LayoutWeightsOptions{256}));
     return;
   case Phase::Kernel:
+    // The GPU fusions, as gemma ops that get one kernel each; the norm
+    // fusions first, so that the quantizer sees what is left to quantize.
+    if (options.enabled("fuse-rms-norm-rope"))
+      pm.addNestedPass<func::FuncOp>(createFuseRMSNormRope());
+    if (options.enabled("fuse-rms-norm-add"))
+      pm.addNestedPass<func::FuncOp>(createFuseRMSNormAdd());
+    if (options.enabled("fuse-rms-norm-quantize"))
+      pm.addNestedPass<func::FuncOp>(createFuseRMSNormQuantize());
+    pm.addNestedPass<func::FuncOp>(createQuantizeActivations());
     pm.addPass(createLowerToGPU(
         LowerToGPUOptions{kind == Kind::CUDA ? "nvvm" : "spirv"}));
     return;

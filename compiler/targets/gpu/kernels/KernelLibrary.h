@@ -51,6 +51,13 @@ enum class Binary { Add, Mul };
 
 /// The int8 activation blocks llama.cpp multiplies a quantized weight with.
 enum class ActQuant { None, Q8_0, Q8_1, Q8_K };
+// The dialect's !gemma.act_blocks quantizers convert to these by value.
+static_assert(static_cast<int>(ActQuant::Q8_0) ==
+                  static_cast<int>(gemma::ActQuantizer::q8_0) &&
+              static_cast<int>(ActQuant::Q8_1) ==
+                  static_cast<int>(gemma::ActQuantizer::q8_1) &&
+              static_cast<int>(ActQuant::Q8_K) ==
+                  static_cast<int>(gemma::ActQuantizer::q8_k));
 ActQuant activationQuant(gemma::WeightFormat format);
 /// Elements per activation block and f32 side values per block (Q8_0: d;
 /// Q8_1: d, s; Q8_K: d and 16 sums of 16 quants).

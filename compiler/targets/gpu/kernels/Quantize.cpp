@@ -17,23 +17,13 @@ using namespace gemmac::gpukernels::detail;
 namespace gemmac::gpukernels {
 
 ActQuant activationQuant(WeightFormat format) {
-  switch (format) {
-  case WeightFormat::q8_0:
-  case WeightFormat::q4_0:
-  case WeightFormat::q5_0:
-    return ActQuant::Q8_0;
-  case WeightFormat::q4_1:
-  case WeightFormat::q5_1:
-    return ActQuant::Q8_1;
-  case WeightFormat::q4_k:
-  case WeightFormat::q5_k:
-  case WeightFormat::q6_k:
-    return ActQuant::Q8_K;
-  default:
-    return ActQuant::None;
-  }
+  if (std::optional<ActQuantizer> q = ActBlocksType::quantizerFor(format))
+    return static_cast<ActQuant>(*q);
+  return ActQuant::None;
 }
-int64_t actBlockElems(ActQuant q) { return q == ActQuant::Q8_K ? 256 : 32; }
+int64_t actBlockElems(ActQuant q) {
+  return ActBlocksType::blockElems(static_cast<ActQuantizer>(q));
+}
 const char *detail::actQuantName(ActQuant q) {
   static const char *names[] = {"", "q8_0", "q8_1", "q8_k"};
   return names[static_cast<int>(q)];
