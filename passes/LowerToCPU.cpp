@@ -59,14 +59,10 @@ LogicalResult lowerEntry(CPULowering &lowering,
   return success();
 }
 
+// gemma.column_slice lowers to scf.for loops: Passes.td lists SCF among the
+// pass's dependent dialects, so it is loaded even where nothing else has
+// (gemmac-opt on a printed module).
 struct LowerToCPUPass : public gemmac::impl::LowerToCPUBase<LowerToCPUPass> {
-  /// gemma.column_slice lowers to scf.for loops, so the pass must load SCF
-  /// where nothing else has (gemmac-opt on a printed module).
-  void getDependentDialects(DialectRegistry &registry) const override {
-    LowerToCPUBase::getDependentDialects(registry);
-    registry.insert<scf::SCFDialect>();
-  }
-
   void runOnOperation() override {
     ModuleOp module = getOperation();
     func::FuncOp entry = lookupEntry(module);

@@ -63,20 +63,18 @@ def FoldSRD : Pass<"gemma-fold-srd", "mlir::ModuleOp"> {
     compile-model then writes W' for those weights instead of the
     checkpoint's bytes. It runs before the model phase so that GeGLU fusion,
     kernel selection (x8 layouts) and the blob layout see the final format.
-    compile-model hands it the opened, verified source; `path` opens one
-    itself (tests).
+    compile-model hands it the opened, verified source; `path` opens a
+    .srd4 itself (tests).
   }];
   let options = [
     Option<"path", "path", "std::string", /*default=*/"\"\"",
-           "residuals to open (.srd4, .axm, sealed container)">,
+           "a .srd4 sidecar to open (tests; compile-model opens .axm and "
+           "sealed containers)">,
     Option<"format", "format", "std::string", /*default=*/"\"\"",
            "storage format of W' (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, "
            "q5_1, q4_k, q5_k, q6_k); default: the base weight's">,
     Option<"alpha", "alpha", "std::string", /*default=*/"\"\"",
-           "alpha overriding the file's">,
-    Option<"allowPartial", "allow-partial", "bool", /*default=*/"false",
-           "accept a sealed container with damaged shards (their rows keep "
-           "the base weight)">
+           "alpha overriding the file's">
   ];
 }
 
@@ -121,6 +119,7 @@ def LowerToCPU : Pass<"gemma-lower-to-cpu", "mlir::ModuleOp"> {
                            "mlir::memref::MemRefDialect",
                            "mlir::linalg::LinalgDialect",
                            "mlir::math::MathDialect",
+                           "mlir::scf::SCFDialect",
                            "mlir::LLVM::LLVMDialect"];
 }
 

@@ -293,21 +293,12 @@ void ScaleByWeightOp::getCanonicalizationPatterns(RewritePatternSet &results,
 //===----------------------------------------------------------------------===//
 
 std::optional<ActQuantizer> ActBlocksType::quantizerFor(WeightFormat format) {
-  switch (format) {
-  case WeightFormat::q8_0:
-  case WeightFormat::q4_0:
-  case WeightFormat::q5_0:
-    return ActQuantizer::q8_0;
-  case WeightFormat::q4_1:
-  case WeightFormat::q5_1:
-    return ActQuantizer::q8_1;
-  case WeightFormat::q4_k:
-  case WeightFormat::q5_k:
-  case WeightFormat::q6_k:
-    return ActQuantizer::q8_k;
-  default:
+  // abi/formats.def's actQuant column; the enums agree (WeightFormat.cpp).
+  gemmac::abi::ActQuant q =
+      gemmac::abi::activationQuant(static_cast<gemmac::abi::Format>(format));
+  if (q == gemmac::abi::ActQuant::None)
     return std::nullopt;
-  }
+  return static_cast<ActQuantizer>(q);
 }
 
 LogicalResult

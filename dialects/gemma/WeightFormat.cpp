@@ -38,6 +38,18 @@ static_assert(static_cast<uint32_t>(WeightLayout::rows) ==
                       static_cast<uint32_t>(abi::Layout::X8),
               "gemma.WeightLayout and abi::Layout differ");
 
+// gemma.act_blocks' quantizers are the table's activation quantizers, value
+// for value.
+static_assert(static_cast<uint32_t>(ActQuantizer::q8_0) ==
+                      static_cast<uint32_t>(abi::ActQuant::Q8_0) &&
+                  static_cast<uint32_t>(ActQuantizer::q8_1) ==
+                      static_cast<uint32_t>(abi::ActQuant::Q8_1) &&
+                  static_cast<uint32_t>(ActQuantizer::q8_k) ==
+                      static_cast<uint32_t>(abi::ActQuant::Q8_K) &&
+                  getMaxEnumValForActQuantizer() ==
+                      static_cast<uint32_t>(abi::ActQuant::Q8_K),
+              "gemma.ActQuantizer and abi::ActQuant differ");
+
 static abi::Format toAbi(WeightFormat format) {
   return static_cast<abi::Format>(format);
 }

@@ -163,6 +163,29 @@ Error checkLayer(const GGUFFile &file, Gemma4Config &cfg, int64_t l,
   return Error::success();
 }
 
+/// Which of the `layers` layers use sliding-window attention.
+Expected<std::vector<bool>> readSlidingPattern(const GGUFFile &file,
+                                               int64_t layers) {
+  const MetadataValue *pattern =
+      file.find("gemma4.attention.sliding_window_pattern");
+  if (!pattern)
+    return file.error(
+        "missing metadata key 'gemma4.attention.sliding_window_pattern'");
+  if (pattern->type != ValueType::Array ||
+      (pattern->elemType != ValueType::Bool && !pattern->arrayIsInteger()) ||
+      pattern->count != static_cast<uint64_t>(layers))
+    return file.error("'gemma4.attention.sliding_window_pattern' must be an "
+                      "array of " +
+                          llvm::Twine(layers) + " bools (one per layer)",
+                      pattern->fileOffset);
+  std::vector<bool> sliding(layers);
+  for (int64_t l = 0; l < layers; ++l)
+    sliding[l] = pattern->elemType == ValueType::Bool
+                     ? pattern->arrayData[l] != 0
+                     : pattern->arrayInt(l) != 0;
+  return sliding;
+}
+
 } // namespace
 
 Expected<Gemma4Config> gemmac::gguf::readGemma4Config(const GGUFFile &file) {
@@ -262,18 +285,9 @@ Expected<Gemma4Config> gemmac::gguf::readGemma4Config(const GGUFFile &file) {
   if (!ffn)
     return ffn.takeError();
 
-  const MetadataValue *pattern =
-      file.find("gemma4.attention.sliding_window_pattern");
-  if (!pattern)
-    return file.error(
-        "missing metadata key 'gemma4.attention.sliding_window_pattern'");
-  if (pattern->type != ValueType::Array ||
-      (pattern->elemType != ValueType::Bool && !pattern->arrayIsInteger()) ||
-      pattern->count != static_cast<uint64_t>(L))
-    return file.error("'gemma4.attention.sliding_window_pattern' must be an "
-                      "array of " +
-                          llvm::Twine(L) + " bools (one per layer)",
-                      pattern->fileOffset);
+  auto sliding = readSlidingPattern(file, L);
+  if (!sliding)
+    return sliding.takeError();
 
   if (Error e = readVocabulary(file, cfg))
     return std::move(e);
@@ -296,9 +310,7 @@ Expected<Gemma4Config> gemmac::gguf::readGemma4Config(const GGUFFile &file) {
   cfg.layers.resize(L);
   for (int64_t l = 0; l < L; ++l) {
     Gemma4LayerConfig &lc = cfg.layers[l];
-    lc.sliding = pattern->elemType == ValueType::Bool
-                     ? pattern->arrayData[l] != 0
-                     : pattern->arrayInt(l) != 0;
+    lc.sliding = (*sliding)[l];
     lc.headDim = lc.sliding ? hdLocal : hdGlobal;
     lc.numHeads = (*heads)[l];
     lc.numKVHeads = kvHeads[l];

@@ -204,7 +204,7 @@ void populateWeightProductLowerings(mlir::RewritePatternSet &patterns,
 /// Attention.cpp: gemma.attention, gemma.kv_store, gemma.rope.
 void populateAttentionLowerings(mlir::RewritePatternSet &patterns,
                                 CPULowering &lowering);
-/// Norms.cpp: gemma.rms_norm.
+/// Norms.cpp: gemma.rms_norm, gemma.rms_norm_add, gemma.rms_norm_rope.
 void populateNormLowerings(mlir::RewritePatternSet &patterns,
                            CPULowering &lowering);
 /// Elementwise.cpp: gemma.add/mul/scale/scale_by_weight/gelu/softcap and the

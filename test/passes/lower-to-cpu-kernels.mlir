@@ -67,7 +67,7 @@ module attributes {gemma.weights_bytes = 2176 : i64, gemma.weights_fingerprint =
 
 // An attention kernel over f16 caches cannot read f32 ones: the argument's
 // type is checked against the signature's character.
-module attributes {gemma.kv_cache_type = "f32", gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], width = 64, rows = 4, offset = 0, per_token = 0>], gemma.weights_bytes = 4352 : i64, gemma.weights_fingerprint = 1 : i64} {
+module attributes {gemma.kv_cache_type = f32, gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], width = 64, rows = 4, offset = 0, per_token = 0>], gemma.weights_bytes = 4352 : i64, gemma.weights_fingerprint = 1 : i64} {
   gemma.weight_def @e : !gemma.weight<q8_0, [64, 64]> {source_offset = 0 : i64, blob_offset = 0 : i64}
   func.func @forward(%t: tensor<?xi32>, %pos0: index, %n: index) -> tensor<?x64xf32> attributes {gemma.entry} {
     %e = gemma.weight @e : !gemma.weight<q8_0, [64, 64]>

@@ -40,4 +40,25 @@ TEST(WeightFormat, EveryDialectFormatIsATableRow) {
   EXPECT_EQ(formats, gemmac::abi::kNumFormats);
 }
 
+// gemma.act_blocks: the quantizer of each weight format and its block size
+// are the table's.
+TEST(WeightFormat, ActivationBlocksFollowTheTable) {
+  for (const gemmac::abi::FormatInfo &f : gemmac::abi::kFormats) {
+    WeightFormat w = *symbolizeWeightFormat(f.name);
+    std::optional<ActQuantizer> q = ActBlocksType::quantizerFor(w);
+    ASSERT_EQ(q.has_value(), f.actQuant != gemmac::abi::ActQuant::None)
+        << f.name;
+    if (!q)
+      continue;
+    const gemmac::abi::ActQuantInfo &info =
+        gemmac::abi::actQuantInfo(f.actQuant);
+    EXPECT_EQ(stringifyActQuantizer(*q).str(),
+              llvm::StringRef(info.name).lower())
+        << f.name;
+    EXPECT_EQ(ActBlocksType::blockElems(*q),
+              static_cast<int64_t>(info.blockElems))
+        << f.name;
+  }
+}
+
 } // namespace

@@ -378,6 +378,72 @@ int writeSRD(const std::string &dir, const std::vector<TensorSpec> &specs,
   return 0;
 }
 
+/// The metadata of a file of variant `v` in type `ft`: the configuration
+/// llama.cpp and gemmac read, the tokenizer and the chat template.
+void addModelMetadata(gguf::GGUFWriter &w, const Variant &v,
+                      const FileType &ft) {
+  const int64_t L = v.layers;
+  w.addString("general.architecture", "gemma4");
+  w.addString("general.name", std::string("gemmac random ") + v.name);
+  w.addU32("general.file_type", ft.llamaFtype);
+  w.addU32("general.quantization_version", 2);
+  w.addU32("gemma4.context_length", static_cast<uint32_t>(v.context));
+  w.addU32("gemma4.embedding_length", static_cast<uint32_t>(v.hidden));
+  w.addU32("gemma4.block_count", static_cast<uint32_t>(L));
+  const int64_t firstShared = L - v.sharedKV;
+  std::vector<int32_t> ffn(L), kv(L);
+  std::vector<bool> pattern(L);
+  for (int64_t l = 0; l < L; ++l) {
+    bool global = (l + 1) % v.period == 0;
+    pattern[l] = !global;
+    ffn[l] = static_cast<int32_t>(
+        (v.doubleWide && l >= firstShared) ? 2 * v.ffn : v.ffn);
+    kv[l] = static_cast<int32_t>(global ? v.kvGlobal : v.kvLocal);
+  }
+  if (v.doubleWide)
+    w.addArrayI32("gemma4.feed_forward_length", ffn);
+  else
+    w.addU32("gemma4.feed_forward_length", static_cast<uint32_t>(v.ffn));
+  w.addU32("gemma4.attention.head_count", static_cast<uint32_t>(v.heads));
+  if (v.kvGlobal != v.kvLocal)
+    w.addArrayI32("gemma4.attention.head_count_kv", kv);
+  else
+    w.addU32("gemma4.attention.head_count_kv",
+             static_cast<uint32_t>(v.kvLocal));
+  w.addU32("gemma4.attention.key_length", static_cast<uint32_t>(v.hdGlobal));
+  w.addU32("gemma4.attention.value_length", static_cast<uint32_t>(v.hdGlobal));
+  w.addU32("gemma4.attention.key_length_swa", static_cast<uint32_t>(v.hdLocal));
+  w.addU32("gemma4.attention.value_length_swa",
+           static_cast<uint32_t>(v.hdLocal));
+  w.addU32("gemma4.attention.sliding_window", static_cast<uint32_t>(v.window));
+  w.addArrayBool("gemma4.attention.sliding_window_pattern", pattern);
+  w.addF32("gemma4.attention.layer_norm_rms_epsilon", 1e-6f);
+  w.addF32("gemma4.rope.freq_base", 1e6f);
+  w.addF32("gemma4.rope.freq_base_swa", 1e4f);
+  w.addU32("gemma4.rope.dimension_count", static_cast<uint32_t>(v.hdGlobal));
+  w.addU32("gemma4.rope.dimension_count_swa", static_cast<uint32_t>(v.hdLocal));
+  w.addU32("gemma4.attention.shared_kv_layers",
+           static_cast<uint32_t>(v.sharedKV));
+  w.addU32("gemma4.embedding_length_per_layer_input",
+           static_cast<uint32_t>(v.pleDim));
+  w.addF32("gemma4.final_logit_softcapping", 30.0f);
+
+  gen::Vocab vocab = gen::buildVocab(v.vocab);
+  w.addString("tokenizer.ggml.model", "gemma4");
+  w.addArrayString("tokenizer.ggml.tokens", vocab.tokens);
+  w.addArrayF32("tokenizer.ggml.scores", vocab.scores);
+  w.addArrayI32("tokenizer.ggml.token_type", vocab.types);
+  w.addArrayString("tokenizer.ggml.merges", vocab.merges);
+  w.addU32("tokenizer.ggml.bos_token_id", vocab.bos);
+  w.addU32("tokenizer.ggml.eos_token_id", vocab.eos);
+  w.addU32("tokenizer.ggml.eot_token_id", static_cast<uint32_t>(vocab.eot));
+  w.addU32("tokenizer.ggml.unknown_token_id", vocab.unk);
+  w.addU32("tokenizer.ggml.padding_token_id", vocab.pad);
+  w.addBool("tokenizer.ggml.add_bos_token", true);
+  w.addBool("tokenizer.ggml.add_space_prefix", false);
+  w.addString("tokenizer.chat_template", gen::chatTemplate());
+}
+
 void usage() {
   std::printf(
       "usage: gemmac-gen-model --variant NAME --type TYPE [--seed N] "
@@ -472,66 +538,7 @@ int main(int argc, char **argv) {
                        const std::vector<TensorSpec> &specs,
                        const gguf::GGUFWriter::Fill &fill) {
     gguf::GGUFWriter w;
-    const int64_t L = v->layers;
-    w.addString("general.architecture", "gemma4");
-    w.addString("general.name", std::string("gemmac random ") + v->name);
-    w.addU32("general.file_type", ft->llamaFtype);
-    w.addU32("general.quantization_version", 2);
-    w.addU32("gemma4.context_length", static_cast<uint32_t>(v->context));
-    w.addU32("gemma4.embedding_length", static_cast<uint32_t>(v->hidden));
-    w.addU32("gemma4.block_count", static_cast<uint32_t>(L));
-    const int64_t firstShared = L - v->sharedKV;
-    std::vector<int32_t> ffn(L), kv(L);
-    std::vector<bool> pattern(L);
-    for (int64_t l = 0; l < L; ++l) {
-      bool global = (l + 1) % v->period == 0;
-      pattern[l] = !global;
-      ffn[l] = static_cast<int32_t>(
-          (v->doubleWide && l >= firstShared) ? 2 * v->ffn : v->ffn);
-      kv[l] = static_cast<int32_t>(global ? v->kvGlobal : v->kvLocal);
-    }
-    if (v->doubleWide)
-      w.addArrayI32("gemma4.feed_forward_length", ffn);
-    else
-      w.addU32("gemma4.feed_forward_length", static_cast<uint32_t>(v->ffn));
-    w.addU32("gemma4.attention.head_count", static_cast<uint32_t>(v->heads));
-    if (v->kvGlobal != v->kvLocal)
-      w.addArrayI32("gemma4.attention.head_count_kv", kv);
-    else
-      w.addU32("gemma4.attention.head_count_kv",
-               static_cast<uint32_t>(v->kvLocal));
-    w.addU32("gemma4.attention.key_length", static_cast<uint32_t>(v->hdGlobal));
-    w.addU32("gemma4.attention.value_length", static_cast<uint32_t>(v->hdGlobal));
-    w.addU32("gemma4.attention.key_length_swa", static_cast<uint32_t>(v->hdLocal));
-    w.addU32("gemma4.attention.value_length_swa",
-             static_cast<uint32_t>(v->hdLocal));
-    w.addU32("gemma4.attention.sliding_window", static_cast<uint32_t>(v->window));
-    w.addArrayBool("gemma4.attention.sliding_window_pattern", pattern);
-    w.addF32("gemma4.attention.layer_norm_rms_epsilon", 1e-6f);
-    w.addF32("gemma4.rope.freq_base", 1e6f);
-    w.addF32("gemma4.rope.freq_base_swa", 1e4f);
-    w.addU32("gemma4.rope.dimension_count", static_cast<uint32_t>(v->hdGlobal));
-    w.addU32("gemma4.rope.dimension_count_swa", static_cast<uint32_t>(v->hdLocal));
-    w.addU32("gemma4.attention.shared_kv_layers",
-             static_cast<uint32_t>(v->sharedKV));
-    w.addU32("gemma4.embedding_length_per_layer_input",
-             static_cast<uint32_t>(v->pleDim));
-    w.addF32("gemma4.final_logit_softcapping", 30.0f);
-
-    gen::Vocab vocab = gen::buildVocab(v->vocab);
-    w.addString("tokenizer.ggml.model", "gemma4");
-    w.addArrayString("tokenizer.ggml.tokens", vocab.tokens);
-    w.addArrayF32("tokenizer.ggml.scores", vocab.scores);
-    w.addArrayI32("tokenizer.ggml.token_type", vocab.types);
-    w.addArrayString("tokenizer.ggml.merges", vocab.merges);
-    w.addU32("tokenizer.ggml.bos_token_id", vocab.bos);
-    w.addU32("tokenizer.ggml.eos_token_id", vocab.eos);
-    w.addU32("tokenizer.ggml.eot_token_id", static_cast<uint32_t>(vocab.eot));
-    w.addU32("tokenizer.ggml.unknown_token_id", vocab.unk);
-    w.addU32("tokenizer.ggml.padding_token_id", vocab.pad);
-    w.addBool("tokenizer.ggml.add_bos_token", true);
-    w.addBool("tokenizer.ggml.add_space_prefix", false);
-    w.addString("tokenizer.chat_template", gen::chatTemplate());
+    addModelMetadata(w, *v, *ft);
     for (const TensorSpec &t : specs)
       w.addTensor(t.name, static_cast<uint32_t>(t.type), t.ne);
     return w.write(path, fill, [&](size_t i) {
