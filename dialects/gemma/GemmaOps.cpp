@@ -124,20 +124,25 @@ LogicalResult GeGLUOp::verify() {
   return checkWidth(*this, "result", width(getResult()), g.getRows());
 }
 
-LogicalResult RopeOp::verify() {
-  if (sv(getNumHeads()) <= 0 || sv(getHeadDim()) <= 0 || getHeadDim() % 2 != 0)
-    return emitOpError("needs positive num_heads and an even head_dim");
-  if (failed(checkWidth(*this, "input", width(getInput()),
-                        getNumHeads() * getHeadDim())))
+/// The checks gemma.rope and gemma.rms_norm_rope share: heads, widths and
+/// the rotated frequencies.
+template <typename RopeLikeOp> static LogicalResult verifyRope(RopeLikeOp op) {
+  if (sv(op.getNumHeads()) <= 0 || sv(op.getHeadDim()) <= 0 ||
+      op.getHeadDim() % 2 != 0)
+    return op.emitOpError("needs positive num_heads and an even head_dim");
+  if (failed(checkWidth(op, "input", width(op.getInput()),
+                        op.getNumHeads() * op.getHeadDim())))
     return failure();
-  if (getInput().getType() != getResult().getType())
-    return emitOpError("result type must equal the input type");
-  if (getRope().getFreqDim() > sv(getHeadDim()))
-    return emitOpError("rope freq_dim ")
-           << getRope().getFreqDim() << " exceeds the head dim "
-           << getHeadDim();
+  if (op.getInput().getType() != op.getResult().getType())
+    return op.emitOpError("result type must equal the input type");
+  if (op.getRope().getFreqDim() > sv(op.getHeadDim()))
+    return op.emitOpError("rope freq_dim ")
+           << op.getRope().getFreqDim() << " exceeds the head dim "
+           << op.getHeadDim();
   return success();
 }
+
+LogicalResult RopeOp::verify() { return verifyRope(*this); }
 
 LogicalResult AttentionOp::verify() {
   int64_t nh = getNumHeads(), nkv = getNumKvHeads(), hd = getHeadDim();
@@ -354,16 +359,7 @@ LogicalResult RMSNormAddOp::verify() {
 }
 
 LogicalResult RMSNormRopeOp::verify() {
-  if (sv(getNumHeads()) <= 0 || sv(getHeadDim()) <= 0 || getHeadDim() % 2 != 0)
-    return emitOpError("needs positive num_heads and an even head_dim");
-  if (failed(checkWidth(*this, "input", width(getInput()),
-                        getNumHeads() * getHeadDim())))
+  if (failed(verifyRope(*this)))
     return failure();
-  if (getInput().getType() != getResult().getType())
-    return emitOpError("result type must equal the input type");
-  if (getRope().getFreqDim() > sv(getHeadDim()))
-    return emitOpError("rope freq_dim ")
-           << getRope().getFreqDim() << " exceeds the head dim "
-           << getHeadDim();
   return checkNormWeight(*this, getWeight(), sv(getHeadDim()), getEpsAttr());
 }

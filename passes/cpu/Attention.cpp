@@ -21,13 +21,8 @@ struct RopeLowering : CPUOpLowering<RopeOp> {
   LogicalResult lower(RopeOp r, CPULowering &l) const override {
     Activation in = l.act(r.getInput());
     Activation &out = l.allocate(r.getResult(), in.rows, r.getInput());
-    RopeAttr rope = r.getRope();
-    return l.callKernel(r, "gmk_rope",
-                        {l.rt, out.view, in.view, in.rows,
-                         l.idx(r.getNumHeads()), l.idx(r.getHeadDim()), l.pos0,
-                         l.f32(static_cast<float>(rope.getThetaValue())),
-                         l.idx(rope.getFreqDim()),
-                         l.idx(rope.getRotatedPairs())});
+    return callRope(l, r, out, in, r.getNumHeads(), r.getHeadDim(),
+                    r.getRope());
   }
 };
 
@@ -82,6 +77,18 @@ struct KVStoreLowering : CPUOpLowering<KVStoreOp> {
 };
 
 } // namespace
+
+LogicalResult gemmac::cpu::callRope(CPULowering &l, Operation *op,
+                                   const Activation &out, const Activation &in,
+                                   int64_t numHeads, int64_t headDim,
+                                   RopeAttr rope) {
+  return l.callKernel(op, "gmk_rope",
+                      {l.rt, out.view, in.view, in.rows, l.idx(numHeads),
+                       l.idx(headDim), l.pos0,
+                       l.f32(static_cast<float>(rope.getThetaValue())),
+                       l.idx(rope.getFreqDim()),
+                       l.idx(rope.getRotatedPairs())});
+}
 
 void gemmac::cpu::populateAttentionLowerings(RewritePatternSet &patterns,
                                              CPULowering &lowering) {

@@ -196,6 +196,13 @@ private:
   CPULowering &lowering;
 };
 
+/// gmk_rope rotating `in` into `out` (which may be `in`): `numHeads` heads of
+/// `headDim` at the step's positions (Attention.cpp).
+mlir::LogicalResult callRope(CPULowering &l, mlir::Operation *op,
+                             const Activation &out, const Activation &in,
+                             int64_t numHeads, int64_t headDim,
+                             gemma::RopeAttr rope);
+
 /// The patterns of each op family, one file each.
 /// WeightProducts.cpp: gemma.embed, gemma.linear (projections and logits),
 /// gemma.geglu.

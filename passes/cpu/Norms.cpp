@@ -82,13 +82,8 @@ struct RMSNormRopeLowering : CPUOpLowering<RMSNormRopeOp> {
     if (failed(normInto(l, r, in, out, r.getWeight(), r.getHeadDim(),
                         r.getEps())))
       return failure();
-    RopeAttr rope = r.getRope();
-    return l.callKernel(r, "gmk_rope",
-                        {l.rt, out.view, out.view, out.rows,
-                         l.idx(r.getNumHeads()), l.idx(r.getHeadDim()), l.pos0,
-                         l.f32(static_cast<float>(rope.getThetaValue())),
-                         l.idx(rope.getFreqDim()),
-                         l.idx(rope.getRotatedPairs())});
+    return callRope(l, r, out, out, r.getNumHeads(), r.getHeadDim(),
+                    r.getRope());
   }
 };
 
