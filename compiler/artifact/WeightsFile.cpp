@@ -7,6 +7,7 @@
 #include "formats/repack.h"
 #include "formats/srd/ResidualSource.h"
 #include "passes/FoldSRD.h"
+#include "support/FileOutput.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
@@ -99,10 +100,10 @@ Error writeCorrected(llvm::raw_ostream &os, const WeightPlacement &w,
   if (*w.residual >= res.tensors().size() ||
       res.tensors()[*w.residual].rows != static_cast<int64_t>(rows) ||
       res.tensors()[*w.residual].cols != static_cast<int64_t>(cols))
-    return llvm::createStringError("weight '" + w.name + "': residual tensor #" +
-                                   std::to_string(*w.residual) + " of " +
-                                   res.sourceName().str() +
-                                   " does not have its shape");
+    return llvm::createStringError(
+        "weight '" + w.name + "': residual tensor #" +
+        std::to_string(*w.residual) + " of " + res.sourceName().str() +
+        " does not have its shape");
   if (rows * baseRowBytes > source.size - std::min(source.size, w.sourceOffset))
     return llvm::createStringError(source.name + ": weight '" + w.name +
                                    "' runs past the end of the checkpoint");
@@ -116,9 +117,9 @@ Error writeCorrected(llvm::raw_ostream &os, const WeightPlacement &w,
       const uint8_t *base = source.data + w.sourceOffset + r * baseRowBytes;
       if (res.rowUsable(*w.residual, r)) {
         if (Error e = res.correctedRow(*w.residual, r, w.alpha, row))
-          return llvm::createStringError(
-              "weight '" + w.name + "' row " + std::to_string(r) + ": " +
-              llvm::toString(std::move(e)));
+          return llvm::createStringError("weight '" + w.name + "' row " +
+                                         std::to_string(r) + ": " +
+                                         llvm::toString(std::move(e)));
         fmt::quantizeRow(type, row.data(), dst, cols);
       } else if (baseType == type) {
         std::memcpy(dst, base, rowBytes);
@@ -139,7 +140,8 @@ Error writeCorrected(llvm::raw_ostream &os, const WeightPlacement &w,
 
 } // namespace
 
-llvm::Expected<WeightBlobLayout> gemmac::collectBlobLayout(mlir::ModuleOp module) {
+llvm::Expected<WeightBlobLayout>
+gemmac::collectBlobLayout(mlir::ModuleOp module) {
   auto bytesAttr =
       module->getAttrOfType<mlir::IntegerAttr>("gemma.weights_bytes");
   auto fpAttr =
@@ -183,7 +185,8 @@ llvm::Expected<WeightBlobLayout> gemmac::collectBlobLayout(mlir::ModuleOp module
   return layout;
 }
 
-Error gemmac::writeWeightsFile(llvm::StringRef path, const WeightBlobLayout &layout,
+Error gemmac::writeWeightsFile(llvm::StringRef path,
+                               const WeightBlobLayout &layout,
                                const WeightsSource &source,
                                const TokenizerData &tokenizer,
                                llvm::StringRef target, bool progress) {
@@ -207,69 +210,65 @@ Error gemmac::writeWeightsFile(llvm::StringRef path, const WeightBlobLayout &lay
   copyString(h.compiler, sizeof h.compiler, "gemmac 0.1");
   copyString(h.residuals, sizeof h.residuals, source.residualProvenance);
 
-  std::error_code ec;
-  llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_None);
-  if (ec)
-    return llvm::createStringError(ec, path + ": " + ec.message());
-  std::string header(artifact::kHeaderBytes, '\0');
-  std::memcpy(header.data(), &h, sizeof h);
-  os << header;
+  return support::writeFileWith(path, [&](llvm::raw_fd_ostream &os) -> Error {
+    std::string header(artifact::kHeaderBytes, '\0');
+    std::memcpy(header.data(), &h, sizeof h);
+    os << header;
 
-  uint64_t written = 0, done = 0;
-  for (const WeightPlacement &w : layout.weights) {
-    // A corrected weight's size is that of its new format; writeCorrected
-    // checks the base rows it reads.
-    if (!w.residual &&
-        (w.sourceOffset > source.size || w.bytes > source.size - w.sourceOffset))
-      return llvm::createStringError(source.name + ": weight '" + w.name +
-                                     "' at offset " +
-                                     std::to_string(w.sourceOffset) +
-                                     " runs past the end of the checkpoint");
-    if (w.blobOffset < written)
-      return llvm::createStringError("weight blob offsets overlap");
-    os.write_zeros(w.blobOffset - written);
-    const uint8_t *src = source.data + w.sourceOffset;
-    if (w.residual) {
-      if (!source.residuals)
-        return llvm::createStringError("weight '" + w.name +
-                                       "' is corrected but no residuals "
-                                       "were given");
-      if (Error e = writeCorrected(os, w, source))
-        return e;
-    } else if (w.interleaved) {
-      // Eight rows at a time, through one group-sized buffer.
-      const auto type = static_cast<fmt::Type>(w.ggmlType);
-      const uint64_t group = fmt::x8GroupBytes(type, w.rowElements);
-      std::vector<uint8_t> packed(group);
-      for (uint64_t off = 0; off < w.bytes; off += group) {
-        fmt::packX8(type, src + off, packed.data(), w.rowElements);
-        os.write(reinterpret_cast<const char *>(packed.data()), group);
-        if ((off / group) % 4096 == 4095)
-          releasePages(src + off + group - 4096 * group, 4096 * group);
+    uint64_t written = 0, done = 0;
+    for (const WeightPlacement &w : layout.weights) {
+      // A corrected weight's size is that of its new format; writeCorrected
+      // checks the base rows it reads.
+      if (!w.residual && (w.sourceOffset > source.size ||
+                          w.bytes > source.size - w.sourceOffset))
+        return llvm::createStringError(source.name + ": weight '" + w.name +
+                                       "' at offset " +
+                                       std::to_string(w.sourceOffset) +
+                                       " runs past the end of the checkpoint");
+      if (w.blobOffset < written)
+        return llvm::createStringError("weight blob offsets overlap");
+      os.write_zeros(w.blobOffset - written);
+      const uint8_t *src = source.data + w.sourceOffset;
+      if (w.residual) {
+        if (!source.residuals)
+          return llvm::createStringError("weight '" + w.name +
+                                         "' is corrected but no residuals "
+                                         "were given");
+        if (Error e = writeCorrected(os, w, source))
+          return e;
+      } else if (w.interleaved) {
+        // Eight rows at a time, through one group-sized buffer.
+        const auto type = static_cast<fmt::Type>(w.ggmlType);
+        const uint64_t group = fmt::x8GroupBytes(type, w.rowElements);
+        std::vector<uint8_t> packed(group);
+        for (uint64_t off = 0; off < w.bytes; off += group) {
+          fmt::packX8(type, src + off, packed.data(), w.rowElements);
+          os.write(reinterpret_cast<const char *>(packed.data()), group);
+          if ((off / group) % 4096 == 4095)
+            releasePages(src + off + group - 4096 * group, 4096 * group);
+        }
+      } else {
+        // Stream in 64 MiB pieces: the page cache, not the heap, holds the
+        // data.
+        for (uint64_t off = 0; off < w.bytes; off += 64ull << 20) {
+          uint64_t n = std::min<uint64_t>(64ull << 20, w.bytes - off);
+          os.write(reinterpret_cast<const char *>(src + off), n);
+          releasePages(src + off, n);
+        }
       }
-    } else {
-      // Stream in 64 MiB pieces: the page cache, not the heap, holds the data.
-      for (uint64_t off = 0; off < w.bytes; off += 64ull << 20) {
-        uint64_t n = std::min<uint64_t>(64ull << 20, w.bytes - off);
-        os.write(reinterpret_cast<const char *>(src + off), n);
-        releasePages(src + off, n);
-      }
+      if (!w.residual)
+        releasePages(src, w.bytes);
+      written = w.blobOffset + w.bytes;
+      done += w.bytes;
+      if (progress)
+        llvm::errs() << llvm::format("\rwriting weights %5.1f%%",
+                                     100.0 * done /
+                                         std::max<uint64_t>(1, weightsBytes));
     }
-    if (!w.residual)
-      releasePages(src, w.bytes);
-    written = w.blobOffset + w.bytes;
-    done += w.bytes;
     if (progress)
-      llvm::errs() << llvm::format("\rwriting weights %5.1f%%",
-                                   100.0 * done /
-                                       std::max<uint64_t>(1, weightsBytes));
-  }
-  if (progress)
-    llvm::errs() << "\n";
-  os.write_zeros(tokenizerOffset - artifact::kHeaderBytes - written);
-  os << tok;
-  os.close();
-  if (os.has_error())
-    return llvm::createStringError(path + ": write failed (disk full?)");
-  return Error::success();
+      llvm::errs() << "\n";
+    os.write_zeros(tokenizerOffset - artifact::kHeaderBytes - written);
+    os << tok;
+    return Error::success();
+  });
 }
