@@ -18,17 +18,15 @@ typedef struct gemmac_rt gemmac_rt;
 /// Bytes of per-call scratch memory `rt` hands out; it grows on demand.
 void *gemmac_rt_scratch(gemmac_rt *rt, size_t bytes);
 
-// out[t] = dequant(table[tokens[t]]) * scale; out is [n_tokens, n_cols].
-// One symbol per table format: gmk_embed_<fmt>.
-#define GEMMAC_FOR_EACH_FORMAT(X)                                              \
-  X(f32) X(f16) X(bf16) X(q8_0) X(q4_0) X(q4_1) X(q5_0) X(q5_1) X(q4_k)       \
-  X(q5_k) X(q6_k)
+// The weight kernels exist once per row of abi/formats.def (<fmt> is the
+// row's name), and in the x8 layout for the rows marked x8; they are
+// declared from the table at the end of this group.
 
+// out[t] = dequant(table[tokens[t]]) * scale; out is [n_tokens, n_cols].
 #define GEMMAC_DECLARE_EMBED(F)                                                \
   void gmk_embed_##F(gemmac_rt *rt, float *out, const int32_t *tokens,        \
                      int64_t n_tokens, const uint8_t *table, int64_t n_rows,  \
                      int64_t n_cols, float scale);
-GEMMAC_FOR_EACH_FORMAT(GEMMAC_DECLARE_EMBED)
 
 // out[t, n] = sum_k in[t, k] * W[n, k]; W is [n_out, n_in] in format <fmt>.
 // Activations are rounded as llama.cpp's CPU backend rounds them (int8
@@ -42,7 +40,6 @@ GEMMAC_FOR_EACH_FORMAT(GEMMAC_DECLARE_EMBED)
   void gmk_logits_##F(gemmac_rt *rt, float *out, const float *in,             \
                       int64_t n_tokens, const uint8_t *weight, int64_t n_out, \
                       int64_t n_in);
-GEMMAC_FOR_EACH_FORMAT(GEMMAC_DECLARE_LINEAR)
 
 // out[t, n] = gelu_tanh(x W_gate^T)[t, n] * (x W_up^T)[t, n]: the activation
 // is converted once and every output reads its gate and up rows together.
@@ -50,14 +47,17 @@ GEMMAC_FOR_EACH_FORMAT(GEMMAC_DECLARE_LINEAR)
   void gmk_geglu_##F(gemmac_rt *rt, float *out, const float *in,              \
                      int64_t n_tokens, const uint8_t *gate,                   \
                      const uint8_t *up, int64_t n_out, int64_t n_in);
-GEMMAC_FOR_EACH_FORMAT(GEMMAC_DECLARE_GEGLU)
 
-// The same four kernels for weights stored in the interleaved "x8" layout
-// (formats/repack.h; row counts a multiple of 8): gmk_*_<fmt>_x8.
-#define GEMMAC_FOR_EACH_X8_FORMAT(X) X(q4_0_x8) X(q4_k_x8)
-GEMMAC_FOR_EACH_X8_FORMAT(GEMMAC_DECLARE_EMBED)
-GEMMAC_FOR_EACH_X8_FORMAT(GEMMAC_DECLARE_LINEAR)
-GEMMAC_FOR_EACH_X8_FORMAT(GEMMAC_DECLARE_GEGLU)
+// Every format's four kernels, and the same four for weights stored in the
+// interleaved "x8" layout (formats/repack.h; row counts a multiple of 8):
+// gmk_*_<fmt>_x8.
+#define GEMMAC_DECLARE_WEIGHT_KERNELS(F)                                       \
+  GEMMAC_DECLARE_EMBED(F) GEMMAC_DECLARE_LINEAR(F) GEMMAC_DECLARE_GEGLU(F)
+#define GEMMAC_DECLARE_X8_KERNELS_0(F)
+#define GEMMAC_DECLARE_X8_KERNELS_1(F) GEMMAC_DECLARE_WEIGHT_KERNELS(F##_x8)
+#define GEMMAC_FORMAT(E, name, id, elems, bytes, act, x8, tiny)               \
+  GEMMAC_DECLARE_WEIGHT_KERNELS(name) GEMMAC_DECLARE_X8_KERNELS_##x8(name)
+#include "abi/formats.def"
 
 // RMSNorm of every group of `group` features; weight (f32/f16/bf16 per
 // weight_format, a ggml type id) may be null. out may alias in.

@@ -348,16 +348,9 @@ void embed(Type type, Layout layout, gemmac_rt *rt, float *out,
     embed(Type::T, Layout::L, rt, out, tokens, n_tokens, table, n_rows,        \
           n_cols, scale);                                                      \
   }
-DEFINE_KERNELS(f32, F32, Rows, )
-DEFINE_KERNELS(f16, F16, Rows, )
-DEFINE_KERNELS(bf16, BF16, Rows, )
-DEFINE_KERNELS(q8_0, Q8_0, Rows, )
-DEFINE_KERNELS(q4_0, Q4_0, Rows, )
-DEFINE_KERNELS(q4_1, Q4_1, Rows, )
-DEFINE_KERNELS(q5_0, Q5_0, Rows, )
-DEFINE_KERNELS(q5_1, Q5_1, Rows, )
-DEFINE_KERNELS(q4_k, Q4_K, Rows, )
-DEFINE_KERNELS(q5_k, Q5_K, Rows, )
-DEFINE_KERNELS(q6_k, Q6_K, Rows, )
-DEFINE_KERNELS(q4_0, Q4_0, X8, _x8)
-DEFINE_KERNELS(q4_k, Q4_K, X8, _x8)
+// One set per row of abi/formats.def, and its x8 set where the row says so.
+#define DEFINE_X8_KERNELS_0(F, T)
+#define DEFINE_X8_KERNELS_1(F, T) DEFINE_KERNELS(F, T, X8, _x8)
+#define GEMMAC_FORMAT(E, name, id, elems, bytes, act, x8, tiny)               \
+  DEFINE_KERNELS(name, E, Rows, ) DEFINE_X8_KERNELS_##x8(name, E)
+#include "abi/formats.def"

@@ -81,12 +81,17 @@ using LinearFn = void (*)(gemmac_rt *, float *, const float *, int64_t,
                          const uint8_t *, int64_t, int64_t);
 using GegluFn = void (*)(gemmac_rt *, float *, const float *, int64_t,
                         const uint8_t *, const uint8_t *, int64_t, int64_t);
-#define LINEAR_ENTRY(F) {#F, gmk_linear_##F},
-#define GEGLU_ENTRY(F) {#F, gmk_geglu_##F},
+// Every format's CPU kernels (abi/formats.def).
 const std::map<std::string, LinearFn> cpuLinear = {
-    GEMMAC_FOR_EACH_FORMAT(LINEAR_ENTRY)};
+#define GEMMAC_FORMAT(E, name, id, elems, bytes, act, x8, tiny)               \
+  {#name, gmk_linear_##name},
+#include "abi/formats.def"
+};
 const std::map<std::string, GegluFn> cpuGeglu = {
-    GEMMAC_FOR_EACH_FORMAT(GEGLU_ENTRY)};
+#define GEMMAC_FORMAT(E, name, id, elems, bytes, act, x8, tiny)               \
+  {#name, gmk_geglu_##name},
+#include "abi/formats.def"
+};
 
 struct Checker {
   vk::Device &dev;
