@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "abi/formats.h"
 #include "compiler/driver/CompileSession.h"
 #include "compiler/driver/Reports.h"
 
@@ -90,10 +91,16 @@ static cl::opt<std::string>
                      "a .srd4 sidecar, an .axm container (ZIP or directory) "
                      "or a sealed container (gemmac-seal)"),
             cl::value_desc("PATH"), cl::cat(category));
+// The formats a corrected weight can be stored in: every row of the table.
+static const std::string srdFormatHelp = [] {
+  std::string help =
+      "storage format of corrected weights (default: the base weight's):";
+  for (const gemmac::abi::FormatInfo &f : gemmac::abi::kFormats)
+    help += std::string(" ") + f.name;
+  return help;
+}();
 static cl::opt<std::string> srdFormat(
-    "srd-format",
-    cl::desc("storage format of corrected weights (default: the base "
-             "weight's): f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k"),
+    "srd-format", cl::desc(srdFormatHelp),
     cl::value_desc("F"), cl::cat(category));
 static cl::opt<std::string>
     srdAlpha("srd-alpha", cl::desc("alpha of W' = S4*W4 + alpha*S8*D8 "
