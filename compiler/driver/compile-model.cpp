@@ -204,6 +204,26 @@ static llvm::Expected<bool> runPhases(CompileSession &session,
   return false;
 }
 
+/// Never write over what the user gave: neither OUT nor OUT.weights (nor
+/// the object kept beside them) may be the checkpoint or the residuals.
+static llvm::Error checkOutputsAreNotInputs() {
+  if (outputPath.empty())
+    return llvm::Error::success();
+  for (const std::string &out :
+       {outputPath.getValue(), outputPath + ".weights", outputPath + ".o"})
+    for (const std::string &in : {inputPath.getValue(), srdPath.getValue()}) {
+      if (in.empty())
+        continue;
+      bool same = false;
+      if (out == in || (!llvm::sys::fs::equivalent(out, in, same) && same))
+        return llvm::createStringError(
+            "output '" + out + "' is the input '" + in +
+            "': compile-model never writes over its inputs (choose another "
+            "-o)");
+    }
+  return llvm::Error::success();
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::HideUnrelatedOptions(category);
@@ -229,6 +249,8 @@ int main(int argc, char **argv) {
   if (stopAfter == Phase::Artifact && outputPath.empty() && !printMemoryPlan &&
       !kernelReport && !printLaunchPlan)
     return fail("no output path (-o OUT)");
+  if (llvm::Error e = checkOutputsAreNotInputs())
+    return fail(std::move(e));
   EmitOptions emitOptions{outputPath, emitDeviceCode, printLaunchPlan,
                           keepObject, runtimeArchive(argv[0])};
   auto target = parseTarget(targetSpec);
