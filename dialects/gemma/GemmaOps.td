@@ -35,7 +35,6 @@ def Gemma_Dialect : Dialect {
   // verifyOperationAttribute).
   let discardableAttrs = (ins
     // On the module, set at import: the model config ...
-    "::mlir::StringAttr":$arch,
     "::mlir::StringAttr":$source,
     "::mlir::IntegerAttr":$vocab_size,
     "::mlir::IntegerAttr":$hidden_size,
@@ -53,7 +52,13 @@ def Gemma_Dialect : Dialect {
     "::mlir::IntegerAttr":$weights_bytes,
     "::mlir::IntegerAttr":$weights_fingerprint,
     // On the function the program runs (the entry).
-    "::mlir::UnitAttr":$entry
+    "::mlir::UnitAttr":$entry,
+    // On an op of decoder layer N, set at import: N.
+    "::mlir::IntegerAttr":$layer,
+    // On an op the CPU lowering turns into a runtime kernel call, set by
+    // kernel selection: the kernel's declaration (a private func.func whose
+    // type is its abi/kernels.def signature).
+    "::mlir::FlatSymbolRefAttr":$kernel
   );
   let hasOperationAttrVerify = 1;
 }
@@ -298,11 +303,9 @@ def Gemma_RMSNormOp : Gemma_Op<"rms_norm", [Pure]> {
 def Gemma_LinearOp : Gemma_Op<"linear", [Pure]> {
   let summary = "activation times the transpose of a stored weight";
   let description = [{
-    y[t, n] = sum_k x[t, k] * W[n, k]. `kernel` names the kernel chosen for
-    the weight's format, the target and the shape.
+    y[t, n] = sum_k x[t, k] * W[n, k].
   }];
-  let arguments = (ins Gemma_MatvecInput:$input, Gemma_WeightType:$weight,
-                       OptionalAttr<StrAttr>:$kernel);
+  let arguments = (ins Gemma_MatvecInput:$input, Gemma_WeightType:$weight);
   let results = (outs Gemma_Activation:$result);
   let assemblyFormat = [{
     $input `,` $weight attr-dict `:` type($input) `,` type($weight) `->` type($result)
@@ -317,8 +320,7 @@ def Gemma_GeGLUOp : Gemma_Op<"geglu", [Pure]> {
     pass over the activation.
   }];
   let arguments = (ins Gemma_MatvecInput:$input, Gemma_WeightType:$gate,
-                       Gemma_WeightType:$up, Gemma_GeluApproxAttr:$approximation,
-                       OptionalAttr<StrAttr>:$kernel);
+                       Gemma_WeightType:$up, Gemma_GeluApproxAttr:$approximation);
   let results = (outs Gemma_Activation:$result);
   let assemblyFormat = [{
     $input `,` $gate `,` $up attr-dict `:` type($input) `,` type($gate) `,` type($up) `->` type($result)
@@ -452,9 +454,10 @@ def Gemma_LastRowsOp : Gemma_Op<"last_rows", [Pure, AllTypesMatch<["input", "res
 }
 
 //===----------------------------------------------------------------------===//
-// Fused operations: created by the fusion passes of a GPU target's kernel
-// phase (passes/Fuse*.cpp, QuantizeActivations.cpp), each computing what the
-// ops it replaces compute, rounding for rounding, in one kernel.
+// Fused operations: created by the fusion passes of the kernel phase
+// (passes/Fuse*.cpp, QuantizeActivations.cpp; the activation quantizers on
+// GPU targets only), each computing what the ops it replaces compute,
+// rounding for rounding, in one kernel.
 //===----------------------------------------------------------------------===//
 
 def Gemma_QuantizeActivationOp : Gemma_Op<"quantize_activation", [Pure]> {

@@ -28,9 +28,9 @@
 // Q8: gemma.weight_def @blk.0.ffn_down.weight : !gemma.weight<q8_0, [128, 256]> {gemma.srd
 // Q8-NOT: layout
 // Q8: gemma.weight_def @blk.0.attn_k.weight : !gemma.weight<q4_0, [64, 128]> {layout = #gemma<layout x8>
-// Q8: kernel = "gmk_linear_q8_0"
-// Q8: kernel = "gmk_linear_q4_0_x8"
-// Q8: kernel = "gmk_linear_q8_0"
+// Q8: gemma.kernel = @gmk_linear_q8_0
+// Q8: gemma.kernel = @gmk_linear_q4_0_x8
+// Q8: gemma.kernel = @gmk_linear_q8_0
 
 // BLOCKS: error: {{.*}}model.srd4: residual tensor 'model.layers.0.self_attn.q_proj' (#1): q4_k stores rows in blocks of 256 elements; weight 'blk.0.attn_q.weight' has rows of 128
 // UNKNOWN: error: unknown SRD storage format 'q3_k'
