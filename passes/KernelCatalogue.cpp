@@ -72,7 +72,7 @@ Type kernelArgType(char c, MLIRContext *ctx) {
 }
 
 func::FuncOp declareKernel(Operation *op, ModuleOp module,
-                          const KernelRow &row) {
+                           const KernelRow &row) {
   MLIRContext *ctx = module.getContext();
   SmallVector<Type> types;
   for (char c : row.signature)
@@ -83,8 +83,8 @@ func::FuncOp declareKernel(Operation *op, ModuleOp module,
       return fn;
     op->emitOpError("calls kernel '")
         << row.symbol << "', which the module declares as "
-        << fn.getFunctionType() << ", not as its signature \""
-        << row.signature << "\" (" << type << ")";
+        << fn.getFunctionType() << ", not as its signature \"" << row.signature
+        << "\" (" << type << ")";
     return {};
   }
   OpBuilder b(ctx);

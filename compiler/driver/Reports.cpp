@@ -94,7 +94,7 @@ void gemmac::printKernelReport(ModuleOp module) {
   os << "op          weight(s)                                 format  shape           kernel\n";
   module.walk([&](Operation *op) {
     FlatSymbolRefAttr kernel =
-        gemma::gemmaDialect(op->getContext())->getKernelAttrHelper().getAttr(op);
+        gemmaDialect(op->getContext())->getKernelAttrHelper().getAttr(op);
     std::string weights, format, shape;
     auto describe = [&](Value w) {
       auto def = w.getDefiningOp<WeightOp>();

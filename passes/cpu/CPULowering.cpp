@@ -124,14 +124,15 @@ CPULowering::weightKernel(Operation *op, StringRef kind,
            << (interleaved ? "x8" : "rows") << " layout of its weights";
   if ((*row)->format != format)
     return op->emitOpError("kernel '")
-           << (*row)->symbol << "' reads " << (*row)->format
-           << " weights, not " << format;
+           << (*row)->symbol << "' reads " << (*row)->format << " weights, not "
+           << format;
   return row;
 }
 
-FailureOr<const KernelRow *>
-CPULowering::catalogueKernel(Operation *op, StringRef kind, StringRef format,
-                             StringRef variant) {
+FailureOr<const KernelRow *> CPULowering::catalogueKernel(Operation *op,
+                                                          StringRef kind,
+                                                          StringRef format,
+                                                          StringRef variant) {
   if (const KernelRow *row = findKernel(kind, format, variant))
     return row;
   InFlightDiagnostic diag = op->emitOpError("the runtime has no ")

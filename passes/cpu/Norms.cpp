@@ -8,7 +8,6 @@
 
 #include "passes/cpu/CPULowering.h"
 
-
 using namespace mlir;
 using namespace gemmac::cpu;
 using namespace gemmac::gemma;
@@ -58,11 +57,11 @@ struct RMSNormAddLowering : CPUOpLowering<RMSNormAddOp> {
     Value eps = l.f32(n.getEps().convertToFloat());
     if (Value weight = n.getWeight()) {
       auto wt = cast<WeightType>(weight.getType());
-      return l.callKernel(
-          n, "gmk_rms_norm_add",
-          {l.rt, out.view, in.view, residual.view, in.rows, l.idx(in.width),
-           l.weightView(weight), l.i32(static_cast<int32_t>(wt.getFormat())),
-           eps, scale});
+      return l.callKernel(n, "gmk_rms_norm_add",
+                          {l.rt, out.view, in.view, residual.view, in.rows,
+                           l.idx(in.width), l.weightView(weight),
+                           l.i32(static_cast<int32_t>(wt.getFormat())), eps,
+                           scale});
     }
     return l.callKernel(n, "gmk_rms_norm_add_unweighted",
                         {l.rt, out.view, in.view, residual.view, in.rows,
@@ -77,17 +76,16 @@ struct RMSNormRopeLowering : CPUOpLowering<RMSNormRopeOp> {
     Activation in = l.act(r.getInput());
     Activation &out = l.allocate(r.getResult(), in.rows, r.getInput());
     RopeAttr rope = r.getRope();
-    SmallVector<Value> args = {
-        l.rt,
-        out.view,
-        in.view,
-        in.rows,
-        l.idx(r.getNumHeads()),
-        l.idx(r.getHeadDim()),
-        l.pos0,
-        l.f32(static_cast<float>(rope.getThetaValue())),
-        l.idx(rope.getFreqDim()),
-        l.idx(rope.getRotatedPairs())};
+    SmallVector<Value> args = {l.rt,
+                               out.view,
+                               in.view,
+                               in.rows,
+                               l.idx(r.getNumHeads()),
+                               l.idx(r.getHeadDim()),
+                               l.pos0,
+                               l.f32(static_cast<float>(rope.getThetaValue())),
+                               l.idx(rope.getFreqDim()),
+                               l.idx(rope.getRotatedPairs())};
     Value eps = l.f32(r.getEps().convertToFloat());
     if (Value weight = r.getWeight()) {
       auto wt = cast<WeightType>(weight.getType());

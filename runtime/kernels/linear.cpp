@@ -123,6 +123,11 @@ template <Dot D> void rowsScalar(const MatmulTask &m, int64_t n0, int64_t n1) {
           D(m.weight + n * m.rowBytes, m.act + t * m.actStride, m.K);
 }
 
+/// Q4_1/Q5_1 (weights with a minimum) against Q8_1: the scalar reference.
+template <typename WB, auto Unpack>
+constexpr RowsKernel rowsAffine =
+    rowsScalar<blocks<WB, BlockQ8_1, ref::dotLanesAffine<WB, Unpack>, QK>>;
+
 struct Plan {
   ActAux aux;
   RowsKernel kernel;
@@ -166,17 +171,9 @@ Plan kernelFor(Type t, Layout layout, int64_t n, int64_t k) {
                      : rowsQ4_0Lanes,
             1};
   case Type::Q4_1:
-    return {ActAux::None,
-            rowsScalar<blocks<BlockQ4_1, BlockQ8_1,
-                              ref::dotLanesAffine<BlockQ4_1, ref::unpackQ4_1>,
-                              QK>>,
-            1};
+    return {ActAux::None, rowsAffine<BlockQ4_1, ref::unpackQ4_1>, 1};
   case Type::Q5_1:
-    return {ActAux::None,
-            rowsScalar<blocks<BlockQ5_1, BlockQ8_1,
-                              ref::dotLanesAffine<BlockQ5_1, ref::unpackQ5_1>,
-                              QK>>,
-            1};
+    return {ActAux::None, rowsAffine<BlockQ5_1, ref::unpackQ5_1>, 1};
   case Type::Q4_K:
     return {ActAux::None,
             repacked

@@ -37,8 +37,7 @@ float rmsScale(const float *x, int64_t n, float eps) {
 }
 
 /// y = RMSNorm(x) [* w] over one group; y may alias x.
-void normGroup(float *y, const float *x, int64_t n, const float *w,
-               float eps) {
+void normGroup(float *y, const float *x, int64_t n, const float *w, float eps) {
   const float scale = rmsScale(x, n, eps);
   if (w)
     for (int64_t i = 0; i < n; ++i)
@@ -132,9 +131,9 @@ extern "C" void gmk_rms_norm_add(gemmac_rt *rt, float *out, const float *in,
 
 extern "C" void gmk_rms_norm_add_unweighted(gemmac_rt *rt, float *out,
                                             const float *in,
-                                            const float *residual,
-                                            int64_t rows, int64_t width,
-                                            float eps, float scale) {
+                                            const float *residual, int64_t rows,
+                                            int64_t width, float eps,
+                                            float scale) {
   gmk_rms_norm_add(rt, out, in, residual, rows, width, nullptr, 0, eps, scale);
 }
 
@@ -174,10 +173,12 @@ extern "C" void gmk_rms_norm_rope(gemmac_rt *rt, float *out, const float *in,
   });
 }
 
-extern "C" void gmk_rms_norm_rope_unweighted(
-    gemmac_rt *rt, float *out, const float *in, int64_t n_tokens,
-    int64_t n_heads, int64_t head_dim, int64_t pos0, float theta,
-    int64_t freq_dim, int64_t rotated_pairs, float eps) {
+extern "C" void gmk_rms_norm_rope_unweighted(gemmac_rt *rt, float *out,
+                                             const float *in, int64_t n_tokens,
+                                             int64_t n_heads, int64_t head_dim,
+                                             int64_t pos0, float theta,
+                                             int64_t freq_dim,
+                                             int64_t rotated_pairs, float eps) {
   gmk_rms_norm_rope(rt, out, in, n_tokens, n_heads, head_dim, pos0, theta,
                     freq_dim, rotated_pairs, nullptr, 0, eps);
 }
