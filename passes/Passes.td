@@ -59,7 +59,8 @@ def FoldSRD : Pass<"gemma-fold-srd", "mlir::ModuleOp"> {
     Maps each tensor of an SRD residual source (HF module names) to the GGUF
     weight it replaces, checks the shape, changes the weight's format to the
     one W' is stored in (`format`, default the base weight's) and records
-    `gemma.srd = {tensor, format, base, alpha}` on its `gemma.weight_def`.
+    `srd = #gemma.srd<tensor, format, base, alpha>` on its
+    `gemma.weight_def`.
     compile-model then writes W' for those weights instead of the
     checkpoint's bytes. It runs before the model phase so that GeGLU fusion,
     kernel selection (x8 layouts) and the blob layout see the final format.

@@ -97,6 +97,8 @@ def Gemma_WeightLayout : I32EnumAttr<"WeightLayout", "arrangement of a weight's 
 
 def Gemma_WeightLayoutAttr : EnumAttr<Gemma_Dialect, Gemma_WeightLayout, "layout">;
 
+include "GemmaWeightAttrs.td"
+
 def Gemma_GeluApprox : I32EnumAttr<"GeluApprox", "GELU formula", [
     I32EnumAttrCase<"tanh", 0>,
     I32EnumAttrCase<"erf", 1>
@@ -240,15 +242,28 @@ def Gemma_WeightDefOp : Gemma_Op<"weight_def", [Symbol]> {
     format, shape and byte offset. `blob_offset` is assigned when the weight
     blob of the compiled program is laid out, `layout` when kernel selection
     picks kernels that read the rows interleaved (the blob then holds them
-    in that order). Scalars the model needs at compile time (a layer's
-    output scale) may carry their `value`.
+    in that order), `srd` when gemma-fold-srd replaces its rows with an SRD
+    correction. Scalars the model needs at compile time (a layer's output
+    scale) may carry their `value`.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name,
                        TypeAttrOf<Gemma_WeightType>:$type,
                        I64Attr:$source_offset,
                        OptionalAttr<I64Attr>:$blob_offset,
                        OptionalAttr<Gemma_WeightLayoutAttr>:$layout,
-                       OptionalAttr<FloatElementsAttr<32>>:$value);
+                       OptionalAttr<FloatElementsAttr<32>>:$value,
+                       OptionalAttr<Gemma_SRDFoldAttr>:$srd);
+  let builders = [
+    // As the importer declares a weight: gemma-fold-srd adds the SRD fold.
+    OpBuilder<(ins "::mlir::StringAttr":$sym_name, "::mlir::TypeAttr":$type,
+                   "::mlir::IntegerAttr":$source_offset,
+                   "::mlir::IntegerAttr":$blob_offset,
+                   "WeightLayoutAttr":$layout,
+                   "::mlir::DenseFPElementsAttr":$value), [{
+      build($_builder, $_state, sym_name, type, source_offset, blob_offset,
+            layout, value, SRDFoldAttr());
+    }]>
+  ];
   let assemblyFormat = "$sym_name `:` $type attr-dict";
   let hasVerifier = 1;
   let extraClassDeclaration = [{
