@@ -315,20 +315,28 @@ static void quantBlocksQ4_1(const float *x, BlockQ4_1 *y, size_t nb) {
   }
 }
 
+/// Packs 32 five-bit values quantize(j) as Q5_0/Q5_1 store them: the low
+/// nibbles of j and j + 16 share qs[j], the fifth bits go to qh.
+template <typename Block, typename Quantize>
+static void packFiveBits(Block &y, Quantize quantize) {
+  uint32_t qh = 0;
+  for (int j = 0; j < 16; ++j) {
+    int a = quantize(j), b = quantize(j + 16);
+    y.qs[j] = static_cast<uint8_t>((a & 0xF) | ((b & 0xF) << 4));
+    qh |= static_cast<uint32_t>((a >> 4) & 1) << j;
+    qh |= static_cast<uint32_t>((b >> 4) & 1) << (j + 16);
+  }
+  std::memcpy(y.qh, &qh, 4);
+}
+
 static void quantBlocksQ5_0(const float *x, BlockQ5_0 *y, size_t nb) {
   for (size_t i = 0; i < nb; ++i, x += QK) {
     float d = signedMax(x, QK) / -16.0f;
     float id = d != 0 ? 1.0f / d : 0.0f;
     y[i].d = f32ToF16(d);
-    uint32_t qh = 0;
-    for (int j = 0; j < 16; ++j) {
-      int a = std::min(31, static_cast<int>(x[j] * id + 16.5f));
-      int b = std::min(31, static_cast<int>(x[j + 16] * id + 16.5f));
-      y[i].qs[j] = static_cast<uint8_t>((a & 0xF) | ((b & 0xF) << 4));
-      qh |= static_cast<uint32_t>((a >> 4) & 1) << j;
-      qh |= static_cast<uint32_t>((b >> 4) & 1) << (j + 16);
-    }
-    std::memcpy(y[i].qh, &qh, 4);
+    packFiveBits(y[i], [&](int j) {
+      return std::min(31, static_cast<int>(x[j] * id + 16.5f));
+    });
   }
 }
 
@@ -339,15 +347,9 @@ static void quantBlocksQ5_1(const float *x, BlockQ5_1 *y, size_t nb) {
     float d = (hi - lo) / 31.0f, id = d != 0 ? 1.0f / d : 0.0f;
     y[i].d = f32ToF16(d);
     y[i].m = f32ToF16(lo);
-    uint32_t qh = 0;
-    for (int j = 0; j < 16; ++j) {
-      int a = std::min(31, static_cast<int>((x[j] - lo) * id + 0.5f));
-      int b = std::min(31, static_cast<int>((x[j + 16] - lo) * id + 0.5f));
-      y[i].qs[j] = static_cast<uint8_t>((a & 0xF) | ((b & 0xF) << 4));
-      qh |= static_cast<uint32_t>((a >> 4) & 1) << j;
-      qh |= static_cast<uint32_t>((b >> 4) & 1) << (j + 16);
-    }
-    std::memcpy(y[i].qh, &qh, 4);
+    packFiveBits(y[i], [&](int j) {
+      return std::min(31, static_cast<int>((x[j] - lo) * id + 0.5f));
+    });
   }
 }
 

@@ -116,7 +116,7 @@ struct FoldSRDPass : public gemmac::impl::FoldSRDBase<FoldSRDPass> {
         continue;
       }
       WeightDefOp def = it->second;
-      if (def->hasAttr(kSRDAttr)) {
+      if (def.getSrdAttr()) {
         error(def, what + ": weight '" + *gguf +
                        "' already has a correction (two tensors map to it)");
         continue;
@@ -143,16 +143,8 @@ struct FoldSRDPass : public gemmac::impl::FoldSRDBase<FoldSRDPass> {
       }
       auto newType = WeightType::get(ctx, stored, type.getShape());
       def.setTypeAttr(TypeAttr::get(newType));
-      Builder b(ctx);
-      def->setAttr(
-          kSRDAttr,
-          b.getDictionaryAttr(
-              {b.getNamedAttr("tensor", b.getI64IntegerAttr(i)),
-               b.getNamedAttr("format",
-                              b.getStringAttr(stringifyWeightFormat(stored))),
-               b.getNamedAttr("base",
-                              b.getStringAttr(stringifyWeightFormat(base))),
-               b.getNamedAttr("alpha", b.getF32FloatAttr(a))}));
+      def.setSrdAttr(
+          SRDFoldAttr::get(ctx, static_cast<int64_t>(i), stored, base, a));
       retyped[*gguf] = newType;
     }
     module.walk([&](WeightOp w) {

@@ -10,11 +10,6 @@ namespace srd {
 class ResidualSource;
 }
 
-/// The attribute gemma-fold-srd records on a corrected gemma.weight_def:
-/// {tensor = index in the source, format = W' storage format, base = the
-/// checkpoint's format, alpha = the alpha W' is computed with}.
-inline constexpr llvm::StringLiteral kSRDAttr = "gemma.srd";
-
 /// gemma-fold-srd with residuals compile-model opened and verified already
 /// (`options.path` must be empty).
 std::unique_ptr<mlir::Pass>

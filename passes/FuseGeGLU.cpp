@@ -38,10 +38,11 @@ struct FuseGeGLUPattern : public OpRewritePattern<MulOp> {
       // The intermediates must not be needed anywhere else.
       if (!gate->hasOneUse() || !gelu->hasOneUse() || !up->hasOneUse())
         continue;
-      rewriter.replaceOpWithNewOp<GeGLUOp>(
+      auto geglu = rewriter.replaceOpWithNewOp<GeGLUOp>(
           mul, mul.getType(), gate.getInput(), gate.getWeight(),
-          up.getWeight(), GeluApproxAttr::get(getContext(), GeluApprox::tanh),
-          StringAttr());
+          up.getWeight(), GeluApproxAttr::get(getContext(), GeluApprox::tanh));
+      // The fused op stays in its layer (gemma.layer).
+      geglu->setDiscardableAttrs(mul->getDiscardableAttrDictionary());
       rewriter.eraseOp(gelu);
       rewriter.eraseOp(gate);
       rewriter.eraseOp(up);

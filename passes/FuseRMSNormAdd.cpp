@@ -2,7 +2,7 @@
 //
 // Gemma's post-attention and post-FFN norms are read only by the residual
 // add (and the layer scale after it): gemma.rms_norm_add computes the three
-// in one GPU kernel, a workgroup per row.
+// in one kernel (a GPU workgroup per row; one CPU pass over each row).
 //
 //===----------------------------------------------------------------------===//
 

@@ -1,9 +1,9 @@
 //===- FuseRMSNormRope.cpp - per-head RMSNorm + RoPE -> rms_norm_rope -----===//
 //
 // A per-head RMSNorm (Gemma 4's q and k norms) read only by the RoPE over
-// the same heads becomes gemma.rms_norm_rope: a GPU kernel normalizes each
-// head in the workgroup that rotates it, which saves a launch and a trip of
-// the normalized heads through memory.
+// the same heads becomes gemma.rms_norm_rope: a kernel normalizes each head
+// where it rotates it (a GPU workgroup; a CPU thread, a token at a time),
+// which saves a launch and a trip of the normalized heads through memory.
 //
 //===----------------------------------------------------------------------===//
 

@@ -17,7 +17,8 @@ FailureOr<int64_t> gemmac::kvElementBytes(ModuleOp module) {
 
 FailureOr<std::map<int64_t, KVCacheAttr>>
 gemmac::moduleKVPlan(ModuleOp module, func::FuncOp entry) {
-  auto recorded = module->getAttrOfType<ArrayAttr>("gemma.kv_plan");
+  ArrayAttr recorded =
+      gemmaDialect(module.getContext())->getKvPlanAttrHelper().getAttr(module);
   if (!recorded)
     return computeKVPlan(module, entry, /*rings=*/false);
   std::map<int64_t, KVCacheAttr> plan;

@@ -1,6 +1,7 @@
 //===- KernelCatalogue.cpp - abi/kernels.def for the compiler -------------===//
 
 #include "passes/KernelCatalogue.h"
+#include "dialects/gemma/GemmaDialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -70,6 +71,50 @@ Type kernelArgType(char c, MLIRContext *ctx) {
   }
 }
 
+func::FuncOp declareKernel(Operation *op, ModuleOp module,
+                           const KernelRow &row) {
+  MLIRContext *ctx = module.getContext();
+  SmallVector<Type> types;
+  for (char c : row.signature)
+    types.push_back(kernelArgType(c, ctx));
+  auto type = FunctionType::get(ctx, types, {});
+  if (auto fn = module.lookupSymbol<func::FuncOp>(row.symbol)) {
+    if (fn.getFunctionType() == type)
+      return fn;
+    op->emitOpError("calls kernel '")
+        << row.symbol << "', which the module declares as "
+        << fn.getFunctionType() << ", not as its signature \"" << row.signature
+        << "\" (" << type << ")";
+    return {};
+  }
+  OpBuilder b(ctx);
+  b.setInsertionPointToStart(module.getBody());
+  auto fn = func::FuncOp::create(b, op->getLoc(), row.symbol, type);
+  fn.setPrivate();
+  return fn;
+}
+
+LogicalResult setKernel(Operation *op, ModuleOp module, const KernelRow &row) {
+  func::FuncOp fn = declareKernel(op, module, row);
+  if (!fn)
+    return failure();
+  gemma::gemmaDialect(op->getContext())
+      ->getKernelAttrHelper()
+      .setAttr(op, FlatSymbolRefAttr::get(fn));
+  return success();
+}
+
+FailureOr<const KernelRow *> chosenKernel(Operation *op) {
+  FlatSymbolRefAttr symbol =
+      gemma::gemmaDialect(op->getContext())->getKernelAttrHelper().getAttr(op);
+  if (!symbol)
+    return static_cast<const KernelRow *>(nullptr);
+  if (const KernelRow *row = lookupKernel(symbol.getValue()))
+    return row;
+  return op->emitOpError("kernel ")
+         << symbol << " is not in the runtime's catalogue (abi/kernels.def)";
+}
+
 LogicalResult buildKernelCall(OpBuilder &b, Location loc, Operation *op,
                               ModuleOp module, const KernelRow &row,
                               ArrayRef<Value> args) {
@@ -79,7 +124,6 @@ LogicalResult buildKernelCall(OpBuilder &b, Location loc, Operation *op,
            << row.symbol << "' with " << args.size()
            << " arguments, its signature \"" << row.signature << "\" takes "
            << row.signature.size();
-  SmallVector<Type> types;
   for (auto [i, arg] : llvm::enumerate(args)) {
     Type expected = kernelArgType(row.signature[i], ctx);
     if (arg.getType() != expected)
@@ -87,16 +131,11 @@ LogicalResult buildKernelCall(OpBuilder &b, Location loc, Operation *op,
              << row.symbol << "' with " << arg.getType() << " as argument " << i
              << ", its signature \"" << row.signature << "\" takes " << expected
              << " ('" << row.signature[i] << "')";
-    types.push_back(expected);
   }
-  if (!module.lookupSymbol<func::FuncOp>(row.symbol)) {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(module.getBody());
-    auto fn =
-        func::FuncOp::create(b, loc, row.symbol, b.getFunctionType(types, {}));
-    fn.setPrivate();
-  }
-  func::CallOp::create(b, loc, row.symbol, TypeRange{}, args);
+  func::FuncOp fn = declareKernel(op, module, row);
+  if (!fn)
+    return failure();
+  func::CallOp::create(b, loc, fn, args);
   return success();
 }
 

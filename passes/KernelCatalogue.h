@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Operation.h"
@@ -41,6 +42,21 @@ const KernelRow *findKernel(llvm::StringRef kind, llvm::StringRef format,
 /// The IR type a kernel argument of signature character `c` is passed as
 /// (null for an unknown character).
 mlir::Type kernelArgType(char c, mlir::MLIRContext *ctx);
+
+/// `row`'s kernel declared in `module`: a private func.func whose type is the
+/// row's signature, created on first use. Null, with an error on `op`, when
+/// the module already declares the symbol with another type.
+mlir::func::FuncOp declareKernel(mlir::Operation *op, mlir::ModuleOp module,
+                                 const KernelRow &row);
+
+/// Records that `op` calls `row`'s kernel (gemma.kernel = @symbol, declared).
+mlir::LogicalResult setKernel(mlir::Operation *op, mlir::ModuleOp module,
+                              const KernelRow &row);
+
+/// The catalogue row of the kernel `op` was given (gemma.kernel): null when it
+/// has none; failure, with an error on `op`, when the runtime has no such
+/// kernel.
+mlir::FailureOr<const KernelRow *> chosenKernel(mlir::Operation *op);
 
 /// Declares `row`'s kernel in `module` (once) and calls it with `args` at the
 /// builder's insertion point. An argument list that does not fit the row's

@@ -46,7 +46,8 @@ struct LayoutWeightsPass
     module.walk([&](WeightOp op) { used.insert(op.getName()); });
 
     Fingerprint fp;
-    if (auto src = module->getAttrOfType<StringAttr>("gemma.source"))
+    GemmaDialect *dialect = gemmaDialect(&getContext());
+    if (StringAttr src = dialect->getSourceAttrHelper().getAttr(module))
       fp.add(src.getValue());
     int64_t offset = 0;
     for (WeightDefOp def :
@@ -69,9 +70,10 @@ struct LayoutWeightsPass
       offset += type.getStorageBytes();
     }
     Builder b(&getContext());
-    module->setAttr("gemma.weights_bytes", b.getI64IntegerAttr(offset));
-    module->setAttr("gemma.weights_fingerprint",
-                    b.getI64IntegerAttr(static_cast<int64_t>(fp.h)));
+    dialect->getWeightsBytesAttrHelper().setAttr(module,
+                                                 b.getI64IntegerAttr(offset));
+    dialect->getWeightsFingerprintAttrHelper().setAttr(
+        module, b.getI64IntegerAttr(static_cast<int64_t>(fp.h)));
   }
 };
 

@@ -36,19 +36,20 @@ static int64_t decodeWeightBytes(ModuleOp module, func::FuncOp entry) {
 
 SmallVector<int64_t> computeModelMeta(ModuleOp module, func::FuncOp entry,
                                       int64_t maxBatch) {
-  auto attrInt = [&](StringRef name) -> int64_t {
-    if (auto a = module->getAttrOfType<IntegerAttr>(name))
+  gemma::GemmaDialect *d = gemma::gemmaDialect(module.getContext());
+  auto attrInt = [&](auto helper) -> int64_t {
+    if (IntegerAttr a = helper.getAttr(module))
       return a.getInt();
     return 0;
   };
   SmallVector<int64_t> meta(abi::kMetaCount, 0);
   meta[abi::kMetaAbiVersion] = abi::kAbiVersion;
-  meta[abi::kMetaVocab] = attrInt("gemma.vocab_size");
-  meta[abi::kMetaHidden] = attrInt("gemma.hidden_size");
-  meta[abi::kMetaLayers] = attrInt("gemma.num_layers");
-  meta[abi::kMetaContext] = attrInt("gemma.context_length");
-  meta[abi::kMetaWeightsBytes] = attrInt("gemma.weights_bytes");
-  meta[abi::kMetaFingerprint] = attrInt("gemma.weights_fingerprint");
+  meta[abi::kMetaVocab] = attrInt(d->getVocabSizeAttrHelper());
+  meta[abi::kMetaHidden] = attrInt(d->getHiddenSizeAttrHelper());
+  meta[abi::kMetaLayers] = attrInt(d->getNumLayersAttrHelper());
+  meta[abi::kMetaContext] = attrInt(d->getContextLengthAttrHelper());
+  meta[abi::kMetaWeightsBytes] = attrInt(d->getWeightsBytesAttrHelper());
+  meta[abi::kMetaFingerprint] = attrInt(d->getWeightsFingerprintAttrHelper());
   meta[abi::kMetaMaxBatch] = maxBatch;
   meta[abi::kMetaDecodeBytes] = decodeWeightBytes(module, entry);
   return meta;

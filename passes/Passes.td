@@ -59,7 +59,8 @@ def FoldSRD : Pass<"gemma-fold-srd", "mlir::ModuleOp"> {
     Maps each tensor of an SRD residual source (HF module names) to the GGUF
     weight it replaces, checks the shape, changes the weight's format to the
     one W' is stored in (`format`, default the base weight's) and records
-    `gemma.srd = {tensor, format, base, alpha}` on its `gemma.weight_def`.
+    `srd = #gemma.srd<tensor, format, base, alpha>` on its
+    `gemma.weight_def`.
     compile-model then writes W' for those weights instead of the
     checkpoint's bytes. It runs before the model phase so that GeGLU fusion,
     kernel selection (x8 layouts) and the blob layout see the final format.
@@ -160,9 +161,10 @@ def SelectKernels : Pass<"gemma-select-kernels", "mlir::ModuleOp"> {
 def FuseRMSNormRope : Pass<"gemma-fuse-rms-norm-rope", "mlir::func::FuncOp"> {
   let summary = "compute a per-head q/k RMSNorm inside the RoPE that reads it";
   let description = [{
-    GPU kernel phase. A gemma.rms_norm over groups of one head whose only
-    reader is a gemma.rope over those heads becomes gemma.rms_norm_rope,
-    which one kernel computes (a workgroup normalizes and rotates a head).
+    Kernel phase (CPU and GPU). A gemma.rms_norm over groups of one head
+    whose only reader is a gemma.rope over those heads becomes
+    gemma.rms_norm_rope, which one kernel computes (on a GPU a workgroup
+    normalizes and rotates a head; on a CPU a thread does a token's heads).
     A norm with other readers, or grouped otherwise, stays.
   }];
 }
@@ -170,7 +172,7 @@ def FuseRMSNormRope : Pass<"gemma-fuse-rms-norm-rope", "mlir::func::FuncOp"> {
 def FuseRMSNormAdd : Pass<"gemma-fuse-rms-norm-add", "mlir::func::FuncOp"> {
   let summary = "compute a whole-row RMSNorm in the residual add that reads it";
   let description = [{
-    GPU kernel phase. A whole-row gemma.rms_norm read only by a gemma.add
+    Kernel phase (CPU and GPU). A whole-row gemma.rms_norm read only by a gemma.add
     (whose other operand is no norm) becomes gemma.rms_norm_add with the
     add's other operand as the residual; a gemma.scale that is the sum's
     only reader (the layer scale) joins as its `scale`.

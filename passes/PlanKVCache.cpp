@@ -43,7 +43,9 @@ struct PlanKVCachePass
     SmallVector<Attribute> caches;
     for (auto &[owner, cache] : *plan)
       caches.push_back(cache);
-    module->setAttr("gemma.kv_plan", ArrayAttr::get(&getContext(), caches));
+    gemmaDialect(&getContext())
+        ->getKvPlanAttrHelper()
+        .setAttr(module, ArrayAttr::get(&getContext(), caches));
   }
 };
 

@@ -48,6 +48,19 @@ struct SelectKernelsPass
     return std::nullopt;
   }
 
+  static bool hasKernel(Operation *op) {
+    return gemmaDialect(op->getContext())
+        ->getKernelAttrHelper()
+        .isAttrPresent(op);
+  }
+
+  /// The runtime's attention over `kvType` caches instantiated for
+  /// `headDim` (a "_d<N>" row of abi/kernels.def), if it has one.
+  static const KernelRow *specializedAttention(StringRef kvType,
+                                               int64_t headDim) {
+    return findKernel("attention", kvType, std::to_string(headDim));
+  }
+
   /// The (first) weight a weight op reads.
   static Value weightOf(Operation *op) {
     if (auto l = dyn_cast<LinearOp>(op))
@@ -69,7 +82,7 @@ struct SelectKernelsPass
     StringRef format = stringifyWeightFormat(t.getFormat());
     return llvm::all_of(users, [&](Operation *op) {
       std::optional<StringRef> kind = kindOf(op);
-      return kind && !op->hasAttr("kernel") && findKernel(*kind, format, "x8");
+      return kind && !hasKernel(op) && findKernel(*kind, format, "x8");
     });
   }
 
@@ -107,7 +120,7 @@ struct SelectKernelsPass
     // when the runtime has one, else the portable kernel.
     WalkResult result = module.walk([&](Operation *op) {
       std::optional<StringRef> kind = kindOf(op);
-      if (!kind || op->hasAttr("kernel"))
+      if (!kind || hasKernel(op))
         return WalkResult::advance();
       Value weight = weightOf(op);
       WeightType t = cast<WeightType>(weight.getType());
@@ -120,12 +133,23 @@ struct SelectKernelsPass
             << (x8 ? " in the x8 layout" : "");
         return WalkResult::interrupt();
       }
-      std::string name = (row->symbol + suffix).str();
-      if (!lookupKernel(name))
-        name = row->symbol.str();
-      op->setAttr("kernel", StringAttr::get(ctx, name));
-      return WalkResult::advance();
+      if (const KernelRow *isaRow = lookupKernel((row->symbol + suffix).str()))
+        row = isaRow;
+      return failed(setKernel(op, module, *row)) ? WalkResult::interrupt()
+                                                 : WalkResult::advance();
     });
+    // Attention: one instantiation per head dim, shared by every layer of
+    // that shape, when the runtime has it (else the lowering calls the one
+    // for any head dim).
+    StringRef kv = kvCacheType(module).isF32() ? "f32" : "f16";
+    if (!result.wasInterrupted())
+      result = module.walk([&](AttentionOp att) {
+        const KernelRow *row = specializedAttention(kv, att.getHeadDim());
+        if (hasKernel(att) || !row)
+          return WalkResult::advance();
+        return failed(setKernel(att, module, *row)) ? WalkResult::interrupt()
+                                                    : WalkResult::advance();
+      });
     if (result.wasInterrupted())
       signalPassFailure();
   }

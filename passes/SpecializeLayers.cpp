@@ -1,7 +1,6 @@
 //===- SpecializeLayers.cpp - each layer's shape, pinned ------------------===//
 
 #include "dialects/gemma/GemmaDialect.h"
-#include "passes/KernelCatalogue.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -18,25 +17,12 @@ using namespace gemmac::gemma;
 
 namespace {
 
-/// The runtime's attention over `kvType` caches instantiated for `headDim`
-/// (a "_d<N>" row of abi/kernels.def), if it has one.
-const KernelRow *specializedAttention(StringRef kvType, int64_t headDim) {
-  for (const KernelRow &row : kernelCatalogue())
-    if (row.kind == "attention" && row.format == kvType &&
-        row.variant == std::to_string(headDim))
-      return &row;
-  return nullptr;
-}
-
-/// The decoder layer an op belongs to, from the importer's "blk.N" location.
+/// The decoder layer an op belongs to (gemma.layer, set at import).
 std::optional<int64_t> layerOf(Operation *op) {
-  auto name = dyn_cast<NameLoc>(op->getLoc());
-  if (!name || !name.getName().getValue().starts_with("blk."))
-    return std::nullopt;
-  int64_t layer;
-  if (name.getName().getValue().drop_front(4).getAsInteger(10, layer))
-    return std::nullopt;
-  return layer;
+  if (IntegerAttr layer =
+          gemmaDialect(op->getContext())->getLayerAttrHelper().getAttr(op))
+    return layer.getInt();
+  return std::nullopt;
 }
 
 struct SpecializeLayersPass
@@ -44,7 +30,6 @@ struct SpecializeLayersPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
-    StringRef kv = kvCacheType(module).isF32() ? "f32" : "f16";
 
     // The widest MLP projection of each layer (its intermediate size).
     DenseMap<int64_t, int64_t> ffn;
@@ -85,16 +70,13 @@ struct SpecializeLayersPass
           ctx, layer, att.getWindow() > 0, att.getHeadDim(),
           att.getNumHeads(), att.getNumKvHeads(), att.getWindow(),
           att.getKvCache(), kEqualsV, ffn.lookup(layer), rope.getRope()));
-      // One instantiation per head dim, shared by every layer of that shape.
-      if (!att->hasAttr("kernel"))
-        if (const KernelRow *row = specializedAttention(kv, att.getHeadDim()))
-          att->setAttr("kernel", StringAttr::get(ctx, row->symbol));
       return WalkResult::advance();
     });
     if (r.wasInterrupted())
       return signalPassFailure();
     if (!layers.empty())
-      module->setAttr("gemma.layers", ArrayAttr::get(ctx, layers));
+      gemmaDialect(ctx)->getLayersAttrHelper().setAttr(
+          module, ArrayAttr::get(ctx, layers));
   }
 };
 

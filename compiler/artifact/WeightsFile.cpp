@@ -3,10 +3,6 @@
 #include "compiler/artifact/WeightsFile.h"
 #include "abi/artifact_format.h"
 #include "dialects/gemma/GemmaDialect.h"
-#include "formats/formats.h"
-#include "formats/repack.h"
-#include "formats/srd/ResidualSource.h"
-#include "passes/FoldSRD.h"
 #include "support/FileOutput.h"
 
 #include "llvm/Support/FileSystem.h"
@@ -15,6 +11,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <string>
 #ifdef __linux__
 #include <sys/mman.h>
 #include <unistd.h>
@@ -77,75 +74,25 @@ void releasePages(const uint8_t *p, uint64_t n) {
 #endif
 }
 
+/// How much of a weight's checkpoint bytes is written before their pages are
+/// dropped.
+constexpr uint64_t kReleaseBytes = 16ull << 20;
+
 void copyString(char *dst, size_t cap, llvm::StringRef s) {
   size_t n = std::min(cap - 1, s.size());
   std::memcpy(dst, s.data(), n);
   dst[n] = 0;
 }
 
-/// Writes a weight gemma-fold-srd corrected: each row is W' from the
-/// residuals quantized into the weight's format; a row the source cannot
-/// vouch for (a damaged sealed shard under --allow-partial) keeps the
-/// checkpoint's row, copied when the format is unchanged and re-encoded
-/// through f32 otherwise. Eight rows at a time when interleaved.
-Error writeCorrected(llvm::raw_ostream &os, const WeightPlacement &w,
-                     const WeightsSource &source) {
-  const srd::ResidualSource &res = *source.residuals;
-  const auto type = static_cast<fmt::Type>(w.ggmlType);
-  const auto baseType = static_cast<fmt::Type>(w.baseGgmlType);
-  const uint64_t cols = w.rowElements;
-  const uint64_t rowBytes = fmt::rowBytes(type, cols);
-  const uint64_t baseRowBytes = fmt::rowBytes(baseType, cols);
-  const uint64_t rows = w.bytes / rowBytes;
-  if (*w.residual >= res.tensors().size() ||
-      res.tensors()[*w.residual].rows != static_cast<int64_t>(rows) ||
-      res.tensors()[*w.residual].cols != static_cast<int64_t>(cols))
-    return llvm::createStringError(
-        "weight '" + w.name + "': residual tensor #" +
-        std::to_string(*w.residual) + " of " + res.sourceName().str() +
-        " does not have its shape");
-  if (rows * baseRowBytes > source.size - std::min(source.size, w.sourceOffset))
-    return llvm::createStringError(source.name + ": weight '" + w.name +
-                                   "' runs past the end of the checkpoint");
-  const uint64_t step = w.interleaved ? 8 : 1;
-  std::vector<uint8_t> chunk(step * rowBytes), packed(step * rowBytes);
-  std::vector<float> row(cols);
-  for (uint64_t r0 = 0; r0 < rows; r0 += step) {
-    for (uint64_t k = 0; k < step; ++k) {
-      const int64_t r = static_cast<int64_t>(r0 + k);
-      uint8_t *dst = chunk.data() + k * rowBytes;
-      const uint8_t *base = source.data + w.sourceOffset + r * baseRowBytes;
-      if (res.rowUsable(*w.residual, r)) {
-        if (Error e = res.correctedRow(*w.residual, r, w.alpha, row))
-          return llvm::createStringError("weight '" + w.name + "' row " +
-                                         std::to_string(r) + ": " +
-                                         llvm::toString(std::move(e)));
-        fmt::quantizeRow(type, row.data(), dst, cols);
-      } else if (baseType == type) {
-        std::memcpy(dst, base, rowBytes);
-      } else {
-        fmt::dequantizeRow(baseType, base, row.data(), cols);
-        fmt::quantizeRow(type, row.data(), dst, cols);
-      }
-    }
-    const uint8_t *out = chunk.data();
-    if (w.interleaved) {
-      fmt::packX8(type, chunk.data(), packed.data(), cols);
-      out = packed.data();
-    }
-    os.write(reinterpret_cast<const char *>(out), chunk.size());
-  }
-  return Error::success();
-}
-
 } // namespace
 
 llvm::Expected<WeightBlobLayout>
 gemmac::collectBlobLayout(mlir::ModuleOp module) {
-  auto bytesAttr =
-      module->getAttrOfType<mlir::IntegerAttr>("gemma.weights_bytes");
-  auto fpAttr =
-      module->getAttrOfType<mlir::IntegerAttr>("gemma.weights_fingerprint");
+  GemmaDialect *dialect = gemmaDialect(module.getContext());
+  mlir::IntegerAttr bytesAttr =
+      dialect->getWeightsBytesAttrHelper().getAttr(module);
+  mlir::IntegerAttr fpAttr =
+      dialect->getWeightsFingerprintAttrHelper().getAttr(module);
   if (!bytesAttr || !fpAttr)
     return llvm::createStringError("module has no weight layout");
   WeightBlobLayout layout;
@@ -157,27 +104,18 @@ gemmac::collectBlobLayout(mlir::ModuleOp module) {
                                      "' has no blob offset");
     WeightType type = def.getWeightType();
     WeightPlacement w;
-    w.name = def.getSymName().str();
     w.sourceOffset = def.getSourceOffset();
     w.blobOffset = *def.getBlobOffset();
-    w.bytes = static_cast<uint64_t>(type.getStorageBytes());
-    w.interleaved = def.isInterleaved();
-    w.ggmlType = static_cast<uint32_t>(type.getFormat());
-    w.rowElements = static_cast<uint64_t>(type.getCols());
-    if (auto srd = def->getAttrOfType<mlir::DictionaryAttr>(kSRDAttr)) {
-      auto tensor = srd.getAs<mlir::IntegerAttr>("tensor");
-      auto base = srd.getAs<mlir::StringAttr>("base");
-      auto alpha = srd.getAs<mlir::FloatAttr>("alpha");
-      std::optional<WeightFormat> baseFormat =
-          base ? symbolizeWeightFormat(base.getValue()) : std::nullopt;
-      if (!tensor || !baseFormat || !alpha)
-        return llvm::createStringError("weight '" + def.getSymName() +
-                                       "' has a malformed " + kSRDAttr +
-                                       " attribute");
-      w.residual = static_cast<size_t>(tensor.getInt());
-      w.baseGgmlType = static_cast<uint32_t>(*baseFormat);
-      w.alpha = alpha.getValueAsDouble();
-    }
+    weights::WeightSpec &spec = w.spec;
+    spec.name = def.getSymName().str();
+    spec.format = static_cast<fmt::Type>(type.getFormat());
+    spec.rows = static_cast<uint64_t>(type.getRows());
+    spec.cols = static_cast<uint64_t>(type.getCols());
+    spec.x8 = def.isInterleaved();
+    if (SRDFoldAttr srd = def.getSrdAttr())
+      spec.srd = weights::SRDFold{static_cast<size_t>(srd.getTensor()),
+                                  static_cast<fmt::Type>(srd.getBase()),
+                                  srd.getAlphaValue()};
     layout.weights.push_back(std::move(w));
   }
   std::sort(layout.weights.begin(), layout.weights.end(),
@@ -217,49 +155,32 @@ Error gemmac::writeWeightsFile(llvm::StringRef path,
 
     uint64_t written = 0, done = 0;
     for (const WeightPlacement &w : layout.weights) {
-      // A corrected weight's size is that of its new format; writeCorrected
-      // checks the base rows it reads.
-      if (!w.residual && (w.sourceOffset > source.size ||
-                          w.bytes > source.size - w.sourceOffset))
-        return llvm::createStringError(source.name + ": weight '" + w.name +
-                                       "' at offset " +
-                                       std::to_string(w.sourceOffset) +
-                                       " runs past the end of the checkpoint");
+      if (w.sourceOffset > source.size)
+        return llvm::createStringError(
+            source.name + ": weight '" + w.spec.name + "' at offset " +
+            std::to_string(w.sourceOffset) +
+            " starts past the end of the checkpoint");
       if (w.blobOffset < written)
         return llvm::createStringError("weight blob offsets overlap");
       os.write_zeros(w.blobOffset - written);
       const uint8_t *src = source.data + w.sourceOffset;
-      if (w.residual) {
-        if (!source.residuals)
-          return llvm::createStringError("weight '" + w.name +
-                                         "' is corrected but no residuals "
-                                         "were given");
-        if (Error e = writeCorrected(os, w, source))
-          return e;
-      } else if (w.interleaved) {
-        // Eight rows at a time, through one group-sized buffer.
-        const auto type = static_cast<fmt::Type>(w.ggmlType);
-        const uint64_t group = fmt::x8GroupBytes(type, w.rowElements);
-        std::vector<uint8_t> packed(group);
-        for (uint64_t off = 0; off < w.bytes; off += group) {
-          fmt::packX8(type, src + off, packed.data(), w.rowElements);
-          os.write(reinterpret_cast<const char *>(packed.data()), group);
-          if ((off / group) % 4096 == 4095)
-            releasePages(src + off + group - 4096 * group, 4096 * group);
+      // Checkpoint pages already consumed are dropped as the weight streams.
+      uint64_t released = 0;
+      auto sink = [&](llvm::ArrayRef<uint8_t> bytes, uint64_t sourceDone) {
+        os.write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
+        if (sourceDone - released >= kReleaseBytes) {
+          releasePages(src + released, sourceDone - released);
+          released = sourceDone;
         }
-      } else {
-        // Stream in 64 MiB pieces: the page cache, not the heap, holds the
-        // data.
-        for (uint64_t off = 0; off < w.bytes; off += 64ull << 20) {
-          uint64_t n = std::min<uint64_t>(64ull << 20, w.bytes - off);
-          os.write(reinterpret_cast<const char *>(src + off), n);
-          releasePages(src + off, n);
-        }
-      }
-      if (!w.residual)
-        releasePages(src, w.bytes);
-      written = w.blobOffset + w.bytes;
-      done += w.bytes;
+      };
+      if (Error e = weights::transformWeight(
+              w.spec, {src, source.size - w.sourceOffset}, source.residuals,
+              sink))
+        return llvm::createStringError(source.name + ": " +
+                                       llvm::toString(std::move(e)));
+      releasePages(src, w.spec.sourceBytes());
+      written = w.blobOffset + w.spec.storedBytes();
+      done += w.spec.storedBytes();
       if (progress)
         llvm::errs() << llvm::format("\rwriting weights %5.1f%%",
                                      100.0 * done /

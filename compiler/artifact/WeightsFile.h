@@ -1,13 +1,13 @@
 //===- WeightsFile.h - the weight file beside a compiled program --*- C++ -*-===//
 #pragma once
 
+#include "compiler/artifact/WeightTransform.h"
 #include "frontends/common/TokenizerData.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/Error.h"
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,22 +16,11 @@ namespace srd {
 class ResidualSource;
 }
 
-/// Where one weight comes from and where it goes.
+/// Where one weight comes from, where it goes and how its bytes are made.
 struct WeightPlacement {
-  std::string name;
   uint64_t sourceOffset = 0;
   uint64_t blobOffset = 0;
-  uint64_t bytes = 0;
-  /// Rows interleaved eight at a time (formats/repack.h): the ggml
-  /// type and row length the repacking needs.
-  bool interleaved = false;
-  uint32_t ggmlType = 0;
-  uint64_t rowElements = 0;
-  /// Set by gemma-fold-srd: W' of this residual tensor replaces the
-  /// checkpoint's rows, which are stored as `baseGgmlType`.
-  std::optional<size_t> residual;
-  uint32_t baseGgmlType = 0;
-  float alpha = 1.0f;
+  weights::WeightSpec spec;
 };
 
 /// The weight blob of a module after the quant phase (gemma-layout-weights).
@@ -54,10 +43,8 @@ struct WeightsSource {
 };
 
 /// Writes OUT.weights (abi/artifact_format.h): the header, every
-/// weight copied from the checkpoint in blob order (streamed, never all in
-/// memory; interleaved weights repacked eight rows at a time; corrected
-/// weights computed row by row from the residuals and quantized), then the
-/// tokenizer.
+/// weight made from the checkpoint in blob order by weights::transformWeight
+/// (streamed, never all in memory), then the tokenizer.
 llvm::Error writeWeightsFile(llvm::StringRef path, const WeightBlobLayout &layout,
                              const WeightsSource &source,
                              const TokenizerData &tokenizer,

@@ -1,4 +1,9 @@
 //===- Reports.cpp - compile-model's --print-memory-plan, --kernel-report -===//
+//
+// --print-memory-plan: the KV cache plan (gemma.kv_plan) and each layer's
+// shape (gemma.layers); --kernel-report: the kernel of every weight op.
+//
+//===----------------------------------------------------------------------===//
 
 #include "compiler/driver/Reports.h"
 #include "dialects/gemma/GemmaDialect.h"
@@ -16,6 +21,25 @@ using namespace gemmac::gemma;
 
 static std::string mib(int64_t bytes) {
   return llvm::formatv("{0:F2} MiB", bytes / (1024.0 * 1024.0)).str();
+}
+
+/// Each decoder layer's shape as gemma-specialize-layers pinned it.
+static void printLayers(ModuleOp module, llvm::raw_ostream &os) {
+  ArrayAttr layers =
+      gemmaDialect(module.getContext())->getLayersAttrHelper().getAttr(module);
+  if (!layers)
+    return;
+  os << "layer  kind     heads  kv_heads  head_dim  window  kv_source  k=v  "
+        "ffn\n";
+  for (Attribute a : layers) {
+    auto l = cast<LayerAttr>(a);
+    os << llvm::formatv("{0,5}  {1,-7}  {2,5}  {3,8}  {4,8}  {5,6}  {6,9}  "
+                        "{7,-3}  {8}\n",
+                        l.getIndex(), l.getSliding() ? "sliding" : "global",
+                        l.getNumHeads(), l.getNumKvHeads(), l.getHeadDim(),
+                        l.getWindow(), l.getKvSource(),
+                        l.getKEqualsV() ? "yes" : "no", l.getFfnDim());
+  }
 }
 
 void gemmac::printKVPlan(ModuleOp module, int64_t nCtx) {
@@ -62,13 +86,15 @@ void gemmac::printKVPlan(ModuleOp module, int64_t nCtx) {
                       "layer: {2} bytes ({3}), {4:F1}x larger\n",
                       total, mib(total), full, mib(full),
                       total ? double(full) / total : 0.0);
+  printLayers(module, os);
 }
 
 void gemmac::printKernelReport(ModuleOp module) {
   llvm::raw_ostream &os = llvm::outs();
   os << "op          weight(s)                                 format  shape           kernel\n";
   module.walk([&](Operation *op) {
-    auto kernel = op->getAttrOfType<StringAttr>("kernel");
+    FlatSymbolRefAttr kernel =
+        gemmaDialect(op->getContext())->getKernelAttrHelper().getAttr(op);
     std::string weights, format, shape;
     auto describe = [&](Value w) {
       auto def = w.getDefiningOp<WeightOp>();

@@ -155,7 +155,6 @@ LogicalResult GemmaDialect::verifyOperationAttribute(Operation *op,
   Attribute value = attr.getValue();
   if (name == getTargetAttrHelper().getName() ||
       name == getTargetFeaturesAttrHelper().getName() ||
-      name == getArchAttrHelper().getName() ||
       name == getSourceAttrHelper().getName())
     return expect(isa<StringAttr>(value), "a string");
   if (name == getVocabSizeAttrHelper().getName() ||
@@ -170,5 +169,22 @@ LogicalResult GemmaDialect::verifyOperationAttribute(Operation *op,
     return expect(isa<ArrayAttr>(value), "an array");
   if (name == getEntryAttrHelper().getName())
     return expect(isa<UnitAttr>(value), "a unit attribute");
+  if (name == getLayerAttrHelper().getName()) {
+    auto layer = dyn_cast<IntegerAttr>(value);
+    return expect(layer && layer.getType().isInteger(64) && layer.getInt() >= 0,
+                  "a layer index (i64 >= 0)");
+  }
+  if (name == getKernelAttrHelper().getName()) {
+    auto symbol = dyn_cast<FlatSymbolRefAttr>(value);
+    if (failed(expect(bool(symbol), "a kernel symbol")))
+      return failure();
+    // The declaration carries the kernel's signature.
+    auto fn = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(op, symbol);
+    if (!fn || !fn.isDeclaration())
+      return op->emitOpError()
+             << "'" << name.getValue() << "' names " << symbol
+             << ", which is not a kernel declaration (func.func) in the module";
+    return success();
+  }
   return success();
 }

@@ -57,6 +57,9 @@ LogicalResult WeightDefOp::verify() {
         !gemmac::abi::isRepackedShape(format, t.getRows()))
       return emitOpError("layout x8 needs a matrix with a multiple of 8 rows");
   }
+  if (SRDFoldAttr srd = getSrdAttr())
+    if (failed(srd.verifyFor(getWeightType(), [&] { return emitOpError(); })))
+      return failure();
   if (auto value = getValueAttr()) {
     int64_t n = cast<ElementsAttr>(value).getNumElements();
     if (n != getWeightType().getNumElements())

@@ -35,7 +35,6 @@ def Gemma_Dialect : Dialect {
   // verifyOperationAttribute).
   let discardableAttrs = (ins
     // On the module, set at import: the model config ...
-    "::mlir::StringAttr":$arch,
     "::mlir::StringAttr":$source,
     "::mlir::IntegerAttr":$vocab_size,
     "::mlir::IntegerAttr":$hidden_size,
@@ -53,7 +52,13 @@ def Gemma_Dialect : Dialect {
     "::mlir::IntegerAttr":$weights_bytes,
     "::mlir::IntegerAttr":$weights_fingerprint,
     // On the function the program runs (the entry).
-    "::mlir::UnitAttr":$entry
+    "::mlir::UnitAttr":$entry,
+    // On an op of decoder layer N, set at import: N.
+    "::mlir::IntegerAttr":$layer,
+    // On an op the CPU lowering turns into a runtime kernel call, set by
+    // kernel selection: the kernel's declaration (a private func.func whose
+    // type is its abi/kernels.def signature).
+    "::mlir::FlatSymbolRefAttr":$kernel
   );
   let hasOperationAttrVerify = 1;
 }
@@ -91,6 +96,8 @@ def Gemma_WeightLayout : I32EnumAttr<"WeightLayout", "arrangement of a weight's 
 }
 
 def Gemma_WeightLayoutAttr : EnumAttr<Gemma_Dialect, Gemma_WeightLayout, "layout">;
+
+include "GemmaWeightAttrs.td"
 
 def Gemma_GeluApprox : I32EnumAttr<"GeluApprox", "GELU formula", [
     I32EnumAttrCase<"tanh", 0>,
@@ -235,15 +242,28 @@ def Gemma_WeightDefOp : Gemma_Op<"weight_def", [Symbol]> {
     format, shape and byte offset. `blob_offset` is assigned when the weight
     blob of the compiled program is laid out, `layout` when kernel selection
     picks kernels that read the rows interleaved (the blob then holds them
-    in that order). Scalars the model needs at compile time (a layer's
-    output scale) may carry their `value`.
+    in that order), `srd` when gemma-fold-srd replaces its rows with an SRD
+    correction. Scalars the model needs at compile time (a layer's output
+    scale) may carry their `value`.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name,
                        TypeAttrOf<Gemma_WeightType>:$type,
                        I64Attr:$source_offset,
                        OptionalAttr<I64Attr>:$blob_offset,
                        OptionalAttr<Gemma_WeightLayoutAttr>:$layout,
-                       OptionalAttr<FloatElementsAttr<32>>:$value);
+                       OptionalAttr<FloatElementsAttr<32>>:$value,
+                       OptionalAttr<Gemma_SRDFoldAttr>:$srd);
+  let builders = [
+    // As the importer declares a weight: gemma-fold-srd adds the SRD fold.
+    OpBuilder<(ins "::mlir::StringAttr":$sym_name, "::mlir::TypeAttr":$type,
+                   "::mlir::IntegerAttr":$source_offset,
+                   "::mlir::IntegerAttr":$blob_offset,
+                   "WeightLayoutAttr":$layout,
+                   "::mlir::DenseFPElementsAttr":$value), [{
+      build($_builder, $_state, sym_name, type, source_offset, blob_offset,
+            layout, value, SRDFoldAttr());
+    }]>
+  ];
   let assemblyFormat = "$sym_name `:` $type attr-dict";
   let hasVerifier = 1;
   let extraClassDeclaration = [{
@@ -298,11 +318,9 @@ def Gemma_RMSNormOp : Gemma_Op<"rms_norm", [Pure]> {
 def Gemma_LinearOp : Gemma_Op<"linear", [Pure]> {
   let summary = "activation times the transpose of a stored weight";
   let description = [{
-    y[t, n] = sum_k x[t, k] * W[n, k]. `kernel` names the kernel chosen for
-    the weight's format, the target and the shape.
+    y[t, n] = sum_k x[t, k] * W[n, k].
   }];
-  let arguments = (ins Gemma_MatvecInput:$input, Gemma_WeightType:$weight,
-                       OptionalAttr<StrAttr>:$kernel);
+  let arguments = (ins Gemma_MatvecInput:$input, Gemma_WeightType:$weight);
   let results = (outs Gemma_Activation:$result);
   let assemblyFormat = [{
     $input `,` $weight attr-dict `:` type($input) `,` type($weight) `->` type($result)
@@ -317,8 +335,7 @@ def Gemma_GeGLUOp : Gemma_Op<"geglu", [Pure]> {
     pass over the activation.
   }];
   let arguments = (ins Gemma_MatvecInput:$input, Gemma_WeightType:$gate,
-                       Gemma_WeightType:$up, Gemma_GeluApproxAttr:$approximation,
-                       OptionalAttr<StrAttr>:$kernel);
+                       Gemma_WeightType:$up, Gemma_GeluApproxAttr:$approximation);
   let results = (outs Gemma_Activation:$result);
   let assemblyFormat = [{
     $input `,` $gate `,` $up attr-dict `:` type($input) `,` type($gate) `,` type($up) `->` type($result)
@@ -452,9 +469,10 @@ def Gemma_LastRowsOp : Gemma_Op<"last_rows", [Pure, AllTypesMatch<["input", "res
 }
 
 //===----------------------------------------------------------------------===//
-// Fused operations: created by the fusion passes of a GPU target's kernel
-// phase (passes/Fuse*.cpp, QuantizeActivations.cpp), each computing what the
-// ops it replaces compute, rounding for rounding, in one kernel.
+// Fused operations: created by the fusion passes of the kernel phase
+// (passes/Fuse*.cpp, QuantizeActivations.cpp; the activation quantizers on
+// GPU targets only), each computing what the ops it replaces compute,
+// rounding for rounding, in one kernel.
 //===----------------------------------------------------------------------===//
 
 def Gemma_QuantizeActivationOp : Gemma_Op<"quantize_activation", [Pure]> {

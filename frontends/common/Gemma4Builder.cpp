@@ -7,6 +7,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/FormatVariadic.h"
 
 #include <cmath>
@@ -17,11 +18,25 @@ using namespace gemmac::gemma;
 
 namespace {
 
+/// Tags every op created while a decoder layer is built with its index
+/// (gemma.layer): passes read the layer from the attribute, not the location.
+struct LayerTagger : OpBuilder::Listener {
+  std::optional<int64_t> layer;
+  void notifyOperationInserted(Operation *op,
+                               OpBuilder::InsertPoint) override {
+    if (layer && !isa<WeightDefOp>(op))
+      gemmaDialect(op->getContext())
+          ->getLayerAttrHelper()
+          .setAttr(op, IntegerAttr::get(IntegerType::get(op->getContext(), 64),
+                                        *layer));
+  }
+};
+
 class ModuleBuilder {
 public:
   ModuleBuilder(MLIRContext &ctx, const Gemma4Config &cfg, const WeightSource &ws,
           StringRef path)
-      : ctx(ctx), cfg(cfg), ws(ws), b(&ctx), path(path.str()),
+      : ctx(ctx), cfg(cfg), ws(ws), b(&ctx, &layerTagger), path(path.str()),
         fileLoc(FileLineColLoc::get(&ctx, path, 0, 0)) {}
 
   llvm::Expected<OwningOpRef<ModuleOp>> build();
@@ -47,7 +62,7 @@ private:
   }
   Value linear(Value x, Value w) {
     auto wt = cast<WeightType>(w.getType());
-    return LinearOp::create(b, loc, act(wt.getRows()), x, w, StringAttr());
+    return LinearOp::create(b, loc, act(wt.getRows()), x, w);
   }
   Value add(Value a, Value c) { return AddOp::create(b, loc, a, c); }
   Value mul(Value a, Value c) { return MulOp::create(b, loc, a, c); }
@@ -65,6 +80,7 @@ private:
   MLIRContext &ctx;
   const Gemma4Config &cfg;
   const WeightSource &ws;
+  LayerTagger layerTagger;
   OpBuilder b;
   std::string path;
   Location fileLoc;
@@ -113,6 +129,8 @@ llvm::Error ModuleBuilder::buildLayer(int64_t l, Value &h, Value ple, Value pos0
                 nkv = L.numKVHeads;
   std::string p = llvm::formatv("blk.{0}.", l).str();
   loc = locFor("blk." + Twine(l));
+  layerTagger.layer = l;
+  auto untag = llvm::make_scope_exit([&] { layerTagger.layer.reset(); });
   auto W = [&](StringRef suffix, ArrayRef<int64_t> shape) {
     return weight(p + suffix.str(), shape);
   };
@@ -197,13 +215,16 @@ llvm::Error ModuleBuilder::buildLayer(int64_t l, Value &h, Value ple, Value pos0
 llvm::Expected<OwningOpRef<ModuleOp>> ModuleBuilder::build() {
   OwningOpRef<ModuleOp> owned = ModuleOp::create(fileLoc);
   module = *owned;
-  module->setAttr("gemma.arch", b.getStringAttr("gemma4"));
-  module->setAttr("gemma.source", b.getStringAttr(path));
-  module->setAttr("gemma.vocab_size", b.getI64IntegerAttr(cfg.vocabSize));
-  module->setAttr("gemma.hidden_size", b.getI64IntegerAttr(cfg.hidden));
-  module->setAttr("gemma.num_layers", b.getI64IntegerAttr(cfg.numLayers));
-  module->setAttr("gemma.context_length",
-                  b.getI64IntegerAttr(cfg.contextLength));
+  GemmaDialect *dialect = gemmaDialect(&ctx);
+  dialect->getSourceAttrHelper().setAttr(module, b.getStringAttr(path));
+  dialect->getVocabSizeAttrHelper().setAttr(
+      module, b.getI64IntegerAttr(cfg.vocabSize));
+  dialect->getHiddenSizeAttrHelper().setAttr(module,
+                                             b.getI64IntegerAttr(cfg.hidden));
+  dialect->getNumLayersAttrHelper().setAttr(
+      module, b.getI64IntegerAttr(cfg.numLayers));
+  dialect->getContextLengthAttrHelper().setAttr(
+      module, b.getI64IntegerAttr(cfg.contextLength));
 
   const int64_t H = cfg.hidden, V = cfg.vocabSize;
   auto tokensType = RankedTensorType::get({ShapedType::kDynamic},
@@ -213,10 +234,7 @@ llvm::Expected<OwningOpRef<ModuleOp>> ModuleBuilder::build() {
                                   {act(V)});
   b.setInsertionPointToEnd(module.getBody());
   auto fn = func::FuncOp::create(b, fileLoc, "forward", fnType);
-  fn->setAttr(attr::kEntry, b.getUnitAttr());
-  fn.setArgAttr(0, "gemma.name", b.getStringAttr("tokens"));
-  fn.setArgAttr(1, "gemma.name", b.getStringAttr("pos0"));
-  fn.setArgAttr(2, "gemma.name", b.getStringAttr("num_outputs"));
+  dialect->getEntryAttrHelper().setAttr(fn, b.getUnitAttr());
   Block *entry = fn.addEntryBlock();
   b.setInsertionPointToStart(entry);
   Value tokens = entry->getArgument(0), pos0 = entry->getArgument(1),

@@ -26,8 +26,8 @@ struct RopeLowering : CPUOpLowering<RopeOp> {
   }
 };
 
-/// The kernel gemma-specialize-layers chose (a head dim's instantiation),
-/// else the one for any head dim over this module's caches.
+/// The kernel gemma-select-kernels chose (a head dim's instantiation), else
+/// the one for any head dim over this module's caches.
 struct AttentionLowering : CPUOpLowering<AttentionOp> {
   using CPUOpLowering::CPUOpLowering;
   LogicalResult lower(AttentionOp a, CPULowering &l) const override {
@@ -36,21 +36,21 @@ struct AttentionLowering : CPUOpLowering<AttentionOp> {
     if (failed(cache))
       return failure();
     CPULowering::CacheViews c = l.cacheViews(*cache);
-    FailureOr<StringRef> kernel =
-        a->hasAttr("kernel") ? a->getAttrOfType<StringAttr>("kernel").getValue()
-                             : l.catalogueKernel(a, "attention", l.kvName);
+    FailureOr<const KernelRow *> kernel = chosenKernel(a);
+    if (succeeded(kernel) && !*kernel)
+      kernel = l.catalogueKernel(a, "attention", l.kvName);
     if (failed(kernel))
       return failure();
     // An instantiation for one head dim reads heads of that size only.
+    const KernelRow &row = **kernel;
     int64_t dim;
-    if (const KernelRow *row = lookupKernel(*kernel))
-      if (row->kind == "attention" && !row->variant.getAsInteger(10, dim) &&
-          dim != static_cast<int64_t>(a.getHeadDim()))
-        return a.emitOpError("kernel '")
-               << *kernel << "' is instantiated for head dim " << dim
-               << ", not " << a.getHeadDim();
+    if (row.kind == "attention" && !row.variant.getAsInteger(10, dim) &&
+        dim != static_cast<int64_t>(a.getHeadDim()))
+      return a.emitOpError("kernel '")
+             << row.symbol << "' is instantiated for head dim " << dim
+             << ", not " << a.getHeadDim();
     return l.callKernel(
-        a, *kernel,
+        a, row,
         {l.rt, out.view, l.act(a.getQ()).view, l.act(a.getK()).view,
          l.act(a.getV()).view, l.nTokens, l.pos0, l.idx(a.getNumHeads()),
          l.idx(a.getNumKvHeads()), l.idx(a.getHeadDim()), l.idx(a.getWindow()),
@@ -64,11 +64,12 @@ struct KVStoreLowering : CPUOpLowering<KVStoreOp> {
     FailureOr<KVCacheAttr> cache = l.kvCache(s, s.getKvCache());
     if (failed(cache))
       return failure();
-    FailureOr<StringRef> kernel = l.catalogueKernel(s, "kv_store", l.kvName);
+    FailureOr<const KernelRow *> kernel =
+        l.catalogueKernel(s, "kv_store", l.kvName);
     if (failed(kernel))
       return failure();
     CPULowering::CacheViews c = l.cacheViews(*cache);
-    return l.callKernel(s, *kernel,
+    return l.callKernel(s, **kernel,
                         {l.rt, c.k, c.v, l.act(s.getK()).view,
                          l.act(s.getV()).view, l.nTokens, l.pos0,
                          l.idx(cache->getWidth()), l.idx(cache->getRows()),

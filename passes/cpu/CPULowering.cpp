@@ -92,11 +92,17 @@ LogicalResult CPULowering::callKernel(Operation *op, StringRef name,
   if (!row)
     return op->emitOpError("kernel '")
            << name << "' is not in the runtime's catalogue (abi/kernels.def)";
-  return buildKernelCall(b, currentLoc, op, module, *row, args);
+  return callKernel(op, *row, args);
 }
 
-FailureOr<std::string> CPULowering::weightKernel(Operation *op, StringRef kind,
-                                                 ArrayRef<Value> handles) {
+LogicalResult CPULowering::callKernel(Operation *op, const KernelRow &row,
+                                      ArrayRef<Value> args) {
+  return buildKernelCall(b, currentLoc, op, module, row, args);
+}
+
+FailureOr<const KernelRow *>
+CPULowering::weightKernel(Operation *op, StringRef kind,
+                          ArrayRef<Value> handles) {
   bool interleaved = false;
   for (auto [i, handle] : llvm::enumerate(handles)) {
     WeightDefOp def = weightDef(handle);
@@ -108,32 +114,28 @@ FailureOr<std::string> CPULowering::weightKernel(Operation *op, StringRef kind,
   StringRef format = stringifyWeightFormat(t.getFormat());
   // The kernel gemma-select-kernels chose, else the catalogue's for the
   // weights' format and layout.
-  FailureOr<StringRef> kernel =
-      op->hasAttr("kernel")
-          ? op->getAttrOfType<StringAttr>("kernel").getValue()
-          : catalogueKernel(op, kind, format, interleaved ? "x8" : "");
-  if (failed(kernel))
+  FailureOr<const KernelRow *> row = chosenKernel(op);
+  if (succeeded(row) && !*row)
+    row = catalogueKernel(op, kind, format, interleaved ? "x8" : "");
+  if (failed(row))
     return failure();
-  const KernelRow *row = lookupKernel(*kernel);
-  if (!row)
+  if ((*row)->isInterleaved() != interleaved)
     return op->emitOpError("kernel '")
-           << *kernel
-           << "' is not in the runtime's catalogue (abi/kernels.def)";
-  if (row->isInterleaved() != interleaved)
+           << (*row)->symbol << "' does not read the "
+           << (interleaved ? "x8" : "rows") << " layout of its weights";
+  if ((*row)->format != format)
     return op->emitOpError("kernel '")
-           << *kernel << "' does not read the " << (interleaved ? "x8" : "rows")
-           << " layout of its weights";
-  if (row->format != format)
-    return op->emitOpError("kernel '") << *kernel << "' reads " << row->format
-                                       << " weights, not " << format;
-  return kernel->str();
+           << (*row)->symbol << "' reads " << (*row)->format << " weights, not "
+           << format;
+  return row;
 }
 
-FailureOr<StringRef> CPULowering::catalogueKernel(Operation *op, StringRef kind,
-                                                  StringRef format,
-                                                  StringRef variant) {
+FailureOr<const KernelRow *> CPULowering::catalogueKernel(Operation *op,
+                                                          StringRef kind,
+                                                          StringRef format,
+                                                          StringRef variant) {
   if (const KernelRow *row = findKernel(kind, format, variant))
-    return row->symbol;
+    return row;
   InFlightDiagnostic diag = op->emitOpError("the runtime has no ")
                             << kind << " kernel for " << format;
   if (!variant.empty())
@@ -249,7 +251,7 @@ LogicalResult CPULowering::checkEntry() {
       fnType.getNumResults() != 1)
     return entry.emitOpError("entry must take (tensor<?xi32> tokens, index "
                              "pos0, index num_outputs) and return the logits");
-  if (!module->hasAttr("gemma.weights_bytes"))
+  if (!gemmaDialect(ctx)->getWeightsBytesAttrHelper().isAttrPresent(module))
     return module.emitError("weights have no blob layout; run "
                             "gemma-layout-weights first");
   kvElement = b.getF16Type();
@@ -284,10 +286,6 @@ LogicalResult CPULowering::begin() {
       b, currentLoc, abi::kForward,
       b.getFunctionType(
           {ptr, ptr, ptr, ptr, ptr, ptr, idxTy, idxTy, idxTy, idxTy}, {}));
-  const char *names[] = {"rt",     "weights",  "kv",   "arena", "tokens",
-                         "logits", "n_tokens", "pos0", "n_ctx", "n_out"};
-  for (unsigned i = 0; i < 10; ++i)
-    fn.setArgAttr(i, "gemma.name", b.getStringAttr(names[i]));
   body = fn.addEntryBlock();
   b.setInsertionPointToStart(body);
   rt = body->getArgument(0);
@@ -297,7 +295,7 @@ LogicalResult CPULowering::begin() {
   nOut = body->getArgument(9);
   auto bytesTy = dyn(b.getI8Type());
   int64_t weightBytes =
-      module->getAttrOfType<IntegerAttr>("gemma.weights_bytes").getInt();
+      gemmaDialect(ctx)->getWeightsBytesAttrHelper().getAttr(module).getInt();
   weights = BufferOp::create(b, currentLoc, bytesTy, body->getArgument(1),
                              idx(weightBytes));
   kv = BufferOp::create(b, currentLoc, bytesTy, body->getArgument(2),

@@ -19,6 +19,7 @@
 
 #include "dialects/gemma/GemmaDialect.h"
 #include "passes/ArenaPlanner.h"
+#include "passes/KernelCatalogue.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -98,15 +99,17 @@ public:
   /// arguments checked against the kernel's signature.
   mlir::LogicalResult callKernel(mlir::Operation *op, llvm::StringRef name,
                                  llvm::ArrayRef<mlir::Value> args);
+  mlir::LogicalResult callKernel(mlir::Operation *op, const KernelRow &row,
+                                 llvm::ArrayRef<mlir::Value> args);
   /// The kernel of a weight op: the one gemma-select-kernels chose, else the
   /// default of `kind` for the weights' format and layout. It must read the
   /// weights' format and layout.
-  mlir::FailureOr<std::string>
+  mlir::FailureOr<const KernelRow *>
   weightKernel(mlir::Operation *op, llvm::StringRef kind,
                llvm::ArrayRef<mlir::Value> handles);
   /// The catalogue's kernel of `kind` for `format` in `variant`; an error on
   /// `op` when the runtime has none.
-  mlir::FailureOr<llvm::StringRef>
+  mlir::FailureOr<const KernelRow *>
   catalogueKernel(mlir::Operation *op, llvm::StringRef kind,
                   llvm::StringRef format, llvm::StringRef variant = "");
   /// The bytes of a weight (a gemma.weight handle) in the weight buffer.

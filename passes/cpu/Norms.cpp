@@ -2,14 +2,11 @@
 //
 // gemma.rms_norm normalizes every group of `group` features, in place when
 // its input dies here; the optional weight is passed with its format id.
-// gemma.rms_norm_add and gemma.rms_norm_rope call the same kernel, then add
-// the residual [and scale] or rotate in place.
+// gemma.rms_norm_add and gemma.rms_norm_rope call fused kernels.
 //
 //===----------------------------------------------------------------------===//
 
 #include "passes/cpu/CPULowering.h"
-
-#include "mlir/Dialect/Arith/IR/Arith.h"
 
 using namespace mlir;
 using namespace gemmac::cpu;
@@ -43,10 +40,9 @@ struct RMSNormLowering : CPUOpLowering<RMSNormOp> {
   }
 };
 
-// The fused norms of a GPU target's kernel phase, lowered as the ops they
-// replace (the same kernel calls and loops, so the same bits): the CPU has no
-// fused kernel for them yet, so its pipeline does not run those fusions, but
-// a module that has them still compiles for the CPU.
+// The fused norms (gemma-fuse-rms-norm-add / -rope in the CPU kernel phase):
+// one kernel call each, one pass over the row and one parallel dispatch
+// instead of two or three, rounded as the ops they replace.
 
 /// (RMSNorm(input) * weight + residual) [* scale].
 struct RMSNormAddLowering : CPUOpLowering<RMSNormAddOp> {
@@ -56,34 +52,49 @@ struct RMSNormAddLowering : CPUOpLowering<RMSNormAddOp> {
     // Written in place of the input only when the residual is another value.
     Value reuse = n.getInput() != n.getResidual() ? n.getInput() : Value();
     Activation &out = l.allocate(n.getResult(), in.rows, reuse);
-    if (failed(normInto(l, n, in, out, n.getWeight(), in.width, n.getEps())))
-      return failure();
-    l.elementwise({out.view, residual.view}, out.view,
-                  [](OpBuilder &nb, Location loc, ValueRange x) -> Value {
-                    return arith::AddFOp::create(nb, loc, x[0], x[1]);
-                  });
-    if (std::optional<APFloat> scale = n.getScale()) {
-      Value factor = l.f32(scale->convertToFloat());
-      l.elementwise({out.view}, out.view,
-                    [&](OpBuilder &nb, Location loc, ValueRange x) -> Value {
-                      return arith::MulFOp::create(nb, loc, x[0], factor);
-                    });
+    // Without a layer scale the sum is multiplied by 1, which is exact.
+    Value scale = l.f32(n.getScale() ? n.getScale()->convertToFloat() : 1.0f);
+    Value eps = l.f32(n.getEps().convertToFloat());
+    if (Value weight = n.getWeight()) {
+      auto wt = cast<WeightType>(weight.getType());
+      return l.callKernel(n, "gmk_rms_norm_add",
+                          {l.rt, out.view, in.view, residual.view, in.rows,
+                           l.idx(in.width), l.weightView(weight),
+                           l.i32(static_cast<int32_t>(wt.getFormat())), eps,
+                           scale});
     }
-    return success();
+    return l.callKernel(n, "gmk_rms_norm_add_unweighted",
+                        {l.rt, out.view, in.view, residual.view, in.rows,
+                         l.idx(in.width), eps, scale});
   }
 };
 
-/// RoPE of the per-head RMSNorm, rotated in place of the norm's result.
+/// RoPE of the per-head RMSNorm, a token at a time.
 struct RMSNormRopeLowering : CPUOpLowering<RMSNormRopeOp> {
   using CPUOpLowering::CPUOpLowering;
   LogicalResult lower(RMSNormRopeOp r, CPULowering &l) const override {
     Activation in = l.act(r.getInput());
     Activation &out = l.allocate(r.getResult(), in.rows, r.getInput());
-    if (failed(normInto(l, r, in, out, r.getWeight(), r.getHeadDim(),
-                        r.getEps())))
-      return failure();
-    return callRope(l, r, out, out, r.getNumHeads(), r.getHeadDim(),
-                    r.getRope());
+    RopeAttr rope = r.getRope();
+    SmallVector<Value> args = {l.rt,
+                               out.view,
+                               in.view,
+                               in.rows,
+                               l.idx(r.getNumHeads()),
+                               l.idx(r.getHeadDim()),
+                               l.pos0,
+                               l.f32(static_cast<float>(rope.getThetaValue())),
+                               l.idx(rope.getFreqDim()),
+                               l.idx(rope.getRotatedPairs())};
+    Value eps = l.f32(r.getEps().convertToFloat());
+    if (Value weight = r.getWeight()) {
+      auto wt = cast<WeightType>(weight.getType());
+      args.append({l.weightView(weight),
+                   l.i32(static_cast<int32_t>(wt.getFormat())), eps});
+      return l.callKernel(r, "gmk_rms_norm_rope", args);
+    }
+    args.push_back(eps);
+    return l.callKernel(r, "gmk_rms_norm_rope_unweighted", args);
   }
 };
 

@@ -19,11 +19,11 @@ struct EmbedLowering : CPUOpLowering<EmbedOp> {
   using CPUOpLowering::CPUOpLowering;
   LogicalResult lower(EmbedOp e, CPULowering &l) const override {
     WeightType t = e.getTable().getType();
-    FailureOr<std::string> kernel = l.weightKernel(e, "embed", e.getTable());
+    FailureOr<const gemmac::KernelRow *> kernel = l.weightKernel(e, "embed", e.getTable());
     if (failed(kernel))
       return failure();
     Activation &out = l.allocate(e.getResult(), l.nTokens);
-    return l.callKernel(e, *kernel,
+    return l.callKernel(e, **kernel,
                         {l.rt, out.view, l.tokens, l.nTokens,
                          l.weightView(e.getTable()), l.idx(t.getRows()),
                          l.idx(t.getCols()),
@@ -36,12 +36,12 @@ struct LinearLowering : CPUOpLowering<LinearOp> {
   LogicalResult lower(LinearOp op, CPULowering &l) const override {
     WeightType t = op.getWeight().getType();
     Activation in = l.act(op.getInput());
-    FailureOr<std::string> kernel =
+    FailureOr<const gemmac::KernelRow *> kernel =
         l.weightKernel(op, "linear", op.getWeight());
     if (failed(kernel))
       return failure();
     Activation &out = l.allocate(op.getResult(), in.rows);
-    return l.callKernel(op, *kernel,
+    return l.callKernel(op, **kernel,
                         {l.rt, out.view, in.view, in.rows,
                          l.weightView(op.getWeight()), l.idx(t.getRows()),
                          l.idx(t.getCols())});
@@ -53,12 +53,12 @@ struct GeGLULowering : CPUOpLowering<GeGLUOp> {
   LogicalResult lower(GeGLUOp g, CPULowering &l) const override {
     WeightType t = g.getGate().getType();
     Activation in = l.act(g.getInput());
-    FailureOr<std::string> kernel =
+    FailureOr<const gemmac::KernelRow *> kernel =
         l.weightKernel(g, "geglu", {g.getGate(), g.getUp()});
     if (failed(kernel))
       return failure();
     Activation &out = l.allocate(g.getResult(), in.rows);
-    return l.callKernel(g, *kernel,
+    return l.callKernel(g, **kernel,
                         {l.rt, out.view, in.view, in.rows,
                          l.weightView(g.getGate()), l.weightView(g.getUp()),
                          l.idx(t.getRows()), l.idx(t.getCols())});

@@ -68,10 +68,33 @@ void gmk_rms_norm_unweighted(gemmac_rt *rt, float *out, const float *in,
                              int64_t rows, int64_t width, int64_t group,
                              float eps);
 
+// (RMSNorm(in) [* weight] + residual) * scale over whole rows of `width`
+// (gemma.rms_norm_add; scale 1 without a layer scale). out may alias in.
+void gmk_rms_norm_add(gemmac_rt *rt, float *out, const float *in,
+                      const float *residual, int64_t rows, int64_t width,
+                      const uint8_t *weight, int32_t weight_format, float eps,
+                      float scale);
+void gmk_rms_norm_add_unweighted(gemmac_rt *rt, float *out, const float *in,
+                                 const float *residual, int64_t rows,
+                                 int64_t width, float eps, float scale);
+
 // NeoX RoPE of [n_tokens, n_heads * head_dim]; see #gemma.rope. out may alias.
 void gmk_rope(gemmac_rt *rt, float *out, const float *in, int64_t n_tokens,
               int64_t n_heads, int64_t head_dim, int64_t pos0, float theta,
               int64_t freq_dim, int64_t rotated_pairs);
+
+// The RoPE of each head's RMSNorm [* weight] (gemma.rms_norm_rope), a token
+// at a time. out may alias in.
+void gmk_rms_norm_rope(gemmac_rt *rt, float *out, const float *in,
+                       int64_t n_tokens, int64_t n_heads, int64_t head_dim,
+                       int64_t pos0, float theta, int64_t freq_dim,
+                       int64_t rotated_pairs, const uint8_t *weight,
+                       int32_t weight_format, float eps);
+void gmk_rms_norm_rope_unweighted(gemmac_rt *rt, float *out, const float *in,
+                                  int64_t n_tokens, int64_t n_heads,
+                                  int64_t head_dim, int64_t pos0, float theta,
+                                  int64_t freq_dim, int64_t rotated_pairs,
+                                  float eps);
 
 // Causal GQA attention of n_tokens queries at positions pos0.. over the cache
 // (positions < pos0, rows [capacity, n_kv_heads * head_dim]; a ring of

@@ -28,6 +28,19 @@ namespace {
 
 enum class Act { F32, F16, BF16, Q8_0, Q8_1, Q8_K };
 
+/// The activation type llama.cpp pairs with weights of `t`: a float weight's
+/// own type, else the int8 blocks of its abi/formats.def row (actQuant).
+Act activationFor(Type t) {
+  switch (gemmac::abi::activationQuant(t)) {
+  case gemmac::abi::ActQuant::None:
+    return t == Type::F16 ? Act::F16 : t == Type::BF16 ? Act::BF16 : Act::F32;
+  case gemmac::abi::ActQuant::Q8_0: return Act::Q8_0;
+  case gemmac::abi::ActQuant::Q8_1: return Act::Q8_1;
+  case gemmac::abi::ActQuant::Q8_K: return Act::Q8_K;
+  }
+  return Act::F32;
+}
+
 size_t actRowBytes(Act act, int64_t n) {
   switch (act) {
   case Act::F32: return n * 4;
@@ -110,17 +123,23 @@ template <Dot D> void rowsScalar(const MatmulTask &m, int64_t n0, int64_t n1) {
           D(m.weight + n * m.rowBytes, m.act + t * m.actStride, m.K);
 }
 
+/// Q4_1/Q5_1 (weights with a minimum) against Q8_1: the scalar reference.
+template <typename WB, auto Unpack>
+constexpr RowsKernel rowsAffine =
+    rowsScalar<blocks<WB, BlockQ8_1, ref::dotLanesAffine<WB, Unpack>, QK>>;
+
 struct Plan {
-  Act act;
   ActAux aux;
   RowsKernel kernel;
   int rowsPerUnit; // 8 for x8 layouts
+  Act act = Act::F32; // activationFor(the weight's format)
 };
 
 using ref::BF16;
 using ref::F16;
 
-Plan planFor(Type t, Layout layout, int64_t n, int64_t k) {
+/// The kernel of a weight of `t` in `layout` shaped n x k.
+Plan kernelFor(Type t, Layout layout, int64_t n, int64_t k) {
   // tinyBLAS takes float weights of some shapes (abi/formats.h).
   const bool tiny = gemmac::abi::usesTinyMatmul(t, n, k);
   // llama.cpp repacks Q4_0/Q4_K weights whose row count is a multiple of 8;
@@ -128,43 +147,35 @@ Plan planFor(Type t, Layout layout, int64_t n, int64_t k) {
   const bool repacked = gemmac::abi::isRepackedShape(t, n);
   if (layout == Layout::X8) {
     if (t == Type::Q4_0)
-      return {Act::Q8_0, ActAux::Q8_0Sums, rowsQ4_0x8, 8};
-    return {Act::Q8_K, ActAux::Q8_KPairSums, rowsQ4_Kx8, 8};
+      return {ActAux::Q8_0Sums, rowsQ4_0x8, 8};
+    return {ActAux::Q8_KPairSums, rowsQ4_Kx8, 8};
   }
   switch (t) {
   case Type::F32:
-    return {Act::F32, ActAux::None,
+    return {ActAux::None,
             tiny ? rowsF32Tiny : rowsScalar<floats<float, ref::dotVec<float>>>,
             1};
   case Type::F16:
-    return {Act::F16, ActAux::None,
+    return {ActAux::None,
             tiny ? rowsF16Tiny : rowsScalar<floats<F16, ref::dotVec<F16>>>, 1};
   case Type::BF16:
-    return {Act::BF16, ActAux::None,
+    return {ActAux::None,
             tiny ? rowsBF16Tiny : rowsScalar<floats<BF16, ref::dotVec<BF16>>>,
             1};
-  case Type::Q8_0: return {Act::Q8_0, ActAux::None, rowsQ8_0, 1};
-  case Type::Q5_0: return {Act::Q8_0, ActAux::None, rowsQ5_0, 1};
+  case Type::Q8_0: return {ActAux::None, rowsQ8_0, 1};
+  case Type::Q5_0: return {ActAux::None, rowsQ5_0, 1};
   case Type::Q4_0:
-    return {Act::Q8_0, ActAux::None,
+    return {ActAux::None,
             repacked ? rowsScalar<blocks<BlockQ4_0, BlockQ8_0,
                                          ref::dotQ4_0Chain, QK>>
                      : rowsQ4_0Lanes,
             1};
   case Type::Q4_1:
-    return {Act::Q8_1, ActAux::None,
-            rowsScalar<blocks<BlockQ4_1, BlockQ8_1,
-                              ref::dotLanesAffine<BlockQ4_1, ref::unpackQ4_1>,
-                              QK>>,
-            1};
+    return {ActAux::None, rowsAffine<BlockQ4_1, ref::unpackQ4_1>, 1};
   case Type::Q5_1:
-    return {Act::Q8_1, ActAux::None,
-            rowsScalar<blocks<BlockQ5_1, BlockQ8_1,
-                              ref::dotLanesAffine<BlockQ5_1, ref::unpackQ5_1>,
-                              QK>>,
-            1};
+    return {ActAux::None, rowsAffine<BlockQ5_1, ref::unpackQ5_1>, 1};
   case Type::Q4_K:
-    return {Act::Q8_K, ActAux::None,
+    return {ActAux::None,
             repacked
                 ? rowsScalar<blocks<BlockQ4_K, BlockQ8_K, ref::dotQ4_KGemm,
                                     QK_K>>
@@ -172,13 +183,19 @@ Plan planFor(Type t, Layout layout, int64_t n, int64_t k) {
                                     ref::dotK<false, BlockQ4_K>, QK_K>>,
             1};
   case Type::Q5_K:
-    return {Act::Q8_K, ActAux::None,
+    return {ActAux::None,
             rowsScalar<blocks<BlockQ5_K, BlockQ8_K, ref::dotK<true, BlockQ5_K>,
                               QK_K>>,
             1};
-  case Type::Q6_K: return {Act::Q8_K, ActAux::None, rowsQ6_K, 1};
+  case Type::Q6_K: return {ActAux::None, rowsQ6_K, 1};
   }
-  return {Act::F32, ActAux::None, nullptr, 1};
+  return {ActAux::None, nullptr, 1};
+}
+
+Plan planFor(Type t, Layout layout, int64_t n, int64_t k) {
+  Plan plan = kernelFor(t, layout, n, k);
+  plan.act = activationFor(t);
+  return plan;
 }
 
 /// Converted activations (and their side data) for T rows of K inputs.

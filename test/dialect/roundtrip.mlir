@@ -14,6 +14,9 @@ gemma.weight_def @wu : !gemma.weight<q4_k, [512, 256]> {source_offset = 0 : i64}
 // CHECK: gemma.weight_def @scale : !gemma.weight<f32, [1]> {source_offset = 0 : i64, value = dense<5.000000e-01> : tensor<1xf32>}
 gemma.weight_def @scale : !gemma.weight<f32, [1]> {source_offset = 0 : i64, value = dense<0.5> : tensor<1xf32>}
 
+// CHECK: func.func private @gmk_linear_q8_0(!llvm.ptr, memref<?xf32>, memref<?xf32>, index, memref<?xi8>, index, index)
+func.func private @gmk_linear_q8_0(!llvm.ptr, memref<?xf32>, memref<?xf32>, index, memref<?xi8>, index, index)
+
 // CHECK-LABEL: func.func @layer
 func.func @layer(%tokens: tensor<?xi32>, %pos0: index, %n: index) -> tensor<?x1024xf32> attributes {gemma.entry} {
   %emb = gemma.weight @emb : !gemma.weight<q4_0, [1024, 256]>
@@ -28,8 +31,8 @@ func.func @layer(%tokens: tensor<?xi32>, %pos0: index, %n: index) -> tensor<?x10
   %x = gemma.embed %tokens, %emb {scale = 16.0 : f32} : tensor<?xi32>, !gemma.weight<q4_0, [1024, 256]> -> tensor<?x256xf32>
   // CHECK: gemma.rms_norm %{{.*}}, %{{.*}} : !gemma.weight<f32, [256]> {eps = 9.99999997E-7 : f32, group = 256 : i64}
   %a = gemma.rms_norm %x, %norm : !gemma.weight<f32, [256]> {eps = 1.0e-6 : f32, group = 256 : i64} : tensor<?x256xf32> -> tensor<?x256xf32>
-  // CHECK: gemma.linear %{{.*}} {kernel = "gmk_linear_q8_0"}
-  %q = gemma.linear %a, %wq {kernel = "gmk_linear_q8_0"} : tensor<?x256xf32>, !gemma.weight<q8_0, [256, 256]> -> tensor<?x256xf32>
+  // CHECK: gemma.linear %{{.*}} {gemma.kernel = @gmk_linear_q8_0, gemma.layer = 5 : i64}
+  %q = gemma.linear %a, %wq {gemma.kernel = @gmk_linear_q8_0, gemma.layer = 5 : i64} : tensor<?x256xf32>, !gemma.weight<q8_0, [256, 256]> -> tensor<?x256xf32>
   %qq = gemma.rms_norm %q, %qn : !gemma.weight<f32, [64]> {eps = 1.0e-6 : f32, group = 64 : i64} : tensor<?x256xf32> -> tensor<?x256xf32>
   // CHECK: gemma.rope {{.*}}rope = #gemma.rope<theta = 1.000000e+06, rotated_pairs = 8, freq_dim = 64>
   %qr = gemma.rope %qq, %pos0 {num_heads = 4 : i64, head_dim = 64 : i64, rope = #gemma.rope<theta = 1.0e6, rotated_pairs = 8, freq_dim = 64>} : tensor<?x256xf32> -> tensor<?x256xf32>

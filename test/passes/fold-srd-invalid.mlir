@@ -20,7 +20,7 @@
 
 // A fused GeGLU needs its gate and up in one format.
 // GEGLU: error: after SRD folding the fused GeGLU's gate is f32 and its up q4_0: correct both or neither, or pick one --srd-format
-// SAME: gemma.weight_def @blk.0.ffn_gate.weight : !gemma.weight<q4_0, [512, 256]> {gemma.srd = {alpha = 1.000000e+00 : f32, base = "q4_0", format = "q4_0", tensor = 0 : i64}
+// SAME: gemma.weight_def @blk.0.ffn_gate.weight : !gemma.weight<q4_0, [512, 256]> {{.*}}srd = #gemma.srd<tensor = 0, format = q4_0, base = q4_0, alpha = 1.000000e+00>
 // SAME: gemma.geglu {{.*}}, <q4_0, [512, 256]>, <q4_0, [512, 256]>
 
 // NOPATH: error: gemma-fold-srd: no residuals (path=FILE)

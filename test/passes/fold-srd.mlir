@@ -10,12 +10,12 @@
 // definition records the tensor index, the formats and alpha. Weights
 // without a correction, and the ops reading them, keep their type.
 
-// BASE: gemma.weight_def @blk.0.ffn_down.weight : !gemma.weight<q4_0, [128, 256]> {gemma.srd = {alpha = 5.000000e-01 : f32, base = "q4_0", format = "q4_0", tensor = 0 : i64}, source_offset = 0 : i64}
-// BASE: gemma.weight_def @blk.0.attn_q.weight : !gemma.weight<q8_0, [64, 128]> {gemma.srd = {alpha = 5.000000e-01 : f32, base = "q8_0", format = "q8_0", tensor = 1 : i64}
+// BASE: gemma.weight_def @blk.0.ffn_down.weight : !gemma.weight<q4_0, [128, 256]> {source_offset = 0 : i64, srd = #gemma.srd<tensor = 0, format = q4_0, base = q4_0, alpha = 5.000000e-01>}
+// BASE: gemma.weight_def @blk.0.attn_q.weight : !gemma.weight<q8_0, [64, 128]> {{.*}}srd = #gemma.srd<tensor = 1, format = q8_0, base = q8_0, alpha = 5.000000e-01>
 // BASE: gemma.weight_def @blk.0.attn_k.weight : !gemma.weight<q4_0, [64, 128]> {source_offset
 
-// F32: gemma.weight_def @blk.0.ffn_down.weight : !gemma.weight<f32, [128, 256]> {gemma.srd = {alpha = 2.500000e-01 : f32, base = "q4_0", format = "f32", tensor = 0 : i64}
-// F32: gemma.weight_def @blk.0.attn_q.weight : !gemma.weight<f32, [64, 128]> {gemma.srd = {alpha = 2.500000e-01 : f32, base = "q8_0", format = "f32", tensor = 1 : i64}
+// F32: gemma.weight_def @blk.0.ffn_down.weight : !gemma.weight<f32, [128, 256]> {{.*}}srd = #gemma.srd<tensor = 0, format = f32, base = q4_0, alpha = 2.500000e-01>
+// F32: gemma.weight_def @blk.0.attn_q.weight : !gemma.weight<f32, [64, 128]> {{.*}}srd = #gemma.srd<tensor = 1, format = f32, base = q8_0, alpha = 2.500000e-01>
 // F32: gemma.weight_def @blk.0.attn_k.weight : !gemma.weight<q4_0, [64, 128]> {source_offset
 // F32: gemma.weight @blk.0.ffn_down.weight : <f32, [128, 256]>
 // F32: gemma.weight @blk.0.attn_q.weight : <f32, [64, 128]>
@@ -25,12 +25,12 @@
 // F32: gemma.linear {{.*}}, <f32, [128, 256]> -> tensor<?x128xf32>
 
 // Kernel selection sees the new format: no x8 layout for q8_0, q8_0 kernels.
-// Q8: gemma.weight_def @blk.0.ffn_down.weight : !gemma.weight<q8_0, [128, 256]> {gemma.srd
+// Q8: gemma.weight_def @blk.0.ffn_down.weight : !gemma.weight<q8_0, [128, 256]> {{.*}}srd = #gemma.srd
 // Q8-NOT: layout
 // Q8: gemma.weight_def @blk.0.attn_k.weight : !gemma.weight<q4_0, [64, 128]> {layout = #gemma<layout x8>
-// Q8: kernel = "gmk_linear_q8_0"
-// Q8: kernel = "gmk_linear_q4_0_x8"
-// Q8: kernel = "gmk_linear_q8_0"
+// Q8: gemma.kernel = @gmk_linear_q8_0
+// Q8: gemma.kernel = @gmk_linear_q4_0_x8
+// Q8: gemma.kernel = @gmk_linear_q8_0
 
 // BLOCKS: error: {{.*}}model.srd4: residual tensor 'model.layers.0.self_attn.q_proj' (#1): q4_k stores rows in blocks of 256 elements; weight 'blk.0.attn_q.weight' has rows of 128
 // UNKNOWN: error: unknown SRD storage format 'q3_k'

@@ -11,10 +11,11 @@
 // CHECK: call @gmk_logits_q8_0(
 module attributes {gemma.weights_bytes = 2176 : i64, gemma.weights_fingerprint = 1 : i64} {
   gemma.weight_def @e : !gemma.weight<q8_0, [64, 32]> {source_offset = 0 : i64, blob_offset = 0 : i64}
+  func.func private @gmk_logits_q8_0(!llvm.ptr, memref<?xf32>, memref<?xf32>, index, memref<?xi8>, index, index)
   func.func @forward(%t: tensor<?xi32>, %pos0: index, %n: index) -> tensor<?x64xf32> attributes {gemma.entry} {
     %e = gemma.weight @e : !gemma.weight<q8_0, [64, 32]>
     %x = gemma.embed %t, %e {scale = 1.0 : f32} : tensor<?xi32>, !gemma.weight<q8_0, [64, 32]> -> tensor<?x32xf32>
-    %l = gemma.linear %x, %e {kernel = "gmk_logits_q8_0"} : tensor<?x32xf32>, !gemma.weight<q8_0, [64, 32]> -> tensor<?x64xf32>
+    %l = gemma.linear %x, %e {gemma.kernel = @gmk_logits_q8_0} : tensor<?x32xf32>, !gemma.weight<q8_0, [64, 32]> -> tensor<?x64xf32>
     return %l : tensor<?x64xf32>
   }
 }
@@ -25,11 +26,12 @@ module attributes {gemma.weights_bytes = 2176 : i64, gemma.weights_fingerprint =
 // at link time.
 module attributes {gemma.weights_bytes = 2176 : i64, gemma.weights_fingerprint = 1 : i64} {
   gemma.weight_def @e : !gemma.weight<q8_0, [64, 32]> {source_offset = 0 : i64, blob_offset = 0 : i64}
+  func.func private @gmk_linear_q8_0_custom()
   func.func @forward(%t: tensor<?xi32>, %pos0: index, %n: index) -> tensor<?x64xf32> attributes {gemma.entry} {
     %e = gemma.weight @e : !gemma.weight<q8_0, [64, 32]>
     %x = gemma.embed %t, %e {scale = 1.0 : f32} : tensor<?xi32>, !gemma.weight<q8_0, [64, 32]> -> tensor<?x32xf32>
-    // expected-error @+1 {{'gemma.linear' op kernel 'gmk_linear_q8_0_custom' is not in the runtime's catalogue (abi/kernels.def)}}
-    %l = gemma.linear %x, %e {kernel = "gmk_linear_q8_0_custom"} : tensor<?x32xf32>, !gemma.weight<q8_0, [64, 32]> -> tensor<?x64xf32>
+    // expected-error @+1 {{'gemma.linear' op kernel @gmk_linear_q8_0_custom is not in the runtime's catalogue (abi/kernels.def)}}
+    %l = gemma.linear %x, %e {gemma.kernel = @gmk_linear_q8_0_custom} : tensor<?x32xf32>, !gemma.weight<q8_0, [64, 32]> -> tensor<?x64xf32>
     return %l : tensor<?x64xf32>
   }
 }
@@ -39,11 +41,12 @@ module attributes {gemma.weights_bytes = 2176 : i64, gemma.weights_fingerprint =
 // A weight kernel must read the weights' format.
 module attributes {gemma.weights_bytes = 2176 : i64, gemma.weights_fingerprint = 1 : i64} {
   gemma.weight_def @e : !gemma.weight<q8_0, [64, 32]> {source_offset = 0 : i64, blob_offset = 0 : i64}
+  func.func private @gmk_linear_q4_0(!llvm.ptr, memref<?xf32>, memref<?xf32>, index, memref<?xi8>, index, index)
   func.func @forward(%t: tensor<?xi32>, %pos0: index, %n: index) -> tensor<?x64xf32> attributes {gemma.entry} {
     %e = gemma.weight @e : !gemma.weight<q8_0, [64, 32]>
     %x = gemma.embed %t, %e {scale = 1.0 : f32} : tensor<?xi32>, !gemma.weight<q8_0, [64, 32]> -> tensor<?x32xf32>
     // expected-error @+1 {{'gemma.linear' op kernel 'gmk_linear_q4_0' reads q4_0 weights, not q8_0}}
-    %l = gemma.linear %x, %e {kernel = "gmk_linear_q4_0"} : tensor<?x32xf32>, !gemma.weight<q8_0, [64, 32]> -> tensor<?x64xf32>
+    %l = gemma.linear %x, %e {gemma.kernel = @gmk_linear_q4_0} : tensor<?x32xf32>, !gemma.weight<q8_0, [64, 32]> -> tensor<?x64xf32>
     return %l : tensor<?x64xf32>
   }
 }
@@ -54,11 +57,12 @@ module attributes {gemma.weights_bytes = 2176 : i64, gemma.weights_fingerprint =
 // weights, a projection kernel takes one.
 module attributes {gemma.weights_bytes = 2176 : i64, gemma.weights_fingerprint = 1 : i64} {
   gemma.weight_def @e : !gemma.weight<q8_0, [64, 32]> {source_offset = 0 : i64, blob_offset = 0 : i64}
+  func.func private @gmk_linear_q8_0(!llvm.ptr, memref<?xf32>, memref<?xf32>, index, memref<?xi8>, index, index)
   func.func @forward(%t: tensor<?xi32>, %pos0: index, %n: index) -> tensor<?x64xf32> attributes {gemma.entry} {
     %e = gemma.weight @e : !gemma.weight<q8_0, [64, 32]>
     %x = gemma.embed %t, %e {scale = 1.0 : f32} : tensor<?xi32>, !gemma.weight<q8_0, [64, 32]> -> tensor<?x32xf32>
     // expected-error @+1 {{'gemma.geglu' op calls kernel 'gmk_linear_q8_0' with 8 arguments, its signature "ROAiWii" takes 7}}
-    %m = gemma.geglu %x, %e, %e {approximation = #gemma<gelu tanh>, kernel = "gmk_linear_q8_0"} : tensor<?x32xf32>, !gemma.weight<q8_0, [64, 32]>, !gemma.weight<q8_0, [64, 32]> -> tensor<?x64xf32>
+    %m = gemma.geglu %x, %e, %e {approximation = #gemma<gelu tanh>, gemma.kernel = @gmk_linear_q8_0} : tensor<?x32xf32>, !gemma.weight<q8_0, [64, 32]>, !gemma.weight<q8_0, [64, 32]> -> tensor<?x64xf32>
     return %m : tensor<?x64xf32>
   }
 }
@@ -69,11 +73,12 @@ module attributes {gemma.weights_bytes = 2176 : i64, gemma.weights_fingerprint =
 // type is checked against the signature's character.
 module attributes {gemma.kv_cache_type = f32, gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], width = 64, rows = 4, offset = 0, per_token = 0>], gemma.weights_bytes = 4352 : i64, gemma.weights_fingerprint = 1 : i64} {
   gemma.weight_def @e : !gemma.weight<q8_0, [64, 64]> {source_offset = 0 : i64, blob_offset = 0 : i64}
+  func.func private @gmk_attention_f16_d64(!llvm.ptr, memref<?xf32>, memref<?xf32>, memref<?xf32>, memref<?xf32>, index, index, index, index, index, index, memref<?xf16>, memref<?xf16>, index, f32)
   func.func @forward(%t: tensor<?xi32>, %pos0: index, %n: index) -> tensor<?x64xf32> attributes {gemma.entry} {
     %e = gemma.weight @e : !gemma.weight<q8_0, [64, 64]>
     %x = gemma.embed %t, %e {scale = 1.0 : f32} : tensor<?xi32>, !gemma.weight<q8_0, [64, 64]> -> tensor<?x64xf32>
     // expected-error @+1 {{'gemma.attention' op calls kernel 'gmk_attention_f16_d64' with 'memref<?xf32>' as argument 11, its signature "ROAAAiiiiiiHHif" takes 'memref<?xf16>' ('H')}}
-    %o = gemma.attention %x, %x, %x, %pos0 {layer = 0 : i64, num_heads = 1 : i64, num_kv_heads = 1 : i64, head_dim = 64 : i64, window = 4 : i64, kv_cache = 0 : i64, scale = 1.0 : f32, kernel = "gmk_attention_f16_d64"} : tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x64xf32> -> tensor<?x64xf32>
+    %o = gemma.attention %x, %x, %x, %pos0 {layer = 0 : i64, num_heads = 1 : i64, num_kv_heads = 1 : i64, head_dim = 64 : i64, window = 4 : i64, kv_cache = 0 : i64, scale = 1.0 : f32, gemma.kernel = @gmk_attention_f16_d64} : tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x64xf32> -> tensor<?x64xf32>
     return %o : tensor<?x64xf32>
   }
 }
@@ -83,11 +88,12 @@ module attributes {gemma.kv_cache_type = f32, gemma.kv_plan = [#gemma.kv_cache<o
 // An attention instantiated for one head dim cannot read heads of another.
 module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], width = 32, rows = 4, offset = 0, per_token = 0>], gemma.weights_bytes = 2176 : i64, gemma.weights_fingerprint = 1 : i64} {
   gemma.weight_def @e : !gemma.weight<q8_0, [64, 32]> {source_offset = 0 : i64, blob_offset = 0 : i64}
+  func.func private @gmk_attention_f16_d64(!llvm.ptr, memref<?xf32>, memref<?xf32>, memref<?xf32>, memref<?xf32>, index, index, index, index, index, index, memref<?xf16>, memref<?xf16>, index, f32)
   func.func @forward(%t: tensor<?xi32>, %pos0: index, %n: index) -> tensor<?x32xf32> attributes {gemma.entry} {
     %e = gemma.weight @e : !gemma.weight<q8_0, [64, 32]>
     %x = gemma.embed %t, %e {scale = 1.0 : f32} : tensor<?xi32>, !gemma.weight<q8_0, [64, 32]> -> tensor<?x32xf32>
     // expected-error @+1 {{'gemma.attention' op kernel 'gmk_attention_f16_d64' is instantiated for head dim 64, not 32}}
-    %o = gemma.attention %x, %x, %x, %pos0 {layer = 0 : i64, num_heads = 1 : i64, num_kv_heads = 1 : i64, head_dim = 32 : i64, window = 4 : i64, kv_cache = 0 : i64, scale = 1.0 : f32, kernel = "gmk_attention_f16_d64"} : tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32> -> tensor<?x32xf32>
+    %o = gemma.attention %x, %x, %x, %pos0 {layer = 0 : i64, num_heads = 1 : i64, num_kv_heads = 1 : i64, head_dim = 32 : i64, window = 4 : i64, kv_cache = 0 : i64, scale = 1.0 : f32, gemma.kernel = @gmk_attention_f16_d64} : tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32> -> tensor<?x32xf32>
     return %o : tensor<?x32xf32>
   }
 }

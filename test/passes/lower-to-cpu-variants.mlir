@@ -3,7 +3,7 @@
 // Without a KV plan every cache gets one row per context token (always
 // correct, larger): the KV buffer grows with n_ctx and the capacity is n_ctx.
 // CHECK-LABEL: func.func @gemmac_forward
-// CHECK-SAME: %[[CTX:[^:]*]]: index {gemma.name = "n_ctx"}
+// CHECK-SAME: %{{[^:]*}}: index, %{{[^:]*}}: index, %[[CTX:[^:]*]]: index, %{{[^:]*}}: index)
 // CHECK: %[[KVB:.*]] = arith.muli %[[CTX]], %c128
 // CHECK: gemma.buffer %{{.*}}, %[[KVB]]
 // CHECK: call @gmk_attention_f16(%{{.*}}, %[[CTX]], %{{.*}})
@@ -71,11 +71,12 @@ module {
 // A kernel must read the layout its weights are written in.
 module attributes {gemma.weights_bytes = 4096 : i64, gemma.weights_fingerprint = 1 : i64} {
   gemma.weight_def @e : !gemma.weight<q4_0, [64, 32]> {source_offset = 0 : i64, blob_offset = 0 : i64, layout = #gemma<layout x8>}
+  func.func private @gmk_logits_q4_0(!llvm.ptr, memref<?xf32>, memref<?xf32>, index, memref<?xi8>, index, index)
   func.func @forward(%t: tensor<?xi32>, %pos0: index, %n: index) -> tensor<?x64xf32> attributes {gemma.entry} {
     %e = gemma.weight @e : !gemma.weight<q4_0, [64, 32]>
     %x = gemma.embed %t, %e {scale = 1.0 : f32} : tensor<?xi32>, !gemma.weight<q4_0, [64, 32]> -> tensor<?x32xf32>
     // expected-error @+1 {{kernel 'gmk_logits_q4_0' does not read the x8 layout of its weights}}
-    %l = gemma.linear %x, %e {kernel = "gmk_logits_q4_0"} : tensor<?x32xf32>, !gemma.weight<q4_0, [64, 32]> -> tensor<?x64xf32>
+    %l = gemma.linear %x, %e {gemma.kernel = @gmk_logits_q4_0} : tensor<?x32xf32>, !gemma.weight<q4_0, [64, 32]> -> tensor<?x64xf32>
     return %l : tensor<?x64xf32>
   }
 }

@@ -39,7 +39,7 @@ module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], wi
 // CHECK-DAG: func.func private @gmk_attention_f16(
 // CHECK-DAG: func.func private @gmk_kv_store_f16(
 // CHECK-NOT: gemma.weight_def
-// CHECK: func.func @gemmac_forward(%[[RT:.*]]: !llvm.ptr {gemma.name = "rt"}, %[[W:.*]]: !llvm.ptr {gemma.name = "weights"}, %[[KV:.*]]: !llvm.ptr {gemma.name = "kv"}, %{{.*}}: !llvm.ptr {gemma.name = "arena"}, %{{.*}}: !llvm.ptr {gemma.name = "tokens"}, %{{.*}}: !llvm.ptr {gemma.name = "logits"}, %[[T:.*]]: index {gemma.name = "n_tokens"}, %[[POS:.*]]: index {gemma.name = "pos0"}, %[[CTX:.*]]: index {gemma.name = "n_ctx"}, %[[NOUT:.*]]: index {gemma.name = "n_out"})
+// CHECK: func.func @gemmac_forward(%[[RT:[^:]*]]: !llvm.ptr, %[[W:[^:]*]]: !llvm.ptr, %[[KV:[^:]*]]: !llvm.ptr, %{{[^:]*}}: !llvm.ptr, %{{[^:]*}}: !llvm.ptr, %{{[^:]*}}: !llvm.ptr, %[[T:[^:]*]]: index, %[[POS:[^:]*]]: index, %[[CTX:[^:]*]]: index, %[[NOUT:[^:]*]]: index)
 // CHECK-DAG: %[[CAP:.*]] = arith.constant 3.000000e+01 : f32
 // CHECK-DAG: %[[INV:.*]] = arith.constant 0.0333333351 : f32
 // Weights: a 4096-byte blob. The KV cache: one ring of 8 rows, 512 bytes

@@ -72,6 +72,13 @@ void CpuTarget::addPhasePasses(mlir::OpPassManager &pm, Phase phase,
     pm.addPass(createLayoutWeights(LayoutWeightsOptions{64}));
     return;
   case Phase::Kernel:
+    // The norm fusions that have CPU kernels (one dispatch and one pass over
+    // the row instead of two or three). The CPU's matvec kernels quantize
+    // their own input, so the activation-quantizing fusions are GPU-only.
+    if (options.enabled("fuse-rms-norm-rope"))
+      pm.addNestedPass<mlir::func::FuncOp>(createFuseRMSNormRope());
+    if (options.enabled("fuse-rms-norm-add"))
+      pm.addNestedPass<mlir::func::FuncOp>(createFuseRMSNormAdd());
     pm.addPass(createLowerToCPU());
     pm.addPass(mlir::createCanonicalizerPass());
     pm.addPass(mlir::createCSEPass());

@@ -11,6 +11,7 @@
 #include "compiler/targets/gpu/kernels/KernelLibrary.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -30,12 +31,15 @@ namespace mgpu = mlir::gpu;
 
 constexpr int64_t kWG = kWorkgroupSize;
 
-/// Builds one kernel body: thin wrappers over arith/memref/scf/gpu ops.
+/// Builds one kernel body: arithmetic through MLIR's ArithBuilder (one
+/// add/sub/mul/select for integers and floats alike), plus the memref, scf,
+/// gpu and target ops it lacks.
 class Emitter {
 public:
   Emitter(ImplicitLocOpBuilder &b, bool spirv)
-      : b(b), spirv(spirv), fmaThroughDouble(spirv) {}
+      : b(b), arith(b, b.getLoc()), spirv(spirv), fmaThroughDouble(spirv) {}
   ImplicitLocOpBuilder &b;
+  ArithBuilder arith;
   bool spirv; // SPIR-V (Vulkan) rather than NVVM (CUDA)
   /// Vulkan allows OpExtInst Fma to round twice (lavapipe does): an f32 fma
   /// is then computed in double, where the product is exact and the sum is
@@ -51,18 +55,18 @@ public:
   Value i32(int64_t v) {
     return arith::ConstantOp::create(b, b.getI32IntegerAttr(v));
   }
-  Value add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
-  Value sub(Value x, Value y) { return arith::SubIOp::create(b, x, y); }
-  Value mul(Value x, Value y) { return arith::MulIOp::create(b, x, y); }
+  Value add(Value x, Value y) { return arith.add(x, y); }
+  Value sub(Value x, Value y) { return arith.sub(x, y); }
+  Value mul(Value x, Value y) { return arith.mul(x, y); }
   Value div(Value x, Value y) { return arith::DivUIOp::create(b, x, y); }
   Value rem(Value x, Value y) { return arith::RemUIOp::create(b, x, y); }
   Value add(Value x, int64_t y) { return add(x, idx(y)); }
   Value mul(Value x, int64_t y) { return mul(x, idx(y)); }
   Value div(Value x, int64_t y) { return div(x, idx(y)); }
   Value rem(Value x, int64_t y) { return rem(x, idx(y)); }
-  Value fadd(Value x, Value y) { return arith::AddFOp::create(b, x, y); }
-  Value fsub(Value x, Value y) { return arith::SubFOp::create(b, x, y); }
-  Value fmul(Value x, Value y) { return arith::MulFOp::create(b, x, y); }
+  Value fadd(Value x, Value y) { return arith.add(x, y); }
+  Value fsub(Value x, Value y) { return arith.sub(x, y); }
+  Value fmul(Value x, Value y) { return arith.mul(x, y); }
   Value fdiv(Value x, Value y) { return arith::DivFOp::create(b, x, y); }
   Value fma(Value x, Value y, Value z) {
     if (fmaThroughDouble && x.getType().isF32()) {
@@ -76,9 +80,7 @@ public:
     return math::FmaOp::create(b, x, y, z);
   }
   Value fmax(Value x, Value y) { return arith::MaximumFOp::create(b, x, y); }
-  Value sel(Value c, Value x, Value y) {
-    return arith::SelectOp::create(b, c, x, y);
-  }
+  Value sel(Value c, Value x, Value y) { return arith.select(c, x, y); }
   Value ult(Value x, Value y) {
     return arith::CmpIOp::create(b, arith::CmpIPredicate::ult, x, y);
   }
@@ -126,8 +128,8 @@ public:
   Value fptosi(Value f) {
     return arith::FPToSIOp::create(b, b.getI32Type(), f);
   }
-  Value iadd(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
-  Value imul(Value x, Value y) { return arith::MulIOp::create(b, x, y); }
+  Value iadd(Value x, Value y) { return arith.add(x, y); }
+  Value imul(Value x, Value y) { return arith.mul(x, y); }
   Value imul(Value x, int64_t y) { return imul(x, i32(y)); }
   Value uitofp(Value i) { return arith::UIToFPOp::create(b, b.getF32Type(), i); }
   Value bitcastF32(Value i) {

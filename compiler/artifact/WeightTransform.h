@@ -1,0 +1,106 @@
+//===- WeightTransform.h - the bytes written for a weight ---*- C++ -*-===//
+//
+// A weight in the compiled program's blob is its checkpoint rows, changed in
+// two steps when its gemma.weight_def asks: the SRD fold (`srd =
+// #gemma.srd<...>`: every row becomes W' from the residuals, quantized into
+// the weight's format) and then the x8 repack (`layout = #gemma<layout x8>`:
+// rows interleaved eight at a time, formats/repack.h). This module applies
+// both and knows no IR: WeightsFile.cpp reads the definitions into a
+// WeightSpec. One function per step; transformWeight composes them.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "formats/formats.h"
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
+#include "llvm/Support/Error.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gemmac {
+namespace srd {
+class ResidualSource;
+}
+
+namespace weights {
+
+/// An SRD fold (#gemma.srd): rows of W' from residual tensor #`tensor`,
+/// computed with `alpha`; the checkpoint's rows, which a row the residuals
+/// cannot vouch for keeps, are stored as `base`.
+struct SRDFold {
+  size_t tensor = 0;
+  fmt::Type base = fmt::Type::F32;
+  float alpha = 1.0f;
+};
+
+/// What one weight of the blob is: `rows` rows of `cols` elements stored as
+/// `format`, made from the checkpoint's rows by the optional SRD fold and
+/// the optional x8 repack.
+struct WeightSpec {
+  std::string name; // for messages
+  fmt::Type format = fmt::Type::F32;
+  uint64_t rows = 0;
+  uint64_t cols = 0;
+  std::optional<SRDFold> srd;
+  bool x8 = false;
+
+  /// Bytes of one stored row, and of the whole weight in the blob.
+  uint64_t rowBytes() const { return fmt::rowBytes(format, cols); }
+  uint64_t storedBytes() const { return rows * rowBytes(); }
+  /// Bytes of one checkpoint row (in the base format when folded), and of
+  /// all rows the transform reads.
+  uint64_t sourceRowBytes() const {
+    return fmt::rowBytes(srd ? srd->base : format, cols);
+  }
+  uint64_t sourceBytes() const { return rows * sourceRowBytes(); }
+};
+
+/// Checks that `spec` is a weight the transform can make from `sourceBytes`
+/// checkpoint bytes (and `residuals`, which a fold needs): whole blocks per
+/// row, an x8 layout only for the formats that have one and a multiple of 8
+/// rows, a residual tensor of the weight's shape, enough checkpoint bytes.
+llvm::Error checkTransform(const WeightSpec &spec, uint64_t sourceBytes,
+                           const srd::ResidualSource *residuals);
+
+/// The SRD fold of rows [firstRow, firstRow + n), n = dst.size() /
+/// spec.rowBytes(): W' quantized into spec.format; a row the residuals
+/// cannot vouch for (a damaged sealed shard under --allow-partial) keeps its
+/// checkpoint row from `baseRows` (n rows of spec.srd->base), copied when
+/// the format is unchanged and re-encoded through f32 otherwise.
+llvm::Error foldSRDRows(const WeightSpec &spec,
+                        const srd::ResidualSource &residuals, uint64_t firstRow,
+                        llvm::ArrayRef<uint8_t> baseRows,
+                        llvm::MutableArrayRef<uint8_t> dst);
+
+/// The x8 repack of whole groups of eight rows of `cols` elements in
+/// `format`: `rows` and `dst` are the same multiple of the group size.
+llvm::Error repackX8Rows(fmt::Type format, uint64_t cols,
+                         llvm::ArrayRef<uint8_t> rows,
+                         llvm::MutableArrayRef<uint8_t> dst);
+
+/// Receives a weight's stored bytes in order, each piece with how many bytes
+/// of the checkpoint rows have been consumed so far.
+using WeightSink = llvm::function_ref<void(llvm::ArrayRef<uint8_t> bytes,
+                                           uint64_t sourceDone)>;
+
+/// Makes spec.storedBytes() bytes from the weight's checkpoint rows `source`
+/// (at least spec.sourceBytes()): the SRD fold, then the x8 repack, streamed
+/// a few rows at a time (untransformed weights in 64 MiB pieces of `source`
+/// itself).
+llvm::Error transformWeight(const WeightSpec &spec,
+                            llvm::ArrayRef<uint8_t> source,
+                            const srd::ResidualSource *residuals,
+                            WeightSink sink);
+/// The same, into one buffer.
+llvm::Expected<std::vector<uint8_t>>
+transformWeight(const WeightSpec &spec, llvm::ArrayRef<uint8_t> source,
+                const srd::ResidualSource *residuals);
+
+} // namespace weights
+} // namespace gemmac

@@ -1,0 +1,384 @@
+// The weight transform (compiler/artifact/WeightTransform.h) against scalar
+// references written here: W' = S4*W4 + alpha*(S8*D8) per element, encoded
+// with the format codec (fmt::quantizeRow), and the x8 layouts checked byte by
+// byte from the index arithmetic formats/repack.h documents. Then every
+// reject, each with its message.
+
+#include "compiler/artifact/WeightTransform.h"
+#include "formats/srd/ResidualSource.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+
+using namespace gemmac;
+using namespace gemmac::weights;
+using fmt::Type;
+
+namespace {
+
+/// Residuals held in memory: one tensor of random groups, some rows
+/// optionally unusable (as a damaged sealed shard's).
+class MemoryResiduals : public srd::ResidualSource {
+public:
+  MemoryResiduals(int64_t rows, int64_t cols, float fileAlpha,
+                  uint32_t seed = 1) {
+    name_ = "memory.srd4";
+    alpha_ = fileAlpha;
+    tensors_.push_back({"model.layers.0.mlp.down_proj", rows, cols});
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int> w4(-8, 7), d8(-128, 127);
+    std::uniform_real_distribution<float> scale(0.001f, 0.05f);
+    groups.resize(static_cast<size_t>(rows * cols / srd::kGroupSize));
+    for (srd::SRDGroup &g : groups) {
+      for (int k = 0; k < srd::kGroupSize; ++k) {
+        g.w4[k] = static_cast<int8_t>(w4(rng));
+        g.d8[k] = static_cast<int8_t>(d8(rng));
+      }
+      g.s4 = scale(rng);
+      g.s8 = scale(rng) * 0.01f;
+    }
+  }
+  llvm::Error readRow(size_t, int64_t row,
+                      llvm::MutableArrayRef<srd::SRDGroup> out) const override {
+    std::copy_n(groups.begin() + row * out.size(), out.size(), out.begin());
+    return llvm::Error::success();
+  }
+  std::vector<srd::RowRange> unusableRows(size_t) const override {
+    return unusable;
+  }
+
+  /// The reference W' of one row, each step rounded to f32.
+  std::vector<float> referenceRow(int64_t row, float alpha) const {
+    const int64_t cols = tensors_[0].cols;
+    std::vector<float> out(cols);
+    for (int64_t c = 0; c < cols; ++c) {
+      const srd::SRDGroup &g = groups[(row * cols + c) / srd::kGroupSize];
+      const int k = static_cast<int>(c % srd::kGroupSize);
+      volatile float base = static_cast<float>(g.w4[k]) * g.s4;
+      volatile float residual = static_cast<float>(g.d8[k]) * g.s8;
+      volatile float scaled = alpha * residual;
+      out[c] = base + scaled;
+    }
+    return out;
+  }
+
+  std::vector<srd::SRDGroup> groups;
+  std::vector<srd::RowRange> unusable;
+};
+
+std::vector<uint8_t> randomBytes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> out(n);
+  for (uint8_t &b : out)
+    b = static_cast<uint8_t>(rng());
+  return out;
+}
+
+/// `rows` rows of random values encoded in `t`.
+std::vector<uint8_t> randomRows(Type t, uint64_t rows, uint64_t cols,
+                                uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> value(0.0f, 0.02f);
+  const size_t rowBytes = fmt::rowBytes(t, cols);
+  std::vector<uint8_t> out(rows * rowBytes);
+  std::vector<float> row(cols);
+  for (uint64_t r = 0; r < rows; ++r) {
+    for (float &v : row)
+      v = value(rng);
+    fmt::quantizeRow(t, row.data(), out.data() + r * rowBytes, cols);
+  }
+  return out;
+}
+
+WeightSpec spec(Type format, uint64_t rows, uint64_t cols, bool x8 = false) {
+  WeightSpec s;
+  s.name = "blk.0.ffn_down.weight";
+  s.format = format;
+  s.rows = rows;
+  s.cols = cols;
+  s.x8 = x8;
+  return s;
+}
+
+std::vector<uint8_t>
+transformOk(const WeightSpec &s, const std::vector<uint8_t> &source,
+            const srd::ResidualSource *residuals = nullptr) {
+  auto out = transformWeight(s, source, residuals);
+  if (!out) {
+    ADD_FAILURE() << llvm::toString(out.takeError());
+    return {};
+  }
+  EXPECT_EQ(out->size(), s.storedBytes());
+  return std::move(*out);
+}
+
+std::string transformError(const WeightSpec &s,
+                           const std::vector<uint8_t> &source,
+                           const srd::ResidualSource *residuals = nullptr) {
+  auto out = transformWeight(s, source, residuals);
+  if (out) {
+    ADD_FAILURE() << "transform of '" << s.name << "' succeeded";
+    return {};
+  }
+  return llvm::toString(out.takeError());
+}
+
+uint16_t u16At(const uint8_t *p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+uint32_t u32At(const uint8_t *p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+/// The x8 layout of Q4_0 from repack.h: per block, d of rows 0..7, then for
+/// c in 0..3 and row r, qs[4c .. 4c+3] of row r at 16 + 32c + 4r.
+void expectQ4_0X8(const std::vector<uint8_t> &rows,
+                  const std::vector<uint8_t> &packed, uint64_t cols) {
+  const size_t rowBytes = fmt::rowBytes(Type::Q4_0, cols);
+  const size_t blocks = cols / 32, groupBytes = 8 * rowBytes;
+  ASSERT_EQ(rows.size(), packed.size());
+  for (size_t g = 0; g < rows.size() / groupBytes; ++g)
+    for (size_t b = 0; b < blocks; ++b) {
+      const uint8_t *x8 = packed.data() + g * groupBytes + b * 144;
+      for (int r = 0; r < 8; ++r) {
+        const uint8_t *blk =
+            rows.data() + (8 * g + r) * rowBytes + b * 18; // d, qs[16]
+        ASSERT_EQ(std::memcmp(x8 + 2 * r, blk, 2), 0)
+            << "d of row " << 8 * g + r << " block " << b;
+        for (int c = 0; c < 4; ++c)
+          ASSERT_EQ(std::memcmp(x8 + 16 + 32 * c + 4 * r, blk + 2 + 4 * c, 4),
+                    0)
+              << "qs chunk " << c << " of row " << 8 * g + r << " block " << b;
+      }
+    }
+}
+
+/// llama.cpp's get_scale_min_k4: sub-block j's 6-bit scale and minimum.
+void scaleMin(const uint8_t *q, int j, uint8_t &sc, uint8_t &m) {
+  if (j < 4) {
+    sc = q[j] & 63;
+    m = q[j + 4] & 63;
+  } else {
+    sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+    m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+  }
+}
+
+} // namespace
+
+TEST(WeightTransform, CopiesAnUntransformedWeight) {
+  WeightSpec s = spec(Type::Q8_0, 5, 64);
+  std::vector<uint8_t> source = randomBytes(s.storedBytes() + 100, 7);
+  std::vector<uint8_t> out = transformOk(s, source);
+  EXPECT_TRUE(std::equal(out.begin(), out.end(), source.begin()));
+}
+
+TEST(WeightTransform, RepacksQ4_0EightRowsAtATime) {
+  WeightSpec s = spec(Type::Q4_0, 24, 96, /*x8=*/true);
+  std::vector<uint8_t> source = randomBytes(s.storedBytes(), 11);
+  expectQ4_0X8(source, transformOk(s, source), s.cols);
+}
+
+TEST(WeightTransform, RepacksQ4_K) {
+  WeightSpec s = spec(Type::Q4_K, 16, 512, /*x8=*/true);
+  std::vector<uint8_t> source = randomBytes(s.storedBytes(), 13);
+  std::vector<uint8_t> out = transformOk(s, source);
+  const size_t rowBytes = s.rowBytes(), groupBytes = 8 * rowBytes;
+  for (size_t g = 0; g < 2; ++g)
+    for (size_t b = 0; b < 2; ++b) {
+      const uint8_t *x8 = out.data() + g * groupBytes + b * 1152;
+      for (int r = 0; r < 8; ++r) {
+        // d, dmin, scales[12], qs[128]
+        const uint8_t *blk = source.data() + (8 * g + r) * rowBytes + b * 144;
+        EXPECT_EQ(u16At(x8 + 2 * r), u16At(blk));
+        EXPECT_EQ(u16At(x8 + 16 + 2 * r), u16At(blk + 2));
+        // Field v < 8: sub-block v's scale, else sub-block v-8's minimum;
+        // fields 5k..5k+4 at bits 6i of word k (at 32 + 32k + 4r), field
+        // 15's bit pairs in bits 30..31 of words 0, 1, 2.
+        uint32_t w[3];
+        for (int k = 0; k < 3; ++k)
+          w[k] = u32At(x8 + 32 + 32 * k + 4 * r);
+        for (int v = 0; v < 16; ++v) {
+          uint8_t sc, m;
+          scaleMin(blk + 4, v % 8, sc, m);
+          const unsigned want = v < 8 ? sc : m;
+          const unsigned got =
+              v < 15 ? (w[v / 5] >> (6 * (v % 5))) & 63
+                     : (w[0] >> 30) | ((w[1] >> 30) << 2) | ((w[2] >> 30) << 4);
+          EXPECT_EQ(got, want) << "scale field " << v << " of row " << r;
+        }
+        for (int c = 0; c < 4; ++c)
+          for (int k = 0; k < 8; ++k)
+            EXPECT_EQ(std::memcmp(x8 + 128 + 32 * (8 * c + k) + 4 * r,
+                                  blk + 16 + 32 * c + 4 * k, 4),
+                      0);
+      }
+    }
+}
+
+TEST(WeightTransform, FoldsSRDIntoF32) {
+  MemoryResiduals res(6, 128, /*fileAlpha=*/0.5f);
+  WeightSpec s = spec(Type::F32, 6, 128);
+  s.srd = SRDFold{0, Type::Q8_0, 0.5f};
+  std::vector<uint8_t> base = randomRows(Type::Q8_0, 6, 128, 3);
+  std::vector<uint8_t> out = transformOk(s, base, &res);
+  for (int64_t r = 0; r < 6; ++r) {
+    std::vector<float> want = res.referenceRow(r, 0.5f);
+    EXPECT_EQ(std::memcmp(out.data() + r * 128 * 4, want.data(), 128 * 4), 0)
+        << "row " << r;
+  }
+}
+
+TEST(WeightTransform, FoldsWithTheDefinitionsAlphaNotTheFiles) {
+  MemoryResiduals res(2, 64, /*fileAlpha=*/1.0f);
+  WeightSpec s = spec(Type::F32, 2, 64);
+  s.srd = SRDFold{0, Type::F32, 0.25f};
+  std::vector<uint8_t> out =
+      transformOk(s, randomRows(Type::F32, 2, 64, 4), &res);
+  std::vector<float> want = res.referenceRow(1, 0.25f);
+  EXPECT_EQ(std::memcmp(out.data() + 64 * 4, want.data(), 64 * 4), 0);
+}
+
+TEST(WeightTransform, FoldsSRDIntoQ8_0ThroughTheCodec) {
+  MemoryResiduals res(3, 256, 0.75f);
+  WeightSpec s = spec(Type::Q8_0, 3, 256);
+  s.srd = SRDFold{0, Type::F32, 0.75f};
+  std::vector<uint8_t> out =
+      transformOk(s, randomRows(Type::F32, 3, 256, 5), &res);
+  std::vector<uint8_t> want(s.rowBytes());
+  for (int64_t r = 0; r < 3; ++r) {
+    fmt::quantizeRow(Type::Q8_0, res.referenceRow(r, 0.75f).data(), want.data(),
+                     256);
+    EXPECT_EQ(
+        std::memcmp(out.data() + r * s.rowBytes(), want.data(), want.size()), 0)
+        << "row " << r;
+  }
+}
+
+TEST(WeightTransform, FoldsThenRepacks) {
+  MemoryResiduals res(16, 64, 1.0f);
+  WeightSpec s = spec(Type::Q4_0, 16, 64, /*x8=*/true);
+  s.srd = SRDFold{0, Type::F32, 1.0f};
+  std::vector<uint8_t> out =
+      transformOk(s, randomRows(Type::F32, 16, 64, 6), &res);
+  std::vector<uint8_t> rows(s.storedBytes());
+  for (int64_t r = 0; r < 16; ++r)
+    fmt::quantizeRow(Type::Q4_0, res.referenceRow(r, 1.0f).data(),
+                     rows.data() + r * s.rowBytes(), 64);
+  expectQ4_0X8(rows, out, 64);
+}
+
+TEST(WeightTransform, UnusableRowsKeepTheCheckpoints) {
+  MemoryResiduals res(8, 64, 1.0f);
+  res.unusable = {{2, 5}};
+  // Same format: the checkpoint's bytes themselves.
+  WeightSpec same = spec(Type::Q8_0, 8, 64);
+  same.srd = SRDFold{0, Type::Q8_0, 1.0f};
+  std::vector<uint8_t> base = randomRows(Type::Q8_0, 8, 64, 8);
+  std::vector<uint8_t> out = transformOk(same, base, &res);
+  const size_t rb = same.rowBytes();
+  for (int64_t r = 0; r < 8; ++r) {
+    bool kept = r >= 2 && r < 5;
+    EXPECT_EQ(std::memcmp(out.data() + r * rb, base.data() + r * rb, rb) == 0,
+              kept)
+        << "row " << r;
+  }
+  // Another format: the checkpoint's values re-encoded.
+  WeightSpec other = spec(Type::Q8_0, 8, 64);
+  other.srd = SRDFold{0, Type::F32, 1.0f};
+  std::vector<uint8_t> f32 = randomRows(Type::F32, 8, 64, 9);
+  out = transformOk(other, f32, &res);
+  std::vector<uint8_t> want(rb);
+  fmt::quantizeRow(Type::Q8_0,
+                   reinterpret_cast<const float *>(f32.data()) + 3 * 64,
+                   want.data(), 64);
+  EXPECT_EQ(std::memcmp(out.data() + 3 * rb, want.data(), rb), 0);
+}
+
+TEST(WeightTransform, StreamsPiecesAndReportsTheSourceConsumed) {
+  MemoryResiduals res(16, 64, 1.0f);
+  WeightSpec s = spec(Type::Q4_0, 16, 64, /*x8=*/true);
+  s.srd = SRDFold{0, Type::F32, 1.0f};
+  std::vector<uint8_t> base = randomRows(Type::F32, 16, 64, 10);
+  std::vector<uint8_t> streamed;
+  uint64_t last = 0;
+  ASSERT_FALSE(errorToBool(transformWeight(
+      s, base, &res, [&](llvm::ArrayRef<uint8_t> bytes, uint64_t done) {
+        EXPECT_GT(done, last);
+        last = done;
+        streamed.insert(streamed.end(), bytes.begin(), bytes.end());
+      })));
+  EXPECT_EQ(last, s.sourceBytes());
+  EXPECT_EQ(streamed, transformOk(s, base, &res));
+}
+
+TEST(WeightTransform, Rejects) {
+  MemoryResiduals res(16, 64, 1.0f);
+  auto expectError = [&](const WeightSpec &s, size_t sourceBytes,
+                         const std::string &message,
+                         const srd::ResidualSource *r = nullptr) {
+    std::string e = transformError(s, std::vector<uint8_t>(sourceBytes), r);
+    EXPECT_NE(e.find("weight 'blk.0.ffn_down.weight': " + message),
+              std::string::npos)
+        << e;
+  };
+  expectError(spec(Type::Q4_0, 12, 64, true), 12 * 36,
+              "layout x8 needs a multiple of 8 rows, it has 12");
+  expectError(spec(Type::Q8_0, 16, 64, true), 16 * 68,
+              "layout x8 does not exist for q8_0");
+  expectError(spec(Type::Q4_0, 8, 48), 8 * 36,
+              "rows of 48 elements are not whole q4_0 blocks of 32");
+  expectError(spec(Type::Q4_0, 8, 64), 8 * 36 - 1,
+              "needs 288 bytes of the checkpoint, 287 remain");
+  expectError(spec(Type::Q4_0, 0, 64), 0, "has no elements");
+  expectError(spec(static_cast<Type>(5), 8, 64), 1024,
+              "unknown storage format 5");
+
+  WeightSpec folded = spec(Type::F32, 16, 64);
+  folded.srd = SRDFold{0, Type::F32, 1.0f};
+  expectError(folded, 16 * 256, "is corrected but no residuals were given");
+  folded.srd->tensor = 1;
+  expectError(folded, 16 * 256,
+              "residual tensor #1 is not in memory.srd4, which has 1", &res);
+  folded.srd->tensor = 0;
+  folded.rows = 8;
+  expectError(folded, 16 * 256,
+              "residual tensor #0 of memory.srd4 is [16, 64], the weight "
+              "[8, 64]",
+              &res);
+  folded.rows = 16;
+  folded.srd->base = Type::Q4_K;
+  expectError(folded, 16 * 256,
+              "checkpoint rows of 64 elements are not whole q4_k blocks", &res);
+  folded.srd->base = Type::Q8_0;
+  expectError(folded, 16 * 68 - 1,
+              "needs 1088 bytes of the checkpoint, 1087 remain", &res);
+}
+
+TEST(WeightTransform, StepsRejectMismatchedBuffers) {
+  std::vector<uint8_t> rows(8 * 36), dst(8 * 36 - 36);
+  std::string e = llvm::toString(repackX8Rows(Type::Q4_0, 64, rows, dst));
+  EXPECT_NE(e.find("x8 repack of 288 bytes into 252"), std::string::npos) << e;
+  e = llvm::toString(repackX8Rows(Type::Q8_0, 64, rows, dst));
+  EXPECT_NE(e.find("layout x8 does not exist for q8_0"), std::string::npos)
+      << e;
+
+  MemoryResiduals res(8, 64, 1.0f);
+  WeightSpec s = spec(Type::F32, 8, 64);
+  s.srd = SRDFold{0, Type::F32, 1.0f};
+  std::vector<uint8_t> base(2 * 256), out(3 * 256);
+  e = llvm::toString(foldSRDRows(s, res, 0, base, out));
+  EXPECT_NE(e.find("SRD fold of rows [0, 3) given 512 checkpoint bytes"),
+            std::string::npos)
+      << e;
+  base.resize(3 * 256);
+  e = llvm::toString(foldSRDRows(s, res, 6, base, out));
+  EXPECT_NE(e.find("SRD fold of rows [6, 9)"), std::string::npos) << e;
+  EXPECT_FALSE(errorToBool(foldSRDRows(s, res, 5, base, out)));
+}
