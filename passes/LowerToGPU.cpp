@@ -1,16 +1,22 @@
-//===- LowerToGPU.cpp - the device kernels of a GPU target ----------------===//
+//===- LowerToGPU.cpp - the kernels and launches of a GPU target ----------===//
 //
-// The kernel phase for CUDA and Vulkan, device half: each gemma op of the
-// entry function asks the kernel library (compiler/targets/gpu/kernels) for its specialized
-// kernel, which lands once in `gpu.module @gemmac_kernels`; the op records
-// the kernel's name in `gpu_kernel`, which the host side launches. Fusions
-// are ops of their own by now (the Fuse* passes, QuantizeActivations): each
-// op is one kernel.
+// The kernel phase for CUDA and Vulkan: each gemma op of the entry function
+// asks the kernel library (compiler/targets/gpu/kernels) for its specialized
+// kernel, which lands once in `gpu.module @gemmac_kernels`, and is followed
+// by the `gpu.launch_func` of that kernel. The launch's arguments are listed
+// here once, in the kernel's parameter order, next to the call that builds
+// the kernel: activations as arena slots (gemma.gpu_slot, placed by
+// gemma-plan-gpu-arena), weights, KV caches, params, tables and constants as
+// buffer ranges (gemma.gpu_view and friends, GemmaGpuOps.td). grid.y is the
+// step's rows (gemma.gpu_rows). Fusions are ops of their own by now (the
+// Fuse* passes, QuantizeActivations): each op is one kernel.
 //
 //===----------------------------------------------------------------------===//
 
-#include "dialects/gemma/GemmaDialect.h"
+#include "abi/gpu_program.h"
 #include "compiler/targets/gpu/kernels/KernelLibrary.h"
+#include "dialects/gemma/GemmaDialect.h"
+#include "passes/GpuLaunch.h"
 #include "passes/KVPlan.h"
 #include "passes/Passes.h"
 
@@ -28,12 +34,18 @@ using namespace mlir;
 using namespace gemmac;
 using namespace gemmac::gemma;
 using gpukernels::KernelLibrary;
+using Arg = GpuLaunchArg;
+using Launch = GpuLaunch;
+namespace g = gemmac::gpu;
 
 namespace {
+
+constexpr int64_t kBatch = gpukernels::kMaxBatch;
 
 int64_t widthOf(Value v) {
   return cast<RankedTensorType>(v.getType()).getDimSize(1);
 }
+int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 std::optional<WeightFormat> weightFormat(Value weight) {
   if (weight)
@@ -45,139 +57,373 @@ gpukernels::ActQuant actQuant(ActBlocksType blocks) {
   return static_cast<gpukernels::ActQuant>(blocks.getQuantizer());
 }
 
-/// The kernel of one op, or failure with a diagnostic. `outputRows`: the
-/// values that have n_out rows (computed from gemma.last_rows), not one per
-/// token.
-FailureOr<std::string> kernelFor(Operation *op, KernelLibrary &lib,
-                                 const std::map<int64_t, KVCacheAttr> &plan,
-                                 bool f16Cache,
-                                 const llvm::DenseSet<Value> &outputRows) {
-  auto rowsParam = [&](Value input) {
-    return outputRows.contains(input) ? gpukernels::kOutRows
-                                      : gpukernels::kTokens;
-  };
-  auto cacheOf = [&](int64_t id) -> FailureOr<KVCacheAttr> {
-    auto it = plan.find(id);
-    if (it == plan.end())
-      return op->emitOpError("uses KV cache ") << id << ", which the plan lacks";
-    return it->second;
-  };
-  // Quantized weights multiply the int8 blocks gemma-quantize-activations
-  // (or a norm) wrote; float weights read the f32 rows.
-  auto checkInput = [&](Value input, WeightType t) -> LogicalResult {
-    if (isa<ActBlocksType>(input.getType()) == !isFloatFormat(t.getFormat()))
+/// Chooses, builds and launches the kernel of every op of the entry.
+class LaunchLowering {
+public:
+  LaunchLowering(ModuleOp module, KernelLibrary &lib,
+                 const std::map<int64_t, KVCacheAttr> &plan, bool f16Cache,
+                 int64_t kvElement)
+      : module(module), lib(lib), plan(plan), f16Cache(f16Cache),
+        kvElement(kvElement) {}
+
+  /// The kernel of `op` and its launch, after `op`.
+  LogicalResult lower(Operation *op);
+  /// Values with n_out rows (computed from gemma.last_rows), not one per
+  /// token.
+  llvm::DenseSet<Value> outputRows;
+
+private:
+  /// A norm, RoPE or quantizer (fused or not); nullopt if `op` is none.
+  std::optional<FailureOr<Launch>> normLaunch(Operation *op);
+  FailureOr<Launch> matvecLaunch(Operation *op);
+  FailureOr<Launch> otherLaunch(Operation *op);
+
+  GpuRows rowsOf(Value v) {
+    return outputRows.contains(v) ? GpuRows::n_out : GpuRows::tokens;
+  }
+  gpukernels::Param rowsParam(Value v) {
+    return outputRows.contains(v) ? gpukernels::kOutRows : gpukernels::kTokens;
+  }
+  FailureOr<Arg> weight(Operation *op, Value handle);
+  /// A one-element weight: a program constant when its value is known.
+  FailureOr<Arg> scalarWeight(Operation *op, Value handle);
+  Arg params() {
+    return Arg::view(GpuSpace::params, 0, gpukernels::kNumParams * 4);
+  }
+  Arg geluTable() { return Arg::view(GpuSpace::tables, 0, g::kGeluTableBytes); }
+  /// The K and V ranges of cache `id`.
+  FailureOr<std::pair<Arg, Arg>> cache(Operation *op, int64_t id);
+  /// The f32 rows of a matvec's input, or the quants and side values of its
+  /// int8 blocks.
+  void matvecInput(Value input, SmallVectorImpl<Arg> &args);
+
+  ModuleOp module;
+  KernelLibrary &lib;
+  const std::map<int64_t, KVCacheAttr> &plan;
+  bool f16Cache;
+  int64_t kvElement;
+};
+
+FailureOr<Arg> LaunchLowering::weight(Operation *op, Value handle) {
+  auto def = module.lookupSymbol<WeightDefOp>(
+      handle.getDefiningOp<WeightOp>().getNameAttr());
+  if (!def.getBlobOffset())
+    return op->emitOpError("reads weight @")
+           << def.getSymName() << ", which has no blob offset";
+  return Arg::view(GpuSpace::weights, *def.getBlobOffset(),
+                   def.getWeightType().getStorageBytes());
+}
+
+FailureOr<Arg> LaunchLowering::scalarWeight(Operation *op, Value handle) {
+  auto def = module.lookupSymbol<WeightDefOp>(
+      handle.getDefiningOp<WeightOp>().getNameAttr());
+  if (auto value = def.getValueAttr()) {
+    // A scalar the checkpoint stores as metadata: a program constant.
+    return Arg::constantOf(
+        cast<DenseFPElementsAttr>(value).getValues<float>()[0]);
+  }
+  FailureOr<Arg> factor = weight(op, handle);
+  if (succeeded(factor))
+    factor->bytes = 4;
+  return factor;
+}
+
+FailureOr<std::pair<Arg, Arg>> LaunchLowering::cache(Operation *op,
+                                                     int64_t id) {
+  auto it = plan.find(id);
+  if (it == plan.end())
+    return op->emitOpError("uses KV cache ") << id << ", which the plan lacks";
+  KVCacheAttr c = it->second;
+  // K at offset + perToken x n_ctx, V right after it.
+  int64_t rowBytes = c.getWidth() * kvElement;
+  Arg k = Arg::view(GpuSpace::kv, c.getOffset(), 0);
+  k.offsetPerCtx = c.getPerToken();
+  if (c.getRows())
+    k.bytes = c.getRows() * rowBytes;
+  else
+    k.bytesPerCtx = rowBytes;
+  Arg v = k;
+  v.offset += k.bytes;
+  v.offsetPerCtx += k.bytesPerCtx;
+  return std::make_pair(k, v);
+}
+
+void LaunchLowering::matvecInput(Value input, SmallVectorImpl<Arg> &args) {
+  if (!isa<ActBlocksType>(input.getType())) {
+    args.push_back(Arg::slot(input));
+    return;
+  }
+  args.push_back(Arg::slot(input, GpuSlotPart::quants));
+  args.push_back(Arg::slot(input, GpuSlotPart::aux));
+}
+
+/// The activation a value's rows come from: int8 blocks stand for the
+/// activation they quantize.
+Value rowsSource(Value v) {
+  if (!isa<ActBlocksType>(v.getType()))
+    return v;
+  if (auto q = v.getDefiningOp<QuantizeActivationOp>())
+    return q.getInput();
+  return cast<RMSNormQuantizeOp>(v.getDefiningOp()).getResult();
+}
+
+std::optional<FailureOr<Launch>> LaunchLowering::normLaunch(Operation *op) {
+  using R = std::optional<FailureOr<Launch>>;
+  Launch l;
+  // The (x, y[, w]) of a norm kernel.
+  auto normArgs = [&](Value input, Value result, Value w) -> LogicalResult {
+    l.args = {Arg::slot(input), Arg::slot(result)};
+    l.rows = rowsOf(input);
+    if (!w)
       return success();
-    return op->emitOpError("a quantized weight needs its input's int8 blocks "
-                           "(run gemma-quantize-activations first)");
+    FailureOr<Arg> wArg = weight(op, w);
+    if (failed(wArg))
+      return failure();
+    l.args.push_back(*wArg);
+    return success();
   };
-  using R = FailureOr<std::string>;
+  auto done = [&](LogicalResult r) -> R {
+    if (failed(r))
+      return FailureOr<Launch>(failure());
+    return FailureOr<Launch>(std::move(l));
+  };
   return llvm::TypeSwitch<Operation *, R>(op)
-      .Case<EmbedOp>([&](EmbedOp e) -> R {
-        WeightType t = e.getTable().getType();
-        return lib.embed(t.getFormat(), t.getRows(), t.getCols(),
-                         e.getScale().convertToFloat());
-      })
       .Case<RMSNormOp>([&](RMSNormOp n) -> R {
-        return lib.rmsNorm(widthOf(n.getInput()), n.getGroup(),
-                           weightFormat(n.getWeight()),
-                           n.getEps().convertToFloat());
+        l.kernel = lib.rmsNorm(widthOf(n.getInput()), n.getGroup(),
+                               weightFormat(n.getWeight()),
+                               n.getEps().convertToFloat());
+        l.gridX = widthOf(n.getInput()) / n.getGroup();
+        return done(normArgs(n.getInput(), n.getResult(), n.getWeight()));
       })
       .Case<RMSNormQuantizeOp>([&](RMSNormQuantizeOp n) -> R {
+        // (x, y[, w], qs, aux), one workgroup per row.
         int64_t width = widthOf(n.getInput());
-        return lib.rmsNorm(width, width, weightFormat(n.getWeight()),
-                           n.getEps().convertToFloat(),
-                           actQuant(n.getBlocks().getType()));
+        l.kernel = lib.rmsNorm(width, width, weightFormat(n.getWeight()),
+                               n.getEps().convertToFloat(),
+                               actQuant(n.getBlocks().getType()));
+        LogicalResult r = normArgs(n.getInput(), n.getResult(), n.getWeight());
+        matvecInput(n.getBlocks(), l.args);
+        return done(r);
       })
       .Case<RMSNormAddOp>([&](RMSNormAddOp n) -> R {
+        // (x, y[, w], residual), one workgroup per row.
         std::optional<float> scale;
         if (n.getScale())
           scale = n.getScale()->convertToFloat();
-        return lib.rmsNormAdd(widthOf(n.getInput()),
-                              weightFormat(n.getWeight()),
-                              n.getEps().convertToFloat(), {scale});
+        l.kernel =
+            lib.rmsNormAdd(widthOf(n.getInput()), weightFormat(n.getWeight()),
+                           n.getEps().convertToFloat(), {scale});
+        LogicalResult r = normArgs(n.getInput(), n.getResult(), n.getWeight());
+        l.args.push_back(Arg::slot(n.getResidual()));
+        return done(r);
       })
       .Case<QuantizeActivationOp>([&](QuantizeActivationOp q) -> R {
         ActBlocksType blocks = q.getResult().getType();
-        return lib.quantize(actQuant(blocks), blocks.getCols());
+        l.kernel = lib.quantize(actQuant(blocks), blocks.getCols());
+        l.args = {Arg::slot(q.getInput())};
+        matvecInput(q.getResult(), l.args);
+        l.columns(blocks.getCols() /
+                  ActBlocksType::blockElems(blocks.getQuantizer()));
+        l.rows = rowsOf(q.getInput());
+        return done(success());
       })
-      .Case<LinearOp>([&](LinearOp l) -> R {
-        WeightType t = l.getWeight().getType();
-        if (failed(checkInput(l.getInput(), t)))
-          return failure();
-        return lib.linear(t.getFormat(), t.getRows(), t.getCols(),
-                          rowsParam(l.getInput()));
-      })
-      .Case<GeGLUOp>([&](GeGLUOp g) -> R {
-        if (g.getApproximation() != GeluApprox::tanh)
-          return op->emitOpError("has no GPU kernel for erf GELU in geglu");
-        WeightType t = g.getGate().getType();
-        if (g.getUp().getType() != t)
-          return op->emitOpError("gate and up weights differ in format or "
-                                 "shape; the GPU kernel reads both alike");
-        if (failed(checkInput(g.getInput(), t)))
-          return failure();
-        return lib.geglu(t.getFormat(), t.getRows(), t.getCols(),
-                         rowsParam(g.getInput()));
-      })
-      .Case<RopeOp>([&](RopeOp r) -> R {
+      .Case<RopeOp, RMSNormRopeOp>([&](auto r) -> R {
+        // (x, y, params, table[, the fused norm's weight]).
         RopeAttr rope = r.getRope();
-        return lib.rope(r.getNumHeads(), r.getHeadDim(), rope.getFreqDim(),
-                        rope.getRotatedPairs());
+        std::optional<KernelLibrary::HeadNorm> norm;
+        Value w;
+        if constexpr (std::is_same_v<decltype(r), RMSNormRopeOp>) {
+          norm = KernelLibrary::HeadNorm{weightFormat(r.getWeight()),
+                                         r.getEps().convertToFloat()};
+          w = r.getWeight();
+        }
+        l.kernel = lib.rope(r.getNumHeads(), r.getHeadDim(), rope.getFreqDim(),
+                            rope.getRotatedPairs(), norm);
+        l.args = {Arg::slot(r.getInput()), Arg::slot(r.getResult()), params(),
+                  Arg::ropeTable(rope)};
+        l.gridX = r.getNumHeads();
+        l.rows = rowsOf(r.getInput());
+        if (w) {
+          FailureOr<Arg> wArg = weight(op, w);
+          if (failed(wArg))
+            return done(failure());
+          l.args.push_back(*wArg);
+        }
+        return done(success());
       })
-      .Case<RMSNormRopeOp>([&](RMSNormRopeOp r) -> R {
-        RopeAttr rope = r.getRope();
-        return lib.rope(r.getNumHeads(), r.getHeadDim(), rope.getFreqDim(),
-                        rope.getRotatedPairs(),
-                        KernelLibrary::HeadNorm{weightFormat(r.getWeight()),
-                                                r.getEps().convertToFloat()});
+      .Default([](Operation *) -> R { return std::nullopt; });
+}
+
+FailureOr<Launch> LaunchLowering::matvecLaunch(Operation *op) {
+  auto linear = dyn_cast<LinearOp>(op);
+  auto geglu = dyn_cast<GeGLUOp>(op);
+  Value input = op->getOperand(0), result = op->getResult(0);
+  WeightType t =
+      linear ? linear.getWeight().getType() : geglu.getGate().getType();
+  // Quantized weights multiply the int8 blocks gemma-quantize-activations
+  // (or a norm) wrote; float weights read the f32 rows.
+  bool quantized = !isFloatFormat(t.getFormat());
+  if (isa<ActBlocksType>(input.getType()) != quantized)
+    return op->emitOpError("a quantized weight needs its input's int8 blocks "
+                           "(run gemma-quantize-activations first)");
+  Launch l;
+  if (linear) {
+    l.kernel =
+        lib.linear(t.getFormat(), t.getRows(), t.getCols(), rowsParam(input));
+  } else {
+    if (geglu.getApproximation() != GeluApprox::tanh)
+      return op->emitOpError("has no GPU kernel for erf GELU in geglu");
+    if (geglu.getUp().getType() != t)
+      return op->emitOpError("gate and up weights differ in format or "
+                             "shape; the GPU kernel reads both alike");
+    l.kernel =
+        lib.geglu(t.getFormat(), t.getRows(), t.getCols(), rowsParam(input));
+  }
+  // (W[, Wu], x or (qs, aux), y[, gelu table][, params]).
+  for (Value w : linear ? SmallVector<Value>{linear.getWeight()}
+                        : SmallVector<Value>{geglu.getGate(), geglu.getUp()}) {
+    FailureOr<Arg> wArg = weight(op, w);
+    if (failed(wArg))
+      return failure();
+    l.args.push_back(*wArg);
+  }
+  matvecInput(input, l.args);
+  l.args.push_back(Arg::slot(result));
+  if (geglu)
+    l.args.push_back(geluTable());
+  l.gridX = ceilDiv(
+      t.getRows(), g::matvecRowsPerGroup(!quantized, t.getRows(), t.getCols()));
+  // Quantized matvecs take groups of tokens and the params buffer last.
+  if (quantized) {
+    l.args.push_back(params());
+    l.perGroup = g::kQuantMatvecTokensPerGroup;
+  }
+  l.rows = rowsOf(rowsSource(input));
+  return l;
+}
+
+FailureOr<Launch> LaunchLowering::otherLaunch(Operation *op) {
+  using R = FailureOr<Launch>;
+  Launch l;
+  return llvm::TypeSwitch<Operation *, R>(op)
+      .Case<EmbedOp>([&](EmbedOp e) -> R {
+        WeightType t = e.getTable().getType();
+        l.kernel = lib.embed(t.getFormat(), t.getRows(), t.getCols(),
+                             e.getScale().convertToFloat());
+        FailureOr<Arg> table = weight(op, e.getTable());
+        if (failed(table))
+          return failure();
+        l.args = {*table, Arg::view(GpuSpace::tokens, 0, kBatch * 4),
+                  Arg::slot(e.getResult())};
+        l.columns(t.getCols());
+        return l;
       })
       .Case<AttentionOp>([&](AttentionOp a) -> R {
-        auto cache = cacheOf(a.getKvCache());
-        if (failed(cache))
+        auto kv = cache(op, a.getKvCache());
+        if (failed(kv))
           return failure();
-        return lib.attention(a.getNumHeads(), a.getNumKvHeads(),
-                             a.getHeadDim(), a.getWindow(), cache->getRows(),
-                             a.getScale().convertToFloat(), f16Cache);
+        l.kernel =
+            lib.attention(a.getNumHeads(), a.getNumKvHeads(), a.getHeadDim(),
+                          a.getWindow(), plan.at(a.getKvCache()).getRows(),
+                          a.getScale().convertToFloat(), f16Cache);
+        l.args = {Arg::slot(a.getQ()),
+                  Arg::slot(a.getK()),
+                  Arg::slot(a.getV()),
+                  kv->first,
+                  kv->second,
+                  Arg::slot(a.getResult()),
+                  params()};
+        l.gridX = a.getNumHeads();
+        return l;
       })
       .Case<KVStoreOp>([&](KVStoreOp s) -> R {
-        auto cache = cacheOf(s.getKvCache());
-        if (failed(cache))
+        auto kv = cache(op, s.getKvCache());
+        if (failed(kv))
           return failure();
-        return lib.kvStore(cache->getWidth(), cache->getRows(), f16Cache);
+        KVCacheAttr c = plan.at(s.getKvCache());
+        l.kernel = lib.kvStore(c.getWidth(), c.getRows(), f16Cache);
+        l.args = {Arg::slot(s.getK()), Arg::slot(s.getV()), kv->first,
+                  kv->second, params()};
+        l.columns(c.getWidth());
+        return l;
       })
-      .Case<AddOp>([&](AddOp o) -> R {
-        return lib.binary(gpukernels::Binary::Add, widthOf(o.getResult()));
+      .Case<AddOp, MulOp>([&](auto e) -> R {
+        l.kernel = lib.binary(isa<AddOp>(op) ? gpukernels::Binary::Add
+                                             : gpukernels::Binary::Mul,
+                              widthOf(e.getResult()));
+        l.args = {Arg::slot(e.getLhs()), Arg::slot(e.getRhs()),
+                  Arg::slot(e.getResult())};
+        l.columns(widthOf(e.getResult()));
+        l.rows = rowsOf(e.getLhs());
+        return l;
       })
-      .Case<MulOp>([&](MulOp o) -> R {
-        return lib.binary(gpukernels::Binary::Mul, widthOf(o.getResult()));
-      })
-      .Case<ScaleOp>([&](ScaleOp s) -> R {
-        return lib.unary(gpukernels::Unary::Scale, widthOf(s.getResult()),
-                         s.getFactor().convertToFloat());
+      .Case<ScaleOp, GeluOp, SoftcapOp>([&](auto e) -> R {
+        int64_t width = widthOf(e.getResult());
+        l.args = {Arg::slot(e.getInput()), Arg::slot(e.getResult())};
+        if constexpr (std::is_same_v<decltype(e), ScaleOp>) {
+          l.kernel = lib.unary(gpukernels::Unary::Scale, width,
+                               e.getFactor().convertToFloat());
+        } else if constexpr (std::is_same_v<decltype(e), SoftcapOp>) {
+          l.kernel = lib.unary(gpukernels::Unary::Softcap, width,
+                               e.getCap().convertToFloat());
+        } else {
+          bool tanh = e.getApproximation() == GeluApprox::tanh;
+          l.kernel = lib.unary(tanh ? gpukernels::Unary::GeluTanh
+                                    : gpukernels::Unary::GeluErf,
+                               width);
+          if (tanh)
+            l.args.push_back(geluTable());
+        }
+        l.columns(width);
+        l.rows = rowsOf(e.getInput());
+        return l;
       })
       .Case<ScaleByWeightOp>([&](ScaleByWeightOp s) -> R {
-        return lib.scaleByWeight(widthOf(s.getResult()));
-      })
-      .Case<GeluOp>([&](GeluOp g) -> R {
-        return lib.unary(g.getApproximation() == GeluApprox::tanh
-                             ? gpukernels::Unary::GeluTanh
-                             : gpukernels::Unary::GeluErf,
-                         widthOf(g.getResult()));
-      })
-      .Case<SoftcapOp>([&](SoftcapOp s) -> R {
-        return lib.unary(gpukernels::Unary::Softcap, widthOf(s.getResult()),
-                         s.getCap().convertToFloat());
+        l.kernel = lib.scaleByWeight(widthOf(s.getResult()));
+        FailureOr<Arg> factor = scalarWeight(op, s.getFactor());
+        if (failed(factor))
+          return failure();
+        l.args = {Arg::slot(s.getInput()), *factor, Arg::slot(s.getResult())};
+        l.columns(widthOf(s.getResult()));
+        l.rows = rowsOf(s.getInput());
+        return l;
       })
       .Case<ColumnSliceOp>([&](ColumnSliceOp s) -> R {
-        return lib.columnSlice(widthOf(s.getInput()), s.getOffset(),
-                               s.getSize());
+        l.kernel =
+            lib.columnSlice(widthOf(s.getInput()), s.getOffset(), s.getSize());
+        l.args = {Arg::slot(s.getInput()), Arg::slot(s.getResult())};
+        l.columns(s.getSize());
+        l.rows = rowsOf(s.getInput());
+        return l;
       })
       .Case<LastRowsOp>([&](LastRowsOp r) -> R {
-        return lib.lastRows(widthOf(r.getInput()));
+        l.kernel = lib.lastRows(widthOf(r.getInput()));
+        l.args = {Arg::slot(r.getInput()), Arg::slot(r.getResult()), params()};
+        l.columns(widthOf(r.getResult()));
+        l.rows = GpuRows::n_out;
+        return l;
       })
       .Default([&](Operation *other) -> R {
         return other->emitOpError("has no GPU kernel");
       });
+}
+
+LogicalResult LaunchLowering::lower(Operation *op) {
+  if (isa<LastRowsOp>(op) || llvm::any_of(op->getOperands(), [&](Value v) {
+        return outputRows.contains(v);
+      }))
+    outputRows.insert(op->result_begin(), op->result_end());
+  FailureOr<Launch> l = failure();
+  if (isa<LinearOp, GeGLUOp>(op))
+    l = matvecLaunch(op);
+  else if (auto norm = normLaunch(op))
+    l = std::move(*norm);
+  else
+    l = otherLaunch(op);
+  if (failed(l))
+    return failure();
+  return emitGpuLaunch(
+      op, module.lookupSymbol<mlir::gpu::GPUModuleOp>("gemmac_kernels"), *l);
 }
 
 struct LowerToGPUPass : public gemmac::impl::LowerToGPUBase<LowerToGPUPass> {
@@ -196,36 +442,36 @@ struct LowerToGPUPass : public gemmac::impl::LowerToGPUBase<LowerToGPUPass> {
       return signalPassFailure();
     }
     func::FuncOp entry = lookupEntry(module);
-    if (!entry) {
-      module.emitError("no function marked gemma.entry");
+    if (!entry || !entry.getBody().hasOneBlock()) {
+      module.emitError("no single-block function marked gemma.entry");
       return signalPassFailure();
     }
-    bool f16Cache = kvCacheType(module).isF16();
-
     auto plan = moduleKVPlan(module, entry);
-    if (failed(plan))
+    auto kvElement = kvElementBytes(module);
+    if (failed(plan) || failed(kvElement))
       return signalPassFailure();
 
     OpBuilder b(module.getBodyRegion());
     b.setInsertionPointToEnd(module.getBody());
-    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+    module->setAttr(mlir::gpu::GPUDialect::getContainerModuleAttrName(),
                     b.getUnitAttr());
-    auto kernels = gpu::GPUModuleOp::create(b, module.getLoc(),
-                                            "gemmac_kernels");
+    auto kernels =
+        mlir::gpu::GPUModuleOp::create(b, module.getLoc(), "gemmac_kernels");
     KernelLibrary lib(kernels, kind);
-    llvm::DenseSet<Value> outputRows;
-    for (Operation &op : entry.front()) {
-      if (isa<WeightOp, func::ReturnOp>(op))
-        continue;
-      if (isa<LastRowsOp>(op) || llvm::any_of(op.getOperands(), [&](Value v) {
-            return outputRows.contains(v);
-          }))
-        outputRows.insert(op.result_begin(), op.result_end());
-      FailureOr<std::string> name =
-          kernelFor(&op, lib, *plan, f16Cache, outputRows);
-      if (failed(name))
+    LaunchLowering lowering(module, lib, *plan, kvCacheType(module).isF16(),
+                            *kvElement);
+    SmallVector<Operation *> ops;
+    for (Operation &op : entry.front())
+      if (!isa<WeightOp, func::ReturnOp>(op))
+        ops.push_back(&op);
+    for (Operation *op : ops)
+      if (failed(lowering.lower(op)))
         return signalPassFailure();
-      op.setAttr("gpu_kernel", FlatSymbolRefAttr::get(b.getContext(), *name));
+    auto ret = cast<func::ReturnOp>(entry.front().getTerminator());
+    if (ret.getNumOperands() != 1 ||
+        !lowering.outputRows.contains(ret.getOperand(0))) {
+      ret.emitOpError("must return the last n_out rows (gemma.last_rows)");
+      return signalPassFailure();
     }
   }
 };

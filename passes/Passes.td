@@ -201,11 +201,13 @@ def QuantizeActivations : Pass<"gemma-quantize-activations", "mlir::func::FuncOp
 def LowerToGPU : Pass<"gemma-lower-to-gpu", "mlir::ModuleOp"> {
   let summary = "build the device kernels of a GPU target in a gpu.module";
   let description = [{
-    The kernel phase for CUDA and Vulkan, device half: every gemma op of the
-    entry function gets a kernel in `gpu.module @gemmac_kernels`, specialized
-    for its shapes and constants (one kernel per distinct specialization,
-    shared by the layers that need the same one), and records its name in a
-    `gpu_kernel` attribute. Kernels use the gpu, scf, arith, math and memref
+    The kernel phase for CUDA and Vulkan: every gemma op of the entry
+    function gets a kernel in `gpu.module @gemmac_kernels`, specialized for
+    its shapes and constants (one kernel per distinct specialization, shared
+    by the layers that need the same one), and is followed by the
+    `gpu.launch_func` of that kernel over the buffers it reads and writes
+    (gemma.gpu_slot, gemma.gpu_view, ...: GemmaGpuOps.td), grid.y the step's
+    rows (gemma.gpu_rows). Kernels use the gpu, scf, arith, math and memref
     dialects only, so one source lowers to NVVM (PTX) and to SPIR-V.
   }];
   let options = [
@@ -219,6 +221,18 @@ def LowerToGPU : Pass<"gemma-lower-to-gpu", "mlir::ModuleOp"> {
                            "mlir::LLVM::LLVMDialect",
                            "mlir::NVVM::NVVMDialect",
                            "mlir::spirv::SPIRVDialect"];
+}
+
+def PlanGpuArena : Pass<"gemma-plan-gpu-arena", "mlir::ModuleOp"> {
+  let summary = "place a GPU program's activations in its arena";
+  let description = [{
+    After gemma-lower-to-gpu: every activation (and every activation's int8
+    blocks) gets a slot of max_batch rows in the arena, first fit, from the
+    op that computes it until its last reader, never overlapping the
+    operands of the op that writes it. Each gemma.gpu_slot becomes the
+    gemma.gpu_view of its arena range; gemma.gpu_arena records the arena's
+    size and where the logits are.
+  }];
 }
 
 #endif // GEMMAC_PASSES

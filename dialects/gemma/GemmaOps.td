@@ -556,4 +556,6 @@ def Gemma_BufferOp : Gemma_Op<"buffer", [Pure]> {
   let assemblyFormat = "$ptr `,` $bytes attr-dict `:` qualified(type($ptr)) `->` type($result)";
 }
 
+include "GemmaGpuOps.td"
+
 #endif // GEMMAC_GEMMA_OPS

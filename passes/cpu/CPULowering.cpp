@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/cpu/CPULowering.h"
+#include "passes/ActivationLiveness.h"
 #include "passes/KVPlan.h"
 #include "passes/KernelCatalogue.h"
 #include "passes/ModelMeta.h"
@@ -176,17 +177,15 @@ CPULowering::CacheViews CPULowering::cacheViews(KVCacheAttr c) {
 // ----------------------------------------------------------------
 
 void CPULowering::computeLiveness() {
-  int64_t i = 0;
-  for (Operation &op : entry.front())
-    order[&op] = i++;
-  for (Operation &op : entry.front())
-    for (Value operand : op.getOperands())
-      lastUse[operand] = std::max(lastUse.lookup(operand), order[&op]);
-  // A view keeps the buffer it looks into alive.
-  for (Operation &op : llvm::reverse(entry.front()))
-    if (auto rowsOp = dyn_cast<LastRowsOp>(op))
-      lastUse[rowsOp.getInput()] = std::max(lastUse.lookup(rowsOp.getInput()),
-                                            lastUse.lookup(rowsOp.getResult()));
+  // A view (gemma.last_rows) keeps the buffer it looks into alive.
+  ActivationLiveness live =
+      computeActivationLiveness(entry.front(), [](Value v) -> Value {
+        if (auto rowsOp = v.getDefiningOp<LastRowsOp>())
+          return rowsOp.getInput();
+        return {};
+      });
+  order = std::move(live.order);
+  lastUse = std::move(live.lastUse);
 }
 
 Activation &CPULowering::allocate(Value result, Value rows, Value reuseFrom) {

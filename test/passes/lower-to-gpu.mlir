@@ -4,8 +4,8 @@
 // RUN: not gemmac-opt %s -gemma-lower-to-gpu 2>&1 | FileCheck %s --check-prefix=UNQUANTIZED
 
 // The device half of a GPU target: one kernel per distinct specialization
-// in gpu.module @gemmac_kernels, named after its constants, and each op
-// records the kernel it launches. NVVM buffers are static (bare pointers),
+// in gpu.module @gemmac_kernels, named after its constants, and after each
+// op the launch of its kernel. NVVM buffers are static (bare pointers),
 // SPIR-V ones runtime-sized. The fusions are ops by now (the fusion passes
 // have their own tests): one op, one kernel.
 
@@ -41,28 +41,65 @@ module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], wi
 }
 
 // CHECK: module attributes {gemma.context_length = 128 : i64{{.*}}gpu.container_module
-// CHECK: gemma.embed {{.*}}gpu_kernel = @embed_q8_0_64x32_s40000000
+// Each op is followed by the launch of its kernel, its arguments in the
+// kernel's parameter order: activations as arena slots (placed later by
+// gemma-plan-gpu-arena), the rest as ranges of the program's buffers.
+// CHECK: gemma.embed
+// CHECK-NEXT: %[[EMB:.*]] = gemma.gpu_view weights {bytes = 2176 : i64, offset = 0 : i64}
+// CHECK-NEXT: %[[TOK:.*]] = gemma.gpu_view tokens {bytes = 2048 : i64, offset = 0 : i64}
+// CHECK-NEXT: %[[X:.*]] = gemma.gpu_slot rows %[[XV:[0-9]+]]
+// CHECK-NEXT: %[[ROWS:.*]] = gemma.gpu_rows tokens
+// CHECK-NEXT: %[[GX:.*]] = arith.constant 1 : index
+// CHECK-NEXT: %[[ONE:.*]] = arith.constant 1 : index
+// CHECK-NEXT: %[[C64:.*]] = arith.constant 64 : index
+// CHECK-NEXT: gpu.launch_func @gemmac_kernels::@embed_q8_0_64x32_s40000000 blocks in (%[[GX]], %[[ROWS]], %[[ONE]]) threads in (%[[C64]], %[[ONE]], %[[ONE]]) args(%[[EMB]] : {{.*}}, %[[TOK]] : {{.*}}, %[[X]] : {{.*}})
 // A whole-row norm read by Q8_0 matvecs also writes their int8 blocks,
-// which the matvecs read.
-// CHECK: gemma.rms_norm_quantize {{.*}}gpu_kernel = @rms_norm_32_g32_f32_e358637bd_q8_0}
-// CHECK: gemma.linear %{{.*}}, %{{.*}} {gpu_kernel = @linear_q8_0_32x32} : !gemma.act_blocks<q8_0, 32>
-// CHECK: gemma.rope {{.*}}gpu_kernel = @rope_h2_d16_f16_p8
+// which the matvecs read: (x, y, w, quants, aux).
+// CHECK: %{{.*}}, %[[BLOCKS:.*]] = gemma.rms_norm_quantize
+// CHECK-NEXT: gemma.gpu_slot rows %[[XV]]
+// CHECK-NEXT: gemma.gpu_slot rows
+// CHECK-NEXT: gemma.gpu_view weights {bytes = 128 : i64, offset = 2176 : i64}
+// CHECK-NEXT: gemma.gpu_slot quants %[[BLOCKS]]
+// CHECK-NEXT: gemma.gpu_slot aux %[[BLOCKS]]
+// CHECK: gpu.launch_func @gemmac_kernels::@rms_norm_32_g32_f32_e358637bd_q8_0 blocks in
+// Quantized matvecs: (W, quants, aux, y, params), grid (rows / 2, tokens / 4).
+// CHECK: gemma.linear %[[BLOCKS]], %{{.*}} : !gemma.act_blocks<q8_0, 32>
+// CHECK-NEXT: gemma.gpu_view weights {bytes = 1088 : i64, offset = 2304 : i64}
+// CHECK-NEXT: gemma.gpu_slot quants %[[BLOCKS]]
+// CHECK-NEXT: gemma.gpu_slot aux %[[BLOCKS]]
+// CHECK-NEXT: gemma.gpu_slot rows
+// CHECK-NEXT: gemma.gpu_view params {bytes = 32 : i64, offset = 0 : i64} : memref<8xi32>
+// CHECK-NEXT: %[[QROWS:.*]] = gemma.gpu_rows tokens {per_group = 4 : i64}
+// CHECK-NEXT: %[[GX16:.*]] = arith.constant 16 : index
+// CHECK: gpu.launch_func @gemmac_kernels::@linear_q8_0_32x32 blocks in (%[[GX16]], %[[QROWS]],
+// CHECK: gemma.rope
+// CHECK: gemma.gpu_rope_table <theta = 1.000000e+04, rotated_pairs = 8, freq_dim = 16>
+// CHECK: gpu.launch_func @gemmac_kernels::@rope_h2_d16_f16_p8
 // The second 32x32 projection shares the first one's kernel.
-// CHECK: gemma.linear {{.*}}gpu_kernel = @linear_q8_0_32x32
-// CHECK: gemma.linear {{.*}}gpu_kernel = @linear_q8_0_16x32
-// CHECK: gemma.rms_norm {{.*}}gpu_kernel = @rms_norm_16_g16_unweighted_e358637bd
-// The window-8 cache is a ring of 8 rows.
-// CHECK: gemma.attention {{.*}}gpu_kernel = @attention_h2_kv1_d16_w8_r8_s3f800000_f16
-// CHECK: gemma.kv_store {{.*}}gpu_kernel = @kv_store_16_r8_f16
-// CHECK: gemma.add {{.*}}gpu_kernel = @add_32
-// CHECK: gemma.gelu {{.*}}gpu_kernel = @gelu_tanh_32
-// CHECK: gemma.scale_by_weight {{.*}}gpu_kernel = @scale_by_weight_32
-// CHECK: gemma.last_rows {{.*}}gpu_kernel = @last_rows_32
+// CHECK: gpu.launch_func @gemmac_kernels::@linear_q8_0_32x32
+// CHECK: gpu.launch_func @gemmac_kernels::@linear_q8_0_16x32
+// CHECK: gpu.launch_func @gemmac_kernels::@rms_norm_16_g16_unweighted_e358637bd
+// The window-8 cache is a ring of 8 rows: K and V 8 x 16 f16 each.
+// CHECK: gemma.attention
+// CHECK: gemma.gpu_view kv {bytes = 256 : i64, offset = 0 : i64} : memref<{{.*}}xi16>
+// CHECK-NEXT: gemma.gpu_view kv {bytes = 256 : i64, offset = 256 : i64} : memref<{{.*}}xi16>
+// CHECK: gpu.launch_func @gemmac_kernels::@attention_h2_kv1_d16_w8_r8_s3f800000_f16
+// CHECK: gpu.launch_func @gemmac_kernels::@kv_store_16_r8_f16
+// CHECK: gpu.launch_func @gemmac_kernels::@add_32
+// CHECK: gemma.gpu_view tables {bytes = 131072 : i64, offset = 0 : i64}
+// CHECK: gpu.launch_func @gemmac_kernels::@gelu_tanh_32
+// A scale the checkpoint stores as a value is a program constant.
+// CHECK: gemma.gpu_constant 5.000000e-01
+// CHECK: gpu.launch_func @gemmac_kernels::@scale_by_weight_32
+// CHECK: gemma.gpu_rows n_out
+// CHECK: gpu.launch_func @gemmac_kernels::@last_rows_32
 // Other quantized matvec inputs are quantized by a kernel of their own.
-// CHECK: gemma.quantize_activation {{.*}}gpu_kernel = @quantize_q8_0_32
+// CHECK: gpu.launch_func @gemmac_kernels::@quantize_q8_0_32
 // The logits rows are n_out, not one per token: a kernel of their own.
-// CHECK: gemma.linear {{.*}}gpu_kernel = @linear_q8_0_64x32_out
-// CHECK: gemma.softcap {{.*}}gpu_kernel = @softcap_64_c41f00000
+// CHECK: gemma.gpu_rows n_out {per_group = 4 : i64}
+// CHECK: gpu.launch_func @gemmac_kernels::@linear_q8_0_64x32_out
+// CHECK: gpu.launch_func @gemmac_kernels::@softcap_64_c41f00000
+// CHECK-NOT: gpu_kernel
 // CHECK: gpu.module @gemmac_kernels
 // 64 x 32 Q8_0 = 64 x 34 bytes; activations sized for 512 tokens.
 // NVVM: gpu.func @embed_q8_0_64x32_s40000000(%{{.*}}: memref<2176xi8>, %{{.*}}: memref<512xi32>, %{{.*}}: memref<16384xf32>) kernel attributes {known_block_size = array<i32: 64, 1, 1>}

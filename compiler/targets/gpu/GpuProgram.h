@@ -1,11 +1,12 @@
 //===- GpuProgram.h - the host half of a GPU program ---------------*- C++ -*-===//
 //
-// After gemma-lower-to-gpu has given every op of the entry function its
-// kernel, the launch plan turns the ops into a straight line of launches over
-// five buffers (weights, activation arena, KV caches, tokens, params) with
-// every range fixed at compile time; the image (abi/gpu_program.h)
-// carries the plan and the device code into the executable, where the
-// runtime's CUDA or Vulkan backend runs it.
+// After the kernel phase of a GPU target the entry function holds every
+// launch of a forward step as IR (gemma-lower-to-gpu, gemma-plan-gpu-arena):
+// a straight line of gpu.launch_func over ranges of the program's buffers
+// (weights, activation arena, KV caches, tokens, params, ...), every range
+// fixed at compile time. The image (abi/gpu_program.h) serializes those
+// launches with the device code into the executable, where the runtime's
+// CUDA or Vulkan backend runs them.
 //
 //===----------------------------------------------------------------------===//
 #pragma once

@@ -112,6 +112,7 @@ void GpuTarget::addPhasePasses(OpPassManager &pm, Phase phase,
     pm.addNestedPass<func::FuncOp>(createQuantizeActivations());
     pm.addPass(createLowerToGPU(
         LowerToGPUOptions{kind == Kind::CUDA ? "nvvm" : "spirv"}));
+    pm.addPass(createPlanGpuArena());
     return;
   case Phase::Target:
     pm.addPass(createLowerDeviceCode(chip));

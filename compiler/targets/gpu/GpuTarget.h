@@ -2,11 +2,12 @@
 //-*-===//
 //
 // GPU targets: gemma-lower-to-gpu builds the kernels in
-// `gpu.module @gemmac_kernels` (kernel phase); the target phase lowers a copy
+// `gpu.module @gemmac_kernels` and their launches, gemma-plan-gpu-arena
+// places the activations (kernel phase); the target phase lowers a copy
 // of them to NVVM or to the SPIR-V dialect in `module @gemmac_device`
 // (gemmac-lower-device-code); emission serializes that module (PTX through
 // LLVM's NVPTX back end, in process, or a SPIR-V binary) and, for a program,
-// adds the launch plan and the host object (GpuProgram.h).
+// serializes the launches into the program image (GpuProgram.h).
 //
 //===----------------------------------------------------------------------===//
 #pragma once
@@ -57,7 +58,7 @@ void registerGpuTargetDialects(mlir::DialectRegistry &registry);
 /// The GPU target phase: lowers a copy of gpu.module @gemmac_kernels to NVVM
 /// (`chip` sm_XX) or, with an empty chip, to a SPIR-V module for Vulkan, in
 /// `module @gemmac_device` beside it. The kernel module stays as it is: the
-/// launch plan reads the kernels' signatures from it.
+/// launches name its kernels, whose signatures they are verified against.
 std::unique_ptr<mlir::Pass> createLowerDeviceCode(llvm::StringRef chip);
 
 /// PTX for the module's lowered device code (gemmac-lower-device-code).
