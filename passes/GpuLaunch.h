@@ -1,5 +1,4 @@
-//===- GpuLaunch.h - a kernel's launch as IR -----------------------*- C++
-//-*-===//
+//===- GpuLaunch.h - a kernel's launch as IR --------------------*- C++ -*-===//
 //
 // gemma-lower-to-gpu lists each kernel's arguments once, in the kernel's
 // parameter order, next to the call that builds the kernel; this turns the

@@ -1,5 +1,4 @@
-//===- BinaryReader.h - bounds-checked reading, offset-tagged errors -*- C++
-//-*-===//
+//===- BinaryReader.h - bounds-checked reading, offset-tagged errors ------===//
 //
 // Every binary reader (GGUF, .srd4, the sealed container, ZIP) maps its file
 // whole, validates it on open and reports a violation as "FILE: offset N:

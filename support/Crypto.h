@@ -1,5 +1,4 @@
-//===- Crypto.h - SHA-256, HMAC, HKDF and Ed25519 through OpenSSL -*- C++
-//-*-===//
+//===- Crypto.h - SHA-256, HMAC, HKDF and Ed25519 through OpenSSL ---------===//
 //
 // The few primitives the residual containers need, as plain functions over
 // bytes. Digests are fixed-size arrays so a wrong length cannot slip through;

@@ -1,5 +1,4 @@
-//===- FileOutput.h - the one way the tools write a file ------------*- C++
-//-*-===//
+//===- FileOutput.h - the one way the tools write a file --------*- C++ -*-===//
 #pragma once
 
 #include "llvm/ADT/ArrayRef.h"

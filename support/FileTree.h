@@ -1,5 +1,4 @@
-//===- FileTree.h - a container's files, from a ZIP or a directory -*- C++
-//-*-===//
+//===- FileTree.h - a container's files, from a ZIP or a directory --------===//
 //
 // An .axm container is a ZIP archive or the same tree unpacked. Both are
 // read through this interface: '/'-separated relative paths, listed and read

@@ -1,5 +1,4 @@
-//===- PyJSON.h - JSON as Python's json module reads and writes it -*- C++
-//-*-===//
+//===- PyJSON.h - JSON as Python's json module reads and writes it --------===//
 //
 // The .axm signatures are HMACs over `json.dumps(obj, sort_keys=True,
 // ensure_ascii=True, separators=(",", ":"))`. Reproducing those bytes needs

@@ -1,5 +1,4 @@
-//===- ZipArchive.h - a defensive ZIP reader ------------------------*- C++
-//-*-===//
+//===- ZipArchive.h - a defensive ZIP reader --------------------*- C++ -*-===//
 //
 // Reads the central directory (ZIP64 included), checks every member before
 // anything looks at it: its local header and data lie inside the archive

@@ -1,5 +1,4 @@
-//===- CompileSession.h - import, run the phases, emit ------------*- C++
-//-*-===//
+//===- CompileSession.h - import, run the phases, emit ----------*- C++ -*-===//
 //
 // One compile of one checkpoint for one target: the session imports the
 // checkpoint (recording the target and the KV cache type on the module),

@@ -1,5 +1,4 @@
-//===- Target.h - what a compile target owns ----------------------*- C++
-//-*-===//
+//===- Target.h - what a compile target owns --------------------*- C++ -*-===//
 //
 // compile-model runs the same phases for every target; a Target supplies the
 // target-dependent parts: its --target spec, the passes of the quant, kernel

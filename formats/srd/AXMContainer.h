@@ -1,5 +1,4 @@
-//===- AXMContainer.h - Orivael .axm containers: verify, then read -*- C++
-//-*-===//
+//===- AXMContainer.h - Orivael .axm containers: verify, then read --------===//
 //
 // The container (quant-formats.md §5.2) is a ZIP or a directory:
 //   header.json            signed with K_container

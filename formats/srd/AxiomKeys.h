@@ -1,5 +1,4 @@
-//===- AxiomKeys.h - the .axm signing keys -------------------------*- C++
-//-*-===//
+//===- AxiomKeys.h - the .axm signing keys ----------------------*- C++ -*-===//
 //
 // Orivael derives one key per purpose from a master secret (a string, in
 // AXIOM_MASTER_KEY): K_label = HMAC-SHA256(key = label, msg = master UTF-8)

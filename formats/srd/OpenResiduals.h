@@ -1,5 +1,4 @@
-//===- OpenResiduals.h - one entry point for every residual format -*- C++
-//-*-===//
+//===- OpenResiduals.h - one entry point for every residual format --------===//
 //
 // What `compile-model --srd PATH` needs: recognise the file (an .axm
 // directory or ZIP, a .srd4 sidecar, a sealed container), verify its

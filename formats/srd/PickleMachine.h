@@ -1,5 +1,4 @@
-//===- PickleMachine.h - the restricted unpickler's stack machine -*- C++
-//-*-===//
+//===- PickleMachine.h - the restricted unpickler's stack machine ---------===//
 //
 // Private to the unpickler (Unpickler.cpp, PickleOps.cpp): the machine's
 // state and the checks its opcodes share. Unpickler.h says what it accepts.

@@ -1,5 +1,4 @@
-//===- RealPack.h - the .axm "real-pack" residual trio --------------*- C++
-//-*-===//
+//===- RealPack.h - the .axm "real-pack" residual trio ----------*- C++ -*-===//
 //
 // Orivael's --real-pack writes, under weights/:
 //   srd_index.json  {packed, scheme: "srd", alpha, group_size, top_k_pct,

@@ -1,5 +1,4 @@
-//===- ResidualSource.h - SRD corrections, whatever file holds them -*- C++
-//-*-===//
+//===- ResidualSource.h - SRD corrections, whatever file holds them -------===//
 //
 // The .srd4 sidecar, the .axm real-pack trio and the sealed container all
 // yield the same thing: for each weight (by its HF name), per row, the SRD

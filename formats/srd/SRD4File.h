@@ -1,5 +1,4 @@
-//===- SRD4File.h - the .srd4 residual sidecar ---------------------*- C++
-//-*-===//
+//===- SRD4File.h - the .srd4 residual sidecar ------------------*- C++ -*-===//
 //
 // Layout (Orivael's axm_to_srd4_gguf.py):
 //   "AXMSRD4\0" | u32 LE JSON length | JSON header | blocks

@@ -1,5 +1,4 @@
-//===- SRDBlock.h - one SRD group of 64 weights and its 104-byte block -*- C++
-//-*-===//
+//===- SRDBlock.h - one SRD group of 64 weights and its 104-byte block ----===//
 //
 // SRD ("SRD-4" in the Orivael tools) stores each row of a weight W[out, in]
 // in groups of 64 columns: an int4 base W4 with an f32 scale S4 and an int8

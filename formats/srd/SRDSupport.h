@@ -1,5 +1,4 @@
-//===- SRDSupport.h - the support library's names inside gemmac::srd -*- C++
-//-*-===//
+//===- SRDSupport.h - the support library's names inside gemmac::srd ------===//
 //
 // The SRD readers and writers use the shared input plumbing (errors, JSON,
 // ZIP, crypto) unqualified, as they did when it lived beside them.

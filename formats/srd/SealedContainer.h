@@ -1,5 +1,4 @@
-//===- SealedContainer.h - reads and verifies the sealed container -*- C++
-//-*-===//
+//===- SealedContainer.h - reads and verifies the sealed container --------===//
 //
 // Opening authenticates the preamble, header and manifest (the trailer's
 // HMAC with the master key, or its Ed25519 signature with a trusted public

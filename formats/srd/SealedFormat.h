@@ -1,5 +1,4 @@
-//===- SealedFormat.h - byte layout of gemmac's sealed SRD container -*- C++
-//-*-===//
+//===- SealedFormat.h - byte layout of gemmac's sealed SRD container ------===//
 //
 // The sealed container ("QRC", quant-formats.md §5.5, adapted to SRD; the
 // full layout is in docs/srd.md). Little-endian, every section 64-aligned:

@@ -1,5 +1,4 @@
-//===- TorchCheckpoint.h - PyTorch zip checkpoints, read without Python -*- C++
-//-*-===//
+//===- TorchCheckpoint.h - PyTorch zip checkpoints, read without Python ---===//
 //
 // torch.save writes a ZIP holding PREFIX/data.pkl (the pickled object),
 // PREFIX/data/<key> (one member per storage), PREFIX/version and

@@ -1,5 +1,4 @@
-//===- Unpickler.h - a restricted unpickler for PyTorch checkpoints -*- C++
-//-*-===//
+//===- Unpickler.h - a restricted unpickler for PyTorch checkpoints -------===//
 //
 // A pickle is a program for a stack machine whose GLOBAL and REDUCE opcodes
 // import and call arbitrary Python. This reader runs nothing: it interprets

@@ -1,5 +1,4 @@
-//===- TensorNames.h - Gemma 4 tensor names, Hugging Face <-> GGUF -*- C++
-//-*-===//
+//===- TensorNames.h - Gemma 4 tensor names, Hugging Face <-> GGUF --------===//
 //
 // One table of Gemma 4's linear weights under both spellings: the SRD fold
 // maps a residual's HF module name to the GGUF weight it corrects, the model

@@ -1,5 +1,4 @@
-//===- GGUFFile.h - a defensive GGUF v2/v3 reader ----------------*- C++
-//-*-===//
+//===- GGUFFile.h - a defensive GGUF v2/v3 reader ---------------*- C++ -*-===//
 //
 // Maps a GGUF file and validates all of it before anything else looks at it:
 // every metadata value is bounds-checked, keys and tensor names are unique,

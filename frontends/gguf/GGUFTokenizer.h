@@ -1,5 +1,4 @@
-//===- GGUFTokenizer.h - the gemma4 tokenizer of a GGUF -----------*- C++
-//-*-===//
+//===- GGUFTokenizer.h - the gemma4 tokenizer of a GGUF ---------*- C++ -*-===//
 #pragma once
 
 #include "frontends/common/TokenizerData.h"

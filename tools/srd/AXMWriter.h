@@ -1,5 +1,4 @@
-//===- AXMWriter.h - writes .axm containers as upstream packs them -*- C++
-//-*-===//
+//===- AXMWriter.h - writes .axm containers as upstream packs them --------===//
 //
 // Mirrors axiom_axm.AXMContainer.pack(): core.json, an optional delegate,
 // optional vertices and trajectories, weights/ with manifest.json, the

@@ -1,5 +1,4 @@
-//===- PickleWriter.h - emits protocol-2 pickle opcodes ------------*- C++
-//-*-===//
+//===- PickleWriter.h - emits protocol-2 pickle opcodes ---------*- C++ -*-===//
 //
 // The opcode-level writer behind the generator's PyTorch checkpoints, and
 // behind the tests' hostile pickles (it does not judge what it writes).

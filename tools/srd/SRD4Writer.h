@@ -1,5 +1,4 @@
-//===- SRD4Writer.h - writes .srd4 sidecars ------------------------*- C++
-//-*-===//
+//===- SRD4Writer.h - writes .srd4 sidecars ---------------------*- C++ -*-===//
 #pragma once
 
 #include "formats/srd/ResidualSource.h"

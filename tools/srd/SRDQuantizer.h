@@ -1,5 +1,4 @@
-//===- SRDQuantizer.h - SRD quantization, for generating test data -*- C++
-//-*-===//
+//===- SRDQuantizer.h - SRD quantization, for generating test data --------===//
 //
 // The reference algorithm (Orivael's axiom_quant.srd_quantize), in f32, per
 // row and group of 64 columns:

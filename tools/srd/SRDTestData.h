@@ -1,5 +1,4 @@
-//===- SRDTestData.h - writes every residual format from float weights -*- C++
-//-*-===//
+//===- SRDTestData.h - writes every residual format from float weights ----===//
 //
 // Given tensors (HF name, [out, in], float rows), quantizes them with SRD and
 // writes the .srd4 sidecar, the .axm container (ZIP and directory, with the

@@ -1,5 +1,4 @@
-//===- SealedWriter.h - writes the sealed SRD container -------------*- C++
-//-*-===//
+//===- SealedWriter.h - writes the sealed SRD container ---------*- C++ -*-===//
 #pragma once
 
 #include "formats/srd/ResidualSource.h"

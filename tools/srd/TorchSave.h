@@ -1,5 +1,4 @@
-//===- TorchSave.h - writes PyTorch zip checkpoints ----------------*- C++
-//-*-===//
+//===- TorchSave.h - writes PyTorch zip checkpoints -------------*- C++ -*-===//
 //
 // What torch.save writes for a nested dict of tensors and scalars: a ZIP
 // with PREFIX/data.pkl (protocol 2, tensors through _rebuild_tensor_v2 and

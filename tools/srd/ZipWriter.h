@@ -1,5 +1,4 @@
-//===- ZipWriter.h - writes small ZIP archives ---------------------*- C++
-//-*-===//
+//===- ZipWriter.h - writes small ZIP archives ------------------*- C++ -*-===//
 //
 // Stored or deflated members, with optional data alignment for stored ones
 // (PyTorch aligns its storages to 64 bytes through a padding extra field).

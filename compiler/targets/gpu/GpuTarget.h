@@ -1,5 +1,4 @@
-//===- GpuTarget.h - device code for CUDA (PTX) and Vulkan (SPIR-V) -*- C++
-//-*-===//
+//===- GpuTarget.h - device code for CUDA (PTX) and Vulkan (SPIR-V) -------===//
 //
 // GPU targets: gemma-lower-to-gpu builds the kernels in
 // `gpu.module @gemmac_kernels` and their launches, gemma-plan-gpu-arena
