@@ -33,6 +33,7 @@ struct ArtifactHeader {
   // Added after version 1 shipped, inside the zero padding: older files read
   // as "no residuals".
   char residuals[64];       // SRD corrections folded in: "FORMAT FINGERPRINT"
+  char formats[256];        // weight formats, "q4_0 x183 q6_k x1 f32 x62"
 };
 static_assert(sizeof(ArtifactHeader) <= kHeaderBytes);
 

@@ -2,6 +2,7 @@
 
 #include "compiler/artifact/WeightsFile.h"
 #include "abi/artifact_format.h"
+#include "abi/version.h"
 #include "dialects/gemma/GemmaDialect.h"
 #include "support/FileOutput.h"
 
@@ -84,6 +85,27 @@ void copyString(char *dst, size_t cap, llvm::StringRef s) {
   dst[n] = 0;
 }
 
+/// "q4_0 x183 q6_k x1 f32 x62": each stored format and how many weights use
+/// it, most used first (what `OUT info` shows).
+std::string formatSummary(const WeightBlobLayout &layout) {
+  std::vector<std::pair<fmt::Type, int>> counts;
+  for (const WeightPlacement &w : layout.weights) {
+    auto it = std::find_if(counts.begin(), counts.end(),
+                           [&](auto &c) { return c.first == w.spec.format; });
+    if (it == counts.end())
+      counts.push_back({w.spec.format, 1});
+    else
+      ++it->second;
+  }
+  std::stable_sort(counts.begin(), counts.end(),
+                   [](auto &a, auto &b) { return a.second > b.second; });
+  std::string s;
+  for (auto &[type, n] : counts)
+    s += (s.empty() ? "" : " ") + std::string(fmt::typeName(type)) + " x" +
+         std::to_string(n);
+  return s;
+}
+
 } // namespace
 
 llvm::Expected<WeightBlobLayout>
@@ -145,8 +167,10 @@ Error gemmac::writeWeightsFile(llvm::StringRef path,
   h.sourceBytes = source.size;
   copyString(h.source, sizeof h.source, llvm::sys::path::filename(source.name));
   copyString(h.target, sizeof h.target, target);
-  copyString(h.compiler, sizeof h.compiler, "gemmac 0.1");
+  copyString(h.compiler, sizeof h.compiler,
+             std::string("gemmac ") + abi::kGemmacVersion);
   copyString(h.residuals, sizeof h.residuals, source.residualProvenance);
+  copyString(h.formats, sizeof h.formats, formatSummary(layout));
 
   return support::writeFileWith(path, [&](llvm::raw_fd_ostream &os) -> Error {
     std::string header(artifact::kHeaderBytes, '\0');

@@ -51,6 +51,18 @@ uint64_t gemmac_model_weight_bytes(const gemmac_model *model);
  * of each table that is only looked up (embeddings), the norms. */
 uint64_t gemmac_model_decode_bytes(const gemmac_model *model);
 
+/* Facts about the compiled model by name; NULL (strings) or -1 (numbers) for
+ * an unknown key. Strings: "source" (checkpoint file name), "target",
+ * "compiler", "residuals" (SRD corrections folded in, or ""), "formats"
+ * ("q4_0 x183 f32 x62"), "device", "chat_template", "weights_path".
+ * Numbers: "vocab", "hidden", "layers", "context", "max_batch", "threads",
+ * "weight_bytes", "decode_bytes", "arena_bytes" (CPU scratch per session),
+ * "weights_in_memory" (1: held in huge pages). */
+const char *gemmac_model_string(const gemmac_model *model, const char *key);
+int64_t gemmac_model_number(const gemmac_model *model, const char *key);
+/* KV cache bytes of a session of n_ctx tokens (-1 on GPU programs). */
+int64_t gemmac_model_kv_bytes(const gemmac_model *model, int32_t n_ctx);
+
 /* Tokenizer. Returns the number of tokens written, or -(needed) if cap is too
  * small. add_bos prepends <bos>; parse_special recognizes control tokens
  * written in the text. */
@@ -68,6 +80,8 @@ gemmac_token gemmac_token_bos(const gemmac_model *model);
  * capped at 4096). Sliding-window layers keep only their window. */
 gemmac_session *gemmac_session_new(gemmac_model *model, int32_t n_ctx);
 void gemmac_session_free(gemmac_session *session);
+/* The model a session belongs to. */
+gemmac_model *gemmac_session_model(const gemmac_session *session);
 void gemmac_session_reset(gemmac_session *session);
 int32_t gemmac_session_position(const gemmac_session *session);
 int32_t gemmac_session_context(const gemmac_session *session);
@@ -86,6 +100,15 @@ typedef struct {
   float top_p;       /* >= 1: off */
   float min_p;       /* <= 0: off */
   uint64_t seed;
+  /* Penalties over the last penalty_last_n tokens the session has seen
+   * (prompt and generated; -1: all of them), as llama.cpp applies them:
+   * a positive logit is divided by repeat_penalty and a negative one
+   * multiplied; then presence_penalty and frequency_penalty x count are
+   * subtracted. Defaults: 1, 64, 0, 0 (off). */
+  float repeat_penalty;
+  int32_t penalty_last_n;
+  float presence_penalty;
+  float frequency_penalty;
 } gemmac_sampler_params;
 
 gemmac_sampler_params gemmac_sampler_defaults(void);

@@ -177,6 +177,13 @@ extern "C" gemmac_model *gemmac_model_open_with(const char *weightsPath,
   }
   model->weights = model->map + h.weightsOffset;
   model->weightsBytes = h.weightsBytes;
+  // The header's strings need not be terminated in a damaged file.
+  auto field = [](const char *f, size_t cap) { return std::string(f, strnlen(f, cap)); };
+  model->source = field(h.source, sizeof h.source);
+  model->target = field(h.target, sizeof h.target);
+  model->compiler = field(h.compiler, sizeof h.compiler);
+  model->residuals = field(h.residuals, sizeof h.residuals);
+  model->formats = field(h.formats, sizeof h.formats);
   std::string err;
   if (!model->tokenizer.load(model->map + h.tokenizerOffset, h.tokenizerBytes,
                              err)) {
@@ -231,6 +238,46 @@ extern "C" void gemmac_model_close(gemmac_model *model) { delete model; }
 
 extern "C" const char *gemmac_model_device(const gemmac_model *m) {
   return m->device.c_str();
+}
+
+extern "C" const char *gemmac_model_string(const gemmac_model *m,
+                                           const char *key) {
+  if (!key)
+    return nullptr;
+  std::string_view k = key;
+  if (k == "source") return m->source.c_str();
+  if (k == "target") return m->target.c_str();
+  if (k == "compiler") return m->compiler.c_str();
+  if (k == "residuals") return m->residuals.c_str();
+  if (k == "formats") return m->formats.c_str();
+  if (k == "device") return m->device.c_str();
+  if (k == "chat_template") return m->tokenizer.chatTemplate().c_str();
+  if (k == "weights_path") return m->path.c_str();
+  return nullptr;
+}
+
+extern "C" int64_t gemmac_model_number(const gemmac_model *m, const char *key) {
+  if (!key)
+    return -1;
+  std::string_view k = key;
+  if (k == "vocab") return m->vocab;
+  if (k == "hidden") return gemmac_model_meta[abi::kMetaHidden];
+  if (k == "layers") return gemmac_model_meta[abi::kMetaLayers];
+  if (k == "context") return m->context;
+  if (k == "max_batch") return m->maxBatch;
+  if (k == "threads") return m->rt ? m->rt->pool.size() : 0;
+  if (k == "weight_bytes") return static_cast<int64_t>(m->weightsBytes);
+  if (k == "decode_bytes") return gemmac_model_meta[abi::kMetaDecodeBytes];
+  if (k == "arena_bytes")
+    return m->gpu || !gemmac_arena_bytes ? -1 : gemmac_arena_bytes(m->maxBatch);
+  if (k == "weights_in_memory") return m->copyMapping != nullptr;
+  return -1;
+}
+
+extern "C" int64_t gemmac_model_kv_bytes(const gemmac_model *m, int32_t n_ctx) {
+  if (m->gpu || !gemmac_kv_bytes || n_ctx <= 0)
+    return -1;
+  return gemmac_kv_bytes(n_ctx);
 }
 
 extern "C" int32_t gemmac_model_vocab_size(const gemmac_model *m) {

@@ -31,6 +31,8 @@ struct gemmac_model {
   /// GPU programs: the backend holding the weights (null for CPU programs).
   std::unique_ptr<gemmac::gpu::Backend> gpu;
   std::string device = "cpu";
+  /// From the weight file's header (provenance, shown by `OUT info`).
+  std::string source, target, compiler, residuals, formats;
 };
 
 struct gemmac_session {
@@ -42,6 +44,8 @@ struct gemmac_session {
   uint8_t *arena = nullptr;
   std::unique_ptr<gemmac::gpu::Session> gpu; // GPU programs
   std::vector<float> scratchLogits;
+  std::vector<int32_t> history;  // every token evaluated, for the penalties
+  std::vector<float> penalized;  // logits after the penalties
   std::mt19937_64 rng;
   uint64_t seededWith = 0;
   bool seeded = false;

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <numeric>
+#include <unordered_map>
 
 using namespace gemmac;
 
@@ -49,7 +50,13 @@ extern "C" gemmac_session *gemmac_session_new(gemmac_model *model,
 }
 
 extern "C" void gemmac_session_free(gemmac_session *s) { delete s; }
-extern "C" void gemmac_session_reset(gemmac_session *s) { s->pos = 0; }
+extern "C" gemmac_model *gemmac_session_model(const gemmac_session *s) {
+  return s->model;
+}
+extern "C" void gemmac_session_reset(gemmac_session *s) {
+  s->pos = 0;
+  s->history.clear();
+}
 extern "C" int32_t gemmac_session_position(const gemmac_session *s) {
   return s->pos;
 }
@@ -104,6 +111,7 @@ extern "C" int gemmac_session_eval(gemmac_session *s,
     for (int64_t r = 0; r < nOut; ++r)
       for (int32_t id : m->tokenizer.suppressed())
         out[r * V + id] = -INFINITY;
+    s->history.insert(s->history.end(), tokens + done, tokens + done + chunk);
     s->pos += chunk;
     done += chunk;
   }
@@ -117,12 +125,45 @@ extern "C" gemmac_sampler_params gemmac_sampler_defaults(void) {
   p.top_p = 0.95f;
   p.min_p = 0.0f;
   p.seed = 0;
+  p.repeat_penalty = 1.0f;
+  p.penalty_last_n = 64;
+  p.presence_penalty = 0.0f;
+  p.frequency_penalty = 0.0f;
   return p;
 }
+
+namespace {
+/// llama.cpp's penalties sampler over the session's last tokens; `out` gets
+/// the penalized logits. False when every penalty is off.
+bool applyPenalties(const gemmac_session *s, const float *logits,
+                    const gemmac_sampler_params *p, std::vector<float> &out) {
+  if (p->repeat_penalty == 1.0f && p->presence_penalty == 0.0f &&
+      p->frequency_penalty == 0.0f)
+    return false;
+  const size_t n = s->history.size();
+  const size_t window = p->penalty_last_n < 0
+                            ? n
+                            : std::min<size_t>(n, static_cast<size_t>(p->penalty_last_n));
+  if (window == 0)
+    return false;
+  std::unordered_map<int32_t, int> counts;
+  for (size_t i = n - window; i < n; ++i)
+    ++counts[s->history[i]];
+  out.assign(logits, logits + s->model->vocab);
+  for (auto [id, count] : counts) {
+    float &l = out[id];
+    l = l <= 0 ? l * p->repeat_penalty : l / p->repeat_penalty;
+    l -= count * p->frequency_penalty + p->presence_penalty;
+  }
+  return true;
+}
+} // namespace
 
 extern "C" gemmac_token gemmac_sample(gemmac_session *s, const float *logits,
                                       const gemmac_sampler_params *p) {
   const int32_t V = s->model->vocab;
+  if (p && applyPenalties(s, logits, p, s->penalized))
+    logits = s->penalized.data();
   if (!p || p->temperature <= 0)
     return static_cast<gemmac_token>(std::max_element(logits, logits + V) -
                                      logits);

@@ -38,7 +38,7 @@ const texts = [
 ];
 let failed = 0;
 for (const text of texts) {
-    const ours = run(program, ["tokenize", text]);
+    const ours = run(program, ["tokenize", "--ids", "-p", text]);
     const theirs = run("node", [path.join(here, "../oracle/llama-oracle.mjs"), gguf, "--tokenize", text]);
     const expected = ["2", ...(theirs ? theirs.split(",") : [])].join(",");
     const ok = ours === expected;

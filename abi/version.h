@@ -1,0 +1,7 @@
+// gemmac's version: compile-model records it in every weight file and the
+// runtime prints it (`OUT --version`).
+#pragma once
+
+namespace gemmac::abi {
+inline constexpr char kGemmacVersion[] = "0.2.0";
+} // namespace gemmac::abi

@@ -1,0 +1,40 @@
+// OUT run: text after a prompt, as llama-cli -no-cnv does.
+
+#include "runtime/cli/commands.h"
+#include "runtime/cli/generation.h"
+
+#include <cstdio>
+
+namespace gemmac::cli {
+
+int cmdRun(const Options &o) {
+  std::string prompt = readPrompt(o);
+  if (prompt.empty())
+    die("run needs a prompt (-p TEXT, -f FILE, or text on stdin)");
+  gemmac_model *m = openModel(o);
+  gemmac_session *s = gemmac_session_new(m, static_cast<int32_t>(o.ctx > 0 ? o.ctx : 4096));
+  if (!s)
+    die(gemmac_last_error());
+  if (o.sampler.temperature > 0)
+    std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(o.sampler.seed));
+  std::vector<gemmac_token> ids = tokenize(m, prompt, true);
+  if (!o.noDisplayPrompt) {
+    std::fwrite(prompt.data(), 1, prompt.size(), stdout);
+    std::fflush(stdout);
+  }
+  const long maxTokens = o.nPredict == -2 ? 128 : o.nPredict;
+  GenerationStats st = generate(s, ids, maxTokens, o.sampler,
+                                [&](gemmac_token t, const std::string &) {
+                                  std::string piece = tokenText(m, t, false);
+                                  std::fwrite(piece.data(), 1, piece.size(), stdout);
+                                  std::fflush(stdout);
+                                  return true;
+                                });
+  std::printf("\n");
+  printSummary(st, s);
+  gemmac_session_free(s);
+  gemmac_model_close(m);
+  return 0;
+}
+
+} // namespace gemmac::cli

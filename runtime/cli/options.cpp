@@ -1,0 +1,342 @@
+// Flags of a compiled program. Each flag lists the commands it applies to;
+// `OUT COMMAND --help` prints that command's flags from the same table, so
+// the help and the parser cannot disagree.
+
+#include "runtime/cli/options.h"
+#include "abi/version.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace gemmac::cli {
+namespace {
+
+enum Command : unsigned {
+  kRun = 1, kChat = 2, kServe = 4, kEval = 8, kTokenize = 16,
+  kPerplexity = 32, kBench = 64, kInfo = 128,
+  kModel = kRun | kChat | kServe | kEval | kTokenize | kPerplexity | kBench | kInfo,
+  kCompute = kRun | kChat | kServe | kEval | kPerplexity | kBench,
+  kSampling = kRun | kChat | kServe,
+};
+
+struct CommandInfo {
+  const char *name;
+  unsigned bit;
+  const char *usage;
+};
+
+const CommandInfo kCommands[] = {
+    {"run", kRun, "run [-p TEXT | -f FILE] [-n N]   generate text after a prompt"},
+    {"chat", kChat, "chat [--system TEXT]            talk with the model (chat template)"},
+    {"eval", kEval, "eval --tokens LIST              evaluate token ids, print or save logits"},
+    {"tokenize", kTokenize, "tokenize TEXT                   token ids and pieces of TEXT"},
+    {"perplexity", kPerplexity, "perplexity -f TEXT [-c 512]     perplexity of a text, KL divergence"},
+    {"bench", kBench, "bench [-p 512] [-n 128]         prefill and decode speed"},
+    {"info", kInfo, "info                            the model's configuration and memory"},
+};
+
+[[noreturn]] void usageExit(const char *prog, int code);
+
+long toLong(const std::string &flag, const std::string &v, long lo, long hi) {
+  char *end = nullptr;
+  errno = 0;
+  long x = std::strtol(v.c_str(), &end, 10);
+  if (errno || end == v.c_str() || *end)
+    die(flag + " expects an integer, got '" + v + "'");
+  if (x < lo || x > hi)
+    die(flag + " must be between " + std::to_string(lo) + " and " +
+        std::to_string(hi) + ", got " + v);
+  return x;
+}
+
+float toFloat(const std::string &flag, const std::string &v, float lo, float hi) {
+  char *end = nullptr;
+  errno = 0;
+  float x = std::strtof(v.c_str(), &end);
+  if (errno || end == v.c_str() || *end || !std::isfinite(x))
+    die(flag + " expects a number, got '" + v + "'");
+  if (x < lo || x > hi)
+    die(flag + " must be between " + std::to_string(lo) + " and " +
+        std::to_string(hi) + ", got " + v);
+  return x;
+}
+
+constexpr long kMaxInt = 0x7fffffff;
+
+using Setter = void (*)(Options &, const std::string &flag, const std::string &v);
+
+struct Flag {
+  const char *names; // "-t, --threads": every spelling, comma separated
+  const char *arg;   // null: a switch
+  unsigned commands;
+  const char *help;
+  Setter set;
+};
+
+// clang-format off
+const Flag kFlags[] = {
+  {"-p, --prompt", "TEXT", kRun | kTokenize | kBench, "the prompt (bench: its length in tokens, default 512)",
+   [](Options &o, const std::string &, const std::string &v) { o.prompt = v; }},
+  {"-f, --file", "FILE", kRun | kTokenize | kPerplexity, "read the prompt or text from FILE (- for stdin)",
+   [](Options &o, const std::string &, const std::string &v) { o.promptFile = v; }},
+  {"-n, --n-predict", "N", kRun | kChat | kBench, "tokens to generate (-1: until an end token or the context is full)",
+   [](Options &o, const std::string &f, const std::string &v) { o.nPredict = toLong(f, v, -1, kMaxInt); }},
+  {"--no-display-prompt", nullptr, kRun, "do not echo the prompt",
+   [](Options &o, const std::string &, const std::string &) { o.noDisplayPrompt = true; }},
+  {"--system", "TEXT", kChat, "the system message",
+   [](Options &o, const std::string &, const std::string &v) { o.system = v; }},
+  {"--reasoning", "on|off", kChat, "let the model think first (default off); thoughts are shown dimmed",
+   [](Options &o, const std::string &f, const std::string &v) {
+     if (v != "on" && v != "off") die(f + " expects on or off, got '" + v + "'");
+     o.reasoning = v == "on"; }},
+  {"--temp", "T", kSampling, "sampling temperature (default 1.0; 0 = greedy)",
+   [](Options &o, const std::string &f, const std::string &v) { o.sampler.temperature = toFloat(f, v, 0, 100); }},
+  {"--top-k", "K", kSampling, "keep the K most likely tokens (default 64; 0 = off)",
+   [](Options &o, const std::string &f, const std::string &v) { o.sampler.top_k = toLong(f, v, 0, kMaxInt); }},
+  {"--top-p", "P", kSampling, "nucleus sampling mass (default 0.95; 1 = off)",
+   [](Options &o, const std::string &f, const std::string &v) { o.sampler.top_p = toFloat(f, v, 0, 1); }},
+  {"--min-p", "M", kSampling, "drop tokens below M x the top probability (default 0)",
+   [](Options &o, const std::string &f, const std::string &v) { o.sampler.min_p = toFloat(f, v, 0, 1); }},
+  {"--repeat-penalty", "R", kSampling, "divide the logits of recent tokens by R (default 1 = off)",
+   [](Options &o, const std::string &f, const std::string &v) { o.sampler.repeat_penalty = toFloat(f, v, 0.01f, 100); }},
+  {"--repeat-last-n", "N", kSampling, "how many recent tokens the penalties look at (default 64; -1 = context)",
+   [](Options &o, const std::string &f, const std::string &v) { o.sampler.penalty_last_n = toLong(f, v, -1, kMaxInt); }},
+  {"--presence-penalty", "P", kSampling, "subtract P from the logits of tokens seen (default 0)",
+   [](Options &o, const std::string &f, const std::string &v) { o.sampler.presence_penalty = toFloat(f, v, -100, 100); }},
+  {"--frequency-penalty", "F", kSampling, "subtract F x count from the logits of tokens seen (default 0)",
+   [](Options &o, const std::string &f, const std::string &v) { o.sampler.frequency_penalty = toFloat(f, v, -100, 100); }},
+  {"-s, --seed", "S", kSampling, "random seed (default: a random one, printed; -1 = random)",
+   [](Options &o, const std::string &f, const std::string &v) {
+     if (v == "-1") return;
+     char *end = nullptr;
+     errno = 0;
+     unsigned long long x = std::strtoull(v.c_str(), &end, 10);
+     if (errno || end == v.c_str() || *end || v[0] == '-')
+       die(f + " expects a non-negative integer or -1, got '" + v + "'");
+     o.sampler.seed = x;
+     o.seedGiven = true; }},
+  {"--tokens", "LIST", kEval, "comma-separated token ids",
+   [](Options &o, const std::string &, const std::string &v) { o.tokens = v; }},
+  {"--logits", "FILE", kEval, "write float32 logits, one row of vocab per token",
+   [](Options &o, const std::string &, const std::string &v) { o.logitsPath = v; }},
+  {"-b, --batch", "N", kEval | kPerplexity, "tokens per evaluation call (default: all at once)",
+   [](Options &o, const std::string &f, const std::string &v) { o.batch = toLong(f, v, 1, kMaxInt); }},
+  {"--ids", nullptr, kTokenize, "print only the ids, comma separated",
+   [](Options &o, const std::string &, const std::string &) { o.ids = true; }},
+  {"--chunks", "N", kPerplexity, "score at most N chunks (default: all)",
+   [](Options &o, const std::string &f, const std::string &v) { o.chunks = toLong(f, v, 1, kMaxInt); }},
+  {"--kl-divergence-base", "FILE", kPerplexity, "save this program's log-probs to FILE",
+   [](Options &o, const std::string &, const std::string &v) { o.klBase = v; }},
+  {"--kl-divergence", nullptr, kPerplexity, "compare with the log-probs in --kl-divergence-base FILE",
+   [](Options &o, const std::string &, const std::string &) { o.klCompare = "yes"; }},
+  {"--reps", "R", kBench, "repeat R times, report medians (default 1)",
+   [](Options &o, const std::string &f, const std::string &v) { o.reps = toLong(f, v, 1, 1000000); }},
+  {"--json", nullptr, kBench | kInfo, "print one JSON object",
+   [](Options &o, const std::string &, const std::string &) { o.json = true; }},
+  {"-c, --ctx, --ctx-size", "N", kCompute, "context length of the session (default 4096; perplexity: chunk size, 512)",
+   [](Options &o, const std::string &f, const std::string &v) { o.ctx = toLong(f, v, 1, kMaxInt); }},
+  {"-t, --threads", "N", kModel, "worker threads (default: all cores)",
+   [](Options &o, const std::string &f, const std::string &v) { o.threads = toLong(f, v, 0, 4096); }},
+  {"--device", "N", kModel, "GPU programs: the CUDA or Vulkan device (default 0)",
+   [](Options &o, const std::string &f, const std::string &v) { o.device = toLong(f, v, 0, 1024); }},
+  {"--weights", "PATH", kModel, "weight file (default: this program's path + .weights)",
+   [](Options &o, const std::string &, const std::string &v) { o.weights = v; }},
+  {"--mmap", nullptr, kModel, "read weights through the file mapping, never copied into huge pages",
+   [](Options &o, const std::string &, const std::string &) { o.mmap = true; }},
+  {"-v, --verbose", nullptr, kModel, "say more on stderr (chat: tokens evaluated per turn)",
+   [](Options &o, const std::string &, const std::string &) { o.verbose = true; }},
+};
+// clang-format on
+
+bool flagHasName(const Flag &f, const std::string &s) {
+  const char *p = f.names;
+  while (*p) {
+    const char *end = std::strchr(p, ',');
+    size_t n = end ? static_cast<size_t>(end - p) : std::strlen(p);
+    if (s.size() == n && s.compare(0, n, p, n) == 0)
+      return true;
+    if (!end)
+      break;
+    p = end + 2;
+  }
+  return false;
+}
+
+const CommandInfo *findCommand(const std::string &name) {
+  for (const CommandInfo &c : kCommands)
+    if (name == c.name)
+      return &c;
+  return nullptr;
+}
+
+/// The flags of `commands`; with `common`, only those every command takes.
+void printFlags(unsigned commands, bool common) {
+  for (const Flag &f : kFlags) {
+    if (!(f.commands & commands) || (common && f.commands != kModel))
+      continue;
+    std::string left = std::string(f.names) + (f.arg ? std::string(" ") + f.arg : "");
+    std::printf("  %-32s %s\n", left.c_str(), f.help);
+  }
+}
+
+void commandHelp(const char *prog, const CommandInfo &c) {
+  std::printf("usage: %s %s\n\nOptions:\n", prog, c.usage);
+  printFlags(c.bit, false);
+  std::printf("  %-32s %s\n", "-h, --help", "this help");
+  std::exit(0);
+}
+
+void usageExit(const char *prog, int code) {
+  std::printf("usage: %s COMMAND [options]   (%s COMMAND --help for its options)\n\n"
+              "A Gemma 4 model compiled by gemmac %s. Commands:\n",
+              prog, prog, abi::kGemmacVersion);
+  for (const CommandInfo &c : kCommands)
+    std::printf("  %s\n", c.usage);
+  std::printf("\nOptions of every command:\n");
+  printFlags(kModel, true);
+  std::printf("  %-32s %s\n  %-32s %s\n", "-h, --help", "this help", "--version",
+              "print gemmac's version");
+  std::exit(code);
+}
+
+} // namespace
+
+[[noreturn]] void die(const std::string &msg) {
+  std::fprintf(stderr, "error: %s\n", msg.c_str());
+  std::exit(1);
+}
+
+Options parseOptions(int argc, char **argv) {
+  Options o;
+  const CommandInfo *command = nullptr;
+  bool help = false;
+  struct Given {
+    const Flag *flag;
+    std::string name, value;
+  };
+  std::vector<Given> given;
+  for (int i = 1; i < argc; ++i) {
+    std::string s = argv[i];
+    if (s == "-h" || s == "--help") {
+      help = true;
+      continue;
+    }
+    if (s == "--version") {
+      std::printf("gemmac %s\n", abi::kGemmacVersion);
+      std::exit(0);
+    }
+    // "-1" is a value (of -n or --seed), never a flag.
+    if (s.size() > 1 && s[0] == '-' && !(s[1] >= '0' && s[1] <= '9')) {
+      std::string name = s, value;
+      size_t eq = s.find('=');
+      bool inlineValue = s.rfind("--", 0) == 0 && eq != std::string::npos;
+      if (inlineValue) {
+        name = s.substr(0, eq);
+        value = s.substr(eq + 1);
+      }
+      const Flag *flag = nullptr;
+      for (const Flag &f : kFlags)
+        if (flagHasName(f, name))
+          flag = &f;
+      if (!flag)
+        die("unknown option '" + name + "' (see --help)");
+      if (flag->arg && !inlineValue) {
+        if (i + 1 >= argc)
+          die(name + " needs a value (" + flag->arg + ")");
+        value = argv[++i];
+      } else if (!flag->arg && inlineValue) {
+        die(name + " takes no value");
+      }
+      given.push_back({flag, name, value});
+      // Applied after the command is known, so that the error for a flag of
+      // another command names the command.
+      continue;
+    }
+    if (!command) {
+      command = findCommand(s);
+      if (!command)
+        die("unknown command '" + s + "' (see --help)");
+      o.command = s;
+    } else {
+      o.positional.push_back(s);
+    }
+  }
+  if (!command)
+    usageExit(argv[0], help ? 0 : 2);
+  if (help)
+    commandHelp(argv[0], *command);
+  for (auto &[flag, name, value] : given) {
+    if (!(flag->commands & command->bit))
+      die(name + " is not an option of '" + o.command + "' (see " +
+          o.command + " --help)");
+    flag->set(o, name, value);
+  }
+  if (!o.seedGiven) {
+    // A fresh seed each run, printed by the commands that sample, so that a
+    // run can be repeated with --seed.
+    uint64_t seed = 0;
+    int fd = open("/dev/urandom", O_RDONLY);
+    if (fd < 0 || read(fd, &seed, sizeof seed) != sizeof seed)
+      seed = static_cast<uint64_t>(std::time(nullptr)) ^ (static_cast<uint64_t>(getpid()) << 32);
+    if (fd >= 0)
+      close(fd);
+    o.sampler.seed = seed >> 1; // printable as a non-negative int64
+  }
+  return o;
+}
+
+std::string readPrompt(const Options &o) {
+  if (!o.prompt.empty())
+    return o.prompt;
+  auto readAll = [](FILE *f, const std::string &name) {
+    std::string text;
+    char buf[65536];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
+      text.append(buf, n);
+    if (std::ferror(f))
+      die(name + ": read failed: " + std::strerror(errno));
+    return text;
+  };
+  if (!o.promptFile.empty()) {
+    if (o.promptFile == "-")
+      return readAll(stdin, "stdin");
+    FILE *f = std::fopen(o.promptFile.c_str(), "rb");
+    if (!f)
+      die(o.promptFile + ": " + std::strerror(errno));
+    std::string text = readAll(f, o.promptFile);
+    std::fclose(f);
+    return text;
+  }
+  if (!o.positional.empty())
+    return o.positional[0];
+  if (!isatty(0))
+    return readAll(stdin, "stdin");
+  return "";
+}
+
+gemmac_model *openModel(const Options &o) {
+  gemmac_model_options mo = gemmac_model_default_options();
+  mo.n_threads = static_cast<int>(o.threads);
+  mo.weights_in_memory = o.mmap ? 0 : -1;
+  mo.device = static_cast<int>(o.device);
+  gemmac_model *m =
+      gemmac_model_open_with(o.weights.empty() ? nullptr : o.weights.c_str(), &mo);
+  if (!m)
+    die(gemmac_last_error());
+  return m;
+}
+
+double seconds() {
+  timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+} // namespace gemmac::cli

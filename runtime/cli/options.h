@@ -1,0 +1,41 @@
+// The command line of a compiled program: one table of flags, each valid for
+// some commands, with llama.cpp's spellings beside gemmac's own.
+#pragma once
+
+#include "runtime/include/gemmac.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace gemmac::cli {
+
+struct Options {
+  std::string command;
+  std::vector<std::string> positional;
+  std::string prompt, promptFile, tokens, logitsPath, weights, system;
+  std::string klBase, klCompare; // perplexity: write / compare log-probs
+  long nPredict = -2;            // -2: the command's default; -1: no limit
+  long ctx = 0, threads = 0, batch = 0, reps = 1, device = 0, chunks = -1;
+  bool json = false, mmap = false, ids = false, noDisplayPrompt = false;
+  bool verbose = false, seedGiven = false;
+  int reasoning = -1; // chat: -1 default (off), 0 off, 1 on
+  gemmac_sampler_params sampler = gemmac_sampler_defaults();
+};
+
+/// Parses argv; prints help and exits for -h/--help and --version; exits
+/// with a message naming the flag for anything invalid.
+Options parseOptions(int argc, char **argv);
+
+/// The prompt of run/perplexity: -p TEXT, -f FILE ("-": stdin), the first
+/// positional argument, or stdin when it is not a terminal. Empty if none.
+std::string readPrompt(const Options &o);
+
+[[noreturn]] void die(const std::string &msg);
+
+/// Opens the model with the common options; dies with the API's error.
+gemmac_model *openModel(const Options &o);
+
+double seconds();
+
+} // namespace gemmac::cli
