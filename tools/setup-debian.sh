@@ -13,6 +13,7 @@ packages=(
   cmake ninja-build ccache g++ python3
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 lld-22
   libgtest-dev libssl-dev zlib1g-dev spirv-tools mesa-vulkan-drivers libvulkan-dev
+  nlohmann-json3-dev python3-jinja2 tmux
 )
 missing=()
 for p in "${packages[@]}"; do

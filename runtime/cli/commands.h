@@ -6,6 +6,7 @@
 namespace gemmac::cli {
 int cmdRun(const Options &o);
 int cmdChat(const Options &o);
+int cmdServe(const Options &o);
 int cmdEval(const Options &o);
 int cmdTokenize(const Options &o);
 int cmdInfo(const Options &o);

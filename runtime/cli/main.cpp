@@ -9,6 +9,10 @@ int main(int argc, char **argv) {
   Options o = parseOptions(argc, argv);
   if (o.command == "run")
     return cmdRun(o);
+  if (o.command == "chat")
+    return cmdChat(o);
+  if (o.command == "serve")
+    return cmdServe(o);
   if (o.command == "eval")
     return cmdEval(o);
   if (o.command == "tokenize")

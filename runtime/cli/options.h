@@ -20,6 +20,9 @@ struct Options {
   bool json = false, mmap = false, ids = false, noDisplayPrompt = false;
   bool verbose = false, seedGiven = false;
   int reasoning = -1; // chat: -1 default (off), 0 off, 1 on
+  // serve
+  std::string host = "127.0.0.1", apiKey, alias;
+  long port = 8080, slots = 1, queue = 16, timeout = 600, maxBody = 8 << 20;
   gemmac_sampler_params sampler = gemmac_sampler_defaults();
 };
 

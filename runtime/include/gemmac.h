@@ -112,6 +112,9 @@ typedef struct {
 } gemmac_sampler_params;
 
 gemmac_sampler_params gemmac_sampler_defaults(void);
+/* Restarts the session's random sequence from seed (gemmac_sample otherwise
+ * seeds it once, from the first params.seed it sees). */
+void gemmac_session_set_seed(gemmac_session *session, uint64_t seed);
 gemmac_token gemmac_sample(gemmac_session *session, const float *logits,
                            const gemmac_sampler_params *params);
 
@@ -125,6 +128,38 @@ int32_t gemmac_generate(gemmac_session *session, const char *prompt,
                         int32_t max_tokens,
                         const gemmac_sampler_params *params,
                         gemmac_piece_fn on_piece, void *user);
+
+/* Chat. Strings these functions return are malloc'd: free them with
+ * gemmac_free. NULL on error (gemmac_last_error says why). */
+void gemmac_free(void *p);
+
+/* Renders the model's chat template (tokenizer.chat_template) over OpenAI
+ * messages, as Hugging Face's apply_chat_template does. messages_json: a
+ * JSON array of {"role", "content", ...} (tool_calls, reasoning_content and
+ * tool turns as OpenAI writes them). options_json (may be NULL): a JSON
+ * object; "add_generation_prompt" (default true), "tools" (OpenAI tool
+ * definitions), "chat_template_kwargs" (an object) and any other key become
+ * template variables, e.g. {"enable_thinking": true}. The result starts with
+ * the template's <bos>: tokenize it with add_bos = 0. */
+char *gemmac_chat_apply_template(const gemmac_model *model, const char *messages_json,
+                                 const char *options_json);
+
+/* Parses a Gemma 4 answer (the generated text, control tokens included) into
+ * an OpenAI assistant message: {"role":"assistant","content":...,
+ * "reasoning_content":... (if it thought),"tool_calls":[...] (if it called
+ * tools)}. Malformed markup stays plain content; never fails on any text. */
+char *gemmac_chat_parse_output(const char *text, size_t len);
+
+/* The same, streamed: feed each generated piece; each call returns a JSON
+ * array of OpenAI deltas now certain ({"content":...},
+ * {"reasoning_content":...}, {"tool_calls":[{"index",...}]}); a marker split
+ * across pieces is held back until it is whole. finish flushes the rest.
+ * Tool-call ids are id_prefix (NULL: "call_") + their index. */
+typedef struct gemmac_chat_parser gemmac_chat_parser;
+gemmac_chat_parser *gemmac_chat_parser_new(const char *id_prefix);
+char *gemmac_chat_parser_feed(gemmac_chat_parser *parser, const char *piece, size_t len);
+char *gemmac_chat_parser_finish(gemmac_chat_parser *parser);
+void gemmac_chat_parser_free(gemmac_chat_parser *parser);
 
 #ifdef __cplusplus
 }

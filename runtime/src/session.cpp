@@ -132,6 +132,12 @@ extern "C" gemmac_sampler_params gemmac_sampler_defaults(void) {
   return p;
 }
 
+extern "C" void gemmac_session_set_seed(gemmac_session *s, uint64_t seed) {
+  s->rng.seed(seed);
+  s->seeded = true;
+  s->seededWith = seed;
+}
+
 namespace {
 /// llama.cpp's penalties sampler over the session's last tokens; `out` gets
 /// the penalized logits. False when every penalty is off.

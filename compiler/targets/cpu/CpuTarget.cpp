@@ -19,7 +19,9 @@
 #include "llvm/IR/Verifier.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
+#include "llvm/ADT/SmallString.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
@@ -219,9 +221,16 @@ Error gemmac::linkProgram(llvm::StringRef objectPath,
     return llvm::createStringError("runtime library " + runtimeArchive +
                                    " not found");
   // The program depends only on libc, libm, pthreads and libdl (GPU
-  // drivers are opened at run time).
+  // drivers and `serve`'s libgemmac_serve.so are opened at run time). It
+  // holds and exports the whole C API, which libgemmac_serve.so calls; the
+  // library is found beside the program, then beside the runtime archive.
+  llvm::SmallString<256> libDir(runtimeArchive);
+  llvm::sys::fs::make_absolute(libDir);
+  llvm::sys::path::remove_filename(libDir);
+  std::string runPath = "-Wl,-rpath,$ORIGIN:" + std::string(libDir.str());
   llvm::SmallVector<llvm::StringRef> args = {
-      *program, "-o", outputPath, objectPath, runtimeArchive,
+      *program, "-o", outputPath, objectPath, "-Wl,--whole-archive", runtimeArchive,
+      "-Wl,--no-whole-archive", "-Wl,--export-dynamic-symbol=gemmac_*", runPath,
       "-static-libstdc++", "-static-libgcc", "-pthread", "-lm", "-ldl"};
   std::string message;
   int rc = llvm::sys::ExecuteAndWait(*program, args, std::nullopt, {}, 0, 0,

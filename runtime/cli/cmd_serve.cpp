@@ -1,0 +1,46 @@
+// OUT serve: opens libgemmac_serve.so (the HTTP server, which needs
+// cpp-httplib's shared library: Debian's libcpp-httplib0.11) and hands it
+// the model. Every other command runs without it.
+
+#include "runtime/cli/commands.h"
+#include "runtime/serve/serve_api.h"
+
+#include <cstdio>
+#include <dlfcn.h>
+
+namespace gemmac::cli {
+
+int cmdServe(const Options &o) {
+  // Found through the program's run path: beside the program, then the
+  // lib/ folder of the gemmac build that compiled it.
+  const char *env = std::getenv("GEMMAC_SERVE_LIBRARY");
+  const char *name = env && *env ? env : "libgemmac_serve.so";
+  void *lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+  if (!lib)
+    die(std::string("serve needs ") + name + " (built with gemmac; it needs Debian's "
+        "libcpp-httplib0.11): " + dlerror() +
+        "\nPut libgemmac_serve.so beside the program or set GEMMAC_SERVE_LIBRARY to its path.");
+  auto serve = reinterpret_cast<gemmac_serve_fn>(dlsym(lib, "gemmac_serve"));
+  if (!serve)
+    die(std::string(name) + " has no gemmac_serve: " + dlerror());
+  gemmac_model *m = openModel(o);
+  gemmac_serve_options so;
+  so.abi = GEMMAC_SERVE_ABI;
+  so.host = o.host.c_str();
+  so.port = static_cast<int>(o.port);
+  so.n_slots = static_cast<int>(o.slots);
+  so.n_ctx = static_cast<int>(o.ctx > 0 ? o.ctx : 4096);
+  so.queue = static_cast<int>(o.queue);
+  so.api_key = o.apiKey.c_str();
+  so.timeout_s = static_cast<int>(o.timeout);
+  so.max_body = o.maxBody;
+  so.verbose = o.verbose;
+  std::string alias = o.alias.empty() ? gemmac_model_string(m, "source") : o.alias;
+  so.model_name = alias.c_str();
+  so.sampler = o.sampler;
+  int rc = serve(m, &so);
+  gemmac_model_close(m);
+  return rc;
+}
+
+} // namespace gemmac::cli

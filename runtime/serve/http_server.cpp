@@ -1,0 +1,230 @@
+// libgemmac_serve.so: the OpenAI-compatible HTTP server of `OUT serve`,
+// on cpp-httplib, answering as llama-server does.
+
+#include "runtime/serve/server.h"
+
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <thread>
+
+using nlohmann::json;
+
+namespace gemmac::serve {
+
+
+void sendJson(httplib::Response &res, int status, const json &body) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+}
+
+void sendError(httplib::Response &res, const RequestError &e) {
+  sendJson(res, e.status, errorJson(e.status, e.type, e.message));
+}
+
+std::string sse(const json &j) {
+  return "data: " + j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+}
+
+long unixTime() { return static_cast<long>(std::time(nullptr)); }
+
+Server::Server(gemmac_model *model, const gemmac_serve_options &o)
+    : opts_(o), sched_(model, o.n_slots, o.n_ctx, o.queue) {
+  ctx_.model = model;
+  ctx_.options = &opts_;
+  ctx_.nCtx = o.n_ctx;
+  ctx_.bosText = tokenPiece(model, gemmac_token_bos(model), true);
+  for (const char *marker : {"<turn|>", "<eos>", "<|tool_response>"}) {
+    std::vector<gemmac_token> t = tokenizeText(ctx_, marker, false);
+    if (t.size() == 1)
+      ctx_.chatStopTokens.push_back(t[0]);
+  }
+}
+
+int Server::run() {
+  if (!sched_.error().empty()) {
+    std::fprintf(stderr, "error: %s\n", sched_.error().c_str());
+    return 1;
+  }
+  const size_t threads = static_cast<size_t>(opts_.n_slots + opts_.queue + 16);
+  http_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  http_.set_payload_max_length(static_cast<size_t>(opts_.max_body));
+  http_.set_read_timeout(opts_.timeout_s);
+  http_.set_write_timeout(opts_.timeout_s);
+  routes();
+  int port = opts_.port;
+  if (port == 0)
+    port = http_.bind_to_any_port(opts_.host);
+  else if (!http_.bind_to_port(opts_.host, port))
+    port = -1;
+  if (port < 0) {
+    std::fprintf(stderr, "error: cannot listen on %s:%d (in use, or not an address of this machine)\n",
+                 opts_.host, opts_.port);
+    return 1;
+  }
+  std::fprintf(stderr, "gemmac serve: %d slot(s) of %d tokens, listening on http://%s:%d\n",
+               opts_.n_slots, opts_.n_ctx, opts_.host, port);
+  std::fflush(stderr);
+  // SIGINT/SIGTERM end the server: blocked everywhere, waited for here.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread listener([this] { http_.listen_after_bind(); });
+  int sig = 0;
+  sigwait(&set, &sig);
+  std::fprintf(stderr, "gemmac serve: stopping (signal %d)\n", sig);
+  http_.stop();
+  listener.join();
+  return 0;
+}
+
+bool Server::authorized(const httplib::Request &req) const {
+  if (!opts_.api_key || !*opts_.api_key)
+    return true;
+  static const char *kPublic[] = {"/health", "/v1/health", "/models", "/v1/models"};
+  for (const char *p : kPublic)
+    if (req.path == p)
+      return true;
+  std::string want = std::string("Bearer ") + opts_.api_key;
+  return req.get_header_value("Authorization") == want ||
+         req.get_header_value("X-Api-Key") == opts_.api_key;
+}
+
+void Server::routes() {
+  http_.set_pre_routing_handler([this](const httplib::Request &req, httplib::Response &res) {
+    if (authorized(req))
+      return httplib::Server::HandlerResponse::Unhandled;
+    sendError(res, {401, "authentication_error", "Invalid API Key"});
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  http_.set_error_handler([](const httplib::Request &, httplib::Response &res) {
+    if (!res.body.empty())
+      return;
+    if (res.status == 404)
+      sendError(res, {404, "not_found_error", "File Not Found"});
+    else if (res.status == 413)
+      sendError(res, {413, "invalid_request_error", "the request body is too large"});
+    else
+      sendError(res, {res.status, "invalid_request_error", "bad request"});
+  });
+  http_.set_exception_handler([](const httplib::Request &, httplib::Response &res,
+                                 std::exception_ptr) {
+    sendError(res, {500, "server_error", "internal error"});
+  });
+  http_.Get("/health", [](const httplib::Request &, httplib::Response &res) {
+    sendJson(res, 200, json{{"status", "ok"}});
+  });
+  http_.Get("/v1/health", [](const httplib::Request &, httplib::Response &res) {
+    sendJson(res, 200, json{{"status", "ok"}});
+  });
+  auto models = [this](const httplib::Request &, httplib::Response &res) {
+    json meta{{"n_vocab", gemmac_model_vocab_size(ctx_.model)},
+              {"n_ctx_train", gemmac_model_context_length(ctx_.model)},
+              {"n_ctx", opts_.n_ctx},
+              {"size", gemmac_model_weight_bytes(ctx_.model)}};
+    sendJson(res, 200,
+             json{{"object", "list"},
+                  {"data", json::array({json{{"id", opts_.model_name},
+                                             {"object", "model"},
+                                             {"created", unixTime()},
+                                             {"owned_by", "gemmac"},
+                                             {"meta", meta}}})}});
+  };
+  http_.Get("/v1/models", models);
+  http_.Get("/models", models);
+  http_.Get("/metrics", [this](const httplib::Request &, httplib::Response &res) {
+    metrics(res);
+  });
+  http_.Post("/v1/chat/completions", [this](const httplib::Request &req, httplib::Response &res) {
+    complete(req, res, Endpoint::Chat);
+  });
+  http_.Post("/chat/completions", [this](const httplib::Request &req, httplib::Response &res) {
+    complete(req, res, Endpoint::Chat);
+  });
+  http_.Post("/v1/completions", [this](const httplib::Request &req, httplib::Response &res) {
+    complete(req, res, Endpoint::Completion);
+  });
+  http_.Post("/completions", [this](const httplib::Request &req, httplib::Response &res) {
+    complete(req, res, Endpoint::Completion);
+  });
+  http_.Post("/tokenize", [this](const httplib::Request &req, httplib::Response &res) {
+    tokenize(req, res);
+  });
+  http_.Post("/detokenize", [this](const httplib::Request &req, httplib::Response &res) {
+    detokenize(req, res);
+  });
+  http_.Post("/apply-template", [this](const httplib::Request &req, httplib::Response &res) {
+    json body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object())
+      return sendError(res, {400, "invalid_request_error", "the request body is not a JSON object"});
+    std::string prompt;
+    if (RequestError e = renderChat(ctx_, body, prompt))
+      return sendError(res, e);
+    sendJson(res, 200, json{{"prompt", prompt}});
+  });
+}
+
+void Server::metrics(httplib::Response &res) {
+  Metrics m = sched_.metrics();
+  std::string out;
+  auto add = [&](const char *name, const char *type, const char *help, double v) {
+    char line[512];
+    std::snprintf(line, sizeof line, "# HELP gemmac:%s %s\n# TYPE gemmac:%s %s\ngemmac:%s %.17g\n",
+                  name, help, name, type, name, v);
+    out += line;
+  };
+  add("prompt_tokens_total", "counter", "Prompt tokens evaluated.", m.promptTokens);
+  add("prompt_seconds_total", "counter", "Seconds spent evaluating prompts.", m.promptSeconds);
+  add("tokens_predicted_total", "counter", "Tokens generated.", m.generatedTokens);
+  add("tokens_predicted_seconds_total", "counter", "Seconds spent generating.", m.generateSeconds);
+  add("requests_total", "counter", "Generation requests finished.", m.requests);
+  add("requests_processing", "gauge", "Requests holding a slot.", m.processing);
+  add("requests_deferred", "gauge", "Requests waiting for a slot.", m.deferred);
+  add("slots", "gauge", "Slots (concurrent generations).", m.slots);
+  res.set_content(out, "text/plain; version=0.0.4");
+}
+
+void Server::tokenize(const httplib::Request &req, httplib::Response &res) {
+  json body = json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object() || !body.contains("content") ||
+      !body["content"].is_string())
+    return sendError(res, {400, "invalid_request_error", "'content' must be a string"});
+  bool addSpecial = body.value("add_special", false) == true;
+  bool withPieces = body.value("with_pieces", false) == true;
+  std::vector<gemmac_token> ids = tokenizeText(ctx_, body["content"].get<std::string>(), addSpecial);
+  json tokens = json::array();
+  for (gemmac_token t : ids)
+    tokens.push_back(withPieces ? json{{"id", t}, {"piece", tokenPiece(ctx_.model, t, true)}} : json(t));
+  sendJson(res, 200, json{{"tokens", tokens}});
+}
+
+void Server::detokenize(const httplib::Request &req, httplib::Response &res) {
+  json body = json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object() || !body.contains("tokens") ||
+      !body["tokens"].is_array())
+    return sendError(res, {400, "invalid_request_error", "'tokens' must be an array of token ids"});
+  const int32_t vocab = gemmac_model_vocab_size(ctx_.model);
+  std::string text;
+  for (const json &t : body["tokens"]) {
+    if (!t.is_number_integer() || t.get<long long>() < 0 || t.get<long long>() >= vocab)
+      return sendError(res, {400, "invalid_request_error",
+                             "'tokens' holds " + t.dump() + ", not a token id below " +
+                                 std::to_string(vocab)});
+    text += tokenPiece(ctx_.model, static_cast<gemmac_token>(t.get<long long>()), false);
+  }
+  sendJson(res, 200, json{{"content", text}});
+}
+
+} // namespace gemmac::serve
+
+extern "C" int gemmac_serve(gemmac_model *model, const gemmac_serve_options *options) {
+  if (!options || options->abi != GEMMAC_SERVE_ABI) {
+    std::fprintf(stderr, "error: libgemmac_serve.so was built for another gemmac version\n");
+    return 1;
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+  gemmac::serve::Server server(model, *options);
+  return server.run();
+}

@@ -1,0 +1,275 @@
+#include "runtime/serve/scheduler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+#include <numeric>
+
+namespace gemmac::serve {
+
+namespace {
+constexpr size_t kPromptChunk = 256; // prompt tokens a slot evaluates per round
+
+std::string tokenText(const gemmac_model *m, gemmac_token t, bool special) {
+  char buf[256];
+  int32_t n = gemmac_token_to_piece(m, t, buf, sizeof buf, special);
+  if (n >= 0)
+    return std::string(buf, n);
+  std::string big(static_cast<size_t>(-n), '\0');
+  n = gemmac_token_to_piece(m, t, big.data(), -n, special);
+  return n < 0 ? std::string() : big.substr(0, n);
+}
+
+/// Bytes at the end of `s` that begin a UTF-8 character not yet complete.
+size_t incompleteUtf8Tail(const std::string &s) {
+  for (size_t back = 1; back <= std::min<size_t>(3, s.size()); ++back) {
+    unsigned char c = s[s.size() - back];
+    if ((c & 0xC0) == 0x80)
+      continue; // a continuation byte: look further back
+    size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    return need > back ? back : 0;
+  }
+  return 0;
+}
+} // namespace
+
+double now() {
+  timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+Scheduler::Scheduler(gemmac_model *model, int nSlots, int nCtx, int maxQueue)
+    : model_(model), nCtx_(nCtx), maxQueue_(maxQueue),
+      vocab_(gemmac_model_vocab_size(model)) {
+  slots_.resize(static_cast<size_t>(nSlots));
+  for (Slot &s : slots_) {
+    s.session = gemmac_session_new(model, nCtx);
+    if (!s.session) {
+      error_ = gemmac_last_error();
+      return;
+    }
+    s.logits.resize(static_cast<size_t>(vocab_));
+  }
+  metrics_.slots = nSlots;
+  worker_ = std::thread([this] { loop(); });
+}
+
+Scheduler::~Scheduler() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (worker_.joinable())
+    worker_.join();
+  for (Slot &s : slots_) {
+    if (s.job)
+      finish(s, "", "the server is shutting down");
+    if (s.session)
+      gemmac_session_free(s.session);
+  }
+  for (auto &job : queue_) {
+    std::lock_guard<std::mutex> lock(job->mu);
+    job->error = "the server is shutting down";
+    job->done = true;
+    job->cv.notify_all();
+  }
+}
+
+bool Scheduler::submit(const std::shared_ptr<Job> &job) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (static_cast<int>(queue_.size()) >= maxQueue_ || stopping_)
+    return false;
+  job->queued = now();
+  queue_.push_back(job);
+  cv_.notify_all();
+  return true;
+}
+
+Metrics Scheduler::metrics() {
+  std::lock_guard<std::mutex> lock(mu_);
+  Metrics m = metrics_;
+  m.deferred = static_cast<int>(queue_.size());
+  m.processing = 0;
+  for (const Slot &s : slots_)
+    m.processing += s.job != nullptr;
+  return m;
+}
+
+/// Gives waiting jobs free slots: the slot whose cache holds the longest
+/// prefix of the prompt, else the emptiest. A cache is reused only when it
+/// is a prefix of the prompt: sliding-window layers keep only their window,
+/// so a cache cannot be cut back to an earlier position.
+void Scheduler::admit() {
+  while (!queue_.empty()) {
+    std::shared_ptr<Job> job = queue_.front();
+    Slot *best = nullptr;
+    size_t bestReuse = 0;
+    for (Slot &s : slots_) {
+      if (s.job)
+        continue;
+      const std::vector<gemmac_token> &h = s.history;
+      bool prefix = h.size() < job->prompt.size() &&
+                    std::equal(h.begin(), h.end(), job->prompt.begin());
+      size_t reuse = prefix ? h.size() : 0;
+      if (!best || reuse > bestReuse ||
+          (reuse == bestReuse && s.history.size() < best->history.size())) {
+        best = &s;
+        bestReuse = reuse;
+      }
+    }
+    if (!best)
+      return;
+    queue_.pop_front();
+    if (bestReuse == 0) {
+      gemmac_session_reset(best->session);
+      best->history.clear();
+    }
+    best->job = job;
+    best->promptDone = bestReuse;
+    best->pending.clear();
+    job->reused = static_cast<long>(bestReuse);
+    job->started = now();
+    gemmac_session_set_seed(best->session, job->sampler.seed);
+  }
+}
+
+void Scheduler::loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    admit();
+    std::vector<Slot *> active;
+    for (Slot &s : slots_)
+      if (s.job)
+        active.push_back(&s);
+    if (active.empty()) {
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      continue;
+    }
+    lock.unlock();
+    for (Slot *s : active)
+      step(*s);
+    lock.lock();
+  }
+}
+
+void Scheduler::step(Slot &slot) {
+  Job &job = *slot.job;
+  if (job.cancelled)
+    return finish(slot, "", "cancelled");
+  if (job.deadline > 0 && now() > job.deadline)
+    return finish(slot, "length");
+  if (slot.promptDone < job.prompt.size()) {
+    const size_t n = std::min(kPromptChunk, job.prompt.size() - slot.promptDone);
+    const double t0 = now();
+    if (gemmac_session_eval(slot.session, job.prompt.data() + slot.promptDone,
+                            static_cast<int32_t>(n), slot.logits.data(), 0) != 0)
+      return finish(slot, "", gemmac_last_error());
+    slot.history.insert(slot.history.end(), job.prompt.begin() + slot.promptDone,
+                        job.prompt.begin() + slot.promptDone + n);
+    slot.promptDone += n;
+    std::lock_guard<std::mutex> lock(mu_);
+    metrics_.promptTokens += n;
+    metrics_.promptSeconds += now() - t0;
+    return;
+  }
+  const double t0 = now();
+  const gemmac_token t = gemmac_sample(slot.session, slot.logits.data(), &job.sampler);
+  const bool end = gemmac_token_is_eog(model_, t) ||
+                   std::find(job.stopTokens.begin(), job.stopTokens.end(), t) != job.stopTokens.end();
+  if (end)
+    return finish(slot, "stop");
+  emit(slot, t);
+  if (slot.job == nullptr)
+    return; // a stop string ended it
+  if (job.maxTokens >= 0 && job.generated >= job.maxTokens)
+    return finish(slot, "length");
+  if (gemmac_session_position(slot.session) >= nCtx_)
+    return finish(slot, "length");
+  if (gemmac_session_eval(slot.session, &t, 1, slot.logits.data(), 0) != 0)
+    return finish(slot, "", gemmac_last_error());
+  slot.history.push_back(t);
+  std::lock_guard<std::mutex> lock(mu_);
+  metrics_.generatedTokens += 1;
+  metrics_.generateSeconds += now() - t0;
+}
+
+/// Adds a sampled token: its log-probabilities, and the text it makes
+/// certain (text that could still begin a stop string, or an incomplete
+/// UTF-8 character, waits in `pending`).
+void Scheduler::emit(Slot &slot, gemmac_token t) {
+  Job &job = *slot.job;
+  TokenEvent ev;
+  ev.id = t;
+  if (job.topLogprobs >= 0) {
+    const float *l = slot.logits.data();
+    const float mx = *std::max_element(l, l + vocab_);
+    double sum = 0;
+    for (int32_t i = 0; i < vocab_; ++i)
+      sum += std::exp(l[i] - mx);
+    const float lse = mx + static_cast<float>(std::log(sum));
+    ev.logprob = l[t] - lse;
+    const int k = std::min(job.topLogprobs, static_cast<int>(vocab_));
+    std::vector<int32_t> ids(static_cast<size_t>(vocab_));
+    std::iota(ids.begin(), ids.end(), 0);
+    std::partial_sort(ids.begin(), ids.begin() + k, ids.end(),
+                      [&](int32_t a, int32_t b) { return l[a] > l[b]; });
+    for (int i = 0; i < k; ++i)
+      ev.top.push_back({ids[i], l[ids[i]] - lse});
+  }
+  slot.pending += tokenText(model_, t, job.specialText);
+  size_t cut = std::string::npos;
+  for (const std::string &s : job.stop)
+    if (!s.empty())
+      cut = std::min(cut, slot.pending.find(s));
+  bool stopped = cut != std::string::npos;
+  size_t ready = stopped ? cut : slot.pending.size() - incompleteUtf8Tail(slot.pending);
+  if (!stopped)
+    for (const std::string &s : job.stop)
+      for (size_t k = std::min(s.size() - 1, slot.pending.size()); k > 0; --k)
+        if (slot.pending.compare(slot.pending.size() - k, k, s, 0, k) == 0) {
+          ready = std::min(ready, slot.pending.size() - k);
+          break;
+        }
+  ev.text = slot.pending.substr(0, ready);
+  slot.pending.erase(0, ready);
+  {
+    std::lock_guard<std::mutex> lock(job.mu);
+    if (job.firstToken == 0)
+      job.firstToken = now();
+    ++job.generated;
+    job.events.push_back(std::move(ev));
+  }
+  job.cv.notify_all();
+  if (stopped) {
+    slot.pending.clear();
+    finish(slot, "stop");
+  }
+}
+
+void Scheduler::finish(Slot &slot, const std::string &reason, const std::string &error) {
+  std::shared_ptr<Job> job;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    job = std::move(slot.job);
+    slot.job = nullptr;
+    metrics_.requests += 1;
+  }
+  {
+    std::lock_guard<std::mutex> lock(job->mu);
+    if (!slot.pending.empty() && error.empty()) {
+      TokenEvent tail; // held-back text that no stop string completed
+      tail.text = std::move(slot.pending);
+      job->events.push_back(std::move(tail));
+    }
+    slot.pending.clear();
+    job->finishReason = reason;
+    job->error = error;
+    job->finished = now();
+    job->done = true;
+  }
+  job->cv.notify_all();
+}
+
+} // namespace gemmac::serve

@@ -1,0 +1,103 @@
+// The server's scheduler: N slots, each a session with its own KV cache,
+// and a bounded queue of requests waiting for one. One worker thread runs
+// every step: each active slot advances by one model call (a chunk of its
+// prompt, or one decoded token) per round, so slots interleave. The round
+// is the unit a batched forward pass will replace (issue 18): it already
+// collects every slot's next tokens before running them.
+#pragma once
+
+#include "runtime/include/gemmac.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace gemmac::serve {
+
+struct TokenEvent {
+  gemmac_token id = -1;
+  std::string text;   // what this token adds to the answer (after stop strings)
+  float logprob = 0;  // of the token under the model's distribution
+  std::vector<std::pair<gemmac_token, float>> top; // when top_logprobs > 0
+};
+
+/// One generation request and what it produced, shared by the HTTP thread
+/// that waits on it and the worker that runs it.
+struct Job {
+  // The request.
+  std::vector<gemmac_token> prompt;
+  long maxTokens = -1; // -1: until an end token or the context is full
+  gemmac_sampler_params sampler{};
+  std::vector<std::string> stop;          // stop strings
+  std::vector<gemmac_token> stopTokens;   // besides the model's end tokens
+  bool specialText = false; // token text with control tokens (chat parsing)
+  int topLogprobs = -1;     // -1: no logprobs
+  double deadline = 0;      // seconds (monotonic); 0: none
+
+  // The outcome, under `mu`.
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<TokenEvent> events;
+  bool done = false;
+  std::string finishReason; // "stop", "length"; error: set `error`
+  std::string error;
+  long generated = 0, reused = 0; // tokens generated; prompt tokens reused from the cache
+  double queued = 0, started = 0, firstToken = 0, finished = 0;
+
+  std::atomic<bool> cancelled{false};
+};
+
+struct Metrics {
+  uint64_t promptTokens = 0, generatedTokens = 0, requests = 0;
+  double promptSeconds = 0, generateSeconds = 0;
+  int processing = 0, deferred = 0, slots = 0;
+};
+
+class Scheduler {
+public:
+  Scheduler(gemmac_model *model, int nSlots, int nCtx, int maxQueue);
+  ~Scheduler();
+  /// False when the queue is full (the caller answers 503).
+  bool submit(const std::shared_ptr<Job> &job);
+  Metrics metrics();
+  int context() const { return nCtx_; }
+  /// Error from creating the slots ("" if none).
+  const std::string &error() const { return error_; }
+
+private:
+  struct Slot {
+    gemmac_session *session = nullptr;
+    std::vector<gemmac_token> history; // what the KV cache holds
+    std::shared_ptr<Job> job;
+    size_t promptDone = 0;
+    std::string pending; // generated text held back: may start a stop string
+    std::vector<float> logits;
+  };
+  void loop();
+  void admit();
+  void step(Slot &slot);
+  void emit(Slot &slot, gemmac_token t);
+  void finish(Slot &slot, const std::string &reason, const std::string &error = "");
+
+  gemmac_model *model_;
+  int nCtx_, maxQueue_;
+  int32_t vocab_;
+  std::string error_;
+  std::vector<Slot> slots_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<Job>> queue_;
+  Metrics metrics_;
+  bool stopping_ = false;
+  std::thread worker_;
+};
+
+double now();
+
+} // namespace gemmac::serve

@@ -1,0 +1,41 @@
+// The server behind `OUT serve`: routes, authentication, errors (this
+// file's .cpp) and the completion endpoints (completion.cpp).
+#pragma once
+
+#include "runtime/serve/requests.h"
+
+#include <httplib.h>
+
+#include <atomic>
+
+namespace gemmac::serve {
+
+void sendJson(httplib::Response &res, int status, const nlohmann::json &body);
+void sendError(httplib::Response &res, const RequestError &e);
+std::string sse(const nlohmann::json &j);
+long unixTime();
+
+class Server {
+public:
+  Server(gemmac_model *model, const gemmac_serve_options &o);
+
+  /// Listens until SIGINT or SIGTERM; the exit code.
+  int run();
+
+private:
+  bool authorized(const httplib::Request &req) const;
+  void routes();
+  void metrics(httplib::Response &res);
+  void tokenize(const httplib::Request &req, httplib::Response &res);
+  void detokenize(const httplib::Request &req, httplib::Response &res);
+  /// /v1/chat/completions and /v1/completions (completion.cpp).
+  void complete(const httplib::Request &req, httplib::Response &res, Endpoint endpoint);
+
+  gemmac_serve_options opts_;
+  Scheduler sched_;
+  ServeContext ctx_;
+  httplib::Server http_;
+  std::atomic<uint64_t> nextId_{1};
+};
+
+} // namespace gemmac::serve
