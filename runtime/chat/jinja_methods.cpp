@@ -1,0 +1,294 @@
+// runtime/chat/jinja_methods.cpp - str/dict/list methods and the globals
+// (range, namespace, dict, raise_exception, strftime_now).
+#include "runtime/chat/jinja_eval.h"
+#include "runtime/chat/jinja_utf8.h"
+
+#include <ctime>
+#include <initializer_list>
+
+namespace gemmac::jinja::detail {
+
+using K = Value::Kind;
+using F = Value::Flavor;
+
+static bool oneOf(const std::string &s, std::initializer_list<const char *> names) {
+  for (const char *n : names)
+    if (s == n)
+      return true;
+  return false;
+}
+
+static Value makeCallable(CallableData::Type type, const std::string &name, Value self) {
+  auto c = std::make_shared<CallableData>();
+  c->type = type;
+  c->name = name;
+  c->self = std::move(self);
+  return Value::callable(std::move(c));
+}
+
+// Every method Python has on the type gets a callable (so `is defined`
+// and truth tests agree with Python); calling an unimplemented one fails.
+Value makeMethod(const Value &self, const std::string &name) {
+  static const std::initializer_list<const char *> strMethods = {
+      "capitalize", "casefold", "center", "count", "encode", "endswith", "expandtabs",
+      "find", "format", "format_map", "index", "isalnum", "isalpha", "isascii",
+      "isdecimal", "isdigit", "isidentifier", "islower", "isnumeric", "isprintable",
+      "isspace", "istitle", "isupper", "join", "ljust", "lower", "lstrip", "maketrans",
+      "partition", "removeprefix", "removesuffix", "replace", "rfind", "rindex", "rjust",
+      "rpartition", "rsplit", "rstrip", "split", "splitlines", "startswith", "strip",
+      "swapcase", "title", "translate", "upper", "zfill"};
+  static const std::initializer_list<const char *> dictMethods = {
+      "clear", "copy", "fromkeys", "get", "items", "keys", "pop", "popitem",
+      "setdefault", "update", "values"};
+  static const std::initializer_list<const char *> listMethods = {
+      "append", "clear", "copy", "count", "extend", "index", "insert", "pop",
+      "remove", "reverse", "sort"};
+  bool found = false;
+  if (self.isString())
+    found = oneOf(name, strMethods);
+  else if (self.isDict())
+    found = oneOf(name, dictMethods);
+  else if (self.isList() && self.flavor() == F::Plain)
+    found = oneOf(name, listMethods);
+  else if (self.isList() && (self.flavor() == F::Tuple || self.flavor() == F::Range))
+    found = oneOf(name, {"count", "index"});
+  if (!found)
+    return Value();
+  return makeCallable(CallableData::Type::Method, name, self);
+}
+
+Value makeGlobal(const std::string &name) {
+  if (!oneOf(name, {"range", "namespace", "dict", "raise_exception", "strftime_now",
+                    "cycler", "joiner", "lipsum"}))
+    return Value();
+  return makeCallable(CallableData::Type::Global, name, Value());
+}
+
+static std::vector<std::string> splitString(const std::string &s, const Value *sep,
+                                            int64_t maxsplit) {
+  std::vector<std::string> parts;
+  if (!sep || sep->isNone()) { // runs of whitespace; no empty parts
+    std::vector<uint32_t> cps = decodeUtf8(s);
+    size_t i = 0;
+    while (i < cps.size()) {
+      while (i < cps.size() && isPyWhitespace(cps[i]))
+        ++i;
+      if (i >= cps.size())
+        break;
+      if (maxsplit >= 0 && static_cast<int64_t>(parts.size()) == maxsplit) {
+        std::vector<uint32_t> rest(cps.begin() + i, cps.end());
+        std::string r = encodeUtf8(rest);
+        parts.push_back(pyStrip(r, nullptr, false, true));
+        break;
+      }
+      std::string word;
+      while (i < cps.size() && !isPyWhitespace(cps[i]))
+        appendUtf8(&word, cps[i++]);
+      parts.push_back(std::move(word));
+    }
+    return parts;
+  }
+  const std::string &d = sep->stringValue();
+  size_t start = 0;
+  for (;;) {
+    size_t at = s.find(d, start);
+    if (at == std::string::npos ||
+        (maxsplit >= 0 && static_cast<int64_t>(parts.size()) == maxsplit))
+      break;
+    parts.push_back(s.substr(start, at - start));
+    start = at + d.size();
+  }
+  parts.push_back(s.substr(start));
+  return parts;
+}
+
+static Value stringList(std::vector<std::string> parts) {
+  Value list = Value::list();
+  for (std::string &p : parts)
+    list.push(Value(std::move(p)));
+  return list;
+}
+
+static std::string titleCase(const std::string &s, bool capitalizeOnly) {
+  std::string out;
+  bool prevCased = false, first = true;
+  for (uint32_t cp : decodeUtf8(s)) {
+    std::string ch;
+    appendUtf8(&ch, cp);
+    std::string up = pyUpper(ch), low = pyLower(ch);
+    bool cased = up != low;
+    bool upper = capitalizeOnly ? first : !prevCased;
+    out += upper ? up : low;
+    prevCased = cased;
+    first = false;
+  }
+  return out;
+}
+
+static bool strMethod(Renderer *r, const std::string &name, const std::string &s,
+                      const Args &a, int line, Value *out) {
+  auto strArg = [&](size_t i, const char *kw, const Value **v) {
+    *v = a.get(i, kw);
+    if (*v && !(*v)->isString() && !(*v)->isNone())
+      return r->fail(line, name + "() argument must be str or None, not " + pyTypeName(**v));
+    return true;
+  };
+  const Value *x = nullptr;
+  if (name == "upper") *out = Value(pyUpper(s));
+  else if (name == "lower") *out = Value(pyLower(s));
+  else if (name == "title") *out = Value(titleCase(s, false));
+  else if (name == "capitalize") *out = Value(titleCase(s, true));
+  else if (name == "strip" || name == "lstrip" || name == "rstrip") {
+    if (!strArg(0, "chars", &x))
+      return false;
+    const std::string *chars = x && x->isString() ? &x->stringValue() : nullptr;
+    *out = Value(pyStrip(s, chars, name != "rstrip", name != "lstrip"));
+  } else if (name == "split") {
+    if (!strArg(0, "sep", &x))
+      return false;
+    if (x && x->isString() && x->stringValue().empty())
+      return r->fail(line, "empty separator");
+    const Value *m = a.get(1, "maxsplit");
+    *out = stringList(splitString(s, x, m && m->kind() == K::Int ? m->intValue() : -1));
+  } else if (name == "startswith" || name == "endswith") {
+    const Value *p = a.get(0, "prefix");
+    if (!p)
+      return r->fail(line, name + "() takes at least 1 argument (0 given)");
+    std::vector<Value> options = p->isList() ? p->items() : std::vector<Value>{*p};
+    bool hit = false;
+    for (const Value &o : options) {
+      if (!o.isString())
+        return r->fail(line, name + " first arg must be str or a tuple of str");
+      const std::string &t = o.stringValue();
+      hit |= t.size() <= s.size() &&
+             (name == "startswith" ? s.compare(0, t.size(), t) == 0
+                                   : s.compare(s.size() - t.size(), t.size(), t) == 0);
+    }
+    *out = Value(hit);
+  } else if (name == "replace") {
+    return r->filter("replace", Value(s), a, line, nullptr, out);
+  } else if (name == "find" || name == "count") {
+    const Value *t = a.get(0, "sub");
+    if (!t || !t->isString())
+      return r->fail(line, "must be str");
+    const std::string &sub = t->stringValue();
+    if (name == "find") {
+      size_t at = s.find(sub);
+      *out = Value(at == std::string::npos ? -1LL
+                                           : static_cast<long long>(codepointCount(s.substr(0, at))));
+    } else {
+      long long n = 0;
+      if (sub.empty())
+        n = static_cast<long long>(codepointCount(s)) + 1;
+      else
+        for (size_t at = s.find(sub); at != std::string::npos; at = s.find(sub, at + sub.size()))
+          ++n;
+      *out = Value(n);
+    }
+  } else if (name == "join") {
+    const Value *items = a.get(0, "iterable");
+    std::vector<Value> parts;
+    if (!items || !r->iterate(*items, line, &parts))
+      return r->fail(line, "join() takes exactly one argument");
+    std::string j;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      if (!parts[i].isString())
+        return r->fail(line, "sequence item " + std::to_string(i) + ": expected str instance, " +
+                                 pyTypeName(parts[i]) + " found");
+      if (i)
+        j += s;
+      j += parts[i].stringValue();
+    }
+    *out = Value(std::move(j));
+  } else if (name == "splitlines") {
+    *out = stringList(pySplitLines(s));
+  } else if (name == "removeprefix" || name == "removesuffix") {
+    const Value *t = a.get(0, "prefix");
+    if (!t || !t->isString())
+      return r->fail(line, name + "() argument must be str");
+    const std::string &p = t->stringValue();
+    bool pre = name == "removeprefix";
+    bool has = p.size() <= s.size() && (pre ? s.compare(0, p.size(), p) == 0
+                                            : s.compare(s.size() - p.size(), p.size(), p) == 0);
+    *out = Value(!has ? s : pre ? s.substr(p.size()) : s.substr(0, s.size() - p.size()));
+  } else if (oneOf(name, {"isdigit", "isalpha", "isalnum", "isspace", "isupper", "islower"})) {
+    std::vector<uint32_t> cps = decodeUtf8(s);
+    bool all = !cps.empty(), anyCased = false;
+    for (uint32_t c : cps) {
+      bool ascii = c < 0x80;
+      bool digit = c >= '0' && c <= '9', alpha = ascii && isalpha(static_cast<int>(c));
+      if (!ascii && name != "isspace")
+        return r->fail(line, "unsupported: str." + name + "() on non-ASCII text");
+      if (name == "isdigit") all &= digit;
+      else if (name == "isalpha") all &= alpha;
+      else if (name == "isalnum") all &= digit || alpha;
+      else if (name == "isspace") all &= isPyWhitespace(c);
+      else if (alpha) {
+        anyCased = true;
+        all &= name == "isupper" ? (c >= 'A' && c <= 'Z') : (c >= 'a' && c <= 'z');
+      }
+    }
+    *out = Value(name == "isupper" || name == "islower" ? all && anyCased : all);
+  } else {
+    return r->fail(line, "unsupported: str." + name + "()");
+  }
+  return true;
+}
+
+bool Renderer::callMethod(const CallableData &m, const Args &a, int line, Value *out) {
+  const Value &self = m.self;
+  const std::string &name = m.name;
+  if (self.isString())
+    return strMethod(this, name, self.stringValue(), a, line, out);
+  if (self.isDict()) {
+    if (name == "get") {
+      const Value *k = a.get(0, "key");
+      const Value *d = a.get(1, "default");
+      if (!k)
+        return fail(line, "get expected at least 1 argument, got 0");
+      const Value *v = k->isString() ? self.find(k->stringValue()) : nullptr;
+      *out = v ? *v : d ? *d : Value::none();
+      return true;
+    }
+    if (name == "items" || name == "keys" || name == "values") {
+      Value list = Value::list(name == "items" ? F::ItemsView
+                               : name == "keys" ? F::KeysView : F::ValuesView);
+      for (const auto &[key, value] : self.entries()) {
+        if (name == "items")
+          list.push(Value::list({Value(key), value}, F::Tuple));
+        else
+          list.push(name == "keys" ? Value(key) : value);
+      }
+      *out = std::move(list);
+      return true;
+    }
+    if (oneOf(name, {"clear", "pop", "popitem", "setdefault", "update"}))
+      return fail(line, "access to attribute '" + name + "' of 'dict' object is unsafe.");
+  }
+  if (self.isList()) {
+    if (name == "count" || name == "index") {
+      const Value *x = a.get(0, "value");
+      if (!x)
+        return fail(line, name + "() takes exactly one argument (0 given)");
+      long long n = 0;
+      for (size_t i = 0; i < self.size(); ++i)
+        if (pyEquals(self.items()[i], *x)) {
+          if (name == "index") {
+            *out = Value(static_cast<long long>(i));
+            return true;
+          }
+          ++n;
+        }
+      if (name == "index")
+        return fail(line, "value is not in list");
+      *out = Value(n);
+      return true;
+    }
+    if (name != "copy")
+      return fail(line, "access to attribute '" + name + "' of '" + pyTypeName(self) +
+                            "' object is unsafe.");
+  }
+  return fail(line, "unsupported: method " + std::string(pyTypeName(self)) + "." + name + "()");
+}
+
+} // namespace gemmac::jinja::detail

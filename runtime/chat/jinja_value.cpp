@@ -1,0 +1,281 @@
+// runtime/chat/jinja_value.cpp - Values and their Python str() / repr()
+#include "runtime/chat/jinja_ast.h"
+#include "runtime/chat/jinja_utf8.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace gemmac::jinja {
+
+using detail::CallableData;
+using detail::DictData;
+using detail::ListData;
+
+static const std::string kEmptyString;
+static const std::vector<Value> kNoItems;
+static const std::vector<std::pair<std::string, Value>> kNoEntries;
+
+Value::Value(std::string s)
+    : kind_(Kind::String), s_(std::make_shared<const std::string>(std::move(s))) {}
+
+Value Value::undefined(std::string hint) {
+  Value v;
+  if (!hint.empty())
+    v.s_ = std::make_shared<const std::string>(std::move(hint));
+  return v;
+}
+
+Value Value::list(Flavor flavor) {
+  Value v;
+  v.kind_ = Kind::List;
+  v.flavor_ = flavor;
+  v.o_ = std::make_shared<ListData>();
+  return v;
+}
+
+Value Value::list(std::vector<Value> items, Flavor flavor) {
+  Value v = list(flavor);
+  static_cast<ListData *>(v.o_.get())->items = std::move(items);
+  return v;
+}
+
+Value Value::dict() {
+  Value v;
+  v.kind_ = Kind::Dict;
+  v.o_ = std::make_shared<DictData>();
+  return v;
+}
+
+Value Value::makeNamespace(Flavor flavor) {
+  Value v = dict();
+  v.kind_ = Kind::Namespace;
+  v.flavor_ = flavor;
+  return v;
+}
+
+Value Value::callable(std::shared_ptr<CallableData> data) {
+  Value v;
+  v.kind_ = Kind::Callable;
+  v.o_ = std::move(data);
+  return v;
+}
+
+double Value::floatValue() const {
+  return kind_ == Kind::Float ? f_ : static_cast<double>(i_);
+}
+
+const std::string &Value::stringValue() const { return s_ ? *s_ : kEmptyString; }
+
+void Value::push(Value v) {
+  if (kind_ != Kind::List)
+    return;
+  if (o_.use_count() > 1) // copy on write: other holders keep their items
+    o_ = std::make_shared<ListData>(*static_cast<ListData *>(o_.get()));
+  static_cast<ListData *>(o_.get())->items.push_back(std::move(v));
+}
+
+size_t Value::size() const {
+  if (kind_ == Kind::List)
+    return static_cast<ListData *>(o_.get())->items.size();
+  if (kind_ == Kind::Dict || kind_ == Kind::Namespace)
+    return static_cast<DictData *>(o_.get())->entries.size();
+  return 0;
+}
+
+const std::vector<Value> &Value::items() const {
+  return kind_ == Kind::List ? static_cast<ListData *>(o_.get())->items : kNoItems;
+}
+
+void Value::set(const std::string &key, Value v) {
+  if (kind_ != Kind::Dict && kind_ != Kind::Namespace)
+    return;
+  if (kind_ == Kind::Dict && o_.use_count() > 1)
+    o_ = std::make_shared<DictData>(*static_cast<DictData *>(o_.get()));
+  auto *d = static_cast<DictData *>(o_.get());
+  auto it = d->index.find(key);
+  if (it != d->index.end()) {
+    d->entries[it->second].second = std::move(v);
+    return;
+  }
+  d->index.emplace(key, d->entries.size());
+  d->entries.emplace_back(key, std::move(v));
+}
+
+const Value *Value::find(std::string_view key) const {
+  if (kind_ != Kind::Dict && kind_ != Kind::Namespace)
+    return nullptr;
+  auto *d = static_cast<DictData *>(o_.get());
+  auto it = d->index.find(std::string(key));
+  return it == d->index.end() ? nullptr : &d->entries[it->second].second;
+}
+
+const std::vector<std::pair<std::string, Value>> &Value::entries() const {
+  if (kind_ != Kind::Dict && kind_ != Kind::Namespace)
+    return kNoEntries;
+  return static_cast<DictData *>(o_.get())->entries;
+}
+
+const CallableData *Value::callableData() const {
+  return kind_ == Kind::Callable ? static_cast<CallableData *>(o_.get()) : nullptr;
+}
+
+bool Value::truthy() const {
+  switch (kind_) {
+  case Kind::Undefined:
+  case Kind::None:
+    return false;
+  case Kind::Bool:
+  case Kind::Int:
+    return i_ != 0;
+  case Kind::Float:
+    return f_ != 0;
+  case Kind::String:
+    return !stringValue().empty();
+  case Kind::List:
+    return flavor_ == Flavor::Generator || !items().empty();
+  case Kind::Dict:
+    return !entries().empty();
+  default:
+    return true;
+  }
+}
+
+// Python's repr(float): the shortest digits that round-trip, in fixed
+// notation for exponents -4..15 and scientific otherwise.
+std::string pyFloatRepr(double d) {
+  if (std::isnan(d))
+    return "nan";
+  if (std::isinf(d))
+    return d < 0 ? "-inf" : "inf";
+  if (d == 0)
+    return std::signbit(d) ? "-0.0" : "0.0";
+  char buf[40];
+  for (int prec = 1; prec <= 17; ++prec) {
+    snprintf(buf, sizeof buf, "%.*e", prec - 1, d);
+    if (strtod(buf, nullptr) == d)
+      break;
+  }
+  // buf: [-]D[.DDD]e[+-]XX
+  std::string s(buf);
+  bool neg = s[0] == '-';
+  if (neg)
+    s.erase(0, 1);
+  size_t e = s.find('e');
+  int exp = atoi(s.c_str() + e + 1);
+  std::string digits;
+  for (size_t i = 0; i < e; ++i)
+    if (s[i] != '.')
+      digits.push_back(s[i]);
+  std::string out = neg ? "-" : "";
+  if (exp < -4 || exp >= 16) {
+    out += digits.substr(0, 1);
+    if (digits.size() > 1)
+      out += "." + digits.substr(1);
+    char eb[16];
+    snprintf(eb, sizeof eb, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+    return out + eb;
+  }
+  if (exp < 0) {
+    out += "0." + std::string(-exp - 1, '0') + digits;
+  } else if (static_cast<size_t>(exp) + 1 >= digits.size()) {
+    out += digits + std::string(exp + 1 - digits.size(), '0') + ".0";
+  } else {
+    out += digits.substr(0, exp + 1) + "." + digits.substr(exp + 1);
+  }
+  return out;
+}
+
+static bool reprInto(const Value &v, std::string *out, std::string *error, bool topStr);
+
+static bool reprSeq(const std::vector<Value> &items, const char *open, const char *close,
+                    bool oneTuple, std::string *out, std::string *error) {
+  *out += open;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i)
+      *out += ", ";
+    if (!reprInto(items[i], out, error, false))
+      return false;
+  }
+  if (oneTuple && items.size() == 1)
+    *out += ",";
+  *out += close;
+  return true;
+}
+
+static bool reprInto(const Value &v, std::string *out, std::string *error, bool topStr) {
+  using K = Value::Kind;
+  using F = Value::Flavor;
+  switch (v.kind()) {
+  case K::Undefined:
+    if (!topStr)
+      *out += "Undefined";
+    return true;
+  case K::None:
+    *out += "None";
+    return true;
+  case K::Bool:
+    *out += v.boolValue() ? "True" : "False";
+    return true;
+  case K::Int:
+    *out += std::to_string(v.intValue());
+    return true;
+  case K::Float:
+    *out += pyFloatRepr(v.floatValue());
+    return true;
+  case K::String:
+    *out += topStr ? v.stringValue() : detail::pyStringRepr(v.stringValue());
+    return true;
+  case K::List:
+    switch (v.flavor()) {
+    case F::Plain:
+      return reprSeq(v.items(), "[", "]", false, out, error);
+    case F::Tuple:
+      return reprSeq(v.items(), "(", ")", true, out, error);
+    case F::ItemsView:
+      return reprSeq(v.items(), "dict_items([", "])", false, out, error);
+    case F::KeysView:
+      return reprSeq(v.items(), "dict_keys([", "])", false, out, error);
+    case F::ValuesView:
+      return reprSeq(v.items(), "dict_values([", "])", false, out, error);
+    default:
+      *error = "unsupported: printing a generator or range object";
+      return false;
+    }
+  case K::Dict:
+  case K::Namespace: {
+    bool ns = v.kind() == K::Namespace;
+    if (ns && v.flavor() == F::Loop) {
+      *error = "unsupported: printing the loop object";
+      return false;
+    }
+    *out += ns ? "<Namespace {" : "{";
+    bool first = true;
+    for (const auto &[key, value] : v.entries()) {
+      if (!first)
+        *out += ", ";
+      first = false;
+      *out += detail::pyStringRepr(key) + ": ";
+      if (!reprInto(value, out, error, false))
+        return false;
+    }
+    *out += ns ? "}>" : "}";
+    return true;
+  }
+  case K::Callable:
+    *error = "unsupported: printing a function or macro";
+    return false;
+  }
+  return true;
+}
+
+bool pyStr(const Value &v, std::string *out, std::string *error) {
+  return reprInto(v, out, error, true);
+}
+
+bool pyRepr(const Value &v, std::string *out, std::string *error) {
+  return reprInto(v, out, error, false);
+}
+
+} // namespace gemmac::jinja

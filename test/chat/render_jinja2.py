@@ -1,0 +1,56 @@
+#!/usr/bin/python3
+"""render_jinja2.py TEMPLATE_FILE CONTEXT_JSON_FILE: the reference renderer.
+
+Renders a chat template with python3-jinja2 in the environment transformers'
+apply_chat_template uses (ImmutableSandboxedEnvironment, trim_blocks,
+lstrip_blocks, loopcontrols, its tojson, raise_exception and strftime_now)
+and prints the result; exit 1 with the error on stderr on failure.
+Run it with /usr/bin/python3 (Debian's python3-jinja2).
+"""
+import json
+import sys
+from datetime import datetime
+
+import jinja2
+import jinja2.ext
+import jinja2.sandbox
+from jinja2.exceptions import TemplateError
+
+
+def raise_exception(message):
+    raise TemplateError(message)
+
+
+def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
+    return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent,
+                      separators=separators, sort_keys=sort_keys)
+
+
+def strftime_now(format):
+    return datetime.now().strftime(format)
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.stderr.write("usage: render_jinja2.py TEMPLATE_FILE CONTEXT_JSON_FILE\n")
+        return 2
+    with open(sys.argv[1], encoding="utf-8", newline="") as f:
+        source = f.read()
+    with open(sys.argv[2], encoding="utf-8") as f:
+        context = json.load(f)
+    env = jinja2.sandbox.ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
+    env.filters["tojson"] = tojson
+    env.globals["raise_exception"] = raise_exception
+    env.globals["strftime_now"] = strftime_now
+    try:
+        out = env.from_string(source).render(**context)
+    except Exception as e:  # every failure is an error result, like ours
+        sys.stderr.write("error: %s: %s\n" % (type(e).__name__, e))
+        return 1
+    sys.stdout.buffer.write(out.encode("utf-8"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
