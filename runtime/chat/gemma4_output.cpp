@@ -170,8 +170,12 @@ bool Gemma4Scanner::handleToolCall(std::string_view text, size_t &p, bool final,
   // A call waiting inside a long string value: skip the re-parse until its
   // closing delimiter can be there (keeps streaming linear in the text).
   if (!final && p == 0 && waitQuoteFrom_ != std::string_view::npos &&
-      text.find(kStringDelim, waitQuoteFrom_) == std::string_view::npos)
+      text.find(kStringDelim, waitQuoteFrom_) == std::string_view::npos) {
+    size_t tail = kStringDelim.size() - 1;
+    if (text.size() > waitQuoteFrom_ + tail)
+      waitQuoteFrom_ = text.size() - tail;
     return false;
+  }
   waitQuoteFrom_ = std::string_view::npos;
   CallParse call = parseGemma4Call(text.substr(after), final);
   if (call.status == CallStatus::NeedMore) {
