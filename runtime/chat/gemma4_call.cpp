@@ -43,6 +43,39 @@ bool isBareKeyChar(char c) {
   }
 }
 
+// Whether a JSON number is within a double's range (|x| <= DBL_MAX): a
+// larger one is valid JSON but most readers (nlohmann::json among them)
+// reject it (RFC 8259 section 6). Tiny ones just round to 0 and are kept.
+bool fitsDouble(std::string_view num) {
+  std::string digits; // integer and fraction digits, no point
+  size_t i = num[0] == '-' ? 1 : 0, intDigits = 0;
+  for (; i < num.size() && isDigit(num[i]); ++i, ++intDigits)
+    digits += num[i];
+  if (i < num.size() && num[i] == '.')
+    for (++i; i < num.size() && isDigit(num[i]); ++i)
+      digits += num[i];
+  long exponent = 0;
+  if (i < num.size()) { // 'e' or 'E', then an optional sign and digits
+    bool negative = num[++i] == '-';
+    if (num[i] == '+' || num[i] == '-')
+      ++i;
+    for (; i < num.size(); ++i)
+      exponent = std::min(exponent * 10 + (num[i] - '0'), 1000000L);
+    if (negative)
+      exponent = -exponent;
+  }
+  size_t first = digits.find_first_not_of('0');
+  if (first == std::string::npos)
+    return true; // zero
+  // The leading significant digit stands for 10^lead.
+  long lead = static_cast<long>(intDigits) - 1 - static_cast<long>(first) + exponent;
+  if (lead != 308)
+    return lead < 308;
+  std::string significant = digits.substr(first);
+  significant.erase(significant.find_last_not_of('0') + 1);
+  return significant <= "17976931348623157"; // DBL_MAX = 1.7976931348623157e308
+}
+
 class CallParser {
  public:
   CallParser(std::string_view text, bool final) : t_(text), final_(final) {}
@@ -176,6 +209,8 @@ class CallParser {
     // The number may still go on (more digits, a fraction, an exponent).
     if (atEnd())
       return outOfText();
+    if (!fitsDouble(t_.substr(start, p_ - start)))
+      return S::Malformed;
     out_ += t_.substr(start, p_ - start);
     return S::Ok;
   }

@@ -186,6 +186,11 @@ std::vector<Case> corpus() {
       "<|tool_call>call:n{a:42,b:-7,c:3.14,d:1.5e10,e:0,f:-0.5,g:1E-5,h:2e+3,i:-0}<tool_call|>",
       "", "",
       {{"n", R"({"a":42,"b":-7,"c":3.14,"d":1.5e10,"e":0,"f":-0.5,"g":1E-5,"h":2e+3,"i":-0})"}});
+  add("numbers at the edge of double",
+      "<|tool_call>call:n{a:1.7976931348623157e308,b:-179769313486231570000e288,"
+      "c:1e-400,d:0e99999,e:123456789012345678901234567890,f:0.000001e313}<tool_call|>",
+      "", "",
+      {{"n", R"({"a":1.7976931348623157e308,"b":-179769313486231570000e288,"c":1e-400,"d":0e99999,"e":123456789012345678901234567890,"f":0.000001e313})"}});
   add("booleans and null", "<|tool_call>call:t{on:true,off:false,v:null,w:None}<tool_call|>",
       "", "", {{"t", R"({"on":true,"off":false,"v":null,"w":null})"}});
   add("array", "<|tool_call>call:todo{todos:[" + Q + "buy milk" + Q + "," + Q + "walk dog" + Q + "]}<tool_call|>",
@@ -245,6 +250,9 @@ std::vector<Case> corpus() {
   raw("bad exponent", "<|tool_call>call:f{a:1e}<tool_call|>");
   raw("leading dot", "<|tool_call>call:f{a:.5}<tool_call|>");
   raw("lone minus", "<|tool_call>call:f{a:-}<tool_call|>");
+  raw("beyond double", "<|tool_call>call:f{a:1.8e308}<tool_call|>");
+  raw("far beyond double", "<|tool_call>call:f{a:-2.5e3117}<tool_call|>");
+  raw("huge exponent", "<|tool_call>call:f{a:1e99999999999999999999999}<tool_call|>");
   raw("inf", "<|tool_call>call:f{a:inf}<tool_call|>");
   raw("bad literal", "<|tool_call>call:f{a:tru}<tool_call|>");
   raw("literal glued", "<|tool_call>call:f{a:truex}<tool_call|>");
