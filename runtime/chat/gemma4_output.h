@@ -25,6 +25,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace gemmac::chat {
@@ -90,8 +91,9 @@ class Gemma4StreamParser {
   std::vector<Delta> finish();
   // Every delta returned so far, accumulated; after finish() it equals
   // parseGemma4Output of all pieces concatenated.
-  const Message &message() const { return message_; }
-  // True once a stop marker was seen: later pieces are ignored.
+  Message message() const { return message_; }
+  // True once a stop marker was seen: later pieces are ignored (feed returns
+  // nothing), as are pieces fed after finish().
   bool stopped() const { return stopped_; }
 
  private:
