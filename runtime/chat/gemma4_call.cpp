@@ -78,7 +78,8 @@ bool fitsDouble(std::string_view num) {
 
 class CallParser {
  public:
-  CallParser(std::string_view text, bool final) : t_(text), final_(final) {}
+  CallParser(std::string_view text, bool final, bool closeOptional)
+      : t_(text), final_(final), closeOptional_(closeOptional) {}
 
   CallParse parse() {
     CallParse r;
@@ -130,10 +131,19 @@ class CallParser {
     name.assign(t_.substr(start, p_ - start));
     if (S s = object(0); s != S::Ok)
       return s;
+    size_t afterArgs = p_;
     skipSpace();
     if (atEnd())
-      return outOfText();
-    return literal(kCallEnd);
+      return closeOptional_ && final_ ? endAt(afterArgs) : outOfText();
+    S s = literal(kCallEnd);
+    if (s != S::Ok && closeOptional_ && (s == S::Malformed || final_))
+      return endAt(afterArgs); // no close marker: the call ends at its '}'
+    return s;
+  }
+
+  S endAt(size_t end) {
+    p_ = end;
+    return S::Ok;
   }
 
   S value(int depth) {
@@ -306,6 +316,7 @@ class CallParser {
 
   std::string_view t_;
   bool final_;
+  bool closeOptional_;
   size_t p_ = 0;
   std::string out_;
   size_t waitQuoteFrom_ = std::string_view::npos;
@@ -313,8 +324,9 @@ class CallParser {
 
 } // namespace
 
-CallParse parseGemma4Call(std::string_view text, bool final) {
-  return CallParser(text, final).parse();
+CallParse parseGemma4Call(std::string_view text, bool final,
+                          bool closeOptional) {
+  return CallParser(text, final, closeOptional).parse();
 }
 
 void appendJsonEscaped(std::string &out, std::string_view s) {

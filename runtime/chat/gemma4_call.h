@@ -24,8 +24,10 @@ struct CallParse {
 // Parses `call:NAME{key:value,...}` + optional whitespace + `<tool_call|>`,
 // `text` starting right after `<|tool_call>`. With `final` false, running out
 // of text before the call is decided gives NeedMore; with `final` true it is
-// Malformed.
-CallParse parseGemma4Call(std::string_view text, bool final);
+// Malformed. With `closeOptional` (a call that lost its `<|tool_call>`), a
+// missing `<tool_call|>` is fine: the call then ends at its closing brace.
+CallParse parseGemma4Call(std::string_view text, bool final,
+                          bool closeOptional = false);
 
 // Appends `s` (valid UTF-8) as the inside of a JSON string literal.
 void appendJsonEscaped(std::string &out, std::string_view s);

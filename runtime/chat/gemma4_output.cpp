@@ -115,9 +115,17 @@ size_t Gemma4Scanner::run(std::string_view text, bool final,
       emitText(out, Delta::Reasoning, text.substr(p, m - p));
       p = m + kChannelClose.size();
       mode_ = Mode::Content;
+      bareCallAllowed_ = true;
       break;
     }
     case Mode::Content: {
+      if (bareCallAllowed_) {
+        int bare = tryBareCall(text, p, final, out);
+        if (bare < 0)
+          return p;
+        if (bare > 0)
+          break;
+      }
       std::string_view marker;
       size_t m = findMarker(text, p, kContentMarkers, &marker);
       if (m == std::string_view::npos) {
@@ -163,20 +171,38 @@ bool Gemma4Scanner::handleChannelOpen(std::string_view text, size_t &p,
   return true;
 }
 
+// A pending call waiting inside a long string value: skip the re-parse until
+// its closing delimiter can be there (keeps streaming linear in the text).
+// Only valid when the pending call is at the start of `text`, where the last
+// run left it.
+bool Gemma4Scanner::skipWhileWaitingForQuote(std::string_view text, size_t p,
+                                             bool final) {
+  if (final || p != 0 || waitQuoteFrom_ == std::string_view::npos ||
+      text.find(kStringDelim, waitQuoteFrom_) != std::string_view::npos) {
+    waitQuoteFrom_ = std::string_view::npos;
+    return false;
+  }
+  size_t tail = kStringDelim.size() - 1;
+  if (text.size() > waitQuoteFrom_ + tail)
+    waitQuoteFrom_ = text.size() - tail;
+  return true;
+}
+
+void Gemma4Scanner::emitCall(CallParse &call, std::vector<Delta> &out) {
+  Delta d{Delta::ToolCallDone, {}, {}};
+  d.call.id = idPrefix_ + std::to_string(callCount_++);
+  d.call.name = std::move(call.name);
+  d.call.argumentsJson = std::move(call.argumentsJson);
+  out.push_back(std::move(d));
+  bareCallAllowed_ = true;
+}
+
 // `<|tool_call>` at p. Returns false when more text is needed to decide.
 bool Gemma4Scanner::handleToolCall(std::string_view text, size_t &p, bool final,
                                    std::vector<Delta> &out) {
   size_t after = p + kCallOpen.size();
-  // A call waiting inside a long string value: skip the re-parse until its
-  // closing delimiter can be there (keeps streaming linear in the text).
-  if (!final && p == 0 && waitQuoteFrom_ != std::string_view::npos &&
-      text.find(kStringDelim, waitQuoteFrom_) == std::string_view::npos) {
-    size_t tail = kStringDelim.size() - 1;
-    if (text.size() > waitQuoteFrom_ + tail)
-      waitQuoteFrom_ = text.size() - tail;
+  if (skipWhileWaitingForQuote(text, p, final))
     return false;
-  }
-  waitQuoteFrom_ = std::string_view::npos;
   CallParse call = parseGemma4Call(text.substr(after), final);
   if (call.status == CallStatus::NeedMore) {
     if (call.waitQuoteFrom != std::string_view::npos)
@@ -188,13 +214,42 @@ bool Gemma4Scanner::handleToolCall(std::string_view text, size_t &p, bool final,
     p = after;
     return true;
   }
-  Delta d{Delta::ToolCallDone, {}, {}};
-  d.call.id = idPrefix_ + std::to_string(callCount_++);
-  d.call.name = std::move(call.name);
-  d.call.argumentsJson = std::move(call.argumentsJson);
-  out.push_back(std::move(d));
+  emitCall(call, out);
   p = after + call.end;
   return true;
+}
+
+// Whitespace then `call:` at p, where a call may have lost its opener.
+// Returns 1 for a call (p moved past it), 0 for not a call (plain content
+// from p on), -1 when more text is needed to decide.
+int Gemma4Scanner::tryBareCall(std::string_view text, size_t &p, bool final,
+                               std::vector<Delta> &out) {
+  constexpr std::string_view kCallWord = "call:";
+  size_t q = p;
+  while (q < text.size() && isSpace(text[q]))
+    ++q;
+  std::string_view rest = text.substr(q);
+  if (!startsWith(rest, kCallWord)) {
+    if (!final && startsWith(kCallWord, rest))
+      return -1; // all whitespace so far, or a prefix of "call:"
+    bareCallAllowed_ = false;
+    return 0;
+  }
+  if (skipWhileWaitingForQuote(text, p, final))
+    return -1;
+  CallParse call = parseGemma4Call(rest, final, /*closeOptional=*/true);
+  if (call.status == CallStatus::NeedMore) {
+    if (call.waitQuoteFrom != std::string_view::npos)
+      waitQuoteFrom_ = q - p + call.waitQuoteFrom;
+    return -1;
+  }
+  if (call.status == CallStatus::Malformed) {
+    bareCallAllowed_ = false;
+    return 0;
+  }
+  emitCall(call, out); // the whitespace before it is dropped
+  p = q + call.end;
+  return 1;
 }
 
 } // namespace detail

@@ -10,6 +10,10 @@
 // - `<|tool_call>call:NAME{key:value,...}<tool_call|>`: one tool call, its
 //   arguments converted to compact JSON text. A call that is not well formed
 //   leaves its `<|tool_call>` marker in the content as plain text.
+// - `call:NAME{...}` without `<|tool_call>` (and maybe without `<tool_call|>`)
+//   at the start of the output, right after a thought or right after another
+//   call (optionally after whitespace, which is then dropped) is a call too:
+//   Gemma 4 often drops the opener there (vLLM issue #54256, PR #54257).
 // - Everything else is content, byte for byte. A stray `<channel|>` and an
 //   empty `<|channel>` right before another `<|channel>` are dropped (as
 //   llama.cpp does); other markers are plain text.
@@ -54,6 +58,7 @@ struct Delta {
 };
 
 namespace detail {
+struct CallParse;
 // The marker-level state machine; internal, declared here so the stream
 // parser can hold one by value.
 class Gemma4Scanner {
@@ -70,7 +75,14 @@ class Gemma4Scanner {
                          std::vector<Delta> &out);
   bool handleToolCall(std::string_view text, size_t &p, bool final,
                       std::vector<Delta> &out);
+  int tryBareCall(std::string_view text, size_t &p, bool final,
+                  std::vector<Delta> &out);
+  bool skipWhileWaitingForQuote(std::string_view text, size_t p, bool final);
+  void emitCall(CallParse &call, std::vector<Delta> &out);
   Mode mode_ = Mode::Content;
+  // Where a call that lost its `<|tool_call>` is recognized: at the start of
+  // the output, after a thought, after a call.
+  bool bareCallAllowed_ = true;
   std::string idPrefix_;
   size_t callCount_ = 0;
   // A pending call waiting for a closing `<|"|>`: where to look for it.

@@ -124,6 +124,7 @@ std::vector<Case> corpus() {
     c.push_back({name, std::move(in), std::move(content), std::move(reasoning),
                  std::move(calls)});
   };
+  auto raw = [&](const char *name, std::string in) { add(name, in, in); };
   // Plain answers.
   add("plain", "Hello, world!", "Hello, world!");
   add("empty", "", "");
@@ -219,6 +220,26 @@ std::vector<Case> corpus() {
       "", "", {{"f", R"({"a":1,"b":[1,"x"],"c":{}})"}});
   add("namespaced name", "<|tool_call>call:mcp.files/read-v2{}<tool_call|>", "", "",
       {{"mcp.files/read-v2", "{}"}});
+  // Calls that lost their `<|tool_call>` opener (vLLM issue #54256).
+  add("bare call after thought",
+      "<|channel>thought\nLet me inspect.\n<channel|>call:bash{command:" + Q + "cat x" + Q + "}",
+      "", "Let me inspect.\n", {{"bash", R"({"command":"cat x"})"}});
+  add("bare call with close", "call:f{a:1}<tool_call|>", "", "", {{"f", R"({"a":1})"}});
+  add("bare call after whitespace", "\n call:f{} \n<tool_call|>", "", "", {{"f", "{}"}});
+  add("bare call then content", "call:f{}\nDone", "\nDone", "", {{"f", "{}"}});
+  add("bare call then half close", "call:f{} <tool_c", " <tool_c", "", {{"f", "{}"}});
+  add("bare call after call", "<|tool_call>call:a{}<tool_call|>call:b{}<|tool_response>",
+      "", "", {{"a", "{}"}, {"b", "{}"}});
+  add("bare call after thought and space",
+      "<|channel>thought\nx<channel|>\ncall:f{}", "", "x", {{"f", "{}"}});
+  raw("bare call malformed", "call:f{a:}");
+  raw("bare call without brace", "call: me maybe");
+  raw("call word mid content", "Use call:f{} here");
+  raw("calls at start", "calls are fun");
+  raw("cal at end", "cal");
+  raw("whitespace only", " \n ");
+  add("call word after content and thought", "a<|channel>thought\nx<channel|>b call:f{}",
+      "ab call:f{}", "x");
   // Stop markers end the message.
   add("stop turn", "Hi<turn|>ignored <|tool_call>call:f{}<tool_call|>", "Hi");
   add("stop eos", "Hi<eos>more", "Hi");
@@ -229,7 +250,6 @@ std::vector<Case> corpus() {
       "<|tool_call>call:f{a:" + Q + "x");
   add("half stop at end", "Hi<turn", "Hi<turn");
   // Malformed calls: the marker and what follows are plain content.
-  auto raw = [&](const char *name, std::string in) { add(name, in, in); };
   raw("unterminated string", "<|tool_call>call:f{a:" + Q + "abc}<tool_call|>");
   raw("unterminated call", "<|tool_call>call:f{a:1}");
   raw("unterminated args", "<|tool_call>call:f{a:1");
