@@ -1,15 +1,13 @@
-// The Gemma 4 output parser against hand-written expected messages, and the
-// streaming invariant: however a text is split into pieces, the deltas add up
-// to the whole-text parse, each delta is whole UTF-8 characters, and no text
-// is emitted that a later byte would have turned into a marker.
+// The Gemma 4 output parser against hand-written expected messages, each also
+// streamed at every split (gemma4_output_check.h), plus streaming specifics.
 
 #include "runtime/chat/gemma4_output.h"
+#include "test/unit/gemma4_output_check.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -18,11 +16,9 @@ using gemmac::chat::Gemma4StreamParser;
 using gemmac::chat::Message;
 using gemmac::chat::parseGemma4Output;
 using gemmac::chat::ToolCall;
+using namespace gemmac::chat::test;
 
 namespace {
-
-// A Gemma string delimiter, to keep the cases readable.
-const std::string Q = "<|\"|>";
 
 struct Case {
   const char *name;
@@ -30,91 +26,6 @@ struct Case {
   std::string content, reasoning;
   std::vector<std::pair<std::string, std::string>> calls; // name, arguments
 };
-
-bool isWholeUtf8(const std::string &s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    unsigned char b = s[i];
-    size_t n = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
-    if (n == 0 || i + n > s.size())
-      return false;
-    for (size_t k = 1; k < n; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80)
-        return false;
-    i += n;
-  }
-  return true;
-}
-
-void expectSameMessage(const Message &got, const Message &want,
-                       const std::string &where) {
-  EXPECT_EQ(got.content, want.content) << where;
-  EXPECT_EQ(got.reasoning, want.reasoning) << where;
-  ASSERT_EQ(got.toolCalls.size(), want.toolCalls.size()) << where;
-  for (size_t i = 0; i < want.toolCalls.size(); ++i) {
-    EXPECT_EQ(got.toolCalls[i].id, want.toolCalls[i].id) << where;
-    EXPECT_EQ(got.toolCalls[i].name, want.toolCalls[i].name) << where;
-    EXPECT_EQ(got.toolCalls[i].argumentsJson, want.toolCalls[i].argumentsJson)
-        << where;
-  }
-}
-
-// Streams `text` cut at `cuts` (increasing offsets) and checks the invariant
-// against `whole`: every delta is whole characters, what was streamed so far is
-// always a prefix of the final content/reasoning/calls, and the sum is equal.
-void checkStream(const std::string &text, const std::vector<size_t> &cuts,
-                 const Message &whole) {
-  std::string where = "cuts:";
-  for (size_t c : cuts)
-    where += " " + std::to_string(c);
-  Gemma4StreamParser parser;
-  Message sum;
-  auto take = [&](const std::vector<Delta> &deltas) {
-    for (const Delta &d : deltas) {
-      if (d.kind == Delta::ToolCallDone) {
-        sum.toolCalls.push_back(d.call);
-        ASSERT_LE(sum.toolCalls.size(), whole.toolCalls.size()) << where;
-        continue;
-      }
-      EXPECT_FALSE(d.text.empty()) << where;
-      EXPECT_TRUE(isWholeUtf8(d.text)) << where;
-      std::string &field = d.kind == Delta::Content ? sum.content : sum.reasoning;
-      const std::string &final =
-          d.kind == Delta::Content ? whole.content : whole.reasoning;
-      field += d.text;
-      ASSERT_EQ(final.compare(0, field.size(), field), 0)
-          << where << ": streamed text is not a prefix of the final text";
-    }
-  };
-  size_t prev = 0;
-  for (size_t c : cuts) {
-    take(parser.feed(std::string_view(text).substr(prev, c - prev)));
-    prev = c;
-  }
-  take(parser.feed(std::string_view(text).substr(prev)));
-  take(parser.finish());
-  expectSameMessage(sum, whole, where);
-  expectSameMessage(parser.message(), whole, where);
-}
-
-// Every single cut, every byte on its own, and random multi-cuts.
-void checkAllSplits(const std::string &text) {
-  Message whole = parseGemma4Output(text);
-  for (size_t c = 0; c <= text.size(); ++c)
-    checkStream(text, {c}, whole);
-  std::vector<size_t> each;
-  for (size_t c = 1; c < text.size(); ++c)
-    each.push_back(c);
-  checkStream(text, each, whole);
-  std::mt19937 rng(static_cast<unsigned>(text.size()));
-  for (int round = 0; round < 50 && !text.empty(); ++round) {
-    std::vector<size_t> cuts;
-    for (size_t c = 1; c < text.size(); ++c)
-      if (rng() % 4 == 0)
-        cuts.push_back(c);
-    checkStream(text, cuts, whole);
-  }
-}
 
 std::vector<Case> corpus() {
   std::vector<Case> c;
@@ -326,129 +237,6 @@ TEST(Gemma4Output, Corpus) {
       EXPECT_TRUE(args.is_object()) << call.argumentsJson;
     }
     checkAllSplits(k.input);
-  }
-}
-
-// Random well-formed outputs written the way the chat template writes them
-// (format_argument), with the expected message built alongside as JSON.
-class OutputGenerator {
- public:
-  explicit OutputGenerator(unsigned seed) : rng_(seed) {}
-
-  // Text without markers: no '|' (every marker but <eos> has one) and no
-  // 'e'/'o'/'s'/'l' (no <eos>, no "call:").
-  std::string plainText(size_t maxLen) {
-    static const std::vector<std::string> kPieces = {
-        "a", "b", "d", "x", "y", "z", " ", "\n", "<", ">", "{", "}", ":", ",",
-        "\"", "\\", "\t", "\xc3\xa9", "\xf0\x9f\x98\x80", "[", "]"};
-    std::string s;
-    for (size_t n = rng_() % (maxLen + 1); n > 0; --n)
-      s += kPieces[rng_() % kPieces.size()];
-    return s;
-  }
-
-  // A value as Gemma text, and the same value as JSON.
-  void value(int depth, std::string &gemma, nlohmann::json &json) {
-    static const char *kNumbers[] = {"0", "-7", "42", "3.14", "1.5e10", "-2E-3", "1e+2"};
-    switch (rng_() % (depth < 3 ? 7 : 5)) {
-    case 0: {
-      std::string s = plainText(12);
-      gemma += Q + s + Q;
-      json = s;
-      break;
-    }
-    case 1: {
-      const char *n = kNumbers[rng_() % 7];
-      gemma += n;
-      json = nlohmann::json::parse(n);
-      break;
-    }
-    case 2: gemma += "true"; json = true; break;
-    case 3: gemma += "false"; json = false; break;
-    case 4: gemma += "null"; json = nullptr; break;
-    case 5: object(depth + 1, gemma, json); break;
-    default: {
-      gemma += "[";
-      json = nlohmann::json::array();
-      for (size_t i = 0, n = rng_() % 4; i < n; ++i) {
-        if (i)
-          gemma += ",";
-        nlohmann::json item;
-        value(depth + 1, gemma, item);
-        json.push_back(item);
-      }
-      gemma += "]";
-    }
-    }
-  }
-
-  void object(int depth, std::string &gemma, nlohmann::json &json) {
-    gemma += "{";
-    json = nlohmann::json::object();
-    for (size_t i = 0, n = rng_() % 4; i < n; ++i) {
-      std::string key = "k" + std::to_string(i) + (rng_() % 2 ? "_x" : "");
-      gemma += (i ? "," : "") + key + ":";
-      value(depth, gemma, json[key]);
-    }
-    gemma += "}";
-  }
-
-  // One output and the message expected from it (arguments as JSON values).
-  std::string output(Message &want, std::vector<nlohmann::json> &args) {
-    std::string text;
-    if (rng_() % 2) {
-      std::string body = "x" + plainText(20);
-      text += "<|channel>thought\n" + body + "<channel|>";
-      want.reasoning += body;
-    }
-    for (size_t i = 0, n = rng_() % 5; i < n; ++i) {
-      if (rng_() % 2) {
-        std::string s = plainText(20);
-        text += s;
-        want.content += s;
-        continue;
-      }
-      std::string name = "fn_" + std::to_string(rng_() % 100);
-      std::string gemma;
-      nlohmann::json json;
-      object(0, gemma, json);
-      text += "<|tool_call>call:" + name + gemma + "<tool_call|>";
-      want.toolCalls.push_back({"call_" + std::to_string(want.toolCalls.size()), name, ""});
-      args.push_back(json);
-    }
-    if (rng_() % 2)
-      text += rng_() % 2 ? "<|tool_response>" : "<turn|>";
-    return text;
-  }
-
- private:
-  std::mt19937 rng_;
-};
-
-TEST(Gemma4Output, GeneratedOutputs) {
-  OutputGenerator gen(12345);
-  for (int i = 0; i < 400; ++i) {
-    Message want;
-    std::vector<nlohmann::json> args;
-    std::string text = gen.output(want, args);
-    SCOPED_TRACE(text);
-    Message got = parseGemma4Output(text);
-    EXPECT_EQ(got.content, want.content);
-    EXPECT_EQ(got.reasoning, want.reasoning);
-    ASSERT_EQ(got.toolCalls.size(), want.toolCalls.size());
-    for (size_t k = 0; k < args.size(); ++k) {
-      EXPECT_EQ(got.toolCalls[k].id, want.toolCalls[k].id);
-      EXPECT_EQ(got.toolCalls[k].name, want.toolCalls[k].name);
-      nlohmann::json parsed =
-          nlohmann::json::parse(got.toolCalls[k].argumentsJson, nullptr, false);
-      EXPECT_EQ(parsed, args[k]) << got.toolCalls[k].argumentsJson;
-    }
-    std::mt19937 rng(i);
-    std::vector<size_t> cuts;
-    for (size_t c = 1; c < text.size(); ++c)
-      if (rng() % 3 == 0)
-        cuts.push_back(c);
-    checkStream(text, cuts, got);
   }
 }
 
