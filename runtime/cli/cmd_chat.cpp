@@ -63,7 +63,7 @@ public:
     jinja::Value probe = jinja::Value::list();
     probe.push(message("user", "\x01U"));
     probe.push(message("assistant", "\x01A"));
-    RenderOptions closed = options_;
+    chat::RenderOptions closed = options_;
     closed.addGenerationPrompt = false;
     std::string text;
     if (template_.render(probe, closed, &text, &err) && text.find("\x01A") != std::string::npos)
@@ -86,7 +86,7 @@ public:
     std::string full, past;
     if (!template_.render(next, options_, &full, &err))
       return false;
-    RenderOptions closed = options_;
+    chat::RenderOptions closed = options_;
     closed.addGenerationPrompt = false;
     if (answered_ && !answerSuffix_.empty() &&
         template_.render(messages_, closed, &past, &err) && full.rfind(past, 0) == 0) {

@@ -104,7 +104,7 @@ void Server::complete(const httplib::Request &req, httplib::Response &res, Endpo
   res.set_header("Cache-Control", "no-cache");
   res.set_chunked_content_provider(
       "text/event-stream",
-      [this, job, info, stream, started, model](size_t, httplib::DataSink &sink) {
+      [job, info, stream, started, model](size_t, httplib::DataSink &sink) {
         auto send = [&](const json &choiceDelta, const json &finish, const json &logprobs) {
           json c = chunkBase(*info);
           json choice{{"index", 0}, {"finish_reason", finish}};

@@ -23,8 +23,12 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
+#include <fstream>
+#include <iterator>
 #include <unistd.h>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -381,7 +385,7 @@ int writeSRD(const std::string &dir, const std::vector<TensorSpec> &specs,
 /// The metadata of a file of variant `v` in type `ft`: the configuration
 /// llama.cpp and gemmac read, the tokenizer and the chat template.
 void addModelMetadata(gguf::GGUFWriter &w, const Variant &v,
-                      const FileType &ft) {
+                      const FileType &ft, const std::string &chatTemplate) {
   const int64_t L = v.layers;
   w.addString("general.architecture", "gemma4");
   w.addString("general.name", std::string("gemmac random ") + v.name);
@@ -441,15 +445,18 @@ void addModelMetadata(gguf::GGUFWriter &w, const Variant &v,
   w.addU32("tokenizer.ggml.padding_token_id", vocab.pad);
   w.addBool("tokenizer.ggml.add_bos_token", true);
   w.addBool("tokenizer.ggml.add_space_prefix", false);
-  w.addString("tokenizer.chat_template", gen::chatTemplate());
+  w.addString("tokenizer.chat_template", chatTemplate);
 }
 
 void usage() {
   std::printf(
       "usage: gemmac-gen-model --variant NAME --type TYPE [--seed N] "
       "[--layers N] [--sparse]\n"
-      "       [--srd DIR [--srd-baked TYPE]... [--srd-shard-bytes N]] -o FILE\n"
+      "       [--srd DIR [--srd-baked TYPE]... [--srd-shard-bytes N]]\n"
+      "       [--chat-template FILE] -o FILE\n"
       "Writes a random-weight Gemma 4 GGUF that llama.cpp and gemmac load.\n"
+      "--chat-template embeds FILE as tokenizer.chat_template (default: a\n"
+      "small Gemma-style template of gemmac's own).\n"
       "--sparse leaves every matrix as a hole of zeros (a sparse file: shapes\n"
       "and metadata for compile-time tests, no values).\n"
       "--srd DIR writes SRD corrections of every linear weight to DIR\n"
@@ -477,6 +484,7 @@ int main(int argc, char **argv) {
   std::string srdDir;
   std::vector<std::string> bakedTypes = {"f32"};
   uint64_t srdShardBytes = 0;
+  std::string chatTemplate = gen::chatTemplate();
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -502,7 +510,15 @@ int main(int argc, char **argv) {
       srdDir = next();
     else if (a == "--srd-baked")
       bakedTypes.push_back(next());
-    else if (a == "--srd-shard-bytes")
+    else if (a == "--chat-template") {
+      std::string path = next();
+      std::ifstream in(path, std::ios::binary);
+      if (!in) {
+        std::fprintf(stderr, "gemmac-gen-model: cannot read %s\n", path.c_str());
+        return 2;
+      }
+      chatTemplate.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    } else if (a == "--srd-shard-bytes")
       srdShardBytes = std::strtoull(next().c_str(), nullptr, 10);
     else if (a == "-h" || a == "--help") {
       usage();
@@ -538,7 +554,7 @@ int main(int argc, char **argv) {
                        const std::vector<TensorSpec> &specs,
                        const gguf::GGUFWriter::Fill &fill) {
     gguf::GGUFWriter w;
-    addModelMetadata(w, *v, *ft);
+    addModelMetadata(w, *v, *ft, chatTemplate);
     for (const TensorSpec &t : specs)
       w.addTensor(t.name, static_cast<uint32_t>(t.type), t.ne);
     return w.write(path, fill, [&](size_t i) {
