@@ -9,9 +9,11 @@
 #include "runtime/cli/commands.h"
 #include "runtime/cli/generation.h"
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <poll.h>
 #include <unistd.h>
 
 namespace gemmac::cli {
@@ -31,16 +33,33 @@ void installInterruptHandler() {
   sigaction(SIGINT, &sa, nullptr);
 }
 
-/// One line of input without its newline; false at end of input or Ctrl-C.
+/// One line of input without its newline; false at end of input or on
+/// Ctrl-C. Polls instead of blocking in read: SIGINT may be delivered to a
+/// worker thread, which would not interrupt a blocked read.
 bool readLine(std::string &line) {
+  static std::string buffered;
   line.clear();
   for (;;) {
-    int c = std::fgetc(stdin);
-    if (c == EOF)
-      return !line.empty() && !gInterrupted;
-    if (c == '\n')
+    size_t nl = buffered.find('\n');
+    if (nl != std::string::npos) {
+      line = buffered.substr(0, nl);
+      buffered.erase(0, nl + 1);
       return true;
-    line += static_cast<char>(c);
+    }
+    if (gInterrupted)
+      return false;
+    pollfd p{0, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0)
+      continue;
+    char buf[4096];
+    ssize_t n = read(0, buf, sizeof buf);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) { // end of input: a last line without its newline counts
+      line.swap(buffered);
+      return !line.empty();
+    }
+    buffered.append(buf, static_cast<size_t>(n));
   }
 }
 
@@ -60,14 +79,15 @@ public:
       die(err);
     options_.kwargs.set("enable_thinking", o.reasoning == 1);
     // What follows an answer in the template: the end of its turn.
+    const std::string answer = "\x01" "ANSWER";
     jinja::Value probe = jinja::Value::list();
-    probe.push(message("user", "\x01U"));
-    probe.push(message("assistant", "\x01A"));
+    probe.push(message("user", "\x01" "QUESTION"));
+    probe.push(message("assistant", answer));
     chat::RenderOptions closed = options_;
     closed.addGenerationPrompt = false;
     std::string text;
-    if (template_.render(probe, closed, &text, &err) && text.find("\x01A") != std::string::npos)
-      answerSuffix_ = text.substr(text.find("\x01A") + 2);
+    if (template_.render(probe, closed, &text, &err) && text.find(answer) != std::string::npos)
+      answerSuffix_ = text.substr(text.find(answer) + answer.size());
     reset();
   }
 
@@ -204,6 +224,9 @@ int cmdChat(const Options &o) {
                                     return !gInterrupted && !parser.stopped();
                                   });
     show(parser.finish());
+    if (o.verbose)
+      std::fprintf(stderr, "[turn %d: %ld tokens generated, stop: %s]\n", turn, st.generated,
+                   st.stopReason.c_str());
     if (inThought)
       std::fputs(plain, stdout);
     if (st.stopReason == "interrupted" && gInterrupted)

@@ -17,7 +17,10 @@ int cmdRun(const Options &o) {
     die(gemmac_last_error());
   if (o.sampler.temperature > 0)
     std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(o.sampler.seed));
-  std::vector<gemmac_token> ids = tokenize(m, prompt, true);
+  // Exactly one <bos>: a prompt that starts with it (a rendered chat
+  // template) gets none added.
+  const std::string bos = tokenText(m, gemmac_token_bos(m));
+  std::vector<gemmac_token> ids = tokenize(m, prompt, prompt.rfind(bos, 0) != 0);
   if (!o.noDisplayPrompt) {
     std::fwrite(prompt.data(), 1, prompt.size(), stdout);
     std::fflush(stdout);

@@ -79,7 +79,12 @@ Scheduler::~Scheduler() {
 
 bool Scheduler::submit(const std::shared_ptr<Job> &job) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (static_cast<int>(queue_.size()) >= maxQueue_ || stopping_)
+  // Jobs the worker has not yet moved to a free slot do not count against
+  // the queue: it holds only those that must wait for a slot.
+  int free = 0;
+  for (const Slot &s : slots_)
+    free += s.job == nullptr;
+  if (static_cast<int>(queue_.size()) >= maxQueue_ + free || stopping_)
     return false;
   job->queued = now();
   queue_.push_back(job);
