@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "abi/formats.h"
+#include "abi/version.h"
 #include "compiler/driver/CompileSession.h"
 #include "compiler/driver/Reports.h"
 
@@ -182,11 +183,20 @@ static std::string runtimeArchive(const char *argv0) {
 /// Runs the phases up to `stopAfter`; the reports that stop after a phase
 /// print and end the run (true).
 static llvm::Expected<bool> runPhases(CompileSession &session,
-                                      Phase stopAfter) {
+                                      Phase stopAfter, bool progress) {
+  static const char *kNames[] = {"import passes", "model passes", "quant passes",
+                                 "kernel passes", "target lowering"};
+  int index = 0;
   for (Phase phase : {Phase::Import, Phase::Model, Phase::Quant, Phase::Kernel,
                       Phase::Target}) {
+    auto phaseStart = std::chrono::steady_clock::now();
+    if (progress)
+      llvm::errs() << "compile-model: " << kNames[index] << "...";
     if (llvm::Error e = session.runPhase(phase))
       return std::move(e);
+    if (progress)
+      llvm::errs() << llvm::format(" %.1f s\n", secondsSince(phaseStart));
+    ++index;
     if (phase == Phase::Model && printMemoryPlan) {
       printKVPlan(session.module(), contextTokens);
       return true;
@@ -228,7 +238,7 @@ int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::HideUnrelatedOptions(category);
   cl::SetVersionPrinter(
-      [](llvm::raw_ostream &os) { os << "compile-model (gemmac) 0.1\n"; });
+      [](llvm::raw_ostream &os) { os << "compile-model (gemmac) " << gemmac::abi::kGemmacVersion << "\n"; });
   cl::ParseCommandLineOptions(
       argc, argv,
       "compile-model: compiles a Gemma 4 checkpoint into a native program\n\n"
@@ -267,16 +277,24 @@ int main(int argc, char **argv) {
   if (kvCacheType != "f16" && kvCacheType != "f32")
     return fail("--kv-cache must be f16 or f32, got '" + kvCacheType + "'");
 
+  // Progress on a terminal: every long step says what it is doing.
+  const bool tty = !quiet && isatty(2) && compileTo.empty();
+  auto importStart = std::chrono::steady_clock::now();
+  if (tty)
+    llvm::errs() << "compile-model: reading " << inputPath << "...";
   CompileSession session(std::move(*target), std::move(*options));
   if (llvm::Error e = session.import(inputPath, *residuals, kvCacheType))
     return fail(std::move(e));
-  auto stopped = runPhases(session, stopAfter);
+  if (tty)
+    llvm::errs() << llvm::format(" %.1f s\n", secondsSince(importStart));
+  auto stopped = runPhases(session, stopAfter, tty);
   if (!stopped)
     return fail(stopped.takeError());
   if (*stopped)
     return 0;
 
-  const bool tty = !quiet && isatty(2);
+  if (tty)
+    llvm::errs() << "compile-model: code generation (LLVM) and linking, then the weights\n";
   auto emitted = session.emit(emitOptions, tty);
   if (!emitted)
     return fail(emitted.takeError());
