@@ -13,7 +13,7 @@ packages=(
   cmake ninja-build ccache g++ python3
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 lld-22
   libgtest-dev libssl-dev zlib1g-dev spirv-tools mesa-vulkan-drivers libvulkan-dev
-  nlohmann-json3-dev python3-jinja2 tmux
+  nlohmann-json3-dev libcpp-httplib-dev python3-jinja2 tmux
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -29,8 +29,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
 
-# llama.cpp's prebuilt CPU build (85 MB; --omit=optional skips GPU builds).
-if [ ! -d node_modules/@node-llama-cpp/linux-x64 ]; then
+# llama.cpp's prebuilt CPU build (85 MB; --omit=optional skips GPU builds)
+# and the npm openai client (serve's tests).
+if [ ! -d node_modules/@node-llama-cpp/linux-x64 ] || [ ! -d node_modules/openai ]; then
   echo "setup: installing node-llama-cpp"
   npm install --omit=optional --no-audit --no-fund --ignore-scripts
 fi
