@@ -135,16 +135,6 @@ RequestError readSampling(const ServeContext &ctx, Fields &f, Job &job, RequestI
 
 } // namespace
 
-std::string tokenPiece(const gemmac_model *m, gemmac_token t, bool special) {
-  char buf[256];
-  int32_t n = gemmac_token_to_piece(m, t, buf, sizeof buf, special);
-  if (n >= 0)
-    return std::string(buf, n);
-  std::string big(static_cast<size_t>(-n), '\0');
-  n = gemmac_token_to_piece(m, t, big.data(), -n, special);
-  return n < 0 ? std::string() : big.substr(0, n);
-}
-
 std::vector<gemmac_token> tokenizeText(const ServeContext &ctx, const std::string &text,
                                        bool addBos) {
   if (addBos && !ctx.bosText.empty() && text.rfind(ctx.bosText, 0) == 0)

@@ -48,7 +48,6 @@ RequestError renderChat(const ServeContext &ctx, const nlohmann::json &body, std
 /// Tokens with special tokens parsed; <bos> added unless the text has one.
 std::vector<gemmac_token> tokenizeText(const ServeContext &ctx, const std::string &text,
                                        bool addBos);
-std::string tokenPiece(const gemmac_model *m, gemmac_token t, bool special);
 
 /// OpenAI's logprobs entry of one token.
 nlohmann::json logprobJson(const gemmac_model *m, const TokenEvent &ev);

@@ -10,16 +10,6 @@ namespace gemmac::serve {
 namespace {
 constexpr size_t kPromptChunk = 256; // prompt tokens a slot evaluates per round
 
-std::string tokenText(const gemmac_model *m, gemmac_token t, bool special) {
-  char buf[256];
-  int32_t n = gemmac_token_to_piece(m, t, buf, sizeof buf, special);
-  if (n >= 0)
-    return std::string(buf, n);
-  std::string big(static_cast<size_t>(-n), '\0');
-  n = gemmac_token_to_piece(m, t, big.data(), -n, special);
-  return n < 0 ? std::string() : big.substr(0, n);
-}
-
 /// Bytes at the end of `s` that begin a UTF-8 character not yet complete.
 size_t incompleteUtf8Tail(const std::string &s) {
   for (size_t back = 1; back <= std::min<size_t>(3, s.size()); ++back) {
@@ -32,6 +22,16 @@ size_t incompleteUtf8Tail(const std::string &s) {
   return 0;
 }
 } // namespace
+
+std::string tokenPiece(const gemmac_model *m, gemmac_token t, bool special) {
+  char buf[256];
+  int32_t n = gemmac_token_to_piece(m, t, buf, sizeof buf, special);
+  if (n >= 0)
+    return std::string(buf, n);
+  std::string big(static_cast<size_t>(-n), '\0');
+  n = gemmac_token_to_piece(m, t, big.data(), -n, special);
+  return n < 0 ? std::string() : big.substr(0, n);
+}
 
 double now() {
   timespec t;
@@ -223,7 +223,7 @@ void Scheduler::emit(Slot &slot, gemmac_token t) {
     for (int i = 0; i < k; ++i)
       ev.top.push_back({ids[i], l[ids[i]] - lse});
   }
-  slot.pending += tokenText(model_, t, job.specialText);
+  slot.pending += tokenPiece(model_, t, job.specialText);
   size_t cut = std::string::npos;
   for (const std::string &s : job.stop)
     if (!s.empty())

@@ -100,4 +100,7 @@ private:
 
 double now();
 
+/// The bytes of a token (control tokens only when `special`).
+std::string tokenPiece(const gemmac_model *m, gemmac_token t, bool special);
+
 } // namespace gemmac::serve
