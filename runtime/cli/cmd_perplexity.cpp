@@ -53,11 +53,37 @@ struct Moments {
 };
 
 struct KLStats {
-  Moments nll, nllBase, kld, pDiff, pDiff2;
+  Moments nll, nllRef, kld, pDiff, pDiff2;
   double nllNllBase = 0;
   float maxPDiff = 0;
   size_t sameTop = 0, count = 0;
   std::vector<float> kldValues, pDiffValues;
+
+  /// One scored position: this program's log-probs `lp` against the base
+  /// file's `b`, both float, so that a program compared with its own file
+  /// gives exactly 0.
+  void addRow(const float *lp, const float *b, int32_t V, int32_t next, int32_t argmax) {
+    const float nllQ = -lp[next], nllBase = -b[next];
+    nll.add(nllQ);
+    nllRef.add(nllBase);
+    nllNllBase += static_cast<double>(nllQ) * nllBase;
+    double sum = 0;
+    int32_t imaxBase = 0;
+    for (int32_t i = 0; i < V; ++i) {
+      if (b[i] > b[imaxBase])
+        imaxBase = i;
+      if (b[i] > -16.f) // llama-perplexity's floor
+        sum += std::exp(b[i]) * (b[i] - lp[i]);
+    }
+    kld.add(sum);
+    kldValues.push_back(static_cast<float>(sum));
+    const float diff = std::exp(-nllQ) - std::exp(-nllBase);
+    pDiff.add(diff);
+    pDiff2.add(static_cast<double>(diff) * diff);
+    pDiffValues.push_back(diff);
+    sameTop += argmax == imaxBase;
+    ++count;
+  }
 };
 
 float percentile(const std::vector<float> &v, float fraction) {
@@ -82,8 +108,8 @@ void printKLSummary(KLStats &k) {
   std::sort(k.kldValues.begin(), k.kldValues.end());
   std::sort(k.pDiffValues.begin(), k.pDiffValues.end());
   const size_t n = k.count;
-  auto logPpl = k.nll.mean(n), logPplBase = k.nllBase.mean(n);
-  double cov = n < 10 ? 0 : (k.nllNllBase / n - (k.nll.sum / n) * (k.nllBase.sum / n)) / (n - 1);
+  auto logPpl = k.nll.mean(n), logPplBase = k.nllRef.mean(n);
+  double cov = n < 10 ? 0 : (k.nllNllBase / n - (k.nll.sum / n) * (k.nllRef.sum / n)) / (n - 1);
   std::printf("====== Perplexity statistics ======\n");
   std::printf("Mean PPL(Q)                   : %10.6f ± %10.6f\n", std::exp(logPpl.first),
               std::exp(logPpl.first) * logPpl.second);
@@ -211,36 +237,13 @@ int cmdPerplexity(const Options &o) {
       const double v = ls.logSumExp - (row[next] - ls.max);
       nll.add(v);
       ++count;
-      if (!compare)
-        continue;
-      // Both sides from float log-probs, so that a program compared with
-      // its own file gives exactly 0.
-      const float *b = baseLp.data() + uint64_t(r) * V;
-      const float nllQ = -lpRow[next], nllBase = -b[next];
-      kl.nll.add(nllQ);
-      kl.nllBase.add(nllBase);
-      kl.nllNllBase += static_cast<double>(nllQ) * nllBase;
-      double sum = 0;
-      int32_t imaxBase = 0;
-      for (int32_t i = 0; i < V; ++i) {
-        if (b[i] > b[imaxBase])
-          imaxBase = i;
-        if (b[i] > -16.f)
-          sum += std::exp(b[i]) * (b[i] - lpRow[i]);
-      }
-      kl.kld.add(sum);
-      kl.kldValues.push_back(static_cast<float>(sum));
-      const float pDiff = std::exp(-nllQ) - std::exp(-nllBase);
-      kl.pDiff.add(pDiff);
-      kl.pDiff2.add(static_cast<double>(pDiff) * pDiff);
-      kl.pDiffValues.push_back(pDiff);
-      kl.sameTop += ls.argmax == imaxBase;
-      ++kl.count;
+      if (compare)
+        kl.addRow(lpRow, baseLp.data() + uint64_t(r) * V, V, next, ls.argmax);
     }
     if (writer.isOpen() && !writer.writeRows(lp.data(), rows, err))
       die(err);
     if (compare) {
-      auto a = kl.nll.mean(kl.count), b = kl.nllBase.mean(kl.count);
+      auto a = kl.nll.mean(kl.count), b = kl.nllRef.mean(kl.count);
       auto k = kl.kld.mean(kl.count);
       std::printf("%4u  %10.4f    %10.5f          %10.6f ± %8.6f   %6.3f %%\n", c + 1,
                   std::exp(a.first), a.first - b.first, k.first, k.second,
