@@ -16,6 +16,9 @@ namespace {
 struct ChatStream {
   gemmac_chat_parser *parser = gemmac_chat_parser_new(nullptr);
   bool sawToolCall = false;
+  // Logprobs of tokens whose text is still held back: sent with the next
+  // chunk that carries text.
+  nlohmann::json pendingLogprobs = nlohmann::json::array();
   ~ChatStream() { gemmac_chat_parser_free(parser); }
   json deltas(const std::string &text, bool finish) {
     char *out = finish ? gemmac_chat_parser_finish(parser)
@@ -130,13 +133,18 @@ void Server::complete(const httplib::Request &req, httplib::Response &res, Endpo
         const bool done = job->done;
         lock.unlock();
         std::string text;
-        json logprobs = json::array();
         for (const TokenEvent &ev : events) {
           text += ev.text;
           if (info->logprobs && ev.id >= 0)
-            logprobs.push_back(logprobJson(model, ev));
+            stream->pendingLogprobs.push_back(logprobJson(model, ev));
         }
-        json lp = info->logprobs ? json{{"content", logprobs}} : json(nullptr);
+        auto takeLogprobs = [&]() -> json {
+          if (!info->logprobs)
+            return nullptr;
+          json lp{{"content", std::move(stream->pendingLogprobs)}};
+          stream->pendingLogprobs = json::array();
+          return lp;
+        };
         if (info->endpoint == Endpoint::Chat) {
           json deltas = stream->deltas(text, false);
           if (done) {
@@ -144,12 +152,10 @@ void Server::complete(const httplib::Request &req, httplib::Response &res, Endpo
             for (json &d : rest)
               deltas.push_back(std::move(d));
           }
-          for (const json &d : deltas) {
-            if (!send(d, nullptr, lp))
+          for (const json &d : deltas)
+            if (!send(d, nullptr, takeLogprobs()))
               return false;
-            lp = info->logprobs ? json{{"content", json::array()}} : json(nullptr);
-          }
-        } else if (!text.empty() && !send(json{{"content", text}}, nullptr, lp)) {
+        } else if (!text.empty() && !send(json{{"content", text}}, nullptr, takeLogprobs())) {
           return false;
         }
         if (!done)
@@ -159,7 +165,7 @@ void Server::complete(const httplib::Request &req, httplib::Response &res, Endpo
           sink.write(s.data(), s.size());
         } else {
           json empty = info->endpoint == Endpoint::Chat ? json::object() : json{{"content", ""}};
-          if (!send(empty, finishReason(*job, stream->sawToolCall), nullptr))
+          if (!send(empty, finishReason(*job, stream->sawToolCall), takeLogprobs()))
             return false;
           if (info->includeUsage) {
             json u = chunkBase(*info);

@@ -93,6 +93,20 @@ try {
     check(finish === whole.choices[0].finish_reason, `stream: finish_reason ${finish}`);
     check(usage?.completion_tokens === whole.usage.completion_tokens, "stream: usage chunk when asked");
 
+    // --- logprobs: one entry per generated token, whole and streamed.
+    const lpWhole = await client.chat.completions.create({model: "m", messages, max_tokens: 6, temperature: 0,
+        logprobs: true, top_logprobs: 2});
+    const entries = lpWhole.choices[0].logprobs?.content ?? [];
+    check(entries.length === lpWhole.usage.completion_tokens &&
+          entries.every((e) => e.logprob <= 0 && e.top_logprobs.length === 2 && e.top_logprobs[0].logprob >= e.logprob),
+          `logprobs: ${entries.length} entries for ${lpWhole.usage.completion_tokens} tokens, top 2 each`);
+    const lpStream = await client.chat.completions.create({model: "m", messages, max_tokens: 6, temperature: 0,
+        logprobs: true, top_logprobs: 2, stream: true});
+    let streamedEntries = 0;
+    for await (const c of lpStream)
+        streamedEntries += c.choices[0]?.logprobs?.content?.length ?? 0;
+    check(streamedEntries === entries.length, `streamed logprobs: ${streamedEntries} entries`);
+
     // --- greedy through the server = `OUT run` on the same prompt.
     const prompt = "The quick brown fox";
     const comp = await client.completions.create({model: "m", prompt, max_tokens: 16, temperature: 0});
