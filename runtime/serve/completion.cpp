@@ -155,8 +155,19 @@ void Server::complete(const httplib::Request &req, httplib::Response &res, Endpo
           for (const json &d : deltas)
             if (!send(d, nullptr, takeLogprobs()))
               return false;
-        } else if (!text.empty() && !send(json{{"content", text}}, nullptr, takeLogprobs())) {
-          return false;
+        } else {
+          // As llama-server: a chunk per generated token, its text possibly
+          // empty (a control token, or bytes of a character not yet whole).
+          for (const TokenEvent &ev : events) {
+            if (ev.id < 0 && ev.text.empty())
+              continue;
+            json lp = nullptr;
+            if (info->logprobs && ev.id >= 0)
+              lp = json{{"content", json::array({logprobJson(model, ev)})}};
+            if (!send(json{{"content", ev.text}}, nullptr, lp))
+              return false;
+          }
+          stream->pendingLogprobs = json::array();
         }
         if (!done)
           return true;

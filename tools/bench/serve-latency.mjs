@@ -1,9 +1,11 @@
 // Time to first token and inter-token latency through an OpenAI-compatible
 // server, one client at a time: gemmac's `OUT serve` and llama-server on the
 // same file, in one run. Each request streams /v1/completions (a fixed
-// prompt of words, temperature 0, -n tokens); TTFT is the time from sending
-// the request to the first chunk carrying text, ITL the mean gap between
-// text chunks after it. Prints the median over --reps requests.
+// prompt of words, temperature 0, -n tokens); both servers send a chunk per
+// generated token (its text may be empty: random weights pick tokens that
+// print nothing). TTFT is the time from sending the request to the first
+// token's chunk, ITL the mean gap between token chunks after it. Prints the
+// median over --reps requests.
 //
 //   node tools/bench/serve-latency.mjs --gemmac OUT --llama-server PATH --model MODEL.gguf
 //        [-p 128] [-n 32] [--reps 5] [--threads N] [--ctx 2048]
@@ -15,7 +17,7 @@ const opt = (name, dflt) => {
     const i = args.indexOf(name);
     return i >= 0 ? args[i + 1] : dflt;
 };
-const p = Number(opt("-p", 128)), n = Number(opt("-n", 32)), reps = Number(opt("--reps", 5));
+const p = Number(opt("-p", 64)), n = Number(opt("-n", 32)), reps = Number(opt("--reps", 5));
 const threads = String(opt("--threads", os.cpus().length)), ctx = String(opt("--ctx", 2048));
 const words = "the quick brown fox jumps over the lazy dog while the compiler reads the model".split(" ");
 const prompt = Array.from({length: p}, (_, i) => words[i % words.length]).join(" ");
@@ -36,14 +38,16 @@ async function start(cmd, argv, port) {
 }
 
 async function measure(port) {
-    const ttft = [], itl = [], tokens = [];
+    const ttft = [], itl = [], tokens = [], prompts = [];
     for (let r = 0; r <= reps; r++) { // the first request warms up
         const t0 = performance.now();
         const res = await fetch(`http://127.0.0.1:${port}/v1/completions`, {method: "POST",
             headers: {"Content-Type": "application/json"},
-            body: JSON.stringify({prompt, max_tokens: n, temperature: 0, stream: true, cache_prompt: false})});
+            body: JSON.stringify({prompt, max_tokens: n, temperature: 0, stream: true, cache_prompt: false,
+                                  stream_options: {include_usage: true}})});
         const reader = res.body.getReader();
         const times = [];
+        let promptTokens = 0;
         let buf = "";
         for (;;) {
             const {done, value} = await reader.read();
@@ -55,16 +59,19 @@ async function measure(port) {
                 buf = buf.slice(k + 2);
                 if (!ev.startsWith("data: ") || ev === "data: [DONE]") continue;
                 const j = JSON.parse(ev.slice(6));
-                if (j.choices?.[0]?.text) times.push(performance.now());
+                if (j.usage) promptTokens = j.usage.prompt_tokens;
+                const c = j.choices?.[0];
+                if (c && typeof c.text === "string" && c.finish_reason === null) times.push(performance.now());
             }
         }
         if (r === 0 || times.length === 0) continue;
         ttft.push(times[0] - t0);
         if (times.length > 1) itl.push((times.at(-1) - times[0]) / (times.length - 1));
         tokens.push(times.length);
+        prompts.push(promptTokens);
     }
     const med = (v) => v.sort((a, b) => a - b)[v.length >> 1];
-    return {ttft: med(ttft), itl: med(itl), chunks: med(tokens)};
+    return {ttft: med(ttft), itl: med(itl), chunks: med(tokens), promptTokens: med(prompts)};
 }
 
 const results = {};
@@ -80,9 +87,9 @@ if (llama) {
     results["llama-server"] = await measure(18082);
     child.kill("SIGTERM");
 }
-console.log(`prompt ${p} tokens, ${n} generated, ${threads} threads, median of ${reps}`);
+console.log(`prompt of ${p} words, ${n} tokens generated, ${threads} threads, median of ${reps}`);
 for (const [name, r] of Object.entries(results))
-    console.log(`${name.padEnd(13)} TTFT ${r.ttft.toFixed(1)} ms   ITL ${r.itl.toFixed(2)} ms (${(1000 / r.itl).toFixed(2)} tok/s)   ${r.chunks} text chunks`);
+    console.log(`${name.padEnd(13)} TTFT ${r.ttft.toFixed(1)} ms   ITL ${r.itl.toFixed(2)} ms (${(1000 / r.itl).toFixed(2)} tok/s)   ${r.chunks} token chunks, ${r.promptTokens} prompt tokens`);
 if (results.gemmac && results["llama-server"])
     console.log(`gemmac / llama-server: TTFT x${(results["llama-server"].ttft / results.gemmac.ttft).toFixed(2)} faster, ` +
                 `ITL x${(results["llama-server"].itl / results.gemmac.itl).toFixed(2)} faster`);
