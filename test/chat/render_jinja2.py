@@ -30,6 +30,23 @@ def strftime_now(format):
     return datetime.now().strftime(format)
 
 
+def make_env():
+    env = jinja2.sandbox.ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
+    env.filters["tojson"] = tojson
+    env.globals["raise_exception"] = raise_exception
+    env.globals["strftime_now"] = strftime_now
+    return env
+
+
+def render(source, context):
+    """(True, text) or (False, error message)."""
+    try:
+        return True, make_env().from_string(source).render(**context)
+    except Exception as e:  # every failure is an error result, like ours
+        return False, "%s: %s" % (type(e).__name__, e)
+
+
 def main():
     if len(sys.argv) != 3:
         sys.stderr.write("usage: render_jinja2.py TEMPLATE_FILE CONTEXT_JSON_FILE\n")
@@ -38,15 +55,9 @@ def main():
         source = f.read()
     with open(sys.argv[2], encoding="utf-8") as f:
         context = json.load(f)
-    env = jinja2.sandbox.ImmutableSandboxedEnvironment(
-        trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
-    env.filters["tojson"] = tojson
-    env.globals["raise_exception"] = raise_exception
-    env.globals["strftime_now"] = strftime_now
-    try:
-        out = env.from_string(source).render(**context)
-    except Exception as e:  # every failure is an error result, like ours
-        sys.stderr.write("error: %s: %s\n" % (type(e).__name__, e))
+    ok, out = render(source, context)
+    if not ok:
+        sys.stderr.write("error: %s\n" % out)
         return 1
     sys.stdout.buffer.write(out.encode("utf-8"))
     return 0
