@@ -21,7 +21,11 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import render_jinja2  # noqa: E402
+try:
+    import render_jinja2  # noqa: E402
+except ImportError as e:
+    print("FAIL: %s lacks jinja2 (Debian: apt install python3-jinja2): %s" % (sys.executable, e))
+    sys.exit(1)
 
 
 def ours(render_bin, template_path, context):
