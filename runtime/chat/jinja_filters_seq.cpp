@@ -45,20 +45,33 @@ static bool sortKey(Renderer *r, const Value &item, const Value *attribute, bool
   return true;
 }
 
+// A stable merge sort (like Python's sorted) that stops at the first
+// comparison error: std::sort needs a comparator that cannot fail.
 static bool sortValues(Renderer *r, std::vector<Value> *items, std::vector<Value> keys,
                        bool reverse, int line) {
-  std::vector<size_t> order(items->size());
-  for (size_t i = 0; i < order.size(); ++i)
+  size_t n = items->size();
+  std::vector<size_t> order(n), tmp(n);
+  for (size_t i = 0; i < n; ++i)
     order[i] = i;
-  bool ok = true;
-  std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {
-    bool lt = false;
-    if (ok && !r->less(reverse ? keys[y] : keys[x], reverse ? keys[x] : keys[y], line, &lt))
-      ok = false;
-    return ok && lt;
-  });
-  if (!ok)
-    return false;
+  for (size_t width = 1; width < n; width *= 2) {
+    for (size_t lo = 0; lo < n; lo += 2 * width) {
+      size_t mid = std::min(lo + width, n), hi = std::min(lo + 2 * width, n);
+      size_t a = lo, b = mid, k = lo;
+      while (a < mid && b < hi) {
+        // Take from the right only when it sorts strictly first.
+        bool rightFirst;
+        const Value &x = keys[order[a]], &y = keys[order[b]];
+        if (!r->less(reverse ? x : y, reverse ? y : x, line, &rightFirst))
+          return false;
+        tmp[k++] = rightFirst ? order[b++] : order[a++];
+      }
+      while (a < mid)
+        tmp[k++] = order[a++];
+      while (b < hi)
+        tmp[k++] = order[b++];
+    }
+    order.swap(tmp);
+  }
   std::vector<Value> sorted;
   for (size_t i : order)
     sorted.push_back((*items)[i]);

@@ -66,19 +66,17 @@ bool Renderer::test(const std::string &name, const Value &v, const Args &a, int 
          (v.kind() == K::Namespace && v.flavor() == F::Loop);
   else if (name == "escaped") *r = false;
   else if (name == "odd" || name == "even" || name == "divisibleby") {
-    if (v.kind() != K::Int && v.kind() != K::Bool)
-      return fail(line, std::string("test '") + name + "' needs an integer, got " +
-                            pyTypeName(v));
-    int64_t d = 2;
+    // value % 2 == 1 etc., with Python's modulo on ints and floats.
+    Value divisor(2);
     if (name == "divisibleby") {
       if (!needArg())
         return false;
-      if (arg->kind() != K::Int || arg->intValue() == 0)
-        return fail(line, "divisibleby needs a non-zero integer");
-      d = arg->intValue();
+      divisor = *arg;
     }
-    int64_t m = v.intValue() % d;
-    *r = name == "odd" ? m != 0 : m == 0;
+    Value m;
+    if (!binary("%", v, divisor, line, &m))
+      return false;
+    *r = pyEquals(m, Value(name == "odd" ? 1 : 0));
   } else if (inList(name, {"eq", "equalto", "=="})) {
     if (!needArg())
       return false;
