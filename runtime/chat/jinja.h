@@ -89,6 +89,8 @@ public:
   const std::vector<std::pair<std::string, Value>> &entries() const;
 
   const detail::CallableData *callableData() const;
+  // Levels of nested lists/dicts/namespaces (0 for scalars).
+  uint32_t nestingDepth() const;
 
   // Python truthiness (generators are always true, undefined is false).
   bool truthy() const;

@@ -11,11 +11,18 @@
 
 namespace gemmac::jinja::detail {
 
+// depth: levels of containers in this one, itself included; values
+// deeper than kMaxValueDepth are refused, so printing, comparing and
+// freeing them cannot exhaust the stack.
+constexpr uint32_t kMaxValueDepth = 1000;
+
 struct ListData : Object {
   std::vector<Value> items;
+  uint32_t depth = 1;
 };
 
 struct DictData : Object {
+  uint32_t depth = 1;
   std::vector<std::pair<std::string, Value>> entries;
   std::unordered_map<std::string, size_t> index;
 };

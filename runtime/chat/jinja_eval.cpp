@@ -33,8 +33,16 @@ Flow Renderer::execList(const NodeList &nodes, Scope *scope, std::string *out) {
   return Flow::Normal;
 }
 
+bool Renderer::checkDepth(const Value &v, int line) {
+  if (v.nestingDepth() <= kMaxValueDepth)
+    return true;
+  return fail(line, "value nested deeper than " + std::to_string(kMaxValueDepth));
+}
+
 // Binds a value to a for/set target (tuples unpack like Python).
 bool Renderer::assign(const Target &t, const Value &v, Scope *scope, int line) {
+  if (!checkDepth(v, line))
+    return false;
   if (!t.attr.empty()) {
     const Value *ns = scope->find(t.names[0]);
     if (!ns || ns->kind() != Value::Kind::Namespace || ns->flavor() == Value::Flavor::Loop)
@@ -246,6 +254,8 @@ bool Renderer::callMacro(const CallableData &m, const Args &args, const Value *c
   }
   for (size_t i = 0; i < n.params.size(); ++i) {
     const Value *given = args.get(i, n.params[i].c_str());
+    if (given && !checkDepth(*given, line))
+      return false;
     if (given) {
       s.set(n.params[i], *given);
     } else if (n.defaults[i]) {

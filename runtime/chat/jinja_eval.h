@@ -56,7 +56,7 @@ struct Args {
 enum class Flow : uint8_t { Normal, Break, Continue, Error };
 
 // Python semantics shared by operators, filters and tests.
-bool pyEquals(const Value &a, const Value &b);
+bool pyEquals(const Value &a, const Value &b, int level = 0);
 const char *pyTypeName(const Value &v);
 
 class Renderer {
@@ -77,6 +77,7 @@ public:
   Flow exec(const Node &n, Scope *scope, std::string *out);
   Flow execFor(const Node &n, Scope *scope, std::string *out);
   bool assign(const Target &t, const Value &v, Scope *scope, int line);
+  bool checkDepth(const Value &v, int line);
   bool callMacro(const CallableData &m, const Args &args, const Value *caller,
                  int line, Value *out);
   bool write(const Value &v, int line, std::string *out);
@@ -92,7 +93,7 @@ public:
   // jinja_ops.cpp: operators, attributes, items, iteration.
   bool binary(const std::string &op, const Value &a, const Value &b, int line,
               Value *out);
-  bool less(const Value &a, const Value &b, int line, bool *result);
+  bool less(const Value &a, const Value &b, int line, bool *result, int level = 0);
   bool contains(const Value &container, const Value &item, int line, bool *result);
   bool getAttr(const Value &obj, const std::string &name, int line, Value *out);
   bool getItem(const Value &obj, const Value &key, int line, Value *out);

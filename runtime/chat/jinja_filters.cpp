@@ -161,6 +161,8 @@ static std::string indent(const std::string &text, const std::string &ind, bool 
 
 bool Renderer::filter(const std::string &name, const Value &v, const Args &a, int line,
                       Scope *scope, Value *out) {
+  if (!checkFilterArgs(this, name, a, line))
+    return false;
   std::string s; // str(value) for the string filters
   auto str = [&]() { return toStr(v, line, &s); };
   if (name == "default" || name == "d") {
@@ -170,7 +172,24 @@ bool Renderer::filter(const std::string &name, const Value &v, const Args &a, in
     *out = useDefault ? (def ? *def : Value("")) : v;
     return true;
   }
-  if (name == "upper" || name == "lower" || name == "title" || name == "capitalize") {
+  if (name == "title") {
+    // jinja2's do_title: words split at runs of -, whitespace, ( { [ <;
+    // each word's first letter upper-cased, the rest lower-cased.
+    if (!str())
+      return false;
+    std::string r;
+    bool wordStart = true;
+    for (uint32_t cp : decodeUtf8(s)) {
+      std::string ch;
+      appendUtf8(&ch, cp);
+      bool sep = cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<' || isPyWhitespace(cp);
+      r += sep ? ch : wordStart ? pyUpper(ch) : pyLower(ch);
+      wordStart = sep;
+    }
+    *out = Value(std::move(r));
+    return true;
+  }
+  if (name == "upper" || name == "lower" || name == "capitalize") {
     if (!str())
       return false;
     Args none;

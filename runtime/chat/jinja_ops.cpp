@@ -37,7 +37,9 @@ const char *pyTypeName(const Value &v) {
 
 static bool isIntLike(const Value &v) { return v.kind() == K::Int || v.kind() == K::Bool; }
 
-bool pyEquals(const Value &a, const Value &b) {
+bool pyEquals(const Value &a, const Value &b, int level) {
+  if (level > static_cast<int>(kMaxValueDepth) + 8) // namespaces can form cycles
+    return false;
   if (a.isNumber() && b.isNumber()) {
     if (isIntLike(a) && isIntLike(b))
       return a.intValue() == b.intValue();
@@ -56,7 +58,7 @@ bool pyEquals(const Value &a, const Value &b) {
     if (a.flavor() != b.flavor() || !seqA || a.size() != b.size())
       return false;
     for (size_t i = 0; i < a.size(); ++i)
-      if (!pyEquals(a.items()[i], b.items()[i]))
+      if (!pyEquals(a.items()[i], b.items()[i], level + 1))
         return false;
     return true;
   }
@@ -65,7 +67,7 @@ bool pyEquals(const Value &a, const Value &b) {
       return false;
     for (const auto &[key, value] : a.entries()) {
       const Value *other = b.find(key);
-      if (!other || !pyEquals(value, *other))
+      if (!other || !pyEquals(value, *other, level + 1))
         return false;
     }
     return true;
@@ -269,7 +271,9 @@ bool Renderer::binary(const std::string &op, const Value &a, const Value &b, int
                         "' and '" + pyTypeName(b) + "'");
 }
 
-bool Renderer::less(const Value &a, const Value &b, int line, bool *result) {
+bool Renderer::less(const Value &a, const Value &b, int line, bool *result, int level) {
+  if (level > static_cast<int>(kMaxValueDepth) + 8)
+    return fail(line, "values nested too deeply to compare");
   if (a.isUndefined())
     return undefinedError(line, a);
   if (b.isUndefined())
@@ -289,7 +293,7 @@ bool Renderer::less(const Value &a, const Value &b, int line, bool *result) {
     for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
       if (pyEquals(x[i], y[i]))
         continue;
-      return less(x[i], y[i], line, result);
+      return less(x[i], y[i], line, result, level + 1);
     }
     *result = x.size() < y.size();
     return true;

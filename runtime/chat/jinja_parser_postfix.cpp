@@ -54,7 +54,10 @@ ExprPtr Parser::parseDict() {
 }
 
 ExprPtr Parser::parsePostfix(ExprPtr node) {
+  ChainGuard chain(this);
   while (node) {
+    if ((isOp(cur(), ".") || isOp(cur(), "[") || isOp(cur(), "(")) && !chain.step())
+      return nullptr;
     if (isOp(cur(), ".") || isOp(cur(), "["))
       node = parseSubscript(std::move(node));
     else if (isOp(cur(), "(")) {
@@ -70,7 +73,12 @@ ExprPtr Parser::parsePostfix(ExprPtr node) {
 }
 
 ExprPtr Parser::parseFilterExpr(ExprPtr node) {
+  ChainGuard chain(this);
   while (node) {
+    if ((isOp(cur(), "|") || isOp(cur(), "(") ||
+         (cur().type == Tok::Name && cur().text == "is")) &&
+        !chain.step())
+      return nullptr;
     if (isOp(cur(), "|"))
       node = parseFilter(std::move(node));
     else if (cur().type == Tok::Name && cur().text == "is")

@@ -2,6 +2,7 @@
 #include "runtime/chat/jinja_ast.h"
 #include "runtime/chat/jinja_utf8.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -37,8 +38,19 @@ Value Value::list(Flavor flavor) {
 
 Value Value::list(std::vector<Value> items, Flavor flavor) {
   Value v = list(flavor);
-  static_cast<ListData *>(v.o_.get())->items = std::move(items);
+  auto *l = static_cast<ListData *>(v.o_.get());
+  for (const Value &item : items)
+    l->depth = std::max(l->depth, item.nestingDepth() + 1);
+  l->items = std::move(items);
   return v;
+}
+
+uint32_t Value::nestingDepth() const {
+  if (kind_ == Kind::List)
+    return static_cast<ListData *>(o_.get())->depth;
+  if (kind_ == Kind::Dict || kind_ == Kind::Namespace)
+    return static_cast<DictData *>(o_.get())->depth;
+  return 0;
 }
 
 Value Value::dict() {
@@ -73,7 +85,9 @@ void Value::push(Value v) {
     return;
   if (o_.use_count() > 1) // copy on write: other holders keep their items
     o_ = std::make_shared<ListData>(*static_cast<ListData *>(o_.get()));
-  static_cast<ListData *>(o_.get())->items.push_back(std::move(v));
+  auto *l = static_cast<ListData *>(o_.get());
+  l->depth = std::max(l->depth, v.nestingDepth() + 1);
+  l->items.push_back(std::move(v));
 }
 
 size_t Value::size() const {
@@ -94,6 +108,7 @@ void Value::set(const std::string &key, Value v) {
   if (kind_ == Kind::Dict && o_.use_count() > 1)
     o_ = std::make_shared<DictData>(*static_cast<DictData *>(o_.get()));
   auto *d = static_cast<DictData *>(o_.get());
+  d->depth = std::max(d->depth, v.nestingDepth() + 1);
   auto it = d->index.find(key);
   if (it != d->index.end()) {
     d->entries[it->second].second = std::move(v);
@@ -187,15 +202,16 @@ std::string pyFloatRepr(double d) {
   return out;
 }
 
-static bool reprInto(const Value &v, std::string *out, std::string *error, bool topStr);
+static bool reprInto(const Value &v, std::string *out, std::string *error, bool topStr,
+                     int level);
 
 static bool reprSeq(const std::vector<Value> &items, const char *open, const char *close,
-                    bool oneTuple, std::string *out, std::string *error) {
+                    bool oneTuple, std::string *out, std::string *error, int level) {
   *out += open;
   for (size_t i = 0; i < items.size(); ++i) {
     if (i)
       *out += ", ";
-    if (!reprInto(items[i], out, error, false))
+    if (!reprInto(items[i], out, error, false, level + 1))
       return false;
   }
   if (oneTuple && items.size() == 1)
@@ -204,8 +220,13 @@ static bool reprSeq(const std::vector<Value> &items, const char *open, const cha
   return true;
 }
 
-static bool reprInto(const Value &v, std::string *out, std::string *error, bool topStr) {
+static bool reprInto(const Value &v, std::string *out, std::string *error, bool topStr,
+                     int level) {
   using K = Value::Kind;
+  if (level > static_cast<int>(detail::kMaxValueDepth) + 8) { // namespaces can form cycles
+    *error = "value nested too deeply to print";
+    return false;
+  }
   using F = Value::Flavor;
   switch (v.kind()) {
   case K::Undefined:
@@ -230,15 +251,15 @@ static bool reprInto(const Value &v, std::string *out, std::string *error, bool 
   case K::List:
     switch (v.flavor()) {
     case F::Plain:
-      return reprSeq(v.items(), "[", "]", false, out, error);
+      return reprSeq(v.items(), "[", "]", false, out, error, level);
     case F::Tuple:
-      return reprSeq(v.items(), "(", ")", true, out, error);
+      return reprSeq(v.items(), "(", ")", true, out, error, level);
     case F::ItemsView:
-      return reprSeq(v.items(), "dict_items([", "])", false, out, error);
+      return reprSeq(v.items(), "dict_items([", "])", false, out, error, level);
     case F::KeysView:
-      return reprSeq(v.items(), "dict_keys([", "])", false, out, error);
+      return reprSeq(v.items(), "dict_keys([", "])", false, out, error, level);
     case F::ValuesView:
-      return reprSeq(v.items(), "dict_values([", "])", false, out, error);
+      return reprSeq(v.items(), "dict_values([", "])", false, out, error, level);
     default:
       *error = "unsupported: printing a generator or range object";
       return false;
@@ -257,7 +278,7 @@ static bool reprInto(const Value &v, std::string *out, std::string *error, bool 
         *out += ", ";
       first = false;
       *out += detail::pyStringRepr(key) + ": ";
-      if (!reprInto(value, out, error, false))
+      if (!reprInto(value, out, error, false, level + 1))
         return false;
     }
     *out += ns ? "}>" : "}";
@@ -271,11 +292,11 @@ static bool reprInto(const Value &v, std::string *out, std::string *error, bool 
 }
 
 bool pyStr(const Value &v, std::string *out, std::string *error) {
-  return reprInto(v, out, error, true);
+  return reprInto(v, out, error, true, 0);
 }
 
 bool pyRepr(const Value &v, std::string *out, std::string *error) {
-  return reprInto(v, out, error, false);
+  return reprInto(v, out, error, false, 0);
 }
 
 } // namespace gemmac::jinja
