@@ -26,6 +26,7 @@ struct Object {
 struct ListData;
 struct DictData;
 struct CallableData;
+struct LoopData;
 } // namespace detail
 
 class Value {
@@ -59,6 +60,7 @@ public:
   static Value dict();
   static Value makeNamespace(Flavor flavor = Flavor::Plain);
   static Value callable(std::shared_ptr<detail::CallableData> data);
+  static Value loop(std::shared_ptr<detail::LoopData> data);
 
   Kind kind() const { return kind_; }
   Flavor flavor() const { return flavor_; }
@@ -89,6 +91,7 @@ public:
   const std::vector<std::pair<std::string, Value>> &entries() const;
 
   const detail::CallableData *callableData() const;
+  const detail::LoopData *loopData() const;
   // Levels of nested lists/dicts/namespaces (0 for scalars).
   uint32_t nestingDepth() const;
 

@@ -23,6 +23,32 @@ static Value missing(const Value &obj, const std::string &what) {
 bool Renderer::getAttr(const Value &obj, const std::string &name, int line, Value *out) {
   if (obj.isUndefined())
     return undefinedError(line, obj);
+  if (const LoopData *loop = obj.loopData()) {
+    const int64_t i = loop->index, len = static_cast<int64_t>(loop->items->size());
+    auto num = [](int64_t x) { return Value(static_cast<long long>(x)); };
+    if (name == "index0") *out = num(i);
+    else if (name == "index") *out = num(i + 1);
+    else if (name == "revindex0") *out = num(len - i - 1);
+    else if (name == "revindex") *out = num(len - i);
+    else if (name == "first") *out = Value(i == 0);
+    else if (name == "last") *out = Value(i == len - 1);
+    else if (name == "length") *out = num(len);
+    else if (name == "depth") *out = num(1);
+    else if (name == "depth0") *out = num(0);
+    else if (name == "previtem")
+      *out = i > 0 ? (*loop->items)[i - 1] : Value::undefined("there is no previous item");
+    else if (name == "nextitem")
+      *out = i + 1 < len ? (*loop->items)[i + 1] : Value::undefined("there is no next item");
+    else if (name == "cycle") {
+      auto cycle = std::make_shared<CallableData>();
+      cycle->type = CallableData::Type::Global;
+      cycle->name = "loop.cycle";
+      cycle->self = num(i);
+      *out = Value::callable(std::move(cycle));
+    } else
+      *out = missing(obj, name);
+    return true;
+  }
   if (obj.kind() == K::Namespace) {
     const Value *v = obj.find(name);
     *out = v ? *v : missing(obj, name);

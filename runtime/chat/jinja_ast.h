@@ -27,6 +27,13 @@ struct DictData : Object {
   std::unordered_map<std::string, size_t> index;
 };
 
+// The loop variable: its attributes are computed when read, so a loop
+// costs no allocation per iteration beyond this object.
+struct LoopData : Object {
+  std::shared_ptr<const std::vector<Value>> items;
+  int64_t index = 0;
+};
+
 enum class ExprKind : uint8_t {
   Literal, Name, GetAttr, GetItem, Slice, Call, Filter, Test,
   Neg, Pos, Not, Binary, Concat, Compare, And, Or, CondExpr,

@@ -48,9 +48,9 @@ Value Value::list(std::vector<Value> items, Flavor flavor) {
 uint32_t Value::nestingDepth() const {
   if (kind_ == Kind::List)
     return static_cast<ListData *>(o_.get())->depth;
-  if (kind_ == Kind::Dict || kind_ == Kind::Namespace)
+  if ((kind_ == Kind::Dict || kind_ == Kind::Namespace) && flavor_ != Flavor::Loop)
     return static_cast<DictData *>(o_.get())->depth;
-  return 0;
+  return kind_ == Kind::Namespace ? 1 : 0;
 }
 
 Value Value::dict() {
@@ -65,6 +65,20 @@ Value Value::makeNamespace(Flavor flavor) {
   v.kind_ = Kind::Namespace;
   v.flavor_ = flavor;
   return v;
+}
+
+Value Value::loop(std::shared_ptr<detail::LoopData> data) {
+  Value v;
+  v.kind_ = Kind::Namespace;
+  v.flavor_ = Flavor::Loop;
+  v.o_ = std::move(data);
+  return v;
+}
+
+const detail::LoopData *Value::loopData() const {
+  return kind_ == Kind::Namespace && flavor_ == Flavor::Loop
+             ? static_cast<detail::LoopData *>(o_.get())
+             : nullptr;
 }
 
 Value Value::callable(std::shared_ptr<CallableData> data) {
@@ -93,7 +107,7 @@ void Value::push(Value v) {
 size_t Value::size() const {
   if (kind_ == Kind::List)
     return static_cast<ListData *>(o_.get())->items.size();
-  if (kind_ == Kind::Dict || kind_ == Kind::Namespace)
+  if ((kind_ == Kind::Dict || kind_ == Kind::Namespace) && flavor_ != Flavor::Loop)
     return static_cast<DictData *>(o_.get())->entries.size();
   return 0;
 }
@@ -103,7 +117,7 @@ const std::vector<Value> &Value::items() const {
 }
 
 void Value::set(const std::string &key, Value v) {
-  if (kind_ != Kind::Dict && kind_ != Kind::Namespace)
+  if ((kind_ != Kind::Dict && kind_ != Kind::Namespace) || flavor_ == Flavor::Loop)
     return;
   if (kind_ == Kind::Dict && o_.use_count() > 1)
     o_ = std::make_shared<DictData>(*static_cast<DictData *>(o_.get()));
@@ -119,7 +133,7 @@ void Value::set(const std::string &key, Value v) {
 }
 
 const Value *Value::find(std::string_view key) const {
-  if (kind_ != Kind::Dict && kind_ != Kind::Namespace)
+  if ((kind_ != Kind::Dict && kind_ != Kind::Namespace) || flavor_ == Flavor::Loop)
     return nullptr;
   auto *d = static_cast<DictData *>(o_.get());
   auto it = d->index.find(std::string(key));
@@ -127,7 +141,7 @@ const Value *Value::find(std::string_view key) const {
 }
 
 const std::vector<std::pair<std::string, Value>> &Value::entries() const {
-  if (kind_ != Kind::Dict && kind_ != Kind::Namespace)
+  if ((kind_ != Kind::Dict && kind_ != Kind::Namespace) || flavor_ == Flavor::Loop)
     return kNoEntries;
   return static_cast<DictData *>(o_.get())->entries;
 }
