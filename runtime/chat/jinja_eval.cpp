@@ -190,7 +190,7 @@ Flow Renderer::execFor(const Node &n, Scope *scope, std::string *out) {
   const int64_t len = static_cast<int64_t>(loopItems.size());
   for (int64_t i = 0; i < len; ++i) {
     if (++iterations > kMaxIterations)
-      return fail(n.line, "more than 10000000 loop iterations"), Flow::Error;
+      return fail(n.line, "more than 2000000 loop iterations"), Flow::Error;
     auto loopData = std::make_shared<LoopData>();
     loopData->items = shared;
     loopData->index = i;

@@ -13,7 +13,7 @@ namespace gemmac::jinja::detail {
 constexpr int kMaxMacroDepth = 256;
 constexpr int kMaxEvalDepth = 3000;
 constexpr size_t kMaxOutputBytes = 64u << 20;
-constexpr uint64_t kMaxIterations = 10'000'000;
+constexpr uint64_t kMaxIterations = 2'000'000;
 constexpr int64_t kMaxRange = 100000; // jinja2.sandbox.MAX_RANGE
 
 // Variables of one block: a for iteration, a macro call, the template.
