@@ -39,6 +39,7 @@ public:
   // Python types that behave like lists but print or index differently.
   enum class Flavor : uint8_t {
     Plain, Tuple, Generator, Range, ItemsView, KeysView, ValuesView, Loop,
+    Markup, // strings from |safe and |escape (markupsafe.Markup)
   };
 
   Value() = default; // undefined
@@ -53,6 +54,12 @@ public:
   Value(std::string s);
 
   static Value none() { return Value(nullptr); }
+  static Value markup(std::string s) {
+    Value v(std::move(s));
+    v.flavor_ = Flavor::Markup;
+    return v;
+  }
+  bool isMarkup() const { return kind_ == Kind::String && flavor_ == Flavor::Markup; }
   // hint: why it is undefined ("'x' is undefined"), for error messages.
   static Value undefined(std::string hint = {});
   static Value list(Flavor flavor = Flavor::Plain);

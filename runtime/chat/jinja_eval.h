@@ -58,6 +58,8 @@ enum class Flow : uint8_t { Normal, Break, Continue, Error };
 // Python semantics shared by operators, filters and tests.
 bool pyEquals(const Value &a, const Value &b, int level = 0);
 const char *pyTypeName(const Value &v);
+// markupsafe.escape of a str: & < > " ' as entities.
+std::string htmlEscape(const std::string &s);
 
 class Renderer {
 public:

@@ -2,6 +2,7 @@
 // sequence filters are in jinja_filters_seq.cpp.
 #include "runtime/chat/jinja_filters.h"
 
+#include "runtime/chat/jinja_parser.h"
 #include "runtime/chat/jinja_utf8.h"
 
 #include <cerrno>
@@ -129,7 +130,7 @@ static bool roundFilter(Renderer *r, const Value &v, const Args &a, int line, Va
   return true;
 }
 
-static std::string htmlEscape(const std::string &s) {
+std::string htmlEscape(const std::string &s) {
   std::string out;
   for (char c : s) {
     switch (c) {
@@ -161,6 +162,8 @@ static std::string indent(const std::string &text, const std::string &ind, bool 
 
 bool Renderer::filter(const std::string &name, const Value &v, const Args &a, int line,
                       Scope *scope, Value *out) {
+  if (!isKnownFilter(name))
+    return fail(line, "unsupported filter '" + name + "' (not implemented or not a jinja2 filter)");
   if (!checkFilterArgs(this, name, a, line))
     return false;
   std::string s; // str(value) for the string filters
@@ -197,17 +200,22 @@ bool Renderer::filter(const std::string &name, const Value &v, const Args &a, in
     m->type = CallableData::Type::Method;
     m->name = name;
     m->self = Value(s);
-    return callMethod(*m, none, line, out);
+    if (!callMethod(*m, none, line, out))
+      return false;
+    if (v.isMarkup()) // Markup's methods return Markup
+      *out = Value::markup(out->stringValue());
+    return true;
   }
   if (name == "trim") {
     const Value *chars = a.get(0, "chars");
     if (!str())
       return false;
     const std::string *set = chars && chars->isString() ? &chars->stringValue() : nullptr;
-    *out = Value(pyStrip(s, set, true, true));
+    std::string r = pyStrip(s, set, true, true);
+    *out = v.isMarkup() ? Value::markup(std::move(r)) : Value(std::move(r));
     return true;
   }
-  if (name == "string" || name == "safe") {
+  if (name == "string") {
     if (v.isString()) {
       *out = v;
       return true;
@@ -217,10 +225,14 @@ bool Renderer::filter(const std::string &name, const Value &v, const Args &a, in
     *out = Value(std::move(s));
     return true;
   }
-  if (name == "escape" || name == "e") {
+  if (name == "safe" || name == "escape" || name == "e") {
+    if (v.isMarkup()) {
+      *out = v;
+      return true;
+    }
     if (!str())
       return false;
-    *out = Value(htmlEscape(s));
+    *out = Value::markup(name == "safe" ? s : htmlEscape(s));
     return true;
   }
   if (name == "replace") {
@@ -266,7 +278,8 @@ bool Renderer::filter(const std::string &name, const Value &v, const Args &a, in
                                                            : (w ? 0 : 4), ' ');
     if (!str())
       return false;
-    *out = Value(indent(s, ind, first && first->truthy(), blank && blank->truthy()));
+    std::string r = indent(s, ind, first && first->truthy(), blank && blank->truthy());
+    *out = v.isMarkup() ? Value::markup(std::move(r)) : Value(std::move(r));
     return true;
   }
   if (name == "wordcount") {

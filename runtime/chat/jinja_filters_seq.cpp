@@ -244,6 +244,12 @@ bool sequenceFilter(Renderer *r, const std::string &name, const Value &v, const 
     }
     return true;
   }
+  // jinja2's map and select family yield nothing for a false value (None).
+  if (!v.truthy() && (name == "map" || name == "select" || name == "reject" ||
+                      name == "selectattr" || name == "rejectattr")) {
+    *out = Value::list(F::Generator);
+    return true;
+  }
   std::vector<Value> items;
   if (name == "last" && v.isList() && v.flavor() == F::Generator)
     return r->fail(line, "'generator' object is not reversible");

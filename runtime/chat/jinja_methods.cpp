@@ -3,6 +3,7 @@
 #include "runtime/chat/jinja_eval.h"
 #include "runtime/chat/jinja_utf8.h"
 
+#include <algorithm>
 #include <ctime>
 #include <initializer_list>
 
@@ -125,6 +126,55 @@ static std::string titleCase(const std::string &s, bool capitalizeOnly) {
   return out;
 }
 
+// str.format with plain fields only: {}, {0}, {name}; {{ and }} escape.
+static bool formatString(Renderer *r, const std::string &f, const Args &a, int line,
+                         Value *out) {
+  std::string res;
+  size_t autoIndex = 0;
+  for (size_t i = 0; i < f.size(); ++i) {
+    char c = f[i];
+    if ((c == '{' || c == '}') && i + 1 < f.size() && f[i + 1] == c) {
+      res.push_back(c);
+      ++i;
+      continue;
+    }
+    if (c == '}')
+      return r->fail(line, "Single '}' encountered in format string");
+    if (c != '{') {
+      res.push_back(c);
+      continue;
+    }
+    size_t end = f.find('}', i);
+    if (end == std::string::npos)
+      return r->fail(line, "Single '{' encountered in format string");
+    std::string field = f.substr(i + 1, end - i - 1);
+    const Value *v = nullptr;
+    if (field.empty()) {
+      if (autoIndex >= a.pos.size())
+        return r->fail(line, "Replacement index " + std::to_string(autoIndex) +
+                                 " out of range for positional args tuple");
+      v = &a.pos[autoIndex++];
+    } else if (std::all_of(field.begin(), field.end(), ::isdigit) && field.size() < 6) {
+      size_t k = std::stoul(field);
+      if (k >= a.pos.size())
+        return r->fail(line, "Replacement index " + field + " out of range for positional args tuple");
+      v = &a.pos[k];
+    } else if (std::all_of(field.begin(), field.end(),
+                           [](char ch) { return isalnum(static_cast<unsigned char>(ch)) || ch == '_'; })) {
+      v = a.kwarg(field.c_str());
+      if (!v)
+        return r->fail(line, "KeyError: '" + field + "'");
+    } else {
+      return r->fail(line, "unsupported: str.format field '{" + field + "}'");
+    }
+    if (!r->toStr(*v, line, &res))
+      return false;
+    i = end;
+  }
+  *out = Value(std::move(res));
+  return true;
+}
+
 static bool strMethod(Renderer *r, const std::string &name, const std::string &s,
                       const Args &a, int line, Value *out) {
   auto strArg = [&](size_t i, const char *kw, const Value **v) {
@@ -200,6 +250,8 @@ static bool strMethod(Renderer *r, const std::string &name, const std::string &s
       j += parts[i].stringValue();
     }
     *out = Value(std::move(j));
+  } else if (name == "format") {
+    return formatString(r, s, a, line, out);
   } else if (name == "splitlines") {
     *out = stringList(pySplitLines(s));
   } else if (name == "removeprefix" || name == "removesuffix") {

@@ -246,6 +246,11 @@ bool Renderer::binary(const std::string &op, const Value &a, const Value &b, int
   if (op == "+" && a.isString() && b.isString()) {
     if (a.stringValue().size() + b.stringValue().size() > kMaxOutputBytes)
       return fail(line, "string larger than 64 MiB");
+    if (a.isMarkup() || b.isMarkup()) { // Markup + str escapes the str
+      *out = Value::markup((a.isMarkup() ? a.stringValue() : htmlEscape(a.stringValue())) +
+                           (b.isMarkup() ? b.stringValue() : htmlEscape(b.stringValue())));
+      return true;
+    }
     *out = Value(a.stringValue() + b.stringValue());
     return true;
   }

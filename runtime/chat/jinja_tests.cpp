@@ -96,6 +96,8 @@ static size_t testArity(const std::string &name) {
 
 bool Renderer::test(const std::string &name, const Value &v, const Args &a, int line,
                     bool *r) {
+  if (!isKnownTest(name))
+    return fail(line, "unsupported test '" + name + "' (not implemented or not a jinja2 test)");
   const size_t arity = testArity(name);
   if (a.pos.size() + a.kw.size() != arity)
     return fail(line, "test '" + name + "' takes " + std::to_string(arity) + " argument(s), got " +

@@ -260,7 +260,12 @@ static bool reprInto(const Value &v, std::string *out, std::string *error, bool 
     *out += pyFloatRepr(v.floatValue());
     return true;
   case K::String:
-    *out += topStr ? v.stringValue() : detail::pyStringRepr(v.stringValue());
+    if (topStr)
+      *out += v.stringValue();
+    else if (v.isMarkup())
+      *out += "Markup(" + detail::pyStringRepr(v.stringValue()) + ")";
+    else
+      *out += detail::pyStringRepr(v.stringValue());
     return true;
   case K::List:
     switch (v.flavor()) {

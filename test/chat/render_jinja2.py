@@ -3,7 +3,7 @@
 
 Renders a chat template with python3-jinja2 in the environment transformers'
 apply_chat_template uses (ImmutableSandboxedEnvironment, trim_blocks,
-lstrip_blocks, loopcontrols, its tojson, raise_exception and strftime_now)
+lstrip_blocks, loopcontrols, {% generation %}, its tojson, raise_exception and strftime_now)
 and prints the result; exit 1 with the error on stderr on failure.
 Run it with /usr/bin/python3 (Debian's python3-jinja2).
 """
@@ -15,6 +15,22 @@ import jinja2
 import jinja2.ext
 import jinja2.sandbox
 from jinja2.exceptions import TemplateError
+
+
+class AssistantTracker(jinja2.ext.Extension):
+    """transformers' {% generation %} block; renders its body unchanged (it
+    only records assistant-token spans when asked to)."""
+
+    tags = {"generation"}
+
+    def parse(self, parser):
+        lineno = next(parser.stream).lineno
+        body = parser.parse_statements(["name:endgeneration"], drop_needle=True)
+        call = self.call_method("_render", [])
+        return jinja2.nodes.CallBlock(call, [], [], body).set_lineno(lineno)
+
+    def _render(self, caller):
+        return caller()
 
 
 def raise_exception(message):
@@ -32,7 +48,7 @@ def strftime_now(format):
 
 def make_env():
     env = jinja2.sandbox.ImmutableSandboxedEnvironment(
-        trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
+        trim_blocks=True, lstrip_blocks=True, extensions=[AssistantTracker, jinja2.ext.loopcontrols])
     env.filters["tojson"] = tojson
     env.globals["raise_exception"] = raise_exception
     env.globals["strftime_now"] = strftime_now
