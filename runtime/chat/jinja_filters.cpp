@@ -295,6 +295,8 @@ bool Renderer::filter(const std::string &name, const Value &v, const Args &a, in
     *out = Value(n);
     return true;
   }
+  if ((name == "int" || name == "float") && v.isUndefined())
+    return undefinedError(line, v); // Undefined.__int__/__float__ raise
   if (name == "int")
     return intFilter(this, v, a, line, out);
   if (name == "float") {

@@ -47,8 +47,10 @@ static bool sortKey(Renderer *r, const Value &item, const Value *attribute, bool
 
 // A stable merge sort (like Python's sorted) that stops at the first
 // comparison error: std::sort needs a comparator that cannot fail.
+// listKeys: sort's keys are lists of attributes in jinja2, and comparing
+// equal lists never calls < on their items (so equal undefined keys pass).
 static bool sortValues(Renderer *r, std::vector<Value> *items, std::vector<Value> keys,
-                       bool reverse, int line) {
+                       bool reverse, int line, bool listKeys = false) {
   size_t n = items->size();
   std::vector<size_t> order(n), tmp(n);
   for (size_t i = 0; i < n; ++i)
@@ -59,9 +61,10 @@ static bool sortValues(Renderer *r, std::vector<Value> *items, std::vector<Value
       size_t a = lo, b = mid, k = lo;
       while (a < mid && b < hi) {
         // Take from the right only when it sorts strictly first.
-        bool rightFirst;
+        bool rightFirst = false;
         const Value &x = keys[order[a]], &y = keys[order[b]];
-        if (!r->less(reverse ? x : y, reverse ? y : x, line, &rightFirst))
+        if (!(listKeys && pyEquals(x, y)) &&
+            !r->less(reverse ? x : y, reverse ? y : x, line, &rightFirst))
           return false;
         tmp[k++] = rightFirst ? order[b++] : order[a++];
       }
@@ -311,7 +314,7 @@ bool sequenceFilter(Renderer *r, const std::string &name, const Value &v, const 
       keys.push_back(std::move(k));
     }
     if (sort) {
-      if (!sortValues(r, &items, std::move(keys), flag(a, 0, "reverse"), line))
+      if (!sortValues(r, &items, std::move(keys), flag(a, 0, "reverse"), line, true))
         return false;
       *out = Value::list(std::move(items));
       return true;

@@ -287,9 +287,50 @@ static bool strMethod(Renderer *r, const std::string &name, const std::string &s
   return true;
 }
 
+// Python's argument counts for the methods we implement (keywords only
+// where CPython 3.11 accepts them: split's sep/maxsplit).
+static bool checkMethodArgs(Renderer *r, const Value &self, const std::string &name,
+                            const Args &a, int line) {
+  size_t lo = 0, hi = 0;
+  if (self.isDict())
+    name == "get" ? (lo = 1, hi = 2) : (lo = hi = 0);
+  else if (self.isList())
+    lo = hi = 1; // count, index
+  else if (name == "format")
+    return true;
+  else if (oneOf(name, {"strip", "lstrip", "rstrip"}))
+    hi = 1;
+  else if (name == "split")
+    hi = 2;
+  else if (oneOf(name, {"startswith", "endswith", "find", "count", "join", "removeprefix",
+                        "removesuffix"}))
+    lo = hi = 1;
+  else if (name == "replace")
+    lo = 2, hi = 3;
+  size_t n = a.pos.size() + a.kw.size();
+  for (const auto &kw : a.kw)
+    if (!(name == "split" && (kw.first == "sep" || kw.first == "maxsplit")))
+      return r->fail(line, name + "() takes no keyword argument '" + kw.first + "'");
+  if (n < lo || n > hi)
+    return r->fail(line, std::string(pyTypeName(self)) + "." + name + "() takes " +
+                             std::to_string(lo) + (hi != lo ? "-" + std::to_string(hi) : "") +
+                             " argument(s) (" + std::to_string(n) + " given)");
+  return true;
+}
+
 bool Renderer::callMethod(const CallableData &m, const Args &a, int line, Value *out) {
   const Value &self = m.self;
   const std::string &name = m.name;
+  bool implemented =
+      self.isString()
+          ? oneOf(name, {"upper", "lower", "title", "capitalize", "strip", "lstrip", "rstrip",
+                         "split", "startswith", "endswith", "replace", "find", "count",
+                         "join", "splitlines", "removeprefix", "removesuffix", "isdigit",
+                         "isalpha", "isalnum", "isspace", "isupper", "islower", "format"})
+          : self.isDict() ? oneOf(name, {"get", "items", "keys", "values"})
+                          : oneOf(name, {"count", "index"});
+  if (implemented && !checkMethodArgs(this, self, name, a, line))
+    return false;
   if (self.isString())
     return strMethod(this, name, self.stringValue(), a, line, out);
   if (self.isDict()) {

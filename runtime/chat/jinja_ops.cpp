@@ -239,7 +239,12 @@ bool Renderer::binary(const std::string &op, const Value &a, const Value &b, int
     else if (op == "**") {
       if (x == 0 && y < 0)
         return fail(line, "0.0 cannot be raised to a negative power");
-      *out = Value(std::pow(x, y));
+      double p = std::pow(x, y);
+      if (std::isinf(p) && std::isfinite(x) && std::isfinite(y))
+        return fail(line, "(34, 'Numerical result out of range')"); // OverflowError
+      if (std::isnan(p) && !std::isnan(x) && !std::isnan(y))
+        return fail(line, "negative number cannot be raised to a fractional power");
+      *out = Value(p);
     }
     return true;
   }
