@@ -11,7 +11,7 @@ namespace gemmac::jinja::detail {
 
 // Bounds that keep hostile templates from crashing or hanging a program.
 constexpr int kMaxMacroDepth = 256;
-constexpr int kMaxEvalDepth = 3000;
+constexpr int kMaxEvalDepth = 1000; // under 1 MiB of stack
 constexpr size_t kMaxOutputBytes = 64u << 20;
 constexpr uint64_t kMaxIterations = 2'000'000;
 constexpr int64_t kMaxRange = 100000; // jinja2.sandbox.MAX_RANGE
