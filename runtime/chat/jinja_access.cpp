@@ -120,8 +120,9 @@ bool Renderer::getItem(const Value &obj, const Value &key, int line, Value *out)
   }
   if (key.isString())
     return getAttr(obj, key.stringValue(), line, out);
-  *out = Value::undefined("'" + std::string(pyTypeName(obj)) + " object' has no element " +
-                          keyText);
+  std::string hint = "'";
+  hint.append(pyTypeName(obj)).append(" object' has no element ").append(keyText);
+  *out = Value::undefined(std::move(hint));
   return true;
 }
 

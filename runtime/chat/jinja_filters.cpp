@@ -155,7 +155,7 @@ static std::string indent(const std::string &text, const std::string &ind, bool 
   } else if (!lines.empty()) {
     rv = lines[0];
     for (size_t i = 1; i < lines.size(); ++i)
-      rv += "\n" + (lines[i].empty() ? lines[i] : ind + lines[i]);
+      rv.append("\n").append(lines[i].empty() ? std::string() : ind).append(lines[i]);
   }
   return first ? ind + rv : rv;
 }

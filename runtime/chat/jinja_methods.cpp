@@ -313,7 +313,7 @@ static bool checkMethodArgs(Renderer *r, const Value &self, const std::string &n
       return r->fail(line, name + "() takes no keyword argument '" + kw.first + "'");
   if (n < lo || n > hi)
     return r->fail(line, std::string(pyTypeName(self)) + "." + name + "() takes " +
-                             std::to_string(lo) + (hi != lo ? "-" + std::to_string(hi) : "") +
+                             std::to_string(lo) + (hi != lo ? std::string("-").append(std::to_string(hi)) : std::string()) +
                              " argument(s) (" + std::to_string(n) + " given)");
   return true;
 }

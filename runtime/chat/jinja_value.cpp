@@ -201,7 +201,7 @@ std::string pyFloatRepr(double d) {
   if (exp < -4 || exp >= 16) {
     out += digits.substr(0, 1);
     if (digits.size() > 1)
-      out += "." + digits.substr(1);
+      out.append(".").append(digits, 1, std::string::npos);
     char eb[16];
     snprintf(eb, sizeof eb, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
     return out + eb;
