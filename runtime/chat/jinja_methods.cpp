@@ -117,7 +117,7 @@ static std::string titleCase(const std::string &s, bool capitalizeOnly) {
     std::string ch;
     appendUtf8(&ch, cp);
     std::string up = pyUpper(ch), low = pyLower(ch);
-    bool cased = up != low;
+    bool cased = up != low || cp == 0xaa || cp == 0xba; // ª º are lowercase letters
     bool upper = capitalizeOnly ? first : !prevCased;
     out += upper ? up : low;
     prevCased = cased;

@@ -177,6 +177,9 @@ bool Parser::parseCallArgs(Expr *call) {
       return fail(cur().line, "unsupported: *args and **kwargs in calls");
     if (cur().type == Tok::Name && isOp(peek(1), "=")) {
       std::string key = cur().text;
+      for (const auto &kw : call->kwargs)
+        if (kw.first == key)
+          return fail(cur().line, "keyword argument repeated: " + key);
       pos += 2;
       ExprPtr value = parseExpression(true);
       if (!value)
