@@ -160,20 +160,18 @@ static std::string indent(const std::string &text, const std::string &ind, bool 
   return first ? ind + rv : rv;
 }
 
-bool Renderer::filter(const std::string &name, const Value &v, const Args &a, int line,
-                      Scope *scope, Value *out) {
-  if (!isKnownFilter(name))
-    return fail(line, "unsupported filter '" + name + "' (not implemented or not a jinja2 filter)");
-  if (!checkFilterArgs(this, name, a, line))
-    return false;
+// The string filters; *handled is false for the others.
+static bool textFilter(Renderer *rd, const std::string &name, const Value &v, const Args &a,
+                       int line, Value *out, bool *handled) {
+  *handled = false;
   std::string s; // str(value) for the string filters
-  auto str = [&]() { return toStr(v, line, &s); };
+  auto str = [&]() { return rd->toStr(v, line, &s); };
   if (name == "default" || name == "d") {
     const Value *def = a.get(0, "default_value");
     const Value *boolean = a.get(1, "boolean");
     bool useDefault = v.isUndefined() || (boolean && boolean->truthy() && !v.truthy());
     *out = useDefault ? (def ? *def : Value("")) : v;
-    return true;
+    return *handled = true;
   }
   if (name == "title") {
     // jinja2's do_title: words split at runs of -, whitespace, ( { [ <;
@@ -190,7 +188,7 @@ bool Renderer::filter(const std::string &name, const Value &v, const Args &a, in
       wordStart = sep;
     }
     *out = Value(std::move(r));
-    return true;
+    return *handled = true;
   }
   if (name == "upper" || name == "lower" || name == "capitalize") {
     if (!str())
@@ -200,11 +198,11 @@ bool Renderer::filter(const std::string &name, const Value &v, const Args &a, in
     m->type = CallableData::Type::Method;
     m->name = name;
     m->self = Value(s);
-    if (!callMethod(*m, none, line, out))
+    if (!rd->callMethod(*m, none, line, out))
       return false;
     if (v.isMarkup()) // Markup's methods return Markup
       *out = Value::markup(out->stringValue());
-    return true;
+    return *handled = true;
   }
   if (name == "trim") {
     const Value *chars = a.get(0, "chars");
@@ -213,34 +211,34 @@ bool Renderer::filter(const std::string &name, const Value &v, const Args &a, in
     const std::string *set = chars && chars->isString() ? &chars->stringValue() : nullptr;
     std::string r = pyStrip(s, set, true, true);
     *out = v.isMarkup() ? Value::markup(std::move(r)) : Value(std::move(r));
-    return true;
+    return *handled = true;
   }
   if (name == "string") {
     if (v.isString()) {
       *out = v;
-      return true;
+      return *handled = true;
     }
     if (!str())
       return false;
     *out = Value(std::move(s));
-    return true;
+    return *handled = true;
   }
   if (name == "safe" || name == "escape" || name == "e") {
     if (v.isMarkup()) {
       *out = v;
-      return true;
+      return *handled = true;
     }
     if (!str())
       return false;
     *out = Value::markup(name == "safe" ? s : htmlEscape(s));
-    return true;
+    return *handled = true;
   }
   if (name == "replace") {
     const Value *oldV = a.get(0, "old"), *newV = a.get(1, "new"), *count = a.get(2, "count");
     if (!oldV || !newV)
-      return fail(line, "replace needs the old and new strings");
+      return rd->fail(line, "replace needs the old and new strings");
     std::string o, n;
-    if (!str() || !toStr(*oldV, line, &o) || !toStr(*newV, line, &n))
+    if (!str() || !rd->toStr(*oldV, line, &o) || !rd->toStr(*newV, line, &n))
       return false;
     int64_t limit = count && count->kind() == K::Int ? count->intValue() : -1;
     std::string r;
@@ -263,12 +261,12 @@ bool Renderer::filter(const std::string &name, const Value &v, const Args &a, in
         r += s.substr(start, at - start) + n;
         start = at + o.size();
         if (r.size() > kMaxOutputBytes)
-          return fail(line, "string larger than 64 MiB");
+          return rd->fail(line, "string larger than 64 MiB");
       }
       r += s.substr(start);
     }
     *out = Value(std::move(r));
-    return true;
+    return *handled = true;
   }
   if (name == "indent") {
     const Value *w = a.get(0, "width"), *first = a.get(1, "first"), *blank = a.get(2, "blank");
@@ -280,7 +278,7 @@ bool Renderer::filter(const std::string &name, const Value &v, const Args &a, in
       return false;
     std::string r = indent(s, ind, first && first->truthy(), blank && blank->truthy());
     *out = v.isMarkup() ? Value::markup(std::move(r)) : Value(std::move(r));
-    return true;
+    return *handled = true;
   }
   if (name == "wordcount") {
     if (!str())
@@ -293,8 +291,22 @@ bool Renderer::filter(const std::string &name, const Value &v, const Args &a, in
       in = w;
     }
     *out = Value(n);
-    return true;
+    return *handled = true;
   }
+  return true;
+}
+
+bool Renderer::filter(const std::string &name, const Value &v, const Args &a, int line,
+                      Scope *scope, Value *out) {
+  if (!isKnownFilter(name))
+    return fail(line, "unsupported filter '" + name + "' (not implemented or not a jinja2 filter)");
+  if (!checkFilterArgs(this, name, a, line))
+    return false;
+  bool handled;
+  if (!textFilter(this, name, v, a, line, out, &handled))
+    return false;
+  if (handled)
+    return true;
   if ((name == "int" || name == "float") && v.isUndefined())
     return undefinedError(line, v); // Undefined.__int__/__float__ raise
   if (name == "int")
