@@ -116,6 +116,8 @@ public:
 
   const detail::CallableData *callableData() const;
   const detail::LoopData *loopData() const;
+  // The heap part (engine internals: the renderer breaks namespace cycles).
+  const std::shared_ptr<detail::Object> &object() const { return o_; }
   // Levels of nested lists/dicts/namespaces (0 for scalars).
   uint32_t nestingDepth() const;
 

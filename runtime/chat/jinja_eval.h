@@ -70,6 +70,11 @@ public:
   std::string error; // "line N: what"
   int evalDepth = 0, macroDepth = 0;
   uint64_t iterations = 0;
+  // Namespaces made by this render: emptied at its end, so one that holds
+  // itself (set ns.me = ns) is not leaked.
+  std::vector<std::weak_ptr<Object>> namespaces;
+  void track(const Value &ns);
+  void releaseNamespaces();
 
   bool fail(int line, const std::string &what);
   bool undefinedError(int line, const Value &undef);
