@@ -166,10 +166,9 @@ bool Renderer::slice(const Value &obj, const Value &start, const Value &stop,
   bool isSeq = obj.isString() ||
                (obj.isList() && (obj.flavor() == F::Plain || obj.flavor() == F::Tuple ||
                                  obj.flavor() == F::Range));
-  if (!isSeq) {
-    *out = Value::undefined(std::string("'") + pyTypeName(obj) + "' object is not subscriptable");
-    return true;
-  }
+  // jinja2 compiles x[a:b] to a plain Python subscript: errors raise.
+  if (!isSeq)
+    return fail(line, std::string("'") + pyTypeName(obj) + "' object is not sliceable");
   std::vector<uint32_t> cps;
   if (obj.isString())
     cps = decodeUtf8(obj.stringValue());
@@ -178,10 +177,8 @@ bool Renderer::slice(const Value &obj, const Value &start, const Value &stop,
   bool typeError = false;
   if (!sliceIndices(this, start, stop, step, n, line, &b, &e, &s, &typeError))
     return false;
-  if (typeError) {
-    *out = Value::undefined("slice indices must be integers or None");
-    return true;
-  }
+  if (typeError)
+    return fail(line, "slice indices must be integers or None or have an __index__ method");
   std::vector<size_t> picked;
   for (int64_t i = b; s > 0 ? i < e : i > e; i += s)
     picked.push_back(static_cast<size_t>(i));

@@ -208,6 +208,8 @@ static bool textFilter(Renderer *rd, const std::string &name, const Value &v, co
     const Value *chars = a.get(0, "chars");
     if (!str())
       return false;
+    if (chars && !chars->isString() && !chars->isNone())
+      return rd->fail(line, "strip arg must be None or str");
     const std::string *set = chars && chars->isString() ? &chars->stringValue() : nullptr;
     std::string r = pyStrip(s, set, true, true);
     *out = v.isMarkup() ? Value::markup(std::move(r)) : Value(std::move(r));

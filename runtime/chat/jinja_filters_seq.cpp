@@ -87,6 +87,16 @@ static bool flag(const Args &a, size_t i, const char *name) {
   return v && v->truthy();
 }
 
+// sorted(reverse=...) takes an integer (bools are integers).
+static bool reverseFlag(Renderer *r, const Args &a, size_t i, int line, bool *out) {
+  const Value *v = a.get(i, "reverse");
+  if (v && v->kind() != Value::Kind::Int && v->kind() != Value::Kind::Bool)
+    return r->fail(line, std::string("'") + pyTypeName(*v) +
+                             "' object cannot be interpreted as an integer");
+  *out = v && v->truthy();
+  return true;
+}
+
 // select/reject/selectattr/rejectattr: the test (or truthiness) per item.
 static bool selectFilter(Renderer *r, const std::string &name, const std::vector<Value> &items,
                          const Args &a, int line, Value *out) {
@@ -207,7 +217,9 @@ static bool dictsort(Renderer *r, const Value &v, const Args &a, int line, Value
       return false;
     keys.push_back(std::move(k));
   }
-  if (!sortValues(r, &pairs, std::move(keys), flag(a, 2, "reverse"), line))
+  bool reverse;
+  if (!reverseFlag(r, a, 2, line, &reverse) ||
+      !sortValues(r, &pairs, std::move(keys), reverse, line))
     return false;
   *out = Value::list(std::move(pairs));
   return true;
@@ -314,7 +326,9 @@ bool sequenceFilter(Renderer *r, const std::string &name, const Value &v, const 
       keys.push_back(std::move(k));
     }
     if (sort) {
-      if (!sortValues(r, &items, std::move(keys), flag(a, 0, "reverse"), line, true))
+      bool reverse;
+      if (!reverseFlag(r, a, 0, line, &reverse) ||
+          !sortValues(r, &items, std::move(keys), reverse, line, true))
         return false;
       *out = Value::list(std::move(items));
       return true;
