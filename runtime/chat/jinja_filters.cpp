@@ -242,7 +242,10 @@ static bool textFilter(Renderer *rd, const std::string &name, const Value &v, co
     std::string o, n;
     if (!str() || !rd->toStr(*oldV, line, &o) || !rd->toStr(*newV, line, &n))
       return false;
-    int64_t limit = count && count->kind() == K::Int ? count->intValue() : -1;
+    if (count && !count->isNone() && count->kind() != K::Int && count->kind() != K::Bool)
+      return rd->fail(line, std::string("'") + pyTypeName(*count) +
+                                "' object cannot be interpreted as an integer");
+    int64_t limit = count && !count->isNone() ? count->intValue() : -1;
     std::string r;
     if (o.empty()) { // inserts between code points, like Python
       std::vector<uint32_t> cps = decodeUtf8(s);
