@@ -2,9 +2,22 @@
 //
 // Renders a checkpoint's tokenizer.chat_template byte for byte like
 // python3-jinja2 in Hugging Face's environment (ImmutableSandboxedEnvironment,
-// trim_blocks, lstrip_blocks, loopcontrols, raise_exception, strftime_now).
-// No exceptions: every failure is a return value with a message that names
-// the template line. Values print like Python (None, True, 1.0, ['a', 1]).
+// trim_blocks, lstrip_blocks, loopcontrols, {% generation %},
+// raise_exception, strftime_now). No exceptions: every failure is a return
+// value with a message that names the template line. Values print like
+// Python (None, True, 1.0, ['a', 1]).
+//
+// Refused with a clear error (never rendered differently): the tags filter,
+// include, import, extends, block, autoescape, do, recursive loops, filters
+// and tests not listed in jinja_tests.cpp (when applied, as jinja2 3.x does),
+// printing generators, ranges, functions and the loop object (Python prints
+// addresses), integers beyond 64 bits, dict literals with non-string keys,
+// str % formatting and str.format specs, *args/**kwargs in calls.
+// Approximations: upper/lower/title know ASCII, Latin-1, Latin Extended-A,
+// Greek and Cyrillic; Python's isprintable (for repr) the common ranges.
+// Bounds: 256 nested macro calls, 1000 evaluation levels (under 1 MiB of
+// stack), 2000000 loop iterations and 64 MiB of output per render,
+// range() of at most 100000 (the sandbox's), values nested 1000 deep.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +39,7 @@ struct Object {
 struct ListData;
 struct DictData;
 struct CallableData;
+struct LoopData;
 } // namespace detail
 
 class Value {
@@ -38,6 +52,7 @@ public:
   // Python types that behave like lists but print or index differently.
   enum class Flavor : uint8_t {
     Plain, Tuple, Generator, Range, ItemsView, KeysView, ValuesView, Loop,
+    Markup, // strings from |safe and |escape (markupsafe.Markup)
   };
 
   Value() = default; // undefined
@@ -46,12 +61,22 @@ public:
   Value(int i) : kind_(Kind::Int), i_(i) {}
   Value(long i) : kind_(Kind::Int), i_(i) {}
   Value(long long i) : kind_(Kind::Int), i_(i) {}
+  // Unsigned counts (sizes); values above INT64_MAX wrap.
+  Value(unsigned i) : kind_(Kind::Int), i_(i) {}
+  Value(unsigned long i) : kind_(Kind::Int), i_(static_cast<int64_t>(i)) {}
+  Value(unsigned long long i) : kind_(Kind::Int), i_(static_cast<int64_t>(i)) {}
   Value(double f) : kind_(Kind::Float), f_(f) {}
   Value(const char *s) : Value(std::string(s)) {}
   Value(std::string_view s) : Value(std::string(s)) {}
   Value(std::string s);
 
   static Value none() { return Value(nullptr); }
+  static Value markup(std::string s) {
+    Value v(std::move(s));
+    v.flavor_ = Flavor::Markup;
+    return v;
+  }
+  bool isMarkup() const { return kind_ == Kind::String && flavor_ == Flavor::Markup; }
   // hint: why it is undefined ("'x' is undefined"), for error messages.
   static Value undefined(std::string hint = {});
   static Value list(Flavor flavor = Flavor::Plain);
@@ -59,6 +84,7 @@ public:
   static Value dict();
   static Value makeNamespace(Flavor flavor = Flavor::Plain);
   static Value callable(std::shared_ptr<detail::CallableData> data);
+  static Value loop(std::shared_ptr<detail::LoopData> data);
 
   Kind kind() const { return kind_; }
   Flavor flavor() const { return flavor_; }
@@ -89,6 +115,11 @@ public:
   const std::vector<std::pair<std::string, Value>> &entries() const;
 
   const detail::CallableData *callableData() const;
+  const detail::LoopData *loopData() const;
+  // The heap part (engine internals: the renderer breaks namespace cycles).
+  const std::shared_ptr<detail::Object> &object() const { return o_; }
+  // Levels of nested lists/dicts/namespaces (0 for scalars).
+  uint32_t nestingDepth() const;
 
   // Python truthiness (generators are always true, undefined is false).
   bool truthy() const;

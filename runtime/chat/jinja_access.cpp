@@ -23,6 +23,32 @@ static Value missing(const Value &obj, const std::string &what) {
 bool Renderer::getAttr(const Value &obj, const std::string &name, int line, Value *out) {
   if (obj.isUndefined())
     return undefinedError(line, obj);
+  if (const LoopData *loop = obj.loopData()) {
+    const int64_t i = loop->index, len = static_cast<int64_t>(loop->items->size());
+    auto num = [](int64_t x) { return Value(static_cast<long long>(x)); };
+    if (name == "index0") *out = num(i);
+    else if (name == "index") *out = num(i + 1);
+    else if (name == "revindex0") *out = num(len - i - 1);
+    else if (name == "revindex") *out = num(len - i);
+    else if (name == "first") *out = Value(i == 0);
+    else if (name == "last") *out = Value(i == len - 1);
+    else if (name == "length") *out = num(len);
+    else if (name == "depth") *out = num(1);
+    else if (name == "depth0") *out = num(0);
+    else if (name == "previtem")
+      *out = i > 0 ? (*loop->items)[i - 1] : Value::undefined("there is no previous item");
+    else if (name == "nextitem")
+      *out = i + 1 < len ? (*loop->items)[i + 1] : Value::undefined("there is no next item");
+    else if (name == "cycle") {
+      auto cycle = std::make_shared<CallableData>();
+      cycle->type = CallableData::Type::Global;
+      cycle->name = "loop.cycle";
+      cycle->self = num(i);
+      *out = Value::callable(std::move(cycle));
+    } else
+      *out = missing(obj, name);
+    return true;
+  }
   if (obj.kind() == K::Namespace) {
     const Value *v = obj.find(name);
     *out = v ? *v : missing(obj, name);
@@ -94,8 +120,9 @@ bool Renderer::getItem(const Value &obj, const Value &key, int line, Value *out)
   }
   if (key.isString())
     return getAttr(obj, key.stringValue(), line, out);
-  *out = Value::undefined("'" + std::string(pyTypeName(obj)) + " object' has no element " +
-                          keyText);
+  std::string hint = "'";
+  hint.append(pyTypeName(obj)).append(" object' has no element ").append(keyText);
+  *out = Value::undefined(std::move(hint));
   return true;
 }
 
@@ -139,10 +166,9 @@ bool Renderer::slice(const Value &obj, const Value &start, const Value &stop,
   bool isSeq = obj.isString() ||
                (obj.isList() && (obj.flavor() == F::Plain || obj.flavor() == F::Tuple ||
                                  obj.flavor() == F::Range));
-  if (!isSeq) {
-    *out = Value::undefined(std::string("'") + pyTypeName(obj) + "' object is not subscriptable");
-    return true;
-  }
+  // jinja2 compiles x[a:b] to a plain Python subscript: errors raise.
+  if (!isSeq)
+    return fail(line, std::string("'") + pyTypeName(obj) + "' object is not sliceable");
   std::vector<uint32_t> cps;
   if (obj.isString())
     cps = decodeUtf8(obj.stringValue());
@@ -151,10 +177,8 @@ bool Renderer::slice(const Value &obj, const Value &start, const Value &stop,
   bool typeError = false;
   if (!sliceIndices(this, start, stop, step, n, line, &b, &e, &s, &typeError))
     return false;
-  if (typeError) {
-    *out = Value::undefined("slice indices must be integers or None");
-    return true;
-  }
+  if (typeError)
+    return fail(line, "slice indices must be integers or None or have an __index__ method");
   std::vector<size_t> picked;
   for (int64_t i = b; s > 0 ? i < e : i > e; i += s)
     picked.push_back(static_cast<size_t>(i));

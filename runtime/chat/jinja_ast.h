@@ -11,13 +11,27 @@
 
 namespace gemmac::jinja::detail {
 
+// depth: levels of containers in this one, itself included; values
+// deeper than kMaxValueDepth are refused, so printing, comparing and
+// freeing them cannot exhaust the stack.
+constexpr uint32_t kMaxValueDepth = 1000;
+
 struct ListData : Object {
   std::vector<Value> items;
+  uint32_t depth = 1;
 };
 
 struct DictData : Object {
+  uint32_t depth = 1;
   std::vector<std::pair<std::string, Value>> entries;
   std::unordered_map<std::string, size_t> index;
+};
+
+// The loop variable: its attributes are computed when read, so a loop
+// costs no allocation per iteration beyond this object.
+struct LoopData : Object {
+  std::shared_ptr<const std::vector<Value>> items;
+  int64_t index = 0;
 };
 
 enum class ExprKind : uint8_t {

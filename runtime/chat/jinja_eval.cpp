@@ -33,8 +33,16 @@ Flow Renderer::execList(const NodeList &nodes, Scope *scope, std::string *out) {
   return Flow::Normal;
 }
 
+bool Renderer::checkDepth(const Value &v, int line) {
+  if (v.nestingDepth() <= kMaxValueDepth)
+    return true;
+  return fail(line, "value nested deeper than " + std::to_string(kMaxValueDepth));
+}
+
 // Binds a value to a for/set target (tuples unpack like Python).
 bool Renderer::assign(const Target &t, const Value &v, Scope *scope, int line) {
+  if (!checkDepth(v, line))
+    return false;
   if (!t.attr.empty()) {
     const Value *ns = scope->find(t.names[0]);
     if (!ns || ns->kind() != Value::Kind::Namespace || ns->flavor() == Value::Flavor::Loop)
@@ -177,30 +185,18 @@ Flow Renderer::execFor(const Node &n, Scope *scope, std::string *out) {
   }
   if (items.empty())
     return execList(n.elseBody, scope, out);
-  const int64_t len = static_cast<int64_t>(items.size());
+  auto shared = std::make_shared<const std::vector<Value>>(std::move(items));
+  const std::vector<Value> &loopItems = *shared;
+  const int64_t len = static_cast<int64_t>(loopItems.size());
   for (int64_t i = 0; i < len; ++i) {
     if (++iterations > kMaxIterations)
-      return fail(n.line, "more than 10000000 loop iterations"), Flow::Error;
-    Value loop = Value::makeNamespace(Value::Flavor::Loop);
-    loop.set("index0", Value(static_cast<long long>(i)));
-    loop.set("index", Value(static_cast<long long>(i + 1)));
-    loop.set("revindex0", Value(static_cast<long long>(len - i - 1)));
-    loop.set("revindex", Value(static_cast<long long>(len - i)));
-    loop.set("first", Value(i == 0));
-    loop.set("last", Value(i == len - 1));
-    loop.set("length", Value(static_cast<long long>(len)));
-    loop.set("depth", Value(1));
-    loop.set("depth0", Value(0));
-    loop.set("previtem", i > 0 ? items[i - 1] : Value::undefined("there is no previous item"));
-    loop.set("nextitem", i + 1 < len ? items[i + 1] : Value::undefined("there is no next item"));
-    auto cycle = std::make_shared<CallableData>();
-    cycle->type = CallableData::Type::Global;
-    cycle->name = "loop.cycle";
-    cycle->self = Value(static_cast<long long>(i));
-    loop.set("cycle", Value::callable(std::move(cycle)));
+      return fail(n.line, "more than 2000000 loop iterations"), Flow::Error;
+    auto loopData = std::make_shared<LoopData>();
+    loopData->items = shared;
+    loopData->index = i;
     Scope body{scope, {}};
-    body.set("loop", std::move(loop));
-    if (!assign(n.target, items[i], &body, n.line))
+    body.set("loop", Value::loop(std::move(loopData)));
+    if (!assign(n.target, loopItems[i], &body, n.line))
       return Flow::Error;
     Flow f = execList(n.body, &body, out);
     if (f == Flow::Error)
@@ -246,6 +242,8 @@ bool Renderer::callMacro(const CallableData &m, const Args &args, const Value *c
   }
   for (size_t i = 0; i < n.params.size(); ++i) {
     const Value *given = args.get(i, n.params[i].c_str());
+    if (given && !checkDepth(*given, line))
+      return false;
     if (given) {
       s.set(n.params[i], *given);
     } else if (n.defaults[i]) {

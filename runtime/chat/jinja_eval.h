@@ -11,9 +11,9 @@ namespace gemmac::jinja::detail {
 
 // Bounds that keep hostile templates from crashing or hanging a program.
 constexpr int kMaxMacroDepth = 256;
-constexpr int kMaxEvalDepth = 3000;
+constexpr int kMaxEvalDepth = 1000; // under 1 MiB of stack
 constexpr size_t kMaxOutputBytes = 64u << 20;
-constexpr uint64_t kMaxIterations = 10'000'000;
+constexpr uint64_t kMaxIterations = 2'000'000;
 constexpr int64_t kMaxRange = 100000; // jinja2.sandbox.MAX_RANGE
 
 // Variables of one block: a for iteration, a macro call, the template.
@@ -56,8 +56,10 @@ struct Args {
 enum class Flow : uint8_t { Normal, Break, Continue, Error };
 
 // Python semantics shared by operators, filters and tests.
-bool pyEquals(const Value &a, const Value &b);
+bool pyEquals(const Value &a, const Value &b, int level = 0);
 const char *pyTypeName(const Value &v);
+// markupsafe.escape of a str: & < > " ' as entities.
+std::string htmlEscape(const std::string &s);
 
 class Renderer {
 public:
@@ -68,6 +70,11 @@ public:
   std::string error; // "line N: what"
   int evalDepth = 0, macroDepth = 0;
   uint64_t iterations = 0;
+  // Namespaces made by this render: emptied at its end, so one that holds
+  // itself (set ns.me = ns) is not leaked.
+  std::vector<std::weak_ptr<Object>> namespaces;
+  void track(const Value &ns);
+  void releaseNamespaces();
 
   bool fail(int line, const std::string &what);
   bool undefinedError(int line, const Value &undef);
@@ -77,6 +84,7 @@ public:
   Flow exec(const Node &n, Scope *scope, std::string *out);
   Flow execFor(const Node &n, Scope *scope, std::string *out);
   bool assign(const Target &t, const Value &v, Scope *scope, int line);
+  bool checkDepth(const Value &v, int line);
   bool callMacro(const CallableData &m, const Args &args, const Value *caller,
                  int line, Value *out);
   bool write(const Value &v, int line, std::string *out);
@@ -92,7 +100,7 @@ public:
   // jinja_ops.cpp: operators, attributes, items, iteration.
   bool binary(const std::string &op, const Value &a, const Value &b, int line,
               Value *out);
-  bool less(const Value &a, const Value &b, int line, bool *result);
+  bool less(const Value &a, const Value &b, int line, bool *result, int level = 0);
   bool contains(const Value &container, const Value &item, int line, bool *result);
   bool getAttr(const Value &obj, const std::string &name, int line, Value *out);
   bool getItem(const Value &obj, const Value &key, int line, Value *out);

@@ -261,7 +261,10 @@ bool renderTemplate(const Template &t, const Value &context, std::string *out,
   detail::Scope root;
   r.root = &root;
   std::string result;
-  if (r.execList(t.body->nodes, &root, &result) == detail::Flow::Error) {
+  bool ok = r.execList(t.body->nodes, &root, &result) != detail::Flow::Error;
+  root.vars.clear();
+  r.releaseNamespaces();
+  if (!ok) {
     *error = "chat template " + r.error;
     return false;
   }

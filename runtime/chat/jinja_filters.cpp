@@ -2,6 +2,7 @@
 // sequence filters are in jinja_filters_seq.cpp.
 #include "runtime/chat/jinja_filters.h"
 
+#include "runtime/chat/jinja_parser.h"
 #include "runtime/chat/jinja_utf8.h"
 
 #include <cerrno>
@@ -129,7 +130,7 @@ static bool roundFilter(Renderer *r, const Value &v, const Args &a, int line, Va
   return true;
 }
 
-static std::string htmlEscape(const std::string &s) {
+std::string htmlEscape(const std::string &s) {
   std::string out;
   for (char c : s) {
     switch (c) {
@@ -154,23 +155,42 @@ static std::string indent(const std::string &text, const std::string &ind, bool 
   } else if (!lines.empty()) {
     rv = lines[0];
     for (size_t i = 1; i < lines.size(); ++i)
-      rv += "\n" + (lines[i].empty() ? lines[i] : ind + lines[i]);
+      rv.append("\n").append(lines[i].empty() ? std::string() : ind).append(lines[i]);
   }
   return first ? ind + rv : rv;
 }
 
-bool Renderer::filter(const std::string &name, const Value &v, const Args &a, int line,
-                      Scope *scope, Value *out) {
+// The string filters; *handled is false for the others.
+static bool textFilter(Renderer *rd, const std::string &name, const Value &v, const Args &a,
+                       int line, Value *out, bool *handled) {
+  *handled = false;
   std::string s; // str(value) for the string filters
-  auto str = [&]() { return toStr(v, line, &s); };
+  auto str = [&]() { return rd->toStr(v, line, &s); };
   if (name == "default" || name == "d") {
     const Value *def = a.get(0, "default_value");
     const Value *boolean = a.get(1, "boolean");
     bool useDefault = v.isUndefined() || (boolean && boolean->truthy() && !v.truthy());
     *out = useDefault ? (def ? *def : Value("")) : v;
-    return true;
+    return *handled = true;
   }
-  if (name == "upper" || name == "lower" || name == "title" || name == "capitalize") {
+  if (name == "title") {
+    // jinja2's do_title: words split at runs of -, whitespace, ( { [ <;
+    // each word's first letter upper-cased, the rest lower-cased.
+    if (!str())
+      return false;
+    std::string r;
+    bool wordStart = true;
+    for (uint32_t cp : decodeUtf8(s)) {
+      std::string ch;
+      appendUtf8(&ch, cp);
+      bool sep = cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<' || isPyWhitespace(cp);
+      r += sep ? ch : wordStart ? pyUpper(ch) : pyLower(ch);
+      wordStart = sep;
+    }
+    *out = Value(std::move(r));
+    return *handled = true;
+  }
+  if (name == "upper" || name == "lower" || name == "capitalize") {
     if (!str())
       return false;
     Args none;
@@ -178,40 +198,54 @@ bool Renderer::filter(const std::string &name, const Value &v, const Args &a, in
     m->type = CallableData::Type::Method;
     m->name = name;
     m->self = Value(s);
-    return callMethod(*m, none, line, out);
+    if (!rd->callMethod(*m, none, line, out))
+      return false;
+    if (v.isMarkup()) // Markup's methods return Markup
+      *out = Value::markup(out->stringValue());
+    return *handled = true;
   }
   if (name == "trim") {
     const Value *chars = a.get(0, "chars");
     if (!str())
       return false;
+    if (chars && !chars->isString() && !chars->isNone())
+      return rd->fail(line, "strip arg must be None or str");
     const std::string *set = chars && chars->isString() ? &chars->stringValue() : nullptr;
-    *out = Value(pyStrip(s, set, true, true));
-    return true;
+    std::string r = pyStrip(s, set, true, true);
+    *out = v.isMarkup() ? Value::markup(std::move(r)) : Value(std::move(r));
+    return *handled = true;
   }
-  if (name == "string" || name == "safe") {
+  if (name == "string") {
     if (v.isString()) {
       *out = v;
-      return true;
+      return *handled = true;
     }
     if (!str())
       return false;
     *out = Value(std::move(s));
-    return true;
+    return *handled = true;
   }
-  if (name == "escape" || name == "e") {
+  if (name == "safe" || name == "escape" || name == "e") {
+    if (v.isMarkup()) {
+      *out = v;
+      return *handled = true;
+    }
     if (!str())
       return false;
-    *out = Value(htmlEscape(s));
-    return true;
+    *out = Value::markup(name == "safe" ? s : htmlEscape(s));
+    return *handled = true;
   }
   if (name == "replace") {
     const Value *oldV = a.get(0, "old"), *newV = a.get(1, "new"), *count = a.get(2, "count");
     if (!oldV || !newV)
-      return fail(line, "replace needs the old and new strings");
+      return rd->fail(line, "replace needs the old and new strings");
     std::string o, n;
-    if (!str() || !toStr(*oldV, line, &o) || !toStr(*newV, line, &n))
+    if (!str() || !rd->toStr(*oldV, line, &o) || !rd->toStr(*newV, line, &n))
       return false;
-    int64_t limit = count && count->kind() == K::Int ? count->intValue() : -1;
+    if (count && !count->isNone() && count->kind() != K::Int && count->kind() != K::Bool)
+      return rd->fail(line, std::string("'") + pyTypeName(*count) +
+                                "' object cannot be interpreted as an integer");
+    int64_t limit = count && !count->isNone() ? count->intValue() : -1;
     std::string r;
     if (o.empty()) { // inserts between code points, like Python
       std::vector<uint32_t> cps = decodeUtf8(s);
@@ -232,12 +266,12 @@ bool Renderer::filter(const std::string &name, const Value &v, const Args &a, in
         r += s.substr(start, at - start) + n;
         start = at + o.size();
         if (r.size() > kMaxOutputBytes)
-          return fail(line, "string larger than 64 MiB");
+          return rd->fail(line, "string larger than 64 MiB");
       }
       r += s.substr(start);
     }
     *out = Value(std::move(r));
-    return true;
+    return *handled = true;
   }
   if (name == "indent") {
     const Value *w = a.get(0, "width"), *first = a.get(1, "first"), *blank = a.get(2, "blank");
@@ -247,8 +281,9 @@ bool Renderer::filter(const std::string &name, const Value &v, const Args &a, in
                                                            : (w ? 0 : 4), ' ');
     if (!str())
       return false;
-    *out = Value(indent(s, ind, first && first->truthy(), blank && blank->truthy()));
-    return true;
+    std::string r = indent(s, ind, first && first->truthy(), blank && blank->truthy());
+    *out = v.isMarkup() ? Value::markup(std::move(r)) : Value(std::move(r));
+    return *handled = true;
   }
   if (name == "wordcount") {
     if (!str())
@@ -261,8 +296,24 @@ bool Renderer::filter(const std::string &name, const Value &v, const Args &a, in
       in = w;
     }
     *out = Value(n);
-    return true;
+    return *handled = true;
   }
+  return true;
+}
+
+bool Renderer::filter(const std::string &name, const Value &v, const Args &a, int line,
+                      Scope *scope, Value *out) {
+  if (!isKnownFilter(name))
+    return fail(line, "unsupported filter '" + name + "' (not implemented or not a jinja2 filter)");
+  if (!checkFilterArgs(this, name, a, line))
+    return false;
+  bool handled;
+  if (!textFilter(this, name, v, a, line, out, &handled))
+    return false;
+  if (handled)
+    return true;
+  if ((name == "int" || name == "float") && v.isUndefined())
+    return undefinedError(line, v); // Undefined.__int__/__float__ raise
   if (name == "int")
     return intFilter(this, v, a, line, out);
   if (name == "float") {

@@ -10,4 +10,7 @@ namespace gemmac::jinja::detail {
 bool sequenceFilter(Renderer *r, const std::string &name, const Value &v, const Args &a,
                     int line, Scope *scope, Value *out);
 
+// Arguments against the filter's Python signature (jinja_tests.cpp).
+bool checkFilterArgs(Renderer *r, const std::string &name, const Args &a, int line);
+
 } // namespace gemmac::jinja::detail

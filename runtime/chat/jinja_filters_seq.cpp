@@ -45,20 +45,36 @@ static bool sortKey(Renderer *r, const Value &item, const Value *attribute, bool
   return true;
 }
 
+// A stable merge sort (like Python's sorted) that stops at the first
+// comparison error: std::sort needs a comparator that cannot fail.
+// listKeys: sort's keys are lists of attributes in jinja2, and comparing
+// equal lists never calls < on their items (so equal undefined keys pass).
 static bool sortValues(Renderer *r, std::vector<Value> *items, std::vector<Value> keys,
-                       bool reverse, int line) {
-  std::vector<size_t> order(items->size());
-  for (size_t i = 0; i < order.size(); ++i)
+                       bool reverse, int line, bool listKeys = false) {
+  size_t n = items->size();
+  std::vector<size_t> order(n), tmp(n);
+  for (size_t i = 0; i < n; ++i)
     order[i] = i;
-  bool ok = true;
-  std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {
-    bool lt = false;
-    if (ok && !r->less(reverse ? keys[y] : keys[x], reverse ? keys[x] : keys[y], line, &lt))
-      ok = false;
-    return ok && lt;
-  });
-  if (!ok)
-    return false;
+  for (size_t width = 1; width < n; width *= 2) {
+    for (size_t lo = 0; lo < n; lo += 2 * width) {
+      size_t mid = std::min(lo + width, n), hi = std::min(lo + 2 * width, n);
+      size_t a = lo, b = mid, k = lo;
+      while (a < mid && b < hi) {
+        // Take from the right only when it sorts strictly first.
+        bool rightFirst = false;
+        const Value &x = keys[order[a]], &y = keys[order[b]];
+        if (!(listKeys && pyEquals(x, y)) &&
+            !r->less(reverse ? x : y, reverse ? y : x, line, &rightFirst))
+          return false;
+        tmp[k++] = rightFirst ? order[b++] : order[a++];
+      }
+      while (a < mid)
+        tmp[k++] = order[a++];
+      while (b < hi)
+        tmp[k++] = order[b++];
+    }
+    order.swap(tmp);
+  }
   std::vector<Value> sorted;
   for (size_t i : order)
     sorted.push_back((*items)[i]);
@@ -69,6 +85,16 @@ static bool sortValues(Renderer *r, std::vector<Value> *items, std::vector<Value
 static bool flag(const Args &a, size_t i, const char *name) {
   const Value *v = a.get(i, name);
   return v && v->truthy();
+}
+
+// sorted(reverse=...) takes an integer (bools are integers).
+static bool reverseFlag(Renderer *r, const Args &a, size_t i, int line, bool *out) {
+  const Value *v = a.get(i, "reverse");
+  if (v && v->kind() != Value::Kind::Int && v->kind() != Value::Kind::Bool)
+    return r->fail(line, std::string("'") + pyTypeName(*v) +
+                             "' object cannot be interpreted as an integer");
+  *out = v && v->truthy();
+  return true;
 }
 
 // select/reject/selectattr/rejectattr: the test (or truthiness) per item.
@@ -191,7 +217,9 @@ static bool dictsort(Renderer *r, const Value &v, const Args &a, int line, Value
       return false;
     keys.push_back(std::move(k));
   }
-  if (!sortValues(r, &pairs, std::move(keys), flag(a, 2, "reverse"), line))
+  bool reverse;
+  if (!reverseFlag(r, a, 2, line, &reverse) ||
+      !sortValues(r, &pairs, std::move(keys), reverse, line))
     return false;
   *out = Value::list(std::move(pairs));
   return true;
@@ -229,6 +257,12 @@ bool sequenceFilter(Renderer *r, const std::string &name, const Value &v, const 
     } else {
       *out = makeMethod(v, n->stringValue());
     }
+    return true;
+  }
+  // jinja2's map and select family yield nothing for a false value (None).
+  if (!v.truthy() && (name == "map" || name == "select" || name == "reject" ||
+                      name == "selectattr" || name == "rejectattr")) {
+    *out = Value::list(F::Generator);
     return true;
   }
   std::vector<Value> items;
@@ -292,7 +326,9 @@ bool sequenceFilter(Renderer *r, const std::string &name, const Value &v, const 
       keys.push_back(std::move(k));
     }
     if (sort) {
-      if (!sortValues(r, &items, std::move(keys), flag(a, 0, "reverse"), line))
+      bool reverse;
+      if (!reverseFlag(r, a, 0, line, &reverse) ||
+          !sortValues(r, &items, std::move(keys), reverse, line, true))
         return false;
       *out = Value::list(std::move(items));
       return true;

@@ -45,6 +45,29 @@ static bool rangeGlobal(Renderer *r, const Args &a, int line, Value *out) {
   return true;
 }
 
+void Renderer::track(const Value &ns) {
+  if (namespaces.size() >= 1024 && (namespaces.size() & (namespaces.size() - 1)) == 0) {
+    // Drop the ones already freed (their weak references pin memory).
+    std::vector<std::weak_ptr<Object>> live;
+    for (auto &w : namespaces)
+      if (!w.expired())
+        live.push_back(std::move(w));
+    namespaces = std::move(live);
+  }
+  namespaces.push_back(ns.object());
+}
+
+void Renderer::releaseNamespaces() {
+  for (auto &w : namespaces)
+    if (std::shared_ptr<Object> o = w.lock()) {
+      auto *d = static_cast<DictData *>(o.get());
+      std::vector<std::pair<std::string, Value>> entries;
+      entries.swap(d->entries); // freed after the namespace is consistent
+      d->index.clear();
+    }
+  namespaces.clear();
+}
+
 bool Renderer::callGlobal(const CallableData &g, const Args &a, int line, Value *out) {
   const std::string &name = g.name;
   if (name == "range")
@@ -59,6 +82,8 @@ bool Renderer::callGlobal(const CallableData &g, const Args &a, int line, Value 
         v.set(key, value);
     for (const auto &[key, value] : a.kw)
       v.set(key, value);
+    if (name == "namespace")
+      track(v);
     *out = std::move(v);
     return true;
   }

@@ -185,8 +185,8 @@ struct JsonWriter {
     for (const auto &e : v.entries())
       entries.push_back(&e);
     if (sortKeys)
-      std::stable_sort(entries.begin(), entries.end(),
-                       [](auto *a, auto *b) { return a->first < b->first; });
+      std::sort(entries.begin(), entries.end(), // keys are unique
+                [](auto *a, auto *b) { return a->first < b->first; });
     out->push_back('{');
     bool first = true;
     for (const auto *e : entries) {

@@ -121,6 +121,8 @@ struct Lexer {
 };
 
 bool Lexer::lexComment(int startLine) {
+  if (pos >= src.size()) // jinja2 ends quietly on a bare {# at the very end
+    return true;
   size_t end = src.find("#}", pos);
   if (end == std::string::npos)
     return fail(startLine, "missing end of comment tag");

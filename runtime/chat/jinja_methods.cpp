@@ -3,6 +3,7 @@
 #include "runtime/chat/jinja_eval.h"
 #include "runtime/chat/jinja_utf8.h"
 
+#include <algorithm>
 #include <ctime>
 #include <initializer_list>
 
@@ -116,13 +117,62 @@ static std::string titleCase(const std::string &s, bool capitalizeOnly) {
     std::string ch;
     appendUtf8(&ch, cp);
     std::string up = pyUpper(ch), low = pyLower(ch);
-    bool cased = up != low;
+    bool cased = up != low || cp == 0xaa || cp == 0xba; // ª º are lowercase letters
     bool upper = capitalizeOnly ? first : !prevCased;
     out += upper ? up : low;
     prevCased = cased;
     first = false;
   }
   return out;
+}
+
+// str.format with plain fields only: {}, {0}, {name}; {{ and }} escape.
+static bool formatString(Renderer *r, const std::string &f, const Args &a, int line,
+                         Value *out) {
+  std::string res;
+  size_t autoIndex = 0;
+  for (size_t i = 0; i < f.size(); ++i) {
+    char c = f[i];
+    if ((c == '{' || c == '}') && i + 1 < f.size() && f[i + 1] == c) {
+      res.push_back(c);
+      ++i;
+      continue;
+    }
+    if (c == '}')
+      return r->fail(line, "Single '}' encountered in format string");
+    if (c != '{') {
+      res.push_back(c);
+      continue;
+    }
+    size_t end = f.find('}', i);
+    if (end == std::string::npos)
+      return r->fail(line, "Single '{' encountered in format string");
+    std::string field = f.substr(i + 1, end - i - 1);
+    const Value *v = nullptr;
+    if (field.empty()) {
+      if (autoIndex >= a.pos.size())
+        return r->fail(line, "Replacement index " + std::to_string(autoIndex) +
+                                 " out of range for positional args tuple");
+      v = &a.pos[autoIndex++];
+    } else if (std::all_of(field.begin(), field.end(), ::isdigit) && field.size() < 6) {
+      size_t k = std::stoul(field);
+      if (k >= a.pos.size())
+        return r->fail(line, "Replacement index " + field + " out of range for positional args tuple");
+      v = &a.pos[k];
+    } else if (std::all_of(field.begin(), field.end(),
+                           [](char ch) { return isalnum(static_cast<unsigned char>(ch)) || ch == '_'; })) {
+      v = a.kwarg(field.c_str());
+      if (!v)
+        return r->fail(line, "KeyError: '" + field + "'");
+    } else {
+      return r->fail(line, "unsupported: str.format field '{" + field + "}'");
+    }
+    if (!r->toStr(*v, line, &res))
+      return false;
+    i = end;
+  }
+  *out = Value(std::move(res));
+  return true;
 }
 
 static bool strMethod(Renderer *r, const std::string &name, const std::string &s,
@@ -200,6 +250,8 @@ static bool strMethod(Renderer *r, const std::string &name, const std::string &s
       j += parts[i].stringValue();
     }
     *out = Value(std::move(j));
+  } else if (name == "format") {
+    return formatString(r, s, a, line, out);
   } else if (name == "splitlines") {
     *out = stringList(pySplitLines(s));
   } else if (name == "removeprefix" || name == "removesuffix") {
@@ -235,9 +287,50 @@ static bool strMethod(Renderer *r, const std::string &name, const std::string &s
   return true;
 }
 
+// Python's argument counts for the methods we implement (keywords only
+// where CPython 3.11 accepts them: split's sep/maxsplit).
+static bool checkMethodArgs(Renderer *r, const Value &self, const std::string &name,
+                            const Args &a, int line) {
+  size_t lo = 0, hi = 0;
+  if (self.isDict())
+    name == "get" ? (lo = 1, hi = 2) : (lo = hi = 0);
+  else if (self.isList())
+    lo = hi = 1; // count, index
+  else if (name == "format")
+    return true;
+  else if (oneOf(name, {"strip", "lstrip", "rstrip"}))
+    hi = 1;
+  else if (name == "split")
+    hi = 2;
+  else if (oneOf(name, {"startswith", "endswith", "find", "count", "join", "removeprefix",
+                        "removesuffix"}))
+    lo = hi = 1;
+  else if (name == "replace")
+    lo = 2, hi = 3;
+  size_t n = a.pos.size() + a.kw.size();
+  for (const auto &kw : a.kw)
+    if (!(name == "split" && (kw.first == "sep" || kw.first == "maxsplit")))
+      return r->fail(line, name + "() takes no keyword argument '" + kw.first + "'");
+  if (n < lo || n > hi)
+    return r->fail(line, std::string(pyTypeName(self)) + "." + name + "() takes " +
+                             std::to_string(lo) + (hi != lo ? std::string("-").append(std::to_string(hi)) : std::string()) +
+                             " argument(s) (" + std::to_string(n) + " given)");
+  return true;
+}
+
 bool Renderer::callMethod(const CallableData &m, const Args &a, int line, Value *out) {
   const Value &self = m.self;
   const std::string &name = m.name;
+  bool implemented =
+      self.isString()
+          ? oneOf(name, {"upper", "lower", "title", "capitalize", "strip", "lstrip", "rstrip",
+                         "split", "startswith", "endswith", "replace", "find", "count",
+                         "join", "splitlines", "removeprefix", "removesuffix", "isdigit",
+                         "isalpha", "isalnum", "isspace", "isupper", "islower", "format"})
+          : self.isDict() ? oneOf(name, {"get", "items", "keys", "values"})
+                          : oneOf(name, {"count", "index"});
+  if (implemented && !checkMethodArgs(this, self, name, a, line))
+    return false;
   if (self.isString())
     return strMethod(this, name, self.stringValue(), a, line, out);
   if (self.isDict()) {

@@ -37,7 +37,9 @@ const char *pyTypeName(const Value &v) {
 
 static bool isIntLike(const Value &v) { return v.kind() == K::Int || v.kind() == K::Bool; }
 
-bool pyEquals(const Value &a, const Value &b) {
+bool pyEquals(const Value &a, const Value &b, int level) {
+  if (level > static_cast<int>(kMaxValueDepth) + 8) // namespaces can form cycles
+    return false;
   if (a.isNumber() && b.isNumber()) {
     if (isIntLike(a) && isIntLike(b))
       return a.intValue() == b.intValue();
@@ -56,7 +58,7 @@ bool pyEquals(const Value &a, const Value &b) {
     if (a.flavor() != b.flavor() || !seqA || a.size() != b.size())
       return false;
     for (size_t i = 0; i < a.size(); ++i)
-      if (!pyEquals(a.items()[i], b.items()[i]))
+      if (!pyEquals(a.items()[i], b.items()[i], level + 1))
         return false;
     return true;
   }
@@ -65,7 +67,7 @@ bool pyEquals(const Value &a, const Value &b) {
       return false;
     for (const auto &[key, value] : a.entries()) {
       const Value *other = b.find(key);
-      if (!other || !pyEquals(value, *other))
+      if (!other || !pyEquals(value, *other, level + 1))
         return false;
     }
     return true;
@@ -237,13 +239,23 @@ bool Renderer::binary(const std::string &op, const Value &a, const Value &b, int
     else if (op == "**") {
       if (x == 0 && y < 0)
         return fail(line, "0.0 cannot be raised to a negative power");
-      *out = Value(std::pow(x, y));
+      double p = std::pow(x, y);
+      if (std::isinf(p) && std::isfinite(x) && std::isfinite(y))
+        return fail(line, "(34, 'Numerical result out of range')"); // OverflowError
+      if (std::isnan(p) && !std::isnan(x) && !std::isnan(y))
+        return fail(line, "negative number cannot be raised to a fractional power");
+      *out = Value(p);
     }
     return true;
   }
   if (op == "+" && a.isString() && b.isString()) {
     if (a.stringValue().size() + b.stringValue().size() > kMaxOutputBytes)
       return fail(line, "string larger than 64 MiB");
+    if (a.isMarkup() || b.isMarkup()) { // Markup + str escapes the str
+      *out = Value::markup((a.isMarkup() ? a.stringValue() : htmlEscape(a.stringValue())) +
+                           (b.isMarkup() ? b.stringValue() : htmlEscape(b.stringValue())));
+      return true;
+    }
     *out = Value(a.stringValue() + b.stringValue());
     return true;
   }
@@ -269,7 +281,9 @@ bool Renderer::binary(const std::string &op, const Value &a, const Value &b, int
                         "' and '" + pyTypeName(b) + "'");
 }
 
-bool Renderer::less(const Value &a, const Value &b, int line, bool *result) {
+bool Renderer::less(const Value &a, const Value &b, int line, bool *result, int level) {
+  if (level > static_cast<int>(kMaxValueDepth) + 8)
+    return fail(line, "values nested too deeply to compare");
   if (a.isUndefined())
     return undefinedError(line, a);
   if (b.isUndefined())
@@ -289,7 +303,7 @@ bool Renderer::less(const Value &a, const Value &b, int line, bool *result) {
     for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
       if (pyEquals(x[i], y[i]))
         continue;
-      return less(x[i], y[i], line, result);
+      return less(x[i], y[i], line, result, level + 1);
     }
     *result = x.size() < y.size();
     return true;

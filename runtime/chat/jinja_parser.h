@@ -10,7 +10,7 @@
 namespace gemmac::jinja::detail {
 
 // Deepest nesting of blocks or expressions a template may have.
-constexpr int kMaxParseDepth = 100;
+constexpr int kMaxParseDepth = 200;
 
 bool parseTokens(const std::vector<Token> &tokens, TemplateBody *out,
                  std::string *error);

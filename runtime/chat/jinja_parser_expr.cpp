@@ -97,8 +97,11 @@ ExprPtr Parser::parseExpression(bool withCondexpr) {
 }
 
 ExprPtr Parser::parseCondexpr() {
+  ChainGuard chain(this);
   ExprPtr e = parseOr();
   while (e && isName(cur(), "if")) {
+    if (!chain.step())
+      return nullptr;
     int line = cur().line;
     ++pos;
     ExprPtr cond = parseOr();
@@ -120,8 +123,11 @@ ExprPtr Parser::parseCondexpr() {
 }
 
 ExprPtr Parser::parseOr() {
+  ChainGuard chain(this);
   ExprPtr e = parseAnd();
   while (e && isName(cur(), "or")) {
+    if (!chain.step())
+      return nullptr;
     ExprPtr b = makeExpr(ExprKind::Or, cur().line);
     ++pos;
     ExprPtr r = parseAnd();
@@ -135,8 +141,11 @@ ExprPtr Parser::parseOr() {
 }
 
 ExprPtr Parser::parseAnd() {
+  ChainGuard chain(this);
   ExprPtr e = parseNot();
   while (e && isName(cur(), "and")) {
+    if (!chain.step())
+      return nullptr;
     ExprPtr b = makeExpr(ExprKind::And, cur().line);
     ++pos;
     ExprPtr r = parseNot();
@@ -203,6 +212,7 @@ ExprPtr Parser::parseCompare() {
 // Left-associative binary levels share one loop.
 static ExprPtr binaryLevel(Parser *p, ExprPtr (Parser::*next)(),
                            std::initializer_list<const char *> ops) {
+  Parser::ChainGuard chain(p);
   ExprPtr e = (p->*next)();
   while (e) {
     const char *found = nullptr;
@@ -211,6 +221,8 @@ static ExprPtr binaryLevel(Parser *p, ExprPtr (Parser::*next)(),
         found = op;
     if (!found)
       break;
+    if (!chain.step())
+      return nullptr;
     ExprPtr b = makeExpr(ExprKind::Binary, p->cur().line);
     b->name = found;
     ++p->pos;
@@ -229,8 +241,11 @@ ExprPtr Parser::parseMath2() {
   return binaryLevel(this, &Parser::parsePow, {"*", "/", "//", "%"});
 }
 ExprPtr Parser::parsePow() {
+  ChainGuard chain(this);
   ExprPtr e = parseUnary(true);
   while (e && isOp(cur(), "**")) {
+    if (!chain.step())
+      return nullptr;
     ExprPtr b = makeExpr(ExprKind::Binary, cur().line);
     b->name = "**";
     ++pos;

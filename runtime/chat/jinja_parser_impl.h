@@ -30,6 +30,21 @@ struct Parser {
     }
   };
 
+  // Left-nested chains (a + b + c, x.y.z, x|f|g) are as deep as they are
+  // long, so each link counts as one level of nesting.
+  struct ChainGuard {
+    Parser *p;
+    int saved;
+    explicit ChainGuard(Parser *p) : p(p), saved(p->depth) {}
+    ~ChainGuard() { p->depth = saved; }
+    bool step() {
+      if (++p->depth <= kMaxParseDepth)
+        return true;
+      p->fail(p->cur().line, "template nested too deeply");
+      return false;
+    }
+  };
+
   const Token &cur() const { return toks[pos]; }
   const Token &peek(size_t k) const {
     return toks[pos + k < toks.size() ? pos + k : toks.size() - 1];

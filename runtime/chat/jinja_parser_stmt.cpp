@@ -290,8 +290,9 @@ bool Parser::parseAssignTarget(Target *t, bool withNamespace, const char *endNam
       break;
     t->tuple = true;
     ++pos;
+    // jinja2 allows a trailing comma only before the target's end.
     if ((cur().type == Tok::Name && cur().text == endName) ||
-        (cur().type == Tok::Op && (cur().text == "=" || cur().text == ")")))
+        (paren && cur().type == Tok::Op && cur().text == ")") || cur().type == Tok::BlockEnd)
       break;
   }
   if (paren && !expectOp(")"))

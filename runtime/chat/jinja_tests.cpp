@@ -35,9 +35,74 @@ static const std::initializer_list<const char *> kTests = {
 bool isKnownFilter(const std::string &name) { return inList(name, kFilters); }
 bool isKnownTest(const std::string &name) { return inList(name, kTests); }
 
+// Parameters after the value, as jinja2 (and transformers' tojson) declare
+// them; nullptr: any arguments (*args, **kwargs).
+static const std::vector<const char *> *filterParams(const std::string &name) {
+  static const std::vector<const char *> none, dflt = {"default_value", "boolean"},
+      dictsort = {"case_sensitive", "by", "reverse"}, number = {"default"},
+      indent = {"width", "first", "blank"}, integer = {"default", "base"},
+      join = {"d", "attribute"}, minmax = {"case_sensitive", "attribute"},
+      replace = {"old", "new", "count"}, round = {"precision", "method"},
+      sort = {"reverse", "case_sensitive", "attribute"}, sum = {"attribute", "start"},
+      tojson = {"ensure_ascii", "indent", "separators", "sort_keys"}, trim = {"chars"},
+      attr = {"name"};
+  if (inList(name, {"map", "select", "reject", "selectattr", "rejectattr"}))
+    return nullptr;
+  if (name == "default" || name == "d") return &dflt;
+  if (name == "dictsort") return &dictsort;
+  if (name == "float") return &number;
+  if (name == "indent") return &indent;
+  if (name == "int") return &integer;
+  if (name == "join") return &join;
+  if (name == "min" || name == "max" || name == "unique") return &minmax;
+  if (name == "replace") return &replace;
+  if (name == "round") return &round;
+  if (name == "sort") return &sort;
+  if (name == "sum") return &sum;
+  if (name == "tojson") return &tojson;
+  if (name == "trim") return &trim;
+  if (name == "attr") return &attr;
+  return &none;
+}
+
+// Python's call rules: not too many positionals, known keywords, no
+// argument given twice.
+bool checkFilterArgs(Renderer *r, const std::string &name, const Args &a, int line) {
+  const std::vector<const char *> *params = filterParams(name);
+  if (!params)
+    return true;
+  if (a.pos.size() > params->size())
+    return r->fail(line, "filter '" + name + "' takes at most " +
+                             std::to_string(params->size()) + " argument(s), got " +
+                             std::to_string(a.pos.size()));
+  for (const auto &[key, value] : a.kw) {
+    size_t i = 0;
+    while (i < params->size() && key != (*params)[i])
+      ++i;
+    if (i == params->size())
+      return r->fail(line, "filter '" + name + "' got an unexpected keyword argument '" + key + "'");
+    if (i < a.pos.size())
+      return r->fail(line, "filter '" + name + "' got multiple values for argument '" + key + "'");
+  }
+  return true;
+}
+
+static size_t testArity(const std::string &name) {
+  return inList(name, {"divisibleby", "eq", "equalto", "==", "ne", "!=", "lt", "lessthan", "<",
+                       "le", "<=", "gt", "greaterthan", ">", "ge", ">=", "in", "sameas"})
+             ? 1
+             : 0;
+}
+
 bool Renderer::test(const std::string &name, const Value &v, const Args &a, int line,
                     bool *r) {
-  const Value *arg = a.get(0, "other");
+  if (!isKnownTest(name))
+    return fail(line, "unsupported test '" + name + "' (not implemented or not a jinja2 test)");
+  const size_t arity = testArity(name);
+  if (a.pos.size() + a.kw.size() != arity)
+    return fail(line, "test '" + name + "' takes " + std::to_string(arity) + " argument(s), got " +
+                          std::to_string(a.pos.size() + a.kw.size()));
+  const Value *arg = a.pos.empty() ? (a.kw.empty() ? nullptr : &a.kw[0].second) : &a.pos[0];
   auto needArg = [&]() {
     if (arg)
       return true;
@@ -66,19 +131,17 @@ bool Renderer::test(const std::string &name, const Value &v, const Args &a, int 
          (v.kind() == K::Namespace && v.flavor() == F::Loop);
   else if (name == "escaped") *r = false;
   else if (name == "odd" || name == "even" || name == "divisibleby") {
-    if (v.kind() != K::Int && v.kind() != K::Bool)
-      return fail(line, std::string("test '") + name + "' needs an integer, got " +
-                            pyTypeName(v));
-    int64_t d = 2;
+    // value % 2 == 1 etc., with Python's modulo on ints and floats.
+    Value divisor(2);
     if (name == "divisibleby") {
       if (!needArg())
         return false;
-      if (arg->kind() != K::Int || arg->intValue() == 0)
-        return fail(line, "divisibleby needs a non-zero integer");
-      d = arg->intValue();
+      divisor = *arg;
     }
-    int64_t m = v.intValue() % d;
-    *r = name == "odd" ? m != 0 : m == 0;
+    Value m;
+    if (!binary("%", v, divisor, line, &m))
+      return false;
+    *r = pyEquals(m, Value(name == "odd" ? 1 : 0));
   } else if (inList(name, {"eq", "equalto", "=="})) {
     if (!needArg())
       return false;

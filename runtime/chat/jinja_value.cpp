@@ -2,6 +2,7 @@
 #include "runtime/chat/jinja_ast.h"
 #include "runtime/chat/jinja_utf8.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -37,8 +38,19 @@ Value Value::list(Flavor flavor) {
 
 Value Value::list(std::vector<Value> items, Flavor flavor) {
   Value v = list(flavor);
-  static_cast<ListData *>(v.o_.get())->items = std::move(items);
+  auto *l = static_cast<ListData *>(v.o_.get());
+  for (const Value &item : items)
+    l->depth = std::max(l->depth, item.nestingDepth() + 1);
+  l->items = std::move(items);
   return v;
+}
+
+uint32_t Value::nestingDepth() const {
+  if (kind_ == Kind::List)
+    return static_cast<ListData *>(o_.get())->depth;
+  if ((kind_ == Kind::Dict || kind_ == Kind::Namespace) && flavor_ != Flavor::Loop)
+    return static_cast<DictData *>(o_.get())->depth;
+  return kind_ == Kind::Namespace ? 1 : 0;
 }
 
 Value Value::dict() {
@@ -53,6 +65,20 @@ Value Value::makeNamespace(Flavor flavor) {
   v.kind_ = Kind::Namespace;
   v.flavor_ = flavor;
   return v;
+}
+
+Value Value::loop(std::shared_ptr<detail::LoopData> data) {
+  Value v;
+  v.kind_ = Kind::Namespace;
+  v.flavor_ = Flavor::Loop;
+  v.o_ = std::move(data);
+  return v;
+}
+
+const detail::LoopData *Value::loopData() const {
+  return kind_ == Kind::Namespace && flavor_ == Flavor::Loop
+             ? static_cast<detail::LoopData *>(o_.get())
+             : nullptr;
 }
 
 Value Value::callable(std::shared_ptr<CallableData> data) {
@@ -73,13 +99,15 @@ void Value::push(Value v) {
     return;
   if (o_.use_count() > 1) // copy on write: other holders keep their items
     o_ = std::make_shared<ListData>(*static_cast<ListData *>(o_.get()));
-  static_cast<ListData *>(o_.get())->items.push_back(std::move(v));
+  auto *l = static_cast<ListData *>(o_.get());
+  l->depth = std::max(l->depth, v.nestingDepth() + 1);
+  l->items.push_back(std::move(v));
 }
 
 size_t Value::size() const {
   if (kind_ == Kind::List)
     return static_cast<ListData *>(o_.get())->items.size();
-  if (kind_ == Kind::Dict || kind_ == Kind::Namespace)
+  if ((kind_ == Kind::Dict || kind_ == Kind::Namespace) && flavor_ != Flavor::Loop)
     return static_cast<DictData *>(o_.get())->entries.size();
   return 0;
 }
@@ -89,11 +117,12 @@ const std::vector<Value> &Value::items() const {
 }
 
 void Value::set(const std::string &key, Value v) {
-  if (kind_ != Kind::Dict && kind_ != Kind::Namespace)
+  if ((kind_ != Kind::Dict && kind_ != Kind::Namespace) || flavor_ == Flavor::Loop)
     return;
   if (kind_ == Kind::Dict && o_.use_count() > 1)
     o_ = std::make_shared<DictData>(*static_cast<DictData *>(o_.get()));
   auto *d = static_cast<DictData *>(o_.get());
+  d->depth = std::max(d->depth, v.nestingDepth() + 1);
   auto it = d->index.find(key);
   if (it != d->index.end()) {
     d->entries[it->second].second = std::move(v);
@@ -104,7 +133,7 @@ void Value::set(const std::string &key, Value v) {
 }
 
 const Value *Value::find(std::string_view key) const {
-  if (kind_ != Kind::Dict && kind_ != Kind::Namespace)
+  if ((kind_ != Kind::Dict && kind_ != Kind::Namespace) || flavor_ == Flavor::Loop)
     return nullptr;
   auto *d = static_cast<DictData *>(o_.get());
   auto it = d->index.find(std::string(key));
@@ -112,7 +141,7 @@ const Value *Value::find(std::string_view key) const {
 }
 
 const std::vector<std::pair<std::string, Value>> &Value::entries() const {
-  if (kind_ != Kind::Dict && kind_ != Kind::Namespace)
+  if ((kind_ != Kind::Dict && kind_ != Kind::Namespace) || flavor_ == Flavor::Loop)
     return kNoEntries;
   return static_cast<DictData *>(o_.get())->entries;
 }
@@ -172,7 +201,7 @@ std::string pyFloatRepr(double d) {
   if (exp < -4 || exp >= 16) {
     out += digits.substr(0, 1);
     if (digits.size() > 1)
-      out += "." + digits.substr(1);
+      out.append(".").append(digits, 1, std::string::npos);
     char eb[16];
     snprintf(eb, sizeof eb, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
     return out + eb;
@@ -187,15 +216,16 @@ std::string pyFloatRepr(double d) {
   return out;
 }
 
-static bool reprInto(const Value &v, std::string *out, std::string *error, bool topStr);
+static bool reprInto(const Value &v, std::string *out, std::string *error, bool topStr,
+                     int level);
 
 static bool reprSeq(const std::vector<Value> &items, const char *open, const char *close,
-                    bool oneTuple, std::string *out, std::string *error) {
+                    bool oneTuple, std::string *out, std::string *error, int level) {
   *out += open;
   for (size_t i = 0; i < items.size(); ++i) {
     if (i)
       *out += ", ";
-    if (!reprInto(items[i], out, error, false))
+    if (!reprInto(items[i], out, error, false, level + 1))
       return false;
   }
   if (oneTuple && items.size() == 1)
@@ -204,8 +234,13 @@ static bool reprSeq(const std::vector<Value> &items, const char *open, const cha
   return true;
 }
 
-static bool reprInto(const Value &v, std::string *out, std::string *error, bool topStr) {
+static bool reprInto(const Value &v, std::string *out, std::string *error, bool topStr,
+                     int level) {
   using K = Value::Kind;
+  if (level > static_cast<int>(detail::kMaxValueDepth) + 8) { // namespaces can form cycles
+    *error = "value nested too deeply to print";
+    return false;
+  }
   using F = Value::Flavor;
   switch (v.kind()) {
   case K::Undefined:
@@ -225,20 +260,25 @@ static bool reprInto(const Value &v, std::string *out, std::string *error, bool 
     *out += pyFloatRepr(v.floatValue());
     return true;
   case K::String:
-    *out += topStr ? v.stringValue() : detail::pyStringRepr(v.stringValue());
+    if (topStr)
+      *out += v.stringValue();
+    else if (v.isMarkup())
+      *out += "Markup(" + detail::pyStringRepr(v.stringValue()) + ")";
+    else
+      *out += detail::pyStringRepr(v.stringValue());
     return true;
   case K::List:
     switch (v.flavor()) {
     case F::Plain:
-      return reprSeq(v.items(), "[", "]", false, out, error);
+      return reprSeq(v.items(), "[", "]", false, out, error, level);
     case F::Tuple:
-      return reprSeq(v.items(), "(", ")", true, out, error);
+      return reprSeq(v.items(), "(", ")", true, out, error, level);
     case F::ItemsView:
-      return reprSeq(v.items(), "dict_items([", "])", false, out, error);
+      return reprSeq(v.items(), "dict_items([", "])", false, out, error, level);
     case F::KeysView:
-      return reprSeq(v.items(), "dict_keys([", "])", false, out, error);
+      return reprSeq(v.items(), "dict_keys([", "])", false, out, error, level);
     case F::ValuesView:
-      return reprSeq(v.items(), "dict_values([", "])", false, out, error);
+      return reprSeq(v.items(), "dict_values([", "])", false, out, error, level);
     default:
       *error = "unsupported: printing a generator or range object";
       return false;
@@ -257,7 +297,7 @@ static bool reprInto(const Value &v, std::string *out, std::string *error, bool 
         *out += ", ";
       first = false;
       *out += detail::pyStringRepr(key) + ": ";
-      if (!reprInto(value, out, error, false))
+      if (!reprInto(value, out, error, false, level + 1))
         return false;
     }
     *out += ns ? "}>" : "}";
@@ -271,11 +311,11 @@ static bool reprInto(const Value &v, std::string *out, std::string *error, bool 
 }
 
 bool pyStr(const Value &v, std::string *out, std::string *error) {
-  return reprInto(v, out, error, true);
+  return reprInto(v, out, error, true, 0);
 }
 
 bool pyRepr(const Value &v, std::string *out, std::string *error) {
-  return reprInto(v, out, error, false);
+  return reprInto(v, out, error, false, 0);
 }
 
 } // namespace gemmac::jinja
