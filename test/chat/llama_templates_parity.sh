@@ -3,28 +3,13 @@
 # rendered with gemmac-jinja-render and with python3-jinja2, bytes compared.
 #   gemma4: both upstream Gemma 4 templates x test/chat/conversations.json
 #   all:    every template in models/templates x a few conversations
-# usage: llama_templates_parity.sh gemma4|all RENDER_BIN BUILD_DIR SOURCE_DIR
+# usage: llama_templates_parity.sh gemma4|all RENDER_BIN TEMPLATES_DIR SOURCE_DIR
+# (TEMPLATES_DIR: what tools/llama-templates.sh extracted)
 set -e
 MODE=$1
 RENDER=$2
-WORK=$3
+TEMPLATES=$3
 SRC=$4
-BUNDLE=$SRC/node_modules/node-llama-cpp/llama/gitRelease.bundle
-if [ ! -f "$BUNDLE" ]; then
-  echo "SKIP: $BUNDLE is missing (run npm install in $SRC)"
-  exit 77
-fi
-TEMPLATES=$WORK/llama-templates
-if [ ! -f "$TEMPLATES/.complete" ]; then
-  # Clone once, bare, and take models/templates from HEAD.
-  rm -rf "$WORK/llama-src.git" "$TEMPLATES"
-  git clone -q --bare "$BUNDLE" "$WORK/llama-src.git"
-  mkdir -p "$TEMPLATES"
-  git --git-dir="$WORK/llama-src.git" archive HEAD models/templates |
-    tar -x -C "$TEMPLATES" --strip-components=2
-  rm -rf "$WORK/llama-src.git"
-  touch "$TEMPLATES/.complete"
-fi
 CORPUS=$SRC/test/chat/conversations.json
 if [ "$MODE" = gemma4 ]; then
   exec /usr/bin/python3 "$SRC/test/chat/parity.py" "$RENDER" --corpus "$CORPUS" \
