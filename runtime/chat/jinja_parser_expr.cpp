@@ -122,15 +122,28 @@ ExprPtr Parser::parseCondexpr() {
   return e;
 }
 
-ExprPtr Parser::parseOr() {
-  ChainGuard chain(this);
-  ExprPtr e = parseAnd();
-  while (e && isName(cur(), "or")) {
+// Every left-associative level is one loop: next (op next)*. Binary
+// operators are symbols (the node records which); `or` and `and` are names
+// with node kinds of their own.
+template <class Next>
+static ExprPtr leftAssoc(Parser *p, Next next, ExprKind kind,
+                         std::initializer_list<const char *> ops) {
+  Parser::ChainGuard chain(p);
+  ExprPtr e = next();
+  while (e) {
+    const char *found = nullptr;
+    for (const char *op : ops)
+      if (kind == ExprKind::Binary ? isOp(p->cur(), op) : isName(p->cur(), op))
+        found = op;
+    if (!found)
+      break;
     if (!chain.step())
       return nullptr;
-    ExprPtr b = makeExpr(ExprKind::Or, cur().line);
-    ++pos;
-    ExprPtr r = parseAnd();
+    ExprPtr b = makeExpr(kind, p->cur().line);
+    if (kind == ExprKind::Binary)
+      b->name = found;
+    ++p->pos;
+    ExprPtr r = next();
     if (!r)
       return nullptr;
     b->args.push_back(std::move(e));
@@ -140,22 +153,12 @@ ExprPtr Parser::parseOr() {
   return e;
 }
 
+ExprPtr Parser::parseOr() {
+  return leftAssoc(this, [this] { return parseAnd(); }, ExprKind::Or, {"or"});
+}
+
 ExprPtr Parser::parseAnd() {
-  ChainGuard chain(this);
-  ExprPtr e = parseNot();
-  while (e && isName(cur(), "and")) {
-    if (!chain.step())
-      return nullptr;
-    ExprPtr b = makeExpr(ExprKind::And, cur().line);
-    ++pos;
-    ExprPtr r = parseNot();
-    if (!r)
-      return nullptr;
-    b->args.push_back(std::move(e));
-    b->args.push_back(std::move(r));
-    e = std::move(b);
-  }
-  return e;
+  return leftAssoc(this, [this] { return parseNot(); }, ExprKind::And, {"and"});
 }
 
 ExprPtr Parser::parseNot() {
@@ -209,54 +212,14 @@ ExprPtr Parser::parseCompare() {
   return cmp ? std::move(cmp) : std::move(first);
 }
 
-// Left-associative binary levels share one loop.
-static ExprPtr binaryLevel(Parser *p, ExprPtr (Parser::*next)(),
-                           std::initializer_list<const char *> ops) {
-  Parser::ChainGuard chain(p);
-  ExprPtr e = (p->*next)();
-  while (e) {
-    const char *found = nullptr;
-    for (const char *op : ops)
-      if (isOp(p->cur(), op))
-        found = op;
-    if (!found)
-      break;
-    if (!chain.step())
-      return nullptr;
-    ExprPtr b = makeExpr(ExprKind::Binary, p->cur().line);
-    b->name = found;
-    ++p->pos;
-    ExprPtr r = (p->*next)();
-    if (!r)
-      return nullptr;
-    b->args.push_back(std::move(e));
-    b->args.push_back(std::move(r));
-    e = std::move(b);
-  }
-  return e;
+ExprPtr Parser::parseMath1() {
+  return leftAssoc(this, [this] { return parseConcat(); }, ExprKind::Binary, {"+", "-"});
 }
-
-ExprPtr Parser::parseMath1() { return binaryLevel(this, &Parser::parseConcat, {"+", "-"}); }
 ExprPtr Parser::parseMath2() {
-  return binaryLevel(this, &Parser::parsePow, {"*", "/", "//", "%"});
+  return leftAssoc(this, [this] { return parsePow(); }, ExprKind::Binary, {"*", "/", "//", "%"});
 }
 ExprPtr Parser::parsePow() {
-  ChainGuard chain(this);
-  ExprPtr e = parseUnary(true);
-  while (e && isOp(cur(), "**")) {
-    if (!chain.step())
-      return nullptr;
-    ExprPtr b = makeExpr(ExprKind::Binary, cur().line);
-    b->name = "**";
-    ++pos;
-    ExprPtr r = parseUnary(true);
-    if (!r)
-      return nullptr;
-    b->args.push_back(std::move(e));
-    b->args.push_back(std::move(r));
-    e = std::move(b);
-  }
-  return e;
+  return leftAssoc(this, [this] { return parseUnary(true); }, ExprKind::Binary, {"**"});
 }
 
 ExprPtr Parser::parseConcat() {

@@ -9,39 +9,15 @@
 import {execFileSync, spawnSync} from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import {fileURLToPath} from "node:url";
+import {check, compileModel, finish, llamaTokens, renderReference, work} from "./harness.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-    const i = args.indexOf(name);
-    return i >= 0 ? args[i + 1] : dflt;
-};
-const bin = opt("--bin", "build/bin");
-const template = opt("--template");
-const work = opt("--work", fs.mkdtempSync("/tmp/gemmac-chat-"));
-fs.mkdirSync(work, {recursive: true});
-const run = (cmd, argv) => execFileSync(cmd, argv, {stdio: ["ignore", "pipe", "pipe"]}).toString();
-let failures = 0;
-const check = (ok, what) => {
-    console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
-    if (!ok) failures++;
-};
-const renderReference = (context) => {
-    const file = path.join(work, "context.json");
-    fs.writeFileSync(file, JSON.stringify({bos_token: "<bos>", eos_token: "<eos>", enable_thinking: false, ...context}));
-    return run("/usr/bin/python3", [path.join(here, "../chat/render_jinja2.py"), template, file]);
-};
-const llamaCount = (text) =>
-    run("node", [path.join(here, "../../tools/oracle/llama-oracle.mjs"), gguf, "--tokenize", text]).trim().split(",").length;
 const turns = (stderr) => [...stderr.matchAll(/\[turn (\d+): (\d+) new tokens evaluated after (\d+) held\]/g)]
     .map((m) => ({turn: +m[1], evaluated: +m[2], held: +m[3]}));
 const generated = (stderr) => [...stderr.matchAll(/\[turn (\d+): (\d+) tokens generated, stop: ([^\]]*)\]/g)]
     .map((m) => ({turn: +m[1], generated: +m[2], stop: m[3]}));
 
-const gguf = path.join(work, "chat.gguf"), program = path.join(work, "chat");
-run(path.join(bin, "gemmac-gen-model"), ["--variant", "e2b", "--type", "q8_0", "--chat-template", template, "-o", gguf]);
-run(path.join(bin, "compile-model"), [gguf, "-o", program, "--quiet"]);
+const {gguf, program} = compileModel("chat");
+const llamaCount = (text) => llamaTokens(gguf, text).length;
 
 // What the first two turns must evaluate, independently of gemmac: the
 // rendered first prompt, then what the second turn adds to the rendering.
@@ -130,4 +106,4 @@ try {
 } finally {
     try { tmux("kill-server"); } catch {}
 }
-process.exit(failures ? 1 : 0);
+finish();

@@ -10,26 +10,10 @@ import {execFileSync} from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import {getLlama, LlamaLogLevel} from "node-llama-cpp";
+import {check, compileModel, finish, run, work} from "./harness.mjs";
 
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-    const i = args.indexOf(name);
-    return i >= 0 ? args[i + 1] : dflt;
-};
-const bin = opt("--bin", "build/bin");
-const work = opt("--work", fs.mkdtempSync("/tmp/gemmac-ppl-"));
 const nCtx = 128;
-fs.mkdirSync(work, {recursive: true});
-const run = (cmd, argv) => execFileSync(cmd, argv, {stdio: ["ignore", "pipe", "inherit"]}).toString();
-let failures = 0;
-const check = (ok, what) => {
-    console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
-    if (!ok) failures++;
-};
-
-const gguf = path.join(work, "ppl.gguf"), program = path.join(work, "ppl");
-run(path.join(bin, "gemmac-gen-model"), ["--variant", "dense", "--type", "q8_0", "-o", gguf]);
-run(path.join(bin, "compile-model"), [gguf, "-o", program, "--quiet"]);
+const {gguf, program} = compileModel("ppl", {variant: "dense", chatTemplate: null});
 
 // A text of a few chunks: words from the tokenizer's training text, shuffled
 // by a fixed generator (a random model scores any text; its tokens matter).
@@ -111,4 +95,4 @@ try {
     refused = /exists; not overwritten/.test(e.stderr.toString());
 }
 check(refused, "an existing base file is not overwritten");
-process.exit(failures ? 1 : 0);
+finish();

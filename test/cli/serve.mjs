@@ -7,40 +7,11 @@
 //   client that disconnects freeing its slot, and a full queue answering 503.
 //
 //   node test/cli/serve.mjs --bin build/bin --template FILE.jinja --work DIR
-import {execFileSync, spawn} from "node:child_process";
-import fs from "node:fs";
-import path from "node:path";
-import {fileURLToPath} from "node:url";
+import {spawn} from "node:child_process";
 import OpenAI from "openai";
+import {check, compileModel, finish, llamaTokens, renderReference, run} from "./harness.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-    const i = args.indexOf(name);
-    return i >= 0 ? args[i + 1] : dflt;
-};
-const bin = opt("--bin", "build/bin");
-const template = opt("--template");
-const work = opt("--work", fs.mkdtempSync("/tmp/gemmac-serve-"));
-fs.mkdirSync(work, {recursive: true});
-const run = (cmd, argv, input) =>
-    execFileSync(cmd, argv, {input, stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"]}).toString();
-// The reference rendering: python3-jinja2 in transformers' environment.
-const renderReference = (context) => {
-    const file = path.join(work, "context.json");
-    fs.writeFileSync(file, JSON.stringify({bos_token: "<bos>", eos_token: "<eos>", add_generation_prompt: true,
-        enable_thinking: false, ...context}));
-    return run("/usr/bin/python3", [path.join(here, "../chat/render_jinja2.py"), template, file]);
-};
-let failures = 0;
-const check = (ok, what) => {
-    console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
-    if (!ok) failures++;
-};
-
-const gguf = path.join(work, "serve.gguf"), program = path.join(work, "serve");
-run(path.join(bin, "gemmac-gen-model"), ["--variant", "e2b", "--type", "q8_0", "--chat-template", template, "-o", gguf]);
-run(path.join(bin, "compile-model"), [gguf, "-o", program, "--quiet"]);
+const {gguf, program} = compileModel("serve");
 
 const KEY = "sk-gemmac-test";
 const SLOTS = 2, QUEUE = 2, CTX = 1024;
@@ -68,12 +39,12 @@ try {
     const reference = renderReference({messages});
     const applied = await (await post("/apply-template", {messages})).json();
     check(applied.prompt === reference, "/apply-template renders as python3-jinja2 does");
-    const llamaTokens = run("node", [path.join(here, "../../tools/oracle/llama-oracle.mjs"), gguf, "--tokenize", reference]).trim().split(",");
+    const referenceTokens = llamaTokens(gguf, reference);
 
     const whole = await client.chat.completions.create({model: "m", messages, max_tokens: 12, temperature: 0});
     check(whole.object === "chat.completion" && whole.choices[0].message.role === "assistant", "chat: whole answer");
-    check(whole.usage.prompt_tokens === llamaTokens.length,
-          `usage.prompt_tokens ${whole.usage.prompt_tokens} = llama.cpp's ${llamaTokens.length} tokens of the rendered prompt`);
+    check(whole.usage.prompt_tokens === referenceTokens.length,
+          `usage.prompt_tokens ${whole.usage.prompt_tokens} = llama.cpp's ${referenceTokens.length} tokens of the rendered prompt`);
     check(whole.usage.total_tokens === whole.usage.prompt_tokens + whole.usage.completion_tokens, "usage adds up");
 
     // --- streamed: the same greedy answer, a first chunk with the role, usage last.
@@ -218,4 +189,4 @@ try {
 }
 const code = await new Promise((r) => server.on("exit", (c) => r(c)));
 check(code === 0, `serve stops on SIGTERM (exit ${code})`);
-process.exit(failures ? 1 : 0);
+finish();

@@ -1,0 +1,49 @@
+// What the cli.* tests share: their options, running a command, ok/FAIL
+// lines, a tiny model compiled with a given chat template, and the reference
+// rendering of a chat template (python3-jinja2 in transformers' environment).
+import {execFileSync} from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import {fileURLToPath} from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+
+export const opt = (name, dflt) => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1] : dflt;
+};
+export const bin = opt("--bin", "build/bin");
+export const template = opt("--template");
+export const work = opt("--work", fs.mkdtempSync("/tmp/gemmac-cli-"));
+fs.mkdirSync(work, {recursive: true});
+
+export const run = (cmd, argv) => execFileSync(cmd, argv, {stdio: ["ignore", "pipe", "pipe"]}).toString();
+
+let failures = 0;
+export const check = (ok, what) => {
+    console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
+    if (!ok) failures++;
+};
+export const finish = () => process.exit(failures ? 1 : 0);
+
+/// Writes a tiny random model (`chat_template` embedded when given),
+/// compiles it, and returns {gguf, program}.
+export function compileModel(name, {variant = "e2b", type = "q8_0", chatTemplate = template} = {}) {
+    const gguf = path.join(work, `${name}.gguf`), program = path.join(work, name);
+    run(path.join(bin, "gemmac-gen-model"), ["--variant", variant, "--type", type,
+        ...(chatTemplate ? ["--chat-template", chatTemplate] : []), "-o", gguf]);
+    run(path.join(bin, "compile-model"), [gguf, "-o", program, "--quiet"]);
+    return {gguf, program};
+}
+
+export const renderReference = (context) => {
+    const file = path.join(work, "context.json");
+    fs.writeFileSync(file, JSON.stringify({bos_token: "<bos>", eos_token: "<eos>", add_generation_prompt: true,
+        enable_thinking: false, ...context}));
+    return run("/usr/bin/python3", [path.join(here, "../chat/render_jinja2.py"), template, file]);
+};
+
+/// llama.cpp's tokens of a text (special tokens parsed), as ids.
+export const llamaTokens = (gguf, text) =>
+    run("node", [path.join(here, "../../tools/oracle/llama-oracle.mjs"), gguf, "--tokenize", text]).trim().split(",");
