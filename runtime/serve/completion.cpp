@@ -73,8 +73,14 @@ void Server::complete(const httplib::Request &req, httplib::Response &res, Endpo
   if (!info->stream) {
     std::string text;
     json logprobs = json::array();
+    const int fd = requestSocket(req);
     std::unique_lock<std::mutex> lock(job->mu);
-    job->cv.wait(lock, [&] { return job->done; });
+    while (!job->cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return job->done; }))
+      if (peerClosed(fd)) {
+        // Nobody waits for the answer any more: free the slot.
+        job->cancelled = true;
+        return;
+      }
     for (const TokenEvent &ev : job->events) {
       text += ev.text;
       if (info->logprobs && ev.id >= 0)

@@ -3,7 +3,11 @@
 
 #include "runtime/serve/server.h"
 
+#include <arpa/inet.h>
 #include <csignal>
+#include <dirent.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <cstdio>
 #include <ctime>
 #include <thread>
@@ -27,6 +31,62 @@ std::string sse(const json &j) {
 }
 
 long unixTime() { return static_cast<long>(std::time(nullptr)); }
+
+namespace {
+/// "address:port" of a socket address (IPv4 or IPv6), as httplib writes them.
+std::string endpoint(const sockaddr_storage &a) {
+  char host[INET6_ADDRSTRLEN] = {};
+  int port = -1;
+  if (a.ss_family == AF_INET) {
+    auto *in = reinterpret_cast<const sockaddr_in *>(&a);
+    inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+    port = ntohs(in->sin_port);
+  } else if (a.ss_family == AF_INET6) {
+    auto *in = reinterpret_cast<const sockaddr_in6 *>(&a);
+    inet_ntop(AF_INET6, &in->sin6_addr, host, sizeof host);
+    port = ntohs(in->sin6_port);
+  }
+  return std::string(host) + ":" + std::to_string(port);
+}
+} // namespace
+
+int requestSocket(const httplib::Request &req) {
+  const std::string peer = req.remote_addr + ":" + std::to_string(req.remote_port);
+  const std::string local = req.local_addr + ":" + std::to_string(req.local_port);
+  DIR *dir = opendir("/proc/self/fd");
+  if (!dir)
+    return -1;
+  int found = -1;
+  while (dirent *e = readdir(dir)) {
+    int fd = std::atoi(e->d_name);
+    sockaddr_storage a{}, b{};
+    socklen_t la = sizeof a, lb = sizeof b;
+    if (e->d_name[0] < '0' || e->d_name[0] > '9' ||
+        getpeername(fd, reinterpret_cast<sockaddr *>(&a), &la) != 0 ||
+        getsockname(fd, reinterpret_cast<sockaddr *>(&b), &lb) != 0)
+      continue;
+    if (endpoint(a) == peer && endpoint(b) == local) {
+      found = fd;
+      break;
+    }
+  }
+  closedir(dir);
+  return found;
+}
+
+bool peerClosed(int fd) {
+  if (fd < 0)
+    return false;
+  pollfd p{fd, POLLIN | POLLRDHUP, 0};
+  if (poll(&p, 1, 0) <= 0)
+    return false;
+  if (p.revents & (POLLRDHUP | POLLHUP | POLLERR))
+    return true;
+  // Readable: the peer's end of stream reads as 0 bytes (a pipelined next
+  // request would read as data).
+  char byte;
+  return recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
 
 Server::Server(gemmac_model *model, const gemmac_serve_options &o)
     : opts_(o), sched_(model, o.n_slots, o.n_ctx, o.queue) {
@@ -180,6 +240,7 @@ void Server::metrics(httplib::Response &res) {
   add("tokens_predicted_total", "counter", "Tokens generated.", m.generatedTokens);
   add("tokens_predicted_seconds_total", "counter", "Seconds spent generating.", m.generateSeconds);
   add("requests_total", "counter", "Generation requests finished.", m.requests);
+  add("requests_cancelled_total", "counter", "Requests whose client went away.", m.cancelled);
   add("requests_processing", "gauge", "Requests holding a slot.", m.processing);
   add("requests_deferred", "gauge", "Requests waiting for a slot.", m.deferred);
   add("slots", "gauge", "Slots (concurrent generations).", m.slots);

@@ -260,6 +260,7 @@ void Scheduler::finish(Slot &slot, const std::string &reason, const std::string 
     job = std::move(slot.job);
     slot.job = nullptr;
     metrics_.requests += 1;
+    metrics_.cancelled += job->cancelled ? 1 : 0;
   }
   {
     std::lock_guard<std::mutex> lock(job->mu);

@@ -54,7 +54,7 @@ struct Job {
 };
 
 struct Metrics {
-  uint64_t promptTokens = 0, generatedTokens = 0, requests = 0;
+  uint64_t promptTokens = 0, generatedTokens = 0, requests = 0, cancelled = 0;
   double promptSeconds = 0, generateSeconds = 0;
   int processing = 0, deferred = 0, slots = 0;
 };

@@ -15,6 +15,13 @@ void sendError(httplib::Response &res, const RequestError &e);
 std::string sse(const nlohmann::json &j);
 long unixTime();
 
+/// The socket a request arrived on, found by its two addresses among the
+/// process's descriptors (-1 if not found): cpp-httplib 0.11 gives a handler
+/// no way to see whether its client is still there.
+int requestSocket(const httplib::Request &req);
+/// Whether the peer of `fd` has closed its side of the connection.
+bool peerClosed(int fd);
+
 class Server {
 public:
   Server(gemmac_model *model, const gemmac_serve_options &o);

@@ -168,6 +168,7 @@ try {
     check(healthDuringStreams > 0, `/health answered ${healthDuringStreams} times while streams were running`);
 
     // --- a client that disconnects mid-stream frees its slot.
+    const cancelledBefore = (await metrics())["gemmac:requests_cancelled_total"];
     const controller = new AbortController();
     const r = await longStream(100000, controller.signal);
     const reader = r.body.getReader();
@@ -181,7 +182,23 @@ try {
         freed = (await metrics())["gemmac:requests_processing"] === 0;
         if (!freed) await new Promise((r) => setTimeout(r, 10));
     }
-    check(freed, "a client that disconnects frees its slot");
+    check(freed && (await metrics())["gemmac:requests_cancelled_total"] === cancelledBefore + 1,
+          "a client that disconnects mid-stream cancels its generation and frees its slot");
+    // The same for a client waiting for a whole (not streamed) answer.
+    const controller2 = new AbortController();
+    const whole2 = fetch(base + "/v1/chat/completions", {method: "POST", headers: auth, signal: controller2.signal,
+        body: JSON.stringify({messages, max_tokens: 100000, temperature: 1, seed: 2})}).catch(() => null);
+    for (let i = 0; i < 300 && (await metrics())["gemmac:requests_processing"] !== 1; i++)
+        await new Promise((r) => setTimeout(r, 10));
+    controller2.abort();
+    await whole2;
+    freed = false;
+    for (let i = 0; i < 300 && !freed; i++) {
+        freed = (await metrics())["gemmac:requests_processing"] === 0;
+        if (!freed) await new Promise((r) => setTimeout(r, 10));
+    }
+    check(freed && (await metrics())["gemmac:requests_cancelled_total"] === cancelledBefore + 2,
+          "a client that disconnects while waiting for a whole answer cancels it and frees its slot");
     const after = await client.chat.completions.create({model: "m", messages, max_tokens: 4, temperature: 0});
     check(after.choices[0].message.role === "assistant", "the server answers after the disconnect");
 } finally {
