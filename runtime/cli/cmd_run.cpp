@@ -26,14 +26,22 @@ int cmdRun(const Options &o) {
     std::fflush(stdout);
   }
   const long maxTokens = o.nPredict == -2 ? 128 : o.nPredict;
+  std::vector<gemmac_token> generated;
   GenerationStats st = generate(s, ids, maxTokens, o.sampler,
                                 [&](gemmac_token t, const std::string &) {
+                                  generated.push_back(t);
                                   std::string piece = tokenText(m, t, false);
                                   std::fwrite(piece.data(), 1, piece.size(), stdout);
                                   std::fflush(stdout);
                                   return true;
                                 });
   std::printf("\n");
+  if (o.verbose) {
+    std::fprintf(stderr, "prompt tokens: %zu; generated tokens:", ids.size());
+    for (size_t i = 0; i < generated.size(); ++i)
+      std::fprintf(stderr, "%s%d", i ? "," : " ", generated[i]);
+    std::fprintf(stderr, "\n");
+  }
   printSummary(st, s);
   gemmac_session_free(s);
   gemmac_model_close(m);

@@ -166,7 +166,7 @@ const Flag kFlags[] = {
    [](Options &o, const std::string &, const std::string &v) { o.weights = v; }},
   {"--mmap", nullptr, kModel, "read weights through the file mapping, never copied into huge pages",
    [](Options &o, const std::string &, const std::string &) { o.mmap = true; }},
-  {"-v, --verbose", nullptr, kModel, "say more on stderr (chat: tokens evaluated per turn)",
+  {"-v, --verbose", nullptr, kModel, "say more on stderr (run: the generated token ids; chat: tokens per turn)",
    [](Options &o, const std::string &, const std::string &) { o.verbose = true; }},
 };
 // clang-format on
