@@ -147,7 +147,7 @@ void printKLSummary(KLStats &k) {
 } // namespace
 
 int cmdPerplexity(const Options &o) {
-  const bool compare = !o.klCompare.empty();
+  const bool compare = o.klCompare;
   if (compare && o.klBase.empty())
     die("--kl-divergence needs --kl-divergence-base FILE (the log-probs to compare with)");
   if (!compare && !o.klBase.empty()) {

@@ -151,7 +151,7 @@ const Flag kFlags[] = {
   {"--kl-divergence-base", "FILE", kPerplexity, "save this program's log-probs to FILE",
    [](Options &o, const std::string &, const std::string &v) { o.klBase = v; }},
   {"--kl-divergence", nullptr, kPerplexity, "compare with the log-probs in --kl-divergence-base FILE",
-   [](Options &o, const std::string &, const std::string &) { o.klCompare = "yes"; }},
+   [](Options &o, const std::string &, const std::string &) { o.klCompare = true; }},
   {"--reps", "R", kBench, "repeat R times, report medians (default 1)",
    [](Options &o, const std::string &f, const std::string &v) { o.reps = toLong(f, v, 1, 1000000); }},
   {"--json", nullptr, kBench | kInfo, "print one JSON object",

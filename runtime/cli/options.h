@@ -14,11 +14,11 @@ struct Options {
   std::string command;
   std::vector<std::string> positional;
   std::string prompt, promptFile, tokens, logitsPath, weights, system;
-  std::string klBase, klCompare; // perplexity: write / compare log-probs
+  std::string klBase; // perplexity: the log-prob file to write, or to compare with
   long nPredict = -2;            // -2: the command's default; -1: no limit
   long ctx = 0, threads = 0, batch = 0, reps = 1, device = 0, chunks = -1;
   bool json = false, mmap = false, ids = false, noDisplayPrompt = false;
-  bool verbose = false, seedGiven = false;
+  bool verbose = false, seedGiven = false, klCompare = false;
   int reasoning = -1; // chat: -1 default (off), 0 off, 1 on
   // serve
   std::string host = "127.0.0.1", apiKey, alias;
