@@ -95,6 +95,7 @@ struct Parser {
   ExprPtr parseList();
   ExprPtr parseDict();
   ExprPtr parsePostfix(ExprPtr node);
+  ExprPtr parseCall(ExprPtr node);
   ExprPtr parseFilterExpr(ExprPtr node);
   ExprPtr parseSubscript(ExprPtr node);
   ExprPtr parseSubscribed();

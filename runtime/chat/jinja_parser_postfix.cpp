@@ -53,6 +53,15 @@ ExprPtr Parser::parseDict() {
   return e;
 }
 
+// `node(args)`: a call of what `node` evaluates to.
+ExprPtr Parser::parseCall(ExprPtr node) {
+  ExprPtr call = makeExpr(ExprKind::Call, cur().line);
+  call->args.push_back(std::move(node));
+  if (!parseCallArgs(call.get()))
+    return nullptr;
+  return call;
+}
+
 ExprPtr Parser::parsePostfix(ExprPtr node) {
   ChainGuard chain(this);
   while (node) {
@@ -60,13 +69,9 @@ ExprPtr Parser::parsePostfix(ExprPtr node) {
       return nullptr;
     if (isOp(cur(), ".") || isOp(cur(), "["))
       node = parseSubscript(std::move(node));
-    else if (isOp(cur(), "(")) {
-      ExprPtr call = makeExpr(ExprKind::Call, cur().line);
-      call->args.push_back(std::move(node));
-      if (!parseCallArgs(call.get()))
-        return nullptr;
-      node = std::move(call);
-    } else
+    else if (isOp(cur(), "("))
+      node = parseCall(std::move(node));
+    else
       break;
   }
   return node;
@@ -83,13 +88,9 @@ ExprPtr Parser::parseFilterExpr(ExprPtr node) {
       node = parseFilter(std::move(node));
     else if (cur().type == Tok::Name && cur().text == "is")
       node = parseTest(std::move(node));
-    else if (isOp(cur(), "(")) {
-      ExprPtr call = makeExpr(ExprKind::Call, cur().line);
-      call->args.push_back(std::move(node));
-      if (!parseCallArgs(call.get()))
-        return nullptr;
-      node = std::move(call);
-    } else
+    else if (isOp(cur(), "("))
+      node = parseCall(std::move(node));
+    else
       break;
   }
   return node;
