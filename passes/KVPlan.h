@@ -5,6 +5,7 @@
 
 #include "mlir/IR/BuiltinOps.h"
 
+#include <algorithm>
 #include <map>
 
 namespace gemmac {
@@ -37,6 +38,13 @@ KVPlanSize kvPlanSize(const std::map<int64_t, gemma::KVCacheAttr> &plan,
 inline int64_t kvCacheBytes(gemma::KVCacheAttr c, int64_t elementBytes,
                             int64_t nCtx) {
   return 2 * (c.getRows() ? c.getRows() : nCtx) * c.getWidth() * elementBytes;
+}
+
+/// The rows a CPU program's ring of `window` rows holds for a context of
+/// `nCtx` tokens (CPULowering::kvLayout): no more than the context, rounded
+/// up to 64. GPU programs keep whole windows.
+inline int64_t cpuRingRows(int64_t window, int64_t nCtx) {
+  return std::min(window, (nCtx + 63) / 64 * 64);
 }
 
 } // namespace gemmac

@@ -2,6 +2,8 @@
 
 #include "support/BinaryReader.h"
 
+#include "llvm/Support/FileSystem.h"
+
 using namespace gemmac::support;
 
 llvm::Error gemmac::support::fileError(const llvm::Twine &file,
@@ -16,6 +18,17 @@ llvm::Error gemmac::support::fileError(const llvm::Twine &file,
 
 llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>>
 gemmac::support::mapFile(llvm::StringRef path) {
+  // A device or a pipe has no size to check reads against, and reading one
+  // whole (/dev/zero) never ends: only regular files are inputs.
+  llvm::sys::fs::file_status status;
+  if (std::error_code ec = llvm::sys::fs::status(path, status))
+    return fileError(path, std::nullopt, "cannot open: " + ec.message());
+  if (llvm::sys::fs::is_directory(status))
+    return fileError(path, std::nullopt, "is a directory, not a file");
+  if (!llvm::sys::fs::is_regular_file(status))
+    return fileError(path, std::nullopt,
+                     "is not a regular file (a device, pipe or socket): "
+                     "copy it to a file first");
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                             /*RequiresNullTerminator=*/false);
   if (!buffer)

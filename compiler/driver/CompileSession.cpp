@@ -1,6 +1,7 @@
 //===- CompileSession.cpp - import, run the phases, emit ------------------===//
 
 #include "compiler/driver/CompileSession.h"
+#include "compiler/artifact/StagedOutputs.h"
 #include "dialects/gemma/GemmaDialect.h"
 #include "formats/srd/SealedContainer.h"
 #include "passes/FoldSRD.h"
@@ -119,14 +120,25 @@ llvm::Error CompileSession::runPhase(Phase phase) {
 
 llvm::Expected<Emitted> CompileSession::emit(const EmitOptions &options,
                                              bool progress) {
-  auto emitted = target_->emit(*module_, options);
-  if (!emitted || !emitted->program)
-    return emitted;
+  // Device code alone (--emit) and reports are written as they are; a
+  // program and its weights are staged and appear together.
+  if (!options.deviceCode.empty() || options.printLaunchPlan)
+    return target_->emit(*module_, options);
+  auto staged = StagedOutputs::create(options.outputPath);
+  if (!staged)
+    return staged.takeError();
+  EmitOptions stagedOptions = options;
+  stagedOptions.outputPath = staged->programPath();
+  auto emitted = target_->emit(*module_, stagedOptions);
+  if (!emitted)
+    return staged->rename(emitted.takeError());
   WeightsSource source{file_->base(), file_->fileSize(), inputPath_,
                        residuals_.get(), residualProvenance_};
   if (llvm::Error e =
-          writeWeightsFile(options.outputPath + ".weights", layout_, source,
-                           tokenizer_, target_->describe(), progress))
+          writeWeightsFile(staged->weightsPath(), layout_, source, tokenizer_,
+                           target_->describe(), progress))
+    return staged->rename(std::move(e));
+  if (llvm::Error e = staged->commit(options.keepObject))
     return std::move(e);
-  return emitted;
+  return Emitted{options.outputPath, emitted->program};
 }

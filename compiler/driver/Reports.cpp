@@ -63,9 +63,14 @@ void gemmac::printKVPlan(ModuleOp module, int64_t nCtx) {
                       "({1}-byte elements)\n",
                       nCtx, *elem);
   os << "layer  cache  rows            width  bytes\n";
-  int64_t full = 0;
+  int64_t full = 0, total = 0;
   for (auto &[layer, owner] : cacheOfLayer) {
     KVCacheAttr c = plan[owner];
+    // A ring as a CPU program sizes it for this context.
+    if (c.getRows())
+      c = KVCacheAttr::get(module.getContext(), owner, c.getReaders(),
+                           c.getWidth(), cpuRingRows(c.getRows(), nCtx),
+                           c.getOffset(), 0);
     std::string rows = c.getRows()
                            ? llvm::formatv("ring {0}", c.getRows()).str()
                            : llvm::formatv("context {0}", nCtx).str();
@@ -73,6 +78,10 @@ void gemmac::printKVPlan(ModuleOp module, int64_t nCtx) {
     full += kvCacheBytes(KVCacheAttr::get(module.getContext(), owner, {},
                                           c.getWidth(), 0, 0, 0),
                          *elem, nCtx);
+    // What the program allocates: 64-aligned rings, then the context rows.
+    if (owner == layer)
+      total += c.getRows() ? (kvCacheBytes(c, *elem, nCtx) + 63) / 64 * 64
+                           : kvCacheBytes(c, *elem, nCtx);
     if (owner == layer)
       os << llvm::formatv("{0,5}  {1,5}  {2,-14}  {3,5}  {4}\n", layer, owner,
                           rows, c.getWidth(),
@@ -81,7 +90,6 @@ void gemmac::printKVPlan(ModuleOp module, int64_t nCtx) {
       os << llvm::formatv("{0,5}  {1,5}  {2,-14}  {3,5}  0 (reads layer {1})\n",
                           layer, owner, rows, c.getWidth());
   }
-  int64_t total = kvPlanSize(plan, *elem).bytes(nCtx);
   os << llvm::formatv("total {0} bytes ({1}); a full-length cache for every "
                       "layer: {2} bytes ({3}), {4:F1}x larger\n",
                       total, mib(total), full, mib(full),

@@ -7,6 +7,7 @@
 #include "llvm/Support/FormatVariadic.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 using namespace gemmac;
@@ -74,6 +75,13 @@ public:
 private:
   const GGUFFile &file;
 };
+
+/// A float as %g writes it: 1e+30, 0.1.
+std::string shortNumber(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
 
 /// Number of leading 1.0 frequency factors in rope_freqs, checking that the
 /// rest switch rotation off (ggml divides the angle by them: >= 1e20 is off).
@@ -201,6 +209,11 @@ Expected<Gemma4Config> gemmac::gguf::readGemma4Config(const GGUFFile &file) {
     auto v = file.getUInt(("gemma4." + key).str());
     if (!v)
       return v.takeError();
+    // Every count and length fits an int32 (the runtime's index type).
+    if (*v > uint64_t(INT32_MAX))
+      return file.error("gemma4." + key + " = " + llvm::Twine(*v) +
+                        " is out of range (at most " + llvm::Twine(INT32_MAX) +
+                        ")");
     out = static_cast<int64_t>(*v);
     return Error::success();
   };
@@ -267,6 +280,28 @@ Expected<Gemma4Config> gemmac::gguf::readGemma4Config(const GGUFFile &file) {
   for (auto *v : {&eps, &thetaGlobal, &thetaLocal, &softcap})
     if (!*v)
       return v->takeError();
+  // Values no Gemma 4 has, which would only surface as NaNs, overflow or
+  // absurd allocations at run time, are refused here with their key.
+  struct FloatRange {
+    const char *key;
+    double value, lo, hi;
+    bool loOpen;
+  };
+  for (const FloatRange &r :
+       {FloatRange{"attention.layer_norm_rms_epsilon", *eps, 0, 0.1, true},
+        FloatRange{"rope.freq_base", *thetaGlobal, 1, 1e12, false},
+        FloatRange{"rope.freq_base_swa", *thetaLocal, 1, 1e12, false},
+        FloatRange{"final_logit_softcapping", *softcap, 0, 1e6, false}})
+    if (r.value > r.hi || r.value < r.lo || (r.loOpen && r.value == r.lo))
+      return file.error(llvm::formatv("gemma4.{0} = {1} is out of range "
+                                      "({2}{3}, {4}])",
+                                      r.key, shortNumber(r.value),
+                                      r.loOpen ? "(" : "[", shortNumber(r.lo),
+                                      shortNumber(r.hi))
+                            .str());
+  if (ctxLen <= 0 || ctxLen > (1 << 24))
+    return file.error("gemma4.context_length " + llvm::Twine(ctxLen) +
+                      " is out of range (1..16777216)");
   cfg.rmsEps = static_cast<float>(*eps);
   cfg.finalSoftcap = static_cast<float>(*softcap);
 
@@ -295,8 +330,11 @@ Expected<Gemma4Config> gemmac::gguf::readGemma4Config(const GGUFFile &file) {
   if (cfg.hidden <= 0 || cfg.hidden > (1 << 16))
     return file.error("gemma4.embedding_length " + llvm::Twine(cfg.hidden) +
                       " is out of range");
-  if (cfg.slidingWindow <= 0)
-    return file.error("gemma4.attention.sliding_window must be positive");
+  if (cfg.slidingWindow <= 0 || cfg.slidingWindow > ctxLen)
+    return file.error("gemma4.attention.sliding_window " +
+                      llvm::Twine(cfg.slidingWindow) +
+                      " is out of range (1..context_length " +
+                      llvm::Twine(ctxLen) + ")");
   if (nShared < 0 || nShared >= L)
     return file.error("gemma4.attention.shared_kv_layers " +
                       llvm::Twine(nShared) + " must be below the " +

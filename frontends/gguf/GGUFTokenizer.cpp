@@ -2,6 +2,8 @@
 
 #include "frontends/gguf/GGUFTokenizer.h"
 
+#include <cmath>
+
 #include <set>
 
 using namespace gemmac;
@@ -48,8 +50,13 @@ Expected<TokenizerData> gemmac::gguf::readTokenizer(const GGUFFile &file) {
       return file.error("'tokenizer.ggml.scores' must be a numeric array with "
                         "one entry per token",
                         scores->fileOffset);
-    for (size_t i = 0; i < n; ++i)
+    for (size_t i = 0; i < n; ++i) {
       t.scores[i] = static_cast<float>(scores->arrayFloat(i));
+      if (!std::isfinite(t.scores[i]))
+        return file.error("'tokenizer.ggml.scores'[" + llvm::Twine(i) +
+                              "] is not a finite number",
+                          scores->fileOffset);
+    }
   }
   const MetadataValue *merges = file.find("tokenizer.ggml.merges");
   if (!merges || merges->type != ValueType::Array ||

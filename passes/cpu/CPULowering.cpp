@@ -163,10 +163,40 @@ FailureOr<KVCacheAttr> CPULowering::kvCache(Operation *op, int64_t cache) {
   return it->second;
 }
 
-/// K at offset + per_token * n_ctx, V after it.
+CPULowering::KVLayout CPULowering::kvLayout(Value nCtx) {
+  KVLayout layout;
+  Value rows64 = mul(arith::DivUIOp::create(b, currentLoc, add(nCtx, idx(63)),
+                                            idx(64)),
+                     idx(64));
+  Value end = idx(0);
+  for (auto &[owner, c] : plan) {
+    if (!c.getRows())
+      continue;
+    Value shorter = arith::CmpIOp::create(b, currentLoc, arith::CmpIPredicate::ult,
+                                          rows64, idx(c.getRows()));
+    // A whole window keeps its planned (64-aligned) size; rows64 rows are
+    // 64-byte multiples already.
+    int64_t rowBytes = 2 * c.getWidth() * kvBytes;
+    int64_t windowBytes = (c.getRows() * rowBytes + 63) / 64 * 64;
+    Value bytes = arith::SelectOp::create(b, currentLoc, shorter,
+                                          mul(rows64, idx(rowBytes)),
+                                          idx(windowBytes));
+    layout.ringOffset[owner] = end;
+    layout.ringRows[owner] =
+        arith::SelectOp::create(b, currentLoc, shorter, rows64, idx(c.getRows()));
+    end = add(end, bytes);
+  }
+  layout.ringsEnd = end;
+  return layout;
+}
+
+/// K at its offset (a ring's, or after the rings + per_token * n_ctx), V
+/// after it.
 CPULowering::CacheViews CPULowering::cacheViews(KVCacheAttr c) {
-  Value capacity = c.getRows() ? idx(c.getRows()) : nCtx;
-  Value base = add(idx(c.getOffset()), mul(nCtx, idx(c.getPerToken())));
+  Value capacity = c.getRows() ? kvAtEntry.ringRows.lookup(c.getOwner()) : nCtx;
+  Value base = c.getRows()
+                   ? kvAtEntry.ringOffset.lookup(c.getOwner())
+                   : add(kvAtEntry.ringsEnd, mul(nCtx, idx(c.getPerToken())));
   Value elems = mul(capacity, idx(c.getWidth()));
   Value k = view(kv, base, elems, kvElement);
   Value v = view(kv, add(base, mul(elems, idx(kvBytes))), elems, kvElement);
@@ -270,9 +300,7 @@ LogicalResult CPULowering::begin() {
   if (failed(recorded))
     return failure();
   plan = std::move(*recorded);
-  KVPlanSize size = kvPlanSize(plan, kvBytes);
-  kvFixedBytes = size.fixed;
-  kvPerCtxBytes = size.perToken;
+  kvPerCtxBytes = kvPlanSize(plan, kvBytes).perToken;
   meta = computeModelMeta(module, entry, kMaxBatch);
   returned = cast<func::ReturnOp>(entry.front().getTerminator()).getOperand(0);
   computeLiveness();
@@ -298,8 +326,9 @@ LogicalResult CPULowering::begin() {
       gemmaDialect(ctx)->getWeightsBytesAttrHelper().getAttr(module).getInt();
   weights = BufferOp::create(b, currentLoc, bytesTy, body->getArgument(1),
                              idx(weightBytes));
+  kvAtEntry = kvLayout(nCtx);
   kv = BufferOp::create(b, currentLoc, bytesTy, body->getArgument(2),
-                        add(mul(nCtx, idx(kvPerCtxBytes)), idx(kvFixedBytes)));
+                        add(mul(nCtx, idx(kvPerCtxBytes)), kvAtEntry.ringsEnd));
   // The arena's size is known once every activation has its place: its
   // size operand is set in finish().
   arenaOp =
@@ -317,17 +346,20 @@ void CPULowering::emitSizeFunctions() {
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToEnd(module.getBody());
   auto idxTy = b.getIndexType();
-  auto makeFn = [&](StringRef name, int64_t perUnit, int64_t fixed) {
+  // size(n) = n * perUnit + fixed(n)
+  auto makeFn = [&](StringRef name, int64_t perUnit,
+                    llvm::function_ref<Value(Value)> fixed) {
     auto fn = func::FuncOp::create(b, currentLoc, name,
                                    b.getFunctionType({idxTy}, {idxTy}));
     Block *fnBody = fn.addEntryBlock();
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(fnBody);
-    Value r = add(mul(fnBody->getArgument(0), idx(perUnit)), idx(fixed));
-    func::ReturnOp::create(b, currentLoc, r);
+    Value n = fnBody->getArgument(0);
+    func::ReturnOp::create(b, currentLoc, add(mul(n, idx(perUnit)), fixed(n)));
   };
-  makeFn(abi::kKVBytes, kvPerCtxBytes, kvFixedBytes);
-  makeFn(abi::kArenaBytes, planner.peak, kAlign);
+  makeFn(abi::kKVBytes, kvPerCtxBytes,
+         [&](Value n) { return kvLayout(n).ringsEnd; });
+  makeFn(abi::kArenaBytes, planner.peak, [&](Value) { return idx(kAlign); });
 }
 
 void CPULowering::finish() {

@@ -124,6 +124,15 @@ public:
     mlir::Value k, v, capacity;
   };
   CacheViews cacheViews(gemma::KVCacheAttr cache);
+  /// Where the caches lie for a context of `nCtx` tokens: a ring (a sliding
+  /// window's cache) holds min(window, nCtx rounded up to 64) rows, so a
+  /// context shorter than the window does not pay for the whole window;
+  /// the per-context caches follow the rings.
+  struct KVLayout {
+    mlir::Value ringsEnd; // bytes of all rings, 64-aligned
+    llvm::DenseMap<int64_t, mlir::Value> ringOffset, ringRows;
+  };
+  KVLayout kvLayout(mlir::Value nCtx);
 
   // -- activations ----------------------------------------------------------
   /// The activation an earlier op computed for `v`.
@@ -161,7 +170,8 @@ private:
   mlir::Value returned;               // the tensor the old entry returns
 
   std::map<int64_t, gemma::KVCacheAttr> plan;
-  int64_t kvFixedBytes = 0, kvPerCtxBytes = 0;
+  int64_t kvPerCtxBytes = 0;
+  KVLayout kvAtEntry; // kvLayout(n_ctx) at the entry point's start
   llvm::SmallVector<int64_t> meta; // gemmac_model_meta
 
   llvm::DenseMap<mlir::Operation *, int64_t> order;

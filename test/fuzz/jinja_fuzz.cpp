@@ -1,7 +1,8 @@
 // libFuzzer harness for the chat-template engine: the input is a template,
-// parsed and rendered with a small fixed context; parse and render must
-// fail cleanly (no crash, hang or sanitizer report) on any bytes. The same
-// bytes also go through the JSON reader.
+// optionally followed by a NUL byte and a JSON context (messages, tools...);
+// without one, or when it does not parse, a small fixed context is used.
+// Parse and render must fail cleanly (no crash, hang or sanitizer report) on
+// any bytes. The context bytes also go through the JSON reader and writers.
 #include "runtime/chat/jinja.h"
 
 #include <cstddef>
@@ -32,15 +33,23 @@ static const Value &fixedContext() {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::string_view input(reinterpret_cast<const char *>(data), size);
+  std::string_view source = input, contextJson = input;
+  if (size_t nul = input.find('\0'); nul != std::string_view::npos) {
+    source = input.substr(0, nul);
+    contextJson = input.substr(nul + 1);
+  }
   std::string error, out;
   Value json;
-  if (valueFromJson(input, &json, &error)) {
+  bool haveContext = valueFromJson(contextJson, &json, &error);
+  if (haveContext) {
     std::string text;
     valueToJson(json, &text, &error);
     pyRepr(json, &text, &error);
   }
-  std::unique_ptr<Template> t = parseTemplate(input, &error);
+  std::unique_ptr<Template> t = parseTemplate(source, &error);
   if (t)
-    renderTemplate(*t, fixedContext(), &out, &error);
+    renderTemplate(*t, haveContext && source.size() != input.size() ? json
+                                                                    : fixedContext(),
+                   &out, &error);
   return 0;
 }

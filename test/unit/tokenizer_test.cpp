@@ -3,6 +3,7 @@
 
 #include "abi/artifact_format.h"
 #include "runtime/src/tokenizer.h"
+#include "test/unit/tokenizer_section.h"
 
 #include <gtest/gtest.h>
 
@@ -11,45 +12,10 @@
 #include <vector>
 
 using gemmac::rt::Tokenizer;
+using gemmac::test::section;
+using gemmac::test::Vocab;
 
 namespace {
-
-struct Vocab {
-  std::vector<std::pair<std::string, int32_t>> tokens; // text, type
-  std::vector<std::string> merges;
-};
-
-template <typename T> void put(std::string &s, T v) {
-  s.append(reinterpret_cast<const char *>(&v), sizeof(T));
-}
-void putBytes(std::string &s, const std::string &b) {
-  put<uint32_t>(s, static_cast<uint32_t>(b.size()));
-  s += b;
-}
-
-/// Serializes like compile-model does (abi/artifact_format.h).
-std::string section(const Vocab &v, int32_t bos, std::vector<int32_t> eog) {
-  std::string s(gemmac::artifact::kTokenizerMagic, 4);
-  put<uint32_t>(s, gemmac::artifact::kTokenizerVersion);
-  put<uint32_t>(s, static_cast<uint32_t>(v.tokens.size()));
-  for (auto &[text, type] : v.tokens) {
-    putBytes(s, text);
-    put<int32_t>(s, type);
-    put<float>(s, 0.0f);
-  }
-  put<uint32_t>(s, static_cast<uint32_t>(v.merges.size()));
-  for (auto &m : v.merges)
-    putBytes(s, m);
-  for (int32_t id : {bos, 1, -1, 0, 3})
-    put<int32_t>(s, id);
-  put<uint32_t>(s, 1);
-  put<uint32_t>(s, static_cast<uint32_t>(eog.size()));
-  for (int32_t id : eog)
-    put<int32_t>(s, id);
-  put<uint32_t>(s, 0);
-  putBytes(s, "");
-  return s;
-}
 
 const std::string kSpace = "\xE2\x96\x81";
 

@@ -10,6 +10,7 @@
 #include "frontends/gguf/GGUFFile.h"
 #include "frontends/gguf/GGUFWriter.h"
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -35,6 +36,10 @@ const char *kMutations[][2] = {
     {"unsupported-type", "a tensor has type Q2_K (known, not supported)"},
     {"bad-shape", "blk.0.ffn_up.weight has the wrong number of rows"},
     {"bad-layer-array", "feed_forward_length has one entry too few"},
+    {"huge-epsilon", "layer_norm_rms_epsilon is 1e30"},
+    {"huge-window", "sliding_window is 2^32-1"},
+    {"huge-context", "context_length is 2^32-1"},
+    {"nan-score", "tokenizer.ggml.scores[3] is NaN"},
 };
 
 int usage() {
@@ -58,6 +63,26 @@ bool spit(const std::string &path, const std::vector<uint8_t> &bytes) {
 
 template <typename T> void poke(std::vector<uint8_t> &b, uint64_t at, T v) {
   std::memcpy(b.data() + at, &v, sizeof(T));
+}
+
+/// Overwrites a scalar metadata value in place, in the type it has.
+bool pokeScalar(std::vector<uint8_t> &b, const GGUFFile &f,
+                const std::string &key, double value) {
+  const MetadataValue *v = f.find(key);
+  if (!v) {
+    std::fprintf(stderr, "gguf-mutate: the model has no key '%s'\n", key.c_str());
+    return false;
+  }
+  switch (v->type) {
+  case ValueType::UInt32: poke<uint32_t>(b, v->fileOffset, uint32_t(value)); return true;
+  case ValueType::Int32: poke<int32_t>(b, v->fileOffset, int32_t(value)); return true;
+  case ValueType::UInt64: poke<uint64_t>(b, v->fileOffset, uint64_t(value)); return true;
+  case ValueType::Float32: poke<float>(b, v->fileOffset, float(value)); return true;
+  case ValueType::Float64: poke<double>(b, v->fileOffset, value); return true;
+  default:
+    std::fprintf(stderr, "gguf-mutate: '%s' is not a 32/64-bit scalar\n", key.c_str());
+    return false;
+  }
 }
 
 /// Offsets of the fields of a tensor-info entry.
@@ -204,6 +229,23 @@ int main(int argc, char **argv) {
           e.payload = p;
         }
     });
+  } else if (mutation == "huge-epsilon") {
+    if (!pokeScalar(b, f, "gemma4.attention.layer_norm_rms_epsilon", 1e30))
+      return 1;
+  } else if (mutation == "huge-window") {
+    if (!pokeScalar(b, f, "gemma4.attention.sliding_window", 4294967295.0))
+      return 1;
+  } else if (mutation == "huge-context") {
+    if (!pokeScalar(b, f, "gemma4.context_length", 4294967295.0))
+      return 1;
+  } else if (mutation == "nan-score") {
+    const MetadataValue *scores = f.find("tokenizer.ggml.scores");
+    if (!scores || scores->elemType != ValueType::Float32 || scores->count < 4) {
+      std::fprintf(stderr, "gguf-mutate: no float32 tokenizer.ggml.scores\n");
+      return 1;
+    }
+    // The array's payload follows its element type (u32) and count (u64).
+    poke<float>(b, scores->fileOffset + 12 + 3 * 4, std::nanf(""));
   } else {
     std::fprintf(stderr, "gguf-mutate: unknown mutation '%s'\n",
                  mutation.c_str());

@@ -17,10 +17,12 @@
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/IR/Verifier.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
@@ -31,6 +33,56 @@
 
 using namespace gemmac;
 using llvm::Error;
+
+static void initializeTargets() {
+  static bool done = [] {
+    llvm::InitializeAllTargetInfos();
+    llvm::InitializeAllTargets();
+    llvm::InitializeAllTargetMCs();
+    llvm::InitializeAllAsmPrinters();
+    return true;
+  }();
+  (void)done;
+}
+
+/// LLVM only warns about an unknown CPU or feature (and then may abort in
+/// code generation): both are checked against the host triple's tables, and
+/// the error lists what is valid.
+static Error checkCpuAndFeatures(const CpuTarget &t) {
+  initializeTargets();
+  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
+  std::string err;
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, err);
+  if (!target)
+    return llvm::createStringError("no LLVM target for " + triple.str() + ": " +
+                                   err);
+  std::unique_ptr<llvm::MCSubtargetInfo> info(
+      target->createMCSubtargetInfo(triple, "", ""));
+  auto known = [](auto table) {
+    std::string names;
+    for (const auto &entry : table)
+      names += std::string(names.empty() ? "" : " ") + entry.Key;
+    return names;
+  };
+  if (!info->isCPUStringValid(t.cpu))
+    return llvm::createStringError(
+        "--target cpu:" + t.cpu + ": unknown CPU for " + triple.str() +
+        " (valid: host " + known(info->getAllProcessorDescriptions()) + ")");
+  llvm::SmallVector<llvm::StringRef> features;
+  llvm::StringRef(t.features).split(features, ',', -1, false);
+  for (llvm::StringRef f : features) {
+    llvm::StringRef name = f.drop_front();
+    bool valid = (f.starts_with("+") || f.starts_with("-")) &&
+                 llvm::any_of(info->getAllProcessorFeatures(),
+                              [&](const auto &kv) { return name == kv.Key; });
+    if (!valid)
+      return llvm::createStringError(
+          "--target cpu:" + t.features + ": unknown CPU feature '" + f +
+          "' (write +NAME or -NAME, comma separated; valid names: " +
+          known(info->getAllProcessorFeatures()) + ")");
+  }
+  return Error::success();
+}
 
 llvm::Expected<CpuTarget> gemmac::parseCpuTarget(llvm::StringRef spec) {
   CpuTarget t;
@@ -52,6 +104,8 @@ llvm::Expected<CpuTarget> gemmac::parseCpuTarget(llvm::StringRef spec) {
   } else {
     t.cpu = rest.str();
   }
+  if (Error e = checkCpuAndFeatures(t))
+    return std::move(e);
   return t;
 }
 
@@ -111,16 +165,6 @@ llvm::Expected<Emitted> CpuTarget::emit(mlir::ModuleOp module,
   return Emitted{options.outputPath, /*program=*/true};
 }
 
-static void initializeTargets() {
-  static bool done = [] {
-    llvm::InitializeAllTargetInfos();
-    llvm::InitializeAllTargets();
-    llvm::InitializeAllTargetMCs();
-    llvm::InitializeAllAsmPrinters();
-    return true;
-  }();
-  (void)done;
-}
 
 Error gemmac::emitObject(mlir::ModuleOp module, const CpuTarget &target,
                          llvm::StringRef objectPath) {
@@ -232,12 +276,34 @@ Error gemmac::linkProgram(llvm::StringRef objectPath,
       *program, "-o", outputPath, objectPath, "-Wl,--whole-archive", runtimeArchive,
       "-Wl,--no-whole-archive", "-Wl,--export-dynamic-symbol=gemmac_*", runPath,
       "-static-libstdc++", "-static-libgcc", "-pthread", "-lm", "-ldl"};
+#ifdef GEMMAC_PROGRAM_SANITIZE
+  // A sanitizer build's runtime archive is instrumented: so is the program.
+  args.push_back("-fsanitize=address,undefined");
+#endif
+  // The driver's own output is kept aside and quoted (a few lines) only
+  // when it fails, after a sentence saying what failed.
+  std::string log = (outputPath + ".link-log").str();
+  std::optional<llvm::StringRef> redirects[] = {std::nullopt, llvm::StringRef(log),
+                                                llvm::StringRef(log)};
   std::string message;
-  int rc = llvm::sys::ExecuteAndWait(*program, args, std::nullopt, {}, 0, 0,
-                                     &message);
+  int rc = llvm::sys::ExecuteAndWait(*program, args, std::nullopt, redirects, 0,
+                                     0, &message);
+  std::string output;
+  if (auto buffer = llvm::MemoryBuffer::getFile(log)) {
+    llvm::SmallVector<llvm::StringRef> lines;
+    (*buffer)->getBuffer().split(lines, '\n', 12, false);
+    for (size_t i = 0; i < lines.size() && i < 12; ++i)
+      output += "\n  " + lines[i].take_front(300).str();
+  }
+  llvm::sys::fs::remove(log);
   if (rc != 0)
-    return llvm::createStringError("linking " + outputPath + " failed (" +
-                                   *program + " exited with " +
-                                   std::to_string(rc) + ") " + message);
+    return llvm::createStringError(
+        "cannot link the program " + outputPath + ": " + *program +
+        (rc < 0 ? " could not run (" + message + ")"
+                : " exited with " + std::to_string(rc)) +
+        " linking it with " + runtimeArchive +
+        " (set GEMMAC_CXX to another C++ driver, or check that this one "
+        "links C++ programs)" +
+        (output.empty() ? "" : "; it said:" + output));
   return Error::success();
 }
