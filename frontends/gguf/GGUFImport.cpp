@@ -48,6 +48,13 @@ public:
                         t->infoOffset);
     }
     const GGMLTypeInfo *ti = findGGMLType(t->type);
+    // Vectors (norms, scales) are read as floats; only matrices have blocks.
+    if (shape.size() == 1 && ti->supported && t->type != 0 && t->type != 1 &&
+        t->type != 30)
+      return file.error("tensor '" + name + "' has type " + ti->name +
+                            ": a vector weight (a norm or scale) must be "
+                            "F32, F16 or BF16",
+                        t->infoOffset);
     if (!ti->supported) {
       std::string supported;
       for (const abi::FormatInfo &f : abi::kFormats)

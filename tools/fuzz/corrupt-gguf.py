@@ -25,11 +25,33 @@ BAD_SIGNS = ["LLVM ERROR", "Assertion", "AddressSanitizer", "runtime error:",
              "LeakSanitizer", "terminate called", "Stack dump", "PLEASE submit"]
 
 
+SCALAR = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+
+
 def metadata_end(data):
-    """Where the tensor data starts (roughly: the mutations aim before it,
-    where the parser works, and sometimes after)."""
+    """Where the tensor data starts: the mutations aim at the header, the
+    metadata and the tensor infos (where the parser works), mostly."""
+    def value(at, vtype):
+        if vtype in SCALAR:
+            return at + SCALAR[vtype]
+        if vtype == 8:  # string
+            return at + 8 + struct.unpack_from("<Q", data, at)[0]
+        elem, count = struct.unpack_from("<IQ", data, at)  # array
+        at += 12
+        for _ in range(count):
+            at = value(at, elem)
+        return at
     n_tensors, n_kv = struct.unpack_from("<QQ", data, 8)
-    return min(len(data), 24 + 64 * (n_kv + n_tensors) + 262144)
+    at = 24
+    for _ in range(n_kv):
+        at += 8 + struct.unpack_from("<Q", data, at)[0]  # key
+        vtype = struct.unpack_from("<I", data, at)[0]
+        at = value(at + 4, vtype)
+    for _ in range(n_tensors):
+        at += 8 + struct.unpack_from("<Q", data, at)[0]  # name
+        n_dims = struct.unpack_from("<I", data, at)[0]
+        at += 4 + 8 * n_dims + 4 + 8
+    return at
 
 
 def mutate(data, rng):

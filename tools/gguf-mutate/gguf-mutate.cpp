@@ -40,6 +40,7 @@ const char *kMutations[][2] = {
     {"huge-window", "sliding_window is 2^32-1"},
     {"huge-context", "context_length is 2^32-1"},
     {"nan-score", "tokenizer.ggml.scores[3] is NaN"},
+    {"quantized-norm", "blk.0.attn_norm.weight has type Q8_0"},
 };
 
 int usage() {
@@ -238,6 +239,8 @@ int main(int argc, char **argv) {
   } else if (mutation == "huge-context") {
     if (!pokeScalar(b, f, "gemma4.context_length", 4294967295.0))
       return 1;
+  } else if (mutation == "quantized-norm") {
+    poke<uint32_t>(b, fieldsOf(*f.findTensor("blk.0.attn_norm.weight")).type, 8);
   } else if (mutation == "nan-score") {
     const MetadataValue *scores = f.find("tokenizer.ggml.scores");
     if (!scores || scores->elemType != ValueType::Float32 || scores->count < 4) {
