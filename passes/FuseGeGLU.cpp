@@ -38,11 +38,13 @@ struct FuseGeGLUPattern : public OpRewritePattern<MulOp> {
       // The intermediates must not be needed anywhere else.
       if (!gate->hasOneUse() || !gelu->hasOneUse() || !up->hasOneUse())
         continue;
+      // The fused op stays in its layer (gemma.layer): the attributes are
+      // read before the replacement erases `mul`.
+      DictionaryAttr layerAttrs = mul->getDiscardableAttrDictionary();
       auto geglu = rewriter.replaceOpWithNewOp<GeGLUOp>(
           mul, mul.getType(), gate.getInput(), gate.getWeight(),
           up.getWeight(), GeluApproxAttr::get(getContext(), GeluApprox::tanh));
-      // The fused op stays in its layer (gemma.layer).
-      geglu->setDiscardableAttrs(mul->getDiscardableAttrDictionary());
+      geglu->setDiscardableAttrs(layerAttrs);
       rewriter.eraseOp(gelu);
       rewriter.eraseOp(gate);
       rewriter.eraseOp(up);

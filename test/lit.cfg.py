@@ -18,3 +18,7 @@ for name in ["HOME", "TMPDIR"]:
 # The master key the SRD test data is signed with (gemmac-gen-model --srd,
 # gemmac-srd-gen); compile-model reads it from the environment.
 config.substitutions.append(("%srdkey", "env AXIOM_MASTER_KEY=gemmac-test-master-key"))
+# The sanitizer build (GEMMAC_SANITIZE): tests that need an uninstrumented
+# toolchain say `UNSUPPORTED: sanitize`.
+if config.gemmac_sanitize in ("ON", "1", "TRUE", "YES"):
+    config.available_features.add("sanitize")

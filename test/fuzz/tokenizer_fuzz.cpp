@@ -32,8 +32,9 @@ const Tokenizer &fixedTokenizer() {
     for (char c = 'a'; c <= 'z'; ++c)
       v.tokens.push_back({std::string(1, c), 1});
     const std::string space = "\xE2\x96\x81";
-    for (std::string s : {space, space + "t", "th", "the", space + "the", "\n",
-                          "\n\n", "in", "ing", "\xC3\xA9"})
+    for (const std::string &s :
+         std::vector<std::string>{space, space + "t", "th", "the", space + "the",
+                                  "\n", "\n\n", "in", "ing", "\xC3\xA9"})
       v.tokens.push_back({s, 1});
     v.merges = {"t h", "th e", space + " t", space + "t he", "i n", "in g"};
     std::string bytes = gemmac::test::section(v, 2, {1, 5});

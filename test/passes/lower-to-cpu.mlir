@@ -42,10 +42,17 @@ module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], wi
 // CHECK: func.func @gemmac_forward(%[[RT:[^:]*]]: !llvm.ptr, %[[W:[^:]*]]: !llvm.ptr, %[[KV:[^:]*]]: !llvm.ptr, %{{[^:]*}}: !llvm.ptr, %{{[^:]*}}: !llvm.ptr, %{{[^:]*}}: !llvm.ptr, %[[T:[^:]*]]: index, %[[POS:[^:]*]]: index, %[[CTX:[^:]*]]: index, %[[NOUT:[^:]*]]: index)
 // CHECK-DAG: %[[CAP:.*]] = arith.constant 3.000000e+01 : f32
 // CHECK-DAG: %[[INV:.*]] = arith.constant 0.0333333351 : f32
-// Weights: a 4096-byte blob. The KV cache: one ring of 8 rows, 512 bytes
-// whatever the context.
+// Weights: a 4096-byte blob. The KV cache: one ring of 8 rows (512 bytes),
+// or of n_ctx rounded up to 64 rows (64 bytes each) when that is fewer.
 // CHECK: gemma.buffer %[[W]], %c4096
-// CHECK: gemma.buffer %[[KV]], %c512
+// CHECK: %[[UP:.*]] = arith.addi %[[CTX]], %c63
+// CHECK: %[[N64:.*]] = arith.divui %[[UP]], %c64
+// CHECK: %[[ROWS64:.*]] = arith.muli %[[N64]], %c64
+// CHECK: %[[SHORT:.*]] = arith.cmpi ult, %[[ROWS64]], %c8
+// CHECK: %[[SHORTBYTES:.*]] = arith.muli %[[N64]], %c4096
+// CHECK: %[[KVBYTES:.*]] = arith.select %[[SHORT]], %[[SHORTBYTES]], %c512
+// CHECK: %[[RING:.*]] = arith.select %[[SHORT]], %[[ROWS64]], %c8
+// CHECK: gemma.buffer %[[KV]], %[[KVBYTES]]
 // The embedding table is the first 2176 bytes of the blob (64 x 34).
 // CHECK: memref.view %{{.*}}[%c0][] : memref<?xi8> to memref<2176xi8>
 // CHECK: call @gmk_embed_q8_0(%[[RT]], %{{.*}}, %{{.*}}, %[[T]], %{{.*}}, %c64, %c32, %{{.*}})
@@ -55,9 +62,9 @@ module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], wi
 // CHECK: call @gmk_rope(%[[RT]], %[[Q]], %[[Q]], %[[T]], %c2, %c16, %[[POS]], %{{.*}}, %c16, %c8)
 // CHECK: call @gmk_linear_q8_0(%[[RT]], %{{.*}}, %{{.*}}, %[[T]], %{{.*}}, %c16, %c32)
 // CHECK: call @gmk_rms_norm_unweighted
-// Window 8: the cache's capacity is the constant 8, not n_ctx.
-// CHECK: call @gmk_attention_f16(%[[RT]], %{{.*}}, %[[Q]], %{{.*}}, %{{.*}}, %[[T]], %[[POS]], %c2, %c1, %c16, %c8, %{{.*}}, %{{.*}}, %c8, %{{.*}})
-// CHECK: call @gmk_kv_store_f16(%[[RT]], %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[T]], %[[POS]], %c16, %c8, %c8)
+// Window 8: the cache's capacity is the ring's rows above, not n_ctx.
+// CHECK: call @gmk_attention_f16(%[[RT]], %{{.*}}, %[[Q]], %{{.*}}, %{{.*}}, %[[T]], %[[POS]], %c2, %c1, %c16, %c8, %{{.*}}, %{{.*}}, %[[RING]], %{{.*}})
+// CHECK: call @gmk_kv_store_f16(%[[RT]], %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[T]], %[[POS]], %c16, %c8, %[[RING]])
 // The residual add is a generated loop, in place.
 // CHECK: linalg.generic
 // CHECK: arith.addf
@@ -74,8 +81,10 @@ module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], wi
 // CHECK-NEXT: math.tanh
 // CHECK-NEXT: arith.mulf %{{.*}}, %[[CAP]] : f32
 // CHECK: return
+// The KV size function computes the same ring size for its n_ctx.
 // CHECK: func.func @gemmac_kv_bytes(%{{.*}}: index) -> index
-// CHECK: return %c512
+// CHECK: %[[KVN:.*]] = arith.select %{{.*}}, %{{.*}}, %c512
+// CHECK-NEXT: return %[[KVN]]
 // CHECK: func.func @gemmac_arena_bytes(%[[N:.*]]: index) -> index
 // CHECK: arith.muli %[[N]], %c576
 // Meta[8]: bytes a decoded token reads: the tied table whole (the logits read
