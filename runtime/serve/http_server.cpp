@@ -216,10 +216,10 @@ void Server::routes() {
     detokenize(req, res);
   });
   http_.Post("/apply-template", [this](const httplib::Request &req, httplib::Response &res) {
-    json body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object())
-      return sendError(res, {400, "invalid_request_error", "the request body is not a JSON object"});
+    json body;
     std::string prompt;
+    if (RequestError e = parseObject(req.body, body))
+      return sendError(res, e);
     if (RequestError e = renderChat(ctx_, body, prompt))
       return sendError(res, e);
     sendJson(res, 200, json{{"prompt", prompt}});
@@ -248,33 +248,24 @@ void Server::metrics(httplib::Response &res) {
 }
 
 void Server::tokenize(const httplib::Request &req, httplib::Response &res) {
-  json body = json::parse(req.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object() || !body.contains("content") ||
-      !body["content"].is_string())
-    return sendError(res, {400, "invalid_request_error", "'content' must be a string"});
-  bool addSpecial = body.value("add_special", false) == true;
-  bool withPieces = body.value("with_pieces", false) == true;
-  std::vector<gemmac_token> ids = tokenizeText(ctx_, body["content"].get<std::string>(), addSpecial);
+  TokenizeRequest r;
+  if (RequestError e = parseTokenizeRequest(req.body, r))
+    return sendError(res, e);
+  std::vector<gemmac_token> ids = tokenizeText(ctx_, r.content, r.addSpecial);
   json tokens = json::array();
   for (gemmac_token t : ids)
-    tokens.push_back(withPieces ? json{{"id", t}, {"piece", tokenPiece(ctx_.model, t, true)}} : json(t));
+    tokens.push_back(r.withPieces ? json{{"id", t}, {"piece", tokenPiece(ctx_.model, t, true)}}
+                                  : json(t));
   sendJson(res, 200, json{{"tokens", tokens}});
 }
 
 void Server::detokenize(const httplib::Request &req, httplib::Response &res) {
-  json body = json::parse(req.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object() || !body.contains("tokens") ||
-      !body["tokens"].is_array())
-    return sendError(res, {400, "invalid_request_error", "'tokens' must be an array of token ids"});
-  const int32_t vocab = gemmac_model_vocab_size(ctx_.model);
+  std::vector<gemmac_token> ids;
+  if (RequestError e = parseDetokenizeRequest(req.body, gemmac_model_vocab_size(ctx_.model), ids))
+    return sendError(res, e);
   std::string text;
-  for (const json &t : body["tokens"]) {
-    if (!t.is_number_integer() || t.get<long long>() < 0 || t.get<long long>() >= vocab)
-      return sendError(res, {400, "invalid_request_error",
-                             "'tokens' holds " + t.dump() + ", not a token id below " +
-                                 std::to_string(vocab)});
-    text += tokenPiece(ctx_.model, static_cast<gemmac_token>(t.get<long long>()), false);
-  }
+  for (gemmac_token t : ids)
+    text += tokenPiece(ctx_.model, t, false);
   sendJson(res, 200, json{{"content", text}});
 }
 
