@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <cstdio>
 #include <ctime>
+#include <functional>
 #include <thread>
 
 using nlohmann::json;
@@ -33,6 +34,11 @@ std::string sse(const json &j) {
 long unixTime() { return static_cast<long>(std::time(nullptr)); }
 
 namespace {
+constexpr int kSocketTimeoutS = 30;  // longest silence of a client mid-request
+constexpr int kKeepAliveS = 5;       // an idle kept-alive connection waits this long
+constexpr double kShutdownGraceS = 10; // for requests in flight at SIGTERM
+constexpr double kFlushS = 5;        // to write out answers after the grace
+
 /// "address:port" of a socket address (IPv4 or IPv6), as httplib writes them.
 std::string endpoint(const sockaddr_storage &a) {
   char host[INET6_ADDRSTRLEN] = {};
@@ -109,8 +115,12 @@ int Server::run() {
   const size_t threads = static_cast<size_t>(opts_.n_slots + opts_.queue + 16);
   http_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   http_.set_payload_max_length(static_cast<size_t>(opts_.max_body));
-  http_.set_read_timeout(opts_.timeout_s);
-  http_.set_write_timeout(opts_.timeout_s);
+  // A client silent for this long while sending a request (or not reading
+  // its answer) is gone: its connection and thread are freed.
+  const int socketTimeout = std::min(opts_.timeout_s, kSocketTimeoutS);
+  http_.set_read_timeout(socketTimeout);
+  http_.set_write_timeout(socketTimeout);
+  http_.set_keep_alive_timeout(kKeepAliveS);
   routes();
   int port = opts_.port;
   if (port == 0)
@@ -135,9 +145,30 @@ int Server::run() {
   int sig = 0;
   sigwait(&set, &sig);
   std::fprintf(stderr, "gemmac serve: stopping (signal %d)\n", sig);
-  http_.stop();
+  std::fflush(stderr);
+  shutdown();
   listener.join();
   return 0;
+}
+
+void Server::shutdown() {
+  using namespace std::chrono;
+  auto waitFor = [](double seconds, const std::function<bool()> &done) {
+    const auto end = steady_clock::now() + duration<double>(seconds);
+    while (!done() && steady_clock::now() < end)
+      std::this_thread::sleep_for(milliseconds(20));
+    return done();
+  };
+  sched_.drain(); // new completions get 503 meanwhile
+  const double grace = std::min(static_cast<double>(opts_.timeout_s), kShutdownGraceS);
+  if (!waitFor(grace, [this] { return !sched_.busy(); })) {
+    std::fprintf(stderr, "gemmac serve: cancelling the requests still running after %g s\n", grace);
+    sched_.cancelAll("the server is shutting down");
+  }
+  // Answers already decided are written out (streams end with their error
+  // event and [DONE]) before the connections close.
+  waitFor(kFlushS, [this] { return !sched_.busy() && answering_ == 0; });
+  http_.stop();
 }
 
 bool Server::authorized(const httplib::Request &req) const {

@@ -37,12 +37,17 @@ private:
   void detokenize(const httplib::Request &req, httplib::Response &res);
   /// /v1/chat/completions and /v1/completions (completion.cpp).
   void complete(const httplib::Request &req, httplib::Response &res, Endpoint endpoint);
+  /// After SIGINT/SIGTERM: lets requests in flight finish (a bounded
+  /// time), then cancels what is left, then stops listening.
+  void shutdown();
 
   gemmac_serve_options opts_;
   Scheduler sched_;
   ServeContext ctx_;
   httplib::Server http_;
   std::atomic<uint64_t> nextId_{1};
+  // Completion requests whose answer is not yet wholly written.
+  std::atomic<int> answering_{0};
 };
 
 } // namespace gemmac::serve
