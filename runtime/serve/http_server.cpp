@@ -33,6 +33,12 @@ std::string sse(const json &j) {
 
 long unixTime() { return static_cast<long>(std::time(nullptr)); }
 
+void stopSignals(sigset_t &set) {
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+}
+
 namespace {
 constexpr int kSocketTimeoutS = 30;  // longest silence of a client mid-request
 constexpr int kKeepAliveS = 5;       // an idle kept-alive connection waits this long
@@ -135,23 +141,21 @@ int Server::run() {
   std::fprintf(stderr, "gemmac serve: %d slot(s) of %d tokens, listening on http://%s:%d\n",
                opts_.n_slots, opts_.n_ctx, opts_.host, port);
   std::fflush(stderr);
-  // SIGINT/SIGTERM end the server: blocked everywhere, waited for here.
+  // SIGINT/SIGTERM end the server: blocked everywhere (gemmac_serve),
+  // waited for here.
   sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  stopSignals(set);
   std::thread listener([this] { http_.listen_after_bind(); });
   int sig = 0;
   sigwait(&set, &sig);
   std::fprintf(stderr, "gemmac serve: stopping (signal %d)\n", sig);
   std::fflush(stderr);
-  shutdown();
+  shutdown(set);
   listener.join();
   return 0;
 }
 
-void Server::shutdown() {
+void Server::shutdown(const sigset_t &signals) {
   using namespace std::chrono;
   auto waitFor = [](double seconds, const std::function<bool()> &done) {
     const auto end = steady_clock::now() + duration<double>(seconds);
@@ -161,8 +165,13 @@ void Server::shutdown() {
   };
   sched_.drain(); // new completions get 503 meanwhile
   const double grace = std::min(static_cast<double>(opts_.timeout_s), kShutdownGraceS);
-  if (!waitFor(grace, [this] { return !sched_.busy(); })) {
-    std::fprintf(stderr, "gemmac serve: cancelling the requests still running after %g s\n", grace);
+  // A second signal cuts the grace short.
+  auto again = [&signals] {
+    timespec zero{0, 0};
+    return sigtimedwait(&signals, nullptr, &zero) > 0;
+  };
+  if (!waitFor(grace, [&] { return !sched_.busy() || again(); })) {
+    std::fprintf(stderr, "gemmac serve: cancelling the requests still running\n");
     sched_.cancelAll("the server is shutting down");
   }
   // Answers already decided are written out (streams end with their error
@@ -308,6 +317,10 @@ extern "C" int gemmac_serve(gemmac_model *model, const gemmac_serve_options *opt
     return 1;
   }
   std::signal(SIGPIPE, SIG_IGN);
+  // Blocked before the scheduler's thread starts, which inherits the mask.
+  sigset_t set;
+  gemmac::serve::stopSignals(set);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   gemmac::serve::Server server(model, *options);
   return server.run();
 }

@@ -7,6 +7,7 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <csignal>
 
 namespace gemmac::serve {
 
@@ -14,6 +15,8 @@ void sendJson(httplib::Response &res, int status, const nlohmann::json &body);
 void sendError(httplib::Response &res, const RequestError &e);
 std::string sse(const nlohmann::json &j);
 long unixTime();
+/// The signals that stop the server: SIGINT and SIGTERM.
+void stopSignals(sigset_t &set);
 
 /// The socket a request arrived on, found by its two addresses among the
 /// process's descriptors (-1 if not found): cpp-httplib 0.11 gives a handler
@@ -38,8 +41,9 @@ private:
   /// /v1/chat/completions and /v1/completions (completion.cpp).
   void complete(const httplib::Request &req, httplib::Response &res, Endpoint endpoint);
   /// After SIGINT/SIGTERM: lets requests in flight finish (a bounded
-  /// time), then cancels what is left, then stops listening.
-  void shutdown();
+  /// time, cut short by a second of `signals`), then cancels what is
+  /// left, then stops listening.
+  void shutdown(const sigset_t &signals);
 
   gemmac_serve_options opts_;
   Scheduler sched_;

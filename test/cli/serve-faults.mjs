@@ -5,7 +5,8 @@
 // nested 100000 deep, wrong field types (400 naming the field); afterwards
 // /health and a completion still answer. Then SIGTERM with requests in
 // flight: the short ones finish, the long ones end with a clean "shutting
-// down" error, and the process exits 0 within a bound.
+// down" error, and the process exits 0 within a bound; a second signal
+// cancels at once.
 //
 //   node test/cli/serve-faults.mjs --bin build/bin --template FILE.jinja --work DIR
 import {spawn} from "node:child_process";
@@ -215,5 +216,23 @@ if (code !== 0) console.log(log());
     check(stream.status === 200 && /shutting down/.test(stream.text) && stream.text.trimEnd().endsWith("data: [DONE]"),
           `a long stream ends with an error event and [DONE] (${stream.text.length} bytes)`);
     if (code !== 0) console.log(log());
+}
+
+// --- a second signal cuts the grace short (Ctrl-C twice).
+{
+    // Two compute threads: they must not take the signals either.
+    const {server, port} = await startServer(["-np", "1", "--ctx", "16384", "--timeout", "30", "--threads", "2"]);
+    const long = fetch(`http://127.0.0.1:${port}/v1/completions`, {method: "POST", headers: {"Content-Type": "application/json"},
+        body: JSON.stringify({prompt: "a", n_predict: 100000, temperature: 0})}).then((r) => r.status, () => 0);
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = performance.now();
+    server.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 300));
+    server.kill("SIGINT");
+    const code = await new Promise((r) => server.on("exit", (c) => r(c)));
+    const ms = performance.now() - t0;
+    // The grace would be 10 s; what is left is cpp-httplib's 5 s keep-alive at most.
+    check(code === 0 && ms < 8000 && (await long) === 503,
+          `SIGTERM then SIGINT: the long request cancelled, exit ${code} after ${ms.toFixed(0)} ms (bound 8 s)`);
 }
 finish();
