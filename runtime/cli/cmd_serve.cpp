@@ -5,6 +5,7 @@
 #include "runtime/cli/commands.h"
 #include "runtime/serve/serve_api.h"
 
+#include <csignal>
 #include <cstdio>
 #include <dlfcn.h>
 
@@ -23,6 +24,14 @@ int cmdServe(const Options &o) {
   auto serve = reinterpret_cast<gemmac_serve_fn>(dlsym(lib, "gemmac_serve"));
   if (!serve)
     die(std::string(name) + " has no gemmac_serve: " + dlerror());
+  // The server waits for SIGINT/SIGTERM (sigwait): they must be blocked in
+  // every thread, so before the model's compute threads start, or one of
+  // them takes a signal's default action and the process dies mid-request.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
   gemmac_model *m = openModel(o);
   gemmac_serve_options so;
   so.abi = GEMMAC_SERVE_ABI;

@@ -65,7 +65,12 @@ void Server::complete(const httplib::Request &req, httplib::Response &res, Endpo
     job->deadline = now() + opts_.timeout_s;
   if (!sched_.submit(job))
     return sendError(res, {503, "unavailable_error",
-                           "the server is busy: every slot is generating and the queue is full"});
+                           sched_.draining()
+                               ? "the server is shutting down"
+                               : "the server is busy: every slot is generating and the queue is full"});
+  // Counted until the answer is written: a stream's until httplib releases it.
+  auto answering = std::shared_ptr<std::atomic<int>>(&answering_, [](std::atomic<int> *n) { --*n; });
+  ++answering_;
   if (opts_.verbose)
     std::fprintf(stderr, "%s: %zu prompt tokens\n", info->id.c_str(), job->prompt.size());
   const gemmac_model *model = ctx_.model;
@@ -87,7 +92,9 @@ void Server::complete(const httplib::Request &req, httplib::Response &res, Endpo
         logprobs.push_back(logprobJson(model, ev));
     }
     if (!job->error.empty())
-      return sendError(res, {500, "server_error", job->error});
+      return sendError(res, sched_.draining()
+                                ? RequestError{503, "unavailable_error", job->error}
+                                : RequestError{500, "server_error", job->error});
     json choice{{"index", 0}};
     if (endpoint == Endpoint::Chat) {
       char *parsed = gemmac_chat_parse_output(text.data(), text.size());
@@ -198,7 +205,7 @@ void Server::complete(const httplib::Request &req, httplib::Response &res, Endpo
         sink.done();
         return true;
       },
-      [job](bool success) {
+      [job, answering](bool success) {
         // The client went away (or the write failed): free its slot.
         if (!success)
           job->cancelled = true;

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <cstdio>
 #include <ctime>
+#include <functional>
 #include <thread>
 
 using nlohmann::json;
@@ -32,7 +33,18 @@ std::string sse(const json &j) {
 
 long unixTime() { return static_cast<long>(std::time(nullptr)); }
 
+void stopSignals(sigset_t &set) {
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+}
+
 namespace {
+constexpr int kSocketTimeoutS = 30;  // longest silence of a client mid-request
+constexpr int kKeepAliveS = 5;       // an idle kept-alive connection waits this long
+constexpr double kShutdownGraceS = 10; // for requests in flight at SIGTERM
+constexpr double kFlushS = 5;        // to write out answers after the grace
+
 /// "address:port" of a socket address (IPv4 or IPv6), as httplib writes them.
 std::string endpoint(const sockaddr_storage &a) {
   char host[INET6_ADDRSTRLEN] = {};
@@ -109,8 +121,12 @@ int Server::run() {
   const size_t threads = static_cast<size_t>(opts_.n_slots + opts_.queue + 16);
   http_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   http_.set_payload_max_length(static_cast<size_t>(opts_.max_body));
-  http_.set_read_timeout(opts_.timeout_s);
-  http_.set_write_timeout(opts_.timeout_s);
+  // A client silent for this long while sending a request (or not reading
+  // its answer) is gone: its connection and thread are freed.
+  const int socketTimeout = std::min(opts_.timeout_s, kSocketTimeoutS);
+  http_.set_read_timeout(socketTimeout);
+  http_.set_write_timeout(socketTimeout);
+  http_.set_keep_alive_timeout(kKeepAliveS);
   routes();
   int port = opts_.port;
   if (port == 0)
@@ -125,19 +141,43 @@ int Server::run() {
   std::fprintf(stderr, "gemmac serve: %d slot(s) of %d tokens, listening on http://%s:%d\n",
                opts_.n_slots, opts_.n_ctx, opts_.host, port);
   std::fflush(stderr);
-  // SIGINT/SIGTERM end the server: blocked everywhere, waited for here.
+  // SIGINT/SIGTERM end the server: blocked everywhere (gemmac_serve),
+  // waited for here.
   sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  stopSignals(set);
   std::thread listener([this] { http_.listen_after_bind(); });
   int sig = 0;
   sigwait(&set, &sig);
   std::fprintf(stderr, "gemmac serve: stopping (signal %d)\n", sig);
-  http_.stop();
+  std::fflush(stderr);
+  shutdown(set);
   listener.join();
   return 0;
+}
+
+void Server::shutdown(const sigset_t &signals) {
+  using namespace std::chrono;
+  auto waitFor = [](double seconds, const std::function<bool()> &done) {
+    const auto end = steady_clock::now() + duration<double>(seconds);
+    while (!done() && steady_clock::now() < end)
+      std::this_thread::sleep_for(milliseconds(20));
+    return done();
+  };
+  sched_.drain(); // new completions get 503 meanwhile
+  const double grace = std::min(static_cast<double>(opts_.timeout_s), kShutdownGraceS);
+  // A second signal cuts the grace short.
+  auto again = [&signals] {
+    timespec zero{0, 0};
+    return sigtimedwait(&signals, nullptr, &zero) > 0;
+  };
+  if (!waitFor(grace, [&] { return !sched_.busy() || again(); })) {
+    std::fprintf(stderr, "gemmac serve: cancelling the requests still running\n");
+    sched_.cancelAll("the server is shutting down");
+  }
+  // Answers already decided are written out (streams end with their error
+  // event and [DONE]) before the connections close.
+  waitFor(kFlushS, [this] { return !sched_.busy() && answering_ == 0; });
+  http_.stop();
 }
 
 bool Server::authorized(const httplib::Request &req) const {
@@ -216,10 +256,10 @@ void Server::routes() {
     detokenize(req, res);
   });
   http_.Post("/apply-template", [this](const httplib::Request &req, httplib::Response &res) {
-    json body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object())
-      return sendError(res, {400, "invalid_request_error", "the request body is not a JSON object"});
+    json body;
     std::string prompt;
+    if (RequestError e = parseObject(req.body, body))
+      return sendError(res, e);
     if (RequestError e = renderChat(ctx_, body, prompt))
       return sendError(res, e);
     sendJson(res, 200, json{{"prompt", prompt}});
@@ -248,33 +288,24 @@ void Server::metrics(httplib::Response &res) {
 }
 
 void Server::tokenize(const httplib::Request &req, httplib::Response &res) {
-  json body = json::parse(req.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object() || !body.contains("content") ||
-      !body["content"].is_string())
-    return sendError(res, {400, "invalid_request_error", "'content' must be a string"});
-  bool addSpecial = body.value("add_special", false) == true;
-  bool withPieces = body.value("with_pieces", false) == true;
-  std::vector<gemmac_token> ids = tokenizeText(ctx_, body["content"].get<std::string>(), addSpecial);
+  TokenizeRequest r;
+  if (RequestError e = parseTokenizeRequest(req.body, r))
+    return sendError(res, e);
+  std::vector<gemmac_token> ids = tokenizeText(ctx_, r.content, r.addSpecial);
   json tokens = json::array();
   for (gemmac_token t : ids)
-    tokens.push_back(withPieces ? json{{"id", t}, {"piece", tokenPiece(ctx_.model, t, true)}} : json(t));
+    tokens.push_back(r.withPieces ? json{{"id", t}, {"piece", tokenPiece(ctx_.model, t, true)}}
+                                  : json(t));
   sendJson(res, 200, json{{"tokens", tokens}});
 }
 
 void Server::detokenize(const httplib::Request &req, httplib::Response &res) {
-  json body = json::parse(req.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object() || !body.contains("tokens") ||
-      !body["tokens"].is_array())
-    return sendError(res, {400, "invalid_request_error", "'tokens' must be an array of token ids"});
-  const int32_t vocab = gemmac_model_vocab_size(ctx_.model);
+  std::vector<gemmac_token> ids;
+  if (RequestError e = parseDetokenizeRequest(req.body, gemmac_model_vocab_size(ctx_.model), ids))
+    return sendError(res, e);
   std::string text;
-  for (const json &t : body["tokens"]) {
-    if (!t.is_number_integer() || t.get<long long>() < 0 || t.get<long long>() >= vocab)
-      return sendError(res, {400, "invalid_request_error",
-                             "'tokens' holds " + t.dump() + ", not a token id below " +
-                                 std::to_string(vocab)});
-    text += tokenPiece(ctx_.model, static_cast<gemmac_token>(t.get<long long>()), false);
-  }
+  for (gemmac_token t : ids)
+    text += tokenPiece(ctx_.model, t, false);
   sendJson(res, 200, json{{"content", text}});
 }
 
@@ -286,6 +317,10 @@ extern "C" int gemmac_serve(gemmac_model *model, const gemmac_serve_options *opt
     return 1;
   }
   std::signal(SIGPIPE, SIG_IGN);
+  // Blocked before the scheduler's thread starts, which inherits the mask.
+  sigset_t set;
+  gemmac::serve::stopSignals(set);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   gemmac::serve::Server server(model, *options);
   return server.run();
 }

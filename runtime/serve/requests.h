@@ -2,6 +2,7 @@
 // in llama-server's wire format.
 #pragma once
 
+#include "runtime/serve/request_parse.h"
 #include "runtime/serve/scheduler.h"
 #include "runtime/serve/serve_api.h"
 
@@ -11,15 +12,6 @@
 
 namespace gemmac::serve {
 
-/// A request the server refuses, with its HTTP status and OpenAI error type.
-struct RequestError {
-  int status = 0; // 0: no error
-  std::string type, message;
-  explicit operator bool() const { return status != 0; }
-};
-
-nlohmann::json errorJson(int status, const std::string &type, const std::string &message);
-
 struct ServeContext {
   gemmac_model *model = nullptr;
   const gemmac_serve_options *options = nullptr;
@@ -27,8 +19,6 @@ struct ServeContext {
   std::string bosText;
   std::vector<gemmac_token> chatStopTokens; // <turn|>, <eos>, <|tool_response>
 };
-
-enum class Endpoint { Chat, Completion };
 
 /// What a request asked for beyond the job: how to answer.
 struct RequestInfo {
@@ -44,6 +34,9 @@ RequestError buildJob(const ServeContext &ctx, Endpoint endpoint, const std::str
 
 /// The rendered chat prompt of a request body (also /apply-template).
 RequestError renderChat(const ServeContext &ctx, const nlohmann::json &body, std::string &prompt);
+/// The rendered chat prompt of the template's inputs.
+RequestError renderChat(const ServeContext &ctx, const std::string &messagesJson,
+                        const std::string &optionsJson, std::string &prompt);
 
 /// Tokens with special tokens parsed; <bos> added unless the text has one.
 std::vector<gemmac_token> tokenizeText(const ServeContext &ctx, const std::string &text,

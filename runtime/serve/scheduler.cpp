@@ -84,12 +84,57 @@ bool Scheduler::submit(const std::shared_ptr<Job> &job) {
   int free = 0;
   for (const Slot &s : slots_)
     free += s.job == nullptr;
-  if (static_cast<int>(queue_.size()) >= maxQueue_ + free || stopping_)
+  if (static_cast<int>(queue_.size()) >= maxQueue_ + free || stopping_ || draining_)
     return false;
   job->queued = now();
   queue_.push_back(job);
   cv_.notify_all();
   return true;
+}
+
+void Scheduler::drain() {
+  std::lock_guard<std::mutex> lock(mu_);
+  draining_ = true;
+}
+
+bool Scheduler::draining() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return draining_;
+}
+
+bool Scheduler::busy() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!queue_.empty())
+    return true;
+  for (const Slot &s : slots_)
+    if (s.job)
+      return true;
+  return false;
+}
+
+void Scheduler::cancelAll(const std::string &why) {
+  std::deque<std::shared_ptr<Job>> queued;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    draining_ = true;
+    cancelWhy_ = why;
+    queued.swap(queue_);
+    // Jobs in slots end at their next step (the worker owns the slots).
+    for (Slot &s : slots_)
+      if (s.job)
+        s.job->cancelled = true;
+    metrics_.requests += queued.size();
+    metrics_.cancelled += queued.size();
+  }
+  for (auto &job : queued) {
+    {
+      std::lock_guard<std::mutex> lock(job->mu);
+      job->error = why;
+      job->finished = now();
+      job->done = true;
+    }
+    job->cv.notify_all();
+  }
 }
 
 Metrics Scheduler::metrics() {
@@ -161,8 +206,12 @@ void Scheduler::loop() {
 
 void Scheduler::step(Slot &slot) {
   Job &job = *slot.job;
-  if (job.cancelled)
-    return finish(slot, "", "cancelled");
+  if (job.cancelled) {
+    std::unique_lock<std::mutex> lock(mu_);
+    const std::string why = cancelWhy_.empty() ? "cancelled" : cancelWhy_;
+    lock.unlock();
+    return finish(slot, "", why);
+  }
   if (job.deadline > 0 && now() > job.deadline)
     return finish(slot, "length");
   if (slot.promptDone < job.prompt.size()) {

@@ -66,6 +66,13 @@ public:
   /// False when the queue is full (the caller answers 503).
   bool submit(const std::shared_ptr<Job> &job);
   Metrics metrics();
+  /// Shutdown, first step: refuse new jobs (submit returns false).
+  void drain();
+  bool draining();
+  /// Whether a job is queued or generating.
+  bool busy();
+  /// Shutdown, second step: ends every job with an error saying why.
+  void cancelAll(const std::string &why);
   int context() const { return nCtx_; }
   /// Error from creating the slots ("" if none).
   const std::string &error() const { return error_; }
@@ -94,7 +101,8 @@ private:
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Job>> queue_;
   Metrics metrics_;
-  bool stopping_ = false;
+  bool stopping_ = false, draining_ = false;
+  std::string cancelWhy_; // set by cancelAll
   std::thread worker_;
 };
 
