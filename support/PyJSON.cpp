@@ -5,6 +5,7 @@
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
 
 #include <algorithm>
 #include <charconv>
@@ -309,6 +310,13 @@ public:
   explicit Parser(StringRef text) : s(text) {}
 
   Expected<PyJSON> parseDocument() {
+    // Python decodes the bytes before parsing: invalid UTF-8 is an error,
+    // never a string that later compares or prints differently.
+    size_t bad = 0;
+    if (!llvm::json::isUTF8(s, &bad)) {
+      pos = bad;
+      return error("invalid UTF-8");
+    }
     auto v = parseValue(0);
     if (!v)
       return v.takeError();

@@ -14,6 +14,7 @@
 #include "llvm/Support/FormatVariadic.h"
 
 #include <optional>
+#include <unordered_map>
 
 namespace gemmac::srd::pickle {
 
@@ -41,7 +42,9 @@ private:
   size_t opAt = 0; // offset of the opcode being run
   std::vector<PickleRef> stack;
   std::vector<size_t> marks;
-  llvm::DenseMap<uint32_t, PickleRef> memo;
+  // Not a DenseMap: memo indices come from the file, and DenseMap reserves
+  // two keys (~0u and ~0u - 1) whose entries it never finds or frees.
+  std::unordered_map<uint32_t, PickleRef> memo;
   // Containers already nested in another: a checkpoint never mutates those,
   // and refusing it keeps `depth` exact (it bounds recursive destruction).
   llvm::DenseMap<const PickleValue *, int> depth;
@@ -103,6 +106,12 @@ private:
 
   /// Records that `child` now lives inside `parent`.
   Error nest(PickleValue *parent, const PickleRef &child) {
+    // Only a container nested nowhere may change (checkMutable), so the one
+    // cycle left to refuse is a container put inside itself (memo GET, then
+    // APPEND): shared ownership would never free it.
+    if (child.get() == parent)
+      return error("a container put inside itself: not something a "
+                   "checkpoint does");
     int dp = depthOf(child) + 1;
     if (dp > kMaxDepth)
       return error("containers nested deeper than 256 levels");

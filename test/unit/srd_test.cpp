@@ -200,6 +200,15 @@ TEST(SRDCrypto, KnownAnswers) {
   EXPECT_FALSE(ed25519Verify(pub, {}, sig));
 }
 
+// Found by fuzz.axm_json: a key holding the raw byte 0xBD and a key holding
+// "\u00bd" printed alike, so a document's canonical form (what is signed)
+// changed on a round trip. Python refuses such bytes before parsing; so do we.
+TEST(SRDPyJSON, RefusesInvalidUtf8WithItsOffset) {
+  auto v = PyJSON::parse("{\"a\xbd\": 1, \"a\u00bd\": 2}");
+  ASSERT_FALSE(bool(v));
+  EXPECT_EQ(errorOf(std::move(v)), "byte 3: invalid UTF-8");
+}
+
 // Golden values from CPython's json.dumps(sort_keys=True, ensure_ascii=True,
 // separators=(",", ":")) and hmac, as Orivael's signer computes them.
 TEST(SRDPyJSON, MatchesPythonCanonicalJSONAndHeaderMAC) {
@@ -556,6 +565,22 @@ TEST(SRDPickle, ReadsCPythonsMemoizedStream) {
   std::memcpy(&third, again->bytes.data(), 4);
   EXPECT_EQ(third, 4.5f);
   EXPECT_EQ(again->bytes.size(), 12u);
+}
+
+// Found by fuzz.unpickler (LeakSanitizer): a list appended to itself, and a
+// memo index of 0xFFFFFFFF (a key the memo's old DenseMap reserved, whose
+// value it never freed). The run must end with every value freed.
+TEST(SRDPickle, RefusesSelfContainingListAndFreesReservedMemoKeys) {
+  const uint8_t self[] = {0x80, 2, ']', 'q', 0, 'h', 0, 'a', '.'};
+  std::string e = errorOf(unpickle(self, "self.pkl"));
+  EXPECT_NE(e.find("self.pkl: offset 7: a container put inside itself"),
+            std::string::npos)
+      << e;
+  const uint8_t memo[] = {0x80, 2,    ')',  'r',  0xff, 0xff, 0xff, 0xff, '0',
+                          'j',  0xff, 0xff, 0xff, 0xff, '.'};
+  auto v = unpickle(memo, "memo.pkl");
+  ASSERT_TRUE(bool(v)) << errorOf(std::move(v));
+  EXPECT_EQ((*v)->kind, PickleValue::Kind::Tuple);
 }
 
 TEST(SRDPickle, RefusesAnythingThatWouldRunCode) {
