@@ -33,6 +33,9 @@ int cmdBench(const Options &a) {
   const long n = a.nPredict == -2 ? 128 : a.nPredict;
   if (n < 1)
     usageError("bench needs -n between 1 and 2147483647, got " + std::to_string(n));
+  if (p + n >= 0x7fffffff)
+    usageError("bench: -p " + std::to_string(p) + " plus -n " + std::to_string(n) +
+               " tokens do not fit a context (at most 2147483647)");
   gemmac_model *m = openModel(a);
   const int32_t V = gemmac_model_vocab_size(m);
   const long ctx = std::max(a.ctx, p + n + 1);

@@ -61,7 +61,10 @@ float toFloat(const std::string &flag, const std::string &v, float lo, float hi)
       (errno && errno != ERANGE))
     usageError(flag + " expects a number between " + fmtNumber(lo) + " and " +
                fmtNumber(hi) + ", got '" + v + "'");
-  if (errno == ERANGE || x < lo || x > hi)
+  // ERANGE with a tiny result is an underflow ("1e-400"): that is ~0, not
+  // out of range.
+  const bool overflow = errno == ERANGE && std::fabs(x) > 1;
+  if (overflow || x < lo || x > hi)
     usageError(flag + " must be between " + fmtNumber(lo) + " and " +
                fmtNumber(hi) + ", got " + v);
   return static_cast<float>(x);
@@ -322,16 +325,18 @@ Options parseOptions(int argc, char **argv) {
           o.command + " --help)");
     flag->set(o, name, value);
   }
-  // run and tokenize take their text as one argument; nothing else takes any.
-  const size_t maxPositional = command->bit & (kRun | kTokenize) ? 1 : 0;
-  if (o.positional.size() > maxPositional)
-    usageError(maxPositional
-                   ? "'" + o.command + "' takes one TEXT argument, got " +
-                         std::to_string(o.positional.size()) +
-                         " (quote the text as one argument: " + o.command + " \"" +
-                         joined(o.positional) + "\")"
-                   : "'" + o.command + "' takes no arguments, got '" + o.positional[0] +
-                         "' (see " + o.command + " --help)");
+  // run and tokenize take their text as one argument (unless -p or -f gives
+  // it); nothing else takes any.
+  const bool textArgument = (command->bit & (kRun | kTokenize)) && o.prompt.empty() &&
+                            o.promptFile.empty();
+  if (textArgument && o.positional.size() > 1)
+    usageError("'" + o.command + "' takes one TEXT argument, got " +
+               std::to_string(o.positional.size()) + " (quote the text as one argument: " +
+               o.command + " \"" + joined(o.positional) + "\")");
+  if (!textArgument && !o.positional.empty())
+    usageError("'" + o.command + "' takes no argument" +
+               (command->bit & (kRun | kTokenize) ? " besides -p or -f" : "") + ", got '" +
+               o.positional[0] + "' (see " + o.command + " --help)");
   if (!o.seedGiven) {
     // A fresh seed each run, printed by the commands that sample, so that a
     // run can be repeated with --seed.

@@ -70,6 +70,8 @@ const usage = [
     [["eval", "--tokens", `1,${vocab}`], ["--tokens", `id ${vocab} at index 1`, `0 to ${vocab - 1}`]],
     [["bench", "-p", "99999999999999999999"], ["-p", "between 1 and 16777216"]],
     [["bench", "-p", "0"], ["-p", "between 1 and 16777216"]],
+    [["bench", "-p", "8", "-n", "2147483647"], ["-n 2147483647", "at most 2147483647"]],
+    [["run", "-p", "hi", "--temp", "1e-400", "--top-p", "1e999"], ["--top-p", "between 0 and 1"]],
     [["serve", "--port", "70000"], ["--port", "between 0 and 65535"]],
     [["serve", "-np", "0"], ["-np", "between 1 and 256"]],
     // 2. Arguments: text is one argument; other commands take none.
@@ -106,6 +108,10 @@ expect(exec(prog, ["run", "-p", "hi", "--ctx", "1024", "-n", "1", "--temp", "0"]
     ["warning: --ctx 1024 is beyond the model's trained context of 512 tokens"], "--ctx beyond the trained context");
 expect(sh(`ulimit -v 400000; exec ${prog} run -p hi --ctx 1000000 -n 1`), 1,
     ["--ctx 1000000", /cannot allocate the KV cache of \d+ bytes/], "ulimit -v 400000, --ctx 1000000");
+// 12 MB of address space: the program starts, its 8 MB of weights do not map.
+expect(sh(`ulimit -v 12000; exec ${prog} info -t 1`), 1,
+    [`${prog}.weights`, `cannot map the weight file (${fs.statSync(`${prog}.weights`).size} bytes)`],
+    "ulimit -v 12000: the weights do not fit");
 
 // 5. The weight file: size, sampled checksum, and the program's stamp.
 const weights = fs.readFileSync(`${prog}.weights`);
