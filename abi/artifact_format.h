@@ -6,7 +6,11 @@
 //   tokenizer    at header.tokenizerOffset (TokenizerSection below)
 //
 // The program refuses a file whose fingerprint differs from the one compiled
-// into it: weights laid out for another build are never used.
+// into it: weights laid out for another build are never used. It also
+// refuses a file whose size differs from header.fileBytes, whose sampled
+// checksum (abi/weights_checksum.h) differs from header.checksum, or whose
+// checksum differs from the one compile-model stamped into the program
+// (ProgramStamp below): a truncated, damaged or other compile's file.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +18,8 @@
 namespace gemmac::artifact {
 
 inline constexpr char kMagic[8] = {'G', 'E', 'M', 'M', 'A', 'C', 'W', '\0'};
-inline constexpr uint32_t kVersion = 1;
+// 2: fileBytes and checksum (version 1 files have neither: recompile).
+inline constexpr uint32_t kVersion = 2;
 inline constexpr uint64_t kHeaderBytes = 4096;
 
 struct ArtifactHeader {
@@ -34,8 +39,24 @@ struct ArtifactHeader {
   // as "no residuals".
   char residuals[64];       // SRD corrections folded in: "FORMAT FINGERPRINT"
   char formats[256];        // weight formats, "q4_0 x183 q6_k x1 f32 x62"
+  // Version 2.
+  uint64_t fileBytes;       // the whole file's size
+  uint64_t checksum;        // weightsChecksum() of the file, this field as 0
 };
 static_assert(sizeof(ArtifactHeader) <= kHeaderBytes);
+
+/// A compiled program's copy of its weight file's checksum: the runtime
+/// defines one (zeros after the magic) and compile-model, after writing
+/// OUT.weights, finds the magic in OUT (exactly once) and writes the
+/// checksum and size there. Zeros: not stamped (a program linked by other
+/// means), the check is skipped.
+inline constexpr char kStampMagic[16] = {'g', 'e', 'm', 'm', 'a', 'c', '-', 'w',
+                                         'e', 'i', 'g', 'h', 't', 's', '-', '2'};
+struct ProgramStamp {
+  char magic[16];
+  uint64_t checksum;
+  uint64_t fileBytes;
+};
 
 // Tokenizer section, all integers little-endian:
 //   char magic[4] = "GMTK"; u32 version = 1

@@ -3,15 +3,18 @@
 #include "compiler/artifact/WeightsFile.h"
 #include "abi/artifact_format.h"
 #include "abi/version.h"
+#include "abi/weights_checksum.h"
 #include "dialects/gemma/GemmaDialect.h"
 #include "support/FileOutput.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <string>
 #ifdef __linux__
 #include <sys/mman.h>
@@ -106,6 +109,76 @@ std::string formatSummary(const WeightBlobLayout &layout) {
   return s;
 }
 
+/// Passes every byte on to the file and keeps a copy of those inside the
+/// checksum's windows (abi/weights_checksum.h), so that the checksum needs
+/// no second read of a file of gigabytes.
+class SamplingStream : public llvm::raw_ostream {
+public:
+  SamplingStream(llvm::raw_fd_ostream &out, uint64_t fileBytes)
+      : out_(out), fileBytes_(fileBytes), window_(artifact::sampleBytes(fileBytes)),
+        samples_(artifact::kSamples * window_, 0) {
+    SetUnbuffered();
+  }
+  uint64_t checksum() const {
+    return artifact::weightsChecksum(samples_.data(), fileBytes_);
+  }
+
+private:
+  void write_impl(const char *p, size_t n) override {
+    out_.write(p, n);
+    // Windows are sorted and may overlap (a small file): copy the part of
+    // [pos_, pos_ + n) each one covers.
+    for (uint64_t i = 0; i < artifact::kSamples; ++i) {
+      const uint64_t w0 = artifact::sampleOffset(i, fileBytes_), w1 = w0 + window_;
+      const uint64_t lo = std::max(w0, pos_), hi = std::min(w1, pos_ + n);
+      if (lo < hi)
+        std::memcpy(samples_.data() + i * window_ + (lo - w0), p + (lo - pos_), hi - lo);
+    }
+    pos_ += n;
+  }
+  uint64_t current_pos() const override { return pos_; }
+
+  llvm::raw_fd_ostream &out_;
+  uint64_t fileBytes_, window_, pos_ = 0;
+  std::vector<uint8_t> samples_;
+};
+
+/// Writes the weight file's checksum and size into the program beside it
+/// (OUT for OUT.weights) at its ProgramStamp, found by its magic.
+Error stampProgram(llvm::StringRef weightsPath, uint64_t checksum, uint64_t fileBytes) {
+  if (!weightsPath.ends_with(".weights"))
+    return Error::success();
+  std::string program = weightsPath.drop_back(strlen(".weights")).str();
+  auto buffer = llvm::MemoryBuffer::getFile(program, /*IsText=*/false,
+                                            /*RequiresNullTerminator=*/false);
+  if (!buffer)
+    return Error::success(); // no program beside the weights: nothing to stamp
+  llvm::StringRef bytes = (*buffer)->getBuffer();
+  llvm::StringRef magic(artifact::kStampMagic, sizeof artifact::kStampMagic);
+  size_t at = bytes.find(magic);
+  if (at == llvm::StringRef::npos || bytes.find(magic, at + 1) != llvm::StringRef::npos)
+    return llvm::createStringError(
+        program + ": cannot stamp the weight file's checksum: the runtime's stamp "
+                  "was found " + (at == llvm::StringRef::npos ? "nowhere" : "twice"));
+  buffer->reset();
+  artifact::ProgramStamp stamp{};
+  std::memcpy(stamp.magic, artifact::kStampMagic, sizeof stamp.magic);
+  stamp.checksum = checksum;
+  stamp.fileBytes = fileBytes;
+  std::error_code ec;
+  // Opened as it is (no truncation, no append): only the stamp's bytes change.
+  llvm::raw_fd_ostream os(program, ec, llvm::sys::fs::CD_OpenExisting,
+                          llvm::sys::fs::FA_Write, llvm::sys::fs::OF_None);
+  if (ec)
+    return llvm::createStringError(program + ": cannot stamp: " + ec.message());
+  os.seek(at);
+  os.write(reinterpret_cast<const char *>(&stamp), sizeof stamp);
+  os.close();
+  if (os.has_error())
+    return llvm::createStringError(program + ": cannot stamp: " + os.error().message());
+  return Error::success();
+}
+
 } // namespace
 
 llvm::Expected<WeightBlobLayout>
@@ -171,8 +244,11 @@ Error gemmac::writeWeightsFile(llvm::StringRef path,
              std::string("gemmac ") + abi::kGemmacVersion);
   copyString(h.residuals, sizeof h.residuals, source.residualProvenance);
   copyString(h.formats, sizeof h.formats, formatSummary(layout));
+  h.fileBytes = tokenizerOffset + tok.size();
 
-  return support::writeFileWith(path, [&](llvm::raw_fd_ostream &os) -> Error {
+  uint64_t checksum = 0;
+  Error written = support::writeFileWith(path, [&](llvm::raw_fd_ostream &file) -> Error {
+    SamplingStream os(file, h.fileBytes);
     std::string header(artifact::kHeaderBytes, '\0');
     std::memcpy(header.data(), &h, sizeof h);
     os << header;
@@ -214,6 +290,17 @@ Error gemmac::writeWeightsFile(llvm::StringRef path,
       llvm::errs() << "\n";
     os.write_zeros(tokenizerOffset - artifact::kHeaderBytes - written);
     os << tok;
+    os.flush();
+    if (os.tell() != h.fileBytes)
+      return llvm::createStringError("wrote " + std::to_string(os.tell()) +
+                                     " bytes, planned " + std::to_string(h.fileBytes));
+    // The header went out with a zero checksum (the checksum reads it so).
+    checksum = os.checksum();
+    file.seek(offsetof(artifact::ArtifactHeader, checksum));
+    file.write(reinterpret_cast<const char *>(&checksum), sizeof checksum);
     return Error::success();
   });
+  if (written)
+    return written;
+  return stampProgram(path, checksum, h.fileBytes);
 }

@@ -29,18 +29,17 @@ gemmac_token argmax(const std::vector<float> &logits) {
 /// logits, one evaluation per token. Token ids are a fixed pseudo-random
 /// sequence: speed does not depend on them.
 int cmdBench(const Options &a) {
-  const long p = a.prompt.empty() ? 512 : std::atol(a.prompt.c_str());
+  const long p = a.prompt.empty() ? 512 : parseInteger("-p", a.prompt, 1, 1 << 24);
   const long n = a.nPredict == -2 ? 128 : a.nPredict;
-  if (p < 1 || p > (1 << 24) || a.prompt.find_first_not_of("0123456789") != std::string::npos)
-    die("bench: -p expects a number of prompt tokens (1 to 16777216), got '" + a.prompt + "'");
   if (n < 1)
-    die("bench needs -n >= 1");
+    usageError("bench needs -n between 1 and 2147483647, got " + std::to_string(n));
+  if (p + n >= 0x7fffffff)
+    usageError("bench: -p " + std::to_string(p) + " plus -n " + std::to_string(n) +
+               " tokens do not fit a context (at most 2147483647)");
   gemmac_model *m = openModel(a);
   const int32_t V = gemmac_model_vocab_size(m);
   const long ctx = std::max(a.ctx, p + n + 1);
-  gemmac_session *s = gemmac_session_new(m, static_cast<int32_t>(ctx));
-  if (!s)
-    die(gemmac_last_error());
+  gemmac_session *s = newSession(m, ctx, a.ctx > 0);
   std::vector<gemmac_token> prompt(p);
   uint64_t state = 0x9E3779B97F4A7C15ull;
   prompt[0] = gemmac_token_bos(m);

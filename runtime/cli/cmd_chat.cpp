@@ -153,9 +153,7 @@ private:
 
 int cmdChat(const Options &o) {
   gemmac_model *m = openModel(o);
-  gemmac_session *s = gemmac_session_new(m, static_cast<int32_t>(o.ctx > 0 ? o.ctx : 4096));
-  if (!s)
-    die(gemmac_last_error());
+  gemmac_session *s = newSession(m, o.ctx > 0 ? o.ctx : 4096, o.ctx > 0);
   Conversation conversation(m, s, o);
   const bool tty = isatty(0) && isatty(1);
   const char *dim = tty ? "\033[2m" : "", *plain = tty ? "\033[0m" : "";

@@ -199,9 +199,7 @@ int cmdPerplexity(const Options &o) {
   if (!compare && !o.klBase.empty() &&
       !writer.open(o.klBase, nCtx, static_cast<uint32_t>(V), nChunk, tokens, err))
     die(err);
-  gemmac_session *s = gemmac_session_new(m, static_cast<int32_t>(nCtx));
-  if (!s)
-    die(gemmac_last_error());
+  gemmac_session *s = newSession(m, nCtx, o.ctx > 0);
   const uint32_t first = nCtx / 2, rows = scoredRows(nCtx);
   const uint32_t step = o.batch > 0 ? static_cast<uint32_t>(std::min<long>(o.batch, nCtx)) : nCtx;
   std::fprintf(stderr, "perplexity: %zu tokens, %u chunks of %u, batch %u\n", tokens.size(),

@@ -12,9 +12,7 @@ int cmdRun(const Options &o) {
   if (prompt.empty())
     die("run needs a prompt (-p TEXT, -f FILE, or text on stdin)");
   gemmac_model *m = openModel(o);
-  gemmac_session *s = gemmac_session_new(m, static_cast<int32_t>(o.ctx > 0 ? o.ctx : 4096));
-  if (!s)
-    die(gemmac_last_error());
+  gemmac_session *s = newSession(m, o.ctx > 0 ? o.ctx : 4096, o.ctx > 0);
   if (o.sampler.temperature > 0)
     std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(o.sampler.seed));
   // Exactly one <bos>: a prompt that starts with it (a rendered chat

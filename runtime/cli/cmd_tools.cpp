@@ -15,22 +15,15 @@ namespace {
 std::vector<gemmac_token> parseTokenList(const std::string &list) {
   std::vector<gemmac_token> out;
   size_t i = 0;
-  while (i < list.size()) {
+  while (i <= list.size()) {
     size_t j = list.find(',', i);
     if (j == std::string::npos)
       j = list.size();
-    std::string item = list.substr(i, j - i);
-    char *end = nullptr;
-    errno = 0;
-    long v = std::strtol(item.c_str(), &end, 10);
-    if (errno || item.empty() || *end || v < 0 || v > 0x7fffffff)
-      die("--tokens: '" + item + "' at index " + std::to_string(out.size()) +
-          " is not a token id");
-    out.push_back(static_cast<gemmac_token>(v));
+    out.push_back(static_cast<gemmac_token>(parseInteger(
+        "--tokens (id at index " + std::to_string(out.size()) + ")",
+        list.substr(i, j - i), 0, 0x7fffffff)));
     i = j + 1;
   }
-  if (out.empty())
-    die("--tokens is empty");
   return out;
 }
 
@@ -64,10 +57,13 @@ int cmdEval(const Options &o) {
     die("eval needs --tokens");
   std::vector<gemmac_token> toks = parseTokenList(o.tokens);
   gemmac_model *m = openModel(o);
+  const int32_t vocab = gemmac_model_vocab_size(m);
+  for (size_t i = 0; i < toks.size(); ++i)
+    if (toks[i] >= vocab)
+      usageError("--tokens: id " + std::to_string(toks[i]) + " at index " + std::to_string(i) +
+                 " is outside the vocabulary (ids 0 to " + std::to_string(vocab - 1) + ")");
   long ctx = o.ctx > 0 ? o.ctx : std::max<long>(static_cast<long>(toks.size()), 256);
-  gemmac_session *s = gemmac_session_new(m, static_cast<int32_t>(ctx));
-  if (!s)
-    die(gemmac_last_error());
+  gemmac_session *s = newSession(m, ctx, o.ctx > 0);
   const size_t V = static_cast<size_t>(gemmac_model_vocab_size(m));
   std::vector<float> logits(toks.size() * V);
   size_t step = o.batch > 0 ? static_cast<size_t>(o.batch) : toks.size();

@@ -65,6 +65,10 @@ GenerationStats generate(gemmac_session *s, const std::vector<gemmac_token> &pro
     }
     if (gemmac_session_position(s) >= ctx) {
       st.stopReason = "context full";
+      if (maxTokens < 0 || st.generated < maxTokens)
+        std::fprintf(stderr,
+                     "\ncontext full (%d tokens): stopped after %ld generated tokens%s\n", ctx,
+                     st.generated, maxTokens < 0 ? "" : " (raise --ctx for more)");
       break;
     }
     if (gemmac_session_eval(s, &t, 1, logits.data(), 0) != 0)

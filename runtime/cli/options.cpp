@@ -5,6 +5,7 @@
 #include "runtime/cli/options.h"
 #include "abi/version.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -44,28 +45,29 @@ const CommandInfo kCommands[] = {
 
 [[noreturn]] void usageExit(const char *prog, int code);
 
-long toLong(const std::string &flag, const std::string &v, long lo, long hi) {
-  char *end = nullptr;
-  errno = 0;
-  long x = std::strtol(v.c_str(), &end, 10);
-  if (errno || end == v.c_str() || *end)
-    die(flag + " expects an integer, got '" + v + "'");
-  if (x < lo || x > hi)
-    die(flag + " must be between " + std::to_string(lo) + " and " +
-        std::to_string(hi) + ", got " + v);
-  return x;
+/// A range bound as a person writes it: "0", "0.01", "100".
+std::string fmtNumber(double x) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%g", x);
+  return b;
 }
 
 float toFloat(const std::string &flag, const std::string &v, float lo, float hi) {
   char *end = nullptr;
   errno = 0;
-  float x = std::strtof(v.c_str(), &end);
-  if (errno || end == v.c_str() || *end || !std::isfinite(x))
-    die(flag + " expects a number, got '" + v + "'");
-  if (x < lo || x > hi)
-    die(flag + " must be between " + std::to_string(lo) + " and " +
-        std::to_string(hi) + ", got " + v);
-  return x;
+  double x = std::strtod(v.c_str(), &end);
+  // Range first: "1e99" is out of range, not "not a number".
+  if (end == v.c_str() || *end || std::isnan(x) ||
+      (errno && errno != ERANGE))
+    usageError(flag + " expects a number between " + fmtNumber(lo) + " and " +
+               fmtNumber(hi) + ", got '" + v + "'");
+  // ERANGE with a tiny result is an underflow ("1e-400"): that is ~0, not
+  // out of range.
+  const bool overflow = errno == ERANGE && std::fabs(x) > 1;
+  if (overflow || x < lo || x > hi)
+    usageError(flag + " must be between " + fmtNumber(lo) + " and " +
+               fmtNumber(hi) + ", got " + v);
+  return static_cast<float>(x);
 }
 
 constexpr long kMaxInt = 0x7fffffff;
@@ -87,19 +89,19 @@ const Flag kFlags[] = {
   {"-f, --file", "FILE", kRun | kTokenize | kPerplexity, "read the prompt or text from FILE (- for stdin)",
    [](Options &o, const std::string &, const std::string &v) { o.promptFile = v; }},
   {"-n, --n-predict", "N", kRun | kChat | kBench, "tokens to generate (-1: until an end token or the context is full)",
-   [](Options &o, const std::string &f, const std::string &v) { o.nPredict = toLong(f, v, -1, kMaxInt); }},
+   [](Options &o, const std::string &f, const std::string &v) { o.nPredict = parseInteger(f, v, -1, kMaxInt); }},
   {"--no-display-prompt", nullptr, kRun, "do not echo the prompt",
    [](Options &o, const std::string &, const std::string &) { o.noDisplayPrompt = true; }},
   {"--system", "TEXT", kChat, "the system message",
    [](Options &o, const std::string &, const std::string &v) { o.system = v; }},
   {"--reasoning", "on|off", kChat, "let the model think first (default off); thoughts are shown dimmed",
    [](Options &o, const std::string &f, const std::string &v) {
-     if (v != "on" && v != "off") die(f + " expects on or off, got '" + v + "'");
+     if (v != "on" && v != "off") usageError(f + " expects on or off, got '" + v + "'");
      o.reasoning = v == "on"; }},
   {"--temp", "T", kSampling, "sampling temperature (default 1.0; 0 = greedy)",
    [](Options &o, const std::string &f, const std::string &v) { o.sampler.temperature = toFloat(f, v, 0, 100); }},
   {"--top-k", "K", kSampling, "keep the K most likely tokens (default 64; 0 = off)",
-   [](Options &o, const std::string &f, const std::string &v) { o.sampler.top_k = toLong(f, v, 0, kMaxInt); }},
+   [](Options &o, const std::string &f, const std::string &v) { o.sampler.top_k = parseInteger(f, v, 0, kMaxInt); }},
   {"--top-p", "P", kSampling, "nucleus sampling mass (default 0.95; 1 = off)",
    [](Options &o, const std::string &f, const std::string &v) { o.sampler.top_p = toFloat(f, v, 0, 1); }},
   {"--min-p", "M", kSampling, "drop tokens below M x the top probability (default 0)",
@@ -107,7 +109,7 @@ const Flag kFlags[] = {
   {"--repeat-penalty", "R", kSampling, "divide the logits of recent tokens by R (default 1 = off)",
    [](Options &o, const std::string &f, const std::string &v) { o.sampler.repeat_penalty = toFloat(f, v, 0.01f, 100); }},
   {"--repeat-last-n", "N", kSampling, "how many recent tokens the penalties look at (default 64; -1 = context)",
-   [](Options &o, const std::string &f, const std::string &v) { o.sampler.penalty_last_n = toLong(f, v, -1, kMaxInt); }},
+   [](Options &o, const std::string &f, const std::string &v) { o.sampler.penalty_last_n = parseInteger(f, v, -1, kMaxInt); }},
   {"--presence-penalty", "P", kSampling, "subtract P from the logits of tokens seen (default 0)",
    [](Options &o, const std::string &f, const std::string &v) { o.sampler.presence_penalty = toFloat(f, v, -100, 100); }},
   {"--frequency-penalty", "F", kSampling, "subtract F x count from the logits of tokens seen (default 0)",
@@ -118,24 +120,25 @@ const Flag kFlags[] = {
      char *end = nullptr;
      errno = 0;
      unsigned long long x = std::strtoull(v.c_str(), &end, 10);
-     if (errno || end == v.c_str() || *end || v[0] == '-')
-       die(f + " expects a non-negative integer or -1, got '" + v + "'");
+     if (errno || end == v.c_str() || *end || !(v[0] >= '0' && v[0] <= '9'))
+       usageError(f + " expects an integer between 0 and 18446744073709551615, or -1 "
+                  "(random), got '" + v + "'");
      o.sampler.seed = x;
      o.seedGiven = true; }},
   {"--host", "ADDR", kServe, "address to listen on (default 127.0.0.1)",
    [](Options &o, const std::string &, const std::string &v) { o.host = v; }},
   {"--port", "N", kServe, "port to listen on (default 8080; 0 = any free port, printed)",
-   [](Options &o, const std::string &f, const std::string &v) { o.port = toLong(f, v, 0, 65535); }},
+   [](Options &o, const std::string &f, const std::string &v) { o.port = parseInteger(f, v, 0, 65535); }},
   {"-np, --parallel", "N", kServe, "slots: requests generated at once, each with its own KV cache (default 1)",
-   [](Options &o, const std::string &f, const std::string &v) { o.slots = toLong(f, v, 1, 256); }},
+   [](Options &o, const std::string &f, const std::string &v) { o.slots = parseInteger(f, v, 1, 256); }},
   {"--queue", "N", kServe, "requests that may wait for a slot; more get 503 (default 16)",
-   [](Options &o, const std::string &f, const std::string &v) { o.queue = toLong(f, v, 0, 4096); }},
+   [](Options &o, const std::string &f, const std::string &v) { o.queue = parseInteger(f, v, 0, 4096); }},
   {"--api-key", "KEY", kServe, "require Authorization: Bearer KEY",
    [](Options &o, const std::string &, const std::string &v) { o.apiKey = v; }},
   {"--timeout", "S", kServe, "longest a request may run, and the socket timeouts (default 600)",
-   [](Options &o, const std::string &f, const std::string &v) { o.timeout = toLong(f, v, 1, 86400); }},
+   [](Options &o, const std::string &f, const std::string &v) { o.timeout = parseInteger(f, v, 1, 86400); }},
   {"--max-body", "BYTES", kServe, "largest request body (default 8388608)",
-   [](Options &o, const std::string &f, const std::string &v) { o.maxBody = toLong(f, v, 1024, 1L << 30); }},
+   [](Options &o, const std::string &f, const std::string &v) { o.maxBody = parseInteger(f, v, 1024, 1L << 30); }},
   {"-a, --alias", "NAME", kServe, "the model's name in /v1/models (default: the checkpoint's file name)",
    [](Options &o, const std::string &, const std::string &v) { o.alias = v; }},
   {"--tokens", "LIST", kEval, "comma-separated token ids",
@@ -143,25 +146,25 @@ const Flag kFlags[] = {
   {"--logits", "FILE", kEval, "write float32 logits, one row of vocab per token",
    [](Options &o, const std::string &, const std::string &v) { o.logitsPath = v; }},
   {"-b, --batch", "N", kEval | kPerplexity, "tokens per evaluation call (default: all at once)",
-   [](Options &o, const std::string &f, const std::string &v) { o.batch = toLong(f, v, 1, kMaxInt); }},
+   [](Options &o, const std::string &f, const std::string &v) { o.batch = parseInteger(f, v, 1, kMaxInt); }},
   {"--ids", nullptr, kTokenize, "print only the ids, comma separated",
    [](Options &o, const std::string &, const std::string &) { o.ids = true; }},
   {"--chunks", "N", kPerplexity, "score at most N chunks (default: all)",
-   [](Options &o, const std::string &f, const std::string &v) { o.chunks = toLong(f, v, 1, kMaxInt); }},
+   [](Options &o, const std::string &f, const std::string &v) { o.chunks = parseInteger(f, v, 1, kMaxInt); }},
   {"--kl-divergence-base", "FILE", kPerplexity, "save this program's log-probs to FILE",
    [](Options &o, const std::string &, const std::string &v) { o.klBase = v; }},
   {"--kl-divergence", nullptr, kPerplexity, "compare with the log-probs in --kl-divergence-base FILE",
    [](Options &o, const std::string &, const std::string &) { o.klCompare = true; }},
   {"--reps", "R", kBench, "repeat R times, report medians (default 1)",
-   [](Options &o, const std::string &f, const std::string &v) { o.reps = toLong(f, v, 1, 1000000); }},
+   [](Options &o, const std::string &f, const std::string &v) { o.reps = parseInteger(f, v, 1, 1000000); }},
   {"--json", nullptr, kBench | kInfo, "print one JSON object",
    [](Options &o, const std::string &, const std::string &) { o.json = true; }},
   {"-c, --ctx, --ctx-size", "N", kCompute, "context length of the session (default 4096; perplexity: chunk size, 512)",
-   [](Options &o, const std::string &f, const std::string &v) { o.ctx = toLong(f, v, 1, kMaxInt); }},
-  {"-t, --threads", "N", kModel, "worker threads (default: all cores)",
-   [](Options &o, const std::string &f, const std::string &v) { o.threads = toLong(f, v, 0, 4096); }},
+   [](Options &o, const std::string &f, const std::string &v) { o.ctx = parseInteger(f, v, 1, kMaxInt); }},
+  {"-t, --threads", "N", kModel, "worker threads (default: the CPUs this process may run on; more than 4 per CPU are cut to 4 per CPU)",
+   [](Options &o, const std::string &f, const std::string &v) { o.threads = parseInteger(f, v, 0, GEMMAC_MAX_THREADS); }},
   {"--device", "N", kModel, "GPU programs: the CUDA or Vulkan device (default 0)",
-   [](Options &o, const std::string &f, const std::string &v) { o.device = toLong(f, v, 0, 1024); }},
+   [](Options &o, const std::string &f, const std::string &v) { o.device = parseInteger(f, v, 0, 1024); }},
   {"--weights", "PATH", kModel, "weight file (default: this program's path + .weights)",
    [](Options &o, const std::string &, const std::string &v) { o.weights = v; }},
   {"--mmap", nullptr, kModel, "read weights through the file mapping, never copied into huge pages",
@@ -222,11 +225,39 @@ void usageExit(const char *prog, int code) {
   std::exit(code);
 }
 
+std::string joined(const std::vector<std::string> &words) {
+  std::string s;
+  for (const std::string &w : words)
+    s += (s.empty() ? "" : " ") + w;
+  return s;
+}
+
 } // namespace
 
 [[noreturn]] void die(const std::string &msg) {
   std::fprintf(stderr, "error: %s\n", msg.c_str());
   std::exit(1);
+}
+
+[[noreturn]] void usageError(const std::string &msg) {
+  std::fprintf(stderr, "error: %s\n", msg.c_str());
+  std::exit(kUsageError);
+}
+
+long parseInteger(const std::string &flag, const std::string &v, long lo, long hi) {
+  const std::string range = "between " + std::to_string(lo) + " and " + std::to_string(hi);
+  char *end = nullptr;
+  errno = 0;
+  // strtol skips leading blanks and takes "+5": a value is digits only.
+  const bool digits = !v.empty() && (std::isdigit(static_cast<unsigned char>(v[0])) ||
+                                     (v[0] == '-' && v.size() > 1 &&
+                                      std::isdigit(static_cast<unsigned char>(v[1]))));
+  long x = digits ? std::strtol(v.c_str(), &end, 10) : 0;
+  if (!digits || *end)
+    usageError(flag + " expects an integer " + range + ", got '" + v + "'");
+  if (errno == ERANGE || x < lo || x > hi)
+    usageError(flag + " must be " + range + ", got " + v);
+  return x;
 }
 
 Options parseOptions(int argc, char **argv) {
@@ -262,13 +293,13 @@ Options parseOptions(int argc, char **argv) {
         if (flagHasName(f, name))
           flag = &f;
       if (!flag)
-        die("unknown option '" + name + "' (see --help)");
+        usageError("unknown option '" + name + "' (see --help)");
       if (flag->arg && !inlineValue) {
         if (i + 1 >= argc)
-          die(name + " needs a value (" + flag->arg + ")");
+          usageError(name + " needs a value (" + flag->arg + ")");
         value = argv[++i];
       } else if (!flag->arg && inlineValue) {
-        die(name + " takes no value");
+        usageError(name + " takes no value");
       }
       given.push_back({flag, name, value});
       // Applied after the command is known, so that the error for a flag of
@@ -278,7 +309,7 @@ Options parseOptions(int argc, char **argv) {
     if (!command) {
       command = findCommand(s);
       if (!command)
-        die("unknown command '" + s + "' (see --help)");
+        usageError("unknown command '" + s + "' (see --help)");
       o.command = s;
     } else {
       o.positional.push_back(s);
@@ -290,10 +321,22 @@ Options parseOptions(int argc, char **argv) {
     commandHelp(argv[0], *command);
   for (auto &[flag, name, value] : given) {
     if (!(flag->commands & command->bit))
-      die(name + " is not an option of '" + o.command + "' (see " +
+      usageError(name + " is not an option of '" + o.command + "' (see " +
           o.command + " --help)");
     flag->set(o, name, value);
   }
+  // run and tokenize take their text as one argument (unless -p or -f gives
+  // it); nothing else takes any.
+  const bool textArgument = (command->bit & (kRun | kTokenize)) && o.prompt.empty() &&
+                            o.promptFile.empty();
+  if (textArgument && o.positional.size() > 1)
+    usageError("'" + o.command + "' takes one TEXT argument, got " +
+               std::to_string(o.positional.size()) + " (quote the text as one argument: " +
+               o.command + " \"" + joined(o.positional) + "\")");
+  if (!textArgument && !o.positional.empty())
+    usageError("'" + o.command + "' takes no argument" +
+               (command->bit & (kRun | kTokenize) ? " besides -p or -f" : "") + ", got '" +
+               o.positional[0] + "' (see " + o.command + " --help)");
   if (!o.seedGiven) {
     // A fresh seed each run, printed by the commands that sample, so that a
     // run can be repeated with --seed.
@@ -347,7 +390,26 @@ gemmac_model *openModel(const Options &o) {
       gemmac_model_open_with(o.weights.empty() ? nullptr : o.weights.c_str(), &mo);
   if (!m)
     die(gemmac_last_error());
+  if (o.threads > gemmac_model_threads(m))
+    std::fprintf(stderr, "warning: --threads %ld is more than 4 per CPU this process may use; "
+                 "using %d\n", o.threads, gemmac_model_threads(m));
   return m;
+}
+
+gemmac_session *newSession(gemmac_model *m, long ctx, bool given) {
+  if (ctx > 0x7fffffff)
+    usageError("--ctx: a context of " + std::to_string(ctx) +
+               " tokens is more than the largest, 2147483647");
+  const long trained = gemmac_model_context_length(m);
+  if (given && trained > 0 && ctx > trained)
+    std::fprintf(stderr,
+                 "warning: --ctx %ld is beyond the model's trained context of %ld "
+                 "tokens; positions past %ld were never trained\n",
+                 ctx, trained, trained);
+  gemmac_session *s = gemmac_session_new(m, static_cast<int32_t>(ctx));
+  if (!s)
+    die("--ctx " + std::to_string(ctx) + ": " + gemmac_last_error());
+  return s;
 }
 
 double seconds() {

@@ -34,10 +34,27 @@ Options parseOptions(int argc, char **argv);
 /// positional argument, or stdin when it is not a terminal. Empty if none.
 std::string readPrompt(const Options &o);
 
+/// Exit status of a usage error (a bad flag, value or argument); failures
+/// while running (a missing file, out of memory) exit with 1.
+constexpr int kUsageError = 2;
+
+/// "error: MSG" on stderr, exit 1.
 [[noreturn]] void die(const std::string &msg);
+/// "error: MSG" on stderr, exit kUsageError.
+[[noreturn]] void usageError(const std::string &msg);
+
+/// The integer `v` of `flag`: digits only (an optional leading '-'), the
+/// whole string, within [lo, hi]; a usage error naming the flag, the value
+/// and the range otherwise.
+long parseInteger(const std::string &flag, const std::string &v, long lo, long hi);
 
 /// Opens the model with the common options; dies with the API's error.
 gemmac_model *openModel(const Options &o);
+
+/// A session of `ctx` tokens; warns when a `given` (--ctx) context is beyond
+/// the model's trained one; dies with the API's error (naming --ctx) when it
+/// cannot be made.
+gemmac_session *newSession(gemmac_model *m, long ctx, bool given);
 
 double seconds();
 

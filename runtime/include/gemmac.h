@@ -22,12 +22,18 @@ typedef struct gemmac_session gemmac_session;
 /* The message of the last failure on this thread ("" if none). */
 const char *gemmac_last_error(void);
 
+/* The most worker threads a model may have; more is an error. */
+#define GEMMAC_MAX_THREADS 1024
+
 /* Opens the weight file compiled for this program (NULL: the program's own
- * path + ".weights"). n_threads <= 0 uses every core. */
+ * path + ".weights"). n_threads <= 0 uses one thread per CPU this process
+ * may run on (its affinity mask); more than 4 per such CPU are cut to 4 per
+ * CPU (gemmac_model_threads says how many it has); more than
+ * GEMMAC_MAX_THREADS, or threads the system cannot create, fail. */
 gemmac_model *gemmac_model_open(const char *weights_path, int n_threads);
 
 typedef struct {
-  int n_threads;         /* <= 0: every core */
+  int n_threads;         /* <= 0: one per usable CPU (see gemmac_model_open) */
   int weights_in_memory; /* -1 (default): copy the weights into huge pages
                             when the system has them and the memory to spare,
                             else read them through the file mapping; 0: always

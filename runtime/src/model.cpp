@@ -4,15 +4,28 @@
 #include "runtime/src/model.h"
 #include "abi/artifact_format.h"
 #include "abi/model_abi.h"
+#include "abi/weights_checksum.h"
 
 #include <cstring>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <thread>
 #include <unistd.h>
 
 using namespace gemmac;
+
+// The checksum of the weight file compiled with this program: zeros here,
+// written into the program file by compile-model (abi/artifact_format.h).
+// Volatile: the loader must read the stamped bytes, never fold the zeros.
+extern "C" __attribute__((used)) volatile const artifact::ProgramStamp gemmac_weights_stamp = {
+    {artifact::kStampMagic[0], artifact::kStampMagic[1], artifact::kStampMagic[2],
+     artifact::kStampMagic[3], artifact::kStampMagic[4], artifact::kStampMagic[5],
+     artifact::kStampMagic[6], artifact::kStampMagic[7], artifact::kStampMagic[8],
+     artifact::kStampMagic[9], artifact::kStampMagic[10], artifact::kStampMagic[11],
+     artifact::kStampMagic[12], artifact::kStampMagic[13], artifact::kStampMagic[14],
+     artifact::kStampMagic[15]},
+    0,
+    0};
 
 namespace {
 thread_local std::string lastError;
@@ -82,6 +95,44 @@ HugeCopy copyToHugePages(const uint8_t *src, uint64_t bytes,
   return {p, n + kHuge, dst};
 }
 
+std::string hex(uint64_t v) {
+  char b[24];
+  std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(v));
+  return b;
+}
+
+/// The weight file's size and sampled checksum against its header, and the
+/// header against the stamp compile-model wrote into this program.
+bool checkIntegrity(const std::string &path, const uint8_t *file, uint64_t size,
+                    const artifact::ArtifactHeader &h) {
+  const std::string remedy =
+      "; recompile the model, or give this program's own weight file with --weights PATH";
+  if (h.fileBytes != size) {
+    rt::setError(path + ": damaged weight file: " + std::to_string(size) +
+                 " bytes, its header says " + std::to_string(h.fileBytes) +
+                 (size < h.fileBytes ? " (truncated)" : "") + remedy);
+    return false;
+  }
+  std::vector<uint8_t> scratch(artifact::kSamples * artifact::kSampleBytes);
+  const uint64_t sum = artifact::weightsChecksumOfFile(file, size, scratch.data());
+  if (sum != h.checksum) {
+    rt::setError(path + ": damaged weight file: checksum " + hex(sum) +
+                 ", its header says " + hex(h.checksum) + remedy);
+    return false;
+  }
+  const uint64_t stamped = gemmac_weights_stamp.checksum;
+  if (stamped != 0 && (stamped != h.checksum ||
+                       gemmac_weights_stamp.fileBytes != h.fileBytes)) {
+    rt::setError(path + ": this weight file belongs to another compile (checksum " +
+                 hex(h.checksum) + ", " + std::to_string(h.fileBytes) +
+                 " bytes; this program was compiled with " + hex(stamped) + ", " +
+                 std::to_string(gemmac_weights_stamp.fileBytes) +
+                 " bytes); use the .weights file written with this program, or recompile");
+    return false;
+  }
+  return true;
+}
+
 std::string defaultWeightsPath() {
   char buf[4096];
   ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
@@ -144,7 +195,8 @@ extern "C" gemmac_model *gemmac_model_open_with(const char *weightsPath,
   void *p = mmap(nullptr, st.st_size, PROT_READ, MAP_SHARED, fd, 0);
   close(fd);
   if (p == MAP_FAILED) {
-    setError(path + ": mmap failed: " + std::strerror(errno));
+    setError(path + ": cannot map the weight file (" + std::to_string(st.st_size) +
+             " bytes): " + std::strerror(errno));
     return nullptr;
   }
   model->map = static_cast<const uint8_t *>(p);
@@ -153,11 +205,18 @@ extern "C" gemmac_model *gemmac_model_open_with(const char *weightsPath,
   artifact::ArtifactHeader h;
   std::memcpy(&h, model->map, sizeof h);
   const uint64_t size = model->mapBytes;
-  if (std::memcmp(h.magic, artifact::kMagic, 8) != 0 ||
-      h.version != artifact::kVersion) {
-    setError(path + ": not a gemmac weight file (bad magic or version)");
+  if (std::memcmp(h.magic, artifact::kMagic, 8) != 0) {
+    setError(path + ": not a gemmac weight file (bad magic)");
     return nullptr;
   }
+  if (h.version != artifact::kVersion) {
+    setError(path + ": weight file version " + std::to_string(h.version) +
+             ", this program reads version " + std::to_string(artifact::kVersion) +
+             "; recompile the model");
+    return nullptr;
+  }
+  if (!checkIntegrity(path, model->map, size, h))
+    return nullptr;
   auto inFile = [&](uint64_t off, uint64_t n) {
     return off <= size && n <= size - off;
   };
@@ -199,9 +258,21 @@ extern "C" gemmac_model *gemmac_model_open_with(const char *weightsPath,
              " tokens, the model " + std::to_string(model->vocab));
     return nullptr;
   }
+  if (nThreads > GEMMAC_MAX_THREADS) {
+    setError(std::to_string(nThreads) + " threads asked for; at most " +
+             std::to_string(GEMMAC_MAX_THREADS));
+    return nullptr;
+  }
+  // More threads than CPUs only wait for each other: 4 per CPU at most.
+  const int cpus = rt::usableCpus();
   if (nThreads <= 0)
-    nThreads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    nThreads = cpus;
+  nThreads = std::min(nThreads, 4 * cpus);
   model->rt = std::make_unique<gemmac_rt>(nThreads);
+  if (!model->rt->pool.error().empty()) {
+    setError(model->rt->pool.error() + " (use fewer threads)");
+    return nullptr;
+  }
   if (gemmac_gpu_program) {
     // The weights go to the device once; the mapping's pages are not needed
     // after the upload.

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <numeric>
 #include <unordered_map>
@@ -35,15 +36,37 @@ extern "C" gemmac_session *gemmac_session_new(gemmac_model *model,
     s->kvBytes = s->gpu->kvBytes();
     return s.release();
   }
-  s->kvBytes = static_cast<uint64_t>(gemmac_kv_bytes(nCtx));
+  // The plan's bytes are fixed + perToken x n_ctx (passes/KVPlan.h); a
+  // context whose byte count does not fit 62 bits cannot be addressed.
+  const int64_t one = gemmac_kv_bytes(1), perToken = gemmac_kv_bytes(2) - one;
+  int64_t kvBytes = 0;
+  if (perToken < 0 || __builtin_mul_overflow(perToken, static_cast<int64_t>(nCtx), &kvBytes) ||
+      __builtin_add_overflow(kvBytes, one - perToken, &kvBytes) ||
+      kvBytes > (int64_t(1) << 62)) {
+    rt::setError("a context of " + std::to_string(nCtx) + " tokens (" +
+                 std::to_string(perToken) +
+                 " bytes of KV cache each) is more than the KV cache can address");
+    return nullptr;
+  }
+  s->kvBytes = static_cast<uint64_t>(kvBytes);
+  auto gib = [](uint64_t b) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f GiB", b / double(1ull << 30));
+    return std::string(buf);
+  };
   // Zeroed: an unwritten cache row must never be read, but make it benign.
   s->kv = static_cast<uint8_t *>(std::calloc(1, s->kvBytes + 64));
+  if (!s->kv) {
+    rt::setError("out of memory: cannot allocate the KV cache of " +
+                 std::to_string(s->kvBytes) + " bytes (" + gib(s->kvBytes) +
+                 ") for a context of " + std::to_string(nCtx) + " tokens");
+    return nullptr;
+  }
   size_t arenaBytes = static_cast<size_t>(gemmac_arena_bytes(model->maxBatch));
   s->arena = static_cast<uint8_t *>(std::aligned_alloc(64, (arenaBytes + 63) / 64 * 64));
-  if (!s->kv || !s->arena) {
-    rt::setError("out of memory allocating a session (KV cache " +
-                 std::to_string(s->kvBytes) + " bytes, arena " +
-                 std::to_string(arenaBytes) + " bytes)");
+  if (!s->arena) {
+    rt::setError("out of memory: cannot allocate the session's scratch arena of " +
+                 std::to_string(arenaBytes) + " bytes");
     return nullptr;
   }
   return s.release();

@@ -3,6 +3,10 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
+#include <sched.h>
+#include <thread>
+#include <unistd.h>
 
 namespace gemmac::rt {
 
@@ -14,9 +18,31 @@ constexpr int kPauseSpins = 1 << 11;
 constexpr int kSpinsBeforeSleep = kPauseSpins + 256;
 } // namespace
 
+int usableCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n > 0)
+      return n;
+  }
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
 ThreadPool::ThreadPool(int threads) {
-  for (int i = 1; i < std::max(1, threads); ++i)
-    workers_.emplace_back([this] { workerLoop(); });
+  const int n = std::max(1, threads);
+  workers_.reserve(static_cast<size_t>(n - 1));
+  for (int i = 1; i < n; ++i) {
+    pthread_t t;
+    int rc = pthread_create(&t, nullptr, &ThreadPool::workerMain, this);
+    if (rc != 0) {
+      error_ = "cannot start worker thread " + std::to_string(i + 1) + " of " +
+               std::to_string(n) + ": " + std::strerror(rc);
+      break;
+    }
+    workers_.push_back(t);
+  }
 }
 
 ThreadPool::~ThreadPool() {
@@ -25,8 +51,13 @@ ThreadPool::~ThreadPool() {
     stop_.store(true);
   }
   wake_.notify_all();
-  for (std::thread &t : workers_)
-    t.join();
+  for (pthread_t t : workers_)
+    pthread_join(t, nullptr);
+}
+
+void *ThreadPool::workerMain(void *pool) {
+  static_cast<ThreadPool *>(pool)->workerLoop();
+  return nullptr;
 }
 
 void ThreadPool::runChunks() {

@@ -10,19 +10,28 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
-#include <thread>
+#include <pthread.h>
+#include <string>
 #include <vector>
 
 namespace gemmac::rt {
 
+/// CPUs this process may run on (its affinity mask; taskset), at least 1.
+int usableCpus();
+
 class ThreadPool {
 public:
+  /// Starts threads - 1 workers. Threads are made with pthread_create (the
+  /// runtime has no exceptions): when the system refuses one, the pool keeps
+  /// those it has and error() says why.
   explicit ThreadPool(int threads);
   ~ThreadPool();
   ThreadPool(const ThreadPool &) = delete;
   ThreadPool &operator=(const ThreadPool &) = delete;
 
   int size() const { return static_cast<int>(workers_.size()) + 1; }
+  /// Why a worker could not be started ("" if all were).
+  const std::string &error() const { return error_; }
 
   /// Calls fn(begin, end) over [0, n) in chunks of at least `grain`. Not
   /// reentrant: fn must not call parallelFor.
@@ -30,10 +39,12 @@ public:
                    const std::function<void(int64_t, int64_t)> &fn);
 
 private:
+  static void *workerMain(void *pool);
   void workerLoop();
   void runChunks();
 
-  std::vector<std::thread> workers_;
+  std::vector<pthread_t> workers_;
+  std::string error_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::atomic<uint64_t> generation_{0}; // bumped once per job

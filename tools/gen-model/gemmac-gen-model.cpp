@@ -22,7 +22,11 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cctype>
+#include <cerrno>
+#include <climits>
 #include <cmath>
+#include <cstdint>
 #include <fstream>
 #include <iterator>
 #include <unistd.h>
@@ -476,6 +480,9 @@ void usage() {
 
 } // namespace
 
+/// --layers: at least one; more than any Gemma 4 has is a typo.
+constexpr uint64_t kMaxLayers = 256;
+
 int main(int argc, char **argv) {
   std::string variantName, typeName, out;
   uint64_t seed = 1;
@@ -494,16 +501,31 @@ int main(int argc, char **argv) {
       }
       return argv[++i];
     };
+    // An integer value: digits only, the whole string, within [lo, hi].
+    auto number = [&](uint64_t lo, uint64_t hi) -> uint64_t {
+      std::string v = next();
+      char *end = nullptr;
+      errno = 0;
+      unsigned long long x = std::strtoull(v.c_str(), &end, 10);
+      if (v.empty() || !std::isdigit(static_cast<unsigned char>(v[0])) || *end ||
+          errno == ERANGE || x < lo || x > hi) {
+        std::fprintf(stderr, "gemmac-gen-model: %s expects an integer between %llu and %llu, "
+                     "got '%s'\n", a.c_str(), static_cast<unsigned long long>(lo),
+                     static_cast<unsigned long long>(hi), v.c_str());
+        std::exit(2);
+      }
+      return x;
+    };
     if (a == "--variant")
       variantName = next();
     else if (a == "--type")
       typeName = next();
     else if (a == "--seed")
-      seed = std::strtoull(next().c_str(), nullptr, 10);
+      seed = number(0, UINT64_MAX);
     else if (a == "--sparse")
       sparse = true;
     else if (a == "--layers")
-      layers = std::strtoll(next().c_str(), nullptr, 10);
+      layers = static_cast<int64_t>(number(1, kMaxLayers));
     else if (a == "-o")
       out = next();
     else if (a == "--srd")
@@ -519,7 +541,7 @@ int main(int argc, char **argv) {
       }
       chatTemplate.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     } else if (a == "--srd-shard-bytes")
-      srdShardBytes = std::strtoull(next().c_str(), nullptr, 10);
+      srdShardBytes = number(1, UINT64_MAX);
     else if (a == "-h" || a == "--help") {
       usage();
       return 0;
@@ -537,8 +559,26 @@ int main(int argc, char **argv) {
   for (const FileType &x : kFileTypes)
     if (typeName == x.name)
       ft = &x;
+  auto names = [](const auto &table) {
+    std::string s;
+    for (const auto &x : table)
+      s += std::string(s.empty() ? "" : ", ") + x.name;
+    return s;
+  };
   if (!v || !ft || out.empty()) {
-    usage();
+    if (!v)
+      std::fprintf(stderr, "gemmac-gen-model: %s variant%s%s%s (one of: %s)\n",
+                   variantName.empty() ? "missing --variant" : "unknown",
+                   variantName.empty() ? "" : " '", variantName.c_str(),
+                   variantName.empty() ? "" : "'", names(kVariants).c_str());
+    if (!ft)
+      std::fprintf(stderr, "gemmac-gen-model: %s type%s%s%s (one of: %s)\n",
+                   typeName.empty() ? "missing --type" : "unknown",
+                   typeName.empty() ? "" : " '", typeName.c_str(),
+                   typeName.empty() ? "" : "'", names(kFileTypes).c_str());
+    if (out.empty())
+      std::fprintf(stderr, "gemmac-gen-model: missing -o FILE\n");
+    std::fprintf(stderr, "(see gemmac-gen-model --help)\n");
     return 2;
   }
   Variant custom = *v;
