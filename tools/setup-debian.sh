@@ -12,6 +12,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 packages=(
   cmake ninja-build ccache g++ python3 pkg-config
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 lld-22
+  libclang-rt-22-dev
   libgtest-dev libssl-dev zlib1g-dev spirv-tools mesa-vulkan-drivers libvulkan-dev
   nlohmann-json3-dev libcpp-httplib-dev python3-jinja2 tmux
 )
