@@ -135,7 +135,7 @@ const Flag kFlags[] = {
    [](Options &o, const std::string &f, const std::string &v) { o.queue = parseInteger(f, v, 0, 4096); }},
   {"--api-key", "KEY", kServe, "require Authorization: Bearer KEY",
    [](Options &o, const std::string &, const std::string &v) { o.apiKey = v; }},
-  {"--timeout", "S", kServe, "longest a request may run, and the socket timeouts (default 600)",
+  {"--timeout", "S", kServe, "longest a request may run (default 600); socket waits: min(S, 30)",
    [](Options &o, const std::string &f, const std::string &v) { o.timeout = parseInteger(f, v, 1, 86400); }},
   {"--max-body", "BYTES", kServe, "largest request body (default 8388608)",
    [](Options &o, const std::string &f, const std::string &v) { o.maxBody = parseInteger(f, v, 1024, 1L << 30); }},

@@ -61,7 +61,9 @@ def main():
     run(str(bin_dir / "compile-model"), str(seeds("gguf_import") / "dense-q4_0.gguf"),
         "-o", str(program))
     weights = pathlib.Path(str(program) + ".weights").read_bytes()
-    shutil.copy(str(program) + ".weights", seeds("weights_file") / "dense-q4_0.weights")
+    # The weights_file harness's first byte: 0 as it is, 1 re-sealed.
+    (seeds("weights_file") / "raw.weights").write_bytes(b"\x00" + weights)
+    (seeds("weights_file") / "resealed.weights").write_bytes(b"\x01" + weights)
     # ArtifactHeader (abi/artifact_format.h): magic, version, headerBytes,
     # fingerprint, weightsOffset, weightsBytes, tokenizerOffset, tokenizerBytes.
     tok_offset, tok_bytes = struct.unpack_from("<QQ", weights, 8 + 4 + 4 + 8 + 8 + 8)
