@@ -1,7 +1,7 @@
 // What the cli.* tests share: their options, running a command, ok/FAIL
 // lines, a tiny model compiled with a given chat template, and the reference
 // rendering of a chat template (python3-jinja2 in transformers' environment).
-import {execFileSync} from "node:child_process";
+import {execFileSync, spawn} from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import {fileURLToPath} from "node:url";
@@ -47,3 +47,21 @@ export const renderReference = (context) => {
 /// llama.cpp's tokens of a text (special tokens parsed), as ids.
 export const llamaTokens = (gguf, text) =>
     run("node", [path.join(here, "../../tools/oracle/llama-oracle.mjs"), gguf, "--tokenize", text]).trim().split(",");
+
+/// Starts `PROGRAM serve --port 0 ARGS...`; resolves, once it listens, to
+/// {server (the child), port, log() (its stderr so far)}.
+export async function startServer(program, args) {
+    const server = spawn(program, ["serve", "--port", "0", ...args],
+        {stdio: ["ignore", "ignore", "pipe"]});
+    let log = "";
+    const port = await new Promise((resolve, reject) => {
+        server.stderr.on("data", (d) => {
+            log += d;
+            const m = /listening on http:\/\/[0-9.]+:(\d+)/.exec(log);
+            if (m) resolve(Number(m[1]));
+        });
+        server.on("exit", (code) => reject(new Error(`serve exited with ${code}: ${log}`)));
+        setTimeout(() => reject(new Error(`serve did not start: ${log}`)), 30000);
+    });
+    return {server, port, log: () => log};
+}

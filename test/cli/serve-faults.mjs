@@ -9,30 +9,16 @@
 // cancels at once.
 //
 //   node test/cli/serve-faults.mjs --bin build/bin --template FILE.jinja --work DIR
-import {spawn} from "node:child_process";
 import crypto from "node:crypto";
 import net from "node:net";
-import {check, compileModel, finish} from "./harness.mjs";
+import {check, compileModel, finish, startServer as startServerOf} from "./harness.mjs";
 
 const {program} = compileModel("serve-faults", {variant: "dense"});
 const TIMEOUT = 3; // --timeout: the socket timeouts too (the smaller of it and 30 s)
 
-/// Starts `OUT serve` on a free port; resolves to {server, port, log()}.
-async function startServer(extra) {
-    const server = spawn(program, ["serve", "--port", "0", "--threads", "1", ...extra],
-        {stdio: ["ignore", "ignore", "pipe"]});
-    let log = "";
-    const port = await new Promise((resolve, reject) => {
-        server.stderr.on("data", (d) => {
-            log += d;
-            const m = /listening on http:\/\/[0-9.]+:(\d+)/.exec(log);
-            if (m) resolve(Number(m[1]));
-        });
-        server.on("exit", (code) => reject(new Error(`serve exited with ${code}: ${log}`)));
-        setTimeout(() => reject(new Error(`serve did not start: ${log}`)), 30000);
-    });
-    return {server, port, log: () => log};
-}
+/// Starts `OUT serve` on a free port with one compute thread unless `extra`
+/// says otherwise; resolves to {server, port, log()}.
+const startServer = (extra) => startServerOf(program, ["--threads", "1", ...extra]);
 
 /// Sends `chunks` (strings or Buffers; a number waits that many ms) on a raw
 /// connection and collects what comes back until the server closes it or

@@ -7,10 +7,9 @@
 // p50/p99 latency.
 //
 //   node test/cli/serve-load.mjs --bin build/bin --template FILE.jinja --work DIR [--duration 30]
-import {spawn} from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
-import {check, compileModel, finish, opt} from "./harness.mjs";
+import {check, compileModel, finish, opt, startServer} from "./harness.mjs";
 
 const DURATION = Number(opt("--duration", "30"));
 const CLIENTS = 64, SLOTS = 4, QUEUE = 16;
@@ -23,18 +22,8 @@ const RSS_TOLERANCE_KIB = 8 * 1024;
 const FD_TOLERANCE = 2;
 
 const {program} = compileModel("serve-load", {variant: "dense"});
-const server = spawn(program, ["serve", "--port", "0", "-np", String(SLOTS), "--queue", String(QUEUE),
-    "--ctx", "1024", "--threads", "1"], {stdio: ["ignore", "ignore", "pipe"]});
-let serverLog = "";
-const port = await new Promise((resolve, reject) => {
-    server.stderr.on("data", (d) => {
-        serverLog += d;
-        const m = /listening on http:\/\/[0-9.]+:(\d+)/.exec(serverLog);
-        if (m) resolve(Number(m[1]));
-    });
-    server.on("exit", (code) => reject(new Error(`serve exited with ${code}: ${serverLog}`)));
-    setTimeout(() => reject(new Error(`serve did not start: ${serverLog}`)), 30000);
-});
+const {server, port} = await startServer(program, ["-np", String(SLOTS), "--queue",
+    String(QUEUE), "--ctx", "1024", "--threads", "1"]);
 
 const rssKiB = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${server.pid}/status`, "utf8"))[1]);
 const openFds = () => fs.readdirSync(`/proc/${server.pid}/fd`).length;

@@ -7,26 +7,15 @@
 //   client that disconnects freeing its slot, and a full queue answering 503.
 //
 //   node test/cli/serve.mjs --bin build/bin --template FILE.jinja --work DIR
-import {spawn} from "node:child_process";
 import OpenAI from "openai";
-import {check, compileModel, finish, llamaTokens, renderReference, run} from "./harness.mjs";
+import {check, compileModel, finish, llamaTokens, renderReference, run, startServer} from "./harness.mjs";
 
 const {gguf, program} = compileModel("serve");
 
 const KEY = "sk-gemmac-test";
 const SLOTS = 2, QUEUE = 2, CTX = 1024;
-const server = spawn(program, ["serve", "--port", "0", "-np", String(SLOTS), "--queue", String(QUEUE),
-    "--ctx", String(CTX), "--api-key", KEY, "--threads", "1"], {stdio: ["ignore", "ignore", "pipe"]});
-let serverLog = "";
-const port = await new Promise((resolve, reject) => {
-    server.stderr.on("data", (d) => {
-        serverLog += d;
-        const m = /listening on http:\/\/[0-9.]+:(\d+)/.exec(serverLog);
-        if (m) resolve(Number(m[1]));
-    });
-    server.on("exit", (code) => reject(new Error(`serve exited with ${code}: ${serverLog}`)));
-    setTimeout(() => reject(new Error(`serve did not start: ${serverLog}`)), 30000);
-});
+const {server, port} = await startServer(program, ["-np", String(SLOTS), "--queue",
+    String(QUEUE), "--ctx", String(CTX), "--api-key", KEY, "--threads", "1"]);
 const base = `http://127.0.0.1:${port}`;
 const client = new OpenAI({baseURL: `${base}/v1`, apiKey: KEY, maxRetries: 0});
 const auth = {"Authorization": `Bearer ${KEY}`, "Content-Type": "application/json"};
