@@ -36,18 +36,24 @@ extern "C" gemmac_session *gemmac_session_new(gemmac_model *model,
     s->kvBytes = s->gpu->kvBytes();
     return s.release();
   }
-  // The plan's bytes are fixed + perToken x n_ctx (passes/KVPlan.h); a
-  // context whose byte count does not fit 62 bits cannot be addressed.
-  const int64_t one = gemmac_kv_bytes(1), perToken = gemmac_kv_bytes(2) - one;
-  int64_t kvBytes = 0;
-  if (perToken < 0 || __builtin_mul_overflow(perToken, static_cast<int64_t>(nCtx), &kvBytes) ||
-      __builtin_add_overflow(kvBytes, one - perToken, &kvBytes) ||
-      kvBytes > (int64_t(1) << 62)) {
+  // The generated size function: the rings hold min(window, n_ctx rounded
+  // up to 64) rows, then perToken bytes per context token
+  // (CPULowering::kvLayout). It is not linear in n_ctx, so it is asked for
+  // n_ctx itself; perToken (from two contexts past every window) bounds it,
+  // so that a context whose byte count does not fit 62 bits is refused.
+  const int64_t big = int64_t(1) << 24;
+  const int64_t perToken = gemmac_kv_bytes(big + 1) - gemmac_kv_bytes(big);
+  int64_t bound = 0;
+  if (perToken < 0 ||
+      __builtin_mul_overflow(perToken, static_cast<int64_t>(nCtx), &bound) ||
+      __builtin_add_overflow(bound, gemmac_kv_bytes(big) - perToken * big, &bound) ||
+      bound > (int64_t(1) << 62)) {
     rt::setError("a context of " + std::to_string(nCtx) + " tokens (" +
                  std::to_string(perToken) +
                  " bytes of KV cache each) is more than the KV cache can address");
     return nullptr;
   }
+  const int64_t kvBytes = gemmac_kv_bytes(nCtx);
   s->kvBytes = static_cast<uint64_t>(kvBytes);
   auto gib = [](uint64_t b) {
     char buf[32];

@@ -455,7 +455,7 @@ void addModelMetadata(gguf::GGUFWriter &w, const Variant &v,
 void usage() {
   std::printf(
       "usage: gemmac-gen-model --variant NAME --type TYPE [--seed N] "
-      "[--layers N] [--sparse]\n"
+      "[--layers N] [--window N] [--sparse]\n"
       "       [--srd DIR [--srd-baked TYPE]... [--srd-shard-bytes N]]\n"
       "       [--chat-template FILE] -o FILE\n"
       "Writes a random-weight Gemma 4 GGUF that llama.cpp and gemmac load.\n"
@@ -487,6 +487,7 @@ int main(int argc, char **argv) {
   std::string variantName, typeName, out;
   uint64_t seed = 1;
   int64_t layers = 0;
+  int64_t window = 0;
   bool sparse = false;
   std::string srdDir;
   std::vector<std::string> bakedTypes = {"f32"};
@@ -526,6 +527,8 @@ int main(int argc, char **argv) {
       sparse = true;
     else if (a == "--layers")
       layers = static_cast<int64_t>(number(1, kMaxLayers));
+    else if (a == "--window") // the sliding window, up to the context
+      window = static_cast<int64_t>(number(1, 1 << 20));
     else if (a == "-o")
       out = next();
     else if (a == "--srd")
@@ -582,6 +585,16 @@ int main(int argc, char **argv) {
     return 2;
   }
   Variant custom = *v;
+  if (window > 0) {
+    if (window > custom.context) {
+      std::fprintf(stderr, "gemmac-gen-model: --window %lld is larger than the "
+                   "%s context of %lld tokens\n", static_cast<long long>(window),
+                   variantName.c_str(), static_cast<long long>(custom.context));
+      return 2;
+    }
+    custom.window = window;
+    v = &custom;
+  }
   if (layers > 0) {
     // Fewer layers (debugging): keep the last sharedKV layers shared.
     custom.layers = layers;

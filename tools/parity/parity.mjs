@@ -4,12 +4,14 @@
 //        [--disable-pass NAME ...]   (compile without an optional pass)
 //        [--target vulkan]           (compile for a GPU target and run it there)
 //        [--model GGUF] [--reference GGUF] [--compile-arg ARG ...] [--label TEXT]
+//        [--gen-arg ARG ...] [--eval-arg ARG ...]
 //
 // --model compiles a given GGUF instead of writing one (--variant and --type
 // then only name the case; --type still picks the tolerance), --reference is
 // the GGUF llama.cpp runs instead of the compiled one (SRD: base + residuals
 // compiled, W' baked into a GGUF independently), --compile-arg passes an
-// extra argument to compile-model.
+// extra argument to compile-model, --gen-arg one to gemmac-gen-model and
+// --eval-arg one to the program's `eval` (e.g. --ctx).
 //
 // Writes a random-weight model, compiles it, evaluates one token sequence
 // several times longer than the model's sliding window with the compiled
@@ -41,6 +43,8 @@ const many = (name) => args.flatMap((a, i) => (a === name ? [args[i + 1]] : []))
 const disabled = many("--disable-pass");
 const compileArgs = many("--compile-arg");
 const caseLabel = opt("--label", "");
+const genArgs = many("--gen-arg");
+const evalArgs = many("--eval-arg");
 if (!variant || !type) {
     console.error("usage: parity.mjs --bin DIR --variant NAME --type TYPE [--work DIR] [--tokens N]");
     process.exit(2);
@@ -55,7 +59,8 @@ const gguf = opt("--model", path.join(work, `${variant}-${type}.gguf`));
 const reference = opt("--reference", gguf);
 const program = path.join(work, `${variant}-${type}`);
 if (!args.includes("--model"))
-    run(path.join(bin, "gemmac-gen-model"), ["--variant", variant, "--type", type, "-o", gguf]);
+    run(path.join(bin, "gemmac-gen-model"), ["--variant", variant, "--type", type, "-o", gguf,
+        ...genArgs]);
 run(path.join(bin, "compile-model"), [gguf, "--target", target, "-o", program, "--quiet",
     ...disabled.flatMap((p) => ["--disable-pass", p]), ...compileArgs]);
 
@@ -84,8 +89,8 @@ if (target !== "cpu") {
 
 const ours = path.join(work, "ours.bin"), oursSteps = path.join(work, "ours-steps.bin");
 const ref = path.join(work, "llama.bin");
-run(program, ["eval", "--tokens", list, "--logits", ours]);
-run(program, ["eval", "--tokens", list, "--logits", oursSteps, "--batch", "7"]);
+run(program, ["eval", "--tokens", list, "--logits", ours, ...evalArgs]);
+run(program, ["eval", "--tokens", list, "--logits", oursSteps, "--batch", "7", ...evalArgs]);
 run("node", [path.join(here, "../oracle/llama-oracle.mjs"), reference, "--tokens", list, "--logits", ref]);
 
 const refRows = readLogits(ref, nVocab);
