@@ -143,42 +143,6 @@ private:
   std::vector<uint8_t> samples_;
 };
 
-/// Writes the weight file's checksum and size into the program beside it
-/// (OUT for OUT.weights) at its ProgramStamp, found by its magic.
-Error stampProgram(llvm::StringRef weightsPath, uint64_t checksum, uint64_t fileBytes) {
-  if (!weightsPath.ends_with(".weights"))
-    return Error::success();
-  std::string program = weightsPath.drop_back(strlen(".weights")).str();
-  auto buffer = llvm::MemoryBuffer::getFile(program, /*IsText=*/false,
-                                            /*RequiresNullTerminator=*/false);
-  if (!buffer)
-    return Error::success(); // no program beside the weights: nothing to stamp
-  llvm::StringRef bytes = (*buffer)->getBuffer();
-  llvm::StringRef magic(artifact::kStampMagic, sizeof artifact::kStampMagic);
-  size_t at = bytes.find(magic);
-  if (at == llvm::StringRef::npos || bytes.find(magic, at + 1) != llvm::StringRef::npos)
-    return llvm::createStringError(
-        program + ": cannot stamp the weight file's checksum: the runtime's stamp "
-                  "was found " + (at == llvm::StringRef::npos ? "nowhere" : "twice"));
-  buffer->reset();
-  artifact::ProgramStamp stamp{};
-  std::memcpy(stamp.magic, artifact::kStampMagic, sizeof stamp.magic);
-  stamp.checksum = checksum;
-  stamp.fileBytes = fileBytes;
-  std::error_code ec;
-  // Opened as it is (no truncation, no append): only the stamp's bytes change.
-  llvm::raw_fd_ostream os(program, ec, llvm::sys::fs::CD_OpenExisting,
-                          llvm::sys::fs::FA_Write, llvm::sys::fs::OF_None);
-  if (ec)
-    return llvm::createStringError(program + ": cannot stamp: " + ec.message());
-  os.seek(at);
-  os.write(reinterpret_cast<const char *>(&stamp), sizeof stamp);
-  os.close();
-  if (os.has_error())
-    return llvm::createStringError(program + ": cannot stamp: " + os.error().message());
-  return Error::success();
-}
-
 } // namespace
 
 llvm::Expected<WeightBlobLayout>
@@ -218,11 +182,11 @@ gemmac::collectBlobLayout(mlir::ModuleOp module) {
   return layout;
 }
 
-Error gemmac::writeWeightsFile(llvm::StringRef path,
-                               const WeightBlobLayout &layout,
-                               const WeightsSource &source,
-                               const TokenizerData &tokenizer,
-                               llvm::StringRef target, bool progress) {
+llvm::Expected<WeightsIdentity>
+gemmac::writeWeightsFile(llvm::StringRef path, const WeightBlobLayout &layout,
+                         const WeightsSource &source,
+                         const TokenizerData &tokenizer, llvm::StringRef target,
+                         bool progress) {
   const uint64_t weightsBytes = layout.totalBytes;
   const uint64_t tokenizerOffset =
       (artifact::kHeaderBytes + weightsBytes + 4095) / 4096 * 4096;
@@ -301,6 +265,39 @@ Error gemmac::writeWeightsFile(llvm::StringRef path,
     return Error::success();
   });
   if (written)
-    return written;
-  return stampProgram(path, checksum, h.fileBytes);
+    return std::move(written);
+  return WeightsIdentity{checksum, h.fileBytes};
+}
+
+Error gemmac::stampProgram(llvm::StringRef programPath, WeightsIdentity weights) {
+  std::string program = programPath.str();
+  auto buffer = llvm::MemoryBuffer::getFile(program, /*IsText=*/false,
+                                            /*RequiresNullTerminator=*/false);
+  if (!buffer)
+    return llvm::createStringError(program + ": cannot read: " +
+                                   buffer.getError().message());
+  llvm::StringRef bytes = (*buffer)->getBuffer();
+  llvm::StringRef magic(artifact::kStampMagic, sizeof artifact::kStampMagic);
+  size_t at = bytes.find(magic);
+  if (at == llvm::StringRef::npos || bytes.find(magic, at + 1) != llvm::StringRef::npos)
+    return llvm::createStringError(
+        program + ": cannot stamp the weight file's checksum: the runtime's stamp "
+                  "was found " + (at == llvm::StringRef::npos ? "nowhere" : "twice"));
+  buffer->reset();
+  artifact::ProgramStamp stamp{};
+  std::memcpy(stamp.magic, artifact::kStampMagic, sizeof stamp.magic);
+  stamp.checksum = weights.checksum;
+  stamp.fileBytes = weights.fileBytes;
+  std::error_code ec;
+  // Opened as it is (no truncation, no append): only the stamp's bytes change.
+  llvm::raw_fd_ostream os(program, ec, llvm::sys::fs::CD_OpenExisting,
+                          llvm::sys::fs::FA_Write, llvm::sys::fs::OF_None);
+  if (ec)
+    return llvm::createStringError(program + ": cannot stamp: " + ec.message());
+  os.seek(at);
+  os.write(reinterpret_cast<const char *>(&stamp), sizeof stamp);
+  os.close();
+  if (os.has_error())
+    return llvm::createStringError(program + ": cannot stamp: " + os.error().message());
+  return Error::success();
 }

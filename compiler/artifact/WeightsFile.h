@@ -42,12 +42,22 @@ struct WeightsSource {
   std::string residualProvenance;
 };
 
+/// What identifies a written weight file (its header's checksum and size).
+struct WeightsIdentity {
+  uint64_t checksum = 0, fileBytes = 0;
+};
+
 /// Writes OUT.weights (abi/artifact_format.h): the header, every
 /// weight made from the checkpoint in blob order by weights::transformWeight
 /// (streamed, never all in memory), then the tokenizer.
-llvm::Error writeWeightsFile(llvm::StringRef path, const WeightBlobLayout &layout,
-                             const WeightsSource &source,
-                             const TokenizerData &tokenizer,
-                             llvm::StringRef target, bool progress);
+llvm::Expected<WeightsIdentity>
+writeWeightsFile(llvm::StringRef path, const WeightBlobLayout &layout,
+                 const WeightsSource &source, const TokenizerData &tokenizer,
+                 llvm::StringRef target, bool progress);
+
+/// Writes `weights` into the program at `programPath` (its runtime's
+/// ProgramStamp, found by its magic), so that the program refuses a weight
+/// file of another compile. The program is linked before its weights exist.
+llvm::Error stampProgram(llvm::StringRef programPath, WeightsIdentity weights);
 
 } // namespace gemmac

@@ -134,9 +134,11 @@ llvm::Expected<Emitted> CompileSession::emit(const EmitOptions &options,
     return staged->rename(emitted.takeError());
   WeightsSource source{file_->base(), file_->fileSize(), inputPath_,
                        residuals_.get(), residualProvenance_};
-  if (llvm::Error e =
-          writeWeightsFile(staged->weightsPath(), layout_, source, tokenizer_,
-                           target_->describe(), progress))
+  auto weights = writeWeightsFile(staged->weightsPath(), layout_, source,
+                                  tokenizer_, target_->describe(), progress);
+  if (!weights)
+    return staged->rename(weights.takeError());
+  if (llvm::Error e = stampProgram(staged->programPath(), *weights))
     return staged->rename(std::move(e));
   if (llvm::Error e = staged->commit(options.keepObject))
     return std::move(e);
