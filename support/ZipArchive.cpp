@@ -284,6 +284,13 @@ ZipArchive::read(const ZipMember &m, bool checkCRC) const {
         StringRef(reinterpret_cast<const char *>(raw.data()), raw.size()),
         display, /*RequiresNullTerminator=*/false);
   } else {
+    // Deflate expands at most 1032:1: a larger declared size is a lie (a
+    // zip bomb's header), refused before its buffer is allocated.
+    if (m.size > m.compressedSize * 1032 + 1024)
+      return error("member " + m.name + " claims " + llvm::Twine(m.size) +
+                       " bytes from " + llvm::Twine(m.compressedSize) +
+                       " compressed, more than deflate can expand to",
+                   m.localHeaderOffset);
     auto buf =
         llvm::WritableMemoryBuffer::getNewUninitMemBuffer(m.size, display);
     if (!buf)
