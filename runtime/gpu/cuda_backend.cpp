@@ -121,6 +121,8 @@ public:
   bool init(std::string &error);
   bool forward(const Step &step, std::string &error) override;
   uint64_t kvBytes() const override { return kvSize; }
+  bool readKV(void *dst, std::string &error) override;
+  bool writeKV(const void *src, std::string &error) override;
 
 private:
   bool launchAll(const Step &step, std::string &error);
@@ -355,6 +357,22 @@ bool CudaSession::forward(const Step &step, std::string &error) {
                "downloading logits", error))
     return false;
   return d.check(d.cuStreamSynchronize(stream), "running the step", error);
+}
+
+bool CudaSession::readKV(void *dst, std::string &error) {
+  const Driver &d = backend.driver;
+  return d.check(d.cuCtxSetCurrent(backend.context), "cuCtxSetCurrent", error) &&
+         d.check(d.cuMemcpyDtoHAsync_v2(dst, kv, kvSize, stream),
+                 "downloading the KV cache", error) &&
+         d.check(d.cuStreamSynchronize(stream), "downloading the KV cache", error);
+}
+
+bool CudaSession::writeKV(const void *src, std::string &error) {
+  const Driver &d = backend.driver;
+  return d.check(d.cuCtxSetCurrent(backend.context), "cuCtxSetCurrent", error) &&
+         d.check(d.cuMemcpyHtoDAsync_v2(kv, src, kvSize, stream),
+                 "uploading the KV cache", error) &&
+         d.check(d.cuStreamSynchronize(stream), "uploading the KV cache", error);
 }
 
 } // namespace

@@ -50,6 +50,10 @@ public:
   virtual ~Session();
   virtual bool forward(const Step &step, std::string &error) = 0;
   virtual uint64_t kvBytes() const = 0;
+  /// The whole KV cache (kvBytes()) to or from host memory, for a saved
+  /// session state (runtime/src/session_state.cpp).
+  virtual bool readKV(void *dst, std::string &error) = 0;
+  virtual bool writeKV(const void *src, std::string &error) = 0;
 };
 
 class Backend {

@@ -26,6 +26,8 @@ public:
   bool init(std::string &error);
   bool forward(const Step &step, std::string &error) override;
   uint64_t kvBytes() const override { return kv ? kvSize : 0; }
+  bool readKV(void *dst, std::string &error) override;
+  bool writeKV(const void *src, std::string &error) override;
 
 private:
   VulkanBackend &backend;
@@ -239,6 +241,14 @@ bool VulkanSession::forward(const Step &step, std::string &error) {
     return true;
   return d.download(arena, p.header->logitsOffset, step.logits,
                     step.nOut * p.header->logitsWidth * sizeof(float), error);
+}
+
+bool VulkanSession::readKV(void *dst, std::string &error) {
+  return backend.device->download(kv, 0, dst, kvSize, error);
+}
+
+bool VulkanSession::writeKV(const void *src, std::string &error) {
+  return backend.device->upload(kv, 0, src, kvSize, error);
 }
 
 } // namespace

@@ -167,6 +167,98 @@ char *gemmac_chat_parser_feed(gemmac_chat_parser *parser, const char *piece, siz
 char *gemmac_chat_parser_finish(gemmac_chat_parser *parser);
 void gemmac_chat_parser_free(gemmac_chat_parser *parser);
 
+/* ---- Session state, cancellation, outputs ------------------------------ */
+
+/* Saving and restoring a session, as llama.cpp's state API does. A state
+ * holds everything the next step depends on: the position, the tokens seen
+ * (the penalties read them), the sampler's random state and whether it was
+ * seeded (and with what), the last token's logits (gemmac_session_logits)
+ * and the session's whole KV cache buffer (gemmac_session_kv_bytes bytes,
+ * whatever the position: its layout is the compiled model's). Loaded into a
+ * fresh session of the same compiled model (same weight file) and the same
+ * n_ctx, the next eval gives bit-identical logits and sampling continues as
+ * it would have in the saved session. Any other model, n_ctx, version or a
+ * damaged, truncated or foreign state is refused with "state file PATH:
+ * ... at offset N" (or "state buffer: ..."), and the session is left as it
+ * was. GPU programs download and upload their KV cache (a failed upload
+ * resets the session, and the error says so).
+ *
+ *   size_t n = gemmac_session_state_size(s);
+ *   void *buf = malloc(n);
+ *   if (gemmac_session_state_save(s, buf, n) == 0) fail(gemmac_last_error());
+ *   gemmac_session *t = gemmac_session_new(model, gemmac_session_context(s));
+ *   if (gemmac_session_state_load(t, buf, n) != 0) fail(gemmac_last_error());
+ */
+/* Bytes gemmac_session_state_save writes now (it grows with the position). */
+size_t gemmac_session_state_size(const gemmac_session *session);
+/* Writes the state into dst; the bytes written, or 0 on error (cap too
+ * small: see gemmac_session_state_size). */
+size_t gemmac_session_state_save(const gemmac_session *session, void *dst,
+                                 size_t cap);
+/* Restores a state of len bytes; 0, or -1 (session unchanged) on error. */
+int gemmac_session_state_load(gemmac_session *session, const void *src,
+                              size_t len);
+/* The same through a file. Saving writes a new file beside path and renames
+ * it over path once complete (a failed save leaves path as it was); it holds
+ * a copy of the state in memory while it writes, as loading does while it
+ * validates. 0, or -1 on error.
+ *
+ *   if (gemmac_session_state_save_file(s, "chat.state") != 0) ...
+ *   ... later, in another process with the same program:
+ *   gemmac_session *s = gemmac_session_new(model, n_ctx);
+ *   if (gemmac_session_state_load_file(s, "chat.state") != 0)
+ *     fprintf(stderr, "%s\n", gemmac_last_error());
+ *   gemmac_token t = gemmac_sample(s, gemmac_session_logits(s), &params);
+ */
+int gemmac_session_state_save_file(const gemmac_session *session,
+                                   const char *path);
+int gemmac_session_state_load_file(gemmac_session *session, const char *path);
+
+/* Asks the session's eval (and so gemmac_generate, gemmac_session_eval_
+ * outputs) to stop; safe from any thread while the session runs on another.
+ * The session checks before each chunk of the model's batch (so between
+ * generated tokens too): the call that sees the request returns -1 with
+ * gemmac_last_error() "cancelled" and clears it. Tokens of the chunks before
+ * the check stay evaluated (gemmac_session_position says how far it got);
+ * the session stays usable. A request made while no call runs cancels the
+ * next call that evaluates tokens, before it evaluates any (so a cancel is
+ * never lost to a race with the call's start); gemmac_session_reset drops a
+ * pending request. After a call was cancelled part-way,
+ * gemmac_session_logits is NULL until the next eval completes.
+ *
+ *   // another thread, e.g. on a user's "stop":
+ *   gemmac_session_cancel(s);
+ *   // the generating thread:
+ *   if (gemmac_generate(s, prompt, 512, &params, on_piece, NULL) < 0 &&
+ *       strcmp(gemmac_last_error(), "cancelled") == 0) ...
+ */
+void gemmac_session_cancel(gemmac_session *session);
+
+/* Feeds n tokens like gemmac_session_eval and returns the outputs of the
+ * last n_out of them (0 <= n_out <= n): logits (may be NULL) gets n_out x
+ * vocab floats, the rows of those tokens in order; hidden (may be NULL) gets
+ * n_out x hidden (gemmac_model_number(model, "hidden")) floats, the model's
+ * final hidden state of each (after the final norm, the input of the output
+ * projection: embeddings). 0, or -1 on error.
+ *
+ *   float *emb = malloc(sizeof(float) * n_out * hidden);
+ *   if (gemmac_session_eval_outputs(s, toks, n, n_out, NULL, emb) != 0) ...
+ */
+int gemmac_session_eval_outputs(gemmac_session *session,
+                                const gemmac_token *tokens, int32_t n,
+                                int32_t n_out, float *logits, float *hidden);
+
+/* The logits of the last token the session evaluated (vocab floats, owned by
+ * the session, valid until its next eval, load or reset), or NULL before
+ * any eval, after a reset or a cancelled eval. Every eval computes them, even
+ * when its logits argument is NULL; a loaded state brings them along, so a
+ * caller can sample after a load without evaluating again.
+ *
+ *   gemmac_session_eval(s, prompt, n, NULL, 0);
+ *   gemmac_token t = gemmac_sample(s, gemmac_session_logits(s), &params);
+ */
+const float *gemmac_session_logits(const gemmac_session *session);
+
 #ifdef __cplusplus
 }
 #endif

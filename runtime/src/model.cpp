@@ -254,6 +254,8 @@ extern "C" gemmac_model *gemmac_model_open_with(const char *weightsPath,
   }
   model->weights = model->map + h.weightsOffset;
   model->weightsBytes = h.weightsBytes;
+  model->weightsChecksum = h.checksum;
+  model->fingerprint = h.fingerprint;
   // The header's strings need not be terminated in a damaged file.
   auto field = [](const char *f, size_t cap) { return std::string(f, strnlen(f, cap)); };
   model->source = field(h.source, sizeof h.source);

@@ -6,6 +6,7 @@
 #include "runtime/src/rt.h"
 #include "runtime/src/tokenizer.h"
 
+#include <atomic>
 #include <memory>
 #include <random>
 #include <string>
@@ -25,6 +26,9 @@ struct gemmac_model {
   void *copyMapping = nullptr;
   size_t copyMappingBytes = 0;
   uint64_t weightsBytes = 0;
+  /// The weight file's checksum and layout fingerprint: with weightsBytes,
+  /// the identity a saved session state is checked against.
+  uint64_t weightsChecksum = 0, fingerprint = 0;
   gemmac::rt::Tokenizer tokenizer;
   int32_t vocab = 0, context = 0, maxBatch = 0;
   std::unique_ptr<gemmac_rt> rt;
@@ -49,5 +53,19 @@ struct gemmac_session {
   std::mt19937_64 rng;
   uint64_t seededWith = 0;
   bool seeded = false;
+  std::vector<float> lastLogits; // the last evaluated token's, when hasLogits
+  bool hasLogits = false;
+  std::atomic<bool> cancelRequested{false}; // gemmac_session_cancel
   ~gemmac_session();
 };
+
+namespace gemmac::rt {
+/// Evaluates n tokens after the session's; `logits` (may be null) gets the
+/// logits of the last nOut of them (0 <= nOut <= n). The last token's logits
+/// are always computed and kept for gemmac_session_logits. Checks for a
+/// cancel before each chunk of the model's batch.
+int evalTokens(gemmac_session *s, const gemmac_token *tokens, int32_t n,
+               int32_t nOut, float *logits);
+/// Consumes a pending cancel: true (and the error "cancelled") if there was.
+bool takeCancel(gemmac_session *s);
+} // namespace gemmac::rt

@@ -85,6 +85,8 @@ extern "C" gemmac_model *gemmac_session_model(const gemmac_session *s) {
 extern "C" void gemmac_session_reset(gemmac_session *s) {
   s->pos = 0;
   s->history.clear();
+  s->hasLogits = false;
+  s->cancelRequested = false;
 }
 extern "C" int32_t gemmac_session_position(const gemmac_session *s) {
   return s->pos;
@@ -96,9 +98,8 @@ extern "C" uint64_t gemmac_session_kv_bytes(const gemmac_session *s) {
   return s->kvBytes;
 }
 
-extern "C" int gemmac_session_eval(gemmac_session *s,
-                                   const gemmac_token *tokens, int32_t n,
-                                   float *logits, int allLogits) {
+int rt::evalTokens(gemmac_session *s, const gemmac_token *tokens, int32_t n,
+                   int32_t nOut, float *logits) {
   gemmac_model *m = s->model;
   if (n <= 0)
     return 0;
@@ -116,35 +117,51 @@ extern "C" int gemmac_session_eval(gemmac_session *s,
       return -1;
     }
   const int32_t V = m->vocab;
+  // Rows are computed for the tokens from `first` on: the caller's last
+  // nOut, and at least the last token (gemmac_session_logits). They are a
+  // suffix of the tokens, so each chunk's are the last rows of its step.
+  const int32_t first = n - std::max(nOut, 1);
   for (int32_t done = 0; done < n;) {
+    if (takeCancel(s))
+      return -1;
     const int32_t chunk = std::min(n - done, m->maxBatch);
     const bool last = done + chunk == n;
-    int64_t nOut = allLogits ? chunk : (last && logits ? 1 : 0);
+    const int32_t rows = std::max(0, done + chunk - std::max(first, done));
     float *out = nullptr;
-    if (nOut > 0)
-      out = allLogits ? logits + static_cast<size_t>(done) * V : logits;
-    else {
-      s->scratchLogits.resize(V);
+    if (rows > 0 && logits && nOut > 0) {
+      out = logits + static_cast<size_t>(done + chunk - rows - (n - nOut)) * V;
+    } else {
+      s->scratchLogits.resize(static_cast<size_t>(std::max(rows, 1)) * V);
       out = s->scratchLogits.data();
     }
     if (s->gpu) {
       std::string err;
-      if (!s->gpu->forward({tokens + done, chunk, s->pos, nOut, out}, err)) {
+      if (!s->gpu->forward({tokens + done, chunk, s->pos, rows, out}, err)) {
         rt::setError(err);
         return -1;
       }
     } else {
       gemmac_forward(m->rt.get(), m->weights, s->kv, s->arena, tokens + done,
-                     out, chunk, s->pos, s->nCtx, nOut);
+                     out, chunk, s->pos, s->nCtx, rows);
     }
-    for (int64_t r = 0; r < nOut; ++r)
+    for (int64_t r = 0; r < rows; ++r)
       for (int32_t id : m->tokenizer.suppressed())
         out[r * V + id] = -INFINITY;
     s->history.insert(s->history.end(), tokens + done, tokens + done + chunk);
     s->pos += chunk;
     done += chunk;
+    s->hasLogits = last;
+    if (last)
+      s->lastLogits.assign(out + static_cast<size_t>(rows - 1) * V,
+                           out + static_cast<size_t>(rows) * V);
   }
   return 0;
+}
+
+extern "C" int gemmac_session_eval(gemmac_session *s,
+                                   const gemmac_token *tokens, int32_t n,
+                                   float *logits, int allLogits) {
+  return rt::evalTokens(s, tokens, n, allLogits ? n : 1, logits);
 }
 
 extern "C" gemmac_sampler_params gemmac_sampler_defaults(void) {

@@ -70,6 +70,55 @@ def main():
     (seeds("tokenizer") / "dense.gmtk").write_bytes(
         weights[tok_offset:tok_offset + tok_bytes])
     shutil.rmtree(work)
+    session_state_seeds(seeds("session_state"))
+
+
+MASK = (1 << 64) - 1
+
+
+def word_hash(data, seed):
+    """abi/weights_checksum.h's WordHash over bytes."""
+    h = 0x9E3779B97F4A7C15 ^ seed
+
+    def add(w):
+        nonlocal h
+        h = ((h ^ w) * 0xFF51AFD7ED558CCD) & MASK
+        h ^= h >> 32
+
+    whole = len(data) // 8 * 8
+    for (w,) in struct.iter_unpack("<Q", data[:whole]):
+        add(w)
+    tail = data[whole:]
+    add(int.from_bytes(tail, "little") ^ (len(tail) << 56))
+    return h ^ (h >> 29)
+
+
+def session_state(pos, seeded, logits):
+    """A session state (runtime/src/state_format.h) for the session_state
+    harness's fake model (test/unit/fake_program.h: weights checksum 0x1234,
+    fingerprint 0xabcd, 1000 weight bytes, vocab 40, n_ctx 32, KV (2 + 32) x
+    8 bytes). The cache bytes are arbitrary: the fake model evaluates from
+    any cache."""
+    vocab, n_ctx, kv = 40, 32, (2 + 32) * 8
+    rng = b"".join(struct.pack("<Q", (i * 0x9E3779B97F4A7C15) & MASK) for i in range(312))
+    history = b"".join(struct.pack("<i", (i * 7 + 3) % vocab) for i in range(pos))
+    logit_bytes = b"".join(struct.pack("<f", i / 8 - 2) for i in range(vocab)) if logits else b""
+    body = rng + history + logit_bytes + bytes((i * 31) & 0xFF for i in range(kv))
+    total = 112 + len(body)
+    header = b"GMCSTATE" + struct.pack(
+        "<IIQQQQQiiQiIQIIIIQ", 1, 112, total, 0, 0x1234, 0xABCD, 1000, vocab, n_ctx,
+        kv, pos, 1 if seeded else 0, 77, 312, 5, pos, vocab if logits else 0, 0)
+    assert len(header) == 112
+    state = header + body
+    checksum = word_hash(state, total)
+    return state[:24] + struct.pack("<Q", checksum) + state[32:]
+
+
+def session_state_seeds(out):
+    # The harness's first byte: 0 as it is (these are sealed).
+    (out / "empty.state").write_bytes(b"\x00" + session_state(0, False, False))
+    (out / "mid.state").write_bytes(b"\x00" + session_state(9, True, True))
+    (out / "full.state").write_bytes(b"\x01" + session_state(32, True, True))
 
 
 if __name__ == "__main__":
