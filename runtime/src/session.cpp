@@ -273,6 +273,14 @@ extern "C" int32_t gemmac_generate(gemmac_session *s, const char *prompt,
   if (gemmac_session_eval(s, ids.data(), static_cast<int32_t>(ids.size()),
                           logits.data(), 0) != 0)
     return -1;
+  if (ids.empty()) { // continue from the session's last token (e.g. a loaded state)
+    if (!s->hasLogits) {
+      rt::setError("nothing to generate from: an empty prompt, and the session "
+                   "has no last token's logits");
+      return -1;
+    }
+    logits = s->lastLogits;
+  }
   int32_t produced = 0;
   while (produced < maxTokens) {
     gemmac_token t = gemmac_sample(s, logits.data(), params);

@@ -1,0 +1,89 @@
+// The C API's session additions (state save/load, cancel, eval_outputs,
+// session logits) through a C program linked with a compiled model
+// (capi_session.c): a restored session continues bit for bit; damaged,
+// truncated and other models' state files are refused with the file and
+// an offset named; cancels from another thread; outputs against all_logits.
+// The state case runs again on a Vulkan program where a Vulkan device
+// (lavapipe) is present.
+import {spawnSync} from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import {fileURLToPath} from "node:url";
+import {bin, check, finish, run, work} from "./harness.mjs";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const exec = (cmd, argv) => {
+    const r = spawnSync(cmd, argv, {encoding: "utf8", timeout: 300000, stdio: ["ignore", "pipe", "pipe"]});
+    return {status: r.status, signal: r.signal, out: (r.stdout ?? "") + (r.stderr ?? "")};
+};
+
+/// A tiny model compiled with its object kept, and the C program linked
+/// with it.
+function build(name, seed, extra = []) {
+    const gguf = path.join(work, `${name}.gguf`), program = path.join(work, name);
+    run(path.join(bin, "gemmac-gen-model"), ["--variant", "dense", "--type", "q8_0", "--seed", String(seed), "-o", gguf]);
+    run(path.join(bin, "compile-model"), [gguf, "-o", program, "--quiet", "--keep-object", ...extra]);
+    const capi = `${program}-capi`;
+    const cc = exec("cc", ["-I", path.join(here, "../.."), "-c", path.join(here, "capi_session.c"), "-o", `${capi}.o`]);
+    const ld = cc.status === 0
+        ? exec("c++", ["-o", capi, `${capi}.o`, `${program}.o`, path.join(bin, "../lib/libgemmac_runtime.a"),
+            "-pthread", "-lm", "-ldl"])
+        : cc;
+    if (ld.status !== 0)
+        throw new Error(`building ${capi}: ${ld.out}`);
+    return {capi, weights: `${program}.weights`};
+}
+
+/// Runs a case; passes when it exits 0 (every check inside held).
+function runCase(prog, args, what) {
+    const r = exec(prog.capi, [prog.weights, ...args]);
+    process.stdout.write(r.out.replace(/^/gm, "    "));
+    check(r.status === 0 && r.signal === null, `${what}: exit ${r.status}${r.signal ? ` signal ${r.signal}` : ""}`);
+    return r;
+}
+
+const m = build("m", 1), other = build("other", 7);
+const state = path.join(work, "m.state");
+runCase(m, ["state", state], "state saved, restored, continued");
+runCase(m, ["cancel"], "cancel from another thread");
+runCase(m, ["outputs"], "eval_outputs");
+
+// Damaged copies of a good state file, and another model's.
+const good = fs.readFileSync(state);
+const damaged = (name, bytes) => {
+    const file = path.join(work, name);
+    fs.writeFileSync(file, bytes);
+    return file;
+};
+runCase(m, ["load", damaged("truncated.state", good.subarray(0, good.length >> 1)), "(truncated)"],
+    "a truncated state file");
+const flipped = Buffer.from(good);
+flipped[good.length - 100] ^= 0x04; // in the KV cache
+runCase(m, ["load", damaged("flipped.state", flipped), "damaged state"], "a state file with one flipped bit");
+const magic = Buffer.from(good);
+magic.write("XXXX", 0);
+runCase(m, ["load", damaged("magic.state", magic), "not a gemmac session state"], "a file that is no state");
+const otherState = path.join(work, "other.state");
+runCase(other, ["state", otherState], "the other model's state");
+runCase(m, ["load", otherState, "saved for another model"], "another model's state file");
+check(fs.readdirSync(work).every((f) => !f.includes(".tmp-")), "no temporary file left behind");
+
+// A Vulkan program's session state: its KV cache goes through the device.
+const vk = (() => {
+    try {
+        return build("vk", 1, ["--target", "vulkan"]);
+    } catch (e) {
+        check(false, `building the Vulkan program: ${e.message}`);
+        return null;
+    }
+})();
+if (vk) {
+    const probe = exec(vk.capi, [vk.weights, "outputs"]);
+    if (/FAIL open/.test(probe.out) && /vulkan|Vulkan/.test(probe.out)) {
+        console.log(`skip Vulkan state: no usable device (${probe.out.trim().split("\n").pop()})`);
+    } else {
+        runCase(vk, ["state", path.join(work, "vk.state")], "Vulkan: state saved, restored, continued");
+        runCase(vk, ["load", state, "saved for another model"], "Vulkan: the CPU program's state refused");
+    }
+}
+finish();

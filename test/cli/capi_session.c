@@ -1,0 +1,301 @@
+/* The C API's session additions on a compiled model, driven by
+ * cli.capi-session (linked with the model's object and the runtime archive):
+ * state save/load, cancel, eval_outputs, session logits.
+ * Usage: capi_session WEIGHTS CASE [FILE]. Prints what it checked; exits 0
+ * when every check held, 1 otherwise. */
+#include "runtime/include/gemmac.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures = 0;
+static void check(int ok, const char *what) {
+  printf("%s %s", ok ? "ok  " : "FAIL", what);
+  if (!ok)
+    printf(" (error: '%s')", gemmac_last_error());
+  printf("\n");
+  failures += !ok;
+}
+static int has(const char *text) { return strstr(gemmac_last_error(), text) != NULL; }
+
+static gemmac_model *model;
+static int32_t vocab;
+
+/* n deterministic in-vocabulary tokens after <bos>. */
+static gemmac_token *tokens(int32_t n, int salt) {
+  gemmac_token *t = malloc(sizeof *t * (size_t)n);
+  for (int32_t i = 0; i < n; ++i)
+    t[i] = (gemmac_token)((i * 37 + salt * 11 + 5) % vocab);
+  t[0] = gemmac_token_bos(model);
+  return t;
+}
+
+static gemmac_sampler_params sampler(void) {
+  gemmac_sampler_params p = gemmac_sampler_defaults();
+  p.temperature = 0.8f;
+  p.top_k = 0;
+  p.seed = 1234;
+  p.repeat_penalty = 1.2f;
+  p.frequency_penalty = 0.1f;
+  return p;
+}
+
+static int same_logits(const float *a, const float *b) {
+  return a && b && memcmp(a, b, sizeof(float) * (size_t)vocab) == 0;
+}
+
+struct text {
+  char buf[4096];
+  size_t len;
+};
+static int collect(const char *piece, size_t len, void *user) {
+  struct text *t = user;
+  if (t->len + len < sizeof t->buf) {
+    memcpy(t->buf + t->len, piece, len);
+    t->len += len;
+  }
+  return 0;
+}
+
+/* Mid-generation, the state saved to memory and to a file; restored into
+ * fresh sessions, the next logits are those of the uninterrupted session
+ * (memcmp) and generation continues with the same text. */
+static void state_case(const char *file) {
+  const int32_t n_ctx = 256;
+  gemmac_session *a = gemmac_session_new(model, n_ctx);
+  gemmac_sampler_params p = sampler();
+  gemmac_token *prompt = tokens(40, 0);
+  check(gemmac_session_logits(a) == NULL, "no logits before any eval");
+  float *logits = malloc(sizeof(float) * (size_t)vocab);
+  check(gemmac_session_eval(a, prompt, 40, logits, 0) == 0, "prompt evaluated");
+  check(same_logits(logits, gemmac_session_logits(a)), "session logits = eval's logits");
+  for (int i = 0; i < 5; ++i) {
+    gemmac_token t = gemmac_sample(a, logits, &p);
+    gemmac_session_eval(a, &t, 1, logits, 0);
+  }
+  size_t size = gemmac_session_state_size(a);
+  void *mem = malloc(size);
+  check(gemmac_session_state_save(a, mem, size) == size, "state saved to memory");
+  check(gemmac_session_state_save_file(a, file) == 0, "state saved to a file");
+  printf("state: %zu bytes at position %d (KV cache %llu bytes)\n", size,
+         gemmac_session_position(a), (unsigned long long)gemmac_session_kv_bytes(a));
+
+  gemmac_session *m = gemmac_session_new(model, n_ctx);
+  gemmac_session *f = gemmac_session_new(model, n_ctx);
+  check(gemmac_session_state_load(m, mem, size) == 0, "loaded from memory");
+  check(gemmac_session_state_load_file(f, file) == 0, "loaded from the file");
+  check(gemmac_session_position(m) == 45 && gemmac_session_position(f) == 45,
+        "position restored");
+  check(same_logits(logits, gemmac_session_logits(m)) &&
+            same_logits(logits, gemmac_session_logits(f)),
+        "last logits restored");
+  /* Three steps: sample (RNG, penalties' history), evaluate, compare. */
+  float *lm = malloc(sizeof(float) * (size_t)vocab), *lf = malloc(sizeof(float) * (size_t)vocab);
+  int steps_same = 1;
+  for (int i = 0; i < 3; ++i) {
+    gemmac_token ta = gemmac_sample(a, gemmac_session_logits(a), &p);
+    gemmac_token tm = gemmac_sample(m, gemmac_session_logits(m), &p);
+    gemmac_token tf = gemmac_sample(f, gemmac_session_logits(f), &p);
+    steps_same &= ta == tm && ta == tf;
+    gemmac_session_eval(a, &ta, 1, logits, 0);
+    gemmac_session_eval(m, &tm, 1, lm, 0);
+    gemmac_session_eval(f, &tf, 1, lf, 0);
+    steps_same &= same_logits(logits, lm) && same_logits(logits, lf);
+  }
+  check(steps_same, "restored sessions sample the same tokens and give bit-identical logits");
+
+  /* gemmac_generate continues from a loaded state (empty prompt: the
+   * session's last logits). */
+  gemmac_session *g1 = gemmac_session_new(model, n_ctx), *g2 = gemmac_session_new(model, n_ctx);
+  struct text t1 = {{0}, 0}, t2 = {{0}, 0};
+  int r1 = gemmac_session_state_load(g1, mem, size) == 0
+               ? gemmac_generate(g1, "", 12, &p, collect, &t1) : -1;
+  int r2 = gemmac_session_state_load_file(g2, file) == 0
+               ? gemmac_generate(g2, "", 12, &p, collect, &t2) : -1;
+  check(r1 >= 0 && r1 == r2 && t1.len == t2.len && memcmp(t1.buf, t2.buf, t1.len) == 0,
+        "generation from both restored states gives the same text");
+
+  /* Another n_ctx is refused, the session untouched. */
+  gemmac_session *other = gemmac_session_new(model, 128);
+  check(gemmac_session_state_load(other, mem, size) == -1 && has("n_ctx 256") &&
+            gemmac_session_position(other) == 0,
+        "a session of another n_ctx refuses it");
+  printf("refused: %s\n", gemmac_last_error());
+  gemmac_session_free(other);
+  gemmac_session_free(g1);
+  gemmac_session_free(g2);
+  gemmac_session_free(a);
+  gemmac_session_free(m);
+  gemmac_session_free(f);
+  free(mem);
+  free(prompt);
+  free(logits);
+  free(lm);
+  free(lf);
+}
+
+/* A state file, damaged by the driver (or saved by another model), is
+ * refused with the file and an offset named. */
+static void load_case(const char *file, const char *expect) {
+  gemmac_session *s = gemmac_session_new(model, 256);
+  check(gemmac_session_state_load_file(s, file) == -1 && has(file) && has("at offset") &&
+            has(expect) && gemmac_session_position(s) == 0,
+        "the state file is refused, naming file, offset and cause");
+  printf("refused: %s\n", gemmac_last_error());
+  gemmac_session_free(s);
+}
+
+struct canceller {
+  gemmac_session *s;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int asked, done;
+};
+
+/* Runs on the generating thread between tokens: has the other thread cancel,
+ * and waits until it has. */
+static int piece_then_cancel(const char *piece, size_t len, void *user) {
+  (void)piece;
+  (void)len;
+  struct canceller *c = user;
+  pthread_mutex_lock(&c->mu);
+  c->asked = 1;
+  pthread_cond_broadcast(&c->cv);
+  while (!c->done)
+    pthread_cond_wait(&c->cv, &c->mu);
+  pthread_mutex_unlock(&c->mu);
+  return 0;
+}
+
+static void *cancel_when_asked(void *arg) {
+  struct canceller *c = arg;
+  pthread_mutex_lock(&c->mu);
+  while (!c->asked)
+    pthread_cond_wait(&c->cv, &c->mu);
+  gemmac_session_cancel(c->s);
+  c->done = 1;
+  pthread_cond_broadcast(&c->cv);
+  pthread_mutex_unlock(&c->mu);
+  return NULL;
+}
+
+static void *cancel_now(void *arg) {
+  gemmac_session_cancel(arg);
+  return NULL;
+}
+
+static void cancel_case(void) {
+  /* gemmac_generate, cancelled from another thread after its first token. */
+  gemmac_session *s = gemmac_session_new(model, 512);
+  struct canceller c = {s, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+  pthread_t th;
+  pthread_create(&th, NULL, cancel_when_asked, &c);
+  gemmac_sampler_params p = sampler();
+  p.temperature = 0; /* greedy: no end-of-generation token ends it early by chance */
+  const int32_t r = gemmac_generate(s, "hello", 50, &p, piece_then_cancel, &c);
+  pthread_join(th, NULL);
+  check(r == -1 && strcmp(gemmac_last_error(), "cancelled") == 0,
+        "gemmac_generate cancelled from another thread returns -1, \"cancelled\"");
+  const int32_t pos = gemmac_session_position(s);
+  gemmac_token one = 7;
+  check(gemmac_session_eval(s, &one, 1, NULL, 0) == 0 && gemmac_session_position(s) == pos + 1,
+        "the session evaluates again after the cancel");
+  gemmac_session_free(s);
+
+  /* A long eval (several chunks of the model's batch) cancelled from
+   * another thread: it stops at a chunk border, or, if the cancel came
+   * after its last check, the next call is cancelled. Either way the
+   * session's position counts what was evaluated, and finishing the tokens
+   * gives the uninterrupted session's logits. */
+  const int32_t n = 2000, batch = (int32_t)gemmac_model_number(model, "max_batch");
+  gemmac_token *t = tokens(n, 3);
+  gemmac_session *a = gemmac_session_new(model, 2048), *ref = gemmac_session_new(model, 2048);
+  float *la = malloc(sizeof(float) * (size_t)vocab), *lr = malloc(sizeof(float) * (size_t)vocab);
+  pthread_create(&th, NULL, cancel_now, a);
+  int rc = gemmac_session_eval(a, t, n, la, 0);
+  pthread_join(th, NULL);
+  int32_t done = gemmac_session_position(a);
+  if (rc == 0) {
+    printf("the cancel came after the eval's last check\n");
+    gemmac_token x = 1;
+    check(gemmac_session_eval(a, &x, 1, NULL, 0) == -1 && has("cancelled") &&
+              gemmac_session_position(a) == n,
+          "a cancel after the last check cancels the next call, before it evaluates");
+    gemmac_session_reset(a);
+    done = 0;
+  } else {
+    printf("cancelled after %d of %d tokens (batch %d)\n", done, n, batch);
+    check(has("cancelled") && done % batch == 0 && done < n && gemmac_session_logits(a) == NULL,
+          "the eval stopped at a chunk border, \"cancelled\"");
+  }
+  check(gemmac_session_eval(a, t + done, n - done, la, 0) == 0 &&
+            gemmac_session_eval(ref, t, n, lr, 0) == 0 && same_logits(la, lr),
+        "the rest evaluated after the cancel gives the uninterrupted logits");
+  gemmac_session_free(a);
+  gemmac_session_free(ref);
+  free(t);
+  free(la);
+  free(lr);
+}
+
+/* eval_outputs' logits of the last k tokens are all_logits' last k rows,
+ * across chunk borders. */
+static void outputs_case(void) {
+  const int32_t batch = (int32_t)gemmac_model_number(model, "max_batch");
+  const int32_t n = batch + 40;
+  gemmac_token *t = tokens(n, 5);
+  gemmac_session *ref = gemmac_session_new(model, 1024);
+  float *all = malloc(sizeof(float) * (size_t)n * (size_t)vocab);
+  check(gemmac_session_eval(ref, t, n, all, 1) == 0, "all_logits of the reference");
+  const int32_t ks[] = {0, 1, 7, 41, 40 + batch / 2, n};
+  for (size_t i = 0; i < sizeof ks / sizeof ks[0]; ++i) {
+    const int32_t k = ks[i];
+    gemmac_session *s = gemmac_session_new(model, 1024);
+    float *out = malloc(sizeof(float) * ((size_t)k * (size_t)vocab + 1));
+    out[(size_t)k * (size_t)vocab] = 42.0f;
+    char what[128];
+    snprintf(what, sizeof what, "eval_outputs n_out %d of %d: the last rows of all_logits", k, n);
+    check(gemmac_session_eval_outputs(s, t, n, k, out, NULL) == 0 &&
+              memcmp(out, all + (size_t)(n - k) * (size_t)vocab,
+                     sizeof(float) * (size_t)k * (size_t)vocab) == 0 &&
+              out[(size_t)k * (size_t)vocab] == 42.0f &&
+              same_logits(gemmac_session_logits(s), all + (size_t)(n - 1) * (size_t)vocab),
+          what);
+    free(out);
+    gemmac_session_free(s);
+  }
+  gemmac_session *s = gemmac_session_new(model, 1024);
+  check(gemmac_session_eval_outputs(s, t, n, n + 1, NULL, NULL) == -1 && has("n_out"),
+        "n_out beyond n refused");
+  gemmac_session_free(s);
+  gemmac_session_free(ref);
+  free(all);
+  free(t);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3)
+    return 2;
+  const char *which = argv[2], *file = argc > 3 ? argv[3] : NULL;
+  model = gemmac_model_open(argv[1], 2);
+  if (!model) {
+    printf("FAIL open: %s\n", gemmac_last_error());
+    return 1;
+  }
+  vocab = gemmac_model_vocab_size(model);
+  if (!strcmp(which, "state") && file) {
+    state_case(file);
+  } else if (!strcmp(which, "load") && argc > 4) {
+    load_case(file, argv[4]);
+  } else if (!strcmp(which, "cancel")) {
+    cancel_case();
+  } else if (!strcmp(which, "outputs")) {
+    outputs_case();
+  } else {
+    return 2;
+  }
+  gemmac_model_close(model);
+  return failures ? 1 : 0;
+}
