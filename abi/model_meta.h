@@ -16,7 +16,9 @@ enum MetaIndex {
   kMetaFingerprint,
   kMetaMaxBatch,
   kMetaDecodeBytes, // weight bytes one decoded token reads
+  kMetaHiddenOutput, // 1: forward writes the final hidden states (`hidden`)
   kMetaCount = 16
 };
-inline constexpr int64_t kAbiVersion = 1;
+// Follows GEMMAC_PROGRAM_ABI (abi/program_table.h).
+inline constexpr int64_t kAbiVersion = 3;
 } // namespace gemmac::abi

@@ -6,7 +6,9 @@
 //     per token and multiplied by n_tokens at run time;
 //   - KV caches: a ring of `window` rows per sliding cache (independent of the
 //     context), `n_ctx` rows per global cache;
-//   - the returned logits are written straight into the caller's buffer.
+//   - the returned logits are written straight into the caller's buffer;
+//   - the final hidden state (the output projection's input) is copied to the
+//     caller's `hidden` buffer when it passes one.
 //
 //===----------------------------------------------------------------------===//
 
@@ -21,6 +23,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 
 using namespace mlir;
 using namespace gemmac;
@@ -257,6 +260,8 @@ void CPULowering::beginOp(Operation *op) {
 }
 
 void CPULowering::endOp(Operation *op) {
+  if (hidden && hidden.getDefiningOp() == op)
+    copyHidden(); // before its buffer can be given back
   int64_t index = order.lookup(op);
   for (Buffer &buf : buffers)
     if (!buf.external && buf.size > 0 && buf.lastUse == index) {
@@ -293,6 +298,36 @@ LogicalResult CPULowering::checkEntry() {
   return success();
 }
 
+/// A model returns softcap?(linear(hidden, output projection)); an entry
+/// that returns something else (a fragment) has no hidden state to give, and
+/// its model meta says so (kMetaHiddenOutput 0).
+void CPULowering::findHidden() {
+  Value logits = returned;
+  if (auto cap = logits.getDefiningOp<SoftcapOp>())
+    logits = cap.getInput();
+  if (auto head = logits.getDefiningOp<LinearOp>())
+    if (isa<RankedTensorType>(head.getInput().getType()))
+      hidden = head.getInput();
+}
+
+/// if (hidden != null) hidden[0 .. rows * width) = the hidden state's rows.
+void CPULowering::copyHidden() {
+  b.setInsertionPointToEnd(body);
+  const Activation &h = acts[hidden];
+  Value count = mul(h.rows, idx(h.width));
+  auto ptr = LLVM::LLVMPointerType::get(ctx);
+  Value null = LLVM::ZeroOp::create(b, currentLoc, ptr);
+  Value given = LLVM::ICmpOp::create(b, currentLoc, LLVM::ICmpPredicate::ne,
+                                     hiddenPtr, null);
+  auto ifOp = scf::IfOp::create(b, currentLoc, given, /*withElseRegion=*/false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(ifOp.thenBlock());
+  Value bytes = BufferOp::create(b, currentLoc, dyn(b.getI8Type()), hiddenPtr,
+                                 mul(count, idx(4)));
+  elementwise({h.view}, view(bytes, idx(0), count, b.getF32Type()),
+              [](OpBuilder &, Location, ValueRange args) { return args[0]; });
+}
+
 LogicalResult CPULowering::begin() {
   if (failed(checkEntry()))
     return failure();
@@ -303,6 +338,8 @@ LogicalResult CPULowering::begin() {
   kvPerCtxBytes = kvPlanSize(plan, kvBytes).perToken;
   meta = computeModelMeta(module, entry, kMaxBatch);
   returned = cast<func::ReturnOp>(entry.front().getTerminator()).getOperand(0);
+  findHidden();
+  meta[abi::kMetaHiddenOutput] = hidden ? 1 : 0;
   computeLiveness();
 
   // The C entry point.
@@ -313,14 +350,16 @@ LogicalResult CPULowering::begin() {
   auto fn = func::FuncOp::create(
       b, currentLoc, abi::kForward,
       b.getFunctionType(
-          {ptr, ptr, ptr, ptr, ptr, ptr, idxTy, idxTy, idxTy, idxTy}, {}));
+          {ptr, ptr, ptr, ptr, ptr, ptr, ptr, idxTy, idxTy, idxTy, idxTy},
+          {}));
   body = fn.addEntryBlock();
   b.setInsertionPointToStart(body);
   rt = body->getArgument(0);
-  nTokens = body->getArgument(6);
-  pos0 = body->getArgument(7);
-  nCtx = body->getArgument(8);
-  nOut = body->getArgument(9);
+  hiddenPtr = body->getArgument(6);
+  nTokens = body->getArgument(7);
+  pos0 = body->getArgument(8);
+  nCtx = body->getArgument(9);
+  nOut = body->getArgument(10);
   auto bytesTy = dyn(b.getI8Type());
   int64_t weightBytes =
       gemmaDialect(ctx)->getWeightsBytesAttrHelper().getAttr(module).getInt();

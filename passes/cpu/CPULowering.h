@@ -2,7 +2,7 @@
 //
 // gemma-lower-to-cpu (passes/LowerToCPU.cpp) rewrites the tensor-level entry
 // function into `gemmac_forward(rt, weights, kv, arena, tokens, logits,
-// n_tokens, pos0, n_ctx, n_out)`: a straight line of kernel calls and loops
+// hidden, n_tokens, pos0, n_ctx, n_out)`: a straight line of kernel calls and loops
 // over views of byte buffers. One pattern per gemma op, grouped one file per
 // op family in this folder, builds that op's code; this header is what they
 // share:
@@ -73,6 +73,9 @@ public:
   // -- the entry point's values --------------------------------------------
   mlir::Value rt, weights, kv, arena, tokens, logitsBytes, nTokens, pos0, nCtx,
       nOut;
+  /// The caller's hidden-state pointer (may be null): the final norm's rows
+  /// (the output projection's input) are copied there.
+  mlir::Value hiddenPtr;
   /// The KV caches' element type (module attribute gemma.kv_cache_type).
   mlir::Type kvElement;
   int64_t kvBytes = 2;
@@ -157,6 +160,8 @@ public:
 
 private:
   mlir::LogicalResult checkEntry();
+  void findHidden();
+  void copyHidden();
   void computeLiveness();
   void emitSizeFunctions();
 
@@ -168,6 +173,7 @@ private:
   mlir::Block *body = nullptr;        // the new entry point's
   mlir::Operation *arenaOp = nullptr; // its arena buffer, sized at the end
   mlir::Value returned;               // the tensor the old entry returns
+  mlir::Value hidden; // the output projection's input: the final hidden state
 
   std::map<int64_t, gemma::KVCacheAttr> plan;
   int64_t kvPerCtxBytes = 0;

@@ -1,6 +1,7 @@
 // Internal definitions of the C API's objects.
 #pragma once
 
+#include "abi/program_table.h"
 #include "runtime/gpu/gpu_backend.h"
 #include "runtime/include/gemmac.h"
 #include "runtime/src/rt.h"
@@ -19,8 +20,12 @@ void setError(const std::string &message);
 
 struct gemmac_model {
   ~gemmac_model();
+  /// The compiled model's code and facts (abi/program_table.h).
+  const gemmac_program *program = nullptr;
   std::string path;
-  const uint8_t *map = nullptr; // the whole weight file, mmapped
+  /// The whole weight file: the mapping below, or embedded in the program.
+  const uint8_t *bytes = nullptr;
+  const uint8_t *map = nullptr; // the weight file mmapped (null if embedded)
   size_t mapBytes = 0;
   const uint8_t *weights = nullptr; // in the map, or in the huge-page copy
   void *copyMapping = nullptr;
@@ -60,12 +65,13 @@ struct gemmac_session {
 };
 
 namespace gemmac::rt {
-/// Evaluates n tokens after the session's; `logits` (may be null) gets the
-/// logits of the last nOut of them (0 <= nOut <= n). The last token's logits
-/// are always computed and kept for gemmac_session_logits. Checks for a
-/// cancel before each chunk of the model's batch.
+/// Evaluates n tokens after the session's; `logits` and `hidden` (either
+/// may be null; hidden only where the program writes it) get the logits and
+/// final hidden states of the last nOut of them (0 <= nOut <= n). The last
+/// token's logits are always computed and kept for gemmac_session_logits.
+/// Checks for a cancel before each chunk of the model's batch.
 int evalTokens(gemmac_session *s, const gemmac_token *tokens, int32_t n,
-               int32_t nOut, float *logits);
+               int32_t nOut, float *logits, float *hidden);
 /// Consumes a pending cancel: true (and the error "cancelled") if there was.
 bool takeCancel(gemmac_session *s);
 } // namespace gemmac::rt

@@ -2,7 +2,8 @@
 // token evaluation in chunks of the model's batch size, sampling and
 // generation.
 
-#include "abi/model_abi.h"
+#include "abi/model_meta.h"
+#include "abi/program_table.h"
 #include "runtime/src/model.h"
 
 #include <algorithm>
@@ -42,18 +43,19 @@ extern "C" gemmac_session *gemmac_session_new(gemmac_model *model,
   // n_ctx itself; perToken (from two contexts past every window) bounds it,
   // so that a context whose byte count does not fit 62 bits is refused.
   const int64_t big = int64_t(1) << 24;
-  const int64_t perToken = gemmac_kv_bytes(big + 1) - gemmac_kv_bytes(big);
+  int64_t (*const kvBytesOf)(int64_t) = model->program->kv_bytes;
+  const int64_t perToken = kvBytesOf(big + 1) - kvBytesOf(big);
   int64_t bound = 0;
   if (perToken < 0 ||
       __builtin_mul_overflow(perToken, static_cast<int64_t>(nCtx), &bound) ||
-      __builtin_add_overflow(bound, gemmac_kv_bytes(big) - perToken * big, &bound) ||
+      __builtin_add_overflow(bound, kvBytesOf(big) - perToken * big, &bound) ||
       bound > (int64_t(1) << 62)) {
     rt::setError("a context of " + std::to_string(nCtx) + " tokens (" +
                  std::to_string(perToken) +
                  " bytes of KV cache each) is more than the KV cache can address");
     return nullptr;
   }
-  const int64_t kvBytes = gemmac_kv_bytes(nCtx);
+  const int64_t kvBytes = kvBytesOf(nCtx);
   s->kvBytes = static_cast<uint64_t>(kvBytes);
   auto gib = [](uint64_t b) {
     char buf[32];
@@ -68,7 +70,7 @@ extern "C" gemmac_session *gemmac_session_new(gemmac_model *model,
                  ") for a context of " + std::to_string(nCtx) + " tokens");
     return nullptr;
   }
-  size_t arenaBytes = static_cast<size_t>(gemmac_arena_bytes(model->maxBatch));
+  size_t arenaBytes = static_cast<size_t>(model->program->arena_bytes(model->maxBatch));
   s->arena = static_cast<uint8_t *>(std::aligned_alloc(64, (arenaBytes + 63) / 64 * 64));
   if (!s->arena) {
     rt::setError("out of memory: cannot allocate the session's scratch arena of " +
@@ -99,7 +101,7 @@ extern "C" uint64_t gemmac_session_kv_bytes(const gemmac_session *s) {
 }
 
 int rt::evalTokens(gemmac_session *s, const gemmac_token *tokens, int32_t n,
-                   int32_t nOut, float *logits) {
+                   int32_t nOut, float *logits, float *hidden) {
   gemmac_model *m = s->model;
   if (n <= 0)
     return 0;
@@ -127,9 +129,15 @@ int rt::evalTokens(gemmac_session *s, const gemmac_token *tokens, int32_t n,
     const int32_t chunk = std::min(n - done, m->maxBatch);
     const bool last = done + chunk == n;
     const int32_t rows = std::max(0, done + chunk - std::max(first, done));
+    // The caller's rows of this chunk start at its row `row0`.
+    const size_t row0 = static_cast<size_t>(done + chunk - rows - (n - nOut));
+    float *hiddenOut = hidden && nOut > 0 && rows > 0
+                           ? hidden + row0 * static_cast<size_t>(
+                                                 m->program->meta[abi::kMetaHidden])
+                           : nullptr;
     float *out = nullptr;
     if (rows > 0 && logits && nOut > 0) {
-      out = logits + static_cast<size_t>(done + chunk - rows - (n - nOut)) * V;
+      out = logits + row0 * V;
     } else {
       s->scratchLogits.resize(static_cast<size_t>(std::max(rows, 1)) * V);
       out = s->scratchLogits.data();
@@ -141,8 +149,8 @@ int rt::evalTokens(gemmac_session *s, const gemmac_token *tokens, int32_t n,
         return -1;
       }
     } else {
-      gemmac_forward(m->rt.get(), m->weights, s->kv, s->arena, tokens + done,
-                     out, chunk, s->pos, s->nCtx, rows);
+      m->program->forward(m->rt.get(), m->weights, s->kv, s->arena, tokens + done,
+                          out, hiddenOut, chunk, s->pos, s->nCtx, rows);
     }
     for (int64_t r = 0; r < rows; ++r)
       for (int32_t id : m->tokenizer.suppressed())
@@ -161,7 +169,7 @@ int rt::evalTokens(gemmac_session *s, const gemmac_token *tokens, int32_t n,
 extern "C" int gemmac_session_eval(gemmac_session *s,
                                    const gemmac_token *tokens, int32_t n,
                                    float *logits, int allLogits) {
-  return rt::evalTokens(s, tokens, n, allLogits ? n : 1, logits);
+  return rt::evalTokens(s, tokens, n, allLogits ? n : 1, logits, nullptr);
 }
 
 extern "C" gemmac_sampler_params gemmac_sampler_defaults(void) {

@@ -2,7 +2,8 @@
 // session logits) through a C program linked with a compiled model
 // (capi_session.c): a restored session continues bit for bit; damaged,
 // truncated and other models' state files are refused with the file and
-// an offset named; cancels from another thread; outputs against all_logits.
+// an offset named; cancels from another thread; outputs against all_logits;
+// hidden states against llama.cpp's embeddings.
 // The state case runs again on a Vulkan program where a Vulkan device
 // (lavapipe) is present.
 import {spawnSync} from "node:child_process";
@@ -19,9 +20,9 @@ const exec = (cmd, argv) => {
 
 /// A tiny model compiled with its object kept, and the C program linked
 /// with it.
-function build(name, seed, extra = []) {
+function build(name, seed, extra = [], type = "q8_0") {
     const gguf = path.join(work, `${name}.gguf`), program = path.join(work, name);
-    run(path.join(bin, "gemmac-gen-model"), ["--variant", "dense", "--type", "q8_0", "--seed", String(seed), "-o", gguf]);
+    run(path.join(bin, "gemmac-gen-model"), ["--variant", "dense", "--type", type, "--seed", String(seed), "-o", gguf]);
     run(path.join(bin, "compile-model"), [gguf, "-o", program, "--quiet", "--keep-object", ...extra]);
     const capi = `${program}-capi`;
     const cc = exec("cc", ["-I", path.join(here, "../.."), "-c", path.join(here, "capi_session.c"), "-o", `${capi}.o`]);
@@ -31,7 +32,7 @@ function build(name, seed, extra = []) {
         : cc;
     if (ld.status !== 0)
         throw new Error(`building ${capi}: ${ld.out}`);
-    return {capi, weights: `${program}.weights`};
+    return {capi, weights: `${program}.weights`, gguf};
 }
 
 /// Runs a case; passes when it exits 0 (every check inside held).
@@ -68,6 +69,27 @@ runCase(other, ["state", otherState], "the other model's state");
 runCase(m, ["load", otherState, "saved for another model"], "another model's state file");
 check(fs.readdirSync(work).every((f) => !f.includes(".tmp-")), "no temporary file left behind");
 
+// Hidden states against llama.cpp's embedding of the same tokens (without
+// pooling: the output norm's result, the output projection's input), the
+// parity suite's tolerances relative to the largest |h|.
+for (const [prog, type, tolerance] of [[m, "q8_0", 5e-2], [build("f", 3, [], "f32"), "f32", 1e-3]]) {
+    const ours = path.join(work, `hidden-${type}.bin`), ref = path.join(work, `hidden-${type}-llama.bin`);
+    runCase(prog, ["hidden", ours], `hidden states (${type})`);
+    run("node", [path.join(here, "../../tools/oracle/llama-oracle.mjs"), prog.gguf, "--tokens",
+        fs.readFileSync(`${ours}.tokens`, "utf8"), "--embedding", ref]);
+    const a = new Float32Array(fs.readFileSync(ours).buffer.slice(0));
+    const b = new Float32Array(fs.readFileSync(ref).buffer.slice(0));
+    let maxRef = 0, maxDiff = 0;
+    for (let i = 0; i < b.length; i++) {
+        maxRef = Math.max(maxRef, Math.abs(b[i]));
+        maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
+    }
+    const rel = maxDiff / maxRef;
+    check(a.length === b.length && a.length > 0 && rel <= tolerance,
+        `hidden state (${type}) vs llama.cpp's embedding: ${a.length} vs ${b.length} floats, ` +
+        `max |diff| / max |h| ${rel.toExponential(2)} (tolerance ${tolerance})`);
+}
+
 // A Vulkan program's session state: its KV cache goes through the device.
 const vk = (() => {
     try {
@@ -84,6 +106,7 @@ if (vk) {
     } else {
         runCase(vk, ["state", path.join(work, "vk.state")], "Vulkan: state saved, restored, continued");
         runCase(vk, ["load", state, "saved for another model"], "Vulkan: the CPU program's state refused");
+        runCase(vk, ["outputs"], "Vulkan: eval_outputs, hidden states refused");
     }
 }
 finish();

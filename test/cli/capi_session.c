@@ -1,6 +1,7 @@
 /* The C API's session additions on a compiled model, driven by
  * cli.capi-session (linked with the model's object and the runtime archive):
- * state save/load, cancel, eval_outputs, session logits.
+ * state save/load, cancel, eval_outputs (logits, hidden states), session
+ * logits.
  * Usage: capi_session WEIGHTS CASE [FILE]. Prints what it checked; exits 0
  * when every check held, 1 otherwise. */
 #include "runtime/include/gemmac.h"
@@ -269,9 +270,85 @@ static void outputs_case(void) {
   gemmac_session *s = gemmac_session_new(model, 1024);
   check(gemmac_session_eval_outputs(s, t, n, n + 1, NULL, NULL) == -1 && has("n_out"),
         "n_out beyond n refused");
+  if (strcmp(gemmac_model_device(model), "cpu") != 0) {
+    float h[1];
+    check(gemmac_session_eval_outputs(s, t, 1, 0, NULL, h) == 0,
+          "GPU: hidden with n_out 0 asks for nothing");
+    check(gemmac_session_eval_outputs(s, t + 1, 1, 1, NULL, h) == -1 && has("GPU programs") &&
+              gemmac_session_position(s) == 1,
+          "GPU: hidden states refused, naming GPU");
+    printf("refused: %s\n", gemmac_last_error());
+  }
   gemmac_session_free(s);
   gemmac_session_free(ref);
   free(all);
+  free(t);
+}
+
+/* Hidden states: n_out x hidden floats, the last rows of the whole batch's;
+ * one-by-one evaluation gives the same rows (batch invariance, as close as
+ * the kernels' batched and single-row arithmetic agree); the last token's
+ * goes to OUT (and its tokens to OUT.tokens) for the driver to compare with
+ * llama.cpp's embedding (the output norm's result). */
+static void hidden_case(const char *out) {
+  const int64_t hidden = gemmac_model_number(model, "hidden");
+  const int32_t n = 24;
+  gemmac_token *t = tokens(n, 9);
+  check(hidden > 0, "the model has a hidden size");
+  const size_t row = (size_t)hidden;
+  float *all = malloc(sizeof(float) * row * (size_t)n);
+  gemmac_session *s = gemmac_session_new(model, 256);
+  check(gemmac_session_eval_outputs(s, t, n, n, NULL, all) == 0, "hidden states of every token");
+  gemmac_session_free(s);
+  const int32_t ks[] = {1, 5, n - 1};
+  for (size_t i = 0; i < sizeof ks / sizeof ks[0]; ++i) {
+    const int32_t k = ks[i];
+    float *h = malloc(sizeof(float) * (row * (size_t)k + 1));
+    float *l = malloc(sizeof(float) * (size_t)vocab * (size_t)k);
+    h[row * (size_t)k] = 42.0f;
+    s = gemmac_session_new(model, 256);
+    char what[128];
+    snprintf(what, sizeof what, "hidden of the last %d tokens: the batch's last rows", k);
+    check(gemmac_session_eval_outputs(s, t, n, k, l, h) == 0 &&
+              memcmp(h, all + row * (size_t)(n - k), sizeof(float) * row * (size_t)k) == 0 &&
+              h[row * (size_t)k] == 42.0f,
+          what);
+    gemmac_session_free(s);
+    free(h);
+    free(l);
+  }
+  /* One token at a time. */
+  float *one = malloc(sizeof(float) * row * (size_t)n);
+  s = gemmac_session_new(model, 256);
+  int ok = 1;
+  for (int32_t i = 0; i < n; ++i)
+    ok &= gemmac_session_eval_outputs(s, t + i, 1, 1, NULL, one + row * (size_t)i) == 0;
+  double maxAbs = 0, maxDiff = 0;
+  int finite = 1;
+  for (size_t i = 0; i < row * (size_t)n; ++i) {
+    const double a = all[i], d = a - one[i];
+    finite &= a == a && a - a == 0;
+    maxAbs = a < 0 ? (-a > maxAbs ? -a : maxAbs) : (a > maxAbs ? a : maxAbs);
+    maxDiff = d < 0 ? (-d > maxDiff ? -d : maxDiff) : (d > maxDiff ? d : maxDiff);
+  }
+  printf("hidden %lld: max |h| %.4g, batch vs one-by-one max |diff| %.3g%s\n",
+         (long long)hidden, maxAbs, maxDiff,
+         memcmp(all, one, sizeof(float) * row * (size_t)n) == 0 ? " (bit-identical)" : "");
+  check(ok && finite && maxAbs > 0, "one-by-one hidden states, finite and not all zero");
+  check(maxDiff <= 1e-3 * maxAbs, "batch and one-by-one hidden states agree within 1e-3 of max |h|");
+  gemmac_session_free(s);
+  /* The last token's, for the driver's comparison with llama.cpp. */
+  FILE *f = fopen(out, "wb");
+  check(f && fwrite(all + row * (size_t)(n - 1), sizeof(float), row, f) == row && fclose(f) == 0,
+        "the last hidden state written");
+  char name[4096];
+  snprintf(name, sizeof name, "%s.tokens", out);
+  f = fopen(name, "w");
+  for (int32_t i = 0; f && i < n; ++i)
+    fprintf(f, i ? ",%d" : "%d", t[i]);
+  check(f && fclose(f) == 0, "its tokens written");
+  free(all);
+  free(one);
   free(t);
 }
 
@@ -293,6 +370,8 @@ int main(int argc, char **argv) {
     cancel_case();
   } else if (!strcmp(which, "outputs")) {
     outputs_case();
+  } else if (!strcmp(which, "hidden") && file) {
+    hidden_case(file);
   } else {
     return 2;
   }

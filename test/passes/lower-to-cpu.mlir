@@ -2,7 +2,8 @@
 
 // A one-layer model lowered to the C entry point: kernel calls with constant
 // shapes, generated loops for elementwise ops, a sliding cache as a ring of
-// `window` rows, the logits written to the caller's buffer.
+// `window` rows, the logits written to the caller's buffer, the hidden
+// states copied to the caller's when asked.
 
 module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], width = 16, rows = 8, offset = 0, per_token = 0>], gemma.weights_bytes = 4096 : i64, gemma.weights_fingerprint = 7 : i64, gemma.vocab_size = 64 : i64, gemma.hidden_size = 32 : i64, gemma.num_layers = 1 : i64, gemma.context_length = 128 : i64} {
   gemma.weight_def @emb : !gemma.weight<q8_0, [64, 32]> {source_offset = 0 : i64, blob_offset = 0 : i64}
@@ -39,7 +40,7 @@ module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], wi
 // CHECK-DAG: func.func private @gmk_attention_f16(
 // CHECK-DAG: func.func private @gmk_kv_store_f16(
 // CHECK-NOT: gemma.weight_def
-// CHECK: func.func @gemmac_forward(%[[RT:[^:]*]]: !llvm.ptr, %[[W:[^:]*]]: !llvm.ptr, %[[KV:[^:]*]]: !llvm.ptr, %{{[^:]*}}: !llvm.ptr, %{{[^:]*}}: !llvm.ptr, %{{[^:]*}}: !llvm.ptr, %[[T:[^:]*]]: index, %[[POS:[^:]*]]: index, %[[CTX:[^:]*]]: index, %[[NOUT:[^:]*]]: index)
+// CHECK: func.func @gemmac_forward(%[[RT:[^:]*]]: !llvm.ptr, %[[W:[^:]*]]: !llvm.ptr, %[[KV:[^:]*]]: !llvm.ptr, %{{[^:]*}}: !llvm.ptr, %{{[^:]*}}: !llvm.ptr, %{{[^:]*}}: !llvm.ptr, %[[HID:[^:]*]]: !llvm.ptr, %[[T:[^:]*]]: index, %[[POS:[^:]*]]: index, %[[CTX:[^:]*]]: index, %[[NOUT:[^:]*]]: index)
 // CHECK-DAG: %[[CAP:.*]] = arith.constant 3.000000e+01 : f32
 // CHECK-DAG: %[[INV:.*]] = arith.constant 0.0333333351 : f32
 // Weights: a 4096-byte blob. The KV cache: one ring of 8 rows (512 bytes),
@@ -74,6 +75,16 @@ module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], wi
 // CHECK: arith.mulf %{{.*}}, %cst{{.*}} : f32
 // The last n_out rows are a view at row n_tokens - n_out: no copy.
 // CHECK: arith.subi %[[T]], %[[NOUT]]
+// Those rows, the output projection's input, are the hidden states: copied
+// to the caller's hidden buffer when it passes one (n_out x 32 floats).
+// CHECK: %[[NULL:.*]] = llvm.mlir.zero : !llvm.ptr
+// CHECK: %[[GIVEN:.*]] = llvm.icmp "ne" %[[HID]], %[[NULL]] : !llvm.ptr
+// CHECK: scf.if %[[GIVEN]] {
+// CHECK: %[[HN:.*]] = arith.muli %[[NOUT]], %c32
+// CHECK: %[[HB:.*]] = arith.muli %[[HN]], %c4
+// CHECK: gemma.buffer %[[HID]], %[[HB]]
+// CHECK: linalg.generic
+// CHECK: }
 // CHECK: call @gmk_linear_q8_0(%[[RT]], %{{.*}}, %{{.*}}, %[[NOUT]], %{{.*}}, %c64, %c32)
 // The softcap writes the caller's logits; 1/cap was folded at compile time
 // (x * (1/cap), as llama.cpp's ggml_scale computes it).
@@ -88,5 +99,6 @@ module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], wi
 // CHECK: func.func @gemmac_arena_bytes(%[[N:.*]]: index) -> index
 // CHECK: arith.muli %[[N]], %c576
 // Meta[8]: bytes a decoded token reads: the tied table whole (the logits read
-// it), wq, wk, the norm and the scalar.
-// CHECK: llvm.mlir.global external constant @gemmac_model_meta(dense<[1, 64, 32, 1, 128, 4096, 7, 512, 3940, 0, 0, 0, 0, 0, 0, 0]> : tensor<16xi64>)
+// it), wq, wk, the norm and the scalar. Meta[9]: the forward writes hidden
+// states.
+// CHECK: llvm.mlir.global external constant @gemmac_model_meta(dense<[3, 64, 32, 1, 128, 4096, 7, 512, 3940, 1, 0, 0, 0, 0, 0, 0]> : tensor<16xi64>)

@@ -1,21 +1,19 @@
-// A fake compiled model for testing sessions without compile-model: the
-// symbols a program generates (abi/model_abi.h), defined over a "KV cache"
-// that chains every token into its position's word, with logits a function
-// of that word. A token's logits thus depend on every token before it and
-// on nothing but the cache. Include in one file of a binary.
+// A fake compiled model for testing sessions without compile-model: a
+// program table (abi/program_table.h) whose forward works on a "KV cache"
+// that chains every token into its position's word, with logits and hidden
+// states functions of that word. A token's outputs thus depend on every
+// token before it and on nothing but the cache.
 #pragma once
 
-#include "abi/model_abi.h"
+#include "abi/model_meta.h"
+#include "abi/program_table.h"
 #include "runtime/src/model.h"
 
 #include <functional>
 #include <memory>
 
-// Unread: the fake model is built without opening a weight file.
-const int64_t gemmac_model_meta[gemmac::abi::kMetaCount] = {};
-
 namespace fake {
-constexpr int32_t kVocab = 40, kBatch = 4, kRing = 2;
+constexpr int32_t kVocab = 40, kBatch = 4, kRing = 2, kHidden = 8;
 
 /// Called by the forward before each step (tests block or cancel in it).
 inline std::function<void(int64_t pos0, int64_t n)> onForward;
@@ -25,10 +23,62 @@ inline uint64_t mix(uint64_t h, uint64_t v) {
   h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
   return h * 0xff51afd7ed558ccdull;
 }
+inline float value(uint64_t word, uint64_t v) {
+  return static_cast<float>(mix(word, v) >> 40) / float(1 << 20) - 4.0f;
+}
 
-/// A model whose weight identity is (checksum, 0xabcd, 1000).
+// The cache: kRing words (a ring, as sliding-window layers have) then one
+// word per position.
+inline int64_t kvBytes(int64_t nCtx) { return (kRing + nCtx) * 8; }
+inline int64_t arenaBytes(int64_t) { return 64; }
+inline void forward(gemmac_rt *, const uint8_t *, uint8_t *kv, uint8_t *,
+                    const int32_t *tokens, float *logits, float *hidden, int64_t n,
+                    int64_t pos0, int64_t, int64_t nOut) {
+  ++forwardCalls;
+  if (onForward)
+    onForward(pos0, n);
+  auto *w = reinterpret_cast<uint64_t *>(kv);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t p = pos0 + i;
+    const uint64_t prev = p == 0 ? 0 : w[kRing + p - 1];
+    w[kRing + p] = mix(mix(prev, tokens[i]), w[p % kRing]);
+    w[p % kRing] = mix(w[p % kRing], tokens[i]);
+    const int64_t row = i - (n - nOut);
+    if (row < 0)
+      continue;
+    for (int32_t v = 0; v < kVocab; ++v)
+      logits[row * kVocab + v] = value(w[kRing + p], v);
+    if (hidden)
+      for (int32_t j = 0; j < kHidden; ++j)
+        hidden[row * kHidden + j] = value(w[kRing + p], 1000 + j);
+  }
+}
+
+inline const gemmac_program *program() {
+  static int64_t meta[gemmac::abi::kMetaCount] = {};
+  static gemmac_program p{};
+  meta[gemmac::abi::kMetaAbiVersion] = gemmac::abi::kAbiVersion;
+  meta[gemmac::abi::kMetaVocab] = kVocab;
+  meta[gemmac::abi::kMetaHidden] = kHidden;
+  meta[gemmac::abi::kMetaMaxBatch] = kBatch;
+  meta[gemmac::abi::kMetaHiddenOutput] = 1;
+  p.magic = GEMMAC_PROGRAM_MAGIC;
+  p.abi_version = GEMMAC_PROGRAM_ABI;
+  p.table_bytes = sizeof p;
+  p.compiler_version = "fake";
+  p.name = "fake";
+  p.meta = meta;
+  p.forward = forward;
+  p.kv_bytes = kvBytes;
+  p.arena_bytes = arenaBytes;
+  return &p;
+}
+
+/// A model built without a weight file, whose weight identity is
+/// (checksum, 0xabcd, 1000).
 inline gemmac_model *newModel(uint64_t checksum = 0x1234) {
   auto *m = new gemmac_model;
+  m->program = program();
   m->vocab = kVocab;
   m->maxBatch = kBatch;
   m->context = 64;
@@ -39,27 +89,3 @@ inline gemmac_model *newModel(uint64_t checksum = 0x1234) {
   return m;
 }
 } // namespace fake
-
-// The cache: kRing words (a ring, as sliding-window layers have) then one
-// word per position.
-extern "C" int64_t gemmac_kv_bytes(int64_t nCtx) { return (fake::kRing + nCtx) * 8; }
-extern "C" int64_t gemmac_arena_bytes(int64_t) { return 64; }
-extern "C" void gemmac_forward(gemmac_rt *, const uint8_t *, uint8_t *kv,
-                               uint8_t *, const int32_t *tokens, float *logits,
-                               int64_t n, int64_t pos0, int64_t, int64_t nOut) {
-  using namespace fake;
-  ++forwardCalls;
-  if (onForward)
-    onForward(pos0, n);
-  auto *w = reinterpret_cast<uint64_t *>(kv);
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t p = pos0 + i;
-    const uint64_t prev = p == 0 ? 0 : w[kRing + p - 1];
-    w[kRing + p] = mix(mix(prev, tokens[i]), w[p % kRing]);
-    w[p % kRing] = mix(w[p % kRing], tokens[i]);
-    if (i >= n - nOut)
-      for (int32_t v = 0; v < kVocab; ++v)
-        logits[(i - (n - nOut)) * kVocab + v] =
-            static_cast<float>(mix(w[kRing + p], v) >> 40) / float(1 << 20) - 4.0f;
-  }
-}

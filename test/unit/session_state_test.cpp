@@ -404,7 +404,45 @@ TEST_F(StateTest, EvalOutputsAreTheLastRows) {
   }
   Session s(model.m);
   EXPECT_EQ(gemmac_session_eval_outputs(s, t.data(), n, n + 1, nullptr, nullptr), -1);
+  EXPECT_NE(std::string(gemmac_last_error()).find("n_out 12"), std::string::npos);
   EXPECT_EQ(gemmac_session_eval_outputs(s, t.data(), n, -1, nullptr, nullptr), -1);
+  EXPECT_EQ(gemmac_session_position(s), 0);
+}
+
+// Hidden states: the last n_out rows of the whole batch's, the same rows as
+// one-by-one evaluation gives, nothing written past them.
+TEST_F(StateTest, EvalOutputsHiddenStates) {
+  using fake::kHidden;
+  const int32_t n = 11;
+  const std::vector<int32_t> t = tokens(n);
+  Session all(model.m), single(model.m);
+  std::vector<float> hAll(size_t(n) * kHidden), hOne(size_t(n) * kHidden);
+  ASSERT_EQ(gemmac_session_eval_outputs(all, t.data(), n, n, nullptr, hAll.data()), 0)
+      << gemmac_last_error();
+  for (int32_t i = 0; i < n; ++i)
+    ASSERT_EQ(gemmac_session_eval_outputs(single, &t[i], 1, 1, nullptr,
+                                          hOne.data() + size_t(i) * kHidden),
+              0);
+  EXPECT_EQ(hAll, hOne);
+  for (int32_t k : {1, 5, 9}) {
+    Session s(model.m);
+    std::vector<float> h(size_t(k) * kHidden + 1, 7.0f);
+    std::vector<float> l(size_t(k) * kVocab);
+    ASSERT_EQ(gemmac_session_eval_outputs(s, t.data(), n, k, l.data(), h.data()), 0);
+    EXPECT_EQ(std::memcmp(h.data(), hAll.data() + size_t(n - k) * kHidden,
+                          size_t(k) * kHidden * 4),
+              0)
+        << "n_out " << k;
+    EXPECT_EQ(h.back(), 7.0f) << "wrote past n_out rows";
+  }
+  // A program whose forward writes no hidden states refuses them.
+  auto *meta = const_cast<int64_t *>(model.m->program->meta);
+  meta[gemmac::abi::kMetaHiddenOutput] = 0;
+  Session s(model.m);
+  EXPECT_EQ(gemmac_session_eval_outputs(s, t.data(), n, 1, nullptr, hAll.data()), -1);
+  meta[gemmac::abi::kMetaHiddenOutput] = 1;
+  EXPECT_NE(std::string(gemmac_last_error()).find("does not write hidden states"),
+            std::string::npos);
   EXPECT_EQ(gemmac_session_position(s), 0);
 }
 

@@ -5,6 +5,9 @@
 //   node tools/oracle/llama-oracle.mjs MODEL.gguf --tokens 2,105,... --logits OUT
 //   node tools/oracle/llama-oracle.mjs MODEL.gguf --tokenize "text"   (prints ids)
 //   node tools/oracle/llama-oracle.mjs MODEL.gguf --info               (prints vocab facts)
+//   node tools/oracle/llama-oracle.mjs MODEL.gguf --tokens 2,105,... --embedding OUT
+//       (the last token's final hidden state: llama.cpp's embedding without
+//        pooling, the output norm's result; float32, n_embd of them)
 // Options: --threads N, --kv-type F16|F32, --no-flash-attention
 import {getLlama, LlamaLogLevel} from "node-llama-cpp";
 import fs from "node:fs";
@@ -39,6 +42,20 @@ if (args.includes("--info")) {
 }
 
 const tokens = (opt("--tokens") ?? fail("--tokens is required")).split(",").map(Number);
+if (opt("--embedding")) {
+    // A context that computes embeddings (node-llama-cpp's embedding context
+    // does this, but also appends an end token to the input).
+    const context = await model.createContext({contextSize: Math.max(256, tokens.length + 8),
+        batchSize: Math.max(64, tokens.length), threads, sequences: 1, _embeddings: true});
+    const sequence = context.getSequence();
+    for await (const _ of sequence.evaluate(tokens, {_noSampling: true}))
+        break;
+    const embedding = context._ctx.getEmbedding(tokens.length);
+    fs.writeFileSync(opt("--embedding"), Buffer.from(new Float32Array(embedding).buffer));
+    await context.dispose();
+    await model.dispose();
+    process.exit(0);
+}
 const out = opt("--logits") ?? fail("--logits is required");
 const nVocab = model.fileInfo.metadata.tokenizer.ggml.tokens.length;
 
