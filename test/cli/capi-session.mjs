@@ -100,7 +100,7 @@ const vk = (() => {
     }
 })();
 if (vk) {
-    const probe = exec(vk.capi, [vk.weights, "outputs"]);
+    const probe = exec(vk.capi, [vk.weights, "device"]);
     if (/FAIL open/.test(probe.out) && /vulkan|Vulkan/.test(probe.out)) {
         console.log(`skip Vulkan state: no usable device (${probe.out.trim().split("\n").pop()})`);
     } else {
