@@ -89,4 +89,4 @@ module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], wi
 // CHECK: arith.muli %[[N]], %c576
 // Meta[8]: bytes a decoded token reads: the tied table whole (the logits read
 // it), wq, wk, the norm and the scalar.
-// CHECK: llvm.mlir.global external constant @gemmac_model_meta(dense<[1, 64, 32, 1, 128, 4096, 7, 512, 3940, 0, 0, 0, 0, 0, 0, 0]> : tensor<16xi64>)
+// CHECK: llvm.mlir.global external constant @gemmac_model_meta(dense<[2, 64, 32, 1, 128, 4096, 7, 512, 3940, 0, 0, 0, 0, 0, 0, 0]> : tensor<16xi64>)
