@@ -1,2 +1,2 @@
-# The package version (read by build_backend/gemmac_build.py too).
-__version__ = "0.1.0"
+# The package version: gemmac's (GEMMAC_VERSION_STRING); build_backend reads it too.
+__version__ = "0.3.0"

@@ -145,8 +145,9 @@ class Model:
         self._has_logits = False
         self._history: Optional[List[int]] = []  # what the KV cache holds; None: unknown
         self._cancel = threading.Event()
+        # The seed every sampler carries: gemmac_sample restarts its random
+        # sequence whenever the seed differs from the last one it used.
         self._seed = random.SystemRandom().getrandbits(63) if seed == -1 else int(seed)
-        self._seeded = False
         self.last_n_tokens_size = last_n_tokens_size
         self._bos_text = self._piece(self.token_bos(), True)
         self._chat_stop = []
@@ -291,8 +292,8 @@ class Model:
     def set_seed(self, seed: int) -> None:
         """Restarts the random sequence sampling draws from."""
         self._open()
-        self._api.session_set_seed(self._session, int(seed))
-        self._seeded = True
+        self._seed = int(seed)
+        self._api.session_set_seed(self._session, self._seed)
 
     def sample(self, *, temperature: float = 0.8, top_p: float = 0.95, min_p: float = 0.05,
                top_k: int = 40, repeat_penalty: float = 1.0, presence_penalty: float = 0.0,
@@ -321,8 +322,6 @@ class Model:
         return p
 
     def _draw(self, params: _capi.SamplerParams) -> int:
-        if not self._seeded:
-            self.set_seed(self._seed)
         t = self._api.sample(self._session, self._logits, ctypes.byref(params))
         if t < 0:
             raise GemmacError(f"sample: {self._api.error()}")
