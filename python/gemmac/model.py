@@ -145,6 +145,7 @@ class Model:
         self._has_logits = False
         self._history: Optional[List[int]] = []  # what the KV cache holds; None: unknown
         self._cancel = threading.Event()
+        self._generation = 0  # which generation owns the session
         # The seed every sampler carries: gemmac_sample restarts its random
         # sequence whenever the seed differs from the last one it used.
         self._seed = random.SystemRandom().getrandbits(63) if seed == -1 else int(seed)
@@ -264,6 +265,10 @@ class Model:
     def reset(self) -> None:
         """Empties the session (its KV cache)."""
         self._open()
+        self._generation += 1  # a stream still open cannot go on
+        self._reset()
+
+    def _reset(self) -> None:
         self._api.session_reset(self._session)
         self._history, self._has_logits = [], False
 
@@ -271,7 +276,10 @@ class Model:
         """Feeds tokens after those the session holds; `logits` are then
         the last one's."""
         self._open()
-        ids = self._check_tokens(tokens)
+        self._generation += 1
+        self._eval(self._check_tokens(tokens))
+
+    def _eval(self, ids: List[int]) -> None:
         if not ids:
             return
         arr = (_capi.token_t * len(ids))(*ids)
@@ -344,6 +352,7 @@ class Model:
         model held when it was saved) lets later prompts that extend them
         skip evaluating them again."""
         self._open()
+        self._generation += 1
         data = bytes(state)
         if self._api.session_state_load(self._session, data, len(data)) != 0:
             self._history, self._has_logits = None, False
@@ -358,6 +367,7 @@ class Model:
     def load_state_file(self, path: Union[str, os.PathLike],
                         tokens: Optional[Sequence[int]] = None) -> None:
         self._open()
+        self._generation += 1
         if self._api.session_state_load_file(self._session, os.fsencode(path)) != 0:
             self._history, self._has_logits = None, False
             raise GemmacError(f"load_state_file: {self._api.error()}")
@@ -416,6 +426,8 @@ class Model:
         evaluated; a stop string ends the text before it."""
         self._open()
         self._cancel.clear()
+        self._generation += 1
+        mine = self._generation
         out.prompt_tokens = len(req.prompt)
         held = self._history
         # Only a cache that is a strict prefix is reused: sliding-window
@@ -423,13 +435,16 @@ class Model:
         if held is not None and len(held) < len(req.prompt) and req.prompt[:len(held)] == held:
             out.reused = len(held)
         else:
-            self.reset()
-        self.eval(req.prompt[out.reused:])
+            self._reset()
+        self._eval(req.prompt[out.reused:])
         if req.seed is not None:
             self.set_seed(req.seed)
         n_ctx = self.n_ctx()
         text = StopText(req.stop)
         while True:
+            if self._generation != mine:
+                raise RuntimeError("another generation started on this model before this "
+                                   "stream ended: its session no longer holds this one")
             if self._cancel.is_set():
                 out.finish_reason = "cancelled"
                 break
@@ -448,7 +463,7 @@ class Model:
                 out.finish_reason = "length"
                 break
             try:
-                self.eval([t])
+                self._eval([t])
             except GemmacError:
                 if not self._cancel.is_set():
                     raise
