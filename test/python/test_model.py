@@ -154,3 +154,11 @@ def test_closed_model_refuses(lib_path):
     m.close()
     with pytest.raises(ValueError, match="closed"):
         m.tokenize("x")
+
+
+def test_a_stream_ends_when_the_session_is_used_for_another_generation(model):
+    stream = model("First", max_tokens=0, temperature=0, stream=True)
+    next(stream)
+    model("Second", max_tokens=2, temperature=0)
+    with pytest.raises(RuntimeError, match="another generation"):
+        list(stream)
