@@ -442,9 +442,6 @@ class Model:
         n_ctx = self.n_ctx()
         text = StopText(req.stop)
         while True:
-            if self._generation != mine:
-                raise RuntimeError("another generation started on this model before this "
-                                   "stream ended: its session no longer holds this one")
             if self._cancel.is_set():
                 out.finish_reason = "cancelled"
                 break
@@ -456,6 +453,9 @@ class Model:
             released, stopped = text.push(self._piece(t, req.special))
             out.generated += 1
             yield _Event(t, released, lp)
+            if self._generation != mine:
+                raise RuntimeError("the model was used for something else before this "
+                                   "stream ended: its session no longer holds this one")
             if stopped:
                 out.finish_reason = "stop"
                 return

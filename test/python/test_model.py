@@ -160,5 +160,5 @@ def test_a_stream_ends_when_the_session_is_used_for_another_generation(model):
     stream = model("First", max_tokens=0, temperature=0, stream=True)
     next(stream)
     model("Second", max_tokens=2, temperature=0)
-    with pytest.raises(RuntimeError, match="another generation"):
+    with pytest.raises(RuntimeError, match="used for something else"):
         list(stream)
