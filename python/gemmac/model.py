@@ -269,6 +269,8 @@ class Model:
         self._reset()
 
     def _reset(self) -> None:
+        # As the runtime's reset, drops a cancel asked while nothing ran.
+        self._cancel.clear()
         self._api.session_reset(self._session)
         self._history, self._has_logits = [], False
 
@@ -389,12 +391,21 @@ class Model:
                 self._has_logits = True
 
     def cancel(self) -> None:
-        """Stops the generation running in another thread after its current
-        token (thread-safe); with a runtime that has gemmac_session_cancel,
-        also a prompt being evaluated."""
-        self._cancel.set()
+        """Stops the generation running in another thread: it ends with
+        finish_reason "cancelled". Thread-safe. With a runtime that has
+        gemmac_session_cancel a prompt being evaluated stops too; with an
+        older one, generation stops between tokens."""
         if self._session and self._api.has("session_cancel"):
             self._api.session_cancel(self._session)
+        else:
+            self._cancel.set()
+
+    def _take_cancel(self) -> bool:
+        """A cancel asked of a runtime without gemmac_session_cancel."""
+        if not self._cancel.is_set():
+            return False
+        self._cancel.clear()
+        return True
 
     # --- generation, as the server's scheduler runs a job -------------------
 
@@ -412,6 +423,16 @@ class Model:
         e["top_logprobs"] = [entry(t, values[t] - lse) for t in best]
         return e
 
+    def _eval_or_cancelled(self, ids: List[int]) -> bool:
+        """Evaluates; False if the runtime's cancel stopped it."""
+        try:
+            self._eval(ids)
+        except GemmacError as e:
+            if str(e) == "eval: cancelled":
+                return False
+            raise
+        return True
+
     def _check_prompt(self, prompt: List[int]) -> None:
         if not prompt:
             raise ValueError("the prompt is empty")
@@ -425,7 +446,6 @@ class Model:
         yields each generated token's released text. An end token is not
         evaluated; a stop string ends the text before it."""
         self._open()
-        self._cancel.clear()
         self._generation += 1
         mine = self._generation
         out.prompt_tokens = len(req.prompt)
@@ -436,15 +456,14 @@ class Model:
             out.reused = len(held)
         else:
             self._reset()
-        self._eval(req.prompt[out.reused:])
+        if self._take_cancel() or not self._eval_or_cancelled(req.prompt[out.reused:]):
+            out.finish_reason = "cancelled"
+            return
         if req.seed is not None:
             self.set_seed(req.seed)
         n_ctx = self.n_ctx()
         text = StopText(req.stop)
         while True:
-            if self._cancel.is_set():
-                out.finish_reason = "cancelled"
-                break
             t = self._draw(req.sampler)
             if self._api.token_is_eog(self._model, t) or t in req.stop_tokens:
                 out.finish_reason = "stop"
@@ -462,11 +481,7 @@ class Model:
             if 0 < req.max_tokens <= out.generated or self.n_tokens >= n_ctx:
                 out.finish_reason = "length"
                 break
-            try:
-                self._eval([t])
-            except GemmacError:
-                if not self._cancel.is_set():
-                    raise
+            if self._take_cancel() or not self._eval_or_cancelled([t]):
                 out.finish_reason = "cancelled"
                 break
         rest = text.flush()

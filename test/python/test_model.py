@@ -5,6 +5,7 @@ rules, and hostile arguments."""
 import array
 import os
 import shutil
+import threading
 
 import pytest
 
@@ -120,6 +121,21 @@ def test_cancel_ends_a_stream_and_the_model_goes_on(model):
     assert len(got) == 4 and got[-1]["choices"][0]["finish_reason"] == "cancelled"
     after = model("Count:", max_tokens=3, temperature=0)
     assert after["usage"]["completion_tokens"] >= 1
+
+
+def test_cancel_from_another_thread(model):
+    started, result = threading.Event(), {}
+
+    def generate():
+        for ch in model("Tell me everything:", max_tokens=0, temperature=0, stream=True):
+            started.set()
+            result["finish"] = ch["choices"][0]["finish_reason"]
+    worker = threading.Thread(target=generate)
+    worker.start()
+    assert started.wait(120)
+    model.cancel()
+    worker.join(120)
+    assert result["finish"] == "cancelled"
 
 
 def test_hostile_arguments(model):
