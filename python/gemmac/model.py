@@ -356,8 +356,8 @@ class Model:
         self._open()
         self._generation += 1
         data = bytes(state)
+        # A refused state leaves the session as it was.
         if self._api.session_state_load(self._session, data, len(data)) != 0:
-            self._history, self._has_logits = None, False
             raise GemmacError(f"load_state: {self._api.error()}")
         self._after_load(tokens)
 
@@ -371,7 +371,6 @@ class Model:
         self._open()
         self._generation += 1
         if self._api.session_state_load_file(self._session, os.fsencode(path)) != 0:
-            self._history, self._has_logits = None, False
             raise GemmacError(f"load_state_file: {self._api.error()}")
         self._after_load(tokens)
 

@@ -70,8 +70,10 @@ def test_damaged_states_are_refused(model):
     model.reset()
     model.eval(model.tokenize("x"))
     state = model.save_state()
+    held = model.tokens
     for bad in (b"", b"not a state", state[: len(state) // 2]):
         with pytest.raises(gemmac.GemmacError, match="load_state"):
             model.load_state(bad)
+        assert model.tokens == held  # the session is left as it was
     with pytest.raises(ValueError, match="holds"):
         model.load_state(state, tokens=[1, 2, 3])
