@@ -104,7 +104,8 @@ class API:
                     fn = getattr(lib, name)
                 except AttributeError:
                     if required:
-                        raise
+                        raise OSError(f"{lib._name}: no {name}: not a gemmac model library, "
+                                      "or its libgemmac_runtime.so is too old") from None
                     setattr(self, name[len("gemmac_"):], _missing(name))
                     continue
                 fn.restype = restype
