@@ -110,15 +110,13 @@ class Model:
                  n_threads: Optional[int] = None, seed: int = -1,
                  last_n_tokens_size: int = 64,
                  weights_path: Optional[Union[str, os.PathLike]] = None,
-                 weights_in_memory: Optional[bool] = None, device: int = 0,
-                 verbose: bool = False) -> None:
+                 weights_in_memory: Optional[bool] = None, device: int = 0) -> None:
         """Opens DIR/libNAME.so (or DIR/NAME): its weights (`weights_path`, or
         NAME.weights beside it) and a session of `n_ctx` tokens (0: the
         model's context, at most 4096, as the program's commands).
         n_threads None: one per usable CPU. seed -1: a random one."""
         self._model = self._session = None
         self.model_path, self._name = _resolve(path)
-        self.verbose = verbose
         lib = ctypes.CDLL(self.model_path)
         try:
             program = getattr(lib, f"{self._name}_program")
@@ -148,7 +146,9 @@ class Model:
         self._generation = 0  # which generation owns the session
         # The seed every sampler carries: gemmac_sample restarts its random
         # sequence whenever the seed differs from the last one it used.
-        self._seed = random.SystemRandom().getrandbits(63) if seed == -1 else int(seed)
+        if isinstance(seed, bool) or not isinstance(seed, int) or not -1 <= seed < 1 << 64:
+            raise ValueError(f"'seed' must be an integer from -1 (random) to 2^64-1, not {seed!r}")
+        self._seed = random.SystemRandom().getrandbits(63) if seed == -1 else seed
         self.last_n_tokens_size = last_n_tokens_size
         self._bos_text = self._piece(self.token_bos(), True)
         self._chat_stop = []
@@ -302,7 +302,9 @@ class Model:
     def set_seed(self, seed: int) -> None:
         """Restarts the random sequence sampling draws from."""
         self._open()
-        self._seed = int(seed)
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 1 << 64:
+            raise ValueError(f"'seed' must be an integer from 0 to 2^64-1, not {seed!r}")
+        self._seed = seed
         self._api.session_set_seed(self._session, self._seed)
 
     def sample(self, *, temperature: float = 0.8, top_p: float = 0.95, min_p: float = 0.05,
@@ -501,6 +503,9 @@ class Model:
             if seed == -1:  # as llama.cpp: a random one
                 seed = random.SystemRandom().getrandbits(63)
             sampler.seed = seed
+        if max_tokens is not None and (isinstance(max_tokens, bool) or
+                                       not isinstance(max_tokens, int)):
+            raise ValueError(f"'max_tokens' must be an integer or None, not {max_tokens!r}")
         stops = [stop] if isinstance(stop, str) else list(stop or [])
         for s in stops:
             if not isinstance(s, str):
