@@ -9,8 +9,9 @@
 // into it: weights laid out for another build are never used. It also
 // refuses a file whose size differs from header.fileBytes, whose sampled
 // checksum (abi/weights_checksum.h) differs from header.checksum, or whose
-// checksum differs from the one compile-model stamped into the program
-// (ProgramStamp below): a truncated, damaged or other compile's file.
+// checksum and size differ from those compile-model wrote into the
+// program's table (abi/program_table.h): a truncated, damaged or other
+// compile's file.
 #pragma once
 
 #include <cstdint>
@@ -44,19 +45,6 @@ struct ArtifactHeader {
   uint64_t checksum;        // weightsChecksum() of the file, this field as 0
 };
 static_assert(sizeof(ArtifactHeader) <= kHeaderBytes);
-
-/// A compiled program's copy of its weight file's checksum: the runtime
-/// defines one (zeros after the magic) and compile-model, after writing
-/// OUT.weights, finds the magic in OUT (exactly once) and writes the
-/// checksum and size there. Zeros: not stamped (a program linked by other
-/// means), the check is skipped.
-inline constexpr char kStampMagic[16] = {'g', 'e', 'm', 'm', 'a', 'c', '-', 'w',
-                                         'e', 'i', 'g', 'h', 't', 's', '-', '2'};
-struct ProgramStamp {
-  char magic[16];
-  uint64_t checksum;
-  uint64_t fileBytes;
-};
 
 // Tokenizer section, all integers little-endian:
 //   char magic[4] = "GMTK"; u32 version = 1

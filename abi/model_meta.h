@@ -18,5 +18,6 @@ enum MetaIndex {
   kMetaDecodeBytes, // weight bytes one decoded token reads
   kMetaCount = 16
 };
-inline constexpr int64_t kAbiVersion = 1;
+// Follows GEMMAC_PROGRAM_ABI (abi/program_table.h).
+inline constexpr int64_t kAbiVersion = 2;
 } // namespace gemmac::abi

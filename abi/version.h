@@ -3,5 +3,5 @@
 #pragma once
 
 namespace gemmac::abi {
-inline constexpr char kGemmacVersion[] = "0.2.0";
+inline constexpr char kGemmacVersion[] = "0.3.0";
 } // namespace gemmac::abi

@@ -14,8 +14,8 @@ packages=(
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 lld-22
   libclang-rt-22-dev
   libgtest-dev libssl-dev zlib1g-dev spirv-tools mesa-vulkan-drivers libvulkan-dev
-  nlohmann-json3-dev libcpp-httplib-dev python3-jinja2 python3-venv
-  python3-pytest tmux
+  nlohmann-json3-dev libcpp-httplib-dev python3-jinja2 tmux make
+  python3-venv python3-pytest
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,4 +1,4 @@
-//===- StagedOutputs.cpp - OUT and OUT.weights appear whole or not at all -===//
+//===- StagedOutputs.cpp - a compile's files appear whole or not at all ---===//
 
 #include "compiler/artifact/StagedOutputs.h"
 
@@ -9,25 +9,29 @@
 using namespace gemmac;
 
 llvm::Expected<StagedOutputs>
-StagedOutputs::create(llvm::StringRef outputPath) {
-  llvm::SmallString<256> model(llvm::sys::path::parent_path(outputPath));
-  llvm::sys::path::append(model, "." + llvm::sys::path::filename(outputPath) +
-                                     ".gemmac-%%%%%%");
-  llvm::SmallString<256> staged;
-  int fd = -1;
-  // Created (empty, private) so that no other process picks the same name.
-  if (std::error_code ec = llvm::sys::fs::createUniqueFile(model, fd, staged))
-    return llvm::createStringError(
-        ec, outputPath + ": cannot create a file in its directory: " +
-                ec.message());
-  llvm::sys::fs::closeFile(fd);
-  return StagedOutputs(outputPath.str(), staged.str().str());
+StagedOutputs::create(llvm::ArrayRef<std::string> outputs) {
+  std::vector<File> files;
+  for (const std::string &output : outputs) {
+    llvm::SmallString<256> model(llvm::sys::path::parent_path(output));
+    llvm::sys::path::append(model, "." + llvm::sys::path::filename(output) +
+                                       ".gemmac-%%%%%%");
+    llvm::SmallString<256> staged;
+    int fd = -1;
+    // Created (empty, private) so that no other process picks the same name.
+    if (std::error_code ec = llvm::sys::fs::createUniqueFile(model, fd, staged)) {
+      StagedOutputs partial(std::move(files)); // removes what was created
+      return llvm::createStringError(
+          ec, output + ": cannot create a file in its directory: " + ec.message());
+    }
+    llvm::sys::fs::closeFile(fd);
+    files.push_back({output, staged.str().str()});
+  }
+  return StagedOutputs(std::move(files));
 }
 
 StagedOutputs::StagedOutputs(StagedOutputs &&other)
-    : output_(std::move(other.output_)), staged_(std::move(other.staged_)),
-      committed_(other.committed_) {
-  other.committed_ = true; // the moved-from object owns nothing
+    : files_(std::move(other.files_)), committed_(other.committed_) {
+  other.files_.clear(); // the moved-from object owns nothing
 }
 
 StagedOutputs::~StagedOutputs() {
@@ -36,25 +40,18 @@ StagedOutputs::~StagedOutputs() {
 }
 
 void StagedOutputs::removeStaged() const {
-  for (const std::string &path :
-       {staged_, staged_ + ".o", weightsPath()})
-    llvm::sys::fs::remove(path);
+  for (const File &f : files_)
+    llvm::sys::fs::remove(f.staged);
 }
 
-llvm::Error StagedOutputs::commit(bool keepObject) {
-  struct Step {
-    std::string from, to;
-  };
-  std::vector<Step> steps = {{weightsPath(), output_ + ".weights"}};
-  if (keepObject)
-    steps.push_back({staged_ + ".o", output_ + ".o"});
-  steps.push_back({staged_, output_});
-  for (const Step &step : steps)
-    if (std::error_code ec = llvm::sys::fs::rename(step.from, step.to))
-      return llvm::createStringError(ec, "cannot write " + step.to + ": " +
-                                             ec.message());
+llvm::Error StagedOutputs::commit() {
+  for (const File &f : files_)
+    if (f.keep)
+      if (std::error_code ec = llvm::sys::fs::rename(f.staged, f.output))
+        return llvm::createStringError(ec, "cannot write " + f.output + ": " +
+                                               ec.message());
   committed_ = true;
-  removeStaged(); // the object, when it was not kept
+  removeStaged(); // the outputs that were dropped
   return llvm::Error::success();
 }
 
@@ -62,7 +59,8 @@ llvm::Error StagedOutputs::rename(llvm::Error e) const {
   if (!e)
     return e;
   std::string message = llvm::toString(std::move(e));
-  for (size_t at; (at = message.find(staged_)) != std::string::npos;)
-    message.replace(at, staged_.size(), output_);
+  for (const File &f : files_)
+    for (size_t at; (at = message.find(f.staged)) != std::string::npos;)
+      message.replace(at, f.staged.size(), f.output);
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
 }

@@ -268,36 +268,3 @@ gemmac::writeWeightsFile(llvm::StringRef path, const WeightBlobLayout &layout,
     return std::move(written);
   return WeightsIdentity{checksum, h.fileBytes};
 }
-
-Error gemmac::stampProgram(llvm::StringRef programPath, WeightsIdentity weights) {
-  std::string program = programPath.str();
-  auto buffer = llvm::MemoryBuffer::getFile(program, /*IsText=*/false,
-                                            /*RequiresNullTerminator=*/false);
-  if (!buffer)
-    return llvm::createStringError(program + ": cannot read: " +
-                                   buffer.getError().message());
-  llvm::StringRef bytes = (*buffer)->getBuffer();
-  llvm::StringRef magic(artifact::kStampMagic, sizeof artifact::kStampMagic);
-  size_t at = bytes.find(magic);
-  if (at == llvm::StringRef::npos || bytes.find(magic, at + 1) != llvm::StringRef::npos)
-    return llvm::createStringError(
-        program + ": cannot stamp the weight file's checksum: the runtime's stamp "
-                  "was found " + (at == llvm::StringRef::npos ? "nowhere" : "twice"));
-  buffer->reset();
-  artifact::ProgramStamp stamp{};
-  std::memcpy(stamp.magic, artifact::kStampMagic, sizeof stamp.magic);
-  stamp.checksum = weights.checksum;
-  stamp.fileBytes = weights.fileBytes;
-  std::error_code ec;
-  // Opened as it is (no truncation, no append): only the stamp's bytes change.
-  llvm::raw_fd_ostream os(program, ec, llvm::sys::fs::CD_OpenExisting,
-                          llvm::sys::fs::FA_Write, llvm::sys::fs::OF_None);
-  if (ec)
-    return llvm::createStringError(program + ": cannot stamp: " + ec.message());
-  os.seek(at);
-  os.write(reinterpret_cast<const char *>(&stamp), sizeof stamp);
-  os.close();
-  if (os.has_error())
-    return llvm::createStringError(program + ": cannot stamp: " + os.error().message());
-  return Error::success();
-}

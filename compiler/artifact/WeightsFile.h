@@ -55,9 +55,5 @@ writeWeightsFile(llvm::StringRef path, const WeightBlobLayout &layout,
                  const WeightsSource &source, const TokenizerData &tokenizer,
                  llvm::StringRef target, bool progress);
 
-/// Writes `weights` into the program at `programPath` (its runtime's
-/// ProgramStamp, found by its magic), so that the program refuses a weight
-/// file of another compile. The program is linked before its weights exist.
-llvm::Error stampProgram(llvm::StringRef programPath, WeightsIdentity weights);
 
 } // namespace gemmac

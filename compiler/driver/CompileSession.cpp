@@ -1,7 +1,9 @@
 //===- CompileSession.cpp - import, run the phases, emit ------------------===//
 
 #include "compiler/driver/CompileSession.h"
+#include "compiler/artifact/ModelHeader.h"
 #include "compiler/artifact/StagedOutputs.h"
+#include "compiler/artifact/Toolchain.h"
 #include "dialects/gemma/GemmaDialect.h"
 #include "formats/srd/SealedContainer.h"
 #include "passes/FoldSRD.h"
@@ -16,6 +18,9 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
 
 using namespace gemmac;
@@ -118,29 +123,142 @@ llvm::Error CompileSession::runPhase(Phase phase) {
   return llvm::Error::success();
 }
 
+namespace {
+/// The files of a program or a library, in the order they are committed:
+/// the weight file first, the file that loads it last.
+struct ArtifactFiles {
+  enum Index { Weights, Object, Header, Archive, Shared, Program };
+  std::vector<std::string> paths;
+  std::string name; // a library's NAME
+
+  ArtifactFiles(const EmitOptions &options) {
+    llvm::StringRef out = options.outputPath;
+    if (!options.library) {
+      paths = {out.str() + ".weights", out.str() + ".o", "", "", "", out.str()};
+      return;
+    }
+    llvm::SmallString<256> dir(llvm::sys::path::parent_path(out));
+    name = llvm::sys::path::filename(out).str();
+    auto in = [&](llvm::StringRef file) {
+      llvm::SmallString<256> p(dir);
+      llvm::sys::path::append(p, file);
+      return p.str().str();
+    };
+    paths = {in(name + ".weights"), in(name + ".o"), in(name + ".h"),
+             in("lib" + name + ".a"), in("lib" + name + ".so"), ""};
+  }
+};
+} // namespace
+
+std::vector<std::string> gemmac::outputFiles(const EmitOptions &options) {
+  std::vector<std::string> files;
+  for (const std::string &path : ArtifactFiles(options).paths)
+    if (!path.empty())
+      files.push_back(path);
+  return files;
+}
+
 llvm::Expected<Emitted> CompileSession::emit(const EmitOptions &options,
                                              bool progress) {
-  // Device code alone (--emit) and reports are written as they are; a
-  // program and its weights are staged and appear together.
+  // Device code alone (--emit ptx|spirv) and reports are written as they are.
   if (!options.deviceCode.empty() || options.printLaunchPlan)
-    return target_->emit(*module_, options);
-  auto staged = StagedOutputs::create(options.outputPath);
-  if (!staged)
-    return staged.takeError();
-  EmitOptions stagedOptions = options;
-  stagedOptions.outputPath = staged->programPath();
-  auto emitted = target_->emit(*module_, stagedOptions);
-  if (!emitted)
-    return staged->rename(emitted.takeError());
+    return target_->emitDeviceCode(*module_, options);
+  ArtifactFiles files(options);
+  if (options.library && !isValidModelName(files.name))
+    return llvm::createStringError(
+        "--emit lib -o DIR/NAME: NAME '" + files.name +
+        "' must be a C identifier (letters, digits, _; at most 64), the prefix "
+        "of the library's symbol NAME_program");
+  if (options.library) {
+    llvm::StringRef dir = llvm::sys::path::parent_path(options.outputPath);
+    if (!dir.empty())
+      if (std::error_code ec = llvm::sys::fs::create_directories(dir))
+        return llvm::createStringError(ec, dir + ": cannot create the library's "
+                                               "directory: " + ec.message());
+  }
+  std::vector<std::string> outputs;
+  std::vector<size_t> staged(files.paths.size(), SIZE_MAX);
+  for (size_t i = 0; i < files.paths.size(); ++i)
+    if (!files.paths[i].empty()) {
+      staged[i] = outputs.size();
+      outputs.push_back(files.paths[i]);
+    }
+  auto stage = StagedOutputs::create(outputs);
+  if (!stage)
+    return stage.takeError();
+  auto path = [&](ArtifactFiles::Index i) { return stage->staged(staged[i]); };
+  auto fail = [&](llvm::Error e) -> llvm::Expected<Emitted> {
+    return stage->rename(std::move(e));
+  };
+
+  // The weights first: the code records their identity.
   WeightsSource source{file_->base(), file_->fileSize(), inputPath_,
                        residuals_.get(), residualProvenance_};
-  auto weights = writeWeightsFile(staged->weightsPath(), layout_, source,
+  auto weights = writeWeightsFile(path(ArtifactFiles::Weights), layout_, source,
                                   tokenizer_, target_->describe(), progress);
   if (!weights)
-    return staged->rename(weights.takeError());
-  if (llvm::Error e = stampProgram(staged->programPath(), *weights))
-    return staged->rename(std::move(e));
-  if (llvm::Error e = staged->commit(options.keepObject))
+    return fail(weights.takeError());
+  ProgramTableSpec table;
+  table.name = files.name;
+  table.weightsChecksum = weights->checksum;
+  table.weightsFileBytes = weights->fileBytes;
+  std::vector<std::string> objects = {path(ArtifactFiles::Object)};
+  std::vector<std::string> members = {files.name + ".o"};
+  std::string weightsObject;
+  if (options.embedWeights) {
+    table.embeddedWeightsSymbol =
+        "gemmac_weights_" + (files.name.empty() ? std::string("program") : files.name);
+    weightsObject = path(ArtifactFiles::Object) + ".weights.o";
+    if (llvm::Error e = assembleWeights(path(ArtifactFiles::Weights),
+                                        table.embeddedWeightsSymbol, weightsObject))
+      return fail(std::move(e));
+    objects.push_back(weightsObject);
+    members.push_back(files.name + ".weights.o");
+  } else if (options.library) {
+    llvm::SmallString<256> absolute(files.paths[ArtifactFiles::Weights]);
+    llvm::sys::fs::make_absolute(absolute);
+    table.weightsName = files.name + ".weights";
+    table.weightsPath = absolute.str().str();
+  }
+  // Removes the assembled weights whatever happens next.
+  struct Remove {
+    std::string path;
+    ~Remove() {
+      if (!path.empty())
+        llvm::sys::fs::remove(path);
+    }
+  } removeWeightsObject{weightsObject};
+
+  if (llvm::Error e = target_->emitModelObject(*module_, table,
+                                               path(ArtifactFiles::Object)))
+    return fail(std::move(e));
+  RuntimeDir runtime{options.runtimeDir};
+  if (!options.library) {
+    if (llvm::Error e = linkProgram(objects, runtime, path(ArtifactFiles::Program)))
+      return fail(std::move(e));
+  } else {
+    if (llvm::Error e = writeStaticLibrary(objects, members, path(ArtifactFiles::Archive)))
+      return fail(std::move(e));
+    if (llvm::Error e = linkSharedLibrary(objects, files.name, runtime,
+                                          path(ArtifactFiles::Shared)))
+      return fail(std::move(e));
+    ModelHeaderFacts facts{files.name, llvm::sys::path::filename(inputPath_).str(),
+                           target_->describe(), files.name + ".weights",
+                           options.embedWeights};
+    if (llvm::Error e = writeModelHeader(path(ArtifactFiles::Header), facts))
+      return fail(std::move(e));
+  }
+  // Embedded weights live in the code: no file beside it.
+  if (options.embedWeights)
+    stage->drop(staged[ArtifactFiles::Weights]);
+  if (!options.keepObject)
+    stage->drop(staged[ArtifactFiles::Object]);
+  if (llvm::Error e = stage->commit())
     return std::move(e);
-  return Emitted{options.outputPath, emitted->program};
+  Emitted emitted;
+  for (size_t i = 0; i < files.paths.size(); ++i)
+    if (!files.paths[i].empty() && !(i == ArtifactFiles::Weights && options.embedWeights) &&
+        !(i == ArtifactFiles::Object && !options.keepObject))
+      emitted.files.push_back(files.paths[i]);
+  return emitted;
 }

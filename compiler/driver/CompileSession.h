@@ -2,8 +2,9 @@
 //
 // One compile of one checkpoint for one target: the session imports the
 // checkpoint (recording the target and the KV cache type on the module),
-// runs the phases one at a time, and emits what the target writes plus, for
-// a program, OUT.weights.
+// runs the phases one at a time, and emits a program (OUT, OUT.weights) or
+// a model library (DIR/libNAME.a, libNAME.so, NAME.h, NAME.weights), or
+// what a GPU target writes alone.
 //
 //===----------------------------------------------------------------------===//
 #pragma once
@@ -51,8 +52,8 @@ public:
   /// blob layout OUT.weights is written with).
   llvm::Error runPhase(Phase phase);
 
-  /// After the target phase: what the target writes, then OUT.weights
-  /// beside a program.
+  /// After the target phase: the weight file, then the code that is
+  /// compiled to load it (or the target's device code alone).
   llvm::Expected<Emitted> emit(const EmitOptions &options, bool progress);
 
 private:
@@ -69,5 +70,9 @@ private:
   std::shared_ptr<const srd::ResidualSource> residuals_;
   std::string residualProvenance_; // recorded in OUT.weights
 };
+
+/// The files a compile with `options` writes (program or library): the
+/// paths compile-model must not write over its inputs with.
+std::vector<std::string> outputFiles(const EmitOptions &options);
 
 } // namespace gemmac

@@ -1,12 +1,14 @@
 //===- compile-model.cpp - a Gemma 4 checkpoint in, a program out ---------===//
 //
 //   compile-model MODEL.gguf --target cpu -o OUT
+//   compile-model MODEL.gguf --emit lib [--embed-weights] -o DIR/NAME
 //   compile-model MODEL.gguf --target cuda:sm_90 --emit ptx -o OUT.ptx
 //   compile-model MODEL.gguf --target vulkan --emit spirv -o OUT.spv
 //   compile-model MODEL.gguf --srd RESIDUALS [--srd-format F] -o OUT
 //
 // writes OUT (a native executable) and OUT.weights (mmapped by OUT at run
-// time), or with --emit the device code alone. --compile-to=PHASE stops
+// time); with --emit lib a model library (DIR/libNAME.a, libNAME.so, NAME.h
+// and NAME.weights); with --emit ptx|spirv the device code alone. --compile-to=PHASE stops
 // after a phase and prints its IR. The work is a CompileSession over the
 // --target's Target; this file maps the flags onto them.
 //
@@ -70,12 +72,25 @@ static cl::opt<bool> kernelReport(
     "kernel-report",
     cl::desc("print the kernel chosen for every weight op and exit"),
     cl::cat(category));
-static cl::opt<std::string>
-    emitDeviceCode("emit",
-                   cl::desc("write the device code alone to -o (a file, or "
-                            "a directory to hold one file per module): ptx "
-                            "(--target cuda) or spirv (--target vulkan)"),
-                   cl::value_desc("ptx|spirv"), cl::cat(category));
+static cl::opt<std::string> emitKind(
+    "emit",
+    cl::desc("what to write: program (default: OUT and OUT.weights); lib (a "
+             "model library: -o DIR/NAME writes DIR/libNAME.a, libNAME.so, "
+             "NAME.h and NAME.weights); ptx (--target cuda) or spirv "
+             "(--target vulkan): the device code alone, to a file or a "
+             "directory"),
+    cl::value_desc("program|lib|ptx|spirv"), cl::init("program"),
+    cl::cat(category));
+static cl::opt<bool> embedWeights(
+    "embed-weights",
+    cl::desc("put the weight file inside the program or library: one "
+             "self-contained file"),
+    cl::cat(category));
+static cl::opt<std::string> runtimeDirOption(
+    "runtime-dir",
+    cl::desc("directory holding libgemmac_runtime.{a,so} and libgemmac_cli.a "
+             "(default: $GEMMAC_RUNTIME_DIR, else ../lib beside compile-model)"),
+    cl::value_desc("DIR"), cl::cat(category));
 static cl::opt<bool> printLaunchPlan(
     "print-launch-plan",
     cl::desc("GPU targets: print every kernel launch of a forward step with "
@@ -171,13 +186,23 @@ static llvm::Expected<ResidualOptions> residualOptions() {
                          srdKeyEnv, srdPublicKey, allowPartial};
 }
 
-/// The runtime archive programs are linked with, next to compile-model.
-static std::string runtimeArchive(const char *argv0) {
+/// The runtime libraries' directory: --runtime-dir, $GEMMAC_RUNTIME_DIR, or
+/// ../lib beside compile-model's real location (symbolic links followed), so
+/// that an installed or copied tree finds its own.
+static std::string runtimeDir(const char *argv0) {
+  if (!runtimeDirOption.empty())
+    return runtimeDirOption;
+  if (const char *env = std::getenv("GEMMAC_RUNTIME_DIR"); env && *env)
+    return env;
   static int anchor;
-  std::string exeDir = llvm::sys::path::parent_path(
-                           llvm::sys::fs::getMainExecutable(argv0, &anchor))
-                           .str();
-  return exeDir + "/../lib/libgemmac_runtime.a";
+  llvm::SmallString<256> exe(llvm::sys::fs::getMainExecutable(argv0, &anchor));
+  llvm::SmallString<256> real;
+  if (!llvm::sys::fs::real_path(exe, real))
+    exe = real;
+  llvm::sys::path::remove_filename(exe);
+  llvm::sys::path::append(exe, "..", "lib");
+  llvm::sys::path::remove_dots(exe, /*remove_dot_dot=*/true);
+  return exe.str().str();
 }
 
 /// Runs the phases up to `stopAfter`; the reports that stop after a phase
@@ -214,13 +239,13 @@ static llvm::Expected<bool> runPhases(CompileSession &session,
   return false;
 }
 
-/// Never write over what the user gave: neither OUT nor OUT.weights (nor
-/// the object kept beside them) may be the checkpoint or the residuals.
-static llvm::Error checkOutputsAreNotInputs() {
+/// Never write over what the user gave: no file of the compile (OUT and
+/// OUT.weights, a library's files, the object kept beside them) may be the
+/// checkpoint or the residuals.
+static llvm::Error checkOutputsAreNotInputs(const EmitOptions &options) {
   if (outputPath.empty())
     return llvm::Error::success();
-  for (const std::string &out :
-       {outputPath.getValue(), outputPath + ".weights", outputPath + ".o"})
+  for (const std::string &out : outputFiles(options))
     for (const std::string &in : {inputPath.getValue(), srdPath.getValue()}) {
       if (in.empty())
         continue;
@@ -259,10 +284,22 @@ int main(int argc, char **argv) {
   if (stopAfter == Phase::Artifact && outputPath.empty() && !printMemoryPlan &&
       !kernelReport && !printLaunchPlan)
     return fail("no output path (-o OUT)");
-  if (llvm::Error e = checkOutputsAreNotInputs())
+  EmitOptions emitOptions;
+  emitOptions.outputPath = outputPath;
+  if (emitKind == "lib")
+    emitOptions.library = true;
+  else if (emitKind == "ptx" || emitKind == "spirv")
+    emitOptions.deviceCode = emitKind;
+  else if (emitKind != "program")
+    return fail("--emit must be program, lib, ptx or spirv, got '" + emitKind + "'");
+  if (embedWeights && !emitOptions.deviceCode.empty())
+    return fail("--embed-weights needs --emit program or --emit lib");
+  emitOptions.embedWeights = embedWeights;
+  emitOptions.printLaunchPlan = printLaunchPlan;
+  emitOptions.keepObject = keepObject;
+  emitOptions.runtimeDir = runtimeDir(argv[0]);
+  if (llvm::Error e = checkOutputsAreNotInputs(emitOptions))
     return fail(std::move(e));
-  EmitOptions emitOptions{outputPath, emitDeviceCode, printLaunchPlan,
-                          keepObject, runtimeArchive(argv[0])};
   auto target = parseTarget(targetSpec);
   if (!target)
     return fail(target.takeError());
@@ -294,23 +331,20 @@ int main(int argc, char **argv) {
     return 0;
 
   if (tty)
-    llvm::errs() << "compile-model: code generation (LLVM) and linking, then the weights\n";
+    llvm::errs() << "compile-model: the weights, then code generation (LLVM) and linking\n";
   auto emitted = session.emit(emitOptions, tty);
   if (!emitted)
     return fail(emitted.takeError());
-  if (quiet || emitted->file.empty())
+  if (quiet || emitted->files.empty())
     return 0;
-  std::string targetName = session.target().describe();
-  if (emitted->program)
-    llvm::errs() << llvm::format(
-        "compile-model: wrote %s and %s.weights in %.1f s (peak memory %ld "
-        "MiB, target %s)\n",
-        outputPath.c_str(), outputPath.c_str(), secondsSince(start),
-        peakRssMiB(), targetName.c_str());
-  else
-    llvm::errs() << llvm::format(
-        "compile-model: wrote %s in %.1f s (peak memory %ld MiB, target %s)\n",
-        emitted->file.c_str(), secondsSince(start), peakRssMiB(),
-        targetName.c_str());
+  // The code first, then what it loads (the reverse of the commit order).
+  std::string written;
+  for (size_t i = 0; i < emitted->files.size(); ++i)
+    written += (i == 0 ? "" : i + 1 == emitted->files.size() ? " and " : ", ") +
+               emitted->files[emitted->files.size() - 1 - i];
+  llvm::errs() << llvm::format(
+      "compile-model: wrote %s in %.1f s (peak memory %ld MiB, target %s)\n",
+      written.c_str(), secondsSince(start), peakRssMiB(),
+      session.target().describe().c_str());
   return 0;
 }

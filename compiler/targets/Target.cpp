@@ -13,6 +13,11 @@ namespace gemmac {
 
 Target::~Target() = default;
 
+llvm::Expected<Emitted> Target::emitDeviceCode(mlir::ModuleOp,
+                                               const EmitOptions &) const {
+  return llvm::createStringError(describe() + " has no device code to emit");
+}
+
 llvm::Expected<std::unique_ptr<Target>> parseTarget(llvm::StringRef spec) {
   if (isGpuTargetSpec(spec)) {
     auto gpu = parseGpuTarget(spec);

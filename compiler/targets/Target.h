@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include "compiler/artifact/ProgramTable.h"
 #include "compiler/pipeline/Pipeline.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -18,22 +19,24 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace gemmac {
 
-/// compile-model's output flags, as far as the target handles them.
+/// compile-model's output flags.
 struct EmitOptions {
   std::string outputPath; // -o
-  std::string deviceCode; // --emit: ptx or spirv (GPU targets)
+  std::string deviceCode; // --emit ptx|spirv (GPU targets): the device code alone
+  bool library = false;   // --emit lib: -o DIR/NAME is a model library
+  bool embedWeights = false;
   bool printLaunchPlan = false;
   bool keepObject = false;
-  std::string runtimeArchive; // libgemmac_runtime.a, to link programs with
+  std::string runtimeDir; // holds libgemmac_runtime.{a,so} and libgemmac_cli.a
 };
 
-/// What Target::emit wrote.
+/// What was written.
 struct Emitted {
-  std::string file;     // empty when it printed a report instead
-  bool program = false; // a program, which needs OUT.weights beside it
+  std::vector<std::string> files; // empty when a report was printed instead
 };
 
 class Target {
@@ -52,9 +55,16 @@ public:
   virtual void addPhasePasses(mlir::OpPassManager &pm, Phase phase,
                               const PipelineOptions &options) const = 0;
 
-  /// After the target phase: writes what `options` asks for.
-  virtual llvm::Expected<Emitted> emit(mlir::ModuleOp module,
-                                       const EmitOptions &options) const = 0;
+  /// After the target phase, for programs and libraries: the model's
+  /// object, holding the program table `table` describes.
+  virtual llvm::Error emitModelObject(mlir::ModuleOp module,
+                                      const ProgramTableSpec &table,
+                                      llvm::StringRef objectPath) const = 0;
+
+  /// After the target phase, for --emit ptx|spirv and --print-launch-plan
+  /// (GPU targets; checkOptions refuses them elsewhere).
+  virtual llvm::Expected<Emitted> emitDeviceCode(mlir::ModuleOp module,
+                                                 const EmitOptions &options) const;
 };
 
 /// Parses --target: cpu[:<cpu name>|:<+feature,...>], cuda[:sm_XX] or vulkan.

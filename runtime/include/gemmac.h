@@ -1,9 +1,25 @@
-/* gemmac.h - the C API of a compiled Gemma 4 model.
+/* gemmac.h - the C API of gemmac's runtime, for compiled Gemma 4 models.
  *
- * A program built by compile-model contains the model's code; this API opens
- * its weight file, creates sessions (each with its own KV cache), feeds
- * tokens, reads logits, samples and generates. Functions that can fail return
- * NULL or a negative value; gemmac_last_error() says why.
+ * compile-model turns a checkpoint into code: a program (its CLI runs this
+ * API on the model compiled into it) or, with --emit lib -o DIR/NAME, a
+ * model library (libNAME.a / libNAME.so and NAME.h) an application links
+ * with this runtime (libgemmac_runtime). This API opens a model, creates
+ * sessions (each with its own KV cache), feeds tokens, reads logits,
+ * samples and generates, and renders and parses chats. Functions that can
+ * fail return NULL or a negative value; gemmac_last_error() says why (per
+ * thread). Link: pkg-config gemmac (or gemmac-static), or CMake
+ * find_package(gemmac) and gemmac::runtime (docs/library.md).
+ *
+ * Example (a model library compiled as `compile-model m.gguf --emit lib
+ * -o lib/m`):
+ *
+ *   #include "m.h"
+ *   gemmac_model *model = gemmac_model_open_program(m_program(), NULL, NULL);
+ *   gemmac_session *s = gemmac_session_new(model, 0);
+ *   gemmac_sampler_params p = gemmac_sampler_defaults();
+ *   gemmac_generate(s, "The quick brown fox", 32, &p, print_piece, NULL);
+ *   gemmac_session_free(s);
+ *   gemmac_model_close(model);
  */
 #ifndef GEMMAC_H
 #define GEMMAC_H
@@ -11,16 +27,36 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Symbols of the runtime, exported from libgemmac_runtime.so. */
+#ifndef GEMMAC_API
+#define GEMMAC_API __attribute__((visibility("default")))
+#endif
+
+/* The version of this header; gemmac_version() is the runtime's. A model
+ * compiled by another version's compile-model is refused when opened (its
+ * program ABI differs), with a message naming both versions. */
+#define GEMMAC_VERSION_MAJOR 0
+#define GEMMAC_VERSION_MINOR 3
+#define GEMMAC_VERSION_PATCH 0
+#define GEMMAC_VERSION_STRING "0.3.0"
+#define GEMMAC_VERSION_NUMBER                                                  \
+  (GEMMAC_VERSION_MAJOR * 10000 + GEMMAC_VERSION_MINOR * 100 + GEMMAC_VERSION_PATCH)
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 typedef int32_t gemmac_token;
+/* A compiled model's code, from a model library: NAME_program(). */
+typedef struct gemmac_program gemmac_program;
 typedef struct gemmac_model gemmac_model;
 typedef struct gemmac_session gemmac_session;
 
+/* The runtime's version, e.g. "0.3.0". */
+GEMMAC_API const char *gemmac_version(void);
+
 /* The message of the last failure on this thread ("" if none). */
-const char *gemmac_last_error(void);
+GEMMAC_API const char *gemmac_last_error(void);
 
 /* The most worker threads a model may have; more is an error. */
 #define GEMMAC_MAX_THREADS 1024
@@ -30,7 +66,7 @@ const char *gemmac_last_error(void);
  * may run on (its affinity mask); more than 4 per such CPU are cut to 4 per
  * CPU (gemmac_model_threads says how many it has); more than
  * GEMMAC_MAX_THREADS, or threads the system cannot create, fail. */
-gemmac_model *gemmac_model_open(const char *weights_path, int n_threads);
+GEMMAC_API gemmac_model *gemmac_model_open(const char *weights_path, int n_threads);
 
 typedef struct {
   int n_threads;         /* <= 0: one per usable CPU (see gemmac_model_open) */
@@ -41,21 +77,31 @@ typedef struct {
   int device;            /* GPU programs (CUDA, Vulkan): the device index
                             (default 0); ignored by CPU programs */
 } gemmac_model_options;
-gemmac_model_options gemmac_model_default_options(void);
-gemmac_model *gemmac_model_open_with(const char *weights_path,
+GEMMAC_API gemmac_model_options gemmac_model_default_options(void);
+GEMMAC_API gemmac_model *gemmac_model_open_with(const char *weights_path,
                                      const gemmac_model_options *options);
-void gemmac_model_close(gemmac_model *model);
+/* Opens a model library's model: program is NAME_program() (NAME.h);
+ * weights_path NULL looks for NAME.weights beside the shared library (or
+ * the executable a static library is linked into), then where compile-model
+ * wrote it; a library compiled with --embed-weights holds its weights.
+ * options may be NULL (the defaults). Several models, of one library or
+ * of several, may be open at once. gemmac_model_open/_open_with open the
+ * model compiled into a program (and fail in a process that has none). */
+GEMMAC_API gemmac_model *gemmac_model_open_program(const gemmac_program *program,
+                                                   const char *weights_path,
+                                                   const gemmac_model_options *options);
+GEMMAC_API void gemmac_model_close(gemmac_model *model);
 /* What runs the model: "cpu", or "cuda: <name>" / "vulkan: <name>". */
-const char *gemmac_model_device(const gemmac_model *model);
+GEMMAC_API const char *gemmac_model_device(const gemmac_model *model);
 
-int32_t gemmac_model_vocab_size(const gemmac_model *model);
-int32_t gemmac_model_context_length(const gemmac_model *model);
-int32_t gemmac_model_threads(const gemmac_model *model);
+GEMMAC_API int32_t gemmac_model_vocab_size(const gemmac_model *model);
+GEMMAC_API int32_t gemmac_model_context_length(const gemmac_model *model);
+GEMMAC_API int32_t gemmac_model_threads(const gemmac_model *model);
 /* Bytes of the weight blob. */
-uint64_t gemmac_model_weight_bytes(const gemmac_model *model);
+GEMMAC_API uint64_t gemmac_model_weight_bytes(const gemmac_model *model);
 /* Weight bytes one decoded token reads: every matrix of a product, one row
  * of each table that is only looked up (embeddings), the norms. */
-uint64_t gemmac_model_decode_bytes(const gemmac_model *model);
+GEMMAC_API uint64_t gemmac_model_decode_bytes(const gemmac_model *model);
 
 /* Facts about the compiled model by name; NULL (strings) or -1 (numbers) for
  * an unknown key. Strings: "source" (checkpoint file name), "target",
@@ -64,40 +110,40 @@ uint64_t gemmac_model_decode_bytes(const gemmac_model *model);
  * Numbers: "vocab", "hidden", "layers", "context", "max_batch", "threads",
  * "weight_bytes", "decode_bytes", "arena_bytes" (CPU scratch per session),
  * "weights_in_memory" (1: held in huge pages). */
-const char *gemmac_model_string(const gemmac_model *model, const char *key);
-int64_t gemmac_model_number(const gemmac_model *model, const char *key);
+GEMMAC_API const char *gemmac_model_string(const gemmac_model *model, const char *key);
+GEMMAC_API int64_t gemmac_model_number(const gemmac_model *model, const char *key);
 /* KV cache bytes of a session of n_ctx tokens (-1 on GPU programs). */
-int64_t gemmac_model_kv_bytes(const gemmac_model *model, int32_t n_ctx);
+GEMMAC_API int64_t gemmac_model_kv_bytes(const gemmac_model *model, int32_t n_ctx);
 
 /* Tokenizer. Returns the number of tokens written, or -(needed) if cap is too
  * small. add_bos prepends <bos>; parse_special recognizes control tokens
  * written in the text. */
-int32_t gemmac_tokenize(const gemmac_model *model, const char *text,
+GEMMAC_API int32_t gemmac_tokenize(const gemmac_model *model, const char *text,
                         size_t len, int add_bos, int parse_special,
                         gemmac_token *out, int32_t cap);
 /* Writes the bytes of a token (control tokens only if special); returns the
  * length, or -(needed) if cap is too small. */
-int32_t gemmac_token_to_piece(const gemmac_model *model, gemmac_token token,
+GEMMAC_API int32_t gemmac_token_to_piece(const gemmac_model *model, gemmac_token token,
                               char *buf, int32_t cap, int special);
-int gemmac_token_is_eog(const gemmac_model *model, gemmac_token token);
-gemmac_token gemmac_token_bos(const gemmac_model *model);
+GEMMAC_API int gemmac_token_is_eog(const gemmac_model *model, gemmac_token token);
+GEMMAC_API gemmac_token gemmac_token_bos(const gemmac_model *model);
 
 /* A session holds a KV cache for n_ctx tokens (<= 0: the model's context,
  * capped at 4096). Sliding-window layers keep only their window. */
-gemmac_session *gemmac_session_new(gemmac_model *model, int32_t n_ctx);
-void gemmac_session_free(gemmac_session *session);
+GEMMAC_API gemmac_session *gemmac_session_new(gemmac_model *model, int32_t n_ctx);
+GEMMAC_API void gemmac_session_free(gemmac_session *session);
 /* The model a session belongs to. */
-gemmac_model *gemmac_session_model(const gemmac_session *session);
-void gemmac_session_reset(gemmac_session *session);
-int32_t gemmac_session_position(const gemmac_session *session);
-int32_t gemmac_session_context(const gemmac_session *session);
+GEMMAC_API gemmac_model *gemmac_session_model(const gemmac_session *session);
+GEMMAC_API void gemmac_session_reset(gemmac_session *session);
+GEMMAC_API int32_t gemmac_session_position(const gemmac_session *session);
+GEMMAC_API int32_t gemmac_session_context(const gemmac_session *session);
 /* Bytes of KV cache the session allocated. */
-uint64_t gemmac_session_kv_bytes(const gemmac_session *session);
+GEMMAC_API uint64_t gemmac_session_kv_bytes(const gemmac_session *session);
 
 /* Feeds n tokens after the ones already seen. logits (may be NULL) receives
  * the logits of the last token, or of every token when all_logits is set
  * (n * vocab floats). Returns 0, or -1 on error. */
-int gemmac_session_eval(gemmac_session *session, const gemmac_token *tokens,
+GEMMAC_API int gemmac_session_eval(gemmac_session *session, const gemmac_token *tokens,
                         int32_t n, float *logits, int all_logits);
 
 typedef struct {
@@ -117,11 +163,11 @@ typedef struct {
   float frequency_penalty;
 } gemmac_sampler_params;
 
-gemmac_sampler_params gemmac_sampler_defaults(void);
+GEMMAC_API gemmac_sampler_params gemmac_sampler_defaults(void);
 /* Restarts the session's random sequence from seed (gemmac_sample otherwise
  * seeds it once, from the first params.seed it sees). */
-void gemmac_session_set_seed(gemmac_session *session, uint64_t seed);
-gemmac_token gemmac_sample(gemmac_session *session, const float *logits,
+GEMMAC_API void gemmac_session_set_seed(gemmac_session *session, uint64_t seed);
+GEMMAC_API gemmac_token gemmac_sample(gemmac_session *session, const float *logits,
                            const gemmac_sampler_params *params);
 
 /* Receives each generated piece; returns nonzero to stop. */
@@ -130,14 +176,14 @@ typedef int (*gemmac_piece_fn)(const char *piece, size_t len, void *user);
 /* Tokenizes prompt (with <bos>, special tokens parsed), evaluates it and
  * generates up to max_tokens tokens, stopping at end-of-generation tokens.
  * Returns the number of tokens generated, or -1 on error. */
-int32_t gemmac_generate(gemmac_session *session, const char *prompt,
+GEMMAC_API int32_t gemmac_generate(gemmac_session *session, const char *prompt,
                         int32_t max_tokens,
                         const gemmac_sampler_params *params,
                         gemmac_piece_fn on_piece, void *user);
 
 /* Chat. Strings these functions return are malloc'd: free them with
  * gemmac_free. NULL on error (gemmac_last_error says why). */
-void gemmac_free(void *p);
+GEMMAC_API void gemmac_free(void *p);
 
 /* Renders the model's chat template (tokenizer.chat_template) over OpenAI
  * messages, as Hugging Face's apply_chat_template does. messages_json: a
@@ -147,14 +193,14 @@ void gemmac_free(void *p);
  * definitions), "chat_template_kwargs" (an object) and any other key become
  * template variables, e.g. {"enable_thinking": true}. The result starts with
  * the template's <bos>: tokenize it with add_bos = 0. */
-char *gemmac_chat_apply_template(const gemmac_model *model, const char *messages_json,
+GEMMAC_API char *gemmac_chat_apply_template(const gemmac_model *model, const char *messages_json,
                                  const char *options_json);
 
 /* Parses a Gemma 4 answer (the generated text, control tokens included) into
  * an OpenAI assistant message: {"role":"assistant","content":...,
  * "reasoning_content":... (if it thought),"tool_calls":[...] (if it called
  * tools)}. Malformed markup stays plain content; never fails on any text. */
-char *gemmac_chat_parse_output(const char *text, size_t len);
+GEMMAC_API char *gemmac_chat_parse_output(const char *text, size_t len);
 
 /* The same, streamed: feed each generated piece; each call returns a JSON
  * array of OpenAI deltas now certain ({"content":...},
@@ -162,10 +208,10 @@ char *gemmac_chat_parse_output(const char *text, size_t len);
  * across pieces is held back until it is whole. finish flushes the rest.
  * Tool-call ids are id_prefix (NULL: "call_") + their index. */
 typedef struct gemmac_chat_parser gemmac_chat_parser;
-gemmac_chat_parser *gemmac_chat_parser_new(const char *id_prefix);
-char *gemmac_chat_parser_feed(gemmac_chat_parser *parser, const char *piece, size_t len);
-char *gemmac_chat_parser_finish(gemmac_chat_parser *parser);
-void gemmac_chat_parser_free(gemmac_chat_parser *parser);
+GEMMAC_API gemmac_chat_parser *gemmac_chat_parser_new(const char *id_prefix);
+GEMMAC_API char *gemmac_chat_parser_feed(gemmac_chat_parser *parser, const char *piece, size_t len);
+GEMMAC_API char *gemmac_chat_parser_finish(gemmac_chat_parser *parser);
+GEMMAC_API void gemmac_chat_parser_free(gemmac_chat_parser *parser);
 
 #ifdef __cplusplus
 }

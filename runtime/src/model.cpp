@@ -1,31 +1,22 @@
-// Opening a compiled model's weight file: map it, check that it belongs to
-// this program, load the tokenizer.
+// Opening a compiled model: check its program table (abi/program_table.h),
+// map its weight file (or take the bytes embedded in it), check that the
+// file belongs to this compile, load the tokenizer.
 
 #include "runtime/src/model.h"
 #include "abi/artifact_format.h"
 #include "abi/model_abi.h"
+#include "abi/program_table.h"
+#include "abi/version.h"
 #include "abi/weights_checksum.h"
 
 #include <cstring>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 using namespace gemmac;
-
-// The checksum of the weight file compiled with this program: zeros here,
-// written into the program file by compile-model (abi/artifact_format.h).
-// Volatile: the loader must read the stamped bytes, never fold the zeros.
-extern "C" __attribute__((used)) volatile const artifact::ProgramStamp gemmac_weights_stamp = {
-    {artifact::kStampMagic[0], artifact::kStampMagic[1], artifact::kStampMagic[2],
-     artifact::kStampMagic[3], artifact::kStampMagic[4], artifact::kStampMagic[5],
-     artifact::kStampMagic[6], artifact::kStampMagic[7], artifact::kStampMagic[8],
-     artifact::kStampMagic[9], artifact::kStampMagic[10], artifact::kStampMagic[11],
-     artifact::kStampMagic[12], artifact::kStampMagic[13], artifact::kStampMagic[14],
-     artifact::kStampMagic[15]},
-    0,
-    0};
 
 namespace {
 thread_local std::string lastError;
@@ -102,9 +93,12 @@ std::string hex(uint64_t v) {
 }
 
 /// The weight file's size and sampled checksum against its header, and the
-/// header against the stamp compile-model wrote into this program.
-bool checkIntegrity(const std::string &path, int fd, uint64_t size,
-                    const artifact::ArtifactHeader &h) {
+/// header against the identity compiled into the program table. `read`
+/// copies n bytes at an offset of the file (false on failure).
+template <typename ReadFn>
+bool checkIntegrity(const std::string &path, uint64_t size,
+                    const artifact::ArtifactHeader &h, const gemmac_program &p,
+                    ReadFn read) {
   const std::string remedy =
       "; recompile the model, or give this program's own weight file with --weights PATH";
   if (h.fileBytes != size) {
@@ -113,15 +107,11 @@ bool checkIntegrity(const std::string &path, int fd, uint64_t size,
                  (size < h.fileBytes ? " (truncated)" : "") + remedy);
     return false;
   }
-  // The windows are read with pread, not through the mapping: a page fault
-  // reads ahead megabytes, and 64 of them cost half a second on a cold 7 GB
-  // file where 64 reads of 4 KiB cost 15 ms.
   const uint64_t b = artifact::sampleBytes(size);
   std::vector<uint8_t> windows(artifact::kSamples * b);
   for (uint64_t i = 0; i < artifact::kSamples; ++i) {
     const uint64_t at = artifact::sampleOffset(i, size);
-    if (pread(fd, windows.data() + i * b, b, static_cast<off_t>(at)) !=
-        static_cast<ssize_t>(b)) {
+    if (!read(windows.data() + i * b, b, at)) {
       rt::setError(path + ": cannot read the weight file at offset " +
                    std::to_string(at) + ": " + std::strerror(errno));
       return false;
@@ -133,26 +123,91 @@ bool checkIntegrity(const std::string &path, int fd, uint64_t size,
                  ", its header says " + hex(h.checksum) + remedy);
     return false;
   }
-  const uint64_t stamped = gemmac_weights_stamp.checksum;
-  if (stamped != 0 && (stamped != h.checksum ||
-                       gemmac_weights_stamp.fileBytes != h.fileBytes)) {
+  if (p.weights_checksum != 0 && (p.weights_checksum != h.checksum ||
+                                  p.weights_file_bytes != h.fileBytes)) {
     rt::setError(path + ": this weight file belongs to another compile (checksum " +
                  hex(h.checksum) + ", " + std::to_string(h.fileBytes) +
-                 " bytes; this program was compiled with " + hex(stamped) + ", " +
-                 std::to_string(gemmac_weights_stamp.fileBytes) +
+                 " bytes; this program was compiled with " + hex(p.weights_checksum) +
+                 ", " + std::to_string(p.weights_file_bytes) +
                  " bytes); use the .weights file written with this program, or recompile");
     return false;
   }
   return true;
 }
 
-std::string defaultWeightsPath() {
+std::string selfExecutable() {
   char buf[4096];
   ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
   if (n <= 0)
-    return "model.weights";
+    return "";
   buf[n] = 0;
-  return std::string(buf) + ".weights";
+  return buf;
+}
+
+/// The weight file of a program the caller names none for: a program's own
+/// path + ".weights"; a library's weights_name beside the shared object or
+/// executable holding its table, then weights_path. Sets the error (naming
+/// every place tried) and returns "" when none exists.
+std::string defaultWeightsPath(const gemmac_program &p) {
+  if (!p.weights_name) {
+    std::string self = selfExecutable();
+    return self.empty() ? "model.weights" : self + ".weights";
+  }
+  std::vector<std::string> tried;
+  Dl_info info{};
+  if (dladdr(&p, &info) && info.dli_fname) {
+    std::string holder = info.dli_fname;
+    // The main executable is reported by the name it was started with.
+    if (holder.find('/') == std::string::npos)
+      holder = selfExecutable();
+    size_t slash = holder.rfind('/');
+    tried.push_back((slash == std::string::npos ? "" : holder.substr(0, slash + 1)) +
+                    p.weights_name);
+  }
+  if (p.weights_path)
+    tried.push_back(p.weights_path);
+  for (const std::string &path : tried)
+    if (access(path.c_str(), F_OK) == 0)
+      return path;
+  std::string list;
+  for (const std::string &path : tried)
+    list += (list.empty() ? "" : ", ") + path;
+  rt::setError(std::string("cannot find the weight file of model '") + p.name +
+               "': tried " + (list.empty() ? "nothing" : list) +
+               " (copy it beside the library, or pass its path)");
+  return "";
+}
+
+/// The table's frozen head first: a table of another version is named by
+/// the compiler that wrote it, never read further.
+bool checkProgram(const gemmac_program *p) {
+  if (!p) {
+    rt::setError("no program table (NULL): pass what NAME_program() returns");
+    return false;
+  }
+  if (p->magic != GEMMAC_PROGRAM_MAGIC) {
+    rt::setError("not a gemmac program table (bad magic): pass what "
+                 "NAME_program() of a library compiled with --emit lib returns");
+    return false;
+  }
+  const std::string name = p->name && *p->name ? p->name : "(program)";
+  if (p->abi_version != GEMMAC_PROGRAM_ABI ||
+      p->table_bytes != sizeof(gemmac_program) ||
+      p->meta[abi::kMetaAbiVersion] != abi::kAbiVersion) {
+    rt::setError("model '" + name + "' was compiled by gemmac " +
+                 (p->compiler_version ? p->compiler_version : "?") +
+                 " (program ABI " + std::to_string(p->abi_version) +
+                 "); this runtime is gemmac " + abi::kGemmacVersion +
+                 " (program ABI " + std::to_string(GEMMAC_PROGRAM_ABI) +
+                 "): recompile the model with this version's compile-model, "
+                 "or use the runtime it was compiled for");
+    return false;
+  }
+  if (!p->gpu_program && (!p->forward || !p->kv_bytes || !p->arena_bytes)) {
+    rt::setError("model '" + name + "': its program table has no code");
+    return false;
+  }
+  return true;
 }
 } // namespace
 
@@ -175,6 +230,10 @@ extern "C" gemmac_model_options gemmac_model_default_options(void) {
   return o;
 }
 
+// A program defines gemmac_builtin_program(); the runtime links without one
+// (an application using model libraries).
+extern "C" const gemmac_program *gemmac_builtin_program(void) __attribute__((weak));
+
 extern "C" gemmac_model *gemmac_model_open(const char *weightsPath,
                                            int nThreads) {
   gemmac_model_options o = gemmac_model_default_options();
@@ -184,45 +243,81 @@ extern "C" gemmac_model *gemmac_model_open(const char *weightsPath,
 
 extern "C" gemmac_model *gemmac_model_open_with(const char *weightsPath,
                                                 const gemmac_model_options *opts) {
+  if (!gemmac_builtin_program) {
+    rt::setError("this process has no model compiled into it: open a model "
+                 "library's table with gemmac_model_open_program(NAME_program(), ...)");
+    return nullptr;
+  }
+  return gemmac_model_open_program(gemmac_builtin_program(), weightsPath, opts);
+}
+
+extern "C" gemmac_model *gemmac_model_open_program(const gemmac_program *program,
+                                                   const char *weightsPath,
+                                                   const gemmac_model_options *opts) {
   const gemmac_model_options o = opts ? *opts : gemmac_model_default_options();
   int nThreads = o.n_threads;
   using rt::setError;
+  if (!checkProgram(program))
+    return nullptr;
+  const gemmac_program &prog = *program;
+  const int64_t *meta = prog.meta;
   auto model = std::make_unique<gemmac_model>();
-  model->path = weightsPath ? weightsPath : defaultWeightsPath();
+  model->program = program;
+  const bool embedded = !weightsPath && prog.embedded_weights;
+  if (weightsPath)
+    model->path = weightsPath;
+  else if (embedded)
+    model->path = std::string("(weights embedded in ") +
+                  (*prog.name ? prog.name : "the program") + ")";
+  else if ((model->path = defaultWeightsPath(prog)).empty())
+    return nullptr;
   const std::string &path = model->path;
-  if (gemmac_model_meta[abi::kMetaAbiVersion] != abi::kAbiVersion) {
-    setError("program and runtime ABI versions differ");
-    return nullptr;
+  // Closed when this function returns (the mapping keeps the file); the
+  // integrity check reads windows with pread, not through the mapping: a
+  // page fault reads ahead megabytes, and 64 of them cost half a second on
+  // a cold 7 GB file where 64 reads of 4 KiB cost 15 ms.
+  struct FdCloser {
+    int fd = -1;
+    ~FdCloser() {
+      if (fd >= 0)
+        close(fd);
+    }
+  } file;
+  uint64_t size = 0;
+  if (embedded) {
+    model->bytes = prog.embedded_weights;
+    size = prog.weights_file_bytes;
+  } else {
+    file.fd = open(path.c_str(), O_RDONLY);
+    if (file.fd < 0) {
+      setError(path + ": cannot open weight file: " + std::strerror(errno));
+      return nullptr;
+    }
+    struct stat st;
+    if (fstat(file.fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      setError(path + ": not a regular file");
+      return nullptr;
+    }
+    size = static_cast<uint64_t>(st.st_size);
+    if (size >= artifact::kHeaderBytes) {
+      void *p = mmap(nullptr, size, PROT_READ, MAP_SHARED, file.fd, 0);
+      if (p == MAP_FAILED) {
+        setError(path + ": cannot map the weight file (" + std::to_string(size) +
+                 " bytes): " + std::strerror(errno));
+        return nullptr;
+      }
+      model->map = static_cast<const uint8_t *>(p);
+      model->mapBytes = size;
+      model->bytes = model->map;
+    }
   }
-  int fd = open(path.c_str(), O_RDONLY);
-  if (fd < 0) {
-    setError(path + ": cannot open weight file: " + std::strerror(errno));
-    return nullptr;
-  }
-  struct stat st;
-  if (fstat(fd, &st) != 0 || st.st_size < static_cast<off_t>(artifact::kHeaderBytes)) {
-    close(fd);
+  if (size < artifact::kHeaderBytes) {
     setError(path + ": not a gemmac weight file (too small)");
     return nullptr;
   }
-  void *p = mmap(nullptr, st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-  // Closed when this function returns (the mapping keeps the file); the
-  // integrity check below reads through it.
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { close(fd); }
-  } closer{fd};
-  if (p == MAP_FAILED) {
-    setError(path + ": cannot map the weight file (" + std::to_string(st.st_size) +
-             " bytes): " + std::strerror(errno));
-    return nullptr;
-  }
-  model->map = static_cast<const uint8_t *>(p);
-  model->mapBytes = st.st_size;
 
   artifact::ArtifactHeader h;
-  std::memcpy(&h, model->map, sizeof h);
-  const uint64_t size = model->mapBytes;
+  std::memcpy(&h, model->bytes, sizeof h);
   if (std::memcmp(h.magic, artifact::kMagic, 8) != 0) {
     setError(path + ": not a gemmac weight file (bad magic)");
     return nullptr;
@@ -233,7 +328,16 @@ extern "C" gemmac_model *gemmac_model_open_with(const char *weightsPath,
              "; recompile the model");
     return nullptr;
   }
-  if (!checkIntegrity(path, fd, size, h))
+  const uint8_t *bytes = model->bytes;
+  const int fd = file.fd;
+  auto read = [&](uint8_t *dst, uint64_t n, uint64_t at) {
+    if (fd < 0) {
+      std::memcpy(dst, bytes + at, n);
+      return true;
+    }
+    return pread(fd, dst, n, static_cast<off_t>(at)) == static_cast<ssize_t>(n);
+  };
+  if (!checkIntegrity(path, size, h, prog, read))
     return nullptr;
   auto inFile = [&](uint64_t off, uint64_t n) {
     return off <= size && n <= size - off;
@@ -244,15 +348,13 @@ extern "C" gemmac_model *gemmac_model_open_with(const char *weightsPath,
              std::to_string(size) + " bytes)");
     return nullptr;
   }
-  if (h.fingerprint !=
-          static_cast<uint64_t>(gemmac_model_meta[abi::kMetaFingerprint]) ||
-      h.weightsBytes !=
-          static_cast<uint64_t>(gemmac_model_meta[abi::kMetaWeightsBytes])) {
+  if (h.fingerprint != static_cast<uint64_t>(meta[abi::kMetaFingerprint]) ||
+      h.weightsBytes != static_cast<uint64_t>(meta[abi::kMetaWeightsBytes])) {
     setError(path + ": these weights were compiled for another program "
                     "(layout fingerprint differs); recompile the model");
     return nullptr;
   }
-  model->weights = model->map + h.weightsOffset;
+  model->weights = model->bytes + h.weightsOffset;
   model->weightsBytes = h.weightsBytes;
   // The header's strings need not be terminated in a damaged file.
   auto field = [](const char *f, size_t cap) { return std::string(f, strnlen(f, cap)); };
@@ -262,14 +364,14 @@ extern "C" gemmac_model *gemmac_model_open_with(const char *weightsPath,
   model->residuals = field(h.residuals, sizeof h.residuals);
   model->formats = field(h.formats, sizeof h.formats);
   std::string err;
-  if (!model->tokenizer.load(model->map + h.tokenizerOffset, h.tokenizerBytes,
+  if (!model->tokenizer.load(model->bytes + h.tokenizerOffset, h.tokenizerBytes,
                              err)) {
     setError(path + ": " + err);
     return nullptr;
   }
-  model->vocab = static_cast<int32_t>(gemmac_model_meta[abi::kMetaVocab]);
-  model->context = static_cast<int32_t>(gemmac_model_meta[abi::kMetaContext]);
-  model->maxBatch = static_cast<int32_t>(gemmac_model_meta[abi::kMetaMaxBatch]);
+  model->vocab = static_cast<int32_t>(meta[abi::kMetaVocab]);
+  model->context = static_cast<int32_t>(meta[abi::kMetaContext]);
+  model->maxBatch = static_cast<int32_t>(meta[abi::kMetaMaxBatch]);
   if (model->tokenizer.vocabSize() != model->vocab) {
     setError(path + ": tokenizer has " +
              std::to_string(model->tokenizer.vocabSize()) +
@@ -291,12 +393,17 @@ extern "C" gemmac_model *gemmac_model_open_with(const char *weightsPath,
     setError(model->rt->pool.error() + " (use fewer threads)");
     return nullptr;
   }
-  if (gemmac_gpu_program) {
-    // The weights go to the device once; the mapping's pages are not needed
-    // after the upload.
+  // Pages of a file mapping the weights no longer need (embedded weights
+  // are part of the program's own mapping and stay).
+  auto dropMappedWeights = [&] {
+    if (model->map)
+      madvise(const_cast<uint8_t *>(model->map), h.tokenizerOffset, MADV_DONTNEED);
+  };
+  if (prog.gpu_program) {
+    // The weights go to the device once.
     std::string err;
-    model->gpu = gpu::openBackend(gemmac_gpu_program,
-                                  static_cast<uint64_t>(gemmac_gpu_program_bytes),
+    model->gpu = gpu::openBackend(prog.gpu_program,
+                                  static_cast<uint64_t>(prog.gpu_program_bytes),
                                   model->weights, model->weightsBytes, o.device,
                                   err);
     if (!model->gpu) {
@@ -304,7 +411,7 @@ extern "C" gemmac_model *gemmac_model_open_with(const char *weightsPath,
       return nullptr;
     }
     model->device = model->gpu->deviceName();
-    madvise(const_cast<uint8_t *>(model->map), h.tokenizerOffset, MADV_DONTNEED);
+    dropMappedWeights();
   } else if (o.weights_in_memory != 0) {
     HugeCopy copy = copyToHugePages(model->weights, model->weightsBytes,
                                     model->rt->pool);
@@ -312,8 +419,7 @@ extern "C" gemmac_model *gemmac_model_open_with(const char *weightsPath,
       model->copyMapping = copy.mapping;
       model->copyMappingBytes = copy.mappingBytes;
       model->weights = copy.data;
-      // The file's weight pages are no longer read: let the kernel drop them.
-      madvise(const_cast<uint8_t *>(model->map), h.tokenizerOffset, MADV_DONTNEED);
+      dropMappedWeights();
     } else if (o.weights_in_memory == 1) {
       setError(path + ": cannot hold the weights in huge pages (transparent "
                       "huge pages off or not enough memory)");
@@ -350,23 +456,23 @@ extern "C" int64_t gemmac_model_number(const gemmac_model *m, const char *key) {
     return -1;
   std::string_view k = key;
   if (k == "vocab") return m->vocab;
-  if (k == "hidden") return gemmac_model_meta[abi::kMetaHidden];
-  if (k == "layers") return gemmac_model_meta[abi::kMetaLayers];
+  if (k == "hidden") return m->program->meta[abi::kMetaHidden];
+  if (k == "layers") return m->program->meta[abi::kMetaLayers];
   if (k == "context") return m->context;
   if (k == "max_batch") return m->maxBatch;
   if (k == "threads") return m->rt ? m->rt->pool.size() : 0;
   if (k == "weight_bytes") return static_cast<int64_t>(m->weightsBytes);
-  if (k == "decode_bytes") return gemmac_model_meta[abi::kMetaDecodeBytes];
+  if (k == "decode_bytes") return m->program->meta[abi::kMetaDecodeBytes];
   if (k == "arena_bytes")
-    return m->gpu || !gemmac_arena_bytes ? -1 : gemmac_arena_bytes(m->maxBatch);
+    return m->gpu ? -1 : m->program->arena_bytes(m->maxBatch);
   if (k == "weights_in_memory") return m->copyMapping != nullptr;
   return -1;
 }
 
 extern "C" int64_t gemmac_model_kv_bytes(const gemmac_model *m, int32_t n_ctx) {
-  if (m->gpu || !gemmac_kv_bytes || n_ctx <= 0)
+  if (m->gpu || n_ctx <= 0)
     return -1;
-  return gemmac_kv_bytes(n_ctx);
+  return m->program->kv_bytes(n_ctx);
 }
 
 extern "C" int32_t gemmac_model_vocab_size(const gemmac_model *m) {
@@ -381,8 +487,8 @@ extern "C" int32_t gemmac_model_threads(const gemmac_model *m) {
 extern "C" uint64_t gemmac_model_weight_bytes(const gemmac_model *m) {
   return m->weightsBytes;
 }
-extern "C" uint64_t gemmac_model_decode_bytes(const gemmac_model *) {
-  return static_cast<uint64_t>(gemmac_model_meta[abi::kMetaDecodeBytes]);
+extern "C" uint64_t gemmac_model_decode_bytes(const gemmac_model *m) {
+  return static_cast<uint64_t>(m->program->meta[abi::kMetaDecodeBytes]);
 }
 
 extern "C" int32_t gemmac_tokenize(const gemmac_model *m, const char *text,
@@ -413,3 +519,5 @@ extern "C" int gemmac_token_is_eog(const gemmac_model *m, gemmac_token t) {
 extern "C" gemmac_token gemmac_token_bos(const gemmac_model *m) {
   return m->tokenizer.bos();
 }
+
+extern "C" const char *gemmac_version(void) { return abi::kGemmacVersion; }

@@ -1,6 +1,7 @@
 // Internal definitions of the C API's objects.
 #pragma once
 
+#include "abi/program_table.h"
 #include "runtime/gpu/gpu_backend.h"
 #include "runtime/include/gemmac.h"
 #include "runtime/src/rt.h"
@@ -18,8 +19,12 @@ void setError(const std::string &message);
 
 struct gemmac_model {
   ~gemmac_model();
+  /// The compiled model's code and facts (abi/program_table.h).
+  const gemmac_program *program = nullptr;
   std::string path;
-  const uint8_t *map = nullptr; // the whole weight file, mmapped
+  /// The whole weight file: the mapping below, or embedded in the program.
+  const uint8_t *bytes = nullptr;
+  const uint8_t *map = nullptr; // the weight file mmapped (null if embedded)
   size_t mapBytes = 0;
   const uint8_t *weights = nullptr; // in the map, or in the huge-page copy
   void *copyMapping = nullptr;

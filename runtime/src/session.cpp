@@ -2,7 +2,7 @@
 // token evaluation in chunks of the model's batch size, sampling and
 // generation.
 
-#include "abi/model_abi.h"
+#include "abi/program_table.h"
 #include "runtime/src/model.h"
 
 #include <algorithm>
@@ -42,18 +42,19 @@ extern "C" gemmac_session *gemmac_session_new(gemmac_model *model,
   // n_ctx itself; perToken (from two contexts past every window) bounds it,
   // so that a context whose byte count does not fit 62 bits is refused.
   const int64_t big = int64_t(1) << 24;
-  const int64_t perToken = gemmac_kv_bytes(big + 1) - gemmac_kv_bytes(big);
+  int64_t (*const kvBytesOf)(int64_t) = model->program->kv_bytes;
+  const int64_t perToken = kvBytesOf(big + 1) - kvBytesOf(big);
   int64_t bound = 0;
   if (perToken < 0 ||
       __builtin_mul_overflow(perToken, static_cast<int64_t>(nCtx), &bound) ||
-      __builtin_add_overflow(bound, gemmac_kv_bytes(big) - perToken * big, &bound) ||
+      __builtin_add_overflow(bound, kvBytesOf(big) - perToken * big, &bound) ||
       bound > (int64_t(1) << 62)) {
     rt::setError("a context of " + std::to_string(nCtx) + " tokens (" +
                  std::to_string(perToken) +
                  " bytes of KV cache each) is more than the KV cache can address");
     return nullptr;
   }
-  const int64_t kvBytes = gemmac_kv_bytes(nCtx);
+  const int64_t kvBytes = kvBytesOf(nCtx);
   s->kvBytes = static_cast<uint64_t>(kvBytes);
   auto gib = [](uint64_t b) {
     char buf[32];
@@ -68,7 +69,7 @@ extern "C" gemmac_session *gemmac_session_new(gemmac_model *model,
                  ") for a context of " + std::to_string(nCtx) + " tokens");
     return nullptr;
   }
-  size_t arenaBytes = static_cast<size_t>(gemmac_arena_bytes(model->maxBatch));
+  size_t arenaBytes = static_cast<size_t>(model->program->arena_bytes(model->maxBatch));
   s->arena = static_cast<uint8_t *>(std::aligned_alloc(64, (arenaBytes + 63) / 64 * 64));
   if (!s->arena) {
     rt::setError("out of memory: cannot allocate the session's scratch arena of " +
@@ -134,8 +135,8 @@ extern "C" int gemmac_session_eval(gemmac_session *s,
         return -1;
       }
     } else {
-      gemmac_forward(m->rt.get(), m->weights, s->kv, s->arena, tokens + done,
-                     out, chunk, s->pos, s->nCtx, nOut);
+      m->program->forward(m->rt.get(), m->weights, s->kv, s->arena, tokens + done,
+                          out, chunk, s->pos, s->nCtx, nOut);
     }
     for (int64_t r = 0; r < nOut; ++r)
       for (int32_t id : m->tokenizer.suppressed())

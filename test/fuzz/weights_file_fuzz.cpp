@@ -1,14 +1,16 @@
 // libFuzzer harness: the weight file a compiled program maps at start
-// (abi/artifact_format.h), through gemmac_model_open_with: header, size and
+// (abi/artifact_format.h), through gemmac_model_open_program: header, size and
 // checksum, sections, the tokenizer section, then the model's strings and
 // tokenizer in use. The first byte picks how the rest is used:
 //   even: as it is (the integrity checks must refuse damage cleanly);
 //   odd:  re-sealed (size and checksum rewritten to match), so that damage
 //         reaches the parsers behind the checks.
-// The model's facts (gemmac_model_meta, which compile-model generates) are
-// taken from the file's own header so that its fingerprint check passes.
+// The model's program table (which compile-model generates) is made here,
+// its facts taken from the file's own header so that its fingerprint check
+// passes; it has no code (no session is made).
 #include "abi/artifact_format.h"
 #include "abi/model_meta.h"
+#include "abi/program_table.h"
 #include "abi/weights_checksum.h"
 #include "runtime/include/gemmac.h"
 
@@ -18,11 +20,26 @@
 #include <unistd.h>
 #include <vector>
 
-// Defined here as the generated program would; the runtime reads it.
-extern "C" int64_t gemmac_model_meta[gemmac::abi::kMetaCount];
-int64_t gemmac_model_meta[gemmac::abi::kMetaCount];
-
 namespace {
+
+int64_t gemmac_model_meta[gemmac::abi::kMetaCount];
+int64_t noSize(int64_t) { return 0; }
+void noForward(gemmac_rt *, const uint8_t *, uint8_t *, uint8_t *,
+               const int32_t *, float *, int64_t, int64_t, int64_t, int64_t) {}
+
+gemmac_program table() {
+  gemmac_program p{};
+  p.magic = GEMMAC_PROGRAM_MAGIC;
+  p.abi_version = GEMMAC_PROGRAM_ABI;
+  p.table_bytes = sizeof p;
+  p.compiler_version = "fuzz";
+  p.name = "fuzz";
+  p.meta = gemmac_model_meta;
+  p.forward = noForward;
+  p.kv_bytes = noSize;
+  p.arena_bytes = noSize;
+  return p;
+}
 
 using gemmac::artifact::ArtifactHeader;
 
@@ -74,7 +91,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   gemmac_model_options options = gemmac_model_default_options();
   options.n_threads = 1;
   options.weights_in_memory = 0;
-  gemmac_model *model = gemmac_model_open_with(path.c_str(), &options);
+  static const gemmac_program program = table();
+  gemmac_model *model = gemmac_model_open_program(&program, path.c_str(), &options);
   if (!model)
     return 0;
   for (const char *key : {"source", "target", "compiler", "residuals", "formats",

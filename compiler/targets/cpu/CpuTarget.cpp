@@ -153,20 +153,14 @@ void CpuTarget::addPhasePasses(mlir::OpPassManager &pm, Phase phase,
   }
 }
 
-llvm::Expected<Emitted> CpuTarget::emit(mlir::ModuleOp module,
-                                        const EmitOptions &options) const {
-  std::string object = options.outputPath + ".o";
-  if (Error e = emitObject(module, *this, object))
-    return std::move(e);
-  if (Error e = linkProgram(object, options.runtimeArchive, options.outputPath))
-    return std::move(e);
-  if (!options.keepObject)
-    llvm::sys::fs::remove(object);
-  return Emitted{options.outputPath, /*program=*/true};
+Error CpuTarget::emitModelObject(mlir::ModuleOp module,
+                                 const ProgramTableSpec &table,
+                                 llvm::StringRef objectPath) const {
+  return emitObject(module, *this, table, objectPath);
 }
 
-
 Error gemmac::emitObject(mlir::ModuleOp module, const CpuTarget &target,
+                         const ProgramTableSpec &table,
                          llvm::StringRef objectPath) {
   initializeTargets();
   mlir::registerBuiltinDialectTranslation(*module.getContext());
@@ -176,6 +170,8 @@ Error gemmac::emitObject(mlir::ModuleOp module, const CpuTarget &target,
       mlir::translateModuleToLLVMIR(module, llvmContext, "gemmac_model");
   if (!llvmModule)
     return llvm::createStringError("translation to LLVM IR failed");
+  if (Error e = addProgramTable(*llvmModule, table))
+    return e;
 
   llvm::Triple triple(target.triple.empty()
                           ? llvm::sys::getDefaultTargetTriple()
@@ -230,80 +226,5 @@ Error gemmac::emitObject(mlir::ModuleOp module, const CpuTarget &target,
     return llvm::createStringError("the target cannot emit object files");
   codegen.run(*llvmModule);
   os.flush();
-  return Error::success();
-}
-
-/// The C++ driver that links programs, found at run time: $GEMMAC_CXX when
-/// set (and then only it), else the first of clang++-22, clang++, c++ and
-/// g++ on PATH. The error names everything that was tried.
-static llvm::Expected<std::string> findLinker() {
-  if (const char *env = std::getenv("GEMMAC_CXX")) {
-    // findProgramByName returns a name with a slash as it is.
-    auto program = llvm::sys::findProgramByName(env);
-    if (program && llvm::sys::fs::can_execute(*program))
-      return *program;
-    return llvm::createStringError(
-        "cannot find the C++ driver to link with: tried GEMMAC_CXX=" +
-        std::string(env) + " (set GEMMAC_CXX to a C++ compiler driver)");
-  }
-  static const char *kDrivers[] = {"clang++-22", "clang++", "c++", "g++"};
-  for (const char *name : kDrivers)
-    if (auto program = llvm::sys::findProgramByName(name))
-      return *program;
-  return llvm::createStringError(
-      "cannot find a C++ driver to link with: tried clang++-22, clang++, "
-      "c++ and g++ on PATH (install one, or set GEMMAC_CXX)");
-}
-
-Error gemmac::linkProgram(llvm::StringRef objectPath,
-                          llvm::StringRef runtimeArchive,
-                          llvm::StringRef outputPath) {
-  auto program = findLinker();
-  if (!program)
-    return program.takeError();
-  if (!llvm::sys::fs::exists(runtimeArchive))
-    return llvm::createStringError("runtime library " + runtimeArchive +
-                                   " not found");
-  // The program depends only on libc, libm, pthreads and libdl (GPU
-  // drivers and `serve`'s libgemmac_serve.so are opened at run time). It
-  // holds and exports the whole C API, which libgemmac_serve.so calls; the
-  // library is found beside the program, then beside the runtime archive.
-  llvm::SmallString<256> libDir(runtimeArchive);
-  llvm::sys::fs::make_absolute(libDir);
-  llvm::sys::path::remove_filename(libDir);
-  std::string runPath = "-Wl,-rpath,$ORIGIN:" + std::string(libDir.str());
-  llvm::SmallVector<llvm::StringRef> args = {
-      *program, "-o", outputPath, objectPath, "-Wl,--whole-archive", runtimeArchive,
-      "-Wl,--no-whole-archive", "-Wl,--export-dynamic-symbol=gemmac_*", runPath,
-      "-static-libstdc++", "-static-libgcc", "-pthread", "-lm", "-ldl"};
-#ifdef GEMMAC_PROGRAM_SANITIZE
-  // A sanitizer build's runtime archive is instrumented: so is the program.
-  args.push_back("-fsanitize=address,undefined");
-#endif
-  // The driver's own output is kept aside and quoted (a few lines) only
-  // when it fails, after a sentence saying what failed.
-  std::string log = (outputPath + ".link-log").str();
-  std::optional<llvm::StringRef> redirects[] = {std::nullopt, llvm::StringRef(log),
-                                                llvm::StringRef(log)};
-  std::string message;
-  int rc = llvm::sys::ExecuteAndWait(*program, args, std::nullopt, redirects, 0,
-                                     0, &message);
-  std::string output;
-  if (auto buffer = llvm::MemoryBuffer::getFile(log)) {
-    llvm::SmallVector<llvm::StringRef> lines;
-    (*buffer)->getBuffer().split(lines, '\n', 12, false);
-    for (size_t i = 0; i < lines.size() && i < 12; ++i)
-      output += "\n  " + lines[i].take_front(300).str();
-  }
-  llvm::sys::fs::remove(log);
-  if (rc != 0)
-    return llvm::createStringError(
-        "cannot link the program " + outputPath + ": " + *program +
-        (rc < 0 ? " could not run (" + message + ")"
-                : " exited with " + std::to_string(rc)) +
-        " linking it with " + runtimeArchive +
-        " (set GEMMAC_CXX to another C++ driver, or check that this one "
-        "links C++ programs)" +
-        (output.empty() ? "" : "; it said:" + output));
   return Error::success();
 }

@@ -24,23 +24,18 @@ public:
   llvm::Error checkOptions(const EmitOptions &options) const override;
   void addPhasePasses(mlir::OpPassManager &pm, Phase phase,
                       const PipelineOptions &options) const override;
-  llvm::Expected<Emitted> emit(mlir::ModuleOp module,
-                               const EmitOptions &options) const override;
+  llvm::Error emitModelObject(mlir::ModuleOp module,
+                              const ProgramTableSpec &table,
+                              llvm::StringRef objectPath) const override;
 };
 
 /// Parses "cpu", "cpu:<cpu name>" or "cpu:<+feature,...>" (host by default).
 llvm::Expected<CpuTarget> parseCpuTarget(llvm::StringRef spec);
 
-/// Translates an LLVM-dialect module to LLVM IR, optimizes it at O3 for the
-/// target and writes a relocatable object file.
+/// Translates an LLVM-dialect module to LLVM IR, adds the program table
+/// (compiler/artifact/ProgramTable.h), optimizes it at O3 for the target and
+/// writes a relocatable object file.
 llvm::Error emitObject(mlir::ModuleOp module, const CpuTarget &target,
-                       llvm::StringRef objectPath);
-
-/// Links the object with the runtime into a program. `runtimeArchive` is
-/// libgemmac_runtime.a; the C++ driver is $GEMMAC_CXX or the first of
-/// clang++-22, clang++, c++ and g++ on PATH.
-llvm::Error linkProgram(llvm::StringRef objectPath,
-                        llvm::StringRef runtimeArchive,
-                        llvm::StringRef outputPath);
+                       const ProgramTableSpec &table, llvm::StringRef objectPath);
 
 } // namespace gemmac

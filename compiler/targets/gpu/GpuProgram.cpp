@@ -307,6 +307,7 @@ void printGpuProgram(llvm::ArrayRef<uint8_t> image, llvm::raw_ostream &os) {
 
 llvm::Error emitGpuProgramObject(ModuleOp module, llvm::ArrayRef<uint8_t> image,
                                  const CpuTarget &host,
+                                 const ProgramTableSpec &table,
                                  llvm::StringRef objectPath) {
   func::FuncOp entry = lookupEntry(module);
   if (!entry)
@@ -332,7 +333,7 @@ llvm::Error emitGpuProgramObject(ModuleOp module, llvm::ArrayRef<uint8_t> image,
   LLVM::GlobalOp::create(b, loc, b.getI64Type(), /*isConstant=*/true,
                          LLVM::Linkage::External, abi::kGpuProgramBytesSymbol,
                          b.getI64IntegerAttr(image.size()));
-  return emitObject(*host_module, host, objectPath);
+  return emitObject(*host_module, host, table, objectPath);
 }
 
 } // namespace gemmac

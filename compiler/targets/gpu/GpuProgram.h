@@ -31,11 +31,12 @@ buildGpuProgram(mlir::ModuleOp module, llvm::ArrayRef<uint8_t> code, bool ptx);
 /// The launch plan of an image, one line per launch (--print-launch-plan).
 void printGpuProgram(llvm::ArrayRef<uint8_t> image, llvm::raw_ostream &os);
 
-/// A host object defining gemmac_model_meta and gemmac_gpu_program (the
-/// image) for linking with the runtime.
+/// A host object holding the model meta, the image and the program table
+/// `table` describes, for linking with the runtime.
 llvm::Error emitGpuProgramObject(mlir::ModuleOp module,
                                  llvm::ArrayRef<uint8_t> image,
                                  const CpuTarget &host,
+                                 const ProgramTableSpec &table,
                                  llvm::StringRef objectPath);
 
 } // namespace gemmac

@@ -209,8 +209,8 @@ writeDeviceCode(llvm::ArrayRef<uint8_t> code, bool cuda, llvm::StringRef path) {
   return file;
 }
 
-llvm::Expected<Emitted> GpuTarget::emit(ModuleOp module,
-                                        const EmitOptions &options) const {
+llvm::Expected<Emitted> GpuTarget::emitDeviceCode(ModuleOp module,
+                                                  const EmitOptions &options) const {
   bool cuda = kind == Kind::CUDA;
   auto code = deviceCode(module, kind);
   if (!code)
@@ -219,24 +219,25 @@ llvm::Expected<Emitted> GpuTarget::emit(ModuleOp module,
     auto file = writeDeviceCode(*code, cuda, options.outputPath);
     if (!file)
       return file.takeError();
-    return Emitted{*file, /*program=*/false};
+    return Emitted{{*file}};
   }
   auto image = buildGpuProgram(module, *code, cuda);
   if (!image)
     return image.takeError();
-  if (options.printLaunchPlan) {
-    printGpuProgram(*image, llvm::outs());
-    return Emitted{};
-  }
-  std::string object = options.outputPath + ".o";
-  if (llvm::Error e = emitGpuProgramObject(module, *image, host, object))
-    return std::move(e);
-  if (llvm::Error e =
-          linkProgram(object, options.runtimeArchive, options.outputPath))
-    return std::move(e);
-  if (!options.keepObject)
-    llvm::sys::fs::remove(object);
-  return Emitted{options.outputPath, /*program=*/true};
+  printGpuProgram(*image, llvm::outs());
+  return Emitted{};
+}
+
+llvm::Error GpuTarget::emitModelObject(ModuleOp module,
+                                       const ProgramTableSpec &table,
+                                       llvm::StringRef objectPath) const {
+  auto code = deviceCode(module, kind);
+  if (!code)
+    return code.takeError();
+  auto image = buildGpuProgram(module, *code, kind == Kind::CUDA);
+  if (!image)
+    return image.takeError();
+  return emitGpuProgramObject(module, *image, host, table, objectPath);
 }
 
 } // namespace gemmac

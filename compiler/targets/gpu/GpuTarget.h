@@ -41,8 +41,11 @@ public:
   llvm::Error checkOptions(const EmitOptions &options) const override;
   void addPhasePasses(mlir::OpPassManager &pm, Phase phase,
                       const PipelineOptions &options) const override;
-  llvm::Expected<Emitted> emit(mlir::ModuleOp module,
-                               const EmitOptions &options) const override;
+  llvm::Error emitModelObject(mlir::ModuleOp module,
+                              const ProgramTableSpec &table,
+                              llvm::StringRef objectPath) const override;
+  llvm::Expected<Emitted> emitDeviceCode(mlir::ModuleOp module,
+                                         const EmitOptions &options) const override;
 };
 
 /// True for "cuda", "cuda:<sm>" and "vulkan" (everything else is a CPU spec).
