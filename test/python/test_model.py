@@ -178,3 +178,39 @@ def test_a_stream_ends_when_the_session_is_used_for_another_generation(model):
     model("Second", max_tokens=2, temperature=0)
     with pytest.raises(RuntimeError, match="used for something else"):
         list(stream)
+
+
+ANSWER = ("<|channel>thought\nLet me check é.<channel|><|tool_call>call:get_weather"
+          "{city:<|\"|>Paris<|\"|>}<tool_call|>").encode()
+
+
+def replay(model, monkeypatch, pieces):
+    """Makes the model 'generate' `pieces`: the answers' assembly (parsing,
+    streamed deltas, finish reasons) on a known Gemma 4 answer."""
+    def fake_run(req, out):
+        out.prompt_tokens = len(req.prompt)
+        for i, p in enumerate(pieces):
+            out.generated += 1
+            yield gemmac.model._Event(i, p)
+        out.finish_reason = "stop"
+    monkeypatch.setattr(model, "_run", fake_run)
+
+
+def test_tool_call_and_thought_whole_and_streamed(model, monkeypatch):
+    # Split every 3 bytes: markers and a UTF-8 character cut across pieces.
+    replay(model, monkeypatch, [ANSWER[i:i + 3] for i in range(0, len(ANSWER), 3)])
+    chat = [{"role": "user", "content": "Weather in Paris?"}]
+    whole = model.create_chat_completion(chat)
+    message = whole["choices"][0]["message"]
+    assert message == model.parse_chat_output(ANSWER)
+    assert message["reasoning_content"] == "Let me check é."
+    assert message["tool_calls"][0]["function"] == {"name": "get_weather",
+                                                    "arguments": "{\"city\":\"Paris\"}"}
+    assert whole["choices"][0]["finish_reason"] == "tool_calls"
+    chunks = list(model.create_chat_completion(chat, stream=True))
+    deltas = [c["choices"][0]["delta"] for c in chunks]
+    assert "".join(d.get("reasoning_content") or "" for d in deltas) == "Let me check é."
+    calls = [d["tool_calls"] for d in deltas if "tool_calls" in d]
+    assert len(calls) == 1 and calls[0][0]["function"] == message["tool_calls"][0]["function"]
+    assert calls[0][0]["index"] == 0
+    assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
