@@ -25,10 +25,13 @@ try {
     const messages = [{role: "system", content: "You are terse."}, {role: "user", content: "Name a color."}];
 
     // --- usage: the prompt python3-jinja2 renders, tokenized by llama.cpp.
+    // Both run synchronously, before any request: a kept-alive connection
+    // idle across a blocked event loop longer than the server's keep-alive
+    // is closed by the server unseen, and the next request on it fails.
     const reference = renderReference({messages});
+    const referenceTokens = llamaTokens(gguf, reference);
     const applied = await (await post("/apply-template", {messages})).json();
     check(applied.prompt === reference, "/apply-template renders as python3-jinja2 does");
-    const referenceTokens = llamaTokens(gguf, reference);
 
     const whole = await client.chat.completions.create({model: "m", messages, max_tokens: 12, temperature: 0});
     check(whole.object === "chat.completion" && whole.choices[0].message.role === "assistant", "chat: whole answer");

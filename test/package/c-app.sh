@@ -20,6 +20,15 @@ cmake --build "$work/cmake-build" > "$work/cmake-build.log" 2>&1 || { cat "$work
 "$work/cmake-build/generate" -n 24 "$PROMPT" > "$work/cmake.txt"
 same "$work/cmake.txt" "$work/run.txt" "find_package app's text and OUT run's"
 
+# The same with the shared model library and runtime.
+cmake -S "$work/cmake-app" -B "$work/cmake-shared" -DCMAKE_PREFIX_PATH="$prefix" \
+  -DMODEL="$work/tiny.gguf" -DSHARED=ON > "$work/cmake-shared.log" || { cat "$work/cmake-shared.log"; fail "configure (shared)"; }
+cmake --build "$work/cmake-shared" >> "$work/cmake-shared.log" 2>&1 || { cat "$work/cmake-shared.log"; fail "cmake build (shared)"; }
+ldd "$work/cmake-shared/generate" | grep -q "libtiny.so => .*/gemmac/tiny/libtiny.so" || fail "the shared app does not load libtiny.so"
+ldd "$work/cmake-shared/generate" | grep -q "libgemmac_runtime.so => $prefix/lib/" || fail "the shared app does not load the installed runtime"
+"$work/cmake-shared/generate" -n 24 "$PROMPT" > "$work/cmake-shared.txt"
+same "$work/cmake-shared.txt" "$work/run.txt" "find_package app's text (shared libraries) and OUT run's"
+
 # pkg-config: the example's Makefile, in another copy.
 cp -r "$src/examples/c-app" "$work/make-app"
 make -C "$work/make-app" GEMMAC_PREFIX="$prefix" MODEL="$work/tiny.gguf" > "$work/make.log" 2>&1 ||

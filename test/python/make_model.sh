@@ -1,0 +1,11 @@
+#!/bin/sh
+# The python.* tests' tiny model: one random checkpoint with the upstream
+# Gemma 4 chat template, compiled twice: as a program (`run`, `serve`: the
+# references) and as a library (what gemmac.Model opens).
+# Usage: make_model.sh GEN_MODEL COMPILE_MODEL TEMPLATE WORK
+set -eu
+gen=$1 compile=$2 template=$3 work=$4
+mkdir -p "$work/lib"
+"$gen" --variant e2b --type q8_0 --chat-template "$template" -o "$work/tiny.gguf"
+"$compile" "$work/tiny.gguf" -o "$work/tiny" --quiet
+"$compile" "$work/tiny.gguf" --emit lib -o "$work/lib/tiny" --quiet
