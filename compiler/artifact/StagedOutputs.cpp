@@ -44,15 +44,19 @@ void StagedOutputs::removeStaged() const {
     llvm::sys::fs::remove(f.staged);
 }
 
-llvm::Error StagedOutputs::commit() {
-  for (const File &f : files_)
-    if (f.keep)
-      if (std::error_code ec = llvm::sys::fs::rename(f.staged, f.output))
-        return llvm::createStringError(ec, "cannot write " + f.output + ": " +
-                                               ec.message());
+llvm::Expected<std::vector<std::string>> StagedOutputs::commit() {
+  std::vector<std::string> written;
+  for (const File &f : files_) {
+    if (!f.keep)
+      continue;
+    if (std::error_code ec = llvm::sys::fs::rename(f.staged, f.output))
+      return llvm::createStringError(ec, "cannot write " + f.output + ": " +
+                                             ec.message());
+    written.push_back(f.output);
+  }
   committed_ = true;
   removeStaged(); // the outputs that were dropped
-  return llvm::Error::success();
+  return written;
 }
 
 llvm::Error StagedOutputs::rename(llvm::Error e) const {

@@ -33,8 +33,8 @@ public:
   /// Output `i` is not kept: its staged file is removed at the commit.
   void drop(size_t i) { files_[i].keep = false; }
 
-  /// Renames the kept outputs into place, in order.
-  llvm::Error commit();
+  /// Renames the kept outputs into place, in order; returns them.
+  llvm::Expected<std::vector<std::string>> commit();
   /// `e` with every staging name replaced by its output's, so that messages
   /// never name a temporary the user cannot find.
   llvm::Error rename(llvm::Error e) const;

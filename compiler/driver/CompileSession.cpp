@@ -253,12 +253,8 @@ llvm::Expected<Emitted> CompileSession::emit(const EmitOptions &options,
     stage->drop(staged[ArtifactFiles::Weights]);
   if (!options.keepObject)
     stage->drop(staged[ArtifactFiles::Object]);
-  if (llvm::Error e = stage->commit())
-    return std::move(e);
-  Emitted emitted;
-  for (size_t i = 0; i < files.paths.size(); ++i)
-    if (!files.paths[i].empty() && !(i == ArtifactFiles::Weights && options.embedWeights) &&
-        !(i == ArtifactFiles::Object && !options.keepObject))
-      emitted.files.push_back(files.paths[i]);
-  return emitted;
+  auto committed = stage->commit();
+  if (!committed)
+    return committed.takeError();
+  return Emitted{std::move(*committed)};
 }
