@@ -122,6 +122,9 @@ FailureOr<Arg> LaunchLowering::scalarWeight(Operation *op, Value handle) {
     return Arg::constantOf(
         cast<DenseFPElementsAttr>(value).getValues<float>()[0]);
   }
+  if (def.getWeightType().getFormat() != WeightFormat::f32)
+    return op->emitOpError("needs the value of its ")
+           << def.getWeightType() << " factor (folded at import)";
   FailureOr<Arg> factor = weight(op, handle);
   if (succeeded(factor))
     factor->bytes = 4;

@@ -17,6 +17,9 @@ for name in ["HOME", "TMPDIR"]:
         config.environment[name] = os.environ[name]
 # The master key the SRD test data is signed with (gemmac-gen-model --srd,
 # gemmac-srd-gen); compile-model reads it from the environment.
+# Malformed copies of a Hugging Face checkpoint (tools/hf-mutate.py).
+config.substitutions.append(("%hf-mutate", "/usr/bin/python3 " + os.path.join(
+    os.path.dirname(config.test_source_root), "tools", "hf-mutate.py")))
 config.substitutions.append(("%srdkey", "env AXIOM_MASTER_KEY=gemmac-test-master-key"))
 # The sanitizer build (GEMMAC_SANITIZE): tests that need an uninstrumented
 # toolchain say `UNSUPPORTED: sanitize`.

@@ -43,14 +43,30 @@ llvm::Error CompileSession::import(llvm::StringRef path,
                                    const ResidualOptions &residuals,
                                    llvm::StringRef kvCacheType) {
   inputPath_ = path.str();
-  auto file = gguf::GGUFFile::open(path);
-  if (!file)
-    return file.takeError();
-  file_ = std::move(*file);
-  auto module = gguf::importGemma4(context_, *file_);
-  if (!module)
-    return module.takeError();
-  module_ = std::move(*module);
+  if (isHuggingFaceCheckpoint(path)) {
+    auto checkpoint = st::Checkpoint::open(path);
+    if (!checkpoint)
+      return checkpoint.takeError();
+    hf_ = std::move(*checkpoint);
+    auto imported = st::importGemma4(context_, *hf_);
+    if (!imported)
+      return imported.takeError();
+    module_ = std::move(imported->module);
+    tokenizer_ = std::move(imported->tokenizer);
+  } else {
+    auto file = gguf::GGUFFile::open(path);
+    if (!file)
+      return file.takeError();
+    file_ = std::move(*file);
+    auto module = gguf::importGemma4(context_, *file_);
+    if (!module)
+      return module.takeError();
+    module_ = std::move(*module);
+    auto tokenizer = gguf::readTokenizer(*file_);
+    if (!tokenizer)
+      return tokenizer.takeError();
+    tokenizer_ = std::move(*tokenizer);
+  }
   if (mlir::failed(mlir::verify(*module_)))
     return llvm::createStringError(path +
                                    ": the imported module does not verify");
@@ -63,11 +79,18 @@ llvm::Error CompileSession::import(llvm::StringRef path,
   gemma::gemmaDialect(&context_)->getKvCacheTypeAttrHelper().setAttr(
       *module_, mlir::TypeAttr::get(kvType));
   recordTarget(*module_, *target_);
-  auto tokenizer = gguf::readTokenizer(*file_);
-  if (!tokenizer)
-    return tokenizer.takeError();
-  tokenizer_ = std::move(*tokenizer);
   return llvm::Error::success();
+}
+
+bool gemmac::isHuggingFaceCheckpoint(llvm::StringRef path) {
+  return llvm::sys::fs::is_directory(path) || path.ends_with(".safetensors") ||
+         llvm::sys::path::filename(path) == "config.json";
+}
+
+std::vector<std::string> CompileSession::inputFiles() const {
+  if (hf_)
+    return hf_->inputFiles();
+  return {inputPath_};
 }
 
 /// --srd: opens and verifies the residuals (any failure stops the compile),
@@ -192,7 +215,8 @@ llvm::Expected<Emitted> CompileSession::emit(const EmitOptions &options,
   };
 
   // The weights first: the code records their identity.
-  WeightsSource source{file_->base(), file_->fileSize(), inputPath_,
+  WeightsSource source{hf_ ? hf_->base() : file_->base(),
+                       hf_ ? hf_->size() : file_->fileSize(), inputPath_,
                        residuals_.get(), residualProvenance_};
   auto weights = writeWeightsFile(path(ArtifactFiles::Weights), layout_, source,
                                   tokenizer_, target_->describe(), progress);

@@ -14,6 +14,7 @@
 #include "compiler/targets/Target.h"
 #include "frontends/gguf/GGUFImport.h"
 #include "frontends/gguf/GGUFTokenizer.h"
+#include "frontends/safetensors/SafetensorsImport.h"
 #include "formats/srd/OpenResiduals.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -48,6 +49,9 @@ public:
   llvm::Error import(llvm::StringRef path, const ResidualOptions &residuals,
                      llvm::StringRef kvCacheType);
 
+  /// The files the checkpoint was read from (outputs must be none of them).
+  std::vector<std::string> inputFiles() const;
+
   /// Runs one phase's passes (after the quant phase, collects the weight
   /// blob layout OUT.weights is written with).
   llvm::Error runPhase(Phase phase);
@@ -63,13 +67,18 @@ private:
   PipelineOptions options_;
   mlir::MLIRContext context_;
   std::string inputPath_;
-  std::unique_ptr<gguf::GGUFFile> file_;
+  std::unique_ptr<gguf::GGUFFile> file_;   // a GGUF input, or
+  std::unique_ptr<st::Checkpoint> hf_;     // a Hugging Face checkpoint
   mlir::OwningOpRef<mlir::ModuleOp> module_;
   TokenizerData tokenizer_;
   WeightBlobLayout layout_;
   std::shared_ptr<const srd::ResidualSource> residuals_;
   std::string residualProvenance_; // recorded in OUT.weights
 };
+
+/// Whether `path` names a Hugging Face checkpoint (a directory, its
+/// config.json, or a .safetensors file) rather than a GGUF.
+bool isHuggingFaceCheckpoint(llvm::StringRef path);
 
 /// The files a compile with `options` writes (program or library): the
 /// paths compile-model must not write over its inputs with.

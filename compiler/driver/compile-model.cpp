@@ -1,6 +1,7 @@
 //===- compile-model.cpp - a Gemma 4 checkpoint in, a program out ---------===//
 //
 //   compile-model MODEL.gguf --target cpu -o OUT
+//   compile-model HF_DIR --target cpu -o OUT   (Hugging Face safetensors)
 //   compile-model MODEL.gguf --emit lib [--embed-weights] -o DIR/NAME
 //   compile-model MODEL.gguf --target cuda:sm_90 --emit ptx -o OUT.ptx
 //   compile-model MODEL.gguf --target vulkan --emit spirv -o OUT.spv
@@ -36,7 +37,7 @@ using namespace gemmac;
 namespace cl = llvm::cl;
 
 static cl::OptionCategory category("compile-model options");
-static cl::opt<std::string> inputPath(cl::Positional, cl::desc("MODEL.gguf"),
+static cl::opt<std::string> inputPath(cl::Positional, cl::desc("MODEL.gguf | HF_DIR | HF_DIR/config.json | FILE.safetensors"),
                                       cl::cat(category));
 static cl::opt<std::string> outputPath("o", cl::desc("output program path"),
                                        cl::value_desc("OUT"),
@@ -242,11 +243,15 @@ static llvm::Expected<bool> runPhases(CompileSession &session,
 /// Never write over what the user gave: no file of the compile (OUT and
 /// OUT.weights, a library's files, the object kept beside them) may be the
 /// checkpoint or the residuals.
-static llvm::Error checkOutputsAreNotInputs(const EmitOptions &options) {
+static llvm::Error
+checkOutputsAreNotInputs(const EmitOptions &options,
+                         std::vector<std::string> inputs = {}) {
   if (outputPath.empty())
     return llvm::Error::success();
+  inputs.push_back(inputPath.getValue());
+  inputs.push_back(srdPath.getValue());
   for (const std::string &out : outputFiles(options))
-    for (const std::string &in : {inputPath.getValue(), srdPath.getValue()}) {
+    for (const std::string &in : inputs) {
       if (in.empty())
         continue;
       bool same = false;
@@ -267,7 +272,8 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(
       argc, argv,
       "compile-model: compiles a Gemma 4 checkpoint into a native program\n\n"
-      "  compile-model MODEL.gguf --target cpu -o OUT\n\n"
+      "  compile-model MODEL.gguf --target cpu -o OUT\n"
+      "  compile-model HF_CHECKPOINT_DIR --target cpu -o OUT\n\n"
       "writes OUT and OUT.weights; run `OUT --help` for the program's CLI.\n");
   auto start = std::chrono::steady_clock::now();
 
@@ -321,6 +327,9 @@ int main(int argc, char **argv) {
     llvm::errs() << "compile-model: reading " << inputPath << "...";
   CompileSession session(std::move(*target), std::move(*options));
   if (llvm::Error e = session.import(inputPath, *residuals, kvCacheType))
+    return fail(std::move(e));
+  // A checkpoint directory's files are inputs too.
+  if (llvm::Error e = checkOutputsAreNotInputs(emitOptions, session.inputFiles()))
     return fail(std::move(e));
   if (tty)
     llvm::errs() << llvm::format(" %.1f s\n", secondsSince(importStart));

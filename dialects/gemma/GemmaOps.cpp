@@ -174,8 +174,14 @@ LogicalResult KVStoreOp::verify() {
 
 LogicalResult ScaleByWeightOp::verify() {
   WeightType f = getFactor().getType();
-  if (f.getNumElements() != 1 || f.getFormat() != WeightFormat::f32)
-    return emitOpError("factor must be a one-element f32 weight, got ") << f;
+  // F16 and BF16 factors (a Hugging Face checkpoint's layer_scalar) are
+  // folded to their value at import; the lowerings load only F32 ones.
+  if (f.getNumElements() != 1 ||
+      (f.getFormat() != WeightFormat::f32 && f.getFormat() != WeightFormat::f16 &&
+       f.getFormat() != WeightFormat::bf16))
+    return emitOpError("factor must be a one-element f32, f16 or bf16 weight, "
+                       "got ")
+           << f;
   if (getInput().getType() != getResult().getType())
     return emitOpError("result type must equal the input type");
   return success();

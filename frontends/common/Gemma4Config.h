@@ -40,7 +40,11 @@ struct Gemma4Config {
   float finalSoftcap = 0;       // 0: none
   std::vector<int32_t> suppressTokens;
   std::vector<Gemma4LayerConfig> layers;
-
 };
+
+/// Checks layer `l`'s shapes and, for a layer from `firstShared` on, finds
+/// the layer whose KV cache it reads (HF's rule: the last non-shared layer
+/// of its own type). Returns what is wrong ("layer N: ..."), or "".
+std::string checkGemma4Layer(Gemma4Config &cfg, int64_t l, int64_t firstShared);
 
 } // namespace gemmac

@@ -84,3 +84,47 @@ std::optional<std::string> gemmac::hfNameForGGUF(StringRef ggufName) {
       return llvm::formatv("{0}layers.{1}.{2}", kHFRoot, *layer, m.hf).str();
   return std::nullopt;
 }
+
+namespace {
+/// The tensors besides the linear weights: norms, scalars, embeddings.
+constexpr LinearName kLayerOthers[] = {
+    {"input_layernorm.weight", "attn_norm.weight"},
+    {"self_attn.q_norm.weight", "attn_q_norm.weight"},
+    {"self_attn.k_norm.weight", "attn_k_norm.weight"},
+    {"post_attention_layernorm.weight", "post_attention_norm.weight"},
+    {"pre_feedforward_layernorm.weight", "ffn_norm.weight"},
+    {"post_feedforward_layernorm.weight", "post_ffw_norm.weight"},
+    {"post_per_layer_input_norm.weight", "post_norm.weight"},
+    {"layer_scalar", "layer_output_scale.weight"},
+};
+constexpr LinearName kModelOthers[] = {
+    {"embed_tokens.weight", "token_embd.weight"},
+    {"norm.weight", "output_norm.weight"},
+    {"embed_tokens_per_layer.weight", "per_layer_token_embd.weight"},
+    {"per_layer_projection_norm.weight", "per_layer_proj_norm.weight"},
+};
+} // namespace
+
+std::optional<std::string> gemmac::hfTensorForGGUF(StringRef ggufName) {
+  if (ggufName == "output.weight")
+    return std::string("lm_head.weight");
+  for (const LinearName &m : kModelOthers)
+    if (ggufName == m.gguf)
+      return m.hf.str();
+  if (std::optional<std::string> hf = hfNameForGGUF(ggufName)) {
+    StringRef rel(*hf);
+    rel.consume_front(kHFRoot);
+    return (rel + ".weight").str();
+  }
+  StringRef n = ggufName;
+  if (!n.consume_front("blk."))
+    return std::nullopt;
+  auto [index, tensor] = n.split('.');
+  std::optional<unsigned> layer = layerIndex(index);
+  if (!layer)
+    return std::nullopt;
+  for (const LinearName &m : kLayerOthers)
+    if (tensor == m.gguf)
+      return llvm::formatv("layers.{0}.{1}", *layer, m.hf).str();
+  return std::nullopt;
+}

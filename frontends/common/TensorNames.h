@@ -3,7 +3,7 @@
 // One table of Gemma 4's linear weights under both spellings: the SRD fold
 // maps a residual's HF module name to the GGUF weight it corrects, the model
 // generator names its residuals the other way, and the safetensors frontend
-// will import HF checkpoints through it.
+// imports HF checkpoints through it.
 //
 //===----------------------------------------------------------------------===//
 #pragma once
@@ -25,5 +25,12 @@ std::optional<std::string> ggufNameForHF(llvm::StringRef hfName);
 /// multimodal checkpoints nest the text model) of a GGUF linear weight;
 /// nullopt for any other tensor.
 std::optional<std::string> hfNameForGGUF(llvm::StringRef ggufName);
+
+/// Any tensor the Gemma 4 builder reads, by its GGUF name, as a Hugging Face
+/// checkpoint names it under the text model ("blk.3.attn_norm.weight" ->
+/// "layers.3.input_layernorm.weight"); "output.weight" gives
+/// "lm_head.weight", which lives at the checkpoint's root. nullopt for a
+/// tensor HF checkpoints do not have (rope_freqs: synthesized from config).
+std::optional<std::string> hfTensorForGGUF(llvm::StringRef ggufName);
 
 } // namespace gemmac

@@ -6,6 +6,7 @@
 
 #include "llvm/Support/FormatVariadic.h"
 
+#include <bit>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -68,9 +69,18 @@ public:
     ref.format = static_cast<gemma::WeightFormat>(t->type);
     ref.shape.assign(shape.begin(), shape.end());
     ref.offset = static_cast<int64_t>(t->fileOffset(file.dataOffset()));
-    if (t->numElements() == 1 && t->type == 0) {
+    // A scalar is folded in at import (F16 and BF16 ones must be: the
+    // lowerings load only F32 factors).
+    if (t->numElements() == 1 && (t->type == 0 || t->type == 1 || t->type == 30)) {
       float v;
-      std::memcpy(&v, t->data, 4);
+      if (t->type == 0) {
+        std::memcpy(&v, t->data, 4);
+      } else {
+        uint16_t h;
+        std::memcpy(&h, t->data, 2);
+        v = t->type == 30 ? std::bit_cast<float>(uint32_t(h) << 16)
+                          : static_cast<float>(std::bit_cast<_Float16>(h));
+      }
       if (!std::isfinite(v))
         return file.error("tensor '" + name + "' holds a non-finite value",
                           t->fileOffset(file.dataOffset()));
@@ -132,49 +142,6 @@ Error readVocabulary(const GGUFFile &file, Gemma4Config &cfg) {
   if (!suppress)
     return suppress.takeError();
   cfg.suppressTokens = std::move(*suppress);
-  return Error::success();
-}
-
-/// Checks layer `l`'s shapes and, for a layer from `firstShared` on, finds
-/// the layer whose KV cache it reads.
-Error checkLayer(const GGUFFile &file, Gemma4Config &cfg, int64_t l,
-                 int64_t firstShared) {
-  Gemma4LayerConfig &lc = cfg.layers[l];
-  std::string where = llvm::formatv("layer {0}: ", l).str();
-  if (lc.numHeads <= 0 || lc.numKVHeads <= 0 ||
-      lc.numHeads % lc.numKVHeads != 0)
-    return file.error(where + "head_count " + llvm::Twine(lc.numHeads) +
-                      " is not a positive multiple of head_count_kv " +
-                      llvm::Twine(lc.numKVHeads));
-  if (lc.headDim <= 0 || lc.headDim % 2 != 0 || lc.headDim > 4096)
-    return file.error(where + "head dim " + llvm::Twine(lc.headDim) +
-                      " must be even and in 2..4096");
-  if (lc.ffnDim <= 0)
-    return file.error(where + "feed_forward_length must be positive");
-  if (lc.ropeFreqDim <= 0 || lc.ropeFreqDim % 2 != 0 ||
-      lc.ropeFreqDim > lc.headDim)
-    return file.error(
-        where + "rope dimension count " + llvm::Twine(lc.ropeFreqDim) +
-        " must be even and at most the head dim " + llvm::Twine(lc.headDim));
-  // KV sharing as HF defines it: a shared layer reads the last non-shared
-  // layer of its own type.
-  if (l >= firstShared) {
-    lc.kvSource = -1;
-    for (int64_t s = firstShared - 1; s >= 0; --s)
-      if (cfg.layers[s].sliding == lc.sliding) {
-        lc.kvSource = s;
-        break;
-      }
-    if (lc.kvSource < 0)
-      return file.error(where + "shares KV but no earlier layer of its "
-                                "type owns a cache");
-    const Gemma4LayerConfig &src = cfg.layers[lc.kvSource];
-    if (src.numKVHeads != lc.numKVHeads || src.headDim != lc.headDim)
-      return file.error(where + "shares the KV of layer " +
-                        llvm::Twine(lc.kvSource) +
-                        ", whose kv heads or head dim differ");
-    lc.kEqualsV = src.kEqualsV;
-  }
   return Error::success();
 }
 
@@ -367,8 +334,8 @@ Expected<Gemma4Config> gemmac::gguf::readGemma4Config(const GGUFFile &file) {
     std::string p = llvm::formatv("blk.{0}.", l).str();
     lc.kEqualsV = !file.findTensor(p + "attn_v.weight");
     lc.hasOutputScale = file.findTensor(p + "layer_output_scale.weight");
-    if (Error e = checkLayer(file, cfg, l, firstShared))
-      return std::move(e);
+    if (std::string e = checkGemma4Layer(cfg, l, firstShared); !e.empty())
+      return file.error(e);
   }
   return cfg;
 }

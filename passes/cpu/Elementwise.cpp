@@ -65,6 +65,9 @@ struct ScaleByWeightLowering : CPUOpLowering<ScaleByWeightOp> {
     Value factor;
     if (auto value = def.getValueAttr()) {
       factor = l.f32(cast<DenseFPElementsAttr>(value).getValues<float>()[0]);
+    } else if (def.getWeightType().getFormat() != WeightFormat::f32) {
+      return s.emitOpError("needs the value of its ")
+             << def.getWeightType() << " factor (folded at import)";
     } else {
       Value cell = l.view(l.weights, l.idx(*def.getBlobOffset()), l.idx(1),
                           l.rewriter().getF32Type());

@@ -121,7 +121,7 @@ func.func @f(%x: tensor<?x256xf32>, %p: index) {
 // -----
 
 func.func @f(%x: tensor<?x256xf32>, %w: !gemma.weight<f32, [2]>) {
-  // expected-error @+1 {{factor must be a one-element f32 weight}}
+  // expected-error @+1 {{factor must be a one-element f32, f16 or bf16 weight}}
   %y = gemma.scale_by_weight %x, %w : tensor<?x256xf32>, !gemma.weight<f32, [2]> -> tensor<?x256xf32>
   return
 }

@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "HFCheckpoint.h"
 #include "Vocab.h"
 #include "formats/formats.h"
 #include "frontends/common/TensorNames.h"
@@ -20,6 +21,8 @@
 
 #include "llvm/Support/Error.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cctype>
@@ -268,6 +271,19 @@ void drawTensorRow(const TensorSpec &t, const Variant &v, uint64_t seed,
   drawRow(t, v, rng, row);
 }
 
+/// --hf: the float type of the HF checkpoint, through which the GGUF
+/// twin's F32 tensors (norms, scales) are rounded, as a conversion from that
+/// checkpoint stores them; F32 otherwise (no rounding).
+Type gRoundThrough = Type::F32;
+
+void roundThrough(Type t, float *row, int64_t n) {
+  if (t == Type::F32)
+    return;
+  std::vector<uint8_t> tmp(fmt::rowBytes(t, n));
+  fmt::quantizeRow(t, row, tmp.data(), n);
+  fmt::dequantizeRow(t, tmp.data(), row, n);
+}
+
 void fillTensor(const TensorSpec &t, const Variant &v, uint64_t seed,
                 uint8_t *dst, unsigned threads) {
   int64_t rows = 1;
@@ -278,6 +294,8 @@ void fillTensor(const TensorSpec &t, const Variant &v, uint64_t seed,
     std::vector<float> row(t.ne[0]);
     for (int64_t r = r0; r < r1; ++r) {
       drawTensorRow(t, v, seed, r, row.data());
+      if (t.init != Init::RopeFreqs)
+        roundThrough(gRoundThrough, row.data(), t.ne[0]);
       fmt::quantizeRow(t.type, row.data(), dst + r * rb, t.ne[0]);
     }
   };
@@ -386,10 +404,22 @@ int writeSRD(const std::string &dir, const std::vector<TensorSpec> &specs,
   return 0;
 }
 
+/// --hf: the 12B-like variants are "unified" models, the others gemma4.
+bool isUnified(const Variant &v) { return v.pleDim == 0; }
+
+/// Tokens a 12B's generation_config suppresses (there <|image|> and
+/// <|audio|>; the same tokens of the generated vocabulary here).
+std::vector<int32_t> hfSuppressTokens(const Variant &v) {
+  if (!isUnified(v))
+    return {};
+  return {17, 18};
+}
+
 /// The metadata of a file of variant `v` in type `ft`: the configuration
 /// llama.cpp and gemmac read, the tokenizer and the chat template.
 void addModelMetadata(gguf::GGUFWriter &w, const Variant &v,
-                      const FileType &ft, const std::string &chatTemplate) {
+                      const FileType &ft, const std::string &chatTemplate,
+                      bool hfTwin) {
   const int64_t L = v.layers;
   w.addString("general.architecture", "gemma4");
   w.addString("general.name", std::string("gemmac random ") + v.name);
@@ -437,6 +467,13 @@ void addModelMetadata(gguf::GGUFWriter &w, const Variant &v,
   w.addF32("gemma4.final_logit_softcapping", 30.0f);
 
   gen::Vocab vocab = gen::buildVocab(v.vocab);
+  if (hfTwin) {
+    // What llama.cpp's converter writes from the tokenizer.json of --hf.
+    vocab.types = gen::convertedTokenTypes(vocab);
+    vocab.scores.assign(vocab.tokens.size(), -1000.0f);
+    if (!hfSuppressTokens(v).empty())
+      w.addArrayI32("tokenizer.ggml.suppress_tokens", hfSuppressTokens(v));
+  }
   w.addString("tokenizer.ggml.model", "gemma4");
   w.addArrayString("tokenizer.ggml.tokens", vocab.tokens);
   w.addArrayF32("tokenizer.ggml.scores", vocab.scores);
@@ -452,15 +489,206 @@ void addModelMetadata(gguf::GGUFWriter &w, const Variant &v,
   w.addString("tokenizer.chat_template", chatTemplate);
 }
 
+/// The Hugging Face name of a generated tensor (transformers' module names,
+/// under `root`); "" for rope_freqs, which HF checkpoints do not store.
+std::string hfTensorName(const std::string &gguf, const std::string &root) {
+  static const std::map<std::string, std::string> kModel = {
+      {"token_embd.weight", "embed_tokens.weight"},
+      {"per_layer_token_embd.weight", "embed_tokens_per_layer.weight"},
+      {"per_layer_model_proj.weight", "per_layer_model_projection.weight"},
+      {"per_layer_proj_norm.weight", "per_layer_projection_norm.weight"},
+      {"output_norm.weight", "norm.weight"},
+  };
+  static const std::map<std::string, std::string> kLayer = {
+      {"attn_norm.weight", "input_layernorm.weight"},
+      {"attn_q.weight", "self_attn.q_proj.weight"},
+      {"attn_k.weight", "self_attn.k_proj.weight"},
+      {"attn_v.weight", "self_attn.v_proj.weight"},
+      {"attn_output.weight", "self_attn.o_proj.weight"},
+      {"attn_q_norm.weight", "self_attn.q_norm.weight"},
+      {"attn_k_norm.weight", "self_attn.k_norm.weight"},
+      {"post_attention_norm.weight", "post_attention_layernorm.weight"},
+      {"ffn_norm.weight", "pre_feedforward_layernorm.weight"},
+      {"ffn_gate.weight", "mlp.gate_proj.weight"},
+      {"ffn_up.weight", "mlp.up_proj.weight"},
+      {"ffn_down.weight", "mlp.down_proj.weight"},
+      {"post_ffw_norm.weight", "post_feedforward_layernorm.weight"},
+      {"inp_gate.weight", "per_layer_input_gate.weight"},
+      {"proj.weight", "per_layer_projection.weight"},
+      {"post_norm.weight", "post_per_layer_input_norm.weight"},
+      {"layer_output_scale.weight", "layer_scalar"},
+  };
+  if (auto it = kModel.find(gguf); it != kModel.end())
+    return root + it->second;
+  if (gguf.rfind("blk.", 0) != 0)
+    return "";
+  size_t dot = gguf.find('.', 4);
+  auto it = kLayer.find(gguf.substr(dot + 1));
+  if (it == kLayer.end())
+    return "";
+  return root + "layers." + gguf.substr(4, dot - 4) + "." + it->second;
+}
+
+/// --hf DIR: the same model as a Hugging Face checkpoint: config.json,
+/// generation_config.json, two safetensors shards and their index, the
+/// tokenizer files. Every tensor is stored in `ft`'s float type.
+int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
+            const Variant &v, const FileType &ft, uint64_t seed,
+            const std::string &chatTemplate) {
+  if (std::error_code ec = llvm::sys::fs::create_directories(dir)) {
+    std::fprintf(stderr, "gemmac-gen-model: %s: %s\n", dir.c_str(),
+                 ec.message().c_str());
+    return 1;
+  }
+  const char *dtype = ft.base == Type::BF16 ? "BF16"
+                      : ft.base == Type::F16 ? "F16" : "F32";
+  const std::string root = "model.language_model.";
+  std::vector<gen::HFTensor> tensors;
+  auto floats = [&](const TensorSpec &t) {
+    gen::HFTensor h;
+    h.name = hfTensorName(t.name, root);
+    h.dtype = dtype;
+    for (auto it = t.ne.rbegin(); it != t.ne.rend(); ++it)
+      h.shape.push_back(*it);
+    int64_t n = 1;
+    for (int64_t d : t.ne)
+      n *= d;
+    h.bytes = fmt::rowBytes(ft.base, n);
+    h.fill = [&, t, n](uint8_t *dst) {
+      const size_t rb = fmt::rowBytes(ft.base, t.ne[0]);
+      std::vector<float> row(t.ne[0]);
+      int64_t rows = n / t.ne[0];
+      for (int64_t r = 0; r < rows; ++r) {
+        drawTensorRow(t, v, seed, r, row.data());
+        fmt::quantizeRow(ft.base, row.data(), dst + r * rb, t.ne[0]);
+      }
+    };
+    return h;
+  };
+  for (const TensorSpec &t : specs)
+    if (!hfTensorName(t.name, root).empty())
+      tensors.push_back(floats(t));
+  // What a text compiler must skip: a vision tower tensor, and on KV-shared
+  // models the k_proj leftover of a shared layer.
+  TensorSpec vision{"vision", {16, 8}, ft.base, Init::Linear};
+  gen::HFTensor vt = floats(vision);
+  vt.name = "model.vision_tower.encoder.patch_embedder.weight";
+  tensors.push_back(vt);
+  if (v.sharedKV > 0) {
+    const int64_t l = v.layers - 1;
+    TensorSpec leftover{"leftover", {v.hidden, v.kvLocal * v.hdLocal}, ft.base,
+                        Init::Linear};
+    gen::HFTensor lt = floats(leftover);
+    lt.name = root + "layers." + std::to_string(l) + ".self_attn.k_proj.weight";
+    tensors.push_back(lt);
+  }
+  if (std::string e = gen::writeSafetensors(dir, tensors, 2); !e.empty()) {
+    std::fprintf(stderr, "gemmac-gen-model: %s\n", e.c_str());
+    return 1;
+  }
+
+  const bool unified = isUnified(v);
+  const int64_t L = v.layers;
+  llvm::json::Array layerTypes;
+  for (int64_t l = 0; l < L; ++l)
+    layerTypes.push_back((l + 1) % v.period == 0 ? "full_attention"
+                                                 : "sliding_attention");
+  llvm::json::Object text{
+      {"model_type", unified ? "gemma4_unified_text" : "gemma4_text"},
+      {"vocab_size", v.vocab},
+      {"hidden_size", v.hidden},
+      {"intermediate_size", v.ffn},
+      {"num_hidden_layers", L},
+      {"num_attention_heads", v.heads},
+      {"num_key_value_heads", v.kvLocal},
+      {"num_global_key_value_heads",
+       v.kEqualsV ? llvm::json::Value(v.kvGlobal) : llvm::json::Value(nullptr)},
+      {"head_dim", v.hdLocal},
+      {"global_head_dim", v.hdGlobal},
+      {"attention_k_eq_v", v.kEqualsV},
+      {"num_kv_shared_layers", v.sharedKV},
+      {"use_double_wide_mlp", v.doubleWide},
+      {"sliding_window", v.window},
+      {"max_position_embeddings", v.context},
+      {"final_logit_softcapping", 30.0},
+      {"hidden_activation", "gelu_pytorch_tanh"},
+      {"tie_word_embeddings", true},
+  };
+  // The E4B-like model leaves layer_types, rope_parameters and
+  // rms_norm_eps to transformers' defaults (period 6, the Gemma 4 ropes,
+  // 1e-6); the others spell them out.
+  if (v.period != 6 || v.pleDim == 0) {
+    text["layer_types"] = std::move(layerTypes);
+    text["rms_norm_eps"] = 1e-6;
+    text["rope_parameters"] = llvm::json::Object{
+        {"sliding_attention",
+         llvm::json::Object{{"rope_type", "default"}, {"rope_theta", 10000.0}}},
+        {"full_attention",
+         llvm::json::Object{{"rope_type", "proportional"},
+                            {"partial_rotary_factor", 0.25},
+                            {"rope_theta", 1000000.0}}}};
+  }
+  if (!unified) {
+    text["hidden_size_per_layer_input"] = v.pleDim;
+    text["vocab_size_per_layer_input"] = v.vocab;
+    text["enable_moe_block"] = false;
+  }
+  llvm::json::Object config{
+      {"architectures",
+       llvm::json::Array{unified ? "Gemma4UnifiedForConditionalGeneration"
+                                 : "Gemma4ForConditionalGeneration"}},
+      {"model_type", unified ? "gemma4_unified" : "gemma4"},
+      {"text_config", std::move(text)},
+      {"vision_config", llvm::json::Object{{"model_type", "gemma4_vision"}}},
+      {"tie_word_embeddings", true},
+      {"dtype", ft.base == Type::BF16 ? "bfloat16"
+                : ft.base == Type::F16 ? "float16" : "float32"},
+  };
+  llvm::json::Object generation{{"bos_token_id", 2},
+                                {"pad_token_id", 0},
+                                {"eos_token_id", llvm::json::Array{1, 6}},
+                                {"do_sample", true},
+                                {"top_k", 64},
+                                {"top_p", 0.95},
+                                {"temperature", 1.0}};
+  if (!hfSuppressTokens(v).empty())
+    generation["suppress_tokens"] = llvm::json::Array(hfSuppressTokens(v));
+  for (auto &[name, value] :
+       {std::pair<std::string, llvm::json::Value>{"config.json",
+                                                  std::move(config)},
+        {"generation_config.json", std::move(generation)}}) {
+    std::error_code ec;
+    llvm::raw_fd_ostream out(dir + "/" + name, ec);
+    if (ec) {
+      std::fprintf(stderr, "gemmac-gen-model: %s/%s: %s\n", dir.c_str(),
+                   name.c_str(), ec.message().c_str());
+      return 1;
+    }
+    out << llvm::formatv("{0:2}", value) << "\n";
+  }
+  if (std::string e = gen::writeTokenizerFiles(dir, gen::buildVocab(v.vocab),
+                                               chatTemplate);
+      !e.empty()) {
+    std::fprintf(stderr, "gemmac-gen-model: %s\n", e.c_str());
+    return 1;
+  }
+  return 0;
+}
+
 void usage() {
   std::printf(
       "usage: gemmac-gen-model --variant NAME --type TYPE [--seed N] "
       "[--layers N] [--window N] [--sparse]\n"
       "       [--srd DIR [--srd-baked TYPE]... [--srd-shard-bytes N]]\n"
-      "       [--chat-template FILE] -o FILE\n"
+      "       [--chat-template FILE] [--hf DIR] -o FILE\n"
       "Writes a random-weight Gemma 4 GGUF that llama.cpp and gemmac load.\n"
       "--chat-template embeds FILE as tokenizer.chat_template (default: a\n"
       "small Gemma-style template of gemmac's own).\n"
+      "--hf DIR (types f32, f16, bf16) also writes the model as a Hugging\n"
+      "Face checkpoint (config.json, two safetensors shards and their index,\n"
+      "tokenizer files, generation_config.json); FILE is then the GGUF that\n"
+      "llama.cpp's converter would make of it (norms rounded through the\n"
+      "checkpoint's type, the converter's token types).\n"
       "--sparse leaves every matrix as a hole of zeros (a sparse file: shapes\n"
       "and metadata for compile-time tests, no values).\n"
       "--srd DIR writes SRD corrections of every linear weight to DIR\n"
@@ -489,7 +717,7 @@ int main(int argc, char **argv) {
   int64_t layers = 0;
   int64_t window = 0;
   bool sparse = false;
-  std::string srdDir;
+  std::string srdDir, hfDir;
   std::vector<std::string> bakedTypes = {"f32"};
   uint64_t srdShardBytes = 0;
   std::string chatTemplate = gen::chatTemplate();
@@ -533,6 +761,8 @@ int main(int argc, char **argv) {
       out = next();
     else if (a == "--srd")
       srdDir = next();
+    else if (a == "--hf")
+      hfDir = next();
     else if (a == "--srd-baked")
       bakedTypes.push_back(next());
     else if (a == "--chat-template") {
@@ -602,12 +832,27 @@ int main(int argc, char **argv) {
     v = &custom;
   }
 
+  if (!hfDir.empty()) {
+    if (ft->base != Type::F32 && ft->base != Type::F16 &&
+        ft->base != Type::BF16) {
+      std::fprintf(stderr, "gemmac-gen-model: --hf writes f32, f16 or bf16 "
+                   "checkpoints, not %s\n", ft->name);
+      return 2;
+    }
+    if (sparse || !srdDir.empty()) {
+      std::fprintf(stderr, "gemmac-gen-model: --hf goes with neither --sparse "
+                   "nor --srd\n");
+      return 2;
+    }
+    gRoundThrough = ft->base;
+  }
+
   // The metadata and tensor table of a file with these tensors.
   auto writeGGUF = [&](const std::string &path,
                        const std::vector<TensorSpec> &specs,
                        const gguf::GGUFWriter::Fill &fill) {
     gguf::GGUFWriter w;
-    addModelMetadata(w, *v, *ft, chatTemplate);
+    addModelMetadata(w, *v, *ft, chatTemplate, !hfDir.empty());
     for (const TensorSpec &t : specs)
       w.addTensor(t.name, static_cast<uint32_t>(t.type), t.ne);
     return w.write(path, fill, [&](size_t i) {
@@ -631,6 +876,8 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "gemmac-gen-model: %s\n", err.c_str());
     return 1;
   }
+  if (!hfDir.empty())
+    return writeHF(hfDir, specs, *v, *ft, seed, chatTemplate);
   if (!srdDir.empty())
     return writeSRD(srdDir, specs, *v, seed, bakedTypes, srdShardBytes,
                     writeGGUF);

@@ -58,6 +58,8 @@ if (opt("--embedding")) {
 }
 const out = opt("--logits") ?? fail("--logits is required");
 const nVocab = model.fileInfo.metadata.tokenizer.ggml.tokens.length;
+const suppressed = (model.fileInfo.metadata.tokenizer.ggml.suppress_tokens ?? [])
+    .map(Number).filter((t) => t >= 0 && t < Number(nVocab));
 
 // One batch for the whole sequence: llama.cpp then runs its tiled f32
 // flash-attention path (>= 64 tokens), the exact one.
@@ -83,6 +85,11 @@ for (let i = 0; i < tokens.length; i++) {
         fail(`position ${i}: expected ${nVocab} logits, got ${logits?.size}`);
     for (const [tok, value] of logits)
         buf.writeFloatLE(value, (i * Number(nVocab) + tok) * 4);
+    // The model's suppressed tokens: llama.cpp's common sampler biases them
+    // to -inf before anything reads the distribution (common/sampling.cpp);
+    // gemmac's eval applies the same bias to the logits it returns.
+    for (const tok of suppressed)
+        buf.writeFloatLE(-Infinity, (i * Number(nVocab) + tok) * 4);
 }
 fs.writeFileSync(out, buf);
 await context.dispose();

@@ -4,14 +4,17 @@
 //        [--disable-pass NAME ...]   (compile without an optional pass)
 //        [--target vulkan]           (compile for a GPU target and run it there)
 //        [--model GGUF] [--reference GGUF] [--compile-arg ARG ...] [--label TEXT]
-//        [--gen-arg ARG ...] [--eval-arg ARG ...]
+//        [--gen-arg ARG ...] [--eval-arg ARG ...] [--hf]
 //
 // --model compiles a given GGUF instead of writing one (--variant and --type
 // then only name the case; --type still picks the tolerance), --reference is
 // the GGUF llama.cpp runs instead of the compiled one (SRD: base + residuals
 // compiled, W' baked into a GGUF independently), --compile-arg passes an
 // extra argument to compile-model, --gen-arg one to gemmac-gen-model and
-// --eval-arg one to the program's `eval` (e.g. --ctx).
+// --eval-arg one to the program's `eval` (e.g. --ctx). --hf compiles the
+// Hugging Face checkpoint gemmac-gen-model writes beside the GGUF (--hf DIR),
+// and llama.cpp runs the GGUF, which holds what llama.cpp's converter would
+// make of that checkpoint.
 //
 // Writes a random-weight model, compiles it, evaluates one token sequence
 // several times longer than the model's sliding window with the compiled
@@ -58,10 +61,11 @@ const nVocab = 1024;
 const gguf = opt("--model", path.join(work, `${variant}-${type}.gguf`));
 const reference = opt("--reference", gguf);
 const program = path.join(work, `${variant}-${type}`);
+const hfDir = args.includes("--hf") ? path.join(work, "hf") : null;
 if (!args.includes("--model"))
     run(path.join(bin, "gemmac-gen-model"), ["--variant", variant, "--type", type, "-o", gguf,
-        ...genArgs]);
-run(path.join(bin, "compile-model"), [gguf, "--target", target, "-o", program, "--quiet",
+        ...(hfDir ? ["--hf", hfDir] : []), ...genArgs]);
+run(path.join(bin, "compile-model"), [hfDir ?? gguf, "--target", target, "-o", program, "--quiet",
     ...disabled.flatMap((p) => ["--disable-pass", p]), ...compileArgs]);
 
 // A fixed pseudo-random sequence after <bos>.
@@ -99,7 +103,7 @@ for (const [label, file] of [["one batch", ours], ["steps of 7", oursSteps]]) {
     const r = compare(readLogits(file, nVocab), refRows);
     const pass = r.agree === r.checked && r.maxDelta <= tolerance;
     ok &&= pass;
-    const config = (caseLabel ? ` ${caseLabel}` : "") +
+    const config = (caseLabel ? ` ${caseLabel}` : "") + (hfDir ? " safetensors" : "") +
         (disabled.length ? ` without ${disabled.join(", ")}` : "") +
         (target !== "cpu" ? ` on ${target}` : "");
     console.log(`${variant} ${type}${config} (${label}): top-1 ${r.agree}/${r.checked} agree, ` +

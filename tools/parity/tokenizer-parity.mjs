@@ -1,6 +1,10 @@
 // The compiled program's tokenizer against llama.cpp's on the same GGUF.
 //
-//   node tools/parity/tokenizer-parity.mjs --bin build/bin [--work DIR]
+//   node tools/parity/tokenizer-parity.mjs --bin build/bin [--work DIR] [--hf]
+//
+// --hf compiles the Hugging Face checkpoint (tokenizer.json,
+// tokenizer_config.json) gemmac-gen-model writes beside the GGUF, which
+// holds the tokenizer llama.cpp's converter would make of it.
 import {execFileSync} from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -18,8 +22,10 @@ fs.mkdirSync(work, {recursive: true});
 const run = (cmd, argv) => execFileSync(cmd, argv, {stdio: ["ignore", "pipe", "inherit"]}).toString().trim();
 
 const gguf = path.join(work, "tok.gguf"), program = path.join(work, "tok");
-run(path.join(bin, "gemmac-gen-model"), ["--variant", "e2b", "--type", "q8_0", "-o", gguf]);
-run(path.join(bin, "compile-model"), [gguf, "-o", program, "--quiet"]);
+const hfDir = args.includes("--hf") ? path.join(work, "hf") : null;
+run(path.join(bin, "gemmac-gen-model"), ["--variant", "e2b", "--type", hfDir ? "bf16" : "q8_0",
+    "-o", gguf, ...(hfDir ? ["--hf", hfDir] : [])]);
+run(path.join(bin, "compile-model"), [hfDir ?? gguf, "-o", program, "--quiet"]);
 
 const texts = [
     "Hello world!",

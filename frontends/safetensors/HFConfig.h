@@ -1,0 +1,34 @@
+//===- HFConfig.h - Gemma 4's config.json -> Gemma4Config ---------*- C++ -*-===//
+//
+// Reads the text model of a Hugging Face Gemma 4 config: nested under
+// `text_config` (gemma4, gemma4_unified) or flat (gemma4_text,
+// gemma4_unified_text). A missing key takes the default of its class in
+// transformers, and the two classes differ (PLE 256 vs none, window 512 vs
+// 1024, context 131072 vs 262144). Errors name the key.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "frontends/common/Gemma4Config.h"
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <string>
+#include <vector>
+
+namespace gemmac::st {
+
+struct HFModelConfig {
+  Gemma4Config config;
+  std::string textModelType; // gemma4_text or gemma4_unified_text
+  bool tieWordEmbeddings = true;
+  int64_t bosTokenId = 2, padTokenId = 0;
+  std::vector<int64_t> eosTokenIds; // config.json's eos_token_id
+};
+
+/// `fileName` names config.json in errors; `text` is its contents.
+llvm::Expected<HFModelConfig> readHFConfig(llvm::StringRef fileName,
+                                           llvm::StringRef text);
+
+} // namespace gemmac::st
