@@ -33,6 +33,16 @@ def main():
     for variant, qtype in [("dense", "q4_0"), ("e2b", "q8_0"), ("e4b", "q4_k_m")]:
         run(gen, "--variant", variant, "--type", qtype, "--layers", "1",
             "-o", str(seeds("gguf_import") / f"{variant}-{qtype}.gguf"))
+    # Hugging Face checkpoints, each directory as one input: its files after
+    # "@@file NAME" lines (the safetensors harness's framing).
+    for variant in ["dense", "e2b"]:
+        hf = work / f"hf-{variant}"
+        run(gen, "--variant", variant, "--type", "bf16", "--layers", "1",
+            "--hf", str(hf), "-o", str(work / f"hf-{variant}.gguf"))
+        blob = b"".join(b"@@file " + f.name.encode() + b"\n" + f.read_bytes()
+                        for f in sorted(hf.iterdir()))
+        (seeds("safetensors") / f"{variant}.ckpt").write_bytes(blob)
+    (seeds("safetensors") / "micro.ckpt").write_bytes(micro_checkpoint())
     srd = work / "srd"
     run(gen, "--variant", "dense", "--type", "f32", "--layers", "1",
         "--srd", str(srd), "-o", str(work / "base.gguf"))
@@ -71,6 +81,49 @@ def main():
         weights[tok_offset:tok_offset + tok_bytes])
     shutil.rmtree(work)
     session_state_seeds(seeds("session_state"))
+
+
+def micro_checkpoint():
+    """A whole Gemma 4 checkpoint of a few kilobytes (hidden 8, 16 tokens,
+    one global layer, zero weights): a fast seed for the safetensors
+    harness."""
+    import json
+    H, V, F, HD = 8, 16, 16, 4
+    p = "model.language_model."
+    shapes = {p + "embed_tokens.weight": [V, H], p + "norm.weight": [H]}
+    layer = {"input_layernorm.weight": [H], "self_attn.q_proj.weight": [HD, H],
+             "self_attn.k_proj.weight": [HD, H], "self_attn.v_proj.weight": [HD, H],
+             "self_attn.o_proj.weight": [H, HD], "self_attn.q_norm.weight": [HD],
+             "self_attn.k_norm.weight": [HD], "post_attention_layernorm.weight": [H],
+             "pre_feedforward_layernorm.weight": [H], "mlp.gate_proj.weight": [F, H],
+             "mlp.up_proj.weight": [F, H], "mlp.down_proj.weight": [H, F],
+             "post_feedforward_layernorm.weight": [H], "layer_scalar": [1]}
+    shapes.update({p + "layers.0." + k: v for k, v in layer.items()})
+    header, body = {}, b""
+    for name, shape in shapes.items():
+        n = 1
+        for d in shape:
+            n *= d
+        data = b"\x80\x3f" * n  # BF16 1.0
+        header[name] = {"dtype": "BF16", "shape": shape,
+                        "data_offsets": [len(body), len(body) + len(data)]}
+        body += data
+    text = json.dumps(header).encode()
+    shard = struct.pack("<Q", len(text)) + text + body
+    config = {"model_type": "gemma4_text", "vocab_size": V, "hidden_size": H,
+              "intermediate_size": F, "num_hidden_layers": 1,
+              "num_attention_heads": 1, "num_key_value_heads": 1, "head_dim": HD,
+              "global_head_dim": HD, "hidden_size_per_layer_input": 0,
+              "sliding_window": 4, "max_position_embeddings": 64,
+              "final_logit_softcapping": 30.0}
+    vocab = {f"<t{i}>": i for i in range(V)}
+    tokenizer = {"added_tokens": [{"id": 2, "content": "<t2>", "special": True}],
+                 "model": {"type": "BPE", "vocab": vocab, "merges": [["<t3>", "<t4>"]]}}
+    files = {"config.json": json.dumps(config).encode(), "model.safetensors": shard,
+             "tokenizer.json": json.dumps(tokenizer).encode(),
+             "generation_config.json": b'{"eos_token_id": [1, 3]}',
+             "chat_template.jinja": b"{{ bos_token }}"}
+    return b"".join(b"@@file " + n.encode() + b"\n" + d for n, d in files.items())
 
 
 MASK = (1 << 64) - 1

@@ -10,7 +10,9 @@ shift 4
 seeds=
 for d in "$@"; do [ -d "$d" ] && seeds="$seeds $d"; done
 mkdir -p "$work/corpus"
-set -- -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2560 \
+# GEMMAC_FUZZ_TIMEOUT: seconds one input may take (wall clock; a campaign at
+# nice 19 on a busy machine needs more than the default 10).
+set -- -max_total_time="$seconds" -timeout="${GEMMAC_FUZZ_TIMEOUT:-10}" -rss_limit_mb=2560 \
   -print_final_stats=1 -artifact_prefix="$work/"
 [ -n "$dict" ] && set -- "$@" -dict="$dict"
 # shellcheck disable=SC2086 # the seed directories have no spaces (CMake's)

@@ -58,6 +58,11 @@ struct Variant {
   bool doubleWide;   // E2B: shared layers have a 2x MLP
   bool kEqualsV;     // 12B/31B: global layers have no attn_v
   float embedStd;
+  bool lastGlobal = false; // --hf: the last layer is global (HF forces it)
+
+  bool isGlobal(int64_t l) const {
+    return (l + 1) % period == 0 || (lastGlobal && l == layers - 1);
+  }
 };
 
 const Variant kVariants[] = {
@@ -159,7 +164,7 @@ std::vector<TensorSpec> tensorList(const Variant &v, const FileType &ft) {
                    floatType, Init::Linear});
     norm("per_layer_proj_norm.weight", v.pleDim);
   }
-  if (L >= v.period) // only global layers read it
+  if (L >= v.period || v.lastGlobal) // only global layers read it
     out.push_back({"rope_freqs.weight", {v.hdGlobal / 2}, Type::F32,
                    Init::RopeFreqs});
   norm("output_norm.weight", H);
@@ -168,11 +173,11 @@ std::vector<TensorSpec> tensorList(const Variant &v, const FileType &ft) {
   // attn_v tensors in file order, for the Q4_K_M "more bits" rule.
   int nAttnV = 0;
   for (int64_t l = 0; l < firstShared; ++l)
-    if (!(v.kEqualsV && (l + 1) % v.period == 0))
+    if (!(v.kEqualsV && v.isGlobal(l)))
       ++nAttnV;
   int iAttnV = 0;
   for (int64_t l = 0; l < L; ++l) {
-    const bool global = (l + 1) % v.period == 0;
+    const bool global = v.isGlobal(l);
     const int64_t hd = global ? v.hdGlobal : v.hdLocal;
     const int64_t nkv = global ? v.kvGlobal : v.kvLocal;
     const int64_t ffn = (v.doubleWide && l >= firstShared) ? 2 * v.ffn : v.ffn;
@@ -432,7 +437,7 @@ void addModelMetadata(gguf::GGUFWriter &w, const Variant &v,
   std::vector<int32_t> ffn(L), kv(L);
   std::vector<bool> pattern(L);
   for (int64_t l = 0; l < L; ++l) {
-    bool global = (l + 1) % v.period == 0;
+    bool global = v.isGlobal(l);
     pattern[l] = !global;
     ffn[l] = static_cast<int32_t>(
         (v.doubleWide && l >= firstShared) ? 2 * v.ffn : v.ffn);
@@ -591,7 +596,7 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
   const int64_t L = v.layers;
   llvm::json::Array layerTypes;
   for (int64_t l = 0; l < L; ++l)
-    layerTypes.push_back((l + 1) % v.period == 0 ? "full_attention"
+    layerTypes.push_back(v.isGlobal(l) ? "full_attention"
                                                  : "sliding_attention");
   llvm::json::Object text{
       {"model_type", unified ? "gemma4_unified_text" : "gemma4_text"},
@@ -617,7 +622,7 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
   // The E4B-like model leaves layer_types, rope_parameters and
   // rms_norm_eps to transformers' defaults (period 6, the Gemma 4 ropes,
   // 1e-6); the others spell them out.
-  if (v.period != 6 || v.pleDim == 0) {
+  if (v.period != 6 || v.pleDim == 0 || L % v.period != 0) {
     text["layer_types"] = std::move(layerTypes);
     text["rms_norm_eps"] = 1e-6;
     text["rope_parameters"] = llvm::json::Object{
@@ -845,6 +850,8 @@ int main(int argc, char **argv) {
       return 2;
     }
     gRoundThrough = ft->base;
+    custom.lastGlobal = true;
+    v = &custom;
   }
 
   // The metadata and tensor table of a file with these tensors.
