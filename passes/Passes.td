@@ -13,6 +13,23 @@ include "mlir/Pass/PassBase.td"
 // model phase
 //===----------------------------------------------------------------------===//
 
+def ReencodeGPTQ : Pass<"gemma-reencode-gptq", "mlir::ModuleOp"> {
+  let summary = "store GPTQ weights losslessly in the block formats that have fast kernels";
+  let description = [{
+    A weight with `gptq = #gemma.gptq<...>` is imported as f32: its exact
+    values, scale * (q - z). Where the groups allow it, this pass narrows
+    the stored format without changing a single value: q4_0 when the zero
+    points are all 8 and every 32 columns share a group (d = the fp16
+    scale, the nibbles as they are), q8_0 when only the groups line up
+    (d = the scale, q - z in the int8s). compile-model then writes the
+    blocks straight from the GPTQ tensors, and the weight is computed as
+    llama.cpp computes Q4_0 and Q8_0 (activations quantized to Q8_0).
+    Every reference to a narrowed weight gets its new type. Runs first in
+    the model phase, so that GeGLU fusion and kernel selection see the
+    final formats; without it the weights stay f32 (exact, 8x larger).
+  }];
+}
+
 def FuseGeGLU : Pass<"gemma-fuse-geglu", "mlir::func::FuncOp"> {
   let summary = "fuse gate/up linears, tanh GELU and the product into gemma.geglu";
   let description = [{

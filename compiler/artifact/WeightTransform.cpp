@@ -5,6 +5,7 @@
 #include "formats/srd/ResidualSource.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 using namespace gemmac;
@@ -27,8 +28,46 @@ bool isKnownFormat(fmt::Type t) {
 
 } // namespace
 
+/// The GPTQ tensors of `spec` lie inside a checkpoint of `bytes`, in a
+/// format they can be decoded into.
+static Error checkGPTQ(const WeightSpec &spec, uint64_t bytes) {
+  const GPTQSource &q = *spec.gptq;
+  if (spec.srd)
+    return weightError(spec, "an SRD fold cannot correct a GPTQ weight");
+  if (spec.format != fmt::Type::F32 && spec.format != fmt::Type::Q8_0 &&
+      spec.format != fmt::Type::Q4_0)
+    return weightError(spec, llvm::Twine("GPTQ tensors cannot be stored as ") +
+                                 fmt::typeName(spec.format));
+  if (spec.rows % 8 != 0 || spec.cols % 8 != 0 || q.group == 0 ||
+      q.zeroOffset > 1)
+    return weightError(spec, "GPTQ tensors of [" + llvm::Twine(spec.rows) +
+                                 ", " + llvm::Twine(spec.cols) +
+                                 "] need whole 8-element packs, a group and a "
+                                 "zero offset of 0 or 1");
+  const uint64_t groups = spec.gptqGroups();
+  struct Extent {
+    const char *name;
+    uint64_t offset, size;
+  };
+  std::vector<Extent> extents = {
+      {"qweight", q.qweight, spec.cols / 8 * spec.rows * 4},
+      {"qzeros", q.qzeros, groups * (spec.rows / 8) * 4},
+      {"scales", q.scales, groups * spec.rows * 2}};
+  if (q.gIdx)
+    extents.push_back({"g_idx", *q.gIdx, spec.cols * 4});
+  for (const Extent &e : extents)
+    if (e.offset > bytes || e.size > bytes - e.offset)
+      return weightError(spec, llvm::Twine("GPTQ ") + e.name + " at offset " +
+                                   llvm::Twine(e.offset) + " (" +
+                                   llvm::Twine(e.size) +
+                                   " bytes) runs past the end of the "
+                                   "checkpoint");
+  return Error::success();
+}
+
 Error weights::checkTransform(const WeightSpec &spec, uint64_t sourceBytes,
-                              const srd::ResidualSource *residuals) {
+                              const srd::ResidualSource *residuals,
+                              uint64_t checkpointBytes) {
   if (!isKnownFormat(spec.format))
     return weightError(spec,
                        "unknown storage format " +
@@ -78,6 +117,8 @@ Error weights::checkTransform(const WeightSpec &spec, uint64_t sourceBytes,
                                    llvm::Twine(spec.rows) + ", " +
                                    llvm::Twine(spec.cols) + "]");
   }
+  if (spec.gptq)
+    return checkGPTQ(spec, checkpointBytes);
   if (sourceBytes < spec.sourceBytes())
     return weightError(spec, "needs " + llvm::Twine(spec.sourceBytes()) +
                                  " bytes of the checkpoint, " +
@@ -123,6 +164,109 @@ Error weights::foldSRDRows(const WeightSpec &spec,
   return Error::success();
 }
 
+namespace {
+uint32_t loadU32(const uint8_t *p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+uint16_t loadU16(const uint8_t *p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+} // namespace
+
+Error weights::decodeGPTQRows(const WeightSpec &spec,
+                              llvm::ArrayRef<uint8_t> checkpoint,
+                              uint64_t firstRow,
+                              llvm::MutableArrayRef<uint8_t> dst) {
+  if (!spec.gptq)
+    return weightError(spec, "has no GPTQ source");
+  if (Error e = checkGPTQ(spec, checkpoint.size()))
+    return e;
+  const GPTQSource &src = *spec.gptq;
+  const uint64_t N = spec.rows, K = spec.cols, G = spec.gptqGroups();
+  const uint64_t rowBytes = spec.rowBytes(), n = dst.size() / rowBytes;
+  if (dst.size() % rowBytes != 0 || firstRow + n > N)
+    return weightError(spec, "GPTQ rows [" + llvm::Twine(firstRow) + ", " +
+                                 llvm::Twine(firstRow + n) + ") do not fit " +
+                                 llvm::Twine(N) + " rows");
+  const uint8_t *base = checkpoint.data();
+  // The columns' groups, checked once for the whole piece.
+  std::vector<uint32_t> group(K);
+  for (uint64_t k = 0; k < K; ++k) {
+    uint64_t g = src.gIdx ? loadU32(base + *src.gIdx + 4 * k) : k / src.group;
+    if (g >= G)
+      return weightError(spec, "g_idx[" + llvm::Twine(k) + "] = " +
+                                   llvm::Twine(g) + " is not one of the " +
+                                   llvm::Twine(G) + " groups");
+    group[k] = static_cast<uint32_t>(g);
+  }
+  // The nibbles of the piece's rows, read along qweight's rows (K-major):
+  // q[i * K + k] for row firstRow + i.
+  std::vector<uint8_t> q(n * K);
+  for (uint64_t kp = 0; kp < K / 8; ++kp) {
+    const uint8_t *words = base + src.qweight + 4 * (kp * N + firstRow);
+    for (uint64_t i = 0; i < n; ++i) {
+      uint32_t w = loadU32(words + 4 * i);
+      for (unsigned j = 0; j < 8; ++j)
+        q[i * K + kp * 8 + j] = (w >> (4 * j)) & 0xF;
+    }
+  }
+  for (uint64_t i = 0; i < n; ++i) {
+    const uint64_t row = firstRow + i;
+    auto zero = [&](uint64_t g) -> int {
+      uint32_t w = loadU32(base + src.qzeros + 4 * (g * (N / 8) + row / 8));
+      return static_cast<int>((w >> (4 * (row % 8))) & 0xF) +
+             static_cast<int>(src.zeroOffset);
+    };
+    auto scale = [&](uint64_t g) {
+      return loadU16(base + src.scales + 2 * (g * N + row));
+    };
+    const uint8_t *qr = q.data() + i * K;
+    uint8_t *out = dst.data() + i * rowBytes;
+    if (spec.format == fmt::Type::F32) {
+      for (uint64_t k = 0; k < K; ++k) {
+        float s = static_cast<float>(std::bit_cast<_Float16>(scale(group[k])));
+        float v = s * static_cast<float>(int(qr[k]) - zero(group[k]));
+        std::memcpy(out + 4 * k, &v, 4);
+      }
+      continue;
+    }
+    for (uint64_t b = 0; b < K / 32; ++b) {
+      const uint32_t g = group[32 * b];
+      for (unsigned j = 1; j < 32; ++j)
+        if (group[32 * b + j] != g)
+          return weightError(spec, "columns " + llvm::Twine(32 * b) + ".." +
+                                       llvm::Twine(32 * b + 31) +
+                                       " are in different GPTQ groups: no " +
+                                       fmt::typeName(spec.format) +
+                                       " block holds them");
+      const uint16_t d = scale(g);
+      const int z = zero(g);
+      const uint8_t *qb = qr + 32 * b;
+      if (spec.format == fmt::Type::Q8_0) {
+        uint8_t *block = out + b * 34;
+        std::memcpy(block, &d, 2);
+        for (unsigned j = 0; j < 32; ++j)
+          block[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(qb[j] - z));
+      } else {
+        if (z != 8)
+          return weightError(spec, "row " + llvm::Twine(row) + ", group " +
+                                       llvm::Twine(g) + ": zero point " +
+                                       llvm::Twine(z) +
+                                       " is not 8, so q4_0 cannot hold it");
+        uint8_t *block = out + b * 18;
+        std::memcpy(block, &d, 2);
+        for (unsigned j = 0; j < 16; ++j)
+          block[2 + j] = static_cast<uint8_t>(qb[j] | (qb[j + 16] << 4));
+      }
+    }
+  }
+  return Error::success();
+}
+
 Error weights::repackX8Rows(fmt::Type format, uint64_t cols,
                             llvm::ArrayRef<uint8_t> rows,
                             llvm::MutableArrayRef<uint8_t> dst) {
@@ -145,22 +289,33 @@ Error weights::repackX8Rows(fmt::Type format, uint64_t cols,
 Error weights::transformWeight(const WeightSpec &spec,
                                llvm::ArrayRef<uint8_t> source,
                                const srd::ResidualSource *residuals,
-                               WeightSink sink) {
-  if (Error e = checkTransform(spec, source.size(), residuals))
+                               WeightSink sink,
+                               llvm::ArrayRef<uint8_t> checkpoint) {
+  if (Error e = checkTransform(spec, source.size(), residuals,
+                               checkpoint.size()))
     return e;
   const uint64_t rowBytes = spec.rowBytes();
   const uint64_t sourceRowBytes = spec.sourceRowBytes();
   // An x8 group at a time; a folded weight row by row; a copy in pieces.
   uint64_t step = std::max<uint64_t>(1, kCopyPieceBytes / rowBytes);
-  if (spec.x8)
+  if (spec.gptq)
+    step = 64; // 8 x8 groups; qweight is read 64 words at a time
+  else if (spec.x8)
     step = abi::kX8Rows;
   else if (spec.srd)
     step = 1;
   std::vector<uint8_t> folded, packed;
   for (uint64_t r0 = 0; r0 < spec.rows; r0 += step) {
     const uint64_t n = std::min(step, spec.rows - r0);
-    llvm::ArrayRef<uint8_t> rows =
-        source.slice(r0 * sourceRowBytes, n * sourceRowBytes);
+    llvm::ArrayRef<uint8_t> rows;
+    if (spec.gptq) {
+      folded.resize(n * rowBytes);
+      if (Error e = decodeGPTQRows(spec, checkpoint, r0, folded))
+        return e;
+      rows = folded;
+    } else {
+      rows = source.slice(r0 * sourceRowBytes, n * sourceRowBytes);
+    }
     if (spec.srd) {
       folded.resize(n * rowBytes);
       if (Error e = foldSRDRows(spec, *residuals, r0, rows, folded))
@@ -173,20 +328,24 @@ Error weights::transformWeight(const WeightSpec &spec,
         return weightError(spec, llvm::toString(std::move(e)));
       rows = packed;
     }
-    sink(rows, (r0 + n) * sourceRowBytes);
+    // GPTQ's qweight is read across its whole extent for every piece: no
+    // prefix of it is done before the last.
+    sink(rows, spec.gptq && r0 + n < spec.rows ? 0 : (r0 + n) * sourceRowBytes);
   }
   return Error::success();
 }
 
 llvm::Expected<std::vector<uint8_t>>
 weights::transformWeight(const WeightSpec &spec, llvm::ArrayRef<uint8_t> source,
-                         const srd::ResidualSource *residuals) {
+                         const srd::ResidualSource *residuals,
+                         llvm::ArrayRef<uint8_t> checkpoint) {
   std::vector<uint8_t> out;
   if (Error e = transformWeight(spec, source, residuals,
                                 [&](llvm::ArrayRef<uint8_t> bytes, uint64_t) {
                                   out.insert(out.end(), bytes.begin(),
                                              bytes.end());
-                                }))
+                                },
+                                checkpoint))
     return std::move(e);
   return out;
 }

@@ -39,15 +39,26 @@ struct SRDFold {
   float alpha = 1.0f;
 };
 
+/// A weight the checkpoint stores as GPTQ 4-bit tensors (#gemma.gptq):
+/// their offsets in the checkpoint, the group size (column k is in group
+/// k / group when there is no g_idx) and what is added to a qzeros nibble.
+struct GPTQSource {
+  uint64_t qweight = 0, qzeros = 0, scales = 0;
+  std::optional<uint64_t> gIdx;
+  uint64_t group = 128;
+  uint32_t zeroOffset = 1;
+};
+
 /// What one weight of the blob is: `rows` rows of `cols` elements stored as
-/// `format`, made from the checkpoint's rows by the optional SRD fold and
-/// the optional x8 repack.
+/// `format`, made from the checkpoint's rows by the optional SRD fold (or
+/// from GPTQ tensors) and the optional x8 repack.
 struct WeightSpec {
   std::string name; // for messages
   fmt::Type format = fmt::Type::F32;
   uint64_t rows = 0;
   uint64_t cols = 0;
   std::optional<SRDFold> srd;
+  std::optional<GPTQSource> gptq;
   bool x8 = false;
 
   /// Bytes of one stored row, and of the whole weight in the blob.
@@ -56,17 +67,34 @@ struct WeightSpec {
   /// Bytes of one checkpoint row (in the base format when folded), and of
   /// all rows the transform reads.
   uint64_t sourceRowBytes() const {
-    return fmt::rowBytes(srd ? srd->base : format, cols);
+    return gptq ? cols / 2 : fmt::rowBytes(srd ? srd->base : format, cols);
+  }
+  /// GPTQ: the groups (rows of scales and qzeros).
+  uint64_t gptqGroups() const {
+    return gptq ? (cols + gptq->group - 1) / gptq->group : 0;
   }
   uint64_t sourceBytes() const { return rows * sourceRowBytes(); }
 };
 
 /// Checks that `spec` is a weight the transform can make from `sourceBytes`
-/// checkpoint bytes (and `residuals`, which a fold needs): whole blocks per
+/// checkpoint bytes (and `residuals`, which a fold needs; `checkpointBytes`,
+/// the whole checkpoint, which GPTQ tensors must lie in): whole blocks per
 /// row, an x8 layout only for the formats that have one and a multiple of 8
 /// rows, a residual tensor of the weight's shape, enough checkpoint bytes.
 llvm::Error checkTransform(const WeightSpec &spec, uint64_t sourceBytes,
-                           const srd::ResidualSource *residuals);
+                           const srd::ResidualSource *residuals,
+                           uint64_t checkpointBytes = 0);
+
+/// Rows [firstRow, firstRow + n) of a GPTQ weight, n = dst.size() /
+/// spec.rowBytes(), from the GPTQ tensors in `checkpoint`, in spec.format:
+/// f32 (scale * (q - z), exact), q8_0 (d = the fp16 scale, q - z) or q4_0
+/// (d = the scale, the nibbles; zero points must be 8). A group index out of
+/// range, a block whose columns are in different groups (q8_0, q4_0) or a
+/// zero point that is not 8 (q4_0) is an error naming the weight.
+llvm::Error decodeGPTQRows(const WeightSpec &spec,
+                           llvm::ArrayRef<uint8_t> checkpoint,
+                           uint64_t firstRow,
+                           llvm::MutableArrayRef<uint8_t> dst);
 
 /// The SRD fold of rows [firstRow, firstRow + n), n = dst.size() /
 /// spec.rowBytes(): W' quantized into spec.format; a row the residuals
@@ -90,17 +118,20 @@ using WeightSink = llvm::function_ref<void(llvm::ArrayRef<uint8_t> bytes,
                                            uint64_t sourceDone)>;
 
 /// Makes spec.storedBytes() bytes from the weight's checkpoint rows `source`
-/// (at least spec.sourceBytes()): the SRD fold, then the x8 repack, streamed
-/// a few rows at a time (untransformed weights in 64 MiB pieces of `source`
-/// itself).
+/// (at least spec.sourceBytes()): the SRD fold, or the GPTQ decode from
+/// `checkpoint` (the whole of it: GPTQ tensors lie anywhere), then the x8
+/// repack, streamed a few rows at a time (untransformed weights in 64 MiB
+/// pieces of `source` itself).
 llvm::Error transformWeight(const WeightSpec &spec,
                             llvm::ArrayRef<uint8_t> source,
                             const srd::ResidualSource *residuals,
-                            WeightSink sink);
+                            WeightSink sink,
+                            llvm::ArrayRef<uint8_t> checkpoint = {});
 /// The same, into one buffer.
 llvm::Expected<std::vector<uint8_t>>
 transformWeight(const WeightSpec &spec, llvm::ArrayRef<uint8_t> source,
-                const srd::ResidualSource *residuals);
+                const srd::ResidualSource *residuals,
+                llvm::ArrayRef<uint8_t> checkpoint = {});
 
 } // namespace weights
 } // namespace gemmac

@@ -171,6 +171,17 @@ gemmac::collectBlobLayout(mlir::ModuleOp module) {
     spec.rows = static_cast<uint64_t>(type.getRows());
     spec.cols = static_cast<uint64_t>(type.getCols());
     spec.x8 = def.isInterleaved();
+    if (GPTQSourceAttr q = def.getGptqAttr()) {
+      weights::GPTQSource g;
+      g.qweight = static_cast<uint64_t>(def.getSourceOffset());
+      g.qzeros = static_cast<uint64_t>(q.getQzeros());
+      g.scales = static_cast<uint64_t>(q.getScales());
+      if (q.getGIdx() >= 0)
+        g.gIdx = static_cast<uint64_t>(q.getGIdx());
+      g.group = static_cast<uint64_t>(q.getGroup());
+      g.zeroOffset = static_cast<uint32_t>(q.getZeroOffset());
+      spec.gptq = g;
+    }
     if (SRDFoldAttr srd = def.getSrdAttr())
       spec.srd = weights::SRDFold{static_cast<size_t>(srd.getTensor()),
                                   static_cast<fmt::Type>(srd.getBase()),
@@ -239,7 +250,7 @@ gemmac::writeWeightsFile(llvm::StringRef path, const WeightBlobLayout &layout,
       };
       if (Error e = weights::transformWeight(
               w.spec, {src, source.size - w.sourceOffset}, source.residuals,
-              sink))
+              sink, {source.data, source.size}))
         return llvm::createStringError(source.name + ": " +
                                        llvm::toString(std::move(e)));
       releasePages(src, w.spec.sourceBytes());

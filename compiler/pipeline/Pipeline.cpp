@@ -21,7 +21,8 @@ static const std::pair<Phase, llvm::StringLiteral> kNames[] = {
 
 llvm::ArrayRef<llvm::StringLiteral> optionalPasses() {
   static const llvm::StringLiteral names[] = {
-      "canonicalize",       "fuse-geglu",        "specialize-layers",
+      "reencode-gptq",      "canonicalize",      "fuse-geglu",
+      "specialize-layers",
       "plan-kv-cache",      "select-kernels",    "fuse-rms-norm-rope",
       "fuse-rms-norm-add",  "fuse-rms-norm-quantize"};
   return names;
@@ -43,6 +44,8 @@ llvm::StringRef phaseName(Phase phase) {
 
 /// The model phase: the same for every target.
 static void addModelPhase(OpPassManager &pm, const PipelineOptions &options) {
+  if (options.enabled("reencode-gptq"))
+    pm.addPass(createReencodeGPTQ());
   if (options.enabled("canonicalize"))
     pm.addPass(createCanonicalizerPass());
   if (options.enabled("fuse-geglu"))

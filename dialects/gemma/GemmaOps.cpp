@@ -60,6 +60,12 @@ LogicalResult WeightDefOp::verify() {
   if (SRDFoldAttr srd = getSrdAttr())
     if (failed(srd.verifyFor(getWeightType(), [&] { return emitOpError(); })))
       return failure();
+  if (GPTQSourceAttr gptq = getGptqAttr()) {
+    if (getSrdAttr())
+      return emitOpError("an SRD fold cannot correct a GPTQ weight");
+    if (failed(gptq.verifyFor(getWeightType(), [&] { return emitOpError(); })))
+      return failure();
+  }
   if (auto value = getValueAttr()) {
     int64_t n = cast<ElementsAttr>(value).getNumElements();
     if (n != getWeightType().getNumElements())

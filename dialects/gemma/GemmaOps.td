@@ -243,8 +243,9 @@ def Gemma_WeightDefOp : Gemma_Op<"weight_def", [Symbol]> {
     blob of the compiled program is laid out, `layout` when kernel selection
     picks kernels that read the rows interleaved (the blob then holds them
     in that order), `srd` when gemma-fold-srd replaces its rows with an SRD
-    correction. Scalars the model needs at compile time (a layer's output
-    scale) may carry their `value`.
+    correction, `gptq` when the checkpoint stores it as GPTQ tensors (the
+    bytes are then made from those). Scalars the model needs at compile time
+    (a layer's output scale) may carry their `value`.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name,
                        TypeAttrOf<Gemma_WeightType>:$type,
@@ -252,7 +253,8 @@ def Gemma_WeightDefOp : Gemma_Op<"weight_def", [Symbol]> {
                        OptionalAttr<I64Attr>:$blob_offset,
                        OptionalAttr<Gemma_WeightLayoutAttr>:$layout,
                        OptionalAttr<FloatElementsAttr<32>>:$value,
-                       OptionalAttr<Gemma_SRDFoldAttr>:$srd);
+                       OptionalAttr<Gemma_SRDFoldAttr>:$srd,
+                       OptionalAttr<Gemma_GPTQSourceAttr>:$gptq);
   let builders = [
     // As the importer declares a weight: gemma-fold-srd adds the SRD fold.
     OpBuilder<(ins "::mlir::StringAttr":$sym_name, "::mlir::TypeAttr":$type,
@@ -261,7 +263,7 @@ def Gemma_WeightDefOp : Gemma_Op<"weight_def", [Symbol]> {
                    "WeightLayoutAttr":$layout,
                    "::mlir::DenseFPElementsAttr":$value), [{
       build($_builder, $_state, sym_name, type, source_offset, blob_offset,
-            layout, value, SRDFoldAttr());
+            layout, value, SRDFoldAttr(), GPTQSourceAttr());
     }]>
   ];
   let assemblyFormat = "$sym_name `:` $type attr-dict";

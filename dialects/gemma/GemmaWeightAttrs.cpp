@@ -42,3 +42,49 @@ SRDFoldAttr::verifyFor(WeightType weight,
                        << block;
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// GPTQSourceAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+GPTQSourceAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                       int64_t qzeros, int64_t scales, int64_t gIdx,
+                       int64_t group, int64_t zeroOffset, bool, bool) {
+  if (qzeros < 0 || scales < 0 || gIdx < -1)
+    return emitError() << "GPTQ source: offsets must be non-negative (g_idx "
+                          "-1 when absent)";
+  if (group <= 0)
+    return emitError() << "GPTQ source: group " << group
+                       << " must be positive";
+  if (zeroOffset != 0 && zeroOffset != 1)
+    return emitError() << "GPTQ source: zero_offset must be 0 (v2) or 1 (v1)";
+  return success();
+}
+
+LogicalResult
+GPTQSourceAttr::verifyFor(WeightType weight,
+                          function_ref<InFlightDiagnostic()> emitError) const {
+  if (weight.getRank() != 2 || weight.getRows() % 8 != 0 ||
+      weight.getCols() % 8 != 0)
+    return emitError() << "GPTQ source on " << weight
+                       << ": needs a matrix of whole 8-element packs";
+  switch (weight.getFormat()) {
+  case WeightFormat::f32:
+    return success();
+  case WeightFormat::q8_0:
+  case WeightFormat::q4_0:
+    if (!getBlockUniform() || weight.getCols() % 32 != 0)
+      return emitError() << "GPTQ source stored as "
+                         << stringifyWeightFormat(weight.getFormat())
+                         << " needs every 32 columns in one group";
+    if (weight.getFormat() == WeightFormat::q4_0 && !getSymmetric())
+      return emitError() << "GPTQ source stored as q4_0 needs symmetric zero "
+                            "points (all 8)";
+    return success();
+  default:
+    return emitError() << "GPTQ source cannot be stored as "
+                       << stringifyWeightFormat(weight.getFormat())
+                       << " (f32, q8_0 or q4_0)";
+  }
+}

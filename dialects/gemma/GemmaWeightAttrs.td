@@ -58,4 +58,46 @@ def Gemma_SRDFoldAttr : AttrDef<Gemma_Dialect, "SRDFold"> {
   }];
 }
 
+def Gemma_GPTQSourceAttr : AttrDef<Gemma_Dialect, "GPTQSource"> {
+  let mnemonic = "gptq";
+  let summary = "a weight stored in the checkpoint as GPTQ 4-bit tensors";
+  let description = [{
+    Recorded by the safetensors importer on a GPTQ-quantized linear: its
+    `qweight` (I32 [cols/8, rows], nibbles LSB-first along cols) lies at the
+    definition's source_offset, `qzeros` (I32 [groups, rows/8]), `scales`
+    (F16 [groups, rows]) and `g_idx` (I32 [cols], -1: absent, then column k
+    is in group k / group) at the given checkpoint offsets. Element (n, k) is
+    scales[g][n] * (q - z), z = the qzeros nibble + zero_offset (1 for GPTQ
+    v1 checkpoints, 0 for v2), g = g_idx[k].
+
+    The importer reads the zero points and groups and records what they
+    allow: `symmetric` (every z is 8), `block_uniform` (every 32 consecutive
+    columns share a group). The weight's format says how its rows are
+    stored: f32 (the exact values), or re-encoded losslessly by
+    gemma-reencode-gptq as q8_0 (d = scale, q - z in the int8s; needs
+    block_uniform) or q4_0 (d = scale, q in the nibbles; needs symmetric and
+    block_uniform).
+
+      #gemma.gptq<qzeros = 1024, scales = 2048, g_idx = 4096, group = 128,
+                  zero_offset = 1, symmetric = true, block_uniform = true>
+  }];
+  let parameters = (ins "int64_t":$qzeros, "int64_t":$scales, "int64_t":$g_idx,
+                        "int64_t":$group, "int64_t":$zero_offset,
+                        "bool":$symmetric, "bool":$block_uniform);
+  let assemblyFormat = [{
+    `<` `qzeros` `=` $qzeros `,` `scales` `=` $scales `,` `g_idx` `=` $g_idx
+        `,` `group` `=` $group `,` `zero_offset` `=` $zero_offset `,`
+        `symmetric` `=` $symmetric `,` `block_uniform` `=` $block_uniform `>`
+  }];
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// Checks the source against the weight it is recorded on: a matrix of
+    /// whole 8-element packs both ways, stored in a format the tensors can
+    /// be re-encoded into without loss.
+    ::mlir::LogicalResult
+    verifyFor(WeightType weight,
+              ::llvm::function_ref<::mlir::InFlightDiagnostic()> emitError) const;
+  }];
+}
+
 #endif // GEMMAC_GEMMA_WEIGHT_ATTRS

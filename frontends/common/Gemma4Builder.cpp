@@ -107,6 +107,10 @@ llvm::Expected<Value> ModuleBuilder::weight(StringRef name,
     if (ref->scalar)
       def.setValueAttr(DenseFPElementsAttr::get(
           RankedTensorType::get({1}, b.getF32Type()), {*ref->scalar}));
+    if (const std::optional<GPTQRef> &q = ref->gptq)
+      def.setGptqAttr(GPTQSourceAttr::get(&ctx, q->qzeros, q->scales, q->gIdx,
+                                          q->group, q->zeroOffset,
+                                          q->symmetric, q->blockUniform));
     it = defs.try_emplace(name, def).first;
   }
   return WeightOp::create(b, loc, type, FlatSymbolRefAttr::get(&ctx, name))

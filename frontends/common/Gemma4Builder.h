@@ -20,12 +20,20 @@
 
 namespace gemmac {
 
+/// Where a GPTQ-quantized linear's other tensors lie (#gemma.gptq).
+struct GPTQRef {
+  int64_t qzeros = 0, scales = 0, gIdx = -1; // checkpoint offsets
+  int64_t group = 128, zeroOffset = 1;
+  bool symmetric = false, blockUniform = false;
+};
+
 /// A weight as a checkpoint stores it: never its data, only where it is.
 struct WeightRef {
   gemma::WeightFormat format;
   std::vector<int64_t> shape; // [rows, cols] (out, in) or [n]
   int64_t offset = 0;         // byte offset of the data in the checkpoint
   std::optional<float> scalar; // the value of a one-element f32 weight
+  std::optional<GPTQRef> gptq;  // GPTQ tensors (offset: the qweight's)
 };
 
 class WeightSource {

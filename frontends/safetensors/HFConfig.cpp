@@ -413,5 +413,35 @@ Expected<HFModelConfig> gemmac::st::readHFConfig(StringRef file,
     return std::move(e);
   if (out.eosTokenIds.empty())
     out.eosTokenIds.push_back(1);
+
+  // quantization_config (GPTQ): bits, group size, v1 or v2 zero points.
+  if (const llvm::json::Value *q = top.get("quantization_config")) {
+    const llvm::json::Object *o = q->getAsObject();
+    if (!o)
+      return top.error("'quantization_config' must be an object");
+    Keys qk(file, *o, "quantization_config.");
+    std::string method, format;
+    if (Error e = qk.string("quant_method", method, ""))
+      return std::move(e);
+    if (method == "gptq" || method == "auto-round" || method == "intel/auto-round") {
+      if (Error e = qk.integer("bits", out.gptq.bits, 4, 1, 16))
+        return std::move(e);
+      if (out.gptq.bits != 4)
+        return qk.error("'quantization_config.bits' = " +
+                        llvm::Twine(out.gptq.bits) +
+                        ": gemmac reads 4-bit GPTQ checkpoints");
+      if (Error e = qk.integer("group_size", out.gptq.groupSize, 0, -1,
+                               1 << 20))
+        return std::move(e);
+      if (out.gptq.groupSize < 0)
+        out.gptq.groupSize = 0; // -1: one group per column (from the tensors)
+      if (Error e = qk.string("checkpoint_format", format, "gptq"))
+        return std::move(e);
+      if (format != "gptq" && format != "gptq_v2")
+        return qk.error("'quantization_config.checkpoint_format' = '" + format +
+                        "' is not 'gptq' or 'gptq_v2'");
+      out.gptq.zeroOffset = format == "gptq_v2" ? 0 : 1;
+    }
+  }
   return out;
 }

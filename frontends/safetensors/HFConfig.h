@@ -19,12 +19,21 @@
 
 namespace gemmac::st {
 
+/// config.json's quantization_config, for GPTQ checkpoints (which modules
+/// are quantized is read from the tensors, not from here).
+struct GPTQConfig {
+  int64_t bits = 4;
+  int64_t groupSize = 0; // 0: not given
+  int64_t zeroOffset = 1; // 0 for checkpoint_format "gptq_v2"
+};
+
 struct HFModelConfig {
   Gemma4Config config;
   std::string textModelType; // gemma4_text or gemma4_unified_text
   bool tieWordEmbeddings = true;
   int64_t bosTokenId = 2, padTokenId = 0;
   std::vector<int64_t> eosTokenIds; // config.json's eos_token_id
+  GPTQConfig gptq;
 };
 
 /// `fileName` names config.json in errors; `text` is its contents.

@@ -51,7 +51,8 @@ float scalarValue(const Tensor &t, const uint8_t *p) {
 /// The checkpoint's tensors under the gemma builder's (GGUF) names.
 class HFWeights : public WeightSource {
 public:
-  HFWeights(const Checkpoint &c, std::string root) : c(c), root(std::move(root)) {}
+  HFWeights(const Checkpoint &c, std::string root, GPTQConfig gptq)
+      : c(c), root(std::move(root)), gptqConfig(gptq) {}
 
   std::string hfName(StringRef gguf) const {
     std::optional<std::string> hf = hfTensorForGGUF(gguf);
@@ -61,7 +62,11 @@ public:
   }
   bool has(StringRef name) const override {
     std::string hf = hfName(name);
-    return !hf.empty() && c.find(hf);
+    if (hf.empty())
+      return false;
+    StringRef module(hf);
+    return c.find(hf) ||
+           (module.consume_back(".weight") && c.find((module + ".qweight").str()));
   }
 
   Expected<WeightRef> get(StringRef name,
@@ -71,11 +76,8 @@ public:
     if (!t) {
       StringRef module(hf);
       module.consume_back(".weight");
-      if (c.find((module + ".qweight").str()))
-        return fileError(c.directory(), std::nullopt,
-                         "'" + module + "' is GPTQ-quantized (" + module +
-                             ".qweight): GPTQ checkpoints are not supported "
-                             "yet");
+      if (const Tensor *qweight = c.find((module + ".qweight").str()))
+        return gptqWeight(module, *qweight, shape);
       return fileError(c.directory(), std::nullopt,
                        "missing tensor '" + (hf.empty() ? name.str() : hf) +
                            "'");
@@ -108,9 +110,131 @@ public:
   }
 
 private:
+  Expected<WeightRef> gptqWeight(StringRef module, const Tensor &qweight,
+                                 llvm::ArrayRef<int64_t> shape) const;
+
   const Checkpoint &c;
   std::string root;
+  GPTQConfig gptqConfig;
 };
+
+uint32_t loadU32(const uint8_t *p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+/// A GPTQ linear (qweight, qzeros, scales, g_idx; HF's GPTQ layout): checks
+/// every tensor's dtype and shape and every group index, and records whether
+/// the zero points are all 8 and every 32 columns share a group (what the
+/// lossless re-encodings need).
+Expected<WeightRef> HFWeights::gptqWeight(StringRef module,
+                                          const Tensor &qweight,
+                                          llvm::ArrayRef<int64_t> shape) const {
+  if (shape.size() != 2)
+    return fileError(c.shardPath(qweight), qweight.fileOffset,
+                     "'" + qweight.name + "': a GPTQ tensor where a vector is "
+                                          "expected");
+  const int64_t N = shape[0], K = shape[1];
+  auto tensor = [&](StringRef suffix, DType dtype,
+                    llvm::ArrayRef<int64_t> want,
+                    bool optional = false) -> Expected<const Tensor *> {
+    std::string name = (module + "." + suffix).str();
+    const Tensor *t = c.find(name);
+    if (!t) {
+      if (optional)
+        return nullptr;
+      return fileError(c.directory(), std::nullopt,
+                       "GPTQ module '" + module + "' has a qweight but no '" +
+                           name + "'");
+    }
+    if (t->dtype != dtype)
+      return fileError(c.shardPath(*t), t->fileOffset,
+                       "GPTQ tensor '" + name + "' is " + dtypeName(t->dtype) +
+                           ", expected " + dtypeName(dtype));
+    if (llvm::ArrayRef<int64_t>(t->shape) != want)
+      return fileError(c.shardPath(*t), t->fileOffset,
+                       "GPTQ tensor '" + name + "' has shape " +
+                           shapeText(t->shape) + ", expected " +
+                           shapeText(want) + " for a [" + llvm::Twine(N) +
+                           ", " + llvm::Twine(K) + "] linear with 4-bit "
+                           "weights");
+    return t;
+  };
+  if (N % 8 != 0 || K % 8 != 0)
+    return fileError(c.shardPath(qweight), qweight.fileOffset,
+                     "GPTQ module '" + module + "' is [" + llvm::Twine(N) +
+                         ", " + llvm::Twine(K) +
+                         "]: 4-bit packing needs multiples of 8");
+  auto qw = tensor("qweight", DType::I32, {K / 8, N});
+  if (!qw)
+    return qw.takeError();
+  const Tensor *scales = c.find((module + ".scales").str());
+  if (!scales || scales->shape.size() != 2 || scales->shape[0] <= 0)
+    return fileError(c.directory(), std::nullopt,
+                     "GPTQ module '" + module +
+                         "' needs 'scales' of shape [groups, " +
+                         llvm::Twine(N) + "]");
+  const int64_t G = scales->shape[0];
+  int64_t group = gptqConfig.groupSize > 0 ? gptqConfig.groupSize
+                                           : (K + G - 1) / G;
+  if ((K + group - 1) / group != G)
+    return fileError(c.shardPath(*scales), scales->fileOffset,
+                     "GPTQ tensor '" + scales->name + "' has " +
+                         llvm::Twine(G) + " groups, but " + llvm::Twine(K) +
+                         " columns in groups of " + llvm::Twine(group) +
+                         " make " + llvm::Twine((K + group - 1) / group));
+  auto sc = tensor("scales", DType::F16, {G, N});
+  auto qz = tensor("qzeros", DType::I32, {G, N / 8});
+  auto gi = tensor("g_idx", DType::I32, {K}, /*optional=*/true);
+  for (auto *e : {&sc, &qz, &gi})
+    if (!*e)
+      return e->takeError();
+  if (c.find((module + ".bias").str()))
+    return fileError(c.directory(), std::nullopt,
+                     "GPTQ module '" + module + "' has a bias, which no Gemma 4 "
+                                                "linear has");
+  GPTQRef ref;
+  ref.qzeros = static_cast<int64_t>((*qz)->offset);
+  ref.scales = static_cast<int64_t>((*sc)->offset);
+  ref.group = group;
+  ref.zeroOffset = gptqConfig.zeroOffset;
+  std::vector<int64_t> groupOf(K);
+  if (const Tensor *g = *gi) {
+    ref.gIdx = static_cast<int64_t>(g->offset);
+    const uint8_t *p = c.data(*g);
+    for (int64_t k = 0; k < K; ++k) {
+      uint32_t v = loadU32(p + 4 * k);
+      if (v >= static_cast<uint64_t>(G))
+        return fileError(c.shardPath(*g), g->fileOffset + 4 * k,
+                         "GPTQ tensor '" + g->name + "'[" + llvm::Twine(k) +
+                             "] = " + llvm::Twine(static_cast<int32_t>(v)) +
+                             " is not one of the " + llvm::Twine(G) +
+                             " groups");
+      groupOf[k] = v;
+    }
+  } else {
+    for (int64_t k = 0; k < K; ++k)
+      groupOf[k] = k / group;
+  }
+  ref.blockUniform = K % 32 == 0;
+  for (int64_t k = 0; k < K && ref.blockUniform; ++k)
+    ref.blockUniform = groupOf[k] == groupOf[k - k % 32];
+  ref.symmetric = true;
+  const uint8_t *z = c.data(**qz);
+  for (uint64_t i = 0; i < (*qz)->elements && ref.symmetric; ++i) {
+    uint32_t w = loadU32(z + 4 * i);
+    for (int j = 0; j < 8; ++j)
+      ref.symmetric &= static_cast<int64_t>((w >> (4 * j)) & 0xF) +
+                           ref.zeroOffset == 8;
+  }
+  WeightRef out;
+  out.format = gemma::WeightFormat::f32; // the exact values; see #gemma.gptq
+  out.shape = {N, K};
+  out.offset = static_cast<int64_t>(qweight.offset);
+  out.gptq = ref;
+  return out;
+}
 
 } // namespace
 
@@ -154,7 +278,7 @@ Expected<Imported> gemmac::st::importGemma4(mlir::MLIRContext &context,
     return tokenizer.takeError();
   config->config.suppressTokens = tokenizer->suppress;
 
-  HFWeights weights(c, root);
+  HFWeights weights(c, root, config->gptq);
   auto module = buildGemma4Module(context, config->config, weights,
                                   c.directory());
   if (!module)

@@ -25,6 +25,8 @@
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
+#include <bit>
 #include <cctype>
 #include <cerrno>
 #include <climits>
@@ -409,6 +411,155 @@ int writeSRD(const std::string &dir, const std::vector<TensorSpec> &specs,
   return 0;
 }
 
+
+/// --hf-quant: how the HF checkpoint's quantized linears are stored.
+enum class HFQuant { None, GPTQ, GPTQAsym, GPTQDesc };
+
+struct HFQuantOptions {
+  HFQuant mode = HFQuant::None;
+  int64_t group = 128;
+};
+
+/// The linears --hf-quant quantizes: the MLP (as the GPTQ checkpoints users
+/// bring, "MLP-only") and the attention output projection.
+bool isQuantizedLinear(const TensorSpec &t) {
+  for (const char *suffix : {".ffn_gate.weight", ".ffn_up.weight",
+                             ".ffn_down.weight", ".attn_output.weight"})
+    if (t.name.size() > strlen(suffix) &&
+        t.name.compare(t.name.size() - strlen(suffix), strlen(suffix),
+                       suffix) == 0)
+      return true;
+  return false;
+}
+
+/// One linear as GPTQ tensors (auto-round's auto_gptq layout, v1 zero
+/// points), quantized from the generator's float rows.
+struct GPTQTensors {
+  int64_t N = 0, K = 0, G = 0;
+  std::vector<int32_t> qweight; // [K/8, N]
+  std::vector<int32_t> qzeros;  // [G, N/8], nibble = zero - 1
+  std::vector<uint16_t> scales; // [G, N] fp16
+  std::vector<int32_t> gIdx;    // [K]
+
+  int q(int64_t n, int64_t k) const {
+    return (static_cast<uint32_t>(qweight[(k / 8) * N + n]) >> (4 * (k % 8))) &
+           0xF;
+  }
+  int zero(int64_t g, int64_t n) const {
+    return ((static_cast<uint32_t>(qzeros[g * (N / 8) + n / 8]) >>
+             (4 * (n % 8))) & 0xF) + 1;
+  }
+  float scale(int64_t g, int64_t n) const {
+    return static_cast<float>(std::bit_cast<_Float16>(scales[g * N + n]));
+  }
+  /// The format's definition: scale * (q - z).
+  float value(int64_t n, int64_t k) const {
+    int64_t g = gIdx[k];
+    return scale(g, n) * static_cast<float>(q(n, k) - zero(g, n));
+  }
+};
+
+GPTQTensors makeGPTQ(const TensorSpec &t, const Variant &v, uint64_t seed,
+                     const HFQuantOptions &o) {
+  GPTQTensors w;
+  w.N = t.ne[1];
+  w.K = t.ne[0];
+  w.G = (w.K + o.group - 1) / o.group;
+  w.gIdx.resize(w.K);
+  if (o.mode == HFQuant::GPTQDesc) {
+    // desc_act: groups follow a permutation of the columns.
+    std::vector<int64_t> perm(w.K);
+    for (int64_t k = 0; k < w.K; ++k)
+      perm[k] = k;
+    uint64_t rng = hashName(t.name, seed) ^ 0xD35CAC7ull;
+    for (int64_t k = w.K - 1; k > 0; --k)
+      std::swap(perm[k], perm[splitmix(rng) % (k + 1)]);
+    for (int64_t i = 0; i < w.K; ++i)
+      w.gIdx[perm[i]] = static_cast<int32_t>(i / o.group);
+  } else {
+    for (int64_t k = 0; k < w.K; ++k)
+      w.gIdx[k] = static_cast<int32_t>(k / o.group);
+  }
+  w.qweight.assign(w.K / 8 * w.N, 0);
+  w.qzeros.assign(w.G * (w.N / 8), 0);
+  w.scales.assign(w.G * w.N, 0);
+  std::vector<float> row(w.K);
+  for (int64_t n = 0; n < w.N; ++n) {
+    drawTensorRow(t, v, seed, n, row.data());
+    for (int64_t g = 0; g < w.G; ++g) {
+      float lo = 0, hi = 0, peak = 0;
+      for (int64_t k = 0; k < w.K; ++k)
+        if (w.gIdx[k] == g) {
+          lo = std::min(lo, row[k]);
+          hi = std::max(hi, row[k]);
+          if (std::fabs(row[k]) > std::fabs(peak))
+            peak = row[k];
+        }
+      float s;
+      int zero;
+      if (o.mode == HFQuant::GPTQAsym) {
+        s = (hi - lo) / 15;
+        if (s == 0)
+          s = 1e-3f;
+        s = static_cast<float>(static_cast<_Float16>(s));
+        zero = std::clamp(static_cast<int>(std::lround(-lo / s)), 1, 15);
+      } else {
+        // Symmetric: the larger-magnitude side maps to -8, so the scale's
+        // sign follows it (auto-round's quant_tensor_sym).
+        s = peak == 0 ? 1e-3f : peak / -8.0f;
+        s = static_cast<float>(static_cast<_Float16>(s));
+        zero = 8;
+      }
+      w.scales[g * w.N + n] = std::bit_cast<uint16_t>(static_cast<_Float16>(s));
+      w.qzeros[g * (w.N / 8) + n / 8] |= (zero - 1) << (4 * (n % 8));
+      for (int64_t k = 0; k < w.K; ++k)
+        if (w.gIdx[k] == g) {
+          int q = std::clamp(static_cast<int>(std::lround(row[k] / s)) + zero,
+                             0, 15);
+          w.qweight[(k / 8) * w.N + n] |= q << (4 * (k % 8));
+        }
+    }
+  }
+  return w;
+}
+
+/// The GGUF twin's type for a GPTQ linear: what holds its values exactly
+/// (as llama.cpp's converter could write them): Q4_0 for symmetric groups of
+/// whole 32-blocks, Q8_0 for asymmetric ones, F32 otherwise.
+Type gptqTwinType(const HFQuantOptions &o, int64_t K) {
+  if (o.mode == HFQuant::GPTQDesc || o.group % 32 != 0 || K % 32 != 0)
+    return Type::F32;
+  return o.mode == HFQuant::GPTQAsym ? Type::Q8_0 : Type::Q4_0;
+}
+
+/// The twin's bytes of a GPTQ linear in `type`.
+void fillGPTQTwin(const GPTQTensors &w, Type type, uint8_t *dst) {
+  for (int64_t n = 0; n < w.N; ++n) {
+    if (type == Type::F32) {
+      float *out = reinterpret_cast<float *>(dst) + n * w.K;
+      for (int64_t k = 0; k < w.K; ++k)
+        out[k] = w.value(n, k);
+      continue;
+    }
+    for (int64_t b = 0; b < w.K / 32; ++b) {
+      const int64_t g = w.gIdx[32 * b];
+      const uint16_t d = w.scales[g * w.N + n];
+      if (type == Type::Q8_0) {
+        auto *block = reinterpret_cast<fmt::BlockQ8_0 *>(dst) + n * (w.K / 32) + b;
+        block->d = d;
+        for (int j = 0; j < 32; ++j)
+          block->qs[j] = static_cast<int8_t>(w.q(n, 32 * b + j) - w.zero(g, n));
+      } else {
+        auto *block = reinterpret_cast<fmt::BlockQ4_0 *>(dst) + n * (w.K / 32) + b;
+        block->d = d;
+        for (int j = 0; j < 16; ++j)
+          block->qs[j] = static_cast<uint8_t>(w.q(n, 32 * b + j) |
+                                              (w.q(n, 32 * b + j + 16) << 4));
+      }
+    }
+  }
+}
+
 /// --hf: the 12B-like variants are "unified" models, the others gemma4.
 bool isUnified(const Variant &v) { return v.pleDim == 0; }
 
@@ -539,7 +690,7 @@ std::string hfTensorName(const std::string &gguf, const std::string &root) {
 /// tokenizer files. Every tensor is stored in `ft`'s float type.
 int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
             const Variant &v, const FileType &ft, uint64_t seed,
-            const std::string &chatTemplate) {
+            const std::string &chatTemplate, const HFQuantOptions &quant) {
   if (std::error_code ec = llvm::sys::fs::create_directories(dir)) {
     std::fprintf(stderr, "gemmac-gen-model: %s: %s\n", dir.c_str(),
                  ec.message().c_str());
@@ -570,9 +721,42 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
     };
     return h;
   };
-  for (const TensorSpec &t : specs)
-    if (!hfTensorName(t.name, root).empty())
+  auto i32 = [](const std::string &name, std::vector<int64_t> shape,
+                std::function<std::vector<int32_t>()> make) {
+    gen::HFTensor h{name, "I32", shape, 4, nullptr};
+    for (int64_t d : shape)
+      h.bytes *= d;
+    h.fill = [make](uint8_t *dst) {
+      std::vector<int32_t> v = make();
+      std::memcpy(dst, v.data(), v.size() * 4);
+    };
+    return h;
+  };
+  for (const TensorSpec &t : specs) {
+    std::string name = hfTensorName(t.name, root);
+    if (name.empty())
+      continue;
+    if (quant.mode == HFQuant::None || !isQuantizedLinear(t)) {
       tensors.push_back(floats(t));
+      continue;
+    }
+    // qweight, qzeros, scales, g_idx in place of the weight.
+    const std::string module = name.substr(0, name.size() - strlen(".weight"));
+    const int64_t N = t.ne[1], K = t.ne[0], G = (K + quant.group - 1) / quant.group;
+    auto make = [&, t]() { return makeGPTQ(t, v, seed, quant); };
+    tensors.push_back(i32(module + ".qweight", {K / 8, N},
+                          [make] { return make().qweight; }));
+    tensors.push_back(i32(module + ".qzeros", {G, N / 8},
+                          [make] { return make().qzeros; }));
+    gen::HFTensor sc{module + ".scales", "F16", {G, N},
+                     static_cast<uint64_t>(G * N * 2), nullptr};
+    sc.fill = [make](uint8_t *dst) {
+      std::vector<uint16_t> v = make().scales;
+      std::memcpy(dst, v.data(), v.size() * 2);
+    };
+    tensors.push_back(sc);
+    tensors.push_back(i32(module + ".g_idx", {K}, [make] { return make().gIdx; }));
+  }
   // What a text compiler must skip: a vision tower tensor, and on KV-shared
   // models the k_proj leftover of a shared layer.
   TensorSpec vision{"vision", {16, 8}, ft.base, Init::Linear};
@@ -649,6 +833,18 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
       {"dtype", ft.base == Type::BF16 ? "bfloat16"
                 : ft.base == Type::F16 ? "float16" : "float32"},
   };
+  if (quant.mode != HFQuant::None) {
+    // auto-round's auto_gptq export (v1 zero points: no checkpoint_format).
+    config["quantization_config"] = llvm::json::Object{
+        {"quant_method", "gptq"},
+        {"bits", 4},
+        {"group_size", quant.group},
+        {"sym", quant.mode != HFQuant::GPTQAsym},
+        {"desc_act", quant.mode == HFQuant::GPTQDesc},
+        {"true_sequential", false},
+        {"damp_percent", 0.01}};
+    config["dtype"] = "float16";
+  }
   llvm::json::Object generation{{"bos_token_id", 2},
                                 {"pad_token_id", 0},
                                 {"eos_token_id", llvm::json::Array{1, 6}},
@@ -685,7 +881,8 @@ void usage() {
       "usage: gemmac-gen-model --variant NAME --type TYPE [--seed N] "
       "[--layers N] [--window N] [--sparse]\n"
       "       [--srd DIR [--srd-baked TYPE]... [--srd-shard-bytes N]]\n"
-      "       [--chat-template FILE] [--hf DIR] -o FILE\n"
+      "       [--chat-template FILE] [--hf DIR [--hf-quant Q] [--gptq-group N]]\n"
+      "       -o FILE\n"
       "Writes a random-weight Gemma 4 GGUF that llama.cpp and gemmac load.\n"
       "--chat-template embeds FILE as tokenizer.chat_template (default: a\n"
       "small Gemma-style template of gemmac's own).\n"
@@ -694,6 +891,10 @@ void usage() {
       "tokenizer files, generation_config.json); FILE is then the GGUF that\n"
       "llama.cpp's converter would make of it (norms rounded through the\n"
       "checkpoint's type, the converter's token types).\n"
+      "--hf-quant gptq|gptq-asym|gptq-desc stores the MLP and attention output\n"
+      "linears of the --hf checkpoint as 4-bit GPTQ tensors (auto-round's\n"
+      "auto_gptq layout; --gptq-group N, default 128); FILE holds their exact\n"
+      "values (Q4_0 for gptq, Q8_0 for gptq-asym, F32 for gptq-desc).\n"
       "--sparse leaves every matrix as a hole of zeros (a sparse file: shapes\n"
       "and metadata for compile-time tests, no values).\n"
       "--srd DIR writes SRD corrections of every linear weight to DIR\n"
@@ -723,6 +924,7 @@ int main(int argc, char **argv) {
   int64_t window = 0;
   bool sparse = false;
   std::string srdDir, hfDir;
+  HFQuantOptions hfQuant;
   std::vector<std::string> bakedTypes = {"f32"};
   uint64_t srdShardBytes = 0;
   std::string chatTemplate = gen::chatTemplate();
@@ -768,6 +970,21 @@ int main(int argc, char **argv) {
       srdDir = next();
     else if (a == "--hf")
       hfDir = next();
+    else if (a == "--hf-quant") {
+      std::string m = next();
+      if (m == "gptq")
+        hfQuant.mode = HFQuant::GPTQ;
+      else if (m == "gptq-asym")
+        hfQuant.mode = HFQuant::GPTQAsym;
+      else if (m == "gptq-desc")
+        hfQuant.mode = HFQuant::GPTQDesc;
+      else {
+        std::fprintf(stderr, "gemmac-gen-model: --hf-quant must be gptq, "
+                     "gptq-asym or gptq-desc, got '%s'\n", m.c_str());
+        return 2;
+      }
+    } else if (a == "--gptq-group")
+      hfQuant.group = static_cast<int64_t>(number(8, 1 << 16));
     else if (a == "--srd-baked")
       bakedTypes.push_back(next());
     else if (a == "--chat-template") {
@@ -852,6 +1069,9 @@ int main(int argc, char **argv) {
     gRoundThrough = ft->base;
     custom.lastGlobal = true;
     v = &custom;
+  } else if (hfQuant.mode != HFQuant::None) {
+    std::fprintf(stderr, "gemmac-gen-model: --hf-quant needs --hf DIR\n");
+    return 2;
   }
 
   // The metadata and tensor table of a file with these tensors.
@@ -867,6 +1087,14 @@ int main(int argc, char **argv) {
     });
   };
   std::vector<TensorSpec> specs = tensorList(*v, *ft);
+  // --hf-quant: the twin holds each GPTQ linear's exact values.
+  std::vector<bool> gptqTwin(specs.size(), false);
+  if (hfQuant.mode != HFQuant::None)
+    for (size_t i = 0; i < specs.size(); ++i)
+      if (isQuantizedLinear(specs[i])) {
+        gptqTwin[i] = true;
+        specs[i].type = gptqTwinType(hfQuant, specs[i].ne[0]);
+      }
 
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   const bool tty = isatty(fileno(stderr));
@@ -875,7 +1103,11 @@ int main(int argc, char **argv) {
         if (tty)
           std::fprintf(stderr, "\r[%zu/%zu] %-40s", i + 1, specs.size(),
                        specs[i].name.c_str());
-        fillTensor(specs[i], *v, seed, dst, threads);
+        if (gptqTwin[i])
+          fillGPTQTwin(makeGPTQ(specs[i], *v, seed, hfQuant), specs[i].type,
+                       dst);
+        else
+          fillTensor(specs[i], *v, seed, dst, threads);
       });
   if (tty)
     std::fprintf(stderr, "\n");
@@ -884,7 +1116,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (!hfDir.empty())
-    return writeHF(hfDir, specs, *v, *ft, seed, chatTemplate);
+    return writeHF(hfDir, specs, *v, *ft, seed, chatTemplate, hfQuant);
   if (!srdDir.empty())
     return writeSRD(srdDir, specs, *v, seed, bakedTypes, srdShardBytes,
                     writeGGUF);
