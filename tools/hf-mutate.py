@@ -170,8 +170,6 @@ def mutate(d, kind):
                   lambda o: o.__setitem__("eos_token_id", [1, 99999]))
     elif kind == "missing-tensor":
         rename_tensor(d, q, ROOT + "layers.0.self_attn.query.weight")
-    elif kind == "gptq-module":
-        rename_tensor(d, q, ROOT + "layers.0.self_attn.q_proj.qweight")
     elif kind == "wrong-shape":
         up = ROOT + "layers.0.mlp.up_proj.weight"
         edit_header(d, shard_of(d, up), lambda h, b: h[up].__setitem__(
@@ -184,6 +182,33 @@ def mutate(d, kind):
             a, _ = h[name]["data_offsets"]
             return b[:a] + b"\x80\x7f" + b[a + 2:]
         edit_header(d, shard_of(d, name), inf)
+    elif kind.startswith("gptq-"):
+        # On a checkpoint written with --hf-quant gptq.
+        up = ROOT + "layers.0.mlp.up_proj"
+        if kind == "gptq-gidx-range":
+            name = up + ".g_idx"
+            def bad(h, b):
+                a, _ = h[name]["data_offsets"]
+                return b[:a + 20] + struct.pack("<i", 99) + b[a + 24:]
+            edit_header(d, shard_of(d, name), bad)
+        elif kind == "gptq-qweight-shape":
+            name = up + ".qweight"
+            edit_header(d, shard_of(d, name), lambda h, b: h[name].__setitem__(
+                "shape", list(reversed(h[name]["shape"]))))
+        elif kind == "gptq-scales-dtype":
+            name = up + ".scales"
+            edit_header(d, shard_of(d, name), lambda h, b: h[name].__setitem__(
+                "dtype", "BF16"))
+        elif kind == "gptq-no-qzeros":
+            rename_tensor(d, up + ".qzeros", up + ".zeros")
+        elif kind == "gptq-bits":
+            edit_json(d, "config.json", lambda o: o["quantization_config"]
+                      .__setitem__("bits", 8))
+        elif kind == "gptq-groups":
+            edit_json(d, "config.json", lambda o: o["quantization_config"]
+                      .__setitem__("group_size", 32))
+        else:
+            sys.exit(f"hf-mutate.py: unknown mutation '{kind}'")
     elif kind == "text-only":
         # Not a failure: the same model as a text-only export
         # (Gemma4ForCausalLM): a flat config and the "model." prefix.

@@ -167,3 +167,29 @@ gemma.weight_def @w : !gemma.weight<q8_0, [16, 64]> {layout = #gemma<layout x8>,
 
 // expected-error @+1 {{layout x8 needs a matrix with a multiple of 8 rows}}
 gemma.weight_def @w : !gemma.weight<q4_0, [12, 64]> {layout = #gemma<layout x8>, source_offset = 0 : i64}
+
+// -----
+
+// A GPTQ source stored as q4_0 needs zero points of 8.
+// expected-error @+1 {{GPTQ source stored as q4_0 needs symmetric zero points (all 8)}}
+gemma.weight_def @w : !gemma.weight<q4_0, [64, 256]> {gptq = #gemma.gptq<qzeros = 10, scales = 20, g_idx = -1, group = 128, zero_offset = 1, symmetric = false, block_uniform = true>, source_offset = 0 : i64}
+
+// -----
+
+// expected-error @+1 {{GPTQ source stored as q8_0 needs every 32 columns in one group}}
+gemma.weight_def @w : !gemma.weight<q8_0, [64, 256]> {gptq = #gemma.gptq<qzeros = 10, scales = 20, g_idx = 5, group = 128, zero_offset = 1, symmetric = false, block_uniform = false>, source_offset = 0 : i64}
+
+// -----
+
+// expected-error @+1 {{GPTQ source cannot be stored as bf16 (f32, q8_0 or q4_0)}}
+gemma.weight_def @w : !gemma.weight<bf16, [64, 256]> {gptq = #gemma.gptq<qzeros = 10, scales = 20, g_idx = -1, group = 128, zero_offset = 1, symmetric = true, block_uniform = true>, source_offset = 0 : i64}
+
+// -----
+
+// expected-error @+1 {{GPTQ source: zero_offset must be 0 (v2) or 1 (v1)}}
+gemma.weight_def @w : !gemma.weight<f32, [64, 256]> {gptq = #gemma.gptq<qzeros = 10, scales = 20, g_idx = -1, group = 128, zero_offset = 3, symmetric = true, block_uniform = true>, source_offset = 0 : i64}
+
+// -----
+
+// expected-error @+1 {{an SRD fold cannot correct a GPTQ weight}}
+gemma.weight_def @w : !gemma.weight<f32, [64, 256]> {gptq = #gemma.gptq<qzeros = 10, scales = 20, g_idx = -1, group = 128, zero_offset = 1, symmetric = true, block_uniform = true>, source_offset = 0 : i64, srd = #gemma.srd<tensor = 0, format = f32, base = f32, alpha = 1.000000e+00>}

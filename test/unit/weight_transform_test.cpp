@@ -10,6 +10,8 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <algorithm>
+#include <bit>
 #include <random>
 
 using namespace gemmac;
@@ -381,4 +383,189 @@ TEST(WeightTransform, StepsRejectMismatchedBuffers) {
   e = llvm::toString(foldSRDRows(s, res, 6, base, out));
   EXPECT_NE(e.find("SRD fold of rows [6, 9)"), std::string::npos) << e;
   EXPECT_FALSE(errorToBool(foldSRDRows(s, res, 5, base, out)));
+}
+
+//===----------------------------------------------------------------------===//
+// GPTQ tensors -> f32 / q8_0 / q4_0 rows
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// GPTQ tensors of an N x K linear laid out in one buffer (qweight at 0),
+/// with the element values the format defines computed here independently.
+struct GPTQFixture {
+  int64_t N, K, group, G;
+  bool symmetric;
+  std::vector<int> q, zero;  // q[n*K + k], zero[g*N + n] (after the +1)
+  std::vector<float> scale;  // [g*N + n], fp16 values
+  std::vector<uint16_t> scaleBits;
+  std::vector<int32_t> gIdx; // empty: k / group
+  std::vector<uint8_t> checkpoint;
+  WeightSpec spec;
+
+  GPTQFixture(int64_t n, int64_t k, int64_t grp, bool sym, bool permuted,
+              uint32_t seed = 7)
+      : N(n), K(k), group(grp), G((k + grp - 1) / grp), symmetric(sym) {
+    std::mt19937 rng(seed);
+    q.resize(N * K);
+    for (int &v : q)
+      v = static_cast<int>(rng() % 16);
+    zero.resize(G * N);
+    for (int &z : zero)
+      z = sym ? 8 : 1 + static_cast<int>(rng() % 15);
+    std::uniform_real_distribution<float> s(-0.05f, 0.05f);
+    for (int64_t i = 0; i < G * N; ++i) {
+      _Float16 h = static_cast<_Float16>(s(rng));
+      scaleBits.push_back(std::bit_cast<uint16_t>(h));
+      scale.push_back(static_cast<float>(h));
+    }
+    if (permuted) {
+      std::vector<int32_t> perm(K);
+      for (int64_t i = 0; i < K; ++i)
+        perm[i] = static_cast<int32_t>(i);
+      std::shuffle(perm.begin(), perm.end(), rng);
+      gIdx.resize(K);
+      for (int64_t i = 0; i < K; ++i)
+        gIdx[perm[i]] = static_cast<int32_t>(i / group);
+    }
+    // Pack: qweight [K/8, N], qzeros [G, N/8] (nibble = zero - 1), scales
+    // [G, N], g_idx [K].
+    auto put32 = [&](uint32_t v) {
+      for (int b = 0; b < 4; ++b)
+        checkpoint.push_back(static_cast<uint8_t>(v >> (8 * b)));
+    };
+    GPTQSource src;
+    src.qweight = 0;
+    for (int64_t kp = 0; kp < K / 8; ++kp)
+      for (int64_t r = 0; r < N; ++r) {
+        uint32_t w = 0;
+        for (int j = 0; j < 8; ++j)
+          w |= static_cast<uint32_t>(q[r * K + kp * 8 + j]) << (4 * j);
+        put32(w);
+      }
+    src.qzeros = checkpoint.size();
+    for (int64_t g = 0; g < G; ++g)
+      for (int64_t r8 = 0; r8 < N / 8; ++r8) {
+        uint32_t w = 0;
+        for (int j = 0; j < 8; ++j)
+          w |= static_cast<uint32_t>(zero[g * N + r8 * 8 + j] - 1) << (4 * j);
+        put32(w);
+      }
+    src.scales = checkpoint.size();
+    for (uint16_t b : scaleBits) {
+      checkpoint.push_back(static_cast<uint8_t>(b));
+      checkpoint.push_back(static_cast<uint8_t>(b >> 8));
+    }
+    if (!gIdx.empty()) {
+      src.gIdx = checkpoint.size();
+      for (int32_t g : gIdx)
+        put32(static_cast<uint32_t>(g));
+    }
+    src.group = static_cast<uint64_t>(group);
+    spec.name = "gptq";
+    spec.rows = static_cast<uint64_t>(N);
+    spec.cols = static_cast<uint64_t>(K);
+    spec.gptq = src;
+  }
+
+  int groupOf(int64_t k) const { return gIdx.empty() ? k / group : gIdx[k]; }
+  /// The definition: scale * (q - z).
+  float value(int64_t n, int64_t k) const {
+    int64_t g = groupOf(k);
+    return scale[g * N + n] * static_cast<float>(q[n * K + k] - zero[g * N + n]);
+  }
+
+  llvm::Expected<std::vector<uint8_t>> transform(Type format, bool x8 = false) {
+    spec.format = format;
+    spec.x8 = x8;
+    return transformWeight(spec, checkpoint, nullptr, checkpoint);
+  }
+};
+
+/// Rows of `format` back to floats with the format's own decoder.
+std::vector<float> decoded(Type format, const std::vector<uint8_t> &bytes,
+                           int64_t rows, int64_t cols) {
+  std::vector<float> out(rows * cols);
+  const size_t rb = fmt::rowBytes(format, cols);
+  for (int64_t r = 0; r < rows; ++r)
+    fmt::dequantizeRow(format, bytes.data() + r * rb, out.data() + r * cols,
+                       cols);
+  return out;
+}
+
+void expectValues(const GPTQFixture &f, const std::vector<float> &got) {
+  for (int64_t n = 0; n < f.N; ++n)
+    for (int64_t k = 0; k < f.K; ++k)
+      ASSERT_EQ(got[n * f.K + k], f.value(n, k)) << "row " << n << " col " << k;
+}
+
+} // namespace
+
+TEST(GPTQDecode, F32IsTheDefinitionWithPermutedGroupsAndAPartialLastGroup) {
+  GPTQFixture f(72, 200, 48, /*sym=*/false, /*permuted=*/true);
+  auto out = f.transform(Type::F32);
+  ASSERT_TRUE(bool(out)) << llvm::toString(out.takeError());
+  expectValues(f, decoded(Type::F32, *out, f.N, f.K));
+}
+
+TEST(GPTQDecode, Q8_0HoldsAsymmetricGroupsExactly) {
+  GPTQFixture f(80, 256, 96, /*sym=*/false, /*permuted=*/false);
+  auto out = f.transform(Type::Q8_0);
+  ASSERT_TRUE(bool(out)) << llvm::toString(out.takeError());
+  expectValues(f, decoded(Type::Q8_0, *out, f.N, f.K));
+}
+
+TEST(GPTQDecode, Q4_0HoldsSymmetricGroupsBitForBit) {
+  GPTQFixture f(64, 256, 128, /*sym=*/true, /*permuted=*/false);
+  auto out = f.transform(Type::Q4_0);
+  ASSERT_TRUE(bool(out)) << llvm::toString(out.takeError());
+  expectValues(f, decoded(Type::Q4_0, *out, f.N, f.K));
+  // The scale is d itself and the nibbles are q: no rounding anywhere.
+  auto *blocks = reinterpret_cast<const fmt::BlockQ4_0 *>(out->data());
+  EXPECT_EQ(blocks[0].d, f.scaleBits[0]);
+  EXPECT_EQ(blocks[0].qs[0], f.q[0] | (f.q[16] << 4));
+}
+
+TEST(GPTQDecode, Q4_0ThenX8IsTheRepackOfTheRows) {
+  GPTQFixture f(64, 256, 128, /*sym=*/true, /*permuted=*/false);
+  auto rows = f.transform(Type::Q4_0);
+  auto packed = f.transform(Type::Q4_0, /*x8=*/true);
+  ASSERT_TRUE(rows && packed);
+  std::vector<uint8_t> want(rows->size());
+  ASSERT_FALSE(errorToBool(repackX8Rows(Type::Q4_0, 256, *rows, want)));
+  EXPECT_EQ(*packed, want);
+}
+
+TEST(GPTQDecode, Rejects) {
+  auto message = [](llvm::Expected<std::vector<uint8_t>> r) {
+    return r ? std::string("(no error)") : llvm::toString(r.takeError());
+  };
+  {
+    GPTQFixture f(64, 256, 128, /*sym=*/false, /*permuted=*/false);
+    EXPECT_NE(message(f.transform(Type::Q4_0)).find("zero point"),
+              std::string::npos);
+  }
+  {
+    GPTQFixture f(64, 256, 128, /*sym=*/true, /*permuted=*/true);
+    EXPECT_NE(message(f.transform(Type::Q8_0)).find("different GPTQ groups"),
+              std::string::npos);
+  }
+  {
+    GPTQFixture f(64, 256, 128, /*sym=*/true, /*permuted=*/true);
+    // A group index past the groups.
+    std::memset(f.checkpoint.data() + *f.spec.gptq->gIdx + 4 * 5, 0x7F, 4);
+    EXPECT_NE(message(f.transform(Type::F32)).find("g_idx[5]"),
+              std::string::npos);
+  }
+  {
+    GPTQFixture f(64, 256, 128, /*sym=*/true, /*permuted=*/false);
+    f.checkpoint.resize(f.spec.gptq->scales + 10); // scales cut short
+    EXPECT_NE(message(f.transform(Type::F32)).find("GPTQ scales at offset"),
+              std::string::npos);
+  }
+  {
+    GPTQFixture f(64, 256, 128, /*sym=*/true, /*permuted=*/false);
+    EXPECT_NE(message(f.transform(Type::BF16)).find("cannot be stored as"),
+              std::string::npos);
+  }
 }

@@ -35,10 +35,12 @@ def main():
             "-o", str(seeds("gguf_import") / f"{variant}-{qtype}.gguf"))
     # Hugging Face checkpoints, each directory as one input: its files after
     # "@@file NAME" lines (the safetensors harness's framing).
-    for variant in ["dense", "e2b"]:
+    for variant, quant in [("dense", []), ("e2b", []),
+                           ("gptq", ["--hf-quant", "gptq-asym"])]:
         hf = work / f"hf-{variant}"
-        run(gen, "--variant", variant, "--type", "bf16", "--layers", "1",
-            "--hf", str(hf), "-o", str(work / f"hf-{variant}.gguf"))
+        run(gen, "--variant", "dense" if quant else variant, "--type", "bf16",
+            "--layers", "1", "--hf", str(hf), *quant,
+            "-o", str(work / f"hf-{variant}.gguf"))
         blob = b"".join(b"@@file " + f.name.encode() + b"\n" + f.read_bytes()
                         for f in sorted(hf.iterdir()))
         (seeds("safetensors") / f"{variant}.ckpt").write_bytes(blob)
