@@ -483,43 +483,55 @@ GPTQTensors makeGPTQ(const TensorSpec &t, const Variant &v, uint64_t seed,
   w.qweight.assign(w.K / 8 * w.N, 0);
   w.qzeros.assign(w.G * (w.N / 8), 0);
   w.scales.assign(w.G * w.N, 0);
-  std::vector<float> row(w.K);
-  for (int64_t n = 0; n < w.N; ++n) {
-    drawTensorRow(t, v, seed, n, row.data());
-    for (int64_t g = 0; g < w.G; ++g) {
-      float lo = 0, hi = 0, peak = 0;
-      for (int64_t k = 0; k < w.K; ++k)
-        if (w.gIdx[k] == g) {
-          lo = std::min(lo, row[k]);
-          hi = std::max(hi, row[k]);
-          if (std::fabs(row[k]) > std::fabs(peak))
-            peak = row[k];
+  // Rows in parallel, in ranges of whole 8-row packs (a qzeros word holds
+  // eight rows).
+  auto quantizeRows = [&](int64_t n0, int64_t n1) {
+    std::vector<float> row(w.K);
+    for (int64_t n = n0; n < n1; ++n) {
+      drawTensorRow(t, v, seed, n, row.data());
+      for (int64_t g = 0; g < w.G; ++g) {
+        float lo = 0, hi = 0, peak = 0;
+        for (int64_t k = 0; k < w.K; ++k)
+          if (w.gIdx[k] == g) {
+            lo = std::min(lo, row[k]);
+            hi = std::max(hi, row[k]);
+            if (std::fabs(row[k]) > std::fabs(peak))
+              peak = row[k];
+          }
+        float s;
+        int zero;
+        if (o.mode == HFQuant::GPTQAsym) {
+          s = (hi - lo) / 15;
+          if (s == 0)
+            s = 1e-3f;
+          s = static_cast<float>(static_cast<_Float16>(s));
+          zero = std::clamp(static_cast<int>(std::lround(-lo / s)), 1, 15);
+        } else {
+          // Symmetric: the larger-magnitude side maps to -8, so the scale's
+          // sign follows it (auto-round's quant_tensor_sym).
+          s = peak == 0 ? 1e-3f : peak / -8.0f;
+          s = static_cast<float>(static_cast<_Float16>(s));
+          zero = 8;
         }
-      float s;
-      int zero;
-      if (o.mode == HFQuant::GPTQAsym) {
-        s = (hi - lo) / 15;
-        if (s == 0)
-          s = 1e-3f;
-        s = static_cast<float>(static_cast<_Float16>(s));
-        zero = std::clamp(static_cast<int>(std::lround(-lo / s)), 1, 15);
-      } else {
-        // Symmetric: the larger-magnitude side maps to -8, so the scale's
-        // sign follows it (auto-round's quant_tensor_sym).
-        s = peak == 0 ? 1e-3f : peak / -8.0f;
-        s = static_cast<float>(static_cast<_Float16>(s));
-        zero = 8;
+        w.scales[g * w.N + n] = std::bit_cast<uint16_t>(static_cast<_Float16>(s));
+        w.qzeros[g * (w.N / 8) + n / 8] |= (zero - 1) << (4 * (n % 8));
+        for (int64_t k = 0; k < w.K; ++k)
+          if (w.gIdx[k] == g) {
+            int q = std::clamp(static_cast<int>(std::lround(row[k] / s)) + zero,
+                               0, 15);
+            w.qweight[(k / 8) * w.N + n] |= q << (4 * (k % 8));
+          }
       }
-      w.scales[g * w.N + n] = std::bit_cast<uint16_t>(static_cast<_Float16>(s));
-      w.qzeros[g * (w.N / 8) + n / 8] |= (zero - 1) << (4 * (n % 8));
-      for (int64_t k = 0; k < w.K; ++k)
-        if (w.gIdx[k] == g) {
-          int q = std::clamp(static_cast<int>(std::lround(row[k] / s)) + zero,
-                             0, 15);
-          w.qweight[(k / 8) * w.N + n] |= q << (4 * (k % 8));
-        }
     }
-  }
+  };
+  const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  const int64_t packs = w.N / 8;
+  std::vector<std::thread> pool;
+  for (unsigned i = 0; i < threads; ++i)
+    pool.emplace_back(quantizeRows, packs * i / threads * 8,
+                      packs * (i + 1) / threads * 8);
+  for (std::thread &th : pool)
+    th.join();
   return w;
 }
 
@@ -743,7 +755,13 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
     // qweight, qzeros, scales, g_idx in place of the weight.
     const std::string module = name.substr(0, name.size() - strlen(".weight"));
     const int64_t N = t.ne[1], K = t.ne[0], G = (K + quant.group - 1) / quant.group;
-    auto make = [&, t]() { return makeGPTQ(t, v, seed, quant); };
+    // The four tensors are written one after the other: quantize once.
+    auto cache = std::make_shared<std::optional<GPTQTensors>>();
+    auto make = [&, t, cache]() -> const GPTQTensors & {
+      if (!*cache)
+        *cache = makeGPTQ(t, v, seed, quant);
+      return **cache;
+    };
     tensors.push_back(i32(module + ".qweight", {K / 8, N},
                           [make] { return make().qweight; }));
     tensors.push_back(i32(module + ".qzeros", {G, N / 8},
@@ -755,7 +773,11 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
       std::memcpy(dst, v.data(), v.size() * 2);
     };
     tensors.push_back(sc);
-    tensors.push_back(i32(module + ".g_idx", {K}, [make] { return make().gIdx; }));
+    tensors.push_back(i32(module + ".g_idx", {K}, [make, cache] {
+      std::vector<int32_t> g = make().gIdx;
+      cache->reset(); // the last of the four
+      return g;
+    }));
   }
   // What a text compiler must skip: a vision tower tensor, and on KV-shared
   // models the k_proj leftover of a shared layer.
