@@ -20,6 +20,9 @@ enum class ActQuant : uint32_t {
 #include "abi/formats.def"
 };
 
+/// The first format id that is gemmac's own, not a ggml type.
+inline constexpr uint32_t kFirstOwnFormat = 256;
+
 struct FormatInfo {
   Format format;
   const char *name;     // the gemma dialect's spelling: "q4_k"
@@ -74,7 +77,11 @@ constexpr uint32_t blockBytes(Format f) { return formatInfo(f).blockBytes; }
 constexpr ActQuant activationQuant(Format f) { return formatInfo(f).actQuant; }
 /// Float weights (f32, f16, bf16) multiply f32 activations directly.
 constexpr bool isFloatFormat(Format f) {
-  return activationQuant(f) == ActQuant::None;
+  return activationQuant(f) == ActQuant::None && blockElems(f) == 1;
+}
+/// gemmac's own formats (not ggml types; no GGUF file holds them).
+constexpr bool isOwnFormat(Format f) {
+  return static_cast<uint32_t>(f) >= kFirstOwnFormat;
 }
 
 // ---- the x8 rule -----------------------------------------------------------
@@ -115,7 +122,11 @@ constexpr bool formatTableIsConsistent() {
         return false; // one row per format
     if (f.blockElems == 0 || f.blockBytes == 0)
       return false;
-    if (f.actQuant == ActQuant::None) {
+    if (static_cast<uint32_t>(f.format) >= kFirstOwnFormat) {
+      // gemmac's own block formats: f32 activations, no ggml GEMM paths.
+      if (f.actQuant != ActQuant::None || f.x8 || f.tinyMatmul)
+        return false;
+    } else if (f.actQuant == ActQuant::None) {
       // Float formats: scalar elements, tinyBLAS-capable, never repacked.
       if (f.blockElems != 1 || f.x8)
         return false;

@@ -21,7 +21,7 @@ struct GGMLTypeInfo {
 // Every id ggml defines.
 inline constexpr GGMLTypeInfo kGGMLTypes[] = {
 #define GEMMAC_FORMAT(E, name, id, elems, bytes, act, x8, tiny)                \
-  {id, #E, elems, bytes, true},
+  {id, #E, elems, bytes, (id) < abi::kFirstOwnFormat},
 #include "abi/formats.def"
     {9, "Q8_1", 32, 36, false},      {10, "Q2_K", 256, 84, false},
     {11, "Q3_K", 256, 110, false},   {15, "Q8_K", 256, 292, false},

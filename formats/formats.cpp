@@ -3,6 +3,7 @@
 #include "formats/formats.h"
 
 #include <algorithm>
+#include <limits>
 #include <cmath>
 
 namespace gemmac::fmt {
@@ -175,6 +176,11 @@ static void dequantBF16(const void *src, float *dst, size_t n) {
   for (size_t i = 0; i < n; ++i)
     dst[i] = bf16ToF32(h[i]);
 }
+static void dequantBlocksF8_B64(const BlockF8_B64 *x, float *y, size_t nb) {
+  for (size_t i = 0; i < nb; ++i)
+    for (int j = 0; j < 64; ++j)
+      *y++ = e4m3ToF32(x[i].qs[j]) * x[i].d;
+}
 #define BLOCK_DEQUANT(E, FN)                                                   \
   static void dequant##E(const void *src, float *dst, size_t n) {              \
     FN(static_cast<const Block##E *>(src), dst, n / blockElems(Type::E));      \
@@ -187,6 +193,7 @@ BLOCK_DEQUANT(Q8_0, dequantBlocksQ8_0)
 BLOCK_DEQUANT(Q4_K, (dequantK<BlockQ4_K, false>))
 BLOCK_DEQUANT(Q5_K, (dequantK<BlockQ5_K, true>))
 BLOCK_DEQUANT(Q6_K, dequantBlocksQ6_K)
+BLOCK_DEQUANT(F8_B64, dequantBlocksF8_B64)
 #undef BLOCK_DEQUANT
 
 void dequantizeRow(Type t, const void *src, float *dst, size_t n) {
@@ -196,6 +203,40 @@ void dequantizeRow(Type t, const void *src, float *dst, size_t n) {
     return dequant##E(src, dst, n);
 #include "abi/formats.def"
   }
+}
+
+// ---- FP8 E4M3 ----------------------------------------------------------------
+
+float e4m3ToF32(uint8_t b) {
+  const int sign = b >> 7, e = (b >> 3) & 15, m = b & 7;
+  if (e == 15 && m == 7)
+    return std::numeric_limits<float>::quiet_NaN();
+  float v = e == 0 ? std::ldexp(static_cast<float>(m), -9)
+                   : std::ldexp(1.0f + m / 8.0f, e - 7);
+  return sign ? -v : v;
+}
+
+uint8_t f32ToE4M3(float f) {
+  if (std::isnan(f))
+    return 0x7F;
+  const uint8_t sign = std::signbit(f) ? 0x80 : 0;
+  const float a = std::fabs(f);
+  if (a >= 448.0f)
+    return sign | 0x7E; // saturate
+  // Scaling by powers of two is exact, so nearbyint (ties to even in the
+  // default mode) rounds the true value.
+  if (a < 0x1p-6f) // subnormal: multiples of 2^-9 (8 * 2^-9 is code 0x08)
+    return sign | static_cast<uint8_t>(std::nearbyint(a * 512.0f));
+  int e;
+  std::frexp(a, &e); // a = f * 2^e, f in [0.5, 1)
+  e -= 1;            // a = g * 2^e, g in [1, 2)
+  int m = static_cast<int>(std::nearbyint((std::ldexp(a, -e) - 1.0f) * 8.0f));
+  if (m == 8) {
+    m = 0;
+    ++e;
+  }
+  int code = ((e + 7) << 3) | m;
+  return sign | static_cast<uint8_t>(std::min(code, 0x7E));
 }
 
 // ---- activation quantizers -------------------------------------------------
@@ -477,6 +518,17 @@ static void quantBF16(const float *x, void *dst, size_t n) {
   for (size_t i = 0; i < n; ++i)
     h[i] = f32ToBF16(x[i]);
 }
+// amax/448 per block (1 for an all-zero block, as ModelOpt writes it).
+static void quantBlocksF8_B64(const float *x, BlockF8_B64 *y, size_t nb) {
+  for (size_t i = 0; i < nb; ++i, x += 64) {
+    float amax = 0;
+    for (int j = 0; j < 64; ++j)
+      amax = std::max(amax, std::fabs(x[j]));
+    y[i].d = amax > 0 ? amax / 448.0f : 1.0f;
+    for (int j = 0; j < 64; ++j)
+      y[i].qs[j] = f32ToE4M3(x[j] / y[i].d);
+  }
+}
 #define BLOCK_QUANT(E)                                                         \
   static void quant##E(const float *x, void *dst, size_t n) {                  \
     quantBlocks##E(x, static_cast<Block##E *>(dst), n / blockElems(Type::E));  \
@@ -489,6 +541,7 @@ BLOCK_QUANT(Q8_0)
 BLOCK_QUANT(Q4_K)
 BLOCK_QUANT(Q5_K)
 BLOCK_QUANT(Q6_K)
+BLOCK_QUANT(F8_B64)
 #undef BLOCK_QUANT
 
 void quantizeRow(Type t, const float *x, void *dst, size_t n) {

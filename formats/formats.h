@@ -26,6 +26,15 @@ inline float bf16ToF32(uint16_t h) {
 }
 uint16_t f32ToBF16(float f);
 inline float roundToF16(float f) { return f16ToF32(f32ToF16(f)); }
+
+// ---- FP8 E4M3 (OCP "e4m3fn": no infinities, 0x7F/0xFF are NaN) -------------
+
+/// The value of an E4M3 byte: sign b7, exponent b6..3 (bias 7), mantissa
+/// b2..0; exponent 0 is subnormal (m * 2^-9).
+float e4m3ToF32(uint8_t b);
+/// f32 to E4M3, round to nearest even, saturating at +-448 (what
+/// torch's .to(float8_e4m3fn) after a clamp writes); NaN stays NaN.
+uint8_t f32ToE4M3(float f);
 inline float roundToBF16(float f) { return bf16ToF32(f32ToBF16(f)); }
 
 // ---- block layouts (little-endian, packed) --------------------------------
@@ -41,6 +50,7 @@ constexpr int QK_K = abi::actQuantInfo(abi::ActQuant::Q8_K).blockElems; // k-qua
 using BlockF32 = float;
 using BlockF16 = uint16_t;
 using BlockBF16 = uint16_t;
+struct BlockF8_B64 { float d; uint8_t qs[64]; };
 struct BlockQ4_0 { uint16_t d; uint8_t qs[16]; };
 struct BlockQ4_1 { uint16_t d, m; uint8_t qs[16]; };
 struct BlockQ5_0 { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; };

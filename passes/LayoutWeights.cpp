@@ -66,6 +66,10 @@ struct LayoutWeightsPass
       for (int64_t d : type.getShape())
         fp.add(static_cast<uint64_t>(d));
       fp.add(static_cast<uint64_t>(def.getSourceOffset()));
+      if (FP8BlocksSourceAttr f = def.getFp8BlocksAttr()) {
+        fp.add(static_cast<uint64_t>(f.getScales()));
+        fp.add(static_cast<uint64_t>(f.getBlock()));
+      }
       if (GPTQSourceAttr q = def.getGptqAttr())
         for (int64_t v : {q.getQzeros(), q.getScales(), q.getGIdx(),
                           q.getGroup(), q.getZeroOffset()})

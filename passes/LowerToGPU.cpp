@@ -19,6 +19,7 @@
 #include "passes/GpuLaunch.h"
 #include "passes/KVPlan.h"
 #include "passes/Passes.h"
+#include "abi/formats.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -444,6 +445,17 @@ struct LowerToGPUPass : public gemmac::impl::LowerToGPUBase<LowerToGPUPass> {
           << target << "' (nvvm or spirv)";
       return signalPassFailure();
     }
+    // gemmac's own formats have CPU kernels only so far.
+    for (WeightDefOp def : module.getOps<WeightDefOp>())
+      if (static_cast<uint32_t>(def.getWeightType().getFormat()) >=
+          gemmac::abi::kFirstOwnFormat) {
+        def.emitError("weight @")
+            << def.getSymName() << " is "
+            << stringifyWeightFormat(def.getWeightType().getFormat())
+            << " (an FP8 checkpoint's), which has no GPU kernel yet: compile "
+               "it for the CPU (--target cpu)";
+        return signalPassFailure();
+      }
     func::FuncOp entry = lookupEntry(module);
     if (!entry || !entry.getBody().hasOneBlock()) {
       module.emitError("no single-block function marked gemma.entry");

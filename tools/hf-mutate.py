@@ -209,6 +209,33 @@ def mutate(d, kind):
                       .__setitem__("group_size", 32))
         else:
             sys.exit(f"hf-mutate.py: unknown mutation '{kind}'")
+    elif kind.startswith("fp8-"):
+        # On a checkpoint written with --hf-quant fp8.
+        up = ROOT + "layers.0.mlp.up_proj"
+        if kind == "fp8-scale-shape":
+            name = up + ".weight_scale"
+            edit_header(d, shard_of(d, name), lambda h, b: h[name].__setitem__(
+                "shape", [h[name]["shape"][2], 1, h[name]["shape"][0], 1]))
+        elif kind == "fp8-scale-dtype":
+            name = up + ".weight_scale"
+            edit_header(d, shard_of(d, name), lambda h, b: h[name].__setitem__(
+                "dtype", "I32"))
+        elif kind == "fp8-no-scale":
+            rename_tensor(d, up + ".weight_scale", up + ".scale")
+        elif kind == "fp8-nan-scale":
+            name = up + ".weight_scale"
+            def nan(h, b):
+                a, _ = h[name]["data_offsets"]
+                return b[:a + 4] + struct.pack("<f", float("nan")) + b[a + 8:]
+            edit_header(d, shard_of(d, name), nan)
+        elif kind == "fp8-nan-weight":
+            name = up + ".weight"
+            def nan(h, b):
+                a, _ = h[name]["data_offsets"]
+                return b[:a + 300] + b"\x7f" + b[a + 301:]
+            edit_header(d, shard_of(d, name), nan)
+        else:
+            sys.exit(f"hf-mutate.py: unknown mutation '{kind}'")
     elif kind == "text-only":
         # Not a failure: the same model as a text-only export
         # (Gemma4ForCausalLM): a flat config and the "model." prefix.

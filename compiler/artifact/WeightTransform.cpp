@@ -5,6 +5,7 @@
 #include "formats/srd/ResidualSource.h"
 
 #include <algorithm>
+#include <cmath>
 #include <bit>
 #include <cstring>
 
@@ -119,6 +120,19 @@ Error weights::checkTransform(const WeightSpec &spec, uint64_t sourceBytes,
   }
   if (spec.gptq)
     return checkGPTQ(spec, checkpointBytes);
+  if (spec.fp8) {
+    const uint64_t b = spec.fp8->block;
+    const uint64_t scaleBytes =
+        (spec.rows + b - 1) / b * ((spec.cols + b - 1) / b) * 4;
+    if (spec.format != fmt::Type::F8_B64 || b == 0 || b % 64 != 0)
+      return weightError(spec, "FP8 blocks are stored as f8_b64 with a block "
+                               "that is a multiple of 64");
+    if (spec.fp8->scales > checkpointBytes ||
+        scaleBytes > checkpointBytes - spec.fp8->scales)
+      return weightError(spec, "FP8 scales at offset " +
+                                   llvm::Twine(spec.fp8->scales) +
+                                   " run past the end of the checkpoint");
+  }
   if (sourceBytes < spec.sourceBytes())
     return weightError(spec, "needs " + llvm::Twine(spec.sourceBytes()) +
                                  " bytes of the checkpoint, " +
@@ -176,6 +190,41 @@ uint16_t loadU16(const uint8_t *p) {
   return v;
 }
 } // namespace
+
+Error weights::packFP8Rows(const WeightSpec &spec,
+                           llvm::ArrayRef<uint8_t> checkpoint,
+                           uint64_t firstRow, llvm::ArrayRef<uint8_t> rows,
+                           llvm::MutableArrayRef<uint8_t> dst) {
+  const uint64_t K = spec.cols, n = dst.size() / spec.rowBytes();
+  const uint64_t block = spec.fp8->block, perRow = (K + block - 1) / block;
+  if (rows.size() != n * K || firstRow + n > spec.rows)
+    return weightError(spec, "FP8 rows [" + llvm::Twine(firstRow) + ", " +
+                                 llvm::Twine(firstRow + n) + ") given " +
+                                 llvm::Twine(rows.size()) + " bytes");
+  for (uint64_t i = 0; i < n; ++i) {
+    const uint64_t row = firstRow + i;
+    const uint8_t *scales =
+        checkpoint.data() + spec.fp8->scales + 4 * (row / block) * perRow;
+    auto *out = reinterpret_cast<fmt::BlockF8_B64 *>(dst.data()) + i * (K / 64);
+    for (uint64_t b = 0; b < K / 64; ++b) {
+      float d;
+      std::memcpy(&d, scales + 4 * (64 * b / block), 4);
+      if (!std::isfinite(d))
+        return weightError(spec, "the FP8 block scale of row " +
+                                     llvm::Twine(row) + ", column " +
+                                     llvm::Twine(64 * b) + " is not finite");
+      out[b].d = d;
+      const uint8_t *q = rows.data() + i * K + 64 * b;
+      for (int j = 0; j < 64; ++j)
+        if ((q[j] & 0x7F) == 0x7F)
+          return weightError(spec, "element [" + llvm::Twine(row) + ", " +
+                                       llvm::Twine(64 * b + j) +
+                                       "] is an E4M3 NaN");
+      std::memcpy(out[b].qs, q, 64);
+    }
+  }
+  return Error::success();
+}
 
 Error weights::decodeGPTQRows(const WeightSpec &spec,
                               llvm::ArrayRef<uint8_t> checkpoint,
@@ -315,6 +364,12 @@ Error weights::transformWeight(const WeightSpec &spec,
       rows = folded;
     } else {
       rows = source.slice(r0 * sourceRowBytes, n * sourceRowBytes);
+    }
+    if (spec.fp8) {
+      packed.resize(n * rowBytes);
+      if (Error e = packFP8Rows(spec, checkpoint, r0, rows, packed))
+        return e;
+      rows = packed;
     }
     if (spec.srd) {
       folded.resize(n * rowBytes);

@@ -49,6 +49,13 @@ struct GPTQSource {
   uint32_t zeroOffset = 1;
 };
 
+/// A weight the checkpoint stores as FP8 E4M3 with square block scales
+/// (#gemma.fp8_blocks): where the F32 scales lie, and the block edge.
+struct FP8BlocksSource {
+  uint64_t scales = 0;
+  uint64_t block = 128;
+};
+
 /// What one weight of the blob is: `rows` rows of `cols` elements stored as
 /// `format`, made from the checkpoint's rows by the optional SRD fold (or
 /// from GPTQ tensors) and the optional x8 repack.
@@ -59,6 +66,7 @@ struct WeightSpec {
   uint64_t cols = 0;
   std::optional<SRDFold> srd;
   std::optional<GPTQSource> gptq;
+  std::optional<FP8BlocksSource> fp8;
   bool x8 = false;
 
   /// Bytes of one stored row, and of the whole weight in the blob.
@@ -67,6 +75,8 @@ struct WeightSpec {
   /// Bytes of one checkpoint row (in the base format when folded), and of
   /// all rows the transform reads.
   uint64_t sourceRowBytes() const {
+    if (fp8)
+      return cols; // one E4M3 byte per weight
     return gptq ? cols / 2 : fmt::rowBytes(srd ? srd->base : format, cols);
   }
   /// GPTQ: the groups (rows of scales and qzeros).
@@ -91,6 +101,15 @@ llvm::Error checkTransform(const WeightSpec &spec, uint64_t sourceBytes,
 /// (d = the scale, the nibbles; zero points must be 8). A group index out of
 /// range, a block whose columns are in different groups (q8_0, q4_0) or a
 /// zero point that is not 8 (q4_0) is an error naming the weight.
+/// Rows [firstRow, firstRow + n) of an FP8 block-scaled weight as f8_b64:
+/// each 64 E4M3 bytes of a row from `rows` (the checkpoint's rows) with the
+/// F32 scale of their block from `checkpoint`. A NaN byte (0x7F, 0xFF) or a
+/// non-finite scale is an error naming the weight and the element.
+llvm::Error packFP8Rows(const WeightSpec &spec,
+                        llvm::ArrayRef<uint8_t> checkpoint, uint64_t firstRow,
+                        llvm::ArrayRef<uint8_t> rows,
+                        llvm::MutableArrayRef<uint8_t> dst);
+
 llvm::Error decodeGPTQRows(const WeightSpec &spec,
                            llvm::ArrayRef<uint8_t> checkpoint,
                            uint64_t firstRow,

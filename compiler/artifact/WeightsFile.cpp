@@ -171,6 +171,9 @@ gemmac::collectBlobLayout(mlir::ModuleOp module) {
     spec.rows = static_cast<uint64_t>(type.getRows());
     spec.cols = static_cast<uint64_t>(type.getCols());
     spec.x8 = def.isInterleaved();
+    if (FP8BlocksSourceAttr f = def.getFp8BlocksAttr())
+      spec.fp8 = weights::FP8BlocksSource{static_cast<uint64_t>(f.getScales()),
+                                          static_cast<uint64_t>(f.getBlock())};
     if (GPTQSourceAttr q = def.getGptqAttr()) {
       weights::GPTQSource g;
       g.qweight = static_cast<uint64_t>(def.getSourceOffset());

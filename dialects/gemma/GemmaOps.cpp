@@ -60,6 +60,12 @@ LogicalResult WeightDefOp::verify() {
   if (SRDFoldAttr srd = getSrdAttr())
     if (failed(srd.verifyFor(getWeightType(), [&] { return emitOpError(); })))
       return failure();
+  if (FP8BlocksSourceAttr fp8 = getFp8BlocksAttr()) {
+    if (getSrdAttr() || getGptqAttr())
+      return emitOpError("FP8 blocks cannot also be GPTQ or SRD-corrected");
+    if (failed(fp8.verifyFor(getWeightType(), [&] { return emitOpError(); })))
+      return failure();
+  }
   if (GPTQSourceAttr gptq = getGptqAttr()) {
     if (getSrdAttr())
       return emitOpError("an SRD fold cannot correct a GPTQ weight");

@@ -88,3 +88,26 @@ GPTQSourceAttr::verifyFor(WeightType weight,
                        << " (f32, q8_0 or q4_0)";
   }
 }
+
+//===----------------------------------------------------------------------===//
+// FP8BlocksSourceAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+FP8BlocksSourceAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                            int64_t scales, int64_t block) {
+  if (scales < 0)
+    return emitError() << "FP8 blocks: the scales' offset must be non-negative";
+  if (block <= 0 || block % 64 != 0)
+    return emitError() << "FP8 blocks: block " << block
+                       << " must be a positive multiple of 64";
+  return success();
+}
+
+LogicalResult FP8BlocksSourceAttr::verifyFor(
+    WeightType weight, function_ref<InFlightDiagnostic()> emitError) const {
+  if (weight.getRank() != 2 || weight.getFormat() != WeightFormat::f8_b64)
+    return emitError() << "FP8 blocks are stored as an f8_b64 matrix, not "
+                       << weight;
+  return success();
+}

@@ -100,4 +100,28 @@ def Gemma_GPTQSourceAttr : AttrDef<Gemma_Dialect, "GPTQSource"> {
   }];
 }
 
+def Gemma_FP8BlocksSourceAttr : AttrDef<Gemma_Dialect, "FP8BlocksSource"> {
+  let mnemonic = "fp8_blocks";
+  let summary = "a weight stored as FP8 E4M3 with square block scales";
+  let description = [{
+    Recorded by the safetensors importer on a ModelOpt FP8 weight-only
+    linear (FP8_PB_WO): its `weight` (F8_E4M3 [rows, cols]) lies at the
+    definition's source_offset, `weight_scale` (F32, ceil(rows/block) x
+    ceil(cols/block), row-major; partial blocks at the high end) at
+    `scales`. Element (n, k) is e4m3(weight[n][k]) * scale[n / block][k /
+    block]. The weight is stored as f8_b64: each 64 elements of a row with
+    the scale of their block, so the kernel reads one byte per weight.
+
+      #gemma.fp8_blocks<scales = 4096, block = 128>
+  }];
+  let parameters = (ins "int64_t":$scales, "int64_t":$block);
+  let assemblyFormat = "`<` `scales` `=` $scales `,` `block` `=` $block `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    ::mlir::LogicalResult
+    verifyFor(WeightType weight,
+              ::llvm::function_ref<::mlir::InFlightDiagnostic()> emitError) const;
+  }];
+}
+
 #endif // GEMMAC_GEMMA_WEIGHT_ATTRS

@@ -107,6 +107,9 @@ llvm::Expected<Value> ModuleBuilder::weight(StringRef name,
     if (ref->scalar)
       def.setValueAttr(DenseFPElementsAttr::get(
           RankedTensorType::get({1}, b.getF32Type()), {*ref->scalar}));
+    if (ref->fp8Scales)
+      def.setFp8BlocksAttr(
+          FP8BlocksSourceAttr::get(&ctx, *ref->fp8Scales, ref->fp8Block));
     if (const std::optional<GPTQRef> &q = ref->gptq)
       def.setGptqAttr(GPTQSourceAttr::get(&ctx, q->qzeros, q->scales, q->gIdx,
                                           q->group, q->zeroOffset,

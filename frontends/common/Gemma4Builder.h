@@ -34,6 +34,8 @@ struct WeightRef {
   int64_t offset = 0;         // byte offset of the data in the checkpoint
   std::optional<float> scalar; // the value of a one-element f32 weight
   std::optional<GPTQRef> gptq;  // GPTQ tensors (offset: the qweight's)
+  std::optional<int64_t> fp8Scales; // FP8 blocks: the scales' offset
+  int64_t fp8Block = 128;
 };
 
 class WeightSource {

@@ -86,6 +86,8 @@ public:
       return fileError(c.shardPath(*t), t->fileOffset,
                        "tensor '" + hf + "' has shape " + shapeText(t->shape) +
                            ", expected " + shapeText(shape));
+    if (t->dtype == DType::F8_E4M3)
+      return fp8Weight(hf, *t, shape);
     WeightRef ref;
     switch (t->dtype) {
     case DType::BF16: ref.format = gemma::WeightFormat::bf16; break;
@@ -94,8 +96,8 @@ public:
     default:
       return fileError(c.shardPath(*t), t->fileOffset,
                        "tensor '" + hf + "' is " + dtypeName(t->dtype) +
-                           ": gemmac reads BF16, F16 and F32 tensors "
-                           "(quantized safetensors are not supported yet)");
+                           ": gemmac reads BF16, F16, F32 and F8_E4M3 "
+                           "tensors (and GPTQ modules)");
     }
     ref.shape.assign(shape.begin(), shape.end());
     ref.offset = static_cast<int64_t>(t->offset);
@@ -112,6 +114,8 @@ public:
 private:
   Expected<WeightRef> gptqWeight(StringRef module, const Tensor &qweight,
                                  llvm::ArrayRef<int64_t> shape) const;
+  Expected<WeightRef> fp8Weight(StringRef name, const Tensor &weight,
+                                llvm::ArrayRef<int64_t> shape) const;
 
   const Checkpoint &c;
   std::string root;
@@ -122,6 +126,68 @@ uint32_t loadU32(const uint8_t *p) {
   uint32_t v;
   std::memcpy(&v, p, 4);
   return v;
+}
+
+/// An FP8 E4M3 linear with its F32 scales: ModelOpt's FP8_PB_WO
+/// (`weight_scale` [ceil(N/128), 1, ceil(K/128), 1]), the same 2-D
+/// (`weight_scale` or DeepSeek-style `weight_scale_inv`, both multiplied),
+/// or one per-tensor scale (ModelOpt FP8; its `input_scale` is not used:
+/// the activations stay f32). Every scale must be finite.
+Expected<WeightRef> HFWeights::fp8Weight(StringRef name, const Tensor &weight,
+                                         llvm::ArrayRef<int64_t> shape) const {
+  StringRef module(name);
+  module.consume_back(".weight");
+  if (shape.size() != 2)
+    return fileError(c.shardPath(weight), weight.fileOffset,
+                     "tensor '" + name + "' is F8_E4M3 where a vector is "
+                                         "expected");
+  const int64_t N = shape[0], K = shape[1];
+  const Tensor *scale = c.find((module + ".weight_scale").str());
+  if (!scale)
+    scale = c.find((module + ".weight_scale_inv").str());
+  if (!scale)
+    return fileError(c.directory(), std::nullopt,
+                     "FP8 tensor '" + name + "' has no '" + module +
+                         ".weight_scale'");
+  if (scale->dtype != DType::F32)
+    return fileError(c.shardPath(*scale), scale->fileOffset,
+                     "FP8 scale '" + scale->name + "' is " +
+                         dtypeName(scale->dtype) + ", expected F32");
+  if (K % 64 != 0)
+    return fileError(c.shardPath(weight), weight.fileOffset,
+                     "FP8 tensor '" + name + "' has " + llvm::Twine(K) +
+                         " columns: gemmac's FP8 rows need a multiple of 64");
+  int64_t block = 128;
+  const int64_t ob = (N + 127) / 128, ib = (K + 127) / 128;
+  llvm::ArrayRef<int64_t> got(scale->shape);
+  if (scale->elements == 1 && got.size() <= 1) {
+    block = (std::max(N, K) + 63) / 64 * 64; // one block: the whole tensor
+  } else if (got != llvm::ArrayRef<int64_t>{ob, 1, ib, 1} &&
+             got != llvm::ArrayRef<int64_t>{ob, ib}) {
+    return fileError(c.shardPath(*scale), scale->fileOffset,
+                     "FP8 scale '" + scale->name + "' has shape " +
+                         shapeText(scale->shape) + "; 128x128 blocks of a [" +
+                         llvm::Twine(N) + ", " + llvm::Twine(K) +
+                         "] weight need [" + llvm::Twine(ob) + ", 1, " +
+                         llvm::Twine(ib) + ", 1] (or [" + llvm::Twine(ob) +
+                         ", " + llvm::Twine(ib) + "], or one scale)");
+  }
+  const uint8_t *p = c.data(*scale);
+  for (uint64_t i = 0; i < scale->elements; ++i) {
+    float v;
+    std::memcpy(&v, p + 4 * i, 4);
+    if (!std::isfinite(v))
+      return fileError(c.shardPath(*scale), scale->fileOffset + 4 * i,
+                       "FP8 scale '" + scale->name + "'[" + llvm::Twine(i) +
+                           "] is not finite");
+  }
+  WeightRef ref;
+  ref.format = gemma::WeightFormat::f8_b64;
+  ref.shape = {N, K};
+  ref.offset = static_cast<int64_t>(weight.offset);
+  ref.fp8Scales = static_cast<int64_t>(scale->offset);
+  ref.fp8Block = block;
+  return ref;
 }
 
 /// A GPTQ linear (qweight, qzeros, scales, g_idx; HF's GPTQ layout): checks

@@ -290,4 +290,34 @@ inline float dotQ6_K(const BlockQ6_K *w, const BlockQ8_K *a, int64_t nb) {
   return hsum8(acc);
 }
 
+// ---- gemmac's own formats ----------------------------------------------------
+
+/// The 256 values of an E4M3 byte (NaN for 0x7F and 0xFF).
+inline const float *e4m3Table() {
+  static const float *table = [] {
+    static float t[256];
+    for (int b = 0; b < 256; ++b)
+      t[b] = e4m3ToF32(static_cast<uint8_t>(b));
+    return t;
+  }();
+  return table;
+}
+
+/// F8_B64 against f32 activations (no llama.cpp kernel to follow: gemmac's
+/// definition, laid out for 8-wide SIMD). Per block, lane l accumulates
+/// elements l, l+8, ..., l+56 with FMAs; the lanes are summed as hsum8; the
+/// block sum is scaled into the row's sum with one FMA.
+inline float dotF8_B64(const BlockF8_B64 *w, const float *x, int64_t nb) {
+  const float *lut = e4m3Table();
+  float sum = 0;
+  for (int64_t b = 0; b < nb; ++b, x += 64) {
+    float lanes[8] = {};
+    for (int i = 0; i < 8; ++i)
+      for (int l = 0; l < 8; ++l)
+        lanes[l] = std::fma(lut[w[b].qs[8 * i + l]], x[8 * i + l], lanes[l]);
+    sum = std::fma(w[b].d, hsum8(lanes), sum);
+  }
+  return sum;
+}
+
 } // namespace gemmac::rt::ref

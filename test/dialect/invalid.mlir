@@ -193,3 +193,13 @@ gemma.weight_def @w : !gemma.weight<f32, [64, 256]> {gptq = #gemma.gptq<qzeros =
 
 // expected-error @+1 {{an SRD fold cannot correct a GPTQ weight}}
 gemma.weight_def @w : !gemma.weight<f32, [64, 256]> {gptq = #gemma.gptq<qzeros = 10, scales = 20, g_idx = -1, group = 128, zero_offset = 1, symmetric = true, block_uniform = true>, source_offset = 0 : i64, srd = #gemma.srd<tensor = 0, format = f32, base = f32, alpha = 1.000000e+00>}
+
+// -----
+
+// expected-error @+1 {{FP8 blocks are stored as an f8_b64 matrix, not '!gemma.weight<f32, [64, 256]>'}}
+gemma.weight_def @w : !gemma.weight<f32, [64, 256]> {fp8_blocks = #gemma.fp8_blocks<scales = 10, block = 128>, source_offset = 0 : i64}
+
+// -----
+
+// expected-error @+1 {{FP8 blocks: block 96 must be a positive multiple of 64}}
+gemma.weight_def @w : !gemma.weight<f8_b64, [64, 256]> {fp8_blocks = #gemma.fp8_blocks<scales = 10, block = 96>, source_offset = 0 : i64}

@@ -65,6 +65,18 @@ float refElement(Type t, const uint8_t *b, int i) {
   }
   case Type::Q8_0:
     return h(0) * static_cast<int8_t>(b[2 + i]);
+  case Type::F8_B64: {
+    // E4M3: sign, 4 exponent bits (bias 7), 3 mantissa bits; subnormals
+    // below exponent 1; 0x7F/0xFF NaN. Times the block's f32 scale.
+    float d;
+    std::memcpy(&d, b, 4);
+    const uint8_t q = b[4 + i];
+    const int e = (q >> 3) & 15, m = q & 7;
+    if (e == 15 && m == 7)
+      return std::nanf("");
+    const float mag = e == 0 ? m / 512.0f : (8 + m) / 8.0f * std::exp2(e - 7.0f);
+    return (q & 0x80 ? -mag : mag) * d;
+  }
   case Type::Q4_K:
   case Type::Q5_K: {
     const bool five = t == Type::Q5_K;
@@ -114,6 +126,14 @@ TEST_P(BlockFormat, DequantizeMatchesReference) {
     case Type::Q4_1: case Type::Q5_1: case Type::Q4_K: case Type::Q5_K:
       put(0); put(2); break;
     case Type::Q6_K: put(208); break;
+    case Type::F8_B64: {
+      const float d = 0.25f + static_cast<float>(rng() % 100) / 64.0f;
+      std::memcpy(b, &d, 4);
+      for (int i = 0; i < 64; ++i) // no NaN codes
+        if ((b[4 + i] & 0x7F) == 0x7F)
+          b[4 + i] ^= 1;
+      break;
+    }
     default: put(0); break;
     }
   }
@@ -143,6 +163,7 @@ TEST_P(BlockFormat, QuantizeRoundTripIsClose) {
   }
   // Relative RMS error bounded by the format's precision.
   double bound = t == Type::Q8_0 ? 0.01 : t == Type::Q6_K ? 0.03
+               : t == Type::F8_B64 ? 0.04
                : (t == Type::Q5_0 || t == Type::Q5_1 || t == Type::Q5_K) ? 0.06
                                                                           : 0.13;
   EXPECT_LT(std::sqrt(err / ref), bound) << typeName(t);
@@ -256,14 +277,17 @@ TEST(FormatTable, NamesAndIdsRoundTrip) {
     EXPECT_EQ(lower, f.name);
     const gemmac::GGMLTypeInfo *g = gemmac::findGGMLType(id);
     ASSERT_NE(g, nullptr) << f.name;
-    EXPECT_TRUE(g->supported);
+    // gemmac's own formats are no ggml type: a GGUF holding one is refused.
+    EXPECT_EQ(g->supported, !isOwnFormat(f.format)) << f.name;
     EXPECT_STREQ(g->name, f.ggmlName);
     EXPECT_EQ(g->blockElems, f.blockElems);
     EXPECT_EQ(g->blockBytes, f.blockBytes);
   }
   // Every ggml type the table lacks is marked unsupported.
   for (const gemmac::GGMLTypeInfo &g : gemmac::kGGMLTypes)
-    EXPECT_EQ(g.supported, findFormat(g.id) != nullptr) << g.name;
+    EXPECT_EQ(g.supported, findFormat(g.id) != nullptr &&
+                               g.id < kFirstOwnFormat)
+        << g.name;
 }
 
 TEST(FormatTable, BlockGeometryMatchesTheStructs) {
@@ -297,7 +321,11 @@ TEST(FormatTable, RulesMatchTheKernelsAssumptions) {
   for (const FormatInfo &f : kFormats) {
     // Float weights multiply f32 activations; quantized ones an activation
     // block of their own block size.
-    if (isFloatFormat(f.format)) {
+    if (isOwnFormat(f.format)) {
+      // gemmac's own blocks meet f32 activations; no ggml GEMM paths.
+      EXPECT_EQ(f.actQuant, ActQuant::None) << f.name;
+      EXPECT_FALSE(f.tinyMatmul || f.x8) << f.name;
+    } else if (isFloatFormat(f.format)) {
       EXPECT_EQ(f.blockElems, 1u) << f.name;
       EXPECT_TRUE(f.tinyMatmul) << f.name;
     } else {
@@ -342,3 +370,39 @@ TEST(FormatTable, X8RepackRoundTripsForEveryX8Format) {
 }
 
 } // namespace
+
+TEST(E4M3, EveryFiniteCodeRoundTripsAndNaNsAreNaN) {
+  for (int c = 0; c < 256; ++c) {
+    const uint8_t b = static_cast<uint8_t>(c);
+    const float v = e4m3ToF32(b);
+    if ((b & 0x7F) == 0x7F) {
+      EXPECT_TRUE(std::isnan(v)) << c;
+      continue;
+    }
+    if (b == 0x80) { // -0 encodes back as -0
+      EXPECT_EQ(f32ToE4M3(v), 0x80);
+      continue;
+    }
+    EXPECT_EQ(f32ToE4M3(v), b) << c << " = " << v;
+  }
+  EXPECT_EQ(e4m3ToF32(0x7E), 448.0f);
+  EXPECT_EQ(e4m3ToF32(0x01), std::ldexp(1.0f, -9));
+  EXPECT_EQ(e4m3ToF32(0x08), std::ldexp(1.0f, -6));
+}
+
+TEST(E4M3, RoundsToNearestEvenAndSaturates) {
+  // Between 1.0 (0x38) and 1.125 (0x39): the midpoint goes to the even code.
+  EXPECT_EQ(f32ToE4M3(1.0625f), 0x38);
+  EXPECT_EQ(f32ToE4M3(1.0626f), 0x39);
+  // Between 1.125 (0x39) and 1.25 (0x3A): the midpoint goes up to 0x3A.
+  EXPECT_EQ(f32ToE4M3(1.1875f), 0x3A);
+  // Subnormal midpoints: 1.5 * 2^-9 -> 2 * 2^-9 (even), 0.5 * 2^-9 -> 0.
+  EXPECT_EQ(f32ToE4M3(1.5f * std::ldexp(1.0f, -9)), 0x02);
+  EXPECT_EQ(f32ToE4M3(0.5f * std::ldexp(1.0f, -9)), 0x00);
+  // Past the largest finite value: saturated, never NaN.
+  EXPECT_EQ(f32ToE4M3(464.0f), 0x7E);
+  EXPECT_EQ(f32ToE4M3(1e30f), 0x7E);
+  EXPECT_EQ(f32ToE4M3(-1e30f), 0xFE);
+  EXPECT_EQ(f32ToE4M3(std::nanf("")) & 0x7F, 0x7F);
+  EXPECT_EQ(f32ToE4M3(-3.5f), 0x80 | f32ToE4M3(3.5f));
+}

@@ -98,6 +98,9 @@ float reference(Type t, const uint8_t *row, const float *x, int64_t N,
     return repacked ? ref::dotQ4_KGemm(w, a.data(), K / QK_K)
                     : ref::dotK<false, BlockQ4_K>(w, a.data(), K / QK_K);
   }
+  case Type::F8_B64:
+    return ref::dotF8_B64(reinterpret_cast<const BlockF8_B64 *>(row), x,
+                          K / 64);
   default: ADD_FAILURE() << "no reference for " << typeName(t); return 0;
   }
 }
@@ -149,7 +152,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{Type::Q4_0, gmk_linear_q4_0, gmk_linear_q4_0_x8},
                       Case{Type::Q5_0, gmk_linear_q5_0, nullptr},
                       Case{Type::Q4_K, gmk_linear_q4_k, gmk_linear_q4_k_x8},
-                      Case{Type::Q6_K, gmk_linear_q6_k, nullptr}),
+                      Case{Type::Q6_K, gmk_linear_q6_k, nullptr},
+                      Case{Type::F8_B64, gmk_linear_f8_b64, nullptr}),
     [](const auto &info) { return std::string(typeName(info.param.type)); });
 
 /// Extreme stored values: Q8_0 quants of -128 and +127 (a file may hold
@@ -279,3 +283,40 @@ TEST(Repack, X8KeepsEveryBitAndUnpacksEveryRow) {
 }
 
 } // namespace
+
+/// F8_B64's dot (gemmac's own arithmetic) against its definition,
+/// sum_b d_b * sum_j e4m3(q_j) * x_j: exact where every product and partial
+/// sum is representable, and within f32 rounding of a double-precision sum
+/// otherwise.
+TEST(MatmulF8, DotIsTheDefinition) {
+  const int64_t K = 256;
+  std::vector<BlockF8_B64> w(K / 64);
+  std::vector<float> x(K);
+  std::mt19937 rng(9);
+  // Small integers times powers of two: every operation is exact.
+  for (int64_t b = 0; b < K / 64; ++b) {
+    w[b].d = std::ldexp(1.0f, static_cast<int>(rng() % 5) - 2);
+    for (int j = 0; j < 64; ++j)
+      w[b].qs[j] = f32ToE4M3(static_cast<float>(static_cast<int>(rng() % 9) - 4));
+  }
+  for (float &v : x)
+    v = static_cast<float>(static_cast<int>(rng() % 7) - 3);
+  double exact = 0;
+  for (int64_t k = 0; k < K; ++k)
+    exact += double(e4m3ToF32(w[k / 64].qs[k % 64])) * w[k / 64].d * x[k];
+  EXPECT_EQ(ref::dotF8_B64(w.data(), x.data(), K / 64), static_cast<float>(exact));
+  // Random codes and activations: f32 rounding only.
+  std::vector<float> floats = randn(K, 3, 1.0f);
+  std::vector<uint8_t> row(rowBytes(Type::F8_B64, K));
+  quantizeRow(Type::F8_B64, floats.data(), row.data(), K);
+  std::vector<float> wv(K);
+  dequantizeRow(Type::F8_B64, row.data(), wv.data(), K);
+  double want = 0, mass = 0;
+  for (int64_t k = 0; k < K; ++k) {
+    want += double(wv[k]) * x[k];
+    mass += std::fabs(double(wv[k]) * x[k]);
+  }
+  const float got = ref::dotF8_B64(reinterpret_cast<const BlockF8_B64 *>(row.data()),
+                                   x.data(), K / 64);
+  EXPECT_NEAR(got, want, 1e-5 * mass);
+}

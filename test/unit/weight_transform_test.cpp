@@ -569,3 +569,56 @@ TEST(GPTQDecode, Rejects) {
               std::string::npos);
   }
 }
+
+//===----------------------------------------------------------------------===//
+// FP8 E4M3 with 128x128 block scales -> f8_b64 rows
+//===----------------------------------------------------------------------===//
+
+TEST(FP8Blocks, RowsCarryTheScaleOfTheirBlockIncludingPartialOnes) {
+  // 200 x 192: partial blocks at both high ends (200 = 128 + 72, 192 = 128 + 64).
+  const int64_t N = 200, K = 192, ob = 2, ib = 2;
+  std::mt19937 rng(4);
+  std::vector<uint8_t> checkpoint(N * K);
+  for (uint8_t &b : checkpoint) {
+    b = static_cast<uint8_t>(rng());
+    if ((b & 0x7F) == 0x7F)
+      b ^= 1;
+  }
+  std::vector<float> scales(ob * ib);
+  for (float &s : scales)
+    s = 0.001f + static_cast<float>(rng() % 1000) / 1e4f;
+  const uint64_t scaleOffset = checkpoint.size();
+  checkpoint.resize(checkpoint.size() + scales.size() * 4);
+  std::memcpy(checkpoint.data() + scaleOffset, scales.data(), scales.size() * 4);
+  WeightSpec spec;
+  spec.name = "fp8";
+  spec.format = Type::F8_B64;
+  spec.rows = N;
+  spec.cols = K;
+  spec.fp8 = FP8BlocksSource{scaleOffset, 128};
+  auto out = transformWeight(spec, checkpoint, nullptr, checkpoint);
+  ASSERT_TRUE(bool(out)) << llvm::toString(out.takeError());
+  std::vector<float> got(N * K);
+  for (int64_t n = 0; n < N; ++n)
+    fmt::dequantizeRow(Type::F8_B64, out->data() + n * spec.rowBytes(),
+                       got.data() + n * K, K);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t k = 0; k < K; ++k)
+      ASSERT_EQ(got[n * K + k], fmt::e4m3ToF32(checkpoint[n * K + k]) *
+                                    scales[(n / 128) * ib + k / 128])
+          << n << ", " << k;
+
+  // A NaN code and a non-finite scale are refused, naming where.
+  checkpoint[5 * K + 7] = 0x7F;
+  auto nan = transformWeight(spec, checkpoint, nullptr, checkpoint);
+  ASSERT_FALSE(bool(nan));
+  EXPECT_NE(llvm::toString(nan.takeError()).find("element [5, 7] is an E4M3 NaN"),
+            std::string::npos);
+  checkpoint[5 * K + 7] = 0;
+  const float inf = INFINITY;
+  std::memcpy(checkpoint.data() + scaleOffset + 4 * 3, &inf, 4);
+  auto bad = transformWeight(spec, checkpoint, nullptr, checkpoint);
+  ASSERT_FALSE(bool(bad));
+  EXPECT_NE(llvm::toString(bad.takeError()).find("is not finite"),
+            std::string::npos);
+}

@@ -36,7 +36,8 @@ def main():
     # Hugging Face checkpoints, each directory as one input: its files after
     # "@@file NAME" lines (the safetensors harness's framing).
     for variant, quant in [("dense", []), ("e2b", []),
-                           ("gptq", ["--hf-quant", "gptq-asym"])]:
+                           ("gptq", ["--hf-quant", "gptq-asym"]),
+                           ("fp8", ["--hf-quant", "fp8"])]:
         hf = work / f"hf-{variant}"
         run(gen, "--variant", "dense" if quant else variant, "--type", "bf16",
             "--layers", "1", "--hf", str(hf), *quant,

@@ -413,7 +413,7 @@ int writeSRD(const std::string &dir, const std::vector<TensorSpec> &specs,
 
 
 /// --hf-quant: how the HF checkpoint's quantized linears are stored.
-enum class HFQuant { None, GPTQ, GPTQAsym, GPTQDesc };
+enum class HFQuant { None, GPTQ, GPTQAsym, GPTQDesc, FP8 };
 
 struct HFQuantOptions {
   HFQuant mode = HFQuant::None;
@@ -430,6 +430,53 @@ bool isQuantizedLinear(const TensorSpec &t) {
                        suffix) == 0)
       return true;
   return false;
+}
+
+/// The linears --hf-quant fp8 stores as FP8 (ModelOpt's FP8_PB_WO preset:
+/// every linear of the decoder layers; embeddings, norms and the model-level
+/// PLE projection stay in the checkpoint's float type).
+bool isFP8Linear(const TensorSpec &t) {
+  if (t.init != Init::Linear || t.ne.size() != 2 || t.name.rfind("blk.", 0) != 0)
+    return false;
+  return t.ne[0] % 64 == 0;
+}
+
+/// One linear as ModelOpt FP8_PB_WO tensors: E4M3 weights and an F32 scale
+/// per 128x128 block (amax / 448, 1 for an all-zero block; partial blocks
+/// at the high end).
+struct FP8Tensors {
+  int64_t N = 0, K = 0, ob = 0, ib = 0;
+  std::vector<uint8_t> q;     // [N, K]
+  std::vector<float> scales;  // [ob, ib]
+  /// The format's definition: e4m3(q) * scale, one f32 multiply.
+  float value(int64_t n, int64_t k) const {
+    return fmt::e4m3ToF32(q[n * K + k]) * scales[(n / 128) * ib + k / 128];
+  }
+};
+
+FP8Tensors makeFP8(const TensorSpec &t, const Variant &v, uint64_t seed) {
+  FP8Tensors w;
+  w.N = t.ne[1];
+  w.K = t.ne[0];
+  w.ob = (w.N + 127) / 128;
+  w.ib = (w.K + 127) / 128;
+  std::vector<float> all(w.N * w.K);
+  for (int64_t n = 0; n < w.N; ++n)
+    drawTensorRow(t, v, seed, n, all.data() + n * w.K);
+  w.scales.assign(w.ob * w.ib, 0.0f);
+  for (int64_t n = 0; n < w.N; ++n)
+    for (int64_t k = 0; k < w.K; ++k) {
+      float &s = w.scales[(n / 128) * w.ib + k / 128];
+      s = std::max(s, std::fabs(all[n * w.K + k]));
+    }
+  for (float &s : w.scales)
+    s = s > 0 ? s / 448.0f : 1.0f;
+  w.q.resize(w.N * w.K);
+  for (int64_t n = 0; n < w.N; ++n)
+    for (int64_t k = 0; k < w.K; ++k)
+      w.q[n * w.K + k] = fmt::f32ToE4M3(all[n * w.K + k] /
+                                        w.scales[(n / 128) * w.ib + k / 128]);
+  return w;
 }
 
 /// One linear as GPTQ tensors (auto-round's auto_gptq layout, v1 zero
@@ -748,7 +795,33 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
     std::string name = hfTensorName(t.name, root);
     if (name.empty())
       continue;
-    if (quant.mode == HFQuant::None || !isQuantizedLinear(t)) {
+    if (quant.mode == HFQuant::FP8 && isFP8Linear(t)) {
+      const int64_t N = t.ne[1], K = t.ne[0];
+      auto cache = std::make_shared<std::optional<FP8Tensors>>();
+      auto make = [&, t, cache]() -> const FP8Tensors & {
+        if (!*cache)
+          *cache = makeFP8(t, v, seed);
+        return **cache;
+      };
+      gen::HFTensor wq{name, "F8_E4M3", {N, K}, static_cast<uint64_t>(N * K),
+                       nullptr};
+      wq.fill = [make](uint8_t *dst) {
+        std::memcpy(dst, make().q.data(), make().q.size());
+      };
+      tensors.push_back(wq);
+      const std::string module = name.substr(0, name.size() - strlen(".weight"));
+      const int64_t ob = (N + 127) / 128, ib = (K + 127) / 128;
+      gen::HFTensor ws{module + ".weight_scale", "F32", {ob, 1, ib, 1},
+                       static_cast<uint64_t>(ob * ib * 4), nullptr};
+      ws.fill = [make, cache](uint8_t *dst) {
+        std::memcpy(dst, make().scales.data(), make().scales.size() * 4);
+        cache->reset();
+      };
+      tensors.push_back(ws);
+      continue;
+    }
+    if (quant.mode == HFQuant::None || quant.mode == HFQuant::FP8 ||
+        !isQuantizedLinear(t)) {
       tensors.push_back(floats(t));
       continue;
     }
@@ -855,7 +928,13 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
       {"dtype", ft.base == Type::BF16 ? "bfloat16"
                 : ft.base == Type::F16 ? "float16" : "float32"},
   };
-  if (quant.mode != HFQuant::None) {
+  if (quant.mode == HFQuant::FP8) {
+    config["quantization_config"] = llvm::json::Object{
+        {"quant_method", "modelopt"},
+        {"quant_algo", "fp8_pb_wo"},
+        {"ignore", llvm::json::Array{"lm_head", "*per_layer_model_projection*"}},
+        {"producer", llvm::json::Object{{"name", "modelopt"}}}};
+  } else if (quant.mode != HFQuant::None) {
     // auto-round's auto_gptq export (v1 zero points: no checkpoint_format).
     config["quantization_config"] = llvm::json::Object{
         {"quant_method", "gptq"},
@@ -917,6 +996,8 @@ void usage() {
       "linears of the --hf checkpoint as 4-bit GPTQ tensors (auto-round's\n"
       "auto_gptq layout; --gptq-group N, default 128); FILE holds their exact\n"
       "values (Q4_0 for gptq, Q8_0 for gptq-asym, F32 for gptq-desc).\n"
+      "--hf-quant fp8 stores every decoder linear as FP8 E4M3 with 128x128\n"
+      "block scales (ModelOpt FP8_PB_WO); FILE holds them dequantized (F32).\n"
       "--sparse leaves every matrix as a hole of zeros (a sparse file: shapes\n"
       "and metadata for compile-time tests, no values).\n"
       "--srd DIR writes SRD corrections of every linear weight to DIR\n"
@@ -1000,9 +1081,11 @@ int main(int argc, char **argv) {
         hfQuant.mode = HFQuant::GPTQAsym;
       else if (m == "gptq-desc")
         hfQuant.mode = HFQuant::GPTQDesc;
+      else if (m == "fp8")
+        hfQuant.mode = HFQuant::FP8;
       else {
         std::fprintf(stderr, "gemmac-gen-model: --hf-quant must be gptq, "
-                     "gptq-asym or gptq-desc, got '%s'\n", m.c_str());
+                     "gptq-asym, gptq-desc or fp8, got '%s'\n", m.c_str());
         return 2;
       }
     } else if (a == "--gptq-group")
@@ -1110,13 +1193,20 @@ int main(int argc, char **argv) {
   };
   std::vector<TensorSpec> specs = tensorList(*v, *ft);
   // --hf-quant: the twin holds each GPTQ linear's exact values.
-  std::vector<bool> gptqTwin(specs.size(), false);
-  if (hfQuant.mode != HFQuant::None)
+  std::vector<bool> gptqTwin(specs.size(), false), fp8Twin(specs.size(), false);
+  if (hfQuant.mode == HFQuant::FP8) {
+    for (size_t i = 0; i < specs.size(); ++i)
+      if (isFP8Linear(specs[i])) {
+        fp8Twin[i] = true;
+        specs[i].type = Type::F32; // the dequantized values (no ggml type)
+      }
+  } else if (hfQuant.mode != HFQuant::None) {
     for (size_t i = 0; i < specs.size(); ++i)
       if (isQuantizedLinear(specs[i])) {
         gptqTwin[i] = true;
         specs[i].type = gptqTwinType(hfQuant, specs[i].ne[0]);
       }
+  }
 
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   const bool tty = isatty(fileno(stderr));
@@ -1125,7 +1215,13 @@ int main(int argc, char **argv) {
         if (tty)
           std::fprintf(stderr, "\r[%zu/%zu] %-40s", i + 1, specs.size(),
                        specs[i].name.c_str());
-        if (gptqTwin[i])
+        if (fp8Twin[i]) {
+          FP8Tensors w = makeFP8(specs[i], *v, seed);
+          float *out = reinterpret_cast<float *>(dst);
+          for (int64_t n = 0; n < w.N; ++n)
+            for (int64_t k = 0; k < w.K; ++k)
+              out[n * w.K + k] = w.value(n, k);
+        } else if (gptqTwin[i])
           fillGPTQTwin(makeGPTQ(specs[i], *v, seed, hfQuant), specs[i].type,
                        dst);
         else
