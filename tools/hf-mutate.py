@@ -92,6 +92,17 @@ def mutate(d, kind):
         text += b" " * (-len(text) % 8)
         with open(s1, "wb") as f:
             f.write(struct.pack("<Q", len(text)) + text + body)
+    elif kind == "header-deep-json":
+        header, body = read_shard(s1)
+        text = json.dumps(header).encode()[:-1] + b', "deep": ' + b"[" * 100000 + b"]" * 100000 + b"}"
+        text += b" " * (-len(text) % 8)
+        with open(s1, "wb") as f:
+            f.write(struct.pack("<Q", len(text)) + text + body)
+    elif kind == "config-deep-json":
+        with open(os.path.join(d, "config.json"), "rb") as f:
+            text = f.read().rstrip()[:-1]
+        with open(os.path.join(d, "config.json"), "wb") as f:
+            f.write(text + b', "deep": ' + b"[" * 100000 + b"]" * 100000 + b"}")
     elif kind == "unknown-dtype":
         edit_header(d, shard_of(d, q), lambda h, b: h[q].__setitem__("dtype", "Q4"))
     elif kind == "size-mismatch":
@@ -204,6 +215,12 @@ def mutate(d, kind):
         elif kind == "gptq-bits":
             edit_json(d, "config.json", lambda o: o["quantization_config"]
                       .__setitem__("bits", 8))
+        elif kind == "gptq-inf-scale":
+            name = up + ".scales"
+            def inf(h, b):
+                a, _ = h[name]["data_offsets"]
+                return b[:a + 6] + b"\x00\x7c" + b[a + 8:]
+            edit_header(d, shard_of(d, name), inf)
         elif kind == "gptq-groups":
             edit_json(d, "config.json", lambda o: o["quantization_config"]
                       .__setitem__("group_size", 32))

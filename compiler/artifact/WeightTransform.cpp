@@ -122,11 +122,11 @@ Error weights::checkTransform(const WeightSpec &spec, uint64_t sourceBytes,
     return checkGPTQ(spec, checkpointBytes);
   if (spec.fp8) {
     const uint64_t b = spec.fp8->block;
-    const uint64_t scaleBytes =
-        (spec.rows + b - 1) / b * ((spec.cols + b - 1) / b) * 4;
     if (spec.format != fmt::Type::F8_B64 || b == 0 || b % 64 != 0)
       return weightError(spec, "FP8 blocks are stored as f8_b64 with a block "
                                "that is a multiple of 64");
+    const uint64_t scaleBytes =
+        (spec.rows + b - 1) / b * ((spec.cols + b - 1) / b) * 4;
     if (spec.fp8->scales > checkpointBytes ||
         scaleBytes > checkpointBytes - spec.fp8->scales)
       return weightError(spec, "FP8 scales at offset " +
@@ -195,6 +195,8 @@ Error weights::packFP8Rows(const WeightSpec &spec,
                            llvm::ArrayRef<uint8_t> checkpoint,
                            uint64_t firstRow, llvm::ArrayRef<uint8_t> rows,
                            llvm::MutableArrayRef<uint8_t> dst) {
+  if (!spec.fp8 || spec.fp8->block == 0)
+    return weightError(spec, "has no FP8 block source");
   const uint64_t K = spec.cols, n = dst.size() / spec.rowBytes();
   const uint64_t block = spec.fp8->block, perRow = (K + block - 1) / block;
   if (rows.size() != n * K || firstRow + n > spec.rows)

@@ -4,6 +4,7 @@
 // (configuration_gemma4.py, configuration_gemma4_unified.py).
 
 #include "frontends/safetensors/HFConfig.h"
+#include "frontends/safetensors/Safetensors.h"
 #include "support/BinaryReader.h"
 
 #include "llvm/Support/FormatVariadic.h"
@@ -192,11 +193,9 @@ void applyRope(const Rope &r, Gemma4LayerConfig &lc) {
 
 Expected<HFModelConfig> gemmac::st::readHFConfig(StringRef file,
                                                  StringRef jsonText) {
-  auto json = llvm::json::parse(jsonText);
+  auto json = parseJSON(file, jsonText);
   if (!json)
-    return support::fileError(file, std::nullopt,
-                              "is not valid JSON: " +
-                                  llvm::toString(json.takeError()));
+    return json.takeError();
   const llvm::json::Object *root = json->getAsObject();
   if (!root)
     return support::fileError(file, std::nullopt, "is not a JSON object");
@@ -423,6 +422,15 @@ Expected<HFModelConfig> gemmac::st::readHFConfig(StringRef file,
     std::string method, format;
     if (Error e = qk.string("quant_method", method, ""))
       return std::move(e);
+    // Block-scaled FP8 (HF "fine-grained" FP8 states its block; ModelOpt's
+    // FP8_PB_WO is always 128x128): gemmac reads 128x128 blocks.
+    if (const llvm::json::Value *b = qk.get("weight_block_size")) {
+      const llvm::json::Array *a = b->getAsArray();
+      if (!a || a->size() != 2 || (*a)[0].getAsInteger() != 128 ||
+          (*a)[1].getAsInteger() != 128)
+        return qk.error("'quantization_config.weight_block_size' must be "
+                        "[128, 128] (the FP8 blocks gemmac reads)");
+    }
     if (method == "gptq" || method == "auto-round" || method == "intel/auto-round") {
       if (Error e = qk.integer("bits", out.gptq.bits, 4, 1, 16))
         return std::move(e);

@@ -38,13 +38,11 @@ bool isByteToken(StringRef t) {
          llvm::isHexDigit(t[3]) && llvm::isHexDigit(t[4]);
 }
 
-Expected<llvm::json::Value> parseJSON(const std::string &path,
-                                      StringRef text) {
-  auto json = llvm::json::parse(text);
+Expected<llvm::json::Value> parseObject(const std::string &path,
+                                        StringRef text) {
+  auto json = st::parseJSON(path, text);
   if (!json)
-    return support::fileError(path, std::nullopt,
-                              "is not valid JSON: " +
-                                  llvm::toString(json.takeError()));
+    return json.takeError();
   if (!json->getAsObject())
     return support::fileError(path, std::nullopt, "is not a JSON object");
   return std::move(*json);
@@ -72,7 +70,7 @@ std::optional<std::string> templateOf(const llvm::json::Object &config) {
 Expected<TokenizerData>
 gemmac::st::readHFTokenizer(const Checkpoint &c, const HFModelConfig &cfg) {
   const std::string path = c.pathOf("tokenizer.json");
-  auto text = c.readText("tokenizer.json");
+  auto text = c.readText("tokenizer.json", 256ull << 20);
   if (!text)
     return text.takeError();
   if (!*text)
@@ -80,7 +78,7 @@ gemmac::st::readHFTokenizer(const Checkpoint &c, const HFModelConfig &cfg) {
                               "cannot open: the checkpoint has no "
                               "tokenizer.json (gemmac reads the tokenizer "
                               "from it)");
-  auto json = parseJSON(path, **text);
+  auto json = parseObject(path, **text);
   if (!json)
     return json.takeError();
   auto error = [&](const llvm::Twine &message) {
@@ -206,7 +204,7 @@ gemmac::st::readHFTokenizer(const Checkpoint &c, const HFModelConfig &cfg) {
   if (!gen)
     return gen.takeError();
   if (*gen) {
-    auto genJson = parseJSON(genPath, **gen);
+    auto genJson = parseObject(genPath, **gen);
     if (!genJson)
       return genJson.takeError();
     const llvm::json::Object &g = *genJson->getAsObject();
@@ -294,11 +292,11 @@ gemmac::st::readHFTokenizer(const Checkpoint &c, const HFModelConfig &cfg) {
   if (*jinja) {
     t.chatTemplate = std::move(**jinja);
   } else {
-    auto config = c.readText("tokenizer_config.json");
+    auto config = c.readText("tokenizer_config.json", 256ull << 20);
     if (!config)
       return config.takeError();
     if (*config) {
-      auto configJson = parseJSON(c.pathOf("tokenizer_config.json"), **config);
+      auto configJson = parseObject(c.pathOf("tokenizer_config.json"), **config);
       if (!configJson)
         return configJson.takeError();
       if (std::optional<std::string> tmpl =

@@ -46,8 +46,6 @@ constexpr DTypeRow kDTypes[] = {
 /// Dimensions no real tensor reaches; larger values are hostile.
 constexpr int64_t kMaxDim = int64_t(1) << 40;
 constexpr size_t kMaxRank = 8;
-/// The JSON files beside the weights (tokenizer.json is ~30 MB on Gemma 4).
-constexpr uint64_t kMaxTextFile = 512ull << 20;
 
 std::string shapeText(llvm::ArrayRef<int64_t> shape) {
   std::string s = "[";
@@ -129,6 +127,41 @@ bool isPlainFileName(StringRef name) {
 }
 } // namespace
 
+Expected<llvm::json::Value> gemmac::st::parseJSON(StringRef file,
+                                                  StringRef text,
+                                                  uint64_t offset) {
+  int depth = 0;
+  bool inString = false, escaped = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (inString) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        inString = false;
+    } else if (c == '"') {
+      inString = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJSONDepth)
+        return fileError(file, offset + i,
+                         "JSON nests deeper than " +
+                             llvm::Twine(kMaxJSONDepth) + " levels");
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  auto json = llvm::json::parse(text);
+  if (!json)
+    return fileError(file, offset,
+                     "is not valid JSON: " + llvm::toString(json.takeError()) +
+                         (offset ? " (byte positions count from offset " +
+                                       std::to_string(offset) + ")"
+                                 : std::string()));
+  return std::move(*json);
+}
+
 StringRef gemmac::st::dtypeName(DType t) {
   return kDTypes[static_cast<int>(t)].name;
 }
@@ -156,12 +189,9 @@ Expected<Header> gemmac::st::parseHeader(StringRef file,
   StringRef text(reinterpret_cast<const char *>(bytes.data()) + 8, n);
   if (!text.starts_with("{"))
     return fileError(file, 8, "header does not start with '{'");
-  auto json = llvm::json::parse(text);
+  auto json = parseJSON(file, text, 8);
   if (!json)
-    return fileError(file, 8,
-                     "header is not valid JSON: " +
-                         llvm::toString(json.takeError()) +
-                         " (byte positions count from offset 8)");
+    return json.takeError();
   const llvm::json::Object *root = json->getAsObject();
   if (!root)
     return fileError(file, 8, "header is not a JSON object");
@@ -255,11 +285,16 @@ const Tensor *Checkpoint::find(StringRef name) const {
 }
 
 Expected<std::optional<std::string>>
-Checkpoint::readText(StringRef name) const {
+Checkpoint::readText(StringRef name, uint64_t maxBytes) const {
   if (inMemory_) {
     auto it = memFiles_.find(name.str());
     if (it == memFiles_.end())
       return std::nullopt;
+    if (it->second.size() > maxBytes)
+      return fileError(name, std::nullopt,
+                       "is " + llvm::Twine(it->second.size()) +
+                           " bytes, more than the " + llvm::Twine(maxBytes) +
+                           " this file of a checkpoint may have");
     return it->second;
   }
   std::string path = pathOf(name);
@@ -270,11 +305,11 @@ Checkpoint::readText(StringRef name) const {
     return fileError(path, std::nullopt, "cannot open: " + ec.message());
   if (!llvm::sys::fs::is_regular_file(status))
     return fileError(path, std::nullopt, "is not a regular file");
-  if (status.getSize() > kMaxTextFile)
+  if (status.getSize() > maxBytes)
     return fileError(path, std::nullopt,
                      "is " + llvm::Twine(status.getSize()) +
-                         " bytes, more than the 512 MiB a JSON file of a "
-                         "checkpoint may have");
+                         " bytes, more than the " + llvm::Twine(maxBytes) +
+                         " this file of a checkpoint may have");
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                             /*RequiresNullTerminator=*/false);
   if (!buffer)
@@ -296,7 +331,12 @@ Error Checkpoint::mapShards() {
       return fileError(path, std::nullopt, "is not a regular file");
     s.size = status.getSize();
     s.start = total;
-    total += (s.size + page - 1) / page * page + page;
+    if (s.size > (uint64_t(1) << 50) ||
+        __builtin_add_overflow(total, (s.size + page - 1) / page * page + page,
+                               &total))
+      return fileError(path, std::nullopt,
+                       "is " + llvm::Twine(s.size) +
+                           " bytes: the shards do not fit the address space");
   }
   mappingBytes_ = total;
   mapping_ = mmap(nullptr, total, PROT_NONE,
@@ -317,6 +357,13 @@ Error Checkpoint::mapShards() {
     if (fd < 0)
       return fileError(path, std::nullopt,
                        "cannot open: " + llvm::Twine(std::strerror(errno)));
+    // A file that shrank since it was measured would fault when read.
+    struct stat st;
+    if (::fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) != s.size) {
+      ::close(fd);
+      return fileError(path, std::nullopt,
+                       "changed size while the checkpoint was being opened");
+    }
     void *at = mmap(static_cast<uint8_t *>(mapping_) + s.start, s.size,
                     PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0);
     int err = errno;
@@ -332,10 +379,9 @@ Error Checkpoint::mapShards() {
 /// shard}}; returns the shards in first-mention order.
 Error Checkpoint::indexShards(StringRef text) {
   std::string file = pathOf(indexFile_);
-  auto json = llvm::json::parse(text);
+  auto json = parseJSON(file, text);
   if (!json)
-    return fileError(file, std::nullopt,
-                     "is not valid JSON: " + llvm::toString(json.takeError()));
+    return json.takeError();
   const llvm::json::Object *root = json->getAsObject();
   const llvm::json::Object *map = root ? root->getObject("weight_map") : nullptr;
   if (!map)

@@ -19,6 +19,7 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
+#include "llvm/Support/JSON.h"
 
 #include <cstdint>
 #include <map>
@@ -58,6 +59,17 @@ struct Header {
   std::map<std::string, std::string> metadata;
 };
 
+/// Deeper JSON than any checkpoint file has: llvm::json recurses per level
+/// (parsing and destroying), so a hostile file could exhaust the stack.
+constexpr int kMaxJSONDepth = 64;
+
+/// llvm::json::parse, after checking that `text` nests at most
+/// kMaxJSONDepth levels; errors name `fileName` and the offset (`text`
+/// starts at `offset` in the file).
+llvm::Expected<llvm::json::Value> parseJSON(llvm::StringRef fileName,
+                                            llvm::StringRef text,
+                                            uint64_t offset = 0);
+
 /// Parses and checks the header of the safetensors file `bytes` (the whole
 /// file); `fileName` names it in errors.
 llvm::Expected<Header> parseHeader(llvm::StringRef fileName,
@@ -94,9 +106,10 @@ public:
     return pathOf(shards_[t.shard].name);
   }
 
-  /// A JSON or text file of the checkpoint: nullopt when it does not exist.
+  /// A JSON or text file of the checkpoint: nullopt when it does not exist;
+  /// an error when it is larger than `maxBytes`.
   llvm::Expected<std::optional<std::string>>
-  readText(llvm::StringRef name) const;
+  readText(llvm::StringRef name, uint64_t maxBytes = 16ull << 20) const;
 
 private:
   struct Shard {

@@ -256,6 +256,12 @@ Expected<WeightRef> HFWeights::gptqWeight(StringRef module,
   for (auto *e : {&sc, &qz, &gi})
     if (!*e)
       return e->takeError();
+  const uint8_t *sp = c.data(**sc);
+  for (uint64_t i = 0; i < (*sc)->elements; ++i)
+    if (((sp[2 * i] | (sp[2 * i + 1] << 8)) & 0x7C00) == 0x7C00)
+      return fileError(c.shardPath(**sc), (*sc)->fileOffset + 2 * i,
+                       "GPTQ tensor '" + (*sc)->name + "'[" + llvm::Twine(i) +
+                           "] is not finite");
   if (c.find((module + ".bias").str()))
     return fileError(c.directory(), std::nullopt,
                      "GPTQ module '" + module + "' has a bias, which no Gemma 4 "
