@@ -38,6 +38,15 @@ std::optional<unsigned> layerIndex(StringRef text) {
     return std::nullopt;
   return layer;
 }
+
+/// "N.rest" (after "blk." or "layers."): the layer and the rest.
+std::optional<std::pair<unsigned, StringRef>> splitLayer(StringRef n) {
+  auto [index, rest] = n.split('.');
+  std::optional<unsigned> layer = layerIndex(index);
+  if (!layer)
+    return std::nullopt;
+  return std::make_pair(*layer, rest);
+}
 } // namespace
 
 std::optional<std::string> gemmac::ggufNameForHF(StringRef hfName) {
@@ -56,13 +65,12 @@ std::optional<std::string> gemmac::ggufNameForHF(StringRef hfName) {
       return (m.gguf + ".weight").str();
   if (!n.consume_front("layers."))
     return std::nullopt;
-  auto [index, module] = n.split('.');
-  std::optional<unsigned> layer = layerIndex(index);
+  auto layer = splitLayer(n);
   if (!layer)
     return std::nullopt;
   for (const LinearName &m : kLayerLinears)
-    if (module == m.hf)
-      return llvm::formatv("blk.{0}.{1}.weight", *layer, m.gguf).str();
+    if (layer->second == m.hf)
+      return llvm::formatv("blk.{0}.{1}.weight", layer->first, m.gguf).str();
   return std::nullopt;
 }
 
@@ -75,13 +83,13 @@ std::optional<std::string> gemmac::hfNameForGGUF(StringRef ggufName) {
       return (kHFRoot + m.hf).str();
   if (!n.consume_front("blk."))
     return std::nullopt;
-  auto [index, tensor] = n.split('.');
-  std::optional<unsigned> layer = layerIndex(index);
+  auto layer = splitLayer(n);
   if (!layer)
     return std::nullopt;
   for (const LinearName &m : kLayerLinears)
-    if (tensor == m.gguf)
-      return llvm::formatv("{0}layers.{1}.{2}", kHFRoot, *layer, m.hf).str();
+    if (layer->second == m.gguf)
+      return llvm::formatv("{0}layers.{1}.{2}", kHFRoot, layer->first, m.hf)
+          .str();
   return std::nullopt;
 }
 
@@ -119,12 +127,11 @@ std::optional<std::string> gemmac::hfTensorForGGUF(StringRef ggufName) {
   StringRef n = ggufName;
   if (!n.consume_front("blk."))
     return std::nullopt;
-  auto [index, tensor] = n.split('.');
-  std::optional<unsigned> layer = layerIndex(index);
+  auto layer = splitLayer(n);
   if (!layer)
     return std::nullopt;
   for (const LinearName &m : kLayerOthers)
-    if (tensor == m.gguf)
-      return llvm::formatv("layers.{0}.{1}", *layer, m.hf).str();
+    if (layer->second == m.gguf)
+      return llvm::formatv("layers.{0}.{1}", layer->first, m.hf).str();
   return std::nullopt;
 }

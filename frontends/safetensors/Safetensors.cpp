@@ -492,6 +492,7 @@ Expected<std::unique_ptr<Checkpoint>> Checkpoint::open(StringRef path) {
   }
   if (!llvm::sys::fs::exists(c->pathOf("model.safetensors")))
     return fileError(c->dir_, std::nullopt,
+                     "is a directory but not a Hugging Face checkpoint: it "
                      "holds neither model.safetensors nor "
                      "model.safetensors.index.json");
   if (Error e = c->loadShards({"model.safetensors"}))
