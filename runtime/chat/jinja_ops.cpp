@@ -3,6 +3,7 @@
 #include "runtime/chat/jinja_eval.h"
 #include "runtime/chat/jinja_utf8.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace gemmac::jinja::detail {
@@ -154,6 +155,10 @@ static double pyFloatMod(double vx, double wx) {
 static bool repeat(Renderer *r, const Value &seq, int64_t n, int line, Value *out) {
   if (n < 0)
     n = 0;
+  // An empty sequence repeats to itself: no loop of n steps ([] * 89**8
+  // would spin for 4e15 of them; found by the jinja fuzz campaign).
+  if (seq.isString() ? seq.stringValue().empty() : seq.items().empty())
+    n = std::min<int64_t>(n, 1);
   if (seq.isString()) {
     const std::string &s = seq.stringValue();
     if (!s.empty() && static_cast<uint64_t>(n) > kMaxOutputBytes / s.size())

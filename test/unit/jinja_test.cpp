@@ -233,3 +233,11 @@ TEST(JinjaRender, WhitespaceControl) {
   EXPECT_EQ(renderOk("  {%+ if true %}x{% endif %}"), "  x");
   EXPECT_EQ(renderOk("{% raw %}{{ x }}{% endraw %}"), "{{ x }}");
 }
+
+// Found by the long fuzz campaign (session 11): an empty sequence times a
+// huge count looped once per repetition. It is empty at once now.
+TEST(JinjaLimits, EmptySequenceTimesHugeCountIsEmptyAtOnce) {
+  EXPECT_EQ(renderOk("{{ ([] * 89 ** 8) | length }}"), "0");
+  EXPECT_EQ(renderOk("{{ ('' * 10 ** 15) | length }}"), "0");
+  EXPECT_EQ(renderOk("{{ [] * 0 }}|{{ 'ab' * 2 }}|{{ [1] * 2 }}"), "[]|abab|[1, 1]");
+}
