@@ -52,7 +52,9 @@ static bool parsePyInt(std::string s, int64_t *out, bool *overflow) {
     return false;
   std::string digits = s.substr(0, i);
   for (; i < s.size(); ++i) {
-    if (s[i] == '_' && i + 1 < s.size() && isdigit(static_cast<unsigned char>(s[i + 1])) &&
+    // A leading '_' has no digit before it: i > 0 guards s[i - 1].
+    if (s[i] == '_' && i > 0 && i + 1 < s.size() &&
+        isdigit(static_cast<unsigned char>(s[i + 1])) &&
         isdigit(static_cast<unsigned char>(s[i - 1])))
       continue;
     if (!isdigit(static_cast<unsigned char>(s[i])))

@@ -241,3 +241,11 @@ TEST(JinjaLimits, EmptySequenceTimesHugeCountIsEmptyAtOnce) {
   EXPECT_EQ(renderOk("{{ ('' * 10 ** 15) | length }}"), "0");
   EXPECT_EQ(renderOk("{{ [] * 0 }}|{{ 'ab' * 2 }}|{{ [1] * 2 }}"), "[]|abab|[1, 1]");
 }
+
+// The fuzz campaign's UBSan finding: a leading underscore read s[-1]. The
+// expected strings are python3-jinja2 3.1's output.
+TEST(JinjaFilters, IntFilterUnderscoresFollowPython) {
+  EXPECT_EQ(renderOk("{{ '_5' | int }}|{{ '5_1' | int }}|{{ '+_5' | int }}|{{ '_' | int }}|"
+                     "{{ '1__0' | int }}|{{ '_5s11. 7' | int }}"),
+            "0|51|0|0|0|0");
+}
