@@ -131,8 +131,9 @@ constexpr bool formatTableIsConsistent() {
       if (f.blockElems != 1 || f.x8)
         return false;
     } else if (f.tinyMatmul ||
-               actQuantInfo(f.actQuant).blockElems != f.blockElems) {
-      // A quantized weight block meets exactly one activation block.
+               f.blockElems % actQuantInfo(f.actQuant).blockElems != 0) {
+      // A quantized weight block meets whole activation blocks (one, or
+      // NVFP4's two).
       return false;
     }
   }

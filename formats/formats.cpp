@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <limits>
 #include <cmath>
+#include <cstring>
 
 namespace gemmac::fmt {
 
@@ -181,6 +182,17 @@ static void dequantBlocksF8_B64(const BlockF8_B64 *x, float *y, size_t nb) {
     for (int j = 0; j < 64; ++j)
       *y++ = e4m3ToF32(x[i].qs[j]) * x[i].d;
 }
+static void dequantBlocksNVFP4(const BlockNVFP4 *x, float *y, size_t nb) {
+  for (size_t i = 0; i < nb; ++i, y += 64)
+    for (int s = 0; s < 4; ++s) {
+      const float d = ue4m3ToF32(x[i].d[s]);
+      for (int j = 0; j < 8; ++j) {
+        const uint8_t q = x[i].qs[8 * s + j];
+        y[16 * s + j] = kE2M1Doubled[q & 15] * d;
+        y[16 * s + j + 8] = kE2M1Doubled[q >> 4] * d;
+      }
+    }
+}
 #define BLOCK_DEQUANT(E, FN)                                                   \
   static void dequant##E(const void *src, float *dst, size_t n) {              \
     FN(static_cast<const Block##E *>(src), dst, n / blockElems(Type::E));      \
@@ -194,6 +206,7 @@ BLOCK_DEQUANT(Q4_K, (dequantK<BlockQ4_K, false>))
 BLOCK_DEQUANT(Q5_K, (dequantK<BlockQ5_K, true>))
 BLOCK_DEQUANT(Q6_K, dequantBlocksQ6_K)
 BLOCK_DEQUANT(F8_B64, dequantBlocksF8_B64)
+BLOCK_DEQUANT(NVFP4, dequantBlocksNVFP4)
 #undef BLOCK_DEQUANT
 
 void dequantizeRow(Type t, const void *src, float *dst, size_t n) {
@@ -237,6 +250,39 @@ uint8_t f32ToE4M3(float f) {
   }
   int code = ((e + 7) << 3) | m;
   return sign | static_cast<uint8_t>(std::min(code, 0x7E));
+}
+
+// ---- NVFP4 scales ------------------------------------------------------------
+
+float ue4m3ToF32(uint8_t b) {
+  if (b == 0 || b == 0x7F)
+    return 0.0f;
+  const int e = (b >> 3) & 15, m = b & 7;
+  const float v = e == 0 ? std::ldexp(static_cast<float>(m), -9)
+                         : std::ldexp(1.0f + m / 8.0f, e - 7);
+  return v * 0.5f;
+}
+
+uint8_t f32ToUE4M3(float x) {
+  if (!(x > 0.0f))
+    return 0;
+  x = std::min(x, 448.0f);
+  uint32_t bits;
+  std::memcpy(&bits, &x, 4);
+  int e = static_cast<int>((bits >> 23) & 0xFF) - 127 + 7;
+  if (e <= 0) { // subnormal: multiples of 2^-9
+    int m = std::min(static_cast<int>(x * 512.0f + 0.5f), 7);
+    return m < 1 ? 0 : static_cast<uint8_t>(m);
+  }
+  if (e >= 15)
+    return 0x7E;
+  int m = static_cast<int>((bits >> 20) & 7) + static_cast<int>((bits >> 19) & 1);
+  if (m > 7) {
+    m = 0;
+    if (++e >= 15)
+      return 0x7E;
+  }
+  return static_cast<uint8_t>((e << 3) | m);
 }
 
 // ---- activation quantizers -------------------------------------------------
@@ -529,6 +575,31 @@ static void quantBlocksF8_B64(const float *x, BlockF8_B64 *y, size_t nb) {
       y[i].qs[j] = f32ToE4M3(x[j] / y[i].d);
   }
 }
+// ggml's quantize_row_nvfp4_ref: per 16, the scale of amax/6 and the
+// nearest doubled E2M1 value times it (the first on a tie).
+static void quantBlocksNVFP4(const float *x, BlockNVFP4 *y, size_t nb) {
+  for (size_t i = 0; i < nb; ++i)
+    for (int s = 0; s < 4; ++s) {
+      const float *xb = x + 64 * i + 16 * s;
+      float amax = 0;
+      for (int j = 0; j < 16; ++j)
+        amax = std::max(amax, std::fabs(xb[j]));
+      y[i].d[s] = f32ToUE4M3(amax / 6.0f);
+      const float d = ue4m3ToF32(y[i].d[s]);
+      auto nearest = [&](float v) {
+        int best = 0;
+        float err = std::fabs(kE2M1Doubled[0] * d - v);
+        for (int c = 1; c < 16; ++c)
+          if (float e = std::fabs(kE2M1Doubled[c] * d - v); e < err) {
+            best = c;
+            err = e;
+          }
+        return static_cast<uint8_t>(best);
+      };
+      for (int j = 0; j < 8; ++j)
+        y[i].qs[8 * s + j] = nearest(xb[j]) | (nearest(xb[j + 8]) << 4);
+    }
+}
 #define BLOCK_QUANT(E)                                                         \
   static void quant##E(const float *x, void *dst, size_t n) {                  \
     quantBlocks##E(x, static_cast<Block##E *>(dst), n / blockElems(Type::E));  \
@@ -542,6 +613,7 @@ BLOCK_QUANT(Q4_K)
 BLOCK_QUANT(Q5_K)
 BLOCK_QUANT(Q6_K)
 BLOCK_QUANT(F8_B64)
+BLOCK_QUANT(NVFP4)
 #undef BLOCK_QUANT
 
 void quantizeRow(Type t, const float *x, void *dst, size_t n) {

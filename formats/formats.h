@@ -37,6 +37,20 @@ float e4m3ToF32(uint8_t b);
 uint8_t f32ToE4M3(float f);
 inline float roundToBF16(float f) { return bf16ToF32(f32ToBF16(f)); }
 
+// ---- NVFP4 (ggml's GGML_TYPE_NVFP4) ------------------------------------------
+
+/// E2M1 values doubled (0, 0.5, 1, 1.5, 2, 3, 4, 6 times 2; bit 3 = sign), as
+/// ggml's kvalues_fp4: integers, so that products with int8 are exact.
+inline constexpr int8_t kE2M1Doubled[16] = {0,  1,  2,  3,  4,  6,  8,  12,
+                                            0, -1, -2, -3, -4, -6, -8, -12};
+/// An NVFP4 sub-block scale as ggml reads it: the E4M3 value of the byte
+/// with its sign bit ignored, halved (the doubled E2M1 values make it
+/// whole again); 0 for 0x00 and 0x7F (NaN).
+float ue4m3ToF32(uint8_t b);
+/// ggml's encoder of a positive scale (ggml_fp32_to_ue4m3): E4M3 with the
+/// mantissa rounded half up, saturating at 0x7E; 0 for x <= 0 or NaN.
+uint8_t f32ToUE4M3(float x);
+
 // ---- block layouts (little-endian, packed) --------------------------------
 
 /// A weight's format: ggml's type ids, one enumerator per row of
@@ -51,6 +65,9 @@ using BlockF32 = float;
 using BlockF16 = uint16_t;
 using BlockBF16 = uint16_t;
 struct BlockF8_B64 { float d; uint8_t qs[64]; };
+/// NVFP4: sub-block s (elements 16s..16s+15) has scale d[s]; byte qs[8s+j]
+/// holds element 16s+j in its low nibble and 16s+j+8 in its high nibble.
+struct BlockNVFP4 { uint8_t d[4]; uint8_t qs[32]; };
 struct BlockQ4_0 { uint16_t d; uint8_t qs[16]; };
 struct BlockQ4_1 { uint16_t d, m; uint8_t qs[16]; };
 struct BlockQ5_0 { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; };

@@ -70,6 +70,8 @@ struct LayoutWeightsPass
         fp.add(static_cast<uint64_t>(f.getScales()));
         fp.add(static_cast<uint64_t>(f.getBlock()));
       }
+      if (NVFP4SourceAttr nv = def.getNvfp4SourceAttr())
+        fp.add(static_cast<uint64_t>(nv.getScales()));
       if (GPTQSourceAttr q = def.getGptqAttr())
         for (int64_t v : {q.getQzeros(), q.getScales(), q.getGIdx(),
                           q.getGroup(), q.getZeroOffset()})

@@ -445,17 +445,20 @@ struct LowerToGPUPass : public gemmac::impl::LowerToGPUBase<LowerToGPUPass> {
           << target << "' (nvvm or spirv)";
       return signalPassFailure();
     }
-    // gemmac's own formats have CPU kernels only so far.
-    for (WeightDefOp def : module.getOps<WeightDefOp>())
-      if (static_cast<uint32_t>(def.getWeightType().getFormat()) >=
-          gemmac::abi::kFirstOwnFormat) {
+    // NVFP4 and gemmac's own formats (FP8) have CPU kernels only so far.
+    for (WeightDefOp def : module.getOps<WeightDefOp>()) {
+      WeightFormat f = def.getWeightType().getFormat();
+      if (f == WeightFormat::nvfp4 ||
+          static_cast<uint32_t>(f) >= gemmac::abi::kFirstOwnFormat) {
         def.emitError("weight @")
-            << def.getSymName() << " is "
-            << stringifyWeightFormat(def.getWeightType().getFormat())
-            << " (an FP8 checkpoint's), which has no GPU kernel yet: compile "
-               "it for the CPU (--target cpu)";
+            << def.getSymName() << " is " << stringifyWeightFormat(f)
+            << (f == WeightFormat::nvfp4 ? " (an NVFP4 checkpoint's)"
+                                         : " (an FP8 checkpoint's)")
+            << ", which has no GPU kernel yet: compile it for the CPU "
+               "(--target cpu)";
         return signalPassFailure();
       }
+    }
     func::FuncOp entry = lookupEntry(module);
     if (!entry || !entry.getBody().hasOneBlock()) {
       module.emitError("no single-block function marked gemma.entry");

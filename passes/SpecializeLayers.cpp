@@ -40,9 +40,14 @@ struct SpecializeLayersPass
       int64_t width = 0;
       if (auto g = dyn_cast<GeGLUOp>(op))
         width = g.getGate().getType().getRows();
-      else if (auto l = dyn_cast<LinearOp>(op))
-        if (l->hasOneUse() && isa<GeluOp, MulOp>(*l->getUsers().begin()))
+      else if (auto l = dyn_cast<LinearOp>(op)) {
+        Operation *user = l->hasOneUse() ? *l->getUsers().begin() : nullptr;
+        // Through an output scale (an NVFP4 projection's).
+        if (user && isa<ScaleOp, ScaleByWeightOp>(user) && user->hasOneUse())
+          user = *user->getUsers().begin();
+        if (user && isa<GeluOp, MulOp>(user))
           width = l.getWeight().getType().getRows();
+      }
       ffn[*layer] = std::max(ffn.lookup(*layer), width);
     });
 

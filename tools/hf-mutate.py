@@ -253,6 +253,36 @@ def mutate(d, kind):
             edit_header(d, shard_of(d, name), nan)
         else:
             sys.exit(f"hf-mutate.py: unknown mutation '{kind}'")
+    elif kind.startswith("nvfp4-"):
+        # On a checkpoint written with --hf-quant nvfp4.
+        up = ROOT + "layers.0.mlp.up_proj"
+        if kind == "nvfp4-weight-shape":
+            name = up + ".weight"
+            edit_header(d, shard_of(d, name), lambda h, b: h[name].__setitem__(
+                "shape", list(reversed(h[name]["shape"]))))
+        elif kind == "nvfp4-scale-dtype":
+            name = up + ".weight_scale"
+            edit_header(d, shard_of(d, name), lambda h, b: h[name].__setitem__(
+                "dtype", "U8"))
+        elif kind == "nvfp4-no-scale":
+            rename_tensor(d, up + ".weight_scale", up + ".block_scale")
+        elif kind == "nvfp4-no-scale-2":
+            rename_tensor(d, up + ".weight_scale_2", up + ".global_scale")
+        elif kind in ("nvfp4-nan-scale", "nvfp4-negative-scale"):
+            name = up + ".weight_scale"
+            byte = b"\x7f" if kind == "nvfp4-nan-scale" else b"\xb8"
+            def bad(h, b):
+                a, _ = h[name]["data_offsets"]
+                return b[:a + 37] + byte + b[a + 38:]
+            edit_header(d, shard_of(d, name), bad)
+        elif kind == "nvfp4-zero-scale-2":
+            name = up + ".weight_scale_2"
+            def zero(h, b):
+                a, _ = h[name]["data_offsets"]
+                return b[:a] + struct.pack("<f", 0.0) + b[a + 4:]
+            edit_header(d, shard_of(d, name), zero)
+        else:
+            sys.exit(f"hf-mutate.py: unknown mutation '{kind}'")
     elif kind == "text-only":
         # Not a failure: the same model as a text-only export
         # (Gemma4ForCausalLM): a flat config and the "model." prefix.

@@ -133,6 +133,17 @@ Error weights::checkTransform(const WeightSpec &spec, uint64_t sourceBytes,
                                    llvm::Twine(spec.fp8->scales) +
                                    " run past the end of the checkpoint");
   }
+  if (spec.nvfp4) {
+    if (spec.format != fmt::Type::NVFP4 || spec.cols % 64 != 0)
+      return weightError(spec, "an NVFP4 source is stored as nvfp4 with a "
+                               "multiple of 64 columns");
+    const uint64_t scaleBytes = spec.rows * (spec.cols / 16);
+    if (spec.nvfp4->scales > checkpointBytes ||
+        scaleBytes > checkpointBytes - spec.nvfp4->scales)
+      return weightError(spec, "NVFP4 scales at offset " +
+                                   llvm::Twine(spec.nvfp4->scales) +
+                                   " run past the end of the checkpoint");
+  }
   if (sourceBytes < spec.sourceBytes())
     return weightError(spec, "needs " + llvm::Twine(spec.sourceBytes()) +
                                  " bytes of the checkpoint, " +
@@ -223,6 +234,48 @@ Error weights::packFP8Rows(const WeightSpec &spec,
                                        llvm::Twine(64 * b + j) +
                                        "] is an E4M3 NaN");
       std::memcpy(out[b].qs, q, 64);
+    }
+  }
+  return Error::success();
+}
+
+Error weights::packNVFP4Rows(const WeightSpec &spec,
+                            llvm::ArrayRef<uint8_t> checkpoint,
+                            uint64_t firstRow, llvm::ArrayRef<uint8_t> rows,
+                            llvm::MutableArrayRef<uint8_t> dst) {
+  if (!spec.nvfp4)
+    return weightError(spec, "has no NVFP4 source");
+  const uint64_t K = spec.cols, n = dst.size() / spec.rowBytes();
+  if (rows.size() != n * (K / 2) || firstRow + n > spec.rows)
+    return weightError(spec, "NVFP4 rows [" + llvm::Twine(firstRow) + ", " +
+                                 llvm::Twine(firstRow + n) + ") given " +
+                                 llvm::Twine(rows.size()) + " bytes");
+  for (uint64_t i = 0; i < n; ++i) {
+    const uint64_t row = firstRow + i;
+    const uint8_t *scales =
+        checkpoint.data() + spec.nvfp4->scales + row * (K / 16);
+    const uint8_t *codes = rows.data() + i * (K / 2);
+    auto *out = reinterpret_cast<fmt::BlockNVFP4 *>(dst.data()) + i * (K / 64);
+    for (uint64_t sub = 0; sub < K / 16; ++sub) {
+      const uint8_t d = scales[sub];
+      if ((d & 0x7F) == 0x7F || (d & 0x80))
+        return weightError(spec, "the NVFP4 scale of row " + llvm::Twine(row) +
+                                     ", columns " + llvm::Twine(16 * sub) +
+                                     ".." + llvm::Twine(16 * sub + 15) +
+                                     " is " +
+                                     ((d & 0x7F) == 0x7F ? "an E4M3 NaN"
+                                                         : "negative"));
+      fmt::BlockNVFP4 &b = out[sub / 4];
+      const int s = static_cast<int>(sub % 4);
+      b.d[s] = d;
+      // ModelOpt: element 2c low, 2c+1 high in byte c of the 16's 8 bytes;
+      // ggml: element j low, j+8 high in byte j.
+      const uint8_t *m = codes + 8 * sub;
+      auto code = [&](int e) {
+        return e % 2 ? m[e / 2] >> 4 : m[e / 2] & 15;
+      };
+      for (int j = 0; j < 8; ++j)
+        b.qs[8 * s + j] = static_cast<uint8_t>(code(j) | (code(j + 8) << 4));
     }
   }
   return Error::success();
@@ -367,9 +420,11 @@ Error weights::transformWeight(const WeightSpec &spec,
     } else {
       rows = source.slice(r0 * sourceRowBytes, n * sourceRowBytes);
     }
-    if (spec.fp8) {
+    if (spec.fp8 || spec.nvfp4) {
       packed.resize(n * rowBytes);
-      if (Error e = packFP8Rows(spec, checkpoint, r0, rows, packed))
+      if (Error e = spec.fp8
+                        ? packFP8Rows(spec, checkpoint, r0, rows, packed)
+                        : packNVFP4Rows(spec, checkpoint, r0, rows, packed))
         return e;
       rows = packed;
     }

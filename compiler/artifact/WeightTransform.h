@@ -56,6 +56,12 @@ struct FP8BlocksSource {
   uint64_t block = 128;
 };
 
+/// A weight the checkpoint stores in ModelOpt's NVFP4 layout
+/// (#gemma.nvfp4_source): where its E4M3 scales (one per 16) lie.
+struct NVFP4Source {
+  uint64_t scales = 0;
+};
+
 /// What one weight of the blob is: `rows` rows of `cols` elements stored as
 /// `format`, made from the checkpoint's rows by the optional SRD fold (or
 /// from GPTQ tensors) and the optional x8 repack.
@@ -67,6 +73,7 @@ struct WeightSpec {
   std::optional<SRDFold> srd;
   std::optional<GPTQSource> gptq;
   std::optional<FP8BlocksSource> fp8;
+  std::optional<NVFP4Source> nvfp4;
   bool x8 = false;
 
   /// Bytes of one stored row, and of the whole weight in the blob.
@@ -77,6 +84,8 @@ struct WeightSpec {
   uint64_t sourceRowBytes() const {
     if (fp8)
       return cols; // one E4M3 byte per weight
+    if (nvfp4)
+      return cols / 2; // two E2M1 codes per byte
     return gptq ? cols / 2 : fmt::rowBytes(srd ? srd->base : format, cols);
   }
   /// GPTQ: the groups (rows of scales and qzeros).
@@ -109,6 +118,16 @@ llvm::Error packFP8Rows(const WeightSpec &spec,
                         llvm::ArrayRef<uint8_t> checkpoint, uint64_t firstRow,
                         llvm::ArrayRef<uint8_t> rows,
                         llvm::MutableArrayRef<uint8_t> dst);
+
+/// Rows [firstRow, firstRow + n) of a ModelOpt NVFP4 weight as ggml's
+/// nvfp4 blocks (llama.cpp's converter repack: the scale bytes copied, the
+/// codes reordered), from the checkpoint's packed rows `rows` and the scales
+/// in `checkpoint`. A NaN or negative scale is an error naming the weight
+/// and the element.
+llvm::Error packNVFP4Rows(const WeightSpec &spec,
+                          llvm::ArrayRef<uint8_t> checkpoint,
+                          uint64_t firstRow, llvm::ArrayRef<uint8_t> rows,
+                          llvm::MutableArrayRef<uint8_t> dst);
 
 llvm::Error decodeGPTQRows(const WeightSpec &spec,
                            llvm::ArrayRef<uint8_t> checkpoint,

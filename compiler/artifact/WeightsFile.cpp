@@ -174,6 +174,9 @@ gemmac::collectBlobLayout(mlir::ModuleOp module) {
     if (FP8BlocksSourceAttr f = def.getFp8BlocksAttr())
       spec.fp8 = weights::FP8BlocksSource{static_cast<uint64_t>(f.getScales()),
                                           static_cast<uint64_t>(f.getBlock())};
+    if (NVFP4SourceAttr nv = def.getNvfp4SourceAttr())
+      spec.nvfp4 =
+          weights::NVFP4Source{static_cast<uint64_t>(nv.getScales())};
     if (GPTQSourceAttr q = def.getGptqAttr()) {
       weights::GPTQSource g;
       g.qweight = static_cast<uint64_t>(def.getSourceOffset());

@@ -66,6 +66,13 @@ LogicalResult WeightDefOp::verify() {
     if (failed(fp8.verifyFor(getWeightType(), [&] { return emitOpError(); })))
       return failure();
   }
+  if (NVFP4SourceAttr nv = getNvfp4SourceAttr()) {
+    if (getSrdAttr() || getGptqAttr() || getFp8BlocksAttr())
+      return emitOpError("an NVFP4 source cannot also be GPTQ, FP8 or "
+                         "SRD-corrected");
+    if (failed(nv.verifyFor(getWeightType(), [&] { return emitOpError(); })))
+      return failure();
+  }
   if (GPTQSourceAttr gptq = getGptqAttr()) {
     if (getSrdAttr())
       return emitOpError("an SRD fold cannot correct a GPTQ weight");

@@ -80,6 +80,7 @@ def Gemma_WeightFormat : I32EnumAttr<"WeightFormat", "storage format of a weight
     I32EnumAttrCase<"q5_k", 13>,
     I32EnumAttrCase<"q6_k", 14>,
     I32EnumAttrCase<"bf16", 30>,
+    I32EnumAttrCase<"nvfp4", 40>,
     I32EnumAttrCase<"f8_b64", 256>
   ]> {
   let cppNamespace = "::gemmac::gemma";
@@ -244,8 +245,9 @@ def Gemma_WeightDefOp : Gemma_Op<"weight_def", [Symbol]> {
     blob of the compiled program is laid out, `layout` when kernel selection
     picks kernels that read the rows interleaved (the blob then holds them
     in that order), `srd` when gemma-fold-srd replaces its rows with an SRD
-    correction, `gptq` or `fp8_blocks` when the checkpoint stores it as GPTQ
-    tensors or block-scaled FP8 (the bytes are then made from those). Scalars the model needs at compile time
+    correction, `gptq`, `fp8_blocks` or `nvfp4_source` when the checkpoint stores it
+    as GPTQ tensors, block-scaled FP8 or ModelOpt NVFP4 (the bytes are then
+    made from those). Scalars the model needs at compile time
     (a layer's output scale) may carry their `value`.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name,
@@ -256,7 +258,8 @@ def Gemma_WeightDefOp : Gemma_Op<"weight_def", [Symbol]> {
                        OptionalAttr<FloatElementsAttr<32>>:$value,
                        OptionalAttr<Gemma_SRDFoldAttr>:$srd,
                        OptionalAttr<Gemma_GPTQSourceAttr>:$gptq,
-                       OptionalAttr<Gemma_FP8BlocksSourceAttr>:$fp8_blocks);
+                       OptionalAttr<Gemma_FP8BlocksSourceAttr>:$fp8_blocks,
+                       OptionalAttr<Gemma_NVFP4SourceAttr>:$nvfp4_source);
   let builders = [
     // As the importer declares a weight: gemma-fold-srd adds the SRD fold.
     OpBuilder<(ins "::mlir::StringAttr":$sym_name, "::mlir::TypeAttr":$type,
@@ -266,7 +269,7 @@ def Gemma_WeightDefOp : Gemma_Op<"weight_def", [Symbol]> {
                    "::mlir::DenseFPElementsAttr":$value), [{
       build($_builder, $_state, sym_name, type, source_offset, blob_offset,
             layout, value, SRDFoldAttr(), GPTQSourceAttr(),
-            FP8BlocksSourceAttr());
+            FP8BlocksSourceAttr(), NVFP4SourceAttr());
     }]>
   ];
   let assemblyFormat = "$sym_name `:` $type attr-dict";

@@ -111,3 +111,20 @@ LogicalResult FP8BlocksSourceAttr::verifyFor(
                        << weight;
   return success();
 }
+
+LogicalResult
+NVFP4SourceAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                        int64_t scales) {
+  if (scales < 0)
+    return emitError() << "NVFP4 source: the scales' offset must be "
+                          "non-negative";
+  return success();
+}
+
+LogicalResult NVFP4SourceAttr::verifyFor(
+    WeightType weight, function_ref<InFlightDiagnostic()> emitError) const {
+  if (weight.getRank() != 2 || weight.getFormat() != WeightFormat::nvfp4)
+    return emitError() << "an NVFP4 source is stored as an nvfp4 matrix, not "
+                       << weight;
+  return success();
+}

@@ -124,4 +124,30 @@ def Gemma_FP8BlocksSourceAttr : AttrDef<Gemma_Dialect, "FP8BlocksSource"> {
   }];
 }
 
+def Gemma_NVFP4SourceAttr : AttrDef<Gemma_Dialect, "NVFP4Source"> {
+  let mnemonic = "nvfp4_source";
+  let summary = "a weight stored in ModelOpt's NVFP4 layout";
+  let description = [{
+    Recorded by the safetensors importer on a ModelOpt NVFP4 linear: its
+    `weight` (U8 [rows, cols/2], byte c of a row holding element 2c in the
+    low nibble and 2c+1 in the high one) lies at the definition's
+    source_offset, `weight_scale` (F8_E4M3 [rows, cols/16], one per 16
+    consecutive elements, never negative) at `scales`. The weight is
+    stored as nvfp4 (ggml's blocks: the same codes and scale bytes,
+    reordered), as llama.cpp's converter repacks it; the per-tensor
+    `weight_scale_2` is applied to the product's output (the `.scale`
+    weight the importer multiplies by).
+
+      #gemma.nvfp4_source<scales = 4096>
+  }];
+  let parameters = (ins "int64_t":$scales);
+  let assemblyFormat = "`<` `scales` `=` $scales `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    ::mlir::LogicalResult
+    verifyFor(WeightType weight,
+              ::llvm::function_ref<::mlir::InFlightDiagnostic()> emitError) const;
+  }];
+}
+
 #endif // GEMMAC_GEMMA_WEIGHT_ATTRS

@@ -110,6 +110,8 @@ llvm::Expected<Value> ModuleBuilder::weight(StringRef name,
     if (ref->fp8Scales)
       def.setFp8BlocksAttr(
           FP8BlocksSourceAttr::get(&ctx, *ref->fp8Scales, ref->fp8Block));
+    if (ref->nvfp4Scales)
+      def.setNvfp4SourceAttr(NVFP4SourceAttr::get(&ctx, *ref->nvfp4Scales));
     if (const std::optional<GPTQRef> &q = ref->gptq)
       def.setGptqAttr(GPTQSourceAttr::get(&ctx, q->qzeros, q->scales, q->gIdx,
                                           q->group, q->zeroOffset,
@@ -141,6 +143,23 @@ llvm::Error ModuleBuilder::buildLayer(int64_t l, Value &h, Value ple, Value pos0
   auto W = [&](StringRef suffix, ArrayRef<int64_t> shape) {
     return weight(p + suffix.str(), shape);
   };
+  // A projection, times its output scale where the checkpoint has one
+  // (NVFP4's per-tensor weight_scale_2, "<name>.scale" in GGUF): llama.cpp
+  // multiplies the product by it (build_lora_mm).
+  auto project = [&](Value x, StringRef name,
+                     ArrayRef<int64_t> shape) -> llvm::Expected<Value> {
+    auto w = W((name + ".weight").str(), shape);
+    if (!w)
+      return w.takeError();
+    Value y = linear(x, *w);
+    const std::string scaleName = p + name.str() + ".scale";
+    if (!ws.has(scaleName))
+      return y;
+    auto s = weight(scaleName, {1});
+    if (!s)
+      return s.takeError();
+    return ScaleByWeightOp::create(b, loc, y.getType(), y, *s).getResult();
+  };
 #define TRY(var, expr)                                                         \
   auto var##OrErr = (expr);                                                    \
   if (!var##OrErr)                                                             \
@@ -150,9 +169,9 @@ llvm::Error ModuleBuilder::buildLayer(int64_t l, Value &h, Value ple, Value pos0
   // Attention block.
   TRY(attnNorm, W("attn_norm.weight", {H}));
   Value a = rmsNorm(h, attnNorm, H);
-  TRY(wq, W("attn_q.weight", {nh * hd, H}));
+  TRY(qProj, project(a, "attn_q", {nh * hd, H}));
   TRY(qNorm, W("attn_q_norm.weight", {hd}));
-  Value q = rmsNorm(linear(a, wq), qNorm, hd);
+  Value q = rmsNorm(qProj, qNorm, hd);
   auto rope = RopeAttr::get(&ctx, llvm::APFloat(L.ropeTheta), L.rotatedPairs,
                             L.ropeFreqDim);
   q = RopeOp::create(b, loc, q.getType(), q, pos0, b.getI64IntegerAttr(nh),
@@ -160,12 +179,12 @@ llvm::Error ModuleBuilder::buildLayer(int64_t l, Value &h, Value ple, Value pos0
 
   int64_t source = L.kvSource < 0 ? l : L.kvSource;
   if (L.kvSource < 0) {
-    TRY(wk, W("attn_k.weight", {nkv * hd, H}));
-    Value k = linear(a, wk);
+    TRY(k0, project(a, "attn_k", {nkv * hd, H}));
+    Value k = k0;
     Value v = k; // K=V global layers: V is the K projection before k_norm
     if (!L.kEqualsV) {
-      TRY(wv, W("attn_v.weight", {nkv * hd, H}));
-      v = linear(a, wv);
+      TRY(v0, project(a, "attn_v", {nkv * hd, H}));
+      v = v0;
     }
     TRY(kNorm, W("attn_k_norm.weight", {hd}));
     k = rmsNorm(k, kNorm, hd);
@@ -184,19 +203,19 @@ llvm::Error ModuleBuilder::buildLayer(int64_t l, Value &h, Value ple, Value pos0
   // pass moves the store after the cache's last reader.
   if (L.kvSource < 0)
     KVStoreOp::create(b, loc, k, v, pos0, b.getI64IntegerAttr(l));
-  TRY(wo, W("attn_output.weight", {H, nh * hd}));
+  TRY(attnOut, project(o, "attn_output", {H, nh * hd}));
   TRY(postAttnNorm, W("post_attention_norm.weight", {H}));
-  h = add(h, rmsNorm(linear(o, wo), postAttnNorm, H));
+  h = add(h, rmsNorm(attnOut, postAttnNorm, H));
 
   // GeGLU MLP.
   TRY(ffnNorm, W("ffn_norm.weight", {H}));
   Value f = rmsNorm(h, ffnNorm, H);
-  TRY(wg, W("ffn_gate.weight", {L.ffnDim, H}));
-  TRY(wu, W("ffn_up.weight", {L.ffnDim, H}));
-  TRY(wd, W("ffn_down.weight", {H, L.ffnDim}));
-  Value m = mul(gelu(linear(f, wg)), linear(f, wu));
+  TRY(gateOut, project(f, "ffn_gate", {L.ffnDim, H}));
+  TRY(upOut, project(f, "ffn_up", {L.ffnDim, H}));
+  Value m = mul(gelu(gateOut), upOut);
+  TRY(downOut, project(m, "ffn_down", {H, L.ffnDim}));
   TRY(postFfnNorm, W("post_ffw_norm.weight", {H}));
-  h = add(h, rmsNorm(linear(m, wd), postFfnNorm, H));
+  h = add(h, rmsNorm(downOut, postFfnNorm, H));
 
   // Per-layer embedding injection (E2B/E4B).
   if (ple) {

@@ -36,6 +36,7 @@ struct WeightRef {
   std::optional<GPTQRef> gptq;  // GPTQ tensors (offset: the qweight's)
   std::optional<int64_t> fp8Scales; // FP8 blocks: the scales' offset
   int64_t fp8Block = 128;
+  std::optional<int64_t> nvfp4Scales; // ModelOpt NVFP4: the scales' offset
 };
 
 class WeightSource {

@@ -10,6 +10,7 @@
 
 #include <bit>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 using namespace gemmac;
@@ -60,7 +61,26 @@ public:
       return "";
     return *hf == "lm_head.weight" ? *hf : root + *hf;
   }
+  /// An NVFP4 linear's output scale, asked for by its GGUF name
+  /// ("blk.N.ffn_up.scale", as llama.cpp's converter names it): the
+  /// module's `weight_scale_2` when its weight is NVFP4; null otherwise.
+  const Tensor *outputScale(StringRef name) const {
+    StringRef base = name;
+    if (!base.consume_back(".scale"))
+      return nullptr;
+    std::string weight = hfName((base + ".weight").str());
+    StringRef module = weight;
+    if (!module.consume_back(".weight"))
+      return nullptr;
+    const Tensor *w = c.find(weight);
+    if (!w || w->dtype != DType::U8)
+      return nullptr;
+    return c.find((module + ".weight_scale_2").str());
+  }
+
   bool has(StringRef name) const override {
+    if (name.ends_with(".scale"))
+      return outputScale(name) != nullptr;
     std::string hf = hfName(name);
     if (hf.empty())
       return false;
@@ -71,8 +91,17 @@ public:
 
   Expected<WeightRef> get(StringRef name,
                           llvm::ArrayRef<int64_t> shape) const override {
+    if (name.ends_with(".scale")) {
+      const Tensor *t = outputScale(name);
+      if (!t)
+        return fileError(c.directory(), std::nullopt,
+                         "no NVFP4 'weight_scale_2' for '" + name + "'");
+      return nvfp4Scalar(*t);
+    }
     std::string hf = hfName(name);
     const Tensor *t = hf.empty() ? nullptr : c.find(hf);
+    if (t && t->dtype == DType::U8)
+      return nvfp4Weight(hf, *t, shape);
     if (!t) {
       StringRef module(hf);
       module.consume_back(".weight");
@@ -116,6 +145,9 @@ private:
                                  llvm::ArrayRef<int64_t> shape) const;
   Expected<WeightRef> fp8Weight(StringRef name, const Tensor &weight,
                                 llvm::ArrayRef<int64_t> shape) const;
+  Expected<WeightRef> nvfp4Weight(StringRef name, const Tensor &weight,
+                                  llvm::ArrayRef<int64_t> shape) const;
+  Expected<WeightRef> nvfp4Scalar(const Tensor &t) const;
 
   const Checkpoint &c;
   std::string root;
@@ -187,6 +219,99 @@ Expected<WeightRef> HFWeights::fp8Weight(StringRef name, const Tensor &weight,
   ref.offset = static_cast<int64_t>(weight.offset);
   ref.fp8Scales = static_cast<int64_t>(scale->offset);
   ref.fp8Block = block;
+  return ref;
+}
+
+/// A ModelOpt NVFP4 linear: `weight` U8 [N, K/2] (two E2M1 codes a byte),
+/// `weight_scale` F8_E4M3 [N, K/16], never NaN or negative (ggml's blocks
+/// keep the byte without its sign). K must be whole ggml blocks of 64.
+/// `weight_scale_2` (the output scale) and `input_scale` are scalars read
+/// through nvfp4Scalar.
+Expected<WeightRef> HFWeights::nvfp4Weight(StringRef name, const Tensor &weight,
+                                           llvm::ArrayRef<int64_t> shape) const {
+  StringRef module(name);
+  module.consume_back(".weight");
+  if (shape.size() != 2)
+    return fileError(c.shardPath(weight), weight.fileOffset,
+                     "tensor '" + name + "' is U8 (NVFP4) where a vector is "
+                                         "expected");
+  const int64_t N = shape[0], K = shape[1];
+  if (llvm::ArrayRef<int64_t>(weight.shape) != llvm::ArrayRef<int64_t>{N, K / 2} ||
+      K % 2 != 0)
+    return fileError(c.shardPath(weight), weight.fileOffset,
+                     "NVFP4 tensor '" + name + "' has shape " +
+                         shapeText(weight.shape) + ", expected " +
+                         shapeText({N, K / 2}) + " (two 4-bit codes a byte) "
+                         "for a [" + llvm::Twine(N) + ", " + llvm::Twine(K) +
+                         "] linear");
+  if (K % 64 != 0)
+    return fileError(c.shardPath(weight), weight.fileOffset,
+                     "NVFP4 tensor '" + name + "' has " + llvm::Twine(K) +
+                         " columns: ggml's NVFP4 blocks need a multiple of 64");
+  std::string scaleName = (module + ".weight_scale").str();
+  const Tensor *scale = c.find(scaleName);
+  if (!scale)
+    return fileError(c.directory(), std::nullopt,
+                     "NVFP4 tensor '" + name + "' has no '" + scaleName + "'");
+  if (scale->dtype != DType::F8_E4M3 ||
+      llvm::ArrayRef<int64_t>(scale->shape) != llvm::ArrayRef<int64_t>{N, K / 16})
+    return fileError(c.shardPath(*scale), scale->fileOffset,
+                     "NVFP4 scale '" + scaleName + "' is " +
+                         dtypeName(scale->dtype) + " " +
+                         shapeText(scale->shape) + ", expected F8_E4M3 " +
+                         shapeText({N, K / 16}) + " (one per 16 weights)");
+  const uint8_t *p = c.data(*scale);
+  for (uint64_t i = 0; i < scale->elements; ++i)
+    if ((p[i] & 0x7F) == 0x7F || (p[i] & 0x80))
+      return fileError(c.shardPath(*scale), scale->fileOffset + i,
+                       "NVFP4 scale '" + scaleName + "'[" +
+                           llvm::Twine(i / (K / 16)) + ", " +
+                           llvm::Twine(i % (K / 16)) + "] is " +
+                           ((p[i] & 0x7F) == 0x7F ? "an E4M3 NaN"
+                                                  : "negative"));
+  for (StringRef suffix : {".weight_scale_2", ".input_scale"}) {
+    std::string other = (module + suffix).str();
+    if (const Tensor *t = c.find(other)) {
+      auto v = nvfp4Scalar(*t);
+      if (!v)
+        return v.takeError();
+    } else if (suffix == ".weight_scale_2") {
+      return fileError(c.directory(), std::nullopt,
+                       "NVFP4 tensor '" + name + "' has no '" + other + "'");
+    }
+  }
+  if (c.find((module + ".bias").str()))
+    return fileError(c.directory(), std::nullopt,
+                     "NVFP4 module '" + module + "' has a bias, which no "
+                                                 "Gemma 4 linear has");
+  WeightRef ref;
+  ref.format = gemma::WeightFormat::nvfp4;
+  ref.shape = {N, K};
+  ref.offset = static_cast<int64_t>(weight.offset);
+  ref.nvfp4Scales = static_cast<int64_t>(scale->offset);
+  return ref;
+}
+
+/// An NVFP4 module's per-tensor scale (`weight_scale_2` or `input_scale`):
+/// one finite, positive F32 ([] or [1]).
+Expected<WeightRef> HFWeights::nvfp4Scalar(const Tensor &t) const {
+  if (t.dtype != DType::F32 || t.elements != 1 || t.shape.size() > 1)
+    return fileError(c.shardPath(t), t.fileOffset,
+                     "NVFP4 scale '" + t.name + "' is " + dtypeName(t.dtype) +
+                         " " + shapeText(t.shape) +
+                         ", expected one F32 ([] or [1])");
+  float v = scalarValue(t, c.data(t));
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", v);
+  if (!std::isfinite(v) || !(v > 0))
+    return fileError(c.shardPath(t), t.fileOffset,
+                     "NVFP4 scale '" + t.name + "' = " + text +
+                         " is not a finite positive number");
+  WeightRef ref;
+  ref.format = gemma::WeightFormat::f32;
+  ref.shape = {1};
+  ref.offset = static_cast<int64_t>(t.offset);
+  ref.scalar = v;
   return ref;
 }
 

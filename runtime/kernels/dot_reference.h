@@ -290,6 +290,38 @@ inline float dotQ6_K(const BlockQ6_K *w, const BlockQ8_K *a, int64_t nb) {
   return hsum8(acc);
 }
 
+/// NVFP4 against Q8_0 (ggml_vec_dot_nvfp4_q8_0, AVX2): per 64-block, the
+/// two Q8_0 blocks it meets. Lane l (4 products: elements 4l..4l+3 of a
+/// Q8_0 block, exact in int32) takes two FMAs, the first Q8_0 block's with
+/// the scale of sub-block l / 4, the second's with sub-block 2 + l / 4; each
+/// scale is ue4m3(d[s]) * the Q8_0 block's d. The lanes are summed once, at
+/// the end.
+inline float dotNVFP4(const BlockNVFP4 *w, const BlockQ8_0 *a, int64_t nb) {
+  float lanes[8] = {};
+  for (int64_t b = 0; b < nb; ++b) {
+    const BlockNVFP4 &x = w[b];
+    for (int half = 0; half < 2; ++half) {
+      const BlockQ8_0 &y = a[2 * b + half];
+      const float dy = f16ToF32(y.d);
+      int q[32]; // the half's two sub-blocks in element order
+      for (int s = 0; s < 2; ++s)
+        for (int j = 0; j < 8; ++j) {
+          const uint8_t byte = x.qs[8 * (2 * half + s) + j];
+          q[16 * s + j] = kE2M1Doubled[byte & 15];
+          q[16 * s + j + 8] = kE2M1Doubled[byte >> 4];
+        }
+      for (int l = 0; l < 8; ++l) {
+        int32_t p = 0;
+        for (int e = 4 * l; e < 4 * l + 4; ++e)
+          p += q[e] * y.qs[e];
+        const float scale = ue4m3ToF32(x.d[2 * half + l / 4]) * dy;
+        lanes[l] = std::fma(scale, static_cast<float>(p), lanes[l]);
+      }
+    }
+  }
+  return hsum8(lanes);
+}
+
 // ---- gemmac's own formats ----------------------------------------------------
 
 /// The 256 values of an E4M3 byte (NaN for 0x7F and 0xFF).

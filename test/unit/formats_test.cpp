@@ -319,8 +319,8 @@ TEST(FormatTable, BlockGeometryMatchesTheStructs) {
 TEST(FormatTable, RulesMatchTheKernelsAssumptions) {
   using namespace gemmac::abi;
   for (const FormatInfo &f : kFormats) {
-    // Float weights multiply f32 activations; quantized ones an activation
-    // block of their own block size.
+    // Float weights multiply f32 activations; quantized ones whole
+    // activation blocks.
     if (isOwnFormat(f.format)) {
       // gemmac's own blocks meet f32 activations; no ggml GEMM paths.
       EXPECT_EQ(f.actQuant, ActQuant::None) << f.name;
@@ -329,7 +329,10 @@ TEST(FormatTable, RulesMatchTheKernelsAssumptions) {
       EXPECT_EQ(f.blockElems, 1u) << f.name;
       EXPECT_TRUE(f.tinyMatmul) << f.name;
     } else {
-      EXPECT_EQ(actQuantInfo(f.actQuant).blockElems, f.blockElems) << f.name;
+      // One activation block per weight block, or NVFP4's two.
+      EXPECT_EQ(f.blockElems, actQuantInfo(f.actQuant).blockElems *
+                                  (f.format == Format::NVFP4 ? 2u : 1u))
+          << f.name;
     }
     EXPECT_EQ(hasX8Layout(f.format),
               f.format == Format::Q4_0 || f.format == Format::Q4_K)

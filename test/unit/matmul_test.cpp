@@ -98,6 +98,12 @@ float reference(Type t, const uint8_t *row, const float *x, int64_t N,
     return repacked ? ref::dotQ4_KGemm(w, a.data(), K / QK_K)
                     : ref::dotK<false, BlockQ4_K>(w, a.data(), K / QK_K);
   }
+  case Type::NVFP4: {
+    std::vector<BlockQ8_0> a(K / QK);
+    quantizeRowQ8_0(x, a.data(), K);
+    return ref::dotNVFP4(reinterpret_cast<const BlockNVFP4 *>(row), a.data(),
+                         K / 64);
+  }
   case Type::F8_B64:
     return ref::dotF8_B64(reinterpret_cast<const BlockF8_B64 *>(row), x,
                           K / 64);
@@ -153,6 +159,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{Type::Q5_0, gmk_linear_q5_0, nullptr},
                       Case{Type::Q4_K, gmk_linear_q4_k, gmk_linear_q4_k_x8},
                       Case{Type::Q6_K, gmk_linear_q6_k, nullptr},
+                      Case{Type::NVFP4, gmk_linear_nvfp4, nullptr},
                       Case{Type::F8_B64, gmk_linear_f8_b64, nullptr}),
     [](const auto &info) { return std::string(typeName(info.param.type)); });
 
@@ -319,4 +326,67 @@ TEST(MatmulF8, DotIsTheDefinition) {
   const float got = ref::dotF8_B64(reinterpret_cast<const BlockF8_B64 *>(row.data()),
                                    x.data(), K / 64);
   EXPECT_NEAR(got, want, 1e-5 * mass);
+}
+
+/// NVFP4's dot against the format's definition, sum over 16s of
+/// ue4m3(d) * d_q8 * sum(2*E2M1 * q8): exact when every product and partial
+/// sum is representable (small integers, power-of-two scales), within f32
+/// rounding of a double-precision sum otherwise. The lane structure itself
+/// (ggml_vec_dot_nvfp4_q8_0's) is held to llama.cpp by the parity suite.
+TEST(MatmulNVFP4, DotIsTheDefinition) {
+  const int64_t K = 256;
+  std::mt19937 rng(12);
+  auto dot = [&](const std::vector<BlockNVFP4> &w,
+                 const std::vector<BlockQ8_0> &a) {
+    double sum = 0;
+    for (int64_t k = 0; k < K; ++k) {
+      const BlockNVFP4 &b = w[k / 64];
+      const int e = static_cast<int>(k % 64), s = e / 16, j = e % 16;
+      const uint8_t byte = b.qs[8 * s + j % 8];
+      const int code = j < 8 ? byte & 15 : byte >> 4;
+      sum += double(kE2M1Doubled[code]) * ue4m3ToF32(b.d[s]) *
+             f16ToF32(a[k / 32].d) * a[k / 32].qs[k % 32];
+    }
+    return sum;
+  };
+  std::vector<BlockNVFP4> w(K / 64);
+  std::vector<BlockQ8_0> a(K / 32);
+  for (BlockNVFP4 &b : w) {
+    for (uint8_t &d : b.d) // E4M3 powers of two: 2^-3 .. 2^1
+      d = static_cast<uint8_t>((4 + rng() % 5) << 3);
+    for (uint8_t &q : b.qs)
+      q = static_cast<uint8_t>(rng());
+  }
+  for (BlockQ8_0 &b : a) {
+    b.d = f32ToF16(std::ldexp(1.0f, static_cast<int>(rng() % 3) - 1));
+    for (int8_t &q : b.qs)
+      q = static_cast<int8_t>(static_cast<int>(rng() % 21) - 10);
+  }
+  EXPECT_EQ(ref::dotNVFP4(w.data(), a.data(), K / 64),
+            static_cast<float>(dot(w, a)));
+  // Random weights and activations: f32 rounding only.
+  std::vector<float> wf = randn(K, 5, 0.1f), xf = randn(K, 6, 1.0f);
+  quantizeRow(Type::NVFP4, wf.data(), w.data(), K);
+  quantizeRowQ8_0(xf.data(), a.data(), K);
+  double mass = 0;
+  for (int64_t k = 0; k < K; ++k)
+    mass += std::fabs(double(wf[k]) * xf[k]);
+  EXPECT_NEAR(ref::dotNVFP4(w.data(), a.data(), K / 64), dot(w, a),
+              1e-5 * mass);
+}
+
+/// ggml's UE4M3 reading of a scale byte: the E4M3 value halved, the sign
+/// bit ignored, 0x00 and 0x7F zero; and its encoder inverts it below 256.
+TEST(MatmulNVFP4, ScalesReadAsGgmlDoes) {
+  EXPECT_EQ(ue4m3ToF32(0x38), 0.5f);        // E4M3 1.0
+  EXPECT_EQ(ue4m3ToF32(0x80 | 0x38), 0.5f); // the sign bit is not read
+  EXPECT_EQ(ue4m3ToF32(0x7F), 0.0f);
+  EXPECT_EQ(ue4m3ToF32(0x00), 0.0f);
+  EXPECT_EQ(ue4m3ToF32(0x01), std::ldexp(1.0f, -10));
+  EXPECT_EQ(ue4m3ToF32(0x7E), 224.0f);
+  for (int b = 1; b < 0x78; ++b)
+    EXPECT_EQ(f32ToUE4M3(e4m3ToF32(static_cast<uint8_t>(b))), b) << b;
+  EXPECT_EQ(f32ToUE4M3(1e9f), 0x7E);
+  EXPECT_EQ(f32ToUE4M3(-1.0f), 0);
+  EXPECT_EQ(f32ToUE4M3(std::nanf("")), 0);
 }

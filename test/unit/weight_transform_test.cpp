@@ -622,3 +622,65 @@ TEST(FP8Blocks, RowsCarryTheScaleOfTheirBlockIncludingPartialOnes) {
   EXPECT_NE(llvm::toString(bad.takeError()).find("is not finite"),
             std::string::npos);
 }
+
+//===----------------------------------------------------------------------===//
+// ModelOpt NVFP4 -> ggml nvfp4 blocks
+//===----------------------------------------------------------------------===//
+
+TEST(NVFP4Source, BlocksHoldTheModelOptCodesAndScales) {
+  const int64_t N = 3, K = 128;
+  std::mt19937 rng(6);
+  // ModelOpt's layout: byte c of a row holds element 2c low, 2c+1 high.
+  std::vector<uint8_t> codes(N * K);
+  for (uint8_t &c : codes)
+    c = static_cast<uint8_t>(rng() & 15);
+  std::vector<uint8_t> checkpoint(N * K / 2);
+  for (int64_t i = 0; i < N * K / 2; ++i)
+    checkpoint[i] = static_cast<uint8_t>(codes[2 * i] | (codes[2 * i + 1] << 4));
+  std::vector<uint8_t> scales(N * K / 16);
+  for (uint8_t &s : scales)
+    s = static_cast<uint8_t>(1 + rng() % 0x7E); // positive, not NaN
+  const uint64_t scaleOffset = checkpoint.size();
+  checkpoint.insert(checkpoint.end(), scales.begin(), scales.end());
+  WeightSpec spec;
+  spec.name = "nvfp4";
+  spec.format = Type::NVFP4;
+  spec.rows = N;
+  spec.cols = K;
+  spec.nvfp4 = NVFP4Source{scaleOffset};
+  auto out = transformWeight(spec, checkpoint, nullptr, checkpoint);
+  ASSERT_TRUE(bool(out)) << llvm::toString(out.takeError());
+  // Dequantized, each element is its E2M1 value times its 16's E4M3 scale
+  // (the format's definition, without the per-tensor weight_scale_2).
+  static const float e2m1[16] = {0,  0.5f,  1,  1.5f,  2,  3,  4,  6,
+                                 -0, -0.5f, -1, -1.5f, -2, -3, -4, -6};
+  std::vector<float> got(K);
+  for (int64_t n = 0; n < N; ++n) {
+    fmt::dequantizeRow(Type::NVFP4, out->data() + n * spec.rowBytes(),
+                       got.data(), K);
+    for (int64_t k = 0; k < K; ++k)
+      ASSERT_EQ(got[k], e2m1[codes[n * K + k]] *
+                            fmt::e4m3ToF32(scales[n * (K / 16) + k / 16]))
+          << n << ", " << k;
+  }
+
+  // A NaN or negative scale is refused, naming the row and columns.
+  checkpoint[scaleOffset + 1 * (K / 16) + 2] = 0x7F;
+  auto nan = transformWeight(spec, checkpoint, nullptr, checkpoint);
+  ASSERT_FALSE(bool(nan));
+  EXPECT_NE(llvm::toString(nan.takeError())
+                .find("scale of row 1, columns 32..47 is an E4M3 NaN"),
+            std::string::npos);
+  checkpoint[scaleOffset + 1 * (K / 16) + 2] = 0x80 | 0x38;
+  auto neg = transformWeight(spec, checkpoint, nullptr, checkpoint);
+  ASSERT_FALSE(bool(neg));
+  EXPECT_NE(llvm::toString(neg.takeError()).find("is negative"),
+            std::string::npos);
+  // Scales past the end of the checkpoint.
+  checkpoint.resize(scaleOffset + 5);
+  auto shortFile = transformWeight(spec, {checkpoint.data(), scaleOffset},
+                                   nullptr, checkpoint);
+  ASSERT_FALSE(bool(shortFile));
+  EXPECT_NE(llvm::toString(shortFile.takeError()).find("run past the end"),
+            std::string::npos);
+}

@@ -37,7 +37,8 @@ def main():
     # "@@file NAME" lines (the safetensors harness's framing).
     for variant, quant in [("dense", []), ("e2b", []),
                            ("gptq", ["--hf-quant", "gptq-asym"]),
-                           ("fp8", ["--hf-quant", "fp8"])]:
+                           ("fp8", ["--hf-quant", "fp8"]),
+                           ("nvfp4", ["--hf-quant", "nvfp4"])]:
         hf = work / f"hf-{variant}"
         run(gen, "--variant", "dense" if quant else variant, "--type", "bf16",
             "--layers", "1", "--hf", str(hf), *quant,
@@ -45,6 +46,10 @@ def main():
         blob = b"".join(b"@@file " + f.name.encode() + b"\n" + f.read_bytes()
                         for f in sorted(hf.iterdir()))
         (seeds("safetensors") / f"{variant}.ckpt").write_bytes(blob)
+    # The GGUF llama.cpp's converter makes of an NVFP4 checkpoint: GGML
+    # NVFP4 blocks and '.scale' tensors.
+    (seeds("gguf_import") / "dense-nvfp4.gguf").write_bytes(
+        (work / "hf-nvfp4.gguf").read_bytes())
     (seeds("safetensors") / "micro.ckpt").write_bytes(micro_checkpoint())
     srd = work / "srd"
     run(gen, "--variant", "dense", "--type", "f32", "--layers", "1",

@@ -413,7 +413,7 @@ int writeSRD(const std::string &dir, const std::vector<TensorSpec> &specs,
 
 
 /// --hf-quant: how the HF checkpoint's quantized linears are stored.
-enum class HFQuant { None, GPTQ, GPTQAsym, GPTQDesc, FP8 };
+enum class HFQuant { None, GPTQ, GPTQAsym, GPTQDesc, FP8, NVFP4 };
 
 struct HFQuantOptions {
   HFQuant mode = HFQuant::None;
@@ -476,6 +476,103 @@ FP8Tensors makeFP8(const TensorSpec &t, const Variant &v, uint64_t seed) {
     for (int64_t k = 0; k < w.K; ++k)
       w.q[n * w.K + k] = fmt::f32ToE4M3(all[n * w.K + k] /
                                         w.scales[(n / 128) * w.ib + k / 128]);
+  return w;
+}
+
+/// The linears --hf-quant nvfp4 stores as NVFP4 (ModelOpt's nvfp4_mlp_only
+/// preset: the MLP), when their rows are whole ggml blocks of 64.
+bool isNVFP4Linear(const TensorSpec &t) {
+  if (t.ne.size() != 2 || t.ne[0] % 64 != 0)
+    return false;
+  for (const char *suffix :
+       {".ffn_gate.weight", ".ffn_up.weight", ".ffn_down.weight"})
+    if (t.name.size() > strlen(suffix) &&
+        t.name.compare(t.name.size() - strlen(suffix), strlen(suffix),
+                       suffix) == 0)
+      return true;
+  return false;
+}
+
+/// The activation range ModelOpt would have calibrated: input_scale =
+/// amax(x) / (6 * 448). gemmac's default numerics do not use it.
+constexpr float kNVFP4InputScale = 16.0f / 2688.0f;
+
+/// One linear quantized as ModelOpt NVFP4 (safetensors-formats.md 3.3):
+/// weight_scale_2 = amax / (6 * 448); per 16 weights an E4M3 scale of
+/// amax16 / (6 * weight_scale_2), clamped to [2^-9, 448] (1 for an all-zero
+/// 16); each weight's E2M1 code rounded to nearest even, saturating at 6.
+/// Kept one code per weight, so that the two layouts below are each made
+/// from the definition, not one from the other.
+struct NVFP4Tensors {
+  int64_t N = 0, K = 0;
+  float globalScale = 1.0f;     // weight_scale_2
+  std::vector<uint8_t> codes;   // [N, K], bit 3 = sign
+  std::vector<uint8_t> scales;  // [N, K/16], E4M3 bytes
+
+  /// ModelOpt's `weight` [N, K/2]: element 2c low, 2c+1 high in byte c.
+  std::vector<uint8_t> modelOpt() const {
+    std::vector<uint8_t> out(N * K / 2);
+    for (int64_t i = 0; i < N * K / 2; ++i)
+      out[i] = static_cast<uint8_t>(codes[2 * i] | (codes[2 * i + 1] << 4));
+    return out;
+  }
+  /// ggml's NVFP4 rows (what llama.cpp's converter writes): per 64, the four
+  /// scale bytes, then byte 8s+j = element 16s+j low, 16s+j+8 high.
+  void ggmlRows(uint8_t *dst) const {
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t b = 0; b < K / 64; ++b) {
+        fmt::BlockNVFP4 blk;
+        for (int s = 0; s < 4; ++s) {
+          blk.d[s] = scales[n * (K / 16) + 4 * b + s] & 0x7F;
+          const uint8_t *c = codes.data() + n * K + 64 * b + 16 * s;
+          for (int j = 0; j < 8; ++j)
+            blk.qs[8 * s + j] = static_cast<uint8_t>(c[j] | (c[j + 8] << 4));
+        }
+        std::memcpy(dst, &blk, sizeof blk);
+        dst += sizeof blk;
+      }
+  }
+};
+
+uint8_t e2m1Code(float x) {
+  static const float grid[8] = {0, 0.5f, 1, 1.5f, 2, 3, 4, 6};
+  const float a = std::min(std::fabs(x), 6.0f);
+  int best = 0;
+  for (int c = 1; c < 8; ++c) {
+    const float dc = std::fabs(a - grid[c]), db = std::fabs(a - grid[best]);
+    if (dc < db || (dc == db && c % 2 == 0))
+      best = c;
+  }
+  return static_cast<uint8_t>((std::signbit(x) ? 8 : 0) | best);
+}
+
+NVFP4Tensors makeNVFP4(const TensorSpec &t, const Variant &v, uint64_t seed) {
+  NVFP4Tensors w;
+  w.N = t.ne[1];
+  w.K = t.ne[0];
+  std::vector<float> all(w.N * w.K);
+  float amax = 0;
+  for (int64_t n = 0; n < w.N; ++n) {
+    drawTensorRow(t, v, seed, n, all.data() + n * w.K);
+    for (int64_t k = 0; k < w.K; ++k)
+      amax = std::max(amax, std::fabs(all[n * w.K + k]));
+  }
+  w.globalScale = amax > 0 ? amax / 2688.0f : 1.0f;
+  w.codes.resize(w.N * w.K);
+  w.scales.resize(w.N * w.K / 16);
+  for (int64_t i = 0; i < w.N * w.K / 16; ++i) {
+    const float *x = all.data() + 16 * i;
+    float a16 = 0;
+    for (int j = 0; j < 16; ++j)
+      a16 = std::max(a16, std::fabs(x[j]));
+    const float s = a16 > 0 ? std::clamp(a16 / (6.0f * w.globalScale),
+                                         0x1p-9f, 448.0f)
+                            : 1.0f;
+    w.scales[i] = fmt::f32ToE4M3(s);
+    const float step = fmt::e4m3ToF32(w.scales[i]) * w.globalScale;
+    for (int j = 0; j < 16; ++j)
+      w.codes[16 * i + j] = e2m1Code(x[j] / step);
+  }
   return w;
 }
 
@@ -820,8 +917,41 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
       tensors.push_back(ws);
       continue;
     }
+    if (quant.mode == HFQuant::NVFP4 && isNVFP4Linear(t)) {
+      const int64_t N = t.ne[1], K = t.ne[0];
+      auto cache = std::make_shared<std::optional<NVFP4Tensors>>();
+      auto make = [&, t, cache]() -> const NVFP4Tensors & {
+        if (!*cache)
+          *cache = makeNVFP4(t, v, seed);
+        return **cache;
+      };
+      const std::string module = name.substr(0, name.size() - strlen(".weight"));
+      gen::HFTensor wq{name, "U8", {N, K / 2}, static_cast<uint64_t>(N * K / 2),
+                       nullptr};
+      wq.fill = [make](uint8_t *dst) {
+        std::vector<uint8_t> packed = make().modelOpt();
+        std::memcpy(dst, packed.data(), packed.size());
+      };
+      gen::HFTensor ws{module + ".weight_scale", "F8_E4M3", {N, K / 16},
+                       static_cast<uint64_t>(N * K / 16), nullptr};
+      ws.fill = [make](uint8_t *dst) {
+        std::memcpy(dst, make().scales.data(), make().scales.size());
+      };
+      gen::HFTensor ws2{module + ".weight_scale_2", "F32", {}, 4, nullptr};
+      ws2.fill = [make](uint8_t *dst) {
+        std::memcpy(dst, &make().globalScale, 4);
+      };
+      gen::HFTensor is{module + ".input_scale", "F32", {}, 4, nullptr};
+      is.fill = [cache](uint8_t *dst) {
+        std::memcpy(dst, &kNVFP4InputScale, 4);
+        cache->reset(); // the last of the four
+      };
+      for (gen::HFTensor *h : {&wq, &ws, &ws2, &is})
+        tensors.push_back(*h);
+      continue;
+    }
     if (quant.mode == HFQuant::None || quant.mode == HFQuant::FP8 ||
-        !isQuantizedLinear(t)) {
+        quant.mode == HFQuant::NVFP4 || !isQuantizedLinear(t)) {
       tensors.push_back(floats(t));
       continue;
     }
@@ -934,6 +1064,24 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
         {"quant_algo", "fp8_pb_wo"},
         {"ignore", llvm::json::Array{"lm_head", "*per_layer_model_projection*"}},
         {"producer", llvm::json::Object{{"name", "modelopt"}}}};
+  } else if (quant.mode == HFQuant::NVFP4) {
+    llvm::json::Object fp4{{"num_bits", 4}, {"type", "float"},
+                           {"group_size", 16}, {"dynamic", false}};
+    config["quantization_config"] = llvm::json::Object{
+        {"quant_method", "modelopt"},
+        {"quant_algo", "NVFP4"},
+        {"config_groups",
+         llvm::json::Object{
+             {"group_0",
+              llvm::json::Object{{"weights", llvm::json::Object(fp4)},
+                                 {"input_activations", std::move(fp4)},
+                                 {"targets", llvm::json::Array{"Linear"}}}}}},
+        {"ignore", llvm::json::Array{"lm_head", "*self_attn*",
+                                     "*per_layer*"}},
+        {"kv_cache_scheme",
+         llvm::json::Object{{"num_bits", 8}, {"type", "float"},
+                            {"dynamic", false}}},
+        {"producer", llvm::json::Object{{"name", "modelopt"}}}};
   } else if (quant.mode != HFQuant::None) {
     // auto-round's auto_gptq export (v1 zero points: no checkpoint_format).
     config["quantization_config"] = llvm::json::Object{
@@ -998,6 +1146,9 @@ void usage() {
       "values (Q4_0 for gptq, Q8_0 for gptq-asym, F32 for gptq-desc).\n"
       "--hf-quant fp8 stores every decoder linear as FP8 E4M3 with 128x128\n"
       "block scales (ModelOpt FP8_PB_WO); FILE holds them dequantized (F32).\n"
+      "--hf-quant nvfp4 stores the MLP linears as ModelOpt NVFP4 (E2M1 codes,\n"
+      "E4M3 scales per 16, weight_scale_2, input_scale); FILE holds them as\n"
+      "llama.cpp's converter does (GGML NVFP4, '.scale', '.input_scale').\n"
       "--sparse leaves every matrix as a hole of zeros (a sparse file: shapes\n"
       "and metadata for compile-time tests, no values).\n"
       "--srd DIR writes SRD corrections of every linear weight to DIR\n"
@@ -1083,9 +1234,12 @@ int main(int argc, char **argv) {
         hfQuant.mode = HFQuant::GPTQDesc;
       else if (m == "fp8")
         hfQuant.mode = HFQuant::FP8;
+      else if (m == "nvfp4")
+        hfQuant.mode = HFQuant::NVFP4;
       else {
         std::fprintf(stderr, "gemmac-gen-model: --hf-quant must be gptq, "
-                     "gptq-asym, gptq-desc or fp8, got '%s'\n", m.c_str());
+                     "gptq-asym, gptq-desc, fp8 or nvfp4, got '%s'\n",
+                     m.c_str());
         return 2;
       }
     } else if (a == "--gptq-group")
@@ -1194,6 +1348,30 @@ int main(int argc, char **argv) {
   std::vector<TensorSpec> specs = tensorList(*v, *ft);
   // --hf-quant: the twin holds each GPTQ linear's exact values.
   std::vector<bool> gptqTwin(specs.size(), false), fp8Twin(specs.size(), false);
+  // NVFP4: each linear's ggml blocks, then its '.scale' and '.input_scale'
+  // (F32 [1]) as the converter adds them; the index of their linear.
+  std::vector<int64_t> nvfp4Of;
+  if (hfQuant.mode == HFQuant::NVFP4) {
+    std::vector<TensorSpec> withScales;
+    for (const TensorSpec &t : specs) {
+      withScales.push_back(t);
+      nvfp4Of.push_back(-1);
+      if (!isNVFP4Linear(t))
+        continue;
+      const int64_t linear = static_cast<int64_t>(withScales.size()) - 1;
+      withScales.back().type = Type::NVFP4;
+      nvfp4Of.back() = linear;
+      const std::string base = t.name.substr(0, t.name.size() - strlen(".weight"));
+      for (const char *suffix : {".scale", ".input_scale"}) {
+        withScales.push_back({base + suffix, {1}, Type::F32, Init::OutputScale});
+        nvfp4Of.push_back(linear);
+      }
+    }
+    specs = std::move(withScales);
+    gptqTwin.assign(specs.size(), false);
+    fp8Twin.assign(specs.size(), false);
+  }
+  std::optional<NVFP4Tensors> lastNVFP4; // the linear its scales follow
   if (hfQuant.mode == HFQuant::FP8) {
     for (size_t i = 0; i < specs.size(); ++i)
       if (isFP8Linear(specs[i])) {
@@ -1215,7 +1393,16 @@ int main(int argc, char **argv) {
         if (tty)
           std::fprintf(stderr, "\r[%zu/%zu] %-40s", i + 1, specs.size(),
                        specs[i].name.c_str());
-        if (fp8Twin[i]) {
+        if (!nvfp4Of.empty() && nvfp4Of[i] >= 0) {
+          if (nvfp4Of[i] == static_cast<int64_t>(i)) {
+            lastNVFP4 = makeNVFP4(specs[i], *v, seed);
+            lastNVFP4->ggmlRows(dst);
+          } else {
+            const bool global = specs[i].name.ends_with(".scale");
+            std::memcpy(dst, global ? &lastNVFP4->globalScale
+                                    : &kNVFP4InputScale, 4);
+          }
+        } else if (fp8Twin[i]) {
           FP8Tensors w = makeFP8(specs[i], *v, seed);
           float *out = reinterpret_cast<float *>(dst);
           for (int64_t n = 0; n < w.N; ++n)

@@ -4,7 +4,7 @@
 //        [--disable-pass NAME ...]   (compile without an optional pass)
 //        [--target vulkan]           (compile for a GPU target and run it there)
 //        [--model GGUF] [--reference GGUF] [--compile-arg ARG ...] [--label TEXT]
-//        [--gen-arg ARG ...] [--eval-arg ARG ...] [--hf]
+//        [--gen-arg ARG ...] [--eval-arg ARG ...] [--hf [--twin]]
 //
 // --model compiles a given GGUF instead of writing one (--variant and --type
 // then only name the case; --type still picks the tolerance), --reference is
@@ -14,7 +14,8 @@
 // --eval-arg one to the program's `eval` (e.g. --ctx). --hf compiles the
 // Hugging Face checkpoint gemmac-gen-model writes beside the GGUF (--hf DIR),
 // and llama.cpp runs the GGUF, which holds what llama.cpp's converter would
-// make of that checkpoint.
+// make of that checkpoint. --twin then compiles that GGUF instead (the
+// converted file, which gemmac accepts too).
 //
 // Writes a random-weight model, compiles it, evaluates one token sequence
 // several times longer than the model's sliding window with the compiled
@@ -65,7 +66,8 @@ const hfDir = args.includes("--hf") ? path.join(work, "hf") : null;
 if (!args.includes("--model"))
     run(path.join(bin, "gemmac-gen-model"), ["--variant", variant, "--type", type, "-o", gguf,
         ...(hfDir ? ["--hf", hfDir] : []), ...genArgs]);
-run(path.join(bin, "compile-model"), [hfDir ?? gguf, "--target", target, "-o", program, "--quiet",
+const compiled = hfDir && !args.includes("--twin") ? hfDir : gguf;
+run(path.join(bin, "compile-model"), [compiled, "--target", target, "-o", program, "--quiet",
     ...disabled.flatMap((p) => ["--disable-pass", p]), ...compileArgs]);
 
 // A fixed pseudo-random sequence after <bos>.
