@@ -135,7 +135,8 @@ INSTANTIATE_TEST_SUITE_P(
                       LinearCase{Type::Q5_1, gmk_linear_q5_1},
                       LinearCase{Type::Q4_K, gmk_linear_q4_k},
                       LinearCase{Type::Q5_K, gmk_linear_q5_k},
-                      LinearCase{Type::Q6_K, gmk_linear_q6_k}),
+                      LinearCase{Type::Q6_K, gmk_linear_q6_k},
+                      LinearCase{Type::NVFP4, gmk_linear_nvfp4}),
     [](const auto &info) { return std::string(typeName(info.param.type)); });
 
 TEST(Embed, DequantizesAndScales) {
