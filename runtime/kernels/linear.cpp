@@ -188,9 +188,7 @@ Plan kernelFor(Type t, Layout layout, int64_t n, int64_t k) {
                               QK_K>>,
             1};
   case Type::Q6_K: return {ActAux::None, rowsQ6_K, 1};
-  case Type::NVFP4:
-    return {ActAux::None,
-            rowsScalar<blocks<BlockNVFP4, BlockQ8_0, ref::dotNVFP4, 64>>, 1};
+  case Type::NVFP4: return {ActAux::None, rowsNVFP4, 1};
   case Type::F8_B64:
     return {ActAux::None,
             rowsScalar<blocks<BlockF8_B64, float, ref::dotF8_B64, 64>>, 1};

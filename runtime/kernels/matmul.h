@@ -45,6 +45,7 @@ void rowsQ8_0(const MatmulTask &, int64_t, int64_t);
 void rowsQ4_0Lanes(const MatmulTask &, int64_t, int64_t);
 void rowsQ5_0(const MatmulTask &, int64_t, int64_t);
 void rowsQ6_K(const MatmulTask &, int64_t, int64_t);
+void rowsNVFP4(const MatmulTask &, int64_t, int64_t);
 void rowsF32Tiny(const MatmulTask &, int64_t, int64_t);
 void rowsF16Tiny(const MatmulTask &, int64_t, int64_t);
 void rowsBF16Tiny(const MatmulTask &, int64_t, int64_t);

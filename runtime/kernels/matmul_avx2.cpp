@@ -308,6 +308,73 @@ template <typename B> struct LegacyLanes {
   }
 };
 
+// ---- NVFP4 (ggml_vec_dot_nvfp4_q8_0): a 64-block meets two Q8_0 blocks;
+// per block, each lane takes two FMAs, the first Q8_0 block's four-element
+// sum scaled by sub-block 0 (lanes 0-3) or 1 (lanes 4-7), the second's by
+// sub-block 2 or 3 ----------------------------------------------------------
+
+/// The doubled E2M1 values of two sub-blocks (16 code bytes) as signed
+/// bytes in element order: sub-block s in the low half, s + 1 in the high.
+inline __m256i nvfp4Values(const uint8_t *codes) {
+  const __m128i table =
+      _mm_loadu_si128(reinterpret_cast<const __m128i *>(kE2M1Doubled));
+  const __m128i p = _mm_loadu_si128(reinterpret_cast<const __m128i *>(codes));
+  const __m128i m4 = _mm_set1_epi8(0x0F);
+  // Byte j of a sub-block's eight holds element j (low) and j + 8 (high).
+  const __m128i lo = _mm_shuffle_epi8(table, _mm_and_si128(p, m4));
+  const __m128i hi =
+      _mm_shuffle_epi8(table, _mm_and_si128(_mm_srli_epi16(p, 4), m4));
+  return _mm256_set_m128i(_mm_unpackhi_epi64(lo, hi), _mm_unpacklo_epi64(lo, hi));
+}
+
+/// ue4m3ToF32 of every byte.
+const float *ue4m3Table() {
+  static const float *table = [] {
+    static float t[256];
+    for (int b = 0; b < 256; ++b)
+      t[b] = ue4m3ToF32(static_cast<uint8_t>(b));
+    return t;
+  }();
+  return table;
+}
+
+struct NVFP4Lanes {
+  static constexpr int kRows = 1, kTile = 4;
+  template <int NT>
+  static void tile(const MatmulTask &m, int64_t n, int64_t t0) {
+    const int64_t nb = m.K / 64;
+    const BlockNVFP4 *w =
+        reinterpret_cast<const BlockNVFP4 *>(m.weight + n * m.rowBytes);
+    const float *ue4m3 = ue4m3Table();
+    const BlockQ8_0 *a[NT];
+    tokenRows<BlockQ8_0, NT>(m, t0, a);
+    __m256 acc[NT];
+    for (int i = 0; i < NT; ++i)
+      acc[i] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const __m256i q01 = nvfp4Values(w[b].qs), q23 = nvfp4Values(w[b].qs + 16);
+      const float s0 = ue4m3[w[b].d[0]], s1 = ue4m3[w[b].d[1]],
+                  s2 = ue4m3[w[b].d[2]], s3 = ue4m3[w[b].d[3]];
+      for (int i = 0; i < NT; ++i) {
+        const BlockQ8_0 &y0 = a[i][2 * b], &y1 = a[i][2 * b + 1];
+        const float dy0 = halfToFloat(y0.d), dy1 = halfToFloat(y1.d);
+        const __m256 sc01 =
+            _mm256_set_m128(_mm_set1_ps(s1 * dy0), _mm_set1_ps(s0 * dy0));
+        const __m256 sc23 =
+            _mm256_set_m128(_mm_set1_ps(s3 * dy1), _mm_set1_ps(s2 * dy1));
+        const __m256i p01 = dot4Signed(
+            q01, _mm256_loadu_si256(reinterpret_cast<const __m256i *>(y0.qs)));
+        const __m256i p23 = dot4Signed(
+            q23, _mm256_loadu_si256(reinterpret_cast<const __m256i *>(y1.qs)));
+        acc[i] = _mm256_fmadd_ps(sc01, _mm256_cvtepi32_ps(p01), acc[i]);
+        acc[i] = _mm256_fmadd_ps(sc23, _mm256_cvtepi32_ps(p23), acc[i]);
+      }
+    }
+    for (int i = 0; i < NT; ++i)
+      *outAt(m, t0 + i, n) = hsum8(acc[i]);
+  }
+};
+
 // ---- Q6_K (vec_dot lanes): lane t of super-block b gathers the scaled
 // four-element sums of every 32-chunk, minus 32 * the scaled block sums ------
 
@@ -431,6 +498,9 @@ void rowsQ4_0Lanes(const MatmulTask &m, int64_t n0, int64_t n1) {
 }
 void rowsQ5_0(const MatmulTask &m, int64_t n0, int64_t n1) {
   runTiles<LegacyLanes<BlockQ5_0>>(m, n0, n1);
+}
+void rowsNVFP4(const MatmulTask &m, int64_t n0, int64_t n1) {
+  runTiles<NVFP4Lanes>(m, n0, n1);
 }
 void rowsQ6_K(const MatmulTask &m, int64_t n0, int64_t n1) {
   runTiles<Q6_KLanes>(m, n0, n1);
