@@ -207,6 +207,9 @@ BLOCK_DEQUANT(Q5_K, (dequantK<BlockQ5_K, true>))
 BLOCK_DEQUANT(Q6_K, dequantBlocksQ6_K)
 BLOCK_DEQUANT(F8_B64, dequantBlocksF8_B64)
 BLOCK_DEQUANT(NVFP4, dequantBlocksNVFP4)
+BLOCK_DEQUANT(Q4_0_F32, dequantBlocksQ4_0)
+BLOCK_DEQUANT(Q8_0_F32, dequantBlocksQ8_0)
+BLOCK_DEQUANT(NVFP4_F32, dequantBlocksNVFP4)
 #undef BLOCK_DEQUANT
 
 void dequantizeRow(Type t, const void *src, float *dst, size_t n) {
@@ -283,6 +286,18 @@ uint8_t f32ToUE4M3(float x) {
       return 0x7E;
   }
   return static_cast<uint8_t>((e << 3) | m);
+}
+
+uint8_t f32ToE2M1(float x) {
+  static const float grid[8] = {0, 0.5f, 1, 1.5f, 2, 3, 4, 6};
+  const float a = std::min(std::fabs(x), 6.0f);
+  int best = 0;
+  for (int c = 1; c < 8; ++c) {
+    const float dc = std::fabs(a - grid[c]), db = std::fabs(a - grid[best]);
+    if (dc < db || (dc == db && c % 2 == 0))
+      best = c;
+  }
+  return static_cast<uint8_t>((std::signbit(x) ? 8 : 0) | best);
 }
 
 // ---- activation quantizers -------------------------------------------------
@@ -615,6 +630,16 @@ BLOCK_QUANT(Q6_K)
 BLOCK_QUANT(F8_B64)
 BLOCK_QUANT(NVFP4)
 #undef BLOCK_QUANT
+// The float-activation forms encode as their ggml blocks.
+static void quantQ4_0_F32(const float *x, void *dst, size_t n) {
+  quantQ4_0(x, dst, n);
+}
+static void quantQ8_0_F32(const float *x, void *dst, size_t n) {
+  quantQ8_0(x, dst, n);
+}
+static void quantNVFP4_F32(const float *x, void *dst, size_t n) {
+  quantNVFP4(x, dst, n);
+}
 
 void quantizeRow(Type t, const float *x, void *dst, size_t n) {
   switch (t) {

@@ -50,6 +50,11 @@ float ue4m3ToF32(uint8_t b);
 /// ggml's encoder of a positive scale (ggml_fp32_to_ue4m3): E4M3 with the
 /// mantissa rounded half up, saturating at 0x7E; 0 for x <= 0 or NaN.
 uint8_t f32ToUE4M3(float x);
+/// The E2M1 code of x (bit 3 = sign): the nearest of 0, 0.5, 1, 1.5, 2, 3,
+/// 4, 6, ties to the even code (0.25 -> 0, 0.75 -> 1, 2.5 -> 2, 5 -> 4),
+/// saturating at 6, as ModelOpt and vLLM round.
+uint8_t f32ToE2M1(float x);
+inline float e2m1ToF32(uint8_t code) { return kE2M1Doubled[code & 15] * 0.5f; }
 
 // ---- block layouts (little-endian, packed) --------------------------------
 
@@ -78,6 +83,18 @@ struct BlockQ4_K { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; };
 struct BlockQ5_K { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]; };
 struct BlockQ6_K { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; };
 struct BlockQ8_K { float d; int8_t qs[256]; int16_t bsums[16]; };
+// The float-activation forms share their ggml blocks.
+using BlockQ4_0_F32 = BlockQ4_0;
+using BlockQ8_0_F32 = BlockQ8_0;
+using BlockNVFP4_F32 = BlockNVFP4;
+/// The ggml format whose blocks a float-activation form stores (itself for
+/// every other format).
+constexpr Type blockFormat(Type t) {
+  return t == Type::Q4_0_F32    ? Type::Q4_0
+         : t == Type::Q8_0_F32  ? Type::Q8_0
+         : t == Type::NVFP4_F32 ? Type::NVFP4
+                                : t;
+}
 
 // The table's block bytes are these structs' sizes: a row without a struct,
 // or a struct of another size, does not compile.

@@ -27,7 +27,34 @@ def ReencodeGPTQ : Pass<"gemma-reencode-gptq", "mlir::ModuleOp"> {
     Every reference to a narrowed weight gets its new type. Runs first in
     the model phase, so that GeGLU fusion and kernel selection see the
     final formats; without it the weights stay f32 (exact, 8x larger).
+
+    With activations=f32 the same blocks are stored as q4_0_f32 and
+    q8_0_f32, which multiply unquantized f32 activations (the W4A16
+    numerics vLLM runs GPTQ checkpoints with).
   }];
+  let options = [
+    Option<"activations", "activations", "std::string", /*default=*/"\"q8_0\"",
+           "what narrowed GPTQ weights multiply: q8_0 (llama.cpp's Q4_0 and "
+           "Q8_0 numerics) or f32 (W4A16)">
+  ];
+}
+
+def NVFP4Activations : Pass<"gemma-nvfp4-activations", "mlir::ModuleOp"> {
+  let summary = "choose what NVFP4 weights multiply";
+  let description = [{
+    NVFP4 weights multiply llama.cpp's Q8_0 activations by default
+    (activations=q8_0: nothing changes). activations=f32 stores them as
+    nvfp4_f32, the same blocks multiplying unquantized f32 activations (vLLM's
+    Marlin W4A16 kernel on Hopper; input_scale unused). activations=fp4
+    does the same behind a gemma.quantize_fp4 of each such linear's input,
+    with G = 1 / the weight's input_scale: Blackwell's W4A4 numerics. A
+    weight without an input_scale is an error in that mode. Runs in the
+    model phase after gemma-reencode-gptq, before fusion.
+  }];
+  let options = [
+    Option<"activations", "activations", "std::string", /*default=*/"\"q8_0\"",
+           "q8_0 (llama.cpp's numerics), f32 (W4A16) or fp4 (W4A4)">
+  ];
 }
 
 def FuseGeGLU : Pass<"gemma-fuse-geglu", "mlir::func::FuncOp"> {

@@ -2,6 +2,7 @@
 
 #include "dialects/gemma/GemmaDialect.h"
 #include "passes/Passes.h"
+#include "passes/RetypeWeights.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/StringMap.h"
@@ -18,8 +19,16 @@ namespace {
 
 struct ReencodeGPTQPass
     : public gemmac::impl::ReencodeGPTQBase<ReencodeGPTQPass> {
+  using Base::Base;
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    if (activations != "q8_0" && activations != "f32") {
+      module.emitError("gemma-reencode-gptq: activations must be q8_0 or "
+                       "f32, not '")
+          << activations << "'";
+      return signalPassFailure();
+    }
+    const bool f32 = activations == "f32";
     llvm::StringMap<WeightType> narrowed;
     for (WeightDefOp def : module.getOps<WeightDefOp>()) {
       GPTQSourceAttr gptq = def.getGptqAttr();
@@ -28,18 +37,13 @@ struct ReencodeGPTQPass
           !gptq.getBlockUniform() || type.getCols() % 32 != 0)
         continue;
       WeightFormat format =
-          gptq.getSymmetric() ? WeightFormat::q4_0 : WeightFormat::q8_0;
-      WeightType to = WeightType::get(&getContext(), format, type.getShape());
-      def.setTypeAttr(TypeAttr::get(to));
-      narrowed[def.getSymName()] = to;
+          gptq.getSymmetric()
+              ? (f32 ? WeightFormat::q4_0_f32 : WeightFormat::q4_0)
+              : (f32 ? WeightFormat::q8_0_f32 : WeightFormat::q8_0);
+      narrowed[def.getSymName()] =
+          WeightType::get(&getContext(), format, type.getShape());
     }
-    if (narrowed.empty())
-      return;
-    module.walk([&](WeightOp op) {
-      auto it = narrowed.find(op.getName());
-      if (it != narrowed.end())
-        op.getResult().setType(it->second);
-    });
+    gemmac::retypeWeights(module, narrowed);
   }
 };
 

@@ -35,8 +35,9 @@ static Error checkGPTQ(const WeightSpec &spec, uint64_t bytes) {
   const GPTQSource &q = *spec.gptq;
   if (spec.srd)
     return weightError(spec, "an SRD fold cannot correct a GPTQ weight");
-  if (spec.format != fmt::Type::F32 && spec.format != fmt::Type::Q8_0 &&
-      spec.format != fmt::Type::Q4_0)
+  const fmt::Type blocks = fmt::blockFormat(spec.format); // q4_0_f32: q4_0
+  if (blocks != fmt::Type::F32 && blocks != fmt::Type::Q8_0 &&
+      blocks != fmt::Type::Q4_0)
     return weightError(spec, llvm::Twine("GPTQ tensors cannot be stored as ") +
                                  fmt::typeName(spec.format));
   if (spec.rows % 8 != 0 || spec.cols % 8 != 0 || q.group == 0 ||
@@ -134,7 +135,8 @@ Error weights::checkTransform(const WeightSpec &spec, uint64_t sourceBytes,
                                    " run past the end of the checkpoint");
   }
   if (spec.nvfp4) {
-    if (spec.format != fmt::Type::NVFP4 || spec.cols % 64 != 0)
+    if (fmt::blockFormat(spec.format) != fmt::Type::NVFP4 ||
+        spec.cols % 64 != 0)
       return weightError(spec, "an NVFP4 source is stored as nvfp4 with a "
                                "multiple of 64 columns");
     const uint64_t scaleBytes = spec.rows * (spec.cols / 16);
@@ -350,7 +352,7 @@ Error weights::decodeGPTQRows(const WeightSpec &spec,
       const uint16_t d = scale(g);
       const int z = zero(g);
       const uint8_t *qb = qr + 32 * b;
-      if (spec.format == fmt::Type::Q8_0) {
+      if (fmt::blockFormat(spec.format) == fmt::Type::Q8_0) {
         uint8_t *block = out + b * 34;
         std::memcpy(block, &d, 2);
         for (unsigned j = 0; j < 32; ++j)

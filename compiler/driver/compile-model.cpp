@@ -61,6 +61,18 @@ static cl::opt<std::string>
                 cl::desc("element type of the KV cache: f16 (default, as "
                          "llama.cpp) or f32"),
                 cl::init("f16"), cl::cat(category));
+static cl::opt<std::string> gptqActivations(
+    "gptq-activations",
+    cl::desc("what GPTQ weights multiply: q8_0 (llama.cpp's Q4_0/Q8_0 "
+             "numerics, the default) or f32 (W4A16, as vLLM computes them)"),
+    cl::value_desc("q8_0|f32"), cl::init("q8_0"), cl::cat(category));
+static cl::opt<std::string> nvfp4Activations(
+    "nvfp4-activations",
+    cl::desc("what NVFP4 weights multiply: q8_0 (llama.cpp's numerics, the "
+             "default), f32 (W4A16, as vLLM's Marlin kernel on Hopper) or fp4 "
+             "(W4A4, Blackwell's: activations quantized with the checkpoint's "
+             "input_scale)"),
+    cl::value_desc("q8_0|f32|fp4"), cl::init("q8_0"), cl::cat(category));
 static cl::opt<bool> printMemoryPlan(
     "print-memory-plan",
     cl::desc("print the KV cache plan (per-layer bytes and total) for --ctx "
@@ -174,6 +186,15 @@ static llvm::Expected<PipelineOptions> pipelineOptions() {
     }
     options.disabledPasses.insert(p);
   }
+  if (gptqActivations != "q8_0" && gptqActivations != "f32")
+    return llvm::createStringError("--gptq-activations must be q8_0 or f32, "
+                                   "got '" + gptqActivations + "'");
+  options.gptqActivations = gptqActivations;
+  if (nvfp4Activations != "q8_0" && nvfp4Activations != "f32" &&
+      nvfp4Activations != "fp4")
+    return llvm::createStringError("--nvfp4-activations must be q8_0, f32 or "
+                                   "fp4, got '" + nvfp4Activations + "'");
+  options.nvfp4Activations = nvfp4Activations;
   return options;
 }
 

@@ -45,7 +45,8 @@ llvm::StringRef phaseName(Phase phase) {
 /// The model phase: the same for every target.
 static void addModelPhase(OpPassManager &pm, const PipelineOptions &options) {
   if (options.enabled("reencode-gptq"))
-    pm.addPass(createReencodeGPTQ());
+    pm.addPass(createReencodeGPTQ({options.gptqActivations}));
+  pm.addPass(createNVFP4Activations({options.nvfp4Activations}));
   if (options.enabled("canonicalize"))
     pm.addPass(createCanonicalizerPass());
   if (options.enabled("fuse-geglu"))

@@ -27,6 +27,12 @@ class Target;
 struct PipelineOptions {
   /// Passes switched off by name (--disable-pass).
   std::set<std::string> disabledPasses;
+  /// What GPTQ weights multiply: "q8_0" (llama.cpp's numerics) or "f32"
+  /// (W4A16, --gptq-activations f32).
+  std::string gptqActivations = "q8_0";
+  /// What NVFP4 weights multiply: "q8_0" (llama.cpp's numerics), "f32"
+  /// (W4A16) or "fp4" (W4A4, --nvfp4-activations).
+  std::string nvfp4Activations = "q8_0";
   bool enabled(llvm::StringRef pass) const {
     return !disabledPasses.count(pass.str());
   }

@@ -89,6 +89,16 @@ LogicalResult WeightDefOp::verify() {
   return success();
 }
 
+LogicalResult QuantizeFP4Op::verify() {
+  const float g = getGlobalScale().convertToFloat();
+  if (!std::isfinite(g) || !(g > 0))
+    return emitOpError("global_scale must be finite and positive");
+  if (width(getInput()) % 16 != 0)
+    return emitOpError("quantizes 16 features at a time; the input has ")
+           << width(getInput());
+  return success();
+}
+
 LogicalResult WeightOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
   auto def = symbolTable.lookupNearestSymbolFrom<WeightDefOp>(*this,
                                                               getNameAttr());

@@ -81,7 +81,10 @@ def Gemma_WeightFormat : I32EnumAttr<"WeightFormat", "storage format of a weight
     I32EnumAttrCase<"q6_k", 14>,
     I32EnumAttrCase<"bf16", 30>,
     I32EnumAttrCase<"nvfp4", 40>,
-    I32EnumAttrCase<"f8_b64", 256>
+    I32EnumAttrCase<"f8_b64", 256>,
+    I32EnumAttrCase<"q4_0_f32", 257>,
+    I32EnumAttrCase<"q8_0_f32", 258>,
+    I32EnumAttrCase<"nvfp4_f32", 259>
   ]> {
   let cppNamespace = "::gemmac::gemma";
   let genSpecializedAttr = 0;
@@ -248,7 +251,9 @@ def Gemma_WeightDefOp : Gemma_Op<"weight_def", [Symbol]> {
     correction, `gptq`, `fp8_blocks` or `nvfp4_source` when the checkpoint stores it
     as GPTQ tensors, block-scaled FP8 or ModelOpt NVFP4 (the bytes are then
     made from those). Scalars the model needs at compile time
-    (a layer's output scale) may carry their `value`.
+    (a layer's output scale) may carry their `value`. An NVFP4 weight may
+    carry its checkpoint's calibrated `input_scale` (amax(x) / 2688), which
+    only --nvfp4-activations fp4 reads.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name,
                        TypeAttrOf<Gemma_WeightType>:$type,
@@ -259,7 +264,8 @@ def Gemma_WeightDefOp : Gemma_Op<"weight_def", [Symbol]> {
                        OptionalAttr<Gemma_SRDFoldAttr>:$srd,
                        OptionalAttr<Gemma_GPTQSourceAttr>:$gptq,
                        OptionalAttr<Gemma_FP8BlocksSourceAttr>:$fp8_blocks,
-                       OptionalAttr<Gemma_NVFP4SourceAttr>:$nvfp4_source);
+                       OptionalAttr<Gemma_NVFP4SourceAttr>:$nvfp4_source,
+                       OptionalAttr<F32Attr>:$input_scale);
   let builders = [
     // As the importer declares a weight: gemma-fold-srd adds the SRD fold.
     OpBuilder<(ins "::mlir::StringAttr":$sym_name, "::mlir::TypeAttr":$type,
@@ -269,7 +275,7 @@ def Gemma_WeightDefOp : Gemma_Op<"weight_def", [Symbol]> {
                    "::mlir::DenseFPElementsAttr":$value), [{
       build($_builder, $_state, sym_name, type, source_offset, blob_offset,
             layout, value, SRDFoldAttr(), GPTQSourceAttr(),
-            FP8BlocksSourceAttr(), NVFP4SourceAttr());
+            FP8BlocksSourceAttr(), NVFP4SourceAttr(), FloatAttr());
     }]>
   ];
   let assemblyFormat = "$sym_name `:` $type attr-dict";
@@ -409,6 +415,21 @@ def Gemma_GeluOp : Gemma_Op<"gelu", [Pure, SameOperandsAndResultType]> {
                        Gemma_GeluApproxAttr:$approximation);
   let results = (outs Gemma_Activation:$result);
   let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def Gemma_QuantizeFP4Op : Gemma_Op<"quantize_fp4", [Pure, SameOperandsAndResultType]> {
+  let summary = "NVFP4 activation quantization, emulated in f32";
+  let description = [{
+    What Blackwell's W4A4 NVFP4 kernels do to a linear's input, with
+    G = global_scale = 1 / the checkpoint's input_scale: per 16 consecutive
+    features, s = e4m3(G * amax * (1/6)); each x becomes e2m1(x * (G / s)) *
+    s / G (both roundings to nearest even, saturating; 0 where s is 0).
+    Inserted by gemma-nvfp4-activations for --nvfp4-activations fp4.
+  }];
+  let arguments = (ins Gemma_Activation:$input, F32Attr:$global_scale);
+  let results = (outs Gemma_Activation:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let hasVerifier = 1;
 }
 
 def Gemma_MulOp : Gemma_Op<"mul", [Pure, SameOperandsAndResultType, Commutative]> {

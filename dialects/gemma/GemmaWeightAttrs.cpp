@@ -74,18 +74,24 @@ GPTQSourceAttr::verifyFor(WeightType weight,
     return success();
   case WeightFormat::q8_0:
   case WeightFormat::q4_0:
+  case WeightFormat::q8_0_f32:
+  case WeightFormat::q4_0_f32: {
+    const bool q4 = weight.getFormat() == WeightFormat::q4_0 ||
+                    weight.getFormat() == WeightFormat::q4_0_f32;
     if (!getBlockUniform() || weight.getCols() % 32 != 0)
       return emitError() << "GPTQ source stored as "
                          << stringifyWeightFormat(weight.getFormat())
                          << " needs every 32 columns in one group";
-    if (weight.getFormat() == WeightFormat::q4_0 && !getSymmetric())
-      return emitError() << "GPTQ source stored as q4_0 needs symmetric zero "
-                            "points (all 8)";
+    if (q4 && !getSymmetric())
+      return emitError() << "GPTQ source stored as "
+                         << stringifyWeightFormat(weight.getFormat())
+                         << " needs symmetric zero points (all 8)";
     return success();
+  }
   default:
     return emitError() << "GPTQ source cannot be stored as "
                        << stringifyWeightFormat(weight.getFormat())
-                       << " (f32, q8_0 or q4_0)";
+                       << " (f32, q8_0, q4_0, q8_0_f32 or q4_0_f32)";
   }
 }
 
@@ -123,7 +129,8 @@ NVFP4SourceAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 
 LogicalResult NVFP4SourceAttr::verifyFor(
     WeightType weight, function_ref<InFlightDiagnostic()> emitError) const {
-  if (weight.getRank() != 2 || weight.getFormat() != WeightFormat::nvfp4)
+  if (weight.getRank() != 2 || (weight.getFormat() != WeightFormat::nvfp4 &&
+                                 weight.getFormat() != WeightFormat::nvfp4_f32))
     return emitError() << "an NVFP4 source is stored as an nvfp4 matrix, not "
                        << weight;
   return success();

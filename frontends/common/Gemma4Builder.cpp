@@ -112,6 +112,8 @@ llvm::Expected<Value> ModuleBuilder::weight(StringRef name,
           FP8BlocksSourceAttr::get(&ctx, *ref->fp8Scales, ref->fp8Block));
     if (ref->nvfp4Scales)
       def.setNvfp4SourceAttr(NVFP4SourceAttr::get(&ctx, *ref->nvfp4Scales));
+    if (ref->inputScale)
+      def.setInputScaleAttr(b.getF32FloatAttr(*ref->inputScale));
     if (const std::optional<GPTQRef> &q = ref->gptq)
       def.setGptqAttr(GPTQSourceAttr::get(&ctx, q->qzeros, q->scales, q->gIdx,
                                           q->group, q->zeroOffset,

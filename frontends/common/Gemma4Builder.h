@@ -37,6 +37,7 @@ struct WeightRef {
   std::optional<int64_t> fp8Scales; // FP8 blocks: the scales' offset
   int64_t fp8Block = 128;
   std::optional<int64_t> nvfp4Scales; // ModelOpt NVFP4: the scales' offset
+  std::optional<float> inputScale;    // NVFP4: the calibrated input_scale
 };
 
 class WeightSource {

@@ -86,6 +86,23 @@ public:
                           t->fileOffset(file.dataOffset()));
       ref.scalar = v;
     }
+    // NVFP4: the converter's '.input_scale' (the calibrated amax(x) / 2688),
+    // which --nvfp4-activations fp4 reads.
+    if (t->type == static_cast<uint32_t>(abi::Format::NVFP4) &&
+        name.ends_with(".weight")) {
+      const std::string in = (name.drop_back(7) + ".input_scale").str();
+      if (file.findTensor(in)) {
+        auto s = get(in, {1});
+        if (!s)
+          return s.takeError();
+        if (!s->scalar || !(*s->scalar > 0))
+          return file.error("tensor '" + in +
+                                "' must hold one positive F32, F16 or BF16 "
+                                "value",
+                            file.findTensor(in)->infoOffset);
+        ref.inputScale = s->scalar;
+      }
+    }
     return ref;
   }
 

@@ -269,12 +269,15 @@ Expected<WeightRef> HFWeights::nvfp4Weight(StringRef name, const Tensor &weight,
                            llvm::Twine(i % (K / 16)) + "] is " +
                            ((p[i] & 0x7F) == 0x7F ? "an E4M3 NaN"
                                                   : "negative"));
+  std::optional<float> inputScale;
   for (StringRef suffix : {".weight_scale_2", ".input_scale"}) {
     std::string other = (module + suffix).str();
     if (const Tensor *t = c.find(other)) {
       auto v = nvfp4Scalar(*t);
       if (!v)
         return v.takeError();
+      if (suffix == ".input_scale")
+        inputScale = v->scalar;
     } else if (suffix == ".weight_scale_2") {
       return fileError(c.directory(), std::nullopt,
                        "NVFP4 tensor '" + name + "' has no '" + other + "'");
@@ -289,6 +292,7 @@ Expected<WeightRef> HFWeights::nvfp4Weight(StringRef name, const Tensor &weight,
   ref.shape = {N, K};
   ref.offset = static_cast<int64_t>(weight.offset);
   ref.nvfp4Scales = static_cast<int64_t>(scale->offset);
+  ref.inputScale = inputScale;
   return ref;
 }
 

@@ -92,6 +92,19 @@ struct GeluLowering : CPUOpLowering<GeluOp> {
   }
 };
 
+/// NVFP4 activations emulated (gmk_quantize_fp4).
+struct QuantizeFP4Lowering : CPUOpLowering<QuantizeFP4Op> {
+  using CPUOpLowering::CPUOpLowering;
+  LogicalResult lower(QuantizeFP4Op q, CPULowering &l) const override {
+    Activation in = l.act(q.getInput());
+    Activation &out = l.allocate(q.getResult(), in.rows, q.getInput());
+    return l.callKernel(q, "gmk_quantize_fp4",
+                        {l.rt, out.view, in.view,
+                         l.mul(in.rows, l.idx(in.width)),
+                         l.f32(q.getGlobalScale().convertToFloat())});
+  }
+};
+
 /// cap * tanh(x / cap).
 struct SoftcapLowering : CPUOpLowering<SoftcapOp> {
   using CPUOpLowering::CPUOpLowering;
@@ -168,6 +181,7 @@ void gemmac::cpu::populateElementwiseLowerings(RewritePatternSet &patterns,
                                                CPULowering &lowering) {
   patterns.add<BinaryLowering<AddOp, arith::AddFOp>,
                BinaryLowering<MulOp, arith::MulFOp>, ScaleLowering,
-               ScaleByWeightLowering, GeluLowering, SoftcapLowering,
+               ScaleByWeightLowering, GeluLowering, QuantizeFP4Lowering,
+               SoftcapLowering,
                ColumnSliceLowering, LastRowsLowering>(lowering);
 }

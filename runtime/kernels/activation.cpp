@@ -5,6 +5,7 @@
 #include "runtime/kernels/gelu.h"
 #include "runtime/src/rt.h"
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 
@@ -47,5 +48,27 @@ extern "C" void gmk_gelu_erf(gemmac_rt *rt, float *out, const float *in,
   rt->pool.parallelFor(n, 4096, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i)
       out[i] = 0.5f * in[i] * (1.0f + std::erf(in[i] * 0.70710678118654752f));
+  });
+}
+
+/// NVFP4 activations as Blackwell's W4A4 kernels quantize them (vLLM's
+/// run_nvfp4_emulations; G = 1 / input_scale): per 16 consecutive values,
+/// the E4M3 scale s = e4m3(G * amax * (1/6)) and each value's E2M1 code of
+/// x * (G / s), both rounded to nearest even and saturating; the result is
+/// the value the code stands for, code * s / G (0 where s is 0).
+extern "C" void gmk_quantize_fp4(gemmac_rt *rt, float *out, const float *in,
+                                 int64_t n, float global_scale) {
+  const float G = global_scale;
+  rt->pool.parallelFor(n / 16, 256, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const float *x = in + 16 * b;
+      float *y = out + 16 * b;
+      float amax = 0;
+      for (int j = 0; j < 16; ++j)
+        amax = std::max(amax, std::fabs(x[j]));
+      const float s = e4m3ToF32(f32ToE4M3(G * amax * (1.0f / 6.0f)));
+      for (int j = 0; j < 16; ++j)
+        y[j] = s == 0 ? 0.0f : e2m1ToF32(f32ToE2M1(x[j] * (G / s))) * s / G;
+    }
   });
 }

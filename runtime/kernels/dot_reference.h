@@ -324,6 +324,24 @@ inline float dotNVFP4(const BlockNVFP4 *w, const BlockQ8_0 *a, int64_t nb) {
 
 // ---- gemmac's own formats ----------------------------------------------------
 
+/// A float-activation form of a ggml block format (Q4_0_F32, Q8_0_F32,
+/// NVFP4_F32) against f32 activations: each block decoded into f32 -- exact:
+/// a scale times a small integer -- and the row multiplied as tinyBLAS
+/// multiplies f32 (lane l: elements l, l+8, ..., one FMA each; hsum8 once).
+inline float dotDecoded(Type t, const uint8_t *w, const float *x, int64_t k) {
+  const int64_t E = blockElems(t);
+  const size_t B = blockBytes(t);
+  float lanes[8] = {};
+  float v[64];
+  for (int64_t b = 0; b < k / E; ++b, w += B, x += E) {
+    dequantizeRow(t, w, v, static_cast<size_t>(E));
+    for (int64_t i = 0; i < E; i += 8)
+      for (int l = 0; l < 8; ++l)
+        lanes[l] = std::fma(v[i + l], x[i + l], lanes[l]);
+  }
+  return hsum8(lanes);
+}
+
 /// The 256 values of an E4M3 byte (NaN for 0x7F and 0xFF).
 inline const float *e4m3Table() {
   static const float *table = [] {

@@ -134,6 +134,8 @@ GEMMAC_DECLARE_ATTENTION_DIMS(f32, float)
 // a 64K-entry table (as llama.cpp's CPU backend does), exact outside +-10.
 void gmk_gelu_tanh(gemmac_rt *rt, float *out, const float *in, int64_t n);
 void gmk_gelu_erf(gemmac_rt *rt, float *out, const float *in, int64_t n);
+void gmk_quantize_fp4(gemmac_rt *rt, float *out, const float *in, int64_t n,
+                      float global_scale);
 
 #ifdef __cplusplus
 }

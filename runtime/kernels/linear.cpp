@@ -189,6 +189,9 @@ Plan kernelFor(Type t, Layout layout, int64_t n, int64_t k) {
             1};
   case Type::Q6_K: return {ActAux::None, rowsQ6_K, 1};
   case Type::NVFP4: return {ActAux::None, rowsNVFP4, 1};
+  case Type::Q4_0_F32: return {ActAux::None, rowsQ4_0F32, 1};
+  case Type::Q8_0_F32: return {ActAux::None, rowsQ8_0F32, 1};
+  case Type::NVFP4_F32: return {ActAux::None, rowsNVFP4F32, 1};
   case Type::F8_B64:
     return {ActAux::None,
             rowsScalar<blocks<BlockF8_B64, float, ref::dotF8_B64, 64>>, 1};

@@ -46,6 +46,10 @@ void rowsQ4_0Lanes(const MatmulTask &, int64_t, int64_t);
 void rowsQ5_0(const MatmulTask &, int64_t, int64_t);
 void rowsQ6_K(const MatmulTask &, int64_t, int64_t);
 void rowsNVFP4(const MatmulTask &, int64_t, int64_t);
+// The float-activation forms: blocks decoded, f32 activations.
+void rowsQ4_0F32(const MatmulTask &, int64_t, int64_t);
+void rowsQ8_0F32(const MatmulTask &, int64_t, int64_t);
+void rowsNVFP4F32(const MatmulTask &, int64_t, int64_t);
 void rowsF32Tiny(const MatmulTask &, int64_t, int64_t);
 void rowsF16Tiny(const MatmulTask &, int64_t, int64_t);
 void rowsBF16Tiny(const MatmulTask &, int64_t, int64_t);

@@ -375,6 +375,61 @@ struct NVFP4Lanes {
   }
 };
 
+// ---- float-activation forms (q4_0_f32, q8_0_f32, nvfp4_f32): each block
+// decoded exactly into f32, then tinyBLAS's lanes (lane l: elements l,
+// l+8, ...), as dot_reference.h's dotDecoded ------------------------------
+
+inline void decodeBlock(const BlockQ4_0 &b, float *v) {
+  const float d = halfToFloat(b.d);
+  for (int j = 0; j < 16; ++j) {
+    v[j] = d * ((b.qs[j] & 0xF) - 8);
+    v[j + 16] = d * ((b.qs[j] >> 4) - 8);
+  }
+}
+inline void decodeBlock(const BlockQ8_0 &b, float *v) {
+  const float d = halfToFloat(b.d);
+  for (int j = 0; j < 32; ++j)
+    v[j] = d * b.qs[j];
+}
+inline void decodeBlock(const BlockNVFP4 &b, float *v) {
+  const float *ue4m3 = ue4m3Table();
+  for (int s = 0; s < 4; ++s) {
+    const float d = ue4m3[b.d[s]];
+    for (int j = 0; j < 8; ++j) {
+      const uint8_t q = b.qs[8 * s + j];
+      v[16 * s + j] = kE2M1Doubled[q & 15] * d;
+      v[16 * s + j + 8] = kE2M1Doubled[q >> 4] * d;
+    }
+  }
+}
+
+template <typename B, int E> struct DecodedLanes {
+  static constexpr int kRows = 1, kTile = 4;
+  template <int NT>
+  static void tile(const MatmulTask &m, int64_t n, int64_t t0) {
+    const int64_t nb = m.K / E;
+    const B *w = reinterpret_cast<const B *>(m.weight + n * m.rowBytes);
+    const float *a[NT];
+    for (int i = 0; i < NT; ++i)
+      a[i] = reinterpret_cast<const float *>(m.act + (t0 + i) * m.actStride);
+    __m256 acc[NT];
+    for (int i = 0; i < NT; ++i)
+      acc[i] = _mm256_setzero_ps();
+    alignas(32) float v[E];
+    for (int64_t b = 0; b < nb; ++b) {
+      decodeBlock(w[b], v);
+      for (int c = 0; c < E; c += 8) {
+        const __m256 wv = _mm256_load_ps(v + c);
+        for (int i = 0; i < NT; ++i)
+          acc[i] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(a[i] + b * E + c),
+                                   acc[i]);
+      }
+    }
+    for (int i = 0; i < NT; ++i)
+      *outAt(m, t0 + i, n) = hsum8(acc[i]);
+  }
+};
+
 // ---- Q6_K (vec_dot lanes): lane t of super-block b gathers the scaled
 // four-element sums of every 32-chunk, minus 32 * the scaled block sums ------
 
@@ -501,6 +556,15 @@ void rowsQ5_0(const MatmulTask &m, int64_t n0, int64_t n1) {
 }
 void rowsNVFP4(const MatmulTask &m, int64_t n0, int64_t n1) {
   runTiles<NVFP4Lanes>(m, n0, n1);
+}
+void rowsQ4_0F32(const MatmulTask &m, int64_t n0, int64_t n1) {
+  runTiles<DecodedLanes<BlockQ4_0, 32>>(m, n0, n1);
+}
+void rowsQ8_0F32(const MatmulTask &m, int64_t n0, int64_t n1) {
+  runTiles<DecodedLanes<BlockQ8_0, 32>>(m, n0, n1);
+}
+void rowsNVFP4F32(const MatmulTask &m, int64_t n0, int64_t n1) {
+  runTiles<DecodedLanes<BlockNVFP4, 64>>(m, n0, n1);
 }
 void rowsQ6_K(const MatmulTask &m, int64_t n0, int64_t n1) {
   runTiles<Q6_KLanes>(m, n0, n1);

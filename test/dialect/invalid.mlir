@@ -176,12 +176,17 @@ gemma.weight_def @w : !gemma.weight<q4_0, [64, 256]> {gptq = #gemma.gptq<qzeros 
 
 // -----
 
+// expected-error @+1 {{GPTQ source stored as q4_0_f32 needs symmetric zero points (all 8)}}
+gemma.weight_def @w : !gemma.weight<q4_0_f32, [64, 256]> {gptq = #gemma.gptq<qzeros = 10, scales = 20, g_idx = -1, group = 128, zero_offset = 1, symmetric = false, block_uniform = true>, source_offset = 0 : i64}
+
+// -----
+
 // expected-error @+1 {{GPTQ source stored as q8_0 needs every 32 columns in one group}}
 gemma.weight_def @w : !gemma.weight<q8_0, [64, 256]> {gptq = #gemma.gptq<qzeros = 10, scales = 20, g_idx = 5, group = 128, zero_offset = 1, symmetric = false, block_uniform = false>, source_offset = 0 : i64}
 
 // -----
 
-// expected-error @+1 {{GPTQ source cannot be stored as bf16 (f32, q8_0 or q4_0)}}
+// expected-error @+1 {{GPTQ source cannot be stored as bf16 (f32, q8_0, q4_0, q8_0_f32 or q4_0_f32)}}
 gemma.weight_def @w : !gemma.weight<bf16, [64, 256]> {gptq = #gemma.gptq<qzeros = 10, scales = 20, g_idx = -1, group = 128, zero_offset = 1, symmetric = true, block_uniform = true>, source_offset = 0 : i64}
 
 // -----
@@ -203,3 +208,19 @@ gemma.weight_def @w : !gemma.weight<f32, [64, 256]> {fp8_blocks = #gemma.fp8_blo
 
 // expected-error @+1 {{FP8 blocks: block 96 must be a positive multiple of 64}}
 gemma.weight_def @w : !gemma.weight<f8_b64, [64, 256]> {fp8_blocks = #gemma.fp8_blocks<scales = 10, block = 96>, source_offset = 0 : i64}
+
+// -----
+
+func.func @fp4_width(%x: tensor<?x24xf32>) -> tensor<?x24xf32> {
+  // expected-error @+1 {{quantizes 16 features at a time; the input has 24}}
+  %y = gemma.quantize_fp4 %x {global_scale = 1.000000e+00 : f32} : tensor<?x24xf32>
+  return %y : tensor<?x24xf32>
+}
+
+// -----
+
+func.func @fp4_scale(%x: tensor<?x32xf32>) -> tensor<?x32xf32> {
+  // expected-error @+1 {{global_scale must be finite and positive}}
+  %y = gemma.quantize_fp4 %x {global_scale = 0.000000e+00 : f32} : tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -33,6 +34,9 @@ std::vector<float> roundedActivation(Type w, const float *x, int64_t k) {
   std::vector<float> out(k);
   switch (w) {
   case Type::F32:
+  case Type::Q4_0_F32: // the float-activation forms: f32 as it is
+  case Type::Q8_0_F32:
+  case Type::NVFP4_F32:
     out.assign(x, x + k);
     break;
   case Type::F16:
@@ -136,7 +140,10 @@ INSTANTIATE_TEST_SUITE_P(
                       LinearCase{Type::Q4_K, gmk_linear_q4_k},
                       LinearCase{Type::Q5_K, gmk_linear_q5_k},
                       LinearCase{Type::Q6_K, gmk_linear_q6_k},
-                      LinearCase{Type::NVFP4, gmk_linear_nvfp4}),
+                      LinearCase{Type::NVFP4, gmk_linear_nvfp4},
+                      LinearCase{Type::Q4_0_F32, gmk_linear_q4_0_f32},
+                      LinearCase{Type::Q8_0_F32, gmk_linear_q8_0_f32},
+                      LinearCase{Type::NVFP4_F32, gmk_linear_nvfp4_f32}),
     [](const auto &info) { return std::string(typeName(info.param.type)); });
 
 TEST(Embed, DequantizesAndScales) {
@@ -340,6 +347,62 @@ TEST(Gelu, TanhTableMatchesFormulaOnHalfInputs) {
   gmk_gelu_erf(&rt, y.data(), x.data(), x.size());
   for (size_t i = 0; i < x.size(); ++i)
     EXPECT_NEAR(y[i], 0.5 * x[i] * (1 + std::erf(x[i] / std::sqrt(2.0))), 1e-6);
+}
+
+/// --nvfp4-activations fp4: the quantization as its definition states it
+/// (safetensors-formats.md 3.5), written here without formats.h's
+/// rounding helpers: per 16, s = e4m3(G * amax * (1/6)); each value the
+/// E2M1 grid point nearest x * (G / s), ties to the even code, saturating
+/// at 6, times s / G.
+float e2m1Nearest(float v) {
+  static const float grid[8] = {0, 0.5f, 1, 1.5f, 2, 3, 4, 6};
+  const float a = std::fabs(v);
+  int best = 7; // saturates
+  for (int c = 0; c < 7; ++c) {
+    const float mid = 0.5f * (grid[c] + grid[c + 1]);
+    if (a < mid || (a == mid && c % 2 == 0)) {
+      best = c;
+      break;
+    }
+  }
+  return std::copysign(grid[best], v);
+}
+
+TEST(QuantizeFP4, IsTheDefinition) {
+  // G = 1 and amax 6: s = 1, so each value lands on its grid point.
+  const std::vector<float> x = {6,    0.75f, 1.25f, 2.5f, 5,    0.25f,
+                                -0.75f, 3.5f, 1.75f, 0.1f, -6,  2.9f,
+                                4.9f,  5.1f,  0.5f,  1.5f};
+  const std::vector<float> want = {6, 1, 1, 2, 4, 0, -1, 4,
+                                   2, 0, -6, 3, 4, 6, 0.5f, 1.5f};
+  gemmac_rt rt(2);
+  std::vector<float> y(16);
+  gmk_quantize_fp4(&rt, y.data(), x.data(), 16, 1.0f);
+  for (int j = 0; j < 16; ++j)
+    EXPECT_EQ(y[j], want[j]) << j << ": " << x[j];
+
+  // Random rows at many magnitudes, and an all-zero 16 (s = 0: zeros).
+  std::vector<float> in = randn(64 * 16, 31);
+  for (int b = 0; b < 64; ++b)
+    for (int j = 0; j < 16; ++j)
+      in[16 * b + j] *= std::ldexp(1.0f, b % 13 - 6);
+  std::fill(in.begin() + 16 * 5, in.begin() + 16 * 6, 0.0f);
+  for (float G : {1.0f, 168.0f, 0.01f}) {
+    std::vector<float> out(in.size());
+    gmk_quantize_fp4(&rt, out.data(), in.data(),
+                     static_cast<int64_t>(in.size()), G);
+    for (size_t b = 0; b < in.size() / 16; ++b) {
+      float amax = 0;
+      for (int j = 0; j < 16; ++j)
+        amax = std::max(amax, std::fabs(in[16 * b + j]));
+      const float s = e4m3ToF32(f32ToE4M3(G * amax * (1.0f / 6.0f)));
+      for (int j = 0; j < 16; ++j) {
+        const float xj = in[16 * b + j];
+        const float ref = s == 0 ? 0.0f : e2m1Nearest(xj * (G / s)) * s / G;
+        ASSERT_EQ(out[16 * b + j], ref) << "G=" << G << " block " << b;
+      }
+    }
+  }
 }
 
 TEST(ThreadPool, CoversEveryIndexOnce) {

@@ -104,6 +104,10 @@ float reference(Type t, const uint8_t *row, const float *x, int64_t N,
     return ref::dotNVFP4(reinterpret_cast<const BlockNVFP4 *>(row), a.data(),
                          K / 64);
   }
+  case Type::Q4_0_F32:
+  case Type::Q8_0_F32:
+  case Type::NVFP4_F32:
+    return ref::dotDecoded(t, row, x, K);
   case Type::F8_B64:
     return ref::dotF8_B64(reinterpret_cast<const BlockF8_B64 *>(row), x,
                           K / 64);
@@ -160,6 +164,9 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{Type::Q4_K, gmk_linear_q4_k, gmk_linear_q4_k_x8},
                       Case{Type::Q6_K, gmk_linear_q6_k, nullptr},
                       Case{Type::NVFP4, gmk_linear_nvfp4, nullptr},
+                      Case{Type::Q4_0_F32, gmk_linear_q4_0_f32, nullptr},
+                      Case{Type::Q8_0_F32, gmk_linear_q8_0_f32, nullptr},
+                      Case{Type::NVFP4_F32, gmk_linear_nvfp4_f32, nullptr},
                       Case{Type::F8_B64, gmk_linear_f8_b64, nullptr}),
     [](const auto &info) { return std::string(typeName(info.param.type)); });
 
@@ -389,4 +396,33 @@ TEST(MatmulNVFP4, ScalesReadAsGgmlDoes) {
   EXPECT_EQ(f32ToUE4M3(1e9f), 0x7E);
   EXPECT_EQ(f32ToUE4M3(-1.0f), 0);
   EXPECT_EQ(f32ToUE4M3(std::nanf("")), 0);
+}
+
+/// The float-activation forms (q4_0_f32, q8_0_f32, nvfp4_f32) are defined as
+/// tinyBLAS's f32 dot of the decoded row: their dot equals it bit for bit
+/// (decoding is exact: a scale times a small integer), and is the W4A16 /
+/// W8A16 product within f32 rounding.
+TEST(MatmulDecoded, DotIsTinyBLASOfTheDecodedRow) {
+  const int64_t K = 512;
+  std::vector<float> w = randn(K, 21, 0.05f), x = randn(K, 22, 1.0f);
+  for (Type t : {Type::Q4_0_F32, Type::Q8_0_F32, Type::NVFP4_F32}) {
+    std::vector<uint8_t> row(rowBytes(t, K));
+    quantizeRow(t, w.data(), row.data(), K);
+    std::vector<float> decoded(K);
+    dequantizeRow(t, row.data(), decoded.data(), K);
+    const float got = ref::dotDecoded(t, row.data(), x.data(), K);
+    const float tiny = ref::dotTiny(decoded.data(), x.data(), K);
+    EXPECT_EQ(std::memcmp(&got, &tiny, 4), 0)
+        << typeName(t) << ": " << got << " vs " << tiny;
+    double exact = 0, mass = 0;
+    for (int64_t k = 0; k < K; ++k) {
+      exact += double(decoded[k]) * x[k];
+      mass += std::fabs(double(decoded[k]) * x[k]);
+    }
+    EXPECT_NEAR(got, exact, 1e-5 * mass) << typeName(t);
+    // The same blocks as their ggml format: the values are the same.
+    std::vector<float> asGgml(K);
+    dequantizeRow(blockFormat(t), row.data(), asGgml.data(), K);
+    EXPECT_EQ(asGgml, decoded) << typeName(t);
+  }
 }

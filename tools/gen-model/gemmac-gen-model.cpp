@@ -418,6 +418,7 @@ enum class HFQuant { None, GPTQ, GPTQAsym, GPTQDesc, FP8, NVFP4 };
 struct HFQuantOptions {
   HFQuant mode = HFQuant::None;
   int64_t group = 128;
+  bool twinF32 = false; // --quant-twin f32: the twin holds each quantized linear as F32
 };
 
 /// The linears --hf-quant quantizes: the MLP (as the GPTQ checkpoints users
@@ -509,6 +510,11 @@ struct NVFP4Tensors {
   std::vector<uint8_t> codes;   // [N, K], bit 3 = sign
   std::vector<uint8_t> scales;  // [N, K/16], E4M3 bytes
 
+  /// The format's definition: E2M1 * e4m3(scale) * weight_scale_2.
+  float value(int64_t n, int64_t k) const {
+    return fmt::e2m1ToF32(codes[n * K + k]) *
+           fmt::e4m3ToF32(scales[n * (K / 16) + k / 16]) * globalScale;
+  }
   /// ModelOpt's `weight` [N, K/2]: element 2c low, 2c+1 high in byte c.
   std::vector<uint8_t> modelOpt() const {
     std::vector<uint8_t> out(N * K / 2);
@@ -533,18 +539,6 @@ struct NVFP4Tensors {
       }
   }
 };
-
-uint8_t e2m1Code(float x) {
-  static const float grid[8] = {0, 0.5f, 1, 1.5f, 2, 3, 4, 6};
-  const float a = std::min(std::fabs(x), 6.0f);
-  int best = 0;
-  for (int c = 1; c < 8; ++c) {
-    const float dc = std::fabs(a - grid[c]), db = std::fabs(a - grid[best]);
-    if (dc < db || (dc == db && c % 2 == 0))
-      best = c;
-  }
-  return static_cast<uint8_t>((std::signbit(x) ? 8 : 0) | best);
-}
 
 NVFP4Tensors makeNVFP4(const TensorSpec &t, const Variant &v, uint64_t seed) {
   NVFP4Tensors w;
@@ -571,7 +565,7 @@ NVFP4Tensors makeNVFP4(const TensorSpec &t, const Variant &v, uint64_t seed) {
     w.scales[i] = fmt::f32ToE4M3(s);
     const float step = fmt::e4m3ToF32(w.scales[i]) * w.globalScale;
     for (int j = 0; j < 16; ++j)
-      w.codes[16 * i + j] = e2m1Code(x[j] / step);
+      w.codes[16 * i + j] = fmt::f32ToE2M1(x[j] / step);
   }
   return w;
 }
@@ -683,7 +677,8 @@ GPTQTensors makeGPTQ(const TensorSpec &t, const Variant &v, uint64_t seed,
 /// (as llama.cpp's converter could write them): Q4_0 for symmetric groups of
 /// whole 32-blocks, Q8_0 for asymmetric ones, F32 otherwise.
 Type gptqTwinType(const HFQuantOptions &o, int64_t K) {
-  if (o.mode == HFQuant::GPTQDesc || o.group % 32 != 0 || K % 32 != 0)
+  if (o.twinF32 || o.mode == HFQuant::GPTQDesc || o.group % 32 != 0 ||
+      K % 32 != 0)
     return Type::F32;
   return o.mode == HFQuant::GPTQAsym ? Type::Q8_0 : Type::Q4_0;
 }
@@ -1130,7 +1125,7 @@ void usage() {
       "usage: gemmac-gen-model --variant NAME --type TYPE [--seed N] "
       "[--layers N] [--window N] [--sparse]\n"
       "       [--srd DIR [--srd-baked TYPE]... [--srd-shard-bytes N]]\n"
-      "       [--chat-template FILE] [--hf DIR [--hf-quant Q] [--gptq-group N]]\n"
+      "       [--chat-template FILE] [--hf DIR [--hf-quant Q] [--gptq-group N] [--quant-twin native|f32]]\n"
       "       -o FILE\n"
       "Writes a random-weight Gemma 4 GGUF that llama.cpp and gemmac load.\n"
       "--chat-template embeds FILE as tokenizer.chat_template (default: a\n"
@@ -1143,12 +1138,14 @@ void usage() {
       "--hf-quant gptq|gptq-asym|gptq-desc stores the MLP and attention output\n"
       "linears of the --hf checkpoint as 4-bit GPTQ tensors (auto-round's\n"
       "auto_gptq layout; --gptq-group N, default 128); FILE holds their exact\n"
-      "values (Q4_0 for gptq, Q8_0 for gptq-asym, F32 for gptq-desc).\n"
+      "values (Q4_0 for gptq, Q8_0 for gptq-asym, F32 for gptq-desc; F32 for\n"
+      "all with --quant-twin f32, what W4A16 numerics compute with).\n"
       "--hf-quant fp8 stores every decoder linear as FP8 E4M3 with 128x128\n"
       "block scales (ModelOpt FP8_PB_WO); FILE holds them dequantized (F32).\n"
       "--hf-quant nvfp4 stores the MLP linears as ModelOpt NVFP4 (E2M1 codes,\n"
       "E4M3 scales per 16, weight_scale_2, input_scale); FILE holds them as\n"
-      "llama.cpp's converter does (GGML NVFP4, '.scale', '.input_scale').\n"
+      "llama.cpp's converter does (GGML NVFP4, '.scale', '.input_scale'),\n"
+      "or with --quant-twin f32 as their F32 values.\n"
       "--sparse leaves every matrix as a hole of zeros (a sparse file: shapes\n"
       "and metadata for compile-time tests, no values).\n"
       "--srd DIR writes SRD corrections of every linear weight to DIR\n"
@@ -1242,6 +1239,14 @@ int main(int argc, char **argv) {
                      m.c_str());
         return 2;
       }
+    } else if (a == "--quant-twin") {
+      std::string t = next();
+      if (t != "native" && t != "f32") {
+        std::fprintf(stderr, "gemmac-gen-model: --quant-twin must be native "
+                     "or f32, got '%s'\n", t.c_str());
+        return 2;
+      }
+      hfQuant.twinF32 = t == "f32";
     } else if (a == "--gptq-group")
       hfQuant.group = static_cast<int64_t>(number(8, 1 << 16));
     else if (a == "--srd-baked")
@@ -1359,8 +1364,10 @@ int main(int argc, char **argv) {
       if (!isNVFP4Linear(t))
         continue;
       const int64_t linear = static_cast<int64_t>(withScales.size()) - 1;
-      withScales.back().type = Type::NVFP4;
+      withScales.back().type = hfQuant.twinF32 ? Type::F32 : Type::NVFP4;
       nvfp4Of.back() = linear;
+      if (hfQuant.twinF32)
+        continue; // the values themselves: no scales to multiply by
       const std::string base = t.name.substr(0, t.name.size() - strlen(".weight"));
       for (const char *suffix : {".scale", ".input_scale"}) {
         withScales.push_back({base + suffix, {1}, Type::F32, Init::OutputScale});
@@ -1378,7 +1385,7 @@ int main(int argc, char **argv) {
         fp8Twin[i] = true;
         specs[i].type = Type::F32; // the dequantized values (no ggml type)
       }
-  } else if (hfQuant.mode != HFQuant::None) {
+  } else if (hfQuant.mode != HFQuant::None && hfQuant.mode != HFQuant::NVFP4) {
     for (size_t i = 0; i < specs.size(); ++i)
       if (isQuantizedLinear(specs[i])) {
         gptqTwin[i] = true;
@@ -1396,7 +1403,15 @@ int main(int argc, char **argv) {
         if (!nvfp4Of.empty() && nvfp4Of[i] >= 0) {
           if (nvfp4Of[i] == static_cast<int64_t>(i)) {
             lastNVFP4 = makeNVFP4(specs[i], *v, seed);
-            lastNVFP4->ggmlRows(dst);
+            if (hfQuant.twinF32) {
+              const NVFP4Tensors &w = *lastNVFP4;
+              float *out = reinterpret_cast<float *>(dst);
+              for (int64_t n = 0; n < w.N; ++n)
+                for (int64_t k = 0; k < w.K; ++k)
+                  out[n * w.K + k] = w.value(n, k);
+            } else {
+              lastNVFP4->ggmlRows(dst);
+            }
           } else {
             const bool global = specs[i].name.ends_with(".scale");
             std::memcpy(dst, global ? &lastNVFP4->globalScale
