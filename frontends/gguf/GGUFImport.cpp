@@ -59,7 +59,8 @@ public:
     if (!ti->supported) {
       std::string supported;
       for (const abi::FormatInfo &f : abi::kFormats)
-        supported += (supported.empty() ? "" : " ") + std::string(f.ggmlName);
+        if (!abi::isOwnFormat(f.format)) // gemmac's own: never in a GGUF
+          supported += (supported.empty() ? "" : " ") + std::string(f.ggmlName);
       return file.error("tensor '" + name + "' has type " + ti->name +
                             ", which gemmac does not support (supported: " +
                             supported + ")",
