@@ -47,14 +47,27 @@ struct ArtifactHeader {
 static_assert(sizeof(ArtifactHeader) <= kHeaderBytes);
 
 // Tokenizer section, all integers little-endian:
-//   char magic[4] = "GMTK"; u32 version = 1
+//   char magic[4] = "GMTK"; u32 version = 2
 //   u32 n_tokens;  n_tokens x { u32 len; bytes; i32 type; f32 score }
 //   u32 n_merges;  n_merges x { u32 len; bytes }      ("left right")
 //   i32 bos, eos, eot, pad, unk; u32 add_bos
 //   u32 n_eog;     n_eog x i32         (ids that end generation)
 //   u32 n_suppress; n_suppress x i32   (ids whose logits are -inf)
 //   u32 template_len; bytes            (the checkpoint's chat template)
+//   u32 sampling_set;                  (bit i: field i below is the model's)
+//   f32 temperature; i32 top_k; f32 top_p; f32 min_p; f32 repeat_penalty;
+//   i32 penalty_last_n                 (generation_config.json /
+//                                       general.sampling.*)
 inline constexpr char kTokenizerMagic[4] = {'G', 'M', 'T', 'K'};
-inline constexpr uint32_t kTokenizerVersion = 1;
+inline constexpr uint32_t kTokenizerVersion = 2;
+/// Bits of sampling_set.
+enum SamplingField : uint32_t {
+  kSamplingTemperature = 1u << 0,
+  kSamplingTopK = 1u << 1,
+  kSamplingTopP = 1u << 2,
+  kSamplingMinP = 1u << 3,
+  kSamplingRepeatPenalty = 1u << 4,
+  kSamplingPenaltyLastN = 1u << 5,
+};
 
 } // namespace gemmac::artifact

@@ -179,6 +179,13 @@ def mutate(d, kind):
     elif kind == "generation-eos":
         edit_json(d, "generation_config.json",
                   lambda o: o.__setitem__("eos_token_id", [1, 99999]))
+    elif kind == "generation-sampling":
+        # Not a failure: sampling defaults other than gemmac's own.
+        edit_json(d, "generation_config.json", lambda o: o.update(
+            temperature=0.5, top_k=7, top_p=0.8, min_p=0.05,
+            repetition_penalty=1.1, penalty_last_n=32))
+    elif kind == "generation-top-p":
+        edit_json(d, "generation_config.json", lambda o: o.__setitem__("top_p", 2))
     elif kind == "missing-tensor":
         rename_tensor(d, q, ROOT + "layers.0.self_attn.query.weight")
     elif kind == "wrong-shape":

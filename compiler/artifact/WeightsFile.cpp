@@ -59,6 +59,21 @@ std::string serializeTokenizer(const TokenizerData &t) {
   for (int32_t id : t.suppress)
     put<int32_t>(out, id);
   putBytes(out, t.chatTemplate);
+  const SamplingDefaults &s = t.sampling;
+  uint32_t set = 0;
+  set |= s.temperature ? artifact::kSamplingTemperature : 0;
+  set |= s.topK ? artifact::kSamplingTopK : 0;
+  set |= s.topP ? artifact::kSamplingTopP : 0;
+  set |= s.minP ? artifact::kSamplingMinP : 0;
+  set |= s.repeatPenalty ? artifact::kSamplingRepeatPenalty : 0;
+  set |= s.penaltyLastN ? artifact::kSamplingPenaltyLastN : 0;
+  put<uint32_t>(out, set);
+  put<float>(out, s.temperature.value_or(0));
+  put<int32_t>(out, s.topK.value_or(0));
+  put<float>(out, s.topP.value_or(0));
+  put<float>(out, s.minP.value_or(0));
+  put<float>(out, s.repeatPenalty.value_or(0));
+  put<int32_t>(out, s.penaltyLastN.value_or(0));
   return out;
 }
 

@@ -2,10 +2,18 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace gemmac {
+
+/// The sampling defaults a checkpoint states (generation_config.json, or a
+/// GGUF's general.sampling.*); the program's own defaults fill the rest.
+struct SamplingDefaults {
+  std::optional<float> temperature, topP, minP, repeatPenalty;
+  std::optional<int32_t> topK, penaltyLastN;
+};
 
 /// What the compiled program needs to tokenize, detokenize and stop.
 struct TokenizerData {
@@ -19,6 +27,7 @@ struct TokenizerData {
   std::vector<int32_t> endOfGeneration;
   std::vector<int32_t> suppress;
   std::string chatTemplate;
+  SamplingDefaults sampling;
 };
 
 } // namespace gemmac

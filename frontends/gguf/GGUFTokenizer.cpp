@@ -3,7 +3,7 @@
 #include "frontends/gguf/GGUFTokenizer.h"
 
 #include <cmath>
-
+#include <cstdio>
 #include <set>
 
 using namespace gemmac;
@@ -113,7 +113,69 @@ Expected<TokenizerData> gemmac::gguf::readTokenizer(const GGUFFile &file) {
   if (const MetadataValue *tmpl = file.find("tokenizer.chat_template"))
     if (tmpl->type == ValueType::String)
       t.chatTemplate = tmpl->stringValue.str();
+  if (llvm::Error e = readSamplingDefaults(file, t.sampling))
+    return std::move(e);
   return t;
+}
+
+/// general.sampling.*, as llama.cpp's converter writes them from
+/// generation_config.json and llama.cpp reads them as defaults.
+llvm::Error gemmac::gguf::readSamplingDefaults(const GGUFFile &file,
+                                               SamplingDefaults &s) {
+  auto shortNumber = [](double x) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", x);
+    return std::string(buf);
+  };
+  auto number = [&](StringRef key, double lo, double hi,
+                    std::optional<float> &out) -> llvm::Error {
+    const MetadataValue *v = file.find(key);
+    if (!v)
+      return llvm::Error::success();
+    double x = v->isFloat() ? v->floatValue
+               : v->isInteger()
+                   ? (v->type == ValueType::Int8 || v->type == ValueType::Int16 ||
+                              v->type == ValueType::Int32 ||
+                              v->type == ValueType::Int64
+                          ? static_cast<double>(v->intValue)
+                          : static_cast<double>(v->uintValue))
+                   : std::nan("");
+    if (!(x >= lo && x <= hi))
+      return file.error("'" + key + "' must be a number in [" +
+                            shortNumber(lo) + ", " + shortNumber(hi) + "]",
+                        v->fileOffset);
+    out = static_cast<float>(x);
+    return llvm::Error::success();
+  };
+  auto integer = [&](StringRef key, int64_t lo, int64_t hi,
+                     std::optional<int32_t> &out) -> llvm::Error {
+    std::optional<float> x;
+    if (llvm::Error e = number(key, static_cast<double>(lo),
+                               static_cast<double>(hi), x))
+      return e;
+    if (!x)
+      return llvm::Error::success();
+    const MetadataValue *v = file.find(key);
+    if (!v->isInteger())
+      return file.error("'" + key + "' must be an integer", v->fileOffset);
+    out = static_cast<int32_t>(*x);
+    return llvm::Error::success();
+  };
+  if (llvm::Error e = number("general.sampling.temp", 0, 100, s.temperature))
+    return e;
+  if (llvm::Error e = integer("general.sampling.top_k", 0, 1 << 30, s.topK))
+    return e;
+  if (llvm::Error e = number("general.sampling.top_p", 0, 1, s.topP))
+    return e;
+  if (llvm::Error e = number("general.sampling.min_p", 0, 1, s.minP))
+    return e;
+  if (llvm::Error e = number("general.sampling.penalty_repeat", 0.01, 100,
+                             s.repeatPenalty))
+    return e;
+  if (llvm::Error e = integer("general.sampling.penalty_last_n", -1, 1 << 30,
+                              s.penaltyLastN))
+    return e;
+  return llvm::Error::success();
 }
 
 Expected<std::vector<int32_t>>

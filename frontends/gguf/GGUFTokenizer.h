@@ -15,4 +15,9 @@ llvm::Expected<TokenizerData> readTokenizer(const GGUFFile &file);
 llvm::Expected<std::vector<int32_t>> readSuppressTokens(const GGUFFile &file,
                                                         uint64_t vocabSize);
 
+/// general.sampling.* (temp, top_k, top_p, min_p, penalty_repeat,
+/// penalty_last_n) into `s`, each checked against the range the runtime
+/// accepts; absent keys stay unset.
+llvm::Error readSamplingDefaults(const GGUFFile &file, SamplingDefaults &s);
+
 } // namespace gemmac::gguf

@@ -8,6 +8,7 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 
+#include <cstdio>
 #include <set>
 
 using namespace gemmac;
@@ -254,6 +255,60 @@ gemmac::st::readHFTokenizer(const Checkpoint &c, const HFModelConfig &cfg) {
       return std::move(e);
     for (int64_t s : suppress)
       t.suppress.push_back(static_cast<int32_t>(s));
+    // Sampling defaults, the keys llama.cpp's converter copies into
+    // general.sampling.* (do_sample is not one: llama.cpp ignores it).
+    auto shortNumber = [](double x) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%g", x);
+      return std::string(buf);
+    };
+    auto number = [&](StringRef key, double lo, double hi,
+                      std::optional<float> &out) -> Error {
+      const llvm::json::Value *v = g.get(key);
+      if (!v || v->kind() == llvm::json::Value::Null)
+        return Error::success();
+      std::optional<double> x = v->getAsNumber();
+      if (!x || !(*x >= lo && *x <= hi))
+        return support::fileError(genPath, std::nullopt,
+                                  "'" + key + "' = " +
+                                      llvm::formatv("{0}", *v).str() +
+                                      " is not a number in [" +
+                                      shortNumber(lo) + ", " +
+                                      shortNumber(hi) + "]");
+      out = static_cast<float>(*x);
+      return Error::success();
+    };
+    auto integer = [&](StringRef key, int64_t lo, int64_t hi,
+                       std::optional<int32_t> &out) -> Error {
+      const llvm::json::Value *v = g.get(key);
+      if (!v || v->kind() == llvm::json::Value::Null)
+        return Error::success();
+      std::optional<int64_t> x = v->getAsInteger();
+      if (!x || *x < lo || *x > hi)
+        return support::fileError(genPath, std::nullopt,
+                                  "'" + key + "' = " +
+                                      llvm::formatv("{0}", *v).str() +
+                                      " is not an integer in [" +
+                                      llvm::Twine(lo) + ", " + llvm::Twine(hi) +
+                                      "]");
+      out = static_cast<int32_t>(*x);
+      return Error::success();
+    };
+    SamplingDefaults &s = t.sampling;
+    if (Error e = number("temperature", 0, 100, s.temperature))
+      return std::move(e);
+    if (Error e = integer("top_k", 0, 1 << 30, s.topK))
+      return std::move(e);
+    if (Error e = number("top_p", 0, 1, s.topP))
+      return std::move(e);
+    if (Error e = number("min_p", 0, 1, s.minP))
+      return std::move(e);
+    if (Error e = number(g.get("penalty_repeat") ? "penalty_repeat"
+                                                 : "repetition_penalty",
+                         0.01, 100, s.repeatPenalty))
+      return std::move(e);
+    if (Error e = integer("penalty_last_n", -1, 1 << 30, s.penaltyLastN))
+      return std::move(e);
   }
   for (auto [value, name] : {std::pair<int64_t, StringRef>{bos, "bos_token_id"},
                              {pad, "pad_token_id"}})

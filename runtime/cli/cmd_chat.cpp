@@ -157,8 +157,9 @@ int cmdChat(const Options &o) {
   Conversation conversation(m, s, o);
   const bool tty = isatty(0) && isatty(1);
   const char *dim = tty ? "\033[2m" : "", *plain = tty ? "\033[0m" : "";
-  if (o.sampler.temperature > 0)
-    std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(o.sampler.seed));
+  const gemmac_sampler_params sampler = samplerFor(o, m);
+  if (sampler.temperature > 0)
+    std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(sampler.seed));
   if (tty)
     std::printf("Chat with %s. /reset starts over, /exit (or Ctrl-D) ends; Ctrl-C stops an answer.\n",
                 gemmac_model_string(m, "source"));
@@ -216,7 +217,7 @@ int cmdChat(const Options &o) {
       std::fflush(stdout);
     };
     const long maxTokens = o.nPredict == -2 ? -1 : o.nPredict;
-    GenerationStats st = generate(s, tokens, maxTokens, o.sampler,
+    GenerationStats st = generate(s, tokens, maxTokens, sampler,
                                   [&](gemmac_token, const std::string &piece) {
                                     show(parser.feed(piece));
                                     return !gInterrupted && !parser.stopped();

@@ -13,8 +13,9 @@ int cmdRun(const Options &o) {
     die("run needs a prompt (-p TEXT, -f FILE, or text on stdin)");
   gemmac_model *m = openModel(o);
   gemmac_session *s = newSession(m, o.ctx > 0 ? o.ctx : 4096, o.ctx > 0);
-  if (o.sampler.temperature > 0)
-    std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(o.sampler.seed));
+  const gemmac_sampler_params sampler = samplerFor(o, m);
+  if (sampler.temperature > 0)
+    std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(sampler.seed));
   // Exactly one <bos>: a prompt that starts with it (a rendered chat
   // template) gets none added.
   const std::string bos = tokenText(m, gemmac_token_bos(m));
@@ -25,7 +26,7 @@ int cmdRun(const Options &o) {
   }
   const long maxTokens = o.nPredict == -2 ? 128 : o.nPredict;
   std::vector<gemmac_token> generated;
-  GenerationStats st = generate(s, ids, maxTokens, o.sampler,
+  GenerationStats st = generate(s, ids, maxTokens, sampler,
                                 [&](gemmac_token t, const std::string &) {
                                   generated.push_back(t);
                                   std::string piece = tokenText(m, t, false);

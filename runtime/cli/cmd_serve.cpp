@@ -46,7 +46,7 @@ int cmdServe(const Options &o) {
   so.verbose = o.verbose;
   std::string alias = o.alias.empty() ? gemmac_model_string(m, "source") : o.alias;
   so.model_name = alias.c_str();
-  so.sampler = o.sampler;
+  so.sampler = samplerFor(o, m);
   int rc = serve(m, &so);
   gemmac_model_close(m);
   return rc;

@@ -119,6 +119,7 @@ int cmdInfo(const Options &o) {
   auto num = [&](const char *k) { return static_cast<long long>(gemmac_model_number(m, k)); };
   const long long kv = gemmac_model_kv_bytes(m, ctx);
   const std::string tmpl = str("chat_template");
+  const gemmac_sampler_params sp = gemmac_model_sampler_defaults(m);
   if (o.json) {
     auto js = [](const std::string &s) {
       std::string r = "\"";
@@ -134,13 +135,16 @@ int cmdInfo(const Options &o) {
                 "\"layers\": %lld, \"context\": %lld, \"max_batch\": %lld, "
                 "\"threads\": %lld, \"weight_bytes\": %lld, \"decode_bytes\": %lld, "
                 "\"arena_bytes\": %lld, \"kv_ctx\": %d, \"kv_bytes\": %lld, "
-                "\"chat_template_bytes\": %zu}\n",
+                "\"chat_template_bytes\": %zu, \"sampling\": {\"temperature\": %g, "
+                "\"top_k\": %d, \"top_p\": %g, \"min_p\": %g, "
+                "\"repeat_penalty\": %g, \"repeat_last_n\": %d}}\n",
                 js(str("source")).c_str(), js(str("target")).c_str(),
                 js(str("compiler")).c_str(), js(str("device")).c_str(),
                 js(str("formats")).c_str(), js(str("residuals")).c_str(), num("vocab"),
                 num("hidden"), num("layers"), num("context"), num("max_batch"),
                 num("threads"), num("weight_bytes"), num("decode_bytes"),
-                num("arena_bytes"), ctx, kv, tmpl.size());
+                num("arena_bytes"), ctx, kv, tmpl.size(), sp.temperature, sp.top_k,
+                sp.top_p, sp.min_p, sp.repeat_penalty, sp.penalty_last_n);
   } else {
     std::printf("model       %s (compiled by %s for %s)\n", str("source").c_str(),
                 str("compiler").c_str(), str("target").c_str());
@@ -161,6 +165,10 @@ int cmdInfo(const Options &o) {
     std::printf("chat        %s\n", tmpl.empty() ? "no chat template"
                                                   : ("template of " + std::to_string(tmpl.size()) +
                                                      " bytes").c_str());
+    std::printf("sampling    temperature %g, top_k %d, top_p %g, min_p %g, repeat penalty %g "
+                "over %d (the checkpoint's defaults, else gemmac's)\n",
+                sp.temperature, sp.top_k, sp.top_p, sp.min_p, sp.repeat_penalty,
+                sp.penalty_last_n);
   }
   gemmac_model_close(m);
   return 0;

@@ -98,18 +98,18 @@ const Flag kFlags[] = {
    [](Options &o, const std::string &f, const std::string &v) {
      if (v != "on" && v != "off") usageError(f + " expects on or off, got '" + v + "'");
      o.reasoning = v == "on"; }},
-  {"--temp", "T", kSampling, "sampling temperature (default 1.0; 0 = greedy)",
-   [](Options &o, const std::string &f, const std::string &v) { o.sampler.temperature = toFloat(f, v, 0, 100); }},
-  {"--top-k", "K", kSampling, "keep the K most likely tokens (default 64; 0 = off)",
-   [](Options &o, const std::string &f, const std::string &v) { o.sampler.top_k = parseInteger(f, v, 0, kMaxInt); }},
-  {"--top-p", "P", kSampling, "nucleus sampling mass (default 0.95; 1 = off)",
-   [](Options &o, const std::string &f, const std::string &v) { o.sampler.top_p = toFloat(f, v, 0, 1); }},
+  {"--temp", "T", kSampling, "sampling temperature (default: the model's, else 1.0; 0 = greedy)",
+   [](Options &o, const std::string &f, const std::string &v) { o.sampler.temperature = toFloat(f, v, 0, 100); o.samplingGiven |= kGivenTemperature; }},
+  {"--top-k", "K", kSampling, "keep the K most likely tokens (default: the model's, else 64; 0 = off)",
+   [](Options &o, const std::string &f, const std::string &v) { o.sampler.top_k = parseInteger(f, v, 0, kMaxInt); o.samplingGiven |= kGivenTopK; }},
+  {"--top-p", "P", kSampling, "nucleus sampling mass (default: the model's, else 0.95; 1 = off)",
+   [](Options &o, const std::string &f, const std::string &v) { o.sampler.top_p = toFloat(f, v, 0, 1); o.samplingGiven |= kGivenTopP; }},
   {"--min-p", "M", kSampling, "drop tokens below M x the top probability (default 0)",
-   [](Options &o, const std::string &f, const std::string &v) { o.sampler.min_p = toFloat(f, v, 0, 1); }},
+   [](Options &o, const std::string &f, const std::string &v) { o.sampler.min_p = toFloat(f, v, 0, 1); o.samplingGiven |= kGivenMinP; }},
   {"--repeat-penalty", "R", kSampling, "divide the logits of recent tokens by R (default 1 = off)",
-   [](Options &o, const std::string &f, const std::string &v) { o.sampler.repeat_penalty = toFloat(f, v, 0.01f, 100); }},
+   [](Options &o, const std::string &f, const std::string &v) { o.sampler.repeat_penalty = toFloat(f, v, 0.01f, 100); o.samplingGiven |= kGivenRepeatPenalty; }},
   {"--repeat-last-n", "N", kSampling, "how many recent tokens the penalties look at (default 64; -1 = context)",
-   [](Options &o, const std::string &f, const std::string &v) { o.sampler.penalty_last_n = parseInteger(f, v, -1, kMaxInt); }},
+   [](Options &o, const std::string &f, const std::string &v) { o.sampler.penalty_last_n = parseInteger(f, v, -1, kMaxInt); o.samplingGiven |= kGivenPenaltyLastN; }},
   {"--presence-penalty", "P", kSampling, "subtract P from the logits of tokens seen (default 0)",
    [](Options &o, const std::string &f, const std::string &v) { o.sampler.presence_penalty = toFloat(f, v, -100, 100); }},
   {"--frequency-penalty", "F", kSampling, "subtract F x count from the logits of tokens seen (default 0)",
@@ -419,3 +419,20 @@ double seconds() {
 }
 
 } // namespace gemmac::cli
+
+gemmac_sampler_params gemmac::cli::samplerFor(const Options &o,
+                                              const gemmac_model *m) {
+  gemmac_sampler_params p = gemmac_model_sampler_defaults(m);
+  const gemmac_sampler_params &u = o.sampler;
+  if (o.samplingGiven & kGivenTemperature) p.temperature = u.temperature;
+  if (o.samplingGiven & kGivenTopK) p.top_k = u.top_k;
+  if (o.samplingGiven & kGivenTopP) p.top_p = u.top_p;
+  if (o.samplingGiven & kGivenMinP) p.min_p = u.min_p;
+  if (o.samplingGiven & kGivenRepeatPenalty) p.repeat_penalty = u.repeat_penalty;
+  if (o.samplingGiven & kGivenPenaltyLastN) p.penalty_last_n = u.penalty_last_n;
+  // Neither a model nor llama.cpp states these: the flags' values.
+  p.seed = u.seed;
+  p.presence_penalty = u.presence_penalty;
+  p.frequency_penalty = u.frequency_penalty;
+  return p;
+}

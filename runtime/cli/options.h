@@ -24,7 +24,23 @@ struct Options {
   std::string host = "127.0.0.1", apiKey, alias;
   long port = 8080, slots = 1, queue = 16, timeout = 600, maxBody = 8 << 20;
   gemmac_sampler_params sampler = gemmac_sampler_defaults();
+  unsigned samplingGiven = 0; // kGiven* bits: sampling flags the user set
 };
+
+/// The sampling flags that override a model's stated defaults.
+enum : unsigned {
+  kGivenTemperature = 1u << 0,
+  kGivenTopK = 1u << 1,
+  kGivenTopP = 1u << 2,
+  kGivenMinP = 1u << 3,
+  kGivenRepeatPenalty = 1u << 4,
+  kGivenPenaltyLastN = 1u << 5,
+};
+
+/// The sampler of run/chat/serve: the model's stated defaults (its
+/// checkpoint's generation_config) under the flags the user gave, as
+/// llama.cpp applies a GGUF's general.sampling.*.
+gemmac_sampler_params samplerFor(const Options &o, const gemmac_model *m);
 
 /// Parses argv; prints help and exits for -h/--help and --version; exits
 /// with a message naming the flag for anything invalid.

@@ -164,6 +164,11 @@ typedef struct {
 } gemmac_sampler_params;
 
 GEMMAC_API gemmac_sampler_params gemmac_sampler_defaults(void);
+/* gemmac_sampler_defaults() with the sampling defaults the model's
+ * checkpoint states (generation_config.json's temperature, top_k, top_p,
+ * min_p, repetition_penalty, penalty_last_n, or a GGUF's general.sampling.*),
+ * as llama.cpp applies them: the values a user does not set. */
+GEMMAC_API gemmac_sampler_params gemmac_model_sampler_defaults(const gemmac_model *model);
 /* Restarts the session's random sequence from seed (gemmac_sample otherwise
  * seeds it once, from the first params.seed it sees). */
 GEMMAC_API void gemmac_session_set_seed(gemmac_session *session, uint64_t seed);

@@ -186,6 +186,12 @@ extern "C" gemmac_sampler_params gemmac_sampler_defaults(void) {
   return p;
 }
 
+extern "C" gemmac_sampler_params
+gemmac_model_sampler_defaults(const gemmac_model *m) {
+  const gemmac_sampler_params base = gemmac_sampler_defaults();
+  return m ? m->tokenizer.samplingDefaults(base) : base;
+}
+
 extern "C" void gemmac_session_set_seed(gemmac_session *s, uint64_t seed) {
   s->rng.seed(seed);
   s->seeded = true;

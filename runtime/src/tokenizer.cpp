@@ -119,8 +119,31 @@ bool Tokenizer::load(const uint8_t *data, size_t size, std::string &error) {
   for (uint32_t i = 0; i < nSup && r.ok; ++i)
     suppress_.push_back(r.get<int32_t>());
   template_ = r.bytes();
+  samplingSet_ = r.get<uint32_t>();
+  sampling_.temperature = r.get<float>();
+  sampling_.top_k = r.get<int32_t>();
+  sampling_.top_p = r.get<float>();
+  sampling_.min_p = r.get<float>();
+  sampling_.repeat_penalty = r.get<float>();
+  sampling_.penalty_last_n = r.get<int32_t>();
   if (!r.ok) {
     error = "tokenizer section: truncated";
+    return false;
+  }
+  // The ranges compile-model accepts (and the CLI's flags).
+  const gemmac_sampler_params &s = sampling_;
+  auto within = [](float v, float lo, float hi) { return v >= lo && v <= hi; };
+  if ((samplingSet_ & ~uint32_t(63)) ||
+      ((samplingSet_ & artifact::kSamplingTemperature) &&
+       !within(s.temperature, 0, 100)) ||
+      ((samplingSet_ & artifact::kSamplingTopK) && s.top_k < 0) ||
+      ((samplingSet_ & artifact::kSamplingTopP) && !within(s.top_p, 0, 1)) ||
+      ((samplingSet_ & artifact::kSamplingMinP) && !within(s.min_p, 0, 1)) ||
+      ((samplingSet_ & artifact::kSamplingRepeatPenalty) &&
+       !within(s.repeat_penalty, 0.01f, 100)) ||
+      ((samplingSet_ & artifact::kSamplingPenaltyLastN) &&
+       s.penalty_last_n < -1)) {
+    error = "tokenizer section: a sampling default out of range";
     return false;
   }
   auto inRange = [&](int32_t id) { return id >= -1 && id < int32_t(n); };
@@ -337,3 +360,20 @@ std::string Tokenizer::piece(int32_t id, bool special) const {
 }
 
 } // namespace gemmac::rt
+
+gemmac_sampler_params
+gemmac::rt::Tokenizer::samplingDefaults(gemmac_sampler_params base) const {
+  if (samplingSet_ & artifact::kSamplingTemperature)
+    base.temperature = sampling_.temperature;
+  if (samplingSet_ & artifact::kSamplingTopK)
+    base.top_k = sampling_.top_k;
+  if (samplingSet_ & artifact::kSamplingTopP)
+    base.top_p = sampling_.top_p;
+  if (samplingSet_ & artifact::kSamplingMinP)
+    base.min_p = sampling_.min_p;
+  if (samplingSet_ & artifact::kSamplingRepeatPenalty)
+    base.repeat_penalty = sampling_.repeat_penalty;
+  if (samplingSet_ & artifact::kSamplingPenaltyLastN)
+    base.penalty_last_n = sampling_.penalty_last_n;
+  return base;
+}

@@ -5,6 +5,8 @@
 // to <0xXX> byte tokens.
 #pragma once
 
+#include "runtime/include/gemmac.h"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -41,6 +43,8 @@ public:
   bool isEndOfGeneration(int32_t id) const;
   const std::vector<int32_t> &suppressed() const { return suppress_; }
   const std::string &chatTemplate() const { return template_; }
+  /// `base` with the sampling defaults the checkpoint states.
+  gemmac_sampler_params samplingDefaults(gemmac_sampler_params base) const;
   int32_t find(std::string_view text) const;
 
 private:
@@ -56,6 +60,8 @@ private:
   bool addBos_ = true;
   std::vector<int32_t> eog_, suppress_;
   std::string template_;
+  uint32_t samplingSet_ = 0; // artifact::SamplingField bits
+  gemmac_sampler_params sampling_{};
 };
 
 } // namespace gemmac::rt

@@ -25,8 +25,18 @@ inline void putBytes(std::string &s, const std::string &b) {
   s += b;
 }
 
+/// The sampling defaults of a section: which are set, and their values.
+struct Sampling {
+  uint32_t set = 0; // artifact::SamplingField bits
+  float temperature = 0;
+  int32_t topK = 0;
+  float topP = 0, minP = 0, repeatPenalty = 0;
+  int32_t penaltyLastN = 0;
+};
+
 /// Serializes like compile-model does (abi/artifact_format.h).
-inline std::string section(const Vocab &v, int32_t bos, std::vector<int32_t> eog) {
+inline std::string section(const Vocab &v, int32_t bos, std::vector<int32_t> eog,
+                           const Sampling &sampling = {}) {
   std::string s(gemmac::artifact::kTokenizerMagic, 4);
   put<uint32_t>(s, gemmac::artifact::kTokenizerVersion);
   put<uint32_t>(s, static_cast<uint32_t>(v.tokens.size()));
@@ -46,6 +56,13 @@ inline std::string section(const Vocab &v, int32_t bos, std::vector<int32_t> eog
     put<int32_t>(s, id);
   put<uint32_t>(s, 0);
   putBytes(s, "");
+  put<uint32_t>(s, sampling.set);
+  put<float>(s, sampling.temperature);
+  put<int32_t>(s, sampling.topK);
+  put<float>(s, sampling.topP);
+  put<float>(s, sampling.minP);
+  put<float>(s, sampling.repeatPenalty);
+  put<int32_t>(s, sampling.penaltyLastN);
   return s;
 }
 

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -125,6 +126,51 @@ TEST_F(TokenizerTest, PiecesRenderSpacesBytesAndSpecials) {
   EXPECT_TRUE(tok.isEndOfGeneration(turnClose));
   EXPECT_TRUE(tok.isEndOfGeneration(1));
   EXPECT_FALSE(tok.isEndOfGeneration(turnOpen));
+}
+
+TEST(TokenizerLoad, SamplingDefaultsOverlayOnlyWhatTheModelStates) {
+  Vocab v;
+  v.tokens = {{"<pad>", 3}, {"a", 1}};
+  gemmac::test::Sampling s;
+  s.set = gemmac::artifact::kSamplingTemperature | gemmac::artifact::kSamplingTopK;
+  s.temperature = 0.5f;
+  s.topK = 7;
+  s.topP = 0.1f; // not set: ignored
+  std::string bytes = section(v, 0, {}, s);
+  Tokenizer t;
+  std::string err;
+  ASSERT_TRUE(t.load(reinterpret_cast<const uint8_t *>(bytes.data()),
+                     bytes.size(), err))
+      << err;
+  gemmac_sampler_params base{};
+  base.temperature = 1;
+  base.top_k = 64;
+  base.top_p = 0.95f;
+  const gemmac_sampler_params got = t.samplingDefaults(base);
+  EXPECT_EQ(got.temperature, 0.5f);
+  EXPECT_EQ(got.top_k, 7);
+  EXPECT_EQ(got.top_p, 0.95f);
+
+  // Values outside what the flags accept, and unknown bits, are refused.
+  using Edit = void (*)(gemmac::test::Sampling &);
+  const Edit edits[] = {[](gemmac::test::Sampling &x) {
+                          x.set = gemmac::artifact::kSamplingTopP;
+                          x.topP = 2;
+                        },
+                        [](gemmac::test::Sampling &x) {
+                          x.set = gemmac::artifact::kSamplingTemperature;
+                          x.temperature = std::nanf("");
+                        },
+                        [](gemmac::test::Sampling &x) { x.set = 1u << 9; }};
+  for (Edit bad : edits) {
+    gemmac::test::Sampling x;
+    bad(x);
+    std::string b = section(v, 0, {}, x);
+    Tokenizer t2;
+    EXPECT_FALSE(t2.load(reinterpret_cast<const uint8_t *>(b.data()), b.size(),
+                         err));
+    EXPECT_NE(err.find("sampling default out of range"), std::string::npos);
+  }
 }
 
 TEST(TokenizerLoad, RejectsTruncatedAndOutOfRangeSections) {

@@ -724,6 +724,11 @@ std::vector<int32_t> hfSuppressTokens(const Variant &v) {
 
 /// The metadata of a file of variant `v` in type `ft`: the configuration
 /// llama.cpp and gemmac read, the tokenizer and the chat template.
+/// --hf's generation_config.json sampling defaults (the Gemma 4 releases').
+constexpr int32_t kGenerationTopK = 64;
+constexpr float kGenerationTopP = 0.95f;
+constexpr float kGenerationTemperature = 1.0f;
+
 void addModelMetadata(gguf::GGUFWriter &w, const Variant &v,
                       const FileType &ft, const std::string &chatTemplate,
                       bool hfTwin) {
@@ -780,6 +785,10 @@ void addModelMetadata(gguf::GGUFWriter &w, const Variant &v,
     vocab.scores.assign(vocab.tokens.size(), -1000.0f);
     if (!hfSuppressTokens(v).empty())
       w.addArrayI32("tokenizer.ggml.suppress_tokens", hfSuppressTokens(v));
+    // gguf-py's Metadata copies generation_config.json's sampling keys.
+    w.addI32("general.sampling.top_k", kGenerationTopK);
+    w.addF32("general.sampling.top_p", kGenerationTopP);
+    w.addF32("general.sampling.temp", kGenerationTemperature);
   }
   w.addString("tokenizer.ggml.model", "gemma4");
   w.addArrayString("tokenizer.ggml.tokens", vocab.tokens);
@@ -1093,9 +1102,9 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
                                 {"pad_token_id", 0},
                                 {"eos_token_id", llvm::json::Array{1, 6}},
                                 {"do_sample", true},
-                                {"top_k", 64},
-                                {"top_p", 0.95},
-                                {"temperature", 1.0}};
+                                {"top_k", kGenerationTopK},
+                                {"top_p", kGenerationTopP},
+                                {"temperature", kGenerationTemperature}};
   if (!hfSuppressTokens(v).empty())
     generation["suppress_tokens"] = llvm::json::Array(hfSuppressTokens(v));
   for (auto &[name, value] :
