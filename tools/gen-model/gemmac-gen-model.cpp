@@ -419,6 +419,7 @@ struct HFQuantOptions {
   HFQuant mode = HFQuant::None;
   int64_t group = 128;
   bool twinF32 = false; // --quant-twin f32: the twin holds each quantized linear as F32
+  bool twinQ8 = false;  // --quant-twin q8_0 (fp8): its values requantized as Q8_0
 };
 
 /// The linears --hf-quant quantizes: the MLP (as the GPTQ checkpoints users
@@ -442,6 +443,18 @@ bool isFP8Linear(const TensorSpec &t) {
   return t.ne[0] % 64 == 0;
 }
 
+/// fn(r0, r1) over [0, rows) split into one range per hardware thread
+/// (full-size linears have tens of millions of weights to draw and encode).
+template <typename Fn> void forRowRanges(int64_t rows, Fn &&fn) {
+  const int64_t threads =
+      std::max<int64_t>(1, std::thread::hardware_concurrency());
+  std::vector<std::thread> pool;
+  for (int64_t i = 0; i < threads; ++i)
+    pool.emplace_back(fn, rows * i / threads, rows * (i + 1) / threads);
+  for (std::thread &th : pool)
+    th.join();
+}
+
 /// One linear as ModelOpt FP8_PB_WO tensors: E4M3 weights and an F32 scale
 /// per 128x128 block (amax / 448, 1 for an all-zero block; partial blocks
 /// at the high end).
@@ -462,8 +475,10 @@ FP8Tensors makeFP8(const TensorSpec &t, const Variant &v, uint64_t seed) {
   w.ob = (w.N + 127) / 128;
   w.ib = (w.K + 127) / 128;
   std::vector<float> all(w.N * w.K);
-  for (int64_t n = 0; n < w.N; ++n)
-    drawTensorRow(t, v, seed, n, all.data() + n * w.K);
+  forRowRanges(w.N, [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n)
+      drawTensorRow(t, v, seed, n, all.data() + n * w.K);
+  });
   w.scales.assign(w.ob * w.ib, 0.0f);
   for (int64_t n = 0; n < w.N; ++n)
     for (int64_t k = 0; k < w.K; ++k) {
@@ -473,10 +488,12 @@ FP8Tensors makeFP8(const TensorSpec &t, const Variant &v, uint64_t seed) {
   for (float &s : w.scales)
     s = s > 0 ? s / 448.0f : 1.0f;
   w.q.resize(w.N * w.K);
-  for (int64_t n = 0; n < w.N; ++n)
-    for (int64_t k = 0; k < w.K; ++k)
-      w.q[n * w.K + k] = fmt::f32ToE4M3(all[n * w.K + k] /
-                                        w.scales[(n / 128) * w.ib + k / 128]);
+  forRowRanges(w.N, [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n)
+      for (int64_t k = 0; k < w.K; ++k)
+        w.q[n * w.K + k] = fmt::f32ToE4M3(
+            all[n * w.K + k] / w.scales[(n / 128) * w.ib + k / 128]);
+  });
   return w;
 }
 
@@ -545,28 +562,32 @@ NVFP4Tensors makeNVFP4(const TensorSpec &t, const Variant &v, uint64_t seed) {
   w.N = t.ne[1];
   w.K = t.ne[0];
   std::vector<float> all(w.N * w.K);
+  forRowRanges(w.N, [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n)
+      drawTensorRow(t, v, seed, n, all.data() + n * w.K);
+  });
   float amax = 0;
-  for (int64_t n = 0; n < w.N; ++n) {
-    drawTensorRow(t, v, seed, n, all.data() + n * w.K);
-    for (int64_t k = 0; k < w.K; ++k)
-      amax = std::max(amax, std::fabs(all[n * w.K + k]));
-  }
+  for (float x : all)
+    amax = std::max(amax, std::fabs(x));
   w.globalScale = amax > 0 ? amax / 2688.0f : 1.0f;
   w.codes.resize(w.N * w.K);
   w.scales.resize(w.N * w.K / 16);
-  for (int64_t i = 0; i < w.N * w.K / 16; ++i) {
-    const float *x = all.data() + 16 * i;
-    float a16 = 0;
-    for (int j = 0; j < 16; ++j)
-      a16 = std::max(a16, std::fabs(x[j]));
-    const float s = a16 > 0 ? std::clamp(a16 / (6.0f * w.globalScale),
-                                         0x1p-9f, 448.0f)
-                            : 1.0f;
-    w.scales[i] = fmt::f32ToE4M3(s);
-    const float step = fmt::e4m3ToF32(w.scales[i]) * w.globalScale;
-    for (int j = 0; j < 16; ++j)
-      w.codes[16 * i + j] = fmt::f32ToE2M1(x[j] / step);
-  }
+  const int64_t perRow = w.K / 16;
+  forRowRanges(w.N, [&](int64_t n0, int64_t n1) {
+    for (int64_t i = n0 * perRow; i < n1 * perRow; ++i) {
+      const float *x = all.data() + 16 * i;
+      float a16 = 0;
+      for (int j = 0; j < 16; ++j)
+        a16 = std::max(a16, std::fabs(x[j]));
+      const float s = a16 > 0 ? std::clamp(a16 / (6.0f * w.globalScale),
+                                           0x1p-9f, 448.0f)
+                              : 1.0f;
+      w.scales[i] = fmt::f32ToE4M3(s);
+      const float step = fmt::e4m3ToF32(w.scales[i]) * w.globalScale;
+      for (int j = 0; j < 16; ++j)
+        w.codes[16 * i + j] = fmt::f32ToE2M1(x[j] / step);
+    }
+  });
   return w;
 }
 
@@ -1134,7 +1155,7 @@ void usage() {
       "usage: gemmac-gen-model --variant NAME --type TYPE [--seed N] "
       "[--layers N] [--window N] [--sparse]\n"
       "       [--srd DIR [--srd-baked TYPE]... [--srd-shard-bytes N]]\n"
-      "       [--chat-template FILE] [--hf DIR [--hf-quant Q] [--gptq-group N] [--quant-twin native|f32]]\n"
+      "       [--chat-template FILE] [--hf DIR [--hf-quant Q] [--gptq-group N] [--quant-twin native|f32|q8_0]]\n"
       "       -o FILE\n"
       "Writes a random-weight Gemma 4 GGUF that llama.cpp and gemmac load.\n"
       "--chat-template embeds FILE as tokenizer.chat_template (default: a\n"
@@ -1150,7 +1171,9 @@ void usage() {
       "values (Q4_0 for gptq, Q8_0 for gptq-asym, F32 for gptq-desc; F32 for\n"
       "all with --quant-twin f32, what W4A16 numerics compute with).\n"
       "--hf-quant fp8 stores every decoder linear as FP8 E4M3 with 128x128\n"
-      "block scales (ModelOpt FP8_PB_WO); FILE holds them dequantized (F32).\n"
+      "block scales (ModelOpt FP8_PB_WO); FILE holds them dequantized (F32),\n"
+      "or with --quant-twin q8_0 requantized as Q8_0 (a benchmark reference\n"
+      "of the same shapes, not the same values).\n"
       "--hf-quant nvfp4 stores the MLP linears as ModelOpt NVFP4 (E2M1 codes,\n"
       "E4M3 scales per 16, weight_scale_2, input_scale); FILE holds them as\n"
       "llama.cpp's converter does (GGML NVFP4, '.scale', '.input_scale'),\n"
@@ -1250,12 +1273,13 @@ int main(int argc, char **argv) {
       }
     } else if (a == "--quant-twin") {
       std::string t = next();
-      if (t != "native" && t != "f32") {
-        std::fprintf(stderr, "gemmac-gen-model: --quant-twin must be native "
-                     "or f32, got '%s'\n", t.c_str());
+      if (t != "native" && t != "f32" && t != "q8_0") {
+        std::fprintf(stderr, "gemmac-gen-model: --quant-twin must be native, "
+                     "f32 or q8_0, got '%s'\n", t.c_str());
         return 2;
       }
       hfQuant.twinF32 = t == "f32";
+      hfQuant.twinQ8 = t == "q8_0";
     } else if (a == "--gptq-group")
       hfQuant.group = static_cast<int64_t>(number(8, 1 << 16));
     else if (a == "--srd-baked")
@@ -1346,6 +1370,11 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "gemmac-gen-model: --hf-quant needs --hf DIR\n");
     return 2;
   }
+  if (hfQuant.twinQ8 && hfQuant.mode != HFQuant::FP8) {
+    std::fprintf(stderr, "gemmac-gen-model: --quant-twin q8_0 goes with "
+                 "--hf-quant fp8\n");
+    return 2;
+  }
 
   // The metadata and tensor table of a file with these tensors.
   auto writeGGUF = [&](const std::string &path,
@@ -1392,7 +1421,10 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < specs.size(); ++i)
       if (isFP8Linear(specs[i])) {
         fp8Twin[i] = true;
-        specs[i].type = Type::F32; // the dequantized values (no ggml type)
+        // The dequantized values (no ggml type holds FP8), or for a
+        // full-size benchmark twin (F32 would be 48 GB at 12B) the nearest
+        // 8-bit type llama.cpp has, requantized: not the same values.
+        specs[i].type = hfQuant.twinQ8 ? Type::Q8_0 : Type::F32;
       }
   } else if (hfQuant.mode != HFQuant::None && hfQuant.mode != HFQuant::NVFP4) {
     for (size_t i = 0; i < specs.size(); ++i)
@@ -1428,10 +1460,15 @@ int main(int argc, char **argv) {
           }
         } else if (fp8Twin[i]) {
           FP8Tensors w = makeFP8(specs[i], *v, seed);
-          float *out = reinterpret_cast<float *>(dst);
-          for (int64_t n = 0; n < w.N; ++n)
-            for (int64_t k = 0; k < w.K; ++k)
-              out[n * w.K + k] = w.value(n, k);
+          const size_t rb = fmt::rowBytes(specs[i].type, w.K);
+          forRowRanges(w.N, [&](int64_t n0, int64_t n1) {
+            std::vector<float> row(w.K);
+            for (int64_t n = n0; n < n1; ++n) {
+              for (int64_t k = 0; k < w.K; ++k)
+                row[k] = w.value(n, k);
+              fmt::quantizeRow(specs[i].type, row.data(), dst + n * rb, w.K);
+            }
+          });
         } else if (gptqTwin[i])
           fillGPTQTwin(makeGPTQ(specs[i], *v, seed, hfQuant), specs[i].type,
                        dst);
