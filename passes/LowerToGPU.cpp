@@ -445,15 +445,15 @@ struct LowerToGPUPass : public gemmac::impl::LowerToGPUBase<LowerToGPUPass> {
           << target << "' (nvvm or spirv)";
       return signalPassFailure();
     }
-    // NVFP4 and gemmac's own formats (FP8) have CPU kernels only so far.
+    // gemmac's own formats (FP8 blocks, the float-activation forms) have
+    // CPU kernels only so far.
     for (WeightDefOp def : module.getOps<WeightDefOp>()) {
       WeightFormat f = def.getWeightType().getFormat();
-      if (f == WeightFormat::nvfp4 ||
-          static_cast<uint32_t>(f) >= gemmac::abi::kFirstOwnFormat) {
+      if (static_cast<uint32_t>(f) >= gemmac::abi::kFirstOwnFormat) {
         def.emitError("weight @")
             << def.getSymName() << " is " << stringifyWeightFormat(f)
-            << (f == WeightFormat::nvfp4 ? " (an NVFP4 checkpoint's)"
-                                         : " (an FP8 checkpoint's)")
+            << (f == WeightFormat::f8_b64 ? " (an FP8 checkpoint's)"
+                                          : " (f32 activations)")
             << ", which has no GPU kernel yet: compile it for the CPU "
                "(--target cpu)";
         return signalPassFailure();

@@ -15,7 +15,7 @@ archs="sm_80 sm_89 sm_90 sm_100 sm_120"
 checked=0
 for type in $types; do
   model=$work/$variant-$type.gguf
-  "$bin/gemmac-gen-model" --variant "$variant" --type "$type" -o "$model" >/dev/null
+  gen_model "$type" "$model"
   for arch in $archs; do
     ptx=$work/$variant-$type-$arch.ptx
     "$bin/compile-model" "$model" --target "cuda:$arch" --emit ptx -o "$ptx" --quiet

@@ -7,7 +7,7 @@ set -euo pipefail
 source "$(dirname "$0")/args.sh"
 for type in $types; do
   model=$work/$variant-$type.gguf
-  "$bin/gemmac-gen-model" --variant "$variant" --type "$type" -o "$model" >/dev/null
+  gen_model "$type" "$model"
   "$bin/compile-model" "$model" --target vulkan --emit spirv -o "$work/$type.spv" --quiet
   rc=0
   "$bin/gemmac-vk-kernel-check" --gguf "$model" --spirv "$work/$type.spv" || rc=$?

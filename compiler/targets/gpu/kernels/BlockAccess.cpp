@@ -79,6 +79,14 @@ Value Emitter::weightAt(WeightFormat format, Value w, Value row, Value col,
     Value m = fmul(f16At(w, add(base, 2)), uitofp(mn));
     return fsub(fmul(d, uitofp(q)), m);
   }
+  case WeightFormat::nvfp4: {
+    // 64-blocks of four scale bytes then 32 code bytes; byte j of sub-block
+    // s holds its element j (low nibble) and j + 8 (high).
+    Value s = div(e, 16), j = rem(e, 16);
+    Value byte = u8(w, add(add(base, 4), add(mul(s, 8), rem(j, 8))));
+    Value code = band(shr(byte, toI32(mul(div(j, 8), 4))), 15);
+    return fmul(sitofp(e2m1Doubled(code)), ue4m3(u8(w, add(base, s))));
+  }
   case WeightFormat::q6_k: {
     Value n = div(e, 128), r = rem(e, 128), qd = div(r, 32), l = rem(r, 32);
     Value qlb = u8(w, add(base, add(add(mul(n, 64), l), mul(rem(qd, 2), 32))));
@@ -164,6 +172,30 @@ QuantDot::Block QuantDot::load(Value w, Value row, Value b) {
             q = e.bor(q, e.shl(e.band(e.shr(high[l], s), 0x01010101), 4));
           k.words.push_back(q);
         }
+    }
+    break;
+  }
+  case WeightFormat::nvfp4: {
+    // Half-block b: sub-blocks 2h and 2h+1, codes in bytes 4 + 16h ...
+    // (byte j of a sub-block: element j low, j + 8 high). Word l holds the
+    // doubled E2M1 values of elements 4l..4l+3 of the half as signed bytes.
+    auto [block, half] = nvfp4Half(row, b);
+    Value codes = e.add(e.add(block, 2), e.mul(half, 8));
+    auto codeWord = [&](int64_t byte) { // four code bytes from `byte` (even)
+      Value lo = e.fromI16(e.load(w, e.add(codes, byte / 2)));
+      Value hi = e.fromI16(e.load(w, e.add(codes, byte / 2 + 1)));
+      return e.bor(lo, e.shl(hi, 16));
+    };
+    for (int l = 0; l < 8; ++l) {
+      const int sub = l / 4, j0 = 4 * (l % 4);
+      Value x = codeWord(8 * sub + j0 % 8);
+      Value nibbles = e.band(j0 < 8 ? x : e.shr(x, 4), 0x0F0F0F0F);
+      Value word = i32(0);
+      for (int byte = 0; byte < 4; ++byte) {
+        Value v = e.e2m1Doubled(e.band(e.shr(nibbles, 8 * byte), 15));
+        word = e.bor(word, e.shl(e.band(v, 255), 8 * byte));
+      }
+      k.words.push_back(word);
     }
     break;
   }

@@ -257,6 +257,25 @@ public:
     Value f = arith::BitcastOp::create(b, b.getF16Type(), h);
     return arith::ExtFOp::create(b, b.getF32Type(), f);
   }
+  /// ggml's doubled E2M1 value of a 4-bit code (i32): 0, 1, 2, 3 for codes
+  /// 0-3, (2 + (m & 1)) << ((m >> 1) - 1) = 4, 6, 8, 12 for 4-7; bit 3 the
+  /// sign.
+  Value e2m1Doubled(Value code) {
+    Value m = band(code, 7);
+    Value big = shl(add(i32(2), band(m, 1)), band(sub(shr(m, 1), i32(1)), 3));
+    Value mag = sel(ult(m, i32(4)), m, big);
+    return sel(eq(band(code, 8), i32(8)), sub(i32(0), mag), mag);
+  }
+  /// ggml's UE4M3 scale of a byte (i32 -> f32): the E4M3 value of bits
+  /// 6..0 (the sign bit is not read), halved; the byte 0x7F reads as 0.
+  Value ue4m3(Value byte) {
+    Value ex = band(shr(byte, 3), 15), m = band(byte, 7);
+    // 2^(ex-8) * (1 + m/8); ex = 0: m * 2^-10.
+    Value normal = bitcastF32(bor(shl(add(ex, i32(119)), 23), shl(m, 20)));
+    Value subnormal = fmul(sitofp(m), f32(0x1p-10f));
+    Value v = sel(eq(ex, i32(0)), subnormal, normal);
+    return sel(eq(byte, i32(0x7F)), f32(0.0f), v);
+  }
   /// A little-endian u32 at byte offset i.
   Value u32At(Value mem, Value i) {
     Value v = u8(mem, i);

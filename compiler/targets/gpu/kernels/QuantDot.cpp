@@ -18,6 +18,7 @@ SmallVector<Value> QuantDot::terms(const Block &k, Value t, Value b) {
   switch (kind) {
   case Lanes32:
   case Lanes32Affine: // lane l: quants 4l..4l+3
+  case LanesNVFP4:    // of the half-block (one Q8_0 block)
     for (int l = 0; l < 8; ++l)
       out.push_back(dot(l, i32(0)));
     break;
@@ -126,6 +127,18 @@ SmallVector<Value> QuantDot::step(Value w, Value row, Value t, Value b,
     Value d = e.fmul(auxAt(t, b, 0), f16At(w, base, 208));
     for (int l = 0; l < 8; ++l)
       next[l] = e.fma(d, e.sitofp(T[l]), acc[l]);
+    break;
+  }
+  case LanesNVFP4: {
+    // Lanes 0-3 take sub-block 2h's scale, 4-7 sub-block 2h+1's, each
+    // times the Q8_0 block's d (scale bytes 2h, 2h+1: word h of the block).
+    auto [block, half] = nvfp4Half(row, b);
+    Value pair = e.fromI16(e.load(w, e.add(block, half)));
+    Value dy = auxAt(t, b, 0);
+    Value lo = e.fmul(e.ue4m3(e.band(pair, 255)), dy);
+    Value hi = e.fmul(e.ue4m3(e.shr(pair, 8)), dy);
+    for (int l = 0; l < 8; ++l)
+      next[l] = e.fma(l < 4 ? lo : hi, e.sitofp(T[l]), acc[l]);
     break;
   }
   }

@@ -24,7 +24,15 @@ namespace gemmac::gpukernels::detail {
 /// Weights are read as 16-bit words (every block size and field offset is
 /// even), activation quants as 32-bit words of four.
 struct QuantDot {
-  enum Kind { Lanes32, Lanes32Affine, ChainQ4_0, GemmQ4_K, LanesK, LanesQ6_K };
+  enum Kind {
+    Lanes32,
+    Lanes32Affine,
+    ChainQ4_0,
+    GemmQ4_K,
+    LanesK,
+    LanesQ6_K,
+    LanesNVFP4
+  };
   Emitter &e;
   WeightFormat format;
   int64_t rows, cols;
@@ -44,6 +52,8 @@ struct QuantDot {
       return LanesK;
     case WeightFormat::q6_k:
       return LanesQ6_K;
+    case WeightFormat::nvfp4:
+      return LanesNVFP4;
     default: // q8_0, q5_0
       return Lanes32;
     }
@@ -60,8 +70,15 @@ struct QuantDot {
     default: return 8;
     }
   }
-  int64_t be() const { return formatBlockElems(format); }
-  int64_t bb() const { return formatBlockBytes(format); }
+  /// Elements and bytes of a block as this dot walks them. An NVFP4 block
+  /// (64 elements, 36 bytes) is walked as two halves of 32 that each meet
+  /// one Q8_0 block, as ggml_vec_dot_nvfp4_q8_0's two FMAs per lane do.
+  int64_t be() const {
+    return format == WeightFormat::nvfp4 ? 32 : formatBlockElems(format);
+  }
+  int64_t bb() const {
+    return format == WeightFormat::nvfp4 ? 18 : formatBlockBytes(format);
+  }
   int64_t nb() const { return cols / be(); }
 
   Value i32(int64_t v) { return e.i32(v); }
@@ -106,6 +123,13 @@ struct QuantDot {
   }
   /// 6-bit scale and min of sub-block j of a Q4_K/Q5_K block.
   std::pair<Value, Value> scaleMin(Value w, Value base, int64_t j);
+  /// NVFP4 half-block b (see be()): the first 16-bit word of its 64-block,
+  /// and which half it is (0 or 1, an index).
+  std::pair<Value, Value> nvfp4Half(Value row, Value b) {
+    Value half = e.rem(b, 2);
+    return {e.sub(blockWord(row, b), e.mul(half, 9)), half};
+  }
+
 
   /// A weight block's quants as signed bytes, four per word in element
   /// order (K formats: word 8s + l holds quants 4l.. of sub-block s), and
