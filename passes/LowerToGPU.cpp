@@ -266,7 +266,7 @@ FailureOr<Launch> LaunchLowering::matvecLaunch(Operation *op) {
       linear ? linear.getWeight().getType() : geglu.getGate().getType();
   // Quantized weights multiply the int8 blocks gemma-quantize-activations
   // (or a norm) wrote; float weights read the f32 rows.
-  bool quantized = !isFloatFormat(t.getFormat());
+  bool quantized = ActBlocksType::quantizerFor(t.getFormat()).has_value();
   if (isa<ActBlocksType>(input.getType()) != quantized)
     return op->emitOpError("a quantized weight needs its input's int8 blocks "
                            "(run gemma-quantize-activations first)");
@@ -445,19 +445,34 @@ struct LowerToGPUPass : public gemmac::impl::LowerToGPUBase<LowerToGPUPass> {
           << target << "' (nvvm or spirv)";
       return signalPassFailure();
     }
-    // gemmac's own formats (FP8 blocks, the float-activation forms) have
-    // CPU kernels only so far.
+    // FP8 blocks have CPU kernels only so far. The float-activation forms
+    // run as tinyBLAS lanes, whose GPU kernels take whole groups of 4 rows.
     for (WeightDefOp def : module.getOps<WeightDefOp>()) {
-      WeightFormat f = def.getWeightType().getFormat();
-      if (static_cast<uint32_t>(f) >= gemmac::abi::kFirstOwnFormat) {
+      WeightType t = def.getWeightType();
+      if (t.getFormat() == WeightFormat::f8_b64) {
         def.emitError("weight @")
-            << def.getSymName() << " is " << stringifyWeightFormat(f)
-            << (f == WeightFormat::f8_b64 ? " (an FP8 checkpoint's)"
-                                          : " (f32 activations)")
-            << ", which has no GPU kernel yet: compile it for the CPU "
-               "(--target cpu)";
+            << def.getSymName()
+            << " is f8_b64 (an FP8 checkpoint's), which has no GPU kernel "
+               "yet: compile it for the CPU (--target cpu)";
         return signalPassFailure();
       }
+      if (gemmac::abi::isOwnFormat(
+              static_cast<gemmac::abi::Format>(t.getFormat())) &&
+          !gemmac::abi::isTinyMatmulShape(t.getRows(), t.getCols())) {
+        def.emitError("weight @")
+            << def.getSymName() << " is " << t
+            << ": the GPU kernels of f32-activation formats need a multiple "
+               "of 4 rows and of 8 columns";
+        return signalPassFailure();
+      }
+    }
+    // W4A4 emulation (--nvfp4-activations fp4) is CPU-only so far.
+    if (module.walk([](QuantizeFP4Op) { return WalkResult::interrupt(); })
+            .wasInterrupted()) {
+      module.emitError("--nvfp4-activations fp4 has no GPU kernels yet: "
+                       "compile it for the CPU (--target cpu), or use f32 "
+                       "or q8_0 activations");
+      return signalPassFailure();
     }
     func::FuncOp entry = lookupEntry(module);
     if (!entry || !entry.getBody().hasOneBlock()) {

@@ -37,8 +37,10 @@ Value Emitter::weightAt(WeightFormat format, Value w, Value row, Value col,
   };
   switch (format) {
   case WeightFormat::q8_0:
+  case WeightFormat::q8_0_f32: // the float-activation forms: the same blocks
     return fmul(f16At(w, base), sitofp(s8(w, add(add(base, 2), e))));
   case WeightFormat::q4_0:
+  case WeightFormat::q4_0_f32:
     return fmul(f16At(w, base),
                 sitofp(sub(nibble32(2), i32(8))));
   case WeightFormat::q4_1:
@@ -79,7 +81,8 @@ Value Emitter::weightAt(WeightFormat format, Value w, Value row, Value col,
     Value m = fmul(f16At(w, add(base, 2)), uitofp(mn));
     return fsub(fmul(d, uitofp(q)), m);
   }
-  case WeightFormat::nvfp4: {
+  case WeightFormat::nvfp4:
+  case WeightFormat::nvfp4_f32: {
     // 64-blocks of four scale bytes then 32 code bytes; byte j of sub-block
     // s holds its element j (low nibble) and j + 8 (high).
     Value s = div(e, 16), j = rem(e, 16);

@@ -180,7 +180,10 @@ static void quantMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
 static std::string matvec(mgpu::GPUModuleOp module, Target target,
                           WeightFormat format, int64_t rows, int64_t cols,
                           bool geglu, Param rowsParam) {
-  const bool quantized = !isFloatFormat(format);
+  // Quantized: int8 activation blocks. Float weights, and the block formats
+  // that multiply f32 activations (q4_0_f32, ...: decoded by weightAt,
+  // tinyBLAS's lanes, which the launcher's shape rule guarantees), read f32.
+  const bool quantized = activationQuant(format) != ActQuant::None;
   std::string name = llvm::formatv(
       "{0}_{1}_{2}x{3}{4}", geglu ? "geglu" : "linear", formatName(format),
       rows, cols, quantized && rowsParam == kOutRows ? "_out" : "");
@@ -191,7 +194,8 @@ static std::string matvec(mgpu::GPUModuleOp module, Target target,
   const unsigned nw = geglu ? 2 : 1;
   SmallVector<Type> args;
   if (!quantized) {
-    args.append(nw, kb.buf(weightElementType(ctx, format), rows * cols));
+    args.append(nw, kb.buf(weightElementType(ctx, format),
+                           weightElementCount(format, rows * cols)));
     args.push_back(kb.f32Buf(kMaxBatch * cols));
   } else {
     // Weights as 16-bit words; activation quants as words of four.
