@@ -350,10 +350,10 @@ TEST(Gelu, TanhTableMatchesFormulaOnHalfInputs) {
 }
 
 /// --nvfp4-activations fp4: the quantization as its definition states it
-/// (safetensors-formats.md 3.5), written here without formats.h's
-/// rounding helpers: per 16, s = e4m3(G * amax * (1/6)); each value the
-/// E2M1 grid point nearest x * (G / s), ties to the even code, saturating
-/// at 6, times s / G.
+/// (safetensors-formats.md 3.5), its E2M1 rounding written here apart from
+/// formats.h's (E4M3's has tests of its own): per 16, s = e4m3(G * amax *
+/// (1/6)); each value the E2M1 grid point nearest x * (G / s), ties to the
+/// even code, saturating at 6, times s / G.
 float e2m1Nearest(float v) {
   static const float grid[8] = {0, 0.5f, 1, 1.5f, 2, 3, 4, 6};
   const float a = std::fabs(v);
