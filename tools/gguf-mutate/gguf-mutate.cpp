@@ -41,6 +41,8 @@ const char *kMutations[][2] = {
     {"huge-context", "context_length is 2^32-1"},
     {"nan-score", "tokenizer.ggml.scores[3] is NaN"},
     {"quantized-norm", "blk.0.attn_norm.weight has type Q8_0"},
+    {"sampling", "general.sampling.{temp,top_k,top_p} = 0.5, 7, 0.8 (valid)"},
+    {"bad-sampling", "general.sampling.top_p is 2"},
 };
 
 int usage() {
@@ -239,6 +241,21 @@ int main(int argc, char **argv) {
   } else if (mutation == "huge-context") {
     if (!pokeScalar(b, f, "gemma4.context_length", 4294967295.0))
       return 1;
+  } else if (mutation == "sampling" || mutation == "bad-sampling") {
+    return rewrite(f, out, [&](auto &entries, auto &) {
+      auto scalar = [](auto v) {
+        std::vector<uint8_t> p(sizeof v);
+        std::memcpy(p.data(), &v, sizeof v);
+        return p;
+      };
+      std::erase_if(entries, [](const Entry &e) {
+        return e.key.rfind("general.sampling.", 0) == 0;
+      });
+      entries.push_back({"general.sampling.temp", 6, scalar(0.5f)});  // f32
+      entries.push_back({"general.sampling.top_k", 5, scalar(int32_t{7})}); // i32
+      entries.push_back({"general.sampling.top_p", 6,
+                         scalar(mutation == "sampling" ? 0.8f : 2.0f)});
+    });
   } else if (mutation == "quantized-norm") {
     poke<uint32_t>(b, fieldsOf(*f.findTensor("blk.0.attn_norm.weight")).type, 8);
   } else if (mutation == "nan-score") {
