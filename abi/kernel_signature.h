@@ -13,6 +13,7 @@
 //   W     const uint8_t *   memref<?xi8>    a weight's bytes
 //   h, H  uint16_t *        memref<?xf16>   f16 KV cache written, read (const)
 //   k, K  float *           memref<?xf32>   f32 KV cache written, read (const)
+//   e, E  uint8_t *         memref<?xi8>    E4M3 KV cache written, read (const)
 //   i     int64_t           index           a count, size or position
 //   n     int32_t           i32             a small enum (a format id)
 //   f     float             f32             a scalar parameter
@@ -43,6 +44,8 @@ template <> struct KernelArg<'h'> { using type = uint16_t *; };
 template <> struct KernelArg<'H'> { using type = const uint16_t *; };
 template <> struct KernelArg<'k'> { using type = float *; };
 template <> struct KernelArg<'K'> { using type = const float *; };
+template <> struct KernelArg<'e'> { using type = uint8_t *; };
+template <> struct KernelArg<'E'> { using type = const uint8_t *; };
 template <> struct KernelArg<'i'> { using type = int64_t; };
 template <> struct KernelArg<'n'> { using type = int32_t; };
 template <> struct KernelArg<'f'> { using type = float; };

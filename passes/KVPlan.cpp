@@ -11,7 +11,7 @@ using namespace gemmac::gemma;
 static int64_t alignUp(int64_t x) { return (x + 63) / 64 * 64; }
 
 FailureOr<int64_t> gemmac::kvElementBytes(ModuleOp module) {
-  // The dialect verifies gemma.kv_cache_type is f16 or f32.
+  // The dialect verifies gemma.kv_cache_type is f16, f32 or f8E4M3FN.
   return int64_t(kvCacheType(module).getIntOrFloatBitWidth() / 8);
 }
 

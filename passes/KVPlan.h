@@ -10,7 +10,7 @@
 
 namespace gemmac {
 
-/// Bytes of one KV element for the module's gemma.kv_cache_type (f16 or f32).
+/// Bytes of one KV element for the module's gemma.kv_cache_type (2, 4 or 1).
 mlir::FailureOr<int64_t> kvElementBytes(mlir::ModuleOp module);
 
 /// The caches the entry function's attention ops read, keyed by owner layer.

@@ -56,6 +56,8 @@ Type kernelArgType(char c, MLIRContext *ctx) {
   case 'T':
     return buffer(b.getI32Type());
   case 'W':
+  case 'e':
+  case 'E':
     return buffer(b.getI8Type());
   case 'h':
   case 'H':

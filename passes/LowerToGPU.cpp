@@ -474,6 +474,12 @@ struct LowerToGPUPass : public gemmac::impl::LowerToGPUBase<LowerToGPUPass> {
                        "or q8_0 activations");
       return signalPassFailure();
     }
+    // The E4M3 cache (--kv-cache f8) is CPU-only so far.
+    if (isa<Float8E4M3FNType>(kvCacheType(module))) {
+      module.emitError("--kv-cache f8 has no GPU kernels yet: compile it for "
+                       "the CPU (--target cpu), or use an f16 or f32 cache");
+      return signalPassFailure();
+    }
     func::FuncOp entry = lookupEntry(module);
     if (!entry || !entry.getBody().hasOneBlock()) {
       module.emitError("no single-block function marked gemma.entry");

@@ -141,7 +141,10 @@ struct SelectKernelsPass
     // Attention: one instantiation per head dim, shared by every layer of
     // that shape, when the runtime has it (else the lowering calls the one
     // for any head dim).
-    StringRef kv = kvCacheType(module).isF32() ? "f32" : "f16";
+    Type kvType = kvCacheType(module);
+    StringRef kv = kvType.isF32()                    ? "f32"
+                   : isa<Float8E4M3FNType>(kvType) ? "f8"
+                                                   : "f16";
     if (!result.wasInterrupted())
       result = module.walk([&](AttentionOp att) {
         const KernelRow *row = specializedAttention(kv, att.getHeadDim());

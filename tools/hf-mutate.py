@@ -290,6 +290,24 @@ def mutate(d, kind):
             edit_header(d, shard_of(d, name), zero)
         else:
             sys.exit(f"hf-mutate.py: unknown mutation '{kind}'")
+    elif kind.startswith("kv-scale-"):
+        # On a checkpoint written with --kv-scales.
+        name = ROOT + "layers.1.self_attn.k_proj.k_scale"
+        if kind == "kv-scale-dtype":
+            edit_header(d, shard_of(d, name), lambda h, b: h[name].__setitem__(
+                "dtype", "I32"))
+        elif kind == "kv-scale-shape":
+            # Two elements' room is not there: the shape alone is checked.
+            edit_header(d, shard_of(d, name), lambda h, b: h[name].__setitem__(
+                "shape", [1, 1]))
+        elif kind in ("kv-scale-negative", "kv-scale-nan"):
+            value = -0.5 if kind == "kv-scale-negative" else float("nan")
+            def bad(h, b):
+                a, _ = h[name]["data_offsets"]
+                return b[:a] + struct.pack("<f", value) + b[a + 4:]
+            edit_header(d, shard_of(d, name), bad)
+        else:
+            sys.exit(f"hf-mutate.py: unknown mutation '{kind}'")
     elif kind == "text-only":
         # Not a failure: the same model as a text-only export
         # (Gemma4ForCausalLM): a flat config and the "model." prefix.

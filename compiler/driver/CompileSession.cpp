@@ -73,9 +73,10 @@ llvm::Error CompileSession::import(llvm::StringRef path,
   if (!residuals.path.empty())
     if (llvm::Error e = foldResiduals(residuals))
       return e;
-  mlir::Type kvType = kvCacheType == "f32"
-                          ? mlir::Type(mlir::Float32Type::get(&context_))
-                          : mlir::Type(mlir::Float16Type::get(&context_));
+  mlir::Type kvType =
+      kvCacheType == "f32"  ? mlir::Type(mlir::Float32Type::get(&context_))
+      : kvCacheType == "f8" ? mlir::Type(mlir::Float8E4M3FNType::get(&context_))
+                            : mlir::Type(mlir::Float16Type::get(&context_));
   gemma::gemmaDialect(&context_)->getKvCacheTypeAttrHelper().setAttr(
       *module_, mlir::TypeAttr::get(kvType));
   recordTarget(*module_, *target_);

@@ -13,6 +13,7 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cstdio>
 #include <map>
 
 using namespace mlir;
@@ -59,9 +60,13 @@ void gemmac::printKVPlan(ModuleOp module, int64_t nCtx) {
     for (int64_t r : c.getReaders())
       cacheOfLayer[r] = c.getOwner();
   }
+  std::string typeName;
+  llvm::raw_string_ostream(typeName) << kvCacheType(module);
+  const bool scaled = isa<Float8E4M3FNType>(kvCacheType(module));
   os << llvm::formatv("KV cache plan for a context of {0} tokens "
-                      "({1}-byte elements)\n",
-                      nCtx, *elem);
+                      "({1}-byte elements, {2}{3})\n",
+                      nCtx, *elem, typeName,
+                      scaled ? "; each cache stores e4m3(x / scale)" : "");
   os << "layer  cache  rows            width  bytes\n";
   int64_t full = 0, total = 0;
   for (auto &[layer, owner] : cacheOfLayer) {
@@ -82,7 +87,14 @@ void gemmac::printKVPlan(ModuleOp module, int64_t nCtx) {
     if (owner == layer)
       total += c.getRows() ? (kvCacheBytes(c, *elem, nCtx) + 63) / 64 * 64
                            : kvCacheBytes(c, *elem, nCtx);
-    if (owner == layer)
+    if (owner == layer && scaled) {
+      auto [ks, vs] = kvScales(module, owner);
+      char scales[64];
+      std::snprintf(scales, sizeof scales, "k_scale %g v_scale %g", ks, vs);
+      os << llvm::formatv("{0,5}  {1,5}  {2,-14}  {3,5}  {4}  {5}\n", layer,
+                          owner, rows, c.getWidth(),
+                          kvCacheBytes(c, *elem, nCtx), scales);
+    } else if (owner == layer)
       os << llvm::formatv("{0,5}  {1,5}  {2,-14}  {3,5}  {4}\n", layer, owner,
                           rows, c.getWidth(),
                           kvCacheBytes(c, *elem, nCtx));

@@ -59,7 +59,8 @@ static cl::list<std::string>
 static cl::opt<std::string>
     kvCacheType("kv-cache",
                 cl::desc("element type of the KV cache: f16 (default, as "
-                         "llama.cpp) or f32"),
+                         "llama.cpp), f32, or f8 (E4M3 with the checkpoint's "
+                         "k_scale/v_scale, else 1.0; CPU targets)"),
                 cl::init("f16"), cl::cat(category));
 static cl::opt<std::string> gptqActivations(
     "gptq-activations",
@@ -338,8 +339,9 @@ int main(int argc, char **argv) {
   auto residuals = residualOptions();
   if (!residuals)
     return fail(residuals.takeError());
-  if (kvCacheType != "f16" && kvCacheType != "f32")
-    return fail("--kv-cache must be f16 or f32, got '" + kvCacheType + "'");
+  if (kvCacheType != "f16" && kvCacheType != "f32" && kvCacheType != "f8")
+    return fail("--kv-cache must be f16, f32 or f8, got '" + kvCacheType +
+                "'");
 
   // Progress on a terminal: every long step says what it is doing.
   const bool tty = !quiet && isatty(2) && compileTo.empty();

@@ -6,6 +6,8 @@
 #include "mlir/IR/DialectImplementation.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace gemmac::gemma;
 
@@ -134,15 +136,45 @@ Type gemmac::gemma::kvCacheType(ModuleOp module) {
   return Float16Type::get(module.getContext());
 }
 
+std::pair<float, float> gemmac::gemma::kvScales(ModuleOp module,
+                                                int64_t owner) {
+  auto helper = gemmaDialect(module.getContext())->getKvScalesAttrHelper();
+  DenseF32ArrayAttr scales = helper.getAttr(module);
+  if (!scales || owner < 0 || 2 * owner + 1 >= scales.size())
+    return {1.0f, 1.0f};
+  return {scales[2 * owner], scales[2 * owner + 1]};
+}
+
 LogicalResult GemmaDialect::verifyOperationAttribute(Operation *op,
                                                      NamedAttribute attr) {
   StringAttr name = attr.getName();
   if (name == getKvCacheTypeAttrHelper().getName()) {
     auto type = dyn_cast<TypeAttr>(attr.getValue());
-    if (!type || !(type.getValue().isF16() || type.getValue().isF32()))
+    if (!type || !(type.getValue().isF16() || type.getValue().isF32() ||
+                   isa<Float8E4M3FNType>(type.getValue())))
       return op->emitOpError()
-             << "'" << name.getValue() << "' must be f16 or f32, got "
+             << "'" << name.getValue() << "' must be f16, f32 or f8E4M3FN, got "
              << attr.getValue();
+    return success();
+  }
+  if (name == getKvScalesAttrHelper().getName()) {
+    auto scales = dyn_cast<DenseF32ArrayAttr>(attr.getValue());
+    if (!scales || scales.size() % 2 != 0)
+      return op->emitOpError()
+             << "'" << name.getValue()
+             << "' must be an array of f32 pairs (k, v per layer), got "
+             << attr.getValue();
+    if (IntegerAttr layers = getNumLayersAttrHelper().getAttr(op))
+      if (scales.size() != 2 * layers.getInt())
+        return op->emitOpError()
+               << "'" << name.getValue() << "' has " << scales.size()
+               << " values, the module's " << layers.getInt()
+               << " layers need " << 2 * layers.getInt();
+    for (int64_t i = 0; i < scales.size(); ++i)
+      if (!std::isfinite(scales[i]) || !(scales[i] > 0))
+        return op->emitOpError()
+               << "'" << name.getValue() << "'[" << i << "] = " << scales[i]
+               << " is not a finite positive scale";
     return success();
   }
   // The others need the kind of attribute their declaration names.

@@ -44,8 +44,12 @@ inline constexpr llvm::StringLiteral kEntry = GemmaDialect::EntryAttrHelper::get
 GemmaDialect *gemmaDialect(mlir::MLIRContext *context);
 
 /// The module's KV cache element type (gemma.kv_cache_type): f16 unless the
-/// module records f32 (the verifier admits nothing else).
+/// module records f32 or f8E4M3FN (the verifier admits nothing else).
 mlir::Type kvCacheType(mlir::ModuleOp module);
+
+/// The K and V scales of the cache layer `owner` writes (gemma.kv_scales;
+/// 1.0 without it). Only an E4M3 cache uses them.
+std::pair<float, float> kvScales(mlir::ModuleOp module, int64_t owner);
 
 /// The module's function marked gemma.entry, or null when there is none.
 mlir::func::FuncOp lookupEntry(mlir::ModuleOp module);

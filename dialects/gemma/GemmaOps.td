@@ -44,8 +44,11 @@ def Gemma_Dialect : Dialect {
     // and, for a CPU, the features kernel selection uses ...
     "::mlir::StringAttr":$target,
     "::mlir::StringAttr":$target_features,
-    // ... and the KV caches' element type, f16 or f32.
+    // ... and the KV caches' element type, f16, f32 or f8E4M3FN (E4M3), with
+    // an E4M3 cache's scales: k and v of each layer's own cache, 2 x
+    // num_layers values (absent: all 1.0).
     "::mlir::TypeAttr":$kv_cache_type,
+    "::mlir::DenseF32ArrayAttr":$kv_scales,
     // On the module, set by the model and quant phases.
     "::mlir::ArrayAttr":$layers,
     "::mlir::ArrayAttr":$kv_plan,

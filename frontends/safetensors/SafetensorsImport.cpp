@@ -437,6 +437,46 @@ Expected<WeightRef> HFWeights::gptqWeight(StringRef module,
   return out;
 }
 
+/// The FP8 KV-cache scales of each layer (ModelOpt writes
+/// `self_attn.k_proj.k_scale` and `self_attn.v_proj.v_scale`; vLLM's own
+/// names `self_attn.k_scale`/`v_scale` are read too): k, v per layer, 1.0
+/// where absent. Empty when the checkpoint has none. Each is one finite,
+/// positive F32 (the amax / 448 of the post-norm, post-RoPE values).
+Expected<std::vector<float>> readKVScales(const Checkpoint &c,
+                                          StringRef root, int64_t numLayers) {
+  std::vector<float> scales(2 * numLayers, 1.0f);
+  bool any = false;
+  for (int64_t l = 0; l < numLayers; ++l)
+    for (int which = 0; which < 2; ++which) {
+      const char *proj = which ? "v_proj.v_scale" : "k_proj.k_scale";
+      const char *alone = which ? "v_scale" : "k_scale";
+      const Tensor *t = nullptr;
+      for (const char *leaf : {proj, alone})
+        if (!t)
+          t = c.find(llvm::formatv("{0}layers.{1}.self_attn.{2}", root, l, leaf)
+                         .str());
+      if (!t)
+        continue;
+      if (t->dtype != DType::F32 || t->elements != 1 || t->shape.size() > 1)
+        return fileError(c.shardPath(*t), t->fileOffset,
+                         "KV-cache scale '" + t->name + "' is " +
+                             dtypeName(t->dtype) + " " + shapeText(t->shape) +
+                             ", expected one F32 ([] or [1])");
+      float v = scalarValue(*t, c.data(*t));
+      char text[32];
+      std::snprintf(text, sizeof text, "%g", v);
+      if (!std::isfinite(v) || !(v > 0))
+        return fileError(c.shardPath(*t), t->fileOffset,
+                         "KV-cache scale '" + t->name + "' = " + text +
+                             " is not a finite positive number");
+      scales[2 * l + which] = v;
+      any = true;
+    }
+  if (!any)
+    scales.clear();
+  return scales;
+}
+
 } // namespace
 
 Expected<Imported> gemmac::st::importGemma4(mlir::MLIRContext &context,
@@ -484,5 +524,11 @@ Expected<Imported> gemmac::st::importGemma4(mlir::MLIRContext &context,
                                   c.directory());
   if (!module)
     return module.takeError();
+  auto kvScales = readKVScales(c, root, config->config.numLayers);
+  if (!kvScales)
+    return kvScales.takeError();
+  if (!kvScales->empty())
+    gemma::gemmaDialect(&context)->getKvScalesAttrHelper().setAttr(
+        **module, mlir::DenseF32ArrayAttr::get(&context, *kvScales));
   return Imported{std::move(*module), std::move(*tokenizer)};
 }

@@ -16,6 +16,16 @@ using namespace gemmac::gemma;
 
 namespace {
 
+/// An E4M3 cache's kernels take its owner's K and V scales last.
+void appendKVScales(CPULowering &l, KVCacheAttr cache,
+                    llvm::SmallVectorImpl<Value> &args) {
+  if (l.kvName != "f8")
+    return;
+  auto [k, v] = kvScales(l.getModule(), cache.getOwner());
+  args.push_back(l.f32(k));
+  args.push_back(l.f32(v));
+}
+
 struct RopeLowering : CPUOpLowering<RopeOp> {
   using CPUOpLowering::CPUOpLowering;
   LogicalResult lower(RopeOp r, CPULowering &l) const override {
@@ -49,12 +59,13 @@ struct AttentionLowering : CPUOpLowering<AttentionOp> {
       return a.emitOpError("kernel '")
              << row.symbol << "' is instantiated for head dim " << dim
              << ", not " << a.getHeadDim();
-    return l.callKernel(
-        a, row,
-        {l.rt, out.view, l.act(a.getQ()).view, l.act(a.getK()).view,
-         l.act(a.getV()).view, l.nTokens, l.pos0, l.idx(a.getNumHeads()),
-         l.idx(a.getNumKvHeads()), l.idx(a.getHeadDim()), l.idx(a.getWindow()),
-         c.k, c.v, c.capacity, l.f32(a.getScale().convertToFloat())});
+    llvm::SmallVector<Value> args = {
+        l.rt, out.view, l.act(a.getQ()).view, l.act(a.getK()).view,
+        l.act(a.getV()).view, l.nTokens, l.pos0, l.idx(a.getNumHeads()),
+        l.idx(a.getNumKvHeads()), l.idx(a.getHeadDim()), l.idx(a.getWindow()),
+        c.k, c.v, c.capacity, l.f32(a.getScale().convertToFloat())};
+    appendKVScales(l, *cache, args);
+    return l.callKernel(a, row, args);
   }
 };
 
@@ -69,11 +80,12 @@ struct KVStoreLowering : CPUOpLowering<KVStoreOp> {
     if (failed(kernel))
       return failure();
     CPULowering::CacheViews c = l.cacheViews(*cache);
-    return l.callKernel(s, **kernel,
-                        {l.rt, c.k, c.v, l.act(s.getK()).view,
-                         l.act(s.getV()).view, l.nTokens, l.pos0,
-                         l.idx(cache->getWidth()), l.idx(cache->getRows()),
-                         c.capacity});
+    llvm::SmallVector<Value> args = {
+        l.rt, c.k, c.v, l.act(s.getK()).view, l.act(s.getV()).view,
+        l.nTokens, l.pos0, l.idx(cache->getWidth()), l.idx(cache->getRows()),
+        c.capacity};
+    appendKVScales(l, *cache, args);
+    return l.callKernel(s, **kernel, args);
   }
 };
 

@@ -290,10 +290,14 @@ LogicalResult CPULowering::checkEntry() {
     return module.emitError("weights have no blob layout; run "
                             "gemma-layout-weights first");
   kvElement = b.getF16Type();
-  if (kvCacheType(module).isF32()) { // the dialect admits f16 or f32
+  if (kvCacheType(module).isF32()) { // the dialect admits f16, f32 or E4M3
     kvElement = b.getF32Type();
     kvBytes = 4;
     kvName = "f32";
+  } else if (isa<Float8E4M3FNType>(kvCacheType(module))) {
+    kvElement = b.getI8Type();
+    kvBytes = 1;
+    kvName = "f8";
   }
   return success();
 }

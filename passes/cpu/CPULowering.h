@@ -76,7 +76,8 @@ public:
   /// The caller's hidden-state pointer (may be null): the final norm's rows
   /// (the output projection's input) are copied there.
   mlir::Value hiddenPtr;
-  /// The KV caches' element type (module attribute gemma.kv_cache_type).
+  /// The KV caches' element type (module attribute gemma.kv_cache_type; an
+  /// E4M3 cache's views are i8).
   mlir::Type kvElement;
   int64_t kvBytes = 2;
   llvm::StringRef kvName = "f16";

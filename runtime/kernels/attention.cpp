@@ -1,4 +1,4 @@
-// Causal attention over a KV cache of f16 (or f32) rows: the arithmetic of
+// Causal attention over a KV cache of f16 (or f32, or scaled E4M3) rows: the arithmetic of
 // llama.cpp's tiled flash-attention CPU kernel (attention_reference.h holds
 // the scalar statement of it), vectorized with AVX2 without changing a
 // single floating-point operation:
@@ -76,12 +76,35 @@ inline float hsum8(__m256 v) {
   return _mm_cvtss_f32(x);
 }
 
-/// Eight cached (or fresh, rounded as if cached) values as f32.
-inline __m256 load8(const uint16_t *p) {
+/// The value of every E4M3 byte (e4m3ToF32), for gathers.
+struct E4M3Table {
+  alignas(64) float value[256];
+  E4M3Table() {
+    for (int b = 0; b < 256; ++b)
+      value[b] = gemmac::fmt::e4m3ToF32(static_cast<uint8_t>(b));
+  }
+};
+const E4M3Table kE4M3;
+
+/// Eight cached (or fresh, rounded as if cached) values as f32; `scale` is
+/// an E4M3 cache's (ref::loadCached and ref::roundTo say what they are).
+inline __m256 load8(const uint16_t *p, float) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p)));
 }
-inline __m256 load8(const float *p) { return _mm256_loadu_ps(p); }
-template <typename T> inline __m256 roundFresh8(const float *p) {
+inline __m256 load8(const float *p, float) { return _mm256_loadu_ps(p); }
+inline __m256 load8(const uint8_t *p, float scale) {
+  const __m256i bytes = _mm256_cvtepu8_epi32(
+      _mm_loadl_epi64(reinterpret_cast<const __m128i *>(p)));
+  return _mm256_mul_ps(_mm256_i32gather_ps(kE4M3.value, bytes, 4),
+                       _mm256_set1_ps(scale));
+}
+template <typename T> inline __m256 roundFresh8(const float *p, float scale) {
+  if constexpr (sizeof(T) == 1) {
+    uint8_t bytes[8];
+    for (int i = 0; i < 8; ++i)
+      bytes[i] = ref::toCached<uint8_t>(p[i], scale);
+    return load8(bytes, scale);
+  }
   const __m256 x = _mm256_loadu_ps(p);
   if constexpr (sizeof(T) == 2)
     return _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
@@ -97,6 +120,7 @@ struct QueryState {
 
 struct Shape {
   int64_t hd, width, window, capacity, pos0;
+  ref::KVScales scales;
 };
 
 /// In-register transpose of eight rows of eight floats.
@@ -148,11 +172,13 @@ void loadTile(const Shape &s, int64_t g, int64_t tile, int64_t lo, int64_t hi,
       __m256 r[8];
       for (int l = 0; l < 8; ++l) {
         if (kc[l]) {
-          r[l] = load8(kc[l] + i);
-          _mm256_storeu_ps(vt + (j0 + l) * hd + i, load8(vc[l] + i));
+          r[l] = load8(kc[l] + i, s.scales.k);
+          _mm256_storeu_ps(vt + (j0 + l) * hd + i,
+                           load8(vc[l] + i, s.scales.v));
         } else if (kf[l]) {
-          r[l] = roundFresh8<T>(kf[l] + i);
-          _mm256_storeu_ps(vt + (j0 + l) * hd + i, roundFresh8<T>(vf[l] + i));
+          r[l] = roundFresh8<T>(kf[l] + i, s.scales.k);
+          _mm256_storeu_ps(vt + (j0 + l) * hd + i,
+                           roundFresh8<T>(vf[l] + i, s.scales.v));
         } else {
           r[l] = _mm256_setzero_ps();
         }
@@ -246,13 +272,13 @@ void attention(gemmac_rt *rt, float *out, const float *q, const float *k,
                const float *v, int64_t nTokens, int64_t pos0, int64_t nHeads,
                int64_t nKVHeads, int64_t headDim, int64_t window,
                const T *kCache, const T *vCache, int64_t capacity,
-               float scale) {
+               float scale, ref::KVScales kvScales = {}) {
   if (headDim % 8 != 0) // no vector shape: the reference computes it
     return ref::attention<T>(rt, out, q, k, v, nTokens, pos0, nHeads,
                              nKVHeads, headDim, window, kCache, vCache,
-                             capacity, scale);
+                             capacity, scale, kvScales);
   const Shape s{HD > 0 ? HD : headDim, nKVHeads * headDim, window, capacity,
-                pos0};
+                pos0, kvScales};
   const int64_t group = nHeads / nKVHeads;
   const int threads = rt->pool.size();
   // Items: (kv head, block of queries, group of heads), enough of them to
@@ -310,7 +336,7 @@ void attention(gemmac_rt *rt, float *out, const float *q, const float *k,
 template <typename T>
 void kvStore(gemmac_rt *rt, T *kCache, T *vCache, const float *k,
              const float *v, int64_t nTokens, int64_t pos0, int64_t width,
-             int64_t window, int64_t capacity) {
+             int64_t window, int64_t capacity, ref::KVScales kvScales = {}) {
   // A ring keeps only the last `capacity` rows of the batch.
   const int64_t first = window > 0 ? std::max<int64_t>(0, nTokens - capacity) : 0;
   rt->pool.parallelFor(nTokens - first, 4, [&](int64_t i0, int64_t i1) {
@@ -324,6 +350,11 @@ void kvStore(gemmac_rt *rt, T *kCache, T *vCache, const float *k,
           kd[c] = floatToHalf(ks[c]);
           vd[c] = floatToHalf(vs[c]);
         }
+      } else if constexpr (sizeof(T) == 1) {
+        for (int64_t c = 0; c < width; ++c) {
+          kd[c] = ref::toCached<T>(ks[c], kvScales.k);
+          vd[c] = ref::toCached<T>(vs[c], kvScales.v);
+        }
       } else {
         std::copy(ks, ks + width, kd);
         std::copy(vs, vs + width, vd);
@@ -334,39 +365,47 @@ void kvStore(gemmac_rt *rt, T *kCache, T *vCache, const float *k,
 
 } // namespace
 
-#define DEFINE_ATTENTION(T, CT)                                                \
+// SA: the KVScales to pass; the variadic tail: the extra parameters (the
+// E4M3 cache's scales).
+#define DEFINE_ATTENTION(T, CT, SA, ...)                                       \
   extern "C" void gmk_attention_##T(                                           \
       gemmac_rt *rt, float *out, const float *q, const float *k,              \
       const float *v, int64_t n_tokens, int64_t pos0, int64_t n_heads,        \
       int64_t n_kv_heads, int64_t head_dim, int64_t window,                   \
-      const CT *k_cache, const CT *v_cache, int64_t capacity, float scale) {  \
+      const CT *k_cache, const CT *v_cache, int64_t capacity,                 \
+      float scale __VA_ARGS__) {                                               \
     attention<CT, 0>(rt, out, q, k, v, n_tokens, pos0, n_heads, n_kv_heads,    \
-                     head_dim, window, k_cache, v_cache, capacity, scale);     \
+                     head_dim, window, k_cache, v_cache, capacity, scale, SA); \
   }                                                                            \
   extern "C" void gmk_kv_store_##T(gemmac_rt *rt, CT *k_cache, CT *v_cache,   \
                                    const float *k, const float *v,            \
                                    int64_t n_tokens, int64_t pos0,            \
                                    int64_t width, int64_t window,             \
-                                   int64_t capacity) {                        \
+                                   int64_t capacity __VA_ARGS__) {            \
     kvStore<CT>(rt, k_cache, v_cache, k, v, n_tokens, pos0, width, window,     \
-                capacity);                                                     \
+                capacity, SA);                                                 \
   }
-DEFINE_ATTENTION(f16, uint16_t)
-DEFINE_ATTENTION(f32, float)
+#define UNIT_SCALES (ref::KVScales{})
+#define F8_SCALES (ref::KVScales{k_scale, v_scale})
+DEFINE_ATTENTION(f16, uint16_t, UNIT_SCALES)
+DEFINE_ATTENTION(f32, float, UNIT_SCALES)
+DEFINE_ATTENTION(f8, uint8_t, F8_SCALES, , float k_scale, float v_scale)
 
-#define DEFINE_ATTENTION_D(T, CT, D)                                           \
+#define DEFINE_ATTENTION_D(T, CT, D, SA, ...)                                  \
   extern "C" void gmk_attention_##T##_d##D(                                    \
       gemmac_rt *rt, float *out, const float *q, const float *k,              \
       const float *v, int64_t n_tokens, int64_t pos0, int64_t n_heads,        \
       int64_t n_kv_heads, int64_t head_dim, int64_t window,                   \
-      const CT *k_cache, const CT *v_cache, int64_t capacity, float scale) {  \
+      const CT *k_cache, const CT *v_cache, int64_t capacity,                 \
+      float scale __VA_ARGS__) {                                               \
     attention<CT, D>(rt, out, q, k, v, n_tokens, pos0, n_heads, n_kv_heads,    \
-                     head_dim, window, k_cache, v_cache, capacity, scale);     \
+                     head_dim, window, k_cache, v_cache, capacity, scale, SA); \
   }
-#define DEFINE_ATTENTION_DIMS(T, CT)                                           \
-  DEFINE_ATTENTION_D(T, CT, 64)                                                \
-  DEFINE_ATTENTION_D(T, CT, 128)                                               \
-  DEFINE_ATTENTION_D(T, CT, 256)                                               \
-  DEFINE_ATTENTION_D(T, CT, 512)
-DEFINE_ATTENTION_DIMS(f16, uint16_t)
-DEFINE_ATTENTION_DIMS(f32, float)
+#define DEFINE_ATTENTION_DIMS(T, CT, SA, ...)                                  \
+  DEFINE_ATTENTION_D(T, CT, 64, SA, __VA_ARGS__)                               \
+  DEFINE_ATTENTION_D(T, CT, 128, SA, __VA_ARGS__)                              \
+  DEFINE_ATTENTION_D(T, CT, 256, SA, __VA_ARGS__)                              \
+  DEFINE_ATTENTION_D(T, CT, 512, SA, __VA_ARGS__)
+DEFINE_ATTENTION_DIMS(f16, uint16_t, UNIT_SCALES)
+DEFINE_ATTENTION_DIMS(f32, float, UNIT_SCALES)
+DEFINE_ATTENTION_DIMS(f8, uint8_t, F8_SCALES, , float k_scale, float v_scale)

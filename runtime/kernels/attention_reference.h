@@ -23,13 +23,34 @@ using namespace gemmac::fmt;
 
 constexpr int kTile = 64;
 
-inline float loadCached(uint16_t h) { return f16ToF32(h); }
-inline float loadCached(float f) { return f; }
-template <typename T> inline float roundTo(float f) {
-  if constexpr (sizeof(T) == 2)
-    return roundToF16(f);
+/// The scales of an E4M3 cache (f8), which holds e4m3(x / scale) and reads
+/// back e4m3 * scale; f16 and f32 caches ignore them.
+struct KVScales {
+  float k = 1.0f, v = 1.0f;
+};
+
+inline float loadCached(uint16_t h, float) { return f16ToF32(h); }
+inline float loadCached(float f, float) { return f; }
+inline float loadCached(uint8_t b, float scale) {
+  return e4m3ToF32(b) * scale;
+}
+/// What the cache stores for x.
+template <typename T> inline T toCached(float x, float scale) {
+  if constexpr (sizeof(T) == 1)
+    return f32ToE4M3(x / scale);
+  else if constexpr (sizeof(T) == 2)
+    return f32ToF16(x);
   else
-    return f;
+    return x;
+}
+/// x as read back from the cache.
+template <typename T> inline float roundTo(float x, float scale) {
+  if constexpr (sizeof(T) == 2)
+    return roundToF16(x);
+  else if constexpr (sizeof(T) == 1)
+    return loadCached(toCached<T>(x, scale), scale);
+  else
+    return x;
 }
 
 inline uint32_t bitsOf(float f) {
@@ -73,7 +94,7 @@ void attention(gemmac_rt *rt, float *out, const float *q, const float *k,
                const float *v, int64_t nTokens, int64_t pos0, int64_t nHeads,
                int64_t nKVHeads, int64_t runtimeHeadDim, int64_t window,
                const T *kCache, const T *vCache, int64_t capacity,
-               float scale) {
+               float scale, KVScales kvScales = {}) {
   const int64_t headDim = runtimeHeadDim;
   const int64_t width = nKVHeads * headDim;
   const int64_t group = nHeads / nKVHeads;
@@ -87,16 +108,16 @@ void attention(gemmac_rt *rt, float *out, const float *q, const float *k,
       const float *qh = q + (t * nHeads + h) * headDim;
       // Key or value of position j: from the cache before pos0, else fresh.
       auto rowAt = [&](int64_t j, const T *cache, const float *fresh,
-                       float *dst) {
+                       float cacheScale, float *dst) {
         if (j < pos0) {
           const int64_t r = window > 0 ? j % capacity : j;
           const T *src = cache + r * width + g * headDim;
           for (int64_t i = 0; i < headDim; ++i)
-            dst[i] = loadCached(src[i]);
+            dst[i] = loadCached(src[i], cacheScale);
         } else {
           const float *src = fresh + (j - pos0) * width + g * headDim;
           for (int64_t i = 0; i < headDim; ++i)
-            dst[i] = roundTo<T>(src[i]);
+            dst[i] = roundTo<T>(src[i], cacheScale);
         }
       };
       float M = -INFINITY, S = 0.0f;
@@ -110,7 +131,7 @@ void attention(gemmac_rt *rt, float *out, const float *q, const float *k,
             p[j] = -INFINITY;
             continue;
           }
-          rowAt(kp, kCache, k, kRow.data());
+          rowAt(kp, kCache, k, kvScales.k, kRow.data());
           float s = 0.0f;
           for (int64_t i = 0; i < headDim; ++i)
             s = std::fma(qh[i], kRow[i], s);
@@ -138,7 +159,7 @@ void attention(gemmac_rt *rt, float *out, const float *q, const float *k,
           if (kp < first || kp > pos)
             std::fill(row, row + headDim, 0.0f);
           else
-            rowAt(kp, vCache, v, row);
+            rowAt(kp, vCache, v, kvScales.v, row);
         }
         for (int64_t i = 0; i < headDim; ++i) {
           float o = acc[i];

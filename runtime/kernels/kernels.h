@@ -101,34 +101,40 @@ void gmk_rms_norm_rope_unweighted(gemmac_rt *rt, float *out, const float *in,
 // `window` rows when window > 0) and the batch's own k/v. The batch's k/v are
 // rounded to the cache's element type first, so a token sees the same keys
 // whether it is evaluated in a batch or alone. One symbol per cache type.
-#define GEMMAC_DECLARE_ATTENTION(T, CT)                                        \
+// The E4M3 cache (f8) takes two more arguments, the K and V scales: it
+// stores e4m3(x / scale), saturating, and reads e4m3 * scale.
+#define GEMMAC_DECLARE_ATTENTION(T, CT, ...)                                   \
   void gmk_attention_##T(gemmac_rt *rt, float *out, const float *q,           \
                          const float *k, const float *v, int64_t n_tokens,    \
                          int64_t pos0, int64_t n_heads, int64_t n_kv_heads,   \
                          int64_t head_dim, int64_t window, const CT *k_cache, \
-                         const CT *v_cache, int64_t capacity, float scale);   \
+                         const CT *v_cache, int64_t capacity,                 \
+                         float scale __VA_ARGS__);                            \
   void gmk_kv_store_##T(gemmac_rt *rt, CT *k_cache, CT *v_cache,              \
                         const float *k, const float *v, int64_t n_tokens,     \
                         int64_t pos0, int64_t width, int64_t window,          \
-                        int64_t capacity);
+                        int64_t capacity __VA_ARGS__);
+#define GEMMAC_KV_SCALES , float k_scale, float v_scale
 GEMMAC_DECLARE_ATTENTION(f16, uint16_t)
 GEMMAC_DECLARE_ATTENTION(f32, float)
+GEMMAC_DECLARE_ATTENTION(f8, uint8_t, GEMMAC_KV_SCALES)
 
 // The same attention with the head dim a compile-time constant (loops with
 // constant trip counts); the head_dim argument must equal D.
-#define GEMMAC_DECLARE_ATTENTION_D(T, CT, D)                                   \
+#define GEMMAC_DECLARE_ATTENTION_D(T, CT, D, ...)                              \
   void gmk_attention_##T##_d##D(                                               \
       gemmac_rt *rt, float *out, const float *q, const float *k,              \
       const float *v, int64_t n_tokens, int64_t pos0, int64_t n_heads,        \
       int64_t n_kv_heads, int64_t head_dim, int64_t window, const CT *k_cache,\
-      const CT *v_cache, int64_t capacity, float scale);
-#define GEMMAC_DECLARE_ATTENTION_DIMS(T, CT)                                   \
-  GEMMAC_DECLARE_ATTENTION_D(T, CT, 64)                                        \
-  GEMMAC_DECLARE_ATTENTION_D(T, CT, 128)                                       \
-  GEMMAC_DECLARE_ATTENTION_D(T, CT, 256)                                       \
-  GEMMAC_DECLARE_ATTENTION_D(T, CT, 512)
+      const CT *v_cache, int64_t capacity, float scale __VA_ARGS__);
+#define GEMMAC_DECLARE_ATTENTION_DIMS(T, CT, ...)                              \
+  GEMMAC_DECLARE_ATTENTION_D(T, CT, 64, __VA_ARGS__)                           \
+  GEMMAC_DECLARE_ATTENTION_D(T, CT, 128, __VA_ARGS__)                          \
+  GEMMAC_DECLARE_ATTENTION_D(T, CT, 256, __VA_ARGS__)                          \
+  GEMMAC_DECLARE_ATTENTION_D(T, CT, 512, __VA_ARGS__)
 GEMMAC_DECLARE_ATTENTION_DIMS(f16, uint16_t)
 GEMMAC_DECLARE_ATTENTION_DIMS(f32, float)
+GEMMAC_DECLARE_ATTENTION_DIMS(f8, uint8_t, GEMMAC_KV_SCALES)
 
 // GELU of n values. The tanh form rounds its input and output to f16 through
 // a 64K-entry table (as llama.cpp's CPU backend does), exact outside +-10.

@@ -1,7 +1,8 @@
 // RUN: gemmac-opt %s -split-input-file -verify-diagnostics | FileCheck %s
 
 // The module attributes declared in the dialect (discardableAttrs) are
-// verified: the KV cache element type is a type, f16 or f32; a layer is an
+// verified: the KV cache element type is a type, f16, f32 or f8E4M3FN, and
+// its scales positive pairs, one per layer; a layer is an
 // index; a kernel is a declared symbol.
 
 // CHECK: module attributes {gemma.kv_cache_type = f32, gemma.target = "cuda:sm_90"}
@@ -10,14 +11,39 @@ module attributes {gemma.kv_cache_type = f32, gemma.target = "cuda:sm_90"} {
 
 // -----
 
-// expected-error @+1 {{'gemma.kv_cache_type' must be f16 or f32, got "f32"}}
+// expected-error @+1 {{'gemma.kv_cache_type' must be f16, f32 or f8E4M3FN, got "f32"}}
 module attributes {gemma.kv_cache_type = "f32"} {
 }
 
 // -----
 
-// expected-error @+1 {{'gemma.kv_cache_type' must be f16 or f32, got bf16}}
+// expected-error @+1 {{'gemma.kv_cache_type' must be f16, f32 or f8E4M3FN, got bf16}}
 module attributes {gemma.kv_cache_type = bf16} {
+}
+
+// -----
+
+// An E4M3 cache and its scales, a (k, v) pair per layer.
+// CHECK: module attributes {gemma.kv_cache_type = f8E4M3FN, gemma.kv_scales = array<f32: 1.000000e+00, 5.000000e-01, 2.500000e-01, 1.000000e+00>, gemma.num_layers = 2 : i64}
+module attributes {gemma.kv_cache_type = f8E4M3FN, gemma.kv_scales = array<f32: 1.0, 0.5, 0.25, 1.0>, gemma.num_layers = 2 : i64} {
+}
+
+// -----
+
+// expected-error @+1 {{'gemma.kv_scales' has 2 values, the module's 2 layers need 4}}
+module attributes {gemma.kv_scales = array<f32: 1.0, 0.5>, gemma.num_layers = 2 : i64} {
+}
+
+// -----
+
+// expected-error @+1 {{'gemma.kv_scales'[1] = -5.000000e-01 is not a finite positive scale}}
+module attributes {gemma.kv_scales = array<f32: 1.0, -0.5>} {
+}
+
+// -----
+
+// expected-error @+1 {{'gemma.kv_scales' must be an array of f32 pairs (k, v per layer), got array<f32: 1.000000e+00>}}
+module attributes {gemma.kv_scales = array<f32: 1.0>} {
 }
 
 // -----

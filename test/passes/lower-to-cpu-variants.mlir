@@ -46,6 +46,26 @@ module attributes {gemma.kv_cache_type = f32, gemma.kv_plan = [#gemma.kv_cache<o
 
 // -----
 
+// An E4M3 cache's kernels take the K and V scales of the layer that owns the
+// cache (gemma.kv_scales: layer 1's are 0.25 and 0.5) over i8 views.
+// CHECK-LABEL: func.func @gemmac_forward
+// CHECK-DAG: %[[KS:.*]] = arith.constant 2.500000e-01 : f32
+// CHECK-DAG: %[[VS:.*]] = arith.constant 5.000000e-01 : f32
+// CHECK: call @gmk_attention_f8(%{{.*}}, %[[KS]], %[[VS]]) : ({{.*}}, memref<?xi8>, memref<?xi8>, index, f32, f32, f32) -> ()
+// CHECK: call @gmk_kv_store_f8(%{{.*}}, %[[KS]], %[[VS]]) : (!llvm.ptr, memref<?xi8>, memref<?xi8>,
+module attributes {gemma.kv_cache_type = f8E4M3FN, gemma.kv_scales = array<f32: 1.0, 1.0, 0.25, 0.5>, gemma.num_layers = 2 : i64, gemma.kv_plan = [#gemma.kv_cache<owner = 1, readers = [1], width = 32, rows = 4, offset = 0, per_token = 0>], gemma.weights_bytes = 2176 : i64, gemma.weights_fingerprint = 1 : i64} {
+  gemma.weight_def @e : !gemma.weight<q8_0, [64, 32]> {source_offset = 0 : i64, blob_offset = 0 : i64}
+  func.func @forward(%t: tensor<?xi32>, %pos0: index, %n: index) -> tensor<?x32xf32> attributes {gemma.entry} {
+    %e = gemma.weight @e : !gemma.weight<q8_0, [64, 32]>
+    %x = gemma.embed %t, %e {scale = 1.0 : f32} : tensor<?xi32>, !gemma.weight<q8_0, [64, 32]> -> tensor<?x32xf32>
+    %o = gemma.attention %x, %x, %x, %pos0 {layer = 1 : i64, num_heads = 1 : i64, num_kv_heads = 1 : i64, head_dim = 32 : i64, window = 4 : i64, kv_cache = 1 : i64, scale = 1.0 : f32} : tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32> -> tensor<?x32xf32>
+    gemma.kv_store %x, %x, %pos0 {kv_cache = 1 : i64} : tensor<?x32xf32>, tensor<?x32xf32>
+    return %o : tensor<?x32xf32>
+  }
+}
+
+// -----
+
 // The entry must have the C ABI's signature.
 module attributes {gemma.weights_bytes = 0 : i64, gemma.weights_fingerprint = 1 : i64} {
   // expected-error @+1 {{entry must take (tensor<?xi32> tokens, index pos0, index num_outputs) and return the logits}}

@@ -103,6 +103,26 @@ float refElement(Type t, const uint8_t *b, int i) {
     }
     return h(208) * sc[i / 16] * (q - 32);
   }
+  case Type::NVFP4: {
+    // Four sub-blocks of 16: E4M3 scale bytes (sign ignored), then 32 bytes
+    // whose low nibbles are elements 0-7 and high nibbles 8-15 of each
+    // sub-block; E2M1 codes: sign b3, magnitudes 0, .5, 1, 1.5, 2, 3, 4, 6.
+    static const float kMag[8] = {0, 0.5f, 1, 1.5f, 2, 3, 4, 6};
+    const int sub = i / 16, j = i % 16;
+    const uint8_t byte = b[4 + 8 * sub + j % 8];
+    const int q = j < 8 ? (byte & 15) : (byte >> 4);
+    const uint8_t sc = b[sub] & 0x7F;
+    const int e = sc >> 3, m = sc & 7;
+    const float scale = e == 0 ? m / 512.0f : (8 + m) / 8.0f * std::exp2(e - 7.0f);
+    return (q & 8 ? -kMag[q & 7] : kMag[q & 7]) * scale;
+  }
+  // The float-activation forms store their base format's blocks.
+  case Type::Q4_0_F32:
+    return refElement(Type::Q4_0, b, i);
+  case Type::Q8_0_F32:
+    return refElement(Type::Q8_0, b, i);
+  case Type::NVFP4_F32:
+    return refElement(Type::NVFP4, b, i);
   default:
     return 0;
   }
@@ -134,6 +154,11 @@ TEST_P(BlockFormat, DequantizeMatchesReference) {
           b[4 + i] ^= 1;
       break;
     }
+    case Type::NVFP4: case Type::NVFP4_F32:
+      for (int sub = 0; sub < 4; ++sub) // no NaN scale (0x7F)
+        if ((b[sub] & 0x7F) == 0x7F)
+          b[sub] ^= 1;
+      break;
     default: put(0); break;
     }
   }

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <vector>
 
@@ -203,13 +204,16 @@ TEST(Rope, RotatesLeadingPairsAndPassesTheRest) {
     }
 }
 
-/// Naive attention over full-precision keys rounded to the cache type.
+/// Naive attention over full-precision keys and values rounded as the cache
+/// stores them (rk, rv).
 std::vector<float> naiveAttention(const std::vector<float> &q,
                                   const std::vector<float> &k,
                                   const std::vector<float> &v, int64_t T,
                                   int64_t nh, int64_t nkv, int64_t hd,
-                                  int64_t window, bool f16) {
-  auto r = [&](float x) { return f16 ? roundToF16(x) : x; };
+                                  int64_t window,
+                                  const std::function<float(float)> &rk,
+                                  const std::function<float(float)> &rv) {
+  auto r = [&](float x) { return rk(x); };
   std::vector<float> out(T * nh * hd);
   for (int64_t t = 0; t < T; ++t)
     for (int64_t h = 0; h < nh; ++h) {
@@ -230,11 +234,20 @@ std::vector<float> naiveAttention(const std::vector<float> &q,
       for (int64_t i = 0; i < hd; ++i) {
         double acc = 0;
         for (int64_t j = first; j <= t; ++j)
-          acc += s[j - first] * r(v[(j * nkv + g) * hd + i]);
+          acc += s[j - first] * rv(v[(j * nkv + g) * hd + i]);
         out[(t * nh + h) * hd + i] = static_cast<float>(acc / sum);
       }
     }
   return out;
+}
+
+std::vector<float> naiveAttention(const std::vector<float> &q,
+                                  const std::vector<float> &k,
+                                  const std::vector<float> &v, int64_t T,
+                                  int64_t nh, int64_t nkv, int64_t hd,
+                                  int64_t window, bool f16) {
+  auto r = [&](float x) { return f16 ? roundToF16(x) : x; };
+  return naiveAttention(q, k, v, T, nh, nkv, hd, window, r, r);
 }
 
 /// Runs attention over T tokens fed in steps of `step`, as the runtime does
@@ -330,6 +343,86 @@ TEST(Attention, BitExactWithScalarReference) {
           << "T=" << sh.T << " hd=" << sh.hd << " window=" << sh.window
           << " step=" << sh.step << (f16 ? " f16" : " f32");
     }
+}
+
+/// stepped() over an E4M3 cache with scales ks, vs.
+template <typename Att>
+std::vector<float> steppedF8(Att att, const std::vector<float> &q,
+                             const std::vector<float> &k,
+                             const std::vector<float> &v, int64_t T,
+                             int64_t nh, int64_t nkv, int64_t hd,
+                             int64_t window, int64_t step, float ks,
+                             float vs) {
+  auto bound = [&](gemmac_rt *rt, float *out, const float *qq,
+                   const float *kk, const float *vv, int64_t n, int64_t pos0,
+                   int64_t h, int64_t g, int64_t d, int64_t w,
+                   const uint8_t *kc, const uint8_t *vc, int64_t cap,
+                   float scale) {
+    att(rt, out, qq, kk, vv, n, pos0, h, g, d, w, kc, vc, cap, scale, ks, vs);
+  };
+  auto store = [&](gemmac_rt *rt, uint8_t *kc, uint8_t *vc, const float *kk,
+                   const float *vv, int64_t n, int64_t pos0, int64_t width,
+                   int64_t w, int64_t cap) {
+    gmk_kv_store_f8(rt, kc, vc, kk, vv, n, pos0, width, w, cap, ks, vs);
+  };
+  return stepped<uint8_t>(bound, store, q, k, v, T, nh, nkv, hd, window, step);
+}
+
+/// The E4M3 cache (--kv-cache f8): the vectorized kernel equals the scalar
+/// reference bit for bit, in a batch and in steps alike; it computes
+/// attention over keys e4m3(k / ks) * ks and values e4m3(v / vs) * vs
+/// (checked against the naive definition), saturating at 448 * scale.
+TEST(Attention, F8CacheBitExactWithScalarReferenceAndDefinition) {
+  struct Shape {
+    int64_t T, nh, nkv, hd, window, step;
+  } shapes[] = {{150, 4, 2, 64, 40, 150}, {150, 4, 2, 64, 40, 1},
+                {90, 8, 1, 128, 0, 7},    {70, 4, 4, 256, 0, 70},
+                {40, 6, 3, 24, 16, 5}};
+  // Scales that keep every value in range, and ones that saturate some.
+  const float scales[][2] = {{0.02f, 0.03f}, {1.0f, 1.0f}, {0.004f, 0.006f}};
+  for (const Shape &sh : shapes)
+    for (const auto &sc : scales) {
+      const float ks = sc[0], vs = sc[1];
+      auto q = randn(sh.T * sh.nh * sh.hd, 51, 0.3f),
+           k = randn(sh.T * sh.nkv * sh.hd, 52),
+           v = randn(sh.T * sh.nkv * sh.hd, 53);
+      auto refAtt = [](gemmac_rt *rt, float *out, const float *qq,
+                       const float *kk, const float *vv, int64_t n,
+                       int64_t pos0, int64_t nh, int64_t nkv, int64_t hd,
+                       int64_t window, const uint8_t *kc, const uint8_t *vc,
+                       int64_t cap, float scale, float kScale, float vScale) {
+        gemmac::rt::ref::attention(rt, out, qq, kk, vv, n, pos0, nh, nkv, hd,
+                                   window, kc, vc, cap, scale,
+                                   {kScale, vScale});
+      };
+      auto att = sh.hd == 128 ? gmk_attention_f8_d128 : gmk_attention_f8;
+      auto want = steppedF8(refAtt, q, k, v, sh.T, sh.nh, sh.nkv, sh.hd,
+                            sh.window, sh.step, ks, vs);
+      auto got = steppedF8(att, q, k, v, sh.T, sh.nh, sh.nkv, sh.hd,
+                           sh.window, sh.step, ks, vs);
+      auto whole = steppedF8(att, q, k, v, sh.T, sh.nh, sh.nkv, sh.hd,
+                             sh.window, sh.T, ks, vs);
+      ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * 4), 0)
+          << "T=" << sh.T << " hd=" << sh.hd << " step=" << sh.step
+          << " k_scale=" << ks;
+      ASSERT_EQ(std::memcmp(whole.data(), got.data(), got.size() * 4), 0)
+          << "a batch and steps differ: T=" << sh.T << " hd=" << sh.hd;
+      auto e4m3 = [](float x, float s) {
+        return e4m3ToF32(f32ToE4M3(x / s)) * s;
+      };
+      auto naive = naiveAttention(
+          q, k, v, sh.T, sh.nh, sh.nkv, sh.hd, sh.window,
+          [&](float x) { return e4m3(x, ks); },
+          [&](float x) { return e4m3(x, vs); });
+      // (f32 sums over up to 256 dims against double ones)
+      for (size_t i = 0; i < naive.size(); ++i)
+        ASSERT_NEAR(got[i], naive[i], 3e-5)
+            << "T=" << sh.T << " hd=" << sh.hd << " k_scale=" << ks
+            << " at " << i;
+    }
+  // The saturating scales did saturate: 448 * 0.004 = 1.79 < max |k|.
+  auto k = randn(150 * 2 * 64, 52);
+  EXPECT_GT(*std::max_element(k.begin(), k.end()), 448 * 0.004f);
 }
 
 TEST(Gelu, TanhTableMatchesFormulaOnHalfInputs) {

@@ -130,7 +130,8 @@ TEST_F(TokenizerTest, PiecesRenderSpacesBytesAndSpecials) {
 
 TEST(TokenizerLoad, SamplingDefaultsOverlayOnlyWhatTheModelStates) {
   Vocab v;
-  v.tokens = {{"<pad>", 3}, {"a", 1}};
+  // section() names ids 0, 1 and 3 as pad, eos and unk.
+  v.tokens = {{"<pad>", 3}, {"<eos>", 3}, {"a", 1}, {"<unk>", 2}};
   gemmac::test::Sampling s;
   s.set = gemmac::artifact::kSamplingTemperature | gemmac::artifact::kSamplingTopK;
   s.temperature = 0.5f;

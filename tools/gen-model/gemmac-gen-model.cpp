@@ -420,6 +420,9 @@ struct HFQuantOptions {
   int64_t group = 128;
   bool twinF32 = false; // --quant-twin f32: the twin holds each quantized linear as F32
   bool twinQ8 = false;  // --quant-twin q8_0 (fp8): its values requantized as Q8_0
+  // --kv-scales K,V: ModelOpt's FP8 KV-cache scales, layer l's K * (1 +
+  // (l % 3) / 4) and V * the same (0: none written).
+  float kScale = 0, vScale = 0;
 };
 
 /// The linears --hf-quant quantizes: the MLP (as the GPTQ checkpoints users
@@ -1007,6 +1010,20 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
       return g;
     }));
   }
+  // FP8 KV-cache scales, under ModelOpt's names (llama.cpp's converter drops
+  // them: the GGUF has none).
+  if (quant.kScale > 0)
+    for (int64_t l = 0; l < v.layers; ++l)
+      for (int which = 0; which < 2; ++which) {
+        const float s = (which ? quant.vScale : quant.kScale) *
+                        (1.0f + static_cast<float>(l % 3) / 4.0f);
+        gen::HFTensor t{root + "layers." + std::to_string(l) +
+                            (which ? ".self_attn.v_proj.v_scale"
+                                   : ".self_attn.k_proj.k_scale"),
+                        "F32", {}, 4, nullptr};
+        t.fill = [s](uint8_t *dst) { std::memcpy(dst, &s, 4); };
+        tensors.push_back(t);
+      }
   // What a text compiler must skip: a vision tower tensor, and on KV-shared
   // models the k_proj leftover of a shared layer.
   TensorSpec vision{"vision", {16, 8}, ft.base, Init::Linear};
@@ -1155,7 +1172,8 @@ void usage() {
       "usage: gemmac-gen-model --variant NAME --type TYPE [--seed N] "
       "[--layers N] [--window N] [--sparse]\n"
       "       [--srd DIR [--srd-baked TYPE]... [--srd-shard-bytes N]]\n"
-      "       [--chat-template FILE] [--hf DIR [--hf-quant Q] [--gptq-group N] [--quant-twin native|f32|q8_0]]\n"
+      "       [--chat-template FILE] [--hf DIR [--hf-quant Q] [--gptq-group N] [--quant-twin native|f32|q8_0]\n"
+      "                             [--kv-scales K,V]]\n"
       "       -o FILE\n"
       "Writes a random-weight Gemma 4 GGUF that llama.cpp and gemmac load.\n"
       "--chat-template embeds FILE as tokenizer.chat_template (default: a\n"
@@ -1178,6 +1196,10 @@ void usage() {
       "E4M3 scales per 16, weight_scale_2, input_scale); FILE holds them as\n"
       "llama.cpp's converter does (GGML NVFP4, '.scale', '.input_scale'),\n"
       "or with --quant-twin f32 as their F32 values.\n"
+      "--kv-scales K,V writes ModelOpt's FP8 KV-cache scales into the --hf\n"
+      "checkpoint (self_attn.k_proj.k_scale, v_proj.v_scale): layer l's are\n"
+      "K and V times 1 + (l mod 3) / 4. FILE has none (llama.cpp's converter\n"
+      "drops them).\n"
       "--sparse leaves every matrix as a hole of zeros (a sparse file: shapes\n"
       "and metadata for compile-time tests, no values).\n"
       "--srd DIR writes SRD corrections of every linear weight to DIR\n"
@@ -1280,6 +1302,19 @@ int main(int argc, char **argv) {
       }
       hfQuant.twinF32 = t == "f32";
       hfQuant.twinQ8 = t == "q8_0";
+    } else if (a == "--kv-scales") {
+      std::string t = next();
+      char *end = nullptr;
+      hfQuant.kScale = std::strtof(t.c_str(), &end);
+      if (*end == ',')
+        hfQuant.vScale = std::strtof(end + 1, &end);
+      if (*end != 0 || !std::isfinite(hfQuant.kScale) ||
+          !std::isfinite(hfQuant.vScale) || !(hfQuant.kScale > 0) ||
+          !(hfQuant.vScale > 0)) {
+        std::fprintf(stderr, "gemmac-gen-model: --kv-scales must be two "
+                     "positive numbers K,V, got '%s'\n", t.c_str());
+        return 2;
+      }
     } else if (a == "--gptq-group")
       hfQuant.group = static_cast<int64_t>(number(8, 1 << 16));
     else if (a == "--srd-baked")
@@ -1366,8 +1401,9 @@ int main(int argc, char **argv) {
     gRoundThrough = ft->base;
     custom.lastGlobal = true;
     v = &custom;
-  } else if (hfQuant.mode != HFQuant::None) {
-    std::fprintf(stderr, "gemmac-gen-model: --hf-quant needs --hf DIR\n");
+  } else if (hfQuant.mode != HFQuant::None || hfQuant.kScale > 0) {
+    std::fprintf(stderr, "gemmac-gen-model: --hf-quant and --kv-scales need "
+                 "--hf DIR\n");
     return 2;
   }
   if (hfQuant.twinQ8 && hfQuant.mode != HFQuant::FP8) {
