@@ -1411,6 +1411,22 @@ int main(int argc, char **argv) {
                  "--hf-quant fp8\n");
     return 2;
   }
+  // With fewer layers (or the last one made global), a shared layer must
+  // still find an earlier owner of its kind: share only as many as that
+  // allows.
+  if (v == &custom)
+    while (custom.sharedKV > 0) {
+      const int64_t first = custom.layers - custom.sharedKV;
+      bool owners = true;
+      for (int64_t l = first; l < custom.layers && owners; ++l) {
+        owners = false;
+        for (int64_t j = 0; j < first; ++j)
+          owners |= custom.isGlobal(j) == custom.isGlobal(l);
+      }
+      if (owners)
+        break;
+      --custom.sharedKV;
+    }
 
   // The metadata and tensor table of a file with these tensors.
   auto writeGGUF = [&](const std::string &path,
