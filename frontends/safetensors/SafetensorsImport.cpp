@@ -49,6 +49,25 @@ float scalarValue(const Tensor &t, const uint8_t *p) {
   }
 }
 
+/// The value of a per-tensor scale `t` (`what` names its kind in errors):
+/// one finite, positive F32 ([] or [1]).
+Expected<float> positiveScalar(const Checkpoint &c, const Tensor &t,
+                               StringRef what) {
+  if (t.dtype != DType::F32 || t.elements != 1 || t.shape.size() > 1)
+    return fileError(c.shardPath(t), t.fileOffset,
+                     what + " '" + t.name + "' is " + dtypeName(t.dtype) +
+                         " " + shapeText(t.shape) +
+                         ", expected one F32 ([] or [1])");
+  float v = scalarValue(t, c.data(t));
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", v);
+  if (!std::isfinite(v) || !(v > 0))
+    return fileError(c.shardPath(t), t.fileOffset,
+                     what + " '" + t.name + "' = " + text +
+                         " is not a finite positive number");
+  return v;
+}
+
 /// The checkpoint's tensors under the gemma builder's (GGUF) names.
 class HFWeights : public WeightSource {
 public:
@@ -296,26 +315,16 @@ Expected<WeightRef> HFWeights::nvfp4Weight(StringRef name, const Tensor &weight,
   return ref;
 }
 
-/// An NVFP4 module's per-tensor scale (`weight_scale_2` or `input_scale`):
-/// one finite, positive F32 ([] or [1]).
+/// An NVFP4 module's per-tensor scale (`weight_scale_2` or `input_scale`).
 Expected<WeightRef> HFWeights::nvfp4Scalar(const Tensor &t) const {
-  if (t.dtype != DType::F32 || t.elements != 1 || t.shape.size() > 1)
-    return fileError(c.shardPath(t), t.fileOffset,
-                     "NVFP4 scale '" + t.name + "' is " + dtypeName(t.dtype) +
-                         " " + shapeText(t.shape) +
-                         ", expected one F32 ([] or [1])");
-  float v = scalarValue(t, c.data(t));
-  char text[32];
-  std::snprintf(text, sizeof text, "%g", v);
-  if (!std::isfinite(v) || !(v > 0))
-    return fileError(c.shardPath(t), t.fileOffset,
-                     "NVFP4 scale '" + t.name + "' = " + text +
-                         " is not a finite positive number");
+  auto v = positiveScalar(c, t, "NVFP4 scale");
+  if (!v)
+    return v.takeError();
   WeightRef ref;
   ref.format = gemma::WeightFormat::f32;
   ref.shape = {1};
   ref.offset = static_cast<int64_t>(t.offset);
-  ref.scalar = v;
+  ref.scalar = *v;
   return ref;
 }
 
@@ -440,8 +449,8 @@ Expected<WeightRef> HFWeights::gptqWeight(StringRef module,
 /// The FP8 KV-cache scales of each layer (ModelOpt writes
 /// `self_attn.k_proj.k_scale` and `self_attn.v_proj.v_scale`; vLLM's own
 /// names `self_attn.k_scale`/`v_scale` are read too): k, v per layer, 1.0
-/// where absent. Empty when the checkpoint has none. Each is one finite,
-/// positive F32 (the amax / 448 of the post-norm, post-RoPE values).
+/// where absent. Empty when the checkpoint has none. Each is the amax / 448
+/// of the post-norm, post-RoPE values.
 Expected<std::vector<float>> readKVScales(const Checkpoint &c,
                                           StringRef root, int64_t numLayers) {
   std::vector<float> scales(2 * numLayers, 1.0f);
@@ -457,19 +466,10 @@ Expected<std::vector<float>> readKVScales(const Checkpoint &c,
                          .str());
       if (!t)
         continue;
-      if (t->dtype != DType::F32 || t->elements != 1 || t->shape.size() > 1)
-        return fileError(c.shardPath(*t), t->fileOffset,
-                         "KV-cache scale '" + t->name + "' is " +
-                             dtypeName(t->dtype) + " " + shapeText(t->shape) +
-                             ", expected one F32 ([] or [1])");
-      float v = scalarValue(*t, c.data(*t));
-      char text[32];
-      std::snprintf(text, sizeof text, "%g", v);
-      if (!std::isfinite(v) || !(v > 0))
-        return fileError(c.shardPath(*t), t->fileOffset,
-                         "KV-cache scale '" + t->name + "' = " + text +
-                             " is not a finite positive number");
-      scales[2 * l + which] = v;
+      auto v = positiveScalar(c, *t, "KV-cache scale");
+      if (!v)
+        return v.takeError();
+      scales[2 * l + which] = *v;
       any = true;
     }
   if (!any)
