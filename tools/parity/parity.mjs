@@ -59,6 +59,10 @@ const run = (cmd, argv) => execFileSync(cmd, argv, {stdio: ["ignore", "pipe", "i
 // --tolerance overrides the type's (a case with rounding llama.cpp cannot
 // reproduce, such as the E4M3 KV cache, states its own bound and why).
 const tolerance = Number(opt("--tolerance", type === "f32" ? 1e-3 : 5e-2));
+if (!(tolerance > 0 && tolerance < 10)) {
+    console.error(`parity.mjs: --tolerance must be a number in (0, 10), got '${opt("--tolerance")}'`);
+    process.exit(2);
+}
 const nVocab = 1024;
 
 const gguf = opt("--model", path.join(work, `${variant}-${type}.gguf`));
