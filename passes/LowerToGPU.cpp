@@ -62,10 +62,9 @@ gpukernels::ActQuant actQuant(ActBlocksType blocks) {
 class LaunchLowering {
 public:
   LaunchLowering(ModuleOp module, KernelLibrary &lib,
-                 const std::map<int64_t, KVCacheAttr> &plan, bool f16Cache,
+                 const std::map<int64_t, KVCacheAttr> &plan,
                  int64_t kvElement)
-      : module(module), lib(lib), plan(plan), f16Cache(f16Cache),
-        kvElement(kvElement) {}
+      : module(module), lib(lib), plan(plan), kvElement(kvElement) {}
 
   /// The kernel of `op` and its launch, after `op`.
   LogicalResult lower(Operation *op);
@@ -98,10 +97,20 @@ private:
   /// int8 blocks.
   void matvecInput(Value input, SmallVectorImpl<Arg> &args);
 
+  /// The element format of `cache` (the E4M3 cache: its owner's scales).
+  KernelLibrary::KVCacheFormat cacheFormat(KVCacheAttr cache) const {
+    Type t = kvCacheType(module);
+    if (t.isF16())
+      return {KernelLibrary::KVCacheFormat::F16};
+    if (!isa<Float8E4M3FNType>(t))
+      return {KernelLibrary::KVCacheFormat::F32};
+    auto [k, v] = kvScales(module, cache.getOwner());
+    return {KernelLibrary::KVCacheFormat::F8, k, v};
+  }
+
   ModuleOp module;
   KernelLibrary &lib;
   const std::map<int64_t, KVCacheAttr> &plan;
-  bool f16Cache;
   int64_t kvElement;
 };
 
@@ -329,7 +338,8 @@ FailureOr<Launch> LaunchLowering::otherLaunch(Operation *op) {
         l.kernel =
             lib.attention(a.getNumHeads(), a.getNumKvHeads(), a.getHeadDim(),
                           a.getWindow(), plan.at(a.getKvCache()).getRows(),
-                          a.getScale().convertToFloat(), f16Cache);
+                          a.getScale().convertToFloat(),
+                          cacheFormat(plan.at(a.getKvCache())));
         l.args = {Arg::slot(a.getQ()),
                   Arg::slot(a.getK()),
                   Arg::slot(a.getV()),
@@ -345,7 +355,7 @@ FailureOr<Launch> LaunchLowering::otherLaunch(Operation *op) {
         if (failed(kv))
           return failure();
         KVCacheAttr c = plan.at(s.getKvCache());
-        l.kernel = lib.kvStore(c.getWidth(), c.getRows(), f16Cache);
+        l.kernel = lib.kvStore(c.getWidth(), c.getRows(), cacheFormat(c));
         l.args = {Arg::slot(s.getK()), Arg::slot(s.getV()), kv->first,
                   kv->second, params()};
         l.columns(c.getWidth());
@@ -445,18 +455,12 @@ struct LowerToGPUPass : public gemmac::impl::LowerToGPUBase<LowerToGPUPass> {
           << target << "' (nvvm or spirv)";
       return signalPassFailure();
     }
-    // FP8 blocks have CPU kernels only so far. The float-activation forms
-    // run as tinyBLAS lanes, whose GPU kernels take whole groups of 4 rows.
+    // The float-activation forms run as tinyBLAS lanes, whose GPU kernels
+    // take whole groups of 4 rows (FP8 blocks have a kernel of their own).
     for (WeightDefOp def : module.getOps<WeightDefOp>()) {
       WeightType t = def.getWeightType();
-      if (t.getFormat() == WeightFormat::f8_b64) {
-        def.emitError("weight @")
-            << def.getSymName()
-            << " is f8_b64 (an FP8 checkpoint's), which has no GPU kernel "
-               "yet: compile it for the CPU (--target cpu)";
-        return signalPassFailure();
-      }
-      if (gemmac::abi::isOwnFormat(
+      if (t.getFormat() != WeightFormat::f8_b64 &&
+          gemmac::abi::isOwnFormat(
               static_cast<gemmac::abi::Format>(t.getFormat())) &&
           !gemmac::abi::isTinyMatmulShape(t.getRows(), t.getCols())) {
         def.emitError("weight @")
@@ -472,12 +476,6 @@ struct LowerToGPUPass : public gemmac::impl::LowerToGPUBase<LowerToGPUPass> {
       module.emitError("--nvfp4-activations fp4 has no GPU kernels yet: "
                        "compile it for the CPU (--target cpu), or use f32 "
                        "or q8_0 activations");
-      return signalPassFailure();
-    }
-    // The E4M3 cache (--kv-cache f8) is CPU-only so far.
-    if (isa<Float8E4M3FNType>(kvCacheType(module))) {
-      module.emitError("--kv-cache f8 has no GPU kernels yet: compile it for "
-                       "the CPU (--target cpu), or use an f16 or f32 cache");
       return signalPassFailure();
     }
     func::FuncOp entry = lookupEntry(module);
@@ -497,8 +495,7 @@ struct LowerToGPUPass : public gemmac::impl::LowerToGPUBase<LowerToGPUPass> {
     auto kernels =
         mlir::gpu::GPUModuleOp::create(b, module.getLoc(), "gemmac_kernels");
     KernelLibrary lib(kernels, kind);
-    LaunchLowering lowering(module, lib, *plan, kvCacheType(module).isF16(),
-                            *kvElement);
+    LaunchLowering lowering(module, lib, *plan, *kvElement);
     SmallVector<Operation *> ops;
     for (Operation &op : entry.front())
       if (!isa<WeightOp, func::ReturnOp>(op))

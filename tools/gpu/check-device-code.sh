@@ -16,14 +16,15 @@ checked=0
 for type in $types; do
   model=$work/$variant-$type.gguf
   gen_model "$type" "$model"
+  compile_input "$type" "$model"
   for arch in $archs; do
     ptx=$work/$variant-$type-$arch.ptx
-    "$bin/compile-model" "$model" --target "cuda:$arch" --emit ptx -o "$ptx" --quiet
+    "$bin/compile-model" "${input[@]}" --target "cuda:$arch" --emit ptx -o "$ptx" --quiet
     "$ptxas" -arch="$arch" "$ptx" -o "$work/out.cubin"
     checked=$((checked + 1))
   done
   spv=$work/$variant-$type.spv
-  "$bin/compile-model" "$model" --target vulkan --emit spirv -o "$spv" --quiet
+  "$bin/compile-model" "${input[@]}" --target vulkan --emit spirv -o "$spv" --quiet
   "$spirv_val" --target-env vulkan1.3 "$spv"
   checked=$((checked + 1))
   echo "$variant $type: PTX ($archs) and SPIR-V valid"

@@ -8,7 +8,8 @@ source "$(dirname "$0")/args.sh"
 for type in $types; do
   model=$work/$variant-$type.gguf
   gen_model "$type" "$model"
-  "$bin/compile-model" "$model" --target vulkan --emit spirv -o "$work/$type.spv" --quiet
+  compile_input "$type" "$model"
+  "$bin/compile-model" "${input[@]}" --target vulkan --emit spirv -o "$work/$type.spv" --quiet
   rc=0
   "$bin/gemmac-vk-kernel-check" --gguf "$model" --spirv "$work/$type.spv" || rc=$?
   [ $rc = 77 ] && exit 77

@@ -9,6 +9,8 @@
 // kernels without weights (rope_*, attention_*, rms_norm_*_unweighted_*,
 // gelu_*) on random inputs against the CPU runtime's kernels, which follow
 // llama.cpp's arithmetic. Shapes and constants come from the kernel names.
+// FP8 block kernels (linear_f8_b64_*, geglu_f8_b64_*: weights no GGUF
+// holds) run on random blocks against the CPU kernels of that format.
 // Exits 77 (CTest: skipped) when no Vulkan device can run the kernels.
 //
 //===----------------------------------------------------------------------===//
@@ -344,11 +346,13 @@ struct Checker {
   }
 
   void attention(const std::string &kernel) {
-    // attention_h<heads>_kv<kv heads>_d<dim>_w<window>_r<ring>_s<scale>_<f16|f32>
+    // attention_h<heads>_kv<kv heads>_d<dim>_w<window>_r<ring>_s<scale>_
+    // <f16|f32|f8k<K scale>v<V scale>>
     auto f = nameFields(kernel, "attention_");
     const long heads = field(f, "h"), kvHeads = field(f, "kv"),
                dim = field(f, "d"), window = field(f, "w"), ring = field(f, "r");
     const bool f16 = llvm::StringRef(kernel).ends_with("_f16");
+    const size_t f8At = kernel.rfind("_f8k");
     const float scale = floatFromHex(f["s"]);
     const long width = kvHeads * dim, rows = ring ? ring : kContext;
     std::vector<float> q = randomVector(kTokens * heads * dim);
@@ -364,7 +368,27 @@ struct Checker {
           upload(v.data(), v.size() * 4), upload(kData, bytes),
           upload(vData, bytes), upload(nullptr, q.size() * 4), params()};
     };
-    if (f16) {
+    if (f8At != std::string::npos) {
+      auto [kHex, vHex] =
+          llvm::StringRef(kernel).drop_front(f8At + 4).split('v');
+      const float kScale = floatFromHex(kHex), vScale = floatFromHex(vHex);
+      // Fresh values over 2^-12..2^6, so that x / scale meets E4M3's
+      // subnormals and its saturation; cached bytes over the whole range.
+      std::uniform_real_distribution<float> octave(-12.0f, 6.0f);
+      for (std::vector<float> *fresh : {&k, &v})
+        for (float &x : *fresh)
+          x *= std::exp2(octave(rng));
+      std::vector<uint8_t> k8(kc.size()), v8(vc.size());
+      for (size_t i = 0; i < kc.size(); ++i) {
+        k8[i] = fmt::f32ToE4M3(kc[i] * 448.0f);
+        v8[i] = fmt::f32ToE4M3(vc[i] * 448.0f);
+      }
+      got = run(kernel, buffers(k8.data(), v8.data(), k8.size()), heads,
+                q.size(), 5);
+      gmk_attention_f8(&rt, want.data(), q.data(), k.data(), v.data(), kTokens,
+                       kPos0, heads, kvHeads, dim, window, k8.data(), v8.data(),
+                       rows, scale, kScale, vScale);
+    } else if (f16) {
       std::vector<uint16_t> kh(kc.size()), vh(vc.size());
       for (size_t i = 0; i < kc.size(); ++i) {
         kh[i] = fmt::f32ToF16(kc[i]);
@@ -442,6 +466,33 @@ struct Checker {
       cpuLinear.at(format)(&rt, want.data(), x.data(), kTokens, w0.data, rows,
                            cols);
     compareWith(kernel, y, want, maxAbs(want));
+  }
+
+  /// A random [rows, cols] f8_b64 weight (f32 scales, E4M3 bytes without
+  /// the NaN codes) in `storage`, described as a tensor.
+  gguf::TensorInfo randomF8Blocks(int64_t rows, int64_t cols,
+                                  std::vector<uint8_t> &storage) {
+    const int64_t blocks = rows * cols / 64;
+    storage.assign(blocks * sizeof(fmt::BlockF8_B64), 0);
+    std::uniform_real_distribution<float> scale(0.01f, 0.1f);
+    std::uniform_int_distribution<int> byte(0, 253);
+    for (int64_t b = 0; b < blocks; ++b) {
+      fmt::BlockF8_B64 blk;
+      blk.d = scale(rng);
+      for (uint8_t &q : blk.qs) {
+        int v = byte(rng);
+        q = static_cast<uint8_t>(v < 0x7F ? v : v + 1); // skip 0x7F, 0xFF
+      }
+      std::memcpy(storage.data() + b * sizeof blk, &blk, sizeof blk);
+    }
+    gguf::TensorInfo t;
+    t.nDims = 2;
+    t.ne[0] = cols;
+    t.ne[1] = rows;
+    t.type = static_cast<uint32_t>(fmt::Type::F8_B64);
+    t.nbytes = storage.size();
+    t.data = storage.data();
+    return t;
   }
 
   void embed(const gguf::TensorInfo &t, const std::string &kernel,
@@ -557,6 +608,17 @@ int main(int argc, char **argv) {
   }
   for (const std::string &e : check.entries) {
     llvm::StringRef n(e);
+    for (llvm::StringRef kind : {"linear_f8_b64_", "geglu_f8_b64_"}) {
+      int64_t rows = 0, cols = 0;
+      auto [r, c] = n.drop_front(kind.size()).split('x');
+      if (!n.starts_with(kind) || r.getAsInteger(10, rows) ||
+          c.getAsInteger(10, cols))
+        continue;
+      std::vector<uint8_t> gate, up;
+      gguf::TensorInfo w0 = check.randomF8Blocks(rows, cols, gate);
+      gguf::TensorInfo w1 = check.randomF8Blocks(rows, cols, up);
+      check.matvec(w0, kind[0] == 'g' ? &w1 : nullptr, e, "f8_b64", "", 0, 0);
+    }
     if (n.starts_with("rope_") || n.contains("_rope_"))
       check.rope(e);
     else if (n.starts_with("attention_"))

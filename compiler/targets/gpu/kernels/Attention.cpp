@@ -15,20 +15,82 @@ using namespace gemmac::gpukernels::detail;
 
 namespace gemmac::gpukernels {
 
+std::string KernelLibrary::KVCacheFormat::suffix() const {
+  switch (kind) {
+  case F32:
+    return "f32";
+  case F16:
+    return "f16";
+  case F8:
+    return "f8k" + bitsOf(kScale) + "v" + bitsOf(vScale);
+  }
+  llvm_unreachable("KV cache kinds are covered");
+}
+
+namespace {
+/// A cache's element type and its conversions, as the CPU kernels define
+/// them (attention_reference.h: toCached, loadCached, roundTo).
+struct CacheAccess {
+  KernelLibrary::KVCacheFormat format;
+
+  Type element(MLIRContext *ctx) const {
+    switch (format.kind) {
+    case KernelLibrary::KVCacheFormat::F32:
+      return Float32Type::get(ctx);
+    case KernelLibrary::KVCacheFormat::F16:
+      return IntegerType::get(ctx, 16);
+    case KernelLibrary::KVCacheFormat::F8:
+      return IntegerType::get(ctx, 8);
+    }
+    llvm_unreachable("KV cache kinds are covered");
+  }
+  float scale(bool isV) const { return isV ? format.vScale : format.kScale; }
+  /// What the cache stores for x (K, or V when isV).
+  Value store(Emitter &e, Value x, bool isV) const {
+    switch (format.kind) {
+    case KernelLibrary::KVCacheFormat::F32:
+      return x;
+    case KernelLibrary::KVCacheFormat::F16:
+      return e.toI16(e.floatToHalf(x));
+    case KernelLibrary::KVCacheFormat::F8:
+      return arith::TruncIOp::create(
+          e.b, e.b.getI8Type(),
+          e.floatToE4M3(e.fdiv(x, e.f32(scale(isV)))));
+    }
+    llvm_unreachable("KV cache kinds are covered");
+  }
+  /// The value a stored element reads back as.
+  Value load(Emitter &e, Value stored, bool isV) const {
+    switch (format.kind) {
+    case KernelLibrary::KVCacheFormat::F32:
+      return stored;
+    case KernelLibrary::KVCacheFormat::F16:
+      return e.halfToFloat(e.fromI16(stored));
+    case KernelLibrary::KVCacheFormat::F8:
+      return e.fmul(e.e4m3(arith::ExtUIOp::create(e.b, e.b.getI32Type(),
+                                                   stored)),
+                    e.f32(scale(isV)));
+    }
+    llvm_unreachable("KV cache kinds are covered");
+  }
+};
+} // namespace
+
 std::string KernelLibrary::attention(int64_t heads, int64_t kvHeads,
                                      int64_t headDim, int64_t window,
                                      int64_t ringRows, float scale,
-                                     bool f16Cache) {
+                                     KVCacheFormat format) {
   std::string name = llvm::formatv(
       "attention_h{0}_kv{1}_d{2}_w{3}_r{4}_s{5}_{6}", heads, kvHeads, headDim,
-      window, ringRows, bitsOf(scale), f16Cache ? "f16" : "f32");
+      window, ringRows, bitsOf(scale), format.suffix());
   KernelBuilder kb{module, target};
   if (kb.exists(name))
     return name;
   MLIRContext *ctx = module.getContext();
   const int64_t width = kvHeads * headDim, group = heads / kvHeads;
-  Type cacheElem = f16Cache ? Type(IntegerType::get(ctx, 16)) : Float32Type::get(ctx);
-  Type cache = kb.buf(cacheElem, ringRows ? ringRows * width : int64_t(1) << 30);
+  const CacheAccess access{format};
+  Type cache = kb.buf(access.element(ctx),
+                      ringRows ? ringRows * width : int64_t(1) << 30);
   Type q = kb.f32Buf(kMaxBatch * heads * headDim);
   Type kv = kb.f32Buf(kMaxBatch * width);
   // Arguments: q, k, v (the batch), k cache, v cache, out, params.
@@ -50,7 +112,8 @@ std::string KernelLibrary::attention(int64_t heads, int64_t kvHeads,
         Value qBase = e.add(e.mul(t, heads * headDim), e.mul(h, headDim));
         // Element i of the key or value at position p: from the cache before
         // pos0, else from the batch (rounded as the cache would store it).
-        auto kvAt = [&](Value cacheBuf, Value fresh, Value p, Value i) {
+        auto kvAt = [&](Value cacheBuf, Value fresh, Value p, Value i,
+                        bool isV) {
           Value inCache = e.ult(p, pos0);
           auto ifOp = scf::IfOp::create(e.b, e.b.getF32Type(), inCache, true);
           OpBuilder::InsertionGuard guard(e.b);
@@ -58,15 +121,12 @@ std::string KernelLibrary::attention(int64_t heads, int64_t kvHeads,
           Value r = ringRows ? e.rem(p, ringRows) : p;
           Value v = e.load(cacheBuf, e.add(e.add(e.mul(r, width),
                                                  e.mul(g, headDim)), i));
-          if (f16Cache)
-            v = e.halfToFloat(e.fromI16(v));
-          scf::YieldOp::create(e.b, v);
+          scf::YieldOp::create(e.b, access.load(e, v, isV));
           e.b.setInsertionPointToStart(ifOp.elseBlock());
           Value f = e.load(fresh, e.add(e.add(e.mul(e.sub(p, pos0), width),
                                               e.mul(g, headDim)), i));
-          if (f16Cache)
-            f = e.halfToFloat(e.floatToHalf(f));
-          scf::YieldOp::create(e.b, f);
+          scf::YieldOp::create(e.b,
+                               access.load(e, access.store(e, f, isV), isV));
           return ifOp.getResult(0);
         };
         e.loop(tid, e.idx(headDim), e.idx(kWG),
@@ -90,7 +150,7 @@ std::string KernelLibrary::attention(int64_t heads, int64_t kvHeads,
                                    {e.f32(0.0f)},
                                    [&](Value i, ValueRange d) -> SmallVector<Value> {
                                      Value qi = e.load(a[0], e.add(qBase, i));
-                                     return {e.fma(qi, kvAt(a[3], a[1], kp, i),
+                                     return {e.fma(qi, kvAt(a[3], a[1], kp, i, false),
                                                    d[0])};
                                    })[0];
                 scf::YieldOp::create(
@@ -128,7 +188,7 @@ std::string KernelLibrary::attention(int64_t heads, int64_t kvHeads,
                 o = e.sel(grew, e.fmul(o, corr), o);
                 o = e.loop(lo, hi, e.idx(1), {o},
                            [&](Value j, ValueRange v) -> SmallVector<Value> {
-                             Value vj = kvAt(a[4], a[2], e.add(tile, j), i);
+                             Value vj = kvAt(a[4], a[2], e.add(tile, j), i, true);
                              return {e.fma(e.load(probs, j), vj, v[0])};
                            })[0];
                 e.store(o, acc, i);
@@ -147,15 +207,16 @@ std::string KernelLibrary::attention(int64_t heads, int64_t kvHeads,
 }
 
 std::string KernelLibrary::kvStore(int64_t width, int64_t ringRows,
-                                   bool f16Cache) {
+                                   KVCacheFormat format) {
   std::string name = llvm::formatv("kv_store_{0}_r{1}_{2}", width, ringRows,
-                                   f16Cache ? "f16" : "f32");
+                                   format.suffix());
   KernelBuilder kb{module, target};
   if (kb.exists(name))
     return name;
   MLIRContext *ctx = module.getContext();
-  Type cacheElem = f16Cache ? Type(IntegerType::get(ctx, 16)) : Float32Type::get(ctx);
-  Type cache = kb.buf(cacheElem, ringRows ? ringRows * width : int64_t(1) << 30);
+  const CacheAccess access{format};
+  Type cache = kb.buf(access.element(ctx),
+                      ringRows ? ringRows * width : int64_t(1) << 30);
   Type kv = kb.f32Buf(kMaxBatch * width);
   kb.build(name, {kv, kv, cache, cache, kb.params()}, 0, 0,
            [&](Emitter &e, ValueRange a, ValueRange) {
@@ -172,9 +233,8 @@ std::string KernelLibrary::kvStore(int64_t width, int64_t ringRows,
                Value r = ringRows ? e.rem(pos, ringRows) : pos;
                for (int c = 0; c < 2; ++c) {
                  Value v = e.load(a[c], e.add(e.mul(t, width), i));
-                 if (f16Cache)
-                   v = e.toI16(e.floatToHalf(v));
-                 e.store(v, a[2 + c], e.add(e.mul(r, width), i));
+                 e.store(access.store(e, v, c == 1), a[2 + c],
+                         e.add(e.mul(r, width), i));
                }
              });
            });

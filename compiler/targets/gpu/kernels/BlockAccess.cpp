@@ -90,6 +90,8 @@ Value Emitter::weightAt(WeightFormat format, Value w, Value row, Value col,
     Value code = band(shr(byte, toI32(mul(div(j, 8), 4))), 15);
     return fmul(sitofp(e2m1Doubled(code)), ue4m3(u8(w, add(base, s))));
   }
+  case WeightFormat::f8_b64: // an f32 scale, then 64 E4M3 bytes
+    return fmul(bitcastF32(u32At(w, base)), e4m3(u8(w, add(add(base, 4), e))));
   case WeightFormat::q6_k: {
     Value n = div(e, 128), r = rem(e, 128), qd = div(r, 32), l = rem(r, 32);
     Value qlb = u8(w, add(base, add(add(mul(n, 64), l), mul(rem(qd, 2), 32))));

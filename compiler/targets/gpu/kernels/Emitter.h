@@ -276,6 +276,36 @@ public:
     Value v = sel(eq(ex, i32(0)), subnormal, normal);
     return sel(eq(byte, i32(0x7F)), f32(0.0f), v);
   }
+  /// The value of an E4M3 byte (i32 -> f32): sign, 4-bit exponent with bias
+  /// 7, 3-bit mantissa; exponent 0 is subnormal (m * 2^-9); 0x7F and 0xFF
+  /// are NaN (the OCP FN variant: no infinities).
+  Value e4m3(Value byte) {
+    Value ex = band(shr(byte, 3), 15), m = band(byte, 7);
+    Value normal = bitcastF32(bor(shl(add(ex, i32(120)), 23), shl(m, 20)));
+    Value subnormal = fmul(sitofp(m), f32(0x1p-9f));
+    Value v = sel(eq(ex, i32(0)), subnormal, normal);
+    v = sel(eq(band(byte, 0x7F), i32(0x7F)), f32(NAN), v);
+    return bitcastF32(bor(bitcastI32(v), shl(band(byte, 0x80), 24)));
+  }
+  /// The E4M3 byte (in an i32) of f32 f: nearest, ties to even; |f| >= 448
+  /// saturates to 0x7E, NaN is 0x7F (formats' f32ToE4M3).
+  Value floatToE4M3(Value f) {
+    Value x = bitcastI32(f);
+    Value sign = band(shr(x, 24), 0x80);
+    Value ax = band(x, 0x7fffffff);
+    // Normal: round the 23-bit mantissa to 3 bits as integers (a carry
+    // moves into the exponent), then rebias 127 -> 7.
+    Value rounded = shr(add(add(ax, i32(0x7ffff)), band(shr(ax, 20), 1)), 20);
+    Value normal = arith::MinUIOp::create(b, sub(rounded, i32(120 << 3)),
+                                          i32(0x7E));
+    // Below 2^-6: multiples of 2^-9 (scaling by 512 is exact).
+    Value subnormal = arith::FPToUIOp::create(
+        b, b.getI32Type(),
+        math::RoundEvenOp::create(b, fmul(bitcastF32(ax), f32(512.0f))));
+    Value code = sel(ult(ax, i32(0x3c800000)), subnormal,
+                     sel(ult(ax, i32(0x43e00000)), normal, i32(0x7E)));
+    return sel(ult(i32(0x7f800000), ax), i32(0x7F), bor(code, sign));
+  }
   /// A little-endian u32 at byte offset i.
   Value u32At(Value mem, Value i) {
     Value v = u8(mem, i);

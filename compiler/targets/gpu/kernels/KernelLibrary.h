@@ -114,14 +114,22 @@ public:
   std::string rope(int64_t heads, int64_t headDim, int64_t freqDim,
                    int64_t rotatedPairs,
                    std::optional<HeadNorm> norm = std::nullopt);
+  /// How a KV cache holds its elements: f32, f16 bits, or E4M3 bytes of
+  /// x / scale (--kv-cache f8; K and V have a scale each).
+  struct KVCacheFormat {
+    enum Kind { F32, F16, F8 } kind = F32;
+    float kScale = 1.0f, vScale = 1.0f;
+    /// The kernel-name suffix: f32, f16, f8k<K bits>v<V bits>.
+    std::string suffix() const;
+  };
   /// Causal attention over the KV cache (positions before pos0) and the
   /// batch's fresh K/V, `window` 0 for global layers. Grid (heads, tokens).
   std::string attention(int64_t heads, int64_t kvHeads, int64_t headDim,
                         int64_t window, int64_t ringRows, float scale,
-                        bool f16Cache);
+                        KVCacheFormat cache);
   /// Writes the batch's K and V into the cache (a ring of `ringRows` rows,
   /// or one row per position when 0). Grid (ceil(width/64), tokens).
-  std::string kvStore(int64_t width, int64_t ringRows, bool f16Cache);
+  std::string kvStore(int64_t width, int64_t ringRows, KVCacheFormat cache);
   std::string unary(Unary op, int64_t width, float constant = 0.0f);
   std::string binary(Binary op, int64_t width);
   /// y = x * (a scalar read from a weight). Grid (ceil(width/64), tokens).
