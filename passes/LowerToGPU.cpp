@@ -392,6 +392,15 @@ FailureOr<Launch> LaunchLowering::otherLaunch(Operation *op) {
         l.rows = rowsOf(e.getInput());
         return l;
       })
+      .Case<QuantizeFP4Op>([&](QuantizeFP4Op q) -> R {
+        int64_t width = widthOf(q.getResult());
+        l.kernel =
+            lib.quantizeFP4(width, q.getGlobalScale().convertToFloat());
+        l.args = {Arg::slot(q.getInput()), Arg::slot(q.getResult())};
+        l.columns(width / 16);
+        l.rows = rowsOf(q.getInput());
+        return l;
+      })
       .Case<ScaleByWeightOp>([&](ScaleByWeightOp s) -> R {
         l.kernel = lib.scaleByWeight(widthOf(s.getResult()));
         FailureOr<Arg> factor = scalarWeight(op, s.getFactor());
@@ -469,14 +478,6 @@ struct LowerToGPUPass : public gemmac::impl::LowerToGPUBase<LowerToGPUPass> {
                "of 4 rows and of 8 columns";
         return signalPassFailure();
       }
-    }
-    // W4A4 emulation (--nvfp4-activations fp4) is CPU-only so far.
-    if (module.walk([](QuantizeFP4Op) { return WalkResult::interrupt(); })
-            .wasInterrupted()) {
-      module.emitError("--nvfp4-activations fp4 has no GPU kernels yet: "
-                       "compile it for the CPU (--target cpu), or use f32 "
-                       "or q8_0 activations");
-      return signalPassFailure();
     }
     func::FuncOp entry = lookupEntry(module);
     if (!entry || !entry.getBody().hasOneBlock()) {

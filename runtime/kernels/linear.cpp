@@ -192,9 +192,7 @@ Plan kernelFor(Type t, Layout layout, int64_t n, int64_t k) {
   case Type::Q4_0_F32: return {ActAux::None, rowsQ4_0F32, 1};
   case Type::Q8_0_F32: return {ActAux::None, rowsQ8_0F32, 1};
   case Type::NVFP4_F32: return {ActAux::None, rowsNVFP4F32, 1};
-  case Type::F8_B64:
-    return {ActAux::None,
-            rowsScalar<blocks<BlockF8_B64, float, ref::dotF8_B64, 64>>, 1};
+  case Type::F8_B64: return {ActAux::None, rowsF8_B64, 1};
   }
   return {ActAux::None, nullptr, 1};
 }

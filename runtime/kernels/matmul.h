@@ -50,6 +50,7 @@ void rowsNVFP4(const MatmulTask &, int64_t, int64_t);
 void rowsQ4_0F32(const MatmulTask &, int64_t, int64_t);
 void rowsQ8_0F32(const MatmulTask &, int64_t, int64_t);
 void rowsNVFP4F32(const MatmulTask &, int64_t, int64_t);
+void rowsF8_B64(const MatmulTask &, int64_t, int64_t);
 void rowsF32Tiny(const MatmulTask &, int64_t, int64_t);
 void rowsF16Tiny(const MatmulTask &, int64_t, int64_t);
 void rowsBF16Tiny(const MatmulTask &, int64_t, int64_t);

@@ -335,6 +335,36 @@ TEST(MatmulF8, DotIsTheDefinition) {
   EXPECT_NEAR(got, want, 1e-5 * mass);
 }
 
+// The SIMD kernel decodes E4M3 bytes with integer arithmetic: every byte
+// (subnormals, -0, the NaN codes) against the reference's table lookup, one
+// weight at a time (row r: byte r in place j of its block, x one-hot at j).
+TEST(MatmulF8, EveryByteDecodesAsTheTable) {
+  const int64_t K = 64, N = 256;
+  std::vector<BlockF8_B64> w(N);
+  for (int64_t r = 0; r < N; ++r) {
+    w[r].d = 1.0f;
+    std::memset(w[r].qs, 0, 64);
+    w[r].qs[(r * 7) % 64] = static_cast<uint8_t>(r);
+  }
+  std::vector<float> x(K * 64, 0.0f); // token j: one-hot at j
+  for (int64_t j = 0; j < 64; ++j)
+    x[j * K + j] = 1.0f;
+  std::vector<float> y(64 * N);
+  gemmac_rt rt(1);
+  gmk_linear_f8_b64(&rt, y.data(), x.data(), 64, reinterpret_cast<const uint8_t *>(w.data()), N, K);
+  for (int64_t r = 0; r < N; ++r) {
+    const int64_t j = (r * 7) % 64;
+    const float want = ref::dotF8_B64(&w[r], x.data() + j * K, 1),
+                got = y[j * N + r];
+    EXPECT_EQ(std::isnan(want), std::isnan(ref::e4m3Table()[r]));
+    if (std::isnan(want))
+      EXPECT_TRUE(std::isnan(got)) << "byte " << r;
+    else
+      EXPECT_EQ(std::memcmp(&got, &want, 4), 0)
+          << "byte " << r << ": " << got << " vs " << want;
+  }
+}
+
 /// NVFP4's dot against the format's definition, sum over 16s of
 /// ue4m3(d) * d_q8 * sum(2*E2M1 * q8): exact when every product and partial
 /// sum is representable (small integers, power-of-two scales), within f32

@@ -11,15 +11,16 @@ while [ $# -gt 0 ]; do
   esac
 done
 mkdir -p "$work"
-types="f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k q4_k_m q5_k_m nvfp4 fp8"
+types="f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k q4_k_m q5_k_m nvfp4 nvfp4-fp4 fp8"
 
 # gen_model TYPE OUT.gguf: the variant's GGUF of that type; nvfp4 is the
 # GGUF llama.cpp's converter makes of a ModelOpt NVFP4 checkpoint (NVFP4 MLP,
 # '.scale' tensors, the rest BF16), as no quantizer writes NVFP4 GGUFs; fp8
 # writes a ModelOpt FP8 checkpoint with KV-cache scales ($work/hf-fp8, which
-# compile_input names; compiled with an E4M3 cache) and its F32 twin.
+# compile_input names; compiled with an E4M3 cache) and its F32 twin;
+# nvfp4-fp4 is the nvfp4 GGUF compiled with W4A4 activations.
 gen_model() {
-  if [ "$1" = nvfp4 ]; then
+  if [ "$1" = nvfp4 ] || [ "$1" = nvfp4-fp4 ]; then
     "$bin/gemmac-gen-model" --variant "$variant" --type bf16 \
       --hf "$work/hf-nvfp4" --hf-quant nvfp4 -o "$2" >/dev/null
   elif [ "$1" = fp8 ]; then
@@ -33,5 +34,9 @@ gen_model() {
 # compile_input TYPE MODEL.gguf: sets `input` to what compile-model reads
 # for that type, with its options.
 compile_input() {
-  if [ "$1" = fp8 ]; then input=("$work/hf-fp8" --kv-cache f8); else input=("$2"); fi
+  case "$1" in
+    fp8) input=("$work/hf-fp8" --kv-cache f8) ;;
+    nvfp4-fp4) input=("$2" --nvfp4-activations fp4) ;;
+    *) input=("$2") ;;
+  esac
 }

@@ -7,8 +7,9 @@
 // tensors and compares each output with a scalar reference: ggml's
 // dequantization (formats/) and dot products in double; and the
 // kernels without weights (rope_*, attention_*, rms_norm_*_unweighted_*,
-// gelu_*) on random inputs against the CPU runtime's kernels, which follow
-// llama.cpp's arithmetic. Shapes and constants come from the kernel names.
+// gelu_*, quantize_fp4_*) on random inputs against the CPU runtime's
+// kernels, which follow llama.cpp's arithmetic (or the format's definition).
+// Shapes and constants come from the kernel names.
 // FP8 block kernels (linear_f8_b64_*, geglu_f8_b64_*: weights no GGUF
 // holds) run on random blocks against the CPU kernels of that format.
 // Exits 77 (CTest: skipped) when no Vulkan device can run the kernels.
@@ -345,6 +346,27 @@ struct Checker {
     compareWith(kernel, y, want, maxAbs(want), tanhForm);
   }
 
+  /// quantize_fp4_<width>_g<global scale>: against gmk_quantize_fp4, bit
+  /// for bit, on blocks whose magnitudes span 2^-20..2^8 (E4M3 scales from
+  /// subnormal to saturated, and 0), one block all zeros.
+  void quantizeFP4(const std::string &kernel) {
+    const long width = std::stol(kernel.substr(strlen("quantize_fp4_")));
+    const float g = floatFromHex(kernel.substr(kernel.rfind("_g") + 2));
+    std::vector<float> x = randomVector(kTokens * width);
+    std::uniform_real_distribution<float> octave(-20.0f, 8.0f);
+    for (size_t b = 0; b < x.size() / 16; ++b) {
+      const float m = b == 1 ? 0.0f : std::exp2(octave(rng));
+      for (size_t j = 0; j < 16; ++j)
+        x[16 * b + j] *= m;
+    }
+    std::vector<float> y =
+        run(kernel, {upload(x.data(), x.size() * 4), upload(nullptr, x.size() * 4)},
+            (width / 16 + 63) / 64, x.size(), 1);
+    std::vector<float> want(x.size());
+    gmk_quantize_fp4(&rt, want.data(), x.data(), x.size(), g);
+    compareWith(kernel, y, want, maxAbs(want));
+  }
+
   void attention(const std::string &kernel) {
     // attention_h<heads>_kv<kv heads>_d<dim>_w<window>_r<ring>_s<scale>_
     // <f16|f32|f8k<K scale>v<V scale>>
@@ -628,6 +650,8 @@ int main(int argc, char **argv) {
       check.rmsNormAdd(e);
     else if (n.starts_with("rms_norm_") && n.contains("_unweighted_"))
       check.rmsNormUnweighted(e);
+    else if (n.starts_with("quantize_fp4_"))
+      check.quantizeFP4(e);
     else if (n.starts_with("gelu_tanh_") || n.starts_with("gelu_erf_"))
       check.gelu(e, n.starts_with("gelu_tanh_"));
   }

@@ -10,6 +10,36 @@ using namespace gemmac::gpukernels::detail;
 
 namespace gemmac::gpukernels {
 
+std::string KernelLibrary::quantizeFP4(int64_t width, float globalScale) {
+  std::string name =
+      llvm::formatv("quantize_fp4_{0}_g{1}", width, bitsOf(globalScale));
+  KernelBuilder kb{module, target};
+  if (kb.exists(name))
+    return name;
+  Type act = kb.f32Buf(kMaxBatch * width);
+  kb.build(name, {act, act}, 0, 0, [&](Emitter &e, ValueRange a, ValueRange) {
+    e.forEachColumn(width / 16, [&](Value t, Value block) {
+      Value first = e.add(e.mul(t, width), e.mul(block, 16));
+      Value amax = e.f32(0.0f);
+      for (int64_t j = 0; j < 16; ++j) // NaN is skipped, as std::max does
+        amax = arith::MaxNumFOp::create(
+            e.b, amax, math::AbsFOp::create(e.b, e.load(a[0], e.add(first, j))));
+      Value g = e.f32(globalScale);
+      Value s = e.e4m3(e.floatToE4M3(
+          e.fmul(e.fmul(g, amax), e.f32(1.0f / 6.0f))));
+      Value toCode = e.fdiv(g, s);
+      Value zero = e.fcmp(arith::CmpFPredicate::OEQ, s, e.f32(0.0f));
+      for (int64_t j = 0; j < 16; ++j) {
+        Value at = e.add(first, j);
+        Value code = e.floatToE2M1(e.fmul(e.load(a[0], at), toCode));
+        Value v = e.fmul(e.sitofp(e.e2m1Doubled(code)), e.f32(0.5f));
+        e.store(e.sel(zero, e.f32(0.0f), e.fdiv(e.fmul(v, s), g)), a[1], at);
+      }
+    });
+  });
+  return name;
+}
+
 std::string KernelLibrary::unary(Unary op, int64_t width, float constant) {
   static const char *names[] = {"scale", "gelu_tanh", "gelu_erf", "softcap",
                                 "copy"};

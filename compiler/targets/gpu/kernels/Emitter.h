@@ -306,6 +306,24 @@ public:
                      sel(ult(ax, i32(0x43e00000)), normal, i32(0x7E)));
     return sel(ult(i32(0x7f800000), ax), i32(0x7F), bor(code, sign));
   }
+  /// The E2M1 code (i32, bit 3 the sign) of x: the nearest of 0, 0.5, 1,
+  /// 1.5, 2, 3, 4, 6, ties to the even code, saturating; NaN -> code 0
+  /// (formats' f32ToE2M1). The magnitude counts the midpoints it passes.
+  Value floatToE2M1(Value x) {
+    Value a = math::AbsFOp::create(b, x);
+    Value code = i32(0);
+    // (midpoint, whether the tie goes up: to an even code)
+    for (auto [mid, up] : {std::pair{0.25f, false}, {0.75f, true},
+                           {1.25f, false}, {1.75f, true}, {2.5f, false},
+                           {3.5f, true}, {5.0f, false}}) {
+      Value past = fcmp(up ? arith::CmpFPredicate::OGE
+                           : arith::CmpFPredicate::OGT,
+                        a, f32(mid));
+      code = add(code, arith::ExtUIOp::create(b, b.getI32Type(), past));
+    }
+    Value negative = ult(i32(0x7fffffff), bitcastI32(x)); // the sign bit
+    return bor(code, sel(negative, i32(8), i32(0)));
+  }
   /// A little-endian u32 at byte offset i.
   Value u32At(Value mem, Value i) {
     Value v = u8(mem, i);

@@ -131,6 +131,9 @@ public:
   /// or one row per position when 0). Grid (ceil(width/64), tokens).
   std::string kvStore(int64_t width, int64_t ringRows, KVCacheFormat cache);
   std::string unary(Unary op, int64_t width, float constant = 0.0f);
+  /// NVFP4 activations emulated (gemma.quantize_fp4, gmk_quantize_fp4): a
+  /// thread per block of 16, global scale G. Grid (ceil(width/16/64), tokens).
+  std::string quantizeFP4(int64_t width, float globalScale);
   std::string binary(Binary op, int64_t width);
   /// y = x * (a scalar read from a weight). Grid (ceil(width/64), tokens).
   std::string scaleByWeight(int64_t width);
