@@ -464,12 +464,11 @@ struct LowerToGPUPass : public gemmac::impl::LowerToGPUBase<LowerToGPUPass> {
           << target << "' (nvvm or spirv)";
       return signalPassFailure();
     }
-    // The float-activation forms run as tinyBLAS lanes, whose GPU kernels
-    // take whole groups of 4 rows (FP8 blocks have a kernel of their own).
+    // The float-activation forms (and FP8 blocks) run as tinyBLAS lanes,
+    // whose GPU kernels take whole groups of 4 rows.
     for (WeightDefOp def : module.getOps<WeightDefOp>()) {
       WeightType t = def.getWeightType();
-      if (t.getFormat() != WeightFormat::f8_b64 &&
-          gemmac::abi::isOwnFormat(
+      if (gemmac::abi::isOwnFormat(
               static_cast<gemmac::abi::Format>(t.getFormat())) &&
           !gemmac::abi::isTinyMatmulShape(t.getRows(), t.getCols())) {
         def.emitError("weight @")

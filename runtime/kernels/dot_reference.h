@@ -354,20 +354,18 @@ inline const float *e4m3Table() {
 }
 
 /// F8_B64 against f32 activations (no llama.cpp kernel to follow: gemmac's
-/// definition, laid out for 8-wide SIMD). Per block, lane l accumulates
-/// elements l, l+8, ..., l+56 with FMAs; the lanes are summed as hsum8; the
-/// block sum is scaled into the row's sum with one FMA.
+/// definition, the float-activation forms' structure, dotDecoded): each
+/// weight decoded as e4m3 * d (one rounding), lane l one FMA chain over
+/// elements l, l+8, ... of the whole row, the lanes summed as hsum8 once.
 inline float dotF8_B64(const BlockF8_B64 *w, const float *x, int64_t nb) {
   const float *lut = e4m3Table();
-  float sum = 0;
-  for (int64_t b = 0; b < nb; ++b, x += 64) {
-    float lanes[8] = {};
+  float lanes[8] = {};
+  for (int64_t b = 0; b < nb; ++b, x += 64)
     for (int i = 0; i < 8; ++i)
       for (int l = 0; l < 8; ++l)
-        lanes[l] = std::fma(lut[w[b].qs[8 * i + l]], x[8 * i + l], lanes[l]);
-    sum = std::fma(w[b].d, hsum8(lanes), sum);
-  }
-  return sum;
+        lanes[l] = std::fma(lut[w[b].qs[8 * i + l]] * w[b].d, x[8 * i + l],
+                            lanes[l]);
+  return hsum8(lanes);
 }
 
 } // namespace gemmac::rt::ref

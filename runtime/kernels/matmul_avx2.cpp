@@ -431,31 +431,35 @@ template <typename B, int E> struct DecodedLanes {
   }
 };
 
-// ---- FP8 blocks (f8_b64, ref::dotF8_B64): per block, eight lanes of FMAs
-// over the decoded E4M3 values, hsum8, one FMA with the block's scale ------
+// ---- FP8 blocks (f8_b64, ref::dotF8_B64): each weight decoded as e4m3 * d,
+// eight lanes of FMAs over the whole row, hsum8 once --------------------------
 
-/// The f32 values of eight E4M3 bytes: the exponent and mantissa bits
-/// moved into f32's fields and rebiased (7 -> 127), subnormals (exponent 0)
-/// as m * 2^-9, 0x7F and 0xFF NaN; what ref::e4m3Table holds.
-inline __m256 e4m3x8(const uint8_t *q) {
-  const __m256i v =
-      _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(q)));
+/// The f32 values of eight E4M3 bytes (what ref::e4m3Table holds): the
+/// byte's exponent and mantissa bits placed in f32's fields read as
+/// e4m3 * 2^-120 (the subnormals as f32 subnormals), so one exact multiply
+/// by 2^120 rebiases every code; 0x7F and 0xFF are NaN. With DAZ set
+/// (denormal inputs read as 0), the subnormal codes take m * 2^-9 instead.
+template <bool DAZ> inline __m256 e4m3x8(const uint8_t *q) {
+  const __m256i v = _mm256_cvtepi8_epi32( // sign-extended: bit 31 the sign
+      _mm_loadl_epi64(reinterpret_cast<const __m128i *>(q)));
   const __m256i mag = _mm256_and_si256(v, _mm256_set1_epi32(0x7F));
-  const __m256i sign = _mm256_slli_epi32(_mm256_and_si256(v, _mm256_set1_epi32(0x80)), 24);
-  const __m256 normal = _mm256_castsi256_ps(
-      _mm256_add_epi32(_mm256_slli_epi32(mag, 20), _mm256_set1_epi32(120 << 23)));
-  const __m256 subnormal =
-      _mm256_mul_ps(_mm256_cvtepi32_ps(mag), _mm256_set1_ps(0x1p-9f));
-  __m256 x = _mm256_blendv_ps(
-      normal, subnormal,
-      _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(8), mag)));
-  x = _mm256_blendv_ps(
+  const __m256i bits =
+      _mm256_and_si256(_mm256_slli_epi32(v, 20), _mm256_set1_epi32(0x87F00000));
+  __m256 x = _mm256_mul_ps(_mm256_castsi256_ps(bits), _mm256_set1_ps(0x1p120f));
+  if constexpr (DAZ) {
+    const __m256 sign = _mm256_castsi256_ps(
+        _mm256_and_si256(bits, _mm256_set1_epi32(0x80000000)));
+    const __m256 sub = _mm256_or_ps(
+        _mm256_mul_ps(_mm256_cvtepi32_ps(mag), _mm256_set1_ps(0x1p-9f)), sign);
+    x = _mm256_blendv_ps(
+        x, sub, _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(8), mag)));
+  }
+  return _mm256_blendv_ps(
       x, _mm256_set1_ps(NAN),
       _mm256_castsi256_ps(_mm256_cmpeq_epi32(mag, _mm256_set1_epi32(0x7F))));
-  return _mm256_or_ps(x, _mm256_castsi256_ps(sign));
 }
 
-struct F8Lanes {
+template <bool DAZ> struct F8Lanes {
   static constexpr int kRows = 1, kTile = 4;
   template <int NT>
   static void tile(const MatmulTask &m, int64_t n, int64_t t0) {
@@ -463,20 +467,19 @@ struct F8Lanes {
     const auto *w = reinterpret_cast<const BlockF8_B64 *>(m.weight + n * m.rowBytes);
     const float *a[NT];
     tokenRows<float, NT>(m, t0, a);
-    float sum[NT] = {};
+    __m256 acc[NT];
+    for (int i = 0; i < NT; ++i)
+      acc[i] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
-      __m256 wv[8];
-      for (int c = 0; c < 8; ++c)
-        wv[c] = e4m3x8(w[b].qs + 8 * c);
-      for (int i = 0; i < NT; ++i) {
-        __m256 lanes = _mm256_setzero_ps();
-        for (int c = 0; c < 8; ++c)
-          lanes = _mm256_fmadd_ps(wv[c], _mm256_loadu_ps(a[i] + 64 * b + 8 * c), lanes);
-        sum[i] = std::fma(w[b].d, hsum8(lanes), sum[i]);
+      const __m256 d = _mm256_set1_ps(w[b].d);
+      for (int c = 0; c < 8; ++c) {
+        const __m256 wv = _mm256_mul_ps(e4m3x8<DAZ>(w[b].qs + 8 * c), d);
+        for (int i = 0; i < NT; ++i)
+          acc[i] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(a[i] + 64 * b + 8 * c), acc[i]);
       }
     }
     for (int i = 0; i < NT; ++i)
-      *outAt(m, t0 + i, n) = sum[i];
+      *outAt(m, t0 + i, n) = hsum8(acc[i]);
   }
 };
 
@@ -617,7 +620,10 @@ void rowsNVFP4F32(const MatmulTask &m, int64_t n0, int64_t n1) {
   runTiles<DecodedLanes<BlockNVFP4, 64>>(m, n0, n1);
 }
 void rowsF8_B64(const MatmulTask &m, int64_t n0, int64_t n1) {
-  runTiles<F8Lanes>(m, n0, n1);
+  if (_mm_getcsr() & 0x0040) // DAZ (an application built with fast math)
+    runTiles<F8Lanes<true>>(m, n0, n1);
+  else
+    runTiles<F8Lanes<false>>(m, n0, n1);
 }
 void rowsQ6_K(const MatmulTask &m, int64_t n0, int64_t n1) {
   runTiles<Q6_KLanes>(m, n0, n1);

@@ -95,56 +95,6 @@ static void floatMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
          [&] { e.store(y, a[nw + 1], e.add(e.mul(t, rows), row)); });
 }
 
-/// FP8 blocks (f8_b64) as the CPU kernels define them (ref::dotF8_B64):
-/// per block of 64, lane l of 8 one fused chain over elements l, l+8, ...,
-/// the lanes summed as hsum8, the sum scaled into the row's total with one
-/// fma. Lanes 8.. of a row (two rows per group) repeat lane l mod 8 unused.
-static void f8MatvecBody(Emitter &e, int64_t rows, int64_t cols, unsigned nw,
-                         ValueRange a, ValueRange shared) {
-  const int64_t lanes = kWG / gemmac::gpu::matvecRowsPerGroup(true, rows, cols);
-  const int64_t nb = cols / 64, blockBytes = formatBlockBytes(WeightFormat::f8_b64);
-  Value tid = e.threadId();
-  Value t = e.blockId(mgpu::Dimension::y);
-  Value row = e.add(e.mul(e.blockId(mgpu::Dimension::x), kWG / lanes),
-                    e.div(tid, lanes));
-  Value lane = e.rem(tid, lanes);
-  Value l8 = e.rem(lane, 8);
-  Value live = e.ult(row, e.idx(rows));
-  Value rowBytes = e.mul(e.sel(live, row, e.idx(0)), nb * blockBytes);
-  Value first = e.mul(e.div(tid, lanes), lanes); // this row's lane 0
-  Value xBase = e.add(e.mul(t, cols), l8);
-  SmallVector<Value> init(nw, e.f32(0.0f));
-  SmallVector<Value> sums = e.loop(
-      e.idx(0), e.idx(nb), e.idx(1), init,
-      [&](Value b, ValueRange total) -> SmallVector<Value> {
-        Value block = e.add(rowBytes, e.mul(b, blockBytes));
-        Value x = e.add(xBase, e.mul(b, 64));
-        SmallVector<Value> next;
-        for (unsigned k = 0; k < nw; ++k) {
-          Value acc = e.f32(0.0f);
-          for (int64_t i = 0; i < 8; ++i) {
-            Value q = e.e4m3(e.u8(a[k], e.add(e.add(block, l8), 4 + 8 * i)));
-            acc = e.fma(q, e.load(a[nw], e.add(x, 8 * i)), acc);
-          }
-          e.barrier(); // the previous block's sums are read
-          e.store(acc, shared[k], tid);
-          e.barrier();
-          auto lv = [&](int64_t l) { return e.load(shared[k], e.add(first, l)); };
-          Value hsum8 =
-              e.fadd(e.fadd(e.fadd(lv(0), lv(4)), e.fadd(lv(2), lv(6))),
-                     e.fadd(e.fadd(lv(1), lv(5)), e.fadd(lv(3), lv(7))));
-          Value d = e.bitcastF32(e.u32At(a[k], block));
-          next.push_back(e.fma(d, hsum8, total[k]));
-        }
-        return next;
-      });
-  Value y = sums[0];
-  if (nw == 2)
-    y = e.fmul(e.geluTanhTable(sums[0], a[nw + 2]), sums[1]);
-  e.when(arith::AndIOp::create(e.b, live, e.eq(lane, e.idx(0))),
-         [&] { e.store(y, a[nw + 1], e.add(e.mul(t, rows), row)); });
-}
-
 /// Quantized weights: a workgroup takes matvecRowsPerGroup rows and
 /// kQuantMatvecTokensPerGroup tokens, 32 threads per row. Per chunk of 32
 /// blocks, thread j unpacks block j of its row once and computes its integer
@@ -271,8 +221,6 @@ static std::string matvec(mgpu::GPUModuleOp module, Target target,
         if (quantized)
           quantMatvecBody(e, format, rows, cols, nw, rowsParam, a,
                           shared.back());
-        else if (format == WeightFormat::f8_b64)
-          f8MatvecBody(e, rows, cols, nw, a, shared);
         else
           floatMatvecBody(e, format, rows, cols, nw, a, shared);
       },
