@@ -21,9 +21,10 @@ std::string KernelLibrary::quantizeFP4(int64_t width, float globalScale) {
     e.forEachColumn(width / 16, [&](Value t, Value block) {
       Value first = e.add(e.mul(t, width), e.mul(block, 16));
       Value amax = e.f32(0.0f);
-      for (int64_t j = 0; j < 16; ++j) // NaN is skipped, as std::max does
-        amax = arith::MaxNumFOp::create(
-            e.b, amax, math::AbsFOp::create(e.b, e.load(a[0], e.add(first, j))));
+      for (int64_t j = 0; j < 16; ++j) { // std::max(amax, |x|): NaN skipped
+        Value x = math::AbsFOp::create(e.b, e.load(a[0], e.add(first, j)));
+        amax = e.sel(e.fcmp(arith::CmpFPredicate::OLT, amax, x), x, amax);
+      }
       Value g = e.f32(globalScale);
       Value s = e.e4m3(e.floatToE4M3(
           e.fmul(e.fmul(g, amax), e.f32(1.0f / 6.0f))));
