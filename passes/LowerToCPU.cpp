@@ -78,6 +78,7 @@ struct LowerToCPUPass : public gemmac::impl::LowerToCPUBase<LowerToCPUPass> {
     populateAttentionLowerings(patterns, lowering);
     populateNormLowerings(patterns, lowering);
     populateElementwiseLowerings(patterns, lowering);
+    populateExpertLowerings(patterns, lowering);
     if (failed(
             lowerEntry(lowering, FrozenRewritePatternSet(std::move(patterns)))))
       return signalPassFailure();

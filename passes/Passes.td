@@ -62,7 +62,9 @@ def FuseGeGLU : Pass<"gemma-fuse-geglu", "mlir::func::FuncOp"> {
   let description = [{
     Rewrites mul(gelu_tanh(linear(x, Wg)), linear(x, Wu)) into
     gemma.geglu(x, Wg, Wu), whose kernel converts x once and reads both
-    weights in one pass. Only the exact pattern fuses: an erf GELU, another
+    weights in one pass; likewise the experts' form,
+    mul(gelu_tanh(expert_linear(x, Wg, r)), expert_linear(x, Wu, r)) into
+    gemma.expert_geglu (the slices may be of one fused gate_up weight). Only the exact pattern fuses: an erf GELU, another
     activation, different inputs or weight shapes/formats, or intermediate
     values used elsewhere leave the ops as they are.
   }];

@@ -45,6 +45,10 @@ struct SelectKernelsPass
       return "geglu";
     if (isa<EmbedOp>(op))
       return "embed";
+    if (isa<ExpertLinearOp>(op))
+      return "expert_linear";
+    if (isa<ExpertGeGLUOp>(op))
+      return "expert_geglu";
     return std::nullopt;
   }
 
@@ -67,6 +71,10 @@ struct SelectKernelsPass
       return l.getWeight();
     if (auto g = dyn_cast<GeGLUOp>(op))
       return g.getGate();
+    if (auto e = dyn_cast<ExpertLinearOp>(op))
+      return e.getWeight();
+    if (auto e = dyn_cast<ExpertGeGLUOp>(op))
+      return e.getGate();
     return cast<EmbedOp>(op).getTable();
   }
 
@@ -75,9 +83,19 @@ struct SelectKernelsPass
   /// allows the layout, and no op had its kernel chosen before.
   static bool canInterleave(WeightDefOp def, ArrayRef<Operation *> users) {
     WeightType t = def.getWeightType();
-    if (t.getRank() != 2 || users.empty() ||
+    if (t.getRank() == 1 || users.empty() ||
         !abi::isRepackedShape(static_cast<abi::Format>(t.getFormat()),
-                              t.getRows()))
+                              t.getExpertRows()))
+      return false;
+    // An expert slice must start on a group of eight rows.
+    auto alignedSlices = [](Operation *op) {
+      if (auto e = dyn_cast<ExpertLinearOp>(op))
+        return e.getFirstRow() % 8 == 0;
+      if (auto e = dyn_cast<ExpertGeGLUOp>(op))
+        return e.getGateFirstRow() % 8 == 0 && e.getUpFirstRow() % 8 == 0;
+      return true;
+    };
+    if (!llvm::all_of(users, alignedSlices))
       return false;
     StringRef format = stringifyWeightFormat(t.getFormat());
     return llvm::all_of(users, [&](Operation *op) {

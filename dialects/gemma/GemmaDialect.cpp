@@ -56,8 +56,9 @@ void GemmaDialect::initialize() {
 
 LogicalResult WeightType::verify(function_ref<InFlightDiagnostic()> emitError,
                                  WeightFormat format, ArrayRef<int64_t> shape) {
-  if (shape.empty() || shape.size() > 2)
-    return emitError() << "weight must be 1-D or 2-D, got rank " << shape.size();
+  if (shape.empty() || shape.size() > 3)
+    return emitError() << "weight must be 1-D, 2-D or 3-D (experts), got rank "
+                       << shape.size();
   for (int64_t d : shape)
     if (d <= 0)
       return emitError() << "weight dimensions must be positive";

@@ -53,9 +53,10 @@ LogicalResult WeightDefOp::verify() {
     if (!gemmac::abi::hasX8Layout(format))
       return emitOpError("layout x8 exists only for q4_0 and q4_k weights, not ")
              << stringifyWeightFormat(t.getFormat());
-    if (t.getShape().size() != 2 ||
-        !gemmac::abi::isRepackedShape(format, t.getRows()))
-      return emitOpError("layout x8 needs a matrix with a multiple of 8 rows");
+    if (t.getRank() == 1 ||
+        !gemmac::abi::isRepackedShape(format, t.getExpertRows()))
+      return emitOpError("layout x8 needs a matrix with a multiple of 8 rows "
+                         "(per expert)");
   }
   if (SRDFoldAttr srd = getSrdAttr())
     if (failed(srd.verifyFor(getWeightType(), [&] { return emitOpError(); })))
@@ -154,6 +155,115 @@ LogicalResult GeGLUOp::verify() {
   if (failed(checkMatvecInput(*this, getInput(), g)))
     return failure();
   return checkWidth(*this, "result", width(getResult()), g.getRows());
+}
+
+//===----------------------------------------------------------------------===//
+// Mixture of experts
+//===----------------------------------------------------------------------===//
+
+/// Slots per token of a routing ([tokens, 2 * k]); 0 if malformed.
+static int64_t slotsOf(Value routing) {
+  int64_t w = width(routing);
+  return ShapedType::isDynamic(w) || w <= 0 || w % 2 ? 0 : w / 2;
+}
+
+static LogicalResult checkRouting(Operation *op, Value routing) {
+  if (!slotsOf(routing))
+    return op->emitOpError("routing must have 2 * k features (weights, then "
+                           "expert indices), got ")
+           << width(routing);
+  return success();
+}
+
+/// An expert weight and the slice [first, first + n) of each expert's rows.
+static LogicalResult checkExpertWeight(Operation *op, StringRef what,
+                                       WeightType w, int64_t first, int64_t n) {
+  if (w.getRank() != 3)
+    return op->emitOpError() << what << " must be 3-D [experts, rows, cols]";
+  if (first < 0 || n <= 0 || first + n > w.getExpertRows())
+    return op->emitOpError() << what << " rows [" << first << ", "
+                             << first + n << ") exceed its "
+                             << w.getExpertRows() << " rows per expert";
+  return success();
+}
+
+LogicalResult ScaleColumnsOp::verify() {
+  WeightType f = getFactors().getType();
+  if (f.getRank() != 1 || (f.getFormat() != WeightFormat::f32 &&
+                           f.getFormat() != WeightFormat::f16 &&
+                           f.getFormat() != WeightFormat::bf16))
+    return emitOpError("factors must be a 1-D f32, f16 or bf16 weight, got ")
+           << f;
+  return checkWidth(*this, "input", width(getInput()), f.getCols());
+}
+
+LogicalResult MoERouteOp::verify() {
+  const int64_t k = sv(getNumUsed()), e = width(getLogits());
+  if (k <= 0 || (!ShapedType::isDynamic(e) && k > e))
+    return emitOpError("num_used ") << k << " must be in 1.." << e
+                                    << " (the experts)";
+  return checkWidth(*this, "routing", width(getRouting()), 2 * k);
+}
+
+bool ExpertLinearOp::isPerSlot() {
+  const int64_t k = slotsOf(getRouting());
+  return k > 1 && width(getInput()) == k * getWeight().getType().getCols();
+}
+
+LogicalResult ExpertLinearOp::verify() {
+  WeightType w = getWeight().getType();
+  if (failed(checkRouting(*this, getRouting())) ||
+      failed(checkExpertWeight(*this, "weight", w, sv(getFirstRow()),
+                               sv(getNumRows()))))
+    return failure();
+  const int64_t k = slotsOf(getRouting()), in = width(getInput());
+  if (in != w.getCols() && in != k * w.getCols())
+    return emitOpError("input has ")
+           << in << " features, expected " << w.getCols() << " (per token) or "
+           << k * w.getCols() << " (per slot)";
+  return checkWidth(*this, "result", width(getResult()), k * sv(getNumRows()));
+}
+
+LogicalResult ExpertGeGLUOp::verify() {
+  WeightType g = getGate().getType(), u = getUp().getType();
+  if (failed(checkRouting(*this, getRouting())) ||
+      failed(checkExpertWeight(*this, "gate", g, sv(getGateFirstRow()),
+                               sv(getNumRows()))) ||
+      failed(checkExpertWeight(*this, "up", u, sv(getUpFirstRow()),
+                               sv(getNumRows()))))
+    return failure();
+  if (g.getFormat() != u.getFormat() || g.getCols() != u.getCols() ||
+      g.getExperts() != u.getExperts())
+    return emitOpError("gate and up must have the same format, experts and "
+                       "columns");
+  const int64_t k = slotsOf(getRouting());
+  if (failed(checkWidth(*this, "input", width(getInput()), g.getCols())))
+    return failure();
+  return checkWidth(*this, "result", width(getResult()), k * sv(getNumRows()));
+}
+
+LogicalResult ExpertScaleOp::verify() {
+  WeightType s = getScales().getType();
+  if (failed(checkRouting(*this, getRouting())))
+    return failure();
+  if (s.getRank() != 1 || (s.getFormat() != WeightFormat::f32 &&
+                           s.getFormat() != WeightFormat::f16 &&
+                           s.getFormat() != WeightFormat::bf16))
+    return emitOpError("scales must be a 1-D f32, f16 or bf16 weight, got ")
+           << s;
+  const int64_t k = slotsOf(getRouting()), in = width(getInput());
+  if (!ShapedType::isDynamic(in) && in % k)
+    return emitOpError("input has ") << in << " features, not k = " << k
+                                     << " slots' rows";
+  return success();
+}
+
+LogicalResult MoECombineOp::verify() {
+  if (failed(checkRouting(*this, getRouting())))
+    return failure();
+  const int64_t k = slotsOf(getRouting());
+  return checkWidth(*this, "input", width(getInput()),
+                    k * width(getResult()));
 }
 
 /// The checks gemma.rope and gemma.rms_norm_rope share: heads, widths and

@@ -119,15 +119,21 @@ def Gemma_GeluApproxAttr : EnumAttr<Gemma_Dialect, Gemma_GeluApprox, "gelu">;
 
 def Gemma_WeightType : TypeDef<Gemma_Dialect, "Weight"> {
   let mnemonic = "weight";
-  let summary = "a weight tensor in its storage format, [rows, cols] (out, in)";
+  let summary = "a weight tensor in its storage format, [rows, cols] (out, in), or [experts, rows, cols]";
   let parameters = (ins EnumParameter<Gemma_WeightFormat>:$format,
                         ArrayRefParameter<"int64_t">:$shape);
   let assemblyFormat = "`<` $format `,` `[` $shape `]` `>`";
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
     int64_t getRank() const { return getShape().size(); }
-    /// Output features of a 2-D weight (its row count).
-    int64_t getRows() const { return getShape().size() == 2 ? getShape()[0] : 1; }
+    /// Rows as stored: a 2-D weight's output features; every expert's rows
+    /// of a 3-D one (its experts' slabs lie one after the other).
+    int64_t getRows() const {
+      return getShape().size() == 1 ? 1 : getNumElements() / getCols();
+    }
+    /// Experts of a 3-D weight (1 otherwise) and the rows of each.
+    int64_t getExperts() const { return getShape().size() == 3 ? getShape()[0] : 1; }
+    int64_t getExpertRows() const { return getRows() / getExperts(); }
     /// Input features (the contiguous, block-quantized dimension).
     int64_t getCols() const { return getShape().back(); }
     int64_t getNumElements() const;
@@ -360,6 +366,24 @@ def Gemma_GeGLUOp : Gemma_Op<"geglu", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Gemma_ExpertGeGLUOp : Gemma_Op<"expert_geglu", [Pure]> {
+  let summary = "fused expert gate/up products with GELU gating";
+  let description = [{
+    gelu(expert_linear(x, gate)) * expert_linear(x, up), the two slices
+    read in one pass over each chosen expert (fuse-geglu makes it). Gate and
+    up may be one fused weight at different first rows.
+  }];
+  let arguments = (ins Gemma_Activation:$input, Gemma_WeightType:$gate,
+                       Gemma_WeightType:$up, Gemma_Activation:$routing,
+                       I64Attr:$gate_first_row, I64Attr:$up_first_row,
+                       I64Attr:$num_rows, Gemma_GeluApproxAttr:$approximation);
+  let results = (outs Gemma_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $gate `,` $up `,` $routing attr-dict `:` type($input) `,` type($gate) `,` type($up) `,` type($routing) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 def Gemma_RopeOp : Gemma_Op<"rope", [Pure]> {
   let summary = "NeoX rotary position embedding of every head";
   let arguments = (ins Gemma_Activation:$input, Index:$pos0,
@@ -498,6 +522,81 @@ def Gemma_LastRowsOp : Gemma_Op<"last_rows", [Pure, AllTypesMatch<["input", "res
   let arguments = (ins Gemma_Activation:$input, Index:$count);
   let results = (outs Gemma_Activation:$result);
   let assemblyFormat = "$input `,` $count attr-dict `:` type($input)";
+}
+
+//===----------------------------------------------------------------------===//
+// Mixture of experts (26B-A4B). A routing is an f32 activation [tokens,
+// 2 * k]: per token the k renormalized gate weights of the chosen experts,
+// then their k indices (exact integers), in slot order (descending
+// probability). Expert weights are 3-D: [experts, rows, cols]. An expert
+// product's result holds one row of `num_rows` features per (token, slot):
+// [tokens, k * num_rows].
+//===----------------------------------------------------------------------===//
+
+def Gemma_ScaleColumnsOp : Gemma_Op<"scale_columns", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "multiplication of every row by a per-feature weight";
+  let arguments = (ins Gemma_Activation:$input, Gemma_WeightType:$factors);
+  let results = (outs Gemma_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $factors attr-dict `:` type($input) `,` type($factors)
+  }];
+  let hasVerifier = 1;
+}
+
+def Gemma_MoERouteOp : Gemma_Op<"moe_route", [Pure]> {
+  let summary = "softmax gating: each token's top-k experts and their weights";
+  let description = [{
+    Softmax over the router logits of all experts, the `num_used` most
+    probable (descending; ties in the order llama.cpp's std::sort leaves
+    them), their probabilities divided by their sum.
+  }];
+  let arguments = (ins Gemma_Activation:$logits, I64Attr:$num_used);
+  let results = (outs Gemma_Activation:$routing);
+  let assemblyFormat = "$logits attr-dict `:` type($logits) `->` type($routing)";
+  let hasVerifier = 1;
+}
+
+def Gemma_ExpertLinearOp : Gemma_Op<"expert_linear", [Pure]> {
+  let summary = "each token's chosen experts times their slice of a 3-D weight";
+  let description = [{
+    y[t, k, n] = sum_c x[t, c] * W[e_tk, first_row + n, c] for n < num_rows.
+    The input is either one row per token (width = cols) or one row per
+    (token, slot) (width = k * cols), the layout of an expert product's
+    result.
+  }];
+  let arguments = (ins Gemma_Activation:$input, Gemma_WeightType:$weight,
+                       Gemma_Activation:$routing, I64Attr:$first_row,
+                       I64Attr:$num_rows);
+  let results = (outs Gemma_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $routing attr-dict `:` type($input) `,` type($weight) `,` type($routing) `->` type($result)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Whether the input holds one row per (token, slot).
+    bool isPerSlot();
+  }];
+}
+
+def Gemma_ExpertScaleOp : Gemma_Op<"expert_scale", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "each slot's row times its expert's scale";
+  let arguments = (ins Gemma_Activation:$input, Gemma_Activation:$routing,
+                       Gemma_WeightType:$scales);
+  let results = (outs Gemma_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $routing `,` $scales attr-dict `:` type($input) `,` type($routing) `,` type($scales)
+  }];
+  let hasVerifier = 1;
+}
+
+def Gemma_MoECombineOp : Gemma_Op<"moe_combine", [Pure]> {
+  let summary = "the slots' rows weighted by their gate and summed in slot order";
+  let arguments = (ins Gemma_Activation:$input, Gemma_Activation:$routing);
+  let results = (outs Gemma_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $routing attr-dict `:` type($input) `,` type($routing) `->` type($result)
+  }];
+  let hasVerifier = 1;
 }
 
 //===----------------------------------------------------------------------===//

@@ -76,6 +76,7 @@ private:
 
   llvm::Error buildLayer(int64_t l, Value &h, Value ple, Value pos0,
                          std::vector<std::pair<Value, Value>> &layerKV);
+  llvm::Expected<Value> buildExperts(int64_t l, Value r);
 
   MLIRContext &ctx;
   const Gemma4Config &cfg;
@@ -209,15 +210,22 @@ llvm::Error ModuleBuilder::buildLayer(int64_t l, Value &h, Value ple, Value pos0
   TRY(postAttnNorm, W("post_attention_norm.weight", {H}));
   h = add(h, rmsNorm(attnOut, postAttnNorm, H));
 
-  // GeGLU MLP.
+  // GeGLU MLP (on MoE layers, the dense branch beside the experts).
   TRY(ffnNorm, W("ffn_norm.weight", {H}));
   Value f = rmsNorm(h, ffnNorm, H);
   TRY(gateOut, project(f, "ffn_gate", {L.ffnDim, H}));
   TRY(upOut, project(f, "ffn_up", {L.ffnDim, H}));
   Value m = mul(gelu(gateOut), upOut);
   TRY(downOut, project(m, "ffn_down", {H, L.ffnDim}));
+  Value ffnOut = downOut;
+  if (L.numExperts) {
+    TRY(post1, W("post_ffw_norm_1.weight", {H}));
+    TRY(experts, buildExperts(l, h));
+    TRY(post2, W("post_ffw_norm_2.weight", {H}));
+    ffnOut = add(rmsNorm(downOut, post1, H), rmsNorm(experts, post2, H));
+  }
   TRY(postFfnNorm, W("post_ffw_norm.weight", {H}));
-  h = add(h, rmsNorm(downOut, postFfnNorm, H));
+  h = add(h, rmsNorm(ffnOut, postFfnNorm, H));
 
   // Per-layer embedding injection (E2B/E4B).
   if (ple) {
@@ -238,6 +246,67 @@ llvm::Error ModuleBuilder::buildLayer(int64_t l, Value &h, Value ple, Value pos0
   }
 #undef TRY
   return llvm::Error::success();
+}
+
+/// The routed experts of layer l on the residual r (llama.cpp's gemma4
+/// graph and build_moe_ffn): the router on the unweighted-normed residual,
+/// the experts on pre_ffw_norm_2(r), their outputs weighted and summed.
+llvm::Expected<Value> ModuleBuilder::buildExperts(int64_t l, Value r) {
+  const Gemma4LayerConfig &L = cfg.layers[l];
+  const int64_t H = cfg.hidden, E = L.numExperts, F = L.expertFFNDim;
+  const std::string p = llvm::formatv("blk.{0}.", l).str();
+  auto W = [&](StringRef suffix, ArrayRef<int64_t> shape) {
+    return weight(p + suffix.str(), shape);
+  };
+#define TRY(var, expr)                                                         \
+  auto var##OrErr = (expr);                                                    \
+  if (!var##OrErr)                                                             \
+    return var##OrErr.takeError();                                             \
+  Value var = *var##OrErr;
+  // Router: ((rms_norm(r) * H^-1/2) * scale) times the f32 router weights.
+  TRY(routerScale, W("ffn_gate_inp.scale", {H}));
+  TRY(router, W("ffn_gate_inp.weight", {E, H}));
+  Value t = scale(rmsNorm(r, Value(), H), 1.0f / std::sqrt(float(H)));
+  t = ScaleColumnsOp::create(b, loc, t, routerScale);
+  Value routing = MoERouteOp::create(b, loc, act(2 * L.numExpertsUsed),
+                                     linear(t, router),
+                                     b.getI64IntegerAttr(L.numExpertsUsed));
+  const int64_t K = L.numExpertsUsed;
+  auto experts = [&](Value x, Value w, int64_t first, int64_t rows) -> Value {
+    return ExpertLinearOp::create(b, loc, act(K * rows), x, w, routing,
+                                  b.getI64IntegerAttr(first),
+                                  b.getI64IntegerAttr(rows));
+  };
+  // A per-expert output scale, where the checkpoint has one.
+  auto scaled = [&](Value y, StringRef name) -> llvm::Expected<Value> {
+    if (!ws.has(p + name.str()))
+      return y;
+    auto s = W(name, {E});
+    if (!s)
+      return s.takeError();
+    return ExpertScaleOp::create(b, loc, y, routing, *s).getResult();
+  };
+  TRY(preNorm, W("pre_ffw_norm_2.weight", {H}));
+  Value xe = rmsNorm(r, preNorm, H);
+  Value gate, up;
+  if (ws.has(p + "ffn_gate_up_exps.weight")) {
+    // One weight per expert: the gate's F rows, then the up's.
+    TRY(gateUp, W("ffn_gate_up_exps.weight", {E, 2 * F, H}));
+    gate = experts(xe, gateUp, 0, F);
+    up = experts(xe, gateUp, F, F);
+  } else {
+    TRY(gateW, W("ffn_gate_exps.weight", {E, F, H}));
+    TRY(upW, W("ffn_up_exps.weight", {E, F, H}));
+    TRY(g, scaled(experts(xe, gateW, 0, F), "ffn_gate_exps.scale"));
+    TRY(u, scaled(experts(xe, upW, 0, F), "ffn_up_exps.scale"));
+    gate = g;
+    up = u;
+  }
+  TRY(downW, W("ffn_down_exps.weight", {E, H, F}));
+  TRY(down, scaled(experts(mul(gelu(gate), up), downW, 0, H),
+                   "ffn_down_exps.scale"));
+#undef TRY
+  return MoECombineOp::create(b, loc, act(H), down, routing).getResult();
 }
 
 llvm::Expected<OwningOpRef<ModuleOp>> ModuleBuilder::build() {

@@ -26,6 +26,15 @@ std::string gemmac::checkGemma4Layer(Gemma4Config &cfg, int64_t l,
                                  "at most the head dim {1}",
                                  lc.ropeFreqDim, lc.headDim)
                        .str();
+  if (lc.numExperts &&
+      (lc.numExperts > 4096 || lc.numExpertsUsed <= 0 ||
+       lc.numExpertsUsed > lc.numExperts || lc.expertFFNDim <= 0))
+    return where + llvm::formatv("mixture of experts needs 1 <= experts used "
+                                 "({0}) <= experts ({1}) <= 4096 and a "
+                                 "positive expert feed-forward length ({2})",
+                                 lc.numExpertsUsed, lc.numExperts,
+                                 lc.expertFFNDim)
+                       .str();
   if (l >= firstShared) {
     lc.kvSource = -1;
     for (int64_t s = firstShared - 1; s >= 0; --s)

@@ -27,6 +27,10 @@ struct Gemma4LayerConfig {
   int64_t kvSource = -1;    // -1: owns its KV; else the layer whose KV it reads
   bool kEqualsV = false;    // no v projection: V is the K projection (pre-norm)
   bool hasOutputScale = false;
+  // Mixture of experts (26B-A4B), beside the dense MLP; 0 on dense layers.
+  int64_t numExperts = 0;
+  int64_t numExpertsUsed = 0; // top-k
+  int64_t expertFFNDim = 0;   // each expert's intermediate size
 };
 
 struct Gemma4Config {

@@ -261,9 +261,6 @@ Expected<Gemma4Config> gemmac::gguf::readGemma4Config(const GGUFFile &file) {
     return std::move(e);
   if (Error e = optU("expert_count", nExperts, 0))
     return std::move(e);
-  if (nExperts > 0 || file.findTensor("blk.0.ffn_gate_inp.weight"))
-    return file.error("mixture-of-experts Gemma 4 (26B-A4B) is not supported "
-                      "yet");
 
   auto eps = optF("attention.layer_norm_rms_epsilon", 1e-6);
   auto thetaGlobal = optF("rope.freq_base", 1e6);
@@ -312,6 +309,24 @@ Expected<Gemma4Config> gemmac::gguf::readGemma4Config(const GGUFFile &file) {
   if (!ffn)
     return ffn.takeError();
 
+  // Mixture of experts: a layer with a router (ffn_gate_inp, llama.cpp's
+  // test) has expert_count experts, expert_used_count of them per token.
+  std::vector<int64_t> expertsUsed(L, 0), expertFFN(L, 0);
+  if (nExperts > 0) {
+    for (auto [key, out] : {std::pair{"gemma4.expert_used_count", &expertsUsed},
+                            std::pair{"gemma4.expert_feed_forward_length",
+                                      &expertFFN}}) {
+      if (!file.find(key))
+        return file.error(llvm::Twine("gemma4.expert_count is ") +
+                          llvm::Twine(nExperts) + " but " + key +
+                          " is missing");
+      auto v = file.getIntOrArray(key, L);
+      if (!v)
+        return v.takeError();
+      *out = *v;
+    }
+  }
+
   auto sliding = readSlidingPattern(file, L);
   if (!sliding)
     return sliding.takeError();
@@ -352,6 +367,16 @@ Expected<Gemma4Config> gemmac::gguf::readGemma4Config(const GGUFFile &file) {
     std::string p = llvm::formatv("blk.{0}.", l).str();
     lc.kEqualsV = !file.findTensor(p + "attn_v.weight");
     lc.hasOutputScale = file.findTensor(p + "layer_output_scale.weight");
+    if (file.findTensor(p + "ffn_gate_inp.weight")) {
+      if (nExperts <= 0)
+        return file.error("tensor '" + p +
+                          "ffn_gate_inp.weight' (an expert router) needs "
+                          "gemma4.expert_count",
+                          file.findTensor(p + "ffn_gate_inp.weight")->infoOffset);
+      lc.numExperts = nExperts;
+      lc.numExpertsUsed = expertsUsed[l];
+      lc.expertFFNDim = expertFFN[l];
+    }
     if (std::string e = checkGemma4Layer(cfg, l, firstShared); !e.empty())
       return file.error(e);
   }

@@ -238,5 +238,9 @@ void populateNormLowerings(mlir::RewritePatternSet &patterns,
 /// slices gemma.column_slice/last_rows.
 void populateElementwiseLowerings(mlir::RewritePatternSet &patterns,
                                   CPULowering &lowering);
+/// Experts.cpp: gemma.moe_route, expert_linear, expert_geglu, expert_scale,
+/// moe_combine and the router's gemma.scale_columns.
+void populateExpertLowerings(mlir::RewritePatternSet &patterns,
+                             CPULowering &lowering);
 
 } // namespace gemmac::cpu

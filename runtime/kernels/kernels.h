@@ -48,11 +48,32 @@ void *gemmac_rt_scratch(gemmac_rt *rt, size_t bytes);
                      int64_t n_tokens, const uint8_t *gate,                   \
                      const uint8_t *up, int64_t n_out, int64_t n_in);
 
-// Every format's four kernels, and the same four for weights stored in the
+// Mixture-of-experts products: W is [experts, expert_rows, n_in] and each
+// expert's rows [first_row, first_row + n_out) are multiplied. For token t and
+// slot k of the routing (gmk_moe_route), out[t, k, :] = W[e_tk] x, x being
+// in[t] (per_slot 0) or in[t, k] (per_slot 1): llama.cpp's mul_mat_id, each
+// output the dot product its vec_dot (or repacked gemv) computes. The geglu
+// form multiplies the gate and up weights (which may be one fused weight)
+// and combines them as gmk_geglu_<fmt> does.
+#define GEMMAC_DECLARE_EXPERTS(F)                                              \
+  void gmk_expert_linear_##F(gemmac_rt *rt, float *out, const float *in,      \
+                             int64_t n_tokens, const uint8_t *weight,         \
+                             int64_t n_out, int64_t n_in,                     \
+                             const float *routing, int64_t n_used,            \
+                             int64_t expert_rows, int64_t first_row,          \
+                             int64_t per_slot);                               \
+  void gmk_expert_geglu_##F(                                                   \
+      gemmac_rt *rt, float *out, const float *in, int64_t n_tokens,           \
+      const uint8_t *gate, const uint8_t *up, int64_t n_out, int64_t n_in,    \
+      const float *routing, int64_t n_used, int64_t gate_expert_rows,         \
+      int64_t gate_first_row, int64_t up_expert_rows, int64_t up_first_row);
+
+// Every format's kernels, and the same for weights stored in the
 // interleaved "x8" layout (formats/repack.h; row counts a multiple of 8):
 // gmk_*_<fmt>_x8.
 #define GEMMAC_DECLARE_WEIGHT_KERNELS(F)                                       \
-  GEMMAC_DECLARE_EMBED(F) GEMMAC_DECLARE_LINEAR(F) GEMMAC_DECLARE_GEGLU(F)
+  GEMMAC_DECLARE_EMBED(F) GEMMAC_DECLARE_LINEAR(F) GEMMAC_DECLARE_GEGLU(F)     \
+  GEMMAC_DECLARE_EXPERTS(F)
 #define GEMMAC_DECLARE_X8_KERNELS_0(F)
 #define GEMMAC_DECLARE_X8_KERNELS_1(F) GEMMAC_DECLARE_WEIGHT_KERNELS(F##_x8)
 #define GEMMAC_FORMAT(E, name, id, elems, bytes, act, x8, tiny)               \
@@ -142,6 +163,27 @@ void gmk_gelu_tanh(gemmac_rt *rt, float *out, const float *in, int64_t n);
 void gmk_gelu_erf(gemmac_rt *rt, float *out, const float *in, int64_t n);
 void gmk_quantize_fp4(gemmac_rt *rt, float *out, const float *in, int64_t n,
                       float global_scale);
+
+// Mixture-of-experts routing (llama.cpp's SOFTMAX gating with norm_w): per
+// token, the softmax of n_experts logits, the n_used most probable experts
+// (descending, ties as std::sort leaves them) and their probabilities
+// renormalized to sum 1. routing is [n_tokens, 2 * n_used]: the weights,
+// then the expert indices as f32.
+void gmk_moe_route(gemmac_rt *rt, float *routing, const float *logits,
+                   int64_t n_tokens, int64_t n_experts, int64_t n_used);
+// out[t, k, :] = in[t, k, :] * scales[e_tk] (a per-expert output scale).
+void gmk_expert_scale(gemmac_rt *rt, float *out, const float *in,
+                      int64_t n_tokens, int64_t width, const float *routing,
+                      int64_t n_used, const uint8_t *scales,
+                      int32_t scales_format, int64_t n_experts);
+// out[t, :] = sum over slots k in order of in[t, k, :] * w_tk.
+void gmk_moe_combine(gemmac_rt *rt, float *out, const float *in,
+                     int64_t n_tokens, int64_t width, const float *routing,
+                     int64_t n_used);
+// out[r, j] = in[r, j] * w[j].
+void gmk_scale_columns(gemmac_rt *rt, float *out, const float *in,
+                       int64_t rows, int64_t width, const uint8_t *weight,
+                       int32_t weight_format);
 
 #ifdef __cplusplus
 }

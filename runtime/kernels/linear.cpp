@@ -138,10 +138,11 @@ struct Plan {
 using ref::BF16;
 using ref::F16;
 
-/// The kernel of a weight of `t` in `layout` shaped n x k.
-Plan kernelFor(Type t, Layout layout, int64_t n, int64_t k) {
+/// The kernel of a weight of `t` in `layout` shaped n x k. `vecDot`: the
+/// product is llama.cpp's mul_mat_id, which never calls tinyBLAS.
+Plan kernelFor(Type t, Layout layout, int64_t n, int64_t k, bool vecDot) {
   // tinyBLAS takes float weights of some shapes (abi/formats.h).
-  const bool tiny = gemmac::abi::usesTinyMatmul(t, n, k);
+  const bool tiny = !vecDot && gemmac::abi::usesTinyMatmul(t, n, k);
   // llama.cpp repacks Q4_0/Q4_K weights whose row count is a multiple of 8;
   // so do we (the x8 layout), and the arithmetic follows its repacked GEMM.
   const bool repacked = gemmac::abi::isRepackedShape(t, n);
@@ -160,7 +161,7 @@ Plan kernelFor(Type t, Layout layout, int64_t n, int64_t k) {
             tiny ? rowsF16Tiny : rowsScalar<floats<F16, ref::dotVec<F16>>>, 1};
   case Type::BF16:
     return {ActAux::None,
-            tiny ? rowsBF16Tiny : rowsScalar<floats<BF16, ref::dotVec<BF16>>>,
+            tiny ? rowsBF16Tiny : rowsScalar<floats<BF16, ref::dotVecBF16>>,
             1};
   case Type::Q8_0: return {ActAux::None, rowsQ8_0, 1};
   case Type::Q5_0: return {ActAux::None, rowsQ5_0, 1};
@@ -197,8 +198,9 @@ Plan kernelFor(Type t, Layout layout, int64_t n, int64_t k) {
   return {ActAux::None, nullptr, 1};
 }
 
-Plan planFor(Type t, Layout layout, int64_t n, int64_t k) {
-  Plan plan = kernelFor(t, layout, n, k);
+Plan planFor(Type t, Layout layout, int64_t n, int64_t k,
+             bool vecDot = false) {
+  Plan plan = kernelFor(t, layout, n, k, vecDot);
   plan.act = activationFor(t);
   return plan;
 }
@@ -318,6 +320,127 @@ void geglu(Type type, Layout layout, gemmac_rt *rt, float *out,
   });
 }
 
+/// The (token, slot) rows each expert of a routing gets, experts in index
+/// order and rows in token then slot order (llama.cpp's mul_mat_id).
+struct ExpertRows {
+  std::vector<int64_t> first; // first[e]..first[e + 1]: expert e's rows
+  std::vector<int64_t> rows;  // t * n_used + k
+};
+
+ExpertRows groupByExpert(const float *routing, int64_t T, int64_t nUsed) {
+  int64_t nExperts = 0;
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t k = 0; k < nUsed; ++k)
+      nExperts = std::max<int64_t>(
+          nExperts, static_cast<int64_t>(routing[(2 * t + 1) * nUsed + k]) + 1);
+  ExpertRows g;
+  g.first.assign(nExperts + 1, 0);
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t k = 0; k < nUsed; ++k)
+      ++g.first[static_cast<int64_t>(routing[(2 * t + 1) * nUsed + k]) + 1];
+  for (int64_t e = 0; e < nExperts; ++e)
+    g.first[e + 1] += g.first[e];
+  g.rows.resize(T * nUsed);
+  std::vector<int64_t> next(g.first.begin(), g.first.end() - 1);
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t k = 0; k < nUsed; ++k)
+      g.rows[next[static_cast<int64_t>(routing[(2 * t + 1) * nUsed + k])]++] =
+          t * nUsed + k;
+  return g;
+}
+
+/// Where one expert product reads its weights: rows [first, first + n) of
+/// every expert's slab of `expertRows` rows.
+struct ExpertWeight {
+  const uint8_t *base;
+  int64_t expertRows, firstRow;
+  const uint8_t *of(int64_t e, size_t rowBytes) const {
+    return base + (e * expertRows + firstRow) * rowBytes;
+  }
+};
+
+/// The products of the experts a routing chose: every (token, slot) row
+/// against its expert's weights, for one weight (linear) or two (geglu).
+/// Each expert's activation rows are gathered so its weights are read once
+/// for all of them; every output is the one dot product llama.cpp's
+/// mul_mat_id computes for it, so results do not depend on the batch.
+void expertProducts(Type type, Layout layout, gemmac_rt *rt, float *out,
+                    const float *in, int64_t T, ExpertWeight w0,
+                    const ExpertWeight *w1, int64_t N, int64_t K,
+                    const float *routing, int64_t nUsed, bool perSlot) {
+  const Plan plan = planFor(type, layout, w0.expertRows, K, /*vecDot=*/true);
+  const int64_t inRows = perSlot ? T * nUsed : T;
+  const Converted c = convertActivations(rt, plan, in, inRows, K);
+  const ExpertRows g = groupByExpert(routing, T, nUsed);
+  const size_t rb = rowBytes(type, K);
+  const uint16_t *table = w1 ? geluTanhTable() : nullptr;
+  // Work units: an expert and a range of its output rows.
+  struct Unit {
+    int64_t expert, n0, n1;
+  };
+  const int64_t unit = plan.rowsPerUnit;
+  std::vector<Unit> units;
+  const int64_t nExperts = static_cast<int64_t>(g.first.size()) - 1;
+  for (int64_t e = 0; e < nExperts; ++e) {
+    const int64_t count = g.first[e + 1] - g.first[e];
+    if (!count)
+      continue;
+    int64_t chunk = chunkRows(rt, plan, rb, N, count, 16);
+    if (w1)
+      chunk = std::max<int64_t>(unit, chunk / 2 / unit * unit);
+    for (int64_t n0 = 0; n0 < N; n0 += chunk)
+      units.push_back({e, n0, std::min(N, n0 + chunk)});
+  }
+  rt->pool.parallelFor(
+      static_cast<int64_t>(units.size()), 1, [&](int64_t u0, int64_t u1) {
+        thread_local std::vector<uint8_t> act, aux;
+        thread_local std::vector<float> r0, r1;
+        for (int64_t u = u0; u < u1; ++u) {
+          const Unit &U = units[u];
+          const int64_t *rows = g.rows.data() + g.first[U.expert];
+          const int64_t count = g.first[U.expert + 1] - g.first[U.expert];
+          act.resize(count * c.actStride);
+          aux.resize(count * c.auxStride);
+          for (int64_t i = 0; i < count; ++i) {
+            const int64_t src = perSlot ? rows[i] : rows[i] / nUsed;
+            std::memcpy(act.data() + i * c.actStride,
+                        c.act + src * c.actStride, c.actStride);
+            std::memcpy(aux.data() + i * c.auxStride,
+                        c.aux + src * c.auxStride, c.auxStride);
+          }
+          const int64_t w = U.n1 - U.n0;
+          MatmulTask m;
+          m.rowBytes = rb;
+          m.act = act.data();
+          m.actStride = c.actStride;
+          m.aux = aux.data();
+          m.auxStride = c.auxStride;
+          m.K = K;
+          m.T = count;
+          m.outStride = w;
+          m.outFirstRow = U.n0;
+          r0.resize(count * w);
+          m.weight = w0.of(U.expert, rb);
+          m.out = r0.data();
+          plan.kernel(m, U.n0, U.n1);
+          if (w1) {
+            r1.resize(count * w);
+            m.weight = w1->of(U.expert, rb);
+            m.out = r1.data();
+            plan.kernel(m, U.n0, U.n1);
+          }
+          for (int64_t i = 0; i < count; ++i) {
+            float *o = out + rows[i] * N + U.n0;
+            if (w1)
+              for (int64_t j = 0; j < w; ++j)
+                o[j] = gegluLookup(table, r0[i * w + j], r1[i * w + j]);
+            else
+              std::memcpy(o, r0.data() + i * w, w * sizeof(float));
+          }
+        }
+      });
+}
+
 void embed(Type type, Layout layout, gemmac_rt *rt, float *out,
            const int32_t *tokens, int64_t T, const uint8_t *table,
            int64_t rows, int64_t cols, float scale) {
@@ -369,6 +492,25 @@ void embed(Type type, Layout layout, gemmac_rt *rt, float *out,
       const uint8_t *table, int64_t n_rows, int64_t n_cols, float scale) {    \
     embed(Type::T, Layout::L, rt, out, tokens, n_tokens, table, n_rows,        \
           n_cols, scale);                                                      \
+  }                                                                            \
+  extern "C" void gmk_expert_linear_##F##SUFFIX(                               \
+      gemmac_rt *rt, float *out, const float *in, int64_t n_tokens,           \
+      const uint8_t *weight, int64_t n_out, int64_t n_in,                     \
+      const float *routing, int64_t n_used, int64_t expert_rows,              \
+      int64_t first_row, int64_t per_slot) {                                  \
+    expertProducts(Type::T, Layout::L, rt, out, in, n_tokens,                 \
+                   {weight, expert_rows, first_row}, nullptr, n_out, n_in,    \
+                   routing, n_used, per_slot != 0);                           \
+  }                                                                            \
+  extern "C" void gmk_expert_geglu_##F##SUFFIX(                                \
+      gemmac_rt *rt, float *out, const float *in, int64_t n_tokens,           \
+      const uint8_t *gate, const uint8_t *up, int64_t n_out, int64_t n_in,    \
+      const float *routing, int64_t n_used, int64_t gate_expert_rows,         \
+      int64_t gate_first_row, int64_t up_expert_rows, int64_t up_first_row) { \
+    const ExpertWeight u{up, up_expert_rows, up_first_row};                   \
+    expertProducts(Type::T, Layout::L, rt, out, in, n_tokens,                 \
+                   {gate, gate_expert_rows, gate_first_row}, &u, n_out, n_in, \
+                   routing, n_used, false);                                   \
   }
 // One set per row of abi/formats.def, and its x8 set where the row says so.
 #define DEFINE_X8_KERNELS_0(F, T)

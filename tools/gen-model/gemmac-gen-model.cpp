@@ -61,6 +61,9 @@ struct Variant {
   bool kEqualsV;     // 12B/31B: global layers have no attn_v
   float embedStd;
   bool lastGlobal = false; // --hf: the last layer is global (HF forces it)
+  // Mixture of experts (26B-A4B): every layer routes to `experts` experts,
+  // `expertsUsed` per token, beside its dense MLP.
+  int64_t experts = 0, expertsUsed = 0, expertFFN = 0;
 
   bool isGlobal(int64_t l) const {
     return (l + 1) % period == 0 || (lastGlobal && l == layers - 1);
@@ -81,7 +84,17 @@ const Variant kVariants[] = {
      10240, 256, 512, 262144, 131072, 6, 18, false, false, 0.06f},
     {"e2b-full", "full-size Gemma 4 E2B shapes", 35, 1536, 8, 1, 1, 256, 512,
      6144, 256, 512, 262144, 131072, 5, 20, true, false, 0.08f},
+    {"moe", "tiny 26B-A4B-like: 16 experts, 4 per token, beside a dense MLP",
+     6, 256, 4, 2, 1, 64, 128, 192, 0, 16, 1024, 512, 6, 0, false, true,
+     0.15f, false, 16, 4, 96},
+    {"26b-a4b", "full-size Gemma 4 26B-A4B shapes (128 experts, 8 used)", 30,
+     2816, 16, 8, 2, 256, 512, 2112, 0, 1024, 262144, 131072, 6, 0, false,
+     true, 0.05f, false, 128, 8, 704},
 };
+
+/// --split-experts: gate and up experts as two tensors (ffn_gate_exps,
+/// ffn_up_exps), the layout llama.cpp also loads, instead of one fused.
+bool gSplitExperts = false;
 
 struct FileType {
   const char *name;
@@ -116,7 +129,7 @@ uint64_t hashName(const std::string &n, uint64_t seed) {
 }
 
 /// How a tensor's values are drawn.
-enum class Init { Linear, Embedding, Norm, PostNorm, QKNorm, OutputScale, RopeFreqs };
+enum class Init { Linear, Embedding, Norm, PostNorm, QKNorm, OutputScale, RopeFreqs, Router };
 
 struct TensorSpec {
   std::string name;
@@ -208,6 +221,28 @@ std::vector<TensorSpec> tensorList(const Variant &v, const FileType &ft) {
       down = Type::Q6_K;
     lin(p + "ffn_down.weight", ffn, H, down);
     postNorm(p + "post_ffw_norm.weight", H);
+    if (v.experts) {
+      // The router stays F32 in every file type (llama-quant never
+      // quantizes it); the expert tensors follow the ffn rules.
+      const int64_t E = v.experts, F = v.expertFFN;
+      out.push_back({p + "ffn_gate_inp.weight", {H, E}, Type::F32, Init::Router});
+      norm(p + "ffn_gate_inp.scale", H);
+      norm(p + "pre_ffw_norm_2.weight", H);
+      postNorm(p + "post_ffw_norm_1.weight", H);
+      postNorm(p + "post_ffw_norm_2.weight", H);
+      if (gSplitExperts) {
+        out.push_back({p + "ffn_gate_exps.weight", {H, F, E},
+                       fallback(ft.base, H), Init::Linear});
+        out.push_back({p + "ffn_up_exps.weight", {H, F, E},
+                       fallback(ft.base, H), Init::Linear});
+      } else {
+        out.push_back({p + "ffn_gate_up_exps.weight", {H, 2 * F, E},
+                       fallback(ft.base, H), Init::Linear});
+      }
+      out.push_back({p + "ffn_down_exps.weight", {F, H, E}, fallback(down, F),
+                     Init::Linear});
+      norm(p + "ffn_down_exps.scale", E);
+    }
     if (v.pleDim) {
       lin(p + "inp_gate.weight", H, v.pleDim, ft.base);
       lin(p + "proj.weight", v.pleDim, H, ft.base);
@@ -226,6 +261,15 @@ void drawRow(const TensorSpec &t, const Variant &v, uint64_t &rng,
   switch (t.init) {
   case Init::Linear: {
     float a = std::sqrt(3.0f / static_cast<float>(n));
+    for (int64_t i = 0; i < n; ++i)
+      row[i] = (2 * uniform01(rng) - 1) * a;
+    return;
+  }
+  case Init::Router: {
+    // Router logits of standard deviation ~2 (the input is RMS-normed and
+    // scaled by H^-1/2): a clear ranking of the experts, as trained
+    // routers have, rather than a near-uniform softmax.
+    float a = 2.0f * std::sqrt(3.0f);
     for (int64_t i = 0; i < n; ++i)
       row[i] = (2 * uniform01(rng) - 1) * a;
     return;
@@ -801,6 +845,12 @@ void addModelMetadata(gguf::GGUFWriter &w, const Variant &v,
   w.addU32("gemma4.embedding_length_per_layer_input",
            static_cast<uint32_t>(v.pleDim));
   w.addF32("gemma4.final_logit_softcapping", 30.0f);
+  if (v.experts) {
+    w.addU32("gemma4.expert_count", static_cast<uint32_t>(v.experts));
+    w.addU32("gemma4.expert_used_count", static_cast<uint32_t>(v.expertsUsed));
+    w.addU32("gemma4.expert_feed_forward_length",
+             static_cast<uint32_t>(v.expertFFN));
+  }
 
   gen::Vocab vocab = gen::buildVocab(v.vocab);
   if (hfTwin) {
@@ -1170,7 +1220,7 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
 void usage() {
   std::printf(
       "usage: gemmac-gen-model --variant NAME --type TYPE [--seed N] "
-      "[--layers N] [--window N] [--sparse]\n"
+      "[--layers N] [--window N] [--sparse] [--split-experts]\n"
       "       [--srd DIR [--srd-baked TYPE]... [--srd-shard-bytes N]]\n"
       "       [--chat-template FILE] [--hf DIR [--hf-quant Q] [--gptq-group N] [--quant-twin native|f32|q8_0]\n"
       "                             [--kv-scales K,V]]\n"
@@ -1200,6 +1250,8 @@ void usage() {
       "checkpoint (self_attn.k_proj.k_scale, v_proj.v_scale): layer l's are\n"
       "K and V times 1 + (l mod 3) / 4. FILE has none (llama.cpp's converter\n"
       "drops them).\n"
+      "--split-experts (MoE variants) writes the gate and up experts as two\n"
+      "tensors (ffn_gate_exps, ffn_up_exps) instead of ffn_gate_up_exps.\n"
       "--sparse leaves every matrix as a hole of zeros (a sparse file: shapes\n"
       "and metadata for compile-time tests, no values).\n"
       "--srd DIR writes SRD corrections of every linear weight to DIR\n"
@@ -1263,6 +1315,8 @@ int main(int argc, char **argv) {
       typeName = next();
     else if (a == "--seed")
       seed = number(0, UINT64_MAX);
+    else if (a == "--split-experts")
+      gSplitExperts = true;
     else if (a == "--sparse")
       sparse = true;
     else if (a == "--layers")
