@@ -13,23 +13,43 @@ using namespace gemmac::gemma;
 namespace gemmac {
 
 /// Weight bytes one decoded token reads: every matrix a product reads, one
-/// row of a table only looked up, and the small vectors (norms, scalars).
+/// row of a table only looked up, the slabs of the experts a token is routed
+/// to (k of each 3-D expert weight), and the small vectors (norms, scalars).
 static int64_t decodeWeightBytes(ModuleOp module, func::FuncOp entry) {
-  llvm::StringMap<bool> lookedUpOnly;
+  struct Use {
+    bool lookedUpOnly = true;
+    int64_t expertsRead = 0; // slots per token of the expert ops reading it
+  };
+  llvm::StringMap<Use> uses;
   entry.walk([&](WeightOp w) {
-    bool lookup = llvm::all_of(w->getUsers(),
-                               [](Operation *u) { return isa<EmbedOp>(u); });
-    auto [it, inserted] = lookedUpOnly.try_emplace(w.getName(), lookup);
-    if (!inserted)
-      it->second = it->second && lookup;
+    Use &u = uses[w.getName()];
+    for (Operation *user : w->getUsers()) {
+      u.lookedUpOnly = u.lookedUpOnly && isa<EmbedOp>(user);
+      Value routing;
+      if (auto e = dyn_cast<ExpertLinearOp>(user))
+        routing = e.getRouting();
+      else if (auto e = dyn_cast<ExpertGeGLUOp>(user))
+        routing = e.getRouting();
+      if (routing)
+        u.expertsRead = std::max(
+            u.expertsRead,
+            cast<RankedTensorType>(routing.getType()).getDimSize(1) / 2);
+    }
   });
   int64_t bytes = 0;
   for (WeightDefOp def : module.getOps<WeightDefOp>()) {
-    auto it = lookedUpOnly.find(def.getSymName());
-    if (it == lookedUpOnly.end())
+    auto it = uses.find(def.getSymName());
+    if (it == uses.end())
       continue;
     WeightType t = def.getWeightType();
-    bytes += it->second ? t.getStorageBytes() / t.getRows() : t.getStorageBytes();
+    const Use &u = it->second;
+    if (u.lookedUpOnly)
+      bytes += t.getStorageBytes() / t.getRows();
+    else if (t.getRank() == 3 && u.expertsRead)
+      bytes += t.getStorageBytes() / t.getExperts() *
+               std::min(u.expertsRead, t.getExperts());
+    else
+      bytes += t.getStorageBytes();
   }
   return bytes;
 }

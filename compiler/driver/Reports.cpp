@@ -122,7 +122,11 @@ void gemmac::printKernelReport(ModuleOp module) {
       weights += (weights.empty() ? "" : "+") +
                  (def ? def.getName().str() : std::string("?"));
       format = stringifyWeightFormat(t.getFormat()).str();
-      shape = llvm::formatv("{0}x{1}", t.getRows(), t.getCols()).str();
+      shape = t.getRank() == 3
+                  ? llvm::formatv("{0}x{1}x{2}", t.getExperts(),
+                                  t.getExpertRows(), t.getCols())
+                        .str()
+                  : llvm::formatv("{0}x{1}", t.getRows(), t.getCols()).str();
     };
     if (auto l = dyn_cast<LinearOp>(op))
       describe(l.getWeight());
@@ -131,7 +135,14 @@ void gemmac::printKernelReport(ModuleOp module) {
       describe(g.getUp());
     } else if (auto e = dyn_cast<EmbedOp>(op))
       describe(e.getTable());
-    else if (!isa<AttentionOp>(op))
+    else if (auto e = dyn_cast<ExpertLinearOp>(op))
+      describe(e.getWeight());
+    else if (auto e = dyn_cast<ExpertGeGLUOp>(op)) {
+      describe(e.getGate());
+      auto name = [](Value w) { return w.getDefiningOp<WeightOp>().getName(); };
+      if (name(e.getUp()) != name(e.getGate())) // not one fused gate_up
+        describe(e.getUp());
+    } else if (!isa<AttentionOp>(op))
       return;
     if (isa<AttentionOp>(op)) {
       auto a = cast<AttentionOp>(op);

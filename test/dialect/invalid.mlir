@@ -5,8 +5,8 @@ gemma.weight_def @w : !gemma.weight<q4_0, [10, 100]> {source_offset = 0 : i64}
 
 // -----
 
-// expected-error @+1 {{weight must be 1-D or 2-D, got rank 3}}
-gemma.weight_def @w : !gemma.weight<f32, [2, 2, 2]> {source_offset = 0 : i64}
+// expected-error @+1 {{weight must be 1-D, 2-D or 3-D (experts), got rank 4}}
+gemma.weight_def @w : !gemma.weight<f32, [2, 2, 2, 2]> {source_offset = 0 : i64}
 
 // -----
 
@@ -224,3 +224,72 @@ func.func @fp4_scale(%x: tensor<?x32xf32>) -> tensor<?x32xf32> {
   %y = gemma.quantize_fp4 %x {global_scale = 0.000000e+00 : f32} : tensor<?x32xf32>
   return %y : tensor<?x32xf32>
 }
+
+// -----
+
+func.func @route_k(%l: tensor<?x16xf32>) -> tensor<?x40xf32> {
+  // expected-error @+1 {{num_used 20 must be in 1..16 (the experts)}}
+  %r = gemma.moe_route %l {num_used = 20 : i64} : tensor<?x16xf32> -> tensor<?x40xf32>
+  return %r : tensor<?x40xf32>
+}
+
+// -----
+
+func.func @route_width(%l: tensor<?x16xf32>) -> tensor<?x6xf32> {
+  // expected-error @+1 {{routing has 6 features, expected 8}}
+  %r = gemma.moe_route %l {num_used = 4 : i64} : tensor<?x16xf32> -> tensor<?x6xf32>
+  return %r : tensor<?x6xf32>
+}
+
+// -----
+
+func.func @expert_2d(%x: tensor<?x256xf32>, %w: !gemma.weight<q8_0, [96, 256]>, %r: tensor<?x8xf32>) -> tensor<?x384xf32> {
+  // expected-error @+1 {{weight must be 3-D [experts, rows, cols]}}
+  %y = gemma.expert_linear %x, %w, %r {first_row = 0 : i64, num_rows = 96 : i64} : tensor<?x256xf32>, !gemma.weight<q8_0, [96, 256]>, tensor<?x8xf32> -> tensor<?x384xf32>
+  return %y : tensor<?x384xf32>
+}
+
+// -----
+
+func.func @expert_slice(%x: tensor<?x256xf32>, %w: !gemma.weight<q8_0, [16, 192, 256]>, %r: tensor<?x8xf32>) -> tensor<?x384xf32> {
+  // expected-error @+1 {{weight rows [128, 224) exceed its 192 rows per expert}}
+  %y = gemma.expert_linear %x, %w, %r {first_row = 128 : i64, num_rows = 96 : i64} : tensor<?x256xf32>, !gemma.weight<q8_0, [16, 192, 256]>, tensor<?x8xf32> -> tensor<?x384xf32>
+  return %y : tensor<?x384xf32>
+}
+
+// -----
+
+func.func @expert_input(%x: tensor<?x100xf32>, %w: !gemma.weight<f32, [16, 192, 256]>, %r: tensor<?x8xf32>) -> tensor<?x384xf32> {
+  // expected-error @+1 {{input has 100 features, expected 256 (per token) or 1024 (per slot)}}
+  %y = gemma.expert_linear %x, %w, %r {first_row = 0 : i64, num_rows = 96 : i64} : tensor<?x100xf32>, !gemma.weight<f32, [16, 192, 256]>, tensor<?x8xf32> -> tensor<?x384xf32>
+  return %y : tensor<?x384xf32>
+}
+
+// -----
+
+func.func @routing_odd(%x: tensor<?x256xf32>, %w: !gemma.weight<f32, [16, 192, 256]>, %r: tensor<?x7xf32>) -> tensor<?x384xf32> {
+  // expected-error @+1 {{routing must have 2 * k features (weights, then expert indices), got 7}}
+  %y = gemma.expert_linear %x, %w, %r {first_row = 0 : i64, num_rows = 96 : i64} : tensor<?x256xf32>, !gemma.weight<f32, [16, 192, 256]>, tensor<?x7xf32> -> tensor<?x384xf32>
+  return %y : tensor<?x384xf32>
+}
+
+// -----
+
+func.func @combine_width(%d: tensor<?x1000xf32>, %r: tensor<?x8xf32>) -> tensor<?x256xf32> {
+  // expected-error @+1 {{input has 1000 features, expected 1024}}
+  %y = gemma.moe_combine %d, %r : tensor<?x1000xf32>, tensor<?x8xf32> -> tensor<?x256xf32>
+  return %y : tensor<?x256xf32>
+}
+
+// -----
+
+func.func @scale_columns(%x: tensor<?x256xf32>, %s: !gemma.weight<q8_0, [256]>) -> tensor<?x256xf32> {
+  // expected-error @+1 {{factors must be a 1-D f32, f16 or bf16 weight}}
+  %y = gemma.scale_columns %x, %s : tensor<?x256xf32>, !gemma.weight<q8_0, [256]>
+  return %y : tensor<?x256xf32>
+}
+
+// -----
+
+// expected-error @+1 {{layout x8 needs a matrix with a multiple of 8 rows (per expert)}}
+gemma.weight_def @w : !gemma.weight<q4_0, [16, 12, 256]> {layout = #gemma<layout x8>, source_offset = 0 : i64}

@@ -94,3 +94,45 @@ func.func @extra_use(%x: tensor<?x256xf32>, %wg: !gemma.weight<q4_0, [512, 256]>
   %m = gemma.mul %a, %u : tensor<?x512xf32>
   return %m, %a : tensor<?x512xf32>, tensor<?x512xf32>
 }
+
+// -----
+
+// The experts' GeGLU over the two halves of one fused gate_up weight becomes
+// one gemma.expert_geglu reading both slices.
+// CHECK-LABEL: func.func @experts_fused_gate_up
+// CHECK-SAME: (%[[X:.*]]: tensor<?x256xf32>, %[[W:.*]]: !gemma.weight<q4_0, [16, 192, 256]>, %[[R:.*]]: tensor<?x8xf32>
+// CHECK-NEXT: %[[M:.*]] = gemma.expert_geglu %[[X]], %[[W]], %[[W]], %[[R]] {approximation = #gemma<gelu tanh>, gate_first_row = 0 : i64, num_rows = 96 : i64, up_first_row = 96 : i64}
+// CHECK-SAME: -> tensor<?x384xf32>
+// CHECK-NEXT: return %[[M]]
+func.func @experts_fused_gate_up(%x: tensor<?x256xf32>, %w: !gemma.weight<q4_0, [16, 192, 256]>, %r: tensor<?x8xf32>) -> tensor<?x384xf32> {
+  %g = gemma.expert_linear %x, %w, %r {first_row = 0 : i64, num_rows = 96 : i64} : tensor<?x256xf32>, !gemma.weight<q4_0, [16, 192, 256]>, tensor<?x8xf32> -> tensor<?x384xf32>
+  %a = gemma.gelu %g {approximation = #gemma<gelu tanh>} : tensor<?x384xf32>
+  %u = gemma.expert_linear %x, %w, %r {first_row = 96 : i64, num_rows = 96 : i64} : tensor<?x256xf32>, !gemma.weight<q4_0, [16, 192, 256]>, tensor<?x8xf32> -> tensor<?x384xf32>
+  %m = gemma.mul %u, %a : tensor<?x384xf32>
+  return %m : tensor<?x384xf32>
+}
+
+// -----
+
+// Different routings, or products whose intermediates are read elsewhere,
+// stay unfused.
+// CHECK-LABEL: func.func @experts_other_routing
+// CHECK-NOT: gemma.expert_geglu
+// CHECK: gemma.mul
+func.func @experts_other_routing(%x: tensor<?x256xf32>, %w: !gemma.weight<q8_0, [16, 192, 256]>, %r: tensor<?x8xf32>, %r2: tensor<?x8xf32>) -> tensor<?x384xf32> {
+  %g = gemma.expert_linear %x, %w, %r {first_row = 0 : i64, num_rows = 96 : i64} : tensor<?x256xf32>, !gemma.weight<q8_0, [16, 192, 256]>, tensor<?x8xf32> -> tensor<?x384xf32>
+  %a = gemma.gelu %g {approximation = #gemma<gelu tanh>} : tensor<?x384xf32>
+  %u = gemma.expert_linear %x, %w, %r2 {first_row = 96 : i64, num_rows = 96 : i64} : tensor<?x256xf32>, !gemma.weight<q8_0, [16, 192, 256]>, tensor<?x8xf32> -> tensor<?x384xf32>
+  %m = gemma.mul %a, %u : tensor<?x384xf32>
+  return %m : tensor<?x384xf32>
+}
+
+// CHECK-LABEL: func.func @experts_gate_reused
+// CHECK-NOT: gemma.expert_geglu
+func.func @experts_gate_reused(%x: tensor<?x256xf32>, %w: !gemma.weight<q8_0, [16, 192, 256]>, %r: tensor<?x8xf32>) -> (tensor<?x384xf32>, tensor<?x384xf32>) {
+  %g = gemma.expert_linear %x, %w, %r {first_row = 0 : i64, num_rows = 96 : i64} : tensor<?x256xf32>, !gemma.weight<q8_0, [16, 192, 256]>, tensor<?x8xf32> -> tensor<?x384xf32>
+  %a = gemma.gelu %g {approximation = #gemma<gelu tanh>} : tensor<?x384xf32>
+  %u = gemma.expert_linear %x, %w, %r {first_row = 96 : i64, num_rows = 96 : i64} : tensor<?x256xf32>, !gemma.weight<q8_0, [16, 192, 256]>, tensor<?x8xf32> -> tensor<?x384xf32>
+  %m = gemma.mul %a, %u : tensor<?x384xf32>
+  return %m, %g : tensor<?x384xf32>, tensor<?x384xf32>
+}
