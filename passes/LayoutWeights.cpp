@@ -72,6 +72,8 @@ struct LayoutWeightsPass
       }
       if (NVFP4SourceAttr nv = def.getNvfp4SourceAttr())
         fp.add(static_cast<uint64_t>(nv.getScales()));
+      if (std::optional<WeightFormat> from = def.getWidenFrom())
+        fp.add(0x5749'0000ull + static_cast<uint64_t>(*from));
       if (GPTQSourceAttr q = def.getGptqAttr())
         for (int64_t v : {q.getQzeros(), q.getScales(), q.getGIdx(),
                           q.getGroup(), q.getZeroOffset()})

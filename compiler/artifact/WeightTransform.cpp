@@ -91,6 +91,12 @@ Error weights::checkTransform(const WeightSpec &spec, uint64_t sourceBytes,
     return weightError(spec, "layout x8 needs a multiple of " +
                                  llvm::Twine(abi::kX8Rows) + " rows, it has " +
                                  llvm::Twine(spec.rows));
+  if (spec.widenFrom &&
+      ((*spec.widenFrom != fmt::Type::F16 && *spec.widenFrom != fmt::Type::BF16) ||
+       spec.format != fmt::Type::F32 || spec.srd || spec.gptq || spec.fp8 ||
+       spec.nvfp4))
+    return weightError(spec, "widening stores f16 or bf16 rows as f32 and "
+                             "nothing else");
   if (spec.srd) {
     const SRDFold &fold = *spec.srd;
     if (!isKnownFormat(fold.base))
@@ -421,6 +427,17 @@ Error weights::transformWeight(const WeightSpec &spec,
       rows = folded;
     } else {
       rows = source.slice(r0 * sourceRowBytes, n * sourceRowBytes);
+    }
+    if (spec.widenFrom) {
+      folded.resize(n * rowBytes);
+      std::vector<float> row(spec.cols);
+      for (uint64_t k = 0; k < n; ++k) {
+        fmt::dequantizeRow(*spec.widenFrom, rows.data() + k * sourceRowBytes,
+                           row.data(), spec.cols);
+        fmt::quantizeRow(spec.format, row.data(), folded.data() + k * rowBytes,
+                         spec.cols);
+      }
+      rows = folded;
     }
     if (spec.fp8 || spec.nvfp4) {
       packed.resize(n * rowBytes);

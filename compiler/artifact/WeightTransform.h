@@ -74,6 +74,8 @@ struct WeightSpec {
   std::optional<GPTQSource> gptq;
   std::optional<FP8BlocksSource> fp8;
   std::optional<NVFP4Source> nvfp4;
+  /// The checkpoint's rows are in this (f16/bf16) type, widened to format.
+  std::optional<fmt::Type> widenFrom;
   bool x8 = false;
 
   /// Bytes of one stored row, and of the whole weight in the blob.
@@ -86,6 +88,8 @@ struct WeightSpec {
       return cols; // one E4M3 byte per weight
     if (nvfp4)
       return cols / 2; // two E2M1 codes per byte
+    if (widenFrom)
+      return fmt::rowBytes(*widenFrom, cols);
     return gptq ? cols / 2 : fmt::rowBytes(srd ? srd->base : format, cols);
   }
   /// GPTQ: the groups (rows of scales and qzeros).

@@ -192,6 +192,8 @@ gemmac::collectBlobLayout(mlir::ModuleOp module) {
     if (NVFP4SourceAttr nv = def.getNvfp4SourceAttr())
       spec.nvfp4 =
           weights::NVFP4Source{static_cast<uint64_t>(nv.getScales())};
+    if (std::optional<WeightFormat> from = def.getWidenFrom())
+      spec.widenFrom = static_cast<fmt::Type>(*from);
     if (GPTQSourceAttr q = def.getGptqAttr()) {
       weights::GPTQSource g;
       g.qweight = static_cast<uint64_t>(def.getSourceOffset());

@@ -58,6 +58,17 @@ LogicalResult WeightDefOp::verify() {
       return emitOpError("layout x8 needs a matrix with a multiple of 8 rows "
                          "(per expert)");
   }
+  if (std::optional<WeightFormat> from = getWidenFrom()) {
+    if ((*from != WeightFormat::f16 && *from != WeightFormat::bf16) ||
+        getWeightType().getFormat() != WeightFormat::f32)
+      return emitOpError("widen_from widens f16 or bf16 values into an f32 "
+                         "weight, not ")
+             << stringifyWeightFormat(*from) << " into "
+             << stringifyWeightFormat(getWeightType().getFormat());
+    if (getSrdAttr() || getGptqAttr() || getFp8BlocksAttr() ||
+        getNvfp4SourceAttr())
+      return emitOpError("a widened weight has no other source transform");
+  }
   if (SRDFoldAttr srd = getSrdAttr())
     if (failed(srd.verifyFor(getWeightType(), [&] { return emitOpError(); })))
       return failure();

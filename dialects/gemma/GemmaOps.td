@@ -104,6 +104,7 @@ def Gemma_WeightLayout : I32EnumAttr<"WeightLayout", "arrangement of a weight's 
 }
 
 def Gemma_WeightLayoutAttr : EnumAttr<Gemma_Dialect, Gemma_WeightLayout, "layout">;
+def Gemma_WeightFormatAttr : EnumAttr<Gemma_Dialect, Gemma_WeightFormat, "weight_format">;
 
 include "GemmaWeightAttrs.td"
 
@@ -262,7 +263,10 @@ def Gemma_WeightDefOp : Gemma_Op<"weight_def", [Symbol]> {
     made from those). Scalars the model needs at compile time
     (a layer's output scale) may carry their `value`. An NVFP4 weight may
     carry its checkpoint's calibrated `input_scale` (amax(x) / 2688), which
-    only --nvfp4-activations fp4 reads.
+    only --nvfp4-activations fp4 reads. `widen_from` (f16 or bf16) marks an
+    f32 weight the checkpoint stores in that narrower type: its values are
+    widened, exactly, when the blob is written (a Hugging Face router, which
+    llama.cpp's converter stores as F32).
   }];
   let arguments = (ins SymbolNameAttr:$sym_name,
                        TypeAttrOf<Gemma_WeightType>:$type,
@@ -274,7 +278,8 @@ def Gemma_WeightDefOp : Gemma_Op<"weight_def", [Symbol]> {
                        OptionalAttr<Gemma_GPTQSourceAttr>:$gptq,
                        OptionalAttr<Gemma_FP8BlocksSourceAttr>:$fp8_blocks,
                        OptionalAttr<Gemma_NVFP4SourceAttr>:$nvfp4_source,
-                       OptionalAttr<F32Attr>:$input_scale);
+                       OptionalAttr<F32Attr>:$input_scale,
+                       OptionalAttr<Gemma_WeightFormatAttr>:$widen_from);
   let builders = [
     // As the importer declares a weight: gemma-fold-srd adds the SRD fold.
     OpBuilder<(ins "::mlir::StringAttr":$sym_name, "::mlir::TypeAttr":$type,
@@ -284,7 +289,8 @@ def Gemma_WeightDefOp : Gemma_Op<"weight_def", [Symbol]> {
                    "::mlir::DenseFPElementsAttr":$value), [{
       build($_builder, $_state, sym_name, type, source_offset, blob_offset,
             layout, value, SRDFoldAttr(), GPTQSourceAttr(),
-            FP8BlocksSourceAttr(), NVFP4SourceAttr(), FloatAttr());
+            FP8BlocksSourceAttr(), NVFP4SourceAttr(), FloatAttr(),
+            WeightFormatAttr());
     }]>
   ];
   let assemblyFormat = "$sym_name `:` $type attr-dict";

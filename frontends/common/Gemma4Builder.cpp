@@ -115,6 +115,8 @@ llvm::Expected<Value> ModuleBuilder::weight(StringRef name,
       def.setNvfp4SourceAttr(NVFP4SourceAttr::get(&ctx, *ref->nvfp4Scales));
     if (ref->inputScale)
       def.setInputScaleAttr(b.getF32FloatAttr(*ref->inputScale));
+    if (ref->widenFrom)
+      def.setWidenFromAttr(WeightFormatAttr::get(&ctx, *ref->widenFrom));
     if (const std::optional<GPTQRef> &q = ref->gptq)
       def.setGptqAttr(GPTQSourceAttr::get(&ctx, q->qzeros, q->scales, q->gIdx,
                                           q->group, q->zeroOffset,

@@ -38,6 +38,8 @@ struct WeightRef {
   int64_t fp8Block = 128;
   std::optional<int64_t> nvfp4Scales; // ModelOpt NVFP4: the scales' offset
   std::optional<float> inputScale;    // NVFP4: the calibrated input_scale
+  /// Stored as `format` (f32) from the checkpoint's f16/bf16 values.
+  std::optional<gemma::WeightFormat> widenFrom;
 };
 
 class WeightSource {

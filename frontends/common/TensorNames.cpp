@@ -104,6 +104,16 @@ constexpr LinearName kLayerOthers[] = {
     {"post_feedforward_layernorm.weight", "post_ffw_norm.weight"},
     {"post_per_layer_input_norm.weight", "post_norm.weight"},
     {"layer_scalar", "layer_output_scale.weight"},
+    // Mixture of experts (26B-A4B): the router, the fused 3-D experts (no
+    // ".weight" in HF), the extra norms of the parallel branches.
+    {"router.proj.weight", "ffn_gate_inp.weight"},
+    {"router.scale", "ffn_gate_inp.scale"},
+    {"router.per_expert_scale", "ffn_down_exps.scale"},
+    {"experts.gate_up_proj", "ffn_gate_up_exps.weight"},
+    {"experts.down_proj", "ffn_down_exps.weight"},
+    {"pre_feedforward_layernorm_2.weight", "pre_ffw_norm_2.weight"},
+    {"post_feedforward_layernorm_1.weight", "post_ffw_norm_1.weight"},
+    {"post_feedforward_layernorm_2.weight", "post_ffw_norm_2.weight"},
 };
 constexpr LinearName kModelOthers[] = {
     {"embed_tokens.weight", "token_embd.weight"},

@@ -304,10 +304,20 @@ Expected<HFModelConfig> gemmac::st::readHFConfig(StringRef file,
   if (Error e = k.boolean("attention_bias", bias, false))
     return std::move(e);
 
-  if (moe)
-    return k.error("'" + k.name("enable_moe_block") +
-                   "' is true: mixture-of-experts Gemma 4 (26B-A4B) is not "
-                   "supported yet");
+  // Mixture of experts: every layer routes (transformers' Gemma 4 puts
+  // the block in every decoder layer when enable_moe_block is set).
+  int64_t experts = 0, topK = 0, expertFFN = 0;
+  if (moe) {
+    if (Error e = k.integer("num_experts", experts, 128, 1, 4096))
+      return std::move(e);
+    if (Error e = k.integer("top_k_experts", topK, 8, 1, experts))
+      return std::move(e);
+    const char *ffnKey = k.has("moe_intermediate_size")
+                             ? "moe_intermediate_size"
+                             : "expert_intermediate_size";
+    if (Error e = k.integer(ffnKey, expertFFN, 704, 1, kInt32))
+      return std::move(e);
+  }
   if (activation != "gelu_pytorch_tanh")
     return k.error("'" + k.name("hidden_activation") + "' = '" + activation +
                    "' is not supported (Gemma 4 uses gelu_pytorch_tanh)");
@@ -390,6 +400,9 @@ Expected<HFModelConfig> gemmac::st::readHFConfig(StringRef file,
     lc.window = lc.sliding ? window : 0;
     applyRope(lc.sliding ? *local : *global, lc);
     lc.kEqualsV = !lc.sliding && kEqV;
+    lc.numExperts = experts;
+    lc.numExpertsUsed = topK;
+    lc.expertFFNDim = expertFFN;
     if (std::string e = checkGemma4Layer(cfg, l, firstShared); !e.empty())
       return k.error(e);
   }

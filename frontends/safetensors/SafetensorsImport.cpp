@@ -97,8 +97,15 @@ public:
     return c.find((module + ".weight_scale_2").str());
   }
 
+  /// A ".scale" tensor HF stores under a name of its own (the router's
+  /// scale, per_expert_scale), not an NVFP4 output scale.
+  bool isNamedScale(StringRef name) const {
+    std::string hf = hfName(name);
+    return !hf.empty() && c.find(hf);
+  }
+
   bool has(StringRef name) const override {
-    if (name.ends_with(".scale"))
+    if (name.ends_with(".scale") && !isNamedScale(name))
       return outputScale(name) != nullptr;
     std::string hf = hfName(name);
     if (hf.empty())
@@ -110,7 +117,7 @@ public:
 
   Expected<WeightRef> get(StringRef name,
                           llvm::ArrayRef<int64_t> shape) const override {
-    if (name.ends_with(".scale")) {
+    if (name.ends_with(".scale") && !isNamedScale(name)) {
       const Tensor *t = outputScale(name);
       if (!t)
         return fileError(c.directory(), std::nullopt,
@@ -149,6 +156,13 @@ public:
     }
     ref.shape.assign(shape.begin(), shape.end());
     ref.offset = static_cast<int64_t>(t->offset);
+    // llama.cpp's converter stores a router as F32 whatever the checkpoint's
+    // type, and llama.cpp multiplies it in f32: widen it the same way.
+    if (name.ends_with("ffn_gate_inp.weight") &&
+        ref.format != gemma::WeightFormat::f32) {
+      ref.widenFrom = ref.format;
+      ref.format = gemma::WeightFormat::f32;
+    }
     if (t->elements == 1) {
       float v = scalarValue(*t, c.data(*t));
       if (!std::isfinite(v))

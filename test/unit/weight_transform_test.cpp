@@ -181,6 +181,23 @@ TEST(WeightTransform, CopiesAnUntransformedWeight) {
   EXPECT_TRUE(std::equal(out.begin(), out.end(), source.begin()));
 }
 
+TEST(WeightTransform, WidensBF16RowsToF32Exactly) {
+  WeightSpec s = spec(Type::F32, 3, 64);
+  s.widenFrom = Type::BF16;
+  std::vector<uint8_t> source = randomBytes(3 * 64 * 2, 5);
+  for (size_t i = 1; i < source.size(); i += 2)
+    source[i] &= 0x7F; // no NaN or infinity: finite bf16 values
+  std::vector<uint8_t> out = transformOk(s, source);
+  ASSERT_EQ(out.size(), 3u * 64 * 4);
+  for (size_t i = 0; i < 3 * 64; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, out.data() + 4 * i, 4);
+    EXPECT_EQ(bits, uint32_t(source[2 * i] | source[2 * i + 1] << 8) << 16);
+  }
+  s.format = Type::Q8_0; // widening makes f32 and nothing else
+  EXPECT_NE(transformError(s, source).find("widening"), std::string::npos);
+}
+
 TEST(WeightTransform, RepacksQ4_0EightRowsAtATime) {
   WeightSpec s = spec(Type::Q4_0, 24, 96, /*x8=*/true);
   std::vector<uint8_t> source = randomBytes(s.storedBytes(), 11);

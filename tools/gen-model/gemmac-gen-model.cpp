@@ -780,7 +780,7 @@ void fillGPTQTwin(const GPTQTensors &w, Type type, uint8_t *dst) {
 }
 
 /// --hf: the 12B-like variants are "unified" models, the others gemma4.
-bool isUnified(const Variant &v) { return v.pleDim == 0; }
+bool isUnified(const Variant &v) { return v.pleDim == 0 && !v.experts; }
 
 /// Tokens a 12B's generation_config suppresses (there <|image|> and
 /// <|audio|>; the same tokens of the generated vocabulary here).
@@ -907,6 +907,14 @@ std::string hfTensorName(const std::string &gguf, const std::string &root) {
       {"proj.weight", "per_layer_projection.weight"},
       {"post_norm.weight", "post_per_layer_input_norm.weight"},
       {"layer_output_scale.weight", "layer_scalar"},
+      {"ffn_gate_inp.weight", "router.proj.weight"},
+      {"ffn_gate_inp.scale", "router.scale"},
+      {"ffn_down_exps.scale", "router.per_expert_scale"},
+      {"ffn_gate_up_exps.weight", "experts.gate_up_proj"},
+      {"ffn_down_exps.weight", "experts.down_proj"},
+      {"pre_ffw_norm_2.weight", "pre_feedforward_layernorm_2.weight"},
+      {"post_ffw_norm_1.weight", "post_feedforward_layernorm_1.weight"},
+      {"post_ffw_norm_2.weight", "post_feedforward_layernorm_2.weight"},
   };
   if (auto it = kModel.find(gguf); it != kModel.end())
     return root + it->second;
@@ -1137,7 +1145,12 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
   if (!unified) {
     text["hidden_size_per_layer_input"] = v.pleDim;
     text["vocab_size_per_layer_input"] = v.vocab;
-    text["enable_moe_block"] = false;
+    text["enable_moe_block"] = v.experts > 0;
+    if (v.experts) {
+      text["num_experts"] = v.experts;
+      text["top_k_experts"] = v.expertsUsed;
+      text["moe_intermediate_size"] = v.expertFFN;
+    }
   }
   llvm::json::Object config{
       {"architectures",
