@@ -464,6 +464,15 @@ struct LowerToGPUPass : public gemmac::impl::LowerToGPUBase<LowerToGPUPass> {
           << target << "' (nvvm or spirv)";
       return signalPassFailure();
     }
+    // Mixture-of-experts layers: no GPU kernels for routing and the expert
+    // products yet.
+    WalkResult moe = module.walk([](MoERouteOp route) {
+      route.emitError("mixture-of-experts layers have no GPU kernels yet: "
+                      "compile this model for the CPU (--target cpu)");
+      return WalkResult::interrupt();
+    });
+    if (moe.wasInterrupted())
+      return signalPassFailure();
     // The float-activation forms (and FP8 blocks) run as tinyBLAS lanes,
     // whose GPU kernels take whole groups of 4 rows.
     for (WeightDefOp def : module.getOps<WeightDefOp>()) {
