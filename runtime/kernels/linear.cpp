@@ -405,8 +405,9 @@ void expertProducts(Type type, Layout layout, gemmac_rt *rt, float *out,
             const int64_t src = perSlot ? rows[i] : rows[i] / nUsed;
             std::memcpy(act.data() + i * c.actStride,
                         c.act + src * c.actStride, c.actStride);
-            std::memcpy(aux.data() + i * c.auxStride,
-                        c.aux + src * c.auxStride, c.auxStride);
+            if (c.auxStride) // most formats have no side data
+              std::memcpy(aux.data() + i * c.auxStride,
+                          c.aux + src * c.auxStride, c.auxStride);
           }
           const int64_t w = U.n1 - U.n0;
           MatmulTask m;
