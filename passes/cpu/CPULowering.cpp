@@ -146,6 +146,10 @@ FailureOr<const KernelRow *> CPULowering::catalogueKernel(Operation *op,
   return failure();
 }
 
+Value CPULowering::weightFormat(Value handle) {
+  return i32(static_cast<int32_t>(cast<WeightType>(handle.getType()).getFormat()));
+}
+
 WeightDefOp CPULowering::weightDef(Value handle) {
   return module.lookupSymbol<WeightDefOp>(
       handle.getDefiningOp<WeightOp>().getNameAttr());

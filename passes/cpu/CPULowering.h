@@ -118,6 +118,9 @@ public:
                   llvm::StringRef format, llvm::StringRef variant = "");
   /// The bytes of a weight (a gemma.weight handle) in the weight buffer.
   mlir::Value weightView(mlir::Value handle);
+  /// A weight's format id (an 'n' kernel argument: the kernel reads a
+  /// vector weight of any float format).
+  mlir::Value weightFormat(mlir::Value handle);
   /// The weight definition a gemma.weight handle names.
   gemma::WeightDefOp weightDef(mlir::Value handle);
   /// The plan of KV cache `cache`; an error on `op` when the plan lacks it.

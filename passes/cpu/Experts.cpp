@@ -16,11 +16,6 @@ using namespace gemmac::gemma;
 
 namespace {
 
-Value formatId(CPULowering &l, Value weight) {
-  return l.i32(static_cast<int32_t>(
-      cast<WeightType>(weight.getType()).getFormat()));
-}
-
 struct ScaleColumnsLowering : CPUOpLowering<ScaleColumnsOp> {
   using CPUOpLowering::CPUOpLowering;
   LogicalResult lower(ScaleColumnsOp s, CPULowering &l) const override {
@@ -29,7 +24,7 @@ struct ScaleColumnsLowering : CPUOpLowering<ScaleColumnsOp> {
     return l.callKernel(s, "gmk_scale_columns",
                         {l.rt, out.view, in.view, in.rows, l.idx(in.width),
                          l.weightView(s.getFactors()),
-                         formatId(l, s.getFactors())});
+                         l.weightFormat(s.getFactors())});
   }
 };
 
@@ -99,7 +94,7 @@ struct ExpertScaleLowering : CPUOpLowering<ExpertScaleOp> {
     return l.callKernel(
         s, "gmk_expert_scale",
         {l.rt, out.view, in.view, in.rows, l.idx(in.width / k), routing.view,
-         l.idx(k), l.weightView(s.getScales()), formatId(l, s.getScales()),
+         l.idx(k), l.weightView(s.getScales()), l.weightFormat(s.getScales()),
          l.idx(s.getScales().getType().getCols())});
   }
 };

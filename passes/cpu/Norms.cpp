@@ -19,11 +19,10 @@ LogicalResult normInto(CPULowering &l, Operation *op, const Activation &in,
                        const Activation &out, Value weight, int64_t group,
                        APFloat eps) {
   if (weight) {
-    auto wt = cast<WeightType>(weight.getType());
     return l.callKernel(op, "gmk_rms_norm",
                         {l.rt, out.view, in.view, in.rows, l.idx(in.width),
                          l.idx(group), l.weightView(weight),
-                         l.i32(static_cast<int32_t>(wt.getFormat())),
+                         l.weightFormat(weight),
                          l.f32(eps.convertToFloat())});
   }
   return l.callKernel(op, "gmk_rms_norm_unweighted",
@@ -56,11 +55,10 @@ struct RMSNormAddLowering : CPUOpLowering<RMSNormAddOp> {
     Value scale = l.f32(n.getScale() ? n.getScale()->convertToFloat() : 1.0f);
     Value eps = l.f32(n.getEps().convertToFloat());
     if (Value weight = n.getWeight()) {
-      auto wt = cast<WeightType>(weight.getType());
-      return l.callKernel(n, "gmk_rms_norm_add",
+        return l.callKernel(n, "gmk_rms_norm_add",
                           {l.rt, out.view, in.view, residual.view, in.rows,
                            l.idx(in.width), l.weightView(weight),
-                           l.i32(static_cast<int32_t>(wt.getFormat())), eps,
+                           l.weightFormat(weight), eps,
                            scale});
     }
     return l.callKernel(n, "gmk_rms_norm_add_unweighted",
@@ -88,9 +86,8 @@ struct RMSNormRopeLowering : CPUOpLowering<RMSNormRopeOp> {
                                l.idx(rope.getRotatedPairs())};
     Value eps = l.f32(r.getEps().convertToFloat());
     if (Value weight = r.getWeight()) {
-      auto wt = cast<WeightType>(weight.getType());
-      args.append({l.weightView(weight),
-                   l.i32(static_cast<int32_t>(wt.getFormat())), eps});
+        args.append({l.weightView(weight),
+                   l.weightFormat(weight), eps});
       return l.callKernel(r, "gmk_rms_norm_rope", args);
     }
     args.push_back(eps);

@@ -50,9 +50,12 @@ float dotTiny(const T *w, const T *x, int64_t n) {
   return hsum8(acc);
 }
 
-/// ggml_vec_dot_f32/f16 (shapes tinyBLAS declines): 4x8 lanes over blocks of
-/// 32, then the leftovers.
-template <typename T>
+/// ggml_vec_dot_f32/f16/bf16 (shapes tinyBLAS declines, and mul_mat_id):
+/// 4x8 lanes over blocks of 32 (bf16: each a product added to its sum,
+/// which GCC contracts into one FMA), the lanes combined (c0 + c2) +
+/// (c1 + c3) and reduced in `Reduce`'s order (f32/f16: GGML_F32x8_REDUCE;
+/// bf16: the AVX2 horizontal sum), then the leftovers added in double.
+template <typename T, float (*Reduce)(const float *) = reduce8>
 float dotVec(const T *w, const T *x, int64_t n) {
   float acc[4][8] = {};
   const int64_t np = n & ~int64_t(31);
@@ -64,28 +67,7 @@ float dotVec(const T *w, const T *x, int64_t n) {
   float v[8];
   for (int t = 0; t < 8; ++t)
     v[t] = (acc[0][t] + acc[2][t]) + (acc[1][t] + acc[3][t]);
-  double sum = reduce8(v);
-  for (int64_t i = np; i < n; ++i)
-    sum += static_cast<double>(widen(w[i]) * widen(x[i]));
-  return static_cast<float>(sum);
-}
-
-/// ggml_vec_dot_bf16 (AVX2, no AVX512-BF16): 4x8 lanes over blocks of 32,
-/// each lane a product added to its sum (GCC contracts the two into one
-/// FMA), the lanes combined (c0 + c2) + (c1 + c3) and summed as hsum8, the
-/// leftovers added in double.
-inline float dotVecBF16(const BF16 *w, const BF16 *x, int64_t n) {
-  float acc[4][8] = {};
-  const int64_t np = n & ~int64_t(31);
-  for (int64_t i = 0; i < np; i += 32)
-    for (int a = 0; a < 4; ++a)
-      for (int t = 0; t < 8; ++t)
-        acc[a][t] = std::fma(widen(w[i + 8 * a + t]), widen(x[i + 8 * a + t]),
-                             acc[a][t]);
-  float v[8];
-  for (int t = 0; t < 8; ++t)
-    v[t] = (acc[0][t] + acc[2][t]) + (acc[1][t] + acc[3][t]);
-  double sum = hsum8(v);
+  double sum = Reduce(v);
   for (int64_t i = np; i < n; ++i)
     sum += static_cast<double>(widen(w[i]) * widen(x[i]));
   return static_cast<float>(sum);

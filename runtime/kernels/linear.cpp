@@ -161,7 +161,7 @@ Plan kernelFor(Type t, Layout layout, int64_t n, int64_t k, bool vecDot) {
             tiny ? rowsF16Tiny : rowsScalar<floats<F16, ref::dotVec<F16>>>, 1};
   case Type::BF16:
     return {ActAux::None,
-            tiny ? rowsBF16Tiny : rowsScalar<floats<BF16, ref::dotVecBF16>>,
+            tiny ? rowsBF16Tiny : rowsScalar<floats<BF16, ref::dotVec<BF16, ref::hsum8>>>,
             1};
   case Type::Q8_0: return {ActAux::None, rowsQ8_0, 1};
   case Type::Q5_0: return {ActAux::None, rowsQ5_0, 1};

@@ -71,7 +71,7 @@ float reference(Type t, const uint8_t *row, const float *x, int64_t N,
     for (int64_t i = 0; i < K; ++i)
       b[i].bits = a[i].bits;
     auto *w = reinterpret_cast<const ref::BF16 *>(row);
-    return tiny ? ref::dotTiny(w, b.data(), K) : ref::dotVecBF16(w, b.data(), K);
+    return tiny ? ref::dotTiny(w, b.data(), K) : ref::dotVec<ref::BF16, ref::hsum8>(w, b.data(), K);
   }
   case Type::Q8_0:
   case Type::Q4_0:
