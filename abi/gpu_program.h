@@ -105,6 +105,9 @@ inline int64_t matvecRowsPerGroup(bool floatWeights, int64_t rows,
 }
 /// Tokens one workgroup of a quantized linear/geglu kernel computes.
 constexpr int64_t kQuantMatvecTokensPerGroup = 4;
+/// Rows of every slot of one token an expert product's workgroup computes
+/// (vec_dot's lanes for float weights, the quantized matvec's rows).
+constexpr int64_t kExpertMatvecRowsPerGroup = 2;
 
 /// A checked view of a program image.
 struct ProgramView {

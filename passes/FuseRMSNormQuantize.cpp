@@ -23,7 +23,8 @@ using namespace gemmac::gemma;
 
 namespace {
 
-/// The weight of a linear or geglu reading `v` as its input, if `user` is one.
+/// The weight of a matvec (linear, geglu, expert product) reading `v` as its
+/// input, if `user` is one.
 Value matvecWeightOf(Operation *user, Value v) {
   if (user->getNumOperands() == 0 || user->getOperand(0) != v)
     return {};
@@ -31,6 +32,10 @@ Value matvecWeightOf(Operation *user, Value v) {
     return l.getWeight();
   if (auto g = dyn_cast<GeGLUOp>(user))
     return g.getGate();
+  if (auto e = dyn_cast<ExpertLinearOp>(user))
+    return e.getWeight();
+  if (auto e = dyn_cast<ExpertGeGLUOp>(user))
+    return e.getGate();
   return {};
 }
 

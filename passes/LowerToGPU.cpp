@@ -76,6 +76,7 @@ private:
   /// A norm, RoPE or quantizer (fused or not); nullopt if `op` is none.
   std::optional<FailureOr<Launch>> normLaunch(Operation *op);
   FailureOr<Launch> matvecLaunch(Operation *op);
+  FailureOr<Launch> expertLaunch(Operation *op);
   FailureOr<Launch> otherLaunch(Operation *op);
 
   GpuRows rowsOf(Value v) {
@@ -315,6 +316,58 @@ FailureOr<Launch> LaunchLowering::matvecLaunch(Operation *op) {
   return l;
 }
 
+FailureOr<Launch> LaunchLowering::expertLaunch(Operation *op) {
+  auto linear = dyn_cast<ExpertLinearOp>(op);
+  auto geglu = dyn_cast<ExpertGeGLUOp>(op);
+  Value input = op->getOperand(0);
+  Value routing = linear ? linear.getRouting() : geglu.getRouting();
+  SmallVector<Value> weights =
+      linear ? SmallVector<Value>{linear.getWeight()}
+             : SmallVector<Value>{geglu.getGate(), geglu.getUp()};
+  WeightFormat format = cast<WeightType>(weights[0].getType()).getFormat();
+  bool quantized = ActBlocksType::quantizerFor(format).has_value();
+  if (!quantized && !isFloatFormat(format))
+    return op->emitOpError("has no GPU kernel for ")
+           << stringifyWeightFormat(format) << " expert weights";
+  if (isa<ActBlocksType>(input.getType()) != quantized)
+    return op->emitOpError("a quantized weight needs its input's int8 blocks "
+                           "(run gemma-quantize-activations first)");
+  if (geglu && geglu.getApproximation() != GeluApprox::tanh)
+    return op->emitOpError("has no GPU kernel for erf GELU in expert_geglu");
+  gpukernels::ExpertSlices slices;
+  slices.experts = cast<WeightType>(weights[0].getType()).getExperts();
+  slices.slots = widthOf(routing) / 2;
+  slices.perSlot = linear && linear.isPerSlot();
+  for (auto [i, w] : llvm::enumerate(weights)) {
+    slices.expertRows[i] = cast<WeightType>(w.getType()).getExpertRows();
+    slices.firstRow[i] = linear   ? linear.getFirstRow()
+                         : i == 0 ? geglu.getGateFirstRow()
+                                  : geglu.getUpFirstRow();
+  }
+  const int64_t rows = linear ? linear.getNumRows() : geglu.getNumRows();
+  const int64_t cols = cast<WeightType>(weights[0].getType()).getCols();
+  Launch l;
+  l.kernel = linear ? lib.expertLinear(format, rows, cols, slices)
+                    : lib.expertGeglu(format, rows, cols, slices);
+  // (W[, Wu], x or (qs, aux), y[, gelu table][, params], routing).
+  for (Value w : weights) {
+    FailureOr<Arg> wArg = weight(op, w);
+    if (failed(wArg))
+      return failure();
+    l.args.push_back(*wArg);
+  }
+  matvecInput(input, l.args);
+  l.args.push_back(Arg::slot(op->getResult(0)));
+  if (geglu)
+    l.args.push_back(geluTable());
+  if (quantized)
+    l.args.push_back(params());
+  l.args.push_back(Arg::slot(routing));
+  l.gridX = ceilDiv(rows, g::kExpertMatvecRowsPerGroup);
+  l.rows = rowsOf(routing);
+  return l;
+}
+
 FailureOr<Launch> LaunchLowering::otherLaunch(Operation *op) {
   using R = FailureOr<Launch>;
   Launch l;
@@ -419,6 +472,46 @@ FailureOr<Launch> LaunchLowering::otherLaunch(Operation *op) {
         l.rows = rowsOf(s.getInput());
         return l;
       })
+      .Case<ScaleColumnsOp>([&](ScaleColumnsOp s) -> R {
+        WeightType t = s.getFactors().getType();
+        l.kernel = lib.scaleColumns(t.getFormat(), t.getCols());
+        FailureOr<Arg> factors = weight(op, s.getFactors());
+        if (failed(factors))
+          return failure();
+        l.args = {Arg::slot(s.getInput()), *factors, Arg::slot(s.getResult())};
+        l.columns(t.getCols());
+        l.rows = rowsOf(s.getInput());
+        return l;
+      })
+      .Case<MoERouteOp>([&](MoERouteOp r) -> R {
+        l.kernel = lib.moeRoute(widthOf(r.getLogits()), r.getNumUsed());
+        l.args = {Arg::slot(r.getLogits()), Arg::slot(r.getRouting())};
+        l.rows = rowsOf(r.getLogits());
+        return l;
+      })
+      .Case<ExpertScaleOp>([&](ExpertScaleOp s) -> R {
+        WeightType t = s.getScales().getType();
+        int64_t slots = widthOf(s.getRouting()) / 2;
+        l.kernel = lib.expertScale(t.getFormat(), t.getCols(), slots,
+                                   widthOf(s.getInput()) / slots);
+        FailureOr<Arg> scales = weight(op, s.getScales());
+        if (failed(scales))
+          return failure();
+        l.args = {Arg::slot(s.getInput()), Arg::slot(s.getRouting()), *scales,
+                  Arg::slot(s.getResult())};
+        l.columns(widthOf(s.getInput()));
+        l.rows = rowsOf(s.getInput());
+        return l;
+      })
+      .Case<MoECombineOp>([&](MoECombineOp c) -> R {
+        int64_t width = widthOf(c.getResult());
+        l.kernel = lib.moeCombine(widthOf(c.getRouting()) / 2, width);
+        l.args = {Arg::slot(c.getInput()), Arg::slot(c.getRouting()),
+                  Arg::slot(c.getResult())};
+        l.columns(width);
+        l.rows = rowsOf(c.getInput());
+        return l;
+      })
       .Case<LastRowsOp>([&](LastRowsOp r) -> R {
         l.kernel = lib.lastRows(widthOf(r.getInput()));
         l.args = {Arg::slot(r.getInput()), Arg::slot(r.getResult()), params()};
@@ -439,6 +532,8 @@ LogicalResult LaunchLowering::lower(Operation *op) {
   FailureOr<Launch> l = failure();
   if (isa<LinearOp, GeGLUOp>(op))
     l = matvecLaunch(op);
+  else if (isa<ExpertLinearOp, ExpertGeGLUOp>(op))
+    l = expertLaunch(op);
   else if (auto norm = normLaunch(op))
     l = std::move(*norm);
   else
@@ -464,15 +559,6 @@ struct LowerToGPUPass : public gemmac::impl::LowerToGPUBase<LowerToGPUPass> {
           << target << "' (nvvm or spirv)";
       return signalPassFailure();
     }
-    // Mixture-of-experts layers: no GPU kernels for routing and the expert
-    // products yet.
-    WalkResult moe = module.walk([](MoERouteOp route) {
-      route.emitError("mixture-of-experts layers have no GPU kernels yet: "
-                      "compile this model for the CPU (--target cpu)");
-      return WalkResult::interrupt();
-    });
-    if (moe.wasInterrupted())
-      return signalPassFailure();
     // The float-activation forms (and FP8 blocks) run as tinyBLAS lanes,
     // whose GPU kernels take whole groups of 4 rows.
     for (WeightDefOp def : module.getOps<WeightDefOp>()) {

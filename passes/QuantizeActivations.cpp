@@ -1,7 +1,7 @@
 //===- QuantizeActivations.cpp - int8 blocks for quantized matvecs --------===//
 //
-// A linear or geglu over a quantized weight multiplies its input's int8
-// blocks (llama.cpp's vec_dot_type). Each (activation, quantizer) gets one
+// A linear or geglu (or expert product) over a quantized weight multiplies
+// its input's int8 blocks (llama.cpp's vec_dot_type). Each (activation, quantizer) gets one
 // gemma.quantize_activation, placed before its first reader, whose result
 // every such matvec reads: q, k and v share one.
 //
@@ -33,6 +33,10 @@ struct QuantizeActivationsPass
         weight = l.getWeight().getType();
       else if (auto g = dyn_cast<GeGLUOp>(op))
         weight = g.getGate().getType();
+      else if (auto e = dyn_cast<ExpertLinearOp>(op))
+        weight = e.getWeight().getType();
+      else if (auto e = dyn_cast<ExpertGeGLUOp>(op))
+        weight = e.getGate().getType();
       else
         return;
       Value input = op->getOperand(0);
@@ -42,10 +46,13 @@ struct QuantizeActivationsPass
         return; // float weights read f32 rows; blocks are already blocks
       Value &quantized = blocks[{input, static_cast<unsigned>(*q)}];
       if (!quantized) {
+        // The blocks span the input's rows: an expert product's per-slot
+        // input holds k rows of `cols` each.
         OpBuilder b(op);
+        int64_t cols = cast<RankedTensorType>(input.getType()).getDimSize(1);
         quantized = QuantizeActivationOp::create(
-            b, op->getLoc(),
-            ActBlocksType::get(&getContext(), *q, weight.getCols()), input);
+            b, op->getLoc(), ActBlocksType::get(&getContext(), *q, cols),
+            input);
       }
       op->setOperand(0, quantized);
     });

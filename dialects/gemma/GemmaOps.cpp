@@ -34,13 +34,21 @@ static LogicalResult checkWidth(Operation *op, StringRef what, int64_t got,
 }
 
 /// A matvec's input: f32 rows, or the int8 blocks its weight multiplies.
-static LogicalResult checkMatvecInput(Operation *op, Value input,
+/// Int8 blocks as a matvec input must be the ones its weight multiplies.
+static LogicalResult checkInputBlocks(Operation *op, Value input,
                                       WeightType w) {
   if (auto blocks = dyn_cast<ActBlocksType>(input.getType()))
     if (ActBlocksType::quantizerFor(w.getFormat()) != blocks.getQuantizer())
       return op->emitOpError("input ")
              << blocks << " is not what a "
              << stringifyWeightFormat(w.getFormat()) << " weight multiplies";
+  return success();
+}
+
+static LogicalResult checkMatvecInput(Operation *op, Value input,
+                                      WeightType w) {
+  if (failed(checkInputBlocks(op, input, w)))
+    return failure();
   return checkWidth(op, "input", width(input), w.getCols());
 }
 
@@ -227,6 +235,8 @@ LogicalResult ExpertLinearOp::verify() {
       failed(checkExpertWeight(*this, "weight", w, sv(getFirstRow()),
                                sv(getNumRows()))))
     return failure();
+  if (failed(checkInputBlocks(*this, getInput(), w)))
+    return failure();
   const int64_t k = slotsOf(getRouting()), in = width(getInput());
   if (in != w.getCols() && in != k * w.getCols())
     return emitOpError("input has ")
@@ -248,7 +258,7 @@ LogicalResult ExpertGeGLUOp::verify() {
     return emitOpError("gate and up must have the same format, experts and "
                        "columns");
   const int64_t k = slotsOf(getRouting());
-  if (failed(checkWidth(*this, "input", width(getInput()), g.getCols())))
+  if (failed(checkMatvecInput(*this, getInput(), g)))
     return failure();
   return checkWidth(*this, "result", width(getResult()), k * sv(getNumRows()));
 }

@@ -379,7 +379,7 @@ def Gemma_ExpertGeGLUOp : Gemma_Op<"expert_geglu", [Pure]> {
     read in one pass over each chosen expert (fuse-geglu makes it). Gate and
     up may be one fused weight at different first rows.
   }];
-  let arguments = (ins Gemma_Activation:$input, Gemma_WeightType:$gate,
+  let arguments = (ins Gemma_MatvecInput:$input, Gemma_WeightType:$gate,
                        Gemma_WeightType:$up, Gemma_Activation:$routing,
                        I64Attr:$gate_first_row, I64Attr:$up_first_row,
                        I64Attr:$num_rows, Gemma_GeluApproxAttr:$approximation);
@@ -568,9 +568,10 @@ def Gemma_ExpertLinearOp : Gemma_Op<"expert_linear", [Pure]> {
     y[t, k, n] = sum_c x[t, c] * W[e_tk, first_row + n, c] for n < num_rows.
     The input is either one row per token (width = cols) or one row per
     (token, slot) (width = k * cols), the layout of an expert product's
-    result.
+    result. On GPU targets a quantized weight's input is its int8 blocks
+    (gemma-quantize-activations), as a linear's is.
   }];
-  let arguments = (ins Gemma_Activation:$input, Gemma_WeightType:$weight,
+  let arguments = (ins Gemma_MatvecInput:$input, Gemma_WeightType:$weight,
                        Gemma_Activation:$routing, I64Attr:$first_row,
                        I64Attr:$num_rows);
   let results = (outs Gemma_Activation:$result);

@@ -267,6 +267,22 @@ func.func @expert_input(%x: tensor<?x100xf32>, %w: !gemma.weight<f32, [16, 192, 
 
 // -----
 
+func.func @expert_blocks(%x: !gemma.act_blocks<q8_k, 256>, %w: !gemma.weight<q8_0, [16, 192, 256]>, %r: tensor<?x8xf32>) -> tensor<?x384xf32> {
+  // expected-error @+1 {{input '!gemma.act_blocks<q8_k, 256>' is not what a q8_0 weight multiplies}}
+  %y = gemma.expert_linear %x, %w, %r {first_row = 0 : i64, num_rows = 96 : i64} : !gemma.act_blocks<q8_k, 256>, !gemma.weight<q8_0, [16, 192, 256]>, tensor<?x8xf32> -> tensor<?x384xf32>
+  return %y : tensor<?x384xf32>
+}
+
+// -----
+
+func.func @expert_geglu_blocks(%x: !gemma.act_blocks<q8_0, 128>, %w: !gemma.weight<q8_0, [16, 192, 256]>, %r: tensor<?x8xf32>) -> tensor<?x384xf32> {
+  // expected-error @+1 {{input has 128 features, expected 256}}
+  %y = gemma.expert_geglu %x, %w, %w, %r {approximation = #gemma<gelu tanh>, gate_first_row = 0 : i64, up_first_row = 96 : i64, num_rows = 96 : i64} : !gemma.act_blocks<q8_0, 128>, !gemma.weight<q8_0, [16, 192, 256]>, !gemma.weight<q8_0, [16, 192, 256]>, tensor<?x8xf32> -> tensor<?x384xf32>
+  return %y : tensor<?x384xf32>
+}
+
+// -----
+
 func.func @routing_odd(%x: tensor<?x256xf32>, %w: !gemma.weight<f32, [16, 192, 256]>, %r: tensor<?x7xf32>) -> tensor<?x384xf32> {
   // expected-error @+1 {{routing must have 2 * k features (weights, then expert indices), got 7}}
   %y = gemma.expert_linear %x, %w, %r {first_row = 0 : i64, num_rows = 96 : i64} : tensor<?x256xf32>, !gemma.weight<f32, [16, 192, 256]>, tensor<?x7xf32> -> tensor<?x384xf32>

@@ -1,17 +1,18 @@
 # Options shared by the GPU check scripts (sourced):
-#   [--bin DIR] [--variant dense|e2b|e4b] [--work DIR]
-# and the weight types every check covers.
+#   [--bin DIR] [--variant dense|e2b|e4b|moe] [--work DIR] [--types "T ..."]
+# and the weight types every check covers (all, unless --types names some).
 bin=build/bin variant=dense work=$(mktemp -d)
+types="f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k q4_k_m q5_k_m nvfp4 nvfp4-fp4 fp8"
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) bin=$2; shift 2 ;;
     --variant) variant=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
-    *) echo "usage: $0 [--bin DIR] [--variant V] [--work DIR]" >&2; exit 2 ;;
+    --types) types=$2; shift 2 ;;
+    *) echo "usage: $0 [--bin DIR] [--variant V] [--work DIR] [--types \"T ...\"]" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$work"
-types="f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k q4_k_m q5_k_m nvfp4 nvfp4-fp4 fp8"
 
 # gen_model TYPE OUT.gguf: the variant's GGUF of that type; nvfp4 is the
 # GGUF llama.cpp's converter makes of a ModelOpt NVFP4 checkpoint (NVFP4 MLP,

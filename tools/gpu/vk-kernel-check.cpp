@@ -17,6 +17,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "formats/formats.h"
+#include "formats/repack.h"
 #include "frontends/gguf/GGUFFile.h"
 #include "runtime/gpu/gpu_backend.h"
 #include "runtime/gpu/vulkan_device.h"
@@ -93,6 +94,31 @@ const std::map<std::string, LinearFn> cpuLinear = {
 const std::map<std::string, GegluFn> cpuGeglu = {
 #define GEMMAC_FORMAT(E, name, id, elems, bytes, act, x8, tiny)               \
   {#name, gmk_geglu_##name},
+#include "abi/formats.def"
+};
+
+using ExpertLinearFn = void (*)(gemmac_rt *, float *, const float *, int64_t,
+                               const uint8_t *, int64_t, int64_t,
+                               const float *, int64_t, int64_t, int64_t,
+                               int64_t);
+using ExpertGegluFn = void (*)(gemmac_rt *, float *, const float *, int64_t,
+                              const uint8_t *, const uint8_t *, int64_t,
+                              int64_t, const float *, int64_t, int64_t,
+                              int64_t, int64_t, int64_t);
+// The expert products of every format, rows as stored and (q4_0, q4_k)
+// interleaved by eight.
+const std::map<std::string, ExpertLinearFn> cpuExpertLinear = {
+#define GEMMAC_FORMAT(E, name, id, elems, bytes, act, x8, tiny)               \
+  {#name, gmk_expert_linear_##name}, GEMMAC_X8_LINEAR_##x8(name)
+#define GEMMAC_X8_LINEAR_0(name)
+#define GEMMAC_X8_LINEAR_1(name) {#name "_x8", gmk_expert_linear_##name##_x8},
+#include "abi/formats.def"
+};
+const std::map<std::string, ExpertGegluFn> cpuExpertGeglu = {
+#define GEMMAC_FORMAT(E, name, id, elems, bytes, act, x8, tiny)               \
+  {#name, gmk_expert_geglu_##name}, GEMMAC_X8_GEGLU_##x8(name)
+#define GEMMAC_X8_GEGLU_0(name)
+#define GEMMAC_X8_GEGLU_1(name) {#name "_x8", gmk_expert_geglu_##name##_x8},
 #include "abi/formats.def"
 };
 
@@ -490,6 +516,180 @@ struct Checker {
     compareWith(kernel, y, want, maxAbs(want));
   }
 
+  /// A routing of kTokens tokens as gmk_moe_route makes it, from random
+  /// logits over `experts`.
+  std::vector<float> randomRouting(int64_t experts, int64_t used) {
+    std::vector<float> logits = randomVector(kTokens * experts);
+    std::vector<float> routing(kTokens * 2 * used);
+    gmk_moe_route(&rt, routing.data(), logits.data(), kTokens, experts, used);
+    return routing;
+  }
+
+  /// moe_route_e<experts>_k<used> against gmk_moe_route on random logits,
+  /// with a tie, exactly.
+  void moeRoute(const std::string &kernel) {
+    auto f = nameFields(kernel, "moe_route_");
+    const long experts = field(f, "e"), used = field(f, "k");
+    std::vector<float> logits = randomVector(kTokens * experts);
+    logits[1] = logits[experts - 1] = 2.0f; // token 0's two best tie
+    std::vector<float> got =
+        run(kernel,
+            {upload(logits.data(), logits.size() * 4),
+             upload(nullptr, kTokens * 2 * used * 4)},
+            1, kTokens * 2 * used);
+    std::vector<float> want(got.size());
+    gmk_moe_route(&rt, want.data(), logits.data(), kTokens, experts, used);
+    compareWith(kernel, got, want, 1.0);
+  }
+
+  /// expert_scale_f32_e<experts>_k<slots>_<width>, moe_combine_k<slots>_
+  /// <width> and scale_columns_f32_<width> against their CPU kernels.
+  void expertSteps(const std::string &kernel) {
+    llvm::StringRef n(kernel);
+    const long width = std::stol(kernel.substr(kernel.rfind('_') + 1));
+    if (n.starts_with("scale_columns_")) {
+      if (!n.starts_with("scale_columns_f32_"))
+        return void(llvm::outs() << "skip " << kernel << " (weight format)\n");
+      std::vector<float> x = randomVector(kTokens * width), w = randomVector(width);
+      std::vector<float> got = run(kernel,
+                                   {upload(x.data(), x.size() * 4),
+                                    upload(w.data(), w.size() * 4),
+                                    upload(nullptr, x.size() * 4)},
+                                   (width + 63) / 64, x.size());
+      std::vector<float> want(x.size());
+      gmk_scale_columns(&rt, want.data(), x.data(), kTokens, width,
+                        reinterpret_cast<const uint8_t *>(w.data()), 0);
+      return compareWith(kernel, got, want, maxAbs(want));
+    }
+    auto f = nameFields(kernel, n.starts_with("moe_combine_") ? "moe_combine_"
+                                                              : "expert_scale_");
+    const long slots = field(f, "k");
+    const long experts = n.starts_with("expert_scale_") ? field(f, "e") : 16;
+    if (n.starts_with("expert_scale_") && f["f"] != "32")
+      return void(llvm::outs() << "skip " << kernel << " (weight format)\n");
+    std::vector<float> routing = randomRouting(experts, slots);
+    std::vector<float> x = randomVector(kTokens * slots * width);
+    std::vector<float> want;
+    std::vector<float> got;
+    if (n.starts_with("moe_combine_")) {
+      got = run(kernel,
+                {upload(x.data(), x.size() * 4),
+                 upload(routing.data(), routing.size() * 4),
+                 upload(nullptr, kTokens * width * 4)},
+                (width + 63) / 64, kTokens * width);
+      want.resize(got.size());
+      gmk_moe_combine(&rt, want.data(), x.data(), kTokens, width,
+                      routing.data(), slots);
+    } else {
+      std::vector<float> scales = randomVector(experts);
+      got = run(kernel,
+                {upload(x.data(), x.size() * 4),
+                 upload(routing.data(), routing.size() * 4),
+                 upload(scales.data(), scales.size() * 4),
+                 upload(nullptr, x.size() * 4)},
+                (slots * width + 63) / 64, x.size());
+      want.resize(got.size());
+      gmk_expert_scale(&rt, want.data(), x.data(), kTokens, width,
+                       routing.data(), slots,
+                       reinterpret_cast<const uint8_t *>(scales.data()), 0,
+                       experts);
+    }
+    compareWith(kernel, got, want, maxAbs(want));
+  }
+
+  /// expert_<linear|geglu>_<fmt>_<rows>x<cols>_e<E>_k<k>[_slot]_r<R>f<first>
+  /// [_r<R>f<first>] on the model's expert tensors and a routing of random
+  /// logits, against gmk_expert_<linear|geglu>_<fmt> (the _x8 kernel on
+  /// interleaved rows where the GPU kernel computes as the repacked ones).
+  void expertProduct(const std::string &kernel, const gguf::TensorInfo &w0,
+                     const gguf::TensorInfo *w1, const std::string &format,
+                     const std::string &quantize, int64_t auxPerBlock,
+                     int64_t blockElems) {
+    llvm::StringRef n(kernel);
+    const bool geglu = n.starts_with("expert_geglu_");
+    auto f = nameFields(n.drop_front(n.find("_e") + 1), "");
+    const long rows = std::stol(n.drop_front(n.find(format) + format.size() + 1)
+                                    .split('x').first.str());
+    const long cols = w0.ne[0], experts = field(f, "e"), slots = field(f, "k");
+    const bool perSlot = f.count("slot");
+    llvm::SmallVector<llvm::StringRef> parts;
+    n.split(parts, "_r");
+    long expertRows[2] = {0, 0}, first[2] = {0, 0};
+    for (size_t i = 1; i < parts.size() && i <= 2; ++i) {
+      auto [r, fr] = parts[i].split('f');
+      expertRows[i - 1] = std::stol(r.str());
+      first[i - 1] = std::stol(fr.str());
+    }
+    const bool x8 = (format == "q4_0" || format == "q4_k") &&
+                    expertRows[0] % 8 == 0 && first[0] % 8 == 0 &&
+                    first[1] % 8 == 0;
+    std::vector<float> routing = randomRouting(experts, slots);
+    const int64_t inCols = perSlot ? slots * cols : cols;
+    std::vector<float> x = randomVector(kTokens * inCols);
+    // Buffers: weights, x, [qs, aux], y, [table], [params], routing.
+    std::vector<vk::Buffer *> buffers = {upload(w0.data, w0.nbytes)};
+    if (geglu)
+      buffers.push_back(upload(w1->data, w1->nbytes));
+    const int nw = buffers.size(), xi = nw;
+    buffers.push_back(upload(x.data(), x.size() * 4));
+    std::vector<Dispatch> dispatches;
+    std::vector<int> args;
+    for (int i = 0; i < nw; ++i)
+      args.push_back(i);
+    if (!quantize.empty()) {
+      const int64_t blocks = inCols / blockElems;
+      buffers.push_back(upload(nullptr, kTokens * inCols));
+      buffers.push_back(upload(nullptr, kTokens * blocks * auxPerBlock * 4));
+      dispatches.push_back(
+          {quantize, {xi, xi + 1, xi + 2}, uint32_t((blocks + 63) / 64)});
+      args.push_back(xi + 1);
+      args.push_back(xi + 2);
+    } else {
+      args.push_back(xi);
+    }
+    const int yi = buffers.size();
+    const int64_t outCount = kTokens * slots * rows;
+    buffers.push_back(upload(nullptr, outCount * 4));
+    args.push_back(yi);
+    if (geglu) {
+      args.push_back(buffers.size());
+      buffers.push_back(upload(rt::geluTanhTable(), gpu::kGeluTableBytes));
+    }
+    if (!quantize.empty()) {
+      args.push_back(buffers.size());
+      buffers.push_back(params());
+    }
+    args.push_back(buffers.size());
+    buffers.push_back(upload(routing.data(), routing.size() * 4));
+    const int64_t per = gpu::kExpertMatvecRowsPerGroup;
+    dispatches.push_back({kernel, args, uint32_t((rows + per - 1) / per)});
+    std::vector<float> y = runAll(dispatches, buffers, outCount, yi);
+    // The CPU's weights: interleaved by eight where its kernel is _x8.
+    auto cpuWeight = [&](const gguf::TensorInfo &t, std::vector<uint8_t> &buf) {
+      if (!x8)
+        return t.data;
+      const auto type = static_cast<fmt::Type>(t.type);
+      const size_t group = fmt::x8GroupBytes(type, t.ne[0]);
+      buf.resize(t.nbytes);
+      for (size_t g = 0; g < t.nbytes / group; ++g)
+        fmt::packX8(type, t.data + g * group, buf.data() + g * group, t.ne[0]);
+      return static_cast<const uint8_t *>(buf.data());
+    };
+    std::vector<uint8_t> p0, p1;
+    std::vector<float> want(y.size());
+    const std::string cpu = format + (x8 ? "_x8" : "");
+    if (geglu)
+      cpuExpertGeglu.at(cpu)(&rt, want.data(), x.data(), kTokens,
+                             cpuWeight(w0, p0), cpuWeight(*w1, p1), rows, cols,
+                             routing.data(), slots, expertRows[0], first[0],
+                             expertRows[1], first[1]);
+    else
+      cpuExpertLinear.at(cpu)(&rt, want.data(), x.data(), kTokens,
+                              cpuWeight(w0, p0), rows, cols, routing.data(),
+                              slots, expertRows[0], first[0], perSlot);
+    compareWith(kernel, y, want, maxAbs(want));
+  }
+
   /// A random [rows, cols] f8_b64 weight (f32 scales, E4M3 bytes without
   /// the NaN codes) in `storage`, described as a tensor.
   gguf::TensorInfo randomF8Blocks(int64_t rows, int64_t cols,
@@ -574,16 +774,14 @@ int main(int argc, char **argv) {
   for (const std::string &e : vk::Device::entryPoints(words, count))
     check.entries.insert(e);
 
-  std::set<std::string> done;
-  for (const gguf::TensorInfo &t : (*file)->tensors()) {
-    if (t.nDims != 2 || !fmt::isSupported(t.type))
-      continue;
-    std::string type = fmt::typeName(static_cast<fmt::Type>(t.type));
-    std::string shape = std::to_string(t.ne[1]) + "x" + std::to_string(t.ne[0]);
-    std::string lin = "linear_" + type + "_" + shape;
-    // The activation quantizer of a quantized format, by its name.
-    std::string quantize;
+  // The activation quantizer of a quantized format for inputs of `cols`,
+  // by its name, with its side values per block and elements per block.
+  struct Quantizer {
+    std::string kernel;
     int64_t auxPer = 0, blockElems = 0;
+  };
+  auto quantizerOf = [](const std::string &type, int64_t cols) {
+    Quantizer q;
     const char *act = type == "q4_1" || type == "q5_1" ? "q8_1"
                       : type == "q4_k" || type == "q5_k" || type == "q6_k"
                           ? "q8_k"
@@ -591,10 +789,20 @@ int main(int argc, char **argv) {
                           ? nullptr
                           : "q8_0";
     if (act) {
-      quantize = "quantize_" + std::string(act) + "_" + std::to_string(t.ne[0]);
-      auxPer = act[3] == 'k' ? 17 : act[3] == '1' ? 2 : 1;
-      blockElems = act[3] == 'k' ? 256 : 32;
+      q.kernel = "quantize_" + std::string(act) + "_" + std::to_string(cols);
+      q.auxPer = act[3] == 'k' ? 17 : act[3] == '1' ? 2 : 1;
+      q.blockElems = act[3] == 'k' ? 256 : 32;
     }
+    return q;
+  };
+  std::set<std::string> done;
+  for (const gguf::TensorInfo &t : (*file)->tensors()) {
+    if (t.nDims != 2 || !fmt::isSupported(t.type))
+      continue;
+    std::string type = fmt::typeName(static_cast<fmt::Type>(t.type));
+    std::string shape = std::to_string(t.ne[1]) + "x" + std::to_string(t.ne[0]);
+    std::string lin = "linear_" + type + "_" + shape;
+    auto [quantize, auxPer, blockElems] = quantizerOf(type, t.ne[0]);
     // A program whose every input of this width is quantized by a fused
     // norm (gemma-fuse-rms-norm-quantize) has no quantizer kernel of its
     // own to feed the matvec here: the whole-program parity covers it.
@@ -628,6 +836,61 @@ int main(int argc, char **argv) {
         check.embed(t, e, scale);
       }
   }
+  // Expert products: expert_<linear|geglu>_<fmt>_<rows>x<cols>_e<E>_k<k>
+  // [_slot]_r<R>f<first>..., on the model's 3-D tensors of that format and
+  // shape (a gate/up product: the tensors named for gate and for up, one
+  // tensor when they are fused).
+  for (const std::string &e : check.entries) {
+    llvm::StringRef n(e);
+    if (!n.starts_with("expert_linear_") && !n.starts_with("expert_geglu_"))
+      continue;
+    const bool geglu = n.starts_with("expert_geglu_");
+    llvm::SmallVector<llvm::StringRef> parts;
+    n.drop_front(geglu ? 13 : 14).split(parts, '_');
+    std::string type;
+    long cols = 0, experts = 0, slots = 0;
+    llvm::SmallVector<long> expertRows;
+    for (llvm::StringRef p : parts) {
+      auto [r, c] = p.split('x');
+      long v = 0;
+      if (!cols && !r.getAsInteger(10, v) && !c.getAsInteger(10, cols))
+        continue;
+      if (!cols)
+        type += (type.empty() ? "" : "_") + p.str();
+      else if (p.consume_front("e"))
+        experts = std::stol(p.str());
+      else if (p.consume_front("k"))
+        slots = std::stol(p.str());
+      else if (p.consume_front("r"))
+        expertRows.push_back(std::stol(p.split('f').first.str()));
+    }
+    const bool perSlot = n.contains("_slot_");
+    auto find = [&](long rows, const char *role) -> const gguf::TensorInfo * {
+      for (const gguf::TensorInfo &t : (*file)->tensors())
+        if (t.nDims == 3 && fmt::isSupported(t.type) &&
+            fmt::typeName(static_cast<fmt::Type>(t.type)) == type &&
+            t.ne[0] == cols && t.ne[1] == rows && t.ne[2] == experts &&
+            llvm::StringRef(t.name).contains(role))
+          return &t;
+      return nullptr;
+    };
+    const gguf::TensorInfo *w0 =
+        expertRows.empty() ? nullptr
+                           : find(expertRows[0], geglu ? "gate" : "_exps");
+    const gguf::TensorInfo *w1 =
+        geglu && expertRows.size() == 2 ? find(expertRows[1], "up") : nullptr;
+    auto [quantize, auxPer, blockElems] =
+        quantizerOf(type, perSlot ? slots * cols : cols);
+    if (!w0 || (geglu && !w1)) {
+      llvm::outs() << "skip " << e << ": no expert tensor of its shape\n";
+    } else if (!quantize.empty() && !check.entries.count(quantize)) {
+      llvm::outs() << "skip " << e << ": no " << quantize
+                   << " in this program (its input is quantized by a fused "
+                      "norm)\n";
+    } else {
+      check.expertProduct(e, *w0, w1, type, quantize, auxPer, blockElems);
+    }
+  }
   for (const std::string &e : check.entries) {
     llvm::StringRef n(e);
     for (llvm::StringRef kind : {"linear_f8_b64_", "geglu_f8_b64_"}) {
@@ -654,6 +917,11 @@ int main(int argc, char **argv) {
       check.quantizeFP4(e);
     else if (n.starts_with("gelu_tanh_") || n.starts_with("gelu_erf_"))
       check.gelu(e, n.starts_with("gelu_tanh_"));
+    else if (n.starts_with("moe_route_"))
+      check.moeRoute(e);
+    else if (n.starts_with("expert_scale_") || n.starts_with("moe_combine_") ||
+             n.starts_with("scale_columns_"))
+      check.expertSteps(e);
   }
   llvm::outs() << check.checked << " kernels checked, " << check.failed
                << " failed\n";

@@ -64,6 +64,17 @@ ActQuant activationQuant(gemma::WeightFormat format);
 int64_t actBlockElems(ActQuant q);
 int64_t actAuxPerBlock(ActQuant q);
 
+/// The expert weights an expert product reads (gemma.expert_linear,
+/// gemma.expert_geglu): `experts` of `expertRows` rows each, the slice from
+/// `firstRow` (per weight: gate or the only one, then up), for each of a
+/// token's `slots` chosen experts; the input holds a row per token or, when
+/// `perSlot`, per (token, slot).
+struct ExpertSlices {
+  int64_t experts = 0, slots = 0;
+  int64_t expertRows[2] = {0, 0}, firstRow[2] = {0, 0};
+  bool perSlot = false;
+};
+
 /// Adds kernels to `module` on demand; each builder returns the kernel's
 /// symbol name and builds it once per distinct specialization.
 class KernelLibrary {
@@ -85,6 +96,28 @@ public:
   /// gelu table[, params]), grid as linear's.
   std::string geglu(gemma::WeightFormat format, int64_t rows, int64_t cols,
                     Param rowsParam = kTokens);
+  /// Expert products, llama.cpp's mul_mat_id: y[t, s, r] = W[e_ts, first +
+  /// r, :] . x[t (or t, s), :] for r < rows, e_ts from the routing
+  /// (moeRoute). Arguments as linear's / geglu's, then the routing; grid
+  /// (rows / kExpertMatvecRowsPerGroup, tokens), both rounded up.
+  std::string expertLinear(gemma::WeightFormat format, int64_t rows,
+                           int64_t cols, const ExpertSlices &slices);
+  std::string expertGeglu(gemma::WeightFormat format, int64_t rows,
+                          int64_t cols, const ExpertSlices &slices);
+  /// Softmax over `experts` logits, the `used` most probable (descending,
+  /// ties to the lower index) and their probabilities renormalized: (logits,
+  /// routing [tokens, 2 used]: weights, then indices as f32). Grid (1,
+  /// tokens).
+  std::string moeRoute(int64_t experts, int64_t used);
+  /// y[t, s, :] = x[t, s, :] * scales[e_ts]: (x, routing, scales, y) over
+  /// rows of `slots` x `width`. Grid (ceil(slots width / 64), tokens).
+  std::string expertScale(gemma::WeightFormat format, int64_t experts,
+                          int64_t slots, int64_t width);
+  /// y[t, :] = sum over slots in order of x[t, s, :] * w_ts, each product
+  /// and sum rounded: (x, routing, y). Grid (ceil(width/64), tokens).
+  std::string moeCombine(int64_t slots, int64_t width);
+  /// y[t, c] = x[t, c] * w[c]: (x, w, y). Grid (ceil(width/64), tokens).
+  std::string scaleColumns(gemma::WeightFormat format, int64_t width);
   /// y[t, c] = W[token[t], c] * scale. Grid (ceil(cols/64), tokens).
   std::string embed(gemma::WeightFormat format, int64_t rows, int64_t cols,
                     float scale);

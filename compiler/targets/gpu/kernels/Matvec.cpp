@@ -2,7 +2,8 @@
 //
 // Matrix-vector products over the weights: float weights the way llama.cpp's
 // tinyBLAS / vec_dot sum them, quantized weights against int8 activation
-// blocks (QuantDot), and the embedding lookup.
+// blocks (QuantDot), the expert products (mul_mat_id: each (token, slot)
+// pair's own expert), and the embedding lookup.
 //
 //===----------------------------------------------------------------------===//
 
@@ -17,16 +18,44 @@ using namespace gemmac::gpukernels::detail;
 
 namespace gemmac::gpukernels {
 
+/// The expert of (token, slot) pair v of an expert product: routing[t,
+/// k + s] (an exact small integer in f32), clamped into the weight.
+static Value expertOf(Emitter &e, Value routing, const ExpertSlices &ex,
+                      Value v) {
+  const int64_t k = ex.slots;
+  Value at = e.add(e.add(e.mul(e.div(v, k), 2 * k), k), e.rem(v, k));
+  Value id = e.toIndex(e.fptosi(e.load(routing, at)));
+  return arith::MinUIOp::create(e.b, id, e.idx(ex.experts - 1));
+}
+
+/// Row `row` of weight w (0: gate or the only one, 1: up) for (token, slot)
+/// pair v: the row of its expert's slice, or `row` itself without experts.
+static Value weightRow(Emitter &e, Value routing, const ExpertSlices *ex,
+                       unsigned w, Value v, Value row) {
+  if (!ex)
+    return row;
+  return e.add(e.mul(expertOf(e, routing, *ex, v), ex->expertRows[w]),
+               e.add(row, ex->firstRow[w]));
+}
+
+/// The activation row pair v reads: its own (per slot) or its token's.
+static Value inputRow(Emitter &e, const ExpertSlices *ex, Value v) {
+  return ex && !ex->perSlot ? e.div(v, ex->slots) : v;
+}
+
 /// Float weights (F32/F16/BF16) as llama.cpp's CPU backend multiplies them:
 /// activations rounded to the weight's type, then (tinyBLAS, k % 8 == 0 and
 /// rows % 4 == 0) eight lanes per row, lane t one fused chain over elements
-/// t, t+8, ..., summed ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)); or (vec_dot)
-/// 4x8 lanes over blocks of 32, the leftovers added in double. A workgroup
-/// takes eight rows (tinyBLAS) or two (vec_dot) of one token.
+/// t, t+8, ..., summed ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)); or (vec_dot,
+/// and always for expert products: mul_mat_id never uses tinyBLAS) 4x8
+/// lanes over blocks of 32, reduced in GGML_F32x8_REDUCE's order (bf16:
+/// the horizontal sum above), the leftovers added in double. A workgroup
+/// takes eight rows (tinyBLAS) or two (vec_dot) of one token, or of each of
+/// one token's slots in turn.
 static void floatMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
                             int64_t cols, unsigned nw, ValueRange a,
-                            ValueRange shared) {
-  const bool tiny = cols % 8 == 0 && rows % 4 == 0;
+                            ValueRange shared, const ExpertSlices *ex) {
+  const bool tiny = !ex && cols % 8 == 0 && rows % 4 == 0;
   const int64_t lanes = tiny ? 8 : 32;
   Value tid = e.threadId();
   Value t = e.blockId(mgpu::Dimension::y);
@@ -35,64 +64,81 @@ static void floatMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
   Value lane = e.rem(tid, lanes);
   Value live = e.ult(row, e.idx(rows));
   Value safeRow = e.sel(live, row, e.idx(0));
-  Value xBase = e.mul(t, cols);
-  auto act = [&](Value c) {
-    Value x = e.load(a[nw], e.add(xBase, c));
-    if (format == WeightFormat::f16)
-      return e.roundToF16(x);
-    if (format == WeightFormat::bf16)
-      return e.roundToBF16(x);
-    return x;
-  };
-  // This lane's fused chain(s), one per weight.
-  SmallVector<Value> init(nw, e.f32(0.0f));
-  const int64_t np = tiny ? cols : cols / 32 * 32;
-  // tinyBLAS: lane t takes t, t+8, ...; vec_dot: lane 8a+t takes 8a+t,
-  // 8a+t+32, ... of the whole blocks of 32.
-  SmallVector<Value> acc = e.loop(
-      lane, e.idx(np), e.idx(tiny ? 8 : 32), init,
-      [&](Value c, ValueRange v) -> SmallVector<Value> {
-        Value x = act(c);
-        SmallVector<Value> next;
-        for (unsigned k = 0; k < nw; ++k)
-          next.push_back(
-              e.fma(e.weightAt(format, a[k], safeRow, c, cols), x, v[k]));
-        return next;
-      });
-  SmallVector<Value> sums;
-  for (unsigned k = 0; k < nw; ++k) {
-    Value scratch = shared[k];
-    e.barrier();
-    e.store(acc[k], scratch, tid);
-    e.barrier();
-    Value base = e.mul(e.div(tid, lanes), lanes); // this row's first lane
-    auto lv = [&](int64_t l) { return e.load(scratch, e.add(base, l)); };
-    Value sum;
-    if (tiny) {
-      sum = e.fadd(e.fadd(e.fadd(lv(0), lv(4)), e.fadd(lv(2), lv(6))),
-                   e.fadd(e.fadd(lv(1), lv(5)), e.fadd(lv(3), lv(7))));
-    } else {
-      // lane 8a + j holds acc[a][j]: v[j] = (acc0+acc2) + (acc1+acc3).
-      Value v[8];
-      for (int j = 0; j < 8; ++j)
-        v[j] = e.fadd(e.fadd(lv(j), lv(16 + j)), e.fadd(lv(8 + j), lv(24 + j)));
-      Value r8 = e.fadd(e.fadd(e.fadd(v[0], v[4]), e.fadd(v[1], v[5])),
-                        e.fadd(e.fadd(v[2], v[6]), e.fadd(v[3], v[7])));
-      Value d = e.loop(e.idx(np), e.idx(cols), e.idx(1), {e.toF64(r8)},
-                       [&](Value c, ValueRange s) -> SmallVector<Value> {
-                         Value p = e.fmul(
-                             e.weightAt(format, a[k], safeRow, c, cols), act(c));
-                         return {e.fadd(s[0], e.toF64(p))};
-                       })[0];
-      sum = e.toF32(d);
+  Value routing = ex ? a[nw + 2 + (nw == 2 ? 1 : 0)] : Value();
+  // One token's product, or one (token, slot) pair's.
+  auto product = [&](Value v) {
+    Value xBase = e.mul(inputRow(e, ex, v), cols);
+    SmallVector<Value> wRow;
+    for (unsigned k = 0; k < nw; ++k)
+      wRow.push_back(weightRow(e, routing, ex, k, v, safeRow));
+    auto act = [&](Value c) {
+      Value x = e.load(a[nw], e.add(xBase, c));
+      if (format == WeightFormat::f16)
+        return e.roundToF16(x);
+      if (format == WeightFormat::bf16)
+        return e.roundToBF16(x);
+      return x;
+    };
+    // This lane's fused chain(s), one per weight.
+    SmallVector<Value> init(nw, e.f32(0.0f));
+    const int64_t np = tiny ? cols : cols / 32 * 32;
+    // tinyBLAS: lane t takes t, t+8, ...; vec_dot: lane 8a+t takes 8a+t,
+    // 8a+t+32, ... of the whole blocks of 32.
+    SmallVector<Value> acc = e.loop(
+        lane, e.idx(np), e.idx(tiny ? 8 : 32), init,
+        [&](Value c, ValueRange v) -> SmallVector<Value> {
+          Value x = act(c);
+          SmallVector<Value> next;
+          for (unsigned k = 0; k < nw; ++k)
+            next.push_back(
+                e.fma(e.weightAt(format, a[k], wRow[k], c, cols), x, v[k]));
+          return next;
+        });
+    SmallVector<Value> sums;
+    for (unsigned k = 0; k < nw; ++k) {
+      Value scratch = shared[k];
+      e.barrier();
+      e.store(acc[k], scratch, tid);
+      e.barrier();
+      Value base = e.mul(e.div(tid, lanes), lanes); // this row's first lane
+      auto lv = [&](int64_t l) { return e.load(scratch, e.add(base, l)); };
+      Value sum;
+      if (tiny) {
+        sum = e.fadd(e.fadd(e.fadd(lv(0), lv(4)), e.fadd(lv(2), lv(6))),
+                     e.fadd(e.fadd(lv(1), lv(5)), e.fadd(lv(3), lv(7))));
+      } else {
+        // lane 8a + j holds acc[a][j]: v[j] = (acc0+acc2) + (acc1+acc3).
+        Value v[8];
+        for (int j = 0; j < 8; ++j)
+          v[j] =
+              e.fadd(e.fadd(lv(j), lv(16 + j)), e.fadd(lv(8 + j), lv(24 + j)));
+        Value r8 =
+            format == WeightFormat::bf16
+                ? QuantDot::hsum8(e, v)
+                : e.fadd(e.fadd(e.fadd(v[0], v[4]), e.fadd(v[1], v[5])),
+                         e.fadd(e.fadd(v[2], v[6]), e.fadd(v[3], v[7])));
+        Value d = e.loop(e.idx(np), e.idx(cols), e.idx(1), {e.toF64(r8)},
+                         [&](Value c, ValueRange s) -> SmallVector<Value> {
+                           Value p = e.fmul(
+                               e.weightAt(format, a[k], wRow[k], c, cols),
+                               act(c));
+                           return {e.fadd(s[0], e.toF64(p))};
+                         })[0];
+        sum = e.toF32(d);
+      }
+      sums.push_back(sum);
     }
-    sums.push_back(sum);
-  }
-  Value y = sums[0];
-  if (nw == 2)
-    y = e.fmul(e.geluTanhTable(sums[0], a[nw + 2]), sums[1]);
-  e.when(arith::AndIOp::create(e.b, live, e.eq(lane, e.idx(0))),
-         [&] { e.store(y, a[nw + 1], e.add(e.mul(t, rows), row)); });
+    Value y = sums[0];
+    if (nw == 2)
+      y = e.fmul(e.geluTanhTable(sums[0], a[nw + 2]), sums[1]);
+    e.when(arith::AndIOp::create(e.b, live, e.eq(lane, e.idx(0))),
+           [&] { e.store(y, a[nw + 1], e.add(e.mul(v, rows), row)); });
+  };
+  if (!ex)
+    product(t);
+  else
+    e.loop(e.idx(0), e.idx(ex->slots), e.idx(1),
+           [&](Value s) { product(e.add(e.mul(t, ex->slots), s)); });
 }
 
 /// Quantized weights: a workgroup takes matvecRowsPerGroup rows and
@@ -100,118 +146,174 @@ static void floatMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
 /// blocks, thread j unpacks block j of its row once and computes its integer
 /// terms for every token of the group (coalesced weight reads, shared
 /// across tokens: the prefill GEMM's reuse); then thread j < tokens advances
-/// token j's f32 chains over the chunk's blocks in order.
+/// token j's f32 chains over the chunk's blocks in order. An expert product
+/// takes one token's slots (as many rounds of kQuantMatvecTokensPerGroup as
+/// it takes), each slot's block read from its own expert.
 static void quantMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
                             int64_t cols, unsigned nw, Param rowsParam,
-                            ValueRange a, Value terms) {
+                            ValueRange a, Value terms,
+                            const ExpertSlices *ex) {
   const int64_t R = gemmac::gpu::matvecRowsPerGroup(false, rows, cols);
   const int64_t G = kWG / R, TT = gemmac::gpu::kQuantMatvecTokensPerGroup;
   QuantDot dot{e, format, rows, cols, a[nw], a[nw + 1]};
+  if (ex)
+    dot.kind = QuantDot::expertKind(format, *ex);
   const int64_t K = dot.numTerms(), NA = dot.numAcc(), nb = dot.nb();
   Value tid = e.threadId();
   Value r = e.div(tid, G), j = e.rem(tid, G);
   Value row = e.add(e.mul(e.blockId(mgpu::Dimension::x), R), r);
   Value live = e.ult(row, e.idx(rows));
   Value safeRow = e.sel(live, row, e.idx(0));
-  Value t0 = e.mul(e.blockId(mgpu::Dimension::y), TT);
   // params follows y and the GELU table (not a.back(): on NVVM `a` ends
-  // with the workgroup buffers).
-  Value nT = param(e, a[nw + 3 + (nw == 2 ? 1 : 0)], rowsParam);
-  Value token = e.add(t0, j); // the token whose chains thread j advances
-  Value owner =
-      arith::AndIOp::create(e.b, e.ult(j, e.idx(TT)), e.ult(token, nT));
-  // terms[r][tt][k][term][block in chunk]
-  auto slot = [&](Value tt, unsigned k, int64_t term, Value blockInChunk) {
-    Value i = e.add(e.mul(e.add(e.mul(r, TT), tt), nw), e.idx(k));
-    return e.add(e.mul(e.add(e.mul(i, K), e.idx(term)), G), blockInChunk);
-  };
-  SmallVector<Value> init(nw * NA, e.f32(0.0f));
-  SmallVector<Value> acc = e.loop(
-      e.idx(0), e.idx((nb + G - 1) / G), e.idx(1), init,
-      [&](Value c, ValueRange v) -> SmallVector<Value> {
-        Value b = e.add(e.mul(c, G), j);
-        e.when(e.ult(b, e.idx(nb)), [&] {
-          for (unsigned k = 0; k < nw; ++k) {
-            QuantDot::Block blk = dot.load(a[k], safeRow, b);
-            // This group's tokens: min(TT, max(nT - t0, 0)).
-            Value tokens = arith::MinUIOp::create(
-                e.b, e.idx(TT),
-                e.sub(arith::MaxUIOp::create(e.b, t0, nT), t0));
-            e.loop(e.idx(0), tokens, e.idx(1), [&](Value tt) {
-              SmallVector<Value> T = dot.terms(blk, e.add(t0, tt), b);
-              for (int64_t term = 0; term < K; ++term)
-                e.store(T[term], terms, slot(tt, k, term, j));
-            });
-          }
-        });
-        e.barrier();
-        Value inChunk = arith::MinUIOp::create(e.b, e.idx(G),
-                                               e.sub(e.idx(nb), e.mul(c, G)));
-        SmallVector<Value> next = e.loop(
-            e.idx(0), e.sel(owner, inChunk, e.idx(0)), e.idx(1), v,
-            [&](Value i, ValueRange cur) -> SmallVector<Value> {
-              SmallVector<Value> out;
-              for (unsigned k = 0; k < nw; ++k) {
-                SmallVector<Value> T;
+  // with the workgroup buffers); an expert product's routing follows it.
+  const unsigned paramsArg = nw + 3 + (nw == 2 ? 1 : 0);
+  Value routing = ex ? a[paramsArg + 1] : Value();
+  // The (token or (token, slot)) rows this workgroup computes: [v0, vEnd),
+  // TT per round.
+  Value v0, vEnd;
+  int64_t rounds = 1;
+  if (!ex) {
+    v0 = e.mul(e.blockId(mgpu::Dimension::y), TT);
+    vEnd = param(e, a[paramsArg], rowsParam);
+  } else {
+    v0 = e.mul(e.blockId(mgpu::Dimension::y), ex->slots);
+    vEnd = e.add(v0, ex->slots);
+    rounds = (ex->slots + TT - 1) / TT;
+  }
+  auto round = [&](Value t0) {
+    Value token = e.add(t0, j); // the row whose chains thread j advances
+    Value owner =
+        arith::AndIOp::create(e.b, e.ult(j, e.idx(TT)), e.ult(token, vEnd));
+    Value ownRow = e.sel(owner, token, t0); // in range for the reads below
+    SmallVector<Value> ownWeightRow;
+    for (unsigned k = 0; k < nw; ++k)
+      ownWeightRow.push_back(weightRow(e, routing, ex, k, ownRow, safeRow));
+    // This round's rows: min(TT, max(vEnd - t0, 0)).
+    Value count = arith::MinUIOp::create(
+        e.b, e.idx(TT), e.sub(arith::MaxUIOp::create(e.b, t0, vEnd), t0));
+    // terms[r][tt][k][term][block in chunk]
+    auto slot = [&](Value tt, unsigned k, int64_t term, Value blockInChunk) {
+      Value i = e.add(e.mul(e.add(e.mul(r, TT), tt), nw), e.idx(k));
+      return e.add(e.mul(e.add(e.mul(i, K), e.idx(term)), G), blockInChunk);
+    };
+    SmallVector<Value> init(nw * NA, e.f32(0.0f));
+    SmallVector<Value> acc = e.loop(
+        e.idx(0), e.idx((nb + G - 1) / G), e.idx(1), init,
+        [&](Value c, ValueRange v) -> SmallVector<Value> {
+          Value b = e.add(e.mul(c, G), j);
+          e.when(e.ult(b, e.idx(nb)), [&] {
+            for (unsigned k = 0; k < nw; ++k) {
+              auto store = [&](const QuantDot::Block &blk, Value tt) {
+                Value vt = e.add(t0, tt);
+                SmallVector<Value> T = dot.terms(blk, inputRow(e, ex, vt), b);
                 for (int64_t term = 0; term < K; ++term)
-                  T.push_back(e.load(terms, slot(j, k, term, i)));
-                SmallVector<Value> s =
-                    dot.step(a[k], safeRow, token, e.add(e.mul(c, G), i), T,
-                             cur.slice(k * NA, NA));
-                out.append(s.begin(), s.end());
+                  e.store(T[term], terms, slot(tt, k, term, j));
+              };
+              if (!ex) { // one block serves every token
+                QuantDot::Block blk = dot.load(a[k], safeRow, b);
+                e.loop(e.idx(0), count, e.idx(1),
+                       [&](Value tt) { store(blk, tt); });
+              } else { // each slot reads its own expert's block
+                e.loop(e.idx(0), count, e.idx(1), [&](Value tt) {
+                  Value wr = weightRow(e, routing, ex, k, e.add(t0, tt), safeRow);
+                  store(dot.load(a[k], wr, b), tt);
+                });
               }
-              return out;
-            });
-        e.barrier(); // the terms are read before the next chunk's stores
-        return next;
-      });
-  Value y = dot.finish(ArrayRef<Value>(acc).take_front(NA));
-  if (nw == 2)
-    y = e.fmul(e.geluTanhTable(y, a[nw + 3]),
-               dot.finish(ArrayRef<Value>(acc).slice(NA, NA)));
-  e.when(arith::AndIOp::create(e.b, owner, live),
-         [&] { e.store(y, a[nw + 2], e.add(e.mul(token, rows), row)); });
+            }
+          });
+          e.barrier();
+          Value inChunk = arith::MinUIOp::create(
+              e.b, e.idx(G), e.sub(e.idx(nb), e.mul(c, G)));
+          SmallVector<Value> next = e.loop(
+              e.idx(0), e.sel(owner, inChunk, e.idx(0)), e.idx(1), v,
+              [&](Value i, ValueRange cur) -> SmallVector<Value> {
+                SmallVector<Value> out;
+                for (unsigned k = 0; k < nw; ++k) {
+                  SmallVector<Value> T;
+                  for (int64_t term = 0; term < K; ++term)
+                    T.push_back(e.load(terms, slot(j, k, term, i)));
+                  SmallVector<Value> s = dot.step(
+                      a[k], ownWeightRow[k], inputRow(e, ex, ownRow),
+                      e.add(e.mul(c, G), i), T, cur.slice(k * NA, NA));
+                  out.append(s.begin(), s.end());
+                }
+                return out;
+              });
+          e.barrier(); // the terms are read before the next chunk's stores
+          return next;
+        });
+    Value y = dot.finish(ArrayRef<Value>(acc).take_front(NA));
+    if (nw == 2)
+      y = e.fmul(e.geluTanhTable(y, a[nw + 3]),
+                 dot.finish(ArrayRef<Value>(acc).slice(NA, NA)));
+    e.when(arith::AndIOp::create(e.b, owner, live),
+           [&] { e.store(y, a[nw + 2], e.add(e.mul(token, rows), row)); });
+  };
+  if (rounds == 1)
+    round(v0);
+  else
+    e.loop(e.idx(0), e.idx(rounds), e.idx(1),
+           [&](Value i) { round(e.add(v0, e.mul(i, TT))); });
 }
 
-/// linear (one weight) and geglu (gate and up, then gelu(gate) * up). Float
-/// weights: floatMatvecBody, a token per grid row. Quantized weights:
-/// quantMatvecBody over the activation blocks quantize() wrote, with the
-/// params buffer last for the row count (`rowsParam`).
+/// linear (one weight) and geglu (gate and up, then gelu(gate) * up), and
+/// the expert products (`ex`). Float weights: floatMatvecBody, a token per
+/// grid row. Quantized weights: quantMatvecBody over the activation blocks
+/// quantize() wrote, with the params buffer after the outputs for the row
+/// count (`rowsParam`). An expert product's routing comes last.
 static std::string matvec(mgpu::GPUModuleOp module, Target target,
                           WeightFormat format, int64_t rows, int64_t cols,
-                          bool geglu, Param rowsParam) {
+                          bool geglu, Param rowsParam,
+                          const ExpertSlices *ex = nullptr) {
   // Quantized: int8 activation blocks. Float weights, and the block formats
   // that multiply f32 activations (q4_0_f32, ...: decoded by weightAt,
   // tinyBLAS's lanes, which the launcher's shape rule guarantees), read f32.
   const bool quantized = activationQuant(format) != ActQuant::None;
+  const unsigned nw = geglu ? 2 : 1;
   std::string name = llvm::formatv(
       "{0}_{1}_{2}x{3}{4}", geglu ? "geglu" : "linear", formatName(format),
       rows, cols, quantized && rowsParam == kOutRows ? "_out" : "");
+  if (ex) {
+    name = llvm::formatv("expert_{0}_e{1}_k{2}{3}", name, ex->experts,
+                         ex->slots, ex->perSlot ? "_slot" : "");
+    for (unsigned w = 0; w < nw; ++w)
+      name += llvm::formatv("_r{0}f{1}", ex->expertRows[w], ex->firstRow[w]);
+  }
   KernelBuilder kb{module, target};
   if (kb.exists(name))
     return name;
   MLIRContext *ctx = module.getContext();
-  const unsigned nw = geglu ? 2 : 1;
+  // A weight's elements: [rows, cols], or every expert's [expertRows, cols].
+  auto weightElems = [&](unsigned w) {
+    return weightElementCount(
+        format, (ex ? ex->experts * ex->expertRows[w] : rows) * cols);
+  };
+  // The input's rows hold one token's cols, or its k slots' (per slot).
+  const int64_t inCols = ex && ex->perSlot ? ex->slots * cols : cols;
+  const int64_t outCols = ex ? ex->slots * rows : rows;
   SmallVector<Type> args;
+  for (unsigned w = 0; w < nw; ++w)
+    args.push_back(quantized // as 16-bit words
+                       ? kb.buf(IntegerType::get(ctx, 16), weightElems(w) / 2)
+                       : kb.buf(weightElementType(ctx, format), weightElems(w)));
   if (!quantized) {
-    args.append(nw, kb.buf(weightElementType(ctx, format),
-                           weightElementCount(format, rows * cols)));
-    args.push_back(kb.f32Buf(kMaxBatch * cols));
-  } else {
-    // Weights as 16-bit words; activation quants as words of four.
-    args.append(nw, kb.buf(IntegerType::get(ctx, 16),
-                           weightElementCount(format, rows * cols) / 2));
-    args.push_back(kb.actQuants(cols));
-    args.push_back(kb.actAux(activationQuant(format), cols));
+    args.push_back(kb.f32Buf(kMaxBatch * inCols));
+  } else { // activation quants as words of four
+    args.push_back(kb.actQuants(inCols));
+    args.push_back(kb.actAux(activationQuant(format), inCols));
   }
-  args.push_back(kb.f32Buf(kMaxBatch * rows));
+  args.push_back(kb.f32Buf(kMaxBatch * outCols));
   if (geglu)
     args.push_back(kb.geluTable());
   if (quantized)
     args.push_back(kb.params());
+  if (ex)
+    args.push_back(kb.f32Buf(kMaxBatch * 2 * ex->slots));
   const int64_t termScratch =
       quantized ? kWG * gemmac::gpu::kQuantMatvecTokensPerGroup * nw *
-                      QuantDot::numTerms(QuantDot::kindOf(format, rows))
+                      QuantDot::numTerms(
+                          ex ? QuantDot::expertKind(format, *ex)
+                             : QuantDot::kindOf(format, rows))
                 : 0;
   // Float weights: one scratch buffer per sum (the second reduction must not
   // overwrite the first one's result before every thread has read it).
@@ -220,9 +322,9 @@ static std::string matvec(mgpu::GPUModuleOp module, Target target,
       [&](Emitter &e, ValueRange a, ValueRange shared) {
         if (quantized)
           quantMatvecBody(e, format, rows, cols, nw, rowsParam, a,
-                          shared.back());
+                          shared.back(), ex);
         else
-          floatMatvecBody(e, format, rows, cols, nw, a, shared);
+          floatMatvecBody(e, format, rows, cols, nw, a, shared, ex);
       },
       /*f64Scratch=*/false, termScratch);
   return name;
@@ -237,6 +339,20 @@ std::string KernelLibrary::linear(WeightFormat format, int64_t rows,
 std::string KernelLibrary::geglu(WeightFormat format, int64_t rows,
                                  int64_t cols, Param rowsParam) {
   return matvec(module, target, format, rows, cols, /*geglu=*/true, rowsParam);
+}
+
+std::string KernelLibrary::expertLinear(WeightFormat format, int64_t rows,
+                                        int64_t cols,
+                                        const ExpertSlices &slices) {
+  return matvec(module, target, format, rows, cols, /*geglu=*/false, kTokens,
+                &slices);
+}
+
+std::string KernelLibrary::expertGeglu(WeightFormat format, int64_t rows,
+                                       int64_t cols,
+                                       const ExpertSlices &slices) {
+  return matvec(module, target, format, rows, cols, /*geglu=*/true, kTokens,
+                &slices);
 }
 
 std::string KernelLibrary::embed(WeightFormat format, int64_t rows,

@@ -58,6 +58,15 @@ struct QuantDot {
       return Lanes32;
     }
   }
+  /// An expert weight's dot as the CPU lowering multiplies it: llama.cpp's
+  /// repacked kernels where gemma-select-kernels interleaves the weight
+  /// (every expert's rows in groups of eight, each slice starting on one),
+  /// vec_dot's otherwise (mul_mat_id, docs/numerics.md).
+  static Kind expertKind(WeightFormat format, const ExpertSlices &ex) {
+    bool x8 = ex.expertRows[0] % 8 == 0 && ex.firstRow[0] % 8 == 0 &&
+              ex.firstRow[1] % 8 == 0;
+    return kindOf(format, x8 ? ex.expertRows[0] : 1);
+  }
   /// Integer terms per (block, token); f32 accumulators per (row, token).
   static int64_t numTerms(Kind kind) { return kind == ChainQ4_0 ? 1 : 8; }
   int64_t numTerms() const { return numTerms(kind); }
