@@ -308,6 +308,11 @@ def mutate(d, kind):
             edit_header(d, shard_of(d, name), bad)
         else:
             sys.exit(f"hf-mutate.py: unknown mutation '{kind}'")
+    elif kind == "per-expert":
+        # Layer 0's experts as a quantized export stores them: one 2-D
+        # tensor per expert and projection (the first one is enough).
+        rename_tensor(d, ROOT + "layers.0.experts.gate_up_proj",
+                      ROOT + "layers.0.experts.0.gate_proj.weight")
     elif kind == "text-only":
         # Not a failure: the same model as a text-only export
         # (Gemma4ForCausalLM): a flat config and the "model." prefix.

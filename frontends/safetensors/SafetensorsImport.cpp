@@ -97,6 +97,27 @@ public:
     return c.find((module + ".weight_scale_2").str());
   }
 
+  /// Layer blk.N.'s first per-expert 2-D expert tensor, if the checkpoint
+  /// stores its experts that way (quantized 26B-A4B exports:
+  /// experts.{e}.{gate,up,down}_proj.*), for the error that says so.
+  std::string perExpertTensor(StringRef name) const {
+    size_t ffn = name.find(".ffn_");
+    if (!name.contains("_exps.") || ffn == StringRef::npos)
+      return "";
+    std::string fused =
+        hfName((name.take_front(ffn + 1) + "ffn_gate_up_exps.weight").str());
+    StringRef prefix(fused);
+    if (!prefix.consume_back("gate_up_proj"))
+      return "";
+    for (const char *proj : {"gate_proj", "up_proj", "down_proj"})
+      for (const char *part : {"weight", "qweight"}) {
+        std::string t = (prefix + "0." + proj + "." + part).str();
+        if (c.find(t))
+          return t;
+      }
+    return "";
+  }
+
   /// A ".scale" tensor HF stores under a name of its own (the router's
   /// scale, per_expert_scale), not an NVFP4 output scale.
   bool isNamedScale(StringRef name) const {
@@ -133,6 +154,14 @@ public:
       module.consume_back(".weight");
       if (const Tensor *qweight = c.find((module + ".qweight").str()))
         return gptqWeight(module, *qweight, shape);
+      if (std::string e = perExpertTensor(name); !e.empty())
+        return fileError(
+            c.directory(), std::nullopt,
+            "'" + e +
+                "': per-expert 2-D expert tensors (the layout of quantized "
+                "mixture-of-experts exports) are not read yet; gemmac reads "
+                "the fused 3-D experts.gate_up_proj / experts.down_proj of "
+                "the BF16 checkpoint, or a GGUF of the model");
       return fileError(c.directory(), std::nullopt,
                        "missing tensor '" + (hf.empty() ? name.str() : hf) +
                            "'");
