@@ -31,13 +31,26 @@ struct ReencodeGPTQPass
     const bool f32 = activations == "f32";
     llvm::StringMap<WeightType> narrowed;
     for (WeightDefOp def : module.getOps<WeightDefOp>()) {
-      GPTQSourceAttr gptq = def.getGptqAttr();
+      // A whole GPTQ weight, or one stacked from GPTQ parts: all of them
+      // must allow the encoding.
+      SmallVector<GPTQSourceAttr> sources;
+      if (GPTQSourceAttr gptq = def.getGptqAttr())
+        sources.push_back(gptq);
+      if (ArrayAttr parts = def.getPartsAttr())
+        for (WeightPartAttr p : parts.getAsRange<WeightPartAttr>())
+          if (GPTQSourceAttr gptq = p.getGptq())
+            sources.push_back(gptq);
       WeightType type = def.getWeightType();
-      if (!gptq || type.getFormat() != WeightFormat::f32 ||
-          !gptq.getBlockUniform() || type.getCols() % 32 != 0)
+      if (sources.empty() || type.getFormat() != WeightFormat::f32 ||
+          type.getCols() % 32 != 0 ||
+          !llvm::all_of(sources, [](GPTQSourceAttr g) {
+            return g.getBlockUniform();
+          }))
         continue;
+      bool symmetric = llvm::all_of(
+          sources, [](GPTQSourceAttr g) { return g.getSymmetric(); });
       WeightFormat format =
-          gptq.getSymmetric()
+          symmetric
               ? (f32 ? WeightFormat::q4_0_f32 : WeightFormat::q4_0)
               : (f32 ? WeightFormat::q8_0_f32 : WeightFormat::q8_0);
       narrowed[def.getSymName()] =

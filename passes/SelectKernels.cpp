@@ -97,6 +97,11 @@ struct SelectKernelsPass
     };
     if (!llvm::all_of(users, alignedSlices))
       return false;
+    // A weight stacked from parts is repacked part by part.
+    if (ArrayAttr parts = def.getPartsAttr())
+      if (!llvm::all_of(parts.getAsRange<WeightPartAttr>(),
+                        [](WeightPartAttr p) { return p.getRows() % 8 == 0; }))
+        return false;
     StringRef format = stringifyWeightFormat(t.getFormat());
     return llvm::all_of(users, [&](Operation *op) {
       std::optional<StringRef> kind = kindOf(op);

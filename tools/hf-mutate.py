@@ -308,11 +308,19 @@ def mutate(d, kind):
             edit_header(d, shard_of(d, name), bad)
         else:
             sys.exit(f"hf-mutate.py: unknown mutation '{kind}'")
-    elif kind == "per-expert":
-        # Layer 0's experts as a quantized export stores them: one 2-D
-        # tensor per expert and projection (the first one is enough).
-        rename_tensor(d, ROOT + "layers.0.experts.gate_up_proj",
-                      ROOT + "layers.0.experts.0.gate_proj.weight")
+    elif kind == "expert-missing":
+        # A per-expert checkpoint (--hf-per-expert) missing one module.
+        rename_tensor(d, ROOT + "layers.0.experts.3.up_proj.weight",
+                      ROOT + "layers.0.experts.3.upper_proj.weight")
+    elif kind == "expert-dtype":
+        # One expert's module in another type (the same bytes as F16).
+        name = ROOT + "layers.1.experts.2.gate_proj.weight"
+        edit_header(d, shard_of(d, name),
+                    lambda h, b: h[name].__setitem__("dtype", "F16"))
+    elif kind == "expert-shape":
+        name = ROOT + "layers.0.experts.5.down_proj.weight"
+        edit_header(d, shard_of(d, name),
+                    lambda h, b: h[name]["shape"].reverse())
     elif kind == "text-only":
         # Not a failure: the same model as a text-only export
         # (Gemma4ForCausalLM): a flat config and the "model." prefix.

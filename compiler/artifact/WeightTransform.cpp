@@ -398,11 +398,46 @@ Error weights::repackX8Rows(fmt::Type format, uint64_t cols,
   return Error::success();
 }
 
+/// A weight stacked from parts: each part made as a weight of its rows
+/// (an x8 layout within each part: its rows are whole groups of eight).
+static Error transformParts(const WeightSpec &spec, WeightSink sink,
+                            llvm::ArrayRef<uint8_t> checkpoint) {
+  if (spec.srd || spec.gptq || spec.fp8 || spec.nvfp4 || spec.widenFrom)
+    return weightError(spec, "a weight made of parts has no other source "
+                             "transform");
+  uint64_t rows = 0;
+  for (const WeightPart &p : spec.parts)
+    rows += p.rows;
+  if (rows != spec.rows)
+    return weightError(spec, "its parts hold " + llvm::Twine(rows) +
+                                 " rows, the weight " + llvm::Twine(spec.rows));
+  for (auto [i, p] : llvm::enumerate(spec.parts)) {
+    WeightSpec part = spec;
+    part.name = spec.name + " (part " + std::to_string(i) + ")";
+    part.rows = p.rows;
+    part.gptq = p.gptq;
+    part.parts.clear();
+    if (p.sourceOffset > checkpoint.size())
+      return weightError(part, "starts at offset " +
+                                   llvm::Twine(p.sourceOffset) +
+                                   ", past the checkpoint's " +
+                                   llvm::Twine(checkpoint.size()) + " bytes");
+    if (Error e = transformWeight(
+            part, checkpoint.drop_front(p.sourceOffset), nullptr,
+            [&](llvm::ArrayRef<uint8_t> bytes, uint64_t) { sink(bytes, 0); },
+            checkpoint))
+      return e;
+  }
+  return Error::success();
+}
+
 Error weights::transformWeight(const WeightSpec &spec,
                                llvm::ArrayRef<uint8_t> source,
                                const srd::ResidualSource *residuals,
                                WeightSink sink,
                                llvm::ArrayRef<uint8_t> checkpoint) {
+  if (!spec.parts.empty())
+    return transformParts(spec, sink, checkpoint);
   if (Error e = checkTransform(spec, source.size(), residuals,
                                checkpoint.size()))
     return e;

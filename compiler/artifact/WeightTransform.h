@@ -62,6 +62,15 @@ struct NVFP4Source {
   uint64_t scales = 0;
 };
 
+/// Consecutive rows of a weight that the checkpoint stores as a tensor of
+/// their own (#gemma.part): `rows` rows at `sourceOffset`, in the weight's
+/// format or as GPTQ tensors.
+struct WeightPart {
+  uint64_t sourceOffset = 0;
+  uint64_t rows = 0;
+  std::optional<GPTQSource> gptq; // its qweight at sourceOffset
+};
+
 /// What one weight of the blob is: `rows` rows of `cols` elements stored as
 /// `format`, made from the checkpoint's rows by the optional SRD fold (or
 /// from GPTQ tensors) and the optional x8 repack.
@@ -77,6 +86,9 @@ struct WeightSpec {
   /// The checkpoint's rows are in this (f16/bf16) type, widened to format.
   std::optional<fmt::Type> widenFrom;
   bool x8 = false;
+  /// The rows stacked from these tensors, in order (per-expert checkpoint
+  /// tensors), each made as a weight of its own would be.
+  std::vector<WeightPart> parts;
 
   /// Bytes of one stored row, and of the whole weight in the blob.
   uint64_t rowBytes() const { return fmt::rowBytes(format, cols); }
@@ -96,7 +108,10 @@ struct WeightSpec {
   uint64_t gptqGroups() const {
     return gptq ? (cols + gptq->group - 1) / gptq->group : 0;
   }
-  uint64_t sourceBytes() const { return rows * sourceRowBytes(); }
+  /// (Parts lie anywhere in the checkpoint: none of it is read in order.)
+  uint64_t sourceBytes() const {
+    return parts.empty() ? rows * sourceRowBytes() : 0;
+  }
 };
 
 /// Checks that `spec` is a weight the transform can make from `sourceBytes`
@@ -163,7 +178,8 @@ using WeightSink = llvm::function_ref<void(llvm::ArrayRef<uint8_t> bytes,
 /// (at least spec.sourceBytes()): the SRD fold, or the GPTQ decode from
 /// `checkpoint` (the whole of it: GPTQ tensors lie anywhere), then the x8
 /// repack, streamed a few rows at a time (untransformed weights in 64 MiB
-/// pieces of `source` itself).
+/// pieces of `source` itself). A weight of parts is each part's rows in
+/// turn, made from `checkpoint` as a weight of those rows would be.
 llvm::Error transformWeight(const WeightSpec &spec,
                             llvm::ArrayRef<uint8_t> source,
                             const srd::ResidualSource *residuals,

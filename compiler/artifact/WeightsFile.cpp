@@ -158,6 +158,19 @@ private:
   std::vector<uint8_t> samples_;
 };
 
+/// The GPTQ tensors of a weight (or part) whose qweight is at `qweight`.
+weights::GPTQSource gptqSource(GPTQSourceAttr q, int64_t qweight) {
+  weights::GPTQSource g;
+  g.qweight = static_cast<uint64_t>(qweight);
+  g.qzeros = static_cast<uint64_t>(q.getQzeros());
+  g.scales = static_cast<uint64_t>(q.getScales());
+  if (q.getGIdx() >= 0)
+    g.gIdx = static_cast<uint64_t>(q.getGIdx());
+  g.group = static_cast<uint64_t>(q.getGroup());
+  g.zeroOffset = static_cast<uint32_t>(q.getZeroOffset());
+  return g;
+}
+
 } // namespace
 
 llvm::Expected<WeightBlobLayout>
@@ -194,17 +207,17 @@ gemmac::collectBlobLayout(mlir::ModuleOp module) {
           weights::NVFP4Source{static_cast<uint64_t>(nv.getScales())};
     if (std::optional<WeightFormat> from = def.getWidenFrom())
       spec.widenFrom = static_cast<fmt::Type>(*from);
-    if (GPTQSourceAttr q = def.getGptqAttr()) {
-      weights::GPTQSource g;
-      g.qweight = static_cast<uint64_t>(def.getSourceOffset());
-      g.qzeros = static_cast<uint64_t>(q.getQzeros());
-      g.scales = static_cast<uint64_t>(q.getScales());
-      if (q.getGIdx() >= 0)
-        g.gIdx = static_cast<uint64_t>(q.getGIdx());
-      g.group = static_cast<uint64_t>(q.getGroup());
-      g.zeroOffset = static_cast<uint32_t>(q.getZeroOffset());
-      spec.gptq = g;
-    }
+    if (GPTQSourceAttr q = def.getGptqAttr())
+      spec.gptq = gptqSource(q, def.getSourceOffset());
+    if (mlir::ArrayAttr parts = def.getPartsAttr())
+      for (WeightPartAttr p : parts.getAsRange<WeightPartAttr>()) {
+        weights::WeightPart part;
+        part.sourceOffset = static_cast<uint64_t>(p.getSourceOffset());
+        part.rows = static_cast<uint64_t>(p.getRows());
+        if (GPTQSourceAttr q = p.getGptq())
+          part.gptq = gptqSource(q, p.getSourceOffset());
+        spec.parts.push_back(part);
+      }
     if (SRDFoldAttr srd = def.getSrdAttr())
       spec.srd = weights::SRDFold{static_cast<size_t>(srd.getTensor()),
                                   static_cast<fmt::Type>(srd.getBase()),

@@ -77,6 +77,39 @@ LogicalResult WeightDefOp::verify() {
         getNvfp4SourceAttr())
       return emitOpError("a widened weight has no other source transform");
   }
+  if (ArrayAttr parts = getPartsAttr()) {
+    WeightType t = getWeightType();
+    if (getSrdAttr() || getGptqAttr() || getFp8BlocksAttr() ||
+        getNvfp4SourceAttr() || getWidenFrom())
+      return emitOpError("a weight made of parts has no other source "
+                         "transform");
+    int64_t rows = 0;
+    bool gptq = false;
+    for (auto [i, a] : llvm::enumerate(parts.getAsRange<WeightPartAttr>())) {
+      if (a.getRows() <= 0 || a.getSourceOffset() < 0)
+        return emitOpError("part ") << i << " has " << a.getRows()
+                                    << " rows at offset "
+                                    << a.getSourceOffset();
+      if (i > 0 && static_cast<bool>(a.getGptq()) != gptq)
+        return emitOpError("parts must all be GPTQ tensors or none");
+      gptq = static_cast<bool>(a.getGptq());
+      if (GPTQSourceAttr g = a.getGptq()) {
+        auto part = WeightType::get(getContext(), t.getFormat(),
+                                    {a.getRows(), t.getCols()});
+        if (failed(g.verifyFor(part, [&] {
+              return emitOpError("part ") << i << ": ";
+            })))
+          return failure();
+      } else if (!isFloatFormat(t.getFormat())) {
+        return emitOpError("part ")
+               << i << " is not GPTQ, so the weight must be f32, f16 or bf16";
+      }
+      rows += a.getRows();
+    }
+    if (rows != t.getRows())
+      return emitOpError("parts hold ")
+             << rows << " rows, the weight " << t.getRows();
+  }
   if (SRDFoldAttr srd = getSrdAttr())
     if (failed(srd.verifyFor(getWeightType(), [&] { return emitOpError(); })))
       return failure();

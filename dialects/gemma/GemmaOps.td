@@ -266,7 +266,9 @@ def Gemma_WeightDefOp : Gemma_Op<"weight_def", [Symbol]> {
     only --nvfp4-activations fp4 reads. `widen_from` (f16 or bf16) marks an
     f32 weight the checkpoint stores in that narrower type: its values are
     widened, exactly, when the blob is written (a Hugging Face router, which
-    llama.cpp's converter stores as F32).
+    llama.cpp's converter stores as F32). `parts` lists the tensors a weight
+    is stacked from when the checkpoint stores its rows in several (the
+    per-expert tensors of a quantized MoE export; #gemma.part).
   }];
   let arguments = (ins SymbolNameAttr:$sym_name,
                        TypeAttrOf<Gemma_WeightType>:$type,
@@ -279,7 +281,9 @@ def Gemma_WeightDefOp : Gemma_Op<"weight_def", [Symbol]> {
                        OptionalAttr<Gemma_FP8BlocksSourceAttr>:$fp8_blocks,
                        OptionalAttr<Gemma_NVFP4SourceAttr>:$nvfp4_source,
                        OptionalAttr<F32Attr>:$input_scale,
-                       OptionalAttr<Gemma_WeightFormatAttr>:$widen_from);
+                       OptionalAttr<Gemma_WeightFormatAttr>:$widen_from,
+                       OptionalAttr<TypedArrayAttrBase<Gemma_WeightPartAttr,
+                                     "weight parts">>:$parts);
   let builders = [
     // As the importer declares a weight: gemma-fold-srd adds the SRD fold.
     OpBuilder<(ins "::mlir::StringAttr":$sym_name, "::mlir::TypeAttr":$type,
@@ -290,7 +294,7 @@ def Gemma_WeightDefOp : Gemma_Op<"weight_def", [Symbol]> {
       build($_builder, $_state, sym_name, type, source_offset, blob_offset,
             layout, value, SRDFoldAttr(), GPTQSourceAttr(),
             FP8BlocksSourceAttr(), NVFP4SourceAttr(), FloatAttr(),
-            WeightFormatAttr());
+            WeightFormatAttr(), ::mlir::ArrayAttr());
     }]>
   ];
   let assemblyFormat = "$sym_name `:` $type attr-dict";

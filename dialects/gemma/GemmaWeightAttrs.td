@@ -150,4 +150,24 @@ def Gemma_NVFP4SourceAttr : AttrDef<Gemma_Dialect, "NVFP4Source"> {
   }];
 }
 
+def Gemma_WeightPartAttr : AttrDef<Gemma_Dialect, "WeightPart"> {
+  let mnemonic = "part";
+  let summary = "consecutive rows of a weight stored as a tensor of their own";
+  let description = [{
+    A weight whose rows the checkpoint stores as several 2-D tensors (the
+    per-expert gate, up and down projections of a quantized mixture-of-
+    experts export) lists them in order in its definition's `parts`: each
+    `rows` rows whose checkpoint data starts at `source_offset`, BF16, F16
+    or F32 as the weight's format says, or GPTQ tensors as `gptq` describes
+    them (the weight's format then says how they are stored, as for a
+    whole GPTQ weight).
+
+      #gemma.part<source_offset = 4096, rows = 96>
+      #gemma.part<source_offset = 4096, rows = 96, gptq = #gemma.gptq<...>>
+  }];
+  let parameters = (ins "int64_t":$source_offset, "int64_t":$rows,
+                        OptionalParameter<"GPTQSourceAttr">:$gptq);
+  let assemblyFormat = "`<` struct(params) `>`";
+}
+
 #endif // GEMMAC_GEMMA_WEIGHT_ATTRS

@@ -117,10 +117,20 @@ llvm::Expected<Value> ModuleBuilder::weight(StringRef name,
       def.setInputScaleAttr(b.getF32FloatAttr(*ref->inputScale));
     if (ref->widenFrom)
       def.setWidenFromAttr(WeightFormatAttr::get(&ctx, *ref->widenFrom));
+    auto gptqAttr = [&](const GPTQRef &q) {
+      return GPTQSourceAttr::get(&ctx, q.qzeros, q.scales, q.gIdx, q.group,
+                                 q.zeroOffset, q.symmetric, q.blockUniform);
+    };
     if (const std::optional<GPTQRef> &q = ref->gptq)
-      def.setGptqAttr(GPTQSourceAttr::get(&ctx, q->qzeros, q->scales, q->gIdx,
-                                          q->group, q->zeroOffset,
-                                          q->symmetric, q->blockUniform));
+      def.setGptqAttr(gptqAttr(*q));
+    if (!ref->parts.empty()) {
+      SmallVector<Attribute> parts;
+      for (const WeightRef &p : ref->parts)
+        parts.push_back(WeightPartAttr::get(
+            &ctx, p.offset, p.shape[0],
+            p.gptq ? gptqAttr(*p.gptq) : GPTQSourceAttr()));
+      def.setPartsAttr(b.getArrayAttr(parts));
+    }
     it = defs.try_emplace(name, def).first;
   }
   return WeightOp::create(b, loc, type, FlatSymbolRefAttr::get(&ctx, name))

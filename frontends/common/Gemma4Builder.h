@@ -40,6 +40,10 @@ struct WeightRef {
   std::optional<float> inputScale;    // NVFP4: the calibrated input_scale
   /// Stored as `format` (f32) from the checkpoint's f16/bf16 values.
   std::optional<gemma::WeightFormat> widenFrom;
+  /// A weight the checkpoint stores as several tensors (per-expert 2-D
+  /// tensors of a quantized MoE export): its rows are theirs in order, each
+  /// a 2-D weight of the same format (offset: the first one's).
+  std::vector<WeightRef> parts;
 };
 
 class WeightSource {

@@ -97,25 +97,75 @@ public:
     return c.find((module + ".weight_scale_2").str());
   }
 
-  /// Layer blk.N.'s first per-expert 2-D expert tensor, if the checkpoint
-  /// stores its experts that way (quantized 26B-A4B exports:
-  /// experts.{e}.{gate,up,down}_proj.*), for the error that says so.
-  std::string perExpertTensor(StringRef name) const {
+  /// The per-expert 2-D modules a quantized MoE export stores an expert
+  /// weight as (experts.{e}.{gate,up,down}_proj), in the order of the fused
+  /// weight's rows: gate then up of each expert for ffn_gate_up_exps, down
+  /// for ffn_down_exps; empty unless the checkpoint has the first of them.
+  std::vector<std::string> perExpertModules(StringRef name,
+                                            int64_t experts) const {
     size_t ffn = name.find(".ffn_");
-    if (!name.contains("_exps.") || ffn == StringRef::npos)
-      return "";
+    if (ffn == StringRef::npos)
+      return {};
+    std::vector<const char *> projections;
+    if (name.ends_with(".ffn_gate_up_exps.weight"))
+      projections = {"gate_proj", "up_proj"};
+    else if (name.ends_with(".ffn_down_exps.weight"))
+      projections = {"down_proj"};
+    else
+      return {};
     std::string fused =
         hfName((name.take_front(ffn + 1) + "ffn_gate_up_exps.weight").str());
     StringRef prefix(fused);
     if (!prefix.consume_back("gate_up_proj"))
-      return "";
-    for (const char *proj : {"gate_proj", "up_proj", "down_proj"})
-      for (const char *part : {"weight", "qweight"}) {
-        std::string t = (prefix + "0." + proj + "." + part).str();
-        if (c.find(t))
-          return t;
-      }
-    return "";
+      return {};
+    std::vector<std::string> modules;
+    for (int64_t e = 0; e < experts; ++e)
+      for (const char *proj : projections)
+        modules.push_back((prefix + std::to_string(e) + "." + proj).str());
+    const std::string &first = modules.front();
+    if (!c.find(first + ".weight") && !c.find(first + ".qweight"))
+      return {};
+    return modules;
+  }
+
+  /// An expert weight [experts, rows, cols] stacked from its per-expert
+  /// modules: each a 2-D weight of rows / (modules per expert) rows, all
+  /// BF16/F16/F32 of one type or all GPTQ.
+  Expected<WeightRef> stackedExperts(StringRef name,
+                                     const std::vector<std::string> &modules,
+                                     llvm::ArrayRef<int64_t> shape) const {
+    const int64_t perExpert = static_cast<int64_t>(modules.size()) / shape[0];
+    const int64_t rows = shape[1] / perExpert;
+    WeightRef stacked;
+    stacked.shape.assign(shape.begin(), shape.end());
+    for (const std::string &m : modules) {
+      std::string weight = m + ".weight";
+      Expected<WeightRef> part = [&]() -> Expected<WeightRef> {
+        if (const Tensor *qweight = c.find(m + ".qweight"))
+          return gptqWeight(m, *qweight, {rows, shape[2]});
+        return tensorWeight(weight, {rows, shape[2]});
+      }();
+      if (!part)
+        return part.takeError();
+      if (part->fp8Scales || part->nvfp4Scales)
+        return fileError(c.directory(), std::nullopt,
+                         "'" + weight +
+                             "': per-expert FP8 and NVFP4 expert tensors are "
+                             "not read yet (per-expert BF16, F16, F32 and "
+                             "GPTQ are)");
+      if (!stacked.parts.empty() &&
+          (part->format != stacked.format ||
+           part->gptq.has_value() != stacked.parts[0].gptq.has_value()))
+        return fileError(c.directory(), std::nullopt,
+                         "'" + m + "' is stored unlike '" + modules[0] +
+                             "': the experts of '" + name.str() +
+                             "' must share one type");
+      stacked.format = part->format;
+      if (stacked.parts.empty())
+        stacked.offset = part->offset;
+      stacked.parts.push_back(std::move(*part));
+    }
+    return stacked;
   }
 
   /// A ".scale" tensor HF stores under a name of its own (the router's
@@ -129,6 +179,8 @@ public:
     if (name.ends_with(".scale") && !isNamedScale(name))
       return outputScale(name) != nullptr;
     std::string hf = hfName(name);
+    if (!hf.empty() && !c.find(hf) && !perExpertModules(name, 1).empty())
+      return true;
     if (hf.empty())
       return false;
     StringRef module(hf);
@@ -147,25 +199,34 @@ public:
     }
     std::string hf = hfName(name);
     const Tensor *t = hf.empty() ? nullptr : c.find(hf);
-    if (t && t->dtype == DType::U8)
-      return nvfp4Weight(hf, *t, shape);
     if (!t) {
       StringRef module(hf);
       module.consume_back(".weight");
       if (const Tensor *qweight = c.find((module + ".qweight").str()))
         return gptqWeight(module, *qweight, shape);
-      if (std::string e = perExpertTensor(name); !e.empty())
-        return fileError(
-            c.directory(), std::nullopt,
-            "'" + e +
-                "': per-expert 2-D expert tensors (the layout of quantized "
-                "mixture-of-experts exports) are not read yet; gemmac reads "
-                "the fused 3-D experts.gate_up_proj / experts.down_proj of "
-                "the BF16 checkpoint, or a GGUF of the model");
+      if (shape.size() == 3)
+        if (std::vector<std::string> modules =
+                perExpertModules(name, shape[0]);
+            !modules.empty())
+          return stackedExperts(name, modules, shape);
       return fileError(c.directory(), std::nullopt,
                        "missing tensor '" + (hf.empty() ? name.str() : hf) +
                            "'");
     }
+    return tensorWeight(hf, shape, name.ends_with("ffn_gate_inp.weight"));
+  }
+
+  /// The checkpoint tensor `hf` (found) as a weight of `shape`: BF16, F16,
+  /// F32, FP8 blocks or NVFP4; a router (`widen`) stored as F32.
+  Expected<WeightRef> tensorWeight(const std::string &hf,
+                                   llvm::ArrayRef<int64_t> shape,
+                                   bool widen = false) const {
+    const Tensor *t = c.find(hf);
+    if (!t)
+      return fileError(c.directory(), std::nullopt,
+                       "missing tensor '" + hf + "'");
+    if (t->dtype == DType::U8)
+      return nvfp4Weight(hf, *t, shape);
     if (llvm::ArrayRef<int64_t>(t->shape) != shape)
       return fileError(c.shardPath(*t), t->fileOffset,
                        "tensor '" + hf + "' has shape " + shapeText(t->shape) +
@@ -187,8 +248,7 @@ public:
     ref.offset = static_cast<int64_t>(t->offset);
     // llama.cpp's converter stores a router as F32 whatever the checkpoint's
     // type, and llama.cpp multiplies it in f32: widen it the same way.
-    if (name.ends_with("ffn_gate_inp.weight") &&
-        ref.format != gemma::WeightFormat::f32) {
+    if (widen && ref.format != gemma::WeightFormat::f32) {
       ref.widenFrom = ref.format;
       ref.format = gemma::WeightFormat::f32;
     }

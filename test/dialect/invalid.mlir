@@ -309,3 +309,18 @@ func.func @scale_columns(%x: tensor<?x256xf32>, %s: !gemma.weight<q8_0, [256]>) 
 
 // expected-error @+1 {{layout x8 needs a matrix with a multiple of 8 rows (per expert)}}
 gemma.weight_def @w : !gemma.weight<q4_0, [16, 12, 256]> {layout = #gemma<layout x8>, source_offset = 0 : i64}
+
+// -----
+
+// expected-error @+1 {{parts hold 160 rows, the weight 192}}
+gemma.weight_def @parts_rows : !gemma.weight<bf16, [2, 96, 256]> {parts = [#gemma.part<source_offset = 0, rows = 96>, #gemma.part<source_offset = 49152, rows = 64>], source_offset = 0 : i64}
+
+// -----
+
+// expected-error @+1 {{part 0 is not GPTQ, so the weight must be f32, f16 or bf16}}
+gemma.weight_def @parts_format : !gemma.weight<q8_0, [1, 96, 256]> {parts = [#gemma.part<source_offset = 0, rows = 96>], source_offset = 0 : i64}
+
+// -----
+
+// expected-error @+1 {{a weight made of parts has no other source transform}}
+gemma.weight_def @parts_widen : !gemma.weight<f32, [1, 96, 256]> {parts = [#gemma.part<source_offset = 0, rows = 96>], source_offset = 0 : i64, widen_from = #gemma<weight_format bf16>}

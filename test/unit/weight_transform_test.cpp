@@ -198,6 +198,41 @@ TEST(WeightTransform, WidensBF16RowsToF32Exactly) {
   EXPECT_NE(transformError(s, source).find("widening"), std::string::npos);
 }
 
+TEST(WeightTransform, StacksPartsInOrderFromAnywhereInTheCheckpoint) {
+  // Three parts of 8, 16 and 8 Q4_0 rows, stored out of order in the
+  // checkpoint, then the whole weight interleaved: each part's groups of
+  // eight are the repack of that part's rows.
+  WeightSpec s = spec(Type::Q4_0, 32, 64, /*x8=*/true);
+  const uint64_t rb = s.rowBytes();
+  std::vector<uint8_t> checkpoint = randomBytes(40 * rb, 23);
+  s.parts = {{20 * rb, 8, std::nullopt},
+             {0, 16, std::nullopt},
+             {30 * rb, 8, std::nullopt}};
+  auto out = transformWeight(s, {}, nullptr, checkpoint);
+  ASSERT_TRUE(bool(out)) << llvm::toString(out.takeError());
+  std::vector<uint8_t> rows;
+  for (const WeightPart &p : s.parts)
+    rows.insert(rows.end(), checkpoint.begin() + p.sourceOffset,
+                checkpoint.begin() + p.sourceOffset + p.rows * rb);
+  expectQ4_0X8(rows, *out, s.cols);
+
+  auto message = [&](const WeightSpec &w) {
+    auto r = transformWeight(w, {}, nullptr, checkpoint);
+    return r ? std::string("(no error)") : llvm::toString(r.takeError());
+  };
+  WeightSpec fewer = s;
+  fewer.parts.pop_back();
+  EXPECT_NE(message(fewer).find("its parts hold 24 rows, the weight 32"),
+            std::string::npos);
+  WeightSpec past = s;
+  past.parts[2].sourceOffset = checkpoint.size() + 1;
+  EXPECT_NE(message(past).find("(part 2)': starts at offset"),
+            std::string::npos);
+  WeightSpec shortPart = s;
+  shortPart.parts[2].sourceOffset = 36 * rb; // 4 rows left, 8 needed
+  EXPECT_NE(message(shortPart).find("(part 2)"), std::string::npos);
+}
+
 TEST(WeightTransform, RepacksQ4_0EightRowsAtATime) {
   WeightSpec s = spec(Type::Q4_0, 24, 96, /*x8=*/true);
   std::vector<uint8_t> source = randomBytes(s.storedBytes(), 11);

@@ -30,22 +30,25 @@ def main():
     seeds = lambda name: (out / name).mkdir(exist_ok=True) or out / name
 
     gen = str(bin_dir / "gemmac-gen-model")
-    for variant, qtype in [("dense", "q4_0"), ("e2b", "q8_0"), ("e4b", "q4_k_m")]:
+    for variant, qtype in [("dense", "q4_0"), ("e2b", "q8_0"), ("e4b", "q4_k_m"),
+                           ("moe", "q4_0")]:
         run(gen, "--variant", variant, "--type", qtype, "--layers", "1",
             "-o", str(seeds("gguf_import") / f"{variant}-{qtype}.gguf"))
     # Hugging Face checkpoints, each directory as one input: its files after
     # "@@file NAME" lines (the safetensors harness's framing).
-    for variant, quant in [("dense", []), ("e2b", []),
-                           ("gptq", ["--hf-quant", "gptq-asym"]),
-                           ("fp8", ["--hf-quant", "fp8"]),
-                           ("nvfp4", ["--hf-quant", "nvfp4"])]:
-        hf = work / f"hf-{variant}"
-        run(gen, "--variant", "dense" if quant else variant, "--type", "bf16",
+    # The MoE one stores its experts per expert (GPTQ modules, gemma.part).
+    for name, variant, quant in [("dense", "dense", []), ("e2b", "e2b", []),
+                                 ("gptq", "dense", ["--hf-quant", "gptq-asym"]),
+                                 ("fp8", "dense", ["--hf-quant", "fp8"]),
+                                 ("nvfp4", "dense", ["--hf-quant", "nvfp4"]),
+                                 ("moe-gptq", "moe", ["--hf-quant", "gptq"])]:
+        hf = work / f"hf-{name}"
+        run(gen, "--variant", variant, "--type", "bf16",
             "--layers", "1", "--hf", str(hf), *quant,
-            "-o", str(work / f"hf-{variant}.gguf"))
+            "-o", str(work / f"hf-{name}.gguf"))
         blob = b"".join(b"@@file " + f.name.encode() + b"\n" + f.read_bytes()
                         for f in sorted(hf.iterdir()))
-        (seeds("safetensors") / f"{variant}.ckpt").write_bytes(blob)
+        (seeds("safetensors") / f"{name}.ckpt").write_bytes(blob)
     # The GGUF llama.cpp's converter makes of an NVFP4 checkpoint: GGML
     # NVFP4 blocks and '.scale' tensors.
     (seeds("gguf_import") / "dense-nvfp4.gguf").write_bytes(

@@ -467,13 +467,37 @@ struct HFQuantOptions {
   // --kv-scales K,V: ModelOpt's FP8 KV-cache scales, layer l's K * (1 +
   // (l % 3) / 4) and V * the same (0: none written).
   float kScale = 0, vScale = 0;
+  // MoE experts as per-expert 2-D modules (experts.{e}.{gate,up,down}_proj),
+  // as quantized exports store them: --hf-per-expert, and always with GPTQ.
+  bool perExpert = false;
 };
+
+/// A per-expert module of a fused expert tensor [experts, R, K]: its HF
+/// projection and the rows of each expert's R it holds.
+struct ExpertPart {
+  const char *proj;
+  int64_t first, rows;
+};
+std::vector<ExpertPart> expertParts(const TensorSpec &t) {
+  auto endsWith = [&](const char *suffix) {
+    return llvm::StringRef(t.name).ends_with(suffix);
+  };
+  if (t.ne.size() != 3)
+    return {};
+  const int64_t R = t.ne[1];
+  if (endsWith(".ffn_gate_up_exps.weight"))
+    return {{"gate_proj", 0, R / 2}, {"up_proj", R / 2, R / 2}};
+  if (endsWith(".ffn_down_exps.weight"))
+    return {{"down_proj", 0, R}};
+  return {};
+}
 
 /// The linears --hf-quant quantizes: the MLP (as the GPTQ checkpoints users
 /// bring, "MLP-only") and the attention output projection.
 bool isQuantizedLinear(const TensorSpec &t) {
   for (const char *suffix : {".ffn_gate.weight", ".ffn_up.weight",
-                             ".ffn_down.weight", ".attn_output.weight"})
+                             ".ffn_down.weight", ".attn_output.weight",
+                             ".ffn_gate_up_exps.weight", ".ffn_down_exps.weight"})
     if (t.name.size() > strlen(suffix) &&
         t.name.compare(t.name.size() - strlen(suffix), strlen(suffix),
                        suffix) == 0)
@@ -665,10 +689,13 @@ struct GPTQTensors {
   }
 };
 
+/// `rows` rows from row `firstRow` of t (all of a 2-D t by default: an
+/// expert tensor's module is some rows of one expert).
 GPTQTensors makeGPTQ(const TensorSpec &t, const Variant &v, uint64_t seed,
-                     const HFQuantOptions &o) {
+                     const HFQuantOptions &o, int64_t firstRow = 0,
+                     int64_t rows = -1) {
   GPTQTensors w;
-  w.N = t.ne[1];
+  w.N = rows < 0 ? t.ne[1] : rows;
   w.K = t.ne[0];
   w.G = (w.K + o.group - 1) / o.group;
   w.gIdx.resize(w.K);
@@ -694,7 +721,7 @@ GPTQTensors makeGPTQ(const TensorSpec &t, const Variant &v, uint64_t seed,
   auto quantizeRows = [&](int64_t n0, int64_t n1) {
     std::vector<float> row(w.K);
     for (int64_t n = n0; n < n1; ++n) {
-      drawTensorRow(t, v, seed, n, row.data());
+      drawTensorRow(t, v, seed, firstRow + n, row.data());
       for (int64_t g = 0; g < w.G; ++g) {
         float lo = 0, hi = 0, peak = 0;
         for (int64_t k = 0; k < w.K; ++k)
@@ -974,10 +1001,68 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
     };
     return h;
   };
+  // qweight, qzeros, scales, g_idx of `module`: rows [first, first + N) of
+  // t (N = 0: all of a 2-D t).
+  auto gptqModule = [&](const std::string &module, const TensorSpec &t,
+                        int64_t first, int64_t rows) {
+    const int64_t N = rows ? rows : t.ne[1], K = t.ne[0],
+                  G = (K + quant.group - 1) / quant.group;
+    // The four tensors are written one after the other: quantize once.
+    auto cache = std::make_shared<std::optional<GPTQTensors>>();
+    auto make = [&, t, cache, first, N]() -> const GPTQTensors & {
+      if (!*cache)
+        *cache = makeGPTQ(t, v, seed, quant, first, N);
+      return **cache;
+    };
+    tensors.push_back(i32(module + ".qweight", {K / 8, N},
+                          [make] { return make().qweight; }));
+    tensors.push_back(i32(module + ".qzeros", {G, N / 8},
+                          [make] { return make().qzeros; }));
+    gen::HFTensor sc{module + ".scales", "F16", {G, N},
+                     static_cast<uint64_t>(G * N * 2), nullptr};
+    sc.fill = [make](uint8_t *dst) {
+      std::vector<uint16_t> v = make().scales;
+      std::memcpy(dst, v.data(), v.size() * 2);
+    };
+    tensors.push_back(sc);
+    tensors.push_back(i32(module + ".g_idx", {K}, [make, cache] {
+      std::vector<int32_t> g = make().gIdx;
+      cache->reset(); // the last of the four
+      return g;
+    }));
+  };
   for (const TensorSpec &t : specs) {
     std::string name = hfTensorName(t.name, root);
     if (name.empty())
       continue;
+    if (std::vector<ExpertPart> parts = expertParts(t);
+        quant.perExpert && !parts.empty()) {
+      // experts.gate_up_proj -> experts.{e}.gate_proj, experts.{e}.up_proj.
+      const std::string prefix = name.substr(0, name.rfind('.') + 1);
+      const int64_t E = t.ne[2], R = t.ne[1], K = t.ne[0];
+      for (int64_t e = 0; e < E; ++e)
+        for (const ExpertPart &p : parts) {
+          const std::string module =
+              prefix + std::to_string(e) + "." + p.proj;
+          const int64_t first = e * R + p.first;
+          if (quant.mode != HFQuant::None) {
+            gptqModule(module, t, first, p.rows);
+            continue;
+          }
+          gen::HFTensor h{module + ".weight", dtype, {p.rows, K},
+                          fmt::rowBytes(ft.base, p.rows * K), nullptr};
+          h.fill = [&, t, first, rows = p.rows, K](uint8_t *dst) {
+            const size_t rb = fmt::rowBytes(ft.base, K);
+            std::vector<float> row(K);
+            for (int64_t r = 0; r < rows; ++r) {
+              drawTensorRow(t, v, seed, first + r, row.data());
+              fmt::quantizeRow(ft.base, row.data(), dst + r * rb, K);
+            }
+          };
+          tensors.push_back(h);
+        }
+      continue;
+    }
     if (quant.mode == HFQuant::FP8 && isFP8Linear(t)) {
       const int64_t N = t.ne[1], K = t.ne[0];
       auto cache = std::make_shared<std::optional<FP8Tensors>>();
@@ -1042,31 +1127,7 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
       continue;
     }
     // qweight, qzeros, scales, g_idx in place of the weight.
-    const std::string module = name.substr(0, name.size() - strlen(".weight"));
-    const int64_t N = t.ne[1], K = t.ne[0], G = (K + quant.group - 1) / quant.group;
-    // The four tensors are written one after the other: quantize once.
-    auto cache = std::make_shared<std::optional<GPTQTensors>>();
-    auto make = [&, t, cache]() -> const GPTQTensors & {
-      if (!*cache)
-        *cache = makeGPTQ(t, v, seed, quant);
-      return **cache;
-    };
-    tensors.push_back(i32(module + ".qweight", {K / 8, N},
-                          [make] { return make().qweight; }));
-    tensors.push_back(i32(module + ".qzeros", {G, N / 8},
-                          [make] { return make().qzeros; }));
-    gen::HFTensor sc{module + ".scales", "F16", {G, N},
-                     static_cast<uint64_t>(G * N * 2), nullptr};
-    sc.fill = [make](uint8_t *dst) {
-      std::vector<uint16_t> v = make().scales;
-      std::memcpy(dst, v.data(), v.size() * 2);
-    };
-    tensors.push_back(sc);
-    tensors.push_back(i32(module + ".g_idx", {K}, [make, cache] {
-      std::vector<int32_t> g = make().gIdx;
-      cache->reset(); // the last of the four
-      return g;
-    }));
+    gptqModule(name.substr(0, name.size() - strlen(".weight")), t, 0, 0);
   }
   // FP8 KV-cache scales, under ModelOpt's names (llama.cpp's converter drops
   // them: the GGUF has none).
@@ -1233,7 +1294,7 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
 void usage() {
   std::printf(
       "usage: gemmac-gen-model --variant NAME --type TYPE [--seed N] "
-      "[--layers N] [--window N] [--sparse] [--split-experts]\n"
+      "[--layers N] [--window N] [--sparse] [--split-experts] [--hf-per-expert]\n"
       "       [--srd DIR [--srd-baked TYPE]... [--srd-shard-bytes N]]\n"
       "       [--chat-template FILE] [--hf DIR [--hf-quant Q] [--gptq-group N] [--quant-twin native|f32|q8_0]\n"
       "                             [--kv-scales K,V]]\n"
@@ -1265,6 +1326,9 @@ void usage() {
       "drops them).\n"
       "--split-experts (MoE variants) writes the gate and up experts as two\n"
       "tensors (ffn_gate_exps, ffn_up_exps) instead of ffn_gate_up_exps.\n"
+      "--hf-per-expert (MoE, with --hf) stores the experts as per-expert 2-D\n"
+      "modules experts.{e}.{gate,up,down}_proj, as quantized exports do (GPTQ\n"
+      "MoE checkpoints always are).\n"
       "--sparse leaves every matrix as a hole of zeros (a sparse file: shapes\n"
       "and metadata for compile-time tests, no values).\n"
       "--srd DIR writes SRD corrections of every linear weight to DIR\n"
@@ -1330,6 +1394,8 @@ int main(int argc, char **argv) {
       seed = number(0, UINT64_MAX);
     else if (a == "--split-experts")
       gSplitExperts = true;
+    else if (a == "--hf-per-expert")
+      hfQuant.perExpert = true;
     else if (a == "--sparse")
       sparse = true;
     else if (a == "--layers")
@@ -1468,9 +1534,20 @@ int main(int argc, char **argv) {
     gRoundThrough = ft->base;
     custom.lastGlobal = true;
     v = &custom;
-  } else if (hfQuant.mode != HFQuant::None || hfQuant.kScale > 0) {
-    std::fprintf(stderr, "gemmac-gen-model: --hf-quant and --kv-scales need "
-                 "--hf DIR\n");
+  } else if (hfQuant.mode != HFQuant::None || hfQuant.kScale > 0 ||
+             hfQuant.perExpert) {
+    std::fprintf(stderr, "gemmac-gen-model: --hf-quant, --kv-scales and "
+                 "--hf-per-expert need --hf DIR\n");
+    return 2;
+  }
+  // Quantized MoE exports store the experts per expert (GPTQ); FP8 and NVFP4
+  // leave them in the float type here.
+  if (hfQuant.mode == HFQuant::GPTQ || hfQuant.mode == HFQuant::GPTQAsym ||
+      hfQuant.mode == HFQuant::GPTQDesc)
+    hfQuant.perExpert = v->experts > 0;
+  if (hfQuant.perExpert && (!v->experts || gSplitExperts)) {
+    std::fprintf(stderr, "gemmac-gen-model: --hf-per-expert needs a MoE "
+                 "variant with fused experts\n");
     return 2;
   }
   if (hfQuant.twinQ8 && hfQuant.mode != HFQuant::FP8) {
@@ -1588,6 +1665,16 @@ int main(int argc, char **argv) {
               fmt::quantizeRow(specs[i].type, row.data(), dst + n * rb, w.K);
             }
           });
+        } else if (gptqTwin[i] && specs[i].ne.size() == 3) {
+          // An expert tensor: each per-expert module's rows in place.
+          const TensorSpec &t = specs[i];
+          const size_t rb = fmt::rowBytes(t.type, t.ne[0]);
+          for (int64_t e = 0; e < t.ne[2]; ++e)
+            for (const ExpertPart &p : expertParts(t)) {
+              const int64_t first = e * t.ne[1] + p.first;
+              fillGPTQTwin(makeGPTQ(t, *v, seed, hfQuant, first, p.rows),
+                           t.type, dst + first * rb);
+            }
         } else if (gptqTwin[i])
           fillGPTQTwin(makeGPTQ(specs[i], *v, seed, hfQuant), specs[i].type,
                        dst);
