@@ -457,6 +457,55 @@ struct Checker {
     compareWith(kernel, got, want, 1.0);
   }
 
+  /// A matvec kernel's buffers and arguments: weights, x (`inCols` per
+  /// token, random), [qs, aux] after the quantizer's dispatch (`quantize`,
+  /// empty for float weights), y (`outCount` floats), [GELU table when two
+  /// weights], [params when quantized].
+  struct MatvecRun {
+    std::vector<vk::Buffer *> buffers;
+    std::vector<Dispatch> dispatches;
+    std::vector<int> args;
+    std::vector<float> x;
+    int y = 0;
+  };
+  MatvecRun matvecRun(const gguf::TensorInfo &w0, const gguf::TensorInfo *w1,
+                      int64_t inCols, int64_t outCount,
+                      const std::string &quantize, int64_t auxPerBlock,
+                      int64_t blockElems) {
+    MatvecRun m;
+    m.x = randomVector(kTokens * inCols);
+    m.buffers = {upload(w0.data, w0.nbytes)};
+    if (w1)
+      m.buffers.push_back(upload(w1->data, w1->nbytes));
+    const int nw = m.buffers.size(), xi = nw;
+    m.buffers.push_back(upload(m.x.data(), m.x.size() * 4));
+    for (int i = 0; i < nw; ++i)
+      m.args.push_back(i);
+    if (!quantize.empty()) {
+      const int64_t blocks = inCols / blockElems;
+      m.buffers.push_back(upload(nullptr, kTokens * inCols));
+      m.buffers.push_back(upload(nullptr, kTokens * blocks * auxPerBlock * 4));
+      m.dispatches.push_back(
+          {quantize, {xi, xi + 1, xi + 2}, uint32_t((blocks + 63) / 64)});
+      m.args.push_back(xi + 1);
+      m.args.push_back(xi + 2);
+    } else {
+      m.args.push_back(xi);
+    }
+    m.y = m.buffers.size();
+    m.buffers.push_back(upload(nullptr, outCount * 4));
+    m.args.push_back(m.y);
+    if (w1) {
+      m.args.push_back(m.buffers.size());
+      m.buffers.push_back(upload(rt::geluTanhTable(), gpu::kGeluTableBytes));
+    }
+    if (!quantize.empty()) {
+      m.args.push_back(m.buffers.size());
+      m.buffers.push_back(params());
+    }
+    return m;
+  }
+
   /// linear and geglu against the CPU runtime's kernels (llama.cpp's
   /// arithmetic), bit for bit. Quantized weights: the activation quantizer
   /// the program launches first (`quantize`, empty for float weights).
@@ -465,54 +514,23 @@ struct Checker {
               const std::string &quantize, int64_t auxPerBlock,
               int64_t blockElems) {
     const int64_t rows = w0.ne[1], cols = w0.ne[0];
-    std::vector<float> x = randomVector(kTokens * cols);
-    // Buffers: weights, x, [qs, aux], y, [table].
-    std::vector<vk::Buffer *> buffers = {upload(w0.data, w0.nbytes)};
-    if (w1)
-      buffers.push_back(upload(w1->data, w1->nbytes));
-    const int nw = buffers.size(), xi = nw;
-    buffers.push_back(upload(x.data(), x.size() * 4));
-    std::vector<Dispatch> dispatches;
-    std::vector<int> matvecArgs;
-    for (int i = 0; i < nw; ++i)
-      matvecArgs.push_back(i);
-    if (!quantize.empty()) {
-      const int64_t blocks = cols / blockElems;
-      buffers.push_back(upload(nullptr, kTokens * cols));
-      buffers.push_back(upload(nullptr, kTokens * blocks * auxPerBlock * 4));
-      dispatches.push_back(
-          {quantize, {xi, xi + 1, xi + 2}, uint32_t((blocks + 63) / 64)});
-      matvecArgs.push_back(xi + 1);
-      matvecArgs.push_back(xi + 2);
-    } else {
-      matvecArgs.push_back(xi);
-    }
-    const int yi = buffers.size();
-    buffers.push_back(upload(nullptr, kTokens * rows * 4));
-    matvecArgs.push_back(yi);
-    if (w1) {
-      matvecArgs.push_back(buffers.size());
-      buffers.push_back(upload(rt::geluTanhTable(), gpu::kGeluTableBytes));
-    }
+    MatvecRun m = matvecRun(w0, w1, cols, kTokens * rows, quantize,
+                            auxPerBlock, blockElems);
     const int64_t perGroup =
         gpu::matvecRowsPerGroup(quantize.empty(), rows, cols);
-    uint32_t gy = kTokens;
-    if (!quantize.empty()) { // groups of tokens, the count in params
-      matvecArgs.push_back(buffers.size());
-      buffers.push_back(params());
-      const int64_t tg = gpu::kQuantMatvecTokensPerGroup;
-      gy = (kTokens + tg - 1) / tg;
-    }
-    dispatches.push_back({kernel, matvecArgs,
-                          uint32_t((rows + perGroup - 1) / perGroup), gy});
-    std::vector<float> y = runAll(dispatches, buffers, kTokens * rows, yi);
+    const int64_t tg = quantize.empty() ? 1 : gpu::kQuantMatvecTokensPerGroup;
+    m.dispatches.push_back({kernel, m.args,
+                            uint32_t((rows + perGroup - 1) / perGroup),
+                            uint32_t((kTokens + tg - 1) / tg)});
+    std::vector<float> y =
+        runAll(m.dispatches, m.buffers, kTokens * rows, m.y);
     std::vector<float> want(y.size());
     if (w1)
-      cpuGeglu.at(format)(&rt, want.data(), x.data(), kTokens, w0.data,
+      cpuGeglu.at(format)(&rt, want.data(), m.x.data(), kTokens, w0.data,
                           w1->data, rows, cols);
     else
-      cpuLinear.at(format)(&rt, want.data(), x.data(), kTokens, w0.data, rows,
-                           cols);
+      cpuLinear.at(format)(&rt, want.data(), m.x.data(), kTokens, w0.data,
+                           rows, cols);
     compareWith(kernel, y, want, maxAbs(want));
   }
 
@@ -625,45 +643,15 @@ struct Checker {
                     first[1] % 8 == 0;
     std::vector<float> routing = randomRouting(experts, slots);
     const int64_t inCols = perSlot ? slots * cols : cols;
-    std::vector<float> x = randomVector(kTokens * inCols);
-    // Buffers: weights, x, [qs, aux], y, [table], [params], routing.
-    std::vector<vk::Buffer *> buffers = {upload(w0.data, w0.nbytes)};
-    if (geglu)
-      buffers.push_back(upload(w1->data, w1->nbytes));
-    const int nw = buffers.size(), xi = nw;
-    buffers.push_back(upload(x.data(), x.size() * 4));
-    std::vector<Dispatch> dispatches;
-    std::vector<int> args;
-    for (int i = 0; i < nw; ++i)
-      args.push_back(i);
-    if (!quantize.empty()) {
-      const int64_t blocks = inCols / blockElems;
-      buffers.push_back(upload(nullptr, kTokens * inCols));
-      buffers.push_back(upload(nullptr, kTokens * blocks * auxPerBlock * 4));
-      dispatches.push_back(
-          {quantize, {xi, xi + 1, xi + 2}, uint32_t((blocks + 63) / 64)});
-      args.push_back(xi + 1);
-      args.push_back(xi + 2);
-    } else {
-      args.push_back(xi);
-    }
-    const int yi = buffers.size();
     const int64_t outCount = kTokens * slots * rows;
-    buffers.push_back(upload(nullptr, outCount * 4));
-    args.push_back(yi);
-    if (geglu) {
-      args.push_back(buffers.size());
-      buffers.push_back(upload(rt::geluTanhTable(), gpu::kGeluTableBytes));
-    }
-    if (!quantize.empty()) {
-      args.push_back(buffers.size());
-      buffers.push_back(params());
-    }
-    args.push_back(buffers.size());
-    buffers.push_back(upload(routing.data(), routing.size() * 4));
+    // A matvec's buffers and arguments, then the routing.
+    MatvecRun m = matvecRun(w0, geglu ? w1 : nullptr, inCols, outCount,
+                            quantize, auxPerBlock, blockElems);
+    m.args.push_back(m.buffers.size());
+    m.buffers.push_back(upload(routing.data(), routing.size() * 4));
     const int64_t per = gpu::kExpertMatvecRowsPerGroup;
-    dispatches.push_back({kernel, args, uint32_t((rows + per - 1) / per)});
-    std::vector<float> y = runAll(dispatches, buffers, outCount, yi);
+    m.dispatches.push_back({kernel, m.args, uint32_t((rows + per - 1) / per)});
+    std::vector<float> y = runAll(m.dispatches, m.buffers, outCount, m.y);
     // The CPU's weights: interleaved by eight where its kernel is _x8.
     auto cpuWeight = [&](const gguf::TensorInfo &t, std::vector<uint8_t> &buf) {
       if (!x8)
@@ -679,12 +667,12 @@ struct Checker {
     std::vector<float> want(y.size());
     const std::string cpu = format + (x8 ? "_x8" : "");
     if (geglu)
-      cpuExpertGeglu.at(cpu)(&rt, want.data(), x.data(), kTokens,
+      cpuExpertGeglu.at(cpu)(&rt, want.data(), m.x.data(), kTokens,
                              cpuWeight(w0, p0), cpuWeight(*w1, p1), rows, cols,
                              routing.data(), slots, expertRows[0], first[0],
                              expertRows[1], first[1]);
     else
-      cpuExpertLinear.at(cpu)(&rt, want.data(), x.data(), kTokens,
+      cpuExpertLinear.at(cpu)(&rt, want.data(), m.x.data(), kTokens,
                               cpuWeight(w0, p0), rows, cols, routing.data(),
                               slots, expertRows[0], first[0], perSlot);
     compareWith(kernel, y, want, maxAbs(want));
