@@ -58,11 +58,12 @@ struct NVFP4ActivationsPass
       if (walk.wasInterrupted())
         return signalPassFailure();
     }
-    // f32 and fp4: the same blocks multiply f32 activations.
+    // f32 and fp4: the same blocks multiply f32 activations. Expert weights
+    // (3-D) keep llama.cpp's numerics: the modes are the dense linears'.
     llvm::StringMap<WeightType> retyped;
     for (WeightDefOp def : module.getOps<WeightDefOp>()) {
       WeightType type = def.getWeightType();
-      if (type.getFormat() == WeightFormat::nvfp4)
+      if (type.getFormat() == WeightFormat::nvfp4 && type.getRank() == 2)
         retyped[def.getSymName()] = WeightType::get(
             &getContext(), WeightFormat::nvfp4_f32, type.getShape());
     }

@@ -48,8 +48,9 @@ def NVFP4Activations : Pass<"gemma-nvfp4-activations", "mlir::ModuleOp"> {
     Marlin W4A16 kernel on Hopper; input_scale unused). activations=fp4
     does the same behind a gemma.quantize_fp4 of each such linear's input,
     with G = 1 / the weight's input_scale: Blackwell's W4A4 numerics. A
-    weight without an input_scale is an error in that mode. Runs in the
-    model phase after gemma-reencode-gptq, before fusion.
+    weight without an input_scale is an error in that mode. Expert weights
+    (mixture of experts) keep the default in every mode. Runs in the model
+    phase after gemma-reencode-gptq, before fusion.
   }];
   let options = [
     Option<"activations", "activations", "std::string", /*default=*/"\"q8_0\"",

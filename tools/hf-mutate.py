@@ -321,6 +321,16 @@ def mutate(d, kind):
         name = ROOT + "layers.0.experts.5.down_proj.weight"
         edit_header(d, shard_of(d, name),
                     lambda h, b: h[name]["shape"].reverse())
+    elif kind == "expert-nvfp4-scale2":
+        # An NVFP4 per-expert checkpoint (--hf-quant nvfp4) whose expert lost
+        # its weight_scale_2.
+        rename_tensor(d, ROOT + "layers.1.experts.7.up_proj.weight_scale_2",
+                      ROOT + "layers.1.experts.7.up_proj.weight_scale_3")
+    elif kind == "expert-scale-dtype":
+        # router.per_expert_scale as I32 (the same bytes).
+        name = ROOT + "layers.0.router.per_expert_scale"
+        edit_header(d, shard_of(d, name),
+                    lambda h, b: h[name].__setitem__("dtype", "I16"))
     elif kind == "text-only":
         # Not a failure: the same model as a text-only export
         # (Gemma4ForCausalLM): a flat config and the "model." prefix.

@@ -402,7 +402,8 @@ Error weights::repackX8Rows(fmt::Type format, uint64_t cols,
 /// (an x8 layout within each part: its rows are whole groups of eight).
 static Error transformParts(const WeightSpec &spec, WeightSink sink,
                             llvm::ArrayRef<uint8_t> checkpoint) {
-  if (spec.srd || spec.gptq || spec.fp8 || spec.nvfp4 || spec.widenFrom)
+  if (spec.srd || spec.gptq || spec.fp8 || spec.nvfp4 || spec.widenFrom ||
+      !spec.values.empty())
     return weightError(spec, "a weight made of parts has no other source "
                              "transform");
   uint64_t rows = 0;
@@ -416,6 +417,7 @@ static Error transformParts(const WeightSpec &spec, WeightSink sink,
     part.name = spec.name + " (part " + std::to_string(i) + ")";
     part.rows = p.rows;
     part.gptq = p.gptq;
+    part.nvfp4 = p.nvfp4;
     part.parts.clear();
     if (p.sourceOffset > checkpoint.size())
       return weightError(part, "starts at offset " +
@@ -438,6 +440,19 @@ Error weights::transformWeight(const WeightSpec &spec,
                                llvm::ArrayRef<uint8_t> checkpoint) {
   if (!spec.parts.empty())
     return transformParts(spec, sink, checkpoint);
+  if (!spec.values.empty()) {
+    if (spec.format != fmt::Type::F32 || spec.srd || spec.gptq || spec.fp8 ||
+        spec.nvfp4 || spec.widenFrom || spec.x8 ||
+        spec.values.size() != spec.rows * spec.cols)
+      return weightError(spec, "a weight of " +
+                                   llvm::Twine(spec.values.size()) +
+                                   " values is that many f32 elements and "
+                                   "nothing else");
+    sink({reinterpret_cast<const uint8_t *>(spec.values.data()),
+          spec.values.size() * sizeof(float)},
+         0);
+    return Error::success();
+  }
   if (Error e = checkTransform(spec, source.size(), residuals,
                                checkpoint.size()))
     return e;

@@ -64,11 +64,12 @@ struct NVFP4Source {
 
 /// Consecutive rows of a weight that the checkpoint stores as a tensor of
 /// their own (#gemma.part): `rows` rows at `sourceOffset`, in the weight's
-/// format or as GPTQ tensors.
+/// format, as GPTQ tensors or as ModelOpt NVFP4 codes.
 struct WeightPart {
   uint64_t sourceOffset = 0;
   uint64_t rows = 0;
-  std::optional<GPTQSource> gptq; // its qweight at sourceOffset
+  std::optional<GPTQSource> gptq;   // its qweight at sourceOffset
+  std::optional<NVFP4Source> nvfp4; // its codes at sourceOffset
 };
 
 /// What one weight of the blob is: `rows` rows of `cols` elements stored as
@@ -89,6 +90,9 @@ struct WeightSpec {
   /// The rows stacked from these tensors, in order (per-expert checkpoint
   /// tensors), each made as a weight of its own would be.
   std::vector<WeightPart> parts;
+  /// An f32 weight the importer computed (its definition's `value`): these
+  /// rows * cols values, and nothing read from the checkpoint.
+  std::vector<float> values;
 
   /// Bytes of one stored row, and of the whole weight in the blob.
   uint64_t rowBytes() const { return fmt::rowBytes(format, cols); }
@@ -110,7 +114,7 @@ struct WeightSpec {
   }
   /// (Parts lie anywhere in the checkpoint: none of it is read in order.)
   uint64_t sourceBytes() const {
-    return parts.empty() ? rows * sourceRowBytes() : 0;
+    return parts.empty() && values.empty() ? rows * sourceRowBytes() : 0;
   }
 };
 
@@ -179,7 +183,8 @@ using WeightSink = llvm::function_ref<void(llvm::ArrayRef<uint8_t> bytes,
 /// `checkpoint` (the whole of it: GPTQ tensors lie anywhere), then the x8
 /// repack, streamed a few rows at a time (untransformed weights in 64 MiB
 /// pieces of `source` itself). A weight of parts is each part's rows in
-/// turn, made from `checkpoint` as a weight of those rows would be.
+/// turn, made from `checkpoint` as a weight of those rows would be; a weight
+/// of values is their f32 bytes.
 llvm::Error transformWeight(const WeightSpec &spec,
                             llvm::ArrayRef<uint8_t> source,
                             const srd::ResidualSource *residuals,

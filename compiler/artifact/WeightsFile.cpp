@@ -216,8 +216,17 @@ gemmac::collectBlobLayout(mlir::ModuleOp module) {
         part.rows = static_cast<uint64_t>(p.getRows());
         if (GPTQSourceAttr q = p.getGptq())
           part.gptq = gptqSource(q, p.getSourceOffset());
+        if (NVFP4SourceAttr nv = p.getNvfp4Source())
+          part.nvfp4 =
+              weights::NVFP4Source{static_cast<uint64_t>(nv.getScales())};
         spec.parts.push_back(part);
       }
+    // An f32 weight with its value in the definition is written from it
+    // (for a checkpoint's f32 scalar, the same bytes).
+    if (auto value = def.getValueAttr();
+        value && spec.format == fmt::Type::F32)
+      for (float x : mlir::cast<mlir::DenseFPElementsAttr>(value).getValues<float>())
+        spec.values.push_back(x);
     if (SRDFoldAttr srd = def.getSrdAttr())
       spec.srd = weights::SRDFold{static_cast<size_t>(srd.getTensor()),
                                   static_cast<fmt::Type>(srd.getBase()),

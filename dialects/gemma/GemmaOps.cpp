@@ -84,25 +84,33 @@ LogicalResult WeightDefOp::verify() {
       return emitOpError("a weight made of parts has no other source "
                          "transform");
     int64_t rows = 0;
-    bool gptq = false;
+    // What a part's tensors are: 0 float, 1 GPTQ, 2 NVFP4; one kind for all.
+    int kind = 0;
     for (auto [i, a] : llvm::enumerate(parts.getAsRange<WeightPartAttr>())) {
       if (a.getRows() <= 0 || a.getSourceOffset() < 0)
         return emitOpError("part ") << i << " has " << a.getRows()
                                     << " rows at offset "
                                     << a.getSourceOffset();
-      if (i > 0 && static_cast<bool>(a.getGptq()) != gptq)
-        return emitOpError("parts must all be GPTQ tensors or none");
-      gptq = static_cast<bool>(a.getGptq());
+      if (a.getGptq() && a.getNvfp4Source())
+        return emitOpError("part ") << i << " cannot be both GPTQ and NVFP4";
+      const int partKind = a.getGptq() ? 1 : a.getNvfp4Source() ? 2 : 0;
+      if (i > 0 && partKind != kind)
+        return emitOpError("parts must all be float, all GPTQ or all NVFP4 "
+                           "tensors");
+      kind = partKind;
+      auto part = WeightType::get(getContext(), t.getFormat(),
+                                  {a.getRows(), t.getCols()});
+      auto partError = [&] { return emitOpError("part ") << i << ": "; };
       if (GPTQSourceAttr g = a.getGptq()) {
-        auto part = WeightType::get(getContext(), t.getFormat(),
-                                    {a.getRows(), t.getCols()});
-        if (failed(g.verifyFor(part, [&] {
-              return emitOpError("part ") << i << ": ";
-            })))
+        if (failed(g.verifyFor(part, partError)))
+          return failure();
+      } else if (NVFP4SourceAttr nv = a.getNvfp4Source()) {
+        if (failed(nv.verifyFor(part, partError)))
           return failure();
       } else if (!isFloatFormat(t.getFormat())) {
         return emitOpError("part ")
-               << i << " is not GPTQ, so the weight must be f32, f16 or bf16";
+               << i << " is neither GPTQ nor NVFP4, so the weight must be "
+                       "f32, f16 or bf16";
       }
       rows += a.getRows();
     }

@@ -158,15 +158,20 @@ def Gemma_WeightPartAttr : AttrDef<Gemma_Dialect, "WeightPart"> {
     per-expert gate, up and down projections of a quantized mixture-of-
     experts export) lists them in order in its definition's `parts`: each
     `rows` rows whose checkpoint data starts at `source_offset`, BF16, F16
-    or F32 as the weight's format says, or GPTQ tensors as `gptq` describes
+    or F32 as the weight's format says, GPTQ tensors as `gptq` describes
     them (the weight's format then says how they are stored, as for a
-    whole GPTQ weight).
+    whole GPTQ weight), or ModelOpt NVFP4 codes with their scales at
+    `nvfp4_source` (an nvfp4 weight; each part's `weight_scale_2` is the
+    per-expert `.scale` weight beside it).
 
       #gemma.part<source_offset = 4096, rows = 96>
       #gemma.part<source_offset = 4096, rows = 96, gptq = #gemma.gptq<...>>
+      #gemma.part<source_offset = 4096, rows = 96,
+                  nvfp4_source = #gemma.nvfp4_source<scales = 8192>>
   }];
   let parameters = (ins "int64_t":$source_offset, "int64_t":$rows,
-                        OptionalParameter<"GPTQSourceAttr">:$gptq);
+                        OptionalParameter<"GPTQSourceAttr">:$gptq,
+                        OptionalParameter<"NVFP4SourceAttr">:$nvfp4_source);
   let assemblyFormat = "`<` struct(params) `>`";
 }
 

@@ -108,6 +108,11 @@ llvm::Expected<Value> ModuleBuilder::weight(StringRef name,
     if (ref->scalar)
       def.setValueAttr(DenseFPElementsAttr::get(
           RankedTensorType::get({1}, b.getF32Type()), {*ref->scalar}));
+    if (!ref->values.empty())
+      def.setValueAttr(DenseFPElementsAttr::get(
+          RankedTensorType::get({static_cast<int64_t>(ref->values.size())},
+                                b.getF32Type()),
+          llvm::ArrayRef<float>(ref->values)));
     if (ref->fp8Scales)
       def.setFp8BlocksAttr(
           FP8BlocksSourceAttr::get(&ctx, *ref->fp8Scales, ref->fp8Block));
@@ -128,7 +133,9 @@ llvm::Expected<Value> ModuleBuilder::weight(StringRef name,
       for (const WeightRef &p : ref->parts)
         parts.push_back(WeightPartAttr::get(
             &ctx, p.offset, p.shape[0],
-            p.gptq ? gptqAttr(*p.gptq) : GPTQSourceAttr()));
+            p.gptq ? gptqAttr(*p.gptq) : GPTQSourceAttr(),
+            p.nvfp4Scales ? NVFP4SourceAttr::get(&ctx, *p.nvfp4Scales)
+                          : NVFP4SourceAttr()));
       def.setPartsAttr(b.getArrayAttr(parts));
     }
     it = defs.try_emplace(name, def).first;

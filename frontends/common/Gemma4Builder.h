@@ -33,6 +33,9 @@ struct WeightRef {
   std::vector<int64_t> shape; // [rows, cols] (out, in) or [n]
   int64_t offset = 0;         // byte offset of the data in the checkpoint
   std::optional<float> scalar; // the value of a one-element f32 weight
+  /// An f32 vector the importer computed (no checkpoint tensor holds it:
+  /// per-expert NVFP4 output scales), written from these values.
+  std::vector<float> values;
   std::optional<GPTQRef> gptq;  // GPTQ tensors (offset: the qweight's)
   std::optional<int64_t> fp8Scales; // FP8 blocks: the scales' offset
   int64_t fp8Block = 128;

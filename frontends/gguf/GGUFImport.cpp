@@ -88,9 +88,10 @@ public:
       ref.scalar = v;
     }
     // NVFP4: the converter's '.input_scale' (the calibrated amax(x) / 2688),
-    // which --nvfp4-activations fp4 reads.
+    // which --nvfp4-activations fp4 reads. An expert weight's (one per
+    // expert) is not read: the experts keep llama.cpp's numerics.
     if (t->type == static_cast<uint32_t>(abi::Format::NVFP4) &&
-        name.ends_with(".weight")) {
+        name.ends_with(".weight") && shape.size() == 2) {
       const std::string in = (name.drop_back(7) + ".input_scale").str();
       if (file.findTensor(in)) {
         auto s = get(in, {1});

@@ -99,8 +99,9 @@ public:
 
   /// The per-expert 2-D modules a quantized MoE export stores an expert
   /// weight as (experts.{e}.{gate,up,down}_proj), in the order of the fused
-  /// weight's rows: gate then up of each expert for ffn_gate_up_exps, down
-  /// for ffn_down_exps; empty unless the checkpoint has the first of them.
+  /// weight's rows: gate then up of each expert for ffn_gate_up_exps, one
+  /// projection for ffn_gate_exps, ffn_up_exps and ffn_down_exps; empty
+  /// unless the checkpoint has the first of them.
   std::vector<std::string> perExpertModules(StringRef name,
                                             int64_t experts) const {
     size_t ffn = name.find(".ffn_");
@@ -109,6 +110,10 @@ public:
     std::vector<const char *> projections;
     if (name.ends_with(".ffn_gate_up_exps.weight"))
       projections = {"gate_proj", "up_proj"};
+    else if (name.ends_with(".ffn_gate_exps.weight"))
+      projections = {"gate_proj"};
+    else if (name.ends_with(".ffn_up_exps.weight"))
+      projections = {"up_proj"};
     else if (name.ends_with(".ffn_down_exps.weight"))
       projections = {"down_proj"};
     else
@@ -147,12 +152,12 @@ public:
       }();
       if (!part)
         return part.takeError();
-      if (part->fp8Scales || part->nvfp4Scales)
+      if (part->fp8Scales)
         return fileError(c.directory(), std::nullopt,
                          "'" + weight +
-                             "': per-expert FP8 and NVFP4 expert tensors are "
-                             "not read yet (per-expert BF16, F16, F32 and "
-                             "GPTQ are)");
+                             "': per-expert FP8 expert tensors are not read "
+                             "yet (per-expert BF16, F16, F32, GPTQ and NVFP4 "
+                             "are)");
       if (!stacked.parts.empty() &&
           (part->format != stacked.format ||
            part->gptq.has_value() != stacked.parts[0].gptq.has_value()))
@@ -168,6 +173,95 @@ public:
     return stacked;
   }
 
+  /// Whether layer `blk.N.`'s per-expert `proj` modules (gate_proj,
+  /// up_proj, down_proj) are ModelOpt NVFP4.
+  bool nvfp4Experts(StringRef layer, StringRef proj) const {
+    std::vector<std::string> m = perExpertModules(
+        (layer + "ffn_" + proj.drop_back(5) + "_exps.weight").str(), 1);
+    const Tensor *w = m.empty() ? nullptr : c.find(m[0] + ".weight");
+    return w && w->dtype == DType::U8;
+  }
+
+  /// Per-expert NVFP4 experts as llama.cpp's converter writes them: gate
+  /// and up apart (ffn_gate_exps, ffn_up_exps), each expert's
+  /// `weight_scale_2` in a per-expert `.scale` [experts], and
+  /// router.per_expert_scale folded into the down projection's (f32
+  /// products). `has` of such a name, or none when `name` is not an expert
+  /// weight of a layer stored so.
+  std::optional<bool> hasNVFP4Expert(StringRef name) const {
+    size_t ffn = name.find(".ffn_");
+    if (!name.starts_with("blk.") || ffn == StringRef::npos)
+      return std::nullopt;
+    StringRef layer = name.take_front(ffn + 1), tail = name.drop_front(ffn + 1);
+    const bool split = nvfp4Experts(layer, "gate_proj");
+    if (tail == "ffn_gate_up_exps.weight" && split)
+      return false;
+    if (tail == "ffn_gate_exps.weight" || tail == "ffn_up_exps.weight" ||
+        tail == "ffn_gate_exps.scale" || tail == "ffn_up_exps.scale")
+      return split;
+    if (tail == "ffn_down_exps.scale" && nvfp4Experts(layer, "down_proj"))
+      return true;
+    return std::nullopt;
+  }
+
+  /// The per-expert output scale [experts] of NVFP4 expert weight
+  /// `weightName`: each module's weight_scale_2, times
+  /// router.per_expert_scale[e] (in f32, as the converter folds it) for the
+  /// down projection.
+  Expected<WeightRef> nvfp4ExpertScales(StringRef weightName,
+                                        int64_t experts) const {
+    std::vector<std::string> modules = perExpertModules(weightName, experts);
+    if (modules.size() != static_cast<size_t>(experts))
+      return fileError(c.directory(), std::nullopt,
+                       "no per-expert modules for '" + weightName + "'");
+    const Tensor *perExpert = nullptr;
+    if (weightName.ends_with(".ffn_down_exps.weight")) {
+      std::string pes = hfName(
+          (weightName.drop_back(strlen("ffn_down_exps.weight")) +
+           "ffn_down_exps.scale").str());
+      perExpert = pes.empty() ? nullptr : c.find(pes);
+      if (perExpert &&
+          (llvm::ArrayRef<int64_t>(perExpert->shape) !=
+               llvm::ArrayRef<int64_t>{experts} ||
+           (perExpert->dtype != DType::F32 && perExpert->dtype != DType::BF16 &&
+            perExpert->dtype != DType::F16)))
+        return fileError(c.shardPath(*perExpert), perExpert->fileOffset,
+                         "'" + pes + "' is " + dtypeName(perExpert->dtype) +
+                             " " + shapeText(perExpert->shape) +
+                             ", expected F32, BF16 or F16 [" +
+                             llvm::Twine(experts) + "]");
+    }
+    WeightRef ref;
+    ref.format = gemma::WeightFormat::f32;
+    ref.shape = {experts};
+    for (int64_t e = 0; e < experts; ++e) {
+      std::string name = modules[e] + ".weight_scale_2";
+      const Tensor *t = c.find(name);
+      if (!t)
+        return fileError(c.directory(), std::nullopt,
+                         "NVFP4 expert '" + modules[e] + "' has no '" + name +
+                             "'");
+      Expected<float> v = positiveScalar(c, *t, "NVFP4 scale");
+      if (!v)
+        return v.takeError();
+      if (e == 0)
+        ref.offset = static_cast<int64_t>(t->offset);
+      float scale = *v;
+      if (perExpert) {
+        const size_t bytes = perExpert->dtype == DType::F32 ? 4 : 2;
+        const float p = scalarValue(*perExpert, c.data(*perExpert) + e * bytes);
+        if (!std::isfinite(p))
+          return fileError(c.shardPath(*perExpert),
+                           perExpert->fileOffset + e * bytes,
+                           "'" + perExpert->name + "'[" + llvm::Twine(e) +
+                               "] is not finite");
+        scale *= p;
+      }
+      ref.values.push_back(scale);
+    }
+    return ref;
+  }
+
   /// A ".scale" tensor HF stores under a name of its own (the router's
   /// scale, per_expert_scale), not an NVFP4 output scale.
   bool isNamedScale(StringRef name) const {
@@ -176,6 +270,8 @@ public:
   }
 
   bool has(StringRef name) const override {
+    if (std::optional<bool> expert = hasNVFP4Expert(name))
+      return *expert;
     if (name.ends_with(".scale") && !isNamedScale(name))
       return outputScale(name) != nullptr;
     std::string hf = hfName(name);
@@ -190,6 +286,12 @@ public:
 
   Expected<WeightRef> get(StringRef name,
                           llvm::ArrayRef<int64_t> shape) const override {
+    if (hasNVFP4Expert(name).value_or(false)) {
+      if (name.ends_with(".scale"))
+        return nvfp4ExpertScales((name.drop_back(6) + ".weight").str(),
+                                 shape[0]);
+      return stackedExperts(name, perExpertModules(name, shape[0]), shape);
+    }
     if (name.ends_with(".scale") && !isNamedScale(name)) {
       const Tensor *t = outputScale(name);
       if (!t)

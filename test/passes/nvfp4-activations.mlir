@@ -45,3 +45,25 @@ module @no_scale {
     return %y : tensor<?x64xf32>
   }
 }
+
+// -----
+
+// Expert weights keep llama.cpp's numerics (nvfp4, Q8_0 activations) in
+// every mode; the dense linear beside them follows the option.
+// F32-LABEL: module @experts
+// F32: gemma.weight_def @dense : !gemma.weight<nvfp4_f32, [64, 128]>
+// F32: gemma.weight_def @gate : !gemma.weight<nvfp4, [4, 64, 128]>
+// FP4-LABEL: module @experts
+// FP4: gemma.weight_def @gate : !gemma.weight<nvfp4, [4, 64, 128]>
+// FP4: gemma.expert_linear %arg0, %{{.*}}, %arg1 {{.*}} <nvfp4, [4, 64, 128]>
+module @experts {
+  gemma.weight_def @dense : !gemma.weight<nvfp4, [64, 128]> {input_scale = 2.500000e-01 : f32, source_offset = 0 : i64}
+  gemma.weight_def @gate : !gemma.weight<nvfp4, [4, 64, 128]> {source_offset = 4096 : i64}
+  func.func @f(%x: tensor<?x128xf32>, %r: tensor<?x4xf32>) -> (tensor<?x64xf32>, tensor<?x128xf32>) {
+    %d = gemma.weight @dense : !gemma.weight<nvfp4, [64, 128]>
+    %y = gemma.linear %x, %d : tensor<?x128xf32>, !gemma.weight<nvfp4, [64, 128]> -> tensor<?x64xf32>
+    %g = gemma.weight @gate : !gemma.weight<nvfp4, [4, 64, 128]>
+    %z = gemma.expert_linear %x, %g, %r {first_row = 0 : i64, num_rows = 64 : i64} : tensor<?x128xf32>, !gemma.weight<nvfp4, [4, 64, 128]>, tensor<?x4xf32> -> tensor<?x128xf32>
+    return %y, %z : tensor<?x64xf32>, tensor<?x128xf32>
+  }
+}

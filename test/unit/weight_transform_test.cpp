@@ -736,3 +736,84 @@ TEST(NVFP4Source, BlocksHoldTheModelOptCodesAndScales) {
   EXPECT_NE(llvm::toString(shortFile.takeError()).find("run past the end"),
             std::string::npos);
 }
+
+TEST(NVFP4Source, ExpertPartsEachReadTheirOwnCodesAndScales) {
+  // Two experts' NVFP4 modules of 2 and 3 rows, stored apart (the second
+  // first) with their scales elsewhere: the stacked weight's rows are each
+  // module's elements times its own 16's scale.
+  const int64_t K = 64;
+  const int64_t rows[2] = {2, 3};
+  std::mt19937 rng(8);
+  std::vector<uint8_t> checkpoint(512, 0);
+  std::vector<std::vector<uint8_t>> codes(2), scales(2);
+  WeightSpec spec;
+  spec.name = "blk.0.ffn_gate_exps.weight";
+  spec.format = Type::NVFP4;
+  spec.rows = rows[0] + rows[1];
+  spec.cols = K;
+  for (int m : {1, 0}) {
+    codes[m].resize(rows[m] * K);
+    for (uint8_t &c : codes[m])
+      c = static_cast<uint8_t>(rng() & 15);
+    scales[m].resize(rows[m] * K / 16);
+    for (uint8_t &s : scales[m])
+      s = static_cast<uint8_t>(1 + rng() % 0x7E);
+  }
+  spec.parts.resize(2);
+  for (int m : {1, 0}) {
+    WeightPart &p = spec.parts[m];
+    p.rows = static_cast<uint64_t>(rows[m]);
+    p.sourceOffset = checkpoint.size();
+    for (int64_t i = 0; i < rows[m] * K / 2; ++i)
+      checkpoint.push_back(
+          static_cast<uint8_t>(codes[m][2 * i] | (codes[m][2 * i + 1] << 4)));
+    p.nvfp4 = NVFP4Source{checkpoint.size()};
+    checkpoint.insert(checkpoint.end(), scales[m].begin(), scales[m].end());
+  }
+  auto out = transformWeight(spec, {}, nullptr, checkpoint);
+  ASSERT_TRUE(bool(out)) << llvm::toString(out.takeError());
+  ASSERT_EQ(out->size(), spec.storedBytes());
+  static const float e2m1[16] = {0,  0.5f,  1,  1.5f,  2,  3,  4,  6,
+                                 -0, -0.5f, -1, -1.5f, -2, -3, -4, -6};
+  std::vector<float> got(K);
+  int64_t row = 0;
+  for (int m : {0, 1})
+    for (int64_t n = 0; n < rows[m]; ++n, ++row) {
+      fmt::dequantizeRow(Type::NVFP4, out->data() + row * spec.rowBytes(),
+                         got.data(), K);
+      for (int64_t k = 0; k < K; ++k)
+        ASSERT_EQ(got[k], e2m1[codes[m][n * K + k]] *
+                              fmt::e4m3ToF32(scales[m][n * (K / 16) + k / 16]))
+            << "module " << m << ", row " << n << ", column " << k;
+    }
+  // A part's NaN scale names the part.
+  checkpoint[spec.parts[1].nvfp4->scales + 5] = 0x7F;
+  auto nan = transformWeight(spec, {}, nullptr, checkpoint);
+  ASSERT_FALSE(bool(nan));
+  EXPECT_NE(llvm::toString(nan.takeError()).find("(part 1)"),
+            std::string::npos);
+}
+
+TEST(WeightTransform, ComputedValuesAreWrittenAsF32) {
+  WeightSpec s;
+  s.name = "blk.0.ffn_down_exps.scale";
+  s.format = Type::F32;
+  s.rows = 1;
+  s.cols = 3;
+  s.values = {0.5f, -2.0f, 3.25f};
+  auto out = transformWeight(s, {}, nullptr);
+  ASSERT_TRUE(bool(out)) << llvm::toString(out.takeError());
+  ASSERT_EQ(out->size(), 12u);
+  float v[3];
+  std::memcpy(v, out->data(), 12);
+  EXPECT_EQ(v[0], 0.5f);
+  EXPECT_EQ(v[1], -2.0f);
+  EXPECT_EQ(v[2], 3.25f);
+  EXPECT_EQ(s.sourceBytes(), 0u);
+  WeightSpec wrong = s;
+  wrong.values.pop_back();
+  auto r = transformWeight(wrong, {}, nullptr);
+  ASSERT_FALSE(bool(r));
+  EXPECT_NE(llvm::toString(r.takeError()).find("a weight of 2 values"),
+            std::string::npos);
+}

@@ -36,12 +36,15 @@ def main():
             "-o", str(seeds("gguf_import") / f"{variant}-{qtype}.gguf"))
     # Hugging Face checkpoints, each directory as one input: its files after
     # "@@file NAME" lines (the safetensors harness's framing).
-    # The MoE one stores its experts per expert (GPTQ modules, gemma.part).
+    # The MoE ones store their experts per expert (GPTQ or NVFP4 modules,
+    # gemma.part; NVFP4 with per-expert scales).
     for name, variant, quant in [("dense", "dense", []), ("e2b", "e2b", []),
                                  ("gptq", "dense", ["--hf-quant", "gptq-asym"]),
                                  ("fp8", "dense", ["--hf-quant", "fp8"]),
                                  ("nvfp4", "dense", ["--hf-quant", "nvfp4"]),
-                                 ("moe-gptq", "moe", ["--hf-quant", "gptq"])]:
+                                 ("moe-gptq", "moe", ["--hf-quant", "gptq"]),
+                                 ("moe-nvfp4", "moe", ["--hf-quant", "nvfp4",
+                                                       "--expert-ffn", "128"])]:
         hf = work / f"hf-{name}"
         run(gen, "--variant", variant, "--type", "bf16",
             "--layers", "1", "--hf", str(hf), *quant,
@@ -49,10 +52,11 @@ def main():
         blob = b"".join(b"@@file " + f.name.encode() + b"\n" + f.read_bytes()
                         for f in sorted(hf.iterdir()))
         (seeds("safetensors") / f"{name}.ckpt").write_bytes(blob)
-    # The GGUF llama.cpp's converter makes of an NVFP4 checkpoint: GGML
-    # NVFP4 blocks and '.scale' tensors.
-    (seeds("gguf_import") / "dense-nvfp4.gguf").write_bytes(
-        (work / "hf-nvfp4.gguf").read_bytes())
+    # The GGUFs llama.cpp's converter makes of the NVFP4 checkpoints: GGML
+    # NVFP4 blocks and '.scale' tensors (per expert: [experts]).
+    for name, seed in [("nvfp4", "dense-nvfp4"), ("moe-nvfp4", "moe-nvfp4")]:
+        (seeds("gguf_import") / f"{seed}.gguf").write_bytes(
+            (work / f"hf-{name}.gguf").read_bytes())
     (seeds("safetensors") / "micro.ckpt").write_bytes(micro_checkpoint())
     srd = work / "srd"
     run(gen, "--variant", "dense", "--type", "f32", "--layers", "1",

@@ -487,9 +487,18 @@ std::vector<ExpertPart> expertParts(const TensorSpec &t) {
   const int64_t R = t.ne[1];
   if (endsWith(".ffn_gate_up_exps.weight"))
     return {{"gate_proj", 0, R / 2}, {"up_proj", R / 2, R / 2}};
+  if (endsWith(".ffn_gate_exps.weight"))
+    return {{"gate_proj", 0, R}};
+  if (endsWith(".ffn_up_exps.weight"))
+    return {{"up_proj", 0, R}};
   if (endsWith(".ffn_down_exps.weight"))
     return {{"down_proj", 0, R}};
   return {};
+}
+
+/// An expert weight [experts, rows, cols].
+bool isExpertTensor(const TensorSpec &t) {
+  return t.ne.size() == 3 && !expertParts(t).empty();
 }
 
 /// The linears --hf-quant quantizes: the MLP (as the GPTQ checkpoints users
@@ -569,12 +578,15 @@ FP8Tensors makeFP8(const TensorSpec &t, const Variant &v, uint64_t seed) {
 }
 
 /// The linears --hf-quant nvfp4 stores as NVFP4 (ModelOpt's nvfp4_mlp_only
-/// preset: the MLP), when their rows are whole ggml blocks of 64.
+/// preset: the MLP and the experts, per expert), when their rows are whole
+/// ggml blocks of 64.
 bool isNVFP4Linear(const TensorSpec &t) {
-  if (t.ne.size() != 2 || t.ne[0] % 64 != 0)
+  if ((t.ne.size() != 2 && !isExpertTensor(t)) || t.ne[0] % 64 != 0)
     return false;
   for (const char *suffix :
-       {".ffn_gate.weight", ".ffn_up.weight", ".ffn_down.weight"})
+       {".ffn_gate.weight", ".ffn_up.weight", ".ffn_down.weight",
+        ".ffn_gate_exps.weight", ".ffn_up_exps.weight",
+        ".ffn_down_exps.weight"})
     if (t.name.size() > strlen(suffix) &&
         t.name.compare(t.name.size() - strlen(suffix), strlen(suffix),
                        suffix) == 0)
@@ -628,14 +640,17 @@ struct NVFP4Tensors {
   }
 };
 
-NVFP4Tensors makeNVFP4(const TensorSpec &t, const Variant &v, uint64_t seed) {
+/// `rows` rows from row `firstRow` of t (all of a 2-D t by default: one
+/// expert's module of an expert tensor is its rows).
+NVFP4Tensors makeNVFP4(const TensorSpec &t, const Variant &v, uint64_t seed,
+                       int64_t firstRow = 0, int64_t rows = -1) {
   NVFP4Tensors w;
-  w.N = t.ne[1];
+  w.N = rows < 0 ? t.ne[1] : rows;
   w.K = t.ne[0];
   std::vector<float> all(w.N * w.K);
   forRowRanges(w.N, [&](int64_t n0, int64_t n1) {
     for (int64_t n = n0; n < n1; ++n)
-      drawTensorRow(t, v, seed, n, all.data() + n * w.K);
+      drawTensorRow(t, v, seed, firstRow + n, all.data() + n * w.K);
   });
   float amax = 0;
   for (float x : all)
@@ -660,6 +675,45 @@ NVFP4Tensors makeNVFP4(const TensorSpec &t, const Variant &v, uint64_t seed) {
     }
   });
   return w;
+}
+
+/// The twin's tensor `i` of NVFP4 expert tensor `specs[w]` (each expert's
+/// rows quantized as its own module): the weight itself (ggml NVFP4, or F32
+/// values), its '.input_scale' [experts] or its '.scale' [experts]: each
+/// expert's weight_scale_2, times per_expert_scale (`specs[i]`'s own
+/// values, rounded through the checkpoint's type) for the down projection,
+/// in f32 as llama.cpp's converter folds it.
+void fillNVFP4Experts(const std::vector<TensorSpec> &specs, size_t w, size_t i,
+                      const Variant &v, uint64_t seed, bool twinF32,
+                      uint8_t *dst) {
+  const TensorSpec &t = specs[w];
+  const int64_t E = t.ne[2], R = t.ne[1], K = t.ne[0];
+  if (i == w) {
+    const size_t rb = fmt::rowBytes(specs[i].type, K);
+    for (int64_t e = 0; e < E; ++e) {
+      NVFP4Tensors x = makeNVFP4(t, v, seed, e * R, R);
+      uint8_t *out = dst + e * R * rb;
+      if (!twinF32) {
+        x.ggmlRows(out);
+        continue;
+      }
+      for (int64_t n = 0; n < R; ++n)
+        for (int64_t k = 0; k < K; ++k)
+          reinterpret_cast<float *>(out)[n * K + k] = x.value(n, k);
+    }
+    return;
+  }
+  std::vector<float> values(E, kNVFP4InputScale);
+  if (specs[i].name.ends_with(".scale")) {
+    std::vector<float> perExpert(E, 1.0f);
+    if (specs[i].init != Init::OutputScale) { // per_expert_scale's own values
+      drawTensorRow(specs[i], v, seed, 0, perExpert.data());
+      roundThrough(gRoundThrough, perExpert.data(), E);
+    }
+    for (int64_t e = 0; e < E; ++e)
+      values[e] = makeNVFP4(t, v, seed, e * R, R).globalScale * perExpert[e];
+  }
+  std::memcpy(dst, values.data(), E * sizeof(float));
 }
 
 /// One linear as GPTQ tensors (auto-round's auto_gptq layout, v1 zero
@@ -938,6 +992,9 @@ std::string hfTensorName(const std::string &gguf, const std::string &root) {
       {"ffn_gate_inp.scale", "router.scale"},
       {"ffn_down_exps.scale", "router.per_expert_scale"},
       {"ffn_gate_up_exps.weight", "experts.gate_up_proj"},
+      // Split experts exist in HF only per expert (experts.{e}.gate_proj).
+      {"ffn_gate_exps.weight", "experts.gate_proj"},
+      {"ffn_up_exps.weight", "experts.up_proj"},
       {"ffn_down_exps.weight", "experts.down_proj"},
       {"pre_ffw_norm_2.weight", "pre_feedforward_layernorm_2.weight"},
       {"post_ffw_norm_1.weight", "post_feedforward_layernorm_1.weight"},
@@ -1031,6 +1088,41 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
       return g;
     }));
   };
+  // `module` as ModelOpt NVFP4 (weight, weight_scale, weight_scale_2,
+  // input_scale): rows [first, first + N) of t (N = 0: all of a 2-D t).
+  auto nvfp4Module = [&](const std::string &module, const TensorSpec &t,
+                         int64_t first, int64_t rows) {
+    const int64_t N = rows ? rows : t.ne[1], K = t.ne[0];
+    // The four tensors are written one after the other: quantize once.
+    auto cache = std::make_shared<std::optional<NVFP4Tensors>>();
+    auto make = [&, t, cache, first, N]() -> const NVFP4Tensors & {
+      if (!*cache)
+        *cache = makeNVFP4(t, v, seed, first, N);
+      return **cache;
+    };
+    gen::HFTensor wq{module + ".weight", "U8", {N, K / 2},
+                     static_cast<uint64_t>(N * K / 2), nullptr};
+    wq.fill = [make](uint8_t *dst) {
+      std::vector<uint8_t> packed = make().modelOpt();
+      std::memcpy(dst, packed.data(), packed.size());
+    };
+    gen::HFTensor ws{module + ".weight_scale", "F8_E4M3", {N, K / 16},
+                     static_cast<uint64_t>(N * K / 16), nullptr};
+    ws.fill = [make](uint8_t *dst) {
+      std::memcpy(dst, make().scales.data(), make().scales.size());
+    };
+    gen::HFTensor ws2{module + ".weight_scale_2", "F32", {}, 4, nullptr};
+    ws2.fill = [make](uint8_t *dst) {
+      std::memcpy(dst, &make().globalScale, 4);
+    };
+    gen::HFTensor is{module + ".input_scale", "F32", {}, 4, nullptr};
+    is.fill = [cache](uint8_t *dst) {
+      std::memcpy(dst, &kNVFP4InputScale, 4);
+      cache->reset(); // the last of the four
+    };
+    for (gen::HFTensor *h : {&wq, &ws, &ws2, &is})
+      tensors.push_back(*h);
+  };
   for (const TensorSpec &t : specs) {
     std::string name = hfTensorName(t.name, root);
     if (name.empty())
@@ -1045,7 +1137,11 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
           const std::string module =
               prefix + std::to_string(e) + "." + p.proj;
           const int64_t first = e * R + p.first;
-          if (quant.mode != HFQuant::None) {
+          if (quant.mode == HFQuant::NVFP4 && isNVFP4Linear(t)) {
+            nvfp4Module(module, t, first, p.rows);
+            continue;
+          }
+          if (quant.mode != HFQuant::None && quant.mode != HFQuant::NVFP4) {
             gptqModule(module, t, first, p.rows);
             continue;
           }
@@ -1089,36 +1185,7 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
       continue;
     }
     if (quant.mode == HFQuant::NVFP4 && isNVFP4Linear(t)) {
-      const int64_t N = t.ne[1], K = t.ne[0];
-      auto cache = std::make_shared<std::optional<NVFP4Tensors>>();
-      auto make = [&, t, cache]() -> const NVFP4Tensors & {
-        if (!*cache)
-          *cache = makeNVFP4(t, v, seed);
-        return **cache;
-      };
-      const std::string module = name.substr(0, name.size() - strlen(".weight"));
-      gen::HFTensor wq{name, "U8", {N, K / 2}, static_cast<uint64_t>(N * K / 2),
-                       nullptr};
-      wq.fill = [make](uint8_t *dst) {
-        std::vector<uint8_t> packed = make().modelOpt();
-        std::memcpy(dst, packed.data(), packed.size());
-      };
-      gen::HFTensor ws{module + ".weight_scale", "F8_E4M3", {N, K / 16},
-                       static_cast<uint64_t>(N * K / 16), nullptr};
-      ws.fill = [make](uint8_t *dst) {
-        std::memcpy(dst, make().scales.data(), make().scales.size());
-      };
-      gen::HFTensor ws2{module + ".weight_scale_2", "F32", {}, 4, nullptr};
-      ws2.fill = [make](uint8_t *dst) {
-        std::memcpy(dst, &make().globalScale, 4);
-      };
-      gen::HFTensor is{module + ".input_scale", "F32", {}, 4, nullptr};
-      is.fill = [cache](uint8_t *dst) {
-        std::memcpy(dst, &kNVFP4InputScale, 4);
-        cache->reset(); // the last of the four
-      };
-      for (gen::HFTensor *h : {&wq, &ws, &ws2, &is})
-        tensors.push_back(*h);
+      nvfp4Module(name.substr(0, name.size() - strlen(".weight")), t, 0, 0);
       continue;
     }
     if (quant.mode == HFQuant::None || quant.mode == HFQuant::FP8 ||
@@ -1294,7 +1361,8 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
 void usage() {
   std::printf(
       "usage: gemmac-gen-model --variant NAME --type TYPE [--seed N] "
-      "[--layers N] [--window N] [--sparse] [--split-experts] [--hf-per-expert]\n"
+      "[--layers N] [--window N] [--expert-ffn N] [--sparse] [--split-experts]\n"
+      "       [--hf-per-expert]\n"
       "       [--srd DIR [--srd-baked TYPE]... [--srd-shard-bytes N]]\n"
       "       [--chat-template FILE] [--hf DIR [--hf-quant Q] [--gptq-group N] [--quant-twin native|f32|q8_0]\n"
       "                             [--kv-scales K,V]]\n"
@@ -1324,11 +1392,16 @@ void usage() {
       "checkpoint (self_attn.k_proj.k_scale, v_proj.v_scale): layer l's are\n"
       "K and V times 1 + (l mod 3) / 4. FILE has none (llama.cpp's converter\n"
       "drops them).\n"
+      "--expert-ffn N (MoE variants) sets the experts' width (the MLP width\n"
+      "of each expert).\n"
       "--split-experts (MoE variants) writes the gate and up experts as two\n"
       "tensors (ffn_gate_exps, ffn_up_exps) instead of ffn_gate_up_exps.\n"
       "--hf-per-expert (MoE, with --hf) stores the experts as per-expert 2-D\n"
       "modules experts.{e}.{gate,up,down}_proj, as quantized exports do (GPTQ\n"
-      "MoE checkpoints always are).\n"
+      "and NVFP4 MoE checkpoints always are; NVFP4 experts are NVFP4 where\n"
+      "their width is whole blocks of 64, and FILE splits gate and up as\n"
+      "llama.cpp's converter does, with per-expert '.scale' and\n"
+      "'.input_scale', per_expert_scale folded into ffn_down_exps.scale).\n"
       "--sparse leaves every matrix as a hole of zeros (a sparse file: shapes\n"
       "and metadata for compile-time tests, no values).\n"
       "--srd DIR writes SRD corrections of every linear weight to DIR\n"
@@ -1356,6 +1429,7 @@ int main(int argc, char **argv) {
   uint64_t seed = 1;
   int64_t layers = 0;
   int64_t window = 0;
+  int64_t expertFFN = 0;
   bool sparse = false;
   std::string srdDir, hfDir;
   HFQuantOptions hfQuant;
@@ -1402,6 +1476,8 @@ int main(int argc, char **argv) {
       layers = static_cast<int64_t>(number(1, kMaxLayers));
     else if (a == "--window") // the sliding window, up to the context
       window = static_cast<int64_t>(number(1, 1 << 20));
+    else if (a == "--expert-ffn") // a MoE variant's expert width
+      expertFFN = static_cast<int64_t>(number(1, 1 << 16));
     else if (a == "-o")
       out = next();
     else if (a == "--srd")
@@ -1512,6 +1588,15 @@ int main(int argc, char **argv) {
     custom.window = window;
     v = &custom;
   }
+  if (expertFFN > 0) {
+    if (!custom.experts) {
+      std::fprintf(stderr, "gemmac-gen-model: --expert-ffn needs a MoE "
+                   "variant, not %s\n", variantName.c_str());
+      return 2;
+    }
+    custom.expertFFN = expertFFN;
+    v = &custom;
+  }
   if (layers > 0) {
     // Fewer layers (debugging): keep the last sharedKV layers shared.
     custom.layers = layers;
@@ -1540,14 +1625,23 @@ int main(int argc, char **argv) {
                  "--hf-per-expert need --hf DIR\n");
     return 2;
   }
-  // Quantized MoE exports store the experts per expert (GPTQ); FP8 and NVFP4
-  // leave them in the float type here.
+  // Quantized MoE exports store the experts per expert (GPTQ, NVFP4; FP8
+  // leaves them in the float type here). NVFP4 experts have a scale per
+  // expert and projection, so llama.cpp's converter writes gate and up
+  // apart: the twin's experts are split.
   if (hfQuant.mode == HFQuant::GPTQ || hfQuant.mode == HFQuant::GPTQAsym ||
-      hfQuant.mode == HFQuant::GPTQDesc)
+      hfQuant.mode == HFQuant::GPTQDesc || hfQuant.mode == HFQuant::NVFP4)
     hfQuant.perExpert = v->experts > 0;
-  if (hfQuant.perExpert && (!v->experts || gSplitExperts)) {
+  if (hfQuant.mode == HFQuant::NVFP4 && v->experts)
+    gSplitExperts = true;
+  if (hfQuant.perExpert && !v->experts) {
     std::fprintf(stderr, "gemmac-gen-model: --hf-per-expert needs a MoE "
-                 "variant with fused experts\n");
+                 "variant\n");
+    return 2;
+  }
+  if (!hfDir.empty() && gSplitExperts && !hfQuant.perExpert) {
+    std::fprintf(stderr, "gemmac-gen-model: HF checkpoints store split "
+                 "experts only per expert (--hf-per-expert)\n");
     return 2;
   }
   if (hfQuant.twinQ8 && hfQuant.mode != HFQuant::FP8) {
@@ -1588,13 +1682,21 @@ int main(int argc, char **argv) {
   // --hf-quant: the twin holds each GPTQ linear's exact values.
   std::vector<bool> gptqTwin(specs.size(), false), fp8Twin(specs.size(), false);
   // NVFP4: each linear's ggml blocks, then its '.scale' and '.input_scale'
-  // (F32 [1]) as the converter adds them; the index of their linear.
+  // (F32 [1], an expert tensor's [experts]) as the converter adds them; the
+  // index of their linear. The down experts' '.scale' is the
+  // per_expert_scale tensor, which the converter folds their
+  // weight_scale_2 into.
   std::vector<int64_t> nvfp4Of;
   if (hfQuant.mode == HFQuant::NVFP4) {
     std::vector<TensorSpec> withScales;
+    std::map<std::string, int64_t> downExperts; // scale name -> its linear
     for (const TensorSpec &t : specs) {
       withScales.push_back(t);
       nvfp4Of.push_back(-1);
+      if (auto it = downExperts.find(t.name); it != downExperts.end()) {
+        nvfp4Of.back() = it->second;
+        continue;
+      }
       if (!isNVFP4Linear(t))
         continue;
       const int64_t linear = static_cast<int64_t>(withScales.size()) - 1;
@@ -1603,8 +1705,15 @@ int main(int argc, char **argv) {
       if (hfQuant.twinF32)
         continue; // the values themselves: no scales to multiply by
       const std::string base = t.name.substr(0, t.name.size() - strlen(".weight"));
+      const bool expert = isExpertTensor(t);
+      const bool down = expert && t.name.ends_with(".ffn_down_exps.weight");
+      if (down)
+        downExperts[base + ".scale"] = linear;
       for (const char *suffix : {".scale", ".input_scale"}) {
-        withScales.push_back({base + suffix, {1}, Type::F32, Init::OutputScale});
+        if (down && std::strcmp(suffix, ".scale") == 0)
+          continue;
+        withScales.push_back({base + suffix, {expert ? t.ne[2] : 1}, Type::F32,
+                              Init::OutputScale});
         nvfp4Of.push_back(linear);
       }
     }
@@ -1637,7 +1746,11 @@ int main(int argc, char **argv) {
         if (tty)
           std::fprintf(stderr, "\r[%zu/%zu] %-40s", i + 1, specs.size(),
                        specs[i].name.c_str());
-        if (!nvfp4Of.empty() && nvfp4Of[i] >= 0) {
+        if (!nvfp4Of.empty() && nvfp4Of[i] >= 0 &&
+            isExpertTensor(specs[nvfp4Of[i]])) {
+          fillNVFP4Experts(specs, static_cast<size_t>(nvfp4Of[i]), i, *v, seed,
+                           hfQuant.twinF32, dst);
+        } else if (!nvfp4Of.empty() && nvfp4Of[i] >= 0) {
           if (nvfp4Of[i] == static_cast<int64_t>(i)) {
             lastNVFP4 = makeNVFP4(specs[i], *v, seed);
             if (hfQuant.twinF32) {

@@ -1,7 +1,10 @@
 # Options shared by the GPU check scripts (sourced):
 #   [--bin DIR] [--variant dense|e2b|e4b|moe] [--work DIR] [--types "T ..."]
-# and the weight types every check covers (all, unless --types names some).
+#   [--archs "sm_XX ..."]
+# and the weight types every check covers (all, unless --types names some);
+# --archs: the CUDA architectures check-device-code.sh runs ptxas for.
 bin=build/bin variant=dense work=$(mktemp -d)
+archs="sm_80 sm_89 sm_90 sm_100 sm_120"
 types="f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k q4_k_m q5_k_m nvfp4 nvfp4-fp4 fp8"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -9,7 +12,8 @@ while [ $# -gt 0 ]; do
     --variant) variant=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --types) types=$2; shift 2 ;;
-    *) echo "usage: $0 [--bin DIR] [--variant V] [--work DIR] [--types \"T ...\"]" >&2; exit 2 ;;
+    --archs) archs=$2; shift 2 ;;
+    *) echo "usage: $0 [--bin DIR] [--variant V] [--work DIR] [--types \"T ...\"] [--archs \"sm_XX ...\"]" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$work"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Device code of one tiny variant in every weight format, checked by the
-# standard tools: the PTX of each CUDA architecture by ptxas, the SPIR-V by
-# spirv-val for Vulkan 1.3. Exits 77 (CTest: skipped) when a tool is missing.
+# standard tools: the PTX of each CUDA architecture (all five, or --archs)
+# by ptxas, the SPIR-V by spirv-val for Vulkan 1.3. Exits 77 (CTest: skipped) when a tool is missing.
 #   tools/gpu/check-device-code.sh --bin build/bin --variant dense --work DIR
 set -euo pipefail
 source "$(dirname "$0")/args.sh"
@@ -11,7 +11,6 @@ if [ ! -x "$ptxas" ] || [ -z "$spirv_val" ]; then
   echo "SKIP: needs ptxas (CUDA toolkit; set PTXAS) and spirv-val (spirv-tools)"
   exit 77
 fi
-archs="sm_80 sm_89 sm_90 sm_100 sm_120"
 checked=0
 for type in $types; do
   model=$work/$variant-$type.gguf
