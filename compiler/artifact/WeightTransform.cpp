@@ -418,6 +418,7 @@ static Error transformParts(const WeightSpec &spec, WeightSink sink,
     part.rows = p.rows;
     part.gptq = p.gptq;
     part.nvfp4 = p.nvfp4;
+    part.fp8 = p.fp8;
     part.parts.clear();
     if (p.sourceOffset > checkpoint.size())
       return weightError(part, "starts at offset " +

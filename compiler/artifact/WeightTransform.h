@@ -64,12 +64,13 @@ struct NVFP4Source {
 
 /// Consecutive rows of a weight that the checkpoint stores as a tensor of
 /// their own (#gemma.part): `rows` rows at `sourceOffset`, in the weight's
-/// format, as GPTQ tensors or as ModelOpt NVFP4 codes.
+/// format, as GPTQ tensors, as ModelOpt NVFP4 codes or as FP8 blocks.
 struct WeightPart {
   uint64_t sourceOffset = 0;
   uint64_t rows = 0;
-  std::optional<GPTQSource> gptq;   // its qweight at sourceOffset
-  std::optional<NVFP4Source> nvfp4; // its codes at sourceOffset
+  std::optional<GPTQSource> gptq;     // its qweight at sourceOffset
+  std::optional<NVFP4Source> nvfp4;   // its codes at sourceOffset
+  std::optional<FP8BlocksSource> fp8; // its E4M3 bytes at sourceOffset
 };
 
 /// What one weight of the blob is: `rows` rows of `cols` elements stored as

@@ -219,6 +219,10 @@ gemmac::collectBlobLayout(mlir::ModuleOp module) {
         if (NVFP4SourceAttr nv = p.getNvfp4Source())
           part.nvfp4 =
               weights::NVFP4Source{static_cast<uint64_t>(nv.getScales())};
+        if (FP8BlocksSourceAttr f = p.getFp8Blocks())
+          part.fp8 = weights::FP8BlocksSource{
+              static_cast<uint64_t>(f.getScales()),
+              static_cast<uint64_t>(f.getBlock())};
         spec.parts.push_back(part);
       }
     // An f32 weight with its value in the definition is written from it

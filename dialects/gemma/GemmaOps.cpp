@@ -84,19 +84,25 @@ LogicalResult WeightDefOp::verify() {
       return emitOpError("a weight made of parts has no other source "
                          "transform");
     int64_t rows = 0;
-    // What a part's tensors are: 0 float, 1 GPTQ, 2 NVFP4; one kind for all.
+    // What a part's tensors are: 0 float, 1 GPTQ, 2 NVFP4, 3 FP8 blocks; one
+    // kind for all.
     int kind = 0;
     for (auto [i, a] : llvm::enumerate(parts.getAsRange<WeightPartAttr>())) {
       if (a.getRows() <= 0 || a.getSourceOffset() < 0)
         return emitOpError("part ") << i << " has " << a.getRows()
                                     << " rows at offset "
                                     << a.getSourceOffset();
-      if (a.getGptq() && a.getNvfp4Source())
-        return emitOpError("part ") << i << " cannot be both GPTQ and NVFP4";
-      const int partKind = a.getGptq() ? 1 : a.getNvfp4Source() ? 2 : 0;
+      if (static_cast<bool>(a.getGptq()) + static_cast<bool>(a.getNvfp4Source()) +
+              static_cast<bool>(a.getFp8Blocks()) > 1)
+        return emitOpError("part ")
+               << i << " has more than one of gptq, nvfp4_source, fp8_blocks";
+      const int partKind = a.getGptq()          ? 1
+                           : a.getNvfp4Source() ? 2
+                           : a.getFp8Blocks()   ? 3
+                                                : 0;
       if (i > 0 && partKind != kind)
-        return emitOpError("parts must all be float, all GPTQ or all NVFP4 "
-                           "tensors");
+        return emitOpError("parts must all be float, all GPTQ, all NVFP4 or "
+                           "all FP8 tensors");
       kind = partKind;
       auto part = WeightType::get(getContext(), t.getFormat(),
                                   {a.getRows(), t.getCols()});
@@ -107,9 +113,12 @@ LogicalResult WeightDefOp::verify() {
       } else if (NVFP4SourceAttr nv = a.getNvfp4Source()) {
         if (failed(nv.verifyFor(part, partError)))
           return failure();
+      } else if (FP8BlocksSourceAttr fp8 = a.getFp8Blocks()) {
+        if (failed(fp8.verifyFor(part, partError)))
+          return failure();
       } else if (!isFloatFormat(t.getFormat())) {
         return emitOpError("part ")
-               << i << " is neither GPTQ nor NVFP4, so the weight must be "
+               << i << " is not GPTQ, NVFP4 or FP8, so the weight must be "
                        "f32, f16 or bf16";
       }
       rows += a.getRows();

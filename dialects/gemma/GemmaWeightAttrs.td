@@ -160,18 +160,22 @@ def Gemma_WeightPartAttr : AttrDef<Gemma_Dialect, "WeightPart"> {
     `rows` rows whose checkpoint data starts at `source_offset`, BF16, F16
     or F32 as the weight's format says, GPTQ tensors as `gptq` describes
     them (the weight's format then says how they are stored, as for a
-    whole GPTQ weight), or ModelOpt NVFP4 codes with their scales at
+    whole GPTQ weight), ModelOpt NVFP4 codes with their scales at
     `nvfp4_source` (an nvfp4 weight; each part's `weight_scale_2` is the
-    per-expert `.scale` weight beside it).
+    per-expert `.scale` weight beside it), or FP8 E4M3 with block scales as
+    `fp8_blocks` describes them (an f8_b64 weight).
 
       #gemma.part<source_offset = 4096, rows = 96>
       #gemma.part<source_offset = 4096, rows = 96, gptq = #gemma.gptq<...>>
       #gemma.part<source_offset = 4096, rows = 96,
                   nvfp4_source = #gemma.nvfp4_source<scales = 8192>>
+      #gemma.part<source_offset = 4096, rows = 96,
+                  fp8_blocks = #gemma.fp8_blocks<scales = 8192, block = 128>>
   }];
   let parameters = (ins "int64_t":$source_offset, "int64_t":$rows,
                         OptionalParameter<"GPTQSourceAttr">:$gptq,
-                        OptionalParameter<"NVFP4SourceAttr">:$nvfp4_source);
+                        OptionalParameter<"NVFP4SourceAttr">:$nvfp4_source,
+                        OptionalParameter<"FP8BlocksSourceAttr">:$fp8_blocks);
   let assemblyFormat = "`<` struct(params) `>`";
 }
 

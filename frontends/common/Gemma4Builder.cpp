@@ -135,7 +135,10 @@ llvm::Expected<Value> ModuleBuilder::weight(StringRef name,
             &ctx, p.offset, p.shape[0],
             p.gptq ? gptqAttr(*p.gptq) : GPTQSourceAttr(),
             p.nvfp4Scales ? NVFP4SourceAttr::get(&ctx, *p.nvfp4Scales)
-                          : NVFP4SourceAttr()));
+                          : NVFP4SourceAttr(),
+            p.fp8Scales
+                ? FP8BlocksSourceAttr::get(&ctx, *p.fp8Scales, p.fp8Block)
+                : FP8BlocksSourceAttr()));
       def.setPartsAttr(b.getArrayAttr(parts));
     }
     it = defs.try_emplace(name, def).first;

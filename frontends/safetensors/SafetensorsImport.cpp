@@ -135,7 +135,7 @@ public:
 
   /// An expert weight [experts, rows, cols] stacked from its per-expert
   /// modules: each a 2-D weight of rows / (modules per expert) rows, all
-  /// BF16/F16/F32 of one type or all GPTQ.
+  /// BF16/F16/F32 of one type, or all GPTQ, NVFP4 or FP8.
   Expected<WeightRef> stackedExperts(StringRef name,
                                      const std::vector<std::string> &modules,
                                      llvm::ArrayRef<int64_t> shape) const {
@@ -152,12 +152,6 @@ public:
       }();
       if (!part)
         return part.takeError();
-      if (part->fp8Scales)
-        return fileError(c.directory(), std::nullopt,
-                         "'" + weight +
-                             "': per-expert FP8 expert tensors are not read "
-                             "yet (per-expert BF16, F16, F32, GPTQ and NVFP4 "
-                             "are)");
       if (!stacked.parts.empty() &&
           (part->format != stacked.format ||
            part->gptq.has_value() != stacked.parts[0].gptq.has_value()))

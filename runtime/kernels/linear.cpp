@@ -128,6 +128,21 @@ template <typename WB, auto Unpack>
 constexpr RowsKernel rowsAffine =
     rowsScalar<blocks<WB, BlockQ8_1, ref::dotLanesAffine<WB, Unpack>, QK>>;
 
+/// F8_B64 in a mul_mat_id product (vecDot): llama.cpp multiplies the F32
+/// dequantization with ggml_vec_dot_f32, so each row is decoded once (e4m3
+/// times its block's scale, the F32 values) and summed in that order.
+void rowsF8_B64Vec(const MatmulTask &m, int64_t n0, int64_t n1) {
+  thread_local std::vector<float> row;
+  row.resize(m.K);
+  for (int64_t n = n0; n < n1; ++n) {
+    dequantizeRow(Type::F8_B64, m.weight + n * m.rowBytes, row.data(), m.K);
+    for (int64_t t = 0; t < m.T; ++t)
+      m.out[t * m.outStride + n - m.outFirstRow] = ref::dotVec<float>(
+          row.data(), reinterpret_cast<const float *>(m.act + t * m.actStride),
+          m.K);
+  }
+}
+
 struct Plan {
   ActAux aux;
   RowsKernel kernel;
@@ -193,7 +208,8 @@ Plan kernelFor(Type t, Layout layout, int64_t n, int64_t k, bool vecDot) {
   case Type::Q4_0_F32: return {ActAux::None, rowsQ4_0F32, 1};
   case Type::Q8_0_F32: return {ActAux::None, rowsQ8_0F32, 1};
   case Type::NVFP4_F32: return {ActAux::None, rowsNVFP4F32, 1};
-  case Type::F8_B64: return {ActAux::None, rowsF8_B64, 1};
+  case Type::F8_B64:
+    return {ActAux::None, vecDot ? rowsF8_B64Vec : rowsF8_B64, 1};
   }
   return {ActAux::None, nullptr, 1};
 }

@@ -317,12 +317,12 @@ gemma.weight_def @parts_rows : !gemma.weight<bf16, [2, 96, 256]> {parts = [#gemm
 
 // -----
 
-// expected-error @+1 {{part 0 is neither GPTQ nor NVFP4, so the weight must be f32, f16 or bf16}}
+// expected-error @+1 {{part 0 is not GPTQ, NVFP4 or FP8, so the weight must be f32, f16 or bf16}}
 gemma.weight_def @parts_format : !gemma.weight<q8_0, [1, 96, 256]> {parts = [#gemma.part<source_offset = 0, rows = 96>], source_offset = 0 : i64}
 
 // -----
 
-// expected-error @+1 {{parts must all be float, all GPTQ or all NVFP4 tensors}}
+// expected-error @+1 {{parts must all be float, all GPTQ, all NVFP4 or all FP8 tensors}}
 gemma.weight_def @parts_mixed : !gemma.weight<nvfp4, [2, 64, 256]> {parts = [#gemma.part<source_offset = 0, rows = 64, nvfp4_source = <scales = 8192>>, #gemma.part<source_offset = 16384, rows = 64>], source_offset = 0 : i64}
 
 // -----

@@ -205,9 +205,13 @@ TEST(WeightTransform, StacksPartsInOrderFromAnywhereInTheCheckpoint) {
   WeightSpec s = spec(Type::Q4_0, 32, 64, /*x8=*/true);
   const uint64_t rb = s.rowBytes();
   std::vector<uint8_t> checkpoint = randomBytes(40 * rb, 23);
-  s.parts = {{20 * rb, 8, std::nullopt},
-             {0, 16, std::nullopt},
-             {30 * rb, 8, std::nullopt}};
+  auto part = [](uint64_t offset, uint64_t rows) {
+    WeightPart p;
+    p.sourceOffset = offset;
+    p.rows = rows;
+    return p;
+  };
+  s.parts = {part(20 * rb, 8), part(0, 16), part(30 * rb, 8)};
   auto out = transformWeight(s, {}, nullptr, checkpoint);
   ASSERT_TRUE(bool(out)) << llvm::toString(out.takeError());
   std::vector<uint8_t> rows;

@@ -523,6 +523,12 @@ bool isFP8Linear(const TensorSpec &t) {
   return t.ne[0] % 64 == 0;
 }
 
+/// An expert tensor --hf-quant fp8 stores as FP8 modules when the experts
+/// are per expert (--hf-per-expert): rows of whole 64s, as f8_b64 needs.
+bool isFP8Expert(const TensorSpec &t) {
+  return isExpertTensor(t) && t.ne[0] % 64 == 0;
+}
+
 /// fn(r0, r1) over [0, rows) split into one range per hardware thread
 /// (full-size linears have tens of millions of weights to draw and encode).
 template <typename Fn> void forRowRanges(int64_t rows, Fn &&fn) {
@@ -548,16 +554,19 @@ struct FP8Tensors {
   }
 };
 
-FP8Tensors makeFP8(const TensorSpec &t, const Variant &v, uint64_t seed) {
+/// `rows` rows from row `firstRow` of t (all of a 2-D t by default: one
+/// expert's module of an expert tensor is its rows).
+FP8Tensors makeFP8(const TensorSpec &t, const Variant &v, uint64_t seed,
+                   int64_t firstRow = 0, int64_t rows = -1) {
   FP8Tensors w;
-  w.N = t.ne[1];
+  w.N = rows < 0 ? t.ne[1] : rows;
   w.K = t.ne[0];
   w.ob = (w.N + 127) / 128;
   w.ib = (w.K + 127) / 128;
   std::vector<float> all(w.N * w.K);
   forRowRanges(w.N, [&](int64_t n0, int64_t n1) {
     for (int64_t n = n0; n < n1; ++n)
-      drawTensorRow(t, v, seed, n, all.data() + n * w.K);
+      drawTensorRow(t, v, seed, firstRow + n, all.data() + n * w.K);
   });
   w.scales.assign(w.ob * w.ib, 0.0f);
   for (int64_t n = 0; n < w.N; ++n)
@@ -1088,6 +1097,32 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
       return g;
     }));
   };
+  // `module` as ModelOpt FP8_PB_WO (weight, weight_scale): rows [first,
+  // first + N) of t (N = 0: all of a 2-D t).
+  auto fp8Module = [&](const std::string &module, const TensorSpec &t,
+                       int64_t first, int64_t rows) {
+    const int64_t N = rows ? rows : t.ne[1], K = t.ne[0];
+    auto cache = std::make_shared<std::optional<FP8Tensors>>();
+    auto make = [&, t, cache, first, N]() -> const FP8Tensors & {
+      if (!*cache)
+        *cache = makeFP8(t, v, seed, first, N);
+      return **cache;
+    };
+    gen::HFTensor wq{module + ".weight", "F8_E4M3", {N, K},
+                     static_cast<uint64_t>(N * K), nullptr};
+    wq.fill = [make](uint8_t *dst) {
+      std::memcpy(dst, make().q.data(), make().q.size());
+    };
+    tensors.push_back(wq);
+    const int64_t ob = (N + 127) / 128, ib = (K + 127) / 128;
+    gen::HFTensor ws{module + ".weight_scale", "F32", {ob, 1, ib, 1},
+                     static_cast<uint64_t>(ob * ib * 4), nullptr};
+    ws.fill = [make, cache](uint8_t *dst) {
+      std::memcpy(dst, make().scales.data(), make().scales.size() * 4);
+      cache->reset();
+    };
+    tensors.push_back(ws);
+  };
   // `module` as ModelOpt NVFP4 (weight, weight_scale, weight_scale_2,
   // input_scale): rows [first, first + N) of t (N = 0: all of a 2-D t).
   auto nvfp4Module = [&](const std::string &module, const TensorSpec &t,
@@ -1141,7 +1176,12 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
             nvfp4Module(module, t, first, p.rows);
             continue;
           }
-          if (quant.mode != HFQuant::None && quant.mode != HFQuant::NVFP4) {
+          if (quant.mode == HFQuant::FP8 && isFP8Expert(t)) {
+            fp8Module(module, t, first, p.rows);
+            continue;
+          }
+          if (quant.mode != HFQuant::None && quant.mode != HFQuant::NVFP4 &&
+              quant.mode != HFQuant::FP8) {
             gptqModule(module, t, first, p.rows);
             continue;
           }
@@ -1160,28 +1200,7 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
       continue;
     }
     if (quant.mode == HFQuant::FP8 && isFP8Linear(t)) {
-      const int64_t N = t.ne[1], K = t.ne[0];
-      auto cache = std::make_shared<std::optional<FP8Tensors>>();
-      auto make = [&, t, cache]() -> const FP8Tensors & {
-        if (!*cache)
-          *cache = makeFP8(t, v, seed);
-        return **cache;
-      };
-      gen::HFTensor wq{name, "F8_E4M3", {N, K}, static_cast<uint64_t>(N * K),
-                       nullptr};
-      wq.fill = [make](uint8_t *dst) {
-        std::memcpy(dst, make().q.data(), make().q.size());
-      };
-      tensors.push_back(wq);
-      const std::string module = name.substr(0, name.size() - strlen(".weight"));
-      const int64_t ob = (N + 127) / 128, ib = (K + 127) / 128;
-      gen::HFTensor ws{module + ".weight_scale", "F32", {ob, 1, ib, 1},
-                       static_cast<uint64_t>(ob * ib * 4), nullptr};
-      ws.fill = [make, cache](uint8_t *dst) {
-        std::memcpy(dst, make().scales.data(), make().scales.size() * 4);
-        cache->reset();
-      };
-      tensors.push_back(ws);
+      fp8Module(name.substr(0, name.size() - strlen(".weight")), t, 0, 0);
       continue;
     }
     if (quant.mode == HFQuant::NVFP4 && isNVFP4Linear(t)) {
@@ -1401,7 +1420,9 @@ void usage() {
       "and NVFP4 MoE checkpoints always are; NVFP4 experts are NVFP4 where\n"
       "their width is whole blocks of 64, and FILE splits gate and up as\n"
       "llama.cpp's converter does, with per-expert '.scale' and\n"
-      "'.input_scale', per_expert_scale folded into ffn_down_exps.scale).\n"
+      "'.input_scale', per_expert_scale folded into ffn_down_exps.scale;\n"
+      "with --hf-quant fp8 the modules are FP8, otherwise fp8 leaves the\n"
+      "experts in the float type).\n"
       "--sparse leaves every matrix as a hole of zeros (a sparse file: shapes\n"
       "and metadata for compile-time tests, no values).\n"
       "--srd DIR writes SRD corrections of every linear weight to DIR\n"
@@ -1626,7 +1647,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   // Quantized MoE exports store the experts per expert (GPTQ, NVFP4; FP8
-  // leaves them in the float type here). NVFP4 experts have a scale per
+  // leaves them in the float type unless --hf-per-expert makes them FP8
+  // modules). NVFP4 experts have a scale per
   // expert and projection, so llama.cpp's converter writes gate and up
   // apart: the twin's experts are split.
   if (hfQuant.mode == HFQuant::GPTQ || hfQuant.mode == HFQuant::GPTQAsym ||
@@ -1724,7 +1746,8 @@ int main(int argc, char **argv) {
   std::optional<NVFP4Tensors> lastNVFP4; // the linear its scales follow
   if (hfQuant.mode == HFQuant::FP8) {
     for (size_t i = 0; i < specs.size(); ++i)
-      if (isFP8Linear(specs[i])) {
+      if (isFP8Linear(specs[i]) ||
+          (hfQuant.perExpert && isFP8Expert(specs[i]))) {
         fp8Twin[i] = true;
         // The dequantized values (no ggml type holds FP8), or for a
         // full-size benchmark twin (F32 would be 48 GB at 12B) the nearest
@@ -1768,16 +1791,27 @@ int main(int argc, char **argv) {
                                     : &kNVFP4InputScale, 4);
           }
         } else if (fp8Twin[i]) {
-          FP8Tensors w = makeFP8(specs[i], *v, seed);
-          const size_t rb = fmt::rowBytes(specs[i].type, w.K);
-          forRowRanges(w.N, [&](int64_t n0, int64_t n1) {
-            std::vector<float> row(w.K);
-            for (int64_t n = n0; n < n1; ++n) {
-              for (int64_t k = 0; k < w.K; ++k)
-                row[k] = w.value(n, k);
-              fmt::quantizeRow(specs[i].type, row.data(), dst + n * rb, w.K);
+          // Each FP8 module's values: the whole linear, or each expert's
+          // per-expert modules in place.
+          const TensorSpec &t = specs[i];
+          const size_t rb = fmt::rowBytes(t.type, t.ne[0]);
+          std::vector<ExpertPart> parts = {{"", 0, t.ne[1]}};
+          if (t.ne.size() == 3)
+            parts = expertParts(t);
+          for (int64_t e = 0; e < (t.ne.size() == 3 ? t.ne[2] : 1); ++e)
+            for (const ExpertPart &p : parts) {
+              const int64_t first = e * t.ne[1] + p.first;
+              FP8Tensors w = makeFP8(t, *v, seed, first, p.rows);
+              forRowRanges(w.N, [&](int64_t n0, int64_t n1) {
+                std::vector<float> row(w.K);
+                for (int64_t n = n0; n < n1; ++n) {
+                  for (int64_t k = 0; k < w.K; ++k)
+                    row[k] = w.value(n, k);
+                  fmt::quantizeRow(t.type, row.data(),
+                                   dst + (first + n) * rb, w.K);
+                }
+              });
             }
-          });
         } else if (gptqTwin[i] && specs[i].ne.size() == 3) {
           // An expert tensor: each per-expert module's rows in place.
           const TensorSpec &t = specs[i];
