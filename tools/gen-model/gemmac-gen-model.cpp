@@ -1615,6 +1615,13 @@ int main(int argc, char **argv) {
                    "variant, not %s\n", variantName.c_str());
       return 2;
     }
+    // The down experts' rows are expertFFN wide: whole 32-blocks, which
+    // every quantized type (and llama-quant's fallbacks) needs.
+    if (expertFFN % 32 != 0) {
+      std::fprintf(stderr, "gemmac-gen-model: --expert-ffn %lld is not a "
+                   "multiple of 32\n", static_cast<long long>(expertFFN));
+      return 2;
+    }
     custom.expertFFN = expertFFN;
     v = &custom;
   }
