@@ -326,7 +326,9 @@ FailureOr<Launch> LaunchLowering::expertLaunch(Operation *op) {
              : SmallVector<Value>{geglu.getGate(), geglu.getUp()};
   WeightFormat format = cast<WeightType>(weights[0].getType()).getFormat();
   bool quantized = ActBlocksType::quantizerFor(format).has_value();
-  if (!quantized && !isFloatFormat(format))
+  // FP8 blocks go through the float kernel's vec_dot lanes on the decoded
+  // weights, as llama.cpp's mul_mat_id sums their F32 dequantization.
+  if (!quantized && !isFloatFormat(format) && format != WeightFormat::f8_b64)
     return op->emitOpError("has no GPU kernel for ")
            << stringifyWeightFormat(format) << " expert weights";
   if (isa<ActBlocksType>(input.getType()) != quantized)
@@ -347,9 +349,10 @@ FailureOr<Launch> LaunchLowering::expertLaunch(Operation *op) {
   const int64_t rows = linear ? linear.getNumRows() : geglu.getNumRows();
   const int64_t cols = cast<WeightType>(weights[0].getType()).getCols();
   Launch l;
-  l.kernel = linear ? lib.expertLinear(format, rows, cols, slices)
-                    : lib.expertGeglu(format, rows, cols, slices);
-  // (W[, Wu], x or (qs, aux), y[, gelu table][, params], routing).
+  l.kernel = linear
+                 ? lib.expertLinear(format, rows, cols, slices, rowsParam(routing))
+                 : lib.expertGeglu(format, rows, cols, slices, rowsParam(routing));
+  // (W[, Wu], x or (qs, aux), y[, gelu table], params, routing).
   for (Value w : weights) {
     FailureOr<Arg> wArg = weight(op, w);
     if (failed(wArg))
@@ -360,8 +363,7 @@ FailureOr<Launch> LaunchLowering::expertLaunch(Operation *op) {
   l.args.push_back(Arg::slot(op->getResult(0)));
   if (geglu)
     l.args.push_back(geluTable());
-  if (quantized)
-    l.args.push_back(params());
+  l.args.push_back(params());
   l.args.push_back(Arg::slot(routing));
   l.gridX = ceilDiv(rows, g::kExpertMatvecRowsPerGroup);
   l.rows = rowsOf(routing);

@@ -237,8 +237,8 @@ struct Checker {
     llvm::outs() << "\n";
   }
 
-  vk::Buffer *params() {
-    const int32_t p[8] = {int32_t(kTokens), int32_t(kPos0), int32_t(kTokens), int32_t(kContext)};
+  vk::Buffer *params(int64_t tokens = kTokens) {
+    const int32_t p[8] = {int32_t(tokens), int32_t(kPos0), int32_t(tokens), int32_t(kContext)};
     return upload(p, sizeof p);
   }
 
@@ -644,14 +644,35 @@ struct Checker {
     std::vector<float> routing = randomRouting(experts, slots);
     const int64_t inCols = perSlot ? slots * cols : cols;
     const int64_t outCount = kTokens * slots * rows;
-    // A matvec's buffers and arguments, then the routing.
+    // A matvec's buffers and arguments, params (which quantized products
+    // already have), then the routing; grid (rows / 2, tokens). kTokens
+    // tokens (grouped by expert when that is at least one pair per expert),
+    // and token 0 alone (token by token), whose rows must be the same.
+    auto run = [&](int64_t tokens, MatvecRun &m) {
+      if (quantize.empty()) {
+        m.args.push_back(m.buffers.size());
+        m.buffers.push_back(params(tokens));
+      } else if (tokens != kTokens) {
+        dev.destroyBuffer(m.buffers[m.args.back()]);
+        m.buffers[m.args.back()] = params(tokens);
+      }
+      m.args.push_back(m.buffers.size());
+      m.buffers.push_back(upload(routing.data(), routing.size() * 4));
+      const int64_t per = gpu::kExpertMatvecRowsPerGroup;
+      m.dispatches.push_back({kernel, m.args, uint32_t((rows + per - 1) / per),
+                              uint32_t(tokens)});
+      return runAll(m.dispatches, m.buffers, outCount, m.y);
+    };
     MatvecRun m = matvecRun(w0, geglu ? w1 : nullptr, inCols, outCount,
                             quantize, auxPerBlock, blockElems);
-    m.args.push_back(m.buffers.size());
-    m.buffers.push_back(upload(routing.data(), routing.size() * 4));
-    const int64_t per = gpu::kExpertMatvecRowsPerGroup;
-    m.dispatches.push_back({kernel, m.args, uint32_t((rows + per - 1) / per)});
-    std::vector<float> y = runAll(m.dispatches, m.buffers, outCount, m.y);
+    std::vector<float> y = run(kTokens, m);
+    MatvecRun single = matvecRun(w0, geglu ? w1 : nullptr, inCols, outCount,
+                                 quantize, auxPerBlock, blockElems);
+    single.x = m.x; // the same activations: upload them again
+    dev.destroyBuffer(single.buffers[geglu ? 2 : 1]);
+    single.buffers[geglu ? 2 : 1] = upload(m.x.data(), m.x.size() * 4);
+    std::vector<float> y1 = run(1, single);
+    y1.resize(slots * rows);
     // The CPU's weights: interleaved by eight where its kernel is _x8.
     auto cpuWeight = [&](const gguf::TensorInfo &t, std::vector<uint8_t> &buf) {
       if (!x8)
@@ -676,6 +697,8 @@ struct Checker {
                               cpuWeight(w0, p0), rows, cols, routing.data(),
                               slots, expertRows[0], first[0], perSlot);
     compareWith(kernel, y, want, maxAbs(want));
+    want.resize(y1.size());
+    compareWith(kernel + " (one token)", y1, want, maxAbs(want));
   }
 
   /// A random [rows, cols] f8_b64 weight (f32 scales, E4M3 bytes without

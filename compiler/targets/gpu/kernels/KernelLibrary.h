@@ -98,12 +98,18 @@ public:
                     Param rowsParam = kTokens);
   /// Expert products, llama.cpp's mul_mat_id: y[t, s, r] = W[e_ts, first +
   /// r, :] . x[t (or t, s), :] for r < rows, e_ts from the routing
-  /// (moeRoute). Arguments as linear's / geglu's, then the routing; grid
-  /// (rows / kExpertMatvecRowsPerGroup, tokens), both rounded up.
+  /// (moeRoute). Arguments as linear's / geglu's, params (float weights
+  /// too), then the routing; grid (rows / kExpertMatvecRowsPerGroup, the
+  /// routing's rows: params[rowsParam]), x rounded up. A batch with at
+  /// least as many (token, slot) pairs as experts is computed expert by
+  /// expert (each expert's weights read once for its pairs), a smaller one
+  /// token by token.
   std::string expertLinear(gemma::WeightFormat format, int64_t rows,
-                           int64_t cols, const ExpertSlices &slices);
+                           int64_t cols, const ExpertSlices &slices,
+                           Param rowsParam = kTokens);
   std::string expertGeglu(gemma::WeightFormat format, int64_t rows,
-                          int64_t cols, const ExpertSlices &slices);
+                          int64_t cols, const ExpertSlices &slices,
+                          Param rowsParam = kTokens);
   /// Softmax over `experts` logits, the `used` most probable (descending,
   /// ties to the lower index) and their probabilities renormalized: (logits,
   /// routing [tokens, 2 used]: weights, then indices as f32). Grid (1,

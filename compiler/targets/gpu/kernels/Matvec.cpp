@@ -43,6 +43,63 @@ static Value inputRow(Emitter &e, const ExpertSlices *ex, Value v) {
   return ex && !ex->perSlot ? e.div(v, ex->slots) : v;
 }
 
+/// Whether an expert product groups its pairs by expert: when the batch
+/// holds at least one (token, slot) pair per expert on average, so that an
+/// expert's weights, read once per group of pairs, serve several. Smaller
+/// batches (decode) read each pair's expert rows as they come.
+static Value groupsByExpert(Emitter &e, const ExpertSlices &ex, Value tokens) {
+  return e.ule(e.idx(ex.experts), e.mul(tokens, ex.slots));
+}
+
+/// Workgroup memory a grouped expert product lists its pairs in: a count
+/// per thread, then the pairs of one expert (at most one per token: the
+/// routing picks distinct experts).
+constexpr int64_t kPairListWords = kWG + kMaxBatch;
+
+/// Lists, in order, the (token, slot) pairs among the first `pairs` whose
+/// expert is `expert`, as i32 at list[base + kWG + i], and returns their
+/// count. Thread i scans a contiguous share of the pairs; each writes its
+/// matches after the previous threads' (an exclusive sum of the counts).
+static Value listPairs(Emitter &e, Value routing, const ExpertSlices &ex,
+                       Value expert, Value pairs, Value list, int64_t base) {
+  Value tid = e.threadId();
+  Value per = e.div(e.add(pairs, kWG - 1), kWG);
+  Value begin = e.mul(tid, per);
+  Value end = arith::MinUIOp::create(e.b, e.add(begin, per), pairs);
+  auto mine = [&](Value v) { return e.eq(expertOf(e, routing, ex, v), expert); };
+  Value mineCount =
+      e.loop(begin, end, e.idx(1), {e.idx(0)},
+             [&](Value v, ValueRange n) -> SmallVector<Value> {
+               return {e.sel(mine(v), e.add(n[0], 1), n[0])};
+             })[0];
+  e.barrier(); // every thread is done with the previous expert's list
+  e.store(e.toI32(mineCount), list, e.add(tid, base));
+  e.barrier();
+  auto sumOfCounts = [&](Value upTo) {
+    return e.loop(e.idx(0), upTo, e.idx(1), {e.idx(0)},
+                  [&](Value i, ValueRange n) -> SmallVector<Value> {
+                    return {e.add(n[0], e.toIndex(e.load(list, e.add(i, base))))};
+                  })[0];
+  };
+  Value first = sumOfCounts(tid), total = sumOfCounts(e.idx(kWG));
+  Value capacity = e.idx(kMaxBatch);
+  e.loop(begin, end, e.idx(1), {first},
+         [&](Value v, ValueRange at) -> SmallVector<Value> {
+           Value m = mine(v);
+           e.when(arith::AndIOp::create(e.b, m, e.ult(at[0], capacity)), [&] {
+             e.store(e.toI32(v), list, e.add(e.add(at[0], base), kWG));
+           });
+           return {e.sel(m, e.add(at[0], 1), at[0])};
+         });
+  e.barrier();
+  return arith::MinUIOp::create(e.b, total, capacity);
+}
+
+/// Pair i of the list listPairs wrote.
+static Value listedPair(Emitter &e, Value list, int64_t base, Value i) {
+  return e.toIndex(e.load(list, e.add(e.add(i, base), kWG)));
+}
+
 /// Float weights (F32/F16/BF16) as llama.cpp's CPU backend multiplies them:
 /// activations rounded to the weight's type, then (tinyBLAS, k % 8 == 0 and
 /// rows % 4 == 0) eight lanes per row, lane t one fused chain over elements
@@ -53,8 +110,9 @@ static Value inputRow(Emitter &e, const ExpertSlices *ex, Value v) {
 /// takes eight rows (tinyBLAS) or two (vec_dot) of one token, or of each of
 /// one token's slots in turn.
 static void floatMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
-                            int64_t cols, unsigned nw, ValueRange a,
-                            ValueRange shared, const ExpertSlices *ex) {
+                            int64_t cols, unsigned nw, Param rowsParam,
+                            ValueRange a, ValueRange shared,
+                            const ExpertSlices *ex) {
   const bool tiny = !ex && cols % 8 == 0 && rows % 4 == 0;
   const int64_t lanes = tiny ? 8 : 32;
   Value tid = e.threadId();
@@ -64,7 +122,9 @@ static void floatMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
   Value lane = e.rem(tid, lanes);
   Value live = e.ult(row, e.idx(rows));
   Value safeRow = e.sel(live, row, e.idx(0));
-  Value routing = ex ? a[nw + 2 + (nw == 2 ? 1 : 0)] : Value();
+  // An expert product's params and routing follow y and the GELU table.
+  const unsigned paramsArg = nw + 2 + (nw == 2 ? 1 : 0);
+  Value routing = ex ? a[paramsArg + 1] : Value();
   // One token's product, or one (token, slot) pair's.
   auto product = [&](Value v) {
     Value xBase = e.mul(inputRow(e, ex, v), cols);
@@ -135,10 +195,24 @@ static void floatMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
            [&] { e.store(y, a[nw + 1], e.add(e.mul(v, rows), row)); });
   };
   if (!ex)
-    product(t);
-  else
+    return product(t);
+  // Grouped: workgroup y takes experts y, y + tokens, ..., each expert's
+  // pairs in turn (its rows stay in cache); otherwise token y's slots.
+  Value tokens = param(e, a[paramsArg], rowsParam);
+  Value grouped = groupsByExpert(e, *ex, tokens);
+  e.when(grouped, [&] {
+    Value list = shared.back();
+    e.loop(t, e.idx(ex->experts), tokens, [&](Value expert) {
+      Value n = listPairs(e, routing, *ex, expert,
+                          e.mul(tokens, ex->slots), list, 0);
+      e.loop(e.idx(0), n, e.idx(1),
+             [&](Value i) { product(listedPair(e, list, 0, i)); });
+    });
+  });
+  e.when(e.ult(e.mul(tokens, ex->slots), e.idx(ex->experts)), [&] {
     e.loop(e.idx(0), e.idx(ex->slots), e.idx(1),
            [&](Value s) { product(e.add(e.mul(t, ex->slots), s)); });
+  });
 }
 
 /// Quantized weights: a workgroup takes matvecRowsPerGroup rows and
@@ -147,8 +221,12 @@ static void floatMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
 /// terms for every token of the group (coalesced weight reads, shared
 /// across tokens: the prefill GEMM's reuse); then thread j < tokens advances
 /// token j's f32 chains over the chunk's blocks in order. An expert product
-/// takes one token's slots (as many rounds of kQuantMatvecTokensPerGroup as
-/// it takes), each slot's block read from its own expert.
+/// over a batch with fewer pairs than experts (decode) takes one token's
+/// slots (as many rounds of kQuantMatvecTokensPerGroup as it takes), each
+/// slot's block read from its own expert; over a larger batch it takes
+/// whole experts (groupsByExpert), each expert's block read once for
+/// kQuantMatvecTokensPerGroup of its pairs, as the dense product does for
+/// tokens. Each pair's chains are the same either way.
 static void quantMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
                             int64_t cols, unsigned nw, Param rowsParam,
                             ValueRange a, Value terms,
@@ -168,29 +246,31 @@ static void quantMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
   // with the workgroup buffers); an expert product's routing follows it.
   const unsigned paramsArg = nw + 3 + (nw == 2 ? 1 : 0);
   Value routing = ex ? a[paramsArg + 1] : Value();
-  // The (token or (token, slot)) rows this workgroup computes: [v0, vEnd),
-  // TT per round.
-  Value v0, vEnd;
-  int64_t rounds = 1;
-  if (!ex) {
-    v0 = e.mul(e.blockId(mgpu::Dimension::y), TT);
-    vEnd = param(e, a[paramsArg], rowsParam);
-  } else {
-    v0 = e.mul(e.blockId(mgpu::Dimension::y), ex->slots);
-    vEnd = e.add(v0, ex->slots);
-    rounds = (ex->slots + TT - 1) / TT;
-  }
-  auto round = [&](Value t0) {
-    Value token = e.add(t0, j); // the row whose chains thread j advances
+  // The pair list of a grouped expert product follows the terms.
+  const int64_t listBase = kWG * TT * nw * K;
+  // One round: the rows at positions [t0, min(t0 + TT, end)) of the ones
+  // this workgroup computes, position i being row pairAt(i) (a token, or a
+  // (token, slot) pair). `expert`: the expert all of them use (grouped, or
+  // a dense product: null) or null when each reads its own.
+  auto round = [&](Value t0, Value end, Value expert,
+                   llvm::function_ref<Value(Value)> pairAt) {
+    const bool shared = !ex || expert;
+    auto weightRowOf = [&](unsigned k, Value pair) {
+      if (ex && expert)
+        return e.add(e.mul(expert, ex->expertRows[k]),
+                     e.add(safeRow, ex->firstRow[k]));
+      return weightRow(e, routing, ex, k, pair, safeRow);
+    };
+    Value at = e.add(t0, j); // the position whose chains thread j advances
     Value owner =
-        arith::AndIOp::create(e.b, e.ult(j, e.idx(TT)), e.ult(token, vEnd));
-    Value ownRow = e.sel(owner, token, t0); // in range for the reads below
+        arith::AndIOp::create(e.b, e.ult(j, e.idx(TT)), e.ult(at, end));
+    Value own = pairAt(e.sel(owner, at, t0)); // in range for the reads below
     SmallVector<Value> ownWeightRow;
     for (unsigned k = 0; k < nw; ++k)
-      ownWeightRow.push_back(weightRow(e, routing, ex, k, ownRow, safeRow));
-    // This round's rows: min(TT, max(vEnd - t0, 0)).
+      ownWeightRow.push_back(weightRowOf(k, own));
+    // This round's rows: min(TT, max(end - t0, 0)).
     Value count = arith::MinUIOp::create(
-        e.b, e.idx(TT), e.sub(arith::MaxUIOp::create(e.b, t0, vEnd), t0));
+        e.b, e.idx(TT), e.sub(arith::MaxUIOp::create(e.b, t0, end), t0));
     // terms[r][tt][k][term][block in chunk]
     auto slot = [&](Value tt, unsigned k, int64_t term, Value blockInChunk) {
       Value i = e.add(e.mul(e.add(e.mul(r, TT), tt), nw), e.idx(k));
@@ -203,20 +283,21 @@ static void quantMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
           Value b = e.add(e.mul(c, G), j);
           e.when(e.ult(b, e.idx(nb)), [&] {
             for (unsigned k = 0; k < nw; ++k) {
-              auto store = [&](const QuantDot::Block &blk, Value tt) {
-                Value vt = e.add(t0, tt);
-                SmallVector<Value> T = dot.terms(blk, inputRow(e, ex, vt), b);
+              auto store = [&](const QuantDot::Block &blk, Value tt,
+                               Value pair) {
+                SmallVector<Value> T = dot.terms(blk, inputRow(e, ex, pair), b);
                 for (int64_t term = 0; term < K; ++term)
                   e.store(T[term], terms, slot(tt, k, term, j));
               };
-              if (!ex) { // one block serves every token
-                QuantDot::Block blk = dot.load(a[k], safeRow, b);
-                e.loop(e.idx(0), count, e.idx(1),
-                       [&](Value tt) { store(blk, tt); });
+              if (shared) { // one block serves every row of the round
+                QuantDot::Block blk = dot.load(a[k], weightRowOf(k, own), b);
+                e.loop(e.idx(0), count, e.idx(1), [&](Value tt) {
+                  store(blk, tt, pairAt(e.add(t0, tt)));
+                });
               } else { // each slot reads its own expert's block
                 e.loop(e.idx(0), count, e.idx(1), [&](Value tt) {
-                  Value wr = weightRow(e, routing, ex, k, e.add(t0, tt), safeRow);
-                  store(dot.load(a[k], wr, b), tt);
+                  Value pair = pairAt(e.add(t0, tt));
+                  store(dot.load(a[k], weightRowOf(k, pair), b), tt, pair);
                 });
               }
             }
@@ -233,7 +314,7 @@ static void quantMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
                   for (int64_t term = 0; term < K; ++term)
                     T.push_back(e.load(terms, slot(j, k, term, i)));
                   SmallVector<Value> s = dot.step(
-                      a[k], ownWeightRow[k], inputRow(e, ex, ownRow),
+                      a[k], ownWeightRow[k], inputRow(e, ex, own),
                       e.add(e.mul(c, G), i), T, cur.slice(k * NA, NA));
                   out.append(s.begin(), s.end());
                 }
@@ -247,13 +328,33 @@ static void quantMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
       y = e.fmul(e.geluTanhTable(y, a[nw + 3]),
                  dot.finish(ArrayRef<Value>(acc).slice(NA, NA)));
     e.when(arith::AndIOp::create(e.b, owner, live),
-           [&] { e.store(y, a[nw + 2], e.add(e.mul(token, rows), row)); });
+           [&] { e.store(y, a[nw + 2], e.add(e.mul(own, rows), row)); });
   };
-  if (rounds == 1)
-    round(v0);
-  else
-    e.loop(e.idx(0), e.idx(rounds), e.idx(1),
-           [&](Value i) { round(e.add(v0, e.mul(i, TT))); });
+  auto identity = [](Value v) { return v; };
+  Value tokens = param(e, a[paramsArg], rowsParam);
+  if (!ex) // tokens [y TT, min((y + 1) TT, tokens))
+    return round(e.mul(e.blockId(mgpu::Dimension::y), TT), tokens, Value(),
+                 identity);
+  Value y = e.blockId(mgpu::Dimension::y);
+  e.when(groupsByExpert(e, *ex, tokens), [&] {
+    // Experts y, y + tokens, ...: each expert's pairs, TT per round.
+    e.loop(y, e.idx(ex->experts), tokens, [&](Value expert) {
+      Value n = listPairs(e, routing, *ex, expert, e.mul(tokens, ex->slots),
+                          terms, listBase);
+      e.loop(e.idx(0), e.div(e.add(n, TT - 1), TT), e.idx(1), [&](Value i) {
+        round(e.mul(i, TT), n, expert, [&](Value p) {
+          return listedPair(e, terms, listBase, p);
+        });
+      });
+    });
+  });
+  e.when(e.ult(e.mul(tokens, ex->slots), e.idx(ex->experts)), [&] {
+    // Token y's slots, TT per round, each reading its own expert.
+    Value v0 = e.mul(y, ex->slots), vEnd = e.add(v0, ex->slots);
+    e.loop(e.idx(0), e.idx((ex->slots + TT - 1) / TT), e.idx(1), [&](Value i) {
+      round(e.add(v0, e.mul(i, TT)), vEnd, Value(), identity);
+    });
+  });
 }
 
 /// linear (one weight) and geglu (gate and up, then gelu(gate) * up), and
@@ -272,7 +373,7 @@ static std::string matvec(mgpu::GPUModuleOp module, Target target,
   const unsigned nw = geglu ? 2 : 1;
   std::string name = llvm::formatv(
       "{0}_{1}_{2}x{3}{4}", geglu ? "geglu" : "linear", formatName(format),
-      rows, cols, quantized && rowsParam == kOutRows ? "_out" : "");
+      rows, cols, (quantized || ex) && rowsParam == kOutRows ? "_out" : "");
   if (ex) {
     name = llvm::formatv("expert_{0}_e{1}_k{2}{3}", name, ex->experts,
                          ex->slots, ex->perSlot ? "_slot" : "");
@@ -305,7 +406,7 @@ static std::string matvec(mgpu::GPUModuleOp module, Target target,
   args.push_back(kb.f32Buf(kMaxBatch * outCols));
   if (geglu)
     args.push_back(kb.geluTable());
-  if (quantized)
+  if (quantized || ex)
     args.push_back(kb.params());
   if (ex)
     args.push_back(kb.f32Buf(kMaxBatch * 2 * ex->slots));
@@ -317,6 +418,7 @@ static std::string matvec(mgpu::GPUModuleOp module, Target target,
                 : 0;
   // Float weights: one scratch buffer per sum (the second reduction must not
   // overwrite the first one's result before every thread has read it).
+  // Expert products list their pairs after the terms (listPairs).
   kb.build(
       name, args, quantized ? 0 : nw, 0,
       [&](Emitter &e, ValueRange a, ValueRange shared) {
@@ -324,9 +426,10 @@ static std::string matvec(mgpu::GPUModuleOp module, Target target,
           quantMatvecBody(e, format, rows, cols, nw, rowsParam, a,
                           shared.back(), ex);
         else
-          floatMatvecBody(e, format, rows, cols, nw, a, shared, ex);
+          floatMatvecBody(e, format, rows, cols, nw, rowsParam, a, shared,
+                          ex);
       },
-      /*f64Scratch=*/false, termScratch);
+      /*f64Scratch=*/false, termScratch + (ex ? kPairListWords : 0));
   return name;
 }
 
@@ -343,15 +446,17 @@ std::string KernelLibrary::geglu(WeightFormat format, int64_t rows,
 
 std::string KernelLibrary::expertLinear(WeightFormat format, int64_t rows,
                                         int64_t cols,
-                                        const ExpertSlices &slices) {
-  return matvec(module, target, format, rows, cols, /*geglu=*/false, kTokens,
-                &slices);
+                                        const ExpertSlices &slices,
+                                        Param rowsParam) {
+  return matvec(module, target, format, rows, cols, /*geglu=*/false,
+                rowsParam, &slices);
 }
 
 std::string KernelLibrary::expertGeglu(WeightFormat format, int64_t rows,
                                        int64_t cols,
-                                       const ExpertSlices &slices) {
-  return matvec(module, target, format, rows, cols, /*geglu=*/true, kTokens,
+                                       const ExpertSlices &slices,
+                                       Param rowsParam) {
+  return matvec(module, target, format, rows, cols, /*geglu=*/true, rowsParam,
                 &slices);
 }
 
