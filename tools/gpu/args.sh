@@ -23,11 +23,17 @@ mkdir -p "$work"
 # '.scale' tensors, the rest BF16), as no quantizer writes NVFP4 GGUFs; fp8
 # writes a ModelOpt FP8 checkpoint with KV-cache scales ($work/hf-fp8, which
 # compile_input names; compiled with an E4M3 cache) and its F32 twin;
-# nvfp4-fp4 is the nvfp4 GGUF compiled with W4A4 activations.
+# nvfp4-fp4 is the nvfp4 GGUF compiled with W4A4 activations; fp8-experts
+# (moe only, named by --types) writes per-expert FP8 modules, 128 wide, so
+# that every expert weight is f8_b64.
 gen_model() {
   if [ "$1" = nvfp4 ] || [ "$1" = nvfp4-fp4 ]; then
     "$bin/gemmac-gen-model" --variant "$variant" --type bf16 \
       --hf "$work/hf-nvfp4" --hf-quant nvfp4 -o "$2" >/dev/null
+  elif [ "$1" = fp8-experts ]; then
+    "$bin/gemmac-gen-model" --variant "$variant" --type bf16 \
+      --hf "$work/hf-fp8-experts" --hf-quant fp8 --hf-per-expert \
+      --expert-ffn 128 -o "$2" >/dev/null
   elif [ "$1" = fp8 ]; then
     "$bin/gemmac-gen-model" --variant "$variant" --type bf16 \
       --hf "$work/hf-fp8" --hf-quant fp8 --kv-scales 0.02,0.03 -o "$2" >/dev/null
@@ -41,6 +47,7 @@ gen_model() {
 compile_input() {
   case "$1" in
     fp8) input=("$work/hf-fp8" --kv-cache f8) ;;
+    fp8-experts) input=("$work/hf-fp8-experts") ;;
     nvfp4-fp4) input=("$2" --nvfp4-activations fp4) ;;
     *) input=("$2") ;;
   esac
