@@ -3,8 +3,8 @@
 // RUN: not gemmac-opt %s -gemma-lower-to-gpu 2>&1 | FileCheck %s --check-prefix=UNQUANTIZED
 
 // A mixture-of-experts FFN on a GPU target: the router's scale, the routing
-// kernel, the expert products (a batch with at least as many (token, slot)
-// pairs as experts expert by expert, a smaller one token by token), the
+// kernel, the expert products (a batch with at least 4 (token, slot) pairs
+// per expert expert by expert, a smaller one token by token), the
 // per-expert scale and the weighted sum of the slots, one kernel each.
 
 module attributes {gemma.kv_plan = [], gemma.weights_bytes = 65536 : i64, gemma.weights_fingerprint = 7 : i64, gemma.vocab_size = 64 : i64, gemma.hidden_size = 32 : i64, gemma.num_layers = 1 : i64, gemma.context_length = 128 : i64} {
@@ -75,12 +75,13 @@ module attributes {gemma.kv_plan = [], gemma.weights_bytes = 65536 : i64, gemma.
 // NVVM: gpu.func @moe_route_e8_k2(%{{.*}}: memref<4096xf32>, %{{.*}}: memref<2048xf32>) workgroup(%{{.*}} : memref<64xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<1xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<64xi32, #gpu.address_space<workgroup>>) kernel
 // SPIRV: gpu.func @moe_route_e8_k2(%{{.*}}: memref<?xf32>, %{{.*}}: memref<?xf32>) kernel
 // The expert products take every expert's weights and the routing last.
-// Their workgroup memory: the int8 terms (64 threads x 4 rows x 2 weights x
-// 8), then a count per thread and the pair list of one expert (at most
-// max_batch = 512 pairs): 4096 + 64 + 512 words.
-// NVVM: gpu.func @expert_geglu_q8_0_32x32_e8_k2_r64f0_r64f32(%{{.*}}: memref<8704xi16>, %{{.*}}: memref<8704xi16>, %{{.*}}: memref<4096xi32>, %{{.*}}: memref<512xf32>, %{{.*}}: memref<32768xf32>, %{{.*}}: memref<65536xi16>, %{{.*}}: memref<8xi32>, %{{.*}}: memref<2048xf32>) workgroup(%{{.*}} : memref<4672xi32, #gpu.address_space<workgroup>>)
+// Their workgroup memory is the int8 terms' (64 threads x 4 rows x 2
+// weights x 8 words = 16 KiB, Vulkan's guaranteed minimum): grouping by
+// expert passes its counts and each round's pairs through it between
+// rounds.
+// NVVM: gpu.func @expert_geglu_q8_0_32x32_e8_k2_r64f0_r64f32(%{{.*}}: memref<8704xi16>, %{{.*}}: memref<8704xi16>, %{{.*}}: memref<4096xi32>, %{{.*}}: memref<512xf32>, %{{.*}}: memref<32768xf32>, %{{.*}}: memref<65536xi16>, %{{.*}}: memref<8xi32>, %{{.*}}: memref<2048xf32>) workgroup(%{{.*}} : memref<4096xi32, #gpu.address_space<workgroup>>)
 // SPIRV: gpu.func @expert_geglu_q8_0_32x32_e8_k2_r64f0_r64f32(
 // The down projection's input rows are per slot: 2 x 32 features.
-// NVVM: gpu.func @expert_linear_q8_0_32x32_e8_k2_slot_r32f0(%{{.*}}: memref<4352xi16>, %{{.*}}: memref<8192xi32>, %{{.*}}: memref<1024xf32>, %{{.*}}: memref<32768xf32>, %{{.*}}: memref<8xi32>, %{{.*}}: memref<2048xf32>) workgroup(%{{.*}} : memref<2624xi32, #gpu.address_space<workgroup>>)
+// NVVM: gpu.func @expert_linear_q8_0_32x32_e8_k2_slot_r32f0(%{{.*}}: memref<4352xi16>, %{{.*}}: memref<8192xi32>, %{{.*}}: memref<1024xf32>, %{{.*}}: memref<32768xf32>, %{{.*}}: memref<8xi32>, %{{.*}}: memref<2048xf32>) workgroup(%{{.*}} : memref<2048xi32, #gpu.address_space<workgroup>>)
 
 // UNQUANTIZED: error: 'gemma.expert_geglu' op a quantized weight needs its input's int8 blocks (run gemma-quantize-activations first)

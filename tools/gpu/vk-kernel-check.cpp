@@ -457,10 +457,10 @@ struct Checker {
     compareWith(kernel, got, want, 1.0);
   }
 
-  /// A matvec kernel's buffers and arguments: weights, x (`inCols` per
-  /// token, random), [qs, aux] after the quantizer's dispatch (`quantize`,
-  /// empty for float weights), y (`outCount` floats), [GELU table when two
-  /// weights], [params when quantized].
+  /// A matvec kernel's buffers and arguments for `tokens` rows: weights, x
+  /// (`inCols` per token, random), [qs, aux] after the quantizer's dispatch
+  /// (`quantize`, empty for float weights), y (`outCount` floats), [GELU
+  /// table when two weights], [params when quantized].
   struct MatvecRun {
     std::vector<vk::Buffer *> buffers;
     std::vector<Dispatch> dispatches;
@@ -471,9 +471,9 @@ struct Checker {
   MatvecRun matvecRun(const gguf::TensorInfo &w0, const gguf::TensorInfo *w1,
                       int64_t inCols, int64_t outCount,
                       const std::string &quantize, int64_t auxPerBlock,
-                      int64_t blockElems) {
+                      int64_t blockElems, int64_t tokens = kTokens) {
     MatvecRun m;
-    m.x = randomVector(kTokens * inCols);
+    m.x = randomVector(tokens * inCols);
     m.buffers = {upload(w0.data, w0.nbytes)};
     if (w1)
       m.buffers.push_back(upload(w1->data, w1->nbytes));
@@ -483,10 +483,10 @@ struct Checker {
       m.args.push_back(i);
     if (!quantize.empty()) {
       const int64_t blocks = inCols / blockElems;
-      m.buffers.push_back(upload(nullptr, kTokens * inCols));
-      m.buffers.push_back(upload(nullptr, kTokens * blocks * auxPerBlock * 4));
-      m.dispatches.push_back(
-          {quantize, {xi, xi + 1, xi + 2}, uint32_t((blocks + 63) / 64)});
+      m.buffers.push_back(upload(nullptr, tokens * inCols));
+      m.buffers.push_back(upload(nullptr, tokens * blocks * auxPerBlock * 4));
+      m.dispatches.push_back({quantize, {xi, xi + 1, xi + 2},
+                              uint32_t((blocks + 63) / 64), uint32_t(tokens)});
       m.args.push_back(xi + 1);
       m.args.push_back(xi + 2);
     } else {
@@ -501,7 +501,7 @@ struct Checker {
     }
     if (!quantize.empty()) {
       m.args.push_back(m.buffers.size());
-      m.buffers.push_back(params());
+      m.buffers.push_back(params(tokens));
     }
     return m;
   }
@@ -534,12 +534,13 @@ struct Checker {
     compareWith(kernel, y, want, maxAbs(want));
   }
 
-  /// A routing of kTokens tokens as gmk_moe_route makes it, from random
+  /// A routing of `tokens` tokens as gmk_moe_route makes it, from random
   /// logits over `experts`.
-  std::vector<float> randomRouting(int64_t experts, int64_t used) {
-    std::vector<float> logits = randomVector(kTokens * experts);
-    std::vector<float> routing(kTokens * 2 * used);
-    gmk_moe_route(&rt, routing.data(), logits.data(), kTokens, experts, used);
+  std::vector<float> randomRouting(int64_t experts, int64_t used,
+                                   int64_t tokens = kTokens) {
+    std::vector<float> logits = randomVector(tokens * experts);
+    std::vector<float> routing(tokens * 2 * used);
+    gmk_moe_route(&rt, routing.data(), logits.data(), tokens, experts, used);
     return routing;
   }
 
@@ -641,38 +642,7 @@ struct Checker {
     const bool x8 = (format == "q4_0" || format == "q4_k") &&
                     expertRows[0] % 8 == 0 && first[0] % 8 == 0 &&
                     first[1] % 8 == 0;
-    std::vector<float> routing = randomRouting(experts, slots);
     const int64_t inCols = perSlot ? slots * cols : cols;
-    const int64_t outCount = kTokens * slots * rows;
-    // A matvec's buffers and arguments, params (which quantized products
-    // already have), then the routing; grid (rows / 2, tokens). kTokens
-    // tokens (grouped by expert when that is at least one pair per expert),
-    // and token 0 alone (token by token), whose rows must be the same.
-    auto run = [&](int64_t tokens, MatvecRun &m) {
-      if (quantize.empty()) {
-        m.args.push_back(m.buffers.size());
-        m.buffers.push_back(params(tokens));
-      } else if (tokens != kTokens) {
-        dev.destroyBuffer(m.buffers[m.args.back()]);
-        m.buffers[m.args.back()] = params(tokens);
-      }
-      m.args.push_back(m.buffers.size());
-      m.buffers.push_back(upload(routing.data(), routing.size() * 4));
-      const int64_t per = gpu::kExpertMatvecRowsPerGroup;
-      m.dispatches.push_back({kernel, m.args, uint32_t((rows + per - 1) / per),
-                              uint32_t(tokens)});
-      return runAll(m.dispatches, m.buffers, outCount, m.y);
-    };
-    MatvecRun m = matvecRun(w0, geglu ? w1 : nullptr, inCols, outCount,
-                            quantize, auxPerBlock, blockElems);
-    std::vector<float> y = run(kTokens, m);
-    MatvecRun single = matvecRun(w0, geglu ? w1 : nullptr, inCols, outCount,
-                                 quantize, auxPerBlock, blockElems);
-    single.x = m.x; // the same activations: upload them again
-    dev.destroyBuffer(single.buffers[geglu ? 2 : 1]);
-    single.buffers[geglu ? 2 : 1] = upload(m.x.data(), m.x.size() * 4);
-    std::vector<float> y1 = run(1, single);
-    y1.resize(slots * rows);
     // The CPU's weights: interleaved by eight where its kernel is _x8.
     auto cpuWeight = [&](const gguf::TensorInfo &t, std::vector<uint8_t> &buf) {
       if (!x8)
@@ -685,20 +655,43 @@ struct Checker {
       return static_cast<const uint8_t *>(buf.data());
     };
     std::vector<uint8_t> p0, p1;
-    std::vector<float> want(y.size());
     const std::string cpu = format + (x8 ? "_x8" : "");
-    if (geglu)
-      cpuExpertGeglu.at(cpu)(&rt, want.data(), m.x.data(), kTokens,
-                             cpuWeight(w0, p0), cpuWeight(*w1, p1), rows, cols,
-                             routing.data(), slots, expertRows[0], first[0],
-                             expertRows[1], first[1]);
-    else
-      cpuExpertLinear.at(cpu)(&rt, want.data(), m.x.data(), kTokens,
-                              cpuWeight(w0, p0), rows, cols, routing.data(),
-                              slots, expertRows[0], first[0], perSlot);
-    compareWith(kernel, y, want, maxAbs(want));
-    want.resize(y1.size());
-    compareWith(kernel + " (one token)", y1, want, maxAbs(want));
+    // The kernel computes a batch of fewer (token, slot) pairs than experts
+    // token by token, one of at least 4 pairs per expert expert by expert
+    // (float weights: one pair per expert), and the rows must not depend on
+    // which: one token, kTokens, and 10 pairs per expert (up to 3 of each
+    // thread's share of the routing).
+    const int64_t grouped = (10 * experts + slots - 1) / slots;
+    for (int64_t tokens : {int64_t(1), kTokens, grouped}) {
+      std::vector<float> routing = randomRouting(experts, slots, tokens);
+      const int64_t outCount = tokens * slots * rows;
+      // A matvec's buffers and arguments, params (which quantized products
+      // already have), then the routing; grid (rows / 2, tokens).
+      MatvecRun m = matvecRun(w0, geglu ? w1 : nullptr, inCols, outCount,
+                              quantize, auxPerBlock, blockElems, tokens);
+      if (quantize.empty()) {
+        m.args.push_back(m.buffers.size());
+        m.buffers.push_back(params(tokens));
+      }
+      m.args.push_back(m.buffers.size());
+      m.buffers.push_back(upload(routing.data(), routing.size() * 4));
+      const int64_t per = gpu::kExpertMatvecRowsPerGroup;
+      m.dispatches.push_back({kernel, m.args, uint32_t((rows + per - 1) / per),
+                              uint32_t(tokens)});
+      std::vector<float> y = runAll(m.dispatches, m.buffers, outCount, m.y);
+      std::vector<float> want(y.size());
+      if (geglu)
+        cpuExpertGeglu.at(cpu)(&rt, want.data(), m.x.data(), tokens,
+                               cpuWeight(w0, p0), cpuWeight(*w1, p1), rows,
+                               cols, routing.data(), slots, expertRows[0],
+                               first[0], expertRows[1], first[1]);
+      else
+        cpuExpertLinear.at(cpu)(&rt, want.data(), m.x.data(), tokens,
+                                cpuWeight(w0, p0), rows, cols, routing.data(),
+                                slots, expertRows[0], first[0], perSlot);
+      compareWith(kernel + " (" + std::to_string(tokens) + " tokens)", y, want,
+                  maxAbs(want));
+    }
   }
 
   /// A random [rows, cols] f8_b64 weight (f32 scales, E4M3 bytes without

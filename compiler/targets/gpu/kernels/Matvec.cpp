@@ -44,60 +44,77 @@ static Value inputRow(Emitter &e, const ExpertSlices *ex, Value v) {
 }
 
 /// Whether an expert product groups its pairs by expert: when the batch
-/// holds at least one (token, slot) pair per expert on average, so that an
-/// expert's weights, read once per group of pairs, serve several. Smaller
-/// batches (decode) read each pair's expert rows as they come.
-static Value groupsByExpert(Emitter &e, const ExpertSlices &ex, Value tokens) {
-  return e.ule(e.idx(ex.experts), e.mul(tokens, ex.slots));
+/// holds at least `perExpert` (token, slot) pairs per expert on average, so
+/// that an expert's weights, read once for a group of pairs, serve several.
+/// Smaller batches (decode) read each pair's expert rows as they come.
+static Value groupsByExpert(Emitter &e, const ExpertSlices &ex, Value tokens,
+                            int64_t perExpert) {
+  return e.ule(e.idx(ex.experts * perExpert), e.mul(tokens, ex.slots));
 }
 
-/// Workgroup memory a grouped expert product lists its pairs in: a count
-/// per thread, then the pairs of one expert (at most one per token: the
-/// routing picks distinct experts).
-constexpr int64_t kPairListWords = kWG + kMaxBatch;
+/// The pairs of one expert, in (token, slot) order, as countPairs found
+/// them: thread i scans pairs [begin, end) of the routing, `mine` of which
+/// are the expert's, listed from position `first`; `total` in all.
+struct ExpertPairs {
+  Value expert, begin, end, mine, first, total;
+};
 
-/// Lists, in order, the (token, slot) pairs among the first `pairs` whose
-/// expert is `expert`, as i32 at list[base + kWG + i], and returns their
-/// count. Thread i scans a contiguous share of the pairs; each writes its
-/// matches after the previous threads' (an exclusive sum of the counts).
-static Value listPairs(Emitter &e, Value routing, const ExpertSlices &ex,
-                       Value expert, Value pairs, Value list, int64_t base) {
+/// Counts the expert's pairs among the first `pairs` of the routing: each
+/// thread its contiguous share, then an exclusive sum over the threads
+/// through counts[base, base + 64) (free workgroup memory, used only here).
+static ExpertPairs countPairs(Emitter &e, Value routing, const ExpertSlices &ex,
+                              Value expert, Value pairs, Value counts,
+                              int64_t base) {
+  ExpertPairs p;
+  p.expert = expert;
   Value tid = e.threadId();
   Value per = e.div(e.add(pairs, kWG - 1), kWG);
-  Value begin = e.mul(tid, per);
-  Value end = arith::MinUIOp::create(e.b, e.add(begin, per), pairs);
-  auto mine = [&](Value v) { return e.eq(expertOf(e, routing, ex, v), expert); };
-  Value mineCount =
-      e.loop(begin, end, e.idx(1), {e.idx(0)},
-             [&](Value v, ValueRange n) -> SmallVector<Value> {
-               return {e.sel(mine(v), e.add(n[0], 1), n[0])};
-             })[0];
-  e.barrier(); // every thread is done with the previous expert's list
-  e.store(e.toI32(mineCount), list, e.add(tid, base));
+  p.begin = e.mul(tid, per);
+  p.end = arith::MinUIOp::create(e.b, e.add(p.begin, per), pairs);
+  p.mine = e.loop(p.begin, p.end, e.idx(1), {e.idx(0)},
+                  [&](Value v, ValueRange n) -> SmallVector<Value> {
+                    Value m = e.eq(expertOf(e, routing, ex, v), expert);
+                    return {e.sel(m, e.add(n[0], 1), n[0])};
+                  })[0];
+  e.barrier(); // the counts' previous readers are done
+  e.store(e.toI32(p.mine), counts, e.add(tid, base));
   e.barrier();
   auto sumOfCounts = [&](Value upTo) {
     return e.loop(e.idx(0), upTo, e.idx(1), {e.idx(0)},
                   [&](Value i, ValueRange n) -> SmallVector<Value> {
-                    return {e.add(n[0], e.toIndex(e.load(list, e.add(i, base))))};
+                    return {e.add(n[0], e.toIndex(e.load(counts, e.add(i, base))))};
                   })[0];
   };
-  Value first = sumOfCounts(tid), total = sumOfCounts(e.idx(kWG));
-  Value capacity = e.idx(kMaxBatch);
-  e.loop(begin, end, e.idx(1), {first},
-         [&](Value v, ValueRange at) -> SmallVector<Value> {
-           Value m = mine(v);
-           e.when(arith::AndIOp::create(e.b, m, e.ult(at[0], capacity)), [&] {
-             e.store(e.toI32(v), list, e.add(e.add(at[0], base), kWG));
-           });
-           return {e.sel(m, e.add(at[0], 1), at[0])};
-         });
-  e.barrier();
-  return arith::MinUIOp::create(e.b, total, capacity);
+  p.first = sumOfCounts(tid);
+  p.total = sumOfCounts(e.idx(kWG));
+  e.barrier(); // every thread has its sums before the memory is reused
+  return p;
 }
 
-/// Pair i of the list listPairs wrote.
-static Value listedPair(Emitter &e, Value list, int64_t base, Value i) {
-  return e.toIndex(e.load(list, e.add(e.add(i, base), kWG)));
+/// Writes the expert's pairs at positions [w0, w0 + width) of its list to
+/// list[base + position - w0] (threads whose pairs fall there rescan their
+/// share), then waits for the whole workgroup. The list memory must be
+/// free.
+static void windowOfPairs(Emitter &e, Value routing, const ExpertSlices &ex,
+                          const ExpertPairs &p, Value w0, int64_t width,
+                          Value list, int64_t base) {
+  Value w1 = e.add(w0, width);
+  Value overlaps = arith::AndIOp::create(
+      e.b, e.ult(p.first, w1), e.ult(w0, e.add(p.first, p.mine)));
+  e.when(overlaps, [&] {
+    e.loop(p.begin, p.end, e.idx(1), {p.first},
+           [&](Value v, ValueRange at) -> SmallVector<Value> {
+             Value m = e.eq(expertOf(e, routing, ex, v), p.expert);
+             Value inside = arith::AndIOp::create(
+                 e.b, m,
+                 arith::AndIOp::create(e.b, e.ule(w0, at[0]), e.ult(at[0], w1)));
+             e.when(inside, [&] {
+               e.store(e.toI32(v), list, e.add(e.sub(at[0], w0), base));
+             });
+             return {e.sel(m, e.add(at[0], 1), at[0])};
+           });
+  });
+  e.barrier();
 }
 
 /// Float weights (F32/F16/BF16) as llama.cpp's CPU backend multiplies them:
@@ -199,14 +216,21 @@ static void floatMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
   // Grouped: workgroup y takes experts y, y + tokens, ..., each expert's
   // pairs in turn (its rows stay in cache); otherwise token y's slots.
   Value tokens = param(e, a[paramsArg], rowsParam);
-  Value grouped = groupsByExpert(e, *ex, tokens);
-  e.when(grouped, [&] {
+  e.when(groupsByExpert(e, *ex, tokens, 1), [&] {
+    // counts[0, 64), then a window of up to kMaxBatch listed pairs.
     Value list = shared.back();
     e.loop(t, e.idx(ex->experts), tokens, [&](Value expert) {
-      Value n = listPairs(e, routing, *ex, expert,
-                          e.mul(tokens, ex->slots), list, 0);
-      e.loop(e.idx(0), n, e.idx(1),
-             [&](Value i) { product(listedPair(e, list, 0, i)); });
+      ExpertPairs p = countPairs(e, routing, *ex, expert,
+                                 e.mul(tokens, ex->slots), list, 0);
+      e.loop(e.idx(0), p.total, e.idx(kMaxBatch), [&](Value w0) {
+        e.barrier(); // the previous window's pairs have been read
+        windowOfPairs(e, routing, *ex, p, w0, kMaxBatch, list, kWG);
+        Value n = arith::MinUIOp::create(e.b, e.idx(kMaxBatch),
+                                         e.sub(p.total, w0));
+        e.loop(e.idx(0), n, e.idx(1), [&](Value i) {
+          product(e.toIndex(e.load(list, e.add(i, kWG))));
+        });
+      });
     });
   });
   e.when(e.ult(e.mul(tokens, ex->slots), e.idx(ex->experts)), [&] {
@@ -221,12 +245,13 @@ static void floatMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
 /// terms for every token of the group (coalesced weight reads, shared
 /// across tokens: the prefill GEMM's reuse); then thread j < tokens advances
 /// token j's f32 chains over the chunk's blocks in order. An expert product
-/// over a batch with fewer pairs than experts (decode) takes one token's
-/// slots (as many rounds of kQuantMatvecTokensPerGroup as it takes), each
+/// over a batch with fewer than kQuantMatvecTokensPerGroup pairs per expert
+/// (decode) takes one token's slots (as many rounds as it takes), each
 /// slot's block read from its own expert; over a larger batch it takes
 /// whole experts (groupsByExpert), each expert's block read once for
 /// kQuantMatvecTokensPerGroup of its pairs, as the dense product does for
-/// tokens. Each pair's chains are the same either way.
+/// tokens (fewer pairs per expert would mean more rounds than token by
+/// token). Each pair's chains are the same either way.
 static void quantMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
                             int64_t cols, unsigned nw, Param rowsParam,
                             ValueRange a, Value terms,
@@ -246,8 +271,6 @@ static void quantMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
   // with the workgroup buffers); an expert product's routing follows it.
   const unsigned paramsArg = nw + 3 + (nw == 2 ? 1 : 0);
   Value routing = ex ? a[paramsArg + 1] : Value();
-  // The pair list of a grouped expert product follows the terms.
-  const int64_t listBase = kWG * TT * nw * K;
   // One round: the rows at positions [t0, min(t0 + TT, end)) of the ones
   // this workgroup computes, position i being row pairAt(i) (a token, or a
   // (token, slot) pair). `expert`: the expert all of them use (grouped, or
@@ -336,19 +359,35 @@ static void quantMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
     return round(e.mul(e.blockId(mgpu::Dimension::y), TT), tokens, Value(),
                  identity);
   Value y = e.blockId(mgpu::Dimension::y);
-  e.when(groupsByExpert(e, *ex, tokens), [&] {
-    // Experts y, y + tokens, ...: each expert's pairs, TT per round.
+  e.when(groupsByExpert(e, *ex, tokens, TT), [&] {
+    // Experts y, y + tokens, ...: each expert's pairs, TT per round. The
+    // counts and each round's pairs pass through the terms' memory while
+    // no round uses it; the round keeps its pairs in registers.
     e.loop(y, e.idx(ex->experts), tokens, [&](Value expert) {
-      Value n = listPairs(e, routing, *ex, expert, e.mul(tokens, ex->slots),
-                          terms, listBase);
-      e.loop(e.idx(0), e.div(e.add(n, TT - 1), TT), e.idx(1), [&](Value i) {
-        round(e.mul(i, TT), n, expert, [&](Value p) {
-          return listedPair(e, terms, listBase, p);
+      ExpertPairs p = countPairs(e, routing, *ex, expert,
+                                 e.mul(tokens, ex->slots), terms, 0);
+      e.loop(e.idx(0), e.div(e.add(p.total, TT - 1), TT), e.idx(1),
+             [&](Value i) {
+        Value t0 = e.mul(i, TT);
+        windowOfPairs(e, routing, *ex, p, t0, TT, terms, 0);
+        Value inRound = e.sub(p.total, t0); // >= 1
+        SmallVector<Value> pairs;
+        for (int64_t k = 0; k < TT; ++k) {
+          Value id = e.toIndex(e.load(terms, e.idx(k)));
+          pairs.push_back(k == 0 ? id
+                                 : e.sel(e.ult(e.idx(k), inRound), id, pairs[0]));
+        }
+        e.barrier(); // read by all before the round's terms overwrite them
+        round(t0, p.total, expert, [&](Value pos) {
+          Value k = e.sub(pos, t0), id = pairs[0];
+          for (int64_t j = 1; j < TT; ++j)
+            id = e.sel(e.eq(k, e.idx(j)), pairs[j], id);
+          return id;
         });
       });
     });
   });
-  e.when(e.ult(e.mul(tokens, ex->slots), e.idx(ex->experts)), [&] {
+  e.when(e.ult(e.mul(tokens, ex->slots), e.idx(ex->experts * TT)), [&] {
     // Token y's slots, TT per round, each reading its own expert.
     Value v0 = e.mul(y, ex->slots), vEnd = e.add(v0, ex->slots);
     e.loop(e.idx(0), e.idx((ex->slots + TT - 1) / TT), e.idx(1), [&](Value i) {
@@ -418,7 +457,9 @@ static std::string matvec(mgpu::GPUModuleOp module, Target target,
                 : 0;
   // Float weights: one scratch buffer per sum (the second reduction must not
   // overwrite the first one's result before every thread has read it).
-  // Expert products list their pairs after the terms (listPairs).
+  // Float expert products list their pairs in an i32 buffer of their own
+  // (countPairs' counts, then a window of pairs); quantized ones in the
+  // terms' buffer.
   kb.build(
       name, args, quantized ? 0 : nw, 0,
       [&](Emitter &e, ValueRange a, ValueRange shared) {
@@ -429,7 +470,8 @@ static std::string matvec(mgpu::GPUModuleOp module, Target target,
           floatMatvecBody(e, format, rows, cols, nw, rowsParam, a, shared,
                           ex);
       },
-      /*f64Scratch=*/false, termScratch + (ex ? kPairListWords : 0));
+      /*f64Scratch=*/false,
+      quantized ? termScratch : ex ? kWG + kMaxBatch : 0);
   return name;
 }
 
