@@ -125,7 +125,8 @@ static void windowOfPairs(Emitter &e, Value routing, const ExpertSlices &ex,
 /// lanes over blocks of 32, reduced in GGML_F32x8_REDUCE's order (bf16:
 /// the horizontal sum above), the leftovers added in double. A workgroup
 /// takes eight rows (tinyBLAS) or two (vec_dot) of one token, or of each of
-/// one token's slots in turn.
+/// one token's slots in turn, or (a batch with a pair per expert or more) of
+/// each pair of its experts in turn.
 static void floatMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
                             int64_t cols, unsigned nw, Param rowsParam,
                             ValueRange a, ValueRange shared,
