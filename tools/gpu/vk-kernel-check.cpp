@@ -656,11 +656,11 @@ struct Checker {
     };
     std::vector<uint8_t> p0, p1;
     const std::string cpu = format + (x8 ? "_x8" : "");
-    // The kernel computes a batch of fewer (token, slot) pairs than experts
-    // token by token, one of at least 4 pairs per expert expert by expert
-    // (float weights: one pair per expert), and the rows must not depend on
-    // which: one token, kTokens, and 10 pairs per expert (up to 3 of each
-    // thread's share of the routing).
+    // The kernel computes a batch with fewer than 4 (token, slot) pairs per
+    // expert (float weights: 1) token by token, a larger one expert by
+    // expert, and the rows must not depend on which: one token, kTokens,
+    // and 10 pairs per expert (up to 3 in each thread's share of the
+    // routing).
     const int64_t grouped = (10 * experts + slots - 1) / slots;
     for (int64_t tokens : {int64_t(1), kTokens, grouped}) {
       std::vector<float> routing = randomRouting(experts, slots, tokens);
