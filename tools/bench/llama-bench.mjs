@@ -4,18 +4,14 @@
 // warm-up. Prints one JSON object.
 //
 // --parallel N,N,...: for each N, N sequences of one context, each with its
-// own -p token prompt, generating -n tokens each at the same time, every
-// llama_decode taking the pending tokens of all of them (continuous
-// batching, as llama-server's slots). node-llama-cpp dispatches a batch on
-// the next event-loop cycle after the first token is queued, but each
-// sequence samples on a native worker thread, so by default a decode step
-// would carry one sequence's token; here a batch waits (at most 50 ms)
-// until every generating sequence has queued its token. Reports per N the
-// aggregate prompt rate (N x p tokens until the last stream's first
-// token), the aggregate decode rate (N x n tokens from the last stream's
-// first token to the last stream's last) and the median and p90 gap
-// between one stream's tokens (inter-token latency). The JS generator per
-// token counts against llama.cpp.
+// own -p token prompt, generating -n tokens each at the same time. node-
+// llama-cpp merges the pending tokens of every sequence into one
+// llama_decode per cycle (continuous batching), so a decode step serves all
+// N streams. Reports per N the aggregate prompt rate (N x p tokens until
+// the last stream's first token), the aggregate decode rate (N x n tokens
+// from the last stream's first token to the last stream's last) and the
+// median and p90 gap between one stream's tokens (inter-token latency).
+// The JS generator per token counts against llama.cpp.
 //
 //   node tools/bench/llama-bench.mjs MODEL.gguf [-p 512] [-n 128] [--threads N]
 //        [--reps 3] [--flash-attention auto|on|off] [--parallel 1,2,4,8]
@@ -71,30 +67,13 @@ const quantile = (v, q) => [...v].sort((a, b) => a - b)[Math.min(v.length - 1, M
 if (parallelCounts.length) {
     const results = [];
     for (const count of parallelCounts) {
-        let generating = count, context = null;
-        // Dispatch once every generating sequence has queued (the queue is
-        // node-llama-cpp's own; 3.22.1 keeps it in _queuedDecodes).
-        const dispatchSchedule = (dispatch) => {
-            const t0 = performance.now();
-            const check = () => {
-                const queued = new Set(context._queuedDecodes.map((d) => d.sequenceId)).size;
-                if (queued >= generating || performance.now() - t0 > 50)
-                    dispatch();
-                else
-                    setImmediate(check);
-            };
-            setImmediate(check);
-        };
-        context = await model.createContext({
+        const context = await model.createContext({
             contextSize: p + n + 16, // per sequence
             batchSize: Math.max(512, count),
             threads,
             sequences: count,
             flashAttention: fa === "auto" ? "auto" : fa === "on",
-            batching: {dispatchSchedule},
         });
-        if (!Array.isArray(context._queuedDecodes))
-            fail("--parallel: this node-llama-cpp keeps no _queuedDecodes (made for 3.22.1)");
         const sequences = Array.from({length: count}, () => context.getSequence());
         const prompts = sequences.map((_, i) => promptFor(i));
         // One run: every stream's token times. The first run of each N is a
@@ -102,7 +81,6 @@ if (parallelCounts.length) {
         const once = async () => {
             await Promise.all(sequences.map((s) => s.clearHistory()));
             const stamps = sequences.map(() => []);
-            generating = count;
             const t0 = performance.now();
             await Promise.all(sequences.map(async (s, i) => {
                 for await (const _ of s.evaluate(prompts[i], {temperature: 0})) {
@@ -110,7 +88,6 @@ if (parallelCounts.length) {
                     if (stamps[i].length > n)
                         break;
                 }
-                generating--;
             }));
             const first = Math.max(...stamps.map((t) => t[0]));
             const last = Math.max(...stamps.map((t) => t[t.length - 1]));
