@@ -96,6 +96,11 @@ public:
   // i32 bit operations.
   Value band(Value x, int64_t m) { return arith::AndIOp::create(b, x, i32(m)); }
   Value bor(Value x, Value y) { return arith::OrIOp::create(b, x, y); }
+  /// Logical not of an i1.
+  Value negate(Value c) {
+    return arith::XOrIOp::create(
+        b, c, arith::ConstantIntOp::create(b, b.getI1Type(), 1));
+  }
   Value shl(Value x, Value s) { return arith::ShLIOp::create(b, x, s); }
   Value shr(Value x, Value s) { return arith::ShRUIOp::create(b, x, s); }
   Value shl(Value x, int64_t s) { return shl(x, i32(s)); }

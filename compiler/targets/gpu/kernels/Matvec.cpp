@@ -217,7 +217,8 @@ static void floatMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
   // Grouped: workgroup y takes experts y, y + tokens, ..., each expert's
   // pairs in turn (its rows stay in cache); otherwise token y's slots.
   Value tokens = param(e, a[paramsArg], rowsParam);
-  e.when(groupsByExpert(e, *ex, tokens, 1), [&] {
+  Value grouped = groupsByExpert(e, *ex, tokens, 1);
+  e.when(grouped, [&] {
     // counts[0, 64), then a window of up to kMaxBatch listed pairs.
     Value list = shared.back();
     e.loop(t, e.idx(ex->experts), tokens, [&](Value expert) {
@@ -234,7 +235,7 @@ static void floatMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
       });
     });
   });
-  e.when(e.ult(e.mul(tokens, ex->slots), e.idx(ex->experts)), [&] {
+  e.when(e.negate(grouped), [&] {
     e.loop(e.idx(0), e.idx(ex->slots), e.idx(1),
            [&](Value s) { product(e.add(e.mul(t, ex->slots), s)); });
   });
@@ -360,7 +361,8 @@ static void quantMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
     return round(e.mul(e.blockId(mgpu::Dimension::y), TT), tokens, Value(),
                  identity);
   Value y = e.blockId(mgpu::Dimension::y);
-  e.when(groupsByExpert(e, *ex, tokens, TT), [&] {
+  Value grouped = groupsByExpert(e, *ex, tokens, TT);
+  e.when(grouped, [&] {
     // Experts y, y + tokens, ...: each expert's pairs, TT per round. The
     // counts and each round's pairs pass through the terms' memory while
     // no round uses it; the round keeps its pairs in registers.
@@ -388,7 +390,7 @@ static void quantMatvecBody(Emitter &e, WeightFormat format, int64_t rows,
       });
     });
   });
-  e.when(e.ult(e.mul(tokens, ex->slots), e.idx(ex->experts * TT)), [&] {
+  e.when(e.negate(grouped), [&] {
     // Token y's slots, TT per round, each reading its own expert.
     Value v0 = e.mul(y, ex->slots), vEnd = e.add(v0, ex->slots);
     e.loop(e.idx(0), e.idx((ex->slots + TT - 1) / TT), e.idx(1), [&](Value i) {
