@@ -10,6 +10,8 @@
 //   O     float *           memref<?xf32>   activation written
 //   A     const float *     memref<?xf32>   activation read
 //   T     const int32_t *   memref<?xi32>   token ids
+//   I     const int64_t *   memref<?xi64>   the step's positions, segments or
+//                                           output rows (abi/step.h)
 //   W     const uint8_t *   memref<?xi8>    a weight's bytes
 //   h, H  uint16_t *        memref<?xf16>   f16 KV cache written, read (const)
 //   k, K  float *           memref<?xf32>   f32 KV cache written, read (const)
@@ -39,6 +41,7 @@ template <> struct KernelArg<'R'> { using type = gemmac_rt *; };
 template <> struct KernelArg<'O'> { using type = float *; };
 template <> struct KernelArg<'A'> { using type = const float *; };
 template <> struct KernelArg<'T'> { using type = const int32_t *; };
+template <> struct KernelArg<'I'> { using type = const int64_t *; };
 template <> struct KernelArg<'W'> { using type = const uint8_t *; };
 template <> struct KernelArg<'h'> { using type = uint16_t *; };
 template <> struct KernelArg<'H'> { using type = const uint16_t *; };

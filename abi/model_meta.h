@@ -20,5 +20,5 @@ enum MetaIndex {
   kMetaCount = 16
 };
 // Follows GEMMAC_PROGRAM_ABI (abi/program_table.h).
-inline constexpr int64_t kAbiVersion = 3;
+inline constexpr int64_t kAbiVersion = 4;
 } // namespace gemmac::abi

@@ -16,12 +16,14 @@
 
 #include <stdint.h>
 
+#include "abi/step.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define GEMMAC_PROGRAM_MAGIC 0x3142415443414d47ull /* "GMACTAB1" */
-#define GEMMAC_PROGRAM_ABI 3
+#define GEMMAC_PROGRAM_ABI 4
 
 typedef struct gemmac_rt gemmac_rt;
 
@@ -35,14 +37,22 @@ typedef struct gemmac_program {
 
   /* Model facts, indexed by gemmac::abi::MetaIndex (abi/model_meta.h). */
   const int64_t *meta;
-  /* CPU models: one forward step over n_tokens tokens at positions pos0..;
-   * writes the logits of the last n_out tokens and, when hidden is not NULL
+  /* CPU models: one forward step over n_tokens rows of one or more
+   * sequences (abi/step.h: the segment table seqs, n_seqs x
+   * GEMMAC_SEQ_FIELDS); positions[r] is row r's position. Writes the logits
+   * of rows out_rows[0 .. n_out) in that order and, when hidden is not NULL
    * (and meta[kMetaHiddenOutput] is 1), their final hidden states (after
-   * the final norm: n_out x meta[kMetaHidden] floats). GPU models: NULL. */
+   * the final norm: n_out x meta[kMetaHidden] floats). Sequence s's caches
+   * lie at kv + slot * kv_stride (a multiple of 64, at least
+   * kv_bytes(n_ctx)), for kv_slots slots. A row's outputs depend only on
+   * its sequence's rows and cache, never on the rest of the step.
+   * GPU models: NULL. */
   void (*forward)(gemmac_rt *rt, const uint8_t *weights, uint8_t *kv,
                   uint8_t *arena, const int32_t *tokens, float *logits,
-                  float *hidden, int64_t n_tokens, int64_t pos0, int64_t n_ctx,
-                  int64_t n_out);
+                  float *hidden, int64_t n_tokens, const int64_t *positions,
+                  const int64_t *seqs, int64_t n_seqs, const int64_t *out_rows,
+                  int64_t n_out, int64_t n_ctx, int64_t kv_slots,
+                  int64_t kv_stride);
   /* Bytes of KV cache for n_ctx tokens; of scratch arena for n_tokens. */
   int64_t (*kv_bytes)(int64_t n_ctx);
   int64_t (*arena_bytes)(int64_t n_tokens);

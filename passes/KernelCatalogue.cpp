@@ -55,6 +55,8 @@ Type kernelArgType(char c, MLIRContext *ctx) {
     return buffer(b.getF32Type());
   case 'T':
     return buffer(b.getI32Type());
+  case 'I':
+    return buffer(b.getI64Type());
   case 'W':
   case 'e':
   case 'E':

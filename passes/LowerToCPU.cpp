@@ -1,8 +1,9 @@
 //===- LowerToCPU.cpp - gemma ops -> kernel calls and loops over buffers --===//
 //
 // The kernel phase for CPU targets. The tensor-level entry function becomes
-// `gemmac_forward(rt, weights, kv, arena, tokens, logits, n_tokens, pos0,
-// n_ctx, n_out)`, a straight line of kernel calls (weights, norms, rope,
+// `gemmac_forward(rt, weights, kv, arena, tokens, logits, hidden, n_tokens,
+// positions, seqs, n_seqs, out_rows, n_out, n_ctx, kv_slots, kv_stride)`
+// (abi/program_table.h), a straight line of kernel calls (weights, norms, rope,
 // attention) and generated loops (residual adds, scales, GELU, softcap), every
 // shape a constant.
 //

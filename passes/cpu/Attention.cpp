@@ -1,8 +1,9 @@
 //===- Attention.cpp - CPU lowering of attention, KV stores and RoPE ------===//
 //
-// Attention reads the batch's q/k/v and its KV cache's K and V arrays (views
-// of the KV buffer at the cache's planned offset); gemma.kv_store writes the
-// batch's k/v into them; RoPE rotates queries and keys in place.
+// Attention reads the step's q/k/v and its KV cache's K and V arrays (views
+// of slot 0's caches at the cache's planned offset; each segment of the step
+// reaches its own slot's, abi/step.h); gemma.kv_store writes the step's k/v
+// into them; RoPE rotates queries and keys in place at each row's position.
 //
 //===----------------------------------------------------------------------===//
 
@@ -61,9 +62,10 @@ struct AttentionLowering : CPUOpLowering<AttentionOp> {
              << ", not " << a.getHeadDim();
     llvm::SmallVector<Value> args = {
         l.rt, out.view, l.act(a.getQ()).view, l.act(a.getK()).view,
-        l.act(a.getV()).view, l.nTokens, l.pos0, l.idx(a.getNumHeads()),
-        l.idx(a.getNumKvHeads()), l.idx(a.getHeadDim()), l.idx(a.getWindow()),
-        c.k, c.v, c.capacity, l.f32(a.getScale().convertToFloat())};
+        l.act(a.getV()).view, l.nTokens, l.seqs, l.nSeqs,
+        l.idx(a.getNumHeads()), l.idx(a.getNumKvHeads()),
+        l.idx(a.getHeadDim()), l.idx(a.getWindow()), c.k, c.v, c.capacity,
+        l.seqStride, l.f32(a.getScale().convertToFloat())};
     appendKVScales(l, *cache, args);
     return l.callKernel(a, row, args);
   }
@@ -82,8 +84,8 @@ struct KVStoreLowering : CPUOpLowering<KVStoreOp> {
     CPULowering::CacheViews c = l.cacheViews(*cache);
     llvm::SmallVector<Value> args = {
         l.rt, c.k, c.v, l.act(s.getK()).view, l.act(s.getV()).view,
-        l.nTokens, l.pos0, l.idx(cache->getWidth()), l.idx(cache->getRows()),
-        c.capacity};
+        l.nTokens, l.seqs, l.nSeqs, l.idx(cache->getWidth()),
+        l.idx(cache->getRows()), c.capacity, l.seqStride};
     appendKVScales(l, *cache, args);
     return l.callKernel(s, **kernel, args);
   }
@@ -97,7 +99,7 @@ LogicalResult gemmac::cpu::callRope(CPULowering &l, Operation *op,
                                    RopeAttr rope) {
   return l.callKernel(op, "gmk_rope",
                       {l.rt, out.view, in.view, in.rows, l.idx(numHeads),
-                       l.idx(headDim), l.pos0,
+                       l.idx(headDim), l.positions,
                        l.f32(static_cast<float>(rope.getThetaValue())),
                        l.idx(rope.getFreqDim()),
                        l.idx(rope.getRotatedPairs())});

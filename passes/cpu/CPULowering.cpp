@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/cpu/CPULowering.h"
+#include "abi/step.h"
 #include "passes/ActivationLiveness.h"
 #include "passes/KVPlan.h"
 #include "passes/KernelCatalogue.h"
@@ -214,13 +215,8 @@ CPULowering::CacheViews CPULowering::cacheViews(KVCacheAttr c) {
 // ----------------------------------------------------------------
 
 void CPULowering::computeLiveness() {
-  // A view (gemma.last_rows) keeps the buffer it looks into alive.
   ActivationLiveness live =
-      computeActivationLiveness(entry.front(), [](Value v) -> Value {
-        if (auto rowsOp = v.getDefiningOp<LastRowsOp>())
-          return rowsOp.getInput();
-        return {};
-      });
+      computeActivationLiveness(entry.front());
   order = std::move(live.order);
   lastUse = std::move(live.lastUse);
 }
@@ -241,7 +237,7 @@ Activation &CPULowering::allocate(Value result, Value rows, Value reuseFrom) {
   if (reuseFrom) {
     Activation &src = acts[reuseFrom];
     Buffer &buf = buffers[src.buffer];
-    if (src.wholeBuffer && !buf.external && buf.lastUse == current &&
+    if (!buf.external && buf.lastUse == current &&
         buf.size == size && lastUse.lookup(reuseFrom) == current) {
       // Elementwise op on a value that dies here: write in place.
       buf.lastUse = lastUse.lookup(result);
@@ -280,7 +276,8 @@ void CPULowering::endOp(Operation *op) {
 LogicalResult CPULowering::checkEntry() {
   if (!entry.getBody().hasOneBlock())
     return entry.emitOpError("entry must be a single block");
-  // The entry's signature is the C ABI's: (tokens, pos0, num_outputs).
+  // The tensor-level signature: (tokens, pos0, num_outputs); the C entry
+  // point replaces pos0 with the step's rows and num_outputs with out_rows.
   FunctionType fnType = entry.getFunctionType();
   auto tokensType = dyn_cast<RankedTensorType>(
       fnType.getNumInputs() ? fnType.getInput(0) : Type());
@@ -350,32 +347,44 @@ LogicalResult CPULowering::begin() {
   meta[abi::kMetaHiddenOutput] = hidden ? 1 : 0;
   computeLiveness();
 
-  // The C entry point.
+  // The C entry point (abi/program_table.h).
   auto ptr = LLVM::LLVMPointerType::get(ctx);
   auto idxTy = b.getIndexType();
   b.setInsertionPointToEnd(module.getBody());
   currentLoc = entry.getLoc();
   auto fn = func::FuncOp::create(
       b, currentLoc, abi::kForward,
-      b.getFunctionType(
-          {ptr, ptr, ptr, ptr, ptr, ptr, ptr, idxTy, idxTy, idxTy, idxTy},
-          {}));
+      b.getFunctionType({ptr, ptr, ptr, ptr, ptr, ptr, ptr, idxTy, ptr, ptr,
+                         idxTy, ptr, idxTy, idxTy, idxTy, idxTy},
+                        {}));
   body = fn.addEntryBlock();
   b.setInsertionPointToStart(body);
   rt = body->getArgument(0);
   hiddenPtr = body->getArgument(6);
   nTokens = body->getArgument(7);
-  pos0 = body->getArgument(8);
-  nCtx = body->getArgument(9);
-  nOut = body->getArgument(10);
+  nSeqs = body->getArgument(10);
+  nOut = body->getArgument(12);
+  nCtx = body->getArgument(13);
+  Value kvSlots = body->getArgument(14), kvStride = body->getArgument(15);
   auto bytesTy = dyn(b.getI8Type());
   int64_t weightBytes =
       gemmaDialect(ctx)->getWeightsBytesAttrHelper().getAttr(module).getInt();
   weights = BufferOp::create(b, currentLoc, bytesTy, body->getArgument(1),
                              idx(weightBytes));
   kvAtEntry = kvLayout(nCtx);
+  // Slot s's caches lie kv_stride bytes after slot s - 1's; the views are
+  // slot 0's, and kernels reach a slot through seqStride elements.
   kv = BufferOp::create(b, currentLoc, bytesTy, body->getArgument(2),
-                        add(mul(nCtx, idx(kvPerCtxBytes)), kvAtEntry.ringsEnd));
+                        mul(kvSlots, kvStride));
+  seqStride = arith::DivUIOp::create(b, currentLoc, kvStride, idx(kvBytes));
+  auto i64Array = [&](unsigned arg, Value count) {
+    Value bytes = BufferOp::create(b, currentLoc, bytesTy,
+                                   body->getArgument(arg), mul(count, idx(8)));
+    return view(bytes, idx(0), count, b.getI64Type());
+  };
+  positions = i64Array(8, nTokens);
+  seqs = i64Array(9, mul(nSeqs, idx(GEMMAC_SEQ_FIELDS)));
+  outRows = i64Array(11, nOut);
   // The arena's size is known once every activation has its place: its
   // size operand is set in finish().
   arenaOp =

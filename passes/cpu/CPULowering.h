@@ -2,8 +2,9 @@
 //
 // gemma-lower-to-cpu (passes/LowerToCPU.cpp) rewrites the tensor-level entry
 // function into `gemmac_forward(rt, weights, kv, arena, tokens, logits,
-// hidden, n_tokens, pos0, n_ctx, n_out)`: a straight line of kernel calls and loops
-// over views of byte buffers. One pattern per gemma op, grouped one file per
+// hidden, n_tokens, positions, seqs, n_seqs, out_rows, n_out, n_ctx, kv_slots,
+// kv_stride)` (abi/program_table.h): a straight line of kernel calls and
+// loops over views of byte buffers. One pattern per gemma op, grouped one file per
 // op family in this folder, builds that op's code; this header is what they
 // share:
 //   - CPULowering: the entry point's values, where every activation lives
@@ -45,7 +46,6 @@ struct Activation {
   mlir::Value rows; // index: the token count or n_out
   int64_t width = 0;
   int buffer = -1;
-  bool wholeBuffer = true; // false for views into part of a buffer
 };
 
 class CPULowering {
@@ -71,8 +71,12 @@ public:
   mlir::Block &entryBlock() { return entry.front(); }
 
   // -- the entry point's values --------------------------------------------
-  mlir::Value rt, weights, kv, arena, tokens, logitsBytes, nTokens, pos0, nCtx,
-      nOut;
+  mlir::Value rt, weights, kv, arena, tokens, logitsBytes, nTokens, nCtx, nOut;
+  /// The step's rows (abi/step.h): each row's position (memref<?xi64>), the
+  /// segment table and its length, the rows whose outputs are wanted.
+  mlir::Value positions, seqs, nSeqs, outRows;
+  /// Elements (of kvElement) from one KV slot's caches to the next.
+  mlir::Value seqStride;
   /// The caller's hidden-state pointer (may be null): the final norm's rows
   /// (the output projection's input) are copied there.
   mlir::Value hiddenPtr;
@@ -150,13 +154,8 @@ public:
   /// has the same size, else in a new arena range.
   Activation &allocate(mlir::Value result, mlir::Value rows,
                        mlir::Value reuseFrom = {});
-  /// Makes `a` (a view into an earlier activation's buffer) `result`'s.
-  void bind(mlir::Value result, const Activation &a) { acts[result] = a; }
   /// Whether the entry returns `v` (it is written to the caller's buffer).
   bool isReturned(mlir::Value v) const { return v == returned; }
-  Buffer &bufferOf(const Activation &a) { return buffers[a.buffer]; }
-  /// The position of the last op that reads `v`.
-  int64_t lastUseOf(mlir::Value v) const { return lastUse.lookup(v); }
 
   /// An error was reported on some op: the pass fails once the patterns ran.
   void markFailed() { anyFailed = true; }

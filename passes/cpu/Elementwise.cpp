@@ -147,31 +147,15 @@ struct ColumnSliceLowering : CPUOpLowering<ColumnSliceOp> {
   }
 };
 
-/// The last n_out rows of the input: a view at row (T - n_out), which keeps
-/// the input's buffer alive as long as it is read.
+/// The rows whose outputs the step wants (out_rows), gathered.
 struct LastRowsLowering : CPUOpLowering<LastRowsOp> {
   using CPUOpLowering::CPUOpLowering;
   LogicalResult lower(LastRowsOp r, CPULowering &l) const override {
     Activation in = l.act(r.getInput());
-    Activation a = in;
-    a.rows = l.nOut;
-    a.wholeBuffer = false;
-    Buffer &buf = l.bufferOf(in);
-    buf.lastUse = std::max(buf.lastUse, l.lastUseOf(r.getResult()));
-    Value skip =
-        arith::SubIOp::create(l.rewriter(), l.loc(), l.nTokens, l.nOut);
-    Value shift = l.add(l.mul(l.nTokens, l.idx(buf.offset)),
-                        l.mul(skip, l.idx(in.width * 4)));
-    a.view = l.view(l.arena, shift, l.mul(l.nOut, l.idx(in.width)),
-                    l.rewriter().getF32Type());
-    if (l.isReturned(r.getResult())) {
-      Activation &out = l.allocate(r.getResult(), l.nOut);
-      l.elementwise({a.view}, out.view,
-                    [](OpBuilder &, Location, ValueRange x) { return x[0]; });
-      return success();
-    }
-    l.bind(r.getResult(), a);
-    return success();
+    Activation &out = l.allocate(r.getResult(), l.nOut);
+    return l.callKernel(r, "gmk_gather_rows",
+                        {l.rt, out.view, in.view, l.outRows, l.nOut,
+                         l.idx(in.width)});
   }
 };
 

@@ -80,7 +80,7 @@ struct RMSNormRopeLowering : CPUOpLowering<RMSNormRopeOp> {
                                in.rows,
                                l.idx(r.getNumHeads()),
                                l.idx(r.getHeadDim()),
-                               l.pos0,
+                               l.positions,
                                l.f32(static_cast<float>(rope.getThetaValue())),
                                l.idx(rope.getFreqDim()),
                                l.idx(rope.getRotatedPairs())};

@@ -1,4 +1,5 @@
-// OUT bench: prefill and decode speed on a fixed pseudo-random prompt.
+// OUT bench: prefill and decode speed on a fixed pseudo-random prompt; with
+// --parallel, of several sequences decoded together (continuous batching).
 
 #include "runtime/cli/commands.h"
 
@@ -17,9 +18,124 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+gemmac_token argmax(const float *logits, int32_t n) {
+  return static_cast<gemmac_token>(std::max_element(logits, logits + n) - logits);
+}
 gemmac_token argmax(const std::vector<float> &logits) {
-  return static_cast<gemmac_token>(
-      std::max_element(logits.begin(), logits.end()) - logits.begin());
+  return argmax(logits.data(), static_cast<int32_t>(logits.size()));
+}
+
+/// The fixed pseudo-random prompt of sequence `seq`: <bos>, then an LCG's.
+std::vector<gemmac_token> benchPrompt(gemmac_model *m, long p, uint64_t seq) {
+  const int32_t V = gemmac_model_vocab_size(m);
+  std::vector<gemmac_token> prompt(p);
+  uint64_t state = 0x9E3779B97F4A7C15ull + seq;
+  prompt[0] = gemmac_token_bos(m);
+  for (long i = 1; i < p; ++i) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    prompt[i] = static_cast<gemmac_token>((state >> 33) % static_cast<uint64_t>(V));
+  }
+  return prompt;
+}
+
+double quantile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(q * v.size()))];
+}
+
+struct ParallelRun {
+  long seqs;
+  double prefill, decode, itl, itlP90; // tok/s aggregate; ms per step
+};
+
+/// N sequences of one pool: their N prompts of p tokens prefilled in one
+/// gemmac_decode (the runtime cuts it into steps of the model's batch), then
+/// n steps of one token per sequence (each its argmax). Aggregate rates;
+/// every sequence receives one token per step, so the inter-token latency
+/// of each stream is the step's time.
+ParallelRun benchParallel(gemmac_model *m, long N, long p, long n, long reps) {
+  const int32_t V = gemmac_model_vocab_size(m);
+  gemmac_pool *pool = gemmac_pool_new(m, static_cast<int32_t>(N),
+                                      static_cast<int32_t>(p + n + 1));
+  if (!pool)
+    die(gemmac_last_error());
+  gemmac_batch b = gemmac_batch_init(static_cast<int32_t>(N * p));
+  std::vector<std::vector<gemmac_token>> prompts;
+  for (long s = 0; s < N; ++s)
+    prompts.push_back(benchPrompt(m, p, static_cast<uint64_t>(s)));
+  auto decode = [&] {
+    if (gemmac_decode(pool, &b) != 0)
+      die(gemmac_last_error());
+  };
+  // One untimed row brings every weight page in.
+  gemmac_batch_add(&b, gemmac_pool_session(pool, 0), prompts[0][0], 0, 1);
+  decode();
+  std::vector<double> prefill, rate, itl, p90;
+  std::vector<gemmac_token> next(N);
+  for (long r = 0; r < reps; ++r) {
+    gemmac_batch_clear(&b);
+    for (long s = 0; s < N; ++s) {
+      gemmac_session *ss = gemmac_pool_session(pool, static_cast<int32_t>(s));
+      gemmac_session_reset(ss);
+      for (long i = 0; i < p; ++i)
+        gemmac_batch_add(&b, ss, prompts[s][i], static_cast<int32_t>(i), i == p - 1);
+    }
+    const double t0 = seconds();
+    decode();
+    prefill.push_back(N * p / (seconds() - t0));
+    for (long s = 0; s < N; ++s) // each prompt's last row
+      next[s] = argmax(gemmac_get_logits_ith(pool, static_cast<int32_t>(s * p + p - 1)), V);
+    std::vector<double> steps;
+    for (long i = 0; i < n; ++i) {
+      gemmac_batch_clear(&b);
+      for (long s = 0; s < N; ++s)
+        gemmac_batch_add(&b, gemmac_pool_session(pool, static_cast<int32_t>(s)),
+                         next[s], -1, 1);
+      const double t1 = seconds();
+      decode();
+      steps.push_back(seconds() - t1);
+      for (long s = 0; s < N; ++s)
+        next[s] = argmax(gemmac_get_logits_ith(pool, static_cast<int32_t>(s)), V);
+    }
+    double total = 0;
+    for (double t : steps)
+      total += t;
+    rate.push_back(N * n / total);
+    itl.push_back(1e3 * median(steps));
+    p90.push_back(1e3 * quantile(steps, 0.9));
+  }
+  gemmac_batch_free(b);
+  gemmac_pool_free(pool);
+  return {N, median(prefill), median(rate), median(itl), median(p90)};
+}
+
+int cmdBenchParallel(const Options &a, gemmac_model *m, long p, long n) {
+  std::vector<ParallelRun> runs;
+  for (long N : a.parallel)
+    runs.push_back(benchParallel(m, N, p, n, a.reps));
+  const int threads = gemmac_model_threads(m);
+  if (a.json) {
+    std::printf("{\"parallel\": [");
+    for (size_t i = 0; i < runs.size(); ++i)
+      std::printf("%s{\"n_seq\": %ld, \"prefill_tok_s\": %.4f, \"decode_tok_s\": %.4f, "
+                  "\"itl_ms\": %.3f, \"itl_p90_ms\": %.3f}",
+                  i ? ", " : "", runs[i].seqs, runs[i].prefill, runs[i].decode,
+                  runs[i].itl, runs[i].itlP90);
+    std::printf("], \"prompt_tokens\": %ld, \"decode_tokens\": %ld, \"threads\": %d, "
+                "\"reps\": %ld, \"device\": \"%s\"}\n",
+                p, n, threads, a.reps, gemmac_model_device(m));
+  } else {
+    std::printf("%s, threads %d, median of %ld run(s); %ld prompt tokens and %ld decoded "
+                "tokens per sequence\n",
+                gemmac_model_device(m), threads, a.reps, p, n);
+    std::printf("%8s %14s %14s %10s %10s\n", "seqs", "prefill tok/s", "decode tok/s",
+                "ITL ms", "ITL p90");
+    for (const ParallelRun &r : runs)
+      std::printf("%8ld %14.2f %14.2f %10.1f %10.1f\n", r.seqs, r.prefill, r.decode,
+                  r.itl, r.itlP90);
+  }
+  gemmac_model_close(m);
+  return 0;
 }
 
 } // namespace
@@ -37,16 +153,12 @@ int cmdBench(const Options &a) {
     usageError("bench: -p " + std::to_string(p) + " plus -n " + std::to_string(n) +
                " tokens do not fit a context (at most 2147483647)");
   gemmac_model *m = openModel(a);
+  if (!a.parallel.empty())
+    return cmdBenchParallel(a, m, p, n);
   const int32_t V = gemmac_model_vocab_size(m);
   const long ctx = std::max(a.ctx, p + n + 1);
   gemmac_session *s = newSession(m, ctx, a.ctx > 0);
-  std::vector<gemmac_token> prompt(p);
-  uint64_t state = 0x9E3779B97F4A7C15ull;
-  prompt[0] = gemmac_token_bos(m);
-  for (long i = 1; i < p; ++i) {
-    state = state * 6364136223846793005ull + 1442695040888963407ull;
-    prompt[i] = static_cast<gemmac_token>((state >> 33) % static_cast<uint64_t>(V));
-  }
+  const std::vector<gemmac_token> prompt = benchPrompt(m, p, 0);
   std::vector<float> logits(V);
   auto eval = [&](const gemmac_token *t, long count) {
     if (gemmac_session_eval(s, t, static_cast<int32_t>(count), logits.data(), 0) != 0)

@@ -32,6 +32,8 @@ int cmdServe(const Options &o) {
   sigaddset(&stop, SIGINT);
   sigaddset(&stop, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  if (o.parallel.size() > 1)
+    usageError("serve takes one -np N (slots), not a list");
   gemmac_model *m = openModel(o);
   gemmac_serve_options so;
   so.abi = GEMMAC_SERVE_ABI;
@@ -47,6 +49,8 @@ int cmdServe(const Options &o) {
   std::string alias = o.alias.empty() ? gemmac_model_string(m, "source") : o.alias;
   so.model_name = alias.c_str();
   so.sampler = samplerFor(o, m);
+  so.batch = static_cast<int>(
+      o.batch > 0 ? o.batch : gemmac_model_number(m, "max_batch"));
   int rc = serve(m, &so);
   gemmac_model_close(m);
   return rc;

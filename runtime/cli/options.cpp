@@ -5,6 +5,7 @@
 #include "runtime/cli/options.h"
 #include "abi/version.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
@@ -129,8 +130,18 @@ const Flag kFlags[] = {
    [](Options &o, const std::string &, const std::string &v) { o.host = v; }},
   {"--port", "N", kServe, "port to listen on (default 8080; 0 = any free port, printed)",
    [](Options &o, const std::string &f, const std::string &v) { o.port = parseInteger(f, v, 0, 65535); }},
-  {"-np, --parallel", "N", kServe, "slots: requests generated at once, each with its own KV cache (default 1)",
-   [](Options &o, const std::string &f, const std::string &v) { o.slots = parseInteger(f, v, 1, 256); }},
+  {"-np, --parallel", "N", kServe | kBench,
+   "serve: slots, requests generated at once, each with its own KV cache, batched into one "
+   "forward step (default 1); bench: comma-separated sequence counts decoded together "
+   "(e.g. 1,2,4,8,16,32)",
+   [](Options &o, const std::string &f, const std::string &v) {
+     o.parallel.clear();
+     for (size_t at = 0; at <= v.size();) {
+       const size_t comma = std::min(v.find(',', at), v.size());
+       o.parallel.push_back(parseInteger(f, v.substr(at, comma - at), 1, 256));
+       at = comma + 1;
+     }
+     o.slots = o.parallel.front(); }},
   {"--queue", "N", kServe, "requests that may wait for a slot; more get 503 (default 16)",
    [](Options &o, const std::string &f, const std::string &v) { o.queue = parseInteger(f, v, 0, 4096); }},
   {"--api-key", "KEY", kServe, "require Authorization: Bearer KEY",
@@ -145,7 +156,9 @@ const Flag kFlags[] = {
    [](Options &o, const std::string &, const std::string &v) { o.tokens = v; }},
   {"--logits", "FILE", kEval, "write float32 logits, one row of vocab per token",
    [](Options &o, const std::string &, const std::string &v) { o.logitsPath = v; }},
-  {"-b, --batch", "N", kEval | kPerplexity, "tokens per evaluation call (default: all at once)",
+  {"-b, --batch", "N", kEval | kPerplexity | kServe,
+   "tokens per evaluation call (default: all at once); serve: rows per forward step, every "
+   "generating slot's token then prompt chunks up to N (default: the model's batch)",
    [](Options &o, const std::string &f, const std::string &v) { o.batch = parseInteger(f, v, 1, kMaxInt); }},
   {"--ids", nullptr, kTokenize, "print only the ids, comma separated",
    [](Options &o, const std::string &, const std::string &) { o.ids = true; }},

@@ -22,6 +22,8 @@ struct Options {
   int reasoning = -1; // chat: -1 default (off), 0 off, 1 on
   // serve
   std::string host = "127.0.0.1", apiKey, alias;
+  /// -np: the slots of serve (one value), the sequence counts of bench.
+  std::vector<long> parallel;
   long port = 8080, slots = 1, queue = 16, timeout = 600, maxBody = 8 << 20;
   gemmac_sampler_params sampler = gemmac_sampler_defaults();
   unsigned samplingGiven = 0; // kGiven* bits: sampling flags the user set

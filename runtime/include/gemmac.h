@@ -51,6 +51,7 @@ typedef int32_t gemmac_token;
 typedef struct gemmac_program gemmac_program;
 typedef struct gemmac_model gemmac_model;
 typedef struct gemmac_session gemmac_session;
+typedef struct gemmac_pool gemmac_pool;
 
 /* The runtime's version, e.g. "0.3.0". */
 GEMMAC_API const char *gemmac_version(void);
@@ -313,6 +314,62 @@ GEMMAC_API int gemmac_session_eval_outputs(gemmac_session *session,
  *   gemmac_token t = gemmac_sample(s, gemmac_session_logits(s), &params);
  */
 GEMMAC_API const float *gemmac_session_logits(const gemmac_session *session);
+
+/* Continuous batching, after llama.h's llama_batch and llama_decode: a pool
+ * holds the KV caches of n_seq sequences (sessions) of n_ctx tokens each, and
+ * gemmac_decode evaluates rows of any of them in shared forward steps, so
+ * that one pass over the weights serves every sequence. A row's logits are
+ * the same bits as if its sequence were evaluated alone.
+ *
+ *   gemmac_pool *pool = gemmac_pool_new(model, 8, 4096);
+ *   gemmac_batch b = gemmac_batch_init(512);
+ *   for (int i = 0; i < 8; ++i)   // one token of each generating sequence
+ *     gemmac_batch_add(&b, gemmac_pool_session(pool, i), next[i], -1, 1);
+ *   if (gemmac_decode(pool, &b) != 0) ...   // gemmac_last_error()
+ *   for (int i = 0; i < 8; ++i)
+ *     next[i] = gemmac_sample(gemmac_pool_session(pool, i),
+ *                             gemmac_get_logits_ith(pool, i), &params);
+ *   gemmac_batch_clear(&b);
+ *
+ * A pool's sessions are owned by the pool (gemmac_session_free ignores them)
+ * and accept every session call (eval, sample, state, reset, cancel). A pool
+ * is used by one thread at a time. GPU programs evaluate a batch one
+ * sequence at a time (the batched GPU step is not built yet). */
+GEMMAC_API gemmac_pool *gemmac_pool_new(gemmac_model *model, int32_t n_seq, int32_t n_ctx);
+GEMMAC_API void gemmac_pool_free(gemmac_pool *pool);
+/* Sequence seq (0 <= seq < n_seq) of the pool. */
+GEMMAC_API gemmac_session *gemmac_pool_session(gemmac_pool *pool, int32_t seq);
+GEMMAC_API int32_t gemmac_pool_size(const gemmac_pool *pool);
+/* Bytes of KV cache the pool allocated for all its sequences. */
+GEMMAC_API uint64_t gemmac_pool_kv_bytes(const gemmac_pool *pool);
+
+typedef struct {
+  int32_t n_tokens; /* rows in use */
+  int32_t capacity; /* rows allocated */
+  gemmac_token *token;
+  gemmac_session **session; /* each row's sequence (llama_batch.seq_id) */
+  int32_t *pos;   /* each row's position, or -1: the next of its sequence */
+  int8_t *logits; /* nonzero: this row's logits are wanted */
+} gemmac_batch;
+
+GEMMAC_API gemmac_batch gemmac_batch_init(int32_t capacity);
+GEMMAC_API void gemmac_batch_free(gemmac_batch batch);
+GEMMAC_API void gemmac_batch_clear(gemmac_batch *batch);
+/* Appends a row; -1 when the batch is full. */
+GEMMAC_API int gemmac_batch_add(gemmac_batch *batch, gemmac_session *session,
+                                gemmac_token token, int32_t pos, int logits);
+/* Evaluates the batch. A sequence's rows must be in batch order at its next
+ * positions (pos -1, or the session's position onwards), within its
+ * context; rows of different sequences may interleave. The whole batch is
+ * checked before anything is evaluated: on an error (-1, gemmac_last_error)
+ * no sequence has moved. Each sequence's position and history advance by
+ * its rows; gemmac_session_logits gives its last row's logits when that row
+ * wanted them. A pending gemmac_session_cancel is not consumed. 0 or -1. */
+GEMMAC_API int gemmac_decode(gemmac_pool *pool, const gemmac_batch *batch);
+/* The logits (vocab floats) of row i of the last decoded batch (i < 0:
+ * counted from the end), valid until the next gemmac_decode; NULL (and an
+ * error) when that row wanted none. */
+GEMMAC_API const float *gemmac_get_logits_ith(gemmac_pool *pool, int32_t i);
 
 #ifdef __cplusplus
 }

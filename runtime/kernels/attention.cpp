@@ -10,10 +10,12 @@
 //    tile's positions.
 // Work is split over (kv head, block of queries, group of heads): each item
 // converts a tile of keys and values once for all the queries and heads it
-// serves. The batch's own K and V are rounded to the cache's type exactly as
+// serves; items of every sequence of the step (abi/step.h) run in one
+// parallel loop. The batch's own K and V are rounded to the cache's type exactly as
 // if read back from it, so a token sees the same keys whether it is
 // evaluated in a batch or alone.
 
+#include "abi/step.h"
 #include "runtime/kernels/attention_reference.h"
 #include "runtime/kernels/half.h"
 #include "runtime/src/rt.h"
@@ -267,24 +269,51 @@ void attendTile(const Shape &s, int64_t tile, int64_t first, int64_t pos,
   }
 }
 
+/// One sequence's rows of the step (abi/step.h).
+struct Segment {
+  int64_t slot, pos0, row0, rows;
+};
+
+std::vector<Segment> segmentsOf(const int64_t *seqs, int64_t nSeqs) {
+  std::vector<Segment> out(static_cast<size_t>(nSeqs));
+  for (int64_t i = 0; i < nSeqs; ++i) {
+    const int64_t *f = seqs + i * GEMMAC_SEQ_FIELDS;
+    out[i] = {f[GEMMAC_SEQ_SLOT], f[GEMMAC_SEQ_POS0], f[GEMMAC_SEQ_ROW0],
+              f[GEMMAC_SEQ_ROWS]};
+  }
+  return out;
+}
+
 template <typename T, int64_t HD>
 void attention(gemmac_rt *rt, float *out, const float *q, const float *k,
-               const float *v, int64_t nTokens, int64_t pos0, int64_t nHeads,
-               int64_t nKVHeads, int64_t headDim, int64_t window,
-               const T *kCache, const T *vCache, int64_t capacity,
+               const float *v, int64_t nTokens, const int64_t *seqs,
+               int64_t nSeqs, int64_t nHeads, int64_t nKVHeads,
+               int64_t headDim, int64_t window, const T *kCache,
+               const T *vCache, int64_t capacity, int64_t seqStride,
                float scale, ref::KVScales kvScales = {}) {
-  if (headDim % 8 != 0) // no vector shape: the reference computes it
-    return ref::attention<T>(rt, out, q, k, v, nTokens, pos0, nHeads,
-                             nKVHeads, headDim, window, kCache, vCache,
-                             capacity, scale, kvScales);
-  const Shape s{HD > 0 ? HD : headDim, nKVHeads * headDim, window, capacity,
-                pos0, kvScales};
+  const std::vector<Segment> segs = segmentsOf(seqs, nSeqs);
+  const int64_t width = nKVHeads * headDim;
+  if (headDim % 8 != 0) { // no vector shape: the reference computes it
+    for (const Segment &g : segs)
+      ref::attention<T>(rt, out + g.row0 * nHeads * headDim,
+                        q + g.row0 * nHeads * headDim, k + g.row0 * width,
+                        v + g.row0 * width, g.rows, g.pos0, nHeads, nKVHeads,
+                        headDim, window, kCache + g.slot * seqStride,
+                        vCache + g.slot * seqStride, capacity, scale, kvScales);
+    return;
+  }
+  const int64_t hd = HD > 0 ? HD : headDim;
   const int64_t group = nHeads / nKVHeads;
   const int threads = rt->pool.size();
-  // Items: (kv head, block of queries, group of heads), enough of them to
-  // keep every thread busy, each as large as that allows.
+  // Items: (segment, kv head, block of queries, group of heads), enough of
+  // them to keep every thread busy, each as large as that allows. The split
+  // never changes a query's arithmetic: it visits the same 64-aligned tiles
+  // in the same order whatever block or item it is in.
   int64_t qb = std::clamp<int64_t>(nTokens * nKVHeads / (4 * threads), 1, 16);
-  const int64_t nBlocks = (nTokens + qb - 1) / qb;
+  std::vector<int64_t> firstBlock(segs.size() + 1, 0);
+  for (size_t i = 0; i < segs.size(); ++i)
+    firstBlock[i + 1] = firstBlock[i] + (segs[i].rows + qb - 1) / qb;
+  const int64_t nBlocks = firstBlock.back();
   int64_t headChunks = 1;
   while (nKVHeads * nBlocks * headChunks < 2 * threads &&
          headChunks < group && group % (headChunks * 2) == 0)
@@ -296,37 +325,48 @@ void attention(gemmac_rt *rt, float *out, const float *q, const float *k,
   };
   rt->pool.parallelFor(items, 1, [&](int64_t w0, int64_t w1) {
     thread_local std::vector<float> kt, vt, acc;
-    kt.resize(static_cast<size_t>(s.hd * kTile));
-    vt.resize(static_cast<size_t>(s.hd * kTile));
-    acc.resize(static_cast<size_t>(qb * hpc * s.hd));
+    kt.resize(static_cast<size_t>(hd * kTile));
+    vt.resize(static_cast<size_t>(hd * kTile));
+    acc.resize(static_cast<size_t>(qb * hpc * hd));
     std::vector<QueryState> states(static_cast<size_t>(qb * hpc));
     for (int64_t w = w0; w < w1; ++w) {
       const int64_t g = w / (nBlocks * headChunks);
-      const int64_t blk = (w / headChunks) % nBlocks;
+      const int64_t block = (w / headChunks) % nBlocks;
       const int64_t h0 = g * group + (w % headChunks) * hpc;
-      const int64_t t0 = blk * qb, t1 = std::min(nTokens, t0 + qb);
+      const size_t si = static_cast<size_t>(
+          std::upper_bound(firstBlock.begin(), firstBlock.end(), block) -
+          firstBlock.begin() - 1);
+      const Segment &seg = segs[si];
+      const Shape s{hd, width, window, capacity, seg.pos0, kvScales};
+      const float *qs = q + seg.row0 * nHeads * hd;
+      const float *ks = k + seg.row0 * width, *vs = v + seg.row0 * width;
+      float *os = out + seg.row0 * nHeads * hd;
+      const T *kc = kCache + seg.slot * seqStride;
+      const T *vc = vCache + seg.slot * seqStride;
+      const int64_t t0 = (block - firstBlock[si]) * qb;
+      const int64_t t1 = std::min(seg.rows, t0 + qb);
       for (size_t i = 0; i < states.size(); ++i)
-        states[i] = {-INFINITY, 0.0f, acc.data() + i * s.hd};
+        states[i] = {-INFINITY, 0.0f, acc.data() + i * hd};
       std::fill(acc.begin(), acc.end(), 0.0f);
-      const int64_t lo = firstVisible(pos0 + t0), hi = pos0 + t1 - 1;
+      const int64_t lo = firstVisible(seg.pos0 + t0), hi = seg.pos0 + t1 - 1;
       for (int64_t tile = lo / kTile * kTile; tile <= hi; tile += kTile) {
-        loadTile<T>(s, g, tile, lo, hi, k, v, kCache, vCache, kt.data(), vt.data());
+        loadTile<T>(s, g, tile, lo, hi, ks, vs, kc, vc, kt.data(), vt.data());
         for (int64_t t = t0; t < t1; ++t) {
-          const int64_t pos = pos0 + t, first = firstVisible(pos);
+          const int64_t pos = seg.pos0 + t, first = firstVisible(pos);
           if (tile > pos || tile + kTile <= first / kTile * kTile)
             continue;
           for (int64_t hh = 0; hh < hpc; ++hh)
             attendTile<HD>(s, tile, first, pos,
-                           q + (t * nHeads + h0 + hh) * s.hd, kt.data(),
+                           qs + (t * nHeads + h0 + hh) * hd, kt.data(),
                            vt.data(), scale, states[(t - t0) * hpc + hh]);
         }
       }
       for (int64_t t = t0; t < t1; ++t)
         for (int64_t hh = 0; hh < hpc; ++hh) {
           const QueryState &st = states[(t - t0) * hpc + hh];
-          float *o = out + (t * nHeads + h0 + hh) * s.hd;
+          float *o = os + (t * nHeads + h0 + hh) * hd;
           const __m256 inv = _mm256_set1_ps(st.S == 0.0f ? 0.0f : 1.0f / st.S);
-          for (int64_t i = 0; i < s.hd; i += 8)
+          for (int64_t i = 0; i < hd; i += 8)
             _mm256_storeu_ps(o + i, _mm256_mul_ps(_mm256_loadu_ps(st.acc + i), inv));
         }
     }
@@ -335,16 +375,28 @@ void attention(gemmac_rt *rt, float *out, const float *q, const float *k,
 
 template <typename T>
 void kvStore(gemmac_rt *rt, T *kCache, T *vCache, const float *k,
-             const float *v, int64_t nTokens, int64_t pos0, int64_t width,
-             int64_t window, int64_t capacity, ref::KVScales kvScales = {}) {
-  // A ring keeps only the last `capacity` rows of the batch.
-  const int64_t first = window > 0 ? std::max<int64_t>(0, nTokens - capacity) : 0;
-  rt->pool.parallelFor(nTokens - first, 4, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = first + i0; i < first + i1; ++i) {
-      const int64_t pos = pos0 + i;
+             const float *v, const int64_t *seqs, int64_t nSeqs,
+             int64_t width, int64_t window, int64_t capacity,
+             int64_t seqStride, ref::KVScales kvScales = {}) {
+  // (segment, row) of every row stored: a ring keeps only the last
+  // `capacity` rows of its segment.
+  const std::vector<Segment> segs = segmentsOf(seqs, nSeqs);
+  std::vector<std::pair<int32_t, int32_t>> stored;
+  for (size_t si = 0; si < segs.size(); ++si)
+    for (int64_t i = window > 0 ? std::max<int64_t>(0, segs[si].rows - capacity)
+                                : 0;
+         i < segs[si].rows; ++i)
+      stored.emplace_back(static_cast<int32_t>(si), static_cast<int32_t>(i));
+  rt->pool.parallelFor(static_cast<int64_t>(stored.size()), 4,
+                       [&](int64_t i0, int64_t i1) {
+    for (int64_t j = i0; j < i1; ++j) {
+      const Segment &seg = segs[stored[j].first];
+      const int64_t i = stored[j].second, pos = seg.pos0 + i;
       const int64_t row = window > 0 ? pos % capacity : pos;
-      T *kd = kCache + row * width, *vd = vCache + row * width;
-      const float *ks = k + i * width, *vs = v + i * width;
+      T *kd = kCache + seg.slot * seqStride + row * width;
+      T *vd = vCache + seg.slot * seqStride + row * width;
+      const float *ks = k + (seg.row0 + i) * width;
+      const float *vs = v + (seg.row0 + i) * width;
       if constexpr (sizeof(T) == 2) {
         for (int64_t c = 0; c < width; ++c) {
           kd[c] = floatToHalf(ks[c]);
@@ -370,20 +422,20 @@ void kvStore(gemmac_rt *rt, T *kCache, T *vCache, const float *k,
 #define DEFINE_ATTENTION(T, CT, SA, ...)                                       \
   extern "C" void gmk_attention_##T(                                           \
       gemmac_rt *rt, float *out, const float *q, const float *k,              \
-      const float *v, int64_t n_tokens, int64_t pos0, int64_t n_heads,        \
-      int64_t n_kv_heads, int64_t head_dim, int64_t window,                   \
+      const float *v, int64_t n_tokens, const int64_t *seqs, int64_t n_seqs,  \
+      int64_t n_heads, int64_t n_kv_heads, int64_t head_dim, int64_t window,  \
       const CT *k_cache, const CT *v_cache, int64_t capacity,                 \
-      float scale __VA_ARGS__) {                                               \
-    attention<CT, 0>(rt, out, q, k, v, n_tokens, pos0, n_heads, n_kv_heads,    \
-                     head_dim, window, k_cache, v_cache, capacity, scale, SA); \
+      int64_t seq_stride, float scale __VA_ARGS__) {                           \
+    attention<CT, 0>(rt, out, q, k, v, n_tokens, seqs, n_seqs, n_heads,        \
+                     n_kv_heads, head_dim, window, k_cache, v_cache, capacity, \
+                     seq_stride, scale, SA);                                   \
   }                                                                            \
-  extern "C" void gmk_kv_store_##T(gemmac_rt *rt, CT *k_cache, CT *v_cache,   \
-                                   const float *k, const float *v,            \
-                                   int64_t n_tokens, int64_t pos0,            \
-                                   int64_t width, int64_t window,             \
-                                   int64_t capacity __VA_ARGS__) {            \
-    kvStore<CT>(rt, k_cache, v_cache, k, v, n_tokens, pos0, width, window,     \
-                capacity, SA);                                                 \
+  extern "C" void gmk_kv_store_##T(                                            \
+      gemmac_rt *rt, CT *k_cache, CT *v_cache, const float *k, const float *v, \
+      int64_t, const int64_t *seqs, int64_t n_seqs, int64_t width,             \
+      int64_t window, int64_t capacity, int64_t seq_stride __VA_ARGS__) {      \
+    kvStore<CT>(rt, k_cache, v_cache, k, v, seqs, n_seqs, width, window,       \
+                capacity, seq_stride, SA);                                     \
   }
 #define UNIT_SCALES (ref::KVScales{})
 #define F8_SCALES (ref::KVScales{k_scale, v_scale})
@@ -394,12 +446,13 @@ DEFINE_ATTENTION(f8, uint8_t, F8_SCALES, , float k_scale, float v_scale)
 #define DEFINE_ATTENTION_D(T, CT, D, SA, ...)                                  \
   extern "C" void gmk_attention_##T##_d##D(                                    \
       gemmac_rt *rt, float *out, const float *q, const float *k,              \
-      const float *v, int64_t n_tokens, int64_t pos0, int64_t n_heads,        \
-      int64_t n_kv_heads, int64_t head_dim, int64_t window,                   \
+      const float *v, int64_t n_tokens, const int64_t *seqs, int64_t n_seqs,  \
+      int64_t n_heads, int64_t n_kv_heads, int64_t head_dim, int64_t window,  \
       const CT *k_cache, const CT *v_cache, int64_t capacity,                 \
-      float scale __VA_ARGS__) {                                               \
-    attention<CT, D>(rt, out, q, k, v, n_tokens, pos0, n_heads, n_kv_heads,    \
-                     head_dim, window, k_cache, v_cache, capacity, scale, SA); \
+      int64_t seq_stride, float scale __VA_ARGS__) {                           \
+    attention<CT, D>(rt, out, q, k, v, n_tokens, seqs, n_seqs, n_heads,        \
+                     n_kv_heads, head_dim, window, k_cache, v_cache, capacity, \
+                     seq_stride, scale, SA);                                   \
   }
 #define DEFINE_ATTENTION_DIMS(T, CT, SA, ...)                                  \
   DEFINE_ATTENTION_D(T, CT, 64, SA, __VA_ARGS__)                               \

@@ -99,42 +99,52 @@ void gmk_rms_norm_add_unweighted(gemmac_rt *rt, float *out, const float *in,
                                  const float *residual, int64_t rows,
                                  int64_t width, float eps, float scale);
 
-// NeoX RoPE of [n_tokens, n_heads * head_dim]; see #gemma.rope. out may alias.
+// NeoX RoPE of [n_tokens, n_heads * head_dim], row t at positions[t]; see
+// #gemma.rope. out may alias.
 void gmk_rope(gemmac_rt *rt, float *out, const float *in, int64_t n_tokens,
-              int64_t n_heads, int64_t head_dim, int64_t pos0, float theta,
-              int64_t freq_dim, int64_t rotated_pairs);
+              int64_t n_heads, int64_t head_dim, const int64_t *positions,
+              float theta, int64_t freq_dim, int64_t rotated_pairs);
 
 // The RoPE of each head's RMSNorm [* weight] (gemma.rms_norm_rope), a token
 // at a time. out may alias in.
 void gmk_rms_norm_rope(gemmac_rt *rt, float *out, const float *in,
                        int64_t n_tokens, int64_t n_heads, int64_t head_dim,
-                       int64_t pos0, float theta, int64_t freq_dim,
+                       const int64_t *positions, float theta, int64_t freq_dim,
                        int64_t rotated_pairs, const uint8_t *weight,
                        int32_t weight_format, float eps);
 void gmk_rms_norm_rope_unweighted(gemmac_rt *rt, float *out, const float *in,
                                   int64_t n_tokens, int64_t n_heads,
-                                  int64_t head_dim, int64_t pos0, float theta,
-                                  int64_t freq_dim, int64_t rotated_pairs,
-                                  float eps);
+                                  int64_t head_dim, const int64_t *positions,
+                                  float theta, int64_t freq_dim,
+                                  int64_t rotated_pairs, float eps);
 
-// Causal GQA attention of n_tokens queries at positions pos0.. over the cache
-// (positions < pos0, rows [capacity, n_kv_heads * head_dim]; a ring of
-// `window` rows when window > 0) and the batch's own k/v. The batch's k/v are
-// rounded to the cache's element type first, so a token sees the same keys
-// whether it is evaluated in a batch or alone. One symbol per cache type.
-// The E4M3 cache (f8) takes two more arguments, the K and V scales: it
-// stores e4m3(x / scale), saturating, and reads e4m3 * scale.
+// out row j = in row rows[j] (the rows whose outputs the step wants).
+void gmk_gather_rows(gemmac_rt *rt, float *out, const float *in,
+                     const int64_t *rows, int64_t n_rows, int64_t width);
+
+// Causal GQA attention over the step's segments (abi/step.h): a segment's
+// rows are queries at positions pos0.. over its sequence's cache (positions
+// < pos0, rows [capacity, n_kv_heads * head_dim] at slot * seq_stride
+// elements from k_cache/v_cache; a ring of `window` rows when window > 0)
+// and the segment's own k/v. The step's k/v are rounded to the cache's
+// element type first, so a token sees the same keys whether it is
+// evaluated in a batch or alone, and a row's result does not depend on the
+// other segments. One symbol per cache type. The E4M3 cache (f8) takes two
+// more arguments, the K and V scales: it stores e4m3(x / scale),
+// saturating, and reads e4m3 * scale.
 #define GEMMAC_DECLARE_ATTENTION(T, CT, ...)                                   \
   void gmk_attention_##T(gemmac_rt *rt, float *out, const float *q,           \
                          const float *k, const float *v, int64_t n_tokens,    \
-                         int64_t pos0, int64_t n_heads, int64_t n_kv_heads,   \
-                         int64_t head_dim, int64_t window, const CT *k_cache, \
-                         const CT *v_cache, int64_t capacity,                 \
+                         const int64_t *seqs, int64_t n_seqs, int64_t n_heads,\
+                         int64_t n_kv_heads, int64_t head_dim, int64_t window, \
+                         const CT *k_cache, const CT *v_cache,                \
+                         int64_t capacity, int64_t seq_stride,                \
                          float scale __VA_ARGS__);                            \
   void gmk_kv_store_##T(gemmac_rt *rt, CT *k_cache, CT *v_cache,              \
                         const float *k, const float *v, int64_t n_tokens,     \
-                        int64_t pos0, int64_t width, int64_t window,          \
-                        int64_t capacity __VA_ARGS__);
+                        const int64_t *seqs, int64_t n_seqs, int64_t width,   \
+                        int64_t window, int64_t capacity,                     \
+                        int64_t seq_stride __VA_ARGS__);
 #define GEMMAC_KV_SCALES , float k_scale, float v_scale
 GEMMAC_DECLARE_ATTENTION(f16, uint16_t)
 GEMMAC_DECLARE_ATTENTION(f32, float)
@@ -145,9 +155,10 @@ GEMMAC_DECLARE_ATTENTION(f8, uint8_t, GEMMAC_KV_SCALES)
 #define GEMMAC_DECLARE_ATTENTION_D(T, CT, D, ...)                              \
   void gmk_attention_##T##_d##D(                                               \
       gemmac_rt *rt, float *out, const float *q, const float *k,              \
-      const float *v, int64_t n_tokens, int64_t pos0, int64_t n_heads,        \
-      int64_t n_kv_heads, int64_t head_dim, int64_t window, const CT *k_cache,\
-      const CT *v_cache, int64_t capacity, float scale __VA_ARGS__);
+      const float *v, int64_t n_tokens, const int64_t *seqs, int64_t n_seqs,  \
+      int64_t n_heads, int64_t n_kv_heads, int64_t head_dim, int64_t window,  \
+      const CT *k_cache, const CT *v_cache, int64_t capacity,                 \
+      int64_t seq_stride, float scale __VA_ARGS__);
 #define GEMMAC_DECLARE_ATTENTION_DIMS(T, CT, ...)                              \
   GEMMAC_DECLARE_ATTENTION_D(T, CT, 64, __VA_ARGS__)                           \
   GEMMAC_DECLARE_ATTENTION_D(T, CT, 128, __VA_ARGS__)                          \

@@ -8,6 +8,7 @@
 #include "formats/formats.h"
 #include "runtime/src/rt.h"
 
+#include <algorithm>
 #include <cmath>
 #include <math.h>
 #include <vector>
@@ -139,12 +140,12 @@ extern "C" void gmk_rms_norm_add_unweighted(gemmac_rt *rt, float *out,
 
 extern "C" void gmk_rope(gemmac_rt *rt, float *out, const float *in,
                          int64_t n_tokens, int64_t n_heads, int64_t head_dim,
-                         int64_t pos0, float theta, int64_t freq_dim,
-                         int64_t rotated_pairs) {
+                         const int64_t *positions, float theta,
+                         int64_t freq_dim, int64_t rotated_pairs) {
   rt->pool.parallelFor(n_tokens, 1, [&](int64_t t0, int64_t t1) {
     RopeTable rope(theta, freq_dim, rotated_pairs);
     for (int64_t t = t0; t < t1; ++t) {
-      rope.at(pos0 + t);
+      rope.at(positions[t]);
       for (int64_t h = 0; h < n_heads; ++h)
         rope.rotate(out + (t * n_heads + h) * head_dim,
                     in + (t * n_heads + h) * head_dim, head_dim);
@@ -154,15 +155,16 @@ extern "C" void gmk_rope(gemmac_rt *rt, float *out, const float *in,
 
 extern "C" void gmk_rms_norm_rope(gemmac_rt *rt, float *out, const float *in,
                                   int64_t n_tokens, int64_t n_heads,
-                                  int64_t head_dim, int64_t pos0, float theta,
-                                  int64_t freq_dim, int64_t rotated_pairs,
+                                  int64_t head_dim, const int64_t *positions,
+                                  float theta, int64_t freq_dim,
+                                  int64_t rotated_pairs,
                                   const uint8_t *weight, int32_t weight_format,
                                   float eps) {
   const std::vector<float> w = normWeight(weight, weight_format, head_dim);
   rt->pool.parallelFor(n_tokens, 1, [&](int64_t t0, int64_t t1) {
     RopeTable rope(theta, freq_dim, rotated_pairs);
     for (int64_t t = t0; t < t1; ++t) {
-      rope.at(pos0 + t);
+      rope.at(positions[t]);
       for (int64_t h = 0; h < n_heads; ++h) {
         float *y = out + (t * n_heads + h) * head_dim;
         normGroup(y, in + (t * n_heads + h) * head_dim, head_dim,
@@ -176,9 +178,16 @@ extern "C" void gmk_rms_norm_rope(gemmac_rt *rt, float *out, const float *in,
 extern "C" void gmk_rms_norm_rope_unweighted(gemmac_rt *rt, float *out,
                                              const float *in, int64_t n_tokens,
                                              int64_t n_heads, int64_t head_dim,
-                                             int64_t pos0, float theta,
-                                             int64_t freq_dim,
+                                             const int64_t *positions,
+                                             float theta, int64_t freq_dim,
                                              int64_t rotated_pairs, float eps) {
-  gmk_rms_norm_rope(rt, out, in, n_tokens, n_heads, head_dim, pos0, theta,
+  gmk_rms_norm_rope(rt, out, in, n_tokens, n_heads, head_dim, positions, theta,
                     freq_dim, rotated_pairs, nullptr, 0, eps);
+}
+
+extern "C" void gmk_gather_rows(gemmac_rt *, float *out, const float *in,
+                                const int64_t *rows, int64_t n_rows,
+                                int64_t width) {
+  for (int64_t j = 0; j < n_rows; ++j)
+    std::copy(in + rows[j] * width, in + (rows[j] + 1) * width, out + j * width);
 }

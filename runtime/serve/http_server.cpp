@@ -101,7 +101,7 @@ bool peerClosed(int fd) {
 }
 
 Server::Server(gemmac_model *model, const gemmac_serve_options &o)
-    : opts_(o), sched_(model, o.n_slots, o.n_ctx, o.queue) {
+    : opts_(o), sched_(model, o.n_slots, o.n_ctx, o.queue, o.batch) {
   ctx_.model = model;
   ctx_.options = &opts_;
   ctx_.nCtx = o.n_ctx;
@@ -138,8 +138,11 @@ int Server::run() {
                  opts_.host, opts_.port);
     return 1;
   }
-  std::fprintf(stderr, "gemmac serve: %d slot(s) of %d tokens, listening on http://%s:%d\n",
-               opts_.n_slots, opts_.n_ctx, opts_.host, port);
+  std::fprintf(stderr,
+               "gemmac serve: %d slot(s) of %d tokens (KV caches %.2f GiB), up to %d "
+               "rows per step, listening on http://%s:%d\n",
+               opts_.n_slots, opts_.n_ctx, sched_.kvBytes() / double(1ull << 30),
+               opts_.batch, opts_.host, port);
   std::fflush(stderr);
   // SIGINT/SIGTERM end the server: blocked everywhere (gemmac_serve),
   // waited for here.

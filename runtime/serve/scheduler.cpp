@@ -8,7 +8,6 @@
 namespace gemmac::serve {
 
 namespace {
-constexpr size_t kPromptChunk = 256; // prompt tokens a slot evaluates per round
 
 /// Bytes at the end of `s` that begin a UTF-8 character not yet complete.
 size_t incompleteUtf8Tail(const std::string &s) {
@@ -39,17 +38,20 @@ double now() {
   return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-Scheduler::Scheduler(gemmac_model *model, int nSlots, int nCtx, int maxQueue)
+Scheduler::Scheduler(gemmac_model *model, int nSlots, int nCtx, int maxQueue,
+                     int budget)
     : model_(model), nCtx_(nCtx), maxQueue_(maxQueue),
-      vocab_(gemmac_model_vocab_size(model)) {
+      budget_(std::max(budget, 1)), vocab_(gemmac_model_vocab_size(model)) {
+  pool_ = gemmac_pool_new(model, nSlots, nCtx);
+  if (!pool_) {
+    error_ = gemmac_last_error();
+    return;
+  }
+  batch_ = gemmac_batch_init(nSlots + budget_);
   slots_.resize(static_cast<size_t>(nSlots));
-  for (Slot &s : slots_) {
-    s.session = gemmac_session_new(model, nCtx);
-    if (!s.session) {
-      error_ = gemmac_last_error();
-      return;
-    }
-    s.logits.resize(static_cast<size_t>(vocab_));
+  for (int i = 0; i < nSlots; ++i) {
+    slots_[i].session = gemmac_pool_session(pool_, i);
+    slots_[i].logits.resize(static_cast<size_t>(vocab_));
   }
   metrics_.slots = nSlots;
   worker_ = std::thread([this] { loop(); });
@@ -63,12 +65,11 @@ Scheduler::~Scheduler() {
   cv_.notify_all();
   if (worker_.joinable())
     worker_.join();
-  for (Slot &s : slots_) {
+  for (Slot &s : slots_)
     if (s.job)
       finish(s, "", "the server is shutting down");
-    if (s.session)
-      gemmac_session_free(s.session);
-  }
+  gemmac_batch_free(batch_);
+  gemmac_pool_free(pool_);
   for (auto &job : queue_) {
     std::lock_guard<std::mutex> lock(job->mu);
     job->error = "the server is shutting down";
@@ -179,6 +180,7 @@ void Scheduler::admit() {
     best->job = job;
     best->promptDone = bestReuse;
     best->pending.clear();
+    best->next = -1;
     job->reused = static_cast<long>(bestReuse);
     job->started = now();
     gemmac_session_set_seed(best->session, job->sampler.seed);
@@ -198,37 +200,95 @@ void Scheduler::loop() {
       continue;
     }
     lock.unlock();
-    for (Slot *s : active)
-      step(*s);
+    runStep(active);
     lock.lock();
   }
 }
 
-void Scheduler::step(Slot &slot) {
-  Job &job = *slot.job;
-  if (job.cancelled) {
-    std::unique_lock<std::mutex> lock(mu_);
-    const std::string why = cancelWhy_.empty() ? "cancelled" : cancelWhy_;
-    lock.unlock();
-    return finish(slot, "", why);
+void Scheduler::runStep(const std::vector<Slot *> &active) {
+  std::vector<Slot *> live;
+  for (Slot *s : active) {
+    Job &job = *s->job;
+    if (job.cancelled) {
+      std::unique_lock<std::mutex> lock(mu_);
+      const std::string why = cancelWhy_.empty() ? "cancelled" : cancelWhy_;
+      lock.unlock();
+      finish(*s, "", why);
+    } else if (job.deadline > 0 && now() > job.deadline) {
+      finish(*s, "length");
+    } else {
+      live.push_back(s);
+    }
   }
-  if (job.deadline > 0 && now() > job.deadline)
-    return finish(slot, "length");
-  if (slot.promptDone < job.prompt.size()) {
-    const size_t n = std::min(kPromptChunk, job.prompt.size() - slot.promptDone);
-    const double t0 = now();
-    if (gemmac_session_eval(slot.session, job.prompt.data() + slot.promptDone,
-                            static_cast<int32_t>(n), slot.logits.data(), 0) != 0)
-      return finish(slot, "", gemmac_last_error());
-    slot.history.insert(slot.history.end(), job.prompt.begin() + slot.promptDone,
-                        job.prompt.begin() + slot.promptDone + n);
-    slot.promptDone += n;
-    std::lock_guard<std::mutex> lock(mu_);
-    metrics_.promptTokens += n;
-    metrics_.promptSeconds += now() - t0;
+  // The rows: every generating slot's next token, then prompt chunks, the
+  // longest-waiting request first, up to the budget.
+  gemmac_batch_clear(&batch_);
+  std::vector<Slot *> rowSlot;
+  size_t decodeRows = 0;
+  for (Slot *s : live)
+    if (s->next >= 0) {
+      gemmac_batch_add(&batch_, s->session, s->next, -1, 1);
+      rowSlot.push_back(s);
+      ++decodeRows;
+    }
+  std::vector<Slot *> prompts;
+  for (Slot *s : live)
+    if (s->promptDone < s->job->prompt.size())
+      prompts.push_back(s);
+  std::stable_sort(prompts.begin(), prompts.end(), [](Slot *a, Slot *b) {
+    return a->job->started < b->job->started;
+  });
+  size_t left = static_cast<size_t>(budget_);
+  for (Slot *s : prompts) {
+    const std::vector<gemmac_token> &prompt = s->job->prompt;
+    const size_t n = std::min(left, prompt.size() - s->promptDone);
+    for (size_t i = 0; i < n; ++i) {
+      const size_t k = s->promptDone + i;
+      gemmac_batch_add(&batch_, s->session, prompt[k], -1, k + 1 == prompt.size());
+      rowSlot.push_back(s);
+    }
+    left -= n;
+    if (left == 0)
+      break;
+  }
+  if (rowSlot.empty())
+    return;
+  const double t0 = now();
+  if (gemmac_decode(pool_, &batch_) != 0) {
+    const std::string error = gemmac_last_error();
+    for (Slot *s : live)
+      if (s->job && std::find(rowSlot.begin(), rowSlot.end(), s) != rowSlot.end())
+        finish(*s, "", error);
     return;
   }
-  const double t0 = now();
+  const double seconds = now() - t0;
+  // What the caches now hold; then each wanted row's logits, sampled and
+  // streamed at once.
+  for (int32_t i = 0; i < batch_.n_tokens; ++i) {
+    Slot &s = *rowSlot[i];
+    s.history.push_back(batch_.token[i]);
+    if (i >= static_cast<int32_t>(decodeRows))
+      ++s.promptDone;
+  }
+  for (int32_t i = 0; i < batch_.n_tokens; ++i) {
+    if (!batch_.logits[i])
+      continue;
+    Slot &s = *rowSlot[i];
+    const float *l = gemmac_get_logits_ith(pool_, i);
+    std::copy(l, l + vocab_, s.logits.begin());
+    s.next = -1;
+    sampleNext(s);
+  }
+  const size_t rows = rowSlot.size(), promptRows = rows - decodeRows;
+  std::lock_guard<std::mutex> lock(mu_);
+  metrics_.promptTokens += promptRows;
+  metrics_.generatedTokens += decodeRows;
+  metrics_.promptSeconds += seconds * promptRows / rows;
+  metrics_.generateSeconds += seconds * decodeRows / rows;
+}
+
+void Scheduler::sampleNext(Slot &slot) {
+  Job &job = *slot.job;
   const gemmac_token t = gemmac_sample(slot.session, slot.logits.data(), &job.sampler);
   const bool end = gemmac_token_is_eog(model_, t) ||
                    std::find(job.stopTokens.begin(), job.stopTokens.end(), t) != job.stopTokens.end();
@@ -241,12 +301,7 @@ void Scheduler::step(Slot &slot) {
     return finish(slot, "length");
   if (gemmac_session_position(slot.session) >= nCtx_)
     return finish(slot, "length");
-  if (gemmac_session_eval(slot.session, &t, 1, slot.logits.data(), 0) != 0)
-    return finish(slot, "", gemmac_last_error());
-  slot.history.push_back(t);
-  std::lock_guard<std::mutex> lock(mu_);
-  metrics_.generatedTokens += 1;
-  metrics_.generateSeconds += now() - t0;
+  slot.next = t;
 }
 
 /// Adds a sampled token: its log-probabilities, and the text it makes

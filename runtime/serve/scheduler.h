@@ -1,9 +1,11 @@
-// The server's scheduler: N slots, each a session with its own KV cache,
-// and a bounded queue of requests waiting for one. One worker thread runs
-// every step: each active slot advances by one model call (a chunk of its
-// prompt, or one decoded token) per round, so slots interleave. The round
-// is the unit a batched forward pass will replace (issue 18): it already
-// collects every slot's next tokens before running them.
+// The server's scheduler: N slots, the sequences of one KV pool
+// (gemmac_pool), and a bounded queue of requests waiting for one. One worker
+// thread runs the steps: each step is one batch (gemmac_decode) holding the
+// next token of every generating slot, then chunks of waiting prompts up to
+// the row budget (chunked prefill: a long prompt does not stall the others),
+// so one pass over the weights serves every slot. A slot's token is sampled
+// and streamed as soon as its step returns; queued requests take slots as
+// they free up.
 #pragma once
 
 #include "runtime/include/gemmac.h"
@@ -61,7 +63,9 @@ struct Metrics {
 
 class Scheduler {
 public:
-  Scheduler(gemmac_model *model, int nSlots, int nCtx, int maxQueue);
+  /// `budget`: rows per step (decoding rows always go; prompts fill the rest).
+  Scheduler(gemmac_model *model, int nSlots, int nCtx, int maxQueue,
+            int budget);
   ~Scheduler();
   /// False when the queue is full (the caller answers 503).
   bool submit(const std::shared_ptr<Job> &job);
@@ -76,6 +80,8 @@ public:
   int context() const { return nCtx_; }
   /// Error from creating the slots ("" if none).
   const std::string &error() const { return error_; }
+  /// Bytes of KV cache of all the slots.
+  uint64_t kvBytes() const { return pool_ ? gemmac_pool_kv_bytes(pool_) : 0; }
 
 private:
   struct Slot {
@@ -85,15 +91,21 @@ private:
     size_t promptDone = 0;
     std::string pending; // generated text held back: may start a stop string
     std::vector<float> logits;
+    gemmac_token next = -1; // sampled, streamed, not yet evaluated
   };
   void loop();
   void admit();
-  void step(Slot &slot);
+  void runStep(const std::vector<Slot *> &active);
+  /// After the slot's logits: samples, streams, and either ends the job or
+  /// keeps the token as the slot's next row.
+  void sampleNext(Slot &slot);
   void emit(Slot &slot, gemmac_token t);
   void finish(Slot &slot, const std::string &reason, const std::string &error = "");
 
   gemmac_model *model_;
-  int nCtx_, maxQueue_;
+  gemmac_pool *pool_ = nullptr;
+  gemmac_batch batch_{};
+  int nCtx_, maxQueue_, budget_;
   int32_t vocab_;
   std::string error_;
   std::vector<Slot> slots_;

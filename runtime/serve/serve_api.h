@@ -10,7 +10,7 @@
 extern "C" {
 #endif
 
-#define GEMMAC_SERVE_ABI 1
+#define GEMMAC_SERVE_ABI 2
 
 typedef struct {
   int abi;                  /* GEMMAC_SERVE_ABI */
@@ -25,6 +25,8 @@ typedef struct {
   int verbose;
   const char *model_name;   /* what /v1/models lists */
   gemmac_sampler_params sampler; /* defaults a request may override */
+  int batch;                /* rows per forward step: every generating slot's
+                               token, then prompt chunks up to this budget */
 } gemmac_serve_options;
 
 /* Serves until SIGINT/SIGTERM; returns the process exit code. */

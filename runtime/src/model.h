@@ -46,6 +46,10 @@ struct gemmac_model {
 
 struct gemmac_session {
   gemmac_model *model = nullptr;
+  /// The pool whose slot `slot` this session is (kv and arena are the
+  /// pool's), or null for a session of its own (gemmac_session_new).
+  gemmac_pool *pool = nullptr;
+  int32_t slot = 0;
   int32_t nCtx = 0;
   int32_t pos = 0;
   uint8_t *kv = nullptr;
@@ -64,14 +68,46 @@ struct gemmac_session {
   ~gemmac_session();
 };
 
+/// KV caches of several sequences evaluated in shared steps (gemmac_decode).
+/// CPU: one allocation, sequence s's caches at kv + s * kvStride, each at the
+/// single-sequence layout, so a pool session's kv is an ordinary session's;
+/// one scratch arena. GPU: a session of its own per sequence.
+struct gemmac_pool {
+  ~gemmac_pool();
+  gemmac_model *model = nullptr;
+  int32_t nCtx = 0;
+  int64_t kvStride = 0;
+  uint8_t *kv = nullptr, *arena = nullptr;
+  std::vector<std::unique_ptr<gemmac_session>> sessions;
+  /// The last batch's wanted logits, and each batch row's row of them (-1).
+  std::vector<float> out;
+  std::vector<int32_t> outIndex;
+};
+
 namespace gemmac::rt {
 /// Evaluates n tokens after the session's; `logits` and `hidden` (either
 /// may be null; hidden only where the program writes it) get the logits and
 /// final hidden states of the last nOut of them (0 <= nOut <= n). The last
 /// token's logits are always computed and kept for gemmac_session_logits.
-/// Checks for a cancel before each chunk of the model's batch.
+/// Checks for a cancel before each chunk of the model's batch (unless
+/// takesCancel is false).
 int evalTokens(gemmac_session *s, const gemmac_token *tokens, int32_t n,
-               int32_t nOut, float *logits, float *hidden);
+               int32_t nOut, float *logits, float *hidden,
+               bool takesCancel = true);
+/// The context of a session asked for nCtx tokens (<= 0: the default).
+int32_t defaultContext(const gemmac_model *m, int32_t nCtx);
+/// The KV cache bytes of one CPU sequence of nCtx tokens; false (and the
+/// error) when they cannot be addressed.
+bool contextKVBytes(const gemmac_model *m, int32_t nCtx, uint64_t &bytes);
+/// A scratch arena for one step of the model's batch; null (and the error)
+/// when out of memory.
+uint8_t *newArena(const gemmac_model *m);
+/// "1.50 GiB".
+std::string gib(uint64_t bytes);
+/// The bytes from one KV slot to the next for caches of kvBytes.
+inline int64_t kvStride(uint64_t kvBytes) {
+  return static_cast<int64_t>((kvBytes + 63) / 64 * 64);
+}
 /// Consumes a pending cancel: true (and the error "cancelled") if there was.
 bool takeCancel(gemmac_session *s);
 } // namespace gemmac::rt

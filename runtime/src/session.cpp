@@ -16,14 +16,60 @@
 using namespace gemmac;
 
 gemmac_session::~gemmac_session() {
-  std::free(kv);
-  std::free(arena);
+  if (!pool) { // a pool's session lives in the pool's buffers
+    std::free(kv);
+    std::free(arena);
+  }
+}
+
+int32_t rt::defaultContext(const gemmac_model *m, int32_t nCtx) {
+  return nCtx > 0 ? nCtx
+                  : std::min<int32_t>(m->context > 0 ? m->context : 4096, 4096);
+}
+
+std::string rt::gib(uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / double(1ull << 30));
+  return buf;
+}
+
+bool rt::contextKVBytes(const gemmac_model *m, int32_t nCtx, uint64_t &bytes) {
+  // The generated size function: the rings hold min(window, n_ctx rounded
+  // up to 64) rows, then perToken bytes per context token
+  // (CPULowering::kvLayout). It is not linear in n_ctx, so it is asked for
+  // n_ctx itself; perToken (from two contexts past every window) bounds it,
+  // so that a context whose byte count does not fit 62 bits is refused.
+  const int64_t big = int64_t(1) << 24;
+  int64_t (*const kvBytesOf)(int64_t) = m->program->kv_bytes;
+  const int64_t perToken = kvBytesOf(big + 1) - kvBytesOf(big);
+  int64_t bound = 0;
+  if (perToken < 0 ||
+      __builtin_mul_overflow(perToken, static_cast<int64_t>(nCtx), &bound) ||
+      __builtin_add_overflow(bound, kvBytesOf(big) - perToken * big, &bound) ||
+      bound > (int64_t(1) << 62)) {
+    rt::setError("a context of " + std::to_string(nCtx) + " tokens (" +
+                 std::to_string(perToken) +
+                 " bytes of KV cache each) is more than the KV cache can address");
+    return false;
+  }
+  bytes = static_cast<uint64_t>(kvBytesOf(nCtx));
+  return true;
+}
+
+uint8_t *rt::newArena(const gemmac_model *m) {
+  const size_t bytes =
+      static_cast<size_t>(m->program->arena_bytes(m->maxBatch));
+  auto *arena = static_cast<uint8_t *>(
+      std::aligned_alloc(64, (bytes + 63) / 64 * 64));
+  if (!arena)
+    rt::setError("out of memory: cannot allocate a scratch arena of " +
+                 std::to_string(bytes) + " bytes");
+  return arena;
 }
 
 extern "C" gemmac_session *gemmac_session_new(gemmac_model *model,
                                               int32_t nCtx) {
-  if (nCtx <= 0)
-    nCtx = std::min<int32_t>(model->context > 0 ? model->context : 4096, 4096);
+  nCtx = rt::defaultContext(model, nCtx);
   auto s = std::make_unique<gemmac_session>();
   s->model = model;
   s->nCtx = nCtx;
@@ -37,50 +83,24 @@ extern "C" gemmac_session *gemmac_session_new(gemmac_model *model,
     s->kvBytes = s->gpu->kvBytes();
     return s.release();
   }
-  // The generated size function: the rings hold min(window, n_ctx rounded
-  // up to 64) rows, then perToken bytes per context token
-  // (CPULowering::kvLayout). It is not linear in n_ctx, so it is asked for
-  // n_ctx itself; perToken (from two contexts past every window) bounds it,
-  // so that a context whose byte count does not fit 62 bits is refused.
-  const int64_t big = int64_t(1) << 24;
-  int64_t (*const kvBytesOf)(int64_t) = model->program->kv_bytes;
-  const int64_t perToken = kvBytesOf(big + 1) - kvBytesOf(big);
-  int64_t bound = 0;
-  if (perToken < 0 ||
-      __builtin_mul_overflow(perToken, static_cast<int64_t>(nCtx), &bound) ||
-      __builtin_add_overflow(bound, kvBytesOf(big) - perToken * big, &bound) ||
-      bound > (int64_t(1) << 62)) {
-    rt::setError("a context of " + std::to_string(nCtx) + " tokens (" +
-                 std::to_string(perToken) +
-                 " bytes of KV cache each) is more than the KV cache can address");
+  if (!rt::contextKVBytes(model, nCtx, s->kvBytes))
     return nullptr;
-  }
-  const int64_t kvBytes = kvBytesOf(nCtx);
-  s->kvBytes = static_cast<uint64_t>(kvBytes);
-  auto gib = [](uint64_t b) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.2f GiB", b / double(1ull << 30));
-    return std::string(buf);
-  };
   // Zeroed: an unwritten cache row must never be read, but make it benign.
   s->kv = static_cast<uint8_t *>(std::calloc(1, s->kvBytes + 64));
   if (!s->kv) {
     rt::setError("out of memory: cannot allocate the KV cache of " +
-                 std::to_string(s->kvBytes) + " bytes (" + gib(s->kvBytes) +
+                 std::to_string(s->kvBytes) + " bytes (" + rt::gib(s->kvBytes) +
                  ") for a context of " + std::to_string(nCtx) + " tokens");
     return nullptr;
   }
-  size_t arenaBytes = static_cast<size_t>(model->program->arena_bytes(model->maxBatch));
-  s->arena = static_cast<uint8_t *>(std::aligned_alloc(64, (arenaBytes + 63) / 64 * 64));
-  if (!s->arena) {
-    rt::setError("out of memory: cannot allocate the session's scratch arena of " +
-                 std::to_string(arenaBytes) + " bytes");
-    return nullptr;
-  }
-  return s.release();
+  s->arena = rt::newArena(model);
+  return s->arena ? s.release() : nullptr;
 }
 
-extern "C" void gemmac_session_free(gemmac_session *s) { delete s; }
+extern "C" void gemmac_session_free(gemmac_session *s) {
+  if (s && !s->pool) // a pool's sessions are freed with the pool
+    delete s;
+}
 extern "C" gemmac_model *gemmac_session_model(const gemmac_session *s) {
   return s->model;
 }
@@ -101,7 +121,8 @@ extern "C" uint64_t gemmac_session_kv_bytes(const gemmac_session *s) {
 }
 
 int rt::evalTokens(gemmac_session *s, const gemmac_token *tokens, int32_t n,
-                   int32_t nOut, float *logits, float *hidden) {
+                   int32_t nOut, float *logits, float *hidden,
+                   bool takesCancel) {
   gemmac_model *m = s->model;
   if (n <= 0)
     return 0;
@@ -124,7 +145,7 @@ int rt::evalTokens(gemmac_session *s, const gemmac_token *tokens, int32_t n,
   // suffix of the tokens, so each chunk's are the last rows of its step.
   const int32_t first = n - std::max(nOut, 1);
   for (int32_t done = 0; done < n;) {
-    if (takeCancel(s))
+    if (takesCancel && takeCancel(s))
       return -1;
     const int32_t chunk = std::min(n - done, m->maxBatch);
     const bool last = done + chunk == n;
@@ -149,8 +170,15 @@ int rt::evalTokens(gemmac_session *s, const gemmac_token *tokens, int32_t n,
         return -1;
       }
     } else {
-      m->program->forward(m->rt.get(), m->weights, s->kv, s->arena, tokens + done,
-                          out, hiddenOut, chunk, s->pos, s->nCtx, rows);
+      // One segment: this session's cache is slot 0 of a one-slot pool.
+      std::vector<int64_t> positions(chunk), outRows(rows);
+      std::iota(positions.begin(), positions.end(), int64_t{s->pos});
+      std::iota(outRows.begin(), outRows.end(), int64_t{chunk - rows});
+      const int64_t seq[GEMMAC_SEQ_FIELDS] = {0, s->pos, 0, chunk};
+      m->program->forward(m->rt.get(), m->weights, s->kv, s->arena,
+                          tokens + done, out, hiddenOut, chunk,
+                          positions.data(), seq, 1, outRows.data(), rows,
+                          s->nCtx, 1, rt::kvStride(s->kvBytes));
     }
     for (int64_t r = 0; r < rows; ++r)
       for (int32_t id : m->tokenizer.suppressed())

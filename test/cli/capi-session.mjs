@@ -3,7 +3,8 @@
 // (capi_session.c): a restored session continues bit for bit; damaged,
 // truncated and other models' state files are refused with the file and
 // an offset named; cancels from another thread; outputs against all_logits;
-// hidden states against llama.cpp's embeddings.
+// hidden states against llama.cpp's embeddings; batches of sessions
+// (gemmac_pool, gemmac_decode) against each session alone.
 // The state case runs again on a Vulkan program where a Vulkan device
 // (lavapipe) is present.
 import {spawnSync} from "node:child_process";
@@ -20,9 +21,9 @@ const exec = (cmd, argv) => {
 
 /// A tiny model compiled with its object kept, and the C program linked
 /// with it.
-function build(name, seed, extra = [], type = "q8_0") {
+function build(name, seed, extra = [], type = "q8_0", variant = "dense") {
     const gguf = path.join(work, `${name}.gguf`), program = path.join(work, name);
-    run(path.join(bin, "gemmac-gen-model"), ["--variant", "dense", "--type", type, "--seed", String(seed), "-o", gguf]);
+    run(path.join(bin, "gemmac-gen-model"), ["--variant", variant, "--type", type, "--seed", String(seed), "-o", gguf]);
     run(path.join(bin, "compile-model"), [gguf, "-o", program, "--quiet", "--keep-object", ...extra]);
     const capi = `${program}-capi`;
     const cc = exec("cc", ["-I", path.join(here, "../.."), "-c", path.join(here, "capi_session.c"), "-o", `${capi}.o`]);
@@ -48,6 +49,13 @@ const state = path.join(work, "m.state");
 runCase(m, ["state", state], "state saved, restored, continued");
 runCase(m, ["cancel"], "cancel from another thread");
 runCase(m, ["outputs"], "eval_outputs");
+// Batches of up to 32 sessions against each session alone: rings (window 16
+// in a context of 96), K=V global layers (dense), shared KV and per-layer
+// inputs (e2b), experts (moe), an E4M3 cache.
+runCase(m, ["batch"], "batched sessions: dense q8_0");
+for (const [variant, type, extra] of [["e2b", "q4_0", []], ["moe", "q4_0", []], ["dense", "q4_k", ["--kv-cache", "f8"]]])
+    runCase(build(`batch-${variant}-${type}`, 5, extra, type, variant), ["batch"],
+        `batched sessions: ${variant} ${type} ${extra.join(" ")}`);
 
 // Damaged copies of a good state file, and another model's.
 const good = fs.readFileSync(state);
@@ -111,6 +119,8 @@ if (vk) {
         runCase(vk, ["state", path.join(work, "vk.state")], "Vulkan: state saved, restored, continued");
         runCase(vk, ["load", state, "saved for another model"], "Vulkan: the CPU program's state refused");
         runCase(vk, ["outputs"], "Vulkan: eval_outputs, hidden states refused");
+        // (a sequence at a time on GPUs, and lavapipe's steps are slow: 2)
+        runCase(vk, ["batch", "2"], "Vulkan: batched sessions (a sequence at a time)");
     }
 }
 finish();

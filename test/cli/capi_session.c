@@ -1,8 +1,8 @@
 /* The C API's session additions on a compiled model, driven by
  * cli.capi-session (linked with the model's object and the runtime archive):
  * state save/load, cancel, eval_outputs (logits, hidden states), session
- * logits.
- * Usage: capi_session WEIGHTS CASE [FILE]. Prints what it checked; exits 0
+ * logits, batches of several sessions (gemmac_pool, gemmac_decode).
+ * Usage: capi_session WEIGHTS CASE [FILE] (batch: [MAX_SEQUENCES]). Prints what it checked; exits 0
  * when every check held, 1 otherwise. */
 #include "runtime/include/gemmac.h"
 
@@ -354,6 +354,158 @@ static void hidden_case(const char *out) {
   free(t);
 }
 
+/* Continuous batching: sessions of one pool decoded together, each its own
+ * prompt (1 + 7i mod 40 tokens) arriving at step i / 2 while the others
+ * decode, prompts cut to a row budget per step, then greedy (even sessions)
+ * or seeded sampling (odd) until position 90 of a 96-token context (the
+ * tiny models' windows of 16 wrap many times). Every logits row a session
+ * receives must equal, bit for bit, that session evaluated alone (its
+ * prompt whole, then a token at a time), and so must every sampled token. */
+enum { kBatchCtx = 96, kBatchEnd = 90 };
+
+struct seq_ref {
+  int32_t prompt_len, rows;
+  gemmac_token *prompt, *next; /* next[k]: the token sampled from row k */
+  float *logits;               /* rows x vocab */
+};
+
+static gemmac_sampler_params seq_sampler(int i) {
+  gemmac_sampler_params p = sampler();
+  if (i % 2 == 0)
+    p.temperature = 0; /* greedy */
+  p.seed = 1000 + (uint64_t)i;
+  return p;
+}
+
+static void reference_alone(int i, struct seq_ref *r) {
+  r->prompt_len = 1 + (7 * i) % 40;
+  r->prompt = tokens(r->prompt_len, 20 + i);
+  r->rows = kBatchEnd - r->prompt_len + 1;
+  r->next = malloc(sizeof *r->next * (size_t)r->rows);
+  r->logits = malloc(sizeof(float) * (size_t)r->rows * (size_t)vocab);
+  gemmac_session *s = gemmac_session_new(model, kBatchCtx);
+  const gemmac_sampler_params p = seq_sampler(i);
+  for (int32_t k = 0; k < r->rows; ++k) {
+    float *row = r->logits + (size_t)k * (size_t)vocab;
+    const int ok = k == 0 ? gemmac_session_eval(s, r->prompt, r->prompt_len, row, 0)
+                          : gemmac_session_eval(s, &r->next[k - 1], 1, row, 0);
+    if (ok != 0) {
+      check(0, "the reference session evaluates");
+      break;
+    }
+    r->next[k] = gemmac_sample(s, row, &p);
+  }
+  gemmac_session_free(s);
+}
+
+static void batch_run(const struct seq_ref *refs, int n_seq, int budget) {
+  gemmac_pool *pool = gemmac_pool_new(model, n_seq, kBatchCtx);
+  if (!pool) {
+    check(0, "gemmac_pool_new");
+    return;
+  }
+  gemmac_batch b = gemmac_batch_init(n_seq + budget);
+  int32_t *fed = calloc((size_t)n_seq, sizeof(int32_t)); /* prompt rows fed */
+  int32_t *row = calloc((size_t)n_seq, sizeof(int32_t)); /* logits rows seen */
+  int *who = malloc(sizeof(int) * (size_t)(n_seq + budget));
+  gemmac_sampler_params *params = malloc(sizeof *params * (size_t)n_seq);
+  for (int i = 0; i < n_seq; ++i)
+    params[i] = seq_sampler(i);
+  int mismatches = 0, steps = 0, decode_with_prompt = 0, done = 0;
+  while (!done && steps < 10000) {
+    gemmac_batch_clear(&b);
+    int left = budget, decoding = 0;
+    /* One token of every generating session. */
+    for (int i = 0; i < n_seq; ++i) {
+      gemmac_session *s = gemmac_pool_session(pool, i);
+      if (row[i] > 0 && gemmac_session_position(s) < kBatchEnd) {
+        who[b.n_tokens] = i;
+        gemmac_batch_add(&b, s, refs[i].next[row[i] - 1], -1, 1);
+        ++decoding;
+      }
+    }
+    /* Waiting prompts, oldest first, up to the budget. */
+    for (int i = 0; i < n_seq && left > 0; ++i) {
+      if (steps < i / 2 || fed[i] == refs[i].prompt_len)
+        continue;
+      gemmac_session *s = gemmac_pool_session(pool, i);
+      while (left > 0 && fed[i] < refs[i].prompt_len) {
+        who[b.n_tokens] = i;
+        gemmac_batch_add(&b, s, refs[i].prompt[fed[i]], fed[i],
+                         fed[i] == refs[i].prompt_len - 1);
+        ++fed[i];
+        --left;
+      }
+      decode_with_prompt += decoding > 0;
+    }
+    if (b.n_tokens > 0 && gemmac_decode(pool, &b) != 0) {
+      check(0, "gemmac_decode");
+      break;
+    }
+    for (int32_t j = 0; j < b.n_tokens; ++j) {
+      if (!b.logits[j])
+        continue;
+      const int i = who[j];
+      const float *got = gemmac_get_logits_ith(pool, j);
+      const struct seq_ref *r = &refs[i];
+      if (row[i] >= r->rows || !same_logits(got, r->logits + (size_t)row[i] * (size_t)vocab)) {
+        if (mismatches++ < 5)
+          printf("     session %d row %d (position %d) differs from the session alone\n", i,
+                 row[i], gemmac_session_position(gemmac_pool_session(pool, i)) - 1);
+      } else if (gemmac_sample(gemmac_pool_session(pool, i), got, &params[i]) != r->next[row[i]]) {
+        if (mismatches++ < 5)
+          printf("     session %d row %d: another token sampled\n", i, row[i]);
+      }
+      ++row[i];
+    }
+    ++steps;
+    done = 1;
+    for (int i = 0; i < n_seq; ++i)
+      done &= row[i] == refs[i].rows;
+  }
+  char what[200];
+  snprintf(what, sizeof what,
+           "%d sessions, budget %d rows per step: %d steps (%d with prompts beside "
+           "decoding rows), every row as alone",
+           n_seq, budget, steps, decode_with_prompt);
+  check(done && mismatches == 0, what);
+  free(params);
+  free(who);
+  free(row);
+  free(fed);
+  gemmac_batch_free(b);
+  gemmac_pool_free(pool);
+}
+
+/* max_seq: the largest pool tried (32; fewer where each step is slow). */
+static void batch_case(int max_seq) {
+  enum { kMaxSeq = 32 };
+  struct seq_ref refs[kMaxSeq];
+  if (max_seq < 1 || max_seq > kMaxSeq)
+    max_seq = kMaxSeq;
+  for (int i = 0; i < max_seq; ++i)
+    reference_alone(i, &refs[i]);
+  const int configs[][2] = {{1, 512}, {2, 24}, {8, 1}, {8, 512}, {32, 24}};
+  for (size_t c = 0; c < sizeof configs / sizeof configs[0]; ++c)
+    if (configs[c][0] <= max_seq)
+      batch_run(refs, configs[c][0], configs[c][1]);
+  /* A bad batch is refused whole. */
+  gemmac_pool *pool = gemmac_pool_new(model, 2, 8);
+  gemmac_batch b = gemmac_batch_init(16);
+  for (int k = 0; k < 9; ++k)
+    gemmac_batch_add(&b, gemmac_pool_session(pool, 1), 1, -1, k == 8);
+  check(gemmac_decode(pool, &b) == -1 && has("context full: sequence 1") &&
+            gemmac_session_position(gemmac_pool_session(pool, 1)) == 0,
+        "a batch past a sequence's context refused whole");
+  gemmac_batch_free(b);
+  gemmac_pool_free(pool);
+  for (int i = 0; i < max_seq; ++i) {
+    free(refs[i].prompt);
+    free(refs[i].next);
+    free(refs[i].logits);
+  }
+}
+
 int main(int argc, char **argv) {
   if (argc < 3)
     return 2;
@@ -376,6 +528,8 @@ int main(int argc, char **argv) {
     outputs_case();
   } else if (!strcmp(which, "hidden") && file) {
     hidden_case(file);
+  } else if (!strcmp(which, "batch")) {
+    batch_case(file ? atoi(file) : 32);
   } else {
     return 2;
   }

@@ -25,8 +25,9 @@ namespace {
 int64_t gemmac_model_meta[gemmac::abi::kMetaCount];
 int64_t noSize(int64_t) { return 0; }
 void noForward(gemmac_rt *, const uint8_t *, uint8_t *, uint8_t *,
-               const int32_t *, float *, float *, int64_t, int64_t, int64_t,
-               int64_t) {}
+               const int32_t *, float *, float *, int64_t, const int64_t *,
+               const int64_t *, int64_t, const int64_t *, int64_t, int64_t,
+               int64_t, int64_t) {}
 
 gemmac_program table() {
   gemmac_program p{};

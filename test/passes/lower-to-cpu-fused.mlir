@@ -35,7 +35,8 @@ module attributes {gemma.weights_bytes = 2432 : i64, gemma.weights_fingerprint =
 
 // CHECK-LABEL: func.func @gemmac_forward
 // CHECK-SAME: (%[[RT:[^:]*]]: !llvm.ptr,
-// CHECK-SAME: %[[T:[^:]*]]: index, %[[POS:[^:]*]]: index, %{{[^:]*}}: index, %{{[^:]*}}: index)
+// CHECK-SAME: %[[T:[^:]*]]: index, %{{[^:]*}}: !llvm.ptr,
+// CHECK: %[[POS:.*]] = memref.view %{{.*}}[%c0][%[[T]]] : memref<?xi8> to memref<?xi64>
 // CHECK: call @gmk_embed_q8_0(%[[RT]], %[[X:[^,]*]],
 // CHECK: call @gmk_gelu_tanh(%[[RT]], %[[Y:[^,]*]], %[[X]],
 // CHECK: call @gmk_rms_norm_rope(%[[RT]], %[[Q:[^,]*]], %[[Y]], %[[T]], %c2, %c16, %[[POS]], %{{[^,]*}}, %c16, %c8, %{{[^,]*}}, %c0_i32, %[[EPS:[^)]*]])

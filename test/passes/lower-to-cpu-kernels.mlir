@@ -77,7 +77,7 @@ module attributes {gemma.kv_cache_type = f32, gemma.kv_plan = [#gemma.kv_cache<o
   func.func @forward(%t: tensor<?xi32>, %pos0: index, %n: index) -> tensor<?x64xf32> attributes {gemma.entry} {
     %e = gemma.weight @e : !gemma.weight<q8_0, [64, 64]>
     %x = gemma.embed %t, %e {scale = 1.0 : f32} : tensor<?xi32>, !gemma.weight<q8_0, [64, 64]> -> tensor<?x64xf32>
-    // expected-error @+1 {{'gemma.attention' op calls kernel 'gmk_attention_f16_d64' with 'memref<?xf32>' as argument 11, its signature "ROAAAiiiiiiHHif" takes 'memref<?xf16>' ('H')}}
+    // expected-error @+1 {{'gemma.attention' op calls kernel 'gmk_attention_f16_d64' with 'memref<?xf32>' as argument 12, its signature "ROAAAiIiiiiiHHiif" takes 'memref<?xf16>' ('H')}}
     %o = gemma.attention %x, %x, %x, %pos0 {layer = 0 : i64, num_heads = 1 : i64, num_kv_heads = 1 : i64, head_dim = 64 : i64, window = 4 : i64, kv_cache = 0 : i64, scale = 1.0 : f32, gemma.kernel = @gmk_attention_f16_d64} : tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x64xf32> -> tensor<?x64xf32>
     return %o : tensor<?x64xf32>
   }

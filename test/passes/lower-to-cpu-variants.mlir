@@ -1,12 +1,10 @@
 // RUN: gemmac-opt %s -split-input-file -verify-diagnostics -gemma-lower-to-cpu -canonicalize -cse | FileCheck %s
 
 // Without a KV plan every cache gets one row per context token (always
-// correct, larger): the KV buffer grows with n_ctx and the capacity is n_ctx.
+// correct, larger): the KV bytes grow with n_ctx and the capacity is n_ctx.
 // CHECK-LABEL: func.func @gemmac_forward
-// CHECK-SAME: %{{[^:]*}}: index, %{{[^:]*}}: index, %[[CTX:[^:]*]]: index, %{{[^:]*}}: index)
-// CHECK: %[[KVB:.*]] = arith.muli %[[CTX]], %c128
-// CHECK: gemma.buffer %{{.*}}, %[[KVB]]
-// CHECK: call @gmk_attention_f16(%{{.*}}, %[[CTX]], %{{.*}})
+// CHECK-SAME: %{{[^:]*}}: index, %[[CTX:[^:]*]]: index, %{{[^:]*}}: index, %{{[^:]*}}: index)
+// CHECK: call @gmk_attention_f16(%{{.*}}, %[[CTX]], %{{[^,]*}}, %{{[^,]*}})
 // CHECK: func.func @gemmac_kv_bytes(%[[N:.*]]: index) -> index
 // CHECK: arith.muli %[[N]], %c128
 module attributes {gemma.weights_bytes = 2176 : i64, gemma.weights_fingerprint = 1 : i64} {
@@ -51,7 +49,7 @@ module attributes {gemma.kv_cache_type = f32, gemma.kv_plan = [#gemma.kv_cache<o
 // CHECK-LABEL: func.func @gemmac_forward
 // CHECK-DAG: %[[KS:.*]] = arith.constant 2.500000e-01 : f32
 // CHECK-DAG: %[[VS:.*]] = arith.constant 5.000000e-01 : f32
-// CHECK: call @gmk_attention_f8(%{{.*}}, %[[KS]], %[[VS]]) : ({{.*}}, memref<?xi8>, memref<?xi8>, index, f32, f32, f32) -> ()
+// CHECK: call @gmk_attention_f8(%{{.*}}, %[[KS]], %[[VS]]) : ({{.*}}, memref<?xi8>, memref<?xi8>, index, index, f32, f32, f32) -> ()
 // CHECK: call @gmk_kv_store_f8(%{{.*}}, %[[KS]], %[[VS]]) : (!llvm.ptr, memref<?xi8>, memref<?xi8>,
 module attributes {gemma.kv_cache_type = f8E4M3FN, gemma.kv_scales = array<f32: 1.0, 1.0, 0.25, 0.5>, gemma.num_layers = 2 : i64, gemma.kv_plan = [#gemma.kv_cache<owner = 1, readers = [1], width = 32, rows = 4, offset = 0, per_token = 0>], gemma.weights_bytes = 2176 : i64, gemma.weights_fingerprint = 1 : i64} {
   gemma.weight_def @e : !gemma.weight<q8_0, [64, 32]> {source_offset = 0 : i64, blob_offset = 0 : i64}
@@ -117,15 +115,15 @@ module attributes {gemma.weights_bytes = 2176 : i64, gemma.weights_fingerprint =
 
 // -----
 
-// A column slice copies its columns row by row; the last n_out rows are a
-// view of their input, copied only into the caller's logits buffer.
+// A column slice copies its columns row by row; the wanted rows (out_rows)
+// are gathered straight into the caller's logits buffer.
 // CHECK-LABEL: func.func @gemmac_forward
 // CHECK: call @gmk_embed_q8_0(
 // CHECK: scf.for
 // CHECK: scf.for
 // CHECK: memref.load
 // CHECK: memref.store
-// CHECK: linalg.generic
+// CHECK: call @gmk_gather_rows(
 // CHECK: return
 module attributes {gemma.weights_bytes = 2176 : i64, gemma.weights_fingerprint = 1 : i64} {
   gemma.weight_def @e : !gemma.weight<q8_0, [64, 32]> {source_offset = 0 : i64, blob_offset = 0 : i64}

@@ -40,21 +40,32 @@ module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], wi
 // CHECK-DAG: func.func private @gmk_attention_f16(
 // CHECK-DAG: func.func private @gmk_kv_store_f16(
 // CHECK-NOT: gemma.weight_def
-// CHECK: func.func @gemmac_forward(%[[RT:[^:]*]]: !llvm.ptr, %[[W:[^:]*]]: !llvm.ptr, %[[KV:[^:]*]]: !llvm.ptr, %{{[^:]*}}: !llvm.ptr, %{{[^:]*}}: !llvm.ptr, %{{[^:]*}}: !llvm.ptr, %[[HID:[^:]*]]: !llvm.ptr, %[[T:[^:]*]]: index, %[[POS:[^:]*]]: index, %[[CTX:[^:]*]]: index, %[[NOUT:[^:]*]]: index)
+// The C entry point of abi/program_table.h: the step's rows (positions, the
+// segment table of abi/step.h, the wanted rows) and the KV slots' stride.
+// CHECK: func.func @gemmac_forward(%[[RT:[^:]*]]: !llvm.ptr, %[[W:[^:]*]]: !llvm.ptr, %[[KV:[^:]*]]: !llvm.ptr, %{{[^:]*}}: !llvm.ptr, %{{[^:]*}}: !llvm.ptr, %{{[^:]*}}: !llvm.ptr, %[[HID:[^:]*]]: !llvm.ptr, %[[T:[^:]*]]: index, %[[POSP:[^:]*]]: !llvm.ptr, %[[SEQP:[^:]*]]: !llvm.ptr, %[[NSEQ:[^:]*]]: index, %[[OUTP:[^:]*]]: !llvm.ptr, %[[NOUT:[^:]*]]: index, %[[CTX:[^:]*]]: index, %[[SLOTS:[^:]*]]: index, %[[STRIDE:[^:]*]]: index)
 // CHECK-DAG: %[[CAP:.*]] = arith.constant 3.000000e+01 : f32
 // CHECK-DAG: %[[INV:.*]] = arith.constant 0.0333333351 : f32
 // CHECK-DAG: %[[NULL:.*]] = llvm.mlir.zero : !llvm.ptr
 // Weights: a 4096-byte blob. The KV cache: one ring of 8 rows (512 bytes),
-// or of n_ctx rounded up to 64 rows (64 bytes each) when that is fewer.
+// or of n_ctx rounded up to 64 rows (64 bytes each) when that is fewer (the
+// size function at the end computes its bytes).
 // CHECK: gemma.buffer %[[W]], %c4096
 // CHECK: %[[UP:.*]] = arith.addi %[[CTX]], %c63
 // CHECK: %[[N64:.*]] = arith.divui %[[UP]], %c64
 // CHECK: %[[ROWS64:.*]] = arith.muli %[[N64]], %c64
 // CHECK: %[[SHORT:.*]] = arith.cmpi ult, %[[ROWS64]], %c8
-// CHECK: %[[SHORTBYTES:.*]] = arith.muli %[[N64]], %c4096
-// CHECK: %[[KVBYTES:.*]] = arith.select %[[SHORT]], %[[SHORTBYTES]], %c512
 // CHECK: %[[RING:.*]] = arith.select %[[SHORT]], %[[ROWS64]], %c8
-// CHECK: gemma.buffer %[[KV]], %[[KVBYTES]]
+// The KV buffer holds kv_slots slots of kv_stride bytes; a slot's caches are
+// kv_stride / 2 f16 elements after the previous one's.
+// CHECK: %[[KVALL:.*]] = arith.muli %[[SLOTS]], %[[STRIDE]]
+// CHECK: gemma.buffer %[[KV]], %[[KVALL]]
+// CHECK: %[[SEQSTRIDE:.*]] = arith.divui %[[STRIDE]], %c2
+// CHECK: %[[POSB:.*]] = gemma.buffer %[[POSP]]
+// CHECK: %[[POS:.*]] = memref.view %[[POSB]][%c0][%[[T]]] : memref<?xi8> to memref<?xi64>
+// CHECK: %[[SEQB:.*]] = gemma.buffer %[[SEQP]]
+// CHECK: %[[SEQS:.*]] = memref.view %[[SEQB]]
+// CHECK: %[[OUTB:.*]] = gemma.buffer %[[OUTP]]
+// CHECK: %[[OUTROWS:.*]] = memref.view %[[OUTB]][%c0][%[[NOUT]]] : memref<?xi8> to memref<?xi64>
 // The embedding table is the first 2176 bytes of the blob (64 x 34).
 // CHECK: memref.view %{{.*}}[%c0][] : memref<?xi8> to memref<2176xi8>
 // CHECK: call @gmk_embed_q8_0(%[[RT]], %{{.*}}, %{{.*}}, %[[T]], %{{.*}}, %c64, %c32, %{{.*}})
@@ -65,8 +76,8 @@ module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], wi
 // CHECK: call @gmk_linear_q8_0(%[[RT]], %{{.*}}, %{{.*}}, %[[T]], %{{.*}}, %c16, %c32)
 // CHECK: call @gmk_rms_norm_unweighted
 // Window 8: the cache's capacity is the ring's rows above, not n_ctx.
-// CHECK: call @gmk_attention_f16(%[[RT]], %{{.*}}, %[[Q]], %{{.*}}, %{{.*}}, %[[T]], %[[POS]], %c2, %c1, %c16, %c8, %{{.*}}, %{{.*}}, %[[RING]], %{{.*}})
-// CHECK: call @gmk_kv_store_f16(%[[RT]], %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[T]], %[[POS]], %c16, %c8, %[[RING]])
+// CHECK: call @gmk_attention_f16(%[[RT]], %{{.*}}, %[[Q]], %{{.*}}, %{{.*}}, %[[T]], %[[SEQS]], %[[NSEQ]], %c2, %c1, %c16, %c8, %{{.*}}, %{{.*}}, %[[RING]], %[[SEQSTRIDE]], %{{.*}})
+// CHECK: call @gmk_kv_store_f16(%[[RT]], %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[T]], %[[SEQS]], %[[NSEQ]], %c16, %c8, %[[RING]], %[[SEQSTRIDE]])
 // The residual add is a generated loop, in place.
 // CHECK: linalg.generic
 // CHECK: arith.addf
@@ -74,8 +85,8 @@ module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], wi
 // The layer scale is the weight's known value, a constant.
 // CHECK: linalg.generic
 // CHECK: arith.mulf %{{.*}}, %cst{{.*}} : f32
-// The last n_out rows are a view at row n_tokens - n_out: no copy.
-// CHECK: arith.subi %[[T]], %[[NOUT]]
+// The wanted rows (out_rows) are gathered.
+// CHECK: call @gmk_gather_rows(%[[RT]], %{{.*}}, %{{.*}}, %[[OUTROWS]], %[[NOUT]], %c32)
 // Those rows, the output projection's input, are the hidden states: copied
 // to the caller's hidden buffer when it passes one (n_out x 32 floats).
 // CHECK: %[[GIVEN:.*]] = llvm.icmp "ne" %[[HID]], %[[NULL]] : !llvm.ptr
@@ -99,4 +110,4 @@ module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], wi
 // Meta[8]: bytes a decoded token reads: the tied table whole (the logits read
 // it), wq, wk, the norm and the scalar. Meta[9]: the forward writes hidden
 // states.
-// CHECK: llvm.mlir.global external constant @gemmac_model_meta(dense<[3, 64, 32, 1, 128, 4096, 7, 512, 3940, 1, 0, 0, 0, 0, 0, 0]> : tensor<16xi64>)
+// CHECK: llvm.mlir.global external constant @gemmac_model_meta(dense<[4, 64, 32, 1, 128, 4096, 7, 512, 3940, 1, 0, 0, 0, 0, 0, 0]> : tensor<16xi64>)

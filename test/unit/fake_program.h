@@ -15,7 +15,8 @@
 namespace fake {
 constexpr int32_t kVocab = 40, kBatch = 4, kRing = 2, kHidden = 8;
 
-/// Called by the forward before each step (tests block or cancel in it).
+/// Called by the forward before each segment of a step (tests block or
+/// cancel in it).
 inline std::function<void(int64_t pos0, int64_t n)> onForward;
 inline int forwardCalls = 0;
 
@@ -27,30 +28,37 @@ inline float value(uint64_t word, uint64_t v) {
   return static_cast<float>(mix(word, v) >> 40) / float(1 << 20) - 4.0f;
 }
 
-// The cache: kRing words (a ring, as sliding-window layers have) then one
-// word per position.
+// The cache of a sequence: kRing words (a ring, as sliding-window layers
+// have) then one word per position; sequence slot s's at kv + s * stride.
 inline int64_t kvBytes(int64_t nCtx) { return (kRing + nCtx) * 8; }
 inline int64_t arenaBytes(int64_t) { return 64; }
 inline void forward(gemmac_rt *, const uint8_t *, uint8_t *kv, uint8_t *,
-                    const int32_t *tokens, float *logits, float *hidden, int64_t n,
-                    int64_t pos0, int64_t, int64_t nOut) {
+                    const int32_t *tokens, float *logits, float *hidden,
+                    int64_t, const int64_t *positions, const int64_t *seqs,
+                    int64_t nSeqs, const int64_t *outRows, int64_t nOut,
+                    int64_t, int64_t, int64_t kvStride) {
   ++forwardCalls;
-  if (onForward)
-    onForward(pos0, n);
-  auto *w = reinterpret_cast<uint64_t *>(kv);
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t p = pos0 + i;
-    const uint64_t prev = p == 0 ? 0 : w[kRing + p - 1];
-    w[kRing + p] = mix(mix(prev, tokens[i]), w[p % kRing]);
-    w[p % kRing] = mix(w[p % kRing], tokens[i]);
-    const int64_t row = i - (n - nOut);
-    if (row < 0)
-      continue;
-    for (int32_t v = 0; v < kVocab; ++v)
-      logits[row * kVocab + v] = value(w[kRing + p], v);
-    if (hidden)
-      for (int32_t j = 0; j < kHidden; ++j)
-        hidden[row * kHidden + j] = value(w[kRing + p], 1000 + j);
+  int64_t outRow = 0;
+  for (int64_t q = 0; q < nSeqs; ++q) {
+    const int64_t *seg = seqs + q * GEMMAC_SEQ_FIELDS;
+    const int64_t pos0 = seg[GEMMAC_SEQ_POS0], row0 = seg[GEMMAC_SEQ_ROW0];
+    if (onForward)
+      onForward(pos0, seg[GEMMAC_SEQ_ROWS]);
+    auto *w = reinterpret_cast<uint64_t *>(kv + seg[GEMMAC_SEQ_SLOT] * kvStride);
+    for (int64_t i = row0; i < row0 + seg[GEMMAC_SEQ_ROWS]; ++i) {
+      const int64_t p = positions[i];
+      const uint64_t prev = p == 0 ? 0 : w[kRing + p - 1];
+      w[kRing + p] = mix(mix(prev, tokens[i]), w[p % kRing]);
+      w[p % kRing] = mix(w[p % kRing], tokens[i]);
+      if (outRow == nOut || outRows[outRow] != i)
+        continue;
+      for (int32_t v = 0; v < kVocab; ++v)
+        logits[outRow * kVocab + v] = value(w[kRing + p], v);
+      if (hidden)
+        for (int32_t j = 0; j < kHidden; ++j)
+          hidden[outRow * kHidden + j] = value(w[kRing + p], 1000 + j);
+      ++outRow;
+    }
   }
 }
 

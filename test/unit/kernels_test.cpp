@@ -3,7 +3,9 @@
 // RoPE, attention over a KV cache including sliding-window rings evaluated
 // in several steps, and GELU.
 
+#include "abi/step.h"
 #include "formats/formats.h"
+#include "runtime/kernels/half.h"
 #include "runtime/kernels/attention_reference.h"
 #include "runtime/kernels/kernels.h"
 #include "runtime/src/rt.h"
@@ -187,15 +189,15 @@ TEST(Rope, RotatesLeadingPairsAndPassesTheRest) {
   const int64_t T = 3, heads = 2, hd = 16, freqDim = 16, pairs = 4;
   std::vector<float> x = randn(T * heads * hd, 11), y(x.size());
   gemmac_rt rt(1);
-  const int64_t pos0 = 5;
-  gmk_rope(&rt, y.data(), x.data(), T, heads, hd, pos0, 10000.0f, freqDim,
+  const int64_t positions[T] = {5, 9, 2}; // rows of several sequences
+  gmk_rope(&rt, y.data(), x.data(), T, heads, hd, positions, 10000.0f, freqDim,
            pairs);
   for (int64_t t = 0; t < T; ++t)
     for (int64_t h = 0; h < heads; ++h) {
       const float *a = x.data() + (t * heads + h) * hd;
       const float *b = y.data() + (t * heads + h) * hd;
       for (int64_t j = 0; j < freqDim / 2; ++j) {
-        double ang = j < pairs ? (pos0 + t) * std::pow(10000.0, -2.0 * j / freqDim) : 0.0;
+        double ang = j < pairs ? positions[t] * std::pow(10000.0, -2.0 * j / freqDim) : 0.0;
         double e0 = a[j] * std::cos(ang) - a[j + 8] * std::sin(ang);
         double e1 = a[j] * std::sin(ang) + a[j + 8] * std::cos(ang);
         EXPECT_NEAR(b[j], e0, 1e-4);
@@ -250,6 +252,27 @@ std::vector<float> naiveAttention(const std::vector<float> &q,
   return naiveAttention(q, k, v, T, nh, nkv, hd, window, r, r);
 }
 
+/// A kernel of the step's segment table (abi/step.h) called in the
+/// single-sequence form (rt, out, q, k, v, n, pos0, ...): one segment at pos0.
+template <typename Fn> auto oneSegment(Fn fn) {
+  return [fn](gemmac_rt *rt, float *out, const float *q, const float *k,
+              const float *v, int64_t n, int64_t pos0, int64_t nh, int64_t nkv,
+              int64_t hd, int64_t window, const auto *kc, const auto *vc,
+              int64_t capacity, float scale, auto... kvScales) {
+    const int64_t seg[GEMMAC_SEQ_FIELDS] = {0, pos0, 0, n};
+    fn(rt, out, q, k, v, n, seg, 1, nh, nkv, hd, window, kc, vc, capacity, 0,
+       scale, kvScales...);
+  };
+}
+template <typename Fn> auto oneSegmentStore(Fn fn) {
+  return [fn](gemmac_rt *rt, auto *kc, auto *vc, const float *k,
+              const float *v, int64_t n, int64_t pos0, int64_t width,
+              int64_t window, int64_t capacity, auto... kvScales) {
+    const int64_t seg[GEMMAC_SEQ_FIELDS] = {0, pos0, 0, n};
+    fn(rt, kc, vc, k, v, n, seg, 1, width, window, capacity, 0, kvScales...);
+  };
+}
+
 /// Runs attention over T tokens fed in steps of `step`, as the runtime does
 /// for a prompt followed by decoding, through a cache of `capacity` rows.
 template <typename CT, typename Att, typename Store>
@@ -281,9 +304,11 @@ TEST(Attention, SlidingWindowRingMatchesNaiveForEveryStepSize) {
     auto ref = naiveAttention(q, k, v, T, nh, nkv, hd, window, f16);
     for (int64_t step : {1, 3, 7, 8, 50}) {
       std::vector<float> got =
-          f16 ? stepped<uint16_t>(gmk_attention_f16, gmk_kv_store_f16, q, k, v,
+          f16 ? stepped<uint16_t>(oneSegment(gmk_attention_f16),
+                                  oneSegmentStore(gmk_kv_store_f16), q, k, v,
                                   T, nh, nkv, hd, window, step)
-              : stepped<float>(gmk_attention_f32, gmk_kv_store_f32, q, k, v, T,
+              : stepped<float>(oneSegment(gmk_attention_f32),
+                               oneSegmentStore(gmk_kv_store_f32), q, k, v, T,
                                nh, nkv, hd, window, step);
       for (size_t i = 0; i < ref.size(); ++i)
         ASSERT_NEAR(got[i], ref[i], 1e-5)
@@ -297,7 +322,8 @@ TEST(Attention, GlobalCausalMatchesNaive) {
   auto q = randn(T * nh * hd, 31, 0.2f), k = randn(T * nkv * hd, 32),
        v = randn(T * nkv * hd, 33);
   auto ref = naiveAttention(q, k, v, T, nh, nkv, hd, 0, true);
-  auto got = stepped<uint16_t>(gmk_attention_f16, gmk_kv_store_f16, q, k, v, T,
+  auto got = stepped<uint16_t>(oneSegment(gmk_attention_f16),
+                                  oneSegmentStore(gmk_kv_store_f16), q, k, v, T,
                                nh, nkv, hd, 0, 6);
   for (size_t i = 0; i < ref.size(); ++i)
     ASSERT_NEAR(got[i], ref[i], 1e-5);
@@ -328,15 +354,15 @@ TEST(Attention, BitExactWithScalarReference) {
       std::vector<float> want, got;
       if (f16) {
         auto att = sh.hd == 512 ? gmk_attention_f16_d512 : gmk_attention_f16;
-        want = stepped<uint16_t>(refAtt, gmk_kv_store_f16, q, k, v, sh.T, sh.nh,
+        want = stepped<uint16_t>(refAtt, oneSegmentStore(gmk_kv_store_f16), q, k, v, sh.T, sh.nh,
                                  sh.nkv, sh.hd, sh.window, sh.step);
-        got = stepped<uint16_t>(att, gmk_kv_store_f16, q, k, v, sh.T, sh.nh,
+        got = stepped<uint16_t>(oneSegment(att), oneSegmentStore(gmk_kv_store_f16), q, k, v, sh.T, sh.nh,
                                 sh.nkv, sh.hd, sh.window, sh.step);
       } else {
         auto att = sh.hd == 64 ? gmk_attention_f32_d64 : gmk_attention_f32;
-        want = stepped<float>(refAtt, gmk_kv_store_f32, q, k, v, sh.T, sh.nh,
+        want = stepped<float>(refAtt, oneSegmentStore(gmk_kv_store_f32), q, k, v, sh.T, sh.nh,
                               sh.nkv, sh.hd, sh.window, sh.step);
-        got = stepped<float>(att, gmk_kv_store_f32, q, k, v, sh.T, sh.nh,
+        got = stepped<float>(oneSegment(att), oneSegmentStore(gmk_kv_store_f32), q, k, v, sh.T, sh.nh,
                              sh.nkv, sh.hd, sh.window, sh.step);
       }
       ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * 4), 0)
@@ -363,7 +389,8 @@ std::vector<float> steppedF8(Att att, const std::vector<float> &q,
   auto store = [&](gemmac_rt *rt, uint8_t *kc, uint8_t *vc, const float *kk,
                    const float *vv, int64_t n, int64_t pos0, int64_t width,
                    int64_t w, int64_t cap) {
-    gmk_kv_store_f8(rt, kc, vc, kk, vv, n, pos0, width, w, cap, ks, vs);
+    oneSegmentStore(gmk_kv_store_f8)(rt, kc, vc, kk, vv, n, pos0, width, w, cap,
+                                     ks, vs);
   };
   return stepped<uint8_t>(bound, store, q, k, v, T, nh, nkv, hd, window, step);
 }
@@ -398,9 +425,9 @@ TEST(Attention, F8CacheBitExactWithScalarReferenceAndDefinition) {
       auto att = sh.hd == 128 ? gmk_attention_f8_d128 : gmk_attention_f8;
       auto want = steppedF8(refAtt, q, k, v, sh.T, sh.nh, sh.nkv, sh.hd,
                             sh.window, sh.step, ks, vs);
-      auto got = steppedF8(att, q, k, v, sh.T, sh.nh, sh.nkv, sh.hd,
+      auto got = steppedF8(oneSegment(att), q, k, v, sh.T, sh.nh, sh.nkv, sh.hd,
                            sh.window, sh.step, ks, vs);
-      auto whole = steppedF8(att, q, k, v, sh.T, sh.nh, sh.nkv, sh.hd,
+      auto whole = steppedF8(oneSegment(att), q, k, v, sh.T, sh.nh, sh.nkv, sh.hd,
                              sh.window, sh.T, ks, vs);
       ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * 4), 0)
           << "T=" << sh.T << " hd=" << sh.hd << " step=" << sh.step
@@ -423,6 +450,97 @@ TEST(Attention, F8CacheBitExactWithScalarReferenceAndDefinition) {
   // The saturating scales did saturate: 448 * 0.004 = 1.79 < max |k|.
   auto k = randn(150 * 2 * 64, 52);
   EXPECT_GT(*std::max_element(k.begin(), k.end()), 448 * 0.004f);
+}
+
+/// Several sequences in one step (abi/step.h): each segment's outputs and
+/// cache rows equal, bit for bit, those of the same rows evaluated alone on
+/// that sequence's cache, whatever else is in the step: single-row and
+/// multi-row segments, rings wrapped several times, 1 and 4 threads (the
+/// work split changes), head dims with and without an instantiation.
+template <typename CT, typename Att, typename Store>
+void checkSegmentsAsIfAlone(Att att, Store store, int64_t nh, int64_t nkv,
+                            int64_t hd, int64_t window, int64_t nSeq,
+                            int threads, uint32_t seed) {
+  const int64_t width = nkv * hd, capacity = window ? window : 160;
+  const int64_t stride = capacity * width + 24; // slots need not be packed
+  std::mt19937 rng(seed);
+  auto toCache = [](float x) {
+    if constexpr (sizeof(CT) == 2)
+      return gemmac::rt::floatToHalf(x);
+    else
+      return x;
+  };
+  std::vector<CT> kc(nSeq * stride), vc(nSeq * stride);
+  std::vector<float> fill = randn(2 * kc.size(), seed);
+  for (size_t i = 0; i < kc.size(); ++i) {
+    kc[i] = toCache(fill[i]);
+    vc[i] = toCache(fill[kc.size() + i]);
+  }
+  std::vector<int64_t> slots(nSeq), seqs;
+  for (int64_t i = 0; i < nSeq; ++i)
+    slots[i] = i;
+  std::shuffle(slots.begin(), slots.end(), rng);
+  int64_t T = 0;
+  for (int64_t i = 0; i < nSeq; ++i) {
+    const int64_t rows = i % 3 == 0 ? 1 + rng() % 9 : 1;
+    const int64_t pos0 =
+        window ? rng() % (5 * capacity) : rng() % (capacity - rows);
+    seqs.insert(seqs.end(), {slots[i], pos0, T, rows});
+    T += rows;
+  }
+  auto q = randn(T * nh * hd, seed + 1, 0.3f), k = randn(T * width, seed + 2),
+       v = randn(T * width, seed + 3);
+  gemmac_rt rt(threads);
+  std::vector<float> out(T * nh * hd), alone(out.size());
+  std::vector<CT> kb = kc, vb = vc;
+  att(&rt, out.data(), q.data(), k.data(), v.data(), T, seqs.data(), nSeq, nh,
+      nkv, hd, window, kb.data(), vb.data(), capacity, stride, 0.125f);
+  store(&rt, kb.data(), vb.data(), k.data(), v.data(), T, seqs.data(), nSeq,
+        width, window, capacity, stride);
+  for (int64_t i = 0; i < nSeq; ++i) {
+    const int64_t *g = seqs.data() + i * GEMMAC_SEQ_FIELDS;
+    const int64_t one[GEMMAC_SEQ_FIELDS] = {0, g[1], 0, g[3]};
+    const int64_t row0 = g[2];
+    CT *ks = kc.data() + g[0] * stride, *vs = vc.data() + g[0] * stride;
+    att(&rt, alone.data() + row0 * nh * hd, q.data() + row0 * nh * hd,
+        k.data() + row0 * width, v.data() + row0 * width, g[3], one, 1, nh,
+        nkv, hd, window, ks, vs, capacity, 0, 0.125f);
+    store(&rt, ks, vs, k.data() + row0 * width, v.data() + row0 * width, g[3],
+          one, 1, width, window, capacity, 0);
+  }
+  ASSERT_EQ(std::memcmp(out.data(), alone.data(), out.size() * 4), 0)
+      << "hd=" << hd << " window=" << window << " seqs=" << nSeq
+      << " threads=" << threads;
+  ASSERT_EQ(std::memcmp(kb.data(), kc.data(), kc.size() * sizeof(CT)), 0);
+  ASSERT_EQ(std::memcmp(vb.data(), vc.data(), vc.size() * sizeof(CT)), 0);
+}
+
+TEST(AttentionSeqs, EachSegmentAsIfAlone) {
+  struct Shape {
+    int64_t nh, nkv, hd, window;
+  } shapes[] = {{4, 2, 64, 16}, {8, 1, 128, 0}, {4, 2, 24, 16}, {2, 1, 256, 0}};
+  uint32_t seed = 100;
+  for (const Shape &sh : shapes)
+    for (int64_t nSeq : {1, 2, 7, 32})
+      for (int threads : {1, 4}) {
+        checkSegmentsAsIfAlone<uint16_t>(
+            sh.hd == 128 ? gmk_attention_f16_d128 : gmk_attention_f16,
+            gmk_kv_store_f16, sh.nh, sh.nkv, sh.hd, sh.window, nSeq, threads,
+            ++seed);
+        checkSegmentsAsIfAlone<float>(gmk_attention_f32, gmk_kv_store_f32,
+                                      sh.nh, sh.nkv, sh.hd, sh.window, nSeq,
+                                      threads, ++seed);
+      }
+}
+
+TEST(GatherRows, CopiesTheWantedRowsInOrder) {
+  gemmac_rt rt(1);
+  const std::vector<float> in = randn(6 * 5, 7);
+  const int64_t rows[] = {0, 3, 5};
+  std::vector<float> out(3 * 5);
+  gmk_gather_rows(&rt, out.data(), in.data(), rows, 3, 5);
+  for (int j = 0; j < 3; ++j)
+    EXPECT_EQ(std::memcmp(out.data() + j * 5, in.data() + rows[j] * 5, 20), 0);
 }
 
 TEST(Gelu, TanhTableMatchesFormulaOnHalfInputs) {

@@ -16,6 +16,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "abi/step.h"
 #include "formats/formats.h"
 #include "formats/repack.h"
 #include "frontends/gguf/GGUFFile.h"
@@ -32,6 +33,7 @@
 
 #include <cmath>
 #include <map>
+#include <numeric>
 #include <random>
 #include <set>
 
@@ -297,8 +299,10 @@ struct Checker {
       buffers.push_back(upload(normWeight.data(), normWeight.size() * 4));
     std::vector<float> y = run(kernel, buffers, heads, x.size(), 1);
     std::vector<float> want(x.size());
-    gmk_rope(&rt, want.data(), rotated.data(), kTokens, heads, dim, kPos0,
-             theta, freqDim, pairs);
+    std::vector<int64_t> positions(kTokens);
+    std::iota(positions.begin(), positions.end(), int64_t{kPos0});
+    gmk_rope(&rt, want.data(), rotated.data(), kTokens, heads, dim,
+             positions.data(), theta, freqDim, pairs);
     compareWith(kernel, y, want, 2 * maxAbs(rotated));
   }
 
@@ -410,6 +414,8 @@ struct Checker {
     std::vector<float> vc = randomVector(rows * width);
     std::vector<float> want(q.size());
     std::vector<float> got;
+    // The CPU kernel over one segment: the step at kPos0.
+    const int64_t seg[GEMMAC_SEQ_FIELDS] = {0, kPos0, 0, kTokens};
     auto buffers = [&](const void *kData, const void *vData, size_t bytes) {
       return std::vector<vk::Buffer *>{
           upload(q.data(), q.size() * 4), upload(k.data(), k.size() * 4),
@@ -434,8 +440,8 @@ struct Checker {
       got = run(kernel, buffers(k8.data(), v8.data(), k8.size()), heads,
                 q.size(), 5);
       gmk_attention_f8(&rt, want.data(), q.data(), k.data(), v.data(), kTokens,
-                       kPos0, heads, kvHeads, dim, window, k8.data(), v8.data(),
-                       rows, scale, kScale, vScale);
+                       seg, 1, heads, kvHeads, dim, window, k8.data(),
+                       v8.data(), rows, 0, scale, kScale, vScale);
     } else if (f16) {
       std::vector<uint16_t> kh(kc.size()), vh(vc.size());
       for (size_t i = 0; i < kc.size(); ++i) {
@@ -445,14 +451,14 @@ struct Checker {
       got = run(kernel, buffers(kh.data(), vh.data(), kh.size() * 2), heads,
                 q.size(), 5);
       gmk_attention_f16(&rt, want.data(), q.data(), k.data(), v.data(),
-                        kTokens, kPos0, heads, kvHeads, dim, window, kh.data(),
-                        vh.data(), rows, scale);
+                        kTokens, seg, 1, heads, kvHeads, dim, window,
+                        kh.data(), vh.data(), rows, 0, scale);
     } else {
       got = run(kernel, buffers(kc.data(), vc.data(), kc.size() * 4), heads,
                 q.size(), 5);
       gmk_attention_f32(&rt, want.data(), q.data(), k.data(), v.data(),
-                        kTokens, kPos0, heads, kvHeads, dim, window, kc.data(),
-                        vc.data(), rows, scale);
+                        kTokens, seg, 1, heads, kvHeads, dim, window,
+                        kc.data(), vc.data(), rows, 0, scale);
     }
     compareWith(kernel, got, want, 1.0);
   }
