@@ -413,7 +413,10 @@ def Gemma_AttentionOp : Gemma_Op<"attention",
   let summary = "causal (optionally sliding-window) GQA attention";
   let description = [{
     Attends the queries of tokens pos0.. over the keys of cache `kv_cache`
-    (earlier tokens) and the new keys `k`/`v` of this batch. `window` = 0 is
+    (earlier tokens) and the new keys `k`/`v` of this batch. `pos0` stands
+    for the step's positions: a CPU program's step holds rows of several
+    sequences (abi/step.h), and each row attends within its own sequence's
+    rows and cache. `window` = 0 is
     global causal attention; otherwise a query at p sees keys in (p-window, p].
     Layers that share another layer's KV pass that layer's k/v and cache.
     Scores are q.k * scale (Gemma 4: 1.0); softmax in f32.
@@ -528,7 +531,13 @@ def Gemma_ColumnSliceOp : Gemma_Op<"column_slice", [Pure]> {
 }
 
 def Gemma_LastRowsOp : Gemma_Op<"last_rows", [Pure, AllTypesMatch<["input", "result"]>]> {
-  let summary = "the last `count` rows (the tokens whose logits are wanted)";
+  let summary = "the `count` rows whose logits are wanted";
+  let description = [{
+    The rows of the step whose outputs the caller wants. On CPU targets they
+    are the forward call's out_rows (any ascending rows of the step: the
+    last row of each sequence in a batch of several, abi/step.h); GPU
+    programs still take the step's last `count` rows.
+  }];
   let arguments = (ins Gemma_Activation:$input, Index:$count);
   let results = (outs Gemma_Activation:$result);
   let assemblyFormat = "$input `,` $count attr-dict `:` type($input)";

@@ -67,35 +67,44 @@ ParallelRun benchParallel(gemmac_model *m, long N, long p, long n, long reps) {
     if (gemmac_decode(pool, &b) != 0)
       die(gemmac_last_error());
   };
+  auto add = [&](long seq, gemmac_token t, long pos, bool logits) {
+    if (gemmac_batch_add(&b, gemmac_pool_session(pool, static_cast<int32_t>(seq)), t,
+                         static_cast<int32_t>(pos), logits) != 0)
+      die(gemmac_last_error());
+  };
+  auto argmaxOf = [&](long row) {
+    const float *l = gemmac_get_logits_ith(pool, static_cast<int32_t>(row));
+    if (!l)
+      die(gemmac_last_error());
+    return argmax(l, V);
+  };
   // One untimed row brings every weight page in.
-  gemmac_batch_add(&b, gemmac_pool_session(pool, 0), prompts[0][0], 0, 1);
+  add(0, prompts[0][0], 0, true);
   decode();
   std::vector<double> prefill, rate, itl, p90;
   std::vector<gemmac_token> next(N);
   for (long r = 0; r < reps; ++r) {
     gemmac_batch_clear(&b);
     for (long s = 0; s < N; ++s) {
-      gemmac_session *ss = gemmac_pool_session(pool, static_cast<int32_t>(s));
-      gemmac_session_reset(ss);
+      gemmac_session_reset(gemmac_pool_session(pool, static_cast<int32_t>(s)));
       for (long i = 0; i < p; ++i)
-        gemmac_batch_add(&b, ss, prompts[s][i], static_cast<int32_t>(i), i == p - 1);
+        add(s, prompts[s][i], i, i == p - 1);
     }
     const double t0 = seconds();
     decode();
     prefill.push_back(N * p / (seconds() - t0));
     for (long s = 0; s < N; ++s) // each prompt's last row
-      next[s] = argmax(gemmac_get_logits_ith(pool, static_cast<int32_t>(s * p + p - 1)), V);
+      next[s] = argmaxOf(s * p + p - 1);
     std::vector<double> steps;
     for (long i = 0; i < n; ++i) {
       gemmac_batch_clear(&b);
       for (long s = 0; s < N; ++s)
-        gemmac_batch_add(&b, gemmac_pool_session(pool, static_cast<int32_t>(s)),
-                         next[s], -1, 1);
+        add(s, next[s], -1, true);
       const double t1 = seconds();
       decode();
       steps.push_back(seconds() - t1);
       for (long s = 0; s < N; ++s)
-        next[s] = argmax(gemmac_get_logits_ith(pool, static_cast<int32_t>(s)), V);
+        next[s] = argmaxOf(s);
     }
     double total = 0;
     for (double t : steps)
@@ -110,6 +119,11 @@ ParallelRun benchParallel(gemmac_model *m, long N, long p, long n, long reps) {
 }
 
 int cmdBenchParallel(const Options &a, gemmac_model *m, long p, long n) {
+  for (long N : a.parallel)
+    if (N * p > (1L << 24))
+      usageError("bench --parallel " + std::to_string(N) + " with -p " + std::to_string(p) +
+                 ": the prompts' " + std::to_string(N * p) +
+                 " rows exceed 16777216; give a shorter -p");
   std::vector<ParallelRun> runs;
   for (long N : a.parallel)
     runs.push_back(benchParallel(m, N, p, n, a.reps));

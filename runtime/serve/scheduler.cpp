@@ -8,6 +8,9 @@
 namespace gemmac::serve {
 
 namespace {
+// Rows of prompt chunks per step at most: beyond the model's batch a step is
+// cut into several forward calls anyway.
+constexpr int kMaxBudget = 1 << 16;
 
 /// Bytes at the end of `s` that begin a UTF-8 character not yet complete.
 size_t incompleteUtf8Tail(const std::string &s) {
@@ -41,13 +44,17 @@ double now() {
 Scheduler::Scheduler(gemmac_model *model, int nSlots, int nCtx, int maxQueue,
                      int budget)
     : model_(model), nCtx_(nCtx), maxQueue_(maxQueue),
-      budget_(std::max(budget, 1)), vocab_(gemmac_model_vocab_size(model)) {
+      budget_(std::clamp(budget, 1, kMaxBudget)), vocab_(gemmac_model_vocab_size(model)) {
   pool_ = gemmac_pool_new(model, nSlots, nCtx);
   if (!pool_) {
     error_ = gemmac_last_error();
     return;
   }
   batch_ = gemmac_batch_init(nSlots + budget_);
+  if (batch_.capacity == 0) {
+    error_ = gemmac_last_error();
+    return;
+  }
   slots_.resize(static_cast<size_t>(nSlots));
   for (int i = 0; i < nSlots; ++i) {
     slots_[i].session = gemmac_pool_session(pool_, i);

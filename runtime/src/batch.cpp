@@ -111,8 +111,10 @@ extern "C" uint64_t gemmac_pool_kv_bytes(const gemmac_pool *pool) {
 
 extern "C" gemmac_batch gemmac_batch_init(int32_t capacity) {
   gemmac_batch b{};
-  if (capacity <= 0)
+  if (capacity <= 0) {
+    rt::setError("a batch of " + std::to_string(capacity) + " rows");
     return b;
+  }
   b.capacity = capacity;
   b.token = static_cast<gemmac_token *>(std::calloc(capacity, sizeof *b.token));
   b.session =

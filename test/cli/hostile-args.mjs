@@ -74,6 +74,10 @@ const usage = [
     [["run", "-p", "hi", "--temp", "1e-400", "--top-p", "1e999"], ["--top-p", "between 0 and 1"]],
     [["serve", "--port", "70000"], ["--port", "between 0 and 65535"]],
     [["serve", "-np", "0"], ["-np", "between 1 and 256"]],
+    [["serve", "-np", "2,4"], ["one -np N"]],
+    [["bench", "--parallel", "1,,2"], ["--parallel", "between 1 and 256"]],
+    [["bench", "--parallel", "257"], ["--parallel", "between 1 and 256"]],
+    [["bench", "--parallel", "256", "-p", "100000"], ["exceed 16777216"]],
     // 2. Arguments: text is one argument; other commands take none.
     [["tokenize", "hello", "world"], ["one TEXT argument", "quote", "\"hello world\""]],
     [["run", "-p", "hi", "extra"], ["'extra'", "besides -p"]],
