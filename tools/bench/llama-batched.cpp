@@ -35,6 +35,14 @@ double quantile(std::vector<double> v, double q) {
   return v[std::min(v.size() - 1, static_cast<size_t>(q * v.size()))];
 }
 
+/// The median as `OUT bench` takes it (the mean of the middle two for an
+/// even count), so both engines' figures are the same statistic.
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 [[noreturn]] void fail(const std::string &msg) {
   std::fprintf(stderr, "llama-batched: %s\n", msg.c_str());
   std::exit(2);
@@ -170,15 +178,15 @@ int main(int argc, char **argv) {
       for (double t : steps)
         total += t;
       rate.push_back(N * n / total);
-      itl.push_back(1e3 * quantile(steps, 0.5));
+      itl.push_back(1e3 * median(steps));
       p90.push_back(1e3 * quantile(steps, 0.9));
     }
     char row[256];
     std::snprintf(row, sizeof row,
                   "%s{\"n_seq\": %ld, \"prefill_tok_s\": %.4f, \"decode_tok_s\": %.4f, "
                   "\"itl_ms\": %.3f, \"itl_p90_ms\": %.3f}",
-                  rows.empty() ? "" : ", ", N, quantile(prefill, 0.5),
-                  quantile(rate, 0.5), quantile(itl, 0.5), quantile(p90, 0.5));
+                  rows.empty() ? "" : ", ", N, median(prefill), median(rate),
+                  median(itl), median(p90));
     rows += row;
     llama_batch_free(b);
     llama_free(ctx);
