@@ -25,7 +25,9 @@
 namespace gemmac::gpu {
 
 inline constexpr char kProgramMagic[8] = {'G', 'M', 'C', 'G', 'P', 'U', '1', '\0'};
-inline constexpr uint32_t kProgramVersion = 1;
+// 2: a step's rows may belong to several sequences (the params' row and
+// output tables, KV slots).
+inline constexpr uint32_t kProgramVersion = 2;
 
 enum class CodeKind : uint32_t { SPIRV = 1, PTX = 2 };
 
@@ -33,9 +35,9 @@ enum class CodeKind : uint32_t { SPIRV = 1, PTX = 2 };
 enum class Space : uint32_t {
   Weights = 0,   // the weight blob (OUT.weights), uploaded once
   Arena = 1,     // activations: each value a slot of max_batch rows
-  KV = 2,        // the session's KV caches
+  KV = 2,        // the KV caches: slot s's at s x the slot stride
   Tokens = 3,    // the step's token ids (i32, max_batch)
-  Params = 4,    // i32[abi::kNumParams], slots abi::GpuParam
+  Params = 4,    // i32[abi::kParamsWords], slots abi::GpuParam
   Constants = 5, // the program's f32 constants
   Tables = 6,    // model-wide tables: llama.cpp's GELU (65536 f16 results)
   Rope = 7,      // per session: each RoPE's (cos, sin) per position and pair

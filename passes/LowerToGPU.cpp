@@ -89,7 +89,7 @@ private:
   /// A one-element weight: a program constant when its value is known.
   FailureOr<Arg> scalarWeight(Operation *op, Value handle);
   Arg params() {
-    return Arg::view(GpuSpace::params, 0, gpukernels::kNumParams * 4);
+    return Arg::view(GpuSpace::params, 0, gpukernels::kParamsWords * 4);
   }
   Arg geluTable() { return Arg::view(GpuSpace::tables, 0, g::kGeluTableBytes); }
   /// The K and V ranges of cache `id`.

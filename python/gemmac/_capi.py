@@ -10,7 +10,7 @@ bound to a stub that raises NotImplementedError naming the function.
 from __future__ import annotations
 
 import ctypes
-from ctypes import (POINTER, Structure, c_char_p, c_float, c_int, c_int32,
+from ctypes import (POINTER, Structure, c_char_p, c_float, c_int, c_int8, c_int32,
                     c_int64, c_size_t, c_uint64, c_void_p)
 from typing import Any, Callable, Dict, Tuple
 
@@ -32,6 +32,18 @@ class SamplerParams(Structure):
         ("penalty_last_n", c_int32),
         ("presence_penalty", c_float),
         ("frequency_penalty", c_float),
+    ]
+
+
+class Batch(Structure):
+    """gemmac_batch: rows of several pool sessions for gemmac_decode."""
+    _fields_ = [
+        ("n_tokens", c_int32),
+        ("capacity", c_int32),
+        ("token", POINTER(token_t)),
+        ("session", POINTER(c_void_p)),
+        ("pos", POINTER(c_int32)),
+        ("logits", POINTER(c_int8)),
     ]
 
 
@@ -82,6 +94,16 @@ _OPTIONAL: Dict[str, Tuple[Any, list]] = {
     "gemmac_session_state_load_file": (c_int, [c_void_p, c_char_p]),
     "gemmac_session_cancel": (None, [c_void_p]),
     "gemmac_session_logits": (POINTER(c_float), [c_void_p]),
+    # Issue 18 (continuous batching).
+    "gemmac_pool_new": (c_void_p, [c_void_p, c_int32, c_int32]),
+    "gemmac_pool_free": (None, [c_void_p]),
+    "gemmac_pool_session": (c_void_p, [c_void_p, c_int32]),
+    "gemmac_batch_init": (Batch, [c_int32]),
+    "gemmac_batch_free": (None, [Batch]),
+    "gemmac_batch_clear": (None, [POINTER(Batch)]),
+    "gemmac_batch_add": (c_int, [POINTER(Batch), c_void_p, token_t, c_int32, c_int]),
+    "gemmac_decode": (c_int, [c_void_p, POINTER(Batch)]),
+    "gemmac_get_logits_ith": (POINTER(c_float), [c_void_p, c_int32]),
 }
 
 

@@ -17,7 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import (Any, Dict, Iterator, List, Mapping, Optional, Sequence,
-                    Union)
+                    Tuple, Union)
 
 from . import _capi
 from ._chat import CHAT_STOP_MARKERS, check_messages, template_options
@@ -66,6 +66,12 @@ def _check_range(name: str, value: float, lo: float, hi: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
         raise ValueError(f"'{name}' must be a number between {lo:g} and {hi:g}, not {value!r}")
     return value
+
+
+def _is_prompt_list(prompt: Any) -> bool:
+    """Several prompts (texts or token lists), not one prompt's tokens."""
+    return (isinstance(prompt, (list, tuple)) and len(prompt) > 0 and
+            all(isinstance(p, (str, bytes, list, tuple)) for p in prompt))
 
 
 def _unsupported(**given: tuple) -> None:
@@ -410,8 +416,10 @@ class Model:
 
     # --- generation, as the server's scheduler runs a job -------------------
 
-    def _logprob(self, token: int, top: int) -> Dict[str, Any]:
-        values = self._logits[:]
+    def _logprob(self, token: int, top: int, values: Optional[List[float]] = None
+                 ) -> Dict[str, Any]:
+        if values is None:
+            values = self._logits[:]
         mx = max(values)
         lse = mx + math.log(sum(math.exp(v - mx) for v in values))
 
@@ -488,6 +496,71 @@ class Model:
         rest = text.flush()
         if rest:
             yield _Event(-1, rest)
+
+    def _run_batch(self, reqs: List[_Request]) -> List[Tuple[List[_Event], _Outcome]]:
+        """The requests' generations in shared forward steps (a pool of one
+        sequence each, gemmac_decode): each step evaluates every unfinished
+        sequence's next token, or its whole prompt in the first. A sequence
+        samples, stops and ends as _run does alone, so each result equals
+        that request run by itself."""
+        api = self._api
+        if not api.has("pool_new"):
+            api.pool_new()  # raises, naming the missing function
+        n_ctx = self.n_ctx()
+        pool = api.pool_new(self._model, len(reqs), n_ctx)
+        if not pool:
+            raise GemmacError(f"pool: {api.error()}")
+        batch = api.batch_init(sum(len(r.prompt) for r in reqs))
+        results = [([], _Outcome(prompt_tokens=len(r.prompt))) for r in reqs]
+        try:
+            if not batch.capacity:
+                raise GemmacError(f"batch: {api.error()}")
+            sessions = [api.pool_session(pool, i) for i in range(len(reqs))]
+            texts = [StopText(r.stop) for r in reqs]
+            # What each evaluates next. A new session's sampler starts from
+            # its params' seed, as _run's set_seed restarts it.
+            feed = {i: r.prompt for i, r in enumerate(reqs)}
+            while feed:
+                api.batch_clear(ctypes.byref(batch))
+                last_row = {}
+                for i, ids in feed.items():
+                    for k, t in enumerate(ids):
+                        api.batch_add(ctypes.byref(batch), sessions[i], t, -1,
+                                      int(k == len(ids) - 1))
+                    last_row[i] = batch.n_tokens - 1
+                if api.decode(pool, ctypes.byref(batch)) != 0:
+                    raise GemmacError(f"decode: {api.error()}")
+                for i, row in last_row.items():
+                    req, (events, out) = reqs[i], results[i]
+                    logits = api.get_logits_ith(pool, row)
+                    t = api.sample(sessions[i], logits, ctypes.byref(req.sampler))
+                    if t < 0:
+                        raise GemmacError(f"sample: {api.error()}")
+                    feed.pop(i)
+                    if api.token_is_eog(self._model, t) or t in req.stop_tokens:
+                        out.finish_reason = "stop"
+                    else:
+                        lp = (self._logprob(t, req.top_logprobs, logits[:self._vocab])
+                              if req.top_logprobs >= 0 else None)
+                        released, stopped = texts[i].push(self._piece(t, req.special))
+                        out.generated += 1
+                        events.append(_Event(t, released, lp))
+                        if stopped:
+                            out.finish_reason = "stop"
+                            continue
+                        if (0 < req.max_tokens <= out.generated or
+                                api.session_position(sessions[i]) >= n_ctx):
+                            out.finish_reason = "length"
+                        else:
+                            feed[i] = [t]
+                            continue
+                    rest = texts[i].flush()
+                    if rest:
+                        events.append(_Event(-1, rest))
+        finally:
+            api.batch_free(batch)
+            api.pool_free(pool)
+        return results
 
     def _request(self, prompt: List[int], max_tokens: Optional[int], temperature: float,
                  top_p: float, min_p: float, top_k: int, repeat_penalty: float,
@@ -566,11 +639,42 @@ class Model:
         """Text after `prompt`, as POST /v1/completions answers it (llama-cpp-
         python's arguments; max_tokens None or <= 0: until an end token or
         the context is full). `logprobs` N: each token's log-probability
-        and the N likeliest ({"content": [...]}, as the server)."""
+        and the N likeliest ({"content": [...]}, as the server). A list of
+        prompts (strings, or token lists) gives a choice per prompt, in
+        order, generated together in shared forward steps (continuous
+        batching; not streamed): each choice is the one that prompt alone
+        would give, with the same sampler and seed. The model's own session
+        is not used."""
         _unsupported(suffix=(suffix, None), typical_p=(typical_p, 1.0), tfs_z=(tfs_z, 1.0),
                      mirostat_mode=(mirostat_mode, 0), stopping_criteria=(stopping_criteria, None),
                      logits_processor=(logits_processor, None), grammar=(grammar, None),
                      logit_bias=(logit_bias, None))
+        if _is_prompt_list(prompt):
+            if stream:
+                raise ValueError("stream=True takes one prompt, not a list of them")
+            reqs = []
+            for p in prompt:
+                req = self._request(self._prompt_tokens(p), max_tokens, temperature, top_p,
+                                    min_p, top_k, repeat_penalty, presence_penalty,
+                                    frequency_penalty, seed, stop)
+                if logprobs is not None:
+                    req.top_logprobs = int(_check_range("logprobs", logprobs, 0,
+                                                        _MAX_TOP_LOGPROBS))
+                reqs.append(req)
+            body = self._base("text_completion", model)
+            body["choices"], total = [], _Outcome()
+            for i, (req, (events, out)) in enumerate(zip(reqs, self._run_batch(reqs))):
+                head = self.detokenize(req.prompt) if echo else b""
+                text = head + b"".join(ev.text for ev in events)
+                lp = [ev.logprob for ev in events if ev.logprob is not None]
+                body["choices"].append({
+                    "text": text.decode("utf-8", "replace"), "index": i,
+                    "logprobs": {"content": lp} if req.top_logprobs >= 0 else None,
+                    "finish_reason": out.finish_reason})
+                total.prompt_tokens += out.prompt_tokens
+                total.generated += out.generated
+            body["usage"] = self._usage(total)
+            return body
         tokens = self._prompt_tokens(prompt)
         req = self._request(tokens, max_tokens, temperature, top_p, min_p, top_k, repeat_penalty,
                             presence_penalty, frequency_penalty, seed, stop)

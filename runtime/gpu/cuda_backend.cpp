@@ -2,10 +2,10 @@
 // opened at run time, so a program starts (and says so clearly) on a machine
 // without NVIDIA's driver; the few entry points used are declared here, so
 // building needs no CUDA toolkit. The driver JIT-compiles the PTX for the
-// device (and caches the result in its compute cache). A decode step (one
-// token, one output row) is captured once per session as a CUDA graph and
-// replayed: its launches and buffer pointers never change, only the token
-// and params buffers' contents.
+// device (and caches the result in its compute cache). A decode step (a
+// token of each of N sequences, each wanting its logits) is captured once
+// per session and N as a CUDA graph and replayed: its launches and buffer
+// pointers never change, only the token and params buffers' contents.
 
 #include "runtime/gpu/gpu_backend.h"
 
@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
+#include <map>
 #include <vector>
 
 namespace gemmac::gpu {
@@ -115,29 +116,37 @@ class CudaBackend;
 
 class CudaSession : public Session {
 public:
-  CudaSession(CudaBackend &backend, int64_t nCtx)
-      : backend(backend), nCtx(nCtx) {}
+  CudaSession(CudaBackend &backend, int64_t nCtx, const KVSlots &slots)
+      : backend(backend), nCtx(nCtx), slots(slots) {}
   ~CudaSession() override;
   bool init(std::string &error);
   bool forward(const Step &step, std::string &error) override;
-  uint64_t kvBytes() const override { return kvSize; }
-  bool readKV(void *dst, std::string &error) override;
-  bool writeKV(const void *src, std::string &error) override;
+  uint64_t kvBytes() const override { return slots.bytes; }
+  bool readKV(int64_t slot, void *dst, std::string &error) override;
+  bool writeKV(int64_t slot, const void *src, std::string &error) override;
 
 private:
   bool launchAll(const Step &step, std::string &error);
 
   CudaBackend &backend;
   int64_t nCtx;
-  uint64_t kvSize = 0;
+  KVSlots slots;
+  std::vector<int32_t> paramWords;
   CUstream stream = nullptr;
   CUdeviceptr arena = 0, kv = 0, tokens = 0, params = 0, rope = 0;
   // Per launch, its kernel's arguments (device pointers) and pointers to
   // them, as cuLaunchKernel takes them.
   std::vector<std::vector<CUdeviceptr>> args;
   std::vector<std::vector<void *>> argPointers;
-  CUgraph decodeGraph = nullptr;
-  CUgraphExec decodeExec = nullptr;
+  /// Decode steps (every row wants its logits, up to kGraphRows rows: one
+  /// token of each of that many sequences) replay a graph captured once
+  /// per row count; the row tables are in the params buffer.
+  static constexpr int64_t kGraphRows = 64;
+  struct Graph {
+    CUgraph graph = nullptr;
+    CUgraphExec exec = nullptr;
+  };
+  std::map<int64_t, Graph> decodeGraphs;
 };
 
 class CudaBackend : public Backend {
@@ -222,9 +231,9 @@ public:
 
   std::string deviceName() const override { return "cuda: " + name; }
 
-  std::unique_ptr<Session> newSession(int64_t nCtx,
+  std::unique_ptr<Session> newSession(int64_t nCtx, int64_t nSlots,
                                       std::string &error) override {
-    return startSession<CudaSession>(*this, nCtx, error);
+    return startSession<CudaSession>(*this, nCtx, nSlots, error);
   }
 
   Driver driver;
@@ -241,10 +250,12 @@ public:
 CudaSession::~CudaSession() {
   const Driver &d = backend.driver;
   d.cuCtxSetCurrent(backend.context);
-  if (decodeExec)
-    d.cuGraphExecDestroy(decodeExec);
-  if (decodeGraph)
-    d.cuGraphDestroy(decodeGraph);
+  for (auto &[rows, g] : decodeGraphs) {
+    if (g.exec)
+      d.cuGraphExecDestroy(g.exec);
+    if (g.graph)
+      d.cuGraphDestroy(g.graph);
+  }
   for (CUdeviceptr p : {arena, kv, tokens, params, rope})
     if (p)
       d.cuMemFree_v2(p);
@@ -258,8 +269,7 @@ bool CudaSession::init(std::string &error) {
   if (!d.check(d.cuCtxSetCurrent(backend.context), "cuCtxSetCurrent", error) ||
       !d.check(d.cuStreamCreate(&stream, 0), "cuStreamCreate", error))
     return false;
-  SpaceSizes sizes = spaceSizes(p, backend.weightsBytes, nCtx);
-  kvSize = sizes.bytes[static_cast<int>(Space::KV)];
+  SpaceSizes sizes = spaceSizes(p, backend.weightsBytes, nCtx, slots);
   struct {
     CUdeviceptr *ptr;
     Space space;
@@ -275,7 +285,8 @@ bool CudaSession::init(std::string &error) {
     }
   }
   // Unwritten cache rows are never read; zero them anyway.
-  if (!d.check(d.cuMemsetD8_v2(kv, 0, kvSize), "cuMemsetD8", error))
+  if (!d.check(d.cuMemsetD8_v2(kv, 0, sizes.bytes[static_cast<int>(Space::KV)]),
+               "cuMemsetD8", error))
     return false;
   std::vector<float> ropeData = ropeTables(p, nCtx);
   if (!backend.allocUpload(rope, ropeData.size() * 4, ropeData.data(), error))
@@ -290,7 +301,7 @@ bool CudaSession::init(std::string &error) {
     for (uint32_t j = 0; j < l.numBindings; ++j) {
       const BindingEntry &b = p.bindings[l.firstBinding + j];
       uint64_t offset, bytes;
-      if (!bindingRange(b, nCtx, sizes, offset, bytes, error))
+      if (!bindingRange(b, nCtx, slots, sizes, offset, bytes, error))
         return false;
       args[i].push_back(bases[b.space] + offset);
     }
@@ -323,29 +334,31 @@ bool CudaSession::launchAll(const Step &step, std::string &error) {
 bool CudaSession::forward(const Step &step, std::string &error) {
   const Driver &d = backend.driver;
   const ProgramView &p = backend.program;
-  const StepParams values = stepParams(step, nCtx);
+  if (!stepParams(step, nCtx, p.header->maxBatch, slots, paramWords, error))
+    return false;
   if (!d.check(d.cuCtxSetCurrent(backend.context), "cuCtxSetCurrent", error) ||
       !d.check(d.cuMemcpyHtoDAsync_v2(tokens, step.tokens, step.nTokens * 4,
                                       stream),
                "uploading tokens", error) ||
-      !d.check(d.cuMemcpyHtoDAsync_v2(params, values.values, sizeof values.values,
-                                      stream),
+      !d.check(d.cuMemcpyHtoDAsync_v2(params, paramWords.data(),
+                                      paramWords.size() * 4, stream),
                "uploading params", error))
     return false;
-  const bool decode = step.nTokens == 1 && step.nOut == 1;
-  if (decode && !decodeExec) {
+  const bool decode = step.nOut == step.nTokens && step.nTokens <= kGraphRows;
+  Graph *g = decode ? &decodeGraphs[step.nTokens] : nullptr;
+  if (g && !g->exec) {
     if (!d.check(d.cuStreamBeginCapture_v2(stream, kCaptureModeThreadLocal),
                  "cuStreamBeginCapture", error))
       return false;
     bool launched = launchAll(step, error);
-    CUresult ended = d.cuStreamEndCapture(stream, &decodeGraph);
+    CUresult ended = d.cuStreamEndCapture(stream, &g->graph);
     if (!launched || !d.check(ended, "cuStreamEndCapture", error) ||
-        !d.check(d.cuGraphInstantiateWithFlags(&decodeExec, decodeGraph, 0),
+        !d.check(d.cuGraphInstantiateWithFlags(&g->exec, g->graph, 0),
                  "cuGraphInstantiate", error))
       return false;
   }
-  if (decode) {
-    if (!d.check(d.cuGraphLaunch(decodeExec, stream), "cuGraphLaunch", error))
+  if (g) {
+    if (!d.check(d.cuGraphLaunch(g->exec, stream), "cuGraphLaunch", error))
       return false;
   } else if (!launchAll(step, error)) {
     return false;
@@ -359,20 +372,34 @@ bool CudaSession::forward(const Step &step, std::string &error) {
   return d.check(d.cuStreamSynchronize(stream), "running the step", error);
 }
 
-bool CudaSession::readKV(void *dst, std::string &error) {
+// A slot's caches, one range at a time, at their single-sequence offsets.
+bool CudaSession::readKV(int64_t slot, void *dst, std::string &error) {
   const Driver &d = backend.driver;
-  return d.check(d.cuCtxSetCurrent(backend.context), "cuCtxSetCurrent", error) &&
-         d.check(d.cuMemcpyDtoHAsync_v2(dst, kv, kvSize, stream),
-                 "downloading the KV cache", error) &&
-         d.check(d.cuStreamSynchronize(stream), "downloading the KV cache", error);
+  auto *out = static_cast<uint8_t *>(dst);
+  std::memset(out, 0, slots.bytes); // bytes between caches
+  if (!d.check(d.cuCtxSetCurrent(backend.context), "cuCtxSetCurrent", error))
+    return false;
+  for (const KVSlots::Range &r : slots.ranges)
+    if (!d.check(d.cuMemcpyDtoHAsync_v2(out + r.offset, kv + slots.at(r, slot),
+                                        r.bytes, stream),
+                 "downloading the KV cache", error))
+      return false;
+  return d.check(d.cuStreamSynchronize(stream), "downloading the KV cache",
+                 error);
 }
 
-bool CudaSession::writeKV(const void *src, std::string &error) {
+bool CudaSession::writeKV(int64_t slot, const void *src, std::string &error) {
   const Driver &d = backend.driver;
-  return d.check(d.cuCtxSetCurrent(backend.context), "cuCtxSetCurrent", error) &&
-         d.check(d.cuMemcpyHtoDAsync_v2(kv, src, kvSize, stream),
-                 "uploading the KV cache", error) &&
-         d.check(d.cuStreamSynchronize(stream), "uploading the KV cache", error);
+  const auto *in = static_cast<const uint8_t *>(src);
+  if (!d.check(d.cuCtxSetCurrent(backend.context), "cuCtxSetCurrent", error))
+    return false;
+  for (const KVSlots::Range &r : slots.ranges)
+    if (!d.check(d.cuMemcpyHtoDAsync_v2(kv + slots.at(r, slot), in + r.offset,
+                                        r.bytes, stream),
+                 "uploading the KV cache", error))
+      return false;
+  return d.check(d.cuStreamSynchronize(stream), "uploading the KV cache",
+                 error);
 }
 
 } // namespace

@@ -1,6 +1,7 @@
 // Runs a SPIR-V program image on a Vulkan device: one pipeline per kernel,
 // the weights and constants in device buffers for the model's life, per
-// session the KV caches, the arena and host-visible tokens/params buffers.
+// session the KV caches of its slots, the arena and host-visible
+// tokens/params buffers.
 // A step records every launch into one command buffer (a barrier after
 // each) and reads the logits back.
 
@@ -20,19 +21,20 @@ class VulkanBackend;
 
 class VulkanSession : public Session {
 public:
-  VulkanSession(VulkanBackend &backend, int64_t nCtx)
-      : backend(backend), nCtx(nCtx) {}
+  VulkanSession(VulkanBackend &backend, int64_t nCtx, const KVSlots &slots)
+      : backend(backend), nCtx(nCtx), slots(slots) {}
   ~VulkanSession() override;
   bool init(std::string &error);
   bool forward(const Step &step, std::string &error) override;
-  uint64_t kvBytes() const override { return kv ? kvSize : 0; }
-  bool readKV(void *dst, std::string &error) override;
-  bool writeKV(const void *src, std::string &error) override;
+  uint64_t kvBytes() const override { return kv ? slots.bytes : 0; }
+  bool readKV(int64_t slot, void *dst, std::string &error) override;
+  bool writeKV(int64_t slot, const void *src, std::string &error) override;
 
 private:
   VulkanBackend &backend;
   int64_t nCtx;
-  uint64_t kvSize = 0;
+  KVSlots slots;
+  std::vector<int32_t> paramWords;
   vk::Buffer *arena = nullptr, *kv = nullptr, *tokens = nullptr,
              *params = nullptr, *rope = nullptr;
   std::vector<std::vector<vk::Binding>> launchBindings;
@@ -143,9 +145,9 @@ public:
     return nullptr;
   }
 
-  std::unique_ptr<Session> newSession(int64_t nCtx,
+  std::unique_ptr<Session> newSession(int64_t nCtx, int64_t nSlots,
                                       std::string &error) override {
-    return startSession<VulkanSession>(*this, nCtx, error);
+    return startSession<VulkanSession>(*this, nCtx, nSlots, error);
   }
 
   ProgramView program;
@@ -165,10 +167,10 @@ VulkanSession::~VulkanSession() {
 bool VulkanSession::init(std::string &error) {
   vk::Device &d = *backend.device;
   const ProgramView &p = backend.program;
-  SpaceSizes sizes = spaceSizes(p, backend.weightsBytes, nCtx);
-  kvSize = sizes.bytes[static_cast<int>(Space::KV)];
+  SpaceSizes sizes = spaceSizes(p, backend.weightsBytes, nCtx, slots);
   arena = d.createBuffer(p.header->arenaBytes, error);
-  kv = arena ? d.createBuffer(kvSize, error) : nullptr;
+  kv = arena ? d.createBuffer(sizes.bytes[static_cast<int>(Space::KV)], error)
+             : nullptr;
   tokens = kv ? d.createBuffer(sizes.bytes[static_cast<int>(Space::Tokens)],
                                error, /*hostVisible=*/true)
               : nullptr;
@@ -192,7 +194,7 @@ bool VulkanSession::init(std::string &error) {
     for (uint32_t j = 0; j < l.numBindings; ++j) {
       const BindingEntry &b = p.bindings[l.firstBinding + j];
       uint64_t offset, bytes;
-      if (!bindingRange(b, nCtx, sizes, offset, bytes, error))
+      if (!bindingRange(b, nCtx, slots, sizes, offset, bytes, error))
         return false;
       if (offset % align != 0 || (maxRange && bytes > maxRange)) {
         error = std::string("kernel ") + p.kernels[l.kernel].name +
@@ -222,9 +224,11 @@ bool VulkanSession::init(std::string &error) {
 bool VulkanSession::forward(const Step &step, std::string &error) {
   vk::Device &d = *backend.device;
   const ProgramView &p = backend.program;
-  const StepParams values = stepParams(step, nCtx);
+  if (!stepParams(step, nCtx, p.header->maxBatch, slots, paramWords, error))
+    return false;
   if (!d.upload(tokens, 0, step.tokens, step.nTokens * 4, error) ||
-      !d.upload(params, 0, values.values, sizeof values.values, error) || !d.begin(error))
+      !d.upload(params, 0, paramWords.data(), paramWords.size() * 4, error) ||
+      !d.begin(error))
     return false;
   for (uint32_t i = 0; i < p.header->numLaunches; ++i) {
     const LaunchEntry &l = p.launches[i];
@@ -243,12 +247,25 @@ bool VulkanSession::forward(const Step &step, std::string &error) {
                     step.nOut * p.header->logitsWidth * sizeof(float), error);
 }
 
-bool VulkanSession::readKV(void *dst, std::string &error) {
-  return backend.device->download(kv, 0, dst, kvSize, error);
+// A slot's caches, one range at a time, at their single-sequence offsets.
+bool VulkanSession::readKV(int64_t slot, void *dst, std::string &error) {
+  auto *out = static_cast<uint8_t *>(dst);
+  std::memset(out, 0, slots.bytes); // bytes between caches
+  for (const KVSlots::Range &r : slots.ranges)
+    if (!backend.device->download(kv, slots.at(r, slot), out + r.offset,
+                                  r.bytes, error))
+      return false;
+  return true;
 }
 
-bool VulkanSession::writeKV(const void *src, std::string &error) {
-  return backend.device->upload(kv, 0, src, kvSize, error);
+bool VulkanSession::writeKV(int64_t slot, const void *src,
+                            std::string &error) {
+  const auto *in = static_cast<const uint8_t *>(src);
+  for (const KVSlots::Range &r : slots.ranges)
+    if (!backend.device->upload(kv, slots.at(r, slot), in + r.offset, r.bytes,
+                                error))
+      return false;
+  return true;
 }
 
 } // namespace

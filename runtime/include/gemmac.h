@@ -333,8 +333,8 @@ GEMMAC_API const float *gemmac_session_logits(const gemmac_session *session);
  *
  * A pool's sessions are owned by the pool (gemmac_session_free ignores them)
  * and accept every session call (eval, sample, state, reset, cancel). A pool
- * is used by one thread at a time. GPU programs evaluate a batch one
- * sequence at a time (the batched GPU step is not built yet). */
+ * is used by one thread at a time. GPU programs take the same shared steps
+ * (one device session with a KV slot per sequence). */
 GEMMAC_API gemmac_pool *gemmac_pool_new(gemmac_model *model, int32_t n_seq, int32_t n_ctx);
 GEMMAC_API void gemmac_pool_free(gemmac_pool *pool);
 /* Sequence seq (0 <= seq < n_seq) of the pool. */

@@ -2,9 +2,10 @@
 // several sequences evaluated in shared forward steps. A batch is grouped
 // per sequence, in order of first appearance, and the groups are packed into
 // steps of at most the model's batch size; each step is one call of the
-// program's forward with one segment per sequence (abi/step.h). The kernels
-// compute a row from its own sequence's rows and cache only, so a sequence's
-// logits do not depend on how it was batched or split.
+// program's forward (or of a GPU program's device session) with one segment
+// per sequence (abi/step.h). The kernels compute a row from its own
+// sequence's rows and cache only, so a sequence's logits do not depend on
+// how it was batched or split.
 
 #include "abi/model_meta.h"
 #include "abi/program_table.h"
@@ -38,12 +39,20 @@ extern "C" gemmac_pool *gemmac_pool_new(gemmac_model *m, int32_t nSeq,
   pool->model = m;
   pool->nCtx = nCtx = rt::defaultContext(m, nCtx);
   if (m->gpu) {
+    std::string err;
+    pool->gpu = m->gpu->newSession(nCtx, nSeq, err);
+    if (!pool->gpu) {
+      rt::setError(err);
+      return nullptr;
+    }
     for (int32_t i = 0; i < nSeq; ++i) {
-      std::unique_ptr<gemmac_session> s(gemmac_session_new(m, nCtx));
-      if (!s)
-        return nullptr;
+      auto s = std::make_unique<gemmac_session>();
+      s->model = m;
       s->pool = pool.get();
       s->slot = i;
+      s->nCtx = nCtx;
+      s->gpu = pool->gpu;
+      s->kvBytes = pool->gpu->kvBytes();
       pool->sessions.push_back(std::move(s));
     }
     return pool.release();
@@ -227,38 +236,6 @@ void advance(gemmac_pool *pool, const gemmac_batch *b, const Group &g,
   }
 }
 
-/// GPU programs: each sequence's rows through its own session.
-int decodeBySequence(gemmac_pool *pool, const gemmac_batch *b,
-                     const std::vector<Group> &groups) {
-  const size_t V = static_cast<size_t>(pool->model->vocab);
-  std::vector<gemmac_token> tokens;
-  std::vector<float> logits;
-  for (const Group &g : groups) {
-    // Outputs from the first wanted row on (a suffix of the group's rows).
-    size_t first = g.rows.size() - 1;
-    for (size_t r = 0; r < g.rows.size(); ++r)
-      if (pool->outIndex[g.rows[r]] >= 0) {
-        first = r;
-        break;
-      }
-    tokens.clear();
-    for (int32_t row : g.rows)
-      tokens.push_back(b->token[row]);
-    const int32_t n = static_cast<int32_t>(tokens.size());
-    const int32_t nOut = n - static_cast<int32_t>(first);
-    logits.resize(nOut * V);
-    if (rt::evalTokens(g.session, tokens.data(), n, nOut, logits.data(),
-                       nullptr, /*takesCancel=*/false) != 0)
-      return -1;
-    for (size_t r = first; r < g.rows.size(); ++r)
-      if (int32_t o = pool->outIndex[g.rows[r]]; o >= 0)
-        std::memcpy(pool->out.data() + o * V, logits.data() + (r - first) * V,
-                    V * sizeof(float));
-    g.session->hasLogits = pool->outIndex[g.rows.back()] >= 0;
-  }
-  return 0;
-}
-
 } // namespace
 
 extern "C" int gemmac_decode(gemmac_pool *pool, const gemmac_batch *b) {
@@ -273,8 +250,6 @@ extern "C" int gemmac_decode(gemmac_pool *pool, const gemmac_batch *b) {
     if (b->logits && b->logits[i])
       pool->outIndex[i] = wanted++;
   pool->out.assign(wanted * V, 0.0f);
-  if (m->gpu)
-    return decodeBySequence(pool, b, groups);
 
   // Steps of at most maxBatch rows: whole groups while they fit, a group
   // that does not fit split across steps (its rows continue at their own
@@ -320,13 +295,29 @@ extern "C" int gemmac_decode(gemmac_pool *pool, const gemmac_batch *b) {
       }
     }
     logits.resize(std::max<size_t>(outRows.size(), 1) * V);
-    m->program->forward(m->rt.get(), m->weights, pool->kv, pool->arena,
-                        tokens.data(), logits.data(), nullptr,
-                        static_cast<int64_t>(tokens.size()), positions.data(),
-                        seqs.data(), static_cast<int64_t>(parts.size()),
-                        outRows.data(), static_cast<int64_t>(outRows.size()),
-                        pool->nCtx, static_cast<int64_t>(pool->sessions.size()),
-                        pool->kvStride);
+    if (pool->gpu) {
+      // A device failure leaves every sequence after its last whole step.
+      std::string err;
+      if (!pool->gpu->forward({tokens.data(),
+                               static_cast<int64_t>(tokens.size()),
+                               seqs.data(), static_cast<int64_t>(parts.size()),
+                               outRows.data(),
+                               static_cast<int64_t>(outRows.size()),
+                               logits.data()},
+                              err)) {
+        rt::setError(err);
+        return -1;
+      }
+    } else {
+      m->program->forward(m->rt.get(), m->weights, pool->kv, pool->arena,
+                          tokens.data(), logits.data(), nullptr,
+                          static_cast<int64_t>(tokens.size()),
+                          positions.data(), seqs.data(),
+                          static_cast<int64_t>(parts.size()), outRows.data(),
+                          static_cast<int64_t>(outRows.size()), pool->nCtx,
+                          static_cast<int64_t>(pool->sessions.size()),
+                          pool->kvStride);
+    }
     for (size_t j = 0; j < outRows.size(); ++j) {
       float *row = logits.data() + j * V;
       for (int32_t id : m->tokenizer.suppressed())

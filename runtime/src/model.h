@@ -55,7 +55,9 @@ struct gemmac_session {
   uint8_t *kv = nullptr;
   uint64_t kvBytes = 0;
   uint8_t *arena = nullptr;
-  std::unique_ptr<gemmac::gpu::Session> gpu; // GPU programs
+  /// GPU programs: the device session whose KV slot `slot` is this
+  /// sequence's (a pool's sessions share one).
+  std::shared_ptr<gemmac::gpu::Session> gpu;
   std::vector<float> scratchLogits;
   std::vector<int32_t> history;  // every token evaluated, for the penalties
   std::vector<float> penalized;  // logits after the penalties
@@ -71,13 +73,14 @@ struct gemmac_session {
 /// KV caches of several sequences evaluated in shared steps (gemmac_decode).
 /// CPU: one allocation, sequence s's caches at kv + s * kvStride, each at the
 /// single-sequence layout, so a pool session's kv is an ordinary session's;
-/// one scratch arena. GPU: a session of its own per sequence.
+/// one scratch arena. GPU: one device session with a KV slot per sequence.
 struct gemmac_pool {
   ~gemmac_pool();
   gemmac_model *model = nullptr;
   int32_t nCtx = 0;
   int64_t kvStride = 0;
   uint8_t *kv = nullptr, *arena = nullptr;
+  std::shared_ptr<gemmac::gpu::Session> gpu;
   std::vector<std::unique_ptr<gemmac_session>> sessions;
   /// The last batch's wanted logits, and each batch row's row of them (-1).
   std::vector<float> out;

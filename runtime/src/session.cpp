@@ -75,7 +75,7 @@ extern "C" gemmac_session *gemmac_session_new(gemmac_model *model,
   s->nCtx = nCtx;
   if (model->gpu) {
     std::string err;
-    s->gpu = model->gpu->newSession(nCtx, err);
+    s->gpu = model->gpu->newSession(nCtx, 1, err);
     if (!s->gpu) {
       rt::setError(err);
       return nullptr;
@@ -163,17 +163,22 @@ int rt::evalTokens(gemmac_session *s, const gemmac_token *tokens, int32_t n,
       s->scratchLogits.resize(static_cast<size_t>(std::max(rows, 1)) * V);
       out = s->scratchLogits.data();
     }
+    std::vector<int64_t> outRows(rows);
+    std::iota(outRows.begin(), outRows.end(), int64_t{chunk - rows});
     if (s->gpu) {
+      // One segment in the session's slot (of its pool's device session).
+      const int64_t seq[GEMMAC_SEQ_FIELDS] = {s->slot, s->pos, 0, chunk};
       std::string err;
-      if (!s->gpu->forward({tokens + done, chunk, s->pos, rows, out}, err)) {
+      if (!s->gpu->forward({tokens + done, chunk, seq, 1, outRows.data(), rows,
+                            out},
+                           err)) {
         rt::setError(err);
         return -1;
       }
     } else {
       // One segment: this session's cache is slot 0 of a one-slot pool.
-      std::vector<int64_t> positions(chunk), outRows(rows);
+      std::vector<int64_t> positions(chunk);
       std::iota(positions.begin(), positions.end(), int64_t{s->pos});
-      std::iota(outRows.begin(), outRows.end(), int64_t{chunk - rows});
       const int64_t seq[GEMMAC_SEQ_FIELDS] = {0, s->pos, 0, chunk};
       m->program->forward(m->rt.get(), m->weights, s->kv, s->arena,
                           tokens + done, out, hiddenOut, chunk,

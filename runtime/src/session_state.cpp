@@ -51,7 +51,7 @@ bool saveInto(const gemmac_session *s, uint8_t *dst, std::string &error) {
   c.kv = s->gpu ? nullptr : s->kv;
   state::write(dst, id, c);
   const state::Layout l = layoutOf(s);
-  if (s->gpu && !s->gpu->readKV(dst + l.kv, error)) {
+  if (s->gpu && !s->gpu->readKV(s->slot, dst + l.kv, error)) {
     error = "cannot read the GPU session's KV cache: " + error;
     return false;
   }
@@ -77,7 +77,7 @@ int loadFrom(gemmac_session *s, const uint8_t *data, size_t len,
     return -1;
   }
   if (s->gpu) {
-    if (!s->gpu->writeKV(c.kv, error)) {
+    if (!s->gpu->writeKV(s->slot, c.kv, error)) {
       // The cache may be half written: the session starts over.
       gemmac_session_reset(s);
       rt::setError(name + ": cannot write the GPU session's KV cache (the "

@@ -477,6 +477,53 @@ static void batch_run(const struct seq_ref *refs, int n_seq, int budget) {
   gemmac_pool_free(pool);
 }
 
+/* Sequence i of a pool evaluates its reference's prompt and first k sampled
+ * tokens (the ring wraps past position 16). */
+static void feed(gemmac_session *s, const struct seq_ref *r, int32_t k) {
+  check(gemmac_session_eval(s, r->prompt, r->prompt_len, NULL, 0) == 0 &&
+            gemmac_session_eval(s, r->next, k, NULL, 0) == 0,
+        "a pool session evaluates on its own");
+}
+
+/* A pool session's state is its own sequence's: saved from slot 2 of a pool
+ * whose other slots hold other sequences, it continues as the sequence
+ * alone does, in a session of its own and in slot 1 of another pool. */
+static void pool_state_case(const struct seq_ref *refs) {
+  enum { kFed = 20 };
+  gemmac_pool *pool = gemmac_pool_new(model, 3, kBatchCtx);
+  gemmac_pool *other = gemmac_pool_new(model, 2, kBatchCtx);
+  gemmac_session *alone = gemmac_session_new(model, kBatchCtx);
+  if (!pool || !other || !alone) {
+    check(0, "pools and a session for the state case");
+    return;
+  }
+  for (int i = 0; i < 3; ++i)
+    feed(gemmac_pool_session(pool, i), &refs[i], kFed);
+  feed(gemmac_pool_session(other, 0), &refs[0], kFed);
+  const size_t n = gemmac_session_state_size(gemmac_pool_session(pool, 2));
+  void *buf = malloc(n);
+  check(gemmac_session_state_save(gemmac_pool_session(pool, 2), buf, n) == n,
+        "slot 2's state saved");
+  gemmac_session *into[2] = {alone, gemmac_pool_session(other, 1)};
+  const char *names[2] = {"a session of its own", "slot 1 of another pool"};
+  for (int j = 0; j < 2; ++j) {
+    float *row = malloc(sizeof(float) * (size_t)vocab);
+    const int ok = gemmac_session_state_load(into[j], buf, n) == 0 &&
+                   gemmac_session_eval(into[j], &refs[2].next[kFed], 1, row, 0) == 0 &&
+                   same_logits(row, refs[2].logits + (size_t)(kFed + 1) * (size_t)vocab);
+    char what[160];
+    snprintf(what, sizeof what,
+             "slot 2's state (position %d) continues in %s as the sequence alone",
+             refs[2].prompt_len + kFed, names[j]);
+    check(ok, what);
+    free(row);
+  }
+  free(buf);
+  gemmac_session_free(alone);
+  gemmac_pool_free(other);
+  gemmac_pool_free(pool);
+}
+
 /* max_seq: the largest pool tried (32; fewer where each step is slow). */
 static void batch_case(int max_seq) {
   enum { kMaxSeq = 32 };
@@ -485,10 +532,12 @@ static void batch_case(int max_seq) {
     max_seq = kMaxSeq;
   for (int i = 0; i < max_seq; ++i)
     reference_alone(i, &refs[i]);
-  const int configs[][2] = {{1, 512}, {2, 24}, {8, 1}, {8, 512}, {32, 24}};
+  const int configs[][2] = {{1, 512}, {2, 24}, {3, 5}, {8, 1}, {8, 512}, {32, 24}};
   for (size_t c = 0; c < sizeof configs / sizeof configs[0]; ++c)
     if (configs[c][0] <= max_seq)
       batch_run(refs, configs[c][0], configs[c][1]);
+  if (max_seq >= 3)
+    pool_state_case(refs);
   /* A bad batch is refused whole. */
   gemmac_pool *pool = gemmac_pool_new(model, 2, 8);
   gemmac_batch b = gemmac_batch_init(16);

@@ -79,9 +79,9 @@ module attributes {gemma.kv_plan = [], gemma.weights_bytes = 65536 : i64, gemma.
 // weights x 8 words = 16 KiB, Vulkan's guaranteed minimum): grouping by
 // expert passes its counts and each round's pairs through it between
 // rounds.
-// NVVM: gpu.func @expert_geglu_q8_0_32x32_e8_k2_r64f0_r64f32(%{{.*}}: memref<8704xi16>, %{{.*}}: memref<8704xi16>, %{{.*}}: memref<4096xi32>, %{{.*}}: memref<512xf32>, %{{.*}}: memref<32768xf32>, %{{.*}}: memref<65536xi16>, %{{.*}}: memref<8xi32>, %{{.*}}: memref<2048xf32>) workgroup(%{{.*}} : memref<4096xi32, #gpu.address_space<workgroup>>)
+// NVVM: gpu.func @expert_geglu_q8_0_32x32_e8_k2_r64f0_r64f32(%{{.*}}: memref<8704xi16>, %{{.*}}: memref<8704xi16>, %{{.*}}: memref<4096xi32>, %{{.*}}: memref<512xf32>, %{{.*}}: memref<32768xf32>, %{{.*}}: memref<65536xi16>, %{{.*}}: memref<2568xi32>, %{{.*}}: memref<2048xf32>) workgroup(%{{.*}} : memref<4096xi32, #gpu.address_space<workgroup>>)
 // SPIRV: gpu.func @expert_geglu_q8_0_32x32_e8_k2_r64f0_r64f32(
 // The down projection's input rows are per slot: 2 x 32 features.
-// NVVM: gpu.func @expert_linear_q8_0_32x32_e8_k2_slot_r32f0(%{{.*}}: memref<4352xi16>, %{{.*}}: memref<8192xi32>, %{{.*}}: memref<1024xf32>, %{{.*}}: memref<32768xf32>, %{{.*}}: memref<8xi32>, %{{.*}}: memref<2048xf32>) workgroup(%{{.*}} : memref<2048xi32, #gpu.address_space<workgroup>>)
+// NVVM: gpu.func @expert_linear_q8_0_32x32_e8_k2_slot_r32f0(%{{.*}}: memref<4352xi16>, %{{.*}}: memref<8192xi32>, %{{.*}}: memref<1024xf32>, %{{.*}}: memref<32768xf32>, %{{.*}}: memref<2568xi32>, %{{.*}}: memref<2048xf32>) workgroup(%{{.*}} : memref<2048xi32, #gpu.address_space<workgroup>>)
 
 // UNQUANTIZED: error: 'gemma.expert_geglu' op a quantized weight needs its input's int8 blocks (run gemma-quantize-activations first)

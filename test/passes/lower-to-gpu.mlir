@@ -68,7 +68,7 @@ module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], wi
 // CHECK-NEXT: gemma.gpu_slot quants %[[BLOCKS]]
 // CHECK-NEXT: gemma.gpu_slot aux %[[BLOCKS]]
 // CHECK-NEXT: gemma.gpu_slot rows
-// CHECK-NEXT: gemma.gpu_view params {bytes = 32 : i64, offset = 0 : i64} : memref<8xi32>
+// CHECK-NEXT: gemma.gpu_view params {bytes = 10272 : i64, offset = 0 : i64} : memref<2568xi32>
 // CHECK-NEXT: %[[QROWS:.*]] = gemma.gpu_rows tokens {per_group = 4 : i64}
 // CHECK-NEXT: %[[GX16:.*]] = arith.constant 16 : index
 // CHECK: gpu.launch_func @gemmac_kernels::@linear_q8_0_32x32 blocks in (%[[GX16]], %[[QROWS]],
@@ -114,12 +114,12 @@ module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], wi
 // Quantized matvecs: weights as 16-bit words, activation quants as words of
 // four, the params buffer last; the integer terms in workgroup memory (64
 // threads x 4 tokens x 8 lane sums) and int8 dot products in words.
-// NVVM: gpu.func @linear_q8_0_32x32(%{{.*}}: memref<544xi16>, %{{.*}}: memref<4096xi32>, %{{.*}}: memref<512xf32>, %{{.*}}: memref<16384xf32>, %{{.*}}: memref<8xi32>) workgroup(%{{.*}} : memref<2048xi32, #gpu.address_space<workgroup>>) kernel
+// NVVM: gpu.func @linear_q8_0_32x32(%{{.*}}: memref<544xi16>, %{{.*}}: memref<4096xi32>, %{{.*}}: memref<512xf32>, %{{.*}}: memref<16384xf32>, %{{.*}}: memref<2568xi32>) workgroup(%{{.*}} : memref<2048xi32, #gpu.address_space<workgroup>>) kernel
 // The token count comes from params (%arg4), not from the workgroup buffer
 // that follows it among the entry block's arguments.
-// NVVM: memref.load %arg4[%{{.*}}] : memref<8xi32>
+// NVVM: memref.load %arg4[%{{.*}}] : memref<2568xi32>
 // NVVM: nvvm.dot.accumulate.4way {{.*}} <signed>, {{.*}} <signed>
-// SPIRV: gpu.func @linear_q8_0_32x32(%{{.*}}: memref<?xi16>, %{{.*}}: memref<?xi32>, %{{.*}}: memref<?xf32>, %{{.*}}: memref<?xf32>, %{{.*}}: memref<8xi32>) kernel
+// SPIRV: gpu.func @linear_q8_0_32x32(%{{.*}}: memref<?xi16>, %{{.*}}: memref<?xi32>, %{{.*}}: memref<?xf32>, %{{.*}}: memref<?xf32>, %{{.*}}: memref<2568xi32>) kernel
 // SPIRV: memref.alloc() : memref<2048xi32, 3>
 // SPIRV: spirv.SDot {{.*}} <PackedVectorFormat4x8Bit>
 // CHECK-NOT: gpu.func @linear_q8_0_32x32(

@@ -138,6 +138,24 @@ def test_cancel_from_another_thread(model):
     assert result["finish"] == "cancelled"
 
 
+@pytest.mark.parametrize("sampling", [dict(temperature=0), dict(temperature=0.9, seed=11)])
+def test_several_prompts_in_shared_steps_equal_each_alone(model, sampling):
+    # Prompts of different lengths, one a token list; the long generation
+    # runs past the tiny model's 16-position windows.
+    prompts = ["Hello", "One two three four five six seven", model.tokenize("x y", add_bos=True)]
+    together = model.create_completion(prompts, max_tokens=24, logprobs=2, **sampling)
+    assert [c["index"] for c in together["choices"]] == [0, 1, 2]
+    completion_tokens = 0
+    for p, got in zip(prompts, together["choices"]):
+        alone = model.create_completion(p, max_tokens=24, logprobs=2, **sampling)["choices"][0]
+        assert (got["text"], got["finish_reason"]) == (alone["text"], alone["finish_reason"])
+        assert got["logprobs"] == alone["logprobs"]
+        completion_tokens += len(got["logprobs"]["content"])
+    assert together["usage"]["completion_tokens"] == completion_tokens
+    with pytest.raises(ValueError, match="stream"):
+        model.create_completion(prompts, stream=True)
+
+
 def test_hostile_arguments(model):
     with pytest.raises(ValueError, match="tokens\\[1\\]"):
         model.detokenize([1, model.n_vocab()])

@@ -239,9 +239,21 @@ struct Checker {
     llvm::outs() << "\n";
   }
 
+  /// One sequence's step of `tokens` rows at kPos0 in KV slot 0, every row
+  /// an output row.
   vk::Buffer *params(int64_t tokens = kTokens) {
-    const int32_t p[8] = {int32_t(tokens), int32_t(kPos0), int32_t(tokens), int32_t(kContext)};
-    return upload(p, sizeof p);
+    const int64_t seg[GEMMAC_SEQ_FIELDS] = {0, kPos0, 0, tokens};
+    std::vector<int64_t> outRows(tokens);
+    std::iota(outRows.begin(), outRows.end(), int64_t{0});
+    gpu::Step step{nullptr, tokens, seg, 1, outRows.data(), tokens, nullptr};
+    std::vector<int32_t> words;
+    std::string error;
+    if (!gpu::stepParams(step, kContext, abi::kMaxBatch, gpu::KVSlots{},
+                         words, error)) {
+      llvm::errs() << "vk-kernel-check: " << error << "\n";
+      std::exit(1);
+    }
+    return upload(words.data(), words.size() * 4);
   }
 
   /// Compares with a CPU runtime kernel's output; `scale` bounds rounding.

@@ -1,7 +1,9 @@
 //===- Attention.cpp - attention and KV store kernels ---------------------===//
 //
 // llama.cpp's tiled flash attention over the KV cache and the batch's fresh
-// keys and values, and the kernel that stores the batch into the cache.
+// keys and values, and the kernel that stores the batch into the cache. A
+// step's rows may belong to several sequences: each row reads its
+// sequence's rows and KV slot (the params' row table).
 //
 //===----------------------------------------------------------------------===//
 
@@ -89,8 +91,8 @@ std::string KernelLibrary::attention(int64_t heads, int64_t kvHeads,
   MLIRContext *ctx = module.getContext();
   const int64_t width = kvHeads * headDim, group = heads / kvHeads;
   const CacheAccess access{format};
-  Type cache = kb.buf(access.element(ctx),
-                      ringRows ? ringRows * width : int64_t(1) << 30);
+  // Every KV slot's cache: the step's rows may belong to several sequences.
+  Type cache = kb.buf(access.element(ctx), int64_t(1) << 30);
   Type q = kb.f32Buf(kMaxBatch * heads * headDim);
   Type kv = kb.f32Buf(kMaxBatch * width);
   // Arguments: q, k, v (the batch), k cache, v cache, out, params.
@@ -101,8 +103,12 @@ std::string KernelLibrary::attention(int64_t heads, int64_t kvHeads,
         Value h = e.blockId(mgpu::Dimension::x);
         Value t = e.blockId(mgpu::Dimension::y);
         Value tid = e.threadId();
-        Value pos0 = param(e, a[6], kPos0);
-        Value pos = e.add(pos0, t);
+        // Row t's sequence: its rows in this step start at row segRow0 and
+        // position pos0; its cache is in KV slot `slot`.
+        Value pos0 = rowParam(e, a[6], t, kRowSegPos0);
+        Value segRow0 = rowParam(e, a[6], t, kRowSegRow0);
+        Value pos = rowPosition(e, a[6], t);
+        Value slot = slotBase(e, a[6], t, width, ringRows);
         Value first = e.idx(0);
         if (window > 0) {
           Value lo = e.sub(e.add(pos, 1), e.idx(window));
@@ -111,7 +117,8 @@ std::string KernelLibrary::attention(int64_t heads, int64_t kvHeads,
         Value g = e.div(h, group);
         Value qBase = e.add(e.mul(t, heads * headDim), e.mul(h, headDim));
         // Element i of the key or value at position p: from the cache before
-        // pos0, else from the batch (rounded as the cache would store it).
+        // pos0, else from the sequence's rows of the batch (rounded as the
+        // cache would store it).
         auto kvAt = [&](Value cacheBuf, Value fresh, Value p, Value i,
                         bool isV) {
           Value inCache = e.ult(p, pos0);
@@ -119,11 +126,14 @@ std::string KernelLibrary::attention(int64_t heads, int64_t kvHeads,
           OpBuilder::InsertionGuard guard(e.b);
           e.b.setInsertionPointToStart(ifOp.thenBlock());
           Value r = ringRows ? e.rem(p, ringRows) : p;
-          Value v = e.load(cacheBuf, e.add(e.add(e.mul(r, width),
-                                                 e.mul(g, headDim)), i));
+          Value v = e.load(cacheBuf,
+                           e.add(e.add(e.add(slot, e.mul(r, width)),
+                                       e.mul(g, headDim)),
+                                 i));
           scf::YieldOp::create(e.b, access.load(e, v, isV));
           e.b.setInsertionPointToStart(ifOp.elseBlock());
-          Value f = e.load(fresh, e.add(e.add(e.mul(e.sub(p, pos0), width),
+          Value row = e.add(segRow0, e.sub(p, pos0));
+          Value f = e.load(fresh, e.add(e.add(e.mul(row, width),
                                               e.mul(g, headDim)), i));
           scf::YieldOp::create(e.b,
                                access.load(e, access.store(e, f, isV), isV));
@@ -215,26 +225,28 @@ std::string KernelLibrary::kvStore(int64_t width, int64_t ringRows,
     return name;
   MLIRContext *ctx = module.getContext();
   const CacheAccess access{format};
-  Type cache = kb.buf(access.element(ctx),
-                      ringRows ? ringRows * width : int64_t(1) << 30);
+  Type cache = kb.buf(access.element(ctx), int64_t(1) << 30);
   Type kv = kb.f32Buf(kMaxBatch * width);
   kb.build(name, {kv, kv, cache, cache, kb.params()}, 0, 0,
            [&](Emitter &e, ValueRange a, ValueRange) {
              Value t = e.blockId(mgpu::Dimension::y);
              Value i = e.add(e.mul(e.blockId(mgpu::Dimension::x), kWG),
                              e.threadId());
-             Value tokens = param(e, a[4], kTokens);
-             Value pos = e.add(param(e, a[4], kPos0), t);
+             Value pos = rowPosition(e, a[4], t);
              Value store = e.ult(i, e.idx(width));
-             if (ringRows) // only the batch's last ringRows tokens survive
-               store = arith::AndIOp::create(e.b, 
-                   store, e.ule(tokens, e.add(t, ringRows)));
+             if (ringRows) { // only the sequence's last ringRows rows survive
+               Value rows = rowParam(e, a[4], t, kRowSegRows);
+               Value local = e.sub(t, rowParam(e, a[4], t, kRowSegRow0));
+               store = arith::AndIOp::create(e.b, store,
+                                             e.ule(rows, e.add(local, ringRows)));
+             }
              e.when(store, [&] {
                Value r = ringRows ? e.rem(pos, ringRows) : pos;
+               Value base = e.add(slotBase(e, a[4], t, width, ringRows),
+                                  e.mul(r, width));
                for (int c = 0; c < 2; ++c) {
                  Value v = e.load(a[c], e.add(e.mul(t, width), i));
-                 e.store(access.store(e, v, c == 1), a[2 + c],
-                         e.add(e.mul(r, width), i));
+                 e.store(access.store(e, v, c == 1), a[2 + c], e.add(base, i));
                }
              });
            });

@@ -142,9 +142,9 @@ std::string KernelLibrary::lastRows(int64_t width) {
   kb.build(name, {act, act, kb.params()}, 0, 0,
            [&](Emitter &e, ValueRange a, ValueRange) {
              e.forEachColumn(width, [&](Value t, Value i) {
-               Value skip = e.sub(param(e, a[2], kTokens),
-                                  param(e, a[2], kOutRows));
-               Value x = e.load(a[0], e.add(e.mul(e.add(skip, t), width), i));
+               Value row = e.toIndex(
+                   e.load(a[2], e.add(t, e.idx(kOutTable))));
+               Value x = e.load(a[0], e.add(e.mul(row, width), i));
                e.store(x, a[1], e.add(e.mul(t, width), i));
              });
            });

@@ -100,4 +100,20 @@ Value param(Emitter &e, Value params, Param p) {
   return e.toIndex(e.load(params, e.idx(p)));
 }
 
+Value rowParam(Emitter &e, Value params, Value row, Param field) {
+  return e.toIndex(e.load(
+      params, e.add(e.mul(row, kRowFields), e.idx(kRowTable + field))));
+}
+
+Value rowPosition(Emitter &e, Value params, Value row) {
+  return e.add(rowParam(e, params, row, kRowSegPos0),
+               e.sub(row, rowParam(e, params, row, kRowSegRow0)));
+}
+
+Value slotBase(Emitter &e, Value params, Value row, int64_t width,
+               int64_t ringRows) {
+  Value rows = ringRows ? e.idx(ringRows) : param(e, params, kContextRows);
+  return e.mul(rowParam(e, params, row, kRowSlot), e.mul(rows, width));
+}
+
 } // namespace gemmac::gpukernels::detail

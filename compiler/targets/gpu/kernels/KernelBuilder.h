@@ -50,7 +50,7 @@ struct KernelBuilder {
     return buf(Float32Type::get(module.getContext()), count);
   }
   Type params() {
-    return MemRefType::get({kNumParams},
+    return MemRefType::get({kParamsWords},
                            IntegerType::get(module.getContext(), 32));
   }
   /// A weight of `elements` elements in `format`.
@@ -84,6 +84,14 @@ struct KernelBuilder {
 
 /// The runtime scalar `p` of the params buffer as an index.
 Value param(Emitter &e, Value params, Param p);
+/// Field `field` (kRowSlot...) of step row `row` in the params' row table.
+Value rowParam(Emitter &e, Value params, Value row, Param field);
+/// The position of step row `row` in its sequence.
+Value rowPosition(Emitter &e, Value params, Value row);
+/// The first element of step row `row`'s KV slot in a cache of `width`
+/// elements per row and `ringRows` rows per slot (0: n_ctx rows).
+Value slotBase(Emitter &e, Value params, Value row, int64_t width,
+               int64_t ringRows);
 
 /// llama.cpp's activation quantizer for one block whose element i is x(i)
 /// (Quantize.cpp).

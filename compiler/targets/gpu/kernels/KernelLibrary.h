@@ -147,7 +147,8 @@ public:
     std::optional<gemma::WeightFormat> weight;
     float eps;
   };
-  /// NeoX RoPE of `heads` heads, cos/sin from a table (position x pairs):
+  /// NeoX RoPE of `heads` heads at each row's position, cos/sin from a
+  /// table (position x pairs):
   /// (x, y, params, table[, norm weight]). Grid (heads, tokens). With `norm`
   /// it rotates RMSNorm(x) (groups of headDim) rather than x.
   std::string rope(int64_t heads, int64_t headDim, int64_t freqDim,
@@ -161,13 +162,15 @@ public:
     /// The kernel-name suffix: f32, f16, f8k<K bits>v<V bits>.
     std::string suffix() const;
   };
-  /// Causal attention over the KV cache (positions before pos0) and the
-  /// batch's fresh K/V, `window` 0 for global layers. Grid (heads, tokens).
+  /// Causal attention of each row over its sequence's KV slot (positions
+  /// before the sequence's first row in the step) and that sequence's fresh
+  /// K/V in the batch, `window` 0 for global layers. Grid (heads, tokens).
   std::string attention(int64_t heads, int64_t kvHeads, int64_t headDim,
                         int64_t window, int64_t ringRows, float scale,
                         KVCacheFormat cache);
-  /// Writes the batch's K and V into the cache (a ring of `ringRows` rows,
-  /// or one row per position when 0). Grid (ceil(width/64), tokens).
+  /// Writes each row's K and V into its sequence's KV slot (a ring of
+  /// `ringRows` rows, or one row per position when 0). Grid (ceil(width/64),
+  /// tokens).
   std::string kvStore(int64_t width, int64_t ringRows, KVCacheFormat cache);
   std::string unary(Unary op, int64_t width, float constant = 0.0f);
   /// NVFP4 activations emulated (gemma.quantize_fp4, gmk_quantize_fp4): a
@@ -178,7 +181,8 @@ public:
   std::string scaleByWeight(int64_t width);
   /// y[t, :] = x[t, offset:offset+size]. Grid (ceil(size/64), tokens).
   std::string columnSlice(int64_t width, int64_t offset, int64_t size);
-  /// y[t, :] = x[tokens - n_out + t, :]. Grid (ceil(width/64), n_out).
+  /// y[j, :] = x[out_rows[j], :] (the params' output table): the rows
+  /// whose logits the step wants. Grid (ceil(width/64), n_out).
   std::string lastRows(int64_t width);
 
 private:

@@ -148,7 +148,7 @@ std::string KernelLibrary::rope(int64_t heads, int64_t headDim,
              Value t = e.blockId(mgpu::Dimension::y);
              Value tid = e.threadId();
              Value base = e.add(e.mul(t, width), e.mul(h, headDim));
-             Value pos = e.add(param(e, a[2], kPos0), t);
+             Value pos = rowPosition(e, a[2], t);
              Value rowBase = e.mul(pos, 2 * rotatedPairs);
              // The head's input element i: x, or (fused) its RMSNorm, which
              // every thread recomputes for the elements it reads.
