@@ -102,26 +102,28 @@ for (const [prog, type, tolerance] of [[m, "q8_0", 5e-2], [build("f", 3, [], "f3
         `max |diff| / max |h| ${rel.toExponential(2)} (tolerance ${tolerance})`);
 }
 
-// A Vulkan program's session state: its KV cache goes through the device.
-const vk = (() => {
+// GPU programs: the session state goes through the device, and a pool's
+// sequences share device steps. Vulkan runs on lavapipe without a GPU
+// (whose steps are slow: pools of up to 3, a prompt arriving beside
+// decoding rows); CUDA is skipped without an NVIDIA driver and device.
+for (const [api, name, noDevice, maxSeq] of [
+    ["vulkan", "Vulkan", /vulkan|Vulkan/, "3"],
+    ["cuda", "CUDA", /CUDA/, "32"]]) {
+    let prog = null;
     try {
-        return build("vk", 1, ["--target", "vulkan"]);
+        prog = build(api, 1, ["--target", api]);
     } catch (e) {
-        check(false, `building the Vulkan program: ${e.message}`);
-        return null;
+        check(false, `building the ${name} program: ${e.message}`);
+        continue;
     }
-})();
-if (vk) {
-    const probe = exec(vk.capi, [vk.weights, "device"]);
-    if (/FAIL open/.test(probe.out) && /vulkan|Vulkan/.test(probe.out)) {
-        console.log(`skip Vulkan state: no usable device (${probe.out.trim().split("\n").pop()})`);
-    } else {
-        runCase(vk, ["state", path.join(work, "vk.state")], "Vulkan: state saved, restored, continued");
-        runCase(vk, ["load", state, "saved for another model"], "Vulkan: the CPU program's state refused");
-        runCase(vk, ["outputs"], "Vulkan: eval_outputs, hidden states refused");
-        // One device step for all sequences, as on the CPU; lavapipe's steps
-        // are slow: pools of up to 3, a prompt arriving beside decoding rows.
-        runCase(vk, ["batch", "3"], "Vulkan: batched sessions in shared device steps");
+    const probe = exec(prog.capi, [prog.weights, "device"]);
+    if (/FAIL open/.test(probe.out) && noDevice.test(probe.out)) {
+        console.log(`skip ${name}: no usable device (${probe.out.trim().split("\n").pop()})`);
+        continue;
     }
+    runCase(prog, ["state", path.join(work, `${api}.state`)], `${name}: state saved, restored, continued`);
+    runCase(prog, ["load", state, "saved for another model"], `${name}: the CPU program's state refused`);
+    runCase(prog, ["outputs"], `${name}: eval_outputs, hidden states refused`);
+    runCase(prog, ["batch", maxSeq], `${name}: batched sessions in shared device steps`);
 }
 finish();
