@@ -472,30 +472,38 @@ class Model:
             self.set_seed(req.seed)
         n_ctx = self.n_ctx()
         text = StopText(req.stop)
-        while True:
+        while not out.finish_reason:
             t = self._draw(req.sampler)
-            if self._api.token_is_eog(self._model, t) or t in req.stop_tokens:
-                out.finish_reason = "stop"
-                break
-            lp = self._logprob(t, req.top_logprobs) if req.top_logprobs >= 0 else None
-            released, stopped = text.push(self._piece(t, req.special))
-            out.generated += 1
-            yield _Event(t, released, lp)
-            if self._generation != mine:
-                raise RuntimeError("the model was used for something else before this "
-                                   "stream ended: its session no longer holds this one")
-            if stopped:
-                out.finish_reason = "stop"
-                return
-            if 0 < req.max_tokens <= out.generated or self.n_tokens >= n_ctx:
-                out.finish_reason = "length"
-                break
-            if self._take_cancel() or not self._eval_or_cancelled([t]):
+            ev = self._emit(req, text, out, t, self.n_tokens, n_ctx)
+            if ev is not None:
+                yield ev
+                if self._generation != mine:
+                    raise RuntimeError("the model was used for something else before this "
+                                       "stream ended: its session no longer holds this one")
+            if not out.finish_reason and (self._take_cancel() or
+                                          not self._eval_or_cancelled([t])):
                 out.finish_reason = "cancelled"
-                break
-        rest = text.flush()
+        rest = text.flush()  # empty after a stop string
         if rest:
             yield _Event(-1, rest)
+
+    def _emit(self, req: _Request, text: StopText, out: _Outcome, t: int, pos: int,
+              n_ctx: int, values: Optional[List[float]] = None) -> Optional[_Event]:
+        """What sampled token t (the sequence holding `pos` tokens) adds to
+        a request's generation: its event (None for an end token), with
+        out.finish_reason set when the generation ends there. `values`: the
+        logits t was sampled from (default: the model's session's)."""
+        if self._api.token_is_eog(self._model, t) or t in req.stop_tokens:
+            out.finish_reason = "stop"
+            return None
+        lp = self._logprob(t, req.top_logprobs, values) if req.top_logprobs >= 0 else None
+        released, stopped = text.push(self._piece(t, req.special))
+        out.generated += 1
+        if stopped:
+            out.finish_reason = "stop"
+        elif 0 < req.max_tokens <= out.generated or pos >= n_ctx:
+            out.finish_reason = "length"
+        return _Event(t, released, lp)
 
     def _run_batch(self, reqs: List[_Request]) -> List[Tuple[List[_Event], _Outcome]]:
         """The requests' generations in shared forward steps (a pool of one
@@ -536,24 +544,15 @@ class Model:
                     t = api.sample(sessions[i], logits, ctypes.byref(req.sampler))
                     if t < 0:
                         raise GemmacError(f"sample: {api.error()}")
-                    feed.pop(i)
-                    if api.token_is_eog(self._model, t) or t in req.stop_tokens:
-                        out.finish_reason = "stop"
-                    else:
-                        lp = (self._logprob(t, req.top_logprobs, logits[:self._vocab])
-                              if req.top_logprobs >= 0 else None)
-                        released, stopped = texts[i].push(self._piece(t, req.special))
-                        out.generated += 1
-                        events.append(_Event(t, released, lp))
-                        if stopped:
-                            out.finish_reason = "stop"
-                            continue
-                        if (0 < req.max_tokens <= out.generated or
-                                api.session_position(sessions[i]) >= n_ctx):
-                            out.finish_reason = "length"
-                        else:
-                            feed[i] = [t]
-                            continue
+                    values = logits[:self._vocab] if req.top_logprobs >= 0 else None
+                    ev = self._emit(req, texts[i], out, t,
+                                    api.session_position(sessions[i]), n_ctx, values)
+                    if ev is not None:
+                        events.append(ev)
+                    if not out.finish_reason:
+                        feed[i] = [t]
+                        continue
+                    del feed[i]
                     rest = texts[i].flush()
                     if rest:
                         events.append(_Event(-1, rest))
