@@ -4,18 +4,27 @@
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <set>
 
 namespace gemmac::gen {
 
 namespace {
+// The stream leaves the failed call's errno (ENOSPC on a full disk, say).
+std::string cannotWrite(const std::string &path) {
+  return "cannot write " + path + ": " +
+         (errno ? std::strerror(errno) : "stream error");
+}
+
 std::string writeText(const std::string &path, const std::string &text) {
+  errno = 0;
   std::ofstream out(path, std::ios::binary);
   out << text;
   out.close();
-  return out ? "" : "cannot write " + path;
+  return out ? "" : cannotWrite(path);
 }
 
 std::string shardName(int k, int n) {
@@ -55,6 +64,7 @@ std::string writeSafetensors(const std::string &dir,
     // The reference writer pads the header with spaces to 8 bytes.
     text.append((8 - text.size() % 8) % 8, ' ');
     std::string path = dir + "/" + shardName(k, shards);
+    errno = 0;
     std::ofstream out(path, std::ios::binary);
     uint64_t n = text.size();
     for (int b = 0; b < 8; ++b)
@@ -67,7 +77,7 @@ std::string writeSafetensors(const std::string &dir,
     }
     out.close();
     if (!out)
-      return "cannot write " + path;
+      return cannotWrite(path);
   }
   if (shards == 1)
     return "";

@@ -120,4 +120,12 @@ for (const [label, file] of [["one batch", ours], ["steps of 7", oursSteps]]) {
         `tolerance ${tolerance} ${pass ? "PASS" : "FAIL"}` +
         (r.disagreements.length ? ` disagreements at ${r.disagreements.slice(0, 8).join(",")}` : ""));
 }
+// A passing case removes its model, checkpoint and program (the parity suites
+// would otherwise leave ~12 GB behind in a CI run); a failing one keeps them
+// to debug. GEMMAC_KEEP_WORK=1 keeps them always.
+if (ok && !process.env.GEMMAC_KEEP_WORK) {
+    for (const f of [program, `${program}.weights`, ...(args.includes("--model") ? [] : [gguf]),
+                     ...(hfDir ? [hfDir] : [])])
+        fs.rmSync(f, {recursive: true, force: true});
+}
 process.exit(ok ? 0 : 1);
