@@ -64,6 +64,10 @@ struct Variant {
   // Mixture of experts (26B-A4B): every layer routes to `experts` experts,
   // `expertsUsed` per token, beside its dense MLP.
   int64_t experts = 0, expertsUsed = 0, expertFFN = 0;
+  // An MTP drafter (gemma4-assistant) of a target of this hidden size:
+  // query-only layers reading the target's KV (every layer KV-shared), the
+  // nextn projections, no final softcap. 0: a target model.
+  int64_t backbone = 0;
 
   bool isGlobal(int64_t l) const {
     return (l + 1) % period == 0 || (lastGlobal && l == layers - 1);
@@ -91,6 +95,30 @@ const Variant kVariants[] = {
      2816, 16, 8, 2, 256, 512, 2112, 0, 1024, 262144, 131072, 6, 0, false,
      true, 0.05f, false, 128, 8, 704},
 };
+
+/// The MTP drafter of `target` (--variant assistant --for NAME), shaped as
+/// Google's: 4 layers (3 sliding, 1 full) whose kv heads, head dims and
+/// window are those of the target layers they read, at a width other than
+/// the target's (llama.cpp refuses equal widths). Full-size targets get the
+/// released assistants' widths (1024 for 12B/26B/31B, 256 for E2B/E4B).
+Variant assistantFor(const Variant &target) {
+  Variant a = target;
+  const bool fullSize = target.vocab > 1024, edge = target.pleDim > 0;
+  a.name = "assistant";
+  a.description = "gemma4-assistant drafter of --for NAME";
+  a.layers = 4;
+  a.period = 4;
+  a.sharedKV = 4;
+  a.hidden = !fullSize ? 128 : edge ? 256 : 1024;
+  a.heads = !fullSize ? 4 : edge ? 4 : 16;
+  a.ffn = !fullSize ? 256 : edge ? 2048 : 8192;
+  a.pleDim = 0;
+  a.doubleWide = false;
+  a.lastGlobal = false;
+  a.experts = a.expertsUsed = a.expertFFN = 0;
+  a.backbone = target.hidden;
+  return a;
+}
 
 /// --split-experts: gate and up experts as two tensors (ffn_gate_exps,
 /// ffn_up_exps), the layout llama.cpp also loads, instead of one fused.
@@ -183,6 +211,12 @@ std::vector<TensorSpec> tensorList(const Variant &v, const FileType &ft) {
     out.push_back({"rope_freqs.weight", {v.hdGlobal / 2}, Type::F32,
                    Init::RopeFreqs});
   norm("output_norm.weight", H);
+  if (v.backbone) {
+    // pre_projection([E_target[token] * sqrt(H_target) ; h]) and the
+    // post_projection back to the target's width, for the next draft step.
+    lin("nextn.pre_projection.weight", 2 * v.backbone, H, ft.base);
+    lin("nextn.post_projection.weight", H, v.backbone, ft.base);
+  }
 
   const int64_t firstShared = L - v.sharedKV;
   // attn_v tensors in file order, for the Q4_K_M "more bits" rule.
@@ -891,13 +925,17 @@ void addModelMetadata(gguf::GGUFWriter &w, const Variant &v,
                       const FileType &ft, const std::string &chatTemplate,
                       bool hfTwin) {
   const int64_t L = v.layers;
-  w.addString("general.architecture", "gemma4");
+  // A drafter's keys are those of a Gemma 4 model under its own
+  // architecture name (llama.cpp's converter reuses Gemma4Model's).
+  const std::string arch = v.backbone ? "gemma4-assistant" : "gemma4";
+  auto key = [&](const char *name) { return arch + "." + name; };
+  w.addString("general.architecture", arch);
   w.addString("general.name", std::string("gemmac random ") + v.name);
   w.addU32("general.file_type", ft.llamaFtype);
   w.addU32("general.quantization_version", 2);
-  w.addU32("gemma4.context_length", static_cast<uint32_t>(v.context));
-  w.addU32("gemma4.embedding_length", static_cast<uint32_t>(v.hidden));
-  w.addU32("gemma4.block_count", static_cast<uint32_t>(L));
+  w.addU32(key("context_length"), static_cast<uint32_t>(v.context));
+  w.addU32(key("embedding_length"), static_cast<uint32_t>(v.hidden));
+  w.addU32(key("block_count"), static_cast<uint32_t>(L));
   const int64_t firstShared = L - v.sharedKV;
   std::vector<int32_t> ffn(L), kv(L);
   std::vector<bool> pattern(L);
@@ -909,36 +947,41 @@ void addModelMetadata(gguf::GGUFWriter &w, const Variant &v,
     kv[l] = static_cast<int32_t>(global ? v.kvGlobal : v.kvLocal);
   }
   if (v.doubleWide)
-    w.addArrayI32("gemma4.feed_forward_length", ffn);
+    w.addArrayI32(key("feed_forward_length"), ffn);
   else
-    w.addU32("gemma4.feed_forward_length", static_cast<uint32_t>(v.ffn));
-  w.addU32("gemma4.attention.head_count", static_cast<uint32_t>(v.heads));
+    w.addU32(key("feed_forward_length"), static_cast<uint32_t>(v.ffn));
+  w.addU32(key("attention.head_count"), static_cast<uint32_t>(v.heads));
   if (v.kvGlobal != v.kvLocal)
-    w.addArrayI32("gemma4.attention.head_count_kv", kv);
+    w.addArrayI32(key("attention.head_count_kv"), kv);
   else
-    w.addU32("gemma4.attention.head_count_kv",
+    w.addU32(key("attention.head_count_kv"),
              static_cast<uint32_t>(v.kvLocal));
-  w.addU32("gemma4.attention.key_length", static_cast<uint32_t>(v.hdGlobal));
-  w.addU32("gemma4.attention.value_length", static_cast<uint32_t>(v.hdGlobal));
-  w.addU32("gemma4.attention.key_length_swa", static_cast<uint32_t>(v.hdLocal));
-  w.addU32("gemma4.attention.value_length_swa",
+  w.addU32(key("attention.key_length"), static_cast<uint32_t>(v.hdGlobal));
+  w.addU32(key("attention.value_length"), static_cast<uint32_t>(v.hdGlobal));
+  w.addU32(key("attention.key_length_swa"), static_cast<uint32_t>(v.hdLocal));
+  w.addU32(key("attention.value_length_swa"),
            static_cast<uint32_t>(v.hdLocal));
-  w.addU32("gemma4.attention.sliding_window", static_cast<uint32_t>(v.window));
-  w.addArrayBool("gemma4.attention.sliding_window_pattern", pattern);
-  w.addF32("gemma4.attention.layer_norm_rms_epsilon", 1e-6f);
-  w.addF32("gemma4.rope.freq_base", 1e6f);
-  w.addF32("gemma4.rope.freq_base_swa", 1e4f);
-  w.addU32("gemma4.rope.dimension_count", static_cast<uint32_t>(v.hdGlobal));
-  w.addU32("gemma4.rope.dimension_count_swa", static_cast<uint32_t>(v.hdLocal));
-  w.addU32("gemma4.attention.shared_kv_layers",
+  w.addU32(key("attention.sliding_window"), static_cast<uint32_t>(v.window));
+  w.addArrayBool(key("attention.sliding_window_pattern"), pattern);
+  w.addF32(key("attention.layer_norm_rms_epsilon"), 1e-6f);
+  w.addF32(key("rope.freq_base"), 1e6f);
+  w.addF32(key("rope.freq_base_swa"), 1e4f);
+  w.addU32(key("rope.dimension_count"), static_cast<uint32_t>(v.hdGlobal));
+  w.addU32(key("rope.dimension_count_swa"), static_cast<uint32_t>(v.hdLocal));
+  w.addU32(key("attention.shared_kv_layers"),
            static_cast<uint32_t>(v.sharedKV));
-  w.addU32("gemma4.embedding_length_per_layer_input",
+  w.addU32(key("embedding_length_per_layer_input"),
            static_cast<uint32_t>(v.pleDim));
-  w.addF32("gemma4.final_logit_softcapping", 30.0f);
+  if (v.backbone) {
+    w.addU32(key("embedding_length_out"), static_cast<uint32_t>(v.backbone));
+    w.addU32(key("nextn_predict_layers"), static_cast<uint32_t>(L));
+  } else {
+    w.addF32(key("final_logit_softcapping"), 30.0f);
+  }
   if (v.experts) {
-    w.addU32("gemma4.expert_count", static_cast<uint32_t>(v.experts));
-    w.addU32("gemma4.expert_used_count", static_cast<uint32_t>(v.expertsUsed));
-    w.addU32("gemma4.expert_feed_forward_length",
+    w.addU32(key("expert_count"), static_cast<uint32_t>(v.experts));
+    w.addU32(key("expert_used_count"), static_cast<uint32_t>(v.expertsUsed));
+    w.addU32(key("expert_feed_forward_length"),
              static_cast<uint32_t>(v.expertFFN));
   }
 
@@ -1379,7 +1422,7 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
 
 void usage() {
   std::printf(
-      "usage: gemmac-gen-model --variant NAME --type TYPE [--seed N] "
+      "usage: gemmac-gen-model --variant NAME [--for TARGET] --type TYPE [--seed N] "
       "[--layers N] [--window N] [--expert-ffn N] [--sparse] [--split-experts]\n"
       "       [--hf-per-expert]\n"
       "       [--srd DIR [--srd-baked TYPE]... [--srd-shard-bytes N]]\n"
@@ -1431,9 +1474,13 @@ void usage() {
       "and DIR/baked-f32.gguf, the base file with W' in place of each\n"
       "corrected weight (--srd-baked TYPE: also baked-TYPE.gguf;\n"
       "--srd-shard-bytes: the sealed container's shard size).\n\n"
+      "--variant assistant --for TARGET writes the gemma4-assistant (MTP\n"
+      "drafter) of the TARGET variant: 4 query-only layers that read the\n"
+      "target's KV cache, at another width, with the same tokenizer.\n\n"
       "variants:\n");
   for (const Variant &v : kVariants)
     std::printf("  %-9s %s\n", v.name, v.description);
+  std::printf("  %-9s %s\n", "assistant", "drafter of --for TARGET");
   std::printf("types:\n ");
   for (const FileType &f : kFileTypes)
     std::printf(" %s", f.name);
@@ -1446,7 +1493,7 @@ void usage() {
 constexpr uint64_t kMaxLayers = 256;
 
 int main(int argc, char **argv) {
-  std::string variantName, typeName, out;
+  std::string variantName, typeName, out, forName;
   uint64_t seed = 1;
   int64_t layers = 0;
   int64_t window = 0;
@@ -1483,6 +1530,8 @@ int main(int argc, char **argv) {
     };
     if (a == "--variant")
       variantName = next();
+    else if (a == "--for") // --variant assistant: the target variant
+      forName = next();
     else if (a == "--type")
       typeName = next();
     else if (a == "--seed")
@@ -1568,20 +1617,32 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
-  const Variant *v = nullptr;
-  for (const Variant &x : kVariants)
-    if (variantName == x.name)
-      v = &x;
-  const FileType *ft = nullptr;
-  for (const FileType &x : kFileTypes)
-    if (typeName == x.name)
-      ft = &x;
   auto names = [](const auto &table) {
     std::string s;
     for (const auto &x : table)
       s += std::string(s.empty() ? "" : ", ") + x.name;
     return s;
   };
+  const Variant *v = nullptr;
+  const bool assistant = variantName == "assistant";
+  for (const Variant &x : kVariants)
+    if ((assistant ? forName : variantName) == x.name)
+      v = &x;
+  if (assistant && !v) {
+    std::fprintf(stderr, "gemmac-gen-model: --variant assistant needs --for "
+                 "TARGET, one of: %s; got '%s'\n", names(kVariants).c_str(),
+                 forName.c_str());
+    return 2;
+  }
+  if (!assistant && !forName.empty()) {
+    std::fprintf(stderr, "gemmac-gen-model: --for goes with --variant "
+                 "assistant\n");
+    return 2;
+  }
+  const FileType *ft = nullptr;
+  for (const FileType &x : kFileTypes)
+    if (typeName == x.name)
+      ft = &x;
   if (!v || !ft || out.empty()) {
     if (!v)
       std::fprintf(stderr, "gemmac-gen-model: %s variant%s%s%s (one of: %s)\n",
@@ -1623,6 +1684,15 @@ int main(int argc, char **argv) {
       return 2;
     }
     custom.expertFFN = expertFFN;
+    v = &custom;
+  }
+  if (assistant) {
+    if (layers > 0 || expertFFN > 0 || !hfDir.empty() || !srdDir.empty()) {
+      std::fprintf(stderr, "gemmac-gen-model: --variant assistant goes with "
+                   "none of --layers, --expert-ffn, --hf, --srd\n");
+      return 2;
+    }
+    custom = assistantFor(custom); // after --window: the pair's window
     v = &custom;
   }
   if (layers > 0) {
@@ -1681,7 +1751,7 @@ int main(int argc, char **argv) {
   // With fewer layers (or the last one made global), a shared layer must
   // still find an earlier owner of its kind: share only as many as that
   // allows.
-  if (v == &custom)
+  if (v == &custom && !custom.backbone)
     while (custom.sharedKV > 0) {
       const int64_t first = custom.layers - custom.sharedKV;
       bool owners = true;

@@ -1,0 +1,57 @@
+// gemmac-gen-model's drafters load in llama.cpp: for a target variant, the
+// generated gemma4-assistant drafts through llama.cpp's MTP context (the
+// oracle program llama-draft-oracle.cpp) from a prefill of more than 64
+// tokens, and every draft step gives finite logits of the vocabulary's
+// width, each step's its own (the drafter's hidden output feeds the next).
+//   node tools/oracle/check-assistant.mjs --bin build/bin --oracle EXE
+//       --variant dense --type q8_0 --work DIR
+import {execFileSync} from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1] : dflt;
+};
+const bin = opt("--bin", "build/bin"), oracle = opt("--oracle"), variant = opt("--variant");
+const type = opt("--type", "q8_0"), work = opt("--work", fs.mkdtempSync("/tmp/gemmac-assistant-"));
+const steps = 3, nVocab = 1024;
+fs.mkdirSync(work, {recursive: true});
+const run = (cmd, argv) => execFileSync(cmd, argv, {stdio: ["ignore", "pipe", "inherit"]}).toString();
+
+const target = path.join(work, `${variant}-${type}.gguf`), assistant = path.join(work, `assistant-${variant}-${type}.gguf`);
+run(path.join(bin, "gemmac-gen-model"), ["--variant", variant, "--type", type, "-o", target]);
+run(path.join(bin, "gemmac-gen-model"), ["--variant", "assistant", "--for", variant, "--type", type, "-o", assistant]);
+
+let seed = 12345;
+const tokens = [2];
+while (tokens.length < 80) {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    tokens.push(20 + (seed % (nVocab - 20)));
+}
+const logits = path.join(work, "draft-logits.bin");
+const bins = path.resolve(path.dirname(new URL(import.meta.url).pathname),
+                          "../../node_modules/@node-llama-cpp/linux-x64/bins/linux-x64");
+const out = JSON.parse(run(oracle, [target, assistant, bins, "--tokens", tokens.join(","),
+                                    "--draft", String(steps), "--logits", logits]).trim().split("\n").pop());
+const failures = [];
+if (out.drafted.length !== steps || out.drafted.some((t) => !(t >= 0 && t < nVocab)))
+    failures.push(`drafted ${JSON.stringify(out.drafted)}: expected ${steps} token ids below ${nVocab}`);
+const f = new Float32Array(fs.readFileSync(logits).buffer.slice(0));
+if (f.length !== steps * nVocab)
+    failures.push(`${f.length} logits, expected ${steps} x ${nVocab}`);
+if (f.some((x) => !Number.isFinite(x)))
+    failures.push("a draft logit is not finite");
+for (let s = 1; s < steps; ++s) {
+    let same = true;
+    for (let i = 0; i < nVocab && same; ++i)
+        same = f[s * nVocab + i] === f[(s - 1) * nVocab + i];
+    if (same)
+        failures.push(`draft steps ${s} and ${s + 1} have identical logits`);
+}
+console.log(`assistant of ${variant} (${type}): llama.cpp drafted ${out.drafted.join(",")} ` +
+            `after a ${tokens.length - 1}-token prefill ${failures.length ? "FAIL" : "PASS"}`);
+for (const m of failures)
+    console.log(`  ${m}`);
+process.exit(failures.length ? 1 : 0);
