@@ -17,8 +17,10 @@ enum MetaIndex {
   kMetaMaxBatch,
   kMetaDecodeBytes, // weight bytes one decoded token reads
   kMetaHiddenOutput, // 1: forward writes the final hidden states (`hidden`)
+  kMetaWindow,   // the sliding layers' window (0: no ring caches)
+  kMetaDraftMax, // rows the rings keep beyond the window (--draft-max)
   kMetaCount = 16
 };
 // Follows GEMMAC_PROGRAM_ABI (abi/program_table.h).
-inline constexpr int64_t kAbiVersion = 4;
+inline constexpr int64_t kAbiVersion = 5;
 } // namespace gemmac::abi

@@ -23,7 +23,7 @@ extern "C" {
 #endif
 
 #define GEMMAC_PROGRAM_MAGIC 0x3142415443414d47ull /* "GMACTAB1" */
-#define GEMMAC_PROGRAM_ABI 4
+#define GEMMAC_PROGRAM_ABI 5
 
 typedef struct gemmac_rt gemmac_rt;
 

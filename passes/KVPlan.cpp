@@ -63,11 +63,16 @@ gemmac::computeKVPlan(ModuleOp module, func::FuncOp entry, bool rings) {
   MLIRContext *ctx = module.getContext();
   std::map<int64_t, KVCacheAttr> plan;
   int64_t fixed = 0, perToken = 0;
+  // A ring keeps draft_max rows beyond its window: a verify step writes
+  // draft + 1 rows, and a rollback of up to draft_max + 1 positions must
+  // still find the window before the position it returns to.
+  const int64_t extra = draftMax(module);
   for (auto &[owner, c] : infos) // rings: a fixed size
     if (rings && c.window > 0) {
-      plan[owner] = KVCacheAttr::get(ctx, owner, c.readers, c.width, c.window,
-                                     fixed, 0);
-      fixed += alignUp(2 * c.window * c.width * *elemBytes);
+      const int64_t rows = c.window + extra;
+      plan[owner] =
+          KVCacheAttr::get(ctx, owner, c.readers, c.width, rows, fixed, 0);
+      fixed += alignUp(2 * rows * c.width * *elemBytes);
     }
   for (auto &[owner, c] : infos) // one row per context token, after the rings
     if (!plan.count(owner)) {

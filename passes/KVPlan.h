@@ -14,7 +14,8 @@ namespace gemmac {
 mlir::FailureOr<int64_t> kvElementBytes(mlir::ModuleOp module);
 
 /// The caches the entry function's attention ops read, keyed by owner layer.
-/// `rings`: sliding caches hold `window` rows; otherwise every cache holds
+/// `rings`: sliding caches hold `window` rows (plus the module's draft_max);
+/// otherwise every cache holds
 /// one row per context token. Layouts rings first, then per-context caches.
 mlir::FailureOr<std::map<int64_t, gemma::KVCacheAttr>>
 computeKVPlan(mlir::ModuleOp module, mlir::func::FuncOp entry, bool rings);

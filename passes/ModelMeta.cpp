@@ -2,6 +2,7 @@
 
 #include "passes/ModelMeta.h"
 #include "dialects/gemma/GemmaDialect.h"
+#include "passes/KVPlan.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -72,6 +73,14 @@ SmallVector<int64_t> computeModelMeta(ModuleOp module, func::FuncOp entry,
   meta[abi::kMetaFingerprint] = attrInt(d->getWeightsFingerprintAttrHelper());
   meta[abi::kMetaMaxBatch] = maxBatch;
   meta[abi::kMetaDecodeBytes] = decodeWeightBytes(module, entry);
+  // The rings' window and rows beyond it: how far a session can roll back
+  // (gemmac_session_truncate).
+  meta[abi::kMetaDraftMax] = draftMax(module);
+  if (auto plan = moduleKVPlan(module, entry); succeeded(plan))
+    for (auto &[owner, c] : *plan)
+      if (c.getRows())
+        meta[abi::kMetaWindow] = std::max(meta[abi::kMetaWindow],
+                                          c.getRows() - meta[abi::kMetaDraftMax]);
   return meta;
 }
 

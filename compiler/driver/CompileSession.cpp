@@ -41,7 +41,8 @@ CompileSession::CompileSession(std::unique_ptr<Target> target,
 
 llvm::Error CompileSession::import(llvm::StringRef path,
                                    const ResidualOptions &residuals,
-                                   llvm::StringRef kvCacheType) {
+                                   llvm::StringRef kvCacheType,
+                                   int64_t draftMax) {
   inputPath_ = path.str();
   if (isHuggingFaceCheckpoint(path)) {
     auto checkpoint = st::Checkpoint::open(path);
@@ -79,6 +80,10 @@ llvm::Error CompileSession::import(llvm::StringRef path,
                             : mlir::Type(mlir::Float16Type::get(&context_));
   gemma::gemmaDialect(&context_)->getKvCacheTypeAttrHelper().setAttr(
       *module_, mlir::TypeAttr::get(kvType));
+  if (draftMax > 0)
+    gemma::gemmaDialect(&context_)->getDraftMaxAttrHelper().setAttr(
+        *module_, mlir::IntegerAttr::get(
+                      mlir::IntegerType::get(&context_, 64), draftMax));
   recordTarget(*module_, *target_);
   return llvm::Error::success();
 }

@@ -45,9 +45,9 @@ public:
 
   /// Opens and imports the checkpoint, folds the residuals (before the model
   /// phase, so that kernel selection and the blob layout see the corrected
-  /// weights' format) and records the target and the KV cache type.
+  /// weights' format) and records the target, the KV cache type and --draft-max.
   llvm::Error import(llvm::StringRef path, const ResidualOptions &residuals,
-                     llvm::StringRef kvCacheType);
+                     llvm::StringRef kvCacheType, int64_t draftMax);
 
   /// The files the checkpoint was read from (outputs must be none of them).
   std::vector<std::string> inputFiles() const;

@@ -106,6 +106,10 @@ void gemmac::printKVPlan(ModuleOp module, int64_t nCtx) {
                       "layer: {2} bytes ({3}), {4:F1}x larger\n",
                       total, mib(total), full, mib(full),
                       total ? double(full) / total : 0.0);
+  if (int64_t extra = draftMax(module))
+    os << llvm::formatv("rings keep {0} rows beyond the window (--draft-max "
+                        "{0}): a session rolls back up to {1} positions\n",
+                        extra, extra + 1);
   printLayers(module, os);
 }
 

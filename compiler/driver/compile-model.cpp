@@ -19,6 +19,7 @@
 #include "abi/version.h"
 #include "compiler/driver/CompileSession.h"
 #include "compiler/driver/Reports.h"
+#include "dialects/gemma/GemmaDialect.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -62,6 +63,13 @@ static cl::opt<std::string>
                          "llama.cpp), f32, or f8 (E4M3 with the checkpoint's "
                          "k_scale/v_scale, else 1.0; CPU targets)"),
                 cl::init("f16"), cl::cat(category));
+static cl::opt<int64_t> draftMaxOption(
+    "draft-max",
+    cl::desc("the most tokens one speculative decoding step drafts (0-64, "
+             "default 0): sliding-window caches keep that many rows beyond "
+             "the window, so a verify step can be rolled back "
+             "(gemmac_session_truncate)"),
+    cl::value_desc("N"), cl::init(0), cl::cat(category));
 static cl::opt<std::string> gptqActivations(
     "gptq-activations",
     cl::desc("what GPTQ weights multiply: q8_0 (llama.cpp's Q4_0/Q8_0 "
@@ -342,6 +350,10 @@ int main(int argc, char **argv) {
   if (kvCacheType != "f16" && kvCacheType != "f32" && kvCacheType != "f8")
     return fail("--kv-cache must be f16, f32 or f8, got '" + kvCacheType +
                 "'");
+  if (draftMaxOption < 0 || draftMaxOption > gemmac::gemma::kMaxDraftTokens)
+    return fail("--draft-max must be between 0 and " +
+                std::to_string(gemmac::gemma::kMaxDraftTokens) + ", got " +
+                std::to_string(draftMaxOption));
 
   // Progress on a terminal: every long step says what it is doing.
   const bool tty = !quiet && isatty(2) && compileTo.empty();
@@ -349,7 +361,8 @@ int main(int argc, char **argv) {
   if (tty)
     llvm::errs() << "compile-model: reading " << inputPath << "...";
   CompileSession session(std::move(*target), std::move(*options));
-  if (llvm::Error e = session.import(inputPath, *residuals, kvCacheType))
+  if (llvm::Error e = session.import(inputPath, *residuals, kvCacheType,
+                                      draftMaxOption))
     return fail(std::move(e));
   // A checkpoint directory's files are inputs too.
   if (llvm::Error e = checkOutputsAreNotInputs(emitOptions, session.inputFiles()))

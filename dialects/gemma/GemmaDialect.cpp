@@ -146,6 +146,12 @@ std::pair<float, float> gemmac::gemma::kvScales(ModuleOp module,
   return {scales[2 * owner], scales[2 * owner + 1]};
 }
 
+int64_t gemmac::gemma::draftMax(ModuleOp module) {
+  IntegerAttr n =
+      gemmaDialect(module.getContext())->getDraftMaxAttrHelper().getAttr(module);
+  return n ? n.getInt() : 0;
+}
+
 LogicalResult GemmaDialect::verifyOperationAttribute(Operation *op,
                                                      NamedAttribute attr) {
   StringAttr name = attr.getName();
@@ -176,6 +182,14 @@ LogicalResult GemmaDialect::verifyOperationAttribute(Operation *op,
         return op->emitOpError()
                << "'" << name.getValue() << "'[" << i << "] = " << scales[i]
                << " is not a finite positive scale";
+    return success();
+  }
+  if (name == getDraftMaxAttrHelper().getName()) {
+    auto n = dyn_cast<IntegerAttr>(attr.getValue());
+    if (!n || n.getInt() < 0 || n.getInt() > kMaxDraftTokens)
+      return op->emitOpError()
+             << "'" << name.getValue() << "' must be an integer in [0, "
+             << kMaxDraftTokens << "], got " << attr.getValue();
     return success();
   }
   // The others need the kind of attribute their declaration names.

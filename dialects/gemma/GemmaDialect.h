@@ -51,6 +51,13 @@ mlir::Type kvCacheType(mlir::ModuleOp module);
 /// 1.0 without it). Only an E4M3 cache uses them.
 std::pair<float, float> kvScales(mlir::ModuleOp module, int64_t owner);
 
+/// compile-model --draft-max: at most this many tokens per speculative step
+/// (a verify step of draft + 1 rows stays far below the batch size).
+inline constexpr int64_t kMaxDraftTokens = 64;
+
+/// The most tokens a speculative step drafts (gemma.draft_max; 0 without).
+int64_t draftMax(mlir::ModuleOp module);
+
 /// The module's function marked gemma.entry, or null when there is none.
 mlir::func::FuncOp lookupEntry(mlir::ModuleOp module);
 

@@ -49,6 +49,10 @@ def Gemma_Dialect : Dialect {
     // num_layers values (absent: all 1.0).
     "::mlir::TypeAttr":$kv_cache_type,
     "::mlir::DenseF32ArrayAttr":$kv_scales,
+    // ... and the most tokens a speculative step drafts (compile-model
+    // --draft-max): sliding rings keep that many rows beyond the window, so
+    // a verify step and its rollback never lose a key still needed.
+    "::mlir::IntegerAttr":$draft_max,
     // On the module, set by the model and quant phases.
     "::mlir::ArrayAttr":$layers,
     "::mlir::ArrayAttr":$kv_plan,

@@ -152,6 +152,168 @@ int cmdBenchParallel(const Options &a, gemmac_model *m, long p, long n) {
   return 0;
 }
 
+/// A drafter that knows the model's greedy continuation and proposes it
+/// with one error per step, after a number of right tokens drawn so that
+/// `mean` are accepted per step on average (floor or ceil of it).
+struct ScriptedDrafter {
+  const std::vector<gemmac_token> *continuation; // after the prompt
+  long promptTokens;
+  double mean;
+  int32_t vocab;
+  uint64_t state = 0x2545F4914F6CDD1Dull;
+
+  static int32_t draft(const gemmac_token *tokens, int32_t n, gemmac_token *out,
+                       int32_t max, void *user) {
+    auto *d = static_cast<ScriptedDrafter *>(user);
+    d->state = d->state * 6364136223846793005ull + 1442695040888963407ull;
+    const double u = static_cast<double>(d->state >> 11) * 0x1p-53;
+    const long whole = static_cast<long>(d->mean);
+    const long right = whole + (u < d->mean - whole ? 1 : 0);
+    const long at = n - d->promptTokens; // the continuation's next index
+    for (int32_t i = 0; i < max; ++i) {
+      const long c = at + i;
+      const gemmac_token t = c >= 0 && c < static_cast<long>(d->continuation->size())
+                                 ? (*d->continuation)[c]
+                                 : tokens[n - 1];
+      out[i] = i == right ? (t + 1) % d->vocab : t;
+    }
+    return max;
+  }
+};
+
+struct DraftRun {
+  long k, verifyRows;
+  double rate, steps, accepted, verifyCost;
+};
+
+/// Speculative decoding against plain greedy decoding on the same prompt:
+/// the plain run's tokens are the scripted drafter's continuation (and
+/// each speculative run must reproduce them). A verify step's cost is the
+/// time of evaluating k + 1 tokens (then rolled back) over one token's.
+int cmdBenchDraft(const Options &a, gemmac_model *m, long p, long n) {
+  const int32_t V = gemmac_model_vocab_size(m);
+  const long ctx = std::max(a.ctx, p + n + 80);
+  gemmac_session *s = newSession(m, ctx, a.ctx > 0);
+  const std::vector<gemmac_token> prompt = benchPrompt(m, p, 0);
+  std::vector<float> logits(V);
+  gemmac_sampler_params greedy = gemmac_sampler_defaults();
+  greedy.temperature = 0;
+  auto prefill = [&] {
+    gemmac_session_reset(s);
+    if (gemmac_session_eval(s, prompt.data(), static_cast<int32_t>(p), logits.data(), 0) != 0)
+      die(gemmac_last_error());
+  };
+  prefill(); // untimed: brings every weight page in
+  std::vector<gemmac_token> continuation;
+  std::vector<double> plain;
+  for (long r = 0; r < a.reps; ++r) {
+    prefill();
+    std::vector<gemmac_token> out;
+    const double t0 = seconds();
+    for (long i = 0; i < n; ++i) {
+      const gemmac_token t = gemmac_sample(s, logits.data(), &greedy);
+      out.push_back(t);
+      if (gemmac_session_eval(s, &t, 1, logits.data(), 0) != 0)
+        die(gemmac_last_error());
+    }
+    plain.push_back(n / (seconds() - t0));
+    continuation = out;
+  }
+  const double plainRate = median(plain);
+  // The rings' rollback: a step drafts at most `most` tokens; a timed
+  // verify step of `rows` is rolled back (any distance while the context
+  // fits a ring).
+  const long most = gemmac_model_number(m, "draft_max") + 1;
+  const bool fitsRing = ctx <= gemmac_model_number(m, "window") + most - 1;
+  std::vector<DraftRun> runs;
+  for (long k : a.draftLengths) {
+    ScriptedDrafter drafter{&continuation, p, std::min<double>(a.acceptMean, k), V};
+    gemmac_speculative spec = gemmac_speculative_defaults();
+    spec.draft_max = static_cast<int32_t>(k);
+    spec.draft = ScriptedDrafter::draft;
+    spec.draft_user = &drafter;
+    std::vector<double> rate, steps, accepted, cost;
+    for (long r = 0; r < a.reps; ++r) {
+      prefill();
+      struct Sink {
+        const std::vector<gemmac_token> *want;
+        long at = 0, wrong = 0;
+      } sink{&continuation};
+      const double t0 = seconds();
+      const int32_t got = gemmac_generate_speculative(
+          s, nullptr, 0, static_cast<int32_t>(n), &greedy, &spec,
+          [](gemmac_token t, void *user) {
+            auto *k = static_cast<Sink *>(user);
+            k->wrong += k->at >= static_cast<long>(k->want->size()) || (*k->want)[k->at] != t;
+            ++k->at;
+            return 0;
+          },
+          &sink);
+      const double dt = seconds() - t0;
+      if (got < 0)
+        die(gemmac_last_error());
+      if (got != n || sink.wrong)
+        die("bench --draft " + std::to_string(k) + ": speculative decoding gave " +
+            std::to_string(sink.wrong) + " tokens other than plain decoding");
+      rate.push_back(n / dt);
+      steps.push_back(spec.n_steps);
+      accepted.push_back(spec.n_steps ? double(spec.n_accepted) / spec.n_steps : 0.0);
+      // A verify step of k + 1 rows against a step of one, at this context.
+      std::vector<gemmac_token> rows(
+          static_cast<size_t>(fitsRing ? k + 1 : std::min(k + 1, most)), continuation[0]);
+      const int32_t at = gemmac_session_position(s);
+      auto timeStep = [&](size_t count) {
+        const double t = seconds();
+        if (gemmac_session_eval(s, rows.data(), static_cast<int32_t>(count), nullptr, 1) != 0 ||
+            gemmac_session_truncate(s, at) != 0)
+          die(gemmac_last_error());
+        return seconds() - t;
+      };
+      std::vector<double> one, many;
+      for (int i = 0; i < 5; ++i) {
+        one.push_back(timeStep(1));
+        many.push_back(timeStep(rows.size()));
+      }
+      cost.push_back(median(many) / median(one));
+    }
+    runs.push_back({std::min(k, most), fitsRing ? k + 1 : std::min(k + 1, most),
+                    median(rate), median(steps), median(accepted), median(cost)});
+  }
+  const int threads = gemmac_model_threads(m);
+  if (a.json) {
+    std::printf("{\"plain_decode_tok_s\": %.4f, \"accept_mean\": %.3f, \"draft\": [",
+                plainRate, a.acceptMean);
+    for (size_t i = 0; i < runs.size(); ++i)
+      std::printf("%s{\"k\": %ld, \"decode_tok_s\": %.4f, \"speedup\": %.4f, "
+                  "\"steps\": %.1f, \"accepted_per_step\": %.3f, \"verify_rows\": %ld, "
+                  "\"verify_cost\": %.3f}",
+                  i ? ", " : "", runs[i].k, runs[i].rate, runs[i].rate / plainRate,
+                  runs[i].steps, runs[i].accepted, runs[i].verifyRows, runs[i].verifyCost);
+    std::printf("], \"prompt_tokens\": %ld, \"decode_tokens\": %ld, \"threads\": %d, "
+                "\"reps\": %ld, \"device\": \"%s\"}\n",
+                p, n, threads, a.reps, gemmac_model_device(m));
+  } else {
+    std::printf("%s, threads %d, median of %ld run(s); %ld prompt tokens, %ld decoded\n"
+                "speculative decoding with a scripted drafter (the greedy continuation, %.2f "
+                "accepted per step on average, drafting free)\n",
+                gemmac_model_device(m), threads, a.reps, p, n, a.acceptMean);
+    std::printf("%6s %12s %8s %7s %15s %26s\n", "k", "decode tok/s", "speedup", "steps",
+                "accepted/step", "step of rows / of 1 row");
+    std::printf("%6s %12.2f %8s %7ld\n", "plain", plainRate, "1.00x", n);
+    for (const DraftRun &r : runs)
+      std::printf("%6ld %12.2f %7.2fx %7.0f %15.2f %19ld: %5.2f\n", r.k, r.rate,
+                  r.rate / plainRate, r.steps, r.accepted, r.verifyRows, r.verifyCost);
+    if (std::any_of(a.draftLengths.begin(), a.draftLengths.end(),
+                    [&](long k) { return k > most; }))
+      std::printf("(drafts are cut to %ld tokens: the program keeps %ld ring rows beyond the "
+                  "window; compile with a larger --draft-max)\n",
+                  most, most - 1);
+  }
+  gemmac_session_free(s);
+  gemmac_model_close(m);
+  return 0;
+}
+
 } // namespace
 
 /// Prefill: one prompt of `p` tokens evaluated as a batch (in chunks of the
@@ -169,6 +331,8 @@ int cmdBench(const Options &a) {
   gemmac_model *m = openModel(a);
   if (!a.parallel.empty())
     return cmdBenchParallel(a, m, p, n);
+  if (!a.draftLengths.empty())
+    return cmdBenchDraft(a, m, p, n);
   const int32_t V = gemmac_model_vocab_size(m);
   const long ctx = std::max(a.ctx, p + n + 1);
   gemmac_session *s = newSession(m, ctx, a.ctx > 0);

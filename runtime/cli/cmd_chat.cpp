@@ -158,6 +158,7 @@ int cmdChat(const Options &o) {
   const bool tty = isatty(0) && isatty(1);
   const char *dim = tty ? "\033[2m" : "", *plain = tty ? "\033[0m" : "";
   const gemmac_sampler_params sampler = samplerFor(o, m);
+  gemmac_speculative spec = speculativeFor(o);
   if (sampler.temperature > 0)
     std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(sampler.seed));
   if (tty)
@@ -221,11 +222,15 @@ int cmdChat(const Options &o) {
                                   [&](gemmac_token, const std::string &piece) {
                                     show(parser.feed(piece));
                                     return !gInterrupted && !parser.stopped();
-                                  });
+                                  },
+                                  o.draftMax > 0 ? &spec : nullptr);
     show(parser.finish());
     if (o.verbose)
       std::fprintf(stderr, "[turn %d: %ld tokens generated, stop: %s]\n", turn, st.generated,
                    st.stopReason.c_str());
+    if (o.verbose && o.draftMax > 0)
+      std::fprintf(stderr, "[turn %d: %d steps, %d drafted, %d accepted]\n", turn, spec.n_steps,
+                   spec.n_drafted, spec.n_accepted);
     if (inThought)
       std::fputs(plain, stdout);
     if (st.stopReason == "interrupted" && gInterrupted)

@@ -25,6 +25,7 @@ int cmdRun(const Options &o) {
     std::fflush(stdout);
   }
   const long maxTokens = o.nPredict == -2 ? 128 : o.nPredict;
+  gemmac_speculative spec = speculativeFor(o);
   std::vector<gemmac_token> generated;
   GenerationStats st = generate(s, ids, maxTokens, sampler,
                                 [&](gemmac_token t, const std::string &) {
@@ -33,7 +34,8 @@ int cmdRun(const Options &o) {
                                   std::fwrite(piece.data(), 1, piece.size(), stdout);
                                   std::fflush(stdout);
                                   return true;
-                                });
+                                },
+                                o.draftMax > 0 ? &spec : nullptr);
   std::printf("\n");
   if (o.verbose) {
     std::fprintf(stderr, "prompt tokens: %zu; generated tokens:", ids.size());
@@ -42,6 +44,13 @@ int cmdRun(const Options &o) {
     std::fprintf(stderr, "\n");
   }
   printSummary(st, s);
+  if (o.draftMax > 0)
+    std::fprintf(stderr,
+                 "speculative (%s, draft max %d): %d steps for %ld tokens, %d drafted, "
+                 "%d accepted (%.1f%%)\n",
+                 o.specType.c_str(), spec.draft_max, spec.n_steps, st.generated,
+                 spec.n_drafted, spec.n_accepted,
+                 spec.n_drafted ? 100.0 * spec.n_accepted / spec.n_drafted : 0.0);
   gemmac_session_free(s);
   gemmac_model_close(m);
   return 0;

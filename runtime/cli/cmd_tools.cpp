@@ -135,6 +135,7 @@ int cmdInfo(const Options &o) {
                 "\"layers\": %lld, \"context\": %lld, \"max_batch\": %lld, "
                 "\"threads\": %lld, \"weight_bytes\": %lld, \"decode_bytes\": %lld, "
                 "\"arena_bytes\": %lld, \"kv_ctx\": %d, \"kv_bytes\": %lld, "
+                "\"window\": %lld, \"draft_max\": %lld, "
                 "\"chat_template_bytes\": %zu, \"sampling\": {\"temperature\": %g, "
                 "\"top_k\": %d, \"top_p\": %g, \"min_p\": %g, "
                 "\"repeat_penalty\": %g, \"repeat_last_n\": %d}}\n",
@@ -143,7 +144,8 @@ int cmdInfo(const Options &o) {
                 js(str("formats")).c_str(), js(str("residuals")).c_str(), num("vocab"),
                 num("hidden"), num("layers"), num("context"), num("max_batch"),
                 num("threads"), num("weight_bytes"), num("decode_bytes"),
-                num("arena_bytes"), ctx, kv, tmpl.size(), sp.temperature, sp.top_k,
+                num("arena_bytes"), ctx, kv, num("window"), num("draft_max"), tmpl.size(),
+                sp.temperature, sp.top_k,
                 sp.top_p, sp.min_p, sp.repeat_penalty, sp.penalty_last_n);
   } else {
     std::printf("model       %s (compiled by %s for %s)\n", str("source").c_str(),
@@ -162,6 +164,9 @@ int cmdInfo(const Options &o) {
     if (kv >= 0)
       std::printf("memory      KV cache %s at --ctx %d, scratch arena %s per session\n",
                   mib(kv).c_str(), ctx, mib(num("arena_bytes")).c_str());
+    std::printf("speculative sliding window %lld; rings keep %lld rows more (compile-model "
+                "--draft-max): drafts of up to %lld tokens per step\n",
+                num("window"), num("draft_max"), num("draft_max") + 1);
     std::printf("chat        %s\n", tmpl.empty() ? "no chat template"
                                                   : ("template of " + std::to_string(tmpl.size()) +
                                                      " bytes").c_str());

@@ -1,6 +1,8 @@
 #include "runtime/cli/generation.h"
 #include "runtime/cli/options.h"
 
+#include <algorithm>
+#include <climits>
 #include <cstdio>
 
 namespace gemmac::cli {
@@ -32,7 +34,7 @@ std::vector<gemmac_token> tokenize(const gemmac_model *m, const std::string &tex
 
 GenerationStats generate(gemmac_session *s, const std::vector<gemmac_token> &prompt,
                          long maxTokens, const gemmac_sampler_params &sampler,
-                         const TokenSink &sink) {
+                         const TokenSink &sink, gemmac_speculative *spec) {
   const gemmac_model *m = gemmac_session_model(s);
   GenerationStats st;
   std::vector<float> logits;
@@ -51,7 +53,41 @@ GenerationStats generate(gemmac_session *s, const std::vector<gemmac_token> &pro
     die(gemmac_last_error());
   const double t1 = seconds();
   st.promptSeconds = t1 - t0;
-  while (maxTokens < 0 || st.generated < maxTokens) {
+  if (spec) {
+    const long afterPrompt = gemmac_session_position(s);
+    struct Trampoline {
+      const TokenSink *sink;
+      const gemmac_model *m;
+      bool stopped = false;
+    } tr{&sink, m};
+    const int32_t n = gemmac_generate_speculative(
+        s, nullptr, 0,
+        static_cast<int32_t>(std::min<long>(maxTokens, INT32_MAX)), &sampler,
+        spec,
+        [](gemmac_token t, void *user) {
+          auto *tr = static_cast<Trampoline *>(user);
+          tr->stopped = !(*tr->sink)(t, tokenText(tr->m, t));
+          return tr->stopped ? 1 : 0;
+        },
+        &tr);
+    if (n < 0)
+      die(gemmac_last_error());
+    st.generated = n;
+    if (spec->end_token >= 0) {
+      st.endToken = spec->end_token;
+      st.stopReason = "end token " + tokenText(m, spec->end_token);
+    } else if (tr.stopped) {
+      st.stopReason = "interrupted";
+    } else if (gemmac_session_position(s) - afterPrompt < st.generated) {
+      // The last token sampled found the context full (as below).
+      st.stopReason = "context full";
+      if (maxTokens < 0 || st.generated < maxTokens)
+        std::fprintf(stderr,
+                     "\ncontext full (%d tokens): stopped after %ld generated tokens%s\n",
+                     ctx, st.generated, maxTokens < 0 ? "" : " (raise --ctx for more)");
+    }
+  }
+  while (!spec && (maxTokens < 0 || st.generated < maxTokens)) {
     gemmac_token t = gemmac_sample(s, logits.data(), &sampler);
     if (gemmac_token_is_eog(m, t)) {
       st.endToken = t;

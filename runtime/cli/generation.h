@@ -23,10 +23,12 @@ using TokenSink = std::function<bool(gemmac_token, const std::string &piece)>;
 
 /// Evaluates `prompt` after what the session holds, then samples up to
 /// `maxTokens` tokens (-1: until an end token or the context is full). An
-/// end token is not evaluated. Dies on an evaluation error.
+/// end token is not evaluated. With `spec`, decodes speculatively (the same
+/// tokens, fewer steps; its counters are filled). Dies on an evaluation
+/// error.
 GenerationStats generate(gemmac_session *s, const std::vector<gemmac_token> &prompt,
                          long maxTokens, const gemmac_sampler_params &sampler,
-                         const TokenSink &sink);
+                         const TokenSink &sink, gemmac_speculative *spec = nullptr);
 
 /// The text of a token; control tokens are "" unless `special`.
 std::string tokenText(const gemmac_model *m, gemmac_token t, bool special = true);

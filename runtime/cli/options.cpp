@@ -126,6 +126,32 @@ const Flag kFlags[] = {
                   "(random), got '" + v + "'");
      o.sampler.seed = x;
      o.seedGiven = true; }},
+  {"--draft-max", "N", kRun | kChat,
+   "speculative decoding: draft up to N tokens per step and verify them in one batch (default 0 "
+   "= off; more than the program's compile-model --draft-max + 1 is cut to that)",
+   [](Options &o, const std::string &f, const std::string &v) { o.draftMax = parseInteger(f, v, 0, 64); }},
+  {"--draft-min", "N", kRun | kChat, "verify no draft shorter than N tokens (default 0)",
+   [](Options &o, const std::string &f, const std::string &v) { o.draftMin = parseInteger(f, v, 0, 64); }},
+  {"--draft-adaptive", nullptr, kRun | kChat, "draft 2 more after a fully accepted draft, 1 fewer after a rejection",
+   [](Options &o, const std::string &, const std::string &) { o.draftAdaptive = true; }},
+  {"--spec-type", "TYPE", kRun | kChat, "the drafter: ngram (prompt lookup: what followed the last tokens' latest "
+   "earlier occurrence; default)",
+   [](Options &o, const std::string &f, const std::string &v) {
+     if (v != "ngram") usageError(f + " expects ngram, got '" + v + "'");
+     o.specType = v; }},
+  {"--draft", "K,...", kBench,
+   "speculative decoding at each draft length K (e.g. 1,2,3,4,6): a scripted drafter proposes "
+   "the model's own greedy continuation with one error per step, --accept tokens accepted per "
+   "step on average; tokens/s against plain decoding, and a verify step's cost",
+   [](Options &o, const std::string &f, const std::string &v) {
+     o.draftLengths.clear();
+     for (size_t at = 0; at <= v.size();) {
+       const size_t comma = std::min(v.find(',', at), v.size());
+       o.draftLengths.push_back(parseInteger(f, v.substr(at, comma - at), 1, 64));
+       at = comma + 1;
+     } }},
+  {"--accept", "A", kBench, "bench --draft: drafted tokens accepted per step on average (default 3.5)",
+   [](Options &o, const std::string &f, const std::string &v) { o.acceptMean = toFloat(f, v, 0, 64); }},
   {"--host", "ADDR", kServe, "address to listen on (default 127.0.0.1)",
    [](Options &o, const std::string &, const std::string &v) { o.host = v; }},
   {"--port", "N", kServe, "port to listen on (default 8080; 0 = any free port, printed)",
@@ -350,6 +376,9 @@ Options parseOptions(int argc, char **argv) {
     usageError("'" + o.command + "' takes no argument" +
                (command->bit & (kRun | kTokenize) ? " besides -p or -f" : "") + ", got '" +
                o.positional[0] + "' (see " + o.command + " --help)");
+  if (o.draftMin > o.draftMax && o.draftMax > 0)
+    usageError("--draft-min " + std::to_string(o.draftMin) + " is more than --draft-max " +
+               std::to_string(o.draftMax));
   if (!o.seedGiven) {
     // A fresh seed each run, printed by the commands that sample, so that a
     // run can be repeated with --seed.
@@ -362,6 +391,14 @@ Options parseOptions(int argc, char **argv) {
     o.sampler.seed = seed >> 1; // printable as a non-negative int64
   }
   return o;
+}
+
+gemmac_speculative speculativeFor(const Options &o) {
+  gemmac_speculative spec = gemmac_speculative_defaults(); // ngram
+  spec.draft_max = static_cast<int32_t>(o.draftMax);
+  spec.draft_min = static_cast<int32_t>(o.draftMin);
+  spec.adaptive = o.draftAdaptive;
+  return spec;
 }
 
 std::string readPrompt(const Options &o) {

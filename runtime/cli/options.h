@@ -26,6 +26,15 @@ struct Options {
   std::vector<long> parallel;
   long port = 8080, slots = 1, queue = 16, timeout = 600, maxBody = 8 << 20;
   gemmac_sampler_params sampler = gemmac_sampler_defaults();
+  // Speculative decoding (run): tokens drafted per step (0: off), the
+  // shortest draft verified, adaptive length, the drafter.
+  long draftMax = 0, draftMin = 0;
+  bool draftAdaptive = false;
+  std::string specType = "ngram";
+  // bench --draft K,...: draft lengths measured with a scripted drafter that
+  // accepts `acceptMean` tokens per step on average (bench --accept).
+  std::vector<long> draftLengths;
+  float acceptMean = 3.5f;
   unsigned samplingGiven = 0; // kGiven* bits: sampling flags the user set
 };
 
@@ -43,6 +52,10 @@ enum : unsigned {
 /// checkpoint's generation_config) under the flags the user gave, as
 /// llama.cpp applies a GGUF's general.sampling.*.
 gemmac_sampler_params samplerFor(const Options &o, const gemmac_model *m);
+
+/// run/chat --draft-max: the speculative decoding settings, drafting with
+/// --spec-type's drafter.
+gemmac_speculative speculativeFor(const Options &o);
 
 /// Parses argv; prints help and exits for -h/--help and --version; exits
 /// with a message naming the flag for anything invalid.

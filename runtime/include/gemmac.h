@@ -110,7 +110,8 @@ GEMMAC_API uint64_t gemmac_model_decode_bytes(const gemmac_model *model);
  * ("q4_0 x183 f32 x62"), "device", "chat_template", "weights_path".
  * Numbers: "vocab", "hidden", "layers", "context", "max_batch", "threads",
  * "weight_bytes", "decode_bytes", "arena_bytes" (CPU scratch per session),
- * "weights_in_memory" (1: held in huge pages). */
+ * "weights_in_memory" (1: held in huge pages), "window" (the sliding
+ * layers'), "draft_max" (compile-model --draft-max). */
 GEMMAC_API const char *gemmac_model_string(const gemmac_model *model, const char *key);
 GEMMAC_API int64_t gemmac_model_number(const gemmac_model *model, const char *key);
 /* KV cache bytes of a session of n_ctx tokens (-1 on GPU programs). */
@@ -186,6 +187,68 @@ GEMMAC_API int32_t gemmac_generate(gemmac_session *session, const char *prompt,
                         int32_t max_tokens,
                         const gemmac_sampler_params *params,
                         gemmac_piece_fn on_piece, void *user);
+
+/* Speculative decoding. A program compiled with --draft-max K keeps K rows
+ * beyond the window in its sliding-window caches, so a session can be rolled
+ * back: gemmac_session_truncate keeps its first n_past tokens (KV cache,
+ * history for the penalties), and the next eval continues at n_past. Full
+ * caches roll back any distance, rings K + 1 positions (any distance
+ * while the context fits a ring): gemmac_session_max_rollback says how far
+ * back the session can go now. Returns 0, or -1 with nothing changed
+ * (n_past outside [position - max_rollback, position]). */
+GEMMAC_API int32_t gemmac_session_max_rollback(const gemmac_session *session);
+GEMMAC_API int gemmac_session_truncate(gemmac_session *session, int32_t n_past);
+
+/* A drafter proposes up to max_draft tokens to follow tokens[0 .. n_tokens)
+ * (everything the session has evaluated, then the token just sampled) into
+ * draft; returns how many (0 .. max_draft), or -1 to stop with an error
+ * (gemmac_last_error should say why). */
+typedef int32_t (*gemmac_draft_fn)(const gemmac_token *tokens, int32_t n_tokens,
+                                   gemmac_token *draft, int32_t max_draft, void *user);
+
+/* Prompt lookup (n-gram) drafting: the tokens that followed the latest
+ * earlier occurrence of the last 3 (else 2, else 1) tokens, repeated as a
+ * loop where they reach the end; none without an occurrence. user: NULL. */
+GEMMAC_API int32_t gemmac_draft_ngram(const gemmac_token *tokens, int32_t n_tokens,
+                                      gemmac_token *draft, int32_t max_draft, void *user);
+
+typedef struct {
+  int32_t draft_max; /* tokens drafted per step (a step drafts at most the
+                      * program's --draft-max + 1, the rings' rollback) */
+  int32_t draft_min; /* a shorter draft is not verified (0: any) */
+  int adaptive;      /* nonzero: draft 2 more after a fully accepted step,
+                      * 1 fewer after a rejection (within min .. max) */
+  gemmac_draft_fn draft;
+  void *draft_user;
+  /* Set by gemmac_generate_speculative: */
+  int32_t n_steps;        /* forward steps of the model after the prompt */
+  int32_t n_drafted;      /* drafted tokens verified */
+  int32_t n_accepted;     /* of them, accepted */
+  gemmac_token end_token; /* the end-of-generation token sampled, or -1 */
+} gemmac_speculative;
+
+/* draft_max 3, gemmac_draft_ngram, not adaptive. */
+GEMMAC_API gemmac_speculative gemmac_speculative_defaults(void);
+
+/* Receives each generated token; returns nonzero to stop. */
+typedef int (*gemmac_token_fn)(gemmac_token token, void *user);
+
+/* Evaluates n_prompt tokens (none: continue from the session's last
+ * token's logits) and generates up to max_tokens tokens (< 0: until an
+ * end-of-generation token or a full context) with drafting: each step
+ * evaluates the token just sampled and a draft of what follows it in one
+ * batch, samples each position in order with params (the same random draws
+ * as without drafting) and keeps the draft while it equals the samples.
+ * The tokens passed to on_token and the session's final state are those of
+ * plain decoding (sample, evaluate, repeat; an end token and a token after
+ * which on_token stops are not evaluated): speculation changes only how
+ * many steps it takes. Returns the number of tokens generated, or -1. */
+GEMMAC_API int32_t gemmac_generate_speculative(gemmac_session *session,
+                                               const gemmac_token *prompt, int32_t n_prompt,
+                                               int32_t max_tokens,
+                                               const gemmac_sampler_params *params,
+                                               gemmac_speculative *spec,
+                                               gemmac_token_fn on_token, void *user);
 
 /* Chat. Strings these functions return are malloc'd: free them with
  * gemmac_free. NULL on error (gemmac_last_error says why). */

@@ -1,0 +1,238 @@
+// Speculative decoding: rolling a session back, an n-gram drafter, and the
+// draft/verify loop of gemmac_generate_speculative.
+//
+// The loop keeps gemmac_generate's semantics exactly. A verify step
+// evaluates [t, d1 .. dk] (t: the token just sampled, d: the draft) with
+// every row's logits; row j is the distribution after t, d1 .. dj, which is
+// what plain decoding would sample from at that point, because a row's
+// logits do not depend on the rest of the batch. Each row is sampled in
+// order, with the session's history cut to that row (the penalties), one
+// random draw each as plain decoding makes; the draft is kept while it
+// equals the samples, and the session is then truncated after the last
+// kept token. The first differing sample is the next step's t.
+
+#include "abi/model_meta.h"
+#include "runtime/src/model.h"
+
+#include <algorithm>
+#include <climits>
+#include <string>
+#include <vector>
+
+using namespace gemmac;
+
+namespace {
+/// Positions a session can go back at most, whatever its position: a ring
+/// of window + extra rows holds positions [pos - window - extra, pos), and
+/// returning to n needs [n - window + 1, n), so pos - n <= extra + 1.
+/// Without rings, or while the context fits a ring, nothing is lost.
+int32_t rollbackLimit(const gemmac_session *s) {
+  const int64_t *meta = s->model->program->meta;
+  const int64_t window = meta[abi::kMetaWindow], extra = meta[abi::kMetaDraftMax];
+  if (window == 0 || s->nCtx <= window + extra)
+    return INT32_MAX;
+  return static_cast<int32_t>(extra + 1);
+}
+} // namespace
+
+extern "C" int32_t gemmac_session_max_rollback(const gemmac_session *s) {
+  return std::min(s->pos, rollbackLimit(s));
+}
+
+extern "C" int gemmac_session_truncate(gemmac_session *s, int32_t nPast) {
+  if (nPast < 0 || nPast > s->pos) {
+    rt::setError("cannot truncate a session at position " +
+                 std::to_string(s->pos) + " to " + std::to_string(nPast) +
+                 " tokens");
+    return -1;
+  }
+  const int32_t most = gemmac_session_max_rollback(s);
+  if (s->pos - nPast > most) {
+    rt::setError("cannot roll back " + std::to_string(s->pos - nPast) +
+                 " positions: the sliding-window caches keep " +
+                 std::to_string(most) +
+                 " (compile the model with a larger --draft-max)");
+    return -1;
+  }
+  if (nPast == s->pos)
+    return 0;
+  s->pos = nPast;
+  s->history.resize(static_cast<size_t>(nPast));
+  s->hasLogits = false;
+  return 0;
+}
+
+extern "C" int32_t gemmac_draft_ngram(const gemmac_token *tokens, int32_t n,
+                                      gemmac_token *draft, int32_t maxDraft,
+                                      void *) {
+  if (!tokens || !draft || n <= 0 || maxDraft <= 0)
+    return 0;
+  // The latest earlier occurrence of the last `size` tokens wins.
+  for (int32_t size = std::min(3, n - 1); size >= 1; --size) {
+    const gemmac_token *tail = tokens + n - size;
+    for (int32_t at = n - size - 1; at >= 0; --at) {
+      if (!std::equal(tail, tail + size, tokens + at))
+        continue;
+      // What followed, continued as a repetition when it reaches the end
+      // (a loop of period n - from goes on looping).
+      const int32_t from = at + size;
+      for (int32_t i = 0; i < maxDraft; ++i)
+        draft[i] = from + i < n ? tokens[from + i] : draft[from + i - n];
+      return maxDraft;
+    }
+  }
+  return 0;
+}
+
+extern "C" gemmac_speculative gemmac_speculative_defaults(void) {
+  gemmac_speculative spec = {};
+  spec.draft_max = 3;
+  spec.draft = gemmac_draft_ngram;
+  spec.end_token = -1;
+  return spec;
+}
+
+namespace {
+
+/// How one generation ends, as gemmac_generate would.
+enum class Stop { None, EndOfGeneration, Callback };
+
+struct Emitter {
+  gemmac_session *s;
+  gemmac_speculative *spec;
+  gemmac_token_fn onToken;
+  void *user;
+  int32_t produced = 0;
+
+  /// A sampled token: the end of generation, or one more produced token
+  /// passed to the caller (which may stop).
+  Stop emit(gemmac_token t) {
+    if (s->model->tokenizer.isEndOfGeneration(t)) {
+      spec->end_token = t;
+      return Stop::EndOfGeneration;
+    }
+    ++produced;
+    return onToken && onToken(t, user) ? Stop::Callback : Stop::None;
+  }
+};
+
+} // namespace
+
+extern "C" int32_t gemmac_generate_speculative(
+    gemmac_session *s, const gemmac_token *prompt, int32_t nPrompt,
+    int32_t maxTokens, const gemmac_sampler_params *params,
+    gemmac_speculative *spec, gemmac_token_fn onToken, void *user) {
+  gemmac_model *m = s->model;
+  if (!spec || !spec->draft || spec->draft_max < 1 || spec->draft_min < 0 ||
+      spec->draft_min > spec->draft_max || nPrompt < 0 ||
+      (nPrompt > 0 && !prompt)) {
+    rt::setError("gemmac_generate_speculative needs a drafter, 1 <= draft_max, "
+                 "0 <= draft_min <= draft_max, and n_prompt >= 0 tokens");
+    return -1;
+  }
+  spec->n_steps = spec->n_drafted = spec->n_accepted = 0;
+  spec->end_token = -1;
+  if (maxTokens < 0)
+    maxTokens = INT32_MAX;
+  const int32_t V = m->vocab;
+  std::vector<float> logits(V);
+  if (nPrompt > 0) {
+    if (gemmac_session_eval(s, prompt, nPrompt, logits.data(), 0) != 0)
+      return -1;
+  } else { // continue from the session's last token
+    if (!s->hasLogits) {
+      rt::setError("nothing to generate from: no prompt, and the session has "
+                   "no last token's logits");
+      return -1;
+    }
+    logits = s->lastLogits;
+  }
+  Emitter out{s, spec, onToken, user};
+  if (maxTokens == 0)
+    return 0;
+  gemmac_token t = gemmac_sample(s, logits.data(), params);
+  if (out.emit(t) != Stop::None)
+    return out.produced;
+
+  // t: produced, not yet evaluated. A draft may be as long as the batch,
+  // the context and the rings' rollback allow.
+  int32_t length = spec->draft_max;
+  std::vector<gemmac_token> context, batch;
+  std::vector<float> rows;
+  while (s->pos < s->nCtx) {
+    const int32_t P = s->pos;
+    // The step keeps at least t, so it rolls back at most k positions.
+    int32_t k = std::min({length, m->maxBatch - 1, s->nCtx - P - 1,
+                          maxTokens - out.produced, rollbackLimit(s)});
+    batch.assign(1, t);
+    if (k > 0) {
+      context.assign(s->history.begin(), s->history.end());
+      context.push_back(t);
+      batch.resize(static_cast<size_t>(k) + 1);
+      const int32_t got = spec->draft(context.data(),
+                                      static_cast<int32_t>(context.size()),
+                                      batch.data() + 1, k, spec->draft_user);
+      if (got < 0 || got > k) {
+        rt::setError(got < 0 ? "the drafter failed (returned " +
+                                   std::to_string(got) + ")"
+                             : "the drafter returned " + std::to_string(got) +
+                                   " tokens, more than the " +
+                                   std::to_string(k) + " asked for");
+        return -1;
+      }
+      for (int32_t i = 1; i <= got; ++i)
+        if (batch[i] < 0 || batch[i] >= V) {
+          rt::setError("the drafter proposed token " + std::to_string(batch[i]) +
+                       ", outside the vocabulary of " + std::to_string(V));
+          return -1;
+        }
+      k = got < std::max(spec->draft_min, 1) ? 0 : got;
+      batch.resize(static_cast<size_t>(k) + 1);
+    }
+    rows.resize(batch.size() * static_cast<size_t>(V));
+    if (gemmac_session_eval(s, batch.data(), static_cast<int32_t>(batch.size()),
+                            rows.data(), 1) != 0)
+      return -1;
+    ++spec->n_steps;
+    spec->n_drafted += k;
+    if (out.produced == maxTokens) // t was the last: evaluated, as plain
+      return out.produced;
+
+    // Row j follows t, d1 .. dj: sample it with the history cut there.
+    int32_t kept = 1;
+    Stop stop = Stop::None;
+    bool next = false;
+    for (int32_t j = 0; j <= k && out.produced < maxTokens; ++j) {
+      s->history.resize(static_cast<size_t>(P));
+      s->history.insert(s->history.end(), batch.begin(), batch.begin() + j + 1);
+      const gemmac_token x =
+          gemmac_sample(s, rows.data() + static_cast<size_t>(j) * V, params);
+      stop = out.emit(x);
+      if (stop != Stop::None)
+        break;
+      if (j < k && x == batch[j + 1]) {
+        ++kept; // evaluated in this step already
+        continue;
+      }
+      t = x;
+      next = true;
+      break;
+    }
+    spec->n_accepted += kept - 1;
+    // The history back to the whole step, then cut after the kept tokens.
+    s->history.resize(static_cast<size_t>(P));
+    s->history.insert(s->history.end(), batch.begin(), batch.end());
+    if (gemmac_session_truncate(s, P + kept) != 0)
+      return -1;
+    s->lastLogits.assign(rows.begin() + static_cast<size_t>(kept - 1) * V,
+                         rows.begin() + static_cast<size_t>(kept) * V);
+    s->hasLogits = true;
+    if (stop != Stop::None || !next) // !next: max_tokens, all evaluated
+      return out.produced;
+    if (spec->adaptive)
+      length = kept - 1 == k && k == length
+                   ? std::min(length + 2, spec->draft_max)
+                   : std::max(std::max(spec->draft_min, 1), length - 1);
+  }
+  return out.produced; // t produced, the context full: not evaluated
+}

@@ -1,0 +1,352 @@
+/* Speculative decoding through the C API against plain decoding written
+ * here (eval, sample, eval, ...): with drafters that propose the plain
+ * continuation with errors at chosen offsets (every accept length 0..k),
+ * end tokens inside drafts, or nothing right, gemmac_generate_speculative
+ * must give the same tokens, end token, final position and final logits,
+ * greedy and seeded with penalties, while the rings wrap (window 16).
+ *   capi_speculative WEIGHTS greedy|sampled|eog|truncate|drafters */
+#include "runtime/include/gemmac.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures = 0;
+static void check(int ok, const char *what) {
+  if (!ok) {
+    ++failures;
+    fprintf(stderr, "FAIL: %s (%s)\n", what, gemmac_last_error());
+  }
+}
+
+static gemmac_model *model;
+static int32_t vocab;
+enum { kCtx = 192, kMax = 64 };
+
+static void prompt_of(gemmac_token *p, int32_t n, unsigned salt) {
+  unsigned x = 12345u + salt * 7919u;
+  p[0] = gemmac_token_bos(model);
+  for (int32_t i = 1; i < n; ++i) {
+    x = x * 1103515245u + 12345u;
+    p[i] = (gemmac_token)(20 + (x >> 8) % (unsigned)(vocab - 20));
+  }
+}
+
+struct run {
+  gemmac_token out[kMax + 1];
+  int32_t n;
+  gemmac_token end;
+  int32_t pos;
+  float *logits; /* the session's last logits at the end */
+};
+
+/* Plain decoding: sample, stop at an end token, evaluate, repeat. */
+static void plain(const gemmac_token *prompt, int32_t n, int32_t max,
+                  const gemmac_sampler_params *p, struct run *r) {
+  gemmac_session *s = gemmac_session_new(model, kCtx);
+  float *logits = malloc(sizeof(float) * vocab);
+  check(gemmac_session_eval(s, prompt, n, logits, 0) == 0, "plain prompt");
+  r->n = 0;
+  r->end = -1;
+  while (r->n < max) {
+    gemmac_token t = gemmac_sample(s, logits, p);
+    if (gemmac_token_is_eog(model, t)) {
+      r->end = t;
+      break;
+    }
+    r->out[r->n++] = t;
+    if (gemmac_session_position(s) >= gemmac_session_context(s))
+      break;
+    check(gemmac_session_eval(s, &t, 1, logits, 0) == 0, "plain step");
+  }
+  r->pos = gemmac_session_position(s);
+  r->logits = malloc(sizeof(float) * vocab);
+  memcpy(r->logits, gemmac_session_logits(s), sizeof(float) * vocab);
+  free(logits);
+  gemmac_session_free(s);
+}
+
+/* Drafts from the plain continuation. */
+enum mode { PERFECT, CYCLE, EOG_INSIDE, WRONG, FAIL_NEG, FAIL_LONG, FAIL_VOCAB };
+struct script {
+  const struct run *ref;
+  int32_t prompt_len;
+  enum mode mode;
+  int calls;
+  gemmac_token eog;
+  int asked_too_far; /* a context that is not the prompt and the continuation */
+  int accept_seen[65];
+};
+
+static int32_t scripted(const gemmac_token *tokens, int32_t n, gemmac_token *draft,
+                        int32_t max, void *user) {
+  struct script *sc = user;
+  const int32_t at = n - sc->prompt_len; /* the continuation's next index */
+  const int call = sc->calls++;
+  /* The context must be the prompt, then the continuation so far. */
+  if (at < 1 || at > sc->ref->n || tokens[n - 1] != sc->ref->out[at - 1])
+    sc->asked_too_far = 1;
+  if (sc->mode == FAIL_NEG)
+    return -1;
+  if (sc->mode == FAIL_LONG)
+    return max + 1;
+  /* The plain continuation from `at` on: its tokens, then its end token. */
+  const struct run *ref = sc->ref;
+  int32_t k = 0;
+  for (; k < max; ++k) {
+    const int32_t i = at + k;
+    draft[k] = i < ref->n ? ref->out[i] : i == ref->n && ref->end >= 0 ? ref->end : 3;
+  }
+  const int32_t wrong_at = sc->mode == CYCLE || sc->mode == EOG_INSIDE ? call % (max + 1)
+                           : sc->mode == WRONG                         ? 0
+                                                                       : max;
+  if (wrong_at < max) {
+    const gemmac_token right = draft[wrong_at];
+    draft[wrong_at] = sc->mode == EOG_INSIDE && right != sc->eog ? sc->eog : (right + 7) % vocab;
+  }
+  if (sc->mode == FAIL_VOCAB)
+    draft[0] = vocab + 5;
+  return k;
+}
+
+static int collect(gemmac_token t, void *user) {
+  struct run *r = user;
+  if (r->n <= kMax)
+    r->out[r->n] = t;
+  ++r->n;
+  return 0;
+}
+
+/* One speculative run against the plain one. */
+static void compare(const char *what, const gemmac_token *prompt, int32_t n, int32_t max,
+                    const gemmac_sampler_params *p, const struct run *ref, enum mode mode,
+                    int32_t draft_max, int adaptive) {
+  struct script sc = {ref, n, mode, 0, 1, 0, {0}};
+  for (int32_t t = 0; t < vocab; ++t)
+    if (gemmac_token_is_eog(model, t)) {
+      sc.eog = t;
+      break;
+    }
+  gemmac_speculative spec = gemmac_speculative_defaults();
+  spec.draft_max = draft_max;
+  spec.adaptive = adaptive;
+  spec.draft = scripted;
+  spec.draft_user = &sc;
+  gemmac_session *s = gemmac_session_new(model, kCtx);
+  struct run got = {{0}, 0, -1, 0, NULL};
+  const int32_t produced = gemmac_generate_speculative(s, prompt, n, max, p, &spec, collect, &got);
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %d tokens, %d steps, %d drafted, %d accepted (plain: %d tokens, "
+           "end %d)", what, produced, spec.n_steps, spec.n_drafted, spec.n_accepted, ref->n, ref->end);
+  printf("%s\n", msg);
+  check(produced == ref->n && got.n == ref->n, msg);
+  check(memcmp(got.out, ref->out, sizeof(gemmac_token) * (size_t)ref->n) == 0, "the same tokens");
+  check(spec.end_token == ref->end, "the same end token");
+  check(gemmac_session_position(s) == ref->pos, "the same final position");
+  check(memcmp(gemmac_session_logits(s), ref->logits, sizeof(float) * vocab) == 0,
+        "the same final logits");
+  check(!sc.asked_too_far, "the drafter saw the prompt and the continuation so far");
+  check(spec.n_accepted <= spec.n_drafted, "accepted <= drafted");
+  if (mode == PERFECT && !adaptive) {
+    /* Every draft is right: each step keeps its k + 1 tokens (k within
+     * what the rings can roll back). */
+    const int64_t most = gemmac_model_number(model, "draft_max") + 1;
+    const int32_t per_step = (draft_max < most ? draft_max : (int32_t)most) + 1;
+    check(spec.n_accepted == spec.n_drafted, "a perfect drafter is always accepted");
+    check(spec.n_steps <= (ref->n + per_step - 1) / per_step + 1,
+          "a perfect drafter takes about tokens / (k + 1) steps");
+  }
+  if (mode == WRONG)
+    check(spec.n_accepted == 0, "a drafter always wrong is never accepted");
+  gemmac_session_free(s);
+}
+
+static gemmac_sampler_params greedy(void) {
+  gemmac_sampler_params p = gemmac_sampler_defaults();
+  p.temperature = 0;
+  return p;
+}
+
+static void modes_case(const gemmac_sampler_params *p, const char *label) {
+  for (unsigned salt = 0; salt < 2; ++salt) {
+    gemmac_token prompt[40];
+    const int32_t n = salt ? 40 : 9;
+    prompt_of(prompt, n, salt);
+    struct run ref;
+    plain(prompt, n, kMax, p, &ref);
+    const int32_t ks[] = {1, 3, 6};
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; ++i) {
+      char what[128];
+      snprintf(what, sizeof what, "%s, prompt %d, k=%d perfect", label, n, ks[i]);
+      compare(what, prompt, n, kMax, p, &ref, PERFECT, ks[i], 0);
+      snprintf(what, sizeof what, "%s, prompt %d, k=%d every accept length", label, n, ks[i]);
+      compare(what, prompt, n, kMax, p, &ref, CYCLE, ks[i], 0);
+      snprintf(what, sizeof what, "%s, prompt %d, k=%d end tokens in drafts", label, n, ks[i]);
+      compare(what, prompt, n, kMax, p, &ref, EOG_INSIDE, ks[i], 0);
+      snprintf(what, sizeof what, "%s, prompt %d, k=%d always wrong", label, n, ks[i]);
+      compare(what, prompt, n, kMax, p, &ref, WRONG, ks[i], 0);
+    }
+    char what[128];
+    snprintf(what, sizeof what, "%s, prompt %d, adaptive k<=6", label, n);
+    compare(what, prompt, n, kMax, p, &ref, CYCLE, 6, 1);
+    /* A budget shorter than a draft, and none at all. */
+    struct run shortRef;
+    plain(prompt, n, 2, p, &shortRef);
+    compare("max_tokens 2, k=6", prompt, n, 2, p, &shortRef, PERFECT, 6, 0);
+    free(shortRef.logits);
+    free(ref.logits);
+  }
+}
+
+/* A sampled run that ends with an end token, accepted inside a draft. */
+static void eog_case(void) {
+  gemmac_sampler_params p = gemmac_sampler_defaults();
+  p.temperature = 3.0f;
+  p.top_k = 0;
+  p.top_p = 1.0f;
+  for (unsigned seed = 1; seed < 200; ++seed) {
+    p.seed = seed;
+    gemmac_token prompt[12];
+    prompt_of(prompt, 12, seed);
+    struct run ref;
+    plain(prompt, 12, kMax, &p, &ref);
+    if (ref.end < 0) {
+      free(ref.logits);
+      continue;
+    }
+    printf("seed %u ends with end token %d after %d tokens\n", seed, ref.end, ref.n);
+    compare("an end token accepted inside a draft, k=3", prompt, 12, kMax, &p, &ref, PERFECT, 3, 0);
+    compare("an end token, every accept length, k=6", prompt, 12, kMax, &p, &ref, CYCLE, 6, 0);
+    free(ref.logits);
+    return;
+  }
+  check(0, "no seed below 200 samples an end token");
+}
+
+static void truncate_case(void) {
+  const int64_t window = gemmac_model_number(model, "window");
+  const int64_t extra = gemmac_model_number(model, "draft_max");
+  check(window == 16, "the model's window is 16");
+  gemmac_session *s = gemmac_session_new(model, kCtx);
+  gemmac_token prompt[100];
+  prompt_of(prompt, 100, 3);
+  check(gemmac_session_eval(s, prompt, 100, NULL, 0) == 0, "eval 100");
+  check(gemmac_session_max_rollback(s) == extra + 1, "a wrapped ring rolls back draft_max + 1");
+  check(gemmac_session_truncate(s, 100 - (int32_t)extra - 2) == -1 &&
+            gemmac_session_position(s) == 100,
+        "rolling back past the rings is refused, nothing changed");
+  check(gemmac_session_truncate(s, 101) == -1, "truncating forward is refused");
+  check(gemmac_session_truncate(s, -1) == -1, "a negative length is refused");
+  /* Rolled back, the next tokens give the logits of a session that never
+   * saw the dropped ones. */
+  const int32_t keep = 100 - (int32_t)extra - 1;
+  check(gemmac_session_truncate(s, keep) == 0 && gemmac_session_position(s) == keep,
+        "rolled back draft_max + 1");
+  float *a = malloc(sizeof(float) * vocab), *b = malloc(sizeof(float) * vocab);
+  gemmac_token next[3] = {77, 78, 79};
+  check(gemmac_session_eval(s, next, 3, a, 0) == 0, "eval after the rollback");
+  gemmac_session *fresh = gemmac_session_new(model, kCtx);
+  check(gemmac_session_eval(fresh, prompt, keep, NULL, 0) == 0 &&
+            gemmac_session_eval(fresh, next, 3, b, 0) == 0,
+        "eval without the dropped tokens");
+  check(memcmp(a, b, sizeof(float) * vocab) == 0, "the same logits as never having seen them");
+  /* A context that fits the ring rolls back any distance. */
+  gemmac_session *small = gemmac_session_new(model, (int32_t)(window + extra));
+  check(gemmac_session_eval(small, prompt, (int32_t)(window + extra), NULL, 0) == 0, "fill");
+  check(gemmac_session_max_rollback(small) == window + extra, "no ring wraps: any distance");
+  check(gemmac_session_truncate(small, 0) == 0, "back to the start");
+  free(a);
+  free(b);
+  gemmac_session_free(s);
+  gemmac_session_free(fresh);
+  gemmac_session_free(small);
+}
+
+static void drafters_case(void) {
+  const gemmac_token seq[] = {5, 6, 7, 8, 9, 5, 6, 7};
+  gemmac_token d[4] = {0};
+  check(gemmac_draft_ngram(seq, 8, d, 4, NULL) == 4 && d[0] == 8 && d[1] == 9 && d[2] == 5 &&
+            d[3] == 6,
+        "ngram: what followed the last 3 tokens");
+  const gemmac_token seq2[] = {1, 2, 3, 4, 2, 9, 4, 2};
+  check(gemmac_draft_ngram(seq2, 8, d, 4, NULL) == 4 && d[0] == 9 && d[1] == 4 && d[2] == 2 &&
+            d[3] == 9,
+        "ngram: the last 2 tokens' latest occurrence, looping at the end");
+  const gemmac_token loop[] = {4, 7, 7, 7, 7};
+  check(gemmac_draft_ngram(loop, 5, d, 3, NULL) == 3 && d[0] == 7 && d[1] == 7 && d[2] == 7,
+        "ngram: a one-token loop goes on");
+  const gemmac_token seq3[] = {1, 2, 3};
+  check(gemmac_draft_ngram(seq3, 3, d, 4, NULL) == 0, "ngram: nothing repeats");
+  /* Hostile drafters stop generation with an error. */
+  gemmac_token prompt[20];
+  prompt_of(prompt, 20, 9);
+  gemmac_sampler_params p = greedy();
+  struct run ref;
+  plain(prompt, 20, 30, &p, &ref);
+  const enum mode bad[] = {FAIL_NEG, FAIL_LONG, FAIL_VOCAB};
+  const char *expect[] = {"the drafter failed", "more than the", "outside the vocabulary"};
+  for (int i = 0; i < 3; ++i) {
+    struct script sc = {&ref, 20, bad[i], 0, 1, 0, {0}};
+    gemmac_speculative spec = gemmac_speculative_defaults();
+    spec.draft = scripted;
+    spec.draft_user = &sc;
+    gemmac_session *s = gemmac_session_new(model, kCtx);
+    struct run got = {{0}, 0, -1, 0, NULL};
+    check(gemmac_generate_speculative(s, prompt, 20, 30, &p, &spec, collect, &got) == -1 &&
+              strstr(gemmac_last_error(), expect[i]),
+          expect[i]);
+    gemmac_session_free(s);
+  }
+  gemmac_speculative spec = gemmac_speculative_defaults();
+  spec.draft_max = 0;
+  gemmac_session *s = gemmac_session_new(model, kCtx);
+  check(gemmac_generate_speculative(s, prompt, 20, 30, &p, &spec, NULL, NULL) == -1,
+        "draft_max 0 is refused");
+  /* The n-gram drafter on the real loop: the same tokens. */
+  spec = gemmac_speculative_defaults();
+  struct run got = {{0}, 0, -1, 0, NULL};
+  gemmac_session_reset(s);
+  check(gemmac_generate_speculative(s, prompt, 20, 30, &p, &spec, collect, &got) == ref.n &&
+            memcmp(got.out, ref.out, sizeof(gemmac_token) * (size_t)ref.n) == 0,
+        "ngram drafting: the same tokens");
+  gemmac_session_free(s);
+  free(ref.logits);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3) {
+    fprintf(stderr, "usage: capi_speculative WEIGHTS greedy|sampled|eog|truncate|drafters\n");
+    return 2;
+  }
+  model = gemmac_model_open(argv[1], 2);
+  if (!model) {
+    fprintf(stderr, "cannot open %s: %s\n", argv[1], gemmac_last_error());
+    return 1;
+  }
+  vocab = gemmac_model_vocab_size(model);
+  const char *c = argv[2];
+  if (!strcmp(c, "greedy")) {
+    gemmac_sampler_params p = greedy();
+    modes_case(&p, "greedy");
+  } else if (!strcmp(c, "sampled")) {
+    gemmac_sampler_params p = gemmac_sampler_defaults();
+    p.temperature = 0.9f;
+    p.top_k = 40;
+    p.repeat_penalty = 1.3f;
+    p.presence_penalty = 0.2f;
+    p.seed = 4242;
+    modes_case(&p, "seeded, penalties");
+  } else if (!strcmp(c, "eog")) {
+    eog_case();
+  } else if (!strcmp(c, "truncate")) {
+    truncate_case();
+  } else if (!strcmp(c, "drafters")) {
+    drafters_case();
+  } else {
+    fprintf(stderr, "unknown case %s\n", c);
+    return 2;
+  }
+  gemmac_model_close(model);
+  printf("%s\n", failures ? "FAILED" : "ok");
+  return failures ? 1 : 0;
+}
