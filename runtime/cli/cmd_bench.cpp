@@ -152,23 +152,42 @@ int cmdBenchParallel(const Options &a, gemmac_model *m, long p, long n) {
   return 0;
 }
 
+/// The per-token acceptance p of a drafter that gets `mean` of `of` drafted
+/// tokens accepted on average, each right with probability p until the
+/// first wrong one: p + p^2 + ... + p^of = mean.
+double acceptRate(double mean, long of) {
+  double lo = 0, hi = 1;
+  for (int i = 0; i < 60; ++i) {
+    const double p = 0.5 * (lo + hi);
+    double sum = 0, pk = 1;
+    for (long k = 0; k < of; ++k)
+      sum += pk *= p;
+    (sum < mean ? lo : hi) = p;
+  }
+  return 0.5 * (lo + hi);
+}
+
 /// A drafter that knows the model's greedy continuation and proposes it
-/// with one error per step, after a number of right tokens drawn so that
-/// `mean` are accepted per step on average (floor or ceil of it).
+/// with its first error after a run of right tokens, each right with
+/// probability `rate` (a seeded sequence: every run draws the same).
 struct ScriptedDrafter {
   const std::vector<gemmac_token> *continuation; // after the prompt
   long promptTokens;
-  double mean;
+  double rate;
   int32_t vocab;
   uint64_t state = 0x2545F4914F6CDD1Dull;
+
+  double uniform() {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<double>(state >> 11) * 0x1p-53;
+  }
 
   static int32_t draft(const gemmac_token *tokens, int32_t n, gemmac_token *out,
                        int32_t max, void *user) {
     auto *d = static_cast<ScriptedDrafter *>(user);
-    d->state = d->state * 6364136223846793005ull + 1442695040888963407ull;
-    const double u = static_cast<double>(d->state >> 11) * 0x1p-53;
-    const long whole = static_cast<long>(d->mean);
-    const long right = whole + (u < d->mean - whole ? 1 : 0);
+    long right = 0;
+    while (right < max && d->uniform() < d->rate)
+      ++right;
     const long at = n - d->promptTokens; // the continuation's next index
     for (int32_t i = 0; i < max; ++i) {
       const long c = at + i;
@@ -204,8 +223,20 @@ int cmdBenchDraft(const Options &a, gemmac_model *m, long p, long n) {
       die(gemmac_last_error());
   };
   prefill(); // untimed: brings every weight page in
+  // The rings' rollback: a step drafts at most `most` tokens; a timed
+  // verify step of `rows` is rolled back (any distance while the context
+  // fits a ring).
+  const long most = gemmac_model_number(m, "draft_max") + 1;
+  const bool fitsRing = ctx <= gemmac_model_number(m, "window") + most - 1;
+  const double acceptP = acceptRate(a.acceptMean, a.acceptOf);
   std::vector<gemmac_token> continuation;
   std::vector<double> plain;
+  struct Samples {
+    std::vector<double> rate, steps, accepted, cost;
+  };
+  std::vector<Samples> samples(a.draftLengths.size());
+  // Repetitions alternate plain and speculative runs, so that a change in
+  // the machine's speed reaches both.
   for (long r = 0; r < a.reps; ++r) {
     prefill();
     std::vector<gemmac_token> out;
@@ -218,28 +249,19 @@ int cmdBenchDraft(const Options &a, gemmac_model *m, long p, long n) {
     }
     plain.push_back(n / (seconds() - t0));
     continuation = out;
-  }
-  const double plainRate = median(plain);
-  // The rings' rollback: a step drafts at most `most` tokens; a timed
-  // verify step of `rows` is rolled back (any distance while the context
-  // fits a ring).
-  const long most = gemmac_model_number(m, "draft_max") + 1;
-  const bool fitsRing = ctx <= gemmac_model_number(m, "window") + most - 1;
-  std::vector<DraftRun> runs;
-  for (long k : a.draftLengths) {
-    ScriptedDrafter drafter{&continuation, p, std::min<double>(a.acceptMean, k), V};
-    gemmac_speculative spec = gemmac_speculative_defaults();
-    spec.draft_max = static_cast<int32_t>(k);
-    spec.draft = ScriptedDrafter::draft;
-    spec.draft_user = &drafter;
-    std::vector<double> rate, steps, accepted, cost;
-    for (long r = 0; r < a.reps; ++r) {
+    for (size_t ki = 0; ki < a.draftLengths.size(); ++ki) {
+      const long k = a.draftLengths[ki];
+      ScriptedDrafter drafter{&continuation, p, acceptP, V};
+      gemmac_speculative spec = gemmac_speculative_defaults();
+      spec.draft_max = static_cast<int32_t>(k);
+      spec.draft = ScriptedDrafter::draft;
+      spec.draft_user = &drafter;
       prefill();
       struct Sink {
         const std::vector<gemmac_token> *want;
         long at = 0, wrong = 0;
       } sink{&continuation};
-      const double t0 = seconds();
+      const double t1 = seconds();
       const int32_t got = gemmac_generate_speculative(
           s, nullptr, 0, static_cast<int32_t>(n), &greedy, &spec,
           [](gemmac_token t, void *user) {
@@ -249,15 +271,16 @@ int cmdBenchDraft(const Options &a, gemmac_model *m, long p, long n) {
             return 0;
           },
           &sink);
-      const double dt = seconds() - t0;
+      const double dt = seconds() - t1;
       if (got < 0)
         die(gemmac_last_error());
       if (got != n || sink.wrong)
         die("bench --draft " + std::to_string(k) + ": speculative decoding gave " +
             std::to_string(sink.wrong) + " tokens other than plain decoding");
-      rate.push_back(n / dt);
-      steps.push_back(spec.n_steps);
-      accepted.push_back(spec.n_steps ? double(spec.n_accepted) / spec.n_steps : 0.0);
+      Samples &x = samples[ki];
+      x.rate.push_back(n / dt);
+      x.steps.push_back(spec.n_steps);
+      x.accepted.push_back(spec.n_steps ? double(spec.n_accepted) / spec.n_steps : 0.0);
       // A verify step of k + 1 rows against a step of one, at this context.
       std::vector<gemmac_token> rows(
           static_cast<size_t>(fitsRing ? k + 1 : std::min(k + 1, most)), continuation[0]);
@@ -274,15 +297,22 @@ int cmdBenchDraft(const Options &a, gemmac_model *m, long p, long n) {
         one.push_back(timeStep(1));
         many.push_back(timeStep(rows.size()));
       }
-      cost.push_back(median(many) / median(one));
+      x.cost.push_back(median(many) / median(one));
     }
+  }
+  const double plainRate = median(plain);
+  std::vector<DraftRun> runs;
+  for (size_t ki = 0; ki < a.draftLengths.size(); ++ki) {
+    const long k = a.draftLengths[ki];
+    const Samples &x = samples[ki];
     runs.push_back({std::min(k, most), fitsRing ? k + 1 : std::min(k + 1, most),
-                    median(rate), median(steps), median(accepted), median(cost)});
+                    median(x.rate), median(x.steps), median(x.accepted), median(x.cost)});
   }
   const int threads = gemmac_model_threads(m);
   if (a.json) {
-    std::printf("{\"plain_decode_tok_s\": %.4f, \"accept_mean\": %.3f, \"draft\": [",
-                plainRate, a.acceptMean);
+    std::printf("{\"plain_decode_tok_s\": %.4f, \"accept_mean\": %.3f, \"accept_of\": %ld, "
+                "\"accept_rate\": %.4f, \"draft\": [",
+                plainRate, a.acceptMean, a.acceptOf, acceptP);
     for (size_t i = 0; i < runs.size(); ++i)
       std::printf("%s{\"k\": %ld, \"decode_tok_s\": %.4f, \"speedup\": %.4f, "
                   "\"steps\": %.1f, \"accepted_per_step\": %.3f, \"verify_rows\": %ld, "
@@ -294,9 +324,10 @@ int cmdBenchDraft(const Options &a, gemmac_model *m, long p, long n) {
                 p, n, threads, a.reps, gemmac_model_device(m));
   } else {
     std::printf("%s, threads %d, median of %ld run(s); %ld prompt tokens, %ld decoded\n"
-                "speculative decoding with a scripted drafter (the greedy continuation, %.2f "
-                "accepted per step on average, drafting free)\n",
-                gemmac_model_device(m), threads, a.reps, p, n, a.acceptMean);
+                "speculative decoding with a scripted drafter: the greedy continuation, each "
+                "token right with p = %.3f (%.2f of %ld accepted on average), drafting free\n",
+                gemmac_model_device(m), threads, a.reps, p, n, acceptP, a.acceptMean,
+                a.acceptOf);
     std::printf("%6s %12s %8s %7s %15s %26s\n", "k", "decode tok/s", "speedup", "steps",
                 "accepted/step", "step of rows / of 1 row");
     std::printf("%6s %12.2f %8s %7ld\n", "plain", plainRate, "1.00x", n);

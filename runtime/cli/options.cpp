@@ -141,8 +141,8 @@ const Flag kFlags[] = {
      o.specType = v; }},
   {"--draft", "K,...", kBench,
    "speculative decoding at each draft length K (e.g. 1,2,3,4,6): a scripted drafter proposes "
-   "the model's own greedy continuation with one error per step, --accept tokens accepted per "
-   "step on average; tokens/s against plain decoding, and a verify step's cost",
+   "the model's own greedy continuation with errors at --accept's rate; tokens/s against plain "
+   "decoding, and a verify step's cost",
    [](Options &o, const std::string &f, const std::string &v) {
      o.draftLengths.clear();
      for (size_t at = 0; at <= v.size();) {
@@ -150,8 +150,13 @@ const Flag kFlags[] = {
        o.draftLengths.push_back(parseInteger(f, v.substr(at, comma - at), 1, 64));
        at = comma + 1;
      } }},
-  {"--accept", "A", kBench, "bench --draft: drafted tokens accepted per step on average (default 3.5)",
-   [](Options &o, const std::string &f, const std::string &v) { o.acceptMean = toFloat(f, v, 0, 64); }},
+  {"--accept", "A[/K]", kBench,
+   "bench --draft: the drafter's acceptance, A tokens accepted of K drafted on average (default "
+   "3.5/6; each draft token is right with the same probability, until the first wrong one)",
+   [](Options &o, const std::string &f, const std::string &v) {
+     const size_t slash = v.find('/');
+     o.acceptOf = slash == std::string::npos ? 6 : parseInteger(f, v.substr(slash + 1), 1, 64);
+     o.acceptMean = toFloat(f, v.substr(0, slash), 0, static_cast<float>(o.acceptOf)); }},
   {"--host", "ADDR", kServe, "address to listen on (default 127.0.0.1)",
    [](Options &o, const std::string &, const std::string &v) { o.host = v; }},
   {"--port", "N", kServe, "port to listen on (default 8080; 0 = any free port, printed)",

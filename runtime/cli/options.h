@@ -34,7 +34,8 @@ struct Options {
   // bench --draft K,...: draft lengths measured with a scripted drafter that
   // accepts `acceptMean` tokens per step on average (bench --accept).
   std::vector<long> draftLengths;
-  float acceptMean = 3.5f;
+  float acceptMean = 3.5f; // of acceptOf drafted tokens (bench --accept A/K)
+  long acceptOf = 6;
   unsigned samplingGiven = 0; // kGiven* bits: sampling flags the user set
 };
 

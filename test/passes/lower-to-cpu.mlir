@@ -110,4 +110,4 @@ module attributes {gemma.kv_plan = [#gemma.kv_cache<owner = 0, readers = [0], wi
 // Meta[8]: bytes a decoded token reads: the tied table whole (the logits read
 // it), wq, wk, the norm and the scalar. Meta[9]: the forward writes hidden
 // states.
-// CHECK: llvm.mlir.global external constant @gemmac_model_meta(dense<[4, 64, 32, 1, 128, 4096, 7, 512, 3940, 1, 0, 0, 0, 0, 0, 0]> : tensor<16xi64>)
+// CHECK: llvm.mlir.global external constant @gemmac_model_meta(dense<[5, 64, 32, 1, 128, 4096, 7, 512, 3940, 1, 8, 0, 0, 0, 0, 0]> : tensor<16xi64>)
