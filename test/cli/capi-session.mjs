@@ -11,7 +11,7 @@ import {spawnSync} from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import {fileURLToPath} from "node:url";
-import {bin, check, finish, run, work} from "./harness.mjs";
+import {bin, check, finish, linkWithModel, run, work} from "./harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const exec = (cmd, argv) => {
@@ -25,15 +25,7 @@ function build(name, seed, extra = [], type = "q8_0", variant = "dense") {
     const gguf = path.join(work, `${name}.gguf`), program = path.join(work, name);
     run(path.join(bin, "gemmac-gen-model"), ["--variant", variant, "--type", type, "--seed", String(seed), "-o", gguf]);
     run(path.join(bin, "compile-model"), [gguf, "-o", program, "--quiet", "--keep-object", ...extra]);
-    const capi = `${program}-capi`;
-    const cc = exec("cc", ["-I", path.join(here, "../.."), "-c", path.join(here, "capi_session.c"), "-o", `${capi}.o`]);
-    const ld = cc.status === 0
-        ? exec("c++", ["-o", capi, `${capi}.o`, `${program}.o`, path.join(bin, "../lib/libgemmac_runtime.a"),
-            "-pthread", "-lm", "-ldl"])
-        : cc;
-    if (ld.status !== 0)
-        throw new Error(`building ${capi}: ${ld.out}`);
-    return {capi, weights: `${program}.weights`, gguf};
+    return {capi: linkWithModel(program, "capi_session.c", "capi"), weights: `${program}.weights`, gguf};
 }
 
 /// Runs a case; passes when it exits 0 (every check inside held).

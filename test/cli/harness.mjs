@@ -1,7 +1,7 @@
 // What the cli.* tests share: their options, running a command, ok/FAIL
 // lines, a tiny model compiled with a given chat template, and the reference
 // rendering of a chat template (python3-jinja2 in transformers' environment).
-import {execFileSync, spawn} from "node:child_process";
+import {execFileSync, spawn, spawnSync} from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import {fileURLToPath} from "node:url";
@@ -35,6 +35,22 @@ export function compileModel(name, {variant = "e2b", type = "q8_0", chatTemplate
         ...(chatTemplate ? ["--chat-template", chatTemplate] : []), "-o", gguf]);
     run(path.join(bin, "compile-model"), [gguf, "-o", program, "--quiet"]);
     return {gguf, program};
+}
+
+/// Compiles the C test program `source` (beside this file) and links it with
+/// `program`'s object (compiled with --keep-object) and the static runtime;
+/// returns the executable's path, `${program}-${suffix}`.
+export function linkWithModel(program, source, suffix) {
+    const exe = `${program}-${suffix}`;
+    const step = (cmd, argv) => {
+        const r = spawnSync(cmd, argv, {encoding: "utf8", stdio: ["ignore", "pipe", "pipe"]});
+        if (r.status !== 0)
+            throw new Error(`building ${exe}: ${(r.stdout ?? "") + (r.stderr ?? "")}`);
+    };
+    step("cc", ["-I", path.join(here, "../.."), "-c", path.join(here, source), "-o", `${exe}.o`]);
+    step("c++", ["-o", exe, `${exe}.o`, `${program}.o`, path.join(bin, "../lib/libgemmac_runtime.a"),
+        "-pthread", "-lm", "-ldl"]);
+    return exe;
 }
 
 export const renderReference = (context) => {

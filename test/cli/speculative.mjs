@@ -6,10 +6,8 @@
 // the same tokens as `OUT run`.
 import {spawnSync} from "node:child_process";
 import path from "node:path";
-import {fileURLToPath} from "node:url";
-import {bin, check, finish, run, work} from "./harness.mjs";
+import {bin, check, finish, linkWithModel, run, work} from "./harness.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const exec = (cmd, argv) => {
     const r = spawnSync(cmd, argv, {encoding: "utf8", timeout: 300000, stdio: ["ignore", "pipe", "pipe"]});
     return {status: r.status, signal: r.signal, out: (r.stdout ?? "") + (r.stderr ?? ""), stdout: r.stdout ?? "",
@@ -20,15 +18,7 @@ function build(name, variant, type, extra) {
     const gguf = path.join(work, `${name}.gguf`), program = path.join(work, name);
     run(path.join(bin, "gemmac-gen-model"), ["--variant", variant, "--type", type, "-o", gguf]);
     run(path.join(bin, "compile-model"), [gguf, "-o", program, "--quiet", "--keep-object", ...extra]);
-    const capi = `${program}-spec`;
-    const cc = exec("cc", ["-I", path.join(here, "../.."), "-c", path.join(here, "capi_speculative.c"), "-o", `${capi}.o`]);
-    const ld = cc.status === 0
-        ? exec("c++", ["-o", capi, `${capi}.o`, `${program}.o`, path.join(bin, "../lib/libgemmac_runtime.a"),
-            "-pthread", "-lm", "-ldl"])
-        : cc;
-    if (ld.status !== 0)
-        throw new Error(`building ${capi}: ${ld.out}`);
-    return {program, capi, weights: `${program}.weights`};
+    return {program, capi: linkWithModel(program, "capi_speculative.c", "spec"), weights: `${program}.weights`};
 }
 
 function runCase(m, name, what) {
