@@ -47,6 +47,10 @@ class Batch(Structure):
     ]
 
 
+# gemmac_token_fn: receives a token, returns nonzero to stop.
+TokenFn = ctypes.CFUNCTYPE(c_int, token_t, c_void_p)
+
+
 # name: (restype, argtypes). Strings the API mallocs come back as c_void_p so
 # that they can be handed to gemmac_free.
 _REQUIRED: Dict[str, Tuple[Any, list]] = {
@@ -104,6 +108,14 @@ _OPTIONAL: Dict[str, Tuple[Any, list]] = {
     "gemmac_batch_add": (c_int, [POINTER(Batch), c_void_p, token_t, c_int32, c_int]),
     "gemmac_decode": (c_int, [c_void_p, POINTER(Batch)]),
     "gemmac_get_logits_ith": (POINTER(c_float), [c_void_p, c_int32]),
+    # Issue 19 (speculative decoding).
+    "gemmac_session_max_rollback": (c_int32, [c_void_p]),
+    "gemmac_session_truncate": (c_int, [c_void_p, c_int32]),
+    "gemmac_draft_ngram": (c_int32, [POINTER(token_t), c_int32, POINTER(token_t), c_int32,
+                                     c_void_p]),
+    "gemmac_speculative_accept": (c_int32, [c_void_p, c_int32, POINTER(c_float),
+                                            POINTER(SamplerParams), TokenFn, c_void_p,
+                                            POINTER(token_t)]),
 }
 
 

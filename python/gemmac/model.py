@@ -116,11 +116,16 @@ class Model:
                  n_threads: Optional[int] = None, seed: int = -1,
                  last_n_tokens_size: int = 64,
                  weights_path: Optional[Union[str, os.PathLike]] = None,
-                 weights_in_memory: Optional[bool] = None, device: int = 0) -> None:
+                 weights_in_memory: Optional[bool] = None, device: int = 0,
+                 draft_max: int = 0) -> None:
         """Opens DIR/libNAME.so (or DIR/NAME): its weights (`weights_path`, or
         NAME.weights beside it) and a session of `n_ctx` tokens (0: the
         model's context, at most 4096, as the program's commands).
-        n_threads None: one per usable CPU. seed -1: a random one."""
+        n_threads None: one per usable CPU. seed -1: a random one.
+        draft_max > 0: completions decode speculatively, verifying up to
+        that many n-gram-drafted tokens per step (the same tokens as
+        without; compile the program with --draft-max for drafts longer
+        than 1 past the sliding window)."""
         self._model = self._session = None
         self.model_path, self._name = _resolve(path)
         lib = ctypes.CDLL(self.model_path)
@@ -156,6 +161,13 @@ class Model:
             raise ValueError(f"'seed' must be an integer from -1 (random) to 2^64-1, not {seed!r}")
         self._seed = random.SystemRandom().getrandbits(63) if seed == -1 else seed
         self.last_n_tokens_size = last_n_tokens_size
+        if isinstance(draft_max, bool) or not isinstance(draft_max, int) or not 0 <= draft_max <= 64:
+            raise ValueError(f"'draft_max' must be an integer from 0 to 64, not {draft_max!r}")
+        if draft_max and not api.has("speculative_accept"):
+            api.speculative_accept()  # raises, naming the missing function
+        self.draft_max = draft_max
+        # Drafted and accepted tokens of the last completion.
+        self.n_drafted = self.n_accepted = 0
         self._bos_text = self._piece(self.token_bos(), True)
         self._chat_stop = []
         for marker in CHAT_STOP_MARKERS:
@@ -286,6 +298,22 @@ class Model:
         self._open()
         self._generation += 1
         self._eval(self._check_tokens(tokens))
+
+    def truncate(self, n_tokens: int) -> None:
+        """Keeps the session's first n_tokens tokens (KV cache and history):
+        at most max_rollback() positions back."""
+        self._open()
+        if self._api.session_truncate(self._session, int(n_tokens)) != 0:
+            raise GemmacError(f"truncate: {self._api.error()}")
+        self._generation += 1
+        if self._history is not None:
+            del self._history[n_tokens:]
+        self._has_logits = False
+
+    def max_rollback(self) -> int:
+        """How many positions truncate() can go back now."""
+        self._open()
+        return self._api.session_max_rollback(self._session)
 
     def _eval(self, ids: List[int]) -> None:
         if not ids:
@@ -472,6 +500,9 @@ class Model:
             self.set_seed(req.seed)
         n_ctx = self.n_ctx()
         text = StopText(req.stop)
+        if self.draft_max:
+            yield from self._run_speculative(req, out, text, mine, n_ctx)
+            return
         while not out.finish_reason:
             t = self._draw(req.sampler)
             ev = self._emit(req, text, out, t, self.n_tokens, n_ctx)
@@ -484,6 +515,75 @@ class Model:
                                           not self._eval_or_cancelled([t])):
                 out.finish_reason = "cancelled"
         rest = text.flush()  # empty after a stop string
+        if rest:
+            yield _Event(-1, rest)
+
+    def _run_speculative(self, req: _Request, out: _Outcome, text: StopText, mine: int,
+                         n_ctx: int) -> Iterator[_Event]:
+        """_run's generation with drafting: each step evaluates the token
+        just sampled and an n-gram draft of what follows it, with every
+        row's logits; gemmac_speculative_accept samples the rows in order
+        (the draws of plain decoding) and keeps the draft while it equals
+        the samples. The events and the final session are plain decoding's."""
+        api, V = self._api, self._vocab
+        self.n_drafted = self.n_accepted = 0
+        rows = (ctypes.c_float * (V * (self.draft_max + 1)))()
+        draft = (_capi.token_t * self.draft_max)()
+        events: List[_Event] = []
+        t = self._draw(req.sampler)
+        ev = self._emit(req, text, out, t, self.n_tokens, n_ctx)
+        if ev is not None:
+            yield ev
+        while not out.finish_reason:
+            if self._take_cancel():
+                out.finish_reason = "cancelled"
+                break
+            start = self.n_tokens
+            # The step keeps t: it rolls back at most k positions.
+            k = min(self.draft_max, n_ctx - start - 1, api.session_max_rollback(self._session))
+            if req.max_tokens > 0:
+                k = min(k, req.max_tokens - out.generated)
+            got = 0
+            if k > 0:
+                context = self._history + [t]
+                got = api.draft_ngram((_capi.token_t * len(context))(*context), len(context),
+                                      draft, k, None)
+            batch = [t] + list(draft[:max(got, 0)])
+            arr = (_capi.token_t * len(batch))(*batch)
+            if api.session_eval(self._session, arr, len(batch), rows, 1) != 0:
+                self._history, self._has_logits = None, False
+                if api.error() == "cancelled":
+                    out.finish_reason = "cancelled"
+                    break
+                raise GemmacError(f"eval: {api.error()}")
+            self._history.extend(batch)
+            events.clear()
+
+            def on_sample(x: int, _user: Any) -> int:
+                j = len(events)
+                values = rows[j * V:(j + 1) * V] if req.top_logprobs >= 0 else None
+                events.append(self._emit(req, text, out, x, start + j + 1, n_ctx, values))
+                return 1 if out.finish_reason else 0
+
+            nxt = _capi.token_t(-1)
+            accepted = api.speculative_accept(self._session, len(batch), rows,
+                                              ctypes.byref(req.sampler),
+                                              _capi.TokenFn(on_sample), None, ctypes.byref(nxt))
+            if accepted < 0:
+                self._history = None
+                raise GemmacError(f"speculative: {api.error()}")
+            self.n_drafted += len(batch) - 1
+            self.n_accepted += accepted
+            del self._history[self.n_tokens:]
+            ctypes.memmove(self._logits, ctypes.byref(rows, accepted * V * 4), V * 4)
+            for ev in events:
+                if ev is not None:
+                    yield ev
+                    if self._generation != mine:
+                        raise RuntimeError("the model was used for something else before this "
+                                           "stream ended: its session no longer holds this one")
+            t = nxt.value
+        rest = text.flush()
         if rest:
             yield _Event(-1, rest)
 

@@ -51,6 +51,9 @@ int cmdServe(const Options &o) {
   so.sampler = samplerFor(o, m);
   so.batch = static_cast<int>(
       o.batch > 0 ? o.batch : gemmac_model_number(m, "max_batch"));
+  so.draft_max = static_cast<int>(o.draftMax);
+  so.draft_min = static_cast<int>(o.draftMin);
+  so.draft_adaptive = o.draftAdaptive;
   int rc = serve(m, &so);
   gemmac_model_close(m);
   return rc;

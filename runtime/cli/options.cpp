@@ -126,15 +126,16 @@ const Flag kFlags[] = {
                   "(random), got '" + v + "'");
      o.sampler.seed = x;
      o.seedGiven = true; }},
-  {"--draft-max", "N", kRun | kChat,
+  {"--draft-max", "N", kRun | kChat | kServe,
    "speculative decoding: draft up to N tokens per step and verify them in one batch (default 0 "
-   "= off; more than the program's compile-model --draft-max + 1 is cut to that)",
+   "= off; more than the program's compile-model --draft-max + 1 is cut to that; serve: per "
+   "slot, in the shared steps)",
    [](Options &o, const std::string &f, const std::string &v) { o.draftMax = parseInteger(f, v, 0, 64); }},
-  {"--draft-min", "N", kRun | kChat, "verify no draft shorter than N tokens (default 0)",
+  {"--draft-min", "N", kRun | kChat | kServe, "verify no draft shorter than N tokens (default 0)",
    [](Options &o, const std::string &f, const std::string &v) { o.draftMin = parseInteger(f, v, 0, 64); }},
-  {"--draft-adaptive", nullptr, kRun | kChat, "draft 2 more after a fully accepted draft, 1 fewer after a rejection",
+  {"--draft-adaptive", nullptr, kRun | kChat | kServe, "draft 2 more after a fully accepted draft, 1 fewer after a rejection",
    [](Options &o, const std::string &, const std::string &) { o.draftAdaptive = true; }},
-  {"--spec-type", "TYPE", kRun | kChat, "the drafter: ngram (prompt lookup: what followed the last tokens' latest "
+  {"--spec-type", "TYPE", kRun | kChat | kServe, "the drafter: ngram (prompt lookup: what followed the last tokens' latest "
    "earlier occurrence; default)",
    [](Options &o, const std::string &f, const std::string &v) {
      if (v != "ngram") usageError(f + " expects ngram, got '" + v + "'");

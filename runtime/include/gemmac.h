@@ -250,6 +250,23 @@ GEMMAC_API int32_t gemmac_generate_speculative(gemmac_session *session,
                                                gemmac_speculative *spec,
                                                gemmac_token_fn on_token, void *user);
 
+/* The verify half of a speculative step, for callers that evaluate steps
+ * themselves (a server batching several sessions with gemmac_decode): the
+ * session's last n_rows evaluated tokens were [t, d_1 .. d_k] (k = n_rows - 1:
+ * the token just sampled and a draft) and rows holds their logits, row after
+ * row. Samples row j with params and the history cut after d_j (one random
+ * draw per row, as plain decoding), passes each sample to on_sample (which
+ * may stop: that sample is then not kept), and keeps the draft while it
+ * equals the samples. The session is then truncated after the kept tokens
+ * and *next is the first sample not drafted (to evaluate next), or -1 when
+ * on_sample stopped. Returns the number of draft tokens accepted (0 .. k),
+ * or -1 on error. */
+GEMMAC_API int32_t gemmac_speculative_accept(gemmac_session *session, int32_t n_rows,
+                                             const float *rows,
+                                             const gemmac_sampler_params *params,
+                                             gemmac_token_fn on_sample, void *user,
+                                             gemmac_token *next);
+
 /* Chat. Strings these functions return are malloc'd: free them with
  * gemmac_free. NULL on error (gemmac_last_error says why). */
 GEMMAC_API void gemmac_free(void *p);

@@ -101,7 +101,8 @@ bool peerClosed(int fd) {
 }
 
 Server::Server(gemmac_model *model, const gemmac_serve_options &o)
-    : opts_(o), sched_(model, o.n_slots, o.n_ctx, o.queue, o.batch) {
+    : opts_(o), sched_(model, o.n_slots, o.n_ctx, o.queue, o.batch,
+             DraftSettings{o.draft_max, o.draft_min, o.draft_adaptive != 0}) {
   ctx_.model = model;
   ctx_.options = &opts_;
   ctx_.nCtx = o.n_ctx;
@@ -143,6 +144,12 @@ int Server::run() {
                "rows per step, listening on http://%s:%d\n",
                opts_.n_slots, opts_.n_ctx, sched_.kvBytes() / double(1ull << 30),
                opts_.batch, opts_.host, port);
+  if (opts_.draft_max > 0)
+    std::fprintf(stderr,
+                 "gemmac serve: speculative decoding: n-gram drafts of %d to %d tokens%s per "
+                 "slot and step\n",
+                 std::max(opts_.draft_min, 1), opts_.draft_max,
+                 opts_.draft_adaptive ? " (adaptive)" : "");
   std::fflush(stderr);
   // SIGINT/SIGTERM end the server: blocked everywhere (gemmac_serve),
   // waited for here.
@@ -287,6 +294,8 @@ void Server::metrics(httplib::Response &res) {
   add("requests_processing", "gauge", "Requests holding a slot.", m.processing);
   add("requests_deferred", "gauge", "Requests waiting for a slot.", m.deferred);
   add("slots", "gauge", "Slots (concurrent generations).", m.slots);
+  add("draft_tokens_total", "counter", "Draft tokens verified (--draft-max).", m.draftTokens);
+  add("draft_tokens_accepted_total", "counter", "Draft tokens accepted.", m.draftAccepted);
   res.set_content(out, "text/plain; version=0.0.4");
 }
 

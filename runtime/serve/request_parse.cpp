@@ -257,13 +257,15 @@ RequestError parseChatInputs(const json &body, std::string &messagesJson,
 
 RequestError parseCompletionRequest(Endpoint endpoint, const std::string &body,
                                     const gemmac_sampler_params &defaults,
-                                    CompletionRequest &out) {
+                                    CompletionRequest &out, int draftMax) {
   json j;
   if (RequestError e = parseObject(body, j))
     return e;
   out.endpoint = endpoint;
   out.sampler = defaults;
   Fields f{j, {}};
+  // llama-server's name; a request can draft less than the server, or not.
+  out.draftMax = static_cast<int>(f.integer("speculative.n_max", draftMax, 0, draftMax));
   if (RequestError e = readSampling(f, out))
     return e;
   if (RequestError e = readResponseFormat(f))

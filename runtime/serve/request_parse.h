@@ -37,6 +37,7 @@ struct CompletionRequest {
   std::vector<std::string> stop;
   bool stream = false, includeUsage = false, logprobs = false;
   int topLogprobs = -1; // -1: no logprobs
+  int draftMax = 0;     // speculative.n_max (0 .. the server's --draft-max)
   std::string model;    // "" if the body names none
   // Chat: the template's inputs, as JSON texts for gemmac_chat_apply_template.
   std::string messagesJson, optionsJson;
@@ -45,9 +46,11 @@ struct CompletionRequest {
 };
 
 /// Reads a completion body (defaults from the server's sampler options).
+/// `draftMax`: the server's --draft-max, the default and the most a request
+/// may ask for.
 RequestError parseCompletionRequest(Endpoint endpoint, const std::string &body,
                                     const gemmac_sampler_params &defaults,
-                                    CompletionRequest &out);
+                                    CompletionRequest &out, int draftMax = 0);
 
 /// The chat template's inputs of a body (also /apply-template's body).
 RequestError parseChatInputs(const nlohmann::json &body, std::string &messagesJson,

@@ -54,7 +54,8 @@ RequestError renderChat(const ServeContext &ctx, const json &body, std::string &
 RequestError buildJob(const ServeContext &ctx, Endpoint endpoint, const std::string &body,
                       Job &job, RequestInfo &info) {
   CompletionRequest r;
-  if (RequestError e = parseCompletionRequest(endpoint, body, ctx.options->sampler, r))
+  if (RequestError e = parseCompletionRequest(endpoint, body, ctx.options->sampler, r,
+                                              ctx.options->draft_max))
     return e;
   info.endpoint = endpoint;
   info.stream = r.stream;
@@ -67,6 +68,7 @@ RequestError buildJob(const ServeContext &ctx, Endpoint endpoint, const std::str
   job.maxTokens = r.maxTokens;
   job.stop = std::move(r.stop);
   job.topLogprobs = r.topLogprobs;
+  job.draftMax = r.draftMax;
   if (endpoint == Endpoint::Chat) {
     std::string prompt;
     if (RequestError e = renderChat(ctx, r.messagesJson, r.optionsJson, prompt))
@@ -107,7 +109,7 @@ json usageJson(const Job &job) {
   const long prompt = static_cast<long>(job.prompt.size());
   const double promptMs = (job.firstToken > 0 ? job.firstToken : job.finished) - job.started;
   const double genMs = job.firstToken > 0 ? job.finished - job.firstToken : 0;
-  return json{{"prompt_tokens", prompt},
+  json u{{"prompt_tokens", prompt},
               {"completion_tokens", job.generated},
               {"total_tokens", prompt + job.generated},
               {"prompt_tokens_details", json{{"cached_tokens", job.reused}}},
@@ -116,6 +118,11 @@ json usageJson(const Job &job) {
                                {"prompt_ms", promptMs * 1e3},
                                {"predicted_n", job.generated},
                                {"predicted_ms", genMs * 1e3}}}};
+  if (job.drafted > 0) { // as llama-server
+    u["timings"]["draft_n"] = job.drafted;
+    u["timings"]["draft_n_accepted"] = job.accepted;
+  }
+  return u;
 }
 
 } // namespace gemmac::serve

@@ -1,6 +1,7 @@
 #include "runtime/serve/scheduler.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <ctime>
 #include <numeric>
@@ -42,15 +43,24 @@ double now() {
 }
 
 Scheduler::Scheduler(gemmac_model *model, int nSlots, int nCtx, int maxQueue,
-                     int budget)
+                     int budget, DraftSettings draft)
     : model_(model), nCtx_(nCtx), maxQueue_(maxQueue),
-      budget_(std::clamp(budget, 1, kMaxBudget)), vocab_(gemmac_model_vocab_size(model)) {
+      budget_(std::clamp(budget, 1, kMaxBudget)), draft_(draft),
+      vocab_(gemmac_model_vocab_size(model)) {
   pool_ = gemmac_pool_new(model, nSlots, nCtx);
   if (!pool_) {
     error_ = gemmac_last_error();
     return;
   }
-  batch_ = gemmac_batch_init(nSlots + budget_);
+  // gemmac_session_truncate's rule: rings of window + K rows go back K + 1
+  // positions; without rings, or while the context fits one, any distance.
+  const int64_t window = gemmac_model_number(model, "window"),
+                extra = gemmac_model_number(model, "draft_max");
+  rollback_ = window <= 0 || nCtx <= window + extra ? INT32_MAX
+                                                    : static_cast<int32_t>(extra + 1);
+  draft_.max = std::clamp(draft_.max, 0, 64);
+  draft_.min = std::clamp(draft_.min, 0, draft_.max);
+  batch_ = gemmac_batch_init(nSlots * (1 + draft_.max) + budget_);
   if (batch_.capacity == 0) {
     error_ = gemmac_last_error();
     return;
@@ -188,6 +198,7 @@ void Scheduler::admit() {
     best->promptDone = bestReuse;
     best->pending.clear();
     best->next = -1;
+    best->draftLength = job->draftMax;
     job->reused = static_cast<long>(bestReuse);
     job->started = now();
     gemmac_session_set_seed(best->session, job->sampler.seed);
@@ -234,9 +245,14 @@ void Scheduler::runStep(const std::vector<Slot *> &active) {
   size_t decodeRows = 0;
   for (Slot *s : live)
     if (s->next >= 0) {
+      draftFor(*s);
       gemmac_batch_add(&batch_, s->session, s->next, -1, 1);
       rowSlot.push_back(s);
-      ++decodeRows;
+      for (gemmac_token d : s->draft) {
+        gemmac_batch_add(&batch_, s->session, d, -1, 1);
+        rowSlot.push_back(s);
+      }
+      decodeRows += 1 + s->draft.size();
     }
   std::vector<Slot *> prompts;
   for (Slot *s : live)
@@ -277,49 +293,124 @@ void Scheduler::runStep(const std::vector<Slot *> &active) {
     if (i >= static_cast<int32_t>(decodeRows))
       ++s.promptDone;
   }
+  uint64_t generated = 0, drafted = 0, accepted = 0;
   for (int32_t i = 0; i < batch_.n_tokens; ++i) {
     if (!batch_.logits[i])
       continue;
     Slot &s = *rowSlot[i];
+    const std::shared_ptr<Job> keep = s.job; // read after the job may end
+    Job &job = *keep;
+    const long before = job.generated, acceptedBefore = job.accepted;
     const float *l = gemmac_get_logits_ith(pool_, i);
-    std::copy(l, l + vocab_, s.logits.begin());
-    s.next = -1;
-    sampleNext(s);
+    if (i < static_cast<int32_t>(decodeRows) && !s.draft.empty()) {
+      // The slot's rows i .. i + k: their logits are consecutive outputs.
+      drafted += s.draft.size();
+      i += static_cast<int32_t>(s.draft.size());
+      acceptDraft(s, l);
+    } else {
+      std::copy(l, l + vocab_, s.logits.begin());
+      const gemmac_token t = gemmac_sample(s.session, s.logits.data(), &job.sampler);
+      s.next = take(s, t, s.logits.data(), gemmac_session_position(s.session)) ? t : -1;
+    }
+    generated += job.generated - before;
+    accepted += job.accepted - acceptedBefore;
   }
   const size_t rows = rowSlot.size(), promptRows = rows - decodeRows;
   std::lock_guard<std::mutex> lock(mu_);
   metrics_.promptTokens += promptRows;
-  metrics_.generatedTokens += decodeRows;
+  metrics_.generatedTokens += generated;
+  metrics_.draftTokens += drafted;
+  metrics_.draftAccepted += accepted;
   metrics_.promptSeconds += seconds * promptRows / rows;
   metrics_.generateSeconds += seconds * decodeRows / rows;
 }
 
-void Scheduler::sampleNext(Slot &slot) {
+void Scheduler::draftFor(Slot &slot) {
+  slot.draft.clear();
+  const Job &job = *slot.job;
+  if (slot.draftLength <= 0)
+    return;
+  // The step keeps at least `next`, so it rolls back at most k positions;
+  // the draft stays within the context and the tokens still wanted.
+  const int32_t position = gemmac_session_position(slot.session);
+  long k = std::min<long>({slot.draftLength, nCtx_ - position - 1, rollback_});
+  if (job.maxTokens >= 0)
+    k = std::min(k, job.maxTokens - job.generated);
+  if (k <= 0)
+    return;
+  std::vector<gemmac_token> context = slot.history;
+  context.push_back(slot.next);
+  slot.draft.resize(static_cast<size_t>(k));
+  const int32_t got = gemmac_draft_ngram(context.data(), static_cast<int32_t>(context.size()),
+                                         slot.draft.data(), static_cast<int32_t>(k), nullptr);
+  slot.draft.resize(got >= std::max(draft_.min, 1) ? static_cast<size_t>(got) : 0);
+}
+
+void Scheduler::acceptDraft(Slot &slot, const float *rows) {
+  const std::shared_ptr<Job> job = slot.job; // alive after the job ends
+  const int32_t k = static_cast<int32_t>(slot.draft.size());
+  job->drafted += k; // counted before any sample can end the job
+  struct Verify {
+    Scheduler *self;
+    Slot *slot;
+    const float *rows;
+    int32_t start, j = 0;
+  } v{this, &slot, rows, gemmac_session_position(slot.session) - (k + 1)};
+  // Sample j follows the step's first j + 1 tokens: the cache would then
+  // hold start + j + 1. A sample equal to the draft is an accepted token.
+  auto onSample = [](gemmac_token t, void *user) -> int {
+    auto *v = static_cast<Verify *>(user);
+    const size_t V = static_cast<size_t>(v->self->vocab_);
+    const int32_t j = v->j++;
+    Slot &slot = *v->slot;
+    if (static_cast<size_t>(j) < slot.draft.size() && t == slot.draft[j])
+      ++slot.job->accepted;
+    return !v->self->take(slot, t, v->rows + j * V, v->start + j + 1);
+  };
+  gemmac_token next = -1;
+  const int32_t accepted = gemmac_speculative_accept(slot.session, k + 1, rows, &job->sampler,
+                                                     onSample, &v, &next);
+  slot.history.resize(static_cast<size_t>(gemmac_session_position(slot.session)));
+  if (accepted < 0) {
+    if (slot.job)
+      finish(slot, "", gemmac_last_error());
+    return;
+  }
+  if (!slot.job) // the job ended at one of the samples
+    return;
+  slot.next = next;
+  if (draft_.adaptive)
+    slot.draftLength = accepted == k && k == slot.draftLength
+                           ? std::min(slot.draftLength + 2, job->draftMax)
+                           : std::max(std::max(draft_.min, 1), slot.draftLength - 1);
+}
+
+bool Scheduler::take(Slot &slot, gemmac_token t, const float *logits, int32_t position) {
   Job &job = *slot.job;
-  const gemmac_token t = gemmac_sample(slot.session, slot.logits.data(), &job.sampler);
   const bool end = gemmac_token_is_eog(model_, t) ||
                    std::find(job.stopTokens.begin(), job.stopTokens.end(), t) != job.stopTokens.end();
-  if (end)
-    return finish(slot, "stop");
-  emit(slot, t);
+  if (end) {
+    finish(slot, "stop");
+    return false;
+  }
+  emit(slot, t, logits);
   if (slot.job == nullptr)
-    return; // a stop string ended it
-  if (job.maxTokens >= 0 && job.generated >= job.maxTokens)
-    return finish(slot, "length");
-  if (gemmac_session_position(slot.session) >= nCtx_)
-    return finish(slot, "length");
-  slot.next = t;
+    return false; // a stop string ended it
+  if ((job.maxTokens >= 0 && job.generated >= job.maxTokens) || position >= nCtx_) {
+    finish(slot, "length");
+    return false;
+  }
+  return true;
 }
 
 /// Adds a sampled token: its log-probabilities, and the text it makes
 /// certain (text that could still begin a stop string, or an incomplete
 /// UTF-8 character, waits in `pending`).
-void Scheduler::emit(Slot &slot, gemmac_token t) {
+void Scheduler::emit(Slot &slot, gemmac_token t, const float *l) {
   Job &job = *slot.job;
   TokenEvent ev;
   ev.id = t;
   if (job.topLogprobs >= 0) {
-    const float *l = slot.logits.data();
     const float mx = *std::max_element(l, l + vocab_);
     double sum = 0;
     for (int32_t i = 0; i < vocab_; ++i)

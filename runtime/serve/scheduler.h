@@ -5,7 +5,10 @@
 // the row budget (chunked prefill: a long prompt does not stall the others),
 // so one pass over the weights serves every slot. A slot's token is sampled
 // and streamed as soon as its step returns; queued requests take slots as
-// they free up.
+// they free up. With speculative decoding on, a generating slot's rows are
+// its next token and a draft of what follows (n-gram lookup in its own
+// history), verified in the same step; the tokens are those of plain
+// decoding (gemmac_speculative_accept).
 #pragma once
 
 #include "runtime/include/gemmac.h"
@@ -41,6 +44,7 @@ struct Job {
   bool specialText = false; // token text with control tokens (chat parsing)
   int topLogprobs = -1;     // -1: no logprobs
   double deadline = 0;      // seconds (monotonic); 0: none
+  int draftMax = 0;         // tokens drafted per step (0: none)
 
   // The outcome, under `mu`.
   std::mutex mu;
@@ -50,6 +54,7 @@ struct Job {
   std::string finishReason; // "stop", "length"; error: set `error`
   std::string error;
   long generated = 0, reused = 0; // tokens generated; prompt tokens reused from the cache
+  long drafted = 0, accepted = 0; // draft tokens verified; of them, accepted
   double queued = 0, started = 0, firstToken = 0, finished = 0;
 
   std::atomic<bool> cancelled{false};
@@ -57,15 +62,22 @@ struct Job {
 
 struct Metrics {
   uint64_t promptTokens = 0, generatedTokens = 0, requests = 0, cancelled = 0;
+  uint64_t draftTokens = 0, draftAccepted = 0;
   double promptSeconds = 0, generateSeconds = 0;
   int processing = 0, deferred = 0, slots = 0;
+};
+
+/// Speculative decoding of every slot (serve --draft-max ...).
+struct DraftSettings {
+  int max = 0, min = 0; // max 0: off
+  bool adaptive = false;
 };
 
 class Scheduler {
 public:
   /// `budget`: rows per step (decoding rows always go; prompts fill the rest).
   Scheduler(gemmac_model *model, int nSlots, int nCtx, int maxQueue,
-            int budget);
+            int budget, DraftSettings draft = {});
   ~Scheduler();
   /// False when the queue is full (the caller answers 503).
   bool submit(const std::shared_ptr<Job> &job);
@@ -92,20 +104,30 @@ private:
     std::string pending; // generated text held back: may start a stop string
     std::vector<float> logits;
     gemmac_token next = -1; // sampled, streamed, not yet evaluated
+    int draftLength = 0;    // the next draft's length (adaptive)
+    std::vector<gemmac_token> draft; // this step's, after `next`
   };
   void loop();
   void admit();
   void runStep(const std::vector<Slot *> &active);
-  /// After the slot's logits: samples, streams, and either ends the job or
-  /// keeps the token as the slot's next row.
-  void sampleNext(Slot &slot);
-  void emit(Slot &slot, gemmac_token t);
+  /// The draft to verify after the slot's next token (none: empty).
+  void draftFor(Slot &slot);
+  /// A token sampled from `logits`, after which the slot's cache would hold
+  /// `position` tokens: streams it, or ends the job (an end token, a stop
+  /// string, max_tokens, a full context). Whether the job goes on.
+  bool take(Slot &slot, gemmac_token t, const float *logits, int32_t position);
+  /// After a verify step of the slot's next token and draft (rows: their
+  /// logits): the accepted tokens, streamed, and the slot's next token.
+  void acceptDraft(Slot &slot, const float *rows);
+  void emit(Slot &slot, gemmac_token t, const float *logits);
   void finish(Slot &slot, const std::string &reason, const std::string &error = "");
 
   gemmac_model *model_;
   gemmac_pool *pool_ = nullptr;
   gemmac_batch batch_{};
   int nCtx_, maxQueue_, budget_;
+  DraftSettings draft_;
+  int32_t rollback_ = 0; // positions a slot's cache can go back
   int32_t vocab_;
   std::string error_;
   std::vector<Slot> slots_;

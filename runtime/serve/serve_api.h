@@ -10,7 +10,7 @@
 extern "C" {
 #endif
 
-#define GEMMAC_SERVE_ABI 2
+#define GEMMAC_SERVE_ABI 3
 
 typedef struct {
   int abi;                  /* GEMMAC_SERVE_ABI */
@@ -27,6 +27,10 @@ typedef struct {
   gemmac_sampler_params sampler; /* defaults a request may override */
   int batch;                /* rows per forward step: every generating slot's
                                token, then prompt chunks up to this budget */
+  int draft_max;            /* speculative decoding: tokens drafted per slot
+                               and step (n-gram drafter), 0: off */
+  int draft_min;            /* a shorter draft is not verified */
+  int draft_adaptive;       /* nonzero: the draft length follows acceptance */
 } gemmac_serve_options;
 
 /* Serves until SIGINT/SIGTERM; returns the process exit code. */

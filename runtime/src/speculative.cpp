@@ -94,6 +94,82 @@ extern "C" gemmac_speculative gemmac_speculative_defaults(void) {
 
 namespace {
 
+/// What a caller of acceptDraft says of each sample.
+enum class Verdict {
+  Continue, // go on verifying
+  Stop,     // the sample ends generation: it is not evaluated
+  Last,     // the last sample: kept (evaluated) if it equals the draft
+};
+
+/// The verify half of a step: the session's last k + 1 evaluated tokens are
+/// batch = [t, d1 .. dk] and rows their logits. Row j follows t, d1 .. dj:
+/// it is sampled with the history cut there (the penalties see what plain
+/// decoding saw), and the draft is kept while it equals the samples. The
+/// session is then truncated after the kept tokens, its last logits those
+/// of the last kept row. Returns how many of the k + 1 tokens were kept
+/// (>= 1), and the first sample that is not kept in *next (-1 when the
+/// verdict stopped, or the last sample was drafted), or -1 on error.
+template <typename Judge>
+int32_t acceptDraft(gemmac_session *s, const gemmac_token *batch, int32_t k,
+                    const float *rows, const gemmac_sampler_params *params,
+                    Judge verdict, gemmac_token *next) {
+  const size_t V = static_cast<size_t>(s->model->vocab);
+  const int32_t P = s->pos - (k + 1);
+  *next = -1;
+  int32_t kept = 1;
+  for (int32_t j = 0; j <= k; ++j) {
+    s->history.resize(static_cast<size_t>(P));
+    s->history.insert(s->history.end(), batch, batch + j + 1);
+    const gemmac_token x = gemmac_sample(s, rows + j * V, params);
+    const Verdict v = verdict(x);
+    if (v == Verdict::Stop)
+      break;
+    if (j < k && x == batch[j + 1]) {
+      ++kept; // evaluated in this step already
+      if (v == Verdict::Last)
+        break;
+      continue;
+    }
+    *next = x;
+    break;
+  }
+  // The history back to the whole step, then cut after the kept tokens.
+  s->history.resize(static_cast<size_t>(P));
+  s->history.insert(s->history.end(), batch, batch + k + 1);
+  if (gemmac_session_truncate(s, P + kept) != 0)
+    return -1;
+  s->lastLogits.assign(rows + (kept - 1) * V, rows + kept * V);
+  s->hasLogits = true;
+  return kept;
+}
+
+} // namespace
+
+extern "C" int32_t gemmac_speculative_accept(
+    gemmac_session *s, int32_t nRows, const float *rows,
+    const gemmac_sampler_params *params, gemmac_token_fn onSample, void *user,
+    gemmac_token *next) {
+  if (!s || !rows || !next || nRows < 1 || nRows > s->pos ||
+      static_cast<size_t>(nRows) > s->history.size()) {
+    rt::setError("gemmac_speculative_accept needs the session's last "
+                 "evaluated rows (1 <= n_rows <= its position), their logits "
+                 "and a place for the next token");
+    return -1;
+  }
+  const std::vector<gemmac_token> batch(s->history.end() - nRows,
+                                        s->history.end());
+  const int32_t kept = acceptDraft(
+      s, batch.data(), nRows - 1, rows, params,
+      [&](gemmac_token x) {
+        return onSample && onSample(x, user) ? Verdict::Stop
+                                             : Verdict::Continue;
+      },
+      next);
+  return kept < 0 ? -1 : kept - 1;
+}
+
+namespace {
+
 /// How one generation ends, as gemmac_generate would.
 enum class Stop { None, EndOfGeneration, Callback };
 
@@ -198,36 +274,22 @@ extern "C" int32_t gemmac_generate_speculative(
     if (out.produced == maxTokens) // t was the last: evaluated, as plain
       return out.produced;
 
-    // Row j follows t, d1 .. dj: sample it with the history cut there.
-    int32_t kept = 1;
-    Stop stop = Stop::None;
-    bool next = false;
-    for (int32_t j = 0; j <= k && out.produced < maxTokens; ++j) {
-      s->history.resize(static_cast<size_t>(P));
-      s->history.insert(s->history.end(), batch.begin(), batch.begin() + j + 1);
-      const gemmac_token x =
-          gemmac_sample(s, rows.data() + static_cast<size_t>(j) * V, params);
-      stop = out.emit(x);
-      if (stop != Stop::None)
-        break;
-      if (j < k && x == batch[j + 1]) {
-        ++kept; // evaluated in this step already
-        continue;
-      }
-      t = x;
-      next = true;
-      break;
-    }
-    spec->n_accepted += kept - 1;
-    // The history back to the whole step, then cut after the kept tokens.
-    s->history.resize(static_cast<size_t>(P));
-    s->history.insert(s->history.end(), batch.begin(), batch.end());
-    if (gemmac_session_truncate(s, P + kept) != 0)
+    // Row j follows t, d1 .. dj: sample it, then emit the sample; the
+    // token that reaches max_tokens is the last, kept when it was drafted.
+    gemmac_token next = -1;
+    const int32_t kept = acceptDraft(
+        s, batch.data(), k, rows.data(), params,
+        [&](gemmac_token x) {
+          return out.emit(x) != Stop::None ? Verdict::Stop
+                 : out.produced == maxTokens ? Verdict::Last
+                                             : Verdict::Continue;
+        },
+        &next);
+    if (kept < 0)
       return -1;
-    s->lastLogits.assign(rows.begin() + static_cast<size_t>(kept - 1) * V,
-                         rows.begin() + static_cast<size_t>(kept) * V);
-    s->hasLogits = true;
-    if (stop != Stop::None || !next) // !next: max_tokens, all evaluated
+    spec->n_accepted += kept - 1;
+    t = next;
+    if (next < 0) // an end, a stop, or max_tokens with every token evaluated
       return out.produced;
     if (spec->adaptive)
       length = kept - 1 == k && k == length

@@ -29,11 +29,12 @@ export const finish = () => process.exit(failures ? 1 : 0);
 
 /// Writes a tiny random model (`chat_template` embedded when given),
 /// compiles it, and returns {gguf, program}.
-export function compileModel(name, {variant = "e2b", type = "q8_0", chatTemplate = template} = {}) {
+export function compileModel(name, {variant = "e2b", type = "q8_0", chatTemplate = template,
+                                    compileArgs = []} = {}) {
     const gguf = path.join(work, `${name}.gguf`), program = path.join(work, name);
     run(path.join(bin, "gemmac-gen-model"), ["--variant", variant, "--type", type,
         ...(chatTemplate ? ["--chat-template", chatTemplate] : []), "-o", gguf]);
-    run(path.join(bin, "compile-model"), [gguf, "-o", program, "--quiet"]);
+    run(path.join(bin, "compile-model"), [gguf, "-o", program, "--quiet", ...compileArgs]);
     return {gguf, program};
 }
 

@@ -4,11 +4,17 @@
 // chunks beside the decoding rows) must answer exactly as a one-slot server
 // answers them one after the other: the same tokens, text, log-probabilities
 // (the logits bit for bit) and finish reasons, greedy and seeded sampling.
+// So must servers that decode speculatively (--draft-max: each slot's next
+// token and an n-gram draft verified in the shared step, rolled back past
+// the rings' window), whose answers also report the drafted tokens.
 //
 //   node test/cli/serve-batch.mjs --bin build/bin --work DIR
 import {check, compileModel, finish, startServer} from "./harness.mjs";
 
 const {program} = compileModel("serve-batch", {variant: "dense", chatTemplate: null});
+// The same model with rings that keep 6 rows beyond the window.
+const {program: drafting} = compileModel("serve-batch-d6", {variant: "dense", chatTemplate: null,
+                                                            compileArgs: ["--draft-max", "6"]});
 const words = "the quick brown fox jumps over the lazy dog while a compiler reads".split(" ");
 
 /// Request i: its own prompt (3 to 60 words), greedy or seeded sampling.
@@ -28,9 +34,12 @@ async function complete(port, body) {
     if (r.status !== 200)
         throw new Error(`HTTP ${r.status}: ${JSON.stringify(j)}`);
     const c = j.choices[0];
+    drafts.n += j.usage.timings.draft_n ?? 0;
+    drafts.accepted += j.usage.timings.draft_n_accepted ?? 0;
     return JSON.stringify({text: c.text, finish: c.finish_reason, logprobs: c.logprobs,
                            tokens: j.usage.completion_tokens});
 }
+const drafts = {n: 0, accepted: 0};
 
 const N = 32;
 const one = await startServer(program, ["-np", "1", "--ctx", "256", "--threads", "1"]);
@@ -42,17 +51,44 @@ try {
     one.server.kill("SIGTERM");
 }
 
-for (const slots of [8, 32]) {
-    const srv = await startServer(program, ["-np", String(slots), "-b", "16", "--ctx", "256",
-        "--threads", "1", "--queue", String(N)]);
+const configs = [
+    {slots: 8, program, flags: []},
+    {slots: 32, program, flags: []},
+    // Speculative: every slot drafts in the shared steps.
+    {slots: 8, program: drafting, flags: ["--draft-max", "6", "--draft-adaptive"]},
+    {slots: 32, program: drafting, flags: ["--draft-max", "3"]},
+    // Without the compiled spare rows a draft is cut to 1 token.
+    {slots: 4, program, flags: ["--draft-max", "4"]},
+];
+for (const {slots, program: prog, flags} of configs) {
+    const name = `-np ${slots}${flags.length ? " " + flags.join(" ") : ""}`;
+    const srv = await startServer(prog, ["-np", String(slots), "-b", "16", "--ctx", "256",
+        "--threads", "1", "--queue", String(N), ...flags]);
+    drafts.n = drafts.accepted = 0;
     try {
         const answers = await Promise.all(Array.from({length: N}, (_, i) =>
             new Promise((r) => setTimeout(r, 15 * i)).then(() => complete(srv.port, request(i)))));
         const differ = answers.map((a, i) => (a === alone[i] ? -1 : i)).filter((i) => i >= 0);
         check(differ.length === 0,
-              `-np ${slots}: ${N} concurrent requests answer as one slot answers them in turn` +
+              `${name}: ${N} concurrent requests answer as one slot answers them in turn` +
               (differ.length ? ` (requests ${differ.join(", ")} differ; first: ${answers[differ[0]]} vs ${alone[differ[0]]})` : ""));
-        check(/up to 16 rows per step/.test(srv.log()), `-np ${slots}: the server reports its step budget`);
+        check(/up to 16 rows per step/.test(srv.log()), `${name}: the server reports its step budget`);
+        if (flags.length) {
+            check(drafts.n > 0 && drafts.accepted > 0 && drafts.accepted <= drafts.n,
+                  `${name}: the answers report drafted and accepted tokens (${drafts.accepted} of ${drafts.n})`);
+            // A request can turn drafting off, and cannot ask for more than the server.
+            drafts.n = 0;
+            const off = await complete(srv.port, {...request(3), "speculative.n_max": 0});
+            check(off === alone[3] && drafts.n === 0, `${name}: speculative.n_max 0 answers undrafted`);
+            const r = await fetch(`http://127.0.0.1:${srv.port}/v1/completions`, {
+                method: "POST", headers: {"Content-Type": "application/json"},
+                body: JSON.stringify({...request(3), "speculative.n_max": 65})});
+            const body = await r.json();
+            check(r.status === 400 && /speculative\.n_max/.test(body.error?.message ?? ""),
+                  `${name}: speculative.n_max above the server's --draft-max is a 400 naming it`);
+        } else {
+            check(drafts.n === 0, `${name}: nothing drafted without --draft-max`);
+        }
     } finally {
         srv.server.kill("SIGTERM");
     }

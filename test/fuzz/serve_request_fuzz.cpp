@@ -35,9 +35,11 @@ void checkCompletion(Endpoint endpoint, const std::string &body) {
   defaults.repeat_penalty = 1;
   defaults.penalty_last_n = 64;
   CompletionRequest r;
-  if (RequestError e = parseCompletionRequest(endpoint, body, defaults, r))
+  const int serverDraftMax = 6; // serve --draft-max 6
+  if (RequestError e = parseCompletionRequest(endpoint, body, defaults, r, serverDraftMax))
     return checkError(e);
   require(r.endpoint == endpoint);
+  require(r.draftMax >= 0 && r.draftMax <= serverDraftMax);
   require(r.maxTokens >= -1 && r.maxTokens <= kMaxTokensLimit);
   require(r.topLogprobs >= -1 && r.topLogprobs <= kMaxTopLogprobs);
   require(r.stop.size() <= kMaxStopStrings);

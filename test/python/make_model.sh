@@ -7,5 +7,6 @@ set -eu
 gen=$1 compile=$2 template=$3 work=$4
 mkdir -p "$work/lib"
 "$gen" --variant e2b --type q8_0 --chat-template "$template" -o "$work/tiny.gguf"
-"$compile" "$work/tiny.gguf" -o "$work/tiny" --quiet
-"$compile" "$work/tiny.gguf" --emit lib -o "$work/lib/tiny" --quiet
+# --draft-max 4: rings keep 4 rows beyond the window, for speculative decoding.
+"$compile" "$work/tiny.gguf" -o "$work/tiny" --quiet --draft-max 4
+"$compile" "$work/tiny.gguf" --emit lib -o "$work/lib/tiny" --quiet --draft-max 4

@@ -156,6 +156,43 @@ def test_several_prompts_in_shared_steps_equal_each_alone(model, sampling):
         model.create_completion(prompts, stream=True)
 
 
+@pytest.mark.parametrize("sampling", [dict(temperature=0),
+                                      dict(temperature=0.9, seed=11, repeat_penalty=1.3)])
+def test_speculative_completion_equals_plain(lib_path, model, sampling):
+    # A repetitive prompt, so that n-gram drafts are often right; 40 tokens
+    # run past the 16-position windows, so drafts are rolled back in rings.
+    prompt = "one two three four one two three four one two three four one two"
+    plain = model.create_completion(prompt, max_tokens=40, logprobs=2, **sampling)
+    plain_tokens, plain_logits = model.tokens, model.logits
+    with gemmac.Model(lib_path, n_ctx=N_CTX, seed=1, draft_max=4) as spec:
+        got = spec.create_completion(prompt, max_tokens=40, logprobs=2, **sampling)
+        assert spec.n_drafted > 0 and 0 <= spec.n_accepted <= spec.n_drafted
+        streamed = b"".join(
+            c["choices"][0]["text"].encode() for c in
+            spec.create_completion(prompt, max_tokens=40, stream=True, **sampling))
+        # The session ends as plain decoding's: the same tokens and logits.
+        assert (spec.tokens, spec.logits) == (plain_tokens, plain_logits)
+    assert got["choices"] == plain["choices"]
+    assert streamed.decode() == plain["choices"][0]["text"]
+
+
+def test_truncate_rolls_back(lib_path):
+    with gemmac.Model(lib_path, n_ctx=N_CTX, seed=1) as m:
+        ids = m.tokenize("a b c d e f g h i j k l m n o p q r s t u v w x y z " * 2)
+        m.eval(ids)
+        whole = m.logits
+        # Rings of 16 + 4 rows go back 5 positions (compile-model --draft-max 4).
+        assert m.max_rollback() == 5
+        with pytest.raises(gemmac.GemmacError, match="roll back 6"):
+            m.truncate(len(ids) - 6)
+        m.truncate(len(ids) - 5)
+        assert m.n_tokens == len(ids) - 5 and m.tokens == ids[:-5]
+        m.eval(ids[-5:])
+        assert m.logits == whole
+    with pytest.raises(ValueError, match="draft_max"):
+        gemmac.Model(lib_path, n_ctx=N_CTX, draft_max=65)
+
+
 def test_hostile_arguments(model):
     with pytest.raises(ValueError, match="tokens\\[1\\]"):
         model.detokenize([1, model.n_vocab()])
