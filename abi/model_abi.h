@@ -8,6 +8,7 @@
 
 namespace gemmac::abi {
 inline constexpr char kForwardSymbol[] = "gemmac_forward";
+inline constexpr char kDraftSymbol[] = "gemmac_draft";
 inline constexpr char kKVBytesSymbol[] = "gemmac_kv_bytes";
 inline constexpr char kArenaBytesSymbol[] = "gemmac_arena_bytes";
 inline constexpr char kModelMetaSymbol[] = "gemmac_model_meta";

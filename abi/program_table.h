@@ -23,7 +23,7 @@ extern "C" {
 #endif
 
 #define GEMMAC_PROGRAM_MAGIC 0x3142415443414d47ull /* "GMACTAB1" */
-#define GEMMAC_PROGRAM_ABI 5
+#define GEMMAC_PROGRAM_ABI 6
 
 typedef struct gemmac_rt gemmac_rt;
 
@@ -72,6 +72,24 @@ typedef struct gemmac_program {
    * program, which looks for its own path + ".weights". */
   const char *weights_name;
   const char *weights_path;
+
+  /* CPU models compiled with an MTP drafter (compile-model --draft): one
+   * draft step for n_tokens sequences, a row each (segments of one row),
+   * every row at the position its sequence's next token takes (llama.cpp's
+   * convention: all draft steps of a sequence at that position). Row r
+   * embeds tokens[r] with the target's table and reads h_in[r]
+   * (meta[kMetaHidden] floats): the target's final hidden state of the row
+   * that produced tokens[r] at the first step, the previous step's h_out
+   * after. Writes the drafter's logits of the rows out_rows[0 .. n_out) and,
+   * when hidden is not NULL, their next hidden states (as h_in). Attends to
+   * the target's KV caches (positions below the row's), writes none; uses
+   * the same arena (arena_bytes covers both). NULL without a drafter. */
+  void (*draft)(gemmac_rt *rt, const uint8_t *weights, uint8_t *kv,
+                uint8_t *arena, const int32_t *tokens, float *logits,
+                float *hidden, int64_t n_tokens, const int64_t *positions,
+                const int64_t *seqs, int64_t n_seqs, const int64_t *out_rows,
+                int64_t n_out, int64_t n_ctx, int64_t kv_slots,
+                int64_t kv_stride, const float *h_in);
 } gemmac_program;
 
 #ifdef __cplusplus

@@ -49,6 +49,8 @@ struct LayoutWeightsPass
     GemmaDialect *dialect = gemmaDialect(&getContext());
     if (StringAttr src = dialect->getSourceAttrHelper().getAttr(module))
       fp.add(src.getValue());
+    if (StringAttr src = dialect->getDraftSourceAttrHelper().getAttr(module))
+      fp.add(src.getValue());
     int64_t offset = 0;
     for (WeightDefOp def :
          llvm::make_early_inc_range(module.getOps<WeightDefOp>())) {
@@ -66,6 +68,7 @@ struct LayoutWeightsPass
       for (int64_t d : type.getShape())
         fp.add(static_cast<uint64_t>(d));
       fp.add(static_cast<uint64_t>(def.getSourceOffset()));
+      fp.add(static_cast<uint64_t>(def.getSourceFile().value_or(0)));
       if (FP8BlocksSourceAttr f = def.getFp8BlocksAttr()) {
         fp.add(static_cast<uint64_t>(f.getScales()));
         fp.add(static_cast<uint64_t>(f.getBlock()));

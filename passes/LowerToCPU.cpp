@@ -71,9 +71,30 @@ struct LowerToCPUPass : public gemmac::impl::LowerToCPUBase<LowerToCPUPass> {
       module.emitError("no function marked gemma.entry");
       return signalPassFailure();
     }
-    CPULowering lowering(module, entry);
-    if (failed(lowering.begin()))
+    // The drafter first: it shares the forward's arena, whose size function
+    // the forward's lowering emits.
+    int64_t draftArena = 0;
+    if (func::FuncOp draft = lookupDraft(module)) {
+      auto peak = lower(module, draft, EntryKind::Draft, 0);
+      if (failed(peak))
+        return signalPassFailure();
+      draftArena = *peak;
+    }
+    if (failed(lower(module, entry, EntryKind::Forward, draftArena)))
       return signalPassFailure();
+    // Weight handles are now constant offsets into the weight buffer.
+    for (WeightDefOp def :
+         llvm::make_early_inc_range(module.getOps<WeightDefOp>()))
+      def.erase();
+  }
+
+  /// Lowers one function; the arena bytes per token it needs.
+  FailureOr<int64_t> lower(ModuleOp module, func::FuncOp fn, EntryKind kind,
+                           int64_t arenaCover) {
+    CPULowering lowering(module, fn, kind);
+    lowering.coverArena(arenaCover);
+    if (failed(lowering.begin()))
+      return failure();
     RewritePatternSet patterns(&getContext());
     populateWeightProductLowerings(patterns, lowering);
     populateAttentionLowerings(patterns, lowering);
@@ -82,8 +103,9 @@ struct LowerToCPUPass : public gemmac::impl::LowerToCPUBase<LowerToCPUPass> {
     populateExpertLowerings(patterns, lowering);
     if (failed(
             lowerEntry(lowering, FrozenRewritePatternSet(std::move(patterns)))))
-      return signalPassFailure();
+      return failure();
     lowering.finish();
+    return lowering.arenaPeak();
   }
 };
 

@@ -25,6 +25,7 @@ namespace gemmac {
 /// The program's symbols (abi/model_abi.h) as the lowering spells them.
 namespace abi {
 inline constexpr llvm::StringLiteral kForward = kForwardSymbol;
+inline constexpr llvm::StringLiteral kDraft = kDraftSymbol;
 inline constexpr llvm::StringLiteral kKVBytes = kKVBytesSymbol;
 inline constexpr llvm::StringLiteral kArenaBytes = kArenaBytesSymbol;
 inline constexpr llvm::StringLiteral kModelMeta = kModelMetaSymbol;

@@ -72,6 +72,7 @@ llvm::Error gemmac::addProgramTable(llvm::Module &m, const ProgramTableSpec &spe
     return f && !f->isDeclaration() ? f : null;
   };
   Constant *forward = definedFn(abi::kForwardSymbol);
+  Constant *draft = definedFn(abi::kDraftSymbol);
   Constant *kvBytes = definedFn(abi::kKVBytesSymbol);
   Constant *arenaBytes = definedFn(abi::kArenaBytesSymbol);
   Constant *gpuImage = null;
@@ -114,10 +115,10 @@ llvm::Error gemmac::addProgramTable(llvm::Module &m, const ProgramTableSpec &spe
 
   // The layout of gemmac_program (abi/program_table.h), field by field.
   llvm::Type *fields[] = {i64, i32, i32, ptr, ptr, ptr, ptr, ptr, ptr,
-                          ptr, i64, i64, i64, ptr, ptr, ptr};
+                          ptr, i64, i64, i64, ptr, ptr, ptr, ptr};
   auto *tableType = llvm::StructType::create(ctx, fields, "gemmac_program");
-  static_assert(sizeof(gemmac_program) == 120 &&
-                    offsetof(gemmac_program, weights_path) == 112,
+  static_assert(sizeof(gemmac_program) == 128 &&
+                    offsetof(gemmac_program, draft) == 120,
                 "the table's LLVM type follows abi/program_table.h");
   Constant *values[] = {
       llvm::ConstantInt::get(i64, GEMMAC_PROGRAM_MAGIC),
@@ -135,7 +136,8 @@ llvm::Error gemmac::addProgramTable(llvm::Module &m, const ProgramTableSpec &spe
       llvm::ConstantInt::get(i64, spec.weightsFileBytes),
       embedded,
       optionalString(spec.weightsName, "gemmac.weights_name"),
-      optionalString(spec.weightsPath, "gemmac.weights_path")};
+      optionalString(spec.weightsPath, "gemmac.weights_path"),
+      draft};
   auto *table = new llvm::GlobalVariable(
       m, tableType, /*isConstant=*/true, llvm::GlobalValue::InternalLinkage,
       llvm::ConstantStruct::get(tableType, values), "gemmac.program");

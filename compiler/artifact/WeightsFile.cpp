@@ -192,6 +192,7 @@ gemmac::collectBlobLayout(mlir::ModuleOp module) {
     WeightType type = def.getWeightType();
     WeightPlacement w;
     w.sourceOffset = def.getSourceOffset();
+    w.sourceFile = def.getSourceFile().value_or(0);
     w.blobOffset = *def.getBlobOffset();
     weights::WeightSpec &spec = w.spec;
     spec.name = def.getSymName().str();
@@ -279,15 +280,25 @@ gemmac::writeWeightsFile(llvm::StringRef path, const WeightBlobLayout &layout,
 
     uint64_t written = 0, done = 0;
     for (const WeightPlacement &w : layout.weights) {
-      if (w.sourceOffset > source.size)
+      // The drafter's weights come from its own checkpoint.
+      const bool draft = w.sourceFile == 1;
+      if (w.sourceFile != 0 && (!draft || !source.draftData))
+        return llvm::createStringError("weight '" + w.spec.name +
+                                       "' names source file " +
+                                       std::to_string(w.sourceFile) +
+                                       ", which was not given");
+      const uint8_t *data = draft ? source.draftData : source.data;
+      const uint64_t size = draft ? source.draftSize : source.size;
+      const std::string &name = draft ? source.draftName : source.name;
+      if (w.sourceOffset > size)
         return llvm::createStringError(
-            source.name + ": weight '" + w.spec.name + "' at offset " +
+            name + ": weight '" + w.spec.name + "' at offset " +
             std::to_string(w.sourceOffset) +
             " starts past the end of the checkpoint");
       if (w.blobOffset < written)
         return llvm::createStringError("weight blob offsets overlap");
       os.write_zeros(w.blobOffset - written);
-      const uint8_t *src = source.data + w.sourceOffset;
+      const uint8_t *src = data + w.sourceOffset;
       // Checkpoint pages already consumed are dropped as the weight streams.
       uint64_t released = 0;
       auto sink = [&](llvm::ArrayRef<uint8_t> bytes, uint64_t sourceDone) {
@@ -298,9 +309,9 @@ gemmac::writeWeightsFile(llvm::StringRef path, const WeightBlobLayout &layout,
         }
       };
       if (Error e = weights::transformWeight(
-              w.spec, {src, source.size - w.sourceOffset}, source.residuals,
-              sink, {source.data, source.size}))
-        return llvm::createStringError(source.name + ": " +
+              w.spec, {src, size - w.sourceOffset},
+              draft ? nullptr : source.residuals, sink, {data, size}))
+        return llvm::createStringError(name + ": " +
                                        llvm::toString(std::move(e)));
       releasePages(src, w.spec.sourceBytes());
       written = w.blobOffset + w.spec.storedBytes();

@@ -19,6 +19,7 @@ class ResidualSource;
 /// Where one weight comes from, where it goes and how its bytes are made.
 struct WeightPlacement {
   uint64_t sourceOffset = 0;
+  int64_t sourceFile = 0; // 0: the checkpoint; 1: the drafter's (--draft)
   uint64_t blobOffset = 0;
   weights::WeightSpec spec;
 };
@@ -40,6 +41,10 @@ struct WeightsSource {
   /// records of them (e.g. "axm 1a2b3c4d").
   const srd::ResidualSource *residuals = nullptr;
   std::string residualProvenance;
+  /// compile-model --draft: the MTP drafter's mapped checkpoint.
+  const uint8_t *draftData = nullptr;
+  uint64_t draftSize = 0;
+  std::string draftName;
 };
 
 /// What identifies a written weight file (its header's checksum and size).

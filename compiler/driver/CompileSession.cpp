@@ -42,7 +42,8 @@ CompileSession::CompileSession(std::unique_ptr<Target> target,
 llvm::Error CompileSession::import(llvm::StringRef path,
                                    const ResidualOptions &residuals,
                                    llvm::StringRef kvCacheType,
-                                   int64_t draftMax) {
+                                   int64_t draftMax,
+                                   llvm::StringRef draftPath) {
   inputPath_ = path.str();
   if (isHuggingFaceCheckpoint(path)) {
     auto checkpoint = st::Checkpoint::open(path);
@@ -67,6 +68,18 @@ llvm::Error CompileSession::import(llvm::StringRef path,
     if (!tokenizer)
       return tokenizer.takeError();
     tokenizer_ = std::move(*tokenizer);
+  }
+  if (!draftPath.empty()) {
+    if (!file_)
+      return llvm::createStringError(
+          "--draft: a drafter is compiled with a GGUF target; " + path +
+          " is a Hugging Face checkpoint");
+    auto draft = gguf::GGUFFile::open(draftPath);
+    if (!draft)
+      return draft.takeError();
+    draftFile_ = std::move(*draft);
+    if (llvm::Error e = gguf::importDrafter(*module_, *file_, *draftFile_))
+      return e;
   }
   if (mlir::failed(mlir::verify(*module_)))
     return llvm::createStringError(path +
@@ -96,6 +109,8 @@ bool gemmac::isHuggingFaceCheckpoint(llvm::StringRef path) {
 std::vector<std::string> CompileSession::inputFiles() const {
   if (hf_)
     return hf_->inputFiles();
+  if (draftFile_)
+    return {inputPath_, draftFile_->path().str()};
   return {inputPath_};
 }
 
@@ -224,6 +239,11 @@ llvm::Expected<Emitted> CompileSession::emit(const EmitOptions &options,
   WeightsSource source{hf_ ? hf_->base() : file_->base(),
                        hf_ ? hf_->size() : file_->fileSize(), inputPath_,
                        residuals_.get(), residualProvenance_};
+  if (draftFile_) {
+    source.draftData = draftFile_->base();
+    source.draftSize = draftFile_->fileSize();
+    source.draftName = draftFile_->path();
+  }
   auto weights = writeWeightsFile(path(ArtifactFiles::Weights), layout_, source,
                                   tokenizer_, target_->describe(), progress);
   if (!weights)

@@ -46,8 +46,11 @@ public:
   /// Opens and imports the checkpoint, folds the residuals (before the model
   /// phase, so that kernel selection and the blob layout see the corrected
   /// weights' format) and records the target, the KV cache type and --draft-max.
+  /// `draftPath`: an MTP drafter compiled into the same program (a
+  /// gemma4-assistant GGUF), "" for none.
   llvm::Error import(llvm::StringRef path, const ResidualOptions &residuals,
-                     llvm::StringRef kvCacheType, int64_t draftMax);
+                     llvm::StringRef kvCacheType, int64_t draftMax,
+                     llvm::StringRef draftPath = "");
 
   /// The files the checkpoint was read from (outputs must be none of them).
   std::vector<std::string> inputFiles() const;
@@ -69,6 +72,7 @@ private:
   std::string inputPath_;
   std::unique_ptr<gguf::GGUFFile> file_;   // a GGUF input, or
   std::unique_ptr<st::Checkpoint> hf_;     // a Hugging Face checkpoint
+  std::unique_ptr<gguf::GGUFFile> draftFile_; // --draft
   mlir::OwningOpRef<mlir::ModuleOp> module_;
   TokenizerData tokenizer_;
   WeightBlobLayout layout_;

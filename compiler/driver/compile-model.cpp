@@ -70,6 +70,12 @@ static cl::opt<int64_t> draftMaxOption(
              "the window, so a verify step can be rolled back "
              "(gemmac_session_truncate)"),
     cl::value_desc("N"), cl::init(0), cl::cat(category));
+static cl::opt<std::string> draftPath(
+    "draft",
+    cl::desc("an MTP drafter (a gemma4-assistant GGUF paired with this "
+             "model) compiled into the program for speculative decoding "
+             "(--draft-max defaults to 6 with it)"),
+    cl::value_desc("ASSISTANT.gguf"), cl::cat(category));
 static cl::opt<std::string> gptqActivations(
     "gptq-activations",
     cl::desc("what GPTQ weights multiply: q8_0 (llama.cpp's Q4_0/Q8_0 "
@@ -361,8 +367,12 @@ int main(int argc, char **argv) {
   if (tty)
     llvm::errs() << "compile-model: reading " << inputPath << "...";
   CompileSession session(std::move(*target), std::move(*options));
+  const int64_t draftMax =
+      !draftPath.empty() && draftMaxOption.getNumOccurrences() == 0
+          ? 6
+          : int64_t(draftMaxOption);
   if (llvm::Error e = session.import(inputPath, *residuals, kvCacheType,
-                                      draftMaxOption))
+                                      draftMax, draftPath))
     return fail(std::move(e));
   // A checkpoint directory's files are inputs too.
   if (llvm::Error e = checkOutputsAreNotInputs(emitOptions, session.inputFiles()))

@@ -122,6 +122,13 @@ mlir::func::FuncOp gemmac::gemma::lookupEntry(mlir::ModuleOp module) {
   return {};
 }
 
+mlir::func::FuncOp gemmac::gemma::lookupDraft(mlir::ModuleOp module) {
+  for (auto fn : module.getOps<mlir::func::FuncOp>())
+    if (fn->hasAttr(attr::kDraft))
+      return fn;
+  return {};
+}
+
 //===----------------------------------------------------------------------===//
 // Discardable attributes
 //===----------------------------------------------------------------------===//
@@ -202,7 +209,8 @@ LogicalResult GemmaDialect::verifyOperationAttribute(Operation *op,
   Attribute value = attr.getValue();
   if (name == getTargetAttrHelper().getName() ||
       name == getTargetFeaturesAttrHelper().getName() ||
-      name == getSourceAttrHelper().getName())
+      name == getSourceAttrHelper().getName() ||
+      name == getDraftSourceAttrHelper().getName())
     return expect(isa<StringAttr>(value), "a string");
   if (name == getVocabSizeAttrHelper().getName() ||
       name == getHiddenSizeAttrHelper().getName() ||
@@ -214,8 +222,10 @@ LogicalResult GemmaDialect::verifyOperationAttribute(Operation *op,
   if (name == getLayersAttrHelper().getName() ||
       name == getKvPlanAttrHelper().getName())
     return expect(isa<ArrayAttr>(value), "an array");
-  if (name == getEntryAttrHelper().getName())
-    return expect(isa<UnitAttr>(value), "a unit attribute");
+  if (name == getEntryAttrHelper().getName() ||
+      name == getDraftAttrHelper().getName())
+    return expect(isa<UnitAttr>(value) && isa<func::FuncOp>(op),
+                  "a unit attribute on a function");
   if (name == getLayerAttrHelper().getName()) {
     auto layer = dyn_cast<IntegerAttr>(value);
     return expect(layer && layer.getType().isInteger(64) && layer.getInt() >= 0,

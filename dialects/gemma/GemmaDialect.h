@@ -37,6 +37,7 @@ bool isFloatFormat(WeightFormat format);
 /// Names of module attributes the importer records the model config under.
 namespace attr {
 inline constexpr llvm::StringLiteral kEntry = GemmaDialect::EntryAttrHelper::getNameStr();
+inline constexpr llvm::StringLiteral kDraft = GemmaDialect::DraftAttrHelper::getNameStr();
 } // namespace attr
 
 /// The dialect, for its discardable attributes' accessors
@@ -60,6 +61,8 @@ int64_t draftMax(mlir::ModuleOp module);
 
 /// The module's function marked gemma.entry, or null when there is none.
 mlir::func::FuncOp lookupEntry(mlir::ModuleOp module);
+/// The MTP drafter's function (gemma.draft), if the module has one.
+mlir::func::FuncOp lookupDraft(mlir::ModuleOp module);
 
 } // namespace gemmac::gemma
 

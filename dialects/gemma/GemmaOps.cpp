@@ -374,6 +374,26 @@ LogicalResult AttentionOp::verify() {
   return success();
 }
 
+LogicalResult CachedAttentionOp::verify() {
+  int64_t nh = getNumHeads(), nkv = getNumKvHeads(), hd = getHeadDim();
+  if (nh <= 0 || nkv <= 0 || hd <= 0 || nh % nkv != 0)
+    return emitOpError("needs positive num_heads, num_kv_heads and head_dim, "
+                       "num_heads a multiple of num_kv_heads");
+  if (sv(getWindow()) < 0 || sv(getKvCache()) < 0)
+    return emitOpError("window and kv_cache must be non-negative");
+  if (failed(checkWidth(*this, "q", width(getQ()), nh * hd)) ||
+      failed(checkWidth(*this, "result", width(getResult()), nh * hd)))
+    return failure();
+  return success();
+}
+
+LogicalResult ConcatColumnsOp::verify() {
+  if (failed(checkWidth(*this, "result", width(getResult()),
+                        width(getLhs()) + width(getRhs()))))
+    return failure();
+  return success();
+}
+
 LogicalResult KVStoreOp::verify() {
   if (getK().getType() != getV().getType())
     return emitOpError("k and v must have the same type");

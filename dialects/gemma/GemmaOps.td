@@ -60,6 +60,13 @@ def Gemma_Dialect : Dialect {
     "::mlir::IntegerAttr":$weights_fingerprint,
     // On the function the program runs (the entry).
     "::mlir::UnitAttr":$entry,
+    // On the MTP drafter's function (compile-model --draft), beside the
+    // entry: (tokens, target hidden rows, pos0, num_outputs) -> (logits,
+    // the next draft step's hidden rows); its attention reads the entry's
+    // KV caches. The module's `draft_source` names the drafter's checkpoint,
+    // which weights with source_file = 1 are read from.
+    "::mlir::UnitAttr":$draft,
+    "::mlir::StringAttr":$draft_source,
     // On an op of decoder layer N, set at import: N.
     "::mlir::IntegerAttr":$layer,
     // On an op the CPU lowering turns into a runtime kernel call, set by
@@ -287,7 +294,9 @@ def Gemma_WeightDefOp : Gemma_Op<"weight_def", [Symbol]> {
                        OptionalAttr<F32Attr>:$input_scale,
                        OptionalAttr<Gemma_WeightFormatAttr>:$widen_from,
                        OptionalAttr<TypedArrayAttrBase<Gemma_WeightPartAttr,
-                                     "weight parts">>:$parts);
+                                     "weight parts">>:$parts,
+                       // 1: read from the MTP drafter's checkpoint (--draft).
+                       OptionalAttr<I64Attr>:$source_file);
   let builders = [
     // As the importer declares a weight: gemma-fold-srd adds the SRD fold.
     OpBuilder<(ins "::mlir::StringAttr":$sym_name, "::mlir::TypeAttr":$type,
@@ -298,7 +307,7 @@ def Gemma_WeightDefOp : Gemma_Op<"weight_def", [Symbol]> {
       build($_builder, $_state, sym_name, type, source_offset, blob_offset,
             layout, value, SRDFoldAttr(), GPTQSourceAttr(),
             FP8BlocksSourceAttr(), NVFP4SourceAttr(), FloatAttr(),
-            WeightFormatAttr(), ::mlir::ArrayAttr());
+            WeightFormatAttr(), ::mlir::ArrayAttr(), ::mlir::IntegerAttr());
     }]>
   ];
   let assemblyFormat = "$sym_name `:` $type attr-dict";
@@ -433,6 +442,38 @@ def Gemma_AttentionOp : Gemma_Op<"attention",
   let results = (outs Gemma_Activation:$result);
   let assemblyFormat = [{
     $q `,` $k `,` $v `,` $pos0 attr-dict `:` type($q) `,` type($k) `,` type($v) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Gemma_CachedAttentionOp : Gemma_Op<"cached_attention",
+    [MemoryEffects<[MemRead<KVCacheResource>]>]> {
+  let summary = "query-only GQA attention over an existing KV cache";
+  let description = [{
+    The MTP drafter's attention: the queries of rows at pos0 (one row per
+    sequence: every draft step of a sequence is at the same position, the
+    target's next) attend only to the keys and values cache `kv_cache`
+    already holds, positions below the row's: a query at p sees cached
+    positions in [p - window + 1, p - 1] (`window` = 0: [0, p - 1]). There
+    are no new keys and nothing is written. Scores are q.k * scale.
+  }];
+  let arguments = (ins Gemma_Activation:$q, Index:$pos0,
+                       I64Attr:$num_heads, I64Attr:$num_kv_heads,
+                       I64Attr:$head_dim, I64Attr:$window, I64Attr:$kv_cache,
+                       F32Attr:$scale);
+  let results = (outs Gemma_Activation:$result);
+  let assemblyFormat = [{
+    $q `,` $pos0 attr-dict `:` type($q) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Gemma_ConcatColumnsOp : Gemma_Op<"concat_columns", [Pure]> {
+  let summary = "[a ; b] along the width: each row a's columns, then b's";
+  let arguments = (ins Gemma_Activation:$lhs, Gemma_Activation:$rhs);
+  let results = (outs Gemma_Activation:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)
   }];
   let hasVerifier = 1;
 }

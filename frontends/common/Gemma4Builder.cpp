@@ -40,6 +40,9 @@ public:
         fileLoc(FileLineColLoc::get(&ctx, path, 0, 0)) {}
 
   llvm::Expected<OwningOpRef<ModuleOp>> build();
+  /// The drafter's function, added to the target's `module` (this builder's
+  /// config and weights are the drafter's).
+  llvm::Error buildDraft(ModuleOp module, const Gemma4Config &target);
 
 private:
   RankedTensorType act(int64_t width) {
@@ -76,6 +79,15 @@ private:
 
   llvm::Error buildLayer(int64_t l, Value &h, Value ple, Value pos0,
                          std::vector<std::pair<Value, Value>> &layerKV);
+  llvm::Error buildDraftLayer(int64_t l, Value &h, Value pos0);
+  /// x times weight `name`.weight, times its output scale where the
+  /// checkpoint has one (NVFP4's per-tensor weight_scale_2, "<name>.scale"
+  /// in GGUF): llama.cpp multiplies the product by it (build_lora_mm).
+  llvm::Expected<Value> projectWeight(Value x, const std::string &name,
+                                      ArrayRef<int64_t> shape);
+  /// h + post_ffw_norm(GeGLU MLP(ffn_norm(h))) of layer l: the dense MLP
+  /// with its sandwich norms (experts, when the layer has them, beside it).
+  llvm::Error addMLP(int64_t l, Value &h);
   llvm::Expected<Value> buildExperts(int64_t l, Value r);
 
   MLIRContext &ctx;
@@ -88,6 +100,10 @@ private:
   Location loc = UnknownLoc::get(&ctx);
   ModuleOp module;
   llvm::StringMap<WeightDefOp> defs;
+  // The drafter's weights: symbols "draft." + their checkpoint name, read
+  // from the second checkpoint (source_file 1).
+  std::string symbolPrefix;
+  int64_t sourceFile = 0;
 };
 
 llvm::Expected<Value> ModuleBuilder::weight(StringRef name,
@@ -96,15 +112,18 @@ llvm::Expected<Value> ModuleBuilder::weight(StringRef name,
   if (!ref)
     return ref.takeError();
   auto type = WeightType::get(&ctx, ref->format, ref->shape);
-  auto it = defs.find(name);
+  const std::string symbol = symbolPrefix + name.str();
+  auto it = defs.find(symbol);
   if (it == defs.end()) {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(module.getBody(), std::prev(module.getBody()->end()));
-    auto def = WeightDefOp::create(b, locFor(name), b.getStringAttr(name),
+    auto def = WeightDefOp::create(b, locFor(name), b.getStringAttr(symbol),
                                    TypeAttr::get(type),
                                    b.getI64IntegerAttr(ref->offset),
                                    IntegerAttr(), WeightLayoutAttr(),
                                    DenseFPElementsAttr());
+    if (sourceFile)
+      def.setSourceFileAttr(b.getI64IntegerAttr(sourceFile));
     if (ref->scalar)
       def.setValueAttr(DenseFPElementsAttr::get(
           RankedTensorType::get({1}, b.getF32Type()), {*ref->scalar}));
@@ -141,9 +160,9 @@ llvm::Expected<Value> ModuleBuilder::weight(StringRef name,
                 : FP8BlocksSourceAttr()));
       def.setPartsAttr(b.getArrayAttr(parts));
     }
-    it = defs.try_emplace(name, def).first;
+    it = defs.try_emplace(symbol, def).first;
   }
-  return WeightOp::create(b, loc, type, FlatSymbolRefAttr::get(&ctx, name))
+  return WeightOp::create(b, loc, type, FlatSymbolRefAttr::get(&ctx, symbol))
       .getResult();
 }
 
@@ -155,6 +174,146 @@ llvm::Expected<Value> ModuleBuilder::optionalWeight(StringRef name,
     return Value();
   return weight(name, shape);
 }
+
+llvm::Expected<Value> ModuleBuilder::projectWeight(Value x,
+                                                   const std::string &name,
+                                                   ArrayRef<int64_t> shape) {
+  auto w = weight(name + ".weight", shape);
+  if (!w)
+    return w.takeError();
+  Value y = linear(x, *w);
+  if (!ws.has(name + ".scale"))
+    return y;
+  auto s = weight(name + ".scale", {1});
+  if (!s)
+    return s.takeError();
+  return ScaleByWeightOp::create(b, loc, y.getType(), y, *s).getResult();
+}
+
+#define TRY(var, expr)                                                         \
+  auto var##OrErr = (expr);                                                    \
+  if (!var##OrErr)                                                             \
+    return var##OrErr.takeError();                                             \
+  Value var = *var##OrErr;
+
+llvm::Error ModuleBuilder::addMLP(int64_t l, Value &h) {
+  const Gemma4LayerConfig &L = cfg.layers[l];
+  const int64_t H = cfg.hidden;
+  const std::string p = llvm::formatv("blk.{0}.", l).str();
+  auto W = [&](StringRef suffix, ArrayRef<int64_t> shape) {
+    return weight(p + suffix.str(), shape);
+  };
+  auto project = [&](Value x, StringRef name, ArrayRef<int64_t> shape) {
+    return projectWeight(x, p + name.str(), shape);
+  };
+  // GeGLU MLP (on MoE layers, the dense branch beside the experts).
+  TRY(ffnNorm, W("ffn_norm.weight", {H}));
+  Value f = rmsNorm(h, ffnNorm, H);
+  TRY(gateOut, project(f, "ffn_gate", {L.ffnDim, H}));
+  TRY(upOut, project(f, "ffn_up", {L.ffnDim, H}));
+  Value m = mul(gelu(gateOut), upOut);
+  TRY(downOut, project(m, "ffn_down", {H, L.ffnDim}));
+  Value ffnOut = downOut;
+  if (L.numExperts) {
+    TRY(post1, W("post_ffw_norm_1.weight", {H}));
+    TRY(experts, buildExperts(l, h));
+    TRY(post2, W("post_ffw_norm_2.weight", {H}));
+    ffnOut = add(rmsNorm(downOut, post1, H), rmsNorm(experts, post2, H));
+  }
+  TRY(postFfnNorm, W("post_ffw_norm.weight", {H}));
+  h = add(h, rmsNorm(ffnOut, postFfnNorm, H));
+  return llvm::Error::success();
+}
+
+/// A drafter layer (llama.cpp's gemma4-assistant graph): the target's
+/// sandwich, with query-only attention over the cache of the target layer
+/// it was paired with; no per-layer inputs, no experts.
+llvm::Error ModuleBuilder::buildDraftLayer(int64_t l, Value &h, Value pos0) {
+  const Gemma4LayerConfig &L = cfg.layers[l];
+  const int64_t H = cfg.hidden, hd = L.headDim, nh = L.numHeads;
+  const std::string p = llvm::formatv("blk.{0}.", l).str();
+  loc = locFor("draft.blk." + Twine(l));
+  auto W = [&](StringRef suffix, ArrayRef<int64_t> shape) {
+    return weight(p + suffix.str(), shape);
+  };
+  TRY(attnNorm, W("attn_norm.weight", {H}));
+  Value a = rmsNorm(h, attnNorm, H);
+  TRY(qProj, projectWeight(a, p + "attn_q", {nh * hd, H}));
+  TRY(qNorm, W("attn_q_norm.weight", {hd}));
+  Value q = rmsNorm(qProj, qNorm, hd);
+  auto rope = RopeAttr::get(&ctx, llvm::APFloat(L.ropeTheta), L.rotatedPairs,
+                            L.ropeFreqDim);
+  q = RopeOp::create(b, loc, q.getType(), q, pos0, b.getI64IntegerAttr(nh),
+                     b.getI64IntegerAttr(hd), rope);
+  Value o = CachedAttentionOp::create(
+      b, loc, act(nh * hd), q, pos0, b.getI64IntegerAttr(nh),
+      b.getI64IntegerAttr(L.numKVHeads), b.getI64IntegerAttr(hd),
+      b.getI64IntegerAttr(L.window), b.getI64IntegerAttr(L.kvSource),
+      b.getF32FloatAttr(1.0f));
+  TRY(attnOut, projectWeight(o, p + "attn_output", {H, nh * hd}));
+  TRY(postAttnNorm, W("post_attention_norm.weight", {H}));
+  h = add(h, rmsNorm(attnOut, postAttnNorm, H));
+  if (llvm::Error e = addMLP(l, h))
+    return e;
+  if (L.hasOutputScale) {
+    TRY(s, W("layer_output_scale.weight", {1}));
+    h = ScaleByWeightOp::create(b, loc, h.getType(), h, s);
+  }
+  return llvm::Error::success();
+}
+
+llvm::Error ModuleBuilder::buildDraft(ModuleOp target,
+                                      const Gemma4Config &targetCfg) {
+  module = target;
+  symbolPrefix = "draft.";
+  sourceFile = 1;
+  for (WeightDefOp def : module.getOps<WeightDefOp>())
+    defs.try_emplace(def.getSymName(), def);
+  GemmaDialect *dialect = gemmaDialect(&ctx);
+  dialect->getDraftSourceAttrHelper().setAttr(module, b.getStringAttr(path));
+  const int64_t Ht = targetCfg.hidden, H = cfg.hidden, V = cfg.vocabSize;
+  auto tokensType = RankedTensorType::get({ShapedType::kDynamic},
+                                          b.getI32Type());
+  auto fnType = b.getFunctionType(
+      {tokensType, act(Ht), b.getIndexType(), b.getIndexType()},
+      {act(V), act(Ht)});
+  b.setInsertionPointToEnd(module.getBody());
+  auto fn = func::FuncOp::create(b, fileLoc, "draft", fnType);
+  dialect->getDraftAttrHelper().setAttr(fn, b.getUnitAttr());
+  Block *entry = fn.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  Value tokens = entry->getArgument(0), hidden = entry->getArgument(1),
+        pos0 = entry->getArgument(2);
+
+  // pre_projection([E_target[token] * sqrt(H_target) ; h]).
+  loc = locFor("draft.input");
+  auto targetTable = module.lookupSymbol<WeightDefOp>("token_embd.weight");
+  if (!targetTable)
+    return llvm::createStringError("the target has no token_embd.weight");
+  Value table = WeightOp::create(b, loc, targetTable.getWeightType(),
+                                 FlatSymbolRefAttr::get(&ctx, "token_embd.weight"));
+  Value x = EmbedOp::create(b, loc, act(Ht), tokens, table,
+                            b.getF32FloatAttr(std::sqrt(float(Ht))));
+  Value xh = ConcatColumnsOp::create(b, loc, act(2 * Ht), x, hidden);
+  TRY(pre, weight("nextn.pre_projection.weight", {H, 2 * Ht}));
+  Value h = linear(xh, pre);
+  for (int64_t l = 0; l < cfg.numLayers; ++l)
+    if (llvm::Error e = buildDraftLayer(l, h, pos0))
+      return e;
+
+  // Logits from the drafter's own (tied) table, no softcap; the next
+  // step's hidden state from post_projection, both of the normed rows.
+  loc = locFor("draft.output");
+  TRY(outNorm, weight("output_norm.weight", {H}));
+  Value y = rmsNorm(h, outNorm, H);
+  TRY(head, weight(ws.has("output.weight") ? "output.weight"
+                                           : "token_embd.weight",
+                   {V, H}));
+  TRY(post, weight("nextn.post_projection.weight", {Ht, H}));
+  func::ReturnOp::create(b, loc, ValueRange{linear(y, head), linear(y, post)});
+  return llvm::Error::success();
+}
+#undef TRY
 
 llvm::Error ModuleBuilder::buildLayer(int64_t l, Value &h, Value ple, Value pos0,
                                 std::vector<std::pair<Value, Value>> &layerKV) {
@@ -168,22 +327,8 @@ llvm::Error ModuleBuilder::buildLayer(int64_t l, Value &h, Value ple, Value pos0
   auto W = [&](StringRef suffix, ArrayRef<int64_t> shape) {
     return weight(p + suffix.str(), shape);
   };
-  // A projection, times its output scale where the checkpoint has one
-  // (NVFP4's per-tensor weight_scale_2, "<name>.scale" in GGUF): llama.cpp
-  // multiplies the product by it (build_lora_mm).
-  auto project = [&](Value x, StringRef name,
-                     ArrayRef<int64_t> shape) -> llvm::Expected<Value> {
-    auto w = W((name + ".weight").str(), shape);
-    if (!w)
-      return w.takeError();
-    Value y = linear(x, *w);
-    const std::string scaleName = p + name.str() + ".scale";
-    if (!ws.has(scaleName))
-      return y;
-    auto s = weight(scaleName, {1});
-    if (!s)
-      return s.takeError();
-    return ScaleByWeightOp::create(b, loc, y.getType(), y, *s).getResult();
+  auto project = [&](Value x, StringRef name, ArrayRef<int64_t> shape) {
+    return projectWeight(x, p + name.str(), shape);
   };
 #define TRY(var, expr)                                                         \
   auto var##OrErr = (expr);                                                    \
@@ -232,22 +377,8 @@ llvm::Error ModuleBuilder::buildLayer(int64_t l, Value &h, Value ple, Value pos0
   TRY(postAttnNorm, W("post_attention_norm.weight", {H}));
   h = add(h, rmsNorm(attnOut, postAttnNorm, H));
 
-  // GeGLU MLP (on MoE layers, the dense branch beside the experts).
-  TRY(ffnNorm, W("ffn_norm.weight", {H}));
-  Value f = rmsNorm(h, ffnNorm, H);
-  TRY(gateOut, project(f, "ffn_gate", {L.ffnDim, H}));
-  TRY(upOut, project(f, "ffn_up", {L.ffnDim, H}));
-  Value m = mul(gelu(gateOut), upOut);
-  TRY(downOut, project(m, "ffn_down", {H, L.ffnDim}));
-  Value ffnOut = downOut;
-  if (L.numExperts) {
-    TRY(post1, W("post_ffw_norm_1.weight", {H}));
-    TRY(experts, buildExperts(l, h));
-    TRY(post2, W("post_ffw_norm_2.weight", {H}));
-    ffnOut = add(rmsNorm(downOut, post1, H), rmsNorm(experts, post2, H));
-  }
-  TRY(postFfnNorm, W("post_ffw_norm.weight", {H}));
-  h = add(h, rmsNorm(ffnOut, postFfnNorm, H));
+  if (llvm::Error e = addMLP(l, h))
+    return e;
 
   // Per-layer embedding injection (E2B/E4B).
   if (ple) {
@@ -417,6 +548,14 @@ llvm::Expected<OwningOpRef<ModuleOp>> ModuleBuilder::build() {
 }
 
 } // namespace
+
+llvm::Error gemmac::addGemma4Drafter(ModuleOp module, const Gemma4Config &target,
+                                     const Gemma4Config &draft,
+                                     const WeightSource &draftWeights,
+                                     StringRef draftPath) {
+  return ModuleBuilder(*module.getContext(), draft, draftWeights, draftPath)
+      .buildDraft(module, target);
+}
 
 llvm::Expected<OwningOpRef<ModuleOp>>
 gemmac::buildGemma4Module(MLIRContext &context, const Gemma4Config &config,

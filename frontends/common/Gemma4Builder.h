@@ -63,4 +63,15 @@ llvm::Expected<mlir::OwningOpRef<mlir::ModuleOp>>
 buildGemma4Module(mlir::MLIRContext &context, const Gemma4Config &config,
                   const WeightSource &weights, llvm::StringRef sourcePath);
 
+/// Adds the MTP drafter `draft` (paired with pairGemma4Drafter) to a
+/// module buildGemma4Module built: a function marked gemma.draft taking
+/// (tokens, the target's final-normed hidden rows, pos0, num_outputs) and
+/// returning (logits, the next step's hidden rows). Its weights are read
+/// from `draftPath` (source_file 1) under symbols prefixed "draft."; it
+/// embeds with the target's table.
+llvm::Error addGemma4Drafter(mlir::ModuleOp module, const Gemma4Config &target,
+                             const Gemma4Config &draft,
+                             const WeightSource &draftWeights,
+                             llvm::StringRef draftPath);
+
 } // namespace gemmac

@@ -54,3 +54,43 @@ std::string gemmac::checkGemma4Layer(Gemma4Config &cfg, int64_t l,
   }
   return "";
 }
+
+std::string gemmac::pairGemma4Drafter(Gemma4Config &draft,
+                                      const Gemma4Config &target) {
+  if (draft.backboneHidden != target.hidden)
+    return llvm::formatv("the drafter is for a target of width {0} "
+                         "(embedding_length_out), the target's is {1}",
+                         draft.backboneHidden, target.hidden)
+        .str();
+  if (draft.vocabSize != target.vocabSize)
+    return llvm::formatv("the drafter's vocabulary has {0} tokens, the "
+                         "target's {1}",
+                         draft.vocabSize, target.vocabSize)
+        .str();
+  for (size_t l = 0; l < draft.layers.size(); ++l) {
+    Gemma4LayerConfig &d = draft.layers[l];
+    int64_t owner = -1;
+    for (int64_t t = target.numLayers - 1; t >= 0 && owner < 0; --t)
+      if (target.layers[t].sliding == d.sliding)
+        owner = target.layers[t].kvSource < 0 ? t : target.layers[t].kvSource;
+    const char *kind = d.sliding ? "sliding" : "full";
+    if (owner < 0)
+      return llvm::formatv("drafter layer {0} reads the target's last {1} "
+                           "layer, and the target has none",
+                           l, kind)
+          .str();
+    const Gemma4LayerConfig &t = target.layers[owner];
+    if (t.numKVHeads != d.numKVHeads || t.headDim != d.headDim ||
+        t.window != d.window)
+      return llvm::formatv(
+                 "drafter layer {0} ({1}: {2} kv heads of {3}, window {4}) "
+                 "reads the cache of target layer {5}, which has {6} kv "
+                 "heads of {7}, window {8}",
+                 l, kind, d.numKVHeads, d.headDim, d.window, owner,
+                 t.numKVHeads, t.headDim, t.window)
+          .str();
+    d.kvSource = owner;
+    d.kEqualsV = t.kEqualsV;
+  }
+  return "";
+}

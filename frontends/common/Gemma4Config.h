@@ -42,6 +42,7 @@ struct Gemma4Config {
   int64_t slidingWindow = 0;
   float rmsEps = 1e-6f;
   float finalSoftcap = 0;       // 0: none
+  int64_t backboneHidden = 0;   // an MTP drafter: its target's width
   std::vector<int32_t> suppressTokens;
   std::vector<Gemma4LayerConfig> layers;
 };
@@ -50,5 +51,12 @@ struct Gemma4Config {
 /// the layer whose KV cache it reads (HF's rule: the last non-shared layer
 /// of its own type). Returns what is wrong ("layer N: ..."), or "".
 std::string checkGemma4Layer(Gemma4Config &cfg, int64_t l, int64_t firstShared);
+
+/// Pairs an MTP drafter with its target: each drafter layer reads the cache
+/// of the target's last layer of its type (sliding or full), resolved
+/// through KV sharing, whose kv heads, head dim and window it must have;
+/// the drafter's backbone width and vocabulary must be the target's. Sets
+/// the drafter layers' kvSource. Returns what is wrong, or "".
+std::string pairGemma4Drafter(Gemma4Config &draft, const Gemma4Config &target);
 
 } // namespace gemmac

@@ -6,6 +6,7 @@
 
 #include "llvm/Support/FormatVariadic.h"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdio>
@@ -166,17 +167,16 @@ Error readVocabulary(const GGUFFile &file, Gemma4Config &cfg) {
 
 /// Which of the `layers` layers use sliding-window attention.
 Expected<std::vector<bool>> readSlidingPattern(const GGUFFile &file,
+                                               const std::string &P,
                                                int64_t layers) {
-  const MetadataValue *pattern =
-      file.find("gemma4.attention.sliding_window_pattern");
+  const std::string key = P + "attention.sliding_window_pattern";
+  const MetadataValue *pattern = file.find(key);
   if (!pattern)
-    return file.error(
-        "missing metadata key 'gemma4.attention.sliding_window_pattern'");
+    return file.error("missing metadata key '" + key + "'");
   if (pattern->type != ValueType::Array ||
       (pattern->elemType != ValueType::Bool && !pattern->arrayIsInteger()) ||
       pattern->count != static_cast<uint64_t>(layers))
-    return file.error("'gemma4.attention.sliding_window_pattern' must be an "
-                      "array of " +
+    return file.error("'" + key + "' must be an array of " +
                           llvm::Twine(layers) + " bools (one per layer)",
                       pattern->fileOffset);
   std::vector<bool> sliding(layers);
@@ -189,36 +189,47 @@ Expected<std::vector<bool>> readSlidingPattern(const GGUFFile &file,
 
 } // namespace
 
-Expected<Gemma4Config> gemmac::gguf::readGemma4Config(const GGUFFile &file) {
+Expected<Gemma4Config> gemmac::gguf::readGemma4Config(const GGUFFile &file,
+                                                      bool assistant) {
   auto arch = file.getString("general.architecture");
   if (!arch)
     return arch.takeError();
-  if (*arch != "gemma4")
-    return file.error("architecture '" + *arch +
-                      "' is not supported: gemmac compiles 'gemma4' models");
+  const std::string wanted = assistant ? "gemma4-assistant" : "gemma4";
+  if (*arch != wanted) {
+    if (*arch == "gemma4-assistant")
+      return file.error("this is a Gemma 4 MTP drafter ('gemma4-assistant'): "
+                        "compile it with its target model, compile-model "
+                        "TARGET --draft " + file.path());
+    return file.error("architecture '" + *arch + "' is not supported: " +
+                      (assistant ? "a drafter (--draft) must be a "
+                                   "'gemma4-assistant' model"
+                                 : "gemmac compiles 'gemma4' models"));
+  }
+  // Every key is under the architecture's name.
+  const std::string P = wanted + ".";
 
   Gemma4Config cfg;
   auto u = [&](StringRef key, int64_t &out) -> Error {
-    auto v = file.getUInt(("gemma4." + key).str());
+    auto v = file.getUInt((P + key).str());
     if (!v)
       return v.takeError();
     // Every count and length fits an int32 (the runtime's index type).
     if (*v > uint64_t(INT32_MAX))
-      return file.error("gemma4." + key + " = " + llvm::Twine(*v) +
+      return file.error(P + key + " = " + llvm::Twine(*v) +
                         " is out of range (at most " + llvm::Twine(INT32_MAX) +
                         ")");
     out = static_cast<int64_t>(*v);
     return Error::success();
   };
   auto optU = [&](StringRef key, int64_t &out, int64_t dflt) -> Error {
-    if (!file.find(("gemma4." + key).str())) {
+    if (!file.find((P + key).str())) {
       out = dflt;
       return Error::success();
     }
     return u(key, out);
   };
   auto optF = [&](StringRef key, double dflt) -> Expected<double> {
-    std::string k = ("gemma4." + key).str();
+    std::string k = (P + key).str();
     if (!file.find(k))
       return dflt;
     return file.getFloat(k);
@@ -229,7 +240,7 @@ Expected<Gemma4Config> gemmac::gguf::readGemma4Config(const GGUFFile &file) {
   if (Error e = u("block_count", cfg.numLayers))
     return std::move(e);
   if (cfg.numLayers <= 0 || cfg.numLayers > 1024)
-    return file.error("gemma4.block_count " + llvm::Twine(cfg.numLayers) +
+    return file.error(P + "block_count " + llvm::Twine(cfg.numLayers) +
                       " is out of range (1..1024)");
   if (Error e = u("embedding_length", cfg.hidden))
     return std::move(e);
@@ -283,30 +294,30 @@ Expected<Gemma4Config> gemmac::gguf::readGemma4Config(const GGUFFile &file) {
         FloatRange{"rope.freq_base_swa", *thetaLocal, 1, 1e12, false},
         FloatRange{"final_logit_softcapping", *softcap, 0, 1e6, false}})
     if (r.value > r.hi || r.value < r.lo || (r.loOpen && r.value == r.lo))
-      return file.error(llvm::formatv("gemma4.{0} = {1} is out of range "
+      return file.error(llvm::formatv("{5}{0} = {1} is out of range "
                                       "({2}{3}, {4}])",
                                       r.key, shortNumber(r.value),
                                       r.loOpen ? "(" : "[", shortNumber(r.lo),
-                                      shortNumber(r.hi))
+                                      shortNumber(r.hi), P)
                             .str());
   if (ctxLen <= 0 || ctxLen > (1 << 24))
-    return file.error("gemma4.context_length " + llvm::Twine(ctxLen) +
+    return file.error(P + "context_length " + llvm::Twine(ctxLen) +
                       " is out of range (1..16777216)");
   cfg.rmsEps = static_cast<float>(*eps);
   cfg.finalSoftcap = static_cast<float>(*softcap);
 
   const int64_t L = cfg.numLayers;
-  auto heads = file.getIntOrArray("gemma4.attention.head_count", L);
+  auto heads = file.getIntOrArray(P + "attention.head_count", L);
   if (!heads)
     return heads.takeError();
   std::vector<int64_t> kvHeads = *heads;
-  if (file.find("gemma4.attention.head_count_kv")) {
-    auto kv = file.getIntOrArray("gemma4.attention.head_count_kv", L);
+  if (file.find(P + "attention.head_count_kv")) {
+    auto kv = file.getIntOrArray(P + "attention.head_count_kv", L);
     if (!kv)
       return kv.takeError();
     kvHeads = *kv;
   }
-  auto ffn = file.getIntOrArray("gemma4.feed_forward_length", L);
+  auto ffn = file.getIntOrArray(P + "feed_forward_length", L);
   if (!ffn)
     return ffn.takeError();
 
@@ -314,11 +325,11 @@ Expected<Gemma4Config> gemmac::gguf::readGemma4Config(const GGUFFile &file) {
   // test) has expert_count experts, expert_used_count of them per token.
   std::vector<int64_t> expertsUsed(L, 0), expertFFN(L, 0);
   if (nExperts > 0) {
-    for (auto [key, out] : {std::pair{"gemma4.expert_used_count", &expertsUsed},
-                            std::pair{"gemma4.expert_feed_forward_length",
+    for (auto [key, out] : {std::pair{P + "expert_used_count", &expertsUsed},
+                            std::pair{P + "expert_feed_forward_length",
                                       &expertFFN}}) {
       if (!file.find(key))
-        return file.error(llvm::Twine("gemma4.expert_count is ") +
+        return file.error(llvm::Twine(P) + "expert_count is " +
                           llvm::Twine(nExperts) + " but " + key +
                           " is missing");
       auto v = file.getIntOrArray(key, L);
@@ -328,7 +339,7 @@ Expected<Gemma4Config> gemmac::gguf::readGemma4Config(const GGUFFile &file) {
     }
   }
 
-  auto sliding = readSlidingPattern(file, L);
+  auto sliding = readSlidingPattern(file, P, L);
   if (!sliding)
     return sliding.takeError();
 
@@ -336,17 +347,30 @@ Expected<Gemma4Config> gemmac::gguf::readGemma4Config(const GGUFFile &file) {
     return std::move(e);
 
   if (cfg.hidden <= 0 || cfg.hidden > (1 << 16))
-    return file.error("gemma4.embedding_length " + llvm::Twine(cfg.hidden) +
+    return file.error(P + "embedding_length " + llvm::Twine(cfg.hidden) +
                       " is out of range");
   if (cfg.slidingWindow <= 0 || cfg.slidingWindow > ctxLen)
-    return file.error("gemma4.attention.sliding_window " +
+    return file.error(P + "attention.sliding_window " +
                       llvm::Twine(cfg.slidingWindow) +
                       " is out of range (1..context_length " +
                       llvm::Twine(ctxLen) + ")");
-  if (nShared < 0 || nShared >= L)
-    return file.error("gemma4.attention.shared_kv_layers " +
+  if (assistant) {
+    // A drafter: its layers read the target's caches (paired later), it
+    // feeds on the target's hidden state, and has none of the extras.
+    if (Error e = u("embedding_length_out", cfg.backboneHidden))
+      return std::move(e);
+    if (cfg.backboneHidden <= 0 || cfg.backboneHidden > (1 << 16))
+      return file.error(P + "embedding_length_out " +
+                        llvm::Twine(cfg.backboneHidden) + " is out of range");
+    if (cfg.perLayerInputDim != 0 || nExperts != 0)
+      return file.error("a gemma4-assistant drafter has no per-layer inputs "
+                        "and no experts");
+    nShared = 0; // resolved against the target, not among its own layers
+  } else if (nShared < 0 || nShared >= L) {
+    return file.error(P + "attention.shared_kv_layers " +
                       llvm::Twine(nShared) + " must be below the " +
                       llvm::Twine(L) + " layers");
+  }
 
   auto globalPairs = rotatedPairsFromFreqs(file, nRotGlobal / 2);
   if (!globalPairs)
@@ -371,8 +395,8 @@ Expected<Gemma4Config> gemmac::gguf::readGemma4Config(const GGUFFile &file) {
     if (file.findTensor(p + "ffn_gate_inp.weight")) {
       if (nExperts <= 0)
         return file.error("tensor '" + p +
-                          "ffn_gate_inp.weight' (an expert router) needs "
-                          "gemma4.expert_count",
+                          "ffn_gate_inp.weight' (an expert router) needs " +
+                          P + "expert_count",
                           file.findTensor(p + "ffn_gate_inp.weight")->infoOffset);
       lc.numExperts = nExperts;
       lc.numExpertsUsed = expertsUsed[l];
@@ -382,6 +406,35 @@ Expected<Gemma4Config> gemmac::gguf::readGemma4Config(const GGUFFile &file) {
       return file.error(e);
   }
   return cfg;
+}
+
+Error gemmac::gguf::importDrafter(mlir::ModuleOp module, const GGUFFile &target,
+                                  const GGUFFile &draft) {
+  auto targetCfg = readGemma4Config(target);
+  if (!targetCfg)
+    return targetCfg.takeError();
+  auto draftCfg = readGemma4Config(draft, /*assistant=*/true);
+  if (!draftCfg)
+    return draftCfg.takeError();
+  if (std::string e = pairGemma4Drafter(*draftCfg, *targetCfg); !e.empty())
+    return draft.error(e + " (target " + target.path() + ")");
+  // The drafter's tokens are the target's ids: the same vocabulary.
+  auto targetTokens = readTokenizer(target);
+  if (!targetTokens)
+    return targetTokens.takeError();
+  auto draftTokens = readTokenizer(draft);
+  if (!draftTokens)
+    return draftTokens.takeError();
+  const auto &a = targetTokens->tokens, &b = draftTokens->tokens;
+  auto differ = std::mismatch(a.begin(), a.end(), b.begin(), b.end());
+  if (differ.first != a.end())
+    return draft.error(llvm::formatv("token {0} is '{1}' here and '{2}' in "
+                                     "the target {3}: not the same vocabulary",
+                                     differ.first - a.begin(), *differ.second,
+                                     *differ.first, target.path())
+                           .str());
+  GGUFWeights weights(draft);
+  return addGemma4Drafter(module, *targetCfg, *draftCfg, weights, draft.path());
 }
 
 Expected<mlir::OwningOpRef<mlir::ModuleOp>>

@@ -7,12 +7,21 @@
 namespace gemmac::gguf {
 
 /// Reads every gemma4.* key (per-layer arrays included) and the tensor shapes
-/// they imply; errors name the file and the key or tensor.
-llvm::Expected<Gemma4Config> readGemma4Config(const GGUFFile &file);
+/// they imply; errors name the file and the key or tensor. `assistant`: the
+/// file must be an MTP drafter (gemma4-assistant.* keys), whose layers'
+/// kvSource is left for pairing with its target.
+llvm::Expected<Gemma4Config> readGemma4Config(const GGUFFile &file,
+                                              bool assistant = false);
 
 /// Imports a Gemma 4 GGUF: a gemma module with one specialized layer per
 /// block, weights referenced by handle (file offsets), never copied.
 llvm::Expected<mlir::OwningOpRef<mlir::ModuleOp>>
 importGemma4(mlir::MLIRContext &context, const GGUFFile &file);
+
+/// Adds the MTP drafter in `draft` (a gemma4-assistant GGUF) to the module
+/// importGemma4 made of `target`, after checking the pair: the widths, the
+/// vocabulary (token for token) and the caches its layers read.
+llvm::Error importDrafter(mlir::ModuleOp module, const GGUFFile &target,
+                          const GGUFFile &draft);
 
 } // namespace gemmac::gguf

@@ -71,6 +71,35 @@ struct AttentionLowering : CPUOpLowering<AttentionOp> {
   }
 };
 
+/// The drafter's query-only attention over a target cache.
+struct CachedAttentionLowering : CPUOpLowering<CachedAttentionOp> {
+  using CPUOpLowering::CPUOpLowering;
+  LogicalResult lower(CachedAttentionOp a, CPULowering &l) const override {
+    Activation &out = l.allocate(a.getResult(), l.nTokens);
+    FailureOr<KVCacheAttr> cache = l.kvCache(a, a.getKvCache());
+    if (failed(cache))
+      return failure();
+    if (cache->getWidth() != a.getNumKvHeads() * a.getHeadDim() ||
+        (cache->getRows() > 0) != (a.getWindow() > 0))
+      return a.emitOpError("reads cache ")
+             << a.getKvCache() << " as " << a.getNumKvHeads() << " kv heads of "
+             << a.getHeadDim() << (a.getWindow() ? " in a ring" : "")
+             << ", which the plan does not hold";
+    FailureOr<const KernelRow *> kernel =
+        l.catalogueKernel(a, "attention_cached", l.kvName);
+    if (failed(kernel))
+      return failure();
+    CPULowering::CacheViews c = l.cacheViews(*cache);
+    llvm::SmallVector<Value> args = {
+        l.rt, out.view, l.act(a.getQ()).view, l.nTokens, l.seqs, l.nSeqs,
+        l.idx(a.getNumHeads()), l.idx(a.getNumKvHeads()),
+        l.idx(a.getHeadDim()), l.idx(a.getWindow()), c.k, c.v, c.capacity,
+        l.seqStride, l.f32(a.getScale().convertToFloat())};
+    appendKVScales(l, *cache, args);
+    return l.callKernel(a, **kernel, args);
+  }
+};
+
 struct KVStoreLowering : CPUOpLowering<KVStoreOp> {
   using CPUOpLowering::CPUOpLowering;
   LogicalResult lower(KVStoreOp s, CPULowering &l) const override {
@@ -107,5 +136,6 @@ LogicalResult gemmac::cpu::callRope(CPULowering &l, Operation *op,
 
 void gemmac::cpu::populateAttentionLowerings(RewritePatternSet &patterns,
                                              CPULowering &lowering) {
-  patterns.add<RopeLowering, AttentionLowering, KVStoreLowering>(lowering);
+  patterns.add<RopeLowering, AttentionLowering, CachedAttentionLowering,
+               KVStoreLowering>(lowering);
 }

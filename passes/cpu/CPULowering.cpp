@@ -48,8 +48,8 @@ MemRefType dyn(Type elem) {
 
 } // namespace
 
-CPULowering::CPULowering(ModuleOp module, func::FuncOp entry)
-    : module(module), entry(entry), b(module.getContext()),
+CPULowering::CPULowering(ModuleOp module, func::FuncOp entry, EntryKind kind)
+    : module(module), entry(entry), kind(kind), b(module.getContext()),
       ctx(module.getContext()), currentLoc(entry.getLoc()) {}
 
 // -- builders -----------------------------------------------------------------
@@ -278,15 +278,29 @@ LogicalResult CPULowering::checkEntry() {
     return entry.emitOpError("entry must be a single block");
   // The tensor-level signature: (tokens, pos0, num_outputs); the C entry
   // point replaces pos0 with the step's rows and num_outputs with out_rows.
+  // The drafter's: (tokens, hidden rows, pos0, num_outputs) -> (logits,
+  // next hidden rows).
   FunctionType fnType = entry.getFunctionType();
+  const bool draft = kind == EntryKind::Draft;
+  const unsigned inputs = draft ? 4 : 3, results = draft ? 2 : 1;
   auto tokensType = dyn_cast<RankedTensorType>(
       fnType.getNumInputs() ? fnType.getInput(0) : Type());
-  if (fnType.getNumInputs() != 3 || !tokensType || tokensType.getRank() != 1 ||
-      !tokensType.getElementType().isInteger(32) ||
-      !fnType.getInput(1).isIndex() || !fnType.getInput(2).isIndex() ||
-      fnType.getNumResults() != 1)
-    return entry.emitOpError("entry must take (tensor<?xi32> tokens, index "
-                             "pos0, index num_outputs) and return the logits");
+  auto hiddenType = draft && fnType.getNumInputs() > 1
+                        ? dyn_cast<RankedTensorType>(fnType.getInput(1))
+                        : RankedTensorType();
+  if (fnType.getNumInputs() != inputs || !tokensType ||
+      tokensType.getRank() != 1 || !tokensType.getElementType().isInteger(32) ||
+      (draft && (!hiddenType || hiddenType.getRank() != 2 ||
+                 !hiddenType.getElementType().isF32())) ||
+      !fnType.getInput(inputs - 2).isIndex() ||
+      !fnType.getInput(inputs - 1).isIndex() ||
+      fnType.getNumResults() != results)
+    return entry.emitOpError(
+        draft ? "the drafter must take (tensor<?xi32> tokens, tensor<?xHxf32> "
+                "hidden, index pos0, index num_outputs) and return (logits, "
+                "hidden)"
+              : "entry must take (tensor<?xi32> tokens, index pos0, index "
+                "num_outputs) and return the logits");
   if (!gemmaDialect(ctx)->getWeightsBytesAttrHelper().isAttrPresent(module))
     return module.emitError("weights have no blob layout; run "
                             "gemma-layout-weights first");
@@ -307,6 +321,10 @@ LogicalResult CPULowering::checkEntry() {
 /// that returns something else (a fragment) has no hidden state to give, and
 /// its model meta says so (kMetaHiddenOutput 0).
 void CPULowering::findHidden() {
+  if (kind == EntryKind::Draft) { // the next draft step's input
+    hidden = cast<func::ReturnOp>(entry.front().getTerminator()).getOperand(1);
+    return;
+  }
   Value logits = returned;
   if (auto cap = logits.getDefiningOp<SoftcapOp>())
     logits = cap.getInput();
@@ -336,15 +354,22 @@ void CPULowering::copyHidden() {
 LogicalResult CPULowering::begin() {
   if (failed(checkEntry()))
     return failure();
-  auto recorded = moduleKVPlan(module, entry);
+  const bool draft = kind == EntryKind::Draft;
+  // The drafter reads the caches the model's step plans.
+  func::FuncOp model = draft ? lookupEntry(module) : entry;
+  if (!model)
+    return module.emitError("a drafter needs the function marked gemma.entry");
+  auto recorded = moduleKVPlan(module, model);
   if (failed(recorded))
     return failure();
   plan = std::move(*recorded);
   kvPerCtxBytes = kvPlanSize(plan, kvBytes).perToken;
-  meta = computeModelMeta(module, entry, kMaxBatch);
   returned = cast<func::ReturnOp>(entry.front().getTerminator()).getOperand(0);
   findHidden();
-  meta[abi::kMetaHiddenOutput] = hidden ? 1 : 0;
+  if (!draft) {
+    meta = computeModelMeta(module, entry, kMaxBatch);
+    meta[abi::kMetaHiddenOutput] = hidden ? 1 : 0;
+  }
   computeLiveness();
 
   // The C entry point (abi/program_table.h).
@@ -352,11 +377,14 @@ LogicalResult CPULowering::begin() {
   auto idxTy = b.getIndexType();
   b.setInsertionPointToEnd(module.getBody());
   currentLoc = entry.getLoc();
-  auto fn = func::FuncOp::create(
-      b, currentLoc, abi::kForward,
-      b.getFunctionType({ptr, ptr, ptr, ptr, ptr, ptr, ptr, idxTy, ptr, ptr,
-                         idxTy, ptr, idxTy, idxTy, idxTy, idxTy},
-                        {}));
+  SmallVector<Type> args = {ptr,   ptr, ptr,   ptr,   ptr,   ptr,
+                            ptr,   idxTy, ptr, ptr,   idxTy, ptr,
+                            idxTy, idxTy, idxTy, idxTy};
+  if (draft)
+    args.push_back(ptr); // h_in
+  auto fn = func::FuncOp::create(b, currentLoc,
+                                 draft ? abi::kDraft : abi::kForward,
+                                 b.getFunctionType(args, {}));
   body = fn.addEntryBlock();
   b.setInsertionPointToStart(body);
   rt = body->getArgument(0);
@@ -395,6 +423,20 @@ LogicalResult CPULowering::begin() {
   tokens = view(tokBytes, idx(0), nTokens, b.getI32Type());
   logitsBytes = BufferOp::create(b, currentLoc, bytesTy, body->getArgument(5),
                                  mul(nOut, idx(widthOf(returned) * 4)));
+  if (draft) {
+    // The caller's hidden rows: an activation of every row, never released.
+    Value in = entry.getArgument(1);
+    Activation a;
+    a.rows = nTokens;
+    a.width = widthOf(in);
+    Value count = mul(nTokens, idx(a.width));
+    Value bytes = BufferOp::create(b, currentLoc, bytesTy, body->getArgument(16),
+                                   mul(count, idx(4)));
+    a.view = view(bytes, idx(0), count, b.getF32Type());
+    buffers.push_back({0, 0, lastUse.lookup(in), true});
+    a.buffer = buffers.size() - 1;
+    acts[in] = a;
+  }
   return success();
 }
 
@@ -415,7 +457,8 @@ void CPULowering::emitSizeFunctions() {
   };
   makeFn(abi::kKVBytes, kvPerCtxBytes,
          [&](Value n) { return kvLayout(n).ringsEnd; });
-  makeFn(abi::kArenaBytes, planner.peak, [&](Value) { return idx(kAlign); });
+  makeFn(abi::kArenaBytes, std::max(planner.peak, arenaCover),
+         [&](Value) { return idx(kAlign); });
 }
 
 void CPULowering::finish() {
@@ -424,12 +467,9 @@ void CPULowering::finish() {
   func::ReturnOp::create(b, currentLoc);
   b.setInsertionPoint(arenaOp);
   arenaOp->setOperand(1, add(mul(nTokens, idx(planner.peak)), idx(kAlign)));
-
-  emitSizeFunctions();
-  emitModelMeta(module, meta);
+  if (kind == EntryKind::Forward) {
+    emitSizeFunctions();
+    emitModelMeta(module, meta);
+  }
   entry.erase();
-  // Weight handles are now constant offsets into the weight buffer.
-  for (WeightDefOp def :
-       llvm::make_early_inc_range(module.getOps<WeightDefOp>()))
-    def.erase();
 }

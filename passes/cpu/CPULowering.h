@@ -48,9 +48,17 @@ struct Activation {
   int buffer = -1;
 };
 
+/// Which C entry point a tensor-level function becomes.
+enum class EntryKind {
+  Forward, // the model's step: gemmac_forward
+  Draft,   // the MTP drafter's step (gemma.draft): gemmac_draft, which
+           // takes the hidden rows h_in as one more argument
+};
+
 class CPULowering {
 public:
-  CPULowering(mlir::ModuleOp module, mlir::func::FuncOp entry);
+  CPULowering(mlir::ModuleOp module, mlir::func::FuncOp entry,
+              EntryKind kind = EntryKind::Forward);
 
   /// Checks the module and the entry, plans the KV caches and the entry's
   /// liveness, and builds the new entry point up to its body.
@@ -60,9 +68,14 @@ public:
   void beginOp(mlir::Operation *op);
   /// Gives back the arena ranges whose last reader was `op`.
   void endOp(mlir::Operation *op);
-  /// Closes the new entry point, emits the size functions and the model
-  /// table, and removes the tensor-level entry and the weight definitions.
+  /// Closes the new entry point and removes the tensor-level function; the
+  /// forward lowering also emits the size functions and the model meta.
   void finish();
+  /// Arena bytes per token the lowered function needs (after finish()).
+  int64_t arenaPeak() const { return planner.peak; }
+  /// The forward's arena size covers at least `peak` bytes per token (the
+  /// drafter's, which shares the arena).
+  void coverArena(int64_t peak) { arenaCover = peak; }
 
   mlir::PatternRewriter &rewriter() { return b; }
   mlir::MLIRContext *getContext() { return ctx; }
@@ -170,6 +183,8 @@ private:
 
   mlir::ModuleOp module;
   mlir::func::FuncOp entry;
+  EntryKind kind;
+  int64_t arenaCover = 0;
   mlir::PatternRewriter b;
   mlir::MLIRContext *ctx;
   mlir::Location currentLoc;

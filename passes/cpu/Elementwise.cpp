@@ -147,6 +147,36 @@ struct ColumnSliceLowering : CPUOpLowering<ColumnSliceOp> {
   }
 };
 
+/// out row t = [lhs row t ; rhs row t].
+struct ConcatColumnsLowering : CPUOpLowering<ConcatColumnsOp> {
+  using CPUOpLowering::CPUOpLowering;
+  LogicalResult lower(ConcatColumnsOp op, CPULowering &l) const override {
+    Activation lhs = l.act(op.getLhs()), rhs = l.act(op.getRhs());
+    Activation &out = l.allocate(op.getResult(), lhs.rows);
+    const int64_t w = out.width;
+    OpBuilder &b = l.rewriter();
+    Location loc = l.loc();
+    Value c0 = l.idx(0), c1 = l.idx(1);
+    auto rowsLoop = scf::ForOp::create(b, loc, c0, lhs.rows, c1);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(rowsLoop.getBody());
+    Value t = rowsLoop.getInductionVar();
+    int64_t at = 0;
+    for (const Activation *part : {&lhs, &rhs}) {
+      auto colLoop = scf::ForOp::create(b, loc, c0, l.idx(part->width), c1);
+      OpBuilder::InsertionGuard inner(b);
+      b.setInsertionPointToStart(colLoop.getBody());
+      Value c = colLoop.getInductionVar();
+      Value src = l.add(l.mul(t, l.idx(part->width)), c);
+      Value dst = l.add(l.add(l.mul(t, l.idx(w)), l.idx(at)), c);
+      Value v = memref::LoadOp::create(b, loc, part->view, ValueRange{src});
+      memref::StoreOp::create(b, loc, v, out.view, ValueRange{dst});
+      at += part->width;
+    }
+    return success();
+  }
+};
+
 /// The rows whose outputs the step wants (out_rows), gathered.
 struct LastRowsLowering : CPUOpLowering<LastRowsOp> {
   using CPUOpLowering::CPUOpLowering;
@@ -167,5 +197,6 @@ void gemmac::cpu::populateElementwiseLowerings(RewritePatternSet &patterns,
                BinaryLowering<MulOp, arith::MulFOp>, ScaleLowering,
                ScaleByWeightLowering, GeluLowering, QuantizeFP4Lowering,
                SoftcapLowering,
-               ColumnSliceLowering, LastRowsLowering>(lowering);
+               ColumnSliceLowering, ConcatColumnsLowering,
+               LastRowsLowering>(lowering);
 }

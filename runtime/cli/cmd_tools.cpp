@@ -52,6 +52,20 @@ std::string mib(double bytes) {
 
 } // namespace
 
+namespace {
+/// Writes `values` to `path` (nothing when path is empty).
+void writeFloats(const std::string &path, const std::vector<float> &values) {
+  if (path.empty())
+    return;
+  FILE *f = std::fopen(path.c_str(), "wb");
+  if (!f)
+    die(path + ": " + std::strerror(errno));
+  if (std::fwrite(values.data(), sizeof(float), values.size(), f) != values.size() ||
+      std::fclose(f) != 0)
+    die(path + ": write failed");
+}
+} // namespace
+
 int cmdEval(const Options &o) {
   if (o.tokens.empty())
     die("eval needs --tokens");
@@ -65,6 +79,26 @@ int cmdEval(const Options &o) {
   long ctx = o.ctx > 0 ? o.ctx : std::max<long>(static_cast<long>(toks.size()), 256);
   gemmac_session *s = newSession(m, ctx, o.ctx > 0);
   const size_t V = static_cast<size_t>(gemmac_model_vocab_size(m));
+  if (o.draftSteps > 0) {
+    // The drafter after a prefill of all tokens but the last, which it
+    // drafts from (as llama.cpp's draft-mtp after a prompt).
+    if (toks.size() < 2)
+      usageError("eval --draft-steps needs at least 2 tokens");
+    const int32_t n = static_cast<int32_t>(toks.size()) - 1, k = static_cast<int32_t>(o.draftSteps);
+    std::vector<float> logits(static_cast<size_t>(k) * V);
+    std::vector<gemmac_token> drafted(static_cast<size_t>(k));
+    if (gemmac_session_eval(s, toks.data(), n, nullptr, 0) != 0 ||
+        gemmac_session_draft(s, toks.back(), k, drafted.data(), logits.data()) != k)
+      die(gemmac_last_error());
+    writeFloats(o.logitsPath, logits);
+    std::printf("{\"drafted\":[");
+    for (int32_t i = 0; i < k; ++i)
+      std::printf(i ? ",%d" : "%d", drafted[i]);
+    std::printf("]}\n");
+    gemmac_session_free(s);
+    gemmac_model_close(m);
+    return 0;
+  }
   std::vector<float> logits(toks.size() * V);
   size_t step = o.batch > 0 ? static_cast<size_t>(o.batch) : toks.size();
   for (size_t i = 0; i < toks.size(); i += step) {
@@ -73,12 +107,7 @@ int cmdEval(const Options &o) {
       die(gemmac_last_error());
   }
   if (!o.logitsPath.empty()) {
-    FILE *f = std::fopen(o.logitsPath.c_str(), "wb");
-    if (!f)
-      die(o.logitsPath + ": " + std::strerror(errno));
-    if (std::fwrite(logits.data(), sizeof(float), logits.size(), f) != logits.size() ||
-        std::fclose(f) != 0)
-      die(o.logitsPath + ": write failed");
+    writeFloats(o.logitsPath, logits);
   } else {
     for (size_t i = 0; i < toks.size(); ++i) {
       const float *row = logits.data() + i * V;

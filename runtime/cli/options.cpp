@@ -188,6 +188,10 @@ const Flag kFlags[] = {
    [](Options &o, const std::string &, const std::string &v) { o.tokens = v; }},
   {"--logits", "FILE", kEval, "write float32 logits, one row of vocab per token",
    [](Options &o, const std::string &, const std::string &v) { o.logitsPath = v; }},
+  {"--draft-steps", "K", kEval,
+   "programs with an MTP drafter (compile-model --draft): evaluate all tokens but the last, then "
+   "run K draft steps from the last; prints the drafted tokens, --logits gets the K steps' logits",
+   [](Options &o, const std::string &f, const std::string &v) { o.draftSteps = parseInteger(f, v, 1, 64); }},
   {"-b, --batch", "N", kEval | kPerplexity | kServe,
    "tokens per evaluation call (default: all at once); serve: rows per forward step, every "
    "generating slot's token then prompt chunks up to N (default: the model's batch)",

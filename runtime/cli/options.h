@@ -29,6 +29,7 @@ struct Options {
   // Speculative decoding (run): tokens drafted per step (0: off), the
   // shortest draft verified, adaptive length, the drafter.
   long draftMax = 0, draftMin = 0;
+  long draftSteps = 0; // eval --draft-steps K: the compiled drafter's steps
   bool draftAdaptive = false;
   std::string specType = "ngram";
   // bench --draft K,...: draft lengths measured with a scripted drafter that

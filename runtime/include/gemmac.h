@@ -212,6 +212,23 @@ typedef int32_t (*gemmac_draft_fn)(const gemmac_token *tokens, int32_t n_tokens,
 GEMMAC_API int32_t gemmac_draft_ngram(const gemmac_token *tokens, int32_t n_tokens,
                                       gemmac_token *draft, int32_t max_draft, void *user);
 
+/* The MTP drafter of a program compiled with compile-model --draft
+ * ASSISTANT.gguf (gemmac_model_number(model, "drafter") is 1): n_draft
+ * greedy draft tokens to follow `token`, the token just sampled from the
+ * session's last evaluated token's logits (not yet evaluated). Every step
+ * runs at the position `token` will take, over the session's KV caches,
+ * from the target's final hidden state of that last token, then from the
+ * drafter's own; step i's logits go to logits + i * vocab when logits is
+ * not NULL. Changes nothing in the session. Returns n_draft, or -1 (no
+ * drafter, or no hidden state: the session was reset, truncated or loaded
+ * since its last eval). */
+GEMMAC_API int32_t gemmac_session_draft(gemmac_session *session, gemmac_token token,
+                                        int32_t n_draft, gemmac_token *draft,
+                                        float *logits);
+/* gemmac_session_draft as a gemmac_draft_fn; user: the session. */
+GEMMAC_API int32_t gemmac_draft_mtp(const gemmac_token *tokens, int32_t n_tokens,
+                                    gemmac_token *draft, int32_t max_draft, void *user);
+
 typedef struct {
   int32_t draft_max; /* tokens drafted per step (a step drafts at most the
                       * program's --draft-max + 1, the rings' rollback) */

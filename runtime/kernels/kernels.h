@@ -150,6 +150,25 @@ GEMMAC_DECLARE_ATTENTION(f16, uint16_t)
 GEMMAC_DECLARE_ATTENTION(f32, float)
 GEMMAC_DECLARE_ATTENTION(f8, uint8_t, GEMMAC_KV_SCALES)
 
+// Query-only attention over the KV cache (the Gemma 4 MTP drafter's layers,
+// which have no K/V projections): gmk_attention_<T>'s arguments without k
+// and v. A segment's row r is a query at position p = pos0 + (r - row0)
+// that sees its sequence's cached positions kp < p (p itself is not in the
+// cache), within the window (p - kp < window) when window > 0; caches laid
+// out as gmk_attention_<T> reads them. A row with no visible key (p == 0)
+// is zeros. llama.cpp's single-row flash-attention arithmetic
+// (attention_cached.cpp): f16 query and V accumulator for the f16 cache.
+#define GEMMAC_DECLARE_ATTENTION_CACHED(T, CT, ...)                            \
+  void gmk_attention_cached_##T(                                               \
+      gemmac_rt *rt, float *out, const float *q, int64_t n_tokens,            \
+      const int64_t *seqs, int64_t n_seqs, int64_t n_heads,                   \
+      int64_t n_kv_heads, int64_t head_dim, int64_t window,                   \
+      const CT *k_cache, const CT *v_cache, int64_t capacity,                 \
+      int64_t seq_stride, float scale __VA_ARGS__);
+GEMMAC_DECLARE_ATTENTION_CACHED(f16, uint16_t)
+GEMMAC_DECLARE_ATTENTION_CACHED(f32, float)
+GEMMAC_DECLARE_ATTENTION_CACHED(f8, uint8_t, GEMMAC_KV_SCALES)
+
 // The same attention with the head dim a compile-time constant (loops with
 // constant trip counts); the head_dim argument must equal D.
 #define GEMMAC_DECLARE_ATTENTION_D(T, CT, D, ...)                              \

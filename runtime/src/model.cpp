@@ -467,6 +467,7 @@ extern "C" int64_t gemmac_model_number(const gemmac_model *m, const char *key) {
   if (k == "decode_bytes") return m->program->meta[abi::kMetaDecodeBytes];
   if (k == "window") return m->program->meta[abi::kMetaWindow];
   if (k == "draft_max") return m->program->meta[abi::kMetaDraftMax];
+  if (k == "drafter") return m->program->draft != nullptr;
   if (k == "arena_bytes")
     return m->gpu ? -1 : m->program->arena_bytes(m->maxBatch);
   if (k == "weights_in_memory") return m->copyMapping != nullptr;

@@ -66,6 +66,12 @@ struct gemmac_session {
   bool seeded = false;
   std::vector<float> lastLogits; // the last evaluated token's, when hasLogits
   bool hasLogits = false;
+  /// Programs with an MTP drafter: the final hidden states of the last
+  /// eval's output rows (hiddenRows of them), the drafter's input; the last
+  /// row's belongs to the last evaluated token when hasLogits.
+  std::vector<float> outHidden;
+  int32_t hiddenRows = 0;
+  int32_t hiddenAt = -1; // the position after those rows: valid while == pos
   std::atomic<bool> cancelRequested{false}; // gemmac_session_cancel
   ~gemmac_session();
 };

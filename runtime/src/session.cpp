@@ -108,6 +108,7 @@ extern "C" void gemmac_session_reset(gemmac_session *s) {
   s->pos = 0;
   s->history.clear();
   s->hasLogits = false;
+  s->hiddenAt = -1;
   s->cancelRequested = false;
 }
 extern "C" int32_t gemmac_session_position(const gemmac_session *s) {
@@ -152,10 +153,16 @@ int rt::evalTokens(gemmac_session *s, const gemmac_token *tokens, int32_t n,
     const int32_t rows = std::max(0, done + chunk - std::max(first, done));
     // The caller's rows of this chunk start at its row `row0`.
     const size_t row0 = static_cast<size_t>(done + chunk - rows - (n - nOut));
-    float *hiddenOut = hidden && nOut > 0 && rows > 0
-                           ? hidden + row0 * static_cast<size_t>(
-                                                 m->program->meta[abi::kMetaHidden])
-                           : nullptr;
+    const size_t H = static_cast<size_t>(m->program->meta[abi::kMetaHidden]);
+    float *hiddenOut = hidden && nOut > 0 && rows > 0 ? hidden + row0 * H : nullptr;
+    // A drafter reads the hidden state of the row that produced its token:
+    // the session keeps the output rows' (or the last row's).
+    if (m->program->draft && !s->gpu && rows > 0) {
+      s->outHidden.resize(static_cast<size_t>(rows) * H);
+      s->hiddenRows = rows;
+      if (!hiddenOut)
+        hiddenOut = s->outHidden.data();
+    }
     float *out = nullptr;
     if (rows > 0 && logits && nOut > 0) {
       out = logits + row0 * V;
@@ -195,6 +202,12 @@ int rt::evalTokens(gemmac_session *s, const gemmac_token *tokens, int32_t n,
     if (last)
       s->lastLogits.assign(out + static_cast<size_t>(rows - 1) * V,
                            out + static_cast<size_t>(rows) * V);
+    if (m->program->draft && !s->gpu && rows > 0) {
+      if (hiddenOut != s->outHidden.data())
+        std::copy(hiddenOut, hiddenOut + static_cast<size_t>(rows) * H,
+                  s->outHidden.begin());
+      s->hiddenAt = s->pos;
+    }
   }
   return 0;
 }

@@ -88,6 +88,7 @@ int loadFrom(gemmac_session *s, const uint8_t *data, size_t len,
     std::memcpy(s->kv, c.kv, s->kvBytes);
   }
   s->pos = c.pos;
+  s->hiddenAt = -1; // the drafter needs a fresh eval
   s->history.resize(static_cast<size_t>(c.pos));
   if (c.pos > 0) // an empty vector's data() may be null
     std::memcpy(s->history.data(), c.history, s->history.size() * 4);

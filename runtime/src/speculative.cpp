@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -84,6 +85,62 @@ extern "C" int32_t gemmac_draft_ngram(const gemmac_token *tokens, int32_t n,
   return 0;
 }
 
+extern "C" int32_t gemmac_session_draft(gemmac_session *s, gemmac_token token,
+                                        int32_t nDraft, gemmac_token *draft,
+                                        float *logits) {
+  gemmac_model *m = s->model;
+  const int32_t V = m->vocab;
+  if (!m->program->draft || s->gpu) {
+    rt::setError("this program has no MTP drafter (compile-model --draft "
+                 "ASSISTANT.gguf, CPU targets)");
+    return -1;
+  }
+  if (nDraft < 0 || (nDraft > 0 && !draft) || token < 0 || token >= V) {
+    rt::setError("gemmac_session_draft needs a token of the vocabulary and "
+                 "room for n_draft >= 0 tokens");
+    return -1;
+  }
+  if (s->hiddenAt != s->pos || s->hiddenRows < 1 || s->pos >= s->nCtx) {
+    rt::setError("the drafter needs the hidden state of the session's last "
+                 "evaluated token (evaluate, then draft the token sampled "
+                 "from its logits)");
+    return -1;
+  }
+  // Every step at the position `token` will take, reading the target's
+  // caches below it: row 0 of a one-row step in slot 0.
+  const size_t H = static_cast<size_t>(m->program->meta[abi::kMetaHidden]);
+  std::vector<float> h(s->outHidden.end() - H, s->outHidden.end()), next(H);
+  std::vector<float> row(V);
+  const int64_t position = s->pos, outRow = 0;
+  const int64_t seq[GEMMAC_SEQ_FIELDS] = {0, s->pos, 0, 1};
+  gemmac_token t = token;
+  for (int32_t i = 0; i < nDraft; ++i) {
+    float *out = logits ? logits + static_cast<size_t>(i) * V : row.data();
+    m->program->draft(m->rt.get(), m->weights, s->kv, s->arena, &t, out,
+                      next.data(), 1, &position, seq, 1, &outRow, 1, s->nCtx,
+                      1, rt::kvStride(s->kvBytes), h.data());
+    for (int32_t id : m->tokenizer.suppressed())
+      out[id] = -INFINITY;
+    // Greedy drafting, as llama.cpp's draft-mtp: the most likely token.
+    t = static_cast<gemmac_token>(std::max_element(out, out + V) - out);
+    draft[i] = t;
+    h.swap(next);
+  }
+  return nDraft;
+}
+
+extern "C" int32_t gemmac_draft_mtp(const gemmac_token *tokens, int32_t n,
+                                    gemmac_token *draft, int32_t maxDraft,
+                                    void *user) {
+  auto *s = static_cast<gemmac_session *>(user);
+  if (!s || !tokens || n != s->pos + 1) {
+    rt::setError("gemmac_draft_mtp drafts for its session (user), after the "
+                 "tokens it has evaluated and the one just sampled");
+    return -1;
+  }
+  return gemmac_session_draft(s, tokens[n - 1], maxDraft, draft, nullptr);
+}
+
 extern "C" gemmac_speculative gemmac_speculative_defaults(void) {
   gemmac_speculative spec = {};
   spec.draft_max = 3;
@@ -140,6 +197,13 @@ int32_t acceptDraft(gemmac_session *s, const gemmac_token *batch, int32_t k,
     return -1;
   s->lastLogits.assign(rows + (kept - 1) * V, rows + kept * V);
   s->hasLogits = true;
+  // The drafter's next input: the hidden state of the last kept row.
+  if (s->hiddenRows == k + 1 && s->hiddenAt == P + k + 1) {
+    const size_t H = s->outHidden.size() / static_cast<size_t>(k + 1);
+    std::copy_n(s->outHidden.begin() + (kept - 1) * H, H, s->outHidden.begin());
+    s->hiddenRows = 1;
+    s->hiddenAt = P + kept;
+  }
   return kept;
 }
 

@@ -30,6 +30,6 @@ open(path, "wb").write(data)
 PY
 "$work/app" > "$work/msg.txt" || fail "the altered library was not refused cleanly (exit $?)"
 cat "$work/msg.txt"
-grep -q "compiled by gemmac .* (program ABI 1); this runtime is gemmac .* (program ABI 5): recompile" "$work/msg.txt" ||
+grep -q "compiled by gemmac .* (program ABI 1); this runtime is gemmac .* (program ABI 6): recompile" "$work/msg.txt" ||
   fail "the message does not name both versions"
 echo "ok: a library of another version is refused with both versions named"
