@@ -158,7 +158,7 @@ int cmdChat(const Options &o) {
   const bool tty = isatty(0) && isatty(1);
   const char *dim = tty ? "\033[2m" : "", *plain = tty ? "\033[0m" : "";
   const gemmac_sampler_params sampler = samplerFor(o, m);
-  gemmac_speculative spec = speculativeFor(o);
+  gemmac_speculative spec = speculativeFor(o, s);
   if (sampler.temperature > 0)
     std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(sampler.seed));
   if (tty)

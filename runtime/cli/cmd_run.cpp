@@ -25,7 +25,7 @@ int cmdRun(const Options &o) {
     std::fflush(stdout);
   }
   const long maxTokens = o.nPredict == -2 ? 128 : o.nPredict;
-  gemmac_speculative spec = speculativeFor(o);
+  gemmac_speculative spec = speculativeFor(o, s);
   std::vector<gemmac_token> generated;
   GenerationStats st = generate(s, ids, maxTokens, sampler,
                                 [&](gemmac_token t, const std::string &) {
@@ -48,7 +48,7 @@ int cmdRun(const Options &o) {
     std::fprintf(stderr,
                  "speculative (%s, draft max %d): %d steps for %ld tokens, %d drafted, "
                  "%d accepted (%.1f%%)\n",
-                 o.specType.c_str(), spec.draft_max, spec.n_steps, st.generated,
+                 specTypeFor(o, m).c_str(), spec.draft_max, spec.n_steps, st.generated,
                  spec.n_drafted, spec.n_accepted,
                  spec.n_drafted ? 100.0 * spec.n_accepted / spec.n_drafted : 0.0);
   gemmac_session_free(s);

@@ -135,11 +135,13 @@ const Flag kFlags[] = {
    [](Options &o, const std::string &f, const std::string &v) { o.draftMin = parseInteger(f, v, 0, 64); }},
   {"--draft-adaptive", nullptr, kRun | kChat | kServe, "draft 2 more after a fully accepted draft, 1 fewer after a rejection",
    [](Options &o, const std::string &, const std::string &) { o.draftAdaptive = true; }},
-  {"--spec-type", "TYPE", kRun | kChat | kServe, "the drafter: ngram (prompt lookup: what followed the last tokens' latest "
-   "earlier occurrence; default)",
+  {"--spec-type", "TYPE", kRun | kChat | kServe, "the drafter: mtp (the MTP drafter compiled in with compile-model "
+   "--draft; the default when there is one) or ngram (prompt lookup: what followed the last tokens' latest "
+   "earlier occurrence; the default otherwise)",
    [](Options &o, const std::string &f, const std::string &v) {
-     if (v != "ngram") usageError(f + " expects ngram, got '" + v + "'");
-     o.specType = v; }},
+     if (v != "ngram" && v != "mtp" && v != "draft-mtp")
+       usageError(f + " expects mtp or ngram, got '" + v + "'");
+     o.specType = v == "draft-mtp" ? "mtp" : v; }},
   {"--draft", "K,...", kBench,
    "speculative decoding at each draft length K (e.g. 1,2,3,4,6): a scripted drafter proposes "
    "the model's own greedy continuation with errors at --accept's rate; tokens/s against plain "
@@ -403,8 +405,20 @@ Options parseOptions(int argc, char **argv) {
   return o;
 }
 
-gemmac_speculative speculativeFor(const Options &o) {
+std::string specTypeFor(const Options &o, const gemmac_model *m) {
+  if (!o.specType.empty())
+    return o.specType;
+  return gemmac_model_number(m, "drafter") == 1 ? "mtp" : "ngram";
+}
+
+gemmac_speculative speculativeFor(const Options &o, gemmac_session *s) {
   gemmac_speculative spec = gemmac_speculative_defaults(); // ngram
+  if (specTypeFor(o, gemmac_session_model(s)) == "mtp") {
+    if (gemmac_model_number(gemmac_session_model(s), "drafter") != 1 && o.draftMax > 0)
+      die("--spec-type mtp: this program has no MTP drafter (compile-model --draft ASSISTANT.gguf)");
+    spec.draft = gemmac_draft_mtp;
+    spec.draft_user = s;
+  }
   spec.draft_max = static_cast<int32_t>(o.draftMax);
   spec.draft_min = static_cast<int32_t>(o.draftMin);
   spec.adaptive = o.draftAdaptive;

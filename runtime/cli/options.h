@@ -31,7 +31,7 @@ struct Options {
   long draftMax = 0, draftMin = 0;
   long draftSteps = 0; // eval --draft-steps K: the compiled drafter's steps
   bool draftAdaptive = false;
-  std::string specType = "ngram";
+  std::string specType; // ngram, mtp; "": mtp when the program has a drafter
   // bench --draft K,...: draft lengths measured with a scripted drafter that
   // accepts `acceptMean` tokens per step on average (bench --accept).
   std::vector<long> draftLengths;
@@ -56,8 +56,11 @@ enum : unsigned {
 gemmac_sampler_params samplerFor(const Options &o, const gemmac_model *m);
 
 /// run/chat --draft-max: the speculative decoding settings, drafting with
-/// --spec-type's drafter.
-gemmac_speculative speculativeFor(const Options &o);
+/// --spec-type's drafter for session `s` (the compiled MTP drafter when the
+/// program has one, else n-gram lookup).
+gemmac_speculative speculativeFor(const Options &o, gemmac_session *s);
+/// The drafter speculativeFor picks: "mtp" or "ngram".
+std::string specTypeFor(const Options &o, const gemmac_model *m);
 
 /// Parses argv; prints help and exits for -h/--help and --version; exits
 /// with a message naming the flag for anything invalid.

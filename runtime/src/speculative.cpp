@@ -109,7 +109,8 @@ extern "C" int32_t gemmac_session_draft(gemmac_session *s, gemmac_token token,
   // Every step at the position `token` will take, reading the target's
   // caches below it: row 0 of a one-row step in slot 0.
   const size_t H = static_cast<size_t>(m->program->meta[abi::kMetaHidden]);
-  std::vector<float> h(s->outHidden.end() - H, s->outHidden.end()), next(H);
+  const auto last = s->outHidden.begin() + (s->hiddenRows - 1) * H;
+  std::vector<float> h(last, last + H), next(H);
   std::vector<float> row(V);
   const int64_t position = s->pos, outRow = 0;
   const int64_t seq[GEMMAC_SEQ_FIELDS] = {0, s->pos, 0, 1};
@@ -201,6 +202,7 @@ int32_t acceptDraft(gemmac_session *s, const gemmac_token *batch, int32_t k,
   if (s->hiddenRows == k + 1 && s->hiddenAt == P + k + 1) {
     const size_t H = s->outHidden.size() / static_cast<size_t>(k + 1);
     std::copy_n(s->outHidden.begin() + (kept - 1) * H, H, s->outHidden.begin());
+    s->outHidden.resize(H);
     s->hiddenRows = 1;
     s->hiddenAt = P + kept;
   }

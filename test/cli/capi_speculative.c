@@ -313,9 +313,107 @@ static void drafters_case(void) {
   free(ref.logits);
 }
 
+/* A scripted drafter that first checks the MTP drafter's input at this
+ * step: drafting from the session must give what drafting from a session
+ * that evaluated the same tokens in one batch gives. */
+struct checked {
+  struct script sc;
+  gemmac_session *s;
+  int checks, mismatches;
+};
+
+static int32_t checked_draft(const gemmac_token *tokens, int32_t n, gemmac_token *draft,
+                             int32_t max, void *user) {
+  struct checked *c = user;
+  float *a = malloc(sizeof(float) * 2 * vocab), *b = malloc(sizeof(float) * 2 * vocab);
+  gemmac_token da[2], db[2];
+  gemmac_session *f = gemmac_session_new(model, kCtx);
+  const int ok = gemmac_session_draft(c->s, tokens[n - 1], 2, da, a) == 2 &&
+                 gemmac_session_eval(f, tokens, n - 1, NULL, 0) == 0 &&
+                 gemmac_session_draft(f, tokens[n - 1], 2, db, b) == 2 &&
+                 memcmp(da, db, sizeof da) == 0 && memcmp(a, b, sizeof(float) * 2 * vocab) == 0;
+  ++c->checks;
+  c->mismatches += !ok;
+  gemmac_session_free(f);
+  free(a);
+  free(b);
+  return scripted(tokens, n, draft, max, &c->sc);
+}
+
+/* The MTP drafter compiled into the program (compile-model --draft):
+ * decoding with gemmac_draft_mtp equals plain decoding; and after steps of
+ * every accept length, the drafter's next input (the hidden state of the
+ * last kept row) is what evaluating the same tokens afresh gives, so its
+ * drafts and logits are bit for bit those of a fresh session. */
+static void mtp_case(void) {
+  check(gemmac_model_number(model, "drafter") == 1, "the program has a drafter");
+  gemmac_token prompt[40];
+  prompt_of(prompt, 40, 3);
+  gemmac_sampler_params params[2] = {greedy(), gemmac_sampler_defaults()};
+  params[1].temperature = 0.9f;
+  params[1].repeat_penalty = 1.3f;
+  params[1].seed = 77;
+  /* Budgets that end runs after steps of different accept lengths. */
+  const int32_t budgets[] = {kMax, 7, 12, 17, 22, 29};
+  for (int i = 0; i < 2 * 6; ++i) {
+    const gemmac_sampler_params *p = &params[i % 2];
+    const int32_t max = budgets[i / 2];
+    struct run ref;
+    plain(prompt, 40, max, p, &ref);
+    for (int scripted_drafts = 0; scripted_drafts < 2; ++scripted_drafts) {
+      gemmac_session *s = gemmac_session_new(model, kCtx);
+      struct checked cd = {{&ref, 40, CYCLE, 0, 1, 0, {0}}, s, 0, 0};
+      gemmac_speculative spec = gemmac_speculative_defaults();
+      spec.draft_max = 4;
+      spec.draft = scripted_drafts ? checked_draft : gemmac_draft_mtp;
+      spec.draft_user = scripted_drafts ? (void *)&cd : (void *)s;
+      struct run got = {{0}, 0, -1, 0, NULL};
+      const int32_t produced = gemmac_generate_speculative(s, prompt, 40, max, p, &spec, collect, &got);
+      printf("%s, %s drafts, max %d: %d tokens, %d steps, %d drafted, %d accepted\n",
+             i % 2 ? "seeded" : "greedy", scripted_drafts ? "scripted" : "MTP", max, produced,
+             spec.n_steps, spec.n_drafted, spec.n_accepted);
+      check(produced == ref.n && memcmp(got.out, ref.out, sizeof(gemmac_token) * (size_t)ref.n) == 0,
+            "the tokens of plain decoding");
+      check(gemmac_session_position(s) == ref.pos &&
+                memcmp(gemmac_session_logits(s), ref.logits, sizeof(float) * vocab) == 0,
+            "plain decoding's final position and logits");
+      if (scripted_drafts)
+        check(cd.checks > 0 && cd.mismatches == 0,
+              "at every step, the drafter's input is a fresh evaluation's");
+      /* Draft from the final state, and from a session that evaluated the
+       * same tokens in one batch. */
+      const float *last = gemmac_session_logits(s);
+      gemmac_token t = 0;
+      for (int32_t v = 1; v < vocab; ++v)
+        if (last[v] > last[t])
+          t = v;
+      float *a = malloc(sizeof(float) * 3 * vocab), *b = malloc(sizeof(float) * 3 * vocab);
+      gemmac_token da[3], db[3], all[40 + kMax];
+      memcpy(all, prompt, sizeof prompt);
+      memcpy(all + 40, ref.out, sizeof(gemmac_token) * (size_t)(ref.pos - 40));
+      gemmac_session *f = gemmac_session_new(model, kCtx);
+      check(gemmac_session_draft(s, t, 3, da, a) == 3, "gemmac_session_draft after decoding");
+      check(gemmac_session_eval(f, all, ref.pos, NULL, 0) == 0 &&
+                gemmac_session_draft(f, t, 3, db, b) == 3,
+            "gemmac_session_draft after one eval");
+      check(memcmp(da, db, sizeof da) == 0 && memcmp(a, b, sizeof(float) * 3 * vocab) == 0,
+            "the same drafts and logits as a fresh session's");
+      /* Without the hidden state of the last token: refused. */
+      check(gemmac_session_truncate(s, ref.pos - 1) == 0 &&
+                gemmac_session_draft(s, t, 1, da, NULL) == -1,
+            "no draft after a truncate");
+      free(a);
+      free(b);
+      gemmac_session_free(f);
+      gemmac_session_free(s);
+    }
+    free(ref.logits);
+  }
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: capi_speculative WEIGHTS greedy|sampled|eog|truncate|drafters\n");
+    fprintf(stderr, "usage: capi_speculative WEIGHTS greedy|sampled|eog|truncate|drafters|mtp\n");
     return 2;
   }
   model = gemmac_model_open(argv[1], 2);
@@ -342,6 +440,8 @@ int main(int argc, char **argv) {
     truncate_case();
   } else if (!strcmp(c, "drafters")) {
     drafters_case();
+  } else if (!strcmp(c, "mtp")) {
+    mtp_case();
   } else {
     fprintf(stderr, "unknown case %s\n", c);
     return 2;

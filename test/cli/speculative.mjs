@@ -14,9 +14,15 @@ const exec = (cmd, argv) => {
             stderr: r.stderr ?? ""};
 };
 
-function build(name, variant, type, extra) {
+function build(name, variant, type, extra, assistant = false) {
     const gguf = path.join(work, `${name}.gguf`), program = path.join(work, name);
     run(path.join(bin, "gemmac-gen-model"), ["--variant", variant, "--type", type, "-o", gguf]);
+    if (assistant) { // compiled in with --draft
+        const drafter = path.join(work, `${name}-assistant.gguf`);
+        run(path.join(bin, "gemmac-gen-model"), ["--variant", "assistant", "--for", variant, "--type", type,
+                                                 "-o", drafter]);
+        extra = [...extra, "--draft", drafter];
+    }
     run(path.join(bin, "compile-model"), [gguf, "-o", program, "--quiet", "--keep-object", ...extra]);
     return {program, capi: linkWithModel(program, "capi_speculative.c", "spec"), weights: `${program}.weights`};
 }
@@ -31,6 +37,9 @@ const dense = build("dense-q8_0-d6", "dense", "q8_0", ["--draft-max", "6"]);
 for (const c of ["greedy", "sampled", "eog", "truncate", "drafters"])
     runCase(dense, c, `dense q8_0 --draft-max 6: ${c}`);
 runCase(build("e2b-q4_0-d3", "e2b", "q4_0", ["--draft-max", "3"]), "greedy", "e2b q4_0 --draft-max 3: greedy");
+// The compiled MTP drafter (rings of window + 6 rows: --draft's default).
+const mtp = build("e4b-q8_0-mtp", "e4b", "q8_0", [], true);
+runCase(mtp, "mtp", "e4b q8_0 --draft: the MTP drafter");
 // Without --draft-max the rings roll back one position: drafts of one token.
 runCase(build("dense-q4_k-d0", "dense", "q4_k", []), "greedy", "dense q4_k without --draft-max: greedy");
 
@@ -46,6 +55,15 @@ for (const flags of [["--draft-max", "4"], ["--draft-max", "6", "--draft-min", "
     check(/speculative \(ngram, draft max \d+\): \d+ steps for 60 tokens/.test(spec.stderr),
           `run ${flags.join(" ")} reports its steps: ${/speculative.*/.exec(spec.stderr)?.[0]}`);
 }
+// The MTP drafter is run's default drafter where the program has one.
+const mtpPlain = exec(mtp.program, ["run", "-p", prompt, "-n", "40", "--temp", "0", "-v"]);
+const mtpSpec = exec(mtp.program, ["run", "-p", prompt, "-n", "40", "--temp", "0", "-v", "--draft-max", "3"]);
+check(mtpPlain.status === 0 && ids(mtpPlain) && ids(mtpSpec) === ids(mtpPlain) && mtpSpec.stdout === mtpPlain.stdout,
+      "run --draft-max 3 with the MTP drafter: the same tokens and text as run");
+check(/speculative \(mtp, draft max 3\): \d+ steps for 40 tokens/.test(mtpSpec.stderr),
+      `run --draft-max 3 reports the mtp drafter: ${/speculative.*/.exec(mtpSpec.stderr)?.[0]}`);
+const noDrafter = exec(dense.program, ["run", "-p", "x", "--draft-max", "2", "--spec-type", "mtp"]);
+check(noDrafter.status !== 0 && /no MTP drafter/.test(noDrafter.stderr), "--spec-type mtp without a drafter is refused");
 // chat through a pipe, two turns (the second continues the kept cache).
 const chat = (flags) => spawnSync(dense.program, ["chat", "--temp", "0", "-n", "40", "-v", ...flags],
     {encoding: "utf8", input: "hello there\nand again, hello there\n", timeout: 300000});
@@ -58,5 +76,5 @@ check(/\[turn 2: \d+ steps, \d+ drafted, \d+ accepted\]/.test(chatSpec.stderr),
 const bad = exec(dense.program, ["run", "-p", "x", "--draft-max", "2", "--draft-min", "3"]);
 check(bad.status === 2 && /--draft-min 3 is more than --draft-max 2/.test(bad.stderr), "--draft-min above --draft-max is refused");
 const badType = exec(dense.program, ["run", "-p", "x", "--draft-max", "2", "--spec-type", "eagle"]);
-check(badType.status === 2 && /--spec-type expects ngram, got 'eagle'/.test(badType.stderr), "an unknown --spec-type is refused");
+check(badType.status === 2 && /--spec-type expects mtp or ngram, got 'eagle'/.test(badType.stderr), "an unknown --spec-type is refused");
 finish();
