@@ -113,6 +113,8 @@ _OPTIONAL: Dict[str, Tuple[Any, list]] = {
     "gemmac_session_truncate": (c_int, [c_void_p, c_int32]),
     "gemmac_draft_ngram": (c_int32, [POINTER(token_t), c_int32, POINTER(token_t), c_int32,
                                      c_void_p]),
+    "gemmac_session_draft": (c_int32, [c_void_p, token_t, c_int32, POINTER(token_t),
+                                       POINTER(c_float)]),
     "gemmac_speculative_accept": (c_int32, [c_void_p, c_int32, POINTER(c_float),
                                             POINTER(SamplerParams), TokenFn, c_void_p,
                                             POINTER(token_t)]),

@@ -117,15 +117,17 @@ class Model:
                  last_n_tokens_size: int = 64,
                  weights_path: Optional[Union[str, os.PathLike]] = None,
                  weights_in_memory: Optional[bool] = None, device: int = 0,
-                 draft_max: int = 0) -> None:
+                 draft_max: int = 0, draft: Optional[str] = None) -> None:
         """Opens DIR/libNAME.so (or DIR/NAME): its weights (`weights_path`, or
         NAME.weights beside it) and a session of `n_ctx` tokens (0: the
         model's context, at most 4096, as the program's commands).
         n_threads None: one per usable CPU. seed -1: a random one.
         draft_max > 0: completions decode speculatively, verifying up to
-        that many n-gram-drafted tokens per step (the same tokens as
-        without; compile the program with --draft-max for drafts longer
-        than 1 past the sliding window)."""
+        that many drafted tokens per step (the same tokens as without;
+        compile the library with --draft-max for drafts longer than 1 past
+        the sliding window). draft: "mtp" (the MTP drafter compiled in with
+        compile-model --draft; the default when there is one) or "ngram"
+        (prompt lookup)."""
         self._model = self._session = None
         self.model_path, self._name = _resolve(path)
         lib = ctypes.CDLL(self.model_path)
@@ -166,6 +168,12 @@ class Model:
         if draft_max and not api.has("speculative_accept"):
             api.speculative_accept()  # raises, naming the missing function
         self.draft_max = draft_max
+        has_drafter = api.model_number(self._model, b"drafter") == 1
+        if draft not in (None, "mtp", "ngram"):
+            raise ValueError(f"'draft' must be 'mtp', 'ngram' or None, not {draft!r}")
+        if draft == "mtp" and not has_drafter:
+            raise ValueError(f"{self.model_path} has no MTP drafter (compile-model --draft)")
+        self.draft = draft or ("mtp" if has_drafter else "ngram")
         # Drafted and accepted tokens of the last completion.
         self.n_drafted = self.n_accepted = 0
         self._bos_text = self._piece(self.token_bos(), True)
@@ -544,7 +552,9 @@ class Model:
             if req.max_tokens > 0:
                 k = min(k, req.max_tokens - out.generated)
             got = 0
-            if k > 0:
+            if k > 0 and self.draft == "mtp":
+                got = api.session_draft(self._session, t, k, draft, None)
+            elif k > 0:
                 context = self._history + [t]
                 got = api.draft_ngram((_capi.token_t * len(context))(*context), len(context),
                                       draft, k, None)

@@ -169,12 +169,16 @@ double acceptRate(double mean, long of) {
 
 /// A drafter that knows the model's greedy continuation and proposes it
 /// with its first error after a run of right tokens, each right with
-/// probability `rate` (a seeded sequence: every run draws the same).
+/// probability `rate` (a seeded sequence: every run draws the same). With
+/// `session`, the program's MTP drafter runs first for the same number of
+/// tokens, so that its cost is paid; its tokens are replaced by the script's.
 struct ScriptedDrafter {
   const std::vector<gemmac_token> *continuation; // after the prompt
   long promptTokens;
   double rate;
   int32_t vocab;
+  gemmac_session *session = nullptr;
+  std::vector<gemmac_token> scratch = std::vector<gemmac_token>(64);
   uint64_t state = 0x2545F4914F6CDD1Dull;
 
   double uniform() {
@@ -185,6 +189,9 @@ struct ScriptedDrafter {
   static int32_t draft(const gemmac_token *tokens, int32_t n, gemmac_token *out,
                        int32_t max, void *user) {
     auto *d = static_cast<ScriptedDrafter *>(user);
+    if (d->session && gemmac_session_draft(d->session, tokens[n - 1], max, d->scratch.data(),
+                                           nullptr) != max)
+      return -1;
     long right = 0;
     while (right < max && d->uniform() < d->rate)
       ++right;
@@ -202,7 +209,7 @@ struct ScriptedDrafter {
 
 struct DraftRun {
   long k, verifyRows;
-  double rate, steps, accepted, verifyCost;
+  double rate, steps, accepted, verifyCost, draftCost;
 };
 
 /// Speculative decoding against plain greedy decoding on the same prompt:
@@ -229,10 +236,13 @@ int cmdBenchDraft(const Options &a, gemmac_model *m, long p, long n) {
   const long most = gemmac_model_number(m, "draft_max") + 1;
   const bool fitsRing = ctx <= gemmac_model_number(m, "window") + most - 1;
   const double acceptP = acceptRate(a.acceptMean, a.acceptOf);
+  // A compiled MTP drafter runs at every step: its cost is measured, not
+  // assumed free.
+  const bool mtp = gemmac_model_number(m, "drafter") == 1;
   std::vector<gemmac_token> continuation;
   std::vector<double> plain;
   struct Samples {
-    std::vector<double> rate, steps, accepted, cost;
+    std::vector<double> rate, steps, accepted, cost, draftCost;
   };
   std::vector<Samples> samples(a.draftLengths.size());
   // Repetitions alternate plain and speculative runs, so that a change in
@@ -251,7 +261,7 @@ int cmdBenchDraft(const Options &a, gemmac_model *m, long p, long n) {
     continuation = out;
     for (size_t ki = 0; ki < a.draftLengths.size(); ++ki) {
       const long k = a.draftLengths[ki];
-      ScriptedDrafter drafter{&continuation, p, acceptP, V};
+      ScriptedDrafter drafter{&continuation, p, acceptP, V, mtp ? s : nullptr};
       gemmac_speculative spec = gemmac_speculative_defaults();
       spec.draft_max = static_cast<int32_t>(k);
       spec.draft = ScriptedDrafter::draft;
@@ -292,12 +302,24 @@ int cmdBenchDraft(const Options &a, gemmac_model *m, long p, long n) {
           die(gemmac_last_error());
         return seconds() - t;
       };
-      std::vector<double> one, many;
+      std::vector<double> one, many, drafts;
       for (int i = 0; i < 5; ++i) {
         one.push_back(timeStep(1));
         many.push_back(timeStep(rows.size()));
+        if (mtp) { // k draft steps after the last evaluated token
+          std::vector<gemmac_token> d(static_cast<size_t>(k));
+          const double t = seconds();
+          if (gemmac_session_eval(s, rows.data(), 1, nullptr, 0) != 0 ||
+              gemmac_session_draft(s, continuation[0], static_cast<int32_t>(k), d.data(),
+                                   nullptr) != k)
+            die(gemmac_last_error());
+          drafts.push_back(seconds() - t - one.back());
+          if (gemmac_session_truncate(s, at) != 0)
+            die(gemmac_last_error());
+        }
       }
       x.cost.push_back(median(many) / median(one));
+      x.draftCost.push_back(mtp ? median(drafts) / median(one) : 0.0);
     }
   }
   const double plainRate = median(plain);
@@ -306,7 +328,8 @@ int cmdBenchDraft(const Options &a, gemmac_model *m, long p, long n) {
     const long k = a.draftLengths[ki];
     const Samples &x = samples[ki];
     runs.push_back({std::min(k, most), fitsRing ? k + 1 : std::min(k + 1, most),
-                    median(x.rate), median(x.steps), median(x.accepted), median(x.cost)});
+                    median(x.rate), median(x.steps), median(x.accepted), median(x.cost),
+                    median(x.draftCost)});
   }
   const int threads = gemmac_model_threads(m);
   if (a.json) {
@@ -316,24 +339,32 @@ int cmdBenchDraft(const Options &a, gemmac_model *m, long p, long n) {
     for (size_t i = 0; i < runs.size(); ++i)
       std::printf("%s{\"k\": %ld, \"decode_tok_s\": %.4f, \"speedup\": %.4f, "
                   "\"steps\": %.1f, \"accepted_per_step\": %.3f, \"verify_rows\": %ld, "
-                  "\"verify_cost\": %.3f}",
+                  "\"verify_cost\": %.3f, \"draft_cost\": %.3f}",
                   i ? ", " : "", runs[i].k, runs[i].rate, runs[i].rate / plainRate,
-                  runs[i].steps, runs[i].accepted, runs[i].verifyRows, runs[i].verifyCost);
+                  runs[i].steps, runs[i].accepted, runs[i].verifyRows, runs[i].verifyCost,
+                  runs[i].draftCost);
     std::printf("], \"prompt_tokens\": %ld, \"decode_tokens\": %ld, \"threads\": %d, "
                 "\"reps\": %ld, \"device\": \"%s\"}\n",
                 p, n, threads, a.reps, gemmac_model_device(m));
   } else {
     std::printf("%s, threads %d, median of %ld run(s); %ld prompt tokens, %ld decoded\n"
                 "speculative decoding with a scripted drafter: the greedy continuation, each "
-                "token right with p = %.3f (%.2f of %ld accepted on average), drafting free\n",
+                "token right with p = %.3f (%.2f of %ld accepted on average), %s\n",
                 gemmac_model_device(m), threads, a.reps, p, n, acceptP, a.acceptMean,
-                a.acceptOf);
-    std::printf("%6s %12s %8s %7s %15s %26s\n", "k", "decode tok/s", "speedup", "steps",
-                "accepted/step", "step of rows / of 1 row");
+                a.acceptOf,
+                mtp ? "the compiled MTP drafter run at every step (its cost paid, its tokens "
+                      "replaced by the script's)"
+                    : "drafting free");
+    std::printf("%6s %12s %8s %7s %15s %26s%s\n", "k", "decode tok/s", "speedup", "steps",
+                "accepted/step", "step of rows / of 1 row", mtp ? "  k draft steps / 1 row" : "");
     std::printf("%6s %12.2f %8s %7ld\n", "plain", plainRate, "1.00x", n);
-    for (const DraftRun &r : runs)
-      std::printf("%6ld %12.2f %7.2fx %7.0f %15.2f %19ld: %5.2f\n", r.k, r.rate,
+    for (const DraftRun &r : runs) {
+      std::printf("%6ld %12.2f %7.2fx %7.0f %15.2f %19ld: %5.2f", r.k, r.rate,
                   r.rate / plainRate, r.steps, r.accepted, r.verifyRows, r.verifyCost);
+      if (mtp)
+        std::printf(" %23.2f", r.draftCost);
+      std::printf("\n");
+    }
     if (std::any_of(a.draftLengths.begin(), a.draftLengths.end(),
                     [&](long k) { return k > most; }))
       std::printf("(drafts are cut to %ld tokens: the program keeps %ld ring rows beyond the "

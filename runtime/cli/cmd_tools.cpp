@@ -164,7 +164,7 @@ int cmdInfo(const Options &o) {
                 "\"layers\": %lld, \"context\": %lld, \"max_batch\": %lld, "
                 "\"threads\": %lld, \"weight_bytes\": %lld, \"decode_bytes\": %lld, "
                 "\"arena_bytes\": %lld, \"kv_ctx\": %d, \"kv_bytes\": %lld, "
-                "\"window\": %lld, \"draft_max\": %lld, "
+                "\"window\": %lld, \"draft_max\": %lld, \"drafter\": %s, "
                 "\"chat_template_bytes\": %zu, \"sampling\": {\"temperature\": %g, "
                 "\"top_k\": %d, \"top_p\": %g, \"min_p\": %g, "
                 "\"repeat_penalty\": %g, \"repeat_last_n\": %d}}\n",
@@ -173,7 +173,8 @@ int cmdInfo(const Options &o) {
                 js(str("formats")).c_str(), js(str("residuals")).c_str(), num("vocab"),
                 num("hidden"), num("layers"), num("context"), num("max_batch"),
                 num("threads"), num("weight_bytes"), num("decode_bytes"),
-                num("arena_bytes"), ctx, kv, num("window"), num("draft_max"), tmpl.size(),
+                num("arena_bytes"), ctx, kv, num("window"), num("draft_max"),
+                num("drafter") == 1 ? "true" : "false", tmpl.size(),
                 sp.temperature, sp.top_k,
                 sp.top_p, sp.min_p, sp.repeat_penalty, sp.penalty_last_n);
   } else {
@@ -194,8 +195,10 @@ int cmdInfo(const Options &o) {
       std::printf("memory      KV cache %s at --ctx %d, scratch arena %s per session\n",
                   mib(kv).c_str(), ctx, mib(num("arena_bytes")).c_str());
     std::printf("speculative sliding window %lld; rings keep %lld rows more (compile-model "
-                "--draft-max): drafts of up to %lld tokens per step\n",
-                num("window"), num("draft_max"), num("draft_max") + 1);
+                "--draft-max): drafts of up to %lld tokens per step; %s\n",
+                num("window"), num("draft_max"), num("draft_max") + 1,
+                num("drafter") == 1 ? "MTP drafter compiled in (--spec-type mtp)"
+                                    : "no MTP drafter (n-gram drafts)");
     std::printf("chat        %s\n", tmpl.empty() ? "no chat template"
                                                   : ("template of " + std::to_string(tmpl.size()) +
                                                      " bytes").c_str());

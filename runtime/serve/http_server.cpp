@@ -102,7 +102,7 @@ bool peerClosed(int fd) {
 
 Server::Server(gemmac_model *model, const gemmac_serve_options &o)
     : opts_(o), sched_(model, o.n_slots, o.n_ctx, o.queue, o.batch,
-             DraftSettings{o.draft_max, o.draft_min, o.draft_adaptive != 0}) {
+             DraftSettings{o.draft_max, o.draft_min, o.draft_adaptive != 0, o.draft_mtp != 0}) {
   ctx_.model = model;
   ctx_.options = &opts_;
   ctx_.nCtx = o.n_ctx;
@@ -146,9 +146,9 @@ int Server::run() {
                opts_.batch, opts_.host, port);
   if (opts_.draft_max > 0)
     std::fprintf(stderr,
-                 "gemmac serve: speculative decoding: n-gram drafts of %d to %d tokens%s per "
+                 "gemmac serve: speculative decoding: %s drafts of %d to %d tokens%s per "
                  "slot and step\n",
-                 std::max(opts_.draft_min, 1), opts_.draft_max,
+                 opts_.draft_mtp ? "MTP" : "n-gram", std::max(opts_.draft_min, 1), opts_.draft_max,
                  opts_.draft_adaptive ? " (adaptive)" : "");
   std::fflush(stderr);
   // SIGINT/SIGTERM end the server: blocked everywhere (gemmac_serve),

@@ -338,11 +338,19 @@ void Scheduler::draftFor(Slot &slot) {
     k = std::min(k, job.maxTokens - job.generated);
   if (k <= 0)
     return;
-  std::vector<gemmac_token> context = slot.history;
-  context.push_back(slot.next);
   slot.draft.resize(static_cast<size_t>(k));
-  const int32_t got = gemmac_draft_ngram(context.data(), static_cast<int32_t>(context.size()),
-                                         slot.draft.data(), static_cast<int32_t>(k), nullptr);
+  int32_t got = 0;
+  if (draft_.mtp) {
+    // From the hidden state of the row that produced `next` (none after a
+    // reused prompt prefix without a fresh row: no draft then).
+    got = gemmac_session_draft(slot.session, slot.next, static_cast<int32_t>(k),
+                               slot.draft.data(), nullptr);
+  } else {
+    std::vector<gemmac_token> context = slot.history;
+    context.push_back(slot.next);
+    got = gemmac_draft_ngram(context.data(), static_cast<int32_t>(context.size()),
+                             slot.draft.data(), static_cast<int32_t>(k), nullptr);
+  }
   slot.draft.resize(got >= std::max(draft_.min, 1) ? static_cast<size_t>(got) : 0);
 }
 

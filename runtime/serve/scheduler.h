@@ -71,6 +71,7 @@ struct Metrics {
 struct DraftSettings {
   int max = 0, min = 0; // max 0: off
   bool adaptive = false;
+  bool mtp = false; // the compiled MTP drafter, else n-gram lookup
 };
 
 class Scheduler {

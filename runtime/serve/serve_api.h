@@ -31,6 +31,8 @@ typedef struct {
                                and step (n-gram drafter), 0: off */
   int draft_min;            /* a shorter draft is not verified */
   int draft_adaptive;       /* nonzero: the draft length follows acceptance */
+  int draft_mtp;            /* nonzero: draft with the program's compiled
+                               MTP drafter instead of n-gram lookup */
 } gemmac_serve_options;
 
 /* Serves until SIGINT/SIGTERM; returns the process exit code. */

@@ -257,7 +257,11 @@ extern "C" int gemmac_decode(gemmac_pool *pool, const gemmac_batch *b) {
   std::vector<int32_t> tokens;
   std::vector<int64_t> positions, seqs, outRows;
   std::vector<int32_t> outSlots;
-  std::vector<float> logits;
+  std::vector<gemmac_session *> outOwner; // each output row's sequence
+  std::vector<float> logits, hidden;
+  // A drafter reads the final hidden states of each sequence's output rows.
+  const bool keepHidden = m->program->draft && !pool->gpu;
+  const size_t H = static_cast<size_t>(m->program->meta[abi::kMetaHidden]);
   struct Part {
     size_t group, from, to;
   };
@@ -269,6 +273,7 @@ extern "C" int gemmac_decode(gemmac_pool *pool, const gemmac_batch *b) {
     seqs.clear();
     outRows.clear();
     outSlots.clear();
+    outOwner.clear();
     parts.clear();
     while (g < groups.size() &&
            tokens.size() < static_cast<size_t>(m->maxBatch)) {
@@ -283,6 +288,7 @@ extern "C" int gemmac_decode(gemmac_pool *pool, const gemmac_batch *b) {
         if (pool->outIndex[row] >= 0) {
           outRows.push_back(static_cast<int64_t>(tokens.size()));
           outSlots.push_back(pool->outIndex[row]);
+          outOwner.push_back(gr.session);
         }
         positions.push_back(gr.session->pos + static_cast<int64_t>(r - done));
         tokens.push_back(b->token[row]);
@@ -295,6 +301,8 @@ extern "C" int gemmac_decode(gemmac_pool *pool, const gemmac_batch *b) {
       }
     }
     logits.resize(std::max<size_t>(outRows.size(), 1) * V);
+    if (keepHidden)
+      hidden.resize(std::max<size_t>(outRows.size(), 1) * H);
     if (pool->gpu) {
       // A device failure leaves every sequence after its last whole step.
       std::string err;
@@ -310,7 +318,8 @@ extern "C" int gemmac_decode(gemmac_pool *pool, const gemmac_batch *b) {
       }
     } else {
       m->program->forward(m->rt.get(), m->weights, pool->kv, pool->arena,
-                          tokens.data(), logits.data(), nullptr,
+                          tokens.data(), logits.data(),
+                          keepHidden ? hidden.data() : nullptr,
                           static_cast<int64_t>(tokens.size()),
                           positions.data(), seqs.data(),
                           static_cast<int64_t>(parts.size()), outRows.data(),
@@ -326,6 +335,19 @@ extern "C" int gemmac_decode(gemmac_pool *pool, const gemmac_batch *b) {
     }
     for (const Part &p : parts)
       advance(pool, b, groups[p.group], p.from, p.to);
+    if (keepHidden) {
+      for (gemmac_session *s : outOwner) {
+        s->outHidden.clear();
+        s->hiddenRows = 0;
+      }
+      for (size_t j = 0; j < outOwner.size(); ++j) {
+        gemmac_session *s = outOwner[j];
+        s->outHidden.insert(s->outHidden.end(), hidden.begin() + j * H,
+                            hidden.begin() + (j + 1) * H);
+        ++s->hiddenRows;
+        s->hiddenAt = s->pos;
+      }
+    }
   }
   return 0;
 }

@@ -205,6 +205,8 @@ int32_t acceptDraft(gemmac_session *s, const gemmac_token *batch, int32_t k,
     s->outHidden.resize(H);
     s->hiddenRows = 1;
     s->hiddenAt = P + kept;
+  } else {
+    s->hiddenAt = -1; // not the step's rows: no draft until the next eval
   }
   return kept;
 }

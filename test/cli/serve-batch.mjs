@@ -9,12 +9,19 @@
 // the rings' window), whose answers also report the drafted tokens.
 //
 //   node test/cli/serve-batch.mjs --bin build/bin --work DIR
-import {check, compileModel, finish, startServer} from "./harness.mjs";
+import path from "node:path";
+import {bin, check, compileModel, finish, run, startServer, work} from "./harness.mjs";
 
 const {program} = compileModel("serve-batch", {variant: "dense", chatTemplate: null});
-// The same model with rings that keep 6 rows beyond the window.
+// The same model with rings that keep 6 rows beyond the window, and with an
+// MTP drafter compiled in (random weights: it drafts, and is rarely right).
 const {program: drafting} = compileModel("serve-batch-d6", {variant: "dense", chatTemplate: null,
                                                             compileArgs: ["--draft-max", "6"]});
+const assistant = path.join(work, "serve-batch-assistant.gguf");
+run(path.join(bin, "gemmac-gen-model"), ["--variant", "assistant", "--for", "dense", "--type", "q8_0",
+                                         "-o", assistant]);
+const {program: mtp} = compileModel("serve-batch-mtp", {variant: "dense", chatTemplate: null,
+                                                        compileArgs: ["--draft", assistant]});
 const words = "the quick brown fox jumps over the lazy dog while a compiler reads".split(" ");
 
 /// Request i: its own prompt (3 to 60 words), greedy or seeded sampling.
@@ -59,8 +66,10 @@ const configs = [
     {slots: 32, program: drafting, flags: ["--draft-max", "3"]},
     // Without the compiled spare rows a draft is cut to 1 token.
     {slots: 4, program, flags: ["--draft-max", "4"]},
+    // The compiled MTP drafter (the default drafter of such a program).
+    {slots: 8, program: mtp, flags: ["--draft-max", "3"], mtp: true},
 ];
-for (const {slots, program: prog, flags} of configs) {
+for (const {slots, program: prog, flags, mtp: byMTP} of configs) {
     const name = `-np ${slots}${flags.length ? " " + flags.join(" ") : ""}`;
     const srv = await startServer(prog, ["-np", String(slots), "-b", "16", "--ctx", "256",
         "--threads", "1", "--queue", String(N), ...flags]);
@@ -74,8 +83,10 @@ for (const {slots, program: prog, flags} of configs) {
               (differ.length ? ` (requests ${differ.join(", ")} differ; first: ${answers[differ[0]]} vs ${alone[differ[0]]})` : ""));
         check(/up to 16 rows per step/.test(srv.log()), `${name}: the server reports its step budget`);
         if (flags.length) {
-            check(drafts.n > 0 && drafts.accepted > 0 && drafts.accepted <= drafts.n,
+            check(drafts.n > 0 && (byMTP || drafts.accepted > 0) && drafts.accepted <= drafts.n,
                   `${name}: the answers report drafted and accepted tokens (${drafts.accepted} of ${drafts.n})`);
+            check(new RegExp(`speculative decoding: ${byMTP ? "MTP" : "n-gram"} drafts`).test(srv.log()),
+                  `${name}: the server says which drafter it runs`);
             // A request can turn drafting off, and cannot ask for more than the server.
             drafts.n = 0;
             const off = await complete(srv.port, {...request(3), "speculative.n_max": 0});

@@ -7,6 +7,9 @@ set -eu
 gen=$1 compile=$2 template=$3 work=$4
 mkdir -p "$work/lib"
 "$gen" --variant e2b --type q8_0 --chat-template "$template" -o "$work/tiny.gguf"
-# --draft-max 4: rings keep 4 rows beyond the window, for speculative decoding.
+# --draft-max 4: rings keep 4 rows beyond the window, for speculative decoding;
+# the library also holds an MTP drafter (--draft).
+"$gen" --variant assistant --for e2b --type q8_0 -o "$work/tiny-assistant.gguf"
 "$compile" "$work/tiny.gguf" -o "$work/tiny" --quiet --draft-max 4
-"$compile" "$work/tiny.gguf" --emit lib -o "$work/lib/tiny" --quiet --draft-max 4
+"$compile" "$work/tiny.gguf" --emit lib -o "$work/lib/tiny" --quiet --draft-max 4 \
+  --draft "$work/tiny-assistant.gguf"

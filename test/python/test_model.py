@@ -164,16 +164,19 @@ def test_speculative_completion_equals_plain(lib_path, model, sampling):
     prompt = "one two three four one two three four one two three four one two"
     plain = model.create_completion(prompt, max_tokens=40, logprobs=2, **sampling)
     plain_tokens, plain_logits = model.tokens, model.logits
-    with gemmac.Model(lib_path, n_ctx=N_CTX, seed=1, draft_max=4) as spec:
-        got = spec.create_completion(prompt, max_tokens=40, logprobs=2, **sampling)
-        assert spec.n_drafted > 0 and 0 <= spec.n_accepted <= spec.n_drafted
-        streamed = b"".join(
-            c["choices"][0]["text"].encode() for c in
-            spec.create_completion(prompt, max_tokens=40, stream=True, **sampling))
-        # The session ends as plain decoding's: the same tokens and logits.
-        assert (spec.tokens, spec.logits) == (plain_tokens, plain_logits)
-    assert got["choices"] == plain["choices"]
-    assert streamed.decode() == plain["choices"][0]["text"]
+    # The library's MTP drafter (its default), and prompt lookup.
+    for draft in (None, "ngram"):
+        with gemmac.Model(lib_path, n_ctx=N_CTX, seed=1, draft_max=4, draft=draft) as spec:
+            assert spec.draft == (draft or "mtp")
+            got = spec.create_completion(prompt, max_tokens=40, logprobs=2, **sampling)
+            assert spec.n_drafted > 0 and 0 <= spec.n_accepted <= spec.n_drafted
+            streamed = b"".join(
+                c["choices"][0]["text"].encode() for c in
+                spec.create_completion(prompt, max_tokens=40, stream=True, **sampling))
+            # The session ends as plain decoding's: the same tokens and logits.
+            assert (spec.tokens, spec.logits) == (plain_tokens, plain_logits)
+        assert got["choices"] == plain["choices"]
+        assert streamed.decode() == plain["choices"][0]["text"]
 
 
 def test_truncate_rolls_back(lib_path):
@@ -191,6 +194,8 @@ def test_truncate_rolls_back(lib_path):
         assert m.logits == whole
     with pytest.raises(ValueError, match="draft_max"):
         gemmac.Model(lib_path, n_ctx=N_CTX, draft_max=65)
+    with pytest.raises(ValueError, match="'draft'"):
+        gemmac.Model(lib_path, n_ctx=N_CTX, draft_max=2, draft="eagle")
 
 
 def test_hostile_arguments(model):
