@@ -347,6 +347,9 @@ int main(int argc, char **argv) {
     return fail(target.takeError());
   if (llvm::Error e = (*target)->checkOptions(emitOptions))
     return fail(std::move(e));
+  if (!draftPath.empty() && !llvm::StringRef((*target)->describe()).starts_with("cpu"))
+    return fail("--draft: the MTP drafter is compiled for CPU targets only, not " +
+                (*target)->describe());
   auto options = pipelineOptions();
   if (!options)
     return fail(options.takeError());
