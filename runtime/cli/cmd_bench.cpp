@@ -210,6 +210,7 @@ struct ScriptedDrafter {
 struct DraftRun {
   long k, verifyRows;
   double rate, steps, accepted, verifyCost, draftCost;
+  double ownRate, ownAcceptance, ownAccepted; // the program's own drafter
 };
 
 /// Speculative decoding against plain greedy decoding on the same prompt:
@@ -243,8 +244,37 @@ int cmdBenchDraft(const Options &a, gemmac_model *m, long p, long n) {
   std::vector<double> plain;
   struct Samples {
     std::vector<double> rate, steps, accepted, cost, draftCost;
+    // The program's own drafter (mtp, else ngram): tok/s, accepted of
+    // drafted, accepted per step.
+    std::vector<double> ownRate, ownAcceptance, ownAccepted;
   };
   std::vector<Samples> samples(a.draftLengths.size());
+  // A timed speculative run from the prompt, which must give the plain
+  // run's tokens; its seconds.
+  auto timedRun = [&](gemmac_speculative &spec, long k) {
+    prefill();
+    struct Sink {
+      const std::vector<gemmac_token> *want;
+      long at = 0, wrong = 0;
+    } sink{&continuation};
+    const double t1 = seconds();
+    const int32_t got = gemmac_generate_speculative(
+        s, nullptr, 0, static_cast<int32_t>(n), &greedy, &spec,
+        [](gemmac_token t, void *user) {
+          auto *k = static_cast<Sink *>(user);
+          k->wrong += k->at >= static_cast<long>(k->want->size()) || (*k->want)[k->at] != t;
+          ++k->at;
+          return 0;
+        },
+        &sink);
+    const double dt = seconds() - t1;
+    if (got < 0)
+      die(gemmac_last_error());
+    if (got != n || sink.wrong)
+      die("bench --draft " + std::to_string(k) + ": speculative decoding gave " +
+          std::to_string(sink.wrong) + " tokens other than plain decoding");
+    return dt;
+  };
   // Repetitions alternate plain and speculative runs, so that a change in
   // the machine's speed reaches both.
   for (long r = 0; r < a.reps; ++r) {
@@ -266,31 +296,22 @@ int cmdBenchDraft(const Options &a, gemmac_model *m, long p, long n) {
       spec.draft_max = static_cast<int32_t>(k);
       spec.draft = ScriptedDrafter::draft;
       spec.draft_user = &drafter;
-      prefill();
-      struct Sink {
-        const std::vector<gemmac_token> *want;
-        long at = 0, wrong = 0;
-      } sink{&continuation};
-      const double t1 = seconds();
-      const int32_t got = gemmac_generate_speculative(
-          s, nullptr, 0, static_cast<int32_t>(n), &greedy, &spec,
-          [](gemmac_token t, void *user) {
-            auto *k = static_cast<Sink *>(user);
-            k->wrong += k->at >= static_cast<long>(k->want->size()) || (*k->want)[k->at] != t;
-            ++k->at;
-            return 0;
-          },
-          &sink);
-      const double dt = seconds() - t1;
-      if (got < 0)
-        die(gemmac_last_error());
-      if (got != n || sink.wrong)
-        die("bench --draft " + std::to_string(k) + ": speculative decoding gave " +
-            std::to_string(sink.wrong) + " tokens other than plain decoding");
+      const double dt = timedRun(spec, k);
       Samples &x = samples[ki];
       x.rate.push_back(n / dt);
       x.steps.push_back(spec.n_steps);
       x.accepted.push_back(spec.n_steps ? double(spec.n_accepted) / spec.n_steps : 0.0);
+      // The program's own drafter, with the acceptance it gets here.
+      gemmac_speculative own = gemmac_speculative_defaults(); // ngram
+      own.draft_max = static_cast<int32_t>(k);
+      if (mtp) {
+        own.draft = gemmac_draft_mtp;
+        own.draft_user = s;
+      }
+      const double ownSeconds = timedRun(own, k);
+      x.ownRate.push_back(n / ownSeconds);
+      x.ownAcceptance.push_back(own.n_drafted ? double(own.n_accepted) / own.n_drafted : 0.0);
+      x.ownAccepted.push_back(own.n_steps ? double(own.n_accepted) / own.n_steps : 0.0);
       // A verify step of k + 1 rows against a step of one, at this context.
       std::vector<gemmac_token> rows(
           static_cast<size_t>(fitsRing ? k + 1 : std::min(k + 1, most)), continuation[0]);
@@ -329,7 +350,8 @@ int cmdBenchDraft(const Options &a, gemmac_model *m, long p, long n) {
     const Samples &x = samples[ki];
     runs.push_back({std::min(k, most), fitsRing ? k + 1 : std::min(k + 1, most),
                     median(x.rate), median(x.steps), median(x.accepted), median(x.cost),
-                    median(x.draftCost)});
+                    median(x.draftCost), median(x.ownRate), median(x.ownAcceptance),
+                    median(x.ownAccepted)});
   }
   const int threads = gemmac_model_threads(m);
   if (a.json) {
@@ -339,13 +361,16 @@ int cmdBenchDraft(const Options &a, gemmac_model *m, long p, long n) {
     for (size_t i = 0; i < runs.size(); ++i)
       std::printf("%s{\"k\": %ld, \"decode_tok_s\": %.4f, \"speedup\": %.4f, "
                   "\"steps\": %.1f, \"accepted_per_step\": %.3f, \"verify_rows\": %ld, "
-                  "\"verify_cost\": %.3f, \"draft_cost\": %.3f}",
+                  "\"verify_cost\": %.3f, \"draft_cost\": %.3f, \"own_drafter\": "
+                  "{\"decode_tok_s\": %.4f, \"speedup\": %.4f, \"acceptance\": %.4f, "
+                  "\"accepted_per_step\": %.3f}}",
                   i ? ", " : "", runs[i].k, runs[i].rate, runs[i].rate / plainRate,
                   runs[i].steps, runs[i].accepted, runs[i].verifyRows, runs[i].verifyCost,
-                  runs[i].draftCost);
-    std::printf("], \"prompt_tokens\": %ld, \"decode_tokens\": %ld, \"threads\": %d, "
-                "\"reps\": %ld, \"device\": \"%s\"}\n",
-                p, n, threads, a.reps, gemmac_model_device(m));
+                  runs[i].draftCost, runs[i].ownRate, runs[i].ownRate / plainRate,
+                  runs[i].ownAcceptance, runs[i].ownAccepted);
+    std::printf("], \"own_drafter\": \"%s\", \"prompt_tokens\": %ld, \"decode_tokens\": %ld, "
+                "\"threads\": %d, \"reps\": %ld, \"device\": \"%s\"}\n",
+                mtp ? "mtp" : "ngram", p, n, threads, a.reps, gemmac_model_device(m));
   } else {
     std::printf("%s, threads %d, median of %ld run(s); %ld prompt tokens, %ld decoded\n"
                 "speculative decoding with a scripted drafter: the greedy continuation, each "
@@ -365,6 +390,13 @@ int cmdBenchDraft(const Options &a, gemmac_model *m, long p, long n) {
         std::printf(" %23.2f", r.draftCost);
       std::printf("\n");
     }
+    std::printf("with the program's own drafter (%s, greedy decoding of the same prompt):\n",
+                mtp ? "the compiled MTP drafter" : "n-gram lookup");
+    std::printf("%6s %12s %8s %11s %15s\n", "k", "decode tok/s", "speedup", "acceptance",
+                "accepted/step");
+    for (const DraftRun &r : runs)
+      std::printf("%6ld %12.2f %7.2fx %10.1f%% %15.2f\n", r.k, r.ownRate, r.ownRate / plainRate,
+                  100 * r.ownAcceptance, r.ownAccepted);
     if (std::any_of(a.draftLengths.begin(), a.draftLengths.end(),
                     [&](long k) { return k > most; }))
       std::printf("(drafts are cut to %ld tokens: the program keeps %ld ring rows beyond the "

@@ -64,6 +64,20 @@ check(/speculative \(mtp, draft max 3\): \d+ steps for 40 tokens/.test(mtpSpec.s
       `run --draft-max 3 reports the mtp drafter: ${/speculative.*/.exec(mtpSpec.stderr)?.[0]}`);
 const noDrafter = exec(dense.program, ["run", "-p", "x", "--draft-max", "2", "--spec-type", "mtp"]);
 check(noDrafter.status !== 0 && /no MTP drafter/.test(noDrafter.stderr), "--spec-type mtp without a drafter is refused");
+// bench --draft: each speculative run must reproduce plain decoding (the
+// bench dies otherwise); with a drafter compiled in, its cost is paid and
+// its own acceptance reported.
+for (const [m, own] of [[mtp, "mtp"], [dense, "ngram"]]) {
+    const r = exec(m.program, ["bench", "-p", "24", "-n", "12", "--draft", "1,2", "--accept", "1.5/2",
+                               "--reps", "1", "--json"]);
+    let j = null;
+    try { j = JSON.parse(r.stdout); } catch { /* checked below */ }
+    check(r.status === 0 && j && j.own_drafter === own && j.draft.length === 2 &&
+          j.draft.every((d) => d.decode_tok_s > 0 && d.own_drafter.decode_tok_s > 0 &&
+                               d.own_drafter.acceptance >= 0 && d.own_drafter.acceptance <= 1 &&
+                               (own === "mtp") === (d.draft_cost > 0)),
+          `bench --draft 1,2 --json (${own} drafter): ${r.status === 0 ? "rows for k = 1, 2" : r.stderr.trim()}`);
+}
 // chat through a pipe, two turns (the second continues the kept cache).
 const chat = (flags) => spawnSync(dense.program, ["chat", "--temp", "0", "-n", "40", "-v", ...flags],
     {encoding: "utf8", input: "hello there\nand again, hello there\n", timeout: 300000});
