@@ -1,7 +1,9 @@
 // libFuzzer harness: a hostile GGUF through the reader and the Gemma 4
 // import, as far as compile-model takes it before code generation: header,
 // metadata, tensor infos, the Gemma 4 configuration, the tokenizer and the
-// gemma IR module (verified). Every input must be refused with an error or
+// gemma IR module (verified); read as an MTP drafter (gemma4-assistant, as
+// compile-model --draft reads one), its configuration, and its pairing with
+// a target built to fit it. Every input must be refused with an error or
 // imported; no crash, hang, sanitizer report or unbounded allocation.
 #include "dialects/gemma/GemmaDialect.h"
 #include "frontends/gguf/GGUFFile.h"
@@ -37,6 +39,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   if (auto config = gguf::readGemma4Config(**file); !config)
     llvm::consumeError(config.takeError());
+  if (auto draft = gguf::readGemma4Config(**file, /*assistant=*/true); !draft) {
+    llvm::consumeError(draft.takeError());
+  } else {
+    // A target whose last sliding and last full layer fit the drafter's
+    // first layer of each kind: the pairing must accept it, or say why.
+    Gemma4Config target;
+    target.hidden = draft->backboneHidden;
+    target.vocabSize = draft->vocabSize;
+    for (bool sliding : {true, false})
+      for (const Gemma4LayerConfig &l : draft->layers)
+        if (l.sliding == sliding) {
+          target.layers.push_back(l);
+          break;
+        }
+    target.numLayers = static_cast<int64_t>(target.layers.size());
+    (void)pairGemma4Drafter(*draft, target);
+  }
   if (auto tokenizer = gguf::readTokenizer(**file); !tokenizer)
     llvm::consumeError(tokenizer.takeError());
   else if (auto suppress = gguf::readSuppressTokens(**file, tokenizer->tokens.size()); !suppress)

@@ -34,6 +34,9 @@ def main():
                            ("moe", "q4_0")]:
         run(gen, "--variant", variant, "--type", qtype, "--layers", "1",
             "-o", str(seeds("gguf_import") / f"{variant}-{qtype}.gguf"))
+    # An MTP drafter (gemma4-assistant), as compile-model --draft reads one.
+    run(gen, "--variant", "assistant", "--for", "dense", "--type", "q8_0",
+        "-o", str(seeds("gguf_import") / "assistant-dense-q8_0.gguf"))
     # Hugging Face checkpoints, each directory as one input: its files after
     # "@@file NAME" lines (the safetensors harness's framing).
     # The MoE ones store their experts per expert (GPTQ or NVFP4 modules,
