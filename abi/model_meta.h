@@ -19,6 +19,9 @@ enum MetaIndex {
   kMetaHiddenOutput, // 1: forward writes the final hidden states (`hidden`)
   kMetaWindow,   // the sliding layers' window (0: no ring caches)
   kMetaDraftMax, // rows the rings keep beyond the window (--draft-max)
+  // The abi/cpu_features.h bits the code needs (0: none recorded, as in
+  // programs of earlier compilers: no check).
+  kMetaCpuFeatures,
   kMetaCount = 16
 };
 // Follows GEMMAC_PROGRAM_ABI (abi/program_table.h).

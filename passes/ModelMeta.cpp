@@ -76,6 +76,7 @@ SmallVector<int64_t> computeModelMeta(ModuleOp module, func::FuncOp entry,
   // The rings' window and rows beyond it: how far a session can roll back
   // (gemmac_session_truncate).
   meta[abi::kMetaDraftMax] = draftMax(module);
+  meta[abi::kMetaCpuFeatures] = attrInt(d->getCpuFeaturesAttrHelper());
   if (auto plan = moduleKVPlan(module, entry); succeeded(plan))
     for (auto &[owner, c] : *plan)
       if (c.getRows())

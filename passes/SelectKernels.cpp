@@ -140,7 +140,10 @@ struct SelectKernelsPass
 
     // The catalogue's kernel for the op's kind, its weights' format and
     // layout (abi/kernels.def); the variant for this target's instruction set
-    // when the runtime has one, else the portable kernel.
+    // when the runtime has one, else the portable kernel. The MTP drafter's
+    // products take llama.cpp's one-token arithmetic where it differs
+    // ("vec": a drafter step there is one token).
+    func::FuncOp draft = lookupDraft(module);
     WalkResult result = module.walk([&](Operation *op) {
       std::optional<StringRef> kind = kindOf(op);
       if (!kind || hasKernel(op))
@@ -149,7 +152,11 @@ struct SelectKernelsPass
       WeightType t = cast<WeightType>(weight.getType());
       StringRef format = stringifyWeightFormat(t.getFormat());
       bool x8 = isInterleaved(weight);
-      const KernelRow *row = findKernel(*kind, format, x8 ? "x8" : "");
+      const KernelRow *row = nullptr;
+      if (draft && !x8 && op->getParentOfType<func::FuncOp>() == draft)
+        row = findKernel(*kind, format, "vec");
+      if (!row)
+        row = findKernel(*kind, format, x8 ? "x8" : "");
       if (!row) {
         op->emitOpError("the runtime has no ")
             << *kind << " kernel for " << format << " weights"

@@ -45,6 +45,7 @@ llvm::Error CompileSession::import(llvm::StringRef path,
                                    int64_t draftMax,
                                    llvm::StringRef draftPath) {
   inputPath_ = path.str();
+  Gemma4Config targetConfig;
   if (isHuggingFaceCheckpoint(path)) {
     auto checkpoint = st::Checkpoint::open(path);
     if (!checkpoint)
@@ -55,11 +56,16 @@ llvm::Error CompileSession::import(llvm::StringRef path,
       return imported.takeError();
     module_ = std::move(imported->module);
     tokenizer_ = std::move(imported->tokenizer);
+    targetConfig = std::move(imported->config);
   } else {
     auto file = gguf::GGUFFile::open(path);
     if (!file)
       return file.takeError();
     file_ = std::move(*file);
+    auto config = gguf::readGemma4Config(*file_);
+    if (!config)
+      return config.takeError();
+    targetConfig = std::move(*config);
     auto module = gguf::importGemma4(context_, *file_);
     if (!module)
       return module.takeError();
@@ -70,16 +76,26 @@ llvm::Error CompileSession::import(llvm::StringRef path,
     tokenizer_ = std::move(*tokenizer);
   }
   if (!draftPath.empty()) {
-    if (!file_)
-      return llvm::createStringError(
-          "--draft: a drafter is compiled with a GGUF target; " + path +
-          " is a Hugging Face checkpoint");
-    auto draft = gguf::GGUFFile::open(draftPath);
-    if (!draft)
-      return draft.takeError();
-    draftFile_ = std::move(*draft);
-    if (llvm::Error e = gguf::importDrafter(*module_, *file_, *draftFile_))
-      return e;
+    // Either kind of drafter pairs with either kind of target.
+    if (isHuggingFaceCheckpoint(draftPath)) {
+      auto draft = st::Checkpoint::open(draftPath);
+      if (!draft)
+        return draft.takeError();
+      draftHF_ = std::move(*draft);
+      if (llvm::Error e = st::importDrafter(*module_, targetConfig,
+                                            tokenizer_.tokens, path,
+                                            *draftHF_))
+        return e;
+    } else {
+      auto draft = gguf::GGUFFile::open(draftPath);
+      if (!draft)
+        return draft.takeError();
+      draftFile_ = std::move(*draft);
+      if (llvm::Error e = gguf::importDrafter(*module_, targetConfig,
+                                             tokenizer_.tokens, path,
+                                             *draftFile_))
+        return e;
+    }
   }
   if (mlir::failed(mlir::verify(*module_)))
     return llvm::createStringError(path +
@@ -107,11 +123,14 @@ bool gemmac::isHuggingFaceCheckpoint(llvm::StringRef path) {
 }
 
 std::vector<std::string> CompileSession::inputFiles() const {
-  if (hf_)
-    return hf_->inputFiles();
+  std::vector<std::string> files =
+      hf_ ? hf_->inputFiles() : std::vector<std::string>{inputPath_};
   if (draftFile_)
-    return {inputPath_, draftFile_->path().str()};
-  return {inputPath_};
+    files.push_back(draftFile_->path().str());
+  if (draftHF_)
+    for (std::string &f : draftHF_->inputFiles())
+      files.push_back(std::move(f));
+  return files;
 }
 
 /// --srd: opens and verifies the residuals (any failure stops the compile),
@@ -243,6 +262,10 @@ llvm::Expected<Emitted> CompileSession::emit(const EmitOptions &options,
     source.draftData = draftFile_->base();
     source.draftSize = draftFile_->fileSize();
     source.draftName = draftFile_->path();
+  } else if (draftHF_) {
+    source.draftData = draftHF_->base();
+    source.draftSize = draftHF_->size();
+    source.draftName = draftHF_->directory();
   }
   auto weights = writeWeightsFile(path(ArtifactFiles::Weights), layout_, source,
                                   tokenizer_, target_->describe(), progress);

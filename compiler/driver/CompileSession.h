@@ -72,7 +72,8 @@ private:
   std::string inputPath_;
   std::unique_ptr<gguf::GGUFFile> file_;   // a GGUF input, or
   std::unique_ptr<st::Checkpoint> hf_;     // a Hugging Face checkpoint
-  std::unique_ptr<gguf::GGUFFile> draftFile_; // --draft
+  std::unique_ptr<gguf::GGUFFile> draftFile_; // --draft: a GGUF, or
+  std::unique_ptr<st::Checkpoint> draftHF_;   // a Hugging Face checkpoint
   mlir::OwningOpRef<mlir::ModuleOp> module_;
   TokenizerData tokenizer_;
   WeightBlobLayout layout_;

@@ -72,10 +72,12 @@ static cl::opt<int64_t> draftMaxOption(
     cl::value_desc("N"), cl::init(0), cl::cat(category));
 static cl::opt<std::string> draftPath(
     "draft",
-    cl::desc("an MTP drafter (a gemma4-assistant GGUF paired with this "
-             "model) compiled into the program for speculative decoding "
-             "(--draft-max defaults to 6 with it)"),
-    cl::value_desc("ASSISTANT.gguf"), cl::cat(category));
+    cl::desc("an MTP drafter paired with this model (a gemma4-assistant "
+             "GGUF, or a Hugging Face Gemma4AssistantForCausalLM / "
+             "Gemma4UnifiedAssistantForCausalLM checkpoint) compiled into "
+             "the program for speculative decoding (--draft-max defaults to "
+             "6 with it)"),
+    cl::value_desc("ASSISTANT"), cl::cat(category));
 static cl::opt<std::string> gptqActivations(
     "gptq-activations",
     cl::desc("what GPTQ weights multiply: q8_0 (llama.cpp's Q4_0/Q8_0 "

@@ -47,6 +47,8 @@ public:
   virtual std::string describe() const = 0;
   /// The CPU features kernel selection uses (empty for GPU targets).
   virtual std::string targetFeatures() const { return ""; }
+  /// The abi/cpu_features.h bits the host code may use (0: unchecked).
+  virtual uint64_t cpuFeatureBits() const { return 0; }
 
   /// Rejects output flags that do not fit the target.
   virtual llvm::Error checkOptions(const EmitOptions &options) const = 0;

@@ -217,7 +217,8 @@ LogicalResult GemmaDialect::verifyOperationAttribute(Operation *op,
       name == getNumLayersAttrHelper().getName() ||
       name == getContextLengthAttrHelper().getName() ||
       name == getWeightsBytesAttrHelper().getName() ||
-      name == getWeightsFingerprintAttrHelper().getName())
+      name == getWeightsFingerprintAttrHelper().getName() ||
+      name == getCpuFeaturesAttrHelper().getName())
     return expect(isa<IntegerAttr>(value), "an integer");
   if (name == getLayersAttrHelper().getName() ||
       name == getKvPlanAttrHelper().getName())

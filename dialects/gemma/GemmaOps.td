@@ -44,6 +44,9 @@ def Gemma_Dialect : Dialect {
     // and, for a CPU, the features kernel selection uses ...
     "::mlir::StringAttr":$target,
     "::mlir::StringAttr":$target_features,
+    // ... the abi/cpu_features.h bits that CPU has (the program checks
+    // them at startup) ...
+    "::mlir::IntegerAttr":$cpu_features,
     // ... and the KV caches' element type, f16, f32 or f8E4M3FN (E4M3), with
     // an E4M3 cache's scales: k and v of each layer's own cache, 2 x
     // num_layers values (absent: all 1.0).

@@ -58,8 +58,8 @@ std::string gemmac::checkGemma4Layer(Gemma4Config &cfg, int64_t l,
 std::string gemmac::pairGemma4Drafter(Gemma4Config &draft,
                                       const Gemma4Config &target) {
   if (draft.backboneHidden != target.hidden)
-    return llvm::formatv("the drafter is for a target of width {0} "
-                         "(embedding_length_out), the target's is {1}",
+    return llvm::formatv("the drafter is for a target of width {0}, the "
+                         "target's is {1}",
                          draft.backboneHidden, target.hidden)
         .str();
   if (draft.vocabSize != target.vocabSize)
@@ -92,5 +92,22 @@ std::string gemmac::pairGemma4Drafter(Gemma4Config &draft,
     d.kvSource = owner;
     d.kEqualsV = t.kEqualsV;
   }
+  return "";
+}
+
+std::string gemmac::compareDrafterVocabulary(llvm::ArrayRef<std::string> draft,
+                                             llvm::ArrayRef<std::string> target,
+                                             llvm::StringRef targetPath) {
+  if (draft.size() != target.size())
+    return llvm::formatv("{0} tokens here, {1} in the target {2}: not the "
+                         "same vocabulary",
+                         draft.size(), target.size(), targetPath)
+        .str();
+  for (size_t i = 0; i < draft.size(); ++i)
+    if (draft[i] != target[i])
+      return llvm::formatv("token {0} is '{1}' here and '{2}' in the target "
+                           "{3}: not the same vocabulary",
+                           i, draft[i], target[i], targetPath)
+          .str();
   return "";
 }

@@ -8,6 +8,9 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringRef.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -58,5 +61,11 @@ std::string checkGemma4Layer(Gemma4Config &cfg, int64_t l, int64_t firstShared);
 /// the drafter's backbone width and vocabulary must be the target's. Sets
 /// the drafter layers' kvSource. Returns what is wrong, or "".
 std::string pairGemma4Drafter(Gemma4Config &draft, const Gemma4Config &target);
+
+/// Whether a drafter's tokens are its target's (read from `targetPath`),
+/// token for token: "" if so, else the first difference.
+std::string compareDrafterVocabulary(llvm::ArrayRef<std::string> draft,
+                                     llvm::ArrayRef<std::string> target,
+                                     llvm::StringRef targetPath);
 
 } // namespace gemmac

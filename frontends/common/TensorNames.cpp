@@ -6,6 +6,8 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include <cstring>
+
 using llvm::StringRef;
 
 namespace {
@@ -126,6 +128,9 @@ constexpr LinearName kModelOthers[] = {
 std::optional<std::string> gemmac::hfTensorForGGUF(StringRef ggufName) {
   if (ggufName == "output.weight")
     return std::string("lm_head.weight");
+  if (ggufName == "nextn.pre_projection.weight" ||
+      ggufName == "nextn.post_projection.weight")
+    return ggufName.drop_front(strlen("nextn.")).str();
   for (const LinearName &m : kModelOthers)
     if (ggufName == m.gguf)
       return m.hf.str();
@@ -144,4 +149,9 @@ std::optional<std::string> gemmac::hfTensorForGGUF(StringRef ggufName) {
     if (layer->second == m.gguf)
       return llvm::formatv("layers.{0}.{1}", layer->first, m.hf).str();
   return std::nullopt;
+}
+
+bool gemmac::hfTensorAtRoot(StringRef hfName) {
+  return hfName == "lm_head.weight" || hfName == "pre_projection.weight" ||
+         hfName == "post_projection.weight";
 }

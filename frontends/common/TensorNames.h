@@ -29,8 +29,14 @@ std::optional<std::string> hfNameForGGUF(llvm::StringRef ggufName);
 /// Any tensor the Gemma 4 builder reads, by its GGUF name, as a Hugging Face
 /// checkpoint names it under the text model ("blk.3.attn_norm.weight" ->
 /// "layers.3.input_layernorm.weight"); "output.weight" gives
-/// "lm_head.weight", which lives at the checkpoint's root. nullopt for a
+/// "lm_head.weight", and an MTP drafter's "nextn.pre_projection.weight"
+/// gives "pre_projection.weight": these live at the checkpoint's root (see
+/// hfTensorAtRoot). nullopt for a
 /// tensor HF checkpoints do not have (rope_freqs: synthesized from config).
 std::optional<std::string> hfTensorForGGUF(llvm::StringRef ggufName);
+
+/// Whether hfTensorForGGUF's `hfName` lies at the checkpoint's root rather
+/// than under the text model.
+bool hfTensorAtRoot(llvm::StringRef hfName);
 
 } // namespace gemmac

@@ -408,33 +408,25 @@ Expected<Gemma4Config> gemmac::gguf::readGemma4Config(const GGUFFile &file,
   return cfg;
 }
 
-Error gemmac::gguf::importDrafter(mlir::ModuleOp module, const GGUFFile &target,
-                                  const GGUFFile &draft) {
-  auto targetCfg = readGemma4Config(target);
-  if (!targetCfg)
-    return targetCfg.takeError();
+Error gemmac::gguf::importDrafter(mlir::ModuleOp module,
+                                  const Gemma4Config &target,
+                                  llvm::ArrayRef<std::string> targetTokens,
+                                  StringRef targetPath, const GGUFFile &draft) {
   auto draftCfg = readGemma4Config(draft, /*assistant=*/true);
   if (!draftCfg)
     return draftCfg.takeError();
-  if (std::string e = pairGemma4Drafter(*draftCfg, *targetCfg); !e.empty())
-    return draft.error(e + " (target " + target.path() + ")");
+  if (std::string e = pairGemma4Drafter(*draftCfg, target); !e.empty())
+    return draft.error(e + " (target " + targetPath + ")");
   // The drafter's tokens are the target's ids: the same vocabulary.
-  auto targetTokens = readTokenizer(target);
-  if (!targetTokens)
-    return targetTokens.takeError();
   auto draftTokens = readTokenizer(draft);
   if (!draftTokens)
     return draftTokens.takeError();
-  const auto &a = targetTokens->tokens, &b = draftTokens->tokens;
-  auto differ = std::mismatch(a.begin(), a.end(), b.begin(), b.end());
-  if (differ.first != a.end())
-    return draft.error(llvm::formatv("token {0} is '{1}' here and '{2}' in "
-                                     "the target {3}: not the same vocabulary",
-                                     differ.first - a.begin(), *differ.second,
-                                     *differ.first, target.path())
-                           .str());
+  if (std::string e = compareDrafterVocabulary(draftTokens->tokens,
+                                               targetTokens, targetPath);
+      !e.empty())
+    return draft.error(e);
   GGUFWeights weights(draft);
-  return addGemma4Drafter(module, *targetCfg, *draftCfg, weights, draft.path());
+  return addGemma4Drafter(module, target, *draftCfg, weights, draft.path());
 }
 
 Expected<mlir::OwningOpRef<mlir::ModuleOp>>

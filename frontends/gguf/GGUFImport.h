@@ -19,9 +19,11 @@ llvm::Expected<mlir::OwningOpRef<mlir::ModuleOp>>
 importGemma4(mlir::MLIRContext &context, const GGUFFile &file);
 
 /// Adds the MTP drafter in `draft` (a gemma4-assistant GGUF) to the module
-/// importGemma4 made of `target`, after checking the pair: the widths, the
-/// vocabulary (token for token) and the caches its layers read.
-llvm::Error importDrafter(mlir::ModuleOp module, const GGUFFile &target,
-                          const GGUFFile &draft);
+/// of the target `target` (a GGUF or Hugging Face model, its vocabulary
+/// `targetTokens`, read from `targetPath`), after checking the pair: the
+/// widths, the vocabulary (token for token) and the caches its layers read.
+llvm::Error importDrafter(mlir::ModuleOp module, const Gemma4Config &target,
+                          llvm::ArrayRef<std::string> targetTokens,
+                          llvm::StringRef targetPath, const GGUFFile &draft);
 
 } // namespace gemmac::gguf

@@ -207,8 +207,11 @@ Expected<HFModelConfig> gemmac::st::readHFConfig(StringRef file,
   // The text model: nested in a multimodal config, or the whole config.
   const llvm::json::Object *textObject = root;
   std::string prefix;
+  const std::string topModelType = modelType;
   const TextDefaults *defaults = nullptr;
-  if (modelType == "gemma4" || modelType == "gemma4_unified") {
+  const bool assistant = modelType == "gemma4_assistant" ||
+                         modelType == "gemma4_unified_assistant";
+  if (modelType == "gemma4" || modelType == "gemma4_unified" || assistant) {
     textObject = root->getObject("text_config");
     if (!textObject)
       return top.error("model_type '" + modelType +
@@ -216,12 +219,19 @@ Expected<HFModelConfig> gemmac::st::readHFConfig(StringRef file,
     prefix = "text_config.";
     std::string textType;
     Keys nested(file, *textObject, prefix);
-    if (Error e = nested.string("model_type", textType, modelType + "_text"))
+    const std::string expected =
+        modelType == "gemma4_assistant" ? "gemma4_text"
+        : modelType == "gemma4_unified_assistant" ? "gemma4_unified_text"
+                                                  : modelType + "_text";
+    if (Error e = nested.string("model_type", textType, expected))
       return std::move(e);
-    if (textType != modelType + "_text")
+    // An assistant's text model is a plain Gemma4TextConfig of either kind.
+    if (textType != expected &&
+        !(assistant && (textType == "gemma4_text" ||
+                        textType == "gemma4_unified_text")))
       return nested.error("'text_config.model_type' = '" + textType +
                           "' does not belong to model_type '" + modelType +
-                          "' (expected '" + modelType + "_text')");
+                          "' (expected '" + expected + "')");
     modelType = textType;
   }
   if (modelType == "gemma4_text")
@@ -232,11 +242,14 @@ Expected<HFModelConfig> gemmac::st::readHFConfig(StringRef file,
     return top.error(
         "model_type '" + modelType +
         "' is not a Gemma 4 text model (gemmac compiles gemma4, gemma4_text, "
-        "gemma4_unified and gemma4_unified_text)");
+        "gemma4_unified and gemma4_unified_text, and the drafters "
+        "gemma4_assistant and gemma4_unified_assistant)");
   Keys k(file, *textObject, prefix);
 
   HFModelConfig out;
+  out.modelType = topModelType;
   out.textModelType = modelType;
+  out.assistant = assistant;
   Gemma4Config &cfg = out.config;
   int64_t hidden, ffn, layers, heads, kvHeads, headDim, globalHeadDim,
       globalKV = -1, shared, ple, pleVocab, window, positions;
@@ -272,7 +285,7 @@ Expected<HFModelConfig> gemmac::st::readHFConfig(StringRef file,
                             defaults->perLayerInput, 0, 1 << 16))
       return std::move(e);
     if (Error e = k.integer("vocab_size_per_layer_input", pleVocab,
-                            cfg.vocabSize, 1, kInt32))
+                            cfg.vocabSize, 0, kInt32))
       return std::move(e);
   } else {
     ple = 0;
@@ -328,7 +341,7 @@ Expected<HFModelConfig> gemmac::st::readHFConfig(StringRef file,
   if (bias)
     return k.error("'" + k.name("attention_bias") +
                    "' is true: Gemma 4 has no attention biases");
-  if (ple > 0 && pleVocab != cfg.vocabSize)
+  if (ple > 0 && pleVocab != cfg.vocabSize && !assistant)
     return k.error(llvm::formatv("'{0}' = {1} differs from '{2}' = {3}: the "
                                  "per-layer embedding table must have one "
                                  "row per token",
@@ -336,11 +349,41 @@ Expected<HFModelConfig> gemmac::st::readHFConfig(StringRef file,
                                  pleVocab, k.name("vocab_size"),
                                  cfg.vocabSize)
                        .str());
-  if (shared >= layers)
+  if (assistant) {
+    // transformers' Gemma4AssistantConfig.validate_architecture: every
+    // layer reads the target's cache, nothing beyond the plain layers.
+    if (Error e = top.integer("backbone_hidden_size", cfg.backboneHidden, 0,
+                              1, 1 << 16))
+      return std::move(e);
+    if (!cfg.backboneHidden)
+      return top.error("'backbone_hidden_size' is missing: an assistant "
+                       "names its target's hidden size");
+    if (Error e = top.boolean("use_ordered_embeddings", out.orderedEmbeddings,
+                              false))
+      return std::move(e);
+    if (Error e = top.integer("num_centroids", out.numCentroids, 2048, 1,
+                              cfg.vocabSize))
+      return std::move(e);
+    if (Error e = top.integer("centroid_intermediate_top_k", out.centroidTopK,
+                              32, 1, out.numCentroids))
+      return std::move(e);
+    if (k.has("num_kv_shared_layers") && shared != layers)
+      return k.error(llvm::formatv("'{0}' = {1}: an assistant's {2} layers "
+                                   "all read the target's cache",
+                                   k.name("num_kv_shared_layers"), shared,
+                                   layers)
+                         .str());
+    if (ple != 0 || moe || doubleWide)
+      return k.error("an assistant has no per-layer inputs "
+                     "('" + k.name("hidden_size_per_layer_input") +
+                     "' must be 0), no experts and no double-wide MLP");
+    shared = 0; // resolved against the target when paired
+  } else if (shared >= layers) {
     return k.error(llvm::formatv("'{0}' = {1} must be below the {2} layers",
                                  k.name("num_kv_shared_layers"), shared,
                                  layers)
                        .str());
+  }
   if (window > positions)
     return k.error(llvm::formatv("'{0}' = {1} is larger than '{2}' = {3}",
                                  k.name("sliding_window"), window,

@@ -78,7 +78,7 @@ public:
     std::optional<std::string> hf = hfTensorForGGUF(gguf);
     if (!hf)
       return "";
-    return *hf == "lm_head.weight" ? *hf : root + *hf;
+    return hfTensorAtRoot(*hf) ? *hf : root + *hf;
   }
   /// An NVFP4 linear's output scale, asked for by its GGUF name
   /// ("blk.N.ffn_up.scale", as llama.cpp's converter names it): the
@@ -676,10 +676,8 @@ Expected<std::vector<float>> readKVScales(const Checkpoint &c,
   return scales;
 }
 
-} // namespace
-
-Expected<Imported> gemmac::st::importGemma4(mlir::MLIRContext &context,
-                                            const Checkpoint &c) {
+/// config.json of checkpoint `c`.
+Expected<HFModelConfig> readConfig(const Checkpoint &c) {
   auto configText = c.readText("config.json");
   if (!configText)
     return configText.takeError();
@@ -687,11 +685,13 @@ Expected<Imported> gemmac::st::importGemma4(mlir::MLIRContext &context,
     return fileError(c.pathOf("config.json"), std::nullopt,
                      "cannot open: a Hugging Face checkpoint needs its "
                      "config.json");
-  auto config = readHFConfig(c.pathOf("config.json"), **configText);
-  if (!config)
-    return config.takeError();
+  return readHFConfig(c.pathOf("config.json"), **configText);
+}
 
-  // Where the text model lives: under the multimodal wrapper, or alone.
+/// Where the text model's tensors live (under the multimodal wrapper, or
+/// alone), and which layers have a layer_scalar.
+Expected<std::string> findTextModel(const Checkpoint &c,
+                                    HFModelConfig &config) {
   std::string root;
   bool found = false;
   for (StringRef prefix :
@@ -705,29 +705,90 @@ Expected<Imported> gemmac::st::importGemma4(mlir::MLIRContext &context,
     return fileError(c.directory(), std::nullopt,
                      "no 'embed_tokens.weight' under 'model.language_model.' "
                      "or 'model.': not a Gemma 4 checkpoint");
-  if (!config->tieWordEmbeddings && !c.find("lm_head.weight"))
+  if (!config.tieWordEmbeddings && !c.find("lm_head.weight"))
     return fileError(c.directory(), std::nullopt,
                      "config.json says tie_word_embeddings is false, but "
                      "there is no 'lm_head.weight'");
-  for (int64_t l = 0; l < config->config.numLayers; ++l)
-    config->config.layers[l].hasOutputScale =
+  for (int64_t l = 0; l < config.config.numLayers; ++l)
+    config.config.layers[l].hasOutputScale =
         c.find(llvm::formatv("{0}layers.{1}.layer_scalar", root, l).str());
+  return root;
+}
+
+} // namespace
+
+llvm::Error gemmac::st::importDrafter(mlir::ModuleOp module,
+                                      const Gemma4Config &target,
+                                      llvm::ArrayRef<std::string> targetTokens,
+                                      StringRef targetPath,
+                                      const Checkpoint &c) {
+  auto config = readConfig(c);
+  if (!config)
+    return config.takeError();
+  if (!config->assistant)
+    return fileError(c.pathOf("config.json"), std::nullopt,
+                     "model_type '" + config->modelType +
+                         "' is not an MTP drafter: --draft takes a "
+                         "gemma4_assistant checkpoint "
+                         "(Gemma4AssistantForCausalLM) or a gemma4-assistant "
+                         "GGUF");
+  auto root = findTextModel(c, *config);
+  if (!root)
+    return root.takeError();
+  if (std::string e = pairGemma4Drafter(config->config, target); !e.empty())
+    return fileError(c.directory(), std::nullopt,
+                     e + " (target " + targetPath + ")");
+  // The drafter's tokens are the target's ids: when it ships a tokenizer,
+  // the same vocabulary token for token.
+  auto tokenizerText = c.readText("tokenizer.json");
+  if (!tokenizerText)
+    return tokenizerText.takeError();
+  if (*tokenizerText) {
+    auto tokenizer = readHFTokenizer(c, *config);
+    if (!tokenizer)
+      return tokenizer.takeError();
+    if (std::string e = compareDrafterVocabulary(tokenizer->tokens,
+                                                 targetTokens, targetPath);
+        !e.empty())
+      return fileError(c.pathOf("tokenizer.json"), std::nullopt, e);
+  }
+  HFWeights weights(c, *root, config->gptq);
+  return addGemma4Drafter(module, target, config->config, weights,
+                          c.directory());
+}
+
+Expected<Imported> gemmac::st::importGemma4(mlir::MLIRContext &context,
+                                            const Checkpoint &c) {
+  auto config = readConfig(c);
+  if (!config)
+    return config.takeError();
+  if (config->assistant)
+    return fileError(c.pathOf("config.json"), std::nullopt,
+                     "this is a Gemma 4 MTP drafter ('" +
+                         config->modelType +
+                         "'): compile it with its target model, "
+                         "compile-model TARGET --draft " +
+                         c.directory());
+  auto root = findTextModel(c, *config);
+  if (!root)
+    return root.takeError();
 
   auto tokenizer = readHFTokenizer(c, *config);
   if (!tokenizer)
     return tokenizer.takeError();
   config->config.suppressTokens = tokenizer->suppress;
 
-  HFWeights weights(c, root, config->gptq);
+  HFWeights weights(c, *root, config->gptq);
   auto module = buildGemma4Module(context, config->config, weights,
                                   c.directory());
   if (!module)
     return module.takeError();
-  auto kvScales = readKVScales(c, root, config->config.numLayers);
+  auto kvScales = readKVScales(c, *root, config->config.numLayers);
   if (!kvScales)
     return kvScales.takeError();
   if (!kvScales->empty())
     gemma::gemmaDialect(&context)->getKvScalesAttrHelper().setAttr(
         **module, mlir::DenseF32ArrayAttr::get(&context, *kvScales));
-  return Imported{std::move(*module), std::move(*tokenizer)};
+  return Imported{std::move(*module), std::move(*tokenizer),
+                  std::move(config->config)};
 }

@@ -10,6 +10,7 @@ namespace gemmac::st {
 struct Imported {
   mlir::OwningOpRef<mlir::ModuleOp> module;
   TokenizerData tokenizer;
+  Gemma4Config config;
 };
 
 /// Imports a Gemma 4 Hugging Face checkpoint: config.json, the tokenizer
@@ -18,5 +19,16 @@ struct Imported {
 /// offset in the checkpoint's mapping, never copied.
 llvm::Expected<Imported> importGemma4(mlir::MLIRContext &context,
                                       const Checkpoint &checkpoint);
+
+/// Adds the MTP drafter in `draft` (a Gemma4AssistantForCausalLM or
+/// Gemma4UnifiedAssistantForCausalLM checkpoint) to the module of the
+/// target `target` (its vocabulary `targetTokens`, read from `targetPath`):
+/// the pairing is checked, and the drafter's tokenizer.json, when it ships
+/// one, must hold the target's tokens. The centroid head
+/// (masked_embedding.*) is left out, as llama.cpp does.
+llvm::Error importDrafter(mlir::ModuleOp module, const Gemma4Config &target,
+                          llvm::ArrayRef<std::string> targetTokens,
+                          llvm::StringRef targetPath,
+                          const Checkpoint &draft);
 
 } // namespace gemmac::st

@@ -123,26 +123,34 @@ struct SoftcapLowering : CPUOpLowering<SoftcapOp> {
   }
 };
 
+/// For every row t < rows: dst[t, dstAt + c] = src[t, srcAt + c], c < n
+/// (row-major views of widths srcWidth and dstWidth).
+void copyColumns(CPULowering &l, Value rows, Value src, int64_t srcWidth,
+                 int64_t srcAt, Value dst, int64_t dstWidth, int64_t dstAt,
+                 int64_t n) {
+  OpBuilder &b = l.rewriter();
+  Location loc = l.loc();
+  Value c0 = l.idx(0), c1 = l.idx(1);
+  auto rowsLoop = scf::ForOp::create(b, loc, c0, rows, c1);
+  OpBuilder::InsertionGuard g(b);
+  b.setInsertionPointToStart(rowsLoop.getBody());
+  Value t = rowsLoop.getInductionVar();
+  auto colLoop = scf::ForOp::create(b, loc, c0, l.idx(n), c1);
+  b.setInsertionPointToStart(colLoop.getBody());
+  Value c = colLoop.getInductionVar();
+  Value from = l.add(l.add(l.mul(t, l.idx(srcWidth)), l.idx(srcAt)), c);
+  Value to = l.add(l.add(l.mul(t, l.idx(dstWidth)), l.idx(dstAt)), c);
+  Value v = memref::LoadOp::create(b, loc, src, ValueRange{from});
+  memref::StoreOp::create(b, loc, v, dst, ValueRange{to});
+}
+
 struct ColumnSliceLowering : CPUOpLowering<ColumnSliceOp> {
   using CPUOpLowering::CPUOpLowering;
   LogicalResult lower(ColumnSliceOp s, CPULowering &l) const override {
     Activation in = l.act(s.getInput());
     Activation &out = l.allocate(s.getResult(), in.rows);
-    int64_t w = in.width, off = s.getOffset(), n = s.getSize();
-    OpBuilder &b = l.rewriter();
-    Location loc = l.loc();
-    Value c0 = l.idx(0), c1 = l.idx(1);
-    auto rowsLoop = scf::ForOp::create(b, loc, c0, in.rows, c1);
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(rowsLoop.getBody());
-    Value t = rowsLoop.getInductionVar();
-    auto colLoop = scf::ForOp::create(b, loc, c0, l.idx(n), c1);
-    b.setInsertionPointToStart(colLoop.getBody());
-    Value c = colLoop.getInductionVar();
-    Value src = l.add(l.add(l.mul(t, l.idx(w)), l.idx(off)), c);
-    Value dst = l.add(l.mul(t, l.idx(n)), c);
-    Value v = memref::LoadOp::create(b, loc, in.view, ValueRange{src});
-    memref::StoreOp::create(b, loc, v, out.view, ValueRange{dst});
+    copyColumns(l, in.rows, in.view, in.width, s.getOffset(), out.view,
+                s.getSize(), 0, s.getSize());
     return success();
   }
 };
@@ -153,26 +161,10 @@ struct ConcatColumnsLowering : CPUOpLowering<ConcatColumnsOp> {
   LogicalResult lower(ConcatColumnsOp op, CPULowering &l) const override {
     Activation lhs = l.act(op.getLhs()), rhs = l.act(op.getRhs());
     Activation &out = l.allocate(op.getResult(), lhs.rows);
-    const int64_t w = out.width;
-    OpBuilder &b = l.rewriter();
-    Location loc = l.loc();
-    Value c0 = l.idx(0), c1 = l.idx(1);
-    auto rowsLoop = scf::ForOp::create(b, loc, c0, lhs.rows, c1);
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(rowsLoop.getBody());
-    Value t = rowsLoop.getInductionVar();
-    int64_t at = 0;
-    for (const Activation *part : {&lhs, &rhs}) {
-      auto colLoop = scf::ForOp::create(b, loc, c0, l.idx(part->width), c1);
-      OpBuilder::InsertionGuard inner(b);
-      b.setInsertionPointToStart(colLoop.getBody());
-      Value c = colLoop.getInductionVar();
-      Value src = l.add(l.mul(t, l.idx(part->width)), c);
-      Value dst = l.add(l.add(l.mul(t, l.idx(w)), l.idx(at)), c);
-      Value v = memref::LoadOp::create(b, loc, part->view, ValueRange{src});
-      memref::StoreOp::create(b, loc, v, out.view, ValueRange{dst});
-      at += part->width;
-    }
+    copyColumns(l, lhs.rows, lhs.view, lhs.width, 0, out.view, out.width, 0,
+                lhs.width);
+    copyColumns(l, lhs.rows, rhs.view, rhs.width, 0, out.view, out.width,
+                lhs.width, rhs.width);
     return success();
   }
 };

@@ -54,6 +54,9 @@ int cmdServe(const Options &o) {
   so.draft_max = static_cast<int>(o.draftMax);
   so.draft_min = static_cast<int>(o.draftMin);
   so.draft_adaptive = o.draftAdaptive;
+  so.draft_script = o.draftScript;
+  if (o.draftScript && o.draftMax <= 0)
+    die("--draft-script goes with --draft-max K");
   so.draft_mtp = o.draftMax > 0 && specTypeFor(o, m) == "mtp";
   if (so.draft_mtp && gemmac_model_number(m, "drafter") != 1)
     die("--spec-type mtp: this program has no MTP drafter (compile-model --draft ASSISTANT.gguf)");

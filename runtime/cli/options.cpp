@@ -135,6 +135,11 @@ const Flag kFlags[] = {
    [](Options &o, const std::string &f, const std::string &v) { o.draftMin = parseInteger(f, v, 0, 64); }},
   {"--draft-adaptive", nullptr, kRun | kChat | kServe, "draft 2 more after a fully accepted draft, 1 fewer after a rejection",
    [](Options &o, const std::string &, const std::string &) { o.draftAdaptive = true; }},
+  {"--draft-script", nullptr, kServe,
+   "benchmarks: a request may carry \"speculative.script\": {\"tokens\": its greedy continuation, "
+   "\"accept\": p}; after the drafter's own k steps (their cost paid), each step drafts the "
+   "continuation, each token right with probability p until the first wrong one",
+   [](Options &o, const std::string &, const std::string &) { o.draftScript = true; }},
   {"--spec-type", "TYPE", kRun | kChat | kServe, "the drafter: mtp (the MTP drafter compiled in with compile-model "
    "--draft; the default when there is one) or ngram (prompt lookup: what followed the last tokens' latest "
    "earlier occurrence; the default otherwise)",

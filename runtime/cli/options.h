@@ -31,6 +31,7 @@ struct Options {
   long draftMax = 0, draftMin = 0;
   long draftSteps = 0; // eval --draft-steps K: the compiled drafter's steps
   bool draftAdaptive = false;
+  bool draftScript = false; // serve: requests may script their drafts
   std::string specType; // ngram, mtp; "": mtp when the program has a drafter
   // bench --draft K,...: draft lengths measured with a scripted drafter that
   // accepts `acceptMean` tokens per step on average (bench --accept).

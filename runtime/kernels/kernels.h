@@ -76,8 +76,14 @@ void *gemmac_rt_scratch(gemmac_rt *rt, size_t bytes);
   GEMMAC_DECLARE_EXPERTS(F)
 #define GEMMAC_DECLARE_X8_KERNELS_0(F)
 #define GEMMAC_DECLARE_X8_KERNELS_1(F) GEMMAC_DECLARE_WEIGHT_KERNELS(F##_x8)
+// The one-token products of the float formats (abi/kernels.def "vec"):
+// gmk_{linear,logits,geglu}_<fmt>_vec.
+#define GEMMAC_DECLARE_VEC_KERNELS_0(F)
+#define GEMMAC_DECLARE_VEC_KERNELS_1(F)                                        \
+  GEMMAC_DECLARE_LINEAR(F##_vec) GEMMAC_DECLARE_GEGLU(F##_vec)
 #define GEMMAC_FORMAT(E, name, id, elems, bytes, act, x8, tiny)               \
-  GEMMAC_DECLARE_WEIGHT_KERNELS(name) GEMMAC_DECLARE_X8_KERNELS_##x8(name)
+  GEMMAC_DECLARE_WEIGHT_KERNELS(name) GEMMAC_DECLARE_X8_KERNELS_##x8(name)     \
+  GEMMAC_DECLARE_VEC_KERNELS_##tiny(name)
 #include "abi/formats.def"
 
 // RMSNorm of every group of `group` features; weight (f32/f16/bf16 per

@@ -274,10 +274,11 @@ void forRowChunks(gemmac_rt *rt, int64_t N, int64_t chunk, int unit, Fn &&fn) {
   });
 }
 
+/// `vecDot`: llama.cpp's one-token arithmetic (never tinyBLAS) for every row.
 void linear(Type type, Layout layout, gemmac_rt *rt, float *out,
             const float *in, int64_t T, const uint8_t *weight, int64_t N,
-            int64_t K, int64_t minRows) {
-  const Plan plan = planFor(type, layout, N, K);
+            int64_t K, int64_t minRows, bool vecDot = false) {
+  const Plan plan = planFor(type, layout, N, K, vecDot);
   const Converted c = convertActivations(rt, plan, in, T, K);
   MatmulTask m;
   m.weight = weight;
@@ -299,8 +300,8 @@ void linear(Type type, Layout layout, gemmac_rt *rt, float *out,
 /// into thread-local buffers, then the gate.
 void geglu(Type type, Layout layout, gemmac_rt *rt, float *out,
            const float *in, int64_t T, const uint8_t *gate, const uint8_t *up,
-           int64_t N, int64_t K) {
-  const Plan plan = planFor(type, layout, N, K);
+           int64_t N, int64_t K, bool vecDot = false) {
+  const Plan plan = planFor(type, layout, N, K, vecDot);
   const Converted c = convertActivations(rt, plan, in, T, K);
   const uint16_t *table = geluTanhTable();
   MatmulTask m;
@@ -532,6 +533,28 @@ void embed(Type type, Layout layout, gemmac_rt *rt, float *out,
 // One set per row of abi/formats.def, and its x8 set where the row says so.
 #define DEFINE_X8_KERNELS_0(F, T)
 #define DEFINE_X8_KERNELS_1(F, T) DEFINE_KERNELS(F, T, X8, _x8)
+// The float formats' one-token products (abi/kernels.def "vec").
+#define DEFINE_VEC_KERNELS_0(F, T)
+#define DEFINE_VEC_KERNELS_1(F, T)                                             \
+  extern "C" void gmk_linear_##F##_vec(                                        \
+      gemmac_rt *rt, float *out, const float *in, int64_t n_tokens,           \
+      const uint8_t *weight, int64_t n_out, int64_t n_in) {                   \
+    linear(Type::T, Layout::Rows, rt, out, in, n_tokens, weight, n_out, n_in,  \
+           16, /*vecDot=*/true);                                               \
+  }                                                                            \
+  extern "C" void gmk_logits_##F##_vec(                                        \
+      gemmac_rt *rt, float *out, const float *in, int64_t n_tokens,           \
+      const uint8_t *weight, int64_t n_out, int64_t n_in) {                   \
+    linear(Type::T, Layout::Rows, rt, out, in, n_tokens, weight, n_out, n_in,  \
+           256, /*vecDot=*/true);                                              \
+  }                                                                            \
+  extern "C" void gmk_geglu_##F##_vec(                                         \
+      gemmac_rt *rt, float *out, const float *in, int64_t n_tokens,           \
+      const uint8_t *gate, const uint8_t *up, int64_t n_out, int64_t n_in) {  \
+    geglu(Type::T, Layout::Rows, rt, out, in, n_tokens, gate, up, n_out,       \
+          n_in, /*vecDot=*/true);                                              \
+  }
 #define GEMMAC_FORMAT(E, name, id, elems, bytes, act, x8, tiny)               \
-  DEFINE_KERNELS(name, E, Rows, ) DEFINE_X8_KERNELS_##x8(name, E)
+  DEFINE_KERNELS(name, E, Rows, ) DEFINE_X8_KERNELS_##x8(name, E)              \
+  DEFINE_VEC_KERNELS_##tiny(name, E)
 #include "abi/formats.def"

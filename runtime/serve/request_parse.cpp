@@ -255,9 +255,36 @@ RequestError parseChatInputs(const json &body, std::string &messagesJson,
   return {};
 }
 
+/// "speculative.script": {"tokens": [ids], "accept": p}, for a server with
+/// --draft-script only.
+RequestError readScript(Fields &f, CompletionRequest &r, int32_t vocab, bool allowed) {
+  const json *s = f.get("speculative.script");
+  if (!s)
+    return f.error;
+  if (!allowed)
+    return invalid("'speculative.script' needs a server started with --draft-script");
+  if (!s->is_object())
+    return invalid("'speculative.script' must be an object {\"tokens\": [...], \"accept\": p}");
+  Fields sf{*s, {}};
+  r.scriptAccept = sf.number("accept", 0, 0, 1);
+  const json *tokens = sf.get("tokens");
+  if (!tokens || !tokens->is_array() || tokens->empty() || tokens->size() > (1u << 20))
+    return invalid("'speculative.script.tokens' must be a list of 1 to 1048576 token ids");
+  for (const json &t : *tokens) {
+    long long id = -1;
+    if (!asInteger(t, id) || id < 0 || id >= vocab)
+      return invalid("'speculative.script.tokens' holds " + t.dump() +
+                     ", which is not a token id (0.." + std::to_string(vocab - 1) + ")");
+    r.script.push_back(static_cast<gemmac_token>(id));
+  }
+  return sf.error ? invalid("'speculative.script.accept' must be a number between 0 and 1")
+                  : f.error;
+}
+
 RequestError parseCompletionRequest(Endpoint endpoint, const std::string &body,
                                     const gemmac_sampler_params &defaults,
-                                    CompletionRequest &out, int draftMax) {
+                                    CompletionRequest &out, int draftMax,
+                                    int32_t vocab, bool allowScript) {
   json j;
   if (RequestError e = parseObject(body, j))
     return e;
@@ -266,6 +293,8 @@ RequestError parseCompletionRequest(Endpoint endpoint, const std::string &body,
   Fields f{j, {}};
   // llama-server's name; a request can draft less than the server, or not.
   out.draftMax = static_cast<int>(f.integer("speculative.n_max", draftMax, 0, draftMax));
+  if (RequestError e = readScript(f, out, vocab, allowScript))
+    return e;
   if (RequestError e = readSampling(f, out))
     return e;
   if (RequestError e = readResponseFormat(f))

@@ -38,6 +38,11 @@ struct CompletionRequest {
   bool stream = false, includeUsage = false, logprobs = false;
   int topLogprobs = -1; // -1: no logprobs
   int draftMax = 0;     // speculative.n_max (0 .. the server's --draft-max)
+  // speculative.script (serve --draft-script): the drafts are `script`
+  // (the continuation after the prompt), each token right with probability
+  // scriptAccept until the first wrong one.
+  std::vector<gemmac_token> script;
+  double scriptAccept = 0;
   std::string model;    // "" if the body names none
   // Chat: the template's inputs, as JSON texts for gemmac_chat_apply_template.
   std::string messagesJson, optionsJson;
@@ -48,9 +53,12 @@ struct CompletionRequest {
 /// Reads a completion body (defaults from the server's sampler options).
 /// `draftMax`: the server's --draft-max, the default and the most a request
 /// may ask for.
+/// `vocab` bounds speculative.script's tokens, which only a server with
+/// --draft-script (`allowScript`) takes.
 RequestError parseCompletionRequest(Endpoint endpoint, const std::string &body,
                                     const gemmac_sampler_params &defaults,
-                                    CompletionRequest &out, int draftMax = 0);
+                                    CompletionRequest &out, int draftMax = 0,
+                                    int32_t vocab = 0, bool allowScript = false);
 
 /// The chat template's inputs of a body (also /apply-template's body).
 RequestError parseChatInputs(const nlohmann::json &body, std::string &messagesJson,

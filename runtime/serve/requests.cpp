@@ -54,8 +54,9 @@ RequestError renderChat(const ServeContext &ctx, const json &body, std::string &
 RequestError buildJob(const ServeContext &ctx, Endpoint endpoint, const std::string &body,
                       Job &job, RequestInfo &info) {
   CompletionRequest r;
-  if (RequestError e = parseCompletionRequest(endpoint, body, ctx.options->sampler, r,
-                                              ctx.options->draft_max))
+  if (RequestError e = parseCompletionRequest(
+          endpoint, body, ctx.options->sampler, r, ctx.options->draft_max,
+          gemmac_model_vocab_size(ctx.model), ctx.options->draft_script != 0))
     return e;
   info.endpoint = endpoint;
   info.stream = r.stream;
@@ -69,6 +70,8 @@ RequestError buildJob(const ServeContext &ctx, Endpoint endpoint, const std::str
   job.stop = std::move(r.stop);
   job.topLogprobs = r.topLogprobs;
   job.draftMax = r.draftMax;
+  job.script = std::move(r.script);
+  job.scriptAccept = r.scriptAccept;
   if (endpoint == Endpoint::Chat) {
     std::string prompt;
     if (RequestError e = renderChat(ctx, r.messagesJson, r.optionsJson, prompt))

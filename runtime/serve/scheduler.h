@@ -45,6 +45,12 @@ struct Job {
   int topLogprobs = -1;     // -1: no logprobs
   double deadline = 0;      // seconds (monotonic); 0: none
   int draftMax = 0;         // tokens drafted per step (0: none)
+  // serve --draft-script: drafts from this continuation (after the
+  // prompt), each token right with probability scriptAccept until the
+  // first wrong one, drawn from a fixed seed.
+  std::vector<gemmac_token> script;
+  double scriptAccept = 0;
+  uint64_t scriptState = 0x2545F4914F6CDD1Dull;
 
   // The outcome, under `mu`.
   std::mutex mu;
@@ -113,6 +119,8 @@ private:
   void runStep(const std::vector<Slot *> &active);
   /// The draft to verify after the slot's next token (none: empty).
   void draftFor(Slot &slot);
+  /// serve --draft-script: replaces the draft by the job's script.
+  int32_t scriptDraft(Job &job, std::vector<gemmac_token> &draft);
   /// A token sampled from `logits`, after which the slot's cache would hold
   /// `position` tokens: streams it, or ends the job (an end token, a stop
   /// string, max_tokens, a full context). Whether the job goes on.

@@ -10,7 +10,7 @@
 extern "C" {
 #endif
 
-#define GEMMAC_SERVE_ABI 3
+#define GEMMAC_SERVE_ABI 4
 
 typedef struct {
   int abi;                  /* GEMMAC_SERVE_ABI */
@@ -33,6 +33,9 @@ typedef struct {
   int draft_adaptive;       /* nonzero: the draft length follows acceptance */
   int draft_mtp;            /* nonzero: draft with the program's compiled
                                MTP drafter instead of n-gram lookup */
+  int draft_script;         /* nonzero: a request may carry
+                               "speculative.script" (benchmarks: drafts of a
+                               given continuation at a given acceptance) */
 } gemmac_serve_options;
 
 /* Serves until SIGINT/SIGTERM; returns the process exit code. */

@@ -207,6 +207,17 @@ bool checkProgram(const gemmac_program *p) {
     rt::setError("model '" + name + "': its program table has no code");
     return false;
   }
+  // Before any of its code runs: an instruction this CPU lacks would kill
+  // the process.
+  const uint64_t needs = static_cast<uint64_t>(p->meta[abi::kMetaCpuFeatures]);
+  if (std::string missing = rt::missingCpuFeatures(needs); !missing.empty()) {
+    rt::setError("model '" + name + "' was compiled for a CPU with " +
+                 rt::cpuFeatureNames(needs) + "; this CPU lacks " + missing +
+                 ": compile it again for this machine (compile-model --target "
+                 "host) or for a CPU it has (--target cpu:x86-64-v3 for AVX2, "
+                 "cpu:x86-64-v4 for AVX-512)");
+    return false;
+  }
   return true;
 }
 } // namespace

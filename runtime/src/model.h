@@ -16,6 +16,10 @@
 namespace gemmac::rt {
 /// Records a failure for gemmac_last_error(); returns false/NULL helpers.
 void setError(const std::string &message);
+/// The abi/cpu_features.h features of `bits`, comma separated; and those of
+/// them this CPU lacks ("" when it has them all).
+std::string cpuFeatureNames(uint64_t bits);
+std::string missingCpuFeatures(uint64_t bits);
 } // namespace gemmac::rt
 
 struct gemmac_model {

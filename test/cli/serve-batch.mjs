@@ -34,12 +34,17 @@ const request = (i) => ({
     logprobs: 2,
 });
 
-async function complete(port, body) {
+async function post(port, body) {
     const r = await fetch(`http://127.0.0.1:${port}/v1/completions`, {
         method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
-    const j = await r.json();
-    if (r.status !== 200)
-        throw new Error(`HTTP ${r.status}: ${JSON.stringify(j)}`);
+    return {status: r.status, j: await r.json()};
+}
+async function complete(port, body, timings = null) {
+    const {status, j} = await post(port, body);
+    if (status !== 200)
+        throw new Error(`HTTP ${status}: ${JSON.stringify(j)}`);
+    if (timings)
+        Object.assign(timings, j.usage.timings);
     const c = j.choices[0];
     drafts.n += j.usage.timings.draft_n ?? 0;
     drafts.accepted += j.usage.timings.draft_n_accepted ?? 0;
@@ -97,8 +102,53 @@ for (const {slots, program: prog, flags, mtp: byMTP} of configs) {
             const body = await r.json();
             check(r.status === 400 && /speculative\.n_max/.test(body.error?.message ?? ""),
                   `${name}: speculative.n_max above the server's --draft-max is a 400 naming it`);
+            const scripted = await post(srv.port, {...request(3), "speculative.script": {tokens: [5], accept: 1}});
+            check(scripted.status === 400 && /--draft-script/.test(scripted.j.error?.message ?? ""),
+                  `${name}: speculative.script without --draft-script is a 400 naming it`);
         } else {
             check(drafts.n === 0, `${name}: nothing drafted without --draft-max`);
+        }
+    } finally {
+        srv.server.kill("SIGTERM");
+    }
+}
+
+// serve --draft-script (the benchmark's scripted drafter): each request
+// drafts its own greedy continuation (the one-slot answer's token ids), each
+// token right with probability `accept` until the first wrong one, after the
+// MTP drafter's own steps. The answers stay the one-slot answers; accept 1
+// keeps every drafted token, accept 0 none.
+{
+    const continuation = alone.map((a) => JSON.parse(a).logprobs.content.map((t) => t.id));
+    const accepts = [1, 0, 0.7, 0.4];
+    const srv = await startServer(mtp, ["-np", "8", "-b", "16", "--ctx", "256", "--threads", "1",
+        "--queue", String(N), "--draft-max", "3", "--draft-script"]);
+    try {
+        const timings = Array.from({length: N}, () => ({}));
+        const answers = await Promise.all(Array.from({length: N}, (_, i) =>
+            new Promise((r) => setTimeout(r, 15 * i)).then(() => complete(srv.port, {...request(i),
+                "speculative.script": {tokens: continuation[i], accept: accepts[i % 4]}}, timings[i]))));
+        const differ = answers.map((a, i) => (a === alone[i] ? -1 : i)).filter((i) => i >= 0);
+        check(differ.length === 0, `--draft-script: ${N} scripted requests answer as one slot answers them` +
+              (differ.length ? ` (requests ${differ.join(", ")} differ)` : ""));
+        const kept = (i) => `${timings[i].draft_n_accepted ?? 0} of ${timings[i].draft_n ?? 0}`;
+        const all = [...Array(N).keys()].filter((i) => accepts[i % 4] === 1 &&
+                                                   JSON.parse(alone[i]).finish === "length");
+        check(all.length > 0 && all.every((i) => timings[i].draft_n > 0 &&
+                                          timings[i].draft_n_accepted === timings[i].draft_n),
+              `--draft-script: accept 1 keeps every drafted token (${all.map(kept).join(", ")})`);
+        const none = [...Array(N).keys()].filter((i) => accepts[i % 4] === 0);
+        check(none.every((i) => timings[i].draft_n > 0 && (timings[i].draft_n_accepted ?? 0) === 0),
+              `--draft-script: accept 0 keeps none (${none.map(kept).join(", ")})`);
+        const some = [...Array(N).keys()].filter((i) => accepts[i % 4] === 0.7);
+        const [a, d] = some.reduce(([a, d], i) => [a + (timings[i].draft_n_accepted ?? 0), d + timings[i].draft_n], [0, 0]);
+        check(a > 0 && a < d, `--draft-script: accept 0.7 keeps some (${a} of ${d})`);
+        for (const [script, what] of [[{tokens: [1 << 20], accept: 1}, "token id"],
+                                      [{tokens: [5], accept: 2}, "accept"],
+                                      [[5, 6], "object"]]) {
+            const r = await post(srv.port, {...request(0), "speculative.script": script});
+            check(r.status === 400 && /speculative\.script/.test(r.j.error?.message ?? ""),
+                  `--draft-script: a script with a bad ${what} is a 400 (${r.j.error?.message})`);
         }
     } finally {
         srv.server.kill("SIGTERM");

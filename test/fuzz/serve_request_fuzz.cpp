@@ -35,11 +35,16 @@ void checkCompletion(Endpoint endpoint, const std::string &body) {
   defaults.repeat_penalty = 1;
   defaults.penalty_last_n = 64;
   CompletionRequest r;
-  const int serverDraftMax = 6; // serve --draft-max 6
-  if (RequestError e = parseCompletionRequest(endpoint, body, defaults, r, serverDraftMax))
+  const int serverDraftMax = 6; // serve --draft-max 6 --draft-script
+  const int32_t vocab = 1024;
+  if (RequestError e = parseCompletionRequest(endpoint, body, defaults, r, serverDraftMax,
+                                              vocab, /*allowScript=*/true))
     return checkError(e);
   require(r.endpoint == endpoint);
   require(r.draftMax >= 0 && r.draftMax <= serverDraftMax);
+  require(r.scriptAccept >= 0 && r.scriptAccept <= 1);
+  for (gemmac_token t : r.script)
+    require(t >= 0 && t < vocab);
   require(r.maxTokens >= -1 && r.maxTokens <= kMaxTokensLimit);
   require(r.topLogprobs >= -1 && r.topLogprobs <= kMaxTopLogprobs);
   require(r.stop.size() <= kMaxStopStrings);

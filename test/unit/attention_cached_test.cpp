@@ -13,6 +13,7 @@
 #include "formats/formats.h"
 #include "runtime/kernels/kernels.h"
 #include "runtime/src/rt.h"
+#include "test/unit/random_values.h"
 
 #include <gtest/gtest.h>
 
@@ -26,14 +27,8 @@ using namespace gemmac::fmt;
 
 namespace {
 
-std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (float &x : v)
-    x = d(rng);
-  return v;
-}
+using gemmac::test::randn;
+
 
 // ---- The reference: llama.cpp's arithmetic, one element at a time. ----
 

@@ -9,6 +9,7 @@
 #include "runtime/kernels/half.h"
 #include "runtime/kernels/kernels.h"
 #include "runtime/src/rt.h"
+#include "test/unit/random_values.h"
 
 #include <gtest/gtest.h>
 
@@ -24,14 +25,8 @@ namespace ref = gemmac::rt::ref;
 
 namespace {
 
-std::vector<float> randn(size_t n, uint32_t seed, float scale) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (float &x : v)
-    x = d(rng);
-  return v;
-}
+using gemmac::test::randn;
+
 
 std::vector<uint8_t> quantizeRows(Type t, const std::vector<float> &w,
                                   int64_t N, int64_t K) {

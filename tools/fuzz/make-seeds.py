@@ -41,6 +41,13 @@ def main():
     # "@@file NAME" lines (the safetensors harness's framing).
     # The MoE ones store their experts per expert (GPTQ or NVFP4 modules,
     # gemma.part; NVFP4 with per-expert scales).
+    hf_dirs = []
+    # An MTP drafter (Gemma4AssistantForCausalLM), as compile-model --draft
+    # reads one.
+    hf = work / "hf-assistant"
+    run(gen, "--variant", "assistant", "--for", "e2b", "--type", "bf16",
+        "--hf", str(hf), "-o", str(work / "hf-assistant.gguf"))
+    hf_dirs.append(("assistant", hf))
     for name, variant, quant in [("dense", "dense", []), ("e2b", "e2b", []),
                                  ("gptq", "dense", ["--hf-quant", "gptq-asym"]),
                                  ("fp8", "dense", ["--hf-quant", "fp8"]),
@@ -52,6 +59,8 @@ def main():
         run(gen, "--variant", variant, "--type", "bf16",
             "--layers", "1", "--hf", str(hf), *quant,
             "-o", str(work / f"hf-{name}.gguf"))
+        hf_dirs.append((name, hf))
+    for name, hf in hf_dirs:
         blob = b"".join(b"@@file " + f.name.encode() + b"\n" + f.read_bytes()
                         for f in sorted(hf.iterdir()))
         (seeds("safetensors") / f"{name}.ckpt").write_bytes(blob)

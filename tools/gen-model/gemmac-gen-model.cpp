@@ -68,6 +68,7 @@ struct Variant {
   // query-only layers reading the target's KV (every layer KV-shared), the
   // nextn projections, no final softcap. 0: a target model.
   int64_t backbone = 0;
+  bool unifiedBackbone = false; // --hf: the target is a unified (12B-like) model
 
   bool isGlobal(int64_t l) const {
     return (l + 1) % period == 0 || (lastGlobal && l == layers - 1);
@@ -117,6 +118,7 @@ Variant assistantFor(const Variant &target) {
   a.lastGlobal = false;
   a.experts = a.expertsUsed = a.expertFFN = 0;
   a.backbone = target.hidden;
+  a.unifiedBackbone = target.pleDim == 0 && !target.experts;
   return a;
 }
 
@@ -1054,6 +1056,10 @@ std::string hfTensorName(const std::string &gguf, const std::string &root) {
   };
   if (auto it = kModel.find(gguf); it != kModel.end())
     return root + it->second;
+  // A drafter's projections live at the checkpoint's root.
+  if (gguf == "nextn.pre_projection.weight" ||
+      gguf == "nextn.post_projection.weight")
+    return gguf.substr(strlen("nextn."));
   if (gguf.rfind("blk.", 0) != 0)
     return "";
   size_t dot = gguf.find('.', 4);
@@ -1076,7 +1082,8 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
   }
   const char *dtype = ft.base == Type::BF16 ? "BF16"
                       : ft.base == Type::F16 ? "F16" : "F32";
-  const std::string root = "model.language_model.";
+  // Gemma4AssistantForCausalLM keeps its text model under "model.".
+  const std::string root = v.backbone ? "model." : "model.language_model.";
   std::vector<gen::HFTensor> tensors;
   auto floats = [&](const TensorSpec &t) {
     gen::HFTensor h;
@@ -1273,25 +1280,28 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
         tensors.push_back(t);
       }
   // What a text compiler must skip: a vision tower tensor, and on KV-shared
-  // models the k_proj leftover of a shared layer.
-  TensorSpec vision{"vision", {16, 8}, ft.base, Init::Linear};
-  gen::HFTensor vt = floats(vision);
-  vt.name = "model.vision_tower.encoder.patch_embedder.weight";
-  tensors.push_back(vt);
-  if (v.sharedKV > 0) {
-    const int64_t l = v.layers - 1;
-    TensorSpec leftover{"leftover", {v.hidden, v.kvLocal * v.hdLocal}, ft.base,
-                        Init::Linear};
-    gen::HFTensor lt = floats(leftover);
-    lt.name = root + "layers." + std::to_string(l) + ".self_attn.k_proj.weight";
-    tensors.push_back(lt);
+  // models the k_proj leftover of a shared layer (a drafter has neither).
+  if (!v.backbone) {
+    TensorSpec vision{"vision", {16, 8}, ft.base, Init::Linear};
+    gen::HFTensor vt = floats(vision);
+    vt.name = "model.vision_tower.encoder.patch_embedder.weight";
+    tensors.push_back(vt);
+    if (v.sharedKV > 0) {
+      const int64_t l = v.layers - 1;
+      TensorSpec leftover{"leftover", {v.hidden, v.kvLocal * v.hdLocal},
+                          ft.base, Init::Linear};
+      gen::HFTensor lt = floats(leftover);
+      lt.name =
+          root + "layers." + std::to_string(l) + ".self_attn.k_proj.weight";
+      tensors.push_back(lt);
+    }
   }
   if (std::string e = gen::writeSafetensors(dir, tensors, 2); !e.empty()) {
     std::fprintf(stderr, "gemmac-gen-model: %s\n", e.c_str());
     return 1;
   }
 
-  const bool unified = isUnified(v);
+  const bool unified = v.backbone ? v.unifiedBackbone : isUnified(v);
   const int64_t L = v.layers;
   llvm::json::Array layerTypes;
   for (int64_t l = 0; l < L; ++l)
@@ -1314,7 +1324,8 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
       {"use_double_wide_mlp", v.doubleWide},
       {"sliding_window", v.window},
       {"max_position_embeddings", v.context},
-      {"final_logit_softcapping", 30.0},
+      {"final_logit_softcapping",
+       v.backbone ? llvm::json::Value(nullptr) : llvm::json::Value(30.0)},
       {"hidden_activation", "gelu_pytorch_tanh"},
       {"tie_word_embeddings", true},
   };
@@ -1334,7 +1345,7 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
   }
   if (!unified) {
     text["hidden_size_per_layer_input"] = v.pleDim;
-    text["vocab_size_per_layer_input"] = v.vocab;
+    text["vocab_size_per_layer_input"] = v.pleDim ? v.vocab : 0;
     text["enable_moe_block"] = v.experts > 0;
     if (v.experts) {
       text["num_experts"] = v.experts;
@@ -1353,6 +1364,18 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
       {"dtype", ft.base == Type::BF16 ? "bfloat16"
                 : ft.base == Type::F16 ? "float16" : "float32"},
   };
+  if (v.backbone) {
+    // transformers' Gemma4AssistantConfig (the 12B's assistant is the
+    // "unified" class, the same fields).
+    config.erase("vision_config");
+    config["architectures"] = llvm::json::Array{
+        unified ? "Gemma4UnifiedAssistantForCausalLM"
+                : "Gemma4AssistantForCausalLM"};
+    config["model_type"] =
+        unified ? "gemma4_unified_assistant" : "gemma4_assistant";
+    config["backbone_hidden_size"] = v.backbone;
+    config["use_ordered_embeddings"] = false;
+  }
   if (quant.mode == HFQuant::FP8) {
     config["quantization_config"] = llvm::json::Object{
         {"quant_method", "modelopt"},
@@ -1476,7 +1499,9 @@ void usage() {
       "--srd-shard-bytes: the sealed container's shard size).\n\n"
       "--variant assistant --for TARGET writes the gemma4-assistant (MTP\n"
       "drafter) of the TARGET variant: 4 query-only layers that read the\n"
-      "target's KV cache, at another width, with the same tokenizer.\n\n"
+      "target's KV cache, at another width, with the same tokenizer; with\n"
+      "--hf DIR also as transformers' Gemma4AssistantForCausalLM checkpoint\n"
+      "(Gemma4UnifiedAssistantForCausalLM for 12B-like targets).\n\n"
       "variants:\n");
   for (const Variant &v : kVariants)
     std::printf("  %-9s %s\n", v.name, v.description);
@@ -1687,9 +1712,11 @@ int main(int argc, char **argv) {
     v = &custom;
   }
   if (assistant) {
-    if (layers > 0 || expertFFN > 0 || !hfDir.empty() || !srdDir.empty()) {
+    if (layers > 0 || expertFFN > 0 || !srdDir.empty() ||
+        hfQuant.mode != HFQuant::None || hfQuant.kScale > 0) {
       std::fprintf(stderr, "gemmac-gen-model: --variant assistant goes with "
-                   "none of --layers, --expert-ffn, --hf, --srd\n");
+                   "none of --layers, --expert-ffn, --srd, --hf-quant, "
+                   "--kv-scales\n");
       return 2;
     }
     custom = assistantFor(custom); // after --window: the pair's window

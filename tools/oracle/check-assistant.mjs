@@ -7,11 +7,16 @@
 // --draft ASSISTANT` and the program's `eval --draft-steps` from the same
 // prefill must draft the same tokens with the same logits, bit for bit (its
 // kernels reproduce llama.cpp's one-row arithmetic, attention included).
+// With --hf (types f32, f16, bf16) both are also written as Hugging Face
+// checkpoints (Gemma4AssistantForCausalLM for the drafter), of which the
+// GGUFs llama.cpp runs are the converter's image; gemmac compiles the HF
+// pair, and the GGUF target with the HF drafter, both bit for bit.
 //   node tools/oracle/check-assistant.mjs --bin build/bin --oracle EXE
-//       --variant dense --type q8_0 --work DIR
+//       --variant dense --type q8_0 [--hf] --work DIR
 import {execFileSync} from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import {readGgufFileInfo} from "node-llama-cpp";
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -25,8 +30,12 @@ fs.mkdirSync(work, {recursive: true});
 const run = (cmd, argv) => execFileSync(cmd, argv, {stdio: ["ignore", "pipe", "inherit"]}).toString();
 
 const target = path.join(work, `${variant}-${type}.gguf`), assistant = path.join(work, `assistant-${variant}-${type}.gguf`);
-run(path.join(bin, "gemmac-gen-model"), ["--variant", variant, "--type", type, "-o", target]);
-run(path.join(bin, "gemmac-gen-model"), ["--variant", "assistant", "--for", variant, "--type", type, "-o", assistant]);
+const hf = args.includes("--hf");
+const targetHF = path.join(work, "target-hf"), assistantHF = path.join(work, "assistant-hf");
+run(path.join(bin, "gemmac-gen-model"), ["--variant", variant, "--type", type, "-o", target,
+                                         ...(hf ? ["--hf", targetHF] : [])]);
+run(path.join(bin, "gemmac-gen-model"), ["--variant", "assistant", "--for", variant, "--type", type,
+                                         "-o", assistant, ...(hf ? ["--hf", assistantHF] : [])]);
 
 // llama.cpp's repacked K-quant products take rows 4 at a time and the last
 // n % 4 rows through another path, which gemmac's target does not copy: a
@@ -42,10 +51,10 @@ const bins = path.resolve(path.dirname(new URL(import.meta.url).pathname),
                           "../../node_modules/@node-llama-cpp/linux-x64/bins/linux-x64");
 const out = JSON.parse(run(oracle, [target, assistant, bins, "--tokens", tokens.join(","),
                                     "--draft", String(steps), "--logits", logits]).trim().split("\n").pop());
+const f = new Float32Array(fs.readFileSync(logits).buffer.slice(0));
 const failures = [];
 if (out.drafted.length !== steps || out.drafted.some((t) => !(t >= 0 && t < nVocab)))
     failures.push(`drafted ${JSON.stringify(out.drafted)}: expected ${steps} token ids below ${nVocab}`);
-const f = new Float32Array(fs.readFileSync(logits).buffer.slice(0));
 if (f.length !== steps * nVocab)
     failures.push(`${f.length} logits, expected ${steps} x ${nVocab}`);
 if (f.some((x) => !Number.isFinite(x)))
@@ -58,28 +67,44 @@ for (let s = 1; s < steps; ++s) {
         failures.push(`draft steps ${s} and ${s + 1} have identical logits`);
 }
 
-// gemmac's drafter, compiled into the target's program.
-const program = path.join(work, `${variant}-${type}-draft`), ours = path.join(work, "gemmac-draft-logits.bin");
-run(path.join(bin, "compile-model"), [target, "--draft", assistant, "-o", program, "--quiet"]);
-const mine = JSON.parse(run(program, ["eval", "--tokens", tokens.join(","), "--draft-steps", String(steps),
-                                      "--logits", ours, "--threads", "2"]).trim());
-if (JSON.stringify(mine.drafted) !== JSON.stringify(out.drafted))
-    failures.push(`gemmac drafted ${mine.drafted.join(",")}, llama.cpp ${out.drafted.join(",")}`);
-const g = new Float32Array(fs.readFileSync(ours).buffer.slice(0));
-let differ = 0, worst = 0;
-for (let i = 0; i < Math.min(f.length, g.length); ++i)
-    if (g[i] !== f[i]) {
-        ++differ;
-        worst = Math.max(worst, Math.abs(g[i] - f[i]));
-    }
-if (g.length !== f.length || differ)
-    failures.push(`gemmac's draft logits differ from llama.cpp's in ${differ} of ${f.length} ` +
-                  `(max |diff| ${worst}; ${g.length} values)`);
-console.log(`assistant of ${variant} (${type}): llama.cpp and gemmac drafted ${out.drafted.join(",")} ` +
-            `after a ${tokens.length - 1}-token prefill, ${steps} x ${nVocab} logits ` +
-            `${differ ? "differ" : "identical"} ${failures.length ? "FAIL" : "PASS"}`);
+// The target's suppressed tokens (tokenizer.ggml.suppress_tokens): -inf,
+// as llama.cpp's samplers bias them (common/sampling.cpp) and gemmac's
+// drafter returns them.
+const info = await readGgufFileInfo(target);
+for (const tok of (info.metadata.tokenizer.ggml.suppress_tokens ?? []).map(Number))
+    for (let s = 0; s < steps && tok >= 0 && tok < nVocab; ++s)
+        f[s * nVocab + tok] = -Infinity;
+
+// gemmac's drafter, compiled into the target's program: from the GGUFs, or
+// from the HF checkpoints (both, and the GGUF target with the HF drafter).
+const pairs = hf ? [["hf", targetHF, assistantHF], ["gguf+hf", target, assistantHF]]
+                 : [["gguf", target, assistant]];
+const made = [];
+for (const [label, t, a] of pairs) {
+    const program = path.join(work, `${variant}-${type}-draft-${label}`), ours = `${program}.logits`;
+    made.push(program, `${program}.weights`, ours);
+    run(path.join(bin, "compile-model"), [t, "--draft", a, "-o", program, "--quiet"]);
+    const mine = JSON.parse(run(program, ["eval", "--tokens", tokens.join(","), "--draft-steps", String(steps),
+                                          "--logits", ours, "--threads", "2"]).trim());
+    if (JSON.stringify(mine.drafted) !== JSON.stringify(out.drafted))
+        failures.push(`${label}: gemmac drafted ${mine.drafted.join(",")}, llama.cpp ${out.drafted.join(",")}`);
+    const g = new Float32Array(fs.readFileSync(ours).buffer.slice(0));
+    let differ = 0, worst = 0;
+    for (let i = 0; i < Math.min(f.length, g.length); ++i)
+        if (g[i] !== f[i]) {
+            ++differ;
+            worst = Math.max(worst, Math.abs(g[i] - f[i]));
+        }
+    if (g.length !== f.length || differ)
+        failures.push(`${label}: gemmac's draft logits differ from llama.cpp's in ${differ} of ${f.length} ` +
+                      `(max |diff| ${worst}; ${g.length} values)`);
+    console.log(`assistant of ${variant} (${type}, ${label}): llama.cpp and gemmac drafted ` +
+                `${out.drafted.join(",")} after a ${tokens.length - 1}-token prefill, ${steps} x ${nVocab} logits ` +
+                `${differ ? "differ" : "identical"}`);
+}
+console.log(failures.length ? "FAIL" : "PASS");
 if (!failures.length)
-    for (const file of [target, assistant, program, `${program}.weights`, logits, ours])
+    for (const file of [target, assistant, logits, ...made])
         fs.rmSync(file, {force: true});
 for (const m of failures)
     console.log(`  ${m}`);

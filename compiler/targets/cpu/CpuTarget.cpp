@@ -105,6 +105,28 @@ llvm::Expected<CpuTarget> gemmac::parseCpuTarget(llvm::StringRef spec) {
   return t;
 }
 
+uint64_t CpuTarget::cpuFeatureBits() const {
+  initializeTargets();
+  llvm::Triple t(triple.empty() ? llvm::sys::getDefaultTargetTriple() : triple);
+  std::string err;
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(t, err);
+  if (!target || !t.isX86())
+    return 0;
+  // The target's features, and the runtime's: programs link a runtime built
+  // for x86-64-v3 (CMakeLists.txt), whatever --target says.
+  uint64_t bits = 0;
+  for (auto [name, features] : {std::pair<std::string, std::string>{cpu, this->features},
+                                {"x86-64-v3", ""}}) {
+    std::unique_ptr<llvm::MCSubtargetInfo> info(
+        target->createMCSubtargetInfo(t, name, features));
+#define GEMMAC_CPU_FEATURE(bit, feature)                                       \
+  if (info->checkFeatures(std::string("+") + feature))                         \
+    bits |= uint64_t{1} << (bit);
+#include "abi/cpu_features.h"
+  }
+  return bits;
+}
+
 Error CpuTarget::checkOptions(const EmitOptions &options) const {
   if (!options.deviceCode.empty() || options.printLaunchPlan)
     return llvm::createStringError(

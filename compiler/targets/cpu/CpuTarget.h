@@ -21,6 +21,7 @@ public:
 
   std::string describe() const override { return "cpu:" + cpu; }
   std::string targetFeatures() const override { return features; }
+  uint64_t cpuFeatureBits() const override;
   llvm::Error checkOptions(const EmitOptions &options) const override;
   void addPhasePasses(mlir::OpPassManager &pm, Phase phase,
                       const PipelineOptions &options) const override;
