@@ -47,5 +47,22 @@ for v in alderlake cannonlake cascadelake cooperlake icelake sapphirerapids skyl
   rm -f "$bins/libggml-cpu-$v.so"
 done
 
+# The reference of the AVX-512 kernels (programs compiled for a CPU with
+# AVX-512 VNNI and BF16) is llama.cpp's AVX-512 build, "zen4": a second
+# install keeps that variant alone (parity.zen4.*, which skip on a CPU
+# without its features), and bench-vs-llamacpp --llama-dir can use it.
+zen4=.llama-zen4
+zen4bins=$zen4/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64
+if [ ! -f "$zen4bins/libggml-cpu-zen4.so" ]; then
+  echo "setup: installing llama.cpp's AVX-512 build in $zen4"
+  mkdir -p "$zen4"
+  version=$(node -p 'require("./node_modules/node-llama-cpp/package.json").version')
+  npm install --prefix "$zen4" --omit=optional --no-audit --no-fund --ignore-scripts \
+    "node-llama-cpp@$version" "@node-llama-cpp/linux-x64@$version"
+fi
+for lib in "$zen4bins"/libggml-cpu-*.so; do
+  [ "$(basename "$lib")" = libggml-cpu-zen4.so ] || rm -f "$lib"
+done
+
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build build

@@ -5,7 +5,8 @@
 //  - scores: eight keys in the eight lanes, each lane one fused chain over
 //    the head dim (the tile's keys are transposed once for that);
 //  - softmax: ggml's polynomial exp on eight lanes, the same eight-wide
-//    horizontal sums added into a double;
+//    horizontal sums added into a double (for a KernelSet::Avx512 program,
+//    llama.cpp's AVX-512 build: its exp on sixteen lanes, sixteen-wide sums);
 //  - values: eight head dims in the lanes, each one fused chain over the
 //    tile's positions.
 // Work is split over (kv head, block of queries, group of heads): each item
@@ -17,6 +18,7 @@
 
 #include "abi/step.h"
 #include "runtime/kernels/attention_reference.h"
+#include "runtime/kernels/avx512.h"
 #include "runtime/kernels/half.h"
 #include "runtime/src/rt.h"
 
@@ -76,6 +78,48 @@ inline float hsum8(__m256 v) {
   x = _mm_add_ps(x, _mm_movehl_ps(x, x));
   x = _mm_add_ss(x, _mm_movehdup_ps(x));
   return _mm_cvtss_f32(x);
+}
+
+/// ref::polyExpZen4 on sixteen lanes.
+GEMMAC_AVX512 inline __m512 polyExpZen4(__m512 x) {
+  const __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f),
+                                   _mm512_set1_ps(0x1.8p23f));
+  const __m512 n = _mm512_sub_ps(z, _mm512_set1_ps(0x1.8p23f));
+  const __m512 b = _mm512_fnmadd_ps(
+      n, _mm512_set1_ps(0x1.7f7d1cp-20f),
+      _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.62e4p-1f), x));
+  const __m512 u = _mm512_mul_ps(b, b);
+  const __m512 j = _mm512_fmadd_ps(
+      _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), b,
+                                      _mm512_set1_ps(0x1.573e2ep-5f)),
+                      u,
+                      _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), b,
+                                      _mm512_set1_ps(0x1.fffdb6p-2f))),
+      u,
+      _mm512_fmadd_ps(_mm512_set1_ps(0x1.ffffecp-1f), b, _mm512_set1_ps(1.0f)));
+  const __m512 scaled = _mm512_scalef_ps(j, n);
+  const __mmask16 far =
+      _mm512_cmp_ps_mask(_mm512_abs_ps(n), _mm512_set1_ps(192.0f), _CMP_GT_OQ);
+  if (!far)
+    return scaled;
+  const __mmask16 low = _mm512_cmp_ps_mask(n, _mm512_setzero_ps(), _CMP_LE_OQ);
+  const __m512 limit =
+      _mm512_mask_blend_ps(low, _mm512_set1_ps(INFINITY), _mm512_setzero_ps());
+  return _mm512_mask_blend_ps(far, scaled, limit);
+}
+
+/// ref::softmaxTile for KernelSet::Avx512: p = exp(x - M) sixteen at a time,
+/// each group's sum (the halves added, then hsum8) added into a double.
+GEMMAC_AVX512 double softmaxTileZen4(const float *x, float M, float *p) {
+  double sum = 0.0;
+  for (int c = 0; c < kTile; c += 16) {
+    const __m512 e = polyExpZen4(
+        _mm512_sub_ps(_mm512_loadu_ps(x + c), _mm512_set1_ps(M)));
+    _mm512_storeu_ps(p + c, e);
+    sum = sum + static_cast<double>(hsum8(_mm256_add_ps(
+                    _mm512_castps512_ps256(e), _mm512_extractf32x8_ps(e, 1))));
+  }
+  return sum;
 }
 
 /// The value of every E4M3 byte (e4m3ToF32), for gathers.
@@ -193,7 +237,8 @@ void loadTile(const Shape &s, int64_t g, int64_t tile, int64_t lo, int64_t hi,
 }
 
 /// One tile for one query and head whose visible keys are [first, pos].
-template <int64_t HD>
+/// Zen4: the softmax of llama.cpp's AVX-512 build (KernelSet::Avx512).
+template <int64_t HD, bool Zen4>
 void attendTile(const Shape &s, int64_t tile, int64_t first, int64_t pos,
                 const float *q, const float *kt, const float *vt, float scale,
                 QueryState &st) {
@@ -239,11 +284,18 @@ void attendTile(const Shape &s, int64_t tile, int64_t first, int64_t pos,
   st.M = Mnew;
   alignas(32) float p[kTile];
   double sum = 0.0;
-  const __m256 Mv = _mm256_set1_ps(Mnew);
-  for (int c = 0; c < 8; ++c) {
-    const __m256 e = polyExp8(_mm256_sub_ps(pv[c], Mv));
-    _mm256_store_ps(p + 8 * c, e);
-    sum = sum + static_cast<double>(hsum8(e));
+  if constexpr (Zen4) {
+    alignas(32) float x[kTile];
+    for (int c = 0; c < 8; ++c)
+      _mm256_store_ps(x + 8 * c, pv[c]);
+    sum = softmaxTileZen4(x, Mnew, p);
+  } else {
+    const __m256 Mv = _mm256_set1_ps(Mnew);
+    for (int c = 0; c < 8; ++c) {
+      const __m256 e = polyExp8(_mm256_sub_ps(pv[c], Mv));
+      _mm256_store_ps(p + 8 * c, e);
+      sum = sum + static_cast<double>(hsum8(e));
+    }
   }
   st.S = static_cast<float>(static_cast<double>(st.S) + sum);
   // Values: eight dims per vector, one FMA chain over the visible positions
@@ -305,6 +357,7 @@ void attention(gemmac_rt *rt, float *out, const float *q, const float *k,
   const int64_t hd = HD > 0 ? HD : headDim;
   const int64_t group = nHeads / nKVHeads;
   const int threads = rt->pool.size();
+  const bool zen4 = rt->kernels == KernelSet::Avx512;
   // Items: (segment, kv head, block of queries, group of heads), enough of
   // them to keep every thread busy, each as large as that allows. The split
   // never changes a query's arithmetic: it visits the same 64-aligned tiles
@@ -356,9 +409,9 @@ void attention(gemmac_rt *rt, float *out, const float *q, const float *k,
           if (tile > pos || tile + kTile <= first / kTile * kTile)
             continue;
           for (int64_t hh = 0; hh < hpc; ++hh)
-            attendTile<HD>(s, tile, first, pos,
-                           qs + (t * nHeads + h0 + hh) * hd, kt.data(),
-                           vt.data(), scale, states[(t - t0) * hpc + hh]);
+            (zen4 ? attendTile<HD, true> : attendTile<HD, false>)(
+                s, tile, first, pos, qs + (t * nHeads + h0 + hh) * hd,
+                kt.data(), vt.data(), scale, states[(t - t0) * hpc + hh]);
         }
       }
       for (int64_t t = t0; t < t1; ++t)

@@ -4,7 +4,8 @@
 // nothing else. The arithmetic is llama.cpp's single-row flash-attention
 // path (ggml_compute_forward_flash_attn_ext_f16_one_chunk, ggml-cpu/ops.cpp)
 // as the pinned AVX2 build ("haswell": GGML_SIMD, __AVX2__, __F16C__,
-// __FMA__, GCC 11) computes it, one query row and one head at a time:
+// __FMA__, GCC 11) computes it (its AVX-512 build's scores, for a
+// KernelSet::Avx512 program, below), one query row and one head at a time:
 //  - Q rounded to the K type's vec_dot_type (f16 for the f16 cache:
 //    ggml_cpu_fp32_to_fp16, round to nearest even; f32 as it is);
 //  - each score one vec_dot (ggml_vec_dot_f16 / ggml_vec_dot_f32: four
@@ -29,6 +30,7 @@
 
 #include "abi/step.h"
 #include "formats/formats.h"
+#include "runtime/kernels/avx512.h"
 #include "runtime/kernels/half.h"
 #include "runtime/src/rt.h"
 
@@ -95,6 +97,61 @@ float dotF32(const float *k, const float *q, int64_t n) {
                                _mm256_loadu_ps(q + i + 8 * j), acc[j]);
   float r = reduce4(acc);
   const int64_t unfused = np + ((n - np) & ~int64_t{3});
+  int64_t i = np;
+  for (; i < unfused; ++i) {
+    const float p = k[i] * q[i];
+    r = r + p;
+  }
+  for (; i < n; ++i)
+    r = std::fma(k[i], q[i], r);
+  return r;
+}
+
+/// ggml_vec_dot_f16 and ggml_vec_dot_f32 as llama.cpp's AVX-512 build
+/// computes them (KernelSet::Avx512; ref::dotVecZen4): four sixteen-lane
+/// accumulators over blocks of 64, combined (a0 + a2) + (a1 + a3), summed as
+/// _mm512_reduce_add_ps does (the halves, then as hsum8); the leftovers as
+/// above but in eights (f32: unfused but the last n % 8).
+GEMMAC_AVX512 float reduce4Zen4(const __m512 a[4]) {
+  const __m512 x =
+      _mm512_add_ps(_mm512_add_ps(a[0], a[2]), _mm512_add_ps(a[1], a[3]));
+  const __m256 h =
+      _mm256_add_ps(_mm512_castps512_ps256(x), _mm512_extractf32x8_ps(x, 1));
+  __m128 t = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  t = _mm_add_ps(t, _mm_movehl_ps(t, t));
+  t = _mm_add_ss(t, _mm_movehdup_ps(t));
+  return _mm_cvtss_f32(t);
+}
+
+GEMMAC_AVX512 float dotF16Zen4(const uint16_t *k, const float *q, int64_t n) {
+  const int64_t np = n & ~int64_t(63);
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(),
+                   _mm512_setzero_ps(), _mm512_setzero_ps()};
+  for (int64_t i = 0; i < np; i += 64)
+    for (int j = 0; j < 4; ++j)
+      acc[j] = _mm512_fmadd_ps(
+          _mm512_cvtph_ps(_mm256_loadu_si256(
+              reinterpret_cast<const __m256i *>(k + i + 16 * j))),
+          _mm512_loadu_ps(q + i + 16 * j), acc[j]);
+  const float r = reduce4Zen4(acc);
+  if (np == n)
+    return r;
+  double sum = r;
+  for (int64_t i = np; i < n; ++i)
+    sum += static_cast<double>(halfToFloat(k[i]) * q[i]);
+  return static_cast<float>(sum);
+}
+
+GEMMAC_AVX512 float dotF32Zen4(const float *k, const float *q, int64_t n) {
+  const int64_t np = n & ~int64_t(63);
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(),
+                   _mm512_setzero_ps(), _mm512_setzero_ps()};
+  for (int64_t i = 0; i < np; i += 64)
+    for (int j = 0; j < 4; ++j)
+      acc[j] = _mm512_fmadd_ps(_mm512_loadu_ps(k + i + 16 * j),
+                               _mm512_loadu_ps(q + i + 16 * j), acc[j]);
+  float r = reduce4Zen4(acc);
+  const int64_t unfused = np + ((n - np) & ~int64_t{7});
   int64_t i = np;
   for (; i < unfused; ++i) {
     const float p = k[i] * q[i];
@@ -227,6 +284,7 @@ void attentionCached(gemmac_rt *rt, float *out, const float *q, int64_t nTokens,
   const int64_t width = nKVHeads * hd;
   const int64_t group = nHeads / nKVHeads;
   const int threads = rt->pool.size();
+  const bool zen4 = rt->kernels == KernelSet::Avx512;
   // Items: (row, kv head, group of heads). The heads of a group read each
   // key and value row once; groups are split only to keep every thread busy.
   int64_t headChunks = 1;
@@ -288,7 +346,7 @@ void attentionCached(gemmac_rt *rt, float *out, const float *q, int64_t nTokens,
           const float *qh = qs.data() + hh * hd;
           Acc *a = acc.data() + hh * hd;
           if constexpr (kF16) {
-            const float s = dotF16(kr, qh, hd) * scale;
+            const float s = (zen4 ? dotF16Zen4 : dotF16)(kr, qh, hd) * scale;
             step(
                 states[hh], s, [&](float v) { scaleF16(a, hd, v); },
                 [&](float v) { madF16(a, vr, hd, v); });
@@ -301,7 +359,7 @@ void attentionCached(gemmac_rt *rt, float *out, const float *q, int64_t nTokens,
               kf = kr;
               vf = vr;
             }
-            const float s = dotF32(kf, qh, hd) * scale;
+            const float s = (zen4 ? dotF32Zen4 : dotF32)(kf, qh, hd) * scale;
             step(
                 states[hh], s, [&](float v) { scaleF32(a, hd, v); },
                 [&](float v) { madF32(a, vf, hd, v); });

@@ -2,7 +2,8 @@
 // flash-attention CPU kernel operation by operation (keys in tiles of 64
 // positions, scores as one fused chain over the head, an online softmax
 // rescaled per tile with expf, probabilities from ggml's polynomial exp summed
-// in eight-wide groups into a double, V accumulated as one fused chain per
+// in eight-wide groups into a double (sixteen-wide, with the AVX-512 build's
+// form of the exp, for a KernelSet::Avx512 program), V accumulated as one fused chain per
 // position). attention.cpp vectorizes it; the unit tests hold the two to
 // identical bits.
 #pragma once
@@ -87,6 +88,49 @@ inline float polyExp(float x) {
   return std::fma(s2, j, s2) * s1;
 }
 
+/// ggml_v_expf as llama.cpp's AVX-512 build has it: the same reduction and
+/// polynomial, but the last term fma(c, b, 1) where the AVX2 form has c * b,
+/// and j * 2^n rounded once (vscalefps, which ldexpf also is).
+inline float polyExpZen4(float x) {
+  const float z = std::fma(x, 0x1.715476p+0f, 0x1.8p23f);
+  const float n = z - 0x1.8p23f;
+  const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
+  if (std::fabs(n) > 192.0f)
+    return n <= 0 ? 0.0f : INFINITY;
+  const float u = b * b;
+  const float j = std::fma(
+      std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u,
+               std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
+      u, std::fma(0x1.ffffecp-1f, b, 1.0f));
+  return std::ldexp(j, static_cast<int>(n));
+}
+
+/// The softmax numerators of a tile, p[j] = exp(p[j] - M), and their sum as
+/// ggml_vec_soft_max_f32 forms it: in llama.cpp's AVX2 build eight at a
+/// time (polyExp, hsum8), in its AVX-512 build sixteen at a time
+/// (polyExpZen4, then _mm512_reduce_add_ps: the halves added, then hsum8),
+/// each group's float sum added into a double.
+inline double softmaxTile(float *p, float M, KernelSet set) {
+  double sum = 0.0;
+  if (set == KernelSet::Avx512) {
+    for (int gi = 0; gi < kTile; gi += 16) {
+      float halves[8];
+      for (int l = 0; l < 16; ++l)
+        p[gi + l] = polyExpZen4(p[gi + l] - M);
+      for (int l = 0; l < 8; ++l)
+        halves[l] = p[gi + l] + p[gi + 8 + l];
+      sum = sum + static_cast<double>(hsum8(halves));
+    }
+    return sum;
+  }
+  for (int gi = 0; gi < kTile; gi += 8) {
+    for (int l = 0; l < 8; ++l)
+      p[gi + l] = polyExp(p[gi + l] - M);
+    sum = sum + static_cast<double>(hsum8(p + gi));
+  }
+  return sum;
+}
+
 
 /// One call of the kernel (see kernels.h for the arguments).
 template <typename T>
@@ -146,12 +190,7 @@ void attention(gemmac_rt *rt, float *out, const float *q, const float *k,
           S = S * ms;
         }
         M = Mnew;
-        double sum = 0.0;
-        for (int gi = 0; gi < kTile; gi += 8) {
-          for (int l = 0; l < 8; ++l)
-            p[gi + l] = polyExp(p[gi + l] - M);
-          sum = sum + static_cast<double>(hsum8(p + gi));
-        }
+        const double sum = softmaxTile(p, M, rt->kernels);
         S = static_cast<float>(static_cast<double>(S) + sum);
         for (int j = 0; j < kTile; ++j) {
           const int64_t kp = tile + j;

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 namespace gemmac::rt::ref {
 
@@ -54,7 +55,10 @@ float dotTiny(const T *w, const T *x, int64_t n) {
 /// 4x8 lanes over blocks of 32 (bf16: each a product added to its sum,
 /// which GCC contracts into one FMA), the lanes combined (c0 + c2) +
 /// (c1 + c3) and reduced in `Reduce`'s order (f32/f16: GGML_F32x8_REDUCE;
-/// bf16: the AVX2 horizontal sum), then the leftovers added in double.
+/// bf16: the AVX2 horizontal sum), then the leftovers: f16 and bf16 added
+/// in double; f32 in float as the pinned binary (GCC 11) does it, the
+/// products rounded and added in order for all but the last n % 4, which
+/// are fused.
 template <typename T, float (*Reduce)(const float *) = reduce8>
 float dotVec(const T *w, const T *x, int64_t n) {
   float acc[4][8] = {};
@@ -67,10 +71,119 @@ float dotVec(const T *w, const T *x, int64_t n) {
   float v[8];
   for (int t = 0; t < 8; ++t)
     v[t] = (acc[0][t] + acc[2][t]) + (acc[1][t] + acc[3][t]);
+  if constexpr (std::is_same_v<T, float>) {
+    float r = Reduce(v);
+    const int64_t unfused = np + ((n - np) & ~int64_t(3));
+    int64_t i = np;
+    for (; i < unfused; ++i) {
+      const float p = w[i] * x[i];
+      r = r + p;
+    }
+    for (; i < n; ++i)
+      r = std::fma(w[i], x[i], r);
+    return r;
+  }
   double sum = Reduce(v);
   for (int64_t i = np; i < n; ++i)
     sum += static_cast<double>(widen(w[i]) * widen(x[i]));
   return static_cast<float>(sum);
+}
+
+// ---- float weights in llama.cpp's AVX-512 build ("zen4", KernelSet::Avx512)
+
+/// _mm512_reduce_add_ps's order: the halves added lane by lane, then hsum8.
+inline float hsum16(const float *v) {
+  float h[8];
+  for (int t = 0; t < 8; ++t)
+    h[t] = v[t] + v[t + 8];
+  return hsum8(h);
+}
+
+/// A float as vdpbf16ps reads or writes it: denormals are zero.
+inline float flushDenormal(float v) {
+  return std::fpclassify(v) == FP_SUBNORMAL ? std::copysign(0.0f, v) : v;
+}
+
+/// One lane of vdpbf16ps over a pair of elements: the odd product added
+/// first, then the even one, each addition rounded (the products of two
+/// bf16 values are exact), denormal inputs and results taken as zero.
+inline float dpbf16(float acc, BF16 w0, BF16 x0, BF16 w1, BF16 x1) {
+  const float p1 = flushDenormal(widen(w1)) * flushDenormal(widen(x1));
+  const float p0 = flushDenormal(widen(w0)) * flushDenormal(widen(x0));
+  acc = flushDenormal(flushDenormal(acc) + p1);
+  return flushDenormal(acc + p0);
+}
+
+/// tinyBLAS with sixteen lanes: f32 and f16, lane t takes elements t, t+16,
+/// ..., one FMA each; bf16 (vdpbf16ps), lane t takes elements 2t and 2t+1 of
+/// every 32. Then hsum16. (Its rule: n a multiple of 16, 32 for bf16.)
+template <typename T>
+float dotTinyZen4(const T *w, const T *x, int64_t n) {
+  float acc[16] = {};
+  if constexpr (std::is_same_v<T, BF16>) {
+    for (int64_t l = 0; l < n; l += 32)
+      for (int t = 0; t < 16; ++t)
+        acc[t] = dpbf16(acc[t], w[l + 2 * t], x[l + 2 * t], w[l + 2 * t + 1],
+                        x[l + 2 * t + 1]);
+  } else {
+    for (int64_t l = 0; l < n; l += 16)
+      for (int t = 0; t < 16; ++t)
+        acc[t] = std::fma(widen(w[l + t]), widen(x[l + t]), acc[t]);
+  }
+  return hsum16(acc);
+}
+
+/// ggml_vec_dot_f32/f16/bf16 in the AVX-512 build. f32 and f16: 4x16 lanes
+/// over blocks of 64, combined (c0 + c2) + (c1 + c3), hsum16; then the
+/// leftovers: f16 in double; f32 in float as the binary (GCC 11) does it,
+/// the products rounded and added in order for all but the last n % 8,
+/// which are fused. bf16: two vdpbf16ps accumulators over the two halves of
+/// every 64, each hsum16'd into a double, then the leftovers in double.
+template <typename T>
+float dotVecZen4(const T *w, const T *x, int64_t n) {
+  const int64_t np = n & ~int64_t(63);
+  if constexpr (std::is_same_v<T, BF16>) {
+    float c[2][16] = {};
+    for (int64_t i = 0; i < np; i += 64)
+      for (int h = 0; h < 2; ++h)
+        for (int t = 0; t < 16; ++t) {
+          const int64_t e = i + 32 * h + 2 * t;
+          c[h][t] = dpbf16(c[h][t], w[e], x[e], w[e + 1], x[e + 1]);
+        }
+    double sum = 0.0;
+    sum += static_cast<double>(hsum16(c[0]));
+    sum += static_cast<double>(hsum16(c[1]));
+    for (int64_t i = np; i < n; ++i)
+      sum += static_cast<double>(widen(w[i]) * widen(x[i]));
+    return static_cast<float>(sum);
+  } else {
+    float acc[4][16] = {};
+    for (int64_t i = 0; i < np; i += 64)
+      for (int a = 0; a < 4; ++a)
+        for (int t = 0; t < 16; ++t)
+          acc[a][t] = std::fma(widen(w[i + 16 * a + t]),
+                               widen(x[i + 16 * a + t]), acc[a][t]);
+    float v[16];
+    for (int t = 0; t < 16; ++t)
+      v[t] = (acc[0][t] + acc[2][t]) + (acc[1][t] + acc[3][t]);
+    if constexpr (std::is_same_v<T, float>) {
+      float r = hsum16(v);
+      const int64_t unfused = np + ((n - np) & ~int64_t(7));
+      int64_t i = np;
+      for (; i < unfused; ++i) {
+        const float p = w[i] * x[i];
+        r = r + p;
+      }
+      for (; i < n; ++i)
+        r = std::fma(w[i], x[i], r);
+      return r;
+    } else {
+      double sum = hsum16(v);
+      for (int64_t i = np; i < n; ++i)
+        sum += static_cast<double>(widen(w[i]) * widen(x[i]));
+      return static_cast<float>(sum);
+    }
+  }
 }
 
 // ---- quantized weights -----------------------------------------------------

@@ -148,23 +148,55 @@ struct Plan {
   RowsKernel kernel;
   int rowsPerUnit; // 8 for x8 layouts
   Act act = Act::F32; // activationFor(the weight's format)
+  int rowsPerStep = 1; // a chunk of a multiple of this runs at full width
 };
 
 using ref::BF16;
 using ref::F16;
 
-/// The kernel of a weight of `t` in `layout` shaped n x k. `vecDot`: the
-/// product is llama.cpp's mul_mat_id, which never calls tinyBLAS.
-Plan kernelFor(Type t, Layout layout, int64_t n, int64_t k, bool vecDot) {
+/// The kernel of a weight of `t` in `layout` shaped n x k, from `set`.
+/// `vecDot`: the product is llama.cpp's mul_mat_id, which never calls
+/// tinyBLAS.
+Plan kernelFor(KernelSet set, Type t, Layout layout, int64_t n, int64_t k,
+               bool vecDot) {
   // tinyBLAS takes float weights of some shapes (abi/formats.h).
   const bool tiny = !vecDot && gemmac::abi::usesTinyMatmul(t, n, k);
   // llama.cpp repacks Q4_0/Q4_K weights whose row count is a multiple of 8;
   // so do we (the x8 layout), and the arithmetic follows its repacked GEMM.
   const bool repacked = gemmac::abi::isRepackedShape(t, n);
   if (layout == Layout::X8) {
+    if (t == Type::Q4_0 && set == KernelSet::Avx512)
+      return {ActAux::Q8_0Sums, rowsQ4_0x8Avx512, 8, Act::F32, 16};
     if (t == Type::Q4_0)
       return {ActAux::Q8_0Sums, rowsQ4_0x8, 8};
+    if (set == KernelSet::Avx512)
+      return {ActAux::Q8_KPairSums, rowsQ4_Kx8Avx512, 8, Act::F32, 16};
     return {ActAux::Q8_KPairSums, rowsQ4_Kx8, 8};
+  }
+  if (set == KernelSet::Avx512 && gemmac::abi::activationQuant(t) ==
+                                      gemmac::abi::ActQuant::None) {
+    // llama.cpp's AVX-512 build: tinyBLAS takes sixteen (bf16: 32) columns
+    // at a time, so fewer shapes; its vec_dot has sixteen-lane sums.
+    const bool tinyZen4 =
+        tiny && k % (t == Type::BF16 ? 32 : 16) == 0;
+    switch (t) {
+    case Type::F32:
+      return {ActAux::None,
+              tinyZen4 ? rowsF32TinyAvx512
+                       : rowsScalar<floats<float, ref::dotVecZen4<float>>>,
+              1};
+    case Type::F16:
+      return {ActAux::None,
+              tinyZen4 ? rowsF16TinyAvx512
+                       : rowsScalar<floats<F16, ref::dotVecZen4<F16>>>,
+              1};
+    case Type::BF16:
+      return {ActAux::None,
+              tinyZen4 ? rowsBF16TinyAvx512
+                       : rowsScalar<floats<BF16, ref::dotVecZen4<BF16>>>,
+              1};
+    default: break;
+    }
   }
   switch (t) {
   case Type::F32:
@@ -214,9 +246,9 @@ Plan kernelFor(Type t, Layout layout, int64_t n, int64_t k, bool vecDot) {
   return {ActAux::None, nullptr, 1};
 }
 
-Plan planFor(Type t, Layout layout, int64_t n, int64_t k,
+Plan planFor(gemmac_rt *rt, Type t, Layout layout, int64_t n, int64_t k,
              bool vecDot = false) {
-  Plan plan = kernelFor(t, layout, n, k, vecDot);
+  Plan plan = kernelFor(rt->kernels, t, layout, n, k, vecDot);
   plan.act = activationFor(t);
   return plan;
 }
@@ -254,7 +286,7 @@ Converted convertActivations(gemmac_rt *rt, const Plan &plan, const float *in,
 /// passes over them.
 int64_t chunkRows(gemmac_rt *rt, const Plan &plan, size_t rowBytes, int64_t N,
                   int64_t T, int64_t minRows) {
-  const int64_t unit = plan.rowsPerUnit;
+  const int64_t unit = std::max(plan.rowsPerUnit, plan.rowsPerStep);
   int64_t rows;
   if (T == 1)
     rows = std::max<int64_t>(minRows, N / (32 * rt->pool.size()));
@@ -278,7 +310,7 @@ void forRowChunks(gemmac_rt *rt, int64_t N, int64_t chunk, int unit, Fn &&fn) {
 void linear(Type type, Layout layout, gemmac_rt *rt, float *out,
             const float *in, int64_t T, const uint8_t *weight, int64_t N,
             int64_t K, int64_t minRows, bool vecDot = false) {
-  const Plan plan = planFor(type, layout, N, K, vecDot);
+  const Plan plan = planFor(rt, type, layout, N, K, vecDot);
   const Converted c = convertActivations(rt, plan, in, T, K);
   MatmulTask m;
   m.weight = weight;
@@ -301,7 +333,7 @@ void linear(Type type, Layout layout, gemmac_rt *rt, float *out,
 void geglu(Type type, Layout layout, gemmac_rt *rt, float *out,
            const float *in, int64_t T, const uint8_t *gate, const uint8_t *up,
            int64_t N, int64_t K, bool vecDot = false) {
-  const Plan plan = planFor(type, layout, N, K, vecDot);
+  const Plan plan = planFor(rt, type, layout, N, K, vecDot);
   const Converted c = convertActivations(rt, plan, in, T, K);
   const uint16_t *table = geluTanhTable();
   MatmulTask m;
@@ -313,10 +345,9 @@ void geglu(Type type, Layout layout, gemmac_rt *rt, float *out,
   m.K = K;
   m.T = T;
   // Gate and up rows together: the chunk is half the size of a linear's.
+  const int64_t step = std::max(plan.rowsPerUnit, plan.rowsPerStep);
   const int64_t chunk = std::max<int64_t>(
-      plan.rowsPerUnit,
-      chunkRows(rt, plan, m.rowBytes, N, T, 16) / 2 / plan.rowsPerUnit *
-          plan.rowsPerUnit);
+      plan.rowsPerUnit, chunkRows(rt, plan, m.rowBytes, N, T, 16) / 2 / step * step);
   forRowChunks(rt, N, chunk, plan.rowsPerUnit, [&](int64_t n0, int64_t n1) {
     thread_local std::vector<float> g, u;
     const int64_t w = n1 - n0;
@@ -385,7 +416,7 @@ void expertProducts(Type type, Layout layout, gemmac_rt *rt, float *out,
                     const float *in, int64_t T, ExpertWeight w0,
                     const ExpertWeight *w1, int64_t N, int64_t K,
                     const float *routing, int64_t nUsed, bool perSlot) {
-  const Plan plan = planFor(type, layout, w0.expertRows, K, /*vecDot=*/true);
+  const Plan plan = planFor(rt, type, layout, w0.expertRows, K, /*vecDot=*/true);
   const int64_t inRows = perSlot ? T * nUsed : T;
   const Converted c = convertActivations(rt, plan, in, inRows, K);
   const ExpertRows g = groupByExpert(routing, T, nUsed);

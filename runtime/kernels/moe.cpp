@@ -8,63 +8,38 @@
 // (build_moe_ffn with SOFTMAX gating and norm_w), operation by operation.
 
 #include "formats/formats.h"
+#include "runtime/kernels/attention_reference.h"
 #include "runtime/src/rt.h"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstring>
 #include <numeric>
 #include <vector>
 
 using namespace gemmac::fmt;
+using namespace gemmac::rt;
 
 namespace {
 
-/// exp(x) as ggml's AVX2 ggml_v_expf computes one lane: a degree-5
-/// polynomial on the reduced argument and a scale by 2^n built in the
-/// exponent bits, with the two extra scalings it takes for |n| > 126.
-float expLane(float x) {
-  const float r = 0x1.8p23f;
-  const float z = std::fma(x, 0x1.715476p+0f, r);
-  const float n = z - r;
-  const float b =
-      std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
-  const uint32_t e = std::bit_cast<uint32_t>(z) << 23;
-  const float k = std::bit_cast<float>(e + std::bit_cast<uint32_t>(1.0f));
-  const float u = b * b;
-  const float j = std::fma(
-      std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u,
-               std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
-      u, 0x1.ffffecp-1f * b);
-  const float an = std::fabs(n);
-  if (!(an > 126))
-    return std::fma(k, j, k);
-  const uint32_t g = n <= 0 ? 0x82000000u : 0u;
-  const float s1 = std::bit_cast<float>(g + 0x7f000000u);
-  const float s2 = std::bit_cast<float>(e - g);
-  if (an > 192)
-    return s1 * s1;
-  return std::fma(s2, j, s2) * s1;
-}
-
 /// ggml_soft_max over one row of n logits into p: the running maximum, the
-/// exponentials eight at a time with each group's float sum (the AVX2
-/// horizontal-sum order) added into a double, libm expf for a tail, then a
-/// multiply by the f32 reciprocal of the sum.
-void softmaxRow(const float *x, float *p, int64_t n) {
+/// exponentials in groups (ggml_v_expf's lanes: eight in llama.cpp's AVX2
+/// build, sixteen in its AVX-512 build, KernelSet::Avx512) with each group's
+/// float sum in that build's horizontal-sum order added into a double, libm
+/// expf for a tail, then a multiply by the f32 reciprocal of the sum.
+void softmaxRow(const float *x, float *p, int64_t n, KernelSet set) {
+  const bool zen4 = set == KernelSet::Avx512;
+  const int64_t group = zen4 ? 16 : 8;
   float max = -INFINITY;
   for (int64_t i = 0; i < n; ++i)
     max = x[i] > max ? x[i] : max;
   double sum = 0;
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    float v[8];
-    for (int l = 0; l < 8; ++l)
-      p[i + l] = v[l] = expLane(x[i + l] - max);
-    const float s = ((v[0] + v[4]) + (v[2] + v[6])) +
-                    ((v[1] + v[5]) + (v[3] + v[7]));
-    sum += static_cast<double>(s);
+  for (; i + group <= n; i += group) {
+    for (int64_t l = 0; l < group; ++l)
+      p[i + l] = zen4 ? ref::polyExpZen4(x[i + l] - max)
+                      : ref::polyExp(x[i + l] - max);
+    sum += static_cast<double>(zen4 ? ref::hsum16(p + i) : ref::hsum8(p + i));
   }
   for (; i < n; ++i) {
     p[i] = std::exp(x[i] - max);
@@ -84,7 +59,7 @@ extern "C" void gmk_moe_route(gemmac_rt *rt, float *out, const float *logits,
     std::vector<float> p(n_experts);
     std::vector<int32_t> order(n_experts);
     for (int64_t t = t0; t < t1; ++t) {
-      softmaxRow(logits + t * n_experts, p.data(), n_experts);
+      softmaxRow(logits + t * n_experts, p.data(), n_experts, rt->kernels);
       // llama.cpp sorts all indices by descending probability with
       // std::sort (ggml_argsort): the same call orders ties the same way.
       // A NaN would make the comparison inconsistent (std::sort may then

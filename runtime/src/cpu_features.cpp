@@ -35,3 +35,19 @@ std::string gemmac::rt::missingCpuFeatures(uint64_t bits) {
 #endif
   return missing;
 }
+
+gemmac::rt::KernelSet gemmac::rt::kernelSetFor(uint64_t bits) {
+  // The features of llama.cpp's AVX-512 ("zen4") build, whose arithmetic
+  // the AVX-512 kernels reproduce (runtime/kernels/avx512.h).
+  static const char *const kAvx512Set[] = {
+      "avx512f",    "avx512bw",   "avx512vl",  "avx512dq",
+      "avx512cd",   "avx512vnni", "avx512bf16", "avx512vbmi"};
+  uint64_t needed = 0;
+  for (const char *name : kAvx512Set) {
+#define GEMMAC_CPU_FEATURE(bit, feature)                                       \
+  if (std::string(feature) == name)                                            \
+    needed |= uint64_t{1} << (bit);
+#include "abi/cpu_features.h"
+  }
+  return (bits & needed) == needed ? KernelSet::Avx512 : KernelSet::Avx2;
+}

@@ -402,6 +402,8 @@ extern "C" gemmac_model *gemmac_model_open_program(const gemmac_program *program
     nThreads = cpus;
   nThreads = std::min(nThreads, 4 * cpus);
   model->rt = std::make_unique<gemmac_rt>(nThreads);
+  model->rt->kernels = rt::kernelSetFor(
+      static_cast<uint64_t>(meta[abi::kMetaCpuFeatures]));
   if (!model->rt->pool.error().empty()) {
     setError(model->rt->pool.error() + " (use fewer threads)");
     return nullptr;

@@ -20,6 +20,8 @@ void setError(const std::string &message);
 /// them this CPU lacks ("" when it has them all).
 std::string cpuFeatureNames(uint64_t bits);
 std::string missingCpuFeatures(uint64_t bits);
+/// The kernels for a program compiled for the features of `bits`.
+KernelSet kernelSetFor(uint64_t bits);
 } // namespace gemmac::rt
 
 struct gemmac_model {

@@ -19,12 +19,14 @@ const exec = (cmd, argv) => {
     return {status: r.status, signal: r.signal, out: (r.stdout ?? "") + (r.stderr ?? "")};
 };
 
-/// A tiny model compiled with its object kept, and the C program linked
-/// with it.
+/// A tiny model compiled with its object kept (for cpu:x86-64-v3, whose
+/// kernels compute what the pinned llama.cpp computes, unless `extra` names a
+/// --target), and the C program linked with it.
 function build(name, seed, extra = [], type = "q8_0", variant = "dense") {
     const gguf = path.join(work, `${name}.gguf`), program = path.join(work, name);
     run(path.join(bin, "gemmac-gen-model"), ["--variant", variant, "--type", type, "--seed", String(seed), "-o", gguf]);
-    run(path.join(bin, "compile-model"), [gguf, "-o", program, "--quiet", "--keep-object", ...extra]);
+    const target = extra.includes("--target") ? [] : ["--target", "cpu:x86-64-v3"];
+    run(path.join(bin, "compile-model"), [gguf, "-o", program, "--quiet", "--keep-object", ...target, ...extra]);
     return {capi: linkWithModel(program, "capi_session.c", "capi"), weights: `${program}.weights`, gguf};
 }
 

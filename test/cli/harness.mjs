@@ -28,13 +28,16 @@ export const check = (ok, what) => {
 export const finish = () => process.exit(failures ? 1 : 0);
 
 /// Writes a tiny random model (`chat_template` embedded when given),
-/// compiles it, and returns {gguf, program}.
+/// compiles it, and returns {gguf, program}. Programs are compiled for
+/// cpu:x86-64-v3 unless compileArgs name a --target: its kernels compute what
+/// the pinned llama.cpp (the AVX2 build) computes, which some tests compare.
 export function compileModel(name, {variant = "e2b", type = "q8_0", chatTemplate = template,
                                     compileArgs = []} = {}) {
     const gguf = path.join(work, `${name}.gguf`), program = path.join(work, name);
     run(path.join(bin, "gemmac-gen-model"), ["--variant", variant, "--type", type,
         ...(chatTemplate ? ["--chat-template", chatTemplate] : []), "-o", gguf]);
-    run(path.join(bin, "compile-model"), [gguf, "-o", program, "--quiet", ...compileArgs]);
+    const target = compileArgs.includes("--target") ? [] : ["--target", "cpu:x86-64-v3"];
+    run(path.join(bin, "compile-model"), [gguf, "-o", program, "--quiet", ...target, ...compileArgs]);
     return {gguf, program};
 }
 

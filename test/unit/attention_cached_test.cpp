@@ -11,8 +11,10 @@
 
 #include "abi/step.h"
 #include "formats/formats.h"
+#include "runtime/kernels/dot_reference.h"
 #include "runtime/kernels/kernels.h"
 #include "runtime/src/rt.h"
+#include "test/unit/kernel_sets.h"
 #include "test/unit/random_values.h"
 
 #include <gtest/gtest.h>
@@ -85,6 +87,19 @@ float refDotF32(const float *k, const float *q, int64_t n) {
   return sum;
 }
 
+/// The same in llama.cpp's AVX-512 build (KernelSet::Avx512): sixteen lanes.
+float refDotF16Zen4(const uint16_t *k, const float *q, int64_t n) {
+  std::vector<gemmac::rt::ref::F16> kh(n), qh(n);
+  for (int64_t i = 0; i < n; ++i) {
+    kh[i].bits = k[i];
+    qh[i].bits = f32ToF16(q[i]); // q is f16-rounded already: exact
+  }
+  return gemmac::rt::ref::dotVecZen4(kh.data(), qh.data(), n);
+}
+float refDotF32Zen4(const float *k, const float *q, int64_t n) {
+  return gemmac::rt::ref::dotVecZen4(k, q, n);
+}
+
 struct Segment {
   int64_t slot, pos0, row0, rows;
 };
@@ -98,7 +113,9 @@ template <typename T>
 std::vector<float> reference(const Shape &sh, const std::vector<Segment> &segs,
                              const std::vector<float> &q, const T *kCache,
                              const T *vCache, int64_t stride, float scale,
-                             float kScale = 1.0f, float vScale = 1.0f) {
+                             float kScale, float vScale,
+                             gemmac::rt::KernelSet set) {
+  const bool zen4 = set == gemmac::rt::KernelSet::Avx512;
   const int64_t hd = sh.hd, width = sh.nkv * hd, group = sh.nh / sh.nkv;
   int64_t nTokens = 0;
   for (const Segment &g : segs)
@@ -124,13 +141,13 @@ std::vector<float> reference(const Shape &sh, const std::vector<Segment> &segs,
           const T *vr = vCache + g.slot * stride + row * width + kvh * hd;
           float s;
           if constexpr (sizeof(T) == 2) {
-            s = refDotF16(kr, qh.data(), hd);
+            s = (zen4 ? refDotF16Zen4 : refDotF16)(kr, qh.data(), hd);
           } else if constexpr (sizeof(T) == 1) {
             for (int64_t i = 0; i < hd; ++i)
               kf[i] = e4m3ToF32(kr[i]) * kScale;
-            s = refDotF32(kf.data(), qh.data(), hd);
+            s = (zen4 ? refDotF32Zen4 : refDotF32)(kf.data(), qh.data(), hd);
           } else {
-            s = refDotF32(kr, qh.data(), hd);
+            s = (zen4 ? refDotF32Zen4 : refDotF32)(kr, qh.data(), hd);
           }
           s = s * scale;
           s = s + 0.0f; // the mask
@@ -260,21 +277,28 @@ void checkAgainstReference(const Shape &sh, uint32_t seed, float scale,
   const std::vector<T> kc = randomCache<T>(3 * stride, seed, ks);
   const std::vector<T> vc = randomCache<T>(3 * stride, seed + 1, vs);
   const std::vector<float> q = randn(nTokens * sh.nh * sh.hd, seed + 2);
-  const std::vector<float> want =
-      reference<T>(sh, segs, q, kc.data(), vc.data(), stride, scale, ks, vs);
-  for (int threads : {1, 2, 3}) {
-    gemmac_rt rt(threads);
-    std::vector<float> got(want.size(), NAN);
-    Kernel<T>::run(&rt, got.data(), q.data(), nTokens, seqs.data(),
-                   static_cast<int64_t>(segs.size()), sh, kc.data(), vc.data(),
-                   stride, scale, ks, vs);
-    for (size_t i = 0; i < want.size(); ++i)
-      ASSERT_EQ(std::memcmp(&got[i], &want[i], 4), 0)
-          << "hd=" << sh.hd << " heads=" << sh.nh << "/" << sh.nkv
-          << " window=" << sh.window << " capacity=" << sh.capacity
-          << " threads=" << threads << " at " << i << " (row "
-          << i / (sh.nh * sh.hd) << "): " << got[i] << " vs " << want[i];
+  for (gemmac::rt::KernelSet set : gemmac::test::kernelSets()) {
+    const std::vector<float> want = reference<T>(
+        sh, segs, q, kc.data(), vc.data(), stride, scale, ks, vs, set);
+    for (int threads : {1, 2, 3}) {
+      gemmac_rt rt(threads);
+      rt.kernels = set;
+      std::vector<float> got(want.size(), NAN);
+      Kernel<T>::run(&rt, got.data(), q.data(), nTokens, seqs.data(),
+                     static_cast<int64_t>(segs.size()), sh, kc.data(),
+                     vc.data(), stride, scale, ks, vs);
+      for (size_t i = 0; i < want.size(); ++i)
+        ASSERT_EQ(std::memcmp(&got[i], &want[i], 4), 0)
+            << "hd=" << sh.hd << " heads=" << sh.nh << "/" << sh.nkv
+            << " window=" << sh.window << " capacity=" << sh.capacity
+            << " threads=" << threads << " " << gemmac::test::kernelSetName(set)
+            << " at " << i << " (row " << i / (sh.nh * sh.hd) << "): " << got[i]
+            << " vs " << want[i];
+    }
   }
+  const std::vector<float> want =
+      reference<T>(sh, segs, q, kc.data(), vc.data(), stride, scale, ks, vs,
+                   gemmac::rt::KernelSet::Avx2);
   // Position 0 (the second segment's first row) sees no key: zeros.
   const int64_t row = segs[1].row0;
   for (int64_t i = 0; i < sh.nh * sh.hd; ++i)

@@ -9,6 +9,7 @@
 #include "runtime/kernels/attention_reference.h"
 #include "runtime/kernels/kernels.h"
 #include "runtime/src/rt.h"
+#include "test/unit/kernel_sets.h"
 #include "test/unit/random_values.h"
 
 #include <gtest/gtest.h>
@@ -275,8 +276,10 @@ std::vector<float> stepped(Att att, Store store, const std::vector<float> &q,
                            const std::vector<float> &k,
                            const std::vector<float> &v, int64_t T, int64_t nh,
                            int64_t nkv, int64_t hd, int64_t window,
-                           int64_t step) {
+                           int64_t step,
+                           gemmac::rt::KernelSet set = gemmac::rt::KernelSet::Avx2) {
   gemmac_rt rt(2);
+  rt.kernels = set;
   const int64_t width = nkv * hd, capacity = window ? window : T;
   std::vector<CT> kc(capacity * width), vc(capacity * width);
   std::vector<float> out(T * nh * hd);
@@ -333,6 +336,7 @@ TEST(Attention, BitExactWithScalarReference) {
   } shapes[] = {{150, 4, 2, 64, 40, 150}, {150, 4, 2, 64, 40, 1},
                 {90, 8, 1, 128, 0, 7},    {70, 4, 4, 256, 0, 70},
                 {130, 16, 1, 512, 0, 33}, {40, 6, 3, 24, 16, 5}};
+  for (gemmac::rt::KernelSet set : gemmac::test::kernelSets())
   for (const Shape &sh : shapes)
     for (bool f16 : {true, false}) {
       auto q = randn(sh.T * sh.nh * sh.hd, 41, 0.3f),
@@ -350,19 +354,20 @@ TEST(Attention, BitExactWithScalarReference) {
       if (f16) {
         auto att = sh.hd == 512 ? gmk_attention_f16_d512 : gmk_attention_f16;
         want = stepped<uint16_t>(refAtt, oneSegmentStore(gmk_kv_store_f16), q, k, v, sh.T, sh.nh,
-                                 sh.nkv, sh.hd, sh.window, sh.step);
+                                 sh.nkv, sh.hd, sh.window, sh.step, set);
         got = stepped<uint16_t>(oneSegment(att), oneSegmentStore(gmk_kv_store_f16), q, k, v, sh.T, sh.nh,
-                                sh.nkv, sh.hd, sh.window, sh.step);
+                                sh.nkv, sh.hd, sh.window, sh.step, set);
       } else {
         auto att = sh.hd == 64 ? gmk_attention_f32_d64 : gmk_attention_f32;
         want = stepped<float>(refAtt, oneSegmentStore(gmk_kv_store_f32), q, k, v, sh.T, sh.nh,
-                              sh.nkv, sh.hd, sh.window, sh.step);
+                              sh.nkv, sh.hd, sh.window, sh.step, set);
         got = stepped<float>(oneSegment(att), oneSegmentStore(gmk_kv_store_f32), q, k, v, sh.T, sh.nh,
-                             sh.nkv, sh.hd, sh.window, sh.step);
+                             sh.nkv, sh.hd, sh.window, sh.step, set);
       }
       ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * 4), 0)
           << "T=" << sh.T << " hd=" << sh.hd << " window=" << sh.window
-          << " step=" << sh.step << (f16 ? " f16" : " f32");
+          << " step=" << sh.step << (f16 ? " f16" : " f32") << " "
+          << gemmac::test::kernelSetName(set);
     }
 }
 

@@ -9,6 +9,7 @@
 #include "runtime/kernels/half.h"
 #include "runtime/kernels/kernels.h"
 #include "runtime/src/rt.h"
+#include "test/unit/kernel_sets.h"
 #include "test/unit/random_values.h"
 
 #include <gtest/gtest.h>
@@ -26,6 +27,9 @@ namespace ref = gemmac::rt::ref;
 namespace {
 
 using gemmac::test::randn;
+using gemmac::rt::KernelSet;
+using gemmac::test::kernelSetName;
+using gemmac::test::kernelSets;
 
 
 std::vector<uint8_t> quantizeRows(Type t, const std::vector<float> &w,
@@ -45,28 +49,35 @@ std::vector<uint8_t> packAll(Type t, const std::vector<uint8_t> &rows,
   return out;
 }
 
-/// One output of the scalar reference, from the row layout.
+/// One output of the scalar reference, from the row layout, for a program
+/// of kernel set `set` (float weights: llama.cpp's AVX2 or AVX-512 sums).
 float reference(Type t, const uint8_t *row, const float *x, int64_t N,
-                int64_t K) {
-  const bool repacked = N % 8 == 0, tiny = K % 8 == 0 && N % 4 == 0;
+                int64_t K, KernelSet set = KernelSet::Avx2) {
+  const bool repacked = N % 8 == 0;
+  const bool zen4 = set == KernelSet::Avx512;
+  const bool tiny = K % (zen4 ? (t == Type::BF16 ? 32 : 16) : 8) == 0 && N % 4 == 0;
+  auto floatDot = [&](const auto *w, const auto *a) {
+    if (zen4)
+      return tiny ? ref::dotTinyZen4(w, a, K) : ref::dotVecZen4(w, a, K);
+    return tiny ? ref::dotTiny(w, a, K) : ref::dotVec(w, a, K);
+  };
   switch (t) {
   case Type::F32:
-    return tiny ? ref::dotTiny(reinterpret_cast<const float *>(row), x, K)
-                : ref::dotVec(reinterpret_cast<const float *>(row), x, K);
+    return floatDot(reinterpret_cast<const float *>(row), x);
   case Type::F16:
   case Type::BF16: {
     std::vector<ref::F16> a(K);
     for (int64_t i = 0; i < K; ++i)
       a[i].bits = t == Type::F16 ? f32ToF16(x[i]) : f32ToBF16(x[i]);
-    if (t == Type::F16) {
-      auto *w = reinterpret_cast<const ref::F16 *>(row);
-      return tiny ? ref::dotTiny(w, a.data(), K) : ref::dotVec(w, a.data(), K);
-    }
+    if (t == Type::F16)
+      return floatDot(reinterpret_cast<const ref::F16 *>(row), a.data());
     std::vector<ref::BF16> b(K);
     for (int64_t i = 0; i < K; ++i)
       b[i].bits = a[i].bits;
     auto *w = reinterpret_cast<const ref::BF16 *>(row);
-    return tiny ? ref::dotTiny(w, b.data(), K) : ref::dotVec<ref::BF16, ref::hsum8>(w, b.data(), K);
+    if (!zen4 && !tiny)
+      return ref::dotVec<ref::BF16, ref::hsum8>(w, b.data(), K);
+    return floatDot(w, b.data());
   }
   case Type::Q8_0:
   case Type::Q4_0:
@@ -122,16 +133,23 @@ struct Case {
 
 class Matmul : public ::testing::TestWithParam<Case> {};
 
+
 TEST_P(Matmul, BitExactWithScalarReference) {
   const Case c = GetParam();
-  const int64_t K = 512;
-  for (int64_t N : {40, 36, 27}) {
+  // Float weights also at widths whose tinyBLAS or vec_dot leftovers differ
+  // between the AVX2 and the AVX-512 arithmetic.
+  const bool isFloat = c.type == Type::F32 || c.type == Type::F16 || c.type == Type::BF16;
+  for (int64_t K : isFloat ? std::vector<int64_t>{512, 520, 200, 96}
+                           : std::vector<int64_t>{512})
+  for (int64_t N : {40, 36, 27, 48}) {
     std::vector<float> w = randn(N * K, 11, 0.05f);
     std::vector<uint8_t> q = quantizeRows(c.type, w, N, K);
     const bool x8 = c.x8 && N % 8 == 0;
     std::vector<uint8_t> packed = x8 ? packAll(c.type, q, N, K) : q;
-    for (int threads : {1, 3}) {
+    for (int threads : {1, 3})
+    for (KernelSet set : kernelSets()) {
       gemmac_rt rt(threads);
+      rt.kernels = set;
       for (int64_t T : {1, 2, 3, 4, 5, 9}) {
         std::vector<float> x = randn(T * K, 100 + T, 1.0f);
         std::vector<float> y(T * N, -1.0f);
@@ -139,10 +157,11 @@ TEST_P(Matmul, BitExactWithScalarReference) {
         for (int64_t t = 0; t < T; ++t)
           for (int64_t n = 0; n < N; ++n) {
             const float want = reference(c.type, q.data() + n * rowBytes(c.type, K),
-                                         x.data() + t * K, N, K);
+                                         x.data() + t * K, N, K, set);
             ASSERT_EQ(std::memcmp(&y[t * N + n], &want, 4), 0)
-                << typeName(c.type) << (x8 ? " x8" : "") << " N=" << N
-                << " T=" << T << " threads=" << threads << " t=" << t
+                << typeName(c.type) << (x8 ? " x8" : "") << " K=" << K << " N=" << N
+                << " T=" << T << " threads=" << threads
+                << " " << kernelSetName(set) << " t=" << t
                 << " n=" << n << ": " << y[t * N + n] << " vs " << want;
           }
       }
@@ -197,6 +216,13 @@ TEST(Matmul, ExtremeQuantsStayExact) {
     blk.d = f32ToF16(0.001f);
     std::memcpy(q6.data() + b * sizeof blk, &blk, sizeof blk);
   }
+  std::vector<uint8_t> q40(rowBytes(Type::Q4_0, K) * N);
+  for (int64_t b = 0; b < N * K / QK; ++b) {
+    BlockQ4_0 blk;
+    blk.d = f32ToF16(0.01f);
+    std::memset(blk.qs, b % 2 ? 0xFF : 0x00, sizeof blk.qs);
+    std::memcpy(q40.data() + b * sizeof blk, &blk, sizeof blk);
+  }
   std::vector<uint8_t> q4k(rowBytes(Type::Q4_K, K) * N);
   for (int64_t b = 0; b < N; ++b) {
     BlockQ4_K blk;
@@ -213,16 +239,19 @@ TEST(Matmul, ExtremeQuantsStayExact) {
     bool x8;
   } cases[] = {{Type::Q8_0, q8, gmk_linear_q8_0, false},
                {Type::Q6_K, q6, gmk_linear_q6_k, false},
-               {Type::Q4_K, q4k, gmk_linear_q4_k_x8, true}};
+               {Type::Q4_K, q4k, gmk_linear_q4_k_x8, true},
+               {Type::Q4_0, q40, gmk_linear_q4_0_x8, true}};
+  for (KernelSet set : kernelSets())
   for (auto &c : cases) {
+    rt.kernels = set;
     std::vector<uint8_t> w = c.x8 ? packAll(c.t, c.rows, N, K) : c.rows;
     std::vector<float> y(N);
     c.fn(&rt, y.data(), x.data(), 1, w.data(), N, K);
     for (int64_t n = 0; n < N; ++n) {
-      const float want =
-          reference(c.t, c.rows.data() + n * rowBytes(c.t, K), x.data(), N, K);
+      const float want = reference(c.t, c.rows.data() + n * rowBytes(c.t, K),
+                                   x.data(), N, K, set);
       EXPECT_EQ(std::memcmp(&y[n], &want, 4), 0)
-          << typeName(c.t) << " n=" << n << ": " << y[n] << " vs " << want;
+          << typeName(c.t) << " " << kernelSetName(set) << " n=" << n << ": " << y[n] << " vs " << want;
     }
   }
 }

@@ -83,7 +83,8 @@ const made = [];
 for (const [label, t, a] of pairs) {
     const program = path.join(work, `${variant}-${type}-draft-${label}`), ours = `${program}.logits`;
     made.push(program, `${program}.weights`, ours);
-    run(path.join(bin, "compile-model"), [t, "--draft", a, "-o", program, "--quiet"]);
+    // cpu:x86-64-v3: the kernels of llama.cpp's AVX2 build, the oracle's.
+    run(path.join(bin, "compile-model"), [t, "--draft", a, "-o", program, "--quiet", "--target", "cpu:x86-64-v3"]);
     const mine = JSON.parse(run(program, ["eval", "--tokens", tokens.join(","), "--draft-steps", String(steps),
                                           "--logits", ours, "--threads", "2"]).trim());
     if (JSON.stringify(mine.drafted) !== JSON.stringify(out.drafted))

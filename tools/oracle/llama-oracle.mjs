@@ -8,9 +8,13 @@
 //   node tools/oracle/llama-oracle.mjs MODEL.gguf --tokens 2,105,... --embedding OUT
 //       (the last token's final hidden state: llama.cpp's embedding without
 //        pooling, the output norm's result; float32, n_embd of them)
-// Options: --threads N, --kv-type F16|F32, --no-flash-attention
-import {getLlama, LlamaLogLevel} from "node-llama-cpp";
+// Options: --threads N, --kv-type F16|F32, --no-flash-attention,
+//   --llama-dir DIR  (another node-llama-cpp install to run: DIR/node_modules)
+//   --cpu-variant V  (fail unless llama.cpp runs its CPU build V, e.g. zen4:
+//                     the libggml-cpu-V.so this process mapped)
 import fs from "node:fs";
+import path from "node:path";
+import {pathToFileURL} from "node:url";
 
 function fail(msg) {
     console.error(`llama-oracle: ${msg}`);
@@ -26,9 +30,21 @@ const opt = (name) => {
     return i >= 0 ? args[i + 1] : undefined;
 };
 const threads = Number(opt("--threads") ?? 2);
+const llamaDir = opt("--llama-dir");
+const {getLlama, LlamaLogLevel} = llamaDir
+    ? await import(pathToFileURL(path.join(path.resolve(llamaDir),
+                                           "node_modules/node-llama-cpp/dist/index.js")).href)
+    : await import("node-llama-cpp");
 
 const llama = await getLlama({gpu: false, build: "never", logLevel: LlamaLogLevel.error});
 const model = await llama.loadModel({modelPath, gpuLayers: 0, vocabOnly: args.includes("--tokenize") || args.includes("--info")});
+const variant = opt("--cpu-variant");
+if (variant) {
+    const loaded = [...new Set(fs.readFileSync("/proc/self/maps", "utf8")
+        .match(/libggml-cpu-[\w-]+\.so/g) ?? [])];
+    if (!loaded.includes(`libggml-cpu-${variant}.so`))
+        fail(`llama.cpp's CPU build ${variant} was asked for; this process runs ${loaded.join(", ") || "none"}`);
+}
 
 if (args.includes("--tokenize")) {
     const text = opt("--tokenize");

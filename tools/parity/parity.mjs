@@ -5,6 +5,7 @@
 //        [--target vulkan]           (compile for a GPU target and run it there)
 //        [--model GGUF] [--reference GGUF] [--compile-arg ARG ...] [--label TEXT]
 //        [--gen-arg ARG ...] [--eval-arg ARG ...] [--hf [--twin]] [--tolerance T]
+//        [--llama-dir DIR --cpu-variant V]
 //
 // --model compiles a given GGUF instead of writing one (--variant and --type
 // then only name the case; --type still picks the tolerance), --reference is
@@ -16,6 +17,14 @@
 // and llama.cpp runs the GGUF, which holds what llama.cpp's converter would
 // make of that checkpoint. --twin then compiles that GGUF instead (the
 // converted file, which gemmac accepts too).
+//
+// The reference is llama.cpp's AVX2 build (the repository's node-llama-cpp,
+// which tools/setup-debian.sh pins to it), and programs are compiled for
+// cpu:x86-64-v3, whose kernels reproduce it. --llama-dir names another
+// node-llama-cpp install and --cpu-variant the CPU build of it that must run
+// (zen4: llama.cpp's AVX-512 build, the reference of programs compiled for
+// an AVX-512 CPU such as --target cpu:znver4); on a CPU without that build's
+// features the case is skipped (CTest: 77).
 //
 // Writes a random-weight model, compiles it, evaluates one token sequence
 // several times longer than the model's sliding window with the compiled
@@ -42,7 +51,36 @@ const variant = opt("--variant");
 const type = opt("--type");
 const work = opt("--work", fs.mkdtempSync("/tmp/gemmac-parity-"));
 const nTokens = Number(opt("--tokens", 72));
-const target = opt("--target", "cpu");
+const target = opt("--target", "cpu:x86-64-v3");
+const onCpu = target === "cpu" || target.startsWith("cpu:");
+const llamaDir = opt("--llama-dir");
+const cpuVariant = opt("--cpu-variant");
+// The /proc/cpuinfo flags each llama.cpp CPU build needs beyond AVX2
+// (ggml/src/CMakeLists.txt, GGML_CPU_ALL_VARIANTS).
+const variantFlags = {
+    haswell: [],
+    zen4: ["avx512f", "avx512cd", "avx512vl", "avx512dq", "avx512bw", "avx512vbmi",
+           "avx512_vnni", "avx512_bf16"],
+};
+if (cpuVariant) {
+    if (!variantFlags[cpuVariant]) {
+        console.error(`parity.mjs: --cpu-variant ${cpuVariant}: one of ${Object.keys(variantFlags).join(", ")}`);
+        process.exit(2);
+    }
+    const flags = new Set((fs.readFileSync("/proc/cpuinfo", "utf8").match(/^flags\s*:(.*)$/m)?.[1] ?? "")
+        .trim().split(/\s+/));
+    const missing = variantFlags[cpuVariant].filter((f) => !flags.has(f));
+    if (missing.length) {
+        console.log(`SKIP: llama.cpp's ${cpuVariant} build needs ${missing.join(", ")}, which this CPU lacks`);
+        process.exit(77);
+    }
+    const lib = path.join(llamaDir ?? "node_modules", "node_modules/@node-llama-cpp/linux-x64/bins/linux-x64",
+                          `libggml-cpu-${cpuVariant}.so`);
+    if (llamaDir && !fs.existsSync(lib)) {
+        console.error(`parity.mjs: ${lib} is missing (tools/setup-debian.sh installs it)`);
+        process.exit(1);
+    }
+}
 const many = (name) => args.flatMap((a, i) => (a === name ? [args[i + 1]] : []));
 const disabled = many("--disable-pass");
 const compileArgs = many("--compile-arg");
@@ -86,7 +124,7 @@ while (tokens.length < nTokens) {
 const list = tokens.join(",");
 
 // A GPU program on a machine without the device: skipped (CTest: 77).
-if (target !== "cpu") {
+if (!onCpu) {
     try {
         execFileSync(program, ["eval", "--tokens", "2"], {stdio: "pipe"});
     } catch (e) {
@@ -103,7 +141,8 @@ const ours = path.join(work, "ours.bin"), oursSteps = path.join(work, "ours-step
 const ref = path.join(work, "llama.bin");
 run(program, ["eval", "--tokens", list, "--logits", ours, ...evalArgs]);
 run(program, ["eval", "--tokens", list, "--logits", oursSteps, "--batch", "7", ...evalArgs]);
-run("node", [path.join(here, "../oracle/llama-oracle.mjs"), reference, "--tokens", list, "--logits", ref]);
+run("node", [path.join(here, "../oracle/llama-oracle.mjs"), reference, "--tokens", list, "--logits", ref,
+    ...(llamaDir ? ["--llama-dir", llamaDir] : []), ...(cpuVariant ? ["--cpu-variant", cpuVariant] : [])]);
 
 const refRows = readLogits(ref, nVocab);
 let ok = true;
@@ -113,7 +152,7 @@ for (const [label, file] of [["one batch", ours], ["steps of 7", oursSteps]]) {
     ok &&= pass;
     const config = (caseLabel ? ` ${caseLabel}` : "") + (hfDir ? " safetensors" : "") +
         (disabled.length ? ` without ${disabled.join(", ")}` : "") +
-        (target !== "cpu" ? ` on ${target}` : "");
+        (onCpu ? (cpuVariant ? ` (${target} against llama.cpp's ${cpuVariant} build)` : "") : ` on ${target}`);
     console.log(`${variant} ${type}${config} (${label}): top-1 ${r.agree}/${r.checked} agree, ` +
         `max |dlogp| top-10 ${r.maxDelta.toExponential(2)}` +
         (r.worstPos >= 0 ? ` (position ${r.worstPos})` : "") + ", " +

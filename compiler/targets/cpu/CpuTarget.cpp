@@ -98,7 +98,10 @@ llvm::Expected<CpuTarget> gemmac::parseCpuTarget(llvm::StringRef spec) {
     t.cpu = "x86-64";
     t.features = rest.str();
   } else {
-    t.cpu = rest.str();
+    // A CPU, optionally with features added or removed after a comma.
+    auto [cpu, features] = rest.split(',');
+    t.cpu = cpu.str();
+    t.features = features.str();
   }
   if (Error e = checkCpuAndFeatures(t))
     return std::move(e);

@@ -1,0 +1,393 @@
+// AVX-512 matrix-product kernels, for programs compiled for a CPU that has
+// the features of llama.cpp's AVX-512 ("zen4") build (KernelSet::Avx512,
+// chosen from the features the program records). They reproduce that build:
+//  - quantized weights: it computes them exactly as its AVX2 ("haswell")
+//    build does (measured function by function on random blocks), so the
+//    floating-point operations per output are those of matmul_avx2.cpp and
+//    only the exact integer parts and the outputs per instruction change:
+//    VNNI's vpdpbusd sums four u8 x s8 products into an int32 lane, and a
+//    512-bit register holds two x8 groups (16 rows);
+//  - float weights (tinyBLAS): sixteen lanes instead of eight, and for bf16
+//    vdpbf16ps, so the sums differ from the AVX2 build's
+//    (dot_reference.h, dotTinyZen4).
+//
+// Only the functions marked GEMMAC_AVX512 (avx512.h) use the wider
+// instructions.
+
+#include "formats/formats.h"
+#include "runtime/kernels/avx512.h"
+#include "runtime/kernels/half.h"
+#include "runtime/kernels/matmul.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+using namespace gemmac::fmt;
+
+namespace gemmac::rt {
+namespace {
+
+inline int32_t load32(const void *p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+/// 32 bytes of group 0 in the low half, group 1's in the high half.
+GEMMAC_AVX512 inline __m512i loadPair(const uint8_t *p0, const uint8_t *p1) {
+  return _mm512_inserti64x4(
+      _mm512_castsi256_si512(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p0))),
+      _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p1)), 1);
+}
+
+// ---- Q4_0, x8: one chain per row, acc = fma(isum, dW*dA, acc) per block,
+// as rowsQ4_0x8; two groups of eight rows per register -----------------------
+
+// Each kernel's tile<NT, Groups> computes rows [n, n + 8 * Groups) for tokens
+// [t0, t0 + NT); Groups == 1 (the last group of an odd count) runs the one
+// group in both halves of the registers and keeps one.
+
+struct Q4_0x16 {
+  static constexpr int kTile = 4;
+  template <int NT, int Groups>
+  GEMMAC_AVX512 static void tile(const MatmulTask &m, int64_t n, int64_t t0) {
+    const int64_t nb = m.K / QK;
+    const uint8_t *g0 = m.weight + n * m.rowBytes; // group n/8 starts at row n
+    const uint8_t *g1 = Groups == 2 ? g0 + 8 * m.rowBytes : g0;
+    const BlockQ8_0 *a[NT];
+    const int32_t *sums[NT];
+    for (int i = 0; i < NT; ++i) {
+      a[i] =
+          reinterpret_cast<const BlockQ8_0 *>(m.act + (t0 + i) * m.actStride);
+      sums[i] =
+          reinterpret_cast<const int32_t *>(m.aux + (t0 + i) * m.auxStride);
+    }
+    __m512 acc[NT];
+    for (int i = 0; i < NT; ++i)
+      acc[i] = _mm512_setzero_ps();
+    const __m512i nibble = _mm512_set1_epi8(0x0F);
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t *blk0 = g0 + b * 144, *blk1 = g1 + b * 144;
+      for (int off = 0; off < 144; off += 64) {
+        _mm_prefetch(reinterpret_cast<const char *>(blk0 + 1024 + off),
+                     _MM_HINT_T0);
+        if (Groups == 2)
+          _mm_prefetch(reinterpret_cast<const char *>(blk1 + 1024 + off),
+                       _MM_HINT_T0);
+      }
+      // Lanes 0-7: the scales of group 0's rows, 8-15 group 1's.
+      const __m512 dw = _mm512_cvtph_ps(_mm256_inserti128_si256(
+          _mm256_castsi128_si256(
+              _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk0))),
+          _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk1)), 1));
+      // u[c], int32 lane r (+8 for group 1): the unsigned quants of elements
+      // 4c..4c+3 of row r.
+      __m512i u[8];
+      for (int c = 0; c < 4; ++c) {
+        const __m512i p = loadPair(blk0 + 16 + 32 * c, blk1 + 16 + 32 * c);
+        u[c] = _mm512_and_si512(p, nibble);
+        u[c + 4] = _mm512_and_si512(_mm512_srli_epi16(p, 4), nibble);
+      }
+      for (int i = 0; i < NT; ++i) {
+        const int8_t *q = a[i][b].qs;
+        // sum(u * a) in two chains (integer, exact in any order), then
+        // sum((u - 8) * a) = sum(u * a) - 8 * sum(a).
+        __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[0],
+                                         _mm512_set1_epi32(load32(q)));
+        __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[1],
+                                         _mm512_set1_epi32(load32(q + 4)));
+        for (int c = 2; c < 8; c += 2) {
+          s0 = _mm512_dpbusd_epi32(s0, u[c],
+                                   _mm512_set1_epi32(load32(q + 4 * c)));
+          s1 = _mm512_dpbusd_epi32(s1, u[c + 1],
+                                   _mm512_set1_epi32(load32(q + 4 * c + 4)));
+        }
+        const __m512i isum = _mm512_sub_epi32(
+            _mm512_add_epi32(s0, s1), _mm512_set1_epi32(8 * sums[i][b]));
+        const __m512 d =
+            _mm512_mul_ps(dw, _mm512_set1_ps(halfToFloat(a[i][b].d)));
+        acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), d, acc[i]);
+      }
+    }
+    for (int i = 0; i < NT; ++i) {
+      float *out = m.out + (t0 + i) * m.outStride + n - m.outFirstRow;
+      if (Groups == 2)
+        _mm512_storeu_ps(out, acc[i]);
+      else
+        _mm256_storeu_ps(out, _mm512_castps512_ps256(acc[i]));
+    }
+  }
+};
+
+// ---- Q4_K, x8: per pair of sub-blocks, acc = fma(S, dW*dA, acc) and the
+// minimums' chain accm = fma(M, dminW*dA, accm); result acc - accm, as
+// rowsQ4_Kx8; two groups of eight rows per register ---------------------------
+
+/// Field V (0..15) of the rows' regrouped 6-bit Q4_K scales (repack.h).
+template <int V>
+GEMMAC_AVX512 inline __m512i scaleField(__m512i w0, __m512i w1, __m512i w2) {
+  if constexpr (V == 15)
+    return _mm512_or_si512(
+        _mm512_srli_epi32(w0, 30),
+        _mm512_or_si512(_mm512_slli_epi32(_mm512_srli_epi32(w1, 30), 2),
+                        _mm512_slli_epi32(_mm512_srli_epi32(w2, 30), 4)));
+  const __m512i w = V < 5 ? w0 : V < 10 ? w1 : w2;
+  return _mm512_and_si512(_mm512_srli_epi32(w, 6 * (V % 5)),
+                          _mm512_set1_epi32(63));
+}
+
+struct Q4_Kx16 {
+  static constexpr int kTile = 2;
+  template <int NT, int Groups>
+  GEMMAC_AVX512 static void tile(const MatmulTask &m, int64_t n, int64_t t0) {
+    const int64_t nb = m.K / QK_K;
+    const uint8_t *g0 = m.weight + n * m.rowBytes;
+    const uint8_t *g1 = Groups == 2 ? g0 + 8 * m.rowBytes : g0;
+    const BlockQ8_K *a[NT];
+    const int16_t *pairs[NT]; // the sums of the 32-element sub-blocks
+    for (int i = 0; i < NT; ++i) {
+      a[i] =
+          reinterpret_cast<const BlockQ8_K *>(m.act + (t0 + i) * m.actStride);
+      pairs[i] =
+          reinterpret_cast<const int16_t *>(m.aux + (t0 + i) * m.auxStride);
+    }
+    __m512 acc[NT], accm[NT];
+    for (int i = 0; i < NT; ++i)
+      acc[i] = accm[i] = _mm512_setzero_ps();
+    const __m512i nibble = _mm512_set1_epi8(0x0F);
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t *blk0 = g0 + b * 1152, *blk1 = g1 + b * 1152;
+      for (int off = 0; off < 1152; off += 64) {
+        _mm_prefetch(reinterpret_cast<const char *>(blk0 + 1152 + off),
+                     _MM_HINT_T0);
+        if (Groups == 2)
+          _mm_prefetch(reinterpret_cast<const char *>(blk1 + 1152 + off),
+                       _MM_HINT_T0);
+      }
+      const __m512 dw = _mm512_cvtph_ps(_mm256_inserti128_si256(
+          _mm256_castsi128_si256(
+              _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk0))),
+          _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk1)), 1));
+      const __m512 dmw = _mm512_cvtph_ps(_mm256_inserti128_si256(
+          _mm256_castsi128_si256(
+              _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk0 + 16))),
+          _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk1 + 16)), 1));
+      const __m512i w0 = loadPair(blk0 + 32, blk1 + 32);
+      const __m512i w1 = loadPair(blk0 + 64, blk1 + 64);
+      const __m512i w2 = loadPair(blk0 + 96, blk1 + 96);
+      // Per row lane: the scales of sub-blocks 0..7 and their minimums.
+      const __m512i sc[8] = {
+          scaleField<0>(w0, w1, w2), scaleField<1>(w0, w1, w2),
+          scaleField<2>(w0, w1, w2), scaleField<3>(w0, w1, w2),
+          scaleField<4>(w0, w1, w2), scaleField<5>(w0, w1, w2),
+          scaleField<6>(w0, w1, w2), scaleField<7>(w0, w1, w2)};
+      // (min of 2c, min of 2c+1) as int16 pairs, for madd with the pair sums.
+      __m512i mins[4];
+      mins[0] =
+          _mm512_or_si512(scaleField<8>(w0, w1, w2),
+                          _mm512_slli_epi32(scaleField<9>(w0, w1, w2), 16));
+      mins[1] =
+          _mm512_or_si512(scaleField<10>(w0, w1, w2),
+                          _mm512_slli_epi32(scaleField<11>(w0, w1, w2), 16));
+      mins[2] =
+          _mm512_or_si512(scaleField<12>(w0, w1, w2),
+                          _mm512_slli_epi32(scaleField<13>(w0, w1, w2), 16));
+      mins[3] =
+          _mm512_or_si512(scaleField<14>(w0, w1, w2),
+                          _mm512_slli_epi32(scaleField<15>(w0, w1, w2), 16));
+      __m512 D[NT], Dm[NT];
+      for (int i = 0; i < NT; ++i) {
+        D[i] = _mm512_mul_ps(dw, _mm512_set1_ps(a[i][b].d));
+        Dm[i] = _mm512_mul_ps(dmw, _mm512_set1_ps(a[i][b].d));
+      }
+      for (int c = 0; c < 4; ++c) {
+        const uint8_t *qs0 = blk0 + 128 + 256 * c, *qs1 = blk1 + 128 + 256 * c;
+        __m512i lo4[8], hi4[8];
+        for (int k = 0; k < 8; ++k) {
+          const __m512i p = loadPair(qs0 + 32 * k, qs1 + 32 * k);
+          lo4[k] = _mm512_and_si512(p, nibble);
+          hi4[k] = _mm512_and_si512(_mm512_srli_epi16(p, 4), nibble);
+        }
+        for (int i = 0; i < NT; ++i) {
+          const int8_t *q = a[i][b].qs + 64 * c;
+          // The integer sums of sub-blocks 2c (low nibbles) and 2c+1 (high)
+          // per row; S = sc[2c] * lo + sc[2c+1] * hi, exact in int32.
+          __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
+          for (int k = 0; k < 8; ++k) {
+            lo = _mm512_dpbusd_epi32(lo, lo4[k],
+                                     _mm512_set1_epi32(load32(q + 4 * k)));
+            hi = _mm512_dpbusd_epi32(hi, hi4[k],
+                                     _mm512_set1_epi32(load32(q + 32 + 4 * k)));
+          }
+          const __m512i S =
+              _mm512_add_epi32(_mm512_mullo_epi32(lo, sc[2 * c]),
+                               _mm512_mullo_epi32(hi, sc[2 * c + 1]));
+          int32_t pair;
+          std::memcpy(&pair, pairs[i] + 8 * b + 2 * c, 4);
+          const __m512i M = _mm512_madd_epi16(mins[c], _mm512_set1_epi32(pair));
+          acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S), D[i], acc[i]);
+          accm[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(M), Dm[i], accm[i]);
+        }
+      }
+    }
+    for (int i = 0; i < NT; ++i) {
+      float *out = m.out + (t0 + i) * m.outStride + n - m.outFirstRow;
+      const __m512 r = _mm512_sub_ps(acc[i], accm[i]);
+      if (Groups == 2)
+        _mm512_storeu_ps(out, r);
+      else
+        _mm256_storeu_ps(out, _mm512_castps512_ps256(r));
+    }
+  }
+};
+
+// ---- float weights (tinyBLAS in llama.cpp's AVX-512 build, ref::dotTinyZen4):
+// sixteen lanes over k, one FMA per element (bf16: vdpbf16ps, two elements
+// per lane and instruction), then the sixteen-lane horizontal sum ------------
+
+/// ref::hsum16: the halves added, then ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)).
+GEMMAC_AVX512 inline float hsum16(__m512 v) {
+  const __m256 h =
+      _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+  __m128 x = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+  x = _mm_add_ss(x, _mm_movehdup_ps(x));
+  return _mm_cvtss_f32(x);
+}
+
+/// T: float, or uint16_t holding f16 (BF16 false) or bf16 (BF16 true).
+template <typename T, bool BF16 = false> struct FloatTinyZen4 {
+  static constexpr int kTile = 4;
+  /// Elements per accumulation step.
+  static constexpr int kStep = BF16 ? 32 : 16;
+  GEMMAC_AVX512 static __m512 load(const T *p) {
+    if constexpr (sizeof(T) == 4)
+      return _mm512_loadu_ps(p);
+    else
+      return _mm512_cvtph_ps(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p)));
+  }
+  template <int NT>
+  GEMMAC_AVX512 static void tile(const MatmulTask &m, int64_t n, int64_t t0) {
+    const T *w = reinterpret_cast<const T *>(m.weight + n * m.rowBytes);
+    const T *a[NT];
+    for (int i = 0; i < NT; ++i)
+      a[i] = reinterpret_cast<const T *>(m.act + (t0 + i) * m.actStride);
+    __m512 acc[NT];
+    for (int i = 0; i < NT; ++i)
+      acc[i] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < m.K; k += kStep) {
+      if constexpr (BF16) {
+        const __m512bh wv = (__m512bh)_mm512_loadu_si512(w + k);
+        for (int i = 0; i < NT; ++i)
+          acc[i] = _mm512_dpbf16_ps(acc[i], wv,
+                                    (__m512bh)_mm512_loadu_si512(a[i] + k));
+      } else {
+        const __m512 wv = load(w + k);
+        for (int i = 0; i < NT; ++i)
+          acc[i] = _mm512_fmadd_ps(wv, load(a[i] + k), acc[i]);
+      }
+    }
+    for (int i = 0; i < NT; ++i)
+      m.out[(t0 + i) * m.outStride + n - m.outFirstRow] = hsum16(acc[i]);
+  }
+};
+
+/// Every tile of up to F::kTile tokens over every row of [n0, n1), in
+/// L2-sized blocks of rows.
+template <class F>
+GEMMAC_AVX512 void runRows(const MatmulTask &m, int64_t n0, int64_t n1) {
+  const int64_t block =
+      std::max<int64_t>(1, static_cast<int64_t>((160u << 10) / m.rowBytes));
+  for (int64_t b0 = n0; b0 < n1; b0 += block) {
+    const int64_t b1 = std::min(n1, b0 + block);
+    for (int64_t t0 = 0; t0 < m.T; t0 += F::kTile) {
+      const int64_t nt = std::min<int64_t>(F::kTile, m.T - t0);
+      for (int64_t n = b0; n < b1; ++n) {
+        switch (nt) {
+        case 1:
+          F::template tile<1>(m, n, t0);
+          break;
+        case 2:
+          F::template tile<2>(m, n, t0);
+          break;
+        case 3:
+          F::template tile<3>(m, n, t0);
+          break;
+        default:
+          F::template tile<4>(m, n, t0);
+          break;
+        }
+      }
+    }
+  }
+}
+
+template <class F, int Groups>
+GEMMAC_AVX512 void tiles(const MatmulTask &m, int64_t n, int64_t t0,
+                         int64_t nt) {
+  switch (nt) {
+  case 1:
+    F::template tile<1, Groups>(m, n, t0);
+    break;
+  case 2:
+    F::template tile<std::min(2, F::kTile), Groups>(m, n, t0);
+    break;
+  case 3:
+    F::template tile<std::min(3, F::kTile), Groups>(m, n, t0);
+    break;
+  default:
+    F::template tile<F::kTile, Groups>(m, n, t0);
+    break;
+  }
+}
+
+/// Every tile of up to F::kTile tokens over every 16 rows (8 at the end of
+/// an odd count of groups) of rows [n0, n1), multiples of 8, in L2-sized
+/// blocks, as runTiles in matmul_avx2.cpp.
+template <class F>
+GEMMAC_AVX512 void run16(const MatmulTask &m, int64_t n0, int64_t n1) {
+  constexpr int64_t R = 16;
+  const int64_t block = std::max<int64_t>(
+      R, static_cast<int64_t>((160u << 10) / (m.rowBytes * R)) * R);
+  for (int64_t b0 = n0; b0 < n1; b0 += block) {
+    const int64_t b1 = std::min(n1, b0 + block);
+    for (int64_t t0 = 0; t0 < m.T; t0 += F::kTile) {
+      const int64_t nt = std::min<int64_t>(F::kTile, m.T - t0);
+      for (int64_t n = b0; n < b1; n += R) {
+        if (n + R <= b1)
+          tiles<F, 2>(m, n, t0, nt);
+        else
+          tiles<F, 1>(m, n, t0, nt);
+      }
+    }
+  }
+}
+
+} // namespace
+
+GEMMAC_AVX512 void rowsQ4_0x8Avx512(const MatmulTask &m, int64_t n0,
+                                    int64_t n1) {
+  run16<Q4_0x16>(m, n0, n1);
+}
+GEMMAC_AVX512 void rowsQ4_Kx8Avx512(const MatmulTask &m, int64_t n0,
+                                    int64_t n1) {
+  run16<Q4_Kx16>(m, n0, n1);
+}
+GEMMAC_AVX512 void rowsF32TinyAvx512(const MatmulTask &m, int64_t n0,
+                                     int64_t n1) {
+  runRows<FloatTinyZen4<float>>(m, n0, n1);
+}
+GEMMAC_AVX512 void rowsF16TinyAvx512(const MatmulTask &m, int64_t n0,
+                                     int64_t n1) {
+  runRows<FloatTinyZen4<uint16_t>>(m, n0, n1);
+}
+GEMMAC_AVX512 void rowsBF16TinyAvx512(const MatmulTask &m, int64_t n0,
+                                      int64_t n1) {
+  runRows<FloatTinyZen4<uint16_t, true>>(m, n0, n1);
+}
+
+} // namespace gemmac::rt
