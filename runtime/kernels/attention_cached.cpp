@@ -31,6 +31,7 @@
 #include "abi/step.h"
 #include "formats/formats.h"
 #include "runtime/kernels/avx512.h"
+#include "runtime/kernels/dot_reference.h"
 #include "runtime/kernels/half.h"
 #include "runtime/src/rt.h"
 
@@ -95,16 +96,7 @@ float dotF32(const float *k, const float *q, int64_t n) {
     for (int j = 0; j < 4; ++j)
       acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(k + i + 8 * j),
                                _mm256_loadu_ps(q + i + 8 * j), acc[j]);
-  float r = reduce4(acc);
-  const int64_t unfused = np + ((n - np) & ~int64_t{3});
-  int64_t i = np;
-  for (; i < unfused; ++i) {
-    const float p = k[i] * q[i];
-    r = r + p;
-  }
-  for (; i < n; ++i)
-    r = std::fma(k[i], q[i], r);
-  return r;
+  return ref::addLeftoversF32<4>(reduce4(acc), k, q, np, n);
 }
 
 /// ggml_vec_dot_f16 and ggml_vec_dot_f32 as llama.cpp's AVX-512 build
@@ -150,16 +142,7 @@ GEMMAC_AVX512 float dotF32Zen4(const float *k, const float *q, int64_t n) {
     for (int j = 0; j < 4; ++j)
       acc[j] = _mm512_fmadd_ps(_mm512_loadu_ps(k + i + 16 * j),
                                _mm512_loadu_ps(q + i + 16 * j), acc[j]);
-  float r = reduce4Zen4(acc);
-  const int64_t unfused = np + ((n - np) & ~int64_t{7});
-  int64_t i = np;
-  for (; i < unfused; ++i) {
-    const float p = k[i] * q[i];
-    r = r + p;
-  }
-  for (; i < n; ++i)
-    r = std::fma(k[i], q[i], r);
-  return r;
+  return ref::addLeftoversF32<8>(reduce4Zen4(acc), k, q, np, n);
 }
 
 // The V accumulator. Every operation is elementwise, so the vector part and

@@ -51,6 +51,23 @@ float dotTiny(const T *w, const T *x, int64_t n) {
   return hsum8(acc);
 }
 
+/// ggml_vec_dot_f32's leftovers [i, n) added to r as llama.cpp's binaries
+/// (GCC 11, contraction on) add them: vectorized in groups whose products
+/// are rounded and added in order, except the last (n - i) % Unfused, which
+/// are fused (Unfused: 4 in the AVX2 build, 8 in the AVX-512 build).
+template <int Unfused>
+inline float addLeftoversF32(float r, const float *w, const float *x,
+                             int64_t i, int64_t n) {
+  const int64_t unfused = i + ((n - i) & ~int64_t(Unfused - 1));
+  for (; i < unfused; ++i) {
+    const float p = w[i] * x[i];
+    r = r + p;
+  }
+  for (; i < n; ++i)
+    r = std::fma(w[i], x[i], r);
+  return r;
+}
+
 /// ggml_vec_dot_f32/f16/bf16 (shapes tinyBLAS declines, and mul_mat_id):
 /// 4x8 lanes over blocks of 32 (bf16: each a product added to its sum,
 /// which GCC contracts into one FMA), the lanes combined (c0 + c2) +
@@ -71,18 +88,8 @@ float dotVec(const T *w, const T *x, int64_t n) {
   float v[8];
   for (int t = 0; t < 8; ++t)
     v[t] = (acc[0][t] + acc[2][t]) + (acc[1][t] + acc[3][t]);
-  if constexpr (std::is_same_v<T, float>) {
-    float r = Reduce(v);
-    const int64_t unfused = np + ((n - np) & ~int64_t(3));
-    int64_t i = np;
-    for (; i < unfused; ++i) {
-      const float p = w[i] * x[i];
-      r = r + p;
-    }
-    for (; i < n; ++i)
-      r = std::fma(w[i], x[i], r);
-    return r;
-  }
+  if constexpr (std::is_same_v<T, float>)
+    return addLeftoversF32<4>(Reduce(v), w, x, np, n);
   double sum = Reduce(v);
   for (int64_t i = np; i < n; ++i)
     sum += static_cast<double>(widen(w[i]) * widen(x[i]));
@@ -167,16 +174,7 @@ float dotVecZen4(const T *w, const T *x, int64_t n) {
     for (int t = 0; t < 16; ++t)
       v[t] = (acc[0][t] + acc[2][t]) + (acc[1][t] + acc[3][t]);
     if constexpr (std::is_same_v<T, float>) {
-      float r = hsum16(v);
-      const int64_t unfused = np + ((n - np) & ~int64_t(7));
-      int64_t i = np;
-      for (; i < unfused; ++i) {
-        const float p = w[i] * x[i];
-        r = r + p;
-      }
-      for (; i < n; ++i)
-        r = std::fma(w[i], x[i], r);
-      return r;
+      return addLeftoversF32<8>(hsum16(v), w, x, np, n);
     } else {
       double sum = hsum16(v);
       for (int64_t i = np; i < n; ++i)

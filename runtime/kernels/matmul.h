@@ -11,8 +11,16 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 namespace gemmac::rt {
+
+/// Four bytes (an int32 of activation quants, for a broadcast) from p.
+inline int32_t load32(const void *p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
 
 struct MatmulTask {
   const uint8_t *weight = nullptr; // rows, or x8 groups of 8 rows

@@ -29,12 +29,6 @@ using namespace gemmac::fmt;
 namespace gemmac::rt {
 namespace {
 
-inline int32_t load32(const void *p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-
 /// ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)), as ref::hsum8.
 inline float hsum8(__m256 v) {
   __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

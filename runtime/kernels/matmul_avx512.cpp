@@ -29,12 +29,6 @@ using namespace gemmac::fmt;
 namespace gemmac::rt {
 namespace {
 
-inline int32_t load32(const void *p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-
 /// 32 bytes of group 0 in the low half, group 1's in the high half.
 GEMMAC_AVX512 inline __m512i loadPair(const uint8_t *p0, const uint8_t *p1) {
   return _mm512_inserti64x4(
