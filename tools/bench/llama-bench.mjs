@@ -1,11 +1,13 @@
 // llama.cpp's speed on a GGUF, measured the way `OUT bench` measures
 // gemmac's: a prompt of -p tokens evaluated as one batch, then -n tokens
 // decoded one at a time (greedy), medians over --reps runs after an untimed
-// warm-up. Prints one JSON object.
+// warm-up. Prints one JSON object, with the CPU build of llama.cpp that ran
+// (cpu_build: the libggml-cpu-*.so this process mapped).
 //
 //   node tools/bench/llama-bench.mjs MODEL.gguf [-p 512] [-n 128] [--threads N]
 //        [--reps 3] [--flash-attention auto|on|off]
 import {getLlama, LlamaLogLevel} from "node-llama-cpp";
+import fs from "node:fs";
 
 function fail(msg) {
     console.error(`llama-bench: ${msg}`);
@@ -69,7 +71,10 @@ await once(1); // warm-up: every weight page in, buffers allocated
 const runs = [];
 for (let r = 0; r < reps; r++)
     runs.push(await once(n));
+const cpuBuilds = [...new Set(fs.readFileSync("/proc/self/maps", "utf8")
+    .match(/libggml-cpu-[\w-]+\.so/g) ?? [])];
 console.log(JSON.stringify({
+    cpu_build: cpuBuilds.join(",") || "unknown",
     prefill_tok_s: median(runs.map((r) => r.prefill)),
     decode_tok_s: median(runs.map((r) => r.decode)),
     prompt_tokens: p, decode_tokens: n, threads, reps,
