@@ -3,6 +3,8 @@
 
 #include "runtime/cli/commands.h"
 
+#include "runtime/src/scripted_draft.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -152,39 +154,17 @@ int cmdBenchParallel(const Options &a, gemmac_model *m, long p, long n) {
   return 0;
 }
 
-/// The per-token acceptance p of a drafter that gets `mean` of `of` drafted
-/// tokens accepted on average, each right with probability p until the
-/// first wrong one: p + p^2 + ... + p^of = mean.
-double acceptRate(double mean, long of) {
-  double lo = 0, hi = 1;
-  for (int i = 0; i < 60; ++i) {
-    const double p = 0.5 * (lo + hi);
-    double sum = 0, pk = 1;
-    for (long k = 0; k < of; ++k)
-      sum += pk *= p;
-    (sum < mean ? lo : hi) = p;
-  }
-  return 0.5 * (lo + hi);
-}
-
-/// A drafter that knows the model's greedy continuation and proposes it
-/// with its first error after a run of right tokens, each right with
-/// probability `rate` (a seeded sequence: every run draws the same). With
-/// `session`, the program's MTP drafter runs first for the same number of
-/// tokens, so that its cost is paid; its tokens are replaced by the script's.
+/// The scripted drafter (runtime/src/scripted_draft.h) over the model's
+/// greedy continuation. With `session`, the program's MTP drafter runs first
+/// for the same number of tokens, so that its cost is paid; its tokens are
+/// replaced by the script's.
 struct ScriptedDrafter {
   const std::vector<gemmac_token> *continuation; // after the prompt
   long promptTokens;
-  double rate;
+  gemmac::rt::ScriptedDraft script;
   int32_t vocab;
   gemmac_session *session = nullptr;
   std::vector<gemmac_token> scratch = std::vector<gemmac_token>(64);
-  uint64_t state = 0x2545F4914F6CDD1Dull;
-
-  double uniform() {
-    state = state * 6364136223846793005ull + 1442695040888963407ull;
-    return static_cast<double>(state >> 11) * 0x1p-53;
-  }
 
   static int32_t draft(const gemmac_token *tokens, int32_t n, gemmac_token *out,
                        int32_t max, void *user) {
@@ -192,17 +172,9 @@ struct ScriptedDrafter {
     if (d->session && gemmac_session_draft(d->session, tokens[n - 1], max, d->scratch.data(),
                                            nullptr) != max)
       return -1;
-    long right = 0;
-    while (right < max && d->uniform() < d->rate)
-      ++right;
-    const long at = n - d->promptTokens; // the continuation's next index
-    for (int32_t i = 0; i < max; ++i) {
-      const long c = at + i;
-      const gemmac_token t = c >= 0 && c < static_cast<long>(d->continuation->size())
-                                 ? (*d->continuation)[c]
-                                 : tokens[n - 1];
-      out[i] = i == right ? (t + 1) % d->vocab : t;
-    }
+    // The continuation's next index follows the last token.
+    d->script.propose(d->continuation->data(), d->continuation->size(),
+                      n - d->promptTokens, tokens[n - 1], d->vocab, out, max);
     return max;
   }
 };
@@ -236,7 +208,7 @@ int cmdBenchDraft(const Options &a, gemmac_model *m, long p, long n) {
   // fits a ring).
   const long most = gemmac_model_number(m, "draft_max") + 1;
   const bool fitsRing = ctx <= gemmac_model_number(m, "window") + most - 1;
-  const double acceptP = acceptRate(a.acceptMean, a.acceptOf);
+  const double acceptP = gemmac::rt::acceptRateFor(a.acceptMean, a.acceptOf);
   // A compiled MTP drafter runs at every step: its cost is measured, not
   // assumed free.
   const bool mtp = gemmac_model_number(m, "drafter") == 1;
@@ -291,7 +263,7 @@ int cmdBenchDraft(const Options &a, gemmac_model *m, long p, long n) {
     continuation = out;
     for (size_t ki = 0; ki < a.draftLengths.size(); ++ki) {
       const long k = a.draftLengths[ki];
-      ScriptedDrafter drafter{&continuation, p, acceptP, V, mtp ? s : nullptr};
+      ScriptedDrafter drafter{&continuation, p, {acceptP}, V, mtp ? s : nullptr};
       gemmac_speculative spec = gemmac_speculative_defaults();
       spec.draft_max = static_cast<int32_t>(k);
       spec.draft = ScriptedDrafter::draft;

@@ -61,6 +61,18 @@ inline float reduce4(const __m256 a[4]) {
   return _mm_cvtss_f32(_mm_hadd_ps(t1, t1));
 }
 
+/// ggml_vec_dot_f16's leftovers [i, n) after the vector part's sum r: each
+/// product rounded to float, added in double, the sum rounded to float.
+inline float addLeftoversF16(float r, const uint16_t *k, const float *q,
+                             int64_t i, int64_t n) {
+  if (i == n)
+    return r;
+  double sum = r;
+  for (; i < n; ++i)
+    sum += static_cast<double>(halfToFloat(k[i]) * q[i]);
+  return static_cast<float>(sum);
+}
+
 /// ggml_vec_dot_f16(n, k, q): q holds the f16-rounded query as floats. The
 /// leftover elements (n % 32) are added in double to the float the
 /// reduction gave, each product rounded to float first, and the sum is
@@ -75,13 +87,7 @@ float dotF16(const uint16_t *k, const float *q, int64_t n) {
           _mm256_cvtph_ps(_mm_loadu_si128(
               reinterpret_cast<const __m128i *>(k + i + 8 * j))),
           _mm256_loadu_ps(q + i + 8 * j), acc[j]);
-  const float r = reduce4(acc);
-  if (np == n)
-    return r;
-  double sum = r;
-  for (int64_t i = np; i < n; ++i)
-    sum += static_cast<double>(halfToFloat(k[i]) * q[i]);
-  return static_cast<float>(sum);
+  return addLeftoversF16(reduce4(acc), k, q, np, n);
 }
 
 /// ggml_vec_dot_f32(n, k, q). Its leftover loop `sumf += x[i]*y[i]` (float)
@@ -125,13 +131,7 @@ GEMMAC_AVX512 float dotF16Zen4(const uint16_t *k, const float *q, int64_t n) {
           _mm512_cvtph_ps(_mm256_loadu_si256(
               reinterpret_cast<const __m256i *>(k + i + 16 * j))),
           _mm512_loadu_ps(q + i + 16 * j), acc[j]);
-  const float r = reduce4Zen4(acc);
-  if (np == n)
-    return r;
-  double sum = r;
-  for (int64_t i = np; i < n; ++i)
-    sum += static_cast<double>(halfToFloat(k[i]) * q[i]);
-  return static_cast<float>(sum);
+  return addLeftoversF16(reduce4Zen4(acc), k, q, np, n);
 }
 
 GEMMAC_AVX512 float dotF32Zen4(const float *k, const float *q, int64_t n) {

@@ -71,7 +71,7 @@ RequestError buildJob(const ServeContext &ctx, Endpoint endpoint, const std::str
   job.topLogprobs = r.topLogprobs;
   job.draftMax = r.draftMax;
   job.script = std::move(r.script);
-  job.scriptAccept = r.scriptAccept;
+  job.scriptDraft.accept = r.scriptAccept;
   if (endpoint == Endpoint::Chat) {
     std::string prompt;
     if (RequestError e = renderChat(ctx, r.messagesJson, r.optionsJson, prompt))

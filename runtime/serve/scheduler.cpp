@@ -357,21 +357,11 @@ void Scheduler::draftFor(Slot &slot) {
 }
 
 int32_t Scheduler::scriptDraft(Job &job, std::vector<gemmac_token> &draft) {
-  auto uniform = [&job] {
-    job.scriptState = job.scriptState * 6364136223846793005ull + 1442695040888963407ull;
-    return static_cast<double>(job.scriptState >> 11) * 0x1p-53;
-  };
-  const size_t k = draft.size();
-  size_t right = 0;
-  while (right < k && uniform() < job.scriptAccept)
-    ++right;
   // The draft follows the slot's next token, the job.generated-th.
-  for (size_t i = 0; i < k; ++i) {
-    const size_t c = static_cast<size_t>(job.generated) + i;
-    const gemmac_token t = c < job.script.size() ? job.script[c] : job.script.back();
-    draft[i] = i == right ? (t + 1) % vocab_ : t;
-  }
-  return static_cast<int32_t>(k);
+  job.scriptDraft.propose(job.script.data(), job.script.size(), job.generated,
+                          job.script.back(), vocab_, draft.data(),
+                          static_cast<int32_t>(draft.size()));
+  return static_cast<int32_t>(draft.size());
 }
 
 void Scheduler::acceptDraft(Slot &slot, const float *rows) {

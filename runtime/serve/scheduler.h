@@ -12,6 +12,7 @@
 #pragma once
 
 #include "runtime/include/gemmac.h"
+#include "runtime/src/scripted_draft.h"
 
 #include <atomic>
 #include <condition_variable>
@@ -46,11 +47,10 @@ struct Job {
   double deadline = 0;      // seconds (monotonic); 0: none
   int draftMax = 0;         // tokens drafted per step (0: none)
   // serve --draft-script: drafts from this continuation (after the
-  // prompt), each token right with probability scriptAccept until the
+  // prompt), each token right with probability scriptDraft.accept until the
   // first wrong one, drawn from a fixed seed.
   std::vector<gemmac_token> script;
-  double scriptAccept = 0;
-  uint64_t scriptState = 0x2545F4914F6CDD1Dull;
+  gemmac::rt::ScriptedDraft scriptDraft;
 
   // The outcome, under `mu`.
   std::mutex mu;
