@@ -295,15 +295,21 @@ int64_t chunkRows(gemmac_rt *rt, const Plan &plan, size_t rowBytes, int64_t N,
   return std::max<int64_t>(unit, rows / unit * unit);
 }
 
-/// Calls fn(n0, n1) over [0, N) in chunks of whole units, in parallel.
+/// Calls fn(n0, n1) over [0, N) in chunks of whole units, in parallel, each
+/// chunk taken by whichever thread is free: chunks are already sized for
+/// balance, and grouping them would leave a thread idle for up to a group at
+/// the end of every product (measured: a decoded token spent 8% waiting).
 template <typename Fn>
 void forRowChunks(gemmac_rt *rt, int64_t N, int64_t chunk, int unit, Fn &&fn) {
   const int64_t units = N / unit, perChunk = chunk / unit;
   const int64_t nChunks = (units + perChunk - 1) / perChunk;
-  rt->pool.parallelFor(nChunks, 1, [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c)
-      fn(c * chunk, std::min(N, (c + 1) * chunk));
-  });
+  rt->pool.parallelFor(
+      nChunks, 1,
+      [&](int64_t c0, int64_t c1) {
+        for (int64_t c = c0; c < c1; ++c)
+          fn(c * chunk, std::min(N, (c + 1) * chunk));
+      },
+      static_cast<int>(std::min<int64_t>(nChunks, 1 << 20)));
 }
 
 /// `vecDot`: llama.cpp's one-token arithmetic (never tinyBLAS) for every row.

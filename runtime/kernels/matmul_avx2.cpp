@@ -137,7 +137,7 @@ struct Q4_0x8 {
         // sum((u - 8) * a) = sum(u * a) - 8 * sum(a).
         const __m256i isum = _mm256_sub_epi32(_mm256_madd_epi16(s, ones),
                                               _mm256_set1_epi32(8 * sums[i][b]));
-        const __m256 d = _mm256_mul_ps(dw, splat(halfToFloat(a[i][b].d)));
+        const __m256 d = _mm256_mul_ps(dw, splatHalf(a[i][b].d));
         acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), d, acc[i]);
       }
     }

@@ -37,6 +37,19 @@ GEMMAC_AVX512 inline __m512i loadPair(const uint8_t *p0, const uint8_t *p1) {
       _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p1)), 1);
 }
 
+/// splatHalf (half.h) in sixteen lanes.
+GEMMAC_AVX512 inline __m512 splatHalf16(uint16_t h) {
+  return _mm512_cvtph_ps(_mm256_set1_epi16(static_cast<short>(h)));
+}
+
+/// How far ahead in each group's stream the Q4_0 kernel prefetches. Decoding
+/// the 12B Q4_0 on Zen 5 (2 threads, 6 alternating rounds each): 1024 bytes
+/// 4.77 tok/s, 2048 5.13, 4096 5.21, 8192 4.75 (medians).
+constexpr int kPrefetchQ4_0 = 4096;
+/// The same for Q4_K (a super-block of a group is 1152 bytes): 12B Q4_K_M,
+/// 1152 bytes 4.57 tok/s, 4608 4.81.
+constexpr int kPrefetchQ4_K = 4608;
+
 // ---- Q4_0, x8: one chain per row, acc = fma(isum, dW*dA, acc) per block,
 // as rowsQ4_0x8; two groups of eight rows per register -----------------------
 
@@ -66,11 +79,12 @@ struct Q4_0x16 {
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t *blk0 = g0 + b * 144, *blk1 = g1 + b * 144;
       for (int off = 0; off < 144; off += 64) {
-        _mm_prefetch(reinterpret_cast<const char *>(blk0 + 1024 + off),
+        _mm_prefetch(reinterpret_cast<const char *>(blk0 + kPrefetchQ4_0 + off),
                      _MM_HINT_T0);
         if (Groups == 2)
-          _mm_prefetch(reinterpret_cast<const char *>(blk1 + 1024 + off),
-                       _MM_HINT_T0);
+          _mm_prefetch(
+              reinterpret_cast<const char *>(blk1 + kPrefetchQ4_0 + off),
+              _MM_HINT_T0);
       }
       // Lanes 0-7: the scales of group 0's rows, 8-15 group 1's.
       const __m512 dw = _mm512_cvtph_ps(_mm256_inserti128_si256(
@@ -101,8 +115,7 @@ struct Q4_0x16 {
         }
         const __m512i isum = _mm512_sub_epi32(
             _mm512_add_epi32(s0, s1), _mm512_set1_epi32(8 * sums[i][b]));
-        const __m512 d =
-            _mm512_mul_ps(dw, _mm512_set1_ps(halfToFloat(a[i][b].d)));
+        const __m512 d = _mm512_mul_ps(dw, splatHalf16(a[i][b].d));
         acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), d, acc[i]);
       }
     }
@@ -155,11 +168,12 @@ struct Q4_Kx16 {
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t *blk0 = g0 + b * 1152, *blk1 = g1 + b * 1152;
       for (int off = 0; off < 1152; off += 64) {
-        _mm_prefetch(reinterpret_cast<const char *>(blk0 + 1152 + off),
+        _mm_prefetch(reinterpret_cast<const char *>(blk0 + kPrefetchQ4_K + off),
                      _MM_HINT_T0);
         if (Groups == 2)
-          _mm_prefetch(reinterpret_cast<const char *>(blk1 + 1152 + off),
-                       _MM_HINT_T0);
+          _mm_prefetch(
+              reinterpret_cast<const char *>(blk1 + kPrefetchQ4_K + off),
+              _MM_HINT_T0);
       }
       const __m512 dw = _mm512_cvtph_ps(_mm256_inserti128_si256(
           _mm256_castsi128_si256(

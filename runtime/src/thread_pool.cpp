@@ -105,7 +105,8 @@ void ThreadPool::workerLoop() {
 }
 
 void ThreadPool::parallelFor(int64_t n, int64_t grain,
-                             const std::function<void(int64_t, int64_t)> &fn) {
+                             const std::function<void(int64_t, int64_t)> &fn,
+                             int perThread) {
   if (n <= 0)
     return;
   const int threads = size();
@@ -116,7 +117,8 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain,
   // A few chunks per thread balance uneven rows without much contention.
   fn_ = &fn;
   n_ = n;
-  chunk_ = std::max<int64_t>(grain, (n + 4 * threads - 1) / (4 * threads));
+  const int64_t items = static_cast<int64_t>(std::max(1, perThread)) * threads;
+  chunk_ = std::max<int64_t>(grain, (n + items - 1) / items);
   next_.store(0, std::memory_order_relaxed);
   pending_.store(threads - 1, std::memory_order_relaxed);
   generation_.fetch_add(1); // publishes the job (sequentially consistent)

@@ -33,10 +33,12 @@ public:
   /// Why a worker could not be started ("" if all were).
   const std::string &error() const { return error_; }
 
-  /// Calls fn(begin, end) over [0, n) in chunks of at least `grain`. Not
-  /// reentrant: fn must not call parallelFor.
+  /// Calls fn(begin, end) over [0, n) in chunks of at least `grain`, about
+  /// `perThread` chunks per thread. Not reentrant: fn must not call
+  /// parallelFor.
   void parallelFor(int64_t n, int64_t grain,
-                   const std::function<void(int64_t, int64_t)> &fn);
+                   const std::function<void(int64_t, int64_t)> &fn,
+                   int perThread = 4);
 
 private:
   static void *workerMain(void *pool);
