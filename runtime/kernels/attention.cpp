@@ -20,6 +20,7 @@
 #include "runtime/kernels/attention_reference.h"
 #include "runtime/kernels/avx512.h"
 #include "runtime/kernels/half.h"
+#include "runtime/kernels/hsum.h"
 #include "runtime/src/rt.h"
 
 #include <immintrin.h>
@@ -73,13 +74,6 @@ __m256 polyExp8(__m256 x) {
   return _mm256_blendv_ps(far, common, inRange);
 }
 
-inline float hsum8(__m256 v) {
-  __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  x = _mm_add_ps(x, _mm_movehl_ps(x, x));
-  x = _mm_add_ss(x, _mm_movehdup_ps(x));
-  return _mm_cvtss_f32(x);
-}
-
 /// ref::polyExpZen4 on sixteen lanes.
 GEMMAC_AVX512 inline __m512 polyExpZen4(__m512 x) {
   const __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f),
@@ -109,15 +103,14 @@ GEMMAC_AVX512 inline __m512 polyExpZen4(__m512 x) {
 }
 
 /// ref::softmaxTile for KernelSet::Avx512: p = exp(x - M) sixteen at a time,
-/// each group's sum (the halves added, then hsum8) added into a double.
+/// each group's hsum16 added into a double.
 GEMMAC_AVX512 double softmaxTileZen4(const float *x, float M, float *p) {
   double sum = 0.0;
   for (int c = 0; c < kTile; c += 16) {
     const __m512 e = polyExpZen4(
         _mm512_sub_ps(_mm512_loadu_ps(x + c), _mm512_set1_ps(M)));
     _mm512_storeu_ps(p + c, e);
-    sum = sum + static_cast<double>(hsum8(_mm256_add_ps(
-                    _mm512_castps512_ps256(e), _mm512_extractf32x8_ps(e, 1))));
+    sum = sum + static_cast<double>(hsum16(e));
   }
   return sum;
 }

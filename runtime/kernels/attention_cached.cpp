@@ -33,6 +33,7 @@
 #include "runtime/kernels/avx512.h"
 #include "runtime/kernels/dot_reference.h"
 #include "runtime/kernels/half.h"
+#include "runtime/kernels/hsum.h"
 #include "runtime/src/rt.h"
 
 #include <immintrin.h>
@@ -108,17 +109,11 @@ float dotF32(const float *k, const float *q, int64_t n) {
 /// ggml_vec_dot_f16 and ggml_vec_dot_f32 as llama.cpp's AVX-512 build
 /// computes them (KernelSet::Avx512; ref::dotVecZen4): four sixteen-lane
 /// accumulators over blocks of 64, combined (a0 + a2) + (a1 + a3), summed as
-/// _mm512_reduce_add_ps does (the halves, then as hsum8); the leftovers as
+/// _mm512_reduce_add_ps does (hsum16); the leftovers as
 /// above but in eights (f32: unfused but the last n % 8).
 GEMMAC_AVX512 float reduce4Zen4(const __m512 a[4]) {
-  const __m512 x =
-      _mm512_add_ps(_mm512_add_ps(a[0], a[2]), _mm512_add_ps(a[1], a[3]));
-  const __m256 h =
-      _mm256_add_ps(_mm512_castps512_ps256(x), _mm512_extractf32x8_ps(x, 1));
-  __m128 t = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-  t = _mm_add_ps(t, _mm_movehl_ps(t, t));
-  t = _mm_add_ss(t, _mm_movehdup_ps(t));
-  return _mm_cvtss_f32(t);
+  return hsum16(
+      _mm512_add_ps(_mm512_add_ps(a[0], a[2]), _mm512_add_ps(a[1], a[3])));
 }
 
 GEMMAC_AVX512 float dotF16Zen4(const uint16_t *k, const float *q, int64_t n) {

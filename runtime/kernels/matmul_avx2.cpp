@@ -16,6 +16,7 @@
 
 #include "formats/formats.h"
 #include "runtime/kernels/half.h"
+#include "runtime/kernels/hsum.h"
 #include "runtime/kernels/matmul.h"
 
 #include <immintrin.h>
@@ -28,14 +29,6 @@ using namespace gemmac::fmt;
 
 namespace gemmac::rt {
 namespace {
-
-/// ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)), as ref::hsum8.
-inline float hsum8(__m256 v) {
-  __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  x = _mm_add_ps(x, _mm_movehl_ps(x, x));
-  x = _mm_add_ss(x, _mm_movehdup_ps(x));
-  return _mm_cvtss_f32(x);
-}
 
 /// Low and high nibbles of 32 bytes.
 inline __m256i lowNibbles(__m256i p) {

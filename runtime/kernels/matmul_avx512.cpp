@@ -17,6 +17,7 @@
 #include "formats/formats.h"
 #include "runtime/kernels/avx512.h"
 #include "runtime/kernels/half.h"
+#include "runtime/kernels/hsum.h"
 #include "runtime/kernels/matmul.h"
 
 #include <immintrin.h>
@@ -255,16 +256,6 @@ struct Q4_Kx16 {
 // ---- float weights (tinyBLAS in llama.cpp's AVX-512 build, ref::dotTinyZen4):
 // sixteen lanes over k, one FMA per element (bf16: vdpbf16ps, two elements
 // per lane and instruction), then the sixteen-lane horizontal sum ------------
-
-/// ref::hsum16: the halves added, then ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)).
-GEMMAC_AVX512 inline float hsum16(__m512 v) {
-  const __m256 h =
-      _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-  __m128 x = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-  x = _mm_add_ps(x, _mm_movehl_ps(x, x));
-  x = _mm_add_ss(x, _mm_movehdup_ps(x));
-  return _mm_cvtss_f32(x);
-}
 
 /// T: float, or uint16_t holding f16 (BF16 false) or bf16 (BF16 true).
 template <typename T, bool BF16 = false> struct FloatTinyZen4 {
