@@ -144,10 +144,22 @@ run(program, ["eval", "--tokens", list, "--logits", oursSteps, "--batch", "7", .
 run("node", [path.join(here, "../oracle/llama-oracle.mjs"), reference, "--tokens", list, "--logits", ref,
     ...(llamaDir ? ["--llama-dir", llamaDir] : []), ...(cpuVariant ? ["--cpu-variant", cpuVariant] : [])]);
 
+// llama.cpp's repacked products (Q4_0/Q4_K/Q6_K/Q8_0 x8) take a batch four
+// rows at a time and its last n % 4 rows through the one-row kernel (gemv),
+// whose Q4_K arithmetic differs; gemmac keeps the four-row arithmetic for
+// every row (batch invariance), so the verdict covers the positions llama.cpp
+// computed four at a time and the tail is reported on its own.
 const refRows = readLogits(ref, nVocab);
+const nBatched = nTokens - (nTokens % 4);
 let ok = true;
 for (const [label, file] of [["one batch", ours], ["steps of 7", oursSteps]]) {
-    const r = compare(readLogits(file, nVocab), refRows);
+    const rows = readLogits(file, nVocab);
+    if (nBatched < nTokens) {
+        const t = compare(rows.slice(nBatched), refRows.slice(nBatched));
+        console.log(`  positions ${nBatched}..${nTokens - 1} (llama.cpp's one-row kernels, not judged): ` +
+            `max |dlogp| top-10 ${t.maxDelta.toExponential(2)}`);
+    }
+    const r = compare(rows.slice(0, nBatched), refRows.slice(0, nBatched));
     const pass = r.agree === r.checked && r.maxDelta <= tolerance;
     ok &&= pass;
     const config = (caseLabel ? ` ${caseLabel}` : "") + (hfDir ? " safetensors" : "") +
