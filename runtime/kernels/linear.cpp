@@ -303,13 +303,10 @@ template <typename Fn>
 void forRowChunks(gemmac_rt *rt, int64_t N, int64_t chunk, int unit, Fn &&fn) {
   const int64_t units = N / unit, perChunk = chunk / unit;
   const int64_t nChunks = (units + perChunk - 1) / perChunk;
-  rt->pool.parallelFor(
-      nChunks, 1,
-      [&](int64_t c0, int64_t c1) {
-        for (int64_t c = c0; c < c1; ++c)
-          fn(c * chunk, std::min(N, (c + 1) * chunk));
-      },
-      static_cast<int>(std::min<int64_t>(nChunks, 1 << 20)));
+  rt->pool.parallelChunks(nChunks, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c)
+      fn(c * chunk, std::min(N, (c + 1) * chunk));
+  });
 }
 
 /// `vecDot`: llama.cpp's one-token arithmetic (never tinyBLAS) for every row.

@@ -105,20 +105,25 @@ void ThreadPool::workerLoop() {
 }
 
 void ThreadPool::parallelFor(int64_t n, int64_t grain,
-                             const std::function<void(int64_t, int64_t)> &fn,
-                             int perThread) {
+                             const std::function<void(int64_t, int64_t)> &fn) {
+  // A few chunks per thread balance uneven rows without much contention.
+  const int64_t items = 4 * static_cast<int64_t>(size());
+  parallelChunks(n, std::max<int64_t>(grain, (n + items - 1) / items), fn);
+}
+
+void ThreadPool::parallelChunks(
+    int64_t n, int64_t chunk,
+    const std::function<void(int64_t, int64_t)> &fn) {
   if (n <= 0)
     return;
   const int threads = size();
-  if (threads == 1 || n <= grain) {
+  if (threads == 1 || n <= chunk) {
     fn(0, n);
     return;
   }
-  // A few chunks per thread balance uneven rows without much contention.
   fn_ = &fn;
   n_ = n;
-  const int64_t items = static_cast<int64_t>(std::max(1, perThread)) * threads;
-  chunk_ = std::max<int64_t>(grain, (n + items - 1) / items);
+  chunk_ = std::max<int64_t>(1, chunk);
   next_.store(0, std::memory_order_relaxed);
   pending_.store(threads - 1, std::memory_order_relaxed);
   generation_.fetch_add(1); // publishes the job (sequentially consistent)

@@ -34,11 +34,15 @@ public:
   const std::string &error() const { return error_; }
 
   /// Calls fn(begin, end) over [0, n) in chunks of at least `grain`, about
-  /// `perThread` chunks per thread. Not reentrant: fn must not call
-  /// parallelFor.
+  /// four chunks per thread. Not reentrant: fn must not call parallelFor or
+  /// parallelChunks.
   void parallelFor(int64_t n, int64_t grain,
-                   const std::function<void(int64_t, int64_t)> &fn,
-                   int perThread = 4);
+                   const std::function<void(int64_t, int64_t)> &fn);
+  /// Calls fn(begin, end) over [0, n) in chunks of exactly `chunk` items (the
+  /// last may be shorter), each taken by whichever thread is free: for work
+  /// the caller has already cut to balance. Not reentrant either.
+  void parallelChunks(int64_t n, int64_t chunk,
+                      const std::function<void(int64_t, int64_t)> &fn);
 
 private:
   static void *workerMain(void *pool);

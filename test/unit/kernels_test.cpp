@@ -629,4 +629,22 @@ TEST(ThreadPool, CoversEveryIndexOnce) {
   }
 }
 
+TEST(ThreadPool, ChunksAreExactlyTheSizeAsked) {
+  gemmac::rt::ThreadPool pool(4);
+  for (int64_t chunk : {1, 3, 64}) {
+    const int64_t n = 1000;
+    std::vector<std::atomic<int>> hits(n);
+    std::atomic<int> wrongSize{0};
+    pool.parallelChunks(n, chunk, [&](int64_t a, int64_t b) {
+      if (b - a != std::min(chunk, n - a) || a % chunk != 0)
+        wrongSize++;
+      for (int64_t i = a; i < b; ++i)
+        hits[i]++;
+    });
+    EXPECT_EQ(wrongSize.load(), 0) << "chunk " << chunk;
+    for (int64_t i = 0; i < n; ++i)
+      ASSERT_EQ(hits[i].load(), 1);
+  }
+}
+
 } // namespace
