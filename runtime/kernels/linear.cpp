@@ -210,7 +210,10 @@ Plan kernelFor(KernelSet set, Type t, Layout layout, int64_t n, int64_t k,
     return {ActAux::None,
             tiny ? rowsBF16Tiny : rowsScalar<floats<BF16, ref::dotVec<BF16, ref::hsum8>>>,
             1};
-  case Type::Q8_0: return {ActAux::None, rowsQ8_0, 1};
+  case Type::Q8_0:
+    if (set == KernelSet::Avx512)
+      return {ActAux::None, rowsQ8_0Avx512, 1, Act::F32, 4};
+    return {ActAux::None, rowsQ8_0, 1};
   case Type::Q5_0: return {ActAux::None, rowsQ5_0, 1};
   case Type::Q4_0:
     return {ActAux::None,
