@@ -238,7 +238,10 @@ Plan kernelFor(KernelSet set, Type t, Layout layout, int64_t n, int64_t k,
             rowsScalar<blocks<BlockQ5_K, BlockQ8_K, ref::dotK<true, BlockQ5_K>,
                               QK_K>>,
             1};
-  case Type::Q6_K: return {ActAux::None, rowsQ6_K, 1};
+  case Type::Q6_K:
+    if (set == KernelSet::Avx512)
+      return {ActAux::None, rowsQ6_KAvx512, 1, Act::F32, 2};
+    return {ActAux::None, rowsQ6_K, 1};
   case Type::NVFP4: return {ActAux::None, rowsNVFP4, 1};
   case Type::Q4_0_F32: return {ActAux::None, rowsQ4_0F32, 1};
   case Type::Q8_0_F32: return {ActAux::None, rowsQ8_0F32, 1};

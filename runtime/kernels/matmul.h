@@ -65,12 +65,14 @@ void rowsBF16Tiny(const MatmulTask &, int64_t, int64_t);
 
 // AVX-512 kernels (matmul_avx512.cpp), for a KernelSet::Avx512 program. The
 // x8 ones compute what their AVX2 counterparts compute, 16 rows at a time
-// (8 at the end of a range of an odd count of groups), Q8_0 what rowsQ8_0
-// computes, four rows at a time; the float ones tinyBLAS's sixteen-lane sums
+// (8 at the end of a range of an odd count of groups), Q8_0 and Q6_K what
+// rowsQ8_0 and rowsQ6_K compute, two rows per register (one to three tokens
+// run those AVX2 kernels); the float ones tinyBLAS's sixteen-lane sums
 // (ref::dotTinyZen4).
 void rowsQ4_0x8Avx512(const MatmulTask &, int64_t, int64_t);
 void rowsQ4_Kx8Avx512(const MatmulTask &, int64_t, int64_t);
 void rowsQ8_0Avx512(const MatmulTask &, int64_t, int64_t);
+void rowsQ6_KAvx512(const MatmulTask &, int64_t, int64_t);
 void rowsF32TinyAvx512(const MatmulTask &, int64_t, int64_t);
 void rowsF16TinyAvx512(const MatmulTask &, int64_t, int64_t);
 void rowsBF16TinyAvx512(const MatmulTask &, int64_t, int64_t);
