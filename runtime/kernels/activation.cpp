@@ -26,9 +26,10 @@ float geluTanh(float x) {
 
 const uint16_t *gemmac::rt::geluTanhTable() {
   static const std::unique_ptr<uint16_t[]> table = [] {
-    std::unique_ptr<uint16_t[]> t(new uint16_t[1 << 16]);
+    std::unique_ptr<uint16_t[]> t(new uint16_t[(1 << 16) + 1]);
     for (uint32_t h = 0; h < (1u << 16); ++h)
       t[h] = f32ToF16(geluTanh(f16ToF32(static_cast<uint16_t>(h))));
+    t[1 << 16] = 0;
     return t;
   }();
   return table.get();
@@ -38,8 +39,7 @@ extern "C" void gmk_gelu_tanh(gemmac_rt *rt, float *out, const float *in,
                               int64_t n) {
   const uint16_t *table = gemmac::rt::geluTanhTable();
   rt->pool.parallelFor(n, 4096, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i)
-      out[i] = gemmac::rt::geluTanhLookup(table, in[i]);
+    gemmac::rt::gegluRows(table, in + i0, nullptr, out + i0, i1 - i0);
   });
 }
 

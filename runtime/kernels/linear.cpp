@@ -372,8 +372,8 @@ void geglu(Type type, Layout layout, gemmac_rt *rt, float *out,
     part.out = u.data();
     plan.kernel(part, n0, n1);
     for (int64_t t = 0; t < T; ++t)
-      for (int64_t j = 0; j < w; ++j)
-        out[t * N + n0 + j] = gegluLookup(table, g[t * w + j], u[t * w + j]);
+      gegluRows(table, g.data() + t * w, u.data() + t * w, out + t * N + n0,
+                w);
   });
 }
 
@@ -490,8 +490,7 @@ void expertProducts(Type type, Layout layout, gemmac_rt *rt, float *out,
           for (int64_t i = 0; i < count; ++i) {
             float *o = out + rows[i] * N + U.n0;
             if (w1)
-              for (int64_t j = 0; j < w; ++j)
-                o[j] = gegluLookup(table, r0[i * w + j], r1[i * w + j]);
+              gegluRows(table, r0.data() + i * w, r1.data() + i * w, o, w);
             else
               std::memcpy(o, r0.data() + i * w, w * sizeof(float));
           }

@@ -5,6 +5,7 @@
 
 #include "abi/step.h"
 #include "formats/formats.h"
+#include "runtime/kernels/gelu.h"
 #include "runtime/kernels/half.h"
 #include "runtime/kernels/attention_reference.h"
 #include "runtime/kernels/kernels.h"
@@ -558,6 +559,57 @@ TEST(Gelu, TanhTableMatchesFormulaOnHalfInputs) {
   gmk_gelu_erf(&rt, y.data(), x.data(), x.size());
   for (size_t i = 0; i < x.size(); ++i)
     EXPECT_NEAR(y[i], 0.5 * x[i] * (1 + std::erf(x[i] / std::sqrt(2.0))), 1e-6);
+}
+
+/// The eight-wide GeGLU (F16C conversions, a gather from the table) against
+/// the scalar lookup, value for value: every f16-representable magnitude
+/// band, the +-10 edges, halfway cases between two f16 values, infinities,
+/// NaN and f16 overflow, at lengths that leave scalar tails.
+TEST(Gelu, EightWideRowsMatchTheScalarLookup) {
+  const uint16_t *table = gemmac::rt::geluTanhTable();
+  std::mt19937 rng(9);
+  std::vector<float> gate, up;
+  for (int i = 0; i < 200000; ++i) {
+    const float mag = std::ldexp(1.0f, static_cast<int>(rng() % 40) - 30);
+    gate.push_back(std::uniform_real_distribution<float>(-1, 1)(rng) * mag);
+    up.push_back(std::uniform_real_distribution<float>(-4, 4)(rng));
+  }
+  // Every f16 value and the midpoint to the next one in magnitude (a tie
+  // that round-to-nearest-even must break the same way).
+  for (uint32_t h = 0; h < (1u << 16); ++h) {
+    const float v = f16ToF32(static_cast<uint16_t>(h));
+    const float next = f16ToF32(static_cast<uint16_t>(h + 1));
+    gate.push_back(std::isfinite(v) && std::isfinite(next) &&
+                           std::signbit(v) == std::signbit(next)
+                       ? (v + next) / 2
+                       : v);
+    gate.push_back(v);
+    up.push_back(1.5f);
+    up.push_back(-0.75f);
+  }
+  for (float v : {-10.0f, 10.0f, std::nextafter(-10.0f, 0.0f),
+                  std::nextafter(10.0f, 0.0f), 65520.0f, 1e30f, -1e30f,
+                  INFINITY, -INFINITY, NAN, 0.0f, -0.0f, 1e-40f}) {
+    gate.push_back(v);
+    up.push_back(2.0f);
+  }
+  for (bool withUp : {true, false})
+    for (int64_t n : {static_cast<int64_t>(gate.size()), int64_t{13}}) {
+      std::vector<float> y(n);
+      gemmac::rt::gegluRows(table, gate.data(), withUp ? up.data() : nullptr,
+                            y.data(), n);
+      for (int64_t j = 0; j < n; ++j) {
+        const float want =
+            withUp ? gemmac::rt::gegluLookup(table, gate[j], up[j])
+                   : gemmac::rt::geluTanhLookup(table, gate[j]);
+        if (std::isnan(want))
+          ASSERT_TRUE(std::isnan(y[j])) << gate[j];
+        else
+          ASSERT_EQ(std::memcmp(&y[j], &want, 4), 0)
+              << "gate " << gate[j] << " up " << up[j] << ": " << y[j]
+              << " vs " << want;
+      }
+    }
 }
 
 /// --nvfp4-activations fp4: the quantization as its definition states it
