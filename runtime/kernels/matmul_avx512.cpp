@@ -483,36 +483,6 @@ struct Q6_KLanes2 {
   }
 };
 
-/// Every tile of up to F::kTile tokens over every row of [n0, n1), in
-/// L2-sized blocks of rows.
-template <class F>
-GEMMAC_AVX512 void runRows(const MatmulTask &m, int64_t n0, int64_t n1) {
-  const int64_t block =
-      std::max<int64_t>(1, static_cast<int64_t>((160u << 10) / m.rowBytes));
-  for (int64_t b0 = n0; b0 < n1; b0 += block) {
-    const int64_t b1 = std::min(n1, b0 + block);
-    for (int64_t t0 = 0; t0 < m.T; t0 += F::kTile) {
-      const int64_t nt = std::min<int64_t>(F::kTile, m.T - t0);
-      for (int64_t n = b0; n < b1; ++n) {
-        switch (nt) {
-        case 1:
-          F::template tile<1>(m, n, t0);
-          break;
-        case 2:
-          F::template tile<2>(m, n, t0);
-          break;
-        case 3:
-          F::template tile<3>(m, n, t0);
-          break;
-        default:
-          F::template tile<4>(m, n, t0);
-          break;
-        }
-      }
-    }
-  }
-}
-
 template <class F, int Groups>
 GEMMAC_AVX512 void tiles(const MatmulTask &m, int64_t n, int64_t t0,
                          int64_t nt) {
@@ -532,64 +502,78 @@ GEMMAC_AVX512 void tiles(const MatmulTask &m, int64_t n, int64_t t0,
   }
 }
 
-/// Every tile of up to F::kTile tokens over every 16 rows (8 at the end of
-/// an odd count of groups) of rows [n0, n1), multiples of 8, in L2-sized
-/// blocks, as runTiles in matmul_avx2.cpp.
-template <class F>
-GEMMAC_AVX512 void run16(const MatmulTask &m, int64_t n0, int64_t n1) {
-  constexpr int64_t R = 16;
+/// Calls fn(n, rows, t0, nt) for every tile of up to Tile tokens over every
+/// R rows (fewer at the end) of rows [n0, n1), in L2-sized blocks of rows,
+/// as runTiles in matmul_avx2.cpp.
+template <int64_t R, int64_t Tile, typename Fn>
+GEMMAC_AVX512 void forTiles(const MatmulTask &m, int64_t n0, int64_t n1,
+                            Fn &&fn) {
   const int64_t block = std::max<int64_t>(
       R, static_cast<int64_t>((160u << 10) / (m.rowBytes * R)) * R);
   for (int64_t b0 = n0; b0 < n1; b0 += block) {
     const int64_t b1 = std::min(n1, b0 + block);
-    for (int64_t t0 = 0; t0 < m.T; t0 += F::kTile) {
-      const int64_t nt = std::min<int64_t>(F::kTile, m.T - t0);
-      for (int64_t n = b0; n < b1; n += R) {
-        if (n + R <= b1)
-          tiles<F, 2>(m, n, t0, nt);
-        else
-          tiles<F, 1>(m, n, t0, nt);
-      }
+    for (int64_t t0 = 0; t0 < m.T; t0 += Tile) {
+      const int64_t nt = std::min<int64_t>(Tile, m.T - t0);
+      for (int64_t n = b0; n < b1; n += R)
+        fn(n, static_cast<int>(std::min(R, b1 - n)), t0, nt);
     }
   }
 }
 
-/// Every tile of up to F::kTile tokens over every F::kRows rows (fewer at
-/// the end) of rows [n0, n1), in L2-sized blocks.
+/// The x16 kernels over rows [n0, n1), multiples of 8: 16 rows at a time,
+/// 8 at the end of an odd count of groups.
+template <class F>
+GEMMAC_AVX512 void run16(const MatmulTask &m, int64_t n0, int64_t n1) {
+  forTiles<16, F::kTile>(m, n0, n1,
+                         [&](int64_t n, int rows, int64_t t0, int64_t nt) {
+                           if (rows == 16)
+                             tiles<F, 2>(m, n, t0, nt);
+                           else
+                             tiles<F, 1>(m, n, t0, nt);
+                         });
+}
+
+/// F::tile<nt>(args...), for nt from 1 to 4 (F::kTile == 4).
+template <class F, typename... Args>
+GEMMAC_AVX512 void tileOf(int64_t nt, Args... args) {
+  static_assert(F::kTile == 4);
+  switch (nt) {
+  case 1:
+    F::template tile<1>(args...);
+    break;
+  case 2:
+    F::template tile<2>(args...);
+    break;
+  case 3:
+    F::template tile<3>(args...);
+    break;
+  default:
+    F::template tile<4>(args...);
+    break;
+  }
+}
+
+/// The one-row kernels over rows [n0, n1).
+template <class F>
+GEMMAC_AVX512 void runRows(const MatmulTask &m, int64_t n0, int64_t n1) {
+  forTiles<1, F::kTile>(m, n0, n1, [&](int64_t n, int, int64_t t0, int64_t nt) {
+    tileOf<F>(nt, m, n, t0);
+  });
+}
+
+/// The row-pair kernels over rows [n0, n1): F::kRows rows at a time.
 template <class F>
 GEMMAC_AVX512 void runRowGroups(const MatmulTask &m, int64_t n0, int64_t n1) {
-  constexpr int64_t R = F::kRows;
-  const int64_t block = std::max<int64_t>(
-      R, static_cast<int64_t>((160u << 10) / (m.rowBytes * R)) * R);
-  for (int64_t b0 = n0; b0 < n1; b0 += block) {
-    const int64_t b1 = std::min(n1, b0 + block);
-    for (int64_t t0 = 0; t0 < m.T; t0 += F::kTile) {
-      const int64_t nt = std::min<int64_t>(F::kTile, m.T - t0);
-      for (int64_t n = b0; n < b1; n += R) {
-        const int rows = static_cast<int>(std::min(R, b1 - n));
-        switch (nt) {
-        case 1:
-          F::template tile<1>(m, n, rows, t0);
-          break;
-        case 2:
-          F::template tile<2>(m, n, rows, t0);
-          break;
-        case 3:
-          F::template tile<3>(m, n, rows, t0);
-          break;
-        default:
-          F::template tile<4>(m, n, rows, t0);
-          break;
-        }
-      }
-    }
-  }
+  forTiles<F::kRows, F::kTile>(
+      m, n0, n1, [&](int64_t n, int rows, int64_t t0, int64_t nt) {
+        tileOf<F>(nt, m, n, rows, t0);
+      });
 }
 
 } // namespace
 
 GEMMAC_AVX512 void rowsQ8_0Avx512(const MatmulTask &m, int64_t n0, int64_t n1) {
-  // One or two tokens (decoding) stream the rows faster one at a time, as
+  // One to three tokens (decoding) stream the rows faster one at a time, as
   // rowsQ8_0 walks them (12B-shaped Q8_0 on Zen 5, decode: 9.8 against 7.8
   // tok/s); from four tokens on, four rows at a time win (prefill 512:
   // 45-51 against 24-28 tok/s). Both compute the same bits.
