@@ -91,6 +91,12 @@ if (!variant || !type) {
     console.error("usage: parity.mjs --bin DIR --variant NAME --type TYPE [--work DIR] [--tokens N]");
     process.exit(2);
 }
+// llama.cpp takes its batched attention path from 64 tokens in one batch
+// (fewer would compare against other arithmetic, docs/numerics.md).
+if (!Number.isInteger(nTokens) || nTokens < 64 || nTokens > 100000) {
+    console.error(`parity.mjs: --tokens ${opt("--tokens")}: want an integer from 64 to 100000`);
+    process.exit(2);
+}
 fs.mkdirSync(work, {recursive: true});
 const run = (cmd, argv) => execFileSync(cmd, argv, {stdio: ["ignore", "pipe", "inherit"]}).toString();
 
