@@ -49,6 +49,8 @@ struct SelectKernelsPass
       return "expert_linear";
     if (isa<ExpertGeGLUOp>(op))
       return "expert_geglu";
+    if (isa<MaskedLogitsOp>(op))
+      return "masked_logits";
     return std::nullopt;
   }
 
@@ -75,6 +77,8 @@ struct SelectKernelsPass
       return e.getWeight();
     if (auto e = dyn_cast<ExpertGeGLUOp>(op))
       return e.getGate();
+    if (auto m = dyn_cast<MaskedLogitsOp>(op))
+      return m.getTable();
     return cast<EmbedOp>(op).getTable();
   }
 

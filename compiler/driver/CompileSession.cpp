@@ -43,7 +43,8 @@ llvm::Error CompileSession::import(llvm::StringRef path,
                                    const ResidualOptions &residuals,
                                    llvm::StringRef kvCacheType,
                                    int64_t draftMax,
-                                   llvm::StringRef draftPath) {
+                                   llvm::StringRef draftPath,
+                                   DraftHead draftHead) {
   inputPath_ = path.str();
   Gemma4Config targetConfig;
   if (isHuggingFaceCheckpoint(path)) {
@@ -84,7 +85,7 @@ llvm::Error CompileSession::import(llvm::StringRef path,
       draftHF_ = std::move(*draft);
       if (llvm::Error e = st::importDrafter(*module_, targetConfig,
                                             tokenizer_.tokens, path,
-                                            *draftHF_))
+                                            *draftHF_, draftHead))
         return e;
     } else {
       auto draft = gguf::GGUFFile::open(draftPath);
@@ -93,7 +94,7 @@ llvm::Error CompileSession::import(llvm::StringRef path,
       draftFile_ = std::move(*draft);
       if (llvm::Error e = gguf::importDrafter(*module_, targetConfig,
                                              tokenizer_.tokens, path,
-                                             *draftFile_))
+                                             *draftFile_, draftHead))
         return e;
     }
   }

@@ -47,10 +47,12 @@ public:
   /// phase, so that kernel selection and the blob layout see the corrected
   /// weights' format) and records the target, the KV cache type and --draft-max.
   /// `draftPath`: an MTP drafter compiled into the same program (a
-  /// gemma4-assistant GGUF), "" for none.
+  /// gemma4-assistant GGUF or Hugging Face checkpoint), "" for none;
+  /// `draftHead`: its logits head (compile-model --draft-head).
   llvm::Error import(llvm::StringRef path, const ResidualOptions &residuals,
                      llvm::StringRef kvCacheType, int64_t draftMax,
-                     llvm::StringRef draftPath = "");
+                     llvm::StringRef draftPath = "",
+                     DraftHead draftHead = DraftHead::Checkpoint);
 
   /// The files the checkpoint was read from (outputs must be none of them).
   std::vector<std::string> inputFiles() const;

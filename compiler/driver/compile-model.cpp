@@ -78,6 +78,15 @@ static cl::opt<std::string> draftPath(
              "the program for speculative decoding (--draft-max defaults to "
              "6 with it)"),
     cl::value_desc("ASSISTANT"), cl::cat(category));
+static cl::opt<std::string> draftHeadOption(
+    "draft-head",
+    cl::desc("the logits head of an E2B/E4B drafter that ships a centroid "
+             "head (use_ordered_embeddings): checkpoint (default: as its "
+             "config.json says), centroid (transformers' masked embedder: "
+             "only the best clusters' tokens are scored, the rest -inf) or "
+             "dense (the whole table, as llama.cpp)"),
+    cl::value_desc("checkpoint|centroid|dense"), cl::init("checkpoint"),
+    cl::cat(category));
 static cl::opt<std::string> gptqActivations(
     "gptq-activations",
     cl::desc("what GPTQ weights multiply: q8_0 (llama.cpp's Q4_0/Q8_0 "
@@ -361,6 +370,17 @@ int main(int argc, char **argv) {
   if (kvCacheType != "f16" && kvCacheType != "f32" && kvCacheType != "f8")
     return fail("--kv-cache must be f16, f32 or f8, got '" + kvCacheType +
                 "'");
+  std::optional<gemmac::DraftHead> draftHead =
+      draftHeadOption == "checkpoint" ? gemmac::DraftHead::Checkpoint
+      : draftHeadOption == "centroid" ? gemmac::DraftHead::Centroid
+      : draftHeadOption == "dense"
+          ? std::optional<gemmac::DraftHead>(gemmac::DraftHead::Dense)
+          : std::nullopt;
+  if (!draftHead)
+    return fail("--draft-head must be checkpoint, centroid or dense, got '" +
+                draftHeadOption + "'");
+  if (draftHeadOption.getNumOccurrences() && draftPath.empty())
+    return fail("--draft-head applies to the drafter of --draft");
   if (draftMaxOption < 0 || draftMaxOption > gemmac::gemma::kMaxDraftTokens)
     return fail("--draft-max must be between 0 and " +
                 std::to_string(gemmac::gemma::kMaxDraftTokens) + ", got " +
@@ -377,7 +397,7 @@ int main(int argc, char **argv) {
           ? 6
           : int64_t(draftMaxOption);
   if (llvm::Error e = session.import(inputPath, *residuals, kvCacheType,
-                                      draftMax, draftPath))
+                                      draftMax, draftPath, *draftHead))
     return fail(std::move(e));
   // A checkpoint directory's files are inputs too.
   if (llvm::Error e = checkOutputsAreNotInputs(emitOptions, session.inputFiles()))

@@ -217,6 +217,26 @@ LogicalResult LinearOp::verify() {
   return checkWidth(*this, "result", width(getResult()), w.getRows());
 }
 
+LogicalResult MaskedLogitsOp::verify() {
+  WeightType table = getTable().getType(), order = getOrdering().getType();
+  if (table.getRank() != 2)
+    return emitOpError("table must be 2-D");
+  if (order.getRank() != 1 || order.getFormat() != WeightFormat::f32 ||
+      order.getCols() != table.getRows())
+    return emitOpError("ordering must be a 1-D f32 weight of ")
+           << table.getRows() << " token ids, got " << order;
+  const int64_t clusters = width(getScores()), k = sv(getTopK());
+  if (ShapedType::isDynamic(clusters) || clusters <= 0 ||
+      table.getRows() % clusters)
+    return emitOpError("the ") << clusters << " cluster scores do not divide "
+                               << table.getRows() << " tokens";
+  if (k <= 0 || k > clusters)
+    return emitOpError("top_k ") << k << " must be in 1.." << clusters;
+  if (failed(checkWidth(*this, "input", width(getInput()), table.getCols())))
+    return failure();
+  return checkWidth(*this, "result", width(getResult()), table.getRows());
+}
+
 LogicalResult GeGLUOp::verify() {
   WeightType g = getGate().getType(), u = getUp().getType();
   if (g.getRank() != 2 || g.getShape() != u.getShape())

@@ -377,6 +377,27 @@ def Gemma_LinearOp : Gemma_Op<"linear", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Gemma_MaskedLogitsOp : Gemma_Op<"masked_logits", [Pure]> {
+  let summary = "logits of the top-k clusters' tokens only (a centroid head)";
+  let description = [{
+    The E2B/E4B MTP drafters' "masked embedder" (transformers'
+    Gemma4AssistantMaskedEmbedder): per row, the `top_k` clusters of highest
+    `scores` (ties: the lower cluster), each cluster's V / C tokens read from
+    `ordering` (an f32 [V] weight of token ids, cluster c's at
+    [c * V / C, (c + 1) * V / C)), and for those tokens only the product of
+    `input` with their rows of `table`; every other logit is -inf.
+  }];
+  let arguments = (ins Gemma_Activation:$input, Gemma_Activation:$scores,
+                       Gemma_WeightType:$table, Gemma_WeightType:$ordering,
+                       I64Attr:$top_k);
+  let results = (outs Gemma_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $scores `,` $table `,` $ordering attr-dict `:` type($input) `,`
+    type($scores) `,` type($table) `,` type($ordering) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 def Gemma_GeGLUOp : Gemma_Op<"geglu", [Pure]> {
   let summary = "fused gate/up projections with GELU gating";
   let description = [{

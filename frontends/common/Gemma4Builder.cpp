@@ -301,16 +301,28 @@ llvm::Error ModuleBuilder::buildDraft(ModuleOp target,
     if (llvm::Error e = buildDraftLayer(l, h, pos0))
       return e;
 
-  // Logits from the drafter's own (tied) table, no softcap; the next
-  // step's hidden state from post_projection, both of the normed rows.
+  // Logits from the drafter's own (tied) table, no softcap (the whole table,
+  // or the centroid head's share of it); the next step's hidden state from
+  // post_projection, both of the normed rows.
   loc = locFor("draft.output");
   TRY(outNorm, weight("output_norm.weight", {H}));
   Value y = rmsNorm(h, outNorm, H);
   TRY(head, weight(ws.has("output.weight") ? "output.weight"
                                            : "token_embd.weight",
                    {V, H}));
+  Value logits;
+  if (const int64_t C = cfg.centroidClusters) {
+    // The centroid head: cluster scores, then only the best clusters' rows.
+    TRY(centroids, weight("masked_embd_centroids.weight", {C, H}));
+    TRY(ordering, weight("masked_embd_ordering", {V}));
+    logits = MaskedLogitsOp::create(b, loc, act(V), y, linear(y, centroids),
+                                    head, ordering,
+                                    b.getI64IntegerAttr(cfg.centroidTopK));
+  } else {
+    logits = linear(y, head);
+  }
   TRY(post, weight("nextn.post_projection.weight", {Ht, H}));
-  func::ReturnOp::create(b, loc, ValueRange{linear(y, head), linear(y, post)});
+  func::ReturnOp::create(b, loc, ValueRange{logits, linear(y, post)});
   return llvm::Error::success();
 }
 #undef TRY

@@ -36,6 +36,11 @@ struct Gemma4LayerConfig {
   int64_t expertFFNDim = 0;   // each expert's intermediate size
 };
 
+/// The logits head of an MTP drafter that ships a centroid head
+/// (compile-model --draft-head): as its checkpoint says, the dense head over
+/// the whole table (llama.cpp's), or the centroid head (transformers').
+enum class DraftHead { Checkpoint, Dense, Centroid };
+
 struct Gemma4Config {
   int64_t numLayers = 0;
   int64_t hidden = 0;
@@ -46,6 +51,10 @@ struct Gemma4Config {
   float rmsEps = 1e-6f;
   float finalSoftcap = 0;       // 0: none
   int64_t backboneHidden = 0;   // an MTP drafter: its target's width
+  // An MTP drafter's centroid head (E2B/E4B, use_ordered_embeddings): logits
+  // only for the tokens of the centroidTopK best of centroidClusters
+  // clusters; 0: the dense head over the whole table.
+  int64_t centroidClusters = 0, centroidTopK = 0;
   std::vector<int32_t> suppressTokens;
   std::vector<Gemma4LayerConfig> layers;
 };

@@ -131,6 +131,11 @@ std::optional<std::string> gemmac::hfTensorForGGUF(StringRef ggufName) {
   if (ggufName == "nextn.pre_projection.weight" ||
       ggufName == "nextn.post_projection.weight")
     return ggufName.drop_front(strlen("nextn.")).str();
+  // The E2B/E4B drafters' centroid head (llama.cpp's names for it).
+  if (ggufName == "masked_embd_centroids.weight")
+    return std::string("masked_embedding.centroids.weight");
+  if (ggufName == "masked_embd_ordering")
+    return std::string("masked_embedding.token_ordering");
   for (const LinearName &m : kModelOthers)
     if (ggufName == m.gguf)
       return m.hf.str();
@@ -153,5 +158,6 @@ std::optional<std::string> gemmac::hfTensorForGGUF(StringRef ggufName) {
 
 bool gemmac::hfTensorAtRoot(StringRef hfName) {
   return hfName == "lm_head.weight" || hfName == "pre_projection.weight" ||
-         hfName == "post_projection.weight";
+         hfName == "post_projection.weight" ||
+         hfName.starts_with("masked_embedding.");
 }

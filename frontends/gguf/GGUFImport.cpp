@@ -411,10 +411,18 @@ Expected<Gemma4Config> gemmac::gguf::readGemma4Config(const GGUFFile &file,
 Error gemmac::gguf::importDrafter(mlir::ModuleOp module,
                                   const Gemma4Config &target,
                                   llvm::ArrayRef<std::string> targetTokens,
-                                  StringRef targetPath, const GGUFFile &draft) {
+                                  StringRef targetPath, const GGUFFile &draft,
+                                  DraftHead head) {
   auto draftCfg = readGemma4Config(draft, /*assistant=*/true);
   if (!draftCfg)
     return draftCfg.takeError();
+  // llama.cpp's converter drops masked_embedding.* and its loader never
+  // reads them: a GGUF drafter always has the dense head.
+  if (head == DraftHead::Centroid)
+    return draft.error("--draft-head centroid: a gemma4-assistant GGUF has "
+                       "no centroid head (llama.cpp's converter drops "
+                       "masked_embedding.*); compile the Hugging Face "
+                       "checkpoint instead");
   if (std::string e = pairGemma4Drafter(*draftCfg, target); !e.empty())
     return draft.error(e + " (target " + targetPath + ")");
   // The drafter's tokens are the target's ids: the same vocabulary.

@@ -24,6 +24,7 @@ importGemma4(mlir::MLIRContext &context, const GGUFFile &file);
 /// widths, the vocabulary (token for token) and the caches its layers read.
 llvm::Error importDrafter(mlir::ModuleOp module, const Gemma4Config &target,
                           llvm::ArrayRef<std::string> targetTokens,
-                          llvm::StringRef targetPath, const GGUFFile &draft);
+                          llvm::StringRef targetPath, const GGUFFile &draft,
+                          DraftHead head = DraftHead::Checkpoint);
 
 } // namespace gemmac::gguf

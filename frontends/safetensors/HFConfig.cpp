@@ -367,6 +367,12 @@ Expected<HFModelConfig> gemmac::st::readHFConfig(StringRef file,
     if (Error e = top.integer("centroid_intermediate_top_k", out.centroidTopK,
                               32, 1, out.numCentroids))
       return std::move(e);
+    // transformers views token_ordering as [num_centroids, vocab / that].
+    if (out.orderedEmbeddings && cfg.vocabSize % out.numCentroids)
+      return top.error(llvm::formatv("'num_centroids' = {0} does not divide "
+                                     "the {1} tokens",
+                                     out.numCentroids, cfg.vocabSize)
+                           .str());
     if (k.has("num_kv_shared_layers") && shared != layers)
       return k.error(llvm::formatv("'{0}' = {1}: an assistant's {2} layers "
                                    "all read the target's cache",

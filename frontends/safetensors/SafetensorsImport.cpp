@@ -280,6 +280,8 @@ public:
 
   Expected<WeightRef> get(StringRef name,
                           llvm::ArrayRef<int64_t> shape) const override {
+    if (name == "masked_embd_ordering")
+      return tokenOrdering(shape);
     if (hasNVFP4Expert(name).value_or(false)) {
       if (name.ends_with(".scale"))
         return nvfp4ExpertScales((name.drop_back(6) + ".weight").str(),
@@ -310,6 +312,60 @@ public:
                            "'");
     }
     return tensorWeight(hf, shape, name.ends_with("ffn_gate_inp.weight"));
+  }
+
+  /// The centroid head's token_ordering (I64 or I32 [vocab], a permutation
+  /// of the token ids: cluster c's tokens at [c * vocab / clusters, ...)) as
+  /// f32 ids, exact below 2^24.
+  Expected<WeightRef> tokenOrdering(llvm::ArrayRef<int64_t> shape) const {
+    const std::string hf = hfName("masked_embd_ordering");
+    const Tensor *t = c.find(hf);
+    if (!t)
+      return fileError(c.directory(), std::nullopt,
+                       "missing tensor '" + hf +
+                           "' (use_ordered_embeddings is true)");
+    if ((t->dtype != DType::I64 && t->dtype != DType::I32) ||
+        llvm::ArrayRef<int64_t>(t->shape) != shape)
+      return fileError(c.shardPath(*t), t->fileOffset,
+                       "'" + hf + "' is " + dtypeName(t->dtype) + " " +
+                           shapeText(t->shape) + ", expected I64 or I32 " +
+                           shapeText(shape));
+    const int64_t V = shape[0];
+    if (V >= (int64_t(1) << 24))
+      return fileError(c.shardPath(*t), t->fileOffset,
+                       "'" + hf + "' orders " + llvm::Twine(V) +
+                           " tokens; gemmac's centroid head takes fewer "
+                           "than 2^24");
+    const unsigned bytes = dtypeBytes(t->dtype);
+    const uint8_t *data = c.data(*t);
+    WeightRef ref;
+    ref.format = gemma::WeightFormat::f32;
+    ref.shape = {V};
+    ref.offset = static_cast<int64_t>(t->offset);
+    ref.values.resize(V);
+    std::vector<bool> seen(V);
+    for (int64_t i = 0; i < V; ++i) {
+      int64_t id;
+      if (bytes == 8) {
+        std::memcpy(&id, data + i * 8, 8);
+      } else {
+        int32_t v;
+        std::memcpy(&v, data + i * 4, 4);
+        id = v;
+      }
+      if (id < 0 || id >= V || seen[id]) {
+        const std::string why =
+            id < 0 || id >= V
+                ? "is not a token id (0.." + std::to_string(V - 1) + ")"
+                : "repeats an earlier entry";
+        return fileError(c.shardPath(*t), t->fileOffset + i * bytes,
+                         "'" + hf + "'[" + llvm::Twine(i) +
+                             "] = " + llvm::Twine(id) + " " + why);
+      }
+      seen[id] = true;
+      ref.values[i] = static_cast<float>(id);
+    }
+    return ref;
   }
 
   /// The checkpoint tensor `hf` (found) as a weight of `shape`: BF16, F16,
@@ -721,10 +777,19 @@ llvm::Error gemmac::st::importDrafter(mlir::ModuleOp module,
                                       const Gemma4Config &target,
                                       llvm::ArrayRef<std::string> targetTokens,
                                       StringRef targetPath,
-                                      const Checkpoint &c) {
+                                      const Checkpoint &c, DraftHead head) {
   auto config = readConfig(c);
   if (!config)
     return config.takeError();
+  if (head == DraftHead::Centroid && config->assistant &&
+      !config->orderedEmbeddings)
+    return fileError(c.pathOf("config.json"), std::nullopt,
+                     "--draft-head centroid: this drafter has no centroid "
+                     "head ('use_ordered_embeddings' is false)");
+  if (config->orderedEmbeddings && head != DraftHead::Dense) {
+    config->config.centroidClusters = config->numCentroids;
+    config->config.centroidTopK = config->centroidTopK;
+  }
   if (!config->assistant)
     return fileError(c.pathOf("config.json"), std::nullopt,
                      "model_type '" + config->modelType +

@@ -24,11 +24,13 @@ llvm::Expected<Imported> importGemma4(mlir::MLIRContext &context,
 /// Gemma4UnifiedAssistantForCausalLM checkpoint) to the module of the
 /// target `target` (its vocabulary `targetTokens`, read from `targetPath`):
 /// the pairing is checked, and the drafter's tokenizer.json, when it ships
-/// one, must hold the target's tokens. The centroid head
-/// (masked_embedding.*) is left out, as llama.cpp does.
+/// one, must hold the target's tokens. A drafter with a centroid head
+/// (use_ordered_embeddings, masked_embedding.*) keeps it unless `head` is
+/// DraftHead::Dense (llama.cpp's converter drops it).
 llvm::Error importDrafter(mlir::ModuleOp module, const Gemma4Config &target,
                           llvm::ArrayRef<std::string> targetTokens,
                           llvm::StringRef targetPath,
-                          const Checkpoint &draft);
+                          const Checkpoint &draft,
+                          DraftHead head = DraftHead::Checkpoint);
 
 } // namespace gemmac::st

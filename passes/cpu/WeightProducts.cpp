@@ -3,7 +3,8 @@
 // gemma.embed, gemma.linear and gemma.geglu call the weight kernel chosen by
 // gemma-select-kernels (or the default for the weights' format and layout):
 // projections, the logits projection and the fused GeGLU all read
-// (rt, out, in, n_tokens, weights..., n_out, n_in).
+// (rt, out, in, n_tokens, weights..., n_out, n_in). gemma.masked_logits (the
+// centroid head) adds the cluster scores, top_k and the token ordering.
 //
 //===----------------------------------------------------------------------===//
 
@@ -65,9 +66,30 @@ struct GeGLULowering : CPUOpLowering<GeGLUOp> {
   }
 };
 
+struct MaskedLogitsLowering : CPUOpLowering<MaskedLogitsOp> {
+  using CPUOpLowering::CPUOpLowering;
+  LogicalResult lower(MaskedLogitsOp op, CPULowering &l) const override {
+    WeightType t = op.getTable().getType();
+    Activation in = l.act(op.getInput());
+    Activation scores = l.act(op.getScores());
+    FailureOr<const gemmac::KernelRow *> kernel =
+        l.weightKernel(op, "masked_logits", op.getTable());
+    if (failed(kernel))
+      return failure();
+    Activation &out = l.allocate(op.getResult(), in.rows);
+    return l.callKernel(
+        op, **kernel,
+        {l.rt, out.view, in.view, in.rows, l.weightView(op.getTable()),
+         l.idx(t.getRows()), l.idx(t.getCols()), scores.view,
+         l.idx(scores.width), l.idx(op.getTopK()),
+         l.weightView(op.getOrdering())});
+  }
+};
+
 } // namespace
 
 void gemmac::cpu::populateWeightProductLowerings(RewritePatternSet &patterns,
                                                  CPULowering &lowering) {
-  patterns.add<EmbedLowering, LinearLowering, GeGLULowering>(lowering);
+  patterns.add<EmbedLowering, LinearLowering, GeGLULowering,
+               MaskedLogitsLowering>(lowering);
 }

@@ -16,6 +16,7 @@
 #include "runtime/src/rt.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -524,6 +525,69 @@ void embed(Type type, Layout layout, gemmac_rt *rt, float *out,
   });
 }
 
+/// The `topK` clusters of highest score, best first (ties: the lower
+/// cluster; NaN ranks below every number).
+void topClusters(const float *scores, int64_t clusters, int64_t topK,
+                 std::vector<int64_t> &best) {
+  best.resize(clusters);
+  for (int64_t c = 0; c < clusters; ++c)
+    best[c] = c;
+  auto key = [&](int64_t c) {
+    return std::isnan(scores[c]) ? -INFINITY : scores[c];
+  };
+  std::partial_sort(best.begin(), best.begin() + topK, best.end(),
+                    [&](int64_t a, int64_t b) {
+                      const float ka = key(a), kb = key(b);
+                      return ka > kb || (ka == kb && a < b);
+                    });
+  best.resize(topK);
+}
+
+/// gemma.masked_logits: each token's top clusters' rows of the table in
+/// the arithmetic of the dense head's product (the same plan, each row its
+/// own chain), -inf elsewhere. Work units are (token, cluster) pairs.
+void maskedLogits(Type type, gemmac_rt *rt, float *out, const float *in,
+                  int64_t T, const uint8_t *table, int64_t V, int64_t K,
+                  const float *scores, int64_t clusters, int64_t topK,
+                  const float *ordering, bool vecDot) {
+  const Plan plan = planFor(rt, type, Layout::Rows, V, K, vecDot);
+  const Converted c = convertActivations(rt, plan, in, T, K);
+  const int64_t perCluster = V / clusters;
+  std::vector<int64_t> chosen(T * topK);
+  rt->pool.parallelFor(T, 1, [&](int64_t t0, int64_t t1) {
+    std::vector<int64_t> best;
+    for (int64_t t = t0; t < t1; ++t) {
+      topClusters(scores + t * clusters, clusters, topK, best);
+      std::copy(best.begin(), best.end(), chosen.begin() + t * topK);
+      std::fill(out + t * V, out + (t + 1) * V, -INFINITY);
+    }
+  });
+  rt->pool.parallelFor(T * topK, 1, [&](int64_t u0, int64_t u1) {
+    for (int64_t u = u0; u < u1; ++u) {
+      const int64_t t = u / topK;
+      MatmulTask m;
+      m.weight = table;
+      m.rowBytes = rowBytes(type, K);
+      m.act = c.act + t * c.actStride;
+      m.actStride = c.actStride;
+      m.aux = c.aux + t * c.auxStride;
+      m.auxStride = c.auxStride;
+      m.K = K;
+      m.T = 1;
+      m.out = out + t * V;
+      m.outStride = V;
+      const float *ids = ordering + chosen[u] * perCluster;
+      for (int64_t j = 0; j < perCluster; ++j) {
+        const float id = ids[j];
+        if (!(id >= 0 && id < static_cast<float>(V))) // validated at compile time
+          continue;
+        const auto n = static_cast<int64_t>(id);
+        plan.kernel(m, n, n + 1);
+      }
+    }
+  });
+}
+
 } // namespace
 
 #define DEFINE_KERNELS(F, T, L, SUFFIX)                                        \
@@ -569,10 +633,21 @@ void embed(Type type, Layout layout, gemmac_rt *rt, float *out,
                    {gate, gate_expert_rows, gate_first_row}, &u, n_out, n_in, \
                    routing, n_used, false);                                   \
   }
+#define DEFINE_MASKED_KERNEL(F, T, SUFFIX, VEC)                                \
+  extern "C" void gmk_masked_logits_##F##SUFFIX(                               \
+      gemmac_rt *rt, float *out, const float *in, int64_t n_tokens,           \
+      const uint8_t *table, int64_t n_out, int64_t n_in, const float *scores, \
+      int64_t n_clusters, int64_t top_k, const uint8_t *ordering) {          \
+    maskedLogits(Type::T, rt, out, in, n_tokens, table, n_out, n_in, scores,  \
+                 n_clusters, top_k,                                           \
+                 reinterpret_cast<const float *>(ordering), VEC);             \
+  }
 // One set per row of abi/formats.def, and its x8 set where the row says so.
 #define DEFINE_X8_KERNELS_0(F, T)
 #define DEFINE_X8_KERNELS_1(F, T) DEFINE_KERNELS(F, T, X8, _x8)
 // The float formats' one-token products (abi/kernels.def "vec").
+#define DEFINE_MASKED_VEC_KERNEL_0(F, T)
+#define DEFINE_MASKED_VEC_KERNEL_1(F, T) DEFINE_MASKED_KERNEL(F, T, _vec, true)
 #define DEFINE_VEC_KERNELS_0(F, T)
 #define DEFINE_VEC_KERNELS_1(F, T)                                             \
   extern "C" void gmk_linear_##F##_vec(                                        \
@@ -595,5 +670,7 @@ void embed(Type type, Layout layout, gemmac_rt *rt, float *out,
   }
 #define GEMMAC_FORMAT(E, name, id, elems, bytes, act, x8, tiny)               \
   DEFINE_KERNELS(name, E, Rows, ) DEFINE_X8_KERNELS_##x8(name, E)              \
-  DEFINE_VEC_KERNELS_##tiny(name, E)
+  DEFINE_VEC_KERNELS_##tiny(name, E)                                           \
+  DEFINE_MASKED_KERNEL(name, E, , false)                                       \
+  DEFINE_MASKED_VEC_KERNEL_##tiny(name, E)
 #include "abi/formats.def"

@@ -17,11 +17,13 @@ const exec = (cmd, argv) => {
 function build(name, variant, type, extra, assistant = false) {
     const gguf = path.join(work, `${name}.gguf`), program = path.join(work, name);
     run(path.join(bin, "gemmac-gen-model"), ["--variant", variant, "--type", type, "-o", gguf]);
-    if (assistant) { // compiled in with --draft
-        const drafter = path.join(work, `${name}-assistant.gguf`);
-        run(path.join(bin, "gemmac-gen-model"), ["--variant", "assistant", "--for", variant, "--type", type,
-                                                 "-o", drafter]);
-        extra = [...extra, "--draft", drafter];
+    if (assistant) { // compiled in with --draft; "centroid": the HF drafter with its centroid head
+        const drafter = path.join(work, `${name}-assistant.gguf`), hf = path.join(work, `${name}-assistant-hf`);
+        const centroid = assistant === "centroid";
+        run(path.join(bin, "gemmac-gen-model"), ["--variant", "assistant", "--for", variant,
+                                                 "--type", centroid ? "bf16" : type, "-o", drafter,
+                                                 ...(centroid ? ["--hf", hf, "--centroid-head"] : [])]);
+        extra = [...extra, "--draft", centroid ? hf : drafter];
     }
     run(path.join(bin, "compile-model"), [gguf, "-o", program, "--quiet", "--keep-object", ...extra]);
     return {program, capi: linkWithModel(program, "capi_speculative.c", "spec"), weights: `${program}.weights`};
@@ -40,6 +42,8 @@ runCase(build("e2b-q4_0-d3", "e2b", "q4_0", ["--draft-max", "3"]), "greedy", "e2
 // The compiled MTP drafter (rings of window + 6 rows: --draft's default).
 const mtp = build("e4b-q8_0-mtp", "e4b", "q8_0", [], true);
 runCase(mtp, "mtp", "e4b q8_0 --draft: the MTP drafter");
+runCase(build("e2b-q8_0-centroid", "e2b", "q8_0", [], "centroid"), "mtp",
+        "e2b q8_0 --draft HF drafter with its centroid head: the MTP drafter");
 // Without --draft-max the rings roll back one position: drafts of one token.
 runCase(build("dense-q4_k-d0", "dense", "q4_k", []), "greedy", "dense q4_k without --draft-max: greedy");
 

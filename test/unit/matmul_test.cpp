@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -488,5 +489,69 @@ TEST(MatmulDecoded, DotIsTinyBLASOfTheDecodedRow) {
     std::vector<float> asGgml(K);
     dequantizeRow(blockFormat(t), row.data(), asGgml.data(), K);
     EXPECT_EQ(asGgml, decoded) << typeName(t);
+  }
+}
+
+/// The centroid head (gmk_masked_logits_*): per token the top_k clusters of
+/// the scores (ties to the lower cluster, NaN last), their tokens' logits
+/// exactly as the dense head computes them (gmk_logits_*, itself held to the
+/// scalar reference above), -inf everywhere else.
+TEST(MaskedLogits, TopClustersScoredAsTheDenseHead) {
+  using Masked = void (*)(gemmac_rt *, float *, const float *, int64_t,
+                          const uint8_t *, int64_t, int64_t, const float *,
+                          int64_t, int64_t, const uint8_t *);
+  const struct {
+    Type type;
+    LinearFn dense;
+    Masked masked;
+  } cases[] = {{Type::Q8_0, gmk_logits_q8_0, gmk_masked_logits_q8_0},
+               {Type::Q4_0, gmk_logits_q4_0, gmk_masked_logits_q4_0},
+               {Type::Q6_K, gmk_logits_q6_k, gmk_masked_logits_q6_k},
+               {Type::F16, gmk_logits_f16_vec, gmk_masked_logits_f16_vec},
+               {Type::BF16, gmk_logits_bf16_vec, gmk_masked_logits_bf16_vec}};
+  const int64_t V = 256, K = 256, C = 16, topK = 3, per = V / C, T = 3;
+  std::vector<float> order(V);
+  for (int64_t i = 0; i < V; ++i)
+    order[i] = static_cast<float>((i * 37 + 11) % V); // a permutation
+  std::vector<float> scores = randn(T * C, 7, 1.0f);
+  scores[0 * C + 5] = scores[0 * C + 9] = 10.0f; // a tie: 5 before 9
+  scores[1 * C + 2] = NAN;                       // never chosen
+  scores[1 * C + 3] = 9.0f;
+  std::vector<float> x = randn(T * K, 8, 1.0f);
+  for (const auto &c : cases) {
+    std::vector<float> w = randn(V * K, 12, 0.05f);
+    std::vector<uint8_t> q = quantizeRows(c.type, w, V, K);
+    for (KernelSet set : kernelSets()) {
+      gemmac_rt rt(2);
+      rt.kernels = set;
+      std::vector<float> dense(T * V), masked(T * V, 0.0f);
+      c.dense(&rt, dense.data(), x.data(), T, q.data(), V, K);
+      c.masked(&rt, masked.data(), x.data(), T, q.data(), V, K, scores.data(),
+               C, topK, reinterpret_cast<const uint8_t *>(order.data()));
+      for (int64_t t = 0; t < T; ++t) {
+        std::vector<int64_t> ranked(C);
+        for (int64_t i = 0; i < C; ++i)
+          ranked[i] = i;
+        const float *s = scores.data() + t * C;
+        std::stable_sort(ranked.begin(), ranked.end(), [&](int64_t a, int64_t b) {
+          if (std::isnan(s[a]) || std::isnan(s[b]))
+            return !std::isnan(s[a]) && std::isnan(s[b]);
+          return s[a] > s[b];
+        });
+        std::vector<bool> chosen(V);
+        for (int64_t r = 0; r < topK; ++r)
+          for (int64_t j = 0; j < per; ++j)
+            chosen[static_cast<int64_t>(order[ranked[r] * per + j])] = true;
+        if (t == 0)
+          EXPECT_TRUE(ranked[0] == 5 && ranked[1] == 9);
+        for (int64_t n = 0; n < V; ++n) {
+          const float got = masked[t * V + n],
+                      want = chosen[n] ? dense[t * V + n] : -INFINITY;
+          ASSERT_EQ(std::memcmp(&got, &want, 4), 0)
+              << typeName(c.type) << " " << kernelSetName(set) << " t=" << t
+              << " n=" << n << ": " << got << " vs " << want;
+        }
+      }
+    }
   }
 }

@@ -46,7 +46,7 @@ def main():
     # reads one.
     hf = work / "hf-assistant"
     run(gen, "--variant", "assistant", "--for", "e2b", "--type", "bf16",
-        "--hf", str(hf), "-o", str(work / "hf-assistant.gguf"))
+        "--centroid-head", "--hf", str(hf), "-o", str(work / "hf-assistant.gguf"))
     hf_dirs.append(("assistant", hf))
     for name, variant, quant in [("dense", "dense", []), ("e2b", "e2b", []),
                                  ("gptq", "dense", ["--hf-quant", "gptq-asym"]),

@@ -69,6 +69,10 @@ struct Variant {
   // nextn projections, no final softcap. 0: a target model.
   int64_t backbone = 0;
   bool unifiedBackbone = false; // --hf: the target is a unified (12B-like) model
+  // --centroid-head (a drafter, --hf): transformers' masked embedder, the
+  // tokens in `centroids` clusters of which the best `centroidTopK` are
+  // scored (E2B/E4B's assistants: 2048 and 32). 0: none.
+  int64_t centroids = 0, centroidTopK = 0;
 
   bool isGlobal(int64_t l) const {
     return (l + 1) % period == 0 || (lastGlobal && l == layers - 1);
@@ -1265,6 +1269,45 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
     // qweight, qzeros, scales, g_idx in place of the weight.
     gptqModule(name.substr(0, name.size() - strlen(".weight")), t, 0, 0);
   }
+  if (v.centroids) {
+    // The centroid head: a seeded permutation of the tokens cut into
+    // clusters, each centroid the mean of its tokens' rows of the table
+    // (so a cluster scores as its tokens do on average).
+    const TensorSpec *table = nullptr;
+    for (const TensorSpec &t : specs)
+      if (t.name == "token_embd.weight")
+        table = &t;
+    const int64_t V = v.vocab, H = v.hidden, C = v.centroids;
+    auto order = std::make_shared<std::vector<int64_t>>(V);
+    for (int64_t i = 0; i < V; ++i)
+      (*order)[i] = i;
+    uint64_t rng = hashName("masked_embedding.token_ordering", seed);
+    for (int64_t i = V - 1; i > 0; --i)
+      std::swap((*order)[i], (*order)[splitmix(rng) % (i + 1)]);
+    gen::HFTensor centroids{"masked_embedding.centroids.weight", dtype, {C, H},
+                            fmt::rowBytes(ft.base, C * H), nullptr};
+    centroids.fill = [&, table, order, V, H, C](uint8_t *dst) {
+      const int64_t per = V / C;
+      std::vector<float> row(H), mean(H);
+      for (int64_t c = 0; c < C; ++c) {
+        std::fill(mean.begin(), mean.end(), 0.0f);
+        for (int64_t j = 0; j < per; ++j) {
+          drawTensorRow(*table, v, seed, (*order)[c * per + j], row.data());
+          for (int64_t i = 0; i < H; ++i)
+            mean[i] += row[i] / static_cast<float>(per);
+        }
+        fmt::quantizeRow(ft.base, mean.data(),
+                         dst + c * fmt::rowBytes(ft.base, H), H);
+      }
+    };
+    tensors.push_back(centroids);
+    gen::HFTensor ordering{"masked_embedding.token_ordering", "I64", {V},
+                           static_cast<uint64_t>(V * 8), nullptr};
+    ordering.fill = [order](uint8_t *dst) {
+      std::memcpy(dst, order->data(), order->size() * 8);
+    };
+    tensors.push_back(ordering);
+  }
   // FP8 KV-cache scales, under ModelOpt's names (llama.cpp's converter drops
   // them: the GGUF has none).
   if (quant.kScale > 0)
@@ -1374,7 +1417,11 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
     config["model_type"] =
         unified ? "gemma4_unified_assistant" : "gemma4_assistant";
     config["backbone_hidden_size"] = v.backbone;
-    config["use_ordered_embeddings"] = false;
+    config["use_ordered_embeddings"] = v.centroids > 0;
+    if (v.centroids) {
+      config["num_centroids"] = v.centroids;
+      config["centroid_intermediate_top_k"] = v.centroidTopK;
+    }
   }
   if (quant.mode == HFQuant::FP8) {
     config["quantization_config"] = llvm::json::Object{
@@ -1501,7 +1548,10 @@ void usage() {
       "drafter) of the TARGET variant: 4 query-only layers that read the\n"
       "target's KV cache, at another width, with the same tokenizer; with\n"
       "--hf DIR also as transformers' Gemma4AssistantForCausalLM checkpoint\n"
-      "(Gemma4UnifiedAssistantForCausalLM for 12B-like targets).\n\n"
+      "(Gemma4UnifiedAssistantForCausalLM for 12B-like targets);\n"
+      "--centroid-head adds the E2B/E4B assistants' centroid head to that\n"
+      "checkpoint (use_ordered_embeddings: 32 clusters, top 4; full-size\n"
+      "2048, top 32).\n\n"
       "variants:\n");
   for (const Variant &v : kVariants)
     std::printf("  %-9s %s\n", v.name, v.description);
@@ -1524,6 +1574,7 @@ int main(int argc, char **argv) {
   int64_t window = 0;
   int64_t expertFFN = 0;
   bool sparse = false;
+  bool centroidHead = false;
   std::string srdDir, hfDir;
   HFQuantOptions hfQuant;
   std::vector<std::string> bakedTypes = {"f32"};
@@ -1563,6 +1614,8 @@ int main(int argc, char **argv) {
       seed = number(0, UINT64_MAX);
     else if (a == "--split-experts")
       gSplitExperts = true;
+    else if (a == "--centroid-head")
+      centroidHead = true;
     else if (a == "--hf-per-expert")
       hfQuant.perExpert = true;
     else if (a == "--sparse")
@@ -1720,7 +1773,17 @@ int main(int argc, char **argv) {
       return 2;
     }
     custom = assistantFor(custom); // after --window: the pair's window
+    if (centroidHead) {
+      const bool fullSize = custom.vocab > 1024;
+      custom.centroids = fullSize ? 2048 : 32;
+      custom.centroidTopK = fullSize ? 32 : 4;
+    }
     v = &custom;
+  }
+  if (centroidHead && (!assistant || hfDir.empty())) {
+    std::fprintf(stderr, "gemmac-gen-model: --centroid-head goes with "
+                 "--variant assistant and --hf (llama.cpp's GGUF drops it)\n");
+    return 2;
   }
   if (layers > 0) {
     // Fewer layers (debugging): keep the last sharedKV layers shared.

@@ -11,8 +11,18 @@
 // checkpoints (Gemma4AssistantForCausalLM for the drafter), of which the
 // GGUFs llama.cpp runs are the converter's image; gemmac compiles the HF
 // pair, and the GGUF target with the HF drafter, both bit for bit.
+// With --centroid-head (implies --hf) the HF drafter also carries the
+// E2B/E4B centroid head (transformers' masked embedder, which llama.cpp's
+// converter drops, so llama.cpp runs the dense head): each step's logits must
+// be -inf outside exactly top_k whole clusters of the checkpoint's
+// token_ordering and llama.cpp's dense logits bit for bit inside them, the
+// clusters those whose mean dense logit ranks highest (the generated
+// centroids are their tokens' mean rows: where two clusters' means lie within
+// rounding of the cut, either may be chosen), and the drafted token the best
+// of them. Steps after gemmac's drafted tokens leave llama.cpp's are only
+// printed (a different token feeds the next step).
 //   node tools/oracle/check-assistant.mjs --bin build/bin --oracle EXE
-//       --variant dense --type q8_0 [--hf] --work DIR
+//       --variant dense --type q8_0 [--hf] [--centroid-head] --work DIR
 import {execFileSync} from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -30,12 +40,14 @@ fs.mkdirSync(work, {recursive: true});
 const run = (cmd, argv) => execFileSync(cmd, argv, {stdio: ["ignore", "pipe", "inherit"]}).toString();
 
 const target = path.join(work, `${variant}-${type}.gguf`), assistant = path.join(work, `assistant-${variant}-${type}.gguf`);
-const hf = args.includes("--hf");
+const centroidHead = args.includes("--centroid-head");
+const hf = centroidHead || args.includes("--hf");
 const targetHF = path.join(work, "target-hf"), assistantHF = path.join(work, "assistant-hf");
 run(path.join(bin, "gemmac-gen-model"), ["--variant", variant, "--type", type, "-o", target,
                                          ...(hf ? ["--hf", targetHF] : [])]);
 run(path.join(bin, "gemmac-gen-model"), ["--variant", "assistant", "--for", variant, "--type", type,
-                                         "-o", assistant, ...(hf ? ["--hf", assistantHF] : [])]);
+                                         "-o", assistant, ...(hf ? ["--hf", assistantHF] : []),
+                                         ...(centroidHead ? ["--centroid-head"] : [])]);
 
 // llama.cpp's repacked K-quant products take rows 4 at a time and the last
 // n % 4 rows through another path, which gemmac's target does not copy: a
@@ -87,9 +99,13 @@ for (const [label, t, a] of pairs) {
     run(path.join(bin, "compile-model"), [t, "--draft", a, "-o", program, "--quiet", "--target", "cpu:x86-64-v3"]);
     const mine = JSON.parse(run(program, ["eval", "--tokens", tokens.join(","), "--draft-steps", String(steps),
                                           "--logits", ours, "--threads", "2"]).trim());
+    const g = new Float32Array(fs.readFileSync(ours).buffer.slice(0));
+    if (centroidHead) {
+        checkCentroidHead(label, f, g, out.drafted, mine.drafted);
+        continue;
+    }
     if (JSON.stringify(mine.drafted) !== JSON.stringify(out.drafted))
         failures.push(`${label}: gemmac drafted ${mine.drafted.join(",")}, llama.cpp ${out.drafted.join(",")}`);
-    const g = new Float32Array(fs.readFileSync(ours).buffer.slice(0));
     let differ = 0, worst = 0;
     for (let i = 0; i < Math.min(f.length, g.length); ++i)
         if (g[i] !== f[i]) {
@@ -103,6 +119,82 @@ for (const [label, t, a] of pairs) {
                 `${out.drafted.join(",")} after a ${tokens.length - 1}-token prefill, ${steps} x ${nVocab} logits ` +
                 `${differ ? "differ" : "identical"}`);
 }
+// One tensor of a safetensors checkpoint directory: its header entry and bytes.
+function readTensor(dir, name) {
+    for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".safetensors"))) {
+        const b = fs.readFileSync(path.join(dir, file));
+        const n = Number(b.readBigUInt64LE(0));
+        const header = JSON.parse(b.subarray(8, 8 + n).toString());
+        if (header[name]) {
+            const [begin, end] = header[name].data_offsets;
+            return {info: header[name], data: b.subarray(8 + n + begin, 8 + n + end)};
+        }
+    }
+    throw new Error(`${dir}: no tensor ${name}`);
+}
+
+function checkCentroidHead(label, dense, masked, denseDrafted, drafted) {
+    const config = JSON.parse(fs.readFileSync(path.join(assistantHF, "config.json"), "utf8"));
+    const clusters = config.num_centroids, topK = config.centroid_intermediate_top_k;
+    const per = nVocab / clusters;
+    const ordering = readTensor(assistantHF, "masked_embedding.token_ordering").data;
+    const tokenOf = (c, j) => Number(ordering.readBigInt64LE((c * per + j) * 8));
+    for (let s = 0; s < steps; ++s) {
+        const at = (a, id) => a[s * nVocab + id];
+        if (s > 0 && drafted[s - 1] !== denseDrafted[s - 1]) {
+            console.log(`  ${label} step ${s + 1}: not compared (step ${s} drafted ${drafted[s - 1]}, ` +
+                        `llama.cpp's dense head ${denseDrafted[s - 1]})`);
+            break;
+        }
+        const chosen = [], mean = [];
+        let mismatched = 0, leaked = 0, best = -1;
+        for (let c = 0; c < clusters; ++c) {
+            let sum = 0, finite = false;
+            for (let j = 0; j < per; ++j) {
+                const id = tokenOf(c, j);
+                sum += Number.isFinite(at(dense, id)) ? at(dense, id) : 0;
+                finite ||= Number.isFinite(at(masked, id));
+            }
+            mean.push(sum / per);
+            if (finite)
+                chosen.push(c);
+            for (let j = 0; j < per; ++j) {
+                const id = tokenOf(c, j);
+                if (finite && at(masked, id) !== at(dense, id))
+                    ++mismatched;
+                if (!finite && at(masked, id) !== -Infinity)
+                    ++leaked;
+                if (finite && Number.isFinite(at(masked, id)) &&
+                    (best < 0 || at(masked, id) > at(masked, best) || (at(masked, id) === at(masked, best) && id < best)))
+                    best = id;
+            }
+        }
+        const ranked = [...mean.keys()].sort((a, b) => mean[b] - mean[a] || a - b);
+        const cut = (mean[ranked[topK - 1]] + mean[ranked[topK]]) / 2;
+        const spread = Math.max(...mean.map(Math.abs));
+        // Rounding of the generated centroids (f16/bf16 means of the rows)
+        // against the mean of the rows' products: a few units in the last
+        // place of the largest score.
+        const tolerance = 1e-2 * spread;
+        const wrong = chosen.filter((c) => mean[c] < cut - tolerance).length +
+                      ranked.slice(0, topK).filter((c) => !chosen.includes(c) && mean[c] > cut + tolerance).length;
+        const margin = mean[ranked[topK - 1]] - mean[ranked[topK]];
+        console.log(`  ${label} step ${s + 1}: clusters ${chosen.join(",")} (mean-logit ranking ${ranked.slice(0, topK).join(",")}, ` +
+                    `margin at the cut ${margin.toFixed(4)} of ${spread.toFixed(3)}), ${chosen.length * per} logits ` +
+                    `${mismatched ? `${mismatched} differ from llama.cpp's` : "equal to llama.cpp's"}, drafted ${drafted[s]}`);
+        if (chosen.length !== topK)
+            failures.push(`${label} step ${s + 1}: ${chosen.length} clusters scored, expected ${topK}`);
+        if (mismatched || leaked)
+            failures.push(`${label} step ${s + 1}: ${mismatched} chosen logits differ from llama.cpp's dense ones, ` +
+                          `${leaked} outside the chosen clusters are not -inf`);
+        if (wrong)
+            failures.push(`${label} step ${s + 1}: clusters ${chosen.join(",")} chosen, the mean dense logits rank ` +
+                          `${ranked.slice(0, topK).join(",")} first`);
+        if (drafted[s] !== best)
+            failures.push(`${label} step ${s + 1}: drafted ${drafted[s]}, the best scored token is ${best}`);
+    }
+}
+
 console.log(failures.length ? "FAIL" : "PASS");
 if (!failures.length)
     for (const file of [target, assistant, logits, ...made])
