@@ -225,6 +225,22 @@ GEMMAC_API int32_t gemmac_draft_ngram(const gemmac_token *tokens, int32_t n_toke
 GEMMAC_API int32_t gemmac_session_draft(gemmac_session *session, gemmac_token token,
                                         int32_t n_draft, gemmac_token *draft,
                                         float *logits);
+/* The MTP drafter for n sequences of a pool at once (serving): sequence j,
+ * sessions[j] (distinct sessions of `pool`), gets up to n_draft[j]
+ * (0 .. max_draft) greedy draft tokens to follow tokens[j] in
+ * drafts + j * max_draft (step i's logits at logits + (j * max_draft + i) *
+ * vocab when logits is not NULL): exactly what gemmac_session_draft gives
+ * it alone, but each draft step is one drafter call for every sequence
+ * still drafting, so the drafter's weights are read once per step for all
+ * of them. A sequence without the hidden state of its last evaluated token
+ * (reset, truncated or loaded since its last eval) drafts nothing: n_draft[j]
+ * is set to what each got. Returns 0, or -1 (no drafter, a GPU pool, or a
+ * bad argument: nothing drafted). */
+GEMMAC_API int gemmac_pool_draft(gemmac_pool *pool, int32_t n,
+                                 gemmac_session *const *sessions,
+                                 const gemmac_token *tokens, int32_t *n_draft,
+                                 int32_t max_draft, gemmac_token *drafts,
+                                 float *logits);
 /* gemmac_session_draft as a gemmac_draft_fn; user: the session. */
 GEMMAC_API int32_t gemmac_draft_mtp(const gemmac_token *tokens, int32_t n_tokens,
                                     gemmac_token *draft, int32_t max_draft, void *user);

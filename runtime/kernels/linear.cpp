@@ -182,19 +182,13 @@ Plan kernelFor(KernelSet set, Type t, Layout layout, int64_t n, int64_t k,
         tiny && k % (t == Type::BF16 ? 32 : 16) == 0;
     switch (t) {
     case Type::F32:
-      return {ActAux::None,
-              tinyZen4 ? rowsF32TinyAvx512
-                       : rowsScalar<floats<float, ref::dotVecZen4<float>>>,
+      return {ActAux::None, tinyZen4 ? rowsF32TinyAvx512 : rowsF32VecAvx512,
               1};
     case Type::F16:
-      return {ActAux::None,
-              tinyZen4 ? rowsF16TinyAvx512
-                       : rowsScalar<floats<F16, ref::dotVecZen4<F16>>>,
+      return {ActAux::None, tinyZen4 ? rowsF16TinyAvx512 : rowsF16VecAvx512,
               1};
     case Type::BF16:
-      return {ActAux::None,
-              tinyZen4 ? rowsBF16TinyAvx512
-                       : rowsScalar<floats<BF16, ref::dotVecZen4<BF16>>>,
+      return {ActAux::None, tinyZen4 ? rowsBF16TinyAvx512 : rowsBF16VecAvx512,
               1};
     default: break;
     }

@@ -76,5 +76,8 @@ void rowsQ6_KAvx512(const MatmulTask &, int64_t, int64_t);
 void rowsF32TinyAvx512(const MatmulTask &, int64_t, int64_t);
 void rowsF16TinyAvx512(const MatmulTask &, int64_t, int64_t);
 void rowsBF16TinyAvx512(const MatmulTask &, int64_t, int64_t);
+void rowsF32VecAvx512(const MatmulTask &, int64_t, int64_t);
+void rowsF16VecAvx512(const MatmulTask &, int64_t, int64_t);
+void rowsBF16VecAvx512(const MatmulTask &, int64_t, int64_t);
 
 } // namespace gemmac::rt

@@ -17,6 +17,7 @@
 
 #include "formats/formats.h"
 #include "runtime/kernels/avx512.h"
+#include "runtime/kernels/dot_reference.h"
 #include "runtime/kernels/half.h"
 #include "runtime/kernels/hsum.h"
 #include "runtime/kernels/matmul.h"
@@ -25,6 +26,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 using namespace gemmac::fmt;
 
@@ -293,6 +295,80 @@ template <typename T, bool BF16 = false> struct FloatTinyZen4 {
     }
     for (int i = 0; i < NT; ++i)
       m.out[(t0 + i) * m.outStride + n - m.outFirstRow] = hsum16(acc[i]);
+  }
+};
+
+// ---- float weights in ggml_vec_dot_{f32,f16,bf16} (the shapes tinyBLAS
+// declines, and an MTP drafter's one-token products; ref::dotVecZen4):
+// f32/f16 four sixteen-lane FMA accumulators over blocks of 64, combined
+// (c0 + c2) + (c1 + c3), hsum16; bf16 two vdpbf16ps accumulators, the first
+// and second half of every 64, each hsum16'd into a double; then the
+// leftovers as the reference adds them -----------------------------------
+
+/// T: float, or ref::F16 / ref::BF16 (bits of that type).
+template <typename T> struct FloatVecZen4 {
+  static constexpr int kTile = 4;
+  static constexpr bool kBF16 = std::is_same_v<T, ref::BF16>;
+  GEMMAC_AVX512 static __m512 load(const T *p) {
+    if constexpr (std::is_same_v<T, float>)
+      return _mm512_loadu_ps(p);
+    else
+      return _mm512_cvtph_ps(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p)));
+  }
+  template <int NT>
+  GEMMAC_AVX512 static void tile(const MatmulTask &m, int64_t n, int64_t t0) {
+    const T *w = reinterpret_cast<const T *>(m.weight + n * m.rowBytes);
+    const T *a[NT];
+    for (int i = 0; i < NT; ++i)
+      a[i] = reinterpret_cast<const T *>(m.act + (t0 + i) * m.actStride);
+    const int64_t K = m.K, np = K & ~int64_t(63);
+    float out[NT];
+    if constexpr (kBF16) {
+      __m512 c[NT][2];
+      for (int i = 0; i < NT; ++i)
+        c[i][0] = c[i][1] = _mm512_setzero_ps();
+      for (int64_t k = 0; k < np; k += 64)
+        for (int h = 0; h < 2; ++h) {
+          const __m512bh wv = (__m512bh)_mm512_loadu_si512(w + k + 32 * h);
+          for (int i = 0; i < NT; ++i)
+            c[i][h] = _mm512_dpbf16_ps(
+                c[i][h], wv, (__m512bh)_mm512_loadu_si512(a[i] + k + 32 * h));
+        }
+      for (int i = 0; i < NT; ++i) {
+        double sum = 0.0;
+        sum += static_cast<double>(hsum16(c[i][0]));
+        sum += static_cast<double>(hsum16(c[i][1]));
+        for (int64_t e = np; e < K; ++e)
+          sum += static_cast<double>(ref::widen(w[e]) * ref::widen(a[i][e]));
+        out[i] = static_cast<float>(sum);
+      }
+    } else {
+      __m512 acc[NT][4];
+      for (int i = 0; i < NT; ++i)
+        for (int j = 0; j < 4; ++j)
+          acc[i][j] = _mm512_setzero_ps();
+      for (int64_t k = 0; k < np; k += 64)
+        for (int j = 0; j < 4; ++j) {
+          const __m512 wv = load(w + k + 16 * j);
+          for (int i = 0; i < NT; ++i)
+            acc[i][j] = _mm512_fmadd_ps(wv, load(a[i] + k + 16 * j), acc[i][j]);
+        }
+      for (int i = 0; i < NT; ++i) {
+        const float r = hsum16(_mm512_add_ps(_mm512_add_ps(acc[i][0], acc[i][2]),
+                                             _mm512_add_ps(acc[i][1], acc[i][3])));
+        if constexpr (std::is_same_v<T, float>) {
+          out[i] = ref::addLeftoversF32<8>(r, w, a[i], np, K);
+        } else {
+          double sum = r;
+          for (int64_t e = np; e < K; ++e)
+            sum += static_cast<double>(ref::widen(w[e]) * ref::widen(a[i][e]));
+          out[i] = static_cast<float>(sum);
+        }
+      }
+    }
+    for (int i = 0; i < NT; ++i)
+      m.out[(t0 + i) * m.outStride + n - m.outFirstRow] = out[i];
   }
 };
 
@@ -610,6 +686,18 @@ GEMMAC_AVX512 void rowsF16TinyAvx512(const MatmulTask &m, int64_t n0,
 GEMMAC_AVX512 void rowsBF16TinyAvx512(const MatmulTask &m, int64_t n0,
                                       int64_t n1) {
   runRows<FloatTinyZen4<uint16_t, true>>(m, n0, n1);
+}
+GEMMAC_AVX512 void rowsF32VecAvx512(const MatmulTask &m, int64_t n0,
+                                    int64_t n1) {
+  runRows<FloatVecZen4<float>>(m, n0, n1);
+}
+GEMMAC_AVX512 void rowsF16VecAvx512(const MatmulTask &m, int64_t n0,
+                                    int64_t n1) {
+  runRows<FloatVecZen4<ref::F16>>(m, n0, n1);
+}
+GEMMAC_AVX512 void rowsBF16VecAvx512(const MatmulTask &m, int64_t n0,
+                                     int64_t n1) {
+  runRows<FloatVecZen4<ref::BF16>>(m, n0, n1);
 }
 
 } // namespace gemmac::rt

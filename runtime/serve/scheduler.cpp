@@ -241,19 +241,21 @@ void Scheduler::runStep(const std::vector<Slot *> &active) {
   // The rows: every generating slot's next token, then prompt chunks, the
   // longest-waiting request first, up to the budget.
   gemmac_batch_clear(&batch_);
-  std::vector<Slot *> rowSlot;
+  std::vector<Slot *> rowSlot, decoding;
   size_t decodeRows = 0;
   for (Slot *s : live)
-    if (s->next >= 0) {
-      draftFor(*s);
-      gemmac_batch_add(&batch_, s->session, s->next, -1, 1);
+    if (s->next >= 0)
+      decoding.push_back(s);
+  draftFor(decoding);
+  for (Slot *s : decoding) {
+    gemmac_batch_add(&batch_, s->session, s->next, -1, 1);
+    rowSlot.push_back(s);
+    for (gemmac_token d : s->draft) {
+      gemmac_batch_add(&batch_, s->session, d, -1, 1);
       rowSlot.push_back(s);
-      for (gemmac_token d : s->draft) {
-        gemmac_batch_add(&batch_, s->session, d, -1, 1);
-        rowSlot.push_back(s);
-      }
-      decodeRows += 1 + s->draft.size();
     }
+    decodeRows += 1 + s->draft.size();
+  }
   std::vector<Slot *> prompts;
   for (Slot *s : live)
     if (s->promptDone < s->job->prompt.size())
@@ -325,35 +327,58 @@ void Scheduler::runStep(const std::vector<Slot *> &active) {
   metrics_.generateSeconds += seconds * decodeRows / rows;
 }
 
-void Scheduler::draftFor(Slot &slot) {
-  slot.draft.clear();
+int32_t Scheduler::draftRoom(const Slot &slot) const {
   const Job &job = *slot.job;
   if (slot.draftLength <= 0)
-    return;
+    return 0;
   // The step keeps at least `next`, so it rolls back at most k positions;
   // the draft stays within the context and the tokens still wanted.
   const int32_t position = gemmac_session_position(slot.session);
   long k = std::min<long>({slot.draftLength, nCtx_ - position - 1, rollback_});
   if (job.maxTokens >= 0)
     k = std::min(k, job.maxTokens - job.generated);
-  if (k <= 0)
-    return;
-  slot.draft.resize(static_cast<size_t>(k));
-  int32_t got = 0;
-  if (draft_.mtp) {
-    // From the hidden state of the row that produced `next` (none after a
-    // reused prompt prefix without a fresh row: no draft then).
-    got = gemmac_session_draft(slot.session, slot.next, static_cast<int32_t>(k),
-                               slot.draft.data(), nullptr);
-  } else {
-    std::vector<gemmac_token> context = slot.history;
-    context.push_back(slot.next);
-    got = gemmac_draft_ngram(context.data(), static_cast<int32_t>(context.size()),
-                             slot.draft.data(), static_cast<int32_t>(k), nullptr);
+  return static_cast<int32_t>(std::max(k, 0L));
+}
+
+void Scheduler::draftFor(const std::vector<Slot *> &slots) {
+  std::vector<int32_t> got(slots.size());
+  for (size_t j = 0; j < slots.size(); ++j) {
+    Slot &slot = *slots[j];
+    slot.draft.assign(static_cast<size_t>(draftRoom(slot)), 0);
+    got[j] = static_cast<int32_t>(slot.draft.size());
+    if (!draft_.mtp && got[j] > 0) {
+      std::vector<gemmac_token> context = slot.history;
+      context.push_back(slot.next);
+      got[j] = gemmac_draft_ngram(context.data(), static_cast<int32_t>(context.size()),
+                                  slot.draft.data(), got[j], nullptr);
+    }
   }
-  if (!job.script.empty())
-    got = scriptDraft(*slot.job, slot.draft);
-  slot.draft.resize(got >= std::max(draft_.min, 1) ? static_cast<size_t>(got) : 0);
+  if (draft_.mtp) {
+    // One drafter call per draft step for every slot, each from the hidden
+    // state of the row that produced its `next` (none after a reused prompt
+    // prefix without a fresh row: no draft then).
+    std::vector<gemmac_session *> sessions;
+    std::vector<gemmac_token> tokens;
+    int32_t most = 0;
+    for (size_t j = 0; j < slots.size(); ++j) {
+      sessions.push_back(slots[j]->session);
+      tokens.push_back(slots[j]->next);
+      most = std::max(most, got[j]);
+    }
+    std::vector<gemmac_token> drafts(slots.size() * static_cast<size_t>(most));
+    if (most > 0 &&
+        gemmac_pool_draft(pool_, static_cast<int32_t>(slots.size()), sessions.data(),
+                          tokens.data(), got.data(), most, drafts.data(), nullptr) != 0)
+      std::fill(got.begin(), got.end(), 0);
+    for (size_t j = 0; j < slots.size(); ++j)
+      std::copy_n(drafts.begin() + j * most, got[j], slots[j]->draft.begin());
+  }
+  for (size_t j = 0; j < slots.size(); ++j) {
+    Slot &slot = *slots[j];
+    if (!slot.job->script.empty() && !slot.draft.empty())
+      got[j] = scriptDraft(*slot.job, slot.draft);
+    slot.draft.resize(got[j] >= std::max(draft_.min, 1) ? static_cast<size_t>(got[j]) : 0);
+  }
 }
 
 int32_t Scheduler::scriptDraft(Job &job, std::vector<gemmac_token> &draft) {

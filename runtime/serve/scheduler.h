@@ -117,8 +117,11 @@ private:
   void loop();
   void admit();
   void runStep(const std::vector<Slot *> &active);
-  /// The draft to verify after the slot's next token (none: empty).
-  void draftFor(Slot &slot);
+  /// The drafts to verify after the slots' next tokens (none: empty); the
+  /// MTP drafter runs once per draft step for all of them.
+  void draftFor(const std::vector<Slot *> &slots);
+  /// How many tokens the slot may draft this step (0: none).
+  int32_t draftRoom(const Slot &slot) const;
   /// serve --draft-script: replaces the draft by the job's script.
   int32_t scriptDraft(Job &job, std::vector<gemmac_token> &draft);
   /// A token sampled from `logits`, after which the slot's cache would hold

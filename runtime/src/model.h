@@ -78,6 +78,10 @@ struct gemmac_session {
   std::vector<float> outHidden;
   int32_t hiddenRows = 0;
   int32_t hiddenAt = -1; // the position after those rows: valid while == pos
+  /// gemmac_session_draft's logits of one step, kept between calls: a fresh
+  /// vocabulary-sized buffer per call cost a third of a small drafter's
+  /// step in page faults.
+  std::vector<float> draftLogits;
   std::atomic<bool> cancelRequested{false}; // gemmac_session_cancel
   ~gemmac_session();
 };
@@ -97,6 +101,8 @@ struct gemmac_pool {
   /// The last batch's wanted logits, and each batch row's row of them (-1).
   std::vector<float> out;
   std::vector<int32_t> outIndex;
+  /// gemmac_pool_draft's logits of one step (as gemmac_session's).
+  std::vector<float> draftLogits;
 };
 
 namespace gemmac::rt {

@@ -111,7 +111,8 @@ extern "C" int32_t gemmac_session_draft(gemmac_session *s, gemmac_token token,
   const size_t H = static_cast<size_t>(m->program->meta[abi::kMetaHidden]);
   const auto last = s->outHidden.begin() + (s->hiddenRows - 1) * H;
   std::vector<float> h(last, last + H), next(H);
-  std::vector<float> row(V);
+  std::vector<float> &row = s->draftLogits;
+  row.resize(V);
   const int64_t position = s->pos, outRow = 0;
   const int64_t seq[GEMMAC_SEQ_FIELDS] = {0, s->pos, 0, 1};
   gemmac_token t = token;
@@ -128,6 +129,103 @@ extern "C" int32_t gemmac_session_draft(gemmac_session *s, gemmac_token token,
     h.swap(next);
   }
   return nDraft;
+}
+
+extern "C" int gemmac_pool_draft(gemmac_pool *pool, int32_t n,
+                                 gemmac_session *const *sessions,
+                                 const gemmac_token *tokens, int32_t *nDraft,
+                                 int32_t maxDraft, gemmac_token *drafts,
+                                 float *logits) {
+  if (!pool || n < 0 || maxDraft < 0 ||
+      (n > 0 && (!sessions || !tokens || !nDraft || (maxDraft > 0 && !drafts)))) {
+    rt::setError("gemmac_pool_draft needs a pool, n >= 0 sessions with their "
+                 "tokens and draft lengths, and room for n * max_draft tokens");
+    return -1;
+  }
+  gemmac_model *m = pool->model;
+  const int32_t V = m->vocab;
+  if (!m->program->draft || pool->gpu) {
+    rt::setError("this program has no MTP drafter (compile-model --draft "
+                 "ASSISTANT, CPU targets)");
+    return -1;
+  }
+  std::vector<bool> seen(pool->sessions.size());
+  for (int32_t j = 0; j < n; ++j) {
+    const gemmac_session *s = sessions[j];
+    if (!s || s->pool != pool || seen[s->slot] || tokens[j] < 0 ||
+        tokens[j] >= V || nDraft[j] < 0 || nDraft[j] > maxDraft) {
+      rt::setError("gemmac_pool_draft: sequence " + std::to_string(j) +
+                   " is not a distinct session of the pool with a token of "
+                   "the vocabulary and 0 .. max_draft tokens to draft");
+      return -1;
+    }
+    seen[s->slot] = true;
+  }
+  // Each sequence's drafter input: its last evaluated row's hidden state.
+  const size_t H = static_cast<size_t>(m->program->meta[abi::kMetaHidden]);
+  std::vector<float> h(static_cast<size_t>(n) * H), next(h.size());
+  std::vector<gemmac_token> current(tokens, tokens + n);
+  for (int32_t j = 0; j < n; ++j) {
+    const gemmac_session *s = sessions[j];
+    if (s->hiddenAt != s->pos || s->hiddenRows < 1 || s->pos >= s->nCtx) {
+      nDraft[j] = 0;
+      continue;
+    }
+    std::copy_n(s->outHidden.begin() + (s->hiddenRows - 1) * H, H,
+                h.begin() + j * H);
+  }
+  // Step i: one drafter call per chunk of at most maxBatch sequences still
+  // drafting, row r at its sequence's position (segments of one row).
+  std::vector<int32_t> rows, stepTokens;
+  std::vector<int64_t> positions, seqs, outRows;
+  std::vector<float> hIn, hOut, &out = pool->draftLogits;
+  for (int32_t i = 0; i < maxDraft; ++i) {
+    std::vector<int32_t> active;
+    for (int32_t j = 0; j < n; ++j)
+      if (nDraft[j] > i)
+        active.push_back(j);
+    for (size_t c0 = 0; c0 < active.size(); c0 += m->maxBatch) {
+      const size_t c1 = std::min(active.size(), c0 + m->maxBatch);
+      const size_t R = c1 - c0;
+      stepTokens.clear();
+      positions.clear();
+      seqs.clear();
+      outRows.clear();
+      hIn.resize(R * H);
+      hOut.resize(R * H);
+      out.resize(R * V);
+      for (size_t r = 0; r < R; ++r) {
+        const int32_t j = active[c0 + r];
+        const gemmac_session *s = sessions[j];
+        stepTokens.push_back(current[j]);
+        positions.push_back(s->pos);
+        seqs.insert(seqs.end(), {s->slot, s->pos, static_cast<int64_t>(r), 1});
+        outRows.push_back(static_cast<int64_t>(r));
+        std::copy_n(h.begin() + j * H, H, hIn.begin() + r * H);
+      }
+      m->program->draft(m->rt.get(), m->weights, pool->kv, pool->arena,
+                        stepTokens.data(), out.data(), hOut.data(),
+                        static_cast<int64_t>(R), positions.data(), seqs.data(),
+                        static_cast<int64_t>(R), outRows.data(),
+                        static_cast<int64_t>(R), pool->nCtx,
+                        static_cast<int64_t>(pool->sessions.size()),
+                        pool->kvStride, hIn.data());
+      for (size_t r = 0; r < R; ++r) {
+        const int32_t j = active[c0 + r];
+        float *row = out.data() + r * V;
+        for (int32_t id : m->tokenizer.suppressed())
+          row[id] = -INFINITY;
+        // Greedy, as gemmac_session_draft.
+        current[j] = static_cast<gemmac_token>(std::max_element(row, row + V) - row);
+        drafts[static_cast<size_t>(j) * maxDraft + i] = current[j];
+        if (logits)
+          std::copy_n(row, V,
+                      logits + (static_cast<size_t>(j) * maxDraft + i) * V);
+        std::copy_n(hOut.begin() + r * H, H, h.begin() + j * H);
+      }
+    }
+  }
+  return 0;
 }
 
 extern "C" int32_t gemmac_draft_mtp(const gemmac_token *tokens, int32_t n,

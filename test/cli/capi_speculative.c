@@ -4,7 +4,7 @@
  * end tokens inside drafts, or nothing right, gemmac_generate_speculative
  * must give the same tokens, end token, final position and final logits,
  * greedy and seeded with penalties, while the rings wrap (window 16).
- *   capi_speculative WEIGHTS greedy|sampled|eog|truncate|drafters */
+ *   capi_speculative WEIGHTS greedy|sampled|eog|truncate|drafters|mtp|mtp-pool */
 #include "runtime/include/gemmac.h"
 
 #include <stdio.h>
@@ -411,9 +411,86 @@ static void mtp_case(void) {
   }
 }
 
+static gemmac_token argmax(const float *row) {
+  gemmac_token t = 0;
+  for (int32_t v = 1; v < vocab; ++v)
+    if (row[v] > row[t])
+      t = v;
+  return t;
+}
+
+/* gemmac_pool_draft: several sequences of a pool drafting together get each
+ * sequence's own gemmac_session_draft, tokens and logits bit for bit, and a
+ * fresh session's; one without a hidden state drafts nothing; a session
+ * twice, or of no pool, is refused. */
+static void mtp_pool_case(void) {
+  enum { kSeq = 5, kDraft = 3 };
+  gemmac_pool *pool = gemmac_pool_new(model, kSeq, kCtx);
+  check(pool != NULL, "gemmac_pool_new");
+  if (!pool)
+    return;
+  const int32_t lens[kSeq] = {70, 9, 33, 50, 21}; /* rings of 16 wrapped or not */
+  gemmac_token prompts[kSeq][70], next[kSeq];
+  float *logits = malloc(sizeof(float) * vocab);
+  for (int i = 0; i < kSeq; ++i) {
+    prompt_of(prompts[i], lens[i], 10u + (unsigned)i);
+    check(gemmac_session_eval(gemmac_pool_session(pool, i), prompts[i], lens[i], logits, 0) == 0,
+          "a pool sequence's prompt");
+    next[i] = argmax(logits);
+  }
+  /* Sequence 2 loses its hidden state. */
+  check(gemmac_session_truncate(gemmac_pool_session(pool, 2), lens[2] - 1) == 0, "truncate sequence 2");
+  const int order[kSeq] = {3, 0, 2, 4, 1};
+  int32_t want[kSeq] = {3, 1, 2, 0, 2}, got[kSeq];
+  gemmac_session *seqs[kSeq];
+  gemmac_token toks[kSeq], drafts[kSeq * kDraft];
+  float *all = malloc(sizeof(float) * kSeq * kDraft * vocab);
+  for (int j = 0; j < kSeq; ++j) {
+    seqs[j] = gemmac_pool_session(pool, order[j]);
+    toks[j] = next[order[j]];
+    got[j] = want[j];
+  }
+  check(gemmac_pool_draft(pool, kSeq, seqs, toks, got, kDraft, drafts, all) == 0, "gemmac_pool_draft");
+  for (int j = 0; j < kSeq; ++j) {
+    const int i = order[j];
+    check(got[j] == (i == 2 ? 0 : want[j]), "each sequence drafts what it asked, none without a hidden state");
+    if (got[j] <= 0)
+      continue;
+    gemmac_token alone[kDraft], fresh[kDraft];
+    float *a = malloc(sizeof(float) * kDraft * vocab), *f = malloc(sizeof(float) * kDraft * vocab);
+    gemmac_session *s = gemmac_session_new(model, kCtx);
+    check(gemmac_session_draft(seqs[j], toks[j], got[j], alone, a) == got[j] &&
+              gemmac_session_eval(s, prompts[i], lens[i], NULL, 0) == 0 &&
+              gemmac_session_draft(s, toks[j], got[j], fresh, f) == got[j],
+          "the sequence drafting alone, and a fresh session");
+    const size_t bytes = sizeof(float) * (size_t)got[j] * (size_t)vocab;
+    check(memcmp(drafts + j * kDraft, alone, sizeof(gemmac_token) * (size_t)got[j]) == 0 &&
+              memcmp(all + (size_t)j * kDraft * vocab, a, bytes) == 0,
+          "drafted together: the tokens and logits of drafting alone");
+    check(memcmp(alone, fresh, sizeof(gemmac_token) * (size_t)got[j]) == 0 && memcmp(a, f, bytes) == 0,
+          "the tokens and logits of a fresh session");
+    printf("sequence %d (%d prompt tokens): drafted %d together, the same alone and afresh\n", i, lens[i],
+           got[j]);
+    free(a);
+    free(f);
+    gemmac_session_free(s);
+  }
+  gemmac_session *twice[2] = {seqs[0], seqs[0]}, *own = gemmac_session_new(model, kCtx);
+  int32_t two[2] = {1, 1};
+  check(gemmac_pool_draft(pool, 2, twice, toks, two, kDraft, drafts, NULL) == -1, "a session twice is refused");
+  check(gemmac_pool_draft(pool, 1, &own, toks, two, kDraft, drafts, NULL) == -1,
+        "a session of no pool is refused");
+  two[0] = kDraft + 1;
+  check(gemmac_pool_draft(pool, 1, seqs, toks, two, kDraft, drafts, NULL) == -1, "n_draft > max_draft is refused");
+  gemmac_session_free(own);
+  free(all);
+  free(logits);
+  gemmac_pool_free(pool);
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: capi_speculative WEIGHTS greedy|sampled|eog|truncate|drafters|mtp\n");
+    fprintf(stderr, "usage: capi_speculative WEIGHTS greedy|sampled|eog|truncate|drafters|mtp|mtp-pool\n");
     return 2;
   }
   model = gemmac_model_open(argv[1], 2);
@@ -442,6 +519,8 @@ int main(int argc, char **argv) {
     drafters_case();
   } else if (!strcmp(c, "mtp")) {
     mtp_case();
+  } else if (!strcmp(c, "mtp-pool")) {
+    mtp_pool_case();
   } else {
     fprintf(stderr, "unknown case %s\n", c);
     return 2;

@@ -42,6 +42,7 @@ runCase(build("e2b-q4_0-d3", "e2b", "q4_0", ["--draft-max", "3"]), "greedy", "e2
 // The compiled MTP drafter (rings of window + 6 rows: --draft's default).
 const mtp = build("e4b-q8_0-mtp", "e4b", "q8_0", [], true);
 runCase(mtp, "mtp", "e4b q8_0 --draft: the MTP drafter");
+runCase(mtp, "mtp-pool", "e4b q8_0 --draft: sequences of a pool drafting together (gemmac_pool_draft)");
 runCase(build("e2b-q8_0-centroid", "e2b", "q8_0", [], "centroid"), "mtp",
         "e2b q8_0 --draft HF drafter with its centroid head: the MTP drafter");
 // Without --draft-max the rings roll back one position: drafts of one token.
