@@ -21,12 +21,18 @@
 // rounding of the cut, either may be chosen), and the drafted token the best
 // of them. Steps after gemmac's drafted tokens leave llama.cpp's are only
 // printed (a different token feeds the next step).
+// With --llama-dir DIR --cpu-variant zen4 --target T the oracle runs that
+// install's llama.cpp build and the programs are compiled for T (skipped on
+// a CPU without the build's features): the AVX-512 kernel set against
+// llama.cpp's AVX-512 arithmetic.
 //   node tools/oracle/check-assistant.mjs --bin build/bin --oracle EXE
-//       --variant dense --type q8_0 [--hf] [--centroid-head] --work DIR
+//       --variant dense --type q8_0 [--hf] [--centroid-head]
+//       [--llama-dir DIR --cpu-variant V --target T] --work DIR
 import {execFileSync} from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import {readGgufFileInfo} from "node-llama-cpp";
+import {binsOf, requireCpuVariant} from "../parity/cpu-variant.mjs";
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -40,6 +46,12 @@ fs.mkdirSync(work, {recursive: true});
 const run = (cmd, argv) => execFileSync(cmd, argv, {stdio: ["ignore", "pipe", "inherit"]}).toString();
 
 const target = path.join(work, `${variant}-${type}.gguf`), assistant = path.join(work, `assistant-${variant}-${type}.gguf`);
+const llamaDir = opt("--llama-dir"), cpuVariant = opt("--cpu-variant");
+// cpu:x86-64-v3 by default: the kernels of llama.cpp's AVX2 build, the
+// pinned install's.
+const cpuTarget = opt("--target", "cpu:x86-64-v3");
+if (cpuVariant)
+    requireCpuVariant("check-assistant.mjs", cpuVariant, llamaDir);
 const centroidHead = args.includes("--centroid-head");
 const hf = centroidHead || args.includes("--hf");
 const targetHF = path.join(work, "target-hf"), assistantHF = path.join(work, "assistant-hf");
@@ -59,8 +71,9 @@ while (tokens.length < 81) {
     tokens.push(20 + (seed % (nVocab - 20)));
 }
 const logits = path.join(work, "draft-logits.bin");
-const bins = path.resolve(path.dirname(new URL(import.meta.url).pathname),
-                          "../../node_modules/@node-llama-cpp/linux-x64/bins/linux-x64");
+const bins = llamaDir ? path.resolve(binsOf(llamaDir))
+                      : path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..",
+                                     binsOf(undefined));
 const out = JSON.parse(run(oracle, [target, assistant, bins, "--tokens", tokens.join(","),
                                     "--draft", String(steps), "--logits", logits]).trim().split("\n").pop());
 const f = new Float32Array(fs.readFileSync(logits).buffer.slice(0));
@@ -95,8 +108,7 @@ const made = [];
 for (const [label, t, a] of pairs) {
     const program = path.join(work, `${variant}-${type}-draft-${label}`), ours = `${program}.logits`;
     made.push(program, `${program}.weights`, ours);
-    // cpu:x86-64-v3: the kernels of llama.cpp's AVX2 build, the oracle's.
-    run(path.join(bin, "compile-model"), [t, "--draft", a, "-o", program, "--quiet", "--target", "cpu:x86-64-v3"]);
+    run(path.join(bin, "compile-model"), [t, "--draft", a, "-o", program, "--quiet", "--target", cpuTarget]);
     const mine = JSON.parse(run(program, ["eval", "--tokens", tokens.join(","), "--draft-steps", String(steps),
                                           "--logits", ours, "--threads", "2"]).trim());
     const g = new Float32Array(fs.readFileSync(ours).buffer.slice(0));

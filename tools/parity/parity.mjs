@@ -39,6 +39,7 @@ import fs from "node:fs";
 import path from "node:path";
 import {fileURLToPath} from "node:url";
 import {compare, readLogits} from "./compare.mjs";
+import {requireCpuVariant} from "./cpu-variant.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -55,32 +56,8 @@ const target = opt("--target", "cpu:x86-64-v3");
 const onCpu = target === "cpu" || target.startsWith("cpu:");
 const llamaDir = opt("--llama-dir");
 const cpuVariant = opt("--cpu-variant");
-// The /proc/cpuinfo flags each llama.cpp CPU build needs beyond AVX2
-// (ggml/src/CMakeLists.txt, GGML_CPU_ALL_VARIANTS).
-const variantFlags = {
-    haswell: [],
-    zen4: ["avx512f", "avx512cd", "avx512vl", "avx512dq", "avx512bw", "avx512vbmi",
-           "avx512_vnni", "avx512_bf16"],
-};
-if (cpuVariant) {
-    if (!variantFlags[cpuVariant]) {
-        console.error(`parity.mjs: --cpu-variant ${cpuVariant}: one of ${Object.keys(variantFlags).join(", ")}`);
-        process.exit(2);
-    }
-    const flags = new Set((fs.readFileSync("/proc/cpuinfo", "utf8").match(/^flags\s*:(.*)$/m)?.[1] ?? "")
-        .trim().split(/\s+/));
-    const missing = variantFlags[cpuVariant].filter((f) => !flags.has(f));
-    if (missing.length) {
-        console.log(`SKIP: llama.cpp's ${cpuVariant} build needs ${missing.join(", ")}, which this CPU lacks`);
-        process.exit(77);
-    }
-    const lib = path.join(llamaDir ?? "node_modules", "node_modules/@node-llama-cpp/linux-x64/bins/linux-x64",
-                          `libggml-cpu-${cpuVariant}.so`);
-    if (llamaDir && !fs.existsSync(lib)) {
-        console.error(`parity.mjs: ${lib} is missing (tools/setup-debian.sh installs it)`);
-        process.exit(1);
-    }
-}
+if (cpuVariant)
+    requireCpuVariant("parity.mjs", cpuVariant, llamaDir);
 const many = (name) => args.flatMap((a, i) => (a === name ? [args[i + 1]] : []));
 const disabled = many("--disable-pass");
 const compileArgs = many("--compile-arg");
