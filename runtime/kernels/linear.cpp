@@ -150,6 +150,17 @@ struct Plan {
   int rowsPerUnit; // 8 for x8 layouts
   Act act = Act::F32; // activationFor(the weight's format)
   int rowsPerStep = 1; // a chunk of a multiple of this runs at full width
+  /// A kernel for tasks of fewer than 4 tokens (decoding), the same bits:
+  /// the AVX-512 Q8_0 and Q6_K kernels, several rows per register, stream
+  /// the rows slower than the AVX2 kernels' one at a time there (12B-shaped
+  /// Q8_0 on Zen 5, decode: 7.8 against 9.8 tok/s; Q4_K_M's Q6_K: 11.3-11.6
+  /// against 13.0-13.6), and win from four tokens on (prefill 512: Q8_0
+  /// 45-51 against 24-28, Q4_K_M 80-95 against 67-76).
+  RowsKernel fewTokens = nullptr;
+
+  void run(const MatmulTask &m, int64_t n0, int64_t n1) const {
+    (fewTokens && m.T < 4 ? fewTokens : kernel)(m, n0, n1);
+  }
 };
 
 using ref::BF16;
@@ -207,7 +218,7 @@ Plan kernelFor(KernelSet set, Type t, Layout layout, int64_t n, int64_t k,
             1};
   case Type::Q8_0:
     if (set == KernelSet::Avx512)
-      return {ActAux::None, rowsQ8_0Avx512, 1, Act::F32, 4};
+      return {ActAux::None, rowsQ8_0Avx512, 1, Act::F32, 4, rowsQ8_0};
     return {ActAux::None, rowsQ8_0, 1};
   case Type::Q5_0: return {ActAux::None, rowsQ5_0, 1};
   case Type::Q4_0:
@@ -235,7 +246,7 @@ Plan kernelFor(KernelSet set, Type t, Layout layout, int64_t n, int64_t k,
             1};
   case Type::Q6_K:
     if (set == KernelSet::Avx512)
-      return {ActAux::None, rowsQ6_KAvx512, 1, Act::F32, 2};
+      return {ActAux::None, rowsQ6_KAvx512, 1, Act::F32, 2, rowsQ6_K};
     return {ActAux::None, rowsQ6_K, 1};
   case Type::NVFP4: return {ActAux::None, rowsNVFP4, 1};
   case Type::Q4_0_F32: return {ActAux::None, rowsQ4_0F32, 1};
@@ -329,7 +340,7 @@ void linear(Type type, Layout layout, gemmac_rt *rt, float *out,
   m.outStride = N;
   forRowChunks(rt, N, chunkRows(rt, plan, m.rowBytes, N, T, minRows),
                plan.rowsPerUnit,
-               [&](int64_t n0, int64_t n1) { plan.kernel(m, n0, n1); });
+               [&](int64_t n0, int64_t n1) { plan.run(m, n0, n1); });
 }
 
 /// gelu(x Wg^T) * (x Wu^T): a chunk's gate and up products for every token
@@ -362,10 +373,10 @@ void geglu(Type type, Layout layout, gemmac_rt *rt, float *out,
     part.outFirstRow = n0;
     part.weight = gate;
     part.out = g.data();
-    plan.kernel(part, n0, n1);
+    plan.run(part, n0, n1);
     part.weight = up;
     part.out = u.data();
-    plan.kernel(part, n0, n1);
+    plan.run(part, n0, n1);
     for (int64_t t = 0; t < T; ++t)
       gegluRows(table, g.data() + t * w, u.data() + t * w, out + t * N + n0,
                 w);
@@ -475,12 +486,12 @@ void expertProducts(Type type, Layout layout, gemmac_rt *rt, float *out,
           r0.resize(count * w);
           m.weight = w0.of(U.expert, rb);
           m.out = r0.data();
-          plan.kernel(m, U.n0, U.n1);
+          plan.run(m, U.n0, U.n1);
           if (w1) {
             r1.resize(count * w);
             m.weight = w1->of(U.expert, rb);
             m.out = r1.data();
-            plan.kernel(m, U.n0, U.n1);
+            plan.run(m, U.n0, U.n1);
           }
           for (int64_t i = 0; i < count; ++i) {
             float *o = out + rows[i] * N + U.n0;
@@ -576,7 +587,7 @@ void maskedLogits(Type type, gemmac_rt *rt, float *out, const float *in,
         if (!(id >= 0 && id < static_cast<float>(V))) // validated at compile time
           continue;
         const auto n = static_cast<int64_t>(id);
-        plan.kernel(m, n, n + 1);
+        plan.run(m, n, n + 1);
       }
     }
   });

@@ -649,23 +649,10 @@ GEMMAC_AVX512 void runRowGroups(const MatmulTask &m, int64_t n0, int64_t n1) {
 } // namespace
 
 GEMMAC_AVX512 void rowsQ8_0Avx512(const MatmulTask &m, int64_t n0, int64_t n1) {
-  // One to three tokens (decoding) stream the rows faster one at a time, as
-  // rowsQ8_0 walks them (12B-shaped Q8_0 on Zen 5, decode: 9.8 against 7.8
-  // tok/s); from four tokens on, four rows at a time win (prefill 512:
-  // 45-51 against 24-28 tok/s). Both compute the same bits.
-  if (m.T < 4)
-    rowsQ8_0(m, n0, n1);
-  else
-    runRowGroups<Q8_0Lanes4>(m, n0, n1);
+  runRowGroups<Q8_0Lanes4>(m, n0, n1);
 }
 GEMMAC_AVX512 void rowsQ6_KAvx512(const MatmulTask &m, int64_t n0, int64_t n1) {
-  // As for Q8_0, one to three tokens run faster through the AVX2 row kernel
-  // (12-layer 12B-shaped Q4_K_M on Zen 5, decode: 13.0-13.6 against 11.3-11.6
-  // tok/s); prefill of 512 tokens 80-95 against 67-76 tok/s.
-  if (m.T < 4)
-    rowsQ6_K(m, n0, n1);
-  else
-    runRowGroups<Q6_KLanes2>(m, n0, n1);
+  runRowGroups<Q6_KLanes2>(m, n0, n1);
 }
 GEMMAC_AVX512 void rowsQ4_0x8Avx512(const MatmulTask &m, int64_t n0,
                                     int64_t n1) {
