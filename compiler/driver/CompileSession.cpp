@@ -42,8 +42,7 @@ CompileSession::CompileSession(std::unique_ptr<Target> target,
 llvm::Error CompileSession::import(llvm::StringRef path,
                                    const ResidualOptions &residuals,
                                    llvm::StringRef kvCacheType,
-                                   int64_t draftMax,
-                                   llvm::StringRef draftPath,
+                                   int64_t draftMax, llvm::StringRef draftPath,
                                    DraftHead draftHead) {
   inputPath_ = path.str();
   Gemma4Config targetConfig;
@@ -83,18 +82,18 @@ llvm::Error CompileSession::import(llvm::StringRef path,
       if (!draft)
         return draft.takeError();
       draftHF_ = std::move(*draft);
-      if (llvm::Error e = st::importDrafter(*module_, targetConfig,
-                                            tokenizer_.tokens, path,
-                                            *draftHF_, draftHead))
+      if (llvm::Error e =
+              st::importDrafter(*module_, targetConfig, tokenizer_.tokens, path,
+                                *draftHF_, draftHead))
         return e;
     } else {
       auto draft = gguf::GGUFFile::open(draftPath);
       if (!draft)
         return draft.takeError();
       draftFile_ = std::move(*draft);
-      if (llvm::Error e = gguf::importDrafter(*module_, targetConfig,
-                                             tokenizer_.tokens, path,
-                                             *draftFile_, draftHead))
+      if (llvm::Error e =
+              gguf::importDrafter(*module_, targetConfig, tokenizer_.tokens,
+                                  path, *draftFile_, draftHead))
         return e;
     }
   }

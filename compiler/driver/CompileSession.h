@@ -45,8 +45,8 @@ public:
 
   /// Opens and imports the checkpoint, folds the residuals (before the model
   /// phase, so that kernel selection and the blob layout see the corrected
-  /// weights' format) and records the target, the KV cache type and --draft-max.
-  /// `draftPath`: an MTP drafter compiled into the same program (a
+  /// weights' format) and records the target, the KV cache type and
+  /// --draft-max. `draftPath`: an MTP drafter compiled into the same program (a
   /// gemma4-assistant GGUF or Hugging Face checkpoint), "" for none;
   /// `draftHead`: its logits head (compile-model --draft-head).
   llvm::Error import(llvm::StringRef path, const ResidualOptions &residuals,

@@ -397,7 +397,7 @@ int main(int argc, char **argv) {
           ? 6
           : int64_t(draftMaxOption);
   if (llvm::Error e = session.import(inputPath, *residuals, kvCacheType,
-                                      draftMax, draftPath, *draftHead))
+                                     draftMax, draftPath, *draftHead))
     return fail(std::move(e));
   // A checkpoint directory's files are inputs too.
   if (llvm::Error e = checkOutputsAreNotInputs(emitOptions, session.inputFiles()))

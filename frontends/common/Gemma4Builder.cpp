@@ -315,9 +315,9 @@ llvm::Error ModuleBuilder::buildDraft(ModuleOp target,
     // The centroid head: cluster scores, then only the best clusters' rows.
     TRY(centroids, weight("masked_embd_centroids.weight", {C, H}));
     TRY(ordering, weight("masked_embd_ordering", {V}));
-    logits = MaskedLogitsOp::create(b, loc, act(V), y, linear(y, centroids),
-                                    head, ordering,
-                                    b.getI64IntegerAttr(cfg.centroidTopK));
+    logits =
+        MaskedLogitsOp::create(b, loc, act(V), y, linear(y, centroids), head,
+                               ordering, b.getI64IntegerAttr(cfg.centroidTopK));
   } else {
     logits = linear(y, head);
   }

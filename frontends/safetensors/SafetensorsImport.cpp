@@ -776,8 +776,8 @@ Expected<std::string> findTextModel(const Checkpoint &c,
 llvm::Error gemmac::st::importDrafter(mlir::ModuleOp module,
                                       const Gemma4Config &target,
                                       llvm::ArrayRef<std::string> targetTokens,
-                                      StringRef targetPath,
-                                      const Checkpoint &c, DraftHead head) {
+                                      StringRef targetPath, const Checkpoint &c,
+                                      DraftHead head) {
   auto config = readConfig(c);
   if (!config)
     return config.takeError();

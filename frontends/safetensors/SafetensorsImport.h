@@ -29,8 +29,7 @@ llvm::Expected<Imported> importGemma4(mlir::MLIRContext &context,
 /// DraftHead::Dense (llama.cpp's converter drops it).
 llvm::Error importDrafter(mlir::ModuleOp module, const Gemma4Config &target,
                           llvm::ArrayRef<std::string> targetTokens,
-                          llvm::StringRef targetPath,
-                          const Checkpoint &draft,
+                          llvm::StringRef targetPath, const Checkpoint &draft,
                           DraftHead head = DraftHead::Checkpoint);
 
 } // namespace gemmac::st

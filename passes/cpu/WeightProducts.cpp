@@ -77,12 +77,11 @@ struct MaskedLogitsLowering : CPUOpLowering<MaskedLogitsOp> {
     if (failed(kernel))
       return failure();
     Activation &out = l.allocate(op.getResult(), in.rows);
-    return l.callKernel(
-        op, **kernel,
-        {l.rt, out.view, in.view, in.rows, l.weightView(op.getTable()),
-         l.idx(t.getRows()), l.idx(t.getCols()), scores.view,
-         l.idx(scores.width), l.idx(op.getTopK()),
-         l.weightView(op.getOrdering())});
+    return l.callKernel(op, **kernel,
+                        {l.rt, out.view, in.view, in.rows,
+                         l.weightView(op.getTable()), l.idx(t.getRows()),
+                         l.idx(t.getCols()), scores.view, l.idx(scores.width),
+                         l.idx(op.getTopK()), l.weightView(op.getOrdering())});
   }
 };
 
@@ -90,6 +89,7 @@ struct MaskedLogitsLowering : CPUOpLowering<MaskedLogitsOp> {
 
 void gemmac::cpu::populateWeightProductLowerings(RewritePatternSet &patterns,
                                                  CPULowering &lowering) {
-  patterns.add<EmbedLowering, LinearLowering, GeGLULowering,
-               MaskedLogitsLowering>(lowering);
+  patterns
+      .add<EmbedLowering, LinearLowering, GeGLULowering, MaskedLogitsLowering>(
+          lowering);
 }

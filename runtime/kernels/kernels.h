@@ -87,17 +87,16 @@ void *gemmac_rt_scratch(gemmac_rt *rt, size_t bytes);
 // out[t, id] = the product gmk_logits_<fmt> computes for row id; -inf at
 // every other id.
 #define GEMMAC_DECLARE_MASKED(F)                                               \
-  void gmk_masked_logits_##F(gemmac_rt *rt, float *out, const float *in,      \
-                             int64_t n_tokens, const uint8_t *table,          \
-                             int64_t n_out, int64_t n_in, const float *scores,\
-                             int64_t n_clusters, int64_t top_k,               \
-                             const uint8_t *ordering);
+  void gmk_masked_logits_##F(                                                  \
+      gemmac_rt *rt, float *out, const float *in, int64_t n_tokens,            \
+      const uint8_t *table, int64_t n_out, int64_t n_in, const float *scores,  \
+      int64_t n_clusters, int64_t top_k, const uint8_t *ordering);
 #define GEMMAC_DECLARE_MASKED_VEC_0(F)
 #define GEMMAC_DECLARE_MASKED_VEC_1(F) GEMMAC_DECLARE_MASKED(F##_vec)
-#define GEMMAC_FORMAT(E, name, id, elems, bytes, act, x8, tiny)               \
-  GEMMAC_DECLARE_WEIGHT_KERNELS(name) GEMMAC_DECLARE_X8_KERNELS_##x8(name)     \
-  GEMMAC_DECLARE_VEC_KERNELS_##tiny(name) GEMMAC_DECLARE_MASKED(name)         \
-  GEMMAC_DECLARE_MASKED_VEC_##tiny(name)
+#define GEMMAC_FORMAT(E, name, id, elems, bytes, act, x8, tiny)                \
+  GEMMAC_DECLARE_WEIGHT_KERNELS(name)                                          \
+  GEMMAC_DECLARE_X8_KERNELS_##x8(name) GEMMAC_DECLARE_VEC_KERNELS_##tiny(name) \
+      GEMMAC_DECLARE_MASKED(name) GEMMAC_DECLARE_MASKED_VEC_##tiny(name)
 #include "abi/formats.def"
 
 // RMSNorm of every group of `group` features; weight (f32/f16/bf16 per

@@ -193,11 +193,9 @@ Plan kernelFor(KernelSet set, Type t, Layout layout, int64_t n, int64_t k,
         tiny && k % (t == Type::BF16 ? 32 : 16) == 0;
     switch (t) {
     case Type::F32:
-      return {ActAux::None, tinyZen4 ? rowsF32TinyAvx512 : rowsF32VecAvx512,
-              1};
+      return {ActAux::None, tinyZen4 ? rowsF32TinyAvx512 : rowsF32VecAvx512, 1};
     case Type::F16:
-      return {ActAux::None, tinyZen4 ? rowsF16TinyAvx512 : rowsF16VecAvx512,
-              1};
+      return {ActAux::None, tinyZen4 ? rowsF16TinyAvx512 : rowsF16VecAvx512, 1};
     case Type::BF16:
       return {ActAux::None, tinyZen4 ? rowsBF16TinyAvx512 : rowsBF16VecAvx512,
               1};
@@ -584,7 +582,8 @@ void maskedLogits(Type type, gemmac_rt *rt, float *out, const float *in,
       const float *ids = ordering + chosen[u] * perCluster;
       for (int64_t j = 0; j < perCluster; ++j) {
         const float id = ids[j];
-        if (!(id >= 0 && id < static_cast<float>(V))) // validated at compile time
+        // A permutation of the ids, checked at compile time.
+        if (!(id >= 0 && id < static_cast<float>(V)))
           continue;
         const auto n = static_cast<int64_t>(id);
         plan.run(m, n, n + 1);
@@ -640,12 +639,12 @@ void maskedLogits(Type type, gemmac_rt *rt, float *out, const float *in,
   }
 #define DEFINE_MASKED_KERNEL(F, T, SUFFIX, VEC)                                \
   extern "C" void gmk_masked_logits_##F##SUFFIX(                               \
-      gemmac_rt *rt, float *out, const float *in, int64_t n_tokens,           \
-      const uint8_t *table, int64_t n_out, int64_t n_in, const float *scores, \
-      int64_t n_clusters, int64_t top_k, const uint8_t *ordering) {          \
-    maskedLogits(Type::T, rt, out, in, n_tokens, table, n_out, n_in, scores,  \
-                 n_clusters, top_k,                                           \
-                 reinterpret_cast<const float *>(ordering), VEC);             \
+      gemmac_rt *rt, float *out, const float *in, int64_t n_tokens,            \
+      const uint8_t *table, int64_t n_out, int64_t n_in, const float *scores,  \
+      int64_t n_clusters, int64_t top_k, const uint8_t *ordering) {            \
+    maskedLogits(Type::T, rt, out, in, n_tokens, table, n_out, n_in, scores,   \
+                 n_clusters, top_k, reinterpret_cast<const float *>(ordering), \
+                 VEC);                                                         \
   }
 // One set per row of abi/formats.def, and its x8 set where the row says so.
 #define DEFINE_X8_KERNELS_0(F, T)
@@ -673,9 +672,9 @@ void maskedLogits(Type type, gemmac_rt *rt, float *out, const float *in,
     geglu(Type::T, Layout::Rows, rt, out, in, n_tokens, gate, up, n_out,       \
           n_in, /*vecDot=*/true);                                              \
   }
-#define GEMMAC_FORMAT(E, name, id, elems, bytes, act, x8, tiny)               \
-  DEFINE_KERNELS(name, E, Rows, ) DEFINE_X8_KERNELS_##x8(name, E)              \
-  DEFINE_VEC_KERNELS_##tiny(name, E)                                           \
-  DEFINE_MASKED_KERNEL(name, E, , false)                                       \
-  DEFINE_MASKED_VEC_KERNEL_##tiny(name, E)
+#define GEMMAC_FORMAT(E, name, id, elems, bytes, act, x8, tiny)                \
+  DEFINE_KERNELS(name, E, Rows, )                                              \
+  DEFINE_X8_KERNELS_##x8(name, E) DEFINE_VEC_KERNELS_##tiny(name, E)           \
+      DEFINE_MASKED_KERNEL(name, E, , false)                                   \
+          DEFINE_MASKED_VEC_KERNEL_##tiny(name, E)
 #include "abi/formats.def"

@@ -260,18 +260,20 @@ struct Q4_Kx16 {
 // sixteen lanes over k, one FMA per element (bf16: vdpbf16ps, two elements
 // per lane and instruction), then the sixteen-lane horizontal sum ------------
 
+/// Sixteen floats from f32, or from f16 bits (any 2-byte T).
+template <typename T> GEMMAC_AVX512 inline __m512 load16(const T *p) {
+  if constexpr (sizeof(T) == 4)
+    return _mm512_loadu_ps(reinterpret_cast<const float *>(p));
+  else
+    return _mm512_cvtph_ps(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p)));
+}
+
 /// T: float, or uint16_t holding f16 (BF16 false) or bf16 (BF16 true).
 template <typename T, bool BF16 = false> struct FloatTinyZen4 {
   static constexpr int kTile = 4;
   /// Elements per accumulation step.
   static constexpr int kStep = BF16 ? 32 : 16;
-  GEMMAC_AVX512 static __m512 load(const T *p) {
-    if constexpr (sizeof(T) == 4)
-      return _mm512_loadu_ps(p);
-    else
-      return _mm512_cvtph_ps(
-          _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p)));
-  }
   template <int NT>
   GEMMAC_AVX512 static void tile(const MatmulTask &m, int64_t n, int64_t t0) {
     const T *w = reinterpret_cast<const T *>(m.weight + n * m.rowBytes);
@@ -288,9 +290,9 @@ template <typename T, bool BF16 = false> struct FloatTinyZen4 {
           acc[i] = _mm512_dpbf16_ps(acc[i], wv,
                                     (__m512bh)_mm512_loadu_si512(a[i] + k));
       } else {
-        const __m512 wv = load(w + k);
+        const __m512 wv = load16(w + k);
         for (int i = 0; i < NT; ++i)
-          acc[i] = _mm512_fmadd_ps(wv, load(a[i] + k), acc[i]);
+          acc[i] = _mm512_fmadd_ps(wv, load16(a[i] + k), acc[i]);
       }
     }
     for (int i = 0; i < NT; ++i)
@@ -309,13 +311,6 @@ template <typename T, bool BF16 = false> struct FloatTinyZen4 {
 template <typename T> struct FloatVecZen4 {
   static constexpr int kTile = 4;
   static constexpr bool kBF16 = std::is_same_v<T, ref::BF16>;
-  GEMMAC_AVX512 static __m512 load(const T *p) {
-    if constexpr (std::is_same_v<T, float>)
-      return _mm512_loadu_ps(p);
-    else
-      return _mm512_cvtph_ps(
-          _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p)));
-  }
   template <int NT>
   GEMMAC_AVX512 static void tile(const MatmulTask &m, int64_t n, int64_t t0) {
     const T *w = reinterpret_cast<const T *>(m.weight + n * m.rowBytes);
@@ -350,13 +345,15 @@ template <typename T> struct FloatVecZen4 {
           acc[i][j] = _mm512_setzero_ps();
       for (int64_t k = 0; k < np; k += 64)
         for (int j = 0; j < 4; ++j) {
-          const __m512 wv = load(w + k + 16 * j);
+          const __m512 wv = load16(w + k + 16 * j);
           for (int i = 0; i < NT; ++i)
-            acc[i][j] = _mm512_fmadd_ps(wv, load(a[i] + k + 16 * j), acc[i][j]);
+            acc[i][j] =
+                _mm512_fmadd_ps(wv, load16(a[i] + k + 16 * j), acc[i][j]);
         }
       for (int i = 0; i < NT; ++i) {
-        const float r = hsum16(_mm512_add_ps(_mm512_add_ps(acc[i][0], acc[i][2]),
-                                             _mm512_add_ps(acc[i][1], acc[i][3])));
+        const float r =
+            hsum16(_mm512_add_ps(_mm512_add_ps(acc[i][0], acc[i][2]),
+                                 _mm512_add_ps(acc[i][1], acc[i][3])));
         if constexpr (std::is_same_v<T, float>) {
           out[i] = ref::addLeftoversF32<8>(r, w, a[i], np, K);
         } else {

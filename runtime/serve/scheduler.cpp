@@ -349,7 +349,8 @@ void Scheduler::draftFor(const std::vector<Slot *> &slots) {
     if (!draft_.mtp && got[j] > 0) {
       std::vector<gemmac_token> context = slot.history;
       context.push_back(slot.next);
-      got[j] = gemmac_draft_ngram(context.data(), static_cast<int32_t>(context.size()),
+      got[j] = gemmac_draft_ngram(context.data(),
+                                  static_cast<int32_t>(context.size()),
                                   slot.draft.data(), got[j], nullptr);
     }
   }
@@ -367,8 +368,9 @@ void Scheduler::draftFor(const std::vector<Slot *> &slots) {
     }
     std::vector<gemmac_token> drafts(slots.size() * static_cast<size_t>(most));
     if (most > 0 &&
-        gemmac_pool_draft(pool_, static_cast<int32_t>(slots.size()), sessions.data(),
-                          tokens.data(), got.data(), most, drafts.data(), nullptr) != 0)
+        gemmac_pool_draft(pool_, static_cast<int32_t>(slots.size()),
+                          sessions.data(), tokens.data(), got.data(), most,
+                          drafts.data(), nullptr) != 0)
       std::fill(got.begin(), got.end(), 0);
     for (size_t j = 0; j < slots.size(); ++j)
       std::copy_n(drafts.begin() + j * most, got[j], slots[j]->draft.begin());
@@ -377,7 +379,8 @@ void Scheduler::draftFor(const std::vector<Slot *> &slots) {
     Slot &slot = *slots[j];
     if (!slot.job->script.empty() && !slot.draft.empty())
       got[j] = scriptDraft(*slot.job, slot.draft);
-    slot.draft.resize(got[j] >= std::max(draft_.min, 1) ? static_cast<size_t>(got[j]) : 0);
+    slot.draft.resize(
+        got[j] >= std::max(draft_.min, 1) ? static_cast<size_t>(got[j]) : 0);
   }
 }
 

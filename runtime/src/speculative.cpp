@@ -137,7 +137,8 @@ extern "C" int gemmac_pool_draft(gemmac_pool *pool, int32_t n,
                                  int32_t maxDraft, gemmac_token *drafts,
                                  float *logits) {
   if (!pool || n < 0 || maxDraft < 0 ||
-      (n > 0 && (!sessions || !tokens || !nDraft || (maxDraft > 0 && !drafts)))) {
+      (n > 0 &&
+       (!sessions || !tokens || !nDraft || (maxDraft > 0 && !drafts)))) {
     rt::setError("gemmac_pool_draft needs a pool, n >= 0 sessions with their "
                  "tokens and draft lengths, and room for n * max_draft tokens");
     return -1;
@@ -216,7 +217,8 @@ extern "C" int gemmac_pool_draft(gemmac_pool *pool, int32_t n,
         for (int32_t id : m->tokenizer.suppressed())
           row[id] = -INFINITY;
         // Greedy, as gemmac_session_draft.
-        current[j] = static_cast<gemmac_token>(std::max_element(row, row + V) - row);
+        current[j] =
+            static_cast<gemmac_token>(std::max_element(row, row + V) - row);
         drafts[static_cast<size_t>(j) * maxDraft + i] = current[j];
         if (logits)
           std::copy_n(row, V,

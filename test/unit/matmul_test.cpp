@@ -533,11 +533,12 @@ TEST(MaskedLogits, TopClustersScoredAsTheDenseHead) {
         for (int64_t i = 0; i < C; ++i)
           ranked[i] = i;
         const float *s = scores.data() + t * C;
-        std::stable_sort(ranked.begin(), ranked.end(), [&](int64_t a, int64_t b) {
-          if (std::isnan(s[a]) || std::isnan(s[b]))
-            return !std::isnan(s[a]) && std::isnan(s[b]);
-          return s[a] > s[b];
-        });
+        std::stable_sort(ranked.begin(), ranked.end(),
+                         [&](int64_t a, int64_t b) {
+                           if (std::isnan(s[a]) || std::isnan(s[b]))
+                             return !std::isnan(s[a]) && std::isnan(s[b]);
+                           return s[a] > s[b];
+                         });
         std::vector<bool> chosen(V);
         for (int64_t r = 0; r < topK; ++r)
           for (int64_t j = 0; j < per; ++j)

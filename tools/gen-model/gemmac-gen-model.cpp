@@ -1284,8 +1284,11 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
     uint64_t rng = hashName("masked_embedding.token_ordering", seed);
     for (int64_t i = V - 1; i > 0; --i)
       std::swap((*order)[i], (*order)[splitmix(rng) % (i + 1)]);
-    gen::HFTensor centroids{"masked_embedding.centroids.weight", dtype, {C, H},
-                            fmt::rowBytes(ft.base, C * H), nullptr};
+    gen::HFTensor centroids{"masked_embedding.centroids.weight",
+                            dtype,
+                            {C, H},
+                            fmt::rowBytes(ft.base, C * H),
+                            nullptr};
     centroids.fill = [&, table, order, V, H, C](uint8_t *dst) {
       const int64_t per = V / C;
       std::vector<float> row(H), mean(H);
@@ -1301,8 +1304,11 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
       }
     };
     tensors.push_back(centroids);
-    gen::HFTensor ordering{"masked_embedding.token_ordering", "I64", {V},
-                           static_cast<uint64_t>(V * 8), nullptr};
+    gen::HFTensor ordering{"masked_embedding.token_ordering",
+                           "I64",
+                           {V},
+                           static_cast<uint64_t>(V * 8),
+                           nullptr};
     ordering.fill = [order](uint8_t *dst) {
       std::memcpy(dst, order->data(), order->size() * 8);
     };
@@ -1492,11 +1498,14 @@ int writeHF(const std::string &dir, const std::vector<TensorSpec> &specs,
 
 void usage() {
   std::printf(
-      "usage: gemmac-gen-model --variant NAME [--for TARGET] --type TYPE [--seed N] "
-      "[--layers N] [--window N] [--expert-ffn N] [--sparse] [--split-experts]\n"
+      "usage: gemmac-gen-model --variant NAME [--for TARGET] --type TYPE "
+      "[--seed N] "
+      "[--layers N] [--window N] [--expert-ffn N] [--sparse] "
+      "[--split-experts]\n"
       "       [--hf-per-expert]\n"
       "       [--srd DIR [--srd-baked TYPE]... [--srd-shard-bytes N]]\n"
-      "       [--chat-template FILE] [--hf DIR [--hf-quant Q] [--gptq-group N] [--quant-twin native|f32|q8_0]\n"
+      "       [--chat-template FILE] [--hf DIR [--hf-quant Q] [--gptq-group N] "
+      "[--quant-twin native|f32|q8_0]\n"
       "                             [--kv-scales K,V]]\n"
       "       -o FILE\n"
       "Writes a random-weight Gemma 4 GGUF that llama.cpp and gemmac load.\n"
@@ -1507,7 +1516,8 @@ void usage() {
       "tokenizer files, generation_config.json); FILE is then the GGUF that\n"
       "llama.cpp's converter would make of it (norms rounded through the\n"
       "checkpoint's type, the converter's token types).\n"
-      "--hf-quant gptq|gptq-asym|gptq-desc stores the MLP and attention output\n"
+      "--hf-quant gptq|gptq-asym|gptq-desc stores the MLP and attention "
+      "output\n"
       "linears of the --hf checkpoint as 4-bit GPTQ tensors (auto-round's\n"
       "auto_gptq layout; --gptq-group N, default 128); FILE holds their exact\n"
       "values (Q4_0 for gptq, Q8_0 for gptq-asym, F32 for gptq-desc; F32 for\n"
@@ -1781,7 +1791,8 @@ int main(int argc, char **argv) {
     v = &custom;
   }
   if (centroidHead && (!assistant || hfDir.empty())) {
-    std::fprintf(stderr, "gemmac-gen-model: --centroid-head goes with "
+    std::fprintf(stderr,
+                 "gemmac-gen-model: --centroid-head goes with "
                  "--variant assistant and --hf (llama.cpp's GGUF drops it)\n");
     return 2;
   }
