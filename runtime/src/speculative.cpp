@@ -164,7 +164,7 @@ extern "C" int gemmac_pool_draft(gemmac_pool *pool, int32_t n,
   }
   // Each sequence's drafter input: its last evaluated row's hidden state.
   const size_t H = static_cast<size_t>(m->program->meta[abi::kMetaHidden]);
-  std::vector<float> h(static_cast<size_t>(n) * H), next(h.size());
+  std::vector<float> h(static_cast<size_t>(n) * H);
   std::vector<gemmac_token> current(tokens, tokens + n);
   for (int32_t j = 0; j < n; ++j) {
     const gemmac_session *s = sessions[j];
@@ -177,7 +177,7 @@ extern "C" int gemmac_pool_draft(gemmac_pool *pool, int32_t n,
   }
   // Step i: one drafter call per chunk of at most maxBatch sequences still
   // drafting, row r at its sequence's position (segments of one row).
-  std::vector<int32_t> rows, stepTokens;
+  std::vector<int32_t> stepTokens;
   std::vector<int64_t> positions, seqs, outRows;
   std::vector<float> hIn, hOut, &out = pool->draftLogits;
   for (int32_t i = 0; i < maxDraft; ++i) {
