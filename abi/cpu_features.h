@@ -1,10 +1,15 @@
-// The x86 CPU features a compiled program may depend on, one bit each:
+// The CPU features a compiled program may depend on, one bit each:
 // compile-model records the ones its --target implies in the model meta
 // (kMetaCpuFeatures), and the runtime refuses to open a program on a CPU
 // that lacks any of them (runtime/src/cpu_features.cpp), naming them,
-// instead of dying of an illegal instruction. Each name is both LLVM's
-// feature name and __builtin_cpu_supports'.
+// instead of dying of an illegal instruction.
+// x86 (bits 0-31): each name is both LLVM's feature name and
+// __builtin_cpu_supports'.
 //   GEMMAC_CPU_FEATURE(bit, name)
+// AArch64 (bits 32-63), when GEMMAC_ARM_FEATURE is defined: LLVM's feature
+// name and the Linux hwcap that reports it (getauxval(AT_HWCAP) or
+// AT_HWCAP2, and the bit there).
+//   GEMMAC_ARM_FEATURE(bit, name, hwcap, hwcapBit)
 #ifndef GEMMAC_CPU_FEATURE
 #error "define GEMMAC_CPU_FEATURE(bit, name) first"
 #endif
@@ -33,4 +38,14 @@ GEMMAC_CPU_FEATURE(21, "vpclmulqdq")
 GEMMAC_CPU_FEATURE(22, "amx-tile")
 GEMMAC_CPU_FEATURE(23, "amx-int8")
 GEMMAC_CPU_FEATURE(24, "amx-bf16")
+#ifdef GEMMAC_ARM_FEATURE
+GEMMAC_ARM_FEATURE(32, "neon", 1, 1)      // HWCAP_ASIMD
+GEMMAC_ARM_FEATURE(33, "fullfp16", 1, 10) // HWCAP_ASIMDHP
+GEMMAC_ARM_FEATURE(34, "dotprod", 1, 20)  // HWCAP_ASIMDDP
+GEMMAC_ARM_FEATURE(35, "sve", 1, 22)      // HWCAP_SVE
+GEMMAC_ARM_FEATURE(36, "sve2", 2, 1)      // HWCAP2_SVE2
+GEMMAC_ARM_FEATURE(37, "i8mm", 2, 13)     // HWCAP2_I8MM
+GEMMAC_ARM_FEATURE(38, "bf16", 2, 14)     // HWCAP2_BF16
+#undef GEMMAC_ARM_FEATURE
+#endif
 #undef GEMMAC_CPU_FEATURE

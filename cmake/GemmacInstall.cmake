@@ -15,6 +15,14 @@ install(TARGETS gemmac_runtime_shared
 if(TARGET gemmac_serve)
   install(TARGETS gemmac_serve LIBRARY DESTINATION ${GEMMAC_LIB_DIR})
 endif()
+# The aarch64 runtime, for compile-model --target cpu:aarch64 from the
+# installed tree (it looks in lib/aarch64-linux-gnu beside lib).
+if(GEMMAC_HAVE_AARCH64_RUNTIME)
+  install(FILES ${CMAKE_BINARY_DIR}/lib/aarch64-linux-gnu/libgemmac_runtime.a
+                ${CMAKE_BINARY_DIR}/lib/aarch64-linux-gnu/libgemmac_runtime.so
+                ${CMAKE_BINARY_DIR}/lib/aarch64-linux-gnu/libgemmac_cli.a
+          DESTINATION ${GEMMAC_LIB_DIR}/aarch64-linux-gnu)
+endif()
 install(FILES runtime/include/gemmac.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 

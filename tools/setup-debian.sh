@@ -16,6 +16,7 @@ packages=(
   libgtest-dev libssl-dev zlib1g-dev spirv-tools mesa-vulkan-drivers libvulkan-dev
   nlohmann-json3-dev libcpp-httplib-dev python3-jinja2 tmux make
   python3-venv python3-pytest
+  g++-aarch64-linux-gnu libsimde-dev qemu-user
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -18,12 +18,21 @@
 
 namespace gemmac {
 
-/// The directory holding libgemmac_runtime.{a,so} and libgemmac_cli.a.
+/// The directory holding libgemmac_runtime.{a,so} and libgemmac_cli.a; for
+/// another architecture's programs (`triple` set, e.g.
+/// aarch64-unknown-linux-gnu) its subdirectory <arch>-linux-gnu holds that
+/// architecture's, and the driver links for the triple.
 struct RuntimeDir {
   std::string path;
-  std::string runtimeArchive() const { return path + "/libgemmac_runtime.a"; }
-  std::string runtimeShared() const { return path + "/libgemmac_runtime.so"; }
-  std::string cliArchive() const { return path + "/libgemmac_cli.a"; }
+  std::string triple;
+  std::string libraries() const;
+  std::string runtimeArchive() const {
+    return libraries() + "/libgemmac_runtime.a";
+  }
+  std::string runtimeShared() const {
+    return libraries() + "/libgemmac_runtime.so";
+  }
+  std::string cliArchive() const { return libraries() + "/libgemmac_cli.a"; }
 };
 
 /// A program: the objects, the CLI and the runtime, depending on nothing
@@ -46,6 +55,7 @@ llvm::Error writeStaticLibrary(llvm::ArrayRef<std::string> objects,
 /// section, so that gigabytes of it never overflow 32-bit references) as
 /// the bytes of `weightsPath`.
 llvm::Error assembleWeights(llvm::StringRef weightsPath, llvm::StringRef symbol,
-                            llvm::StringRef objectPath);
+                            llvm::StringRef objectPath,
+                            llvm::StringRef triple = "");
 
 } // namespace gemmac

@@ -283,7 +283,8 @@ llvm::Expected<Emitted> CompileSession::emit(const EmitOptions &options,
         "gemmac_weights_" + (files.name.empty() ? std::string("program") : files.name);
     weightsObject = path(ArtifactFiles::Object) + ".weights.o";
     if (llvm::Error e = assembleWeights(path(ArtifactFiles::Weights),
-                                        table.embeddedWeightsSymbol, weightsObject))
+                                        table.embeddedWeightsSymbol,
+                                        weightsObject, target_->crossTriple()))
       return fail(std::move(e));
     objects.push_back(weightsObject);
     members.push_back(files.name + ".weights.o");
@@ -305,7 +306,7 @@ llvm::Expected<Emitted> CompileSession::emit(const EmitOptions &options,
   if (llvm::Error e = target_->emitModelObject(*module_, table,
                                                path(ArtifactFiles::Object)))
     return fail(std::move(e));
-  RuntimeDir runtime{options.runtimeDir};
+  RuntimeDir runtime{options.runtimeDir, target_->crossTriple()};
   if (!options.library) {
     if (llvm::Error e = linkProgram(objects, runtime, path(ArtifactFiles::Program)))
       return fail(std::move(e));

@@ -49,6 +49,9 @@ public:
   virtual std::string targetFeatures() const { return ""; }
   /// The abi/cpu_features.h bits the host code may use (0: unchecked).
   virtual uint64_t cpuFeatureBits() const { return 0; }
+  /// The LLVM triple of another architecture's program (linked against the
+  /// runtime built for it); empty for this machine's.
+  virtual std::string crossTriple() const { return ""; }
 
   /// Rejects output flags that do not fit the target.
   virtual llvm::Error checkOptions(const EmitOptions &options) const = 0;

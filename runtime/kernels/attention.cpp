@@ -23,7 +23,7 @@
 #include "runtime/kernels/hsum.h"
 #include "runtime/src/rt.h"
 
-#include <immintrin.h>
+#include "runtime/kernels/x86_intrinsics.h"
 
 #include <algorithm>
 #include <cmath>
@@ -76,6 +76,7 @@ __m256 polyExp8(__m256 x) {
   return _mm256_blendv_ps(far, common, inRange);
 }
 
+#if GEMMAC_HAVE_AVX512
 /// ref::polyExpZen4 on sixteen lanes.
 GEMMAC_AVX512 inline __m512 polyExpZen4(__m512 x) {
   const __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f),
@@ -116,6 +117,12 @@ GEMMAC_AVX512 double softmaxTileZen4(const float *x, float M, float *p) {
   }
   return sum;
 }
+#else
+double softmaxTileZen4(const float *x, float M, float *p) {
+  std::copy(x, x + kTile, p); // never runs: no KernelSet::Avx512 here
+  return ref::softmaxTile(p, M, KernelSet::Avx512);
+}
+#endif
 
 /// The value of every E4M3 byte (e4m3ToF32), for gathers.
 struct E4M3Table {

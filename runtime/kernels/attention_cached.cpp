@@ -36,7 +36,7 @@
 #include "runtime/kernels/hsum.h"
 #include "runtime/src/rt.h"
 
-#include <immintrin.h>
+#include "runtime/kernels/x86_intrinsics.h"
 
 #include <algorithm>
 #include <cmath>
@@ -106,6 +106,7 @@ float dotF32(const float *k, const float *q, int64_t n) {
   return ref::addLeftoversF32<4>(reduce4(acc), k, q, np, n);
 }
 
+#if GEMMAC_HAVE_AVX512
 /// ggml_vec_dot_f16 and ggml_vec_dot_f32 as llama.cpp's AVX-512 build
 /// computes them (KernelSet::Avx512; ref::dotVecZen4): four sixteen-lane
 /// accumulators over blocks of 64, combined (a0 + a2) + (a1 + a3), summed as
@@ -139,6 +140,11 @@ GEMMAC_AVX512 float dotF32Zen4(const float *k, const float *q, int64_t n) {
                                _mm512_loadu_ps(q + i + 16 * j), acc[j]);
   return ref::addLeftoversF32<8>(reduce4Zen4(acc), k, q, np, n);
 }
+#else
+// No AVX-512 kernels on this architecture: KernelSet::Avx512 never runs.
+constexpr auto dotF16Zen4 = dotF16;
+constexpr auto dotF32Zen4 = dotF32;
+#endif
 
 // The V accumulator. Every operation is elementwise, so the vector part and
 // the scalar tail compute the same thing; ggml's own leftover loops (past

@@ -4,7 +4,7 @@
 
 #include "formats/formats.h"
 
-#include <immintrin.h>
+#include "runtime/kernels/x86_intrinsics.h"
 
 #include <cstdint>
 

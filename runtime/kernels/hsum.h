@@ -4,7 +4,7 @@
 
 #include "runtime/kernels/avx512.h"
 
-#include <immintrin.h>
+#include "runtime/kernels/x86_intrinsics.h"
 
 namespace gemmac::rt {
 
@@ -18,9 +18,11 @@ inline float hsum8(__m256 v) {
 
 /// _mm512_reduce_add_ps's order, as ref::hsum16: the halves added lane by
 /// lane, then hsum8.
+#if GEMMAC_HAVE_AVX512
 GEMMAC_AVX512 inline float hsum16(__m512 v) {
   return hsum8(
       _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1)));
 }
+#endif
 
 } // namespace gemmac::rt

@@ -10,6 +10,7 @@
 // identical results.
 
 #include "formats/repack.h"
+#include "runtime/kernels/avx512.h"
 #include "runtime/kernels/dot_reference.h"
 #include "runtime/kernels/gelu.h"
 #include "runtime/kernels/matmul.h"
@@ -18,6 +19,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 using namespace gemmac::fmt;
@@ -166,42 +168,56 @@ struct Plan {
 using ref::BF16;
 using ref::F16;
 
+#if GEMMAC_HAVE_AVX512
+/// The kernel of llama.cpp's AVX-512 build where it has its own arithmetic
+/// or a faster kernel of the same bits (KernelSet::Avx512); none otherwise.
+std::optional<Plan> avx512KernelFor(Type t, Layout layout, bool tiny,
+                                    int64_t k) {
+  if (layout == Layout::X8)
+    return t == Type::Q4_0
+               ? Plan{ActAux::Q8_0Sums, rowsQ4_0x8Avx512, 8, Act::F32, 16}
+               : Plan{ActAux::Q8_KPairSums, rowsQ4_Kx8Avx512, 8, Act::F32, 16};
+  // tinyBLAS takes sixteen (bf16: 32) columns at a time, so fewer shapes;
+  // the vec_dot has sixteen-lane sums.
+  const bool tinyZen4 = tiny && k % (t == Type::BF16 ? 32 : 16) == 0;
+  switch (t) {
+  case Type::F32:
+    return Plan{ActAux::None, tinyZen4 ? rowsF32TinyAvx512 : rowsF32VecAvx512,
+                1};
+  case Type::F16:
+    return Plan{ActAux::None, tinyZen4 ? rowsF16TinyAvx512 : rowsF16VecAvx512,
+                1};
+  case Type::BF16:
+    return Plan{ActAux::None, tinyZen4 ? rowsBF16TinyAvx512 : rowsBF16VecAvx512,
+                1};
+  case Type::Q8_0:
+    return Plan{ActAux::None, rowsQ8_0Avx512, 1, Act::F32, 4, rowsQ8_0};
+  case Type::Q6_K:
+    return Plan{ActAux::None, rowsQ6_KAvx512, 1, Act::F32, 2, rowsQ6_K};
+  default:
+    return std::nullopt;
+  }
+}
+#endif
+
 /// The kernel of a weight of `t` in `layout` shaped n x k, from `set`.
 /// `vecDot`: the product is llama.cpp's mul_mat_id, which never calls
 /// tinyBLAS.
-Plan kernelFor(KernelSet set, Type t, Layout layout, int64_t n, int64_t k,
-               bool vecDot) {
+Plan kernelFor([[maybe_unused]] KernelSet set, Type t, Layout layout, int64_t n,
+               int64_t k, bool vecDot) {
   // tinyBLAS takes float weights of some shapes (abi/formats.h).
   const bool tiny = !vecDot && gemmac::abi::usesTinyMatmul(t, n, k);
+#if GEMMAC_HAVE_AVX512
+  if (set == KernelSet::Avx512)
+    if (std::optional<Plan> plan = avx512KernelFor(t, layout, tiny, k))
+      return *plan;
+#endif
   // llama.cpp repacks Q4_0/Q4_K weights whose row count is a multiple of 8;
   // so do we (the x8 layout), and the arithmetic follows its repacked GEMM.
   const bool repacked = gemmac::abi::isRepackedShape(t, n);
-  if (layout == Layout::X8) {
-    if (t == Type::Q4_0 && set == KernelSet::Avx512)
-      return {ActAux::Q8_0Sums, rowsQ4_0x8Avx512, 8, Act::F32, 16};
-    if (t == Type::Q4_0)
-      return {ActAux::Q8_0Sums, rowsQ4_0x8, 8};
-    if (set == KernelSet::Avx512)
-      return {ActAux::Q8_KPairSums, rowsQ4_Kx8Avx512, 8, Act::F32, 16};
-    return {ActAux::Q8_KPairSums, rowsQ4_Kx8, 8};
-  }
-  if (set == KernelSet::Avx512 && gemmac::abi::activationQuant(t) ==
-                                      gemmac::abi::ActQuant::None) {
-    // llama.cpp's AVX-512 build: tinyBLAS takes sixteen (bf16: 32) columns
-    // at a time, so fewer shapes; its vec_dot has sixteen-lane sums.
-    const bool tinyZen4 =
-        tiny && k % (t == Type::BF16 ? 32 : 16) == 0;
-    switch (t) {
-    case Type::F32:
-      return {ActAux::None, tinyZen4 ? rowsF32TinyAvx512 : rowsF32VecAvx512, 1};
-    case Type::F16:
-      return {ActAux::None, tinyZen4 ? rowsF16TinyAvx512 : rowsF16VecAvx512, 1};
-    case Type::BF16:
-      return {ActAux::None, tinyZen4 ? rowsBF16TinyAvx512 : rowsBF16VecAvx512,
-              1};
-    default: break;
-    }
-  }
+  if (layout == Layout::X8)
+    return t == Type::Q4_0 ? Plan{ActAux::Q8_0Sums, rowsQ4_0x8, 8}
+                           : Plan{ActAux::Q8_KPairSums, rowsQ4_Kx8, 8};
   switch (t) {
   case Type::F32:
     return {ActAux::None,
@@ -215,8 +231,6 @@ Plan kernelFor(KernelSet set, Type t, Layout layout, int64_t n, int64_t k,
             tiny ? rowsBF16Tiny : rowsScalar<floats<BF16, ref::dotVec<BF16, ref::hsum8>>>,
             1};
   case Type::Q8_0:
-    if (set == KernelSet::Avx512)
-      return {ActAux::None, rowsQ8_0Avx512, 1, Act::F32, 4, rowsQ8_0};
     return {ActAux::None, rowsQ8_0, 1};
   case Type::Q5_0: return {ActAux::None, rowsQ5_0, 1};
   case Type::Q4_0:
@@ -243,8 +257,6 @@ Plan kernelFor(KernelSet set, Type t, Layout layout, int64_t n, int64_t k,
                               QK_K>>,
             1};
   case Type::Q6_K:
-    if (set == KernelSet::Avx512)
-      return {ActAux::None, rowsQ6_KAvx512, 1, Act::F32, 2, rowsQ6_K};
     return {ActAux::None, rowsQ6_K, 1};
   case Type::NVFP4: return {ActAux::None, rowsNVFP4, 1};
   case Type::Q4_0_F32: return {ActAux::None, rowsQ4_0F32, 1};

@@ -22,7 +22,7 @@
 #include "runtime/kernels/hsum.h"
 #include "runtime/kernels/matmul.h"
 
-#include <immintrin.h>
+#include "runtime/kernels/x86_intrinsics.h"
 
 #include <algorithm>
 #include <cstring>

@@ -1,9 +1,15 @@
 // Whether this CPU runs a program: the features its meta records
-// (abi/cpu_features.h) against what the CPU reports (cpuid, and the OS's
-// saving of the wide registers, through __builtin_cpu_supports).
+// (abi/cpu_features.h) against what the CPU reports (x86: cpuid, and the
+// OS's saving of the wide registers, through __builtin_cpu_supports;
+// aarch64: the kernel's hwcaps).
+#include "runtime/kernels/avx512.h"
 #include "runtime/src/model.h"
 
 #include <string>
+
+#if defined(__aarch64__)
+#include <sys/auxv.h>
+#endif
 
 namespace {
 void append(std::string &list, const char *name) {
@@ -16,6 +22,8 @@ std::string gemmac::rt::cpuFeatureNames(uint64_t bits) {
 #define GEMMAC_CPU_FEATURE(bit, name)                                          \
   if (bits >> (bit) & 1)                                                       \
     append(names, name);
+#define GEMMAC_ARM_FEATURE(bit, name, hwcap, hwcapBit)                         \
+  GEMMAC_CPU_FEATURE(bit, name)
 #include "abi/cpu_features.h"
   return names;
 }
@@ -27,16 +35,28 @@ std::string gemmac::rt::missingCpuFeatures(uint64_t bits) {
 #define GEMMAC_CPU_FEATURE(bit, name)                                          \
   if ((bits >> (bit) & 1) && !__builtin_cpu_supports(name))                    \
     append(missing, name);
+#define GEMMAC_ARM_FEATURE(bit, name, hwcap, hwcapBit)                         \
+  if (bits >> (bit)&1)                                                         \
+    append(missing, name);
+#include "abi/cpu_features.h"
+#elif defined(__aarch64__)
+  const unsigned long hwcaps[] = {0, getauxval(AT_HWCAP), getauxval(AT_HWCAP2)};
+#define GEMMAC_CPU_FEATURE(bit, name)                                          \
+  if (bits >> (bit)&1)                                                         \
+    append(missing, name);
+#define GEMMAC_ARM_FEATURE(bit, name, hwcap, hwcapBit)                         \
+  if ((bits >> (bit)&1) && !(hwcaps[hwcap] >> (hwcapBit)&1))                   \
+    append(missing, name);
 #include "abi/cpu_features.h"
 #else
-  // The features are x86's: a program needing any is not for this CPU.
-  if (bits)
-    missing = cpuFeatureNames(bits);
+  // No CPU of another architecture has these features.
+  missing = cpuFeatureNames(bits);
 #endif
   return missing;
 }
 
 gemmac::rt::KernelSet gemmac::rt::kernelSetFor(uint64_t bits) {
+#if GEMMAC_HAVE_AVX512
   // The features of llama.cpp's AVX-512 ("zen4") build, whose arithmetic
   // the AVX-512 kernels reproduce (runtime/kernels/avx512.h).
   static const char *const kAvx512Set[] = {
@@ -50,4 +70,7 @@ gemmac::rt::KernelSet gemmac::rt::kernelSetFor(uint64_t bits) {
 #include "abi/cpu_features.h"
   }
   return (bits & needed) == needed ? KernelSet::Avx512 : KernelSet::Avx2;
+#else
+  return KernelSet::Avx2; // the AVX2 kernels, through SIMDe
+#endif
 }

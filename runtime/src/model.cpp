@@ -178,6 +178,15 @@ std::string defaultWeightsPath(const gemmac_program &p) {
   return "";
 }
 
+#if defined(__aarch64__)
+const char *const kTargetHint =
+    "--target cpu:aarch64 runs on every 64-bit Arm CPU; add what it has, "
+    "e.g. cpu:aarch64,+dotprod";
+#else
+const char *const kTargetHint =
+    "--target cpu:x86-64-v3 for AVX2, cpu:x86-64-v4 for AVX-512";
+#endif
+
 /// The table's frozen head first: a table of another version is named by
 /// the compiler that wrote it, never read further.
 bool checkProgram(const gemmac_program *p) {
@@ -214,8 +223,8 @@ bool checkProgram(const gemmac_program *p) {
     rt::setError("model '" + name + "' was compiled for a CPU with " +
                  rt::cpuFeatureNames(needs) + "; this CPU lacks " + missing +
                  ": compile it again for this machine (compile-model --target "
-                 "host) or for a CPU it has (--target cpu:x86-64-v3 for AVX2, "
-                 "cpu:x86-64-v4 for AVX-512)");
+                 "host) or for a CPU it has (" +
+                 kTargetHint + ")");
     return false;
   }
   return true;

@@ -1,6 +1,6 @@
 #include "runtime/src/thread_pool.h"
 
-#include <immintrin.h>
+#include "runtime/kernels/x86_intrinsics.h"
 
 #include <algorithm>
 #include <cstring>

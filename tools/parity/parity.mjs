@@ -26,6 +26,11 @@
 // an AVX-512 CPU such as --target cpu:znver4); on a CPU without that build's
 // features the case is skipped (CTest: 77).
 //
+// --target cpu:aarch64[...] cross-compiles, and the program runs under
+// qemu-user (qemu-aarch64 with the cross toolchain's aarch64 libraries in
+// /usr/aarch64-linux-gnu; without them the case is skipped): its kernels are
+// the AVX2 ones through SIMDe, so llama.cpp's AVX2 build stays the reference.
+//
 // Writes a random-weight model, compiles it, evaluates one token sequence
 // several times longer than the model's sliding window with the compiled
 // program (in one batch, and again in steps of 7 tokens so that the KV ring
@@ -34,7 +39,7 @@
 //   top-1 agreement wherever llama.cpp's top two differ by more than 0.01 in
 //   log-probability, and max |delta log p| over llama.cpp's top 10 tokens,
 //   which must stay within 1e-3 for F32 weights and 5e-2 otherwise.
-import {execFileSync} from "node:child_process";
+import {execFileSync, spawnSync} from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import {fileURLToPath} from "node:url";
@@ -54,6 +59,16 @@ const work = opt("--work", fs.mkdtempSync("/tmp/gemmac-parity-"));
 const nTokens = Number(opt("--tokens", 72));
 const target = opt("--target", "cpu:x86-64-v3");
 const onCpu = target === "cpu" || target.startsWith("cpu:");
+const emulator = target.startsWith("cpu:aarch64")
+    ? ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"] : [];
+if (emulator.length) {
+    const probe = spawnSync(emulator[0], ["--version"]);
+    if (probe.error || probe.status !== 0 ||
+        !fs.existsSync("/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1")) {
+        console.log("SKIP: no qemu-aarch64 or aarch64 C libraries (Debian: qemu-user g++-aarch64-linux-gnu)");
+        process.exit(77);
+    }
+}
 const llamaDir = opt("--llama-dir");
 const cpuVariant = opt("--cpu-variant");
 if (cpuVariant)
@@ -76,6 +91,8 @@ if (!Number.isInteger(nTokens) || nTokens < 64 || nTokens > 100000) {
 }
 fs.mkdirSync(work, {recursive: true});
 const run = (cmd, argv) => execFileSync(cmd, argv, {stdio: ["ignore", "pipe", "inherit"]}).toString();
+const runProgram = (argv) =>
+    emulator.length ? run(emulator[0], [...emulator.slice(1), program, ...argv]) : run(program, argv);
 
 // --tolerance overrides the type's (a case with rounding llama.cpp cannot
 // reproduce, such as the E4M3 KV cache, states its own bound and why).
@@ -122,8 +139,8 @@ if (!onCpu) {
 
 const ours = path.join(work, "ours.bin"), oursSteps = path.join(work, "ours-steps.bin");
 const ref = path.join(work, "llama.bin");
-run(program, ["eval", "--tokens", list, "--logits", ours, ...evalArgs]);
-run(program, ["eval", "--tokens", list, "--logits", oursSteps, "--batch", "7", ...evalArgs]);
+runProgram(["eval", "--tokens", list, "--logits", ours, ...evalArgs]);
+runProgram(["eval", "--tokens", list, "--logits", oursSteps, "--batch", "7", ...evalArgs]);
 run("node", [path.join(here, "../oracle/llama-oracle.mjs"), reference, "--tokens", list, "--logits", ref,
     ...(llamaDir ? ["--llama-dir", llamaDir] : []), ...(cpuVariant ? ["--cpu-variant", cpuVariant] : [])]);
 
@@ -147,7 +164,8 @@ for (const [label, file] of [["one batch", ours], ["steps of 7", oursSteps]]) {
     ok &&= pass;
     const config = (caseLabel ? ` ${caseLabel}` : "") + (hfDir ? " safetensors" : "") +
         (disabled.length ? ` without ${disabled.join(", ")}` : "") +
-        (onCpu ? (cpuVariant ? ` (${target} against llama.cpp's ${cpuVariant} build)` : "") : ` on ${target}`);
+        (onCpu ? (cpuVariant ? ` (${target} against llama.cpp's ${cpuVariant} build)`
+                  : emulator.length ? ` (${target} under qemu-user)` : "") : ` on ${target}`);
     console.log(`${variant} ${type}${config} (${label}): top-1 ${r.agree}/${r.checked} agree, ` +
         `max |dlogp| top-10 ${r.maxDelta.toExponential(2)}` +
         (r.worstPos >= 0 ? ` (position ${r.worstPos})` : "") + ", " +

@@ -44,9 +44,10 @@ static void initializeTargets() {
 /// LLVM only warns about an unknown CPU or feature (and then may abort in
 /// code generation): both are checked against the host triple's tables, and
 /// the error lists what is valid.
-static Error checkCpuAndFeatures(const CpuTarget &t) {
+static Error checkCpuAndFeatures(const CpuTarget &t, llvm::StringRef spec) {
   initializeTargets();
-  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
+  llvm::Triple triple(t.triple.empty() ? llvm::sys::getDefaultTargetTriple()
+                                       : t.triple);
   std::string err;
   const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, err);
   if (!target)
@@ -62,7 +63,7 @@ static Error checkCpuAndFeatures(const CpuTarget &t) {
   };
   if (!info->isCPUStringValid(t.cpu))
     return llvm::createStringError(
-        "--target cpu:" + t.cpu + ": unknown CPU for " + triple.str() +
+        "--target " + spec + ": unknown CPU for " + triple.str() +
         " (valid: host " + known(info->getAllProcessorDescriptions()) + ")");
   llvm::SmallVector<llvm::StringRef> features;
   llvm::StringRef(t.features).split(features, ',', -1, false);
@@ -73,7 +74,7 @@ static Error checkCpuAndFeatures(const CpuTarget &t) {
                               [&](const auto &kv) { return name == kv.Key; });
     if (!valid)
       return llvm::createStringError(
-          "--target cpu:" + t.features + ": unknown CPU feature '" + f +
+          "--target " + spec + ": unknown CPU feature '" + f +
           "' (write +NAME or -NAME, comma separated; valid names: " +
           known(info->getAllProcessorFeatures()) + ")");
   }
@@ -88,7 +89,18 @@ llvm::Expected<CpuTarget> gemmac::parseCpuTarget(llvm::StringRef spec) {
   llvm::StringRef rest = spec.drop_front(3).drop_while([](char c) {
     return c == ':';
   });
-  if (rest.empty() || rest == "host" || rest == "native") {
+  if (rest == "aarch64" || rest.starts_with("aarch64,") ||
+      rest.starts_with("aarch64:")) {
+    // 64-bit Arm Linux, cross-compiled: armv8-a ("generic") or a named Arm
+    // CPU, with features added or removed after a comma.
+    t.triple = "aarch64-unknown-linux-gnu";
+    auto [head, features] = rest.split(',');
+    llvm::StringRef cpu = head;
+    cpu.consume_front("aarch64");
+    cpu = cpu.drop_while([](char c) { return c == ':'; });
+    t.cpu = cpu.empty() ? "generic" : cpu.str();
+    t.features = features.str();
+  } else if (rest.empty() || rest == "host" || rest == "native") {
     t.cpu = llvm::sys::getHostCPUName().str();
     llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
     for (auto &f : host)
@@ -103,9 +115,15 @@ llvm::Expected<CpuTarget> gemmac::parseCpuTarget(llvm::StringRef spec) {
     t.cpu = cpu.str();
     t.features = features.str();
   }
-  if (Error e = checkCpuAndFeatures(t))
+  if (Error e = checkCpuAndFeatures(t, spec))
     return std::move(e);
   return t;
+}
+
+std::string CpuTarget::describe() const {
+  return triple.empty()
+             ? "cpu:" + cpu
+             : "cpu:" + llvm::Triple(triple).getArchName().str() + ":" + cpu;
 }
 
 uint64_t CpuTarget::cpuFeatureBits() const {
@@ -113,7 +131,21 @@ uint64_t CpuTarget::cpuFeatureBits() const {
   llvm::Triple t(triple.empty() ? llvm::sys::getDefaultTargetTriple() : triple);
   std::string err;
   const llvm::Target *target = llvm::TargetRegistry::lookupTarget(t, err);
-  if (!target || !t.isX86())
+  if (!target)
+    return 0;
+  if (t.isAArch64()) {
+    // The runtime is built for armv8-a (cmake/RuntimeFlags.cmake): NEON.
+    std::unique_ptr<llvm::MCSubtargetInfo> info(
+        target->createMCSubtargetInfo(t, cpu, features));
+    uint64_t bits = 0;
+#define GEMMAC_CPU_FEATURE(bit, feature)
+#define GEMMAC_ARM_FEATURE(bit, feature, hwcap, hwcapBit)                      \
+  if (info->checkFeatures(std::string("+") + feature))                         \
+    bits |= uint64_t{1} << (bit);
+#include "abi/cpu_features.h"
+    return bits;
+  }
+  if (!t.isX86())
     return 0;
   // The target's features, and the runtime's: programs link a runtime built
   // for x86-64-v3 (CMakeLists.txt), whatever --target says.

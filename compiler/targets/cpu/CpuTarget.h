@@ -15,11 +15,12 @@ namespace gemmac {
 /// the runtime.
 class CpuTarget : public Target {
 public:
-  std::string triple;   // empty: the host's
+  std::string triple;   // empty: the host's; else cross-compiled (aarch64)
   std::string cpu;      // e.g. "znver3", "haswell"; empty: the host's
   std::string features; // e.g. "+avx2,+fma"; empty with an empty cpu: host's
 
-  std::string describe() const override { return "cpu:" + cpu; }
+  std::string describe() const override;
+  std::string crossTriple() const override { return triple; }
   std::string targetFeatures() const override { return features; }
   uint64_t cpuFeatureBits() const override;
   llvm::Error checkOptions(const EmitOptions &options) const override;
@@ -30,7 +31,8 @@ public:
                               llvm::StringRef objectPath) const override;
 };
 
-/// Parses "cpu", "cpu:<cpu name>" or "cpu:<+feature,...>" (host by default).
+/// Parses "cpu", "cpu:<cpu name>", "cpu:<+feature,...>" (host by default),
+/// or "cpu:aarch64[:<Arm cpu>][,<+feature,...>]" (64-bit Arm Linux).
 llvm::Expected<CpuTarget> parseCpuTarget(llvm::StringRef spec);
 
 /// Translates an LLVM-dialect module to LLVM IR, adds the program table
