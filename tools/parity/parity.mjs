@@ -30,6 +30,8 @@
 // qemu-user (qemu-aarch64 with the cross toolchain's aarch64 libraries in
 // /usr/aarch64-linux-gnu; without them the case is skipped): its kernels are
 // the AVX2 ones through SIMDe, so llama.cpp's AVX2 build stays the reference.
+// --arm-reference DIR makes llama.cpp's Arm build the reference instead
+// (tools/oracle/build-llama-arm.sh DIR; its oracle runs under qemu-user).
 //
 // Writes a random-weight model, compiles it, evaluates one token sequence
 // several times longer than the model's sliding window with the compiled
@@ -141,8 +143,13 @@ const ours = path.join(work, "ours.bin"), oursSteps = path.join(work, "ours-step
 const ref = path.join(work, "llama.bin");
 runProgram(["eval", "--tokens", list, "--logits", ours, ...evalArgs]);
 runProgram(["eval", "--tokens", list, "--logits", oursSteps, "--batch", "7", ...evalArgs]);
-run("node", [path.join(here, "../oracle/llama-oracle.mjs"), reference, "--tokens", list, "--logits", ref,
-    ...(llamaDir ? ["--llama-dir", llamaDir] : []), ...(cpuVariant ? ["--cpu-variant", cpuVariant] : [])]);
+const armReference = opt("--arm-reference");
+if (armReference)
+    run("qemu-aarch64", ["-L", "/usr/aarch64-linux-gnu", path.join(armReference, "llama-logits-oracle"),
+        reference, path.join(armReference, "lib"), "--tokens", list, "--logits", ref]);
+else
+    run("node", [path.join(here, "../oracle/llama-oracle.mjs"), reference, "--tokens", list, "--logits", ref,
+        ...(llamaDir ? ["--llama-dir", llamaDir] : []), ...(cpuVariant ? ["--cpu-variant", cpuVariant] : [])]);
 
 // llama.cpp's repacked products (Q4_0/Q4_K/Q6_K/Q8_0 x8) take a batch four
 // rows at a time and its last n % 4 rows through the one-row kernel (gemv),
@@ -165,7 +172,8 @@ for (const [label, file] of [["one batch", ours], ["steps of 7", oursSteps]]) {
     const config = (caseLabel ? ` ${caseLabel}` : "") + (hfDir ? " safetensors" : "") +
         (disabled.length ? ` without ${disabled.join(", ")}` : "") +
         (onCpu ? (cpuVariant ? ` (${target} against llama.cpp's ${cpuVariant} build)`
-                  : emulator.length ? ` (${target} under qemu-user)` : "") : ` on ${target}`);
+                  : emulator.length ? ` (${target} under qemu-user against llama.cpp's ` +
+                      `${armReference ? "Arm" : "AVX2"} build)` : "") : ` on ${target}`);
     console.log(`${variant} ${type}${config} (${label}): top-1 ${r.agree}/${r.checked} agree, ` +
         `max |dlogp| top-10 ${r.maxDelta.toExponential(2)}` +
         (r.worstPos >= 0 ? ` (position ${r.worstPos})` : "") + ", " +
