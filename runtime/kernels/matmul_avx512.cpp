@@ -269,6 +269,20 @@ template <typename T> GEMMAC_AVX512 inline __m512 load16(const T *p) {
         _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p)));
 }
 
+/// Weight row n and the activation rows t0 .. t0 + NT - 1 of a float tile.
+template <typename T, int NT> struct TileRows {
+  const T *w;
+  const T *a[NT];
+};
+template <typename T, int NT>
+TileRows<T, NT> tileRows(const MatmulTask &m, int64_t n, int64_t t0) {
+  TileRows<T, NT> r;
+  r.w = reinterpret_cast<const T *>(m.weight + n * m.rowBytes);
+  for (int i = 0; i < NT; ++i)
+    r.a[i] = reinterpret_cast<const T *>(m.act + (t0 + i) * m.actStride);
+  return r;
+}
+
 /// T: float, or uint16_t holding f16 (BF16 false) or bf16 (BF16 true).
 template <typename T, bool BF16 = false> struct FloatTinyZen4 {
   static constexpr int kTile = 4;
@@ -276,10 +290,7 @@ template <typename T, bool BF16 = false> struct FloatTinyZen4 {
   static constexpr int kStep = BF16 ? 32 : 16;
   template <int NT>
   GEMMAC_AVX512 static void tile(const MatmulTask &m, int64_t n, int64_t t0) {
-    const T *w = reinterpret_cast<const T *>(m.weight + n * m.rowBytes);
-    const T *a[NT];
-    for (int i = 0; i < NT; ++i)
-      a[i] = reinterpret_cast<const T *>(m.act + (t0 + i) * m.actStride);
+    const auto [w, a] = tileRows<T, NT>(m, n, t0);
     __m512 acc[NT];
     for (int i = 0; i < NT; ++i)
       acc[i] = _mm512_setzero_ps();
@@ -313,10 +324,7 @@ template <typename T> struct FloatVecZen4 {
   static constexpr bool kBF16 = std::is_same_v<T, ref::BF16>;
   template <int NT>
   GEMMAC_AVX512 static void tile(const MatmulTask &m, int64_t n, int64_t t0) {
-    const T *w = reinterpret_cast<const T *>(m.weight + n * m.rowBytes);
-    const T *a[NT];
-    for (int i = 0; i < NT; ++i)
-      a[i] = reinterpret_cast<const T *>(m.act + (t0 + i) * m.actStride);
+    const auto [w, a] = tileRows<T, NT>(m, n, t0);
     const int64_t K = m.K, np = K & ~int64_t(63);
     float out[NT];
     if constexpr (kBF16) {
