@@ -77,6 +77,8 @@ SmallVector<int64_t> computeModelMeta(ModuleOp module, func::FuncOp entry,
   // (gemmac_session_truncate).
   meta[abi::kMetaDraftMax] = draftMax(module);
   meta[abi::kMetaCpuFeatures] = attrInt(d->getCpuFeaturesAttrHelper());
+  meta[abi::kMetaKernelsAtStartup] =
+      d->getKernelsAtStartupAttrHelper().isAttrPresent(module);
   if (auto plan = moduleKVPlan(module, entry); succeeded(plan))
     for (auto &[owner, c] : *plan)
       if (c.getRows())

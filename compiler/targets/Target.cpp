@@ -40,6 +40,8 @@ void recordTarget(ModuleOp module, const Target &target) {
   if (!features.empty())
     dialect->getTargetFeaturesAttrHelper().setAttr(module,
                                                    b.getStringAttr(features));
+  if (target.kernelsAtStartup())
+    dialect->getKernelsAtStartupAttrHelper().setAttr(module, b.getUnitAttr());
   if (uint64_t bits = target.cpuFeatureBits())
     dialect->getCpuFeaturesAttrHelper().setAttr(
         module, b.getI64IntegerAttr(static_cast<int64_t>(bits)));

@@ -49,6 +49,8 @@ public:
   virtual std::string targetFeatures() const { return ""; }
   /// The abi/cpu_features.h bits the host code may use (0: unchecked).
   virtual uint64_t cpuFeatureBits() const { return 0; }
+  /// Whether the program picks its kernel set from the CPU it starts on.
+  virtual bool kernelsAtStartup() const { return false; }
   /// The LLVM triple of another architecture's program (linked against the
   /// runtime built for it); empty for this machine's.
   virtual std::string crossTriple() const { return ""; }

@@ -223,6 +223,9 @@ LogicalResult GemmaDialect::verifyOperationAttribute(Operation *op,
   if (name == getLayersAttrHelper().getName() ||
       name == getKvPlanAttrHelper().getName())
     return expect(isa<ArrayAttr>(value), "an array");
+  if (name == getKernelsAtStartupAttrHelper().getName())
+    return expect(isa<UnitAttr>(value) && isa<ModuleOp>(op),
+                  "a unit attribute on the module");
   if (name == getEntryAttrHelper().getName() ||
       name == getDraftAttrHelper().getName())
     return expect(isa<UnitAttr>(value) && isa<func::FuncOp>(op),

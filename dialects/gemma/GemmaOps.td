@@ -47,6 +47,9 @@ def Gemma_Dialect : Dialect {
     // ... the abi/cpu_features.h bits that CPU has (the program checks
     // them at startup) ...
     "::mlir::IntegerAttr":$cpu_features,
+    // ... whether the program picks its kernel set at startup from the CPU
+    // it runs on (--target cpu:x86-64-multi) instead of from cpu_features ...
+    "::mlir::UnitAttr":$kernels_at_startup,
     // ... and the KV caches' element type, f16, f32 or f8E4M3FN (E4M3), with
     // an E4M3 cache's scales: k and v of each layer's own cache, 2 x
     // num_layers values (absent: all 1.0).

@@ -159,28 +159,33 @@ int cmdInfo(const Options &o) {
       }
       return r + "\"";
     };
-    std::printf("{\"source\": %s, \"target\": %s, \"compiler\": %s, \"device\": %s, "
-                "\"formats\": %s, \"residuals\": %s, \"vocab\": %lld, \"hidden\": %lld, "
-                "\"layers\": %lld, \"context\": %lld, \"max_batch\": %lld, "
-                "\"threads\": %lld, \"weight_bytes\": %lld, \"decode_bytes\": %lld, "
-                "\"arena_bytes\": %lld, \"kv_ctx\": %d, \"kv_bytes\": %lld, "
-                "\"window\": %lld, \"draft_max\": %lld, \"drafter\": %s, "
-                "\"chat_template_bytes\": %zu, \"sampling\": {\"temperature\": %g, "
-                "\"top_k\": %d, \"top_p\": %g, \"min_p\": %g, "
-                "\"repeat_penalty\": %g, \"repeat_last_n\": %d}}\n",
-                js(str("source")).c_str(), js(str("target")).c_str(),
-                js(str("compiler")).c_str(), js(str("device")).c_str(),
-                js(str("formats")).c_str(), js(str("residuals")).c_str(), num("vocab"),
-                num("hidden"), num("layers"), num("context"), num("max_batch"),
-                num("threads"), num("weight_bytes"), num("decode_bytes"),
-                num("arena_bytes"), ctx, kv, num("window"), num("draft_max"),
-                num("drafter") == 1 ? "true" : "false", tmpl.size(),
-                sp.temperature, sp.top_k,
-                sp.top_p, sp.min_p, sp.repeat_penalty, sp.penalty_last_n);
+    std::printf(
+        "{\"source\": %s, \"target\": %s, \"compiler\": %s, \"device\": %s, "
+        "\"kernels\": %s, "
+        "\"formats\": %s, \"residuals\": %s, \"vocab\": %lld, \"hidden\": "
+        "%lld, "
+        "\"layers\": %lld, \"context\": %lld, \"max_batch\": %lld, "
+        "\"threads\": %lld, \"weight_bytes\": %lld, \"decode_bytes\": %lld, "
+        "\"arena_bytes\": %lld, \"kv_ctx\": %d, \"kv_bytes\": %lld, "
+        "\"window\": %lld, \"draft_max\": %lld, \"drafter\": %s, "
+        "\"chat_template_bytes\": %zu, \"sampling\": {\"temperature\": %g, "
+        "\"top_k\": %d, \"top_p\": %g, \"min_p\": %g, "
+        "\"repeat_penalty\": %g, \"repeat_last_n\": %d}}\n",
+        js(str("source")).c_str(), js(str("target")).c_str(),
+        js(str("compiler")).c_str(), js(str("device")).c_str(),
+        js(str("kernels")).c_str(), js(str("formats")).c_str(),
+        js(str("residuals")).c_str(), num("vocab"), num("hidden"),
+        num("layers"), num("context"), num("max_batch"), num("threads"),
+        num("weight_bytes"), num("decode_bytes"), num("arena_bytes"), ctx, kv,
+        num("window"), num("draft_max"), num("drafter") == 1 ? "true" : "false",
+        tmpl.size(), sp.temperature, sp.top_k, sp.top_p, sp.min_p,
+        sp.repeat_penalty, sp.penalty_last_n);
   } else {
     std::printf("model       %s (compiled by %s for %s)\n", str("source").c_str(),
                 str("compiler").c_str(), str("target").c_str());
-    std::printf("runs on     %s, %lld threads\n", str("device").c_str(), num("threads"));
+    std::printf("runs on     %s%s%s, %lld threads\n", str("device").c_str(),
+                str("kernels").empty() ? "" : ", kernels ",
+                str("kernels").c_str(), num("threads"));
     std::printf("shape       %lld layers, hidden %lld, vocabulary %lld, trained context %lld\n",
                 num("layers"), num("hidden"), num("vocab"), num("context"));
     std::printf("weights     %s in %s (%s)%s\n", mib(num("weight_bytes")).c_str(),

@@ -55,22 +55,44 @@ std::string gemmac::rt::missingCpuFeatures(uint64_t bits) {
   return missing;
 }
 
-gemmac::rt::KernelSet gemmac::rt::kernelSetFor(uint64_t bits) {
 #if GEMMAC_HAVE_AVX512
-  // The features of llama.cpp's AVX-512 ("zen4") build, whose arithmetic
-  // the AVX-512 kernels reproduce (runtime/kernels/avx512.h).
+namespace {
+/// The features of llama.cpp's AVX-512 ("zen4") build, whose arithmetic the
+/// AVX-512 kernels reproduce (runtime/kernels/avx512.h): their bits.
+uint64_t avx512SetBits() {
   static const char *const kAvx512Set[] = {
-      "avx512f",    "avx512bw",   "avx512vl",  "avx512dq",
-      "avx512cd",   "avx512vnni", "avx512bf16", "avx512vbmi"};
-  uint64_t needed = 0;
+      "avx512f",  "avx512bw",   "avx512vl",   "avx512dq",
+      "avx512cd", "avx512vnni", "avx512bf16", "avx512vbmi"};
+  uint64_t bits = 0;
   for (const char *name : kAvx512Set) {
 #define GEMMAC_CPU_FEATURE(bit, feature)                                       \
   if (std::string(feature) == name)                                            \
-    needed |= uint64_t{1} << (bit);
+    bits |= uint64_t{1} << (bit);
 #include "abi/cpu_features.h"
   }
+  return bits;
+}
+} // namespace
+#endif
+
+gemmac::rt::KernelSet gemmac::rt::kernelSetFor(uint64_t bits) {
+#if GEMMAC_HAVE_AVX512
+  const uint64_t needed = avx512SetBits();
   return (bits & needed) == needed ? KernelSet::Avx512 : KernelSet::Avx2;
 #else
   return KernelSet::Avx2; // the AVX2 kernels, through SIMDe
 #endif
+}
+
+gemmac::rt::KernelSet gemmac::rt::kernelSetForThisCpu() {
+#if GEMMAC_HAVE_AVX512
+  return missingCpuFeatures(avx512SetBits()).empty() ? KernelSet::Avx512
+                                                     : KernelSet::Avx2;
+#else
+  return KernelSet::Avx2;
+#endif
+}
+
+const char *gemmac::rt::kernelSetName(KernelSet set) {
+  return set == KernelSet::Avx512 ? "avx512" : "avx2";
 }

@@ -411,8 +411,10 @@ extern "C" gemmac_model *gemmac_model_open_program(const gemmac_program *program
     nThreads = cpus;
   nThreads = std::min(nThreads, 4 * cpus);
   model->rt = std::make_unique<gemmac_rt>(nThreads);
-  model->rt->kernels = rt::kernelSetFor(
-      static_cast<uint64_t>(meta[abi::kMetaCpuFeatures]));
+  model->rt->kernels = meta[abi::kMetaKernelsAtStartup]
+                           ? rt::kernelSetForThisCpu()
+                           : rt::kernelSetFor(static_cast<uint64_t>(
+                                 meta[abi::kMetaCpuFeatures]));
   if (!model->rt->pool.error().empty()) {
     setError(model->rt->pool.error() + " (use fewer threads)");
     return nullptr;
@@ -470,6 +472,8 @@ extern "C" const char *gemmac_model_string(const gemmac_model *m,
   if (k == "residuals") return m->residuals.c_str();
   if (k == "formats") return m->formats.c_str();
   if (k == "device") return m->device.c_str();
+  if (k == "kernels")
+    return m->gpu || !m->rt ? "" : rt::kernelSetName(m->rt->kernels);
   if (k == "chat_template") return m->tokenizer.chatTemplate().c_str();
   if (k == "weights_path") return m->path.c_str();
   return nullptr;

@@ -20,8 +20,12 @@ void setError(const std::string &message);
 /// them this CPU lacks ("" when it has them all).
 std::string cpuFeatureNames(uint64_t bits);
 std::string missingCpuFeatures(uint64_t bits);
-/// The kernels for a program compiled for the features of `bits`.
+/// The kernels for a program compiled for the features of `bits`, and for
+/// one that chooses at startup (cpu:x86-64-multi): this CPU's best.
 KernelSet kernelSetFor(uint64_t bits);
+KernelSet kernelSetForThisCpu();
+/// "avx2" or "avx512".
+const char *kernelSetName(KernelSet set);
 } // namespace gemmac::rt
 
 struct gemmac_model {

@@ -100,6 +100,9 @@ llvm::Expected<CpuTarget> gemmac::parseCpuTarget(llvm::StringRef spec) {
     cpu = cpu.drop_while([](char c) { return c == ':'; });
     t.cpu = cpu.empty() ? "generic" : cpu.str();
     t.features = features.str();
+  } else if (rest == "x86-64-multi") {
+    t.cpu = "x86-64-v3";
+    t.multi = true;
   } else if (rest.empty() || rest == "host" || rest == "native") {
     t.cpu = llvm::sys::getHostCPUName().str();
     llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
@@ -121,6 +124,8 @@ llvm::Expected<CpuTarget> gemmac::parseCpuTarget(llvm::StringRef spec) {
 }
 
 std::string CpuTarget::describe() const {
+  if (multi)
+    return "cpu:x86-64-multi";
   return triple.empty()
              ? "cpu:" + cpu
              : "cpu:" + llvm::Triple(triple).getArchName().str() + ":" + cpu;

@@ -18,9 +18,13 @@ public:
   std::string triple;   // empty: the host's; else cross-compiled (aarch64)
   std::string cpu;      // e.g. "znver3", "haswell"; empty: the host's
   std::string features; // e.g. "+avx2,+fma"; empty with an empty cpu: host's
+  /// cpu:x86-64-multi: code for x86-64-v3, and the kernel set (AVX2 or
+  /// AVX-512) chosen when the program starts, from the CPU it runs on.
+  bool multi = false;
 
   std::string describe() const override;
   std::string crossTriple() const override { return triple; }
+  bool kernelsAtStartup() const override { return multi; }
   std::string targetFeatures() const override { return features; }
   uint64_t cpuFeatureBits() const override;
   llvm::Error checkOptions(const EmitOptions &options) const override;
@@ -32,7 +36,8 @@ public:
 };
 
 /// Parses "cpu", "cpu:<cpu name>", "cpu:<+feature,...>" (host by default),
-/// or "cpu:aarch64[:<Arm cpu>][,<+feature,...>]" (64-bit Arm Linux).
+/// "cpu:x86-64-multi", or "cpu:aarch64[:<Arm cpu>][,<+feature,...>]" (64-bit
+/// Arm Linux).
 llvm::Expected<CpuTarget> parseCpuTarget(llvm::StringRef spec);
 
 /// Translates an LLVM-dialect module to LLVM IR, adds the program table
