@@ -308,17 +308,30 @@ static inline int8_t roundQ8(float v) {
   return static_cast<int8_t>(std::clamp(std::nearbyintf(v), -127.0f, 127.0f));
 }
 
-void quantizeRowQ8_0(const float *x, BlockQ8_0 *y, size_t n) {
+/// `reciprocalOfScale`: llama.cpp's NEON quantizer (arch/arm/quants.c,
+/// ggml_quantize_mat_q8_0_4x4) multiplies by 1/d instead, which can be an ulp
+/// away from 127/amax; it rounds half to even too.
+static void quantizeQ8_0(const float *x, BlockQ8_0 *y, size_t n,
+                         bool reciprocalOfScale) {
   for (size_t i = 0; i < n / QK; ++i, x += QK) {
     float amax = 0;
     for (int j = 0; j < QK; ++j)
       amax = std::max(amax, std::fabs(x[j]));
     float d = amax / 127.0f;
-    float id = amax != 0 ? 127.0f / amax : 0.0f;
+    float id = reciprocalOfScale ? (d != 0 ? 1.0f / d : 0.0f)
+                                 : (amax != 0 ? 127.0f / amax : 0.0f);
     y[i].d = f32ToF16(d);
     for (int j = 0; j < QK; ++j)
       y[i].qs[j] = roundQ8(x[j] * id);
   }
+}
+
+void quantizeRowQ8_0(const float *x, BlockQ8_0 *y, size_t n) {
+  quantizeQ8_0(x, y, n, false);
+}
+
+void quantizeRowQ8_0Neon(const float *x, BlockQ8_0 *y, size_t n) {
+  quantizeQ8_0(x, y, n, true);
 }
 
 void quantizeRowQ8_1(const float *x, BlockQ8_1 *y, size_t n) {

@@ -135,6 +135,8 @@ void dequantizeRow(Type t, const void *src, float *dst, size_t n);
 
 /// Q8_0: d = amax/127 stored as f16, q = rne(x * 127/amax).
 void quantizeRowQ8_0(const float *x, BlockQ8_0 *y, size_t n);
+/// The same as llama.cpp's Arm (NEON) build quantizes: times 1/d, not 127/amax.
+void quantizeRowQ8_0Neon(const float *x, BlockQ8_0 *y, size_t n);
 /// Q8_1: as Q8_0 plus s = f16(d * sum(q)) with the f32 d.
 void quantizeRowQ8_1(const float *x, BlockQ8_1 *y, size_t n);
 /// Q8_K: iscale = -127/max (signed max), q = min(127, rne(iscale x)), d = 1/iscale.

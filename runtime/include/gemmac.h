@@ -108,7 +108,7 @@ GEMMAC_API uint64_t gemmac_model_decode_bytes(const gemmac_model *model);
  * an unknown key. Strings: "source" (checkpoint file name), "target",
  * "compiler", "residuals" (SRD corrections folded in, or ""), "formats"
  * ("q4_0 x183 f32 x62"), "device", "kernels" (a CPU program's kernel set:
- * "avx2" or "avx512"; "" on a GPU), "chat_template", "weights_path".
+ * "avx2", "avx512" or "arm"; "" on a GPU), "chat_template", "weights_path".
  * Numbers: "vocab", "hidden", "layers", "context", "max_batch", "threads",
  * "weight_bytes", "decode_bytes", "arena_bytes" (CPU scratch per session),
  * "weights_in_memory" (1: held in huge pages), "window" (the sliding

@@ -262,8 +262,9 @@ void loadTile(const Shape &s, int64_t g, int64_t tile, int64_t lo, int64_t hi,
 /// The online softmax step of one tile for one query whose visible keys are
 /// [first, pos], from its scores sv (lane l of sv[c]: key 8c + l): rescales
 /// st, writes the probabilities p and returns the visible keys [j0, j1].
-/// Zen4: the softmax of llama.cpp's AVX-512 build (KernelSet::Avx512).
-template <bool Zen4>
+/// Set: the build whose softmax sums it reproduces (AVX-512: sixteen lanes,
+/// Arm: four, AVX2: eight).
+template <KernelSet Set>
 void softmaxStep(const __m256 sv[8], int64_t hd, int64_t tile, int64_t first,
                  int64_t pos, float scale, QueryState &st, float *p, int &j0,
                  int &j1) {
@@ -299,7 +300,7 @@ void softmaxStep(const __m256 sv[8], int64_t hd, int64_t tile, int64_t first,
   }
   st.M = Mnew;
   double sum = 0.0;
-  if constexpr (Zen4) {
+  if constexpr (Set == KernelSet::Avx512) {
     alignas(32) float x[kTile];
     for (int c = 0; c < 8; ++c)
       _mm256_store_ps(x + 8 * c, pv[c]);
@@ -309,7 +310,12 @@ void softmaxStep(const __m256 sv[8], int64_t hd, int64_t tile, int64_t first,
     for (int c = 0; c < 8; ++c) {
       const __m256 e = polyExp8(_mm256_sub_ps(pv[c], Mv));
       _mm256_store_ps(p + 8 * c, e);
-      sum = sum + static_cast<double>(hsum8(e));
+      if constexpr (Set == KernelSet::Arm) {
+        sum = sum + static_cast<double>(ref::hsum4(p + 8 * c));
+        sum = sum + static_cast<double>(ref::hsum4(p + 8 * c + 4));
+      } else {
+        sum = sum + static_cast<double>(hsum8(e));
+      }
     }
   }
   st.S = static_cast<float>(static_cast<double>(st.S) + sum);
@@ -344,7 +350,7 @@ inline void addValues(int64_t hd, const float *p, int j0, int j1,
 /// One tile for one query and head whose visible keys are [first, pos],
 /// from the tiles loadTile made (a hidden position adds p = 0 times a zero
 /// row: nothing).
-template <int64_t HD, bool Zen4>
+template <int64_t HD, KernelSet Set>
 void attendTile(const Shape &s, int64_t tile, int64_t first, int64_t pos,
                 const float *q, const float *kt, const float *vt, float scale,
                 QueryState &st) {
@@ -361,7 +367,7 @@ void attendTile(const Shape &s, int64_t tile, int64_t first, int64_t pos,
   }
   alignas(32) float p[kTile];
   int j0, j1;
-  softmaxStep<Zen4>(sv, hd, tile, first, pos, scale, st, p, j0, j1);
+  softmaxStep<Set>(sv, hd, tile, first, pos, scale, st, p, j0, j1);
   addValues(hd, p, j0, j1, st,
             [&](int j, int64_t i) { return _mm256_loadu_ps(vt + j * hd + i); });
 }
@@ -371,7 +377,7 @@ void attendTile(const Shape &s, int64_t tile, int64_t first, int64_t pos,
 /// tiles: the same operations in the same order, without writing and
 /// rereading 2 * 64 * hd floats per tile, which is what a decoded token's
 /// attention spent its time on at long contexts.
-template <typename T, int64_t HD, bool Zen4>
+template <typename T, int64_t HD, KernelSet Set>
 void attendDirect(const Shape &s, int64_t g, int64_t tile, int64_t first,
                   int64_t pos, const float *const *q, int nq, const float *k,
                   const float *v, const T *kCache, const T *vCache, float scale,
@@ -402,8 +408,8 @@ void attendDirect(const Shape &s, int64_t g, int64_t tile, int64_t first,
     for (int h = 0; h < hn; ++h) {
       alignas(32) float p[kTile];
       int j0, j1;
-      softmaxStep<Zen4>(sv[h], hd, tile, first, pos, scale, st[h0 + h], p, j0,
-                        j1);
+      softmaxStep<Set>(sv[h], hd, tile, first, pos, scale, st[h0 + h], p, j0,
+                       j1);
       addValues(hd, p, j0, j1, st[h0 + h], [&](int j, int64_t i) {
         return values[j / 8].load(j % 8, i, s.scales.v);
       });
@@ -426,6 +432,25 @@ std::vector<Segment> segmentsOf(const int64_t *seqs, int64_t nSeqs) {
   return out;
 }
 
+/// The instantiation of a kernel template for the program's kernel set.
+template <typename Of> auto pick(KernelSet set) {
+  switch (set) {
+  case KernelSet::Avx512:
+    return Of::template fn<KernelSet::Avx512>;
+  case KernelSet::Arm:
+    return Of::template fn<KernelSet::Arm>;
+  case KernelSet::Avx2:
+    break;
+  }
+  return Of::template fn<KernelSet::Avx2>;
+}
+template <typename T, int64_t HD> struct DirectKernel {
+  template <KernelSet Set> static constexpr auto fn = attendDirect<T, HD, Set>;
+};
+template <int64_t HD> struct TileKernel {
+  template <KernelSet Set> static constexpr auto fn = attendTile<HD, Set>;
+};
+
 template <typename T, int64_t HD>
 void attention(gemmac_rt *rt, float *out, const float *q, const float *k,
                const float *v, int64_t nTokens, const int64_t *seqs,
@@ -447,7 +472,8 @@ void attention(gemmac_rt *rt, float *out, const float *q, const float *k,
   const int64_t hd = HD > 0 ? HD : headDim;
   const int64_t group = nHeads / nKVHeads;
   const int threads = rt->pool.size();
-  const bool zen4 = rt->kernels == KernelSet::Avx512;
+  const auto direct = pick<DirectKernel<T, HD>>(rt->kernels);
+  const auto tiled = pick<TileKernel<HD>>(rt->kernels);
   // Items: (segment, kv head, block of queries, group of heads), enough of
   // them to keep every thread busy, each as large as that allows. The split
   // never changes a query's arithmetic: it visits the same 64-aligned tiles
@@ -499,10 +525,8 @@ void attention(gemmac_rt *rt, float *out, const float *q, const float *k,
         for (int hh = 0; hh < nq; ++hh)
           qh[hh] = qs + (t0 * nHeads + h0 + hh) * hd;
         for (int64_t tile = lo / kTile * kTile; tile <= hi; tile += kTile)
-          (zen4 ? attendDirect<T, HD, true>
-                : attendDirect<T, HD, false>)(s, g, tile, lo, hi, qh.data(), nq,
-                                              ks, vs, kc, vc, scale,
-                                              states.data());
+          direct(s, g, tile, lo, hi, qh.data(), nq, ks, vs, kc, vc, scale,
+                 states.data());
       } else {
         for (int64_t tile = lo / kTile * kTile; tile <= hi; tile += kTile) {
           loadTile<T>(s, g, tile, lo, hi, ks, vs, kc, vc, kt.data(), vt.data());
@@ -511,11 +535,8 @@ void attention(gemmac_rt *rt, float *out, const float *q, const float *k,
             if (tile > pos || tile + kTile <= first / kTile * kTile)
               continue;
             for (int64_t hh = 0; hh < hpc; ++hh)
-              (zen4 ? attendTile<HD, true>
-                    : attendTile<HD, false>)(s, tile, first, pos,
-                                             qs + (t * nHeads + h0 + hh) * hd,
-                                             kt.data(), vt.data(), scale,
-                                             states[(t - t0) * hpc + hh]);
+              tiled(s, tile, first, pos, qs + (t * nHeads + h0 + hh) * hd,
+                    kt.data(), vt.data(), scale, states[(t - t0) * hpc + hh]);
           }
         }
       }

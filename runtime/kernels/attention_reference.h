@@ -109,7 +109,8 @@ inline float polyExpZen4(float x) {
 /// ggml_vec_soft_max_f32 forms it: in llama.cpp's AVX2 build eight at a
 /// time (polyExp, hsum8), in its AVX-512 build sixteen at a time
 /// (polyExpZen4, then _mm512_reduce_add_ps: the halves added, then hsum8),
-/// each group's float sum added into a double.
+/// in its Arm build four at a time (polyExp, hsum4), each group's float sum
+/// added into a double.
 inline double softmaxTile(float *p, float M, KernelSet set) {
   double sum = 0.0;
   if (set == KernelSet::Avx512) {
@@ -123,10 +124,11 @@ inline double softmaxTile(float *p, float M, KernelSet set) {
     }
     return sum;
   }
-  for (int gi = 0; gi < kTile; gi += 8) {
-    for (int l = 0; l < 8; ++l)
+  const int group = set == KernelSet::Arm ? 4 : 8;
+  for (int gi = 0; gi < kTile; gi += group) {
+    for (int l = 0; l < group; ++l)
       p[gi + l] = polyExp(p[gi + l] - M);
-    sum = sum + static_cast<double>(hsum8(p + gi));
+    sum = sum + static_cast<double>(group == 4 ? hsum4(p + gi) : hsum8(p + gi));
   }
   return sum;
 }

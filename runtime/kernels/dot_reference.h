@@ -22,6 +22,9 @@ inline float hsum8(const float *v) {
   return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
 }
 
+/// (v0+v1)+(v2+v3): NEON's vaddvq_f32 (llama.cpp's Arm build).
+inline float hsum4(const float *v) { return (v[0] + v[1]) + (v[2] + v[3]); }
+
 /// ((v0+v4)+(v1+v5)) + ((v2+v6)+(v3+v7)): GGML_F32x8_REDUCE's order.
 inline float reduce8(const float *v) {
   return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));

@@ -65,7 +65,7 @@ size_t auxRowBytes(ActAux aux, int64_t n) {
   return 0;
 }
 
-void convertRow(Act act, const float *x, void *dst, int64_t n) {
+void convertRow(Act act, KernelSet set, const float *x, void *dst, int64_t n) {
   switch (act) {
   case Act::F32:
     std::memcpy(dst, x, n * 4);
@@ -78,7 +78,9 @@ void convertRow(Act act, const float *x, void *dst, int64_t n) {
     for (int64_t i = 0; i < n; ++i)
       static_cast<uint16_t *>(dst)[i] = f32ToBF16(x[i]);
     return;
-  case Act::Q8_0: return quantizeRowQ8_0(x, static_cast<BlockQ8_0 *>(dst), n);
+  case Act::Q8_0:
+    return (set == KernelSet::Arm ? quantizeRowQ8_0Neon : quantizeRowQ8_0)(
+        x, static_cast<BlockQ8_0 *>(dst), n);
   case Act::Q8_1: return quantizeRowQ8_1(x, static_cast<BlockQ8_1 *>(dst), n);
   case Act::Q8_K: return quantizeRowQ8_K(x, static_cast<BlockQ8_K *>(dst), n);
   }
@@ -200,11 +202,23 @@ std::optional<Plan> avx512KernelFor(Type t, Layout layout, bool tiny,
 }
 #endif
 
+/// The kernel of llama.cpp's Arm build where its arithmetic differs from the
+/// AVX2 build's (KernelSet::Arm); none otherwise. Its tinyBLAS takes F32
+/// weights whose rows are a multiple of 4 and columns of its 4 lanes; it
+/// repacks Q8_0 weights whose rows are a multiple of 4.
+std::optional<Plan> armKernelFor(Type t, int64_t n, int64_t k, bool vecDot) {
+  if (t == Type::F32 && !vecDot && n % 4 == 0 && k % 4 == 0)
+    return Plan{ActAux::None, rowsF32TinyArm, 1};
+  if (t == Type::Q8_0 && n % 4 == 0)
+    return Plan{ActAux::None, rowsQ8_0Arm, 1};
+  return std::nullopt;
+}
+
 /// The kernel of a weight of `t` in `layout` shaped n x k, from `set`.
 /// `vecDot`: the product is llama.cpp's mul_mat_id, which never calls
 /// tinyBLAS.
-Plan kernelFor([[maybe_unused]] KernelSet set, Type t, Layout layout, int64_t n,
-               int64_t k, bool vecDot) {
+Plan kernelFor(KernelSet set, Type t, Layout layout, int64_t n, int64_t k,
+               bool vecDot) {
   // tinyBLAS takes float weights of some shapes (abi/formats.h).
   const bool tiny = !vecDot && gemmac::abi::usesTinyMatmul(t, n, k);
 #if GEMMAC_HAVE_AVX512
@@ -212,6 +226,9 @@ Plan kernelFor([[maybe_unused]] KernelSet set, Type t, Layout layout, int64_t n,
     if (std::optional<Plan> plan = avx512KernelFor(t, layout, tiny, k))
       return *plan;
 #endif
+  if (set == KernelSet::Arm)
+    if (std::optional<Plan> plan = armKernelFor(t, n, k, vecDot))
+      return *plan;
   // llama.cpp repacks Q4_0/Q4_K weights whose row count is a multiple of 8;
   // so do we (the x8 layout), and the arithmetic follows its repacked GEMM.
   const bool repacked = gemmac::abi::isRepackedShape(t, n);
@@ -296,7 +313,7 @@ Converted convertActivations(gemmac_rt *rt, const Plan &plan, const float *in,
   rt->pool.parallelFor(T, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       uint8_t *a = base + t * c.actStride;
-      convertRow(plan.act, in + t * K, a, K);
+      convertRow(plan.act, rt->kernels, in + t * K, a, K);
       computeAux(plan.aux, a, base + actBytes + t * c.auxStride, K);
     }
   });

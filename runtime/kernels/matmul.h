@@ -63,6 +63,12 @@ void rowsF32Tiny(const MatmulTask &, int64_t, int64_t);
 void rowsF16Tiny(const MatmulTask &, int64_t, int64_t);
 void rowsBF16Tiny(const MatmulTask &, int64_t, int64_t);
 
+// llama.cpp's Arm build's products where they differ (KernelSet::Arm; in
+// matmul_avx2.cpp, plain x86 intrinsics, SIMDe's NEON on aarch64):
+// tinyBLAS's four-lane F32 sums, the repacked Q8_0 batch product.
+void rowsF32TinyArm(const MatmulTask &, int64_t, int64_t);
+void rowsQ8_0Arm(const MatmulTask &, int64_t, int64_t);
+
 // AVX-512 kernels (matmul_avx512.cpp), for a KernelSet::Avx512 program. The
 // x8 ones compute what their AVX2 counterparts compute, 16 rows at a time
 // (8 at the end of a range of an odd count of groups), Q8_0 and Q6_K what

@@ -577,6 +577,62 @@ template <typename T, bool BF16 = false> struct FloatTiny {
   }
 };
 
+/// F32 weights in llama.cpp's Arm build (KernelSet::Arm): its tinyBLAS of
+/// float32x4_t, four lanes, lane l one FMA chain over k = l mod 4, then
+/// vaddvq_f32's (v0+v1)+(v2+v3).
+struct FloatTinyArm {
+  static constexpr int kRows = 1, kTile = 4;
+  template <int NT>
+  static void tile(const MatmulTask &m, int64_t n, int64_t t0) {
+    const float *w = reinterpret_cast<const float *>(m.weight + n * m.rowBytes);
+    const float *a[NT];
+    tokenRows<float, NT>(m, t0, a);
+    __m128 acc[NT];
+    for (int i = 0; i < NT; ++i)
+      acc[i] = _mm_setzero_ps();
+    for (int64_t k = 0; k < m.K; k += 4) {
+      const __m128 wv = _mm_loadu_ps(w + k);
+      for (int i = 0; i < NT; ++i)
+        acc[i] = _mm_fmadd_ps(wv, _mm_loadu_ps(a[i] + k), acc[i]);
+    }
+    for (int i = 0; i < NT; ++i) {
+      alignas(16) float lanes[4];
+      _mm_store_ps(lanes, acc[i]);
+      *outAt(m, t0 + i, n) = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+    }
+  }
+};
+
+/// Q8_0 weights in llama.cpp's Arm build (KernelSet::Arm): repacked four rows
+/// at a time, and its batch product (ggml_gemm_q8_0_4x4_q8_0) keeps one
+/// accumulator per output over the blocks in order, adding each block's
+/// exact integer sum times fl(d_w * d_a) with a separate multiply and add
+/// (vmlaq_f32). (Its one-row product, for a batch's last n % 4 tokens,
+/// fuses them; gemmac computes every row as the batch product.)
+struct Q8_0Arm {
+  static constexpr int kRows = 1, kTile = 4;
+  template <int NT>
+  static void tile(const MatmulTask &m, int64_t n, int64_t t0) {
+    const auto *w =
+        reinterpret_cast<const BlockQ8_0 *>(m.weight + n * m.rowBytes);
+    const BlockQ8_0 *a[NT];
+    tokenRows<BlockQ8_0, NT>(m, t0, a);
+    float acc[NT] = {};
+    for (int64_t b = 0; b < m.K / QK; ++b) {
+      const float dw = fmt::f16ToF32(w[b].d);
+      for (int i = 0; i < NT; ++i) {
+        int32_t isum = 0;
+        for (int e = 0; e < QK; ++e)
+          isum += int32_t{w[b].qs[e]} * int32_t{a[i][b].qs[e]};
+        const float scale = dw * fmt::f16ToF32(a[i][b].d);
+        acc[i] = acc[i] + scale * static_cast<float>(isum);
+      }
+    }
+    for (int i = 0; i < NT; ++i)
+      *outAt(m, t0 + i, n) = acc[i];
+  }
+};
+
 } // namespace
 
 void rowsQ4_0x8(const MatmulTask &m, int64_t n0, int64_t n1) {
@@ -623,6 +679,12 @@ void rowsF16Tiny(const MatmulTask &m, int64_t n0, int64_t n1) {
 }
 void rowsBF16Tiny(const MatmulTask &m, int64_t n0, int64_t n1) {
   runTiles<FloatTiny<uint16_t, true>>(m, n0, n1);
+}
+void rowsF32TinyArm(const MatmulTask &m, int64_t n0, int64_t n1) {
+  runTiles<FloatTinyArm>(m, n0, n1);
+}
+void rowsQ8_0Arm(const MatmulTask &m, int64_t n0, int64_t n1) {
+  runTiles<Q8_0Arm>(m, n0, n1);
 }
 
 } // namespace gemmac::rt

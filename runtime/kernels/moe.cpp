@@ -24,12 +24,13 @@ namespace {
 
 /// ggml_soft_max over one row of n logits into p: the running maximum, the
 /// exponentials in groups (ggml_v_expf's lanes: eight in llama.cpp's AVX2
-/// build, sixteen in its AVX-512 build, KernelSet::Avx512) with each group's
-/// float sum in that build's horizontal-sum order added into a double, libm
-/// expf for a tail, then a multiply by the f32 reciprocal of the sum.
+/// build, sixteen in its AVX-512 build, KernelSet::Avx512, four in its Arm
+/// build, KernelSet::Arm) with each group's float sum in that build's
+/// horizontal-sum order added into a double, libm expf for a tail, then a
+/// multiply by the f32 reciprocal of the sum.
 void softmaxRow(const float *x, float *p, int64_t n, KernelSet set) {
   const bool zen4 = set == KernelSet::Avx512;
-  const int64_t group = zen4 ? 16 : 8;
+  const int64_t group = zen4 ? 16 : set == KernelSet::Arm ? 4 : 8;
   float max = -INFINITY;
   for (int64_t i = 0; i < n; ++i)
     max = x[i] > max ? x[i] : max;
@@ -39,7 +40,9 @@ void softmaxRow(const float *x, float *p, int64_t n, KernelSet set) {
     for (int64_t l = 0; l < group; ++l)
       p[i + l] = zen4 ? ref::polyExpZen4(x[i + l] - max)
                       : ref::polyExp(x[i + l] - max);
-    sum += static_cast<double>(zen4 ? ref::hsum16(p + i) : ref::hsum8(p + i));
+    sum += static_cast<double>(zen4         ? ref::hsum16(p + i)
+                               : group == 4 ? ref::hsum4(p + i)
+                                            : ref::hsum8(p + i));
   }
   for (; i < n; ++i) {
     p[i] = std::exp(x[i] - max);

@@ -80,7 +80,15 @@ gemmac::rt::KernelSet gemmac::rt::kernelSetFor(uint64_t bits) {
   const uint64_t needed = avx512SetBits();
   return (bits & needed) == needed ? KernelSet::Avx512 : KernelSet::Avx2;
 #else
-  return KernelSet::Avx2; // the AVX2 kernels, through SIMDe
+  // llama.cpp's Arm build for CPUs with dotprod and fp16 arithmetic (its
+  // armv8.2_2 variant), else the AVX2 kernels' arithmetic (through SIMDe).
+  uint64_t needed = 0;
+#define GEMMAC_CPU_FEATURE(bit, feature)
+#define GEMMAC_ARM_FEATURE(bit, feature, hwcap, hwcapBit)                      \
+  if (std::string(feature) == "dotprod" || std::string(feature) == "fullfp16") \
+    needed |= uint64_t{1} << (bit);
+#include "abi/cpu_features.h"
+  return (bits & needed) == needed ? KernelSet::Arm : KernelSet::Avx2;
 #endif
 }
 
@@ -94,5 +102,13 @@ gemmac::rt::KernelSet gemmac::rt::kernelSetForThisCpu() {
 }
 
 const char *gemmac::rt::kernelSetName(KernelSet set) {
-  return set == KernelSet::Avx512 ? "avx512" : "avx2";
+  switch (set) {
+  case KernelSet::Avx512:
+    return "avx512";
+  case KernelSet::Arm:
+    return "arm";
+  case KernelSet::Avx2:
+    break;
+  }
+  return "avx2";
 }

@@ -24,7 +24,7 @@ std::string missingCpuFeatures(uint64_t bits);
 /// one that chooses at startup (cpu:x86-64-multi): this CPU's best.
 KernelSet kernelSetFor(uint64_t bits);
 KernelSet kernelSetForThisCpu();
-/// "avx2" or "avx512".
+/// "avx2", "avx512" or "arm".
 const char *kernelSetName(KernelSet set);
 } // namespace gemmac::rt
 

@@ -8,11 +8,14 @@
 #include <memory>
 
 namespace gemmac::rt {
-/// Which kernels run a program's products: the AVX2 ones everywhere, or the
-/// AVX-512 (F/BW/VL/DQ/VNNI) ones where the program was compiled for a CPU
-/// that has them (kernelSetFor its recorded features). Both compute the same
-/// results; only the speed differs.
-enum class KernelSet { Avx2, Avx512 };
+/// Which llama.cpp CPU build a program's kernels reproduce (kernelSetFor its
+/// recorded features): the AVX2 ("haswell") one everywhere; the AVX-512
+/// ("zen4") one where the program was compiled for a CPU with its features;
+/// on aarch64, the Arm one for CPUs with the dot-product and half-precision
+/// extensions (armv8.2-a+dotprod+fp16, docs/arm.md): its NEON activation
+/// quantizer and four-lane softmax sums, the AVX2 kernels' arithmetic
+/// elsewhere (the same bits there).
+enum class KernelSet { Avx2, Avx512, Arm };
 } // namespace gemmac::rt
 
 struct gemmac_rt {

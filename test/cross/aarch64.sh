@@ -7,7 +7,8 @@
 #               which the case also shows
 #  features     a program compiled for +dotprod refuses a CPU without it
 #               (qemu's cortex-a53), naming it, and runs on one with it
-#               (cortex-a76); run, embedded weights
+#               (cortex-a76); run, embedded weights; the kernel set: arm
+#               for a CPU with dotprod and fp16 arithmetic, else avx2
 # usage: aarch64.sh BUILD SRC WORK CASE [VARIANT TYPE]   (exit 77: no qemu)
 build=$1 src=$2 work=$3 case=$4 variant=${5:-dense} type=${6:-q4_0}
 . "$src/test/package/common.sh"
@@ -69,6 +70,14 @@ features)
   "$bin/compile-model" "$work/m.gguf" --quiet --target cpu:x86-64-v3 -o "$work/x86"
   "$work/x86" run -p "$PROMPT" -n 4 --temp 0 > "$work/x86.txt"
   same "$work/x86.txt" "$work/a76.txt" "greedy run -n 4 on x86 and on a Cortex-A76 (embedded weights)"
+  "$bin/compile-model" "$work/m.gguf" --quiet --target cpu:aarch64:cortex-a76 -o "$work/a76"
+  for p in dotprod a76; do
+    arm -cpu cortex-a76 "$work/$p" info --json |
+      sed -n 's/.*"kernels": "\([a-z0-9]*\)".*/\1/p' > "$work/$p.kernels"
+  done
+  [ "$(cat "$work/dotprod.kernels")" = avx2 ] || fail "+dotprod alone: not the avx2 kernels"
+  [ "$(cat "$work/a76.kernels")" = arm ] || fail "cortex-a76 (dotprod, fp16): not the arm kernels"
+  echo "ok: kernels: +dotprod avx2, cortex-a76 arm"
   ;;
 *) fail "unknown case $case" ;;
 esac

@@ -144,6 +144,10 @@ const ref = path.join(work, "llama.bin");
 runProgram(["eval", "--tokens", list, "--logits", ours, ...evalArgs]);
 runProgram(["eval", "--tokens", list, "--logits", oursSteps, "--batch", "7", ...evalArgs]);
 const armReference = opt("--arm-reference");
+if (armReference && !fs.existsSync(path.join(armReference, "llama-logits-oracle"))) {
+    console.log(`SKIP: no ${path.join(armReference, "llama-logits-oracle")} (tools/oracle/build-llama-arm.sh)`);
+    process.exit(77);
+}
 if (armReference)
     run("qemu-aarch64", ["-L", "/usr/aarch64-linux-gnu", path.join(armReference, "llama-logits-oracle"),
         reference, path.join(armReference, "lib"), "--tokens", list, "--logits", ref]);
