@@ -6,7 +6,8 @@
 //    the head dim (the tile's keys are transposed once for that);
 //  - softmax: ggml's polynomial exp on eight lanes, the same eight-wide
 //    horizontal sums added into a double (for a KernelSet::Avx512 program,
-//    llama.cpp's AVX-512 build: its exp on sixteen lanes, sixteen-wide sums);
+//    llama.cpp's AVX-512 build: its exp on sixteen lanes, sixteen-wide sums;
+//    for a KernelSet::Arm program, its Arm build: four-wide sums);
 //  - values: eight head dims in the lanes, each one fused chain over the
 //    tile's positions.
 // Work is split over (kv head, block of queries, group of heads): each item
